@@ -1,0 +1,279 @@
+/*
+ * chainrule.h — the public API of the chainrule core library.
+ *
+ * The core computes forward passes and derivatives of small neural networks
+ *
+ *     x -> r1 = x W1 + b1 -> h1 = act(r1) -> ... -> theta = h W_L + b_L
+ *       -> yhat = softmax(theta) -> J = -sum_i y_i log yhat_i
+ *
+ * and above all the gradient of the loss with respect to the input x.
+ *
+ * Conventions (see DESIGN.md):
+ *   - Row vectors. A batch is an N x D row-major matrix whose rows are examples.
+ *   - Inside the library a linear layer's weight W is stored D_in x D_out
+ *     (row convention: r = x W + b). Files store PyTorch's [out, in] = W^T;
+ *     the io layer transposes.
+ *   - Jacobians are in numerator layout: one row per output, one column per input.
+ *   - The loss of a batch is the MEAN of the per-example losses; parameter
+ *     gradients are of that mean. The input gradient for example n is
+ *     dJ_n/dx_n, the gradient of that example's own loss.
+ *   - Every numeric function exists for float (_f32) and double (_f64), both
+ *     generated from one source (src/ops/ *.tmpl.c, src/net/ *.tmpl.c).
+ *
+ * Ownership: every pointer argument is borrowed for the duration of the call
+ * unless a comment says otherwise. Objects returned through `**out` are owned
+ * by the caller and freed with the matching _free function. Errors are
+ * returned as cr_status; the library never prints.
+ *
+ * Dependencies: libc, libm and optionally CBLAS.
+ */
+#ifndef CHAINRULE_H
+#define CHAINRULE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define CR_VERSION_STRING "0.1.0"
+#define CR_MAX_LAYERS 16 /* linear layers in one network */
+
+/* ---------------------------------------------------------------- status */
+
+typedef enum {
+    CR_OK = 0,
+    CR_ERR_NOMEM,     /* an allocation failed */
+    CR_ERR_ARG,       /* an argument is invalid (NULL, zero size, bad enum) */
+    CR_ERR_SHAPE,     /* shapes do not fit together */
+    CR_ERR_OVERFLOW,  /* a size computation would overflow */
+    CR_ERR_NONFINITE, /* NaN or Inf where a finite number is required */
+    CR_ERR_DTYPE      /* operation does not support this dtype */
+} cr_status;
+
+/* A short static English description of a status ("out of memory", ...). */
+const char *cr_status_string(cr_status status);
+
+/* ---------------------------------------------------------------- dtypes */
+
+typedef enum { CR_F32 = 0, CR_F64 = 1 } cr_dtype;
+
+/* Size in bytes of one scalar of this dtype (4 or 8). */
+size_t cr_dtype_size(cr_dtype dtype);
+const char *cr_dtype_name(cr_dtype dtype); /* "float32" / "float64" */
+
+/* Checked size arithmetic: *out = a * b; returns 0 on overflow, 1 on success. */
+int cr_mul_size(size_t a, size_t b, size_t *out);
+
+/* ---------------------------------------------------------------- random */
+
+/* xoshiro256** seeded with splitmix64: fast, reproducible on every platform. */
+typedef struct {
+    uint64_t s[4];
+} cr_rng;
+
+void cr_rng_seed(cr_rng *rng, uint64_t seed);
+uint64_t cr_rng_next(cr_rng *rng);
+double cr_rng_uniform(cr_rng *rng);        /* in [0, 1) */
+double cr_rng_normal(cr_rng *rng);         /* standard normal (Box-Muller) */
+uint64_t cr_rng_below(cr_rng *rng, uint64_t n); /* uniform in [0, n), n > 0 */
+
+/* ---------------------------------------------------------------- gemm */
+
+/*
+ * C <- alpha * op(A) op(B) + beta * C, row-major, op(X) = X or X^T.
+ * op(A) is m x k, op(B) is k x n, C is m x n. Goes through CBLAS when the
+ * library was built with it (cr_have_cblas() == 1), a portable loop otherwise.
+ */
+void cr_gemm_f32(int trans_a, int trans_b, size_t m, size_t n, size_t k, float alpha,
+                 const float *a, size_t lda, const float *b, size_t ldb, float beta, float *c,
+                 size_t ldc);
+void cr_gemm_f64(int trans_a, int trans_b, size_t m, size_t n, size_t k, double alpha,
+                 const double *a, size_t lda, const double *b, size_t ldb, double beta,
+                 double *c, size_t ldc);
+int cr_have_cblas(void);
+/* Number of threads the BLAS may use (no-op without CBLAS / OpenBLAS). */
+void cr_set_threads(int n);
+
+/* ---------------------------------------------------------------- ops */
+/*
+ * One file per op under src/ops/, each with forward, explicit Jacobian, VJP
+ * and JVP side by side. Notation: g is the incoming row gradient dJ/d(out),
+ * a dot (xd, rd) is a forward-mode tangent. Batched functions take N rows.
+ * Per-example Jacobians are written into a dense row-major matrix.
+ * The _f64 twin of every _f32 function below has the same signature with
+ * double in place of float.
+ */
+#define CR_DECLARE_OPS(T, S)                                                                   \
+    /* linear: r = x W + b;  dr/dx = W^T (H x D);  VJP g W^T;  JVP xd W.                  */ \
+    void cr_linear_forward_##S(size_t n, size_t d, size_t h, const T *x, const T *w,          \
+                               const T *b, T *r);                                             \
+    void cr_linear_jacobian_##S(size_t d, size_t h, const T *w, T *jac /* h x d */);           \
+    void cr_linear_vjp_##S(size_t n, size_t d, size_t h, const T *w, const T *g,               \
+                           T *gx /* n x d, overwritten */);                                   \
+    void cr_linear_jvp_##S(size_t n, size_t d, size_t h, const T *w, const T *xd,              \
+                           T *rd /* n x h */);                                                \
+    /* dW += scale * X^T G (d x h), db += scale * colsum(G) (h). */                           \
+    void cr_linear_param_grads_##S(size_t n, size_t d, size_t h, const T *x, const T *g,      \
+                                   T scale, T *dw, T *db);                                    \
+                                                                                              \
+    /* element-wise activations h = f(r). Jacobian diag(f'(r)), VJP g o f', JVP rd o f'.    \
+       Each takes both r and h = f(r) and uses whichever its derivative needs.             */ \
+    void cr_sigmoid_forward_##S(size_t count, const T *r, T *h);                               \
+    void cr_sigmoid_jacobian_##S(size_t d, const T *r, const T *h, T *jac /* d x d */);        \
+    void cr_sigmoid_vjp_##S(size_t count, const T *r, const T *h, const T *g, T *gr);          \
+    void cr_sigmoid_jvp_##S(size_t count, const T *r, const T *h, const T *rd, T *hd);         \
+    void cr_tanh_forward_##S(size_t count, const T *r, T *h);                                  \
+    void cr_tanh_jacobian_##S(size_t d, const T *r, const T *h, T *jac);                       \
+    void cr_tanh_vjp_##S(size_t count, const T *r, const T *h, const T *g, T *gr);             \
+    void cr_tanh_jvp_##S(size_t count, const T *r, const T *h, const T *rd, T *hd);            \
+    void cr_relu_forward_##S(size_t count, const T *r, T *h);                                  \
+    void cr_relu_jacobian_##S(size_t d, const T *r, const T *h, T *jac);                       \
+    void cr_relu_vjp_##S(size_t count, const T *r, const T *h, const T *g, T *gr);             \
+    void cr_relu_jvp_##S(size_t count, const T *r, const T *h, const T *rd, T *hd);            \
+                                                                                              \
+    /* softmax per row: yhat = S(theta). Jacobian diag(yhat) - yhat^T yhat (K x K, full),   \
+       VJP yhat o (g - <g, yhat>), JVP yhat o (td - <td, yhat>).                           */ \
+    void cr_softmax_forward_##S(size_t n, size_t k, const T *theta, T *yhat);                  \
+    void cr_log_softmax_forward_##S(size_t n, size_t k, const T *theta, T *logp);              \
+    void cr_softmax_jacobian_##S(size_t k, const T *yhat, T *jac /* k x k */);                 \
+    void cr_softmax_vjp_##S(size_t n, size_t k, const T *yhat, const T *g, T *gtheta);         \
+    void cr_softmax_jvp_##S(size_t n, size_t k, const T *yhat, const T *td, T *yd);            \
+                                                                                              \
+    /* cross-entropy per row (unfused): J = -sum y log yhat; dJ/dyhat = -(y / yhat).        */ \
+    void cr_cross_entropy_forward_##S(size_t n, size_t k, const T *yhat, const T *y,           \
+                                      T *loss /* n */);                                       \
+    void cr_cross_entropy_jacobian_##S(size_t k, const T *yhat, const T *y, T *jac /* 1xk */); \
+    void cr_cross_entropy_vjp_##S(size_t n, size_t k, const T *yhat, const T *y,               \
+                                  const T *g /* n */, T *gyhat);                              \
+                                                                                              \
+    /* fused softmax + cross-entropy per row: J = (sum y) logsumexp(theta) - <y, theta>;     \
+       dJ/dtheta = (sum y) yhat - y  (= yhat - y for one-hot y). Never log(0) or 0/0.       */ \
+    void cr_softmax_ce_forward_##S(size_t n, size_t k, const T *theta, const T *y,             \
+                                   T *yhat /* n x k, may be NULL */, T *loss /* n */);        \
+    void cr_softmax_ce_jacobian_##S(size_t k, const T *yhat, const T *y, T *jac /* 1 x k */);  \
+    void cr_softmax_ce_vjp_##S(size_t n, size_t k, const T *yhat, const T *y,                  \
+                               const T *g /* n, or NULL for all ones */, T *gtheta);
+
+CR_DECLARE_OPS(float, f32)
+CR_DECLARE_OPS(double, f64)
+
+/* ---------------------------------------------------------------- network */
+
+typedef enum {
+    CR_ACT_SIGMOID = 0,
+    CR_ACT_TANH = 1,
+    CR_ACT_RELU = 2,
+    CR_ACT_COUNT
+} cr_activation;
+
+const char *cr_activation_name(cr_activation act); /* "sigmoid", "tanh", "relu" */
+/* Parses a name; returns 1 and sets *out on success, 0 for an unknown name. */
+int cr_activation_parse(const char *name, cr_activation *out);
+
+/*
+ * A network: L linear layers, dims[0] = D (input) ... dims[L] = K (classes),
+ * activation act[l] after linear layer l for l < L-1, softmax after the last.
+ * All parameters live in one flat block `params` (dtype `dtype`) so that
+ * zeroing, optimiser steps, saving and finite-difference sweeps are single
+ * loops. Layer l's views: W_l at params + w_offset[l] (dims[l] x dims[l+1],
+ * row-major), b_l at params + b_offset[l] (dims[l+1]); offsets in scalars.
+ * One allocation holds the struct and the parameters (free with cr_net_free).
+ */
+typedef struct cr_net {
+    cr_dtype dtype;
+    int n_layers;
+    size_t dims[CR_MAX_LAYERS + 1];
+    cr_activation act[CR_MAX_LAYERS];
+    size_t w_offset[CR_MAX_LAYERS];
+    size_t b_offset[CR_MAX_LAYERS];
+    size_t n_params;
+    void *params; /* points into the same allocation */
+} cr_net;
+
+cr_status cr_net_create(cr_net **out, cr_dtype dtype, int n_layers, const size_t *dims,
+                        const cr_activation *act /* n_layers - 1 entries */);
+void cr_net_free(cr_net *net);
+/* A copy of net converted to dtype (float64 <-> float32). */
+cr_status cr_net_convert(const cr_net *net, cr_dtype dtype, cr_net **out);
+size_t cr_net_input_dim(const cr_net *net);
+size_t cr_net_output_dim(const cr_net *net);
+
+typedef enum {
+    CR_INIT_AUTO = 0,   /* Xavier/Glorot for sigmoid/tanh, He for relu */
+    CR_INIT_XAVIER = 1, /* uniform(+-sqrt(6/(fan_in+fan_out))) */
+    CR_INIT_HE = 2      /* normal(0, sqrt(2/fan_in)) */
+} cr_init;
+
+/* Random weights (scheme), zero biases, reproducible from seed. */
+void cr_net_init(cr_net *net, cr_init scheme, uint64_t seed);
+
+/*
+ * Tape: the activations of one forward pass and scratch for backward, sized
+ * for batches of up to max_batch rows. One allocation; create once, reuse:
+ * forward/backward never allocate.
+ *   pre[l]  = r_l  (N x dims[l+1]) pre-activation of layer l (pre[L-1] = logits)
+ *   post[l] = h_l  (N x dims[l+1]) activation (post[L-1] = softmax probabilities)
+ */
+typedef struct cr_tape {
+    cr_dtype dtype;
+    size_t max_batch;
+    size_t n; /* rows of the last forward pass */
+    int n_layers;
+    const void *input; /* borrowed X of the last forward pass */
+    void *pre[CR_MAX_LAYERS];
+    void *post[CR_MAX_LAYERS];
+    void *grad_a; /* scratch N x max(dims) */
+    void *grad_b; /* scratch N x max(dims) */
+    void *loss;   /* N per-example losses of the last cr_net_loss */
+} cr_tape;
+
+cr_status cr_tape_create(const cr_net *net, size_t max_batch, cr_tape **out);
+void cr_tape_free(cr_tape *tape);
+
+/*
+ * The typed network functions. X is N x D, Y is N x K targets (one-hot or any
+ * rows summing to 1; see cr_onehot_*), all of the net's dtype.
+ *
+ * forward:  fills tape (keeps a borrowed pointer to X until the next forward).
+ * loss:     per-example fused softmax+CE losses into tape->loss; returns mean.
+ * backward: chain of VJPs from dJ/dtheta = yhat - y back to the input.
+ *           dx (N x D, may be NULL) receives dJ_n/dx_n per example;
+ *           grads (n_params, may be NULL) receives d(mean J)/d(params) in the
+ *           same flat layout as net->params (overwritten, not accumulated).
+ * vjp:      reverse mode from any cotangent on the logits: dx (N x D) <- G_theta
+ *           (N x K) pulled back through the chain (no softmax, no loss).
+ *           With G_theta = e_c it gives the gradient of logit c.
+ * jvp:      forward-mode: given tangent XD (N x D) writes d(logits) and/or
+ *           d(probs) (N x K, either may be NULL). Needs a prior forward.
+ * input_jacobian_chain: for row i of the last forward pass, the K x D Jacobian
+ *           of the probabilities (of_probs=1) or logits (0) w.r.t. x, formed by
+ *           multiplying the explicit per-op Jacobians (no VJPs). Allocates
+ *           its scratch; returns CR_ERR_NOMEM on failure.
+ */
+#define CR_DECLARE_NET(T, S)                                                                   \
+    cr_status cr_net_forward_##S(const cr_net *net, cr_tape *tape, size_t n, const T *x);     \
+    T cr_net_loss_##S(const cr_net *net, cr_tape *tape, const T *y);                           \
+    cr_status cr_net_backward_##S(const cr_net *net, cr_tape *tape, const T *y, T *dx,        \
+                                  T *grads);                                                  \
+    cr_status cr_net_vjp_##S(const cr_net *net, cr_tape *tape, const T *g_logits, T *dx);      \
+    cr_status cr_net_jvp_##S(const cr_net *net, cr_tape *tape, const T *xd, T *logits_dot,    \
+                             T *probs_dot);                                                   \
+    cr_status cr_net_input_jacobian_chain_##S(const cr_net *net, const cr_tape *tape,         \
+                                              size_t i, int of_probs, T *jac);                \
+    /* one-hot rows from class indices; returns CR_ERR_ARG if a label >= k. */                \
+    cr_status cr_onehot_##S(size_t n, size_t k, const int64_t *labels, T *y);
+
+CR_DECLARE_NET(float, f32)
+CR_DECLARE_NET(double, f64)
+
+/* Typed views of a net's parameters (NULL when the dtype does not match). */
+float *cr_net_params_f32(cr_net *net);
+double *cr_net_params_f64(cr_net *net);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* CHAINRULE_H */

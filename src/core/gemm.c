@@ -1,0 +1,72 @@
+/*
+ * gemm: C <- alpha op(A) op(B) + beta C, row-major.
+ * Through CBLAS (OpenBLAS) when built with it; otherwise a portable loop in
+ * i-k-j order, which streams rows of B and C and vectorises well.
+ */
+#include <stddef.h>
+
+#include "chainrule.h"
+
+#if CR_HAVE_CBLAS
+#include <cblas.h>
+#endif
+
+int cr_have_cblas(void) { return CR_HAVE_CBLAS; }
+
+void cr_set_threads(int n) {
+#if CR_HAVE_CBLAS
+    if (n > 0) openblas_set_num_threads(n);
+#else
+    (void)n;
+#endif
+}
+
+#define CR_GEMM_PORTABLE(T)                                                                    \
+    for (size_t i = 0; i < m; i++) {                                                           \
+        T *ci = c + i * ldc;                                                                   \
+        if (beta == 0) {                                                                       \
+            for (size_t j = 0; j < n; j++) ci[j] = 0;                                          \
+        } else if (beta != 1) {                                                                \
+            for (size_t j = 0; j < n; j++) ci[j] *= beta;                                      \
+        }                                                                                      \
+        for (size_t p = 0; p < k; p++) {                                                       \
+            T aip = alpha * (trans_a ? a[p * lda + i] : a[i * lda + p]);                       \
+            if (aip == 0) continue;                                                            \
+            if (!trans_b) {                                                                    \
+                const T *bp = b + p * ldb;                                                     \
+                for (size_t j = 0; j < n; j++) ci[j] += aip * bp[j];                           \
+            } else {                                                                           \
+                for (size_t j = 0; j < n; j++) ci[j] += aip * b[j * ldb + p];                  \
+            }                                                                                  \
+        }                                                                                      \
+    }
+
+void cr_gemm_f32(int trans_a, int trans_b, size_t m, size_t n, size_t k, float alpha,
+                 const float *a, size_t lda, const float *b, size_t ldb, float beta, float *c,
+                 size_t ldc) {
+    if (m == 0 || n == 0) return;
+#if CR_HAVE_CBLAS
+    if (k > 0) {
+        cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
+                    trans_b ? CblasTrans : CblasNoTrans, (int)m, (int)n, (int)k, alpha, a,
+                    (int)lda, b, (int)ldb, beta, c, (int)ldc);
+        return;
+    }
+#endif
+    CR_GEMM_PORTABLE(float)
+}
+
+void cr_gemm_f64(int trans_a, int trans_b, size_t m, size_t n, size_t k, double alpha,
+                 const double *a, size_t lda, const double *b, size_t ldb, double beta,
+                 double *c, size_t ldc) {
+    if (m == 0 || n == 0) return;
+#if CR_HAVE_CBLAS
+    if (k > 0) {
+        cblas_dgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
+                    trans_b ? CblasTrans : CblasNoTrans, (int)m, (int)n, (int)k, alpha, a,
+                    (int)lda, b, (int)ldb, beta, c, (int)ldc);
+        return;
+    }
+#endif
+    CR_GEMM_PORTABLE(double)
+}

@@ -1,0 +1,169 @@
+/*
+ * The network object: creation (one allocation holding struct and flat
+ * parameter block), initialisation, dtype conversion, and the tape of
+ * activations. The typed forward/backward chain is in net.tmpl.c.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "chainrule.h"
+
+static const char *const act_names[CR_ACT_COUNT] = {"sigmoid", "tanh", "relu"};
+
+const char *cr_activation_name(cr_activation act) {
+    return (unsigned)act < CR_ACT_COUNT ? act_names[act] : "unknown";
+}
+
+int cr_activation_parse(const char *name, cr_activation *out) {
+    for (int i = 0; i < CR_ACT_COUNT; i++)
+        if (name && strcmp(name, act_names[i]) == 0) {
+            *out = (cr_activation)i;
+            return 1;
+        }
+    return 0;
+}
+
+/* Rounds n up to a multiple of 64 bytes' worth of scalars; 0 on overflow. */
+static int align_up(size_t n, size_t align, size_t *out) {
+    if (n > SIZE_MAX - (align - 1)) return 0;
+    *out = (n + align - 1) / align * align;
+    return 1;
+}
+
+cr_status cr_net_create(cr_net **out, cr_dtype dtype, int n_layers, const size_t *dims,
+                        const cr_activation *act) {
+    *out = NULL;
+    if (n_layers < 1 || n_layers > CR_MAX_LAYERS || !dims) return CR_ERR_ARG;
+    if (dtype != CR_F32 && dtype != CR_F64) return CR_ERR_DTYPE;
+    for (int l = 0; l <= n_layers; l++)
+        if (dims[l] == 0) return CR_ERR_SHAPE;
+    for (int l = 0; l + 1 < n_layers; l++)
+        if (!act || (unsigned)act[l] >= CR_ACT_COUNT) return CR_ERR_ARG;
+
+    size_t n_params = 0, w_offset[CR_MAX_LAYERS], b_offset[CR_MAX_LAYERS];
+    for (int l = 0; l < n_layers; l++) {
+        size_t wn;
+        if (!cr_mul_size(dims[l], dims[l + 1], &wn)) return CR_ERR_OVERFLOW;
+        w_offset[l] = n_params;
+        if (n_params > SIZE_MAX - wn) return CR_ERR_OVERFLOW;
+        n_params += wn;
+        b_offset[l] = n_params;
+        if (n_params > SIZE_MAX - dims[l + 1]) return CR_ERR_OVERFLOW;
+        n_params += dims[l + 1];
+    }
+    size_t header, bytes, total;
+    if (!align_up(sizeof(cr_net), 64, &header) || !cr_mul_size(n_params, cr_dtype_size(dtype), &bytes) ||
+        bytes > SIZE_MAX - header)
+        return CR_ERR_OVERFLOW;
+    total = header + bytes;
+    cr_net *net = calloc(1, total);
+    if (!net) return CR_ERR_NOMEM;
+    net->dtype = dtype;
+    net->n_layers = n_layers;
+    for (int l = 0; l <= n_layers; l++) net->dims[l] = dims[l];
+    for (int l = 0; l + 1 < n_layers; l++) net->act[l] = act[l];
+    memcpy(net->w_offset, w_offset, sizeof(size_t) * (size_t)n_layers);
+    memcpy(net->b_offset, b_offset, sizeof(size_t) * (size_t)n_layers);
+    net->n_params = n_params;
+    net->params = (char *)net + header;
+    *out = net;
+    return CR_OK;
+}
+
+void cr_net_free(cr_net *net) { free(net); }
+
+size_t cr_net_input_dim(const cr_net *net) { return net->dims[0]; }
+size_t cr_net_output_dim(const cr_net *net) { return net->dims[net->n_layers]; }
+
+float *cr_net_params_f32(cr_net *net) { return net->dtype == CR_F32 ? net->params : NULL; }
+double *cr_net_params_f64(cr_net *net) { return net->dtype == CR_F64 ? net->params : NULL; }
+
+static void store(cr_net *net, size_t i, double v) {
+    if (net->dtype == CR_F64)
+        ((double *)net->params)[i] = v;
+    else
+        ((float *)net->params)[i] = (float)v;
+}
+
+void cr_net_init(cr_net *net, cr_init scheme, uint64_t seed) {
+    cr_rng rng;
+    cr_rng_seed(&rng, seed);
+    for (int l = 0; l < net->n_layers; l++) {
+        size_t fan_in = net->dims[l], fan_out = net->dims[l + 1];
+        cr_init s = scheme;
+        if (s == CR_INIT_AUTO) {
+            /* the activation this layer feeds; the last layer feeds softmax */
+            int relu = l + 1 < net->n_layers && net->act[l] == CR_ACT_RELU;
+            s = relu ? CR_INIT_HE : CR_INIT_XAVIER;
+        }
+        double limit = sqrt(6.0 / (double)(fan_in + fan_out)), sd = sqrt(2.0 / (double)fan_in);
+        for (size_t i = 0; i < fan_in * fan_out; i++) {
+            double v = s == CR_INIT_HE ? sd * cr_rng_normal(&rng)
+                                       : limit * (2.0 * cr_rng_uniform(&rng) - 1.0);
+            store(net, net->w_offset[l] + i, v);
+        }
+        for (size_t j = 0; j < fan_out; j++) store(net, net->b_offset[l] + j, 0.0);
+    }
+}
+
+cr_status cr_net_convert(const cr_net *net, cr_dtype dtype, cr_net **out) {
+    cr_status st = cr_net_create(out, dtype, net->n_layers, net->dims, net->act);
+    if (st != CR_OK) return st;
+    for (size_t i = 0; i < net->n_params; i++) {
+        double v = net->dtype == CR_F64 ? ((const double *)net->params)[i]
+                                        : (double)((const float *)net->params)[i];
+        store(*out, i, v);
+    }
+    return CR_OK;
+}
+
+cr_status cr_tape_create(const cr_net *net, size_t max_batch, cr_tape **out) {
+    *out = NULL;
+    if (!net || max_batch == 0) return CR_ERR_ARG;
+    size_t es = cr_dtype_size(net->dtype), maxdim = 0;
+    for (int l = 0; l <= net->n_layers; l++) maxdim = net->dims[l] > maxdim ? net->dims[l] : maxdim;
+
+    /* layout: header | pre[0] post[0] ... | grad_a | grad_b | loss, each 64-byte aligned */
+    size_t off, total;
+    if (!align_up(sizeof(cr_tape), 64, &off)) return CR_ERR_OVERFLOW;
+    size_t offsets[2 * CR_MAX_LAYERS + 3], k = 0;
+    for (int l = 0; l < net->n_layers; l++) {
+        for (int twice = 0; twice < 2; twice++) {
+            size_t bytes;
+            if (!cr_mul_size(max_batch, net->dims[l + 1], &bytes) || !cr_mul_size(bytes, es, &bytes) ||
+                !align_up(bytes, 64, &bytes) || off > SIZE_MAX - bytes)
+                return CR_ERR_OVERFLOW;
+            offsets[k++] = off;
+            off += bytes;
+        }
+    }
+    for (int i = 0; i < 3; i++) {
+        size_t bytes;
+        if (!cr_mul_size(max_batch, i < 2 ? maxdim : 1, &bytes) || !cr_mul_size(bytes, es, &bytes) ||
+            !align_up(bytes, 64, &bytes) || off > SIZE_MAX - bytes)
+            return CR_ERR_OVERFLOW;
+        offsets[k++] = off;
+        off += bytes;
+    }
+    total = off;
+    char *mem = aligned_alloc(64, total);
+    if (!mem) return CR_ERR_NOMEM;
+    memset(mem, 0, total);
+    cr_tape *tape = (cr_tape *)mem;
+    tape->dtype = net->dtype;
+    tape->max_batch = max_batch;
+    tape->n_layers = net->n_layers;
+    k = 0;
+    for (int l = 0; l < net->n_layers; l++) {
+        tape->pre[l] = mem + offsets[k++];
+        tape->post[l] = mem + offsets[k++];
+    }
+    tape->grad_a = mem + offsets[k++];
+    tape->grad_b = mem + offsets[k++];
+    tape->loss = mem + offsets[k++];
+    *out = tape;
+    return CR_OK;
+}
+
+void cr_tape_free(cr_tape *tape) { free(tape); }

@@ -1,0 +1,11 @@
+/* The double instantiation of every op (one source: the *.tmpl.c files). */
+#define CR_REAL_F64
+#include "real.h"
+
+#include "linear.tmpl.c"
+#include "sigmoid.tmpl.c"
+#include "tanh.tmpl.c"
+#include "relu.tmpl.c"
+#include "softmax.tmpl.c"
+#include "cross_entropy.tmpl.c"
+#include "softmax_ce.tmpl.c"

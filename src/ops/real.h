@@ -1,0 +1,37 @@
+/*
+ * Type-generic instantiation for the op and net templates (*.tmpl.c).
+ * A translation unit defines CR_REAL_F32 or CR_REAL_F64 and includes this
+ * header and then the templates; every function name written FN(name) becomes
+ * cr_name_f32 or cr_name_f64, and `real` is float or double. One source, two types.
+ */
+#ifndef CR_REAL_H
+#define CR_REAL_H
+
+#include <math.h>
+#include <stddef.h>
+
+#include "chainrule.h"
+
+#if defined(CR_REAL_F32)
+typedef float real;
+#define FN(name) cr_##name##_f32
+#define GEMM cr_gemm_f32
+#define R_EXP expf
+#define R_LOG logf
+#define R_TANH tanhf
+#define R_ISFINITE(x) isfinite(x)
+#define R_DTYPE CR_F32
+#elif defined(CR_REAL_F64)
+typedef double real;
+#define FN(name) cr_##name##_f64
+#define GEMM cr_gemm_f64
+#define R_EXP exp
+#define R_LOG log
+#define R_TANH tanh
+#define R_ISFINITE(x) isfinite(x)
+#define R_DTYPE CR_F64
+#else
+#error "define CR_REAL_F32 or CR_REAL_F64 before including real.h"
+#endif
+
+#endif

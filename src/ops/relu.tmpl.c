@@ -1,0 +1,27 @@
+/*
+ * relu:  h = max(r, 0), element-wise                        r, h: N×H
+ *
+ *   Jacobian   ∂h/∂r = diag(1[r > 0])             (H×H, diagonal; 0 is taken at r = 0)
+ *   VJP        g_r = g ∘ 1[r > 0]
+ *   JVP        ḣ   = ṙ ∘ 1[r > 0]
+ */
+
+void FN(relu_forward)(size_t count, const real *r, real *h) {
+    for (size_t i = 0; i < count; i++) h[i] = r[i] > 0 ? r[i] : 0;
+}
+
+void FN(relu_jacobian)(size_t d, const real *r, const real *h, real *jac) {
+    (void)h;
+    for (size_t i = 0; i < d * d; i++) jac[i] = 0;
+    for (size_t i = 0; i < d; i++) jac[i * d + i] = r[i] > 0 ? 1 : 0;
+}
+
+void FN(relu_vjp)(size_t count, const real *r, const real *h, const real *g, real *gr) {
+    (void)h;
+    for (size_t i = 0; i < count; i++) gr[i] = r[i] > 0 ? g[i] : 0;
+}
+
+void FN(relu_jvp)(size_t count, const real *r, const real *h, const real *rd, real *hd) {
+    (void)h;
+    for (size_t i = 0; i < count; i++) hd[i] = r[i] > 0 ? rd[i] : 0;
+}

@@ -1,0 +1,37 @@
+/*
+ * sigmoid:  h = σ(r) = 1 / (1 + e^(−r)), element-wise     r, h: N×H
+ *
+ *   Jacobian   ∂h/∂r = diag(h ∘ (1 − h))          (H×H, diagonal)
+ *   VJP        g_r = g diag(h∘(1−h)) = g ∘ h ∘ (1 − h)
+ *   JVP        ḣ   = diag(h∘(1−h)) ṙ  = ṙ ∘ h ∘ (1 − h)
+ *
+ * The Jacobian is diagonal, and a row times a diagonal matrix is the
+ * element-wise product with the diagonal: this is where "∘" comes from.
+ * Stable: e^(−r) is only evaluated for r ≥ 0, e^(r) only for r < 0.
+ */
+
+static inline real FN(sigmoid_scalar)(real r) {
+    if (r >= 0) return 1 / (1 + R_EXP(-r));
+    real e = R_EXP(r);
+    return e / (1 + e);
+}
+
+void FN(sigmoid_forward)(size_t count, const real *r, real *h) {
+    for (size_t i = 0; i < count; i++) h[i] = FN(sigmoid_scalar)(r[i]);
+}
+
+void FN(sigmoid_jacobian)(size_t d, const real *r, const real *h, real *jac) {
+    (void)r;
+    for (size_t i = 0; i < d * d; i++) jac[i] = 0;
+    for (size_t i = 0; i < d; i++) jac[i * d + i] = h[i] * (1 - h[i]);
+}
+
+void FN(sigmoid_vjp)(size_t count, const real *r, const real *h, const real *g, real *gr) {
+    (void)r;
+    for (size_t i = 0; i < count; i++) gr[i] = g[i] * h[i] * (1 - h[i]);
+}
+
+void FN(sigmoid_jvp)(size_t count, const real *r, const real *h, const real *rd, real *hd) {
+    (void)r;
+    for (size_t i = 0; i < count; i++) hd[i] = rd[i] * h[i] * (1 - h[i]);
+}

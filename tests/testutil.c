@@ -1,0 +1,71 @@
+#include "testutil.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+void tu_fill_uniform(double *a, size_t n, double lo, double hi, uint64_t seed) {
+    cr_rng rng;
+    cr_rng_seed(&rng, seed);
+    for (size_t i = 0; i < n; i++) a[i] = lo + (hi - lo) * cr_rng_uniform(&rng);
+}
+
+double tu_max_abs(const double *a, size_t n) {
+    double m = 0.0;
+    for (size_t i = 0; i < n; i++) m = fmax(m, fabs(a[i]));
+    return m;
+}
+
+double tu_max_rel_err(const double *a, const double *b, size_t n) {
+    double scale = fmax(tu_max_abs(b, n), 1e-300), m = 0.0;
+    for (size_t i = 0; i < n; i++) {
+        double e = fabs(a[i] - b[i]);
+        if (isnan(e)) return INFINITY;
+        m = fmax(m, e);
+    }
+    return m / scale;
+}
+
+const char *tu_tmpdir(void) {
+    static char dir[256];
+    if (!dir[0]) {
+        const char *base = getenv("TMPDIR");
+        snprintf(dir, sizeof dir, "%s/cr_test_XXXXXX", base && *base ? base : "/tmp");
+        if (!mkdtemp(dir)) {
+            perror("mkdtemp");
+            abort();
+        }
+    }
+    return dir;
+}
+
+const char *tu_path(const char *name) {
+    static char slots[8][512];
+    static int next;
+    char *p = slots[next++ & 7];
+    snprintf(p, 512, "%s/%s", tu_tmpdir(), name);
+    return p;
+}
+
+int tu_system(const char *cmd) {
+    int st = system(cmd);
+    if (st == -1 || !WIFEXITED(st)) return -1;
+    return WEXITSTATUS(st);
+}
+
+int tu_write_file(const char *path, const void *data, size_t len) {
+    FILE *f = fopen(path, "wb");
+    if (!f) return -1;
+    size_t w = len ? fwrite(data, 1, len, f) : 0;
+    int rc = fclose(f);
+    return (w == len && rc == 0) ? 0 : -1;
+}
+
+int tu_file_exists(const char *path) {
+    struct stat st;
+    return stat(path, &st) == 0;
+}
