@@ -1,0 +1,172 @@
+/*
+ * chainrule_io.h — file formats on top of the core: .npy arrays, safetensors
+ * models, IDX and CSV datasets, PNG pictures, and atomic writes.
+ *
+ * Depends on the core (chainrule.h), zlib, cJSON and libpng. The core never
+ * includes this header.
+ *
+ * Error convention: every function returns 0 on success and -1 on failure,
+ * filling *err with ONE line (no trailing newline) that names the file and the
+ * problem, e.g. "model.safetensors: header length 9999999 exceeds file size 120".
+ * On failure no output object is left allocated and no output file is left
+ * (writes go to a temporary file in the same folder, fsync, rename).
+ * Readers never allocate what a header claims before checking it against the
+ * file's actual size and against overflow.
+ */
+#ifndef CHAINRULE_IO_H
+#define CHAINRULE_IO_H
+
+#include "chainrule.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct {
+    char msg[512];
+} cr_error;
+
+/* printf-style setter used by the io layer and the CLI. Returns -1. */
+int cr_error_set(cr_error *err, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+
+/* ---------------------------------------------------------------- arrays */
+
+typedef enum {
+    CR_ARRAY_F32 = 0,
+    CR_ARRAY_F64 = 1,
+    CR_ARRAY_U8 = 2,
+    CR_ARRAY_I32 = 3,
+    CR_ARRAY_I64 = 4
+} cr_array_dtype;
+
+#define CR_ARRAY_MAX_DIMS 8
+
+/* An n-dimensional C-order array that owns its data (free with cr_array_free). */
+typedef struct {
+    cr_array_dtype dtype;
+    int ndim;
+    size_t shape[CR_ARRAY_MAX_DIMS];
+    size_t count; /* product of shape (1 for ndim == 0) */
+    void *data;   /* owned; count * element size bytes */
+} cr_array;
+
+size_t cr_array_dtype_size(cr_array_dtype dtype);
+const char *cr_array_dtype_name(cr_array_dtype dtype); /* "float32", "uint8", ... */
+/* Allocates a zeroed array; 0 on success. Checks the size for overflow. */
+int cr_array_alloc(cr_array *a, cr_array_dtype dtype, int ndim, const size_t *shape,
+                   cr_error *err);
+void cr_array_free(cr_array *a); /* frees data, leaves *a zeroed; NULL-safe */
+
+/* .npy version 1.0/2.0/3.0, little-endian <f4 <f8 |u1 <i4 <i8, C order only. */
+int cr_npy_read(const char *path, cr_array *out, cr_error *err);
+/* Parses an in-memory .npy image (used by cr_npy_read and the fuzzer). `name`
+   is used in error messages. */
+int cr_npy_parse(const char *name, const unsigned char *buf, size_t len, cr_array *out,
+                 cr_error *err);
+/* Writes version 1.0 (2.0 if the header needs it); atomic. */
+int cr_npy_write(const char *path, const cr_array *a, cr_error *err);
+
+/* ---------------------------------------------------------------- safetensors */
+
+typedef struct {
+    char *name; /* owned */
+    cr_array array;
+} cr_tensor;
+
+typedef struct {
+    char *key;   /* owned */
+    char *value; /* owned */
+} cr_meta_entry;
+
+/* A safetensors file in memory. Tensors in file order. Free with cr_safetensors_free. */
+typedef struct {
+    size_t n_tensors;
+    cr_tensor *tensors;
+    size_t n_meta;
+    cr_meta_entry *meta; /* the "__metadata__" string map */
+} cr_safetensors;
+
+/* Strict: header length vs file size, JSON well-formed, dtypes F32/F64/U8/I32/I64,
+   offsets in range, contiguous, non-overlapping, sizes = shape * dtype size. */
+int cr_safetensors_read(const char *path, cr_safetensors *out, cr_error *err);
+int cr_safetensors_parse(const char *name, const unsigned char *buf, size_t len,
+                         cr_safetensors *out, cr_error *err);
+int cr_safetensors_write(const char *path, const cr_safetensors *st, cr_error *err);
+void cr_safetensors_free(cr_safetensors *st);
+const cr_tensor *cr_safetensors_find(const cr_safetensors *st, const char *name);
+const char *cr_safetensors_meta(const cr_safetensors *st, const char *key);
+/* Adds a copy of name/array (array data copied) or of key/value; 0 on success. */
+int cr_safetensors_add(cr_safetensors *st, const char *name, const cr_array *array,
+                       cr_error *err);
+int cr_safetensors_set_meta(cr_safetensors *st, const char *key, const char *value,
+                            cr_error *err);
+
+/* ---------------------------------------------------------------- models */
+
+/*
+ * A model file is safetensors with fc{i}.weight [out, in] and fc{i}.bias [out]
+ * (PyTorch nn.Linear layout; i is 1-based), all F32 or all F64, and
+ * __metadata__ {"format": "chainrule/1", "activations": "sigmoid,softmax", ...}.
+ * Optional input standardisation: tensors "input.mean" and "input.std" [D].
+ * Any other tensors/metadata (optimiser state in checkpoints) are kept in
+ * `extra` by cr_model_load_full and written back by cr_model_save_full.
+ */
+typedef struct {
+    cr_net *net;          /* owned */
+    cr_array input_mean;  /* F32/F64 [D] or empty (data == NULL) */
+    cr_array input_std;   /* idem */
+    cr_safetensors extra; /* other tensors and metadata, owned */
+} cr_model;
+
+int cr_model_load(const char *path, cr_net **out, cr_error *err);
+int cr_model_save(const char *path, const cr_net *net, cr_error *err);
+int cr_model_load_full(const char *path, cr_model *out, cr_error *err);
+int cr_model_save_full(const char *path, const cr_model *model, cr_error *err);
+/* Builds a model from an already-parsed safetensors (used by the fuzzer). */
+int cr_model_from_safetensors(const char *name, const cr_safetensors *st, cr_model *out,
+                              cr_error *err);
+void cr_model_free(cr_model *model);
+
+/* ---------------------------------------------------------------- conversions */
+
+/* Copies a float array (F32/F64/U8/I32/I64) to a newly malloc'd buffer of
+   dtype (caller frees); fails on NaN/Inf with a message naming `name`. */
+int cr_array_to_real(const char *name, const cr_array *a, cr_dtype dtype, void **out,
+                     cr_error *err);
+/*
+ * Labels from an array: an integer vector [N] of class indices, or a float
+ * one-hot/probability matrix [N, K]. Writes N x K targets of dtype into a newly
+ * malloc'd buffer (caller frees). Checks N, K and range.
+ */
+int cr_labels_to_targets(const char *name, const cr_array *labels, size_t n, size_t k,
+                         cr_dtype dtype, void **out, cr_error *err);
+
+/* ---------------------------------------------------------------- atomic writes */
+
+/*
+ * Atomic file writing: cr_atomic_open creates "<path>.tmp.XXXXXX" in the same
+ * folder; cr_atomic_commit flushes, fsyncs, renames over path and fsyncs the
+ * folder; cr_atomic_abort closes and removes the temporary file.
+ */
+typedef struct {
+    void *fp; /* FILE* */
+    char *tmp_path;
+    char *path;
+} cr_atomic_file;
+
+int cr_atomic_open(cr_atomic_file *af, const char *path, cr_error *err);
+int cr_atomic_commit(cr_atomic_file *af, cr_error *err);
+void cr_atomic_abort(cr_atomic_file *af);
+/* Reads a whole regular file (rejects directories), at most max_bytes. */
+int cr_read_file(const char *path, size_t max_bytes, unsigned char **buf, size_t *len,
+                 cr_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* CHAINRULE_IO_H */

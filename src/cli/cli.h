@@ -1,0 +1,117 @@
+/*
+ * The chainrule command line: shared helpers for the subcommands.
+ * The library returns errors; this layer decides what to print. Every error
+ * is one line on stderr, "chainrule: <file>: <problem>", and an exit status:
+ * 0 success, 1 a check or run failed, 2 bad usage or bad input.
+ */
+#ifndef CR_CLI_H
+#define CR_CLI_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "chainrule.h"
+#include "chainrule_io.h"
+
+enum { CLI_OK = 0, CLI_FAIL = 1, CLI_USAGE = 2 };
+
+/* One subcommand: name, one-line summary, entry point (argv[0] is the name). */
+typedef struct {
+    const char *name;
+    const char *summary;
+    int (*run)(int argc, char **argv);
+} cli_command;
+
+/* Prints "chainrule: " + message + newline to stderr; returns CLI_USAGE. */
+int cli_error(const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 1, 2)))
+#endif
+    ;
+/* Prints an io-layer error; returns CLI_USAGE. */
+int cli_io_error(const cr_error *err);
+
+/* ------------------------------------------------------------ option parsing */
+/*
+ * Usage:  cli_args a = cli_args_start(argc, argv);
+ *         while (cli_args_next(&a)) {
+ *             if (cli_flag(&a, "--json")) json = 1;
+ *             else if (cli_value(&a, "--model", &model_path)) {}
+ *             else return cli_args_unknown(&a);
+ *         }
+ *         if (a.failed) return CLI_USAGE;
+ * Values are "--name value" or "--name=value".
+ */
+typedef struct {
+    int argc;
+    char **argv;
+    int i;
+    const char *cmd;
+    int failed;
+    int help;
+} cli_args;
+
+cli_args cli_args_start(int argc, char **argv);
+int cli_args_next(cli_args *a); /* 0 at the end, or after --help / an error */
+int cli_flag(cli_args *a, const char *name);
+int cli_value(cli_args *a, const char *name, const char **out);
+int cli_args_unknown(cli_args *a); /* error for the current argument; CLI_USAGE */
+
+/* Strict number parsing (whole string, finite, in range); on failure print
+   "chainrule: CMD: OPTION: 'text' is not ..." and return 0. */
+int cli_parse_double(const char *opt, const char *s, double lo, double hi, double *out);
+int cli_parse_long(const char *opt, const char *s, long lo, long hi, long *out);
+int cli_parse_u64(const char *opt, const char *s, uint64_t *out);
+/* "784,128,10" -> dims, n_layers = count - 1 (at least 2 numbers). */
+int cli_parse_layers(const char *opt, const char *s, size_t *dims, int *n_layers);
+/* "sigmoid" or "relu,tanh" (one per hidden layer; one name applies to all). */
+int cli_parse_activations(const char *opt, const char *s, int n_hidden, cr_activation *act);
+/* "float32"/"f32"/"float64"/"f64". */
+int cli_parse_dtype(const char *opt, const char *s, cr_dtype *out);
+
+/* ------------------------------------------------------------ data */
+
+/* Loads a model; on error prints it and returns CLI_USAGE. */
+int cli_load_model(const char *path, cr_model *model);
+/*
+ * Loads inputs for a model: .npy of shape [N, D], [N, ...] with D elements per
+ * row (images), or [D] (one example). Converted to the net's dtype; uint8 pixels
+ * are scaled to [0, 1]. If the model stores input.mean/input.std the inputs are
+ * standardised (x - mean) / std, as in training. *x is malloc'd (caller frees).
+ */
+int cli_load_inputs(const char *path, const cr_model *model, void **x, size_t *n);
+/* Labels (.npy class indices [N] or one-hot [N, K]) as N x K targets, malloc'd. */
+int cli_load_targets(const char *path, size_t n, size_t k, cr_dtype dtype, void **y);
+/* The chain rule through standardisation: dJ/dx_raw = dJ/dx_std / std, per row. */
+void cli_unstandardize_grad(const cr_model *model, size_t n, void *dx);
+/* Writes an array of the given real dtype to .npy (atomic); prints errors. */
+int cli_write_real_npy(const char *path, cr_dtype dtype, int ndim, const size_t *shape,
+                       const void *data);
+/* Random data for checks: x uniform in [-1, 1], labels uniform, as targets. */
+void cli_random_data(cr_dtype dtype, size_t n, size_t d, size_t k, uint64_t seed, void *x,
+                     void *y);
+
+/* Reads scalar i of a real buffer of dtype as double / writes it. */
+static inline double cli_get(cr_dtype t, const void *p, size_t i) {
+    return t == CR_F64 ? ((const double *)p)[i] : (double)((const float *)p)[i];
+}
+static inline void cli_set(cr_dtype t, void *p, size_t i, double v) {
+    if (t == CR_F64)
+        ((double *)p)[i] = v;
+    else
+        ((float *)p)[i] = (float)v;
+}
+
+/* dtype-dispatching wrappers over the typed network functions. */
+cr_status cli_net_forward(const cr_net *net, cr_tape *tape, size_t n, const void *x);
+double cli_net_loss(const cr_net *net, cr_tape *tape, const void *y);
+cr_status cli_net_backward(const cr_net *net, cr_tape *tape, const void *y, void *dx,
+                           void *grads);
+
+/* ------------------------------------------------------------ subcommands */
+int cmd_explain(int argc, char **argv);
+int cmd_init(int argc, char **argv);
+int cmd_grad(int argc, char **argv);
+int cmd_gradcheck(int argc, char **argv);
+
+#endif

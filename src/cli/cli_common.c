@@ -1,0 +1,301 @@
+/* Shared helpers of the subcommands: errors, options, loading and writing data. */
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+int cli_error(const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("chainrule: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    return CLI_USAGE;
+}
+
+int cli_io_error(const cr_error *err) { return cli_error("%s", err->msg); }
+
+/* ------------------------------------------------------------ options */
+
+cli_args cli_args_start(int argc, char **argv) {
+    cli_args a = {argc, argv, 0, argv[0], 0, 0};
+    return a;
+}
+
+int cli_args_next(cli_args *a) {
+    if (a->failed || a->help) return 0;
+    a->i++;
+    if (a->i >= a->argc) return 0;
+    const char *s = a->argv[a->i];
+    if (!strcmp(s, "--help") || !strcmp(s, "-h")) {
+        a->help = 1;
+        return 0;
+    }
+    return 1;
+}
+
+/* Does argv[i] name option `name`, as "--name" or "--name=..."? Returns the
+   length of the name part, or 0. */
+static size_t option_match(const char *arg, const char *name) {
+    size_t len = strlen(name);
+    if (strncmp(arg, name, len) != 0) return 0;
+    return (arg[len] == '\0' || arg[len] == '=') ? len : 0;
+}
+
+int cli_flag(cli_args *a, const char *name) {
+    return !a->failed && !strcmp(a->argv[a->i], name);
+}
+
+int cli_value(cli_args *a, const char *name, const char **out) {
+    if (a->failed) return 0;
+    const char *arg = a->argv[a->i];
+    size_t len = option_match(arg, name);
+    if (!len) return 0;
+    if (arg[len] == '=') {
+        *out = arg + len + 1;
+        return 1;
+    }
+    if (a->i + 1 >= a->argc) {
+        cli_error("%s: option %s needs a value", a->cmd, name);
+        a->failed = 1;
+        return 1;
+    }
+    *out = a->argv[++a->i];
+    return 1;
+}
+
+int cli_args_unknown(cli_args *a) {
+    a->failed = 1;
+    return cli_error("%s: unknown option '%s' (see chainrule %s --help)", a->cmd, a->argv[a->i],
+                     a->cmd);
+}
+
+int cli_parse_double(const char *opt, const char *s, double lo, double hi, double *out) {
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (end == s || *end != '\0' || errno == ERANGE || !isfinite(v) || v < lo || v > hi) {
+        cli_error("%s: '%s' is not a number in [%g, %g]", opt, s, lo, hi);
+        return 0;
+    }
+    *out = v;
+    return 1;
+}
+
+int cli_parse_long(const char *opt, const char *s, long lo, long hi, long *out) {
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (end == s || *end != '\0' || errno == ERANGE || v < lo || v > hi) {
+        cli_error("%s: '%s' is not an integer in [%ld, %ld]", opt, s, lo, hi);
+        return 0;
+    }
+    *out = v;
+    return 1;
+}
+
+int cli_parse_u64(const char *opt, const char *s, uint64_t *out) {
+    char *end;
+    errno = 0;
+    if (*s == '-' || *s == '\0') {
+        cli_error("%s: '%s' is not a non-negative integer", opt, s);
+        return 0;
+    }
+    unsigned long long v = strtoull(s, &end, 10);
+    if (*end != '\0' || errno == ERANGE) {
+        cli_error("%s: '%s' is not a non-negative integer", opt, s);
+        return 0;
+    }
+    *out = (uint64_t)v;
+    return 1;
+}
+
+int cli_parse_layers(const char *opt, const char *s, size_t *dims, int *n_layers) {
+    int count = 0;
+    const char *p = s;
+    while (*p) {
+        char *end;
+        errno = 0;
+        long v = strtol(p, &end, 10);
+        if (end == p || (*end != ',' && *end != '\0') || errno == ERANGE || v < 1 || v > 1000000) {
+            cli_error("%s: '%s' is not a list of layer widths like 784,128,10 (each 1..1000000)",
+                      opt, s);
+            return 0;
+        }
+        if (count > CR_MAX_LAYERS) {
+            cli_error("%s: at most %d layers", opt, CR_MAX_LAYERS);
+            return 0;
+        }
+        dims[count++] = (size_t)v;
+        p = *end ? end + 1 : end;
+        if (*end == ',' && *p == '\0') {
+            cli_error("%s: '%s' ends with a comma", opt, s);
+            return 0;
+        }
+    }
+    if (count < 2) {
+        cli_error("%s: '%s' needs at least an input and an output width, like 4,3", opt, s);
+        return 0;
+    }
+    if (dims[count - 1] < 2) {
+        cli_error("%s: the output layer needs at least 2 classes for softmax", opt);
+        return 0;
+    }
+    *n_layers = count - 1;
+    return 1;
+}
+
+int cli_parse_activations(const char *opt, const char *s, int n_hidden, cr_activation *act) {
+    char buf[256];
+    if (strlen(s) >= sizeof buf) {
+        cli_error("%s: value too long", opt);
+        return 0;
+    }
+    strcpy(buf, s);
+    int count = 0;
+    for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ",")) {
+        if (count >= CR_MAX_LAYERS || !cr_activation_parse(tok, &act[count])) {
+            cli_error("%s: '%s' is not an activation (sigmoid, tanh, relu)", opt, tok);
+            return 0;
+        }
+        count++;
+    }
+    if (count == 1)
+        for (int i = 1; i < n_hidden; i++) act[i] = act[0];
+    else if (count != n_hidden) {
+        cli_error("%s: %d activations given for %d hidden layers", opt, count, n_hidden);
+        return 0;
+    }
+    return 1;
+}
+
+int cli_parse_dtype(const char *opt, const char *s, cr_dtype *out) {
+    if (!strcmp(s, "float32") || !strcmp(s, "f32")) *out = CR_F32;
+    else if (!strcmp(s, "float64") || !strcmp(s, "f64")) *out = CR_F64;
+    else {
+        cli_error("%s: '%s' is not a dtype (float32, float64)", opt, s);
+        return 0;
+    }
+    return 1;
+}
+
+/* ------------------------------------------------------------ data */
+
+int cli_load_model(const char *path, cr_model *model) {
+    cr_error err;
+    if (cr_model_load_full(path, model, &err) != 0) return cli_io_error(&err);
+    return CLI_OK;
+}
+
+int cli_load_inputs(const char *path, const cr_model *model, void **x, size_t *n) {
+    cr_error err;
+    cr_array a;
+    const cr_net *net = model->net;
+    size_t d = net->dims[0];
+    *x = NULL;
+    if (cr_npy_read(path, &a, &err) != 0) return cli_io_error(&err);
+    size_t rows;
+    if (a.ndim == 1 && a.shape[0] == d)
+        rows = 1;
+    else if (a.ndim >= 2 && a.shape[0] > 0 && a.count / a.shape[0] == d)
+        rows = a.shape[0];
+    else {
+        char shape[128];
+        size_t len = 0;
+        shape[0] = '\0';
+        for (int i = 0; i < a.ndim && len < sizeof shape - 24; i++)
+            len += (size_t)snprintf(shape + len, sizeof shape - len, i ? ", %zu" : "%zu", a.shape[i]);
+        cli_error("%s: inputs have shape [%s] but the model takes %zu features per example "
+                  "(expected [N, %zu])",
+                  path, shape, d, d);
+        cr_array_free(&a);
+        return CLI_USAGE;
+    }
+    void *buf;
+    if (cr_array_to_real(path, &a, net->dtype, &buf, &err) != 0) {
+        cr_array_free(&a);
+        return cli_io_error(&err);
+    }
+    int pixels = a.dtype == CR_ARRAY_U8;
+    cr_array_free(&a);
+    const void *mean = model->input_mean.data, *sd = model->input_std.data;
+    cr_dtype ms = model->input_mean.dtype == CR_ARRAY_F64 ? CR_F64 : CR_F32;
+    for (size_t i = 0; i < rows; i++)
+        for (size_t j = 0; j < d; j++) {
+            double v = cli_get(net->dtype, buf, i * d + j);
+            if (pixels) v /= 255.0;
+            if (mean && sd) v = (v - cli_get(ms, mean, j)) / cli_get(ms, sd, j);
+            cli_set(net->dtype, buf, i * d + j, v);
+        }
+    *x = buf;
+    *n = rows;
+    return CLI_OK;
+}
+
+void cli_unstandardize_grad(const cr_model *model, size_t n, void *dx) {
+    const void *sd = model->input_std.data;
+    if (!sd || !model->input_mean.data) return;
+    cr_dtype t = model->net->dtype, st = model->input_std.dtype == CR_ARRAY_F64 ? CR_F64 : CR_F32;
+    size_t d = model->net->dims[0];
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < d; j++)
+            cli_set(t, dx, i * d + j, cli_get(t, dx, i * d + j) / cli_get(st, sd, j));
+}
+
+int cli_load_targets(const char *path, size_t n, size_t k, cr_dtype dtype, void **y) {
+    cr_error err;
+    cr_array a;
+    *y = NULL;
+    if (cr_npy_read(path, &a, &err) != 0) return cli_io_error(&err);
+    int rc = cr_labels_to_targets(path, &a, n, k, dtype, y, &err);
+    cr_array_free(&a);
+    return rc == 0 ? CLI_OK : cli_io_error(&err);
+}
+
+int cli_write_real_npy(const char *path, cr_dtype dtype, int ndim, const size_t *shape,
+                       const void *data) {
+    cr_array a = {0};
+    a.dtype = dtype == CR_F64 ? CR_ARRAY_F64 : CR_ARRAY_F32;
+    a.ndim = ndim;
+    a.count = 1;
+    for (int i = 0; i < ndim; i++) {
+        a.shape[i] = shape[i];
+        a.count *= shape[i];
+    }
+    a.data = (void *)data; /* borrowed: not freed here */
+    cr_error err;
+    if (cr_npy_write(path, &a, &err) != 0) return cli_io_error(&err);
+    return CLI_OK;
+}
+
+void cli_random_data(cr_dtype dtype, size_t n, size_t d, size_t k, uint64_t seed, void *x,
+                     void *y) {
+    cr_rng rng;
+    cr_rng_seed(&rng, seed);
+    for (size_t i = 0; i < n * d; i++) cli_set(dtype, x, i, 2.0 * cr_rng_uniform(&rng) - 1.0);
+    for (size_t i = 0; i < n; i++) {
+        size_t c = (size_t)cr_rng_below(&rng, k);
+        for (size_t j = 0; j < k; j++) cli_set(dtype, y, i * k + j, j == c ? 1.0 : 0.0);
+    }
+}
+
+cr_status cli_net_forward(const cr_net *net, cr_tape *tape, size_t n, const void *x) {
+    return net->dtype == CR_F64 ? cr_net_forward_f64(net, tape, n, x)
+                                : cr_net_forward_f32(net, tape, n, x);
+}
+
+double cli_net_loss(const cr_net *net, cr_tape *tape, const void *y) {
+    return net->dtype == CR_F64 ? cr_net_loss_f64(net, tape, y)
+                                : (double)cr_net_loss_f32(net, tape, y);
+}
+
+cr_status cli_net_backward(const cr_net *net, cr_tape *tape, const void *y, void *dx,
+                           void *grads) {
+    return net->dtype == CR_F64 ? cr_net_backward_f64(net, tape, y, dx, grads)
+                                : cr_net_backward_f32(net, tape, y, dx, grads);
+}

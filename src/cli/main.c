@@ -1,0 +1,53 @@
+/* chainrule: the command. Dispatches to one subcommand per file (cmd_*.c). */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+static const cli_command commands[] = {
+    {"explain", "derive dJ/dx for a network and prove it numerically four ways", cmd_explain},
+    {"init", "write a randomly initialised model (safetensors)", cmd_init},
+    {"grad", "dJ/dx per example, or the parameter gradients, of a model on data", cmd_grad},
+    {"gradcheck", "finite-difference check of every gradient, layer by layer", cmd_gradcheck},
+};
+static const size_t n_commands = sizeof commands / sizeof commands[0];
+
+static void usage(FILE *out) {
+    fprintf(out,
+            "chainrule %s: compute, explain and verify derivatives of neural networks\n\n"
+            "usage: chainrule COMMAND [OPTIONS]    (chainrule COMMAND --help for its options)\n\n"
+            "commands:\n",
+            CR_VERSION_STRING);
+    for (size_t i = 0; i < n_commands; i++)
+        fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
+    fprintf(out, "  %-10s %s\n", "help", "this text");
+    fprintf(out, "\nexit status: 0 success, 1 a check or run failed, 2 bad usage or bad input\n");
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        usage(stderr);
+        return CLI_USAGE;
+    }
+    const char *name = argv[1];
+    if (!strcmp(name, "help") || !strcmp(name, "--help") || !strcmp(name, "-h")) {
+        if (argc > 2) { /* chainrule help CMD == chainrule CMD --help */
+            for (size_t i = 0; i < n_commands; i++)
+                if (!strcmp(argv[2], commands[i].name)) {
+                    char *help_argv[] = {argv[2], "--help", NULL};
+                    return commands[i].run(2, help_argv);
+                }
+            return cli_error("help: unknown command '%s'", argv[2]);
+        }
+        usage(stdout);
+        return CLI_OK;
+    }
+    if (!strcmp(name, "--version") || !strcmp(name, "version")) {
+        printf("chainrule %s (gemm: %s)\n", CR_VERSION_STRING, cr_have_cblas() ? "CBLAS" : "portable C");
+        return CLI_OK;
+    }
+    for (size_t i = 0; i < n_commands; i++)
+        if (!strcmp(name, commands[i].name)) return commands[i].run(argc - 1, argv + 1);
+    cli_error("unknown command '%s' (chainrule help lists them)", name);
+    return CLI_USAGE;
+}
