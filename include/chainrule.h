@@ -272,6 +272,127 @@ CR_DECLARE_NET(double, f64)
 float *cr_net_params_f32(cr_net *net);
 double *cr_net_params_f64(cr_net *net);
 
+/* ================================================================ input derivatives
+ * Full input Jacobians, attribution maps and adversarial examples (issue 4).
+ * Sources: src/net/jacobian.tmpl.c, attribute.tmpl.c, attack.tmpl.c, each
+ * instantiated for f32 and f64. All work on the network's input space; to work
+ * on raw pixels of a model with input standardisation, fold (x - mean) / std
+ * into the first layer (W1 <- diag(1/std) W1, b1 <- b1 - (mean/std) W1).
+ * Every function allocates its own scratch (CR_ERR_NOMEM on failure).
+ */
+
+typedef enum {
+    CR_JAC_AUTO = 0,  /* rev when K < D, else fwd (jacrev vs jacfwd) */
+    CR_JAC_REV = 1,   /* K VJPs per example, stacked into one (N K)-row gemm chain */
+    CR_JAC_FWD = 2,   /* D JVPs per example (tangents = rows of I_D), batched */
+    CR_JAC_CLOSED = 3 /* (diag(yhat) - yhat^T yhat or I) W_L^T diag(act') ... W_1^T */
+} cr_jac_mode;
+
+const char *cr_jac_mode_name(cr_jac_mode mode); /* "auto", "rev", "fwd", "closed" */
+int cr_jac_mode_parse(const char *name, cr_jac_mode *out); /* 1 on success */
+/* The mode `auto` resolves to for K outputs and D inputs. */
+cr_jac_mode cr_jac_mode_resolve(cr_jac_mode mode, size_t k, size_t d);
+
+/*
+ * Attribution methods (target class c per example; score f = logit c, or
+ * probability c with of_probs):
+ *   SALIENCY        df/dx (|df/dx| with absolute)
+ *   INPUT_X_GRAD    x o df/dx
+ *   IG              (x - b) o mean over the path of df/dx at b + a (x - b)
+ *                   (right Riemann sum a = j/S, j = 1..S, or trapezoid j = 0..S)
+ *   SMOOTHGRAD      mean over samples of df/dx at x + N(0, noise^2) (|.| with absolute)
+ */
+typedef enum {
+    CR_ATTR_SALIENCY = 0,
+    CR_ATTR_INPUT_X_GRAD = 1,
+    CR_ATTR_IG = 2,
+    CR_ATTR_SMOOTHGRAD = 3
+} cr_attr_method;
+
+const char *cr_attr_method_name(cr_attr_method m); /* "saliency", "input-x-gradient", ... */
+int cr_attr_method_parse(const char *name, cr_attr_method *out);
+
+typedef struct {
+    cr_attr_method method;
+    int of_probs;         /* 1: attribute the class probability; 0: the logit */
+    int absolute;         /* saliency / smoothgrad: absolute values */
+    size_t steps;         /* IG: path steps (0 = 50) */
+    int trapezoid;        /* IG: trapezoid rule instead of the right Riemann sum */
+    double tol;           /* IG: > 0 doubles the steps of an example until its gap <= tol */
+    size_t max_steps;     /* IG: limit for tol (0 = 8192) */
+    const void *baseline; /* IG: D values of the net's dtype, or NULL for zeros */
+    size_t samples;       /* smoothgrad: samples (0 = 50) */
+    double noise;         /* smoothgrad: noise standard deviation (absolute) */
+    uint64_t seed;        /* smoothgrad noise */
+} cr_attr_options;
+
+/* Per-example diagnostics of an attribution (arrays of n, each may be NULL). */
+typedef struct {
+    double *score;      /* f(x) */
+    double *score_base; /* IG: f(baseline) */
+    double *gap;        /* IG: |sum attr - (f(x) - f(baseline))|, the completeness gap */
+    size_t *steps_used; /* IG: steps finally used */
+} cr_attr_report;
+
+/*
+ * Attack: maximise CE(label) (untargeted) or minimise CE(target) (targeted),
+ * always through the fused softmax + cross-entropy on the logits.
+ *   FGSM  x' = clip(x + eps sign(g))           (L_inf)   x + eps g/|g|_2 (L2)
+ *   PGD   steps of step_size (sign / normalised gradient), each followed by the
+ *         projection onto the eps-ball around x and the clip to [lo, hi]; with
+ *         random_start from a uniform point of the ball; returns, per example,
+ *         the iterate with the best attack loss seen.
+ */
+typedef enum { CR_ATTACK_FGSM = 0, CR_ATTACK_PGD = 1 } cr_attack_method;
+typedef enum { CR_NORM_LINF = 0, CR_NORM_L2 = 1 } cr_norm;
+
+typedef struct {
+    cr_attack_method method;
+    cr_norm norm;
+    double eps;
+    double step_size; /* PGD; 0 = 2.5 eps / steps */
+    size_t steps;     /* PGD; 0 = 20 */
+    int random_start; /* PGD */
+    double lo, hi;    /* valid input range, lo < hi */
+    uint64_t seed;
+} cr_attack_options;
+
+/* Sums over the examples of one call (divide by n for means). */
+typedef struct {
+    size_t n;
+    size_t correct_clean;  /* argmax(x) == label */
+    size_t correct_adv;    /* argmax(x') == label */
+    size_t hit_target;     /* targeted: argmax(x') == target */
+    /* attack loss J: CE(label) untargeted, CE(target) targeted; g = dJ/dx at x */
+    double loss_clean;      /* sum of J at x */
+    double loss_adv;        /* sum of J at x' (realised change: loss_adv - loss_clean) */
+    double pred_dloss;      /* FGSM: sum of +-eps |g|_1 (L_inf) or +-eps |g|_2 (L2), the
+                               first-order prediction of the change (- when targeted) */
+    double pred_dloss_clip; /* FGSM: sum of g . (x' - x), the same after the clip */
+    double max_dist;       /* max over examples of |x' - x| in the attack's norm */
+    double min_value, max_value; /* range of x' */
+} cr_attack_stats;
+
+#define CR_DECLARE_INPUT(T, S)                                                                 \
+    /* jac (n x K x D): Jacobian of probabilities (of_probs) or logits w.r.t. each row of x. */ \
+    cr_status cr_net_input_jacobian_##S(const cr_net *net, size_t n, const T *x, int of_probs, \
+                                        cr_jac_mode mode, T *jac);                            \
+    /* Gradient of the score of class cls[i] at row i (N x D), and the scores (may be NULL). */\
+    cr_status cr_net_class_grad_##S(const cr_net *net, size_t n, const T *x,                  \
+                                    const int64_t *cls, int of_probs, T *grad, T *score);     \
+    cr_status cr_attribute_##S(const cr_net *net, size_t n, const T *x, const int64_t *cls,   \
+                               const cr_attr_options *opt, T *attr /* n x D */,               \
+                               cr_attr_report *report /* may be NULL */);                      \
+    /* x_adv (n x D) from x with labels; target NULL (untargeted) or n target classes. */      \
+    cr_status cr_attack_##S(const cr_net *net, size_t n, const T *x, const int64_t *labels,   \
+                            const int64_t *target, const cr_attack_options *opt, T *x_adv,    \
+                            cr_attack_stats *stats /* may be NULL */);
+
+CR_DECLARE_INPUT(float, f32)
+CR_DECLARE_INPUT(double, f64)
+
+/* ================================================================ end input derivatives */
+
 #ifdef __cplusplus
 }
 #endif

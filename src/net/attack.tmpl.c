@@ -1,0 +1,207 @@
+/*
+ * Adversarial examples by the input gradient of the loss. The attack loss is
+ * J = CE(label) (untargeted, to be increased) or J = CE(target) (targeted, to
+ * be decreased), always computed through the fused softmax + cross-entropy on
+ * the logits: ∂J/∂θ = ŷ − y never passes through log ŷ, so a saturated softmax
+ * cannot mask the gradient. ∂J/∂x is cr_net_backward's per-example dx.
+ *
+ *   FGSM   x' = clip(x ± ε sign(∂J/∂x))             L∞
+ *          x' = clip(x ± ε ∂J/∂x / ‖∂J/∂x‖₂)        L2
+ *   PGD    x_{t+1} = clip(P_ε(x_t ± α step(∂J/∂x_t))),  P_ε the projection onto
+ *          the ε-ball around x (clamp for L∞, rescale for L2), clip to [lo, hi];
+ *          optional uniform random start in the ball; keeps per example the best
+ *          iterate seen (a successful one first, then the best loss).
+ *
+ * Clipping a point of the ball into the box only moves each coordinate toward
+ * x (x itself lies in the box), so the clipped point stays in the ball.
+ */
+#include "input_util.tmpl.h"
+
+#define ATTACK_ROWS 1024
+
+static double FN(norm_of)(cr_norm norm, size_t d, const real *v) {
+    double s = 0;
+    for (size_t q = 0; q < d; q++) {
+        double a = v[q] < 0 ? -(double)v[q] : (double)v[q];
+        if (norm == CR_NORM_LINF)
+            s = a > s ? a : s;
+        else
+            s += a * a;
+    }
+    return norm == CR_NORM_LINF ? s : sqrt(s);
+}
+
+/* xa <- xa + sgn · size · step(g), step = sign (L∞) or g / ‖g‖₂ (L2). */
+static void FN(take_step)(cr_norm norm, size_t d, real *xa, const real *g, double size,
+                          double sgn) {
+    if (norm == CR_NORM_LINF) {
+        real s = (real)(sgn * size);
+        for (size_t q = 0; q < d; q++) xa[q] += g[q] > 0 ? s : g[q] < 0 ? -s : 0;
+    } else {
+        double nrm = FN(norm_of)(CR_NORM_L2, d, g);
+        if (!(nrm > 0)) return; /* no direction: stay */
+        real s = (real)(sgn * size / nrm);
+        for (size_t q = 0; q < d; q++) xa[q] += s * g[q];
+    }
+}
+
+/* Projects xa onto the ε-ball around x, then clips to [lo, hi]. */
+static void FN(project)(const cr_attack_options *o, size_t d, const real *x, real *xa) {
+    const real eps = (real)o->eps, lo = (real)o->lo, hi = (real)o->hi;
+    if (o->norm == CR_NORM_LINF) {
+        for (size_t q = 0; q < d; q++) {
+            real v = xa[q];
+            v = v > x[q] + eps ? x[q] + eps : v < x[q] - eps ? x[q] - eps : v;
+            xa[q] = v;
+        }
+    } else {
+        double s = 0;
+        for (size_t q = 0; q < d; q++) s += ((double)xa[q] - x[q]) * ((double)xa[q] - x[q]);
+        s = sqrt(s);
+        if (s > o->eps) {
+            real f = (real)(o->eps / s);
+            for (size_t q = 0; q < d; q++) xa[q] = x[q] + f * (xa[q] - x[q]);
+        }
+    }
+    for (size_t q = 0; q < d; q++) xa[q] = xa[q] < lo ? lo : xa[q] > hi ? hi : xa[q];
+}
+
+cr_status FN(attack)(const cr_net *net, size_t n, const real *x, const int64_t *labels,
+                     const int64_t *target, const cr_attack_options *opt, real *x_adv,
+                     cr_attack_stats *stats) {
+    if (!net || !x || !labels || !opt || !x_adv || net->dtype != R_DTYPE) return CR_ERR_ARG;
+    if (n == 0) return CR_ERR_SHAPE;
+    if (!(opt->eps >= 0) || !(opt->lo < opt->hi) || !(opt->step_size >= 0) ||
+        (opt->norm != CR_NORM_LINF && opt->norm != CR_NORM_L2) ||
+        (opt->method != CR_ATTACK_FGSM && opt->method != CR_ATTACK_PGD))
+        return CR_ERR_ARG;
+    const int L = net->n_layers;
+    const size_t d = net->dims[0], k = net->dims[L];
+    const double sgn = target ? -1.0 : 1.0; /* targeted attacks descend CE(target) */
+    const size_t steps = opt->steps ? opt->steps : 20;
+    const double alpha = opt->step_size > 0 ? opt->step_size : 2.5 * opt->eps / (double)steps;
+    cr_attack_stats acc = {0};
+    acc.min_value = INFINITY;
+    acc.max_value = -INFINITY;
+    cr_rng rng;
+    cr_rng_seed(&rng, opt->seed);
+
+    size_t rows = n < ATTACK_ROWS ? n : ATTACK_ROWS;
+    cr_tape *tape = NULL;
+    real *y = malloc(rows * k * sizeof(real)), *ylab = malloc(rows * k * sizeof(real));
+    real *g = malloc(rows * d * sizeof(real)), *best = malloc(rows * d * sizeof(real));
+    double *best_key = malloc(rows * sizeof(double));
+    int *best_ok = malloc(rows * sizeof(int));
+    cr_status st = CR_ERR_NOMEM;
+    if (!y || !ylab || !g || !best || !best_key || !best_ok ||
+        cr_tape_create(net, rows, &tape) != CR_OK)
+        goto done;
+
+    for (size_t i0 = 0; i0 < n; i0 += rows) {
+        size_t m = n - i0 < rows ? n - i0 : rows;
+        const real *xc = x + i0 * d;
+        real *xa = x_adv + i0 * d;
+        const real *loss = tape->loss;
+        if ((st = FN(onehot)(m, k, labels + i0, ylab)) != CR_OK) goto done;
+        if ((st = FN(onehot)(m, k, target ? target + i0 : labels + i0, y)) != CR_OK) goto done;
+
+        /* clean pass: attack loss, accuracy, and ∂J/∂x at x */
+        if ((st = FN(net_forward)(net, tape, m, xc)) != CR_OK) goto done;
+        FN(net_loss)(net, tape, y);
+        for (size_t i = 0; i < m; i++) {
+            acc.loss_clean += loss[i];
+            acc.correct_clean +=
+                FN(iu_argmax)(k, (const real *)tape->pre[L - 1] + i * k) == (size_t)labels[i0 + i];
+        }
+        if ((st = FN(net_backward)(net, tape, y, g, NULL)) != CR_OK) goto done;
+        memcpy(xa, xc, m * d * sizeof(real));
+
+        if (opt->method == CR_ATTACK_FGSM) {
+            for (size_t i = 0; i < m; i++) {
+                const real *gi = g + i * d;
+                real *ai = xa + i * d;
+                double gn = opt->norm == CR_NORM_LINF ? 0 : FN(norm_of)(CR_NORM_L2, d, gi);
+                if (opt->norm == CR_NORM_LINF)
+                    for (size_t q = 0; q < d; q++) gn += gi[q] < 0 ? -(double)gi[q] : gi[q];
+                acc.pred_dloss += sgn * opt->eps * gn; /* ε‖g‖₁ (L∞, the dual norm) or ε‖g‖₂ */
+                FN(take_step)(opt->norm, d, ai, gi, opt->eps, sgn);
+                FN(project)(opt, d, xc + i * d, ai);
+                double lin = 0;
+                for (size_t q = 0; q < d; q++) lin += (double)gi[q] * ((double)ai[q] - xc[i * d + q]);
+                acc.pred_dloss_clip += lin;
+            }
+        } else {
+            if (opt->random_start && opt->eps > 0) {
+                for (size_t i = 0; i < m; i++) {
+                    real *ai = xa + i * d;
+                    if (opt->norm == CR_NORM_LINF) {
+                        for (size_t q = 0; q < d; q++)
+                            ai[q] += (real)(opt->eps * (2 * cr_rng_uniform(&rng) - 1));
+                    } else { /* uniform in the L2 ball: gaussian direction, radius ε u^(1/D) */
+                        double s = 0;
+                        real *dir = g + i * d; /* scratch; g is recomputed below */
+                        for (size_t q = 0; q < d; q++) {
+                            dir[q] = (real)cr_rng_normal(&rng);
+                            s += (double)dir[q] * dir[q];
+                        }
+                        double rad = opt->eps * pow(cr_rng_uniform(&rng), 1.0 / (double)d);
+                        for (size_t q = 0; q < d; q++) ai[q] += (real)(rad * dir[q] / sqrt(s));
+                    }
+                    FN(project)(opt, d, xc + i * d, ai);
+                }
+            }
+            for (size_t i = 0; i < m; i++) best_ok[i] = -1; /* nothing recorded yet */
+            for (size_t t = 0; t <= steps; t++) {
+                if ((st = FN(net_forward)(net, tape, m, xa)) != CR_OK) goto done;
+                FN(net_loss)(net, tape, y);
+                for (size_t i = 0; i < m; i++) { /* keep the best iterate seen */
+                    size_t pred = FN(iu_argmax)(k, (const real *)tape->pre[L - 1] + i * k);
+                    int ok = target ? pred == (size_t)target[i0 + i] : pred != (size_t)labels[i0 + i];
+                    double key = sgn * loss[i];
+                    if (best_ok[i] < 0 || ok > best_ok[i] || (ok == best_ok[i] && key > best_key[i])) {
+                        best_ok[i] = ok;
+                        best_key[i] = key;
+                        memcpy(best + i * d, xa + i * d, d * sizeof(real));
+                    }
+                }
+                if (t == steps) break;
+                if ((st = FN(net_backward)(net, tape, y, g, NULL)) != CR_OK) goto done;
+                for (size_t i = 0; i < m; i++) {
+                    FN(take_step)(opt->norm, d, xa + i * d, g + i * d, alpha, sgn);
+                    FN(project)(opt, d, xc + i * d, xa + i * d);
+                }
+            }
+            memcpy(xa, best, m * d * sizeof(real));
+        }
+
+        /* adversarial pass: accuracy, loss, distances */
+        if ((st = FN(net_forward)(net, tape, m, xa)) != CR_OK) goto done;
+        FN(net_loss)(net, tape, y);
+        for (size_t i = 0; i < m; i++) {
+            size_t pred = FN(iu_argmax)(k, (const real *)tape->pre[L - 1] + i * k);
+            acc.correct_adv += pred == (size_t)labels[i0 + i];
+            if (target) acc.hit_target += pred == (size_t)target[i0 + i];
+            acc.loss_adv += loss[i];
+            for (size_t q = 0; q < d; q++) {
+                g[q] = xa[i * d + q] - xc[i * d + q];
+                real v = xa[i * d + q];
+                acc.min_value = v < acc.min_value ? v : acc.min_value;
+                acc.max_value = v > acc.max_value ? v : acc.max_value;
+            }
+            double dist = FN(norm_of)(opt->norm, d, g);
+            acc.max_dist = dist > acc.max_dist ? dist : acc.max_dist;
+        }
+    }
+    acc.n = n;
+    st = CR_OK;
+done:
+    if (stats) *stats = acc;
+    free(y);
+    free(ylab);
+    free(g);
+    free(best);
+    free(best_key);
+    free(best_ok);
+    cr_tape_free(tape);
+    return st;
+}

@@ -1,0 +1,62 @@
+/*
+ * Private helpers shared by jacobian.tmpl.c, attribute.tmpl.c and
+ * attack.tmpl.c (one scalar type per translation unit, see ops/real.h).
+ */
+#ifndef CR_INPUT_UTIL_TMPL_H
+#define CR_INPUT_UTIL_TMPL_H
+
+#include <stdlib.h>
+#include <string.h>
+
+static inline const real *FN(iu_w)(const cr_net *net, int l) {
+    return (const real *)net->params + net->w_offset[l];
+}
+
+/* d <- act'(r): the diagonal of the activation's Jacobian, obtained as its
+   JVP in the all-ones direction (diag(a') 1 = a'), with the op's own code. */
+static inline void FN(iu_act_deriv)(cr_activation act, size_t count, const real *r,
+                                    const real *h, real *d) {
+    for (size_t i = 0; i < count; i++) d[i] = 1;
+    switch (act) {
+    case CR_ACT_SIGMOID: FN(sigmoid_jvp)(count, r, h, d, d); break;
+    case CR_ACT_TANH: FN(tanh_jvp)(count, r, h, d, d); break;
+    case CR_ACT_RELU: FN(relu_jvp)(count, r, h, d, d); break;
+    default: break;
+    }
+}
+
+/* dst's rows (i reps + j), j < reps, become copies of src's row i0 + i, for
+   every tape array, so that a VJP/JVP on dst sees each example `reps` times. */
+static inline void FN(iu_replicate)(const cr_net *net, const cr_tape *src, size_t i0,
+                                    size_t count, size_t reps, cr_tape *dst) {
+    for (int l = 0; l < net->n_layers; l++) {
+        size_t w = net->dims[l + 1];
+        for (int which = 0; which < 2; which++) {
+            const real *s = (const real *)(which ? src->post[l] : src->pre[l]) + i0 * w;
+            real *d = which ? dst->post[l] : dst->pre[l];
+            for (size_t i = 0; i < count; i++)
+                for (size_t j = 0; j < reps; j++)
+                    memcpy(d + (i * reps + j) * w, s + i * w, w * sizeof(real));
+        }
+    }
+    dst->n = count * reps;
+    dst->input = NULL; /* only parameter gradients would read it */
+}
+
+/* Row g (K) <- the cotangent on the logits whose pullback is the gradient of
+   logit c (e_c), or of probability c (e_c (diag(yhat) - yhat^T yhat), by the
+   softmax VJP). */
+static inline void FN(iu_class_cotangent)(size_t k, size_t c, const real *yhat, int of_probs,
+                                          real *g) {
+    for (size_t j = 0; j < k; j++) g[j] = j == c ? 1 : 0;
+    if (of_probs) FN(softmax_vjp)(1, k, yhat, g, g);
+}
+
+static inline size_t FN(iu_argmax)(size_t k, const real *v) {
+    size_t best = 0;
+    for (size_t j = 1; j < k; j++)
+        if (v[j] > v[best]) best = j;
+    return best;
+}
+
+#endif
