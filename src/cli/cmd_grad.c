@@ -1,0 +1,104 @@
+/* chainrule grad: dJ/dx per example, or the parameter gradients of the mean loss. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+static const char *const grad_help =
+    "usage: chainrule grad --model M.safetensors --inputs X.npy --labels y.npy --out OUT [--wrt input|params]\n"
+    "\n"
+    "Gradients of the softmax + cross-entropy loss, computed as the chain of\n"
+    "vector-Jacobian products from dJ/dtheta = yhat - y back through the network.\n"
+    "\n"
+    "  --wrt input   (default) OUT.npy holds dJ_n/dx_n for every example n: row n is\n"
+    "                the gradient of example n's OWN loss with respect to its input\n"
+    "                (equivalently: the gradient of the SUMMED loss). Shape [N, D],\n"
+    "                in the model's dtype. If the model standardises its inputs, the\n"
+    "                gradient is with respect to the raw input you passed.\n"
+    "  --wrt params  OUT.safetensors holds the gradient of the MEAN batch loss\n"
+    "                (1/N) sum_n J_n with respect to every parameter, under the model's\n"
+    "                names and layout (fc{i}.weight [out, in], fc{i}.bias [out]).\n"
+    "  --inputs      .npy [N, D] (or [N, ...] with D values per example, or [D]);\n"
+    "                uint8 pixels are scaled to [0, 1]\n"
+    "  --labels      .npy class indices [N] (integers) or one-hot rows [N, K] (floats)\n"
+    "  --json        print a JSON summary instead of text\n";
+
+int cmd_grad(int argc, char **argv) {
+    const char *model_path = NULL, *inputs = NULL, *labels = NULL, *out = NULL, *wrt = "input";
+    int json = 0;
+    cli_args a = cli_args_start(argc, argv);
+    while (cli_args_next(&a)) {
+        if (cli_value(&a, "--model", &model_path) || cli_value(&a, "--inputs", &inputs) ||
+            cli_value(&a, "--labels", &labels) || cli_value(&a, "--out", &out) ||
+            cli_value(&a, "--wrt", &wrt))
+            continue;
+        if (cli_flag(&a, "--json")) json = 1;
+        else return cli_args_unknown(&a);
+    }
+    if (a.help) return fputs(grad_help, stdout), CLI_OK;
+    if (a.failed) return CLI_USAGE;
+    if (!model_path || !inputs || !labels || !out)
+        return cli_error("grad: --model, --inputs, --labels and --out are required (see --help)");
+    int want_params = 0;
+    if (!strcmp(wrt, "params")) want_params = 1;
+    else if (strcmp(wrt, "input") != 0) return cli_error("grad: --wrt must be input or params, not '%s'", wrt);
+
+    cr_model model = {0};
+    void *x = NULL, *y = NULL, *result = NULL;
+    cr_tape *tape = NULL;
+    size_t n = 0;
+    int rc = cli_load_model(model_path, &model);
+    if (rc) return rc;
+    const cr_net *net = model.net;
+    size_t d = net->dims[0], k = net->dims[net->n_layers], es = cr_dtype_size(net->dtype);
+    if ((rc = cli_load_inputs(inputs, &model, &x, &n)) || (rc = cli_load_targets(labels, n, k, net->dtype, &y)))
+        goto done;
+    cr_status st = cr_tape_create(net, n, &tape);
+    if (st == CR_OK) {
+        size_t count = want_params ? net->n_params : n * d;
+        result = malloc(count * es);
+        if (!result) st = CR_ERR_NOMEM;
+    }
+    if (st == CR_OK) st = cli_net_forward(net, tape, n, x);
+    double loss = st == CR_OK ? cli_net_loss(net, tape, y) : 0;
+    if (st == CR_OK)
+        st = cli_net_backward(net, tape, y, want_params ? NULL : result, want_params ? result : NULL);
+    if (st != CR_OK) {
+        rc = cli_error("grad: %s", cr_status_string(st));
+        goto done;
+    }
+    if (want_params) {
+        cr_net grads_net = *net; /* the same views, pointing at the gradient block */
+        grads_net.params = result;
+        cr_model gm = {0};
+        gm.net = &grads_net;
+        cr_error err;
+        if (cr_safetensors_set_meta(&gm.extra, "content", "gradient of the mean batch loss", &err) != 0 ||
+            cr_model_save_full(out, &gm, &err) != 0)
+            rc = cli_io_error(&err);
+        cr_safetensors_free(&gm.extra);
+    } else {
+        cli_unstandardize_grad(&model, n, result);
+        size_t shape[2] = {n, d};
+        rc = cli_write_real_npy(out, net->dtype, 2, shape, result);
+    }
+    if (rc == CLI_OK) {
+        if (json)
+            printf("{\"wrt\": \"%s\", \"n\": %zu, \"mean_loss\": %.17g, \"out\": \"%s\", \"dtype\": \"%s\"}\n",
+                   want_params ? "params" : "input", n, loss, out, cr_dtype_name(net->dtype));
+        else if (want_params)
+            printf("wrote %s: gradient of the mean loss (%.6g over %zu examples) w.r.t. %zu parameters\n",
+                   out, loss, n, net->n_params);
+        else
+            printf("wrote %s: dJ_n/dx_n, shape [%zu, %zu] %s (mean loss %.6g)\n", out, n, d,
+                   cr_dtype_name(net->dtype), loss);
+    }
+done:
+    free(x);
+    free(y);
+    free(result);
+    cr_tape_free(tape);
+    cr_model_free(&model);
+    return rc;
+}
