@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Installs what chainrule needs on Debian 12 (run as root). Installs only what is missing.
+set -euo pipefail
+pkgs=(build-essential clang cmake pkg-config valgrind
+      libopenblas-dev libcmocka-dev libcjson-dev zlib1g-dev libpng-dev libclang-rt-14-dev
+      python3-numpy python3-torch dataset-fashion-mnist)
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "installing: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
