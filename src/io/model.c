@@ -1,0 +1,535 @@
+/*
+ * Models: safetensors with fc{i}.weight [out, in] and fc{i}.bias [out]
+ * (PyTorch nn.Linear layout, i 1-based), all F32 or all F64, metadata
+ * "format" = "chainrule/1", "activations" = "sigmoid,...,softmax" and, as
+ * written by cr_model_save, "layers" = "784,128,10". The core's cr_net keeps
+ * W as [in x out] (r = x W + b), so weights are transposed on load and save.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "io_internal.h"
+
+#define MODEL_FORMAT "chainrule/1"
+
+/* "fc<i>.weight" / "fc<i>.bias" with i a decimal without leading zero; returns i (> 0)
+   and sets *is_bias, or 0 when the name is not a layer tensor. Large i saturate. */
+static int parse_fc(const char *name, int *is_bias) {
+    if (strncmp(name, "fc", 2) != 0 || name[2] < '1' || name[2] > '9') return 0;
+    const char *p = name + 2;
+    long v = 0;
+    while (*p >= '0' && *p <= '9') {
+        if (v < 1000000) v = v * 10 + (*p - '0');
+        p++;
+    }
+    if (strcmp(p, ".weight") == 0) *is_bias = 0;
+    else if (strcmp(p, ".bias") == 0) *is_bias = 1;
+    else return 0;
+    return (int)v;
+}
+
+static int is_model_tensor(const char *name) {
+    int b;
+    return parse_fc(name, &b) > 0 || strcmp(name, "input.mean") == 0 ||
+           strcmp(name, "input.std") == 0;
+}
+
+static int is_model_meta(const char *key) {
+    return strcmp(key, "format") == 0 || strcmp(key, "activations") == 0 ||
+           strcmp(key, "layers") == 0;
+}
+
+static void dims_str(const size_t *dims, int n_layers, char *buf, size_t size) {
+    size_t used = 0;
+    buf[0] = '\0';
+    for (int l = 0; l <= n_layers && used < size; l++) {
+        int n = snprintf(buf + used, size - used, "%s%zu", l ? "," : "", dims[l]);
+        if (n < 0) break;
+        used += (size_t)n;
+    }
+}
+
+/* Finite check of a F32/F64 array; on failure names the tensor. */
+static int check_finite(const char *name, const char *tname, const cr_array *a, cr_error *err) {
+    for (size_t i = 0; i < a->count; i++) {
+        double v = a->dtype == CR_ARRAY_F64 ? ((const double *)a->data)[i]
+                                            : (double)((const float *)a->data)[i];
+        if (isnan(v))
+            return cr_error_set(err, "%s: tensor '%s' contains NaN at index %zu", name, tname, i);
+        if (isinf(v))
+            return cr_error_set(err, "%s: tensor '%s' contains Inf at index %zu", name, tname, i);
+    }
+    return 0;
+}
+
+static int copy_array(cr_array *dst, const cr_array *src) {
+    size_t bytes;
+    *dst = *src;
+    dst->data = NULL;
+    if (!cr_io_array_bytes(src, &bytes) || !(dst->data = malloc(bytes ? bytes : 1))) return -1;
+    if (bytes) memcpy(dst->data, src->data, bytes);
+    return 0;
+}
+
+/* Splits the activations list; returns the number of entries (<= max stored). */
+static int split_acts(const char *s, char tok[][16], int max, int *too_long) {
+    int n = 0;
+    *too_long = 0;
+    for (;;) {
+        const char *c = strchr(s, ',');
+        size_t len = c ? (size_t)(c - s) : strlen(s);
+        const char *a = s, *b = s + len;
+        while (a < b && *a == ' ') a++;
+        while (b > a && b[-1] == ' ') b--;
+        if (n < max) {
+            size_t m = (size_t)(b - a);
+            if (m >= 16) {
+                *too_long = 1;
+                m = 15;
+            }
+            memcpy(tok[n], a, m);
+            tok[n][m] = '\0';
+        }
+        n++;
+        if (!c) break;
+        s = c + 1;
+    }
+    return n;
+}
+
+static int model_build(const char *name, const cr_safetensors *st, cr_model *out, int keep_extra,
+                       cr_error *err) {
+    memset(out, 0, sizeof *out);
+    const char *fmt = cr_safetensors_meta(st, "format");
+    if (!fmt)
+        return cr_error_set(err, "%s: missing metadata \"format\" (expected \"" MODEL_FORMAT
+                                 "\"); not a chainrule model", name);
+    if (strcmp(fmt, MODEL_FORMAT) != 0)
+        return cr_error_set(err, "%s: unsupported format '%.*s' (expected '" MODEL_FORMAT "')",
+                            name, CR_IO_NAME_MAX, fmt);
+
+    const cr_tensor *W[CR_MAX_LAYERS] = {0}, *B[CR_MAX_LAYERS] = {0};
+    const cr_tensor *mean = NULL, *sd = NULL;
+    int L = 0;
+    for (size_t t = 0; t < st->n_tensors; t++) {
+        const cr_tensor *tn = &st->tensors[t];
+        int is_bias, i = parse_fc(tn->name, &is_bias);
+        if (i > CR_MAX_LAYERS)
+            return cr_error_set(err, "%s: tensor '%.*s': too many layers (at most %d)", name,
+                                CR_IO_NAME_MAX, tn->name, CR_MAX_LAYERS);
+        if (i > 0) {
+            (is_bias ? B : W)[i - 1] = tn;
+            if (i > L) L = i;
+        } else if (strcmp(tn->name, "input.mean") == 0) {
+            mean = tn;
+        } else if (strcmp(tn->name, "input.std") == 0) {
+            sd = tn;
+        }
+    }
+    if (L == 0) return cr_error_set(err, "%s: no layers (missing tensor 'fc1.weight')", name);
+    for (int l = 0; l < L; l++) {
+        if (!W[l]) return cr_error_set(err, "%s: missing tensor 'fc%d.weight'", name, l + 1);
+        if (!B[l]) return cr_error_set(err, "%s: missing tensor 'fc%d.bias'", name, l + 1);
+    }
+
+    /* arrays handed in directly (not parsed) must be self-consistent before we index them */
+    for (int l = 0; l < L + 1; l++) {
+        const cr_tensor *ts[2] = {l < L ? W[l] : mean, l < L ? B[l] : sd};
+        for (int k = 0; k < 2; k++) {
+            size_t bytes;
+            if (ts[k] && (!cr_io_array_bytes(&ts[k]->array, &bytes) || (bytes && !ts[k]->array.data)))
+                return cr_error_set(err, "%s: tensor '%.*s': inconsistent array (count, shape or "
+                                         "data)", name, CR_IO_NAME_MAX, ts[k]->name);
+        }
+    }
+
+    /* activations: L entries, hidden ones known, the last "softmax" */
+    const char *acts = cr_safetensors_meta(st, "activations");
+    if (!acts) return cr_error_set(err, "%s: missing metadata \"activations\"", name);
+    char tok[CR_MAX_LAYERS][16];
+    int too_long, na = split_acts(acts, tok, CR_MAX_LAYERS, &too_long);
+    if (na != L)
+        return cr_error_set(err, "%s: metadata activations '%.*s' lists %d entries but the model "
+                                 "has %d layers", name, CR_IO_NAME_MAX, acts, na, L);
+    cr_activation act[CR_MAX_LAYERS];
+    for (int l = 0; l + 1 < L; l++)
+        if (too_long || !cr_activation_parse(tok[l], &act[l]))
+            return cr_error_set(err, "%s: unknown activation '%s' for layer %d (expected sigmoid, "
+                                     "tanh or relu)", name, tok[l], l + 1);
+    if (too_long || strcmp(tok[L - 1], "softmax") != 0)
+        return cr_error_set(err, "%s: last activation must be 'softmax', got '%s'", name,
+                            tok[L - 1]);
+
+    /* dtypes */
+    cr_array_dtype adt = W[0]->array.dtype;
+    if (adt != CR_ARRAY_F32 && adt != CR_ARRAY_F64)
+        return cr_error_set(err, "%s: tensor 'fc1.weight' is %s; model weights must be float32 or "
+                                 "float64", name, cr_array_dtype_name(adt));
+    for (int l = 0; l < L; l++)
+        for (int b = 0; b < 2; b++) {
+            const cr_tensor *t = b ? B[l] : W[l];
+            if (t->array.dtype != adt)
+                return cr_error_set(err, "%s: mixed dtypes: tensor '%s' is %s but 'fc1.weight' "
+                                         "is %s", name, t->name,
+                                    cr_array_dtype_name(t->array.dtype), cr_array_dtype_name(adt));
+        }
+
+    /* shapes chain: fc{i}.weight [out, in] with in == previous out */
+    size_t dims[CR_MAX_LAYERS + 1];
+    char shp[160];
+    for (int l = 0; l < L; l++) {
+        const cr_array *w = &W[l]->array, *b = &B[l]->array;
+        if (w->ndim != 2)
+            return cr_error_set(err, "%s: tensor 'fc%d.weight' must be 2-D [out, in], got shape %s",
+                                name, l + 1, cr_io_shape_str(w->shape, w->ndim, shp, sizeof shp));
+        if (w->shape[0] == 0 || w->shape[1] == 0)
+            return cr_error_set(err, "%s: tensor 'fc%d.weight' has an empty shape %s", name, l + 1,
+                                cr_io_shape_str(w->shape, w->ndim, shp, sizeof shp));
+        if (l == 0) {
+            dims[0] = w->shape[1];
+        } else if (w->shape[1] != dims[l]) {
+            return cr_error_set(err, "%s: shape mismatch: tensor 'fc%d.weight' has shape %s but "
+                                     "fc%d has %zu outputs (expected [%zu, %zu])", name, l + 1,
+                                cr_io_shape_str(w->shape, w->ndim, shp, sizeof shp), l, dims[l],
+                                w->shape[0], dims[l]);
+        }
+        dims[l + 1] = w->shape[0];
+        if (b->ndim != 1 || b->shape[0] != dims[l + 1])
+            return cr_error_set(err, "%s: shape mismatch: tensor 'fc%d.bias' has shape %s but "
+                                     "fc%d.weight has %zu outputs (expected [%zu])", name, l + 1,
+                                cr_io_shape_str(b->shape, b->ndim, shp, sizeof shp), l + 1,
+                                dims[l + 1], dims[l + 1]);
+    }
+    char ds[CR_MAX_LAYERS * 24];
+    dims_str(dims, L, ds, sizeof ds);
+    const char *layers = cr_safetensors_meta(st, "layers");
+    if (layers && strcmp(layers, ds) != 0)
+        return cr_error_set(err, "%s: metadata layers '%.*s' does not match the tensor shapes %s",
+                            name, CR_IO_NAME_MAX, layers, ds);
+
+    for (int l = 0; l < L; l++)
+        if (check_finite(name, W[l]->name, &W[l]->array, err) ||
+            check_finite(name, B[l]->name, &B[l]->array, err))
+            return -1;
+
+    /* optional input standardisation */
+    const cr_tensor *in[2] = {mean, sd};
+    for (int k = 0; k < 2; k++) {
+        const cr_tensor *t = in[k];
+        if (!t) continue;
+        if (t->array.dtype != adt)
+            return cr_error_set(err, "%s: mixed dtypes: tensor '%s' is %s but 'fc1.weight' is %s",
+                                name, t->name, cr_array_dtype_name(t->array.dtype),
+                                cr_array_dtype_name(adt));
+        if (t->array.ndim != 1 || t->array.shape[0] != dims[0])
+            return cr_error_set(err, "%s: shape mismatch: tensor '%s' has shape %s but the model "
+                                     "has %zu inputs (expected [%zu])", name, t->name,
+                                cr_io_shape_str(t->array.shape, t->array.ndim, shp, sizeof shp),
+                                dims[0], dims[0]);
+        if (check_finite(name, t->name, &t->array, err)) return -1;
+        if (k == 1)
+            for (size_t i = 0; i < t->array.count; i++) {
+                double v = adt == CR_ARRAY_F64 ? ((const double *)t->array.data)[i]
+                                               : (double)((const float *)t->array.data)[i];
+                if (!(v > 0))
+                    return cr_error_set(err, "%s: tensor 'input.std' has non-positive value %g at "
+                                             "index %zu", name, v, i);
+            }
+    }
+
+    cr_dtype dt = adt == CR_ARRAY_F64 ? CR_F64 : CR_F32;
+    cr_net *net;
+    cr_status s = cr_net_create(&net, dt, L, dims, act);
+    if (s != CR_OK)
+        return cr_error_set(err, "%s: cannot create the network %s: %s", name, ds,
+                            cr_status_string(s));
+    out->net = net;
+    for (int l = 0; l < L; l++) {
+        size_t din = dims[l], dout = dims[l + 1];
+        if (dt == CR_F64) {
+            double *p = net->params;
+            const double *w = W[l]->array.data, *b = B[l]->array.data;
+            for (size_t i = 0; i < din; i++)
+                for (size_t j = 0; j < dout; j++) p[net->w_offset[l] + i * dout + j] = w[j * din + i];
+            memcpy(p + net->b_offset[l], b, dout * sizeof *b);
+        } else {
+            float *p = net->params;
+            const float *w = W[l]->array.data, *b = B[l]->array.data;
+            for (size_t i = 0; i < din; i++)
+                for (size_t j = 0; j < dout; j++) p[net->w_offset[l] + i * dout + j] = w[j * din + i];
+            memcpy(p + net->b_offset[l], b, dout * sizeof *b);
+        }
+    }
+    if ((mean && copy_array(&out->input_mean, &mean->array)) ||
+        (sd && copy_array(&out->input_std, &sd->array))) {
+        cr_model_free(out);
+        return cr_error_set(err, "%s: out of memory", name);
+    }
+    if (keep_extra) {
+        cr_error e2;
+        for (size_t t = 0; t < st->n_tensors; t++) {
+            const cr_tensor *tn = &st->tensors[t];
+            int is_bias, i = parse_fc(tn->name, &is_bias);
+            if (i > 0 || tn == mean || tn == sd) continue;
+            if (cr_safetensors_add(&out->extra, tn->name, &tn->array, &e2)) {
+                cr_model_free(out);
+                return cr_error_set(err, "%s: %s", name, e2.msg);
+            }
+        }
+        for (size_t m = 0; m < st->n_meta; m++) {
+            if (is_model_meta(st->meta[m].key)) continue;
+            if (cr_safetensors_set_meta(&out->extra, st->meta[m].key, st->meta[m].value, &e2)) {
+                cr_model_free(out);
+                return cr_error_set(err, "%s: %s", name, e2.msg);
+            }
+        }
+    }
+    return 0;
+}
+
+int cr_model_from_safetensors(const char *name, const cr_safetensors *st, cr_model *out,
+                              cr_error *err) {
+    if (!name) name = "(model)";
+    if (!out) return cr_error_set(err, "%s: invalid argument", name);
+    if (!st) {
+        memset(out, 0, sizeof *out);
+        return cr_error_set(err, "%s: invalid argument", name);
+    }
+    return model_build(name, st, out, 1, err);
+}
+
+void cr_model_free(cr_model *model) {
+    if (!model) return;
+    cr_net_free(model->net);
+    cr_array_free(&model->input_mean);
+    cr_array_free(&model->input_std);
+    cr_safetensors_free(&model->extra);
+    memset(model, 0, sizeof *model);
+}
+
+static int model_read(const char *path, cr_model *out, int keep_extra, cr_error *err) {
+    memset(out, 0, sizeof *out);
+    cr_safetensors st;
+    if (cr_safetensors_read(path, &st, err)) return -1;
+    int rc = model_build(path, &st, out, keep_extra, err);
+    cr_safetensors_free(&st);
+    return rc;
+}
+
+int cr_model_load_full(const char *path, cr_model *out, cr_error *err) {
+    if (!out) return cr_error_set(err, "%s: invalid argument", path ? path : "(null)");
+    return model_read(path, out, 1, err);
+}
+
+int cr_model_load(const char *path, cr_net **out, cr_error *err) {
+    if (!out) return cr_error_set(err, "%s: invalid argument", path ? path : "(null)");
+    *out = NULL;
+    cr_model m;
+    if (model_read(path, &m, 0, err)) return -1;
+    *out = m.net;
+    m.net = NULL;
+    cr_model_free(&m);
+    return 0;
+}
+
+/* ------------------------------------------------------------ saving */
+
+static int check_net(const char *path, const cr_net *net, cr_error *err) {
+    if (!net) return cr_error_set(err, "%s: no network to save", path);
+    if (net->n_layers < 1 || net->n_layers > CR_MAX_LAYERS)
+        return cr_error_set(err, "%s: network has %d layers (expected 1..%d)", path,
+                            net->n_layers, CR_MAX_LAYERS);
+    if (net->dtype != CR_F32 && net->dtype != CR_F64)
+        return cr_error_set(err, "%s: network has an unknown dtype", path);
+    for (int l = 0; l <= net->n_layers; l++)
+        if (net->dims[l] == 0) return cr_error_set(err, "%s: network has a zero dimension", path);
+    for (int l = 0; l + 1 < net->n_layers; l++)
+        if ((unsigned)net->act[l] >= CR_ACT_COUNT)
+            return cr_error_set(err, "%s: network has an unknown activation", path);
+    if (!net->params) return cr_error_set(err, "%s: network has no parameters", path);
+    for (size_t i = 0; i < net->n_params; i++) {
+        double v = net->dtype == CR_F64 ? ((const double *)net->params)[i]
+                                        : (double)((const float *)net->params)[i];
+        if (!isfinite(v))
+            return cr_error_set(err, "%s: refusing to save a network whose parameters contain "
+                                     "%s (parameter %zu)", path, isnan(v) ? "NaN" : "Inf", i);
+    }
+    return 0;
+}
+
+static int check_input_array(const char *path, const char *what, const cr_array *a,
+                             const cr_net *net, cr_error *err) {
+    cr_array_dtype want = net->dtype == CR_F64 ? CR_ARRAY_F64 : CR_ARRAY_F32;
+    size_t bytes;
+    if (!a->data) return 0;
+    if (a->dtype != want || a->ndim != 1 || a->shape[0] != net->dims[0] ||
+        !cr_io_array_bytes(a, &bytes))
+        return cr_error_set(err, "%s: %s must be %s [%zu]", path, what,
+                            cr_array_dtype_name(want), net->dims[0]);
+    if (check_finite(path, what, a, err)) return -1;
+    if (strcmp(what, "input.std") == 0)
+        for (size_t i = 0; i < a->count; i++) {
+            double v = a->dtype == CR_ARRAY_F64 ? ((const double *)a->data)[i]
+                                                : (double)((const float *)a->data)[i];
+            if (!(v > 0))
+                return cr_error_set(err, "%s: input.std has non-positive value %g at index %zu",
+                                    path, v, i);
+        }
+    return 0;
+}
+
+/* A float32/float64 input statistic in the other float dtype is converted to the
+   network's, so that the file keeps one dtype (the loader insists on it). *conv
+   receives the converted copy (caller frees) and *use the array to write. */
+static int input_in_net_dtype(const char *path, const char *what, const cr_array *a,
+                              const cr_net *net, cr_array *conv, const cr_array **use,
+                              cr_error *err) {
+    cr_array_dtype want = net->dtype == CR_F64 ? CR_ARRAY_F64 : CR_ARRAY_F32;
+    size_t bytes;
+    *use = a;
+    if (!a || !a->data || a->dtype == want) return 0;
+    if ((a->dtype != CR_ARRAY_F32 && a->dtype != CR_ARRAY_F64) || !cr_io_array_bytes(a, &bytes))
+        return 0; /* check_input_array reports it */
+    if (cr_array_alloc(conv, want, a->ndim, a->shape, err))
+        return cr_error_set(err, "%s: %s: out of memory", path, what);
+    for (size_t i = 0; i < a->count; i++) {
+        if (want == CR_ARRAY_F64)
+            ((double *)conv->data)[i] = (double)((const float *)a->data)[i];
+        else
+            ((float *)conv->data)[i] = (float)((const double *)a->data)[i];
+    }
+    *use = conv;
+    return 0;
+}
+
+static int model_write_checked(const char *path, const cr_net *net, const cr_array *mean,
+                               const cr_array *sd, const cr_safetensors *extra, cr_error *err);
+
+static int model_write(const char *path, const cr_net *net, const cr_array *mean,
+                       const cr_array *sd, const cr_safetensors *extra, cr_error *err) {
+    if (!path) return cr_error_set(err, "(null): invalid output path");
+    if (check_net(path, net, err)) return -1;
+    cr_array cm = {0}, cs = {0};
+    const cr_array *um, *us;
+    int rc = -1;
+    if (input_in_net_dtype(path, "input.mean", mean, net, &cm, &um, err) == 0 &&
+        input_in_net_dtype(path, "input.std", sd, net, &cs, &us, err) == 0)
+        rc = model_write_checked(path, net, um, us, extra, err);
+    cr_array_free(&cm);
+    cr_array_free(&cs);
+    return rc;
+}
+
+static int model_write_checked(const char *path, const cr_net *net, const cr_array *mean,
+                               const cr_array *sd, const cr_safetensors *extra, cr_error *err) {
+    if (mean && check_input_array(path, "input.mean", mean, net, err)) return -1;
+    if (sd && check_input_array(path, "input.std", sd, net, err)) return -1;
+    if (extra) {
+        for (size_t t = 0; t < extra->n_tensors; t++)
+            if (is_model_tensor(extra->tensors[t].name))
+                return cr_error_set(err, "%s: extra tensor '%.*s' clashes with a model tensor",
+                                    path, CR_IO_NAME_MAX, extra->tensors[t].name);
+        for (size_t m = 0; m < extra->n_meta; m++)
+            if (is_model_meta(extra->meta[m].key))
+                return cr_error_set(err, "%s: extra metadata '%s' clashes with the model's own",
+                                    path, extra->meta[m].key);
+    }
+
+    int L = net->n_layers, rc = -1;
+    size_t es = cr_dtype_size(net->dtype);
+    cr_array_dtype adt = net->dtype == CR_F64 ? CR_ARRAY_F64 : CR_ARRAY_F32;
+    size_t n_extra_t = extra ? extra->n_tensors : 0, n_extra_m = extra ? extra->n_meta : 0;
+    size_t nt = 2 * (size_t)L + 2 + n_extra_t, nm = 3 + n_extra_m;
+    char (*tnames)[32] = calloc((size_t)L * 2, sizeof *tnames);
+    cr_array *arrs = calloc((size_t)L * 2, sizeof *arrs);
+    const char **names = malloc(nt * sizeof *names), **keys = malloc(nm * sizeof *keys),
+               **values = malloc(nm * sizeof *values);
+    const cr_array **views = malloc(nt * sizeof *views);
+    if (!tnames || !arrs || !names || !keys || !values || !views) {
+        cr_error_set(err, "%s: out of memory", path);
+        goto done;
+    }
+    size_t k = 0;
+    for (int l = 0; l < L; l++) {
+        size_t din = net->dims[l], dout = net->dims[l + 1];
+        cr_array *w = &arrs[2 * l], *b = &arrs[2 * l + 1];
+        size_t wshape[2] = {dout, din};
+        if (cr_array_alloc(w, adt, 2, wshape, err)) goto done;
+        if (net->dtype == CR_F64) {
+            const double *p = (const double *)net->params + net->w_offset[l];
+            double *q = w->data;
+            for (size_t j = 0; j < dout; j++)
+                for (size_t i = 0; i < din; i++) q[j * din + i] = p[i * dout + j];
+        } else {
+            const float *p = (const float *)net->params + net->w_offset[l];
+            float *q = w->data;
+            for (size_t j = 0; j < dout; j++)
+                for (size_t i = 0; i < din; i++) q[j * din + i] = p[i * dout + j];
+        }
+        /* the bias is a borrowed view of the net's parameters (never written through) */
+        b->dtype = adt;
+        b->ndim = 1;
+        b->shape[0] = dout;
+        b->count = dout;
+        b->data = (char *)net->params + net->b_offset[l] * es;
+        snprintf(tnames[2 * l], sizeof tnames[0], "fc%d.weight", l + 1);
+        snprintf(tnames[2 * l + 1], sizeof tnames[0], "fc%d.bias", l + 1);
+        names[k] = tnames[2 * l];
+        views[k++] = w;
+        names[k] = tnames[2 * l + 1];
+        views[k++] = b;
+    }
+    if (mean && mean->data) {
+        names[k] = "input.mean";
+        views[k++] = mean;
+    }
+    if (sd && sd->data) {
+        names[k] = "input.std";
+        views[k++] = sd;
+    }
+    for (size_t t = 0; t < n_extra_t; t++) {
+        names[k] = extra->tensors[t].name;
+        views[k++] = &extra->tensors[t].array;
+    }
+
+    char acts[CR_MAX_LAYERS * 16] = "", ds[CR_MAX_LAYERS * 24];
+    size_t used = 0;
+    for (int l = 0; l + 1 < L; l++)
+        used += (size_t)snprintf(acts + used, sizeof acts - used, "%s,",
+                                 cr_activation_name(net->act[l]));
+    snprintf(acts + used, sizeof acts - used, "softmax");
+    dims_str(net->dims, L, ds, sizeof ds);
+    keys[0] = "format";
+    values[0] = MODEL_FORMAT;
+    keys[1] = "activations";
+    values[1] = acts;
+    keys[2] = "layers";
+    values[2] = ds;
+    for (size_t m = 0; m < n_extra_m; m++) {
+        keys[3 + m] = extra->meta[m].key;
+        values[3 + m] = extra->meta[m].value;
+    }
+    rc = cr_io_safetensors_write_views(path, k, names, views, nm, keys, values, err);
+done:
+    if (arrs)
+        for (int l = 0; l < L; l++) free(arrs[2 * l].data); /* biases are views */
+    free(arrs);
+    free(tnames);
+    free(names);
+    free(keys);
+    free(values);
+    free(views);
+    return rc;
+}
+
+int cr_model_save(const char *path, const cr_net *net, cr_error *err) {
+    return model_write(path, net, NULL, NULL, NULL, err);
+}
+
+int cr_model_save_full(const char *path, const cr_model *model, cr_error *err) {
+    if (!model) return cr_error_set(err, "%s: invalid argument", path ? path : "(null)");
+    return model_write(path, model->net, &model->input_mean, &model->input_std, &model->extra,
+                       err);
+}
