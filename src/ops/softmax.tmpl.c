@@ -25,8 +25,10 @@ void FN(log_softmax_forward)(size_t n, size_t k, const real *theta, real *logp) 
         real *lp = logp + i * k, m = t[0], sum = 0;
         for (size_t j = 1; j < k; j++) m = t[j] > m ? t[j] : m;
         for (size_t j = 0; j < k; j++) sum += R_EXP(t[j] - m);
-        real lse = m + R_LOG(sum);
-        for (size_t j = 0; j < k; j++) lp[j] = t[j] - lse;
+        /* log ŷ_j = (θ_j − m) − log Σ e^(θ − m); forming lse = m + log Σ first would
+           round log Σ away when |m| ≫ 1 */
+        real log_sum = R_LOG(sum);
+        for (size_t j = 0; j < k; j++) lp[j] = (t[j] - m) - log_sum;
     }
 }
 

@@ -1,6 +1,7 @@
 /*
  * softmax + cross-entropy, fused:   J = −Σ_i y_i log S(θ)_i = Σ_i y_i (lse(θ) − θ_i)
  *                                   lse(θ) = log Σ_j e^(θ_j) = m + log Σ_j e^(θ_j − m)
+ *                                   computed as (m − θ_i) + log Σ_j e^(θ_j − m)
  *                                   θ, y: N×K   J: N
  *
  *   Jacobian   ∂J/∂θ = (Σy) ŷ − y  = ŷ − y  for one-hot y      (1×K)
@@ -17,12 +18,14 @@ void FN(softmax_ce_forward)(size_t n, size_t k, const real *theta, const real *y
         real m = t[0], sum = 0, s = 0;
         for (size_t j = 1; j < k; j++) m = t[j] > m ? t[j] : m;
         for (size_t j = 0; j < k; j++) sum += R_EXP(t[j] - m);
-        real lse = m + R_LOG(sum);
+        /* lse − θ_j = (m − θ_j) + log Σ e^(θ − m): never form lse = m + log Σ itself,
+           whose rounding at |m| ≫ 1 would swamp log Σ (e.g. θ = [1e5+0.5, 1e5] in f32) */
+        real log_sum = R_LOG(sum);
         for (size_t j = 0; j < k; j++)
-            if (yi[j] != 0) s += yi[j] * (lse - t[j]);
+            if (yi[j] != 0) s += yi[j] * ((m - t[j]) + log_sum);
         loss[i] = s;
-        if (yhat)
-            for (size_t j = 0; j < k; j++) yhat[i * k + j] = R_EXP(t[j] - lse);
+        if (yhat) /* the same numbers as softmax_forward */
+            for (size_t j = 0; j < k; j++) yhat[i * k + j] = R_EXP(t[j] - m) / sum;
     }
 }
 
