@@ -272,6 +272,153 @@ CR_DECLARE_NET(double, f64)
 float *cr_net_params_f32(cr_net *net);
 double *cr_net_params_f64(cr_net *net);
 
+/* ================================================================ training
+ * Optimisers, learning-rate schedules, a seeded shuffle and the training step
+ * (src/net/optim.c, src/net/train.c). Training is float32.
+ *
+ * Optimiser state is kept as flat arrays parallel to net->params, so a step
+ * is one loop over n_params. The semantics follow PyTorch's torch.optim:
+ *   g      <- grad + weight_decay * p                  (L2, coupled)
+ *   SGD        p <- p - lr g
+ *   momentum   m <- mu m + g;           p <- p - lr m           (m starts at 0)
+ *   Nesterov   m <- mu m + g;           p <- p - lr (g + mu m)
+ *   Adam       m <- b1 m + (1-b1) g;    v <- b2 v + (1-b2) g^2;  t = step + 1
+ *              p <- p - (lr / (1-b1^t)) m / (sqrt(v) / sqrt(1-b2^t) + eps)
+ * Learning rate of step s (0-based), cr_optim_lr:
+ *   constant   lr
+ *   step       lr * gamma^floor(s / step_size)
+ *   cosine     lr_min + (lr - lr_min) (1 + cos(pi min(s, T) / T)) / 2,  T = total_steps
+ * ------------------------------------------------------------------------- */
+
+typedef enum {
+    CR_OPT_SGD = 0,
+    CR_OPT_MOMENTUM = 1,
+    CR_OPT_NESTEROV = 2,
+    CR_OPT_ADAM = 3,
+    CR_OPT_COUNT
+} cr_optimizer;
+
+typedef enum { CR_SCHED_CONSTANT = 0, CR_SCHED_STEP = 1, CR_SCHED_COSINE = 2, CR_SCHED_COUNT } cr_schedule;
+
+const char *cr_optimizer_name(cr_optimizer kind); /* "sgd", "momentum", "nesterov", "adam" */
+int cr_optimizer_parse(const char *name, cr_optimizer *out); /* 1 on success */
+const char *cr_schedule_name(cr_schedule s);                /* "constant", "step", "cosine" */
+int cr_schedule_parse(const char *name, cr_schedule *out);
+
+typedef struct {
+    cr_optimizer kind;
+    double lr;           /* base learning rate */
+    double momentum;     /* momentum and Nesterov */
+    double beta1, beta2; /* Adam */
+    double eps;          /* Adam */
+    double weight_decay; /* L2 coefficient added to the gradient (0 = none) */
+    cr_schedule schedule;
+    uint64_t step_size; /* CR_SCHED_STEP: steps between decays */
+    double gamma;       /* CR_SCHED_STEP: decay factor */
+    uint64_t total_steps; /* CR_SCHED_COSINE: length of the cosine */
+    double lr_min;        /* CR_SCHED_COSINE: final learning rate */
+} cr_optim_config;
+
+/* sgd, lr 0.1, momentum 0.9, betas 0.9/0.999, eps 1e-8, no weight decay,
+   constant schedule (step_size 1, gamma 0.1, total_steps 1, lr_min 0). */
+cr_optim_config cr_optim_config_default(void);
+/* Checks ranges (lr > 0, 0 <= momentum < 1, 0 <= betas < 1, eps > 0, ...). */
+cr_status cr_optim_config_check(const cr_optim_config *cfg);
+/* The learning rate used by step number `step` (0-based). */
+double cr_optim_lr(const cr_optim_config *cfg, uint64_t step);
+/* Number of state vectors of n_params each: 0 (sgd), 1 (momentum), 2 (adam). */
+int cr_optim_n_state(cr_optimizer kind);
+
+typedef struct {
+    cr_optim_config cfg;
+    cr_dtype dtype;
+    size_t n_params;
+    uint64_t step; /* steps taken so far */
+    void *m;       /* momentum buffer / Adam first moment (n_params) or NULL */
+    void *v;       /* Adam second moment (n_params) or NULL */
+} cr_optim;
+
+/* State sized for net (zeroed, step 0); one allocation. */
+cr_status cr_optim_create(const cr_net *net, const cr_optim_config *cfg, cr_optim **out);
+void cr_optim_free(cr_optim *opt);
+/* One step: params <- update(params, grads) with lr = cr_optim_lr(cfg, step); step++. */
+cr_status cr_optim_step_f32(cr_optim *opt, float *params, const float *grads);
+cr_status cr_optim_step_f64(cr_optim *opt, double *params, const double *grads);
+
+/* Fisher-Yates shuffle of perm[0..n) driven by rng (reproducible everywhere). */
+void cr_shuffle_u32(cr_rng *rng, size_t n, uint32_t *perm);
+
+/*
+ * Training workspace: the tape, the gradient block, the gathered batch and
+ * the permutation, allocated once; the training loop never allocates.
+ */
+typedef struct {
+    size_t max_batch;
+    size_t n_examples;
+    cr_tape *tape;
+    float *grads;     /* n_params */
+    float *xb;        /* max_batch x D gathered inputs */
+    int32_t *yb;      /* max_batch gathered labels */
+    uint32_t *perm;   /* n_examples */
+} cr_train_ws;
+
+cr_status cr_train_ws_create(const cr_net *net, size_t max_batch, size_t n_examples,
+                             cr_train_ws **out);
+void cr_train_ws_free(cr_train_ws *ws);
+
+/*
+ * One optimiser step on the batch x (n x D, contiguous) with class labels.
+ * Forward, fused softmax+CE, backward, update. Plain SGD (with or without
+ * weight decay) is fused into the gemms (W <- (1 - lr wd) W - (lr/n) Xᵀ G, no
+ * gradient block); the other optimisers go through ws->grads and
+ * cr_optim_step_f32. Adds the batch's summed loss to *loss_sum and its
+ * number of correct argmax predictions to *correct (either may be NULL).
+ * Returns CR_ERR_ARG for a label outside [0, K), CR_ERR_NONFINITE if the loss
+ * is not finite (the parameters may then be garbage).
+ */
+cr_status cr_train_step_f32(cr_net *net, cr_optim *opt, cr_train_ws *ws, size_t n,
+                            const float *x, const int32_t *labels, double *loss_sum,
+                            size_t *correct);
+/*
+ * The per-example SGD path (batch 1, plain SGD, no weight decay): one loop per
+ * layer over the nonzero inputs (a sparse row update), no gemm, no per-call
+ * set-up. Same mathematics as cr_train_step_f32 with n = 1.
+ */
+cr_status cr_train_sgd1_f32(cr_net *net, cr_optim *opt, cr_train_ws *ws, const float *x,
+                            int32_t label, double *loss_sum, size_t *correct);
+
+typedef struct {
+    double loss_sum; /* summed per-example training losses */
+    size_t correct;  /* correct argmax predictions (before each step) */
+    size_t seen;     /* examples processed */
+} cr_train_stats;
+
+/* Called every `every` steps and at the end of the epoch; return nonzero to stop. */
+typedef int (*cr_train_progress_fn)(void *user, const cr_train_stats *stats, size_t total);
+
+/*
+ * One epoch over n examples x (n x D) / labels: perm <- identity, shuffled
+ * with rng, then batches of `batch` (the last one smaller) gathered into
+ * ws->xb and stepped; batch 1 with plain SGD and no weight decay takes the
+ * per-example path. stats is zeroed first. progress may be NULL.
+ */
+cr_status cr_train_epoch_f32(cr_net *net, cr_optim *opt, cr_train_ws *ws, size_t n,
+                             const float *x, const int32_t *labels, size_t batch, cr_rng *rng,
+                             cr_train_stats *stats, cr_train_progress_fn progress,
+                             size_t every, void *user);
+
+/*
+ * Evaluation in batches of ws->max_batch: mean loss, correct count, and
+ * (if confusion != NULL) the K x K confusion matrix [true][predicted]
+ * accumulated (not zeroed); probs (n x K, may be NULL) receives the
+ * probabilities.
+ */
+cr_status cr_evaluate_f32(const cr_net *net, cr_tape *tape, size_t n, const float *x,
+                          const int32_t *labels, double *loss_sum, size_t *correct,
+                          uint64_t *confusion, float *probs);
+
+/* ============================================================ end training */
+
 /* ================================================================ input derivatives
  * Full input Jacobians, attribution maps and adversarial examples (issue 4).
  * Sources: src/net/jacobian.tmpl.c, attribute.tmpl.c, attack.tmpl.c, each

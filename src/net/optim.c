@@ -1,0 +1,178 @@
+/*
+ * Optimisers and learning-rate schedules. The state (momentum buffer, Adam
+ * moments) is flat and parallel to net->params: a step is one loop over the
+ * parameter block. Semantics follow torch.optim (see chainrule.h).
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "chainrule.h"
+
+static const char *const opt_names[CR_OPT_COUNT] = {"sgd", "momentum", "nesterov", "adam"};
+static const char *const sched_names[CR_SCHED_COUNT] = {"constant", "step", "cosine"};
+
+const char *cr_optimizer_name(cr_optimizer kind) {
+    return (unsigned)kind < CR_OPT_COUNT ? opt_names[kind] : "unknown";
+}
+
+int cr_optimizer_parse(const char *name, cr_optimizer *out) {
+    for (int i = 0; i < CR_OPT_COUNT; i++)
+        if (name && strcmp(name, opt_names[i]) == 0) {
+            *out = (cr_optimizer)i;
+            return 1;
+        }
+    return 0;
+}
+
+const char *cr_schedule_name(cr_schedule s) {
+    return (unsigned)s < CR_SCHED_COUNT ? sched_names[s] : "unknown";
+}
+
+int cr_schedule_parse(const char *name, cr_schedule *out) {
+    for (int i = 0; i < CR_SCHED_COUNT; i++)
+        if (name && strcmp(name, sched_names[i]) == 0) {
+            *out = (cr_schedule)i;
+            return 1;
+        }
+    return 0;
+}
+
+cr_optim_config cr_optim_config_default(void) {
+    cr_optim_config c;
+    memset(&c, 0, sizeof c);
+    c.kind = CR_OPT_SGD;
+    c.lr = 0.1;
+    c.momentum = 0.9;
+    c.beta1 = 0.9;
+    c.beta2 = 0.999;
+    c.eps = 1e-8;
+    c.weight_decay = 0;
+    c.schedule = CR_SCHED_CONSTANT;
+    c.step_size = 1;
+    c.gamma = 0.1;
+    c.total_steps = 1;
+    c.lr_min = 0;
+    return c;
+}
+
+cr_status cr_optim_config_check(const cr_optim_config *c) {
+    if (!c || (unsigned)c->kind >= CR_OPT_COUNT || (unsigned)c->schedule >= CR_SCHED_COUNT)
+        return CR_ERR_ARG;
+    if (!(c->lr > 0) || !isfinite(c->lr)) return CR_ERR_ARG;
+    if (!(c->momentum >= 0 && c->momentum < 1)) return CR_ERR_ARG;
+    if (!(c->beta1 >= 0 && c->beta1 < 1) || !(c->beta2 >= 0 && c->beta2 < 1)) return CR_ERR_ARG;
+    if (!(c->eps > 0) || !isfinite(c->eps)) return CR_ERR_ARG;
+    if (!(c->weight_decay >= 0) || !isfinite(c->weight_decay)) return CR_ERR_ARG;
+    if (c->schedule == CR_SCHED_STEP && (c->step_size == 0 || !(c->gamma > 0 && c->gamma <= 1)))
+        return CR_ERR_ARG;
+    if (c->schedule == CR_SCHED_COSINE &&
+        (c->total_steps == 0 || !(c->lr_min >= 0 && c->lr_min <= c->lr)))
+        return CR_ERR_ARG;
+    return CR_OK;
+}
+
+double cr_optim_lr(const cr_optim_config *c, uint64_t step) {
+    switch (c->schedule) {
+    case CR_SCHED_STEP: return c->lr * pow(c->gamma, (double)(step / c->step_size));
+    case CR_SCHED_COSINE: {
+        uint64_t s = step < c->total_steps ? step : c->total_steps;
+        double t = (double)s / (double)c->total_steps;
+        return c->lr_min + (c->lr - c->lr_min) * 0.5 * (1.0 + cos(3.14159265358979323846 * t));
+    }
+    default: return c->lr;
+    }
+}
+
+int cr_optim_n_state(cr_optimizer kind) {
+    switch (kind) {
+    case CR_OPT_MOMENTUM:
+    case CR_OPT_NESTEROV: return 1;
+    case CR_OPT_ADAM: return 2;
+    default: return 0;
+    }
+}
+
+cr_status cr_optim_create(const cr_net *net, const cr_optim_config *cfg, cr_optim **out) {
+    *out = NULL;
+    if (!net || !cfg) return CR_ERR_ARG;
+    cr_status st = cr_optim_config_check(cfg);
+    if (st != CR_OK) return st;
+    int ns = cr_optim_n_state(cfg->kind);
+    size_t es = cr_dtype_size(net->dtype), bytes, total;
+    size_t header = (sizeof(cr_optim) + 63) / 64 * 64;
+    if (!cr_mul_size(net->n_params, es, &bytes) || !cr_mul_size(bytes, (size_t)ns, &total) ||
+        total > SIZE_MAX - header - 64)
+        return CR_ERR_OVERFLOW;
+    bytes = (bytes + 63) / 64 * 64;
+    total = header + (size_t)ns * bytes;
+    char *mem = aligned_alloc(64, (total + 63) / 64 * 64);
+    if (!mem) return CR_ERR_NOMEM;
+    memset(mem, 0, total);
+    cr_optim *o = (cr_optim *)mem;
+    o->cfg = *cfg;
+    o->dtype = net->dtype;
+    o->n_params = net->n_params;
+    o->step = 0;
+    o->m = ns >= 1 ? mem + header : NULL;
+    o->v = ns >= 2 ? mem + header + bytes : NULL;
+    *out = o;
+    return CR_OK;
+}
+
+void cr_optim_free(cr_optim *opt) { free(opt); }
+
+/* One source for both scalar types. */
+#define CR_OPTIM_STEP(T, S, SQRT)                                                              \
+    cr_status cr_optim_step_##S(cr_optim *opt, T *p, const T *grad) {                          \
+        if (!opt || !p || !grad || opt->dtype != (sizeof(T) == 4 ? CR_F32 : CR_F64))           \
+            return CR_ERR_ARG;                                                                 \
+        const cr_optim_config *c = &opt->cfg;                                                  \
+        const size_t np = opt->n_params;                                                       \
+        const T lr = (T)cr_optim_lr(c, opt->step), wd = (T)c->weight_decay;                    \
+        switch (c->kind) {                                                                     \
+        case CR_OPT_SGD:                                                                       \
+            for (size_t i = 0; i < np; i++) p[i] -= lr * (grad[i] + wd * p[i]);                \
+            break;                                                                             \
+        case CR_OPT_MOMENTUM:                                                                  \
+        case CR_OPT_NESTEROV: {                                                                \
+            T *m = opt->m, mu = (T)c->momentum;                                                \
+            int nest = c->kind == CR_OPT_NESTEROV;                                             \
+            for (size_t i = 0; i < np; i++) {                                                  \
+                T g = grad[i] + wd * p[i];                                                     \
+                m[i] = mu * m[i] + g;                                                          \
+                p[i] -= lr * (nest ? g + mu * m[i] : m[i]);                                    \
+            }                                                                                  \
+            break;                                                                             \
+        }                                                                                      \
+        case CR_OPT_ADAM: {                                                                    \
+            T *m = opt->m, *v = opt->v;                                                        \
+            double t = (double)(opt->step + 1);                                                \
+            double bc1 = 1.0 - pow(c->beta1, t), bc2 = 1.0 - pow(c->beta2, t);                 \
+            const T b1 = (T)c->beta1, b2 = (T)c->beta2, eps = (T)c->eps;                       \
+            const T step_size = (T)((double)lr / bc1), sbc2 = (T)sqrt(bc2);                    \
+            for (size_t i = 0; i < np; i++) {                                                  \
+                T g = grad[i] + wd * p[i];                                                     \
+                m[i] = b1 * m[i] + (1 - b1) * g;                                               \
+                v[i] = b2 * v[i] + (1 - b2) * g * g;                                           \
+                p[i] -= step_size * m[i] / (SQRT(v[i]) / sbc2 + eps);                          \
+            }                                                                                  \
+            break;                                                                             \
+        }                                                                                      \
+        default: return CR_ERR_ARG;                                                            \
+        }                                                                                      \
+        opt->step++;                                                                           \
+        return CR_OK;                                                                          \
+    }
+
+CR_OPTIM_STEP(float, f32, sqrtf)
+CR_OPTIM_STEP(double, f64, sqrt)
+
+void cr_shuffle_u32(cr_rng *rng, size_t n, uint32_t *perm) {
+    for (size_t i = n; i > 1; i--) {
+        size_t j = (size_t)cr_rng_below(rng, (uint64_t)i);
+        uint32_t t = perm[i - 1];
+        perm[i - 1] = perm[j];
+        perm[j] = t;
+    }
+}

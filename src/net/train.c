@@ -1,0 +1,281 @@
+/*
+ * The training step and loop (float32): a minibatch step through the gemms,
+ * the per-example SGD path, an epoch with a seeded shuffle, and evaluation.
+ * Everything works in a workspace allocated once (cr_train_ws): nothing in
+ * here allocates.
+ *
+ * Backward for one step, layer l from the top (G = dJ/dr_l, N x dout, of the
+ * SUMMED loss; the mean's gradient is G / N):
+ *     G_in  = G W_lᵀ ∘ act'(r_(l-1))       (before W_l changes)
+ *     W_l  <- (1 - lr wd) W_l - (lr/N) H_(l-1)ᵀ G     (plain SGD, one gemm)
+ *     or  dW_l = (1/N) H_(l-1)ᵀ G, db_l = (1/N) Σ G   (then cr_optim_step_f32)
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "chainrule.h"
+#include "train_kernels.h"
+
+static float *wptr(cr_net *net, int l) { return (float *)net->params + net->w_offset[l]; }
+static float *bptr(cr_net *net, int l) { return (float *)net->params + net->b_offset[l]; }
+
+static void act_forward(cr_activation act, size_t count, const float *r, float *h) {
+    switch (act) {
+    case CR_ACT_SIGMOID: cr_sigmoid_forward_f32(count, r, h); break;
+    case CR_ACT_TANH: cr_tanh_forward_f32(count, r, h); break;
+    case CR_ACT_RELU: cr_relu_forward_f32(count, r, h); break;
+    default: break;
+    }
+}
+
+static void act_vjp(cr_activation act, size_t count, const float *r, const float *h,
+                    const float *g, float *gr) {
+    switch (act) {
+    case CR_ACT_SIGMOID: cr_sigmoid_vjp_f32(count, r, h, g, gr); break;
+    case CR_ACT_TANH: cr_tanh_vjp_f32(count, r, h, g, gr); break;
+    case CR_ACT_RELU: cr_relu_vjp_f32(count, r, h, g, gr); break;
+    default: break;
+    }
+}
+
+static size_t align64(size_t bytes) { return (bytes + 63) / 64 * 64; }
+
+cr_status cr_train_ws_create(const cr_net *net, size_t max_batch, size_t n_examples,
+                             cr_train_ws **out) {
+    *out = NULL;
+    if (!net || net->dtype != CR_F32 || max_batch == 0) return CR_ERR_ARG;
+    if (n_examples > UINT32_MAX) return CR_ERR_OVERFLOW;
+    size_t d = net->dims[0], xb, gb, yb, pb;
+    if (!cr_mul_size(max_batch, d, &xb) || !cr_mul_size(xb, sizeof(float), &xb) ||
+        !cr_mul_size(net->n_params, sizeof(float), &gb) ||
+        !cr_mul_size(max_batch, sizeof(int32_t), &yb) ||
+        !cr_mul_size(n_examples, sizeof(uint32_t), &pb))
+        return CR_ERR_OVERFLOW;
+    size_t header = align64(sizeof(cr_train_ws));
+    xb = align64(xb);
+    gb = align64(gb);
+    yb = align64(yb);
+    pb = align64(pb);
+    if (xb > SIZE_MAX / 4 || gb > SIZE_MAX / 4 || pb > SIZE_MAX / 4) return CR_ERR_OVERFLOW;
+    size_t total = header + xb + gb + yb + pb;
+    char *mem = aligned_alloc(64, total);
+    if (!mem) return CR_ERR_NOMEM;
+    memset(mem, 0, total);
+    cr_train_ws *ws = (cr_train_ws *)mem;
+    ws->max_batch = max_batch;
+    ws->n_examples = n_examples;
+    ws->grads = (float *)(mem + header);
+    ws->xb = (float *)(mem + header + gb);
+    ws->yb = (int32_t *)(mem + header + gb + xb);
+    ws->perm = (uint32_t *)(mem + header + gb + xb + yb);
+    cr_status st = cr_tape_create(net, max_batch, &ws->tape);
+    if (st != CR_OK) {
+        free(mem);
+        return st;
+    }
+    *out = ws;
+    return CR_OK;
+}
+
+void cr_train_ws_free(cr_train_ws *ws) {
+    if (!ws) return;
+    cr_tape_free(ws->tape);
+    free(ws);
+}
+
+/* Per-row loss lse(θ) − θ_label and argmax of θ; returns 0 if a loss is not finite. */
+static int row_loss(size_t k, const float *theta, int32_t label, double *loss_sum,
+                    size_t *correct) {
+    float m = theta[0];
+    size_t am = 0;
+    for (size_t j = 1; j < k; j++)
+        if (theta[j] > m) {
+            m = theta[j];
+            am = j;
+        }
+    float s = 0;
+    for (size_t j = 0; j < k; j++) s += expf(theta[j] - m);
+    float loss = m + logf(s) - theta[label];
+    if (loss_sum) *loss_sum += loss;
+    if (correct && am == (size_t)label) (*correct)++;
+    return isfinite(loss) != 0;
+}
+
+cr_status cr_train_step_f32(cr_net *net, cr_optim *opt, cr_train_ws *ws, size_t n,
+                            const float *x, const int32_t *labels, double *loss_sum,
+                            size_t *correct) {
+    if (!net || !opt || !ws || !x || !labels || net->dtype != CR_F32 || opt->dtype != CR_F32 ||
+        opt->n_params != net->n_params || ws->tape->n_layers != net->n_layers)
+        return CR_ERR_ARG;
+    if (n == 0 || n > ws->max_batch) return CR_ERR_SHAPE;
+    const int L = net->n_layers;
+    const size_t k = net->dims[L];
+    for (size_t i = 0; i < n; i++)
+        if (labels[i] < 0 || (size_t)labels[i] >= k) return CR_ERR_ARG;
+    cr_tape *tape = ws->tape;
+    cr_status st = cr_net_forward_f32(net, tape, n, x);
+    if (st != CR_OK) return st;
+
+    /* loss, accuracy and G_θ = ŷ − y (of the summed loss) */
+    const float *theta = tape->pre[L - 1], *probs = tape->post[L - 1];
+    float *g = tape->grad_a, *gin = tape->grad_b;
+    int finite = 1;
+    for (size_t i = 0; i < n; i++) {
+        finite &= row_loss(k, theta + i * k, labels[i], loss_sum, correct);
+        memcpy(g + i * k, probs + i * k, k * sizeof(float));
+        g[i * k + (size_t)labels[i]] -= 1.0f;
+    }
+    if (!finite) return CR_ERR_NONFINITE;
+
+    const cr_optim_config *c = &opt->cfg;
+    const int fused = c->kind == CR_OPT_SGD;
+    const float lr = (float)cr_optim_lr(c, opt->step);
+    const float inv_n = 1.0f / (float)n;
+    for (int l = L - 1; l >= 0; l--) {
+        size_t din = net->dims[l], dout = net->dims[l + 1];
+        const float *in = l > 0 ? (const float *)tape->post[l - 1] : x;
+        float *w = wptr(net, l), *b = bptr(net, l);
+        if (l > 0) {
+            /* G_in <- G W_lᵀ ∘ act'(r_(l-1)), with the old W_l */
+            cr_gemm_f32(0, 1, n, din, dout, 1.0f, g, dout, w, dout, 0.0f, gin, din);
+            act_vjp(net->act[l - 1], n * din, tape->pre[l - 1], tape->post[l - 1], gin, gin);
+        }
+        if (fused) {
+            /* W <- (1 − lr wd) W − (lr/N) Hᵀ G ;  b <- (1 − lr wd) b − (lr/N) Σ G */
+            const float decay = 1.0f - lr * (float)c->weight_decay, a = -lr * inv_n;
+            cr_gemm_f32(1, 0, din, dout, n, a, in, din, g, dout, decay, w, dout);
+            cr_colsum_axpby_f32(n, dout, a, g, decay, b);
+        } else {
+            float *dw = ws->grads + net->w_offset[l], *db = ws->grads + net->b_offset[l];
+            cr_gemm_f32(1, 0, din, dout, n, inv_n, in, din, g, dout, 0.0f, dw, dout);
+            cr_colsum_axpby_f32(n, dout, inv_n, g, 0.0f, db);
+        }
+        float *t = g;
+        g = gin;
+        gin = t;
+    }
+    if (fused) {
+        opt->step++;
+        return CR_OK;
+    }
+    return cr_optim_step_f32(opt, net->params, ws->grads);
+}
+
+cr_status cr_train_sgd1_f32(cr_net *net, cr_optim *opt, cr_train_ws *ws, const float *x,
+                            int32_t label, double *loss_sum, size_t *correct) {
+    if (!net || !opt || !ws || !x || net->dtype != CR_F32 || opt->dtype != CR_F32 ||
+        opt->cfg.kind != CR_OPT_SGD || opt->cfg.weight_decay != 0 ||
+        ws->tape->n_layers != net->n_layers)
+        return CR_ERR_ARG;
+    const int L = net->n_layers;
+    const size_t k = net->dims[L];
+    if (label < 0 || (size_t)label >= k) return CR_ERR_ARG;
+    cr_tape *tape = ws->tape;
+
+    /* forward: r = b + Σ_{i: h_i ≠ 0} h_i W[i,:] (skips zero pixels / dead units) */
+    const float *in = x;
+    for (int l = 0; l < L; l++) {
+        size_t din = net->dims[l], dout = net->dims[l + 1];
+        float *r = tape->pre[l], *h = tape->post[l];
+        cr_sparse_gemv_f32(din, dout, in, wptr(net, l), bptr(net, l), r);
+        if (l + 1 < L)
+            act_forward(net->act[l], dout, r, h);
+        else
+            cr_softmax_forward_f32(1, dout, r, h);
+        in = h;
+    }
+    tape->n = 1;
+    tape->input = x;
+    if (!row_loss(k, tape->pre[L - 1], label, loss_sum, correct)) return CR_ERR_NONFINITE;
+
+    float *g = tape->grad_a, *gin = tape->grad_b;
+    memcpy(g, tape->post[L - 1], k * sizeof(float));
+    g[label] -= 1.0f;
+    const float lr = (float)cr_optim_lr(&opt->cfg, opt->step);
+    for (int l = L - 1; l >= 0; l--) {
+        size_t din = net->dims[l], dout = net->dims[l + 1];
+        const float *hin = l > 0 ? (const float *)tape->post[l - 1] : x;
+        float *w = wptr(net, l), *b = bptr(net, l);
+        if (l > 0) {
+            cr_gemv_rows_f32(din, dout, w, g, gin); /* gin = W g (old W) */
+            act_vjp(net->act[l - 1], din, tape->pre[l - 1], tape->post[l - 1], gin, gin);
+        }
+        cr_sparse_ger_f32(din, dout, -lr, hin, g, w, b); /* W -= lr hᵀ g, b -= lr g */
+        float *t = g;
+        g = gin;
+        gin = t;
+    }
+    opt->step++;
+    return CR_OK;
+}
+
+cr_status cr_train_epoch_f32(cr_net *net, cr_optim *opt, cr_train_ws *ws, size_t n,
+                             const float *x, const int32_t *labels, size_t batch, cr_rng *rng,
+                             cr_train_stats *stats, cr_train_progress_fn progress,
+                             size_t every, void *user) {
+    if (!net || !opt || !ws || !x || !labels || !rng || !stats || net->dtype != CR_F32)
+        return CR_ERR_ARG;
+    if (n == 0 || n > ws->n_examples || batch == 0 || batch > ws->max_batch) return CR_ERR_SHAPE;
+    memset(stats, 0, sizeof *stats);
+    const size_t d = net->dims[0];
+    uint32_t *perm = ws->perm;
+    for (size_t i = 0; i < n; i++) perm[i] = (uint32_t)i;
+    cr_shuffle_u32(rng, n, perm);
+    const int per_example =
+        batch == 1 && opt->cfg.kind == CR_OPT_SGD && opt->cfg.weight_decay == 0;
+    size_t steps = 0;
+    for (size_t start = 0; start < n; start += batch) {
+        size_t nb = n - start < batch ? n - start : batch;
+        cr_status st;
+        if (per_example) {
+            size_t e = perm[start];
+            st = cr_train_sgd1_f32(net, opt, ws, x + e * d, labels[e], &stats->loss_sum,
+                                   &stats->correct);
+        } else {
+            for (size_t i = 0; i < nb; i++) {
+                size_t e = perm[start + i];
+                memcpy(ws->xb + i * d, x + e * d, d * sizeof(float));
+                ws->yb[i] = labels[e];
+            }
+            st = cr_train_step_f32(net, opt, ws, nb, ws->xb, ws->yb, &stats->loss_sum,
+                                   &stats->correct);
+        }
+        if (st != CR_OK) return st;
+        stats->seen += nb;
+        steps++;
+        if (progress && every && steps % every == 0 && stats->seen < n &&
+            progress(user, stats, n))
+            return CR_OK;
+    }
+    if (progress) progress(user, stats, n);
+    return CR_OK;
+}
+
+cr_status cr_evaluate_f32(const cr_net *net, cr_tape *tape, size_t n, const float *x,
+                          const int32_t *labels, double *loss_sum, size_t *correct,
+                          uint64_t *confusion, float *probs) {
+    if (!net || !tape || !x || net->dtype != CR_F32) return CR_ERR_ARG;
+    const int L = net->n_layers;
+    const size_t d = net->dims[0], k = net->dims[L];
+    if (labels)
+        for (size_t i = 0; i < n; i++)
+            if (labels[i] < 0 || (size_t)labels[i] >= k) return CR_ERR_ARG;
+    for (size_t start = 0; start < n; start += tape->max_batch) {
+        size_t nb = n - start < tape->max_batch ? n - start : tape->max_batch;
+        cr_status st = cr_net_forward_f32(net, tape, nb, x + start * d);
+        if (st != CR_OK) return st;
+        const float *theta = tape->pre[L - 1];
+        if (probs) memcpy(probs + start * k, tape->post[L - 1], nb * k * sizeof(float));
+        if (!labels) continue;
+        for (size_t i = 0; i < nb; i++) {
+            const float *t = theta + i * k;
+            size_t am = 0;
+            for (size_t j = 1; j < k; j++)
+                if (t[j] > t[am]) am = j;
+            row_loss(k, t, labels[start + i], loss_sum, correct);
+            if (confusion) confusion[(size_t)labels[start + i] * k + am]++;
+        }
+    }
+    return CR_OK;
+}
