@@ -9,6 +9,9 @@ static const cli_command commands[] = {
     {"init", "write a randomly initialised model (safetensors)", cmd_init},
     {"grad", "dJ/dx per example, or the parameter gradients, of a model on data", cmd_grad},
     {"gradcheck", "finite-difference check of every gradient, layer by layer", cmd_gradcheck},
+    {"train", "train a network on a dataset (checkpoints, --resume)", cmd_train},
+    {"eval", "accuracy, mean loss and confusion matrix of a model on a dataset", cmd_eval},
+    {"predict", "class probabilities (.npy) and top labels of a model for inputs", cmd_predict},
 };
 static const size_t n_commands = sizeof commands / sizeof commands[0];
 

@@ -1,0 +1,698 @@
+/*
+ * chainrule train: minibatch training of a network on a dataset, with a
+ * checkpoint written atomically after every epoch and --resume.
+ *
+ * The model file doubles as the checkpoint: besides the network (and the
+ * standardisation statistics) it carries the training state in the model's
+ * `extra` part:
+ *   tensors   optim.m, optim.v          optimiser state [n_params] (F32)
+ *   metadata  train.epoch               epochs completed
+ *             train.step                optimiser steps taken
+ *             train.rng                 shuffle RNG state, 4 x 64-bit hex
+ *             train.*                   the hyperparameters and data options
+ * --resume restores all of it, so an interrupted run that is resumed ends
+ * with the same model, bit for bit, as an uninterrupted one (same build,
+ * same --threads).
+ */
+#include <inttypes.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli_train.h"
+
+#define DEFAULT_OPTIMIZER "adam"
+#define DEFAULT_LR_SGD "0.1"
+#define DEFAULT_LR_ADAM "0.001"
+
+static const char *const train_help =
+    "usage: chainrule train --data SPEC [options]\n"
+    "\n"
+    "Trains a network with softmax + cross-entropy on a labelled dataset and\n"
+    "writes it (with its optimiser state, as a checkpoint) after every epoch.\n"
+    "\n"
+    "data\n"
+    "  --data SPEC           fashion-mnist[:train|:test], mnist, DIR (MNIST-style IDX\n"
+    "                        files), FILE.csv, or X.npy,Y.npy (required unless --resume)\n"
+    "  --test SPEC|none      data evaluated after every epoch (default: the :test\n"
+    "                        split that goes with --data, if any)\n"
+    "  --val FRACTION        hold out this fraction of the training data (default 0)\n"
+    "  --standardize         standardise every input feature with the training data's\n"
+    "                        mean and std (stored in the model; predict/grad apply it)\n"
+    "%s"
+    "network\n"
+    "  --layers D,H,...,K    layer widths (default: D,128,K from the data)\n"
+    "  --activation NAME     hidden activation sigmoid (default), tanh, relu, or one\n"
+    "                        per hidden layer\n"
+    "  --init auto|xavier|he initialisation (default auto: Xavier for sigmoid/tanh,\n"
+    "                        He for relu)\n"
+    "optimisation\n"
+    "  --epochs N            epochs (default 10)\n"
+    "  --batch N             minibatch size (default 64; 1 = per-example SGD)\n"
+    "  --optimizer NAME      sgd, momentum, nesterov, adam (default " DEFAULT_OPTIMIZER ")\n"
+    "  --lr X                learning rate (default " DEFAULT_LR_ADAM " for adam, " DEFAULT_LR_SGD
+    " otherwise)\n"
+    "  --momentum X          momentum/nesterov coefficient (default 0.9)\n"
+    "  --beta1 X --beta2 X   Adam betas (default 0.9, 0.999)\n"
+    "  --eps X               Adam epsilon (default 1e-8)\n"
+    "  --weight-decay X      L2 coefficient added to the gradient (default 0)\n"
+    "  --schedule NAME       constant (default), step, cosine (per optimiser step)\n"
+    "  --step-epochs N       step schedule: multiply the lr by --gamma every N epochs\n"
+    "                        (default 1)\n"
+    "  --gamma X             step schedule factor (default 0.1)\n"
+    "  --lr-min X            cosine schedule: final learning rate (default 0)\n"
+    "  --seed N              seed of the initialisation, shuffle and split (default 1)\n"
+    "  --threads N           BLAS threads (default: the BLAS default)\n"
+    "output\n"
+    "  --out PATH            model + checkpoint, rewritten atomically after every epoch\n"
+    "                        (default model.safetensors)\n"
+    "  --resume PATH         continue the run saved in PATH (its hyperparameters, data\n"
+    "                        and state); --epochs may raise the total\n"
+    "  --stop-after N        stop after N epochs of this invocation (as if interrupted)\n"
+    "  --log PATH            append one JSON object per epoch (JSON lines)\n"
+    "  --json                print a JSON summary at the end instead of the text one\n"
+    "  --quiet               no per-epoch lines\n";
+
+typedef struct {
+    const char *data, *test, *val, *layers, *activation, *init, *epochs, *batch, *optimizer,
+        *lr, *momentum, *beta1, *beta2, *eps, *weight_decay, *schedule, *step_epochs, *gamma,
+        *lr_min, *seed, *threads, *out, *resume, *stop_after, *log;
+    int standardize, json, quiet;
+    cli_data_opts dopt;
+} train_args;
+
+/* ------------------------------------------------------------ checkpoint metadata */
+
+static int meta_set(cr_safetensors *st, const char *key, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+static int meta_set(cr_safetensors *st, const char *key, const char *fmt, ...) {
+    char buf[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    cr_error err;
+    return cr_safetensors_set_meta(st, key, buf, &err);
+}
+
+typedef struct {
+    cr_optim_config cfg;
+    uint64_t seed;
+    long epochs, epoch, batch;
+    double val;
+    int standardize;
+    char data[600], test[600], init[16], label_column[32], header[8], limit[32], classes[32];
+    cr_rng rng;
+} run_state;
+
+static int save_checkpoint(const char *path, const cr_net *net, const cr_model *stats,
+                           const cr_optim *opt, const run_state *rs, cr_error *err) {
+    cr_model m;
+    memset(&m, 0, sizeof m);
+    m.net = (cr_net *)net;
+    m.input_mean = stats->input_mean;
+    m.input_std = stats->input_std;
+    cr_safetensors *x = &m.extra;
+    const cr_optim_config *c = &opt->cfg;
+    int rc = 0;
+    rc |= meta_set(x, "train.epoch", "%ld", rs->epoch);
+    rc |= meta_set(x, "train.epochs", "%ld", rs->epochs);
+    rc |= meta_set(x, "train.step", "%" PRIu64, opt->step);
+    rc |= meta_set(x, "train.rng", "%016" PRIx64 ",%016" PRIx64 ",%016" PRIx64 ",%016" PRIx64,
+                   rs->rng.s[0], rs->rng.s[1], rs->rng.s[2], rs->rng.s[3]);
+    rc |= meta_set(x, "train.seed", "%" PRIu64, rs->seed);
+    rc |= meta_set(x, "train.batch", "%ld", rs->batch);
+    rc |= meta_set(x, "train.optimizer", "%s", cr_optimizer_name(c->kind));
+    rc |= meta_set(x, "train.lr", "%.17g", c->lr);
+    rc |= meta_set(x, "train.momentum", "%.17g", c->momentum);
+    rc |= meta_set(x, "train.beta1", "%.17g", c->beta1);
+    rc |= meta_set(x, "train.beta2", "%.17g", c->beta2);
+    rc |= meta_set(x, "train.eps", "%.17g", c->eps);
+    rc |= meta_set(x, "train.weight_decay", "%.17g", c->weight_decay);
+    rc |= meta_set(x, "train.schedule", "%s", cr_schedule_name(c->schedule));
+    rc |= meta_set(x, "train.step_size", "%" PRIu64, c->step_size);
+    rc |= meta_set(x, "train.gamma", "%.17g", c->gamma);
+    rc |= meta_set(x, "train.total_steps", "%" PRIu64, c->total_steps);
+    rc |= meta_set(x, "train.lr_min", "%.17g", c->lr_min);
+    rc |= meta_set(x, "train.data", "%s", rs->data);
+    rc |= meta_set(x, "train.test", "%s", rs->test);
+    rc |= meta_set(x, "train.val", "%.17g", rs->val);
+    rc |= meta_set(x, "train.standardize", "%d", rs->standardize);
+    rc |= meta_set(x, "train.init", "%s", rs->init);
+    rc |= meta_set(x, "train.label_column", "%s", rs->label_column);
+    rc |= meta_set(x, "train.header", "%s", rs->header);
+    rc |= meta_set(x, "train.limit", "%s", rs->limit);
+    rc |= meta_set(x, "train.classes", "%s", rs->classes);
+    const void *state[2] = {opt->m, opt->v};
+    const char *names[2] = {"optim.m", "optim.v"};
+    for (int i = 0; i < 2 && !rc; i++) {
+        if (!state[i]) continue;
+        cr_array a;
+        memset(&a, 0, sizeof a);
+        a.dtype = CR_ARRAY_F32;
+        a.ndim = 1;
+        a.shape[0] = opt->n_params;
+        a.count = opt->n_params;
+        a.data = (void *)state[i]; /* borrowed; cr_safetensors_add copies */
+        rc |= cr_safetensors_add(x, names[i], &a, err);
+    }
+    if (rc) {
+        cr_safetensors_free(x);
+        return cr_error_set(err, "%s: cannot build the checkpoint (out of memory)", path);
+    }
+    rc = cr_model_save_full(path, &m, err);
+    cr_safetensors_free(x);
+    return rc;
+}
+
+static const char *meta_get(const cr_model *m, const char *key) {
+    return cr_safetensors_meta(&m->extra, key);
+}
+
+static int parse_meta_u64(const cr_model *m, const char *path, const char *key, uint64_t *out) {
+    const char *s = meta_get(m, key);
+    char *end;
+    if (!s || !*s) return cli_error("%s: not a training checkpoint (no metadata %s)", path, key), 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (*end) return cli_error("%s: metadata %s: '%s' is not a number", path, key, s), 0;
+    *out = (uint64_t)v;
+    return 1;
+}
+
+static int parse_meta_double(const cr_model *m, const char *path, const char *key, double *out) {
+    const char *s = meta_get(m, key);
+    char *end;
+    if (!s || !*s) return cli_error("%s: not a training checkpoint (no metadata %s)", path, key), 0;
+    *out = strtod(s, &end);
+    if (*end || !isfinite(*out))
+        return cli_error("%s: metadata %s: '%s' is not a number", path, key, s), 0;
+    return 1;
+}
+
+static void copy_meta_str(const cr_model *m, const char *key, char *dst, size_t size) {
+    const char *s = meta_get(m, key);
+    snprintf(dst, size, "%s", s ? s : "");
+}
+
+/* Restores run state and hyperparameters from a checkpoint's metadata. */
+static int load_run_state(const cr_model *m, const char *path, run_state *rs) {
+    uint64_t u;
+    double d;
+    cr_optim_config *c = &rs->cfg;
+    const char *s;
+    if (!parse_meta_u64(m, path, "train.epoch", &u)) return 0;
+    rs->epoch = (long)u;
+    if (!parse_meta_u64(m, path, "train.epochs", &u)) return 0;
+    rs->epochs = (long)u;
+    if (!parse_meta_u64(m, path, "train.seed", &rs->seed)) return 0;
+    if (!parse_meta_u64(m, path, "train.batch", &u) || u == 0) return 0;
+    rs->batch = (long)u;
+    s = meta_get(m, "train.optimizer");
+    if (!s || !cr_optimizer_parse(s, &c->kind))
+        return cli_error("%s: metadata train.optimizer is missing or unknown", path), 0;
+    s = meta_get(m, "train.schedule");
+    if (!s || !cr_schedule_parse(s, &c->schedule))
+        return cli_error("%s: metadata train.schedule is missing or unknown", path), 0;
+    if (!parse_meta_double(m, path, "train.lr", &c->lr) ||
+        !parse_meta_double(m, path, "train.momentum", &c->momentum) ||
+        !parse_meta_double(m, path, "train.beta1", &c->beta1) ||
+        !parse_meta_double(m, path, "train.beta2", &c->beta2) ||
+        !parse_meta_double(m, path, "train.eps", &c->eps) ||
+        !parse_meta_double(m, path, "train.weight_decay", &c->weight_decay) ||
+        !parse_meta_u64(m, path, "train.step_size", &c->step_size) ||
+        !parse_meta_double(m, path, "train.gamma", &c->gamma) ||
+        !parse_meta_u64(m, path, "train.total_steps", &c->total_steps) ||
+        !parse_meta_double(m, path, "train.lr_min", &c->lr_min) ||
+        !parse_meta_double(m, path, "train.val", &rs->val))
+        return 0;
+    if (!parse_meta_double(m, path, "train.standardize", &d)) return 0;
+    rs->standardize = d != 0;
+    s = meta_get(m, "train.rng");
+    if (!s || sscanf(s, "%" SCNx64 ",%" SCNx64 ",%" SCNx64 ",%" SCNx64, &rs->rng.s[0],
+                     &rs->rng.s[1], &rs->rng.s[2], &rs->rng.s[3]) != 4)
+        return cli_error("%s: metadata train.rng is missing or malformed", path), 0;
+    copy_meta_str(m, "train.data", rs->data, sizeof rs->data);
+    copy_meta_str(m, "train.test", rs->test, sizeof rs->test);
+    copy_meta_str(m, "train.init", rs->init, sizeof rs->init);
+    copy_meta_str(m, "train.label_column", rs->label_column, sizeof rs->label_column);
+    copy_meta_str(m, "train.header", rs->header, sizeof rs->header);
+    copy_meta_str(m, "train.limit", rs->limit, sizeof rs->limit);
+    copy_meta_str(m, "train.classes", rs->classes, sizeof rs->classes);
+    if (cr_optim_config_check(c) != CR_OK)
+        return cli_error("%s: the stored hyperparameters are out of range", path), 0;
+    return 1;
+}
+
+/* Copies the stored optimiser state into opt; 0 (error printed) if it does not fit. */
+static int restore_optim(const cr_model *m, const char *path, cr_optim *opt, uint64_t step) {
+    void *state[2] = {opt->m, opt->v};
+    const char *names[2] = {"optim.m", "optim.v"};
+    for (int i = 0; i < 2; i++) {
+        if (!state[i]) continue;
+        const cr_tensor *t = cr_safetensors_find(&m->extra, names[i]);
+        if (!t || t->array.dtype != CR_ARRAY_F32 || t->array.count != opt->n_params)
+            return cli_error("%s: tensor %s is missing or has the wrong size (expected %zu "
+                             "float32 values)",
+                             path, names[i], opt->n_params),
+                   0;
+        memcpy(state[i], t->array.data, opt->n_params * sizeof(float));
+    }
+    opt->step = step;
+    return 1;
+}
+
+/* ------------------------------------------------------------ progress */
+
+typedef struct {
+    int tty;
+    long epoch, epochs;
+    double t0;
+    size_t n;
+} progress_ctx;
+
+static int progress_cb(void *user, const cr_train_stats *s, size_t total) {
+    progress_ctx *p = user;
+    if (!p->tty) return 0;
+    double el = cli_now() - p->t0, rate = el > 0 ? (double)s->seen / el : 0;
+    double left = (double)(total - s->seen) + (double)total * (double)(p->epochs - p->epoch - 1);
+    double eta = rate > 0 ? left / rate : 0;
+    int width = 24, fill = (int)((double)width * (double)s->seen / (double)total);
+    char bar[32];
+    for (int i = 0; i < width; i++) bar[i] = i < fill ? '#' : '.';
+    bar[width] = '\0';
+    fprintf(stderr, "\repoch %ld/%ld [%s] %3.0f%%  %.0f samples/s  loss %.4f  ETA %.0fs   ",
+            p->epoch + 1, p->epochs, bar, 100.0 * (double)s->seen / (double)total, rate,
+            s->seen ? s->loss_sum / (double)s->seen : 0.0, eta);
+    fflush(stderr);
+    return 0;
+}
+
+/* ------------------------------------------------------------ main */
+
+typedef struct {
+    double loss, acc;
+    int have;
+} eval_result;
+
+static int evaluate(const cr_net *net, cr_tape *tape, const cr_dataset *ds, eval_result *r) {
+    r->have = 0;
+    if (!ds || ds->n == 0) return 1;
+    double loss = 0;
+    size_t correct = 0;
+    if (cr_evaluate_f32(net, tape, ds->n, ds->x, ds->labels, &loss, &correct, NULL, NULL) != CR_OK)
+        return 0;
+    r->loss = loss / (double)ds->n;
+    r->acc = (double)correct / (double)ds->n;
+    r->have = 1;
+    return 1;
+}
+
+static void json_num(FILE *f, const char *key, double v, int comma) {
+    if (isfinite(v))
+        fprintf(f, "\"%s\": %.6g%s", key, v, comma ? ", " : "");
+    else
+        fprintf(f, "\"%s\": null%s", key, comma ? ", " : "");
+}
+
+int cmd_train(int argc, char **argv) {
+    train_args t;
+    memset(&t, 0, sizeof t);
+    cli_args a = cli_args_start(argc, argv);
+    while (cli_args_next(&a)) {
+        if (cli_flag(&a, "--standardize")) t.standardize = 1;
+        else if (cli_flag(&a, "--json")) t.json = 1;
+        else if (cli_flag(&a, "--quiet")) t.quiet = 1;
+        else if (cli_value(&a, "--data", &t.data) || cli_value(&a, "--test", &t.test) ||
+                 cli_value(&a, "--val", &t.val) || cli_value(&a, "--layers", &t.layers) ||
+                 cli_value(&a, "--activation", &t.activation) ||
+                 cli_value(&a, "--init", &t.init) || cli_value(&a, "--epochs", &t.epochs) ||
+                 cli_value(&a, "--batch", &t.batch) ||
+                 cli_value(&a, "--optimizer", &t.optimizer) || cli_value(&a, "--lr", &t.lr) ||
+                 cli_value(&a, "--momentum", &t.momentum) ||
+                 cli_value(&a, "--beta1", &t.beta1) || cli_value(&a, "--beta2", &t.beta2) ||
+                 cli_value(&a, "--eps", &t.eps) ||
+                 cli_value(&a, "--weight-decay", &t.weight_decay) ||
+                 cli_value(&a, "--schedule", &t.schedule) ||
+                 cli_value(&a, "--step-epochs", &t.step_epochs) ||
+                 cli_value(&a, "--gamma", &t.gamma) || cli_value(&a, "--lr-min", &t.lr_min) ||
+                 cli_value(&a, "--seed", &t.seed) || cli_value(&a, "--threads", &t.threads) ||
+                 cli_value(&a, "--out", &t.out) || cli_value(&a, "--resume", &t.resume) ||
+                 cli_value(&a, "--stop-after", &t.stop_after) || cli_value(&a, "--log", &t.log) ||
+                 cli_data_option(&a, &t.dopt))
+            continue;
+        else return cli_args_unknown(&a);
+    }
+    if (a.help) return printf(train_help, cli_data_help), CLI_OK;
+    if (a.failed) return CLI_USAGE;
+    if (!t.data && !t.resume) return cli_error("train: --data is required (see --help)");
+    if (!t.out) t.out = "model.safetensors";
+
+    long v;
+    run_state rs;
+    memset(&rs, 0, sizeof rs);
+    rs.cfg = cr_optim_config_default();
+    long stop_after = -1;
+    if (t.stop_after) {
+        if (!cli_parse_long("--stop-after", t.stop_after, 0, 1000000, &stop_after)) return CLI_USAGE;
+    }
+    if (t.threads) {
+        if (!cli_parse_long("--threads", t.threads, 1, 1024, &v)) return CLI_USAGE;
+        cr_set_threads((int)v);
+    }
+
+    cr_model model; /* the net and standardisation stats */
+    memset(&model, 0, sizeof model);
+    int rc = CLI_USAGE;
+    cr_dataset all, train, val, test;
+    memset(&all, 0, sizeof all);
+    memset(&train, 0, sizeof train);
+    memset(&val, 0, sizeof val);
+    memset(&test, 0, sizeof test);
+    cr_optim *opt = NULL;
+    cr_train_ws *ws = NULL;
+    FILE *logf = NULL;
+    cr_error err;
+    size_t dims[CR_MAX_LAYERS + 1];
+    int n_layers = 0;
+    cr_activation act[CR_MAX_LAYERS];
+    size_t step_epochs = 1;
+    cli_data_opts dopt = t.dopt;
+
+    if (t.resume) {
+        /* hyperparameters, data options and state come from the checkpoint */
+        const char *conflicting[] = {t.layers, t.activation, t.init, t.batch, t.optimizer, t.lr,
+                                     t.momentum, t.beta1, t.beta2, t.eps, t.weight_decay,
+                                     t.schedule, t.step_epochs, t.gamma, t.lr_min, t.seed,
+                                     t.val};
+        for (size_t i = 0; i < sizeof conflicting / sizeof *conflicting; i++)
+            if (conflicting[i])
+                return cli_error("train: with --resume the hyperparameters come from the "
+                                 "checkpoint; only --epochs, --data, --test, --out, --log, "
+                                 "--threads and --stop-after may be given");
+        if (cli_load_model(t.resume, &model) != CLI_OK) return CLI_USAGE;
+        if (model.net->dtype != CR_F32) {
+            cr_model_free(&model);
+            return cli_error("%s: training needs a float32 model", t.resume);
+        }
+        if (!load_run_state(&model, t.resume, &rs)) goto done;
+        if (t.epochs) {
+            if (!cli_parse_long("--epochs", t.epochs, 1, 1000000, &v)) goto done;
+            rs.epochs = v;
+        }
+        if (t.data) snprintf(rs.data, sizeof rs.data, "%s", t.data);
+        if (t.test) snprintf(rs.test, sizeof rs.test, "%s", t.test);
+        if (!t.dopt.label_column && rs.label_column[0]) dopt.label_column = rs.label_column;
+        if (!t.dopt.header && rs.header[0]) dopt.header = rs.header;
+        if (!t.dopt.limit && rs.limit[0]) dopt.limit = rs.limit;
+        if (!t.dopt.classes && rs.classes[0]) dopt.classes = rs.classes;
+        n_layers = model.net->n_layers;
+    } else {
+        snprintf(rs.data, sizeof rs.data, "%s", t.data);
+        rs.epochs = 10;
+        rs.batch = 64;
+        rs.seed = 1;
+        snprintf(rs.init, sizeof rs.init, "%s", t.init ? t.init : "auto");
+        if (t.epochs && !cli_parse_long("--epochs", t.epochs, 1, 1000000, &rs.epochs)) goto done;
+        if (t.batch && !cli_parse_long("--batch", t.batch, 1, 1L << 24, &rs.batch)) goto done;
+        if (t.seed && !cli_parse_u64("--seed", t.seed, &rs.seed)) goto done;
+        if (t.val) {
+            if (!cli_parse_double("--val", t.val, 0, 0.99, &rs.val)) goto done;
+        }
+        rs.standardize = t.standardize;
+        const char *oname = t.optimizer ? t.optimizer : DEFAULT_OPTIMIZER;
+        if (!cr_optimizer_parse(oname, &rs.cfg.kind)) {
+            cli_error("--optimizer: '%s' is not sgd, momentum, nesterov or adam", oname);
+            goto done;
+        }
+        const char *lr = t.lr ? t.lr : rs.cfg.kind == CR_OPT_ADAM ? DEFAULT_LR_ADAM : DEFAULT_LR_SGD;
+        if (!cli_parse_double("--lr", lr, 1e-12, 1e6, &rs.cfg.lr)) goto done;
+        if (t.momentum && !cli_parse_double("--momentum", t.momentum, 0, 0.999999, &rs.cfg.momentum))
+            goto done;
+        if (t.beta1 && !cli_parse_double("--beta1", t.beta1, 0, 0.999999, &rs.cfg.beta1)) goto done;
+        if (t.beta2 && !cli_parse_double("--beta2", t.beta2, 0, 0.999999999, &rs.cfg.beta2))
+            goto done;
+        if (t.eps && !cli_parse_double("--eps", t.eps, 1e-30, 1, &rs.cfg.eps)) goto done;
+        if (t.weight_decay &&
+            !cli_parse_double("--weight-decay", t.weight_decay, 0, 1e3, &rs.cfg.weight_decay))
+            goto done;
+        if (t.schedule && !cr_schedule_parse(t.schedule, &rs.cfg.schedule)) {
+            cli_error("--schedule: '%s' is not constant, step or cosine", t.schedule);
+            goto done;
+        }
+        if (t.step_epochs) {
+            if (!cli_parse_long("--step-epochs", t.step_epochs, 1, 1000000, &v)) goto done;
+            step_epochs = (size_t)v;
+        }
+        if (t.gamma && !cli_parse_double("--gamma", t.gamma, 1e-12, 1, &rs.cfg.gamma)) goto done;
+        if (t.lr_min && !cli_parse_double("--lr-min", t.lr_min, 0, rs.cfg.lr, &rs.cfg.lr_min))
+            goto done;
+        snprintf(rs.label_column, sizeof rs.label_column, "%s", dopt.label_column ? dopt.label_column : "");
+        snprintf(rs.header, sizeof rs.header, "%s", dopt.header ? dopt.header : "");
+        snprintf(rs.limit, sizeof rs.limit, "%s", dopt.limit ? dopt.limit : "");
+        snprintf(rs.classes, sizeof rs.classes, "%s", dopt.classes ? dopt.classes : "");
+    }
+
+    /* ---- data */
+    if (cli_load_dataset(rs.data, &dopt, &all) != CLI_OK) goto done;
+    if (rs.val > 0) {
+        if (cr_dataset_split(&all, rs.val, rs.seed, &train, &val, &err) != 0) {
+            cli_io_error(&err);
+            goto done;
+        }
+        cr_dataset_free(&all);
+    } else {
+        train = all;
+        memset(&all, 0, sizeof all);
+    }
+    if (!t.resume) {
+        char buf[700];
+        const char *ts = t.test ? t.test : cli_default_test_spec(rs.data, buf, sizeof buf);
+        snprintf(rs.test, sizeof rs.test, "%s", ts && strcmp(ts, "none") ? ts : "");
+    } else if (!strcmp(rs.test, "none")) {
+        rs.test[0] = '\0';
+    }
+    if (rs.test[0]) {
+        cli_data_opts topt = dopt;
+        topt.limit = NULL; /* --limit restricts the training data only */
+        if (cli_load_dataset(rs.test, &topt, &test) != CLI_OK) goto done;
+    }
+
+    /* ---- network */
+    if (!t.resume) {
+        if (t.layers) {
+            if (!cli_parse_layers("--layers", t.layers, dims, &n_layers)) goto done;
+        } else {
+            n_layers = 2;
+            dims[0] = train.d;
+            dims[1] = 128;
+            dims[2] = train.k;
+        }
+        if (!cli_parse_activations("--activation", t.activation ? t.activation : "sigmoid",
+                                   n_layers - 1, act))
+            goto done;
+        cr_init scheme;
+        if (!strcmp(rs.init, "auto")) scheme = CR_INIT_AUTO;
+        else if (!strcmp(rs.init, "xavier")) scheme = CR_INIT_XAVIER;
+        else if (!strcmp(rs.init, "he")) scheme = CR_INIT_HE;
+        else {
+            cli_error("--init: '%s' is not auto, xavier or he", rs.init);
+            goto done;
+        }
+        cr_status st = cr_net_create(&model.net, CR_F32, n_layers, dims, act);
+        if (st != CR_OK) {
+            cli_error("train: cannot create the network: %s", cr_status_string(st));
+            goto done;
+        }
+        cr_net_init(model.net, scheme, rs.seed);
+        cr_rng_seed(&rs.rng, rs.seed ^ 0x53485546464c45ULL); /* "SHUFFLE" */
+    }
+    cr_net *net = model.net;
+    if (net->dims[0] != train.d) {
+        cli_error("train: the network takes %zu inputs but %s has %zu features per example",
+                  net->dims[0], rs.data, train.d);
+        goto done;
+    }
+    if (net->dims[net->n_layers] < train.k) {
+        cli_error("train: the network has %zu outputs but %s has labels up to %zu",
+                  net->dims[net->n_layers], rs.data, train.k - 1);
+        goto done;
+    }
+    if (test.n && (test.d != train.d || test.k > net->dims[net->n_layers])) {
+        cli_error("train: the test data %s does not fit the network (%zu features, %zu classes)",
+                  rs.test, test.d, test.k);
+        goto done;
+    }
+    if ((size_t)rs.batch > train.n) rs.batch = (long)train.n;
+    size_t steps_per_epoch = (train.n + (size_t)rs.batch - 1) / (size_t)rs.batch;
+    if (!t.resume) {
+        rs.cfg.step_size = step_epochs * steps_per_epoch;
+        rs.cfg.total_steps = (uint64_t)rs.epochs * steps_per_epoch;
+    }
+
+    /* ---- standardisation: statistics of the training data, stored in the model */
+    if (rs.standardize && !t.resume) {
+        size_t shape[1] = {train.d};
+        cr_array_free(&model.input_mean);
+        cr_array_free(&model.input_std);
+        if (cr_array_alloc(&model.input_mean, CR_ARRAY_F32, 1, shape, &err) ||
+            cr_array_alloc(&model.input_std, CR_ARRAY_F32, 1, shape, &err)) {
+            cli_io_error(&err);
+            goto done;
+        }
+        cr_dataset_standardize_stats(&train, model.input_mean.data, model.input_std.data);
+    }
+    if (cli_standardize_dataset(&model, &train) || cli_standardize_dataset(&model, &val) ||
+        cli_standardize_dataset(&model, &test))
+        goto done;
+
+    /* ---- optimiser and workspace */
+    cr_status st = cr_optim_create(net, &rs.cfg, &opt);
+    if (st == CR_OK) st = cr_train_ws_create(net, (size_t)rs.batch < 256 ? 256 : (size_t)rs.batch,
+                                             train.n, &ws);
+    if (st != CR_OK) {
+        cli_error("train: %s", cr_status_string(st));
+        goto done;
+    }
+    if (t.resume) {
+        uint64_t step;
+        if (!parse_meta_u64(&model, t.resume, "train.step", &step) ||
+            !restore_optim(&model, t.resume, opt, step))
+            goto done;
+    }
+    if (t.log) {
+        logf = fopen(t.log, "a");
+        if (!logf) {
+            cli_error("%s: cannot open the log for writing", t.log);
+            goto done;
+        }
+    }
+
+    if (!t.quiet && !t.json) {
+        char arch[256];
+        size_t len = 0;
+        for (int l = 0; l <= net->n_layers && len < sizeof arch - 24; l++)
+            len += (size_t)snprintf(arch + len, sizeof arch - len, l ? "-%zu" : "%zu", net->dims[l]);
+        printf("%s %s %s: %zu train, %zu val, %zu test examples; %s lr %g, batch %ld, "
+               "%ld epochs%s\n",
+               t.resume ? "resuming" : "training", arch,
+               cr_activation_name(net->n_layers > 1 ? net->act[0] : CR_ACT_SIGMOID), train.n,
+               val.n, test.n, cr_optimizer_name(rs.cfg.kind), rs.cfg.lr, rs.batch,
+               rs.epochs, rs.standardize ? ", standardised inputs" : "");
+        if (t.resume) printf("from %s after epoch %ld (step %" PRIu64 ")\n", t.resume, rs.epoch, opt->step);
+        fflush(stdout);
+    }
+
+    /* ---- epochs */
+    progress_ctx pc = {cli_isatty(stderr) && !t.quiet && !t.json, 0, rs.epochs, 0, train.n};
+    eval_result last_test = {0, 0, 0}, last_val = {0, 0, 0};
+    cr_train_stats stats = {0, 0, 0};
+    double total_time = 0;
+    long run_epochs = 0;
+    rc = CLI_OK;
+    while (rs.epoch < rs.epochs) {
+        if (stop_after >= 0 && run_epochs >= stop_after) break;
+        pc.epoch = rs.epoch;
+        pc.t0 = cli_now();
+        st = cr_train_epoch_f32(net, opt, ws, train.n, train.x, train.labels, (size_t)rs.batch,
+                                &rs.rng, &stats, progress_cb, 16, &pc);
+        double secs = cli_now() - pc.t0;
+        total_time += secs;
+        if (pc.tty) fprintf(stderr, "\r%90s\r", "");
+        if (st == CR_ERR_NONFINITE) {
+            cli_error("train: the loss became NaN or infinite in epoch %ld (diverged); try a "
+                      "smaller --lr",
+                      rs.epoch + 1);
+            rc = CLI_FAIL;
+            break;
+        }
+        if (st != CR_OK) {
+            cli_error("train: %s", cr_status_string(st));
+            rc = CLI_FAIL;
+            break;
+        }
+        rs.epoch++;
+        run_epochs++;
+        if (!evaluate(net, ws->tape, &val, &last_val) || !evaluate(net, ws->tape, &test, &last_test)) {
+            cli_error("train: evaluation failed");
+            rc = CLI_FAIL;
+            break;
+        }
+        double tl = stats.loss_sum / (double)stats.seen, ta = (double)stats.correct / (double)stats.seen;
+        if (save_checkpoint(t.out, net, &model, opt, &rs, &err) != 0) {
+            cli_io_error(&err);
+            rc = CLI_FAIL;
+            break;
+        }
+        if (!t.quiet && !t.json) {
+            printf("epoch %ld/%ld  loss %.4f  train_acc %.4f", rs.epoch, rs.epochs, tl, ta);
+            if (last_val.have) printf("  val_loss %.4f  val_acc %.4f", last_val.loss, last_val.acc);
+            if (last_test.have) printf("  test_loss %.4f  test_acc %.4f", last_test.loss, last_test.acc);
+            printf("  %.2fs\n", secs);
+            fflush(stdout);
+        }
+        if (logf) {
+            fprintf(logf, "{\"epoch\": %ld, \"step\": %" PRIu64 ", ", rs.epoch, opt->step);
+            json_num(logf, "lr", cr_optim_lr(&rs.cfg, opt->step ? opt->step - 1 : 0), 1);
+            json_num(logf, "train_loss", tl, 1);
+            json_num(logf, "train_acc", ta, 1);
+            if (last_val.have) {
+                json_num(logf, "val_loss", last_val.loss, 1);
+                json_num(logf, "val_acc", last_val.acc, 1);
+            }
+            if (last_test.have) {
+                json_num(logf, "test_loss", last_test.loss, 1);
+                json_num(logf, "test_acc", last_test.acc, 1);
+            }
+            json_num(logf, "seconds", secs, 1);
+            json_num(logf, "samples_per_s", secs > 0 ? (double)train.n / secs : 0, 0);
+            fprintf(logf, "}\n");
+            fflush(logf);
+        }
+    }
+    if (rc == CLI_OK) {
+        if (t.json) {
+            printf("{\"model\": ");
+            cli_json_string(stdout, t.out);
+            printf(", \"epochs\": %ld, \"steps\": %" PRIu64 ", \"epochs_this_run\": %ld, ", rs.epoch,
+                   opt->step, run_epochs);
+            if (run_epochs) {
+                json_num(stdout, "train_loss", stats.loss_sum / (double)stats.seen, 1);
+                json_num(stdout, "train_acc", (double)stats.correct / (double)stats.seen, 1);
+            }
+            if (last_val.have) {
+                json_num(stdout, "val_loss", last_val.loss, 1);
+                json_num(stdout, "val_acc", last_val.acc, 1);
+            }
+            if (last_test.have) {
+                json_num(stdout, "test_loss", last_test.loss, 1);
+                json_num(stdout, "test_acc", last_test.acc, 1);
+            }
+            json_num(stdout, "seconds", total_time, 0);
+            printf("}\n");
+        } else if (!t.quiet) {
+            if (run_epochs == 0)
+                printf("nothing to do: %s has completed %ld of %ld epochs\n",
+                       t.resume ? t.resume : t.out, rs.epoch, rs.epochs);
+            else
+                printf("wrote %s after epoch %ld/%ld (%.2fs training%s%.4f)\n", t.out, rs.epoch,
+                       rs.epochs, total_time, last_test.have ? ", test accuracy " : "",
+                       last_test.have ? last_test.acc : 0.0);
+        }
+    }
+
+done:
+    if (logf) fclose(logf);
+    cr_train_ws_free(ws);
+    cr_optim_free(opt);
+    cr_dataset_free(&all);
+    cr_dataset_free(&train);
+    cr_dataset_free(&val);
+    cr_dataset_free(&test);
+    cr_model_free(&model);
+    return rc;
+}
