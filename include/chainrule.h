@@ -221,6 +221,7 @@ typedef struct cr_tape {
     size_t max_batch;
     size_t n; /* rows of the last forward pass */
     int n_layers;
+    size_t dims[CR_MAX_LAYERS + 1]; /* the widths of the net it was made for */
     const void *input; /* borrowed X of the last forward pass */
     void *pre[CR_MAX_LAYERS];
     void *post[CR_MAX_LAYERS];
@@ -229,6 +230,8 @@ typedef struct cr_tape {
     void *loss;   /* N per-example losses of the last cr_net_loss */
 } cr_tape;
 
+/* A tape is tied to the widths of the net it was made for; the typed functions
+   reject (CR_ERR_ARG) a tape of another net. */
 cr_status cr_tape_create(const cr_net *net, size_t max_batch, cr_tape **out);
 void cr_tape_free(cr_tape *tape);
 
@@ -237,7 +240,8 @@ void cr_tape_free(cr_tape *tape);
  * rows summing to 1; see cr_onehot_*), all of the net's dtype.
  *
  * forward:  fills tape (keeps a borrowed pointer to X until the next forward).
- * loss:     per-example fused softmax+CE losses into tape->loss; returns mean.
+ * loss:     per-example fused softmax+CE losses into tape->loss; returns mean
+ *           (NaN if the tape holds no forward pass of this net).
  * backward: chain of VJPs from dJ/dtheta = yhat - y back to the input.
  *           dx (N x D, may be NULL) receives dJ_n/dx_n per example;
  *           grads (n_params, may be NULL) receives d(mean J)/d(params) in the

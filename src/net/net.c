@@ -154,6 +154,7 @@ cr_status cr_tape_create(const cr_net *net, size_t max_batch, cr_tape **out) {
     tape->dtype = net->dtype;
     tape->max_batch = max_batch;
     tape->n_layers = net->n_layers;
+    memcpy(tape->dims, net->dims, sizeof(size_t) * (size_t)(net->n_layers + 1));
     k = 0;
     for (int l = 0; l < net->n_layers; l++) {
         tape->pre[l] = mem + offsets[k++];

@@ -61,9 +61,14 @@ static void FN(act_jacobian)(cr_activation act, size_t d, const real *r, const r
     }
 }
 
+/* A tape fits a net made with the same dtype and widths (else buffers would overflow). */
 static int FN(tape_fits)(const cr_net *net, const cr_tape *tape) {
-    return net && tape && tape->dtype == R_DTYPE && net->dtype == R_DTYPE &&
-           tape->n_layers == net->n_layers;
+    if (!net || !tape || tape->dtype != R_DTYPE || net->dtype != R_DTYPE ||
+        tape->n_layers != net->n_layers)
+        return 0;
+    for (int l = 0; l <= net->n_layers; l++)
+        if (tape->dims[l] != net->dims[l]) return 0;
+    return 1;
 }
 
 cr_status FN(net_forward)(const cr_net *net, cr_tape *tape, size_t n, const real *x) {
@@ -87,6 +92,7 @@ cr_status FN(net_forward)(const cr_net *net, cr_tape *tape, size_t n, const real
 }
 
 real FN(net_loss)(const cr_net *net, cr_tape *tape, const real *y) {
+    if (!FN(tape_fits)(net, tape) || !y || tape->n == 0) return (real)NAN; /* no forward pass */
     const int L = net->n_layers;
     size_t n = tape->n, k = net->dims[L];
     real *loss = tape->loss;
