@@ -873,6 +873,14 @@ static void test_tape_errors(void **state) {
     assert_int_equal(cr_net_backward_f64(net, tape, NULL, dx, NULL), CR_ERR_ARG);
     assert_int_equal(cr_net_jvp_f64(net, tape, NULL, out, NULL), CR_ERR_ARG);
     assert_int_equal(cr_net_backward_f64(net, tape3, y, dx, NULL), CR_ERR_ARG);
+    {
+        /* same layer count, other widths: the tape's buffers would be too small */
+        const size_t wide[3] = {3, 9, 2};
+        cr_net *netw = make_net(2, wide, act, 3);
+        assert_int_equal(cr_net_forward_f64(netw, tape, 2, x), CR_ERR_ARG);
+        assert_true(isnan(cr_net_loss_f64(netw, tape, y)));
+        cr_net_free(netw);
+    }
 
     /* one-hot labels out of range */
     int64_t good[3] = {0, 1, 1}, big[2] = {0, 2}, neg[2] = {-1, 0};
