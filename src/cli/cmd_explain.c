@@ -86,7 +86,7 @@ static void print_matrix(const fmt *f, const char *name, const double *m, size_t
     if (f->md) {
         out("$$\n%s = \\begin{bmatrix}", name);
         for (size_t i = 0; i < rows; i++) {
-            out(i ? " \\\\\\\\ " : " ");
+            out(i ? " \\\\ " : " ");
             for (size_t j = 0; j < cols; j++) out("%s%.4f", j ? " & " : "", m[i * cols + j]);
         }
         out(" \\end{bmatrix}\n$$\n\n");
@@ -734,7 +734,11 @@ int cmd_explain(int argc, char **argv) {
         for (int i = 0; i < 4; i++) {
             int ok = rows[i].err <= tol;
             const char *verdict = !ok ? "FAIL" : (i < 3 && !nonzero) ? "PASS (trivially: all zero)" : "PASS";
-            if (f->md) out("| %s | %.2e | **%s** |\n", rows[i].what, rows[i].err, verdict);
+            if (f->md) {
+                out("| ");
+                for (const char *c = rows[i].what; *c; c++) out(*c == '|' ? "\\|" : "%c", *c);
+                out(" | %.2e | **%s** |\n", rows[i].err, verdict);
+            }
             else out("    %s %9.2e  %s\n", padw(rows[i].what, 62), rows[i].err, verdict);
         }
         if (pass && f->md)
