@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# End-to-end tests of train / eval / predict: a short Fashion-MNIST run,
+# resume == uninterrupted (byte-identical model files), same seed -> same
+# model, eval/predict on the saved model, CSV training, and bad usage.
+# usage: tests/cli_train.sh path/to/chainrule
+set -u
+CR=${1:?usage: cli_train.sh path/to/chainrule}
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+pass=0 fail=0
+ok() { pass=$((pass + 1)); }
+bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
+expect() {
+  local want=$1 what=$2; shift 3
+  "$@" >"$T/out" 2>"$T/err"
+  local got=$?
+  if [ "$got" = "$want" ]; then ok; else bad "$what: exit $got, expected $want"; sed 's/^/    /' "$T/err" | head -5; fi
+}
+one_line_error() {
+  local text=$1 what=$2
+  if [ "$(wc -l <"$T/err")" = 1 ] && grep -qF -- "$text" "$T/err"; then ok; else bad "$what: stderr should be one line containing '$text', got:"; sed 's/^/    /' "$T/err" | head -5; fi
+}
+
+expect 0 "train --help" -- "$CR" train --help
+grep -q -- "--resume" "$T/out" && ok || bad "train --help mentions --resume"
+expect 0 "help lists train" -- "$CR" help
+grep -q "train" "$T/out" && grep -q "predict" "$T/out" && ok || bad "help lists train/eval/predict"
+expect 2 "train without --data" -- "$CR" train --out "$T/x.safetensors"
+one_line_error "--data" "train without --data"
+expect 2 "bad optimizer" -- "$CR" train --data fashion-mnist --optimizer rmsprop --out "$T/x.safetensors"
+one_line_error "rmsprop" "bad optimizer"
+[ ! -e "$T/x.safetensors" ] && ok || bad "no model after bad usage"
+
+# ---------------------------------------------------------------- CSV (always available)
+awk 'BEGIN { srand(3); print "label,a,b,c,d";
+  for (i = 0; i < 300; i++) { c = i % 3; printf "%d,%.4f,%.4f,%.4f,%.4f\n", c,
+      c + rand() * 0.8, 2 - c + rand() * 0.8, rand(), c * 0.5 + rand() * 0.3 } }' >"$T/train.csv"
+expect 0 "train on CSV" -- "$CR" train --data "$T/train.csv" --label-column 0 --layers 4,16,3 \
+  --epochs 30 --batch 16 --optimizer momentum --lr 0.1 --standardize --val 0.2 --out "$T/csv.safetensors" --json
+grep -q '"val_acc"' "$T/out" && ok || bad "train --json has val_acc"
+acc=$(sed 's/.*"val_acc": \([0-9.]*\).*/\1/' "$T/out")
+awk -v a="$acc" 'BEGIN { exit !(a >= 0.9) }' && ok || bad "CSV val accuracy $acc < 0.9"
+expect 0 "eval on CSV" -- "$CR" eval --model "$T/csv.safetensors" --data "$T/train.csv" --json
+acc=$(sed 's/.*"accuracy": \([0-9.]*\).*/\1/' "$T/out")
+awk -v a="$acc" 'BEGIN { exit !(a >= 0.9) }' && ok || bad "CSV eval accuracy $acc < 0.9"
+expect 2 "eval: wrong width" -- "$CR" eval --model "$T/csv.safetensors" --data "$T/train.csv" --label-column 1 --limit 5 --classes 99
+printf 'label,a\n0,zz\n' >"$T/bad.csv"
+expect 2 "train on malformed CSV" -- "$CR" train --data "$T/bad.csv" --out "$T/bad.safetensors"
+one_line_error "bad.csv" "malformed CSV error names the file"
+
+# ---------------------------------------------------------------- Fashion-MNIST
+if ! "$CR" eval --model "$T/csv.safetensors" --data fashion-mnist:test --limit 1 >/dev/null 2>"$T/err" &&
+   grep -q "No such file\|cannot open\|not found" "$T/err"; then
+  echo "fashion-mnist not installed: skipping its part"
+else
+  common=(--data fashion-mnist --limit 3000 --test none --epochs 3 --batch 32 --optimizer adam
+          --lr 0.002 --schedule cosine --seed 5)
+  expect 0 "train uninterrupted" -- "$CR" train "${common[@]}" --out "$T/full.safetensors" --log "$T/log.jsonl"
+  [ "$(wc -l <"$T/log.jsonl")" = 3 ] && grep -q '"train_loss"' "$T/log.jsonl" && ok || bad "log has 3 JSON lines"
+  expect 0 "same seed again" -- "$CR" train "${common[@]}" --out "$T/again.safetensors"
+  cmp -s "$T/full.safetensors" "$T/again.safetensors" && ok || bad "same seed gives a different model"
+  expect 0 "train interrupted after 1 epoch" -- "$CR" train "${common[@]}" --out "$T/part.safetensors" --stop-after 1
+  expect 0 "resume" -- "$CR" train --resume "$T/part.safetensors" --out "$T/resumed.safetensors" --stop-after 1
+  expect 0 "resume again" -- "$CR" train --resume "$T/resumed.safetensors" --out "$T/resumed.safetensors"
+  cmp -s "$T/full.safetensors" "$T/resumed.safetensors" && ok || bad "resumed model differs from the uninterrupted one"
+  expect 2 "resume with a hyperparameter" -- "$CR" train --resume "$T/part.safetensors" --lr 0.5
+  "$CR" init --layers 4,16,3 --out "$T/plain.safetensors" >/dev/null
+  expect 2 "resume from a non-checkpoint" -- "$CR" train --resume "$T/plain.safetensors" --epochs 50 --data "$T/train.csv" --out "$T/y.safetensors"
+  grep -q "train.epoch" "$T/err" && ok || bad "resume error names the missing metadata"
+
+  # eval and predict on the saved model
+  expect 0 "eval" -- "$CR" eval --model "$T/full.safetensors" --data fashion-mnist:test --limit 2000
+  grep -q "accuracy" "$T/out" && grep -q "confusion" "$T/out" && ok || bad "eval prints accuracy and confusion matrix"
+  expect 0 "eval --json" -- "$CR" eval --model "$T/full.safetensors" --data fashion-mnist:test --limit 2000 --json
+  acc=$(sed 's/.*"accuracy": \([0-9.]*\).*/\1/' "$T/out")
+  awk -v a="$acc" 'BEGIN { exit !(a >= 0.75) }' && ok || bad "Fashion-MNIST accuracy $acc < 0.75 after 282 steps"
+  expect 0 "predict --data --top" -- "$CR" predict --model "$T/full.safetensors" --data fashion-mnist:test --limit 5 --top 2 --names fashion-mnist --out "$T/p.npy"
+  [ "$(wc -l <"$T/out")" = 5 ] && ok || bad "predict --top prints one line per example"
+  [ -s "$T/p.npy" ] && ok || bad "predict wrote probabilities"
+  expect 2 "predict: nothing to do" -- "$CR" predict --model "$T/full.safetensors" --data fashion-mnist:test
+fi
+
+echo "cli_train: $pass passed, $fail failed"
+[ "$fail" = 0 ]
