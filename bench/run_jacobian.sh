@@ -1,0 +1,27 @@
+#!/bin/bash
+# Input-derivative benchmark, chainrule and PyTorch in the same run:
+#   bash bench/run_jacobian.sh [MODEL.safetensors] [RUNS]
+# Builds build-bench (Release) if needed; without a model, trains the seed network
+# 784-128-10 (sigmoid, 10 epochs) first. Prints both sides and the ratio table.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+B=${BUILD:-build-bench}
+if [ ! -x "$B/chainrule" ]; then
+  cmake -S . -B "$B" -DCMAKE_BUILD_TYPE=Release -DCR_BUILD_TESTS=OFF >/dev/null
+  cmake --build "$B" -j2 >/dev/null
+fi
+cc -O2 -Wall -Wextra -Iinclude bench/bench_jacobian.c "$B/libchainrule_io.a" "$B/libchainrule.a" \
+  $(pkg-config --libs openblas libpng zlib libcjson) -lm -o "$B/bench_jacobian"
+MODEL=${1:-}
+RUNS=${2:-7}
+if [ -z "$MODEL" ]; then
+  MODEL="$B/bench_seed_model.safetensors"
+  [ -f "$MODEL" ] || "$B/chainrule" train --data fashion-mnist --layers 784,128,10 --activation sigmoid \
+      --epochs 10 --batch 64 --optimizer sgd --lr 0.1 --seed 1 --out "$MODEL" >/dev/null
+fi
+OURS=$(mktemp)
+trap 'rm -f "$OURS"' EXIT
+echo "== chainrule"
+"$B/bench_jacobian" "$MODEL" --runs "$RUNS" | tee "$OURS"
+echo "== PyTorch"
+/usr/bin/python3 bench/torch_jacobian.py "$MODEL" --runs "$RUNS" --ours "$OURS"

@@ -1,0 +1,304 @@
+/* chainrule attribute: saliency, input x gradient, integrated gradients, SmoothGrad. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli_input.h"
+
+static const char *const help =
+    "usage: chainrule attribute --model M.safetensors (--data SPEC | --inputs X.npy [--labels Y.npy])\n"
+    "                           --method METHOD --out ATTR.npy [--png ATTR.png] [options]\n\n"
+    "Attribution maps [N, D] of the score f of one class per example, with respect to the raw\n"
+    "input. METHOD is\n"
+    "  saliency              df/dx (signed; --abs for |df/dx|)\n"
+    "  input-x-gradient      x * df/dx\n"
+    "  integrated-gradients  (x - b) * average of df/dx on the straight path from b to x;\n"
+    "                        reports the completeness gap |sum attr - (f(x) - f(b))|\n"
+    "  smoothgrad            average of df/dx at x + gaussian noise (--abs: of |df/dx|)\n"
+    "options:\n"
+    "  --index A:B           examples A..B-1 (default all; also A, or :B)\n"
+    "  --target label|pred   class to explain: the true label (default when labels are known)\n"
+    "                        or the predicted class\n"
+    "  --class C             explain class C for every example\n"
+    "  --of logits|probs     f = the class logit (default) or its softmax probability\n"
+    "  --abs                 absolute values (saliency, smoothgrad)\n"
+    "  --steps S             integrated gradients: path steps (default 50)\n"
+    "  --rule riemann|trapezoid   quadrature (default riemann: right sum, points j/S, j=1..S)\n"
+    "  --tol T               integrated gradients: double the steps of an example until its\n"
+    "                        gap is at most T (up to --max-steps, default 8192)\n"
+    "  --baseline zero|B.npy integrated gradients baseline (default zero = black image)\n"
+    "  --samples S           smoothgrad samples (default 50)\n"
+    "  --noise F             smoothgrad noise sd as a fraction of the data range (default 0.15)\n"
+    "  --seed N              smoothgrad noise seed (default 1)\n"
+    "  --png FILE            picture: each input beside its map (red raises f, blue lowers it)\n"
+    "  --grid N              examples in the picture (default min(N, 16))\n"
+    "  --cols C              examples per row of the picture (default 4)\n"
+    "  --scale S             pixels per input pixel in the picture (default 4)\n"
+    "  --json                a JSON summary on stdout\n";
+
+int cmd_attribute(int argc, char **argv) {
+    const char *model = NULL, *inputs = NULL, *data = NULL, *index = NULL, *out = NULL,
+               *labels_path = NULL, *method_s = NULL, *target_s = NULL, *class_s = NULL,
+               *of = "logits", *steps_s = NULL, *rule = "riemann", *tol_s = NULL,
+               *max_steps_s = NULL, *baseline_s = NULL, *samples_s = NULL, *noise_s = NULL,
+               *seed_s = NULL, *png = NULL, *grid_s = NULL, *cols_s = NULL, *scale_s = NULL;
+    int json = 0, absolute = 0;
+    cli_args a = cli_args_start(argc, argv);
+    while (cli_args_next(&a)) {
+        if (cli_flag(&a, "--json")) json = 1;
+        else if (cli_flag(&a, "--abs")) absolute = 1;
+        else if (cli_value(&a, "--model", &model) || cli_value(&a, "--inputs", &inputs) ||
+                 cli_value(&a, "--data", &data) || cli_value(&a, "--index", &index) ||
+                 cli_value(&a, "--out", &out) || cli_value(&a, "--labels", &labels_path) ||
+                 cli_value(&a, "--method", &method_s) || cli_value(&a, "--target", &target_s) ||
+                 cli_value(&a, "--class", &class_s) || cli_value(&a, "--of", &of) ||
+                 cli_value(&a, "--steps", &steps_s) || cli_value(&a, "--rule", &rule) ||
+                 cli_value(&a, "--tol", &tol_s) || cli_value(&a, "--max-steps", &max_steps_s) ||
+                 cli_value(&a, "--baseline", &baseline_s) ||
+                 cli_value(&a, "--samples", &samples_s) || cli_value(&a, "--noise", &noise_s) ||
+                 cli_value(&a, "--seed", &seed_s) || cli_value(&a, "--png", &png) ||
+                 cli_value(&a, "--grid", &grid_s) || cli_value(&a, "--cols", &cols_s) ||
+                 cli_value(&a, "--scale", &scale_s)) {
+        } else
+            return cli_args_unknown(&a);
+    }
+    if (a.help) {
+        fputs(help, stdout);
+        return CLI_OK;
+    }
+    if (a.failed) return CLI_USAGE;
+    if (!model || !method_s || (!out && !png))
+        return cli_error("attribute: --model, --method and --out or --png are required (see --help)");
+    cr_attr_options o = {0};
+    if (!cr_attr_method_parse(method_s, &o.method))
+        return cli_error("attribute: --method: '%s' is not saliency, input-x-gradient, "
+                         "integrated-gradients or smoothgrad", method_s);
+    if (!strcmp(of, "probs") || !strcmp(of, "probabilities")) o.of_probs = 1;
+    else if (strcmp(of, "logits")) return cli_error("attribute: --of: '%s' is not logits or probs", of);
+    if (!strcmp(rule, "trapezoid")) o.trapezoid = 1;
+    else if (strcmp(rule, "riemann")) return cli_error("attribute: --rule: '%s' is not riemann or trapezoid", rule);
+    o.absolute = absolute;
+    long v;
+    double noise_frac = 0.15;
+    if (steps_s) {
+        if (!cli_parse_long("--steps", steps_s, 1, 1000000, &v)) return CLI_USAGE;
+        o.steps = (size_t)v;
+    }
+    if (max_steps_s) {
+        if (!cli_parse_long("--max-steps", max_steps_s, 1, 10000000, &v)) return CLI_USAGE;
+        o.max_steps = (size_t)v;
+    }
+    if (tol_s && !cli_parse_double("--tol", tol_s, 0, 1e300, &o.tol)) return CLI_USAGE;
+    if (samples_s) {
+        if (!cli_parse_long("--samples", samples_s, 1, 1000000, &v)) return CLI_USAGE;
+        o.samples = (size_t)v;
+    }
+    if (noise_s && !cli_parse_double("--noise", noise_s, 0, 100, &noise_frac)) return CLI_USAGE;
+    o.seed = 1;
+    if (seed_s && !cli_parse_u64("--seed", seed_s, &o.seed)) return CLI_USAGE;
+    size_t cols = 4, scale = 4, grid = 16;
+    if (cols_s) {
+        if (!cli_parse_long("--cols", cols_s, 1, 1000, &v)) return CLI_USAGE;
+        cols = (size_t)v;
+    }
+    if (scale_s) {
+        if (!cli_parse_long("--scale", scale_s, 1, 64, &v)) return CLI_USAGE;
+        scale = (size_t)v;
+    }
+    if (grid_s) {
+        if (!cli_parse_long("--grid", grid_s, 1, 100000, &v)) return CLI_USAGE;
+        grid = (size_t)v;
+    }
+
+    cli_input in;
+    int rc = cli_input_model(model, NULL, &in);
+    if (!rc) rc = cli_input_data(&in, inputs, data, index, labels_path);
+    if (rc) {
+        cli_input_free(&in);
+        return rc;
+    }
+    const cr_dtype t = in.net->dtype;
+    const size_t n = in.n, d = in.d, es = cr_dtype_size(t);
+    o.noise = noise_frac * (in.hi - in.lo);
+    int64_t *pred = malloc(n * sizeof(int64_t)), *cls = malloc(n * sizeof(int64_t));
+    void *attr = malloc(n * d * es), *base = NULL;
+    double *score = malloc(n * sizeof(double)), *score_b = malloc(n * sizeof(double)),
+           *gap = malloc(n * sizeof(double));
+    size_t *used = malloc(n * sizeof(size_t));
+    float *tiles_x = NULL, *tiles_a = NULL;
+    cr_image_tile *tiles = NULL;
+    char (*labels)[48] = NULL;
+    if (!pred || !cls || !attr || !score || !score_b || !gap || !used) {
+        rc = cli_error("attribute: out of memory");
+        goto done;
+    }
+    if ((rc = cli_predict(&in, in.x, n, pred))) goto done;
+    const char *what;
+    if (class_s) {
+        if (!cli_parse_long("--class", class_s, 0, (long)in.k - 1, &v)) {
+            rc = CLI_USAGE;
+            goto done;
+        }
+        for (size_t i = 0; i < n; i++) cls[i] = v;
+        what = "the given class";
+    } else if ((target_s && !strcmp(target_s, "pred")) || (!target_s && !in.labels)) {
+        memcpy(cls, pred, n * sizeof(int64_t));
+        what = "the predicted class";
+    } else if (!target_s || !strcmp(target_s, "label")) {
+        if (!in.labels) {
+            rc = cli_error("attribute: --target label needs labels (--data, or --labels with --inputs)");
+            goto done;
+        }
+        memcpy(cls, in.labels, n * sizeof(int64_t));
+        what = "the true class";
+    } else {
+        rc = cli_error("attribute: --target: '%s' is not label or pred", target_s);
+        goto done;
+    }
+    if (baseline_s && strcmp(baseline_s, "zero")) {
+        cr_array ba;
+        cr_error err;
+        if (cr_npy_read(baseline_s, &ba, &err) != 0) {
+            rc = cli_io_error(&err);
+            goto done;
+        }
+        int okb = ba.count == d, pixels = ba.dtype == CR_ARRAY_U8;
+        if (okb && cr_array_to_real(baseline_s, &ba, t, &base, &err) != 0) {
+            cr_array_free(&ba);
+            rc = cli_io_error(&err);
+            goto done;
+        }
+        cr_array_free(&ba);
+        if (!okb) {
+            rc = cli_error("%s: the baseline must have %zu values (one input)", baseline_s, d);
+            goto done;
+        }
+        if (pixels)
+            for (size_t j = 0; j < d; j++) cli_set(t, base, j, cli_get(t, base, j) / 255.0);
+    }
+    o.baseline = base;
+    cr_attr_report rep = {score, score_b, gap, used};
+    cr_status st = t == CR_F64 ? cr_attribute_f64(in.net, n, in.x, cls, &o, attr, &rep)
+                               : cr_attribute_f32(in.net, n, in.x, cls, &o, attr, &rep);
+    if (st != CR_OK) {
+        rc = cli_error("attribute: %s", cr_status_string(st));
+        goto done;
+    }
+    int ig = o.method == CR_ATTR_IG;
+    if (out) {
+        size_t shape[3] = {n, in.height ? in.height : d, in.width};
+        if ((rc = cli_write_real_npy(out, t, in.height ? 3 : 2, shape, attr))) goto done;
+    }
+    double max_gap = 0, sum_gap = 0;
+    size_t max_used = 0;
+    if (ig)
+        for (size_t i = 0; i < n; i++) {
+            max_gap = gap[i] > max_gap ? gap[i] : max_gap;
+            sum_gap += gap[i];
+            max_used = used[i] > max_used ? used[i] : max_used;
+        }
+    if (json) {
+        printf("{\"method\": \"%s\", \"examples\": %zu, \"of\": \"%s\", \"target\": \"%s\"",
+               cr_attr_method_name(o.method), n, o.of_probs ? "probs" : "logits", what);
+        if (ig)
+            printf(", \"steps\": %zu, \"rule\": \"%s\", \"max_gap\": %.6g, \"mean_gap\": %.6g, "
+                   "\"max_steps_used\": %zu",
+                   o.steps ? o.steps : 50, o.trapezoid ? "trapezoid" : "riemann", max_gap,
+                   sum_gap / (double)n, max_used);
+        printf(", \"out\": \"%s\", \"png\": \"%s\"}\n", out ? out : "", png ? png : "");
+    } else {
+        printf("attribute: %s of the %s of %s, %zu examples\n", cr_attr_method_name(o.method),
+               o.of_probs ? "probability" : "logit", what, n);
+        size_t show = n < 10 ? n : 10;
+        printf("  %7s %-9s %-9s %-9s %10s", "example", "label", "predicted", "explained", "f(x)");
+        if (ig) printf(" %10s %10s %10s %6s", "f(x)-f(b)", "sum attr", "gap", "steps");
+        printf("\n");
+        for (size_t i = 0; i < show; i++) {
+            char b1[24], b2[24], b3[24];
+            double sum = 0;
+            for (size_t j = 0; j < d; j++) sum += cli_get(t, attr, i * d + j);
+            printf("  %7zu %-9s %-9s %-9s %10.4f", in.first + i,
+                   in.labels ? cli_class_name(&in, (size_t)in.labels[i], b1) : "-",
+                   cli_class_name(&in, (size_t)pred[i], b2), cli_class_name(&in, (size_t)cls[i], b3),
+                   score[i]);
+            if (ig)
+                printf(" %10.4f %10.4f %10.2e %6zu", score[i] - score_b[i], sum, gap[i], used[i]);
+            printf("\n");
+        }
+        if (show < n) printf("  ... (%zu more)\n", n - show);
+        if (ig)
+            printf("  completeness gap |sum attr - (f(x) - f(baseline))|: max %.3e, mean %.3e "
+                   "(%s rule, steps up to %zu)%s\n",
+                   max_gap, sum_gap / (double)n, o.trapezoid ? "trapezoid" : "riemann", max_used,
+                   o.tol > 0 && max_gap > o.tol ? "  -- above --tol: raise --max-steps" : "");
+        if (out) printf("  -> %s\n", out);
+    }
+
+    if (png) {
+        if (!in.height || !in.width) {
+            rc = cli_error("%s: a picture needs image inputs ([N, H, W] or 784 features)", png);
+            goto done;
+        }
+        size_t g = n < grid ? n : grid;
+        tiles_x = malloc(g * d * sizeof(float));
+        tiles_a = malloc(g * d * sizeof(float));
+        tiles = calloc(2 * g, sizeof(cr_image_tile));
+        labels = calloc(2 * g, sizeof *labels);
+        if (!tiles_x || !tiles_a || !tiles || !labels) {
+            rc = cli_error("%s: out of memory", png);
+            goto done;
+        }
+        int signed_map = !(o.absolute && (o.method == CR_ATTR_SALIENCY || o.method == CR_ATTR_SMOOTHGRAD));
+        for (size_t i = 0; i < g; i++) {
+            char b1[24], b2[24];
+            for (size_t j = 0; j < d; j++) {
+                tiles_x[i * d + j] = (float)cli_get(t, in.x, i * d + j);
+                tiles_a[i * d + j] = (float)cli_get(t, attr, i * d + j);
+            }
+            if (in.labels)
+                snprintf(labels[2 * i], 48, "#%zu %s", in.first + i, cli_class_name(&in, (size_t)in.labels[i], b1));
+            else
+                snprintf(labels[2 * i], 48, "#%zu", in.first + i);
+            snprintf(labels[2 * i + 1], 48, "%s %s",
+                     in.labels && pred[i] != in.labels[i] ? "wrong:" : "pred",
+                     cli_class_name(&in, (size_t)pred[i], b2));
+            tiles[2 * i] = (cr_image_tile){tiles_x + i * d, in.height, in.width, CR_CMAP_GRAY,
+                                           (float)in.lo, (float)in.hi, labels[2 * i]};
+            tiles[2 * i + 1] = (cr_image_tile){tiles_a + i * d, in.height, in.width,
+                                               signed_map ? CR_CMAP_DIVERGING : CR_CMAP_HOT, 0, 0,
+                                               labels[2 * i + 1]};
+        }
+        char title[512];
+        const char *mname = o.method == CR_ATTR_SALIENCY     ? "saliency (gradient)"
+                            : o.method == CR_ATTR_INPUT_X_GRAD ? "input x gradient"
+                            : o.method == CR_ATTR_IG           ? "integrated gradients"
+                                                               : "smoothgrad";
+        snprintf(title, sizeof title,
+                 "%s of the %s of %s. left: input with its true class; right: map, predicted class\n"
+                 "%s",
+                 mname, o.of_probs ? "probability" : "logit", what,
+                 signed_map ? "red: raising this pixel raises the score, blue: lowers it, white: "
+                              "no effect (each map scaled to its own max)"
+                            : "bright: pixels the score is most sensitive to (each map scaled to "
+                              "its own max)");
+        if ((rc = cli_write_grid_png(png, tiles, 2 * g, 2 * cols, scale, title))) goto done;
+        if (!json) printf("  picture of %zu examples -> %s\n", g, png);
+    }
+    rc = CLI_OK;
+done:
+    free(pred);
+    free(cls);
+    free(attr);
+    free(base);
+    free(score);
+    free(score_b);
+    free(gap);
+    free(used);
+    free(tiles_x);
+    free(tiles_a);
+    free(tiles);
+    free(labels);
+    cli_input_free(&in);
+    return rc;
+}

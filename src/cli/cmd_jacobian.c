@@ -1,0 +1,103 @@
+/* chainrule jacobian: the full K x D Jacobian of every example (rev, fwd or closed form). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli_input.h"
+
+static const char *const help =
+    "usage: chainrule jacobian --model M.safetensors (--inputs X.npy | --data SPEC) --out J.npy\n"
+    "                          [--of probs|logits] [--mode auto|rev|fwd|closed] [--index A:B]\n"
+    "                          [--dtype float32|float64] [--json]\n\n"
+    "Writes J [N, K, D]: J[n, c, j] = d output_c / d x_j of example n (numerator layout),\n"
+    "with respect to the raw input (a model's input standardisation is part of the chain).\n"
+    "  --of probs|logits   differentiate the softmax probabilities (default) or the logits\n"
+    "  --mode rev          K vector-Jacobian products per example, batched into gemms\n"
+    "         fwd          D Jacobian-vector products per example (tangents = rows of I)\n"
+    "         closed       (diag(p) - p^T p) W2^T diag(a') W1^T as gemms, all examples at once\n"
+    "         auto         rev when K < D, else fwd (default)\n"
+    "  --index A:B         examples A..B-1 only (also A, or :B)\n"
+    "  --dtype             compute in this precision (default the model's)\n";
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+int cmd_jacobian(int argc, char **argv) {
+    const char *model = NULL, *inputs = NULL, *data = NULL, *index = NULL, *out = NULL;
+    const char *of = "probs", *mode_s = "auto", *dtype = NULL;
+    int json = 0;
+    cli_args a = cli_args_start(argc, argv);
+    while (cli_args_next(&a)) {
+        if (cli_flag(&a, "--json")) json = 1;
+        else if (cli_value(&a, "--model", &model) || cli_value(&a, "--inputs", &inputs) ||
+                 cli_value(&a, "--data", &data) || cli_value(&a, "--index", &index) ||
+                 cli_value(&a, "--out", &out) || cli_value(&a, "--of", &of) ||
+                 cli_value(&a, "--mode", &mode_s) || cli_value(&a, "--dtype", &dtype)) {
+        } else
+            return cli_args_unknown(&a);
+    }
+    if (a.help) {
+        fputs(help, stdout);
+        return CLI_OK;
+    }
+    if (a.failed) return CLI_USAGE;
+    if (!model || !out) return cli_error("jacobian: --model and --out are required (see --help)");
+    int probs;
+    if (!strcmp(of, "probs") || !strcmp(of, "probabilities")) probs = 1;
+    else if (!strcmp(of, "logits")) probs = 0;
+    else return cli_error("jacobian: --of: '%s' is not probs or logits", of);
+    cr_jac_mode mode;
+    if (!cr_jac_mode_parse(mode_s, &mode))
+        return cli_error("jacobian: --mode: '%s' is not auto, rev, fwd or closed", mode_s);
+
+    cli_input in;
+    int rc = cli_input_model(model, dtype, &in);
+    if (!rc) rc = cli_input_data(&in, inputs, data, index, NULL);
+    if (rc) {
+        cli_input_free(&in);
+        return rc;
+    }
+    size_t n = in.n, k = in.k, d = in.d, bytes;
+    if (!cr_mul_size(n * k, d, &bytes) || !cr_mul_size(bytes, cr_dtype_size(in.net->dtype), &bytes)) {
+        cli_input_free(&in);
+        return cli_error("%s: %zu examples x %zu x %zu is too large", out, n, k, d);
+    }
+    void *jac = malloc(bytes);
+    if (!jac) {
+        cli_input_free(&in);
+        return cli_error("%s: cannot allocate %zu bytes for the Jacobians", out, bytes);
+    }
+    cr_jac_mode used = cr_jac_mode_resolve(mode, k, d);
+    double t0 = now_s();
+    cr_status st = in.net->dtype == CR_F64
+                       ? cr_net_input_jacobian_f64(in.net, n, in.x, probs, used, jac)
+                       : cr_net_input_jacobian_f32(in.net, n, in.x, probs, used, jac);
+    double secs = now_s() - t0;
+    if (st != CR_OK) {
+        free(jac);
+        cli_input_free(&in);
+        return cli_error("jacobian: %s", cr_status_string(st));
+    }
+    size_t shape[3] = {n, k, d};
+    rc = cli_write_real_npy(out, in.net->dtype, 3, shape, jac);
+    if (!rc) {
+        if (json)
+            printf("{\"examples\": %zu, \"outputs\": %zu, \"inputs\": %zu, \"of\": \"%s\", "
+                   "\"mode\": \"%s\", \"dtype\": \"%s\", \"seconds\": %.6f, \"out\": \"%s\"}\n",
+                   n, k, d, probs ? "probs" : "logits", cr_jac_mode_name(used),
+                   cr_dtype_name(in.net->dtype), secs, out);
+        else
+            printf("jacobian: %zu examples, d %s / d x of shape %zu x %zu each, mode %s%s, "
+                   "%s, %.2f ms (%.2f us per example) -> %s\n",
+                   n, probs ? "probs" : "logits", k, d, cr_jac_mode_name(used),
+                   mode == CR_JAC_AUTO ? " (auto)" : "", cr_dtype_name(in.net->dtype),
+                   secs * 1e3, secs * 1e6 / (double)n, out);
+    }
+    free(jac);
+    cli_input_free(&in);
+    return rc;
+}

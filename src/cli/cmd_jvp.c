@@ -1,0 +1,95 @@
+/* chainrule jvp: the directional derivative J v of the network output. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli_input.h"
+
+static const char *const help =
+    "usage: chainrule jvp --model M.safetensors (--inputs X.npy | --data SPEC) --tangent V.npy\n"
+    "                     --out JV.npy [--of probs|logits] [--index A:B] [--dtype f32|f64]\n\n"
+    "Forward mode: writes JV [N, K], row n = J(x_n) v_n, the derivative of the probabilities\n"
+    "(default) or logits of example n in the direction v_n (raw-input units). V is [N, D]\n"
+    "(one direction per example) or [D] (the same direction for all).\n";
+
+int cmd_jvp(int argc, char **argv) {
+    const char *model = NULL, *inputs = NULL, *data = NULL, *index = NULL, *out = NULL;
+    const char *tangent = NULL, *of = "probs", *dtype = NULL;
+    cli_args a = cli_args_start(argc, argv);
+    while (cli_args_next(&a)) {
+        if (cli_value(&a, "--model", &model) || cli_value(&a, "--inputs", &inputs) ||
+            cli_value(&a, "--data", &data) || cli_value(&a, "--index", &index) ||
+            cli_value(&a, "--out", &out) || cli_value(&a, "--of", &of) ||
+            cli_value(&a, "--tangent", &tangent) || cli_value(&a, "--dtype", &dtype)) {
+        } else
+            return cli_args_unknown(&a);
+    }
+    if (a.help) {
+        fputs(help, stdout);
+        return CLI_OK;
+    }
+    if (a.failed) return CLI_USAGE;
+    if (!model || !out || !tangent)
+        return cli_error("jvp: --model, --tangent and --out are required (see --help)");
+    int probs;
+    if (!strcmp(of, "probs") || !strcmp(of, "probabilities")) probs = 1;
+    else if (!strcmp(of, "logits")) probs = 0;
+    else return cli_error("jvp: --of: '%s' is not probs or logits", of);
+
+    cli_input in;
+    int rc = cli_input_model(model, dtype, &in);
+    if (!rc) rc = cli_input_data(&in, inputs, data, index, NULL);
+    if (rc) {
+        cli_input_free(&in);
+        return rc;
+    }
+    const cr_dtype t = in.net->dtype;
+    const size_t n = in.n, d = in.d, k = in.k, es = cr_dtype_size(t);
+    cr_error err;
+    cr_array va;
+    void *v = NULL, *vv = NULL, *res = NULL;
+    cr_tape *tape = NULL;
+    if (cr_npy_read(tangent, &va, &err) != 0) {
+        cli_input_free(&in);
+        return cli_io_error(&err);
+    }
+    int per_row = va.count == n * d && !(va.ndim == 1 && n > 1);
+    if (!(va.count == d && (va.ndim == 1 || (va.ndim == 2 && va.shape[0] == 1))) && !per_row) {
+        rc = cli_error("%s: the tangent must be [%zu, %zu] or [%zu] to fit the inputs", tangent, n,
+                       d, d);
+        goto done;
+    }
+    if (cr_array_to_real(tangent, &va, t, &v, &err) != 0) {
+        rc = cli_io_error(&err);
+        goto done;
+    }
+    vv = malloc(n * d * es);
+    res = malloc(n * k * es);
+    if (!vv || !res || cr_tape_create(in.net, n, &tape) != CR_OK) {
+        rc = cli_error("jvp: out of memory");
+        goto done;
+    }
+    for (size_t i = 0; i < n; i++)
+        memcpy((char *)vv + i * d * es, (char *)v + (per_row ? i * d * es : 0), d * es);
+    cr_status st = cli_net_forward(in.net, tape, n, in.x);
+    if (st == CR_OK)
+        st = t == CR_F64 ? cr_net_jvp_f64(in.net, tape, vv, probs ? NULL : res, probs ? res : NULL)
+                         : cr_net_jvp_f32(in.net, tape, vv, probs ? NULL : res, probs ? res : NULL);
+    if (st != CR_OK) {
+        rc = cli_error("jvp: %s", cr_status_string(st));
+        goto done;
+    }
+    size_t shape[2] = {n, k};
+    rc = cli_write_real_npy(out, t, 2, shape, res);
+    if (!rc)
+        printf("jvp: %zu examples, d %s in the given direction%s -> %s [%zu, %zu]\n", n,
+               probs ? "probs" : "logits", per_row ? "s" : " (shared)", out, n, k);
+done:
+    cr_array_free(&va);
+    free(v);
+    free(vv);
+    free(res);
+    cr_tape_free(tape);
+    cli_input_free(&in);
+    return rc;
+}
