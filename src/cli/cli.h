@@ -113,12 +113,12 @@ int cmd_explain(int argc, char **argv);
 int cmd_init(int argc, char **argv);
 int cmd_grad(int argc, char **argv);
 int cmd_gradcheck(int argc, char **argv);
+int cmd_train(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
+int cmd_predict(int argc, char **argv);
 int cmd_jacobian(int argc, char **argv);
 int cmd_jvp(int argc, char **argv);
 int cmd_attribute(int argc, char **argv);
 int cmd_attack(int argc, char **argv);
-int cmd_train(int argc, char **argv);
-int cmd_eval(int argc, char **argv);
-int cmd_predict(int argc, char **argv);
 
 #endif

@@ -9,13 +9,13 @@ static const cli_command commands[] = {
     {"init", "write a randomly initialised model (safetensors)", cmd_init},
     {"grad", "dJ/dx per example, or the parameter gradients, of a model on data", cmd_grad},
     {"gradcheck", "finite-difference check of every gradient, layer by layer", cmd_gradcheck},
+    {"train", "train a network on a dataset (checkpoints, --resume)", cmd_train},
+    {"eval", "accuracy, mean loss and confusion matrix of a model on a dataset", cmd_eval},
+    {"predict", "class probabilities (.npy) and top labels of a model for inputs", cmd_predict},
     {"jacobian", "full K x D input Jacobian per example (rev, fwd or closed form)", cmd_jacobian},
     {"jvp", "directional derivative J v of the outputs (forward mode)", cmd_jvp},
     {"attribute", "attribution maps: saliency, input x gradient, integrated gradients, smoothgrad", cmd_attribute},
     {"attack", "FGSM / PGD adversarial examples, robust accuracy against eps", cmd_attack},
-    {"train", "train a network on a dataset (checkpoints, --resume)", cmd_train},
-    {"eval", "accuracy, mean loss and confusion matrix of a model on a dataset", cmd_eval},
-    {"predict", "class probabilities (.npy) and top labels of a model for inputs", cmd_predict},
 };
 static const size_t n_commands = sizeof commands / sizeof commands[0];
 
