@@ -1,0 +1,123 @@
+#!/usr/bin/python3
+"""Cross-check of `chainrule jacobian` and `chainrule jvp` against PyTorch.
+
+Run as:  /usr/bin/python3 tests/torch_jacobian.py path/to/chainrule
+Exits 77 (CTest: skipped) when torch or numpy is not installed.
+
+A float64 model (784-32-16-10, tanh then sigmoid, written by `chainrule init`, with
+non-zero biases added here) is loaded in torch by parsing the safetensors header with
+json + struct; for random inputs the Jacobians of the probabilities and of the logits
+from all three modes (rev, fwd, closed) must equal torch.autograd.functional.jacobian
+to 1e-10 relative error, and `jvp` must equal torch.autograd.functional.jvp.
+"""
+import json
+import os
+import struct
+import subprocess
+import sys
+import tempfile
+
+try:
+    import numpy as np
+    import torch
+except ImportError:
+    print("torch or numpy not installed: skipped")
+    sys.exit(77)
+
+
+def read_st(path):
+    with open(path, "rb") as f:
+        n = struct.unpack("<Q", f.read(8))[0]
+        header = json.loads(f.read(n))
+        data = f.read()
+    meta = header.pop("__metadata__")
+    dt = {"F32": np.float32, "F64": np.float64}
+    t = {k: np.frombuffer(data[v["data_offsets"][0]:v["data_offsets"][1]],
+                          dtype=dt[v["dtype"]]).reshape(v["shape"]).copy() for k, v in header.items()}
+    return meta, t
+
+
+def write_st(path, meta, tensors):
+    header, off, blobs = {"__metadata__": meta}, 0, []
+    for k, a in tensors.items():
+        b = np.ascontiguousarray(a).tobytes()
+        header[k] = {"dtype": "F64" if a.dtype == np.float64 else "F32", "shape": list(a.shape),
+                     "data_offsets": [off, off + len(b)]}
+        off += len(b)
+        blobs.append(b)
+    h = json.dumps(header).encode()
+    h += b" " * ((8 - len(h) % 8) % 8)
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(h)) + h + b"".join(blobs))
+
+
+def torch_model(meta, t):
+    acts = {"sigmoid": torch.sigmoid, "tanh": torch.tanh, "relu": torch.relu}
+    names = meta["activations"].split(",")
+    layers = [(torch.from_numpy(t[f"fc{i}.weight"]), torch.from_numpy(t[f"fc{i}.bias"]), a)
+              for i, a in enumerate(names, start=1)]
+
+    def logits(x):
+        for w, b, a in layers:
+            x = x @ w.T + b
+            if a != "softmax":
+                x = acts[a](x)
+        return x
+    return logits
+
+
+def main():
+    cli = sys.argv[1]
+    tmp = tempfile.mkdtemp()
+    model = os.path.join(tmp, "m.safetensors")
+    subprocess.run([cli, "init", "--layers", "784,32,16,10", "--activation", "tanh,sigmoid",
+                    "--dtype", "float64", "--seed", "3", "--out", model], check=True,
+                   stdout=subprocess.DEVNULL)
+    meta, t = read_st(model)
+    rng = np.random.default_rng(0)
+    for k in list(t):
+        if k.endswith(".bias"):
+            t[k] = rng.uniform(-0.5, 0.5, t[k].shape)
+        else:
+            t[k] = t[k] * 3.0  # larger weights: a less flat network
+    write_st(model, meta, t)
+    logits = torch_model(meta, t)
+    probs = lambda x: torch.softmax(logits(x), dim=-1)
+    X = rng.uniform(0, 1, (5, 784))
+    xp = os.path.join(tmp, "x.npy")
+    np.save(xp, X)
+    worst = 0.0
+    for of, f in (("probs", probs), ("logits", logits)):
+        ref = np.stack([torch.autograd.functional.jacobian(f, torch.from_numpy(X[i])).numpy()
+                        for i in range(len(X))])
+        for mode in ("rev", "fwd", "closed", "auto"):
+            out = os.path.join(tmp, f"j_{of}_{mode}.npy")
+            subprocess.run([cli, "jacobian", "--model", model, "--inputs", xp, "--of", of,
+                            "--mode", mode, "--out", out], check=True, stdout=subprocess.DEVNULL)
+            J = np.load(out)
+            assert J.shape == (5, 10, 784) and J.dtype == np.float64, (J.shape, J.dtype)
+            err = np.abs(J - ref).max() / np.abs(ref).max()
+            worst = max(worst, err)
+            print(f"jacobian --of {of} --mode {mode}: relative error vs torch {err:.2e}")
+            if not err <= 1e-10:
+                print("FAIL")
+                return 1
+    V = rng.normal(size=(5, 784))
+    vp = os.path.join(tmp, "v.npy")
+    np.save(vp, V)
+    out = os.path.join(tmp, "jv.npy")
+    subprocess.run([cli, "jvp", "--model", model, "--inputs", xp, "--tangent", vp, "--out", out],
+                   check=True, stdout=subprocess.DEVNULL)
+    JV = np.load(out)
+    _, ref = torch.autograd.functional.jvp(probs, torch.from_numpy(X), torch.from_numpy(V))
+    err = np.abs(JV - ref.numpy()).max() / np.abs(ref.numpy()).max()
+    print(f"jvp: relative error vs torch {err:.2e}")
+    if not err <= 1e-10:
+        print("FAIL")
+        return 1
+    print(f"OK (worst Jacobian error {worst:.2e})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
