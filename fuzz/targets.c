@@ -1,0 +1,231 @@
+/* The fuzz target bodies; see targets.h. */
+#include "targets.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "chainrule.h"
+#include "chainrule_data.h"
+#include "chainrule_io.h"
+
+#define FUZZ_CHECK(cond)                                                                     \
+    do {                                                                                     \
+        if (!(cond)) {                                                                       \
+            fprintf(stderr, "fuzz contract violated: %s (%s:%d)\n", #cond, __FILE__,          \
+                    __LINE__);                                                               \
+            abort();                                                                         \
+        }                                                                                    \
+    } while (0)
+
+/* An error must be one non-empty line that starts with "<name>". */
+static void check_error(const cr_error *err, const char *name) {
+    size_t n = strlen(err->msg);
+    FUZZ_CHECK(n > 0);
+    FUZZ_CHECK(strchr(err->msg, '\n') == NULL);
+    FUZZ_CHECK(strncmp(err->msg, name, strlen(name)) == 0);
+}
+
+static void check_array(const cr_array *a) {
+    FUZZ_CHECK(a->ndim >= 0 && a->ndim <= CR_ARRAY_MAX_DIMS);
+    size_t count = 1;
+    for (int i = 0; i < a->ndim; i++) FUZZ_CHECK(cr_mul_size(count, a->shape[i], &count));
+    FUZZ_CHECK(count == a->count);
+    FUZZ_CHECK(a->data != NULL);
+    /* touch every byte: ASan reports it if the buffer is shorter than claimed */
+    size_t bytes = a->count * cr_array_dtype_size(a->dtype);
+    volatile unsigned char sink = 0;
+    for (size_t i = 0; i < bytes; i++) sink ^= ((const unsigned char *)a->data)[i];
+    (void)sink;
+}
+
+/* --------------------------------------------------------------------- npy */
+
+int cr_fuzz_npy(const uint8_t *data, size_t size) {
+    static const char name[] = "fuzz.npy";
+    cr_array a;
+    cr_error err = {{0}};
+    if (cr_npy_parse(name, data, size, &a, &err)) {
+        check_error(&err, name);
+        FUZZ_CHECK(a.data == NULL);
+        return 0;
+    }
+    check_array(&a);
+    /* what the CLI does next with an input array and a label array */
+    void *buf = NULL;
+    err.msg[0] = 0;
+    if (cr_array_to_real(name, &a, CR_F32, &buf, &err) == 0) free(buf);
+    else check_error(&err, name);
+    size_t n = a.ndim >= 1 ? a.shape[0] : 1;
+    size_t k = a.ndim == 2 ? a.shape[1] : 10;
+    if (k <= 4096 && n <= 65536) {
+        err.msg[0] = 0;
+        if (cr_labels_to_targets(name, &a, n, k, CR_F64, &buf, &err) == 0) free(buf);
+        else check_error(&err, name);
+    }
+    cr_array_free(&a);
+    FUZZ_CHECK(a.data == NULL);
+    return 0;
+}
+
+/* ------------------------------------------------------------- safetensors */
+
+int cr_fuzz_safetensors(const uint8_t *data, size_t size) {
+    static const char name[] = "fuzz.safetensors";
+    cr_safetensors st;
+    cr_error err = {{0}};
+    if (cr_safetensors_parse(name, data, size, &st, &err)) {
+        check_error(&err, name);
+        FUZZ_CHECK(st.n_tensors == 0 && st.tensors == NULL && st.n_meta == 0 && st.meta == NULL);
+        return 0;
+    }
+    size_t total = 0;
+    for (size_t i = 0; i < st.n_tensors; i++) {
+        const cr_tensor *t = &st.tensors[i];
+        FUZZ_CHECK(t->name != NULL);
+        check_array(&t->array);
+        FUZZ_CHECK(cr_safetensors_find(&st, t->name) == t); /* names are unique */
+        total += t->array.count * cr_array_dtype_size(t->array.dtype);
+    }
+    FUZZ_CHECK(total <= size); /* tensors tile the data section: never more than the file */
+    for (size_t i = 0; i < st.n_meta; i++) {
+        FUZZ_CHECK(st.meta[i].key && st.meta[i].value);
+        FUZZ_CHECK(cr_safetensors_meta(&st, st.meta[i].key) == st.meta[i].value);
+    }
+    cr_safetensors_free(&st);
+    return 0;
+}
+
+/* --------------------------------------------------------------------- idx */
+
+/* gzip input goes through the file reader (incremental inflate); it needs a path. */
+static const char *gz_path(void) {
+    static char path[64];
+    if (!path[0]) {
+        const char *dir = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp";
+        snprintf(path, sizeof path, "%s/cr-fuzz-idx-%ld.gz", dir, (long)getpid());
+    }
+    return path;
+}
+
+int cr_fuzz_idx(const uint8_t *data, size_t size) {
+    static const char name[] = "fuzz.idx";
+    cr_array a;
+    cr_error err = {{0}};
+    int rc;
+    const char *nm = name;
+    if (size >= 2 && data[0] == 0x1f && data[1] == 0x8b) {
+        nm = gz_path();
+        FILE *f = fopen(nm, "wb");
+        if (!f) return 0;
+        int ok = fwrite(data, 1, size, f) == size;
+        if (fclose(f) != 0 || !ok) {
+            unlink(nm);
+            return 0;
+        }
+        rc = cr_idx_read(nm, &a, &err);
+        unlink(nm);
+    } else {
+        rc = cr_idx_parse(name, data, size, &a, &err);
+    }
+    if (rc) {
+        check_error(&err, nm);
+        FUZZ_CHECK(a.data == NULL);
+        return 0;
+    }
+    check_array(&a);
+    FUZZ_CHECK(a.ndim >= 1 && a.count > 0);
+    cr_array_free(&a);
+    return 0;
+}
+
+/* --------------------------------------------------------------------- csv */
+
+int cr_fuzz_csv(const uint8_t *data, size_t size) {
+    static const char name[] = "fuzz.csv";
+    /* the default options, and one variant chosen by the input length */
+    cr_dataset_options opts[2] = {CR_DATASET_OPTIONS_INIT, CR_DATASET_OPTIONS_INIT};
+    switch (size % 4) {
+    case 0: opts[1].label_column = -1; break;
+    case 1: opts[1].has_header = 1; opts[1].k = 3; break;
+    case 2: opts[1].has_header = 0; opts[1].limit = 2; break;
+    default: opts[1].label_column = 2; opts[1].k = 10; break;
+    }
+    for (int v = 0; v < 2; v++) {
+        cr_dataset ds;
+        cr_error err = {{0}};
+        if (cr_csv_parse(name, (const char *)data, size, &opts[v], &ds, &err)) {
+            check_error(&err, name);
+            FUZZ_CHECK(ds.x == NULL && ds.labels == NULL);
+            continue;
+        }
+        FUZZ_CHECK(ds.n > 0 && ds.d > 0 && ds.k > 0 && ds.x && ds.labels);
+        FUZZ_CHECK(ds.n * ds.d <= size); /* every value took at least one byte of input */
+        for (size_t i = 0; i < ds.n; i++) FUZZ_CHECK(ds.labels[i] >= 0 && (size_t)ds.labels[i] < ds.k);
+        volatile float sink = 0;
+        for (size_t i = 0; i < ds.n * ds.d; i++) sink += ds.x[i];
+        (void)sink;
+        cr_dataset_free(&ds);
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------------- model */
+
+/* A model: safetensors parse, then the network built from the tensors, then
+   one forward + backward pass on a zero input (as `chainrule grad` would). */
+int cr_fuzz_model(const uint8_t *data, size_t size) {
+    static const char name[] = "fuzz.safetensors";
+    cr_safetensors st;
+    cr_error err = {{0}};
+    if (cr_safetensors_parse(name, data, size, &st, &err)) {
+        check_error(&err, name);
+        return 0;
+    }
+    cr_model m;
+    err.msg[0] = 0;
+    int rc = cr_model_from_safetensors(name, &st, &m, &err);
+    cr_safetensors_free(&st);
+    if (rc) {
+        check_error(&err, name);
+        FUZZ_CHECK(m.net == NULL);
+        return 0;
+    }
+    const cr_net *net = m.net;
+    FUZZ_CHECK(net && net->n_layers >= 1 && net->n_layers <= CR_MAX_LAYERS);
+    size_t D = cr_net_input_dim(net), K = cr_net_output_dim(net);
+    FUZZ_CHECK(D > 0 && K > 0);
+    FUZZ_CHECK(m.input_mean.data == NULL || m.input_mean.count == D);
+    FUZZ_CHECK(m.input_std.data == NULL || m.input_std.count == D);
+    cr_tape *tape = NULL;
+    size_t es = cr_dtype_size(net->dtype);
+    void *x = calloc(D, es), *y = calloc(K, es), *dx = calloc(D, es);
+    void *g = calloc(net->n_params ? net->n_params : 1, es);
+    if (x && y && dx && g && cr_tape_create(net, 1, &tape) == CR_OK) {
+        if (net->dtype == CR_F64) {
+            ((double *)y)[0] = 1.0;
+            FUZZ_CHECK(cr_net_forward_f64(net, tape, 1, x) == CR_OK);
+            (void)cr_net_loss_f64(net, tape, y);
+            FUZZ_CHECK(cr_net_backward_f64(net, tape, y, dx, g) == CR_OK);
+        } else {
+            ((float *)y)[0] = 1.0f;
+            FUZZ_CHECK(cr_net_forward_f32(net, tape, 1, x) == CR_OK);
+            (void)cr_net_loss_f32(net, tape, y);
+            FUZZ_CHECK(cr_net_backward_f32(net, tape, y, dx, g) == CR_OK);
+        }
+    }
+    cr_tape_free(tape);
+    free(x);
+    free(y);
+    free(dx);
+    free(g);
+    cr_model_free(&m);
+    return 0;
+}
+
+const cr_fuzz_target cr_fuzz_targets[] = {
+    {"npy", cr_fuzz_npy},   {"safetensors", cr_fuzz_safetensors}, {"idx", cr_fuzz_idx},
+    {"csv", cr_fuzz_csv},   {"model", cr_fuzz_model},
+};
+const size_t cr_fuzz_n_targets = sizeof cr_fuzz_targets / sizeof cr_fuzz_targets[0];

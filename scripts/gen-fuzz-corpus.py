@@ -1,0 +1,211 @@
+#!/usr/bin/env python3
+"""Writes the seed corpora of the fuzz targets under tests/fuzz-corpus/<target>/.
+
+Small valid files of every kind each parser accepts, plus the interesting
+near-misses (truncations, lying lengths, unknown dtypes, Fortran order, ...)
+so that the fuzzers start next to every branch. Deterministic: running it
+again rewrites the same bytes. Needs /usr/bin/python3 with numpy.
+
+    /usr/bin/python3 scripts/gen-fuzz-corpus.py [OUTDIR]
+"""
+import gzip
+import io
+import json
+import os
+import struct
+import sys
+
+import numpy as np
+
+root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+out = sys.argv[1] if len(sys.argv) > 1 else os.path.join(root, "tests", "fuzz-corpus")
+rng = np.random.default_rng(12345)
+
+
+def put(target, name, data):
+    d = os.path.join(out, target)
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, name), "wb") as f:
+        f.write(data)
+
+
+def npy_bytes(a, version=None):
+    b = io.BytesIO()
+    if version is None:
+        np.save(b, a, allow_pickle=False)
+    else:
+        np.lib.format.write_array(b, a, version=version, allow_pickle=False)
+    return b.getvalue()
+
+
+# ------------------------------------------------------------------ npy
+put("npy", "f4_2x3.npy", npy_bytes(rng.standard_normal((2, 3)).astype("<f4")))
+put("npy", "f8_vec.npy", npy_bytes(np.arange(5, dtype="<f8")))
+put("npy", "u1_img.npy", npy_bytes(rng.integers(0, 256, (2, 4, 4), dtype=np.uint8)))
+put("npy", "i4_labels.npy", npy_bytes(np.array([0, 2, 1, 2], dtype="<i4")))
+put("npy", "i8_labels.npy", npy_bytes(np.array([1, 0, 3], dtype="<i8")))
+put("npy", "scalar.npy", npy_bytes(np.array(3.5, dtype="<f8")))
+put("npy", "empty.npy", npy_bytes(np.zeros((0, 4), dtype="<f4")))
+put("npy", "onehot.npy", npy_bytes(np.eye(3, dtype="<f4")))
+put("npy", "v2.npy", npy_bytes(np.arange(4, dtype="<f4"), version=(2, 0)))
+put("npy", "v3.npy", npy_bytes(np.arange(4, dtype="<i8"), version=(3, 0)))
+put("npy", "fortran.npy", npy_bytes(np.asfortranarray(np.arange(6, dtype="<f4").reshape(2, 3))))
+put("npy", "bigendian.npy", npy_bytes(np.arange(3, dtype=">f4")))
+put("npy", "f2.npy", npy_bytes(np.arange(3, dtype="<f2")))
+put("npy", "nan.npy", npy_bytes(np.array([1.0, np.nan, np.inf], dtype="<f4")))
+good = npy_bytes(np.arange(6, dtype="<f4").reshape(2, 3))
+put("npy", "trunc_data.npy", good[:-3])
+put("npy", "trunc_header.npy", good[:40])
+put("npy", "trailing.npy", good + b"\0\0\0\0")
+put("npy", "bad_magic.npy", b"\x93NUMPX" + good[6:])
+hdr = b"{'descr': '<f4', 'fortran_order': False, 'shape': (1099511627776,), }"
+hdr += b" " * ((64 - (10 + len(hdr) + 1) % 64) % 64) + b"\n"
+put("npy", "huge_claim.npy", b"\x93NUMPY\x01\x00" + struct.pack("<H", len(hdr)) + hdr + b"\0" * 16)
+put("npy", "hlen_lies.npy", good[:8] + b"\xff\xff" + good[10:])
+
+# ------------------------------------------------------------------ safetensors
+
+
+def st_bytes(tensors, meta=None, header_extra=None):
+    """tensors: list of (name, array); written in order, tiling the data section."""
+    h, data, off = {}, b"", 0
+    if meta is not None:
+        h["__metadata__"] = meta
+    names = {np.dtype("<f4"): "F32", np.dtype("<f8"): "F64", np.dtype("u1"): "U8",
+             np.dtype("<i4"): "I32", np.dtype("<i8"): "I64"}
+    for name, a in tensors:
+        raw = a.tobytes()
+        h[name] = {"dtype": names[a.dtype], "shape": list(a.shape),
+                   "data_offsets": [off, off + len(raw)]}
+        data += raw
+        off += len(raw)
+    if header_extra:
+        header_extra(h)
+    j = json.dumps(h, separators=(",", ":")).encode()
+    j += b" " * ((8 - len(j) % 8) % 8)
+    return struct.pack("<Q", len(j)) + j + data
+
+
+def model(dims, acts, dtype="<f4", extra=(), meta_extra=None):
+    t = []
+    for i in range(len(dims) - 1):
+        t.append((f"fc{i+1}.weight", rng.standard_normal((dims[i + 1], dims[i])).astype(dtype)))
+        t.append((f"fc{i+1}.bias", rng.standard_normal(dims[i + 1]).astype(dtype)))
+    t += list(extra)
+    meta = {"format": "chainrule/1", "activations": acts,
+            "layers": ",".join(str(d) for d in dims)}
+    if meta_extra:
+        meta.update(meta_extra)
+    return st_bytes(t, meta)
+
+
+m2 = model([4, 3, 2], "sigmoid,softmax")
+for target in ("safetensors", "model"):
+    put(target, "model_f32.safetensors", m2)
+    put(target, "model_f64_relu.safetensors", model([3, 5, 4, 2], "relu,tanh,softmax", "<f8"))
+    put(target, "model_std.safetensors",
+        model([3, 2], "softmax", extra=[("input.mean", np.zeros(3, "<f4")),
+                                        ("input.std", np.ones(3, "<f4"))]))
+    put(target, "checkpoint.safetensors",
+        model([2, 3, 2], "tanh,softmax",
+              extra=[("optim.m.fc1.weight", np.zeros((3, 2), "<f4")),
+                     ("optim.step", np.array([7], "<i64" if False else "<i8"))],
+              meta_extra={"epoch": "3", "optimizer": "adam"}))
+    put(target, "empty.safetensors", st_bytes([]))
+    put(target, "meta_only.safetensors", st_bytes([], {"format": "chainrule/1"}))
+    put(target, "trunc.safetensors", m2[:-5])
+    put(target, "trunc_header.safetensors", m2[:30])
+    put(target, "hlen_lies.safetensors", struct.pack("<Q", 1 << 40) + m2[8:])
+
+put("safetensors", "all_dtypes.safetensors",
+    st_bytes([("a", np.arange(3, dtype="<f4")), ("b", np.arange(2, dtype="<f8")),
+              ("c", np.arange(4, dtype="u1")), ("d", np.arange(2, dtype="<i4")),
+              ("e", np.arange(2, dtype="<i8")), ("z", np.zeros((0, 3), "<f4"))]))
+
+
+def overlap(h):
+    h["b"]["data_offsets"] = [4, 12]
+
+
+def outoforder(h):
+    a, b = h["a"]["data_offsets"], h["b"]["data_offsets"]
+    h["a"]["data_offsets"], h["b"]["data_offsets"] = [0, 8], [8, 12]
+    del a, b
+
+
+put("safetensors", "overlap.safetensors",
+    st_bytes([("a", np.arange(2, dtype="<f4")), ("b", np.arange(2, dtype="<f4"))],
+             header_extra=overlap))
+put("safetensors", "out_of_order.safetensors",
+    st_bytes([("b", np.arange(1, dtype="<f4")), ("a", np.arange(2, dtype="<f4"))],
+             header_extra=outoforder))
+put("safetensors", "bf16.safetensors",
+    st_bytes([("a", np.arange(2, dtype="<f4"))],
+             header_extra=lambda h: h["a"].update(dtype="BF16", shape=[4])))
+put("safetensors", "huge_shape.safetensors",
+    st_bytes([("a", np.arange(2, dtype="<f4"))],
+             header_extra=lambda h: h["a"].update(shape=[1 << 20, 1 << 20])))
+
+# model-level near misses: valid safetensors, invalid network
+put("model", "mismatch.safetensors",
+    st_bytes([("fc1.weight", np.zeros((3, 4), "<f4")), ("fc1.bias", np.zeros(3, "<f4")),
+              ("fc2.weight", np.zeros((2, 5), "<f4")), ("fc2.bias", np.zeros(2, "<f4"))],
+             {"format": "chainrule/1", "activations": "sigmoid,softmax"}))
+put("model", "missing_bias.safetensors",
+    st_bytes([("fc1.weight", np.zeros((3, 4), "<f4"))],
+             {"format": "chainrule/1", "activations": "softmax"}))
+put("model", "nan_weight.safetensors",
+    st_bytes([("fc1.weight", np.array([[np.nan, 1.0]], "<f4")), ("fc1.bias", np.zeros(1, "<f4"))],
+             {"format": "chainrule/1", "activations": "softmax"}))
+put("model", "mixed_dtype.safetensors",
+    st_bytes([("fc1.weight", np.zeros((2, 2), "<f4")), ("fc1.bias", np.zeros(2, "<f8"))],
+             {"format": "chainrule/1", "activations": "softmax"}))
+put("model", "bad_act.safetensors",
+    st_bytes([("fc1.weight", np.zeros((2, 2), "<f4")), ("fc1.bias", np.zeros(2, "<f4")),
+              ("fc2.weight", np.zeros((2, 2), "<f4")), ("fc2.bias", np.zeros(2, "<f4"))],
+             {"format": "chainrule/1", "activations": "gelu,softmax"}))
+put("model", "no_format.safetensors",
+    st_bytes([("fc1.weight", np.zeros((2, 2), "<f4")), ("fc1.bias", np.zeros(2, "<f4"))]))
+
+# ------------------------------------------------------------------ idx
+
+
+def idx_bytes(a, code):
+    be = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}[code]
+    h = bytes([0, 0, code, a.ndim]) + b"".join(struct.pack(">I", d) for d in a.shape)
+    return h + a.astype(be).tobytes()
+
+
+imgs = idx_bytes(rng.integers(0, 256, (3, 4, 4)), 0x08)
+labs = idx_bytes(np.array([0, 1, 2, 1]), 0x08)
+put("idx", "images-idx3-ubyte", imgs)
+put("idx", "labels-idx1-ubyte", labs)
+put("idx", "int8.idx", idx_bytes(np.array([-1, 2, -3]), 0x09))
+put("idx", "int16.idx", idx_bytes(np.array([[-300, 2], [5, 1000]]), 0x0B))
+put("idx", "int32.idx", idx_bytes(np.array([1 << 20, -5]), 0x0C))
+put("idx", "float32.idx", idx_bytes(np.array([1.5, -2.0, np.inf]), 0x0D))
+put("idx", "float64.idx", idx_bytes(np.array([[1.5], [np.nan]]), 0x0E))
+put("idx", "images.gz", gzip.compress(imgs, mtime=0))
+put("idx", "labels.gz", gzip.compress(labs, mtime=0))
+put("idx", "trunc.gz", gzip.compress(imgs, mtime=0)[:-10])
+put("idx", "trunc.idx", imgs[:-1])
+put("idx", "trailing.idx", labs + b"\0")
+put("idx", "bad_type.idx", bytes([0, 0, 0x0A, 1, 0, 0, 0, 1, 0]))
+put("idx", "huge_claim.idx", bytes([0, 0, 0x08, 3]) + struct.pack(">III", 1 << 16, 1 << 12, 1 << 12))
+put("idx", "huge_claim.gz", gzip.compress(bytes([0, 0, 0x0E, 2]) + struct.pack(">II", 1 << 31, 1 << 31) + b"\0" * 64, mtime=0))
+put("idx", "zero_dim.idx", bytes([0, 0, 0x08, 2, 0, 0, 0, 0, 0, 0, 0, 3]))
+
+# ------------------------------------------------------------------ csv
+put("csv", "plain.csv", b"0,1.5,2\n1,-3,4e-2\n2,0,1\n")
+put("csv", "header.csv", b"label,x1,x2\n1,0.5,0.25\n0,1,2\n")
+put("csv", "quoted_crlf.csv", b"\"label\",\"a\"\r\n\"1\", \"2.5\" \r\n\r\n0,3\r\n")
+put("csv", "label_last.csv", b"0.1,0.2,3\n0.3,0.4,1\n")
+put("csv", "ragged.csv", b"0,1,2\n1,2\n")
+put("csv", "nonnumeric.csv", b"0,1,2\n1,abc,2\n")
+put("csv", "nan.csv", b"0,nan,2\n1,inf,1e999\n")
+put("csv", "neg_label.csv", b"-1,1\n")
+put("csv", "no_newline.csv", b"1,2,3\n4,5,6")
+put("csv", "unterminated.csv", b"1,\"2\n")
+put("csv", "one_col.csv", b"1\n2\n")
+put("csv", "blank.csv", b"\n  \n\t\n")
+print("seed corpora written to", out)
