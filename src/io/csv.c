@@ -220,10 +220,15 @@ int cr_csv_parse(const char *name, const char *buf, size_t len, const cr_dataset
         cr_error_set(err, "%s: too large", name);
         goto done;
     }
-    out->x = malloc(nd * sizeof(float));
-    out->labels = malloc(n * sizeof(int32_t));
+    /* Memory grows with the rows actually parsed, not with the row count times
+       the width of the first line: a wide first line followed by many short
+       lines would otherwise claim n x d floats that the file does not hold. */
+    size_t cap_rows = d < 4096 ? 4096 / d : 1;
+    if (cap_rows > n) cap_rows = n;
+    out->x = malloc(cap_rows * d * sizeof(float));
+    out->labels = malloc(cap_rows * sizeof(int32_t));
     if (!out->x || !out->labels) {
-        cr_error_set(err, "%s: out of memory for %zu x %zu values", name, n, d);
+        cr_error_set(err, "%s: out of memory for %zu x %zu values", name, cap_rows, d);
         goto done;
     }
     out->n = n;
@@ -242,6 +247,19 @@ int cr_csv_parse(const char *name, const char *buf, size_t len, const cr_dataset
             cr_error_set(err, "%s:%zu: expected %zu fields, found %zu", name, st.line_no, ncols,
                          st.n_fields);
             goto done;
+        }
+        if (row == cap_rows) { /* cap_rows * d fits: cap_rows < n and n * d was checked */
+            size_t ncap = cap_rows > n / 2 ? n : 2 * cap_rows;
+            float *nx = realloc(out->x, ncap * d * sizeof(float));
+            if (nx) out->x = nx;
+            int32_t *nl = nx ? realloc(out->labels, ncap * sizeof(int32_t)) : NULL;
+            if (nl) out->labels = nl;
+            if (!nx || !nl) {
+                cr_error_set(err, "%s:%zu: out of memory for %zu x %zu values", name, st.line_no,
+                             ncap, d);
+                goto done;
+            }
+            cap_rows = ncap;
         }
         float *xr = out->x + row * d;
         for (size_t c = 0, j = 0; c < ncols; c++) {
