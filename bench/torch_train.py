@@ -105,13 +105,13 @@ def main():
     ap.add_argument("--lr", type=float, default=None)
     ap.add_argument("--momentum", type=float, default=0.9)
     ap.add_argument("--weight-decay", type=float, default=0.0)
-    ap.add_argument("--schedule", default="constant")
+    ap.add_argument("--schedule", default="cosine")
     ap.add_argument("--standardize", action="store_true")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--sgd1-examples", type=int, default=5000)
     a = ap.parse_args()
     if a.lr is None:
-        a.lr = 0.001 if a.optimizer == "adam" else 0.1
+        a.lr = 0.002 if a.optimizer == "adam" else 0.1
     x, y = load("train")
     xt, yt = load("test")
     if a.standardize:

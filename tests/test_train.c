@@ -17,6 +17,7 @@
 
 #include "chainrule.h"
 #include "chainrule_data.h"
+#include "net/train_kernels.h"
 #include "testutil.h"
 
 /* A net with exactly n_params = 2 (1 weight, 1 bias) to hold test vectors. */
@@ -102,6 +103,55 @@ static void test_adam_bias_correction(void **state) {
     assert_true(fabs((1 - 0.01) - (1 - 0.01)) < 1e-12);
     cr_optim_free(o);
     cr_net_free(net);
+}
+
+/* The vectorised float32 steps agree with the float64 reference loop. */
+static void test_f32_matches_f64(void **state) {
+    (void)state;
+    size_t dims[2] = {6, 5}; /* 35 parameters: two 16-lane blocks and a tail */
+    cr_net *n32, *n64;
+    cr_net_create(&n32, CR_F32, 1, dims, NULL);
+    cr_net_create(&n64, CR_F64, 1, dims, NULL);
+    for (int kind = 0; kind < CR_OPT_COUNT; kind++) {
+        cr_optim_config c = cr_optim_config_default();
+        c.kind = (cr_optimizer)kind;
+        c.lr = kind == CR_OPT_ADAM ? 0.01 : 0.1;
+        c.weight_decay = 0.05;
+        cr_optim *o32, *o64;
+        cr_optim_create(n32, &c, &o32);
+        cr_optim_create(n64, &c, &o64);
+        float p32[35], g32[35];
+        double p64[35], g64[35];
+        tu_fill_uniform(p64, 35, -1, 1, 3);
+        for (int i = 0; i < 35; i++) p32[i] = (float)p64[i], p64[i] = p32[i];
+        for (int t = 0; t < 5; t++) {
+            tu_fill_uniform(g64, 35, -2, 2, 10 + (uint64_t)t);
+            for (int i = 0; i < 35; i++) g32[i] = (float)g64[i], g64[i] = g32[i];
+            cr_optim_step_f32(o32, p32, g32);
+            cr_optim_step_f64(o64, p64, g64);
+        }
+        for (int i = 0; i < 35; i++) assert_true(fabs(p32[i] - p64[i]) < 2e-6);
+        cr_optim_free(o32);
+        cr_optim_free(o64);
+    }
+    cr_net_free(n32);
+    cr_net_free(n64);
+}
+
+/* The training forward's vectorised sigmoid agrees with the op's to ~1e-6. */
+static void test_fast_sigmoid(void **state) {
+    (void)state;
+    enum { N = 4003 };
+    static float r[N], a[N], b[N];
+    for (int i = 0; i < N; i++) r[i] = -100.0f + 200.0f * (float)i / (N - 1);
+    r[0] = -1e4f, r[1] = 1e4f, r[2] = 0.0f, r[3] = -0.0f, r[4] = 1e-30f;
+    cr_sigmoid_fast_f32(N, r, a);
+    cr_sigmoid_forward_f32(N, r, b);
+    for (int i = 0; i < N; i++) {
+        double err = fabs((double)a[i] - b[i]);
+        assert_true(isfinite(a[i]) && a[i] >= 0 && a[i] <= 1);
+        assert_true(err <= 1e-6 * b[i] + 1e-37);
+    }
 }
 
 static void test_schedules(void **state) {
@@ -391,6 +441,8 @@ int main(void) {
         cmocka_unit_test(test_sgd_and_weight_decay),
         cmocka_unit_test(test_momentum_nesterov),
         cmocka_unit_test(test_adam_bias_correction),
+        cmocka_unit_test(test_f32_matches_f64),
+        cmocka_unit_test(test_fast_sigmoid),
         cmocka_unit_test(test_schedules),
         cmocka_unit_test(test_shuffle),
         cmocka_unit_test(test_step_matches_backward),

@@ -25,7 +25,7 @@
 
 #define DEFAULT_OPTIMIZER "adam"
 #define DEFAULT_LR_SGD "0.1"
-#define DEFAULT_LR_ADAM "0.001"
+#define DEFAULT_LR_ADAM "0.002"
 
 static const char *const train_help =
     "usage: chainrule train --data SPEC [options]\n"
@@ -58,7 +58,8 @@ static const char *const train_help =
     "  --beta1 X --beta2 X   Adam betas (default 0.9, 0.999)\n"
     "  --eps X               Adam epsilon (default 1e-8)\n"
     "  --weight-decay X      L2 coefficient added to the gradient (default 0)\n"
-    "  --schedule NAME       constant (default), step, cosine (per optimiser step)\n"
+    "  --schedule NAME       cosine (default: from --lr down to --lr-min over all the\n"
+    "                        steps of --epochs), step, constant\n"
     "  --step-epochs N       step schedule: multiply the lr by --gamma every N epochs\n"
     "                        (default 1)\n"
     "  --gamma X             step schedule factor (default 0.1)\n"
@@ -356,6 +357,7 @@ int cmd_train(int argc, char **argv) {
     run_state rs;
     memset(&rs, 0, sizeof rs);
     rs.cfg = cr_optim_config_default();
+    rs.cfg.schedule = CR_SCHED_COSINE;
     long stop_after = -1;
     if (t.stop_after) {
         if (!cli_parse_long("--stop-after", t.stop_after, 0, 1000000, &stop_after)) return CLI_USAGE;

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "chainrule.h"
+#include "train_kernels.h"
 
 static const char *const opt_names[CR_OPT_COUNT] = {"sgd", "momentum", "nesterov", "adam"};
 static const char *const sched_names[CR_SCHED_COUNT] = {"constant", "step", "cosine"};
@@ -165,7 +166,31 @@ void cr_optim_free(cr_optim *opt) { free(opt); }
         return CR_OK;                                                                          \
     }
 
-CR_OPTIM_STEP(float, f32, sqrtf)
+/* float32: the same formulas through the vectorised loops of train_kernels.c */
+cr_status cr_optim_step_f32(cr_optim *opt, float *p, const float *grad) {
+    if (!opt || !p || !grad || opt->dtype != CR_F32) return CR_ERR_ARG;
+    const cr_optim_config *c = &opt->cfg;
+    const float lr = (float)cr_optim_lr(c, opt->step), wd = (float)c->weight_decay;
+    switch (c->kind) {
+    case CR_OPT_SGD: cr_opt_sgd_f32(opt->n_params, lr, wd, p, grad); break;
+    case CR_OPT_MOMENTUM:
+    case CR_OPT_NESTEROV:
+        cr_opt_momentum_f32(opt->n_params, lr, wd, (float)c->momentum,
+                            c->kind == CR_OPT_NESTEROV, p, grad, opt->m);
+        break;
+    case CR_OPT_ADAM: {
+        double t = (double)(opt->step + 1);
+        double bc1 = 1.0 - pow(c->beta1, t), bc2 = 1.0 - pow(c->beta2, t);
+        cr_opt_adam_f32(opt->n_params, (float)((double)lr / bc1), wd, (float)c->beta1,
+                        (float)c->beta2, (float)sqrt(bc2), (float)c->eps, p, grad, opt->m,
+                        opt->v);
+        break;
+    }
+    default: return CR_ERR_ARG;
+    }
+    opt->step++;
+    return CR_OK;
+}
 CR_OPTIM_STEP(double, f64, sqrt)
 
 void cr_shuffle_u32(cr_rng *rng, size_t n, uint32_t *perm) {

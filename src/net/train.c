@@ -22,7 +22,7 @@ static float *bptr(cr_net *net, int l) { return (float *)net->params + net->b_of
 
 static void act_forward(cr_activation act, size_t count, const float *r, float *h) {
     switch (act) {
-    case CR_ACT_SIGMOID: cr_sigmoid_forward_f32(count, r, h); break;
+    case CR_ACT_SIGMOID: cr_sigmoid_fast_f32(count, r, h); break;
     case CR_ACT_TANH: cr_tanh_forward_f32(count, r, h); break;
     case CR_ACT_RELU: cr_relu_forward_f32(count, r, h); break;
     default: break;
@@ -114,8 +114,20 @@ cr_status cr_train_step_f32(cr_net *net, cr_optim *opt, cr_train_ws *ws, size_t 
     for (size_t i = 0; i < n; i++)
         if (labels[i] < 0 || (size_t)labels[i] >= k) return CR_ERR_ARG;
     cr_tape *tape = ws->tape;
-    cr_status st = cr_net_forward_f32(net, tape, n, x);
-    if (st != CR_OK) return st;
+    /* forward: the ops' chain, with the vectorised sigmoid */
+    const float *in = x;
+    for (int l = 0; l < L; l++) {
+        size_t din = net->dims[l], dout = net->dims[l + 1];
+        float *r = tape->pre[l], *h = tape->post[l];
+        cr_linear_forward_f32(n, din, dout, in, wptr(net, l), bptr(net, l), r);
+        if (l + 1 < L)
+            act_forward(net->act[l], n * dout, r, h);
+        else
+            cr_softmax_forward_f32(n, dout, r, h);
+        in = h;
+    }
+    tape->n = n;
+    tape->input = x;
 
     /* loss, accuracy and G_θ = ŷ − y (of the summed loss) */
     const float *theta = tape->pre[L - 1], *probs = tape->post[L - 1];

@@ -6,7 +6,15 @@
  */
 #include "train_kernels.h"
 
+#include <stdint.h>
+
+#include "chainrule.h"
+
+#include <math.h>
 #include <string.h>
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+#include <immintrin.h>
+#endif
 
 void cr_colsum_axpby_f32(size_t n, size_t h, float a, const float *g, float beta, float *b) {
     for (size_t j = 0; j < h; j++) {
@@ -117,22 +125,174 @@ typedef float v16 __attribute__((vector_size(64)));
         for (size_t j = 0; j < dout; j++) b[j] += a * g[j];                                    \
     }
 
+/* Optimiser loops. Scalar expressions are written once (OPT_*_EXPR) and used
+   for both the 16-lane body and the tail, so every element sees the same
+   operations whatever the instruction set. */
+#define CR_DEFINE_OPT_KERNELS(SUFFIX, TARGET, SQRT16)                                         \
+    TARGET static void opt_sgd_##SUFFIX(size_t n, float lr, float wd, float *p,              \
+                                        const float *g) {                                    \
+        size_t i = 0;                                                                        \
+        for (; i + 16 <= n; i += 16) {                                                       \
+            v16 pv, gv;                                                                      \
+            V16_LOAD(pv, p + i);                                                             \
+            V16_LOAD(gv, g + i);                                                             \
+            pv = pv - lr * (gv + wd * pv);                                                   \
+            V16_STORE(p + i, pv);                                                            \
+        }                                                                                    \
+        for (; i < n; i++) p[i] = p[i] - lr * (g[i] + wd * p[i]);                            \
+    }                                                                                        \
+    TARGET static void opt_momentum_##SUFFIX(size_t n, float lr, float wd, float mu,         \
+                                             int nesterov, float *p, const float *g,         \
+                                             float *m) {                                     \
+        size_t i = 0;                                                                        \
+        for (; i + 16 <= n; i += 16) {                                                       \
+            v16 pv, gv, mv;                                                                  \
+            V16_LOAD(pv, p + i);                                                             \
+            V16_LOAD(gv, g + i);                                                             \
+            V16_LOAD(mv, m + i);                                                             \
+            gv = gv + wd * pv;                                                               \
+            mv = mu * mv + gv;                                                               \
+            pv = pv - lr * (nesterov ? gv + mu * mv : mv);                                   \
+            V16_STORE(m + i, mv);                                                            \
+            V16_STORE(p + i, pv);                                                            \
+        }                                                                                    \
+        for (; i < n; i++) {                                                                 \
+            float gi = g[i] + wd * p[i];                                                     \
+            m[i] = mu * m[i] + gi;                                                           \
+            p[i] = p[i] - lr * (nesterov ? gi + mu * m[i] : m[i]);                           \
+        }                                                                                    \
+    }                                                                                        \
+    TARGET static void opt_adam_##SUFFIX(size_t n, float step_size, float wd, float b1,      \
+                                         float b2, float sbc2, float eps, float *p,          \
+                                         const float *g, float *m, float *v) {               \
+        size_t i = 0;                                                                        \
+        const float c1 = 1 - b1, c2 = 1 - b2;                                                \
+        for (; i + 16 <= n; i += 16) {                                                       \
+            v16 pv, gv, mv, vv;                                                              \
+            V16_LOAD(pv, p + i);                                                             \
+            V16_LOAD(gv, g + i);                                                             \
+            V16_LOAD(mv, m + i);                                                             \
+            V16_LOAD(vv, v + i);                                                             \
+            gv = gv + wd * pv;                                                               \
+            mv = b1 * mv + c1 * gv;                                                          \
+            vv = b2 * vv + c2 * gv * gv;                                                     \
+            v16 sv = vv;                                                                      \
+            SQRT16(&sv);                                                                     \
+            pv = pv - step_size * mv / (sv / sbc2 + eps);                            \
+            V16_STORE(m + i, mv);                                                            \
+            V16_STORE(v + i, vv);                                                            \
+            V16_STORE(p + i, pv);                                                            \
+        }                                                                                    \
+        for (; i < n; i++) {                                                                 \
+            float gi = g[i] + wd * p[i];                                                     \
+            m[i] = b1 * m[i] + c1 * gi;                                                      \
+            v[i] = b2 * v[i] + c2 * gi * gi;                                                 \
+            p[i] = p[i] - step_size * m[i] / (sqrtf(v[i]) / sbc2 + eps);                     \
+        }                                                                                    \
+    }
+
+static inline void sqrt16_base(v16 *x) {
+    for (int u = 0; u < 16; u++) (*x)[u] = sqrtf((*x)[u]);
+}
+#if CR_KERNEL_DISPATCH
+__attribute__((target("avx2,fma"))) static inline void sqrt16_avx2(v16 *x) {
+    __m256 lo, hi;
+    memcpy(&lo, x, 32);
+    memcpy(&hi, (char *)x + 32, 32);
+    lo = _mm256_sqrt_ps(lo);
+    hi = _mm256_sqrt_ps(hi);
+    memcpy(x, &lo, 32);
+    memcpy((char *)x + 32, &hi, 32);
+}
+__attribute__((target("avx512f,avx2,fma"))) static inline void sqrt16_avx512(v16 *x) {
+    __m512 y;
+    memcpy(&y, x, 64);
+    y = _mm512_sqrt_ps(y);
+    memcpy(x, &y, 64);
+}
+#endif
+
 CR_DEFINE_KERNELS(base, )
 #if CR_KERNEL_DISPATCH
 CR_DEFINE_KERNELS(avx2, __attribute__((target("avx2,fma"))))
 CR_DEFINE_KERNELS(avx512, __attribute__((target("avx512f,avx2,fma"))))
 #endif
 
+/* σ over 16 lanes: e = exp(-|r|) by range reduction (n = round(x log2 e),
+   f = x - n ln 2 in two parts) and Cephes' expf polynomial, 2^n built in the
+   exponent bits. x is clamped at -87 so that 2^n stays a normal number. */
+typedef int32_t v16i __attribute__((vector_size(64)));
+#define CR_DEFINE_SIGMOID(SUFFIX, TARGET)                                                     \
+    TARGET static void sigmoid_##SUFFIX(size_t count, const float *r, float *h) {             \
+        size_t i = 0;                                                                         \
+        const v16 lo = (v16){0} + -87.0f, magic = lo * 0 + 12582912.0f, one = lo * 0 + 1.0f;        \
+        const v16i sign = (v16i){0} + INT32_MIN;                                   \
+        for (; i + 16 <= count; i += 16) {                                                    \
+            v16 rv;                                                                           \
+            V16_LOAD(rv, r + i);                                                              \
+            v16i neg = (v16i)rv & sign;                                                       \
+            v16 x = (v16)((v16i)rv | sign); /* -|r| */                                        \
+            v16i small = x < lo;                                                              \
+            x = (v16)(((v16i)x & ~small) | ((v16i)lo & small));                              \
+            v16 t = x * 1.44269504088896341f + magic;                                         \
+            v16i n = (v16i)t - (v16i)magic;                                                   \
+            v16 nf = t - magic;                                                               \
+            v16 f = x - nf * 0.693359375f + nf * 2.12194440e-4f;                              \
+            v16 f2 = f * f;                                                                   \
+            v16 p = 1.9875691500e-4f * f + 1.3981999507e-3f;                                  \
+            p = p * f + 8.3334519073e-3f;                                                     \
+            p = p * f + 4.1665795894e-2f;                                                     \
+            p = p * f + 1.6666665459e-1f;                                                     \
+            p = p * f + 5.0000001201e-1f;                                                     \
+            p = p * f2 + f + one;                                                             \
+            v16 e = p * (v16)((n + 127) << 23);                                               \
+            v16 hp = one / (one + e), hn = e / (one + e);                                     \
+            v16i isneg = neg != 0;                                                            \
+            v16 out = (v16)(((v16i)hp & ~isneg) | ((v16i)hn & isneg));                        \
+            V16_STORE(h + i, out);                                                            \
+        }                                                                                     \
+        for (; i < count; i++) {                                                              \
+            float x = r[i];                                                                   \
+            if (x >= 0) {                                                                     \
+                h[i] = 1.0f / (1.0f + expf(-x));                                              \
+            } else {                                                                          \
+                float e = expf(x);                                                            \
+                h[i] = e / (1.0f + e);                                                        \
+            }                                                                                 \
+        }                                                                                     \
+    }
+CR_DEFINE_SIGMOID(base, )
+#if CR_KERNEL_DISPATCH
+CR_DEFINE_SIGMOID(avx2, __attribute__((target("avx2,fma"))))
+CR_DEFINE_SIGMOID(avx512, __attribute__((target("avx512f,avx2,fma"))))
+#endif
+CR_DEFINE_OPT_KERNELS(base, , sqrt16_base)
+#if CR_KERNEL_DISPATCH
+CR_DEFINE_OPT_KERNELS(avx2, __attribute__((target("avx2,fma"))), sqrt16_avx2)
+CR_DEFINE_OPT_KERNELS(avx512, __attribute__((target("avx512f,avx2,fma"))), sqrt16_avx512)
+#endif
+
 typedef struct {
     void (*sparse_gemv)(size_t, size_t, const float *, const float *, const float *, float *);
     void (*gemv_rows)(size_t, size_t, const float *, const float *, float *);
     void (*sparse_ger)(size_t, size_t, float, const float *, const float *, float *, float *);
+    void (*sgd)(size_t, float, float, float *, const float *);
+    void (*momentum)(size_t, float, float, float, int, float *, const float *, float *);
+    void (*adam)(size_t, float, float, float, float, float, float, float *, const float *, float *,
+                 float *);
+    void (*sigmoid)(size_t, const float *, float *);
 } kernels;
 
-static const kernels k_base = {sparse_gemv_base, gemv_rows_base, sparse_ger_base};
+static const kernels k_base = {sparse_gemv_base, gemv_rows_base, sparse_ger_base,
+                                 opt_sgd_base, opt_momentum_base, opt_adam_base,
+                                 sigmoid_base};
 #if CR_KERNEL_DISPATCH
-static const kernels k_avx2 = {sparse_gemv_avx2, gemv_rows_avx2, sparse_ger_avx2};
-static const kernels k_avx512 = {sparse_gemv_avx512, gemv_rows_avx512, sparse_ger_avx512};
+static const kernels k_avx2 = {sparse_gemv_avx2, gemv_rows_avx2, sparse_ger_avx2,
+                                 opt_sgd_avx2, opt_momentum_avx2, opt_adam_avx2,
+                                 sigmoid_avx2};
+static const kernels k_avx512 = {sparse_gemv_avx512, gemv_rows_avx512, sparse_ger_avx512,
+                                 opt_sgd_avx512, opt_momentum_avx512, opt_adam_avx512,
+                                 sigmoid_avx512};
 #endif
 
 static const kernels *pick(void) {
@@ -162,6 +322,20 @@ void cr_sparse_ger_f32(size_t din, size_t dout, float a, const float *h, const f
                        float *w, float *b) {
     pick()->sparse_ger(din, dout, a, h, g, w, b);
 }
+void cr_sigmoid_fast_f32(size_t count, const float *r, float *h) {
+    pick()->sigmoid(count, r, h);
+}
+void cr_opt_sgd_f32(size_t n, float lr, float wd, float *p, const float *g) {
+    pick()->sgd(n, lr, wd, p, g);
+}
+void cr_opt_momentum_f32(size_t n, float lr, float wd, float mu, int nesterov, float *p,
+                         const float *g, float *m) {
+    pick()->momentum(n, lr, wd, mu, nesterov, p, g, m);
+}
+void cr_opt_adam_f32(size_t n, float step_size, float wd, float b1, float b2, float sbc2,
+                     float eps, float *p, const float *g, float *m, float *v) {
+    pick()->adam(n, step_size, wd, b1, b2, sbc2, eps, p, g, m, v);
+}
 
 #else /* portable C */
 
@@ -187,5 +361,28 @@ void cr_sparse_ger_f32(size_t din, size_t dout, float a, const float *h, const f
             for (size_t j = 0; j < dout; j++) w[i * dout + j] += ai * g[j];
     }
     for (size_t j = 0; j < dout; j++) b[j] += a * g[j];
+}
+void cr_sigmoid_fast_f32(size_t count, const float *r, float *h) {
+    cr_sigmoid_forward_f32(count, r, h);
+}
+void cr_opt_sgd_f32(size_t n, float lr, float wd, float *p, const float *g) {
+    for (size_t i = 0; i < n; i++) p[i] = p[i] - lr * (g[i] + wd * p[i]);
+}
+void cr_opt_momentum_f32(size_t n, float lr, float wd, float mu, int nesterov, float *p,
+                         const float *g, float *m) {
+    for (size_t i = 0; i < n; i++) {
+        float gi = g[i] + wd * p[i];
+        m[i] = mu * m[i] + gi;
+        p[i] = p[i] - lr * (nesterov ? gi + mu * m[i] : m[i]);
+    }
+}
+void cr_opt_adam_f32(size_t n, float step_size, float wd, float b1, float b2, float sbc2,
+                     float eps, float *p, const float *g, float *m, float *v) {
+    for (size_t i = 0; i < n; i++) {
+        float gi = g[i] + wd * p[i];
+        m[i] = b1 * m[i] + (1 - b1) * gi;
+        v[i] = b2 * v[i] + (1 - b2) * gi * gi;
+        p[i] = p[i] - step_size * m[i] / (sqrtf(v[i]) / sbc2 + eps);
+    }
 }
 #endif

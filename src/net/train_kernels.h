@@ -20,4 +20,20 @@ void cr_gemv_rows_f32(size_t din, size_t dout, const float *w, const float *g, f
 void cr_sparse_ger_f32(size_t din, size_t dout, float a, const float *h, const float *g,
                        float *w, float *b);
 
+
+/* h = σ(r) for the training forward: exp through a vectorised Cephes-style
+   polynomial (relative error ~2e-7, i.e. within 2 ulp of expf), stable form
+   e = exp(−|r|), h = 1/(1+e) for r ≥ 0 and e/(1+e) for r < 0. */
+void cr_sigmoid_fast_f32(size_t count, const float *r, float *h);
+
+/* Optimiser updates over n parameters (see chainrule.h for the formulas);
+   wd is the L2 coefficient. Every lane computes exactly what the scalar
+   expression computes (no contraction to FMA), so results do not depend on
+   the instruction set. */
+void cr_opt_sgd_f32(size_t n, float lr, float wd, float *p, const float *g);
+void cr_opt_momentum_f32(size_t n, float lr, float wd, float mu, int nesterov, float *p,
+                         const float *g, float *m);
+void cr_opt_adam_f32(size_t n, float step_size, float wd, float b1, float b2, float sbc2,
+                     float eps, float *p, const float *g, float *m, float *v);
+
 #endif
