@@ -181,7 +181,7 @@ int cmd_attack(int argc, char **argv) {
                "\"clip\": [%g, %g], \"results\": [",
                method_s, nname, target ? "true" : "false", n, o.lo, o.hi);
     if (!json && n_eps > 1)
-        printf("  %8s %10s %10s %12s %12s %12s %9s\n", "eps", "accuracy", target ? "hit target" : "",
+        printf("  %8s %10s%s %12s %12s %12s %9s\n", "eps", "accuracy", target ? " hit target" : "",
                "mean J", "pred dJ", "real dJ", "seconds");
     cr_attack_stats last = {0};
     for (size_t e = 0; e < n_eps; e++) {
@@ -229,11 +229,11 @@ int cmd_attack(int argc, char **argv) {
                    tot.hit_target / dn, tot.loss_clean / dn, tot.loss_adv / dn,
                    o.method == CR_ATTACK_FGSM ? tot.pred_dloss / dn : NAN, tot.max_dist, secs);
         else if (n_eps > 1) {
-            char hit[16] = "";
-            if (target) snprintf(hit, sizeof hit, "%.2f%%", 100.0 * tot.hit_target / dn);
+            char hit[24] = "";
+            if (target) snprintf(hit, sizeof hit, " %10.2f%%", 100.0 * tot.hit_target / dn);
             char pred_s[24] = "-";
             if (o.method == CR_ATTACK_FGSM) snprintf(pred_s, sizeof pred_s, "%+.4f", tot.pred_dloss / dn);
-            printf("  %8g %9.2f%% %10s %12.4f %12s %+12.4f %9.3f\n", o.eps, 100.0 * tot.correct_adv / dn,
+            printf("  %8g %9.2f%%%s %12.4f %12s %+12.4f %9.3f\n", o.eps, 100.0 * tot.correct_adv / dn,
                    hit, tot.loss_adv / dn, pred_s, (tot.loss_adv - tot.loss_clean) / dn, secs);
         } else {
             printf("  clean accuracy %.2f%%, under attack (eps %g) %.2f%%", 100.0 * tot.correct_clean / dn,

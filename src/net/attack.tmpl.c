@@ -17,7 +17,7 @@
  */
 #include "input_util.tmpl.h"
 
-#define ATTACK_ROWS 1024
+#define ATTACK_ROWS 4096 /* rows per batched pass: large gemms */
 
 static double FN(norm_of)(cr_norm norm, size_t d, const real *v) {
     double s = 0;
@@ -114,20 +114,35 @@ cr_status FN(attack)(const cr_net *net, size_t n, const real *x, const int64_t *
                 FN(iu_argmax)(k, (const real *)tape->pre[L - 1] + i * k) == (size_t)labels[i0 + i];
         }
         if ((st = FN(net_backward)(net, tape, y, g, NULL)) != CR_OK) goto done;
-        memcpy(xa, xc, m * d * sizeof(real));
+        if (opt->method == CR_ATTACK_PGD || opt->norm == CR_NORM_L2) /* the starting point */
+            memcpy(xa, xc, m * d * sizeof(real));
 
         if (opt->method == CR_ATTACK_FGSM) {
+            const real lo = (real)opt->lo, hi = (real)opt->hi;
             for (size_t i = 0; i < m; i++) {
-                const real *gi = g + i * d;
+                const real *gi = g + i * d, *xi = xc + i * d;
                 real *ai = xa + i * d;
-                double gn = opt->norm == CR_NORM_LINF ? 0 : FN(norm_of)(CR_NORM_L2, d, gi);
-                if (opt->norm == CR_NORM_LINF)
-                    for (size_t q = 0; q < d; q++) gn += gi[q] < 0 ? -(double)gi[q] : gi[q];
-                acc.pred_dloss += sgn * opt->eps * gn; /* ε‖g‖₁ (L∞, the dual norm) or ε‖g‖₂ */
-                FN(take_step)(opt->norm, d, ai, gi, opt->eps, sgn);
-                FN(project)(opt, d, xc + i * d, ai);
                 double lin = 0;
-                for (size_t q = 0; q < d; q++) lin += (double)gi[q] * ((double)ai[q] - xc[i * d + q]);
+                if (opt->norm == CR_NORM_LINF) {
+                    /* one fused pass: ‖g‖₁, the sign step (|δ| = ε: already in the ball),
+                       the clip, and g·δ */
+                    const real s = (real)(sgn * opt->eps);
+                    real l1 = 0, gd = 0;
+                    for (size_t q = 0; q < d; q++) {
+                        real gq = gi[q], v = xi[q] + (gq > 0 ? s : gq < 0 ? -s : 0);
+                        v = v < lo ? lo : v > hi ? hi : v;
+                        ai[q] = v;
+                        l1 += gq < 0 ? -gq : gq;
+                        gd += gq * (v - xi[q]);
+                    }
+                    acc.pred_dloss += sgn * opt->eps * (double)l1; /* ε‖g‖₁: the dual norm */
+                    lin = gd;
+                } else {
+                    acc.pred_dloss += sgn * opt->eps * FN(norm_of)(CR_NORM_L2, d, gi);
+                    FN(take_step)(opt->norm, d, ai, gi, opt->eps, sgn);
+                    FN(project)(opt, d, xi, ai);
+                    for (size_t q = 0; q < d; q++) lin += (double)gi[q] * ((double)ai[q] - xi[q]);
+                }
                 acc.pred_dloss_clip += lin;
             }
         } else {
@@ -182,13 +197,19 @@ cr_status FN(attack)(const cr_net *net, size_t n, const real *x, const int64_t *
             acc.correct_adv += pred == (size_t)labels[i0 + i];
             if (target) acc.hit_target += pred == (size_t)target[i0 + i];
             acc.loss_adv += loss[i];
+            const real *ai = xa + i * d, *xi = xc + i * d;
+            real mn = ai[0], mx = ai[0], linf = 0, l2 = 0;
             for (size_t q = 0; q < d; q++) {
-                g[q] = xa[i * d + q] - xc[i * d + q];
-                real v = xa[i * d + q];
-                acc.min_value = v < acc.min_value ? v : acc.min_value;
-                acc.max_value = v > acc.max_value ? v : acc.max_value;
+                real v = ai[q], dv = v - xi[q];
+                mn = v < mn ? v : mn;
+                mx = v > mx ? v : mx;
+                dv = dv < 0 ? -dv : dv;
+                linf = dv > linf ? dv : linf;
+                l2 += dv * dv;
             }
-            double dist = FN(norm_of)(opt->norm, d, g);
+            acc.min_value = mn < acc.min_value ? mn : acc.min_value;
+            acc.max_value = mx > acc.max_value ? mx : acc.max_value;
+            double dist = opt->norm == CR_NORM_LINF ? (double)linf : sqrt((double)l2);
             acc.max_dist = dist > acc.max_dist ? dist : acc.max_dist;
         }
     }
