@@ -40,6 +40,7 @@ static void test_sgd_and_weight_decay(void **state) {
     assert_true(fabs(p[0] - 0.95) < 1e-15 && fabs(p[1] - 2.1) < 1e-15);
     assert_int_equal(o->step, 1);
     cr_optim_free(o);
+    cr_net_free(net);
     c.weight_decay = 0.1; /* g + wd p = [0.6, -0.8] */
     o = make_opt(c, &net);
     double q[2] = {1, 2};
