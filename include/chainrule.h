@@ -364,6 +364,7 @@ typedef struct {
     float *xb;        /* max_batch x D gathered inputs */
     int32_t *yb;      /* max_batch gathered labels */
     uint32_t *perm;   /* n_examples */
+    uint32_t *nz;     /* Σ_l dims[l], l < L: indices of each layer's nonzero inputs */
 } cr_train_ws;
 
 cr_status cr_train_ws_create(const cr_net *net, size_t max_batch, size_t n_examples,

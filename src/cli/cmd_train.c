@@ -272,14 +272,17 @@ static int restore_optim(const cr_model *m, const char *path, cr_optim *opt, uin
 typedef struct {
     int tty;
     long epoch, epochs;
-    double t0;
+    double t0, last;
     size_t n;
 } progress_ctx;
 
 static int progress_cb(void *user, const cr_train_stats *s, size_t total) {
     progress_ctx *p = user;
     if (!p->tty) return 0;
-    double el = cli_now() - p->t0, rate = el > 0 ? (double)s->seen / el : 0;
+    double now = cli_now();
+    if (now - p->last < 0.1 && s->seen < total) return 0; /* at most 10 updates a second */
+    p->last = now;
+    double el = now - p->t0, rate = el > 0 ? (double)s->seen / el : 0;
     double left = (double)(total - s->seen) + (double)total * (double)(p->epochs - p->epoch - 1);
     double eta = rate > 0 ? left / rate : 0;
     int width = 24, fill = (int)((double)width * (double)s->seen / (double)total);
@@ -590,7 +593,7 @@ int cmd_train(int argc, char **argv) {
     }
 
     /* ---- epochs */
-    progress_ctx pc = {cli_isatty(stderr) && !t.quiet && !t.json, 0, rs.epochs, 0, train.n};
+    progress_ctx pc = {cli_isatty(stderr) && !t.quiet && !t.json, 0, rs.epochs, 0, 0, train.n};
     eval_result last_test = {0, 0, 0}, last_val = {0, 0, 0};
     cr_train_stats stats = {0, 0, 0};
     double total_time = 0;

@@ -46,19 +46,23 @@ cr_status cr_train_ws_create(const cr_net *net, size_t max_batch, size_t n_examp
     *out = NULL;
     if (!net || net->dtype != CR_F32 || max_batch == 0) return CR_ERR_ARG;
     if (n_examples > UINT32_MAX) return CR_ERR_OVERFLOW;
-    size_t d = net->dims[0], xb, gb, yb, pb;
+    size_t d = net->dims[0], xb, gb, yb, pb, zb, maxdim = 0; /* maxdim: Σ input widths */
+    for (int l = 0; l < net->n_layers; l++) maxdim += net->dims[l];
     if (!cr_mul_size(max_batch, d, &xb) || !cr_mul_size(xb, sizeof(float), &xb) ||
         !cr_mul_size(net->n_params, sizeof(float), &gb) ||
         !cr_mul_size(max_batch, sizeof(int32_t), &yb) ||
-        !cr_mul_size(n_examples, sizeof(uint32_t), &pb))
+        !cr_mul_size(n_examples, sizeof(uint32_t), &pb) ||
+        !cr_mul_size(maxdim, sizeof(uint32_t), &zb))
         return CR_ERR_OVERFLOW;
     size_t header = align64(sizeof(cr_train_ws));
     xb = align64(xb);
     gb = align64(gb);
     yb = align64(yb);
     pb = align64(pb);
-    if (xb > SIZE_MAX / 4 || gb > SIZE_MAX / 4 || pb > SIZE_MAX / 4) return CR_ERR_OVERFLOW;
-    size_t total = header + xb + gb + yb + pb;
+    zb = align64(zb);
+    if (xb > SIZE_MAX / 8 || gb > SIZE_MAX / 8 || pb > SIZE_MAX / 8 || zb > SIZE_MAX / 8)
+        return CR_ERR_OVERFLOW;
+    size_t total = header + xb + gb + yb + pb + zb;
     char *mem = aligned_alloc(64, total);
     if (!mem) return CR_ERR_NOMEM;
     memset(mem, 0, total);
@@ -69,6 +73,7 @@ cr_status cr_train_ws_create(const cr_net *net, size_t max_batch, size_t n_examp
     ws->xb = (float *)(mem + header + gb);
     ws->yb = (int32_t *)(mem + header + gb + xb);
     ws->perm = (uint32_t *)(mem + header + gb + xb + yb);
+    ws->nz = (uint32_t *)(mem + header + gb + xb + yb + pb);
     cr_status st = cr_tape_create(net, max_batch, &ws->tape);
     if (st != CR_OK) {
         free(mem);
@@ -186,11 +191,18 @@ cr_status cr_train_sgd1_f32(cr_net *net, cr_optim *opt, cr_train_ws *ws, const f
     cr_tape *tape = ws->tape;
 
     /* forward: r = b + Σ_{i: h_i ≠ 0} h_i W[i,:] (skips zero pixels / dead units) */
+    size_t nnz[CR_MAX_LAYERS], nz_off[CR_MAX_LAYERS], off = 0;
+    for (int l = 0; l < L; l++) {
+        nz_off[l] = off;
+        off += net->dims[l];
+    }
     const float *in = x;
     for (int l = 0; l < L; l++) {
         size_t din = net->dims[l], dout = net->dims[l + 1];
         float *r = tape->pre[l], *h = tape->post[l];
-        cr_sparse_gemv_f32(din, dout, in, wptr(net, l), bptr(net, l), r);
+        /* the nonzero inputs of layer l, kept for its update in the backward pass */
+        nnz[l] = cr_nonzero_f32(din, in, ws->nz + nz_off[l]);
+        cr_sparse_gemv_f32(nnz[l], ws->nz + nz_off[l], dout, in, wptr(net, l), bptr(net, l), r);
         if (l + 1 < L)
             act_forward(net->act[l], dout, r, h);
         else
@@ -213,7 +225,8 @@ cr_status cr_train_sgd1_f32(cr_net *net, cr_optim *opt, cr_train_ws *ws, const f
             cr_gemv_rows_f32(din, dout, w, g, gin); /* gin = W g (old W) */
             act_vjp(net->act[l - 1], din, tape->pre[l - 1], tape->post[l - 1], gin, gin);
         }
-        cr_sparse_ger_f32(din, dout, -lr, hin, g, w, b); /* W -= lr hᵀ g, b -= lr g */
+        /* W -= lr hᵀ g, b -= lr g */
+        cr_sparse_ger_f32(nnz[l], ws->nz + nz_off[l], dout, -lr, hin, g, w, b);
         float *t = g;
         g = gin;
         gin = t;

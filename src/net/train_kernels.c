@@ -24,6 +24,15 @@ void cr_colsum_axpby_f32(size_t n, size_t h, float a, const float *g, float beta
     }
 }
 
+size_t cr_nonzero_f32(size_t n, const float *x, uint32_t *idx) {
+    size_t c = 0;
+    for (size_t i = 0; i < n; i++) { /* branch-free compaction */
+        idx[c] = (uint32_t)i;
+        c += x[i] != 0;
+    }
+    return c;
+}
+
 #if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
 #define CR_KERNEL_DISPATCH 1
 #else
@@ -36,19 +45,61 @@ typedef float v16 __attribute__((vector_size(64)));
 #define V16_STORE(p, src) memcpy((p), &(src), sizeof(v16))
 
 /* One source, instantiated per instruction set by TARGET. */
-#define CR_DEFINE_KERNELS(SUFFIX, TARGET)                                                      \
-    TARGET static void sparse_gemv_##SUFFIX(size_t din, size_t dout, const float *x,          \
-                                            const float *w, const float *b, float *r) {       \
+#define CR_DEFINE_KERNELS(SUFFIX, TARGET, WIDE)                                                \
+    TARGET static void sparse_gemv_##SUFFIX(size_t nnz, const uint32_t *idx, size_t dout,     \
+                                            const float *x, const float *w, const float *b,   \
+                                            float *r) {                                       \
         size_t j0 = 0;                                                                         \
+        /* with 32 vector registers: 128 outputs (8 x 16 lanes) per pass over the rows */     \
+        for (; WIDE && j0 + 128 <= dout; j0 += 128) {                                          \
+            v16 a0, a1, a2, a3, a4, a5, a6, a7, w0, w1, w2, w3, w4, w5, w6, w7;                \
+            V16_LOAD(a0, b + j0);                                                              \
+            V16_LOAD(a1, b + j0 + 16);                                                         \
+            V16_LOAD(a2, b + j0 + 32);                                                         \
+            V16_LOAD(a3, b + j0 + 48);                                                         \
+            V16_LOAD(a4, b + j0 + 64);                                                         \
+            V16_LOAD(a5, b + j0 + 80);                                                         \
+            V16_LOAD(a6, b + j0 + 96);                                                         \
+            V16_LOAD(a7, b + j0 + 112);                                                        \
+            for (size_t q = 0; q < nnz; q++) {                                                 \
+                size_t i = idx[q];                                                             \
+                float xi = x[i];                                                               \
+                const float *wr = w + i * dout + j0;                                           \
+                V16_LOAD(w0, wr);                                                              \
+                V16_LOAD(w1, wr + 16);                                                         \
+                V16_LOAD(w2, wr + 32);                                                         \
+                V16_LOAD(w3, wr + 48);                                                         \
+                V16_LOAD(w4, wr + 64);                                                         \
+                V16_LOAD(w5, wr + 80);                                                         \
+                V16_LOAD(w6, wr + 96);                                                         \
+                V16_LOAD(w7, wr + 112);                                                        \
+                a0 += xi * w0;                                                                 \
+                a1 += xi * w1;                                                                 \
+                a2 += xi * w2;                                                                 \
+                a3 += xi * w3;                                                                 \
+                a4 += xi * w4;                                                                 \
+                a5 += xi * w5;                                                                 \
+                a6 += xi * w6;                                                                 \
+                a7 += xi * w7;                                                                 \
+            }                                                                                  \
+            V16_STORE(r + j0, a0);                                                             \
+            V16_STORE(r + j0 + 16, a1);                                                        \
+            V16_STORE(r + j0 + 32, a2);                                                        \
+            V16_STORE(r + j0 + 48, a3);                                                        \
+            V16_STORE(r + j0 + 64, a4);                                                        \
+            V16_STORE(r + j0 + 80, a5);                                                        \
+            V16_STORE(r + j0 + 96, a6);                                                        \
+            V16_STORE(r + j0 + 112, a7);                                                       \
+        }                                                                                      \
         for (; j0 + 64 <= dout; j0 += 64) {                                                    \
             v16 a0, a1, a2, a3;                                                                \
             V16_LOAD(a0, b + j0);                                                              \
             V16_LOAD(a1, b + j0 + 16);                                                         \
             V16_LOAD(a2, b + j0 + 32);                                                         \
             V16_LOAD(a3, b + j0 + 48);                                                         \
-            for (size_t i = 0; i < din; i++) {                                                 \
+            for (size_t q = 0; q < nnz; q++) {                                                 \
+                size_t i = idx[q];                                                             \
                 float xi = x[i];                                                               \
-                if (xi == 0) continue;                                                         \
                 const float *wr = w + i * dout + j0;                                           \
                 v16 w0, w1, w2, w3;                                                            \
                 V16_LOAD(w0, wr);                                                              \
@@ -68,9 +119,9 @@ typedef float v16 __attribute__((vector_size(64)));
         for (; j0 + 16 <= dout; j0 += 16) {                                                    \
             v16 a0;                                                                            \
             V16_LOAD(a0, b + j0);                                                              \
-            for (size_t i = 0; i < din; i++) {                                                 \
+            for (size_t q = 0; q < nnz; q++) {                                                 \
+                size_t i = idx[q];                                                             \
                 float xi = x[i];                                                               \
-                if (xi == 0) continue;                                                         \
                 v16 w0;                                                                        \
                 V16_LOAD(w0, w + i * dout + j0);                                               \
                 a0 += xi * w0;                                                                 \
@@ -79,9 +130,9 @@ typedef float v16 __attribute__((vector_size(64)));
         }                                                                                      \
         if (j0 < dout) {                                                                       \
             for (size_t j = j0; j < dout; j++) r[j] = b[j];                                    \
-            for (size_t i = 0; i < din; i++) {                                                 \
+            for (size_t q = 0; q < nnz; q++) {                                                 \
+                size_t i = idx[q];                                                             \
                 float xi = x[i];                                                               \
-                if (xi == 0) continue;                                                         \
                 const float *wr = w + i * dout;                                                \
                 for (size_t j = j0; j < dout; j++) r[j] += xi * wr[j];                         \
             }                                                                                  \
@@ -106,11 +157,12 @@ typedef float v16 __attribute__((vector_size(64)));
             out[i] = s;                                                                        \
         }                                                                                      \
     }                                                                                          \
-    TARGET static void sparse_ger_##SUFFIX(size_t din, size_t dout, float a, const float *h,  \
-                                           const float *g, float *w, float *b) {              \
-        for (size_t i = 0; i < din; i++) {                                                     \
+    TARGET static void sparse_ger_##SUFFIX(size_t nnz, const uint32_t *idx, size_t dout,      \
+                                           float a, const float *h, const float *g, float *w, \
+                                           float *b) {                                        \
+        for (size_t q = 0; q < nnz; q++) {                                                     \
+            size_t i = idx[q];                                                                 \
             float ai = a * h[i];                                                               \
-            if (ai == 0) continue;                                                             \
             float *wr = w + i * dout;                                                          \
             size_t j = 0;                                                                      \
             for (; j + 16 <= dout; j += 16) {                                                  \
@@ -212,10 +264,10 @@ __attribute__((target("avx512f,avx2,fma"))) static inline void sqrt16_avx512(v16
 }
 #endif
 
-CR_DEFINE_KERNELS(base, )
+CR_DEFINE_KERNELS(base, , 0)
 #if CR_KERNEL_DISPATCH
-CR_DEFINE_KERNELS(avx2, __attribute__((target("avx2,fma"))))
-CR_DEFINE_KERNELS(avx512, __attribute__((target("avx512f,avx2,fma"))))
+CR_DEFINE_KERNELS(avx2, __attribute__((target("avx2,fma"))), 0)
+CR_DEFINE_KERNELS(avx512, __attribute__((target("avx512f,avx2,fma"))), 1)
 #endif
 
 /* σ over 16 lanes: e = exp(-|r|) by range reduction (n = round(x log2 e),
@@ -273,9 +325,11 @@ CR_DEFINE_OPT_KERNELS(avx512, __attribute__((target("avx512f,avx2,fma"))), sqrt1
 #endif
 
 typedef struct {
-    void (*sparse_gemv)(size_t, size_t, const float *, const float *, const float *, float *);
+    void (*sparse_gemv)(size_t, const uint32_t *, size_t, const float *, const float *,
+                        const float *, float *);
     void (*gemv_rows)(size_t, size_t, const float *, const float *, float *);
-    void (*sparse_ger)(size_t, size_t, float, const float *, const float *, float *, float *);
+    void (*sparse_ger)(size_t, const uint32_t *, size_t, float, const float *, const float *,
+                       float *, float *);
     void (*sgd)(size_t, float, float, float *, const float *);
     void (*momentum)(size_t, float, float, float, int, float *, const float *, float *);
     void (*adam)(size_t, float, float, float, float, float, float, float *, const float *, float *,
@@ -311,16 +365,16 @@ static const kernels *pick(void) {
     return chosen;
 }
 
-void cr_sparse_gemv_f32(size_t din, size_t dout, const float *x, const float *w,
-                        const float *b, float *r) {
-    pick()->sparse_gemv(din, dout, x, w, b, r);
+void cr_sparse_gemv_f32(size_t nnz, const uint32_t *idx, size_t dout, const float *x,
+                        const float *w, const float *b, float *r) {
+    pick()->sparse_gemv(nnz, idx, dout, x, w, b, r);
 }
 void cr_gemv_rows_f32(size_t din, size_t dout, const float *w, const float *g, float *out) {
     pick()->gemv_rows(din, dout, w, g, out);
 }
-void cr_sparse_ger_f32(size_t din, size_t dout, float a, const float *h, const float *g,
-                       float *w, float *b) {
-    pick()->sparse_ger(din, dout, a, h, g, w, b);
+void cr_sparse_ger_f32(size_t nnz, const uint32_t *idx, size_t dout, float a, const float *h,
+                       const float *g, float *w, float *b) {
+    pick()->sparse_ger(nnz, idx, dout, a, h, g, w, b);
 }
 void cr_sigmoid_fast_f32(size_t count, const float *r, float *h) {
     pick()->sigmoid(count, r, h);
@@ -339,12 +393,11 @@ void cr_opt_adam_f32(size_t n, float step_size, float wd, float b1, float b2, fl
 
 #else /* portable C */
 
-void cr_sparse_gemv_f32(size_t din, size_t dout, const float *x, const float *w,
-                        const float *b, float *r) {
+void cr_sparse_gemv_f32(size_t nnz, const uint32_t *idx, size_t dout, const float *x,
+                        const float *w, const float *b, float *r) {
     for (size_t j = 0; j < dout; j++) r[j] = b[j];
-    for (size_t i = 0; i < din; i++)
-        if (x[i] != 0)
-            for (size_t j = 0; j < dout; j++) r[j] += x[i] * w[i * dout + j];
+    for (size_t q = 0; q < nnz; q++)
+        for (size_t j = 0; j < dout; j++) r[j] += x[idx[q]] * w[idx[q] * dout + j];
 }
 void cr_gemv_rows_f32(size_t din, size_t dout, const float *w, const float *g, float *out) {
     for (size_t i = 0; i < din; i++) {
@@ -353,12 +406,11 @@ void cr_gemv_rows_f32(size_t din, size_t dout, const float *w, const float *g, f
         out[i] = s;
     }
 }
-void cr_sparse_ger_f32(size_t din, size_t dout, float a, const float *h, const float *g,
-                       float *w, float *b) {
-    for (size_t i = 0; i < din; i++) {
-        float ai = a * h[i];
-        if (ai != 0)
-            for (size_t j = 0; j < dout; j++) w[i * dout + j] += ai * g[j];
+void cr_sparse_ger_f32(size_t nnz, const uint32_t *idx, size_t dout, float a, const float *h,
+                       const float *g, float *w, float *b) {
+    for (size_t q = 0; q < nnz; q++) {
+        float ai = a * h[idx[q]];
+        for (size_t j = 0; j < dout; j++) w[idx[q] * dout + j] += ai * g[j];
     }
     for (size_t j = 0; j < dout; j++) b[j] += a * g[j];
 }
