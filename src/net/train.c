@@ -32,7 +32,7 @@ static void act_forward(cr_activation act, size_t count, const float *r, float *
 static void act_vjp(cr_activation act, size_t count, const float *r, const float *h,
                     const float *g, float *gr) {
     switch (act) {
-    case CR_ACT_SIGMOID: cr_sigmoid_vjp_f32(count, r, h, g, gr); break;
+    case CR_ACT_SIGMOID: cr_sigmoid_vjp_fast_f32(count, h, g, gr); break;
     case CR_ACT_TANH: cr_tanh_vjp_f32(count, r, h, g, gr); break;
     case CR_ACT_RELU: cr_relu_vjp_f32(count, r, h, g, gr); break;
     default: break;

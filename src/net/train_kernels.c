@@ -16,14 +16,6 @@
 #include <immintrin.h>
 #endif
 
-void cr_colsum_axpby_f32(size_t n, size_t h, float a, const float *g, float beta, float *b) {
-    for (size_t j = 0; j < h; j++) {
-        float s = 0;
-        for (size_t i = 0; i < n; i++) s += g[i * h + j];
-        b[j] = (beta == 0 ? 0.0f : beta * b[j]) + a * s;
-    }
-}
-
 size_t cr_nonzero_f32(size_t n, const float *x, uint32_t *idx) {
     size_t c = 0;
     for (size_t i = 0; i < n; i++) { /* branch-free compaction */
@@ -318,6 +310,51 @@ CR_DEFINE_SIGMOID(base, )
 CR_DEFINE_SIGMOID(avx2, __attribute__((target("avx2,fma"))))
 CR_DEFINE_SIGMOID(avx512, __attribute__((target("avx512f,avx2,fma"))))
 #endif
+
+/* colsum (column sums accumulated row by row in 16-lane registers, the same
+   order of additions as the scalar loop) and the sigmoid VJP g ∘ h ∘ (1 − h). */
+#define CR_DEFINE_MISC(SUFFIX, TARGET)                                                        \
+    TARGET static void colsum_##SUFFIX(size_t n, size_t h, float a, const float *g,          \
+                                       float beta, float *b) {                               \
+        size_t j = 0;                                                                        \
+        for (; j + 16 <= h; j += 16) {                                                       \
+            v16 acc = {0}, gv, bv;                                                           \
+            for (size_t i = 0; i < n; i++) {                                                 \
+                V16_LOAD(gv, g + i * h + j);                                                 \
+                acc += gv;                                                                   \
+            }                                                                                \
+            if (beta == 0) {                                                                 \
+                bv = a * acc;                                                                \
+            } else {                                                                         \
+                V16_LOAD(bv, b + j);                                                         \
+                bv = beta * bv + a * acc;                                                    \
+            }                                                                                \
+            V16_STORE(b + j, bv);                                                            \
+        }                                                                                    \
+        for (; j < h; j++) {                                                                 \
+            float acc = 0;                                                                   \
+            for (size_t i = 0; i < n; i++) acc += g[i * h + j];                              \
+            b[j] = (beta == 0 ? 0.0f : beta * b[j]) + a * acc;                               \
+        }                                                                                    \
+    }                                                                                        \
+    TARGET static void sigmoid_vjp_##SUFFIX(size_t count, const float *hh, const float *g,   \
+                                            float *gr) {                                     \
+        size_t i = 0;                                                                        \
+        const v16 one = (v16){0} + 1.0f;                                                     \
+        for (; i + 16 <= count; i += 16) {                                                   \
+            v16 hv, gv;                                                                      \
+            V16_LOAD(hv, hh + i);                                                            \
+            V16_LOAD(gv, g + i);                                                             \
+            gv = gv * hv * (one - hv);                                                       \
+            V16_STORE(gr + i, gv);                                                           \
+        }                                                                                    \
+        for (; i < count; i++) gr[i] = g[i] * hh[i] * (1 - hh[i]);                           \
+    }
+CR_DEFINE_MISC(base, )
+#if CR_KERNEL_DISPATCH
+CR_DEFINE_MISC(avx2, __attribute__((target("avx2,fma"))))
+CR_DEFINE_MISC(avx512, __attribute__((target("avx512f,avx2,fma"))))
+#endif
 CR_DEFINE_OPT_KERNELS(base, , sqrt16_base)
 #if CR_KERNEL_DISPATCH
 CR_DEFINE_OPT_KERNELS(avx2, __attribute__((target("avx2,fma"))), sqrt16_avx2)
@@ -335,18 +372,20 @@ typedef struct {
     void (*adam)(size_t, float, float, float, float, float, float, float *, const float *, float *,
                  float *);
     void (*sigmoid)(size_t, const float *, float *);
+    void (*colsum)(size_t, size_t, float, const float *, float, float *);
+    void (*sigmoid_vjp)(size_t, const float *, const float *, float *);
 } kernels;
 
 static const kernels k_base = {sparse_gemv_base, gemv_rows_base, sparse_ger_base,
                                  opt_sgd_base, opt_momentum_base, opt_adam_base,
-                                 sigmoid_base};
+                                 sigmoid_base, colsum_base, sigmoid_vjp_base};
 #if CR_KERNEL_DISPATCH
 static const kernels k_avx2 = {sparse_gemv_avx2, gemv_rows_avx2, sparse_ger_avx2,
                                  opt_sgd_avx2, opt_momentum_avx2, opt_adam_avx2,
-                                 sigmoid_avx2};
+                                 sigmoid_avx2, colsum_avx2, sigmoid_vjp_avx2};
 static const kernels k_avx512 = {sparse_gemv_avx512, gemv_rows_avx512, sparse_ger_avx512,
                                  opt_sgd_avx512, opt_momentum_avx512, opt_adam_avx512,
-                                 sigmoid_avx512};
+                                 sigmoid_avx512, colsum_avx512, sigmoid_vjp_avx512};
 #endif
 
 static const kernels *pick(void) {
@@ -378,6 +417,12 @@ void cr_sparse_ger_f32(size_t nnz, const uint32_t *idx, size_t dout, float a, co
 }
 void cr_sigmoid_fast_f32(size_t count, const float *r, float *h) {
     pick()->sigmoid(count, r, h);
+}
+void cr_colsum_axpby_f32(size_t n, size_t h, float a, const float *g, float beta, float *b) {
+    pick()->colsum(n, h, a, g, beta, b);
+}
+void cr_sigmoid_vjp_fast_f32(size_t count, const float *h, const float *g, float *gr) {
+    pick()->sigmoid_vjp(count, h, g, gr);
 }
 void cr_opt_sgd_f32(size_t n, float lr, float wd, float *p, const float *g) {
     pick()->sgd(n, lr, wd, p, g);
@@ -416,6 +461,16 @@ void cr_sparse_ger_f32(size_t nnz, const uint32_t *idx, size_t dout, float a, co
 }
 void cr_sigmoid_fast_f32(size_t count, const float *r, float *h) {
     cr_sigmoid_forward_f32(count, r, h);
+}
+void cr_colsum_axpby_f32(size_t n, size_t h, float a, const float *g, float beta, float *b) {
+    for (size_t j = 0; j < h; j++) {
+        float s = 0;
+        for (size_t i = 0; i < n; i++) s += g[i * h + j];
+        b[j] = (beta == 0 ? 0.0f : beta * b[j]) + a * s;
+    }
+}
+void cr_sigmoid_vjp_fast_f32(size_t count, const float *h, const float *g, float *gr) {
+    cr_sigmoid_vjp_f32(count, NULL, h, g, gr);
 }
 void cr_opt_sgd_f32(size_t n, float lr, float wd, float *p, const float *g) {
     for (size_t i = 0; i < n; i++) p[i] = p[i] - lr * (g[i] + wd * p[i]);

@@ -28,6 +28,8 @@ void cr_sparse_ger_f32(size_t nnz, const uint32_t *idx, size_t dout, float a, co
    polynomial (relative error ~2e-7, i.e. within 2 ulp of expf), stable form
    e = exp(−|r|), h = 1/(1+e) for r ≥ 0 and e/(1+e) for r < 0. */
 void cr_sigmoid_fast_f32(size_t count, const float *r, float *h);
+/* gr = g ∘ h ∘ (1 − h), the sigmoid VJP (same expression as the op's). */
+void cr_sigmoid_vjp_fast_f32(size_t count, const float *h, const float *g, float *gr);
 
 /* Optimiser updates over n parameters (see chainrule.h for the formulas);
    wd is the L2 coefficient. Every lane computes exactly what the scalar
