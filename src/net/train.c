@@ -39,6 +39,16 @@ static void act_vjp(cr_activation act, size_t count, const float *r, const float
     }
 }
 
+static void prefetch_row(const float *row, size_t d) {
+#if defined(__GNUC__)
+    const char *p = (const char *)row, *end = (const char *)(row + d);
+    for (; p < end; p += 64) __builtin_prefetch(p, 0, 1);
+#else
+    (void)row;
+    (void)d;
+#endif
+}
+
 static size_t align64(size_t bytes) { return (bytes + 63) / 64 * 64; }
 
 cr_status cr_train_ws_create(const cr_net *net, size_t max_batch, size_t n_examples,
@@ -263,6 +273,10 @@ cr_status cr_train_epoch_f32(cr_net *net, cr_optim *opt, cr_train_ws *ws, size_t
                 memcpy(ws->xb + i * d, x + e * d, d * sizeof(float));
                 ws->yb[i] = labels[e];
             }
+            /* the next batch's rows are scattered over the dataset: ask for them
+               now, so that they arrive while this step's gemms run */
+            size_t next = start + nb, nn = n - next < batch ? n - next : batch;
+            for (size_t i = 0; i < nn; i++) prefetch_row(x + (size_t)perm[next + i] * d, d);
             st = cr_train_step_f32(net, opt, ws, nb, ws->xb, ws->yb, &stats->loss_sum,
                                    &stats->correct);
         }
