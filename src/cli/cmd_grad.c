@@ -24,6 +24,38 @@ static const char *const grad_help =
     "  --labels      .npy class indices [N] (integers) or one-hot rows [N, K] (floats)\n"
     "  --json        print a JSON summary instead of text\n";
 
+/* Element i of a buffer of the net's dtype is finite. */
+static int elem_finite(cr_dtype dt, const void *p, size_t i) {
+    double v = dt == CR_F64 ? ((const double *)p)[i] : (double)((const float *)p)[i];
+    return v - v == 0; /* false for NaN and +-Inf */
+}
+
+/* Finite inputs and weights can still overflow the dtype (|x| ~ 1e30 times
+   weights ~ 1e10 in float32). Then the gradient is meaningless: refuse to write
+   it and name the first layer and example where the numbers stopped being
+   finite. Returns CLI_OK, or the error status after printing one line. */
+static int check_finite_pass(const char *model_path, const char *inputs, const cr_net *net,
+                             const cr_tape *tape, size_t n, const void *result, size_t count) {
+    for (int l = 0; l < net->n_layers; l++) {
+        size_t w = net->dims[l + 1];
+        for (int post = 0; post < 2; post++) {
+            const void *buf = post ? tape->post[l] : tape->pre[l];
+            for (size_t i = 0; i < n * w; i++)
+                if (!elem_finite(net->dtype, buf, i))
+                    return cli_error("%s: layer %d %s is not finite for example %zu of %s "
+                                     "(%s overflow: the weights or inputs are too large)",
+                                     model_path, l + 1, post ? "(activation)" : "(linear)", i / w,
+                                     inputs, cr_dtype_name(net->dtype));
+        }
+    }
+    for (size_t i = 0; i < count; i++)
+        if (!elem_finite(net->dtype, result, i))
+            return cli_error("%s: the gradient is not finite (entry %zu) on %s (%s overflow in "
+                             "the backward pass: the weights or inputs are too large)",
+                             model_path, i, inputs, cr_dtype_name(net->dtype));
+    return CLI_OK;
+}
+
 int cmd_grad(int argc, char **argv) {
     const char *model_path = NULL, *inputs = NULL, *labels = NULL, *out = NULL, *wrt = "input";
     int json = 0;
@@ -68,6 +100,9 @@ int cmd_grad(int argc, char **argv) {
         rc = cli_error("grad: %s", cr_status_string(st));
         goto done;
     }
+    if ((rc = check_finite_pass(model_path, inputs, net, tape, n, result,
+                                want_params ? net->n_params : n * d)))
+        goto done;
     if (want_params) {
         cr_net grads_net = *net; /* the same views, pointing at the gradient block */
         grads_net.params = result;

@@ -115,6 +115,20 @@ int cmd_predict(int argc, char **argv) {
             rc = CLI_FAIL;
             goto done;
         }
+        /* finite weights and inputs can still overflow the dtype: never write NaN */
+        for (int l = 0; l < net->n_layers; l++)
+            for (int post = 0; post < 2; post++)
+                for (size_t i = 0; i < nb * net->dims[l + 1]; i++) {
+                    double v = cli_get(net->dtype, post ? tape->post[l] : tape->pre[l], i);
+                    if (v - v != 0) {
+                        cli_error("%s: layer %d %s is not finite for example %zu of %s (%s "
+                                  "overflow: the weights or inputs are too large)", model_path,
+                                  l + 1, post ? "(activation)" : "(linear)",
+                                  start + i / net->dims[l + 1], inputs ? inputs : data,
+                                  cr_dtype_name(net->dtype));
+                        goto done;
+                    }
+                }
         memcpy((char *)probs + start * k * es, tape->post[net->n_layers - 1], nb * k * es);
     }
     if (out) {

@@ -316,6 +316,49 @@ static int evaluate(const cr_net *net, cr_tape *tape, const cr_dataset *ds, eval
     return 1;
 }
 
+/*
+ * After CR_ERR_NONFINITE: names the layer where the numbers stopped being
+ * finite. The failing step made no update (its loss is checked first), so
+ * either a layer's parameters already hold NaN/Inf (the previous update's
+ * gradient overflowed) or a forward pass over the data overflows in a layer,
+ * or else only the loss itself overflows (logits too far apart).
+ */
+static void describe_nonfinite(const cr_net *net, cr_tape *tape, const cr_dataset *ds,
+                               char *buf, size_t size) {
+    const float *p = net->params;
+    for (int l = 0; l < net->n_layers; l++) {
+        size_t nw = net->dims[l] * net->dims[l + 1], nb = net->dims[l + 1];
+        for (size_t i = 0; i < nw + nb; i++) {
+            float v = i < nw ? p[net->w_offset[l] + i] : p[net->b_offset[l] + i - nw];
+            if (!isfinite(v)) {
+                snprintf(buf, size, "layer %d's %s became %s (the gradient of the previous "
+                                    "step overflowed)", l + 1, i < nw ? "weights" : "bias",
+                         isnan(v) ? "NaN" : "infinite");
+                return;
+            }
+        }
+    }
+    size_t d = net->dims[0];
+    for (size_t r0 = 0; ds && r0 < ds->n; r0 += tape->max_batch) {
+        size_t m = ds->n - r0 < tape->max_batch ? ds->n - r0 : tape->max_batch;
+        if (cr_net_forward_f32(net, tape, m, ds->x + r0 * d) != CR_OK) break;
+        for (int l = 0; l < net->n_layers; l++) {
+            size_t w = net->dims[l + 1];
+            for (int post = 0; post < 2; post++) {
+                const float *a = post ? tape->post[l] : tape->pre[l];
+                for (size_t i = 0; i < m * w; i++)
+                    if (!isfinite(a[i])) {
+                        snprintf(buf, size, "layer %d (%s) overflows on training example %zu",
+                                 l + 1, post ? "activation" : "linear", r0 + i / w + 1);
+                        return;
+                    }
+            }
+        }
+    }
+    snprintf(buf, size, "layer %d (softmax cross-entropy): the logits are too far apart",
+             net->n_layers);
+}
+
 static void json_num(FILE *f, const char *key, double v, int comma) {
     if (isfinite(v))
         fprintf(f, "\"%s\": %.6g%s", key, v, comma ? ", " : "");
@@ -609,9 +652,16 @@ int cmd_train(int argc, char **argv) {
         total_time += secs;
         if (pc.tty) fprintf(stderr, "\r%90s\r", "");
         if (st == CR_ERR_NONFINITE) {
-            cli_error("train: the loss became NaN or infinite in epoch %ld (diverged); try a "
-                      "smaller --lr",
-                      rs.epoch + 1);
+            char where[160];
+            describe_nonfinite(net, ws->tape, &train, where, sizeof where);
+            if (rs.epoch > 0)
+                cli_error("train: the loss became NaN or infinite at step %" PRIu64 " (epoch %ld): "
+                          "%s; stopped, %s keeps epoch %ld; try a smaller --lr",
+                          opt->step + 1, rs.epoch + 1, where, t.out, rs.epoch);
+            else
+                cli_error("train: the loss became NaN or infinite at step %" PRIu64 " (epoch %ld): "
+                          "%s; stopped, nothing written; try a smaller --lr",
+                          opt->step + 1, rs.epoch + 1, where);
             rc = CLI_FAIL;
             break;
         }
