@@ -365,6 +365,9 @@ typedef struct {
     int32_t *yb;      /* max_batch gathered labels */
     uint32_t *perm;   /* n_examples */
     uint32_t *nz;     /* Σ_l dims[l], l < L: indices of each layer's nonzero inputs */
+    /* After CR_ERR_NONFINITE: the 1-based layer where NaN/Inf appeared first
+       (in its outputs r_l or in its parameters after the update), else 0. */
+    int fault_layer;
 } cr_train_ws;
 
 cr_status cr_train_ws_create(const cr_net *net, size_t max_batch, size_t n_examples,
@@ -378,8 +381,10 @@ void cr_train_ws_free(cr_train_ws *ws);
  * gradient block); the other optimisers go through ws->grads and
  * cr_optim_step_f32. Adds the batch's summed loss to *loss_sum and its
  * number of correct argmax predictions to *correct (either may be NULL).
- * Returns CR_ERR_ARG for a label outside [0, K), CR_ERR_NONFINITE if the loss
- * is not finite (the parameters may then be garbage).
+ * Returns CR_ERR_ARG for a label outside [0, K), CR_ERR_NONFINITE if a loss
+ * or, after the update, a parameter is NaN or infinite (ws->fault_layer says
+ * where; the parameters are then garbage: keep the last checkpoint). The
+ * parameter check is one vectorised pass over the parameter block.
  */
 cr_status cr_train_step_f32(cr_net *net, cr_optim *opt, cr_train_ws *ws, size_t n,
                             const float *x, const int32_t *labels, double *loss_sum,

@@ -313,6 +313,43 @@ static void test_sgd1_matches_batch_step(void **state) {
     }
 }
 
+/* Overflowing updates are caught even where relu(NaN) = 0 hides them from the
+   loss; the failed step is not counted and the layer is named. */
+static void test_nonfinite_detected(void **state) {
+    (void)state;
+    size_t dims[3] = {4, 16, 3};
+    cr_activation act[1] = {CR_ACT_RELU};
+    float x[8 * 4];
+    int32_t lab[8];
+    for (int i = 0; i < 8; i++) {
+        lab[i] = i % 3;
+        for (int j = 0; j < 4; j++) x[i * 4 + j] = (j % 2 ? -1e30f : 1e30f) * (float)(i + 1);
+    }
+    for (int per_example = 0; per_example < 2; per_example++) {
+        cr_net *net;
+        cr_net_create(&net, CR_F32, 2, dims, act);
+        cr_net_init(net, CR_INIT_AUTO, 1);
+        cr_optim_config c = cr_optim_config_default();
+        c.lr = 1;
+        cr_optim *o;
+        cr_train_ws *ws;
+        cr_optim_create(net, &c, &o);
+        cr_train_ws_create(net, 8, 8, &ws);
+        cr_status st = CR_OK;
+        int steps = 0;
+        for (; steps < 20 && st == CR_OK; steps++)
+            st = per_example ? cr_train_sgd1_f32(net, o, ws, x + (steps % 8) * 4, lab[steps % 8],
+                                                 NULL, NULL)
+                             : cr_train_step_f32(net, o, ws, 8, x, lab, NULL, NULL);
+        assert_int_equal(st, CR_ERR_NONFINITE);
+        assert_true(ws->fault_layer >= 1 && ws->fault_layer <= 2);
+        assert_int_equal(o->step, (uint64_t)steps - 1);
+        cr_train_ws_free(ws);
+        cr_optim_free(o);
+        cr_net_free(net);
+    }
+}
+
 /* Two runs with the same seed give the same parameters, bit for bit; a run
    split in two (state carried over) equals the whole run. */
 static void run_epochs(cr_optimizer kind, size_t batch, int epochs, int split, float *out,
@@ -448,6 +485,7 @@ int main(void) {
         cmocka_unit_test(test_shuffle),
         cmocka_unit_test(test_step_matches_backward),
         cmocka_unit_test(test_sgd1_matches_batch_step),
+        cmocka_unit_test(test_nonfinite_detected),
         cmocka_unit_test(test_reproducible_and_resumable),
         cmocka_unit_test(test_fashion_mnist_subset),
     };

@@ -331,8 +331,8 @@ static void describe_nonfinite(const cr_net *net, cr_tape *tape, const cr_datase
         for (size_t i = 0; i < nw + nb; i++) {
             float v = i < nw ? p[net->w_offset[l] + i] : p[net->b_offset[l] + i - nw];
             if (!isfinite(v)) {
-                snprintf(buf, size, "layer %d's %s became %s (the gradient of the previous "
-                                    "step overflowed)", l + 1, i < nw ? "weights" : "bias",
+                snprintf(buf, size, "layer %d's %s became %s (the update overflowed)", l + 1,
+                         i < nw ? "weights" : "bias",
                          isnan(v) ? "NaN" : "infinite");
                 return;
             }

@@ -99,7 +99,8 @@ void cr_train_ws_free(cr_train_ws *ws) {
     free(ws);
 }
 
-/* Per-row loss lse(θ) − θ_label and argmax of θ; returns 0 if a loss is not finite. */
+/* Per-row loss lse(θ) − θ_label (in double: finite for every finite θ) and
+   argmax of θ; returns 0 if the loss is not finite. */
 static int row_loss(size_t k, const float *theta, int32_t label, double *loss_sum,
                     size_t *correct) {
     float m = theta[0];
@@ -109,12 +110,29 @@ static int row_loss(size_t k, const float *theta, int32_t label, double *loss_su
             m = theta[j];
             am = j;
         }
-    float s = 0;
-    for (size_t j = 0; j < k; j++) s += expf(theta[j] - m);
-    float loss = m + logf(s) - theta[label];
+    double s = 0;
+    for (size_t j = 0; j < k; j++) s += exp((double)theta[j] - (double)m);
+    double loss = (double)m + log(s) - (double)theta[label];
     if (loss_sum) *loss_sum += loss;
     if (correct && am == (size_t)label) (*correct)++;
     return isfinite(loss) != 0;
+}
+
+/* The first layer (1-based) whose outputs r_l (n rows) hold NaN/Inf, else L. */
+static int first_bad_output(const cr_net *net, const cr_tape *tape, size_t n) {
+    for (int l = 0; l < net->n_layers; l++)
+        if (!cr_all_finite_f32(n * net->dims[l + 1], tape->pre[l])) return l + 1;
+    return net->n_layers;
+}
+
+/* After an update: 0 if every parameter is finite, else the first bad layer (1-based). */
+static int first_bad_params(cr_net *net) {
+    if (cr_all_finite_f32(net->n_params, net->params)) return 0;
+    for (int l = 0; l < net->n_layers; l++)
+        if (!cr_all_finite_f32(net->dims[l] * net->dims[l + 1], wptr(net, l)) ||
+            !cr_all_finite_f32(net->dims[l + 1], bptr(net, l)))
+            return l + 1;
+    return net->n_layers;
 }
 
 cr_status cr_train_step_f32(cr_net *net, cr_optim *opt, cr_train_ws *ws, size_t n,
@@ -153,7 +171,11 @@ cr_status cr_train_step_f32(cr_net *net, cr_optim *opt, cr_train_ws *ws, size_t 
         memcpy(g + i * k, probs + i * k, k * sizeof(float));
         g[i * k + (size_t)labels[i]] -= 1.0f;
     }
-    if (!finite) return CR_ERR_NONFINITE;
+    ws->fault_layer = 0;
+    if (!finite) {
+        ws->fault_layer = first_bad_output(net, tape, n);
+        return CR_ERR_NONFINITE;
+    }
 
     const cr_optim_config *c = &opt->cfg;
     const int fused = c->kind == CR_OPT_SGD;
@@ -184,9 +206,17 @@ cr_status cr_train_step_f32(cr_net *net, cr_optim *opt, cr_train_ws *ws, size_t 
     }
     if (fused) {
         opt->step++;
-        return CR_OK;
+    } else {
+        cr_status st = cr_optim_step_f32(opt, net->params, ws->grads);
+        if (st != CR_OK) return st;
     }
-    return cr_optim_step_f32(opt, net->params, ws->grads);
+    /* a NaN can hide from the loss (relu(NaN) = 0): check the parameters.
+       A failed step is not counted (opt->step + 1 names it). */
+    if ((ws->fault_layer = first_bad_params(net)) != 0) {
+        opt->step--;
+        return CR_ERR_NONFINITE;
+    }
+    return CR_OK;
 }
 
 cr_status cr_train_sgd1_f32(cr_net *net, cr_optim *opt, cr_train_ws *ws, const float *x,
@@ -221,7 +251,11 @@ cr_status cr_train_sgd1_f32(cr_net *net, cr_optim *opt, cr_train_ws *ws, const f
     }
     tape->n = 1;
     tape->input = x;
-    if (!row_loss(k, tape->pre[L - 1], label, loss_sum, correct)) return CR_ERR_NONFINITE;
+    ws->fault_layer = 0;
+    if (!row_loss(k, tape->pre[L - 1], label, loss_sum, correct)) {
+        ws->fault_layer = first_bad_output(net, tape, 1);
+        return CR_ERR_NONFINITE;
+    }
 
     float *g = tape->grad_a, *gin = tape->grad_b;
     memcpy(g, tape->post[L - 1], k * sizeof(float));
@@ -236,11 +270,15 @@ cr_status cr_train_sgd1_f32(cr_net *net, cr_optim *opt, cr_train_ws *ws, const f
             act_vjp(net->act[l - 1], din, tape->pre[l - 1], tape->post[l - 1], gin, gin);
         }
         /* W -= lr hᵀ g, b -= lr g */
-        cr_sparse_ger_f32(nnz[l], ws->nz + nz_off[l], dout, -lr, hin, g, w, b);
+        /* the kernel checks the values it wrote: a NaN can hide from the loss */
+        if (!cr_sparse_ger_f32(nnz[l], ws->nz + nz_off[l], dout, -lr, hin, g, w, b) &&
+            !ws->fault_layer)
+            ws->fault_layer = l + 1;
         float *t = g;
         g = gin;
         gin = t;
     }
+    if (ws->fault_layer) return CR_ERR_NONFINITE; /* not counted, as above */
     opt->step++;
     return CR_OK;
 }

@@ -149,9 +149,11 @@ typedef float v16 __attribute__((vector_size(64)));
             out[i] = s;                                                                        \
         }                                                                                      \
     }                                                                                          \
-    TARGET static void sparse_ger_##SUFFIX(size_t nnz, const uint32_t *idx, size_t dout,      \
-                                           float a, const float *h, const float *g, float *w, \
-                                           float *b) {                                        \
+    TARGET static int sparse_ger_##SUFFIX(size_t nnz, const uint32_t *idx, size_t dout,       \
+                                          float a, const float *h, const float *g, float *w,  \
+                                          float *b) {                                         \
+        v16 chk = {0};                                                                         \
+        float cs = 0;                                                                          \
         for (size_t q = 0; q < nnz; q++) {                                                     \
             size_t i = idx[q];                                                                 \
             float ai = a * h[i];                                                               \
@@ -162,11 +164,20 @@ typedef float v16 __attribute__((vector_size(64)));
                 V16_LOAD(wv, wr + j);                                                          \
                 V16_LOAD(gv, g + j);                                                           \
                 wv += ai * gv;                                                                 \
+                chk += wv * 0.0f;                                                              \
                 V16_STORE(wr + j, wv);                                                         \
             }                                                                                  \
-            for (; j < dout; j++) wr[j] += ai * g[j];                                          \
+            for (; j < dout; j++) {                                                            \
+                wr[j] += ai * g[j];                                                            \
+                cs += wr[j] * 0.0f;                                                            \
+            }                                                                                  \
         }                                                                                      \
-        for (size_t j = 0; j < dout; j++) b[j] += a * g[j];                                    \
+        for (size_t j = 0; j < dout; j++) {                                                    \
+            b[j] += a * g[j];                                                                  \
+            cs += b[j] * 0.0f;                                                                 \
+        }                                                                                      \
+        for (int u = 0; u < 16; u++) cs += chk[u];                                             \
+        return cs == 0;                                                                        \
     }
 
 /* Optimiser loops. Scalar expressions are written once (OPT_*_EXPR) and used
@@ -337,6 +348,18 @@ CR_DEFINE_SIGMOID(avx512, __attribute__((target("avx512f,avx2,fma"))))
             b[j] = (beta == 0 ? 0.0f : beta * b[j]) + a * acc;                               \
         }                                                                                    \
     }                                                                                        \
+    TARGET static int finite_##SUFFIX(size_t count, const float *x) {                        \
+        size_t i = 0;                                                                        \
+        v16 acc = {0}, xv;                                                                   \
+        for (; i + 16 <= count; i += 16) {                                                   \
+            V16_LOAD(xv, x + i);                                                             \
+            acc += xv * 0.0f; /* NaN for NaN and +-inf, 0 otherwise */                     \
+        }                                                                                    \
+        float s = 0;                                                                         \
+        for (int u = 0; u < 16; u++) s += acc[u];                                            \
+        for (; i < count; i++) s += x[i] * 0.0f;                                             \
+        return s == 0;                                                                       \
+    }                                                                                        \
     TARGET static void sigmoid_vjp_##SUFFIX(size_t count, const float *hh, const float *g,   \
                                             float *gr) {                                     \
         size_t i = 0;                                                                        \
@@ -365,8 +388,8 @@ typedef struct {
     void (*sparse_gemv)(size_t, const uint32_t *, size_t, const float *, const float *,
                         const float *, float *);
     void (*gemv_rows)(size_t, size_t, const float *, const float *, float *);
-    void (*sparse_ger)(size_t, const uint32_t *, size_t, float, const float *, const float *,
-                       float *, float *);
+    int (*sparse_ger)(size_t, const uint32_t *, size_t, float, const float *, const float *,
+                      float *, float *);
     void (*sgd)(size_t, float, float, float *, const float *);
     void (*momentum)(size_t, float, float, float, int, float *, const float *, float *);
     void (*adam)(size_t, float, float, float, float, float, float, float *, const float *, float *,
@@ -374,18 +397,22 @@ typedef struct {
     void (*sigmoid)(size_t, const float *, float *);
     void (*colsum)(size_t, size_t, float, const float *, float, float *);
     void (*sigmoid_vjp)(size_t, const float *, const float *, float *);
+    int (*finite)(size_t, const float *);
 } kernels;
 
 static const kernels k_base = {sparse_gemv_base, gemv_rows_base, sparse_ger_base,
                                  opt_sgd_base, opt_momentum_base, opt_adam_base,
-                                 sigmoid_base, colsum_base, sigmoid_vjp_base};
+                                 sigmoid_base, colsum_base, sigmoid_vjp_base,
+                                 finite_base};
 #if CR_KERNEL_DISPATCH
 static const kernels k_avx2 = {sparse_gemv_avx2, gemv_rows_avx2, sparse_ger_avx2,
                                  opt_sgd_avx2, opt_momentum_avx2, opt_adam_avx2,
-                                 sigmoid_avx2, colsum_avx2, sigmoid_vjp_avx2};
+                                 sigmoid_avx2, colsum_avx2, sigmoid_vjp_avx2,
+                                 finite_avx2};
 static const kernels k_avx512 = {sparse_gemv_avx512, gemv_rows_avx512, sparse_ger_avx512,
                                  opt_sgd_avx512, opt_momentum_avx512, opt_adam_avx512,
-                                 sigmoid_avx512, colsum_avx512, sigmoid_vjp_avx512};
+                                 sigmoid_avx512, colsum_avx512, sigmoid_vjp_avx512,
+                                 finite_avx512};
 #endif
 
 static const kernels *pick(void) {
@@ -411,9 +438,9 @@ void cr_sparse_gemv_f32(size_t nnz, const uint32_t *idx, size_t dout, const floa
 void cr_gemv_rows_f32(size_t din, size_t dout, const float *w, const float *g, float *out) {
     pick()->gemv_rows(din, dout, w, g, out);
 }
-void cr_sparse_ger_f32(size_t nnz, const uint32_t *idx, size_t dout, float a, const float *h,
-                       const float *g, float *w, float *b) {
-    pick()->sparse_ger(nnz, idx, dout, a, h, g, w, b);
+int cr_sparse_ger_f32(size_t nnz, const uint32_t *idx, size_t dout, float a, const float *h,
+                      const float *g, float *w, float *b) {
+    return pick()->sparse_ger(nnz, idx, dout, a, h, g, w, b);
 }
 void cr_sigmoid_fast_f32(size_t count, const float *r, float *h) {
     pick()->sigmoid(count, r, h);
@@ -424,6 +451,7 @@ void cr_colsum_axpby_f32(size_t n, size_t h, float a, const float *g, float beta
 void cr_sigmoid_vjp_fast_f32(size_t count, const float *h, const float *g, float *gr) {
     pick()->sigmoid_vjp(count, h, g, gr);
 }
+int cr_all_finite_f32(size_t count, const float *x) { return pick()->finite(count, x); }
 void cr_opt_sgd_f32(size_t n, float lr, float wd, float *p, const float *g) {
     pick()->sgd(n, lr, wd, p, g);
 }
@@ -451,13 +479,21 @@ void cr_gemv_rows_f32(size_t din, size_t dout, const float *w, const float *g, f
         out[i] = s;
     }
 }
-void cr_sparse_ger_f32(size_t nnz, const uint32_t *idx, size_t dout, float a, const float *h,
-                       const float *g, float *w, float *b) {
+int cr_sparse_ger_f32(size_t nnz, const uint32_t *idx, size_t dout, float a, const float *h,
+                      const float *g, float *w, float *b) {
+    float cs = 0;
     for (size_t q = 0; q < nnz; q++) {
         float ai = a * h[idx[q]];
-        for (size_t j = 0; j < dout; j++) w[idx[q] * dout + j] += ai * g[j];
+        for (size_t j = 0; j < dout; j++) {
+            w[idx[q] * dout + j] += ai * g[j];
+            cs += w[idx[q] * dout + j] * 0.0f;
+        }
     }
-    for (size_t j = 0; j < dout; j++) b[j] += a * g[j];
+    for (size_t j = 0; j < dout; j++) {
+        b[j] += a * g[j];
+        cs += b[j] * 0.0f;
+    }
+    return cs == 0;
 }
 void cr_sigmoid_fast_f32(size_t count, const float *r, float *h) {
     cr_sigmoid_forward_f32(count, r, h);
@@ -471,6 +507,11 @@ void cr_colsum_axpby_f32(size_t n, size_t h, float a, const float *g, float beta
 }
 void cr_sigmoid_vjp_fast_f32(size_t count, const float *h, const float *g, float *gr) {
     cr_sigmoid_vjp_f32(count, NULL, h, g, gr);
+}
+int cr_all_finite_f32(size_t count, const float *x) {
+    float s = 0;
+    for (size_t i = 0; i < count; i++) s += x[i] * 0.0f;
+    return s == 0;
 }
 void cr_opt_sgd_f32(size_t n, float lr, float wd, float *p, const float *g) {
     for (size_t i = 0; i < n; i++) p[i] = p[i] - lr * (g[i] + wd * p[i]);

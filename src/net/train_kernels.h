@@ -19,9 +19,10 @@ void cr_sparse_gemv_f32(size_t nnz, const uint32_t *idx, size_t dout, const floa
                         const float *w, const float *b, float *r);
 /* out[i] <- <W[i,:], g>   (out = W g) */
 void cr_gemv_rows_f32(size_t din, size_t dout, const float *w, const float *g, float *out);
-/* W[i,:] += (a h_i) g for every i in idx;  b += a g */
-void cr_sparse_ger_f32(size_t nnz, const uint32_t *idx, size_t dout, float a, const float *h,
-                       const float *g, float *w, float *b);
+/* W[i,:] += (a h_i) g for every i in idx;  b += a g. Returns 1 if every
+   updated value is finite. */
+int cr_sparse_ger_f32(size_t nnz, const uint32_t *idx, size_t dout, float a, const float *h,
+                      const float *g, float *w, float *b);
 
 
 /* h = σ(r) for the training forward: exp through a vectorised Cephes-style
@@ -30,6 +31,9 @@ void cr_sparse_ger_f32(size_t nnz, const uint32_t *idx, size_t dout, float a, co
 void cr_sigmoid_fast_f32(size_t count, const float *r, float *h);
 /* gr = g ∘ h ∘ (1 − h), the sigmoid VJP (same expression as the op's). */
 void cr_sigmoid_vjp_fast_f32(size_t count, const float *h, const float *g, float *gr);
+
+/* 1 if all count values are finite (one pass, x * 0 accumulated). */
+int cr_all_finite_f32(size_t count, const float *x);
 
 /* Optimiser updates over n parameters (see chainrule.h for the formulas);
    wd is the L2 coefficient. Every lane computes exactly what the scalar
