@@ -118,6 +118,20 @@ static int row_loss(size_t k, const float *theta, int32_t label, double *loss_su
     return isfinite(loss) != 0;
 }
 
+/* The training loss of a row from the softmax already computed: −log ŷ_label
+   (float, one log); when ŷ_label is tiny or not finite, the exact form above. */
+static int row_loss_fast(size_t k, const float *theta, const float *probs, int32_t label,
+                         double *loss_sum, size_t *correct) {
+    float p = probs[label];
+    if (!(p > 1e-30f)) return row_loss(k, theta, label, loss_sum, correct);
+    size_t am = 0;
+    for (size_t j = 1; j < k; j++)
+        if (theta[j] > theta[am]) am = j;
+    if (loss_sum) *loss_sum += -(double)logf(p);
+    if (correct && am == (size_t)label) (*correct)++;
+    return 1;
+}
+
 /* The first layer (1-based) whose outputs r_l (n rows) hold NaN/Inf, else L. */
 static int first_bad_output(const cr_net *net, const cr_tape *tape, size_t n) {
     for (int l = 0; l < net->n_layers; l++)
@@ -167,7 +181,7 @@ cr_status cr_train_step_f32(cr_net *net, cr_optim *opt, cr_train_ws *ws, size_t 
     float *g = tape->grad_a, *gin = tape->grad_b;
     int finite = 1;
     for (size_t i = 0; i < n; i++) {
-        finite &= row_loss(k, theta + i * k, labels[i], loss_sum, correct);
+        finite &= row_loss_fast(k, theta + i * k, probs + i * k, labels[i], loss_sum, correct);
         memcpy(g + i * k, probs + i * k, k * sizeof(float));
         g[i * k + (size_t)labels[i]] -= 1.0f;
     }
@@ -252,7 +266,7 @@ cr_status cr_train_sgd1_f32(cr_net *net, cr_optim *opt, cr_train_ws *ws, const f
     tape->n = 1;
     tape->input = x;
     ws->fault_layer = 0;
-    if (!row_loss(k, tape->pre[L - 1], label, loss_sum, correct)) {
+    if (!row_loss_fast(k, tape->pre[L - 1], tape->post[L - 1], label, loss_sum, correct)) {
         ws->fault_layer = first_bad_output(net, tape, 1);
         return CR_ERR_NONFINITE;
     }
