@@ -381,10 +381,13 @@ void cr_train_ws_free(cr_train_ws *ws);
  * gradient block); the other optimisers go through ws->grads and
  * cr_optim_step_f32. Adds the batch's summed loss to *loss_sum and its
  * number of correct argmax predictions to *correct (either may be NULL).
- * Returns CR_ERR_ARG for a label outside [0, K), CR_ERR_NONFINITE if a loss
- * or, after the update, a parameter is NaN or infinite (ws->fault_layer says
- * where; the parameters are then garbage: keep the last checkpoint). The
- * parameter check is one vectorised pass over the parameter block.
+ * Returns CR_ERR_ARG for a label outside [0, K), CR_ERR_NONFINITE if NaN or
+ * Inf appears in the forward pass (ws->fault_layer names the first layer whose
+ * outputs r_l are not finite; the step is then not taken). Parameters that an
+ * update makes non-finite are caught by the next step's forward pass (every
+ * parameter of a layer feeds every row of r_l, and 0 * inf = NaN) and by
+ * cr_train_epoch_f32's check of the whole block at the end of each epoch; the
+ * parameters are then garbage: keep the last checkpoint.
  */
 cr_status cr_train_step_f32(cr_net *net, cr_optim *opt, cr_train_ws *ws, size_t n,
                             const float *x, const int32_t *labels, double *loss_sum,

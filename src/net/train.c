@@ -175,6 +175,16 @@ cr_status cr_train_step_f32(cr_net *net, cr_optim *opt, cr_train_ws *ws, size_t 
     }
     tape->n = n;
     tape->input = x;
+    /* NaN/Inf anywhere in the forward pass, including parameters that the
+       previous update made non-finite: every weight and bias of a layer feeds
+       every row of its output r_l (0 · inf = NaN), so checking the small r_l
+       replaces a pass over the whole parameter block */
+    ws->fault_layer = 0;
+    for (int l = 0; l < L; l++)
+        if (!cr_all_finite_f32(n * net->dims[l + 1], tape->pre[l])) {
+            ws->fault_layer = l + 1;
+            return CR_ERR_NONFINITE;
+        }
 
     /* loss, accuracy and G_θ = ŷ − y (of the summed loss) */
     const float *theta = tape->pre[L - 1], *probs = tape->post[L - 1];
@@ -185,9 +195,8 @@ cr_status cr_train_step_f32(cr_net *net, cr_optim *opt, cr_train_ws *ws, size_t 
         memcpy(g + i * k, probs + i * k, k * sizeof(float));
         g[i * k + (size_t)labels[i]] -= 1.0f;
     }
-    ws->fault_layer = 0;
     if (!finite) {
-        ws->fault_layer = first_bad_output(net, tape, n);
+        ws->fault_layer = net->n_layers;
         return CR_ERR_NONFINITE;
     }
 
@@ -224,12 +233,8 @@ cr_status cr_train_step_f32(cr_net *net, cr_optim *opt, cr_train_ws *ws, size_t 
         cr_status st = cr_optim_step_f32(opt, net->params, ws->grads);
         if (st != CR_OK) return st;
     }
-    /* a NaN can hide from the loss (relu(NaN) = 0): check the parameters.
-       A failed step is not counted (opt->step + 1 names it). */
-    if ((ws->fault_layer = first_bad_params(net)) != 0) {
-        opt->step--;
-        return CR_ERR_NONFINITE;
-    }
+    /* parameters this update made non-finite are caught by the next forward
+       pass (above) or by cr_train_epoch_f32's check at the end of the epoch */
     return CR_OK;
 }
 
@@ -338,6 +343,11 @@ cr_status cr_train_epoch_f32(cr_net *net, cr_optim *opt, cr_train_ws *ws, size_t
         if (progress && every && steps % every == 0 && stats->seen < n &&
             progress(user, stats, n))
             return CR_OK;
+    }
+    /* the last update of the epoch has no next forward pass to reveal it */
+    if ((ws->fault_layer = first_bad_params(net)) != 0) {
+        opt->step--; /* not counted: opt->step + 1 names the step */
+        return CR_ERR_NONFINITE;
     }
     if (progress) progress(user, stats, n);
     return CR_OK;

@@ -350,13 +350,24 @@ CR_DEFINE_SIGMOID(avx512, __attribute__((target("avx512f,avx2,fma"))))
     }                                                                                        \
     TARGET static int finite_##SUFFIX(size_t count, const float *x) {                        \
         size_t i = 0;                                                                        \
-        v16 acc = {0}, xv;                                                                   \
-        for (; i + 16 <= count; i += 16) {                                                   \
-            V16_LOAD(xv, x + i);                                                             \
-            acc += xv * 0.0f; /* NaN for NaN and +-inf, 0 otherwise */                     \
+        v16 a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, x0, x1, x2, x3;                          \
+        for (; i + 64 <= count; i += 64) { /* x * 0 is NaN for NaN and +-inf, else 0 */    \
+            V16_LOAD(x0, x + i);                                                             \
+            V16_LOAD(x1, x + i + 16);                                                        \
+            V16_LOAD(x2, x + i + 32);                                                        \
+            V16_LOAD(x3, x + i + 48);                                                        \
+            a0 += x0 * 0.0f;                                                                 \
+            a1 += x1 * 0.0f;                                                                 \
+            a2 += x2 * 0.0f;                                                                 \
+            a3 += x3 * 0.0f;                                                                 \
         }                                                                                    \
+        for (; i + 16 <= count; i += 16) {                                                   \
+            V16_LOAD(x0, x + i);                                                             \
+            a0 += x0 * 0.0f;                                                                 \
+        }                                                                                    \
+        a0 += a1 + a2 + a3;                                                                  \
         float s = 0;                                                                         \
-        for (int u = 0; u < 16; u++) s += acc[u];                                            \
+        for (int u = 0; u < 16; u++) s += a0[u];                                             \
         for (; i < count; i++) s += x[i] * 0.0f;                                             \
         return s == 0;                                                                       \
     }                                                                                        \
