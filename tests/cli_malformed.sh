@@ -280,6 +280,7 @@ err "model in a missing folder" nodir/model.safetensors "No such file or directo
 err "inputs in a missing folder" nodir/X.npy "No such file or directory" "$O" -- "$CR" grad --model "$M" --inputs nodir/X.npy --labels y.npy --out "$O"
 err "CSV in a missing folder" nodir/d.csv "No such file or directory" - -- "$CR" eval --model "$M" --data nodir/d.csv
 err "output in a missing folder" nodir/out.npy "No such file or directory" - -- "$CR" grad --model "$M" --inputs X.npy --labels y.npy --out nodir/out.npy
+err "train output in a missing folder" nodir/m.safetensors "No such file or directory" - -- "$CR" train --data X.csv --epochs 1 --quiet --out nodir/m.safetensors
 err "predict output in a missing folder" nodir/p.npy "No such file or directory" - -- "$CR" predict --model "$M" --inputs X.npy --out nodir/p.npy
 err "empty model file" empty.safetensors "file too short" "$O" -- bash -c ': >empty.safetensors && exec "$0" grad --model empty.safetensors --inputs X.npy --labels y.npy --out "$1"' "$CR" "$O"
 cp "$M" locked.safetensors && chmod 000 locked.safetensors

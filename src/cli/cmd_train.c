@@ -398,6 +398,12 @@ int cmd_train(int argc, char **argv) {
     if (a.failed) return CLI_USAGE;
     if (!t.data && !t.resume) return cli_error("train: --data is required (see --help)");
     if (!t.out) t.out = "model.safetensors";
+    {   /* an unwritable --out (missing folder, ...) is bad input: say so before training */
+        cr_atomic_file probe;
+        cr_error perr;
+        if (cr_atomic_open(&probe, t.out, &perr) != 0) return cli_io_error(&perr);
+        cr_atomic_abort(&probe);
+    }
 
     long v;
     run_state rs;
