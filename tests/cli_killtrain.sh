@@ -66,7 +66,7 @@ for i in $(seq 1 "$N"); do
     rm -f next.safetensors
   fi
 done
-echo "cli_killtrain: $kills SIGKILLs, $in_write inside a checkpoint write (temporary file left), $before_first before the first checkpoint, $resumed resumes checked, last epoch $last_epoch"
+echo "cli_killtrain: $kills SIGKILLs, $in_write inside an atomic write (temporary file left), $before_first before the first checkpoint, $resumed resumes checked, last epoch $last_epoch"
 [ "$kills" -ge "$N" ] && ok || bad "only $kills of $N runs were killed"
 [ "$last_epoch" -gt 0 ] && ok || bad "no checkpoint was ever written"
 echo "cli_killtrain: $pass passed, $fail failed"
