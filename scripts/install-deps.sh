@@ -3,7 +3,7 @@
 set -euo pipefail
 pkgs=(build-essential clang cmake pkg-config valgrind
       libopenblas-dev libcmocka-dev libcjson-dev zlib1g-dev libpng-dev libclang-rt-14-dev
-      python3-numpy python3-torch dataset-fashion-mnist)
+      python3-numpy python3-torch dataset-fashion-mnist bc)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -12,5 +12,5 @@ if [ ${#missing[@]} -gt 0 ]; then
   echo "installing: ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
-  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
