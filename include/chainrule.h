@@ -95,6 +95,8 @@ void cr_gemm_f64(int trans_a, int trans_b, size_t m, size_t n, size_t k, double 
 int cr_have_cblas(void);
 /* Number of threads the BLAS may use (no-op without CBLAS / OpenBLAS). */
 void cr_set_threads(int n);
+/* The BLAS's current thread count (1 without CBLAS / OpenBLAS). */
+int cr_get_threads(void);
 
 /* ---------------------------------------------------------------- ops */
 /*
@@ -368,11 +370,33 @@ typedef struct {
     /* After CR_ERR_NONFINITE: the 1-based layer where NaN/Inf appeared first
        (in its outputs r_l or in its parameters after the update), else 0. */
     int fault_layer;
+    int workers;                 /* 1, or 2 after cr_train_ws_set_threads(ws, 2) */
+    struct cr_train_pool *pool;  /* private: the second worker */
 } cr_train_ws;
 
 cr_status cr_train_ws_create(const cr_net *net, size_t max_batch, size_t n_examples,
                              cr_train_ws **out);
+/* Joins the second worker, if any, and frees the workspace. */
 void cr_train_ws_free(cr_train_ws *ws);
+/*
+ * Workers of cr_train_step_f32 (and so of cr_train_epoch_f32): 1 (the default:
+ * the calling thread) or 2 (n >= 2; the calling thread and a persistent second
+ * thread, started here and joined by cr_train_ws_free or a later call with
+ * n = 1). Two workers split every layer's gemms between them (forward: the
+ * output columns of W_l, and the batch rows for the last layer, its softmax
+ * and loss; backward: the input rows of W_l, and the first layer's output
+ * columns; cr_train_epoch_f32's batch gather too) and meet at a barrier
+ * between layers. Optimisers other than plain SGD write the gradient block
+ * the same way and then step on the calling thread. While two workers run,
+ * the BLAS is set to 1 thread (its previous count is restored on n = 1 or
+ * free). The split is fixed, so results are deterministic for a given worker
+ * count, but the model's bits differ (by float rounding) between 1 and 2
+ * workers. The per-example path (cr_train_sgd1_f32) always runs on the
+ * calling thread. Returns CR_ERR_NOMEM if the thread cannot be started (the
+ * workspace then keeps 1 worker). A workspace with 2 workers must be used by
+ * one thread at a time.
+ */
+cr_status cr_train_ws_set_threads(cr_train_ws *ws, int n);
 
 /*
  * One optimiser step on the batch x (n x D, contiguous) with class labels.

@@ -21,6 +21,14 @@ void cr_set_threads(int n) {
 #endif
 }
 
+int cr_get_threads(void) {
+#if CR_HAVE_CBLAS
+    return openblas_get_num_threads();
+#else
+    return 1;
+#endif
+}
+
 #define CR_GEMM_PORTABLE(T)                                                                    \
     for (size_t i = 0; i < m; i++) {                                                           \
         T *ci = c + i * ldc;                                                                   \

@@ -9,8 +9,14 @@
  *     G_in  = G W_lᵀ ∘ act'(r_(l-1))       (before W_l changes)
  *     W_l  <- (1 - lr wd) W_l - (lr/N) H_(l-1)ᵀ G     (plain SGD, one gemm)
  *     or  dW_l = (1/N) H_(l-1)ᵀ G, db_l = (1/N) Σ G   (then cr_optim_step_f32)
+ *
+ * With two workers (cr_train_ws_set_threads) the same step is split between
+ * the calling thread (worker 0) and a persistent second thread (worker 1);
+ * see step2 below.
  */
 #include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -84,6 +90,7 @@ cr_status cr_train_ws_create(const cr_net *net, size_t max_batch, size_t n_examp
     ws->yb = (int32_t *)(mem + header + gb + xb);
     ws->perm = (uint32_t *)(mem + header + gb + xb + yb);
     ws->nz = (uint32_t *)(mem + header + gb + xb + yb + pb);
+    ws->workers = 1;
     cr_status st = cr_tape_create(net, max_batch, &ws->tape);
     if (st != CR_OK) {
         free(mem);
@@ -95,6 +102,7 @@ cr_status cr_train_ws_create(const cr_net *net, size_t max_batch, size_t n_examp
 
 void cr_train_ws_free(cr_train_ws *ws) {
     if (!ws) return;
+    cr_train_ws_set_threads(ws, 1);
     cr_tape_free(ws->tape);
     free(ws);
 }
@@ -149,17 +157,338 @@ static int first_bad_params(cr_net *net) {
     return net->n_layers;
 }
 
-cr_status cr_train_step_f32(cr_net *net, cr_optim *opt, cr_train_ws *ws, size_t n,
-                            const float *x, const int32_t *labels, double *loss_sum,
-                            size_t *correct) {
+/* After the forward pass, for its rows [i0, i1): the finiteness check, the
+   loss, accuracy and G_θ = ŷ − y (of the summed loss) into tape->grad_a.
+   Returns 0, or the 1-based layer where NaN/Inf appeared first (see
+   cr_train_ws.fault_layer). */
+static int forward_loss(const cr_net *net, cr_tape *tape, size_t i0, size_t i1,
+                        const int32_t *labels, double *loss_sum, size_t *correct) {
+    const int L = net->n_layers;
+    const size_t k = net->dims[L];
+    /* NaN/Inf anywhere in the forward pass, including parameters that the
+       previous update made non-finite: every weight and bias of a layer feeds
+       every row of its output r_l (0 · inf = NaN), so checking the small r_l
+       replaces a pass over the whole parameter block */
+    for (int l = 0; l < L; l++) {
+        size_t dl = net->dims[l + 1];
+        if (!cr_all_finite_f32((i1 - i0) * dl, (const float *)tape->pre[l] + i0 * dl))
+            return l + 1;
+    }
+    const float *theta = tape->pre[L - 1], *probs = tape->post[L - 1];
+    float *g = tape->grad_a;
+    int finite = 1;
+    for (size_t i = i0; i < i1; i++) {
+        finite &= row_loss_fast(k, theta + i * k, probs + i * k, labels[i], loss_sum, correct);
+        memcpy(g + i * k, probs + i * k, k * sizeof(float));
+        g[i * k + (size_t)labels[i]] -= 1.0f;
+    }
+    return finite ? 0 : L;
+}
+
+/* ------------------------------------------------------------ two workers */
+
+/* A barrier for the two workers: the last to arrive bumps a generation
+   counter; the other spins on it for a while (the wait between two layers is
+   a few microseconds), then sleeps on a condition variable. */
+typedef struct {
+    atomic_uint gen;
+    atomic_uint count;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+} cr_barrier;
+
+static void cpu_relax(void) {
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+    __builtin_ia32_pause();
+#endif
+}
+
+enum { BARRIER_SPIN = 1 << 15 };
+
+static void barrier_wait(cr_barrier *b) {
+    unsigned g = atomic_load_explicit(&b->gen, memory_order_acquire);
+    if (atomic_fetch_add_explicit(&b->count, 1, memory_order_acq_rel) == 1) {
+        /* the other worker cannot arrive again before it sees the new gen */
+        atomic_store_explicit(&b->count, 0, memory_order_relaxed);
+        pthread_mutex_lock(&b->mu);
+        atomic_fetch_add_explicit(&b->gen, 1, memory_order_release);
+        pthread_cond_signal(&b->cv);
+        pthread_mutex_unlock(&b->mu);
+        return;
+    }
+    for (int i = 0; i < BARRIER_SPIN; i++) {
+        if (atomic_load_explicit(&b->gen, memory_order_acquire) != g) return;
+        cpu_relax();
+    }
+    pthread_mutex_lock(&b->mu);
+    while (atomic_load_explicit(&b->gen, memory_order_acquire) == g)
+        pthread_cond_wait(&b->cv, &b->mu);
+    pthread_mutex_unlock(&b->mu);
+}
+
+struct cr_train_pool {
+    pthread_t thread;
+    cr_barrier bar;
+    int blas_threads; /* the BLAS's thread count before the pool, restored after */
+    /* the job of the current step: written by worker 0 before the start
+       barrier, read by both after it */
+    int quit;
+    cr_net *net;
+    cr_train_ws *ws;
+    const float *x;
+    size_t n;
+    int fused;
+    float decay, a, inv_n;
+    const int32_t *labels;
+    const float *src;        /* if not NULL: gather rows idx[0..n) of src into x first */
+    const uint32_t *idx;
+    const uint32_t *next_idx; /* the next batch's rows (next_n), to prefetch */
+    size_t next_n;
+    /* each worker's share of the step's loss, correct count and fault layer */
+    double loss[2];
+    size_t correct[2];
+    int fault[2];
+};
+
+/* The share [lo, hi) of worker w of d rows/columns: halves rounded to 16
+   floats (a 64-byte line) so that the workers' blocks of a row-major matrix
+   do not share cache lines. */
+static void split(size_t d, int w, size_t *lo, size_t *hi) {
+    size_t mid = d >= 32 ? (d / 2 + 8) / 16 * 16 : (d + 1) / 2;
+    *lo = w ? mid : 0;
+    *hi = w ? d : mid;
+}
+
+/* b[j] <- beta b[j] + a Σ_i G[i, j] for j in [c0, c1) (G: n rows, leading dim ld). */
+static void colsum_cols(size_t n, size_t ld, size_t c0, size_t c1, float a, const float *g,
+                        float beta, float *b) {
+    for (size_t j0 = c0; j0 < c1; j0 += 64) {
+        size_t m = c1 - j0 < 64 ? c1 - j0 : 64;
+        float s[64] = {0};
+        for (size_t i = 0; i < n; i++) {
+            const float *gi = g + i * ld + j0;
+            for (size_t j = 0; j < m; j++) s[j] += gi[j];
+        }
+        for (size_t j = 0; j < m; j++)
+            b[j0 + j] = (beta == 0 ? 0.0f : beta * b[j0 + j]) + a * s[j];
+    }
+}
+
+/*
+ * Worker w's part of a step (both run it between the start and end barriers).
+ *   forward l < L-1:  r_l[:, C_w] = H W_l[:, C_w] + b_l[C_w], act on C_w;  barrier
+ *   worker 0:         the last layer, the finiteness check, loss and G;    barrier
+ *   backward l >= 1:  G_in[:, R_w] = G W_l[R_w, :]ᵀ ∘ act', then W_l[R_w, :] (or
+ *                     dW_l[R_w, :]); b_l on worker 0;  barrier if l - 1 >= 1
+ *   backward l = 0:   W_0[:, C_w] and b_0[C_w] from G[:, C_w], which is
+ *                     the worker's own R_w of layer 1: no barrier before it.
+ * C_w and R_w are split(dims[l+1]) and split(dims[l]); every block of W_l is
+ * read and written by one worker within a step, and every block read by the
+ * other worker was written before a barrier.
+ */
+static void step2(struct cr_train_pool *p, int w) {
+    cr_net *net = p->net;
+    cr_tape *tape = p->ws->tape;
+    const int L = net->n_layers;
+    const size_t n = p->n;
+    const float *x = p->x;
+    if (p->src) {
+        /* the batch's rows (and a prefetch of the next batch's), half each */
+        size_t d = net->dims[0], i0 = w ? (n + 1) / 2 : 0, i1 = w ? n : (n + 1) / 2;
+        float *xb = p->ws->xb;
+        for (size_t i = i0; i < i1; i++)
+            memcpy(xb + i * d, p->src + (size_t)p->idx[i] * d, d * sizeof(float));
+        size_t m = p->next_n, j0 = w ? (m + 1) / 2 : 0, j1 = w ? m : (m + 1) / 2;
+        for (size_t j = j0; j < j1; j++) prefetch_row(p->src + (size_t)p->next_idx[j] * d, d);
+        barrier_wait(&p->bar);
+    }
+    const float *in = x;
+    for (int l = 0; l + 1 < L; l++) {
+        size_t din = net->dims[l], dout = net->dims[l + 1], c0, c1;
+        split(dout, w, &c0, &c1);
+        float *r = tape->pre[l], *h = tape->post[l];
+        const float *b = bptr(net, l);
+        if (c1 > c0) {
+            for (size_t i = 0; i < n; i++)
+                memcpy(r + i * dout + c0, b + c0, (c1 - c0) * sizeof(float));
+            cr_gemm_f32(0, 0, n, c1 - c0, din, 1.0f, in, din, wptr(net, l) + c0, dout, 1.0f,
+                        r + c0, dout);
+            for (size_t i = 0; i < n; i++)
+                act_forward(net->act[l], c1 - c0, r + i * dout + c0, h + i * dout + c0);
+        }
+        barrier_wait(&p->bar);
+        in = h;
+    }
+    {
+        /* the last layer (K outputs, small) by rows of the batch: its forward,
+           softmax, check, loss and G on each worker's rows */
+        size_t din = net->dims[L - 1], dout = net->dims[L];
+        size_t i0 = w ? (n + 1) / 2 : 0, i1 = w ? n : (n + 1) / 2;
+        if (i1 > i0) {
+            float *r = (float *)tape->pre[L - 1] + i0 * dout;
+            cr_linear_forward_f32(i1 - i0, din, dout, in + i0 * din, wptr(net, L - 1),
+                                  bptr(net, L - 1), r);
+            cr_softmax_forward_f32(i1 - i0, dout, r, (float *)tape->post[L - 1] + i0 * dout);
+        }
+        p->fault[w] = forward_loss(net, tape, i0, i1, p->labels, &p->loss[w], &p->correct[w]);
+    }
+    barrier_wait(&p->bar); /* p->fault[] are written before this barrier */
+    if (p->fault[0] || p->fault[1]) return;
+
+    float *g = tape->grad_a, *gin = tape->grad_b;
+    float *grads = p->ws->grads;
+    const float alpha = p->fused ? p->a : p->inv_n, beta = p->fused ? p->decay : 0.0f;
+    for (int l = L - 1; l >= 1; l--) {
+        size_t din = net->dims[l], dout = net->dims[l + 1], r0, r1;
+        split(din, w, &r0, &r1);
+        const float *hin = tape->post[l - 1];
+        float *wl = wptr(net, l), *bl = bptr(net, l);
+        float *dst = p->fused ? wl : grads + net->w_offset[l];
+        float *bdst = p->fused ? bl : grads + net->b_offset[l];
+        if (r1 > r0) {
+            cr_gemm_f32(0, 1, n, r1 - r0, dout, 1.0f, g, dout, wl + r0 * dout, dout, 0.0f,
+                        gin + r0, din);
+            for (size_t i = 0; i < n; i++)
+                act_vjp(net->act[l - 1], r1 - r0, (const float *)tape->pre[l - 1] + i * din + r0,
+                        hin + i * din + r0, gin + i * din + r0, gin + i * din + r0);
+            cr_gemm_f32(1, 0, r1 - r0, dout, n, alpha, hin + r0, din, g, dout, beta,
+                        dst + r0 * dout, dout);
+        }
+        if (w == 0) cr_colsum_axpby_f32(n, dout, alpha, g, beta, bdst);
+        float *t = g;
+        g = gin;
+        gin = t;
+        if (l - 1 >= 1) barrier_wait(&p->bar);
+    }
+    {
+        size_t din = net->dims[0], dout = net->dims[1], c0, c1;
+        split(dout, w, &c0, &c1);
+        float *dst = p->fused ? wptr(net, 0) : grads + net->w_offset[0];
+        float *bdst = p->fused ? bptr(net, 0) : grads + net->b_offset[0];
+        if (c1 > c0) {
+            cr_gemm_f32(1, 0, din, c1 - c0, n, alpha, x, din, g + c0, dout, beta, dst + c0, dout);
+            colsum_cols(n, dout, c0, c1, alpha, g, beta, bdst);
+        }
+    }
+}
+
+static void *worker_main(void *arg) {
+    struct cr_train_pool *p = arg;
+    for (;;) {
+        barrier_wait(&p->bar); /* the start of a step, or quit */
+        if (p->quit) break;
+        step2(p, 1);
+        barrier_wait(&p->bar); /* the end of the step */
+    }
+    return NULL;
+}
+
+cr_status cr_train_ws_set_threads(cr_train_ws *ws, int n) {
+    if (!ws) return CR_ERR_ARG;
+    if (n >= 2 && !ws->pool) {
+        struct cr_train_pool *p = calloc(1, sizeof *p);
+        if (!p) return CR_ERR_NOMEM;
+        atomic_init(&p->bar.gen, 0);
+        atomic_init(&p->bar.count, 0);
+        if (pthread_mutex_init(&p->bar.mu, NULL) != 0) {
+            free(p);
+            return CR_ERR_NOMEM;
+        }
+        if (pthread_cond_init(&p->bar.cv, NULL) != 0) {
+            pthread_mutex_destroy(&p->bar.mu);
+            free(p);
+            return CR_ERR_NOMEM;
+        }
+        p->ws = ws;
+        if (pthread_create(&p->thread, NULL, worker_main, p) != 0) {
+            pthread_cond_destroy(&p->bar.cv);
+            pthread_mutex_destroy(&p->bar.mu);
+            free(p);
+            return CR_ERR_NOMEM;
+        }
+        p->blas_threads = cr_get_threads();
+        cr_set_threads(1);
+        ws->pool = p;
+        ws->workers = 2;
+    } else if (n < 2 && ws->pool) {
+        struct cr_train_pool *p = ws->pool;
+        p->quit = 1;
+        barrier_wait(&p->bar);
+        pthread_join(p->thread, NULL);
+        pthread_cond_destroy(&p->bar.cv);
+        pthread_mutex_destroy(&p->bar.mu);
+        cr_set_threads(p->blas_threads);
+        free(p);
+        ws->pool = NULL;
+        ws->workers = 1;
+    }
+    return CR_OK;
+}
+
+static cr_status step_args(const cr_net *net, const cr_optim *opt, const cr_train_ws *ws,
+                           size_t n, const float *x, const int32_t *labels) {
     if (!net || !opt || !ws || !x || !labels || net->dtype != CR_F32 || opt->dtype != CR_F32 ||
         opt->n_params != net->n_params || ws->tape->n_layers != net->n_layers)
         return CR_ERR_ARG;
     if (n == 0 || n > ws->max_batch) return CR_ERR_SHAPE;
-    const int L = net->n_layers;
-    const size_t k = net->dims[L];
+    const size_t k = net->dims[net->n_layers];
     for (size_t i = 0; i < n; i++)
         if (labels[i] < 0 || (size_t)labels[i] >= k) return CR_ERR_ARG;
+    return CR_OK;
+}
+
+/* The step on two workers; the checks of cr_train_step_f32 are done. With
+   src, x is ws->xb and the workers first gather its rows src[idx[i]]. */
+static cr_status train_step2(cr_net *net, cr_optim *opt, cr_train_ws *ws, size_t n,
+                             const float *x, const int32_t *labels, double *loss_sum,
+                             size_t *correct, const float *src, const uint32_t *idx,
+                             const uint32_t *next_idx, size_t next_n) {
+    struct cr_train_pool *p = ws->pool;
+    const cr_optim_config *c = &opt->cfg;
+    const float lr = (float)cr_optim_lr(c, opt->step);
+    p->net = net;
+    p->x = x;
+    p->n = n;
+    p->labels = labels;
+    p->src = src;
+    p->idx = idx;
+    p->next_idx = next_idx;
+    p->next_n = next_n;
+    p->loss[0] = p->loss[1] = 0;
+    p->correct[0] = p->correct[1] = 0;
+    p->fault[0] = p->fault[1] = 0;
+    p->fused = c->kind == CR_OPT_SGD;
+    p->inv_n = 1.0f / (float)n;
+    p->decay = 1.0f - lr * (float)c->weight_decay;
+    p->a = -lr * p->inv_n;
+    ws->tape->n = n;
+    ws->tape->input = x;
+    ws->fault_layer = 0;
+    barrier_wait(&p->bar); /* start */
+    step2(p, 0);
+    barrier_wait(&p->bar); /* end */
+    if (loss_sum) *loss_sum += p->loss[0] + p->loss[1];
+    if (correct) *correct += p->correct[0] + p->correct[1];
+    int f0 = p->fault[0], f1 = p->fault[1];
+    if (f0 || f1) {
+        ws->fault_layer = !f0 ? f1 : !f1 ? f0 : f0 < f1 ? f0 : f1;
+        return CR_ERR_NONFINITE;
+    }
+    if (p->fused) {
+        opt->step++;
+        return CR_OK;
+    }
+    return cr_optim_step_f32(opt, net->params, ws->grads);
+}
+
+cr_status cr_train_step_f32(cr_net *net, cr_optim *opt, cr_train_ws *ws, size_t n,
+                            const float *x, const int32_t *labels, double *loss_sum,
+                            size_t *correct) {
+    cr_status ast = step_args(net, opt, ws, n, x, labels);
+    if (ast != CR_OK) return ast;
+    const int L = net->n_layers;
+    if (ws->pool)
+        return train_step2(net, opt, ws, n, x, labels, loss_sum, correct, NULL, NULL, NULL, 0);
     cr_tape *tape = ws->tape;
     /* forward: the ops' chain, with the vectorised sigmoid */
     const float *in = x;
@@ -175,30 +504,10 @@ cr_status cr_train_step_f32(cr_net *net, cr_optim *opt, cr_train_ws *ws, size_t 
     }
     tape->n = n;
     tape->input = x;
-    /* NaN/Inf anywhere in the forward pass, including parameters that the
-       previous update made non-finite: every weight and bias of a layer feeds
-       every row of its output r_l (0 · inf = NaN), so checking the small r_l
-       replaces a pass over the whole parameter block */
     ws->fault_layer = 0;
-    for (int l = 0; l < L; l++)
-        if (!cr_all_finite_f32(n * net->dims[l + 1], tape->pre[l])) {
-            ws->fault_layer = l + 1;
-            return CR_ERR_NONFINITE;
-        }
-
-    /* loss, accuracy and G_θ = ŷ − y (of the summed loss) */
-    const float *theta = tape->pre[L - 1], *probs = tape->post[L - 1];
-    float *g = tape->grad_a, *gin = tape->grad_b;
-    int finite = 1;
-    for (size_t i = 0; i < n; i++) {
-        finite &= row_loss_fast(k, theta + i * k, probs + i * k, labels[i], loss_sum, correct);
-        memcpy(g + i * k, probs + i * k, k * sizeof(float));
-        g[i * k + (size_t)labels[i]] -= 1.0f;
-    }
-    if (!finite) {
-        ws->fault_layer = net->n_layers;
+    if ((ws->fault_layer = forward_loss(net, tape, 0, n, labels, loss_sum, correct)) != 0)
         return CR_ERR_NONFINITE;
-    }
+    float *g = tape->grad_a, *gin = tape->grad_b;
 
     const cr_optim_config *c = &opt->cfg;
     const int fused = c->kind == CR_OPT_SGD;
@@ -324,6 +633,14 @@ cr_status cr_train_epoch_f32(cr_net *net, cr_optim *opt, cr_train_ws *ws, size_t
             size_t e = perm[start];
             st = cr_train_sgd1_f32(net, opt, ws, x + e * d, labels[e], &stats->loss_sum,
                                    &stats->correct);
+        } else if (ws->pool) {
+            /* two workers: they gather the rows themselves, half each */
+            for (size_t i = 0; i < nb; i++) ws->yb[i] = labels[perm[start + i]];
+            size_t next = start + nb, nn = n - next < batch ? n - next : batch;
+            st = step_args(net, opt, ws, nb, ws->xb, ws->yb);
+            if (st == CR_OK)
+                st = train_step2(net, opt, ws, nb, ws->xb, ws->yb, &stats->loss_sum,
+                             &stats->correct, x, perm + start, perm + next, nn);
         } else {
             for (size_t i = 0; i < nb; i++) {
                 size_t e = perm[start + i];
