@@ -325,7 +325,7 @@ static void test_nonfinite_detected(void **state) {
         lab[i] = i % 3;
         for (int j = 0; j < 4; j++) x[i * 4 + j] = (j % 2 ? -1e30f : 1e30f) * (float)(i + 1);
     }
-    for (int per_example = 0; per_example < 2; per_example++) {
+    for (int per_example = 0; per_example < 3; per_example++) { /* 2: batch, two workers */
         cr_net *net;
         cr_net_create(&net, CR_F32, 2, dims, act);
         cr_net_init(net, CR_INIT_AUTO, 1);
@@ -335,10 +335,11 @@ static void test_nonfinite_detected(void **state) {
         cr_train_ws *ws;
         cr_optim_create(net, &c, &o);
         cr_train_ws_create(net, 8, 8, &ws);
+        if (per_example == 2) assert_int_equal(cr_train_ws_set_threads(ws, 2), CR_OK);
         cr_status st = CR_OK;
         int steps = 0;
         for (; steps < 20 && st == CR_OK; steps++)
-            st = per_example ? cr_train_sgd1_f32(net, o, ws, x + (steps % 8) * 4, lab[steps % 8],
+            st = per_example == 1 ? cr_train_sgd1_f32(net, o, ws, x + (steps % 8) * 4, lab[steps % 8],
                                                  NULL, NULL)
                              : cr_train_step_f32(net, o, ws, 8, x, lab, NULL, NULL);
         assert_int_equal(st, CR_ERR_NONFINITE);
@@ -352,8 +353,8 @@ static void test_nonfinite_detected(void **state) {
 
 /* Two runs with the same seed give the same parameters, bit for bit; a run
    split in two (state carried over) equals the whole run. */
-static void run_epochs(cr_optimizer kind, size_t batch, int epochs, int split, float *out,
-                       size_t *np) {
+static void run_epochs(cr_optimizer kind, size_t batch, int epochs, int split, int workers,
+                       float *out, size_t *np) {
     const size_t n = 300, d = 20, k = 4;
     float *x = malloc(n * d * sizeof(float));
     int32_t *lab = malloc(n * sizeof(int32_t));
@@ -368,6 +369,8 @@ static void run_epochs(cr_optimizer kind, size_t batch, int epochs, int split, f
     cr_train_ws *ws;
     cr_optim_create(net, &c, &o);
     cr_train_ws_create(net, batch, n, &ws);
+    assert_int_equal(cr_train_ws_set_threads(ws, workers), CR_OK);
+    assert_int_equal(ws->workers, workers);
     cr_rng rng;
     cr_rng_seed(&rng, 42);
     cr_train_stats st;
@@ -384,6 +387,7 @@ static void run_epochs(cr_optimizer kind, size_t batch, int epochs, int split, f
             cr_rng rng2 = rng;
             cr_train_ws *ws2;
             cr_train_ws_create(net2, batch, n, &ws2);
+            assert_int_equal(cr_train_ws_set_threads(ws2, workers), CR_OK);
             cr_net_free(net);
             cr_optim_free(o);
             cr_train_ws_free(ws);
@@ -411,14 +415,87 @@ static void test_reproducible_and_resumable(void **state) {
     size_t na, nb, nc;
     const cr_optimizer kinds[4] = {CR_OPT_SGD, CR_OPT_NESTEROV, CR_OPT_ADAM, CR_OPT_SGD};
     const size_t batches[4] = {16, 7, 32, 1};
-    for (int i = 0; i < 4; i++) {
-        run_epochs(kinds[i], batches[i], 4, 0, a, &na);
-        run_epochs(kinds[i], batches[i], 4, 0, b, &nb);
-        run_epochs(kinds[i], batches[i], 4, 1, c, &nc);
-        assert_int_equal(na, nb);
-        assert_memory_equal(a, b, na * sizeof(float));
-        assert_memory_equal(a, c, na * sizeof(float));
-    }
+    for (int workers = 1; workers <= 2; workers++)
+        for (int i = 0; i < 4; i++) {
+            run_epochs(kinds[i], batches[i], 4, 0, workers, a, &na);
+            run_epochs(kinds[i], batches[i], 4, 0, workers, b, &nb);
+            run_epochs(kinds[i], batches[i], 4, 1, workers, c, &nc);
+            assert_int_equal(na, nb);
+            assert_memory_equal(a, b, na * sizeof(float));
+            assert_memory_equal(a, c, na * sizeof(float));
+        }
+}
+
+/* Two workers = one worker up to float rounding, over a few hundred steps:
+   the step directly (sigmoid/tanh and relu nets, SGD with weight decay,
+   Nesterov and Adam, batches of 9 and 1) and whole epochs (which gather the
+   batch on both workers); the same loss sums and accuracy counts. */
+static void test_two_workers_match_one(void **state) {
+    (void)state;
+    const size_t n = 240, d = 20, k = 4;
+    float *x = malloc(n * d * sizeof(float));
+    int32_t *lab = malloc(n * sizeof(int32_t));
+    random_data(n, d, k, 5, x, lab);
+    const cr_optimizer kinds[3] = {CR_OPT_SGD, CR_OPT_NESTEROV, CR_OPT_ADAM};
+    for (int relu = 0; relu < 2; relu++)
+        for (int ki = 0; ki < 3; ki++)
+            for (int mode = 0; mode < 3; mode++) { /* steps of 9, steps of 1, epochs of 16 */
+                cr_net *net[2];
+                cr_optim *o[2];
+                cr_train_ws *ws[2];
+                double loss[2] = {0, 0};
+                size_t correct[2] = {0, 0};
+                cr_optim_config c = cr_optim_config_default();
+                c.kind = kinds[ki];
+                c.lr = kinds[ki] == CR_OPT_ADAM ? 0.003 : 0.05;
+                c.weight_decay = kinds[ki] == CR_OPT_SGD ? 1e-3 : 0;
+                for (int w = 0; w < 2; w++) {
+                    net[w] = small_net(relu);
+                    assert_int_equal(cr_optim_create(net[w], &c, &o[w]), CR_OK);
+                    assert_int_equal(cr_train_ws_create(net[w], 16, n, &ws[w]), CR_OK);
+                    assert_int_equal(cr_train_ws_set_threads(ws[w], w + 1), CR_OK);
+                    if (mode == 2) {
+                        cr_rng rng;
+                        cr_rng_seed(&rng, 7);
+                        cr_train_stats st;
+                        for (int e = 0; e < 20; e++) { /* 300 steps */
+                            assert_int_equal(cr_train_epoch_f32(net[w], o[w], ws[w], n, x, lab, 16,
+                                                                &rng, &st, NULL, 0, NULL),
+                                             CR_OK);
+                            loss[w] += st.loss_sum;
+                            correct[w] += st.correct;
+                        }
+                    } else {
+                        size_t b = mode == 0 ? 9 : 1;
+                        for (size_t s = 0; s < 300; s++) {
+                            size_t off = (s * b) % (n - b);
+                            assert_int_equal(cr_train_step_f32(net[w], o[w], ws[w], b, x + off * d,
+                                                               lab + off, &loss[w], &correct[w]),
+                                             CR_OK);
+                        }
+                    }
+                }
+                assert_int_equal(o[0]->step, o[1]->step);
+                assert_true(fabs(loss[0] - loss[1]) <= 1e-5 * fabs(loss[0]));
+                assert_true(correct[0] + 3 >= correct[1] && correct[1] + 3 >= correct[0]);
+                /* relative to the parameter vector's norm: ‖p1 − p2‖ ≤ 1e-5 ‖p1‖ */
+                double dn = 0, pn = 0;
+                for (size_t i = 0; i < net[0]->n_params; i++) {
+                    double a = ((float *)net[0]->params)[i], b = ((float *)net[1]->params)[i];
+                    dn += (a - b) * (a - b);
+                    pn += a * a;
+                }
+                if (!(sqrt(dn) <= 1e-5 * sqrt(pn)))
+                    fail_msg("relu %d optimiser %d mode %d: relative difference %g", relu, ki,
+                             mode, sqrt(dn / pn));
+                for (int w = 0; w < 2; w++) {
+                    cr_train_ws_free(ws[w]);
+                    cr_optim_free(o[w]);
+                    cr_net_free(net[w]);
+                }
+            }
+    free(x);
+    free(lab);
 }
 
 /* A few hundred steps on a Fashion-MNIST subset must reach 75% test accuracy. */
@@ -487,6 +564,7 @@ int main(void) {
         cmocka_unit_test(test_sgd1_matches_batch_step),
         cmocka_unit_test(test_nonfinite_detected),
         cmocka_unit_test(test_reproducible_and_resumable),
+        cmocka_unit_test(test_two_workers_match_one),
         cmocka_unit_test(test_fashion_mnist_subset),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
