@@ -63,6 +63,13 @@ else
   expect 0 "resume" -- "$CR" train --resume "$T/part.safetensors" --out "$T/resumed.safetensors" --stop-after 1
   expect 0 "resume again" -- "$CR" train --resume "$T/resumed.safetensors" --out "$T/resumed.safetensors"
   cmp -s "$T/full.safetensors" "$T/resumed.safetensors" && ok || bad "resumed model differs from the uninterrupted one"
+  # two training workers (--threads 2): deterministic and resumable too
+  expect 0 "train, 2 workers" -- "$CR" train "${common[@]}" --threads 2 --out "$T/full2.safetensors"
+  expect 0 "same seed again, 2 workers" -- "$CR" train "${common[@]}" --threads 2 --out "$T/again2.safetensors"
+  cmp -s "$T/full2.safetensors" "$T/again2.safetensors" && ok || bad "2 workers: same seed gives a different model"
+  expect 0 "interrupted, 2 workers" -- "$CR" train "${common[@]}" --threads 2 --out "$T/part2.safetensors" --stop-after 2
+  expect 0 "resume, 2 workers" -- "$CR" train --resume "$T/part2.safetensors" --threads 2 --out "$T/resumed2.safetensors"
+  cmp -s "$T/full2.safetensors" "$T/resumed2.safetensors" && ok || bad "2 workers: resumed model differs from the uninterrupted one"
   expect 2 "resume with a hyperparameter" -- "$CR" train --resume "$T/part.safetensors" --lr 0.5
   "$CR" init --layers 4,16,3 --out "$T/plain.safetensors" >/dev/null
   expect 2 "resume from a non-checkpoint" -- "$CR" train --resume "$T/plain.safetensors" --epochs 50 --data "$T/train.csv" --out "$T/y.safetensors"

@@ -12,7 +12,8 @@
  *             train.*                   the hyperparameters and data options
  * --resume restores all of it, so an interrupted run that is resumed ends
  * with the same model, bit for bit, as an uninterrupted one (same build,
- * same --threads).
+ * same --threads: with --threads 2 or more the step runs on two workers,
+ * whose model bits differ from one worker's by float rounding).
  */
 #include <inttypes.h>
 #include <math.h>
@@ -65,7 +66,9 @@ static const char *const train_help =
     "  --gamma X             step schedule factor (default 0.1)\n"
     "  --lr-min X            cosine schedule: final learning rate (default 0)\n"
     "  --seed N              seed of the initialisation, shuffle and split (default 1)\n"
-    "  --threads N           BLAS threads (default: the BLAS default)\n"
+    "  --threads N           1: one training worker (BLAS at 1 thread); 2 or more: two\n"
+    "                        workers, each running the BLAS at 1 thread (default: one\n"
+    "                        worker, the BLAS default); same --threads, same bits\n"
     "output\n"
     "  --out PATH            model + checkpoint, rewritten atomically after every epoch\n"
     "                        (default model.safetensors)\n"
@@ -414,9 +417,10 @@ int cmd_train(int argc, char **argv) {
     if (t.stop_after) {
         if (!cli_parse_long("--stop-after", t.stop_after, 0, 1000000, &stop_after)) return CLI_USAGE;
     }
+    long threads = 0;
     if (t.threads) {
-        if (!cli_parse_long("--threads", t.threads, 1, 1024, &v)) return CLI_USAGE;
-        cr_set_threads((int)v);
+        if (!cli_parse_long("--threads", t.threads, 1, 1024, &threads)) return CLI_USAGE;
+        cr_set_threads((int)threads);
     }
 
     cr_model model; /* the net and standardisation stats */
@@ -608,6 +612,7 @@ int cmd_train(int argc, char **argv) {
     cr_status st = cr_optim_create(net, &rs.cfg, &opt);
     if (st == CR_OK) st = cr_train_ws_create(net, (size_t)rs.batch < 256 ? 256 : (size_t)rs.batch,
                                              train.n, &ws);
+    if (st == CR_OK && threads >= 2) st = cr_train_ws_set_threads(ws, 2);
     if (st != CR_OK) {
         cli_error("train: %s", cr_status_string(st));
         goto done;
