@@ -8,8 +8,11 @@
  *   sgd1_us                  median µs per example of per-example SGD
  *   peak_rss_mb              getrusage peak resident set (before the sgemm runs)
  *   test_acc                 test accuracy after the timed epochs
- * Usage: bench_train [--runs 5] [--batch 64] [--hidden 128] [--threads 2]
+ * Usage: bench_train [--runs 5] [--batch 64] [--hidden 128] [--threads 2] [--workers W]
  *                    [--sgd1-examples 20000] [--data fashion-mnist] [--skip-sgemm 0|1]
+ * --workers: the training step's workers (cr_train_ws_set_threads; default
+ * min(--threads, 2)); with 2 the BLAS runs 1 thread inside the step, and
+ * --workers 1 --threads 2 times OpenBLAS's own 2-thread split instead.
  */
 #include <math.h>
 #include <stdio.h>
@@ -66,7 +69,7 @@ static double gemm_gflops(int ta, size_t m, size_t n, size_t k, int reps) {
 }
 
 int main(int argc, char **argv) {
-    int runs = 5, threads = 2, skip_sgemm = 0;
+    int runs = 5, threads = 2, workers = -1, skip_sgemm = 0;
     size_t batch = 64, hidden = 128, sgd1_n = 20000;
     const char *data = "fashion-mnist";
     for (int i = 1; i + 1 < argc; i += 2) {
@@ -74,6 +77,7 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--batch")) batch = (size_t)atol(argv[i + 1]);
         else if (!strcmp(argv[i], "--hidden")) hidden = (size_t)atol(argv[i + 1]);
         else if (!strcmp(argv[i], "--threads")) threads = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--workers")) workers = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--sgd1-examples")) sgd1_n = (size_t)atol(argv[i + 1]);
         else if (!strcmp(argv[i], "--data")) data = argv[i + 1];
         else if (!strcmp(argv[i], "--skip-sgemm")) skip_sgemm = atoi(argv[i + 1]);
@@ -83,6 +87,7 @@ int main(int argc, char **argv) {
         }
     }
     if (runs < 1 || runs > 100 || batch == 0) return 2;
+    if (workers < 0) workers = threads >= 2 ? 2 : 1;
     cr_set_threads(threads);
     cr_error err;
     cr_dataset train, test;
@@ -99,6 +104,7 @@ int main(int argc, char **argv) {
     }
     const size_t d = train.d, k = 10;
     printf("machine_threads %d\n", threads);
+    printf("workers %d\n", workers);
 
     size_t dims[3] = {d, hidden, k};
     cr_activation act[1] = {CR_ACT_SIGMOID};
@@ -108,7 +114,8 @@ int main(int argc, char **argv) {
     cr_optim_config cfg = cr_optim_config_default();
     if (cr_net_create(&net, CR_F32, 2, dims, act) != CR_OK ||
         cr_optim_create(net, &cfg, &opt) != CR_OK ||
-        cr_train_ws_create(net, batch, train.n, &ws) != CR_OK)
+        cr_train_ws_create(net, batch, train.n, &ws) != CR_OK ||
+        cr_train_ws_set_threads(ws, workers) != CR_OK)
         return 1;
     cr_net_init(net, CR_INIT_AUTO, 1);
     cr_rng rng;
@@ -137,6 +144,7 @@ int main(int argc, char **argv) {
     double loss = 0;
     cr_evaluate_f32(net, ws->tape, test.n, test.x, test.labels, &loss, &correct, NULL, NULL);
     printf("test_acc %.4f\n", (double)correct / (double)test.n);
+    cr_train_ws_set_threads(ws, 1); /* joins the worker; the BLAS gets its threads back */
 
     /* per-example SGD */
     cr_train_ws *ws1;
