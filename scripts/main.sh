@@ -22,7 +22,7 @@ $CR init --layers 784,128,10 --activation sigmoid --seed 1 --out out/random.safe
 $CR gradcheck --model out/random.safetensors
 echo
 echo "== 3. train the seed network on Fashion-MNIST, then evaluate it"
-$CR train --data fashion-mnist --layers 784,128,10 --activation sigmoid --epochs 10 --seed 1 \
+$CR train --data fashion-mnist --layers 784,128,10 --activation sigmoid --epochs 10 --seed 1 --threads 2 \
     --out out/seed.safetensors
 $CR eval --model out/seed.safetensors --data fashion-mnist:test
 echo
