@@ -22,33 +22,37 @@ except ImportError:
     sys.exit(77)
 
 
+# --- the README's loader, verbatim (readme_loader_in_sync checks it) ---
+class Standardize(torch.nn.Module):          # models trained with --standardize store input.mean/std
+    def __init__(self, mean, std):
+        super().__init__(); self.mean, self.std = mean, std
+    def forward(self, x):
+        return (x - self.mean) / self.std
+
 def load_chainrule_model(path):
-    """The README's loader: a chainrule model as a torch.nn.Sequential."""
     with open(path, "rb") as f:
         n = struct.unpack("<Q", f.read(8))[0]
         header = json.loads(f.read(n))
         data = f.read()
     meta = header.pop("__metadata__")
-    dt = {"F32": np.float32, "F64": np.float64}
+    dt = {"F32": np.float32, "F64": np.float64, "U8": np.uint8, "I32": np.int32, "I64": np.int64}
     t = {k: torch.from_numpy(np.frombuffer(data[v["data_offsets"][0]:v["data_offsets"][1]],
                                            dtype=dt[v["dtype"]]).reshape(v["shape"]).copy())
          for k, v in header.items()}
     acts = {"sigmoid": torch.nn.Sigmoid, "tanh": torch.nn.Tanh, "relu": torch.nn.ReLU}
     layers = []
-    names = meta["activations"].split(",")
-    for i, act in enumerate(names, start=1):
+    if "input.mean" in t:
+        layers.append(Standardize(t["input.mean"], t["input.std"]))
+    for i, act in enumerate(meta["activations"].split(","), start=1):
         w, b = t[f"fc{i}.weight"], t[f"fc{i}.bias"]
         lin = torch.nn.Linear(w.shape[1], w.shape[0]).to(w.dtype)
-        lin.weight.data.copy_(w)
-        lin.bias.data.copy_(b)
+        lin.weight.data.copy_(w); lin.bias.data.copy_(b)
         layers.append(lin)
         if act != "softmax":
             layers.append(acts[act]())
-    return torch.nn.Sequential(*layers), t  # outputs logits; softmax is in the loss
+    return torch.nn.Sequential(*layers)      # outputs logits; softmax(logits) = chainrule's probabilities
 
-
-def read_safetensors(path):
-    return load_chainrule_model_raw(path)
+# --- end of the README's loader ---
 
 
 def load_chainrule_model_raw(path):
@@ -88,7 +92,7 @@ def check(cli, tmp, layers, act, dtype, n, onehot, tol):
                         "--labels", os.path.join(tmp, "y.npy"), "--wrt", wrt,
                         "--out", os.path.join(tmp, out)], check=True, stdout=subprocess.DEVNULL)
 
-    net, _ = load_chainrule_model(model)
+    net = load_chainrule_model(model)
     xt = torch.from_numpy(x).requires_grad_(True)
     logits = net(xt)
     # per-example losses; their SUM has gradient dJ_n/dx_n in row n
@@ -115,15 +119,54 @@ def check(cli, tmp, layers, act, dtype, n, onehot, tol):
     return worst <= tol
 
 
+def readme_loader_in_sync():
+    """The loader above must be the README's, character for character."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    with open(os.path.join(here, "..", "README.md"), encoding="utf-8") as f:
+        readme = f.read()
+    with open(os.path.abspath(__file__), encoding="utf-8") as f:
+        mine = f.read()
+    block = mine.split("verbatim (readme_loader_in_sync checks it) ---\n")[1].split("# --- end")[0]
+    ok = block.strip() in readme
+    print("README loader in sync with this test:", "ok" if ok else "FAIL")
+    return ok
+
+
+def check_standardized(cli, tmp):
+    """A model trained with --standardize: dJ/dx is with respect to the RAW input, through
+    (x - mean) / std, and the README's loader reproduces it."""
+    rng = np.random.default_rng(11)
+    x = (rng.normal(size=(40, 5)) * np.array([1, 10, 100, 0.1, 3]) + 7).astype(np.float32)
+    labels = rng.integers(0, 3, size=40).astype(np.int64)
+    np.save(os.path.join(tmp, "Xs.npy"), x)
+    np.save(os.path.join(tmp, "ys.npy"), labels)
+    model = os.path.join(tmp, "std.safetensors")
+    subprocess.run([cli, "train", "--data", os.path.join(tmp, "Xs.npy") + "," + os.path.join(tmp, "ys.npy"),
+                    "--layers", "5,4,3", "--epochs", "2", "--standardize", "--test", "none", "--quiet",
+                    "--out", model], check=True, stdout=subprocess.DEVNULL)
+    subprocess.run([cli, "grad", "--model", model, "--inputs", os.path.join(tmp, "Xs.npy"),
+                    "--labels", os.path.join(tmp, "ys.npy"), "--out", os.path.join(tmp, "dxs.npy")],
+                   check=True, stdout=subprocess.DEVNULL)
+    net = load_chainrule_model(model)
+    assert isinstance(net[0], Standardize)
+    xt = torch.from_numpy(x).requires_grad_(True)
+    torch.nn.functional.cross_entropy(net(xt), torch.from_numpy(labels), reduction="sum").backward()
+    err = rel(np.load(os.path.join(tmp, "dxs.npy")), xt.grad.numpy())
+    ok = err <= 1e-4
+    print(f"{'ok' if ok else 'FAIL'}: standardised float32 model, dJ/dx w.r.t. the raw input: rel err {err:.2e} (tol 1e-4)")
+    return ok
+
+
 def main():
     cli = sys.argv[1]
-    ok = True
+    ok = readme_loader_in_sync()
     with tempfile.TemporaryDirectory() as tmp:
         for layers, act in (("4,3,3", "sigmoid"), ("784,128,10", "sigmoid"), ("6,5,4,3", "tanh"),
                             ("7,8,5,2", "relu"), ("1,1,2", "sigmoid")):
             for dtype, tol in (("float64", 1e-10), ("float32", 1e-4)):
                 for n, onehot in ((1, False), (16, True)):
                     ok &= check(cli, tmp, layers, act, dtype, n, onehot, tol)
+        ok &= check_standardized(cli, tmp)
     print("torch cross-check:", "PASS" if ok else "FAIL")
     sys.exit(0 if ok else 1)
 
