@@ -18,27 +18,6 @@
 
 /* ------------------------------------------------------------ helpers */
 
-static int count_tmp_files(void) {
-    DIR *d = opendir(tu_tmpdir());
-    int n = 0;
-    struct dirent *e;
-    assert_non_null(d);
-    while ((e = readdir(d)))
-        if (strstr(e->d_name, ".tmp.")) n++;
-    closedir(d);
-    return n;
-}
-
-static unsigned char *slurp(const char *path, size_t *len) {
-    unsigned char *buf;
-    cr_error err;
-    if (cr_read_file(path, 1u << 30, &buf, len, &err)) {
-        print_error("%s\n", err.msg);
-        fail();
-    }
-    return buf;
-}
-
 static double param(const cr_net *net, size_t i) {
     return net->dtype == CR_F64 ? ((const double *)net->params)[i]
                                 : (double)((const float *)net->params)[i];
@@ -195,7 +174,7 @@ static void roundtrip(cr_dtype dt, int L, const size_t *dims, const cr_activatio
     cr_safetensors_free(&st);
     cr_net_free(net);
     cr_net_free(back);
-    assert_int_equal(count_tmp_files(), 0);
+    assert_int_equal(tu_count_tmp_files(), 0);
 }
 
 static void test_roundtrip_f32_f64(void **state) {
@@ -296,7 +275,7 @@ static void test_full_roundtrip_with_extras(void **state) {
         const char *path2 = tu_path("full2.safetensors");
         assert_int_equal(cr_model_save_full(path2, &back, &err), 0);
         size_t l1, l2;
-        unsigned char *b1 = slurp(path, &l1), *b2 = slurp(path2, &l2);
+        unsigned char *b1 = tu_slurp(path, &l1), *b2 = tu_slurp(path2, &l2);
         assert_int_equal(l1, l2);
         assert_memory_equal(b1, b2, l1);
         free(b1);
@@ -305,7 +284,7 @@ static void test_full_roundtrip_with_extras(void **state) {
         cr_model_free(&back);
         cr_model_free(&back);
     }
-    assert_int_equal(count_tmp_files(), 0);
+    assert_int_equal(tu_count_tmp_files(), 0);
 }
 
 /* A file made the PyTorch way (nn.Linear weights [out, in], no "layers" key). */
@@ -588,7 +567,7 @@ static void test_failed_save_keeps_previous_file(void **state) {
     const char *path = tu_path("keep.safetensors");
     assert_int_equal(cr_model_save(path, a, &err), 0);
     size_t len0, len1;
-    unsigned char *before = slurp(path, &len0);
+    unsigned char *before = tu_slurp(path, &len0);
 
     struct rlimit old, lim;
     assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
@@ -601,7 +580,7 @@ static void test_failed_save_keeps_previous_file(void **state) {
     signal(SIGXFSZ, prev);
     assert_int_equal(rc, -1);
     assert_non_null(strstr(g_err.msg, "keep.safetensors: write failed: File too large"));
-    unsigned char *after = slurp(path, &len1);
+    unsigned char *after = tu_slurp(path, &len1);
     assert_int_equal(len0, len1);
     assert_memory_equal(before, after, len0);
     free(after);
@@ -611,10 +590,10 @@ static void test_failed_save_keeps_previous_file(void **state) {
     assert_int_equal(cr_model_save(path, b, &err), -1);
     assert_non_null(strstr(err.msg, "keep.safetensors: refusing to save a network whose parameters "
                                     "contain NaN (parameter 7)"));
-    after = slurp(path, &len1);
+    after = tu_slurp(path, &len1);
     assert_int_equal(len0, len1);
     assert_memory_equal(before, after, len0);
-    assert_int_equal(count_tmp_files(), 0);
+    assert_int_equal(tu_count_tmp_files(), 0);
     free(after);
 
     /* float32 input statistics of a float64 network are stored as float64 */
@@ -661,9 +640,9 @@ static void test_failed_save_keeps_previous_file(void **state) {
     assert_int_equal(cr_model_save_full(path, &m, &err), -1);
     assert_non_null(strstr(err.msg, "input.std has non-positive value 0 at index 0"));
     cr_array_free(&m.input_std);
-    after = slurp(path, &len1);
+    after = tu_slurp(path, &len1);
     assert_memory_equal(before, after, len0);
-    assert_int_equal(count_tmp_files(), 0);
+    assert_int_equal(tu_count_tmp_files(), 0);
     free(after);
     free(before);
     cr_net_free(a);

@@ -31,36 +31,6 @@
 
 static double worst_fd, worst_exact, worst_adjoint, worst_f32, worst_gemm64, worst_gemm32;
 
-static void check_close(const double *a, const double *ref, size_t n, double tol, double *worst,
-                        const char *what) {
-    double e = tu_max_rel_err(a, ref, n);
-    if (e > *worst) *worst = e;
-    if (!(e <= tol)) {
-        print_error("%s: relative error %.3g exceeds %.3g\n", what, e, tol);
-        fail();
-    }
-}
-
-static void check_nontrivial(const double *g, size_t n, const char *what) {
-    double m = tu_max_abs(g, n);
-    if (!(m > 1e-6)) {
-        print_error("%s: max|g| = %.3g, the check would be vacuous\n", what, m);
-        fail();
-    }
-}
-
-static double *dalloc(size_t n) {
-    double *p = calloc(n ? n : 1, sizeof(double));
-    assert_non_null(p);
-    return p;
-}
-
-static float *falloc(size_t n) {
-    float *p = calloc(n ? n : 1, sizeof(float));
-    assert_non_null(p);
-    return p;
-}
-
 static double fd_step(double x) { return 1e-6 * fmax(1.0, fabs(x)); }
 
 /* ------------------------------------------------------------ building test nets */
@@ -149,7 +119,7 @@ static void vjp_chain(const cr_net *net, const cr_tape *tape, const double *v, i
                       double *out) {
     const int L = net->n_layers;
     const size_t n = tape->n, k = net->dims[L], md = max_dim(net);
-    double *a = dalloc(n * md), *b = dalloc(n * md);
+    double *a = tu_dalloc(n * md), *b = tu_dalloc(n * md);
     if (of_probs)
         cr_softmax_vjp_f64(n, k, tape->post[L - 1], v, a);
     else
@@ -188,8 +158,8 @@ static void test_seed_network(void **state) {
         const double *W1 = p + net->w_offset[0], *b1 = p + net->b_offset[0];
         const double *W2 = p + net->w_offset[1], *b2 = p + net->b_offset[1];
 
-        double *x = dalloc(N * D), *y = dalloc(N * K), *dx = dalloc(N * D),
-               *closed = dalloc(N * D), *fd = dalloc(N * D), *via_chain = dalloc(N * D);
+        double *x = tu_dalloc(N * D), *y = tu_dalloc(N * K), *dx = tu_dalloc(N * D),
+               *closed = tu_dalloc(N * D), *fd = tu_dalloc(N * D), *via_chain = tu_dalloc(N * D);
         tu_fill_uniform(x, N * D, -2, 2, 2000 + s);
         fill_onehot(y, N, K, 3000 + s);
 
@@ -197,9 +167,9 @@ static void test_seed_network(void **state) {
         double loss = cr_net_loss_f64(net, tape, y);
         assert_int_equal(cr_net_backward_f64(net, tape, y, dx, NULL), CR_OK);
 
-        double *r = dalloc(H), *h = dalloc(H), *th = dalloc(K), *yh = dalloc(K),
-               *gh = dalloc(H), *jac = dalloc(K * D), *jac_closed = dalloc(K * D),
-               *jl = dalloc(K * D), *jl_fd = dalloc(K * D), *xp = dalloc(D);
+        double *r = tu_dalloc(H), *h = tu_dalloc(H), *th = tu_dalloc(K), *yh = tu_dalloc(K),
+               *gh = tu_dalloc(H), *jac = tu_dalloc(K * D), *jac_closed = tu_dalloc(K * D),
+               *jl = tu_dalloc(K * D), *jl_fd = tu_dalloc(K * D), *xp = tu_dalloc(D);
         double loss_closed = 0;
         for (size_t i = 0; i < N; i++) {
             const double *xi = x + i * D, *yi = y + i * K;
@@ -255,8 +225,8 @@ static void test_seed_network(void **state) {
                     }
                     jac_closed[c * D + a] = acc;
                 }
-            check_nontrivial(jac, K * D, "seed: probs Jacobian chain");
-            check_close(jac, jac_closed, K * D, EXACT_TOL, &worst_exact,
+            tu_check_nontrivial(jac, K * D, "seed: probs Jacobian chain");
+            tu_check_close(jac, jac_closed, K * D, EXACT_TOL, &worst_exact,
                         "seed: Jacobian chain vs closed-form Jacobian");
 
             /* logits Jacobian chain vs FD of the logits */
@@ -278,13 +248,13 @@ static void test_seed_network(void **state) {
                 for (size_t c = 0; c < K; c++) jl_fd[c * D + a] = (tp[c] - tm[c]) / (hi - lo);
             }
             cr_tape_free(t1);
-            check_nontrivial(jl, K * D, "seed: logits Jacobian chain");
-            check_close(jl, jl_fd, K * D, FD_TOL, &worst_fd, "seed: logits Jacobian chain vs FD");
+            tu_check_nontrivial(jl, K * D, "seed: logits Jacobian chain");
+            tu_check_close(jl, jl_fd, K * D, FD_TOL, &worst_fd, "seed: logits Jacobian chain vs FD");
         }
         assert_true(fabs(loss - loss_closed / (double)N) <= 1e-14 * fabs(loss));
 
         /* FD of the summed loss N·mean w.r.t. every x entry = ∂J_n/∂x_n */
-        double *xw = dalloc(N * D);
+        double *xw = tu_dalloc(N * D);
         memcpy(xw, x, N * D * sizeof(double));
         for (size_t a = 0; a < N * D; a++) {
             double hs = fd_step(x[a]), lo = x[a] - hs, hi = x[a] + hs;
@@ -295,10 +265,10 @@ static void test_seed_network(void **state) {
             xw[a] = x[a];
             fd[a] = (lp - lm) / (hi - lo);
         }
-        check_nontrivial(dx, N * D, "seed: dx");
-        check_close(dx, closed, N * D, EXACT_TOL, &worst_exact, "seed: backward dx vs closed form");
-        check_close(dx, fd, N * D, FD_TOL, &worst_fd, "seed: backward dx vs FD");
-        check_close(dx, via_chain, N * D, EXACT_TOL, &worst_exact,
+        tu_check_nontrivial(dx, N * D, "seed: dx");
+        tu_check_close(dx, closed, N * D, EXACT_TOL, &worst_exact, "seed: backward dx vs closed form");
+        tu_check_close(dx, fd, N * D, FD_TOL, &worst_fd, "seed: backward dx vs FD");
+        tu_check_close(dx, via_chain, N * D, EXACT_TOL, &worst_exact,
                     "seed: backward dx vs (-y/yhat)·Jacobian chain");
 
         free(x), free(y), free(dx), free(closed), free(fd), free(via_chain), free(r), free(h);
@@ -322,7 +292,7 @@ typedef struct {
 /* Every layer's weight gradient and dx are clearly non-zero (relu can kill a layer). */
 static int gradients_nontrivial(const cr_net *net, cr_tape *tape, const double *y) {
     const size_t N = tape->n, D = net->dims[0];
-    double *g = dalloc(net->n_params), *dx = dalloc(N * D);
+    double *g = tu_dalloc(net->n_params), *dx = tu_dalloc(N * D);
     assert_int_equal(cr_net_backward_f64(net, tape, y, dx, g), CR_OK);
     int ok = tu_max_abs(dx, N * D) > 1e-2;
     for (int l = 0; l < net->n_layers; l++)
@@ -338,7 +308,7 @@ static int gradients_nontrivial(const cr_net *net, cr_tape *tape, const double *
 static cr_net *setup_case(const netcase *nc, uint64_t seed, double **px, double **py,
                           cr_tape **ptape) {
     const size_t D = nc->dims[0], K = nc->dims[nc->L], N = nc->n;
-    double *x = dalloc(N * D), *y = dalloc(N * K);
+    double *x = tu_dalloc(N * D), *y = tu_dalloc(N * K);
     cr_net *net = NULL;
     if (nc->soft_targets) {
         tu_fill_uniform(y, N * K, 0.05, 1, seed + 2);
@@ -371,8 +341,8 @@ static void check_case_gradients(const netcase *nc, uint64_t seed, const char *l
     cr_tape *tape;
     cr_net *net = setup_case(nc, seed, &x, &y, &tape);
     const size_t D = nc->dims[0], K = nc->dims[nc->L], N = nc->n, P = net->n_params;
-    double *grads = dalloc(P), *fdg = dalloc(P), *dx = dalloc(N * D), *fdx = dalloc(N * D),
-           *chain = dalloc(N * D), *jac = dalloc(K * D);
+    double *grads = tu_dalloc(P), *fdg = tu_dalloc(P), *dx = tu_dalloc(N * D), *fdx = tu_dalloc(N * D),
+           *chain = tu_dalloc(N * D), *jac = tu_dalloc(K * D);
     char what[200];
 
     assert_int_equal(cr_net_forward_f64(net, tape, N, x), CR_OK);
@@ -422,18 +392,18 @@ static void check_case_gradients(const netcase *nc, uint64_t seed, const char *l
                       tu_max_rel_err(grads, fdg, P), tu_max_abs(grads, P),
                       tu_max_rel_err(dx, fdx, N * D), tu_max_abs(dx, N * D));
     snprintf(what, sizeof what, "%s: param grads of the mean loss vs FD (%zu params)", label, P);
-    check_nontrivial(grads, P, what);
-    check_close(grads, fdg, P, FD_TOL, &worst_fd, what);
+    tu_check_nontrivial(grads, P, what);
+    tu_check_close(grads, fdg, P, FD_TOL, &worst_fd, what);
     /* and every layer's block is non-trivial, so no layer passes vacuously */
     for (int l = 0; l < nc->L; l++) {
         snprintf(what, sizeof what, "%s: layer %d weight grads", label, l);
-        check_nontrivial(grads + net->w_offset[l], nc->dims[l] * nc->dims[l + 1], what);
+        tu_check_nontrivial(grads + net->w_offset[l], nc->dims[l] * nc->dims[l + 1], what);
     }
     snprintf(what, sizeof what, "%s: dx vs FD", label);
-    check_nontrivial(dx, N * D, what);
-    check_close(dx, fdx, N * D, FD_TOL, &worst_fd, what);
+    tu_check_nontrivial(dx, N * D, what);
+    tu_check_close(dx, fdx, N * D, FD_TOL, &worst_fd, what);
     snprintf(what, sizeof what, "%s: dx vs (-y/yhat)·Jacobian chain", label);
-    check_close(dx, chain, N * D, EXACT_TOL, &worst_exact, what);
+    tu_check_close(dx, chain, N * D, EXACT_TOL, &worst_exact, what);
 
     free(grads), free(fdg), free(dx), free(fdx), free(chain), free(jac), free(x), free(y);
     cr_tape_free(tape);
@@ -500,8 +470,8 @@ static void test_batch_equals_per_example(void **state) {
         cr_net *net = setup_case(&cases[c], 12000 + c, &x, &y, &tape);
         const size_t D = cases[c].dims[0], K = cases[c].dims[cases[c].L], N = cases[c].n,
                      P = net->n_params;
-        double *dx = dalloc(N * D), *g = dalloc(P), *dx1 = dalloc(N * D), *g1 = dalloc(P),
-               *gmean = dalloc(P), *loss_rows = dalloc(N);
+        double *dx = tu_dalloc(N * D), *g = tu_dalloc(P), *dx1 = tu_dalloc(N * D), *g1 = tu_dalloc(P),
+               *gmean = tu_dalloc(P), *loss_rows = tu_dalloc(N);
         assert_int_equal(cr_tape_create(net, 1, &t1), CR_OK);
         assert_int_equal(cr_net_forward_f64(net, tape, N, x), CR_OK);
         double loss = cr_net_loss_f64(net, tape, y);
@@ -516,13 +486,13 @@ static void test_batch_equals_per_example(void **state) {
             for (size_t q = 0; q < P; q++) gmean[q] += g1[q] / (double)N;
         }
         assert_true(fabs(loss - loss_sum / (double)N) <= 1e-14 * loss);
-        check_nontrivial(dx, N * D, "batch dx");
-        check_nontrivial(g, P, "batch grads");
-        check_close(dx, dx1, N * D, EXACT_TOL, &worst_exact, "batch dx vs per-example stacked");
-        check_close(g, gmean, P, EXACT_TOL, &worst_exact, "batch grads vs mean of per-example");
+        tu_check_nontrivial(dx, N * D, "batch dx");
+        tu_check_nontrivial(g, P, "batch grads");
+        tu_check_close(dx, dx1, N * D, EXACT_TOL, &worst_exact, "batch dx vs per-example stacked");
+        tu_check_close(g, gmean, P, EXACT_TOL, &worst_exact, "batch grads vs mean of per-example");
 
         /* backward with only one of dx / grads requested gives the same numbers */
-        double *dx_only = dalloc(N * D), *g_only = dalloc(P);
+        double *dx_only = tu_dalloc(N * D), *g_only = tu_dalloc(P);
         assert_int_equal(cr_net_forward_f64(net, tape, N, x), CR_OK);
         assert_int_equal(cr_net_backward_f64(net, tape, y, dx_only, NULL), CR_OK);
         assert_int_equal(cr_net_backward_f64(net, tape, y, NULL, g_only), CR_OK);
@@ -553,10 +523,10 @@ static void test_jvp(void **state) {
         cr_net *net = setup_case(&cases[c], 15000 + c, &x, &y, &tape);
         const int L = cases[c].L;
         const size_t D = cases[c].dims[0], K = cases[c].dims[L], N = cases[c].n;
-        double *xd = dalloc(N * D), *ld = dalloc(N * K), *pd = dalloc(N * K),
-               *ref_l = dalloc(N * K), *ref_p = dalloc(N * K), *fd_l = dalloc(N * K),
-               *fd_p = dalloc(N * K), *jac = dalloc(K * D), *xs = dalloc(N * D),
-               *lp = dalloc(N * K), *lm = dalloc(N * K), *pp = dalloc(N * K), *pm = dalloc(N * K);
+        double *xd = tu_dalloc(N * D), *ld = tu_dalloc(N * K), *pd = tu_dalloc(N * K),
+               *ref_l = tu_dalloc(N * K), *ref_p = tu_dalloc(N * K), *fd_l = tu_dalloc(N * K),
+               *fd_p = tu_dalloc(N * K), *jac = tu_dalloc(K * D), *xs = tu_dalloc(N * D),
+               *lp = tu_dalloc(N * K), *lm = tu_dalloc(N * K), *pp = tu_dalloc(N * K), *pm = tu_dalloc(N * K);
         tu_fill_uniform(xd, N * D, -1, 1, 16000 + c);
         assert_int_equal(cr_tape_create(net, N, &tf), CR_OK);
 
@@ -590,12 +560,12 @@ static void test_jvp(void **state) {
             fd_l[a] = (lp[a] - lm[a]) / (2 * hs);
             fd_p[a] = (pp[a] - pm[a]) / (2 * hs);
         }
-        check_nontrivial(ld, N * K, "jvp logits_dot");
-        check_nontrivial(pd, N * K, "jvp probs_dot");
-        check_close(ld, ref_l, N * K, EXACT_TOL, &worst_exact, "jvp logits_dot vs chain·xd");
-        check_close(pd, ref_p, N * K, EXACT_TOL, &worst_exact, "jvp probs_dot vs chain·xd");
-        check_close(ld, fd_l, N * K, FD_TOL, &worst_fd, "jvp logits_dot vs FD");
-        check_close(pd, fd_p, N * K, FD_TOL, &worst_fd, "jvp probs_dot vs FD");
+        tu_check_nontrivial(ld, N * K, "jvp logits_dot");
+        tu_check_nontrivial(pd, N * K, "jvp probs_dot");
+        tu_check_close(ld, ref_l, N * K, EXACT_TOL, &worst_exact, "jvp logits_dot vs chain·xd");
+        tu_check_close(pd, ref_p, N * K, EXACT_TOL, &worst_exact, "jvp probs_dot vs chain·xd");
+        tu_check_close(ld, fd_l, N * K, FD_TOL, &worst_fd, "jvp logits_dot vs FD");
+        tu_check_close(pd, fd_p, N * K, FD_TOL, &worst_fd, "jvp probs_dot vs FD");
         /* softmax output sums to 1, so its tangent rows sum to 0 */
         for (size_t i = 0; i < N; i++) {
             double s = 0;
@@ -603,19 +573,19 @@ static void test_jvp(void **state) {
             assert_true(fabs(s) <= 1e-14 * (1 + tu_max_abs(pd, N * K)));
         }
         /* either output may be NULL */
-        double *ld2 = dalloc(N * K), *pd2 = dalloc(N * K);
+        double *ld2 = tu_dalloc(N * K), *pd2 = tu_dalloc(N * K);
         assert_int_equal(cr_net_jvp_f64(net, tape, xd, ld2, NULL), CR_OK);
         assert_int_equal(cr_net_jvp_f64(net, tape, xd, NULL, pd2), CR_OK);
         assert_memory_equal(ld2, ld, N * K * sizeof(double));
         assert_memory_equal(pd2, pd, N * K * sizeof(double));
 
         /* adjoint: <J u, v> == <u, Jᵀ v>, Jᵀv from the per-op VJP chain (probs and logits) */
-        double *v = dalloc(N * K), *jtv = dalloc(N * D);
+        double *v = tu_dalloc(N * K), *jtv = tu_dalloc(N * D);
         tu_fill_uniform(v, N * K, -1, 1, 17000 + c);
         for (int of_probs = 0; of_probs < 2; of_probs++) {
             const double *ju = of_probs ? pd : ld;
             vjp_chain(net, tape, v, of_probs, jtv);
-            check_nontrivial(jtv, N * D, "adjoint J^T v");
+            tu_check_nontrivial(jtv, N * D, "adjoint J^T v");
             double lhs = 0, rhs = 0, scale = 0;
             for (size_t a = 0; a < N * K; a++) lhs += ju[a] * v[a], scale += fabs(ju[a] * v[a]);
             for (size_t a = 0; a < N * D; a++)
@@ -628,7 +598,7 @@ static void test_jvp(void **state) {
                 fail();
             }
             /* Jᵀv per row also equals v_i · (explicit Jacobian chain) */
-            double *vj = dalloc(N * D);
+            double *vj = tu_dalloc(N * D);
             for (size_t i = 0; i < N; i++) {
                 assert_int_equal(cr_net_input_jacobian_chain_f64(net, tape, i, of_probs, jac),
                                  CR_OK);
@@ -638,21 +608,21 @@ static void test_jvp(void **state) {
                     vj[i * D + a] = acc;
                 }
             }
-            check_close(jtv, vj, N * D, EXACT_TOL, &worst_exact, "VJP chain vs v·Jacobian chain");
+            tu_check_close(jtv, vj, N * D, EXACT_TOL, &worst_exact, "VJP chain vs v·Jacobian chain");
             /* the library's logits VJP (cr_net_vjp), after the softmax VJP for the probs */
-            double *gl = dalloc(N * K), *lib = dalloc(N * D);
+            double *gl = tu_dalloc(N * K), *lib = tu_dalloc(N * D);
             if (of_probs)
                 cr_softmax_vjp_f64(N, K, tape->post[L - 1], v, gl);
             else
                 memcpy(gl, v, N * K * sizeof(double));
             assert_int_equal(cr_net_vjp_f64(net, tape, gl, lib), CR_OK);
-            check_close(lib, jtv, N * D, EXACT_TOL, &worst_exact, "cr_net_vjp vs VJP chain");
+            tu_check_close(lib, jtv, N * D, EXACT_TOL, &worst_exact, "cr_net_vjp vs VJP chain");
             free(vj), free(gl), free(lib);
         }
         /* The library's own reverse pass as a logits VJP: backward computes
          * G_θ = (Σy) ŷ − y, so targets y = −v with Σ_k v_k = 0 give G_θ = v and dx = v·J_logits. */
         {
-            double *vz = dalloc(N * K), *negv = dalloc(N * K), *dx = dalloc(N * D);
+            double *vz = tu_dalloc(N * K), *negv = tu_dalloc(N * K), *dx = tu_dalloc(N * D);
             memcpy(vz, v, N * K * sizeof(double));
             for (size_t i = 0; i < N; i++) {
                 double s = 0;
@@ -663,8 +633,8 @@ static void test_jvp(void **state) {
             assert_int_equal(cr_net_forward_f64(net, tape, N, x), CR_OK);
             assert_int_equal(cr_net_backward_f64(net, tape, negv, dx, NULL), CR_OK);
             vjp_chain(net, tape, vz, 0, jtv);
-            check_nontrivial(dx, N * D, "backward as logits VJP");
-            check_close(dx, jtv, N * D, 1e-11, &worst_exact, "backward(y=-v) vs VJP chain");
+            tu_check_nontrivial(dx, N * D, "backward as logits VJP");
+            tu_check_close(dx, jtv, N * D, 1e-11, &worst_exact, "backward(y=-v) vs VJP chain");
             free(vz), free(negv), free(dx);
         }
 
@@ -680,9 +650,9 @@ static void test_jvp(void **state) {
 /* ------------------------------------------------------------ float32 vs float64 */
 
 static void check_f32(const float *a32, const double *a64, size_t n, const char *what) {
-    double *t = dalloc(n);
+    double *t = tu_dalloc(n);
     for (size_t i = 0; i < n; i++) t[i] = a32[i];
-    check_close(t, a64, n, F32_TOL, &worst_f32, what);
+    tu_check_close(t, a64, n, F32_TOL, &worst_f32, what);
     free(t);
 }
 
@@ -709,10 +679,10 @@ static void test_f32_matches_f64(void **state) {
         memcpy(cr_net_params_f64(net), cr_net_params_f64(back), P * sizeof(double));
         for (size_t q = 0; q < P; q++)
             assert_true(cr_net_params_f32(net32)[q] == (float)cr_net_params_f64(net)[q]);
-        float *xf = falloc(N * D), *yf = falloc(N * K), *dxf = falloc(N * D), *gf = falloc(P),
-              *jf = falloc(K * D), *ldf = falloc(N * K), *pdf = falloc(N * K), *xdf = falloc(N * D);
-        double *dx = dalloc(N * D), *g = dalloc(P), *j = dalloc(K * D), *ld = dalloc(N * K),
-               *pd = dalloc(N * K), *xd = dalloc(N * D);
+        float *xf = tu_falloc(N * D), *yf = tu_falloc(N * K), *dxf = tu_falloc(N * D), *gf = tu_falloc(P),
+              *jf = tu_falloc(K * D), *ldf = tu_falloc(N * K), *pdf = tu_falloc(N * K), *xdf = tu_falloc(N * D);
+        double *dx = tu_dalloc(N * D), *g = tu_dalloc(P), *j = tu_dalloc(K * D), *ld = tu_dalloc(N * K),
+               *pd = tu_dalloc(N * K), *xd = tu_dalloc(N * D);
         tu_fill_uniform(xd, N * D, -1, 1, 19000 + c);
         for (size_t a = 0; a < N * D; a++) {
             xf[a] = (float)x[a], x[a] = xf[a];
@@ -732,7 +702,7 @@ static void test_f32_matches_f64(void **state) {
         assert_int_equal(cr_net_jvp_f32(net32, tape32, xdf, ldf, pdf), CR_OK);
         assert_int_equal(cr_net_input_jacobian_chain_f32(net32, tape32, N - 1, 1, jf), CR_OK);
 
-        check_nontrivial(dx, N * D, "f64 dx");
+        tu_check_nontrivial(dx, N * D, "f64 dx");
         check_f32(&lossf, &loss, 1, "f32 vs f64 loss");
         check_f32((const float *)tape32->post[L - 1], tape->post[L - 1], N * K, "f32 vs f64 probs");
         check_f32(dxf, dx, N * D, "f32 vs f64 dx");
@@ -1014,8 +984,8 @@ static void test_gemm(void **state) {
                                  bc = tb ? k : n;
                     const size_t lda = ac + 2, ldb = bc + 1, ldc = n + 3;
                     const size_t na = ar * lda + 1, nb = br * ldb + 1, nc = m * ldc;
-                    double *A = dalloc(na), *B = dalloc(nb), *C = dalloc(nc), *R = dalloc(nc);
-                    float *Af = falloc(na), *Bf = falloc(nb), *Cf = falloc(nc);
+                    double *A = tu_dalloc(na), *B = tu_dalloc(nb), *C = tu_dalloc(nc), *R = tu_dalloc(nc);
+                    float *Af = tu_falloc(na), *Bf = tu_falloc(nb), *Cf = tu_falloc(nc);
                     uint64_t seed = 100 * s + 10 * (uint64_t)ta + 2 * (uint64_t)tb + (uint64_t)ab;
                     tu_fill_uniform(A, na, -1, 1, seed);
                     tu_fill_uniform(B, nb, -1, 1, seed + 5000);
@@ -1034,7 +1004,7 @@ static void test_gemm(void **state) {
                     cr_gemm_f32(ta, tb, m, n, k, (float)alpha, Af, lda, Bf, ldb, (float)beta, Cf,
                                 ldc);
                     /* compare the m×n block; the padding columns must be untouched */
-                    double *got = dalloc(m * n), *gotf = dalloc(m * n), *ref = dalloc(m * n);
+                    double *got = tu_dalloc(m * n), *gotf = tu_dalloc(m * n), *ref = tu_dalloc(m * n);
                     for (size_t i = 0; i < m; i++) {
                         for (size_t j = 0; j < n; j++) {
                             got[i * n + j] = C[i * ldc + j];
@@ -1049,11 +1019,11 @@ static void test_gemm(void **state) {
                     char what[128];
                     snprintf(what, sizeof what, "gemm_f64 ta=%d tb=%d %zux%zux%zu a=%g b=%g", ta,
                              tb, m, n, k, alpha, beta);
-                    if (k > 0 || beta != 0) check_nontrivial(ref, m * n, what);
-                    check_close(got, ref, m * n, 1e-14, &worst_gemm64, what);
+                    if (k > 0 || beta != 0) tu_check_nontrivial(ref, m * n, what);
+                    tu_check_close(got, ref, m * n, 1e-14, &worst_gemm64, what);
                     snprintf(what, sizeof what, "gemm_f32 ta=%d tb=%d %zux%zux%zu a=%g b=%g", ta,
                              tb, m, n, k, alpha, beta);
-                    check_close(gotf, ref, m * n, 1e-5, &worst_gemm32, what);
+                    tu_check_close(gotf, ref, m * n, 1e-5, &worst_gemm32, what);
                     free(A), free(B), free(C), free(R), free(Af), free(Bf), free(Cf);
                     free(got), free(gotf), free(ref);
                 }

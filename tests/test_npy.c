@@ -63,27 +63,6 @@ static void expect_dict_error(const char *dict, const void *data, size_t dlen, c
     expect_npy_error(buf, n, want);
 }
 
-static int count_tmp_files(void) {
-    DIR *d = opendir(tu_tmpdir());
-    int n = 0;
-    struct dirent *e;
-    assert_non_null(d);
-    while ((e = readdir(d)))
-        if (strstr(e->d_name, ".tmp.")) n++;
-    closedir(d);
-    return n;
-}
-
-static unsigned char *slurp(const char *path, size_t *len) {
-    unsigned char *buf;
-    cr_error err;
-    if (cr_read_file(path, 1u << 30, &buf, len, &err)) {
-        print_error("%s\n", err.msg);
-        fail();
-    }
-    return buf;
-}
-
 static void fill_pattern(cr_array *a) {
     for (size_t i = 0; i < a->count; i++) {
         switch (a->dtype) {
@@ -125,7 +104,7 @@ static void test_roundtrip_all_dtypes_and_ndims(void **state) {
 
             /* the file is what numpy writes: v1.0, header padded to 64 bytes, ending '\n' */
             size_t len;
-            unsigned char *raw = slurp(path, &len);
+            unsigned char *raw = tu_slurp(path, &len);
             assert_memory_equal(raw, "\x93NUMPY\x01\x00", 8);
             size_t hlen = (size_t)raw[8] | (size_t)raw[9] << 8;
             assert_int_equal((10 + hlen) % 64, 0);
@@ -141,7 +120,7 @@ static void test_roundtrip_all_dtypes_and_ndims(void **state) {
             cr_array_free(&b);
             assert_null(b.data);
         }
-    assert_int_equal(count_tmp_files(), 0);
+    assert_int_equal(tu_count_tmp_files(), 0);
 }
 
 static void test_zero_size_array(void **state) {
@@ -411,16 +390,16 @@ static void test_failed_write_keeps_previous_file(void **state) {
     fill_pattern(&small);
     assert_int_equal(cr_npy_write(tu_path("keep.npy"), &small, &err), 0);
     size_t len0;
-    unsigned char *before = slurp(tu_path("keep.npy"), &len0);
+    unsigned char *before = tu_slurp(tu_path("keep.npy"), &len0);
 
     assert_int_equal(cr_array_alloc(&big, CR_ARRAY_F64, 2, s2, &err), 0);
     assert_int_equal(with_fsize_limit(100000, write_big, &big), -1);
     assert_non_null(strstr(g_err.msg, "keep.npy: write failed: File too large"));
     size_t len1;
-    unsigned char *after = slurp(tu_path("keep.npy"), &len1);
+    unsigned char *after = tu_slurp(tu_path("keep.npy"), &len1);
     assert_int_equal(len0, len1);
     assert_memory_equal(before, after, len0);
-    assert_int_equal(count_tmp_files(), 0);
+    assert_int_equal(tu_count_tmp_files(), 0);
 
     /* an invalid array fails before anything is created */
     cr_array bogus = small;
@@ -431,7 +410,7 @@ static void test_failed_write_keeps_previous_file(void **state) {
     /* a folder that does not exist */
     assert_int_equal(cr_npy_write(tu_path("no/such/dir/x.npy"), &small, &err), -1);
     assert_non_null(strstr(err.msg, "x.npy: cannot create temporary file: No such file or directory"));
-    assert_int_equal(count_tmp_files(), 0);
+    assert_int_equal(tu_count_tmp_files(), 0);
     free(before);
     free(after);
     cr_array_free(&small);
@@ -452,7 +431,7 @@ static void test_atomic_api(void **state) {
     assert_null(af.fp);
     assert_null(af.tmp_path);
     size_t len;
-    unsigned char *buf = slurp(path, &len);
+    unsigned char *buf = tu_slurp(path, &len);
     assert_int_equal(len, 5);
     free(buf);
     assert_int_equal(cr_atomic_open(&af, path, &err), 0);
@@ -462,11 +441,11 @@ static void test_atomic_api(void **state) {
     cr_atomic_abort(&af);
     cr_atomic_abort(&af); /* idempotent */
     assert_false(tu_file_exists(tmp));
-    buf = slurp(path, &len);
+    buf = tu_slurp(path, &len);
     assert_int_equal(len, 5);
     assert_memory_equal(buf, "hello", 5);
     free(buf);
-    assert_int_equal(count_tmp_files(), 0);
+    assert_int_equal(tu_count_tmp_files(), 0);
 }
 
 /* ------------------------------------------------------------ arrays, conversions */

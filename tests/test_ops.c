@@ -32,37 +32,6 @@
 /* Worst errors seen, printed at the end so that a run reports its margins. */
 static double worst_fd, worst_exact, worst_adjoint, worst_f32;
 
-static void check_close(const double *a, const double *ref, size_t n, double tol, double *worst,
-                        const char *what) {
-    double e = tu_max_rel_err(a, ref, n);
-    if (e > *worst) *worst = e;
-    if (!(e <= tol)) {
-        print_error("%s: relative error %.3g exceeds %.3g\n", what, e, tol);
-        fail();
-    }
-}
-
-/* A checked gradient/Jacobian must not be (almost) zero: no vacuous passes. */
-static void check_nontrivial(const double *g, size_t n, const char *what) {
-    double m = tu_max_abs(g, n);
-    if (!(m > 1e-6)) {
-        print_error("%s: max|g| = %.3g, the check would be vacuous\n", what, m);
-        fail();
-    }
-}
-
-static double *dalloc(size_t n) {
-    double *p = calloc(n ? n : 1, sizeof(double));
-    assert_non_null(p);
-    return p;
-}
-
-static float *falloc(size_t n) {
-    float *p = calloc(n ? n : 1, sizeof(float));
-    assert_non_null(p);
-    return p;
-}
-
 static void to_f32(const double *a, float *b, size_t n) {
     for (size_t i = 0; i < n; i++) b[i] = (float)a[i];
 }
@@ -95,7 +64,7 @@ typedef void (*vec_fn)(const void *ctx, const double *x, double *out);
 /* jac (m x d) <- central differences of f at x0, step 1e-6 max(1, |x|), in float64. */
 static void fd_jacobian(vec_fn f, const void *ctx, size_t d, size_t m, const double *x0,
                         double *jac) {
-    double *x = dalloc(d), *fp = dalloc(m), *fm = dalloc(m);
+    double *x = tu_dalloc(d), *fp = tu_dalloc(m), *fm = tu_dalloc(m);
     memcpy(x, x0, d * sizeof(double));
     for (size_t j = 0; j < d; j++) {
         double h = 1e-6 * fmax(1.0, fabs(x0[j]));
@@ -217,7 +186,7 @@ static void sce_fwd(const opcase *c, size_t row0, size_t n, const double *x, dou
 }
 static void sce_jac(const opcase *c, size_t row, const double *x, const double *out, double *j) {
     (void)out;
-    double *yhat = dalloc(c->din), loss;
+    double *yhat = tu_dalloc(c->din), loss;
     cr_softmax_ce_forward_f64(1, c->din, x, c->y + row * c->din, yhat, &loss);
     cr_softmax_ce_jacobian_f64(c->din, yhat, c->y + row * c->din, j);
     free(yhat);
@@ -225,7 +194,7 @@ static void sce_jac(const opcase *c, size_t row, const double *x, const double *
 static void sce_vjp(const opcase *c, size_t n, const double *x, const double *out,
                     const double *g, double *gx) {
     (void)out;
-    double *yhat = dalloc(n * c->din), *loss = dalloc(n);
+    double *yhat = tu_dalloc(n * c->din), *loss = tu_dalloc(n);
     cr_softmax_ce_forward_f64(n, c->din, x, c->y, yhat, loss);
     cr_softmax_ce_vjp_f64(n, c->din, yhat, c->y, g, gx);
     free(yhat);
@@ -248,11 +217,11 @@ static void fd_row_forward(const void *ctx, const double *x, double *out) {
  */
 static void run_op_checks(const opcase *c, size_t n, const double *x) {
     const size_t din = c->din, dout = c->dout;
-    double *out = dalloc(n * dout), *jac = dalloc(dout * din), *fd = dalloc(dout * din);
-    double *g = dalloc(n * dout), *xd = dalloc(n * din);
-    double *ref_vjp = dalloc(n * din), *ref_jvp = dalloc(n * dout);
-    double *row_vjp = dalloc(n * din), *row_jvp = dalloc(n * dout);
-    double *bat_vjp = dalloc(n * din), *bat_jvp = dalloc(n * dout);
+    double *out = tu_dalloc(n * dout), *jac = tu_dalloc(dout * din), *fd = tu_dalloc(dout * din);
+    double *g = tu_dalloc(n * dout), *xd = tu_dalloc(n * din);
+    double *ref_vjp = tu_dalloc(n * din), *ref_jvp = tu_dalloc(n * dout);
+    double *row_vjp = tu_dalloc(n * din), *row_jvp = tu_dalloc(n * dout);
+    double *bat_vjp = tu_dalloc(n * din), *bat_jvp = tu_dalloc(n * dout);
     char what[160];
 
     /* outputs are overwritten, not accumulated: start them as NaN so leftovers show */
@@ -268,8 +237,8 @@ static void run_op_checks(const opcase *c, size_t n, const double *x) {
         fd_ctx ctx = {c, i};
         fd_jacobian(fd_row_forward, &ctx, din, dout, xi, fd);
         snprintf(what, sizeof what, "%s row %zu: Jacobian vs finite differences", c->name, i);
-        check_nontrivial(jac, dout * din, what);
-        check_close(jac, fd, dout * din, FD_TOL, &worst_fd, what);
+        tu_check_nontrivial(jac, dout * din, what);
+        tu_check_close(jac, fd, dout * din, FD_TOL, &worst_fd, what);
 
         /* references from the explicit Jacobian */
         row_times_mat(g + i * dout, jac, dout, din, ref_vjp + i * din);
@@ -280,13 +249,13 @@ static void run_op_checks(const opcase *c, size_t n, const double *x) {
         if (c->y) ci.y = c->y + i * din;
         ci.vjp(&ci, 1, xi, oi, g + i * dout, row_vjp + i * din);
         snprintf(what, sizeof what, "%s row %zu: VJP(g) vs g·Jacobian", c->name, i);
-        check_nontrivial(ref_vjp + i * din, din, what);
-        check_close(row_vjp + i * din, ref_vjp + i * din, din, EXACT_TOL, &worst_exact, what);
+        tu_check_nontrivial(ref_vjp + i * din, din, what);
+        tu_check_close(row_vjp + i * din, ref_vjp + i * din, din, EXACT_TOL, &worst_exact, what);
         if (c->jvp) {
             ci.jvp(&ci, 1, xi, oi, xd + i * din, row_jvp + i * dout);
             snprintf(what, sizeof what, "%s row %zu: JVP(xd) vs Jacobian·xd", c->name, i);
-            check_nontrivial(ref_jvp + i * dout, dout, what);
-            check_close(row_jvp + i * dout, ref_jvp + i * dout, dout, EXACT_TOL, &worst_exact,
+            tu_check_nontrivial(ref_jvp + i * dout, dout, what);
+            tu_check_close(row_jvp + i * dout, ref_jvp + i * dout, dout, EXACT_TOL, &worst_exact,
                         what);
         }
     }
@@ -294,15 +263,15 @@ static void run_op_checks(const opcase *c, size_t n, const double *x) {
     /* batched: one call over N rows equals the per-row results stacked */
     c->vjp(c, n, x, out, g, bat_vjp);
     snprintf(what, sizeof what, "%s: batched VJP (N=%zu) vs per-row calls", c->name, n);
-    check_close(bat_vjp, row_vjp, n * din, EXACT_TOL, &worst_exact, what);
+    tu_check_close(bat_vjp, row_vjp, n * din, EXACT_TOL, &worst_exact, what);
     snprintf(what, sizeof what, "%s: batched VJP (N=%zu) vs g·Jacobian per row", c->name, n);
-    check_close(bat_vjp, ref_vjp, n * din, EXACT_TOL, &worst_exact, what);
+    tu_check_close(bat_vjp, ref_vjp, n * din, EXACT_TOL, &worst_exact, what);
     if (c->jvp) {
         c->jvp(c, n, x, out, xd, bat_jvp);
         snprintf(what, sizeof what, "%s: batched JVP (N=%zu) vs per-row calls", c->name, n);
-        check_close(bat_jvp, row_jvp, n * dout, EXACT_TOL, &worst_exact, what);
+        tu_check_close(bat_jvp, row_jvp, n * dout, EXACT_TOL, &worst_exact, what);
         snprintf(what, sizeof what, "%s: batched JVP (N=%zu) vs Jacobian·xd per row", c->name, n);
-        check_close(bat_jvp, ref_jvp, n * dout, EXACT_TOL, &worst_exact, what);
+        tu_check_close(bat_jvp, ref_jvp, n * dout, EXACT_TOL, &worst_exact, what);
 
         /* adjoint identity <JVP(u), v> == <u, VJP(v)> with u = xd, v = g over the batch */
         double lhs = 0, rhs = 0, scale = 0;
@@ -340,7 +309,7 @@ static void test_linear(void **state) {
     static const size_t shapes[][3] = {{4, 3, 3}, {1, 5, 4}, {5, 1, 5}, {7, 6, 3}}; /* D, H, N */
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
         size_t d = shapes[s][0], h = shapes[s][1], n = shapes[s][2];
-        double *w = dalloc(d * h), *b = dalloc(h), *x = dalloc(n * d);
+        double *w = tu_dalloc(d * h), *b = tu_dalloc(h), *x = tu_dalloc(n * d);
         tu_fill_uniform(w, d * h, -1.5, 1.5, 11 + s);
         tu_fill_uniform(b, h, -0.5, 0.5, 21 + s);
         tu_fill_uniform(x, n * d, -2, 2, 31 + s);
@@ -354,7 +323,7 @@ static void test_sigmoid(void **state) {
     (void)state;
     for (size_t s = 0; s < 3; s++) {
         size_t d = 1 + 3 * s, n = 3 + s;
-        double *x = dalloc(n * d);
+        double *x = tu_dalloc(n * d);
         tu_fill_uniform(x, n * d, -4, 4, 41 + s);
         opcase c = {"sigmoid", d, d, NULL, NULL, NULL, sigmoid_fwd, sigmoid_jac, sigmoid_vjpw,
                     sigmoid_jvpw};
@@ -367,7 +336,7 @@ static void test_tanh(void **state) {
     (void)state;
     for (size_t s = 0; s < 3; s++) {
         size_t d = 1 + 3 * s, n = 3 + s;
-        double *x = dalloc(n * d);
+        double *x = tu_dalloc(n * d);
         tu_fill_uniform(x, n * d, -2.5, 2.5, 51 + s);
         opcase c = {"tanh", d, d, NULL, NULL, NULL, tanh_fwd, tanh_jac, tanh_vjpw, tanh_jvpw};
         run_op_checks(&c, n, x);
@@ -379,7 +348,7 @@ static void test_relu(void **state) {
     (void)state;
     for (size_t s = 0; s < 3; s++) {
         size_t d = 2 + 3 * s, n = 3 + s;
-        double *x = dalloc(n * d);
+        double *x = tu_dalloc(n * d);
         fill_signed(x, n * d, 0.1, 3, 61 + s); /* away from the kink at 0 */
         opcase c = {"relu", d, d, NULL, NULL, NULL, relu_fwd, relu_jac, relu_vjpw, relu_jvpw};
         run_op_checks(&c, n, x);
@@ -401,7 +370,7 @@ static void test_softmax(void **state) {
     (void)state;
     for (size_t s = 0; s < 3; s++) {
         size_t k = 2 + 2 * s, n = 3 + s;
-        double *x = dalloc(n * k), *yh = dalloc(n * k), *lp = dalloc(n * k);
+        double *x = tu_dalloc(n * k), *yh = tu_dalloc(n * k), *lp = tu_dalloc(n * k);
         tu_fill_uniform(x, n * k, -3, 3, 71 + s);
         opcase c = {"softmax", k, k, NULL, NULL, NULL, sm_fwd, sm_jac, sm_vjp, sm_jvp};
         run_op_checks(&c, n, x);
@@ -420,10 +389,10 @@ static void test_softmax(void **state) {
             assert_true(fabs(sum - 1) <= 1e-15 * (double)k);
         }
         /* shift invariance: S(θ + c) == S(θ) */
-        double *xs = dalloc(n * k), *ys = dalloc(n * k);
+        double *xs = tu_dalloc(n * k), *ys = tu_dalloc(n * k);
         for (size_t a = 0; a < n * k; a++) xs[a] = x[a] + 123.25;
         cr_softmax_forward_f64(n, k, xs, ys);
-        check_close(ys, yh, n * k, 1e-13, &worst_exact, "softmax shift invariance");
+        tu_check_close(ys, yh, n * k, 1e-13, &worst_exact, "softmax shift invariance");
         free(x), free(yh), free(lp), free(xs), free(ys);
     }
 }
@@ -441,8 +410,8 @@ static void test_log_softmax(void **state) {
     (void)state;
     for (size_t s = 0; s < 3; s++) {
         size_t k = 2 + 3 * s;
-        double *x = dalloc(k), *yh = dalloc(k), *js = dalloc(k * k), *jl = dalloc(k * k),
-               *fd = dalloc(k * k);
+        double *x = tu_dalloc(k), *yh = tu_dalloc(k), *js = tu_dalloc(k * k), *jl = tu_dalloc(k * k),
+               *fd = tu_dalloc(k * k);
         tu_fill_uniform(x, k, -4, 4, 81 + s);
         cr_softmax_forward_f64(1, k, x, yh);
         cr_softmax_jacobian_f64(k, yh, js);
@@ -455,8 +424,8 @@ static void test_log_softmax(void **state) {
             }
         lsm_ctx ctx = {k};
         fd_jacobian(lsm_fn, &ctx, k, k, x, fd);
-        check_nontrivial(jl, k * k, "log_softmax Jacobian");
-        check_close(jl, fd, k * k, FD_TOL, &worst_fd, "log_softmax Jacobian vs FD");
+        tu_check_nontrivial(jl, k * k, "log_softmax Jacobian");
+        tu_check_close(jl, fd, k * k, FD_TOL, &worst_fd, "log_softmax Jacobian vs FD");
         free(x), free(yh), free(js), free(jl), free(fd);
     }
     /* stable at extreme logits where log(softmax) would give -inf */
@@ -494,7 +463,7 @@ static void test_cross_entropy(void **state) {
     (void)state;
     for (size_t s = 0; s < 4; s++) {
         size_t k = 2 + 2 * s, n = 3 + (s % 3);
-        double *yhat = dalloc(n * k), *y = dalloc(n * k);
+        double *yhat = tu_dalloc(n * k), *y = tu_dalloc(n * k);
         /* ŷ: a probability vector (positive, away from 0) */
         tu_fill_uniform(yhat, n * k, -2, 2, 91 + s);
         cr_softmax_forward_f64(n, k, yhat, yhat);
@@ -512,7 +481,7 @@ static void test_softmax_ce(void **state) {
     (void)state;
     for (size_t s = 0; s < 4; s++) {
         size_t k = 2 + 2 * s, n = 3 + (s % 3);
-        double *theta = dalloc(n * k), *y = dalloc(n * k);
+        double *theta = tu_dalloc(n * k), *y = tu_dalloc(n * k);
         tu_fill_uniform(theta, n * k, -3, 3, 101 + s);
         if (s == 1)
             fill_onehot(y, n, k, 105 + s);
@@ -522,8 +491,8 @@ static void test_softmax_ce(void **state) {
         run_op_checks(&c, n, theta);
 
         /* g = NULL means all ones */
-        double *yhat = dalloc(n * k), *loss = dalloc(n), *ones = dalloc(n), *g1 = dalloc(n * k),
-               *gn = dalloc(n * k);
+        double *yhat = tu_dalloc(n * k), *loss = tu_dalloc(n), *ones = tu_dalloc(n), *g1 = tu_dalloc(n * k),
+               *gn = tu_dalloc(n * k);
         for (size_t i = 0; i < n; i++) ones[i] = 1;
         cr_softmax_ce_forward_f64(n, k, theta, y, yhat, loss);
         cr_softmax_ce_vjp_f64(n, k, yhat, y, ones, g1);
@@ -544,7 +513,7 @@ typedef struct {
 /* L(W, b) = Σ G ∘ (X W + b): its gradient is (Xᵀ G, colsum G). */
 static void lp_fn(const void *ctx, const double *p, double *out) {
     const lp_ctx *c = ctx;
-    double *r = dalloc(c->n * c->h);
+    double *r = tu_dalloc(c->n * c->h);
     cr_linear_forward_f64(c->n, c->d, c->h, c->x, c->wrt_b ? c->w : p, c->wrt_b ? p : c->b, r);
     double s = 0;
     for (size_t a = 0; a < c->n * c->h; a++) s += c->gout[a] * r[a];
@@ -557,9 +526,9 @@ static void test_linear_param_grads(void **state) {
     static const size_t shapes[][3] = {{4, 3, 5}, {1, 2, 3}, {3, 1, 4}, {6, 5, 1}};
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
         size_t d = shapes[s][0], h = shapes[s][1], n = shapes[s][2];
-        double *x = dalloc(n * d), *w = dalloc(d * h), *b = dalloc(h), *g = dalloc(n * h);
-        double *dw = dalloc(d * h), *db = dalloc(h), *fdw = dalloc(d * h), *fdb = dalloc(h);
-        double *ref_w = dalloc(d * h), *ref_b = dalloc(h);
+        double *x = tu_dalloc(n * d), *w = tu_dalloc(d * h), *b = tu_dalloc(h), *g = tu_dalloc(n * h);
+        double *dw = tu_dalloc(d * h), *db = tu_dalloc(h), *fdw = tu_dalloc(d * h), *fdb = tu_dalloc(h);
+        double *ref_w = tu_dalloc(d * h), *ref_b = tu_dalloc(h);
         tu_fill_uniform(x, n * d, -2, 2, 111 + s);
         tu_fill_uniform(w, d * h, -1, 1, 121 + s);
         tu_fill_uniform(b, h, -1, 1, 131 + s);
@@ -582,22 +551,22 @@ static void test_linear_param_grads(void **state) {
         lp_ctx cw = {n, d, h, x, w, b, g, 0}, cb = {n, d, h, x, w, b, g, 1};
         fd_jacobian(lp_fn, &cw, d * h, 1, w, fdw);
         fd_jacobian(lp_fn, &cb, h, 1, b, fdb);
-        check_nontrivial(dw, d * h, "linear dW");
-        check_nontrivial(db, h, "linear db");
-        check_close(dw, fdw, d * h, FD_TOL, &worst_fd, "linear dW vs FD");
-        check_close(db, fdb, h, FD_TOL, &worst_fd, "linear db vs FD");
-        check_close(dw, ref_w, d * h, EXACT_TOL, &worst_exact, "linear dW vs X^T G");
-        check_close(db, ref_b, h, EXACT_TOL, &worst_exact, "linear db vs colsum G");
+        tu_check_nontrivial(dw, d * h, "linear dW");
+        tu_check_nontrivial(db, h, "linear db");
+        tu_check_close(dw, fdw, d * h, FD_TOL, &worst_fd, "linear dW vs FD");
+        tu_check_close(db, fdb, h, FD_TOL, &worst_fd, "linear db vs FD");
+        tu_check_close(dw, ref_w, d * h, EXACT_TOL, &worst_exact, "linear dW vs X^T G");
+        tu_check_close(db, ref_b, h, EXACT_TOL, &worst_exact, "linear db vs colsum G");
 
         /* accumulation with a scale: dW += s Xᵀ G, db += s colsum G */
-        double *dw2 = dalloc(d * h), *db2 = dalloc(h), *exp_w = dalloc(d * h), *exp_b = dalloc(h);
+        double *dw2 = tu_dalloc(d * h), *db2 = tu_dalloc(h), *exp_w = tu_dalloc(d * h), *exp_b = tu_dalloc(h);
         tu_fill_uniform(dw2, d * h, -1, 1, 151 + s);
         tu_fill_uniform(db2, h, -1, 1, 161 + s);
         for (size_t a = 0; a < d * h; a++) exp_w[a] = dw2[a] + 0.25 * ref_w[a];
         for (size_t a = 0; a < h; a++) exp_b[a] = db2[a] + 0.25 * ref_b[a];
         cr_linear_param_grads_f64(n, d, h, x, g, 0.25, dw2, db2);
-        check_close(dw2, exp_w, d * h, EXACT_TOL, &worst_exact, "linear dW accumulate");
-        check_close(db2, exp_b, h, EXACT_TOL, &worst_exact, "linear db accumulate");
+        tu_check_close(dw2, exp_w, d * h, EXACT_TOL, &worst_exact, "linear dW accumulate");
+        tu_check_close(db2, exp_b, h, EXACT_TOL, &worst_exact, "linear db accumulate");
 
         free(x), free(w), free(b), free(g), free(dw), free(db), free(fdw), free(fdb);
         free(ref_w), free(ref_b), free(dw2), free(db2), free(exp_w), free(exp_b);
@@ -610,10 +579,10 @@ static void test_fused_equals_unfused(void **state) {
     (void)state;
     for (size_t s = 0; s < 4; s++) {
         size_t k = 2 + 3 * s, n = 4;
-        double *theta = dalloc(n * k), *y = dalloc(n * k), *yhat = dalloc(n * k),
-               *yhat_f = dalloc(n * k), *loss_f = dalloc(n), *loss_u = dalloc(n),
-               *ones = dalloc(n), *g_yhat = dalloc(n * k), *g_u = dalloc(n * k),
-               *g_f = dalloc(n * k), *ref = dalloc(n * k);
+        double *theta = tu_dalloc(n * k), *y = tu_dalloc(n * k), *yhat = tu_dalloc(n * k),
+               *yhat_f = tu_dalloc(n * k), *loss_f = tu_dalloc(n), *loss_u = tu_dalloc(n),
+               *ones = tu_dalloc(n), *g_yhat = tu_dalloc(n * k), *g_u = tu_dalloc(n * k),
+               *g_f = tu_dalloc(n * k), *ref = tu_dalloc(n * k);
         tu_fill_uniform(theta, n * k, -5, 5, 171 + s);
         if (s % 2)
             fill_onehot(y, n, k, 175 + s);
@@ -624,17 +593,17 @@ static void test_fused_equals_unfused(void **state) {
         cr_softmax_ce_forward_f64(n, k, theta, y, yhat_f, loss_f);
         cr_softmax_forward_f64(n, k, theta, yhat);
         cr_cross_entropy_forward_f64(n, k, yhat, y, loss_u);
-        check_close(loss_f, loss_u, n, 1e-13, &worst_exact, "fused loss vs CE(softmax)");
-        check_close(yhat_f, yhat, n * k, 1e-13, &worst_exact, "fused ŷ vs softmax");
+        tu_check_close(loss_f, loss_u, n, 1e-13, &worst_exact, "fused loss vs CE(softmax)");
+        tu_check_close(yhat_f, yhat, n * k, 1e-13, &worst_exact, "fused ŷ vs softmax");
 
         /* −(y ⊘ ŷ)(diag(ŷ) − ŷᵀŷ) = ŷ − y : CE VJP pushed through the softmax VJP */
         cr_cross_entropy_vjp_f64(n, k, yhat, y, ones, g_yhat);
         cr_softmax_vjp_f64(n, k, yhat, g_yhat, g_u);
         cr_softmax_ce_vjp_f64(n, k, yhat, y, NULL, g_f);
         for (size_t a = 0; a < n * k; a++) ref[a] = yhat[a] - y[a];
-        check_nontrivial(g_f, n * k, "fused gradient");
-        check_close(g_f, ref, n * k, EXACT_TOL, &worst_exact, "fused gradient vs ŷ − y");
-        check_close(g_u, ref, n * k, 1e-12, &worst_exact, "unfused VJP chain vs ŷ − y");
+        tu_check_nontrivial(g_f, n * k, "fused gradient");
+        tu_check_close(g_f, ref, n * k, EXACT_TOL, &worst_exact, "fused gradient vs ŷ − y");
+        tu_check_close(g_u, ref, n * k, 1e-12, &worst_exact, "unfused VJP chain vs ŷ − y");
         free(theta), free(y), free(yhat), free(yhat_f), free(loss_f), free(loss_u), free(ones);
         free(g_yhat), free(g_u), free(g_f), free(ref);
     }
@@ -762,23 +731,23 @@ static void test_sigmoid_stable(void **state) {
 /* ------------------------------------------------------------ float32 vs float64 */
 
 static void check_f32(const float *a32, const double *a64, size_t n, const char *what) {
-    double *t = dalloc(n);
+    double *t = tu_dalloc(n);
     to_f64(a32, t, n);
-    check_close(t, a64, n, F32_TOL, &worst_f32, what);
+    tu_check_close(t, a64, n, F32_TOL, &worst_f32, what);
     free(t);
 }
 
 static void test_f32_matches_f64(void **state) {
     (void)state;
     const size_t n = 4, d = 6, h = 5, k = 5;
-    double *x = dalloc(n * d), *w = dalloc(d * h), *b = dalloc(h), *g = dalloc(n * h),
-           *gd = dalloc(n * d), *r = dalloc(n * h), *o = dalloc(n * h), *dw = dalloc(d * h),
-           *db = dalloc(h), *y = dalloc(n * k), *yh = dalloc(n * k), *loss = dalloc(n),
-           *jac = dalloc(k * k);
-    float *xf = falloc(n * d), *wf = falloc(d * h), *bf = falloc(h), *gf = falloc(n * h),
-          *gdf = falloc(n * d), *rf = falloc(n * h), *of = falloc(n * h), *dwf = falloc(d * h),
-          *dbf = falloc(h), *yf = falloc(n * k), *yhf = falloc(n * k), *lossf = falloc(n),
-          *jacf = falloc(k * k);
+    double *x = tu_dalloc(n * d), *w = tu_dalloc(d * h), *b = tu_dalloc(h), *g = tu_dalloc(n * h),
+           *gd = tu_dalloc(n * d), *r = tu_dalloc(n * h), *o = tu_dalloc(n * h), *dw = tu_dalloc(d * h),
+           *db = tu_dalloc(h), *y = tu_dalloc(n * k), *yh = tu_dalloc(n * k), *loss = tu_dalloc(n),
+           *jac = tu_dalloc(k * k);
+    float *xf = tu_falloc(n * d), *wf = tu_falloc(d * h), *bf = tu_falloc(h), *gf = tu_falloc(n * h),
+          *gdf = tu_falloc(n * d), *rf = tu_falloc(n * h), *of = tu_falloc(n * h), *dwf = tu_falloc(d * h),
+          *dbf = tu_falloc(h), *yf = tu_falloc(n * k), *yhf = tu_falloc(n * k), *lossf = tu_falloc(n),
+          *jacf = tu_falloc(k * k);
     tu_fill_uniform(x, n * d, -2, 2, 181);
     tu_fill_uniform(w, d * h, -1, 1, 182);
     tu_fill_uniform(b, h, -1, 1, 183);

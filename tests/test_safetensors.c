@@ -56,27 +56,6 @@ static void expect_st_error(const char *json, size_t dlen, const char *want) {
     free(buf);
 }
 
-static int count_tmp_files(void) {
-    DIR *d = opendir(tu_tmpdir());
-    int n = 0;
-    struct dirent *e;
-    assert_non_null(d);
-    while ((e = readdir(d)))
-        if (strstr(e->d_name, ".tmp.")) n++;
-    closedir(d);
-    return n;
-}
-
-static unsigned char *slurp(const char *path, size_t *len) {
-    unsigned char *buf;
-    cr_error err;
-    if (cr_read_file(path, 1u << 30, &buf, len, &err)) {
-        print_error("%s\n", err.msg);
-        fail();
-    }
-    return buf;
-}
-
 static void add_or_fail(cr_safetensors *st, const char *name, cr_array_dtype dt, int ndim,
                         const size_t *shape, int seed) {
     cr_array a;
@@ -139,7 +118,7 @@ static void test_roundtrip(void **state) {
 
     /* raw layout: 8-byte aligned header, "__metadata__" first, space padding */
     size_t len;
-    unsigned char *raw = slurp(path, &len);
+    unsigned char *raw = tu_slurp(path, &len);
     uint64_t n = 0;
     for (int i = 7; i >= 0; i--) n = (n << 8) | raw[i];
     assert_int_equal(n % 8, 0);
@@ -151,7 +130,7 @@ static void test_roundtrip(void **state) {
                        "\"shape\":[],\"data_offsets\":[0,4]}";
     assert_memory_equal(raw + 8 + 39, rest, strlen(rest));
     free(raw);
-    assert_int_equal(count_tmp_files(), 0);
+    assert_int_equal(tu_count_tmp_files(), 0);
 
     cr_safetensors_free(&st);
     cr_safetensors_free(&back);
@@ -411,7 +390,7 @@ static void test_failed_write_keeps_previous_file(void **state) {
     const char *path = tu_path("keep.safetensors");
     assert_int_equal(cr_safetensors_write(path, &st, &err), 0);
     size_t len0, len1;
-    unsigned char *before = slurp(path, &len0);
+    unsigned char *before = tu_slurp(path, &len0);
     add_or_fail(&st, "y", CR_ARRAY_F64, 2, big, 4);
 
     struct rlimit old, lim;
@@ -426,10 +405,10 @@ static void test_failed_write_keeps_previous_file(void **state) {
     assert_int_equal(rc, -1);
     assert_non_null(strstr(g_err.msg, "keep.safetensors: write failed: File too large"));
 
-    unsigned char *after = slurp(path, &len1);
+    unsigned char *after = tu_slurp(path, &len1);
     assert_int_equal(len0, len1);
     assert_memory_equal(before, after, len0);
-    assert_int_equal(count_tmp_files(), 0);
+    assert_int_equal(tu_count_tmp_files(), 0);
     free(before);
     free(after);
 
@@ -438,7 +417,7 @@ static void test_failed_write_keeps_previous_file(void **state) {
     assert_int_equal(cr_safetensors_write(tu_path("never.safetensors"), &st, &err), -1);
     assert_non_null(strstr(err.msg, "never.safetensors: tensor 'y': invalid array"));
     assert_false(tu_file_exists(tu_path("never.safetensors")));
-    assert_int_equal(count_tmp_files(), 0);
+    assert_int_equal(tu_count_tmp_files(), 0);
     st.tensors[1].array.count = 40000;
     cr_safetensors_free(&st);
 }

@@ -1,12 +1,19 @@
 #include "testutil.h"
 
+#include <dirent.h>
 #include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include "chainrule_io.h"
 
 void tu_fill_uniform(double *a, size_t n, double lo, double hi, uint64_t seed) {
     cr_rng rng;
@@ -68,4 +75,55 @@ int tu_write_file(const char *path, const void *data, size_t len) {
 int tu_file_exists(const char *path) {
     struct stat st;
     return stat(path, &st) == 0;
+}
+
+void tu_check_close(const double *a, const double *ref, size_t n, double tol, double *worst,
+                    const char *what) {
+    double e = tu_max_rel_err(a, ref, n);
+    if (e > *worst) *worst = e;
+    if (!(e <= tol)) {
+        print_error("%s: relative error %.3g exceeds %.3g\n", what, e, tol);
+        fail();
+    }
+}
+
+void tu_check_nontrivial(const double *g, size_t n, const char *what) {
+    double m = tu_max_abs(g, n);
+    if (!(m > 1e-6)) {
+        print_error("%s: max|g| = %.3g, the check would be vacuous\n", what, m);
+        fail();
+    }
+}
+
+double *tu_dalloc(size_t n) {
+    double *p = calloc(n ? n : 1, sizeof(double));
+    assert_non_null(p);
+    return p;
+}
+
+float *tu_falloc(size_t n) {
+    float *p = calloc(n ? n : 1, sizeof(float));
+    assert_non_null(p);
+    return p;
+}
+
+int tu_count_tmp_files(void) {
+    DIR *d = opendir(tu_tmpdir());
+    int n = 0;
+    struct dirent *e;
+    assert_non_null(d);
+    while ((e = readdir(d)))
+        if (strstr(e->d_name, ".tmp.")) n++;
+    closedir(d);
+    return n;
+}
+
+unsigned char *tu_slurp(const char *path, size_t *len) {
+    unsigned char *buf = NULL;
+    cr_error err;
+    if (cr_read_file(path, 1u << 30, &buf, len, &err)) {
+        print_error("%s\n", err.msg);
+        fail();
+    }
+    return buf;
 }

@@ -22,4 +22,18 @@ int tu_system(const char *cmd);
 int tu_write_file(const char *path, const void *data, size_t len);
 int tu_file_exists(const char *path);
 
+/* cmocka checks shared by the tests (they fail the current test on violation). */
+/* Relative error of a against ref must be <= tol; *worst keeps the largest seen. */
+void tu_check_close(const double *a, const double *ref, size_t n, double tol, double *worst,
+                    const char *what);
+/* A checked gradient/Jacobian must not be (almost) zero: no vacuous passes. */
+void tu_check_nontrivial(const double *g, size_t n, const char *what);
+/* Zeroed arrays that fail the test if allocation fails. */
+double *tu_dalloc(size_t n);
+float *tu_falloc(size_t n);
+/* Number of "*.tmp.*" files (leftovers of atomic writes) in tu_tmpdir(). */
+int tu_count_tmp_files(void);
+/* A whole file read with cr_read_file (fails the test on error); caller frees. */
+unsigned char *tu_slurp(const char *path, size_t *len);
+
 #endif
