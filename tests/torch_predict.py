@@ -25,26 +25,14 @@ DIR = os.environ.get("CR_FASHION_MNIST_DIR", "/usr/share/datasets/fashion-mnist"
 IMAGES = f"{DIR}/t10k-images-idx3-ubyte.gz"
 
 
-def load_model(path):
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from torch_grad import load_chainrule_model, load_chainrule_model_raw  # noqa: E402  (the README's loader)
+
+
+def read_metadata(path):
     with open(path, "rb") as f:
         n = struct.unpack("<Q", f.read(8))[0]
-        header = json.loads(f.read(n))
-        data = f.read()
-    meta = header.pop("__metadata__")
-    dt = {"F32": np.float32, "F64": np.float64, "U8": np.uint8, "I32": np.int32, "I64": np.int64}
-    t = {k: torch.from_numpy(np.frombuffer(data[v["data_offsets"][0]:v["data_offsets"][1]],
-                                           dtype=dt[v["dtype"]]).reshape(v["shape"]).copy())
-         for k, v in header.items()}
-    acts = {"sigmoid": torch.nn.Sigmoid, "tanh": torch.nn.Tanh, "relu": torch.nn.ReLU}
-    layers = []
-    for i, act in enumerate(meta["activations"].split(","), start=1):
-        w, b = t[f"fc{i}.weight"], t[f"fc{i}.bias"]
-        lin = torch.nn.Linear(w.shape[1], w.shape[0]).to(w.dtype)
-        lin.weight.data.copy_(w)
-        lin.bias.data.copy_(b)
-        layers.append(lin)
-        layers.append(acts[act]() if act != "softmax" else torch.nn.Softmax(dim=1))
-    return torch.nn.Sequential(*layers), t, meta
+        return json.loads(f.read(n)).get("__metadata__", {})
 
 
 def main():
@@ -68,12 +56,12 @@ def main():
                         "300", "--out", p_data], check=True, stdout=subprocess.DEVNULL)
         subprocess.run([cr, "predict", "--model", model, "--inputs", os.path.join(d, "x.npy"),
                         "--out", p_npy], check=True, stdout=subprocess.DEVNULL)
-        net, t, meta = load_model(model)
-        assert "train.step" in meta and "optim.m" in t, "the model is also a checkpoint"
+        net = load_chainrule_model(model)  # applies the stored standardisation itself
+        assert "train.step" in read_metadata(model) and "optim.m" in load_chainrule_model_raw(model), \
+            "the model is also a checkpoint"
         x = torch.from_numpy(x_u8.reshape(300, 784).astype(np.float32) / 255.0)
-        x = (x - t["input.mean"]) / t["input.std"]
         with torch.no_grad():
-            ref = net(x).numpy()
+            ref = torch.softmax(net(x), dim=1).numpy()
         for name in (p_data, p_npy):
             p = np.load(name)
             err = float(np.abs(p - ref).max())
