@@ -66,6 +66,8 @@ int cli_parse_u64(const char *opt, const char *s, uint64_t *out);
 int cli_parse_layers(const char *opt, const char *s, size_t *dims, int *n_layers);
 /* "sigmoid" or "relu,tanh" (one per hidden layer; one name applies to all). */
 int cli_parse_activations(const char *opt, const char *s, int n_hidden, cr_activation *act);
+/* --of: "probs"/"probabilities" -> 1, "logits" -> 0. */
+int cli_parse_of(const char *cmd, const char *s, int *of_probs);
 /* "float32"/"f32"/"float64"/"f64". */
 int cli_parse_dtype(const char *opt, const char *s, cr_dtype *out);
 

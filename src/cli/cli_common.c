@@ -174,6 +174,16 @@ int cli_parse_activations(const char *opt, const char *s, int n_hidden, cr_activ
     return 1;
 }
 
+int cli_parse_of(const char *cmd, const char *s, int *of_probs) {
+    if (!strcmp(s, "probs") || !strcmp(s, "probabilities")) *of_probs = 1;
+    else if (!strcmp(s, "logits")) *of_probs = 0;
+    else {
+        cli_error("%s: --of: '%s' is not probs or logits", cmd, s);
+        return 0;
+    }
+    return 1;
+}
+
 int cli_parse_dtype(const char *opt, const char *s, cr_dtype *out) {
     if (!strcmp(s, "float32") || !strcmp(s, "f32")) *out = CR_F32;
     else if (!strcmp(s, "float64") || !strcmp(s, "f64")) *out = CR_F64;

@@ -74,8 +74,7 @@ int cmd_attribute(int argc, char **argv) {
     if (!cr_attr_method_parse(method_s, &o.method))
         return cli_error("attribute: --method: '%s' is not saliency, input-x-gradient, "
                          "integrated-gradients or smoothgrad", method_s);
-    if (!strcmp(of, "probs") || !strcmp(of, "probabilities")) o.of_probs = 1;
-    else if (strcmp(of, "logits")) return cli_error("attribute: --of: '%s' is not logits or probs", of);
+    if (!cli_parse_of("attribute", of, &o.of_probs)) return CLI_USAGE;
     if (!strcmp(rule, "trapezoid")) o.trapezoid = 1;
     else if (strcmp(rule, "riemann")) return cli_error("attribute: --rule: '%s' is not riemann or trapezoid", rule);
     o.absolute = absolute;

@@ -47,9 +47,7 @@ int cmd_jacobian(int argc, char **argv) {
     if (a.failed) return CLI_USAGE;
     if (!model || !out) return cli_error("jacobian: --model and --out are required (see --help)");
     int probs;
-    if (!strcmp(of, "probs") || !strcmp(of, "probabilities")) probs = 1;
-    else if (!strcmp(of, "logits")) probs = 0;
-    else return cli_error("jacobian: --of: '%s' is not probs or logits", of);
+    if (!cli_parse_of("jacobian", of, &probs)) return CLI_USAGE;
     cr_jac_mode mode;
     if (!cr_jac_mode_parse(mode_s, &mode))
         return cli_error("jacobian: --mode: '%s' is not auto, rev, fwd or closed", mode_s);

@@ -32,9 +32,7 @@ int cmd_jvp(int argc, char **argv) {
     if (!model || !out || !tangent)
         return cli_error("jvp: --model, --tangent and --out are required (see --help)");
     int probs;
-    if (!strcmp(of, "probs") || !strcmp(of, "probabilities")) probs = 1;
-    else if (!strcmp(of, "logits")) probs = 0;
-    else return cli_error("jvp: --of: '%s' is not probs or logits", of);
+    if (!cli_parse_of("jvp", of, &probs)) return CLI_USAGE;
 
     cli_input in;
     int rc = cli_input_model(model, dtype, &in);
