@@ -369,6 +369,18 @@ static void json_num(FILE *f, const char *key, double v, int comma) {
         fprintf(f, "\"%s\": null%s", key, comma ? ", " : "");
 }
 
+/* "val_loss": .., "val_acc": .., "test_loss": .., "test_acc": .., for the sets evaluated. */
+static void json_eval_results(FILE *f, const eval_result *val, const eval_result *test) {
+    if (val->have) {
+        json_num(f, "val_loss", val->loss, 1);
+        json_num(f, "val_acc", val->acc, 1);
+    }
+    if (test->have) {
+        json_num(f, "test_loss", test->loss, 1);
+        json_num(f, "test_acc", test->acc, 1);
+    }
+}
+
 int cmd_train(int argc, char **argv) {
     train_args t;
     memset(&t, 0, sizeof t);
@@ -706,14 +718,7 @@ int cmd_train(int argc, char **argv) {
             json_num(logf, "lr", cr_optim_lr(&rs.cfg, opt->step ? opt->step - 1 : 0), 1);
             json_num(logf, "train_loss", tl, 1);
             json_num(logf, "train_acc", ta, 1);
-            if (last_val.have) {
-                json_num(logf, "val_loss", last_val.loss, 1);
-                json_num(logf, "val_acc", last_val.acc, 1);
-            }
-            if (last_test.have) {
-                json_num(logf, "test_loss", last_test.loss, 1);
-                json_num(logf, "test_acc", last_test.acc, 1);
-            }
+            json_eval_results(logf, &last_val, &last_test);
             json_num(logf, "seconds", secs, 1);
             json_num(logf, "samples_per_s", secs > 0 ? (double)train.n / secs : 0, 0);
             fprintf(logf, "}\n");
@@ -730,14 +735,7 @@ int cmd_train(int argc, char **argv) {
                 json_num(stdout, "train_loss", stats.loss_sum / (double)stats.seen, 1);
                 json_num(stdout, "train_acc", (double)stats.correct / (double)stats.seen, 1);
             }
-            if (last_val.have) {
-                json_num(stdout, "val_loss", last_val.loss, 1);
-                json_num(stdout, "val_acc", last_val.acc, 1);
-            }
-            if (last_test.have) {
-                json_num(stdout, "test_loss", last_test.loss, 1);
-                json_num(stdout, "test_acc", last_test.acc, 1);
-            }
+            json_eval_results(stdout, &last_val, &last_test);
             json_num(stdout, "seconds", total_time, 0);
             printf("}\n");
         } else if (!t.quiet) {
