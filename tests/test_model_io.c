@@ -666,8 +666,6 @@ int main(void) {
         cmocka_unit_test(test_failed_save_keeps_previous_file),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
-    char cmd[600];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tu_tmpdir());
-    tu_system(cmd);
+    tu_cleanup();
     return rc;
 }

@@ -594,8 +594,6 @@ int main(void) {
         cmocka_unit_test(test_labels_to_targets),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
-    char cmd[600];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tu_tmpdir());
-    tu_system(cmd);
+    tu_cleanup();
     return rc;
 }

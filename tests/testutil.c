@@ -50,6 +50,12 @@ const char *tu_tmpdir(void) {
     return dir;
 }
 
+void tu_cleanup(void) {
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tu_tmpdir());
+    tu_system(cmd);
+}
+
 const char *tu_path(const char *name) {
     static char slots[8][512];
     static int next;

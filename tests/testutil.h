@@ -14,6 +14,8 @@ double tu_max_rel_err(const double *a, const double *b, size_t n);
 double tu_max_abs(const double *a, size_t n);
 /* A temporary directory unique to this process, created on first use. */
 const char *tu_tmpdir(void);
+/* Removes tu_tmpdir() and everything in it (call at the end of main). */
+void tu_cleanup(void);
 /* Path inside tu_tmpdir(); returns a static buffer rotated over 8 slots. */
 const char *tu_path(const char *name);
 /* Runs a shell command, returns its exit status (or -1). Output to files only. */
