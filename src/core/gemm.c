@@ -3,6 +3,7 @@
  * Through CBLAS (OpenBLAS) when built with it; otherwise a portable loop in
  * i-k-j order, which streams rows of B and C and vectorises well.
  */
+#include <stdatomic.h>
 #include <stddef.h>
 
 #include "chainrule.h"
@@ -13,11 +14,18 @@
 
 int cr_have_cblas(void) { return CR_HAVE_CBLAS; }
 
+#if !CR_HAVE_CBLAS
+/* Without a BLAS the count only sets how many workers the chunked
+   input-derivative functions use (src/core/parallel.c). */
+static atomic_int portable_threads = 1;
+#endif
+
 void cr_set_threads(int n) {
+    if (n <= 0) return;
 #if CR_HAVE_CBLAS
-    if (n > 0) openblas_set_num_threads(n);
+    openblas_set_num_threads(n);
 #else
-    (void)n;
+    atomic_store(&portable_threads, n);
 #endif
 }
 
@@ -25,7 +33,7 @@ int cr_get_threads(void) {
 #if CR_HAVE_CBLAS
     return openblas_get_num_threads();
 #else
-    return 1;
+    return atomic_load(&portable_threads);
 #endif
 }
 

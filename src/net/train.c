@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "chainrule.h"
+#include "core/parallel.h"
 #include "train_kernels.h"
 
 static float *wptr(cr_net *net, int l) { return (float *)net->params + net->w_offset[l]; }
@@ -229,7 +230,6 @@ static void barrier_wait(cr_barrier *b) {
 struct cr_train_pool {
     pthread_t thread;
     cr_barrier bar;
-    int blas_threads; /* the BLAS's thread count before the pool, restored after */
     /* the job of the current step: written by worker 0 before the start
        barrier, read by both after it */
     int quit;
@@ -406,8 +406,7 @@ cr_status cr_train_ws_set_threads(cr_train_ws *ws, int n) {
             free(p);
             return CR_ERR_NOMEM;
         }
-        p->blas_threads = cr_get_threads();
-        cr_set_threads(1);
+        cr_blas_serial_enter(); /* each worker's gemms single-threaded, until the pool ends */
         ws->pool = p;
         ws->workers = 2;
     } else if (n < 2 && ws->pool) {
@@ -417,7 +416,7 @@ cr_status cr_train_ws_set_threads(cr_train_ws *ws, int n) {
         pthread_join(p->thread, NULL);
         pthread_cond_destroy(&p->bar.cv);
         pthread_mutex_destroy(&p->bar.mu);
-        cr_set_threads(p->blas_threads);
+        cr_blas_serial_leave();
         free(p);
         ws->pool = NULL;
         ws->workers = 1;
