@@ -1,5 +1,6 @@
 /*
- * Small float32 kernels of the training loop (private to src/net). The
+ * Small float32 kernels of the training loop, whose sigmoid and sigmoid VJP
+ * the float32 network chain (net.tmpl.c) also uses (private to src/net). The
  * per-example kernels are written once with GCC/Clang vector extensions and
  * compiled for AVX-512, AVX2 and the baseline ISA; the best one the CPU
  * supports is picked at the first call.
