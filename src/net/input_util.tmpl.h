@@ -25,6 +25,19 @@ static inline void FN(iu_act_deriv)(cr_activation act, size_t count, const real 
     }
 }
 
+/* Row c of every example i of m: m[(i k + c) din + j] *= s[i din + j], the
+   product of each example's K rows with its diag(s). */
+static inline void FN(iu_scale_rows)(size_t m, size_t k, size_t din, const real *restrict s,
+                                     real *restrict rows) {
+    for (size_t i = 0; i < m; i++) {
+        const real *si = s + i * din;
+        for (size_t c = 0; c < k; c++) {
+            real *row = rows + (i * k + c) * din;
+            for (size_t j = 0; j < din; j++) row[j] *= si[j];
+        }
+    }
+}
+
 /* dst's rows (i reps + j), j < reps, become copies of src's row i0 + i, for
    every tape array, so that a VJP/JVP on dst sees each example `reps` times. */
 static inline void FN(iu_replicate)(const cr_net *net, const cr_tape *src, size_t i0,
@@ -50,6 +63,25 @@ static inline void FN(iu_class_cotangent)(size_t k, size_t c, const real *yhat, 
                                           real *g) {
     for (size_t j = 0; j < k; j++) g[j] = j == c ? 1 : 0;
     if (of_probs) FN(softmax_vjp)(1, k, yhat, g, g);
+}
+
+/* One batched pass over m ≤ tape->max_batch rows: gradient and score of the
+   class cls[r] of each row (score may be NULL). g is scratch of m × K. */
+static inline cr_status FN(iu_grad_rows)(const cr_net *net, cr_tape *tape, real *g, size_t m,
+                                         const real *pts, const int64_t *cls, int of_probs,
+                                         real *grad, real *score) {
+    const int L = net->n_layers;
+    const size_t k = net->dims[L];
+    cr_status st = FN(net_forward)(net, tape, m, pts);
+    if (st != CR_OK) return st;
+    const real *logits = tape->pre[L - 1], *yhat = tape->post[L - 1];
+    for (size_t r = 0; r < m; r++) {
+        if (cls[r] < 0 || (uint64_t)cls[r] >= k) return CR_ERR_ARG;
+        size_t c = (size_t)cls[r];
+        FN(iu_class_cotangent)(k, c, yhat + r * k, of_probs, g + r * k);
+        if (score) score[r] = of_probs ? yhat[r * k + c] : logits[r * k + c];
+    }
+    return FN(net_vjp)(net, tape, g, grad);
 }
 
 static inline size_t FN(iu_argmax)(size_t k, const real *v) {

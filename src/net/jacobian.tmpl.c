@@ -14,132 +14,165 @@
  *           with (N·K) rows and each "· diag(a')" scales the columns of every
  *           example's K rows by its own a' (no diagonal matrix is formed).
  *
+ * The examples are cut into fixed chunks, one task each (core/parallel.h): a
+ * worker runs its chunk's forward pass and chain with single-threaded gemms,
+ * so "N" above is a chunk, and the split does not change the numbers.
+ *
  * Cost per example: rev and closed ~ K·(Σ d_l d_{l+1}) multiply-adds, fwd
  * ~ D·(Σ d_l d_{l+1}); for D = 784, K = 10 reverse is ~80× cheaper, which is
  * what `auto` decides from K and D.
  */
+#include "core/parallel.h"
 #include "input_util.tmpl.h"
 
-static cr_status FN(jac_rev)(const cr_net *net, size_t n, const real *x, int of_probs,
-                             real *jac) {
-    const int L = net->n_layers;
-    const size_t d = net->dims[0], k = net->dims[L];
-    size_t chunk = 4096 / k;
-    if (chunk == 0) chunk = 1;
-    if (chunk > n) chunk = n;
-    cr_tape *t1 = NULL, *tk = NULL;
-    real *g = malloc(chunk * k * k * sizeof(real));
-    cr_status st = CR_ERR_NOMEM;
-    if (!g || cr_tape_create(net, chunk, &t1) != CR_OK || cr_tape_create(net, chunk * k, &tk) != CR_OK)
-        goto done;
-    for (size_t i0 = 0; i0 < n; i0 += chunk) {
-        size_t m = n - i0 < chunk ? n - i0 : chunk;
-        if ((st = FN(net_forward)(net, t1, m, x + i0 * d)) != CR_OK) goto done;
-        FN(iu_replicate)(net, t1, 0, m, k, tk);
-        const real *yhat = tk->post[L - 1];
-        for (size_t r = 0; r < m * k; r++) /* row (i, c): cotangent for output c */
-            FN(iu_class_cotangent)(k, r % k, yhat + r * k, of_probs, g + r * k);
-        if ((st = FN(net_vjp)(net, tk, g, jac + i0 * k * d)) != CR_OK) goto done;
-    }
-    st = CR_OK;
-done:
-    free(g);
-    cr_tape_free(t1);
-    cr_tape_free(tk);
-    return st;
+/* Examples per task: closed and rev run (chunk·K)-row gemms, fwd (chunk·D)-row
+   ones; a chunk's scratch stays within a core's L2. */
+enum { JAC_CLOSED_CHUNK = 128, JAC_REV_ROWS = 1280, JAC_FWD_ROWS = 2048 };
+
+/* One worker's scratch, allocated by its first task. */
+typedef struct {
+    int ready;
+    cr_tape *t1;     /* the forward pass of the chunk's examples */
+    cr_tape *rep;    /* rev, fwd: the examples replicated K (rev) or D (fwd) times */
+    real *a, *b, *c; /* the mode's buffers, see jac_scratch_init */
+} FN(jac_scratch);
+
+typedef struct {
+    const cr_net *net;
+    const real *x;
+    int of_probs;
+    real *jac;
+    size_t n, chunk;
+    cr_jac_mode mode;
+    FN(jac_scratch) s[CR_MAX_WORKERS];
+} FN(jac_job);
+
+static void FN(jac_scratch_free)(FN(jac_scratch) *s) {
+    cr_tape_free(s->t1);
+    cr_tape_free(s->rep);
+    free(s->a);
+    free(s->b);
+    free(s->c);
 }
 
-static cr_status FN(jac_fwd)(const cr_net *net, size_t n, const real *x, int of_probs,
-                             real *jac) {
-    const int L = net->n_layers;
-    const size_t d = net->dims[0], k = net->dims[L];
-    size_t chunk = 2048 / d;
-    if (chunk == 0) chunk = 1;
-    if (chunk > n) chunk = n;
-    cr_tape *t1 = NULL, *td = NULL;
-    real *tangent = calloc(chunk * d * d, sizeof(real));
-    real *out = malloc(chunk * d * k * sizeof(real));
-    cr_status st = CR_ERR_NOMEM;
-    if (!tangent || !out || cr_tape_create(net, chunk, &t1) != CR_OK ||
-        cr_tape_create(net, chunk * d, &td) != CR_OK)
-        goto done;
-    for (size_t i = 0; i < chunk; i++) /* chunk stacked copies of I_D */
-        for (size_t j = 0; j < d; j++) tangent[(i * d + j) * d + j] = 1;
-    for (size_t i0 = 0; i0 < n; i0 += chunk) {
-        size_t m = n - i0 < chunk ? n - i0 : chunk;
-        if ((st = FN(net_forward)(net, t1, m, x + i0 * d)) != CR_OK) goto done;
-        FN(iu_replicate)(net, t1, 0, m, d, td);
-        st = FN(net_jvp)(net, td, tangent, of_probs ? NULL : out, of_probs ? out : NULL);
-        if (st != CR_OK) goto done;
-        /* out row (i, j) = ∂output/∂x_j of example i (a column of the Jacobian) */
-        for (size_t i = 0; i < m; i++) {
-            real *ji = jac + (i0 + i) * k * d;
-            const real *oi = out + i * d * k;
-            for (size_t j = 0; j < d; j++)
-                for (size_t c = 0; c < k; c++) ji[c * d + j] = oi[j * k + c];
-        }
-    }
-    st = CR_OK;
-done:
-    free(tangent);
-    free(out);
-    cr_tape_free(t1);
-    cr_tape_free(td);
-    return st;
+static size_t FN(jac_widest)(const cr_net *net) { /* widest factor left of W_1ᵀ */
+    size_t w = net->dims[net->n_layers];
+    for (int l = 1; l < net->n_layers; l++) w = net->dims[l] > w ? net->dims[l] : w;
+    return w;
 }
 
-static cr_status FN(jac_closed)(const cr_net *net, size_t n, const real *x, int of_probs,
-                                real *jac) {
+static cr_status FN(jac_scratch_init)(const cr_net *net, cr_jac_mode mode, size_t chunk,
+                                      FN(jac_scratch) *s) {
+    const size_t d = net->dims[0], k = net->dims[net->n_layers], r = sizeof(real);
+    int ok = cr_tape_create(net, chunk, &s->t1) == CR_OK;
+    switch (mode) {
+    case CR_JAC_REV: /* a: the K cotangents of each example */
+        ok = ok && cr_tape_create(net, chunk * k, &s->rep) == CR_OK;
+        ok = ok && (s->a = malloc(chunk * k * k * r));
+        break;
+    case CR_JAC_FWD: /* a: chunk stacked copies of I_D; b: the pushed-forward outputs */
+        ok = ok && cr_tape_create(net, chunk * d, &s->rep) == CR_OK;
+        ok = ok && (s->a = calloc(chunk * d * d, r)) && (s->b = malloc(chunk * d * k * r));
+        if (ok)
+            for (size_t i = 0; i < chunk; i++)
+                for (size_t j = 0; j < d; j++) s->a[(i * d + j) * d + j] = 1;
+        break;
+    default: { /* closed, a/b: the product so far (two buffers); c: act' of a layer */
+        size_t w = FN(jac_widest)(net);
+        ok = ok && (s->a = malloc(chunk * k * w * r)) && (s->b = malloc(chunk * k * w * r)) &&
+             (s->c = malloc(chunk * w * r));
+    }
+    }
+    s->ready = 1; /* freed by the caller even when incomplete */
+    return ok ? CR_OK : CR_ERR_NOMEM;
+}
+
+/* rev: K VJPs for each of the m examples of x, all in one (m·K)-row chain. */
+static cr_status FN(jac_rev)(const cr_net *net, FN(jac_scratch) *s, size_t m, const real *x,
+                             int of_probs, real *jac) {
+    const int L = net->n_layers;
+    const size_t k = net->dims[L];
+    cr_status st = FN(net_forward)(net, s->t1, m, x);
+    if (st != CR_OK) return st;
+    FN(iu_replicate)(net, s->t1, 0, m, k, s->rep);
+    const real *yhat = s->rep->post[L - 1];
+    for (size_t r = 0; r < m * k; r++) /* row (i, c): cotangent for output c */
+        FN(iu_class_cotangent)(k, r % k, yhat + r * k, of_probs, s->a + r * k);
+    return FN(net_vjp)(net, s->rep, s->a, jac);
+}
+
+/* fwd: D JVPs for each of the m examples, one (m·D)-row chain, transposed. */
+static cr_status FN(jac_fwd)(const cr_net *net, FN(jac_scratch) *s, size_t m, const real *x,
+                             int of_probs, real *jac) {
     const int L = net->n_layers;
     const size_t d = net->dims[0], k = net->dims[L];
-    size_t hmax = k; /* widest factor left of W_1ᵀ */
-    for (int l = 1; l < L; l++) hmax = net->dims[l] > hmax ? net->dims[l] : hmax;
-    size_t chunk = n < 1024 ? n : 1024;
-    cr_tape *t1 = NULL;
-    real *za = malloc(chunk * k * hmax * sizeof(real));
-    real *zb = malloc(chunk * k * hmax * sizeof(real));
-    real *deriv = malloc(chunk * hmax * sizeof(real));
-    cr_status st = CR_ERR_NOMEM;
-    if (!za || !zb || !deriv || cr_tape_create(net, chunk, &t1) != CR_OK) goto done;
-    for (size_t i0 = 0; i0 < n; i0 += chunk) {
-        size_t m = n - i0 < chunk ? n - i0 : chunk;
-        if ((st = FN(net_forward)(net, t1, m, x + i0 * d)) != CR_OK) goto done;
-        /* M_i <- diag(ŷ_i) − ŷ_iᵀŷ_i (the softmax Jacobian) or I, stacked: (m·K)×K */
-        for (size_t i = 0; i < m; i++) {
-            real *a = za + i * k * k;
-            if (of_probs)
-                FN(softmax_jacobian)(k, (const real *)t1->post[L - 1] + i * k, a);
-            else
-                for (size_t c = 0; c < k * k; c++) a[c] = c % (k + 1) == 0 ? 1 : 0;
-        }
-        real *cur = za, *next = zb;
-        for (int l = L - 1; l >= 0; l--) {
-            size_t din = net->dims[l], dout = net->dims[l + 1];
-            real *dest = l == 0 ? jac + i0 * k * d : next;
-            /* M <- M W_lᵀ : (m·K × dout)(dout × din), W_l stored din × dout */
-            GEMM(0, 1, m * k, din, dout, 1, cur, dout, FN(iu_w)(net, l), dout, 0, dest, din);
-            if (l > 0) {
-                /* M <- M diag(a'(r_{l−1})) : scale the columns of each example's K rows */
-                FN(iu_act_deriv)(net->act[l - 1], m * din, t1->pre[l - 1], t1->post[l - 1], deriv);
-                for (size_t i = 0; i < m; i++) {
-                    const real *di = deriv + i * din;
-                    for (size_t c = 0; c < k; c++) {
-                        real *row = dest + (i * k + c) * din;
-                        for (size_t j = 0; j < din; j++) row[j] *= di[j];
-                    }
-                }
-                next = cur;
-                cur = dest;
-            }
+    cr_status st = FN(net_forward)(net, s->t1, m, x);
+    if (st != CR_OK) return st;
+    FN(iu_replicate)(net, s->t1, 0, m, d, s->rep);
+    real *out = s->b;
+    st = FN(net_jvp)(net, s->rep, s->a, of_probs ? NULL : out, of_probs ? out : NULL);
+    if (st != CR_OK) return st;
+    /* out row (i, j) = ∂output/∂x_j of example i (a column of the Jacobian) */
+    for (size_t i = 0; i < m; i++) {
+        real *ji = jac + i * k * d;
+        const real *oi = out + i * d * k;
+        for (size_t j = 0; j < d; j++)
+            for (size_t c = 0; c < k; c++) ji[c * d + j] = oi[j * k + c];
+    }
+    return CR_OK;
+}
+
+/* closed: the product of the Jacobians for the m examples, stacked. */
+static cr_status FN(jac_closed)(const cr_net *net, FN(jac_scratch) *s, size_t m,
+                                const real *x, int of_probs, real *jac) {
+    const int L = net->n_layers;
+    const size_t k = net->dims[L];
+    cr_tape *t1 = s->t1;
+    cr_status st = FN(net_forward)(net, t1, m, x);
+    if (st != CR_OK) return st;
+    /* M_i <- diag(ŷ_i) − ŷ_iᵀŷ_i (the softmax Jacobian) or I, stacked: (m·K)×K */
+    for (size_t i = 0; i < m; i++) {
+        real *a = s->a + i * k * k;
+        if (of_probs)
+            FN(softmax_jacobian)(k, (const real *)t1->post[L - 1] + i * k, a);
+        else
+            for (size_t c = 0; c < k * k; c++) a[c] = c % (k + 1) == 0 ? 1 : 0;
+    }
+    real *cur = s->a, *next = s->b, *deriv = s->c;
+    for (int l = L - 1; l >= 0; l--) {
+        size_t din = net->dims[l], dout = net->dims[l + 1];
+        real *dest = l == 0 ? jac : next;
+        /* M <- M W_lᵀ : (m·K × dout)(dout × din), W_l stored din × dout */
+        GEMM(0, 1, m * k, din, dout, 1, cur, dout, FN(iu_w)(net, l), dout, 0, dest, din);
+        if (l > 0) {
+            /* M <- M diag(a'(r_{l−1})) : scale the columns of each example's K rows */
+            FN(iu_act_deriv)(net->act[l - 1], m * din, t1->pre[l - 1], t1->post[l - 1], deriv);
+            FN(iu_scale_rows)(m, k, din, deriv, dest);
+            next = cur;
+            cur = dest;
         }
     }
-    st = CR_OK;
-done:
-    free(za);
-    free(zb);
-    free(deriv);
-    cr_tape_free(t1);
-    return st;
+    return CR_OK;
+}
+
+/* Task t: the examples [t·chunk, ...) of the job, on worker w. */
+static cr_status FN(jac_task)(void *ctx, size_t t, int w) {
+    FN(jac_job) *job = ctx;
+    const cr_net *net = job->net;
+    const size_t d = net->dims[0], k = net->dims[net->n_layers];
+    const size_t i0 = t * job->chunk, m = job->n - i0 < job->chunk ? job->n - i0 : job->chunk;
+    FN(jac_scratch) *s = &job->s[w];
+    if (!s->ready) {
+        cr_status st = FN(jac_scratch_init)(net, job->mode, job->chunk, s);
+        if (st != CR_OK) return st;
+    }
+    const real *x = job->x + i0 * d;
+    real *jac = job->jac + i0 * k * d;
+    switch (job->mode) {
+    case CR_JAC_REV: return FN(jac_rev)(net, s, m, x, job->of_probs, jac);
+    case CR_JAC_FWD: return FN(jac_fwd)(net, s, m, x, job->of_probs, jac);
+    default: return FN(jac_closed)(net, s, m, x, job->of_probs, jac);
+    }
 }
 
 cr_status FN(net_input_jacobian)(const cr_net *net, size_t n, const real *x, int of_probs,
@@ -149,10 +182,24 @@ cr_status FN(net_input_jacobian)(const cr_net *net, size_t n, const real *x, int
     const size_t d = net->dims[0], k = net->dims[net->n_layers];
     size_t tmp;
     if (!cr_mul_size(n, k, &tmp) || !cr_mul_size(tmp, d, &tmp)) return CR_ERR_OVERFLOW;
-    switch (cr_jac_mode_resolve(mode, k, d)) {
-    case CR_JAC_REV: return FN(jac_rev)(net, n, x, of_probs, jac);
-    case CR_JAC_FWD: return FN(jac_fwd)(net, n, x, of_probs, jac);
-    case CR_JAC_CLOSED: return FN(jac_closed)(net, n, x, of_probs, jac);
+    mode = cr_jac_mode_resolve(mode, k, d);
+    size_t chunk;
+    switch (mode) {
+    case CR_JAC_REV: chunk = JAC_REV_ROWS / k; break;
+    case CR_JAC_FWD: chunk = JAC_FWD_ROWS / d; break;
+    case CR_JAC_CLOSED: chunk = getenv("JCH") ? (size_t)atoi(getenv("JCH")) : JAC_CLOSED_CHUNK; break;
     default: return CR_ERR_ARG;
     }
+    if (chunk == 0) chunk = 1;
+    if (chunk > n) chunk = n;
+    /* the job is large (per-worker scratch slots): on the heap */
+    FN(jac_job) *job = calloc(1, sizeof *job);
+    if (!job) return CR_ERR_NOMEM;
+    *job = (FN(jac_job)){.net = net, .x = x, .of_probs = of_probs, .jac = jac, .n = n,
+                         .chunk = chunk, .mode = mode};
+    const size_t tasks = (n + chunk - 1) / chunk;
+    cr_status st = cr_parallel_for(tasks, cr_parallel_workers(tasks), FN(jac_task), job);
+    for (int w = 0; w < CR_MAX_WORKERS; w++) FN(jac_scratch_free)(&job->s[w]);
+    free(job);
+    return st;
 }
