@@ -93,9 +93,12 @@ void cr_gemm_f64(int trans_a, int trans_b, size_t m, size_t n, size_t k, double 
                  const double *a, size_t lda, const double *b, size_t ldb, double beta,
                  double *c, size_t ldc);
 int cr_have_cblas(void);
-/* Number of threads the BLAS may use (no-op without CBLAS / OpenBLAS). */
+/* Number of threads the library may use: the BLAS's thread count, which is
+   also how many workers the input-derivative functions (jacobians, input
+   gradients, attacks) split their examples over; each worker then calls the
+   BLAS single-threaded. Without CBLAS it only sets the workers (default 1). */
 void cr_set_threads(int n);
-/* The BLAS's current thread count (1 without CBLAS / OpenBLAS). */
+/* The current count (the BLAS's; without CBLAS the last cr_set_threads, 1 at first). */
 int cr_get_threads(void);
 
 /* ---------------------------------------------------------------- ops */
@@ -462,7 +465,10 @@ cr_status cr_evaluate_f32(const cr_net *net, cr_tape *tape, size_t n, const floa
  * instantiated for f32 and f64. All work on the network's input space; to work
  * on raw pixels of a model with input standardisation, fold (x - mean) / std
  * into the first layer (W1 <- diag(1/std) W1, b1 <- b1 - (mean/std) W1).
- * Every function allocates its own scratch (CR_ERR_NOMEM on failure).
+ * Every function allocates its own scratch (CR_ERR_NOMEM on failure) and
+ * splits its examples into fixed chunks run on cr_get_threads() workers, each
+ * calling the BLAS single-threaded (the BLAS is held at one thread meanwhile);
+ * the chunks, and so the results, do not depend on the number of workers.
  */
 
 typedef enum {
@@ -561,6 +567,10 @@ typedef struct {
     /* jac (n x K x D): Jacobian of probabilities (of_probs) or logits w.r.t. each row of x. */ \
     cr_status cr_net_input_jacobian_##S(const cr_net *net, size_t n, const T *x, int of_probs, \
                                         cr_jac_mode mode, T *jac);                            \
+    /* dJ_i/dx_i of J_i = CE(softmax(f(x_i)), y_i) for every row (N x D): the input gradient   \
+       (y: N x K targets, one-hot or soft; loss: the N J_i, may be NULL). */                   \
+    cr_status cr_net_input_grad_##S(const cr_net *net, size_t n, const T *x, const T *y,       \
+                                    T *dx, T *loss);                                           \
     /* Gradient of the score of class cls[i] at row i (N x D), and the scores (may be NULL). */\
     cr_status cr_net_class_grad_##S(const cr_net *net, size_t n, const T *x,                  \
                                     const int64_t *cls, int of_probs, T *grad, T *score);     \

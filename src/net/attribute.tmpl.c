@@ -19,48 +19,6 @@
 
 #define ATTR_ROWS 1024 /* rows per batched pass */
 
-/* One batched pass over m ≤ tape->max_batch rows: gradient and score of the
-   class cls[r] of each row. g is scratch of m × K. */
-static cr_status FN(grad_rows)(const cr_net *net, cr_tape *tape, real *g, size_t m,
-                               const real *pts, const int64_t *cls, int of_probs, real *grad,
-                               real *score) {
-    const int L = net->n_layers;
-    const size_t k = net->dims[L];
-    cr_status st = FN(net_forward)(net, tape, m, pts);
-    if (st != CR_OK) return st;
-    const real *logits = tape->pre[L - 1], *yhat = tape->post[L - 1];
-    for (size_t r = 0; r < m; r++) {
-        if (cls[r] < 0 || (uint64_t)cls[r] >= k) return CR_ERR_ARG;
-        size_t c = (size_t)cls[r];
-        FN(iu_class_cotangent)(k, c, yhat + r * k, of_probs, g + r * k);
-        if (score) score[r] = of_probs ? yhat[r * k + c] : logits[r * k + c];
-    }
-    return FN(net_vjp)(net, tape, g, grad);
-}
-
-cr_status FN(net_class_grad)(const cr_net *net, size_t n, const real *x, const int64_t *cls,
-                             int of_probs, real *grad, real *score) {
-    if (!net || !x || !cls || !grad || net->dtype != R_DTYPE) return CR_ERR_ARG;
-    if (n == 0) return CR_ERR_SHAPE;
-    const size_t d = net->dims[0], k = net->dims[net->n_layers];
-    size_t rows = n < ATTR_ROWS ? n : ATTR_ROWS;
-    cr_tape *tape = NULL;
-    real *g = malloc(rows * k * sizeof(real));
-    cr_status st = CR_ERR_NOMEM;
-    if (!g || cr_tape_create(net, rows, &tape) != CR_OK) goto done;
-    for (size_t i0 = 0; i0 < n; i0 += rows) {
-        size_t m = n - i0 < rows ? n - i0 : rows;
-        st = FN(grad_rows)(net, tape, g, m, x + i0 * d, cls + i0, of_probs, grad + i0 * d,
-                           score ? score + i0 : NULL);
-        if (st != CR_OK) goto done;
-    }
-    st = CR_OK;
-done:
-    free(g);
-    cr_tape_free(tape);
-    return st;
-}
-
 /* Scratch of the path methods: a tape and buffers for ATTR_ROWS rows. */
 typedef struct {
     cr_tape *tape;
@@ -118,7 +76,7 @@ static cr_status FN(ig_pass)(const cr_net *net, FN(attr_work) *w, const real *x,
             }
             w->cls[r] = cls[e];
         }
-        cr_status st = FN(grad_rows)(net, w->tape, w->g, m, w->pts, w->cls, of_probs, w->grad, NULL);
+        cr_status st = FN(iu_grad_rows)(net, w->tape, w->g, m, w->pts, w->cls, of_probs, w->grad, NULL);
         if (st != CR_OK) return st;
         for (size_t r = 0; r < m; r++) {
             size_t e = idx[(r0 + r) / p], j = (r0 + r) % p + (trapezoid ? 0 : 1);
@@ -200,7 +158,7 @@ cr_status FN(attribute)(const cr_net *net, size_t n, const real *x, const int64_
                     w.pts[r * d + q] = x[e * d + q] + (real)(opt->noise * cr_rng_normal(&rng));
                 w.cls[r] = cls[e];
             }
-            st = FN(grad_rows)(net, w.tape, w.g, m, w.pts, w.cls, probs, w.grad, NULL);
+            st = FN(iu_grad_rows)(net, w.tape, w.g, m, w.pts, w.cls, probs, w.grad, NULL);
             if (st != CR_OK) goto done;
             for (size_t r = 0; r < m; r++) {
                 real *ae = attr + (r0 + r) / s * d;

@@ -1,0 +1,105 @@
+/*
+ * The gradient with respect to the input, for many examples at once:
+ *
+ *   cr_net_input_grad   ∂J_i/∂x_i, J_i = −Σ y_i log ŷ_i: the seed question,
+ *                       ((ŷ − y) W_Lᵀ ∘ a'_{L−1}) ... W_1ᵀ  (cr_net_backward's dx)
+ *   cr_net_class_grad   ∂f_i/∂x_i of one class score, f = θ_c (the cotangent e_c
+ *                       on the logits) or ŷ_c (e_c (diag(ŷ) − ŷᵀŷ), the softmax VJP)
+ *
+ * Each is a forward pass and one VJP chain per chunk of GRAD_ROWS examples;
+ * the chunks are tasks spread over the workers (core/parallel.h), each worker
+ * with its own tape, so that every gemm is single-threaded and a chunk's
+ * activations stay in its core's cache.
+ */
+#include "core/parallel.h"
+#include "input_util.tmpl.h"
+
+enum { GRAD_ROWS = 256 };
+
+typedef struct {
+    const cr_net *net;
+    size_t n;
+    const real *x;
+    const real *y;      /* input_grad: targets (n x K) */
+    const int64_t *cls; /* class_grad: classes (n) */
+    int of_probs;
+    real *grad, *out; /* n x D; n losses (input_grad) or scores (class_grad), may be NULL */
+    cr_tape *tape[CR_MAX_WORKERS];
+    real *g[CR_MAX_WORKERS]; /* class_grad: the chunk's cotangents (GRAD_ROWS x K) */
+} FN(grad_job);
+
+static cr_status FN(grad_job_tape)(FN(grad_job) *job, int w) {
+    if (job->tape[w]) return CR_OK;
+    cr_status st = cr_tape_create(job->net, GRAD_ROWS, &job->tape[w]);
+    if (st == CR_OK && job->cls) {
+        job->g[w] = malloc(GRAD_ROWS * job->net->dims[job->net->n_layers] * sizeof(real));
+        if (!job->g[w]) st = CR_ERR_NOMEM;
+    }
+    return st;
+}
+
+static cr_status FN(grad_task)(void *ctx, size_t t, int w) {
+    FN(grad_job) *job = ctx;
+    const cr_net *net = job->net;
+    const size_t d = net->dims[0], k = net->dims[net->n_layers];
+    const size_t i0 = t * GRAD_ROWS, m = job->n - i0 < GRAD_ROWS ? job->n - i0 : GRAD_ROWS;
+    cr_status st = FN(grad_job_tape)(job, w);
+    if (st != CR_OK) return st;
+    cr_tape *tape = job->tape[w];
+    if (job->cls)
+        return FN(iu_grad_rows)(net, tape, job->g[w], m, job->x + i0 * d, job->cls + i0,
+                                job->of_probs, job->grad + i0 * d, job->out ? job->out + i0 : NULL);
+    if ((st = FN(net_forward)(net, tape, m, job->x + i0 * d)) != CR_OK) return st;
+    const real *y = job->y + i0 * k;
+    if (job->out) {
+        FN(net_loss)(net, tape, y);
+        memcpy(job->out + i0, tape->loss, m * sizeof(real));
+    }
+    /* G_θ <- ŷ − y, then G_x <- the VJP chain: dx row i is ∂J_i/∂x_i */
+    return FN(net_backward)(net, tape, y, job->grad + i0 * d, NULL);
+}
+
+static cr_status FN(grad_run)(FN(grad_job) *job) {
+    const size_t tasks = (job->n + GRAD_ROWS - 1) / GRAD_ROWS;
+    cr_status st = cr_parallel_for(tasks, cr_parallel_workers(tasks), FN(grad_task), job);
+    for (int w = 0; w < CR_MAX_WORKERS; w++) {
+        cr_tape_free(job->tape[w]);
+        free(job->g[w]);
+    }
+    return st;
+}
+
+cr_status FN(net_input_grad)(const cr_net *net, size_t n, const real *x, const real *y,
+                             real *dx, real *loss) {
+    if (!net || !x || !y || !dx || net->dtype != R_DTYPE) return CR_ERR_ARG;
+    if (n == 0) return CR_ERR_SHAPE;
+    FN(grad_job) *job = calloc(1, sizeof *job);
+    if (!job) return CR_ERR_NOMEM;
+    job->net = net;
+    job->n = n;
+    job->x = x;
+    job->y = y;
+    job->grad = dx;
+    job->out = loss;
+    cr_status st = FN(grad_run)(job);
+    free(job);
+    return st;
+}
+
+cr_status FN(net_class_grad)(const cr_net *net, size_t n, const real *x, const int64_t *cls,
+                             int of_probs, real *grad, real *score) {
+    if (!net || !x || !cls || !grad || net->dtype != R_DTYPE) return CR_ERR_ARG;
+    if (n == 0) return CR_ERR_SHAPE;
+    FN(grad_job) *job = calloc(1, sizeof *job);
+    if (!job) return CR_ERR_NOMEM;
+    job->net = net;
+    job->n = n;
+    job->x = x;
+    job->cls = cls;
+    job->of_probs = of_probs;
+    job->grad = grad;
+    job->out = score;
+    cr_status st = FN(grad_run)(job);
+    free(job);
+    return st;
+}
