@@ -1,15 +1,13 @@
 #!/bin/bash
 # Input-derivative benchmark, chainrule and PyTorch in the same run:
 #   bash bench/run_jacobian.sh [MODEL.safetensors] [RUNS]
-# Builds build-bench (Release) if needed; without a model, trains the seed network
+# Builds build-bench (Release, incrementally); without a model, trains the seed network
 # 784-128-10 (sigmoid, 10 epochs) first. Prints both sides and the ratio table.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 B=${BUILD:-build-bench}
-if [ ! -x "$B/chainrule" ]; then
-  cmake -S . -B "$B" -DCMAKE_BUILD_TYPE=Release -DCR_BUILD_TESTS=OFF >/dev/null
-  cmake --build "$B" -j2 >/dev/null
-fi
+[ -f "$B/CMakeCache.txt" ] || cmake -S . -B "$B" -DCMAKE_BUILD_TYPE=Release -DCR_BUILD_TESTS=OFF >/dev/null
+cmake --build "$B" -j2 >/dev/null
 cc -O2 -Wall -Wextra -Iinclude bench/bench_jacobian.c "$B/libchainrule_io.a" "$B/libchainrule.a" \
   $(pkg-config --libs openblas libpng zlib libcjson) -lm -o "$B/bench_jacobian"
 MODEL=${1:-}
