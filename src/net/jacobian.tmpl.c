@@ -187,7 +187,7 @@ cr_status FN(net_input_jacobian)(const cr_net *net, size_t n, const real *x, int
     switch (mode) {
     case CR_JAC_REV: chunk = JAC_REV_ROWS / k; break;
     case CR_JAC_FWD: chunk = JAC_FWD_ROWS / d; break;
-    case CR_JAC_CLOSED: chunk = getenv("JCH") ? (size_t)atoi(getenv("JCH")) : JAC_CLOSED_CHUNK; break;
+    case CR_JAC_CLOSED: chunk = JAC_CLOSED_CHUNK; break;
     default: return CR_ERR_ARG;
     }
     if (chunk == 0) chunk = 1;
