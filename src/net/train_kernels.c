@@ -11,6 +11,7 @@
 #include "chainrule.h"
 
 #include <math.h>
+#include <stdatomic.h>
 #include <string.h>
 #if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
 #include <immintrin.h>
@@ -426,20 +427,24 @@ static const kernels k_avx512 = {sparse_gemv_avx512, gemv_rows_avx512, sparse_ge
                                  finite_avx512};
 #endif
 
+/* The choice is made once; workers of the input-derivative functions may
+   race to make it, so the pointer is atomic (they all store the same value). */
 static const kernels *pick(void) {
-    static const kernels *chosen;
-    if (!chosen) {
+    static _Atomic(const kernels *) chosen;
+    const kernels *k = atomic_load_explicit(&chosen, memory_order_acquire);
+    if (!k) {
 #if CR_KERNEL_DISPATCH
         __builtin_cpu_init();
         if (__builtin_cpu_supports("avx512f"))
-            chosen = &k_avx512;
+            k = &k_avx512;
         else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
-            chosen = &k_avx2;
+            k = &k_avx2;
         else
 #endif
-            chosen = &k_base;
+            k = &k_base;
+        atomic_store_explicit(&chosen, k, memory_order_release);
     }
-    return chosen;
+    return k;
 }
 
 void cr_sparse_gemv_f32(size_t nnz, const uint32_t *idx, size_t dout, const float *x,
