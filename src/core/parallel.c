@@ -30,6 +30,12 @@ int cr_parallel_workers(size_t n_tasks) {
     return w < 1 ? 1 : w;
 }
 
+size_t cr_even_chunk(size_t n, size_t max_chunk) {
+    if (n == 0 || max_chunk == 0) return 1;
+    size_t parts = (n + max_chunk - 1) / max_chunk;
+    return (n + parts - 1) / parts;
+}
+
 typedef struct {
     cr_task_fn task;
     void *ctx;

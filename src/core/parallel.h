@@ -25,6 +25,12 @@ typedef cr_status (*cr_task_fn)(void *ctx, size_t t, int worker);
    Callers size per-worker scratch with it. */
 int cr_parallel_workers(size_t n_tasks);
 
+/* The size of chunks of at most max_chunk items that cut n items into equal
+   parts (the last one at most one item smaller): ceil(n / ceil(n / max_chunk)).
+   It depends on n only, so results stay independent of the worker count, and
+   the workers' last tasks end together. */
+size_t cr_even_chunk(size_t n, size_t max_chunk);
+
 /* Runs every task in [0, n_tasks) on `workers` threads: the caller is worker
    0, the others are started for the call and joined before it returns. Tasks
    are claimed in increasing order; once a task fails no new task starts, and

@@ -82,7 +82,7 @@ typedef struct {
 
 typedef struct {
     const cr_net *net;
-    size_t n;
+    size_t n, chunk; /* chunk: examples per task (cr_even_chunk of n, at most ATTACK_ROWS) */
     const real *x;
     const int64_t *labels, *target;
     const cr_attack_options *opt;
@@ -111,7 +111,7 @@ static cr_status FN(attack_scratch_init)(const cr_net *net, FN(attack_scratch) *
     return cr_tape_create(net, rows, &s->tape);
 }
 
-/* The attack on the examples [t·ATTACK_ROWS, ...), on worker w. */
+/* The attack on the examples [t·chunk, ...), on worker w. */
 static cr_status FN(attack_task)(void *ctx, size_t t, int w) {
     FN(attack_job) *job = ctx;
     const cr_net *net = job->net;
@@ -138,7 +138,7 @@ static cr_status FN(attack_task)(void *ctx, size_t t, int w) {
     int *best_ok = sc->best_ok;
     cr_status st;
 
-    const size_t i0 = t * ATTACK_ROWS, m = job->n - i0 < ATTACK_ROWS ? job->n - i0 : ATTACK_ROWS;
+    const size_t i0 = t * job->chunk, m = job->n - i0 < job->chunk ? job->n - i0 : job->chunk;
     {
         const real *xc = job->x + i0 * d;
         real *xa = job->x_adv + i0 * d;
@@ -271,13 +271,15 @@ cr_status FN(attack)(const cr_net *net, size_t n, const real *x, const int64_t *
         if (labels[i] < 0 || (uint64_t)labels[i] >= k ||
             (target && (target[i] < 0 || (uint64_t)target[i] >= k)))
             return CR_ERR_ARG;
-    const size_t tasks = (n + ATTACK_ROWS - 1) / ATTACK_ROWS;
+    const size_t chunk = cr_even_chunk(n, ATTACK_ROWS);
+    const size_t tasks = (n + chunk - 1) / chunk;
     FN(attack_job) *job = calloc(1, sizeof *job);
     cr_attack_stats *cs = calloc(tasks, sizeof *cs);
     cr_status st = CR_ERR_NOMEM;
     if (job && cs) {
         job->net = net;
         job->n = n;
+        job->chunk = chunk;
         job->x = x;
         job->labels = labels;
         job->target = target;

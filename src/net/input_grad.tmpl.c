@@ -18,7 +18,7 @@ enum { GRAD_ROWS = 256 };
 
 typedef struct {
     const cr_net *net;
-    size_t n;
+    size_t n, chunk; /* chunk: rows per task (cr_even_chunk of n, at most GRAD_ROWS) */
     const real *x;
     const real *y;      /* input_grad: targets (n x K) */
     const int64_t *cls; /* class_grad: classes (n) */
@@ -42,7 +42,7 @@ static cr_status FN(grad_task)(void *ctx, size_t t, int w) {
     FN(grad_job) *job = ctx;
     const cr_net *net = job->net;
     const size_t d = net->dims[0], k = net->dims[net->n_layers];
-    const size_t i0 = t * GRAD_ROWS, m = job->n - i0 < GRAD_ROWS ? job->n - i0 : GRAD_ROWS;
+    const size_t i0 = t * job->chunk, m = job->n - i0 < job->chunk ? job->n - i0 : job->chunk;
     cr_status st = FN(grad_job_tape)(job, w);
     if (st != CR_OK) return st;
     cr_tape *tape = job->tape[w];
@@ -60,7 +60,8 @@ static cr_status FN(grad_task)(void *ctx, size_t t, int w) {
 }
 
 static cr_status FN(grad_run)(FN(grad_job) *job) {
-    const size_t tasks = (job->n + GRAD_ROWS - 1) / GRAD_ROWS;
+    job->chunk = cr_even_chunk(job->n, GRAD_ROWS);
+    const size_t tasks = (job->n + job->chunk - 1) / job->chunk;
     cr_status st = cr_parallel_for(tasks, cr_parallel_workers(tasks), FN(grad_task), job);
     for (int w = 0; w < CR_MAX_WORKERS; w++) {
         cr_tape_free(job->tape[w]);
