@@ -1,0 +1,229 @@
+/* C = A Bᵀ with B packed once: see abt_kernel.h. */
+#include "abt_kernel.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#if defined(__GNUC__) && defined(__x86_64__)
+#define CR_ABT_X86 1
+#include <immintrin.h>
+#else
+#define CR_ABT_X86 0
+#endif
+
+size_t cr_abt_shift_for(const float *c, size_t ldc) {
+    return ldc % 16 == 0 ? (size_t)((uintptr_t)c & 63) / sizeof(float) : 0;
+}
+
+cr_status cr_abt_pack(size_t n, size_t k, const float *b, size_t ldb, size_t shift,
+                      cr_abt_packed *out) {
+    memset(out, 0, sizeof *out);
+    if (n == 0 || k == 0 || shift >= 16) return CR_ERR_SHAPE;
+    if (n > SIZE_MAX - CR_ABT_PANEL - shift) return CR_ERR_OVERFLOW;
+    const size_t panels = (n + shift + CR_ABT_PANEL - 1) / CR_ABT_PANEL;
+    size_t count;
+    if (!cr_mul_size(panels * CR_ABT_PANEL, k, &count) || count > SIZE_MAX / sizeof(float) - 64)
+        return CR_ERR_OVERFLOW;
+    /* aligned_alloc wants a multiple of the alignment */
+    size_t bytes = (count * sizeof(float) + 63) / 64 * 64;
+    float *d = aligned_alloc(64, bytes);
+    if (!d) return CR_ERR_NOMEM;
+    for (size_t p = 0; p < panels; p++)
+        for (size_t h = 0; h < k; h++) {
+            float *dst = d + (p * k + h) * CR_ABT_PANEL;
+            for (size_t c = 0; c < CR_ABT_PANEL; c++) {
+                size_t v = p * CR_ABT_PANEL + c; /* j = v − shift */
+                dst[c] = v >= shift && v - shift < n ? b[(v - shift) * ldb + h] : 0.0f;
+            }
+        }
+    *out = (cr_abt_packed){.n = n, .k = k, .shift = shift, .panels = panels, .data = d};
+    return CR_OK;
+}
+
+void cr_abt_free(cr_abt_packed *p) {
+    if (!p) return;
+    free(p->data);
+    p->data = NULL;
+}
+
+#if CR_ABT_X86
+
+int cr_abt_available(void) {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512f");
+}
+
+/* Stores panel p of a C row (crow = the row's column 0): the two registers
+   hold the columns 32 p − shift + [0, 32). A whole panel is two stores, on a
+   64-byte line when the packing's shift matches C (streamed if allowed); the
+   first and last panels keep only their columns inside [0, n). */
+__attribute__((target("avx512f"))) static inline void store_panel(float *crow, size_t p,
+                                                                  const cr_abt_packed *b,
+                                                                  int stream, __m512 lo, __m512 hi) {
+    const size_t v0 = p * CR_ABT_PANEL; /* virtual column of lane 0; column = v − shift */
+    if (v0 >= b->shift && v0 - b->shift + CR_ABT_PANEL <= b->n) {
+        float *c = crow + (v0 - b->shift);
+        if (stream) {
+            _mm512_stream_ps(c, lo);
+            _mm512_stream_ps(c + 16, hi);
+        } else {
+            _mm512_storeu_ps(c, lo);
+            _mm512_storeu_ps(c + 16, hi);
+        }
+        return;
+    }
+    /* the lanes inside [0, n), moved down to lane 0 and stored under a mask */
+    const size_t first = v0 < b->shift ? b->shift - v0 : 0; /* lanes left of column 0 */
+    const size_t j0 = v0 + first - b->shift;
+    const size_t count = b->n - j0 < CR_ABT_PANEL - first ? b->n - j0 : CR_ABT_PANEL - first;
+    const uint32_t lanes = (uint32_t)((((uint64_t)1 << count) - 1) << first);
+    const __mmask16 m_lo = (__mmask16)lanes, m_hi = (__mmask16)(lanes >> 16);
+    const unsigned n_lo = (unsigned)__builtin_popcount(m_lo), n_hi = (unsigned)__builtin_popcount(m_hi);
+    _mm512_mask_storeu_ps(crow + j0, (__mmask16)((1u << n_lo) - 1), _mm512_maskz_compress_ps(m_lo, lo));
+    _mm512_mask_storeu_ps(crow + j0 + n_lo, (__mmask16)((1u << n_hi) - 1),
+                          _mm512_maskz_compress_ps(m_hi, hi));
+}
+
+/* The rows of one block: where each computed row of A comes from (source row
+   and its scale row, or NULL for a zero row) and goes to in C, and with
+   `group` > 0 the C row of each run of `group` rows that is minus their sum. */
+typedef struct {
+    size_t rows; /* computed rows in the block, <= R */
+    const float *src[CR_ABT_ROWS], *scale[CR_ABT_ROWS];
+    float *out[CR_ABT_ROWS];
+    size_t group;
+    float *derived[CR_ABT_ROWS];
+} abt_rows;
+
+/* scratch (k × R) <- the block's rows of A ∘ S, transposed, zero past rows */
+static void load_block(const abt_rows *br, size_t k, size_t R, float *scratch) {
+    for (size_t i = 0; i < R; i++) {
+        const float *ai = i < br->rows ? br->src[i] : NULL, *si = ai ? br->scale[i] : NULL;
+        if (!ai)
+            for (size_t h = 0; h < k; h++) scratch[h * R + i] = 0.0f;
+        else if (si)
+            for (size_t h = 0; h < k; h++) scratch[h * R + i] = ai[h] * si[h];
+        else
+            for (size_t h = 0; h < k; h++) scratch[h * R + i] = ai[h];
+    }
+}
+
+/* One block of R rows, R a compile-time constant (the accumulators must live
+   in registers): for every panel, 2R accumulators hold the block's R × 32
+   values of C over the whole k; per h, two loads of the panel, R broadcasts
+   of A and 2R fused multiply-adds. Then the rows are stored, and the derived
+   rows (minus the sum of each group) are formed in registers and stored. */
+#define CR_ABT_BLOCK(R)                                                                        \
+    __attribute__((target("avx512f"))) static void abt_block_##R(                              \
+        const float *at, const abt_rows *br, const cr_abt_packed *b, int stream) {             \
+        const size_t k = b->k;                                                                 \
+        for (size_t p = 0; p < b->panels; p++) {                                               \
+            const float *bp = b->data + p * k * CR_ABT_PANEL;                                  \
+            __m512 acc[2 * R];                                                                 \
+            for (int i = 0; i < 2 * R; i++) acc[i] = _mm512_setzero_ps();                      \
+            for (size_t h = 0; h < k; h++) {                                                   \
+                const __m512 b0 = _mm512_load_ps(bp + h * CR_ABT_PANEL);                       \
+                const __m512 b1 = _mm512_load_ps(bp + h * CR_ABT_PANEL + 16);                  \
+                const float *ah = at + h * R;                                                  \
+                _Pragma("GCC unroll 14") for (int i = 0; i < R; i++) {                         \
+                    const __m512 av = _mm512_set1_ps(ah[i]);                                   \
+                    acc[2 * i] = _mm512_fmadd_ps(av, b0, acc[2 * i]);                          \
+                    acc[2 * i + 1] = _mm512_fmadd_ps(av, b1, acc[2 * i + 1]);                  \
+                }                                                                              \
+            }                                                                                  \
+            for (size_t i = 0; i < br->rows; i++)                                              \
+                store_panel(br->out[i], p, b, stream, acc[2 * i], acc[2 * i + 1]);             \
+            for (size_t g0 = 0; br->group && g0 < br->rows; g0 += br->group) {                 \
+                __m512 lo = _mm512_setzero_ps(), hi = _mm512_setzero_ps();                     \
+                for (size_t i = g0; i < g0 + br->group; i++) {                                 \
+                    lo = _mm512_sub_ps(lo, acc[2 * i]);                                        \
+                    hi = _mm512_sub_ps(hi, acc[2 * i + 1]);                                    \
+                }                                                                              \
+                store_panel(br->derived[g0 / br->group], p, b, stream, lo, hi);                \
+            }                                                                                  \
+        }                                                                                      \
+    }
+CR_ABT_BLOCK(8)
+CR_ABT_BLOCK(9)
+CR_ABT_BLOCK(10)
+CR_ABT_BLOCK(11)
+CR_ABT_BLOCK(12)
+CR_ABT_BLOCK(13)
+CR_ABT_BLOCK(14)
+
+typedef void (*abt_block_fn)(const float *, const abt_rows *, const cr_abt_packed *, int);
+static const abt_block_fn abt_blocks[] = {abt_block_8,  abt_block_9,  abt_block_10, abt_block_11,
+                                          abt_block_12, abt_block_13, abt_block_14};
+
+void cr_abt_gemm(size_t n_ex, size_t kr, const float *a, size_t lda, const float *s,
+                 const size_t *derived, const cr_abt_packed *b, float *c, size_t ldc,
+                 float *scratch) {
+    const size_t m = n_ex * kr, k = b->k;
+    /* stream a large C when the panels line up with its 64-byte lines */
+    const int stream = m * b->n >= (1u << 18) && cr_abt_shift_for(c, ldc) == b->shift &&
+                       ((uintptr_t)c & 3) == 0;
+    abt_rows br;
+    if (derived && kr >= 2 && kr <= CR_ABT_ROWS) {
+        /* blocks of whole examples, kr − 1 computed rows each: R = E (kr − 1) in [8, 14] */
+        const size_t g = kr - 1, per = g >= 8 ? 1 : CR_ABT_ROWS / g, R = per * g;
+        for (size_t e0 = 0; e0 < n_ex; e0 += per) {
+            const size_t ne = n_ex - e0 < per ? n_ex - e0 : per;
+            br.rows = 0;
+            br.group = g;
+            for (size_t e = 0; e < ne; e++) {
+                const size_t ex = e0 + e;
+                for (size_t r = 0; r < kr; r++) {
+                    float *out = c + (ex * kr + r) * ldc;
+                    if (r == derived[ex]) {
+                        br.derived[e] = out;
+                        continue;
+                    }
+                    br.src[br.rows] = a + (ex * kr + r) * lda;
+                    br.scale[br.rows] = s ? s + ex * k : NULL;
+                    br.out[br.rows++] = out;
+                }
+            }
+            load_block(&br, k, R, scratch);
+            abt_blocks[R - 8](scratch, &br, b, stream);
+        }
+    } else {
+        br.group = 0;
+        for (size_t r0 = 0; r0 < m; r0 += CR_ABT_ROWS) {
+            br.rows = m - r0 < CR_ABT_ROWS ? m - r0 : CR_ABT_ROWS;
+            for (size_t i = 0; i < br.rows; i++) {
+                const size_t r = r0 + i;
+                br.src[i] = a + r * lda;
+                br.scale[i] = s ? s + r / kr * k : NULL;
+                br.out[i] = c + r * ldc;
+            }
+            load_block(&br, k, CR_ABT_ROWS, scratch);
+            abt_block_14(scratch, &br, b, stream);
+        }
+    }
+    if (stream) _mm_sfence(); /* streamed stores are weakly ordered: publish them */
+}
+
+#else /* no kernel: cr_abt_available() is 0 and callers use cr_gemm_f32 */
+
+int cr_abt_available(void) { return 0; }
+
+/* Plain loops over the packed layout, correct but slow. */
+void cr_abt_gemm(size_t n_ex, size_t kr, const float *a, size_t lda, const float *s,
+                 const size_t *derived, const cr_abt_packed *b, float *c, size_t ldc,
+                 float *scratch) {
+    (void)scratch;
+    (void)derived; /* every row multiplied out */
+    const size_t k = b->k;
+    for (size_t i = 0; i < n_ex * kr; i++)
+        for (size_t j = 0; j < b->n; j++) {
+            const size_t v = j + b->shift;
+            const float *bp = b->data + (v / CR_ABT_PANEL) * k * CR_ABT_PANEL + v % CR_ABT_PANEL;
+            float sum = 0;
+            for (size_t h = 0; h < k; h++)
+                sum += a[i * lda + h] * (s ? s[i / kr * k + h] : 1.0f) * bp[h * CR_ABT_PANEL];
+            c[i * ldc + j] = sum;
+        }
+}
+
+#endif

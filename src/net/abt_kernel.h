@@ -1,0 +1,58 @@
+/*
+ * C = A Bᵀ with B packed once (private to src/net), for the last factor of the
+ * closed-form Jacobian, M diag(a'_1) W_1ᵀ: A is a chunk's stacked K×H products
+ * (m × k), S their a'_1 (one row per example), B is W_1 (n × k = D × H), C the
+ * chunk's Jacobians (m × n).
+ *
+ * Why not sgemm: at this shape (k = H is small, C is the largest array) the
+ * BLAS zeroes C before accumulating into it, packs A on every call and reads C
+ * back, so C crosses the memory bus three times. Here each element of C is
+ * computed in registers over the whole k and written once, with non-temporal
+ * stores when C is large; B is packed once per call of the
+ * Jacobian and shared by the workers. AVX-512 only: elsewhere cr_abt_available()
+ * is 0 and the caller uses cr_gemm_f32. Results equal sgemm's up to rounding
+ * (each element is one fused multiply-add chain over k in order).
+ */
+#ifndef CR_ABT_KERNEL_H
+#define CR_ABT_KERNEL_H
+
+#include <stddef.h>
+
+#include "chainrule.h"
+
+enum { CR_ABT_ROWS = 14, CR_ABT_PANEL = 32 };
+
+/* B in panels of 32 columns of C. The panels start `shift` columns before
+   column 0 (0 <= shift < 16) so that they line up with 64-byte lines of a C
+   whose rows begin `shift` floats after a line boundary: then every whole
+   panel is two aligned, streamable stores, whatever malloc returned. */
+typedef struct {
+    size_t n, k;   /* B is n × k */
+    size_t shift;  /* panel p holds the columns j = 32 p + c − shift, c < 32 */
+    size_t panels; /* ceil((n + shift) / 32) */
+    float *data;   /* panel p, row h: 32 values B[j][h], 0 where j is outside [0, n) (owned) */
+} cr_abt_packed;
+
+/* 1 if the CPU and the build have the kernel. */
+int cr_abt_available(void);
+/* The shift that lines the panels up with C: (c mod 64) / 4 when the row
+   stride keeps every row at that offset (ldc a multiple of 16), else 0. */
+size_t cr_abt_shift_for(const float *c, size_t ldc);
+/* Packs B (n × k, row stride ldb); out->data is owned, free with cr_abt_free. */
+cr_status cr_abt_pack(size_t n, size_t k, const float *b, size_t ldb, size_t shift,
+                      cr_abt_packed *out);
+void cr_abt_free(cr_abt_packed *p);
+/* C <- (A ∘ S) Bᵀ for n_ex examples of kr rows each (A: n_ex·kr × k, row
+   stride lda; C: n_ex·kr × n, row stride ldc). The kr rows of example i are
+   scaled element-wise by row i of S (k wide), or not when S is NULL: for the
+   Jacobian that is M diag(a'(r_0)) W_0ᵀ, the K rows of an example sharing its
+   a'(r_0). With `derived` (2 <= kr <= CR_ABT_ROWS), the rows of each example
+   of C are known to sum to zero, as those of ∂ŷ/∂x do (Σ_c ŷ_c = 1 for every
+   x): row derived[i] is not multiplied out but set to minus the sum of the
+   example's other rows, which saves 1/kr of the work. scratch holds
+   k · CR_ABT_ROWS floats (a block of A, transposed). */
+void cr_abt_gemm(size_t n_ex, size_t kr, const float *a, size_t lda, const float *s,
+                 const size_t *derived, const cr_abt_packed *b, float *c, size_t ldc,
+                 float *scratch);
+
+#endif
