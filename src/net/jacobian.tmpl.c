@@ -22,6 +22,7 @@
  * ~ D·(Σ d_l d_{l+1}); for D = 784, K = 10 reverse is ~80× cheaper, which is
  * what `auto` decides from K and D.
  */
+#include "abt_kernel.h"
 #include "core/parallel.h"
 #include "input_util.tmpl.h"
 
@@ -35,6 +36,8 @@ typedef struct {
     cr_tape *t1;     /* the forward pass of the chunk's examples */
     cr_tape *rep;    /* rev, fwd: the examples replicated K (rev) or D (fwd) times */
     real *a, *b, *c; /* the mode's buffers, see jac_scratch_init */
+    float *at;       /* closed, float32 with w1_packed: a block of M, transposed */
+    size_t *derived; /* and the row of each example left to the zero row sum */
 } FN(jac_scratch);
 
 typedef struct {
@@ -44,6 +47,10 @@ typedef struct {
     real *jac;
     size_t n, chunk;
     cr_jac_mode mode;
+    /* closed: the last layer's weights transposed (K × d_{L−1}); float32: W_0 packed
+       for the fused last step M diag(a'(r_0)) W_0ᵀ (abt_kernel.h), or no data */
+    real *w_last_t;
+    cr_abt_packed w1_packed;
     FN(jac_scratch) s[CR_MAX_WORKERS];
 } FN(jac_job);
 
@@ -53,6 +60,8 @@ static void FN(jac_scratch_free)(FN(jac_scratch) *s) {
     free(s->a);
     free(s->b);
     free(s->c);
+    free(s->at);
+    free(s->derived);
 }
 
 static size_t FN(jac_widest)(const cr_net *net) { /* widest factor left of W_1ᵀ */
@@ -62,7 +71,7 @@ static size_t FN(jac_widest)(const cr_net *net) { /* widest factor left of W_1�
 }
 
 static cr_status FN(jac_scratch_init)(const cr_net *net, cr_jac_mode mode, size_t chunk,
-                                      FN(jac_scratch) *s) {
+                                      int packed, FN(jac_scratch) *s) {
     const size_t d = net->dims[0], k = net->dims[net->n_layers], r = sizeof(real);
     int ok = cr_tape_create(net, chunk, &s->t1) == CR_OK;
     switch (mode) {
@@ -81,6 +90,9 @@ static cr_status FN(jac_scratch_init)(const cr_net *net, cr_jac_mode mode, size_
         size_t w = FN(jac_widest)(net);
         ok = ok && (s->a = malloc(chunk * k * w * r)) && (s->b = malloc(chunk * k * w * r)) &&
              (s->c = malloc(chunk * w * r));
+        if (packed)
+            ok = ok && (s->at = malloc(net->dims[1] * CR_ABT_ROWS * sizeof(float))) &&
+                 (s->derived = malloc(chunk * sizeof(size_t)));
     }
     }
     s->ready = 1; /* freed by the caller even when incomplete */
@@ -122,35 +134,61 @@ static cr_status FN(jac_fwd)(const cr_net *net, FN(jac_scratch) *s, size_t m, co
     return CR_OK;
 }
 
-/* closed: the product of the Jacobians for the m examples, stacked. */
-static cr_status FN(jac_closed)(const cr_net *net, FN(jac_scratch) *s, size_t m,
-                                const real *x, int of_probs, real *jac) {
+/* closed: the product of the Jacobians for the m examples, stacked. In code
+   indices (W_l = FN(iu_w)(net, l), r_l = pre[l]) the chain is
+     M = ∂ŷ/∂θ W_{L−1}ᵀ diag(a'(r_{L−2})) W_{L−2}ᵀ ... diag(a'(r_0)) W_0ᵀ. */
+static cr_status FN(jac_closed)(const FN(jac_job) *job, FN(jac_scratch) *s, size_t m,
+                                const real *x, real *jac) {
+    const cr_net *net = job->net;
     const int L = net->n_layers;
-    const size_t k = net->dims[L];
+    const size_t k = net->dims[L], top = net->dims[L - 1];
     cr_tape *t1 = s->t1;
     cr_status st = FN(net_forward)(net, t1, m, x);
     if (st != CR_OK) return st;
-    /* M_i <- diag(ŷ_i) − ŷ_iᵀŷ_i (the softmax Jacobian) or I, stacked: (m·K)×K */
+    /* M_i <- ∂ŷ_i/∂θ W_{L−1}ᵀ (K × top) without forming the softmax Jacobian:
+       (diag(ŷ) − ŷᵀŷ) W_{L−1}ᵀ has rows ŷ_c (W_{L−1}ᵀ[c] − v), v = ŷ W_{L−1}ᵀ
+       (diagonal minus rank one); of the logits, M_i = W_{L−1}ᵀ itself. */
+    real *cur = L == 1 ? jac : s->a, *next = s->b, *v = s->c;
+    const real *wt = job->w_last_t; /* W_{L−1}ᵀ, K × top */
     for (size_t i = 0; i < m; i++) {
-        real *a = s->a + i * k * k;
-        if (of_probs)
-            FN(softmax_jacobian)(k, (const real *)t1->post[L - 1] + i * k, a);
-        else
-            for (size_t c = 0; c < k * k; c++) a[c] = c % (k + 1) == 0 ? 1 : 0;
+        real *mi = cur + i * k * top;
+        if (!job->of_probs) {
+            memcpy(mi, wt, k * top * sizeof(real));
+            continue;
+        }
+        const real *yhat = (const real *)t1->post[L - 1] + i * k;
+        for (size_t j = 0; j < top; j++) v[j] = 0;
+        for (size_t c = 0; c < k; c++)
+            for (size_t j = 0; j < top; j++) v[j] += yhat[c] * wt[c * top + j];
+        for (size_t c = 0; c < k; c++)
+            for (size_t j = 0; j < top; j++) mi[c * top + j] = yhat[c] * (wt[c * top + j] - v[j]);
     }
-    real *cur = s->a, *next = s->b, *deriv = s->c;
-    for (int l = L - 1; l >= 0; l--) {
-        size_t din = net->dims[l], dout = net->dims[l + 1];
+    real *deriv = s->c;
+    for (int l = L - 2; l >= 0; l--) {
+        const size_t din = net->dims[l], dout = net->dims[l + 1];
+        /* a'(r_l): the diagonal of ∂h_l/∂r_l */
+        FN(iu_act_deriv)(net->act[l], m * dout, t1->pre[l], t1->post[l], deriv);
         real *dest = l == 0 ? jac : next;
+#if defined(CR_REAL_F32)
+        if (l == 0 && job->w1_packed.data) {
+            /* M <- M diag(a'(r_0)) W_0ᵀ in one pass, each value of the Jacobian written
+               once. The K rows of ∂ŷ/∂x sum to zero (Σ_c ŷ_c = 1 whatever x), so for the
+               probabilities the row of the most probable class is minus the sum of the
+               others instead of one more row of products. */
+            if (job->of_probs)
+                for (size_t i = 0; i < m; i++)
+                    s->derived[i] = FN(iu_argmax)(k, (const real *)t1->post[L - 1] + i * k);
+            cr_abt_gemm(m, k, cur, dout, deriv, job->of_probs ? s->derived : NULL,
+                        &job->w1_packed, jac, din, s->at);
+            break;
+        }
+#endif
+        /* M <- M diag(a'(r_l)) : scale the columns of each example's K rows */
+        FN(iu_scale_rows)(m, k, dout, deriv, cur);
         /* M <- M W_lᵀ : (m·K × dout)(dout × din), W_l stored din × dout */
         GEMM(0, 1, m * k, din, dout, 1, cur, dout, FN(iu_w)(net, l), dout, 0, dest, din);
-        if (l > 0) {
-            /* M <- M diag(a'(r_{l−1})) : scale the columns of each example's K rows */
-            FN(iu_act_deriv)(net->act[l - 1], m * din, t1->pre[l - 1], t1->post[l - 1], deriv);
-            FN(iu_scale_rows)(m, k, din, deriv, dest);
-            next = cur;
-            cur = dest;
-        }
+        next = cur;
+        cur = dest;
     }
     return CR_OK;
 }
@@ -163,7 +201,8 @@ static cr_status FN(jac_task)(void *ctx, size_t t, int w) {
     const size_t i0 = t * job->chunk, m = job->n - i0 < job->chunk ? job->n - i0 : job->chunk;
     FN(jac_scratch) *s = &job->s[w];
     if (!s->ready) {
-        cr_status st = FN(jac_scratch_init)(net, job->mode, job->chunk, s);
+        cr_status st = FN(jac_scratch_init)(net, job->mode, job->chunk,
+                                            job->w1_packed.data != NULL, s);
         if (st != CR_OK) return st;
     }
     const real *x = job->x + i0 * d;
@@ -171,7 +210,7 @@ static cr_status FN(jac_task)(void *ctx, size_t t, int w) {
     switch (job->mode) {
     case CR_JAC_REV: return FN(jac_rev)(net, s, m, x, job->of_probs, jac);
     case CR_JAC_FWD: return FN(jac_fwd)(net, s, m, x, job->of_probs, jac);
-    default: return FN(jac_closed)(net, s, m, x, job->of_probs, jac);
+    default: return FN(jac_closed)(job, s, m, x, jac);
     }
 }
 
@@ -190,16 +229,33 @@ cr_status FN(net_input_jacobian)(const cr_net *net, size_t n, const real *x, int
     case CR_JAC_CLOSED: chunk = JAC_CLOSED_CHUNK; break;
     default: return CR_ERR_ARG;
     }
-    if (chunk == 0) chunk = 1;
-    if (chunk > n) chunk = n;
+    chunk = cr_even_chunk(n, chunk == 0 ? 1 : chunk);
     /* the job is large (per-worker scratch slots): on the heap */
     FN(jac_job) *job = calloc(1, sizeof *job);
     if (!job) return CR_ERR_NOMEM;
     *job = (FN(jac_job)){.net = net, .x = x, .of_probs = of_probs, .jac = jac, .n = n,
                          .chunk = chunk, .mode = mode};
     const size_t tasks = (n + chunk - 1) / chunk;
-    cr_status st = cr_parallel_for(tasks, cr_parallel_workers(tasks), FN(jac_task), job);
+    cr_status st = CR_OK;
+#if defined(CR_REAL_F32)
+    /* M W_1ᵀ by the packed kernel where there is one and W_1 fits a core's L2 */
+    if (mode == CR_JAC_CLOSED && net->n_layers >= 2 && cr_abt_available() &&
+        d * net->dims[1] * sizeof(float) <= (1u << 20))
+        st = cr_abt_pack(d, net->dims[1], FN(iu_w)(net, 0), net->dims[1],
+                         cr_abt_shift_for(jac, d), &job->w1_packed);
+#endif
+    if (st == CR_OK && mode == CR_JAC_CLOSED) {
+        const int L = net->n_layers;
+        const size_t top = net->dims[L - 1];
+        const real *w = FN(iu_w)(net, L - 1); /* top × K */
+        if (!(job->w_last_t = malloc(k * top * sizeof(real)))) st = CR_ERR_NOMEM;
+        for (size_t c = 0; st == CR_OK && c < k; c++)
+            for (size_t j = 0; j < top; j++) job->w_last_t[c * top + j] = w[j * k + c];
+    }
+    if (st == CR_OK) st = cr_parallel_for(tasks, cr_parallel_workers(tasks), FN(jac_task), job);
     for (int w = 0; w < CR_MAX_WORKERS; w++) FN(jac_scratch_free)(&job->s[w]);
+    cr_abt_free(&job->w1_packed);
+    free(job->w_last_t);
     free(job);
     return st;
 }
