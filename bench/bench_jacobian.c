@@ -15,7 +15,7 @@
  *   fgsm_acc             accuracy under that attack (with clean_acc)
  *   sgemm_jac_gflops     OpenBLAS sgemm at the Jacobian's main shape (10240 x 784 x 128)
  *   sgemm_2048_gflops    and at 2048^3, to show what the machine gives at the moment
- * Usage: bench_jacobian MODEL.safetensors [--runs 7] [--fwd-images 20]
+ * Usage: bench_jacobian MODEL.safetensors [--runs 7] [--fwd-images 20] [--threads N]
  */
 #include <math.h>
 #include <stdio.h>
@@ -62,7 +62,7 @@ static double gemm_gflops(size_t m, size_t n, size_t k, int runs) {
 
 int main(int argc, char **argv) {
     if (argc < 2) {
-        fprintf(stderr, "usage: bench_jacobian MODEL.safetensors [--runs 7] [--fwd-images 20]\n");
+        fprintf(stderr, "usage: bench_jacobian MODEL.safetensors [--runs 7] [--fwd-images 20] [--threads N]\n");
         return 2;
     }
     int runs = 7;
@@ -70,6 +70,7 @@ int main(int argc, char **argv) {
     for (int i = 2; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "--runs")) runs = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--fwd-images")) fwd_images = (size_t)atol(argv[i + 1]);
+        else if (!strcmp(argv[i], "--threads")) cr_set_threads(atoi(argv[i + 1]));
     }
     if (runs < 1 || runs > 31) runs = 7;
     cr_error err;

@@ -1,6 +1,9 @@
 #!/bin/bash
 # Input-derivative benchmark, chainrule and PyTorch in the same run:
 #   bash bench/run_jacobian.sh [MODEL.safetensors] [RUNS]
+# chainrule runs on THREADS workers (default: the number of cores); PyTorch is
+# measured with 1 and with THREADS intra-op threads and each figure keeps its
+# faster count (on 2 cores here, 1 thread is PyTorch's faster setting).
 # Builds build-bench (Release, incrementally); without a model, trains the seed network
 # 784-128-10 (sigmoid, 10 epochs) first. Prints both sides and the ratio table.
 set -euo pipefail
@@ -20,6 +23,9 @@ fi
 OURS=$(mktemp)
 trap 'rm -f "$OURS"' EXIT
 echo "== chainrule"
-"$B/bench_jacobian" "$MODEL" --runs "$RUNS" | tee "$OURS"
+THREADS=${THREADS:-$(nproc)}
+"$B/bench_jacobian" "$MODEL" --runs "$RUNS" --threads "$THREADS" | tee "$OURS"
 echo "== PyTorch"
-/usr/bin/python3 bench/torch_jacobian.py "$MODEL" --runs "$RUNS" --ours "$OURS"
+TORCH_THREADS=1
+[ "$THREADS" -gt 1 ] && TORCH_THREADS="1,$THREADS"
+/usr/bin/python3 bench/torch_jacobian.py "$MODEL" --runs "$RUNS" --threads "$TORCH_THREADS" --ours "$OURS"
