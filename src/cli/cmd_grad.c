@@ -86,22 +86,42 @@ int cmd_grad(int argc, char **argv) {
     size_t d = net->dims[0], k = net->dims[net->n_layers], es = cr_dtype_size(net->dtype);
     if ((rc = cli_load_inputs(inputs, &model, &x, &n)) || (rc = cli_load_targets(labels, n, k, net->dtype, &y)))
         goto done;
-    cr_status st = cr_tape_create(net, n, &tape);
-    if (st == CR_OK) {
-        size_t count = want_params ? net->n_params : n * d;
-        result = malloc(count * es);
-        if (!result) st = CR_ERR_NOMEM;
+    size_t count = want_params ? net->n_params : n * d;
+    cr_status st = (result = malloc(count * es)) ? CR_OK : CR_ERR_NOMEM;
+    double loss = 0;
+    int finite = 0;
+    if (st == CR_OK && !want_params) {
+        /* dJ_n/dx_n by chunks on the workers (cr_net_input_grad), with the losses */
+        void *losses = malloc(n * es);
+        st = losses ? CR_OK : CR_ERR_NOMEM;
+        if (st == CR_OK)
+            st = net->dtype == CR_F64 ? cr_net_input_grad_f64(net, n, x, y, result, losses)
+                                      : cr_net_input_grad_f32(net, n, x, y, result, losses);
+        if (st == CR_OK) {
+            finite = 1;
+            for (size_t i = 0; i < n; i++) {
+                double v = net->dtype == CR_F64 ? ((double *)losses)[i] : ((float *)losses)[i];
+                loss += v / (double)n;
+                finite &= v - v == 0;
+            }
+            for (size_t i = 0; finite && i < count; i++) finite &= elem_finite(net->dtype, result, i);
+        }
+        free(losses);
     }
-    if (st == CR_OK) st = cli_net_forward(net, tape, n, x);
-    double loss = st == CR_OK ? cli_net_loss(net, tape, y) : 0;
-    if (st == CR_OK)
-        st = cli_net_backward(net, tape, y, want_params ? NULL : result, want_params ? result : NULL);
+    if (st == CR_OK && !finite) {
+        /* the parameter gradients, or a pass that overflowed: on one tape, which also
+           lets check_finite_pass name the layer and example where it stopped being finite */
+        st = cr_tape_create(net, n, &tape);
+        if (st == CR_OK) st = cli_net_forward(net, tape, n, x);
+        if (st == CR_OK) loss = cli_net_loss(net, tape, y);
+        if (st == CR_OK)
+            st = cli_net_backward(net, tape, y, want_params ? NULL : result, want_params ? result : NULL);
+    }
     if (st != CR_OK) {
         rc = cli_error("grad: %s", cr_status_string(st));
         goto done;
     }
-    if ((rc = check_finite_pass(model_path, inputs, net, tape, n, result,
-                                want_params ? net->n_params : n * d)))
+    if (tape && (rc = check_finite_pass(model_path, inputs, net, tape, n, result, count)))
         goto done;
     if (want_params) {
         cr_net grads_net = *net; /* the same views, pointing at the gradient block */
