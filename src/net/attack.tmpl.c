@@ -139,119 +139,117 @@ static cr_status FN(attack_task)(void *ctx, size_t t, int w) {
     cr_status st;
 
     const size_t i0 = t * job->chunk, m = job->n - i0 < job->chunk ? job->n - i0 : job->chunk;
-    {
-        const real *xc = job->x + i0 * d;
-        real *xa = job->x_adv + i0 * d;
-        const real *loss = tape->loss;
-        if ((st = FN(onehot)(m, k, target ? target + i0 : labels + i0, y)) != CR_OK) return st;
+    const real *xc = job->x + i0 * d;
+    real *xa = job->x_adv + i0 * d;
+    const real *loss = tape->loss;
+    if ((st = FN(onehot)(m, k, target ? target + i0 : labels + i0, y)) != CR_OK) return st;
 
-        /* clean pass: attack loss, accuracy, and ∂J/∂x at x */
-        if ((st = FN(net_forward)(net, tape, m, xc)) != CR_OK) return st;
-        FN(net_loss)(net, tape, y);
+    /* clean pass: attack loss, accuracy, and ∂J/∂x at x */
+    if ((st = FN(net_forward)(net, tape, m, xc)) != CR_OK) return st;
+    FN(net_loss)(net, tape, y);
+    for (size_t i = 0; i < m; i++) {
+        acc.loss_clean += loss[i];
+        acc.correct_clean +=
+            FN(iu_argmax)(k, (const real *)tape->pre[L - 1] + i * k) == (size_t)labels[i0 + i];
+    }
+    if ((st = FN(net_backward)(net, tape, y, g, NULL)) != CR_OK) return st;
+    if (opt->method == CR_ATTACK_PGD || opt->norm == CR_NORM_L2) /* the starting point */
+        memcpy(xa, xc, m * d * sizeof(real));
+
+    if (opt->method == CR_ATTACK_FGSM) {
+        const real lo = (real)opt->lo, hi = (real)opt->hi;
         for (size_t i = 0; i < m; i++) {
-            acc.loss_clean += loss[i];
-            acc.correct_clean +=
-                FN(iu_argmax)(k, (const real *)tape->pre[L - 1] + i * k) == (size_t)labels[i0 + i];
+            const real *gi = g + i * d, *xi = xc + i * d;
+            real *ai = xa + i * d;
+            double lin = 0;
+            if (opt->norm == CR_NORM_LINF) {
+                /* one fused pass: ‖g‖₁, the sign step (|δ| = ε: already in the ball),
+                   the clip, and g·δ */
+                const real s = (real)(sgn * opt->eps);
+                real l1 = 0, gd = 0;
+                for (size_t q = 0; q < d; q++) {
+                    real gq = gi[q], v = xi[q] + (gq > 0 ? s : gq < 0 ? -s : 0);
+                    v = v < lo ? lo : v > hi ? hi : v;
+                    ai[q] = v;
+                    l1 += gq < 0 ? -gq : gq;
+                    gd += gq * (v - xi[q]);
+                }
+                acc.pred_dloss += sgn * opt->eps * (double)l1; /* ε‖g‖₁: the dual norm */
+                lin = gd;
+            } else {
+                acc.pred_dloss += sgn * opt->eps * FN(norm_of)(CR_NORM_L2, d, gi);
+                FN(take_step)(opt->norm, d, ai, gi, opt->eps, sgn);
+                FN(project)(opt, d, xi, ai);
+                for (size_t q = 0; q < d; q++) lin += (double)gi[q] * ((double)ai[q] - xi[q]);
+            }
+            acc.pred_dloss_clip += lin;
         }
-        if ((st = FN(net_backward)(net, tape, y, g, NULL)) != CR_OK) return st;
-        if (opt->method == CR_ATTACK_PGD || opt->norm == CR_NORM_L2) /* the starting point */
-            memcpy(xa, xc, m * d * sizeof(real));
-
-        if (opt->method == CR_ATTACK_FGSM) {
-            const real lo = (real)opt->lo, hi = (real)opt->hi;
+    } else {
+        if (opt->random_start && opt->eps > 0) {
             for (size_t i = 0; i < m; i++) {
-                const real *gi = g + i * d, *xi = xc + i * d;
                 real *ai = xa + i * d;
-                double lin = 0;
                 if (opt->norm == CR_NORM_LINF) {
-                    /* one fused pass: ‖g‖₁, the sign step (|δ| = ε: already in the ball),
-                       the clip, and g·δ */
-                    const real s = (real)(sgn * opt->eps);
-                    real l1 = 0, gd = 0;
+                    for (size_t q = 0; q < d; q++)
+                        ai[q] += (real)(opt->eps * (2 * cr_rng_uniform(&rng) - 1));
+                } else { /* uniform in the L2 ball: gaussian direction, radius ε u^(1/D) */
+                    double s = 0;
+                    real *dir = g + i * d; /* scratch; g is recomputed below */
                     for (size_t q = 0; q < d; q++) {
-                        real gq = gi[q], v = xi[q] + (gq > 0 ? s : gq < 0 ? -s : 0);
-                        v = v < lo ? lo : v > hi ? hi : v;
-                        ai[q] = v;
-                        l1 += gq < 0 ? -gq : gq;
-                        gd += gq * (v - xi[q]);
+                        dir[q] = (real)cr_rng_normal(&rng);
+                        s += (double)dir[q] * dir[q];
                     }
-                    acc.pred_dloss += sgn * opt->eps * (double)l1; /* ε‖g‖₁: the dual norm */
-                    lin = gd;
-                } else {
-                    acc.pred_dloss += sgn * opt->eps * FN(norm_of)(CR_NORM_L2, d, gi);
-                    FN(take_step)(opt->norm, d, ai, gi, opt->eps, sgn);
-                    FN(project)(opt, d, xi, ai);
-                    for (size_t q = 0; q < d; q++) lin += (double)gi[q] * ((double)ai[q] - xi[q]);
+                    double rad = opt->eps * pow(cr_rng_uniform(&rng), 1.0 / (double)d);
+                    for (size_t q = 0; q < d; q++) ai[q] += (real)(rad * dir[q] / sqrt(s));
                 }
-                acc.pred_dloss_clip += lin;
+                FN(project)(opt, d, xc + i * d, ai);
             }
-        } else {
-            if (opt->random_start && opt->eps > 0) {
-                for (size_t i = 0; i < m; i++) {
-                    real *ai = xa + i * d;
-                    if (opt->norm == CR_NORM_LINF) {
-                        for (size_t q = 0; q < d; q++)
-                            ai[q] += (real)(opt->eps * (2 * cr_rng_uniform(&rng) - 1));
-                    } else { /* uniform in the L2 ball: gaussian direction, radius ε u^(1/D) */
-                        double s = 0;
-                        real *dir = g + i * d; /* scratch; g is recomputed below */
-                        for (size_t q = 0; q < d; q++) {
-                            dir[q] = (real)cr_rng_normal(&rng);
-                            s += (double)dir[q] * dir[q];
-                        }
-                        double rad = opt->eps * pow(cr_rng_uniform(&rng), 1.0 / (double)d);
-                        for (size_t q = 0; q < d; q++) ai[q] += (real)(rad * dir[q] / sqrt(s));
-                    }
-                    FN(project)(opt, d, xc + i * d, ai);
-                }
-            }
-            for (size_t i = 0; i < m; i++) best_ok[i] = -1; /* nothing recorded yet */
-            for (size_t t = 0; t <= steps; t++) {
-                if ((st = FN(net_forward)(net, tape, m, xa)) != CR_OK) return st;
-                FN(net_loss)(net, tape, y);
-                for (size_t i = 0; i < m; i++) { /* keep the best iterate seen */
-                    size_t pred = FN(iu_argmax)(k, (const real *)tape->pre[L - 1] + i * k);
-                    int ok = target ? pred == (size_t)target[i0 + i] : pred != (size_t)labels[i0 + i];
-                    double key = sgn * loss[i];
-                    if (best_ok[i] < 0 || ok > best_ok[i] || (ok == best_ok[i] && key > best_key[i])) {
-                        best_ok[i] = ok;
-                        best_key[i] = key;
-                        memcpy(best + i * d, xa + i * d, d * sizeof(real));
-                    }
-                }
-                if (t == steps) break;
-                if ((st = FN(net_backward)(net, tape, y, g, NULL)) != CR_OK) return st;
-                for (size_t i = 0; i < m; i++) {
-                    FN(take_step)(opt->norm, d, xa + i * d, g + i * d, alpha, sgn);
-                    FN(project)(opt, d, xc + i * d, xa + i * d);
-                }
-            }
-            memcpy(xa, best, m * d * sizeof(real));
         }
+        for (size_t i = 0; i < m; i++) best_ok[i] = -1; /* nothing recorded yet */
+        for (size_t t = 0; t <= steps; t++) {
+            if ((st = FN(net_forward)(net, tape, m, xa)) != CR_OK) return st;
+            FN(net_loss)(net, tape, y);
+            for (size_t i = 0; i < m; i++) { /* keep the best iterate seen */
+                size_t pred = FN(iu_argmax)(k, (const real *)tape->pre[L - 1] + i * k);
+                int ok = target ? pred == (size_t)target[i0 + i] : pred != (size_t)labels[i0 + i];
+                double key = sgn * loss[i];
+                if (best_ok[i] < 0 || ok > best_ok[i] || (ok == best_ok[i] && key > best_key[i])) {
+                    best_ok[i] = ok;
+                    best_key[i] = key;
+                    memcpy(best + i * d, xa + i * d, d * sizeof(real));
+                }
+            }
+            if (t == steps) break;
+            if ((st = FN(net_backward)(net, tape, y, g, NULL)) != CR_OK) return st;
+            for (size_t i = 0; i < m; i++) {
+                FN(take_step)(opt->norm, d, xa + i * d, g + i * d, alpha, sgn);
+                FN(project)(opt, d, xc + i * d, xa + i * d);
+            }
+        }
+        memcpy(xa, best, m * d * sizeof(real));
+    }
 
-        /* adversarial pass: accuracy, loss, distances */
-        if ((st = FN(net_forward)(net, tape, m, xa)) != CR_OK) return st;
-        FN(net_loss)(net, tape, y);
-        for (size_t i = 0; i < m; i++) {
-            size_t pred = FN(iu_argmax)(k, (const real *)tape->pre[L - 1] + i * k);
-            acc.correct_adv += pred == (size_t)labels[i0 + i];
-            if (target) acc.hit_target += pred == (size_t)target[i0 + i];
-            acc.loss_adv += loss[i];
-            const real *ai = xa + i * d, *xi = xc + i * d;
-            real mn = ai[0], mx = ai[0], linf = 0, l2 = 0;
-            for (size_t q = 0; q < d; q++) {
-                real v = ai[q], dv = v - xi[q];
-                mn = v < mn ? v : mn;
-                mx = v > mx ? v : mx;
-                dv = dv < 0 ? -dv : dv;
-                linf = dv > linf ? dv : linf;
-                l2 += dv * dv;
-            }
-            acc.min_value = mn < acc.min_value ? mn : acc.min_value;
-            acc.max_value = mx > acc.max_value ? mx : acc.max_value;
-            double dist = opt->norm == CR_NORM_LINF ? (double)linf : sqrt((double)l2);
-            acc.max_dist = dist > acc.max_dist ? dist : acc.max_dist;
+    /* adversarial pass: accuracy, loss, distances */
+    if ((st = FN(net_forward)(net, tape, m, xa)) != CR_OK) return st;
+    FN(net_loss)(net, tape, y);
+    for (size_t i = 0; i < m; i++) {
+        size_t pred = FN(iu_argmax)(k, (const real *)tape->pre[L - 1] + i * k);
+        acc.correct_adv += pred == (size_t)labels[i0 + i];
+        if (target) acc.hit_target += pred == (size_t)target[i0 + i];
+        acc.loss_adv += loss[i];
+        const real *ai = xa + i * d, *xi = xc + i * d;
+        real mn = ai[0], mx = ai[0], linf = 0, l2 = 0;
+        for (size_t q = 0; q < d; q++) {
+            real v = ai[q], dv = v - xi[q];
+            mn = v < mn ? v : mn;
+            mx = v > mx ? v : mx;
+            dv = dv < 0 ? -dv : dv;
+            linf = dv > linf ? dv : linf;
+            l2 += dv * dv;
         }
+        acc.min_value = mn < acc.min_value ? mn : acc.min_value;
+        acc.max_value = mx > acc.max_value ? mx : acc.max_value;
+        double dist = opt->norm == CR_NORM_LINF ? (double)linf : sqrt((double)l2);
+        acc.max_dist = dist > acc.max_dist ? dist : acc.max_dist;
     }
     job->chunk_stats[t] = acc;
     return CR_OK;

@@ -12,7 +12,12 @@
  *             M = (diag(ŷ) − ŷᵀŷ  or  I) W_Lᵀ diag(a'_{L−1}) ... W_2ᵀ diag(a'_1) W_1ᵀ
  *           left to right, all examples stacked: each "· W_lᵀ" is one gemm
  *           with (N·K) rows and each "· diag(a')" scales the columns of every
- *           example's K rows by its own a' (no diagonal matrix is formed).
+ *           example's K rows by its own a' (no diagonal matrix is formed). The
+ *           first factor is never formed either: (diag(ŷ) − ŷᵀŷ) W_Lᵀ is a
+ *           diagonal scaling minus a rank-one term. In float32 the last step,
+ *           "· diag(a'_1) W_1ᵀ", is one pass of abt_kernel.h, which writes each
+ *           value of the Jacobian once and, for the probabilities, derives one
+ *           row per example from the others (the rows of ∂ŷ/∂x sum to zero).
  *
  * The examples are cut into fixed chunks, one task each (core/parallel.h): a
  * worker runs its chunk's forward pass and chain with single-threaded gemms,
