@@ -95,6 +95,16 @@ static void test_jacobian_cli(void **state) {
         assert_true(tu_max_rel_err(j, ref, N * K * D) < 1e-12);
         free(j);
     }
+    /* --threads sets the workers; the chunks, and so the bytes, do not depend on it */
+    size_t len1, len2;
+    assert_int_equal(run("jacobian --model %s --inputs %s --mode closed --threads 1 --out %s", model, images, tu_path("jt1.npy")), 0);
+    assert_int_equal(run("jacobian --model %s --inputs %s --mode closed --threads 2 --out %s", model, images, tu_path("jt2.npy")), 0);
+    unsigned char *b1 = tu_slurp(tu_path("jt1.npy"), &len1), *b2 = tu_slurp(tu_path("jt2.npy"), &len2);
+    assert_true(len1 == len2 && memcmp(b1, b2, len1) == 0);
+    free(b1);
+    free(b2);
+    assert_int_not_equal(run("jacobian --model %s --inputs %s --threads 0 --out %s", model, images, tu_path("jt0.npy")), 0);
+    assert_false(tu_file_exists(tu_path("jt0.npy")));
     /* jvp with a shared direction = J v */
     double v[D];
     tu_fill_uniform(v, D, -1, 1, 6);

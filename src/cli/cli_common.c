@@ -87,6 +87,14 @@ int cli_parse_double(const char *opt, const char *s, double lo, double hi, doubl
     return 1;
 }
 
+int cli_set_threads(const char *value) {
+    long v;
+    if (!value) return CLI_OK;
+    if (!cli_parse_long("--threads", value, 1, 1024, &v)) return CLI_USAGE;
+    cr_set_threads((int)v);
+    return CLI_OK;
+}
+
 int cli_parse_long(const char *opt, const char *s, long lo, long hi, long *out) {
     char *end;
     errno = 0;

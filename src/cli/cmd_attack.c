@@ -31,6 +31,7 @@ static const char *const help =
     "                       first-order prediction of the loss change beside the realised one\n"
     "  --png FILE           picture: original, adversarial and perturbation of --grid examples\n"
     "  --grid N, --cols C, --scale S   picture size (default 12 examples, 3 per row, 4x)\n"
+    "  --threads N          workers the examples are split over (default: the number of cores)\n"
     "  --json               JSON summary on stdout\n";
 
 static double now_s(void) {
@@ -42,6 +43,7 @@ static double now_s(void) {
 #define MAX_EPS 64
 
 int cmd_attack(int argc, char **argv) {
+    const char *threads = NULL;
     const char *model = NULL, *inputs = NULL, *data = NULL, *index = NULL, *out = NULL,
                *labels_path = NULL, *method_s = NULL, *norm_s = "linf", *eps_s = NULL,
                *steps_s = NULL, *step_s = NULL, *target_s = NULL, *clip_s = NULL, *seed_s = NULL,
@@ -52,6 +54,7 @@ int cmd_attack(int argc, char **argv) {
         if (cli_flag(&a, "--json")) json = 1;
         else if (cli_flag(&a, "--random-start")) random_start = 1;
         else if (cli_value(&a, "--model", &model) || cli_value(&a, "--inputs", &inputs) ||
+                 cli_value(&a, "--threads", &threads) ||
                  cli_value(&a, "--data", &data) || cli_value(&a, "--index", &index) ||
                  cli_value(&a, "--out", &out) || cli_value(&a, "--labels", &labels_path) ||
                  cli_value(&a, "--method", &method_s) || cli_value(&a, "--norm", &norm_s) ||
@@ -68,7 +71,7 @@ int cmd_attack(int argc, char **argv) {
         fputs(help, stdout);
         return CLI_OK;
     }
-    if (a.failed) return CLI_USAGE;
+    if (a.failed || cli_set_threads(threads)) return CLI_USAGE;
     if (!model || !method_s || !eps_s)
         return cli_error("attack: --model, --method and --eps are required (see --help)");
     cr_attack_options o = {0};

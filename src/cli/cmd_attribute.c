@@ -35,9 +35,11 @@ static const char *const help =
     "  --grid N              examples in the picture (default min(N, 16))\n"
     "  --cols C              examples per row of the picture (default 4)\n"
     "  --scale S             pixels per input pixel in the picture (default 4)\n"
+    "  --threads N           workers the examples are split over (default: the number of cores)\n"
     "  --json                a JSON summary on stdout\n";
 
 int cmd_attribute(int argc, char **argv) {
+    const char *threads = NULL;
     const char *model = NULL, *inputs = NULL, *data = NULL, *index = NULL, *out = NULL,
                *labels_path = NULL, *method_s = NULL, *target_s = NULL, *class_s = NULL,
                *of = "logits", *steps_s = NULL, *rule = "riemann", *tol_s = NULL,
@@ -49,6 +51,7 @@ int cmd_attribute(int argc, char **argv) {
         if (cli_flag(&a, "--json")) json = 1;
         else if (cli_flag(&a, "--abs")) absolute = 1;
         else if (cli_value(&a, "--model", &model) || cli_value(&a, "--inputs", &inputs) ||
+                 cli_value(&a, "--threads", &threads) ||
                  cli_value(&a, "--data", &data) || cli_value(&a, "--index", &index) ||
                  cli_value(&a, "--out", &out) || cli_value(&a, "--labels", &labels_path) ||
                  cli_value(&a, "--method", &method_s) || cli_value(&a, "--target", &target_s) ||
@@ -67,7 +70,7 @@ int cmd_attribute(int argc, char **argv) {
         fputs(help, stdout);
         return CLI_OK;
     }
-    if (a.failed) return CLI_USAGE;
+    if (a.failed || cli_set_threads(threads)) return CLI_USAGE;
     if (!model || !method_s || (!out && !png))
         return cli_error("attribute: --model, --method and --out or --png are required (see --help)");
     cr_attr_options o = {0};

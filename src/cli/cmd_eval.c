@@ -37,12 +37,9 @@ int cmd_eval(int argc, char **argv) {
     if (a.help) return printf(eval_help, cli_data_help), CLI_OK;
     if (a.failed) return CLI_USAGE;
     if (!model_path || !data) return cli_error("eval: --model and --data are required (see --help)");
-    long batch = 1024, v;
+    long batch = 1024;
     if (batch_s && !cli_parse_long("--batch", batch_s, 1, 1L << 20, &batch)) return CLI_USAGE;
-    if (threads) {
-        if (!cli_parse_long("--threads", threads, 1, 1024, &v)) return CLI_USAGE;
-        cr_set_threads((int)v);
-    }
+    if (cli_set_threads(threads)) return CLI_USAGE;
 
     cr_model model;
     cr_dataset ds;

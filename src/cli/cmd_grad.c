@@ -22,7 +22,8 @@ static const char *const grad_help =
     "  --inputs      .npy [N, D] (or [N, ...] with D values per example, or [D]);\n"
     "                uint8 pixels are scaled to [0, 1]\n"
     "  --labels      .npy class indices [N] (integers) or one-hot rows [N, K] (floats)\n"
-    "  --json        print a JSON summary instead of text\n";
+    "  --json        print a JSON summary instead of text\n"
+    "  --threads N   workers the examples are split over (default: the number of cores)\n";
 
 /* Element i of a buffer of the net's dtype is finite. */
 static int elem_finite(cr_dtype dt, const void *p, size_t i) {
@@ -58,10 +59,12 @@ static int check_finite_pass(const char *model_path, const char *inputs, const c
 
 int cmd_grad(int argc, char **argv) {
     const char *model_path = NULL, *inputs = NULL, *labels = NULL, *out = NULL, *wrt = "input";
+    const char *threads = NULL;
     int json = 0;
     cli_args a = cli_args_start(argc, argv);
     while (cli_args_next(&a)) {
         if (cli_value(&a, "--model", &model_path) || cli_value(&a, "--inputs", &inputs) ||
+            cli_value(&a, "--threads", &threads) ||
             cli_value(&a, "--labels", &labels) || cli_value(&a, "--out", &out) ||
             cli_value(&a, "--wrt", &wrt))
             continue;
@@ -69,7 +72,7 @@ int cmd_grad(int argc, char **argv) {
         else return cli_args_unknown(&a);
     }
     if (a.help) return fputs(grad_help, stdout), CLI_OK;
-    if (a.failed) return CLI_USAGE;
+    if (a.failed || cli_set_threads(threads)) return CLI_USAGE;
     if (!model_path || !inputs || !labels || !out)
         return cli_error("grad: --model, --inputs, --labels and --out are required (see --help)");
     int want_params = 0;

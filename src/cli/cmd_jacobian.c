@@ -9,7 +9,7 @@
 static const char *const help =
     "usage: chainrule jacobian --model M.safetensors (--inputs X.npy | --data SPEC) --out J.npy\n"
     "                          [--of probs|logits] [--mode auto|rev|fwd|closed] [--index A:B]\n"
-    "                          [--dtype float32|float64] [--json]\n\n"
+    "                          [--dtype float32|float64] [--threads N] [--json]\n\n"
     "Writes J [N, K, D]: J[n, c, j] = d output_c / d x_j of example n (numerator layout),\n"
     "with respect to the raw input (a model's input standardisation is part of the chain).\n"
     "  --of probs|logits   differentiate the softmax probabilities (default) or the logits\n"
@@ -18,7 +18,9 @@ static const char *const help =
     "         closed       (diag(p) - p^T p) W2^T diag(a') W1^T as gemms, all examples at once\n"
     "         auto         rev when K < D, else fwd (default)\n"
     "  --index A:B         examples A..B-1 only (also A, or :B)\n"
-    "  --dtype             compute in this precision (default the model's)\n";
+    "  --dtype             compute in this precision (default the model's)\n"
+    "  --threads N         workers the examples are split over (default: the number of\n"
+    "                      cores); each calls the BLAS single-threaded\n";
 
 static double now_s(void) {
     struct timespec ts;
@@ -27,6 +29,7 @@ static double now_s(void) {
 }
 
 int cmd_jacobian(int argc, char **argv) {
+    const char *threads = NULL;
     const char *model = NULL, *inputs = NULL, *data = NULL, *index = NULL, *out = NULL;
     const char *of = "probs", *mode_s = "auto", *dtype = NULL;
     int json = 0;
@@ -34,6 +37,7 @@ int cmd_jacobian(int argc, char **argv) {
     while (cli_args_next(&a)) {
         if (cli_flag(&a, "--json")) json = 1;
         else if (cli_value(&a, "--model", &model) || cli_value(&a, "--inputs", &inputs) ||
+                 cli_value(&a, "--threads", &threads) ||
                  cli_value(&a, "--data", &data) || cli_value(&a, "--index", &index) ||
                  cli_value(&a, "--out", &out) || cli_value(&a, "--of", &of) ||
                  cli_value(&a, "--mode", &mode_s) || cli_value(&a, "--dtype", &dtype)) {
@@ -44,7 +48,7 @@ int cmd_jacobian(int argc, char **argv) {
         fputs(help, stdout);
         return CLI_OK;
     }
-    if (a.failed) return CLI_USAGE;
+    if (a.failed || cli_set_threads(threads)) return CLI_USAGE;
     if (!model || !out) return cli_error("jacobian: --model and --out are required (see --help)");
     int probs;
     if (!cli_parse_of("jacobian", of, &probs)) return CLI_USAGE;

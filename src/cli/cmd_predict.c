@@ -47,13 +47,10 @@ int cmd_predict(int argc, char **argv) {
     if (!model_path || (!inputs == !data))
         return cli_error("predict: --model and one of --inputs or --data are required (see --help)");
     if (!out && !top_s) return cli_error("predict: nothing to do: give --out and/or --top");
-    long batch = 1024, top = 0, v;
+    long batch = 1024, top = 0;
     if (batch_s && !cli_parse_long("--batch", batch_s, 1, 1L << 20, &batch)) return CLI_USAGE;
     if (top_s && !cli_parse_long("--top", top_s, 1, 1000000, &top)) return CLI_USAGE;
-    if (threads) {
-        if (!cli_parse_long("--threads", threads, 1, 1024, &v)) return CLI_USAGE;
-        cr_set_threads((int)v);
-    }
+    if (cli_set_threads(threads)) return CLI_USAGE;
 
     cr_model model;
     if (cli_load_model(model_path, &model) != CLI_OK) return CLI_USAGE;
