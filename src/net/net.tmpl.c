@@ -15,65 +15,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#if defined(CR_REAL_F32)
-#include "train_kernels.h" /* the vectorised σ and σ-VJP that training uses */
-#endif
+#include "act_dispatch.tmpl.h"
 
 static const real *FN(net_w)(const cr_net *net, int l) {
     return (const real *)net->params + net->w_offset[l];
 }
 static const real *FN(net_b)(const cr_net *net, int l) {
     return (const real *)net->params + net->b_offset[l];
-}
-
-/* In float32 the sigmoid runs through the training loop's vectorised kernels
-   (exp by a polynomial within 2 ulp of expf; the same VJP expression); float64
-   uses the op files as written. */
-static void FN(act_forward)(cr_activation act, size_t count, const real *r, real *h) {
-    switch (act) {
-#if defined(CR_REAL_F32)
-    case CR_ACT_SIGMOID: cr_sigmoid_fast_f32(count, r, h); break;
-#else
-    case CR_ACT_SIGMOID: FN(sigmoid_forward)(count, r, h); break;
-#endif
-    case CR_ACT_TANH: FN(tanh_forward)(count, r, h); break;
-    case CR_ACT_RELU: FN(relu_forward)(count, r, h); break;
-    default: break;
-    }
-}
-
-static void FN(act_vjp)(cr_activation act, size_t count, const real *r, const real *h,
-                        const real *g, real *gr) {
-    switch (act) {
-#if defined(CR_REAL_F32)
-    case CR_ACT_SIGMOID: cr_sigmoid_vjp_fast_f32(count, h, g, gr); break;
-#else
-    case CR_ACT_SIGMOID: FN(sigmoid_vjp)(count, r, h, g, gr); break;
-#endif
-    case CR_ACT_TANH: FN(tanh_vjp)(count, r, h, g, gr); break;
-    case CR_ACT_RELU: FN(relu_vjp)(count, r, h, g, gr); break;
-    default: break;
-    }
-}
-
-static void FN(act_jvp)(cr_activation act, size_t count, const real *r, const real *h,
-                        const real *rd, real *hd) {
-    switch (act) {
-    case CR_ACT_SIGMOID: FN(sigmoid_jvp)(count, r, h, rd, hd); break;
-    case CR_ACT_TANH: FN(tanh_jvp)(count, r, h, rd, hd); break;
-    case CR_ACT_RELU: FN(relu_jvp)(count, r, h, rd, hd); break;
-    default: break;
-    }
-}
-
-static void FN(act_jacobian)(cr_activation act, size_t d, const real *r, const real *h,
-                             real *jac) {
-    switch (act) {
-    case CR_ACT_SIGMOID: FN(sigmoid_jacobian)(d, r, h, jac); break;
-    case CR_ACT_TANH: FN(tanh_jacobian)(d, r, h, jac); break;
-    case CR_ACT_RELU: FN(relu_jacobian)(d, r, h, jac); break;
-    default: break;
-    }
 }
 
 /* A tape fits a net made with the same dtype and widths (else buffers would overflow). */
