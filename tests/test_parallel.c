@@ -7,6 +7,8 @@
  *   - cr_net_input_grad equals the tape API's forward + backward (dx per
  *     example and the losses) and central finite differences, in float64, for
  *     batches that are not a multiple of the chunk;
+ *   - float32 input and class gradients at the seed network's shape (the packed
+ *     kernel's path) agree with float64;
  *   - the input gradient, class gradients, the three Jacobian modes and the
  *     attacks give bit-identical float32 results with 1, 2 and 3 workers.
  */
@@ -127,7 +129,7 @@ static void test_input_grad_matches_tape_and_fd(void **state) {
     for (int a = 0; a < 3; a++) {
         cr_activation act = a == 0 ? CR_ACT_SIGMOID : a == 1 ? CR_ACT_TANH : CR_ACT_RELU;
         cr_net *net = make_net(CR_F64, L, dims, act, 11 + (uint64_t)a);
-        const size_t ns[] = {1, 255, 256, 600}; /* chunks of 256: partial, exact, several */
+        const size_t ns[] = {1, 511, 512, 1300}; /* chunks of <= 512: one, exact, several */
         for (size_t c = 0; c < sizeof ns / sizeof *ns; c++) {
             size_t n = ns[c];
             double *x = tu_dalloc(n * d), *y = tu_dalloc(n * k), *dx = tu_dalloc(n * d),
@@ -176,6 +178,50 @@ static void test_input_grad_matches_tape_and_fd(void **state) {
         cr_net_free(net);
     }
     print_message("input grad: worst relative error %.2g (tape backward, losses, central differences)\n", worst);
+}
+
+/* float32 at the seed network's shape, where the chain's last step is the packed
+   kernel (abt_kernel.h), against float64: the input gradient and class gradients. */
+static void test_input_grad_f32_at_seed_shape(void **state) {
+    (void)state;
+    static const size_t dims[] = {784, 128, 10};
+    const size_t n = 300, d = 784, k = 10;
+    cr_net *net = make_net(CR_F64, 2, dims, CR_ACT_SIGMOID, 41), *n32;
+    assert_int_equal(cr_net_convert(net, CR_F32, &n32), CR_OK);
+    double *x = tu_dalloc(n * d), *y = tu_dalloc(n * k), *g64 = tu_dalloc(n * d), *g = tu_dalloc(n * d);
+    float *x32 = tu_falloc(n * d), *y32 = tu_falloc(n * k), *g32 = tu_falloc(n * d);
+    int64_t *lab = malloc(n * sizeof *lab);
+    assert_non_null(lab);
+    tu_fill_uniform(x, n * d, 0, 1, 42);
+    for (size_t i = 0; i < n; i++) lab[i] = (int64_t)(i % k);
+    onehot64(n, k, lab, y);
+    for (size_t i = 0; i < n * d; i++) x32[i] = (float)x[i];
+    for (size_t i = 0; i < n * k; i++) y32[i] = (float)y[i];
+    double worst = 0;
+    for (int which = 0; which < 3; which++) {
+        if (which == 0) {
+            assert_int_equal(cr_net_input_grad_f64(net, n, x, y, g64, NULL), CR_OK);
+            assert_int_equal(cr_net_input_grad_f32(n32, n, x32, y32, g32, NULL), CR_OK);
+        } else {
+            assert_int_equal(cr_net_class_grad_f64(net, n, x, lab, which == 2, g64, NULL), CR_OK);
+            assert_int_equal(cr_net_class_grad_f32(n32, n, x32, lab, which == 2, g32, NULL), CR_OK);
+        }
+        tu_check_nontrivial(g64, n * d, "float64 input gradient");
+        for (size_t i = 0; i < n * d; i++) g[i] = g32[i];
+        for (size_t i = 0; i < n; i++) /* per example, relative to its largest entry */
+            tu_check_close(g + i * d, g64 + i * d, d, 1e-5, &worst, "float32 input gradient");
+    }
+    print_message("float32 input/class gradients at 784-128-10: worst relative error %.2g\n", worst);
+    free(x);
+    free(y);
+    free(g64);
+    free(g);
+    free(x32);
+    free(y32);
+    free(g32);
+    free(lab);
+    cr_net_free(net);
+    cr_net_free(n32);
 }
 
 /* ------------------------------------------------------------ worker invariance */
@@ -284,6 +330,7 @@ int main(void) {
         cmocka_unit_test(test_loop_runs_each_task_once),
         cmocka_unit_test(test_loop_reports_lowest_failure),
         cmocka_unit_test(test_input_grad_matches_tape_and_fd),
+        cmocka_unit_test(test_input_grad_f32_at_seed_shape),
         cmocka_unit_test(test_results_do_not_depend_on_workers),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);

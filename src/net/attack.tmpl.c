@@ -3,7 +3,8 @@
  * J = CE(label) (untargeted, to be increased) or J = CE(target) (targeted, to
  * be decreased), always computed through the fused softmax + cross-entropy on
  * the logits: ∂J/∂θ = ŷ − y never passes through log ŷ, so a saturated softmax
- * cannot mask the gradient. ∂J/∂x is cr_net_backward's per-example dx.
+ * cannot mask the gradient. ∂J/∂x is the per-example VJP chain from ŷ − y
+ * (iu_vjp_input), as cr_net_backward's dx.
  *
  *   FGSM   x' = clip(x ± ε sign(∂J/∂x))             L∞
  *          x' = clip(x ± ε ∂J/∂x / ‖∂J/∂x‖₂)        L2
@@ -23,7 +24,7 @@
 
 /* Examples per task: the chunks are spread over the workers (core/parallel.h),
    and a chunk's PGD iterations all run on one worker's tape. */
-enum { ATTACK_ROWS = 256 };
+enum { ATTACK_ROWS = 512 };
 
 static double FN(norm_of)(cr_norm norm, size_t d, const real *v) {
     double s = 0;
@@ -76,6 +77,8 @@ static void FN(project)(const cr_attack_options *o, size_t d, const real *x, rea
 typedef struct {
     cr_tape *tape;
     real *y, *g, *best; /* attack targets (rows x K), ∂J/∂x, best iterate (rows x D) */
+    real *g_theta, *deriv; /* ∂J/∂θ (rows x K), a'(r_0) (rows x d_1) */
+    float *at;             /* the fused last step's block (iu_vjp_input) */
     double *best_key;
     int *best_ok;
 } FN(attack_scratch);
@@ -88,6 +91,7 @@ typedef struct {
     const cr_attack_options *opt;
     real *x_adv;
     cr_attack_stats *chunk_stats; /* one per task, summed in order at the end */
+    cr_abt_packed w0;             /* W_0 packed for iu_vjp_input, or no data */
     FN(attack_scratch) s[CR_MAX_WORKERS];
 } FN(attack_job);
 
@@ -98,6 +102,9 @@ static void FN(attack_scratch_free)(FN(attack_scratch) *s) {
     free(s->best);
     free(s->best_key);
     free(s->best_ok);
+    free(s->g_theta);
+    free(s->deriv);
+    free(s->at);
 }
 
 static cr_status FN(attack_scratch_init)(const cr_net *net, FN(attack_scratch) *s) {
@@ -107,8 +114,22 @@ static cr_status FN(attack_scratch_init)(const cr_net *net, FN(attack_scratch) *
     s->best = malloc(rows * d * sizeof(real));
     s->best_key = malloc(rows * sizeof(double));
     s->best_ok = malloc(rows * sizeof(int));
-    if (!s->y || !s->g || !s->best || !s->best_key || !s->best_ok) return CR_ERR_NOMEM;
+    s->g_theta = malloc(rows * k * sizeof(real));
+    s->deriv = malloc(rows * net->dims[1] * sizeof(real));
+    s->at = malloc(net->dims[1] * CR_ABT_ROWS * sizeof(float));
+    if (!s->y || !s->g || !s->best || !s->best_key || !s->best_ok || !s->g_theta || !s->deriv ||
+        !s->at)
+        return CR_ERR_NOMEM;
     return cr_tape_create(net, rows, &s->tape);
+}
+
+/* g <- ∂J_i/∂x_i of the m rows of the tape's last forward pass, J = CE(y):
+   the fused softmax + CE VJP ŷ − y, then the VJP chain to the input. */
+static cr_status FN(attack_grad)(const FN(attack_job) *job, FN(attack_scratch) *sc, size_t m) {
+    const cr_net *net = job->net;
+    FN(softmax_ce_vjp)(m, net->dims[net->n_layers], sc->tape->post[net->n_layers - 1], sc->y, NULL,
+                       sc->g_theta);
+    return FN(iu_vjp_input)(net, sc->tape, sc->g_theta, sc->g, &job->w0, sc->deriv, sc->at);
 }
 
 /* The attack on the examples [t·chunk, ...), on worker w. */
@@ -152,7 +173,7 @@ static cr_status FN(attack_task)(void *ctx, size_t t, int w) {
         acc.correct_clean +=
             FN(iu_argmax)(k, (const real *)tape->pre[L - 1] + i * k) == (size_t)labels[i0 + i];
     }
-    if ((st = FN(net_backward)(net, tape, y, g, NULL)) != CR_OK) return st;
+    if ((st = FN(attack_grad)(job, sc, m)) != CR_OK) return st;
     if (opt->method == CR_ATTACK_PGD || opt->norm == CR_NORM_L2) /* the starting point */
         memcpy(xa, xc, m * d * sizeof(real));
 
@@ -219,7 +240,7 @@ static cr_status FN(attack_task)(void *ctx, size_t t, int w) {
                 }
             }
             if (t == steps) break;
-            if ((st = FN(net_backward)(net, tape, y, g, NULL)) != CR_OK) return st;
+            if ((st = FN(attack_grad)(job, sc, m)) != CR_OK) return st;
             for (size_t i = 0; i < m; i++) {
                 FN(take_step)(opt->norm, d, xa + i * d, g + i * d, alpha, sgn);
                 FN(project)(opt, d, xc + i * d, xa + i * d);
@@ -284,8 +305,10 @@ cr_status FN(attack)(const cr_net *net, size_t n, const real *x, const int64_t *
         job->opt = opt;
         job->x_adv = x_adv;
         job->chunk_stats = cs;
-        st = cr_parallel_for(tasks, cr_parallel_workers(tasks), FN(attack_task), job);
+        st = FN(iu_pack_w0)(net, NULL, &job->w0); /* g is worker scratch: no alignment to match */
+        if (st == CR_OK) st = cr_parallel_for(tasks, cr_parallel_workers(tasks), FN(attack_task), job);
         for (int w = 0; w < CR_MAX_WORKERS; w++) FN(attack_scratch_free)(&job->s[w]);
+        cr_abt_free(&job->w0);
     }
     if (st == CR_OK && stats) { /* the chunks' sums, in chunk order */
         cr_attack_stats acc = {0};

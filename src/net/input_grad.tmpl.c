@@ -9,12 +9,13 @@
  * Each is a forward pass and one VJP chain per chunk of GRAD_ROWS examples;
  * the chunks are tasks spread over the workers (core/parallel.h), each worker
  * with its own tape, so that every gemm is single-threaded and a chunk's
- * activations stay in its core's cache.
+ * activations stay in its core's cache. In float32 the chain's last step,
+ * (G_h ∘ a'(r_0)) W_0ᵀ, is one pass of abt_kernel.h (iu_vjp_input).
  */
 #include "core/parallel.h"
 #include "input_util.tmpl.h"
 
-enum { GRAD_ROWS = 256 };
+enum { GRAD_ROWS = 512 };
 
 typedef struct {
     const cr_net *net;
@@ -24,18 +25,24 @@ typedef struct {
     const int64_t *cls; /* class_grad: classes (n) */
     int of_probs;
     real *grad, *out; /* n x D; n losses (input_grad) or scores (class_grad), may be NULL */
-    cr_tape *tape[CR_MAX_WORKERS];
-    real *g[CR_MAX_WORKERS]; /* class_grad: the chunk's cotangents (GRAD_ROWS x K) */
+    cr_abt_packed w0; /* W_0 packed for the fused last step, or no data (iu_pack_w0) */
+    struct {
+        cr_tape *tape;
+        real *g;      /* the chunk's cotangents on the logits (GRAD_ROWS x K) */
+        real *deriv;  /* a'(r_0) of the chunk (GRAD_ROWS x d_1) */
+        float *at;    /* the kernel's block of A */
+    } ws[CR_MAX_WORKERS];
 } FN(grad_job);
 
-static cr_status FN(grad_job_tape)(FN(grad_job) *job, int w) {
-    if (job->tape[w]) return CR_OK;
-    cr_status st = cr_tape_create(job->net, GRAD_ROWS, &job->tape[w]);
-    if (st == CR_OK && job->cls) {
-        job->g[w] = malloc(GRAD_ROWS * job->net->dims[job->net->n_layers] * sizeof(real));
-        if (!job->g[w]) st = CR_ERR_NOMEM;
-    }
-    return st;
+static cr_status FN(grad_job_scratch)(FN(grad_job) *job, int w) {
+    if (job->ws[w].tape) return CR_OK;
+    const cr_net *net = job->net;
+    cr_status st = cr_tape_create(net, GRAD_ROWS, &job->ws[w].tape);
+    if (st != CR_OK) return st;
+    job->ws[w].g = malloc(GRAD_ROWS * net->dims[net->n_layers] * sizeof(real));
+    job->ws[w].deriv = malloc(GRAD_ROWS * net->dims[1] * sizeof(real));
+    job->ws[w].at = malloc(net->dims[1] * CR_ABT_ROWS * sizeof(float));
+    return job->ws[w].g && job->ws[w].deriv && job->ws[w].at ? CR_OK : CR_ERR_NOMEM;
 }
 
 static cr_status FN(grad_task)(void *ctx, size_t t, int w) {
@@ -43,30 +50,37 @@ static cr_status FN(grad_task)(void *ctx, size_t t, int w) {
     const cr_net *net = job->net;
     const size_t d = net->dims[0], k = net->dims[net->n_layers];
     const size_t i0 = t * job->chunk, m = job->n - i0 < job->chunk ? job->n - i0 : job->chunk;
-    cr_status st = FN(grad_job_tape)(job, w);
+    cr_status st = FN(grad_job_scratch)(job, w);
     if (st != CR_OK) return st;
-    cr_tape *tape = job->tape[w];
+    cr_tape *tape = job->ws[w].tape;
+    real *g = job->ws[w].g, *dx = job->grad + i0 * d;
     if (job->cls)
-        return FN(iu_grad_rows)(net, tape, job->g[w], m, job->x + i0 * d, job->cls + i0,
-                                job->of_probs, job->grad + i0 * d, job->out ? job->out + i0 : NULL);
+        return FN(iu_grad_rows)(net, tape, g, m, job->x + i0 * d, job->cls + i0, job->of_probs,
+                                dx, job->out ? job->out + i0 : NULL, &job->w0, job->ws[w].deriv,
+                                job->ws[w].at);
     if ((st = FN(net_forward)(net, tape, m, job->x + i0 * d)) != CR_OK) return st;
     const real *y = job->y + i0 * k;
     if (job->out) {
         FN(net_loss)(net, tape, y);
         memcpy(job->out + i0, tape->loss, m * sizeof(real));
     }
-    /* G_θ <- ŷ − y, then G_x <- the VJP chain: dx row i is ∂J_i/∂x_i */
-    return FN(net_backward)(net, tape, y, job->grad + i0 * d, NULL);
+    /* G_θ <- ŷ − y (the fused softmax + CE VJP), then G_x <- the VJP chain: row i is ∂J_i/∂x_i */
+    FN(softmax_ce_vjp)(m, k, tape->post[net->n_layers - 1], y, NULL, g);
+    return FN(iu_vjp_input)(net, tape, g, dx, &job->w0, job->ws[w].deriv, job->ws[w].at);
 }
 
 static cr_status FN(grad_run)(FN(grad_job) *job) {
     job->chunk = cr_even_chunk(job->n, GRAD_ROWS);
     const size_t tasks = (job->n + job->chunk - 1) / job->chunk;
-    cr_status st = cr_parallel_for(tasks, cr_parallel_workers(tasks), FN(grad_task), job);
+    cr_status st = FN(iu_pack_w0)(job->net, job->grad, &job->w0);
+    if (st == CR_OK) st = cr_parallel_for(tasks, cr_parallel_workers(tasks), FN(grad_task), job);
     for (int w = 0; w < CR_MAX_WORKERS; w++) {
-        cr_tape_free(job->tape[w]);
-        free(job->g[w]);
+        cr_tape_free(job->ws[w].tape);
+        free(job->ws[w].g);
+        free(job->ws[w].deriv);
+        free(job->ws[w].at);
     }
+    cr_abt_free(&job->w0);
     return st;
 }
 

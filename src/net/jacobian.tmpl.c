@@ -242,13 +242,8 @@ cr_status FN(net_input_jacobian)(const cr_net *net, size_t n, const real *x, int
                          .chunk = chunk, .mode = mode};
     const size_t tasks = (n + chunk - 1) / chunk;
     cr_status st = CR_OK;
-#if defined(CR_REAL_F32)
-    /* M W_1ᵀ by the packed kernel where there is one and W_1 fits a core's L2 */
-    if (mode == CR_JAC_CLOSED && net->n_layers >= 2 && cr_abt_available() &&
-        d * net->dims[1] * sizeof(float) <= (1u << 20))
-        st = cr_abt_pack(d, net->dims[1], FN(iu_w)(net, 0), net->dims[1],
-                         cr_abt_shift_for(jac, d), &job->w1_packed);
-#endif
+    if (mode == CR_JAC_CLOSED) /* the last step by the packed kernel where it pays */
+        st = FN(iu_pack_w0)(net, jac, &job->w1_packed);
     if (st == CR_OK && mode == CR_JAC_CLOSED) {
         const int L = net->n_layers;
         const size_t top = net->dims[L - 1];
