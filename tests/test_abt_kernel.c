@@ -8,6 +8,7 @@
  *     n columns per row is written;
  *   - with S and without; with the zero-row-sum derivation, where one row of
  *     each example is minus the sum of the others;
+ *   - B packed from itself and from its transpose (the forward product x W_0);
  *   - large enough calls to take the streaming-store path.
  */
 #include <math.h>
@@ -59,8 +60,15 @@ static double run_case(size_t n_ex, size_t kr, size_t n, size_t k, size_t offset
     for (size_t i = 0; i < total; i++) buf[i] = SENTINEL;
     float *c = buf + offset;
 
+    /* B packed from itself or, every other case, from its transpose */
     cr_abt_packed packed;
-    assert_int_equal(cr_abt_pack(n, k, b, k, cr_abt_shift_for(c, ldc), &packed), CR_OK);
+    float *bt = tu_falloc(k * n);
+    for (size_t j = 0; j < n; j++)
+        for (size_t h = 0; h < k; h++) bt[h * n + j] = b[j * k + h];
+    const int trans = (int)(seed / 2 % 2);
+    assert_int_equal(cr_abt_pack(n, k, trans ? bt : b, trans ? n : k, trans, cr_abt_shift_for(c, ldc), &packed),
+                     CR_OK);
+    free(bt);
     float *scratch = tu_falloc(k * CR_ABT_ROWS);
     cr_abt_gemm(n_ex, kr, a, k, with_s ? s : NULL, derive ? derived : NULL, &packed, c, ldc,
                 scratch);
@@ -138,10 +146,10 @@ static void test_pack_arguments(void **state) {
     (void)state;
     cr_abt_packed p;
     float b[4] = {1, 2, 3, 4};
-    assert_int_equal(cr_abt_pack(0, 2, b, 2, 0, &p), CR_ERR_SHAPE);
-    assert_int_equal(cr_abt_pack(2, 0, b, 2, 0, &p), CR_ERR_SHAPE);
-    assert_int_equal(cr_abt_pack(2, 2, b, 2, 16, &p), CR_ERR_SHAPE);
-    assert_int_equal(cr_abt_pack(2, 2, b, 2, 15, &p), CR_OK);
+    assert_int_equal(cr_abt_pack(0, 2, b, 2, 0, 0, &p), CR_ERR_SHAPE);
+    assert_int_equal(cr_abt_pack(2, 0, b, 2, 0, 0, &p), CR_ERR_SHAPE);
+    assert_int_equal(cr_abt_pack(2, 2, b, 2, 0, 16, &p), CR_ERR_SHAPE);
+    assert_int_equal(cr_abt_pack(2, 2, b, 2, 0, 15, &p), CR_OK);
     assert_int_equal((int)p.panels, 1);
     assert_true(p.data[15] == 1 && p.data[16] == 3); /* B[0][0], B[1][0] at lanes 15, 16 */
     cr_abt_free(&p);

@@ -16,7 +16,7 @@ size_t cr_abt_shift_for(const float *c, size_t ldc) {
     return ldc % 16 == 0 ? (size_t)((uintptr_t)c & 63) / sizeof(float) : 0;
 }
 
-cr_status cr_abt_pack(size_t n, size_t k, const float *b, size_t ldb, size_t shift,
+cr_status cr_abt_pack(size_t n, size_t k, const float *b, size_t ldb, int trans, size_t shift,
                       cr_abt_packed *out) {
     memset(out, 0, sizeof *out);
     if (n == 0 || k == 0 || shift >= 16) return CR_ERR_SHAPE;
@@ -34,7 +34,8 @@ cr_status cr_abt_pack(size_t n, size_t k, const float *b, size_t ldb, size_t shi
             float *dst = d + (p * k + h) * CR_ABT_PANEL;
             for (size_t c = 0; c < CR_ABT_PANEL; c++) {
                 size_t v = p * CR_ABT_PANEL + c; /* j = v − shift */
-                dst[c] = v >= shift && v - shift < n ? b[(v - shift) * ldb + h] : 0.0f;
+                size_t j = v - shift;
+                dst[c] = v >= shift && j < n ? (trans ? b[h * ldb + j] : b[j * ldb + h]) : 0.0f;
             }
         }
     *out = (cr_abt_packed){.n = n, .k = k, .shift = shift, .panels = panels, .data = d};
@@ -152,6 +153,42 @@ CR_ABT_BLOCK(12)
 CR_ABT_BLOCK(13)
 CR_ABT_BLOCK(14)
 
+/* A block of 14 rows of A read in place (no scale, no derived rows): per h,
+   two loads of the panel and 14 broadcasts straight from the rows. For the
+   forward product x W_0, where transposing A's blocks would cost 1/n per
+   multiply-add. Rows past br->rows repeat row 0 and are not stored. */
+__attribute__((target("avx512f"))) static void abt_direct_block(const abt_rows *br,
+                                                                 const cr_abt_packed *b, int stream) {
+    const size_t k = b->k;
+    const float *r[CR_ABT_ROWS];
+    for (size_t i = 0; i < CR_ABT_ROWS; i++) r[i] = i < br->rows ? br->src[i] : br->src[0];
+    const float *r0 = r[0], *r1 = r[1], *r2 = r[2], *r3 = r[3], *r4 = r[4], *r5 = r[5], *r6 = r[6],
+                *r7 = r[7], *r8 = r[8], *r9 = r[9], *r10 = r[10], *r11 = r[11], *r12 = r[12],
+                *r13 = r[13];
+    for (size_t p = 0; p < b->panels; p++) {
+        const float *bp = b->data + p * k * CR_ABT_PANEL;
+        __m512 acc[2 * CR_ABT_ROWS];
+        for (int i = 0; i < 2 * CR_ABT_ROWS; i++) acc[i] = _mm512_setzero_ps();
+        for (size_t h = 0; h < k; h++) {
+            const __m512 b0 = _mm512_load_ps(bp + h * CR_ABT_PANEL);
+            const __m512 b1 = _mm512_load_ps(bp + h * CR_ABT_PANEL + 16);
+#define CR_ABT_ROW(i, ri)                                                                          \
+    {                                                                                              \
+        const __m512 av = _mm512_set1_ps(ri[h]);                                                   \
+        acc[2 * i] = _mm512_fmadd_ps(av, b0, acc[2 * i]);                                          \
+        acc[2 * i + 1] = _mm512_fmadd_ps(av, b1, acc[2 * i + 1]);                                  \
+    }
+            CR_ABT_ROW(0, r0) CR_ABT_ROW(1, r1) CR_ABT_ROW(2, r2) CR_ABT_ROW(3, r3)
+            CR_ABT_ROW(4, r4) CR_ABT_ROW(5, r5) CR_ABT_ROW(6, r6) CR_ABT_ROW(7, r7)
+            CR_ABT_ROW(8, r8) CR_ABT_ROW(9, r9) CR_ABT_ROW(10, r10) CR_ABT_ROW(11, r11)
+            CR_ABT_ROW(12, r12) CR_ABT_ROW(13, r13)
+#undef CR_ABT_ROW
+        }
+        for (size_t i = 0; i < br->rows; i++)
+            store_panel(br->out[i], p, b, stream, acc[2 * i], acc[2 * i + 1]);
+    }
+}
+
 typedef void (*abt_block_fn)(const float *, const abt_rows *, const cr_abt_packed *, int);
 static const abt_block_fn abt_blocks[] = {abt_block_8,  abt_block_9,  abt_block_10, abt_block_11,
                                           abt_block_12, abt_block_13, abt_block_14};
@@ -197,8 +234,12 @@ void cr_abt_gemm(size_t n_ex, size_t kr, const float *a, size_t lda, const float
                 br.scale[i] = s ? s + r / kr * k : NULL;
                 br.out[i] = c + r * ldc;
             }
-            load_block(&br, k, CR_ABT_ROWS, scratch);
-            abt_block_14(scratch, &br, b, stream);
+            if (s) {
+                load_block(&br, k, CR_ABT_ROWS, scratch);
+                abt_block_14(scratch, &br, b, stream);
+            } else {
+                abt_direct_block(&br, b, stream);
+            }
         }
     }
     if (stream) _mm_sfence(); /* streamed stores are weakly ordered: publish them */

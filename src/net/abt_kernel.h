@@ -2,7 +2,9 @@
  * C = A Bᵀ with B packed once (private to src/net), for the last factor of the
  * closed-form Jacobian, M diag(a'_1) W_1ᵀ: A is a chunk's stacked K×H products
  * (m × k), S their a'_1 (one row per example), B is W_1 (n × k = D × H), C the
- * chunk's Jacobians (m × n).
+ * chunk's Jacobians (m × n). The same W_1 packed the other way (B = W_1ᵀ) gives
+ * the forward product x W_1, and with K = 1 row per example the input
+ * gradient's last step (G ∘ a'_1) W_1ᵀ.
  *
  * Why not sgemm: at this shape (k = H is small, C is the largest array) the
  * BLAS zeroes C before accumulating into it, packs A on every call and reads C
@@ -38,8 +40,9 @@ int cr_abt_available(void);
 /* The shift that lines the panels up with C: (c mod 64) / 4 when the row
    stride keeps every row at that offset (ldc a multiple of 16), else 0. */
 size_t cr_abt_shift_for(const float *c, size_t ldc);
-/* Packs B (n × k, row stride ldb); out->data is owned, free with cr_abt_free. */
-cr_status cr_abt_pack(size_t n, size_t k, const float *b, size_t ldb, size_t shift,
+/* Packs B (n × k, row stride ldb), or with trans, B given as Bᵀ (k × n, row
+   stride ldb); out->data is owned, free with cr_abt_free. */
+cr_status cr_abt_pack(size_t n, size_t k, const float *b, size_t ldb, int trans, size_t shift,
                       cr_abt_packed *out);
 void cr_abt_free(cr_abt_packed *p);
 /* C <- (A ∘ S) Bᵀ for n_ex examples of kr rows each (A: n_ex·kr × k, row
@@ -50,7 +53,9 @@ void cr_abt_free(cr_abt_packed *p);
    of C are known to sum to zero, as those of ∂ŷ/∂x do (Σ_c ŷ_c = 1 for every
    x): row derived[i] is not multiplied out but set to minus the sum of the
    example's other rows, which saves 1/kr of the work. scratch holds
-   k · CR_ABT_ROWS floats (a block of A, transposed). */
+   k · CR_ABT_ROWS floats (a block of A ∘ S, transposed); without S and
+   derived the rows of A are read in place and scratch is not used (the
+   forward product x W_0, where k = D is large, takes that way). */
 void cr_abt_gemm(size_t n_ex, size_t kr, const float *a, size_t lda, const float *s,
                  const size_t *derived, const cr_abt_packed *b, float *c, size_t ldc,
                  float *scratch);
