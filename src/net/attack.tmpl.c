@@ -91,7 +91,7 @@ typedef struct {
     const cr_attack_options *opt;
     real *x_adv;
     cr_attack_stats *chunk_stats; /* one per task, summed in order at the end */
-    cr_abt_packed w0;             /* W_0 packed for iu_vjp_input, or no data */
+    iu_packs pk;                  /* W_0 packed for the kernel (iu_pack) */
     FN(attack_scratch) s[CR_MAX_WORKERS];
 } FN(attack_job);
 
@@ -129,7 +129,7 @@ static cr_status FN(attack_grad)(const FN(attack_job) *job, FN(attack_scratch) *
     const cr_net *net = job->net;
     FN(softmax_ce_vjp)(m, net->dims[net->n_layers], sc->tape->post[net->n_layers - 1], sc->y, NULL,
                        sc->g_theta);
-    return FN(iu_vjp_input)(net, sc->tape, sc->g_theta, sc->g, &job->w0, sc->deriv, sc->at);
+    return FN(iu_vjp_input)(net, sc->tape, sc->g_theta, sc->g, &job->pk, sc->deriv, sc->at);
 }
 
 /* The attack on the examples [t·chunk, ...), on worker w. */
@@ -166,7 +166,7 @@ static cr_status FN(attack_task)(void *ctx, size_t t, int w) {
     if ((st = FN(onehot)(m, k, target ? target + i0 : labels + i0, y)) != CR_OK) return st;
 
     /* clean pass: attack loss, accuracy, and ∂J/∂x at x */
-    if ((st = FN(net_forward)(net, tape, m, xc)) != CR_OK) return st;
+    if ((st = FN(iu_forward)(net, tape, m, xc, &job->pk)) != CR_OK) return st;
     FN(net_loss)(net, tape, y);
     for (size_t i = 0; i < m; i++) {
         acc.loss_clean += loss[i];
@@ -227,7 +227,7 @@ static cr_status FN(attack_task)(void *ctx, size_t t, int w) {
         }
         for (size_t i = 0; i < m; i++) best_ok[i] = -1; /* nothing recorded yet */
         for (size_t t = 0; t <= steps; t++) {
-            if ((st = FN(net_forward)(net, tape, m, xa)) != CR_OK) return st;
+            if ((st = FN(iu_forward)(net, tape, m, xa, &job->pk)) != CR_OK) return st;
             FN(net_loss)(net, tape, y);
             for (size_t i = 0; i < m; i++) { /* keep the best iterate seen */
                 size_t pred = FN(iu_argmax)(k, (const real *)tape->pre[L - 1] + i * k);
@@ -250,7 +250,7 @@ static cr_status FN(attack_task)(void *ctx, size_t t, int w) {
     }
 
     /* adversarial pass: accuracy, loss, distances */
-    if ((st = FN(net_forward)(net, tape, m, xa)) != CR_OK) return st;
+    if ((st = FN(iu_forward)(net, tape, m, xa, &job->pk)) != CR_OK) return st;
     FN(net_loss)(net, tape, y);
     for (size_t i = 0; i < m; i++) {
         size_t pred = FN(iu_argmax)(k, (const real *)tape->pre[L - 1] + i * k);
@@ -305,10 +305,10 @@ cr_status FN(attack)(const cr_net *net, size_t n, const real *x, const int64_t *
         job->opt = opt;
         job->x_adv = x_adv;
         job->chunk_stats = cs;
-        st = FN(iu_pack_w0)(net, NULL, &job->w0); /* g is worker scratch: no alignment to match */
+        st = FN(iu_pack)(net, NULL, &job->pk); /* g is worker scratch: no alignment to match */
         if (st == CR_OK) st = cr_parallel_for(tasks, cr_parallel_workers(tasks), FN(attack_task), job);
         for (int w = 0; w < CR_MAX_WORKERS; w++) FN(attack_scratch_free)(&job->s[w]);
-        cr_abt_free(&job->w0);
+        iu_packs_free(&job->pk);
     }
     if (st == CR_OK && stats) { /* the chunks' sums, in chunk order */
         cr_attack_stats acc = {0};

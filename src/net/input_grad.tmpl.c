@@ -9,8 +9,9 @@
  * Each is a forward pass and one VJP chain per chunk of GRAD_ROWS examples;
  * the chunks are tasks spread over the workers (core/parallel.h), each worker
  * with its own tape, so that every gemm is single-threaded and a chunk's
- * activations stay in its core's cache. In float32 the chain's last step,
- * (G_h ∘ a'(r_0)) W_0ᵀ, is one pass of abt_kernel.h (iu_vjp_input).
+ * activations stay in its core's cache. In float32 the two large products,
+ * x W_0 forward and (G_h ∘ a'(r_0)) W_0ᵀ at the end of the chain, are passes
+ * of abt_kernel.h with W_0 packed once per call (iu_pack).
  */
 #include "core/parallel.h"
 #include "input_util.tmpl.h"
@@ -25,7 +26,7 @@ typedef struct {
     const int64_t *cls; /* class_grad: classes (n) */
     int of_probs;
     real *grad, *out; /* n x D; n losses (input_grad) or scores (class_grad), may be NULL */
-    cr_abt_packed w0; /* W_0 packed for the fused last step, or no data (iu_pack_w0) */
+    iu_packs pk;      /* W_0 packed for the kernel (iu_pack) */
     struct {
         cr_tape *tape;
         real *g;      /* the chunk's cotangents on the logits (GRAD_ROWS x K) */
@@ -56,9 +57,9 @@ static cr_status FN(grad_task)(void *ctx, size_t t, int w) {
     real *g = job->ws[w].g, *dx = job->grad + i0 * d;
     if (job->cls)
         return FN(iu_grad_rows)(net, tape, g, m, job->x + i0 * d, job->cls + i0, job->of_probs,
-                                dx, job->out ? job->out + i0 : NULL, &job->w0, job->ws[w].deriv,
+                                dx, job->out ? job->out + i0 : NULL, &job->pk, job->ws[w].deriv,
                                 job->ws[w].at);
-    if ((st = FN(net_forward)(net, tape, m, job->x + i0 * d)) != CR_OK) return st;
+    if ((st = FN(iu_forward)(net, tape, m, job->x + i0 * d, &job->pk)) != CR_OK) return st;
     const real *y = job->y + i0 * k;
     if (job->out) {
         FN(net_loss)(net, tape, y);
@@ -66,13 +67,13 @@ static cr_status FN(grad_task)(void *ctx, size_t t, int w) {
     }
     /* G_θ <- ŷ − y (the fused softmax + CE VJP), then G_x <- the VJP chain: row i is ∂J_i/∂x_i */
     FN(softmax_ce_vjp)(m, k, tape->post[net->n_layers - 1], y, NULL, g);
-    return FN(iu_vjp_input)(net, tape, g, dx, &job->w0, job->ws[w].deriv, job->ws[w].at);
+    return FN(iu_vjp_input)(net, tape, g, dx, &job->pk, job->ws[w].deriv, job->ws[w].at);
 }
 
 static cr_status FN(grad_run)(FN(grad_job) *job) {
     job->chunk = cr_even_chunk(job->n, GRAD_ROWS);
     const size_t tasks = (job->n + job->chunk - 1) / job->chunk;
-    cr_status st = FN(iu_pack_w0)(job->net, job->grad, &job->w0);
+    cr_status st = FN(iu_pack)(job->net, job->grad, &job->pk);
     if (st == CR_OK) st = cr_parallel_for(tasks, cr_parallel_workers(tasks), FN(grad_task), job);
     for (int w = 0; w < CR_MAX_WORKERS; w++) {
         cr_tape_free(job->ws[w].tape);
@@ -80,7 +81,7 @@ static cr_status FN(grad_run)(FN(grad_job) *job) {
         free(job->ws[w].deriv);
         free(job->ws[w].at);
     }
-    cr_abt_free(&job->w0);
+    iu_packs_free(&job->pk);
     return st;
 }
 

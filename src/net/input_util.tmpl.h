@@ -10,6 +10,7 @@
 
 #include "abt_kernel.h"
 #include "act_dispatch.tmpl.h"
+#include "net_private.tmpl.h"
 
 static inline const real *FN(iu_w)(const cr_net *net, int l) {
     return (const real *)net->params + net->w_offset[l];
@@ -68,20 +69,40 @@ static inline void FN(iu_class_cotangent)(size_t k, size_t c, const real *yhat, 
     if (of_probs) FN(softmax_vjp)(1, k, yhat, g, g);
 }
 
-/* W_0 packed for the fused last step of an input VJP (float32, AVX-512, W_0
-   within a core's L2: see abt_kernel.h), lined up with an output that starts
-   at `out`; otherwise p->data stays NULL and the chain ends with a gemm. */
-static inline cr_status FN(iu_pack_w0)(const cr_net *net, const real *out, cr_abt_packed *p) {
+/* W_0 packed both ways for the float32 kernel (abt_kernel.h): w0 (B = W_0)
+   for the VJP chain's last step, lined up with an output that starts at
+   `out`, and w0t (B = W_0ᵀ) for the forward product x W_0. Both stay without
+   data where the kernel does not pay: float64, no AVX-512, or W_0 larger than
+   a core's L2. */
+typedef struct {
+    cr_abt_packed w0, w0t;
+} iu_packs;
+
+static inline void iu_packs_free(iu_packs *p) {
+    cr_abt_free(&p->w0);
+    cr_abt_free(&p->w0t);
+}
+
+static inline cr_status FN(iu_pack)(const cr_net *net, const real *out, iu_packs *p) {
     memset(p, 0, sizeof *p);
 #if defined(CR_REAL_F32)
     const size_t d = net->dims[0], h = net->dims[1];
-    if (net->n_layers >= 2 && cr_abt_available() && d * h * sizeof(float) <= (1u << 20))
-        return cr_abt_pack(d, h, FN(iu_w)(net, 0), h, cr_abt_shift_for(out, d), p);
+    if (net->n_layers < 2 || !cr_abt_available() || d * h * sizeof(float) > (1u << 20)) return CR_OK;
+    cr_status st = cr_abt_pack(d, h, FN(iu_w)(net, 0), h, 0, cr_abt_shift_for(out, d), &p->w0);
+    if (st == CR_OK) st = cr_abt_pack(h, d, FN(iu_w)(net, 0), h, 1, 0, &p->w0t);
+    if (st != CR_OK) iu_packs_free(p);
+    return st;
 #else
     (void)net;
     (void)out;
-#endif
     return CR_OK;
+#endif
+}
+
+/* The forward pass of m rows, x W_0 by the kernel where pk has it (pk may be NULL). */
+static inline cr_status FN(iu_forward)(const cr_net *net, cr_tape *tape, size_t m, const real *x,
+                                       const iu_packs *pk) {
+    return FN(net_forward_packed)(net, tape, m, x, pk ? &pk->w0t : NULL);
 }
 
 /*
@@ -89,15 +110,15 @@ static inline cr_status FN(iu_pack_w0)(const cr_net *net, const real *out, cr_ab
  * chain of cr_net_vjp,
  *     G_in <- G W_lᵀ,  then ∘ a'(r_{l−1})      for l = L−1, ..., 1
  * with the last step, (G_h ∘ a'(r_0)) W_0ᵀ, as one pass of the packed kernel
- * when w0 holds W_0 (iu_pack_w0): dx written once, the ∘ fused into it.
+ * when pk->w0 holds W_0 (iu_pack): dx written once, the ∘ fused into it.
  * deriv (m × d_1) and scratch (d_1 × CR_ABT_ROWS floats) are the kernel's.
  */
 static inline cr_status FN(iu_vjp_input)(const cr_net *net, cr_tape *tape, const real *g_theta,
-                                         real *dx, const cr_abt_packed *w0, real *deriv,
+                                         real *dx, const iu_packs *pk, real *deriv,
                                          float *scratch) {
 #if defined(CR_REAL_F32)
     const int L = net->n_layers;
-    if (!w0->data || L < 2 || tape->n == 0) return FN(net_vjp)(net, tape, g_theta, dx);
+    if (!pk || !pk->w0.data || L < 2 || tape->n == 0) return FN(net_vjp)(net, tape, g_theta, dx);
     const size_t m = tape->n;
     real *g = tape->grad_a, *g_next = tape->grad_b;
     memcpy(g, g_theta, m * net->dims[L] * sizeof(real));
@@ -112,10 +133,10 @@ static inline cr_status FN(iu_vjp_input)(const cr_net *net, cr_tape *tape, const
     }
     /* G_x <- (G_h ∘ a'(r_0)) W_0ᵀ, one row per example */
     FN(iu_act_deriv)(net->act[0], m * net->dims[1], tape->pre[0], tape->post[0], deriv);
-    cr_abt_gemm(m, 1, g, net->dims[1], deriv, NULL, w0, dx, net->dims[0], scratch);
+    cr_abt_gemm(m, 1, g, net->dims[1], deriv, NULL, &pk->w0, dx, net->dims[0], scratch);
     return CR_OK;
 #else
-    (void)w0;
+    (void)pk;
     (void)deriv;
     (void)scratch;
     return FN(net_vjp)(net, tape, g_theta, dx);
@@ -123,15 +144,15 @@ static inline cr_status FN(iu_vjp_input)(const cr_net *net, cr_tape *tape, const
 }
 
 /* One batched pass over m ≤ tape->max_batch rows: gradient and score of the
-   class cls[r] of each row (score may be NULL). g is scratch of m × K; w0,
-   deriv and scratch as iu_vjp_input (w0 NULL: the plain chain). */
+   class cls[r] of each row (score may be NULL). g is scratch of m × K; pk,
+   deriv and scratch as iu_vjp_input (pk NULL: the plain chain). */
 static inline cr_status FN(iu_grad_rows)(const cr_net *net, cr_tape *tape, real *g, size_t m,
                                          const real *pts, const int64_t *cls, int of_probs,
-                                         real *grad, real *score, const cr_abt_packed *w0,
+                                         real *grad, real *score, const iu_packs *pk,
                                          real *deriv, float *scratch) {
     const int L = net->n_layers;
     const size_t k = net->dims[L];
-    cr_status st = FN(net_forward)(net, tape, m, pts);
+    cr_status st = FN(iu_forward)(net, tape, m, pts, pk);
     if (st != CR_OK) return st;
     const real *logits = tape->pre[L - 1], *yhat = tape->post[L - 1];
     for (size_t r = 0; r < m; r++) {
@@ -140,8 +161,7 @@ static inline cr_status FN(iu_grad_rows)(const cr_net *net, cr_tape *tape, real 
         FN(iu_class_cotangent)(k, c, yhat + r * k, of_probs, g + r * k);
         if (score) score[r] = of_probs ? yhat[r * k + c] : logits[r * k + c];
     }
-    if (!w0) return FN(net_vjp)(net, tape, g, grad);
-    return FN(iu_vjp_input)(net, tape, g, grad, w0, deriv, scratch);
+    return FN(iu_vjp_input)(net, tape, g, grad, pk, deriv, scratch);
 }
 
 static inline size_t FN(iu_argmax)(size_t k, const real *v) {

@@ -41,7 +41,7 @@ typedef struct {
     cr_tape *t1;     /* the forward pass of the chunk's examples */
     cr_tape *rep;    /* rev, fwd: the examples replicated K (rev) or D (fwd) times */
     real *a, *b, *c; /* the mode's buffers, see jac_scratch_init */
-    float *at;       /* closed, float32 with w1_packed: a block of M, transposed */
+    float *at;       /* closed, float32 with pk: a block of M, transposed */
     size_t *derived; /* and the row of each example left to the zero row sum */
 } FN(jac_scratch);
 
@@ -53,9 +53,9 @@ typedef struct {
     size_t n, chunk;
     cr_jac_mode mode;
     /* closed: the last layer's weights transposed (K × d_{L−1}); float32: W_0 packed
-       for the fused last step M diag(a'(r_0)) W_0ᵀ (abt_kernel.h), or no data */
+       for the forward product and the fused last step M diag(a'(r_0)) W_0ᵀ (iu_pack) */
     real *w_last_t;
-    cr_abt_packed w1_packed;
+    iu_packs pk;
     FN(jac_scratch) s[CR_MAX_WORKERS];
 } FN(jac_job);
 
@@ -148,7 +148,7 @@ static cr_status FN(jac_closed)(const FN(jac_job) *job, FN(jac_scratch) *s, size
     const int L = net->n_layers;
     const size_t k = net->dims[L], top = net->dims[L - 1];
     cr_tape *t1 = s->t1;
-    cr_status st = FN(net_forward)(net, t1, m, x);
+    cr_status st = FN(iu_forward)(net, t1, m, x, &job->pk);
     if (st != CR_OK) return st;
     /* M_i <- ∂ŷ_i/∂θ W_{L−1}ᵀ (K × top) without forming the softmax Jacobian:
        (diag(ŷ) − ŷᵀŷ) W_{L−1}ᵀ has rows ŷ_c (W_{L−1}ᵀ[c] − v), v = ŷ W_{L−1}ᵀ
@@ -175,7 +175,7 @@ static cr_status FN(jac_closed)(const FN(jac_job) *job, FN(jac_scratch) *s, size
         FN(iu_act_deriv)(net->act[l], m * dout, t1->pre[l], t1->post[l], deriv);
         real *dest = l == 0 ? jac : next;
 #if defined(CR_REAL_F32)
-        if (l == 0 && job->w1_packed.data) {
+        if (l == 0 && job->pk.w0.data) {
             /* M <- M diag(a'(r_0)) W_0ᵀ in one pass, each value of the Jacobian written
                once. The K rows of ∂ŷ/∂x sum to zero (Σ_c ŷ_c = 1 whatever x), so for the
                probabilities the row of the most probable class is minus the sum of the
@@ -184,7 +184,7 @@ static cr_status FN(jac_closed)(const FN(jac_job) *job, FN(jac_scratch) *s, size
                 for (size_t i = 0; i < m; i++)
                     s->derived[i] = FN(iu_argmax)(k, (const real *)t1->post[L - 1] + i * k);
             cr_abt_gemm(m, k, cur, dout, deriv, job->of_probs ? s->derived : NULL,
-                        &job->w1_packed, jac, din, s->at);
+                        &job->pk.w0, jac, din, s->at);
             break;
         }
 #endif
@@ -207,7 +207,7 @@ static cr_status FN(jac_task)(void *ctx, size_t t, int w) {
     FN(jac_scratch) *s = &job->s[w];
     if (!s->ready) {
         cr_status st = FN(jac_scratch_init)(net, job->mode, job->chunk,
-                                            job->w1_packed.data != NULL, s);
+                                            job->pk.w0.data != NULL, s);
         if (st != CR_OK) return st;
     }
     const real *x = job->x + i0 * d;
@@ -243,7 +243,7 @@ cr_status FN(net_input_jacobian)(const cr_net *net, size_t n, const real *x, int
     const size_t tasks = (n + chunk - 1) / chunk;
     cr_status st = CR_OK;
     if (mode == CR_JAC_CLOSED) /* the last step by the packed kernel where it pays */
-        st = FN(iu_pack_w0)(net, jac, &job->w1_packed);
+        st = FN(iu_pack)(net, jac, &job->pk);
     if (st == CR_OK && mode == CR_JAC_CLOSED) {
         const int L = net->n_layers;
         const size_t top = net->dims[L - 1];
@@ -254,7 +254,7 @@ cr_status FN(net_input_jacobian)(const cr_net *net, size_t n, const real *x, int
     }
     if (st == CR_OK) st = cr_parallel_for(tasks, cr_parallel_workers(tasks), FN(jac_task), job);
     for (int w = 0; w < CR_MAX_WORKERS; w++) FN(jac_scratch_free)(&job->s[w]);
-    cr_abt_free(&job->w1_packed);
+    iu_packs_free(&job->pk);
     free(job->w_last_t);
     free(job);
     return st;

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "act_dispatch.tmpl.h"
+#include "net_private.tmpl.h"
 
 static const real *FN(net_w)(const cr_net *net, int l) {
     return (const real *)net->params + net->w_offset[l];
@@ -34,7 +35,8 @@ static int FN(tape_fits)(const cr_net *net, const cr_tape *tape) {
     return 1;
 }
 
-cr_status FN(net_forward)(const cr_net *net, cr_tape *tape, size_t n, const real *x) {
+cr_status FN(net_forward_packed)(const cr_net *net, cr_tape *tape, size_t n, const real *x,
+                                 const cr_abt_packed *w0t) {
     if (!FN(tape_fits)(net, tape) || !x) return CR_ERR_ARG;
     if (n == 0 || n > tape->max_batch) return CR_ERR_SHAPE;
     const int L = net->n_layers;
@@ -42,7 +44,17 @@ cr_status FN(net_forward)(const cr_net *net, cr_tape *tape, size_t n, const real
     for (int l = 0; l < L; l++) {
         size_t din = net->dims[l], dout = net->dims[l + 1];
         real *r = tape->pre[l], *h = tape->post[l];
-        FN(linear_forward)(n, din, dout, in, FN(net_w)(net, l), FN(net_b)(net, l), r);
+#if defined(CR_REAL_F32)
+        if (l == 0 && w0t && w0t->data) { /* r_0 <- x W_0 + b_0, x W_0 by the packed kernel */
+            cr_abt_gemm(n, 1, x, din, NULL, NULL, w0t, r, dout, NULL);
+            const real *b = FN(net_b)(net, 0);
+            for (size_t i = 0; i < n; i++)
+                for (size_t j = 0; j < dout; j++) r[i * dout + j] += b[j];
+        } else
+#else
+        (void)w0t;
+#endif
+            FN(linear_forward)(n, din, dout, in, FN(net_w)(net, l), FN(net_b)(net, l), r);
         if (l + 1 < L)
             FN(act_forward)(net->act[l], n * dout, r, h); /* h_l = act(r_l) */
         else
@@ -52,6 +64,10 @@ cr_status FN(net_forward)(const cr_net *net, cr_tape *tape, size_t n, const real
     tape->n = n;
     tape->input = x;
     return CR_OK;
+}
+
+cr_status FN(net_forward)(const cr_net *net, cr_tape *tape, size_t n, const real *x) {
+    return FN(net_forward_packed)(net, tape, n, x, NULL);
 }
 
 real FN(net_loss)(const cr_net *net, cr_tape *tape, const real *y) {
