@@ -80,9 +80,12 @@ static cr_status FN(jac_scratch_init)(const cr_net *net, cr_jac_mode mode, size_
     const size_t d = net->dims[0], k = net->dims[net->n_layers], r = sizeof(real);
     int ok = cr_tape_create(net, chunk, &s->t1) == CR_OK;
     switch (mode) {
-    case CR_JAC_REV: /* a: the K cotangents of each example */
+    case CR_JAC_REV: /* a: the K cotangents of each example; c: a'(r_0) of the replicated rows */
         ok = ok && cr_tape_create(net, chunk * k, &s->rep) == CR_OK;
         ok = ok && (s->a = malloc(chunk * k * k * r));
+        if (packed)
+            ok = ok && (s->c = malloc(chunk * k * net->dims[1] * r)) &&
+                 (s->at = malloc(net->dims[1] * CR_ABT_ROWS * sizeof(float)));
         break;
     case CR_JAC_FWD: /* a: chunk stacked copies of I_D; b: the pushed-forward outputs */
         ok = ok && cr_tape_create(net, chunk * d, &s->rep) == CR_OK;
@@ -104,18 +107,20 @@ static cr_status FN(jac_scratch_init)(const cr_net *net, cr_jac_mode mode, size_
     return ok ? CR_OK : CR_ERR_NOMEM;
 }
 
-/* rev: K VJPs for each of the m examples of x, all in one (m·K)-row chain. */
-static cr_status FN(jac_rev)(const cr_net *net, FN(jac_scratch) *s, size_t m, const real *x,
-                             int of_probs, real *jac) {
+/* rev: K VJPs for each of the m examples of x, all in one (m·K)-row chain
+   (in float32 with its two large products by the packed kernel, iu_pack). */
+static cr_status FN(jac_rev)(const FN(jac_job) *job, FN(jac_scratch) *s, size_t m,
+                             const real *x, real *jac) {
+    const cr_net *net = job->net;
     const int L = net->n_layers;
     const size_t k = net->dims[L];
-    cr_status st = FN(net_forward)(net, s->t1, m, x);
+    cr_status st = FN(iu_forward)(net, s->t1, m, x, &job->pk);
     if (st != CR_OK) return st;
     FN(iu_replicate)(net, s->t1, 0, m, k, s->rep);
     const real *yhat = s->rep->post[L - 1];
     for (size_t r = 0; r < m * k; r++) /* row (i, c): cotangent for output c */
-        FN(iu_class_cotangent)(k, r % k, yhat + r * k, of_probs, s->a + r * k);
-    return FN(net_vjp)(net, s->rep, s->a, jac);
+        FN(iu_class_cotangent)(k, r % k, yhat + r * k, job->of_probs, s->a + r * k);
+    return FN(iu_vjp_input)(net, s->rep, s->a, jac, &job->pk, s->c, s->at);
 }
 
 /* fwd: D JVPs for each of the m examples, one (m·D)-row chain, transposed. */
@@ -213,7 +218,7 @@ static cr_status FN(jac_task)(void *ctx, size_t t, int w) {
     const real *x = job->x + i0 * d;
     real *jac = job->jac + i0 * k * d;
     switch (job->mode) {
-    case CR_JAC_REV: return FN(jac_rev)(net, s, m, x, job->of_probs, jac);
+    case CR_JAC_REV: return FN(jac_rev)(job, s, m, x, jac);
     case CR_JAC_FWD: return FN(jac_fwd)(net, s, m, x, job->of_probs, jac);
     default: return FN(jac_closed)(job, s, m, x, jac);
     }
@@ -242,7 +247,7 @@ cr_status FN(net_input_jacobian)(const cr_net *net, size_t n, const real *x, int
                          .chunk = chunk, .mode = mode};
     const size_t tasks = (n + chunk - 1) / chunk;
     cr_status st = CR_OK;
-    if (mode == CR_JAC_CLOSED) /* the last step by the packed kernel where it pays */
+    if (mode != CR_JAC_FWD) /* the large products by the packed kernel where it pays */
         st = FN(iu_pack)(net, jac, &job->pk);
     if (st == CR_OK && mode == CR_JAC_CLOSED) {
         const int L = net->n_layers;
