@@ -4,8 +4,9 @@
 #   2. clang, warnings as errors
 #   3. the portable C gemm (no CBLAS)
 #   4. AddressSanitizer + UndefinedBehaviorSanitizer
-#   5. valgrind memcheck over the whole suite (scripts/valgrind-tests.sh)
-#   6. every libFuzzer target for CR_FUZZ_SECONDS (default 30) s (scripts/fuzz.sh)
+#   5. ThreadSanitizer over the tests that run several workers
+#   6. valgrind memcheck over the whole suite (scripts/valgrind-tests.sh)
+#   7. every libFuzzer target for CR_FUZZ_SECONDS (default 30) s (scripts/fuzz.sh)
 # Exits non-zero if any build or test fails.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -25,12 +26,17 @@ CC=clang run clang-release -DCMAKE_BUILD_TYPE=Release
 run portable-gemm -DCMAKE_BUILD_TYPE=Release -DCR_USE_CBLAS=OFF
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   run asan-ubsan -DCMAKE_BUILD_TYPE=Debug -DCR_SANITIZE=ON
-# 5. the whole suite once under valgrind memcheck (zero errors, zero leaks)
+# 5. the worker pools (input derivatives, two-worker training) under ThreadSanitizer
+TSAN_OPTIONS="halt_on_error=1 suppressions=$PWD/tests/tsan.supp" \
+  CTEST_ARGS="-R ^(test_parallel|test_jacobian|test_attack|test_attribute|test_train|test_input_cli)$" \
+  run tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_FLAGS=-fsanitize=thread \
+  -DCMAKE_EXE_LINKER_FLAGS=-fsanitize=thread
+# 6. the whole suite once under valgrind memcheck (zero errors, zero leaks)
 echo "=== valgrind"
 cmake -S . -B build-ci/valgrind -DCR_WERROR=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCR_USE_CBLAS=OFF >/dev/null
 cmake --build build-ci/valgrind -j"$jobs" >/dev/null
 bash scripts/valgrind-tests.sh build-ci/valgrind
-# 6. bounded libFuzzer runs of every parser (clang, ASan+UBSan)
+# 7. bounded libFuzzer runs of every parser (clang, ASan+UBSan)
 echo "=== fuzz (${CR_FUZZ_SECONDS:-30} s per target)"
 FUZZ_BUILD_DIR=build-ci/fuzz bash scripts/fuzz.sh all "${CR_FUZZ_SECONDS:-30}"
 echo "all test configurations passed"
