@@ -29,15 +29,20 @@ cr_status cr_abt_pack(size_t n, size_t k, const float *b, size_t ldb, int trans,
     size_t bytes = (count * sizeof(float) + 63) / 64 * 64;
     float *d = aligned_alloc(64, bytes);
     if (!d) return CR_ERR_NOMEM;
-    for (size_t p = 0; p < panels; p++)
-        for (size_t h = 0; h < k; h++) {
-            float *dst = d + (p * k + h) * CR_ABT_PANEL;
-            for (size_t c = 0; c < CR_ABT_PANEL; c++) {
-                size_t v = p * CR_ABT_PANEL + c; /* j = v − shift */
-                size_t j = v - shift;
-                dst[c] = v >= shift && j < n ? (trans ? b[h * ldb + j] : b[j * ldb + h]) : 0.0f;
-            }
+    /* zero, then copy each column of C's panel, reading B along its rows (or, from
+       Bᵀ, along h) so that the reads are contiguous */
+    memset(d, 0, bytes);
+    for (size_t p = 0; p < panels; p++) {
+        float *panel = d + p * k * CR_ABT_PANEL;
+        for (size_t c = 0; c < CR_ABT_PANEL; c++) {
+            const size_t v = p * CR_ABT_PANEL + c, j = v - shift; /* column j of C */
+            if (v < shift || j >= n) continue;
+            if (trans)
+                for (size_t h = 0; h < k; h++) panel[h * CR_ABT_PANEL + c] = b[h * ldb + j];
+            else
+                for (size_t h = 0; h < k; h++) panel[h * CR_ABT_PANEL + c] = b[j * ldb + h];
         }
+    }
     *out = (cr_abt_packed){.n = n, .k = k, .shift = shift, .panels = panels, .data = d};
     return CR_OK;
 }
@@ -86,39 +91,29 @@ __attribute__((target("avx512f"))) static inline void store_panel(float *crow, s
                           _mm512_maskz_compress_ps(m_hi, hi));
 }
 
-/* The rows of one block: where each computed row of A comes from (source row
-   and its scale row, or NULL for a zero row) and goes to in C, and with
-   `group` > 0 the C row of each run of `group` rows that is minus their sum. */
+/* The rows of one block: where each computed row of A is read and where it
+   goes in C, and with `group` > 0 the C row of each run of `group` rows that
+   is minus their sum. */
 typedef struct {
     size_t rows; /* computed rows in the block, <= R */
-    const float *src[CR_ABT_ROWS], *scale[CR_ABT_ROWS];
+    const float *src[CR_ABT_ROWS];
     float *out[CR_ABT_ROWS];
     size_t group;
     float *derived[CR_ABT_ROWS];
 } abt_rows;
 
-/* scratch (k × R) <- the block's rows of A ∘ S, transposed, zero past rows */
-static void load_block(const abt_rows *br, size_t k, size_t R, float *scratch) {
-    for (size_t i = 0; i < R; i++) {
-        const float *ai = i < br->rows ? br->src[i] : NULL, *si = ai ? br->scale[i] : NULL;
-        if (!ai)
-            for (size_t h = 0; h < k; h++) scratch[h * R + i] = 0.0f;
-        else if (si)
-            for (size_t h = 0; h < k; h++) scratch[h * R + i] = ai[h] * si[h];
-        else
-            for (size_t h = 0; h < k; h++) scratch[h * R + i] = ai[h];
-    }
-}
-
 /* One block of R rows, R a compile-time constant (the accumulators must live
    in registers): for every panel, 2R accumulators hold the block's R × 32
    values of C over the whole k; per h, two loads of the panel, R broadcasts
-   of A and 2R fused multiply-adds. Then the rows are stored, and the derived
-   rows (minus the sum of each group) are formed in registers and stored. */
+   straight from the rows of A and 2R fused multiply-adds. Then the rows are
+   stored, and the derived rows (minus the sum of each group) are formed in
+   registers and stored. Rows past br->rows repeat row 0 and are not stored. */
 #define CR_ABT_BLOCK(R)                                                                        \
     __attribute__((target("avx512f"))) static void abt_block_##R(                              \
-        const float *at, const abt_rows *br, const cr_abt_packed *b, int stream) {             \
+        const abt_rows *br, const cr_abt_packed *b, int stream) {                              \
         const size_t k = b->k;                                                                 \
+        const float *r[R];                                                                     \
+        for (size_t i = 0; i < R; i++) r[i] = i < br->rows ? br->src[i] : br->src[0];          \
         for (size_t p = 0; p < b->panels; p++) {                                               \
             const float *bp = b->data + p * k * CR_ABT_PANEL;                                  \
             __m512 acc[2 * R];                                                                 \
@@ -126,9 +121,8 @@ static void load_block(const abt_rows *br, size_t k, size_t R, float *scratch) {
             for (size_t h = 0; h < k; h++) {                                                   \
                 const __m512 b0 = _mm512_load_ps(bp + h * CR_ABT_PANEL);                       \
                 const __m512 b1 = _mm512_load_ps(bp + h * CR_ABT_PANEL + 16);                  \
-                const float *ah = at + h * R;                                                  \
                 _Pragma("GCC unroll 14") for (int i = 0; i < R; i++) {                         \
-                    const __m512 av = _mm512_set1_ps(ah[i]);                                   \
+                    const __m512 av = _mm512_set1_ps(r[i][h]);                                 \
                     acc[2 * i] = _mm512_fmadd_ps(av, b0, acc[2 * i]);                          \
                     acc[2 * i + 1] = _mm512_fmadd_ps(av, b1, acc[2 * i + 1]);                  \
                 }                                                                              \
@@ -153,50 +147,13 @@ CR_ABT_BLOCK(12)
 CR_ABT_BLOCK(13)
 CR_ABT_BLOCK(14)
 
-/* A block of 14 rows of A read in place (no scale, no derived rows): per h,
-   two loads of the panel and 14 broadcasts straight from the rows. For the
-   forward product x W_0, where transposing A's blocks would cost 1/n per
-   multiply-add. Rows past br->rows repeat row 0 and are not stored. */
-__attribute__((target("avx512f"))) static void abt_direct_block(const abt_rows *br,
-                                                                 const cr_abt_packed *b, int stream) {
-    const size_t k = b->k;
-    const float *r[CR_ABT_ROWS];
-    for (size_t i = 0; i < CR_ABT_ROWS; i++) r[i] = i < br->rows ? br->src[i] : br->src[0];
-    const float *r0 = r[0], *r1 = r[1], *r2 = r[2], *r3 = r[3], *r4 = r[4], *r5 = r[5], *r6 = r[6],
-                *r7 = r[7], *r8 = r[8], *r9 = r[9], *r10 = r[10], *r11 = r[11], *r12 = r[12],
-                *r13 = r[13];
-    for (size_t p = 0; p < b->panels; p++) {
-        const float *bp = b->data + p * k * CR_ABT_PANEL;
-        __m512 acc[2 * CR_ABT_ROWS];
-        for (int i = 0; i < 2 * CR_ABT_ROWS; i++) acc[i] = _mm512_setzero_ps();
-        for (size_t h = 0; h < k; h++) {
-            const __m512 b0 = _mm512_load_ps(bp + h * CR_ABT_PANEL);
-            const __m512 b1 = _mm512_load_ps(bp + h * CR_ABT_PANEL + 16);
-#define CR_ABT_ROW(i, ri)                                                                          \
-    {                                                                                              \
-        const __m512 av = _mm512_set1_ps(ri[h]);                                                   \
-        acc[2 * i] = _mm512_fmadd_ps(av, b0, acc[2 * i]);                                          \
-        acc[2 * i + 1] = _mm512_fmadd_ps(av, b1, acc[2 * i + 1]);                                  \
-    }
-            CR_ABT_ROW(0, r0) CR_ABT_ROW(1, r1) CR_ABT_ROW(2, r2) CR_ABT_ROW(3, r3)
-            CR_ABT_ROW(4, r4) CR_ABT_ROW(5, r5) CR_ABT_ROW(6, r6) CR_ABT_ROW(7, r7)
-            CR_ABT_ROW(8, r8) CR_ABT_ROW(9, r9) CR_ABT_ROW(10, r10) CR_ABT_ROW(11, r11)
-            CR_ABT_ROW(12, r12) CR_ABT_ROW(13, r13)
-#undef CR_ABT_ROW
-        }
-        for (size_t i = 0; i < br->rows; i++)
-            store_panel(br->out[i], p, b, stream, acc[2 * i], acc[2 * i + 1]);
-    }
-}
-
-typedef void (*abt_block_fn)(const float *, const abt_rows *, const cr_abt_packed *, int);
+typedef void (*abt_block_fn)(const abt_rows *, const cr_abt_packed *, int);
 static const abt_block_fn abt_blocks[] = {abt_block_8,  abt_block_9,  abt_block_10, abt_block_11,
                                           abt_block_12, abt_block_13, abt_block_14};
 
-void cr_abt_gemm(size_t n_ex, size_t kr, const float *a, size_t lda, const float *s,
-                 const size_t *derived, const cr_abt_packed *b, float *c, size_t ldc,
-                 float *scratch) {
-    const size_t m = n_ex * kr, k = b->k;
+void cr_abt_gemm(size_t n_ex, size_t kr, const float *a, size_t lda, const size_t *derived,
+                 const cr_abt_packed *b, float *c, size_t ldc) {
+    const size_t m = n_ex * kr;
     /* stream a large C when the panels line up with its 64-byte lines */
     const int stream = m * b->n >= (1u << 18) && cr_abt_shift_for(c, ldc) == b->shift &&
                        ((uintptr_t)c & 3) == 0;
@@ -217,29 +174,20 @@ void cr_abt_gemm(size_t n_ex, size_t kr, const float *a, size_t lda, const float
                         continue;
                     }
                     br.src[br.rows] = a + (ex * kr + r) * lda;
-                    br.scale[br.rows] = s ? s + ex * k : NULL;
                     br.out[br.rows++] = out;
                 }
             }
-            load_block(&br, k, R, scratch);
-            abt_blocks[R - 8](scratch, &br, b, stream);
+            abt_blocks[R - 8](&br, b, stream);
         }
     } else {
         br.group = 0;
         for (size_t r0 = 0; r0 < m; r0 += CR_ABT_ROWS) {
             br.rows = m - r0 < CR_ABT_ROWS ? m - r0 : CR_ABT_ROWS;
             for (size_t i = 0; i < br.rows; i++) {
-                const size_t r = r0 + i;
-                br.src[i] = a + r * lda;
-                br.scale[i] = s ? s + r / kr * k : NULL;
-                br.out[i] = c + r * ldc;
+                br.src[i] = a + (r0 + i) * lda;
+                br.out[i] = c + (r0 + i) * ldc;
             }
-            if (s) {
-                load_block(&br, k, CR_ABT_ROWS, scratch);
-                abt_block_14(scratch, &br, b, stream);
-            } else {
-                abt_direct_block(&br, b, stream);
-            }
+            abt_block_14(&br, b, stream);
         }
     }
     if (stream) _mm_sfence(); /* streamed stores are weakly ordered: publish them */
@@ -250,10 +198,8 @@ void cr_abt_gemm(size_t n_ex, size_t kr, const float *a, size_t lda, const float
 int cr_abt_available(void) { return 0; }
 
 /* Plain loops over the packed layout, correct but slow. */
-void cr_abt_gemm(size_t n_ex, size_t kr, const float *a, size_t lda, const float *s,
-                 const size_t *derived, const cr_abt_packed *b, float *c, size_t ldc,
-                 float *scratch) {
-    (void)scratch;
+void cr_abt_gemm(size_t n_ex, size_t kr, const float *a, size_t lda, const size_t *derived,
+                 const cr_abt_packed *b, float *c, size_t ldc) {
     (void)derived; /* every row multiplied out */
     const size_t k = b->k;
     for (size_t i = 0; i < n_ex * kr; i++)
@@ -261,8 +207,7 @@ void cr_abt_gemm(size_t n_ex, size_t kr, const float *a, size_t lda, const float
             const size_t v = j + b->shift;
             const float *bp = b->data + (v / CR_ABT_PANEL) * k * CR_ABT_PANEL + v % CR_ABT_PANEL;
             float sum = 0;
-            for (size_t h = 0; h < k; h++)
-                sum += a[i * lda + h] * (s ? s[i / kr * k + h] : 1.0f) * bp[h * CR_ABT_PANEL];
+            for (size_t h = 0; h < k; h++) sum += a[i * lda + h] * bp[h * CR_ABT_PANEL];
             c[i * ldc + j] = sum;
         }
 }

@@ -1,8 +1,8 @@
 /*
  * C = A Bᵀ with B packed once (private to src/net), for the last factor of the
- * closed-form Jacobian, M diag(a'_1) W_1ᵀ: A is a chunk's stacked K×H products
- * (m × k), S their a'_1 (one row per example), B is W_1 (n × k = D × H), C the
- * chunk's Jacobians (m × n). The same W_1 packed the other way (B = W_1ᵀ) gives
+ * closed-form Jacobian, (M diag(a'_1)) W_1ᵀ: A is a chunk's stacked K×H
+ * products with each example's a'_1 applied (m × k), B is W_1 (n × k = D × H),
+ * C the chunk's Jacobians (m × n). The same W_1 packed the other way (B = W_1ᵀ) gives
  * the forward product x W_1, and with K = 1 row per example the input
  * gradient's last step (G ∘ a'_1) W_1ᵀ.
  *
@@ -22,7 +22,7 @@
 
 #include "chainrule.h"
 
-enum { CR_ABT_ROWS = 14, CR_ABT_PANEL = 32 };
+enum { CR_ABT_ROWS = 14, CR_ABT_PANEL = 32 }; /* rows per block, columns per panel */
 
 /* B in panels of 32 columns of C. The panels start `shift` columns before
    column 0 (0 <= shift < 16) so that they line up with 64-byte lines of a C
@@ -45,19 +45,13 @@ size_t cr_abt_shift_for(const float *c, size_t ldc);
 cr_status cr_abt_pack(size_t n, size_t k, const float *b, size_t ldb, int trans, size_t shift,
                       cr_abt_packed *out);
 void cr_abt_free(cr_abt_packed *p);
-/* C <- (A ∘ S) Bᵀ for n_ex examples of kr rows each (A: n_ex·kr × k, row
-   stride lda; C: n_ex·kr × n, row stride ldc). The kr rows of example i are
-   scaled element-wise by row i of S (k wide), or not when S is NULL: for the
-   Jacobian that is M diag(a'(r_0)) W_0ᵀ, the K rows of an example sharing its
-   a'(r_0). With `derived` (2 <= kr <= CR_ABT_ROWS), the rows of each example
-   of C are known to sum to zero, as those of ∂ŷ/∂x do (Σ_c ŷ_c = 1 for every
-   x): row derived[i] is not multiplied out but set to minus the sum of the
-   example's other rows, which saves 1/kr of the work. scratch holds
-   k · CR_ABT_ROWS floats (a block of A ∘ S, transposed); without S and
-   derived the rows of A are read in place and scratch is not used (the
-   forward product x W_0, where k = D is large, takes that way). */
-void cr_abt_gemm(size_t n_ex, size_t kr, const float *a, size_t lda, const float *s,
-                 const size_t *derived, const cr_abt_packed *b, float *c, size_t ldc,
-                 float *scratch);
+/* C <- A Bᵀ for n_ex examples of kr rows each (A: n_ex·kr × k, row stride
+   lda, read in place; C: n_ex·kr × n, row stride ldc). With `derived`
+   (2 <= kr <= CR_ABT_ROWS), the rows of each example of C are known to sum to
+   zero, as those of ∂ŷ/∂x do (Σ_c ŷ_c = 1 for every x): row derived[i] is not
+   multiplied out but set to minus the sum of the example's other rows, which
+   saves 1/kr of the work. */
+void cr_abt_gemm(size_t n_ex, size_t kr, const float *a, size_t lda, const size_t *derived,
+                 const cr_abt_packed *b, float *c, size_t ldc);
 
 #endif

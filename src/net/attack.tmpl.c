@@ -77,8 +77,7 @@ static void FN(project)(const cr_attack_options *o, size_t d, const real *x, rea
 typedef struct {
     cr_tape *tape;
     real *y, *g, *best; /* attack targets (rows x K), ∂J/∂x, best iterate (rows x D) */
-    real *g_theta, *deriv; /* ∂J/∂θ (rows x K), a'(r_0) (rows x d_1) */
-    float *at;             /* the fused last step's block (iu_vjp_input) */
+    real *g_theta;      /* ∂J/∂θ (rows x K) */
     double *best_key;
     int *best_ok;
 } FN(attack_scratch);
@@ -103,8 +102,6 @@ static void FN(attack_scratch_free)(FN(attack_scratch) *s) {
     free(s->best_key);
     free(s->best_ok);
     free(s->g_theta);
-    free(s->deriv);
-    free(s->at);
 }
 
 static cr_status FN(attack_scratch_init)(const cr_net *net, FN(attack_scratch) *s) {
@@ -115,10 +112,7 @@ static cr_status FN(attack_scratch_init)(const cr_net *net, FN(attack_scratch) *
     s->best_key = malloc(rows * sizeof(double));
     s->best_ok = malloc(rows * sizeof(int));
     s->g_theta = malloc(rows * k * sizeof(real));
-    s->deriv = malloc(rows * net->dims[1] * sizeof(real));
-    s->at = malloc(net->dims[1] * CR_ABT_ROWS * sizeof(float));
-    if (!s->y || !s->g || !s->best || !s->best_key || !s->best_ok || !s->g_theta || !s->deriv ||
-        !s->at)
+    if (!s->y || !s->g || !s->best || !s->best_key || !s->best_ok || !s->g_theta)
         return CR_ERR_NOMEM;
     return cr_tape_create(net, rows, &s->tape);
 }
@@ -129,7 +123,7 @@ static cr_status FN(attack_grad)(const FN(attack_job) *job, FN(attack_scratch) *
     const cr_net *net = job->net;
     FN(softmax_ce_vjp)(m, net->dims[net->n_layers], sc->tape->post[net->n_layers - 1], sc->y, NULL,
                        sc->g_theta);
-    return FN(iu_vjp_input)(net, sc->tape, sc->g_theta, sc->g, &job->pk, sc->deriv, sc->at);
+    return FN(iu_vjp_input)(net, sc->tape, sc->g_theta, sc->g, &job->pk);
 }
 
 /* The attack on the examples [t·chunk, ...), on worker w. */

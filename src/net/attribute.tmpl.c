@@ -77,7 +77,7 @@ static cr_status FN(ig_pass)(const cr_net *net, FN(attr_work) *w, const real *x,
             w->cls[r] = cls[e];
         }
         cr_status st = FN(iu_grad_rows)(net, w->tape, w->g, m, w->pts, w->cls, of_probs, w->grad,
-                                        NULL, NULL, NULL, NULL);
+                                        NULL, NULL);
         if (st != CR_OK) return st;
         for (size_t r = 0; r < m; r++) {
             size_t e = idx[(r0 + r) / p], j = (r0 + r) % p + (trapezoid ? 0 : 1);
@@ -159,8 +159,7 @@ cr_status FN(attribute)(const cr_net *net, size_t n, const real *x, const int64_
                     w.pts[r * d + q] = x[e * d + q] + (real)(opt->noise * cr_rng_normal(&rng));
                 w.cls[r] = cls[e];
             }
-            st = FN(iu_grad_rows)(net, w.tape, w.g, m, w.pts, w.cls, probs, w.grad, NULL, NULL,
-                                  NULL, NULL);
+            st = FN(iu_grad_rows)(net, w.tape, w.g, m, w.pts, w.cls, probs, w.grad, NULL, NULL);
             if (st != CR_OK) goto done;
             for (size_t r = 0; r < m; r++) {
                 real *ae = attr + (r0 + r) / s * d;

@@ -29,9 +29,7 @@ typedef struct {
     iu_packs pk;      /* W_0 packed for the kernel (iu_pack) */
     struct {
         cr_tape *tape;
-        real *g;      /* the chunk's cotangents on the logits (GRAD_ROWS x K) */
-        real *deriv;  /* a'(r_0) of the chunk (GRAD_ROWS x d_1) */
-        float *at;    /* the kernel's block of A */
+        real *g; /* the chunk's cotangents on the logits (GRAD_ROWS x K) */
     } ws[CR_MAX_WORKERS];
 } FN(grad_job);
 
@@ -41,9 +39,7 @@ static cr_status FN(grad_job_scratch)(FN(grad_job) *job, int w) {
     cr_status st = cr_tape_create(net, GRAD_ROWS, &job->ws[w].tape);
     if (st != CR_OK) return st;
     job->ws[w].g = malloc(GRAD_ROWS * net->dims[net->n_layers] * sizeof(real));
-    job->ws[w].deriv = malloc(GRAD_ROWS * net->dims[1] * sizeof(real));
-    job->ws[w].at = malloc(net->dims[1] * CR_ABT_ROWS * sizeof(float));
-    return job->ws[w].g && job->ws[w].deriv && job->ws[w].at ? CR_OK : CR_ERR_NOMEM;
+    return job->ws[w].g ? CR_OK : CR_ERR_NOMEM;
 }
 
 static cr_status FN(grad_task)(void *ctx, size_t t, int w) {
@@ -57,8 +53,7 @@ static cr_status FN(grad_task)(void *ctx, size_t t, int w) {
     real *g = job->ws[w].g, *dx = job->grad + i0 * d;
     if (job->cls)
         return FN(iu_grad_rows)(net, tape, g, m, job->x + i0 * d, job->cls + i0, job->of_probs,
-                                dx, job->out ? job->out + i0 : NULL, &job->pk, job->ws[w].deriv,
-                                job->ws[w].at);
+                                dx, job->out ? job->out + i0 : NULL, &job->pk);
     if ((st = FN(iu_forward)(net, tape, m, job->x + i0 * d, &job->pk)) != CR_OK) return st;
     const real *y = job->y + i0 * k;
     if (job->out) {
@@ -67,7 +62,7 @@ static cr_status FN(grad_task)(void *ctx, size_t t, int w) {
     }
     /* G_θ <- ŷ − y (the fused softmax + CE VJP), then G_x <- the VJP chain: row i is ∂J_i/∂x_i */
     FN(softmax_ce_vjp)(m, k, tape->post[net->n_layers - 1], y, NULL, g);
-    return FN(iu_vjp_input)(net, tape, g, dx, &job->pk, job->ws[w].deriv, job->ws[w].at);
+    return FN(iu_vjp_input)(net, tape, g, dx, &job->pk);
 }
 
 static cr_status FN(grad_run)(FN(grad_job) *job) {
@@ -78,8 +73,6 @@ static cr_status FN(grad_run)(FN(grad_job) *job) {
     for (int w = 0; w < CR_MAX_WORKERS; w++) {
         cr_tape_free(job->ws[w].tape);
         free(job->ws[w].g);
-        free(job->ws[w].deriv);
-        free(job->ws[w].at);
     }
     iu_packs_free(&job->pk);
     return st;

@@ -108,14 +108,12 @@ static inline cr_status FN(iu_forward)(const cr_net *net, cr_tape *tape, size_t 
 /*
  * dx <- G_θ pulled back to the input through the m rows of the tape: the VJP
  * chain of cr_net_vjp,
- *     G_in <- G W_lᵀ,  then ∘ a'(r_{l−1})      for l = L−1, ..., 1
- * with the last step, (G_h ∘ a'(r_0)) W_0ᵀ, as one pass of the packed kernel
- * when pk->w0 holds W_0 (iu_pack): dx written once, the ∘ fused into it.
- * deriv (m × d_1) and scratch (d_1 × CR_ABT_ROWS floats) are the kernel's.
+ *     G_in <- G W_lᵀ,  then ∘ a'(r_{l−1})      for l = L−1, ..., 0
+ * with the last product, (G_h ∘ a'(r_0)) W_0ᵀ, by the packed kernel when
+ * pk->w0 holds W_0 (iu_pack): dx written once. pk NULL: cr_net_vjp.
  */
 static inline cr_status FN(iu_vjp_input)(const cr_net *net, cr_tape *tape, const real *g_theta,
-                                         real *dx, const iu_packs *pk, real *deriv,
-                                         float *scratch) {
+                                         real *dx, const iu_packs *pk) {
 #if defined(CR_REAL_F32)
     const int L = net->n_layers;
     if (!pk || !pk->w0.data || L < 2 || tape->n == 0) return FN(net_vjp)(net, tape, g_theta, dx);
@@ -125,31 +123,27 @@ static inline cr_status FN(iu_vjp_input)(const cr_net *net, cr_tape *tape, const
     for (int l = L - 1; l >= 1; l--) {
         const size_t din = net->dims[l], dout = net->dims[l + 1];
         FN(linear_vjp)(m, din, dout, FN(iu_w)(net, l), g, g_next); /* G_in <- G W_lᵀ */
-        if (l > 1) /* G_r <- G_h ∘ act'(r) */
-            FN(act_vjp)(net->act[l - 1], m * din, tape->pre[l - 1], tape->post[l - 1], g_next, g_next);
+        /* G_r <- G_h ∘ act'(r): a diagonal Jacobian, so element-wise */
+        FN(act_vjp)(net->act[l - 1], m * din, tape->pre[l - 1], tape->post[l - 1], g_next, g_next);
         real *t = g;
         g = g_next;
         g_next = t;
     }
-    /* G_x <- (G_h ∘ a'(r_0)) W_0ᵀ, one row per example */
-    FN(iu_act_deriv)(net->act[0], m * net->dims[1], tape->pre[0], tape->post[0], deriv);
-    cr_abt_gemm(m, 1, g, net->dims[1], deriv, NULL, &pk->w0, dx, net->dims[0], scratch);
+    /* G_x <- G_r W_0ᵀ, one row per example */
+    cr_abt_gemm(m, 1, g, net->dims[1], NULL, &pk->w0, dx, net->dims[0]);
     return CR_OK;
 #else
     (void)pk;
-    (void)deriv;
-    (void)scratch;
     return FN(net_vjp)(net, tape, g_theta, dx);
 #endif
 }
 
 /* One batched pass over m ≤ tape->max_batch rows: gradient and score of the
-   class cls[r] of each row (score may be NULL). g is scratch of m × K; pk,
-   deriv and scratch as iu_vjp_input (pk NULL: the plain chain). */
+   class cls[r] of each row (score may be NULL). g is scratch of m × K; pk as
+   iu_vjp_input (NULL: the plain chain). */
 static inline cr_status FN(iu_grad_rows)(const cr_net *net, cr_tape *tape, real *g, size_t m,
                                          const real *pts, const int64_t *cls, int of_probs,
-                                         real *grad, real *score, const iu_packs *pk,
-                                         real *deriv, float *scratch) {
+                                         real *grad, real *score, const iu_packs *pk) {
     const int L = net->n_layers;
     const size_t k = net->dims[L];
     cr_status st = FN(iu_forward)(net, tape, m, pts, pk);
@@ -161,7 +155,7 @@ static inline cr_status FN(iu_grad_rows)(const cr_net *net, cr_tape *tape, real 
         FN(iu_class_cotangent)(k, c, yhat + r * k, of_probs, g + r * k);
         if (score) score[r] = of_probs ? yhat[r * k + c] : logits[r * k + c];
     }
-    return FN(iu_vjp_input)(net, tape, g, grad, pk, deriv, scratch);
+    return FN(iu_vjp_input)(net, tape, g, grad, pk);
 }
 
 static inline size_t FN(iu_argmax)(size_t k, const real *v) {

@@ -41,8 +41,7 @@ typedef struct {
     cr_tape *t1;     /* the forward pass of the chunk's examples */
     cr_tape *rep;    /* rev, fwd: the examples replicated K (rev) or D (fwd) times */
     real *a, *b, *c; /* the mode's buffers, see jac_scratch_init */
-    float *at;       /* closed, float32 with pk: a block of M, transposed */
-    size_t *derived; /* and the row of each example left to the zero row sum */
+    size_t *derived; /* closed, float32 with pk: the row of each example left to the zero row sum */
 } FN(jac_scratch);
 
 typedef struct {
@@ -65,7 +64,6 @@ static void FN(jac_scratch_free)(FN(jac_scratch) *s) {
     free(s->a);
     free(s->b);
     free(s->c);
-    free(s->at);
     free(s->derived);
 }
 
@@ -80,12 +78,9 @@ static cr_status FN(jac_scratch_init)(const cr_net *net, cr_jac_mode mode, size_
     const size_t d = net->dims[0], k = net->dims[net->n_layers], r = sizeof(real);
     int ok = cr_tape_create(net, chunk, &s->t1) == CR_OK;
     switch (mode) {
-    case CR_JAC_REV: /* a: the K cotangents of each example; c: a'(r_0) of the replicated rows */
+    case CR_JAC_REV: /* a: the K cotangents of each example */
         ok = ok && cr_tape_create(net, chunk * k, &s->rep) == CR_OK;
         ok = ok && (s->a = malloc(chunk * k * k * r));
-        if (packed)
-            ok = ok && (s->c = malloc(chunk * k * net->dims[1] * r)) &&
-                 (s->at = malloc(net->dims[1] * CR_ABT_ROWS * sizeof(float)));
         break;
     case CR_JAC_FWD: /* a: chunk stacked copies of I_D; b: the pushed-forward outputs */
         ok = ok && cr_tape_create(net, chunk * d, &s->rep) == CR_OK;
@@ -98,9 +93,7 @@ static cr_status FN(jac_scratch_init)(const cr_net *net, cr_jac_mode mode, size_
         size_t w = FN(jac_widest)(net);
         ok = ok && (s->a = malloc(chunk * k * w * r)) && (s->b = malloc(chunk * k * w * r)) &&
              (s->c = malloc(chunk * w * r));
-        if (packed)
-            ok = ok && (s->at = malloc(net->dims[1] * CR_ABT_ROWS * sizeof(float))) &&
-                 (s->derived = malloc(chunk * sizeof(size_t)));
+        if (packed) ok = ok && (s->derived = malloc(chunk * sizeof(size_t)));
     }
     }
     s->ready = 1; /* freed by the caller even when incomplete */
@@ -120,7 +113,7 @@ static cr_status FN(jac_rev)(const FN(jac_job) *job, FN(jac_scratch) *s, size_t 
     const real *yhat = s->rep->post[L - 1];
     for (size_t r = 0; r < m * k; r++) /* row (i, c): cotangent for output c */
         FN(iu_class_cotangent)(k, r % k, yhat + r * k, job->of_probs, s->a + r * k);
-    return FN(iu_vjp_input)(net, s->rep, s->a, jac, &job->pk, s->c, s->at);
+    return FN(iu_vjp_input)(net, s->rep, s->a, jac, &job->pk);
 }
 
 /* fwd: D JVPs for each of the m examples, one (m·D)-row chain, transposed. */
@@ -181,15 +174,16 @@ static cr_status FN(jac_closed)(const FN(jac_job) *job, FN(jac_scratch) *s, size
         real *dest = l == 0 ? jac : next;
 #if defined(CR_REAL_F32)
         if (l == 0 && job->pk.w0.data) {
-            /* M <- M diag(a'(r_0)) W_0ᵀ in one pass, each value of the Jacobian written
-               once. The K rows of ∂ŷ/∂x sum to zero (Σ_c ŷ_c = 1 whatever x), so for the
-               probabilities the row of the most probable class is minus the sum of the
-               others instead of one more row of products. */
+            /* M <- (M diag(a'(r_0))) W_0ᵀ, the product in one pass of the packed kernel,
+               each value of the Jacobian written once. The K rows of ∂ŷ/∂x sum to zero
+               (Σ_c ŷ_c = 1 whatever x), so for the probabilities the row of the most
+               probable class is minus the sum of the others instead of one more row of
+               products. */
+            FN(iu_scale_rows)(m, k, dout, deriv, cur);
             if (job->of_probs)
                 for (size_t i = 0; i < m; i++)
                     s->derived[i] = FN(iu_argmax)(k, (const real *)t1->post[L - 1] + i * k);
-            cr_abt_gemm(m, k, cur, dout, deriv, job->of_probs ? s->derived : NULL,
-                        &job->pk.w0, jac, din, s->at);
+            cr_abt_gemm(m, k, cur, dout, job->of_probs ? s->derived : NULL, &job->pk.w0, jac, din);
             break;
         }
 #endif

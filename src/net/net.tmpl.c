@@ -46,7 +46,7 @@ cr_status FN(net_forward_packed)(const cr_net *net, cr_tape *tape, size_t n, con
         real *r = tape->pre[l], *h = tape->post[l];
 #if defined(CR_REAL_F32)
         if (l == 0 && w0t && w0t->data) { /* r_0 <- x W_0 + b_0, x W_0 by the packed kernel */
-            cr_abt_gemm(n, 1, x, din, NULL, NULL, w0t, r, dout, NULL);
+            cr_abt_gemm(n, 1, x, din, NULL, w0t, r, dout);
             const real *b = FN(net_b)(net, 0);
             for (size_t i = 0; i < n; i++)
                 for (size_t j = 0; j < dout; j++) r[i * dout + j] += b[j];
