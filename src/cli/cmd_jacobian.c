@@ -15,7 +15,7 @@ static const char *const help =
     "  --of probs|logits   differentiate the softmax probabilities (default) or the logits\n"
     "  --mode rev          K vector-Jacobian products per example, batched into gemms\n"
     "         fwd          D Jacobian-vector products per example (tangents = rows of I)\n"
-    "         closed       (diag(p) - p^T p) W2^T diag(a') W1^T as gemms, all examples at once\n"
+    "         closed       the product (diag(p) - p^T p) W2^T diag(a') W1^T, chunks of examples\n"
     "         auto         rev when K < D, else fwd (default)\n"
     "  --index A:B         examples A..B-1 only (also A, or :B)\n"
     "  --dtype             compute in this precision (default the model's)\n"
