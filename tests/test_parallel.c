@@ -9,8 +9,9 @@
  *     batches that are not a multiple of the chunk;
  *   - float32 input and class gradients at the seed network's shape (the packed
  *     kernel's path) agree with float64;
- *   - the input gradient, class gradients, the three Jacobian modes and the
- *     attacks give bit-identical float32 results with 1, 2 and 3 workers.
+ *   - the input gradient, class gradients, the three Jacobian modes, the
+ *     attacks, integrated gradients and SmoothGrad give bit-identical float32
+ *     results with 1, 2 and 3 workers.
  */
 #include <math.h>
 #include <setjmp.h>
@@ -229,7 +230,7 @@ static void test_input_grad_f32_at_seed_shape(void **state) {
 /* Runs every chunked float32 function with `workers` threads on the same
    inputs; the caller compares the outputs of different worker counts. */
 typedef struct {
-    float *dx, *loss, *cgrad, *score, *jrev, *jfwd, *jclosed, *adv_fgsm, *adv_pgd;
+    float *dx, *loss, *cgrad, *score, *jrev, *jfwd, *jclosed, *adv_fgsm, *adv_pgd, *ig, *sg;
     cr_attack_stats s_fgsm, s_pgd;
 } outputs;
 
@@ -247,6 +248,8 @@ static void run_all(const cr_net *net, int workers, const float *x, const float 
     o->jclosed = tu_falloc(JN * IK * ID);
     o->adv_fgsm = tu_falloc(IN * ID);
     o->adv_pgd = tu_falloc(IN * ID);
+    o->ig = tu_falloc(IN * ID);
+    o->sg = tu_falloc(IN * ID);
     assert_int_equal(cr_net_input_grad_f32(net, IN, x, y, o->dx, o->loss), CR_OK);
     assert_int_equal(cr_net_class_grad_f32(net, IN, x, lab, 1, o->cgrad, o->score), CR_OK);
     assert_int_equal(cr_net_input_jacobian_f32(net, JN, x, 1, CR_JAC_REV, o->jrev), CR_OK);
@@ -263,6 +266,16 @@ static void run_all(const cr_net *net, int workers, const float *x, const float 
     a.random_start = 1;
     a.seed = 5;
     assert_int_equal(cr_attack_f32(net, IN, x, lab, NULL, &a, o->adv_pgd, &o->s_pgd), CR_OK);
+    cr_attr_options at = {0};
+    at.method = CR_ATTR_IG;
+    at.steps = 16;
+    at.trapezoid = 1;
+    assert_int_equal(cr_attribute_f32(net, IN, x, lab, &at, o->ig, NULL), CR_OK);
+    at.method = CR_ATTR_SMOOTHGRAD;
+    at.samples = 30;
+    at.noise = 0.1;
+    at.seed = 3;
+    assert_int_equal(cr_attribute_f32(net, IN, x, lab, &at, o->sg, NULL), CR_OK);
 }
 
 static void free_outputs(outputs *o) {
@@ -275,6 +288,8 @@ static void free_outputs(outputs *o) {
     free(o->jclosed);
     free(o->adv_fgsm);
     free(o->adv_pgd);
+    free(o->ig);
+    free(o->sg);
 }
 
 #define SAME(field, count)                                                                     \
@@ -308,6 +323,8 @@ static void test_results_do_not_depend_on_workers(void **state) {
         SAME(jclosed, JN * IK * ID);
         SAME(adv_fgsm, IN * ID);
         SAME(adv_pgd, IN * ID);
+        SAME(ig, IN * ID);
+        SAME(sg, IN * ID);
         assert_int_equal(a->s_fgsm.correct_adv, b->s_fgsm.correct_adv);
         assert_true(a->s_fgsm.loss_adv == b->s_fgsm.loss_adv);
         assert_true(a->s_pgd.loss_adv == b->s_pgd.loss_adv);
@@ -318,6 +335,12 @@ static void test_results_do_not_depend_on_workers(void **state) {
     double jmax = 0;
     for (size_t i = 0; i < JN * IK * ID; i++) jmax = fmax(jmax, fabs(runs[0].jclosed[i]));
     assert_true(jmax > 1e-3);
+    double imax = 0, smax = 0;
+    for (size_t i = 0; i < IN * ID; i++) {
+        imax = fmax(imax, fabs(runs[0].ig[i]));
+        smax = fmax(smax, fabs(runs[0].sg[i]));
+    }
+    assert_true(imax > 1e-3 && smax > 1e-3);
     for (int r = 0; r < 3; r++) free_outputs(&runs[r]);
     free(x);
     free(y);

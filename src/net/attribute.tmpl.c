@@ -15,15 +15,15 @@
  *                       quadrature error; the gap is reported.
  *   SmoothGrad          mean over samples of ∂f/∂x (x + ε), ε ~ N(0, σ²)
  */
+#include "core/parallel.h"
 #include "input_util.tmpl.h"
 
 #define ATTR_ROWS 1024 /* rows per batched pass */
 
-/* Scratch of the path methods: a tape and buffers for ATTR_ROWS rows. */
+/* Scratch of one worker of the path methods: a tape and buffers for ATTR_ROWS rows. */
 typedef struct {
     cr_tape *tape;
-    size_t rows;
-    real *g, *pts, *grad, *score;
+    real *g, *pts, *grad;
     int64_t *cls;
 } FN(attr_work);
 
@@ -32,68 +32,113 @@ static void FN(attr_work_free)(FN(attr_work) *w) {
     free(w->g);
     free(w->pts);
     free(w->grad);
-    free(w->score);
     free(w->cls);
 }
 
-static cr_status FN(attr_work_init)(const cr_net *net, size_t rows, FN(attr_work) *w) {
+static cr_status FN(attr_work_init)(const cr_net *net, FN(attr_work) *w) {
     const size_t d = net->dims[0], k = net->dims[net->n_layers];
-    memset(w, 0, sizeof *w);
-    w->rows = rows;
-    w->g = malloc(rows * k * sizeof(real));
-    w->pts = malloc(rows * d * sizeof(real));
-    w->grad = malloc(rows * d * sizeof(real));
-    w->score = malloc(rows * sizeof(real));
-    w->cls = malloc(rows * sizeof(int64_t));
-    if (!w->g || !w->pts || !w->grad || !w->score || !w->cls ||
-        cr_tape_create(net, rows, &w->tape) != CR_OK) {
-        FN(attr_work_free)(w);
-        return CR_ERR_NOMEM;
+    w->g = malloc(ATTR_ROWS * k * sizeof(real));
+    w->pts = malloc(ATTR_ROWS * d * sizeof(real));
+    w->grad = malloc(ATTR_ROWS * d * sizeof(real));
+    w->cls = malloc(ATTR_ROWS * sizeof(int64_t));
+    if (!w->g || !w->pts || !w->grad || !w->cls) return CR_ERR_NOMEM;
+    return cr_tape_create(net, ATTR_ROWS, &w->tape);
+}
+
+/*
+ * A pass of a path method over the examples idx[0..cnt): p points per example,
+ * their gradients accumulated with weights into the example's attribution row.
+ *   integrated gradients  points b + α_j (x − b), weights of the quadrature,
+ *                         the sum then multiplied by (x − b)
+ *   SmoothGrad            points x + ε_j, ε_j ~ N(0, σ²) from the example's own
+ *                         stream (the seed mixed with its index), weight 1/S
+ * Tasks are runs of whole examples (at least ATTR_ROWS rows' worth) on the
+ * workers; a task writes only its examples' rows, in its own order, so the
+ * result does not depend on the number of workers.
+ */
+typedef struct {
+    const cr_net *net;
+    const real *x;
+    const int64_t *cls;
+    const cr_attr_options *opt;
+    const size_t *idx;
+    size_t cnt, steps, per_task; /* steps: IG steps or SmoothGrad samples; examples per task */
+    real *attr;
+    iu_packs pk;
+    FN(attr_work) w[CR_MAX_WORKERS];
+} FN(path_job);
+
+static cr_status FN(path_task)(void *ctx, size_t t, int wi) {
+    FN(path_job) *job = ctx;
+    const cr_net *net = job->net;
+    const cr_attr_options *o = job->opt;
+    const size_t d = net->dims[0];
+    const int ig = o->method == CR_ATTR_IG;
+    const real *base = ig ? (const real *)o->baseline : NULL;
+    const size_t steps = job->steps, p = ig && o->trapezoid ? steps + 1 : steps;
+    const size_t e0 = t * job->per_task;
+    const size_t ne = job->cnt - e0 < job->per_task ? job->cnt - e0 : job->per_task;
+    FN(attr_work) *w = &job->w[wi];
+    if (!w->tape) {
+        cr_status st = FN(attr_work_init)(net, w);
+        if (st != CR_OK) return st;
     }
+    for (size_t e = 0; e < ne; e++) memset(job->attr + job->idx[e0 + e] * d, 0, d * sizeof(real));
+    cr_rng rng;
+    /* rows (e, j) in order, ATTR_ROWS at a time */
+    for (size_t r0 = 0; r0 < ne * p; r0 += ATTR_ROWS) {
+        const size_t m = ne * p - r0 < ATTR_ROWS ? ne * p - r0 : ATTR_ROWS;
+        for (size_t r = 0; r < m; r++) {
+            const size_t e = job->idx[e0 + (r0 + r) / p], j = (r0 + r) % p;
+            const real *xe = job->x + e * d;
+            real *pt = w->pts + r * d;
+            if (ig) {
+                const real a = (real)((double)(j + (o->trapezoid ? 0 : 1)) / (double)steps);
+                for (size_t q = 0; q < d; q++) {
+                    real b = base ? base[q] : 0;
+                    pt[q] = b + a * (xe[q] - b);
+                }
+            } else {
+                if (j == 0) cr_rng_seed(&rng, o->seed ^ (0x9e3779b97f4a7c15ULL * (uint64_t)(e + 1)));
+                for (size_t q = 0; q < d; q++) pt[q] = xe[q] + (real)(o->noise * cr_rng_normal(&rng));
+            }
+            w->cls[r] = job->cls[e];
+        }
+        cr_status st = FN(iu_grad_rows)(net, w->tape, w->g, m, w->pts, w->cls, o->of_probs,
+                                        w->grad, NULL, &job->pk);
+        if (st != CR_OK) return st;
+        for (size_t r = 0; r < m; r++) {
+            const size_t e = job->idx[e0 + (r0 + r) / p], j = (r0 + r) % p;
+            real *ae = job->attr + e * d;
+            const real *gr = w->grad + r * d;
+            if (ig) { /* Σ_j w_j ∂f/∂x: right Riemann 1/S, trapezoid halved at both ends */
+                double wt = 1.0 / (double)steps;
+                if (o->trapezoid && (j == 0 || j == steps)) wt *= 0.5;
+                for (size_t q = 0; q < d; q++) ae[q] += (real)wt * gr[q];
+            } else {
+                for (size_t q = 0; q < d; q++)
+                    ae[q] += (o->absolute && gr[q] < 0 ? -gr[q] : gr[q]) / (real)steps;
+            }
+        }
+    }
+    if (ig)
+        for (size_t e = 0; e < ne; e++) {
+            real *ae = job->attr + job->idx[e0 + e] * d;
+            const real *xe = job->x + job->idx[e0 + e] * d;
+            for (size_t q = 0; q < d; q++) ae[q] *= xe[q] - (base ? base[q] : 0);
+        }
     return CR_OK;
 }
 
-/* Integrated gradients of the examples idx[0..cnt) with `steps` steps:
-   attr rows of those examples are overwritten. */
-static cr_status FN(ig_pass)(const cr_net *net, FN(attr_work) *w, const real *x,
-                             const int64_t *cls, const real *base, const size_t *idx,
-                             size_t cnt, size_t steps, int trapezoid, int of_probs,
-                             real *attr) {
-    const size_t d = net->dims[0];
-    const size_t p = trapezoid ? steps + 1 : steps; /* points per example */
-    for (size_t e = 0; e < cnt; e++) memset(attr + idx[e] * d, 0, d * sizeof(real));
-    /* accumulate Σ_j w_j ∂f/∂x in attr, then multiply by (x − b) */
-    for (size_t r0 = 0; r0 < cnt * p; r0 += w->rows) {
-        size_t m = cnt * p - r0 < w->rows ? cnt * p - r0 : w->rows;
-        for (size_t r = 0; r < m; r++) {
-            size_t e = idx[(r0 + r) / p], j = (r0 + r) % p + (trapezoid ? 0 : 1);
-            real a = (real)((double)j / (double)steps);
-            const real *xe = x + e * d;
-            real *pt = w->pts + r * d;
-            for (size_t q = 0; q < d; q++) {
-                real b = base ? base[q] : 0;
-                pt[q] = b + a * (xe[q] - b);
-            }
-            w->cls[r] = cls[e];
-        }
-        cr_status st = FN(iu_grad_rows)(net, w->tape, w->g, m, w->pts, w->cls, of_probs, w->grad,
-                                        NULL, NULL);
-        if (st != CR_OK) return st;
-        for (size_t r = 0; r < m; r++) {
-            size_t e = idx[(r0 + r) / p], j = (r0 + r) % p + (trapezoid ? 0 : 1);
-            double wt = 1.0 / (double)steps;
-            if (trapezoid && (j == 0 || j == steps)) wt *= 0.5;
-            real *ae = attr + e * d;
-            const real *gr = w->grad + r * d;
-            for (size_t q = 0; q < d; q++) ae[q] += (real)wt * gr[q];
-        }
-    }
-    for (size_t e = 0; e < cnt; e++) {
-        real *ae = attr + idx[e] * d;
-        const real *xe = x + idx[e] * d;
-        for (size_t q = 0; q < d; q++) ae[q] *= xe[q] - (base ? base[q] : 0);
-    }
-    return CR_OK;
+/* One pass over idx[0..cnt) with `steps` (IG) or samples (SmoothGrad). */
+static cr_status FN(path_pass)(FN(path_job) *job, const size_t *idx, size_t cnt, size_t steps) {
+    const size_t p = job->opt->method == CR_ATTR_IG && job->opt->trapezoid ? steps + 1 : steps;
+    job->idx = idx;
+    job->cnt = cnt;
+    job->steps = steps;
+    job->per_task = p >= ATTR_ROWS ? 1 : ATTR_ROWS / p;
+    const size_t tasks = (cnt + job->per_task - 1) / job->per_task;
+    return cr_parallel_for(tasks, cr_parallel_workers(tasks), FN(path_task), job);
 }
 
 cr_status FN(attribute)(const cr_net *net, size_t n, const real *x, const int64_t *cls,
@@ -133,42 +178,22 @@ cr_status FN(attribute)(const cr_net *net, size_t n, const real *x, const int64_
         return CR_ERR_ARG;
     }
 
-    FN(attr_work) w;
     size_t *idx = malloc(n * sizeof(size_t));
     real *score_b = malloc(n * sizeof(real)), *bx = NULL;
     double *gap = malloc(n * sizeof(double));
+    FN(path_job) *job = calloc(1, sizeof *job);
     st = CR_ERR_NOMEM;
-    if (!idx || !score_b || !gap || FN(attr_work_init)(net, ATTR_ROWS, &w) != CR_OK) {
-        free(score);
-        free(idx);
-        free(score_b);
-        free(gap);
-        return CR_ERR_NOMEM;
-    }
+    if (!idx || !score_b || !gap || !job) goto done;
+    job->net = net;
+    job->x = x;
+    job->cls = cls;
+    job->opt = opt;
+    job->attr = attr;
+    if ((st = FN(iu_pack)(net, NULL, &job->pk)) != CR_OK) goto done;
+    for (size_t i = 0; i < n; i++) idx[i] = i;
 
     if (opt->method == CR_ATTR_SMOOTHGRAD) {
-        size_t s = opt->samples ? opt->samples : 50;
-        cr_rng rng;
-        cr_rng_seed(&rng, opt->seed);
-        memset(attr, 0, n * d * sizeof(real));
-        for (size_t r0 = 0; r0 < n * s; r0 += w.rows) {
-            size_t m = n * s - r0 < w.rows ? n * s - r0 : w.rows;
-            for (size_t r = 0; r < m; r++) { /* noise drawn in (example, sample) order */
-                size_t e = (r0 + r) / s;
-                for (size_t q = 0; q < d; q++)
-                    w.pts[r * d + q] = x[e * d + q] + (real)(opt->noise * cr_rng_normal(&rng));
-                w.cls[r] = cls[e];
-            }
-            st = FN(iu_grad_rows)(net, w.tape, w.g, m, w.pts, w.cls, probs, w.grad, NULL, NULL);
-            if (st != CR_OK) goto done;
-            for (size_t r = 0; r < m; r++) {
-                real *ae = attr + (r0 + r) / s * d;
-                const real *gr = w.grad + r * d;
-                for (size_t q = 0; q < d; q++)
-                    ae[q] += (opt->absolute && gr[q] < 0 ? -gr[q] : gr[q]) / (real)s;
-            }
-        }
-        st = CR_OK;
+        st = FN(path_pass)(job, idx, n, opt->samples ? opt->samples : 50);
         goto done;
     }
 
@@ -182,17 +207,15 @@ cr_status FN(attribute)(const cr_net *net, size_t n, const real *x, const int64_
         }
         for (size_t i = 0; i < n; i++)
             for (size_t q = 0; q < d; q++) bx[i * d + q] = base ? base[q] : 0;
-        /* the gradient at the baseline lands in w.grad-sized chunks: reuse attr as scratch */
+        /* the gradient at the baseline is not needed: attr serves as its scratch */
         st = FN(net_class_grad)(net, n, bx, cls, probs, attr, score_b);
         if (st != CR_OK) goto done;
         size_t steps = opt->steps ? opt->steps : 50;
         size_t max_steps = opt->max_steps ? opt->max_steps : 8192;
         if (steps > max_steps) max_steps = steps;
         size_t cnt = n;
-        for (size_t i = 0; i < n; i++) idx[i] = i;
         for (;;) {
-            st = FN(ig_pass)(net, &w, x, cls, base, idx, cnt, steps, opt->trapezoid, probs, attr);
-            if (st != CR_OK) goto done;
+            if ((st = FN(path_pass)(job, idx, cnt, steps)) != CR_OK) goto done;
             size_t left = 0;
             for (size_t e = 0; e < cnt; e++) {
                 size_t i = idx[e];
@@ -214,7 +237,11 @@ cr_status FN(attribute)(const cr_net *net, size_t n, const real *x, const int64_
         st = CR_OK;
     }
 done:
-    FN(attr_work_free)(&w);
+    if (job) {
+        for (int w = 0; w < CR_MAX_WORKERS; w++) FN(attr_work_free)(&job->w[w]);
+        iu_packs_free(&job->pk);
+    }
+    free(job);
     free(score);
     free(idx);
     free(score_b);
