@@ -65,7 +65,11 @@ static cr_status FN(grad_task)(void *ctx, size_t t, int w) {
     return FN(iu_vjp_input)(net, tape, g, dx, &job->pk);
 }
 
-static cr_status FN(grad_run)(FN(grad_job) *job) {
+/* Runs the job described by `spec` (its scratch slots empty) on the workers. */
+static cr_status FN(grad_run)(const FN(grad_job) *spec) {
+    FN(grad_job) *job = malloc(sizeof *job); /* large (per-worker slots): on the heap */
+    if (!job) return CR_ERR_NOMEM;
+    *job = *spec;
     job->chunk = cr_even_chunk(job->n, GRAD_ROWS);
     const size_t tasks = (job->n + job->chunk - 1) / job->chunk;
     cr_status st = FN(iu_pack)(job->net, job->grad, &job->pk);
@@ -75,6 +79,7 @@ static cr_status FN(grad_run)(FN(grad_job) *job) {
         free(job->ws[w].g);
     }
     iu_packs_free(&job->pk);
+    free(job);
     return st;
 }
 
@@ -82,33 +87,13 @@ cr_status FN(net_input_grad)(const cr_net *net, size_t n, const real *x, const r
                              real *dx, real *loss) {
     if (!net || !x || !y || !dx || net->dtype != R_DTYPE) return CR_ERR_ARG;
     if (n == 0) return CR_ERR_SHAPE;
-    FN(grad_job) *job = calloc(1, sizeof *job);
-    if (!job) return CR_ERR_NOMEM;
-    job->net = net;
-    job->n = n;
-    job->x = x;
-    job->y = y;
-    job->grad = dx;
-    job->out = loss;
-    cr_status st = FN(grad_run)(job);
-    free(job);
-    return st;
+    return FN(grad_run)(&(FN(grad_job)){.net = net, .n = n, .x = x, .y = y, .grad = dx, .out = loss});
 }
 
 cr_status FN(net_class_grad)(const cr_net *net, size_t n, const real *x, const int64_t *cls,
                              int of_probs, real *grad, real *score) {
     if (!net || !x || !cls || !grad || net->dtype != R_DTYPE) return CR_ERR_ARG;
     if (n == 0) return CR_ERR_SHAPE;
-    FN(grad_job) *job = calloc(1, sizeof *job);
-    if (!job) return CR_ERR_NOMEM;
-    job->net = net;
-    job->n = n;
-    job->x = x;
-    job->cls = cls;
-    job->of_probs = of_probs;
-    job->grad = grad;
-    job->out = score;
-    cr_status st = FN(grad_run)(job);
-    free(job);
-    return st;
+    return FN(grad_run)(&(FN(grad_job)){.net = net, .n = n, .x = x, .cls = cls,
+                                        .of_probs = of_probs, .grad = grad, .out = score});
 }
