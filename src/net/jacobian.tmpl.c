@@ -169,17 +169,17 @@ static cr_status FN(jac_closed)(const FN(jac_job) *job, FN(jac_scratch) *s, size
     real *deriv = s->c;
     for (int l = L - 2; l >= 0; l--) {
         const size_t din = net->dims[l], dout = net->dims[l + 1];
-        /* a'(r_l): the diagonal of ∂h_l/∂r_l */
+        /* M <- M diag(a'(r_l)): a'(r_l) is the diagonal of ∂h_l/∂r_l; scale the
+           columns of each example's K rows by its own */
         FN(iu_act_deriv)(net->act[l], m * dout, t1->pre[l], t1->post[l], deriv);
+        FN(iu_scale_rows)(m, k, dout, deriv, cur);
         real *dest = l == 0 ? jac : next;
 #if defined(CR_REAL_F32)
         if (l == 0 && job->pk.w0.data) {
-            /* M <- (M diag(a'(r_0))) W_0ᵀ, the product in one pass of the packed kernel,
-               each value of the Jacobian written once. The K rows of ∂ŷ/∂x sum to zero
-               (Σ_c ŷ_c = 1 whatever x), so for the probabilities the row of the most
-               probable class is minus the sum of the others instead of one more row of
-               products. */
-            FN(iu_scale_rows)(m, k, dout, deriv, cur);
+            /* M <- M W_0ᵀ in one pass of the packed kernel, each value of the Jacobian
+               written once. The K rows of ∂ŷ/∂x sum to zero (Σ_c ŷ_c = 1 whatever x), so
+               for the probabilities the row of the most probable class is minus the sum
+               of the others instead of one more row of products. */
             if (job->of_probs)
                 for (size_t i = 0; i < m; i++)
                     s->derived[i] = FN(iu_argmax)(k, (const real *)t1->post[L - 1] + i * k);
@@ -187,8 +187,6 @@ static cr_status FN(jac_closed)(const FN(jac_job) *job, FN(jac_scratch) *s, size
             break;
         }
 #endif
-        /* M <- M diag(a'(r_l)) : scale the columns of each example's K rows */
-        FN(iu_scale_rows)(m, k, dout, deriv, cur);
         /* M <- M W_lᵀ : (m·K × dout)(dout × din), W_l stored din × dout */
         GEMM(0, 1, m * k, din, dout, 1, cur, dout, FN(iu_w)(net, l), dout, 0, dest, din);
         next = cur;
