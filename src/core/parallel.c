@@ -81,11 +81,14 @@ cr_status cr_parallel_for(size_t n_tasks, int workers, cr_task_fn task, void *ct
     if (workers > CR_MAX_WORKERS) workers = CR_MAX_WORKERS;
     if ((size_t)workers > n_tasks) workers = (int)n_tasks;
     if (workers <= 1) {
-        for (size_t t = 0; t < n_tasks; t++) {
-            cr_status st = task(ctx, t, 0);
-            if (st != CR_OK) return st;
-        }
-        return CR_OK;
+        /* one worker runs its gemms single-threaded too: a task's numbers must not
+           depend on how many threads the BLAS would use (OpenBLAS's threaded dgemm
+           rounds differently from its serial one on some CPUs) */
+        cr_status st = CR_OK;
+        cr_blas_serial_enter();
+        for (size_t t = 0; t < n_tasks && st == CR_OK; t++) st = task(ctx, t, 0);
+        cr_blas_serial_leave();
+        return st;
     }
     loop_state s = {.task = task, .ctx = ctx, .n_tasks = n_tasks};
     atomic_init(&s.next, 0);

@@ -34,8 +34,9 @@ size_t cr_even_chunk(size_t n, size_t max_chunk);
 /* Runs every task in [0, n_tasks) on `workers` threads: the caller is worker
    0, the others are started for the call and joined before it returns. Tasks
    are claimed in increasing order; once a task fails no new task starts, and
-   the status of the lowest-numbered failed task is returned. With workers > 1
-   the BLAS is held at one thread meanwhile (cr_blas_serial_enter). If a thread
+   the status of the lowest-numbered failed task is returned. The BLAS is held
+   at one thread meanwhile (cr_blas_serial_enter), with one worker too, so that
+   a task's numbers depend on its chunk only, never on the BLAS thread count. If a thread
    cannot be started, the tasks run on the threads there are. */
 cr_status cr_parallel_for(size_t n_tasks, int workers, cr_task_fn task, void *ctx);
 
