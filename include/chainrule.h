@@ -45,11 +45,15 @@ extern "C" {
 typedef enum {
     CR_OK = 0,
     CR_ERR_NOMEM,     /* an allocation failed */
-    CR_ERR_ARG,       /* an argument is invalid (NULL, zero size, bad enum) */
-    CR_ERR_SHAPE,     /* shapes do not fit together */
+    CR_ERR_ARG,       /* an argument is invalid: NULL, a zero count or size (n = 0 rows,
+                         a zero width, max_batch or batch 0), a bad enum or option value,
+                         a label or class out of range, a tape of another net */
+    CR_ERR_SHAPE,     /* shapes do not fit together: more rows than a tape or workspace
+                         holds, a row index past the last forward pass */
     CR_ERR_OVERFLOW,  /* a size computation would overflow */
     CR_ERR_NONFINITE, /* NaN or Inf where a finite number is required */
-    CR_ERR_DTYPE      /* operation does not support this dtype */
+    CR_ERR_DTYPE      /* the net, tape or optimiser is not of the function's dtype (an
+                         _f32 call on a float64 net), or the dtype is not supported */
 } cr_status;
 
 /* A short static English description of a status ("out of memory", ...). */
@@ -236,7 +240,7 @@ typedef struct cr_tape {
 } cr_tape;
 
 /* A tape is tied to the widths of the net it was made for; the typed functions
-   reject (CR_ERR_ARG) a tape of another net. */
+   reject a tape of another net (CR_ERR_ARG) or of another dtype (CR_ERR_DTYPE). */
 cr_status cr_tape_create(const cr_net *net, size_t max_batch, cr_tape **out);
 void cr_tape_free(cr_tape *tape);
 
@@ -260,6 +264,9 @@ void cr_tape_free(cr_tape *tape);
  *           of the probabilities (of_probs=1) or logits (0) w.r.t. x, formed by
  *           multiplying the explicit per-op Jacobians (no VJPs). Allocates
  *           its scratch; returns CR_ERR_NOMEM on failure.
+ * Errors: CR_ERR_DTYPE when the net or the tape is not of the function's dtype;
+ * CR_ERR_ARG for a NULL argument, n = 0, a tape of another net, or no forward
+ * pass yet; CR_ERR_SHAPE for n > tape->max_batch or a row i >= tape->n.
  */
 #define CR_DECLARE_NET(T, S)                                                                   \
     cr_status cr_net_forward_##S(const cr_net *net, cr_tape *tape, size_t n, const T *x);     \
@@ -271,7 +278,7 @@ void cr_tape_free(cr_tape *tape);
                              T *probs_dot);                                                   \
     cr_status cr_net_input_jacobian_chain_##S(const cr_net *net, const cr_tape *tape,         \
                                               size_t i, int of_probs, T *jac);                \
-    /* one-hot rows from class indices; returns CR_ERR_ARG if a label >= k. */                \
+    /* one-hot rows from class indices; returns CR_ERR_ARG for a label outside [0, k). */     \
     cr_status cr_onehot_##S(size_t n, size_t k, const int64_t *labels, T *y);
 
 CR_DECLARE_NET(float, f32)
@@ -283,7 +290,9 @@ double *cr_net_params_f64(cr_net *net);
 
 /* ================================================================ training
  * Optimisers, learning-rate schedules, a seeded shuffle and the training step
- * (src/net/optim.c, src/net/train.c). Training is float32.
+ * (src/net/optim.c, src/net/train.c). Training is float32: the training
+ * functions return CR_ERR_DTYPE for a float64 net or optimiser state, CR_ERR_ARG
+ * for a NULL argument or a zero count (n = 0, batch 0, max_batch 0).
  *
  * Optimiser state is kept as flat arrays parallel to net->params, so a step
  * is one loop over n_params. The semantics follow PyTorch's torch.optim:
@@ -469,6 +478,9 @@ cr_status cr_evaluate_f32(const cr_net *net, cr_tape *tape, size_t n, const floa
  * splits its examples into fixed chunks run on cr_get_threads() workers, each
  * calling the BLAS single-threaded (the BLAS is held at one thread meanwhile);
  * the chunks, and so the results, do not depend on the number of workers.
+ * Errors: CR_ERR_DTYPE when the net is not of the function's dtype (an _f32
+ * call on a float64 net); CR_ERR_ARG for a NULL argument, n = 0, a class or
+ * label outside [0, K), or an invalid option.
  */
 
 typedef enum {

@@ -745,11 +745,11 @@ static void test_create_errors(void **state) {
     cr_activation bad[1] = {CR_ACT_COUNT};
     assert_int_equal(cr_net_create(&net, CR_F64, 2, dims, bad), CR_ERR_ARG);
     assert_null(net);
-    /* a zero dimension anywhere (input, hidden, output) */
+    /* a zero dimension anywhere (input, hidden, output): a zero size, CR_ERR_ARG */
     const size_t z0[3] = {0, 4, 2}, z1[3] = {3, 0, 2}, z2[3] = {3, 4, 0};
-    assert_int_equal(cr_net_create(&net, CR_F64, 2, z0, acts), CR_ERR_SHAPE);
-    assert_int_equal(cr_net_create(&net, CR_F64, 2, z1, acts), CR_ERR_SHAPE);
-    assert_int_equal(cr_net_create(&net, CR_F32, 2, z2, acts), CR_ERR_SHAPE);
+    assert_int_equal(cr_net_create(&net, CR_F64, 2, z0, acts), CR_ERR_ARG);
+    assert_int_equal(cr_net_create(&net, CR_F64, 2, z1, acts), CR_ERR_ARG);
+    assert_int_equal(cr_net_create(&net, CR_F32, 2, z2, acts), CR_ERR_ARG);
     assert_null(net);
     /* sizes whose products or byte counts overflow size_t */
     const size_t o1[2] = {SIZE_MAX / 2, SIZE_MAX / 2}, o2[2] = {SIZE_MAX / 2, 1},
@@ -824,19 +824,19 @@ static void test_tape_errors(void **state) {
     assert_int_equal(cr_net_jvp_f64(net, tape, xd, out, NULL), CR_ERR_ARG);
     assert_int_equal(cr_net_input_jacobian_chain_f64(net, tape, 0, 1, jac), CR_ERR_SHAPE);
 
-    /* batch size: 0 and > max_batch are shape errors, max_batch is fine */
+    /* batch size: 0 is an invalid argument, > max_batch a shape error, max_batch is fine */
     assert_int_equal(cr_net_forward_f64(net, tape, 5, x), CR_ERR_SHAPE);
-    assert_int_equal(cr_net_forward_f64(net, tape, 0, x), CR_ERR_SHAPE);
+    assert_int_equal(cr_net_forward_f64(net, tape, 0, x), CR_ERR_ARG);
     assert_int_equal(cr_net_forward_f64(net, tape, 4, x), CR_OK);
     assert_int_equal(tape->n, 4);
     assert_int_equal(cr_net_input_jacobian_chain_f64(net, tape, 4, 1, jac), CR_ERR_SHAPE);
     assert_int_equal(cr_net_input_jacobian_chain_f64(net, tape, 3, 1, jac), CR_OK);
     assert_int_equal(cr_net_input_jacobian_chain_f64(net, tape, 3, 1, NULL), CR_ERR_ARG);
 
-    /* mismatched tapes, dtypes and NULLs */
-    assert_int_equal(cr_net_forward_f64(net, tape32, 2, x), CR_ERR_ARG);
-    assert_int_equal(cr_net_forward_f32(net32, tape, 2, xf), CR_ERR_ARG);
-    assert_int_equal(cr_net_forward_f32(net, tape32, 2, xf), CR_ERR_ARG);
+    /* mismatched dtypes (CR_ERR_DTYPE), tapes and NULLs (CR_ERR_ARG) */
+    assert_int_equal(cr_net_forward_f64(net, tape32, 2, x), CR_ERR_DTYPE);
+    assert_int_equal(cr_net_forward_f32(net32, tape, 2, xf), CR_ERR_DTYPE);
+    assert_int_equal(cr_net_forward_f32(net, tape32, 2, xf), CR_ERR_DTYPE);
     assert_int_equal(cr_net_forward_f64(net, tape3, 2, x), CR_ERR_ARG);
     assert_int_equal(cr_net_forward_f64(net, NULL, 2, x), CR_ERR_ARG);
     assert_int_equal(cr_net_forward_f64(net, tape, 2, NULL), CR_ERR_ARG);

@@ -143,8 +143,8 @@ static cr_status FN(path_pass)(FN(path_job) *job, const size_t *idx, size_t cnt,
 
 cr_status FN(attribute)(const cr_net *net, size_t n, const real *x, const int64_t *cls,
                         const cr_attr_options *opt, real *attr, cr_attr_report *report) {
-    if (!net || !x || !cls || !opt || !attr || net->dtype != R_DTYPE) return CR_ERR_ARG;
-    if (n == 0) return CR_ERR_SHAPE;
+    if (!net || !x || !cls || !opt || !attr || n == 0) return CR_ERR_ARG;
+    if (net->dtype != R_DTYPE) return CR_ERR_DTYPE;
     const size_t d = net->dims[0], k = net->dims[net->n_layers];
     for (size_t i = 0; i < n; i++)
         if (cls[i] < 0 || (uint64_t)cls[i] >= k) return CR_ERR_ARG;

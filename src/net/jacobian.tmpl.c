@@ -218,8 +218,8 @@ static cr_status FN(jac_task)(void *ctx, size_t t, int w) {
 
 cr_status FN(net_input_jacobian)(const cr_net *net, size_t n, const real *x, int of_probs,
                                  cr_jac_mode mode, real *jac) {
-    if (!net || !x || !jac || net->dtype != R_DTYPE) return CR_ERR_ARG;
-    if (n == 0) return CR_ERR_SHAPE;
+    if (!net || !x || !jac || n == 0) return CR_ERR_ARG;
+    if (net->dtype != R_DTYPE) return CR_ERR_DTYPE;
     const size_t d = net->dims[0], k = net->dims[net->n_layers];
     size_t tmp;
     if (!cr_mul_size(n, k, &tmp) || !cr_mul_size(tmp, d, &tmp)) return CR_ERR_OVERFLOW;

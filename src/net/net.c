@@ -37,7 +37,7 @@ cr_status cr_net_create(cr_net **out, cr_dtype dtype, int n_layers, const size_t
     if (n_layers < 1 || n_layers > CR_MAX_LAYERS || !dims) return CR_ERR_ARG;
     if (dtype != CR_F32 && dtype != CR_F64) return CR_ERR_DTYPE;
     for (int l = 0; l <= n_layers; l++)
-        if (dims[l] == 0) return CR_ERR_SHAPE;
+        if (dims[l] == 0) return CR_ERR_ARG;
     for (int l = 0; l + 1 < n_layers; l++)
         if (!act || (unsigned)act[l] >= CR_ACT_COUNT) return CR_ERR_ARG;
 

@@ -25,20 +25,24 @@ static const real *FN(net_b)(const cr_net *net, int l) {
     return (const real *)net->params + net->b_offset[l];
 }
 
-/* A tape fits a net made with the same dtype and widths (else buffers would overflow). */
-static int FN(tape_fits)(const cr_net *net, const cr_tape *tape) {
-    if (!net || !tape || tape->dtype != R_DTYPE || net->dtype != R_DTYPE ||
-        tape->n_layers != net->n_layers)
-        return 0;
+/* A tape fits a net made with the same dtype and widths (else buffers would overflow):
+   CR_ERR_ARG for NULL or a tape of other widths, CR_ERR_DTYPE when the net or the
+   tape is not of this function's dtype (an _f32 call on a float64 net). */
+static cr_status FN(tape_check)(const cr_net *net, const cr_tape *tape) {
+    if (!net || !tape) return CR_ERR_ARG;
+    if (net->dtype != R_DTYPE || tape->dtype != R_DTYPE) return CR_ERR_DTYPE;
+    if (tape->n_layers != net->n_layers) return CR_ERR_ARG;
     for (int l = 0; l <= net->n_layers; l++)
-        if (tape->dims[l] != net->dims[l]) return 0;
-    return 1;
+        if (tape->dims[l] != net->dims[l]) return CR_ERR_ARG;
+    return CR_OK;
 }
 
 cr_status FN(net_forward_packed)(const cr_net *net, cr_tape *tape, size_t n, const real *x,
                                  const cr_abt_packed *w0t) {
-    if (!FN(tape_fits)(net, tape) || !x) return CR_ERR_ARG;
-    if (n == 0 || n > tape->max_batch) return CR_ERR_SHAPE;
+    cr_status st = FN(tape_check)(net, tape);
+    if (st != CR_OK) return st;
+    if (!x || n == 0) return CR_ERR_ARG;
+    if (n > tape->max_batch) return CR_ERR_SHAPE;
     const int L = net->n_layers;
     const real *in = x;
     for (int l = 0; l < L; l++) {
@@ -71,7 +75,7 @@ cr_status FN(net_forward)(const cr_net *net, cr_tape *tape, size_t n, const real
 }
 
 real FN(net_loss)(const cr_net *net, cr_tape *tape, const real *y) {
-    if (!FN(tape_fits)(net, tape) || !y || tape->n == 0) return (real)NAN; /* no forward pass */
+    if (FN(tape_check)(net, tape) != CR_OK || !y || tape->n == 0) return (real)NAN; /* no forward pass */
     const int L = net->n_layers;
     size_t n = tape->n, k = net->dims[L];
     real *loss = tape->loss;
@@ -111,7 +115,9 @@ static void FN(chain_backward)(const cr_net *net, cr_tape *tape, real *dx, real 
 
 cr_status FN(net_backward)(const cr_net *net, cr_tape *tape, const real *y, real *dx,
                            real *grads) {
-    if (!FN(tape_fits)(net, tape) || !y || tape->n == 0) return CR_ERR_ARG;
+    cr_status st = FN(tape_check)(net, tape);
+    if (st != CR_OK) return st;
+    if (!y || tape->n == 0) return CR_ERR_ARG;
     const int L = net->n_layers;
     /* G_θ <- ŷ − y : the fused softmax + cross-entropy VJP, one row per example (∂J_n/∂θ_n) */
     FN(softmax_ce_vjp)(tape->n, net->dims[L], tape->post[L - 1], y, NULL, tape->grad_a);
@@ -122,7 +128,9 @@ cr_status FN(net_backward)(const cr_net *net, cr_tape *tape, const real *y, real
 }
 
 cr_status FN(net_vjp)(const cr_net *net, cr_tape *tape, const real *g_logits, real *dx) {
-    if (!FN(tape_fits)(net, tape) || !g_logits || !dx || tape->n == 0) return CR_ERR_ARG;
+    cr_status st = FN(tape_check)(net, tape);
+    if (st != CR_OK) return st;
+    if (!g_logits || !dx || tape->n == 0) return CR_ERR_ARG;
     memcpy(tape->grad_a, g_logits, tape->n * net->dims[net->n_layers] * sizeof(real));
     FN(chain_backward)(net, tape, dx, NULL, 0);
     return CR_OK;
@@ -130,7 +138,9 @@ cr_status FN(net_vjp)(const cr_net *net, cr_tape *tape, const real *g_logits, re
 
 cr_status FN(net_jvp)(const cr_net *net, cr_tape *tape, const real *xd, real *logits_dot,
                       real *probs_dot) {
-    if (!FN(tape_fits)(net, tape) || !xd || tape->n == 0) return CR_ERR_ARG;
+    cr_status st = FN(tape_check)(net, tape);
+    if (st != CR_OK) return st;
+    if (!xd || tape->n == 0) return CR_ERR_ARG;
     const int L = net->n_layers;
     const size_t n = tape->n, k = net->dims[L];
     const real *t = xd;
@@ -154,7 +164,9 @@ cr_status FN(net_jvp)(const cr_net *net, cr_tape *tape, const real *xd, real *lo
 
 cr_status FN(net_input_jacobian_chain)(const cr_net *net, const cr_tape *tape, size_t i,
                                        int of_probs, real *jac) {
-    if (!FN(tape_fits)(net, tape) || !jac) return CR_ERR_ARG;
+    cr_status st = FN(tape_check)(net, tape);
+    if (st != CR_OK) return st;
+    if (!jac) return CR_ERR_ARG;
     if (i >= tape->n) return CR_ERR_SHAPE;
     const int L = net->n_layers;
     const size_t k = net->dims[L];

@@ -126,8 +126,8 @@ void cr_optim_free(cr_optim *opt) { free(opt); }
 /* One source for both scalar types. */
 #define CR_OPTIM_STEP(T, S, SQRT)                                                              \
     cr_status cr_optim_step_##S(cr_optim *opt, T *p, const T *grad) {                          \
-        if (!opt || !p || !grad || opt->dtype != (sizeof(T) == 4 ? CR_F32 : CR_F64))           \
-            return CR_ERR_ARG;                                                                 \
+        if (!opt || !p || !grad) return CR_ERR_ARG;                                            \
+        if (opt->dtype != (sizeof(T) == 4 ? CR_F32 : CR_F64)) return CR_ERR_DTYPE;             \
         const cr_optim_config *c = &opt->cfg;                                                  \
         const size_t np = opt->n_params;                                                       \
         const T lr = (T)cr_optim_lr(c, opt->step), wd = (T)c->weight_decay;                    \
@@ -168,7 +168,8 @@ void cr_optim_free(cr_optim *opt) { free(opt); }
 
 /* float32: the same formulas through the vectorised loops of train_kernels.c */
 cr_status cr_optim_step_f32(cr_optim *opt, float *p, const float *grad) {
-    if (!opt || !p || !grad || opt->dtype != CR_F32) return CR_ERR_ARG;
+    if (!opt || !p || !grad) return CR_ERR_ARG;
+    if (opt->dtype != CR_F32) return CR_ERR_DTYPE;
     const cr_optim_config *c = &opt->cfg;
     const float lr = (float)cr_optim_lr(c, opt->step), wd = (float)c->weight_decay;
     switch (c->kind) {

@@ -61,7 +61,8 @@ static size_t align64(size_t bytes) { return (bytes + 63) / 64 * 64; }
 cr_status cr_train_ws_create(const cr_net *net, size_t max_batch, size_t n_examples,
                              cr_train_ws **out) {
     *out = NULL;
-    if (!net || net->dtype != CR_F32 || max_batch == 0) return CR_ERR_ARG;
+    if (!net || max_batch == 0) return CR_ERR_ARG;
+    if (net->dtype != CR_F32) return CR_ERR_DTYPE;
     if (n_examples > UINT32_MAX) return CR_ERR_OVERFLOW;
     size_t d = net->dims[0], xb, gb, yb, pb, zb, maxdim = 0; /* maxdim: Σ input widths */
     for (int l = 0; l < net->n_layers; l++) maxdim += net->dims[l];
@@ -426,10 +427,10 @@ cr_status cr_train_ws_set_threads(cr_train_ws *ws, int n) {
 
 static cr_status step_args(const cr_net *net, const cr_optim *opt, const cr_train_ws *ws,
                            size_t n, const float *x, const int32_t *labels) {
-    if (!net || !opt || !ws || !x || !labels || net->dtype != CR_F32 || opt->dtype != CR_F32 ||
-        opt->n_params != net->n_params || ws->tape->n_layers != net->n_layers)
-        return CR_ERR_ARG;
-    if (n == 0 || n > ws->max_batch) return CR_ERR_SHAPE;
+    if (!net || !opt || !ws || !x || !labels || n == 0) return CR_ERR_ARG;
+    if (net->dtype != CR_F32 || opt->dtype != CR_F32) return CR_ERR_DTYPE;
+    if (opt->n_params != net->n_params || ws->tape->n_layers != net->n_layers) return CR_ERR_ARG;
+    if (n > ws->max_batch) return CR_ERR_SHAPE;
     const size_t k = net->dims[net->n_layers];
     for (size_t i = 0; i < n; i++)
         if (labels[i] < 0 || (size_t)labels[i] >= k) return CR_ERR_ARG;
@@ -548,8 +549,9 @@ cr_status cr_train_step_f32(cr_net *net, cr_optim *opt, cr_train_ws *ws, size_t 
 
 cr_status cr_train_sgd1_f32(cr_net *net, cr_optim *opt, cr_train_ws *ws, const float *x,
                             int32_t label, double *loss_sum, size_t *correct) {
-    if (!net || !opt || !ws || !x || net->dtype != CR_F32 || opt->dtype != CR_F32 ||
-        opt->cfg.kind != CR_OPT_SGD || opt->cfg.weight_decay != 0 ||
+    if (!net || !opt || !ws || !x) return CR_ERR_ARG;
+    if (net->dtype != CR_F32 || opt->dtype != CR_F32) return CR_ERR_DTYPE;
+    if (opt->cfg.kind != CR_OPT_SGD || opt->cfg.weight_decay != 0 ||
         ws->tape->n_layers != net->n_layers)
         return CR_ERR_ARG;
     const int L = net->n_layers;
@@ -614,9 +616,10 @@ cr_status cr_train_epoch_f32(cr_net *net, cr_optim *opt, cr_train_ws *ws, size_t
                              const float *x, const int32_t *labels, size_t batch, cr_rng *rng,
                              cr_train_stats *stats, cr_train_progress_fn progress,
                              size_t every, void *user) {
-    if (!net || !opt || !ws || !x || !labels || !rng || !stats || net->dtype != CR_F32)
+    if (!net || !opt || !ws || !x || !labels || !rng || !stats || n == 0 || batch == 0)
         return CR_ERR_ARG;
-    if (n == 0 || n > ws->n_examples || batch == 0 || batch > ws->max_batch) return CR_ERR_SHAPE;
+    if (net->dtype != CR_F32) return CR_ERR_DTYPE;
+    if (n > ws->n_examples || batch > ws->max_batch) return CR_ERR_SHAPE;
     memset(stats, 0, sizeof *stats);
     const size_t d = net->dims[0];
     uint32_t *perm = ws->perm;
@@ -672,7 +675,8 @@ cr_status cr_train_epoch_f32(cr_net *net, cr_optim *opt, cr_train_ws *ws, size_t
 cr_status cr_evaluate_f32(const cr_net *net, cr_tape *tape, size_t n, const float *x,
                           const int32_t *labels, double *loss_sum, size_t *correct,
                           uint64_t *confusion, float *probs) {
-    if (!net || !tape || !x || net->dtype != CR_F32) return CR_ERR_ARG;
+    if (!net || !tape || !x) return CR_ERR_ARG;
+    if (net->dtype != CR_F32 || tape->dtype != CR_F32) return CR_ERR_DTYPE;
     const int L = net->n_layers;
     const size_t d = net->dims[0], k = net->dims[L];
     if (labels)
