@@ -127,20 +127,27 @@ int cr_get_threads(void);
     void cr_linear_param_grads_##S(size_t n, size_t d, size_t h, const T *x, const T *g,      \
                                    T scale, T *dw, T *db);                                    \
                                                                                               \
-    /* element-wise activations h = f(r). Jacobian diag(f'(r)), VJP g o f', JVP rd o f'.    \
-       Each takes both r and h = f(r) and uses whichever its derivative needs.             */ \
+    /* element-wise activations h = f(r). Jacobian diag(f'(r)), VJP g o f', JVP rd o f',    \
+       deriv f'(r), deriv2 f''(r). Each takes both r and h = f(r) and uses whichever its   \
+       derivative needs. The chain calls them through the op table (src/ops/act_table.h). */ \
     void cr_sigmoid_forward_##S(size_t count, const T *r, T *h);                               \
     void cr_sigmoid_jacobian_##S(size_t d, const T *r, const T *h, T *jac /* d x d */);        \
     void cr_sigmoid_vjp_##S(size_t count, const T *r, const T *h, const T *g, T *gr);          \
     void cr_sigmoid_jvp_##S(size_t count, const T *r, const T *h, const T *rd, T *hd);         \
+    void cr_sigmoid_deriv_##S(size_t count, const T *r, const T *h, T *d);                    \
+    void cr_sigmoid_deriv2_##S(size_t count, const T *r, const T *h, T *d2);                  \
     void cr_tanh_forward_##S(size_t count, const T *r, T *h);                                  \
     void cr_tanh_jacobian_##S(size_t d, const T *r, const T *h, T *jac);                       \
     void cr_tanh_vjp_##S(size_t count, const T *r, const T *h, const T *g, T *gr);             \
     void cr_tanh_jvp_##S(size_t count, const T *r, const T *h, const T *rd, T *hd);            \
+    void cr_tanh_deriv_##S(size_t count, const T *r, const T *h, T *d);                       \
+    void cr_tanh_deriv2_##S(size_t count, const T *r, const T *h, T *d2);                     \
     void cr_relu_forward_##S(size_t count, const T *r, T *h);                                  \
     void cr_relu_jacobian_##S(size_t d, const T *r, const T *h, T *jac);                       \
     void cr_relu_vjp_##S(size_t count, const T *r, const T *h, const T *g, T *gr);             \
     void cr_relu_jvp_##S(size_t count, const T *r, const T *h, const T *rd, T *hd);            \
+    void cr_relu_deriv_##S(size_t count, const T *r, const T *h, T *d);                       \
+    void cr_relu_deriv2_##S(size_t count, const T *r, const T *h, T *d2);                     \
                                                                                               \
     /* softmax per row: yhat = S(theta). Jacobian diag(yhat) - yhat^T yhat (K x K, full),   \
        VJP yhat o (g - <g, yhat>), JVP yhat o (td - <td, yhat>).                           */ \

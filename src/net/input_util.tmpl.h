@@ -9,24 +9,10 @@
 #include <string.h>
 
 #include "abt_kernel.h"
-#include "act_dispatch.tmpl.h"
 #include "net_private.tmpl.h"
 
 static inline const real *FN(iu_w)(const cr_net *net, int l) {
     return (const real *)net->params + net->w_offset[l];
-}
-
-/* d <- act'(r): the diagonal of the activation's Jacobian, obtained as its
-   JVP in the all-ones direction (diag(a') 1 = a'), with the op's own code. */
-static inline void FN(iu_act_deriv)(cr_activation act, size_t count, const real *r,
-                                    const real *h, real *d) {
-    for (size_t i = 0; i < count; i++) d[i] = 1;
-    switch (act) {
-    case CR_ACT_SIGMOID: FN(sigmoid_jvp)(count, r, h, d, d); break;
-    case CR_ACT_TANH: FN(tanh_jvp)(count, r, h, d, d); break;
-    case CR_ACT_RELU: FN(relu_jvp)(count, r, h, d, d); break;
-    default: break;
-    }
 }
 
 /* Row c of every example i of m: m[(i k + c) din + j] *= s[i din + j], the
@@ -124,7 +110,7 @@ static inline cr_status FN(iu_vjp_input)(const cr_net *net, cr_tape *tape, const
         const size_t din = net->dims[l], dout = net->dims[l + 1];
         FN(linear_vjp)(m, din, dout, FN(iu_w)(net, l), g, g_next); /* G_in <- G W_lᵀ */
         /* G_r <- G_h ∘ act'(r): a diagonal Jacobian, so element-wise */
-        FN(act_vjp)(net->act[l - 1], m * din, tape->pre[l - 1], tape->post[l - 1], g_next, g_next);
+        R_ACT(net->act[l - 1])->vjp(m * din, tape->pre[l - 1], tape->post[l - 1], g_next, g_next);
         real *t = g;
         g = g_next;
         g_next = t;

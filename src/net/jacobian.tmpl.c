@@ -171,7 +171,7 @@ static cr_status FN(jac_closed)(const FN(jac_job) *job, FN(jac_scratch) *s, size
         const size_t din = net->dims[l], dout = net->dims[l + 1];
         /* M <- M diag(a'(r_l)): a'(r_l) is the diagonal of ∂h_l/∂r_l; scale the
            columns of each example's K rows by its own */
-        FN(iu_act_deriv)(net->act[l], m * dout, t1->pre[l], t1->post[l], deriv);
+        R_ACT(net->act[l])->deriv(m * dout, t1->pre[l], t1->post[l], deriv);
         FN(iu_scale_rows)(m, k, dout, deriv, cur);
         real *dest = l == 0 ? jac : next;
 #if defined(CR_REAL_F32)

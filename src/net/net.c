@@ -8,16 +8,17 @@
 #include <string.h>
 
 #include "chainrule.h"
+#include "ops/act_table.h"
 
-static const char *const act_names[CR_ACT_COUNT] = {"sigmoid", "tanh", "relu"};
-
+/* Names and default initialisations come from the activation op table. */
 const char *cr_activation_name(cr_activation act) {
-    return (unsigned)act < CR_ACT_COUNT ? act_names[act] : "unknown";
+    const cr_act_entry *e = cr_act_running(act);
+    return e ? e->name : "unknown";
 }
 
 int cr_activation_parse(const char *name, cr_activation *out) {
     for (int i = 0; i < CR_ACT_COUNT; i++)
-        if (name && strcmp(name, act_names[i]) == 0) {
+        if (name && strcmp(name, cr_act_running((cr_activation)i)->name) == 0) {
             *out = (cr_activation)i;
             return 1;
         }
@@ -93,9 +94,8 @@ void cr_net_init(cr_net *net, cr_init scheme, uint64_t seed) {
         size_t fan_in = net->dims[l], fan_out = net->dims[l + 1];
         cr_init s = scheme;
         if (s == CR_INIT_AUTO) {
-            /* the activation this layer feeds; the last layer feeds softmax */
-            int relu = l + 1 < net->n_layers && net->act[l] == CR_ACT_RELU;
-            s = relu ? CR_INIT_HE : CR_INIT_XAVIER;
+            /* the activation this layer feeds (its row's choice); the last layer feeds softmax */
+            s = l + 1 < net->n_layers ? cr_act_running(net->act[l])->init : CR_INIT_XAVIER;
         }
         double limit = sqrt(6.0 / (double)(fan_in + fan_out)), sd = sqrt(2.0 / (double)fan_in);
         for (size_t i = 0; i < fan_in * fan_out; i++) {

@@ -15,7 +15,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "act_dispatch.tmpl.h"
 #include "net_private.tmpl.h"
 
 static const real *FN(net_w)(const cr_net *net, int l) {
@@ -60,7 +59,7 @@ cr_status FN(net_forward_packed)(const cr_net *net, cr_tape *tape, size_t n, con
 #endif
             FN(linear_forward)(n, din, dout, in, FN(net_w)(net, l), FN(net_b)(net, l), r);
         if (l + 1 < L)
-            FN(act_forward)(net->act[l], n * dout, r, h); /* h_l = act(r_l) */
+            R_ACT(net->act[l])->forward(n * dout, r, h); /* h_l = act(r_l) */
         else
             FN(softmax_forward)(n, dout, r, h); /* ŷ = S(θ) */
         in = h;
@@ -106,7 +105,7 @@ static void FN(chain_backward)(const cr_net *net, cr_tape *tape, real *dx, real 
         /* G_in <- G Wᵀ */
         FN(linear_vjp)(n, din, dout, FN(net_w)(net, l), g, gin);
         if (l > 0) /* G_r <- G_h ∘ act'(r): a diagonal Jacobian, so element-wise */
-            FN(act_vjp)(net->act[l - 1], n * din, tape->pre[l - 1], tape->post[l - 1], gin, gin);
+            R_ACT(net->act[l - 1])->vjp(n * din, tape->pre[l - 1], tape->post[l - 1], gin, gin);
         real *t = g;
         g = g_next;
         g_next = t;
@@ -150,7 +149,7 @@ cr_status FN(net_jvp)(const cr_net *net, cr_tape *tape, const real *xd, real *lo
         /* Ṙ <- Ṫ W */
         FN(linear_jvp)(n, din, dout, FN(net_w)(net, l), t, out);
         if (l + 1 < L) /* Ḣ <- Ṙ ∘ act'(r) */
-            FN(act_jvp)(net->act[l], n * dout, tape->pre[l], tape->post[l], out, out);
+            R_ACT(net->act[l])->jvp(n * dout, tape->pre[l], tape->post[l], out, out);
         t = out;
         real *s = out;
         out = spare;
@@ -204,7 +203,7 @@ cr_status FN(net_input_jacobian_chain)(const cr_net *net, const cr_tape *tape, s
             /* M <- M · ∂h/∂r = M · diag(act'(r)), multiplied as a full matrix on purpose */
             const real *r = (const real *)tape->pre[l - 1] + i * din;
             const real *h = (const real *)tape->post[l - 1] + i * din;
-            FN(act_jacobian)(net->act[l - 1], din, r, h, op_jac);
+            R_ACT(net->act[l - 1])->jacobian(din, r, h, op_jac);
             GEMM(0, 0, k, din, din, 1, m, din, op_jac, din, 0, m_next, din);
             s = m;
             m = m_next;

@@ -22,29 +22,11 @@
 
 #include "chainrule.h"
 #include "core/parallel.h"
+#include "ops/act_table.h"
 #include "train_kernels.h"
 
 static float *wptr(cr_net *net, int l) { return (float *)net->params + net->w_offset[l]; }
 static float *bptr(cr_net *net, int l) { return (float *)net->params + net->b_offset[l]; }
-
-static void act_forward(cr_activation act, size_t count, const float *r, float *h) {
-    switch (act) {
-    case CR_ACT_SIGMOID: cr_sigmoid_fast_f32(count, r, h); break;
-    case CR_ACT_TANH: cr_tanh_forward_f32(count, r, h); break;
-    case CR_ACT_RELU: cr_relu_forward_f32(count, r, h); break;
-    default: break;
-    }
-}
-
-static void act_vjp(cr_activation act, size_t count, const float *r, const float *h,
-                    const float *g, float *gr) {
-    switch (act) {
-    case CR_ACT_SIGMOID: cr_sigmoid_vjp_fast_f32(count, h, g, gr); break;
-    case CR_ACT_TANH: cr_tanh_vjp_f32(count, r, h, g, gr); break;
-    case CR_ACT_RELU: cr_relu_vjp_f32(count, r, h, g, gr); break;
-    default: break;
-    }
-}
 
 static void prefetch_row(const float *row, size_t d) {
 #if defined(__GNUC__)
@@ -315,7 +297,7 @@ static void step2(struct cr_train_pool *p, int w) {
             cr_gemm_f32(0, 0, n, c1 - c0, din, 1.0f, in, din, wptr(net, l) + c0, dout, 1.0f,
                         r + c0, dout);
             for (size_t i = 0; i < n; i++)
-                act_forward(net->act[l], c1 - c0, r + i * dout + c0, h + i * dout + c0);
+                cr_act_f32(net->act[l])->forward(c1 - c0, r + i * dout + c0, h + i * dout + c0);
         }
         barrier_wait(&p->bar);
         in = h;
@@ -350,8 +332,9 @@ static void step2(struct cr_train_pool *p, int w) {
             cr_gemm_f32(0, 1, n, r1 - r0, dout, 1.0f, g, dout, wl + r0 * dout, dout, 0.0f,
                         gin + r0, din);
             for (size_t i = 0; i < n; i++)
-                act_vjp(net->act[l - 1], r1 - r0, (const float *)tape->pre[l - 1] + i * din + r0,
-                        hin + i * din + r0, gin + i * din + r0, gin + i * din + r0);
+                cr_act_f32(net->act[l - 1])
+                    ->vjp(r1 - r0, (const float *)tape->pre[l - 1] + i * din + r0,
+                          hin + i * din + r0, gin + i * din + r0, gin + i * din + r0);
             cr_gemm_f32(1, 0, r1 - r0, dout, n, alpha, hin + r0, din, g, dout, beta,
                         dst + r0 * dout, dout);
         }
@@ -497,7 +480,7 @@ cr_status cr_train_step_f32(cr_net *net, cr_optim *opt, cr_train_ws *ws, size_t 
         float *r = tape->pre[l], *h = tape->post[l];
         cr_linear_forward_f32(n, din, dout, in, wptr(net, l), bptr(net, l), r);
         if (l + 1 < L)
-            act_forward(net->act[l], n * dout, r, h);
+            cr_act_f32(net->act[l])->forward(n * dout, r, h);
         else
             cr_softmax_forward_f32(n, dout, r, h);
         in = h;
@@ -520,7 +503,7 @@ cr_status cr_train_step_f32(cr_net *net, cr_optim *opt, cr_train_ws *ws, size_t 
         if (l > 0) {
             /* G_in <- G W_lᵀ ∘ act'(r_(l-1)), with the old W_l */
             cr_gemm_f32(0, 1, n, din, dout, 1.0f, g, dout, w, dout, 0.0f, gin, din);
-            act_vjp(net->act[l - 1], n * din, tape->pre[l - 1], tape->post[l - 1], gin, gin);
+            cr_act_f32(net->act[l - 1])->vjp(n * din, tape->pre[l - 1], tape->post[l - 1], gin, gin);
         }
         if (fused) {
             /* W <- (1 − lr wd) W − (lr/N) Hᵀ G ;  b <- (1 − lr wd) b − (lr/N) Σ G */
@@ -573,7 +556,7 @@ cr_status cr_train_sgd1_f32(cr_net *net, cr_optim *opt, cr_train_ws *ws, const f
         nnz[l] = cr_nonzero_f32(din, in, ws->nz + nz_off[l]);
         cr_sparse_gemv_f32(nnz[l], ws->nz + nz_off[l], dout, in, wptr(net, l), bptr(net, l), r);
         if (l + 1 < L)
-            act_forward(net->act[l], dout, r, h);
+            cr_act_f32(net->act[l])->forward(dout, r, h);
         else
             cr_softmax_forward_f32(1, dout, r, h);
         in = h;
@@ -596,7 +579,7 @@ cr_status cr_train_sgd1_f32(cr_net *net, cr_optim *opt, cr_train_ws *ws, const f
         float *w = wptr(net, l), *b = bptr(net, l);
         if (l > 0) {
             cr_gemv_rows_f32(din, dout, w, g, gin); /* gin = W g (old W) */
-            act_vjp(net->act[l - 1], din, tape->pre[l - 1], tape->post[l - 1], gin, gin);
+            cr_act_f32(net->act[l - 1])->vjp(din, tape->pre[l - 1], tape->post[l - 1], gin, gin);
         }
         /* W -= lr hᵀ g, b -= lr g */
         /* the kernel checks the values it wrote: a NaN can hide from the loss */

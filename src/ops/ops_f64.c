@@ -9,3 +9,4 @@
 #include "softmax.tmpl.c"
 #include "cross_entropy.tmpl.c"
 #include "softmax_ce.tmpl.c"
+#include "act_table.tmpl.c"

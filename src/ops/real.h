@@ -11,6 +11,7 @@
 #include <stddef.h>
 
 #include "chainrule.h"
+#include "ops/act_table.h"
 
 #if defined(CR_REAL_F32)
 typedef float real;
@@ -21,6 +22,7 @@ typedef float real;
 #define R_TANH tanhf
 #define R_ISFINITE(x) isfinite(x)
 #define R_DTYPE CR_F32
+#define R_ACT(act) cr_act_f32(act) /* the activation's row of the op table (act_table.h) */
 #elif defined(CR_REAL_F64)
 typedef double real;
 #define FN(name) cr_##name##_f64
@@ -30,6 +32,7 @@ typedef double real;
 #define R_TANH tanh
 #define R_ISFINITE(x) isfinite(x)
 #define R_DTYPE CR_F64
+#define R_ACT(act) cr_act_f64(act)
 #else
 #error "define CR_REAL_F32 or CR_REAL_F64 before including real.h"
 #endif

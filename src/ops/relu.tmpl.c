@@ -4,10 +4,22 @@
  *   Jacobian   ∂h/∂r = diag(1[r > 0])             (H×H, diagonal; 0 is taken at r = 0)
  *   VJP        g_r = g ∘ 1[r > 0]
  *   JVP        ḣ   = ṙ ∘ 1[r > 0]
+ *   a'(r)      1[r > 0]        a''(r) = 0 (away from the kink)
  */
 
 void FN(relu_forward)(size_t count, const real *r, real *h) {
     for (size_t i = 0; i < count; i++) h[i] = r[i] > 0 ? r[i] : 0;
+}
+
+void FN(relu_deriv)(size_t count, const real *r, const real *h, real *d) {
+    (void)h;
+    for (size_t i = 0; i < count; i++) d[i] = r[i] > 0 ? 1 : 0;
+}
+
+void FN(relu_deriv2)(size_t count, const real *r, const real *h, real *d2) {
+    (void)r;
+    (void)h;
+    for (size_t i = 0; i < count; i++) d2[i] = 0;
 }
 
 void FN(relu_jacobian)(size_t d, const real *r, const real *h, real *jac) {

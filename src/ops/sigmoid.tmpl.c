@@ -4,6 +4,8 @@
  *   Jacobian   ∂h/∂r = diag(h ∘ (1 − h))          (H×H, diagonal)
  *   VJP        g_r = g diag(h∘(1−h)) = g ∘ h ∘ (1 − h)
  *   JVP        ḣ   = diag(h∘(1−h)) ṙ  = ṙ ∘ h ∘ (1 − h)
+ *   a'(r)      σ' = σ(1 − σ): d/dr (1 + e^(−r))^(−1) = e^(−r)/(1 + e^(−r))² = σ · (1 − σ)
+ *   a''(r)     σ'' = σ'(1 − 2σ) = h(1 − h)(1 − 2h)
  *
  * The Jacobian is diagonal, and a row times a diagonal matrix is the
  * element-wise product with the diagonal: this is where "∘" comes from.
@@ -18,6 +20,16 @@ static inline real FN(sigmoid_scalar)(real r) {
 
 void FN(sigmoid_forward)(size_t count, const real *r, real *h) {
     for (size_t i = 0; i < count; i++) h[i] = FN(sigmoid_scalar)(r[i]);
+}
+
+void FN(sigmoid_deriv)(size_t count, const real *r, const real *h, real *d) {
+    (void)r;
+    for (size_t i = 0; i < count; i++) d[i] = h[i] * (1 - h[i]);
+}
+
+void FN(sigmoid_deriv2)(size_t count, const real *r, const real *h, real *d2) {
+    (void)r;
+    for (size_t i = 0; i < count; i++) d2[i] = h[i] * (1 - h[i]) * (1 - 2 * h[i]);
 }
 
 void FN(sigmoid_jacobian)(size_t d, const real *r, const real *h, real *jac) {

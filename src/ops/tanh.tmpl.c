@@ -4,10 +4,21 @@
  *   Jacobian   ∂t/∂r = diag(1 − t²)               (H×H, diagonal)
  *   VJP        g_r = g ∘ (1 − t²)
  *   JVP        ṫ   = ṙ ∘ (1 − t²)
+ *   a'(r)      1 − t²          a''(r) = −2t(1 − t²)
  */
 
 void FN(tanh_forward)(size_t count, const real *r, real *h) {
     for (size_t i = 0; i < count; i++) h[i] = R_TANH(r[i]);
+}
+
+void FN(tanh_deriv)(size_t count, const real *r, const real *h, real *d) {
+    (void)r;
+    for (size_t i = 0; i < count; i++) d[i] = 1 - h[i] * h[i];
+}
+
+void FN(tanh_deriv2)(size_t count, const real *r, const real *h, real *d2) {
+    (void)r;
+    for (size_t i = 0; i < count; i++) d2[i] = -2 * h[i] * (1 - h[i] * h[i]);
 }
 
 void FN(tanh_jacobian)(size_t d, const real *r, const real *h, real *jac) {

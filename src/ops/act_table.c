@@ -1,0 +1,75 @@
+/*
+ * The rows of the activation op table that the chain runs (act_table.h):
+ * each activation's reference row from its op file, with the fast kernels
+ * that are backends of their op put in place of the reference functions they
+ * implement. Today that is the float32 sigmoid, whose forward and VJP run the
+ * vectorised kernels of src/net/train_kernels.c (exp by a polynomial within
+ * 2 ulp of expf; the VJP is the op's expression g ∘ h ∘ (1 − h)). Those
+ * kernels choose their AVX-512, AVX2 or portable variant for the CPU at the
+ * first call; the other functions of the row stay the op file's.
+ */
+#include "act_table.h"
+
+#include "net/train_kernels.h"
+
+#define CR_ACT_ONE(e, name, init) +1
+_Static_assert(0 CR_ACT_ROWS(CR_ACT_ONE) == CR_ACT_COUNT,
+               "every cr_activation needs a row in CR_ACT_ROWS (src/ops/act_table.h)");
+#undef CR_ACT_ONE
+
+/* The sigmoid VJP kernel reads h only; the row's signature also passes r. */
+static void sigmoid_vjp_fast(size_t count, const float *r, const float *h, const float *g,
+                             float *gr) {
+    (void)r;
+    cr_sigmoid_vjp_fast_f32(count, h, g, gr);
+}
+
+static const cr_act_ops_f32 sigmoid_fast_f32 = {
+    cr_sigmoid_fast_f32,       cr_sigmoid_deriv_f32,    sigmoid_vjp_fast, cr_sigmoid_jvp_f32,
+    cr_sigmoid_jacobian_f32,   cr_sigmoid_deriv2_f32,   "vectorised forward and VJP (train_kernels.c)"};
+
+/* The backend selected for each row: the fast kernel where there is one (it
+   dispatches to the CPU's variant inside), else the op file's reference. */
+#define CR_ACT_SELECTED_F32(e) ((e) == CR_ACT_SIGMOID ? &sigmoid_fast_f32 : &cr_act_reference_f32[e])
+#define CR_ACT_SELECTED_F64(e) (&cr_act_reference_f64[e])
+
+#define CR_ACT_RUN_ROW(e, name, init) [e] = {e, #name, init, CR_ACT_SELECTED_F32(e), CR_ACT_SELECTED_F64(e)},
+#define CR_ACT_PLAIN_ROW(e, name, init) [e] = {e, #name, init, &cr_act_reference_f32[e], &cr_act_reference_f64[e]},
+/* Constant initialisers: no thread can see a row half-made. */
+cr_act_entry cr_act_table[CR_ACT_COUNT] = {CR_ACT_ROWS(CR_ACT_RUN_ROW)};
+static const cr_act_entry selected[CR_ACT_COUNT] = {CR_ACT_ROWS(CR_ACT_RUN_ROW)};
+static const cr_act_entry reference[CR_ACT_COUNT] = {CR_ACT_ROWS(CR_ACT_PLAIN_ROW)};
+#undef CR_ACT_RUN_ROW
+#undef CR_ACT_PLAIN_ROW
+
+const cr_act_entry *cr_act_running(cr_activation act) {
+    return (unsigned)act < CR_ACT_COUNT ? &cr_act_table[act] : NULL;
+}
+
+const cr_act_entry *cr_act_reference(cr_activation act) {
+    return (unsigned)act < CR_ACT_COUNT ? &reference[act] : NULL;
+}
+
+cr_status cr_act_replace(cr_activation act, cr_dtype dtype, const void *ops) {
+    if ((unsigned)act >= CR_ACT_COUNT || !ops) return CR_ERR_ARG;
+    if (dtype == CR_F32) {
+        const cr_act_ops_f32 *o = ops;
+        if (!o->forward || !o->deriv || !o->vjp || !o->jvp || !o->jacobian || !o->deriv2)
+            return CR_ERR_ARG;
+        cr_act_table[act].f32 = o;
+    } else if (dtype == CR_F64) {
+        const cr_act_ops_f64 *o = ops;
+        if (!o->forward || !o->deriv || !o->vjp || !o->jvp || !o->jacobian || !o->deriv2)
+            return CR_ERR_ARG;
+        cr_act_table[act].f64 = o;
+    } else {
+        return CR_ERR_ARG;
+    }
+    return CR_OK;
+}
+
+void cr_act_restore(cr_activation act, cr_dtype dtype) {
+    if ((unsigned)act >= CR_ACT_COUNT) return;
+    if (dtype == CR_F32) cr_act_table[act].f32 = selected[act].f32;
+    if (dtype == CR_F64) cr_act_table[act].f64 = selected[act].f64;
+}

@@ -1,0 +1,120 @@
+/*
+ * The activation op table (private to the core library: src/ops, src/net,
+ * src/check).
+ *
+ * Every element-wise activation h = a(r) is one row of CR_ACT_ROWS below and
+ * one op file, src/ops/NAME.tmpl.c, that holds the math in a comment and the
+ * reference implementation of six functions, for float and double from one
+ * source:
+ *
+ *   forward    h = a(r)
+ *   deriv      d = a'(r), the diagonal of the Jacobian ∂h/∂r = diag(a'(r))
+ *   vjp        g_r = g diag(a'(r)) = g ∘ a'(r)
+ *   jvp        ḣ   = diag(a'(r)) ṙ = a'(r) ∘ ṙ
+ *   jacobian   the explicit d × d matrix diag(a'(r))
+ *   deriv2     a''(r), for what later ops need (second-order terms)
+ *
+ * Each takes r and h = a(r) of the same forward pass (an op reads whichever
+ * it needs: the sigmoid's derivative is h(1 − h), ReLU's 1[r > 0]); the
+ * output may be the same array as g or ṙ (in place).
+ *
+ * The chain never names an activation: it asks cr_act_f32(act) or
+ * cr_act_f64(act) for the ops it runs. By default that is the reference row,
+ * except where a fast kernel is a backend of its op: in float32 the sigmoid's
+ * forward and VJP run the vectorised kernels of src/net/train_kernels.c, which
+ * pick their AVX-512, AVX2 or portable variant for the CPU at the first call
+ * (act_table.c). gradcheck and the mutation tests reach exactly those
+ * pointers, so a check of "the sigmoid VJP" checks the code that runs.
+ *
+ * To add an activation: write src/ops/NAME.tmpl.c with the six functions
+ * (copy tanh.tmpl.c), add its row here and its enum value and name to
+ * cr_activation in include/chainrule.h, and include it in ops_f32.c/ops_f64.c
+ * (see docs/chain.md). Every walk, command and check then has it.
+ */
+#ifndef CR_ACT_TABLE_H
+#define CR_ACT_TABLE_H
+
+#include <stddef.h>
+
+#include "chainrule.h"
+
+/*
+ * The rows: X(enum value, op name, what CR_INIT_AUTO picks for the weights of
+ * a layer that feeds the activation). The op name is the prefix of the op
+ * file's functions, cr_NAME_forward_f32 ... cr_NAME_deriv2_f64, and the name
+ * that cr_activation_name prints and models store.
+ */
+#define CR_ACT_ROWS(X)                          \
+    X(CR_ACT_SIGMOID, sigmoid, CR_INIT_XAVIER) \
+    X(CR_ACT_TANH, tanh, CR_INIT_XAVIER)       \
+    X(CR_ACT_RELU, relu, CR_INIT_HE)
+
+/* The functions of one activation for one scalar type (see above). */
+typedef struct {
+    void (*forward)(size_t count, const float *r, float *h);
+    void (*deriv)(size_t count, const float *r, const float *h, float *d);
+    void (*vjp)(size_t count, const float *r, const float *h, const float *g, float *gr);
+    void (*jvp)(size_t count, const float *r, const float *h, const float *rd, float *hd);
+    void (*jacobian)(size_t d, const float *r, const float *h, float *jac /* d x d */);
+    void (*deriv2)(size_t count, const float *r, const float *h, float *d2);
+    const char *backend; /* "reference", or the name of the fast kernel */
+} cr_act_ops_f32;
+
+typedef struct {
+    void (*forward)(size_t count, const double *r, double *h);
+    void (*deriv)(size_t count, const double *r, const double *h, double *d);
+    void (*vjp)(size_t count, const double *r, const double *h, const double *g, double *gr);
+    void (*jvp)(size_t count, const double *r, const double *h, const double *rd, double *hd);
+    void (*jacobian)(size_t d, const double *r, const double *h, double *jac /* d x d */);
+    void (*deriv2)(size_t count, const double *r, const double *h, double *d2);
+    const char *backend;
+} cr_act_ops_f64;
+
+/* One row of the table: the activation, its name, its default initialisation
+   and its ops for both scalar types. */
+typedef struct {
+    cr_activation act;
+    const char *name;
+    cr_init init; /* CR_INIT_XAVIER or CR_INIT_HE */
+    const cr_act_ops_f32 *f32;
+    const cr_act_ops_f64 *f64;
+} cr_act_entry;
+
+/* The reference rows, defined by ops_f32.c / ops_f64.c from the op files. */
+extern const cr_act_ops_f32 cr_act_reference_f32[CR_ACT_COUNT];
+extern const cr_act_ops_f64 cr_act_reference_f64[CR_ACT_COUNT];
+
+/* The rows the chain runs (act_table.c); read them through the functions below. */
+extern cr_act_entry cr_act_table[CR_ACT_COUNT];
+
+/* The entry the chain actually runs for act (its selected backends), or NULL
+   for a value outside the enum. Borrowed, valid for the program's life. */
+const cr_act_entry *cr_act_running(cr_activation act);
+/* The entry of the op file's plain implementation (never replaced), or NULL. */
+const cr_act_entry *cr_act_reference(cr_activation act);
+
+/* The ops the float32 / float64 chain calls for act (act must be valid: the
+   net constructor checks it). Inline: one load per layer. */
+static inline const cr_act_ops_f32 *cr_act_f32(cr_activation act) {
+    return cr_act_table[act].f32;
+}
+static inline const cr_act_ops_f64 *cr_act_f64(cr_activation act) {
+    return cr_act_table[act].f64;
+}
+
+/*
+ * Test hook (mutation tests): from now on the chain runs `ops` for act in
+ * this dtype — every walk, input gradient, Jacobian mode, attack,
+ * attribution and training step — until cr_act_restore. ops (a
+ * cr_act_ops_f32 or cr_act_ops_f64, matching dtype) is borrowed and must stay
+ * valid until then; every function pointer must be set. Typical use: copy
+ * *cr_act_running(act)->f32, replace .vjp with a wrong one, install, check
+ * that the checks catch it, restore. Not thread-safe: call it while no other
+ * thread is inside the library. Returns CR_ERR_ARG for a bad act, dtype or
+ * a NULL pointer in ops.
+ */
+cr_status cr_act_replace(cr_activation act, cr_dtype dtype, const void *ops);
+/* Puts back the backend selected for the CPU (undoes cr_act_replace). */
+void cr_act_restore(cr_activation act, cr_dtype dtype);
+
+#endif

@@ -1,0 +1,20 @@
+/*
+ * The reference rows of the activation op table for one scalar type: the op
+ * files' own functions, in the order of CR_ACT_ROWS (act_table.h). Included
+ * last by ops_f32.c / ops_f64.c, after the op files.
+ */
+#include "act_table.h"
+
+#if defined(CR_REAL_F32)
+#define CR_ACT_REF_ROWS cr_act_reference_f32
+typedef cr_act_ops_f32 act_ops;
+#else
+#define CR_ACT_REF_ROWS cr_act_reference_f64
+typedef cr_act_ops_f64 act_ops;
+#endif
+
+#define CR_ACT_REF_ROW(e, name, init)                                                          \
+    [e] = {FN(name##_forward), FN(name##_deriv), FN(name##_vjp), FN(name##_jvp),             \
+           FN(name##_jacobian), FN(name##_deriv2), "reference"},
+const act_ops CR_ACT_REF_ROWS[CR_ACT_COUNT] = {CR_ACT_ROWS(CR_ACT_REF_ROW)};
+#undef CR_ACT_REF_ROW
