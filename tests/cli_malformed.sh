@@ -249,7 +249,7 @@ ccase c_nonnum.csv "c_nonnum.csv:2: column 3: 'abc' is not a number"
 ccase c_nan.csv "column 3: 'nan' is not a finite number"
 ccase c_inf.csv "column 4: '-inf' is not a finite number"
 ccase c_neglabel.csv "label '-1' is not a non-negative integer"
-ccase c_label_range.csv "labels go up to 7 but the model"
+ccase c_label_range.csv "label 7 is out of range for k = 3"
 ccase c_empty.csv "empty file"
 ccase c_blank.csv "empty file"
 ccase c_quote.csv "unterminated quote"
@@ -268,7 +268,7 @@ icase i_type.idx "unsupported IDX element type 0x0a"
 icase i_2e40.idx "IDX header claims 1099511627776 data bytes"
 icase i_2e40.idx.gz "IDX header claims 1099511627776 data bytes, more than the limit"
 icase i_trunc.idx.gz "corrupt or truncated gzip stream"
-err "idx labels out of range" i_labels_range.idx "labels go up to 200" - -- "$CR" eval --model "$M" --data i_images.idx,i_labels_range.idx
+err "idx labels out of range" i_labels_range.idx "label 200 at index 2 is out of range for k = 3" - -- "$CR" eval --model "$M" --data i_images.idx,i_labels_range.idx
 
 # ---------------------------------------------------------------- paths
 mkdir -p adir

@@ -9,6 +9,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "chainrule.h"
 #include "chainrule_io.h"
@@ -56,6 +57,72 @@ int cli_args_next(cli_args *a); /* 0 at the end, or after --help / an error */
 int cli_flag(cli_args *a, const char *name);
 int cli_value(cli_args *a, const char *name, const char **out);
 int cli_args_unknown(cli_args *a); /* error for the current argument; CLI_USAGE */
+
+/* ------------------------------------------------------------ option tables */
+/*
+ * A command's options are one table: name, kind, destination, value name and
+ * help text. cli_parse reads argv with it and --help prints from it, so the
+ * two cannot drift apart. Usage:
+ *
+ *     const char *model = NULL; long steps = 20; int json = 0;
+ *     const cli_opt opts[] = {
+ *         CLI_REQ_STR("--model", &model, "PATH", "the model (required)"),
+ *         CLI_LONG("--steps", &steps, 1, 1000000, "S", "steps (default 20)"),
+ *         CLI_FLAG("--json", &json, "print JSON"),
+ *         CLI_END,
+ *     };
+ *     int rc;
+ *     if (!cli_parse(argc, argv, opts, usage_text, &rc)) return rc;
+ *
+ * Values are "--name value" or "--name=value"; a repeated option keeps the
+ * last value. Numbers are checked against [lo, hi] when they are parsed and
+ * left at their default when the option is absent. A STR destination stays
+ * NULL when absent, so "was it given" is `dest != NULL`.
+ */
+typedef enum {
+    CLI_OPT_END = 0,  /* ends a table */
+    CLI_OPT_FLAG,     /* int *: set to 1 */
+    CLI_OPT_STR,      /* const char **: the value (borrowed from argv) */
+    CLI_OPT_LONG,     /* long *, in [lo, hi] */
+    CLI_OPT_DOUBLE,   /* double *, finite, in [lo, hi] */
+    CLI_OPT_U64,      /* uint64_t * */
+    CLI_OPT_HEADING,  /* no option: a line of --help (help), e.g. a section title */
+    CLI_OPT_INCLUDE   /* no option: the entries of another table (dest: const cli_opt *) */
+} cli_opt_kind;
+
+typedef struct cli_opt {
+    const char *name; /* "--model" */
+    cli_opt_kind kind;
+    void *dest;       /* see the kinds; not owned */
+    const char *arg;  /* the value's name in --help ("PATH"), NULL for flags */
+    const char *help; /* one line or several separated by '\n' */
+    double lo, hi;    /* range of LONG / DOUBLE */
+    int required;     /* cli_parse fails when the option is absent */
+} cli_opt;
+
+#define CLI_FLAG(name, dest, help) {name, CLI_OPT_FLAG, dest, NULL, help, 0, 0, 0}
+#define CLI_STR(name, dest, arg, help) {name, CLI_OPT_STR, dest, arg, help, 0, 0, 0}
+#define CLI_REQ_STR(name, dest, arg, help) {name, CLI_OPT_STR, dest, arg, help, 0, 0, 1}
+#define CLI_LONG(name, dest, lo, hi, arg, help) {name, CLI_OPT_LONG, dest, arg, help, lo, hi, 0}
+#define CLI_DOUBLE(name, dest, lo, hi, arg, help) {name, CLI_OPT_DOUBLE, dest, arg, help, lo, hi, 0}
+#define CLI_U64(name, dest, arg, help) {name, CLI_OPT_U64, dest, arg, help, 0, 0, 0}
+#define CLI_HEADING(text) {NULL, CLI_OPT_HEADING, NULL, NULL, text, 0, 0, 0}
+#define CLI_INCLUDE(table) {NULL, CLI_OPT_INCLUDE, (void *)(table), NULL, NULL, 0, 0, 0}
+#define CLI_END {NULL, CLI_OPT_END, NULL, NULL, NULL, 0, 0, 0}
+
+/*
+ * Parses argv[1..] (argv[0] is the command's name) with the table. Returns 1
+ * when the command should go on; 0 when it should return *status: CLI_OK after
+ * printing --help (usage, then the options from the table) to stdout, or
+ * CLI_USAGE after one line on stderr (unknown option, missing value, a number
+ * out of range, a required option absent).
+ */
+int cli_parse(int argc, char **argv, const cli_opt *table, const char *usage, int *status);
+/* Prints the options of a table as --help does. */
+void cli_print_options(FILE *out, const cli_opt *table);
+/* Within a hand-written cli_args loop: consumes the current argument if the
+   table names it (parsing its value), returns 1 if it did. */
+int cli_table_option(cli_args *a, const cli_opt *table);
 
 /* Strict number parsing (whole string, finite, in range); on failure print
    "chainrule: CMD: OPTION: 'text' is not ..." and return 0. */

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "cli_input.h"
 
 int cli_error(const char *fmt, ...) {
     va_list ap;
@@ -211,47 +212,21 @@ int cli_load_model(const char *path, cr_model *model) {
 }
 
 int cli_load_inputs(const char *path, const cr_model *model, void **x, size_t *n) {
-    cr_error err;
-    cr_array a;
-    const cr_net *net = model->net;
-    size_t d = net->dims[0];
+    cli_examples_opts o = {0};
+    cli_examples ex;
+    o.inputs = path;
     *x = NULL;
-    if (cr_npy_read(path, &a, &err) != 0) return cli_io_error(&err);
-    size_t rows;
-    if (a.ndim == 1 && a.shape[0] == d)
-        rows = 1;
-    else if (a.ndim >= 2 && a.shape[0] > 0 && a.count / a.shape[0] == d)
-        rows = a.shape[0];
-    else {
-        char shape[128];
-        size_t len = 0;
-        shape[0] = '\0';
-        for (int i = 0; i < a.ndim && len < sizeof shape - 24; i++)
-            len += (size_t)snprintf(shape + len, sizeof shape - len, i ? ", %zu" : "%zu", a.shape[i]);
-        cli_error("%s: inputs have shape [%s] but the model takes %zu features per example "
-                  "(expected [N, %zu])",
-                  path, shape, d, d);
-        cr_array_free(&a);
-        return CLI_USAGE;
+    int rc = cli_examples_load(&o, model->net->dims[0], model->net->dims[model->net->n_layers],
+                               model->net->dtype, &ex);
+    if (!rc) rc = cli_examples_standardize(model, &ex);
+    if (rc) {
+        cli_examples_free(&ex);
+        return rc;
     }
-    void *buf;
-    if (cr_array_to_real(path, &a, net->dtype, &buf, &err) != 0) {
-        cr_array_free(&a);
-        return cli_io_error(&err);
-    }
-    int pixels = a.dtype == CR_ARRAY_U8;
-    cr_array_free(&a);
-    const void *mean = model->input_mean.data, *sd = model->input_std.data;
-    cr_dtype ms = model->input_mean.dtype == CR_ARRAY_F64 ? CR_F64 : CR_F32;
-    for (size_t i = 0; i < rows; i++)
-        for (size_t j = 0; j < d; j++) {
-            double v = cli_get(net->dtype, buf, i * d + j);
-            if (pixels) v /= 255.0;
-            if (mean && sd) v = (v - cli_get(ms, mean, j)) / cli_get(ms, sd, j);
-            cli_set(net->dtype, buf, i * d + j, v);
-        }
-    *x = buf;
-    *n = rows;
+    *x = ex.x;
+    *n = ex.n;
+    ex.x = NULL;
+    cli_examples_free(&ex);
     return CLI_OK;
 }
 

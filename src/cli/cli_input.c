@@ -53,156 +53,300 @@ int cli_input_model(const char *path, const char *dtype_opt, cli_input *in) {
     return fold_standardization(in);
 }
 
-static int parse_index(const char *s, size_t total, size_t *a, size_t *b) {
-    *a = 0;
-    *b = total;
-    if (!s) return 1;
-    const char *colon = strchr(s, ':');
-    char *end;
-    if (!colon) {
-        unsigned long long v = strtoull(s, &end, 10);
-        if (end == s || *end || *s == '-') goto bad;
-        *a = (size_t)v;
-        *b = *a + 1;
-    } else {
-        if (colon != s) {
-            unsigned long long v = strtoull(s, &end, 10);
-            if (end != colon || *s == '-') goto bad;
-            *a = (size_t)v;
-        }
-        if (colon[1]) {
-            unsigned long long v = strtoull(colon + 1, &end, 10);
-            if (*end || colon[1] == '-') goto bad;
-            *b = (size_t)v;
-        }
-    }
-    if (*b > total) *b = total;
-    if (*a >= *b) {
-        cli_error("--index: '%s' selects no example of %zu", s, total);
-        return 0;
-    }
-    return 1;
-bad:
-    cli_error("--index: '%s' is not A:B, A or :B (0-based, B exclusive)", s);
-    return 0;
+/* ------------------------------------------------------------ choosing examples */
+
+void cli_examples_table(cli_examples_opts *o, cli_opt t[CLI_EXAMPLES_TABLE_SIZE]) {
+    const cli_opt tab[CLI_EXAMPLES_TABLE_SIZE] = {
+        CLI_STR("--inputs", &o->inputs, "X.npy",
+                "inputs [N, D], [N, H, W] or [D]; uint8 pixels are scaled to [0, 1]"),
+        CLI_STR("--labels", &o->labels, "y.npy",
+                "labels of --inputs: class indices [N] or one-hot rows [N, K]"),
+        CLI_STR("--data", &o->data, "SPEC",
+                "or a labelled dataset: fashion-mnist[:train|:test], an IDX folder\n"
+                "[DIR:train|DIR:test], FILE.csv, or X.npy,y.npy"),
+        CLI_STR("--index", &o->index, "A:B",
+                "examples A..B-1 (0-based; also A, A: or :B; default all);\n"
+                "an index beyond the data is an error"),
+        CLI_STR("--limit", &o->limit, "N", "the same as --index :N"),
+        CLI_STR("--label-column", &o->label_column, "N",
+                "CSV: column of the label, 0-based, negative from the end (default 0)"),
+        CLI_STR("--header", &o->header, "yes|no|auto", "CSV: is the first row a header? (default auto)"),
+        CLI_STR("--classes", &o->classes, "K", "number of classes of --data (default the model's)"),
+        CLI_END,
+    };
+    memcpy(t, tab, sizeof tab);
 }
 
-int cli_input_data(cli_input *in, const char *inputs, const char *data, const char *index,
-                   const char *labels) {
-    cr_error err;
-    const size_t d = in->d;
-    const cr_dtype t = in->net->dtype;
-    size_t a, b;
-    if (!!inputs == !!data) return cli_error("give exactly one of --inputs FILE.npy and --data SPEC");
-    if (data) {
-        cr_dataset ds;
-        cr_dataset_options opt = cr_dataset_options_default();
-        if (cr_dataset_load(data, &ds, &opt, &err) != 0) return cli_io_error(&err);
-        if (ds.d != d) {
-            cli_error("%s: examples have %zu features but the model takes %zu", data, ds.d, d);
-            cr_dataset_free(&ds);
-            return CLI_USAGE;
-        }
-        if (!parse_index(index, ds.n, &a, &b)) {
-            cr_dataset_free(&ds);
-            return CLI_USAGE;
-        }
-        in->n = b - a;
-        in->x = malloc(in->n * d * cr_dtype_size(t));
-        in->labels = malloc(in->n * sizeof(int64_t));
-        if (!in->x || !in->labels) {
-            cr_dataset_free(&ds);
-            return cli_error("%s: out of memory", data);
-        }
-        double lo = INFINITY, hi = -INFINITY;
-        for (size_t i = 0; i < in->n; i++) {
-            for (size_t j = 0; j < d; j++) {
-                double v = ds.x[(a + i) * d + j];
-                cli_set(t, in->x, i * d + j, v);
-                lo = v < lo ? v : lo;
-                hi = v > hi ? v : hi;
-            }
-            in->labels[i] = ds.labels[a + i];
-            if ((size_t)in->labels[i] >= in->k) {
-                cli_error("%s: label %d of example %zu is not a class of the model (K = %zu)",
-                          data, (int)in->labels[i], a + i, in->k);
-                cr_dataset_free(&ds);
-                return CLI_USAGE;
-            }
-        }
-        in->height = ds.height;
-        in->width = ds.width;
-        in->lo = ds.height ? 0 : lo;
-        in->hi = ds.height ? 1 : hi;
-        in->fashion = !strncmp(data, "fashion-mnist", 13);
-        in->source = data;
-        cr_dataset_free(&ds);
-    } else {
-        cr_array arr;
-        if (cr_npy_read(inputs, &arr, &err) != 0) return cli_io_error(&err);
-        size_t rows;
-        if (arr.ndim == 1 && arr.shape[0] == d)
-            rows = 1;
-        else if (arr.ndim >= 2 && arr.shape[0] > 0 && arr.count / arr.shape[0] == d)
-            rows = arr.shape[0];
-        else {
-            cr_array_free(&arr);
-            return cli_error("%s: inputs do not have %zu features per example (expected [N, %zu] "
-                             "or [N, H, W] with H W = %zu)",
-                             inputs, d, d, d);
-        }
-        if (arr.ndim == 3) {
-            in->height = arr.shape[1];
-            in->width = arr.shape[2];
-        } else if (d == 784) {
-            in->height = in->width = 28;
-        }
-        void *buf;
-        int pixels = arr.dtype == CR_ARRAY_U8;
-        if (cr_array_to_real(inputs, &arr, t, &buf, &err) != 0) {
-            cr_array_free(&arr);
-            return cli_io_error(&err);
-        }
-        cr_array_free(&arr);
-        if (!parse_index(index, rows, &a, &b)) {
-            free(buf);
-            return CLI_USAGE;
-        }
-        in->n = b - a;
-        size_t es = cr_dtype_size(t);
-        memmove(buf, (char *)buf + a * d * es, in->n * d * es);
-        in->x = buf;
-        double lo = INFINITY, hi = -INFINITY;
-        for (size_t i = 0; i < in->n * d; i++) {
-            double v = cli_get(t, buf, i);
-            if (pixels) cli_set(t, buf, i, v /= 255.0);
-            lo = v < lo ? v : lo;
-            hi = v > hi ? v : hi;
-        }
-        /* image-like data in [0, 1] keeps [0, 1] as its valid range */
-        in->lo = lo >= 0 && hi <= 1 ? 0 : lo;
-        in->hi = lo >= 0 && hi <= 1 ? 1 : hi;
-        if (!(in->lo < in->hi)) in->hi = in->lo + 1;
-        in->source = inputs;
-        if (labels) {
-            void *y;
-            int rc = cli_load_targets(labels, rows, in->k, CR_F64, &y);
-            if (rc) return rc;
-            in->labels = malloc(in->n * sizeof(int64_t));
-            if (!in->labels) {
-                free(y);
-                return cli_error("%s: out of memory", labels);
-            }
-            for (size_t i = 0; i < in->n; i++) {
-                const double *yi = (const double *)y + (a + i) * in->k;
-                size_t best = 0;
-                for (size_t c = 1; c < in->k; c++) best = yi[c] > yi[best] ? c : best;
-                in->labels[i] = (int64_t)best;
-            }
-            free(y);
-        }
+int cli_examples_option(cli_args *a, cli_examples_opts *o) {
+    cli_opt t[CLI_EXAMPLES_TABLE_SIZE];
+    cli_examples_table(o, t);
+    return cli_table_option(a, t);
+}
+
+void cli_examples_print_help(FILE *out) {
+    cli_examples_opts o;
+    cli_opt t[CLI_EXAMPLES_TABLE_SIZE];
+    cli_examples_table(&o, t);
+    cli_print_options(out, t);
+}
+
+/* Parses a non-negative index; 0 if s is not one. */
+static int parse_size(const char *s, const char *end, size_t *out) {
+    if (s == end || *s < '0' || *s > '9') return 0;
+    char *stop;
+    unsigned long long v = strtoull(s, &stop, 10);
+    if (stop != end || v > (unsigned long long)SIZE_MAX / 2) return 0;
+    *out = (size_t)v;
+    return 1;
+}
+
+/* --index / --limit as a range [*a, *b) with *b = SIZE_MAX for "to the end". */
+static int parse_selection(const cli_examples_opts *o, size_t *a, size_t *b) {
+    *a = 0;
+    *b = SIZE_MAX;
+    if (o->index && o->limit) return cli_error("give --index or --limit, not both"), 0;
+    if (o->limit) {
+        if (!parse_size(o->limit, o->limit + strlen(o->limit), b) || *b == 0)
+            return cli_error("--limit: '%s' is not a positive integer", o->limit), 0;
+        return 1;
     }
-    in->first = a;
+    const char *s = o->index;
+    if (!s) return 1;
+    const char *colon = strchr(s, ':'), *end = s + strlen(s);
+    int good;
+    if (!colon) {
+        good = parse_size(s, end, a);
+        *b = *a + 1;
+    } else {
+        good = (colon == s || parse_size(s, colon, a)) && (!colon[1] || parse_size(colon + 1, end, b));
+    }
+    if (!good) return cli_error("--index: '%s' is not A:B, A, A: or :B (0-based, B exclusive)", s), 0;
+    if (*a >= *b) return cli_error("--index: '%s' selects no example (A must be below B)", s), 0;
+    return 1;
+}
+
+/* The chosen range must lie within the total examples of the source. */
+static int check_selection(const cli_examples_opts *o, const char *source, size_t total, size_t a,
+                           size_t *b) {
+    const char *opt = o->limit ? "--limit" : "--index";
+    const char *val = o->limit ? o->limit : o->index;
+    if (a >= total || (*b != SIZE_MAX && *b > total))
+        return cli_error("%s %s is out of range: %s has %zu examples (0..%zu)", opt, val, source,
+                         total, total - 1),
+               0;
+    if (*b == SIZE_MAX) *b = total;
+    return 1;
+}
+
+static void set_range(cli_examples *ex) {
+    double lo = INFINITY, hi = -INFINITY;
+    for (size_t i = 0; i < ex->n * ex->d; i++) {
+        double v = cli_get(ex->dtype, ex->x, i);
+        lo = v < lo ? v : lo;
+        hi = v > hi ? v : hi;
+    }
+    /* image-like data in [0, 1] keeps [0, 1] as its valid range */
+    int unit = ex->height || (lo >= 0 && hi <= 1);
+    ex->lo = unit ? 0 : lo;
+    ex->hi = unit ? 1 : hi;
+    if (!(ex->lo < ex->hi)) ex->hi = ex->lo + 1;
+}
+
+/* labels = argmax of each row of the targets. */
+static int set_labels(cli_examples *ex) {
+    ex->labels = malloc((ex->n ? ex->n : 1) * sizeof(int64_t));
+    if (!ex->labels) return 0;
+    for (size_t i = 0; i < ex->n; i++) {
+        size_t best = 0;
+        for (size_t c = 1; c < ex->k; c++)
+            if (cli_get(ex->dtype, ex->y, i * ex->k + c) > cli_get(ex->dtype, ex->y, i * ex->k + best))
+                best = c;
+        ex->labels[i] = (int64_t)best;
+    }
+    return 1;
+}
+
+static int load_dataset(const cli_examples_opts *o, size_t a, size_t b, cli_examples *ex) {
+    cr_dataset_options opt = cr_dataset_options_default();
+    long v;
+    if (o->label_column) {
+        if (!cli_parse_long("--label-column", o->label_column, -100000, 100000, &v)) return CLI_USAGE;
+        opt.label_column = (int)v;
+    }
+    if (o->header) {
+        if (!strcmp(o->header, "yes")) opt.has_header = 1;
+        else if (!strcmp(o->header, "no")) opt.has_header = 0;
+        else if (!strcmp(o->header, "auto")) opt.has_header = -1;
+        else return cli_error("--header: '%s' is not yes, no or auto", o->header);
+    }
+    opt.k = ex->k;
+    if (o->classes) {
+        if (!cli_parse_long("--classes", o->classes, 2, 1000000, &v)) return CLI_USAGE;
+        if ((size_t)v != ex->k)
+            return cli_error("--classes %ld: the model has %zu classes", v, ex->k);
+    }
+    if (b != SIZE_MAX) opt.limit = b; /* read no further than needed */
+    cr_dataset ds;
+    cr_error err;
+    if (cr_dataset_load(o->data, &ds, &opt, &err) != 0) return cli_io_error(&err);
+    int rc = CLI_USAGE;
+    const size_t d = ex->d, k = ex->k;
+    if (ds.d != d) {
+        cli_error("%s: examples have %zu features but the model takes %zu", o->data, ds.d, d);
+        goto done;
+    }
+    if (!check_selection(o, o->data, ds.n, a, &b)) goto done;
+    ex->n = b - a;
+    ex->total = ds.n;
+    ex->x = malloc(ex->n * d * cr_dtype_size(ex->dtype));
+    ex->y = calloc(ex->n * k, cr_dtype_size(ex->dtype));
+    ex->labels = malloc(ex->n * sizeof(int64_t));
+    if (!ex->x || !ex->y || !ex->labels) {
+        cli_error("%s: out of memory", o->data);
+        goto done;
+    }
+    for (size_t i = 0; i < ex->n; i++) {
+        for (size_t j = 0; j < d; j++) cli_set(ex->dtype, ex->x, i * d + j, ds.x[(a + i) * d + j]);
+        ex->labels[i] = ds.labels[a + i]; /* < k: the loader checked it against opt.k */
+        cli_set(ex->dtype, ex->y, i * k + (size_t)ex->labels[i], 1.0);
+    }
+    ex->height = ds.height;
+    ex->width = ds.width;
+    ex->fashion = !strncmp(o->data, "fashion-mnist", 13);
+    ex->source = o->data;
+    rc = CLI_OK;
+done:
+    cr_dataset_free(&ds);
+    return rc;
+}
+
+static int load_npy(const cli_examples_opts *o, size_t a, size_t b, cli_examples *ex) {
+    cr_error err;
+    cr_array arr;
+    const size_t d = ex->d, es = cr_dtype_size(ex->dtype);
+    if (cr_npy_read(o->inputs, &arr, &err) != 0) return cli_io_error(&err);
+    size_t rows;
+    if (arr.ndim == 1 && arr.shape[0] == d)
+        rows = 1;
+    else if (arr.ndim >= 2 && arr.shape[0] > 0 && arr.count / arr.shape[0] == d)
+        rows = arr.shape[0];
+    else {
+        char shp[160];
+        size_t len = 0;
+        shp[0] = '\0';
+        for (int i = 0; i < arr.ndim && len < sizeof shp - 24; i++)
+            len += (size_t)snprintf(shp + len, sizeof shp - len, i ? ", %zu" : "%zu", arr.shape[i]);
+        cli_error("%s: inputs have shape [%s] but the model takes %zu features per example "
+                  "(expected [N, %zu], or [N, H, W] with H W = %zu)",
+                  o->inputs, shp, d, d, d);
+        cr_array_free(&arr);
+        return CLI_USAGE;
+    }
+    if (arr.ndim == 3) {
+        ex->height = arr.shape[1];
+        ex->width = arr.shape[2];
+    } else if (d == 784) {
+        ex->height = ex->width = 28;
+    }
+    int pixels = arr.dtype == CR_ARRAY_U8;
+    void *buf;
+    int rc = cr_array_to_real(o->inputs, &arr, ex->dtype, &buf, &err);
+    cr_array_free(&arr);
+    if (rc != 0) return cli_io_error(&err);
+    if (!check_selection(o, o->inputs, rows, a, &b)) {
+        free(buf);
+        return CLI_USAGE;
+    }
+    ex->n = b - a;
+    ex->total = rows;
+    memmove(buf, (char *)buf + a * d * es, ex->n * d * es);
+    ex->x = buf;
+    if (pixels)
+        for (size_t i = 0; i < ex->n * d; i++) cli_set(ex->dtype, buf, i, cli_get(ex->dtype, buf, i) / 255.0);
+    ex->source = o->inputs;
+    if (o->labels) {
+        cr_array la;
+        void *y;
+        if (cr_npy_read(o->labels, &la, &err) != 0) return cli_io_error(&err);
+        rc = cr_labels_to_targets(o->labels, &la, rows, ex->k, ex->dtype, &y, &err);
+        cr_array_free(&la);
+        if (rc != 0) return cli_io_error(&err);
+        memmove(y, (char *)y + a * ex->k * es, ex->n * ex->k * es);
+        ex->y = y;
+        if (!set_labels(ex)) return cli_error("%s: out of memory", o->labels);
+    }
+    return CLI_OK;
+}
+
+int cli_examples_load(const cli_examples_opts *o, size_t d, size_t k, cr_dtype dtype,
+                      cli_examples *ex) {
+    memset(ex, 0, sizeof *ex);
+    ex->d = d;
+    ex->k = k;
+    ex->dtype = dtype;
+    if (!!o->inputs == !!o->data) return cli_error("give one of --inputs X.npy and --data SPEC");
+    if (o->labels && !o->inputs) return cli_error("--labels goes with --inputs (--data has its labels)");
+    if (o->inputs && (o->label_column || o->header || o->classes))
+        return cli_error("--label-column, --header and --classes apply to --data, not --inputs");
+    size_t a, b;
+    if (!parse_selection(o, &a, &b)) return CLI_USAGE;
+    int rc = o->data ? load_dataset(o, a, b, ex) : load_npy(o, a, b, ex);
+    if (rc) {
+        cli_examples_free(ex);
+        return rc;
+    }
+    ex->first = a;
+    set_range(ex);
+    return CLI_OK;
+}
+
+int cli_examples_standardize(const cr_model *model, cli_examples *ex) {
+    const cr_array *m = &model->input_mean, *s = &model->input_std;
+    if (!m->data || !s->data || ex->standardized) return CLI_OK;
+    if (m->count != ex->d || s->count != ex->d)
+        return cli_error("model: input.mean/input.std have %zu values but the model takes %zu",
+                         m->count, ex->d);
+    cr_dtype mt = m->dtype == CR_ARRAY_F64 ? CR_F64 : CR_F32, st = s->dtype == CR_ARRAY_F64 ? CR_F64 : CR_F32;
+    const size_t d = ex->d;
+    for (size_t i = 0; i < ex->n; i++)
+        for (size_t j = 0; j < d; j++) {
+            double mean = cli_get(mt, m->data, j), sd = cli_get(st, s->data, j);
+            if (ex->dtype == CR_F32) { /* in float, exactly as training standardises */
+                float *x = (float *)ex->x + i * d + j;
+                *x = (*x - (float)mean) / (float)sd;
+            } else {
+                double *x = (double *)ex->x + i * d + j;
+                *x = (*x - mean) / sd;
+            }
+        }
+    ex->standardized = 1;
+    return CLI_OK;
+}
+
+void cli_examples_free(cli_examples *ex) {
+    free(ex->x);
+    free(ex->y);
+    free(ex->labels);
+    memset(ex, 0, sizeof *ex);
+}
+
+/* ------------------------------------------------------------ input-derivative commands */
+
+int cli_input_data(cli_input *in, const cli_examples_opts *o) {
+    cli_examples ex;
+    int rc = cli_examples_load(o, in->d, in->k, in->net->dtype, &ex);
+    if (rc) return rc;
+    in->n = ex.n;
+    in->x = ex.x;
+    in->labels = ex.labels;
+    in->height = ex.height;
+    in->width = ex.width;
+    in->lo = ex.lo;
+    in->hi = ex.hi;
+    in->first = ex.first;
+    in->fashion = ex.fashion;
+    in->source = ex.source;
+    free(ex.y);
     return CLI_OK;
 }
 

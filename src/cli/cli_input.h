@@ -10,6 +10,59 @@
 #include "chainrule_data.h"
 #include "cli.h"
 
+/* ------------------------------------------------------------ choosing examples */
+/*
+ * Every command that takes examples chooses them the same way:
+ *   --inputs X.npy [--labels y.npy]   or   --data SPEC
+ * (SPEC as train/eval take it: fashion-mnist[:train|:test], an IDX folder,
+ * FILE.csv, X.npy,y.npy), then --index A:B (also A, A: or :B; 0-based, B
+ * exclusive) selects some of them. An index beyond the data is an error (exit
+ * 2), never clamped. --limit N is the same as --index :N. The CSV options
+ * --label-column, --header and --classes apply to --data.
+ */
+typedef struct {
+    const char *inputs, *labels, *data, *index, *limit;
+    const char *label_column, *header, *classes;
+} cli_examples_opts;
+
+/* The examples chosen, in the model's dtype. */
+typedef struct {
+    size_t n, d, k;       /* examples chosen, features, classes */
+    cr_dtype dtype;
+    void *x;              /* n x d inputs (uint8 pixels scaled to [0, 1]), owned */
+    void *y;              /* n x k targets (one-hot, or the rows of a float label file), or
+                             NULL without labels; owned */
+    int64_t *labels;      /* n class labels (argmax of y), or NULL; owned */
+    size_t first, total;  /* index of the first chosen example; examples in the source */
+    size_t height, width; /* image shape, or 0 */
+    double lo, hi;        /* range of the data (images: 0, 1) */
+    int fashion;          /* Fashion-MNIST class names apply */
+    int standardized;     /* cli_examples_standardize has been applied */
+    const char *source;   /* the file or spec they came from (borrowed from the options) */
+} cli_examples;
+
+/* Number of table entries cli_examples_table fills (including CLI_END). */
+#define CLI_EXAMPLES_TABLE_SIZE 9
+/* Fills an option table for o (to CLI_INCLUDE in a command's table). */
+void cli_examples_table(cli_examples_opts *o, cli_opt table[CLI_EXAMPLES_TABLE_SIZE]);
+/* For a hand-written cli_args loop: consumes one of those options, 1 if it did. */
+int cli_examples_option(cli_args *a, cli_examples_opts *o);
+/* Prints their --help lines. */
+void cli_examples_print_help(FILE *out);
+/*
+ * Loads the examples o chooses for a model with d features and k classes, in
+ * dtype. On error prints one line and returns CLI_USAGE, leaving *ex empty.
+ * Free with cli_examples_free.
+ */
+int cli_examples_load(const cli_examples_opts *o, size_t d, size_t k, cr_dtype dtype,
+                      cli_examples *ex);
+/* Applies the model's input.mean/input.std (if any): x = (x - mean) / std,
+   in the examples' dtype. CLI_USAGE if the widths do not fit. */
+int cli_examples_standardize(const cr_model *model, cli_examples *ex);
+void cli_examples_free(cli_examples *ex);
+
+/* ------------------------------------------------------------ input-derivative commands */
+
 typedef struct {
     cr_model model;
     cr_net *net;          /* raw-input network (standardisation folded), owned */
@@ -25,10 +78,8 @@ typedef struct {
 
 /* Loads the model (dtype_opt: NULL keeps the file's, else "float32"/"float64"). */
 int cli_input_model(const char *path, const char *dtype_opt, cli_input *in);
-/* Loads inputs from --inputs FILE.npy or --data SPEC, selecting --index A:B
-   (or A, or :B), with optional --labels FILE.npy for .npy inputs. */
-int cli_input_data(cli_input *in, const char *inputs, const char *data, const char *index,
-                   const char *labels);
+/* Loads the examples o chooses (see cli_examples_load) as raw inputs. */
+int cli_input_data(cli_input *in, const cli_examples_opts *o);
 void cli_input_free(cli_input *in);
 /* "coat" for Fashion-MNIST, else the number. buf >= 24 bytes. */
 const char *cli_class_name(const cli_input *in, size_t c, char *buf);

@@ -32,7 +32,8 @@ static const char *const help =
     "  --png FILE           picture: original, adversarial and perturbation of --grid examples\n"
     "  --grid N, --cols C, --scale S   picture size (default 12 examples, 3 per row, 4x)\n"
     "  --threads N          workers the examples are split over (default: the number of cores)\n"
-    "  --json               JSON summary on stdout\n";
+    "  --json               JSON summary on stdout (predicted_dloss, the first-order\n"
+    "                       prediction, is null for pgd)\n";
 
 static double now_s(void) {
     struct timespec ts;
@@ -44,19 +45,20 @@ static double now_s(void) {
 
 int cmd_attack(int argc, char **argv) {
     const char *threads = NULL;
-    const char *model = NULL, *inputs = NULL, *data = NULL, *index = NULL, *out = NULL,
-               *labels_path = NULL, *method_s = NULL, *norm_s = "linf", *eps_s = NULL,
+    const char *model = NULL, *out = NULL,
+               *method_s = NULL, *norm_s = "linf", *eps_s = NULL,
                *steps_s = NULL, *step_s = NULL, *target_s = NULL, *clip_s = NULL, *seed_s = NULL,
                *batch_s = NULL, *png = NULL, *grid_s = NULL, *cols_s = NULL, *scale_s = NULL;
     int json = 0, random_start = 0;
+    cli_examples_opts eo = {0};
     cli_args a = cli_args_start(argc, argv);
     while (cli_args_next(&a)) {
         if (cli_flag(&a, "--json")) json = 1;
         else if (cli_flag(&a, "--random-start")) random_start = 1;
-        else if (cli_value(&a, "--model", &model) || cli_value(&a, "--inputs", &inputs) ||
+        else if (cli_value(&a, "--model", &model) || cli_examples_option(&a, &eo) ||
                  cli_value(&a, "--threads", &threads) ||
-                 cli_value(&a, "--data", &data) || cli_value(&a, "--index", &index) ||
-                 cli_value(&a, "--out", &out) || cli_value(&a, "--labels", &labels_path) ||
+                 
+                 cli_value(&a, "--out", &out) || 
                  cli_value(&a, "--method", &method_s) || cli_value(&a, "--norm", &norm_s) ||
                  cli_value(&a, "--eps", &eps_s) || cli_value(&a, "--steps", &steps_s) ||
                  cli_value(&a, "--step-size", &step_s) || cli_value(&a, "--target", &target_s) ||
@@ -123,7 +125,11 @@ int cmd_attack(int argc, char **argv) {
 
     cli_input in;
     int rc = cli_input_model(model, NULL, &in);
-    if (!rc) rc = cli_input_data(&in, inputs, data, index, labels_path);
+    if (!rc) rc = cli_input_data(&in, &eo);
+    if (!rc && png && (!in.height || !in.width)) /* refused before anything is written */
+        rc = cli_error("%s: a picture needs image inputs ([N, H, W], a dataset of images, or 784 "
+                       "features), but %s has %zu features per example",
+                       png, in.source, in.d);
     if (rc) {
         cli_input_free(&in);
         return rc;
@@ -224,14 +230,18 @@ int cmd_attack(int argc, char **argv) {
         }
         double secs = now_s() - t0, dn = (double)n;
         last = tot;
-        if (json)
+        if (json) {
+            /* the first-order prediction exists for FGSM's single step only: null for PGD */
+            char pred_s[32] = "null";
+            if (o.method == CR_ATTACK_FGSM && isfinite(tot.pred_dloss / dn))
+                snprintf(pred_s, sizeof pred_s, "%.6f", tot.pred_dloss / dn);
             printf("%s{\"eps\": %g, \"clean_accuracy\": %.6f, \"accuracy\": %.6f, \"hit_target\": %.6f, "
-                   "\"loss_clean\": %.6f, \"loss_adv\": %.6f, \"predicted_dloss\": %.6f, "
+                   "\"loss_clean\": %.6f, \"loss_adv\": %.6f, \"predicted_dloss\": %s, "
                    "\"max_dist\": %.6g, \"seconds\": %.4f}",
                    e ? ", " : "", o.eps, tot.correct_clean / dn, tot.correct_adv / dn,
-                   tot.hit_target / dn, tot.loss_clean / dn, tot.loss_adv / dn,
-                   o.method == CR_ATTACK_FGSM ? tot.pred_dloss / dn : NAN, tot.max_dist, secs);
-        else if (n_eps > 1) {
+                   tot.hit_target / dn, tot.loss_clean / dn, tot.loss_adv / dn, pred_s,
+                   tot.max_dist, secs);
+        } else if (n_eps > 1) {
             char hit[24] = "";
             if (target) snprintf(hit, sizeof hit, " %10.2f%%", 100.0 * tot.hit_target / dn);
             char pred_s[24] = "-";
@@ -258,10 +268,6 @@ int cmd_attack(int argc, char **argv) {
         if (!json) printf("  adversarial examples (eps %g) -> %s\n", o.eps, out);
     }
     if (png) {
-        if (!in.height || !in.width) {
-            rc = cli_error("%s: a picture needs image inputs ([N, H, W] or 784 features)", png);
-            goto done;
-        }
         if ((rc = cli_predict(&in, xadv, n, pred))) goto done;
         size_t g = n < grid ? n : grid;
         tx = malloc(3 * g * d * sizeof(float));

@@ -40,20 +40,21 @@ static const char *const help =
 
 int cmd_attribute(int argc, char **argv) {
     const char *threads = NULL;
-    const char *model = NULL, *inputs = NULL, *data = NULL, *index = NULL, *out = NULL,
-               *labels_path = NULL, *method_s = NULL, *target_s = NULL, *class_s = NULL,
+    const char *model = NULL, *out = NULL,
+               *method_s = NULL, *target_s = NULL, *class_s = NULL,
                *of = "logits", *steps_s = NULL, *rule = "riemann", *tol_s = NULL,
                *max_steps_s = NULL, *baseline_s = NULL, *samples_s = NULL, *noise_s = NULL,
                *seed_s = NULL, *png = NULL, *grid_s = NULL, *cols_s = NULL, *scale_s = NULL;
     int json = 0, absolute = 0;
+    cli_examples_opts eo = {0};
     cli_args a = cli_args_start(argc, argv);
     while (cli_args_next(&a)) {
         if (cli_flag(&a, "--json")) json = 1;
         else if (cli_flag(&a, "--abs")) absolute = 1;
-        else if (cli_value(&a, "--model", &model) || cli_value(&a, "--inputs", &inputs) ||
+        else if (cli_value(&a, "--model", &model) || cli_examples_option(&a, &eo) ||
                  cli_value(&a, "--threads", &threads) ||
-                 cli_value(&a, "--data", &data) || cli_value(&a, "--index", &index) ||
-                 cli_value(&a, "--out", &out) || cli_value(&a, "--labels", &labels_path) ||
+                 
+                 cli_value(&a, "--out", &out) || 
                  cli_value(&a, "--method", &method_s) || cli_value(&a, "--target", &target_s) ||
                  cli_value(&a, "--class", &class_s) || cli_value(&a, "--of", &of) ||
                  cli_value(&a, "--steps", &steps_s) || cli_value(&a, "--rule", &rule) ||
@@ -115,7 +116,11 @@ int cmd_attribute(int argc, char **argv) {
 
     cli_input in;
     int rc = cli_input_model(model, NULL, &in);
-    if (!rc) rc = cli_input_data(&in, inputs, data, index, labels_path);
+    if (!rc) rc = cli_input_data(&in, &eo);
+    if (!rc && png && (!in.height || !in.width)) /* refused before anything is written */
+        rc = cli_error("%s: a picture needs image inputs ([N, H, W], a dataset of images, or 784 "
+                       "features), but %s has %zu features per example",
+                       png, in.source, in.d);
     if (rc) {
         cli_input_free(&in);
         return rc;
@@ -238,10 +243,6 @@ int cmd_attribute(int argc, char **argv) {
     }
 
     if (png) {
-        if (!in.height || !in.width) {
-            rc = cli_error("%s: a picture needs image inputs ([N, H, W] or 784 features)", png);
-            goto done;
-        }
         size_t g = n < grid ? n : grid;
         tiles_x = malloc(g * d * sizeof(float));
         tiles_a = malloc(g * d * sizeof(float));

@@ -3,10 +3,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli.h"
+#include "cli_input.h"
 
 static const char *const grad_help =
-    "usage: chainrule grad --model M.safetensors --inputs X.npy --labels y.npy --out OUT [--wrt input|params]\n"
+    "usage: chainrule grad --model M.safetensors (--inputs X.npy --labels y.npy | --data SPEC)\n"
+    "                      --out OUT [--wrt input|params] [--index A:B]\n"
     "\n"
     "Gradients of the softmax + cross-entropy loss, computed as the chain of\n"
     "vector-Jacobian products from dJ/dtheta = yhat - y back through the network.\n"
@@ -19,11 +20,8 @@ static const char *const grad_help =
     "  --wrt params  OUT.safetensors holds the gradient of the MEAN batch loss\n"
     "                (1/N) sum_n J_n with respect to every parameter, under the model's\n"
     "                names and layout (fc{i}.weight [out, in], fc{i}.bias [out]).\n"
-    "  --inputs      .npy [N, D] (or [N, ...] with D values per example, or [D]);\n"
-    "                uint8 pixels are scaled to [0, 1]\n"
-    "  --labels      .npy class indices [N] (integers) or one-hot rows [N, K] (floats)\n"
-    "  --json        print a JSON summary instead of text\n"
-    "  --threads N   workers the examples are split over (default: the number of cores)\n";
+    "\n"
+    "options:\n";
 
 /* Element i of a buffer of the net's dtype is finite. */
 static int elem_finite(cr_dtype dt, const void *p, size_t i) {
@@ -57,38 +55,57 @@ static int check_finite_pass(const char *model_path, const char *inputs, const c
     return CLI_OK;
 }
 
+/* Does path end with ext? */
+static int has_ext(const char *path, const char *ext) {
+    size_t n = strlen(path), e = strlen(ext);
+    return n > e && !strcmp(path + n - e, ext);
+}
+
 int cmd_grad(int argc, char **argv) {
-    const char *model_path = NULL, *inputs = NULL, *labels = NULL, *out = NULL, *wrt = "input";
-    const char *threads = NULL;
+    const char *model_path = NULL, *out = NULL, *wrt = "input", *threads = NULL;
     int json = 0;
-    cli_args a = cli_args_start(argc, argv);
-    while (cli_args_next(&a)) {
-        if (cli_value(&a, "--model", &model_path) || cli_value(&a, "--inputs", &inputs) ||
-            cli_value(&a, "--threads", &threads) ||
-            cli_value(&a, "--labels", &labels) || cli_value(&a, "--out", &out) ||
-            cli_value(&a, "--wrt", &wrt))
-            continue;
-        if (cli_flag(&a, "--json")) json = 1;
-        else return cli_args_unknown(&a);
-    }
-    if (a.help) return fputs(grad_help, stdout), CLI_OK;
-    if (a.failed || cli_set_threads(threads)) return CLI_USAGE;
-    if (!model_path || !inputs || !labels || !out)
-        return cli_error("grad: --model, --inputs, --labels and --out are required (see --help)");
+    cli_examples_opts eo = {0};
+    cli_opt examples[CLI_EXAMPLES_TABLE_SIZE];
+    cli_examples_table(&eo, examples);
+    const cli_opt opts[] = {
+        CLI_REQ_STR("--model", &model_path, "PATH", "the model (safetensors; required)"),
+        CLI_INCLUDE(examples),
+        CLI_REQ_STR("--out", &out, "OUT", "OUT.npy for --wrt input, OUT.safetensors for --wrt params"),
+        CLI_STR("--wrt", &wrt, "input|params", "what to differentiate with respect to (default input)"),
+        CLI_FLAG("--json", &json, "print a JSON summary instead of text"),
+        CLI_STR("--threads", &threads, "N", "workers the examples are split over (default: the number of cores)"),
+        CLI_END,
+    };
+    int rc;
+    if (!cli_parse(argc, argv, opts, grad_help, &rc)) return rc;
+    if (cli_set_threads(threads)) return CLI_USAGE;
     int want_params = 0;
     if (!strcmp(wrt, "params")) want_params = 1;
     else if (strcmp(wrt, "input") != 0) return cli_error("grad: --wrt must be input or params, not '%s'", wrt);
+    /* the file written is what its name says */
+    if (want_params && !has_ext(out, ".safetensors"))
+        return cli_error("%s: --wrt params writes safetensors (one tensor per parameter): name the "
+                         "output NAME.safetensors", out);
+    if (!want_params && !has_ext(out, ".npy"))
+        return cli_error("%s: --wrt input writes a .npy array [N, D]: name the output NAME.npy", out);
 
     cr_model model = {0};
-    void *x = NULL, *y = NULL, *result = NULL;
+    cli_examples ex = {0};
+    void *result = NULL;
     cr_tape *tape = NULL;
-    size_t n = 0;
-    int rc = cli_load_model(model_path, &model);
+    rc = cli_load_model(model_path, &model);
     if (rc) return rc;
     const cr_net *net = model.net;
     size_t d = net->dims[0], k = net->dims[net->n_layers], es = cr_dtype_size(net->dtype);
-    if ((rc = cli_load_inputs(inputs, &model, &x, &n)) || (rc = cli_load_targets(labels, n, k, net->dtype, &y)))
+    if ((rc = cli_examples_load(&eo, d, k, net->dtype, &ex)) || (rc = cli_examples_standardize(&model, &ex)))
         goto done;
+    if (!ex.y) {
+        rc = cli_error("grad: the loss needs labels: give --labels y.npy with --inputs, or --data");
+        goto done;
+    }
+    const size_t n = ex.n;
+    const void *x = ex.x, *y = ex.y;
+    const char *inputs = ex.source;
     size_t count = want_params ? net->n_params : n * d;
     cr_status st = (result = malloc(count * es)) ? CR_OK : CR_ERR_NOMEM;
     double loss = 0;
@@ -153,8 +170,7 @@ int cmd_grad(int argc, char **argv) {
                    cr_dtype_name(net->dtype), loss);
     }
 done:
-    free(x);
-    free(y);
+    cli_examples_free(&ex);
     free(result);
     cr_tape_free(tape);
     cr_model_free(&model);

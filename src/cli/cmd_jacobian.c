@@ -30,15 +30,16 @@ static double now_s(void) {
 
 int cmd_jacobian(int argc, char **argv) {
     const char *threads = NULL;
-    const char *model = NULL, *inputs = NULL, *data = NULL, *index = NULL, *out = NULL;
+    const char *model = NULL, *out = NULL;
     const char *of = "probs", *mode_s = "auto", *dtype = NULL;
     int json = 0;
+    cli_examples_opts eo = {0};
     cli_args a = cli_args_start(argc, argv);
     while (cli_args_next(&a)) {
         if (cli_flag(&a, "--json")) json = 1;
-        else if (cli_value(&a, "--model", &model) || cli_value(&a, "--inputs", &inputs) ||
+        else if (cli_value(&a, "--model", &model) || cli_examples_option(&a, &eo) ||
                  cli_value(&a, "--threads", &threads) ||
-                 cli_value(&a, "--data", &data) || cli_value(&a, "--index", &index) ||
+                 
                  cli_value(&a, "--out", &out) || cli_value(&a, "--of", &of) ||
                  cli_value(&a, "--mode", &mode_s) || cli_value(&a, "--dtype", &dtype)) {
         } else
@@ -58,7 +59,7 @@ int cmd_jacobian(int argc, char **argv) {
 
     cli_input in;
     int rc = cli_input_model(model, dtype, &in);
-    if (!rc) rc = cli_input_data(&in, inputs, data, index, NULL);
+    if (!rc) rc = cli_input_data(&in, &eo);
     if (rc) {
         cli_input_free(&in);
         return rc;

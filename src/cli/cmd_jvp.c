@@ -13,12 +13,13 @@ static const char *const help =
     "(one direction per example) or [D] (the same direction for all).\n";
 
 int cmd_jvp(int argc, char **argv) {
-    const char *model = NULL, *inputs = NULL, *data = NULL, *index = NULL, *out = NULL;
+    const char *model = NULL, *out = NULL;
     const char *tangent = NULL, *of = "probs", *dtype = NULL;
+    cli_examples_opts eo = {0};
     cli_args a = cli_args_start(argc, argv);
     while (cli_args_next(&a)) {
-        if (cli_value(&a, "--model", &model) || cli_value(&a, "--inputs", &inputs) ||
-            cli_value(&a, "--data", &data) || cli_value(&a, "--index", &index) ||
+        if (cli_value(&a, "--model", &model) || cli_examples_option(&a, &eo) ||
+            
             cli_value(&a, "--out", &out) || cli_value(&a, "--of", &of) ||
             cli_value(&a, "--tangent", &tangent) || cli_value(&a, "--dtype", &dtype)) {
         } else
@@ -36,7 +37,7 @@ int cmd_jvp(int argc, char **argv) {
 
     cli_input in;
     int rc = cli_input_model(model, dtype, &in);
-    if (!rc) rc = cli_input_data(&in, inputs, data, index, NULL);
+    if (!rc) rc = cli_input_data(&in, &eo);
     if (rc) {
         cli_input_free(&in);
         return rc;
