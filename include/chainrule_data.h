@@ -67,8 +67,10 @@ typedef struct {
        (-1 = last column). Default 0. */
     int label_column;
     /* CSV: 1 = the first row is a header, 0 = it is not, -1 = auto-detect
-       (a header if some field of the first row is empty or does not parse as
-       a number; "nan" or "inf" parse, and are then rejected as data). Default -1.
+       (a header if none of the fields of the first row parses as a number;
+       "nan" or "inf" parse, and are then rejected as data; a first row of
+       numbers with an empty field or a typo is data, so its error names the
+       line and column). Default -1.
        NOTE: a zeroed struct means "no header"; start from
        cr_dataset_options_default() or CR_DATASET_OPTIONS_INIT. */
     int has_header;

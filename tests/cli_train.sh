@@ -48,6 +48,41 @@ printf 'label,a\n0,zz\n' >"$T/bad.csv"
 expect 2 "train on malformed CSV" -- "$CR" train --data "$T/bad.csv" --out "$T/bad.safetensors"
 one_line_error "bad.csv" "malformed CSV error names the file"
 
+# ---------------------------------------------------------------- issue 9 item 6 regressions (CSV, always available)
+# train without a test set: the last line says what was written, without a stray "0.0000"
+expect 0 "train without a test set" -- "$CR" train --data "$T/train.csv" --layers 4,8,3 --epochs 2 --batch 32 --out "$T/r.safetensors"
+last=$(tail -1 "$T/out")
+case $last in
+  "wrote $T/r.safetensors after epoch 2/2 ("*"s training)") ok ;;
+  *) bad "train without a test set ends with '$last'" ;;
+esac
+grep -q "training0\|0\.0000)" "$T/out" && bad "train without a test set prints a test accuracy" || ok
+# --resume without --out continues in the resumed file, and never writes ./model.safetensors
+mkdir "$T/cwd"
+cp "$T/r.safetensors" "$T/cwd/model.safetensors" # an unrelated file of that name
+cp "$T/r.safetensors" "$T/A.safetensors"
+expect 0 "train --resume A --epochs 4" -- bash -c "cd '$T/cwd' && '$(realpath "$CR")' train --resume '$T/A.safetensors' --epochs 4"
+cmp -s "$T/r.safetensors" "$T/cwd/model.safetensors" && ok || bad "train --resume A overwrote ./model.safetensors"
+[ "$(ls "$T/cwd")" = model.safetensors ] && ok || bad "train --resume A wrote into the working folder: $(ls "$T/cwd")"
+cmp -s "$T/r.safetensors" "$T/A.safetensors" && bad "train --resume A left A as it was" || ok
+expect 0 "train --resume A (done)" -- "$CR" train --resume "$T/A.safetensors" --epochs 4
+grep -q "nothing to do: .*A.safetensors has completed 4 of 4 epochs" "$T/out" && ok || bad "A holds the continued run (4 epochs): $(cat "$T/out")"
+# the same continuation into --out B leaves A untouched and gives the same bytes
+cp "$T/r.safetensors" "$T/A2.safetensors"
+expect 0 "train --resume A2 --out B" -- "$CR" train --resume "$T/A2.safetensors" --epochs 4 --out "$T/B.safetensors"
+cmp -s "$T/r.safetensors" "$T/A2.safetensors" && ok || bad "train --resume A2 --out B changed A2"
+cmp -s "$T/A.safetensors" "$T/B.safetensors" && ok || bad "resume into B differs from resume into A"
+# CSV --header auto: a first data row with an empty field or a typo is an error naming line and column
+{ echo "2,0.5,,0.25,0.1"; tail -n +2 "$T/train.csv"; } >"$T/gap.csv"
+expect 2 "CSV first row with an empty field" -- "$CR" train --data "$T/gap.csv" --epochs 1 --out "$T/gap.safetensors"
+one_line_error "gap.csv:1: column 3: empty field" "CSV first row with an empty field"
+[ ! -e "$T/gap.safetensors" ] && ok || bad "CSV first row with an empty field: a model was written"
+{ echo "2,0.5,0.x,0.25,0.1"; tail -n +2 "$T/train.csv"; } >"$T/typo.csv"
+expect 2 "CSV first row with a typo" -- "$CR" eval --model "$T/r.safetensors" --data "$T/typo.csv"
+one_line_error "typo.csv:1: column 3: '0.x' is not a number" "CSV first row with a typo"
+expect 0 "CSV with a header" -- "$CR" eval --model "$T/r.safetensors" --data "$T/train.csv" --json
+grep -q '"n": 300' "$T/out" && ok || bad "CSV header detected: 300 examples"
+
 # ---------------------------------------------------------------- Fashion-MNIST
 if ! "$CR" eval --model "$T/csv.safetensors" --data fashion-mnist:test --limit 1 >/dev/null 2>"$T/err" &&
    grep -q "No such file\|cannot open\|not found" "$T/err"; then

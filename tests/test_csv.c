@@ -77,6 +77,27 @@ static void test_header_autodetect(void **state) {
     expect_error("hdr.csv", "label,a\n1,2\n", &o,
                  "hdr.csv:1: column 1: label 'label' is not a non-negative integer");
 
+    /* a first data row with an empty field or a typo is not a header: it is an
+       error naming its line and column, never silently dropped */
+    expect_error("gap.csv", "3,0.5,,0.25\n1,0.5,0.5,0.5\n2,1,1,1\n", NULL,
+                 "gap.csv:1: column 3: empty field (--header auto reads a first row with numbers");
+    expect_error("typo.csv", "3,0.5,0.x5,0.25\n1,0.5,0.5,0.5\n", NULL,
+                 "typo.csv:1: column 3: '0.x5' is not a number (--header auto");
+    expect_error("typolab.csv", "x3,0.5,0.25\n1,0.5,0.5\n", NULL,
+                 "typolab.csv:1: column 1: label 'x3' is not a non-negative integer (--header");
+    /* ... while a header with an empty name (pandas' index column) is a header */
+    assert_int_equal(csv_from_text("pd.csv", "label,,b\n1,0.5,2\n", NULL, &ds, &err), 0);
+    assert_int_equal(ds.n, 1);
+    cr_dataset_free(&ds);
+    /* and a later broken row keeps its plain message */
+    expect_error("late.csv", "1,2\n1,\n", NULL, "late.csv:2: column 2: empty field");
+    {
+        cr_dataset d2;
+        cr_error e2 = {{0}};
+        assert_int_equal(csv_from_text("late.csv", "1,2\n1,\n", NULL, &d2, &e2), -1);
+        assert_null(strstr(e2.msg, "--header"));
+    }
+
     /* quoted header and fields */
     assert_int_equal(csv_from_text("q.csv", "\"label\",\"x, y\"\n\"2\", \"2.5\" \n", NULL, &ds, &err),
                      0);

@@ -1,5 +1,6 @@
 /* Helpers of jacobian / jvp / attribute / attack, see cli_input.h. */
 #include "cli_input.h"
+#include "cli_train.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -70,7 +71,9 @@ void cli_examples_table(cli_examples_opts *o, cli_opt t[CLI_EXAMPLES_TABLE_SIZE]
         CLI_STR("--limit", &o->limit, "N", "the same as --index :N"),
         CLI_STR("--label-column", &o->label_column, "N",
                 "CSV: column of the label, 0-based, negative from the end (default 0)"),
-        CLI_STR("--header", &o->header, "yes|no|auto", "CSV: is the first row a header? (default auto)"),
+        CLI_STR("--header", &o->header, "yes|no|auto",
+                "CSV: is the first row a header? (default auto: a header if none of\n"
+                "its fields is a number)"),
         CLI_STR("--classes", &o->classes, "K", "number of classes of --data (default the model's)"),
         CLI_END,
     };
@@ -168,23 +171,10 @@ static int set_labels(cli_examples *ex) {
 
 static int load_dataset(const cli_examples_opts *o, size_t a, size_t b, cli_examples *ex) {
     cr_dataset_options opt = cr_dataset_options_default();
-    long v;
-    if (o->label_column) {
-        if (!cli_parse_long("--label-column", o->label_column, -100000, 100000, &v)) return CLI_USAGE;
-        opt.label_column = (int)v;
-    }
-    if (o->header) {
-        if (!strcmp(o->header, "yes")) opt.has_header = 1;
-        else if (!strcmp(o->header, "no")) opt.has_header = 0;
-        else if (!strcmp(o->header, "auto")) opt.has_header = -1;
-        else return cli_error("--header: '%s' is not yes, no or auto", o->header);
-    }
+    cli_data_opts dopt = {o->label_column, o->header, NULL, o->classes};
+    if (cli_data_options_parse(&dopt, &opt)) return CLI_USAGE;
+    if (opt.k && opt.k != ex->k) return cli_error("--classes %s: the model has %zu classes", o->classes, ex->k);
     opt.k = ex->k;
-    if (o->classes) {
-        if (!cli_parse_long("--classes", o->classes, 2, 1000000, &v)) return CLI_USAGE;
-        if ((size_t)v != ex->k)
-            return cli_error("--classes %ld: the model has %zu classes", v, ex->k);
-    }
     if (b != SIZE_MAX) opt.limit = b; /* read no further than needed */
     cr_dataset ds;
     cr_error err;

@@ -18,10 +18,13 @@ typedef struct {
     const char *classes;
 } cli_data_opts;
 
-/* Recognises --label-column, --header, --limit, --classes; 1 if consumed. */
-int cli_data_option(cli_args *a, cli_data_opts *o);
-/* Help text for those options. */
-extern const char *const cli_data_help;
+/* Number of entries cli_data_table fills (including CLI_END). */
+#define CLI_DATA_TABLE_SIZE 5
+/* Fills an option table for --label-column, --header, --limit, --classes. */
+void cli_data_table(cli_data_opts *o, cli_opt table[CLI_DATA_TABLE_SIZE]);
+/* The options as cr_dataset_options (fields not given keep their defaults);
+   prints the error and returns CLI_USAGE for a bad value. */
+int cli_data_options_parse(const cli_data_opts *o, cr_dataset_options *opt);
 /* Loads spec with the options; prints the error and returns CLI_USAGE on failure. */
 int cli_load_dataset(const char *spec, const cli_data_opts *o, cr_dataset *out);
 /* The test split that goes with a training spec ("fashion-mnist" ->

@@ -7,41 +7,47 @@
 #include <time.h>
 #include <unistd.h>
 
-const char *const cli_data_help =
-    "  --label-column N      CSV: column of the label, 0-based, negative from the end\n"
-    "                        (default 0)\n"
-    "  --header yes|no|auto  CSV: is the first row a header? (default auto)\n"
-    "  --limit N             use only the first N examples (default all)\n"
-    "  --classes K           number of classes (default: largest label + 1)\n";
-
-int cli_data_option(cli_args *a, cli_data_opts *o) {
-    return cli_value(a, "--label-column", &o->label_column) ||
-           cli_value(a, "--header", &o->header) || cli_value(a, "--limit", &o->limit) ||
-           cli_value(a, "--classes", &o->classes);
+void cli_data_table(cli_data_opts *o, cli_opt t[CLI_DATA_TABLE_SIZE]) {
+    const cli_opt tab[CLI_DATA_TABLE_SIZE] = {
+        CLI_STR("--label-column", &o->label_column, "N",
+                "CSV: column of the label, 0-based, negative from the end (default 0)"),
+        CLI_STR("--header", &o->header, "yes|no|auto",
+                "CSV: is the first row a header? (default auto: a header if none of\n"
+                "its fields is a number)"),
+        CLI_STR("--limit", &o->limit, "N", "use only the first N examples (default all)"),
+        CLI_STR("--classes", &o->classes, "K", "number of classes (default: largest label + 1)"),
+        CLI_END,
+    };
+    memcpy(t, tab, sizeof tab);
 }
 
-int cli_load_dataset(const char *spec, const cli_data_opts *o, cr_dataset *out) {
-    cr_dataset_options opt = cr_dataset_options_default();
+int cli_data_options_parse(const cli_data_opts *o, cr_dataset_options *opt) {
     long v;
     if (o->label_column) {
         if (!cli_parse_long("--label-column", o->label_column, -100000, 100000, &v))
             return CLI_USAGE;
-        opt.label_column = (int)v;
+        opt->label_column = (int)v;
     }
     if (o->header) {
-        if (!strcmp(o->header, "yes")) opt.has_header = 1;
-        else if (!strcmp(o->header, "no")) opt.has_header = 0;
-        else if (!strcmp(o->header, "auto")) opt.has_header = -1;
+        if (!strcmp(o->header, "yes")) opt->has_header = 1;
+        else if (!strcmp(o->header, "no")) opt->has_header = 0;
+        else if (!strcmp(o->header, "auto")) opt->has_header = -1;
         else return cli_error("--header: '%s' is not yes, no or auto", o->header);
     }
     if (o->limit) {
         if (!cli_parse_long("--limit", o->limit, 1, 2000000000L, &v)) return CLI_USAGE;
-        opt.limit = (size_t)v;
+        opt->limit = (size_t)v;
     }
     if (o->classes) {
         if (!cli_parse_long("--classes", o->classes, 2, 1000000, &v)) return CLI_USAGE;
-        opt.k = (size_t)v;
+        opt->k = (size_t)v;
     }
+    return CLI_OK;
+}
+
+int cli_load_dataset(const char *spec, const cli_data_opts *o, cr_dataset *out) {
+    cr_dataset_options opt = cr_dataset_options_default();
+    if (cli_data_options_parse(o, &opt)) return CLI_USAGE;
     cr_error err;
     if (cr_dataset_load(spec, out, &opt, &err) != 0) return cli_io_error(&err);
     return CLI_OK;

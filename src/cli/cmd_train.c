@@ -30,54 +30,11 @@
 
 static const char *const train_help =
     "usage: chainrule train --data SPEC [options]\n"
+    "       chainrule train --resume MODEL [--epochs N] [--out PATH]\n"
     "\n"
     "Trains a network with softmax + cross-entropy on a labelled dataset and\n"
     "writes it (with its optimiser state, as a checkpoint) after every epoch.\n"
-    "\n"
-    "data\n"
-    "  --data SPEC           fashion-mnist[:train|:test], mnist, DIR (MNIST-style IDX\n"
-    "                        files), FILE.csv, or X.npy,Y.npy (required unless --resume)\n"
-    "  --test SPEC|none      data evaluated after every epoch (default: the :test\n"
-    "                        split that goes with --data, if any)\n"
-    "  --val FRACTION        hold out this fraction of the training data (default 0)\n"
-    "  --standardize         standardise every input feature with the training data's\n"
-    "                        mean and std (stored in the model; predict/grad apply it)\n"
-    "%s"
-    "network\n"
-    "  --layers D,H,...,K    layer widths (default: D,128,K from the data)\n"
-    "  --activation NAME     hidden activation sigmoid (default), tanh, relu, or one\n"
-    "                        per hidden layer\n"
-    "  --init auto|xavier|he initialisation (default auto: Xavier for sigmoid/tanh,\n"
-    "                        He for relu)\n"
-    "optimisation\n"
-    "  --epochs N            epochs (default 10)\n"
-    "  --batch N             minibatch size (default 64; 1 = per-example SGD)\n"
-    "  --optimizer NAME      sgd, momentum, nesterov, adam (default " DEFAULT_OPTIMIZER ")\n"
-    "  --lr X                learning rate (default " DEFAULT_LR_ADAM " for adam, " DEFAULT_LR_SGD
-    " otherwise)\n"
-    "  --momentum X          momentum/nesterov coefficient (default 0.9)\n"
-    "  --beta1 X --beta2 X   Adam betas (default 0.9, 0.999)\n"
-    "  --eps X               Adam epsilon (default 1e-8)\n"
-    "  --weight-decay X      L2 coefficient added to the gradient (default 0)\n"
-    "  --schedule NAME       cosine (default: from --lr down to --lr-min over all the\n"
-    "                        steps of --epochs), step, constant\n"
-    "  --step-epochs N       step schedule: multiply the lr by --gamma every N epochs\n"
-    "                        (default 1)\n"
-    "  --gamma X             step schedule factor (default 0.1)\n"
-    "  --lr-min X            cosine schedule: final learning rate (default 0)\n"
-    "  --seed N              seed of the initialisation, shuffle and split (default 1)\n"
-    "  --threads N           1: one training worker (BLAS at 1 thread); 2 or more: two\n"
-    "                        workers, each running the BLAS at 1 thread (default: one\n"
-    "                        worker, the BLAS default); same --threads, same bits\n"
-    "output\n"
-    "  --out PATH            model + checkpoint, rewritten atomically after every epoch\n"
-    "                        (default model.safetensors)\n"
-    "  --resume PATH         continue the run saved in PATH (its hyperparameters, data\n"
-    "                        and state); --epochs may raise the total\n"
-    "  --stop-after N        stop after N epochs of this invocation (as if interrupted)\n"
-    "  --log PATH            append one JSON object per epoch (JSON lines)\n"
-    "  --json                print a JSON summary at the end instead of the text one\n"
-    "  --quiet               no per-epoch lines\n";
+    "\n";
 
 typedef struct {
     const char *data, *test, *val, *layers, *activation, *init, *epochs, *batch, *optimizer,
@@ -384,35 +341,69 @@ static void json_eval_results(FILE *f, const eval_result *val, const eval_result
 int cmd_train(int argc, char **argv) {
     train_args t;
     memset(&t, 0, sizeof t);
-    cli_args a = cli_args_start(argc, argv);
-    while (cli_args_next(&a)) {
-        if (cli_flag(&a, "--standardize")) t.standardize = 1;
-        else if (cli_flag(&a, "--json")) t.json = 1;
-        else if (cli_flag(&a, "--quiet")) t.quiet = 1;
-        else if (cli_value(&a, "--data", &t.data) || cli_value(&a, "--test", &t.test) ||
-                 cli_value(&a, "--val", &t.val) || cli_value(&a, "--layers", &t.layers) ||
-                 cli_value(&a, "--activation", &t.activation) ||
-                 cli_value(&a, "--init", &t.init) || cli_value(&a, "--epochs", &t.epochs) ||
-                 cli_value(&a, "--batch", &t.batch) ||
-                 cli_value(&a, "--optimizer", &t.optimizer) || cli_value(&a, "--lr", &t.lr) ||
-                 cli_value(&a, "--momentum", &t.momentum) ||
-                 cli_value(&a, "--beta1", &t.beta1) || cli_value(&a, "--beta2", &t.beta2) ||
-                 cli_value(&a, "--eps", &t.eps) ||
-                 cli_value(&a, "--weight-decay", &t.weight_decay) ||
-                 cli_value(&a, "--schedule", &t.schedule) ||
-                 cli_value(&a, "--step-epochs", &t.step_epochs) ||
-                 cli_value(&a, "--gamma", &t.gamma) || cli_value(&a, "--lr-min", &t.lr_min) ||
-                 cli_value(&a, "--seed", &t.seed) || cli_value(&a, "--threads", &t.threads) ||
-                 cli_value(&a, "--out", &t.out) || cli_value(&a, "--resume", &t.resume) ||
-                 cli_value(&a, "--stop-after", &t.stop_after) || cli_value(&a, "--log", &t.log) ||
-                 cli_data_option(&a, &t.dopt))
-            continue;
-        else return cli_args_unknown(&a);
-    }
-    if (a.help) return printf(train_help, cli_data_help), CLI_OK;
-    if (a.failed) return CLI_USAGE;
+    cli_opt data_opts[CLI_DATA_TABLE_SIZE];
+    cli_data_table(&t.dopt, data_opts);
+    const cli_opt opts[] = {
+        CLI_HEADING("data"),
+        CLI_STR("--data", &t.data, "SPEC",
+                "fashion-mnist[:train|:test], mnist, DIR (MNIST-style IDX\n"
+                "files), FILE.csv, or X.npy,Y.npy (required unless --resume)"),
+        CLI_STR("--test", &t.test, "SPEC|none",
+                "data evaluated after every epoch (default: the :test\n"
+                "split that goes with --data, if any)"),
+        CLI_STR("--val", &t.val, "FRACTION", "hold out this fraction of the training data (default 0)"),
+        CLI_FLAG("--standardize", &t.standardize,
+                 "standardise every input feature with the training data's\n"
+                 "mean and std (stored in the model; predict/grad apply it)"),
+        CLI_INCLUDE(data_opts),
+        CLI_HEADING("network"),
+        CLI_STR("--layers", &t.layers, "D,H,...,K", "layer widths (default: D,128,K from the data)"),
+        CLI_STR("--activation", &t.activation, "NAME",
+                "hidden activation sigmoid (default), tanh, relu, or one\nper hidden layer"),
+        CLI_STR("--init", &t.init, "auto|xavier|he",
+                "initialisation (default auto: Xavier for sigmoid/tanh,\nHe for relu)"),
+        CLI_HEADING("optimisation"),
+        CLI_STR("--epochs", &t.epochs, "N", "epochs (default 10; with --resume, the new total)"),
+        CLI_STR("--batch", &t.batch, "N", "minibatch size (default 64; 1 = per-example SGD)"),
+        CLI_STR("--optimizer", &t.optimizer, "NAME", "sgd, momentum, nesterov, adam (default " DEFAULT_OPTIMIZER ")"),
+        CLI_STR("--lr", &t.lr, "X", "learning rate (default " DEFAULT_LR_ADAM " for adam, " DEFAULT_LR_SGD " otherwise)"),
+        CLI_STR("--momentum", &t.momentum, "X", "momentum/nesterov coefficient (default 0.9)"),
+        CLI_STR("--beta1", &t.beta1, "X", "Adam beta1 (default 0.9)"),
+        CLI_STR("--beta2", &t.beta2, "X", "Adam beta2 (default 0.999)"),
+        CLI_STR("--eps", &t.eps, "X", "Adam epsilon (default 1e-8)"),
+        CLI_STR("--weight-decay", &t.weight_decay, "X", "L2 coefficient added to the gradient (default 0)"),
+        CLI_STR("--schedule", &t.schedule, "NAME",
+                "cosine (default: from --lr down to --lr-min over all the\n"
+                "steps of --epochs), step, constant"),
+        CLI_STR("--step-epochs", &t.step_epochs, "N",
+                "step schedule: multiply the lr by --gamma every N epochs\n(default 1)"),
+        CLI_STR("--gamma", &t.gamma, "X", "step schedule factor (default 0.1)"),
+        CLI_STR("--lr-min", &t.lr_min, "X", "cosine schedule: final learning rate (default 0)"),
+        CLI_STR("--seed", &t.seed, "N", "seed of the initialisation, shuffle and split (default 1)"),
+        CLI_STR("--threads", &t.threads, "N",
+                "1: one training worker (BLAS at 1 thread); 2 or more: two\n"
+                "workers, each running the BLAS at 1 thread (default: one\n"
+                "worker, the BLAS default); same --threads, same bits"),
+        CLI_HEADING("output"),
+        CLI_STR("--out", &t.out, "PATH",
+                "model + checkpoint, rewritten atomically after every epoch\n"
+                "(default model.safetensors; with --resume, the resumed file)"),
+        CLI_STR("--resume", &t.resume, "PATH",
+                "continue the run saved in PATH (its hyperparameters, data\n"
+                "and state) and write it back to PATH (or to --out);\n"
+                "--epochs may raise the total"),
+        CLI_STR("--stop-after", &t.stop_after, "N", "stop after N epochs of this invocation (as if interrupted)"),
+        CLI_STR("--log", &t.log, "PATH", "append one JSON object per epoch (JSON lines)"),
+        CLI_FLAG("--json", &t.json, "print a JSON summary at the end instead of the text one"),
+        CLI_FLAG("--quiet", &t.quiet, "no per-epoch lines"),
+        CLI_END,
+    };
+    int status;
+    if (!cli_parse(argc, argv, opts, train_help, &status)) return status;
     if (!t.data && !t.resume) return cli_error("train: --data is required (see --help)");
-    if (!t.out) t.out = "model.safetensors";
+    /* a resumed run continues in its own file unless --out names another one;
+       a new run writes --out, by default model.safetensors */
+    if (!t.out) t.out = t.resume ? t.resume : "model.safetensors";
     {   /* an unwritable --out (missing folder, ...) is bad input: say so before training */
         cr_atomic_file probe;
         cr_error perr;
@@ -742,10 +733,12 @@ int cmd_train(int argc, char **argv) {
             if (run_epochs == 0)
                 printf("nothing to do: %s has completed %ld of %ld epochs\n",
                        t.resume ? t.resume : t.out, rs.epoch, rs.epochs);
+            else if (last_test.have)
+                printf("wrote %s after epoch %ld/%ld (%.2fs training, test accuracy %.4f)\n", t.out,
+                       rs.epoch, rs.epochs, total_time, last_test.acc);
             else
-                printf("wrote %s after epoch %ld/%ld (%.2fs training%s%.4f)\n", t.out, rs.epoch,
-                       rs.epochs, total_time, last_test.have ? ", test accuracy " : "",
-                       last_test.have ? last_test.acc : 0.0);
+                printf("wrote %s after epoch %ld/%ld (%.2fs training)\n", t.out, rs.epoch,
+                       rs.epochs, total_time);
         }
     }
 

@@ -170,6 +170,8 @@ int cr_csv_parse(const char *name, const char *buf, size_t len, const cr_dataset
     csv_state st = {.name = name, .buf = buf, .len = len};
     const char *ls, *le;
     int rc = -1;
+    int mixed_first_row = 0; /* --header auto found numbers and text in the first row */
+    size_t first_line = 0;
 
     if (!csv_next_line(&st, &ls, &le)) {
         cr_error_set(err, "%s: empty file", name);
@@ -193,14 +195,20 @@ int cr_csv_parse(const char *name, const char *buf, size_t len, const cr_dataset
 
     int header = opt->has_header > 0;
     if (opt->has_header < 0) {
-        /* auto-detect: a header if some field of the first row is not a number
-           at all ("nan", "inf" or "1e999" are numbers, rejected as data later) */
-        for (size_t c = 0; c < ncols && !header; c++) {
+        /* auto-detect: the first row is a header if none of its fields is a
+           number ("nan", "inf" or "1e999" count as numbers, rejected as data
+           later). A row of numbers with an empty field or a typo is data, and
+           its error names the line and column: it is never dropped as a header. */
+        size_t numbers = 0;
+        for (size_t c = 0; c < ncols; c++) {
             float v;
             const char *why;
-            if (parse_number(&st.fields[c], &v, &why) == -1) header = 1;
+            if (parse_number(&st.fields[c], &v, &why) != -1) numbers++;
         }
+        header = numbers == 0;
+        mixed_first_row = numbers > 0 && numbers < ncols;
     }
+    first_line = st.line_no;
 
     /* count the data rows (bounded by the input size) */
     size_t n = header ? 0 : 1;
@@ -303,6 +311,13 @@ int cr_csv_parse(const char *name, const char *buf, size_t len, const cr_dataset
     rc = 0;
 done:
     free(st.fields);
+    if (rc && mixed_first_row && st.line_no == first_line) {
+        /* say why the first row was read as data */
+        size_t used = strlen(err->msg);
+        snprintf(err->msg + used, sizeof err->msg - used,
+                 " (--header auto reads a first row with numbers in it as data; give --header "
+                 "yes if it is a header)");
+    }
     if (rc) cr_dataset_free(out);
     return rc;
 }
