@@ -1,0 +1,341 @@
+/*
+ * Per-op checks at an operating point: an op's explicit Jacobian, VJP and JVP
+ * against central finite differences (two steps, Richardson) of its float64
+ * forward, and the adjoint identity <JVP(u), v> = <u, VJP(v)>. The chain's
+ * ops are built from the code the chain runs: the linear op's functions, the
+ * activation backend the chain selected (check_act.tmpl.c) and the fused
+ * softmax + cross-entropy head; the unfused head is compared with the fused.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check_internal.h"
+
+/* Finite-difference Jacobian (dout x din) of op->forward64 at in, and its error. */
+static cr_status fd_jacobian(const cr_check_op *op, const double *in, double *jac, double *err) {
+    size_t din = op->din, dout = op->dout;
+    double *xp = malloc(din * sizeof *xp), *f = malloc(4 * dout * sizeof *f);
+    double *d = malloc(2 * dout * sizeof *d);
+    if (!xp || !f || !d) {
+        free(xp), free(f), free(d);
+        return CR_ERR_NOMEM;
+    }
+    memcpy(xp, in, din * sizeof *xp);
+    double inmax = 0;
+    for (size_t j = 0; j < din; j++) inmax = fmax(inmax, fabs(in[j]));
+    for (size_t j = 0; j < din; j++) {
+        double h = chk_step(in[j]);
+        const double steps[4] = {h, -h, 2 * h, -2 * h};
+        for (int s = 0; s < 4; s++) {
+            xp[j] = in[j] + steps[s];
+            op->forward64(op->ctx, xp, f + s * dout);
+        }
+        xp[j] = in[j];
+        /* rounding of f: of the size of its inputs or outputs (a log-sum-exp minus a
+           logit cancels terms of the size of the logits) */
+        double fs = inmax;
+        for (size_t i = 0; i < dout; i++) fs = fmax(fs, fabs(f[i]));
+        chk_fd_combine(dout, h, f, f + dout, f + 2 * dout, f + 3 * dout, fs, d, d + dout);
+        for (size_t i = 0; i < dout; i++) jac[i * din + j] = d[i], err[i * din + j] = d[dout + i];
+    }
+    free(xp), free(f), free(d);
+    return CR_OK;
+}
+
+/* The testing aid of cr_check_options: v[i] += 1% of max |v| on every third entry. */
+static void inject(const cr_check_options *o, const cr_check_op *op, cr_check_kind kind, double *v,
+                   size_t n) {
+    if (o->inject_layer == 0 || o->inject_layer != op->layer || o->inject_kind != kind) return;
+    double m = 0;
+    for (size_t i = 0; i < n; i++) m = fmax(m, fabs(v[i]));
+    for (size_t i = 0; i < n; i += 3) v[i] += 0.01 * m;
+}
+
+cr_status cr_check_op_run(const cr_check_op *op, const double *in, const cr_check_options *opt,
+                          cr_check_report *rep) {
+    if (!op || !in || !rep || !op->forward64 || !op->din || !op->dout) return CR_ERR_ARG;
+    cr_check_options o = chk_opts(opt);
+    const cr_dtype t = op->dtype;
+    const size_t din = op->din, dout = op->dout, es = cr_dtype_size(t), mx = din > dout ? din : dout;
+    /* the analytic side's allowance: its rounding in dtype over a chain of its widths */
+    const double geps = 4.0 * (double)(din + dout + 16) * (t == CR_F32 ? 1.1920929e-07 : 2.220446049250313e-16);
+    double *jfd = malloc(din * dout * sizeof *jfd), *jerr = malloc(din * dout * sizeof *jerr);
+    double *jan = malloc(din * dout * sizeof *jan), *g = malloc(dout * sizeof *g);
+    double *u = malloc(din * sizeof *u), *ref = malloc(mx * sizeof *ref), *rerr = malloc(mx * sizeof *rerr);
+    double *scl = malloc(mx * sizeof *scl), *va = malloc(mx * sizeof *va), *vjp = malloc(din * sizeof *vjp);
+    void *tin = chk_to_dtype(t, in, din), *tjac = malloc(din * dout * es), *tv = malloc(mx * es);
+    void *tr = malloc(mx * es);
+    cr_status st = CR_ERR_NOMEM;
+    if (!jfd || !jerr || !jan || !g || !u || !ref || !rerr || !scl || !va || !vjp || !tin || !tjac ||
+        !tv || !tr)
+        goto done;
+    if ((st = fd_jacobian(op, in, jfd, jerr)) != CR_OK) goto done;
+    cr_rng rng;
+    cr_rng_seed(&rng, o.seed ^ (0x9e3779b97f4a7c15ull * (uint64_t)(op->layer + 1)));
+    for (size_t i = 0; i < dout; i++) g[i] = 2 * cr_rng_uniform(&rng) - 1;
+    for (size_t j = 0; j < din; j++) u[j] = 2 * cr_rng_uniform(&rng) - 1;
+    char what[96];
+    chk_id id = {CR_CHECK_JACOBIAN, op->layer, op->name, what};
+    if (op->jacobian) {
+        op->jacobian(op->ctx, tin, tjac);
+        for (size_t i = 0; i < din * dout; i++) jan[i] = chk_get(t, tjac, i);
+        inject(&o, op, CR_CHECK_JACOBIAN, jan, din * dout);
+        snprintf(what, sizeof what, "Jacobian (%zux%zu)", dout, din);
+        if ((st = chk_compare(rep, &id, 1, din * dout, jan, jfd, jerr, NULL, op->floor_abs, geps, &o, 0)))
+            goto done;
+    }
+    /* VJP: g J, reference g Jfd with error Σ_i |g_i| err_ij, terms Σ_i |g_i J_ij| */
+    int have_vjp = 0;
+    if (op->vjp) {
+        for (size_t j = 0; j < din; j++) {
+            double s = 0, e = 0, a = 0;
+            for (size_t i = 0; i < dout; i++) {
+                s += g[i] * jfd[i * din + j];
+                e += fabs(g[i]) * jerr[i * din + j];
+                a += fabs(g[i] * jfd[i * din + j]);
+            }
+            ref[j] = s, rerr[j] = e, scl[j] = a;
+        }
+        for (size_t i = 0; i < dout; i++) chk_set(t, tv, i, g[i]);
+        op->vjp(op->ctx, tin, tv, tr);
+        for (size_t j = 0; j < din; j++) vjp[j] = chk_get(t, tr, j);
+        inject(&o, op, CR_CHECK_VJP, vjp, din);
+        id.kind = CR_CHECK_VJP;
+        snprintf(what, sizeof what, "VJP");
+        double gmax = 0;
+        for (size_t i = 0; i < dout; i++) gmax = fmax(gmax, fabs(g[i]));
+        if ((st = chk_compare(rep, &id, 1, din, vjp, ref, rerr, scl, op->floor_abs * gmax, geps, &o, 0)))
+            goto done;
+        have_vjp = 1;
+    }
+    if (op->jvp) {
+        for (size_t i = 0; i < dout; i++) {
+            double s = 0, e = 0, a = 0;
+            for (size_t j = 0; j < din; j++) {
+                s += jfd[i * din + j] * u[j];
+                e += jerr[i * din + j] * fabs(u[j]);
+                a += fabs(jfd[i * din + j] * u[j]);
+            }
+            ref[i] = s, rerr[i] = e, scl[i] = a;
+        }
+        for (size_t j = 0; j < din; j++) chk_set(t, tv, j, u[j]);
+        op->jvp(op->ctx, tin, tv, tr);
+        for (size_t i = 0; i < dout; i++) va[i] = chk_get(t, tr, i);
+        inject(&o, op, CR_CHECK_JVP, va, dout);
+        id.kind = CR_CHECK_JVP;
+        snprintf(what, sizeof what, "JVP");
+        double umax = 0;
+        for (size_t j = 0; j < din; j++) umax = fmax(umax, fabs(u[j]));
+        if ((st = chk_compare(rep, &id, 1, dout, va, ref, rerr, scl, op->floor_abs * umax * (double)din,
+                              geps, &o, 0)))
+            goto done;
+        if (have_vjp) {
+            /* <JVP(u), g> = <u, VJP(g)>, both analytic: no finite differences */
+            double lhs = 0, rhs = 0, sc = 0;
+            for (size_t i = 0; i < dout; i++) lhs += va[i] * g[i], sc += fabs(va[i] * g[i]);
+            for (size_t j = 0; j < din; j++) rhs += u[j] * vjp[j], sc += fabs(u[j] * vjp[j]);
+            id.kind = CR_CHECK_ADJOINT;
+            snprintf(what, sizeof what, "adjoint <JVP(u),v> = <u,VJP(v)>");
+            if ((st = chk_identity(rep, &id, lhs, rhs, sc, geps, &o))) goto done;
+        }
+    }
+    st = CR_OK;
+done:
+    free(jfd), free(jerr), free(jan), free(g), free(u), free(ref), free(rerr), free(scl), free(va);
+    free(vjp), free(tin), free(tjac), free(tv), free(tr);
+    return st;
+}
+
+/* ------------------------------------------------------------ the chain's ops */
+
+int cr_check_net_op_count(const cr_net *net) { return net ? 2 * net->n_layers : 0; }
+
+typedef struct {
+    const cr_net *net, *net64;
+    int l;             /* linear layer, or the layer whose activation */
+    cr_activation act;
+    const double *y;   /* head: targets (K, float64) */
+    const void *ty;    /* head: targets in dtype */
+} op_ctx;
+
+static const void *wptr(const cr_net *net, int l) {
+    return (const char *)net->params + net->w_offset[l] * cr_dtype_size(net->dtype);
+}
+
+static void linear_fwd64(const void *c, const double *in, double *out) {
+    const op_ctx *o = c;
+    const double *p = o->net64->params;
+    cr_linear_forward_f64(1, o->net64->dims[o->l], o->net64->dims[o->l + 1], in,
+                          p + o->net64->w_offset[o->l], p + o->net64->b_offset[o->l], out);
+}
+static void linear_jac(const void *c, const void *in, void *jac) {
+    const op_ctx *o = c;
+    (void)in;
+    size_t d = o->net->dims[o->l], h = o->net->dims[o->l + 1];
+    if (o->net->dtype == CR_F32) cr_linear_jacobian_f32(d, h, wptr(o->net, o->l), jac);
+    else cr_linear_jacobian_f64(d, h, wptr(o->net, o->l), jac);
+}
+static void linear_vjp(const void *c, const void *in, const void *g, void *gin) {
+    const op_ctx *o = c;
+    (void)in;
+    size_t d = o->net->dims[o->l], h = o->net->dims[o->l + 1];
+    if (o->net->dtype == CR_F32) cr_linear_vjp_f32(1, d, h, wptr(o->net, o->l), g, gin);
+    else cr_linear_vjp_f64(1, d, h, wptr(o->net, o->l), g, gin);
+}
+static void linear_jvp(const void *c, const void *in, const void *u, void *out) {
+    const op_ctx *o = c;
+    (void)in;
+    size_t d = o->net->dims[o->l], h = o->net->dims[o->l + 1];
+    if (o->net->dtype == CR_F32) cr_linear_jvp_f32(1, d, h, wptr(o->net, o->l), u, out);
+    else cr_linear_jvp_f64(1, d, h, wptr(o->net, o->l), u, out);
+}
+
+static void act_fwd64(const void *c, const double *in, double *out) {
+    const op_ctx *o = c;
+    for (size_t i = 0; i < o->net->dims[o->l + 1]; i++) out[i] = chk_act64(o->act, in[i]);
+}
+/* h = a(r) by the running backend, then its derivative; scratch for h on the stack
+   of the caller's width (at most the widest layer: malloc'd). */
+#define ACT_WRAP(NAME, CALL)                                                         \
+    static void NAME(const void *c, const void *in, const void *v, void *out) {      \
+        const op_ctx *o = c;                                                         \
+        size_t d = o->net->dims[o->l + 1];                                           \
+        void *h = malloc(d * cr_dtype_size(o->net->dtype));                          \
+        if (!h) return;                                                              \
+        chk_act_forward(o->net->dtype, o->act, d, in, h);                            \
+        CALL;                                                                        \
+        free(h);                                                                     \
+    }
+ACT_WRAP(act_vjp, chk_act_vjp(o->net->dtype, o->act, d, in, h, v, out))
+ACT_WRAP(act_jvp, chk_act_jvp(o->net->dtype, o->act, d, in, h, v, out))
+static void act_jac(const void *c, const void *in, void *jac) {
+    const op_ctx *o = c;
+    size_t d = o->net->dims[o->l + 1];
+    void *h = malloc(d * cr_dtype_size(o->net->dtype));
+    if (!h) return;
+    chk_act_forward(o->net->dtype, o->act, d, in, h);
+    chk_act_jacobian(o->net->dtype, o->act, d, in, h, jac);
+    free(h);
+}
+
+/* The head as an op R^K -> R: J(θ) = softmax + cross-entropy, fused. */
+static void head_fwd64(const void *c, const double *in, double *out) {
+    const op_ctx *o = c;
+    cr_softmax_ce_forward_f64(1, o->net->dims[o->net->n_layers], in, o->y, NULL, out);
+}
+static void head_vjp(const void *c, const void *in, const void *g, void *gin) {
+    const op_ctx *o = c;
+    size_t k = o->net->dims[o->net->n_layers];
+    void *yh = malloc(k * cr_dtype_size(o->net->dtype));
+    if (!yh) return;
+    if (o->net->dtype == CR_F32) {
+        float loss;
+        cr_softmax_ce_forward_f32(1, k, in, o->ty, yh, &loss);
+        cr_softmax_ce_vjp_f32(1, k, yh, o->ty, g, gin);
+    } else {
+        double loss;
+        cr_softmax_ce_forward_f64(1, k, in, o->ty, yh, &loss);
+        cr_softmax_ce_vjp_f64(1, k, yh, o->ty, g, gin);
+    }
+    free(yh);
+}
+static void head_jac(const void *c, const void *in, void *jac) {
+    const op_ctx *o = c;
+    size_t k = o->net->dims[o->net->n_layers];
+    void *yh = malloc(k * cr_dtype_size(o->net->dtype));
+    if (!yh) return;
+    if (o->net->dtype == CR_F32) {
+        float loss;
+        cr_softmax_ce_forward_f32(1, k, in, o->ty, yh, &loss);
+        cr_softmax_ce_jacobian_f32(k, yh, o->ty, jac);
+    } else {
+        double loss;
+        cr_softmax_ce_forward_f64(1, k, in, o->ty, yh, &loss);
+        cr_softmax_ce_jacobian_f64(k, yh, o->ty, jac);
+    }
+    free(yh);
+}
+/* JVP of the head: J'(θ) u = <ŷ − y, u>, from the Jacobian row */
+static void head_jvp(const void *c, const void *in, const void *u, void *out) {
+    const op_ctx *o = c;
+    size_t k = o->net->dims[o->net->n_layers];
+    cr_dtype t = o->net->dtype;
+    void *row = malloc(k * cr_dtype_size(t));
+    if (!row) return;
+    head_jac(c, in, row);
+    double s = 0;
+    for (size_t i = 0; i < k; i++) s += chk_get(t, row, i) * chk_get(t, u, i);
+    chk_set(t, out, 0, s);
+    free(row);
+}
+
+cr_status cr_check_net_ops(const cr_net *net, size_t n, const void *x, const void *y,
+                           const cr_check_options *opt, cr_check_report *rep) {
+    if (!net || !x || !y || !rep || n == 0) return CR_ERR_ARG;
+    cr_check_options o = chk_opts(opt);
+    if (o.op_example >= n) return CR_ERR_ARG;
+    const cr_dtype t = net->dtype;
+    const int L = net->n_layers;
+    const size_t D = net->dims[0], K = net->dims[L], e = o.op_example;
+    size_t maxw = 0;
+    for (int l = 0; l <= L; l++) maxw = net->dims[l] > maxw ? net->dims[l] : maxw;
+    cr_net *net64 = NULL;
+    double *x64 = chk_to_f64(t, (const char *)x + e * D * cr_dtype_size(t), D);
+    double *y64 = chk_to_f64(t, (const char *)y + e * K * cr_dtype_size(t), K);
+    double *in = malloc(maxw * sizeof *in), *r = malloc(maxw * sizeof *r);
+    double *work = malloc(2 * maxw * sizeof *work);
+    cr_status st = CR_ERR_NOMEM;
+    if (!x64 || !y64 || !in || !r || !work || cr_net_convert(net, CR_F64, &net64) != CR_OK) goto done;
+    const void *ty = (const char *)y + e * K * cr_dtype_size(t);
+    int pos = 0;
+    char name[32];
+    for (int l = 0; l < L; l++) {
+        /* the operating point of example e: the input of layer l and its r, float64 */
+        chk_forward_to64(net64, l, x64, in, r, work);
+        op_ctx c = {net, net64, l, CR_ACT_SIGMOID, y64, ty};
+        cr_check_op op = {"linear", ++pos, t, net->dims[l], net->dims[l + 1], &c,
+                          linear_fwd64, linear_jac, linear_vjp, linear_jvp, 0};
+        if ((st = cr_check_op_run(&op, in, &o, rep))) goto done;
+        if (l + 1 < L) {
+            c.act = net->act[l];
+            snprintf(name, sizeof name, "%s", cr_activation_name(net->act[l]));
+            cr_check_op a = {name, ++pos, t, net->dims[l + 1], net->dims[l + 1], &c,
+                             act_fwd64, act_jac, act_vjp, act_jvp, 0};
+            if ((st = cr_check_op_run(&a, r, &o, rep))) goto done;
+        } else {
+            cr_check_op h = {"softmax+cross-entropy", ++pos, t, K, 1, &c,
+                             head_fwd64, head_jac, head_vjp, head_jvp, 1.0};
+            if ((st = cr_check_op_run(&h, r, &o, rep))) goto done;
+            /* the unfused head in float64: (−y ⊘ ŷ)(diag(ŷ) − ŷᵀŷ) vs ŷ − y */
+            double *yh = work, *jsm = malloc(K * K * sizeof *jsm), *jce = malloc(K * sizeof *jce);
+            double *un = malloc(K * sizeof *un), *fu = malloc(K * sizeof *fu);
+            if (!jsm || !jce || !un || !fu) {
+                free(jsm), free(jce), free(un), free(fu);
+                st = CR_ERR_NOMEM;
+                goto done;
+            }
+            cr_softmax_forward_f64(1, K, r, yh);
+            cr_softmax_jacobian_f64(K, yh, jsm);
+            cr_cross_entropy_jacobian_f64(K, yh, y64, jce);
+            for (size_t j = 0; j < K; j++) {
+                double s = 0;
+                for (size_t i = 0; i < K; i++) s += jce[i] * jsm[i * K + j];
+                un[j] = s;
+            }
+            cr_softmax_ce_jacobian_f64(K, yh, y64, fu);
+            chk_id id = {CR_CHECK_HEAD_UNFUSED, pos, "softmax+cross-entropy",
+                         "unfused (-y/yhat) J_softmax vs fused yhat - y"};
+            /* terms: y_i/ŷ_i · ŷ_i(…) are of size (|y| + |ŷ|): floor 1 */
+            st = chk_compare(rep, &id, 1, K, un, fu, NULL, NULL, 1.0, chk_gamma_eps(net, CR_F64), &o, 0);
+            free(jsm), free(jce), free(un), free(fu);
+            if (st) goto done;
+        }
+    }
+    st = CR_OK;
+done:
+    cr_net_free(net64);
+    free(x64), free(y64), free(in), free(r), free(work);
+    return st;
+}
