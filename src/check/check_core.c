@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "check_internal.h"
+#include "ops/act_table.h"
 
 const char *cr_check_kind_name(cr_check_kind kind) {
     static const char *const names[CR_CHECK_KIND_COUNT] = {
@@ -193,7 +194,26 @@ double chk_act64(cr_activation act, double r) {
     case CR_ACT_SIGMOID: return r >= 0 ? 1 / (1 + exp(-r)) : exp(r) / (1 + exp(r));
     case CR_ACT_TANH: return tanh(r);
     case CR_ACT_RELU: return r > 0 ? r : 0;
-    default: return NAN;
+    default: { /* an activation without a formula here: its op file's reference */
+        const cr_act_entry *e = cr_act_reference(act);
+        double h = NAN;
+        if (e) e->f64->forward(1, &r, &h);
+        return h;
+    }
+    }
+}
+
+double chk_act_deriv64(cr_activation act, double r) {
+    double h = chk_act64(act, r), d = NAN;
+    switch (act) {
+    case CR_ACT_SIGMOID: return h * (1 - h);
+    case CR_ACT_TANH: return 1 - h * h;
+    case CR_ACT_RELU: return r > 0 ? 1 : 0;
+    default: {
+        const cr_act_entry *e = cr_act_reference(act);
+        if (e) e->f64->deriv(1, &r, &h, &d);
+        return d;
+    }
     }
 }
 

@@ -71,8 +71,11 @@ void chk_forward_to64(const cr_net *net64, int l, const double *x, double *in, d
                       double *work);
 /* Plain-loop element-wise activation and its derivative, float64 (the oracle). */
 double chk_act64(cr_activation act, double r);
+/* Its derivative a'(r) (ReLU: 0 at the kink, as the op file). */
+double chk_act_deriv64(cr_activation act, double r);
 
 /* The activation the chain runs (its selected backend) in dtype; buffers of dtype. */
+const char *chk_act_backend(cr_dtype t, cr_activation act);
 void chk_act_forward(cr_dtype t, cr_activation act, size_t n, const void *r, void *h);
 void chk_act_vjp(cr_dtype t, cr_activation act, size_t n, const void *r, const void *h,
                  const void *g, void *gr);

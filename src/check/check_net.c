@@ -71,12 +71,8 @@ cr_status chk_oracle_make(chk_oracle *o, const cr_net *net, size_t n, const void
             if (l > 0) {
                 const double *r = o->pre[l - 1] + i * din;
                 for (size_t p = 0; p < din; p++) {
-                    double h = chk_act64(net->act[l - 1], r[p]), d;
-                    switch (net->act[l - 1]) {
-                    case CR_ACT_SIGMOID: d = h * (1 - h); break;
-                    case CR_ACT_TANH: d = 1 - h * h; break;
-                    default: d = r[p] >= 0 ? 1 : 0; break; /* at the kink either side */
-                    }
+                    /* at a ReLU kink either side: take the larger, 1 */
+                    double d = net->act[l - 1] == CR_ACT_RELU && r[p] == 0 ? 1 : chk_act_deriv64(net->act[l - 1], r[p]);
                     b[p] *= fabs(d);
                 }
             } else {

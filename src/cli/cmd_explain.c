@@ -182,16 +182,15 @@ static void json_vec(const char *key, const double *v, size_t n, int last) {
 
 int cmd_explain(int argc, char **argv) {
     const char *layers = "4,3,3", *activation = "sigmoid", *seed_s = "1", *model_path = NULL;
-    const char *inputs = NULL, *labels = NULL, *data = NULL, *index_s = NULL, *format = "text";
+    cli_examples_opts eo = {0};
+    const char *format = "text";
     const char *maxp_s = "64";
     int json = 0;
     cli_args a = cli_args_start(argc, argv);
     while (cli_args_next(&a)) {
         if (cli_value(&a, "--layers", &layers) || cli_value(&a, "--activation", &activation) ||
             cli_value(&a, "--seed", &seed_s) || cli_value(&a, "--model", &model_path) ||
-            cli_value(&a, "--inputs", &inputs) || cli_value(&a, "--labels", &labels) ||
-            cli_value(&a, "--data", &data) || cli_value(&a, "--index", &index_s) ||
-            cli_value(&a, "--format", &format) || cli_value(&a, "--max-print", &maxp_s))
+            cli_examples_option(&a, &eo) || cli_value(&a, "--format", &format) || cli_value(&a, "--max-print", &maxp_s))
             continue;
         if (cli_flag(&a, "--json")) json = 1;
         else return cli_args_unknown(&a);
@@ -201,19 +200,23 @@ int cmd_explain(int argc, char **argv) {
     fmt F = {0, 64}, *f = &F;
     if (!strcmp(format, "markdown") || !strcmp(format, "md")) F.md = 1;
     else if (strcmp(format, "text") != 0) return cli_error("explain: --format must be text or markdown, not '%s'", format);
-    if (inputs && !labels) return cli_error("explain: --inputs needs --labels");
-    if (labels && !inputs) return cli_error("explain: --labels goes with --inputs");
-    if ((inputs || data) && !model_path) return cli_error("explain: --inputs and --data need --model");
-    if (index_s && !inputs && !data) return cli_error("explain: --index selects an example of --inputs or --data");
+    const int have_data = eo.inputs || eo.data;
+    if (eo.inputs && !eo.labels) return cli_error("explain: --inputs needs --labels");
+    if (have_data && !model_path) return cli_error("explain: --inputs and --data need --model");
+    if ((eo.index || eo.limit) && !have_data) return cli_error("explain: --index selects an example of --inputs or --data");
+    if (eo.limit) return cli_error("explain: explains one example: choose it with --index I");
     uint64_t seed;
     long maxp;
     if (!cli_parse_u64("--seed", seed_s, &seed) || !cli_parse_long("--max-print", maxp_s, 0, 1000000, &maxp))
         return CLI_USAGE;
     F.max_print = (size_t)maxp;
-    if (index_s && strchr(index_s, ':')) return cli_error("explain: --index takes one example, not a range ('%s')", index_s);
+    if (eo.index && strchr(eo.index, ':'))
+        return cli_error("explain: --index takes one example, not a range ('%s')", eo.index);
+    if (have_data && !eo.index) eo.index = "0";
 
     /* ---------------------------------------------------------------- network and example */
     cli_input in;
+    cli_examples ex = {0};
     memset(&in, 0, sizeof in);
     cr_net *net = NULL; /* float64, owned */
     int rc = CLI_OK;
@@ -265,15 +268,16 @@ int cmd_explain(int argc, char **argv) {
     cr_check_report_init(&rep);
     if (!x || !y) goto nomem;
     size_t example = 0;
-    if (inputs || data) {
-        if ((rc = cli_input_data(&in, inputs, data, index_s ? index_s : "0", labels))) goto done;
-        example = in.first;
-        for (size_t j = 0; j < D; j++) x[j] = cli_get(in.net->dtype, in.x, j);
-        if (!in.labels) {
-            rc = cli_error("explain: %s has no labels", inputs ? inputs : data);
+    if (have_data) {
+        /* the raw example (the standardisation is explained as the chain's first link) */
+        if ((rc = cli_examples_load(&eo, D, K, CR_F64, &ex))) goto done;
+        example = ex.first;
+        if (!ex.y) {
+            rc = cli_error("explain: %s has no labels", ex.source);
             goto done;
         }
-        y[in.labels[0]] = 1.0;
+        memcpy(x, ex.x, D * sizeof *x);
+        memcpy(y, ex.y, K * sizeof *y);
     } else {
         cli_random_data(CR_F64, 1, D, K, seed ^ 0xe8a3, x, y);
     }
@@ -294,8 +298,8 @@ int cmd_explain(int argc, char **argv) {
 
     /* ---------------------------------------------------------------- the checks (the library) */
     cr_check_options copt = cr_check_options_default();
-    cr_check_explain_out eo = {g_vjp, g_jac, g_fd, g_closed, gfused, unfused, 0};
-    cr_status cst = cr_check_explain(net, x, y, mean, sd, &copt, &eo, &rep);
+    cr_check_explain_out xo = {g_vjp, g_jac, g_fd, g_closed, gfused, unfused, 0};
+    cr_status cst = cr_check_explain(net, x, y, mean, sd, &copt, &xo, &rep);
     if (cst != CR_OK) {
         rc = cli_error("explain: %s", cr_status_string(cst));
         goto done;
@@ -734,6 +738,7 @@ done:
     free(gce), free(gfused), free(unfused), free(work), free(work2);
     cr_tape_free(tape);
     cr_check_report_free(&rep);
+    cli_examples_free(&ex);
 early:
     free(mean), free(sd);
     cr_net_free(net);

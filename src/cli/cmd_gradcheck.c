@@ -31,8 +31,8 @@ static const char *const gradcheck_help =
     "  --layers D,...,K    (default 5,4,3) and --activation NAME (default sigmoid)\n"
     "  --dtype float32|float64  the dtype checked (default: the model's; float64 for a\n"
     "                      random network)\n"
-    "  --inputs, --labels  data (.npy), or --data SPEC (fashion-mnist:test, ...);\n"
-    "  --index A:B         the examples of it (A, A:B or :B; default all)\n"
+    "  --inputs X.npy --labels y.npy, or --data SPEC (fashion-mnist:test, ...), and\n"
+    "  --index A:B (A, A:B or :B) or --limit N: the examples checked (default all);\n"
     "                      without data: random inputs in [-1,1] and labels\n"
     "  --n N               number of random examples (default 4)\n"
     "  --seed N            seed for the random network, data and samples (default 1)\n"
@@ -108,15 +108,15 @@ static void print_report(const cr_check_report *rep, const cr_net *net, const ch
 }
 
 int cmd_gradcheck(int argc, char **argv) {
-    const char *model_path = NULL, *inputs = NULL, *labels = NULL, *data = NULL, *index = NULL;
+    const char *model_path = NULL;
+    cli_examples_opts eo = {0};
     const char *layers = NULL, *activation = NULL, *dtype_s = NULL, *n_s = "4", *seed_s = "1";
     const char *samples_s = "256", *tol_s = NULL, *fault_s = NULL, *opx_s = "0";
     int json = 0;
     cli_args a = cli_args_start(argc, argv);
     while (cli_args_next(&a)) {
-        if (cli_value(&a, "--model", &model_path) || cli_value(&a, "--inputs", &inputs) ||
-            cli_value(&a, "--labels", &labels) || cli_value(&a, "--data", &data) ||
-            cli_value(&a, "--index", &index) || cli_value(&a, "--layers", &layers) ||
+        if (cli_value(&a, "--model", &model_path) || cli_examples_option(&a, &eo) ||
+            cli_value(&a, "--layers", &layers) ||
             cli_value(&a, "--activation", &activation) || cli_value(&a, "--dtype", &dtype_s) ||
             cli_value(&a, "--n", &n_s) || cli_value(&a, "--seed", &seed_s) ||
             cli_value(&a, "--samples", &samples_s) || cli_value(&a, "--tol", &tol_s) ||
@@ -127,10 +127,11 @@ int cmd_gradcheck(int argc, char **argv) {
     }
     if (a.help) return fputs(gradcheck_help, stdout), CLI_OK;
     if (a.failed) return CLI_USAGE;
-    if (inputs && !labels) return cli_error("gradcheck: --inputs needs --labels");
-    if (labels && !inputs) return cli_error("gradcheck: --labels goes with --inputs");
-    if ((inputs || data) && !model_path) return cli_error("gradcheck: --inputs and --data need --model");
-    if (index && !inputs && !data) return cli_error("gradcheck: --index selects examples of --inputs or --data");
+    const int have_data = eo.inputs || eo.data;
+    if (eo.inputs && !eo.labels) return cli_error("gradcheck: --inputs needs --labels");
+    if (have_data && !model_path) return cli_error("gradcheck: --inputs and --data need --model");
+    if ((eo.index || eo.limit) && !have_data)
+        return cli_error("gradcheck: --index selects examples of --inputs or --data");
     if (model_path && (layers || activation))
         return cli_error("gradcheck: --layers and --activation describe a random network; %s has its own",
                          model_path);
@@ -148,6 +149,7 @@ int cmd_gradcheck(int argc, char **argv) {
     opt.op_example = (size_t)opx;
 
     cli_input in;
+    cli_examples ex = {0};
     memset(&in, 0, sizeof in);
     cr_net *net = NULL; /* the network checked (borrowed from in, or owned when random) */
     void *x = NULL, *y = NULL;
@@ -176,17 +178,16 @@ int cmd_gradcheck(int argc, char **argv) {
     }
     if (fault_s && (rc = parse_fault(fault_s, cr_check_net_op_count(net), &opt))) goto done;
     const size_t d = net->dims[0], k = net->dims[net->n_layers];
-    if (inputs || data) {
-        if ((rc = cli_input_data(&in, inputs, data, index, labels))) goto done;
-        n = in.n;
-        x = in.x;
-        y = malloc(n * k * cr_dtype_size(net->dtype));
-        if (!y) goto nomem;
-        cr_status st = net->dtype == CR_F32 ? cr_onehot_f32(n, k, in.labels, y) : cr_onehot_f64(n, k, in.labels, y);
-        if (st != CR_OK) {
-            rc = cli_error("gradcheck: a label is not a class of the model (K = %zu)", k);
+    if (have_data) {
+        /* raw inputs: the network checked has the standardisation folded in */
+        if ((rc = cli_examples_load(&eo, d, k, net->dtype, &ex))) goto done;
+        if (!ex.y) {
+            rc = cli_error("gradcheck: %s has no labels", ex.source);
             goto done;
         }
+        n = ex.n;
+        x = ex.x;
+        y = ex.y;
     } else {
         n = (size_t)n_random;
         x = malloc(n * d * cr_dtype_size(net->dtype));
@@ -207,13 +208,17 @@ int cmd_gradcheck(int argc, char **argv) {
         goto done;
     }
     print_report(&rep, net, model_path ? model_path : "random network",
-                 inputs ? inputs : data ? data : "random inputs in [-1,1] and labels", n, json);
+                 have_data ? ex.source : "random inputs in [-1,1] and labels", n, json);
     for (size_t i = 0; !json && i < rep.n; i++) {
         char name[160];
-        if (!rep.items[i].pass)
-            fprintf(stderr, "FAIL: %s: disagrees with its reference (max err %.3g > tol %.3g, example %zu)\n",
-                    result_name(&rep.items[i], name, sizeof name), rep.items[i].max_err, rep.items[i].tol,
-                    rep.items[i].worst);
+        const cr_check_result *r = &rep.items[i];
+        if (r->pass) continue;
+        cr_check_kind kd = r->kind;
+        fprintf(stderr, "FAIL: %s %s (max err %.3g > tol %.3g, example %zu)\n", result_name(r, name, sizeof name),
+                kd == CR_CHECK_ADJOINT || kd == CR_CHECK_NET_ADJOINT ? "does not hold: VJP and JVP are not adjoint"
+                : kd == CR_CHECK_HEAD_UNFUSED                        ? "disagrees with the fused head"
+                                                                     : "disagrees with finite differences",
+                r->max_err, r->tol, r->worst);
     }
     rc = rep.failures ? CLI_FAIL : CLI_OK;
     cr_check_report_free(&rep);
@@ -221,8 +226,8 @@ int cmd_gradcheck(int argc, char **argv) {
 nomem:
     rc = cli_error("gradcheck: out of memory");
 done:
-    if (x != in.x) free(x);
-    free(y);
+    if (!have_data) free(x), free(y);
+    cli_examples_free(&ex);
     if (!model_path) cr_net_free(net);
     cli_input_free(&in);
     return rc;
