@@ -133,5 +133,25 @@ else: assert all(isinstance(v, float) for v in p), p
 ' "$T/out" "$method" && ok || bad "attack $method --json is not valid JSON with predicted_dloss as documented: $(head -c 300 "$T/out")"
 done
 
+# ---------------------------------------------------------------- options come from one table per command
+expect 2 "attack --steps 0" -- "$CR" attack --model "$T/img.safetensors" --inputs "$T/img.npy" --method pgd --eps 0.1 --steps 0
+one_line_error "attack: --steps: '0' is not an integer in [1, 1000000]" "a number out of its range"
+expect 0 "attack --steps=2 --eps=0.1" -- "$CR" attack --model "$T/img.safetensors" --inputs "$T/img.npy" --method=pgd --eps=0.1 --steps=2
+expect 2 "a flag with a value" -- "$CR" attack --model "$T/img.safetensors" --inputs "$T/img.npy" --method pgd --eps 0.1 --json=1
+one_line_error "unknown option '--json=1'" "a flag with a value"
+expect 2 "attack without --eps" -- "$CR" attack --model "$T/img.safetensors" --inputs "$T/img.npy" --method pgd
+one_line_error "attack: --eps is required" "a required option"
+expect 2 "jacobian --out needs a value" -- "$CR" jacobian --model "$M" --inputs "$T/X.npy" --out
+one_line_error "option --out needs a value" "a missing value"
+for cmd in grad jacobian jvp attribute attack predict eval init train; do
+  expect 0 "$cmd --help" -- "$CR" "$cmd" --help
+  grep -q "usage: chainrule $cmd" "$T/out" && ok || bad "$cmd --help prints usage"
+  case $cmd in init|train) ;; *)
+    for o in --inputs --labels --data --index --limit; do
+      grep -q -- "^  $o " "$T/out" && ok || bad "$cmd --help lacks $o"
+    done ;;
+  esac
+done
+
 echo "cli_examples: $pass passed, $fail failed"
 [ "$fail" = 0 ]

@@ -12,28 +12,8 @@ static const char *const help =
     "                        --method fgsm|pgd --eps E[,E2,...] [options] [--out ADV.npy] [--png ADV.png]\n\n"
     "Adversarial examples from the input gradient of the cross-entropy, computed on the logits\n"
     "through the fused softmax + cross-entropy. Untargeted attacks raise the loss of the true\n"
-    "label; --target C lowers the loss of class C instead.\n"
-    "  --method fgsm        one step of size eps: sign of the gradient (linf) or the gradient\n"
-    "                       divided by its L2 norm (l2)\n"
-    "           pgd         --steps steps of --step-size, each projected back onto the eps-ball\n"
-    "                       around x and clipped to the valid range; keeps the best iterate\n"
-    "  --norm linf|l2       the ball (default linf)\n"
-    "  --eps E[,E2,...]     radius; several values print robust accuracy for each\n"
-    "                       (--out/--png then show the last one)\n"
-    "  --steps S            pgd steps (default 20)\n"
-    "  --step-size A        pgd step (default 2.5 eps / steps)\n"
-    "  --random-start       pgd: start from a uniform random point of the ball\n"
-    "  --target C           targeted attack toward class C\n"
-    "  --clip LO,HI         valid input range (default the data's: [0,1] for images)\n"
-    "  --seed N             random start seed (default 1)\n"
-    "  --index A:B          examples A..B-1 (default all)\n"
-    "  --batch B            examples per batch (default 1000); fgsm prints per batch the\n"
-    "                       first-order prediction of the loss change beside the realised one\n"
-    "  --png FILE           picture: original, adversarial and perturbation of --grid examples\n"
-    "  --grid N, --cols C, --scale S   picture size (default 12 examples, 3 per row, 4x)\n"
-    "  --threads N          workers the examples are split over (default: the number of cores)\n"
-    "  --json               JSON summary on stdout (predicted_dloss, the first-order\n"
-    "                       prediction, is null for pgd)\n";
+    "label (the model's own prediction without labels); --target C lowers the loss of class C.\n\n"
+    "options:\n";
 
 static double now_s(void) {
     struct timespec ts;
@@ -44,38 +24,52 @@ static double now_s(void) {
 #define MAX_EPS 64
 
 int cmd_attack(int argc, char **argv) {
-    const char *threads = NULL;
-    const char *model = NULL, *out = NULL,
-               *method_s = NULL, *norm_s = "linf", *eps_s = NULL,
-               *steps_s = NULL, *step_s = NULL, *target_s = NULL, *clip_s = NULL, *seed_s = NULL,
-               *batch_s = NULL, *png = NULL, *grid_s = NULL, *cols_s = NULL, *scale_s = NULL;
+    const char *threads = NULL, *model = NULL, *out = NULL, *method_s = NULL, *norm_s = "linf",
+               *eps_s = NULL, *target_s = NULL, *clip_s = NULL, *png = NULL;
+    long steps = 0, batch_l = 1000, grid_l = 12, cols_l = 3, scale_l = 4;
+    double step_size = 0;
+    uint64_t seed = 1;
     int json = 0, random_start = 0;
     cli_examples_opts eo = {0};
-    cli_args a = cli_args_start(argc, argv);
-    while (cli_args_next(&a)) {
-        if (cli_flag(&a, "--json")) json = 1;
-        else if (cli_flag(&a, "--random-start")) random_start = 1;
-        else if (cli_value(&a, "--model", &model) || cli_examples_option(&a, &eo) ||
-                 cli_value(&a, "--threads", &threads) ||
-                 
-                 cli_value(&a, "--out", &out) || 
-                 cli_value(&a, "--method", &method_s) || cli_value(&a, "--norm", &norm_s) ||
-                 cli_value(&a, "--eps", &eps_s) || cli_value(&a, "--steps", &steps_s) ||
-                 cli_value(&a, "--step-size", &step_s) || cli_value(&a, "--target", &target_s) ||
-                 cli_value(&a, "--clip", &clip_s) || cli_value(&a, "--seed", &seed_s) ||
-                 cli_value(&a, "--batch", &batch_s) || cli_value(&a, "--png", &png) ||
-                 cli_value(&a, "--grid", &grid_s) || cli_value(&a, "--cols", &cols_s) ||
-                 cli_value(&a, "--scale", &scale_s)) {
-        } else
-            return cli_args_unknown(&a);
-    }
-    if (a.help) {
-        fputs(help, stdout);
-        return CLI_OK;
-    }
-    if (a.failed || cli_set_threads(threads)) return CLI_USAGE;
-    if (!model || !method_s || !eps_s)
-        return cli_error("attack: --model, --method and --eps are required (see --help)");
+    cli_opt examples[CLI_EXAMPLES_TABLE_SIZE];
+    cli_examples_table(&eo, examples);
+    const cli_opt opts[] = {
+        CLI_REQ_STR("--model", &model, "PATH", "the model (safetensors; required)"),
+        CLI_INCLUDE(examples),
+        CLI_REQ_STR("--method", &method_s, "fgsm|pgd",
+                    "fgsm: one step of size eps: sign of the gradient (linf) or the\n"
+                    "gradient divided by its L2 norm (l2)\n"
+                    "pgd: --steps steps of --step-size, each projected back onto the\n"
+                    "eps-ball around x and clipped to the valid range; keeps the best iterate"),
+        CLI_STR("--norm", &norm_s, "linf|l2", "the ball (default linf)"),
+        CLI_REQ_STR("--eps", &eps_s, "E[,E2,...]",
+                    "radius; several values print robust accuracy for each\n"
+                    "(--out/--png then show the last one)"),
+        CLI_LONG("--steps", &steps, 1, 1000000, "S", "pgd steps (default 20)"),
+        CLI_DOUBLE("--step-size", &step_size, 0, 1e6, "A", "pgd step (default 2.5 eps / steps)"),
+        CLI_FLAG("--random-start", &random_start, "pgd: start from a uniform random point of the ball"),
+        CLI_STR("--target", &target_s, "C", "targeted attack toward class C"),
+        CLI_STR("--clip", &clip_s, "LO,HI", "valid input range (default the data's: [0,1] for images)"),
+        CLI_U64("--seed", &seed, "N", "random start seed (default 1)"),
+        CLI_LONG("--batch", &batch_l, 1, 1000000, "B",
+                 "examples per batch (default 1000); fgsm prints per batch the\n"
+                 "first-order prediction of the loss change beside the realised one"),
+        CLI_STR("--out", &out, "ADV.npy", "the adversarial examples"),
+        CLI_STR("--png", &png, "FILE",
+                "picture: original, adversarial and perturbation of --grid examples\n"
+                "(image inputs only)"),
+        CLI_LONG("--grid", &grid_l, 1, 100000, "N", "examples in the picture (default 12)"),
+        CLI_LONG("--cols", &cols_l, 1, 1000, "C", "examples per row of the picture (default 3)"),
+        CLI_LONG("--scale", &scale_l, 1, 64, "S", "pixels per input pixel in the picture (default 4)"),
+        CLI_STR("--threads", &threads, "N", "workers the examples are split over (default: the number of cores)"),
+        CLI_FLAG("--json", &json,
+                 "JSON summary on stdout (predicted_dloss, the first-order\n"
+                 "prediction, is null for pgd)"),
+        CLI_END,
+    };
+    int rc;
+    if (!cli_parse(argc, argv, opts, help, &rc)) return rc;
+    if (cli_set_threads(threads)) return CLI_USAGE;
     cr_attack_options o = {0};
     if (!strcmp(method_s, "fgsm")) o.method = CR_ATTACK_FGSM;
     else if (!strcmp(method_s, "pgd")) o.method = CR_ATTACK_PGD;
@@ -97,34 +91,15 @@ int cmd_attack(int argc, char **argv) {
         if (!n_eps) return cli_error("--eps: no value");
     }
     long v;
-    if (steps_s) {
-        if (!cli_parse_long("--steps", steps_s, 1, 1000000, &v)) return CLI_USAGE;
-        o.steps = (size_t)v;
-    }
-    if (step_s && !cli_parse_double("--step-size", step_s, 0, 1e6, &o.step_size)) return CLI_USAGE;
+    o.steps = (size_t)steps;
+    o.step_size = step_size;
     o.random_start = random_start;
-    o.seed = 1;
-    if (seed_s && !cli_parse_u64("--seed", seed_s, &o.seed)) return CLI_USAGE;
-    size_t batch = 1000, grid = 12, cols = 3, scale = 4;
-    if (batch_s) {
-        if (!cli_parse_long("--batch", batch_s, 1, 1000000, &v)) return CLI_USAGE;
-        batch = (size_t)v;
-    }
-    if (grid_s) {
-        if (!cli_parse_long("--grid", grid_s, 1, 100000, &v)) return CLI_USAGE;
-        grid = (size_t)v;
-    }
-    if (cols_s) {
-        if (!cli_parse_long("--cols", cols_s, 1, 1000, &v)) return CLI_USAGE;
-        cols = (size_t)v;
-    }
-    if (scale_s) {
-        if (!cli_parse_long("--scale", scale_s, 1, 64, &v)) return CLI_USAGE;
-        scale = (size_t)v;
-    }
+    o.seed = seed;
+    const size_t batch = (size_t)batch_l, grid = (size_t)grid_l, cols = (size_t)cols_l,
+                 scale = (size_t)scale_l;
 
     cli_input in;
-    int rc = cli_input_model(model, NULL, &in);
+    rc = cli_input_model(model, NULL, &in);
     if (!rc) rc = cli_input_data(&in, &eo);
     if (!rc && png && (!in.height || !in.width)) /* refused before anything is written */
         rc = cli_error("%s: a picture needs image inputs ([N, H, W], a dataset of images, or 784 "

@@ -10,70 +10,62 @@ static const char *const help =
     "usage: chainrule attribute --model M.safetensors (--data SPEC | --inputs X.npy [--labels Y.npy])\n"
     "                           --method METHOD --out ATTR.npy [--png ATTR.png] [options]\n\n"
     "Attribution maps [N, D] of the score f of one class per example, with respect to the raw\n"
-    "input. METHOD is\n"
-    "  saliency              df/dx (signed; --abs for |df/dx|)\n"
-    "  input-x-gradient      x * df/dx\n"
-    "  integrated-gradients  (x - b) * average of df/dx on the straight path from b to x;\n"
-    "                        reports the completeness gap |sum attr - (f(x) - f(b))|\n"
-    "  smoothgrad            average of df/dx at x + gaussian noise (--abs: of |df/dx|)\n"
-    "options:\n"
-    "  --index A:B           examples A..B-1 (default all; also A, or :B)\n"
-    "  --target label|pred   class to explain: the true label (default when labels are known)\n"
-    "                        or the predicted class\n"
-    "  --class C             explain class C for every example\n"
-    "  --of logits|probs     f = the class logit (default) or its softmax probability\n"
-    "  --abs                 absolute values (saliency, smoothgrad)\n"
-    "  --steps S             integrated gradients: path steps (default 50)\n"
-    "  --rule riemann|trapezoid   quadrature (default riemann: right sum, points j/S, j=1..S)\n"
-    "  --tol T               integrated gradients: double the steps of an example until its\n"
-    "                        gap is at most T (up to --max-steps, default 8192)\n"
-    "  --baseline zero|B.npy integrated gradients baseline (default zero = black image)\n"
-    "  --samples S           smoothgrad samples (default 50)\n"
-    "  --noise F             smoothgrad noise sd as a fraction of the data range (default 0.15)\n"
-    "  --seed N              smoothgrad noise seed (default 1)\n"
-    "  --png FILE            picture: each input beside its map (red raises f, blue lowers it)\n"
-    "  --grid N              examples in the picture (default min(N, 16))\n"
-    "  --cols C              examples per row of the picture (default 4)\n"
-    "  --scale S             pixels per input pixel in the picture (default 4)\n"
-    "  --threads N           workers the examples are split over (default: the number of cores)\n"
-    "  --json                a JSON summary on stdout\n";
+    "input.\n\n"
+    "options:\n";
 
 int cmd_attribute(int argc, char **argv) {
-    const char *threads = NULL;
-    const char *model = NULL, *out = NULL,
-               *method_s = NULL, *target_s = NULL, *class_s = NULL,
-               *of = "logits", *steps_s = NULL, *rule = "riemann", *tol_s = NULL,
-               *max_steps_s = NULL, *baseline_s = NULL, *samples_s = NULL, *noise_s = NULL,
-               *seed_s = NULL, *png = NULL, *grid_s = NULL, *cols_s = NULL, *scale_s = NULL;
+    const char *threads = NULL, *model = NULL, *out = NULL, *method_s = NULL, *target_s = NULL,
+               *class_s = NULL, *of = "logits", *rule = "riemann", *baseline_s = NULL, *png = NULL;
+    long steps = 0, max_steps = 0, samples = 0, cols_l = 4, scale_l = 4, grid_l = 16;
+    double tol = 0, noise_frac = 0.15;
+    uint64_t seed = 1;
     int json = 0, absolute = 0;
     cli_examples_opts eo = {0};
-    cli_args a = cli_args_start(argc, argv);
-    while (cli_args_next(&a)) {
-        if (cli_flag(&a, "--json")) json = 1;
-        else if (cli_flag(&a, "--abs")) absolute = 1;
-        else if (cli_value(&a, "--model", &model) || cli_examples_option(&a, &eo) ||
-                 cli_value(&a, "--threads", &threads) ||
-                 
-                 cli_value(&a, "--out", &out) || 
-                 cli_value(&a, "--method", &method_s) || cli_value(&a, "--target", &target_s) ||
-                 cli_value(&a, "--class", &class_s) || cli_value(&a, "--of", &of) ||
-                 cli_value(&a, "--steps", &steps_s) || cli_value(&a, "--rule", &rule) ||
-                 cli_value(&a, "--tol", &tol_s) || cli_value(&a, "--max-steps", &max_steps_s) ||
-                 cli_value(&a, "--baseline", &baseline_s) ||
-                 cli_value(&a, "--samples", &samples_s) || cli_value(&a, "--noise", &noise_s) ||
-                 cli_value(&a, "--seed", &seed_s) || cli_value(&a, "--png", &png) ||
-                 cli_value(&a, "--grid", &grid_s) || cli_value(&a, "--cols", &cols_s) ||
-                 cli_value(&a, "--scale", &scale_s)) {
-        } else
-            return cli_args_unknown(&a);
-    }
-    if (a.help) {
-        fputs(help, stdout);
-        return CLI_OK;
-    }
-    if (a.failed || cli_set_threads(threads)) return CLI_USAGE;
-    if (!model || !method_s || (!out && !png))
-        return cli_error("attribute: --model, --method and --out or --png are required (see --help)");
+    cli_opt examples[CLI_EXAMPLES_TABLE_SIZE];
+    cli_examples_table(&eo, examples);
+    const cli_opt opts[] = {
+        CLI_REQ_STR("--model", &model, "PATH", "the model (safetensors; required)"),
+        CLI_INCLUDE(examples),
+        CLI_REQ_STR("--method", &method_s, "METHOD",
+                    "saliency: df/dx (signed; --abs for |df/dx|)\n"
+                    "input-x-gradient: x * df/dx\n"
+                    "integrated-gradients: (x - b) * average of df/dx on the straight\n"
+                    "path from b to x; reports the completeness gap |sum attr - (f(x) - f(b))|\n"
+                    "smoothgrad: average of df/dx at x + gaussian noise (--abs: of |df/dx|)"),
+        CLI_STR("--out", &out, "ATTR.npy", "the maps [N, D] (or [N, H, W] for images)"),
+        CLI_STR("--target", &target_s, "label|pred",
+                "class to explain: the true label (default when labels are known)\n"
+                "or the predicted class"),
+        CLI_STR("--class", &class_s, "C", "explain class C for every example"),
+        CLI_STR("--of", &of, "logits|probs", "f = the class logit (default) or its softmax probability"),
+        CLI_FLAG("--abs", &absolute, "absolute values (saliency, smoothgrad)"),
+        CLI_LONG("--steps", &steps, 1, 1000000, "S", "integrated gradients: path steps (default 50)"),
+        CLI_STR("--rule", &rule, "riemann|trapezoid",
+                "quadrature (default riemann: right sum, points j/S, j=1..S)"),
+        CLI_DOUBLE("--tol", &tol, 0, 1e300, "T",
+                   "integrated gradients: double the steps of an example until its\n"
+                   "gap is at most T (up to --max-steps, default 8192)"),
+        CLI_LONG("--max-steps", &max_steps, 1, 10000000, "S", "the most steps --tol may use"),
+        CLI_STR("--baseline", &baseline_s, "zero|B.npy",
+                "integrated gradients baseline (default zero = black image)"),
+        CLI_LONG("--samples", &samples, 1, 1000000, "S", "smoothgrad samples (default 50)"),
+        CLI_DOUBLE("--noise", &noise_frac, 0, 100, "F",
+                   "smoothgrad noise sd as a fraction of the data range (default 0.15)"),
+        CLI_U64("--seed", &seed, "N", "smoothgrad noise seed (default 1)"),
+        CLI_STR("--png", &png, "FILE",
+                "picture: each input beside its map (red raises f, blue lowers it);\n"
+                "image inputs only"),
+        CLI_LONG("--grid", &grid_l, 1, 100000, "N", "examples in the picture (default min(N, 16))"),
+        CLI_LONG("--cols", &cols_l, 1, 1000, "C", "examples per row of the picture (default 4)"),
+        CLI_LONG("--scale", &scale_l, 1, 64, "S", "pixels per input pixel in the picture (default 4)"),
+        CLI_STR("--threads", &threads, "N", "workers the examples are split over (default: the number of cores)"),
+        CLI_FLAG("--json", &json, "a JSON summary on stdout"),
+        CLI_END,
+    };
+    int rc;
+    if (!cli_parse(argc, argv, opts, help, &rc)) return rc;
+    if (cli_set_threads(threads)) return CLI_USAGE;
+    if (!out && !png) return cli_error("attribute: give --out and/or --png (see --help)");
     cr_attr_options o = {0};
     if (!cr_attr_method_parse(method_s, &o.method))
         return cli_error("attribute: --method: '%s' is not saliency, input-x-gradient, "
@@ -82,40 +74,16 @@ int cmd_attribute(int argc, char **argv) {
     if (!strcmp(rule, "trapezoid")) o.trapezoid = 1;
     else if (strcmp(rule, "riemann")) return cli_error("attribute: --rule: '%s' is not riemann or trapezoid", rule);
     o.absolute = absolute;
+    o.steps = (size_t)steps;
+    o.max_steps = (size_t)max_steps;
+    o.tol = tol;
+    o.samples = (size_t)samples;
+    o.seed = seed;
+    const size_t cols = (size_t)cols_l, scale = (size_t)scale_l, grid = (size_t)grid_l;
     long v;
-    double noise_frac = 0.15;
-    if (steps_s) {
-        if (!cli_parse_long("--steps", steps_s, 1, 1000000, &v)) return CLI_USAGE;
-        o.steps = (size_t)v;
-    }
-    if (max_steps_s) {
-        if (!cli_parse_long("--max-steps", max_steps_s, 1, 10000000, &v)) return CLI_USAGE;
-        o.max_steps = (size_t)v;
-    }
-    if (tol_s && !cli_parse_double("--tol", tol_s, 0, 1e300, &o.tol)) return CLI_USAGE;
-    if (samples_s) {
-        if (!cli_parse_long("--samples", samples_s, 1, 1000000, &v)) return CLI_USAGE;
-        o.samples = (size_t)v;
-    }
-    if (noise_s && !cli_parse_double("--noise", noise_s, 0, 100, &noise_frac)) return CLI_USAGE;
-    o.seed = 1;
-    if (seed_s && !cli_parse_u64("--seed", seed_s, &o.seed)) return CLI_USAGE;
-    size_t cols = 4, scale = 4, grid = 16;
-    if (cols_s) {
-        if (!cli_parse_long("--cols", cols_s, 1, 1000, &v)) return CLI_USAGE;
-        cols = (size_t)v;
-    }
-    if (scale_s) {
-        if (!cli_parse_long("--scale", scale_s, 1, 64, &v)) return CLI_USAGE;
-        scale = (size_t)v;
-    }
-    if (grid_s) {
-        if (!cli_parse_long("--grid", grid_s, 1, 100000, &v)) return CLI_USAGE;
-        grid = (size_t)v;
-    }
 
     cli_input in;
-    int rc = cli_input_model(model, NULL, &in);
+    rc = cli_input_model(model, NULL, &in);
     if (!rc) rc = cli_input_data(&in, &eo);
     if (!rc && png && (!in.height || !in.width)) /* refused before anything is written */
         rc = cli_error("%s: a picture needs image inputs ([N, H, W], a dataset of images, or 784 "

@@ -9,38 +9,35 @@ static const char *const init_help =
     "\n"
     "Writes a network with random weights (zero biases) as safetensors.\n"
     "\n"
-    "  --layers D,H,...,K    layer widths, input first, classes last (required)\n"
-    "  --activation NAME     hidden activation: sigmoid (default), tanh, relu;\n"
-    "                        or one per hidden layer, e.g. relu,tanh\n"
-    "  --init auto|xavier|he auto (default): Xavier/Glorot for sigmoid/tanh, He for relu\n"
-    "  --dtype float32|float64  parameter type (default float32)\n"
-    "  --seed N              random seed (default 1)\n"
-    "  --out PATH            where to write the model (required)\n";
+    "options:\n";
 
 int cmd_init(int argc, char **argv) {
     const char *layers = NULL, *activation = "sigmoid", *init = "auto", *dtype_s = "float32";
-    const char *seed_s = "1", *out = NULL;
-    cli_args a = cli_args_start(argc, argv);
-    while (cli_args_next(&a)) {
-        if (cli_value(&a, "--layers", &layers) || cli_value(&a, "--activation", &activation) ||
-            cli_value(&a, "--init", &init) || cli_value(&a, "--dtype", &dtype_s) ||
-            cli_value(&a, "--seed", &seed_s) || cli_value(&a, "--out", &out))
-            continue;
-        return cli_args_unknown(&a);
-    }
-    if (a.help) return fputs(init_help, stdout), CLI_OK;
-    if (a.failed) return CLI_USAGE;
-    if (!layers || !out) return cli_error("init: --layers and --out are required (see --help)");
+    const char *out = NULL;
+    uint64_t seed = 1;
+    const cli_opt opts[] = {
+        CLI_REQ_STR("--layers", &layers, "D,H,...,K", "layer widths, input first, classes last (required)"),
+        CLI_STR("--activation", &activation, "NAME",
+                "hidden activation: sigmoid (default), tanh, relu;\n"
+                "or one per hidden layer, e.g. relu,tanh"),
+        CLI_STR("--init", &init, "auto|xavier|he",
+                "auto (default): Xavier/Glorot for sigmoid/tanh, He for relu"),
+        CLI_STR("--dtype", &dtype_s, "float32|float64", "parameter type (default float32)"),
+        CLI_U64("--seed", &seed, "N", "random seed (default 1)"),
+        CLI_REQ_STR("--out", &out, "PATH", "where to write the model (required)"),
+        CLI_END,
+    };
+    int status;
+    if (!cli_parse(argc, argv, opts, init_help, &status)) return status;
 
     size_t dims[CR_MAX_LAYERS + 1];
     int n_layers;
     cr_activation act[CR_MAX_LAYERS];
     cr_dtype dtype;
-    uint64_t seed;
     cr_init scheme;
     if (!cli_parse_layers("--layers", layers, dims, &n_layers) ||
         !cli_parse_activations("--activation", activation, n_layers - 1, act) ||
-        !cli_parse_dtype("--dtype", dtype_s, &dtype) || !cli_parse_u64("--seed", seed_s, &seed))
+        !cli_parse_dtype("--dtype", dtype_s, &dtype))
         return CLI_USAGE;
     if (!strcmp(init, "auto")) scheme = CR_INIT_AUTO;
     else if (!strcmp(init, "xavier")) scheme = CR_INIT_XAVIER;

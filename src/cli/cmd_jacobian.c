@@ -11,16 +11,8 @@ static const char *const help =
     "                          [--of probs|logits] [--mode auto|rev|fwd|closed] [--index A:B]\n"
     "                          [--dtype float32|float64] [--threads N] [--json]\n\n"
     "Writes J [N, K, D]: J[n, c, j] = d output_c / d x_j of example n (numerator layout),\n"
-    "with respect to the raw input (a model's input standardisation is part of the chain).\n"
-    "  --of probs|logits   differentiate the softmax probabilities (default) or the logits\n"
-    "  --mode rev          K vector-Jacobian products per example, batched into gemms\n"
-    "         fwd          D Jacobian-vector products per example (tangents = rows of I)\n"
-    "         closed       the product (diag(p) - p^T p) W2^T diag(a') W1^T, chunks of examples\n"
-    "         auto         rev when K < D, else fwd (default)\n"
-    "  --index A:B         examples A..B-1 only (also A, or :B)\n"
-    "  --dtype             compute in this precision (default the model's)\n"
-    "  --threads N         workers the examples are split over (default: the number of\n"
-    "                      cores); each calls the BLAS single-threaded\n";
+    "with respect to the raw input (a model's input standardisation is part of the chain).\n\n"
+    "options:\n";
 
 static double now_s(void) {
     struct timespec ts;
@@ -29,28 +21,33 @@ static double now_s(void) {
 }
 
 int cmd_jacobian(int argc, char **argv) {
-    const char *threads = NULL;
-    const char *model = NULL, *out = NULL;
-    const char *of = "probs", *mode_s = "auto", *dtype = NULL;
+    const char *threads = NULL, *model = NULL, *out = NULL, *of = "probs", *mode_s = "auto",
+               *dtype = NULL;
     int json = 0;
     cli_examples_opts eo = {0};
-    cli_args a = cli_args_start(argc, argv);
-    while (cli_args_next(&a)) {
-        if (cli_flag(&a, "--json")) json = 1;
-        else if (cli_value(&a, "--model", &model) || cli_examples_option(&a, &eo) ||
-                 cli_value(&a, "--threads", &threads) ||
-                 
-                 cli_value(&a, "--out", &out) || cli_value(&a, "--of", &of) ||
-                 cli_value(&a, "--mode", &mode_s) || cli_value(&a, "--dtype", &dtype)) {
-        } else
-            return cli_args_unknown(&a);
-    }
-    if (a.help) {
-        fputs(help, stdout);
-        return CLI_OK;
-    }
-    if (a.failed || cli_set_threads(threads)) return CLI_USAGE;
-    if (!model || !out) return cli_error("jacobian: --model and --out are required (see --help)");
+    cli_opt examples[CLI_EXAMPLES_TABLE_SIZE];
+    cli_examples_table(&eo, examples);
+    const cli_opt opts[] = {
+        CLI_REQ_STR("--model", &model, "PATH", "the model (safetensors; required)"),
+        CLI_INCLUDE(examples),
+        CLI_REQ_STR("--out", &out, "J.npy", "the Jacobians [N, K, D] (required)"),
+        CLI_STR("--of", &of, "probs|logits",
+                "differentiate the softmax probabilities (default) or the logits"),
+        CLI_STR("--mode", &mode_s, "MODE",
+                "rev: K vector-Jacobian products per example, batched into gemms\n"
+                "fwd: D Jacobian-vector products per example (tangents = rows of I)\n"
+                "closed: the product (diag(p) - p^T p) W2^T diag(a') W1^T, chunks of examples\n"
+                "auto: rev when K < D, else fwd (default)"),
+        CLI_STR("--dtype", &dtype, "float32|float64", "compute in this precision (default the model's)"),
+        CLI_STR("--threads", &threads, "N",
+                "workers the examples are split over (default: the number of\n"
+                "cores); each calls the BLAS single-threaded"),
+        CLI_FLAG("--json", &json, "a JSON summary on stdout"),
+        CLI_END,
+    };
+    int rc;
+    if (!cli_parse(argc, argv, opts, help, &rc)) return rc;
+    if (cli_set_threads(threads)) return CLI_USAGE;
     int probs;
     if (!cli_parse_of("jacobian", of, &probs)) return CLI_USAGE;
     cr_jac_mode mode;
@@ -58,7 +55,7 @@ int cmd_jacobian(int argc, char **argv) {
         return cli_error("jacobian: --mode: '%s' is not auto, rev, fwd or closed", mode_s);
 
     cli_input in;
-    int rc = cli_input_model(model, dtype, &in);
+    rc = cli_input_model(model, dtype, &in);
     if (!rc) rc = cli_input_data(&in, &eo);
     if (rc) {
         cli_input_free(&in);

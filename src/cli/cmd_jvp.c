@@ -9,34 +9,31 @@ static const char *const help =
     "usage: chainrule jvp --model M.safetensors (--inputs X.npy | --data SPEC) --tangent V.npy\n"
     "                     --out JV.npy [--of probs|logits] [--index A:B] [--dtype f32|f64]\n\n"
     "Forward mode: writes JV [N, K], row n = J(x_n) v_n, the derivative of the probabilities\n"
-    "(default) or logits of example n in the direction v_n (raw-input units). V is [N, D]\n"
-    "(one direction per example) or [D] (the same direction for all).\n";
+    "(default) or logits of example n in the direction v_n (raw-input units).\n\n"
+    "options:\n";
 
 int cmd_jvp(int argc, char **argv) {
-    const char *model = NULL, *out = NULL;
-    const char *tangent = NULL, *of = "probs", *dtype = NULL;
+    const char *model = NULL, *out = NULL, *tangent = NULL, *of = "probs", *dtype = NULL;
     cli_examples_opts eo = {0};
-    cli_args a = cli_args_start(argc, argv);
-    while (cli_args_next(&a)) {
-        if (cli_value(&a, "--model", &model) || cli_examples_option(&a, &eo) ||
-            
-            cli_value(&a, "--out", &out) || cli_value(&a, "--of", &of) ||
-            cli_value(&a, "--tangent", &tangent) || cli_value(&a, "--dtype", &dtype)) {
-        } else
-            return cli_args_unknown(&a);
-    }
-    if (a.help) {
-        fputs(help, stdout);
-        return CLI_OK;
-    }
-    if (a.failed) return CLI_USAGE;
-    if (!model || !out || !tangent)
-        return cli_error("jvp: --model, --tangent and --out are required (see --help)");
+    cli_opt examples[CLI_EXAMPLES_TABLE_SIZE];
+    cli_examples_table(&eo, examples);
+    const cli_opt opts[] = {
+        CLI_REQ_STR("--model", &model, "PATH", "the model (safetensors; required)"),
+        CLI_INCLUDE(examples),
+        CLI_REQ_STR("--tangent", &tangent, "V.npy",
+                    "directions [N, D] (one per example) or [D] (the same for all)"),
+        CLI_REQ_STR("--out", &out, "JV.npy", "the directional derivatives [N, K] (required)"),
+        CLI_STR("--of", &of, "probs|logits", "differentiate the probabilities (default) or the logits"),
+        CLI_STR("--dtype", &dtype, "float32|float64", "compute in this precision (default the model's)"),
+        CLI_END,
+    };
+    int rc;
+    if (!cli_parse(argc, argv, opts, help, &rc)) return rc;
     int probs;
     if (!cli_parse_of("jvp", of, &probs)) return CLI_USAGE;
 
     cli_input in;
-    int rc = cli_input_model(model, dtype, &in);
+    rc = cli_input_model(model, dtype, &in);
     if (!rc) rc = cli_input_data(&in, &eo);
     if (rc) {
         cli_input_free(&in);
