@@ -15,19 +15,6 @@ static inline const real *FN(iu_w)(const cr_net *net, int l) {
     return (const real *)net->params + net->w_offset[l];
 }
 
-/* Row c of every example i of m: m[(i k + c) din + j] *= s[i din + j], the
-   product of each example's K rows with its diag(s). */
-static inline void FN(iu_scale_rows)(size_t m, size_t k, size_t din, const real *restrict s,
-                                     real *restrict rows) {
-    for (size_t i = 0; i < m; i++) {
-        const real *si = s + i * din;
-        for (size_t c = 0; c < k; c++) {
-            real *row = rows + (i * k + c) * din;
-            for (size_t j = 0; j < din; j++) row[j] *= si[j];
-        }
-    }
-}
-
 /* dst's rows (i reps + j), j < reps, become copies of src's row i0 + i, for
    every tape array, so that a VJP/JVP on dst sees each example `reps` times. */
 static inline void FN(iu_replicate)(const cr_net *net, const cr_tape *src, size_t i0,
@@ -92,36 +79,16 @@ static inline cr_status FN(iu_forward)(const cr_net *net, cr_tape *tape, size_t 
 }
 
 /*
- * dx <- G_θ pulled back to the input through the m rows of the tape: the VJP
- * chain of cr_net_vjp,
- *     G_in <- G W_lᵀ,  then ∘ a'(r_{l−1})      for l = L−1, ..., 0
- * with the last product, (G_h ∘ a'(r_0)) W_0ᵀ, by the packed kernel when
- * pk->w0 holds W_0 (iu_pack): dx written once. pk NULL: cr_net_vjp.
+ * dx <- G_θ pulled back to the input through the m rows of the tape: the one
+ * reverse walk (net_reverse_walk), with the last product, (G_h ∘ a'(r_0)) W_0ᵀ,
+ * by the packed kernel when pk->w0 holds W_0 (iu_pack): dx written once.
  */
 static inline cr_status FN(iu_vjp_input)(const cr_net *net, cr_tape *tape, const real *g_theta,
                                          real *dx, const iu_packs *pk) {
-#if defined(CR_REAL_F32)
-    const int L = net->n_layers;
-    if (!pk || !pk->w0.data || L < 2 || tape->n == 0) return FN(net_vjp)(net, tape, g_theta, dx);
-    const size_t m = tape->n;
-    real *g = tape->grad_a, *g_next = tape->grad_b;
-    memcpy(g, g_theta, m * net->dims[L] * sizeof(real));
-    for (int l = L - 1; l >= 1; l--) {
-        const size_t din = net->dims[l], dout = net->dims[l + 1];
-        FN(linear_vjp)(m, din, dout, FN(iu_w)(net, l), g, g_next); /* G_in <- G W_lᵀ */
-        /* G_r <- G_h ∘ act'(r): a diagonal Jacobian, so element-wise */
-        R_ACT(net->act[l - 1])->vjp(m * din, tape->pre[l - 1], tape->post[l - 1], g_next, g_next);
-        real *t = g;
-        g = g_next;
-        g_next = t;
-    }
-    /* G_x <- G_r W_0ᵀ, one row per example */
-    cr_abt_gemm(m, 1, g, net->dims[1], NULL, &pk->w0, dx, net->dims[0]);
+    if (tape->n == 0) return CR_ERR_ARG;
+    FN(net_reverse_walk)(net, tape, tape->n, g_theta,
+                         &(FN(reverse_opts)){.dx = dx, .w0 = pk && pk->w0.data ? &pk->w0 : NULL});
     return CR_OK;
-#else
-    (void)pk;
-    return FN(net_vjp)(net, tape, g_theta, dx);
-#endif
 }
 
 /* One batched pass over m ≤ tape->max_batch rows: gradient and score of the

@@ -151,7 +151,7 @@ static cr_status FN(jac_closed)(const FN(jac_job) *job, FN(jac_scratch) *s, size
     /* M_i <- ∂ŷ_i/∂θ W_{L−1}ᵀ (K × top) without forming the softmax Jacobian:
        (diag(ŷ) − ŷᵀŷ) W_{L−1}ᵀ has rows ŷ_c (W_{L−1}ᵀ[c] − v), v = ŷ W_{L−1}ᵀ
        (diagonal minus rank one); of the logits, M_i = W_{L−1}ᵀ itself. */
-    real *cur = L == 1 ? jac : s->a, *next = s->b, *v = s->c;
+    real *cur = L == 1 ? jac : s->a, *v = s->c;
     const real *wt = job->w_last_t; /* W_{L−1}ᵀ, K × top */
     for (size_t i = 0; i < m; i++) {
         real *mi = cur + i * k * top;
@@ -166,32 +166,22 @@ static cr_status FN(jac_closed)(const FN(jac_job) *job, FN(jac_scratch) *s, size
         for (size_t c = 0; c < k; c++)
             for (size_t j = 0; j < top; j++) mi[c * top + j] = yhat[c] * (wt[c * top + j] - v[j]);
     }
-    real *deriv = s->c;
-    for (int l = L - 2; l >= 0; l--) {
-        const size_t din = net->dims[l], dout = net->dims[l + 1];
-        /* M <- M diag(a'(r_l)): a'(r_l) is the diagonal of ∂h_l/∂r_l; scale the
-           columns of each example's K rows by its own */
-        R_ACT(net->act[l])->deriv(m * dout, t1->pre[l], t1->post[l], deriv);
-        FN(iu_scale_rows)(m, k, dout, deriv, cur);
-        real *dest = l == 0 ? jac : next;
-#if defined(CR_REAL_F32)
-        if (l == 0 && job->pk.w0.data) {
-            /* M <- M W_0ᵀ in one pass of the packed kernel, each value of the Jacobian
-               written once. The K rows of ∂ŷ/∂x sum to zero (Σ_c ŷ_c = 1 whatever x), so
-               for the probabilities the row of the most probable class is minus the sum
-               of the others instead of one more row of products. */
-            if (job->of_probs)
-                for (size_t i = 0; i < m; i++)
-                    s->derived[i] = FN(iu_argmax)(k, (const real *)t1->post[L - 1] + i * k);
-            cr_abt_gemm(m, k, cur, dout, job->of_probs ? s->derived : NULL, &job->pk.w0, jac, din);
-            break;
-        }
-#endif
-        /* M <- M W_lᵀ : (m·K × dout)(dout × din), W_l stored din × dout */
-        GEMM(0, 1, m * k, din, dout, 1, cur, dout, FN(iu_w)(net, l), dout, 0, dest, din);
-        next = cur;
-        cur = dest;
-    }
+    /* M <- M diag(a'(r_{L−2})) W_{L−2}ᵀ ... diag(a'(r_0)) W_0ᵀ: the reverse walk with K
+       rows per example, each scaled by its example's a' (the table's deriv). In float32
+       the last product is one pass of the packed kernel, each value of the Jacobian
+       written once; the K rows of ∂ŷ/∂x sum to zero (Σ_c ŷ_c = 1 whatever x), so for
+       the probabilities the row of the most probable class is minus the sum of the
+       others instead of one more row of products. */
+    const cr_abt_packed *w0 = job->pk.w0.data ? &job->pk.w0 : NULL;
+    if (w0 && job->of_probs)
+        for (size_t i = 0; i < m; i++)
+            s->derived[i] = FN(iu_argmax)(k, (const real *)t1->post[L - 1] + i * k);
+    if (L > 1)
+        FN(net_reverse_walk)(net, t1, m, cur,
+                             &(FN(reverse_opts)){.dx = jac, .w0 = w0,
+                                                 .derived = job->of_probs ? s->derived : NULL,
+                                                 .reps = k, .skip_top = 1, .buf0 = s->a,
+                                                 .buf1 = s->b, .deriv_scratch = s->c});
     return CR_OK;
 }
 

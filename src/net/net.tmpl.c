@@ -16,6 +16,9 @@
 #include <string.h>
 
 #include "net_private.tmpl.h"
+#if defined(CR_REAL_F32)
+#include "train_kernels.h" /* column sums and the per-example kernels */
+#endif
 
 static const real *FN(net_w)(const cr_net *net, int l) {
     return (const real *)net->params + net->w_offset[l];
@@ -36,34 +39,118 @@ static cr_status FN(tape_check)(const cr_net *net, const cr_tape *tape) {
     return CR_OK;
 }
 
-cr_status FN(net_forward_packed)(const cr_net *net, cr_tape *tape, size_t n, const real *x,
-                                 const cr_abt_packed *w0t) {
-    cr_status st = FN(tape_check)(net, tape);
-    if (st != CR_OK) return st;
-    if (!x || n == 0) return CR_ERR_ARG;
-    if (n > tape->max_batch) return CR_ERR_SHAPE;
-    const int L = net->n_layers;
-    const real *in = x;
-    for (int l = 0; l < L; l++) {
-        size_t din = net->dims[l], dout = net->dims[l + 1];
-        real *r = tape->pre[l], *h = tape->post[l];
+/* b[lo:hi) <- beta b[lo:hi) + alpha Σ_i G[i, lo:hi) (G: n rows of stride ld); beta == 0
+   overwrites. In float32 a whole row by the vectorised kernel of train_kernels.c. */
+static void FN(colsum_share)(size_t n, size_t ld, size_t lo, size_t hi, real alpha,
+                             const real *g, real beta, real *b) {
 #if defined(CR_REAL_F32)
-        if (l == 0 && w0t && w0t->data) { /* r_0 <- x W_0 + b_0, x W_0 by the packed kernel */
+    if (lo == 0 && hi == ld) {
+        cr_colsum_axpby_f32(n, ld, alpha, g, beta, b);
+        return;
+    }
+#endif
+    for (size_t j0 = lo; j0 < hi; j0 += 64) {
+        size_t m = hi - j0 < 64 ? hi - j0 : 64;
+        real s[64] = {0};
+        for (size_t i = 0; i < n; i++) {
+            const real *gi = g + i * ld + j0;
+            for (size_t j = 0; j < m; j++) s[j] += gi[j];
+        }
+        for (size_t j = 0; j < m; j++) b[j0 + j] = (beta == 0 ? (real)0 : beta * b[j0 + j]) + alpha * s[j];
+    }
+}
+
+void FN(linear_vjp_share)(size_t n_ex, size_t kr, size_t din, size_t dout, const real *w,
+                          const real *g, size_t lo, size_t hi, real *gin, size_t ld_in,
+                          const cr_abt_packed *w_packed, const size_t *derived) {
+#if defined(CR_REAL_F32)
+    if (w_packed && w_packed->data && lo == 0 && hi == din) {
+        cr_abt_gemm(n_ex, kr, g, dout, derived, w_packed, gin, ld_in);
+        return;
+    }
+#else
+    (void)w_packed;
+    (void)derived;
+    (void)din;
+#endif
+    if (hi > lo) /* G_in[:, lo:hi) <- G W[lo:hi, :]ᵀ */
+        GEMM(0, 1, n_ex * kr, hi - lo, dout, 1, g, dout, w + lo * dout, dout, 0, gin + lo, ld_in);
+}
+
+void FN(net_forward_walk)(const cr_net *net, cr_tape *tape, size_t n, const real *x,
+                          const FN(forward_opts) *o) {
+    const int L = net->n_layers;
+    const cr_abt_packed *w0t = o ? o->w0t : NULL;
+    const cr_walk_split *split = o ? o->split : NULL;
+    const real *in = x;
+    size_t nz_off = 0;
+    for (int l = 0; l < L; l++) {
+        const size_t din = net->dims[l], dout = net->dims[l + 1];
+        real *r = tape->pre[l], *h = tape->post[l];
+        const real *w = FN(net_w)(net, l), *b = FN(net_b)(net, l);
+#if defined(CR_REAL_F32)
+        if (o && o->nz) { /* one row: skip zero inputs (pixels, dead units) */
+            o->nnz[l] = cr_nonzero_f32(din, in, o->nz + nz_off);
+            cr_sparse_gemv_f32(o->nnz[l], o->nz + nz_off, dout, in, w, b, r);
+            nz_off += din;
+            if (l + 1 < L)
+                R_ACT(net->act[l])->forward(dout, r, h);
+            else
+                FN(softmax_forward)(1, dout, r, h);
+            in = h;
+            continue;
+        }
+#else
+        (void)nz_off;
+#endif
+        if (l + 1 == L) { /* θ = h W + b and ŷ = S(θ), on the worker's rows of the batch */
+            size_t i0 = 0, i1 = n;
+            if (split && split->workers >= 2) {
+                i0 = split->worker ? (n + 1) / 2 : 0;
+                i1 = split->worker ? n : (n + 1) / 2;
+            }
+            if (i1 > i0) {
+                FN(linear_forward)(i1 - i0, din, dout, in + i0 * din, w, b, r + i0 * dout);
+                FN(softmax_forward)(i1 - i0, dout, r + i0 * dout, h + i0 * dout);
+            }
+            break;
+        }
+        size_t c0, c1; /* the worker's columns of r_l */
+        cr_walk_share(split, dout, &c0, &c1);
+#if defined(CR_REAL_F32)
+        if (l == 0 && w0t && w0t->data && c0 == 0 && c1 == dout) {
+            /* r_0 <- x W_0 + b_0, x W_0 by the packed kernel */
             cr_abt_gemm(n, 1, x, din, NULL, w0t, r, dout);
-            const real *b = FN(net_b)(net, 0);
             for (size_t i = 0; i < n; i++)
                 for (size_t j = 0; j < dout; j++) r[i * dout + j] += b[j];
         } else
 #else
         (void)w0t;
 #endif
-            FN(linear_forward)(n, din, dout, in, FN(net_w)(net, l), FN(net_b)(net, l), r);
-        if (l + 1 < L)
-            R_ACT(net->act[l])->forward(n * dout, r, h); /* h_l = act(r_l) */
+            if (c0 == 0 && c1 == dout) {
+            FN(linear_forward)(n, din, dout, in, w, b, r);
+        } else if (c1 > c0) { /* r[:, c0:c1) <- b[c0:c1) + H W[:, c0:c1) */
+            for (size_t i = 0; i < n; i++) memcpy(r + i * dout + c0, b + c0, (c1 - c0) * sizeof(real));
+            GEMM(0, 0, n, c1 - c0, din, 1, in, din, w + c0, dout, 1, r + c0, dout);
+        }
+        /* h_l = act(r_l), through the op table */
+        if (c0 == 0 && c1 == dout)
+            R_ACT(net->act[l])->forward(n * dout, r, h);
         else
-            FN(softmax_forward)(n, dout, r, h); /* ŷ = S(θ) */
+            for (size_t i = 0; c1 > c0 && i < n; i++)
+                R_ACT(net->act[l])->forward(c1 - c0, r + i * dout + c0, h + i * dout + c0);
+        cr_walk_barrier(split);
         in = h;
     }
+}
+
+cr_status FN(net_forward_packed)(const cr_net *net, cr_tape *tape, size_t n, const real *x,
+                                 const cr_abt_packed *w0t) {
+    cr_status st = FN(tape_check)(net, tape);
+    if (st != CR_OK) return st;
+    if (!x || n == 0) return CR_ERR_ARG;
+    if (n > tape->max_batch) return CR_ERR_SHAPE;
+    FN(net_forward_walk)(net, tape, n, x, &(FN(forward_opts)){.w0t = w0t});
     tape->n = n;
     tape->input = x;
     return CR_OK;
@@ -84,31 +171,107 @@ real FN(net_loss)(const cr_net *net, cr_tape *tape, const real *y) {
     return (real)(sum / (double)n);
 }
 
-/*
- * The reverse chain shared by backward and vjp. On entry g (= tape->grad_a)
- * holds G_θ (N×K); walks the layers down to the input, writing dx (N×D) if
- * not NULL and accumulating scale · (parameter gradients) into grads if not NULL.
- */
-static void FN(chain_backward)(const cr_net *net, cr_tape *tape, real *dx, real *grads,
-                               real scale) {
+/* Row c of every example i of rows: rows[(i k + c) d + j] *= s[i d + j], the
+   product of each example's k rows with its diag(s). */
+static void FN(scale_rows)(size_t m, size_t k, size_t d, const real *restrict s,
+                           real *restrict rows) {
+    for (size_t i = 0; i < m; i++) {
+        const real *si = s + i * d;
+        for (size_t c = 0; c < k; c++) {
+            real *row = rows + (i * k + c) * d;
+            for (size_t j = 0; j < d; j++) row[j] *= si[j];
+        }
+    }
+}
+
+void FN(net_reverse_walk)(const cr_net *net, const cr_tape *tape, size_t n, const real *g_in,
+                          const FN(reverse_opts) *o) {
     const int L = net->n_layers;
-    const size_t n = tape->n;
-    real *g = tape->grad_a, *g_next = tape->grad_b;
+    const size_t reps = o->reps > 1 ? o->reps : 1;
+    const cr_walk_split *split = o->split;
+    real *buf0 = o->buf0 ? o->buf0 : tape->grad_a, *buf1 = o->buf1 ? o->buf1 : tape->grad_b;
+    /* g: the cotangent on r_l (or, with skip_top, already on h_{L−2}: scaled in place) */
+    real *g = (real *)g_in;
+    size_t nz_off[CR_MAX_LAYERS], off = 0; /* the per-example path's nonzero inputs */
+    for (int l = 0; l < L; l++) nz_off[l] = off, off += net->dims[l];
+#if !defined(CR_REAL_F32)
+    (void)nz_off;
+#endif
     for (int l = L - 1; l >= 0; l--) {
-        size_t din = net->dims[l], dout = net->dims[l + 1];
-        const real *in = l > 0 ? (const real *)tape->post[l - 1] : (const real *)tape->input;
-        if (grads) /* G_W += scale · Xᵀ G,  G_b += scale · Σ_n G_n */
-            FN(linear_param_grads)(n, din, dout, in, g, scale, grads + net->w_offset[l],
-                                   grads + net->b_offset[l]);
-        if (l == 0 && !dx) break;
-        real *gin = l > 0 ? g_next : dx;
-        /* G_in <- G Wᵀ */
-        FN(linear_vjp)(n, din, dout, FN(net_w)(net, l), g, gin);
-        if (l > 0) /* G_r <- G_h ∘ act'(r): a diagonal Jacobian, so element-wise */
-            R_ACT(net->act[l - 1])->vjp(n * din, tape->pre[l - 1], tape->post[l - 1], gin, gin);
-        real *t = g;
-        g = g_next;
-        g_next = t;
+        const size_t din = net->dims[l], dout = net->dims[l + 1];
+        real *gh = g; /* the cotangent on h_{l−1} */
+        if (!(o->skip_top && l == L - 1)) {
+            const int product = l > 0 || o->dx;
+            size_t lo, hi; /* the worker's inputs of layer l */
+            cr_walk_share(split, din, &lo, &hi);
+            if (product) { /* G_h <- G W_lᵀ, with the W_l of the forward pass */
+                gh = l == 0 ? o->dx : g == buf0 ? buf1 : buf0;
+#if defined(CR_REAL_F32)
+                if (o->nz) /* one row: G Wᵀ = W g by the gemv kernel */
+                    cr_gemv_rows_f32(din, dout, FN(net_w)(net, l), g, gh);
+                else
+#endif
+                    FN(linear_vjp_share)(n, reps, din, dout, FN(net_w)(net, l), g, lo, hi, gh,
+                                         din, l == 0 ? o->w0 : NULL, l == 0 ? o->derived : NULL);
+            }
+            if (l > 0) { /* G_r <- G_h ∘ a'(r_{l−1}): a diagonal Jacobian, so element-wise */
+                const real *r = tape->pre[l - 1], *h = tape->post[l - 1];
+                const real_act_ops *act = R_ACT(net->act[l - 1]);
+                if (reps > 1) { /* each example's a' on its reps rows */
+                    act->deriv(n * din, r, h, o->deriv_scratch);
+                    FN(scale_rows)(n, reps, din, o->deriv_scratch, gh);
+                } else if (lo == 0 && hi == din) {
+                    act->vjp(n * din, r, h, gh, gh);
+                } else {
+                    for (size_t i = 0; hi > lo && i < n; i++)
+                        act->vjp(hi - lo, r + i * din + lo, h + i * din + lo, gh + i * din + lo,
+                                 gh + i * din + lo);
+                }
+            }
+            if (o->pdst) {
+                /* W_l <- beta W_l + alpha H_{l−1}ᵀ G,  b_l <- beta b_l + alpha Σ_n G_n; with two
+                   workers, rows [lo, hi) of W_l (l > 0, b_l on worker 0) or its columns (l = 0) */
+                const real *in = l > 0 ? (const real *)tape->post[l - 1] : (const real *)tape->input;
+                real *dw = o->pdst + net->w_offset[l], *db = o->pdst + net->b_offset[l];
+                const int one = !split || split->workers < 2;
+#if defined(CR_REAL_F32)
+                if (o->nz) {
+                    /* W_l[i, :] += alpha h_i g for the nonzero inputs i, b_l += alpha g; the
+                       kernel checks the values it wrote: a NaN can hide from the loss */
+                    if (!cr_sparse_ger_f32(o->nnz[l], o->nz + nz_off[l], dout, o->alpha, in, g, dw,
+                                           db) &&
+                        !*o->fault)
+                        *o->fault = l + 1;
+                } else
+#endif
+                if (l > 0 || one) {
+                    if (hi > lo)
+                        GEMM(1, 0, hi - lo, dout, n, o->alpha, in + lo, din, g, dout, o->beta,
+                             dw + lo * dout, dout);
+                    if (one || split->worker == 0) FN(colsum_share)(n, dout, 0, dout, o->alpha, g, o->beta, db);
+                } else {
+                    size_t c0, c1;
+                    cr_walk_share(split, dout, &c0, &c1);
+                    if (c1 > c0) {
+                        GEMM(1, 0, din, c1 - c0, n, o->alpha, in, din, g + c0, dout, o->beta,
+                             dw + c0, dout);
+                        FN(colsum_share)(n, dout, c0, c1, o->alpha, g, o->beta, db);
+                    }
+                }
+            }
+            if (!product) break;
+        } else if (l > 0) { /* skip_top: G is on h_{L−2} already; its activation step */
+            const real *r = tape->pre[l - 1], *h = tape->post[l - 1];
+            const real_act_ops *act = R_ACT(net->act[l - 1]);
+            if (reps > 1) {
+                act->deriv(n * din, r, h, o->deriv_scratch);
+                FN(scale_rows)(n, reps, din, o->deriv_scratch, gh);
+            } else {
+                act->vjp(n * din, r, h, gh, gh);
+            }
+        }
+        if (l > 1) cr_walk_barrier(split);
+        g = gh;
     }
 }
 
@@ -120,9 +283,9 @@ cr_status FN(net_backward)(const cr_net *net, cr_tape *tape, const real *y, real
     const int L = net->n_layers;
     /* G_θ <- ŷ − y : the fused softmax + cross-entropy VJP, one row per example (∂J_n/∂θ_n) */
     FN(softmax_ce_vjp)(tape->n, net->dims[L], tape->post[L - 1], y, NULL, tape->grad_a);
-    if (grads) memset(grads, 0, net->n_params * sizeof(real));
-    /* parameters of the MEAN loss: scale 1/N */
-    FN(chain_backward)(net, tape, dx, grads, (real)1 / (real)tape->n);
+    /* parameters of the MEAN loss: alpha 1/N, overwriting (beta 0) */
+    FN(net_reverse_walk)(net, tape, tape->n, tape->grad_a,
+                         &(FN(reverse_opts)){.dx = dx, .pdst = grads, .alpha = (real)1 / (real)tape->n});
     return CR_OK;
 }
 
@@ -130,8 +293,7 @@ cr_status FN(net_vjp)(const cr_net *net, cr_tape *tape, const real *g_logits, re
     cr_status st = FN(tape_check)(net, tape);
     if (st != CR_OK) return st;
     if (!g_logits || !dx || tape->n == 0) return CR_ERR_ARG;
-    memcpy(tape->grad_a, g_logits, tape->n * net->dims[net->n_layers] * sizeof(real));
-    FN(chain_backward)(net, tape, dx, NULL, 0);
+    FN(net_reverse_walk)(net, tape, tape->n, g_logits, &(FN(reverse_opts)){.dx = dx});
     return CR_OK;
 }
 

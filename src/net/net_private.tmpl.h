@@ -1,16 +1,143 @@
 /*
- * Functions of the chain shared inside src/net but not public (one scalar type
- * per translation unit, see ops/real.h).
+ * The one forward walk and the one reverse walk over the layers (net.tmpl.c),
+ * shared inside the core library but not public (one scalar type per
+ * translation unit, see ops/real.h). Everything that runs a network goes
+ * through them: the tape API (forward, backward, vjp), the input gradients,
+ * the Jacobian modes, attacks, attributions and the training step, each
+ * choosing what to keep with the options below.
  */
 #ifndef CR_NET_PRIVATE_TMPL_H
 #define CR_NET_PRIVATE_TMPL_H
 
 #include "abt_kernel.h"
 
+/*
+ * A share of each layer for worker `worker` of `workers` (1 or 2; 0 counts as
+ * 1): cr_walk_share(d) is the block [lo, hi) of d rows or columns it owns,
+ * halves rounded to 16 floats (a 64-byte line) so that two workers' blocks of
+ * a row-major matrix never share a cache line. With two workers both call the
+ * walk with the same arguments and meet at `barrier` between layers.
+ */
+typedef struct {
+    int worker, workers;
+    void (*barrier)(void *ctx);
+    void *barrier_ctx;
+} cr_walk_split;
+
+static inline void cr_walk_share(const cr_walk_split *s, size_t d, size_t *lo, size_t *hi) {
+    if (!s || s->workers < 2) {
+        *lo = 0;
+        *hi = d;
+        return;
+    }
+    size_t mid = d >= 32 ? (d / 2 + 8) / 16 * 16 : (d + 1) / 2;
+    *lo = s->worker ? mid : 0;
+    *hi = s->worker ? d : mid;
+}
+
+static inline void cr_walk_barrier(const cr_walk_split *s) {
+    if (s && s->workers >= 2) s->barrier(s->barrier_ctx);
+}
+
+/*
+ * The product of every VJP of a linear layer, G_in = G Wᵀ (G: n × dout, W:
+ * din × dout, G_in: n × din, row stride ld_in), on the share [lo, hi) of the
+ * inputs: G_in[:, lo:hi) <- G W[lo:hi, :]ᵀ. In float32, when w_packed holds W
+ * packed (abt_kernel.h) and the share is whole, by one pass of the packed
+ * kernel with n = n_ex · kr rows (and `derived` as cr_abt_gemm); otherwise
+ * one gemm.
+ */
+void FN(linear_vjp_share)(size_t n_ex, size_t kr, size_t din, size_t dout, const real *w,
+                          const real *g, size_t lo, size_t hi, real *gin, size_t ld_in,
+                          const cr_abt_packed *w_packed, const size_t *derived);
+
+/*
+ * Options of the forward walk (zero-initialise, then set):
+ *   w0t     float32: W_0ᵀ packed (abt_kernel.h), x W_0 by the kernel, or NULL.
+ *   split   the worker's columns of each hidden layer, then its rows of the
+ *           batch for the last layer, a barrier after each hidden layer; NULL: all.
+ *   nz, nnz float32, one row (the per-example SGD path): each layer's nonzero
+ *           inputs are found and kept (layer l's at nz + Σ_{j<l} dims[j], their
+ *           count in nnz[l]) and r_l = b_l + Σ_{i: h_i ≠ 0} h_i W_l[i, :] by the
+ *           sparse kernel of train_kernels.c instead of a gemm.
+ */
+typedef struct {
+    const cr_abt_packed *w0t;
+    const cr_walk_split *split;
+    uint32_t *nz;
+    size_t *nnz;
+} FN(forward_opts);
+
+/*
+ * The forward walk over rows [0, n) of the tape: r_l = h_{l−1} W_l + b_l,
+ * h_l = act(r_l) through the op table, ŷ = S(θ) for the last layer; no
+ * checks, tape->n and tape->input untouched (the callers do that once).
+ * opts may be NULL.
+ */
+void FN(net_forward_walk)(const cr_net *net, cr_tape *tape, size_t n, const real *x,
+                          const FN(forward_opts) *opts);
+
 /* cr_net_forward with layer 0's product x W_0 by the packed kernel when w0t
    holds W_0ᵀ packed (float32, abt_kernel.h); w0t NULL or without data: the
    same as cr_net_forward. */
 cr_status FN(net_forward_packed)(const cr_net *net, cr_tape *tape, size_t n, const real *x,
                                  const cr_abt_packed *w0t);
+
+/*
+ * What the reverse walk keeps. Zero-initialise, then set:
+ *   dx              ∂/∂x (n·reps × D, row stride D), or NULL: stop before
+ *                   layer 0's product.
+ *   w0, derived     float32: W_0 packed (abt_kernel.h) for the last product
+ *                   G W_0ᵀ; derived as cr_abt_gemm (may be NULL).
+ *   pdst            parameter step for every layer, or NULL for none:
+ *                     W_l <- beta W_l + alpha H_{l−1}ᵀ G,  b_l <- beta b_l + alpha Σ_n G_n
+ *                   in the flat layout of net->params. pdst may be a gradient
+ *                   block (alpha 1/N, beta 0: the mean loss's gradients) or
+ *                   net->params itself (the fused SGD update, alpha −lr/N,
+ *                   beta 1 − lr·wd): each layer's G Wᵀ is taken first, with
+ *                   the old W.
+ *   reps            rows of G per row of the tape (0 = 1). With reps > 1 (the
+ *                   closed-form Jacobian: K rows per example) the activation
+ *                   step scales each example's rows by its a'(r) from the
+ *                   table's deriv, into deriv_scratch (n × widest hidden
+ *                   layer); with 1, the table's VJP. No parameter step then.
+ *   skip_top        1: G is already on h_{L−2} (the caller applied the last
+ *                   layer's product itself), 0: G is ∂/∂θ on the logits.
+ *   buf0, buf1      two scratch blocks of n·reps × widest layer for the
+ *                   cotangents (NULL: the tape's grad_a and grad_b).
+ *   split           the worker's share (training's two workers), or NULL.
+ *   nz, nnz, fault  float32, one row (the per-example SGD path), with the
+ *                   forward walk's nz, nnz: each product G Wᵀ is the gemv
+ *                   kernel, and the parameter step (beta must be 1) the sparse
+ *                   rank-one update of the rows of the nonzero inputs only; the
+ *                   first layer (1-based) whose update is not finite goes to
+ *                   *fault if *fault is 0.
+ */
+typedef struct {
+    real *dx;
+    const cr_abt_packed *w0;
+    const size_t *derived;
+    real *pdst;
+    real alpha, beta;
+    size_t reps;
+    int skip_top;
+    real *buf0, *buf1;
+    real *deriv_scratch;
+    const cr_walk_split *split;
+    const uint32_t *nz;
+    const size_t *nnz;
+    int *fault;
+} FN(reverse_opts);
+
+/*
+ * The reverse walk (the chain rule of the seed question, for any depth): from
+ * the cotangent g on the logits (n·reps × K, read only), for l = L−1, ..., 0
+ *     G_h   = G W_lᵀ                        (linear_vjp_share)
+ *     G     = G_h ∘ a'(r_{l−1})              (the activation's VJP, table row)
+ *     W_l, b_l <- parameter step from G and H_{l−1}   (if opts->pdst)
+ * over the n rows of the tape's last forward pass.
+ */
+void FN(net_reverse_walk)(const cr_net *net, const cr_tape *tape, size_t n, const real *g,
+                          const FN(reverse_opts) *opts);
 
 #endif

@@ -22,8 +22,11 @@
 
 #include "chainrule.h"
 #include "core/parallel.h"
-#include "ops/act_table.h"
 #include "train_kernels.h"
+/* the one forward walk and the one reverse walk, float32 (net_private.tmpl.h) */
+#define CR_REAL_F32
+#include "ops/real.h"
+#include "net_private.tmpl.h"
 
 static float *wptr(cr_net *net, int l) { return (float *)net->params + net->w_offset[l]; }
 static float *bptr(cr_net *net, int l) { return (float *)net->params + net->b_offset[l]; }
@@ -233,29 +236,7 @@ struct cr_train_pool {
     int fault[2];
 };
 
-/* The share [lo, hi) of worker w of d rows/columns: halves rounded to 16
-   floats (a 64-byte line) so that the workers' blocks of a row-major matrix
-   do not share cache lines. */
-static void split(size_t d, int w, size_t *lo, size_t *hi) {
-    size_t mid = d >= 32 ? (d / 2 + 8) / 16 * 16 : (d + 1) / 2;
-    *lo = w ? mid : 0;
-    *hi = w ? d : mid;
-}
-
-/* b[j] <- beta b[j] + a Σ_i G[i, j] for j in [c0, c1) (G: n rows, leading dim ld). */
-static void colsum_cols(size_t n, size_t ld, size_t c0, size_t c1, float a, const float *g,
-                        float beta, float *b) {
-    for (size_t j0 = c0; j0 < c1; j0 += 64) {
-        size_t m = c1 - j0 < 64 ? c1 - j0 : 64;
-        float s[64] = {0};
-        for (size_t i = 0; i < n; i++) {
-            const float *gi = g + i * ld + j0;
-            for (size_t j = 0; j < m; j++) s[j] += gi[j];
-        }
-        for (size_t j = 0; j < m; j++)
-            b[j0 + j] = (beta == 0 ? 0.0f : beta * b[j0 + j]) + a * s[j];
-    }
-}
+static void pool_barrier(void *ctx) { barrier_wait(ctx); }
 
 /*
  * Worker w's part of a step (both run it between the start and end barriers).
@@ -272,7 +253,6 @@ static void colsum_cols(size_t n, size_t ld, size_t c0, size_t c1, float a, cons
 static void step2(struct cr_train_pool *p, int w) {
     cr_net *net = p->net;
     cr_tape *tape = p->ws->tape;
-    const int L = net->n_layers;
     const size_t n = p->n;
     const float *x = p->x;
     if (p->src) {
@@ -285,75 +265,22 @@ static void step2(struct cr_train_pool *p, int w) {
         for (size_t j = j0; j < j1; j++) prefetch_row(p->src + (size_t)p->next_idx[j] * d, d);
         barrier_wait(&p->bar);
     }
-    const float *in = x;
-    for (int l = 0; l + 1 < L; l++) {
-        size_t din = net->dims[l], dout = net->dims[l + 1], c0, c1;
-        split(dout, w, &c0, &c1);
-        float *r = tape->pre[l], *h = tape->post[l];
-        const float *b = bptr(net, l);
-        if (c1 > c0) {
-            for (size_t i = 0; i < n; i++)
-                memcpy(r + i * dout + c0, b + c0, (c1 - c0) * sizeof(float));
-            cr_gemm_f32(0, 0, n, c1 - c0, din, 1.0f, in, din, wptr(net, l) + c0, dout, 1.0f,
-                        r + c0, dout);
-            for (size_t i = 0; i < n; i++)
-                cr_act_f32(net->act[l])->forward(c1 - c0, r + i * dout + c0, h + i * dout + c0);
-        }
-        barrier_wait(&p->bar);
-        in = h;
-    }
+    /* forward: the worker's columns of each hidden layer, its rows of the last */
+    const cr_walk_split split = {w, 2, pool_barrier, &p->bar};
+    cr_net_forward_walk_f32(net, tape, n, x, &(cr_forward_opts_f32){.split = &split});
     {
-        /* the last layer (K outputs, small) by rows of the batch: its forward,
-           softmax, check, loss and G on each worker's rows */
-        size_t din = net->dims[L - 1], dout = net->dims[L];
         size_t i0 = w ? (n + 1) / 2 : 0, i1 = w ? n : (n + 1) / 2;
-        if (i1 > i0) {
-            float *r = (float *)tape->pre[L - 1] + i0 * dout;
-            cr_linear_forward_f32(i1 - i0, din, dout, in + i0 * din, wptr(net, L - 1),
-                                  bptr(net, L - 1), r);
-            cr_softmax_forward_f32(i1 - i0, dout, r, (float *)tape->post[L - 1] + i0 * dout);
-        }
         p->fault[w] = forward_loss(net, tape, i0, i1, p->labels, &p->loss[w], &p->correct[w]);
     }
     barrier_wait(&p->bar); /* p->fault[] are written before this barrier */
     if (p->fault[0] || p->fault[1]) return;
-
-    float *g = tape->grad_a, *gin = tape->grad_b;
-    float *grads = p->ws->grads;
-    const float alpha = p->fused ? p->a : p->inv_n, beta = p->fused ? p->decay : 0.0f;
-    for (int l = L - 1; l >= 1; l--) {
-        size_t din = net->dims[l], dout = net->dims[l + 1], r0, r1;
-        split(din, w, &r0, &r1);
-        const float *hin = tape->post[l - 1];
-        float *wl = wptr(net, l), *bl = bptr(net, l);
-        float *dst = p->fused ? wl : grads + net->w_offset[l];
-        float *bdst = p->fused ? bl : grads + net->b_offset[l];
-        if (r1 > r0) {
-            cr_gemm_f32(0, 1, n, r1 - r0, dout, 1.0f, g, dout, wl + r0 * dout, dout, 0.0f,
-                        gin + r0, din);
-            for (size_t i = 0; i < n; i++)
-                cr_act_f32(net->act[l - 1])
-                    ->vjp(r1 - r0, (const float *)tape->pre[l - 1] + i * din + r0,
-                          hin + i * din + r0, gin + i * din + r0, gin + i * din + r0);
-            cr_gemm_f32(1, 0, r1 - r0, dout, n, alpha, hin + r0, din, g, dout, beta,
-                        dst + r0 * dout, dout);
-        }
-        if (w == 0) cr_colsum_axpby_f32(n, dout, alpha, g, beta, bdst);
-        float *t = g;
-        g = gin;
-        gin = t;
-        if (l - 1 >= 1) barrier_wait(&p->bar);
-    }
-    {
-        size_t din = net->dims[0], dout = net->dims[1], c0, c1;
-        split(dout, w, &c0, &c1);
-        float *dst = p->fused ? wptr(net, 0) : grads + net->w_offset[0];
-        float *bdst = p->fused ? bptr(net, 0) : grads + net->b_offset[0];
-        if (c1 > c0) {
-            cr_gemm_f32(1, 0, din, c1 - c0, n, alpha, x, din, g + c0, dout, beta, dst + c0, dout);
-            colsum_cols(n, dout, c0, c1, alpha, g, beta, bdst);
-        }
-    }
+    /* backward: the worker's inputs of each layer (the columns of layer 0) */
+    cr_net_reverse_walk_f32(net, tape, n, tape->grad_a,
+                            &(cr_reverse_opts_f32){.pdst = p->fused ? (float *)net->params
+                                                                    : p->ws->grads,
+                                                   .alpha = p->fused ? p->a : p->inv_n,
+                                                   .beta = p->fused ? p->decay : 0.0f,
+                                                   .split = &split});
 }
 
 static void *worker_main(void *arg) {
@@ -469,56 +396,27 @@ cr_status cr_train_step_f32(cr_net *net, cr_optim *opt, cr_train_ws *ws, size_t 
                             size_t *correct) {
     cr_status ast = step_args(net, opt, ws, n, x, labels);
     if (ast != CR_OK) return ast;
-    const int L = net->n_layers;
     if (ws->pool)
         return train_step2(net, opt, ws, n, x, labels, loss_sum, correct, NULL, NULL, NULL, 0);
     cr_tape *tape = ws->tape;
-    /* forward: the ops' chain, with the vectorised sigmoid */
-    const float *in = x;
-    for (int l = 0; l < L; l++) {
-        size_t din = net->dims[l], dout = net->dims[l + 1];
-        float *r = tape->pre[l], *h = tape->post[l];
-        cr_linear_forward_f32(n, din, dout, in, wptr(net, l), bptr(net, l), r);
-        if (l + 1 < L)
-            cr_act_f32(net->act[l])->forward(n * dout, r, h);
-        else
-            cr_softmax_forward_f32(n, dout, r, h);
-        in = h;
-    }
+    cr_net_forward_walk_f32(net, tape, n, x, NULL);
     tape->n = n;
     tape->input = x;
     ws->fault_layer = 0;
     if ((ws->fault_layer = forward_loss(net, tape, 0, n, labels, loss_sum, correct)) != 0)
         return CR_ERR_NONFINITE;
-    float *g = tape->grad_a, *gin = tape->grad_b;
-
+    /* backward, with the update fused into the gemms for plain SGD:
+         W <- (1 − lr wd) W − (lr/N) Hᵀ G,  b <- (1 − lr wd) b − (lr/N) Σ G
+       else the mean loss's gradients into ws->grads for the optimiser */
     const cr_optim_config *c = &opt->cfg;
     const int fused = c->kind == CR_OPT_SGD;
     const float lr = (float)cr_optim_lr(c, opt->step);
     const float inv_n = 1.0f / (float)n;
-    for (int l = L - 1; l >= 0; l--) {
-        size_t din = net->dims[l], dout = net->dims[l + 1];
-        const float *in = l > 0 ? (const float *)tape->post[l - 1] : x;
-        float *w = wptr(net, l), *b = bptr(net, l);
-        if (l > 0) {
-            /* G_in <- G W_lᵀ ∘ act'(r_(l-1)), with the old W_l */
-            cr_gemm_f32(0, 1, n, din, dout, 1.0f, g, dout, w, dout, 0.0f, gin, din);
-            cr_act_f32(net->act[l - 1])->vjp(n * din, tape->pre[l - 1], tape->post[l - 1], gin, gin);
-        }
-        if (fused) {
-            /* W <- (1 − lr wd) W − (lr/N) Hᵀ G ;  b <- (1 − lr wd) b − (lr/N) Σ G */
-            const float decay = 1.0f - lr * (float)c->weight_decay, a = -lr * inv_n;
-            cr_gemm_f32(1, 0, din, dout, n, a, in, din, g, dout, decay, w, dout);
-            cr_colsum_axpby_f32(n, dout, a, g, decay, b);
-        } else {
-            float *dw = ws->grads + net->w_offset[l], *db = ws->grads + net->b_offset[l];
-            cr_gemm_f32(1, 0, din, dout, n, inv_n, in, din, g, dout, 0.0f, dw, dout);
-            cr_colsum_axpby_f32(n, dout, inv_n, g, 0.0f, db);
-        }
-        float *t = g;
-        g = gin;
-        gin = t;
-    }
+    cr_net_reverse_walk_f32(net, tape, n, tape->grad_a,
+                            &(cr_reverse_opts_f32){.pdst = fused ? (float *)net->params : ws->grads,
+                                                   .alpha = fused ? -lr * inv_n : inv_n,
+                                                   .beta = fused ? 1.0f - lr * (float)c->weight_decay
+                                                                 : 0.0f});
     if (fused) {
         opt->step++;
     } else {
@@ -542,25 +440,10 @@ cr_status cr_train_sgd1_f32(cr_net *net, cr_optim *opt, cr_train_ws *ws, const f
     if (label < 0 || (size_t)label >= k) return CR_ERR_ARG;
     cr_tape *tape = ws->tape;
 
-    /* forward: r = b + Σ_{i: h_i ≠ 0} h_i W[i,:] (skips zero pixels / dead units) */
-    size_t nnz[CR_MAX_LAYERS], nz_off[CR_MAX_LAYERS], off = 0;
-    for (int l = 0; l < L; l++) {
-        nz_off[l] = off;
-        off += net->dims[l];
-    }
-    const float *in = x;
-    for (int l = 0; l < L; l++) {
-        size_t din = net->dims[l], dout = net->dims[l + 1];
-        float *r = tape->pre[l], *h = tape->post[l];
-        /* the nonzero inputs of layer l, kept for its update in the backward pass */
-        nnz[l] = cr_nonzero_f32(din, in, ws->nz + nz_off[l]);
-        cr_sparse_gemv_f32(nnz[l], ws->nz + nz_off[l], dout, in, wptr(net, l), bptr(net, l), r);
-        if (l + 1 < L)
-            cr_act_f32(net->act[l])->forward(dout, r, h);
-        else
-            cr_softmax_forward_f32(1, dout, r, h);
-        in = h;
-    }
+    /* forward: r = b + Σ_{i: h_i ≠ 0} h_i W[i,:] (skips zero pixels / dead units); the
+       nonzero inputs of each layer are kept for its update in the backward pass */
+    size_t nnz[CR_MAX_LAYERS];
+    cr_net_forward_walk_f32(net, tape, 1, x, &(cr_forward_opts_f32){.nz = ws->nz, .nnz = nnz});
     tape->n = 1;
     tape->input = x;
     ws->fault_layer = 0;
@@ -568,28 +451,15 @@ cr_status cr_train_sgd1_f32(cr_net *net, cr_optim *opt, cr_train_ws *ws, const f
         ws->fault_layer = first_bad_output(net, tape, 1);
         return CR_ERR_NONFINITE;
     }
-
-    float *g = tape->grad_a, *gin = tape->grad_b;
+    float *g = tape->grad_a;
     memcpy(g, tape->post[L - 1], k * sizeof(float));
     g[label] -= 1.0f;
+    /* backward: gin = W g (old W), ∘ a'; W -= lr hᵀ g on the nonzero rows, b -= lr g */
     const float lr = (float)cr_optim_lr(&opt->cfg, opt->step);
-    for (int l = L - 1; l >= 0; l--) {
-        size_t din = net->dims[l], dout = net->dims[l + 1];
-        const float *hin = l > 0 ? (const float *)tape->post[l - 1] : x;
-        float *w = wptr(net, l), *b = bptr(net, l);
-        if (l > 0) {
-            cr_gemv_rows_f32(din, dout, w, g, gin); /* gin = W g (old W) */
-            cr_act_f32(net->act[l - 1])->vjp(din, tape->pre[l - 1], tape->post[l - 1], gin, gin);
-        }
-        /* W -= lr hᵀ g, b -= lr g */
-        /* the kernel checks the values it wrote: a NaN can hide from the loss */
-        if (!cr_sparse_ger_f32(nnz[l], ws->nz + nz_off[l], dout, -lr, hin, g, w, b) &&
-            !ws->fault_layer)
-            ws->fault_layer = l + 1;
-        float *t = g;
-        g = gin;
-        gin = t;
-    }
+    cr_net_reverse_walk_f32(net, tape, 1, g,
+                            &(cr_reverse_opts_f32){.pdst = (float *)net->params, .alpha = -lr,
+                                                   .beta = 1.0f, .nz = ws->nz, .nnz = nnz,
+                                                   .fault = &ws->fault_layer});
     if (ws->fault_layer) return CR_ERR_NONFINITE; /* not counted, as above */
     opt->step++;
     return CR_OK;

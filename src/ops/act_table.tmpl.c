@@ -7,14 +7,12 @@
 
 #if defined(CR_REAL_F32)
 #define CR_ACT_REF_ROWS cr_act_reference_f32
-typedef cr_act_ops_f32 act_ops;
 #else
 #define CR_ACT_REF_ROWS cr_act_reference_f64
-typedef cr_act_ops_f64 act_ops;
 #endif
 
 #define CR_ACT_REF_ROW(e, name, init)                                                          \
     [e] = {FN(name##_forward), FN(name##_deriv), FN(name##_vjp), FN(name##_jvp),             \
            FN(name##_jacobian), FN(name##_deriv2), "reference"},
-const act_ops CR_ACT_REF_ROWS[CR_ACT_COUNT] = {CR_ACT_ROWS(CR_ACT_REF_ROW)};
+const real_act_ops CR_ACT_REF_ROWS[CR_ACT_COUNT] = {CR_ACT_ROWS(CR_ACT_REF_ROW)};
 #undef CR_ACT_REF_ROW

@@ -23,6 +23,7 @@ typedef float real;
 #define R_ISFINITE(x) isfinite(x)
 #define R_DTYPE CR_F32
 #define R_ACT(act) cr_act_f32(act) /* the activation's row of the op table (act_table.h) */
+typedef cr_act_ops_f32 real_act_ops;
 #elif defined(CR_REAL_F64)
 typedef double real;
 #define FN(name) cr_##name##_f64
@@ -33,6 +34,7 @@ typedef double real;
 #define R_ISFINITE(x) isfinite(x)
 #define R_DTYPE CR_F64
 #define R_ACT(act) cr_act_f64(act)
+typedef cr_act_ops_f64 real_act_ops;
 #else
 #error "define CR_REAL_F32 or CR_REAL_F64 before including real.h"
 #endif
