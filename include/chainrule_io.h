@@ -131,6 +131,62 @@ int cr_model_from_safetensors(const char *name, const cr_safetensors *st, cr_mod
                               cr_error *err);
 void cr_model_free(cr_model *model);
 
+/*
+ * Model files are recognised by their content, not their name:
+ *   safetensors  8-byte little-endian header length, then '{'
+ *   ONNX         a protobuf ModelProto (first byte one of its field tags)
+ *   PyTorch      torch.save's zip archive ("PK\3\4") or a pickle (0x80, protocol 2-5):
+ *                refused with a message saying how to export instead
+ * cr_model_load/cr_model_load_full and cr_model_parse dispatch on it.
+ */
+typedef enum {
+    CR_MODEL_FILE_UNKNOWN = 0,
+    CR_MODEL_FILE_SAFETENSORS,
+    CR_MODEL_FILE_ONNX,
+    CR_MODEL_FILE_TORCH_ZIP,
+    CR_MODEL_FILE_PICKLE
+} cr_model_file_kind;
+
+cr_model_file_kind cr_model_file_detect(const unsigned char *buf, size_t len);
+/* A model from an in-memory file of any kind above (used by the loaders and the fuzzer). */
+int cr_model_parse(const char *name, const unsigned char *buf, size_t len, cr_model *out,
+                   cr_error *err);
+
+/*
+ * ONNX (src/io/onnx.c, protobuf decoding in src/io/protobuf.c). Reads the MLP
+ * graphs exporters write: Gemm (alpha, beta, transB; transA = 0) or MatMul
+ * (+ Add as its bias) per layer, Relu/Sigmoid/Tanh between layers, optionally
+ * Softmax or LogSoftmax at the end; Flatten (axis 1) or Reshape to [N, D];
+ * Identity, Dropout (inference) and Constant anywhere; Sub/Add/Mul/Div by
+ * constants before the first layer, folded into input.mean/std. Opsets 7-22,
+ * initializers also listed as graph inputs, weights in raw_data or
+ * float_data/double_data, inputs [N, D] or [N, C, H, W], a fixed or symbolic
+ * batch. Anything else is refused with one line naming the op and the node.
+ * The protobuf reader checks every length against the bytes left, limits
+ * nesting (16) and counts; allocations are bounded by the file's size.
+ */
+int cr_onnx_parse(const char *name, const unsigned char *buf, size_t len, cr_model *out,
+                  cr_error *err);
+/* 1 when buf starts like a protobuf ModelProto (a cheap test, not a parse). */
+int cr_onnx_looks_like(const unsigned char *buf, size_t len);
+/* Writes model as ONNX (opset 13, IR 7): [Sub, Div for input.mean/std,] Gemm with
+   transB = 1 per layer (weights [out, in] as in safetensors, raw_data, bit for bit),
+   Relu/Sigmoid/Tanh between; input "input" [N, D], output "logits" [N, K]. Atomic. */
+int cr_onnx_write(const char *path, const cr_model *model, cr_error *err);
+
+/*
+ * A PyTorch state dict saved as safetensors (safetensors.torch.save_file(
+ * model.state_dict(), path)) as a model: the nn.Linear layers "<p>.weight"
+ * [out, in] and "<p>.bias" [out] (zeros when missing: bias=False) in the
+ * natural order of their prefixes p ("0", "2", ... of nn.Sequential, also
+ * shifted by a leading Flatten; "fc1", "fc2", ...; digit runs compare as
+ * numbers), their shapes chained; optional "input.mean"/"input.std". act: the
+ * hidden activations, n_act = 1 (all hidden layers) or L - 1 (one each); 0 is
+ * allowed for one layer. Errors name the tensors expected and found.
+ */
+int cr_model_from_state_dict(const char *name, const cr_safetensors *st, int n_act,
+                             const cr_activation *act, cr_model *out, cr_error *err);
+
 /* ---------------------------------------------------------------- conversions */
 
 /* Copies a float array (F32/F64/U8/I32/I64) to a newly malloc'd buffer of

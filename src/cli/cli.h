@@ -182,6 +182,7 @@ cr_status cli_net_backward(const cr_net *net, cr_tape *tape, const void *y, void
 /* ------------------------------------------------------------ subcommands */
 int cmd_explain(int argc, char **argv);
 int cmd_init(int argc, char **argv);
+int cmd_convert(int argc, char **argv);
 int cmd_grad(int argc, char **argv);
 int cmd_gradcheck(int argc, char **argv);
 int cmd_train(int argc, char **argv);

@@ -7,6 +7,7 @@
 static const cli_command commands[] = {
     {"explain", "derive dJ/dx for a network and prove it numerically four ways", cmd_explain},
     {"init", "write a randomly initialised model (safetensors)", cmd_init},
+    {"convert", "models between safetensors and ONNX; PyTorch state dicts in", cmd_convert},
     {"grad", "dJ/dx per example, or the parameter gradients, of a model on data", cmd_grad},
     {"gradcheck", "finite-difference check of every gradient, layer by layer", cmd_gradcheck},
     {"train", "train a network on a dataset (checkpoints, --resume)", cmd_train},

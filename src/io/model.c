@@ -99,13 +99,33 @@ static int split_acts(const char *s, char tok[][16], int max, int *too_long) {
     return n;
 }
 
+/* A safetensors file without chainrule metadata: most likely a PyTorch state
+   dict. Says what a model needs and that `convert` reads state dicts. */
+static int state_dict_hint(const char *name, const cr_safetensors *st, cr_error *err) {
+    char list[200] = "";
+    size_t used = 0;
+    for (size_t t = 0; t < st->n_tensors && t < 3 && used < sizeof list; t++) {
+        int n = snprintf(list + used, sizeof list - used, "%s'%.40s'", t ? ", " : "",
+                         st->tensors[t].name);
+        if (n > 0) used += (size_t)n;
+    }
+    for (size_t i = 0; i < used && i < sizeof list; i++)
+        if ((unsigned char)list[i] < 0x20) list[i] = '?';
+    if (st->n_tensors > 3 && used + 6 < sizeof list) strcat(list, ", ...");
+    return cr_error_set(err, "%s: missing metadata \"format\" (expected \"" MODEL_FORMAT "\"); "
+                             "not a chainrule model (fc1.weight, fc1.bias, ... with metadata "
+                             "\"activations\") but tensors %s: if this is a PyTorch state dict, "
+                             "chainrule convert --model %s --activations relu --out "
+                             "model.safetensors reads it", name, st->n_tensors ? list : "(none)",
+                        name);
+}
+
 static int model_build(const char *name, const cr_safetensors *st, cr_model *out, int keep_extra,
                        cr_error *err) {
     memset(out, 0, sizeof *out);
     const char *fmt = cr_safetensors_meta(st, "format");
     if (!fmt)
-        return cr_error_set(err, "%s: missing metadata \"format\" (expected \"" MODEL_FORMAT
-                                 "\"); not a chainrule model", name);
+        return state_dict_hint(name, st, err);
     if (strcmp(fmt, MODEL_FORMAT) != 0)
         return cr_error_set(err, "%s: unsupported format '%.*s' (expected '" MODEL_FORMAT "')",
                             name, CR_IO_NAME_MAX, fmt);
@@ -309,12 +329,50 @@ void cr_model_free(cr_model *model) {
     memset(model, 0, sizeof *model);
 }
 
+cr_model_file_kind cr_model_file_detect(const unsigned char *buf, size_t len) {
+    if (!buf) return CR_MODEL_FILE_UNKNOWN;
+    if (len >= 4 && !memcmp(buf, "PK\3\4", 4)) return CR_MODEL_FILE_TORCH_ZIP;
+    if (len >= 2 && buf[0] == 0x80 && buf[1] >= 2 && buf[1] <= 5) return CR_MODEL_FILE_PICKLE;
+    if (len >= 9 && buf[8] == '{') return CR_MODEL_FILE_SAFETENSORS;
+    if (cr_onnx_looks_like(buf, len)) return CR_MODEL_FILE_ONNX;
+    return CR_MODEL_FILE_UNKNOWN;
+}
+
+static int model_parse(const char *name, const unsigned char *buf, size_t len, cr_model *out,
+                       int keep_extra, cr_error *err) {
+    memset(out, 0, sizeof *out);
+    switch (cr_model_file_detect(buf, len)) {
+    case CR_MODEL_FILE_TORCH_ZIP:
+    case CR_MODEL_FILE_PICKLE:
+        return cr_error_set(err, "%s: a PyTorch pickle (torch.save); chainrule does not read "
+                                 "pickles: export the model with torch.onnx.export(model, x, "
+                                 "\"model.onnx\"), or save its state dict with "
+                                 "safetensors.torch.save_file(model.state_dict(), "
+                                 "\"sd.safetensors\") and run chainrule convert", name);
+    case CR_MODEL_FILE_ONNX: return cr_onnx_parse(name, buf, len, out, err);
+    default: break; /* safetensors, or the safetensors reader names what is wrong */
+    }
+    cr_safetensors st;
+    if (cr_safetensors_parse(name, buf, len, &st, err)) return -1;
+    int rc = model_build(name, &st, out, keep_extra, err);
+    cr_safetensors_free(&st);
+    return rc;
+}
+
+int cr_model_parse(const char *name, const unsigned char *buf, size_t len, cr_model *out,
+                   cr_error *err) {
+    if (!name) name = "(model)";
+    if (!out) return cr_error_set(err, "%s: invalid argument", name);
+    return model_parse(name, buf, len, out, 1, err);
+}
+
 static int model_read(const char *path, cr_model *out, int keep_extra, cr_error *err) {
     memset(out, 0, sizeof *out);
-    cr_safetensors st;
-    if (cr_safetensors_read(path, &st, err)) return -1;
-    int rc = model_build(path, &st, out, keep_extra, err);
-    cr_safetensors_free(&st);
+    unsigned char *buf;
+    size_t len;
+    if (cr_read_file(path, SIZE_MAX, &buf, &len, err)) return -1;
+    int rc = model_parse(path, buf, len, out, keep_extra, err);
+    free(buf);
     return rc;
 }
 

@@ -1,0 +1,131 @@
+/* chainrule convert: models between safetensors and ONNX; PyTorch state dicts in. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+static const char *const convert_help =
+    "usage: chainrule convert --model IN --out OUT [--activations LIST] [--to FORMAT]\n"
+    "\n"
+    "Reads a model of any kind chainrule knows (recognised by its content) and writes it\n"
+    "as a chainrule model (safetensors) or as ONNX. Weights are copied bit for bit.\n"
+    "\n"
+    "  --model IN            a chainrule model (.safetensors), an ONNX model, or a\n"
+    "                        PyTorch state dict saved as safetensors\n"
+    "                        (safetensors.torch.save_file(model.state_dict(), IN))\n"
+    "  --out OUT             where to write\n"
+    "  --to onnx|safetensors the output format (default: onnx if OUT ends in .onnx,\n"
+    "                        safetensors otherwise)\n"
+    "  --activations LIST    for a state dict: the hidden activations, as init's\n"
+    "                        --activation takes them (relu, or relu,tanh per layer);\n"
+    "                        the last layer gives the logits\n"
+    "\n"
+    "State dicts: the nn.Linear layers '<p>.weight' [out, in] and '<p>.bias' in the\n"
+    "natural order of p (nn.Sequential's 0, 2, 4, ..., also after a leading Flatten;\n"
+    "fc1, fc2, ...); a missing bias (bias=False) is zero. ONNX output: opset 13,\n"
+    "Gemm per layer, [Sub, Div for the input standardisation], output 'logits'.\n";
+
+/* Splits "relu,tanh" into activations; returns the count or -1 (message printed). */
+static int parse_act_list(const char *s, cr_activation *act) {
+    int n = 0;
+    char tok[32];
+    for (const char *p = s;;) {
+        const char *c = strchr(p, ',');
+        size_t len = c ? (size_t)(c - p) : strlen(p);
+        if (n == CR_MAX_LAYERS || len >= sizeof tok) {
+            cli_error("convert: --activations: too many or too long entries in '%s'", s);
+            return -1;
+        }
+        memcpy(tok, p, len);
+        tok[len] = '\0';
+        if (!cr_activation_parse(tok, &act[n])) {
+            cli_error("convert: --activations: '%s' is not sigmoid, tanh or relu", tok);
+            return -1;
+        }
+        n++;
+        if (!c) break;
+        p = c + 1;
+    }
+    return n;
+}
+
+/* Loads IN: a state dict (with act) or any model file. */
+static int load_any(const char *path, const char *acts, cr_model *model, const char **kind) {
+    cr_error err;
+    unsigned char *buf;
+    size_t len;
+    if (cr_read_file(path, SIZE_MAX, &buf, &len, &err)) return cli_io_error(&err);
+    cr_model_file_kind k = cr_model_file_detect(buf, len);
+    int rc = CLI_OK;
+    cr_safetensors st = {0};
+    int state_dict = 0;
+    if (k == CR_MODEL_FILE_SAFETENSORS && cr_safetensors_parse(path, buf, len, &st, &err) == 0)
+        state_dict = cr_safetensors_meta(&st, "format") == NULL;
+    if (state_dict) {
+        cr_activation act[CR_MAX_LAYERS];
+        int n_act = acts ? parse_act_list(acts, act) : 0;
+        *kind = "PyTorch state dict";
+        if (n_act < 0) rc = CLI_USAGE;
+        else if (cr_model_from_state_dict(path, &st, n_act, act, model, &err)) {
+            if (!acts && strstr(err.msg, "activation"))
+                rc = cli_error("%s: a state dict without chainrule metadata: give the hidden "
+                               "activations with --activations (e.g. relu, or relu,tanh)", path);
+            else rc = cli_io_error(&err);
+        }
+    } else if (acts) {
+        rc = cli_error("convert: --activations is only for PyTorch state dicts; %s names its "
+                       "own activations", path);
+    } else {
+        *kind = k == CR_MODEL_FILE_ONNX ? "ONNX" : "chainrule safetensors";
+        if (cr_model_parse(path, buf, len, model, &err)) rc = cli_io_error(&err);
+    }
+    cr_safetensors_free(&st);
+    free(buf);
+    return rc;
+}
+
+static int ends_with(const char *s, const char *suffix) {
+    size_t n = strlen(s), m = strlen(suffix);
+    return n >= m && !strcmp(s + n - m, suffix);
+}
+
+int cmd_convert(int argc, char **argv) {
+    const char *in = NULL, *out = NULL, *acts = NULL, *to = NULL;
+    cli_args a = cli_args_start(argc, argv);
+    while (cli_args_next(&a)) {
+        if (cli_value(&a, "--model", &in) || cli_value(&a, "--out", &out) ||
+            cli_value(&a, "--activations", &acts) || cli_value(&a, "--to", &to))
+            continue;
+        return cli_args_unknown(&a);
+    }
+    if (a.help) return fputs(convert_help, stdout), CLI_OK;
+    if (a.failed) return CLI_USAGE;
+    if (!in || !out) return cli_error("convert: --model and --out are required (see --help)");
+    int onnx = ends_with(out, ".onnx") || ends_with(out, ".ONNX");
+    if (to) {
+        if (!strcmp(to, "onnx")) onnx = 1;
+        else if (!strcmp(to, "safetensors")) onnx = 0;
+        else return cli_error("convert: --to: '%s' is not onnx or safetensors", to);
+    }
+    cr_model model;
+    const char *kind = "";
+    memset(&model, 0, sizeof model);
+    int rc = load_any(in, acts, &model, &kind);
+    if (rc != CLI_OK) return rc;
+    cr_error err;
+    if (onnx ? cr_onnx_write(out, &model, &err) : cr_model_save_full(out, &model, &err))
+        rc = cli_io_error(&err);
+    if (rc == CLI_OK) {
+        const cr_net *net = model.net;
+        printf("wrote %s (%s) from %s (%s): ", out, onnx ? "ONNX" : "chainrule safetensors", in,
+               kind);
+        for (int l = 0; l <= net->n_layers; l++) printf("%s%zu", l ? "," : "", net->dims[l]);
+        for (int l = 0; l + 1 < net->n_layers; l++)
+            printf("%s%s", l ? "," : ", hidden ", cr_activation_name(net->act[l]));
+        printf(", %s%s\n", cr_dtype_name(net->dtype),
+               model.input_mean.data ? ", input standardisation" : "");
+    }
+    cr_model_free(&model);
+    return rc;
+}
