@@ -173,31 +173,15 @@ int cr_fuzz_csv(const uint8_t *data, size_t size) {
 
 /* ------------------------------------------------------------------- model */
 
-/* A model: safetensors parse, then the network built from the tensors, then
-   one forward + backward pass on a zero input (as `chainrule grad` would). */
-int cr_fuzz_model(const uint8_t *data, size_t size) {
-    static const char name[] = "fuzz.safetensors";
-    cr_safetensors st;
-    cr_error err = {{0}};
-    if (cr_safetensors_parse(name, data, size, &st, &err)) {
-        check_error(&err, name);
-        return 0;
-    }
-    cr_model m;
-    err.msg[0] = 0;
-    int rc = cr_model_from_safetensors(name, &st, &m, &err);
-    cr_safetensors_free(&st);
-    if (rc) {
-        check_error(&err, name);
-        FUZZ_CHECK(m.net == NULL);
-        return 0;
-    }
-    const cr_net *net = m.net;
+/* What every command does with a model it loaded: one forward + loss +
+   backward pass on a zero input. */
+static void check_model_runs(const cr_model *m) {
+    const cr_net *net = m->net;
     FUZZ_CHECK(net && net->n_layers >= 1 && net->n_layers <= CR_MAX_LAYERS);
     size_t D = cr_net_input_dim(net), K = cr_net_output_dim(net);
     FUZZ_CHECK(D > 0 && K > 0);
-    FUZZ_CHECK(m.input_mean.data == NULL || m.input_mean.count == D);
-    FUZZ_CHECK(m.input_std.data == NULL || m.input_std.count == D);
+    FUZZ_CHECK(m->input_mean.data == NULL || m->input_mean.count == D);
+    FUZZ_CHECK(m->input_std.data == NULL || m->input_std.count == D);
     cr_tape *tape = NULL;
     size_t es = cr_dtype_size(net->dtype);
     void *x = calloc(D, es), *y = calloc(K, es), *dx = calloc(D, es);
@@ -220,12 +204,81 @@ int cr_fuzz_model(const uint8_t *data, size_t size) {
     free(y);
     free(dx);
     free(g);
+}
+
+/* A model: safetensors parse, then the network built from the tensors, then
+   one forward + backward pass on a zero input (as `chainrule grad` would). */
+int cr_fuzz_model(const uint8_t *data, size_t size) {
+    static const char name[] = "fuzz.safetensors";
+    cr_safetensors st;
+    cr_error err = {{0}};
+    if (cr_safetensors_parse(name, data, size, &st, &err)) {
+        check_error(&err, name);
+        return 0;
+    }
+    cr_model m;
+    err.msg[0] = 0;
+    int rc = cr_model_from_safetensors(name, &st, &m, &err);
+    cr_safetensors_free(&st);
+    if (rc) {
+        check_error(&err, name);
+        FUZZ_CHECK(m.net == NULL);
+        return 0;
+    }
+    check_model_runs(&m);
+    cr_model_free(&m);
+    return 0;
+}
+
+/* -------------------------------------------------------------------- onnx */
+
+static double cr_fuzz_real(const cr_array *a, size_t i) {
+    return a->dtype == CR_ARRAY_F64 ? ((const double *)a->data)[i]
+                                    : (double)((const float *)a->data)[i];
+}
+
+/* An ONNX file: the protobuf decoder and the graph walk (cr_onnx_parse), then
+   the network it built runs; a valid model is also written back as ONNX and
+   must read back to the same parameters and standardisation. */
+int cr_fuzz_onnx(const uint8_t *data, size_t size) {
+    static const char name[] = "fuzz.onnx";
+    cr_model m;
+    cr_error err = {{0}};
+    if (cr_onnx_parse(name, data, size, &m, &err)) {
+        check_error(&err, name);
+        FUZZ_CHECK(m.net == NULL && m.input_mean.data == NULL && m.input_std.data == NULL);
+        return 0;
+    }
+    check_model_runs(&m);
+    /* the model-file dispatcher reaches the same parser for what looks like ONNX */
+    if (cr_model_file_detect(data, size) == CR_MODEL_FILE_ONNX) {
+        cr_model m2;
+        err.msg[0] = 0;
+        FUZZ_CHECK(cr_model_parse(name, data, size, &m2, &err) == 0);
+        FUZZ_CHECK(m2.net->n_params == m.net->n_params);
+        cr_model_free(&m2);
+    }
+    unsigned char *buf;
+    size_t len;
+    if (cr_onnx_encode(name, &m, &buf, &len, &err) == 0) {
+        cr_model back;
+        FUZZ_CHECK(cr_onnx_parse(name, buf, len, &back, &err) == 0);
+        FUZZ_CHECK(back.net->n_params == m.net->n_params && back.net->dtype == m.net->dtype);
+        FUZZ_CHECK(memcmp(back.net->params, m.net->params,
+                          m.net->n_params * cr_dtype_size(m.net->dtype)) == 0);
+        FUZZ_CHECK(!back.input_mean.data == !m.input_mean.data);
+        for (size_t i = 0; m.input_mean.data && i < m.input_mean.count; i++) /* -0 == 0 */
+            FUZZ_CHECK(cr_fuzz_real(&back.input_mean, i) == cr_fuzz_real(&m.input_mean, i) &&
+                       cr_fuzz_real(&back.input_std, i) == cr_fuzz_real(&m.input_std, i));
+        free(buf);
+        cr_model_free(&back);
+    }
     cr_model_free(&m);
     return 0;
 }
 
 const cr_fuzz_target cr_fuzz_targets[] = {
     {"npy", cr_fuzz_npy},   {"safetensors", cr_fuzz_safetensors}, {"idx", cr_fuzz_idx},
-    {"csv", cr_fuzz_csv},   {"model", cr_fuzz_model},
+    {"csv", cr_fuzz_csv},   {"model", cr_fuzz_model}, {"onnx", cr_fuzz_onnx},
 };
 const size_t cr_fuzz_n_targets = sizeof cr_fuzz_targets / sizeof cr_fuzz_targets[0];

@@ -173,6 +173,9 @@ int cr_onnx_looks_like(const unsigned char *buf, size_t len);
    transB = 1 per layer (weights [out, in] as in safetensors, raw_data, bit for bit),
    Relu/Sigmoid/Tanh between; input "input" [N, D], output "logits" [N, K]. Atomic. */
 int cr_onnx_write(const char *path, const cr_model *model, cr_error *err);
+/* The same file in memory: *buf (malloc'd, caller frees) of *len bytes; `name` for messages. */
+int cr_onnx_encode(const char *name, const cr_model *model, unsigned char **buf, size_t *len,
+                   cr_error *err);
 
 /*
  * A PyTorch state dict saved as safetensors (safetensors.torch.save_file(

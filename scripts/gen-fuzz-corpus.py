@@ -167,6 +167,42 @@ put("model", "bad_act.safetensors",
 put("model", "no_format.safetensors",
     st_bytes([("fc1.weight", np.zeros((2, 2), "<f4")), ("fc1.bias", np.zeros(2, "<f4"))]))
 
+# ------------------------------------------------------------------ onnx
+# ONNX graphs as exporters write them (tests/onnx_models.py, python3-onnx), and
+# the near-misses: truncations, an unsupported op, an output activation, a
+# lying length, deep nesting, a shape that does not chain.
+sys.path.insert(0, os.path.join(root, "tests"))
+import onnx_models as om  # noqa: E402
+
+L32 = om.random_layers([4, 5, 3], np.float32, 1)
+L64 = om.random_layers([4, 5, 3], np.float64, 2)
+onnx_seeds = {
+    "gemm_f32.onnx": om.mlp(L32, ["relu"]),
+    "gemm_f64_nonraw.onnx": om.mlp(L64, ["tanh"], raw=False),
+    "matmul_add_softmax.onnx": om.mlp(L32, ["sigmoid"], style="matmul", head="Softmax", opset=11),
+    "gemm_nt_alpha_beta.onnx": om.mlp(L32, ["relu"], style="gemm_nt", alpha=0.5, beta=2.0),
+    "opset8_inits_as_inputs.onnx": om.mlp(L32, ["relu"], opset=8, inits_as_inputs=True),
+    "nchw_flatten_norm.onnx": om.mlp(L32, ["relu"], input_shape=(1, 2, 2), flatten="flatten",
+                                     norm=[("Sub", np.float32(0.5)), ("Div", np.float32(0.25))]),
+    "reshape_constants.onnx": om.mlp(L64, ["tanh"], input_shape=(2, 2), flatten="reshape",
+                                     constant_nodes=True, extras=True, head="LogSoftmax",
+                                     norm=[("Mul", np.full((2, 2), 2.0)), ("Add", 1.0)]),
+    "fixed_batch.onnx": om.mlp(L32, ["relu"], batch=1, raw=False),
+    "output_relu.onnx": om.mlp(L32, ["relu"], out_act="relu"),
+}
+for name, model in onnx_seeds.items():
+    put("onnx", name, model.SerializeToString())
+good_onnx = onnx_seeds["gemm_f32.onnx"].SerializeToString()
+put("onnx", "trunc.onnx", good_onnx[: len(good_onnx) // 2])
+conv = onnx_seeds["gemm_f32.onnx"]
+conv.graph.node[1].op_type = "Conv"
+put("onnx", "unsupported_op.onnx", conv.SerializeToString())
+put("onnx", "len_lies.onnx", b"\x3a\xff\xff\xff\xff\x0f" + good_onnx[2:40])
+put("onnx", "deep.onnx", b"\x42\x02\x10\x0d\x3a\x40" + b"\x0a\x3e" * 31 + b"\x08\x01")
+put("onnx", "varint_overflow.onnx", b"\x08" + b"\xff" * 11)
+put("onnx", "group.onnx", b"\x0b\x0c")
+put("onnx", "empty.onnx", b"")
+
 # ------------------------------------------------------------------ idx
 
 

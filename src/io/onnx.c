@@ -165,10 +165,15 @@ static int decode_tensor(ox_ctx *c, const cr_pb_reader *parent, const cr_pb_fiel
             n_dims += (size_t)n;
             break;
         case 2:
-            if (f.wire != CR_PB_VARINT) return bad(c, W, "data_type is not a varint");
+            if (f.wire != CR_PB_VARINT) {
+                why = "data_type is not a varint";
+                goto malformed;
+            }
             data_type = f.v;
             break;
-        case 3: return cr_error_set(c->err, "%s: segmented tensors are not supported", c->file);
+        case 3:
+            cr_error_set(c->err, "%s: segmented tensors are not supported", c->file);
+            goto fail;
         case 4: k = 0, ew = CR_PB_FIXED32; break;
         case 5: k = 1; break;
         case 7: k = 2; break;
@@ -177,7 +182,10 @@ static int decode_tensor(ox_ctx *c, const cr_pb_reader *parent, const cr_pb_fiel
             if (get_string(c, &f, "TensorProto.name", &t->name)) goto fail;
             break;
         case 9:
-            if (f.wire != CR_PB_LEN) return bad(c, W, "raw_data is not bytes");
+            if (f.wire != CR_PB_LEN) {
+                why = "raw_data is not bytes";
+                goto malformed;
+            }
             raw = f.s;
             have_raw = 1;
             break;
@@ -1323,8 +1331,12 @@ static void put_value(cr_pb_writer *g, uint32_t field, const char *name, cr_dtyp
     cr_pb_writer_free(&d1);
 }
 
-int cr_onnx_write(const char *path, const cr_model *model, cr_error *err) {
-    if (!path) return cr_error_set(err, "(null): invalid output path");
+int cr_onnx_encode(const char *path, const cr_model *model, unsigned char **out, size_t *out_len,
+                   cr_error *err) {
+    if (!path) path = "(onnx)";
+    if (!out || !out_len) return cr_error_set(err, "%s: invalid argument", path);
+    *out = NULL;
+    *out_len = 0;
     if (!model || !model->net) return cr_error_set(err, "%s: no network to save", path);
     const cr_net *net = model->net;
     int L = net->n_layers;
@@ -1414,18 +1426,32 @@ int cr_onnx_write(const char *path, const cr_model *model, cr_error *err) {
     if (m.oom) {
         cr_error_set(err, "%s: out of memory", path);
     } else {
-        cr_atomic_file af;
-        if (cr_atomic_open(&af, path, err) == 0) {
-            if (fwrite(m.p, 1, m.len, (FILE *)af.fp) != m.len) {
-                cr_atomic_abort(&af);
-                cr_error_set(err, "%s: write error", path);
-            } else {
-                rc = cr_atomic_commit(&af, err);
-            }
-        }
+        *out = m.p;
+        *out_len = m.len;
+        m.p = NULL;
+        rc = 0;
     }
     cr_pb_writer_free(&g);
     cr_pb_writer_free(&m);
     cr_pb_writer_free(&ops);
+    return rc;
+}
+
+int cr_onnx_write(const char *path, const cr_model *model, cr_error *err) {
+    if (!path) return cr_error_set(err, "(null): invalid output path");
+    unsigned char *buf;
+    size_t len;
+    if (cr_onnx_encode(path, model, &buf, &len, err)) return -1;
+    cr_atomic_file af;
+    int rc = -1;
+    if (cr_atomic_open(&af, path, err) == 0) {
+        if (fwrite(buf, 1, len, (FILE *)af.fp) != len) {
+            cr_atomic_abort(&af);
+            cr_error_set(err, "%s: write error", path);
+        } else {
+            rc = cr_atomic_commit(&af, err);
+        }
+    }
+    free(buf);
     return rc;
 }
