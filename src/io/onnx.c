@@ -1188,6 +1188,22 @@ static int walk_graph(ox_ctx *c, ox_model *m, cr_model *out) {
             }
             ch.shape[d] = in->dims[d];
         }
+        /* the first layer's weight holds at least one value per feature, so a shape that
+           claims more features than the largest tensor of the file is a lie (and the
+           standardisation is never sized by an unchecked claim) */
+        size_t most = 0;
+        for (size_t t = 0; t < m->n_inits; t++)
+            if (m->inits[t].count > most) most = m->inits[t].count;
+        for (size_t i = 0; i < m->n_nodes; i++)
+            for (size_t a = 0; a < m->nodes[i].n_attr; a++)
+                if (m->nodes[i].attr[a].t && m->nodes[i].attr[a].t->count > most)
+                    most = m->nodes[i].attr[a].t->count;
+        if (ch.feat > most) {
+            cr_error_set(c->err, "%s: input '%s' claims %zu features per example, more values "
+                                 "than any weight in the file holds (%zu)", c->file,
+                         pn(in->name).s, ch.feat, most);
+            goto done;
+        }
     }
     for (size_t i = 0; i < m->n_nodes; i++)
         if (walk_node(&ch, i)) goto done;
