@@ -8,7 +8,7 @@
  *
  * and above all the gradient of the loss with respect to the input x.
  *
- * Conventions (see DESIGN.md):
+ * Conventions (see docs/design.md):
  *   - Row vectors. A batch is an N x D row-major matrix whose rows are examples.
  *   - Inside the library a linear layer's weight W is stored D_in x D_out
  *     (row convention: r = x W + b). Files store PyTorch's [out, in] = W^T;

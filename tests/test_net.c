@@ -1,5 +1,5 @@
 /*
- * test_net — the chain of a whole network (DESIGN.md §1, §3-4).
+ * test_net — the chain of a whole network (docs/design.md §1, §3-5).
  *
  *   - the seed network D→H→K sigmoid: backward dx == the closed form
  *     ((ŷ − y)W2ᵀ ∘ h∘(1−h))W1ᵀ by plain loops == central FD of the loss ==

@@ -1,5 +1,5 @@
 /*
- * test_ops — every op's forward, explicit Jacobian, VJP and JVP (DESIGN.md §3-4).
+ * test_ops — every op's forward, explicit Jacobian, VJP and JVP (docs/design.md §3, §5).
  *
  * For each op, in float64, on seeded non-trivial inputs:
  *   - explicit Jacobian == central finite differences of the forward

@@ -8,7 +8,7 @@
  *           together by cr_net_vjp: every layer is one (N·K)-row gemm.
  *   fwd     D JVPs per example: tangents = the rows of I_D, pushed forward
  *           together by cr_net_jvp (one (N·D)-row gemm per layer), transposed.
- *   closed  the product of the Jacobians, as DESIGN.md section 3 writes it:
+ *   closed  the product of the Jacobians, as docs/design.md section 4 writes it:
  *             M = (diag(ŷ) − ŷᵀŷ  or  I) W_Lᵀ diag(a'_{L−1}) ... W_2ᵀ diag(a'_1) W_1ᵀ
  *           left to right, all examples stacked: each "· W_lᵀ" is one gemm
  *           with (N·K) rows and each "· diag(a')" scales the columns of every
