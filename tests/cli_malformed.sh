@@ -15,6 +15,7 @@
 # usage: tests/cli_malformed.sh path/to/chainrule
 set -u
 CR=${1:?usage: cli_malformed.sh path/to/chainrule}
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 case "$CR" in /*) ;; *) CR="$PWD/$CR" ;; esac
 T=$(mktemp -d)
 trap 'chmod -R u+rwx "$T" 2>/dev/null; rm -rf "$T"' EXIT
@@ -209,6 +210,25 @@ err "explain NaN model" m_nan.safetensors "contains NaN" - -- "$CR" explain --mo
 err "eval overlapping model" m_overlap.safetensors "overlap" - -- "$CR" eval --model m_overlap.safetensors --data X.csv
 err "predict BF16 model" m_bf16.safetensors "BF16" "$O" -- "$CR" predict --model m_bf16.safetensors --inputs X.npy --out "$O"
 err "train --resume truncated" m_trunc5.safetensors "exceed data size" "$T/r.safetensors" -- "$CR" train --resume m_trunc5.safetensors --out "$T/r.safetensors"
+
+# ---------------------------------------------------------------- ONNX, state dicts, pickles
+C="$HERE/fuzz-corpus/onnx"
+cp "$C/trunc.onnx" "$C/len_lies.onnx" "$C/varint_overflow.onnx" "$C/unsupported_op.onnx" \
+   "$C/output_relu.onnx" "$HERE/fuzz-regressions/onnx/huge_input_shape.onnx" .
+printf 'PK\003\004\024\000\000\000' >m_torch.pt
+printf '\200\002}q\000.' >m_legacy.pth
+mcase trunc.onnx "not a valid ONNX file: ModelProto: length-delimited field longer than the bytes left"
+mcase len_lies.onnx "length-delimited field longer than the bytes left"
+mcase varint_overflow.onnx "varint overflows 64 bits"
+mcase unsupported_op.onnx "unsupported op 'Conv' (node 1 'Relu_2')"
+mcase output_relu.onnx "an output activation is not supported"
+mcase huge_input_shape.onnx "claims 2399107838 features per example"
+mcase m_torch.pt "a PyTorch pickle (torch.save); chainrule does not read pickles"
+mcase m_legacy.pth "torch.onnx.export"
+err "convert truncated ONNX" trunc.onnx "not a valid ONNX file" "$T/c.safetensors" -- "$CR" convert --model trunc.onnx --out "$T/c.safetensors"
+err "convert pickle" m_torch.pt "PyTorch pickle" "$T/c.onnx" -- "$CR" convert --model m_torch.pt --out "$T/c.onnx"
+err "convert state dict without --activations" m_no_format.safetensors "--activations" "$T/c.safetensors" -- "$CR" convert --model m_no_format.safetensors --out "$T/c.safetensors"
+err "convert --activations on a chainrule model" m_nan.safetensors "only for PyTorch state dicts" "$T/c.safetensors" -- "$CR" convert --model m_nan.safetensors --activations relu --out "$T/c.safetensors"
 
 # ---------------------------------------------------------------- inputs (.npy)
 xcase() { err "inputs $1" "$1" "$2" "$O" -- "$CR" grad --model "$M" --inputs "$1" --labels y.npy --out "$O"; }
