@@ -37,6 +37,13 @@
 extern "C" {
 #endif
 
+/* Every declaration below is part of the shared library's ABI: the library is
+   built with -fvisibility=hidden and exports exactly what its public headers
+   declare (tests/lib_exports.sh checks this with nm -D). */
+#if defined(__GNUC__)
+#pragma GCC visibility push(default)
+#endif
+
 #define CR_VERSION_STRING "0.1.0"
 #define CR_MAX_LAYERS 16 /* linear layers in one network */
 
@@ -605,6 +612,10 @@ CR_DECLARE_INPUT(float, f32)
 CR_DECLARE_INPUT(double, f64)
 
 /* ================================================================ end input derivatives */
+
+#if defined(__GNUC__)
+#pragma GCC visibility pop
+#endif
 
 #ifdef __cplusplus
 }

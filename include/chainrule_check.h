@@ -37,6 +37,11 @@
 extern "C" {
 #endif
 
+/* Exported by the shared library, like everything chainrule.h declares. */
+#if defined(__GNUC__)
+#pragma GCC visibility push(default)
+#endif
+
 typedef enum {
     CR_CHECK_JACOBIAN = 0,   /* an op's explicit Jacobian vs finite differences */
     CR_CHECK_VJP,            /* an op's VJP g J vs g (finite-difference J) */
@@ -180,6 +185,10 @@ cr_status cr_check_explain(const cr_net *net64, const double *x, const double *y
                            const double *mean, const double *std,
                            const cr_check_options *opt, cr_check_explain_out *out,
                            cr_check_report *rep);
+
+#if defined(__GNUC__)
+#pragma GCC visibility pop
+#endif
 
 #ifdef __cplusplus
 }

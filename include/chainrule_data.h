@@ -22,6 +22,11 @@
 extern "C" {
 #endif
 
+/* Exported by the shared library, like everything chainrule.h declares. */
+#if defined(__GNUC__)
+#pragma GCC visibility push(default)
+#endif
+
 /* ---------------------------------------------------------------- IDX */
 
 /* Largest IDX payload (decompressed data after the header) accepted: 2 GiB. */
@@ -250,6 +255,10 @@ int cr_image_grid(const cr_image_tile *tiles, size_t n_tiles, const cr_grid_opti
                   cr_image *out, cr_error *err);
 int cr_image_write_png(const char *path, const cr_image *img, cr_error *err);
 void cr_image_free(cr_image *img); /* frees and zeroes; NULL-safe */
+
+#if defined(__GNUC__)
+#pragma GCC visibility pop
+#endif
 
 #ifdef __cplusplus
 }

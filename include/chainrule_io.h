@@ -22,6 +22,11 @@
 extern "C" {
 #endif
 
+/* Exported by the shared library, like everything chainrule.h declares. */
+#if defined(__GNUC__)
+#pragma GCC visibility push(default)
+#endif
+
 typedef struct {
     char msg[512];
 } cr_error;
@@ -223,6 +228,10 @@ void cr_atomic_abort(cr_atomic_file *af);
 /* Reads a whole regular file (rejects directories), at most max_bytes. */
 int cr_read_file(const char *path, size_t max_bytes, unsigned char **buf, size_t *len,
                  cr_error *err);
+
+#if defined(__GNUC__)
+#pragma GCC visibility pop
+#endif
 
 #ifdef __cplusplus
 }

@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# Installs the build into a temporary prefix (cmake --install --prefix) and
+# builds programs against it as a user would:
+#   - examples/input_grad.c through pkg-config (shared by default: the program
+#     needs libchainrule.so.0; and with --static) and tests/install/io_app.c
+#     through pkg-config chainrule-io;
+#   - both through find_package(chainrule) (tests/install/CMakeLists.txt) with
+#     chainrule::chainrule[_io] (shared) and chainrule::chainrule[_io]_static
+#     (no libchainrule*.so in the program);
+# and runs every program.
+#
+#   bash tests/lib_install.sh BUILD_DIR SOURCE_DIR CC [CFLAGS]
+set -euo pipefail
+build=$1 src=$(cd "$2" && pwd) cc=$3 cflags=${4:-}
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+fail() { echo "lib_install: $*" >&2; exit 1; }
+prefix=$tmp/prefix
+
+cmake --install "$build" --prefix "$prefix" >"$tmp/install.log" || { cat "$tmp/install.log"; fail "cmake --install failed"; }
+pc=$(find "$prefix" -name chainrule.pc)
+[ -n "$pc" ] || fail "no chainrule.pc under $prefix"
+pcdir=$(dirname "$pc") libdir=$(dirname "$(dirname "$pc")")
+for f in "$libdir/libchainrule.so.0" "$libdir/libchainrule.a" "$libdir/libchainrule_io.so.0" \
+         "$libdir/libchainrule_io.a" "$libdir/cmake/chainrule/chainruleConfig.cmake" \
+         "$libdir/cmake/chainrule/chainruleConfigVersion.cmake" "$prefix/include/chainrule.h"; do
+  [ -e "$f" ] || fail "not installed: ${f#"$prefix"/}"
+done
+
+needs() { # PROGRAM LIB: 1 if PROGRAM's dynamic section needs LIB
+  objdump -p "$1" | awk '$1 == "NEEDED" {print $2}' | grep -qx "$2"
+}
+run() { # NAME PROGRAM ARGS...: runs it, output to the log
+  local name=$1; shift
+  "$@" >"$tmp/$name.out" 2>&1 || { cat "$tmp/$name.out"; fail "$name: exit $?"; }
+  echo "ok   $name: $(head -1 "$tmp/$name.out")"
+}
+
+# ---- pkg-config
+export PKG_CONFIG_PATH=$pcdir
+# shellcheck disable=SC2086
+$cc $cflags -o "$tmp/pc_input_grad" "$src/examples/input_grad.c" $(pkg-config --cflags --libs chainrule)
+needs "$tmp/pc_input_grad" libchainrule.so.0 || fail "pkg-config --libs chainrule did not link libchainrule.so.0"
+LD_LIBRARY_PATH=$libdir run pkg-config-shared "$tmp/pc_input_grad"
+# shellcheck disable=SC2086
+$cc $cflags -o "$tmp/pc_input_grad_static" "$src/examples/input_grad.c" $(pkg-config --cflags --libs --static chainrule)
+LD_LIBRARY_PATH=$libdir run pkg-config-static "$tmp/pc_input_grad_static"
+# shellcheck disable=SC2086
+$cc $cflags -o "$tmp/pc_io_app" "$src/tests/install/io_app.c" $(pkg-config --cflags --libs chainrule-io)
+needs "$tmp/pc_io_app" libchainrule_io.so.0 || fail "pkg-config --libs chainrule-io did not link libchainrule_io.so.0"
+LD_LIBRARY_PATH=$libdir run pkg-config-io "$tmp/pc_io_app" "$tmp/pc.safetensors"
+
+# ---- find_package (the programs get the library folder as their RPATH from CMake)
+cmake -S "$src/tests/install" -B "$tmp/consumer" -DCMAKE_C_COMPILER="$cc" -DCMAKE_C_FLAGS="$cflags" \
+  -DCMAKE_PREFIX_PATH="$prefix" -DEXAMPLE="$src/examples/input_grad.c" >"$tmp/consumer.log" 2>&1 ||
+  { cat "$tmp/consumer.log"; fail "find_package(chainrule) consumer did not configure"; }
+cmake --build "$tmp/consumer" >>"$tmp/consumer.log" 2>&1 || { cat "$tmp/consumer.log"; fail "consumer did not build"; }
+c=$tmp/consumer
+needs "$c/input_grad" libchainrule.so.0 || fail "chainrule::chainrule did not link libchainrule.so.0"
+needs "$c/io_app" libchainrule_io.so.0 || fail "chainrule::chainrule_io did not link libchainrule_io.so.0"
+for p in input_grad_static io_app_static; do
+  ! needs "$c/$p" libchainrule.so.0 && ! needs "$c/$p" libchainrule_io.so.0 ||
+    fail "$p: linked a shared chainrule library"
+done
+run find_package-shared "$c/input_grad"
+run find_package-static "$c/input_grad_static"
+run find_package-io "$c/io_app" "$tmp/fp.safetensors"
+run find_package-io-static "$c/io_app_static" "$tmp/fps.safetensors"
+echo "lib_install: installed to a temporary prefix; 7 programs built through pkg-config and find_package ran"
