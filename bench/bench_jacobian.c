@@ -13,6 +13,8 @@
  *   fgsm10k_ms           FGSM (L_inf, eps 0.1) over the 10,000 test images, including the
  *                        evaluation pass of the adversarial examples
  *   fgsm_acc             accuracy under that attack (with clean_acc)
+ *   grad10k_abs_sum      sum of |dJ_n/dx_n| over all images, jac_abs_sum the same over the
+ *                        1,000 Jacobians: compare.py checks that the peers computed the same
  *   sgemm_jac_gflops     OpenBLAS sgemm at the Jacobian's main shape (10240 x 784 x 128)
  *   sgemm_2048_gflops    and at 2048^3, to show what the machine gives at the moment
  * Usage: bench_jacobian MODEL.safetensors [--runs 7] [--fwd-images 20] [--threads N]
@@ -40,6 +42,12 @@ static int cmp_double(const void *a, const void *b) {
 static double median(double *v, int n) {
     qsort(v, (size_t)n, sizeof *v, cmp_double);
     return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+static double abs_sum(const float *v, size_t n) {
+    double s = 0;
+    for (size_t i = 0; i < n; i++) s += fabs((double)v[i]);
+    return s;
 }
 
 static double gemm_gflops(size_t m, size_t n, size_t k, int runs) {
@@ -110,6 +118,7 @@ int main(int argc, char **argv) {
         if (r) t[r - 1] = now() - t0; /* run 0 warms up */
     }
     printf("grad10k_ms %.3f\n", 1e3 * median(t, runs));
+    printf("grad10k_abs_sum %.9e\n", abs_sum(dx, n * d));
 
     static const struct { cr_jac_mode mode; const char *key; } modes[] = {
         {CR_JAC_CLOSED, "jac_closed_us"}, {CR_JAC_REV, "jac_rev_us"}};
@@ -120,6 +129,7 @@ int main(int argc, char **argv) {
             if (r) t[r - 1] = now() - t0;
         }
         printf("%s %.3f\n", modes[m].key, 1e6 * median(t, runs) / (double)nj);
+        if (m == 0) printf("jac_abs_sum %.9e\n", abs_sum(jac, nj * k * d));
     }
     {
         int fr = runs < 3 ? runs : 3;

@@ -10,6 +10,9 @@
  *   test_acc                 test accuracy after the timed epochs
  * Usage: bench_train [--runs 5] [--batch 64] [--hidden 128] [--threads 2] [--workers W]
  *                    [--sgd1-examples 20000] [--data fashion-mnist] [--skip-sgemm 0|1]
+ *                    [--init MODEL.safetensors]
+ * --init: start both the epochs and per-example SGD from that model's weights (the peers
+ * of bench/compare.py load the same file) instead of cr_net_init's seed-1 weights.
  * --workers: the training step's workers (cr_train_ws_set_threads; default
  * min(--threads, 2)); with 2 the BLAS runs 1 thread inside the step, and
  * --workers 1 --threads 2 times OpenBLAS's own 2-thread split instead.
@@ -23,6 +26,7 @@
 
 #include "chainrule.h"
 #include "chainrule_data.h"
+#include "chainrule_io.h"
 
 static double now(void) {
     struct timespec t;
@@ -68,10 +72,16 @@ static double gemm_gflops(int ta, size_t m, size_t n, size_t k, int reps) {
     return 2.0 * (double)m * (double)n * (double)k / best / 1e9;
 }
 
+/* The weights every run starts from: the --init model's (init_params) or cr_net_init's. */
+static void start_weights(cr_net *net, const float *init_params) {
+    if (init_params) memcpy(cr_net_params_f32(net), init_params, net->n_params * sizeof(float));
+    else cr_net_init(net, CR_INIT_AUTO, 1);
+}
+
 int main(int argc, char **argv) {
     int runs = 5, threads = 2, workers = -1, skip_sgemm = 0;
     size_t batch = 64, hidden = 128, sgd1_n = 20000;
-    const char *data = "fashion-mnist";
+    const char *data = "fashion-mnist", *init = NULL;
     for (int i = 1; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "--runs")) runs = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--batch")) batch = (size_t)atol(argv[i + 1]);
@@ -81,6 +91,7 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--sgd1-examples")) sgd1_n = (size_t)atol(argv[i + 1]);
         else if (!strcmp(argv[i], "--data")) data = argv[i + 1];
         else if (!strcmp(argv[i], "--skip-sgemm")) skip_sgemm = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--init")) init = argv[i + 1];
         else {
             fprintf(stderr, "bench_train: unknown option %s\n", argv[i]);
             return 2;
@@ -117,7 +128,26 @@ int main(int argc, char **argv) {
         cr_train_ws_create(net, batch, train.n, &ws) != CR_OK ||
         cr_train_ws_set_threads(ws, workers) != CR_OK)
         return 1;
-    cr_net_init(net, CR_INIT_AUTO, 1);
+    float *init_params = NULL; /* owned; the weights every run starts from */
+    if (init) {
+        cr_net *loaded, *loaded32;
+        if (cr_model_load(init, &loaded, &err) != 0) {
+            fprintf(stderr, "bench_train: %s\n", err.msg);
+            return 2;
+        }
+        if (cr_net_convert(loaded, CR_F32, &loaded32) != CR_OK) return 1;
+        if (loaded32->n_layers != 2 || loaded32->n_params != net->n_params ||
+            loaded32->act[0] != CR_ACT_SIGMOID || loaded32->dims[0] != d) {
+            fprintf(stderr, "bench_train: %s: not a %zu-%zu-%zu sigmoid network\n", init, d, hidden, k);
+            return 2;
+        }
+        init_params = malloc(net->n_params * sizeof(float));
+        if (!init_params) return 1;
+        memcpy(init_params, cr_net_params_f32(loaded32), net->n_params * sizeof(float));
+        cr_net_free(loaded32);
+        cr_net_free(loaded);
+    }
+    start_weights(net, init_params);
     cr_rng rng;
     cr_rng_seed(&rng, 1);
     cr_train_stats stats;
@@ -148,7 +178,7 @@ int main(int argc, char **argv) {
 
     /* per-example SGD */
     cr_train_ws *ws1;
-    cr_net_init(net, CR_INIT_AUTO, 1);
+    start_weights(net, init_params);
     if (cr_train_ws_create(net, 1, train.n, &ws1) != CR_OK) return 1;
     if (sgd1_n > train.n) sgd1_n = train.n;
     double *cpu = malloc(sizeof(double) * (size_t)runs);
@@ -176,6 +206,7 @@ int main(int argc, char **argv) {
         printf("sgemm_step_gflops %.1f\n", 2.0 / (1.0 / g_fwd + 1.0 / g_dw));
     }
     free(times);
+    free(init_params);
     cr_train_ws_free(ws);
     cr_train_ws_free(ws1);
     cr_optim_free(opt);

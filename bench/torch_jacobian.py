@@ -1,163 +1,141 @@
-#!/usr/bin/python3
-"""PyTorch's side of bench/run_jacobian.sh: the same figures as bench_jacobian.c.
+"""PyTorch's side of the input-derivative figures of bench/compare.py, in float32, the same
+model and data as chainrule (bench/peer_common.py). Runs under Debian's PyTorch 1.13
+(/usr/bin/python3; torch.func is functorch there) and under PyTorch 2 from the benchmark venv
+(bench/venv.sh), where torch.compile is tried as well.
 
-Usage: /usr/bin/python3 bench/torch_jacobian.py MODEL.safetensors [--runs 7] [--threads 1,2] [--ours OURS.txt]
+Usage: python torch_jacobian.py MODEL.safetensors [--runs 5] [--threads 1,2]
 
-Loads the chainrule model (safetensors header parsed with json + struct, tensors
-with numpy), the Fashion-MNIST test set from the IDX files, and times in float32
-once per intra-op thread count of --threads (torch.set_num_threads; default: torch's
-own default, which is 1 on this Debian build), keeping each figure's fastest count:
-  grad10k_ms        dJ_n/dx_n of all 10,000 test images (summed loss, autograd.grad)
-  jac_af_us         torch.autograd.functional.jacobian per image (1,000 images)
-  jac_af_vec_us     the same with vectorize=True
-  jac_vmap_us       functorch.vmap(functorch.jacrev(f)) over the 1,000 images
-  fgsm10k_ms        FGSM eps 0.1 over the test set, with the evaluation pass
-With --ours, prints the side-by-side table with ratios (torch time / ours).
+Times each figure once per intra-op thread count of --threads (torch.set_num_threads) and
+prints "key@threads value" lines (compare.py keeps each figure's faster count):
+  grad10k_ms          dJ_n/dx_n of all 10,000 test images: one batched autograd.grad of the
+                      summed loss
+  grad10k_func_ms     the same as vmap(grad(J_n)) (torch.func)
+  grad10k_compile_ms  torch.compile(vmap(grad(J_n)))                        (PyTorch 2)
+  jac_vmap_us         the 10x784 Jacobian of the probabilities per image, 1,000 images:
+                      vmap(jacrev(softmax o f))
+  jac_compile_us      torch.compile(vmap(jacrev(softmax o f)))              (PyTorch 2)
+  jac_af_vec_us       torch.autograd.functional.jacobian(vectorize=True), per image (200)
+  jac_af_us           torch.autograd.functional.jacobian, per image (200)
+  fgsm10k_ms          FGSM eps 0.1 over the test set, with the evaluation pass
+and "info" lines: versions, ATen's CPU capability, every run, the cores kept busy, and
+torch.compile's error when it fails.
 """
-import gzip
-import json
-import statistics
-import struct
+import os
 import sys
-import time
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from peer_common import emit, info, load_fashion, load_model, report, standardize, threads_arg, timed  # noqa: E402
+
 try:
-    import functorch
-except ImportError:  # torch >= 2 has torch.func
-    functorch = None
+    from torch.func import grad, jacrev, vmap
+except ImportError:  # PyTorch 1.13
+    from functorch import grad, jacrev, vmap
+
+ACT = {"sigmoid": torch.nn.Sigmoid, "tanh": torch.nn.Tanh, "relu": torch.nn.ReLU}
 
 
-def load_model(path):
-    with open(path, "rb") as f:
-        n = struct.unpack("<Q", f.read(8))[0]
-        header = json.loads(f.read(n))
-        data = f.read()
-    meta = header.pop("__metadata__")
-    dt = {"F32": np.float32, "F64": np.float64}
-    t = {k: torch.from_numpy(np.frombuffer(data[v["data_offsets"][0]:v["data_offsets"][1]],
-                                           dtype=dt[v["dtype"]]).reshape(v["shape"]).copy()).float()
-         for k, v in header.items()}
-    acts = {"sigmoid": torch.nn.Sigmoid, "tanh": torch.nn.Tanh, "relu": torch.nn.ReLU}
+def torch_model(m):
     layers = []
-    for i, act in enumerate(meta["activations"].split(","), start=1):
-        w, b = t[f"fc{i}.weight"], t[f"fc{i}.bias"]
+    for (w, b), act in zip(m["layers"], m["acts"]):
         lin = torch.nn.Linear(w.shape[1], w.shape[0])
-        lin.weight.data.copy_(w)
-        lin.bias.data.copy_(b)
+        lin.weight.data.copy_(torch.from_numpy(w))
+        lin.bias.data.copy_(torch.from_numpy(b))
         layers.append(lin)
         if act != "softmax":
-            layers.append(acts[act]())
+            layers.append(ACT[act]())
     model = torch.nn.Sequential(*layers)
     for p in model.parameters():
         p.requires_grad_(False)
     return model
 
 
-def load_idx(path):
-    with gzip.open(path, "rb") as f:
-        raw = f.read()
-    ndim = raw[3]
-    dims = struct.unpack(">" + "I" * ndim, raw[4:4 + 4 * ndim])
-    return np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim).reshape(dims)
+def abs_sum(t):
+    return float(t.detach().double().abs().sum())
 
 
-def timeit(fn, runs):
-    fn()  # warm-up
-    ts = []
-    for _ in range(runs):
-        t0 = time.perf_counter()
-        fn()
-        ts.append(time.perf_counter() - t0)
-    return statistics.median(ts)
+def try_compile(name, fn, t):
+    """torch.compile(fn) and one call, or None (with the error as an info line) if it fails."""
+    if not hasattr(torch, "compile"):
+        return None
+    try:
+        c = torch.compile(fn)
+        c()
+        return c
+    except Exception as e:  # report and go on: a failed compile is a result, not a crash
+        info(f"{name}@{t}_error", f"{type(e).__name__}: {str(e).splitlines()[0][:200]}")
+        return None
 
 
-def measure(model, X, Y, runs):
-    """The figures at the current thread count."""
-    res = {}
+def measure(model, X, Y, runs, t, sums):
+    def loss1(x, y):  # one example's cross-entropy
+        return F.cross_entropy(model(x)[None], y[None])
 
     def grad10k():
         x = X.clone().requires_grad_(True)
         loss = F.cross_entropy(model(x), Y, reduction="sum")  # dJ_n/dx_n per example
         return torch.autograd.grad(loss, x)[0]
 
-    res["grad10k_ms"] = 1e3 * timeit(grad10k, runs)
+    report("grad10k_ms", t, 1e3, timed(grad10k, runs))
+    sums["grad10k_abs_sum"] = abs_sum(grad10k())
+    gfunc = vmap(grad(loss1))
+    report("grad10k_func_ms", t, 1e3, timed(lambda: gfunc(X, Y), runs))
+    sums["grad10k_func_abs_sum"] = abs_sum(gfunc(X, Y))
+    c = try_compile("grad10k_compile_ms", lambda: gfunc(X, Y), t)
+    if c is not None:
+        report("grad10k_compile_ms", t, 1e3, timed(c, runs))
+        sums["grad10k_compile_abs_sum"] = abs_sum(c())
 
     X1k = X[:1000]
-    probs = lambda x: torch.softmax(model(x), dim=-1)  # one example: [784] -> [10]
-    n_af = 200  # autograd.functional is slow; time 200 images and scale per image
-    res["jac_af_us"] = 1e6 * timeit(
-        lambda: [torch.autograd.functional.jacobian(probs, X1k[i]) for i in range(n_af)], max(1, runs // 3)) / n_af
-    res["jac_af_vec_us"] = 1e6 * timeit(
-        lambda: [torch.autograd.functional.jacobian(probs, X1k[i], vectorize=True) for i in range(n_af)],
-        max(1, runs // 3)) / n_af
-    if functorch is not None:
-        jv = functorch.vmap(functorch.jacrev(probs))
-        res["jac_vmap_us"] = 1e6 * timeit(lambda: jv(X1k), runs) / 1000
+
+    def probs(x):  # one example: [784] -> [10]
+        return torch.softmax(model(x), dim=-1)
+
+    jv = vmap(jacrev(probs))
+    report("jac_vmap_us", t, 1e6 / 1000, timed(lambda: jv(X1k), runs))
+    sums["jac_abs_sum"] = abs_sum(jv(X1k))
+    c = try_compile("jac_compile_us", lambda: jv(X1k), t)
+    if c is not None:
+        report("jac_compile_us", t, 1e6 / 1000, timed(c, runs))
+        sums["jac_compile_abs_sum"] = abs_sum(c())
+    n_af = 200  # autograd.functional is slow: 200 images, per image
+    af_runs = max(1, runs // 3)
+    report("jac_af_vec_us", t, 1e6 / n_af, timed(
+        lambda: [torch.autograd.functional.jacobian(probs, X1k[i], vectorize=True) for i in range(n_af)], af_runs))
+    report("jac_af_us", t, 1e6 / n_af, timed(
+        lambda: [torch.autograd.functional.jacobian(probs, X1k[i]) for i in range(n_af)], af_runs))
 
     def fgsm():
-        x = X.clone().requires_grad_(True)
-        loss = F.cross_entropy(model(x), Y, reduction="sum")
-        g, = torch.autograd.grad(loss, x)
+        g = grad10k()
         adv = (X + 0.1 * g.sign()).clamp_(0, 1)
         with torch.no_grad():
             return (model(adv).argmax(1) == Y).float().mean().item()
 
-    res["fgsm10k_ms"] = 1e3 * timeit(fgsm, runs)
-    res["fgsm_acc"] = fgsm()
-    return res
+    report("fgsm10k_ms", t, 1e3, timed(fgsm, runs))
+    emit("fgsm_acc", t, fgsm())
 
 
 def main():
     args = sys.argv[1:]
-    model = load_model(args[0])
-    runs = int(args[args.index("--runs") + 1]) if "--runs" in args else 7
-    ours_path = args[args.index("--ours") + 1] if "--ours" in args else None
-    threads = [int(t) for t in args[args.index("--threads") + 1].split(",")] if "--threads" in args \
-        else [torch.get_num_threads()]
-    d = "/usr/share/datasets/fashion-mnist/"
-    X = torch.from_numpy(load_idx(d + "t10k-images-idx3-ubyte.gz").reshape(-1, 784).astype(np.float32) / 255)
-    Y = torch.from_numpy(load_idx(d + "t10k-labels-idx1-ubyte.gz").astype(np.int64))
-    print(f"torch {torch.__version__}, threads {','.join(map(str, threads))} (fastest kept), runs {runs}")
-    res, best_threads = {}, {}
-    for t in threads:
+    if not args or args[0].startswith("--"):
+        print("usage: torch_jacobian.py MODEL.safetensors [--runs 5] [--threads 1,2]", file=sys.stderr)
+        sys.exit(2)
+    m = load_model(args[0])
+    model = torch_model(m)
+    runs = int(args[args.index("--runs") + 1]) if "--runs" in args else 5
+    xt, yt = load_fashion("test")
+    X, Y = torch.from_numpy(standardize(m, xt)), torch.from_numpy(yt)
+    cap = torch.backends.cpu.get_cpu_capability() if hasattr(torch.backends, "cpu") else "?"
+    info("torch", f"{torch.__version__}, ATen CPU capability {cap}, default threads {torch.get_num_threads()}")
+    sums = {}
+    for t in threads_arg(args):
         torch.set_num_threads(t)
-        for key, value in measure(model, X, Y, runs).items():
-            if key not in res or (key != "fgsm_acc" and value < res[key]):
-                res[key], best_threads[key] = value, t
-    for k, v in res.items():
-        print(f"{k} {v:.4f}  (threads {best_threads[k]})")
-
-    if ours_path:
-        ours = {}
-        for line in open(ours_path):
-            p = line.split()
-            if len(p) == 2:
-                try:
-                    ours[p[0]] = float(p[1])
-                except ValueError:
-                    pass
-        rows = [
-            ("dJ/dx, 10,000 test images (ms)", "grad10k_ms", "grad10k_ms", "batched autograd.grad"),
-            ("10x784 Jacobian per image (us)", "jac_closed_us", "jac_vmap_us", "vmap(jacrev)"),
-            ("10x784 Jacobian per image (us)", "jac_closed_us", "jac_af_vec_us", "autograd.functional, vectorize=True"),
-            ("10x784 Jacobian per image (us)", "jac_closed_us", "jac_af_us", "autograd.functional"),
-            ("10x784 Jacobian per image, rev (us)", "jac_rev_us", "jac_vmap_us", "vmap(jacrev)"),
-            ("FGSM over 10,000 images (ms)", "fgsm10k_ms", "fgsm10k_ms", "autograd.grad + sign"),
-        ]
-        print()
-        print(f"| {'task':38} | {'chainrule':>10} | {'PyTorch':>10} | {'PyTorch / chainrule':>19} | PyTorch method")
-        print(f"|{'-' * 40}|{'-' * 12}|{'-' * 12}|{'-' * 21}|{'-' * 20}")
-        for name, ok, tk, how in rows:
-            if ok in ours and tk in res:
-                print(f"| {name:38} | {ours[ok]:10.2f} | {res[tk]:10.2f} | {res[tk] / ours[ok]:18.1f}x | "
-                      f"{how} ({best_threads[tk]} thread{'s' if best_threads[tk] > 1 else ''})")
-        if "fgsm_acc" in ours:
-            print(f"\nFGSM eps 0.1 accuracy: chainrule {ours['fgsm_acc']:.4f}, PyTorch {res['fgsm_acc']:.4f}"
-                  f" (clean {ours.get('clean_acc', float('nan')):.4f})")
+        measure(model, X, Y, runs, t, sums)
+    for k, v in sums.items():
+        info(k, f"{v:.9e}")
 
 
 if __name__ == "__main__":

@@ -6,10 +6,19 @@ pixels / 255, optional standardisation with the training set's statistics)
 and the same hyperparameters as `chainrule train`. Torch's thread settings are
 left at their defaults.
 
-Prints "key value" lines:
-  --mode time      epoch_s (median of --runs epochs), sgd1_us, peak_rss_mb, test_acc
-  --mode accuracy  one line per epoch and test_acc after --epochs
-Run with /usr/bin/python3 (Debian's python3-torch).
+  --mode accuracy  one line per epoch and "test_acc" after --epochs (bench/accuracy.sh)
+  --mode time      plain SGD lr 0.1 timed for bench/compare.py, once per intra-op thread count
+                   of --threads (default 1,2; torch.set_num_threads), each run starting from
+                   --init MODEL's weights (chainrule safetensors; default: the Xavier init
+                   above), printing "key@threads value" lines:
+                     epoch_s           median of --runs epochs, batch 64, eager
+                     test_acc          after those epochs (a check that every peer trains alike)
+                     sgd1_us           per-example SGD, µs per example (--sgd1-examples), eager
+                     epoch_compile_s   the same epoch with torch.compile(model) and a compiled
+                                       optimizer step, after one untimed epoch  (PyTorch 2)
+                     sgd1_compile_us   per-example SGD, compiled the same way  (PyTorch 2)
+                   and "info" lines (every run, cores kept busy, peak_rss_mb, compile errors).
+Runs under Debian's PyTorch 1.13 (/usr/bin/python3) and PyTorch 2 (the venv of bench/venv.sh).
 """
 import argparse
 import gzip
@@ -27,6 +36,9 @@ try:
 except ImportError:
     print("torch_train.py: PyTorch is not installed (apt install python3-torch)", file=sys.stderr)
     sys.exit(77)
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from peer_common import emit, info, load_model, report, timed  # noqa: E402
 
 DIR = os.environ.get("CR_FASHION_MNIST_DIR", "/usr/share/datasets/fashion-mnist")
 
@@ -73,7 +85,7 @@ def make_opt(a, model, steps_per_epoch):
     return opt, sched
 
 
-def epoch(model, opt, sched, x, y, batch, loss_fn):
+def epoch(model, opt, sched, x, y, batch, loss_fn, step=None):
     perm = torch.randperm(x.shape[0])
     total = 0.0
     for i in range(0, x.shape[0], batch):
@@ -82,7 +94,7 @@ def epoch(model, opt, sched, x, y, batch, loss_fn):
         opt.zero_grad(set_to_none=True)
         loss = loss_fn(model(xb), yb)
         loss.backward()
-        opt.step()
+        (step or opt.step)()
         if sched is not None:
             sched.step()
         total += loss.item() * xb.shape[0]
@@ -108,8 +120,12 @@ def main():
     ap.add_argument("--schedule", default="cosine")
     ap.add_argument("--standardize", action="store_true")
     ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--sgd1-examples", type=int, default=5000)
+    ap.add_argument("--sgd1-examples", type=int, default=2000)
+    ap.add_argument("--init", default=None)
+    ap.add_argument("--threads", default="1,2")
     a = ap.parse_args()
+    if a.mode == "time":  # plain SGD, as bench_train times it
+        a.optimizer, a.schedule = "sgd", "constant"
     if a.lr is None:
         a.lr = 0.002 if a.optimizer == "adam" else 0.1
     x, y = load("train")
@@ -120,12 +136,12 @@ def main():
         std[std < 1e-6] = 1.0
         x = ((x - mean.float()) / std.float()).contiguous()
         xt = ((xt - mean.float()) / std.float()).contiguous()
-    print(f"torch_version {torch.__version__}")
-    print(f"torch_threads {torch.get_num_threads()}")
     loss_fn = torch.nn.CrossEntropyLoss()
     steps = math.ceil(x.shape[0] / a.batch)
-    model = make_model(a.hidden, a.seed)
     if a.mode == "accuracy":
+        print(f"torch_version {torch.__version__}")
+        print(f"torch_threads {torch.get_num_threads()}")
+        model = make_model(a.hidden, a.seed)
         opt, sched = make_opt(a, model, steps)
         for e in range(a.epochs):
             t0 = time.perf_counter()
@@ -134,31 +150,54 @@ def main():
                   f"{time.perf_counter() - t0:.2f}s", flush=True)
         print(f"test_acc {accuracy(model, xt, yt):.4f}")
         return
-    # --mode time: plain SGD, as bench_train times it
-    a.optimizer, a.schedule = "sgd", "constant"
-    opt, sched = make_opt(a, model, steps)
-    times = []
-    for r in range(a.runs):
-        t0 = time.perf_counter()
-        loss = epoch(model, opt, sched, x, y, a.batch, loss_fn)
-        times.append(time.perf_counter() - t0)
-        print(f"epoch_run {r} {times[-1]:.4f} s loss {loss:.4f}", flush=True)
-    print(f"epoch_s {statistics.median(times):.4f}")
-    print(f"test_acc {accuracy(model, xt, yt):.4f}")
-    # per-example SGD
+    cap = torch.backends.cpu.get_cpu_capability() if hasattr(torch.backends, "cpu") else "?"
+    info("torch", f"{torch.__version__}, ATen CPU capability {cap}, default threads {torch.get_num_threads()}")
     model = make_model(a.hidden, a.seed)
-    opt = torch.optim.SGD(model.parameters(), lr=a.lr)
-    n = min(a.sgd1_examples, x.shape[0])
-    us = []
-    for r in range(3):
-        t0 = time.perf_counter()
-        for i in range(n):
+    if a.init:
+        m = load_model(a.init)
+        if len(m["layers"]) != 2 or m["layers"][0][0].shape != (a.hidden, x.shape[1]):
+            print(f"torch_train.py: {a.init}: not a {x.shape[1]}-{a.hidden}-10 network", file=sys.stderr)
+            sys.exit(2)
+        for layer, (w, b) in zip((model[0], model[2]), m["layers"]):
+            layer.weight.data.copy_(torch.from_numpy(w))
+            layer.bias.data.copy_(torch.from_numpy(b))
+    start = [p.detach().clone() for p in model.parameters()]
+
+    def reset():
+        with torch.no_grad():
+            for p, s0 in zip(model.parameters(), start):
+                p.copy_(s0)
+        return torch.optim.SGD(model.parameters(), lr=a.lr)
+
+    n1 = min(a.sgd1_examples, x.shape[0])
+
+    def sgd1(net, opt, step):
+        for i in range(n1):
             opt.zero_grad(set_to_none=True)
-            loss_fn(model(x[i:i + 1]), y[i:i + 1]).backward()
-            opt.step()
-        us.append((time.perf_counter() - t0) / n * 1e6)
-    print(f"sgd1_us {statistics.median(us):.2f}")
-    print(f"peak_rss_mb {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.1f}")
+            loss_fn(net(x[i:i + 1]), y[i:i + 1]).backward()
+            step()
+
+    for t in [int(v) for v in a.threads.split(",")]:
+        torch.set_num_threads(t)
+        opt = reset()
+        report("epoch_s", t, 1, timed(lambda: epoch(model, opt, None, x, y, a.batch, loss_fn), a.runs, warmup=0))
+        emit("test_acc", t, accuracy(model, xt, yt))
+        opt = reset()
+        report("sgd1_us", t, 1e6 / n1, timed(lambda: sgd1(model, opt, opt.step), 3, warmup=0))
+        if not hasattr(torch, "compile"):
+            continue
+        try:
+            opt = reset()
+            cmodel = torch.compile(model)
+            cstep = torch.compile(opt.step)
+            report("epoch_compile_s", t, 1, timed(lambda: epoch(cmodel, opt, None, x, y, a.batch, loss_fn,
+                                                                 step=cstep), a.runs, warmup=1))
+            opt = reset()
+            cstep = torch.compile(opt.step)
+            report("sgd1_compile_us", t, 1e6 / n1, timed(lambda: sgd1(cmodel, opt, cstep), 3, warmup=1))
+        except Exception as e:  # a failed compile is a result: report it and go on
+            info(f"compile@{t}_error", f"{type(e).__name__}: {str(e).splitlines()[0][:200]}")
+    info("peak_rss_mb", f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.1f}")
 
 
 if __name__ == "__main__":
