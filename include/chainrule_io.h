@@ -127,6 +127,10 @@ typedef struct {
     cr_safetensors extra; /* other tensors and metadata, owned */
 } cr_model;
 
+/* A network of the raw input: a file's input.mean/input.std are folded into
+   the first layer (W1 <- diag(1/std) W1, b1 <- b1 - (mean/std) W1), so the net
+   computes the same function, and its derivatives, of the input the user has.
+   cr_model_load_full keeps them as separate tensors instead. */
 int cr_model_load(const char *path, cr_net **out, cr_error *err);
 int cr_model_save(const char *path, const cr_net *net, cr_error *err);
 int cr_model_load_full(const char *path, cr_model *out, cr_error *err);

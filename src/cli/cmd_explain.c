@@ -355,6 +355,7 @@ int cmd_explain(int argc, char **argv) {
     /* ---------------------------------------------------------------- the derivation */
     names N;
     make_names(&N, L);
+    if (sd) strcpy(N.in_t[0], "z"), strcpy(N.in_m[0], "z"); /* z = (x − μ) ⊘ σ feeds layer 1 */
     char buf[1024], bufm[1024], diag_t[128], diag_m[128], ct[1024], cm[1024];
     const char *xd = TM(f, "x", "x");
 
@@ -437,6 +438,11 @@ int cmd_explain(int argc, char **argv) {
                                        N.post_m[l - 1], N.pre_m[l - 1], net->dims[l], net->dims[l]);
             }
         }
+        if (sd) { /* the standardisation: the first link */
+            snprintf(tok[nt], 48, "∂z/∂x"), snprintf(shp[nt++], 48, "(%zu×%zu)", D, D);
+            lm += (size_t)snprintf(bufm + lm, sizeof bufm - lm,
+                                   " \\underbrace{\\frac{\\partial z}{\\partial x}}_{%zu\\times %zu}", D, D);
+        }
         if (!f->md) {
             out("    ∂J/∂x = ");
             for (int i = 0; i < nt; i++) {
@@ -489,8 +495,14 @@ int cmd_explain(int argc, char **argv) {
                 act_diag(f, net->act[l - 1], N.post_t[l - 1], N.post_m[l - 1], N.pre_t[l - 1],
                          N.pre_m[l - 1], f->md ? diag_m : diag_t, 128);
                 if (f->md)
+                {
+                    /* h_{2} indexed is {h_{2}}_i: a second subscript needs braces in TeX */
+                    char hb[32], rb[32];
+                    snprintf(hb, sizeof hb, strchr(N.post_m[l - 1], '_') ? "{%s}" : "%s", N.post_m[l - 1]);
+                    snprintf(rb, sizeof rb, strchr(N.pre_m[l - 1], '_') ? "{%s}" : "%s", N.pre_m[l - 1]);
                     out("| $\\partial %s/\\partial %s$ | $\\mathrm{diag}(%s)$ | %zu×%zu | **diagonal**: $%s_i$ depends only on $%s_i$ | element-wise: $\\circ$ |\n",
-                        N.post_m[l - 1], N.pre_m[l - 1], diag_m, din, din, N.post_m[l - 1], N.pre_m[l - 1]);
+                        N.post_m[l - 1], N.pre_m[l - 1], diag_m, din, din, hb, rb);
+                }
                 else {
                     char lhs[64], fm[160];
                     snprintf(lhs, sizeof lhs, "∂%s/∂%s", N.post_t[l - 1], N.pre_t[l - 1]);
@@ -502,6 +514,26 @@ int cmd_explain(int argc, char **argv) {
                 }
             }
         }
+        if (sd) {
+            if (f->md)
+                out("| $\\partial z/\\partial x$ | $\\mathrm{diag}(1/\\sigma)$ | %zu×%zu | **diagonal**: $z_i = (x_i - \\mu_i)/\\sigma_i$ | element-wise: $\\oslash\\, \\sigma$ |\n", D, D);
+            else {
+                char sh[48];
+                snprintf(sh, sizeof sh, "%zu×%zu", D, D);
+                out("    %s = %s %s DIAGONAL: z_i = (x_i − μ_i)/σ_i -> element-wise ⊘ σ\n", padw("∂z/∂x", 9),
+                    padw("diag(1/σ)", 22), padw(sh, 10));
+            }
+        }
+        int has_sigmoid = 0;
+        for (int l = 0; l + 1 < L; l++) has_sigmoid |= net->act[l] == CR_ACT_SIGMOID;
+        out("%s", TM(f, "\n    ⊘ is element-wise division: (y ⊘ ŷ)_i = y_i / ŷ_i.\n",
+                     "\n$\\oslash$ is element-wise division: $(y \\oslash \\hat{y})_i = y_i / \\hat{y}_i$.\n"));
+        if (has_sigmoid)
+            out("%s", TM(f,
+                "    The sigmoid's derivative: σ(r) = 1/(1 + e^−r), so σ′(r) = e^−r/(1 + e^−r)² = σ(r) · (1 − σ(r)),\n"
+                "    because 1 − σ(r) = e^−r/(1 + e^−r). With h = σ(r): ∂h_i/∂r_i = h_i (1 − h_i), i.e. diag(h∘(1−h)).\n",
+                "\nThe sigmoid's derivative: $\\sigma(r) = 1/(1 + e^{-r})$, so $\\sigma'(r) = e^{-r}/(1 + e^{-r})^2 = \\sigma(r)\\,(1 - \\sigma(r))$, "
+                "because $1 - \\sigma(r) = e^{-r}/(1 + e^{-r})$. With $h = \\sigma(r)$: $\\partial h_i/\\partial r_i = h_i (1 - h_i)$, i.e. $\\mathrm{diag}(h \\circ (1 - h))$.\n"));
         out("\n%s\n", TM(f,
             "A row g times a diagonal matrix diag(d) is the element-wise product g ∘ d: that, and only\n"
             "that, is where \"∘\" comes from. Softmax's Jacobian is not diagonal, but fused with the\n"
@@ -512,8 +544,16 @@ int cmd_explain(int argc, char **argv) {
                 "\\frac{\\partial J}{\\partial \\theta} = -(y \\oslash \\hat{y})\\left(\\mathrm{diag}(\\hat{y}) - \\hat{y}^\\top \\hat{y}\\right) = -y + \\Big(\\sum_i y_i\\Big) \\hat{y} = \\hat{y} - y");
     }
 
-    heading(f, "3. Evaluation order: vector-Jacobian products, right to left from the loss");
-    out("%s", TM(f, "Reverse mode never forms a Jacobian matrix; it carries one row vector back:\n\n",
+    heading(f, "3. Evaluation order: vector-Jacobian products, starting from the loss");
+    out("%s", TM(f, "In the row convention the product of section 2 is evaluated left to right,\n"
+                    "(((∂J/∂ŷ · ∂ŷ/∂θ) · ∂θ/∂h) · …) · ∂r/∂x: it starts at the loss and walks back through\n"
+                    "the network, each step a row vector times the next Jacobian. (Right to left is the order\n"
+                    "of the column convention of section 4.) Reverse mode never forms a Jacobian matrix;\n"
+                    "it carries one row vector back:\n\n",
+                 "In the row convention the product of section 2 is evaluated **left to right**, "
+                 "$(((\\partial J/\\partial \\hat{y} \\cdot \\partial \\hat{y}/\\partial \\theta) \\cdot \\ldots) \\cdot \\partial r/\\partial x)$: "
+                 "it starts at the loss and walks back through the network, each step a row vector times the next Jacobian "
+                 "(right to left is the order of the column convention of section 4). "
                  "Reverse mode never forms a Jacobian matrix; it carries one row vector back:\n\n"));
     {
         int step = 1;
@@ -557,6 +597,16 @@ int cmd_explain(int argc, char **argv) {
                 cur_m = N.pre_m[l - 1];
             }
         }
+        if (sd) {
+            if (f->md)
+                out("| %d | $g_x$ | $g_z \\oslash \\sigma$ | 1×%zu | element-wise (the standardisation) |\n", step++, D);
+            else {
+                char sh[48];
+                snprintf(sh, sizeof sh, "1×%zu", D);
+                out("    step %d  %s = %s %s element-wise (the standardisation)\n", step++, padw("g_x", 4),
+                    padw("g_z ⊘ σ", 30), padw(sh, 8));
+            }
+        }
         /* the closed form, nested */
         strcpy(ct, "(ŷ − y)");
         strcpy(cm, "(\\hat{y} - y)");
@@ -576,10 +626,29 @@ int cmd_explain(int argc, char **argv) {
             strcpy(ct, t2);
             strcpy(cm, m2);
         }
+        if (sd) {
+            char t2[1024], m2[1024];
+            snprintf(t2, sizeof t2, "(%.1000s) ⊘ σ", ct);
+            snprintf(m2, sizeof m2, "\\left(%.990s\\right) \\oslash \\sigma", cm);
+            strcpy(ct, t2);
+            strcpy(cm, m2);
+        }
         out("\n%s\n\n", TM(f, "Put together, the closed form:", "Put together, the closed form:"));
         snprintf(buf, sizeof buf, "∂J/∂x = %.900s        (1×%zu)", ct, D);
         snprintf(bufm, sizeof bufm, "\\frac{\\partial J}{\\partial x} = %.900s \\;\\in\\; \\mathbb{R}^{1\\times %zu}", cm, D);
         display(f, buf, bufm);
+        if (L == 2 && net->act[0] == CR_ACT_SIGMOID)
+            out("%s", TM(f, "\nPrecedence: a matrix product binds before ∘. Read (g W2ᵀ ∘ h∘(1−h)) W1ᵀ as\n"
+                            "((g W2ᵀ) ∘ (h∘(1−h))) W1ᵀ: first the row g W2ᵀ, then the element-wise product with\n"
+                            "h∘(1−h) (the diagonal of ∂h/∂r), then that row times W1ᵀ. Never g (W2ᵀ ∘ …).\n",
+                         "\nPrecedence: a matrix product binds before $\\circ$. Read $(g W_2^\\top \\circ h \\circ (1-h)) W_1^\\top$ as "
+                         "$((g W_2^\\top) \\circ (h \\circ (1-h))) W_1^\\top$: first the row $g W_2^\\top$, then the element-wise product "
+                         "with the diagonal of $\\partial h/\\partial r$, then that row times $W_1^\\top$; never $g\\,(W_2^\\top \\circ \\ldots)$.\n"));
+        else if (L > 1)
+            out("%s", TM(f, "\nPrecedence: a matrix product binds before ∘: (g Wᵀ ∘ d) means ((g Wᵀ) ∘ d), the row g Wᵀ\n"
+                            "first, then the element-wise product with the diagonal d of the activation's Jacobian.\n",
+                         "\nPrecedence: a matrix product binds before $\\circ$: $(g W^\\top \\circ d)$ means $((g W^\\top) \\circ d)$, the row $g W^\\top$ first, "
+                         "then the element-wise product with the diagonal $d$ of the activation's Jacobian.\n"));
     }
 
     heading(f, "4. The same in the gradient (column) convention");
@@ -613,7 +682,7 @@ int cmd_explain(int argc, char **argv) {
     }
 
     heading(f, "5. The numbers for this example");
-    print_matrix(f, xd, x, 1, D, "the input");
+    print_matrix(f, xd, x, 1, D, sd ? TM(f, "the raw input (before standardisation)", "the raw input (before standardisation)") : "the input");
     if (label >= 0)
         out("%s", f->md ? "" : "");
     print_matrix(f, "y", y, 1, K, "the label");
@@ -630,8 +699,8 @@ int cmd_explain(int argc, char **argv) {
     if (f->md) out("\nLoss: $J = %.10g$%s\n\n", J, label >= 0 ? "" : " (soft label)");
     else out("    J = %.10g   (label: class %d)\n", J, label);
     out("%s", TM(f, "\nJacobians at this point:\n", "Jacobians at this point:\n\n"));
-    print_matrix(f, TM(f, "∂J/∂ŷ", "\\partial J/\\partial \\hat{y}"), gce, 1, K, "-(y / yhat)");
-    print_matrix(f, TM(f, "∂ŷ/∂θ", "\\partial \\hat{y}/\\partial \\theta"), work, K, K, "diag(yhat) - yhat^T yhat");
+    print_matrix(f, TM(f, "∂J/∂ŷ", "\\partial J/\\partial \\hat{y}"), gce, 1, K, TM(f, "−(y ⊘ ŷ)", "$-(y \\oslash \\hat{y})$"));
+    print_matrix(f, TM(f, "∂ŷ/∂θ", "\\partial \\hat{y}/\\partial \\theta"), work, K, K, TM(f, "diag(ŷ) − ŷᵀŷ", "$\\mathrm{diag}(\\hat{y}) - \\hat{y}^\\top \\hat{y}$"));
     {
         double *jm = malloc(maxdim * maxdim * sizeof(double));
         if (!jm) goto nomem;
@@ -640,7 +709,7 @@ int cmd_explain(int argc, char **argv) {
             char name[96];
             cr_linear_jacobian_f64(din, dout, P + net->w_offset[l], jm);
             snprintf(name, sizeof name, f->md ? "\\partial %s/\\partial %s" : "∂%s/∂%s", TM(f, N.pre_t[l], N.pre_m[l]), TM(f, N.in_t[l], N.in_m[l]));
-            print_matrix(f, name, jm, dout, din, "W^T");
+            print_matrix(f, name, jm, dout, din, TM(f, "Wᵀ", "$W^\\top$"));
             if (l > 0) {
                 const double *r = tape->pre[l - 1], *h = tape->post[l - 1];
                 switch (net->act[l - 1]) {
@@ -649,7 +718,7 @@ int cmd_explain(int argc, char **argv) {
                 default: cr_relu_jacobian_f64(din, r, h, jm); break;
                 }
                 snprintf(name, sizeof name, f->md ? "\\partial %s/\\partial %s" : "∂%s/∂%s", TM(f, N.post_t[l - 1], N.post_m[l - 1]), TM(f, N.pre_t[l - 1], N.pre_m[l - 1]));
-                print_matrix(f, name, jm, din, din, "diag(act'(r)) (diagonal)");
+                print_matrix(f, name, jm, din, din, TM(f, "diag(a′(r)) (diagonal)", "$\\mathrm{diag}(a'(r))$ (diagonal)"));
             }
         }
         free(jm);
@@ -662,13 +731,13 @@ int cmd_explain(int argc, char **argv) {
             goto nomem;
         }
         cr_softmax_ce_vjp_f64(1, K, yhat, y, NULL, g);
-        print_matrix(f, TM(f, "g_θ = ŷ − y", "g_\\theta = \\hat{y} - y"), g, 1, K, "yhat - y");
+        print_matrix(f, TM(f, "g_θ = ŷ − y", "g_\\theta = \\hat{y} - y"), g, 1, K, TM(f, "ŷ − y", "$\\hat{y} - y$"));
         for (int l = L - 1; l >= 0; l--) {
             size_t din = net->dims[l], dout = net->dims[l + 1];
             char name[96];
             cr_linear_vjp_f64(1, din, dout, P + net->w_offset[l], g, gn);
             snprintf(name, sizeof name, f->md ? "g_{%s}" : "g_%s", TM(f, N.in_t[l], N.in_m[l]));
-            print_matrix(f, name, gn, 1, din, "g W^T");
+            print_matrix(f, name, gn, 1, din, TM(f, "g Wᵀ", "$g W^\\top$"));
             memcpy(g, gn, din * sizeof(double));
             if (l > 0) {
                 const double *r = tape->pre[l - 1], *h = tape->post[l - 1];
@@ -678,7 +747,7 @@ int cmd_explain(int argc, char **argv) {
                 default: cr_relu_vjp_f64(din, r, h, g, gn); break;
                 }
                 snprintf(name, sizeof name, f->md ? "g_{%s}" : "g_%s", TM(f, N.pre_t[l - 1], N.pre_m[l - 1]));
-                print_matrix(f, name, gn, 1, din, "g o act'(r)");
+                print_matrix(f, name, gn, 1, din, TM(f, "g ∘ a′(r)", "$g \\circ a'(r)$"));
                 memcpy(g, gn, din * sizeof(double));
             }
         }

@@ -381,11 +381,36 @@ int cr_model_load_full(const char *path, cr_model *out, cr_error *err) {
     return model_read(path, out, 1, err);
 }
 
+/* r = ((x − μ) ⊘ σ) W1 + b1 = x (diag(1/σ) W1) + (b1 − (μ ⊘ σ) W1): the same
+   function of the raw input (model_read checked both are [D], finite, σ > 0). */
+static void fold_input_standardization(cr_model *m) {
+    if (!m->input_mean.data || !m->input_std.data) return;
+    cr_net *net = m->net;
+    const int f64a = m->input_std.dtype == CR_ARRAY_F64;
+    const size_t d = net->dims[0], h = net->dims[1];
+    for (size_t q = 0; q < h; q++) {
+        double b = net->dtype == CR_F64 ? ((double *)net->params)[net->b_offset[0] + q]
+                                        : ((float *)net->params)[net->b_offset[0] + q];
+        for (size_t j = 0; j < d; j++) {
+            size_t wi = net->w_offset[0] + j * h + q;
+            double mu = f64a ? ((const double *)m->input_mean.data)[j] : ((const float *)m->input_mean.data)[j];
+            double sd = f64a ? ((const double *)m->input_std.data)[j] : ((const float *)m->input_std.data)[j];
+            double w = (net->dtype == CR_F64 ? ((double *)net->params)[wi] : ((float *)net->params)[wi]) / sd;
+            b -= mu * w;
+            if (net->dtype == CR_F64) ((double *)net->params)[wi] = w;
+            else ((float *)net->params)[wi] = (float)w;
+        }
+        if (net->dtype == CR_F64) ((double *)net->params)[net->b_offset[0] + q] = b;
+        else ((float *)net->params)[net->b_offset[0] + q] = (float)b;
+    }
+}
+
 int cr_model_load(const char *path, cr_net **out, cr_error *err) {
     if (!out) return cr_error_set(err, "%s: invalid argument", path ? path : "(null)");
     *out = NULL;
     cr_model m;
     if (model_read(path, &m, 0, err)) return -1;
+    fold_input_standardization(&m);
     *out = m.net;
     m.net = NULL;
     cr_model_free(&m);
