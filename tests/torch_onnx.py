@@ -411,11 +411,48 @@ def test_refusals(d):
         print(f"  {tag}: {p.stderr.strip()}")
 
 
+def test_every_command(d):
+    """Every command that takes --model reads the .onnx (here an [N,C,H,W] graph with
+    Sub/Div and Flatten); the Jacobian of the probabilities equals PyTorch's."""
+    print("every --model command on an ONNX file:")
+    layers = om.random_layers([2 * 3 * 3, 10, 4], np.float64, 77)
+    norm = [("Sub", np.array([0.25, -0.5]).reshape(2, 1, 1)),
+            ("Div", np.array([0.5, 2.0]).reshape(2, 1, 1))]
+    path = os.path.join(d, "every.onnx")
+    onnx.save(om.mlp(layers, ["tanh"], input_shape=(2, 3, 3), flatten="flatten", norm=norm), path)
+    rng = np.random.default_rng(8)
+    x = rng.uniform(-1, 1, (4, 2, 3, 3))
+    xp, yp = os.path.join(d, "ex.npy"), os.path.join(d, "ey.npy")
+    np.save(xp, x)
+    np.save(yp, np.array([0, 1, 2, 3]))
+    o = lambda name: os.path.join(d, name)  # noqa: E731
+    cmds = [["eval", "--model", path, "--inputs", xp, "--labels", yp],
+            ["jacobian", "--model", path, "--inputs", xp, "--of", "probs", "--out", o("j.npy")],
+            ["jvp", "--model", path, "--inputs", xp, "--tangent", xp, "--out", o("jv.npy")],
+            ["attribute", "--model", path, "--inputs", xp, "--labels", yp, "--method",
+             "integrated-gradients", "--out", o("a.npy")],
+            ["attack", "--model", path, "--inputs", xp, "--labels", yp, "--method", "pgd",
+             "--eps", "0.1", "--out", o("adv.npy")],
+            ["gradcheck", "--model", path, "--inputs", xp, "--labels", yp],
+            ["explain", "--model", path, "--inputs", xp, "--labels", yp]]
+    for c in cmds:
+        p = subprocess.run([CR, *c], capture_output=True, text=True)
+        check(p.returncode == 0, f"{c[0]} on ONNX: exit {p.returncode}: {p.stderr.strip()}")
+    f = lambda v: torch.softmax(torch_forward(v.reshape(1, 2, 3, 3), layers, ["tanh"], norm), 1)[0]  # noqa: E731
+    ref = np.stack([torch.autograd.functional.jacobian(f, torch.from_numpy(x[i].reshape(-1))).numpy()
+                    for i in range(4)])
+    e = relerr(np.load(o("j.npy")), ref)
+    check(e <= 1e-12, f"jacobian on ONNX vs torch.autograd.functional.jacobian {e:.2e}")
+    print(f"  eval, jacobian, jvp, attribute, attack, gradcheck, explain: exit 0; "
+          f"jacobian vs PyTorch {e:.1e}")
+
+
 def main():
     with tempfile.TemporaryDirectory() as d:
         np.save(os.path.join(d, "x.npy"), np.zeros((2, 4), np.float32))
         test_onnx_variants(d)
         test_torch_export(d)
+        test_every_command(d)
         test_export(d)
         test_state_dicts(d)
         test_refusals(d)
