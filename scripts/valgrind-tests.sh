@@ -25,7 +25,7 @@ cat >"$B/vg-bin/chainrule" <<WRAP
 exec $vg --log-file="$logs/chainrule.%p.log" "$B/chainrule" "\$@"
 WRAP
 chmod +x "$B/vg-bin/chainrule"
-export OPENBLAS_NUM_THREADS=1 CR_TEST_DATA_DIR="$src/tests/data"
+export OPENBLAS_NUM_THREADS=1 CR_TEST_DATA_DIR="$src/tests/data" CR_TEST_QUICK=1 # test_check: 100 images
 
 one() { # NAME: runs one test, prints "ok NAME secs" or "FAIL NAME"
   local name=$1 t0=$SECONDS rc
