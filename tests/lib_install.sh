@@ -66,4 +66,15 @@ run find_package-shared "$c/input_grad"
 run find_package-static "$c/input_grad_static"
 run find_package-io "$c/io_app" "$tmp/fp.safetensors"
 run find_package-io-static "$c/io_app_static" "$tmp/fps.safetensors"
+# ---- the Python module finds the installed library through the loader's search path
+# (a copy of the package, away from the build tree; not with instrumented libraries)
+if [ -x /usr/bin/python3 ] && /usr/bin/python3 -c 'import numpy' 2>/dev/null && [[ "$cflags" != *-fsanitize* ]]; then
+  cp -r "$src/python/chainrule" "$tmp/chainrule"
+  out=$(cd "$tmp" && env -u CHAINRULE_LIBRARY LD_LIBRARY_PATH="$libdir" /usr/bin/python3 -c '
+import sys, chainrule
+m = chainrule.load(sys.argv[1])
+print(chainrule.library_paths()[0], m, m.predict([[0.1, 0.2, 0.3, 0.4, 0.5]]).shape)' "$tmp/fp.safetensors") ||
+    fail "python: import chainrule against the installed library failed"
+  case "$out" in libchainrule.so.0*"(1, 3)") echo "ok   python: $out" ;; *) fail "python: unexpected output: $out" ;; esac
+fi
 echo "lib_install: installed to a temporary prefix; 7 programs built through pkg-config and find_package ran"

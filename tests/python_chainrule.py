@@ -1,0 +1,241 @@
+#!/usr/bin/python3
+"""The Python module (python/chainrule) against PyTorch.
+
+Models are written here from seeded numpy weights (non-zero biases, several
+depths and activations, float32 and float64, one with input standardisation),
+PyTorch rebuilds the same networks from those arrays (not from the file), and
+for each model: predictions, input gradients dJ_n/dx_n and input Jacobians of
+the probabilities and the logits in every mode must equal PyTorch's (relative
+to the largest entry: 1e-5 in float32, 1e-12 in float64), inputs given in
+another float dtype are converted, an ONNX copy written by `chainrule convert`
+loads through the same loader and gives the same numbers, gradcheck passes and
+reports a planted fault, and library errors raise chainrule.Error with the
+library's message.
+
+    /usr/bin/python3 tests/python_chainrule.py CHAINRULE_CLI
+(PYTHONPATH=python, CHAINRULE_LIBRARY=the built libchainrule.so.0; exit 77 without torch)
+"""
+import json
+import os
+import struct
+import subprocess
+import sys
+import tempfile
+
+import numpy as np
+
+try:
+    import torch
+except ImportError:
+    print("python_chainrule: torch not available, skipped")
+    sys.exit(77)
+
+import chainrule
+
+torch.set_num_threads(1)
+CLI = sys.argv[1]
+TOL = {np.float32: 1e-5, np.float64: 1e-12}
+checks = 0
+worst = {}
+
+
+def rel(a, b):
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    scale = np.max(np.abs(b))
+    assert scale > 1e-8, "reference is (almost) zero: the comparison would prove nothing"
+    return float(np.max(np.abs(a - b)) / scale)
+
+
+def expect(name, got, ref, tol):
+    global checks
+    assert got.shape == ref.shape, f"{name}: shape {got.shape} != {ref.shape}"
+    e = rel(got, ref)
+    assert e <= tol, f"{name}: relative error {e:.3g} > {tol:g}"
+    checks += 1
+    worst[got.dtype.name] = max(worst.get(got.dtype.name, 0.0), e)
+    return e
+
+
+def write_model(path, weights, biases, acts, dtype, mean=None, std=None):
+    """A chainrule safetensors model: fc{i}.weight [out, in], fc{i}.bias [out]."""
+    tensors = {}
+    for i, (w, b) in enumerate(zip(weights, biases), start=1):
+        tensors[f"fc{i}.weight"], tensors[f"fc{i}.bias"] = w, b
+    if mean is not None:
+        tensors["input.mean"], tensors["input.std"] = mean, std
+    code = {np.float32: "F32", np.float64: "F64"}[dtype]
+    header, blobs, off = {}, [], 0
+    for k, v in tensors.items():
+        raw = np.ascontiguousarray(v, dtype=dtype).tobytes()
+        header[k] = {"dtype": code, "shape": list(v.shape), "data_offsets": [off, off + len(raw)]}
+        blobs.append(raw)
+        off += len(raw)
+    dims = [weights[0].shape[1]] + [w.shape[0] for w in weights]
+    header["__metadata__"] = {"format": "chainrule/1", "activations": ",".join(acts + ["softmax"]),
+                              "layers": ",".join(map(str, dims))}
+    h = json.dumps(header).encode()
+    h += b" " * (-len(h) % 8)
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(h)) + h + b"".join(blobs))
+
+
+def torch_net(weights, biases, acts, dtype, mean=None, std=None):
+    """The logits as a function of the raw input, in PyTorch."""
+    tdt = {np.float32: torch.float32, np.float64: torch.float64}[dtype]
+    W = [torch.tensor(w, dtype=tdt) for w in weights]
+    B = [torch.tensor(b, dtype=tdt) for b in biases]
+    fn = {"sigmoid": torch.sigmoid, "tanh": torch.tanh, "relu": torch.relu}
+    mu = None if mean is None else torch.tensor(mean, dtype=tdt)
+    sd = None if std is None else torch.tensor(std, dtype=tdt)
+
+    def f(x):
+        h = x if mu is None else (x - mu) / sd
+        for i, (w, b) in enumerate(zip(W, B)):
+            h = h @ w.T + b
+            if i < len(acts):
+                h = fn[acts[i]](h)
+        return h
+    return f, tdt
+
+
+def check_model(tmp, name, dims, acts, dtype, seed, standardise=False):
+    rng = np.random.default_rng(seed)
+    weights = [rng.normal(0, 1.2 / np.sqrt(dims[i]), (dims[i + 1], dims[i])) for i in range(len(dims) - 1)]
+    biases = [rng.uniform(-0.5, 0.5, dims[i + 1]) for i in range(len(dims) - 1)]
+    mean = std = None
+    if standardise:
+        mean, std = rng.uniform(-1, 1, dims[0]), rng.uniform(0.5, 2.0, dims[0])
+    weights = [w.astype(dtype) for w in weights]
+    biases = [b.astype(dtype) for b in biases]
+    if standardise:
+        mean, std = mean.astype(dtype), std.astype(dtype)
+    path = os.path.join(tmp, name + ".safetensors")
+    write_model(path, weights, biases, acts, dtype, mean, std)
+    m = chainrule.load(path)
+    assert m.dtype == dtype and m.layers == dims and m.activations == acts, repr(m)
+    assert (m.mean is not None) == standardise
+
+    n, k = 7, dims[-1]
+    X = rng.normal(0, 1, (n, dims[0])).astype(dtype)
+    labels = rng.integers(0, k, n)
+    f, tdt = torch_net(weights, biases, acts, dtype, mean, std)
+    tol = TOL[dtype]
+
+    # predictions
+    xt = torch.tensor(X, dtype=tdt)
+    with torch.no_grad():
+        logits = f(xt)
+    expect(f"{name} logits", m.predict(X, of="logits"), logits.numpy(), tol)
+    expect(f"{name} probs", m.predict(X), torch.softmax(logits, 1).numpy(), tol)
+
+    # input gradients: dJ_n/dx_n = the gradient of the summed per-example losses
+    xt = torch.tensor(X, dtype=tdt, requires_grad=True)
+    loss = torch.nn.functional.cross_entropy(f(xt), torch.tensor(labels), reduction="sum")
+    (gref,) = torch.autograd.grad(loss, xt)
+    dx, losses = m.input_grad(X, labels, return_loss=True)
+    expect(f"{name} input_grad", dx, gref.numpy(), tol)
+    lref = torch.nn.functional.cross_entropy(f(xt), torch.tensor(labels), reduction="none")
+    expect(f"{name} losses", losses, lref.detach().numpy(), tol)
+    onehot = np.eye(k)[labels]  # one-hot rows in another dtype give the same
+    expect(f"{name} input_grad one-hot", m.input_grad(X, onehot), gref.numpy(), tol)
+
+    # Jacobians [N, K, D]: row c of example n from the gradient of output c summed over n
+    for of in ("probs", "logits"):
+        xt = torch.tensor(X, dtype=tdt, requires_grad=True)
+        out = f(xt)
+        if of == "probs":
+            out = torch.softmax(out, 1)
+        jref = np.stack([torch.autograd.grad(out[:, c].sum(), xt, retain_graph=True)[0].numpy()
+                         for c in range(k)], axis=1)
+        for mode in ("auto", "rev", "fwd", "closed"):
+            expect(f"{name} jacobian {of} {mode}", m.jacobian(X, of=of, mode=mode), jref, tol)
+
+    # any float dtype in: converted to the model's
+    for other in (np.float16, np.float32, np.float64):
+        Xo = X.astype(other)
+        got = m.predict(Xo)
+        want = m.predict(np.asarray(Xo, dtype=dtype))
+        assert got.dtype == dtype and np.array_equal(got, want), f"{name}: {other} input"
+    # non-contiguous input
+    Xf = np.asfortranarray(X)
+    assert np.array_equal(m.input_grad(Xf, labels), dx), f"{name}: Fortran-order input"
+
+    # the same network as ONNX, through the same loader
+    onnx = os.path.join(tmp, name + ".onnx")
+    subprocess.run([CLI, "convert", "--model", path, "--out", onnx], check=True,
+                   stdout=subprocess.DEVNULL)
+    with chainrule.load(onnx) as mo:
+        assert mo.layers == dims and mo.dtype == dtype, repr(mo)
+        expect(f"{name} onnx probs", mo.predict(X), torch.softmax(logits, 1).numpy(), tol)
+        expect(f"{name} onnx input_grad", mo.input_grad(X, labels), gref.numpy(), tol)
+
+    # gradcheck: passes on the real model; a planted fault in layer 2's VJP is named
+    if len(dims) > 2:
+        r = m.gradcheck(X, labels)
+        assert r.passed and len(r.results) > 10, r
+        ig = [c for c in r.results if c.kind == "input gradient"]
+        assert ig and not ig[0].trivial and ig[0].checked == n * dims[0], ig
+        bad = m.gradcheck(X, labels, inject_fault=(2, "vjp"))
+        ff = bad.first_failure()
+        assert not bad.passed and ff.layer == 2 and ff.kind == "VJP" and ff.op == acts[0], bad.results
+    m.close()
+    print(f"ok   {name}: {'-'.join(map(str, dims))} {','.join(acts) or 'linear'} {np.dtype(dtype).name}"
+          f"{' standardised' if standardise else ''}")
+    return m
+
+
+def check_errors(tmp):
+    global checks
+    dims, acts = [5, 4, 3], ["sigmoid"]
+    rng = np.random.default_rng(9)
+    path = os.path.join(tmp, "err.safetensors")
+    write_model(path, [rng.normal(size=(4, 5)), rng.normal(size=(3, 4))],
+                [rng.normal(size=4), rng.normal(size=3)], acts, np.float64)
+    m = chainrule.load(path)
+    X = rng.normal(size=(3, 5))
+
+    def raises(exc, fn, *words):
+        global checks
+        try:
+            fn()
+        except exc as e:
+            for w in words:
+                assert w in str(e), f"{exc.__name__} message {str(e)!r} lacks {w!r}"
+            checks += 1
+            return e
+        raise AssertionError(f"no {exc.__name__} raised (expected {words})")
+
+    missing = os.path.join(tmp, "missing.safetensors")
+    raises(chainrule.Error, lambda: chainrule.load(missing), missing)
+    junk = os.path.join(tmp, "junk.safetensors")
+    with open(junk, "wb") as f:
+        f.write(struct.pack("<Q", 10 ** 9) + b"{}")
+    raises(chainrule.Error, lambda: chainrule.load(junk), junk, "exceeds file size")
+    e = raises(chainrule.Error, lambda: m.predict(X[:0]), "invalid argument")
+    assert e.status == "CR_ERR_ARG", e.status
+    e = raises(chainrule.Error, lambda: m.input_grad(X[:0], np.zeros(0, np.int64)), "CR_ERR_ARG")
+    raises(chainrule.Error, lambda: m.input_grad(X, [0, 1, 3]), "out of range")
+    raises(chainrule.Error, lambda: m.input_grad(X, [0, 1]), "y")
+    raises(ValueError, lambda: m.predict(X[:, :4]), "4 values per example")
+    raises(ValueError, lambda: m.jacobian(X, mode="sideways"), "sideways")
+    raises(TypeError, lambda: m.predict(X.astype(np.uint8)), "float")
+    m.close()
+    raises(ValueError, lambda: m.predict(X), "close")
+    print("ok   errors: chainrule.Error carries the library's messages")
+
+
+def main():
+    with tempfile.TemporaryDirectory() as tmp:
+        check_model(tmp, "f64_sigmoid", [6, 5, 3], ["sigmoid"], np.float64, 1)
+        check_model(tmp, "f64_deep", [7, 6, 5, 4], ["tanh", "relu"], np.float64, 2)
+        check_model(tmp, "f64_std", [8, 6, 4], ["tanh"], np.float64, 3, standardise=True)
+        check_model(tmp, "f32_tanh", [10, 8, 5], ["tanh"], np.float32, 4)
+        check_model(tmp, "f32_std", [12, 9, 4], ["sigmoid"], np.float32, 5, standardise=True)
+        check_model(tmp, "f64_linear", [4, 3], [], np.float64, 6)
+        check_errors(tmp)
+    print(f"python_chainrule: {checks} comparisons and error checks passed "
+          f"({chainrule.library_paths()[0]}); largest relative errors against PyTorch: "
+          + ", ".join(f"{k} {v:.2e}" for k, v in sorted(worst.items())))
+
+
+main()
