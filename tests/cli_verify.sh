@@ -50,6 +50,15 @@ expect 0 "markdown, 3 hidden layers, large" -- "$CR" explain --layers 30,20,12,8
 grep -Eq '_\{[0-9]+\}_' "$T/out" && bad "double subscripts in markdown" || ok
 grep -Eq "yhat|act'\(r\)| o act|\^T " "$T/out" && bad "ASCII fallbacks in markdown" || ok
 
+# ---------------------------------------------------------------- a zero gradient (item 4d)
+expect 0 "explain at a zero gradient (every ReLU inactive)" -- "$CR" explain --layers 4,2,3 --activation relu --seed 1
+grep -q "zero within tolerance" "$T/out" && ok || bad "a zero gradient is reported as such"
+grep -Eq "e\+([1-9][0-9]|0[1-9])" "$T/out" && bad "no huge relative errors at a zero gradient" || ok
+grep -q "agree trivially" "$T/out" && bad "no 'agree trivially' text" || ok
+grep -q "only trivially" "$T/out" && ok || bad "the verdict says the pass is trivial"
+grep -q "choose another example with --seed" "$T/out" && ok || bad "suggests --seed for a random network"
+grep -q "2 of 2 ReLU units have r < 0, inactive, and 0 sit at the kink" "$T/out" && ok || bad "inactive vs kink counted"
+
 # ---------------------------------------------------------------- a standardised model (item 4a)
 if [ -d /usr/share/datasets/fashion-mnist ]; then
   expect 0 "train --standardize" -- "$CR" train --data fashion-mnist --limit 2000 --test none --layers 784,16,10 --epochs 1 --standardize --out "$T/std.safetensors"

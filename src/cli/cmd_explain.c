@@ -762,10 +762,11 @@ int cmd_explain(int argc, char **argv) {
             if (relu_units && relu_off + relu_kink > 0)
                 snprintf(why, sizeof why, " (%zu of %zu ReLU units have r < 0, inactive, and %zu sit at the kink r = 0, "
                          "where relu' is taken as 0)", relu_off, relu_units, relu_kink);
+            const char *how = model_path ? "--index (or --inputs)" : "--seed (or a --model with --index)";
             out(TM(f, "    note: ∂J/∂x is zero within the checks' tolerance at this example%s,\n"
-                      "    so agreement proves little here; choose another example with --index (or --inputs)\n",
-                   "Note: $\\partial J/\\partial x$ is zero within the checks' tolerance at this example%s, so agreement proves little here; choose another example with `--index` (or `--inputs`).\n\n"),
-                why);
+                      "    so agreement proves little here; choose another example with %s\n",
+                   "Note: $\\partial J/\\partial x$ is zero within the checks' tolerance at this example%s, so agreement proves little here; choose another example with `%s`.\n\n"),
+                why, how);
         }
         if (f->md)
             out("Each way is compared with the VJP chain (`cr_net_input_grad`, what `grad` runs); the head compares "
@@ -791,8 +792,12 @@ int cmd_explain(int argc, char **argv) {
             } else
                 out("    %s %9.2e  (tol %.1e)  %s\n", padw(labels_t[i], 66), r->rel_err, rtol, verdict);
         }
-        if (pass && f->md)
+        if (pass && f->md && !nonzero)
+            out("\n**Result:** PASS, but only trivially: $\\partial J/\\partial x$ is zero at this example.\n");
+        else if (pass && f->md)
             out("\n**Result:** all four ways agree, so for this network\n\n$$\n\\frac{\\partial J}{\\partial x} = %s\n$$\n", cm);
+        else if (pass && !nonzero)
+            out("\nexplain: PASS, but only trivially: ∂J/∂x is zero at this example\n");
         else if (pass)
             out("\nexplain: PASS, all four ways agree: ∂J/∂x = %s\n", ct);
         else
