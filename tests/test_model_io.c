@@ -431,6 +431,17 @@ static void test_err_shape_chain(void **state) {
     good_model(&st, CR_ARRAY_F64);
     set_meta(&st, "layers", "4,5,2");
     expect_model_error(&st, "metadata layers '4,5,2' does not match the tensor shapes 4,3,2");
+
+    /* the same widths written as a JSON-style list are not a mismatch */
+    good_model(&st, CR_ARRAY_F64);
+    set_meta(&st, "layers", "[4, 3, 2]");
+    {
+        cr_model m;
+        cr_error err;
+        assert_int_equal(cr_model_from_safetensors("model.safetensors", &st, &m, &err), 0);
+        cr_model_free(&m);
+        cr_safetensors_free(&st);
+    }
 }
 
 static void test_err_mixed_dtypes(void **state) {

@@ -225,9 +225,18 @@ static int model_build(const char *name, const cr_safetensors *st, cr_model *out
     char ds[CR_MAX_LAYERS * 24];
     dims_str(dims, L, ds, sizeof ds);
     const char *layers = cr_safetensors_meta(st, "layers");
-    if (layers && strcmp(layers, ds) != 0)
-        return cr_error_set(err, "%s: metadata layers '%.*s' does not match the tensor shapes %s",
-                            name, CR_IO_NAME_MAX, layers, ds);
+    if (layers) {
+        /* "784,128,10", also written as "[784, 128, 10]": compare the numbers only */
+        char norm[CR_MAX_LAYERS * 24];
+        size_t n = 0;
+        for (const char *p = layers; *p && n + 1 < sizeof norm; p++)
+            if (*p != '[' && *p != ']' && *p != ' ') norm[n++] = *p;
+        norm[n] = '\0';
+        if (strcmp(norm, ds) != 0)
+            return cr_error_set(err, "%s: metadata layers '%.*s' does not match the tensor shapes "
+                                     "%s (the widths fc1.weight [out, in], ... give: input, then "
+                                     "each layer's outputs)", name, CR_IO_NAME_MAX, layers, ds);
+    }
 
     for (int l = 0; l < L; l++)
         if (check_finite(name, W[l]->name, &W[l]->array, err) ||
