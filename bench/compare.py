@@ -30,6 +30,7 @@ import os
 import statistics
 import subprocess
 import sys
+import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
@@ -156,7 +157,9 @@ def main():
     ap.add_argument("--init", help="initial weights for the training figures (--task train, all)")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--runs", type=int, default=3)
-    ap.add_argument("--isa", choices=["native", "avx2"], default="native")
+    ap.add_argument("--isa", default="native", help="native, avx2, or both: native,avx2 (interleaved)")
+    ap.add_argument("--budget-minutes", type=float, default=0,
+                    help="start no round that would end after this (0: run all --rounds)")
     ap.add_argument("--venv-python", default=os.path.join(HERE, ".venv", "bin", "python"))
     ap.add_argument("--torch113-python", default="/usr/bin/python3")
     ap.add_argument("--markdown", default=None, help="also write the tables to this file")
@@ -165,13 +168,16 @@ def main():
 
     if (a.task != "train" and not a.model) or (a.task != "jacobian" and not a.init):
         ap.error("--task jacobian needs --model, --task train needs --init")
-    env = dict(os.environ)
-    if a.isa == "avx2":
-        for k, v in AVX2_ENV.items():
-            env[k] = (env.get(k, "") + " " + v).strip() if k == "XLA_FLAGS" else v
+    isas = a.isa.split(",")
+    if any(i not in ("native", "avx2") for i in isas):
+        ap.error("--isa: native, avx2 or native,avx2")
+    envs = {}
+    for isa in isas:
+        env = envs[isa] = dict(os.environ)
+        if isa == "avx2":
+            for k, v in AVX2_ENV.items():
+                env[k] = (env.get(k, "") + " " + v).strip() if k == "XLA_FLAGS" else v
     B, R = a.build, str(a.runs)
-    version = sh([os.path.join(B, "chainrule"), "--version"], env=env)
-    kernels = version.split("kernels: ")[1].rstrip(")") if "kernels: " in version else None
     out = []
     say = out.append
     head = sh(["git", "-C", HERE, "log", "-1", "--format=%h %cd", "--date=format:%Y-%m-%d %H:%M"])
@@ -179,15 +185,22 @@ def main():
     model_name = next((ln.split(":", 1)[1].strip() for ln in sh(["lscpu"]).splitlines()
                        if ln.startswith("Model name:")), "?")
     say(f"CPU: {model_name}, {os.cpu_count()} cores; instruction set: {cpu_isa()}")
-    forced = " ".join(f"{k}={v}" for k, v in AVX2_ENV.items()) if a.isa == "avx2" else "none"
-    say(f"forced: {forced}")
-    if kernels:
-        say(f"chainrule: {version} (kernel set in use)")
-        if a.isa == "avx2" and kernels != "avx2":
-            sys.exit(f"compare.py: CHAINRULE_ISA=avx2 but `chainrule --version` says {kernels}")
-    else:
-        say(f"chainrule: {version} (this build has no CHAINRULE_ISA: its kernels follow /proc/cpuinfo)")
-    say(f"OpenBLAS core: {openblas_core(env)}")
+    heads = {}
+    for isa in isas:
+        env, h = envs[isa], []
+        version = sh([os.path.join(B, "chainrule"), "--version"], env=env)
+        kernels = version.split("kernels: ")[1].rstrip(")") if "kernels: " in version else None
+        forced = " ".join(f"{k}={v}" for k, v in AVX2_ENV.items()) if isa == "avx2" else "none"
+        h.append(f"forced: {forced}")
+        if kernels:
+            h.append(f"chainrule: {version} (kernel set in use)")
+            if isa == "avx2" and kernels != "avx2":
+                sys.exit(f"compare.py: CHAINRULE_ISA=avx2 but `chainrule --version` says {kernels}")
+        else:
+            h.append(f"chainrule: {version} (this build has no CHAINRULE_ISA: its own kernels follow "
+                     "/proc/cpuinfo whatever is forced)")
+        h.append(f"OpenBLAS core: {openblas_core(env)}")
+        heads[isa] = h
     say(f"load average before: {open('/proc/loadavg').read().split()[:3]}")
 
     procs = []
@@ -209,33 +222,58 @@ def main():
                 continue
             if task == "train":
                 cmd = [py, os.path.join(HERE, "torch_train.py"), "--mode", "time", "--runs", R,
-                       "--threads", "1,2", "--init", a.init]
+                       "--threads", "1,2", "--init", a.init, "--sgd1-examples", "1000"]
             else:
                 cmd = [py, os.path.join(HERE, "torch_jacobian.py"), a.model, "--runs", R, "--threads", "1,2"]
             procs.append(Proc(peer, None, cmd, figs))
         if have_venv:
             for t in (1, 2):
                 cmd = [a.venv_python, os.path.join(HERE, "jax_peer.py"), task,
-                       a.init if task == "train" else a.model, "--runs", R, "--threads", str(t)]
+                       a.init if task == "train" else a.model, "--runs", R, "--threads", str(t),
+                       "--sgd1-examples", "5000"]
                 procs.append(Proc("JAX", t, cmd, figs))
 
     log = open(a.log or os.path.join(B, "compare.log"), "w")
-    samples = {}  # (peer, key@t) -> [per-round values]
-    infos = {}  # peer -> {key: value}
-    errors = {}
+    res = {isa: ({}, {}, {}) for isa in isas}  # samples (peer, key@t) -> [per round], infos, errors
+    jobs = [(isa, p) for p in procs for isa in isas]  # the ISAs of one process side by side
+    t_start, done = time.monotonic(), 0
     for r in range(a.rounds):
-        order = procs[r % len(procs):] + procs[:r % len(procs)]
-        for p in order:
-            print(f"round {r + 1}/{a.rounds}: {p.peer} {' '.join(os.path.basename(c) for c in p.cmd[:2])} "
+        spent = time.monotonic() - t_start
+        if r and a.budget_minutes and spent / r * (r + 1) > 60 * a.budget_minutes:
+            break
+        for isa, p in jobs[r * 3 % len(jobs):] + jobs[:r * 3 % len(jobs)]:
+            print(f"round {r + 1}/{a.rounds} ({isa}): {p.peer} "
+                  f"{' '.join(os.path.basename(c) for c in p.cmd[:2])} "
                   f"{'threads ' + str(p.threads) if p.threads else ''}", file=sys.stderr, flush=True)
-            vals, info = p.run(env, log)
+            samples, infos, errors = res[isa]
+            vals, info = p.run(envs[isa], log)
             if vals is None:
                 errors[(p.peer, tuple(p.cmd))] = info["error"]
                 continue
             for k, v in vals.items():
                 samples.setdefault((p.peer, k), []).append(v)
             infos.setdefault(p.peer, {}).update(info)
-    say(f"load average after: {open('/proc/loadavg').read().split()[:3]}")
+        done = r + 1
+    say(f"load average after: {open('/proc/loadavg').read().split()[:3]}; {done} rounds in "
+        f"{(time.monotonic() - t_start) / 60:.0f} min")
+    m = load_model(a.model or a.init)  # the network's widths, for the FLOP counts
+    dims = (m["layers"][0][0].shape[1], m["layers"][0][0].shape[0], m["layers"][-1][0].shape[0])
+    for isa in isas:
+        say("")
+        say(f"### {isa}")
+        for line in heads[isa]:
+            say(line)
+        report(isa, *res[isa], tasks, dims, done, a.runs, say)
+    text = "\n".join(out)
+    print(text)
+    if a.markdown:
+        with open(a.markdown, "w") as f:
+            f.write(text + "\n")
+
+
+def report(isa, samples, infos, errors, tasks, dims, rounds, runs, say):
+    """One instruction set's tables and checks."""
+    D, H, K = dims
     for (peer, cmd), e in errors.items():
         say(f"FAILED: {peer}: {' '.join(cmd)}: {e}")
     for peer, inf in infos.items():
@@ -248,9 +286,6 @@ def main():
     if peak:
         say(f"sgemm 2048³ (OpenBLAS, 2 threads): {peak_med:.0f} GFLOP/s, rounds {min(peak):.0f}–{max(peak):.0f}")
 
-    m = load_model(a.model or a.init)  # the network's widths, for the FLOP counts
-    D, H, K = m["layers"][0][0].shape[1], m["layers"][0][0].shape[0], m["layers"][-1][0].shape[0]
-
     def best(peer, key):
         """(median, min, max, threads) at the faster thread count, or None."""
         cands = []
@@ -261,6 +296,7 @@ def main():
         return min(cands) if cands else None
 
     figs = [f for f in FIGURES if f in sum((TRAIN_FIGS if t == "train" else JAC_FIGS for t in tasks), ())]
+    summary = []
     for fig in figs:
         title, unit, fl, n = FIGURES[fig]
         rows = [(peer, key, how, best(peer, key)) for f, peer, key, how in ROWS if f == fig]
@@ -272,8 +308,21 @@ def main():
             if peer not in peer_best or b[0] < peer_best[peer][0]:
                 peer_best[peer] = b
         ours = peer_best.get("chainrule")
+        cells = []
+        for peer in PEERS:
+            b = peer_best.get(peer)
+            if not b:
+                cells.append("–")
+                continue
+            how = next(h for p_, k_, h, b_ in rows if b_ is b)
+            gf = fl(D, H, K) * n / (b[0] * unit) / 1e9
+            cell = f"{b[0]:.3g} ({b[1]:.3g}–{b[2]:.3g}), {b[3]} thr, {100 * gf / peak_med:.0f}% of peak"
+            if peer != "chainrule" and ours:
+                cell += f"; **{ours[0] / b[0]:.2f}×** ({how})"
+            cells.append(cell)
+        summary.append(f"| {title} | " + " | ".join(cells) + " |")
         say("")
-        say(f"**{title}** ({a.isa}; medians of {a.rounds} rounds × {a.runs} runs; spread = min–max of the rounds)")
+        say(f"**{title}** ({isa}; medians of {rounds} rounds × {runs} runs; spread = min–max of the rounds)")
         say("")
         say("| implementation | method | time | spread | threads | GFLOP/s | % of sgemm peak | chainrule / this |")
         say("|---|---|---|---|---|---|---|---|")
@@ -284,6 +333,14 @@ def main():
             mark = " **(best)**" if peer_best[peer] is b and peer != "chainrule" else ""
             say(f"| {peer}{mark} | {how} | {med:.4g} | {lo:.4g}–{hi:.4g} | {t} | {gf:.1f} | "
                 f"{100 * gf / peak_med:.0f}% | {ratio} |")
+    say("")
+    say(f"**Summary** ({isa}): each peer's fastest method and thread count; median (min–max of the "
+        f"rounds); % of the sgemm peak; **chainrule's time / the peer's**")
+    say("")
+    say("| figure | " + " | ".join(PEERS) + " |")
+    say("|---|" + "---|" * len(PEERS))
+    for line in summary:
+        say(line)
     # checks: everyone computed the same derivatives and trained the same network
     say("")
     for key in ("grad10k_abs_sum", "jac_abs_sum"):
@@ -303,11 +360,11 @@ def main():
     if accs:
         say("check: test accuracy after the timed epochs from the same weights: " +
             ", ".join(f"{p} {v:.4f}" for p, v in accs.items()) + f" (JAX: one epoch more, its warm-up)")
-    text = "\n".join(out)
-    print(text)
-    if a.markdown:
-        with open(a.markdown, "w") as f:
-            f.write(text + "\n")
+    mem = {p: f"{statistics.median(v):.0f}" for (p, k), v in samples.items() if k == "peak_rss_mb@2"}
+    mem.update({p: f"{float(inf['peak_rss_mb']):.0f}" for p, inf in infos.items() if "peak_rss_mb" in inf})
+    if mem:
+        say("peak memory of the training processes (MB, getrusage; the data set is 209 MB as float32): " +
+            ", ".join(f"{p} {v}" for p, v in mem.items()))
 
 
 if __name__ == "__main__":

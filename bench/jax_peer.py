@@ -140,7 +140,7 @@ def train_task():
     Xm, Ym = X[:m], Y[:m]
     report("sgd1_us", THREADS, 1e6 / m, timed(lambda: jax.block_until_ready(sgd1_scan(params, Xm, Ym)), RUNS))
 
-    mc = min(m, 2000)
+    mc = min(m, 1000)
     rows = [(jnp.asarray(x[i:i + 1]), jnp.asarray(y[i:i + 1].astype(np.int32))) for i in range(mc)]
 
     def per_call():

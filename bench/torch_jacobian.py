@@ -15,7 +15,6 @@ prints "key@threads value" lines (compare.py keeps each figure's faster count):
                       vmap(jacrev(softmax o f))
   jac_compile_us      torch.compile(vmap(jacrev(softmax o f)))              (PyTorch 2)
   jac_af_vec_us       torch.autograd.functional.jacobian(vectorize=True), per image (200)
-  jac_af_us           torch.autograd.functional.jacobian, per image (200)
   fgsm10k_ms          FGSM eps 0.1 over the test set, with the evaluation pass
 and "info" lines: versions, ATen's CPU capability, every run, the cores kept busy, and
 torch.compile's error when it fails.
@@ -105,8 +104,6 @@ def measure(model, X, Y, runs, t, sums):
     af_runs = max(1, runs // 3)
     report("jac_af_vec_us", t, 1e6 / n_af, timed(
         lambda: [torch.autograd.functional.jacobian(probs, X1k[i], vectorize=True) for i in range(n_af)], af_runs))
-    report("jac_af_us", t, 1e6 / n_af, timed(
-        lambda: [torch.autograd.functional.jacobian(probs, X1k[i]) for i in range(n_af)], af_runs))
 
     def fgsm():
         g = grad10k()
