@@ -188,12 +188,39 @@ typedef enum {
     CR_ACT_SIGMOID = 0,
     CR_ACT_TANH = 1,
     CR_ACT_RELU = 2,
+    CR_ACT_GELU = 3, /* r Φ(r), the exact (erf) form */
     CR_ACT_COUNT
 } cr_activation;
 
-const char *cr_activation_name(cr_activation act); /* "sigmoid", "tanh", "relu" */
+const char *cr_activation_name(cr_activation act); /* "sigmoid", "tanh", "relu", "gelu" */
 /* Parses a name; returns 1 and sets *out on success, 0 for an unknown name. */
 int cr_activation_parse(const char *name, cr_activation *out);
+
+/*
+ * Any activation by its enum value, exactly as the network's chain runs it
+ * (the op table's row, with the fast kernels the CPU selected): h = a(r),
+ * d = a'(r), the VJP g ∘ a'(r), the JVP a'(r) ∘ rd, and the d × d Jacobian
+ * diag(a'(r)). h is a(r) of the same r; the output may alias g or rd. act
+ * must be a valid cr_activation.
+ */
+void cr_activation_forward_f32(cr_activation act, size_t count, const float *r, float *h);
+void cr_activation_deriv_f32(cr_activation act, size_t count, const float *r, const float *h,
+                             float *d);
+void cr_activation_vjp_f32(cr_activation act, size_t count, const float *r, const float *h,
+                           const float *g, float *gr);
+void cr_activation_jvp_f32(cr_activation act, size_t count, const float *r, const float *h,
+                           const float *rd, float *hd);
+void cr_activation_jacobian_f32(cr_activation act, size_t d, const float *r, const float *h,
+                                float *jac /* d x d */);
+void cr_activation_forward_f64(cr_activation act, size_t count, const double *r, double *h);
+void cr_activation_deriv_f64(cr_activation act, size_t count, const double *r, const double *h,
+                             double *d);
+void cr_activation_vjp_f64(cr_activation act, size_t count, const double *r, const double *h,
+                           const double *g, double *gr);
+void cr_activation_jvp_f64(cr_activation act, size_t count, const double *r, const double *h,
+                           const double *rd, double *hd);
+void cr_activation_jacobian_f64(cr_activation act, size_t d, const double *r, const double *h,
+                                double *jac /* d x d */);
 
 /*
  * A network: L linear layers, dims[0] = D (input) ... dims[L] = K (classes),

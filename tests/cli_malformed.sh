@@ -107,7 +107,7 @@ w("m_inf.safetensors", model(good[:3] + [("fc2.bias", b2i)]))
 w("m_chain_mismatch.safetensors", model([("fc1.weight", W1), ("fc1.bias", b1), ("fc2.weight", np.zeros((K, H + 1), "<f4")), ("fc2.bias", b2)]))
 w("m_missing_bias.safetensors", model(good[:3]))
 w("m_no_format.safetensors", model(good, meta={"activations": "sigmoid,softmax"}))
-w("m_bad_act.safetensors", model(good, meta={"format": "chainrule/1", "activations": "gelu,softmax"}))
+w("m_bad_act.safetensors", model(good, meta={"format": "chainrule/1", "activations": "swish,softmax"}))
 w("m_int.safetensors", model([(n, a.astype("<i4")) for n, a in good]))
 w("m_dup.safetensors", st([], None, b"\0" * 8, raw_header=b'{"a": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]}, "a": {"dtype": "F32", "shape": [1], "data_offsets": [4, 8]}}'))
 w("m_empty_json.safetensors", st([], None, b"", raw_header=b"{}"))
@@ -199,7 +199,7 @@ mcase m_inf.safetensors "tensor 'fc2.bias' contains Inf"
 mcase m_chain_mismatch.safetensors "shape mismatch: tensor 'fc2.weight'"
 mcase m_missing_bias.safetensors "missing tensor 'fc2.bias'"
 mcase m_no_format.safetensors 'missing metadata "format"'
-mcase m_bad_act.safetensors "unknown activation 'gelu'"
+mcase m_bad_act.safetensors "unknown activation 'swish'"
 mcase m_int.safetensors "must be float32 or float64"
 mcase m_dup.safetensors "duplicate tensor name 'a'"
 succeeds "tensors listed out of data order but tiling the data are valid" -- "$CR" grad --model m_out_of_order_valid.safetensors --inputs X.npy --labels y.npy --out "$O"

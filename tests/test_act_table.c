@@ -160,6 +160,13 @@ static void test_hook_f32(void **state) {
     bad.vjp = bad_vjp_f32;
     assert_int_equal(cr_act_replace(CR_ACT_SIGMOID, CR_F32, &bad), CR_OK);
     assert_ptr_equal(cr_act_f32(CR_ACT_SIGMOID), &bad);
+    { /* the public cr_activation_* functions run the same row */
+        float r[3] = {-1, 0.5f, 2}, h[3], g[3] = {1, 1, 1}, gr[3], want[3];
+        cr_activation_forward_f32(CR_ACT_SIGMOID, 3, r, h);
+        cr_activation_vjp_f32(CR_ACT_SIGMOID, 3, r, h, g, gr);
+        bad_vjp_f32(3, r, h, g, want);
+        assert_memory_equal(gr, want, sizeof gr);
+    }
     assert_int_equal(cr_net_input_grad_f32(net, n, x, y, dx1, NULL), CR_OK);
     assert_int_equal(cr_net_input_jacobian_f32(net, n, x, 1, CR_JAC_REV, jac1), CR_OK);
     assert_true(max_diff_f32(dx0, dx1, n * D) > 1e-3);

@@ -39,7 +39,7 @@ def load_chainrule_model(path):
     t = {k: torch.from_numpy(np.frombuffer(data[v["data_offsets"][0]:v["data_offsets"][1]],
                                            dtype=dt[v["dtype"]]).reshape(v["shape"]).copy())
          for k, v in header.items()}
-    acts = {"sigmoid": torch.nn.Sigmoid, "tanh": torch.nn.Tanh, "relu": torch.nn.ReLU}
+    acts = {"sigmoid": torch.nn.Sigmoid, "tanh": torch.nn.Tanh, "relu": torch.nn.ReLU, "gelu": torch.nn.GELU}
     layers = []
     if "input.mean" in t:
         layers.append(Standardize(t["input.mean"], t["input.std"]))
@@ -162,7 +162,8 @@ def main():
     ok = readme_loader_in_sync()
     with tempfile.TemporaryDirectory() as tmp:
         for layers, act in (("4,3,3", "sigmoid"), ("784,128,10", "sigmoid"), ("6,5,4,3", "tanh"),
-                            ("7,8,5,2", "relu"), ("1,1,2", "sigmoid")):
+                            ("7,8,5,2", "relu"), ("1,1,2", "sigmoid"), ("6,5,4,3", "gelu"),
+                            ("9,8,7,3", "gelu,tanh")):
             for dtype, tol in (("float64", 1e-10), ("float32", 1e-4)):
                 for n, onehot in ((1, False), (16, True)):
                     ok &= check(cli, tmp, layers, act, dtype, n, onehot, tol)

@@ -52,7 +52,8 @@ def write_st(path, meta, tensors):
 
 
 def torch_model(meta, t):
-    acts = {"sigmoid": torch.sigmoid, "tanh": torch.tanh, "relu": torch.relu}
+    acts = {"sigmoid": torch.sigmoid, "tanh": torch.tanh, "relu": torch.relu,
+            "gelu": torch.nn.functional.gelu}
     names = meta["activations"].split(",")
     layers = [(torch.from_numpy(t[f"fc{i}.weight"]), torch.from_numpy(t[f"fc{i}.bias"]), a)
               for i, a in enumerate(names, start=1)]
@@ -67,10 +68,18 @@ def torch_model(meta, t):
 
 
 def main():
-    cli = sys.argv[1]
+    for acts in ("tanh,sigmoid", "gelu,gelu"):
+        rc = run(sys.argv[1], acts)
+        if rc:
+            return rc
+    return 0
+
+
+def run(cli, acts):
+    print(f"== 784,32,16,10 {acts}, float64")
     tmp = tempfile.mkdtemp()
     model = os.path.join(tmp, "m.safetensors")
-    subprocess.run([cli, "init", "--layers", "784,32,16,10", "--activation", "tanh,sigmoid",
+    subprocess.run([cli, "init", "--layers", "784,32,16,10", "--activation", acts,
                     "--dtype", "float64", "--seed", "3", "--out", model], check=True,
                    stdout=subprocess.DEVNULL)
     meta, t = read_st(model)

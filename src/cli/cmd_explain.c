@@ -158,6 +158,10 @@ static void act_diag(const fmt *f, cr_activation act, const char *h_t, const cha
     case CR_ACT_TANH:
         snprintf(buf, size, f->md ? "(1 - %s \\circ %s)" : "(1−%s∘%s)", f->md ? h_m : h_t, f->md ? h_m : h_t);
         break;
+    case CR_ACT_GELU: /* d/dr r Φ(r) = Φ(r) + r φ(r) */
+        snprintf(buf, size, f->md ? "(\\Phi(%s) + %s \\circ \\varphi(%s))" : "(Φ(%s)+%s∘φ(%s))", f->md ? r_m : r_t,
+                 f->md ? r_m : r_t, f->md ? r_m : r_t);
+        break;
     default:
         snprintf(buf, size, f->md ? "\\mathbb{1}[%s > 0]" : "1[%s>0]", f->md ? r_m : r_t);
         break;
@@ -168,6 +172,7 @@ static const char *act_symbol(const fmt *f, cr_activation act) {
     switch (act) {
     case CR_ACT_SIGMOID: return TM(f, "σ", "\\sigma");
     case CR_ACT_TANH: return TM(f, "tanh", "\\tanh");
+    case CR_ACT_GELU: return TM(f, "gelu", "\\mathrm{gelu}");
     default: return TM(f, "relu", "\\mathrm{relu}");
     }
 }
@@ -712,11 +717,7 @@ int cmd_explain(int argc, char **argv) {
             print_matrix(f, name, jm, dout, din, TM(f, "Wᵀ", "$W^\\top$"));
             if (l > 0) {
                 const double *r = tape->pre[l - 1], *h = tape->post[l - 1];
-                switch (net->act[l - 1]) {
-                case CR_ACT_SIGMOID: cr_sigmoid_jacobian_f64(din, r, h, jm); break;
-                case CR_ACT_TANH: cr_tanh_jacobian_f64(din, r, h, jm); break;
-                default: cr_relu_jacobian_f64(din, r, h, jm); break;
-                }
+                cr_activation_jacobian_f64(net->act[l - 1], din, r, h, jm); /* the op table's row */
                 snprintf(name, sizeof name, f->md ? "\\partial %s/\\partial %s" : "∂%s/∂%s", TM(f, N.post_t[l - 1], N.post_m[l - 1]), TM(f, N.pre_t[l - 1], N.pre_m[l - 1]));
                 print_matrix(f, name, jm, din, din, TM(f, "diag(a′(r)) (diagonal)", "$\\mathrm{diag}(a'(r))$ (diagonal)"));
             }
@@ -741,11 +742,7 @@ int cmd_explain(int argc, char **argv) {
             memcpy(g, gn, din * sizeof(double));
             if (l > 0) {
                 const double *r = tape->pre[l - 1], *h = tape->post[l - 1];
-                switch (net->act[l - 1]) {
-                case CR_ACT_SIGMOID: cr_sigmoid_vjp_f64(din, r, h, g, gn); break;
-                case CR_ACT_TANH: cr_tanh_vjp_f64(din, r, h, g, gn); break;
-                default: cr_relu_vjp_f64(din, r, h, g, gn); break;
-                }
+                cr_activation_vjp_f64(net->act[l - 1], din, r, h, g, gn);
                 snprintf(name, sizeof name, f->md ? "g_{%s}" : "g_%s", TM(f, N.pre_t[l - 1], N.pre_m[l - 1]));
                 print_matrix(f, name, gn, 1, din, TM(f, "g ∘ a′(r)", "$g \\circ a'(r)$"));
                 memcpy(g, gn, din * sizeof(double));

@@ -73,3 +73,43 @@ void cr_act_restore(cr_activation act, cr_dtype dtype) {
     if (dtype == CR_F32) cr_act_table[act].f32 = selected[act].f32;
     if (dtype == CR_F64) cr_act_table[act].f64 = selected[act].f64;
 }
+
+/* The public element-wise activation functions (chainrule.h): the running rows. */
+void cr_activation_forward_f32(cr_activation act, size_t count, const float *r, float *h) {
+    cr_act_f32(act)->forward(count, r, h);
+}
+void cr_activation_deriv_f32(cr_activation act, size_t count, const float *r, const float *h,
+                             float *d) {
+    cr_act_f32(act)->deriv(count, r, h, d);
+}
+void cr_activation_vjp_f32(cr_activation act, size_t count, const float *r, const float *h,
+                           const float *g, float *gr) {
+    cr_act_f32(act)->vjp(count, r, h, g, gr);
+}
+void cr_activation_jvp_f32(cr_activation act, size_t count, const float *r, const float *h,
+                           const float *rd, float *hd) {
+    cr_act_f32(act)->jvp(count, r, h, rd, hd);
+}
+void cr_activation_jacobian_f32(cr_activation act, size_t d, const float *r, const float *h,
+                                float *jac) {
+    cr_act_f32(act)->jacobian(d, r, h, jac);
+}
+void cr_activation_forward_f64(cr_activation act, size_t count, const double *r, double *h) {
+    cr_act_f64(act)->forward(count, r, h);
+}
+void cr_activation_deriv_f64(cr_activation act, size_t count, const double *r, const double *h,
+                             double *d) {
+    cr_act_f64(act)->deriv(count, r, h, d);
+}
+void cr_activation_vjp_f64(cr_activation act, size_t count, const double *r, const double *h,
+                           const double *g, double *gr) {
+    cr_act_f64(act)->vjp(count, r, h, g, gr);
+}
+void cr_activation_jvp_f64(cr_activation act, size_t count, const double *r, const double *h,
+                           const double *rd, double *hd) {
+    cr_act_f64(act)->jvp(count, r, h, rd, hd);
+}
+void cr_activation_jacobian_f64(cr_activation act, size_t d, const double *r, const double *h,
+                                double *jac) {
+    cr_act_f64(act)->jacobian(d, r, h, jac);
+}

@@ -47,7 +47,8 @@
 #define CR_ACT_ROWS(X)                          \
     X(CR_ACT_SIGMOID, sigmoid, CR_INIT_XAVIER) \
     X(CR_ACT_TANH, tanh, CR_INIT_XAVIER)       \
-    X(CR_ACT_RELU, relu, CR_INIT_HE)
+    X(CR_ACT_RELU, relu, CR_INIT_HE)            \
+    X(CR_ACT_GELU, gelu, CR_INIT_HE)
 
 /* The functions of one activation for one scalar type (see above). */
 typedef struct {

@@ -6,6 +6,7 @@
 #include "sigmoid.tmpl.c"
 #include "tanh.tmpl.c"
 #include "relu.tmpl.c"
+#include "gelu.tmpl.c"
 #include "softmax.tmpl.c"
 #include "cross_entropy.tmpl.c"
 #include "softmax_ce.tmpl.c"
