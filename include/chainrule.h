@@ -112,6 +112,35 @@ void cr_set_threads(int n);
 /* The current count (the BLAS's; without CBLAS the last cr_set_threads, 1 at first). */
 int cr_get_threads(void);
 
+/* ---------------------------------------------------------------- kernel sets */
+/*
+ * chainrule's own float32 kernels (per-example SGD, the element-wise loops and
+ * optimiser updates of training, the packed products with W_1 of the input
+ * derivatives) exist once per instruction set: portable C, AVX2 + FMA and
+ * AVX-512 (docs/kernels.md). One set is used for all of them. It is chosen
+ * at the first call that needs it: the one the environment variable
+ * CHAINRULE_ISA names ("portable", "avx2", "avx512") if this build and CPU
+ * can run it, else the best they can run (the library never prints: an
+ * unusable value is ignored; the command refuses it with exit status 2).
+ * The portable set multiplies with W_1 through cr_gemm_f32 instead.
+ */
+typedef enum { CR_ISA_PORTABLE = 0, CR_ISA_AVX2 = 1, CR_ISA_AVX512 = 2 } cr_isa;
+#define CR_ISA_COUNT 3
+
+/* "portable", "avx2" or "avx512" (static); "unknown" for other values. */
+const char *cr_isa_name(cr_isa isa);
+/* 1 and *out set when name is one of the names above; 0 otherwise. */
+int cr_isa_from_name(const char *name, cr_isa *out);
+/* 1 if this build and CPU can run the set. */
+int cr_isa_supported(cr_isa isa);
+/* The best set this build and CPU can run. */
+cr_isa cr_isa_best(void);
+/* The set in use (making the choice described above if not made yet). */
+cr_isa cr_isa_current(void);
+/* Uses `isa` from now on; CR_ERR_ARG (and no change) if it is not supported.
+   Call it while no other thread is inside the library. */
+cr_status cr_isa_select(cr_isa isa);
+
 /* ---------------------------------------------------------------- ops */
 /*
  * One file per op under src/ops/, each with forward, explicit Jacobian, VJP

@@ -1,5 +1,6 @@
 /* chainrule: the command. Dispatches to one subcommand per file (cmd_*.c). */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
@@ -32,7 +33,22 @@ static void usage(FILE *out) {
     fprintf(out, "\nexit status: 0 success, 1 a check or run failed, 2 bad usage or bad input\n");
 }
 
+/* CHAINRULE_ISA: the kernel set the library will use (chainrule.h); a name it
+   does not know, or a set this CPU cannot run, is refused. */
+static int select_isa(void) {
+    const char *env = getenv("CHAINRULE_ISA");
+    if (!env || !*env) return CLI_OK;
+    cr_isa isa;
+    if (!cr_isa_from_name(env, &isa))
+        return cli_error("CHAINRULE_ISA=%s: unknown kernel set (portable, avx2 or avx512)", env);
+    if (cr_isa_select(isa) != CR_OK)
+        return cli_error("CHAINRULE_ISA=%s: this CPU cannot run that kernel set (best here: %s)", env,
+                         cr_isa_name(cr_isa_best()));
+    return CLI_OK;
+}
+
 int main(int argc, char **argv) {
+    if (select_isa() != CLI_OK) return CLI_USAGE;
     if (argc < 2) {
         usage(stderr);
         return CLI_USAGE;
@@ -51,7 +67,8 @@ int main(int argc, char **argv) {
         return CLI_OK;
     }
     if (!strcmp(name, "--version") || !strcmp(name, "version")) {
-        printf("chainrule %s (gemm: %s)\n", CR_VERSION_STRING, cr_have_cblas() ? "CBLAS" : "portable C");
+        printf("chainrule %s (gemm: %s; kernels: %s)\n", CR_VERSION_STRING,
+               cr_have_cblas() ? "CBLAS" : "portable C", cr_isa_name(cr_isa_current()));
         return CLI_OK;
     }
     for (size_t i = 0; i < n_commands; i++)

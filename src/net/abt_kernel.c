@@ -55,10 +55,7 @@ void cr_abt_free(cr_abt_packed *p) {
 
 #if CR_ABT_X86
 
-int cr_abt_available(void) {
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx512f");
-}
+int cr_abt_available(void) { return cr_isa_current() != CR_ISA_PORTABLE; }
 
 /* Stores panel p of a C row (crow = the row's column 0): the two registers
    hold the columns 32 p − shift + [0, 32). A whole panel is two stores, on a
@@ -147,20 +144,93 @@ CR_ABT_BLOCK(12)
 CR_ABT_BLOCK(13)
 CR_ABT_BLOCK(14)
 
+/* AVX2 (16 registers of 8 floats): one register of 8 columns per row, R <= 13
+   rows per block: per h of a slice, one load of the panel, R broadcasts and R
+   fused multiply-adds. Each value of C is the same chain of fused
+   multiply-adds over h as in the AVX-512 blocks, and the derived rows the
+   same subtractions in the same order, so both sets give the same bits. */
+__attribute__((target("avx2,fma"))) static void store_slice(float *crow, size_t v0,
+                                                            const cr_abt_packed *b, int stream,
+                                                            __m256 x) {
+    if (v0 >= b->shift && v0 - b->shift + 8 <= b->n) {
+        float *c = crow + (v0 - b->shift);
+        if (stream)
+            _mm256_stream_ps(c, x); /* 32-byte aligned when the shift matches C */
+        else
+            _mm256_storeu_ps(c, x);
+        return;
+    }
+    float lanes[8]; /* the first or last slice: only the columns inside [0, n) */
+    _mm256_storeu_ps(lanes, x);
+    for (size_t l = 0; l < 8; l++)
+        if (v0 + l >= b->shift && v0 + l - b->shift < b->n) crow[v0 + l - b->shift] = lanes[l];
+}
+
+#define CR_ABT2_BLOCK(R)                                                                       \
+    __attribute__((target("avx2,fma"))) static void abt2_block_##R(                            \
+        const abt_rows *br, const cr_abt_packed *b, int stream) {                              \
+        const size_t k = b->k;                                                                 \
+        const float *r[R];                                                                     \
+        for (size_t i = 0; i < R; i++) r[i] = i < br->rows ? br->src[i] : br->src[0];          \
+        for (size_t p = 0; p < b->panels; p++)                                                 \
+            for (size_t s = 0; s < CR_ABT_PANEL / 8; s++) {                                    \
+                const size_t v0 = p * CR_ABT_PANEL + s * 8; /* virtual column of lane 0 */     \
+                if (v0 + 8 <= b->shift || v0 >= b->shift + b->n) continue; /* outside C */     \
+                const float *bp = b->data + p * k * CR_ABT_PANEL + s * 8;                      \
+                __m256 acc[R];                                                                 \
+                for (int i = 0; i < R; i++) acc[i] = _mm256_setzero_ps();                      \
+                for (size_t h = 0; h < k; h++) {                                               \
+                    const __m256 bv = _mm256_load_ps(bp + h * CR_ABT_PANEL);                   \
+                    _Pragma("GCC unroll 13") for (int i = 0; i < R; i++)                       \
+                        acc[i] = _mm256_fmadd_ps(_mm256_set1_ps(r[i][h]), bv, acc[i]);         \
+                }                                                                              \
+                for (size_t i = 0; i < br->rows; i++)                                          \
+                    store_slice(br->out[i], v0, b, stream, acc[i]);                            \
+                for (size_t g0 = 0; br->group && g0 < br->rows; g0 += br->group) {             \
+                    __m256 d = _mm256_setzero_ps();                                            \
+                    for (size_t i = g0; i < g0 + br->group; i++) d = _mm256_sub_ps(d, acc[i]); \
+                    store_slice(br->derived[g0 / br->group], v0, b, stream, d);                \
+                }                                                                              \
+            }                                                                                  \
+    }
+CR_ABT2_BLOCK(7)
+CR_ABT2_BLOCK(8)
+CR_ABT2_BLOCK(9)
+CR_ABT2_BLOCK(10)
+CR_ABT2_BLOCK(11)
+CR_ABT2_BLOCK(12)
+CR_ABT2_BLOCK(13)
+
 typedef void (*abt_block_fn)(const abt_rows *, const cr_abt_packed *, int);
-static const abt_block_fn abt_blocks[] = {abt_block_8,  abt_block_9,  abt_block_10, abt_block_11,
-                                          abt_block_12, abt_block_13, abt_block_14};
+/* one instruction set's blocks: blocks[R - min_rows] for R in [min_rows, max_rows] */
+typedef struct {
+    size_t min_rows, max_rows;
+    abt_block_fn blocks[7];
+} abt_set;
+static const abt_set abt_avx512 = {8, 14, {abt_block_8, abt_block_9, abt_block_10, abt_block_11,
+                                           abt_block_12, abt_block_13, abt_block_14}};
+static const abt_set abt_avx2 = {7, 13, {abt2_block_7, abt2_block_8, abt2_block_9, abt2_block_10,
+                                         abt2_block_11, abt2_block_12, abt2_block_13}};
+static void abt_portable(size_t n_ex, size_t kr, const float *a, size_t lda,
+                         const cr_abt_packed *b, float *c, size_t ldc);
 
 void cr_abt_gemm(size_t n_ex, size_t kr, const float *a, size_t lda, const size_t *derived,
                  const cr_abt_packed *b, float *c, size_t ldc) {
+    const cr_isa isa = cr_isa_current();
+    if (isa == CR_ISA_PORTABLE) {
+        abt_portable(n_ex, kr, a, lda, b, c, ldc);
+        return;
+    }
+    const abt_set *set = isa == CR_ISA_AVX512 ? &abt_avx512 : &abt_avx2;
     const size_t m = n_ex * kr;
     /* stream a large C when the panels line up with its 64-byte lines */
     const int stream = m * b->n >= (1u << 18) && cr_abt_shift_for(c, ldc) == b->shift &&
                        ((uintptr_t)c & 3) == 0;
     abt_rows br;
     if (derived && kr >= 2 && kr <= CR_ABT_ROWS) {
-        /* blocks of whole examples, kr − 1 computed rows each: R = E (kr − 1) in [8, 14] */
-        const size_t g = kr - 1, per = g >= 8 ? 1 : CR_ABT_ROWS / g, R = per * g;
+        /* blocks of whole examples, kr − 1 computed rows each: R = E (kr − 1) in
+           [min_rows, max_rows] ([8, 14] for AVX-512, [7, 13] for AVX2) */
+        const size_t g = kr - 1, per = g >= set->min_rows ? 1 : set->max_rows / g, R = per * g;
         for (size_t e0 = 0; e0 < n_ex; e0 += per) {
             const size_t ne = n_ex - e0 < per ? n_ex - e0 : per;
             br.rows = 0;
@@ -177,17 +247,18 @@ void cr_abt_gemm(size_t n_ex, size_t kr, const float *a, size_t lda, const size_
                     br.out[br.rows++] = out;
                 }
             }
-            abt_blocks[R - 8](&br, b, stream);
+            set->blocks[R - set->min_rows](&br, b, stream);
         }
     } else {
         br.group = 0;
-        for (size_t r0 = 0; r0 < m; r0 += CR_ABT_ROWS) {
-            br.rows = m - r0 < CR_ABT_ROWS ? m - r0 : CR_ABT_ROWS;
+        const size_t R = set->max_rows;
+        for (size_t r0 = 0; r0 < m; r0 += R) {
+            br.rows = m - r0 < R ? m - r0 : R;
             for (size_t i = 0; i < br.rows; i++) {
                 br.src[i] = a + (r0 + i) * lda;
                 br.out[i] = c + (r0 + i) * ldc;
             }
-            abt_block_14(&br, b, stream);
+            set->blocks[R - set->min_rows](&br, b, stream);
         }
     }
     if (stream) _mm_sfence(); /* streamed stores are weakly ordered: publish them */
@@ -197,10 +268,18 @@ void cr_abt_gemm(size_t n_ex, size_t kr, const float *a, size_t lda, const size_
 
 int cr_abt_available(void) { return 0; }
 
-/* Plain loops over the packed layout, correct but slow. */
 void cr_abt_gemm(size_t n_ex, size_t kr, const float *a, size_t lda, const size_t *derived,
                  const cr_abt_packed *b, float *c, size_t ldc) {
     (void)derived; /* every row multiplied out */
+    abt_portable(n_ex, kr, a, lda, b, c, ldc);
+}
+
+#endif
+
+/* Plain loops over the packed layout, correct but slow (the portable set's
+   callers use cr_gemm_f32 instead). */
+static void abt_portable(size_t n_ex, size_t kr, const float *a, size_t lda,
+                         const cr_abt_packed *b, float *c, size_t ldc) {
     const size_t k = b->k;
     for (size_t i = 0; i < n_ex * kr; i++)
         for (size_t j = 0; j < b->n; j++) {
@@ -211,5 +290,3 @@ void cr_abt_gemm(size_t n_ex, size_t kr, const float *a, size_t lda, const size_
             c[i * ldc + j] = sum;
         }
 }
-
-#endif

@@ -11,9 +11,12 @@
  * back, so C crosses the memory bus three times. Here each element of C is
  * computed in registers over the whole k and written once, with non-temporal
  * stores when C is large; B is packed once per call of the
- * Jacobian and shared by the workers. AVX-512 only: elsewhere cr_abt_available()
- * is 0 and the caller uses cr_gemm_f32. Results equal sgemm's up to rounding
- * (each element is one fused multiply-add chain over k in order).
+ * Jacobian and shared by the workers. Blocks for AVX-512 (14 rows × 32 columns
+ * in registers) and AVX2 (up to 13 rows × 8 columns), chosen by the kernel set
+ * (chainrule.h, cr_isa); under the portable set cr_abt_available() is 0 and
+ * the caller uses cr_gemm_f32. Each element is one fused multiply-add chain
+ * over k in order, so AVX2 and AVX-512 give the same bits, and sgemm's values
+ * up to rounding.
  */
 #ifndef CR_ABT_KERNEL_H
 #define CR_ABT_KERNEL_H
@@ -35,7 +38,7 @@ typedef struct {
     float *data;   /* panel p, row h: 32 values B[j][h], 0 where j is outside [0, n) (owned) */
 } cr_abt_packed;
 
-/* 1 if the CPU and the build have the kernel. */
+/* 1 if the kernel set in use has the kernel (AVX2 or AVX-512). */
 int cr_abt_available(void);
 /* The shift that lines the panels up with C: (c mod 64) / 4 when the row
    stride keeps every row at that offset (ldc a multiple of 16), else 0. */

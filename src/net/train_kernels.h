@@ -1,9 +1,9 @@
 /*
  * Small float32 kernels of the training loop, whose sigmoid and sigmoid VJP
- * the float32 network chain (net.tmpl.c) also uses (private to src/net). The
- * per-example kernels are written once with GCC/Clang vector extensions and
- * compiled for AVX-512, AVX2 and the baseline ISA; the best one the CPU
- * supports is picked at the first call.
+ * the float32 network chain (net.tmpl.c) also uses (private to src/net). Each
+ * exists in every kernel set (chainrule.h, cr_isa): the portable C reference
+ * and its AVX2 and AVX-512 instantiations (train_kernels_simd.tmpl.h), which
+ * give the same bits as the reference; the set in use is cr_isa_current().
  */
 #ifndef CR_TRAIN_KERNELS_H
 #define CR_TRAIN_KERNELS_H
@@ -26,8 +26,8 @@ int cr_sparse_ger_f32(size_t nnz, const uint32_t *idx, size_t dout, float a, con
                       const float *g, float *w, float *b);
 
 
-/* h = σ(r) for the training forward: exp through a vectorised Cephes-style
-   polynomial (relative error ~2e-7, i.e. within 2 ulp of expf), stable form
+/* h = σ(r) for the training forward: exp through a Cephes-style polynomial
+   (relative error ~2e-7, i.e. within 2 ulp of expf), stable form
    e = exp(−|r|), h = 1/(1+e) for r ≥ 0 and e/(1+e) for r < 0. */
 void cr_sigmoid_fast_f32(size_t count, const float *r, float *h);
 /* gr = g ∘ h ∘ (1 − h), the sigmoid VJP (same expression as the op's). */
@@ -37,9 +37,7 @@ void cr_sigmoid_vjp_fast_f32(size_t count, const float *h, const float *g, float
 int cr_all_finite_f32(size_t count, const float *x);
 
 /* Optimiser updates over n parameters (see chainrule.h for the formulas);
-   wd is the L2 coefficient. Every lane computes exactly what the scalar
-   expression computes (no contraction to FMA), so results do not depend on
-   the instruction set. */
+   wd is the L2 coefficient. */
 void cr_opt_sgd_f32(size_t n, float lr, float wd, float *p, const float *g);
 void cr_opt_momentum_f32(size_t n, float lr, float wd, float mu, int nesterov, float *p,
                          const float *g, float *m);
