@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # The whole test suite: installs what is missing, then builds and runs CTest in
-#   1. Release, gcc, OpenBLAS gemm, warnings as errors
+#   1. Release, gcc, OpenBLAS gemm, warnings as errors; its tests again under
+#      every other kernel set the CPU runs (CHAINRULE_ISA, docs/kernels.md) and,
+#      on an AVX-512 CPU, as an AVX2-only CPU runs them (AVX2 kernels and
+#      OpenBLAS's Haswell kernels)
 #   2. clang, warnings as errors
 #   3. the portable C gemm (no CBLAS)
 #   4. AddressSanitizer + UndefinedBehaviorSanitizer
@@ -22,6 +25,19 @@ run() { # NAME CMAKE-ARGS...
 }
 
 run gcc-release -DCMAKE_BUILD_TYPE=Release
+isa_run() { # LABEL VAR=VALUE...
+  echo "=== gcc-release, $1"; shift
+  (cd build-ci/gcc-release && env "$@" ctest --output-on-failure -j"$jobs" ${CTEST_ARGS:-})
+}
+best=$(env -u CHAINRULE_ISA build-ci/gcc-release/chainrule --version | sed -n 's/.*kernels: \([a-z0-9]*\)).*/\1/p')
+for isa in portable avx2 avx512; do
+  [ "$isa" = "$best" ] && continue
+  CHAINRULE_ISA=$isa build-ci/gcc-release/chainrule --version >/dev/null 2>&1 || continue
+  isa_run "CHAINRULE_ISA=$isa" CHAINRULE_ISA=$isa
+done
+if [ "$best" = avx512 ]; then
+  isa_run "CHAINRULE_ISA=avx2 OPENBLAS_CORETYPE=Haswell" CHAINRULE_ISA=avx2 OPENBLAS_CORETYPE=Haswell
+fi
 CC=clang run clang-release -DCMAKE_BUILD_TYPE=Release
 run portable-gemm -DCMAKE_BUILD_TYPE=Release -DCR_USE_CBLAS=OFF
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \

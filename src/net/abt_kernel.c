@@ -144,11 +144,13 @@ CR_ABT_BLOCK(12)
 CR_ABT_BLOCK(13)
 CR_ABT_BLOCK(14)
 
-/* AVX2 (16 registers of 8 floats): one register of 8 columns per row, R <= 13
-   rows per block: per h of a slice, one load of the panel, R broadcasts and R
-   fused multiply-adds. Each value of C is the same chain of fused
-   multiply-adds over h as in the AVX-512 blocks, and the derived rows the
-   same subtractions in the same order, so both sets give the same bits. */
+/* AVX2 (16 registers of 8 floats): the same blocks of rows as AVX-512, taken
+   16 columns (half a panel) at a time in sub-blocks of at most 6 rows, whose
+   2 × 6 accumulators, 2 panel registers and a broadcast fill 15 registers:
+   per h, 2 loads of the panel, R broadcasts and 2R fused multiply-adds. Each
+   value of C is the same chain of fused multiply-adds over h as in the
+   AVX-512 blocks, and the derived rows the same subtractions in the same
+   order, so both sets give the same bits. */
 __attribute__((target("avx2,fma"))) static void store_slice(float *crow, size_t v0,
                                                             const cr_abt_packed *b, int stream,
                                                             __m256 x) {
@@ -160,57 +162,76 @@ __attribute__((target("avx2,fma"))) static void store_slice(float *crow, size_t 
             _mm256_storeu_ps(c, x);
         return;
     }
+    if (v0 + 8 <= b->shift || v0 >= b->shift + b->n) return; /* wholly outside C */
     float lanes[8]; /* the first or last slice: only the columns inside [0, n) */
     _mm256_storeu_ps(lanes, x);
     for (size_t l = 0; l < 8; l++)
         if (v0 + l >= b->shift && v0 + l - b->shift < b->n) crow[v0 + l - b->shift] = lanes[l];
 }
 
-#define CR_ABT2_BLOCK(R)                                                                       \
-    __attribute__((target("avx2,fma"))) static void abt2_block_##R(                            \
-        const abt_rows *br, const cr_abt_packed *b, int stream) {                              \
-        const size_t k = b->k;                                                                 \
-        const float *r[R];                                                                     \
-        for (size_t i = 0; i < R; i++) r[i] = i < br->rows ? br->src[i] : br->src[0];          \
-        for (size_t p = 0; p < b->panels; p++)                                                 \
-            for (size_t s = 0; s < CR_ABT_PANEL / 8; s++) {                                    \
-                const size_t v0 = p * CR_ABT_PANEL + s * 8; /* virtual column of lane 0 */     \
-                if (v0 + 8 <= b->shift || v0 >= b->shift + b->n) continue; /* outside C */     \
-                const float *bp = b->data + p * k * CR_ABT_PANEL + s * 8;                      \
-                __m256 acc[R];                                                                 \
-                for (int i = 0; i < R; i++) acc[i] = _mm256_setzero_ps();                      \
-                for (size_t h = 0; h < k; h++) {                                               \
-                    const __m256 bv = _mm256_load_ps(bp + h * CR_ABT_PANEL);                   \
-                    _Pragma("GCC unroll 13") for (int i = 0; i < R; i++)                       \
-                        acc[i] = _mm256_fmadd_ps(_mm256_set1_ps(r[i][h]), bv, acc[i]);         \
-                }                                                                              \
-                for (size_t i = 0; i < br->rows; i++)                                          \
-                    store_slice(br->out[i], v0, b, stream, acc[i]);                            \
-                for (size_t g0 = 0; br->group && g0 < br->rows; g0 += br->group) {             \
-                    __m256 d = _mm256_setzero_ps();                                            \
-                    for (size_t i = g0; i < g0 + br->group; i++) d = _mm256_sub_ps(d, acc[i]); \
-                    store_slice(br->derived[g0 / br->group], v0, b, stream, d);                \
-                }                                                                              \
-            }                                                                                  \
+/* R rows (a compile-time constant after inlining) × 16 columns over the whole k */
+__attribute__((target("avx2,fma"), always_inline)) static inline void abt2_sub(
+    const float *const *r, const int R, const float *bp, size_t k, __m256 (*out)[2]) {
+    __m256 acc[12];
+    _Pragma("GCC unroll 12") for (int i = 0; i < 2 * R; i++) acc[i] = _mm256_setzero_ps();
+    for (size_t h = 0; h < k; h++) {
+        const __m256 b0 = _mm256_load_ps(bp + h * CR_ABT_PANEL);
+        const __m256 b1 = _mm256_load_ps(bp + h * CR_ABT_PANEL + 8);
+        _Pragma("GCC unroll 6") for (int i = 0; i < R; i++) {
+            const __m256 av = _mm256_set1_ps(r[i][h]);
+            acc[2 * i] = _mm256_fmadd_ps(av, b0, acc[2 * i]);
+            acc[2 * i + 1] = _mm256_fmadd_ps(av, b1, acc[2 * i + 1]);
+        }
     }
-CR_ABT2_BLOCK(7)
-CR_ABT2_BLOCK(8)
-CR_ABT2_BLOCK(9)
-CR_ABT2_BLOCK(10)
-CR_ABT2_BLOCK(11)
-CR_ABT2_BLOCK(12)
-CR_ABT2_BLOCK(13)
+    _Pragma("GCC unroll 6") for (int i = 0; i < R; i++) {
+        out[i][0] = acc[2 * i];
+        out[i][1] = acc[2 * i + 1];
+    }
+}
+
+__attribute__((target("avx2,fma"))) static void abt2_block(const abt_rows *br,
+                                                           const cr_abt_packed *b, int stream) {
+    const size_t k = b->k, n = br->rows;
+    const size_t subs = (n + 5) / 6; /* sub-blocks of n / subs or one more rows */
+    __m256 acc[CR_ABT_ROWS][2];
+    for (size_t p = 0; p < b->panels; p++)
+        for (size_t half = 0; half < 2; half++) {
+            const size_t v0 = p * CR_ABT_PANEL + half * 16; /* virtual column of lane 0 */
+            if (v0 + 16 <= b->shift || v0 >= b->shift + b->n) continue; /* outside C */
+            const float *bp = b->data + p * k * CR_ABT_PANEL + half * 16;
+            for (size_t q = 0, i0 = 0; q < subs; q++) {
+                const size_t rows = n / subs + (q < n % subs);
+                const float *const *r = br->src + i0;
+                switch (rows) {
+                case 1: abt2_sub(r, 1, bp, k, acc + i0); break;
+                case 2: abt2_sub(r, 2, bp, k, acc + i0); break;
+                case 3: abt2_sub(r, 3, bp, k, acc + i0); break;
+                case 4: abt2_sub(r, 4, bp, k, acc + i0); break;
+                case 5: abt2_sub(r, 5, bp, k, acc + i0); break;
+                default: abt2_sub(r, 6, bp, k, acc + i0); break;
+                }
+                i0 += rows;
+            }
+            for (size_t i = 0; i < n; i++) {
+                store_slice(br->out[i], v0, b, stream, acc[i][0]);
+                store_slice(br->out[i], v0 + 8, b, stream, acc[i][1]);
+            }
+            for (size_t g0 = 0; br->group && g0 < n; g0 += br->group) {
+                __m256 lo = _mm256_setzero_ps(), hi = _mm256_setzero_ps();
+                for (size_t i = g0; i < g0 + br->group; i++) {
+                    lo = _mm256_sub_ps(lo, acc[i][0]);
+                    hi = _mm256_sub_ps(hi, acc[i][1]);
+                }
+                store_slice(br->derived[g0 / br->group], v0, b, stream, lo);
+                store_slice(br->derived[g0 / br->group], v0 + 8, b, stream, hi);
+            }
+        }
+}
 
 typedef void (*abt_block_fn)(const abt_rows *, const cr_abt_packed *, int);
-/* one instruction set's blocks: blocks[R - min_rows] for R in [min_rows, max_rows] */
-typedef struct {
-    size_t min_rows, max_rows;
-    abt_block_fn blocks[7];
-} abt_set;
-static const abt_set abt_avx512 = {8, 14, {abt_block_8, abt_block_9, abt_block_10, abt_block_11,
-                                           abt_block_12, abt_block_13, abt_block_14}};
-static const abt_set abt_avx2 = {7, 13, {abt2_block_7, abt2_block_8, abt2_block_9, abt2_block_10,
-                                         abt2_block_11, abt2_block_12, abt2_block_13}};
+/* AVX-512: blocks[R - 8] for R in [8, 14] rows; AVX2 takes any R */
+static const abt_block_fn abt_blocks[] = {abt_block_8,  abt_block_9,  abt_block_10, abt_block_11,
+                                          abt_block_12, abt_block_13, abt_block_14};
 static void abt_portable(size_t n_ex, size_t kr, const float *a, size_t lda,
                          const cr_abt_packed *b, float *c, size_t ldc);
 
@@ -221,16 +242,14 @@ void cr_abt_gemm(size_t n_ex, size_t kr, const float *a, size_t lda, const size_
         abt_portable(n_ex, kr, a, lda, b, c, ldc);
         return;
     }
-    const abt_set *set = isa == CR_ISA_AVX512 ? &abt_avx512 : &abt_avx2;
     const size_t m = n_ex * kr;
     /* stream a large C when the panels line up with its 64-byte lines */
     const int stream = m * b->n >= (1u << 18) && cr_abt_shift_for(c, ldc) == b->shift &&
                        ((uintptr_t)c & 3) == 0;
     abt_rows br;
     if (derived && kr >= 2 && kr <= CR_ABT_ROWS) {
-        /* blocks of whole examples, kr − 1 computed rows each: R = E (kr − 1) in
-           [min_rows, max_rows] ([8, 14] for AVX-512, [7, 13] for AVX2) */
-        const size_t g = kr - 1, per = g >= set->min_rows ? 1 : set->max_rows / g, R = per * g;
+        /* blocks of whole examples, kr − 1 computed rows each: R = E (kr − 1) in [8, 14] */
+        const size_t g = kr - 1, per = g >= 8 ? 1 : CR_ABT_ROWS / g, R = per * g;
         for (size_t e0 = 0; e0 < n_ex; e0 += per) {
             const size_t ne = n_ex - e0 < per ? n_ex - e0 : per;
             br.rows = 0;
@@ -247,18 +266,23 @@ void cr_abt_gemm(size_t n_ex, size_t kr, const float *a, size_t lda, const size_
                     br.out[br.rows++] = out;
                 }
             }
-            set->blocks[R - set->min_rows](&br, b, stream);
+            if (isa == CR_ISA_AVX512)
+                abt_blocks[R - 8](&br, b, stream);
+            else
+                abt2_block(&br, b, stream);
         }
     } else {
         br.group = 0;
-        const size_t R = set->max_rows;
-        for (size_t r0 = 0; r0 < m; r0 += R) {
-            br.rows = m - r0 < R ? m - r0 : R;
+        for (size_t r0 = 0; r0 < m; r0 += CR_ABT_ROWS) {
+            br.rows = m - r0 < CR_ABT_ROWS ? m - r0 : CR_ABT_ROWS;
             for (size_t i = 0; i < br.rows; i++) {
                 br.src[i] = a + (r0 + i) * lda;
                 br.out[i] = c + (r0 + i) * ldc;
             }
-            set->blocks[R - set->min_rows](&br, b, stream);
+            if (isa == CR_ISA_AVX512)
+                abt_block_14(&br, b, stream);
+            else
+                abt2_block(&br, b, stream);
         }
     }
     if (stream) _mm_sfence(); /* streamed stores are weakly ordered: publish them */
