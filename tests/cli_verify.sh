@@ -49,6 +49,13 @@ grep -q "matrix product binds before ∘" "$T/out" && ok || bad "precedence of t
 expect 0 "markdown, 3 hidden layers, large" -- "$CR" explain --layers 30,20,12,8,5 --activation tanh --format markdown --max-print 10
 grep -Eq '_\{[0-9]+\}_' "$T/out" && bad "double subscripts in markdown" || ok
 grep -Eq "yhat|act'\(r\)| o act|\^T " "$T/out" && bad "ASCII fallbacks in markdown" || ok
+# 15 hidden layers (CR_MAX_LAYERS): the product of section 2 is written whole, not cut at 1 KiB
+expect 0 "markdown, 15 hidden layers" -- "$CR" explain --layers 4,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,3 --activation tanh --format markdown
+grep -qF '\underbrace{\frac{\partial r_{1}}{\partial x}}_{2\times 4} \;\in\; \mathbb{R}^{1\times 4}' "$T/out" && ok || bad "the chain of a deep net is written whole"
+# docs/seed-derivation.md is explain's markdown: its derivation (sections 1-4, symbols and shapes only) is today's
+expect 0 "explain --format markdown" -- "$CR" explain --format markdown
+cmp -s <(sed '/^## 5\./q' "$T/out") <(sed '/^## 5\./q' "$(dirname "$0")/../docs/seed-derivation.md") && ok ||
+  bad "docs/seed-derivation.md's sections 1-4 differ from explain --format markdown (regenerate the doc)"
 
 # ---------------------------------------------------------------- a zero gradient (item 4d)
 expect 0 "explain at a zero gradient (every ReLU inactive)" -- "$CR" explain --layers 4,2,3 --activation relu --seed 1

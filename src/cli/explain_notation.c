@@ -1,0 +1,200 @@
+/*
+ * The notation of explain's derivation, shared by the text and markdown
+ * formats (explain_notation.h): the symbol table, the chain's names, the
+ * activations' derivatives and the printing primitives.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "explain_notation.h"
+
+const explain_notation explain_notation_table[EXPLAIN_SYM_COUNT] = {
+    [SYM_THETA] = {"θ", "\\theta"},
+    [SYM_DJ_DYHAT] = {"∂J/∂ŷ", "\\partial J/\\partial \\hat{y}"},
+    [SYM_DYHAT_DTHETA] = {"∂ŷ/∂θ", "\\partial \\hat{y}/\\partial \\theta"},
+    [SYM_DZ_DX] = {"∂z/∂x", "\\partial z/\\partial x"},
+    [SYM_CE_JACOBIAN] = {"−(y ⊘ ŷ)", "-(y \\oslash \\hat{y})"},
+    [SYM_SOFTMAX_JACOBIAN] = {"diag(ŷ) − ŷᵀŷ", "\\mathrm{diag}(\\hat{y}) - \\hat{y}^\\top \\hat{y}"},
+    [SYM_YHAT_MINUS_Y] = {"ŷ − y", "\\hat{y} - y"},
+    [SYM_G_THETA] = {"g_θ", "g_\\theta"},
+    [SYM_STD_JACOBIAN] = {"diag(1/σ)", "\\mathrm{diag}(1/\\sigma)"},
+    [SYM_G_OSLASH_SIGMA] = {"g_z ⊘ σ", "g_z \\oslash \\sigma"},
+    [SYM_W_T] = {"Wᵀ", "W^\\top"},
+    [SYM_G_W_T] = {"g Wᵀ", "g W^\\top"},
+    [SYM_ACT_JACOBIAN] = {"diag(a′(r))", "\\mathrm{diag}(a'(r))"},
+    [SYM_G_CIRC_ACT] = {"g ∘ a′(r)", "g \\circ a'(r)"},
+    [SYM_PARTIAL] = {"∂%s/∂%s", "\\partial %s/\\partial %s"},
+    [SYM_GRAD] = {"g_%s", "g_{%s}"},
+    [SYM_WEIGHT] = {"W%d", "W_{%d}"},
+    [SYM_BIAS] = {"b%d", "b_{%d}"},
+};
+
+/* One of 8 rotating static buffers, so that a few results can be used in one printf. */
+static char *scratch(void) {
+    static char bufs[8][512];
+    static int next;
+    return bufs[next++ & 7];
+}
+
+const char *explain_sym(const explain_format *f, explain_symbol s) {
+    return f->md ? explain_notation_table[s].md : explain_notation_table[s].text;
+}
+
+const char *explain_sym_inline(const explain_format *f, explain_symbol s) {
+    if (!f->md) return explain_notation_table[s].text;
+    char *b = scratch();
+    snprintf(b, 512, "$%s$", explain_notation_table[s].md);
+    return b;
+}
+
+/* ------------------------------------------------------------ names */
+
+void explain_names_make(explain_names *nm, int L, int standardized) {
+    nm->L = L;
+    for (int l = 0; l < L; l++) {
+        if (l == L - 1) {
+            strcpy(nm->pre_t[l], "θ"), strcpy(nm->pre_m[l], "\\theta");
+            strcpy(nm->post_t[l], "ŷ"), strcpy(nm->post_m[l], "\\hat{y}");
+        } else if (L == 2) {
+            strcpy(nm->pre_t[l], "r"), strcpy(nm->pre_m[l], "r");
+            strcpy(nm->post_t[l], "h"), strcpy(nm->post_m[l], "h");
+        } else {
+            snprintf(nm->pre_t[l], 16, "r%d", l + 1), snprintf(nm->pre_m[l], 24, "r_{%d}", l + 1);
+            snprintf(nm->post_t[l], 16, "h%d", l + 1), snprintf(nm->post_m[l], 24, "h_{%d}", l + 1);
+        }
+        if (l == 0)
+            strcpy(nm->in_t[l], "x"), strcpy(nm->in_m[l], "x");
+        else
+            strcpy(nm->in_t[l], nm->post_t[l - 1]), strcpy(nm->in_m[l], nm->post_m[l - 1]);
+    }
+    if (standardized) strcpy(nm->in_t[0], "z"), strcpy(nm->in_m[0], "z"); /* z = (x − μ) ⊘ σ feeds layer 1 */
+}
+
+const char *explain_act_symbol(const explain_format *f, cr_activation act) {
+    switch (act) {
+    case CR_ACT_SIGMOID: return EXPLAIN_TM(f, "σ", "\\sigma");
+    case CR_ACT_TANH: return EXPLAIN_TM(f, "tanh", "\\tanh");
+    case CR_ACT_GELU: return EXPLAIN_TM(f, "gelu", "\\mathrm{gelu}");
+    default: return EXPLAIN_TM(f, "relu", "\\mathrm{relu}");
+    }
+}
+
+void explain_act_diag(const explain_format *f, cr_activation act, const explain_names *nm, int l,
+                  char *buf, size_t size) {
+    const char *h = f->md ? nm->post_m[l] : nm->post_t[l], *r = f->md ? nm->pre_m[l] : nm->pre_t[l];
+    switch (act) {
+    case CR_ACT_SIGMOID: /* σ' = σ(1 − σ) */
+        snprintf(buf, size, f->md ? "%s \\circ (1 - %s)" : "%s∘(1−%s)", h, h);
+        break;
+    case CR_ACT_TANH: /* tanh' = 1 − tanh² */
+        snprintf(buf, size, f->md ? "(1 - %s \\circ %s)" : "(1−%s∘%s)", h, h);
+        break;
+    case CR_ACT_GELU: /* d/dr r Φ(r) = Φ(r) + r φ(r) */
+        snprintf(buf, size, f->md ? "(\\Phi(%s) + %s \\circ \\varphi(%s))" : "(Φ(%s)+%s∘φ(%s))", r, r, r);
+        break;
+    default:
+        snprintf(buf, size, f->md ? "\\mathbb{1}[%s > 0]" : "1[%s>0]", r);
+        break;
+    }
+}
+
+void explain_closed_form(const cr_net *net, const explain_names *nm, int standardized, char *ct,
+                     char *cm, size_t size) {
+    const explain_format text = {0, 0}, md = {1, 0};
+    char diag_t[128], diag_m[128];
+    snprintf(ct, size, "(ŷ − y)");
+    snprintf(cm, size, "(\\hat{y} - y)");
+    for (int l = net->n_layers - 1; l >= 0; l--) {
+        char t2[1024], m2[1024];
+        int nt, nmd; /* a too-long nesting is cut, never overflowed */
+        if (l > 0) {
+            explain_act_diag(&text, net->act[l - 1], nm, l - 1, diag_t, sizeof diag_t);
+            explain_act_diag(&md, net->act[l - 1], nm, l - 1, diag_m, sizeof diag_m);
+            nt = snprintf(t2, sizeof t2, "(%.880s W%dᵀ ∘ %.100s)", ct, l + 1, diag_t);
+            nmd = snprintf(m2, sizeof m2, "\\left(%.850s W_{%d}^\\top \\circ %.100s\\right)", cm, l + 1, diag_m);
+        } else {
+            nt = snprintf(t2, sizeof t2, "%.1000s W%dᵀ", ct, l + 1);
+            nmd = snprintf(m2, sizeof m2, "%.1000s W_{%d}^\\top", cm, l + 1);
+        }
+        if (nt < 0 || nmd < 0) break;
+        snprintf(ct, size, "%s", t2);
+        snprintf(cm, size, "%s", m2);
+    }
+    if (standardized) {
+        char t2[1024], m2[1024];
+        snprintf(t2, sizeof t2, "(%.1000s) ⊘ σ", ct);
+        snprintf(m2, sizeof m2, "\\left(%.990s\\right) \\oslash \\sigma", cm);
+        snprintf(ct, size, "%s", t2);
+        snprintf(cm, size, "%s", m2);
+    }
+}
+
+/* ------------------------------------------------------------ printing */
+
+void explain_out(const char *s, ...) {
+    va_list ap;
+    va_start(ap, s);
+    vprintf(s, ap);
+    va_end(ap);
+}
+
+void explain_heading(const explain_format *f, const char *title) {
+    if (f->md)
+        explain_out("\n## %s\n\n", title);
+    else {
+        explain_out("\n%s\n", title);
+        for (size_t i = 0; i < strlen(title); i++)
+            if (((unsigned char)title[i] & 0xC0) != 0x80) explain_out("-"); /* one per character */
+        explain_out("\n");
+    }
+}
+
+void explain_display(const explain_format *f, const char *text, const char *md) {
+    if (f->md)
+        explain_out("$$\n%s\n$$\n\n", md);
+    else
+        explain_out("    %s\n", text);
+}
+
+void explain_matrix(const explain_format *f, const char *name, const double *m, size_t rows,
+                size_t cols, const char *formula) {
+    if (rows * cols > f->max_print) {
+        if (f->md)
+            explain_out("- $%s$ = %s: a %zu×%zu matrix (%zu entries, not printed)\n", name, formula, rows,
+                    cols, rows * cols);
+        else
+            explain_out("    %s = %s: %zu×%zu (%zu entries, not printed)\n", name, formula, rows, cols,
+                    rows * cols);
+        return;
+    }
+    if (f->md) {
+        explain_out("$$\n%s = \\begin{bmatrix}", name);
+        for (size_t i = 0; i < rows; i++) {
+            explain_out("%s", i ? " \\\\ " : " ");
+            for (size_t j = 0; j < cols; j++) explain_out("%s%.4f", j ? " & " : "", m[i * cols + j]);
+        }
+        explain_out(" \\end{bmatrix}\n$$\n\n");
+    } else {
+        explain_out("    %s (%zu×%zu) =", name, rows, cols);
+        for (size_t i = 0; i < rows; i++) {
+            explain_out("%s", rows > 1 ? "\n        [" : " [");
+            for (size_t j = 0; j < cols; j++) explain_out("%s%9.5f", j ? " " : "", m[i * cols + j]);
+            explain_out(" ]");
+        }
+        explain_out("\n");
+    }
+}
+
+const char *explain_pad(const char *s, int width) {
+    char *b = scratch();
+    const size_t cap = 512;
+    int chars = 0;
+    size_t len = strlen(s);
+    if (len > cap - 64) len = cap - 64;
+    memcpy(b, s, len);
+    for (size_t i = 0; i < len; i++) chars += ((unsigned char)s[i] & 0xC0) != 0x80;
+    while (chars < width && len < cap - 1) b[len++] = ' ', chars++;
+    b[len] = '\0';
+    return b;
+}

@@ -1,0 +1,337 @@
+/*
+ * explain's derivation, sections 1-4, one function per section and each for
+ * both formats (text with Unicode, markdown with LaTeX), the symbols from the
+ * notation table (explain_notation.c):
+ *   title      the network, the conventions (and the standardisation link)
+ *   1          the forward pass with every shape
+ *   2          ∂J/∂x as a product of named Jacobians; each one's formula and
+ *              structure (diagonal means element-wise ∘); σ′ derived, ⊘ defined
+ *   3          the order of evaluation: the VJP steps, the closed form, precedence
+ *   4          the same in the gradient (column) convention
+ * Sections 5-6 (the numbers, the checks) are in explain_render_numbers.c.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "explain_notation.h"
+#include "explain_sections.h"
+
+/* "1×K", "D×D": a shape as text. */
+static const char *shape(char *buf, size_t size, size_t rows, size_t cols) {
+    if (rows == 1) snprintf(buf, size, "1×%zu", cols);
+    else snprintf(buf, size, "%zu×%zu", rows, cols);
+    return buf;
+}
+
+void explain_section_title(const explain_format *f, const explain_example *ex) {
+    const cr_net *net = ex->net;
+    const int L = net->n_layers;
+    const size_t D = net->dims[0], K = net->dims[L];
+    if (f->md)
+        explain_out("# ∂J/∂x, explained\n\n");
+    else
+        explain_out("chainrule explain: the gradient of the loss with respect to the input\n"
+                "======================================================================\n");
+    char arch[256];
+    size_t len = 0;
+    for (int l = 0; l <= L && len < sizeof arch - 16; l++)
+        len += (size_t)snprintf(arch + len, sizeof arch - len, l ? "-%zu" : "%zu", net->dims[l]);
+    /* the seed question's network: one sigmoid hidden layer, 4-3-3 or 784-128-10 */
+    int seed_shape = L == 2 && net->act[0] == CR_ACT_SIGMOID &&
+                     ((D == 4 && net->dims[1] == 3 && K == 3) || (D == 784 && net->dims[1] == 128 && K == 10));
+    char acts[160];
+    size_t al = 0;
+    acts[0] = '\0';
+    for (int l = 0; l + 1 < L && al < sizeof acts - 16; l++)
+        al += (size_t)snprintf(acts + al, sizeof acts - al, "%s%s", l ? ", " : "", cr_activation_name(net->act[l]));
+    char desc[200];
+    if (seed_shape) snprintf(desc, sizeof desc, "the seed network: one sigmoid hidden layer");
+    else if (L == 1) snprintf(desc, sizeof desc, "no hidden layer");
+    else snprintf(desc, sizeof desc, "%d hidden layer%s: %s", L - 1, L == 2 ? "" : "s", acts);
+    explain_out("%sNetwork %s (%s), one example, computed in float64.%s\n", f->md ? "" : "\n", arch, desc,
+            ex->from_model ? " Weights from the model file." : " Random weights (seeded).");
+    if (ex->sd)
+        explain_out("%s", EXPLAIN_TM(f, "The model standardises its input: z = (x − μ) ⊘ σ (⊘: element-wise division) is the\n"
+                                "first link of the chain, with the diagonal Jacobian ∂z/∂x = diag(1/σ).\n",
+                             "The model standardises its input: $z = (x - \\mu) \\oslash \\sigma$ ($\\oslash$: element-wise division) is the first link of the chain, with the diagonal Jacobian $\\partial z/\\partial x = \\mathrm{diag}(1/\\sigma)$.\n\n"));
+    explain_out("Row vectors throughout (x is 1×%zu), Jacobians in numerator layout (one row per output).\n", D);
+}
+
+void explain_section_forward(const explain_format *f, const explain_example *ex, const explain_names *N) {
+    const cr_net *net = ex->net;
+    const int L = net->n_layers;
+    char buf[1024], bufm[1024];
+    explain_heading(f, "1. Forward pass");
+    for (int l = 0; l < L; l++) {
+        size_t din = net->dims[l], dout = net->dims[l + 1];
+        char rhs[64];
+        snprintf(rhs, sizeof rhs, "%s W%d + b%d", N->in_t[l], l + 1, l + 1);
+        snprintf(buf, sizeof buf, "%s = %s %s: 1×%zu   W%d: %zu×%zu   b%d: 1×%zu", explain_pad(N->pre_t[l], 3),
+                 explain_pad(rhs, 16), N->pre_t[l], dout, l + 1, din, dout, l + 1, dout);
+        snprintf(bufm, sizeof bufm, "%s = %s W_{%d} + b_{%d} \\qquad %s \\in \\mathbb{R}^{1\\times %zu},\\ W_{%d} \\in \\mathbb{R}^{%zu\\times %zu}",
+                 N->pre_m[l], N->in_m[l], l + 1, l + 1, N->pre_m[l], dout, l + 1, din, dout);
+        explain_display(f, buf, bufm);
+        if (l + 1 < L) {
+            snprintf(rhs, sizeof rhs, "%s(%s)", explain_act_symbol(f, net->act[l]), N->pre_t[l]);
+            snprintf(buf, sizeof buf, "%s = %s %s: 1×%zu   (element-wise)", explain_pad(N->post_t[l], 3),
+                     explain_pad(rhs, 16), N->post_t[l], dout);
+            snprintf(bufm, sizeof bufm, "%s = %s(%s) \\quad \\text{(element-wise)}", N->post_m[l],
+                     explain_act_symbol(f, net->act[l]), N->pre_m[l]);
+        } else {
+            snprintf(buf, sizeof buf, "ŷ   = softmax(θ)       ŷ: 1×%zu   ŷ_i = e^θ_i / Σ_j e^θ_j", dout);
+            snprintf(bufm, sizeof bufm, "\\hat{y} = \\mathrm{softmax}(\\theta), \\quad \\hat{y}_i = \\frac{e^{\\theta_i}}{\\sum_j e^{\\theta_j}}");
+        }
+        explain_display(f, buf, bufm);
+    }
+    explain_display(f, "J   = −Σ_i y_i log ŷ_i  y: 1×K, one-hot; J: a scalar",
+                "J = -\\sum_i y_i \\log \\hat{y}_i \\qquad y \\text{ one-hot},\\ J \\in \\mathbb{R}");
+}
+
+/* The factors of the product of section 2: in text, names and shapes to be
+   aligned in two lines; in markdown, one equation with the shapes under braces. */
+typedef struct {
+    char tok[2 * CR_MAX_LAYERS + 2][48], shp[2 * CR_MAX_LAYERS + 2][48];
+    int n;
+    char md[4096];
+    size_t md_len;
+} chain_factors;
+
+/* Appends ∂a/∂b, rows×cols (a_t, b_t: text names; a_m, b_m: LaTeX). */
+static void add_factor(chain_factors *c, size_t rows, size_t cols, const char *a_t, const char *b_t,
+                       const char *a_m, const char *b_m) {
+    const explain_format text = {0, 0};
+    snprintf(c->tok[c->n], sizeof c->tok[0], explain_sym(&text, SYM_PARTIAL), a_t, b_t);
+    snprintf(c->shp[c->n++], sizeof c->shp[0], "(%zu×%zu)", rows, cols);
+    if (c->md_len < sizeof c->md)
+        c->md_len += (size_t)snprintf(c->md + c->md_len, sizeof c->md - c->md_len,
+                                      "%s\\underbrace{\\frac{\\partial %s}{\\partial %s}}_{%zu\\times %zu}",
+                                      c->md_len ? " " : "\\frac{\\partial J}{\\partial x} = ", a_m, b_m, rows, cols);
+}
+
+/* ∂J/∂x = ∂J/∂ŷ · ∂ŷ/∂θ · ∂θ/∂h · ∂h/∂r · ... · ∂r1/∂x (· ∂z/∂x), with the shapes. */
+static void chain_product(const explain_format *f, const explain_example *ex, const explain_names *N) {
+    const cr_net *net = ex->net;
+    const int L = net->n_layers;
+    const size_t D = net->dims[0], K = net->dims[L];
+    chain_factors c;
+    c.n = 0, c.md_len = 0;
+    add_factor(&c, 1, K, "J", "ŷ", "J", "\\hat{y}");
+    add_factor(&c, K, K, "ŷ", "θ", "\\hat{y}", "\\theta");
+    for (int l = L - 1; l >= 0; l--) {
+        add_factor(&c, net->dims[l + 1], net->dims[l], N->pre_t[l], N->in_t[l], N->pre_m[l], N->in_m[l]);
+        if (l > 0)
+            add_factor(&c, net->dims[l], net->dims[l], N->post_t[l - 1], N->pre_t[l - 1], N->post_m[l - 1],
+                       N->pre_m[l - 1]);
+    }
+    if (ex->sd) add_factor(&c, D, D, "z", "x", "z", "x"); /* the standardisation: the first link */
+    if (f->md) {
+        if (c.md_len < sizeof c.md)
+            snprintf(c.md + c.md_len, sizeof c.md - c.md_len, " \\;\\in\\; \\mathbb{R}^{1\\times %zu}", D);
+        explain_display(f, "", c.md);
+        return;
+    }
+    explain_out("    ∂J/∂x = ");
+    for (int i = 0; i < c.n; i++) {
+        int w = (int)strlen(c.shp[i]) > 7 ? (int)strlen(c.shp[i]) : 7;
+        explain_out("%s%s", i ? " · " : "", explain_pad(c.tok[i], w));
+    }
+    explain_out("\n            ");
+    for (int i = 0; i < c.n; i++) {
+        int w = (int)strlen(c.shp[i]) > 7 ? (int)strlen(c.shp[i]) : 7;
+        explain_out("%s%s", i ? "   " : "", explain_pad(c.shp[i], w));
+    }
+    explain_out("  = 1×%zu\n", D);
+}
+
+/* One row of the table of Jacobians: name = formula, shape, structure -> kind of link. */
+static void jacobian_row(const explain_format *f, const char *name, const char *formula, const char *shp,
+                         const char *structure_t, const char *structure_m, const char *link_m) {
+    if (f->md)
+        explain_out("| $%s$ | $%s$ | %s | %s | %s |\n", name, formula, shp, structure_m, link_m);
+    else
+        explain_out("    %s = %s %s %s\n", explain_pad(name, 9), explain_pad(formula, 22), explain_pad(shp, 10), structure_t);
+}
+
+void explain_section_chain(const explain_format *f, const explain_example *ex, const explain_names *N) {
+    const cr_net *net = ex->net;
+    const int L = net->n_layers;
+    const size_t D = net->dims[0], K = net->dims[L];
+    explain_heading(f, "2. The chain rule: one Jacobian per link");
+    chain_product(f, ex, N);
+    explain_out("%sEvery link is an ordinary matrix product of the row gradient so far with the next\n"
+            "Jacobian. Which links look \"element-wise\" depends only on which Jacobians are diagonal:\n\n",
+            f->md ? "" : "\n");
+
+    /* the table of Jacobians */
+    char sh[48], name[96], formula[192], diag[128], structure[192];
+    if (f->md) explain_out("| Jacobian | formula | shape | structure | so the link is |\n|---|---|---|---|---|\n");
+    jacobian_row(f, explain_sym(f, SYM_DJ_DYHAT), explain_sym(f, SYM_CE_JACOBIAN), shape(sh, sizeof sh, 1, K),
+                 "a row (J is a scalar)", "a row (J is a scalar)", "the starting row");
+    jacobian_row(f, explain_sym(f, SYM_DYHAT_DTHETA), explain_sym(f, SYM_SOFTMAX_JACOBIAN), shape(sh, sizeof sh, K, K),
+                 "FULL: every ŷ_i depends on every θ_j -> matrix product",
+                 "**full**: every $\\hat{y}_i$ depends on every $\\theta_j$", "a matrix product");
+    for (int l = L - 1; l >= 0; l--) {
+        size_t din = net->dims[l], dout = net->dims[l + 1];
+        snprintf(name, sizeof name, explain_sym(f, SYM_PARTIAL), EXPLAIN_TM(f, N->pre_t[l], N->pre_m[l]),
+                 EXPLAIN_TM(f, N->in_t[l], N->in_m[l]));
+        snprintf(formula, sizeof formula, EXPLAIN_TM(f, "W%dᵀ", "W_{%d}^\\top"), l + 1);
+        jacobian_row(f, name, formula, shape(sh, sizeof sh, dout, din), "FULL -> matrix product", "**full**",
+                     "a matrix product");
+        if (l > 0) {
+            explain_act_diag(f, net->act[l - 1], N, l - 1, diag, sizeof diag);
+            snprintf(name, sizeof name, explain_sym(f, SYM_PARTIAL), EXPLAIN_TM(f, N->post_t[l - 1], N->post_m[l - 1]),
+                     EXPLAIN_TM(f, N->pre_t[l - 1], N->pre_m[l - 1]));
+            snprintf(formula, sizeof formula, EXPLAIN_TM(f, "diag(%s)", "\\mathrm{diag}(%s)"), diag);
+            if (f->md) {
+                /* h_{2} indexed is {h_{2}}_i: a second subscript needs braces in TeX */
+                char hb[32], rb[32];
+                snprintf(hb, sizeof hb, strchr(N->post_m[l - 1], '_') ? "{%s}" : "%s", N->post_m[l - 1]);
+                snprintf(rb, sizeof rb, strchr(N->pre_m[l - 1], '_') ? "{%s}" : "%s", N->pre_m[l - 1]);
+                snprintf(structure, sizeof structure, "**diagonal**: $%s_i$ depends only on $%s_i$", hb, rb);
+            } else
+                snprintf(structure, sizeof structure, "DIAGONAL: %s_i depends only on %s_i -> element-wise ∘",
+                         N->post_t[l - 1], N->pre_t[l - 1]);
+            jacobian_row(f, name, formula, shape(sh, sizeof sh, din, din), structure, structure,
+                         "element-wise: $\\circ$");
+        }
+    }
+    if (ex->sd)
+        jacobian_row(f, explain_sym(f, SYM_DZ_DX), explain_sym(f, SYM_STD_JACOBIAN), shape(sh, sizeof sh, D, D),
+                     "DIAGONAL: z_i = (x_i − μ_i)/σ_i -> element-wise ⊘ σ",
+                     "**diagonal**: $z_i = (x_i - \\mu_i)/\\sigma_i$", "element-wise: $\\oslash\\, \\sigma$");
+
+    int has_sigmoid = 0;
+    for (int l = 0; l + 1 < L; l++) has_sigmoid |= net->act[l] == CR_ACT_SIGMOID;
+    explain_out("%s", EXPLAIN_TM(f, "\n    ⊘ is element-wise division: (y ⊘ ŷ)_i = y_i / ŷ_i.\n",
+                         "\n$\\oslash$ is element-wise division: $(y \\oslash \\hat{y})_i = y_i / \\hat{y}_i$.\n"));
+    if (has_sigmoid)
+        explain_out("%s", EXPLAIN_TM(f,
+            "    The sigmoid's derivative: σ(r) = 1/(1 + e^−r), so σ′(r) = e^−r/(1 + e^−r)² = σ(r) · (1 − σ(r)),\n"
+            "    because 1 − σ(r) = e^−r/(1 + e^−r). With h = σ(r): ∂h_i/∂r_i = h_i (1 − h_i), i.e. diag(h∘(1−h)).\n",
+            "\nThe sigmoid's derivative: $\\sigma(r) = 1/(1 + e^{-r})$, so $\\sigma'(r) = e^{-r}/(1 + e^{-r})^2 = \\sigma(r)\\,(1 - \\sigma(r))$, "
+            "because $1 - \\sigma(r) = e^{-r}/(1 + e^{-r})$. With $h = \\sigma(r)$: $\\partial h_i/\\partial r_i = h_i (1 - h_i)$, i.e. $\\mathrm{diag}(h \\circ (1 - h))$.\n"));
+    explain_out("\n%s\n", EXPLAIN_TM(f,
+        "A row g times a diagonal matrix diag(d) is the element-wise product g ∘ d: that, and only\n"
+        "that, is where \"∘\" comes from. Softmax's Jacobian is not diagonal, but fused with the\n"
+        "cross-entropy the first two links collapse:",
+        "A row $g$ times a diagonal matrix $\\mathrm{diag}(d)$ is the element-wise product $g \\circ d$: that, and only that, is where $\\circ$ comes from. Softmax's Jacobian is not diagonal, but fused with the cross-entropy the first two links collapse:"));
+    if (f->md) explain_out("\n");
+    explain_display(f, "∂J/∂θ = −(y ⊘ ŷ)(diag(ŷ) − ŷᵀŷ) = −y + (Σ_i y_i) ŷ = ŷ − y     (Σ_i y_i = 1)",
+                "\\frac{\\partial J}{\\partial \\theta} = -(y \\oslash \\hat{y})\\left(\\mathrm{diag}(\\hat{y}) - \\hat{y}^\\top \\hat{y}\\right) = -y + \\Big(\\sum_i y_i\\Big) \\hat{y} = \\hat{y} - y");
+}
+
+/* One VJP step: step n, vector = computed as, shape, kind. */
+static void vjp_step(const explain_format *f, int *step, const char *vec, const char *rhs, size_t width,
+                     const char *kind) {
+    char sh[48];
+    shape(sh, sizeof sh, 1, width);
+    if (f->md)
+        explain_out("| %d | $%s$ | $%s$ | %s | %s |\n", (*step)++, vec, rhs, sh, kind);
+    else
+        explain_out("    step %d  %s = %s %s %s\n", (*step)++, explain_pad(vec, 4), explain_pad(rhs, 30), explain_pad(sh, 8), kind);
+}
+
+void explain_section_order(const explain_format *f, const explain_example *ex, const explain_names *N,
+                           const char *closed_t, const char *closed_m) {
+    const cr_net *net = ex->net;
+    const int L = net->n_layers;
+    const size_t D = net->dims[0], K = net->dims[L];
+    char buf[1024], bufm[1024], diag[128], vec[64], rhs[192];
+    explain_heading(f, "3. Evaluation order: vector-Jacobian products, starting from the loss");
+    explain_out("%s", EXPLAIN_TM(f, "In the row convention the product of section 2 is evaluated left to right,\n"
+                            "(((∂J/∂ŷ · ∂ŷ/∂θ) · ∂θ/∂h) · …) · ∂r/∂x: it starts at the loss and walks back through\n"
+                            "the network, each step a row vector times the next Jacobian. (Right to left is the order\n"
+                            "of the column convention of section 4.) Reverse mode never forms a Jacobian matrix;\n"
+                            "it carries one row vector back:\n\n",
+                         "In the row convention the product of section 2 is evaluated **left to right**, "
+                         "$(((\\partial J/\\partial \\hat{y} \\cdot \\partial \\hat{y}/\\partial \\theta) \\cdot \\ldots) \\cdot \\partial r/\\partial x)$: "
+                         "it starts at the loss and walks back through the network, each step a row vector times the next Jacobian "
+                         "(right to left is the order of the column convention of section 4). "
+                         "Reverse mode never forms a Jacobian matrix; it carries one row vector back:\n\n"));
+    int step = 1;
+    if (f->md) explain_out("| step | vector | computed as | shape | kind |\n|---|---|---|---|---|\n");
+    vjp_step(f, &step, EXPLAIN_TM(f, "g_θ", "g_\\theta = \\partial J/\\partial \\theta"), explain_sym(f, SYM_YHAT_MINUS_Y), K,
+             "fused softmax + cross-entropy");
+    const char *cur = explain_sym(f, SYM_THETA);
+    for (int l = L - 1; l >= 0; l--) {
+        size_t din = net->dims[l];
+        snprintf(vec, sizeof vec, explain_sym(f, SYM_GRAD), EXPLAIN_TM(f, N->in_t[l], N->in_m[l]));
+        snprintf(rhs, sizeof rhs, EXPLAIN_TM(f, "g_%s W%dᵀ", "g_{%s} W_{%d}^\\top"), cur, l + 1);
+        vjp_step(f, &step, vec, rhs, din, "matrix product");
+        if (l > 0) {
+            explain_act_diag(f, net->act[l - 1], N, l - 1, diag, sizeof diag);
+            snprintf(vec, sizeof vec, explain_sym(f, SYM_GRAD), EXPLAIN_TM(f, N->pre_t[l - 1], N->pre_m[l - 1]));
+            snprintf(rhs, sizeof rhs, EXPLAIN_TM(f, "g_%s ∘ %s", "g_{%s} \\circ %s"),
+                     EXPLAIN_TM(f, N->post_t[l - 1], N->post_m[l - 1]), diag);
+            vjp_step(f, &step, vec, rhs, din, "element-wise (diagonal Jacobian)");
+            cur = EXPLAIN_TM(f, N->pre_t[l - 1], N->pre_m[l - 1]);
+        }
+    }
+    if (ex->sd) vjp_step(f, &step, "g_x", explain_sym(f, SYM_G_OSLASH_SIGMA), D, "element-wise (the standardisation)");
+
+    explain_out("\n%s\n\n", "Put together, the closed form:");
+    snprintf(buf, sizeof buf, "∂J/∂x = %.900s        (1×%zu)", closed_t, D);
+    snprintf(bufm, sizeof bufm, "\\frac{\\partial J}{\\partial x} = %.900s \\;\\in\\; \\mathbb{R}^{1\\times %zu}", closed_m, D);
+    explain_display(f, buf, bufm);
+    if (L == 2 && net->act[0] == CR_ACT_SIGMOID)
+        explain_out("%s", EXPLAIN_TM(f, "\nPrecedence: a matrix product binds before ∘. Read (g W2ᵀ ∘ h∘(1−h)) W1ᵀ as\n"
+                                "((g W2ᵀ) ∘ (h∘(1−h))) W1ᵀ: first the row g W2ᵀ, then the element-wise product with\n"
+                                "h∘(1−h) (the diagonal of ∂h/∂r), then that row times W1ᵀ. Never g (W2ᵀ ∘ …).\n",
+                             "\nPrecedence: a matrix product binds before $\\circ$. Read $(g W_2^\\top \\circ h \\circ (1-h)) W_1^\\top$ as "
+                             "$((g W_2^\\top) \\circ (h \\circ (1-h))) W_1^\\top$: first the row $g W_2^\\top$, then the element-wise product "
+                             "with the diagonal of $\\partial h/\\partial r$, then that row times $W_1^\\top$; never $g\\,(W_2^\\top \\circ \\ldots)$.\n"));
+    else if (L > 1)
+        explain_out("%s", EXPLAIN_TM(f, "\nPrecedence: a matrix product binds before ∘: (g Wᵀ ∘ d) means ((g Wᵀ) ∘ d), the row g Wᵀ\n"
+                                "first, then the element-wise product with the diagonal d of the activation's Jacobian.\n",
+                             "\nPrecedence: a matrix product binds before $\\circ$: $(g W^\\top \\circ d)$ means $((g W^\\top) \\circ d)$, the row $g W^\\top$ first, "
+                             "then the element-wise product with the diagonal $d$ of the activation's Jacobian.\n"));
+}
+
+void explain_section_columns(const explain_format *f, const explain_example *ex, const explain_names *N) {
+    const cr_net *net = ex->net;
+    const size_t D = net->dims[0];
+    const explain_format text = {0, 0}, md = {1, 0};
+    char buf[1024], bufm[1024], diag_t[128], diag_m[128];
+    explain_heading(f, "4. The same in the gradient (column) convention");
+    explain_out("%s", EXPLAIN_TM(f,
+        "With column gradients ∇ = (∂/∂)ᵀ every step is ∇_in J = (∂out/∂in)ᵀ ∇_out J: the same numbers,\n"
+        "transposed, and the diagonal Jacobians are symmetric, so ∘ stays ∘.\n\n",
+        "With column gradients $\\nabla = (\\partial/\\partial)^\\top$ every step is $\\nabla_{in} J = (\\partial\\, out/\\partial\\, in)^\\top \\nabla_{out} J$: the same numbers, transposed; diagonal Jacobians are symmetric, so $\\circ$ stays $\\circ$.\n\n"));
+    explain_display(f, "∇_θ J = ŷᵀ − yᵀ", "\\nabla_\\theta J = \\hat{y}^\\top - y^\\top");
+    const char *cur_t = explain_sym(&text, SYM_THETA), *cur_m = explain_sym(&md, SYM_THETA);
+    for (int l = net->n_layers - 1; l >= 0; l--) {
+        snprintf(buf, sizeof buf, "∇_%s J = W%d ∇_%s J          (%zu×%zu)(%zu×1)", N->in_t[l], l + 1, cur_t,
+                 net->dims[l], net->dims[l + 1], net->dims[l + 1]);
+        snprintf(bufm, sizeof bufm, "\\nabla_{%s} J = W_{%d}\\, \\nabla_{%s} J", N->in_m[l], l + 1, cur_m);
+        explain_display(f, buf, bufm);
+        if (l > 0) {
+            explain_act_diag(&text, net->act[l - 1], N, l - 1, diag_t, sizeof diag_t);
+            explain_act_diag(&md, net->act[l - 1], N, l - 1, diag_m, sizeof diag_m);
+            snprintf(buf, sizeof buf, "∇_%s J = diag(%s) ∇_%s J = %s ∘ ∇_%s J", N->pre_t[l - 1], diag_t,
+                     N->post_t[l - 1], diag_t, N->post_t[l - 1]);
+            snprintf(bufm, sizeof bufm, "\\nabla_{%s} J = \\mathrm{diag}(%s)\\, \\nabla_{%s} J = %s \\circ \\nabla_{%s} J",
+                     N->pre_m[l - 1], diag_m, N->post_m[l - 1], diag_m, N->post_m[l - 1]);
+            explain_display(f, buf, bufm);
+            cur_t = N->pre_t[l - 1];
+            cur_m = N->pre_m[l - 1];
+        }
+    }
+    snprintf(buf, sizeof buf, "∇_x J = (∂J/∂x)ᵀ   (%zu×1)", D);
+    snprintf(bufm, sizeof bufm, "\\nabla_x J = \\left(\\frac{\\partial J}{\\partial x}\\right)^\\top \\in \\mathbb{R}^{%zu\\times 1}", D);
+    explain_display(f, buf, bufm);
+}
+
+cr_status explain_render(const explain_format *f, const explain_example *ex) {
+    explain_names N;
+    char closed_t[1024], closed_m[1024]; /* the closed form of ∂J/∂x, sections 3 and 6 */
+    explain_names_make(&N, ex->net->n_layers, ex->sd != NULL);
+    explain_closed_form(ex->net, &N, ex->sd != NULL, closed_t, closed_m, sizeof closed_t);
+    explain_section_title(f, ex);
+    explain_section_forward(f, ex, &N);
+    explain_section_chain(f, ex, &N);
+    explain_section_order(f, ex, &N, closed_t, closed_m);
+    explain_section_columns(f, ex, &N);
+    cr_status st = explain_section_numbers(f, ex, &N);
+    if (st == CR_OK) explain_section_checks(f, ex, closed_t, closed_m);
+    return st;
+}
