@@ -42,7 +42,7 @@ tests=()
 for f in "$B"/tests/test_*; do [ -x "$f" ] && [ -f "$f" ] && tests+=("$(basename "$f")"); done
 for f in "$src"/tests/cli_*.sh; do
   n=$(basename "$f" .sh)
-  [ "$n" = cli_killtrain ] || tests+=("$n")
+  case "$n" in cli_killtrain | cli_lib) ;; *) tests+=("$n") ;; esac # cli_lib: their preamble
 done
 t0=$SECONDS
 printf '%s\n' "${tests[@]}" | xargs -P "$jobs" -I{} bash -c 'one {}' | tee "$logs/summary.txt"

@@ -3,27 +3,7 @@
 # and the command line's handling of bad input (one line on stderr naming the
 # file, exit 2, no output file).
 # usage: tests/cli_core.sh path/to/chainrule
-set -u
-CR=${1:?usage: cli_core.sh path/to/chainrule}
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-pass=0 fail=0
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
-
-# expect STATUS DESCRIPTION -- command...   (stdout to $T/out, stderr to $T/err)
-expect() {
-  local want=$1 what=$2; shift 3
-  "$@" >"$T/out" 2>"$T/err"
-  local got=$?
-  if [ "$got" = "$want" ]; then ok; else bad "$what: exit $got, expected $want"; sed 's/^/    /' "$T/err" | head -5; fi
-}
-# the error is exactly one line and contains TEXT
-one_line_error() {
-  local text=$1 what=$2
-  if [ "$(wc -l <"$T/err")" = 1 ] && grep -qF -- "$text" "$T/err"; then ok; else bad "$what: stderr should be one line containing '$text', got:"; sed 's/^/    /' "$T/err" | head -5; fi
-}
-no_file() { if [ -e "$1" ]; then bad "$2: $1 was written"; else ok; fi; }
+. "$(dirname "${BASH_SOURCE[0]}")/cli_lib.sh" || exit 1
 
 # ---------------------------------------------------------------- help and usage
 expect 0 "help" -- "$CR" help

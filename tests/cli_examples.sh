@@ -12,24 +12,7 @@
 #     is written (no .npy left behind);
 #   - attack --method pgd --json is valid JSON (predicted_dloss is null).
 # usage: tests/cli_examples.sh path/to/chainrule
-set -u
-CR=${1:?usage: cli_examples.sh path/to/chainrule}
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-pass=0 fail=0
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
-expect() {
-  local want=$1 what=$2; shift 3
-  "$@" >"$T/out" 2>"$T/err"
-  local got=$?
-  if [ "$got" = "$want" ]; then ok; else bad "$what: exit $got, expected $want"; sed 's/^/    /' "$T/err" | head -5; fi
-}
-one_line_error() {
-  local text=$1 what=$2
-  if [ "$(wc -l <"$T/err")" = 1 ] && grep -qF -- "$text" "$T/err"; then ok; else bad "$what: stderr should be one line containing '$text', got:"; sed 's/^/    /' "$T/err" | head -5; fi
-}
-no_file() { if [ -e "$1" ]; then bad "$2: $1 was written"; else ok; fi; }
+. "$(dirname "${BASH_SOURCE[0]}")/cli_lib.sh" || exit 1
 
 "$CR" init --layers 6,5,3 --seed 3 --out "$T/m.safetensors" >/dev/null || bad "init"
 "$CR" init --layers 784,8,10 --seed 3 --out "$T/img.safetensors" >/dev/null || bad "init images"

@@ -4,19 +4,7 @@
 # jvp, attack, attribute, explain and gradcheck (passes on real images; a
 # planted wrong GELU VJP fails and is named).
 # usage: tests/cli_gelu.sh path/to/chainrule
-set -u
-CR=${1:?usage: cli_gelu.sh path/to/chainrule}
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-pass=0 fail=0
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
-expect() {
-  local want=$1 what=$2; shift 3
-  "$@" >"$T/out" 2>"$T/err"
-  local got=$?
-  if [ "$got" = "$want" ]; then ok; else bad "$what: exit $got, expected $want"; sed 's/^/    /' "$T/err" "$T/out" | tail -8; fi
-}
+. "$(dirname "${BASH_SOURCE[0]}")/cli_lib.sh" || exit 1
 
 expect 0 "init --activation gelu" -- "$CR" init --layers 6,5,4,3 --activation gelu,tanh --dtype float64 \
   --seed 2 --out "$T/small.safetensors"

@@ -6,23 +6,7 @@
 # this CPU runs, the float32 closed-form Jacobian the same bytes under avx2
 # and avx512.
 # usage: tests/cli_isa.sh path/to/chainrule
-set -u
-CR=${1:?usage: cli_isa.sh path/to/chainrule}
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-pass=0 fail=0
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
-expect() {
-  local want=$1 what=$2; shift 3
-  "$@" >"$T/out" 2>"$T/err"
-  local got=$?
-  if [ "$got" = "$want" ]; then ok; else bad "$what: exit $got, expected $want"; sed 's/^/    /' "$T/err" | head -5; fi
-}
-one_line_error() {
-  local text=$1 what=$2
-  if [ "$(wc -l <"$T/err")" = 1 ] && grep -qF -- "$text" "$T/err"; then ok; else bad "$what: stderr should be one line containing '$text', got:"; sed 's/^/    /' "$T/err" | head -5; fi
-}
+. "$(dirname "${BASH_SOURCE[0]}")/cli_lib.sh" || exit 1
 
 # ---------------------------------------------------------------- naming and refusing
 expect 0 "--version" -- env -u CHAINRULE_ISA "$CR" --version

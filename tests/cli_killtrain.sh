@@ -13,22 +13,12 @@
 # temporary files such kills leave behind are counted (they are garbage by
 # design: the target is only ever replaced by rename).
 # usage: tests/cli_killtrain.sh path/to/chainrule
-set -u
-CR=${1:?usage: cli_killtrain.sh path/to/chainrule}
-case "$CR" in /*) ;; *) CR="$PWD/$CR" ;; esac
+. "$(dirname "${BASH_SOURCE[0]}")/cli_lib.sh" || exit 1
 N=${CR_KILL_ITERATIONS:-60}
 if ! "$CR" train --help >/dev/null 2>&1; then
   echo "SKIP: this chainrule has no train command"; exit 0
 fi
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
 cd "$T" || exit 1
-pass=0 fail=0
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
-meta() { # FILE KEY: a metadata value of a checkpoint (header JSON is compact)
-  grep -ao "\"$2\":\"[0-9]*\"" "$1" | head -1 | sed 's/.*:"\([0-9]*\)"/\1/'
-}
 
 awk 'BEGIN { srand(5); for (i = 0; i < 64; i++) { c = i % 3;
   printf "%d,%.4f,%.4f,%.4f,%.4f\n", c, c + rand(), 2 - c + rand(), rand(), c * 0.5 + rand() } }' >tiny.csv

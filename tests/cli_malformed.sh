@@ -13,15 +13,9 @@
 # works (not under ASan), the 2^40 claims are rerun with 256 MB of address
 # space to show that they are refused before any allocation.
 # usage: tests/cli_malformed.sh path/to/chainrule
-set -u
-CR=${1:?usage: cli_malformed.sh path/to/chainrule}
+. "$(dirname "${BASH_SOURCE[0]}")/cli_lib.sh" || exit 1
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-case "$CR" in /*) ;; *) CR="$PWD/$CR" ;; esac
-T=$(mktemp -d)
-trap 'chmod -R u+rwx "$T" 2>/dev/null; rm -rf "$T"' EXIT
-pass=0 fail=0 skip=0
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
+skip=0
 
 # err WHAT FILE TEXT OUT -- command...
 #   exit 2, one stderr line containing FILE and TEXT, OUT (unless -) not created,

@@ -5,17 +5,9 @@
 # which --resume continues. Extreme but finite data (|x| up to 3e38, 1e30,
 # denormals) must train to finite numbers or stop with such a message.
 # usage: tests/cli_numfault.sh path/to/chainrule
-set -u
-CR=${1:?usage: cli_numfault.sh path/to/chainrule}
-case "$CR" in /*) ;; *) CR="$PWD/$CR" ;; esac
+. "$(dirname "${BASH_SOURCE[0]}")/cli_lib.sh" || exit 1
 if ! "$CR" train --help >/dev/null 2>&1; then echo "SKIP: this chainrule has no train command"; exit 0; fi
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
 cd "$T" || exit 1
-pass=0 fail=0
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
-meta() { grep -ao "\"$2\":\"[0-9]*\"" "$1" | head -1 | sed 's/.*:"\([0-9]*\)"/\1/'; }
 # diverged: exit 1 and one line on stderr saying so (naming the step and the layer)
 diverged() { # WHAT -- command...
   local what=$1; shift 2

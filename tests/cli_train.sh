@@ -3,23 +3,7 @@
 # resume == uninterrupted (byte-identical model files), same seed -> same
 # model, eval/predict on the saved model, CSV training, and bad usage.
 # usage: tests/cli_train.sh path/to/chainrule
-set -u
-CR=${1:?usage: cli_train.sh path/to/chainrule}
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-pass=0 fail=0
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
-expect() {
-  local want=$1 what=$2; shift 3
-  "$@" >"$T/out" 2>"$T/err"
-  local got=$?
-  if [ "$got" = "$want" ]; then ok; else bad "$what: exit $got, expected $want"; sed 's/^/    /' "$T/err" | head -5; fi
-}
-one_line_error() {
-  local text=$1 what=$2
-  if [ "$(wc -l <"$T/err")" = 1 ] && grep -qF -- "$text" "$T/err"; then ok; else bad "$what: stderr should be one line containing '$text', got:"; sed 's/^/    /' "$T/err" | head -5; fi
-}
+. "$(dirname "${BASH_SOURCE[0]}")/cli_lib.sh" || exit 1
 
 expect 0 "train --help" -- "$CR" train --help
 grep -q -- "--resume" "$T/out" && ok || bad "train --help mentions --resume"

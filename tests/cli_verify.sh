@@ -4,19 +4,7 @@
 # valid markdown math for deep nets, honest network descriptions, gradcheck's
 # option checks, --data/--index, and the checks on real Fashion-MNIST images.
 # usage: tests/cli_verify.sh path/to/chainrule
-set -u
-CR=${1:?usage: cli_verify.sh path/to/chainrule}
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-pass=0 fail=0
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
-expect() {
-  local want=$1 what=$2; shift 3
-  "$@" >"$T/out" 2>"$T/err"
-  local got=$?
-  if [ "$got" = "$want" ]; then ok; else bad "$what: exit $got, expected $want"; sed 's/^/    /' "$T/err" | head -5; fi
-}
+. "$(dirname "${BASH_SOURCE[0]}")/cli_lib.sh" || exit 1
 PY=/usr/bin/python3
 
 # ---------------------------------------------------------------- gradcheck's options (item 5)
