@@ -135,6 +135,12 @@ int cr_model_load(const char *path, cr_net **out, cr_error *err);
 int cr_model_save(const char *path, const cr_net *net, cr_error *err);
 int cr_model_load_full(const char *path, cr_model *out, cr_error *err);
 int cr_model_save_full(const char *path, const cr_model *model, cr_error *err);
+/* Folds model's input.mean/input.std (if it has them) into the first layer of
+   net as cr_model_load does, computing in double and storing in net's dtype:
+   net is model->net or a network of the same input width, e.g. a copy of it in
+   another dtype (cr_net_convert). Without a standardisation net is unchanged.
+   0, or -1 (err set) when the widths differ. */
+int cr_model_fold_standardization(const cr_model *model, cr_net *net, cr_error *err);
 /* Builds a model from an already-parsed safetensors (used by the fuzzer). */
 int cr_model_from_safetensors(const char *name, const cr_safetensors *st, cr_model *out,
                               cr_error *err);

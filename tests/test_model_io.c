@@ -237,6 +237,32 @@ static void test_load_folds_standardization(void **state) {
     memcpy(a, t1->pre[1], sizeof a), memcpy(b, t2->pre[1], sizeof b);
     for (int k = 0; k < 2; k++) assert_true(fabs(a[k] - b[k]) <= 1e-12 * (1 + fabs(a[k])));
     cr_tape_free(t1), cr_tape_free(t2);
+    /* cr_model_fold_standardization is that fold: on a copy of the net, the same bytes */
+    cr_net *copy = NULL, *f32 = NULL;
+    assert_int_equal(cr_net_convert(m.net, CR_F64, &copy), CR_OK);
+    assert_int_equal(cr_model_fold_standardization(&m, copy, &err), 0);
+    assert_memory_equal(copy->params, raw->params, raw->n_params * sizeof(double));
+    /* ... and on a float32 copy, the same function of the raw input, in float */
+    assert_int_equal(cr_net_convert(m.net, CR_F32, &f32), CR_OK);
+    assert_int_equal(cr_model_fold_standardization(&m, f32, &err), 0);
+    const float xf[3] = {0.3f, -0.7f, 1.9f};
+    assert_int_equal(cr_tape_create(f32, 1, &t1), CR_OK);
+    assert_int_equal(cr_net_forward_f32(f32, t1, 1, xf), CR_OK);
+    for (int k = 0; k < 2; k++) assert_true(fabs(((float *)t1->pre[1])[k] - a[k]) <= 1e-4 * (1 + fabs(a[k])));
+    cr_tape_free(t1);
+    cr_net_free(f32);
+    /* a net of another input width is refused, and left as it was */
+    const size_t dims4[3] = {4, 4, 2};
+    cr_net *wide = make_net(CR_F64, 2, dims4, act, 9), *before = NULL;
+    assert_int_equal(cr_net_convert(wide, CR_F64, &before), CR_OK);
+    assert_int_equal(cr_model_fold_standardization(&m, wide, &err), -1);
+    assert_non_null(strstr(err.msg, "input.mean/input.std have 3 values but the model takes 4"));
+    assert_memory_equal(wide->params, before->params, wide->n_params * sizeof(double));
+    /* without a standardisation the net is unchanged */
+    cr_model plain = {0};
+    assert_int_equal(cr_model_fold_standardization(&plain, wide, &err), 0);
+    assert_memory_equal(wide->params, before->params, wide->n_params * sizeof(double));
+    cr_net_free(wide), cr_net_free(before), cr_net_free(copy);
     cr_net_free(raw);
     cr_model_free(&m);
 }

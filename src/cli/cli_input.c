@@ -16,31 +16,6 @@ const char *cli_class_name(const cli_input *in, size_t c, char *buf) {
     return buf;
 }
 
-/* r = ((x − μ)/σ) W1 + b1 = x (diag(1/σ) W1) + (b1 − (μ/σ) W1): the same function of
-   the raw input, so that every derivative below is with respect to raw pixels. */
-static int fold_standardization(cli_input *in) {
-    const cr_model *m = &in->model;
-    if (!m->input_mean.data || !m->input_std.data) return CLI_OK;
-    cr_net *net = in->net;
-    size_t d = net->dims[0], h = net->dims[1];
-    if (m->input_mean.count != d || m->input_std.count != d)
-        return cli_error("model: input.mean/input.std have %zu values but the model takes %zu",
-                         m->input_mean.count, d);
-    cr_dtype st = m->input_std.dtype == CR_ARRAY_F64 ? CR_F64 : CR_F32;
-    cr_dtype t = net->dtype;
-    for (size_t q = 0; q < h; q++) {
-        double b = cli_get(t, net->params, net->b_offset[0] + q);
-        for (size_t j = 0; j < d; j++) {
-            size_t wi = net->w_offset[0] + j * h + q;
-            double w = cli_get(t, net->params, wi) / cli_get(st, m->input_std.data, j);
-            b -= cli_get(st, m->input_mean.data, j) * w;
-            cli_set(t, net->params, wi, w);
-        }
-        cli_set(t, net->params, net->b_offset[0] + q, b);
-    }
-    return CLI_OK;
-}
-
 int cli_input_model(const char *path, const char *dtype_opt, cli_input *in) {
     memset(in, 0, sizeof *in);
     int rc = cli_load_model(path, &in->model);
@@ -51,7 +26,10 @@ int cli_input_model(const char *path, const char *dtype_opt, cli_input *in) {
         return cli_error("%s: out of memory", path);
     in->d = in->net->dims[0];
     in->k = in->net->dims[in->net->n_layers];
-    return fold_standardization(in);
+    /* every derivative below is then with respect to the raw input */
+    cr_error err;
+    if (cr_model_fold_standardization(&in->model, in->net, &err)) return cli_io_error(&err);
+    return CLI_OK;
 }
 
 /* ------------------------------------------------------------ choosing examples */

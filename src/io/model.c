@@ -390,28 +390,36 @@ int cr_model_load_full(const char *path, cr_model *out, cr_error *err) {
     return model_read(path, out, 1, err);
 }
 
+/* Scalar i of a real buffer of dtype t, as double / stored from a double. */
+static double real_get(cr_dtype t, const void *p, size_t i) {
+    return t == CR_F64 ? ((const double *)p)[i] : (double)((const float *)p)[i];
+}
+static void real_set(cr_dtype t, void *p, size_t i, double v) {
+    if (t == CR_F64) ((double *)p)[i] = v;
+    else ((float *)p)[i] = (float)v;
+}
+
 /* r = ((x − μ) ⊘ σ) W1 + b1 = x (diag(1/σ) W1) + (b1 − (μ ⊘ σ) W1): the same
    function of the raw input (model_read checked both are [D], finite, σ > 0). */
-static void fold_input_standardization(cr_model *m) {
-    if (!m->input_mean.data || !m->input_std.data) return;
-    cr_net *net = m->net;
-    const int f64a = m->input_std.dtype == CR_ARRAY_F64;
+int cr_model_fold_standardization(const cr_model *m, cr_net *net, cr_error *err) {
+    if (!m || !net) return cr_error_set(err, "model: invalid argument");
+    if (!m->input_mean.data || !m->input_std.data) return 0;
     const size_t d = net->dims[0], h = net->dims[1];
+    if (m->input_mean.count != d || m->input_std.count != d)
+        return cr_error_set(err, "model: input.mean/input.std have %zu values but the model takes %zu",
+                            m->input_mean.count, d);
+    const cr_dtype st = m->input_std.dtype == CR_ARRAY_F64 ? CR_F64 : CR_F32, t = net->dtype;
     for (size_t q = 0; q < h; q++) {
-        double b = net->dtype == CR_F64 ? ((double *)net->params)[net->b_offset[0] + q]
-                                        : ((float *)net->params)[net->b_offset[0] + q];
+        double b = real_get(t, net->params, net->b_offset[0] + q);
         for (size_t j = 0; j < d; j++) {
             size_t wi = net->w_offset[0] + j * h + q;
-            double mu = f64a ? ((const double *)m->input_mean.data)[j] : ((const float *)m->input_mean.data)[j];
-            double sd = f64a ? ((const double *)m->input_std.data)[j] : ((const float *)m->input_std.data)[j];
-            double w = (net->dtype == CR_F64 ? ((double *)net->params)[wi] : ((float *)net->params)[wi]) / sd;
-            b -= mu * w;
-            if (net->dtype == CR_F64) ((double *)net->params)[wi] = w;
-            else ((float *)net->params)[wi] = (float)w;
+            double w = real_get(t, net->params, wi) / real_get(st, m->input_std.data, j);
+            b -= real_get(st, m->input_mean.data, j) * w;
+            real_set(t, net->params, wi, w);
         }
-        if (net->dtype == CR_F64) ((double *)net->params)[net->b_offset[0] + q] = b;
-        else ((float *)net->params)[net->b_offset[0] + q] = (float)b;
+        real_set(t, net->params, net->b_offset[0] + q, b);
     }
+    return 0;
 }
 
 int cr_model_load(const char *path, cr_net **out, cr_error *err) {
@@ -419,7 +427,10 @@ int cr_model_load(const char *path, cr_net **out, cr_error *err) {
     *out = NULL;
     cr_model m;
     if (model_read(path, &m, 0, err)) return -1;
-    fold_input_standardization(&m);
+    if (cr_model_fold_standardization(&m, m.net, err)) {
+        cr_model_free(&m);
+        return -1;
+    }
     *out = m.net;
     m.net = NULL;
     cr_model_free(&m);
