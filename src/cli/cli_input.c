@@ -58,6 +58,12 @@ void cli_examples_table(cli_examples_opts *o, cli_opt t[CLI_EXAMPLES_TABLE_SIZE]
     memcpy(t, tab, sizeof tab);
 }
 
+void cli_model_examples_table(cli_model_examples *me) {
+    memset(me, 0, sizeof *me);
+    me->table[0] = (cli_opt)CLI_REQ_STR("--model", &me->model, "PATH", "the model (safetensors; required)");
+    cli_examples_table(&me->examples, me->table + 1);
+}
+
 int cli_examples_option(cli_args *a, cli_examples_opts *o) {
     cli_opt t[CLI_EXAMPLES_TABLE_SIZE];
     cli_examples_table(o, t);
@@ -316,6 +322,18 @@ int cli_input_data(cli_input *in, const cli_examples_opts *o) {
     in->source = ex.source;
     free(ex.y);
     return CLI_OK;
+}
+
+int cli_input_load(const cli_model_examples *me, const char *dtype_opt, const char *png,
+                   cli_input *in) {
+    int rc = cli_input_model(me->model, dtype_opt, in);
+    if (!rc) rc = cli_input_data(in, &me->examples);
+    if (!rc && png && (!in->height || !in->width))
+        rc = cli_error("%s: a picture needs image inputs ([N, H, W], a dataset of images, or 784 "
+                       "features), but %s has %zu features per example",
+                       png, in->source, in->d);
+    if (rc) cli_input_free(in);
+    return rc;
 }
 
 void cli_input_free(cli_input *in) {

@@ -45,6 +45,21 @@ typedef struct {
 #define CLI_EXAMPLES_TABLE_SIZE 9
 /* Fills an option table for o (to CLI_INCLUDE in a command's table). */
 void cli_examples_table(cli_examples_opts *o, cli_opt table[CLI_EXAMPLES_TABLE_SIZE]);
+
+/*
+ * --model PATH (required), then the options choosing examples: how the option
+ * table of every command that runs a model on examples begins.
+ *     cli_model_examples me;
+ *     cli_model_examples_table(&me);
+ *     const cli_opt opts[] = {CLI_INCLUDE(me.table), ...the command's own..., CLI_END};
+ * The table points into me: do not copy me.
+ */
+typedef struct {
+    const char *model;          /* --model (borrowed from argv), NULL until parsed */
+    cli_examples_opts examples; /* --inputs, --labels, --data, --index, --limit, ... */
+    cli_opt table[1 + CLI_EXAMPLES_TABLE_SIZE];
+} cli_model_examples;
+void cli_model_examples_table(cli_model_examples *me);
 /* For a hand-written cli_args loop: consumes one of those options, 1 if it did. */
 int cli_examples_option(cli_args *a, cli_examples_opts *o);
 /* Prints their --help lines. */
@@ -80,6 +95,11 @@ typedef struct {
 int cli_input_model(const char *path, const char *dtype_opt, cli_input *in);
 /* Loads the examples o chooses (see cli_examples_load) as raw inputs. */
 int cli_input_data(cli_input *in, const cli_examples_opts *o);
+/* cli_input_model(me->model, dtype_opt) and cli_input_data(me->examples); when
+   png is not NULL (a picture of the inputs is to be drawn there) they must be
+   images, which is checked before anything is written. On error *in is freed. */
+int cli_input_load(const cli_model_examples *me, const char *dtype_opt, const char *png,
+                   cli_input *in);
 void cli_input_free(cli_input *in);
 /* "coat" for Fashion-MNIST, else the number. buf >= 24 bytes. */
 const char *cli_class_name(const cli_input *in, size_t c, char *buf);

@@ -24,18 +24,16 @@ static double now_s(void) {
 #define MAX_EPS 64
 
 int cmd_attack(int argc, char **argv) {
-    const char *threads = NULL, *model = NULL, *out = NULL, *method_s = NULL, *norm_s = "linf",
+    const char *threads = NULL, *out = NULL, *method_s = NULL, *norm_s = "linf",
                *eps_s = NULL, *target_s = NULL, *clip_s = NULL, *png = NULL;
     long steps = 0, batch_l = 1000, grid_l = 12, cols_l = 3, scale_l = 4;
     double step_size = 0;
     uint64_t seed = 1;
     int json = 0, random_start = 0;
-    cli_examples_opts eo = {0};
-    cli_opt examples[CLI_EXAMPLES_TABLE_SIZE];
-    cli_examples_table(&eo, examples);
+    cli_model_examples me;
+    cli_model_examples_table(&me);
     const cli_opt opts[] = {
-        CLI_REQ_STR("--model", &model, "PATH", "the model (safetensors; required)"),
-        CLI_INCLUDE(examples),
+        CLI_INCLUDE(me.table),
         CLI_REQ_STR("--method", &method_s, "fgsm|pgd",
                     "fgsm: one step of size eps: sign of the gradient (linf) or the\n"
                     "gradient divided by its L2 norm (l2)\n"
@@ -99,16 +97,7 @@ int cmd_attack(int argc, char **argv) {
                  scale = (size_t)scale_l;
 
     cli_input in;
-    rc = cli_input_model(model, NULL, &in);
-    if (!rc) rc = cli_input_data(&in, &eo);
-    if (!rc && png && (!in.height || !in.width)) /* refused before anything is written */
-        rc = cli_error("%s: a picture needs image inputs ([N, H, W], a dataset of images, or 784 "
-                       "features), but %s has %zu features per example",
-                       png, in.source, in.d);
-    if (rc) {
-        cli_input_free(&in);
-        return rc;
-    }
+    if ((rc = cli_input_load(&me, NULL, png, &in))) return rc;
     o.lo = in.lo;
     o.hi = in.hi;
     if (clip_s) {

@@ -14,18 +14,16 @@ static const char *const help =
     "options:\n";
 
 int cmd_attribute(int argc, char **argv) {
-    const char *threads = NULL, *model = NULL, *out = NULL, *method_s = NULL, *target_s = NULL,
+    const char *threads = NULL, *out = NULL, *method_s = NULL, *target_s = NULL,
                *class_s = NULL, *of = "logits", *rule = "riemann", *baseline_s = NULL, *png = NULL;
     long steps = 0, max_steps = 0, samples = 0, cols_l = 4, scale_l = 4, grid_l = 16;
     double tol = 0, noise_frac = 0.15;
     uint64_t seed = 1;
     int json = 0, absolute = 0;
-    cli_examples_opts eo = {0};
-    cli_opt examples[CLI_EXAMPLES_TABLE_SIZE];
-    cli_examples_table(&eo, examples);
+    cli_model_examples me;
+    cli_model_examples_table(&me);
     const cli_opt opts[] = {
-        CLI_REQ_STR("--model", &model, "PATH", "the model (safetensors; required)"),
-        CLI_INCLUDE(examples),
+        CLI_INCLUDE(me.table),
         CLI_REQ_STR("--method", &method_s, "METHOD",
                     "saliency: df/dx (signed; --abs for |df/dx|)\n"
                     "input-x-gradient: x * df/dx\n"
@@ -83,16 +81,7 @@ int cmd_attribute(int argc, char **argv) {
     long v;
 
     cli_input in;
-    rc = cli_input_model(model, NULL, &in);
-    if (!rc) rc = cli_input_data(&in, &eo);
-    if (!rc && png && (!in.height || !in.width)) /* refused before anything is written */
-        rc = cli_error("%s: a picture needs image inputs ([N, H, W], a dataset of images, or 784 "
-                       "features), but %s has %zu features per example",
-                       png, in.source, in.d);
-    if (rc) {
-        cli_input_free(&in);
-        return rc;
-    }
+    if ((rc = cli_input_load(&me, NULL, png, &in))) return rc;
     const cr_dtype t = in.net->dtype;
     const size_t n = in.n, d = in.d, es = cr_dtype_size(t);
     o.noise = noise_frac * (in.hi - in.lo);

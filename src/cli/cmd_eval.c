@@ -16,15 +16,13 @@ static const char *const eval_help =
     "options:\n";
 
 int cmd_eval(int argc, char **argv) {
-    const char *model_path = NULL, *threads = NULL;
+    const char *threads = NULL;
     long batch = 1024;
     int json = 0;
-    cli_examples_opts eo = {0};
-    cli_opt examples[CLI_EXAMPLES_TABLE_SIZE];
-    cli_examples_table(&eo, examples);
+    cli_model_examples me;
+    cli_model_examples_table(&me);
     const cli_opt opts[] = {
-        CLI_REQ_STR("--model", &model_path, "PATH", "the model (safetensors; required)"),
-        CLI_INCLUDE(examples),
+        CLI_INCLUDE(me.table),
         CLI_LONG("--batch", &batch, 1, 1L << 20, "N", "rows per forward pass (default 1024)"),
         CLI_STR("--threads", &threads, "N", "BLAS threads (default: the BLAS default)"),
         CLI_FLAG("--json", &json, "print one JSON object instead of text"),
@@ -36,7 +34,7 @@ int cmd_eval(int argc, char **argv) {
 
     cr_model model;
     cli_examples ex = {0};
-    if (cli_load_model(model_path, &model) != CLI_OK) return CLI_USAGE;
+    if (cli_load_model(me.model, &model) != CLI_OK) return CLI_USAGE;
     rc = CLI_USAGE;
     cr_net *net32 = NULL;
     cr_tape *tape = NULL;
@@ -45,7 +43,7 @@ int cmd_eval(int argc, char **argv) {
     const cr_net *net = model.net;
     size_t k = net->dims[net->n_layers];
     /* evaluation runs in float32 */
-    if (cli_examples_load(&eo, net->dims[0], k, CR_F32, &ex) || cli_examples_standardize(&model, &ex))
+    if (cli_examples_load(&me.examples, net->dims[0], k, CR_F32, &ex) || cli_examples_standardize(&model, &ex))
         goto done;
     if (!ex.labels) {
         cli_error("eval: needs labels: give --labels y.npy with --inputs, or --data");
@@ -77,7 +75,7 @@ int cmd_eval(int argc, char **argv) {
     double acc = (double)correct / (double)ex.n, mean_loss = loss / (double)ex.n;
     if (json) {
         printf("{\"model\": ");
-        cli_json_string(stdout, model_path);
+        cli_json_string(stdout, me.model);
         printf(", \"data\": ");
         cli_json_string(stdout, data);
         printf(", \"n\": %zu, \"correct\": %zu, \"accuracy\": %.6f, \"loss\": %.6f, "
@@ -90,7 +88,7 @@ int cmd_eval(int argc, char **argv) {
         }
         printf("]}\n");
     } else {
-        printf("%s on %s: %zu examples\n", model_path, data, ex.n);
+        printf("%s on %s: %zu examples\n", me.model, data, ex.n);
         printf("accuracy  %.4f  (%zu/%zu)\n", acc, correct, ex.n);
         printf("mean loss %.4f\n", mean_loss);
         printf("confusion matrix (rows: true class, columns: predicted)\n      ");

@@ -62,14 +62,12 @@ static int has_ext(const char *path, const char *ext) {
 }
 
 int cmd_grad(int argc, char **argv) {
-    const char *model_path = NULL, *out = NULL, *wrt = "input", *threads = NULL;
+    const char *out = NULL, *wrt = "input", *threads = NULL;
     int json = 0;
-    cli_examples_opts eo = {0};
-    cli_opt examples[CLI_EXAMPLES_TABLE_SIZE];
-    cli_examples_table(&eo, examples);
+    cli_model_examples me;
+    cli_model_examples_table(&me);
     const cli_opt opts[] = {
-        CLI_REQ_STR("--model", &model_path, "PATH", "the model (safetensors; required)"),
-        CLI_INCLUDE(examples),
+        CLI_INCLUDE(me.table),
         CLI_REQ_STR("--out", &out, "OUT", "OUT.npy for --wrt input, OUT.safetensors for --wrt params"),
         CLI_STR("--wrt", &wrt, "input|params", "what to differentiate with respect to (default input)"),
         CLI_FLAG("--json", &json, "print a JSON summary instead of text"),
@@ -93,11 +91,11 @@ int cmd_grad(int argc, char **argv) {
     cli_examples ex = {0};
     void *result = NULL;
     cr_tape *tape = NULL;
-    rc = cli_load_model(model_path, &model);
+    rc = cli_load_model(me.model, &model);
     if (rc) return rc;
     const cr_net *net = model.net;
     size_t d = net->dims[0], k = net->dims[net->n_layers], es = cr_dtype_size(net->dtype);
-    if ((rc = cli_examples_load(&eo, d, k, net->dtype, &ex)) || (rc = cli_examples_standardize(&model, &ex)))
+    if ((rc = cli_examples_load(&me.examples, d, k, net->dtype, &ex)) || (rc = cli_examples_standardize(&model, &ex)))
         goto done;
     if (!ex.y) {
         rc = cli_error("grad: the loss needs labels: give --labels y.npy with --inputs, or --data");
@@ -141,7 +139,7 @@ int cmd_grad(int argc, char **argv) {
         rc = cli_error("grad: %s", cr_status_string(st));
         goto done;
     }
-    if (tape && (rc = check_finite_pass(model_path, inputs, net, tape, n, result, count)))
+    if (tape && (rc = check_finite_pass(me.model, inputs, net, tape, n, result, count)))
         goto done;
     if (want_params) {
         cr_net grads_net = *net; /* the same views, pointing at the gradient block */

@@ -21,15 +21,13 @@ static double now_s(void) {
 }
 
 int cmd_jacobian(int argc, char **argv) {
-    const char *threads = NULL, *model = NULL, *out = NULL, *of = "probs", *mode_s = "auto",
+    const char *threads = NULL, *out = NULL, *of = "probs", *mode_s = "auto",
                *dtype = NULL;
     int json = 0;
-    cli_examples_opts eo = {0};
-    cli_opt examples[CLI_EXAMPLES_TABLE_SIZE];
-    cli_examples_table(&eo, examples);
+    cli_model_examples me;
+    cli_model_examples_table(&me);
     const cli_opt opts[] = {
-        CLI_REQ_STR("--model", &model, "PATH", "the model (safetensors; required)"),
-        CLI_INCLUDE(examples),
+        CLI_INCLUDE(me.table),
         CLI_REQ_STR("--out", &out, "J.npy", "the Jacobians [N, K, D] (required)"),
         CLI_STR("--of", &of, "probs|logits",
                 "differentiate the softmax probabilities (default) or the logits"),
@@ -55,12 +53,7 @@ int cmd_jacobian(int argc, char **argv) {
         return cli_error("jacobian: --mode: '%s' is not auto, rev, fwd or closed", mode_s);
 
     cli_input in;
-    rc = cli_input_model(model, dtype, &in);
-    if (!rc) rc = cli_input_data(&in, &eo);
-    if (rc) {
-        cli_input_free(&in);
-        return rc;
-    }
+    if ((rc = cli_input_load(&me, dtype, NULL, &in))) return rc;
     size_t n = in.n, k = in.k, d = in.d, bytes;
     if (!cr_mul_size(n * k, d, &bytes) || !cr_mul_size(bytes, cr_dtype_size(in.net->dtype), &bytes)) {
         cli_input_free(&in);

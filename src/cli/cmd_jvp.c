@@ -13,13 +13,11 @@ static const char *const help =
     "options:\n";
 
 int cmd_jvp(int argc, char **argv) {
-    const char *model = NULL, *out = NULL, *tangent = NULL, *of = "probs", *dtype = NULL;
-    cli_examples_opts eo = {0};
-    cli_opt examples[CLI_EXAMPLES_TABLE_SIZE];
-    cli_examples_table(&eo, examples);
+    const char *out = NULL, *tangent = NULL, *of = "probs", *dtype = NULL;
+    cli_model_examples me;
+    cli_model_examples_table(&me);
     const cli_opt opts[] = {
-        CLI_REQ_STR("--model", &model, "PATH", "the model (safetensors; required)"),
-        CLI_INCLUDE(examples),
+        CLI_INCLUDE(me.table),
         CLI_REQ_STR("--tangent", &tangent, "V.npy",
                     "directions [N, D] (one per example) or [D] (the same for all)"),
         CLI_REQ_STR("--out", &out, "JV.npy", "the directional derivatives [N, K] (required)"),
@@ -33,12 +31,7 @@ int cmd_jvp(int argc, char **argv) {
     if (!cli_parse_of("jvp", of, &probs)) return CLI_USAGE;
 
     cli_input in;
-    rc = cli_input_model(model, dtype, &in);
-    if (!rc) rc = cli_input_data(&in, &eo);
-    if (rc) {
-        cli_input_free(&in);
-        return rc;
-    }
+    if ((rc = cli_input_load(&me, dtype, NULL, &in))) return rc;
     const cr_dtype t = in.net->dtype;
     const size_t n = in.n, d = in.d, k = in.k, es = cr_dtype_size(t);
     cr_error err;

@@ -19,14 +19,12 @@ static const char *const fashion_names[10] = {"T-shirt/top", "Trouser", "Pullove
                                               "Bag",         "Ankle boot"};
 
 int cmd_predict(int argc, char **argv) {
-    const char *model_path = NULL, *out = NULL, *names_s = NULL, *threads = NULL;
+    const char *out = NULL, *names_s = NULL, *threads = NULL;
     long batch = 1024, top = 0;
-    cli_examples_opts eo = {0};
-    cli_opt examples[CLI_EXAMPLES_TABLE_SIZE];
-    cli_examples_table(&eo, examples);
+    cli_model_examples me;
+    cli_model_examples_table(&me);
     const cli_opt opts[] = {
-        CLI_REQ_STR("--model", &model_path, "PATH", "the model (safetensors; required)"),
-        CLI_INCLUDE(examples),
+        CLI_INCLUDE(me.table),
         CLI_STR("--out", &out, "PATH", "write the probabilities [N, K] as .npy"),
         CLI_LONG("--top", &top, 1, 1000000, "N", "print the N most probable classes of every example\n(at most the number of classes)"),
         CLI_STR("--names", &names_s, "LIST", "class names for --top: a comma list or 'fashion-mnist'"),
@@ -40,7 +38,7 @@ int cmd_predict(int argc, char **argv) {
     if (cli_set_threads(threads)) return CLI_USAGE;
 
     cr_model model;
-    if (cli_load_model(model_path, &model) != CLI_OK) return CLI_USAGE;
+    if (cli_load_model(me.model, &model) != CLI_OK) return CLI_USAGE;
     const cr_net *net = model.net;
     const size_t d = net->dims[0], k = net->dims[net->n_layers], es = cr_dtype_size(net->dtype);
     rc = CLI_USAGE;
@@ -52,7 +50,7 @@ int cmd_predict(int argc, char **argv) {
     cr_tape *tape = NULL;
     cli_examples ex = {0};
     if ((size_t)top > k) {
-        cli_error("predict: --top %ld is out of range: %s has %zu classes", top, model_path, k);
+        cli_error("predict: --top %ld is out of range: %s has %zu classes", top, me.model, k);
         goto done;
     }
 
@@ -75,7 +73,7 @@ int cmd_predict(int argc, char **argv) {
         }
     }
 
-    if (cli_examples_load(&eo, d, k, net->dtype, &ex) || cli_examples_standardize(&model, &ex))
+    if (cli_examples_load(&me.examples, d, k, net->dtype, &ex) || cli_examples_standardize(&model, &ex))
         goto done;
     n = ex.n;
     const void *x = ex.x;
@@ -96,7 +94,7 @@ int cmd_predict(int argc, char **argv) {
                     double v = cli_get(net->dtype, post ? tape->post[l] : tape->pre[l], i);
                     if (v - v != 0) {
                         cli_error("%s: layer %d %s is not finite for example %zu of %s (%s "
-                                  "overflow: the weights or inputs are too large)", model_path,
+                                  "overflow: the weights or inputs are too large)", me.model,
                                   l + 1, post ? "(activation)" : "(linear)",
                                   ex.first + start + i / net->dims[l + 1], ex.source,
                                   cr_dtype_name(net->dtype));
