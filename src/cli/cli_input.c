@@ -47,11 +47,8 @@ void cli_examples_table(cli_examples_opts *o, cli_opt t[CLI_EXAMPLES_TABLE_SIZE]
                 "examples A..B-1 (0-based; also A, A: or :B; default all);\n"
                 "an index beyond the data is an error"),
         CLI_STR("--limit", &o->limit, "N", "the same as --index :N"),
-        CLI_STR("--label-column", &o->label_column, "N",
-                "CSV: column of the label, 0-based, negative from the end (default 0)"),
-        CLI_STR("--header", &o->header, "yes|no|auto",
-                "CSV: is the first row a header? (default auto: a header if none of\n"
-                "its fields is a number)"),
+        CLI_CSV_LABEL_COLUMN(&o->label_column),
+        CLI_CSV_HEADER(&o->header),
         CLI_STR("--classes", &o->classes, "K", "number of classes of --data (default the model's)"),
         CLI_END,
     };

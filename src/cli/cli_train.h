@@ -18,6 +18,15 @@ typedef struct {
     const char *classes;
 } cli_data_opts;
 
+/* The CSV options' table entries, also in the options choosing examples (cli_input.h). */
+#define CLI_CSV_LABEL_COLUMN(dest)                                                               \
+    CLI_STR("--label-column", dest, "N",                                                         \
+            "CSV: column of the label, 0-based, negative from the end (default 0)")
+#define CLI_CSV_HEADER(dest)                                                                     \
+    CLI_STR("--header", dest, "yes|no|auto",                                                     \
+            "CSV: is the first row a header? (default auto: a header if none of\n"               \
+            "its fields is a number)")
+
 /* Number of entries cli_data_table fills (including CLI_END). */
 #define CLI_DATA_TABLE_SIZE 5
 /* Fills an option table for --label-column, --header, --limit, --classes. */

@@ -9,11 +9,8 @@
 
 void cli_data_table(cli_data_opts *o, cli_opt t[CLI_DATA_TABLE_SIZE]) {
     const cli_opt tab[CLI_DATA_TABLE_SIZE] = {
-        CLI_STR("--label-column", &o->label_column, "N",
-                "CSV: column of the label, 0-based, negative from the end (default 0)"),
-        CLI_STR("--header", &o->header, "yes|no|auto",
-                "CSV: is the first row a header? (default auto: a header if none of\n"
-                "its fields is a number)"),
+        CLI_CSV_LABEL_COLUMN(&o->label_column),
+        CLI_CSV_HEADER(&o->header),
         CLI_STR("--limit", &o->limit, "N", "use only the first N examples (default all)"),
         CLI_STR("--classes", &o->classes, "K", "number of classes (default: largest label + 1)"),
         CLI_END,
