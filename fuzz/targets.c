@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "chainrule.h"
@@ -237,14 +238,61 @@ static double cr_fuzz_real(const cr_array *a, size_t i) {
                                     : (double)((const float *)a->data)[i];
 }
 
-/* An ONNX file: the protobuf decoder and the graph walk (cr_onnx_parse), then
-   the network it built runs; a valid model is also written back as ONNX and
-   must read back to the same parameters and standardisation. */
+/* The folder that external tensor data is read from, made once per process
+   (removed at exit): w.bin, 1024 float32 values (4 KB), a symbolic link
+   link.bin to it, a sub-folder sub/ with another w.bin. The input is parsed
+   as if it were the file fuzz.onnx there. */
+static char onnx_dir[160], onnx_path[200];
+static void onnx_dir_remove(void) {
+    static const char *const names[] = {"sub/w.bin", "sub", "link.bin", "w.bin"};
+    char p[256];
+    for (size_t i = 0; i < 4; i++) {
+        snprintf(p, sizeof p, "%s/%s", onnx_dir, names[i]);
+        if (i == 1) rmdir(p);
+        else unlink(p);
+    }
+    rmdir(onnx_dir);
+}
+static const char *onnx_fuzz_path(void) {
+    if (onnx_path[0]) return onnx_path;
+    const char *base = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp";
+    snprintf(onnx_dir, sizeof onnx_dir, "%s/cr-fuzz-onnx-%ld", base, (long)getpid());
+    mkdir(onnx_dir, 0700);
+    char p[256];
+    unsigned char w[4096];
+    for (size_t i = 0; i < 1024; i++) { /* (i * 37 mod 101 - 50) / 100, little-endian */
+        float v = (float)((int)(i * 37 % 101) - 50) / 100.0f;
+        uint32_t u;
+        memcpy(&u, &v, 4);
+        for (int b = 0; b < 4; b++) w[4 * i + b] = (unsigned char)(u >> (8 * b));
+    }
+    for (int k = 0; k < 2; k++) {
+        snprintf(p, sizeof p, k ? "%s/sub" : "%s", onnx_dir);
+        if (k) mkdir(p, 0700);
+        snprintf(p + strlen(p), sizeof p - strlen(p), "/w.bin");
+        FILE *f = fopen(p, "wb");
+        if (f) {
+            if (fwrite(w, 1, sizeof w, f) != sizeof w) fputs("fuzz: cannot write w.bin\n", stderr);
+            fclose(f);
+        }
+    }
+    snprintf(p, sizeof p, "%s/link.bin", onnx_dir);
+    if (symlink("w.bin", p) != 0) fputs("fuzz: cannot make link.bin\n", stderr);
+    atexit(onnx_dir_remove);
+    snprintf(onnx_path, sizeof onnx_path, "%s/fuzz.onnx", onnx_dir);
+    return onnx_path;
+}
+
+/* An ONNX file: the protobuf decoder and the graph walk (cr_onnx_parse_file,
+   external data from the folder above), then the network it built runs; the
+   model-file dispatcher gives the same model; from a buffer (no folder) the
+   same model or a refusal of external data; a valid model is also written
+   back as ONNX and must read back to the same parameters and standardisation. */
 int cr_fuzz_onnx(const uint8_t *data, size_t size) {
-    static const char name[] = "fuzz.onnx";
+    const char *name = onnx_fuzz_path();
     cr_model m;
     cr_error err = {{0}};
-    if (cr_onnx_parse(name, data, size, &m, &err)) {
+    if (cr_onnx_parse_file(name, data, size, &m, &err)) {
         check_error(&err, name);
         FUZZ_CHECK(m.net == NULL && m.input_mean.data == NULL && m.input_std.data == NULL);
         return 0;
@@ -254,9 +302,23 @@ int cr_fuzz_onnx(const uint8_t *data, size_t size) {
     if (cr_model_file_detect(data, size) == CR_MODEL_FILE_ONNX) {
         cr_model m2;
         err.msg[0] = 0;
-        FUZZ_CHECK(cr_model_parse(name, data, size, &m2, &err) == 0);
+        FUZZ_CHECK(cr_model_parse_file(name, data, size, &m2, &err) == 0);
         FUZZ_CHECK(m2.net->n_params == m.net->n_params);
         cr_model_free(&m2);
+    }
+    {
+        static const char bname[] = "fuzz.onnx";
+        cr_model m3;
+        err.msg[0] = 0;
+        if (cr_onnx_parse(bname, data, size, &m3, &err) == 0) {
+            FUZZ_CHECK(m3.net->n_params == m.net->n_params && m3.net->dtype == m.net->dtype);
+            FUZZ_CHECK(memcmp(m3.net->params, m.net->params,
+                              m.net->n_params * cr_dtype_size(m.net->dtype)) == 0);
+            cr_model_free(&m3);
+        } else {
+            check_error(&err, bname);
+            FUZZ_CHECK(strstr(err.msg, "external file") != NULL);
+        }
     }
     unsigned char *buf;
     size_t len;

@@ -166,6 +166,10 @@ cr_model_file_kind cr_model_file_detect(const unsigned char *buf, size_t len);
 /* A model from an in-memory file of any kind above (used by the loaders and the fuzzer). */
 int cr_model_parse(const char *name, const unsigned char *buf, size_t len, cr_model *out,
                    cr_error *err);
+/* The same for buf, the bytes of the file at path: an ONNX model's external data
+   is read from path's folder (cr_onnx_parse_file). cr_model_load* use it. */
+int cr_model_parse_file(const char *path, const unsigned char *buf, size_t len, cr_model *out,
+                        cr_error *err);
 
 /*
  * ONNX (src/io/onnx.c, protobuf decoding in src/io/protobuf.c). Reads the MLP
@@ -176,12 +180,20 @@ int cr_model_parse(const char *name, const unsigned char *buf, size_t len, cr_mo
  * constants before the first layer, folded into input.mean/std. Opsets 7-22,
  * initializers also listed as graph inputs, weights in raw_data or
  * float_data/double_data, inputs [N, D] or [N, C, H, W], a fixed or symbolic
- * batch. Anything else is refused with one line naming the op and the node.
- * The protobuf reader checks every length against the bytes left, limits
- * nesting (16) and counts; allocations are bounded by the file's size.
+ * batch; float16/bfloat16 weights become float32 exactly. Anything else is
+ * refused with one line naming the op and the node. The protobuf reader
+ * checks every length against the bytes left, limits nesting (16) and
+ * counts; allocations are bounded by the file's size. A tensor whose data is
+ * external (data_location EXTERNAL) is refused here: there is no folder.
  */
 int cr_onnx_parse(const char *name, const unsigned char *buf, size_t len, cr_model *out,
                   cr_error *err);
+/* cr_onnx_parse for buf, the bytes of the file at path; external tensor data
+   is read from path's folder: its location must be a plain file name there (no
+   '/', no ".."), a regular file and not a symbolic link, and [offset, offset +
+   length) must lie inside it (checked against its size before allocating). */
+int cr_onnx_parse_file(const char *path, const unsigned char *buf, size_t len, cr_model *out,
+                       cr_error *err);
 /* 1 when buf starts like a protobuf ModelProto (a cheap test, not a parse). */
 int cr_onnx_looks_like(const unsigned char *buf, size_t len);
 /* Writes model as ONNX (opset 13, IR 7): [Sub, Div for input.mean/std,] Gemm with

@@ -190,6 +190,36 @@ onnx_seeds = {
     "fixed_batch.onnx": om.mlp(L32, ["relu"], batch=1, raw=False),
     "output_relu.onnx": om.mlp(L32, ["relu"], out_act="relu"),
 }
+L16 = [(W.astype(np.float16), b.astype(np.float16)) for W, b in L32]
+L16[0][0].flat[0] = np.float16(2.0 ** -24)  # a subnormal
+onnx_seeds.update({
+    # x.view(x.size(0), -1): Shape -> Gather -> Unsqueeze (axes attribute / input) -> Concat
+    "view_opset9.onnx": om.mlp(L32, ["relu"], input_shape=(2, 2), flatten="view", opset=9),
+    "view_opset13.onnx": om.mlp(L32, ["relu"], input_shape=(2, 2), flatten="view", opset=13,
+                                constant_nodes=True),
+    "half_raw.onnx": om.mlp(L16, ["tanh"]),
+    "half_int32.onnx": om.mlp(L16, ["tanh"], raw=False),
+})
+
+
+def external(model, location, offsets):
+    """Every initializer's data moved to `location` at the given byte offsets (the
+    fuzz target's folder holds w.bin, link.bin and sub/w.bin, fuzz/targets.c)."""
+    from onnx import TensorProto  # noqa: E402
+    for t, off in zip(model.graph.initializer, offsets):
+        n = len(t.raw_data)
+        t.ClearField("raw_data")
+        t.data_location = TensorProto.EXTERNAL
+        for k, v in (("location", location), ("offset", str(off)), ("length", str(n))):
+            e = t.external_data.add()
+            e.key, e.value = k, v
+    return model
+
+
+for name, loc in (("external.onnx", "w.bin"), ("external_link.onnx", "link.bin"),
+                  ("external_traversal.onnx", "../w.bin"), ("external_sub.onnx", "sub/w.bin")):
+    onnx_seeds[name] = external(om.mlp(L32, ["relu"]), loc, [0, 80, 100, 160])
+onnx_seeds["external_beyond.onnx"] = external(om.mlp(L32, ["relu"]), "w.bin", [4090, 0, 0, 0])
 for name, model in onnx_seeds.items():
     put("onnx", name, model.SerializeToString())
 good_onnx = onnx_seeds["gemm_f32.onnx"].SerializeToString()

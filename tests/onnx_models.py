@@ -15,28 +15,36 @@ def tensor(name, a, raw=True):
     a = np.ascontiguousarray(a)
     if raw:
         return numpy_helper.from_array(a, name)
-    dt = {np.dtype("float32"): TensorProto.FLOAT, np.dtype("float64"): TensorProto.DOUBLE,
-          np.dtype("int64"): TensorProto.INT64}[a.dtype]
+    dt = ELEM[a.dtype]  # float16: the 16-bit patterns in int32_data (helper.make_tensor)
     return helper.make_tensor(name, dt, a.shape, a.flatten().tolist(), raw=False)
+
+
+ELEM = {np.dtype("float16"): TensorProto.FLOAT16, np.dtype("float32"): TensorProto.FLOAT,
+        np.dtype("float64"): TensorProto.DOUBLE, np.dtype("int64"): TensorProto.INT64}
 
 
 def mlp(layers, acts, *, opset=13, style="gemm", raw=True, inits_as_inputs=False,
         input_shape=None, batch="N", flatten=None, norm=None, head=None, out_act=None,
-        alpha=1.0, beta=1.0, extras=False, constant_nodes=False, ir_version=None):
+        alpha=1.0, beta=1.0, extras=False, constant_nodes=False, ir_version=None,
+        view_index=0):
     """layers: [(W [out, in], b [out] or None)], numpy float32 or float64.
     acts: hidden activations (len(layers) - 1 names of ACT_OPS).
     style: "gemm" (transB = 1, W as [out, in], PyTorch's export), "gemm_nt"
       (transB = 0, W stored [in, out]), "matmul" (MatMul [in, out] + Add).
     input_shape: the non-batch dims (default (D,)); more than one needs flatten.
     batch: "N" (symbolic), an int (fixed), or None (no dim info for the batch).
-    flatten: None, "flatten" or "reshape" (Reshape to [-1, D] / [0, D]).
+    flatten: None, "flatten", "reshape" (Reshape to [-1, D] / [0, D]) or "view"
+      (Reshape to Concat(Unsqueeze(Gather(Shape(x), 0)), [-1]), as torch.onnx.export
+      writes x.view(x.size(0), -1); Unsqueeze's axes an attribute before opset 13,
+      an input from 13 on; view_index: the Gather index, 0 for the batch).
+    float16 weights (layers of np.float16) make the input float16 too.
     norm: [("Sub"|"Div"|"Mul"|"Add", constant array)] applied to the input first.
     head: None, "Softmax" or "LogSoftmax" after the last layer.
     out_act: an activation after the last layer (graphs chainrule refuses).
     extras: Identity and Dropout nodes in the chain (exporters leave them in).
     constant_nodes: the Reshape shape and norm constants as Constant nodes."""
     dt = layers[0][0].dtype
-    elem = TensorProto.DOUBLE if dt == np.float64 else TensorProto.FLOAT
+    elem = ELEM[np.dtype(dt)]
     D = layers[0][0].shape[1]
     shape = tuple(input_shape) if input_shape is not None else (D,)
     nodes, inits, const_vals = [], [], []
@@ -47,12 +55,13 @@ def mlp(layers, acts, *, opset=13, style="gemm", raw=True, inits_as_inputs=False
         k[0] += 1
         return f"{base}_{k[0]}"
 
-    def const(name, a):
+    def const(name, a, scalar=False):  # scalar: a 0-d tensor (tensor() makes [1])
+        t = numpy_helper.from_array(np.asarray(a), name) if scalar else tensor(name, a, raw)
         if constant_nodes:
-            nodes.append(helper.make_node("Constant", [], [name], name=fresh("Constant"),
-                                          value=tensor(name + "_value", a, raw)))
+            t.name = name + "_value"
+            nodes.append(helper.make_node("Constant", [], [name], name=fresh("Constant"), value=t))
         else:
-            inits.append(tensor(name, a, raw))
+            inits.append(t)
             const_vals.append((name, a))
 
     for op, c in norm or []:
@@ -68,6 +77,23 @@ def mlp(layers, acts, *, opset=13, style="gemm", raw=True, inits_as_inputs=False
     if flatten == "flatten":
         out = fresh("Flatten")
         nodes.append(helper.make_node("Flatten", [cur], [out], name=out, axis=1))
+        cur = out
+    elif flatten == "view":
+        shp, g, u, cat, out = (fresh(b) for b in ("Shape", "Gather", "Unsqueeze", "Concat",
+                                                   "Reshape"))
+        idx, m1 = fresh("index"), fresh("minus_one")
+        const(idx, np.array(view_index, dtype=np.int64), scalar=True)
+        const(m1, np.array([-1], dtype=np.int64))
+        nodes.append(helper.make_node("Shape", [cur], [shp], name=shp))
+        nodes.append(helper.make_node("Gather", [shp, idx], [g], name=g, axis=0))
+        if opset < 13:
+            nodes.append(helper.make_node("Unsqueeze", [g], [u], name=u, axes=[0]))
+        else:
+            ax = fresh("axes")
+            const(ax, np.array([0], dtype=np.int64))
+            nodes.append(helper.make_node("Unsqueeze", [g, ax], [u], name=u))
+        nodes.append(helper.make_node("Concat", [u, m1], [cat], name=cat, axis=0))
+        nodes.append(helper.make_node("Reshape", [cur, cat], [out], name=out))
         cur = out
     elif flatten == "reshape":
         sn = fresh("shape")

@@ -3,7 +3,10 @@
  * with cr_onnx_encode reads back bit for bit; every truncation of it and
  * every single-byte corruption of its first bytes is refused with one line
  * naming the file (or read as some valid model), never a crash; lying
- * lengths, overlong varints, groups and deep nesting are errors.
+ * lengths, overlong varints, groups and deep nesting are errors. Every finite
+ * float16 and bfloat16 value (raw_data and int32_data) is read exactly; Inf
+ * and NaN weights are refused; external data is refused from a buffer and
+ * read from the model's folder.
  * (The graphs of real exporters are checked against PyTorch and onnxruntime
  * in tests/torch_onnx.py.)
  */
@@ -13,8 +16,11 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "io/protobuf.h"
 #include "chainrule_io.h"
@@ -178,8 +184,206 @@ static void test_detect(void **state) {
     assert_non_null(strstr(err.msg, "torch.onnx.export"));
 }
 
+/* A one-layer ONNX model, opset 13: y = Gemm(x, W [2, din], b, transB = 1),
+   W of data type wtype given as raw bytes, as int32_data values or as external
+   data (location ext, whole file); b = [0.25, -0.5] float. */
+typedef struct {
+    int wtype;
+    size_t din;
+    const unsigned char *raw;
+    size_t raw_len;
+    const uint32_t *i32;
+    size_t n_i32;
+    const char *ext, *ext_length; /* ext_length NULL: no "length" entry */
+} wspec;
+
+static void put_entry(cr_pb_writer *t, const char *key, const char *value) {
+    cr_pb_writer e = {0};
+    cr_pb_put_string(&e, 1, key);
+    cr_pb_put_string(&e, 2, value);
+    cr_pb_put_message(t, 13, &e);
+    cr_pb_writer_free(&e);
+}
+
+static unsigned char *build_gemm(const wspec *w, size_t *len) {
+    cr_pb_writer g = {0}, m = {0}, ops = {0}, node = {0}, attr = {0}, wt = {0}, bt = {0},
+                 vi = {0}, vo = {0};
+    cr_pb_put_string(&node, 1, "x");
+    cr_pb_put_string(&node, 1, "W");
+    cr_pb_put_string(&node, 1, "b");
+    cr_pb_put_string(&node, 2, "y");
+    cr_pb_put_string(&node, 3, "fc");
+    cr_pb_put_string(&node, 4, "Gemm");
+    cr_pb_put_string(&attr, 1, "transB");
+    cr_pb_put_varint(&attr, 3, 1);
+    cr_pb_put_varint(&attr, 20, 2);
+    cr_pb_put_message(&node, 5, &attr);
+    cr_pb_put_message(&g, 1, &node);
+    cr_pb_put_varint(&wt, 1, 2);
+    cr_pb_put_varint(&wt, 1, w->din);
+    cr_pb_put_varint(&wt, 2, (uint64_t)w->wtype);
+    cr_pb_put_string(&wt, 8, "W");
+    if (w->raw) cr_pb_put_bytes(&wt, 9, w->raw, w->raw_len);
+    for (size_t i = 0; i < w->n_i32; i++) cr_pb_put_varint(&wt, 5, w->i32[i]);
+    if (w->ext) {
+        put_entry(&wt, "location", w->ext);
+        put_entry(&wt, "offset", "0");
+        if (w->ext_length) put_entry(&wt, "length", w->ext_length);
+        cr_pb_put_varint(&wt, 14, 1);
+    }
+    cr_pb_put_message(&g, 5, &wt);
+    const float bias[2] = {0.25f, -0.5f};
+    cr_pb_put_varint(&bt, 1, 2);
+    cr_pb_put_varint(&bt, 2, 1);
+    cr_pb_put_string(&bt, 8, "b");
+    cr_pb_put_bytes(&bt, 9, bias, sizeof bias); /* little-endian hosts (x86, aarch64) */
+    cr_pb_put_message(&g, 5, &bt);
+    cr_pb_put_string(&vi, 1, "x");
+    cr_pb_put_message(&g, 11, &vi);
+    cr_pb_put_string(&vo, 1, "y");
+    cr_pb_put_message(&g, 12, &vo);
+    cr_pb_put_varint(&m, 1, 7);
+    cr_pb_put_message(&m, 7, &g);
+    cr_pb_put_varint(&ops, 2, 13);
+    cr_pb_put_message(&m, 8, &ops);
+    assert_false(m.oom);
+    *len = m.len;
+    unsigned char *out = m.p;
+    cr_pb_writer *all[] = {&g, &ops, &node, &attr, &wt, &bt, &vi, &vo};
+    for (size_t i = 0; i < sizeof all / sizeof *all; i++) cr_pb_writer_free(all[i]);
+    return out;
+}
+
+/* Independent of the reader's bit manipulation: the value by its definition. */
+static double half_value(unsigned h) {
+    int e = (h >> 10) & 31, m = h & 1023;
+    double v = e ? ldexp(1.0 + m / 1024.0, e - 15) : ldexp(m / 1024.0, -14);
+    return h & 0x8000 ? -v : v;
+}
+static double bfloat16_value(unsigned h) {
+    int e = (h >> 7) & 255, m = h & 127;
+    double v = e ? ldexp(1.0 + m / 128.0, e - 127) : ldexp(m / 128.0, -126);
+    return h & 0x8000 ? -v : v;
+}
+
+/* Every finite 16-bit pattern as one weight each, raw and in int32_data: the
+   float32 weight is the value exactly (bits compared: -0, subnormals). */
+static void test_float16_exhaustive(void **state) {
+    (void)state;
+    for (int bf = 0; bf < 2; bf++) {
+        unsigned emask = bf ? 0x7f80 : 0x7c00;
+        size_t n = 0;
+        uint32_t *pat = malloc(65536 * sizeof *pat);
+        unsigned char *raw = malloc(2 * 65536);
+        assert_non_null(pat);
+        assert_non_null(raw);
+        for (unsigned h = 0; h < 65536; h++)
+            if ((h & emask) != emask) {
+                pat[n] = h;
+                raw[2 * n] = (unsigned char)(h & 0xff);
+                raw[2 * n + 1] = (unsigned char)(h >> 8);
+                n++;
+            }
+        assert_int_equal(n, bf ? 65280 : 63488);
+        for (int as_i32 = 0; as_i32 < 2; as_i32++) {
+            wspec w = {bf ? 16 : 10, n / 2, as_i32 ? NULL : raw, 2 * n, as_i32 ? pat : NULL,
+                       as_i32 ? n : 0, NULL, NULL};
+            size_t len;
+            unsigned char *buf = build_gemm(&w, &len);
+            cr_model m;
+            cr_error err;
+            if (cr_onnx_parse("h.onnx", buf, len, &m, &err)) fail_msg("%s", err.msg);
+            assert_int_equal(m.net->dtype, CR_F32);
+            const float *p = (const float *)m.net->params + m.net->w_offset[0];
+            size_t bad = 0, din = n / 2;
+            for (size_t k = 0; k < n; k++) { /* W[o][a] = pattern k = o din + a; net: [in, out] */
+                float want = (float)(bf ? bfloat16_value(pat[k]) : half_value(pat[k]));
+                if (memcmp(&p[(k % din) * 2 + k / din], &want, 4)) bad++;
+            }
+            assert_int_equal(bad, 0);
+            cr_model_free(&m);
+            free(buf);
+        }
+        free(pat);
+        free(raw);
+    }
+    /* Inf and NaN weights are refused, naming the tensor and the index; an
+       int32_data value wider than 16 bits is malformed */
+    const unsigned char inf[] = {0, 0x3c, 0, 0x7c}, nan[] = {0, 0x3c, 0, 0x7e};
+    const uint32_t wide[] = {0x3c00, 0x10000};
+    const char *want[] = {"h.onnx: tensor 'W' contains Inf at index 1",
+                          "h.onnx: tensor 'W' contains NaN at index 1",
+                          ("h.onnx: tensor 'W': int32_data value 65536 at index 1 is not a "
+                           "16-bit float16")};
+    for (int c = 0; c < 3; c++) {
+        wspec w = {10, 1, c < 2 ? (c ? nan : inf) : NULL, 4, c == 2 ? wide : NULL, c == 2 ? 2 : 0,
+                   NULL, NULL};
+        size_t len;
+        unsigned char *buf = build_gemm(&w, &len);
+        cr_model m;
+        cr_error err;
+        assert_int_equal(cr_onnx_parse("h.onnx", buf, len, &m, &err), -1);
+        assert_null(m.net);
+        assert_non_null(strstr(err.msg, want[c]));
+        free(buf);
+    }
+}
+
+/* External data: refused from a buffer (no folder), read from the folder of a
+   file (cr_onnx_parse_file and cr_model_load_full); without a "length" the
+   rest of the file must be the tensor. */
+static void test_external_data(void **state) {
+    (void)state;
+    const float wv[6] = {1.5f, -2.0f, 0.125f, 3.0f, -0.75f, 0.5f};
+    wspec w = {1, 3, NULL, 0, NULL, 0, "w.bin", "24"};
+    size_t len;
+    unsigned char *buf = build_gemm(&w, &len);
+    cr_model m;
+    cr_error err;
+    assert_int_equal(cr_onnx_parse("e.onnx", buf, len, &m, &err), -1);
+    assert_non_null(strstr(err.msg, "e.onnx: tensor 'W' keeps its data in the external file "
+                                    "'w.bin'"));
+    char dir[] = "/tmp/cr-test-onnx-XXXXXX", path[64], wpath[64];
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/e.onnx", dir);
+    snprintf(wpath, sizeof wpath, "%s/w.bin", dir);
+    FILE *f = fopen(wpath, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(wv, 4, 6, f), 6);
+    assert_int_equal(fclose(f), 0);
+    f = fopen(path, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(buf, 1, len, f), len);
+    assert_int_equal(fclose(f), 0);
+    if (cr_onnx_parse_file(path, buf, len, &m, &err)) fail_msg("%s", err.msg);
+    const float *p = (const float *)m.net->params + m.net->w_offset[0];
+    for (size_t k = 0; k < 6; k++) assert_true(p[(k % 3) * 2 + k / 3] == wv[k]);
+    cr_model_free(&m);
+    if (cr_model_load_full(path, &m, &err)) fail_msg("%s", err.msg);
+    assert_true(((const float *)m.net->params)[m.net->w_offset[0] + 2] == wv[1]);
+    cr_model_free(&m);
+    free(buf);
+    /* no length: the 24 bytes are the whole file; 4 more bytes are refused */
+    w.ext_length = NULL;
+    buf = build_gemm(&w, &len);
+    if (cr_onnx_parse_file(path, buf, len, &m, &err)) fail_msg("%s", err.msg);
+    cr_model_free(&m);
+    f = fopen(wpath, "ab");
+    assert_non_null(f);
+    assert_int_equal(fwrite(wv, 4, 1, f), 1);
+    assert_int_equal(fclose(f), 0);
+    assert_int_equal(cr_onnx_parse_file(path, buf, len, &m, &err), -1);
+    assert_non_null(strstr(err.msg, "'w.bin' holds 28 bytes after offset 0"));
+    free(buf);
+    unlink(wpath);
+    unlink(path);
+    rmdir(dir);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_float16_exhaustive),
+        cmocka_unit_test(test_external_data),
         cmocka_unit_test(test_varints),
         cmocka_unit_test(test_lengths_groups_depth),
         cmocka_unit_test(test_round_trip),

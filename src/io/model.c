@@ -347,8 +347,10 @@ cr_model_file_kind cr_model_file_detect(const unsigned char *buf, size_t len) {
     return CR_MODEL_FILE_UNKNOWN;
 }
 
+/* from_file: name is the path of the file whose bytes buf holds (an ONNX model's
+   external data is then read from its folder). */
 static int model_parse(const char *name, const unsigned char *buf, size_t len, cr_model *out,
-                       int keep_extra, cr_error *err) {
+                       int keep_extra, int from_file, cr_error *err) {
     memset(out, 0, sizeof *out);
     switch (cr_model_file_detect(buf, len)) {
     case CR_MODEL_FILE_TORCH_ZIP:
@@ -358,7 +360,9 @@ static int model_parse(const char *name, const unsigned char *buf, size_t len, c
                                  "\"model.onnx\"), or save its state dict with "
                                  "safetensors.torch.save_file(model.state_dict(), "
                                  "\"sd.safetensors\") and run chainrule convert", name);
-    case CR_MODEL_FILE_ONNX: return cr_onnx_parse(name, buf, len, out, err);
+    case CR_MODEL_FILE_ONNX:
+        return from_file ? cr_onnx_parse_file(name, buf, len, out, err)
+                         : cr_onnx_parse(name, buf, len, out, err);
     default: break; /* safetensors, or the safetensors reader names what is wrong */
     }
     cr_safetensors st;
@@ -372,7 +376,14 @@ int cr_model_parse(const char *name, const unsigned char *buf, size_t len, cr_mo
                    cr_error *err) {
     if (!name) name = "(model)";
     if (!out) return cr_error_set(err, "%s: invalid argument", name);
-    return model_parse(name, buf, len, out, 1, err);
+    return model_parse(name, buf, len, out, 1, 0, err);
+}
+
+int cr_model_parse_file(const char *path, const unsigned char *buf, size_t len, cr_model *out,
+                        cr_error *err) {
+    if (!path) return cr_model_parse(NULL, buf, len, out, err);
+    if (!out) return cr_error_set(err, "%s: invalid argument", path);
+    return model_parse(path, buf, len, out, 1, 1, err);
 }
 
 static int model_read(const char *path, cr_model *out, int keep_extra, cr_error *err) {
@@ -380,7 +391,7 @@ static int model_read(const char *path, cr_model *out, int keep_extra, cr_error 
     unsigned char *buf;
     size_t len;
     if (cr_read_file(path, SIZE_MAX, &buf, &len, err)) return -1;
-    int rc = model_parse(path, buf, len, out, keep_extra, err);
+    int rc = model_parse(path, buf, len, out, keep_extra, 1, err);
     free(buf);
     return rc;
 }

@@ -19,20 +19,27 @@
  *   AttributeProto  name 1, f 2, i 3, t 5, floats 7, ints 8, type 20
  *   TensorProto     dims 1, data_type 2, segment 3, float_data 4, int32_data 5,
  *                   int64_data 7, name 8, raw_data 9, double_data 10,
- *                   data_location 14
+ *                   external_data 13, data_location 14 (EXTERNAL 1)
+ *   StringStringEntryProto key 1, value 2 (external_data: location, offset, length)
  *   ValueInfoProto  name 1, type 2;  TypeProto tensor_type 1;
  *   TypeProto.Tensor elem_type 1, shape 2;  TensorShapeProto dim 1;
  *   Dimension       dim_value 1, dim_param 2
- *   TensorProto.DataType FLOAT 1, INT32 6, INT64 7, DOUBLE 11
+ *   TensorProto.DataType FLOAT 1, INT32 6, INT64 7, FLOAT16 10, DOUBLE 11,
+ *                   BFLOAT16 16 (16-bit types: raw_data, or one pattern per int32_data)
  *
  * Writing: Gemm (transB = 1, the [out, in] weights as they are) per layer,
  * Relu/Sigmoid/Tanh between, Sub/Div first when the model standardises its
  * input, output "logits" [N, K], opset 13, weights in raw_data.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <unistd.h>
 
 #include "io_internal.h"
 #include "protobuf.h"
@@ -47,11 +54,14 @@
 #define OX_MIN_OPSET 7
 #define OX_MAX_OPSET 22
 
-enum { OX_FLOAT = 1, OX_INT32 = 6, OX_INT64 = 7, OX_DOUBLE = 11 };
+enum {
+    OX_FLOAT = 1, OX_INT32 = 6, OX_INT64 = 7, OX_FLOAT16 = 10, OX_DOUBLE = 11, OX_BFLOAT16 = 16
+};
 
 typedef struct {
     char *name;
     int dtype; /* OX_FLOAT (float data), OX_DOUBLE (double), OX_INT32/OX_INT64 (int64_t) */
+    int file_dtype; /* as in the file: also OX_FLOAT16, OX_BFLOAT16 (stored as float) */
     int ndim;
     int64_t dims[OX_MAX_DIMS];
     size_t count;
@@ -95,6 +105,7 @@ typedef struct {
 /* A parse context: the file name for messages and where the error goes. */
 typedef struct {
     const char *file;
+    const char *dir; /* the model file's folder ("" for the current one), NULL for a buffer */
     cr_error *err;
 } ox_ctx;
 
@@ -114,6 +125,11 @@ static ox_pname pn(const char *name) {
     if (name[n]) memcpy(p.s + 77, "...", 3), n = 80;
     p.s[n] = '\0';
     return p;
+}
+
+static const char *dtype_name(int t) {
+    return t == OX_DOUBLE ? "double" : t == OX_FLOAT16 ? "float16"
+                                     : t == OX_BFLOAT16 ? "bfloat16" : "float";
 }
 
 static int bad(ox_ctx *c, const char *where, const char *why) {
@@ -142,7 +158,149 @@ static void tensor_free(ox_tensor *t) {
     memset(t, 0, sizeof *t);
 }
 
-/* TensorProto -> t (data converted to float, double or int64_t). */
+/* IEEE half (1 sign, 5 exponent, 10 mantissa bits) -> float, exactly: every half
+   is a float (subnormals m 2^-24, normals (1024 + m) 2^(e - 25)); inf and NaN stay
+   (build_model refuses them in weights). bfloat16 is a float's upper 16 bits. */
+static float half_to_float(uint16_t h) {
+    int e = (h >> 10) & 0x1f, m = h & 0x3ff;
+    float v = e == 0 ? ldexpf((float)m, -24)
+              : e == 31 ? (m ? NAN : INFINITY)
+                        : ldexpf((float)(m | 0x400), e - 25);
+    return h & 0x8000 ? -v : v;
+}
+static float bfloat16_to_float(uint16_t h) { return cr_pb_f32((uint64_t)h << 16); }
+
+/* Decimal digits only, no sign, at most UINT64_MAX. */
+static int parse_u64(const char *s, uint64_t *v) {
+    uint64_t x = 0;
+    if (!*s) return 0;
+    for (; *s; s++) {
+        if (*s < '0' || *s > '9' || x > (UINT64_MAX - (uint64_t)(*s - '0')) / 10) return 0;
+        x = x * 10 + (uint64_t)(*s - '0');
+    }
+    *v = x;
+    return 1;
+}
+
+/* TensorProto.external_data: location, offset, length (checksum and other keys
+   are ignored). */
+typedef struct {
+    char *location;
+    int has_offset, has_length;
+    uint64_t offset, length;
+} ox_external;
+
+static int decode_external_entry(ox_ctx *c, const cr_pb_reader *parent, const cr_pb_field *ef,
+                                 ox_external *x, const char *tensor) {
+    const char *why, *W = "StringStringEntryProto";
+    cr_pb_reader r;
+    cr_pb_field f;
+    char *key = NULL, *value = NULL;
+    int rc, e = -1;
+    if (cr_pb_open(parent, ef, &r, &why)) return bad(c, W, why);
+    while ((rc = cr_pb_next(&r, &f, &why)) == 1)
+        if ((f.field == 1 && get_string(c, &f, W, &key)) ||
+            (f.field == 2 && get_string(c, &f, W, &value)))
+            goto done;
+    if (rc < 0) {
+        bad(c, W, why);
+        goto done;
+    }
+    if (!key || !value) {
+        bad(c, W, "an external_data entry without a key or a value");
+        goto done;
+    }
+    if (!strcmp(key, "location")) {
+        free(x->location);
+        x->location = value;
+        value = NULL;
+    } else if (!strcmp(key, "offset") || !strcmp(key, "length")) {
+        int off = key[0] == 'o';
+        if (!parse_u64(value, off ? &x->offset : &x->length)) {
+            cr_error_set(c->err, "%s: tensor '%s': external data %s '%s' is not a byte count",
+                         c->file, pn(tensor).s, key, pn(value).s);
+            goto done;
+        }
+        *(off ? &x->has_offset : &x->has_length) = 1;
+    }
+    e = 0;
+done:
+    free(key);
+    free(value);
+    return e;
+}
+
+/* Reads bytes [offset, offset + need) of the external file x->location in the
+   model's folder into *out (malloc'd). The location must be a plain file name
+   (no folder, no "..", not absolute) naming a regular file that is not a
+   symbolic link; offset and length are checked against its size before the
+   buffer is allocated. */
+static int read_external(ox_ctx *c, const char *tensor, const ox_external *x, size_t need,
+                         unsigned char **out) {
+    const char *loc = x->location;
+    *out = NULL;
+    if (!c->dir)
+        return cr_error_set(c->err, "%s: tensor '%s' keeps its data in the external file '%s', "
+                                    "which is read only when the model is loaded from its file",
+                            c->file, pn(tensor).s, pn(loc).s);
+    if (!loc[0] || strchr(loc, '/') || strchr(loc, '\\') || !strcmp(loc, ".") ||
+        !strcmp(loc, ".."))
+        return cr_error_set(c->err, "%s: tensor '%s': external data location '%s' is not a plain "
+                                    "file name in the model's folder (no folders, no absolute "
+                                    "path, no '..')", c->file, pn(tensor).s, pn(loc).s);
+    if (x->has_length && x->length != need)
+        return cr_error_set(c->err, "%s: tensor '%s': external data length %llu in '%s', but the "
+                                    "tensor needs %zu bytes", c->file, pn(tensor).s,
+                            (unsigned long long)x->length, pn(loc).s, need);
+    size_t dl = strlen(c->dir), ll = strlen(loc);
+    char *path = malloc(dl + ll + 2);
+    if (!path) return cr_error_set(c->err, "%s: out of memory", c->file);
+    if (dl) memcpy(path, c->dir, dl), path[dl++] = '/';
+    memcpy(path + dl, loc, ll + 1);
+    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    free(path);
+    struct stat st;
+    const char *problem = NULL;
+    if (fd < 0) problem = errno == ELOOP ? "is a symbolic link (not followed)" : strerror(errno);
+    else if (fstat(fd, &st) != 0) problem = strerror(errno);
+    else if (!S_ISREG(st.st_mode)) problem = "is not a regular file";
+    else if (st.st_size < 0 || (uint64_t)st.st_size < x->offset ||
+             (uint64_t)st.st_size - x->offset < need) {
+        cr_error_set(c->err, "%s: tensor '%s': external data at offset %llu, %zu bytes, lies "
+                             "beyond the end of '%s' (%lld bytes)", c->file, pn(tensor).s,
+                     (unsigned long long)x->offset, need, pn(loc).s, (long long)st.st_size);
+        close(fd);
+        return -1;
+    } else if (!x->has_length && (uint64_t)st.st_size - x->offset != need) {
+        /* onnx reads to the end of the file when no length is given */
+        cr_error_set(c->err, "%s: tensor '%s': external data file '%s' holds %llu bytes after "
+                             "offset %llu, but the tensor needs %zu (and no length is given)",
+                     c->file, pn(tensor).s, pn(loc).s,
+                     (unsigned long long)((uint64_t)st.st_size - x->offset),
+                     (unsigned long long)x->offset, need);
+        close(fd);
+        return -1;
+    }
+    unsigned char *buf = problem ? NULL : malloc(need ? need : 1);
+    if (!problem && !buf) problem = "out of memory";
+    for (size_t got = 0; !problem && got < need;) {
+        ssize_t n = pread(fd, buf + got, need - got, (off_t)(x->offset + got));
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) problem = n < 0 ? strerror(errno) : "file shrank while being read";
+        else got += (size_t)n;
+    }
+    if (fd >= 0) close(fd);
+    if (problem) {
+        free(buf);
+        return cr_error_set(c->err, "%s: tensor '%s': external data file '%s': %s", c->file,
+                            pn(tensor).s, pn(loc).s, problem);
+    }
+    *out = buf;
+    return 0;
+}
+
+/* TensorProto -> t (data converted to float, double or int64_t; float16 and
+   bfloat16 to float). */
 static int decode_tensor(ox_ctx *c, const cr_pb_reader *parent, const cr_pb_field *tf,
                          ox_tensor *t) {
     const char *why, *W = "TensorProto";
@@ -154,8 +312,10 @@ static int decode_tensor(ox_ctx *c, const cr_pb_reader *parent, const cr_pb_fiel
     size_t n_dims = 0, n_typed[4] = {0}; /* float, int32, int64, double */
     cr_pb_slice raw = {NULL, 0};
     int have_raw = 0, rc;
-    uint64_t data_type = 0;
-    /* pass 1: counts, type, name, raw data */
+    uint64_t data_type = 0, location = 0;
+    ox_external ext = {0};
+    unsigned char *ext_buf = NULL;
+    /* pass 1: counts, type, name, raw data, external data */
     while ((rc = cr_pb_next(&r, &f, &why)) == 1) {
         long n;
         int k = -1, ew = CR_PB_VARINT;
@@ -189,13 +349,15 @@ static int decode_tensor(ox_ctx *c, const cr_pb_reader *parent, const cr_pb_fiel
             raw = f.s;
             have_raw = 1;
             break;
+        case 13:
+            if (decode_external_entry(c, &r, &f, &ext, t->name)) goto fail;
+            break;
         case 14:
-            if (f.wire == CR_PB_VARINT && f.v == 1) {
-                cr_error_set(c->err, "%s: tensor '%s' keeps its data in an external file, which "
-                                     "is not supported (save the model with its weights inside)",
-                             c->file, pn(t->name).s);
-                goto fail;
+            if (f.wire != CR_PB_VARINT) {
+                why = "data_location is not a varint";
+                goto malformed;
             }
+            location = f.v;
             break;
         default: break;
         }
@@ -217,13 +379,16 @@ static int decode_tensor(ox_ctx *c, const cr_pb_reader *parent, const cr_pb_fiel
     case OX_INT32: k = 1, es = 4, store = sizeof(int64_t); break;
     case OX_INT64: k = 2, es = 8, store = sizeof(int64_t); break;
     case OX_DOUBLE: k = 3, es = 8, store = sizeof(double); break;
+    case OX_FLOAT16:
+    case OX_BFLOAT16: k = 1, es = 2, store = sizeof(float); break; /* bits in int32_data */
     default:
         cr_error_set(c->err, "%s: tensor '%s' has data type %llu; supported: float (1), double "
-                             "(11), int32 (6), int64 (7)", c->file, pn(t->name).s,
-                     (unsigned long long)data_type);
+                             "(11), float16 (10), bfloat16 (16), int32 (6), int64 (7)", c->file,
+                     pn(t->name).s, (unsigned long long)data_type);
         goto fail;
     }
-    t->dtype = dt;
+    t->file_dtype = dt;
+    t->dtype = dt == OX_FLOAT16 || dt == OX_BFLOAT16 ? OX_FLOAT : dt;
     /* pass 2: dims, then the element count against the bytes present */
     r = r0;
     size_t nd = 0;
@@ -249,6 +414,29 @@ static int decode_tensor(ox_ctx *c, const cr_pb_reader *parent, const cr_pb_fiel
         }
     }
     t->count = count;
+    if (location > 1) {
+        cr_error_set(c->err, "%s: tensor '%s': data_location %llu is neither DEFAULT (0) nor "
+                             "EXTERNAL (1)", c->file, pn(t->name).s, (unsigned long long)location);
+        goto fail;
+    }
+    if (location == 1) { /* the data is raw_data kept in another file */
+        size_t need;
+        if (have_raw || n_typed[0] || n_typed[1] || n_typed[2] || n_typed[3] || !ext.location) {
+            cr_error_set(c->err, "%s: tensor '%s' is marked external but %s", c->file,
+                         pn(t->name).s, ext.location ? "also holds data in the file"
+                                                     : "names no location");
+            goto fail;
+        }
+        if (!cr_mul_size(count, es, &need)) {
+            cr_error_set(c->err, "%s: tensor '%s': the byte count overflows", c->file,
+                         pn(t->name).s);
+            goto fail;
+        }
+        if (read_external(c, t->name, &ext, need, &ext_buf)) goto fail;
+        raw.p = ext_buf;
+        raw.len = need;
+        have_raw = 1;
+    }
     size_t have = have_raw ? raw.len / es : n_typed[k];
     if ((have_raw && raw.len % es) || have != count) {
         char shp[160];
@@ -272,7 +460,11 @@ static int decode_tensor(ox_ctx *c, const cr_pb_reader *parent, const cr_pb_fiel
             if (dt == OX_FLOAT) ((float *)t->data)[i] = cr_pb_f32(cr_io_le32(p));
             else if (dt == OX_DOUBLE) ((double *)t->data)[i] = cr_pb_f64(cr_io_le64(p));
             else if (dt == OX_INT32) ((int64_t *)t->data)[i] = (int32_t)cr_io_le32(p);
-            else ((int64_t *)t->data)[i] = (int64_t)cr_io_le64(p);
+            else if (dt == OX_INT64) ((int64_t *)t->data)[i] = (int64_t)cr_io_le64(p);
+            else {
+                uint16_t h = (uint16_t)(p[0] | p[1] << 8);
+                ((float *)t->data)[i] = dt == OX_FLOAT16 ? half_to_float(h) : bfloat16_to_float(h);
+            }
         }
     } else if (count) {
         static const uint32_t fields[4] = {4, 5, 7, 10};
@@ -297,14 +489,29 @@ static int decode_tensor(ox_ctx *c, const cr_pb_reader *parent, const cr_pb_fiel
             if (dt == OX_FLOAT) ((float *)t->data)[i] = cr_pb_f32(vals[i]);
             else if (dt == OX_DOUBLE) ((double *)t->data)[i] = cr_pb_f64(vals[i]);
             else if (dt == OX_INT32) ((int64_t *)t->data)[i] = (int32_t)(uint32_t)vals[i];
-            else ((int64_t *)t->data)[i] = (int64_t)vals[i];
+            else if (dt == OX_INT64) ((int64_t *)t->data)[i] = (int64_t)vals[i];
+            else if (vals[i] > 0xffff) { /* int32_data holds a 16-bit pattern per value */
+                cr_error_set(c->err, "%s: tensor '%s': int32_data value %llu at index %zu is not "
+                                     "a 16-bit %s", c->file, pn(t->name).s,
+                             (unsigned long long)vals[i], i,
+                             dt == OX_FLOAT16 ? "float16" : "bfloat16");
+                free(vals);
+                goto fail;
+            } else {
+                uint16_t h = (uint16_t)vals[i];
+                ((float *)t->data)[i] = dt == OX_FLOAT16 ? half_to_float(h) : bfloat16_to_float(h);
+            }
         }
         free(vals);
     }
+    free(ext.location);
+    free(ext_buf);
     return 0;
 malformed:
     bad(c, W, why);
 fail:
+    free(ext.location);
+    free(ext_buf);
     tensor_free(t);
     return -1;
 }
@@ -615,6 +822,14 @@ typedef struct {
     int from_matmul;
 } ox_layer;
 
+/* An int64 scalar or vector computed from the chain's shape (op_shapeval). */
+typedef struct {
+    const char *name; /* borrowed from its node */
+    int rank;         /* 0 (scalar) or 1 */
+    int n;            /* entries (1 for a scalar) */
+    int64_t v[OX_MAX_DIMS];
+} ox_shapeval;
+
 typedef struct {
     ox_ctx *c;
     const ox_model *m;
@@ -622,12 +837,15 @@ typedef struct {
     size_t n_consts;
     ox_tensor **owned; /* Constant values built from float/int attributes (owned) */
     size_t n_owned;
+    ox_shapeval *svals; /* values computed from the chain's shape (owned array) */
+    size_t n_svals;
     const char *cur; /* the chain's current value */
     int rank;
     int64_t shape[OX_MAX_DIMS]; /* shape[0] the batch (-1 symbolic) */
     size_t feat;                /* product of shape[1..] */
     double *mean, *std;         /* the standardisation folded so far (feat entries) */
     int L, stage, dtype;
+    int file_dtype; /* the first weight's type in the file (OX_FLOAT16 for a half model) */
     ox_layer layer[CR_MAX_LAYERS];
 } ox_chain;
 
@@ -677,12 +895,15 @@ static int add_const(ox_chain *ch, const ox_tensor *t) {
     return 0;
 }
 
+static const ox_shapeval *find_shapeval(const ox_chain *ch, const char *name);
+
 /* Constant: value (a tensor), value_float(s), value_int(s). */
 static int op_constant(ox_chain *ch, const ox_node *n, size_t i) {
     ox_ctx *c = ch->c;
     if (n->n_out < 1 || !n->out[0][0])
         return cr_error_set(c->err, "%s: %s has no output", c->file, where(n, i).s);
-    if (find_const(ch, n->out[0]) || (ch->cur && !strcmp(n->out[0], ch->cur)))
+    if (find_const(ch, n->out[0]) || find_shapeval(ch, n->out[0]) ||
+        (ch->cur && !strcmp(n->out[0], ch->cur)))
         return cr_error_set(c->err, "%s: %s: output '%s' redefines an existing value", c->file,
                             where(n, i).s, pn(n->out[0]).s);
     const ox_attr *a = n->n_attr == 1 ? &n->attr[0] : NULL;
@@ -712,7 +933,7 @@ static int op_constant(ox_chain *ch, const ox_node *n, size_t i) {
     ox_tensor *t = calloc(1, sizeof *t);
     if (!t) return cr_error_set(c->err, "%s: out of memory", c->file);
     o[ch->n_owned++] = t;
-    t->dtype = is_f ? OX_FLOAT : OX_INT64;
+    t->dtype = t->file_dtype = is_f ? OX_FLOAT : OX_INT64;
     t->ndim = scalar ? 0 : 1;
     t->dims[0] = (int64_t)cnt;
     t->count = cnt;
@@ -818,7 +1039,155 @@ static int op_normalise(ox_chain *ch, const ox_node *n, size_t i) {
     return 0;
 }
 
-/* Flatten (axis 1) or Reshape to [N, D]: the chain becomes [N, feat]. */
+static int is_op(const ox_node *n, const char *op) { return !strcmp(n->op, op); }
+
+/* ------------------------------------------------------------ shape arithmetic
+ * x.view(x.size(0), -1) is exported as Shape(x) -> Gather(indices 0) ->
+ * Unsqueeze -> Concat(with [-1]) -> Reshape(x, .). These small int64 values
+ * are tracked exactly: each entry is a known integer or OX_BATCH, the batch
+ * size N taken from entry 0 of the chain's shape; Reshape accepts such a
+ * value only when it is provably [N, D] or [N, -1] (op_flatten). Only Shape
+ * (of the chain's current value), Gather (axis 0), Unsqueeze/Squeeze (a
+ * scalar to [1] and back), Concat (axis 0) and Cast to int32/int64 are
+ * evaluated, on such values and int constants of at most 8 entries. */
+#define OX_BATCH INT64_MIN
+
+static const ox_shapeval *find_shapeval(const ox_chain *ch, const char *name) {
+    for (size_t i = ch->n_svals; i-- > 0;)
+        if (!strcmp(ch->svals[i].name, name)) return &ch->svals[i];
+    return NULL;
+}
+
+/* A shape value or an int constant of rank <= 1 and at most 8 entries -> *v. */
+static int shapeval_input(const ox_chain *ch, const char *name, ox_shapeval *v) {
+    const ox_shapeval *s = find_shapeval(ch, name);
+    if (s) {
+        *v = *s;
+        return 1;
+    }
+    const ox_tensor *t = find_const(ch, name);
+    if (!t || (t->dtype != OX_INT64 && t->dtype != OX_INT32) || t->ndim > 1 ||
+        t->count > OX_MAX_DIMS)
+        return 0;
+    memset(v, 0, sizeof *v);
+    v->rank = t->ndim;
+    v->n = (int)t->count;
+    for (size_t k = 0; k < t->count; k++) {
+        v->v[k] = ((const int64_t *)t->data)[k];
+        if (v->v[k] == OX_BATCH) return 0; /* not a size anyway */
+    }
+    return 1;
+}
+
+/* The int list of attribute `name`, or of input `in` (opset >= 13 moved Unsqueeze's
+   and Squeeze's axes there); *n = -1 when neither is given. */
+static int axes_of(const ox_chain *ch, const ox_node *n, size_t in, int64_t *ax, int *cnt) {
+    const ox_attr *a = find_attr(n, "axes");
+    ox_shapeval v;
+    *cnt = -1;
+    if (a) {
+        if (a->n_ints > OX_MAX_DIMS) return 0;
+        *cnt = (int)a->n_ints;
+        for (size_t k = 0; k < a->n_ints; k++) ax[k] = a->ints[k];
+    } else if (n->n_in > in && n->in[in][0]) {
+        if (!shapeval_input(ch, n->in[in], &v) || v.rank != 1) return 0;
+        for (int k = 0; k < v.n; k++)
+            if (v.v[k] == OX_BATCH) return 0;
+        *cnt = v.n;
+        memcpy(ax, v.v, (size_t)v.n * sizeof *ax);
+    }
+    return 1;
+}
+
+static int op_shapeval(ox_chain *ch, const ox_node *n, size_t i) {
+    ox_ctx *c = ch->c;
+    ox_shapeval r, a;
+    memset(&r, 0, sizeof r);
+    const char *why = NULL;
+    if (n->n_out != 1 || !n->out[0][0] || n->n_in < 1)
+        return cr_error_set(c->err, "%s: %s needs an input and one output", c->file,
+                            where(n, i).s);
+    if (find_const(ch, n->out[0]) || find_shapeval(ch, n->out[0]) || !strcmp(n->out[0], ch->cur))
+        return cr_error_set(c->err, "%s: %s: output '%s' redefines an existing value", c->file,
+                            where(n, i).s, pn(n->out[0]).s);
+    if (is_op(n, "Shape")) {
+        if (n->n_in != 1 || strcmp(n->in[0], ch->cur))
+            why = "only the shape of the chain's current value is supported";
+        else if (ch->rank < 1)
+            why = "the chain's shape is not known here (give the graph input a shape)";
+        else {
+            int64_t rank = ch->rank, s = attr_i(n, "start", 0), e = attr_i(n, "end", rank);
+            if (s < 0) s += rank;
+            if (e < 0) e += rank;
+            s = s < 0 ? 0 : s > rank ? rank : s;
+            e = e < 0 ? 0 : e > rank ? rank : e;
+            r.rank = 1;
+            for (int64_t d = s; d < e; d++) r.v[r.n++] = d == 0 ? OX_BATCH : ch->shape[d];
+        }
+    } else if (!shapeval_input(ch, n->in[0], &a)) {
+        why = "its first input is neither a value computed from the chain's shape nor a small "
+              "int constant";
+    } else if (is_op(n, "Gather")) {
+        ox_shapeval idx;
+        int64_t axis = attr_i(n, "axis", 0);
+        if (n->n_in != 2 || !shapeval_input(ch, n->in[1], &idx))
+            why = "the indices must be an int constant";
+        else if (a.rank != 1 || (axis != 0 && axis != -1))
+            why = "only a gather from a 1-D shape along axis 0 is supported";
+        else {
+            r.rank = idx.rank;
+            for (int k = 0; k < idx.n && !why; k++) {
+                int64_t q = idx.v[k];
+                if (q == OX_BATCH || q < -(int64_t)a.n || q >= a.n) why = "index out of range";
+                else r.v[r.n++] = a.v[q < 0 ? q + a.n : q];
+            }
+        }
+    } else if (is_op(n, "Unsqueeze") || is_op(n, "Squeeze")) {
+        int64_t ax[OX_MAX_DIMS];
+        int cnt, unsq = n->op[0] == 'U';
+        if (!axes_of(ch, n, 1, ax, &cnt)) why = "its axes must be an int constant";
+        else if (unsq ? a.rank != 0 || cnt != 1 || (ax[0] != 0 && ax[0] != -1)
+                      : a.rank != 1 || a.n != 1 || cnt > 1 ||
+                            (cnt == 1 && ax[0] != 0 && ax[0] != -1))
+            why = unsq ? "only a scalar to [1] is supported" : "only [1] to a scalar is supported";
+        else r = a, r.rank = unsq;
+    } else if (is_op(n, "Concat")) {
+        int64_t axis = attr_i(n, "axis", 0);
+        if (axis != 0 && axis != -1) why = "only axis 0 is supported";
+        r.rank = 1;
+        for (size_t q = 0; q < n->n_in && !why; q++) {
+            if (!shapeval_input(ch, n->in[q], &a) || a.rank != 1)
+                why = "every input must be a 1-D value computed from the chain's shape or an int "
+                      "constant";
+            else if (r.n + a.n > OX_MAX_DIMS) why = "more than 8 entries";
+            else memcpy(r.v + r.n, a.v, (size_t)a.n * sizeof *a.v), r.n += a.n;
+        }
+    } else { /* Cast */
+        int64_t to = attr_i(n, "to", 0);
+        if (to != OX_INT64 && to != OX_INT32) why = "only a cast to int64 or int32 is supported";
+        for (int k = 0; k < a.n && !why; k++)
+            if (to == OX_INT32 && a.v[k] != OX_BATCH && (a.v[k] < INT32_MIN || a.v[k] > INT32_MAX))
+                why = "the value does not fit int32";
+        r = a;
+    }
+    if (why)
+        return cr_error_set(c->err, "%s: %s: %s (shape arithmetic is read only as in "
+                                    "x.view(x.size(0), -1))", c->file, where(n, i).s, why);
+    ox_shapeval *p = realloc(ch->svals, (ch->n_svals + 1) * sizeof *p);
+    if (!p) return cr_error_set(c->err, "%s: out of memory", c->file);
+    ch->svals = p;
+    r.name = n->out[0];
+    p[ch->n_svals++] = r;
+    return 0;
+}
+
+static int is_shape_op(const ox_node *n) {
+    return is_op(n, "Shape") || is_op(n, "Gather") || is_op(n, "Unsqueeze") ||
+           is_op(n, "Squeeze") || is_op(n, "Concat") || is_op(n, "Cast");
+}
+
+/* Flatten (axis 1) or Reshape to [N, D]: the chain becomes [N, feat]. The
+   shape is an int constant or a value computed from the chain's shape. */
 static int op_flatten(ox_chain *ch, const ox_node *n, size_t i) {
     ox_ctx *c = ch->c;
     int reshape = !strcmp(n->op, "Reshape");
@@ -830,18 +1199,23 @@ static int op_flatten(ox_chain *ch, const ox_node *n, size_t i) {
                                         "[N, D], is supported)", c->file, where(n, i).s,
                                 (long long)attr_i(n, "axis", 1));
     } else {
-        const ox_tensor *s = n->n_in == 2 ? find_const(ch, n->in[1]) : NULL;
-        if (!s || (s->dtype != OX_INT64 && s->dtype != OX_INT32) || s->count != 2 || s->ndim != 1)
-            return cr_error_set(c->err, "%s: %s: the shape must be a constant [2] of int64 (a "
-                                        "reshape to [N, D])", c->file, where(n, i).s);
-        int64_t a = ((const int64_t *)s->data)[0], b = ((const int64_t *)s->data)[1];
+        ox_shapeval s; /* OX_BATCH entries only when computed from the chain's shape */
+        if (n->n_in != 2 || !shapeval_input(ch, n->in[1], &s) || s.rank != 1 || s.n != 2)
+            return cr_error_set(c->err, "%s: %s: the shape must be a constant [2] of int64, or "
+                                        "[N, -1] computed from the input's shape (a reshape to "
+                                        "[N, D])", c->file, where(n, i).s);
+        int64_t a = s.v[0], b = s.v[1];
         int zero_is_copy = attr_i(n, "allowzero", 0) == 0;
-        int a_ok = a == -1 || (a == 0 && zero_is_copy) || (a > 0 && a == ch->shape[0]);
+        int a_ok = a == OX_BATCH || a == -1 || (a == 0 && zero_is_copy) ||
+                   (a > 0 && a == ch->shape[0]);
         int b_ok = (b > 0 && ch->feat > 0 && (uint64_t)b == ch->feat) || (b == -1 && a != -1);
-        if (ch->rank < 2 || !a_ok || !b_ok)
-            return cr_error_set(c->err, "%s: %s: reshape to [%lld, %lld] is not [N, %zu] (N the "
-                                        "batch)", c->file, where(n, i).s, (long long)a,
-                                (long long)b, ch->feat);
+        if (ch->rank < 2 || !a_ok || !b_ok) {
+            char as[24], bs[24];
+            snprintf(as, sizeof as, a == OX_BATCH ? "N" : "%lld", (long long)a);
+            snprintf(bs, sizeof bs, b == OX_BATCH ? "N" : "%lld", (long long)b);
+            return cr_error_set(c->err, "%s: %s: reshape to [%s, %s] is not [N, %zu] (N the "
+                                        "batch)", c->file, where(n, i).s, as, bs, ch->feat);
+        }
     }
     if (ch->rank >= 2) {
         ch->rank = 2;
@@ -881,6 +1255,7 @@ static int op_linear(ox_chain *ch, const ox_node *n, size_t i) {
                             where(n, i).s, pn(w->name).s, w->dtype == OX_FLOAT ? "float" : "double",
                             ch->dtype == OX_FLOAT ? "float" : "double");
     ch->dtype = w->dtype;
+    if (!ch->file_dtype) ch->file_dtype = w->file_dtype;
     if (gemm && attr_i(n, "transA", 0) != 0)
         return cr_error_set(c->err, "%s: %s: transA = 1 (the batch transposed) is not supported",
                             c->file, where(n, i).s);
@@ -973,8 +1348,6 @@ static int op_softmax(ox_chain *ch, const ox_node *n, size_t i) {
     return 0;
 }
 
-static int is_op(const ox_node *n, const char *op) { return !strcmp(n->op, op); }
-
 static int walk_node(ox_chain *ch, size_t i) {
     ox_ctx *c = ch->c;
     const ox_node *n = &ch->m->nodes[i];
@@ -982,6 +1355,7 @@ static int walk_node(ox_chain *ch, size_t i) {
         return cr_error_set(c->err, "%s: unsupported op '%s.%s' (node %zu '%s')", c->file,
                             pn(n->domain).s, pn(n->op).s, i, pn(n->name).s);
     if (is_op(n, "Constant")) return op_constant(ch, n, i);
+    if (is_shape_op(n)) return op_shapeval(ch, n, i);
     static const char *const known[] = {"Gemm",    "MatMul",     "Add",     "Sub",     "Mul",
                                         "Div",     "Relu",       "Sigmoid", "Tanh",    "Softmax",
                                         "LogSoftmax", "Flatten", "Reshape", "Identity", "Dropout"};
@@ -992,7 +1366,9 @@ static int walk_node(ox_chain *ch, size_t i) {
         return cr_error_set(c->err, "%s: unsupported op '%s' (node %zu '%s'); chainrule reads "
                                     "MLPs: Gemm, MatMul, Add, Sub, Mul, Div, Relu, Sigmoid, Tanh, "
                                     "Softmax, LogSoftmax, Flatten, Reshape, Identity, Dropout, "
-                                    "Constant", c->file, pn(n->op).s, i, pn(n->name).s);
+                                    "Constant (and Shape, Gather, Unsqueeze, Squeeze, Concat, "
+                                    "Cast for a reshape to [N, -1])", c->file, pn(n->op).s, i,
+                            pn(n->name).s);
     if (n->n_out < 1 || !n->out[0][0])
         return cr_error_set(c->err, "%s: %s has no output", c->file, where(n, i).s);
     /* every input is the chain's value or a constant (or omitted: "") */
@@ -1000,14 +1376,15 @@ static int walk_node(ox_chain *ch, size_t i) {
     for (size_t q = 0; q < n->n_in; q++) {
         if (!n->in[q][0]) continue;
         if (!strcmp(n->in[q], ch->cur)) uses_chain = 1;
-        else if (!find_const(ch, n->in[q]))
+        else if (!find_const(ch, n->in[q]) && !find_shapeval(ch, n->in[q]))
             return cr_error_set(c->err, "%s: %s: input '%s' is neither the chain's current value "
                                         "'%s' nor a constant (the graph must be one chain from "
                                         "its input to its output)", c->file, where(n, i).s,
                                 pn(n->in[q]).s, pn(ch->cur).s);
     }
     for (size_t q = 0; q < n->n_out; q++)
-        if (n->out[q][0] && (find_const(ch, n->out[q]) || !strcmp(n->out[q], ch->cur)))
+        if (n->out[q][0] && (find_const(ch, n->out[q]) || find_shapeval(ch, n->out[q]) ||
+                             !strcmp(n->out[q], ch->cur)))
             return cr_error_set(c->err, "%s: %s: output '%s' redefines an existing value",
                                 c->file, where(n, i).s, pn(n->out[q]).s);
     if (!uses_chain)
@@ -1164,9 +1541,11 @@ static int walk_graph(ox_ctx *c, ox_model *m, cr_model *out) {
                      c->file, m->n_outputs);
         goto done;
     }
-    if (in->elem_type && in->elem_type != OX_FLOAT && in->elem_type != OX_DOUBLE) {
-        cr_error_set(c->err, "%s: input '%s' has element type %d; float (1) or double (11) "
-                             "expected", c->file, pn(in->name).s, in->elem_type);
+    if (in->elem_type && in->elem_type != OX_FLOAT && in->elem_type != OX_DOUBLE &&
+        in->elem_type != OX_FLOAT16 && in->elem_type != OX_BFLOAT16) {
+        cr_error_set(c->err, "%s: input '%s' has element type %d; float (1), double (11), "
+                             "float16 (10) or bfloat16 (16) expected", c->file, pn(in->name).s,
+                     in->elem_type);
         goto done;
     }
     ch.cur = in->name;
@@ -1230,15 +1609,15 @@ static int walk_graph(ox_ctx *c, ox_model *m, cr_model *out) {
                              "cross-entropy on top)", c->file);
         goto done;
     }
-    if (in->elem_type && in->elem_type != ch.dtype) {
+    if (in->elem_type && in->elem_type != ch.file_dtype) {
         cr_error_set(c->err, "%s: input '%s' is %s but the weights are %s", c->file,
-                     pn(in->name).s, in->elem_type == OX_FLOAT ? "float" : "double",
-                     ch.dtype == OX_FLOAT ? "float" : "double");
+                     pn(in->name).s, dtype_name(in->elem_type), dtype_name(ch.file_dtype));
         goto done;
     }
     rc = build_model(&ch, out);
 done:
     free(ch.consts);
+    free(ch.svals);
     for (size_t t = 0; t < ch.n_owned; t++) {
         tensor_free(ch.owned[t]);
         free(ch.owned[t]);
@@ -1249,18 +1628,40 @@ done:
     return rc;
 }
 
-int cr_onnx_parse(const char *name, const unsigned char *buf, size_t len, cr_model *out,
-                  cr_error *err) {
-    if (!name) name = "(onnx)";
+/* dir: where external data files are (NULL: refused). */
+static int onnx_parse(const char *name, const char *dir, const unsigned char *buf, size_t len,
+                      cr_model *out, cr_error *err) {
     if (!out) return cr_error_set(err, "%s: invalid argument", name);
     memset(out, 0, sizeof *out);
     if (!buf && len) return cr_error_set(err, "%s: invalid argument", name);
-    ox_ctx c = {name, err};
+    ox_ctx c = {name, dir, err};
     ox_model m;
     int rc = decode_model(&c, buf, len, &m);
     if (rc == 0) rc = walk_graph(&c, &m, out);
     model_free(&m);
     if (rc) memset(out, 0, sizeof *out);
+    return rc;
+}
+
+int cr_onnx_parse(const char *name, const unsigned char *buf, size_t len, cr_model *out,
+                  cr_error *err) {
+    return onnx_parse(name ? name : "(onnx)", NULL, buf, len, out, err);
+}
+
+int cr_onnx_parse_file(const char *path, const unsigned char *buf, size_t len, cr_model *out,
+                       cr_error *err) {
+    if (!path) return cr_onnx_parse(NULL, buf, len, out, err);
+    const char *slash = strrchr(path, '/');
+    size_t n = slash ? (size_t)(slash - path) + (slash == path) : 0; /* "/m.onnx": "/" */
+    char *dir = malloc(n + 1);
+    if (!dir) {
+        if (out) memset(out, 0, sizeof *out);
+        return cr_error_set(err, "%s: out of memory", path);
+    }
+    memcpy(dir, path, n);
+    dir[n] = '\0';
+    int rc = onnx_parse(path, dir, buf, len, out, err);
+    free(dir);
     return rc;
 }
 
@@ -1358,6 +1759,12 @@ int cr_onnx_encode(const char *path, const cr_model *model, unsigned char **out,
     int L = net->n_layers;
     if (L < 1 || L > CR_MAX_LAYERS || (net->dtype != CR_F32 && net->dtype != CR_F64))
         return cr_error_set(err, "%s: invalid network", path);
+    for (int l = 0; l + 1 < L; l++)
+        if (net->act[l] != CR_ACT_RELU && net->act[l] != CR_ACT_TANH &&
+            net->act[l] != CR_ACT_SIGMOID)
+            return cr_error_set(err, "%s: hidden layer %d's activation %s is not written to ONNX "
+                                     "(relu, tanh and sigmoid are)", path, l + 1,
+                                cr_activation_name(net->act[l]));
     cr_dtype dt = net->dtype;
     size_t es = cr_dtype_size(dt), D = net->dims[0];
     int norm = model->input_mean.data && model->input_std.data;
