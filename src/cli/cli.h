@@ -144,6 +144,12 @@ int cli_parse_dtype(const char *opt, const char *s, cr_dtype *out);
 
 /* Loads a model; on error prints it and returns CLI_USAGE. */
 int cli_load_model(const char *path, cr_model *model);
+/* 1 when an output path names an ONNX file (ends in .onnx, any case). */
+int cli_out_is_onnx(const char *path);
+/* Writes a model by its output name: ONNX for a .onnx path (cr_onnx_write: the
+   network and standardisation, not model->extra), chainrule safetensors
+   (cr_model_save_full) for any other name. */
+int cli_model_write(const char *path, const cr_model *model, cr_error *err);
 /*
  * Loads inputs for a model: .npy of shape [N, D], [N, ...] with D elements per
  * row (images), or [D] (one example). Converted to the net's dtype; uint8 pixels

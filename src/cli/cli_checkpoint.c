@@ -13,6 +13,8 @@
  * with the same model, bit for bit, as an uninterrupted one (same build,
  * same --threads: with --threads 2 or more the step runs on two workers,
  * whose model bits differ from one worker's by float rounding).
+ * An --out ending in .onnx gets the model as ONNX instead, without the
+ * training state (not resumable).
  */
 #include <inttypes.h>
 #include <math.h>
@@ -45,6 +47,9 @@ int cli_checkpoint_save(const char *path, const cr_net *net, const cr_model *sta
     m.net = (cr_net *)net;
     m.input_mean = stats->input_mean;
     m.input_std = stats->input_std;
+    /* an ONNX --out gets the model alone: ONNX has no place for the training state,
+       so such a run cannot be resumed */
+    if (cli_out_is_onnx(path)) return cr_onnx_write(path, &m, err);
     cr_safetensors *x = &m.extra;
     const cr_optim_config *c = &opt->cfg;
     int rc = 0;

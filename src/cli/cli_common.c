@@ -1,4 +1,5 @@
 /* Shared helpers of the subcommands: errors, options, loading and writing data. */
+#include <ctype.h>
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
@@ -209,6 +210,20 @@ int cli_load_model(const char *path, cr_model *model) {
     cr_error err;
     if (cr_model_load_full(path, model, &err) != 0) return cli_io_error(&err);
     return CLI_OK;
+}
+
+int cli_out_is_onnx(const char *path) {
+    size_t n = strlen(path);
+    if (n < 5) return 0;
+    const char *e = path + n - 5;
+    for (int i = 0; i < 5; i++)
+        if (tolower((unsigned char)e[i]) != ".onnx"[i]) return 0;
+    return 1;
+}
+
+int cli_model_write(const char *path, const cr_model *model, cr_error *err) {
+    return cli_out_is_onnx(path) ? cr_onnx_write(path, model, err)
+                                 : cr_model_save_full(path, model, err);
 }
 
 int cli_load_inputs(const char *path, const cr_model *model, void **x, size_t *n) {

@@ -16,7 +16,7 @@ static const char *const convert_help =
     "                        (safetensors.torch.save_file(model.state_dict(), IN))\n"
     "  --out OUT             where to write\n"
     "  --to onnx|safetensors the output format (default: onnx if OUT ends in .onnx,\n"
-    "                        safetensors otherwise)\n"
+    "                        any case; safetensors for every other name)\n"
     "  --activations LIST    for a state dict: the hidden activations, as init's\n"
     "                        --activation takes them (relu, or relu,tanh per layer);\n"
     "                        the last layer gives the logits\n"
@@ -78,16 +78,11 @@ static int load_any(const char *path, const char *acts, cr_model *model, const c
                        "own activations", path);
     } else {
         *kind = k == CR_MODEL_FILE_ONNX ? "ONNX" : "chainrule safetensors";
-        if (cr_model_parse(path, buf, len, model, &err)) rc = cli_io_error(&err);
+        if (cr_model_parse_file(path, buf, len, model, &err)) rc = cli_io_error(&err);
     }
     cr_safetensors_free(&st);
     free(buf);
     return rc;
-}
-
-static int ends_with(const char *s, const char *suffix) {
-    size_t n = strlen(s), m = strlen(suffix);
-    return n >= m && !strcmp(s + n - m, suffix);
 }
 
 int cmd_convert(int argc, char **argv) {
@@ -102,7 +97,7 @@ int cmd_convert(int argc, char **argv) {
     if (a.help) return fputs(convert_help, stdout), CLI_OK;
     if (a.failed) return CLI_USAGE;
     if (!in || !out) return cli_error("convert: --model and --out are required (see --help)");
-    int onnx = ends_with(out, ".onnx") || ends_with(out, ".ONNX");
+    int onnx = cli_out_is_onnx(out);
     if (to) {
         if (!strcmp(to, "onnx")) onnx = 1;
         else if (!strcmp(to, "safetensors")) onnx = 0;

@@ -7,7 +7,8 @@
 static const char *const init_help =
     "usage: chainrule init --layers D,H,...,K --out MODEL.safetensors [options]\n"
     "\n"
-    "Writes a network with random weights (zero biases) as safetensors.\n"
+    "Writes a network with random weights (zero biases): as ONNX when MODEL ends\n"
+    "in .onnx, as a chainrule model (safetensors) for any other name.\n"
     "\n"
     "options:\n";
 
@@ -49,7 +50,10 @@ int cmd_init(int argc, char **argv) {
     if (st != CR_OK) return cli_error("init: cannot create the network: %s", cr_status_string(st));
     cr_net_init(net, scheme, seed);
     cr_error err;
-    int rc = cr_model_save(out, net, &err) == 0 ? CLI_OK : cli_io_error(&err);
+    cr_model model;
+    memset(&model, 0, sizeof model);
+    model.net = net; /* borrowed */
+    int rc = cli_model_write(out, &model, &err) == 0 ? CLI_OK : cli_io_error(&err);
     if (rc == CLI_OK)
         printf("wrote %s: %s, %zu parameters, %s\n", out, layers, net->n_params,
                cr_dtype_name(dtype));

@@ -22,6 +22,8 @@ static const char *const train_help =
     "\n"
     "Trains a network with softmax + cross-entropy on a labelled dataset and\n"
     "writes it (with its optimiser state, as a checkpoint) after every epoch.\n"
+    "An --out ending in .onnx gets the model as ONNX instead (no training state:\n"
+    "such a run cannot be resumed); any other name gets safetensors.\n"
     "\n";
 
 typedef struct {
@@ -192,7 +194,8 @@ int cmd_train(int argc, char **argv) {
         CLI_HEADING("output"),
         CLI_STR("--out", &t.out, "PATH",
                 "model + checkpoint, rewritten atomically after every epoch\n"
-                "(default model.safetensors; with --resume, the resumed file)"),
+                "(default model.safetensors; with --resume, the resumed file);\n"
+                "PATH.onnx: the model as ONNX, without the training state"),
         CLI_STR("--resume", &t.resume, "PATH",
                 "continue the run saved in PATH (its hyperparameters, data\n"
                 "and state) and write it back to PATH (or to --out);\n"
