@@ -11,8 +11,9 @@
  *   real faults fail: wrong VJPs and JVPs of every activation of the op table
  *   (and a wrong fast sigmoid kernel), planted through the table's test hook
  *   cr_act_replace so that the chain itself runs them; wrong linear and
- *   softmax+cross-entropy derivatives given to cr_check_op_run. Each is caught
- *   and named by its layer and op.
+ *   softmax+cross-entropy derivatives given to cr_check_op_run; wrong versions
+ *   of the packed W_1 kernel (abt_kernel.h) planted through cr_abt_replace.
+ *   Each is caught and named by its layer and op (or Jacobian mode).
  */
 #include <math.h>
 #include <setjmp.h>
@@ -27,6 +28,7 @@
 #include "chainrule.h"
 #include "chainrule_check.h"
 #include "chainrule_data.h"
+#include "net/abt_kernel.h"
 #include "ops/act_table.h"
 #include "testutil.h"
 
@@ -440,6 +442,116 @@ static void test_linear_and_head_mutations(void **state) {
     }
 }
 
+/* ------------------------------------------------------------ packed kernel mutations */
+
+/* The fault abt_planted plants (see below). */
+static int g_abt_fault;
+enum { ABT_NONE, ABT_LAST_TERM, ABT_SHIFT, ABT_DERIVED_SIGN, ABT_TAIL, ABT_FAULTS };
+static const char *const abt_fault_names[ABT_FAULTS] = {"none", "last term dropped",
+                                                        "columns shifted by one",
+                                                        "derived row +sum", "masked tail dropped"};
+
+/* cr_abt_gemm's contract (abt_kernel.h: C = A Bᵀ over the packed panels, the
+   derived row of each example minus the sum of its other rows) in plain
+   loops, with one fault of a vectorised kernel planted: each sum stops one
+   term short; every column read from the next column of the panel; the
+   derived row the sum instead of minus it; the last n mod 8 columns (a
+   masked last register) never computed, left 0. */
+static void abt_planted(size_t n_ex, size_t kr, const float *a, size_t lda, const size_t *derived,
+                        const cr_abt_packed *b, float *c, size_t ldc) {
+    const int f = g_abt_fault;
+    const size_t k = b->k, terms = f == ABT_LAST_TERM ? k - 1 : k;
+    const size_t live = f == ABT_TAIL ? b->n - b->n % 8 : b->n, width = b->panels * CR_ABT_PANEL;
+    const int der = derived && kr >= 2 && kr <= CR_ABT_ROWS;
+    for (size_t e = 0; e < n_ex; e++) {
+        for (size_t r = 0; r < kr; r++) {
+            if (der && r == derived[e]) continue;
+            const float *ai = a + (e * kr + r) * lda;
+            float *ci = c + (e * kr + r) * ldc;
+            for (size_t j = 0; j < b->n; j++) {
+                const size_t v = j + b->shift + (f == ABT_SHIFT);
+                float s = 0;
+                if (j < live && v < width) {
+                    const float *bp = b->data + (v / CR_ABT_PANEL) * k * CR_ABT_PANEL + v % CR_ABT_PANEL;
+                    for (size_t h = 0; h < terms; h++) s += ai[h] * bp[h * CR_ABT_PANEL];
+                }
+                ci[j] = s;
+            }
+        }
+        if (!der) continue;
+        float *cd = c + (e * kr + derived[e]) * ldc;
+        for (size_t j = 0; j < b->n; j++) {
+            float s = 0;
+            for (size_t r = 0; r < kr; r++)
+                if (r != derived[e]) s -= c[(e * kr + r) * ldc + j];
+            cd[j] = f == ABT_DERIVED_SIGN ? -s : s;
+        }
+    }
+}
+
+/* The packed kernel of the products with W_1 (the input gradient's last
+   step, the forward product x W_1 and the closed-form Jacobian) replaced
+   through its test hook cr_abt_replace: the plain-loop version passes every
+   check; each planted fault is caught, the product faults named by layer 1's
+   "linear, packed kernel" op, the derived-row fault by the closed-mode
+   Jacobian, and the network checks fail with them. */
+static void test_abt_kernel_mutations(void **state) {
+    (void)state;
+    if (!cr_abt_pays(13, 11)) {
+        printf("  the kernel set %s has no packed kernel: the products are sgemm\n",
+               cr_isa_name(cr_isa_current()));
+        skip();
+    }
+    const size_t n = 6;
+    void *x, *y;
+    cr_net *net = mutation_net(CR_ACT_SIGMOID, CR_F32, &x, &y, n);
+    for (int fault = 0; fault < ABT_FAULTS; fault++) {
+        g_abt_fault = fault;
+        assert_int_equal(cr_abt_replace(abt_planted), CR_OK);
+        cr_check_report rep;
+        cr_check_report_init(&rep);
+        cr_status st = cr_check_net(net, n, x, y, NULL, &rep);
+        cr_abt_restore();
+        assert_int_equal(st, CR_OK);
+        const cr_check_result *f = cr_check_report_first_failure(&rep);
+        int packed_op = 0, net_fail = 0;
+        for (size_t i = 0; i < rep.n; i++) {
+            const cr_check_result *r = &rep.items[i];
+            if (r->layer == 1 && !strcmp(r->op, "linear, packed kernel")) packed_op++;
+            if (!r->pass && r->layer == 0) net_fail = 1;
+        }
+        printf("  packed kernel, %-22s -> %s %s%s%s%s\n", abt_fault_names[fault], f ? "FAIL at" : "pass",
+               f && f->layer ? "layer 1 (" : "", f ? (f->layer ? f->op : f->what) : "",
+               f && f->layer ? "): " : "", f && f->layer ? cr_check_kind_name(f->kind) : "");
+        assert_true(packed_op >= 3); /* its VJP, JVP and adjoint are checked */
+        if (fault == ABT_NONE) {
+            assert_all_pass(&rep, "plain-loop packed kernel");
+        } else if (fault == ABT_DERIVED_SIGN) {
+            /* only the closed form uses derived rows: its Jacobian check names it */
+            assert_non_null(f);
+            assert_int_equal(f->kind, CR_CHECK_INPUT_JACOBIAN);
+            assert_non_null(strstr(f->what, "closed"));
+            for (size_t i = 0; i < rep.n; i++)
+                if (!rep.items[i].pass) assert_non_null(strstr(rep.items[i].what, "closed"));
+        } else {
+            assert_non_null(f);
+            assert_int_equal(f->layer, 1);
+            assert_string_equal(f->op, "linear, packed kernel");
+            assert_true(f->kind == CR_CHECK_VJP || f->kind == CR_CHECK_JVP);
+            assert_true(net_fail); /* and the chain ran it */
+        }
+        cr_check_report_free(&rep);
+    }
+    /* restored: the kernel selected for the CPU passes again */
+    cr_check_report rep;
+    cr_check_report_init(&rep);
+    assert_int_equal(cr_check_net(net, n, x, y, NULL, &rep), CR_OK);
+    assert_all_pass(&rep, "restored packed kernel");
+    cr_check_report_free(&rep);
+    cr_net_free(net);
+    free(x), free(y);
+}
+
 /* The testing aid names the op it perturbed; a zero gradient is flagged trivial. */
 static void test_inject_and_trivial(void **state) {
     (void)state;
@@ -478,6 +590,7 @@ int main(void) {
         cmocka_unit_test(test_explain_agreements),
         cmocka_unit_test(test_activation_mutations),
         cmocka_unit_test(test_linear_and_head_mutations),
+        cmocka_unit_test(test_abt_kernel_mutations),
         cmocka_unit_test(test_inject_and_trivial),
     };
     return cmocka_run_group_tests(tests, setup_model, teardown_model);

@@ -2,9 +2,11 @@
  * Per-op checks at an operating point: an op's explicit Jacobian, VJP and JVP
  * against central finite differences (two steps, Richardson) of its float64
  * forward, and the adjoint identity <JVP(u), v> = <u, VJP(v)>. The chain's
- * ops are built from the code the chain runs: the linear op's functions, the
- * activation backend the chain selected (check_act.tmpl.c) and the fused
- * softmax + cross-entropy head; the unfused head is compared with the fused.
+ * ops are built from the code the chain runs: the linear op's functions (and,
+ * in float32, layer 1's products by the packed kernel where the input
+ * derivatives use it), the activation backend the chain selected
+ * (check_act.c) and the fused softmax + cross-entropy head; the unfused head
+ * is compared with the fused.
  */
 #include <math.h>
 #include <stdio.h>
@@ -12,6 +14,7 @@
 #include <string.h>
 
 #include "check_internal.h"
+#include "net/abt_kernel.h"
 
 /* Finite-difference Jacobian (dout x din) of op->forward64 at in, and its error. */
 static cr_status fd_jacobian(const cr_check_op *op, const double *in, double *jac, double *err) {
@@ -192,6 +195,26 @@ static void linear_jvp(const void *c, const void *in, const void *u, void *out) 
     else cr_linear_jvp_f64(1, d, h, wptr(o->net, o->l), u, out);
 }
 
+/* Layer 1's products as the float32 input derivatives and Jacobians run them
+   (cr_abt_pays): the VJP g W_1ᵀ and the JVP u W_1 (the forward product x W_1)
+   by the packed kernel, W_1 packed both ways as input_util.tmpl.h packs it.
+   A planted fault in that kernel (cr_abt_replace) is named by this op. */
+typedef struct {
+    op_ctx base;
+    cr_abt_packed w, wt; /* B = W_1 (D × H) and B = W_1ᵀ (H × D), owned */
+} packed_ctx;
+
+static void packed_vjp(const void *c, const void *in, const void *g, void *gin) {
+    const packed_ctx *p = c;
+    (void)in;
+    cr_abt_gemm(1, 1, g, p->w.k, NULL, &p->w, gin, p->w.n);
+}
+static void packed_jvp(const void *c, const void *in, const void *u, void *out) {
+    const packed_ctx *p = c;
+    (void)in;
+    cr_abt_gemm(1, 1, u, p->wt.k, NULL, &p->wt, out, p->wt.n);
+}
+
 static void act_fwd64(const void *c, const double *in, double *out) {
     const op_ctx *o = c;
     for (size_t i = 0; i < o->net->dims[o->l + 1]; i++) out[i] = chk_act64(o->act, in[i]);
@@ -298,6 +321,18 @@ cr_status cr_check_net_ops(const cr_net *net, size_t n, const void *x, const voi
         cr_check_op op = {"linear", ++pos, t, net->dims[l], net->dims[l + 1], &c,
                           linear_fwd64, linear_jac, linear_vjp, linear_jvp, 0};
         if ((st = cr_check_op_run(&op, in, &o, rep))) goto done;
+        if (l == 0 && t == CR_F32 && L >= 2 && cr_abt_pays(D, net->dims[1])) {
+            const size_t H = net->dims[1];
+            packed_ctx pc = {c, {0}, {0}};
+            st = cr_abt_pack(D, H, wptr(net, 0), H, 0, 0, &pc.w);
+            if (!st) st = cr_abt_pack(H, D, wptr(net, 0), H, 1, 0, &pc.wt);
+            cr_check_op pk = {"linear, packed kernel", pos, t, D, H, &pc,
+                              linear_fwd64, NULL, packed_vjp, packed_jvp, 0};
+            if (!st) st = cr_check_op_run(&pk, in, &o, rep);
+            cr_abt_free(&pc.w);
+            cr_abt_free(&pc.wt);
+            if (st) goto done;
+        }
         if (l + 1 < L) {
             c.act = net->act[l];
             snprintf(name, sizeof name, "%s", cr_activation_name(net->act[l]));

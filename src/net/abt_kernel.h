@@ -40,6 +40,12 @@ typedef struct {
 
 /* 1 if the kernel set in use has the kernel (AVX2 or AVX-512). */
 int cr_abt_available(void);
+/* 1 if the products with W_1 (d × h) of the float32 input derivatives and
+   Jacobians run on this kernel: the kernel set has it and W_1 fits a core's
+   L2 (1 MiB); else they are sgemm. */
+static inline int cr_abt_pays(size_t d, size_t h) {
+    return cr_abt_available() && d * h * sizeof(float) <= ((size_t)1 << 20);
+}
 /* The shift that lines the panels up with C: (c mod 64) / 4 when the row
    stride keeps every row at that offset (ldc a multiple of 16), else 0. */
 size_t cr_abt_shift_for(const float *c, size_t ldc);
@@ -56,5 +62,22 @@ void cr_abt_free(cr_abt_packed *p);
    saves 1/kr of the work. */
 void cr_abt_gemm(size_t n_ex, size_t kr, const float *a, size_t lda, const size_t *derived,
                  const cr_abt_packed *b, float *c, size_t ldc);
+
+/*
+ * Test hook (mutation tests, like cr_act_replace for the activations): from
+ * now on every call of cr_abt_gemm — the forward product x W_1 and the last
+ * product G W_1ᵀ of the input gradients, and the closed-form Jacobian's
+ * (M diag(a'_1)) W_1ᵀ — runs `kernel` instead, with the same arguments, until
+ * cr_abt_restore. A test installs a deliberately wrong kernel and checks that
+ * the verification library (chainrule_check.h) catches and names it.
+ * Not thread-safe: call it while no other thread is inside the library.
+ * Returns CR_ERR_ARG for NULL.
+ */
+typedef void (*cr_abt_gemm_fn)(size_t n_ex, size_t kr, const float *a, size_t lda,
+                               const size_t *derived, const cr_abt_packed *b, float *c,
+                               size_t ldc);
+cr_status cr_abt_replace(cr_abt_gemm_fn kernel);
+/* Puts back the kernel selected for the CPU (undoes cr_abt_replace). */
+void cr_abt_restore(void);
 
 #endif

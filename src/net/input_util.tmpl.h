@@ -45,8 +45,7 @@ static inline void FN(iu_class_cotangent)(size_t k, size_t c, const real *yhat, 
 /* W_0 packed both ways for the float32 kernel (abt_kernel.h): w0 (B = W_0)
    for the VJP chain's last step, lined up with an output that starts at
    `out`, and w0t (B = W_0ᵀ) for the forward product x W_0. Both stay without
-   data where the kernel does not pay: float64, no AVX-512, or W_0 larger than
-   a core's L2. */
+   data where the kernel does not pay (float64, or not cr_abt_pays). */
 typedef struct {
     cr_abt_packed w0, w0t;
 } iu_packs;
@@ -60,7 +59,7 @@ static inline cr_status FN(iu_pack)(const cr_net *net, const real *out, iu_packs
     memset(p, 0, sizeof *p);
 #if defined(CR_REAL_F32)
     const size_t d = net->dims[0], h = net->dims[1];
-    if (net->n_layers < 2 || !cr_abt_available() || d * h * sizeof(float) > (1u << 20)) return CR_OK;
+    if (net->n_layers < 2 || !cr_abt_pays(d, h)) return CR_OK;
     cr_status st = cr_abt_pack(d, h, FN(iu_w)(net, 0), h, 0, cr_abt_shift_for(out, d), &p->w0);
     if (st == CR_OK) st = cr_abt_pack(h, d, FN(iu_w)(net, 0), h, 1, 0, &p->w0t);
     if (st != CR_OK) iu_packs_free(p);
