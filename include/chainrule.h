@@ -18,7 +18,10 @@
  *     gradients are of that mean. The input gradient for example n is
  *     dJ_n/dx_n, the gradient of that example's own loss.
  *   - Every numeric function exists for float (_f32) and double (_f64), both
- *     generated from one source (src/ops/ *.tmpl.c, src/net/ *.tmpl.c).
+ *     generated from one source (src/ops/ *.tmpl.c, src/net/ *.tmpl.c), and
+ *     both are declared here by their full names, the _f32 one first. Their
+ *     definitions are found by the same names: a template defines
+ *     CR_TYPED(cr_NAME_f32, cr_NAME_f64)(...) (src/ops/real.h).
  *
  * Ownership: every pointer argument is borrowed for the duration of the call
  * unless a comment says otherwise. Objects returned through `**out` are owned
@@ -147,69 +150,113 @@ cr_status cr_isa_select(cr_isa isa);
  * and JVP side by side. Notation: g is the incoming row gradient dJ/d(out),
  * a dot (xd, rd) is a forward-mode tangent. Batched functions take N rows.
  * Per-example Jacobians are written into a dense row-major matrix.
- * The _f64 twin of every _f32 function below has the same signature with
- * double in place of float.
+ * Each function is declared twice, _f32 (float) and then _f64 (double), with
+ * the same signature otherwise.
  */
-#define CR_DECLARE_OPS(T, S)                                                                   \
-    /* linear: r = x W + b;  dr/dx = W^T (H x D);  VJP g W^T;  JVP xd W.                  */ \
-    void cr_linear_forward_##S(size_t n, size_t d, size_t h, const T *x, const T *w,          \
-                               const T *b, T *r);                                             \
-    void cr_linear_jacobian_##S(size_t d, size_t h, const T *w, T *jac /* h x d */);           \
-    void cr_linear_vjp_##S(size_t n, size_t d, size_t h, const T *w, const T *g,               \
-                           T *gx /* n x d, overwritten */);                                   \
-    void cr_linear_jvp_##S(size_t n, size_t d, size_t h, const T *w, const T *xd,              \
-                           T *rd /* n x h */);                                                \
-    /* dW += scale * X^T G (d x h), db += scale * colsum(G) (h). */                           \
-    void cr_linear_param_grads_##S(size_t n, size_t d, size_t h, const T *x, const T *g,      \
-                                   T scale, T *dw, T *db);                                    \
-                                                                                              \
-    /* element-wise activations h = f(r). Jacobian diag(f'(r)), VJP g o f', JVP rd o f',    \
-       deriv f'(r), deriv2 f''(r). Each takes both r and h = f(r) and uses whichever its   \
-       derivative needs. The chain calls them through the op table (src/ops/act_table.h). */ \
-    void cr_sigmoid_forward_##S(size_t count, const T *r, T *h);                               \
-    void cr_sigmoid_jacobian_##S(size_t d, const T *r, const T *h, T *jac /* d x d */);        \
-    void cr_sigmoid_vjp_##S(size_t count, const T *r, const T *h, const T *g, T *gr);          \
-    void cr_sigmoid_jvp_##S(size_t count, const T *r, const T *h, const T *rd, T *hd);         \
-    void cr_sigmoid_deriv_##S(size_t count, const T *r, const T *h, T *d);                    \
-    void cr_sigmoid_deriv2_##S(size_t count, const T *r, const T *h, T *d2);                  \
-    void cr_tanh_forward_##S(size_t count, const T *r, T *h);                                  \
-    void cr_tanh_jacobian_##S(size_t d, const T *r, const T *h, T *jac);                       \
-    void cr_tanh_vjp_##S(size_t count, const T *r, const T *h, const T *g, T *gr);             \
-    void cr_tanh_jvp_##S(size_t count, const T *r, const T *h, const T *rd, T *hd);            \
-    void cr_tanh_deriv_##S(size_t count, const T *r, const T *h, T *d);                       \
-    void cr_tanh_deriv2_##S(size_t count, const T *r, const T *h, T *d2);                     \
-    void cr_relu_forward_##S(size_t count, const T *r, T *h);                                  \
-    void cr_relu_jacobian_##S(size_t d, const T *r, const T *h, T *jac);                       \
-    void cr_relu_vjp_##S(size_t count, const T *r, const T *h, const T *g, T *gr);             \
-    void cr_relu_jvp_##S(size_t count, const T *r, const T *h, const T *rd, T *hd);            \
-    void cr_relu_deriv_##S(size_t count, const T *r, const T *h, T *d);                       \
-    void cr_relu_deriv2_##S(size_t count, const T *r, const T *h, T *d2);                     \
-                                                                                              \
-    /* softmax per row: yhat = S(theta). Jacobian diag(yhat) - yhat^T yhat (K x K, full),   \
-       VJP yhat o (g - <g, yhat>), JVP yhat o (td - <td, yhat>).                           */ \
-    void cr_softmax_forward_##S(size_t n, size_t k, const T *theta, T *yhat);                  \
-    void cr_log_softmax_forward_##S(size_t n, size_t k, const T *theta, T *logp);              \
-    void cr_softmax_jacobian_##S(size_t k, const T *yhat, T *jac /* k x k */);                 \
-    void cr_softmax_vjp_##S(size_t n, size_t k, const T *yhat, const T *g, T *gtheta);         \
-    void cr_softmax_jvp_##S(size_t n, size_t k, const T *yhat, const T *td, T *yd);            \
-                                                                                              \
-    /* cross-entropy per row (unfused): J = -sum y log yhat; dJ/dyhat = -(y / yhat).        */ \
-    void cr_cross_entropy_forward_##S(size_t n, size_t k, const T *yhat, const T *y,           \
-                                      T *loss /* n */);                                       \
-    void cr_cross_entropy_jacobian_##S(size_t k, const T *yhat, const T *y, T *jac /* 1xk */); \
-    void cr_cross_entropy_vjp_##S(size_t n, size_t k, const T *yhat, const T *y,               \
-                                  const T *g /* n */, T *gyhat);                              \
-                                                                                              \
-    /* fused softmax + cross-entropy per row: J = (sum y) logsumexp(theta) - <y, theta>;     \
-       dJ/dtheta = (sum y) yhat - y  (= yhat - y for one-hot y). Never log(0) or 0/0.       */ \
-    void cr_softmax_ce_forward_##S(size_t n, size_t k, const T *theta, const T *y,             \
-                                   T *yhat /* n x k, may be NULL */, T *loss /* n */);        \
-    void cr_softmax_ce_jacobian_##S(size_t k, const T *yhat, const T *y, T *jac /* 1 x k */);  \
-    void cr_softmax_ce_vjp_##S(size_t n, size_t k, const T *yhat, const T *y,                  \
-                               const T *g /* n, or NULL for all ones */, T *gtheta);
+/* linear: r = x W + b;  dr/dx = W^T (H x D);  VJP g W^T;  JVP xd W. */
+void cr_linear_forward_f32(size_t n, size_t d, size_t h, const float *x, const float *w,
+                           const float *b, float *r);
+void cr_linear_forward_f64(size_t n, size_t d, size_t h, const double *x, const double *w,
+                           const double *b, double *r);
+void cr_linear_jacobian_f32(size_t d, size_t h, const float *w, float *jac /* h x d */);
+void cr_linear_jacobian_f64(size_t d, size_t h, const double *w, double *jac /* h x d */);
+void cr_linear_vjp_f32(size_t n, size_t d, size_t h, const float *w, const float *g,
+                       float *gx /* n x d, overwritten */);
+void cr_linear_vjp_f64(size_t n, size_t d, size_t h, const double *w, const double *g,
+                       double *gx /* n x d, overwritten */);
+void cr_linear_jvp_f32(size_t n, size_t d, size_t h, const float *w, const float *xd,
+                       float *rd /* n x h */);
+void cr_linear_jvp_f64(size_t n, size_t d, size_t h, const double *w, const double *xd,
+                       double *rd /* n x h */);
+/* dW += scale * X^T G (d x h), db += scale * colsum(G) (h). */
+void cr_linear_param_grads_f32(size_t n, size_t d, size_t h, const float *x, const float *g,
+                               float scale, float *dw, float *db);
+void cr_linear_param_grads_f64(size_t n, size_t d, size_t h, const double *x, const double *g,
+                               double scale, double *dw, double *db);
 
-CR_DECLARE_OPS(float, f32)
-CR_DECLARE_OPS(double, f64)
+/* element-wise activations h = f(r). Jacobian diag(f'(r)), VJP g o f', JVP rd o f',
+   deriv f'(r), deriv2 f''(r). Each takes both r and h = f(r) and uses whichever its
+   derivative needs. The chain calls them through the op table (src/ops/act_table.h). */
+void cr_sigmoid_forward_f32(size_t count, const float *r, float *h);
+void cr_sigmoid_forward_f64(size_t count, const double *r, double *h);
+void cr_sigmoid_jacobian_f32(size_t d, const float *r, const float *h, float *jac /* d x d */);
+void cr_sigmoid_jacobian_f64(size_t d, const double *r, const double *h, double *jac /* d x d */);
+void cr_sigmoid_vjp_f32(size_t count, const float *r, const float *h, const float *g, float *gr);
+void cr_sigmoid_vjp_f64(size_t count, const double *r, const double *h, const double *g,
+                        double *gr);
+void cr_sigmoid_jvp_f32(size_t count, const float *r, const float *h, const float *rd, float *hd);
+void cr_sigmoid_jvp_f64(size_t count, const double *r, const double *h, const double *rd,
+                        double *hd);
+void cr_sigmoid_deriv_f32(size_t count, const float *r, const float *h, float *d);
+void cr_sigmoid_deriv_f64(size_t count, const double *r, const double *h, double *d);
+void cr_sigmoid_deriv2_f32(size_t count, const float *r, const float *h, float *d2);
+void cr_sigmoid_deriv2_f64(size_t count, const double *r, const double *h, double *d2);
+void cr_tanh_forward_f32(size_t count, const float *r, float *h);
+void cr_tanh_forward_f64(size_t count, const double *r, double *h);
+void cr_tanh_jacobian_f32(size_t d, const float *r, const float *h, float *jac);
+void cr_tanh_jacobian_f64(size_t d, const double *r, const double *h, double *jac);
+void cr_tanh_vjp_f32(size_t count, const float *r, const float *h, const float *g, float *gr);
+void cr_tanh_vjp_f64(size_t count, const double *r, const double *h, const double *g, double *gr);
+void cr_tanh_jvp_f32(size_t count, const float *r, const float *h, const float *rd, float *hd);
+void cr_tanh_jvp_f64(size_t count, const double *r, const double *h, const double *rd, double *hd);
+void cr_tanh_deriv_f32(size_t count, const float *r, const float *h, float *d);
+void cr_tanh_deriv_f64(size_t count, const double *r, const double *h, double *d);
+void cr_tanh_deriv2_f32(size_t count, const float *r, const float *h, float *d2);
+void cr_tanh_deriv2_f64(size_t count, const double *r, const double *h, double *d2);
+void cr_relu_forward_f32(size_t count, const float *r, float *h);
+void cr_relu_forward_f64(size_t count, const double *r, double *h);
+void cr_relu_jacobian_f32(size_t d, const float *r, const float *h, float *jac);
+void cr_relu_jacobian_f64(size_t d, const double *r, const double *h, double *jac);
+void cr_relu_vjp_f32(size_t count, const float *r, const float *h, const float *g, float *gr);
+void cr_relu_vjp_f64(size_t count, const double *r, const double *h, const double *g, double *gr);
+void cr_relu_jvp_f32(size_t count, const float *r, const float *h, const float *rd, float *hd);
+void cr_relu_jvp_f64(size_t count, const double *r, const double *h, const double *rd, double *hd);
+void cr_relu_deriv_f32(size_t count, const float *r, const float *h, float *d);
+void cr_relu_deriv_f64(size_t count, const double *r, const double *h, double *d);
+void cr_relu_deriv2_f32(size_t count, const float *r, const float *h, float *d2);
+void cr_relu_deriv2_f64(size_t count, const double *r, const double *h, double *d2);
+
+/* softmax per row: yhat = S(theta). Jacobian diag(yhat) - yhat^T yhat (K x K, full),
+   VJP yhat o (g - <g, yhat>), JVP yhat o (td - <td, yhat>). */
+void cr_softmax_forward_f32(size_t n, size_t k, const float *theta, float *yhat);
+void cr_softmax_forward_f64(size_t n, size_t k, const double *theta, double *yhat);
+void cr_log_softmax_forward_f32(size_t n, size_t k, const float *theta, float *logp);
+void cr_log_softmax_forward_f64(size_t n, size_t k, const double *theta, double *logp);
+void cr_softmax_jacobian_f32(size_t k, const float *yhat, float *jac /* k x k */);
+void cr_softmax_jacobian_f64(size_t k, const double *yhat, double *jac /* k x k */);
+void cr_softmax_vjp_f32(size_t n, size_t k, const float *yhat, const float *g, float *gtheta);
+void cr_softmax_vjp_f64(size_t n, size_t k, const double *yhat, const double *g, double *gtheta);
+void cr_softmax_jvp_f32(size_t n, size_t k, const float *yhat, const float *td, float *yd);
+void cr_softmax_jvp_f64(size_t n, size_t k, const double *yhat, const double *td, double *yd);
+
+/* cross-entropy per row (unfused): J = -sum y log yhat; dJ/dyhat = -(y / yhat). */
+void cr_cross_entropy_forward_f32(size_t n, size_t k, const float *yhat, const float *y,
+                                  float *loss /* n */);
+void cr_cross_entropy_forward_f64(size_t n, size_t k, const double *yhat, const double *y,
+                                  double *loss /* n */);
+void cr_cross_entropy_jacobian_f32(size_t k, const float *yhat, const float *y,
+                                   float *jac /* 1xk */);
+void cr_cross_entropy_jacobian_f64(size_t k, const double *yhat, const double *y,
+                                   double *jac /* 1xk */);
+void cr_cross_entropy_vjp_f32(size_t n, size_t k, const float *yhat, const float *y,
+                              const float *g /* n */, float *gyhat);
+void cr_cross_entropy_vjp_f64(size_t n, size_t k, const double *yhat, const double *y,
+                              const double *g /* n */, double *gyhat);
+
+/* fused softmax + cross-entropy per row: J = (sum y) logsumexp(theta) - <y, theta>;
+   dJ/dtheta = (sum y) yhat - y  (= yhat - y for one-hot y). Never log(0) or 0/0. */
+void cr_softmax_ce_forward_f32(size_t n, size_t k, const float *theta, const float *y,
+                               float *yhat /* n x k, may be NULL */, float *loss /* n */);
+void cr_softmax_ce_forward_f64(size_t n, size_t k, const double *theta, const double *y,
+                               double *yhat /* n x k, may be NULL */, double *loss /* n */);
+void cr_softmax_ce_jacobian_f32(size_t k, const float *yhat, const float *y,
+                                float *jac /* 1 x k */);
+void cr_softmax_ce_jacobian_f64(size_t k, const double *yhat, const double *y,
+                                double *jac /* 1 x k */);
+void cr_softmax_ce_vjp_f32(size_t n, size_t k, const float *yhat, const float *y,
+                           const float *g /* n, or NULL for all ones */, float *gtheta);
+void cr_softmax_ce_vjp_f64(size_t n, size_t k, const double *yhat, const double *y,
+                           const double *g /* n, or NULL for all ones */, double *gtheta);
 
 /* ---------------------------------------------------------------- network */
 
@@ -233,21 +280,21 @@ int cr_activation_parse(const char *name, cr_activation *out);
  * must be a valid cr_activation.
  */
 void cr_activation_forward_f32(cr_activation act, size_t count, const float *r, float *h);
+void cr_activation_forward_f64(cr_activation act, size_t count, const double *r, double *h);
 void cr_activation_deriv_f32(cr_activation act, size_t count, const float *r, const float *h,
                              float *d);
-void cr_activation_vjp_f32(cr_activation act, size_t count, const float *r, const float *h,
-                           const float *g, float *gr);
-void cr_activation_jvp_f32(cr_activation act, size_t count, const float *r, const float *h,
-                           const float *rd, float *hd);
-void cr_activation_jacobian_f32(cr_activation act, size_t d, const float *r, const float *h,
-                                float *jac /* d x d */);
-void cr_activation_forward_f64(cr_activation act, size_t count, const double *r, double *h);
 void cr_activation_deriv_f64(cr_activation act, size_t count, const double *r, const double *h,
                              double *d);
+void cr_activation_vjp_f32(cr_activation act, size_t count, const float *r, const float *h,
+                           const float *g, float *gr);
 void cr_activation_vjp_f64(cr_activation act, size_t count, const double *r, const double *h,
                            const double *g, double *gr);
+void cr_activation_jvp_f32(cr_activation act, size_t count, const float *r, const float *h,
+                           const float *rd, float *hd);
 void cr_activation_jvp_f64(cr_activation act, size_t count, const double *r, const double *h,
                            const double *rd, double *hd);
+void cr_activation_jacobian_f32(cr_activation act, size_t d, const float *r, const float *h,
+                                float *jac /* d x d */);
 void cr_activation_jacobian_f64(cr_activation act, size_t d, const double *r, const double *h,
                                 double *jac /* d x d */);
 
@@ -338,21 +385,27 @@ void cr_tape_free(cr_tape *tape);
  * CR_ERR_ARG for a NULL argument, n = 0, a tape of another net, or no forward
  * pass yet; CR_ERR_SHAPE for n > tape->max_batch or a row i >= tape->n.
  */
-#define CR_DECLARE_NET(T, S)                                                                   \
-    cr_status cr_net_forward_##S(const cr_net *net, cr_tape *tape, size_t n, const T *x);     \
-    T cr_net_loss_##S(const cr_net *net, cr_tape *tape, const T *y);                           \
-    cr_status cr_net_backward_##S(const cr_net *net, cr_tape *tape, const T *y, T *dx,        \
-                                  T *grads);                                                  \
-    cr_status cr_net_vjp_##S(const cr_net *net, cr_tape *tape, const T *g_logits, T *dx);      \
-    cr_status cr_net_jvp_##S(const cr_net *net, cr_tape *tape, const T *xd, T *logits_dot,    \
-                             T *probs_dot);                                                   \
-    cr_status cr_net_input_jacobian_chain_##S(const cr_net *net, const cr_tape *tape,         \
-                                              size_t i, int of_probs, T *jac);                \
-    /* one-hot rows from class indices; returns CR_ERR_ARG for a label outside [0, k). */     \
-    cr_status cr_onehot_##S(size_t n, size_t k, const int64_t *labels, T *y);
-
-CR_DECLARE_NET(float, f32)
-CR_DECLARE_NET(double, f64)
+cr_status cr_net_forward_f32(const cr_net *net, cr_tape *tape, size_t n, const float *x);
+cr_status cr_net_forward_f64(const cr_net *net, cr_tape *tape, size_t n, const double *x);
+float cr_net_loss_f32(const cr_net *net, cr_tape *tape, const float *y);
+double cr_net_loss_f64(const cr_net *net, cr_tape *tape, const double *y);
+cr_status cr_net_backward_f32(const cr_net *net, cr_tape *tape, const float *y, float *dx,
+                              float *grads);
+cr_status cr_net_backward_f64(const cr_net *net, cr_tape *tape, const double *y, double *dx,
+                              double *grads);
+cr_status cr_net_vjp_f32(const cr_net *net, cr_tape *tape, const float *g_logits, float *dx);
+cr_status cr_net_vjp_f64(const cr_net *net, cr_tape *tape, const double *g_logits, double *dx);
+cr_status cr_net_jvp_f32(const cr_net *net, cr_tape *tape, const float *xd, float *logits_dot,
+                         float *probs_dot);
+cr_status cr_net_jvp_f64(const cr_net *net, cr_tape *tape, const double *xd, double *logits_dot,
+                         double *probs_dot);
+cr_status cr_net_input_jacobian_chain_f32(const cr_net *net, const cr_tape *tape, size_t i,
+                                          int of_probs, float *jac);
+cr_status cr_net_input_jacobian_chain_f64(const cr_net *net, const cr_tape *tape, size_t i,
+                                          int of_probs, double *jac);
+/* one-hot rows from class indices; returns CR_ERR_ARG for a label outside [0, k). */
+cr_status cr_onehot_f32(size_t n, size_t k, const int64_t *labels, float *y);
+cr_status cr_onehot_f64(size_t n, size_t k, const int64_t *labels, double *y);
 
 /* Typed views of a net's parameters (NULL when the dtype does not match). */
 float *cr_net_params_f32(cr_net *net);
@@ -645,27 +698,35 @@ typedef struct {
     double min_value, max_value; /* range of x' */
 } cr_attack_stats;
 
-#define CR_DECLARE_INPUT(T, S)                                                                 \
-    /* jac (n x K x D): Jacobian of probabilities (of_probs) or logits w.r.t. each row of x. */ \
-    cr_status cr_net_input_jacobian_##S(const cr_net *net, size_t n, const T *x, int of_probs, \
-                                        cr_jac_mode mode, T *jac);                            \
-    /* dJ_i/dx_i of J_i = CE(softmax(f(x_i)), y_i) for every row (N x D): the input gradient   \
-       (y: N x K targets, one-hot or soft; loss: the N J_i, may be NULL). */                   \
-    cr_status cr_net_input_grad_##S(const cr_net *net, size_t n, const T *x, const T *y,       \
-                                    T *dx, T *loss);                                           \
-    /* Gradient of the score of class cls[i] at row i (N x D), and the scores (may be NULL). */\
-    cr_status cr_net_class_grad_##S(const cr_net *net, size_t n, const T *x,                  \
-                                    const int64_t *cls, int of_probs, T *grad, T *score);     \
-    cr_status cr_attribute_##S(const cr_net *net, size_t n, const T *x, const int64_t *cls,   \
-                               const cr_attr_options *opt, T *attr /* n x D */,               \
-                               cr_attr_report *report /* may be NULL */);                      \
-    /* x_adv (n x D) from x with labels; target NULL (untargeted) or n target classes. */      \
-    cr_status cr_attack_##S(const cr_net *net, size_t n, const T *x, const int64_t *labels,   \
-                            const int64_t *target, const cr_attack_options *opt, T *x_adv,    \
-                            cr_attack_stats *stats /* may be NULL */);
-
-CR_DECLARE_INPUT(float, f32)
-CR_DECLARE_INPUT(double, f64)
+/* jac (n x K x D): Jacobian of probabilities (of_probs) or logits w.r.t. each row of x. */
+cr_status cr_net_input_jacobian_f32(const cr_net *net, size_t n, const float *x, int of_probs,
+                                    cr_jac_mode mode, float *jac);
+cr_status cr_net_input_jacobian_f64(const cr_net *net, size_t n, const double *x, int of_probs,
+                                    cr_jac_mode mode, double *jac);
+/* dJ_i/dx_i of J_i = CE(softmax(f(x_i)), y_i) for every row (N x D): the input gradient
+   (y: N x K targets, one-hot or soft; loss: the N J_i, may be NULL). */
+cr_status cr_net_input_grad_f32(const cr_net *net, size_t n, const float *x, const float *y,
+                                float *dx, float *loss);
+cr_status cr_net_input_grad_f64(const cr_net *net, size_t n, const double *x, const double *y,
+                                double *dx, double *loss);
+/* Gradient of the score of class cls[i] at row i (N x D), and the scores (may be NULL). */
+cr_status cr_net_class_grad_f32(const cr_net *net, size_t n, const float *x, const int64_t *cls,
+                                int of_probs, float *grad, float *score);
+cr_status cr_net_class_grad_f64(const cr_net *net, size_t n, const double *x, const int64_t *cls,
+                                int of_probs, double *grad, double *score);
+cr_status cr_attribute_f32(const cr_net *net, size_t n, const float *x, const int64_t *cls,
+                           const cr_attr_options *opt, float *attr /* n x D */,
+                           cr_attr_report *report /* may be NULL */);
+cr_status cr_attribute_f64(const cr_net *net, size_t n, const double *x, const int64_t *cls,
+                           const cr_attr_options *opt, double *attr /* n x D */,
+                           cr_attr_report *report /* may be NULL */);
+/* x_adv (n x D) from x with labels; target NULL (untargeted) or n target classes. */
+cr_status cr_attack_f32(const cr_net *net, size_t n, const float *x, const int64_t *labels,
+                        const int64_t *target, const cr_attack_options *opt, float *x_adv,
+                        cr_attack_stats *stats /* may be NULL */);
+cr_status cr_attack_f64(const cr_net *net, size_t n, const double *x, const int64_t *labels,
+                        const int64_t *target, const cr_attack_options *opt, double *x_adv,
+                        cr_attack_stats *stats /* may be NULL */);
 
 /* ================================================================ end input derivatives */
 

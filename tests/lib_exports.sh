@@ -1,7 +1,6 @@
 #!/usr/bin/env bash
 # The shared libraries export exactly the functions their public headers declare:
-# every cr_* function declared in include/*.h (after the preprocessor, so the
-# macro-generated _f32/_f64 declarations count) is a defined dynamic symbol of
+# every cr_* function declared in include/*.h (after the preprocessor) is a defined dynamic symbol of
 # exactly one of the libraries, and nothing else is exported (no cr_abt_*,
 # cr_io_*, cr_parallel_*, ...). Also checks the SONAME.
 #

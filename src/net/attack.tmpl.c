@@ -270,9 +270,9 @@ static cr_status FN(attack_task)(void *ctx, size_t t, int w) {
     return CR_OK;
 }
 
-cr_status FN(attack)(const cr_net *net, size_t n, const real *x, const int64_t *labels,
-                     const int64_t *target, const cr_attack_options *opt, real *x_adv,
-                     cr_attack_stats *stats) {
+cr_status CR_TYPED(cr_attack_f32, cr_attack_f64)(
+    const cr_net *net, size_t n, const real *x, const int64_t *labels, const int64_t *target,
+    const cr_attack_options *opt, real *x_adv, cr_attack_stats *stats) {
     if (!net || !x || !labels || !opt || !x_adv || n == 0) return CR_ERR_ARG;
     if (net->dtype != R_DTYPE) return CR_ERR_DTYPE;
     if (!(opt->eps >= 0) || !(opt->lo < opt->hi) || !(opt->step_size >= 0) ||

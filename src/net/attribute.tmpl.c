@@ -141,8 +141,9 @@ static cr_status FN(path_pass)(FN(path_job) *job, const size_t *idx, size_t cnt,
     return cr_parallel_for(tasks, cr_parallel_workers(tasks), FN(path_task), job);
 }
 
-cr_status FN(attribute)(const cr_net *net, size_t n, const real *x, const int64_t *cls,
-                        const cr_attr_options *opt, real *attr, cr_attr_report *report) {
+cr_status CR_TYPED(cr_attribute_f32, cr_attribute_f64)(
+    const cr_net *net, size_t n, const real *x, const int64_t *cls, const cr_attr_options *opt,
+    real *attr, cr_attr_report *report) {
     if (!net || !x || !cls || !opt || !attr || n == 0) return CR_ERR_ARG;
     if (net->dtype != R_DTYPE) return CR_ERR_DTYPE;
     const size_t d = net->dims[0], k = net->dims[net->n_layers];

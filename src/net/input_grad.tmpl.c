@@ -83,15 +83,16 @@ static cr_status FN(grad_run)(const FN(grad_job) *spec) {
     return st;
 }
 
-cr_status FN(net_input_grad)(const cr_net *net, size_t n, const real *x, const real *y,
-                             real *dx, real *loss) {
+cr_status CR_TYPED(cr_net_input_grad_f32, cr_net_input_grad_f64)(
+    const cr_net *net, size_t n, const real *x, const real *y, real *dx, real *loss) {
     if (!net || !x || !y || !dx || n == 0) return CR_ERR_ARG;
     if (net->dtype != R_DTYPE) return CR_ERR_DTYPE;
     return FN(grad_run)(&(FN(grad_job)){.net = net, .n = n, .x = x, .y = y, .grad = dx, .out = loss});
 }
 
-cr_status FN(net_class_grad)(const cr_net *net, size_t n, const real *x, const int64_t *cls,
-                             int of_probs, real *grad, real *score) {
+cr_status CR_TYPED(cr_net_class_grad_f32, cr_net_class_grad_f64)(
+    const cr_net *net, size_t n, const real *x, const int64_t *cls, int of_probs, real *grad,
+    real *score) {
     if (!net || !x || !cls || !grad || n == 0) return CR_ERR_ARG;
     if (net->dtype != R_DTYPE) return CR_ERR_DTYPE;
     return FN(grad_run)(&(FN(grad_job)){.net = net, .n = n, .x = x, .cls = cls,

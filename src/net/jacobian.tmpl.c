@@ -206,8 +206,8 @@ static cr_status FN(jac_task)(void *ctx, size_t t, int w) {
     }
 }
 
-cr_status FN(net_input_jacobian)(const cr_net *net, size_t n, const real *x, int of_probs,
-                                 cr_jac_mode mode, real *jac) {
+cr_status CR_TYPED(cr_net_input_jacobian_f32, cr_net_input_jacobian_f64)(
+    const cr_net *net, size_t n, const real *x, int of_probs, cr_jac_mode mode, real *jac) {
     if (!net || !x || !jac || n == 0) return CR_ERR_ARG;
     if (net->dtype != R_DTYPE) return CR_ERR_DTYPE;
     const size_t d = net->dims[0], k = net->dims[net->n_layers];

@@ -60,9 +60,9 @@ static void FN(colsum_share)(size_t n, size_t ld, size_t lo, size_t hi, real alp
     }
 }
 
-void FN(linear_vjp_share)(size_t n_ex, size_t kr, size_t din, size_t dout, const real *w,
-                          const real *g, size_t lo, size_t hi, real *gin, size_t ld_in,
-                          const cr_abt_packed *w_packed, const size_t *derived) {
+void CR_TYPED(cr_linear_vjp_share_f32, cr_linear_vjp_share_f64)(
+    size_t n_ex, size_t kr, size_t din, size_t dout, const real *w, const real *g, size_t lo,
+    size_t hi, real *gin, size_t ld_in, const cr_abt_packed *w_packed, const size_t *derived) {
 #if defined(CR_REAL_F32)
     if (w_packed && w_packed->data && lo == 0 && hi == din) {
         cr_abt_gemm(n_ex, kr, g, dout, derived, w_packed, gin, ld_in);
@@ -77,8 +77,8 @@ void FN(linear_vjp_share)(size_t n_ex, size_t kr, size_t din, size_t dout, const
         GEMM(0, 1, n_ex * kr, hi - lo, dout, 1, g, dout, w + lo * dout, dout, 0, gin + lo, ld_in);
 }
 
-void FN(net_forward_walk)(const cr_net *net, cr_tape *tape, size_t n, const real *x,
-                          const FN(forward_opts) *o) {
+void CR_TYPED(cr_net_forward_walk_f32, cr_net_forward_walk_f64)(
+    const cr_net *net, cr_tape *tape, size_t n, const real *x, const FN(forward_opts) *o) {
     const int L = net->n_layers;
     const cr_abt_packed *w0t = o ? o->w0t : NULL;
     const cr_walk_split *split = o ? o->split : NULL;
@@ -144,8 +144,8 @@ void FN(net_forward_walk)(const cr_net *net, cr_tape *tape, size_t n, const real
     }
 }
 
-cr_status FN(net_forward_packed)(const cr_net *net, cr_tape *tape, size_t n, const real *x,
-                                 const cr_abt_packed *w0t) {
+cr_status CR_TYPED(cr_net_forward_packed_f32, cr_net_forward_packed_f64)(
+    const cr_net *net, cr_tape *tape, size_t n, const real *x, const cr_abt_packed *w0t) {
     cr_status st = FN(tape_check)(net, tape);
     if (st != CR_OK) return st;
     if (!x || n == 0) return CR_ERR_ARG;
@@ -156,11 +156,12 @@ cr_status FN(net_forward_packed)(const cr_net *net, cr_tape *tape, size_t n, con
     return CR_OK;
 }
 
-cr_status FN(net_forward)(const cr_net *net, cr_tape *tape, size_t n, const real *x) {
+cr_status CR_TYPED(cr_net_forward_f32, cr_net_forward_f64)(const cr_net *net, cr_tape *tape,
+                                                           size_t n, const real *x) {
     return FN(net_forward_packed)(net, tape, n, x, NULL);
 }
 
-real FN(net_loss)(const cr_net *net, cr_tape *tape, const real *y) {
+real CR_TYPED(cr_net_loss_f32, cr_net_loss_f64)(const cr_net *net, cr_tape *tape, const real *y) {
     if (FN(tape_check)(net, tape) != CR_OK || !y || tape->n == 0) return (real)NAN; /* no forward pass */
     const int L = net->n_layers;
     size_t n = tape->n, k = net->dims[L];
@@ -184,8 +185,8 @@ static void FN(scale_rows)(size_t m, size_t k, size_t d, const real *restrict s,
     }
 }
 
-void FN(net_reverse_walk)(const cr_net *net, const cr_tape *tape, size_t n, const real *g_in,
-                          const FN(reverse_opts) *o) {
+void CR_TYPED(cr_net_reverse_walk_f32, cr_net_reverse_walk_f64)(
+    const cr_net *net, const cr_tape *tape, size_t n, const real *g_in, const FN(reverse_opts) *o) {
     const int L = net->n_layers;
     const size_t reps = o->reps > 1 ? o->reps : 1;
     const cr_walk_split *split = o->split;
@@ -275,8 +276,8 @@ void FN(net_reverse_walk)(const cr_net *net, const cr_tape *tape, size_t n, cons
     }
 }
 
-cr_status FN(net_backward)(const cr_net *net, cr_tape *tape, const real *y, real *dx,
-                           real *grads) {
+cr_status CR_TYPED(cr_net_backward_f32, cr_net_backward_f64)(const cr_net *net, cr_tape *tape,
+                                                             const real *y, real *dx, real *grads) {
     cr_status st = FN(tape_check)(net, tape);
     if (st != CR_OK) return st;
     if (!y || tape->n == 0) return CR_ERR_ARG;
@@ -289,7 +290,8 @@ cr_status FN(net_backward)(const cr_net *net, cr_tape *tape, const real *y, real
     return CR_OK;
 }
 
-cr_status FN(net_vjp)(const cr_net *net, cr_tape *tape, const real *g_logits, real *dx) {
+cr_status CR_TYPED(cr_net_vjp_f32, cr_net_vjp_f64)(const cr_net *net, cr_tape *tape,
+                                                   const real *g_logits, real *dx) {
     cr_status st = FN(tape_check)(net, tape);
     if (st != CR_OK) return st;
     if (!g_logits || !dx || tape->n == 0) return CR_ERR_ARG;
@@ -297,8 +299,8 @@ cr_status FN(net_vjp)(const cr_net *net, cr_tape *tape, const real *g_logits, re
     return CR_OK;
 }
 
-cr_status FN(net_jvp)(const cr_net *net, cr_tape *tape, const real *xd, real *logits_dot,
-                      real *probs_dot) {
+cr_status CR_TYPED(cr_net_jvp_f32, cr_net_jvp_f64)(const cr_net *net, cr_tape *tape, const real *xd,
+                                                   real *logits_dot, real *probs_dot) {
     cr_status st = FN(tape_check)(net, tape);
     if (st != CR_OK) return st;
     if (!xd || tape->n == 0) return CR_ERR_ARG;
@@ -323,8 +325,8 @@ cr_status FN(net_jvp)(const cr_net *net, cr_tape *tape, const real *xd, real *lo
     return CR_OK;
 }
 
-cr_status FN(net_input_jacobian_chain)(const cr_net *net, const cr_tape *tape, size_t i,
-                                       int of_probs, real *jac) {
+cr_status CR_TYPED(cr_net_input_jacobian_chain_f32, cr_net_input_jacobian_chain_f64)(
+    const cr_net *net, const cr_tape *tape, size_t i, int of_probs, real *jac) {
     cr_status st = FN(tape_check)(net, tape);
     if (st != CR_OK) return st;
     if (!jac) return CR_ERR_ARG;
@@ -379,7 +381,8 @@ cr_status FN(net_input_jacobian_chain)(const cr_net *net, const cr_tape *tape, s
     return CR_OK;
 }
 
-cr_status FN(onehot)(size_t n, size_t k, const int64_t *labels, real *y) {
+cr_status CR_TYPED(cr_onehot_f32, cr_onehot_f64)(size_t n, size_t k, const int64_t *labels,
+                                                 real *y) {
     for (size_t i = 0; i < n; i++) {
         if (labels[i] < 0 || (uint64_t)labels[i] >= k) return CR_ERR_ARG;
         for (size_t j = 0; j < k; j++) y[i * k + j] = 0;

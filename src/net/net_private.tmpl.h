@@ -47,9 +47,9 @@ static inline void cr_walk_barrier(const cr_walk_split *s) {
  * kernel with n = n_ex · kr rows (and `derived` as cr_abt_gemm); otherwise
  * one gemm.
  */
-void FN(linear_vjp_share)(size_t n_ex, size_t kr, size_t din, size_t dout, const real *w,
-                          const real *g, size_t lo, size_t hi, real *gin, size_t ld_in,
-                          const cr_abt_packed *w_packed, const size_t *derived);
+void CR_TYPED(cr_linear_vjp_share_f32, cr_linear_vjp_share_f64)(
+    size_t n_ex, size_t kr, size_t din, size_t dout, const real *w, const real *g, size_t lo,
+    size_t hi, real *gin, size_t ld_in, const cr_abt_packed *w_packed, const size_t *derived);
 
 /*
  * Options of the forward walk (zero-initialise, then set):
@@ -74,14 +74,14 @@ typedef struct {
  * checks, tape->n and tape->input untouched (the callers do that once).
  * opts may be NULL.
  */
-void FN(net_forward_walk)(const cr_net *net, cr_tape *tape, size_t n, const real *x,
-                          const FN(forward_opts) *opts);
+void CR_TYPED(cr_net_forward_walk_f32, cr_net_forward_walk_f64)(
+    const cr_net *net, cr_tape *tape, size_t n, const real *x, const FN(forward_opts) *opts);
 
 /* cr_net_forward with layer 0's product x W_0 by the packed kernel when w0t
    holds W_0ᵀ packed (float32, abt_kernel.h); w0t NULL or without data: the
    same as cr_net_forward. */
-cr_status FN(net_forward_packed)(const cr_net *net, cr_tape *tape, size_t n, const real *x,
-                                 const cr_abt_packed *w0t);
+cr_status CR_TYPED(cr_net_forward_packed_f32, cr_net_forward_packed_f64)(
+    const cr_net *net, cr_tape *tape, size_t n, const real *x, const cr_abt_packed *w0t);
 
 /*
  * What the reverse walk keeps. Zero-initialise, then set:
@@ -137,7 +137,7 @@ typedef struct {
  *     W_l, b_l <- parameter step from G and H_{l−1}   (if opts->pdst)
  * over the n rows of the tape's last forward pass.
  */
-void FN(net_reverse_walk)(const cr_net *net, const cr_tape *tape, size_t n, const real *g,
-                          const FN(reverse_opts) *opts);
+void CR_TYPED(cr_net_reverse_walk_f32, cr_net_reverse_walk_f64)(
+    const cr_net *net, const cr_tape *tape, size_t n, const real *g, const FN(reverse_opts) *opts);
 
 #endif

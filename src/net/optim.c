@@ -123,49 +123,6 @@ cr_status cr_optim_create(const cr_net *net, const cr_optim_config *cfg, cr_opti
 
 void cr_optim_free(cr_optim *opt) { free(opt); }
 
-/* One source for both scalar types. */
-#define CR_OPTIM_STEP(T, S, SQRT)                                                              \
-    cr_status cr_optim_step_##S(cr_optim *opt, T *p, const T *grad) {                          \
-        if (!opt || !p || !grad) return CR_ERR_ARG;                                            \
-        if (opt->dtype != (sizeof(T) == 4 ? CR_F32 : CR_F64)) return CR_ERR_DTYPE;             \
-        const cr_optim_config *c = &opt->cfg;                                                  \
-        const size_t np = opt->n_params;                                                       \
-        const T lr = (T)cr_optim_lr(c, opt->step), wd = (T)c->weight_decay;                    \
-        switch (c->kind) {                                                                     \
-        case CR_OPT_SGD:                                                                       \
-            for (size_t i = 0; i < np; i++) p[i] -= lr * (grad[i] + wd * p[i]);                \
-            break;                                                                             \
-        case CR_OPT_MOMENTUM:                                                                  \
-        case CR_OPT_NESTEROV: {                                                                \
-            T *m = opt->m, mu = (T)c->momentum;                                                \
-            int nest = c->kind == CR_OPT_NESTEROV;                                             \
-            for (size_t i = 0; i < np; i++) {                                                  \
-                T g = grad[i] + wd * p[i];                                                     \
-                m[i] = mu * m[i] + g;                                                          \
-                p[i] -= lr * (nest ? g + mu * m[i] : m[i]);                                    \
-            }                                                                                  \
-            break;                                                                             \
-        }                                                                                      \
-        case CR_OPT_ADAM: {                                                                    \
-            T *m = opt->m, *v = opt->v;                                                        \
-            double t = (double)(opt->step + 1);                                                \
-            double bc1 = 1.0 - pow(c->beta1, t), bc2 = 1.0 - pow(c->beta2, t);                 \
-            const T b1 = (T)c->beta1, b2 = (T)c->beta2, eps = (T)c->eps;                       \
-            const T step_size = (T)((double)lr / bc1), sbc2 = (T)sqrt(bc2);                    \
-            for (size_t i = 0; i < np; i++) {                                                  \
-                T g = grad[i] + wd * p[i];                                                     \
-                m[i] = b1 * m[i] + (1 - b1) * g;                                               \
-                v[i] = b2 * v[i] + (1 - b2) * g * g;                                           \
-                p[i] -= step_size * m[i] / (SQRT(v[i]) / sbc2 + eps);                          \
-            }                                                                                  \
-            break;                                                                             \
-        }                                                                                      \
-        default: return CR_ERR_ARG;                                                            \
-        }                                                                                      \
-        opt->step++;                                                                           \
-        return CR_OK;                                                                          \
-    }
-
 /* float32: the same formulas through the vectorised loops of train_kernels.c */
 cr_status cr_optim_step_f32(cr_optim *opt, float *p, const float *grad) {
     if (!opt || !p || !grad) return CR_ERR_ARG;
@@ -192,7 +149,48 @@ cr_status cr_optim_step_f32(cr_optim *opt, float *p, const float *grad) {
     opt->step++;
     return CR_OK;
 }
-CR_OPTIM_STEP(double, f64, sqrt)
+
+/* float64: the same formulas (chainrule.h, training), plain loops */
+cr_status cr_optim_step_f64(cr_optim *opt, double *p, const double *grad) {
+    if (!opt || !p || !grad) return CR_ERR_ARG;
+    if (opt->dtype != CR_F64) return CR_ERR_DTYPE;
+    const cr_optim_config *c = &opt->cfg;
+    const size_t np = opt->n_params;
+    const double lr = cr_optim_lr(c, opt->step), wd = c->weight_decay;
+    switch (c->kind) {
+    case CR_OPT_SGD:
+        for (size_t i = 0; i < np; i++) p[i] -= lr * (grad[i] + wd * p[i]);
+        break;
+    case CR_OPT_MOMENTUM:
+    case CR_OPT_NESTEROV: {
+        double *m = opt->m, mu = c->momentum;
+        int nest = c->kind == CR_OPT_NESTEROV;
+        for (size_t i = 0; i < np; i++) {
+            double g = grad[i] + wd * p[i];
+            m[i] = mu * m[i] + g;
+            p[i] -= lr * (nest ? g + mu * m[i] : m[i]);
+        }
+        break;
+    }
+    case CR_OPT_ADAM: {
+        double *m = opt->m, *v = opt->v;
+        double t = (double)(opt->step + 1);
+        double bc1 = 1.0 - pow(c->beta1, t), bc2 = 1.0 - pow(c->beta2, t);
+        const double b1 = c->beta1, b2 = c->beta2, eps = c->eps;
+        const double step_size = lr / bc1, sbc2 = sqrt(bc2);
+        for (size_t i = 0; i < np; i++) {
+            double g = grad[i] + wd * p[i];
+            m[i] = b1 * m[i] + (1 - b1) * g;
+            v[i] = b2 * v[i] + (1 - b2) * g * g;
+            p[i] -= step_size * m[i] / (sqrt(v[i]) / sbc2 + eps);
+        }
+        break;
+    }
+    default: return CR_ERR_ARG;
+    }
+    opt->step++;
+    return CR_OK;
+}
 
 void cr_shuffle_u32(cr_rng *rng, size_t n, uint32_t *perm) {
     for (size_t i = n; i > 1; i--) {

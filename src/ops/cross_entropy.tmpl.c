@@ -11,7 +11,8 @@
  * Terms with y_i = 0 contribute nothing and are skipped (no 0·log 0).
  */
 
-void FN(cross_entropy_forward)(size_t n, size_t k, const real *yhat, const real *y, real *loss) {
+void CR_TYPED(cr_cross_entropy_forward_f32, cr_cross_entropy_forward_f64)(
+    size_t n, size_t k, const real *yhat, const real *y, real *loss) {
     for (size_t i = 0; i < n; i++) {
         real s = 0;
         for (size_t j = 0; j < k; j++)
@@ -20,12 +21,13 @@ void FN(cross_entropy_forward)(size_t n, size_t k, const real *yhat, const real 
     }
 }
 
-void FN(cross_entropy_jacobian)(size_t k, const real *yhat, const real *y, real *jac) {
+void CR_TYPED(cr_cross_entropy_jacobian_f32, cr_cross_entropy_jacobian_f64)(
+    size_t k, const real *yhat, const real *y, real *jac) {
     for (size_t j = 0; j < k; j++) jac[j] = y[j] != 0 ? -y[j] / yhat[j] : 0;
 }
 
-void FN(cross_entropy_vjp)(size_t n, size_t k, const real *yhat, const real *y, const real *g,
-                           real *gyhat) {
+void CR_TYPED(cr_cross_entropy_vjp_f32, cr_cross_entropy_vjp_f64)(
+    size_t n, size_t k, const real *yhat, const real *y, const real *g, real *gyhat) {
     for (size_t i = 0; i < n; i++)
         FN(cross_entropy_jacobian)(k, yhat + i * k, y + i * k, gyhat + i * k);
     for (size_t i = 0; i < n; i++)

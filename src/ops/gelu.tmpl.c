@@ -19,32 +19,37 @@ static inline real FN(gelu_cdf)(real r) { return (real)0.5 * R_ERFC(-r * (real)0
 static inline real FN(gelu_pdf)(real r) { return (real)0.39894228040143267794 * R_EXP(-(real)0.5 * r * r); }
 static inline real FN(gelu_d)(real r) { return FN(gelu_cdf)(r) + r * FN(gelu_pdf)(r); }
 
-void FN(gelu_forward)(size_t count, const real *r, real *h) {
+void CR_TYPED(cr_gelu_forward_f32, cr_gelu_forward_f64)(size_t count, const real *r, real *h) {
     for (size_t i = 0; i < count; i++) h[i] = r[i] * FN(gelu_cdf)(r[i]);
 }
 
-void FN(gelu_deriv)(size_t count, const real *r, const real *h, real *d) {
+void CR_TYPED(cr_gelu_deriv_f32, cr_gelu_deriv_f64)(size_t count, const real *r, const real *h,
+                                                    real *d) {
     (void)h;
     for (size_t i = 0; i < count; i++) d[i] = FN(gelu_d)(r[i]);
 }
 
-void FN(gelu_deriv2)(size_t count, const real *r, const real *h, real *d2) {
+void CR_TYPED(cr_gelu_deriv2_f32, cr_gelu_deriv2_f64)(size_t count, const real *r, const real *h,
+                                                      real *d2) {
     (void)h;
     for (size_t i = 0; i < count; i++) d2[i] = FN(gelu_pdf)(r[i]) * (2 - r[i] * r[i]);
 }
 
-void FN(gelu_jacobian)(size_t d, const real *r, const real *h, real *jac) {
+void CR_TYPED(cr_gelu_jacobian_f32, cr_gelu_jacobian_f64)(size_t d, const real *r, const real *h,
+                                                          real *jac) {
     (void)h;
     for (size_t i = 0; i < d * d; i++) jac[i] = 0;
     for (size_t i = 0; i < d; i++) jac[i * d + i] = FN(gelu_d)(r[i]);
 }
 
-void FN(gelu_vjp)(size_t count, const real *r, const real *h, const real *g, real *gr) {
+void CR_TYPED(cr_gelu_vjp_f32, cr_gelu_vjp_f64)(size_t count, const real *r, const real *h,
+                                                const real *g, real *gr) {
     (void)h;
     for (size_t i = 0; i < count; i++) gr[i] = g[i] * FN(gelu_d)(r[i]);
 }
 
-void FN(gelu_jvp)(size_t count, const real *r, const real *h, const real *rd, real *hd) {
+void CR_TYPED(cr_gelu_jvp_f32, cr_gelu_jvp_f64)(size_t count, const real *r, const real *h,
+                                                const real *rd, real *hd) {
     (void)h;
     for (size_t i = 0; i < count; i++) hd[i] = rd[i] * FN(gelu_d)(r[i]);
 }

@@ -18,32 +18,38 @@ static inline real FN(sigmoid_scalar)(real r) {
     return e / (1 + e);
 }
 
-void FN(sigmoid_forward)(size_t count, const real *r, real *h) {
+void CR_TYPED(cr_sigmoid_forward_f32, cr_sigmoid_forward_f64)(size_t count, const real *r,
+                                                              real *h) {
     for (size_t i = 0; i < count; i++) h[i] = FN(sigmoid_scalar)(r[i]);
 }
 
-void FN(sigmoid_deriv)(size_t count, const real *r, const real *h, real *d) {
+void CR_TYPED(cr_sigmoid_deriv_f32, cr_sigmoid_deriv_f64)(size_t count, const real *r,
+                                                          const real *h, real *d) {
     (void)r;
     for (size_t i = 0; i < count; i++) d[i] = h[i] * (1 - h[i]);
 }
 
-void FN(sigmoid_deriv2)(size_t count, const real *r, const real *h, real *d2) {
+void CR_TYPED(cr_sigmoid_deriv2_f32, cr_sigmoid_deriv2_f64)(size_t count, const real *r,
+                                                            const real *h, real *d2) {
     (void)r;
     for (size_t i = 0; i < count; i++) d2[i] = h[i] * (1 - h[i]) * (1 - 2 * h[i]);
 }
 
-void FN(sigmoid_jacobian)(size_t d, const real *r, const real *h, real *jac) {
+void CR_TYPED(cr_sigmoid_jacobian_f32, cr_sigmoid_jacobian_f64)(size_t d, const real *r,
+                                                                const real *h, real *jac) {
     (void)r;
     for (size_t i = 0; i < d * d; i++) jac[i] = 0;
     for (size_t i = 0; i < d; i++) jac[i * d + i] = h[i] * (1 - h[i]);
 }
 
-void FN(sigmoid_vjp)(size_t count, const real *r, const real *h, const real *g, real *gr) {
+void CR_TYPED(cr_sigmoid_vjp_f32, cr_sigmoid_vjp_f64)(size_t count, const real *r, const real *h,
+                                                      const real *g, real *gr) {
     (void)r;
     for (size_t i = 0; i < count; i++) gr[i] = g[i] * h[i] * (1 - h[i]);
 }
 
-void FN(sigmoid_jvp)(size_t count, const real *r, const real *h, const real *rd, real *hd) {
+void CR_TYPED(cr_sigmoid_jvp_f32, cr_sigmoid_jvp_f64)(size_t count, const real *r, const real *h,
+                                                      const real *rd, real *hd) {
     (void)r;
     for (size_t i = 0; i < count; i++) hd[i] = rd[i] * h[i] * (1 - h[i]);
 }

@@ -9,7 +9,8 @@
  * Stable: the row maximum is subtracted before exponentiating.
  */
 
-void FN(softmax_forward)(size_t n, size_t k, const real *theta, real *yhat) {
+void CR_TYPED(cr_softmax_forward_f32, cr_softmax_forward_f64)(size_t n, size_t k, const real *theta,
+                                                              real *yhat) {
     for (size_t i = 0; i < n; i++) {
         const real *t = theta + i * k;
         real *y = yhat + i * k, m = t[0], sum = 0;
@@ -19,7 +20,8 @@ void FN(softmax_forward)(size_t n, size_t k, const real *theta, real *yhat) {
     }
 }
 
-void FN(log_softmax_forward)(size_t n, size_t k, const real *theta, real *logp) {
+void CR_TYPED(cr_log_softmax_forward_f32, cr_log_softmax_forward_f64)(
+    size_t n, size_t k, const real *theta, real *logp) {
     for (size_t i = 0; i < n; i++) {
         const real *t = theta + i * k;
         real *lp = logp + i * k, m = t[0], sum = 0;
@@ -32,13 +34,15 @@ void FN(log_softmax_forward)(size_t n, size_t k, const real *theta, real *logp) 
     }
 }
 
-void FN(softmax_jacobian)(size_t k, const real *yhat, real *jac) {
+void CR_TYPED(cr_softmax_jacobian_f32, cr_softmax_jacobian_f64)(size_t k, const real *yhat,
+                                                                real *jac) {
     /* jac[i][j] = ∂ŷ_i/∂θ_j = ŷ_i (δ_ij − ŷ_j) */
     for (size_t i = 0; i < k; i++)
         for (size_t j = 0; j < k; j++) jac[i * k + j] = (i == j ? yhat[i] : 0) - yhat[i] * yhat[j];
 }
 
-void FN(softmax_vjp)(size_t n, size_t k, const real *yhat, const real *g, real *gtheta) {
+void CR_TYPED(cr_softmax_vjp_f32, cr_softmax_vjp_f64)(size_t n, size_t k, const real *yhat,
+                                                      const real *g, real *gtheta) {
     for (size_t i = 0; i < n; i++) {
         const real *y = yhat + i * k, *gi = g + i * k;
         real dot = 0;
@@ -47,7 +51,8 @@ void FN(softmax_vjp)(size_t n, size_t k, const real *yhat, const real *g, real *
     }
 }
 
-void FN(softmax_jvp)(size_t n, size_t k, const real *yhat, const real *td, real *yd) {
+void CR_TYPED(cr_softmax_jvp_f32, cr_softmax_jvp_f64)(size_t n, size_t k, const real *yhat,
+                                                      const real *td, real *yd) {
     for (size_t i = 0; i < n; i++) {
         const real *y = yhat + i * k, *ti = td + i * k;
         real dot = 0;

@@ -11,8 +11,8 @@
  * and no 0/0, even for logits of ±1e4.
  */
 
-void FN(softmax_ce_forward)(size_t n, size_t k, const real *theta, const real *y, real *yhat,
-                            real *loss) {
+void CR_TYPED(cr_softmax_ce_forward_f32, cr_softmax_ce_forward_f64)(
+    size_t n, size_t k, const real *theta, const real *y, real *yhat, real *loss) {
     for (size_t i = 0; i < n; i++) {
         const real *t = theta + i * k, *yi = y + i * k;
         real m = t[0], sum = 0, s = 0;
@@ -29,14 +29,15 @@ void FN(softmax_ce_forward)(size_t n, size_t k, const real *theta, const real *y
     }
 }
 
-void FN(softmax_ce_jacobian)(size_t k, const real *yhat, const real *y, real *jac) {
+void CR_TYPED(cr_softmax_ce_jacobian_f32, cr_softmax_ce_jacobian_f64)(size_t k, const real *yhat,
+                                                                      const real *y, real *jac) {
     real sy = 0;
     for (size_t j = 0; j < k; j++) sy += y[j];
     for (size_t j = 0; j < k; j++) jac[j] = sy * yhat[j] - y[j];
 }
 
-void FN(softmax_ce_vjp)(size_t n, size_t k, const real *yhat, const real *y, const real *g,
-                        real *gtheta) {
+void CR_TYPED(cr_softmax_ce_vjp_f32, cr_softmax_ce_vjp_f64)(
+    size_t n, size_t k, const real *yhat, const real *y, const real *g, real *gtheta) {
     for (size_t i = 0; i < n; i++) {
         FN(softmax_ce_jacobian)(k, yhat + i * k, y + i * k, gtheta + i * k);
         if (g)

@@ -7,32 +7,37 @@
  *   a'(r)      1 − t²          a''(r) = −2t(1 − t²)
  */
 
-void FN(tanh_forward)(size_t count, const real *r, real *h) {
+void CR_TYPED(cr_tanh_forward_f32, cr_tanh_forward_f64)(size_t count, const real *r, real *h) {
     for (size_t i = 0; i < count; i++) h[i] = R_TANH(r[i]);
 }
 
-void FN(tanh_deriv)(size_t count, const real *r, const real *h, real *d) {
+void CR_TYPED(cr_tanh_deriv_f32, cr_tanh_deriv_f64)(size_t count, const real *r, const real *h,
+                                                    real *d) {
     (void)r;
     for (size_t i = 0; i < count; i++) d[i] = 1 - h[i] * h[i];
 }
 
-void FN(tanh_deriv2)(size_t count, const real *r, const real *h, real *d2) {
+void CR_TYPED(cr_tanh_deriv2_f32, cr_tanh_deriv2_f64)(size_t count, const real *r, const real *h,
+                                                      real *d2) {
     (void)r;
     for (size_t i = 0; i < count; i++) d2[i] = -2 * h[i] * (1 - h[i] * h[i]);
 }
 
-void FN(tanh_jacobian)(size_t d, const real *r, const real *h, real *jac) {
+void CR_TYPED(cr_tanh_jacobian_f32, cr_tanh_jacobian_f64)(size_t d, const real *r, const real *h,
+                                                          real *jac) {
     (void)r;
     for (size_t i = 0; i < d * d; i++) jac[i] = 0;
     for (size_t i = 0; i < d; i++) jac[i * d + i] = 1 - h[i] * h[i];
 }
 
-void FN(tanh_vjp)(size_t count, const real *r, const real *h, const real *g, real *gr) {
+void CR_TYPED(cr_tanh_vjp_f32, cr_tanh_vjp_f64)(size_t count, const real *r, const real *h,
+                                                const real *g, real *gr) {
     (void)r;
     for (size_t i = 0; i < count; i++) gr[i] = g[i] * (1 - h[i] * h[i]);
 }
 
-void FN(tanh_jvp)(size_t count, const real *r, const real *h, const real *rd, real *hd) {
+void CR_TYPED(cr_tanh_jvp_f32, cr_tanh_jvp_f64)(size_t count, const real *r, const real *h,
+                                                const real *rd, real *hd) {
     (void)r;
     for (size_t i = 0; i < count; i++) hd[i] = rd[i] * (1 - h[i] * h[i]);
 }
