@@ -38,6 +38,7 @@ ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
 import onnx  # noqa: E402  (python3-onnx; an ImportError fails the test)
 import onnx_models as om  # noqa: E402
+from torch_grad import load_chainrule_model_raw as load_safetensors  # noqa: E402
 
 CR = sys.argv[1]
 TOL = {np.float32: 1e-5, np.float64: 1e-12}
@@ -287,17 +288,6 @@ def test_export(d):
 
 
 # ------------------------------------------------------------------ 3. state dicts
-def load_safetensors(path):
-    with open(path, "rb") as f:
-        n = struct.unpack("<Q", f.read(8))[0]
-        h = json.loads(f.read(n))
-        data = f.read()
-    h.pop("__metadata__", None)
-    dt = {"F32": np.float32, "F64": np.float64}
-    return {k: np.frombuffer(data[v["data_offsets"][0]:v["data_offsets"][1]],
-                             dtype=dt[v["dtype"]]).reshape(v["shape"]) for k, v in h.items()}
-
-
 def save_safetensors(path, tensors):
     """safetensors.torch.save_file without the package (keys sorted, as it writes them)."""
     h, blob = {}, b""
