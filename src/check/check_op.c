@@ -48,6 +48,24 @@ static cr_status fd_jacobian(const cr_check_op *op, const double *in, double *ja
 }
 
 /* The testing aid of cr_check_options: v[i] += 1% of max |v| on every third entry. */
+/* The reference for a product of the finite-difference Jacobian Jfd (dout x din,
+   row-major) with v: ref_r = Σ_c M_rc v_c with M_rc = jfd[r rs + c cs] (rs = 1,
+   cs = din: v Jfd, r over the inputs; rs = din, cs = 1: Jfd v), its error
+   Σ_c err_rc |v_c| and the scale of its terms Σ_c |M_rc v_c|. */
+static void fd_product(const double *jfd, const double *jerr, const double *v, size_t rows,
+                       size_t cols, size_t rs, size_t cs, double *ref, double *rerr, double *scl) {
+    for (size_t r = 0; r < rows; r++) {
+        double s = 0, e = 0, a = 0;
+        for (size_t c = 0; c < cols; c++) {
+            const size_t k = r * rs + c * cs;
+            s += jfd[k] * v[c];
+            e += jerr[k] * fabs(v[c]);
+            a += fabs(jfd[k] * v[c]);
+        }
+        ref[r] = s, rerr[r] = e, scl[r] = a;
+    }
+}
+
 static void inject(const cr_check_options *o, const cr_check_op *op, cr_check_kind kind, double *v,
                    size_t n) {
     if (o->inject_layer == 0 || o->inject_layer != op->layer || o->inject_kind != kind) return;
@@ -92,15 +110,7 @@ cr_status cr_check_op_run(const cr_check_op *op, const double *in, const cr_chec
     /* VJP: g J, reference g Jfd with error Σ_i |g_i| err_ij, terms Σ_i |g_i J_ij| */
     int have_vjp = 0;
     if (op->vjp) {
-        for (size_t j = 0; j < din; j++) {
-            double s = 0, e = 0, a = 0;
-            for (size_t i = 0; i < dout; i++) {
-                s += g[i] * jfd[i * din + j];
-                e += fabs(g[i]) * jerr[i * din + j];
-                a += fabs(g[i] * jfd[i * din + j]);
-            }
-            ref[j] = s, rerr[j] = e, scl[j] = a;
-        }
+        fd_product(jfd, jerr, g, din, dout, 1, din, ref, rerr, scl);
         for (size_t i = 0; i < dout; i++) chk_set(t, tv, i, g[i]);
         op->vjp(op->ctx, tin, tv, tr);
         for (size_t j = 0; j < din; j++) vjp[j] = chk_get(t, tr, j);
@@ -114,15 +124,7 @@ cr_status cr_check_op_run(const cr_check_op *op, const double *in, const cr_chec
         have_vjp = 1;
     }
     if (op->jvp) {
-        for (size_t i = 0; i < dout; i++) {
-            double s = 0, e = 0, a = 0;
-            for (size_t j = 0; j < din; j++) {
-                s += jfd[i * din + j] * u[j];
-                e += jerr[i * din + j] * fabs(u[j]);
-                a += fabs(jfd[i * din + j] * u[j]);
-            }
-            ref[i] = s, rerr[i] = e, scl[i] = a;
-        }
+        fd_product(jfd, jerr, u, dout, din, din, 1, ref, rerr, scl);
         for (size_t j = 0; j < din; j++) chk_set(t, tv, j, u[j]);
         op->jvp(op->ctx, tin, tv, tr);
         for (size_t i = 0; i < dout; i++) va[i] = chk_get(t, tr, i);
