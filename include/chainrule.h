@@ -257,6 +257,29 @@ void cr_softmax_ce_vjp_f32(size_t n, size_t k, const float *yhat, const float *y
                            const float *g /* n, or NULL for all ones */, float *gtheta);
 void cr_softmax_ce_vjp_f64(size_t n, size_t k, const double *yhat, const double *y,
                            const double *g /* n, or NULL for all ones */, double *gtheta);
+/* its JVP: J̇ = <(Σy) ŷ − y, θ̇> per row. */
+void cr_softmax_ce_jvp_f32(size_t n, size_t k, const float *yhat, const float *y, const float *td,
+                           float *jd /* n */);
+void cr_softmax_ce_jvp_f64(size_t n, size_t k, const double *yhat, const double *y,
+                           const double *td, double *jd /* n */);
+
+/* squared error per row, the regression head: J = ½ Σ_j (o_j − t_j)²; dJ/do = o − t
+   (1 x k Jacobian), VJP g (o − t), JVP <o − t, ȯ>. */
+void cr_squared_error_forward_f32(size_t n, size_t k, const float *o, const float *t,
+                                  float *loss /* n */);
+void cr_squared_error_forward_f64(size_t n, size_t k, const double *o, const double *t,
+                                  double *loss /* n */);
+void cr_squared_error_jacobian_f32(size_t k, const float *o, const float *t, float *jac /* 1 x k */);
+void cr_squared_error_jacobian_f64(size_t k, const double *o, const double *t,
+                                   double *jac /* 1 x k */);
+void cr_squared_error_vjp_f32(size_t n, size_t k, const float *o, const float *t,
+                              const float *g /* n, or NULL for all ones */, float *go);
+void cr_squared_error_vjp_f64(size_t n, size_t k, const double *o, const double *t,
+                              const double *g /* n, or NULL for all ones */, double *go);
+void cr_squared_error_jvp_f32(size_t n, size_t k, const float *o, const float *t, const float *od,
+                              float *jd /* n */);
+void cr_squared_error_jvp_f64(size_t n, size_t k, const double *o, const double *t,
+                              const double *od, double *jd /* n */);
 
 /* ---------------------------------------------------------------- network */
 
@@ -299,8 +322,29 @@ void cr_activation_jacobian_f64(cr_activation act, size_t d, const double *r, co
                                 double *jac /* d x d */);
 
 /*
- * A network: L linear layers, dims[0] = D (input) ... dims[L] = K (classes),
- * activation act[l] after linear layer l for l < L-1, softmax after the last.
+ * The head: what the loss does with the network's output o (N x K).
+ *   CR_HEAD_SOFTMAX_CE     (default) a classifier: ŷ = softmax(o), J_n = CE(ŷ_n, y_n),
+ *                          y one-hot or soft labels; ∂J/∂o = (Σy) ŷ − y.
+ *   CR_HEAD_SQUARED_ERROR  a regressor: the prediction is o itself, J_n = ½‖o_n − t_n‖²
+ *                          with N x K float targets t; ∂J/∂o = o − t.
+ */
+typedef enum {
+    CR_HEAD_SOFTMAX_CE = 0,
+    CR_HEAD_SQUARED_ERROR = 1,
+    CR_HEAD_COUNT
+} cr_head;
+
+const char *cr_head_name(cr_head head); /* "softmax-cross-entropy", "squared-error" */
+/* Parses a name; returns 1 and sets *out on success, 0 for an unknown name. */
+int cr_head_parse(const char *name, cr_head *out);
+
+/*
+ * A network: L linear layers, dims[0] = D (input) ... dims[L] = K (outputs),
+ * activation act[l] after linear layer l for l < L-1; after the last,
+ * θ = h W_L + b_L, the output o = out_act(θ) (or θ itself) and the head on o:
+ *
+ *     x -> ... -> θ = h W_L + b_L -> o = a_out(θ) -> head (softmax + CE, or ½‖o − t‖²)
+ *
  * All parameters live in one flat block `params` (dtype `dtype`) so that
  * zeroing, optimiser steps, saving and finite-difference sweeps are single
  * loops. Layer l's views: W_l at params + w_offset[l] (dims[l] x dims[l+1],
@@ -316,11 +360,22 @@ typedef struct cr_net {
     size_t b_offset[CR_MAX_LAYERS];
     size_t n_params;
     void *params; /* points into the same allocation */
+    /* The output and the head (zero: today's classifier, o = θ and softmax + CE).
+       Set them with cr_net_set_output; cr_net_create leaves them zero. */
+    int has_out_act;      /* 1: o = out_act(θ); 0: o = θ */
+    cr_activation out_act; /* the output activation when has_out_act */
+    cr_head head;          /* what the loss does with o */
 } cr_net;
 
 cr_status cr_net_create(cr_net **out, cr_dtype dtype, int n_layers, const size_t *dims,
                         const cr_activation *act /* n_layers - 1 entries */);
 void cr_net_free(cr_net *net);
+/* Sets the output activation (has_act 0: o = θ) and the head. CR_ERR_ARG for an
+   invalid activation or head. */
+cr_status cr_net_set_output(cr_net *net, int has_act, cr_activation act, cr_head head);
+/* 1 when the net is today's classifier: no output activation, the softmax + CE head
+   (what training, attacks and cr_evaluate_f32 take). */
+int cr_net_is_plain_classifier(const cr_net *net);
 /* A copy of net converted to dtype (float64 <-> float32). */
 cr_status cr_net_convert(const cr_net *net, cr_dtype dtype, cr_net **out);
 size_t cr_net_input_dim(const cr_net *net);
@@ -339,8 +394,12 @@ void cr_net_init(cr_net *net, cr_init scheme, uint64_t seed);
  * Tape: the activations of one forward pass and scratch for backward, sized
  * for batches of up to max_batch rows. One allocation; create once, reuse:
  * forward/backward never allocate.
- *   pre[l]  = r_l  (N x dims[l+1]) pre-activation of layer l (pre[L-1] = logits)
- *   post[l] = h_l  (N x dims[l+1]) activation (post[L-1] = softmax probabilities)
+ *   pre[l]  = r_l  (N x dims[l+1]) pre-activation of layer l (pre[L-1] = θ, the logits)
+ *   post[l] = h_l  (N x dims[l+1]) activation; post[L-1] = the head's prediction:
+ *             softmax(o) for the softmax head (the probabilities), o for squared error
+ *   out     = o    (N x K) the network's output a_out(θ): pre[L-1] when there is no
+ *             output activation and the head is softmax, post[L-1] for squared error,
+ *             else a block of its own
  */
 typedef struct cr_tape {
     cr_dtype dtype;
@@ -354,6 +413,10 @@ typedef struct cr_tape {
     void *grad_a; /* scratch N x max(dims) */
     void *grad_b; /* scratch N x max(dims) */
     void *loss;   /* N per-example losses of the last cr_net_loss */
+    void *out;    /* N x K: the output o (see above) */
+    int has_out_act; /* the output of the net it was made for */
+    cr_activation out_act;
+    cr_head head;
 } cr_tape;
 
 /* A tape is tied to the widths of the net it was made for; the typed functions
@@ -365,20 +428,27 @@ void cr_tape_free(cr_tape *tape);
  * The typed network functions. X is N x D, Y is N x K targets (one-hot or any
  * rows summing to 1; see cr_onehot_*), all of the net's dtype.
  *
+ * With the squared-error head Y is N x K float targets t instead.
+ *
  * forward:  fills tape (keeps a borrowed pointer to X until the next forward).
- * loss:     per-example fused softmax+CE losses into tape->loss; returns mean
- *           (NaN if the tape holds no forward pass of this net).
- * backward: chain of VJPs from dJ/dtheta = yhat - y back to the input.
+ * loss:     per-example losses of the head (fused softmax+CE on o, or ½‖o − t‖²)
+ *           into tape->loss; returns mean (NaN if the tape holds no forward pass
+ *           of this net).
+ * backward: chain of VJPs from dJ/do = yhat - y (or o - t), through the output
+ *           activation's VJP when there is one, back to the input.
  *           dx (N x D, may be NULL) receives dJ_n/dx_n per example;
  *           grads (n_params, may be NULL) receives d(mean J)/d(params) in the
  *           same flat layout as net->params (overwritten, not accumulated).
- * vjp:      reverse mode from any cotangent on the logits: dx (N x D) <- G_theta
- *           (N x K) pulled back through the chain (no softmax, no loss).
- *           With G_theta = e_c it gives the gradient of logit c.
- * jvp:      forward-mode: given tangent XD (N x D) writes d(logits) and/or
- *           d(probs) (N x K, either may be NULL). Needs a prior forward.
+ * vjp:      reverse mode from any cotangent on the output o ("logits": o = θ
+ *           without an output activation): dx (N x D) <- G_o (N x K) pulled back
+ *           through the chain (no softmax, no loss). With G_o = e_c it gives the
+ *           gradient of output c.
+ * jvp:      forward-mode: given tangent XD (N x D) writes d(outputs o) and/or
+ *           d(probs) (N x K, either may be NULL; probs only for the softmax head,
+ *           else CR_ERR_ARG). Needs a prior forward.
  * input_jacobian_chain: for row i of the last forward pass, the K x D Jacobian
- *           of the probabilities (of_probs=1) or logits (0) w.r.t. x, formed by
+ *           of the probabilities (of_probs=1, softmax head only, else CR_ERR_ARG)
+ *           or outputs o (0) w.r.t. x, formed by
  *           multiplying the explicit per-op Jacobians (no VJPs). Allocates
  *           its scratch; returns CR_ERR_NOMEM on failure.
  * Errors: CR_ERR_DTYPE when the net or the tape is not of the function's dtype;
@@ -415,7 +485,10 @@ double *cr_net_params_f64(cr_net *net);
  * Optimisers, learning-rate schedules, a seeded shuffle and the training step
  * (src/net/optim.c, src/net/train.c). Training is float32: the training
  * functions return CR_ERR_DTYPE for a float64 net or optimiser state, CR_ERR_ARG
- * for a NULL argument or a zero count (n = 0, batch 0, max_batch 0).
+ * for a NULL argument or a zero count (n = 0, batch 0, max_batch 0), and CR_ERR_ARG
+ * for a net that is not a plain classifier (cr_net_is_plain_classifier: an output
+ * activation or the squared-error head), which they do not train. cr_evaluate_f32
+ * takes any net with the softmax head (loss and argmax on its output o).
  *
  * Optimiser state is kept as flat arrays parallel to net->params, so a step
  * is one loop over n_params. The semantics follow PyTorch's torch.optim:
@@ -604,6 +677,13 @@ cr_status cr_evaluate_f32(const cr_net *net, cr_tape *tape, size_t n, const floa
  * Errors: CR_ERR_DTYPE when the net is not of the function's dtype (an _f32
  * call on a float64 net); CR_ERR_ARG for a NULL argument, n = 0, a class or
  * label outside [0, K), or an invalid option.
+ *
+ * The output and the head: "logits" below are the network's output o (θ when
+ * there is no output activation; a_out(θ) otherwise), "probabilities" softmax(o)
+ * and exist for the softmax head only (of_probs = 1 on a squared-error net is
+ * CR_ERR_ARG). cr_net_input_grad differentiates the net's head (softmax + CE, or
+ * ½‖o − t‖² with y the N x K targets); attacks need the softmax head (CR_ERR_ARG
+ * otherwise).
  */
 
 typedef enum {

@@ -64,7 +64,8 @@ const char *cr_check_kind_name(cr_check_kind kind);
 typedef struct {
     cr_check_kind kind;
     int layer;        /* 1-based position of the op in the chain (linear 1, activation 2,
-                         linear 3, ..., the softmax+cross-entropy head last); 0 for a check
+                         linear 3, ..., the output activation if any ("relu (output)"),
+                         the head last: softmax+cross-entropy or squared-error); 0 for a check
                          of the whole network */
     char op[32];      /* the op: "linear", "sigmoid", "softmax+cross-entropy"; "network" */
     char what[96];    /* what was compared: "VJP", "fc1.weight [128, 784]", "dJ/dx [N, D]" */
@@ -127,7 +128,9 @@ typedef struct {
                          exceeds the outputs (the head: ŷ − y from ŷ and y, so 1); else 0 */
 } cr_check_op;
 
-/* The number of ops in net's chain (linear, activation, ..., linear, head): 2 L. */
+/* The number of ops in net's chain (linear, activation, ..., linear, [the output
+   activation,] head): 2 L, plus 1 with an output activation. The head is the
+   fused softmax + cross-entropy, or the squared error ½‖o − t‖² ("squared-error"). */
 int cr_check_net_op_count(const cr_net *net);
 
 /* Jacobian, VJP, JVP of one op against finite differences of forward64 at
@@ -148,7 +151,9 @@ cr_status cr_check_op_run(const cr_check_op *op, const double *in, const cr_chec
  *   cr_check_net_params:    every parameter tensor of the training step's
  *                           gradient (float32: cr_train_step_f32's block;
  *                           float64: cr_net_backward) against FD of the mean loss;
- *   cr_check_net_adjoint:   <J u, v> = <u, Jᵀ v> on the logits;
+ *   cr_check_net_adjoint:   <J u, v> = <u, Jᵀ v> on the outputs o;
+ * With the squared-error head y holds the targets t and the input Jacobian is
+ * that of the outputs o; explain (below) takes plain classifiers only.
  *   cr_check_net:           all four.
  */
 cr_status cr_check_net_ops(const cr_net *net, size_t n, const void *x, const void *y,

@@ -500,8 +500,17 @@ static void test_err_activations(void **state) {
     set_meta(&st, "activations", "softmax,softmax");
     expect_model_error(&st, "unknown activation 'softmax' for layer 1");
     good_model(&st, CR_ARRAY_F32);
-    set_meta(&st, "activations", "sigmoid,sigmoid");
-    expect_model_error(&st, "last activation must be 'softmax', got 'sigmoid'");
+    set_meta(&st, "activations", "sigmoid,softplus"); /* not softmax nor an output activation */
+    expect_model_error(&st, "last activation must be 'softmax' (a classifier), or the output "
+                            "activation (sigmoid, tanh, relu, gelu or none) with the metadata "
+                            "\"head\", got 'softplus'");
+    good_model(&st, CR_ARRAY_F32); /* a head goes with an output activation or 'none' */
+    set_meta(&st, "head", "squared-error");
+    expect_model_error(&st, "metadata head 'squared-error' with a last activation 'softmax'");
+    good_model(&st, CR_ARRAY_F32);
+    set_meta(&st, "activations", "sigmoid,none");
+    set_meta(&st, "head", "mse");
+    expect_model_error(&st, "metadata head 'mse' is not softmax-cross-entropy or squared-error");
     good_model(&st, CR_ARRAY_F32);
     set_meta(&st, "activations", "softmax");
     expect_model_error(&st, "metadata activations 'softmax' lists 1 entries but the model has 2 layers");

@@ -36,6 +36,7 @@ _ARRAY_MAX_DIMS = 8  # CR_ARRAY_MAX_DIMS
 _STATUS = ["CR_OK", "CR_ERR_NOMEM", "CR_ERR_ARG", "CR_ERR_SHAPE", "CR_ERR_OVERFLOW",
            "CR_ERR_NONFINITE", "CR_ERR_DTYPE"]
 _F32, _F64 = 0, 1  # cr_dtype
+_HEADS = ["softmax-cross-entropy", "squared-error"]  # cr_head
 _ARRAY_DTYPES = {np.dtype(np.float32): 0, np.dtype(np.float64): 1, np.dtype(np.uint8): 2,
                  np.dtype(np.int32): 3, np.dtype(np.int64): 4}  # cr_array_dtype
 
@@ -44,14 +45,17 @@ class _Net(Structure):
     _fields_ = [("dtype", c_int), ("n_layers", c_int), ("dims", c_size_t * (_MAX_LAYERS + 1)),
                 ("act", c_int * _MAX_LAYERS), ("w_offset", c_size_t * _MAX_LAYERS),
                 ("b_offset", c_size_t * _MAX_LAYERS), ("n_params", c_size_t),
-                ("params", c_void_p)]
+                ("params", c_void_p),
+                # the output and the head (chainrule.h): o = out_act(θ) or θ; cr_head
+                ("has_out_act", c_int), ("out_act", c_int), ("head", c_int)]
 
 
 class _Tape(Structure):
     _fields_ = [("dtype", c_int), ("max_batch", c_size_t), ("n", c_size_t), ("n_layers", c_int),
                 ("dims", c_size_t * (_MAX_LAYERS + 1)), ("input", c_void_p),
                 ("pre", c_void_p * _MAX_LAYERS), ("post", c_void_p * _MAX_LAYERS),
-                ("grad_a", c_void_p), ("grad_b", c_void_p), ("loss", c_void_p)]
+                ("grad_a", c_void_p), ("grad_b", c_void_p), ("loss", c_void_p),
+                ("out", c_void_p), ("has_out_act", c_int), ("out_act", c_int), ("head", c_int)]
 
 
 class _Array(Structure):
@@ -227,13 +231,21 @@ class GradcheckResult:
 class Model:
     """A network loaded by the chainrule library. Use chainrule.load(path)."""
 
-    def __init__(self, path):
+    def __init__(self, path, head=None):
+        if head is not None and head not in _HEADS:
+            raise ValueError(f"head must be one of {_HEADS}, got {head!r}")
         self._model = _Model()
         err = _Error()
         if _model_load_full(os.fsencode(path), byref(self._model), byref(err)) != 0:
             self._model = None
             raise Error(err.msg.decode(errors="replace"))
         net = self._model.net.contents
+        if head is not None:  # before any tape is made for the net
+            net.head = _HEADS.index(head)
+        #: "softmax-cross-entropy" (a classifier) or "squared-error" (a regressor)
+        self.head = _HEADS[net.head]
+        #: the output activation o = a(θ) ("relu", ...), or None for o = θ
+        self.output_activation = _activation_name(net.out_act).decode() if net.has_out_act else None
         self.path = str(path)
         self.dtype = np.dtype(np.float64 if net.dtype == _F64 else np.float32)
         self.layers = [int(net.dims[i]) for i in range(net.n_layers + 1)]
@@ -267,8 +279,10 @@ class Model:
 
     def __repr__(self):
         std = ", standardised input" if self.mean is not None else ""
+        out = f", output {self.output_activation}" if self.output_activation else ""
         return (f"<chainrule.Model {self.path}: {'-'.join(map(str, self.layers))} "
-                f"{','.join(self.activations) or 'linear'} {self.dtype.name}{std}>")
+                f"{','.join(self.activations) or 'linear'}{out} {self.head} "
+                f"{self.dtype.name}{std}>")
 
     @property
     def input_dim(self):
@@ -302,8 +316,16 @@ class Model:
         return X
 
     def _targets(self, y, n):
-        """N x K targets of the model's dtype from class indices or rows, by the io layer."""
+        """N x K targets of the model's dtype: a regressor's float targets t as they are,
+        a classifier's from class indices or rows, by the io layer."""
         y = np.asarray(y)
+        k = self.output_dim
+        if self.head == "squared-error":
+            if not np.issubdtype(y.dtype, np.floating):
+                raise TypeError(f"a regressor's targets must be floats [N, {k}], got {y.dtype}")
+            if y.shape not in ((n, k),) + (((n,),) if k == 1 else ()):
+                raise ValueError(f"targets have shape {y.shape}; the model needs [{n}, {k}]")
+            return np.ascontiguousarray(y.reshape(n, k), dtype=self.dtype)
         if y.dtype not in _ARRAY_DTYPES:
             y = y.astype(np.float64 if np.issubdtype(y.dtype, np.floating) else np.int64)
         y = np.ascontiguousarray(y)
@@ -330,10 +352,23 @@ class Model:
         return g
 
     # ---- the computations
-    def predict(self, X, of="probs"):
-        """The network's probabilities (of="probs", softmax of the logits) or logits, [N, K]."""
-        if of not in ("probs", "logits"):
-            raise ValueError(f"of must be 'probs' or 'logits', got {of!r}")
+    def _of(self, of):
+        """of: "probs" (softmax of the output, classifiers only), "logits" or "outputs" (the
+        network's output o, θ or a_out(θ)); None: probs for a classifier, outputs for a
+        regressor. Returns True for probabilities."""
+        if of is None:
+            return self.head != "squared-error"
+        if of not in ("probs", "logits", "outputs"):
+            raise ValueError(f"of must be 'probs', 'logits' or 'outputs', got {of!r}")
+        if of == "probs" and self.head == "squared-error":
+            raise ValueError("a regressor (squared-error head) has no probabilities: of='outputs'")
+        return of == "probs"
+
+    def predict(self, X, of=None):
+        """The network's probabilities (of="probs", softmax of its output, the default for a
+        classifier) or its outputs o (of="outputs" or "logits": θ, or a_out(θ) with an output
+        activation; a regressor's prediction), [N, K]."""
+        probs = self._of(of)
         net, X = self._net(), self._inputs(X)
         n, k = X.shape[0], self.output_dim
         out = np.empty((n, k), dtype=self.dtype)
@@ -346,7 +381,7 @@ class Model:
             for a in range(0, max(n, 1), t.max_batch):
                 rows = X[a:a + t.max_batch]
                 _check(fwd(net, tape, rows.shape[0], _ptr(rows)), f"cr_net_forward_{self._s}")
-                src = t.post[last] if of == "probs" else t.pre[last]
+                src = t.post[last] if probs else t.out
                 buf = (c_char * (rows.shape[0] * k * self.dtype.itemsize)).from_address(src)
                 out[a:a + rows.shape[0]] = np.frombuffer(buf, dtype=self.dtype).reshape(-1, k)
         finally:
@@ -354,8 +389,9 @@ class Model:
         return out
 
     def input_grad(self, X, y, return_loss=False):
-        """dJ_n/dx_n, [N, D], of each example's cross-entropy J_n = CE(softmax(f(x_n)), y_n);
-        with return_loss, also the N losses."""
+        """dJ_n/dx_n, [N, D], of each example's loss: the cross-entropy J_n = CE(softmax(o_n),
+        y_n) of a classifier, or J_n = 1/2 |o_n - t_n|^2 of a regressor (y: the targets t
+        [N, K]); with return_loss, also the N losses."""
         net, X = self._net(), self._inputs(X)
         n = X.shape[0]
         Y = self._targets(y, n)
@@ -366,18 +402,17 @@ class Model:
         dx = self._unstandardize(dx)
         return (dx, loss) if return_loss else dx
 
-    def jacobian(self, X, of="probs", mode="auto"):
-        """The input Jacobian of the probabilities or logits of every example, [N, K, D];
-        mode "auto", "rev", "fwd" or "closed" (cr_jac_mode)."""
-        if of not in ("probs", "logits"):
-            raise ValueError(f"of must be 'probs' or 'logits', got {of!r}")
+    def jacobian(self, X, of=None, mode="auto"):
+        """The input Jacobian of the probabilities or outputs (see predict) of every example,
+        [N, K, D]; mode "auto", "rev", "fwd" or "closed" (cr_jac_mode)."""
+        probs = self._of(of)
         m = c_int()
         if not _jac_mode_parse(str(mode).encode(), byref(m)):
             raise ValueError(f"mode must be auto, rev, fwd or closed, got {mode!r}")
         net, X = self._net(), self._inputs(X)
         n, k, d = X.shape[0], self.output_dim, self.input_dim
         jac = np.empty((n, k, d), dtype=self.dtype)
-        _check(_typed[self._s]["input_jacobian"](net, n, _ptr(X), int(of == "probs"), m.value,
+        _check(_typed[self._s]["input_jacobian"](net, n, _ptr(X), int(probs), m.value,
                                                  _ptr(jac)), f"cr_net_input_jacobian_{self._s}")
         return self._unstandardize(jac)
 
@@ -411,6 +446,7 @@ class Model:
             _check_report_free(byref(rep))
 
 
-def load(path):
-    """A model from a file: a chainrule .safetensors model or an ONNX MLP (by content)."""
-    return Model(path)
+def load(path, head=None):
+    """A model from a file: a chainrule .safetensors model or an ONNX MLP (by content).
+    head: "squared-error" (a regressor) or "softmax-cross-entropy" instead of the file's."""
+    return Model(path, head)

@@ -255,8 +255,17 @@ double chk_tail64(const cr_net *net64, int l, const double *r, const double *y, 
         for (size_t k = 0; k < net64->dims[i]; k++) a[k] = chk_act64(net64->act[i - 1], b[k]);
         linear64(net64, i, a, b);
     }
-    /* b = logits: log-sum-exp with the max subtracted */
     size_t K = net64->dims[L];
+    if (net64->has_out_act) /* o = a_out(θ) */
+        for (size_t k = 0; k < K; k++) b[k] = chk_act64(net64->out_act, b[k]);
+    if (net64->head == CR_HEAD_SQUARED_ERROR) { /* the outputs, J = ½‖o − t‖² */
+        double J = 0;
+        if (probs) memcpy(probs, b, K * sizeof *probs);
+        if (y)
+            for (size_t k = 0; k < K; k++) J += 0.5 * (b[k] - y[k]) * (b[k] - y[k]);
+        return J;
+    }
+    /* b = logits: log-sum-exp with the max subtracted */
     double m = -INFINITY, s = 0;
     for (size_t k = 0; k < K; k++) m = fmax(m, b[k]);
     for (size_t k = 0; k < K; k++) s += exp(b[k] - m);

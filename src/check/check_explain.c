@@ -50,7 +50,8 @@ cr_status cr_check_explain(const cr_net *net, const double *x, const double *y,
                            const cr_check_options *opt, cr_check_explain_out *out,
                            cr_check_report *rep) {
     if (!net || net->dtype != CR_F64 || !x || !y || !out || !rep || !out->vjp || !out->jac ||
-        !out->fd || !out->closed || !out->head_fused || !out->head_unfused || (!mean != !std))
+        !out->fd || !out->closed || !out->head_fused || !out->head_unfused || (!mean != !std) ||
+        !cr_net_is_plain_classifier(net)) /* explain's chain is softmax + CE on θ */
         return CR_ERR_ARG;
     cr_check_options o = chk_opts(opt);
     const int L = net->n_layers;

@@ -60,8 +60,10 @@ cr_check_options chk_opts(const cr_check_options *opt);
 /*
  * The chain's tail in float64 with plain loops: from the pre-activation r of
  * linear layer l (dims[l+1] values) of one example through the remaining
- * layers of net64 (a float64 net); writes the probabilities (K, may be NULL)
- * and returns J = −Σ y log ŷ when y != NULL (else 0). work: 2 * max width.
+ * layers of net64 (a float64 net), its output activation and its head; writes
+ * the head's prediction (K, may be NULL: the probabilities S(o), or the
+ * outputs o for squared error) and returns J (−Σ y log ŷ, or ½‖o − y‖²) when
+ * y != NULL (else 0). work: 2 * max width.
  */
 double chk_tail64(const cr_net *net64, int l, const double *r, const double *y, double *probs,
                   double *work);

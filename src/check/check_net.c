@@ -57,8 +57,15 @@ cr_status chk_oracle_make(chk_oracle *o, const cr_net *net, size_t n, const void
                              o->pre[l] + i * net->dims[l + 1], o->work);
         }
         o->loss[i] = o->y ? chk_tail64(o->net64, L - 1, o->pre[L - 1] + i * K, o->y + i * K, NULL, o->work) : 0;
-        /* the abs chain: |ŷ| + |y| <= 2 at the logits, then |·| |W_l|ᵀ ∘ |a'(r)| */
-        for (size_t k = 0; k < K; k++) a[k] = 2;
+        /* the abs chain: |ŷ| + |y| <= 2 at the outputs (|o| + |t| for squared error),
+           ∘ |a_out'(θ)| to the logits, then |·| |W_l|ᵀ ∘ |a'(r)| */
+        const double *th = o->pre[L - 1] + i * K, *yi = o->y ? o->y + i * K : NULL;
+        for (size_t k = 0; k < K; k++) {
+            double ok = net->has_out_act ? chk_act64(net->out_act, th[k]) : th[k];
+            a[k] = net->head == CR_HEAD_SQUARED_ERROR ? fabs(ok) + (yi ? fabs(yi[k]) : 0) : 2;
+            if (net->has_out_act)
+                a[k] *= net->out_act == CR_ACT_RELU && th[k] == 0 ? 1 : fabs(chk_act_deriv64(net->out_act, th[k]));
+        }
         for (int l = L - 1; l >= 0; l--) {
             size_t din = net->dims[l], dout = net->dims[l + 1];
             memcpy(o->abs[l] + i * dout, a, dout * sizeof *a);
@@ -151,7 +158,8 @@ cr_status cr_check_net_input(const cr_net *net, size_t n, const void *x, const v
     snprintf(what, sizeof what, "dJ/dx [%zu, %zu] (cr_net_backward)", n, D);
     id.kind = CR_CHECK_BACKWARD_DX;
     if ((st = chk_compare(rep, &id, n, D, an, fd, err, o.abs[CR_MAX_LAYERS], 0, geps, &op, 0))) goto done;
-    /* 3. the input Jacobian of the probabilities, every mode */
+    /* 3. the input Jacobian of the probabilities (of the outputs o for squared error), every mode */
+    const int of_probs = net->head == CR_HEAD_SOFTMAX_CE;
     size_t m = op.jac_examples < n ? op.jac_examples : n;
     if (m) {
         jfd = malloc(m * K * D * sizeof *jfd), jerr = malloc(m * K * D * sizeof *jerr);
@@ -164,12 +172,12 @@ cr_status cr_check_net_input(const cr_net *net, size_t n, const void *x, const v
         }
         static const cr_jac_mode modes[3] = {CR_JAC_REV, CR_JAC_FWD, CR_JAC_CLOSED};
         for (int md = 0; md < 3; md++) {
-            st = t == CR_F32 ? cr_net_input_jacobian_f32(net, m, x, 1, modes[md], jac)
-                             : cr_net_input_jacobian_f64(net, m, x, 1, modes[md], jac);
+            st = t == CR_F32 ? cr_net_input_jacobian_f32(net, m, x, of_probs, modes[md], jac)
+                             : cr_net_input_jacobian_f64(net, m, x, of_probs, modes[md], jac);
             if (st) goto done;
             for (size_t i = 0; i < m * K * D; i++) jan[i] = chk_get(t, jac, i);
-            snprintf(what, sizeof what, "d(yhat)/dx [%zu, %zu, %zu] (cr_net_input_jacobian, %s)", m, K,
-                     D, cr_jac_mode_name(modes[md]));
+            snprintf(what, sizeof what, "%s [%zu, %zu, %zu] (cr_net_input_jacobian, %s)",
+                     of_probs ? "d(yhat)/dx" : "do/dx", m, K, D, cr_jac_mode_name(modes[md]));
             id.kind = CR_CHECK_INPUT_JACOBIAN;
             if ((st = chk_compare(rep, &id, m, K * D, jan, jfd, jerr, NULL, floor, geps, &op, 0))) goto done;
         }
@@ -194,7 +202,7 @@ static cr_status analytic_param_grads(const cr_net *net, size_t n, const void *x
                                       double *grads) {
     const size_t K = net->dims[net->n_layers];
     cr_status st = CR_OK;
-    if (net->dtype == CR_F32) {
+    if (net->dtype == CR_F32 && cr_net_is_plain_classifier(net)) { /* what training takes */
         int32_t *labels = malloc(n * sizeof *labels);
         cr_net *copy = NULL;
         cr_optim *opt = NULL;
@@ -343,7 +351,9 @@ cr_status cr_check_net_adjoint(const cr_net *net, size_t n, const void *x,
         double a = chk_get(t, u, i) * chk_get(t, jtv, i);
         rhs += a, sc += fabs(a);
     }
-    chk_id id = {CR_CHECK_NET_ADJOINT, 0, "network", "adjoint <J u, v> = <u, J^T v> (logits)"};
+    chk_id id = {CR_CHECK_NET_ADJOINT, 0, "network",
+                 net->has_out_act ? "adjoint <J u, v> = <u, J^T v> (outputs)"
+                                  : "adjoint <J u, v> = <u, J^T v> (logits)"};
     st = chk_identity(rep, &id, lhs, rhs, sc, chk_gamma_eps(net, t), &op);
 done:
     cr_tape_free(tape);

@@ -155,7 +155,9 @@ done:
 
 /* ------------------------------------------------------------ the chain's ops */
 
-int cr_check_net_op_count(const cr_net *net) { return net ? 2 * net->n_layers : 0; }
+int cr_check_net_op_count(const cr_net *net) {
+    return net ? 2 * net->n_layers + (net->has_out_act ? 1 : 0) : 0;
+}
 
 typedef struct {
     const cr_net *net, *net64;
@@ -215,6 +217,30 @@ static void packed_jvp(const void *c, const void *in, const void *u, void *out) 
     const packed_ctx *p = c;
     (void)in;
     cr_abt_gemm(1, 1, u, p->wt.k, NULL, &p->wt, out, p->wt.n);
+}
+
+/* The squared-error head as an op R^K -> R: J(o) = ½‖o − t‖², from cr_squared_error_*. */
+static void sqerr_fwd64(const void *c, const double *in, double *out) {
+    const op_ctx *o = c;
+    cr_squared_error_forward_f64(1, o->net->dims[o->net->n_layers], in, o->y, out);
+}
+static void sqerr_jac(const void *c, const void *in, void *jac) {
+    const op_ctx *o = c;
+    size_t k = o->net->dims[o->net->n_layers];
+    if (o->net->dtype == CR_F32) cr_squared_error_jacobian_f32(k, in, o->ty, jac);
+    else cr_squared_error_jacobian_f64(k, in, o->ty, jac);
+}
+static void sqerr_vjp(const void *c, const void *in, const void *g, void *gin) {
+    const op_ctx *o = c;
+    size_t k = o->net->dims[o->net->n_layers];
+    if (o->net->dtype == CR_F32) cr_squared_error_vjp_f32(1, k, in, o->ty, g, gin);
+    else cr_squared_error_vjp_f64(1, k, in, o->ty, g, gin);
+}
+static void sqerr_jvp(const void *c, const void *in, const void *u, void *out) {
+    const op_ctx *o = c;
+    size_t k = o->net->dims[o->net->n_layers];
+    if (o->net->dtype == CR_F32) cr_squared_error_jvp_f32(1, k, in, o->ty, u, out);
+    else cr_squared_error_jvp_f64(1, k, in, o->ty, u, out);
 }
 
 static void act_fwd64(const void *c, const double *in, double *out) {
@@ -342,6 +368,21 @@ cr_status cr_check_net_ops(const cr_net *net, size_t n, const void *x, const voi
                              act_fwd64, act_jac, act_vjp, act_jvp, 0};
             if ((st = cr_check_op_run(&a, r, &o, rep))) goto done;
         } else {
+            if (net->has_out_act) { /* the output activation o = a_out(θ), at θ */
+                c.act = net->out_act;
+                snprintf(name, sizeof name, "%s (output)", cr_activation_name(net->out_act));
+                cr_check_op a = {name, ++pos, t, K, K, &c, act_fwd64, act_jac, act_vjp, act_jvp, 0};
+                if ((st = cr_check_op_run(&a, r, &o, rep))) goto done;
+                for (size_t j = 0; j < K; j++) r[j] = chk_act64(net->out_act, r[j]); /* r <- o */
+            }
+            if (net->head == CR_HEAD_SQUARED_ERROR) { /* ½‖o − t‖² at o */
+                double floor = 0; /* o − t is computed from terms of size |o| + |t| */
+                for (size_t j = 0; j < K; j++) floor = fmax(floor, fabs(r[j]) + fabs(y64[j]));
+                cr_check_op h = {"squared-error", ++pos, t, K, 1, &c,
+                                 sqerr_fwd64, sqerr_jac, sqerr_vjp, sqerr_jvp, floor};
+                if ((st = cr_check_op_run(&h, r, &o, rep))) goto done;
+                continue;
+            }
             cr_check_op h = {"softmax+cross-entropy", ++pos, t, K, 1, &c,
                              head_fwd64, head_jac, head_vjp, head_jvp, 1.0};
             if ((st = cr_check_op_run(&h, r, &o, rep))) goto done;

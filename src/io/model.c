@@ -4,6 +4,14 @@
  * "format" = "chainrule/1", "activations" = "sigmoid,...,softmax" and, as
  * written by cr_model_save, "layers" = "784,128,10". The core's cr_net keeps
  * W as [in x out] (r = x W + b), so weights are transposed on load and save.
+ *
+ * The output and the head: the last entry of "activations" is "softmax" for
+ * today's classifier (o = θ, softmax + cross-entropy on top; no "head" key,
+ * so such files are byte for byte what they always were). Otherwise it names
+ * the output activation ("relu", "sigmoid", ..., or "none" for o = θ) and the
+ * metadata "head" says what the loss does with o: "softmax-cross-entropy" or
+ * "squared-error" (cr_head_name). Readers that predate this refuse such a
+ * file (its last activation is not "softmax") instead of misreading it.
  */
 #include <math.h>
 #include <stdio.h>
@@ -38,7 +46,7 @@ static int is_model_tensor(const char *name) {
 
 static int is_model_meta(const char *key) {
     return strcmp(key, "format") == 0 || strcmp(key, "activations") == 0 ||
-           strcmp(key, "layers") == 0;
+           strcmp(key, "layers") == 0 || strcmp(key, "head") == 0;
 }
 
 static void dims_str(const size_t *dims, int n_layers, char *buf, size_t size) {
@@ -178,9 +186,25 @@ static int model_build(const char *name, const cr_safetensors *st, cr_model *out
         if (too_long || !cr_activation_parse(tok[l], &act[l]))
             return cr_error_set(err, "%s: unknown activation '%s' for layer %d (expected sigmoid, "
                                      "tanh or relu)", name, tok[l], l + 1);
-    if (too_long || strcmp(tok[L - 1], "softmax") != 0)
-        return cr_error_set(err, "%s: last activation must be 'softmax', got '%s'", name,
-                            tok[L - 1]);
+    /* the output: "softmax" (o = θ, the softmax head), or the output activation ("none"
+       for o = θ) with the head in the metadata "head" */
+    int has_out_act = 0;
+    cr_activation out_act = (cr_activation)0;
+    cr_head head = CR_HEAD_SOFTMAX_CE;
+    const char *head_s = cr_safetensors_meta(st, "head");
+    if (too_long || (strcmp(tok[L - 1], "softmax") != 0 && strcmp(tok[L - 1], "none") != 0 &&
+                     !cr_activation_parse(tok[L - 1], &out_act)))
+        return cr_error_set(err, "%s: last activation must be 'softmax' (a classifier), or the "
+                                 "output activation (sigmoid, tanh, relu, gelu or none) with the "
+                                 "metadata \"head\", got '%s'", name, tok[L - 1]);
+    if (strcmp(tok[L - 1], "softmax") != 0) has_out_act = strcmp(tok[L - 1], "none") != 0;
+    if (head_s && !cr_head_parse(head_s, &head))
+        return cr_error_set(err, "%s: metadata head '%.*s' is not softmax-cross-entropy or "
+                                 "squared-error", name, CR_IO_NAME_MAX, head_s);
+    if (head_s && strcmp(tok[L - 1], "softmax") == 0)
+        return cr_error_set(err, "%s: metadata head '%.*s' with a last activation 'softmax' (a "
+                                 "head goes with an output activation or 'none')", name,
+                            CR_IO_NAME_MAX, head_s);
 
     /* dtypes */
     cr_array_dtype adt = W[0]->array.dtype;
@@ -271,6 +295,8 @@ static int model_build(const char *name, const cr_safetensors *st, cr_model *out
     cr_dtype dt = adt == CR_ARRAY_F64 ? CR_F64 : CR_F32;
     cr_net *net;
     cr_status s = cr_net_create(&net, dt, L, dims, act);
+    if (s == CR_OK && (s = cr_net_set_output(net, has_out_act, out_act, head)) != CR_OK)
+        cr_net_free(net);
     if (s != CR_OK)
         return cr_error_set(err, "%s: cannot create the network %s: %s", name, ds,
                             cr_status_string(s));
@@ -462,6 +488,9 @@ static int check_net(const char *path, const cr_net *net, cr_error *err) {
     for (int l = 0; l + 1 < net->n_layers; l++)
         if ((unsigned)net->act[l] >= CR_ACT_COUNT)
             return cr_error_set(err, "%s: network has an unknown activation", path);
+    if ((net->has_out_act && (unsigned)net->out_act >= CR_ACT_COUNT) ||
+        (unsigned)net->head >= CR_HEAD_COUNT)
+        return cr_error_set(err, "%s: network has an unknown output activation or head", path);
     if (!net->params) return cr_error_set(err, "%s: network has no parameters", path);
     for (size_t i = 0; i < net->n_params; i++) {
         double v = net->dtype == CR_F64 ? ((const double *)net->params)[i]
@@ -555,7 +584,7 @@ static int model_write_checked(const char *path, const cr_net *net, const cr_arr
     size_t es = cr_dtype_size(net->dtype);
     cr_array_dtype adt = net->dtype == CR_F64 ? CR_ARRAY_F64 : CR_ARRAY_F32;
     size_t n_extra_t = extra ? extra->n_tensors : 0, n_extra_m = extra ? extra->n_meta : 0;
-    size_t nt = 2 * (size_t)L + 2 + n_extra_t, nm = 3 + n_extra_m;
+    size_t nt = 2 * (size_t)L + 2 + n_extra_t, nm = 3 + (cr_net_is_plain_classifier(net) ? 0 : 1) + n_extra_m;
     char (*tnames)[32] = calloc((size_t)L * 2, sizeof *tnames);
     cr_array *arrs = calloc((size_t)L * 2, sizeof *arrs);
     const char **names = malloc(nt * sizeof *names), **keys = malloc(nm * sizeof *keys),
@@ -613,7 +642,9 @@ static int model_write_checked(const char *path, const cr_net *net, const cr_arr
     for (int l = 0; l + 1 < L; l++)
         used += (size_t)snprintf(acts + used, sizeof acts - used, "%s,",
                                  cr_activation_name(net->act[l]));
-    snprintf(acts + used, sizeof acts - used, "softmax");
+    const int plain = cr_net_is_plain_classifier(net);
+    snprintf(acts + used, sizeof acts - used, "%s",
+             plain ? "softmax" : net->has_out_act ? cr_activation_name(net->out_act) : "none");
     dims_str(net->dims, L, ds, sizeof ds);
     keys[0] = "format";
     values[0] = MODEL_FORMAT;
@@ -621,9 +652,14 @@ static int model_write_checked(const char *path, const cr_net *net, const cr_arr
     values[1] = acts;
     keys[2] = "layers";
     values[2] = ds;
+    size_t nk = 3;
+    if (!plain) {
+        keys[nk] = "head";
+        values[nk++] = cr_head_name(net->head);
+    }
     for (size_t m = 0; m < n_extra_m; m++) {
-        keys[3 + m] = extra->meta[m].key;
-        values[3 + m] = extra->meta[m].value;
+        keys[nk + m] = extra->meta[m].key;
+        values[nk + m] = extra->meta[m].value;
     }
     rc = cr_io_safetensors_write_views(path, k, names, views, nm, keys, values, err);
 done:

@@ -8,7 +8,15 @@
  *
  *   [Sub|Add|Mul|Div by constants, Flatten, Reshape to [N, D]]   -> input.mean/std
  *   (Gemm | MatMul [+ Add])  (Relu|Sigmoid|Tanh)                  -> hidden layers
- *   ... (Gemm | MatMul [+ Add])  [Softmax | LogSoftmax]           -> logits
+ *   ... (Gemm | MatMul [+ Add])  [Relu|Sigmoid|Tanh]  [Softmax | LogSoftmax]
+ *                                     -> θ, the output activation, the head
+ *
+ * The network's output is what the graph outputs: an activation after the
+ * last linear layer is the output activation (o = a_out(θ)); a final Softmax
+ * or LogSoftmax is the softmax + cross-entropy head on o; a graph that ends
+ * in o gets the softmax head too (PyTorch classifiers export their logits),
+ * unless its metadata_props say "chainrule.head" = "squared-error" (what
+ * chainrule writes for a regressor) or the user says so (--head).
  *
  * with Identity, Dropout (inference: identity) and Constant anywhere. Field
  * numbers (checked against python3-onnx's descriptors):
@@ -29,7 +37,10 @@
  *
  * Writing: Gemm (transB = 1, the [out, in] weights as they are) per layer,
  * Relu/Sigmoid/Tanh between, Sub/Div first when the model standardises its
- * input, output "logits" [N, K], opset 13, weights in raw_data.
+ * input, output "logits" [N, K], opset 13, weights in raw_data. A net with an
+ * output activation or the squared-error head ends in that activation (the
+ * last Gemm's "theta", then "output") or the last Gemm ("output"), and
+ * metadata_props "chainrule.head" names its head.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -96,6 +107,7 @@ typedef struct {
 
 typedef struct {
     int64_t opset;
+    int head; /* metadata_props "chainrule.head" (a cr_head), or -1 */
     size_t n_nodes, n_inits, n_inputs, n_outputs;
     ox_node *nodes;
     ox_tensor *inits;
@@ -773,6 +785,7 @@ static int decode_model(ox_ctx *c, const unsigned char *buf, size_t len, ox_mode
     cr_pb_field f, g;
     memset(m, 0, sizeof *m);
     m->opset = -1;
+    m->head = -1;
     int rc, have_graph = 0;
     cr_pb_field graph;
     while ((rc = cr_pb_next(&r, &f, &why)) == 1) {
@@ -794,6 +807,23 @@ static int decode_model(ox_ctx *c, const unsigned char *buf, size_t len, ox_mode
             }
             if (rc < 0) return bad(c, "OperatorSetIdProto", why);
             if (default_domain) m->opset = version;
+        } else if (f.field == 14) { /* metadata_props: StringStringEntryProto key 1, value 2 */
+            if (cr_pb_open(&r, &f, &o, &why)) return bad(c, "StringStringEntryProto", why);
+            cr_pb_slice key = {0}, value = {0};
+            while ((rc = cr_pb_next(&o, &g, &why)) == 1)
+                if (g.wire == CR_PB_LEN && (g.field == 1 || g.field == 2))
+                    *(g.field == 1 ? &key : &value) = g.s;
+            if (rc < 0) return bad(c, "StringStringEntryProto", why);
+            static const char hk[] = "chainrule.head";
+            if (key.len == sizeof hk - 1 && !memcmp(key.p, hk, key.len)) {
+                char v[32] = "";
+                cr_head h;
+                if (value.len < sizeof v) memcpy(v, value.p, value.len), v[value.len] = '\0';
+                if (!cr_head_parse(v, &h))
+                    return cr_error_set(c->err, "%s: metadata_props chainrule.head is not "
+                                                "softmax-cross-entropy or squared-error", c->file);
+                m->head = (int)h;
+            }
         }
     }
     if (rc < 0) return bad(c, W, why);
@@ -1335,9 +1365,9 @@ static int op_activation(ox_chain *ch, const ox_node *n, size_t i, cr_activation
 
 static int op_softmax(ox_chain *ch, const ox_node *n, size_t i) {
     ox_ctx *c = ch->c;
-    if (ch->stage != ST_LINEAR)
-        return cr_error_set(c->err, "%s: %s must follow the last linear layer directly", c->file,
-                            where(n, i).s);
+    if (ch->stage != ST_LINEAR && ch->stage != ST_ACT)
+        return cr_error_set(c->err, "%s: %s must follow the last linear layer or its activation",
+                            c->file, where(n, i).s);
     int64_t axis = attr_i(n, "axis", ch->m->opset >= 13 ? -1 : 1);
     if (axis != 1 && axis != -1)
         return cr_error_set(c->err, "%s: %s: axis %lld is not the class axis of [N, K]", c->file,
@@ -1446,6 +1476,12 @@ static int build_model(ox_chain *ch, cr_model *out) {
     cr_dtype dt = ch->dtype == OX_DOUBLE ? CR_F64 : CR_F32;
     cr_net *net;
     cr_status s = cr_net_create(&net, dt, L, dims, act);
+    /* the last layer's activation is the output activation; the head as the file says */
+    const int out_act = ch->layer[L - 1].act;
+    if (s == CR_OK &&
+        (s = cr_net_set_output(net, out_act >= 0, out_act >= 0 ? (cr_activation)out_act : CR_ACT_SIGMOID,
+                               ch->m->head >= 0 ? (cr_head)ch->m->head : CR_HEAD_SOFTMAX_CE)) != CR_OK)
+        cr_net_free(net);
     if (s != CR_OK)
         return cr_error_set(c->err, "%s: cannot create the network: %s", c->file,
                             cr_status_string(s));
@@ -1595,18 +1631,9 @@ static int walk_graph(ox_ctx *c, ox_model *m, cr_model *out) {
                      c->file, pn(m->outputs[0].name).s, pn(ch.cur).s);
         goto done;
     }
-    if (ch.stage == ST_ACT) {
-        const ox_layer *ly = &ch.layer[ch.L - 1];
-        cr_error_set(c->err, "%s: the network ends with %s after its last linear layer (node "
-                             "%zu): an output activation is not supported (chainrule networks "
-                             "output logits, with softmax and cross-entropy on top)", c->file,
-                     cr_activation_name((cr_activation)ly->act), ly->node);
-        goto done;
-    }
-    if (ch.layer[ch.L - 1].dout < 2) {
-        cr_error_set(c->err, "%s: the network has one output (a regression head?); chainrule "
-                             "networks are classifiers with at least 2 logits (softmax and "
-                             "cross-entropy on top)", c->file);
+    if (ch.stage == ST_SOFTMAX && m->head == CR_HEAD_SQUARED_ERROR) {
+        cr_error_set(c->err, "%s: the graph ends in a softmax but its metadata_props say "
+                             "chainrule.head = squared-error", c->file);
         goto done;
     }
     if (in->elem_type && in->elem_type != ch.file_dtype) {
@@ -1770,6 +1797,14 @@ int cr_onnx_encode(const char *path, const cr_model *model, unsigned char **out,
     int norm = model->input_mean.data && model->input_std.data;
     if (norm && (model->input_mean.count != D || model->input_std.count != D))
         return cr_error_set(err, "%s: input.mean/std do not have %zu entries", path, D);
+    const int plain = cr_net_is_plain_classifier(net);
+    static const char *const onnx_act[CR_ACT_COUNT] = {[CR_ACT_RELU] = "Relu",
+                                                      [CR_ACT_SIGMOID] = "Sigmoid",
+                                                      [CR_ACT_TANH] = "Tanh"};
+    if (net->has_out_act && ((unsigned)net->out_act >= CR_ACT_COUNT || !onnx_act[net->out_act]))
+        return cr_error_set(err, "%s: the output activation %s has no ONNX op in opset 13", path,
+                            cr_activation_name(net->out_act));
+    const char *out_name = plain ? "logits" : "output";
     cr_pb_writer g = {0}, m = {0}, ops = {0};
     char prev[32] = "input", cur[32], wn[32], bn[32], nm[32];
     cr_pb_put_string(&g, 2, "chainrule");
@@ -1798,7 +1833,7 @@ int cr_onnx_encode(const char *path, const cr_model *model, unsigned char **out,
         snprintf(wn, sizeof wn, "fc%d.weight", l + 1);
         snprintf(bn, sizeof bn, "fc%d.bias", l + 1);
         snprintf(nm, sizeof nm, "fc%d", l + 1);
-        snprintf(cur, sizeof cur, "%s", l + 1 == L ? "logits" : nm);
+        snprintf(cur, sizeof cur, "%s", l + 1 < L ? nm : net->has_out_act ? "theta" : out_name);
         const char *in[3] = {prev, wn, bn};
         put_node(&g, "Gemm", nm, in, 3, cur, "transB", 1);
         strcpy(prev, cur);
@@ -1811,6 +1846,10 @@ int cr_onnx_encode(const char *path, const cr_model *model, unsigned char **out,
             put_node(&g, op, cur, ain, 1, cur, NULL, 0);
             strcpy(prev, cur);
         }
+    }
+    if (net->has_out_act) { /* o = a_out(θ) */
+        const char *ain[1] = {"theta"};
+        put_node(&g, onnx_act[net->out_act], "output_activation", ain, 1, out_name, NULL, 0);
     }
     /* initializers: the weights [out, in] (transposed back from the net's [in, out]) */
     for (int l = 0; l < L && !g.oom; l++) {
@@ -1837,7 +1876,7 @@ int cr_onnx_encode(const char *path, const cr_model *model, unsigned char **out,
     free(mean);
     free(sd);
     put_value(&g, 11, "input", dt, D);
-    put_value(&g, 12, "logits", dt, net->dims[L]);
+    put_value(&g, 12, out_name, dt, net->dims[L]);
     cr_pb_put_varint(&m, 1, 7); /* ir_version 7 (opset 13) */
     cr_pb_put_string(&m, 2, "chainrule");
     cr_pb_put_string(&m, 3, CR_VERSION_STRING);
@@ -1845,6 +1884,13 @@ int cr_onnx_encode(const char *path, const cr_model *model, unsigned char **out,
     cr_pb_put_string(&ops, 1, "");
     cr_pb_put_varint(&ops, 2, 13);
     cr_pb_put_message(&m, 8, &ops);
+    cr_pb_writer meta = {0};
+    if (!plain) { /* metadata_props: StringStringEntryProto {key 1, value 2} */
+        cr_pb_put_string(&meta, 1, "chainrule.head");
+        cr_pb_put_string(&meta, 2, cr_head_name(net->head));
+        cr_pb_put_message(&m, 14, &meta);
+    }
+    cr_pb_writer_free(&meta);
     int rc = -1;
     if (m.oom) {
         cr_error_set(err, "%s: out of memory", path);

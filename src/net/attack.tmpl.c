@@ -121,8 +121,7 @@ static cr_status FN(attack_scratch_init)(const cr_net *net, FN(attack_scratch) *
    the fused softmax + CE VJP ŷ − y, then the VJP chain to the input. */
 static cr_status FN(attack_grad)(const FN(attack_job) *job, FN(attack_scratch) *sc, size_t m) {
     const cr_net *net = job->net;
-    FN(softmax_ce_vjp)(m, net->dims[net->n_layers], sc->tape->post[net->n_layers - 1], sc->y, NULL,
-                       sc->g_theta);
+    FN(net_head_vjp)(net, sc->tape, m, sc->y, sc->g_theta);
     return FN(iu_vjp_input)(net, sc->tape, sc->g_theta, sc->g, &job->pk);
 }
 
@@ -165,7 +164,7 @@ static cr_status FN(attack_task)(void *ctx, size_t t, int w) {
     for (size_t i = 0; i < m; i++) {
         acc.loss_clean += loss[i];
         acc.correct_clean +=
-            FN(iu_argmax)(k, (const real *)tape->pre[L - 1] + i * k) == (size_t)labels[i0 + i];
+            FN(iu_argmax)(k, (const real *)tape->out + i * k) == (size_t)labels[i0 + i];
     }
     if ((st = FN(attack_grad)(job, sc, m)) != CR_OK) return st;
     if (opt->method == CR_ATTACK_PGD || opt->norm == CR_NORM_L2) /* the starting point */
@@ -224,7 +223,7 @@ static cr_status FN(attack_task)(void *ctx, size_t t, int w) {
             if ((st = FN(iu_forward)(net, tape, m, xa, &job->pk)) != CR_OK) return st;
             FN(net_loss)(net, tape, y);
             for (size_t i = 0; i < m; i++) { /* keep the best iterate seen */
-                size_t pred = FN(iu_argmax)(k, (const real *)tape->pre[L - 1] + i * k);
+                size_t pred = FN(iu_argmax)(k, (const real *)tape->out + i * k);
                 int ok = target ? pred == (size_t)target[i0 + i] : pred != (size_t)labels[i0 + i];
                 double key = sgn * loss[i];
                 if (best_ok[i] < 0 || ok > best_ok[i] || (ok == best_ok[i] && key > best_key[i])) {
@@ -247,7 +246,7 @@ static cr_status FN(attack_task)(void *ctx, size_t t, int w) {
     if ((st = FN(iu_forward)(net, tape, m, xa, &job->pk)) != CR_OK) return st;
     FN(net_loss)(net, tape, y);
     for (size_t i = 0; i < m; i++) {
-        size_t pred = FN(iu_argmax)(k, (const real *)tape->pre[L - 1] + i * k);
+        size_t pred = FN(iu_argmax)(k, (const real *)tape->out + i * k);
         acc.correct_adv += pred == (size_t)labels[i0 + i];
         if (target) acc.hit_target += pred == (size_t)target[i0 + i];
         acc.loss_adv += loss[i];
@@ -275,6 +274,7 @@ cr_status CR_TYPED(cr_attack_f32, cr_attack_f64)(
     const cr_attack_options *opt, real *x_adv, cr_attack_stats *stats) {
     if (!net || !x || !labels || !opt || !x_adv || n == 0) return CR_ERR_ARG;
     if (net->dtype != R_DTYPE) return CR_ERR_DTYPE;
+    if (net->head != CR_HEAD_SOFTMAX_CE) return CR_ERR_ARG; /* the attack loss is CE */
     if (!(opt->eps >= 0) || !(opt->lo < opt->hi) || !(opt->step_size >= 0) ||
         (opt->norm != CR_NORM_LINF && opt->norm != CR_NORM_L2) ||
         (opt->method != CR_ATTACK_FGSM && opt->method != CR_ATTACK_PGD))

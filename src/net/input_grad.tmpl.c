@@ -2,7 +2,9 @@
  * The gradient with respect to the input, for many examples at once:
  *
  *   cr_net_input_grad   ∂J_i/∂x_i, J_i = −Σ y_i log ŷ_i: the seed question,
- *                       ((ŷ − y) W_Lᵀ ∘ a'_{L−1}) ... W_1ᵀ  (cr_net_backward's dx)
+ *                       ((ŷ − y) W_Lᵀ ∘ a'_{L−1}) ... W_1ᵀ  (cr_net_backward's dx);
+ *                       through a_out' first with an output activation, and from
+ *                       o − t with the squared-error head
  *   cr_net_class_grad   ∂f_i/∂x_i of one class score, f = θ_c (the cotangent e_c
  *                       on the logits) or ŷ_c (e_c (diag(ŷ) − ŷᵀŷ), the softmax VJP)
  *
@@ -60,8 +62,9 @@ static cr_status FN(grad_task)(void *ctx, size_t t, int w) {
         FN(net_loss)(net, tape, y);
         memcpy(job->out + i0, tape->loss, m * sizeof(real));
     }
-    /* G_θ <- ŷ − y (the fused softmax + CE VJP), then G_x <- the VJP chain: row i is ∂J_i/∂x_i */
-    FN(softmax_ce_vjp)(m, k, tape->post[net->n_layers - 1], y, NULL, g);
+    /* G_o <- ŷ − y (the fused softmax + CE VJP) or o − t (the head link), then G_x <- the
+       VJP chain: row i is ∂J_i/∂x_i */
+    FN(net_head_vjp)(net, tape, m, y, g);
     return FN(iu_vjp_input)(net, tape, g, dx, &job->pk);
 }
 

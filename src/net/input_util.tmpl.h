@@ -29,12 +29,18 @@ static inline void FN(iu_replicate)(const cr_net *net, const cr_tape *src, size_
                     memcpy(d + (i * reps + j) * w, s + i * w, w * sizeof(real));
         }
     }
+    const size_t k = net->dims[net->n_layers];
+    if (dst->out != dst->pre[net->n_layers - 1] && dst->out != dst->post[net->n_layers - 1])
+        for (size_t i = 0; i < count; i++) /* the output's block of its own (act_out(θ)) */
+            for (size_t j = 0; j < reps; j++)
+                memcpy((real *)dst->out + (i * reps + j) * k, (const real *)src->out + (i0 + i) * k,
+                       k * sizeof(real));
     dst->n = count * reps;
     dst->input = NULL; /* only parameter gradients would read it */
 }
 
-/* Row g (K) <- the cotangent on the logits whose pullback is the gradient of
-   logit c (e_c), or of probability c (e_c (diag(yhat) - yhat^T yhat), by the
+/* Row g (K) <- the cotangent on the output o whose pullback is the gradient of
+   output c (e_c; logit c without an output activation), or of probability c (e_c (diag(yhat) - yhat^T yhat), by the
    softmax VJP). */
 static inline void FN(iu_class_cotangent)(size_t k, size_t c, const real *yhat, int of_probs,
                                           real *g) {
@@ -98,9 +104,10 @@ static inline cr_status FN(iu_grad_rows)(const cr_net *net, cr_tape *tape, real 
                                          real *grad, real *score, const iu_packs *pk) {
     const int L = net->n_layers;
     const size_t k = net->dims[L];
+    if (of_probs && net->head != CR_HEAD_SOFTMAX_CE) return CR_ERR_ARG; /* no probabilities */
     cr_status st = FN(iu_forward)(net, tape, m, pts, pk);
     if (st != CR_OK) return st;
-    const real *logits = tape->pre[L - 1], *yhat = tape->post[L - 1];
+    const real *logits = tape->out, *yhat = tape->post[L - 1]; /* o (θ or a_out(θ)), S(o) */
     for (size_t r = 0; r < m; r++) {
         if (cls[r] < 0 || (uint64_t)cls[r] >= k) return CR_ERR_ARG;
         size_t c = (size_t)cls[r];

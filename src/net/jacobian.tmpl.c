@@ -2,8 +2,12 @@
  * Full input Jacobians, K x D per example (numerator layout: row c is the
  * gradient of output c), three ways that must agree:
  *
+ * of the probabilities ŷ = S(o) or of the outputs o (the logits θ when the net
+ * has no output activation, a_out(θ) otherwise; the first factor then gains
+ * diag(a_out'(θ))):
+ *
  *   rev     K VJPs per example. The forward pass is done once; its activations
- *           are replicated K times and the K basis cotangents (e_c on the logits,
+ *           are replicated K times and the K basis cotangents (e_c on the outputs,
  *           or e_c (diag(ŷ) − ŷᵀŷ) through the softmax VJP) are pulled back
  *           together by cr_net_vjp: every layer is one (N·K)-row gemm.
  *   fwd     D JVPs per example: tangents = the rows of I_D, pushed forward
@@ -92,7 +96,7 @@ static cr_status FN(jac_scratch_init)(const cr_net *net, cr_jac_mode mode, size_
     default: { /* closed, a/b: the product so far (two buffers); c: act' of a layer */
         size_t w = FN(jac_widest)(net);
         ok = ok && (s->a = malloc(chunk * k * w * r)) && (s->b = malloc(chunk * k * w * r)) &&
-             (s->c = malloc(chunk * w * r));
+             (s->c = malloc((chunk * w + k) * r)); /* + a_out'(θ) of one example */
         if (packed) ok = ok && (s->derived = malloc(chunk * sizeof(size_t)));
     }
     }
@@ -153,13 +157,31 @@ static cr_status FN(jac_closed)(const FN(jac_job) *job, FN(jac_scratch) *s, size
        (diagonal minus rank one); of the logits, M_i = W_{L−1}ᵀ itself. */
     real *cur = L == 1 ? jac : s->a, *v = s->c;
     const real *wt = job->w_last_t; /* W_{L−1}ᵀ, K × top */
+    /* with an output activation ∂o/∂θ = diag(a_out'(θ)) =: diag(d) comes first:
+       M_i = ∂ŷ/∂o diag(d) W_{L−1}ᵀ, whose row c is ŷ_c (d_c W_{L−1}ᵀ[c] − v) with
+       v = Σ_c ŷ_c d_c W_{L−1}ᵀ[c]; of the outputs, d_c W_{L−1}ᵀ[c] */
+    real *d = net->has_out_act ? s->c + job->chunk * FN(jac_widest)(net) : NULL;
     for (size_t i = 0; i < m; i++) {
         real *mi = cur + i * k * top;
+        if (d)
+            R_ACT(net->out_act)->deriv(k, (const real *)t1->pre[L - 1] + i * k,
+                                       (const real *)t1->out + i * k, d);
         if (!job->of_probs) {
             memcpy(mi, wt, k * top * sizeof(real));
+            for (size_t c = 0; d && c < k; c++)
+                for (size_t j = 0; j < top; j++) mi[c * top + j] *= d[c];
             continue;
         }
         const real *yhat = (const real *)t1->post[L - 1] + i * k;
+        if (d) {
+            for (size_t j = 0; j < top; j++) v[j] = 0;
+            for (size_t c = 0; c < k; c++)
+                for (size_t j = 0; j < top; j++) v[j] += yhat[c] * d[c] * wt[c * top + j];
+            for (size_t c = 0; c < k; c++)
+                for (size_t j = 0; j < top; j++)
+                    mi[c * top + j] = yhat[c] * (d[c] * wt[c * top + j] - v[j]);
+            continue;
+        }
         for (size_t j = 0; j < top; j++) v[j] = 0;
         for (size_t c = 0; c < k; c++)
             for (size_t j = 0; j < top; j++) v[j] += yhat[c] * wt[c * top + j];
@@ -210,6 +232,7 @@ cr_status CR_TYPED(cr_net_input_jacobian_f32, cr_net_input_jacobian_f64)(
     const cr_net *net, size_t n, const real *x, int of_probs, cr_jac_mode mode, real *jac) {
     if (!net || !x || !jac || n == 0) return CR_ERR_ARG;
     if (net->dtype != R_DTYPE) return CR_ERR_DTYPE;
+    if (of_probs && net->head != CR_HEAD_SOFTMAX_CE) return CR_ERR_ARG; /* no probabilities */
     const size_t d = net->dims[0], k = net->dims[net->n_layers];
     size_t tmp;
     if (!cr_mul_size(n, k, &tmp) || !cr_mul_size(tmp, d, &tmp)) return CR_ERR_OVERFLOW;

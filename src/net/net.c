@@ -25,6 +25,36 @@ int cr_activation_parse(const char *name, cr_activation *out) {
     return 0;
 }
 
+const char *cr_head_name(cr_head head) {
+    switch (head) {
+    case CR_HEAD_SOFTMAX_CE: return "softmax-cross-entropy";
+    case CR_HEAD_SQUARED_ERROR: return "squared-error";
+    default: return "unknown";
+    }
+}
+
+int cr_head_parse(const char *name, cr_head *out) {
+    for (int i = 0; i < CR_HEAD_COUNT; i++)
+        if (name && strcmp(name, cr_head_name((cr_head)i)) == 0) {
+            *out = (cr_head)i;
+            return 1;
+        }
+    return 0;
+}
+
+cr_status cr_net_set_output(cr_net *net, int has_act, cr_activation act, cr_head head) {
+    if (!net || (has_act && (unsigned)act >= CR_ACT_COUNT) || (unsigned)head >= CR_HEAD_COUNT)
+        return CR_ERR_ARG;
+    net->has_out_act = has_act ? 1 : 0;
+    net->out_act = has_act ? act : (cr_activation)0;
+    net->head = head;
+    return CR_OK;
+}
+
+int cr_net_is_plain_classifier(const cr_net *net) {
+    return net && !net->has_out_act && net->head == CR_HEAD_SOFTMAX_CE;
+}
+
 /* Rounds n up to a multiple of 64 bytes' worth of scalars; 0 on overflow. */
 static int align_up(size_t n, size_t align, size_t *out) {
     if (n > SIZE_MAX - (align - 1)) return 0;
@@ -94,8 +124,11 @@ void cr_net_init(cr_net *net, cr_init scheme, uint64_t seed) {
         size_t fan_in = net->dims[l], fan_out = net->dims[l + 1];
         cr_init s = scheme;
         if (s == CR_INIT_AUTO) {
-            /* the activation this layer feeds (its row's choice); the last layer feeds softmax */
-            s = l + 1 < net->n_layers ? cr_act_running(net->act[l])->init : CR_INIT_XAVIER;
+            /* the activation this layer feeds (its row's choice); the last layer feeds the
+               output activation, or softmax / the identity */
+            s = l + 1 < net->n_layers ? cr_act_running(net->act[l])->init
+                : net->has_out_act    ? cr_act_running(net->out_act)->init
+                                      : CR_INIT_XAVIER;
         }
         double limit = sqrt(6.0 / (double)(fan_in + fan_out)), sd = sqrt(2.0 / (double)fan_in);
         for (size_t i = 0; i < fan_in * fan_out; i++) {
@@ -110,6 +143,9 @@ void cr_net_init(cr_net *net, cr_init scheme, uint64_t seed) {
 cr_status cr_net_convert(const cr_net *net, cr_dtype dtype, cr_net **out) {
     cr_status st = cr_net_create(out, dtype, net->n_layers, net->dims, net->act);
     if (st != CR_OK) return st;
+    (*out)->has_out_act = net->has_out_act;
+    (*out)->out_act = net->out_act;
+    (*out)->head = net->head;
     for (size_t i = 0; i < net->n_params; i++) {
         double v = net->dtype == CR_F64 ? ((const double *)net->params)[i]
                                         : (double)((const float *)net->params)[i];
@@ -127,7 +163,9 @@ cr_status cr_tape_create(const cr_net *net, size_t max_batch, cr_tape **out) {
     /* layout: header | pre[0] post[0] ... | grad_a | grad_b | loss, each 64-byte aligned */
     size_t off, total;
     if (!align_up(sizeof(cr_tape), 64, &off)) return CR_ERR_OVERFLOW;
-    size_t offsets[2 * CR_MAX_LAYERS + 3], k = 0;
+    size_t offsets[2 * CR_MAX_LAYERS + 4], k = 0;
+    /* the output o gets a block of its own when it is neither θ nor the prediction */
+    const int own_out = net->has_out_act && net->head == CR_HEAD_SOFTMAX_CE;
     for (int l = 0; l < net->n_layers; l++) {
         for (int twice = 0; twice < 2; twice++) {
             size_t bytes;
@@ -138,9 +176,9 @@ cr_status cr_tape_create(const cr_net *net, size_t max_batch, cr_tape **out) {
             off += bytes;
         }
     }
-    for (int i = 0; i < 3; i++) {
+    for (int i = 0; i < 3 + own_out; i++) {
         size_t bytes;
-        if (!cr_mul_size(max_batch, i < 2 ? maxdim : 1, &bytes) || !cr_mul_size(bytes, es, &bytes) ||
+        if (!cr_mul_size(max_batch, i < 2 ? maxdim : i == 3 ? net->dims[net->n_layers] : 1, &bytes) || !cr_mul_size(bytes, es, &bytes) ||
             !align_up(bytes, 64, &bytes) || off > SIZE_MAX - bytes)
             return CR_ERR_OVERFLOW;
         offsets[k++] = off;
@@ -163,6 +201,12 @@ cr_status cr_tape_create(const cr_net *net, size_t max_batch, cr_tape **out) {
     tape->grad_a = mem + offsets[k++];
     tape->grad_b = mem + offsets[k++];
     tape->loss = mem + offsets[k++];
+    tape->out = own_out                                 ? (void *)(mem + offsets[k++])
+                : net->head == CR_HEAD_SQUARED_ERROR    ? tape->post[net->n_layers - 1]
+                                                        : tape->pre[net->n_layers - 1];
+    tape->has_out_act = net->has_out_act;
+    tape->out_act = net->out_act;
+    tape->head = net->head;
     *out = tape;
     return CR_OK;
 }

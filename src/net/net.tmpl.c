@@ -11,6 +11,12 @@
  *
  * and the same loop for any depth. Every step is a row gradient times the op's
  * Jacobian; "∘" is what that product becomes when the Jacobian is diagonal.
+ *
+ * The output link: θ is followed by the output o = a_out(θ) (or o = θ) and the
+ * head on o (net->head): ŷ = S(o) with J = CE(ŷ, y), ∂J/∂o = ŷ − y, or the
+ * regression head J = ½‖o − t‖², ∂J/∂o = o − t. The reverse walk starts from
+ * a cotangent on o and takes the output activation's VJP first,
+ * ∂J/∂θ = ∂J/∂o ∘ a_out'(θ).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +40,7 @@ static cr_status FN(tape_check)(const cr_net *net, const cr_tape *tape) {
     if (!net || !tape) return CR_ERR_ARG;
     if (net->dtype != R_DTYPE || tape->dtype != R_DTYPE) return CR_ERR_DTYPE;
     if (tape->n_layers != net->n_layers) return CR_ERR_ARG;
+    if (tape->has_out_act != net->has_out_act || tape->head != net->head) return CR_ERR_ARG;
     for (int l = 0; l <= net->n_layers; l++)
         if (tape->dims[l] != net->dims[l]) return CR_ERR_ARG;
     return CR_OK;
@@ -77,6 +84,40 @@ void CR_TYPED(cr_linear_vjp_share_f32, cr_linear_vjp_share_f64)(
         GEMM(0, 1, n_ex * kr, hi - lo, dout, 1, g, dout, w + lo * dout, dout, 0, gin + lo, ld_in);
 }
 
+/* The output link of the forward walk on rows [i0, i1): o = a_out(θ) into tape->out
+   (o is θ itself without an output activation), then the head's prediction into
+   post[L−1]: ŷ = S(o), or o (squared error: out is post[L−1]). */
+static void FN(net_output_rows)(const cr_net *net, cr_tape *tape, size_t i0, size_t i1) {
+    const int L = net->n_layers;
+    const size_t k = net->dims[L], m = i1 - i0;
+    const real *theta = (const real *)tape->pre[L - 1] + i0 * k;
+    real *o = (real *)tape->out + i0 * k;
+    if (net->has_out_act)
+        R_ACT(net->out_act)->forward(m * k, theta, o);
+    else if (o != theta)
+        memcpy(o, theta, m * k * sizeof(real));
+    if (net->head == CR_HEAD_SOFTMAX_CE)
+        FN(softmax_forward)(m, k, o, (real *)tape->post[L - 1] + i0 * k);
+}
+
+void CR_TYPED(cr_net_head_loss_f32, cr_net_head_loss_f64)(const cr_net *net, const cr_tape *tape,
+                                                         size_t n, const real *y, real *loss) {
+    const size_t k = net->dims[net->n_layers];
+    if (net->head == CR_HEAD_SQUARED_ERROR)
+        FN(squared_error_forward)(n, k, tape->out, y, loss);
+    else
+        FN(softmax_ce_forward)(n, k, tape->out, y, NULL, loss);
+}
+
+void CR_TYPED(cr_net_head_vjp_f32, cr_net_head_vjp_f64)(const cr_net *net, const cr_tape *tape,
+                                                        size_t n, const real *y, real *g) {
+    const size_t k = net->dims[net->n_layers];
+    if (net->head == CR_HEAD_SQUARED_ERROR) /* G_o <- o − t */
+        FN(squared_error_vjp)(n, k, tape->out, y, NULL, g);
+    else /* G_o <- ŷ − y : the fused softmax + cross-entropy VJP */
+        FN(softmax_ce_vjp)(n, k, tape->post[net->n_layers - 1], y, NULL, g);
+}
+
 void CR_TYPED(cr_net_forward_walk_f32, cr_net_forward_walk_f64)(
     const cr_net *net, cr_tape *tape, size_t n, const real *x, const FN(forward_opts) *o) {
     const int L = net->n_layers;
@@ -96,14 +137,14 @@ void CR_TYPED(cr_net_forward_walk_f32, cr_net_forward_walk_f64)(
             if (l + 1 < L)
                 R_ACT(net->act[l])->forward(dout, r, h);
             else
-                FN(softmax_forward)(1, dout, r, h);
+                FN(net_output_rows)(net, tape, 0, 1);
             in = h;
             continue;
         }
 #else
         (void)nz_off;
 #endif
-        if (l + 1 == L) { /* θ = h W + b and ŷ = S(θ), on the worker's rows of the batch */
+        if (l + 1 == L) { /* θ = h W + b, o and the prediction, on the worker's rows of the batch */
             size_t i0 = 0, i1 = n;
             if (split && split->workers >= 2) {
                 i0 = split->worker ? (n + 1) / 2 : 0;
@@ -111,7 +152,7 @@ void CR_TYPED(cr_net_forward_walk_f32, cr_net_forward_walk_f64)(
             }
             if (i1 > i0) {
                 FN(linear_forward)(i1 - i0, din, dout, in + i0 * din, w, b, r + i0 * dout);
-                FN(softmax_forward)(i1 - i0, dout, r + i0 * dout, h + i0 * dout);
+                FN(net_output_rows)(net, tape, i0, i1);
             }
             break;
         }
@@ -166,7 +207,8 @@ real CR_TYPED(cr_net_loss_f32, cr_net_loss_f64)(const cr_net *net, cr_tape *tape
     const int L = net->n_layers;
     size_t n = tape->n, k = net->dims[L];
     real *loss = tape->loss;
-    FN(softmax_ce_forward)(n, k, tape->pre[L - 1], y, NULL, loss);
+    (void)k;
+    FN(net_head_loss)(net, tape, n, y, loss);
     double sum = 0; /* accumulate in double: the mean of 60000 float losses */
     for (size_t i = 0; i < n; i++) sum += loss[i];
     return (real)(sum / (double)n);
@@ -193,6 +235,22 @@ void CR_TYPED(cr_net_reverse_walk_f32, cr_net_reverse_walk_f64)(
     real *buf0 = o->buf0 ? o->buf0 : tape->grad_a, *buf1 = o->buf1 ? o->buf1 : tape->grad_b;
     /* g: the cotangent on r_l (or, with skip_top, already on h_{L−2}: scaled in place) */
     real *g = (real *)g_in;
+    if (net->has_out_act && !o->skip_top) {
+        /* G_θ <- G_o ∘ a_out'(θ), the output activation's VJP: in place when g is the
+           scratch buf0, else into buf1 (the first product then writes buf0) */
+        const size_t k = net->dims[L];
+        const real *th = tape->pre[L - 1], *out = tape->out;
+        real *gt = g == buf0 ? buf0 : buf1;
+        const real_act_ops *act = R_ACT(net->out_act);
+        if (reps > 1) /* each example's a_out' on its reps rows */
+            for (size_t i = 0; i < n; i++)
+                for (size_t c = 0; c < reps; c++)
+                    act->vjp(k, th + i * k, out + i * k, g + (i * reps + c) * k,
+                             gt + (i * reps + c) * k);
+        else
+            act->vjp(n * k, th, out, g, gt);
+        g = gt;
+    }
     size_t nz_off[CR_MAX_LAYERS], off = 0; /* the per-example path's nonzero inputs */
     for (int l = 0; l < L; l++) nz_off[l] = off, off += net->dims[l];
 #if !defined(CR_REAL_F32)
@@ -282,8 +340,9 @@ cr_status CR_TYPED(cr_net_backward_f32, cr_net_backward_f64)(const cr_net *net, 
     if (st != CR_OK) return st;
     if (!y || tape->n == 0) return CR_ERR_ARG;
     const int L = net->n_layers;
-    /* G_θ <- ŷ − y : the fused softmax + cross-entropy VJP, one row per example (∂J_n/∂θ_n) */
-    FN(softmax_ce_vjp)(tape->n, net->dims[L], tape->post[L - 1], y, NULL, tape->grad_a);
+    /* G_o <- ŷ − y (the fused softmax + cross-entropy VJP) or o − t, one row per example */
+    (void)L;
+    FN(net_head_vjp)(net, tape, tape->n, y, tape->grad_a);
     /* parameters of the MEAN loss: alpha 1/N, overwriting (beta 0) */
     FN(net_reverse_walk)(net, tape, tape->n, tape->grad_a,
                          &(FN(reverse_opts)){.dx = dx, .pdst = grads, .alpha = (real)1 / (real)tape->n});
@@ -304,6 +363,7 @@ cr_status CR_TYPED(cr_net_jvp_f32, cr_net_jvp_f64)(const cr_net *net, cr_tape *t
     cr_status st = FN(tape_check)(net, tape);
     if (st != CR_OK) return st;
     if (!xd || tape->n == 0) return CR_ERR_ARG;
+    if (probs_dot && net->head != CR_HEAD_SOFTMAX_CE) return CR_ERR_ARG; /* no probabilities */
     const int L = net->n_layers;
     const size_t n = tape->n, k = net->dims[L];
     const real *t = xd;
@@ -319,7 +379,9 @@ cr_status CR_TYPED(cr_net_jvp_f32, cr_net_jvp_f64)(const cr_net *net, cr_tape *t
         out = spare;
         spare = s;
     }
-    /* t now holds θ̇ (N×K) */
+    /* t now holds θ̇ (N×K); ȯ <- θ̇ ∘ a_out'(θ) */
+    if (net->has_out_act)
+        R_ACT(net->out_act)->jvp(n * k, tape->pre[L - 1], tape->out, t, (real *)t);
     if (logits_dot) memcpy(logits_dot, t, n * k * sizeof(real));
     if (probs_dot) FN(softmax_jvp)(n, k, tape->post[L - 1], t, probs_dot);
     return CR_OK;
@@ -331,6 +393,7 @@ cr_status CR_TYPED(cr_net_input_jacobian_chain_f32, cr_net_input_jacobian_chain_
     if (st != CR_OK) return st;
     if (!jac) return CR_ERR_ARG;
     if (i >= tape->n) return CR_ERR_SHAPE;
+    if (of_probs && net->head != CR_HEAD_SOFTMAX_CE) return CR_ERR_ARG; /* no probabilities */
     const int L = net->n_layers;
     const size_t k = net->dims[L];
     size_t maxdim = 0;
@@ -352,6 +415,14 @@ cr_status CR_TYPED(cr_net_input_jacobian_chain_f32, cr_net_input_jacobian_chain_
     } else {
         for (size_t a = 0; a < k * k; a++) m[a] = 0;
         for (size_t a = 0; a < k; a++) m[a * k + a] = 1;
+    }
+    if (net->has_out_act) { /* M <- M · ∂o/∂θ = M · diag(a_out'(θ)), as a full matrix */
+        const real *th = (const real *)tape->pre[L - 1] + i * k, *o = (const real *)tape->out + i * k;
+        R_ACT(net->out_act)->jacobian(k, th, o, op_jac);
+        GEMM(0, 0, k, k, k, 1, m, k, op_jac, k, 0, m_next, k);
+        real *s = m;
+        m = m_next;
+        m_next = s;
     }
     size_t cols = k;
     for (int l = L - 1; l >= 0; l--) {

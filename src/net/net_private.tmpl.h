@@ -70,12 +70,21 @@ typedef struct {
 
 /*
  * The forward walk over rows [0, n) of the tape: r_l = h_{l−1} W_l + b_l,
- * h_l = act(r_l) through the op table, ŷ = S(θ) for the last layer; no
- * checks, tape->n and tape->input untouched (the callers do that once).
- * opts may be NULL.
+ * h_l = act(r_l) through the op table, and for the last layer θ, the output
+ * o = a_out(θ) (tape->out) and the head's prediction (post[L−1]: ŷ = S(o), or
+ * o for squared error); no checks, tape->n and tape->input untouched (the
+ * callers do that once). opts may be NULL.
  */
 void CR_TYPED(cr_net_forward_walk_f32, cr_net_forward_walk_f64)(
     const cr_net *net, cr_tape *tape, size_t n, const real *x, const FN(forward_opts) *opts);
+
+/* The head link on rows [0, n) of the tape's last forward pass, with targets y
+   (N x K: labels for softmax + CE, targets t for squared error): the per-row
+   losses J_n, and the cotangent G_o = ∂J_n/∂o_n (ŷ − y, or o − t) into g (n x K). */
+void CR_TYPED(cr_net_head_loss_f32, cr_net_head_loss_f64)(const cr_net *net, const cr_tape *tape,
+                                                         size_t n, const real *y, real *loss);
+void CR_TYPED(cr_net_head_vjp_f32, cr_net_head_vjp_f64)(const cr_net *net, const cr_tape *tape,
+                                                        size_t n, const real *y, real *g);
 
 /* cr_net_forward with layer 0's product x W_0 by the packed kernel when w0t
    holds W_0ᵀ packed (float32, abt_kernel.h); w0t NULL or without data: the
@@ -101,8 +110,9 @@ cr_status CR_TYPED(cr_net_forward_packed_f32, cr_net_forward_packed_f64)(
  *                   step scales each example's rows by its a'(r) from the
  *                   table's deriv, into deriv_scratch (n × widest hidden
  *                   layer); with 1, the table's VJP. No parameter step then.
- *   skip_top        1: G is already on h_{L−2} (the caller applied the last
- *                   layer's product itself), 0: G is ∂/∂θ on the logits.
+ *   skip_top        1: G is already on h_{L−2} (the caller applied the output
+ *                   activation and the last layer's product itself), 0: G is
+ *                   ∂/∂o on the output.
  *   buf0, buf1      two scratch blocks of n·reps × widest layer for the
  *                   cotangents (NULL: the tape's grad_a and grad_b).
  *   split           the worker's share (training's two workers), or NULL.
@@ -131,7 +141,10 @@ typedef struct {
 
 /*
  * The reverse walk (the chain rule of the seed question, for any depth): from
- * the cotangent g on the logits (n·reps × K, read only), for l = L−1, ..., 0
+ * the cotangent g on the output o (n·reps × K; read only unless it is buf0),
+ * first G_θ = g ∘ a_out'(θ) when the net has an output activation (not with
+ * skip_top; not split: training takes plain classifiers only), then for
+ * l = L−1, ..., 0
  *     G_h   = G W_lᵀ                        (linear_vjp_share)
  *     G     = G_h ∘ a'(r_{l−1})              (the activation's VJP, table row)
  *     W_l, b_l <- parameter step from G and H_{l−1}   (if opts->pdst)

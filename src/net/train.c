@@ -46,7 +46,7 @@ static size_t align64(size_t bytes) { return (bytes + 63) / 64 * 64; }
 cr_status cr_train_ws_create(const cr_net *net, size_t max_batch, size_t n_examples,
                              cr_train_ws **out) {
     *out = NULL;
-    if (!net || max_batch == 0) return CR_ERR_ARG;
+    if (!net || max_batch == 0 || !cr_net_is_plain_classifier(net)) return CR_ERR_ARG;
     if (net->dtype != CR_F32) return CR_ERR_DTYPE;
     if (n_examples > UINT32_MAX) return CR_ERR_OVERFLOW;
     size_t d = net->dims[0], xb, gb, yb, pb, zb, maxdim = 0; /* maxdim: Σ input widths */
@@ -339,7 +339,9 @@ static cr_status step_args(const cr_net *net, const cr_optim *opt, const cr_trai
                            size_t n, const float *x, const int32_t *labels) {
     if (!net || !opt || !ws || !x || !labels || n == 0) return CR_ERR_ARG;
     if (net->dtype != CR_F32 || opt->dtype != CR_F32) return CR_ERR_DTYPE;
-    if (opt->n_params != net->n_params || ws->tape->n_layers != net->n_layers) return CR_ERR_ARG;
+    if (opt->n_params != net->n_params || ws->tape->n_layers != net->n_layers ||
+        !cr_net_is_plain_classifier(net))
+        return CR_ERR_ARG;
     if (n > ws->max_batch) return CR_ERR_SHAPE;
     const size_t k = net->dims[net->n_layers];
     for (size_t i = 0; i < n; i++)
@@ -433,7 +435,7 @@ cr_status cr_train_sgd1_f32(cr_net *net, cr_optim *opt, cr_train_ws *ws, const f
     if (!net || !opt || !ws || !x) return CR_ERR_ARG;
     if (net->dtype != CR_F32 || opt->dtype != CR_F32) return CR_ERR_DTYPE;
     if (opt->cfg.kind != CR_OPT_SGD || opt->cfg.weight_decay != 0 ||
-        ws->tape->n_layers != net->n_layers)
+        ws->tape->n_layers != net->n_layers || !cr_net_is_plain_classifier(net))
         return CR_ERR_ARG;
     const int L = net->n_layers;
     const size_t k = net->dims[L];
@@ -528,7 +530,7 @@ cr_status cr_train_epoch_f32(cr_net *net, cr_optim *opt, cr_train_ws *ws, size_t
 cr_status cr_evaluate_f32(const cr_net *net, cr_tape *tape, size_t n, const float *x,
                           const int32_t *labels, double *loss_sum, size_t *correct,
                           uint64_t *confusion, float *probs) {
-    if (!net || !tape || !x) return CR_ERR_ARG;
+    if (!net || !tape || !x || net->head != CR_HEAD_SOFTMAX_CE) return CR_ERR_ARG;
     if (net->dtype != CR_F32 || tape->dtype != CR_F32) return CR_ERR_DTYPE;
     const int L = net->n_layers;
     const size_t d = net->dims[0], k = net->dims[L];
@@ -539,7 +541,7 @@ cr_status cr_evaluate_f32(const cr_net *net, cr_tape *tape, size_t n, const floa
         size_t nb = n - start < tape->max_batch ? n - start : tape->max_batch;
         cr_status st = cr_net_forward_f32(net, tape, nb, x + start * d);
         if (st != CR_OK) return st;
-        const float *theta = tape->pre[L - 1];
+        const float *theta = tape->out; /* o: θ, or a_out(θ) with an output activation */
         if (probs) memcpy(probs + start * k, tape->post[L - 1], nb * k * sizeof(float));
         if (!labels) continue;
         for (size_t i = 0; i < nb; i++) {

@@ -10,4 +10,5 @@
 #include "softmax.tmpl.c"
 #include "cross_entropy.tmpl.c"
 #include "softmax_ce.tmpl.c"
+#include "squared_error.tmpl.c"
 #include "act_table.tmpl.c"

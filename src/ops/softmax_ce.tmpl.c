@@ -44,3 +44,14 @@ void CR_TYPED(cr_softmax_ce_vjp_f32, cr_softmax_ce_vjp_f64)(
             for (size_t j = 0; j < k; j++) gtheta[i * k + j] *= g[i];
     }
 }
+
+void CR_TYPED(cr_softmax_ce_jvp_f32, cr_softmax_ce_jvp_f64)(
+    size_t n, size_t k, const real *yhat, const real *y, const real *td, real *jd) {
+    for (size_t i = 0; i < n; i++) {
+        const real *yh = yhat + i * k, *yi = y + i * k, *t = td + i * k;
+        real sy = 0, s = 0;
+        for (size_t j = 0; j < k; j++) sy += yi[j];
+        for (size_t j = 0; j < k; j++) s += (sy * yh[j] - yi[j]) * t[j];
+        jd[i] = s;
+    }
+}
