@@ -135,14 +135,15 @@ int cli_parse_u64(const char *opt, const char *s, uint64_t *out);
 int cli_parse_layers(const char *opt, const char *s, size_t *dims, int *n_layers);
 /* "sigmoid" or "relu,tanh" (one per hidden layer; one name applies to all). */
 int cli_parse_activations(const char *opt, const char *s, int n_hidden, cr_activation *act);
-/* --of: "probs"/"probabilities" -> 1, "logits" -> 0. */
+/* --of: "probs"/"probabilities" -> 1, "logits" or "outputs" (the network's output o) -> 0. */
 int cli_parse_of(const char *cmd, const char *s, int *of_probs);
 /* "float32"/"f32"/"float64"/"f64". */
 int cli_parse_dtype(const char *opt, const char *s, cr_dtype *out);
 
 /* ------------------------------------------------------------ data */
 
-/* Loads a model; on error prints it and returns CLI_USAGE. */
+/* Loads a model; on error prints it and returns CLI_USAGE. A softmax head on a
+   network with one output is refused (a regressor loaded without --head). */
 int cli_load_model(const char *path, cr_model *model);
 /* 1 when an output path names an ONNX file (ends in .onnx, any case). */
 int cli_out_is_onnx(const char *path);
@@ -150,6 +151,28 @@ int cli_out_is_onnx(const char *path);
    network and standardisation, not model->extra), chainrule safetensors
    (cr_model_save_full) for any other name. */
 int cli_model_write(const char *path, const cr_model *model, cr_error *err);
+/* The same with --head NAME (cr_head_parse; NULL keeps the file's head). */
+int cli_load_model_head(const char *path, const char *head, cr_model *model);
+/* The --head option of the commands that run a model's loss or output. */
+#define CLI_HEAD_OPT(dest)                                                                    \
+    CLI_STR("--head", dest, "HEAD",                                                           \
+            "what the loss does with the network's output o, instead of the model's:\n"        \
+            "softmax-cross-entropy (a classifier) or squared-error (a regressor:\n"           \
+            "J = ½‖o − t‖², the prediction is o); an ONNX graph without a final\n"             \
+            "Softmax cannot tell a regressor from logits")
+/* "output o = relu(θ); loss: softmax + cross-entropy on o", ... */
+void cli_output_text(const cr_net *net, char *buf, size_t size);
+/* For a net that is not a plain classifier: one line on stderr saying what `cmd`
+   does with its output (cli_output_text). */
+void cli_say_output(const char *cmd, const cr_net *net);
+/* CLI_OK for a plain classifier; else one line naming path and what `cmd` does
+   not support, and CLI_USAGE. */
+int cli_require_plain(const char *cmd, const char *path, const cr_net *net);
+/* Regression targets t of n examples for a model with K outputs: a float .npy [n, K]
+   (or [n] when K = 1), or [total, K] of which rows [first, first + n) are taken (the
+   examples --index chose); finite; in dtype; *t malloc'd. */
+int cli_load_regression_targets(const char *path, size_t n, size_t first, size_t total, size_t k,
+                                cr_dtype dtype, void **t);
 /*
  * Loads inputs for a model: .npy of shape [N, D], [N, ...] with D elements per
  * row (images), or [D] (one example). Converted to the net's dtype; uint8 pixels

@@ -186,9 +186,9 @@ int cli_parse_activations(const char *opt, const char *s, int n_hidden, cr_activ
 
 int cli_parse_of(const char *cmd, const char *s, int *of_probs) {
     if (!strcmp(s, "probs") || !strcmp(s, "probabilities")) *of_probs = 1;
-    else if (!strcmp(s, "logits")) *of_probs = 0;
+    else if (!strcmp(s, "logits") || !strcmp(s, "outputs")) *of_probs = 0;
     else {
-        cli_error("%s: --of: '%s' is not probs or logits", cmd, s);
+        cli_error("%s: --of: '%s' is not probs, logits or outputs", cmd, s);
         return 0;
     }
     return 1;
@@ -207,8 +207,22 @@ int cli_parse_dtype(const char *opt, const char *s, cr_dtype *out) {
 /* ------------------------------------------------------------ data */
 
 int cli_load_model(const char *path, cr_model *model) {
+    return cli_load_model_head(path, NULL, model);
+}
+
+int cli_load_model_head(const char *path, const char *head, cr_model *model) {
     cr_error err;
+    cr_head h;
+    if (head && !cr_head_parse(head, &h))
+        return cli_error("--head: '%s' is not softmax-cross-entropy or squared-error", head);
     if (cr_model_load_full(path, model, &err) != 0) return cli_io_error(&err);
+    cr_net *net = model->net;
+    if (head) net->head = h;
+    if (net->head == CR_HEAD_SOFTMAX_CE && net->dims[net->n_layers] < 2) {
+        cr_model_free(model);
+        return cli_error("%s: the network has one output, whose softmax is always 1 (a regressor? "
+                         "give --head squared-error)", path);
+    }
     return CLI_OK;
 }
 
@@ -224,6 +238,31 @@ int cli_out_is_onnx(const char *path) {
 int cli_model_write(const char *path, const cr_model *model, cr_error *err) {
     return cli_out_is_onnx(path) ? cr_onnx_write(path, model, err)
                                  : cr_model_save_full(path, model, err);
+}
+
+void cli_output_text(const cr_net *net, char *buf, size_t size) {
+    char o[48];
+    if (net->has_out_act) snprintf(o, sizeof o, "%s(θ)", cr_activation_name(net->out_act));
+    else snprintf(o, sizeof o, "θ");
+    if (net->head == CR_HEAD_SQUARED_ERROR)
+        snprintf(buf, size, "output o = %s; loss ½‖o − t‖² (squared error), the prediction is o", o);
+    else
+        snprintf(buf, size, "output o = %s; loss: softmax + cross-entropy on o", o);
+}
+
+void cli_say_output(const char *cmd, const cr_net *net) {
+    if (cr_net_is_plain_classifier(net)) return; /* today's classifier: nothing new to say */
+    char t[160];
+    cli_output_text(net, t, sizeof t);
+    fprintf(stderr, "chainrule %s: %s\n", cmd, t);
+}
+
+int cli_require_plain(const char *cmd, const char *path, const cr_net *net) {
+    if (cr_net_is_plain_classifier(net)) return CLI_OK;
+    char t[160];
+    cli_output_text(net, t, sizeof t);
+    return cli_error("%s: %s: %s is not supported (%s takes classifiers whose output is the "
+                     "logits θ with softmax + cross-entropy on top)", path, cmd, t, cmd);
 }
 
 int cli_load_inputs(const char *path, const cr_model *model, void **x, size_t *n) {
@@ -263,6 +302,40 @@ int cli_load_targets(const char *path, size_t n, size_t k, cr_dtype dtype, void 
     int rc = cr_labels_to_targets(path, &a, n, k, dtype, y, &err);
     cr_array_free(&a);
     return rc == 0 ? CLI_OK : cli_io_error(&err);
+}
+
+int cli_load_regression_targets(const char *path, size_t n, size_t first, size_t total, size_t k,
+                                cr_dtype dtype, void **t) {
+    cr_error err;
+    cr_array a;
+    *t = NULL;
+    if (cr_npy_read(path, &a, &err) != 0) return cli_io_error(&err);
+    size_t rows = a.ndim >= 1 ? a.shape[0] : 0, skip = rows == n ? 0 : first;
+    int ok = (a.dtype == CR_ARRAY_F32 || a.dtype == CR_ARRAY_F64) && (rows == n || rows == total) &&
+             ((a.ndim == 2 && a.shape[1] == k) || (a.ndim == 1 && k == 1));
+    if (!ok) {
+        cr_array_free(&a);
+        return cli_error("%s: targets must be a float32/float64 array [%zu, %zu]%s, one row per "
+                         "example (the model has %zu outputs)", path, n, k, k == 1 ? " or [N]" : "", k);
+    }
+    void *buf = malloc(n * k * cr_dtype_size(dtype));
+    if (!buf) {
+        cr_array_free(&a);
+        return cli_error("%s: out of memory", path);
+    }
+    for (size_t i = 0; i < n * k; i++) {
+        size_t j = skip * k + i;
+        double v = a.dtype == CR_ARRAY_F64 ? ((const double *)a.data)[j] : ((const float *)a.data)[j];
+        if (!isfinite(v)) {
+            cr_array_free(&a);
+            free(buf);
+            return cli_error("%s: target %zu (row %zu) is not finite", path, i, i / k);
+        }
+        cli_set(dtype, buf, i, v);
+    }
+    cr_array_free(&a);
+    *t = buf;
+    return CLI_OK;
 }
 
 int cli_write_real_npy(const char *path, cr_dtype dtype, int ndim, const size_t *shape,

@@ -17,8 +17,12 @@ const char *cli_class_name(const cli_input *in, size_t c, char *buf) {
 }
 
 int cli_input_model(const char *path, const char *dtype_opt, cli_input *in) {
+    return cli_input_model_head(path, dtype_opt, NULL, in);
+}
+
+int cli_input_model_head(const char *path, const char *dtype_opt, const char *head, cli_input *in) {
     memset(in, 0, sizeof *in);
-    int rc = cli_load_model(path, &in->model);
+    int rc = cli_load_model_head(path, head, &in->model);
     if (rc) return rc;
     cr_dtype t = in->model.net->dtype;
     if (dtype_opt && !cli_parse_dtype("--dtype", dtype_opt, &t)) return CLI_USAGE;
@@ -58,7 +62,8 @@ void cli_examples_table(cli_examples_opts *o, cli_opt t[CLI_EXAMPLES_TABLE_SIZE]
 void cli_model_examples_table(cli_model_examples *me) {
     memset(me, 0, sizeof *me);
     me->table[0] = (cli_opt)CLI_REQ_STR("--model", &me->model, "PATH", "the model (safetensors; required)");
-    cli_examples_table(&me->examples, me->table + 1);
+    me->table[1] = (cli_opt)CLI_HEAD_OPT(&me->head);
+    cli_examples_table(&me->examples, me->table + 2);
 }
 
 int cli_examples_option(cli_args *a, cli_examples_opts *o) {
@@ -323,7 +328,7 @@ int cli_input_data(cli_input *in, const cli_examples_opts *o) {
 
 int cli_input_load(const cli_model_examples *me, const char *dtype_opt, const char *png,
                    cli_input *in) {
-    int rc = cli_input_model(me->model, dtype_opt, in);
+    int rc = cli_input_model_head(me->model, dtype_opt, me->head, in);
     if (!rc) rc = cli_input_data(in, &me->examples);
     if (!rc && png && (!in->height || !in->width))
         rc = cli_error("%s: a picture needs image inputs ([N, H, W], a dataset of images, or 784 "

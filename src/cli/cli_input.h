@@ -47,7 +47,7 @@ typedef struct {
 void cli_examples_table(cli_examples_opts *o, cli_opt table[CLI_EXAMPLES_TABLE_SIZE]);
 
 /*
- * --model PATH (required), then the options choosing examples: how the option
+ * --model PATH (required), --head HEAD, then the options choosing examples: how the option
  * table of every command that runs a model on examples begins.
  *     cli_model_examples me;
  *     cli_model_examples_table(&me);
@@ -56,8 +56,9 @@ void cli_examples_table(cli_examples_opts *o, cli_opt table[CLI_EXAMPLES_TABLE_S
  */
 typedef struct {
     const char *model;          /* --model (borrowed from argv), NULL until parsed */
+    const char *head;           /* --head (CLI_HEAD_OPT), NULL: the model file's head */
     cli_examples_opts examples; /* --inputs, --labels, --data, --index, --limit, ... */
-    cli_opt table[1 + CLI_EXAMPLES_TABLE_SIZE];
+    cli_opt table[2 + CLI_EXAMPLES_TABLE_SIZE];
 } cli_model_examples;
 void cli_model_examples_table(cli_model_examples *me);
 /* For a hand-written cli_args loop: consumes one of those options, 1 if it did. */
@@ -93,6 +94,8 @@ typedef struct {
 
 /* Loads the model (dtype_opt: NULL keeps the file's, else "float32"/"float64"). */
 int cli_input_model(const char *path, const char *dtype_opt, cli_input *in);
+/* The same with --head (NULL: the file's head; see cli_load_model_head). */
+int cli_input_model_head(const char *path, const char *dtype_opt, const char *head, cli_input *in);
 /* Loads the examples o chooses (see cli_examples_load) as raw inputs. */
 int cli_input_data(cli_input *in, const cli_examples_opts *o);
 /* cli_input_model(me->model, dtype_opt) and cli_input_data(me->examples); when

@@ -98,6 +98,10 @@ int cmd_attack(int argc, char **argv) {
 
     cli_input in;
     if ((rc = cli_input_load(&me, NULL, png, &in))) return rc;
+    if ((rc = cli_require_plain("attack", me.model, in.net))) {
+        cli_input_free(&in);
+        return rc;
+    }
     o.lo = in.lo;
     o.hi = in.hi;
     if (clip_s) {

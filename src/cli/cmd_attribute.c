@@ -82,6 +82,10 @@ int cmd_attribute(int argc, char **argv) {
 
     cli_input in;
     if ((rc = cli_input_load(&me, NULL, png, &in))) return rc;
+    if ((rc = cli_require_plain("attribute", me.model, in.net))) {
+        cli_input_free(&in);
+        return rc;
+    }
     const cr_dtype t = in.net->dtype;
     const size_t n = in.n, d = in.d, es = cr_dtype_size(t);
     o.noise = noise_frac * (in.hi - in.lo);

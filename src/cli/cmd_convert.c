@@ -17,6 +17,10 @@ static const char *const convert_help =
     "  --out OUT             where to write\n"
     "  --to onnx|safetensors the output format (default: onnx if OUT ends in .onnx,\n"
     "                        any case; safetensors for every other name)\n"
+    "  --head HEAD           what the loss does with the output, stored in OUT:\n"
+    "                        softmax-cross-entropy (default: a classifier; a final\n"
+    "                        Softmax in ONNX) or squared-error (a regressor, which an\n"
+    "                        ONNX graph cannot tell from logits)\n"
     "  --activations LIST    for a state dict: the hidden activations, as init's\n"
     "                        --activation takes them (relu, or relu,tanh per layer);\n"
     "                        the last layer gives the logits\n"
@@ -24,7 +28,9 @@ static const char *const convert_help =
     "State dicts: the nn.Linear layers '<p>.weight' [out, in] and '<p>.bias' in the\n"
     "natural order of p (nn.Sequential's 0, 2, 4, ..., also after a leading Flatten;\n"
     "fc1, fc2, ...); a missing bias (bias=False) is zero. ONNX output: opset 13,\n"
-    "Gemm per layer, [Sub, Div for the input standardisation], output 'logits'.\n";
+    "Gemm per layer, [Sub, Div for the input standardisation], output 'logits'; a\n"
+    "network with an output activation ends in it (Relu, Sigmoid, Tanh), and a\n"
+    "regressor's head is kept in the metadata_props 'chainrule.head'.\n";
 
 /* Splits "relu,tanh" into activations; returns the count or -1 (message printed). */
 static int parse_act_list(const char *s, cr_activation *act) {
@@ -86,11 +92,12 @@ static int load_any(const char *path, const char *acts, cr_model *model, const c
 }
 
 int cmd_convert(int argc, char **argv) {
-    const char *in = NULL, *out = NULL, *acts = NULL, *to = NULL;
+    const char *in = NULL, *out = NULL, *acts = NULL, *to = NULL, *head = NULL;
     cli_args a = cli_args_start(argc, argv);
     while (cli_args_next(&a)) {
         if (cli_value(&a, "--model", &in) || cli_value(&a, "--out", &out) ||
-            cli_value(&a, "--activations", &acts) || cli_value(&a, "--to", &to))
+            cli_value(&a, "--activations", &acts) || cli_value(&a, "--to", &to) ||
+            cli_value(&a, "--head", &head))
             continue;
         return cli_args_unknown(&a);
     }
@@ -106,8 +113,17 @@ int cmd_convert(int argc, char **argv) {
     cr_model model;
     const char *kind = "";
     memset(&model, 0, sizeof model);
+    cr_head h = CR_HEAD_SOFTMAX_CE;
+    if (head && !cr_head_parse(head, &h))
+        return cli_error("--head: '%s' is not softmax-cross-entropy or squared-error", head);
     int rc = load_any(in, acts, &model, &kind);
     if (rc != CLI_OK) return rc;
+    if (head) model.net->head = h;
+    if (model.net->head == CR_HEAD_SOFTMAX_CE && model.net->dims[model.net->n_layers] < 2) {
+        cr_model_free(&model);
+        return cli_error("%s: the network has one output, whose softmax is always 1 (a regressor? "
+                         "give --head squared-error)", in);
+    }
     cr_error err;
     if (onnx ? cr_onnx_write(out, &model, &err) : cr_model_save_full(out, &model, &err))
         rc = cli_io_error(&err);
@@ -118,8 +134,14 @@ int cmd_convert(int argc, char **argv) {
         for (int l = 0; l <= net->n_layers; l++) printf("%s%zu", l ? "," : "", net->dims[l]);
         for (int l = 0; l + 1 < net->n_layers; l++)
             printf("%s%s", l ? "," : ", hidden ", cr_activation_name(net->act[l]));
-        printf(", %s%s\n", cr_dtype_name(net->dtype),
+        printf(", %s%s", cr_dtype_name(net->dtype),
                model.input_mean.data ? ", input standardisation" : "");
+        if (!cr_net_is_plain_classifier(net)) {
+            char t[160];
+            cli_output_text(net, t, sizeof t);
+            printf("; %s", t);
+        }
+        printf("\n");
     }
     cr_model_free(&model);
     return rc;

@@ -1,4 +1,5 @@
 /* chainrule eval: accuracy, mean loss and confusion matrix of a model on a dataset. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,18 +12,71 @@ static const char *const eval_help =
     "\n"
     "Evaluates a model on labelled examples: accuracy, mean cross-entropy loss and\n"
     "the confusion matrix (rows: true class, columns: predicted class). Inputs are\n"
-    "standardised with the model's statistics if it stores them.\n"
+    "standardised with the model's statistics if it stores them. A regressor\n"
+    "(the squared-error head) is evaluated on --inputs X.npy --targets T.npy\n"
+    "instead: mean squared error per output and the mean loss 1/2 |o - t|^2.\n"
     "\n"
     "options:\n";
 
+/* A regressor: o for every row (float32, like the classifier's evaluation), then the
+   mean loss (1/N) Σ ½‖o_n − t_n‖² and the mean squared error (1/(N K)) Σ (o − t)². */
+static int eval_regression(const char *model_path, const cr_model *model, const cli_examples *ex,
+                           const char *targets, long batch, int json) {
+    const cr_net *net = model->net;
+    const size_t k = net->dims[net->n_layers], d = net->dims[0];
+    void *t = NULL;
+    cr_tape *tape = NULL;
+    int rc = cli_load_regression_targets(targets, ex->n, ex->first, ex->total, k, CR_F32, &t);
+    if (rc) return rc;
+    if (cr_tape_create(net, (size_t)batch, &tape) != CR_OK) {
+        free(t);
+        return cli_error("out of memory");
+    }
+    double loss = 0, sq = 0;
+    for (size_t start = 0; start < ex->n && rc == CLI_OK; start += (size_t)batch) {
+        size_t nb = ex->n - start < (size_t)batch ? ex->n - start : (size_t)batch;
+        cr_status st = cr_net_forward_f32(net, tape, nb, (const float *)ex->x + start * d);
+        if (st != CR_OK) {
+            rc = cli_error("eval: %s", cr_status_string(st));
+            break;
+        }
+        double l = cr_net_loss_f32(net, tape, (const float *)t + start * k);
+        loss += l * (double)nb;
+        for (size_t i = 0; i < nb * k; i++) {
+            double e = (double)((const float *)tape->out)[i] - (double)((const float *)t)[start * k + i];
+            sq += e * e;
+        }
+    }
+    cr_tape_free(tape);
+    free(t);
+    if (rc) return rc;
+    double mse = sq / (double)(ex->n * k), mean_loss = loss / (double)ex->n;
+    if (!isfinite(mse)) return cli_error("%s: the outputs are not finite on %s (float32 overflow)",
+                                          model_path, ex->source);
+    if (json) {
+        printf("{\"model\": ");
+        cli_json_string(stdout, model_path);
+        printf(", \"data\": ");
+        cli_json_string(stdout, ex->source);
+        printf(", \"n\": %zu, \"head\": \"squared-error\", \"mse\": %.9g, \"loss\": %.9g}\n",
+               ex->n, mse, mean_loss);
+    } else {
+        printf("%s on %s: %zu examples, %zu outputs\n", model_path, ex->source, ex->n, k);
+        printf("mean squared error %.6g  (mean over examples and outputs of (o - t)^2)\n", mse);
+        printf("mean loss          %.6g  (mean over examples of 1/2 |o - t|^2)\n", mean_loss);
+    }
+    return CLI_OK;
+}
+
 int cmd_eval(int argc, char **argv) {
-    const char *threads = NULL;
+    const char *threads = NULL, *targets = NULL;
     long batch = 1024;
     int json = 0;
     cli_model_examples me;
     cli_model_examples_table(&me);
     const cli_opt opts[] = {
         CLI_INCLUDE(me.table),
+        CLI_STR("--targets", &targets, "T.npy", "regression targets [N, K] (float) for the squared-error head"),
         CLI_LONG("--batch", &batch, 1, 1L << 20, "N", "rows per forward pass (default 1024)"),
         CLI_STR("--threads", &threads, "N", "BLAS threads (default: the BLAS default)"),
         CLI_FLAG("--json", &json, "print one JSON object instead of text"),
@@ -34,7 +88,7 @@ int cmd_eval(int argc, char **argv) {
 
     cr_model model;
     cli_examples ex = {0};
-    if (cli_load_model(me.model, &model) != CLI_OK) return CLI_USAGE;
+    if (cli_load_model_head(me.model, me.head, &model) != CLI_OK) return CLI_USAGE;
     rc = CLI_USAGE;
     cr_net *net32 = NULL;
     cr_tape *tape = NULL;
@@ -43,8 +97,30 @@ int cmd_eval(int argc, char **argv) {
     const cr_net *net = model.net;
     size_t k = net->dims[net->n_layers];
     /* evaluation runs in float32 */
+    const int regress = net->head == CR_HEAD_SQUARED_ERROR;
+    cli_say_output("eval", net);
+    if (regress && (me.examples.labels || me.examples.data || !targets)) {
+        cli_error("eval: %s is a regressor (squared-error head): give --inputs X.npy and --targets "
+                  "T.npy [N, %zu]", me.model, k);
+        goto done;
+    }
+    if (!regress && targets) {
+        cli_error("eval: --targets is for the squared-error head; %s is a classifier: give --labels",
+                  me.model);
+        goto done;
+    }
     if (cli_examples_load(&me.examples, net->dims[0], k, CR_F32, &ex) || cli_examples_standardize(&model, &ex))
         goto done;
+    if (regress) { /* in float32, like the classifier's evaluation */
+        if (net->dtype != CR_F32 && cr_net_convert(net, CR_F32, &net32) != CR_OK) {
+            cli_error("out of memory");
+            goto done;
+        }
+        cr_model m32 = model;
+        m32.net = net32 ? net32 : model.net;
+        rc = eval_regression(me.model, &m32, &ex, targets, batch, json);
+        goto done;
+    }
     if (!ex.labels) {
         cli_error("eval: needs labels: give --labels y.npy with --inputs, or --data");
         goto done;

@@ -114,6 +114,7 @@ int cmd_explain(int argc, char **argv) {
     cr_net *net = NULL; /* float64, owned */
     double *mean = NULL, *sd = NULL, *x = NULL, *y = NULL;
     int rc = model_path ? cli_input_model(model_path, NULL, &in) : random_net(layers, activation, seed, &net);
+    if (rc == CLI_OK && model_path) rc = cli_require_plain("explain", model_path, in.net);
     if (rc == CLI_OK && model_path) rc = model_net(&in, &net, &mean, &sd);
     if (rc != CLI_OK) goto done;
     const size_t D = net->dims[0], K = net->dims[net->n_layers];

@@ -11,6 +11,9 @@ static const char *const grad_help =
     "\n"
     "Gradients of the softmax + cross-entropy loss, computed as the chain of\n"
     "vector-Jacobian products from dJ/dtheta = yhat - y back through the network.\n"
+    "A regressor (the squared-error head, from the model or --head squared-error)\n"
+    "differentiates J_n = 1/2 |o_n - t_n|^2 instead, from dJ/do = o - t, with the\n"
+    "targets t of --targets T.npy [N, K] in place of labels.\n"
     "\n"
     "  --wrt input   (default) OUT.npy holds dJ_n/dx_n for every example n: row n is\n"
     "                the gradient of example n's OWN loss with respect to its input\n"
@@ -62,7 +65,7 @@ static int has_ext(const char *path, const char *ext) {
 }
 
 int cmd_grad(int argc, char **argv) {
-    const char *out = NULL, *wrt = "input", *threads = NULL;
+    const char *out = NULL, *wrt = "input", *threads = NULL, *targets = NULL;
     int json = 0;
     cli_model_examples me;
     cli_model_examples_table(&me);
@@ -70,6 +73,7 @@ int cmd_grad(int argc, char **argv) {
         CLI_INCLUDE(me.table),
         CLI_REQ_STR("--out", &out, "OUT", "OUT.npy for --wrt input, OUT.safetensors for --wrt params"),
         CLI_STR("--wrt", &wrt, "input|params", "what to differentiate with respect to (default input)"),
+        CLI_STR("--targets", &targets, "T.npy", "regression targets [N, K] (float) for the squared-error head"),
         CLI_FLAG("--json", &json, "print a JSON summary instead of text"),
         CLI_STR("--threads", &threads, "N", "workers the examples are split over (default: the number of cores)"),
         CLI_END,
@@ -89,20 +93,38 @@ int cmd_grad(int argc, char **argv) {
 
     cr_model model = {0};
     cli_examples ex = {0};
-    void *result = NULL;
+    void *result = NULL, *t = NULL;
     cr_tape *tape = NULL;
-    rc = cli_load_model(me.model, &model);
+    rc = cli_load_model_head(me.model, me.head, &model);
     if (rc) return rc;
     const cr_net *net = model.net;
+    const int regress = net->head == CR_HEAD_SQUARED_ERROR;
     size_t d = net->dims[0], k = net->dims[net->n_layers], es = cr_dtype_size(net->dtype);
+    cli_say_output("grad", net);
+    if (regress && (me.examples.labels || me.examples.data)) {
+        rc = cli_error("grad: %s is a regressor (squared-error head): give its targets with "
+                       "--targets T.npy and the inputs with --inputs, not labels", me.model);
+        goto done;
+    }
+    if (!regress && targets) {
+        rc = cli_error("grad: --targets is for the squared-error head; %s is a classifier: give "
+                       "--labels", me.model);
+        goto done;
+    }
     if ((rc = cli_examples_load(&me.examples, d, k, net->dtype, &ex)) || (rc = cli_examples_standardize(&model, &ex)))
         goto done;
-    if (!ex.y) {
+    if (regress && !targets) {
+        rc = cli_error("grad: the squared-error loss needs targets: give --targets T.npy [N, %zu]", k);
+        goto done;
+    }
+    if (regress && (rc = cli_load_regression_targets(targets, ex.n, ex.first, ex.total, k, net->dtype, &t)))
+        goto done;
+    if (!regress && !ex.y) {
         rc = cli_error("grad: the loss needs labels: give --labels y.npy with --inputs, or --data");
         goto done;
     }
     const size_t n = ex.n;
-    const void *x = ex.x, *y = ex.y;
+    const void *x = ex.x, *y = regress ? t : ex.y;
     const char *inputs = ex.source;
     size_t count = want_params ? net->n_params : n * d;
     cr_status st = (result = malloc(count * es)) ? CR_OK : CR_ERR_NOMEM;
@@ -170,6 +192,7 @@ int cmd_grad(int argc, char **argv) {
 done:
     cli_examples_free(&ex);
     free(result);
+    free(t);
     cr_tape_free(tape);
     cr_model_free(&model);
     return rc;

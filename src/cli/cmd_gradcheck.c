@@ -40,8 +40,13 @@ static const char *const gradcheck_help =
     "  --op-example I      example whose activations are the per-op operating point (0)\n"
     "  --tol T             a fixed relative tolerance instead (max err <= T max |reference|)\n"
     "  --json              machine-readable results\n"
+    "  --head HEAD         softmax-cross-entropy or squared-error instead of the model's\n"
+    "                      (squared-error: J = 1/2 |o - t|^2 with --targets T.npy [N, K],\n"
+    "                      or random targets in [-1,1] without data)\n"
+    "  --output-activation NAME  a random network's output activation o = a(theta)\n"
     "  --inject-fault L:W  testing aid: perturb the analytic W (jacobian, vjp or jvp)\n"
-    "                      of op L of the chain (1 .. 2 x layers) by 1%\n";
+    "                      of op L of the chain (1 .. 2 x layers, + 1 with an output\n"
+    "                      activation) by 1%\n";
 
 static int parse_fault(const char *s, int n_ops, cr_check_options *o) {
     char kind[16], extra;
@@ -112,6 +117,7 @@ int cmd_gradcheck(int argc, char **argv) {
     cli_examples_opts eo = {0};
     const char *layers = NULL, *activation = NULL, *dtype_s = NULL, *n_s = "4", *seed_s = "1";
     const char *samples_s = "256", *tol_s = NULL, *fault_s = NULL, *opx_s = "0";
+    const char *head = NULL, *targets = NULL, *out_act_s = NULL;
     int json = 0;
     cli_args a = cli_args_start(argc, argv);
     while (cli_args_next(&a)) {
@@ -120,7 +126,9 @@ int cmd_gradcheck(int argc, char **argv) {
             cli_value(&a, "--activation", &activation) || cli_value(&a, "--dtype", &dtype_s) ||
             cli_value(&a, "--n", &n_s) || cli_value(&a, "--seed", &seed_s) ||
             cli_value(&a, "--samples", &samples_s) || cli_value(&a, "--tol", &tol_s) ||
-            cli_value(&a, "--inject-fault", &fault_s) || cli_value(&a, "--op-example", &opx_s))
+            cli_value(&a, "--inject-fault", &fault_s) || cli_value(&a, "--op-example", &opx_s) ||
+            cli_value(&a, "--head", &head) || cli_value(&a, "--targets", &targets) ||
+            cli_value(&a, "--output-activation", &out_act_s))
             continue;
         if (cli_flag(&a, "--json")) json = 1;
         else return cli_args_unknown(&a);
@@ -128,7 +136,12 @@ int cmd_gradcheck(int argc, char **argv) {
     if (a.help) return fputs(gradcheck_help, stdout), CLI_OK;
     if (a.failed) return CLI_USAGE;
     const int have_data = eo.inputs || eo.data;
-    if (eo.inputs && !eo.labels) return cli_error("gradcheck: --inputs needs --labels");
+    if (eo.inputs && !eo.labels && !targets)
+        return cli_error("gradcheck: --inputs needs --labels (or --targets for a regressor)");
+    if (targets && !eo.inputs) return cli_error("gradcheck: --targets goes with --inputs");
+    if (model_path && out_act_s)
+        return cli_error("gradcheck: --output-activation describes a random network; %s has its own",
+                         model_path);
     if (have_data && !model_path) return cli_error("gradcheck: --inputs and --data need --model");
     if ((eo.index || eo.limit) && !have_data)
         return cli_error("gradcheck: --index selects examples of --inputs or --data");
@@ -152,12 +165,12 @@ int cmd_gradcheck(int argc, char **argv) {
     cli_examples ex = {0};
     memset(&in, 0, sizeof in);
     cr_net *net = NULL; /* the network checked (borrowed from in, or owned when random) */
-    void *x = NULL, *y = NULL;
+    void *x = NULL, *y = NULL, *tgt = NULL;
     size_t n;
     int rc = CLI_OK;
     if (model_path) {
         /* the raw-input network (a standardisation folded into layer 1), in --dtype */
-        if ((rc = cli_input_model(model_path, dtype_s, &in))) goto done;
+        if ((rc = cli_input_model_head(model_path, dtype_s, head, &in))) goto done;
         net = in.net;
     } else {
         size_t dims[CR_MAX_LAYERS + 1];
@@ -174,26 +187,53 @@ int cmd_gradcheck(int argc, char **argv) {
             rc = cli_error("gradcheck: cannot create a %s network", layers ? layers : "5,4,3");
             goto done;
         }
+        cr_head h = CR_HEAD_SOFTMAX_CE;
+        cr_activation oa = CR_ACT_SIGMOID;
+        if (head && !cr_head_parse(head, &h)) {
+            rc = cli_error("gradcheck: --head: '%s' is not softmax-cross-entropy or squared-error", head);
+            goto done;
+        }
+        if (out_act_s && !cr_activation_parse(out_act_s, &oa)) {
+            rc = cli_error("gradcheck: --output-activation: '%s' is not sigmoid, tanh, relu or gelu",
+                           out_act_s);
+            goto done;
+        }
+        cr_net_set_output(net, out_act_s != NULL, oa, h);
         cr_net_init(net, CR_INIT_AUTO, seed);
+    }
+    const int regress = net->head == CR_HEAD_SQUARED_ERROR;
+    cli_say_output("gradcheck", net);
+    if (have_data && regress != (targets != NULL)) {
+        rc = cli_error(regress ? "gradcheck: the squared-error head needs --targets T.npy (not labels)"
+                               : "gradcheck: --targets is for the squared-error head; give --labels");
+        goto done;
     }
     if (fault_s && (rc = parse_fault(fault_s, cr_check_net_op_count(net), &opt))) goto done;
     const size_t d = net->dims[0], k = net->dims[net->n_layers];
     if (have_data) {
         /* raw inputs: the network checked has the standardisation folded in */
         if ((rc = cli_examples_load(&eo, d, k, net->dtype, &ex))) goto done;
-        if (!ex.y) {
+        if (regress && (rc = cli_load_regression_targets(targets, ex.n, ex.first, ex.total, k,
+                                                         net->dtype, &tgt)))
+            goto done;
+        if (!regress && !ex.y) {
             rc = cli_error("gradcheck: %s has no labels", ex.source);
             goto done;
         }
         n = ex.n;
         x = ex.x;
-        y = ex.y;
+        y = regress ? tgt : ex.y;
     } else {
         n = (size_t)n_random;
         x = malloc(n * d * cr_dtype_size(net->dtype));
         y = malloc(n * k * cr_dtype_size(net->dtype));
         if (!x || !y) goto nomem;
         cli_random_data(net->dtype, n, d, k, seed ^ 0x5eed, x, y);
+        if (regress) { /* targets: uniform in [-1, 1] */
+            cr_rng rng;
+            cr_rng_seed(&rng, seed ^ 0x7a26);
+            for (size_t i = 0; i < n * k; i++) cli_set(net->dtype, y, i, 2 * cr_rng_uniform(&rng) - 1);
+        }
     }
     if (opt.op_example >= n) {
         rc = cli_error("gradcheck: --op-example %zu is out of range: there are %zu examples", opt.op_example, n);
@@ -208,7 +248,8 @@ int cmd_gradcheck(int argc, char **argv) {
         goto done;
     }
     print_report(&rep, net, model_path ? model_path : "random network",
-                 have_data ? ex.source : "random inputs in [-1,1] and labels", n, json);
+                 have_data ? ex.source : regress ? "random inputs and targets in [-1,1]"
+                                                 : "random inputs in [-1,1] and labels", n, json);
     for (size_t i = 0; !json && i < rep.n; i++) {
         char name[160];
         const cr_check_result *r = &rep.items[i];
@@ -227,6 +268,7 @@ nomem:
     rc = cli_error("gradcheck: out of memory");
 done:
     if (!have_data) free(x), free(y);
+    free(tgt);
     cli_examples_free(&ex);
     if (!model_path) cr_net_free(net);
     cli_input_free(&in);

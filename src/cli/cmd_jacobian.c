@@ -21,7 +21,7 @@ static double now_s(void) {
 }
 
 int cmd_jacobian(int argc, char **argv) {
-    const char *threads = NULL, *out = NULL, *of = "probs", *mode_s = "auto",
+    const char *threads = NULL, *out = NULL, *of = NULL, *mode_s = "auto",
                *dtype = NULL;
     int json = 0;
     cli_model_examples me;
@@ -29,8 +29,9 @@ int cmd_jacobian(int argc, char **argv) {
     const cli_opt opts[] = {
         CLI_INCLUDE(me.table),
         CLI_REQ_STR("--out", &out, "J.npy", "the Jacobians [N, K, D] (required)"),
-        CLI_STR("--of", &of, "probs|logits",
-                "differentiate the softmax probabilities (default) or the logits"),
+        CLI_STR("--of", &of, "probs|logits|outputs",
+                "differentiate the softmax probabilities (default) or the network's\n"
+                "outputs o (logits: the same; a regressor's default)"),
         CLI_STR("--mode", &mode_s, "MODE",
                 "rev: K vector-Jacobian products per example, batched into gemms\n"
                 "fwd: D Jacobian-vector products per example (tangents = rows of I)\n"
@@ -46,14 +47,23 @@ int cmd_jacobian(int argc, char **argv) {
     int rc;
     if (!cli_parse(argc, argv, opts, help, &rc)) return rc;
     if (cli_set_threads(threads)) return CLI_USAGE;
-    int probs;
-    if (!cli_parse_of("jacobian", of, &probs)) return CLI_USAGE;
+    int probs = 1;
+    if (of && !cli_parse_of("jacobian", of, &probs)) return CLI_USAGE;
     cr_jac_mode mode;
     if (!cr_jac_mode_parse(mode_s, &mode))
         return cli_error("jacobian: --mode: '%s' is not auto, rev, fwd or closed", mode_s);
 
     cli_input in;
     if ((rc = cli_input_load(&me, dtype, NULL, &in))) return rc;
+    if (in.net->head == CR_HEAD_SQUARED_ERROR) { /* a regressor: of its outputs */
+        if (of && probs) {
+            cli_input_free(&in);
+            return cli_error("jacobian: --of probs: %s is a regressor (squared-error head) and has no "
+                             "probabilities; use --of outputs", me.model);
+        }
+        probs = 0;
+    }
+    cli_say_output("jacobian", in.net);
     size_t n = in.n, k = in.k, d = in.d, bytes;
     if (!cr_mul_size(n * k, d, &bytes) || !cr_mul_size(bytes, cr_dtype_size(in.net->dtype), &bytes)) {
         cli_input_free(&in);
@@ -81,12 +91,12 @@ int cmd_jacobian(int argc, char **argv) {
         if (json)
             printf("{\"examples\": %zu, \"outputs\": %zu, \"inputs\": %zu, \"of\": \"%s\", "
                    "\"mode\": \"%s\", \"dtype\": \"%s\", \"seconds\": %.6f, \"out\": \"%s\"}\n",
-                   n, k, d, probs ? "probs" : "logits", cr_jac_mode_name(used),
+                   n, k, d, probs ? "probs" : cr_net_is_plain_classifier(in.net) ? "logits" : "outputs", cr_jac_mode_name(used),
                    cr_dtype_name(in.net->dtype), secs, out);
         else
             printf("jacobian: %zu examples, d %s / d x of shape %zu x %zu each, mode %s%s, "
                    "%s, %.2f ms (%.2f us per example) -> %s\n",
-                   n, probs ? "probs" : "logits", k, d, cr_jac_mode_name(used),
+                   n, probs ? "probs" : cr_net_is_plain_classifier(in.net) ? "logits" : "outputs", k, d, cr_jac_mode_name(used),
                    mode == CR_JAC_AUTO ? " (auto)" : "", cr_dtype_name(in.net->dtype),
                    secs * 1e3, secs * 1e6 / (double)n, out);
     }

@@ -13,7 +13,7 @@ static const char *const help =
     "options:\n";
 
 int cmd_jvp(int argc, char **argv) {
-    const char *out = NULL, *tangent = NULL, *of = "probs", *dtype = NULL;
+    const char *out = NULL, *tangent = NULL, *of = NULL, *dtype = NULL;
     cli_model_examples me;
     cli_model_examples_table(&me);
     const cli_opt opts[] = {
@@ -21,17 +21,28 @@ int cmd_jvp(int argc, char **argv) {
         CLI_REQ_STR("--tangent", &tangent, "V.npy",
                     "directions [N, D] (one per example) or [D] (the same for all)"),
         CLI_REQ_STR("--out", &out, "JV.npy", "the directional derivatives [N, K] (required)"),
-        CLI_STR("--of", &of, "probs|logits", "differentiate the probabilities (default) or the logits"),
+        CLI_STR("--of", &of, "probs|logits|outputs",
+                "differentiate the probabilities (default) or the network's outputs o\n"
+                "(logits: the same; a regressor's default)"),
         CLI_STR("--dtype", &dtype, "float32|float64", "compute in this precision (default the model's)"),
         CLI_END,
     };
     int rc;
     if (!cli_parse(argc, argv, opts, help, &rc)) return rc;
-    int probs;
-    if (!cli_parse_of("jvp", of, &probs)) return CLI_USAGE;
+    int probs = 1;
+    if (of && !cli_parse_of("jvp", of, &probs)) return CLI_USAGE;
 
     cli_input in;
     if ((rc = cli_input_load(&me, dtype, NULL, &in))) return rc;
+    if (in.net->head == CR_HEAD_SQUARED_ERROR) { /* a regressor: of its outputs */
+        if (of && probs) {
+            cli_input_free(&in);
+            return cli_error("jvp: --of probs: %s is a regressor (squared-error head) and has no "
+                             "probabilities; use --of outputs", me.model);
+        }
+        probs = 0;
+    }
+    cli_say_output("jvp", in.net);
     const cr_dtype t = in.net->dtype;
     const size_t n = in.n, d = in.d, k = in.k, es = cr_dtype_size(t);
     cr_error err;
@@ -72,7 +83,7 @@ int cmd_jvp(int argc, char **argv) {
     rc = cli_write_real_npy(out, t, 2, shape, res);
     if (!rc)
         printf("jvp: %zu examples, d %s in the given direction%s -> %s [%zu, %zu]\n", n,
-               probs ? "probs" : "logits", per_row ? "s" : " (shared)", out, n, k);
+               probs ? "probs" : cr_net_is_plain_classifier(in.net) ? "logits" : "outputs", per_row ? "s" : " (shared)", out, n, k);
 done:
     cr_array_free(&va);
     free(v);

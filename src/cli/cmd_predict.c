@@ -8,8 +8,9 @@
 static const char *const predict_help =
     "usage: chainrule predict --model MODEL (--inputs X.npy | --data SPEC) [options]\n"
     "\n"
-    "Class probabilities (softmax of the last layer) for every input row, in the\n"
-    "model's dtype. Inputs are scaled (uint8 / 255) and standardised with the\n"
+    "Class probabilities (softmax of the network's output) for every input row, in\n"
+    "the model's dtype; for a regressor (the squared-error head) the outputs o\n"
+    "themselves. Inputs are scaled (uint8 / 255) and standardised with the\n"
     "model's statistics exactly as in training; labels (of --data) are ignored.\n"
     "\n"
     "options:\n";
@@ -25,7 +26,7 @@ int cmd_predict(int argc, char **argv) {
     cli_model_examples_table(&me);
     const cli_opt opts[] = {
         CLI_INCLUDE(me.table),
-        CLI_STR("--out", &out, "PATH", "write the probabilities [N, K] as .npy"),
+        CLI_STR("--out", &out, "PATH", "write the probabilities [N, K] (a regressor: the outputs) as .npy"),
         CLI_LONG("--top", &top, 1, 1000000, "N", "print the N most probable classes of every example\n(at most the number of classes)"),
         CLI_STR("--names", &names_s, "LIST", "class names for --top: a comma list or 'fashion-mnist'"),
         CLI_LONG("--batch", &batch, 1, 1L << 20, "N", "rows per forward pass (default 1024)"),
@@ -38,8 +39,10 @@ int cmd_predict(int argc, char **argv) {
     if (cli_set_threads(threads)) return CLI_USAGE;
 
     cr_model model;
-    if (cli_load_model(me.model, &model) != CLI_OK) return CLI_USAGE;
+    if (cli_load_model_head(me.model, me.head, &model) != CLI_OK) return CLI_USAGE;
     const cr_net *net = model.net;
+    const int regress = net->head == CR_HEAD_SQUARED_ERROR;
+    cli_say_output("predict", net);
     const size_t d = net->dims[0], k = net->dims[net->n_layers], es = cr_dtype_size(net->dtype);
     rc = CLI_USAGE;
     void *probs = NULL;
@@ -49,6 +52,11 @@ int cmd_predict(int argc, char **argv) {
     size_t n = 0;
     cr_tape *tape = NULL;
     cli_examples ex = {0};
+    if (top && regress) {
+        cli_error("predict: --top ranks classes; %s is a regressor (squared-error head): use --out",
+                  me.model);
+        goto done;
+    }
     if ((size_t)top > k) {
         cli_error("predict: --top %ld is out of range: %s has %zu classes", top, me.model, k);
         goto done;
@@ -131,7 +139,9 @@ int cmd_predict(int argc, char **argv) {
             printf("\n");
         }
     }
-    if (out) fprintf(top ? stderr : stdout, "wrote %s: probabilities [%zu, %zu]\n", out, n, k);
+    if (out)
+        fprintf(top ? stderr : stdout, "wrote %s: %s [%zu, %zu]\n", out,
+                regress ? "outputs" : "probabilities", n, k);
     rc = CLI_OK;
     goto done;
 oom:

@@ -264,6 +264,10 @@ int cmd_train(int argc, char **argv) {
                                  "checkpoint; only --epochs, --data, --test, --out, --log, "
                                  "--threads and --stop-after may be given");
         if (cli_load_model(t.resume, &model) != CLI_OK) return CLI_USAGE;
+        if (cli_require_plain("train", t.resume, model.net)) {
+            cr_model_free(&model);
+            return CLI_USAGE;
+        }
         if (model.net->dtype != CR_F32) {
             cr_model_free(&model);
             return cli_error("%s: training needs a float32 model", t.resume);
