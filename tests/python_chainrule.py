@@ -56,8 +56,9 @@ def expect(name, got, ref, tol):
     return e
 
 
-def write_model(path, weights, biases, acts, dtype, mean=None, std=None):
-    """A chainrule safetensors model: fc{i}.weight [out, in], fc{i}.bias [out]."""
+def write_model(path, weights, biases, acts, dtype, mean=None, std=None, last="softmax", head=None):
+    """A chainrule safetensors model: fc{i}.weight [out, in], fc{i}.bias [out]; last: the
+    output activation ("softmax": none, today's classifier) and head the metadata "head"."""
     tensors = {}
     for i, (w, b) in enumerate(zip(weights, biases), start=1):
         tensors[f"fc{i}.weight"], tensors[f"fc{i}.bias"] = w, b
@@ -71,8 +72,10 @@ def write_model(path, weights, biases, acts, dtype, mean=None, std=None):
         blobs.append(raw)
         off += len(raw)
     dims = [weights[0].shape[1]] + [w.shape[0] for w in weights]
-    header["__metadata__"] = {"format": "chainrule/1", "activations": ",".join(acts + ["softmax"]),
+    header["__metadata__"] = {"format": "chainrule/1", "activations": ",".join(acts + [last]),
                               "layers": ",".join(map(str, dims))}
+    if head:
+        header["__metadata__"]["head"] = head
     h = json.dumps(header).encode()
     h += b" " * (-len(h) % 8)
     with open(path, "wb") as f:
@@ -184,6 +187,63 @@ def check_model(tmp, name, dims, acts, dtype, seed, standardise=False):
     return m
 
 
+def check_heads(tmp):
+    """Output activations and the regression head (issue 11) against PyTorch."""
+    fn = {"relu": torch.relu, "sigmoid": torch.sigmoid, "tanh": torch.tanh, "none": lambda t: t}
+    for dtype, last, head in ((np.float64, "relu", "softmax-cross-entropy"),
+                              (np.float32, "sigmoid", "softmax-cross-entropy"),
+                              (np.float64, "none", "squared-error"),
+                              (np.float32, "tanh", "squared-error")):
+        rng = np.random.default_rng(len(last) + len(head))
+        dims = [6, 7, 3]
+        weights = [rng.normal(0, 1.2 / np.sqrt(dims[i]), (dims[i + 1], dims[i])).astype(dtype)
+                   for i in range(2)]
+        biases = [rng.uniform(-0.5, 0.5, dims[i + 1]).astype(dtype) for i in range(2)]
+        path = os.path.join(tmp, f"head_{last}.safetensors")
+        write_model(path, weights, biases, ["tanh"], dtype, last=last, head=head)
+        m = chainrule.load(path)
+        assert m.head == head and m.output_activation == (None if last == "none" else last), repr(m)
+        f, tdt = torch_net(weights, biases, ["tanh"], dtype)
+        o_fn = lambda x: fn[last](f(x))  # noqa: E731
+        X = rng.uniform(-1, 1, (5, 6)).astype(dtype)
+        xt = torch.tensor(X, dtype=tdt, requires_grad=True)
+        o = o_fn(xt)
+        tol = TOL[dtype]
+        tag = f"{np.dtype(dtype).name} {last} {head}"
+        if head == "squared-error":
+            T = rng.uniform(-1, 1, (5, 3)).astype(dtype)
+            loss = 0.5 * ((o - torch.tensor(T, dtype=tdt)) ** 2).sum()
+            expect(f"{tag} predict", m.predict(X), o.detach().numpy(), tol)
+            try:
+                m.predict(X, of="probs")
+                raise AssertionError("a regressor's probabilities did not raise")
+            except ValueError:
+                pass
+            y = T
+        else:
+            y = rng.integers(0, 3, 5)
+            loss = torch.nn.functional.cross_entropy(o, torch.tensor(y), reduction="sum")
+            expect(f"{tag} predict", m.predict(X), torch.softmax(o, 1).detach().numpy(), tol)
+            expect(f"{tag} predict outputs", m.predict(X, of="outputs"), o.detach().numpy(), tol)
+        (gx,) = torch.autograd.grad(loss, xt)
+        expect(f"{tag} input_grad", m.input_grad(X, y), gx.numpy(), tol)
+        jref = np.stack([torch.autograd.functional.jacobian(o_fn, torch.tensor(X[i:i + 1], dtype=tdt))
+                         .numpy().reshape(3, 6) for i in range(5)])
+        for mode in ("rev", "fwd", "closed"):
+            expect(f"{tag} jacobian {mode}", m.jacobian(X, of="outputs", mode=mode), jref, tol)
+        r = m.gradcheck(X, y)
+        assert r.passed, f"{tag}: gradcheck {r.first_failure()}"
+        assert any("(output)" in c.op for c in r.results) == (last != "none")
+        m.close()
+    # the head given at load time overrides the file's (an ONNX graph cannot say)
+    onnx_path = os.path.join(tmp, "reg.onnx")
+    subprocess.run([CLI, "convert", "--model", os.path.join(tmp, "head_relu.safetensors"),
+                    "--out", onnx_path], check=True, capture_output=True)
+    m = chainrule.load(onnx_path, head="squared-error")
+    assert m.head == "squared-error" and m.output_activation == "relu"
+    m.close()
+
+
 def check_errors(tmp):
     global checks
     dims, acts = [5, 4, 3], ["sigmoid"]
@@ -232,6 +292,7 @@ def main():
         check_model(tmp, "f32_tanh", [10, 8, 5], ["tanh"], np.float32, 4)
         check_model(tmp, "f32_std", [12, 9, 4], ["sigmoid"], np.float32, 5, standardise=True)
         check_model(tmp, "f64_linear", [4, 3], [], np.float64, 6)
+        check_heads(tmp)
         check_errors(tmp)
     print(f"python_chainrule: {checks} comparisons and error checks passed "
           f"({chainrule.library_paths()[0]}); largest relative errors against PyTorch: "

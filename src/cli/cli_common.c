@@ -261,8 +261,8 @@ int cli_require_plain(const char *cmd, const char *path, const cr_net *net) {
     if (cr_net_is_plain_classifier(net)) return CLI_OK;
     char t[160];
     cli_output_text(net, t, sizeof t);
-    return cli_error("%s: %s: %s is not supported (%s takes classifiers whose output is the "
-                     "logits θ with softmax + cross-entropy on top)", path, cmd, t, cmd);
+    return cli_error("%s: %s does not support this model (%s): it takes classifiers whose "
+                     "output is the logits θ with softmax + cross-entropy on top", path, cmd, t);
 }
 
 int cli_load_inputs(const char *path, const cr_model *model, void **x, size_t *n) {
