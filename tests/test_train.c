@@ -18,6 +18,7 @@
 #include "chainrule.h"
 #include "chainrule_data.h"
 #include "net/train_kernels.h"
+#include "net/train_pool.h"
 #include "testutil.h"
 
 /* A net with exactly n_params = 2 (1 weight, 1 bias) to hold test vectors. */
@@ -353,6 +354,9 @@ static void test_nonfinite_detected(void **state) {
 
 /* Two runs with the same seed give the same parameters, bit for bit; a run
    split in two (state carried over) equals the whole run. */
+static cr_pool_mode g_pool_mode; /* of the two-worker runs */
+static uint64_t g_pool_halves[2]; /* the last two-worker run's halves per worker */
+
 static void run_epochs(cr_optimizer kind, size_t batch, int epochs, int split, int workers,
                        float *out, size_t *np) {
     const size_t n = 300, d = 20, k = 4;
@@ -371,6 +375,7 @@ static void run_epochs(cr_optimizer kind, size_t batch, int epochs, int split, i
     cr_train_ws_create(net, batch, n, &ws);
     assert_int_equal(cr_train_ws_set_threads(ws, workers), CR_OK);
     assert_int_equal(ws->workers, workers);
+    if (workers == 2) assert_int_equal(cr_train_ws_pool_mode(ws, g_pool_mode), CR_OK);
     cr_rng rng;
     cr_rng_seed(&rng, 42);
     cr_train_stats st;
@@ -388,6 +393,7 @@ static void run_epochs(cr_optimizer kind, size_t batch, int epochs, int split, i
             cr_train_ws *ws2;
             cr_train_ws_create(net2, batch, n, &ws2);
             assert_int_equal(cr_train_ws_set_threads(ws2, workers), CR_OK);
+            if (workers == 2) assert_int_equal(cr_train_ws_pool_mode(ws2, g_pool_mode), CR_OK);
             cr_net_free(net);
             cr_optim_free(o);
             cr_train_ws_free(ws);
@@ -402,6 +408,7 @@ static void run_epochs(cr_optimizer kind, size_t batch, int epochs, int split, i
     }
     memcpy(out, net->params, net->n_params * sizeof(float));
     *np = net->n_params;
+    if (workers == 2) assert_int_equal(cr_train_ws_pool_halves(ws, g_pool_halves), CR_OK);
     cr_train_ws_free(ws);
     cr_optim_free(o);
     cr_net_free(net);
@@ -424,6 +431,41 @@ static void test_reproducible_and_resumable(void **state) {
             assert_memory_equal(a, b, na * sizeof(float));
             assert_memory_equal(a, c, na * sizeof(float));
         }
+}
+
+/* Two workers: whichever worker computes which half of each phase (its own,
+   the other's, or all of them while the other is idle, as when the host keeps
+   it off its core), the model comes out the same, bit for bit, with every
+   optimiser (and the batch gather of the epochs). */
+static void test_two_workers_any_split(void **state) {
+    (void)state;
+    static float a[4096], b[4096];
+    size_t na, nb;
+    const cr_optimizer kinds[3] = {CR_OPT_SGD, CR_OPT_NESTEROV, CR_OPT_ADAM};
+    const size_t batches[3] = {16, 7, 32};
+    for (int i = 0; i < 3; i++) {
+        g_pool_mode = CR_POOL_OWN_FIRST;
+        run_epochs(kinds[i], batches[i], 3, 0, 2, a, &na);
+        for (int m = CR_POOL_ONE_IDLE; m <= CR_POOL_SWAPPED; m++) {
+            g_pool_mode = (cr_pool_mode)m;
+            run_epochs(kinds[i], batches[i], 3, m == CR_POOL_SWAPPED, 2, b, &nb);
+            assert_int_equal(na, nb);
+            assert_memory_equal(a, b, na * sizeof(float));
+            /* the hook took effect: with worker 1 idle, worker 0 computed every half */
+            if (m == CR_POOL_ONE_IDLE) {
+                assert_int_equal(g_pool_halves[1], 0);
+                assert_true(g_pool_halves[0] > 0);
+            }
+        }
+    }
+    g_pool_mode = CR_POOL_OWN_FIRST;
+    /* the hook refuses a workspace without a second worker */
+    cr_net *net = small_net(0);
+    cr_train_ws *ws;
+    assert_int_equal(cr_train_ws_create(net, 4, 4, &ws), CR_OK);
+    assert_int_equal(cr_train_ws_pool_mode(ws, CR_POOL_ONE_IDLE), CR_ERR_ARG);
+    cr_train_ws_free(ws);
+    cr_net_free(net);
 }
 
 /* Two workers = one worker up to float rounding, over a few hundred steps:
@@ -565,6 +607,7 @@ int main(void) {
         cmocka_unit_test(test_nonfinite_detected),
         cmocka_unit_test(test_reproducible_and_resumable),
         cmocka_unit_test(test_two_workers_match_one),
+        cmocka_unit_test(test_two_workers_any_split),
         cmocka_unit_test(test_fashion_mnist_subset),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -144,42 +144,50 @@ void CR_TYPED(cr_net_forward_walk_f32, cr_net_forward_walk_f64)(
 #else
         (void)nz_off;
 #endif
-        if (l + 1 == L) { /* θ = h W + b, o and the prediction, on the worker's rows of the batch */
-            size_t i0 = 0, i1 = n;
-            if (split && split->workers >= 2) {
-                i0 = split->worker ? (n + 1) / 2 : 0;
-                i1 = split->worker ? n : (n + 1) / 2;
-            }
-            if (i1 > i0) {
-                FN(linear_forward)(i1 - i0, din, dout, in + i0 * din, w, b, r + i0 * dout);
-                FN(net_output_rows)(net, tape, i0, i1);
+        if (l + 1 == L) { /* θ = h W + b, o and the prediction, on each half's rows of the batch */
+            for (cr_walk_split hf = cr_walk_next(split, NULL); hf.worker >= 0;
+                 hf = cr_walk_next(split, &hf)) {
+                size_t i0 = 0, i1 = n;
+                if (hf.workers >= 2) {
+                    i0 = hf.worker ? (n + 1) / 2 : 0;
+                    i1 = hf.worker ? n : (n + 1) / 2;
+                }
+                if (i1 > i0) {
+                    FN(linear_forward)(i1 - i0, din, dout, in + i0 * din, w, b, r + i0 * dout);
+                    FN(net_output_rows)(net, tape, i0, i1);
+                }
+                if (o && o->rows_done) o->rows_done(o->rows_ctx, hf.worker, i0, i1);
             }
             break;
         }
-        size_t c0, c1; /* the worker's columns of r_l */
-        cr_walk_share(split, dout, &c0, &c1);
+        for (cr_walk_split hf = cr_walk_next(split, NULL); hf.worker >= 0;
+             hf = cr_walk_next(split, &hf)) {
+            size_t c0, c1; /* the half's columns of r_l */
+            cr_walk_share(&hf, dout, &c0, &c1);
 #if defined(CR_REAL_F32)
-        if (l == 0 && w0t && w0t->data && c0 == 0 && c1 == dout) {
-            /* r_0 <- x W_0 + b_0, x W_0 by the packed kernel */
-            cr_abt_gemm(n, 1, x, din, NULL, w0t, r, dout);
-            for (size_t i = 0; i < n; i++)
-                for (size_t j = 0; j < dout; j++) r[i * dout + j] += b[j];
-        } else
+            if (l == 0 && w0t && w0t->data && c0 == 0 && c1 == dout) {
+                /* r_0 <- x W_0 + b_0, x W_0 by the packed kernel */
+                cr_abt_gemm(n, 1, x, din, NULL, w0t, r, dout);
+                for (size_t i = 0; i < n; i++)
+                    for (size_t j = 0; j < dout; j++) r[i * dout + j] += b[j];
+            } else
 #else
-        (void)w0t;
+            (void)w0t;
 #endif
-            if (c0 == 0 && c1 == dout) {
-            FN(linear_forward)(n, din, dout, in, w, b, r);
-        } else if (c1 > c0) { /* r[:, c0:c1) <- b[c0:c1) + H W[:, c0:c1) */
-            for (size_t i = 0; i < n; i++) memcpy(r + i * dout + c0, b + c0, (c1 - c0) * sizeof(real));
-            GEMM(0, 0, n, c1 - c0, din, 1, in, din, w + c0, dout, 1, r + c0, dout);
+                if (c0 == 0 && c1 == dout) {
+                FN(linear_forward)(n, din, dout, in, w, b, r);
+            } else if (c1 > c0) { /* r[:, c0:c1) <- b[c0:c1) + H W[:, c0:c1) */
+                for (size_t i = 0; i < n; i++)
+                    memcpy(r + i * dout + c0, b + c0, (c1 - c0) * sizeof(real));
+                GEMM(0, 0, n, c1 - c0, din, 1, in, din, w + c0, dout, 1, r + c0, dout);
+            }
+            /* h_l = act(r_l), through the op table */
+            if (c0 == 0 && c1 == dout)
+                R_ACT(net->act[l])->forward(n * dout, r, h);
+            else
+                for (size_t i = 0; c1 > c0 && i < n; i++)
+                    R_ACT(net->act[l])->forward(c1 - c0, r + i * dout + c0, h + i * dout + c0);
         }
-        /* h_l = act(r_l), through the op table */
-        if (c0 == 0 && c1 == dout)
-            R_ACT(net->act[l])->forward(n * dout, r, h);
-        else
-            for (size_t i = 0; c1 > c0 && i < n; i++)
-                R_ACT(net->act[l])->forward(c1 - c0, r + i * dout + c0, h + i * dout + c0);
         cr_walk_barrier(split);
         in = h;
     }
@@ -227,11 +235,84 @@ static void FN(scale_rows)(size_t m, size_t k, size_t d, const real *restrict s,
     }
 }
 
+/*
+ * One layer l of the reverse walk, on half hf of it (the whole layer without a
+ * split): with a product (l > 0, or dx), G_h <- G W_lᵀ on the half's inputs
+ * [lo, hi) into gh, and for l > 0 G_r <- G_h ∘ a'(r_{l−1}) there; then the
+ * parameter step of the half's block of W_l (rows [lo, hi); for l = 0 with
+ * two halves its columns, which are layer 1's inputs of the same half) and b_l.
+ */
+static void FN(reverse_layer)(const cr_net *net, const cr_tape *tape, size_t n, int l,
+                              const real *g, real *gh, const FN(reverse_opts) *o,
+                              const cr_walk_split *hf, const size_t *nz_off) {
+    const size_t din = net->dims[l], dout = net->dims[l + 1];
+    const size_t reps = o->reps > 1 ? o->reps : 1;
+    const int product = l > 0 || o->dx;
+    size_t lo, hi; /* the half's inputs of layer l */
+    cr_walk_share(hf, din, &lo, &hi);
+#if !defined(CR_REAL_F32)
+    (void)nz_off;
+#endif
+    if (product) { /* G_h <- G W_lᵀ, with the W_l of the forward pass */
+#if defined(CR_REAL_F32)
+        if (o->nz) /* one row: G Wᵀ = W g by the gemv kernel */
+            cr_gemv_rows_f32(din, dout, FN(net_w)(net, l), g, gh);
+        else
+#endif
+            FN(linear_vjp_share)(n, reps, din, dout, FN(net_w)(net, l), g, lo, hi, gh, din,
+                                 l == 0 ? o->w0 : NULL, l == 0 ? o->derived : NULL);
+    }
+    if (l > 0) { /* G_r <- G_h ∘ a'(r_{l−1}): a diagonal Jacobian, so element-wise */
+        const real *r = tape->pre[l - 1], *h = tape->post[l - 1];
+        const real_act_ops *act = R_ACT(net->act[l - 1]);
+        if (reps > 1) { /* each example's a' on its reps rows */
+            act->deriv(n * din, r, h, o->deriv_scratch);
+            FN(scale_rows)(n, reps, din, o->deriv_scratch, gh);
+        } else if (lo == 0 && hi == din) {
+            act->vjp(n * din, r, h, gh, gh);
+        } else {
+            for (size_t i = 0; hi > lo && i < n; i++)
+                act->vjp(hi - lo, r + i * din + lo, h + i * din + lo, gh + i * din + lo,
+                         gh + i * din + lo);
+        }
+    }
+    if (!o->pdst) return;
+    /* W_l <- beta W_l + alpha H_{l−1}ᵀ G,  b_l <- beta b_l + alpha Σ_n G_n; with two
+       halves, rows [lo, hi) of W_l (l > 0, b_l with half 0) or its columns (l = 0) */
+    const real *in = l > 0 ? (const real *)tape->post[l - 1] : (const real *)tape->input;
+    real *dw = o->pdst + net->w_offset[l], *db = o->pdst + net->b_offset[l];
+    const int one = hf->workers < 2;
+#if defined(CR_REAL_F32)
+    if (o->nz) {
+        /* W_l[i, :] += alpha h_i g for the nonzero inputs i, b_l += alpha g; the
+           kernel checks the values it wrote: a NaN can hide from the loss */
+        if (!cr_sparse_ger_f32(o->nnz[l], o->nz + nz_off[l], dout, o->alpha, in, g, dw, db) &&
+            !*o->fault)
+            *o->fault = l + 1;
+        return;
+    }
+#endif
+    if (l > 0 || one) {
+        if (hi > lo)
+            GEMM(1, 0, hi - lo, dout, n, o->alpha, in + lo, din, g, dout, o->beta, dw + lo * dout,
+                 dout);
+        if (one || hf->worker == 0) FN(colsum_share)(n, dout, 0, dout, o->alpha, g, o->beta, db);
+    } else {
+        size_t c0, c1;
+        cr_walk_share(hf, dout, &c0, &c1);
+        if (c1 > c0) {
+            GEMM(1, 0, din, c1 - c0, n, o->alpha, in, din, g + c0, dout, o->beta, dw + c0, dout);
+            FN(colsum_share)(n, dout, c0, c1, o->alpha, g, o->beta, db);
+        }
+    }
+}
+
 void CR_TYPED(cr_net_reverse_walk_f32, cr_net_reverse_walk_f64)(
     const cr_net *net, const cr_tape *tape, size_t n, const real *g_in, const FN(reverse_opts) *o) {
     const int L = net->n_layers;
     const size_t reps = o->reps > 1 ? o->reps : 1;
     const cr_walk_split *split = o->split;
+    const int halves = split && split->workers >= 2;
     real *buf0 = o->buf0 ? o->buf0 : tape->grad_a, *buf1 = o->buf1 ? o->buf1 : tape->grad_b;
     /* g: the cotangent on r_l (or, with skip_top, already on h_{L−2}: scaled in place) */
     real *g = (real *)g_in;
@@ -253,72 +334,21 @@ void CR_TYPED(cr_net_reverse_walk_f32, cr_net_reverse_walk_f64)(
     }
     size_t nz_off[CR_MAX_LAYERS], off = 0; /* the per-example path's nonzero inputs */
     for (int l = 0; l < L; l++) nz_off[l] = off, off += net->dims[l];
-#if !defined(CR_REAL_F32)
-    (void)nz_off;
-#endif
     for (int l = L - 1; l >= 0; l--) {
-        const size_t din = net->dims[l], dout = net->dims[l + 1];
+        const size_t din = net->dims[l];
         real *gh = g; /* the cotangent on h_{l−1} */
         if (!(o->skip_top && l == L - 1)) {
             const int product = l > 0 || o->dx;
-            size_t lo, hi; /* the worker's inputs of layer l */
-            cr_walk_share(split, din, &lo, &hi);
-            if (product) { /* G_h <- G W_lᵀ, with the W_l of the forward pass */
-                gh = l == 0 ? o->dx : g == buf0 ? buf1 : buf0;
-#if defined(CR_REAL_F32)
-                if (o->nz) /* one row: G Wᵀ = W g by the gemv kernel */
-                    cr_gemv_rows_f32(din, dout, FN(net_w)(net, l), g, gh);
-                else
-#endif
-                    FN(linear_vjp_share)(n, reps, din, dout, FN(net_w)(net, l), g, lo, hi, gh,
-                                         din, l == 0 ? o->w0 : NULL, l == 0 ? o->derived : NULL);
+            if (product) gh = l == 0 ? o->dx : g == buf0 ? buf1 : buf0;
+            /* with two halves, layer 0 follows layer 1 in the same phase: its columns
+               are layer 1's inputs, which the same half has just computed */
+            const int then_first = halves && l == 1;
+            for (cr_walk_split hf = cr_walk_next(split, NULL); hf.worker >= 0;
+                 hf = cr_walk_next(split, &hf)) {
+                FN(reverse_layer)(net, tape, n, l, g, gh, o, &hf, nz_off);
+                if (then_first) FN(reverse_layer)(net, tape, n, 0, gh, o->dx, o, &hf, nz_off);
             }
-            if (l > 0) { /* G_r <- G_h ∘ a'(r_{l−1}): a diagonal Jacobian, so element-wise */
-                const real *r = tape->pre[l - 1], *h = tape->post[l - 1];
-                const real_act_ops *act = R_ACT(net->act[l - 1]);
-                if (reps > 1) { /* each example's a' on its reps rows */
-                    act->deriv(n * din, r, h, o->deriv_scratch);
-                    FN(scale_rows)(n, reps, din, o->deriv_scratch, gh);
-                } else if (lo == 0 && hi == din) {
-                    act->vjp(n * din, r, h, gh, gh);
-                } else {
-                    for (size_t i = 0; hi > lo && i < n; i++)
-                        act->vjp(hi - lo, r + i * din + lo, h + i * din + lo, gh + i * din + lo,
-                                 gh + i * din + lo);
-                }
-            }
-            if (o->pdst) {
-                /* W_l <- beta W_l + alpha H_{l−1}ᵀ G,  b_l <- beta b_l + alpha Σ_n G_n; with two
-                   workers, rows [lo, hi) of W_l (l > 0, b_l on worker 0) or its columns (l = 0) */
-                const real *in = l > 0 ? (const real *)tape->post[l - 1] : (const real *)tape->input;
-                real *dw = o->pdst + net->w_offset[l], *db = o->pdst + net->b_offset[l];
-                const int one = !split || split->workers < 2;
-#if defined(CR_REAL_F32)
-                if (o->nz) {
-                    /* W_l[i, :] += alpha h_i g for the nonzero inputs i, b_l += alpha g; the
-                       kernel checks the values it wrote: a NaN can hide from the loss */
-                    if (!cr_sparse_ger_f32(o->nnz[l], o->nz + nz_off[l], dout, o->alpha, in, g, dw,
-                                           db) &&
-                        !*o->fault)
-                        *o->fault = l + 1;
-                } else
-#endif
-                if (l > 0 || one) {
-                    if (hi > lo)
-                        GEMM(1, 0, hi - lo, dout, n, o->alpha, in + lo, din, g, dout, o->beta,
-                             dw + lo * dout, dout);
-                    if (one || split->worker == 0) FN(colsum_share)(n, dout, 0, dout, o->alpha, g, o->beta, db);
-                } else {
-                    size_t c0, c1;
-                    cr_walk_share(split, dout, &c0, &c1);
-                    if (c1 > c0) {
-                        GEMM(1, 0, din, c1 - c0, n, o->alpha, in, din, g + c0, dout, o->beta,
-                             dw + c0, dout);
-                        FN(colsum_share)(n, dout, c0, c1, o->alpha, g, o->beta, db);
-                    }
-                }
-            }
-            if (!product) break;
+            if (!product || then_first) break;
         } else if (l > 0) { /* skip_top: G is on h_{L−2} already; its activation step */
             const real *r = tape->pre[l - 1], *h = tape->post[l - 1];
             const real_act_ops *act = R_ACT(net->act[l - 1]);

@@ -12,16 +12,27 @@
 #include "abt_kernel.h"
 
 /*
- * A share of each layer for worker `worker` of `workers` (1 or 2; 0 counts as
- * 1): cr_walk_share(d) is the block [lo, hi) of d rows or columns it owns,
- * halves rounded to 16 floats (a 64-byte line) so that two workers' blocks of
- * a row-major matrix never share a cache line. With two workers both call the
- * walk with the same arguments and meet at `barrier` between layers.
+ * The two halves of each layer (training's two workers). A walk runs in
+ * phases, one per layer, ended by `barrier`; in each phase the layer is cut
+ * into two halves, cr_walk_share(d) of half `worker`: the block [lo, hi) of d
+ * rows or columns, rounded to 16 floats (a 64-byte line) so that two halves of
+ * a row-major matrix never share a cache line. Both workers call the walk
+ * with the same arguments.
+ *
+ * Who computes a half: without `claim`, worker w its own half w. With
+ * `claim`, a worker computes every half it claims: its own first, then the
+ * other's if the other worker has not claimed it (it may be off its core:
+ * waiting for it would stall both on a loaded host). The halves, not the
+ * workers, fix the arithmetic, so the results do not depend on who computed
+ * what. claim(ctx, prev) returns the next half for this worker in the
+ * current phase after `prev` (-1: the first), or -1; barrier(ctx) returns
+ * once both halves of the phase are done and moves to the next phase.
  */
 typedef struct {
-    int worker, workers;
+    int worker, workers; /* the half (the worker's own without claim); 1 or 2 halves */
     void (*barrier)(void *ctx);
-    void *barrier_ctx;
+    int (*claim)(void *ctx, int prev); /* NULL: each worker its own half */
+    void *ctx;
 } cr_walk_split;
 
 static inline void cr_walk_share(const cr_walk_split *s, size_t d, size_t *lo, size_t *hi) {
@@ -35,8 +46,21 @@ static inline void cr_walk_share(const cr_walk_split *s, size_t d, size_t *lo, s
     *hi = s->worker ? d : mid;
 }
 
+/* The next half this worker computes in the current phase, after the one in
+   prev (prev->worker < 0: the first); ->worker < 0 when there is none. With
+   no split (or one worker) the whole layer, once. Used as
+       for (cr_walk_split h = cr_walk_next(split, NULL); h.worker >= 0;
+            h = cr_walk_next(split, &h)) { ... the layer's share of half h ... } */
+static inline cr_walk_split cr_walk_next(const cr_walk_split *s, const cr_walk_split *prev) {
+    if (!s || s->workers < 2) return (cr_walk_split){prev ? -1 : 0, 1, NULL, NULL, NULL};
+    cr_walk_split h = *s;
+    if (s->claim) h.worker = s->claim(s->ctx, prev ? prev->worker : -1);
+    else h.worker = prev ? -1 : s->worker;
+    return h;
+}
+
 static inline void cr_walk_barrier(const cr_walk_split *s) {
-    if (s && s->workers >= 2) s->barrier(s->barrier_ctx);
+    if (s && s->workers >= 2) s->barrier(s->ctx);
 }
 
 /*
@@ -54,8 +78,12 @@ void CR_TYPED(cr_linear_vjp_share_f32, cr_linear_vjp_share_f64)(
 /*
  * Options of the forward walk (zero-initialise, then set):
  *   w0t     float32: W_0ᵀ packed (abt_kernel.h), x W_0 by the kernel, or NULL.
- *   split   the worker's columns of each hidden layer, then its rows of the
- *           batch for the last layer, a barrier after each hidden layer; NULL: all.
+ *   split   the worker's halves (cr_walk_next): columns of each hidden layer,
+ *           then rows of the batch for the last layer, a barrier after each
+ *           hidden layer; NULL: all.
+ *   rows_done  with split, called for each half of the last layer right after
+ *           its rows [i0, i1) (half `half`), in the same claim: the caller's
+ *           work on those rows (training's loss and G). May be NULL.
  *   nz, nnz float32, one row (the per-example SGD path): each layer's nonzero
  *           inputs are found and kept (layer l's at nz + Σ_{j<l} dims[j], their
  *           count in nnz[l]) and r_l = b_l + Σ_{i: h_i ≠ 0} h_i W_l[i, :] by the
@@ -64,6 +92,8 @@ void CR_TYPED(cr_linear_vjp_share_f32, cr_linear_vjp_share_f64)(
 typedef struct {
     const cr_abt_packed *w0t;
     const cr_walk_split *split;
+    void (*rows_done)(void *ctx, int half, size_t i0, size_t i1);
+    void *rows_ctx;
     uint32_t *nz;
     size_t *nnz;
 } FN(forward_opts);
