@@ -64,6 +64,10 @@ cr_status cr_abt_replace(cr_abt_gemm_fn kernel) {
 
 void cr_abt_restore(void) { abt_replaced = NULL; }
 
+/* below; the portable set's loops, on every CPU */
+static void abt_portable(size_t n_ex, size_t kr, const float *a, size_t lda,
+                         const cr_abt_packed *b, float *c, size_t ldc);
+
 #if CR_ABT_X86
 
 int cr_abt_available(void) { return cr_isa_current() != CR_ISA_PORTABLE; }
@@ -243,8 +247,6 @@ typedef void (*abt_block_fn)(const abt_rows *, const cr_abt_packed *, int);
 /* AVX-512: blocks[R - 8] for R in [8, 14] rows; AVX2 takes any R */
 static const abt_block_fn abt_blocks[] = {abt_block_8,  abt_block_9,  abt_block_10, abt_block_11,
                                           abt_block_12, abt_block_13, abt_block_14};
-static void abt_portable(size_t n_ex, size_t kr, const float *a, size_t lda,
-                         const cr_abt_packed *b, float *c, size_t ldc);
 
 void cr_abt_gemm(size_t n_ex, size_t kr, const float *a, size_t lda, const size_t *derived,
                  const cr_abt_packed *b, float *c, size_t ldc) {
