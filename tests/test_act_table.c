@@ -127,9 +127,14 @@ static void bad_jvp_f64(size_t count, const double *r, const double *h, const do
     for (size_t i = 0; i < count; i++) hd[i] = -rd[i] * h[i] * (1 - h[i]);
 }
 
+/* not fmax(m, ...): GCC 12 for aarch64 crashes vectorising an fmax reduction over
+   float values widened to double (internal compiler error in vect_transform_reduction) */
 static double max_diff_f32(const float *a, const float *b, size_t n) {
     double m = 0;
-    for (size_t i = 0; i < n; i++) m = fmax(m, fabs((double)a[i] - b[i]));
+    for (size_t i = 0; i < n; i++) {
+        const double d = fabs((double)a[i] - b[i]);
+        if (d > m) m = d;
+    }
     return m;
 }
 static double max_diff_f64(const double *a, const double *b, size_t n) {
