@@ -1,9 +1,18 @@
 #!/usr/bin/env bash
 # Installs what chainrule needs on Debian 12 (run as root). Installs only what is missing.
+#   bash scripts/install-deps.sh           what scripts/test.sh needs
+#   bash scripts/install-deps.sh aarch64   what scripts/test-aarch64.sh needs (the arm64 architecture
+#                                          for dpkg, the cross compiler, qemu-user, the :arm64 -dev packages)
 set -euo pipefail
-pkgs=(build-essential clang cmake pkg-config valgrind
-      libopenblas-dev libcmocka-dev libcjson-dev zlib1g-dev libpng-dev libclang-rt-14-dev
-      python3-numpy python3-torch python3-onnx python3-venv dataset-fashion-mnist bc)
+if [ "${1:-}" = aarch64 ]; then
+  pkgs=(cmake pkg-config gcc-aarch64-linux-gnu qemu-user libc6:arm64 libpng-dev:arm64 zlib1g-dev:arm64
+        libcjson-dev:arm64 libcmocka-dev:arm64)
+  dpkg --print-foreign-architectures | grep -qx arm64 || { dpkg --add-architecture arm64; apt-get update -qq; }
+else
+  pkgs=(build-essential clang cmake pkg-config valgrind
+        libopenblas-dev libcmocka-dev libcjson-dev zlib1g-dev libpng-dev libclang-rt-14-dev
+        python3-numpy python3-torch python3-onnx python3-venv dataset-fashion-mnist bc)
+fi
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -14,5 +23,6 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt-get update -qq
   apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
+[ "${1:-}" = aarch64 ] && exit 0
 # onnxruntime from PyPI (tests/torch_onnx.py's independent ONNX runtime), in a venv under build-ci/
 bash "$(dirname "$0")/onnxruntime-venv.sh" >/dev/null
