@@ -173,6 +173,7 @@ put("model", "no_format.safetensors",
 # lying length, deep nesting, a shape that does not chain.
 sys.path.insert(0, os.path.join(root, "tests"))
 import onnx_models as om  # noqa: E402
+from onnx import helper  # noqa: E402
 
 L32 = om.random_layers([4, 5, 3], np.float32, 1)
 L64 = om.random_layers([4, 5, 3], np.float64, 2)
@@ -200,6 +201,11 @@ onnx_seeds.update({
     "half_raw.onnx": om.mlp(L16, ["tanh"]),
     "half_int32.onnx": om.mlp(L16, ["tanh"], raw=False),
 })
+# a regressor's head in metadata_props (what chainrule convert writes), and a final Tanh + Softmax
+_reg = om.mlp(L32, ["tanh"], out_act="sigmoid")
+helper.set_model_props(_reg, {"chainrule.head": "squared-error"})
+onnx_seeds["head_metadata.onnx"] = _reg
+onnx_seeds["output_tanh_softmax.onnx"] = om.mlp(L32, ["relu"], out_act="tanh", head="Softmax")
 
 
 def external(model, location, offsets):

@@ -818,7 +818,8 @@ static int decode_model(ox_ctx *c, const unsigned char *buf, size_t len, ox_mode
             if (key.len == sizeof hk - 1 && !memcmp(key.p, hk, key.len)) {
                 char v[32] = "";
                 cr_head h;
-                if (value.len < sizeof v) memcpy(v, value.p, value.len), v[value.len] = '\0';
+                if (value.len && value.len < sizeof v) /* value.p is NULL when absent */
+                    memcpy(v, value.p, value.len), v[value.len] = '\0';
                 if (!cr_head_parse(v, &h))
                     return cr_error_set(c->err, "%s: metadata_props chainrule.head is not "
                                                 "softmax-cross-entropy or squared-error", c->file);
