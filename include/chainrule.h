@@ -593,8 +593,10 @@ void cr_train_ws_free(cr_train_ws *ws);
  * n = 1). Two workers split every layer's gemms between them (forward: the
  * output columns of W_l, and the batch rows for the last layer, its softmax
  * and loss; backward: the input rows of W_l, and the first layer's output
- * columns; cr_train_epoch_f32's batch gather too) and meet at a barrier
- * between layers. Optimisers other than plain SGD write the gradient block
+ * columns; cr_train_epoch_f32's batch gather too): each worker computes its
+ * own half of a layer first and then the other half if no one has claimed it,
+ * so a worker kept off its core stalls only the halves it has claimed (the
+ * bits depend on the halves, not on who computes them). Optimisers other than plain SGD write the gradient block
  * the same way and then step on the calling thread. While two workers run,
  * the BLAS is set to 1 thread (its previous count is restored on n = 1 or
  * free). The split is fixed, so results are deterministic for a given worker
