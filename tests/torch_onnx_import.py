@@ -210,6 +210,7 @@ def test_external(d):
               os.path.join(inner, "sub", "weights.bin")):
         shutil.copy(os.path.join(base, "weights.bin"), f)
     os.symlink(os.path.join(outer, "weights.bin"), os.path.join(inner, "link.bin"))
+    os.mkfifo(os.path.join(inner, "pipe.bin"))  # opening it for reading must not block
     good = onnx.load(os.path.join(base, "model.onnx"), load_external_data=False)
     first = good.graph.initializer[0]
     kv = {e.key: e.value for e in first.external_data}
@@ -225,6 +226,7 @@ def test_external(d):
         ("sub-folder", {"location": "sub/weights.bin"}, ["'sub/weights.bin'", "not a plain file name"]),
         ("symbolic link", {"location": "link.bin"}, ["'link.bin'", "symbolic link"]),
         ("a folder", {"location": "adir"}, ["'adir'", "not a regular file"]),
+        ("a named pipe", {"location": "pipe.bin"}, ["'pipe.bin'", "not a regular file"]),
         ("dot-dot", {"location": ".."}, ["not a plain file name"]),
     ]
     never = os.path.join(d, "never.safetensors")

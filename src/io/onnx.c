@@ -269,7 +269,9 @@ static int read_external(ox_ctx *c, const char *tensor, const ox_external *x, si
     if (!path) return cr_error_set(c->err, "%s: out of memory", c->file);
     if (dl) memcpy(path, c->dir, dl), path[dl++] = '/';
     memcpy(path + dl, loc, ll + 1);
-    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    /* O_NONBLOCK: a FIFO in a hostile folder must not block the open (fstat then refuses it);
+       it does not change reads of a regular file */
+    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
     free(path);
     struct stat st;
     const char *problem = NULL;
