@@ -6,6 +6,7 @@
  *
  *   Jacobian   ∂J/∂θ = (Σy) ŷ − y  = ŷ − y  for one-hot y      (1×K)
  *   VJP        g_θ = g (ŷ − y)      (g: scalar per row; NULL means 1)
+ *   JVP        J̇ = ⟨(Σy) ŷ − y, θ̇⟩  (one scalar per row)
  *
  * Each term y_i (lse − θ_i) is ≥ 0, so there is no cancellation, no log(0)
  * and no 0/0, even for logits of ±1e4.
