@@ -21,6 +21,10 @@ if [ ! -d /usr/share/datasets/fashion-mnist ]; then
   [ "$fail" = 0 ]; exit
 fi
 M=$T/gelu.safetensors
+expect 2 "train a gelu net to .onnx is refused before training" -- "$CR" train --data fashion-mnist \
+  --layers 784,8,10 --activation gelu --epochs 1 --seed 1 --out "$T/gelu.onnx"
+one_line_error "has no ONNX op" "train gelu --out .onnx"
+no_file "$T/gelu.onnx" "train gelu --out .onnx"
 expect 0 "train a gelu net" -- "$CR" train --data fashion-mnist --layers 784,64,10 --activation gelu \
   --epochs 1 --seed 1 --out "$M"
 acc=$(sed -n 's/.*test accuracy \([0-9.]*\).*/\1/p' "$T/out" | tail -1)

@@ -385,6 +385,12 @@ int cmd_train(int argc, char **argv) {
         cr_rng_seed(&rs.rng, rs.seed ^ 0x53485546464c45ULL); /* "SHUFFLE" */
     }
     cr_net *net = model.net;
+    for (int l = 0; cli_out_is_onnx(t.out) && l + 1 < net->n_layers; l++)
+        if (net->act[l] == CR_ACT_GELU) { /* the ONNX writer would refuse it after an epoch */
+            cli_error("train: %s: layer %d's gelu has no ONNX op in opset 13; write a .safetensors "
+                      "model instead", t.out, l + 1);
+            goto done;
+        }
     if (net->dims[0] != train.d) {
         cli_error("train: the network takes %zu inputs but %s has %zu features per example",
                   net->dims[0], rs.data, train.d);
