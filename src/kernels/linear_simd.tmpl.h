@@ -1,7 +1,7 @@
 /*
- * The training kernels of train_kernels.c for one instruction set, included
+ * The training kernels of kernels/linear.c for one instruction set, included
  * once with CR_SIMD_AVX2 (8 floats per register) and once with CR_SIMD_AVX512
- * (16 floats). Each loop is the portable reference of train_kernels.c with
+ * (16 floats). Each loop is the portable reference of kernels/linear.c with
  * whole registers of columns, the last columns loaded and stored under a mask
  * (no scalar tail): the same operations per element, in the same order.
  * Arithmetic is written with GCC/Clang vector operators on the intrinsics'

@@ -2,11 +2,11 @@
  * Small float32 kernels of the training loop, whose sigmoid and sigmoid VJP
  * the float32 network chain (net.tmpl.c) also uses (private to src/net). Each
  * exists in every kernel set (chainrule.h, cr_isa): the portable C reference
- * and its AVX2 and AVX-512 instantiations (train_kernels_simd.tmpl.h), which
+ * and its AVX2 and AVX-512 instantiations (linear_simd.tmpl.h), which
  * give the same bits as the reference; the set in use is cr_isa_current().
  */
-#ifndef CR_TRAIN_KERNELS_H
-#define CR_TRAIN_KERNELS_H
+#ifndef CR_KERNELS_LINEAR_H
+#define CR_KERNELS_LINEAR_H
 
 #include <stddef.h>
 #include <stdint.h>

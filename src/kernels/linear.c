@@ -1,14 +1,14 @@
 /*
- * Kernels of the training loop, see train_kernels.h, once per kernel set
+ * Kernels of the training loop, see kernels/linear.h, once per kernel set
  * (chainrule.h, cr_isa): the portable C loops below are the reference, and
- * train_kernels_simd.tmpl.h instantiates the same loops for AVX2 (8 floats
+ * linear_simd.tmpl.h instantiates the same loops for AVX2 (8 floats
  * per register) and AVX-512 (16 floats), with masked loads and stores for
  * the last columns. Every variant performs, for every element, the same
  * operations in the same order as the reference (no contraction to FMA, no
  * reordered sums), so all three give the same bits (tests/test_kernels.c
  * compares them byte for byte).
  */
-#include "train_kernels.h"
+#include "kernels/linear.h"
 
 #include <math.h>
 #include <stdint.h>
@@ -185,12 +185,12 @@ static const kernels k_portable = CR_KERNEL_TABLE(portable);
 #include <immintrin.h>
 
 #define CR_SIMD_AVX2 1
-#include "train_kernels_simd.tmpl.h"
+#include "linear_simd.tmpl.h"
 #undef CR_SIMD_AVX2
 static const kernels k_avx2 = CR_KERNEL_TABLE(avx2);
 
 #define CR_SIMD_AVX512 1
-#include "train_kernels_simd.tmpl.h"
+#include "linear_simd.tmpl.h"
 #undef CR_SIMD_AVX512
 static const kernels k_avx512 = CR_KERNEL_TABLE(avx512);
 
