@@ -17,7 +17,7 @@
 
 #include "chainrule.h"
 #include "chainrule_data.h"
-#include "kernels/linear.h"
+#include "kernels/elementwise.h"
 #include "net/train_pool.h"
 #include "testutil.h"
 

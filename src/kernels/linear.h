@@ -1,9 +1,11 @@
 /*
- * Small float32 kernels of the training loop, whose sigmoid and sigmoid VJP
- * the float32 network chain (net.tmpl.c) also uses (private to src/net). Each
- * exists in every kernel set (chainrule.h, cr_isa): the portable C reference
- * and its AVX2 and AVX-512 instantiations (linear_simd.tmpl.h), which
- * give the same bits as the reference; the set in use is cr_isa_current().
+ * The float32 per-example kernels of the linear op r = x W + b and its
+ * derivatives: the sparse forward (only the nonzero inputs), the VJP's
+ * W g per example, the parameter step of one example, and the bias gradient
+ * as a column sum. Each exists in every kernel set (chainrule.h, cr_isa): the
+ * portable C reference (linear.c) and its AVX2 and AVX-512 instantiations
+ * (linear_simd.tmpl.h), which give the same bits as the reference; the set in
+ * use is cr_isa_current(). Private to the library (src/kernels, below src/ops).
  */
 #ifndef CR_KERNELS_LINEAR_H
 #define CR_KERNELS_LINEAR_H
@@ -24,24 +26,5 @@ void cr_gemv_rows_f32(size_t din, size_t dout, const float *w, const float *g, f
    updated value is finite. */
 int cr_sparse_ger_f32(size_t nnz, const uint32_t *idx, size_t dout, float a, const float *h,
                       const float *g, float *w, float *b);
-
-
-/* h = σ(r) for the training forward: exp through a Cephes-style polynomial
-   (relative error ~2e-7, i.e. within 2 ulp of expf), stable form
-   e = exp(−|r|), h = 1/(1+e) for r ≥ 0 and e/(1+e) for r < 0. */
-void cr_sigmoid_fast_f32(size_t count, const float *r, float *h);
-/* gr = g ∘ h ∘ (1 − h), the sigmoid VJP (same expression as the op's). */
-void cr_sigmoid_vjp_fast_f32(size_t count, const float *h, const float *g, float *gr);
-
-/* 1 if all count values are finite (one pass, x * 0 accumulated). */
-int cr_all_finite_f32(size_t count, const float *x);
-
-/* Optimiser updates over n parameters (see chainrule.h for the formulas);
-   wd is the L2 coefficient. */
-void cr_opt_sgd_f32(size_t n, float lr, float wd, float *p, const float *g);
-void cr_opt_momentum_f32(size_t n, float lr, float wd, float mu, int nesterov, float *p,
-                         const float *g, float *m);
-void cr_opt_adam_f32(size_t n, float step_size, float wd, float b1, float b2, float sbc2,
-                     float eps, float *p, const float *g, float *m, float *v);
 
 #endif

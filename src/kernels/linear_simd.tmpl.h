@@ -1,67 +1,10 @@
 /*
- * The training kernels of kernels/linear.c for one instruction set, included
- * once with CR_SIMD_AVX2 (8 floats per register) and once with CR_SIMD_AVX512
- * (16 floats). Each loop is the portable reference of kernels/linear.c with
- * whole registers of columns, the last columns loaded and stored under a mask
- * (no scalar tail): the same operations per element, in the same order.
- * Arithmetic is written with GCC/Clang vector operators on the intrinsics'
- * own types (__m256, __m512), which stay in registers at this width.
+ * The kernels of linear.c for one instruction set, included once with
+ * CR_SIMD_AVX2 and once with CR_SIMD_AVX512 (simd_begin.tmpl.h). Each loop is
+ * the portable reference of linear.c with whole registers of columns: the
+ * same operations per element, in the same order.
  */
-#if defined(CR_SIMD_AVX2)
-#define S(name) name##_avx2
-#define TARGET __attribute__((target("avx2,fma")))
-#define VL 8
-typedef __m256 vf_avx2;
-typedef uint32_t vu_avx2 __attribute__((vector_size(32)));
-#define VF vf_avx2
-#define VU vu_avx2
-#define VMASK __m256i
-#define VMASK_NONE _mm256_setzero_si256()
-#define VLOAD(p) _mm256_loadu_ps(p)
-#define VSTORE(p, v) _mm256_storeu_ps((p), (v))
-#define VSET1(x) _mm256_set1_ps(x)
-#define VZERO() _mm256_setzero_ps()
-#define VSQRT(v) _mm256_sqrt_ps(v)
-#define VMAX(a, b) _mm256_max_ps((a), (b))
-/* the first n lanes (0 < n < VL) */
-#define VMASK_N(n) \
-    _mm256_cmpgt_epi32(_mm256_set1_epi32((int)(n)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7))
-#define VLOAD_M(p, m) _mm256_maskload_ps((p), (m))
-#define VSTORE_M(p, m, v) _mm256_maskstore_ps((p), (m), (v))
-/* b where the sign bit of s is set, else a */
-#define VSELECT_SIGN(s, a, b) _mm256_blendv_ps((a), (b), (s))
-/* 1 if every lane is zero (not NaN) */
-#define VALL_ZERO(v) (_mm256_movemask_ps(_mm256_cmp_ps((v), VZERO(), _CMP_NEQ_UQ)) == 0)
-/* 1 if no lane of the uint32 vector u has a bit set other than the sign bit */
-#define VBITS_SIGN_ONLY(u) _mm256_testz_si256((__m256i)(u), _mm256_set1_epi32(INT32_MAX))
-#elif defined(CR_SIMD_AVX512)
-#define S(name) name##_avx512
-#define TARGET __attribute__((target("avx512f,avx2,fma")))
-#define VL 16
-typedef __m512 vf_avx512;
-typedef uint32_t vu_avx512 __attribute__((vector_size(64)));
-#define VF vf_avx512
-#define VU vu_avx512
-#define VMASK __mmask16
-#define VMASK_NONE ((__mmask16)0)
-#define VLOAD(p) _mm512_loadu_ps(p)
-#define VSTORE(p, v) _mm512_storeu_ps((p), (v))
-#define VSET1(x) _mm512_set1_ps(x)
-#define VZERO() _mm512_setzero_ps()
-#define VSQRT(v) _mm512_sqrt_ps(v)
-#define VMAX(a, b) _mm512_max_ps((a), (b))
-#define VMASK_N(n) ((__mmask16)((1u << (n)) - 1))
-#define VLOAD_M(p, m) _mm512_maskz_loadu_ps((m), (p))
-#define VSTORE_M(p, m, v) _mm512_mask_storeu_ps((p), (m), (v))
-#define VSELECT_SIGN(s, a, b)                                                                  \
-    _mm512_mask_blend_ps(_mm512_test_epi32_mask(_mm512_castps_si512(s),                       \
-                                                _mm512_set1_epi32(INT32_MIN)),                \
-                         (a), (b))
-#define VALL_ZERO(v) (_mm512_cmp_ps_mask((v), VZERO(), _CMP_NEQ_UQ) == 0)
-#define VBITS_SIGN_ONLY(u) (_mm512_test_epi32_mask((__m512i)(u), _mm512_set1_epi32(INT32_MAX)) == 0)
-#else
-#error "include with CR_SIMD_AVX2 or CR_SIMD_AVX512 defined"
-#endif
+#include "simd_begin.tmpl.h"
 
 /* Columns [j0, j0 + NV·VL) of r = b + Σ_q x_{i_q} W[i_q, :], NV registers of
    accumulators held over all rows; with `masked`, the last register holds only
@@ -177,59 +120,6 @@ TARGET static int S(sparse_ger)(size_t nnz, const uint32_t *idx, size_t dout, fl
     return VBITS_SIGN_ONLY(chk);
 }
 
-TARGET static void S(sigmoid)(size_t count, const float *r, float *h) {
-    const VF lo = VSET1(-87.0f), magic = VSET1(12582912.0f), one = VSET1(1.0f);
-    const VU sign = (VU)VSET1(-0.0f), bias = (VU)VSET1(0.0f) + 127u;
-    for (size_t i = 0; i < count; i += VL) {
-        const size_t lanes = count - i < VL ? count - i : VL;
-        const VMASK m = lanes < VL ? VMASK_N(lanes) : VMASK_NONE;
-        const VF rv = lanes < VL ? VLOAD_M(r + i, m) : VLOAD(r + i);
-        const VF x = VMAX(lo, (VF)((VU)rv | sign)); /* −|r|, clamped; NaN stays NaN */
-        const VF t = x * 1.44269504088896341f + magic;
-        const VU n = (VU)t - (VU)magic;
-        const VF nf = t - magic;
-        const VF f = x - nf * 0.693359375f + nf * 2.12194440e-4f, f2 = f * f;
-        VF p = 1.9875691500e-4f * f + 1.3981999507e-3f;
-        p = p * f + 8.3334519073e-3f;
-        p = p * f + 4.1665795894e-2f;
-        p = p * f + 1.6666665459e-1f;
-        p = p * f + 5.0000001201e-1f;
-        p = p * f2 + f + one;
-        const VF e = p * (VF)((n + bias) << 23);
-        const VF out = VSELECT_SIGN(rv, one / (one + e), e / (one + e));
-        if (lanes < VL)
-            VSTORE_M(h + i, m, out);
-        else
-            VSTORE(h + i, out);
-    }
-}
-
-/* Element-wise loops over count floats: BODY(i, m, L, S) with L(p) the load
-   and S(p, v) the store of the registers at i (masked by m in the last one). */
-#define CR_SIMD_ELEMENTWISE(count, BODY)                                                       \
-    do {                                                                                       \
-        size_t i_ = 0;                                                                         \
-        for (; i_ + VL <= (count); i_ += VL) {                                                 \
-            BODY(i_, VLOAD, VSTORE_ALL)                                                        \
-        }                                                                                      \
-        if (i_ < (count)) {                                                                    \
-            const VMASK m_ = VMASK_N((count) - i_);                                            \
-            BODY(i_, VLOAD_TAIL, VSTORE_TAIL)                                                  \
-        }                                                                                      \
-    } while (0)
-#define VSTORE_ALL(p, v) VSTORE((p), (v))
-#define VLOAD_TAIL(p) VLOAD_M((p), m_)
-#define VSTORE_TAIL(p, v) VSTORE_M((p), m_, (v))
-
-TARGET static void S(sigmoid_vjp)(size_t count, const float *hh, const float *g, float *gr) {
-    const VF one = VSET1(1.0f);
-#define CR_BODY(i, LD, ST)                                                                     \
-    const VF hv = LD(hh + i);                                                                  \
-    ST(gr + i, LD(g + i) * hv * (one - hv));
-    CR_SIMD_ELEMENTWISE(count, CR_BODY);
-#undef CR_BODY
-}
-
 TARGET static void S(colsum)(size_t n, size_t h, float a, const float *g, float beta, float *b) {
     const VF av = VSET1(a), bv = VSET1(beta);
 #define CR_BODY(j, LD, ST)                                                                     \
@@ -240,73 +130,4 @@ TARGET static void S(colsum)(size_t n, size_t h, float a, const float *g, float 
 #undef CR_BODY
 }
 
-TARGET static int S(finite)(size_t count, const float *x) {
-    VF a0 = VZERO(), a1 = VZERO(), a2 = VZERO(), a3 = VZERO();
-    const VF zero = VZERO();
-    size_t i = 0;
-    for (; i + 4 * VL <= count; i += 4 * VL) { /* x * 0 is NaN for NaN and ±inf, else ±0 */
-        a0 = a0 + VLOAD(x + i) * zero;
-        a1 = a1 + VLOAD(x + i + VL) * zero;
-        a2 = a2 + VLOAD(x + i + 2 * VL) * zero;
-        a3 = a3 + VLOAD(x + i + 3 * VL) * zero;
-    }
-#define CR_BODY(j, LD, ST) a0 = a0 + LD(x + i + j) * zero;
-    CR_SIMD_ELEMENTWISE(count - i, CR_BODY);
-#undef CR_BODY
-    return VALL_ZERO(a0 + a1 + a2 + a3);
-}
-
-TARGET static void S(opt_sgd)(size_t n, float lr, float wd, float *p, const float *g) {
-#define CR_BODY(i, LD, ST)                                                                     \
-    const VF pv = LD(p + i);                                                                   \
-    ST(p + i, pv - lr * (LD(g + i) + wd * pv));
-    CR_SIMD_ELEMENTWISE(n, CR_BODY);
-#undef CR_BODY
-}
-
-TARGET static void S(opt_momentum)(size_t n, float lr, float wd, float mu, int nesterov, float *p,
-                                   const float *g, float *m) {
-#define CR_BODY(i, LD, ST)                                                                     \
-    const VF pv = LD(p + i), gv = LD(g + i) + wd * pv, mv = mu * LD(m + i) + gv;               \
-    ST(m + i, mv);                                                                             \
-    ST(p + i, pv - lr * (nesterov ? (VF)(gv + mu * mv) : mv));
-    CR_SIMD_ELEMENTWISE(n, CR_BODY);
-#undef CR_BODY
-}
-
-TARGET static void S(opt_adam)(size_t n, float step_size, float wd, float b1, float b2, float sbc2,
-                               float eps, float *p, const float *g, float *m, float *v) {
-    const float c1 = 1 - b1, c2 = 1 - b2;
-#define CR_BODY(i, LD, ST)                                                                     \
-    const VF pv = LD(p + i), gv = LD(g + i) + wd * pv;                                         \
-    const VF mv = b1 * LD(m + i) + c1 * gv, vv = b2 * LD(v + i) + c2 * gv * gv;                \
-    ST(m + i, mv);                                                                             \
-    ST(v + i, vv);                                                                             \
-    ST(p + i, pv - step_size * mv / (VSQRT(vv) / sbc2 + eps));
-    CR_SIMD_ELEMENTWISE(n, CR_BODY);
-#undef CR_BODY
-}
-
-#undef CR_SIMD_ELEMENTWISE
-#undef VSTORE_ALL
-#undef VLOAD_TAIL
-#undef VSTORE_TAIL
-#undef S
-#undef TARGET
-#undef VL
-#undef VF
-#undef VU
-#undef VMASK
-#undef VMASK_NONE
-#undef VLOAD
-#undef VSTORE
-#undef VSET1
-#undef VZERO
-#undef VSQRT
-#undef VMAX
-#undef VMASK_N
-#undef VLOAD_M
-#undef VSTORE_M
-#undef VSELECT_SIGN
-#undef VALL_ZERO
-#undef VBITS_SIGN_ONLY
+#include "simd_end.tmpl.h"
