@@ -173,15 +173,6 @@ int cli_require_plain(const char *cmd, const char *path, const cr_net *net);
    examples --index chose); finite; in dtype; *t malloc'd. */
 int cli_load_regression_targets(const char *path, size_t n, size_t first, size_t total, size_t k,
                                 cr_dtype dtype, void **t);
-/*
- * Loads inputs for a model: .npy of shape [N, D], [N, ...] with D elements per
- * row (images), or [D] (one example). Converted to the net's dtype; uint8 pixels
- * are scaled to [0, 1]. If the model stores input.mean/input.std the inputs are
- * standardised (x - mean) / std, as in training. *x is malloc'd (caller frees).
- */
-int cli_load_inputs(const char *path, const cr_model *model, void **x, size_t *n);
-/* Labels (.npy class indices [N] or one-hot [N, K]) as N x K targets, malloc'd. */
-int cli_load_targets(const char *path, size_t n, size_t k, cr_dtype dtype, void **y);
 /* The chain rule through standardisation: dJ/dx_raw = dJ/dx_std / std, per row. */
 void cli_unstandardize_grad(const cr_model *model, size_t n, void *dx);
 /* Writes an array of the given real dtype to .npy (atomic); prints errors. */

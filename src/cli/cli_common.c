@@ -265,25 +265,6 @@ int cli_require_plain(const char *cmd, const char *path, const cr_net *net) {
                      "output is the logits θ with softmax + cross-entropy on top", path, cmd, t);
 }
 
-int cli_load_inputs(const char *path, const cr_model *model, void **x, size_t *n) {
-    cli_examples_opts o = {0};
-    cli_examples ex;
-    o.inputs = path;
-    *x = NULL;
-    int rc = cli_examples_load(&o, model->net->dims[0], model->net->dims[model->net->n_layers],
-                               model->net->dtype, &ex);
-    if (!rc) rc = cli_examples_standardize(model, &ex);
-    if (rc) {
-        cli_examples_free(&ex);
-        return rc;
-    }
-    *x = ex.x;
-    *n = ex.n;
-    ex.x = NULL;
-    cli_examples_free(&ex);
-    return CLI_OK;
-}
-
 void cli_unstandardize_grad(const cr_model *model, size_t n, void *dx) {
     const void *sd = model->input_std.data;
     if (!sd || !model->input_mean.data) return;
@@ -292,16 +273,6 @@ void cli_unstandardize_grad(const cr_model *model, size_t n, void *dx) {
     for (size_t i = 0; i < n; i++)
         for (size_t j = 0; j < d; j++)
             cli_set(t, dx, i * d + j, cli_get(t, dx, i * d + j) / cli_get(st, sd, j));
-}
-
-int cli_load_targets(const char *path, size_t n, size_t k, cr_dtype dtype, void **y) {
-    cr_error err;
-    cr_array a;
-    *y = NULL;
-    if (cr_npy_read(path, &a, &err) != 0) return cli_io_error(&err);
-    int rc = cr_labels_to_targets(path, &a, n, k, dtype, y, &err);
-    cr_array_free(&a);
-    return rc == 0 ? CLI_OK : cli_io_error(&err);
 }
 
 int cli_load_regression_targets(const char *path, size_t n, size_t first, size_t total, size_t k,
