@@ -61,7 +61,7 @@ void CR_TYPED(cr_net_diag_vjp_f32, cr_net_diag_vjp_f64)(void *ctx, const FN(diag
 /*
  * The forward walk over rows [0, n) of the tape: r_l = h_{l−1} W_l + b_l
  * (cr_linear_forward_share; layer 0 by the packed kernel when w0t holds W_0ᵀ
- * packed, float32, abt_kernel.h), h_l = act(r_l) through the op table, and for
+ * packed, float32, kernels/abt.h), h_l = act(r_l) through the op table, and for
  * the last layer θ, the output o = a_out(θ) (tape->out) and the head's
  * prediction (post[L−1]: ŷ = S(o), or o for squared error); no checks,
  * tape->n and tape->input untouched (the callers do that once). w0t may be NULL.
@@ -84,7 +84,7 @@ void CR_TYPED(cr_net_head_vjp_f32, cr_net_head_vjp_f64)(const cr_net *net, const
                                                         size_t n, const real *y, real *g);
 
 /* cr_net_forward with layer 0's product x W_0 by the packed kernel when w0t
-   holds W_0ᵀ packed (float32, abt_kernel.h); w0t NULL or without data: the
+   holds W_0ᵀ packed (float32, kernels/abt.h); w0t NULL or without data: the
    same as cr_net_forward. */
 cr_status CR_TYPED(cr_net_forward_packed_f32, cr_net_forward_packed_f64)(
     const cr_net *net, cr_tape *tape, size_t n, const real *x, const cr_abt_packed *w0t);
@@ -92,7 +92,7 @@ cr_status CR_TYPED(cr_net_forward_packed_f32, cr_net_forward_packed_f64)(
 /*
  * What the reverse walk keeps and how it steps. Zero-initialise, then set:
  *   dx      ∂/∂x (n × D), or NULL: stop before layer 0's product.
- *   w0      float32: W_0 packed (abt_kernel.h) for the last product G W_0ᵀ, or NULL.
+ *   w0      float32: W_0 packed (kernels/abt.h) for the last product G W_0ᵀ, or NULL.
  *   step    .dst: the parameter step of every layer into the flat layout of
  *           net->params (cr_linear_param_step: W_l <- β W_l + α H_{l−1}ᵀ G,
  *           b_l <- β b_l + α Σ_n G_n), or NULL for none. dst may be a gradient

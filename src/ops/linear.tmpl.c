@@ -10,17 +10,17 @@
  * walks run the forms below them (linear.tmpl.h): the forward and the VJP on a
  * share of the columns, and the parameter step W <- βW + α xᵀG, b <- βb + α ΣG
  * on a block of W. Their float32 backends sit beneath them, as the sigmoid's
- * SIMD kernels sit beneath its table row: the packed A·Bᵀ kernel (abt_kernel.h)
+ * SIMD kernels sit beneath its table row: the packed A·Bᵀ kernel (kernels/abt.h)
  * for layer 0's products, the vectorised column sum, and for one row (the
  * per-example SGD path) the gemv, the sparse gemv over the nonzero inputs and
- * the sparse rank-one update (train_kernels.h). Each form picks its backend
+ * the sparse rank-one update (kernels/linear.h). Each form picks its backend
  * from its arguments only, so a caller gets the same bits for the same call.
  */
 #include <string.h>
 
 #include "linear.tmpl.h"
 #if defined(CR_REAL_F32)
-#include "net/train_kernels.h" /* the column sum and the one-row kernels */
+#include "kernels/linear.h" /* the column sum and the one-row kernels */
 #endif
 
 void CR_TYPED(cr_linear_forward_f32, cr_linear_forward_f64)(

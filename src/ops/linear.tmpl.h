@@ -10,12 +10,12 @@
 
 #include <stdint.h>
 
-#include "net/abt_kernel.h" /* cr_abt_packed: the packed A·Bᵀ kernel */
+#include "kernels/abt.h" /* cr_abt_packed: the packed A·Bᵀ kernel */
 
 /*
  * Forward on the share [c0, c1) of the outputs: r[:, c0:c1) <- x W[:, c0:c1) + b[c0:c1)
  * for n rows. The whole row (c0 = 0, c1 = dout) is cr_linear_forward, or in
- * float32, when wt_packed holds Wᵀ packed (abt_kernel.h), x W by the packed
+ * float32, when wt_packed holds Wᵀ packed (kernels/abt.h), x W by the packed
  * kernel and then + b; a part of it one gemm after b is copied in.
  */
 void CR_TYPED(cr_linear_forward_share_f32, cr_linear_forward_share_f64)(
@@ -26,7 +26,7 @@ void CR_TYPED(cr_linear_forward_share_f32, cr_linear_forward_share_f64)(
  * The VJP G_in = G Wᵀ (G: n_ex·kr rows × dout, G_in of row stride ld_in) on the
  * share [lo, hi) of the inputs: G_in[:, lo:hi) <- G W[lo:hi, :]ᵀ. kr is the rows
  * of G per example (1, or K for the closed Jacobian). In float32, when w_packed
- * holds W packed (abt_kernel.h) and the share is whole, one pass of the packed
+ * holds W packed (kernels/abt.h) and the share is whole, one pass of the packed
  * kernel (with `derived` as cr_abt_gemm: each example's row derived from the
  * others, or NULL); otherwise one gemm.
  */
