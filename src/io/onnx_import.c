@@ -493,6 +493,18 @@ static int build_model(ox_chain *ch, cr_model *out) {
                 ((float *)out->input_std.data)[f] = sd;
             }
         }
+        double *mv = malloc(dims[0] * sizeof *mv), *sv = malloc(dims[0] * sizeof *sv);
+        cr_status ls = mv && sv ? CR_OK : CR_ERR_NOMEM;
+        for (size_t f = 0; ls == CR_OK && f < dims[0]; f++) { /* the values stored above */
+            mv[f] = dt == CR_F64 ? ((double *)out->input_mean.data)[f] : ((float *)out->input_mean.data)[f];
+            sv[f] = dt == CR_F64 ? ((double *)out->input_std.data)[f] : ((float *)out->input_std.data)[f];
+        }
+        if (ls == CR_OK) ls = cr_net_set_input_affine(net, CR_AFFINE_SUB_DIV, mv, sv);
+        free(mv), free(sv);
+        if (ls != CR_OK) {
+            cr_model_free(out);
+            return cr_error_set(c->err, "%s: the input standardisation: %s", c->file, cr_status_string(ls));
+        }
     }
     return 0;
 }

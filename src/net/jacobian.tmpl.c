@@ -204,6 +204,11 @@ static cr_status FN(jac_closed)(const FN(jac_job) *job, FN(jac_scratch) *s, size
                                                  .derived = job->of_probs ? s->derived : NULL,
                                                  .reps = k, .skip_top = 1, .buf0 = s->a,
                                                  .buf1 = s->b, .deriv_scratch = s->c});
+    else if (net->link_form[0] != CR_AFFINE_NONE) { /* no walk: link 0's step, M <- M diag(a) */
+        FN(affine) a;
+        FN(net_affine)(net, 0, &a);
+        FN(affine_vjp)(&a, m * k, net->dims[0], jac, jac);
+    }
     return CR_OK;
 }
 

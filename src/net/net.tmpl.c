@@ -43,7 +43,44 @@ static cr_status FN(tape_check)(const cr_net *net, const cr_tape *tape) {
     if (tape->has_out_act != net->has_out_act || tape->head != net->head) return CR_ERR_ARG;
     for (int l = 0; l <= net->n_layers; l++)
         if (tape->dims[l] != net->dims[l]) return CR_ERR_ARG;
+    if (!cr_tape_fits_links(net, tape)) return CR_ERR_ARG;
     return CR_OK;
+}
+
+/* Link 0, the input's affine link (ops/affine.tmpl.c): z = link_0(x) on rows [0, n)
+   into tape->input_z (with two halves each its share of the rows, then a barrier),
+   or x itself without an input link. The forward walk continues from z. */
+static const real *FN(net_input_link)(const cr_net *net, cr_tape *tape, size_t n, const real *x,
+                                      const cr_walk_split *split) {
+    if (net->link_form[0] == CR_AFFINE_NONE) return x;
+    FN(affine) a;
+    FN(net_affine)(net, 0, &a);
+    const size_t d = net->dims[0];
+    real *z = tape->input_z;
+    for (cr_walk_split hf = cr_walk_next(split, NULL); hf.worker >= 0; hf = cr_walk_next(split, &hf)) {
+        size_t i0, i1;
+        cr_walk_share(&hf, n, &i0, &i1);
+        if (i1 > i0) FN(affine_forward)(&a, i1 - i0, d, x + i0 * d, z + i0 * d);
+    }
+    cr_walk_barrier(split);
+    return z;
+}
+
+/* The last step of the reverse walk for ∂/∂x: dx <- dx ∘ a, the input link's VJP on
+   m rows (a does not depend on x), so that every derivative is w.r.t. the raw input.
+   With two halves, after a barrier, each its share of the rows. */
+static void FN(net_input_link_vjp)(const cr_net *net, size_t m, real *dx,
+                                   const cr_walk_split *split) {
+    if (net->link_form[0] == CR_AFFINE_NONE) return;
+    FN(affine) a;
+    FN(net_affine)(net, 0, &a);
+    const size_t d = net->dims[0];
+    cr_walk_barrier(split);
+    for (cr_walk_split hf = cr_walk_next(split, NULL); hf.worker >= 0; hf = cr_walk_next(split, &hf)) {
+        size_t i0, i1;
+        cr_walk_share(&hf, m, &i0, &i1);
+        if (i1 > i0) FN(affine_vjp)(&a, i1 - i0, d, dx + i0 * d, dx + i0 * d);
+    }
 }
 
 /* b[lo:hi) <- beta b[lo:hi) + alpha Σ_i G[i, lo:hi) (G: n rows of stride ld); beta == 0
@@ -123,7 +160,7 @@ void CR_TYPED(cr_net_forward_walk_f32, cr_net_forward_walk_f64)(
     const int L = net->n_layers;
     const cr_abt_packed *w0t = o ? o->w0t : NULL;
     const cr_walk_split *split = o ? o->split : NULL;
-    const real *in = x;
+    const real *in = FN(net_input_link)(net, tape, n, x, split); /* link 0 */
     size_t nz_off = 0;
     for (int l = 0; l < L; l++) {
         const size_t din = net->dims[l], dout = net->dims[l + 1];
@@ -167,7 +204,7 @@ void CR_TYPED(cr_net_forward_walk_f32, cr_net_forward_walk_f64)(
 #if defined(CR_REAL_F32)
             if (l == 0 && w0t && w0t->data && c0 == 0 && c1 == dout) {
                 /* r_0 <- x W_0 + b_0, x W_0 by the packed kernel */
-                cr_abt_gemm(n, 1, x, din, NULL, w0t, r, dout);
+                cr_abt_gemm(n, 1, in, din, NULL, w0t, r, dout);
                 for (size_t i = 0; i < n; i++)
                     for (size_t j = 0; j < dout; j++) r[i * dout + j] += b[j];
             } else
@@ -279,7 +316,7 @@ static void FN(reverse_layer)(const cr_net *net, const cr_tape *tape, size_t n, 
     if (!o->pdst) return;
     /* W_l <- beta W_l + alpha H_{l−1}ᵀ G,  b_l <- beta b_l + alpha Σ_n G_n; with two
        halves, rows [lo, hi) of W_l (l > 0, b_l with half 0) or its columns (l = 0) */
-    const real *in = l > 0 ? (const real *)tape->post[l - 1] : (const real *)tape->input;
+    const real *in = l > 0 ? (const real *)tape->post[l - 1] : FN(net_layer0_input)(net, tape);
     real *dw = o->pdst + net->w_offset[l], *db = o->pdst + net->b_offset[l];
     const int one = hf->workers < 2;
 #if defined(CR_REAL_F32)
@@ -362,6 +399,7 @@ void CR_TYPED(cr_net_reverse_walk_f32, cr_net_reverse_walk_f64)(
         if (l > 1) cr_walk_barrier(split);
         g = gh;
     }
+    if (o->dx) FN(net_input_link_vjp)(net, n * reps, o->dx, split); /* link 0 */
 }
 
 cr_status CR_TYPED(cr_net_backward_f32, cr_net_backward_f64)(const cr_net *net, cr_tape *tape,
@@ -398,6 +436,12 @@ cr_status CR_TYPED(cr_net_jvp_f32, cr_net_jvp_f64)(const cr_net *net, cr_tape *t
     const size_t n = tape->n, k = net->dims[L];
     const real *t = xd;
     real *out = tape->grad_a, *spare = tape->grad_b;
+    if (net->link_form[0] != CR_AFFINE_NONE) { /* ż <- ẋ ∘ a, link 0's JVP */
+        FN(affine) a;
+        FN(net_affine)(net, 0, &a);
+        FN(affine_jvp)(&a, n, net->dims[0], xd, spare);
+        t = spare;
+    }
     for (int l = 0; l < L; l++) {
         size_t din = net->dims[l], dout = net->dims[l + 1];
         /* Ṙ <- Ṫ W */
@@ -474,6 +518,16 @@ cr_status CR_TYPED(cr_net_input_jacobian_chain_f32, cr_net_input_jacobian_chain_
             m = m_next;
             m_next = s;
         }
+    }
+    if (net->link_form[0] != CR_AFFINE_NONE) { /* M <- M · diag(a), link 0, as a full matrix */
+        const size_t d = net->dims[0];
+        FN(affine) a;
+        FN(net_affine)(net, 0, &a);
+        FN(affine_jacobian)(&a, d, op_jac);
+        GEMM(0, 0, k, d, d, 1, m, d, op_jac, d, 0, m_next, d);
+        real *s = m;
+        m = m_next;
+        m_next = s;
     }
     memcpy(jac, m, k * net->dims[0] * sizeof(real));
     free(m);

@@ -63,6 +63,19 @@ static inline void cr_walk_barrier(const cr_walk_split *s) {
     if (s && s->workers >= 2) s->barrier(s->ctx);
 }
 
+/* A tape has the block for z (tape->input_z) exactly when its net has an input link
+   (cr_tape_create decides from the net; a link set later needs a new tape). */
+static inline int cr_tape_fits_links(const cr_net *net, const cr_tape *tape) {
+    return (net->link_form[0] != CR_AFFINE_NONE) == (tape->input_z != NULL);
+}
+
+/* What linear layer 0 reads: z = link_0(x) of the last forward pass with an input
+   link, else x itself. */
+static inline const real *FN(net_layer0_input)(const cr_net *net, const cr_tape *tape) {
+    return net->link_form[0] != CR_AFFINE_NONE ? (const real *)tape->input_z
+                                               : (const real *)tape->input;
+}
+
 /*
  * The product of every VJP of a linear layer, G_in = G Wᵀ (G: n × dout, W:
  * din × dout, G_in: n × din, row stride ld_in), on the share [lo, hi) of the

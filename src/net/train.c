@@ -496,7 +496,7 @@ static cr_status step_args(const cr_net *net, const cr_optim *opt, const cr_trai
     if (!net || !opt || !ws || !x || !labels || n == 0) return CR_ERR_ARG;
     if (net->dtype != CR_F32 || opt->dtype != CR_F32) return CR_ERR_DTYPE;
     if (opt->n_params != net->n_params || ws->tape->n_layers != net->n_layers ||
-        !cr_net_is_plain_classifier(net))
+        !cr_net_is_plain_classifier(net) || !cr_tape_fits_links(net, ws->tape))
         return CR_ERR_ARG;
     if (n > ws->max_batch) return CR_ERR_SHAPE;
     const size_t k = net->dims[net->n_layers];
@@ -579,7 +579,8 @@ cr_status cr_train_sgd1_f32(cr_net *net, cr_optim *opt, cr_train_ws *ws, const f
     if (!net || !opt || !ws || !x) return CR_ERR_ARG;
     if (net->dtype != CR_F32 || opt->dtype != CR_F32) return CR_ERR_DTYPE;
     if (opt->cfg.kind != CR_OPT_SGD || opt->cfg.weight_decay != 0 ||
-        ws->tape->n_layers != net->n_layers || !cr_net_is_plain_classifier(net))
+        ws->tape->n_layers != net->n_layers || !cr_net_is_plain_classifier(net) ||
+        !cr_tape_fits_links(net, ws->tape))
         return CR_ERR_ARG;
     const int L = net->n_layers;
     const size_t k = net->dims[L];
