@@ -495,12 +495,15 @@ static int model_write(const char *path, const cr_net *net, const cr_array *mean
     cr_array cm = {0}, cs = {0};
     const cr_array *um, *us;
     int rc = -1;
-    if (net->link_form[0] != CR_AFFINE_NONE) {
+    /* another form (an ONNX model's (x − a)·b or x·a + b) is written as the model's
+       folded input.mean/input.std, rounded as before: only ONNX keeps it exactly */
+    const int other = net->link_form[0] != CR_AFFINE_NONE && net->link_form[0] != CR_AFFINE_SUB_DIV;
+    if (other && !(mean && mean->data && sd && sd->data))
+        return cr_error_set(err, "%s: the network's input link is %s; a model file stores "
+                                 "only (x − input.mean) / input.std (save it as ONNX)",
+                            path, cr_affine_form_name(net->link_form[0]));
+    if (net->link_form[0] == CR_AFFINE_SUB_DIV) {
         /* the net's link 0 is what it evaluates: it is what the file stores */
-        if (net->link_form[0] != CR_AFFINE_SUB_DIV)
-            return cr_error_set(err, "%s: the network's input link is %s; a model file stores "
-                                     "only (x − input.mean) / input.std (save it as ONNX)",
-                                path, cr_affine_form_name(net->link_form[0]));
         size_t shape[1] = {net->dims[0]};
         cr_array_dtype adt = net->dtype == CR_F64 ? CR_ARRAY_F64 : CR_ARRAY_F32;
         if (cr_array_alloc(&cm, adt, 1, shape, err) || cr_array_alloc(&cs, adt, 1, shape, err)) {
