@@ -230,12 +230,37 @@ static void linear64(const cr_net *net64, int l, const double *in, double *out) 
     }
 }
 
+double chk_link64(const cr_net *net64, int link, size_t j, double x) {
+    const size_t d = net64->dims[link];
+    const double *v = (const double *)net64->link_params + net64->link_offset[link];
+    const double p = v[j], q = v[d + j], s = v[2 * d + j], t = v[3 * d + j];
+    switch (net64->link_form[link]) {
+    case CR_AFFINE_SUB_DIV: return (x - p) / q;
+    case CR_AFFINE_SUB_MUL: return (x - p) * q;
+    case CR_AFFINE_MUL_ADD: return x * p + q;
+    case CR_AFFINE_BATCHNORM: return (x - p) / sqrt(q + net64->link_eps[link]) * s + t;
+    default: return x;
+    }
+}
+
+double chk_link_deriv64(const cr_net *net64, int link, size_t j) {
+    const size_t d = net64->dims[link];
+    const double *v = (const double *)net64->link_params + net64->link_offset[link];
+    switch (net64->link_form[link]) {
+    case CR_AFFINE_SUB_DIV: return 1 / v[d + j];
+    case CR_AFFINE_SUB_MUL: return v[d + j];
+    case CR_AFFINE_MUL_ADD: return v[j];
+    case CR_AFFINE_BATCHNORM: return v[2 * d + j] / sqrt(v[d + j] + net64->link_eps[link]);
+    default: return 1;
+    }
+}
+
 void chk_forward_to64(const cr_net *net64, int l, const double *x, double *in, double *r,
                       double *work) {
     size_t maxw = 0;
     for (int i = 0; i <= net64->n_layers; i++) maxw = net64->dims[i] > maxw ? net64->dims[i] : maxw;
     double *a = work, *b = work + maxw;
-    memcpy(a, x, net64->dims[0] * sizeof *a);
+    for (size_t j = 0; j < net64->dims[0]; j++) a[j] = chk_link64(net64, 0, j, x[j]); /* link 0 */
     for (int i = 0; i < l; i++) {
         linear64(net64, i, a, b);
         for (size_t k = 0; k < net64->dims[i + 1]; k++) a[k] = chk_act64(net64->act[i], b[k]);

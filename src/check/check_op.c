@@ -156,7 +156,9 @@ done:
 /* ------------------------------------------------------------ the chain's ops */
 
 int cr_check_net_op_count(const cr_net *net) {
-    return net ? 2 * net->n_layers + (net->has_out_act ? 1 : 0) : 0;
+    return net ? 2 * net->n_layers + (net->has_out_act ? 1 : 0) +
+                     (net->link_form[0] != CR_AFFINE_NONE ? 1 : 0)
+               : 0;
 }
 
 typedef struct {
@@ -217,6 +219,37 @@ static void packed_jvp(const void *c, const void *in, const void *u, void *out) 
     const packed_ctx *p = c;
     (void)in;
     cr_abt_gemm(1, 1, u, p->wt.k, NULL, &p->wt, out, p->wt.n);
+}
+
+/* Link 0, the input's affine link (ops/affine.tmpl.c): the float64 forward written
+   out independently (chk_link64), the Jacobian, VJP and JVP the running op's. */
+static void link_fwd64(const void *c, const double *in, double *out) {
+    const op_ctx *o = c;
+    for (size_t j = 0; j < o->net64->dims[0]; j++) out[j] = chk_link64(o->net64, 0, j, in[j]);
+}
+#define LINK_CALL(CALL32, CALL64)                                                    \
+    const op_ctx *o = c;                                                             \
+    const size_t d = o->net->dims[0];                                                \
+    if (o->net->dtype == CR_F32) {                                                   \
+        cr_affine_f32 a;                                                             \
+        cr_net_affine_f32(o->net, 0, &a);                                            \
+        CALL32;                                                                      \
+    } else {                                                                         \
+        cr_affine_f64 a;                                                             \
+        cr_net_affine_f64(o->net, 0, &a);                                            \
+        CALL64;                                                                      \
+    }
+static void link_jac(const void *c, const void *in, void *jac) {
+    (void)in;
+    LINK_CALL(cr_affine_jacobian_f32(&a, d, jac), cr_affine_jacobian_f64(&a, d, jac))
+}
+static void link_vjp(const void *c, const void *in, const void *g, void *gin) {
+    (void)in;
+    LINK_CALL(cr_affine_vjp_f32(&a, 1, d, g, gin), cr_affine_vjp_f64(&a, 1, d, g, gin))
+}
+static void link_jvp(const void *c, const void *in, const void *u, void *out) {
+    (void)in;
+    LINK_CALL(cr_affine_jvp_f32(&a, 1, d, u, out), cr_affine_jvp_f64(&a, 1, d, u, out))
 }
 
 /* The squared-error head as an op R^K -> R: J(o) = ½‖o − t‖², from cr_squared_error_*. */
@@ -342,6 +375,12 @@ cr_status cr_check_net_ops(const cr_net *net, size_t n, const void *x, const voi
     const void *ty = (const char *)y + e * K * cr_dtype_size(t);
     int pos = 0;
     char name[32];
+    if (net->link_form[0] != CR_AFFINE_NONE) { /* link 0 at the raw x */
+        op_ctx c = {net, net64, 0, CR_ACT_SIGMOID, y64, ty};
+        snprintf(name, sizeof name, "affine %s (input)", cr_affine_form_name(net->link_form[0]));
+        cr_check_op op = {name, ++pos, t, D, D, &c, link_fwd64, link_jac, link_vjp, link_jvp, 0};
+        if ((st = cr_check_op_run(&op, x64, &o, rep))) goto done;
+    }
     for (int l = 0; l < L; l++) {
         /* the operating point of example e: the input of layer l and its r, float64 */
         chk_forward_to64(net64, l, x64, in, r, work);

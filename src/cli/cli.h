@@ -173,8 +173,6 @@ int cli_require_plain(const char *cmd, const char *path, const cr_net *net);
    examples --index chose); finite; in dtype; *t malloc'd. */
 int cli_load_regression_targets(const char *path, size_t n, size_t first, size_t total, size_t k,
                                 cr_dtype dtype, void **t);
-/* The chain rule through standardisation: dJ/dx_raw = dJ/dx_std / std, per row. */
-void cli_unstandardize_grad(const cr_model *model, size_t n, void *dx);
 /* Writes an array of the given real dtype to .npy (atomic); prints errors. */
 int cli_write_real_npy(const char *path, cr_dtype dtype, int ndim, const size_t *shape,
                        const void *data);

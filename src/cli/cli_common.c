@@ -265,16 +265,6 @@ int cli_require_plain(const char *cmd, const char *path, const cr_net *net) {
                      "output is the logits θ with softmax + cross-entropy on top", path, cmd, t);
 }
 
-void cli_unstandardize_grad(const cr_model *model, size_t n, void *dx) {
-    const void *sd = model->input_std.data;
-    if (!sd || !model->input_mean.data) return;
-    cr_dtype t = model->net->dtype, st = model->input_std.dtype == CR_ARRAY_F64 ? CR_F64 : CR_F32;
-    size_t d = model->net->dims[0];
-    for (size_t i = 0; i < n; i++)
-        for (size_t j = 0; j < d; j++)
-            cli_set(t, dx, i * d + j, cli_get(t, dx, i * d + j) / cli_get(st, sd, j));
-}
-
 int cli_load_regression_targets(const char *path, size_t n, size_t first, size_t total, size_t k,
                                 cr_dtype dtype, void **t) {
     cr_error err;

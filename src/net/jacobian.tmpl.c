@@ -74,7 +74,9 @@ static void FN(jac_scratch_free)(FN(jac_scratch) *s) {
 static size_t FN(jac_widest)(const cr_net *net) { /* widest factor left of W_1ᵀ */
     size_t w = net->dims[net->n_layers];
     for (int l = 1; l < net->n_layers; l++) w = net->dims[l] > w ? net->dims[l] : w;
-    return w;
+    /* and v = ŷ W_{L−1}ᵀ (top = dims[L−1] values), which is D wide for one layer */
+    const size_t top = net->dims[net->n_layers - 1];
+    return top > w ? top : w;
 }
 
 static cr_status FN(jac_scratch_init)(const cr_net *net, cr_jac_mode mode, size_t chunk,
@@ -222,6 +224,11 @@ static cr_status FN(jac_closed)(const FN(jac_job) *job, FN(jac_scratch) *s, size
         FN(linear_vjp_share)(m, k, din, dout, FN(iu_w)(net, l), cur, 0, din, next, din,
                              l == 0 ? w0 : NULL, l == 0 && job->of_probs ? s->derived : NULL);
         cur = next;
+    }
+    if (net->link_form[0] != CR_AFFINE_NONE) { /* link 0: M <- M diag(a), the m·K rows */
+        FN(affine) a;
+        FN(net_affine)(net, 0, &a);
+        FN(affine_vjp)(&a, m * k, net->dims[0], jac, jac);
     }
     return CR_OK;
 }
