@@ -174,6 +174,49 @@ void cr_linear_param_grads_f32(size_t n, size_t d, size_t h, const float *x, con
 void cr_linear_param_grads_f64(size_t n, size_t d, size_t h, const double *x, const double *g,
                                double scale, double *dw, double *db);
 
+/*
+ * affine: a per-feature affine link z = a ∘ x + c on rows of width d, kept in the
+ * form its file states (src/ops/affine.tmpl.c), so that z is exactly that
+ * arithmetic: SUB_DIV z = (x − p)/q (the input standardisation, ONNX Sub, Div),
+ * SUB_MUL z = (x − p)·q, MUL_ADD z = x·p + q, BATCHNORM z = (x − p)/√(q + ε)·s + t
+ * (inference mode: p mean, q var, s γ, t β), NONE z = x. Jacobian diag(a), a the
+ * form's ∂z/∂x (1/q, q, p, s/√(q + ε), 1); VJP g ∘ a; JVP ẋ ∘ a. Vectors a form
+ * does not use may be NULL. The VJP/JVP output may alias its input.
+ */
+typedef enum {
+    CR_AFFINE_NONE = 0,
+    CR_AFFINE_SUB_DIV = 1,
+    CR_AFFINE_SUB_MUL = 2,
+    CR_AFFINE_MUL_ADD = 3,
+    CR_AFFINE_BATCHNORM = 4,
+    CR_AFFINE_FORM_COUNT
+} cr_affine_form;
+
+typedef struct {
+    cr_affine_form form;
+    const float *p, *q, *s, *t; /* d each; s, t for BATCHNORM only */
+    float eps;                  /* BATCHNORM only */
+} cr_affine_f32;
+typedef struct {
+    cr_affine_form form;
+    const double *p, *q, *s, *t;
+    double eps;
+} cr_affine_f64;
+
+const char *cr_affine_form_name(cr_affine_form form); /* "sub-div", ... "none" */
+void cr_affine_forward_f32(const cr_affine_f32 *a, size_t n, size_t d, const float *x, float *z);
+void cr_affine_forward_f64(const cr_affine_f64 *a, size_t n, size_t d, const double *x,
+                           double *z);
+void cr_affine_diag_f32(const cr_affine_f32 *a, size_t d, float *diag /* d: the a above */);
+void cr_affine_diag_f64(const cr_affine_f64 *a, size_t d, double *diag);
+void cr_affine_jacobian_f32(const cr_affine_f32 *a, size_t d, float *jac /* d x d */);
+void cr_affine_jacobian_f64(const cr_affine_f64 *a, size_t d, double *jac /* d x d */);
+void cr_affine_vjp_f32(const cr_affine_f32 *a, size_t n, size_t d, const float *g, float *gx);
+void cr_affine_vjp_f64(const cr_affine_f64 *a, size_t n, size_t d, const double *g, double *gx);
+void cr_affine_jvp_f32(const cr_affine_f32 *a, size_t n, size_t d, const float *xd, float *zd);
+void cr_affine_jvp_f64(const cr_affine_f64 *a, size_t n, size_t d, const double *xd,
+                       double *zd);
+
 /* element-wise activations h = f(r). Jacobian diag(f'(r)), VJP g o f', JVP rd o f',
    deriv f'(r), deriv2 f''(r). Each takes both r and h = f(r) and uses whichever its
    derivative needs. The chain calls them through the op table (src/ops/act_table.h). */
@@ -365,6 +408,18 @@ typedef struct cr_net {
     int has_out_act;      /* 1: o = out_act(θ); 0: o = θ */
     cr_activation out_act; /* the output activation when has_out_act */
     cr_head head;          /* what the loss does with o */
+    /* The affine links (src/ops/affine.tmpl.c), set with cr_net_set_affine; all
+       CR_AFFINE_NONE from cr_net_create. Link 0 acts on the input x before linear
+       layer 0 (the input standardisation: derivatives are w.r.t. the raw x);
+       link l + 1 on r_l, after linear layer l and before its activation (BatchNorm
+       in inference mode). Link k's vectors p, q, s, t (dtype `dtype`, width
+       cr_net_link_width) are at link_params + link_offset[k] + {0, 1, 2, 3}·width,
+       in the same allocation. They are not parameters: not in params / n_params,
+       so training, optimisers and gradient blocks leave them fixed. */
+    cr_affine_form link_form[CR_MAX_LAYERS + 1];
+    double link_eps[CR_MAX_LAYERS + 1];
+    size_t link_offset[CR_MAX_LAYERS + 1];
+    void *link_params;
 } cr_net;
 
 cr_status cr_net_create(cr_net **out, cr_dtype dtype, int n_layers, const size_t *dims,
@@ -380,6 +435,29 @@ int cr_net_is_plain_classifier(const cr_net *net);
 cr_status cr_net_convert(const cr_net *net, cr_dtype dtype, cr_net **out);
 size_t cr_net_input_dim(const cr_net *net);
 size_t cr_net_output_dim(const cr_net *net);
+/*
+ * The affine links (see cr_net). link 0: the input link; link l + 1: after
+ * linear layer l (l < n_layers). Its width: dims[0] for link 0, dims[l + 1] after.
+ * cr_net_set_affine stores the form and the vectors it uses (p, q; s, t and eps for
+ * BATCHNORM; NULL for the others) in the net's dtype: a float32 net rounds a double
+ * to float, so pass float values for an exact float32 link. CR_AFFINE_NONE clears
+ * the link. CR_ERR_ARG for a bad link, form, missing vector, non-finite value, a
+ * zero divisor (SUB_DIV q), or q + eps <= 0 / eps < 0 (BATCHNORM).
+ * cr_net_set_input_affine(net, form, p, q) is link 0 (not BATCHNORM).
+ * cr_net_affine_f32/_f64 fill a view of link k for the op functions (CR_ERR_DTYPE
+ * for the other dtype); cr_net_get_affine copies the form, the vectors (as double,
+ * each output may be NULL) and eps.
+ */
+size_t cr_net_link_width(const cr_net *net, int link);
+cr_status cr_net_set_affine(cr_net *net, int link, cr_affine_form form, const double *p,
+                            const double *q, const double *s, const double *t, double eps);
+cr_status cr_net_set_input_affine(cr_net *net, cr_affine_form form, const double *p,
+                                  const double *q);
+cr_affine_form cr_net_affine_form(const cr_net *net, int link); /* NONE for a bad link */
+cr_status cr_net_get_affine(const cr_net *net, int link, cr_affine_form *form, double *p,
+                            double *q, double *s, double *t, double *eps);
+cr_status cr_net_affine_f32(const cr_net *net, int link, cr_affine_f32 *view);
+cr_status cr_net_affine_f64(const cr_net *net, int link, cr_affine_f64 *view);
 
 typedef enum {
     CR_INIT_AUTO = 0,   /* Xavier/Glorot for sigmoid/tanh, He for relu */
@@ -417,9 +495,13 @@ typedef struct cr_tape {
     int has_out_act; /* the output of the net it was made for */
     cr_activation out_act;
     cr_head head;
+    /* N x D: z = link 0 applied to the input of the last forward pass, when the net it
+       was made for has an input link (net->link_form[0] != CR_AFFINE_NONE), else NULL */
+    void *input_z;
 } cr_tape;
 
-/* A tape is tied to the widths of the net it was made for; the typed functions
+/* A tape is tied to the widths of the net it was made for, and to whether it has an
+   input link (set the links before making the tape); the typed functions
    reject a tape of another net (CR_ERR_ARG) or of another dtype (CR_ERR_DTYPE). */
 cr_status cr_tape_create(const cr_net *net, size_t max_batch, cr_tape **out);
 void cr_tape_free(cr_tape *tape);

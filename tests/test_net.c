@@ -886,6 +886,54 @@ static void moments(const double *w, size_t n, double *mean, double *sd, double 
     *maxabs = tu_max_abs(w, n);
 }
 
+/* The affine links' representation: set, read back, copied by cr_net_convert, not
+   parameters (n_params unchanged), refused when malformed; a tape made for a net with
+   an input link has the block for z. */
+static void test_affine_links(void **state) {
+    (void)state;
+    const size_t dims[] = {3, 4, 2};
+    const cr_activation act[] = {CR_ACT_SIGMOID};
+    cr_net *net, *f32;
+    assert_int_equal(cr_net_create(&net, CR_F64, 2, dims, act), CR_OK);
+    const size_t n_params = net->n_params;
+    for (int k = 0; k <= 2; k++) assert_int_equal(cr_net_affine_form(net, k), CR_AFFINE_NONE);
+    const double mu[] = {0.1, -0.2, 0.3}, sd[] = {0.5, 2.0, 0.1}, zero[] = {1, 0, 1};
+    assert_int_equal(cr_net_set_input_affine(net, CR_AFFINE_SUB_DIV, mu, sd), CR_OK);
+    assert_int_equal(cr_net_set_input_affine(net, CR_AFFINE_SUB_DIV, mu, zero), CR_ERR_ARG);
+    assert_int_equal(cr_net_set_input_affine(net, CR_AFFINE_SUB_DIV, mu, NULL), CR_ERR_ARG);
+    assert_int_equal(cr_net_set_affine(net, 3, CR_AFFINE_SUB_DIV, mu, sd, NULL, NULL, 0),
+                     CR_ERR_ARG);
+    const double m4[] = {1, 2, 3, 4}, v4[] = {0.5, 1, 2, 4}, g4[] = {1, -1, 2, 3}, b4[] = {0, 1, 0, 1};
+    assert_int_equal(cr_net_set_affine(net, 1, CR_AFFINE_BATCHNORM, m4, v4, g4, b4, -1),
+                     CR_ERR_ARG);
+    assert_int_equal(cr_net_set_affine(net, 1, CR_AFFINE_BATCHNORM, m4, v4, g4, b4, 1e-5), CR_OK);
+    assert_int_equal(net->n_params, n_params);
+    double p[4], q[4], s[4], t[4], eps;
+    cr_affine_form form;
+    assert_int_equal(cr_net_get_affine(net, 0, &form, p, q, NULL, NULL, &eps), CR_OK);
+    assert_int_equal(form, CR_AFFINE_SUB_DIV);
+    assert_memory_equal(p, mu, sizeof mu);
+    assert_memory_equal(q, sd, sizeof sd);
+    assert_int_equal(cr_net_convert(net, CR_F32, &f32), CR_OK);
+    assert_int_equal(cr_net_get_affine(f32, 1, &form, p, q, s, t, &eps), CR_OK);
+    assert_int_equal(form, CR_AFFINE_BATCHNORM);
+    assert_true(eps == 1e-5 && p[3] == 4 && q[0] == 0.5 && s[1] == -1 && t[3] == 1);
+    cr_affine_f32 view;
+    assert_int_equal(cr_net_affine_f64(f32, 0, &(cr_affine_f64){0}), CR_ERR_DTYPE);
+    assert_int_equal(cr_net_affine_f32(f32, 0, &view), CR_OK);
+    assert_true(view.form == CR_AFFINE_SUB_DIV && view.q[2] == 0.1f);
+    cr_tape *tape;
+    assert_int_equal(cr_tape_create(net, 3, &tape), CR_OK);
+    assert_non_null(tape->input_z);
+    cr_tape_free(tape);
+    assert_int_equal(cr_net_set_input_affine(net, CR_AFFINE_NONE, NULL, NULL), CR_OK);
+    assert_int_equal(cr_tape_create(net, 3, &tape), CR_OK);
+    assert_null(tape->input_z);
+    cr_tape_free(tape);
+    cr_net_free(f32);
+    cr_net_free(net);
+}
+
 static void test_init(void **state) {
     (void)state;
     /* Xavier on a sigmoid net: |w| <= sqrt(6/(fan_in+fan_out)), ~uniform, zero biases */
@@ -1047,6 +1095,7 @@ int main(void) {
         cmocka_unit_test(test_f32_matches_f64),
         cmocka_unit_test(test_create_errors),
         cmocka_unit_test(test_tape_errors),
+        cmocka_unit_test(test_affine_links),
         cmocka_unit_test(test_init),
         cmocka_unit_test(test_gemm),
     };

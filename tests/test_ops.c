@@ -366,6 +366,93 @@ static void test_relu(void **state) {
     assert_true(h == 0 && jac == 0 && gr == 0);
 }
 
+/* affine: the op of the current case (the opcase has no slot for it) */
+static cr_affine_f64 affine_case;
+static void affine_fwd(const opcase *c, size_t row0, size_t n, const double *x, double *out) {
+    (void)row0;
+    cr_affine_forward_f64(&affine_case, n, c->din, x, out);
+}
+static void affine_jac(const opcase *c, size_t row, const double *x, const double *out,
+                       double *j) {
+    (void)row, (void)x, (void)out;
+    cr_affine_jacobian_f64(&affine_case, c->din, j);
+}
+static void affine_vjpw(const opcase *c, size_t n, const double *x, const double *out,
+                        const double *g, double *gx) {
+    (void)x, (void)out;
+    cr_affine_vjp_f64(&affine_case, n, c->din, g, gx);
+}
+static void affine_jvpw(const opcase *c, size_t n, const double *x, const double *out,
+                        const double *xd, double *od) {
+    (void)x, (void)out;
+    cr_affine_jvp_f64(&affine_case, n, c->din, xd, od);
+}
+
+/* Every form against finite differences, VJP/JVP against its explicit Jacobian; the
+   forward is exactly the file's arithmetic, in order (bit for bit); float32 from the
+   same source agrees. */
+static void test_affine(void **state) {
+    (void)state;
+    for (int form = CR_AFFINE_NONE; form < CR_AFFINE_FORM_COUNT; form++) {
+        const size_t d = 5, n = 4;
+        double p[5], q[5], s[5], t[5], x[20], z[20], diag[5];
+        tu_fill_uniform(p, d, -2, 2, 71 + (uint64_t)form);
+        fill_signed(q, d, 0.3, 3, 81 + (uint64_t)form); /* divisors away from 0 */
+        tu_fill_uniform(s, d, -1.5, 1.5, 91 + (uint64_t)form);
+        tu_fill_uniform(t, d, -1, 1, 101 + (uint64_t)form);
+        if (form == CR_AFFINE_BATCHNORM)
+            for (size_t j = 0; j < d; j++) q[j] = fabs(q[j]); /* a variance */
+        tu_fill_uniform(x, n * d, -3, 3, 111 + (uint64_t)form);
+        affine_case = (cr_affine_f64){(cr_affine_form)form, p, q, s, t, 1e-5};
+        opcase c = {"affine", d, d, NULL, NULL, NULL, affine_fwd, affine_jac, affine_vjpw,
+                    affine_jvpw};
+        run_op_checks(&c, n, x);
+        cr_affine_forward_f64(&affine_case, n, d, x, z);
+        cr_affine_diag_f64(&affine_case, d, diag);
+        for (size_t i = 0; i < n; i++)
+            for (size_t j = 0; j < d; j++) {
+                double xv = x[i * d + j], want = xv, a = 1;
+                switch (form) {
+                case CR_AFFINE_SUB_DIV: want = (xv - p[j]) / q[j], a = 1 / q[j]; break;
+                case CR_AFFINE_SUB_MUL: want = (xv - p[j]) * q[j], a = q[j]; break;
+                case CR_AFFINE_MUL_ADD: want = xv * p[j] + q[j], a = p[j]; break;
+                case CR_AFFINE_BATCHNORM:
+                    want = (xv - p[j]) / sqrt(q[j] + 1e-5) * s[j] + t[j];
+                    a = 1 / sqrt(q[j] + 1e-5) * s[j];
+                    break;
+                default: break;
+                }
+                assert_true(memcmp(&z[i * d + j], &want, sizeof want) == 0); /* bit for bit */
+                assert_true(fabs(diag[j] - a) <= 1e-15 * fabs(a));
+            }
+        /* float32 from the same source: exact arithmetic of float vectors */
+        float pf[5], qf[5], sf[5], tf[5], xf[20], zf[20], gf[20];
+        to_f32(p, pf, d), to_f32(q, qf, d), to_f32(s, sf, d), to_f32(t, tf, d);
+        to_f32(x, xf, n * d);
+        cr_affine_f32 af = {(cr_affine_form)form, pf, qf, sf, tf, 1e-5f};
+        cr_affine_forward_f32(&af, n, d, xf, zf);
+        for (size_t a = 0; a < n * d; a++) {
+            size_t j = a % d;
+            float want = xf[a];
+            if (form == CR_AFFINE_SUB_DIV) want = (xf[a] - pf[j]) / qf[j];
+            if (form == CR_AFFINE_SUB_MUL) want = (xf[a] - pf[j]) * qf[j];
+            if (form == CR_AFFINE_MUL_ADD) want = xf[a] * pf[j] + qf[j];
+            if (form == CR_AFFINE_BATCHNORM)
+                want = (xf[a] - pf[j]) / sqrtf(qf[j] + 1e-5f) * sf[j] + tf[j];
+            assert_true(memcmp(&zf[a], &want, sizeof want) == 0);
+            double err = fabs((double)zf[a] - z[a]) / fmax(1, fabs(z[a]));
+            worst_f32 = fmax(worst_f32, err);
+            assert_true(err < F32_TOL);
+        }
+        cr_affine_vjp_f32(&af, n, d, xf, gf); /* in place allowed; here out of place */
+        for (size_t a = 0; a < n * d; a++) {
+            double ref = (double)xf[a] * diag[a % d];
+            assert_true(fabs((double)gf[a] - ref) <= F32_TOL * fmax(1, fabs(ref)));
+        }
+    }
+    assert_string_equal(cr_affine_form_name(CR_AFFINE_SUB_DIV), "sub-div");
+}
+
 static void test_softmax(void **state) {
     (void)state;
     for (size_t s = 0; s < 3; s++) {
@@ -842,6 +929,7 @@ int main(void) {
         cmocka_unit_test(test_sigmoid),
         cmocka_unit_test(test_tanh),
         cmocka_unit_test(test_relu),
+        cmocka_unit_test(test_affine),
         cmocka_unit_test(test_softmax),
         cmocka_unit_test(test_log_softmax),
         cmocka_unit_test(test_cross_entropy),

@@ -83,11 +83,19 @@ cr_status cr_net_create(cr_net **out, cr_dtype dtype, int n_layers, const size_t
         if (n_params > SIZE_MAX - dims[l + 1]) return CR_ERR_OVERFLOW;
         n_params += dims[l + 1];
     }
-    size_t header, bytes, total;
+    /* the affine links' vectors after the parameters: 4 of each link's width */
+    size_t n_link = 0, link_offset[CR_MAX_LAYERS + 1];
+    for (int k = 0; k <= n_layers; k++) {
+        link_offset[k] = n_link;
+        if (dims[k] > (SIZE_MAX - n_link) / 4) return CR_ERR_OVERFLOW;
+        n_link += 4 * dims[k];
+    }
+    size_t header, bytes, lbytes, total;
     if (!align_up(sizeof(cr_net), 64, &header) || !cr_mul_size(n_params, cr_dtype_size(dtype), &bytes) ||
-        bytes > SIZE_MAX - header)
+        !cr_mul_size(n_link, cr_dtype_size(dtype), &lbytes) || bytes > SIZE_MAX - header ||
+        lbytes > SIZE_MAX - header - bytes)
         return CR_ERR_OVERFLOW;
-    total = header + bytes;
+    total = header + bytes + lbytes;
     cr_net *net = calloc(1, total);
     if (!net) return CR_ERR_NOMEM;
     net->dtype = dtype;
@@ -98,6 +106,8 @@ cr_status cr_net_create(cr_net **out, cr_dtype dtype, int n_layers, const size_t
     memcpy(net->b_offset, b_offset, sizeof(size_t) * (size_t)n_layers);
     net->n_params = n_params;
     net->params = (char *)net + header;
+    memcpy(net->link_offset, link_offset, sizeof(size_t) * (size_t)(n_layers + 1));
+    net->link_params = (char *)net + header + bytes;
     *out = net;
     return CR_OK;
 }
@@ -146,11 +156,121 @@ cr_status cr_net_convert(const cr_net *net, cr_dtype dtype, cr_net **out) {
     (*out)->has_out_act = net->has_out_act;
     (*out)->out_act = net->out_act;
     (*out)->head = net->head;
+    for (int k = 0; k <= net->n_layers; k++) {
+        (*out)->link_form[k] = net->link_form[k];
+        (*out)->link_eps[k] = net->link_eps[k];
+    }
+    size_t n_link = net->link_offset[net->n_layers] + 4 * net->dims[net->n_layers];
+    for (size_t i = 0; i < n_link; i++) { /* float32 -> float64 exact; the other way rounds */
+        double v = net->dtype == CR_F64 ? ((const double *)net->link_params)[i]
+                                        : (double)((const float *)net->link_params)[i];
+        if (dtype == CR_F64) ((double *)(*out)->link_params)[i] = v;
+        else ((float *)(*out)->link_params)[i] = (float)v;
+    }
     for (size_t i = 0; i < net->n_params; i++) {
         double v = net->dtype == CR_F64 ? ((const double *)net->params)[i]
                                         : (double)((const float *)net->params)[i];
         store(*out, i, v);
     }
+    return CR_OK;
+}
+
+/* ------------------------------------------------------------ affine links */
+
+const char *cr_affine_form_name(cr_affine_form form) {
+    switch (form) {
+    case CR_AFFINE_NONE: return "none";
+    case CR_AFFINE_SUB_DIV: return "sub-div";
+    case CR_AFFINE_SUB_MUL: return "sub-mul";
+    case CR_AFFINE_MUL_ADD: return "mul-add";
+    case CR_AFFINE_BATCHNORM: return "batchnorm";
+    default: return "unknown";
+    }
+}
+
+size_t cr_net_link_width(const cr_net *net, int link) {
+    if (!net || link < 0 || link > net->n_layers) return 0;
+    return net->dims[link];
+}
+
+/* the vectors each form uses: p q (s t) */
+static int form_vectors(cr_affine_form form) {
+    return form == CR_AFFINE_BATCHNORM ? 4 : form == CR_AFFINE_NONE ? 0 : 2;
+}
+
+cr_status cr_net_set_affine(cr_net *net, int link, cr_affine_form form, const double *p,
+                            const double *q, const double *s, const double *t, double eps) {
+    if (!net || link < 0 || link > net->n_layers || (unsigned)form >= CR_AFFINE_FORM_COUNT)
+        return CR_ERR_ARG;
+    const size_t d = net->dims[link];
+    const double *vec[4] = {p, q, s, t};
+    const int nv = form_vectors(form);
+    if (form == CR_AFFINE_BATCHNORM && !(isfinite(eps) && eps >= 0)) return CR_ERR_ARG;
+    for (int k = 0; k < nv; k++) {
+        if (!vec[k]) return CR_ERR_ARG;
+        for (size_t j = 0; j < d; j++) {
+            double v = vec[k][j];
+            if (!isfinite(v)) return CR_ERR_ARG;
+            if (k == 1 && form == CR_AFFINE_SUB_DIV && v == 0) return CR_ERR_ARG;
+            if (k == 1 && form == CR_AFFINE_BATCHNORM && !(v + eps > 0)) return CR_ERR_ARG;
+        }
+    }
+    for (int k = 0; k < 4; k++)
+        for (size_t j = 0; j < d; j++) {
+            size_t i = net->link_offset[link] + (size_t)k * d + j;
+            double v = k < nv ? vec[k][j] : 0;
+            if (net->dtype == CR_F64) ((double *)net->link_params)[i] = v;
+            else ((float *)net->link_params)[i] = (float)v;
+        }
+    net->link_form[link] = form;
+    net->link_eps[link] = form == CR_AFFINE_BATCHNORM ? eps : 0;
+    return CR_OK;
+}
+
+cr_status cr_net_set_input_affine(cr_net *net, cr_affine_form form, const double *p,
+                                  const double *q) {
+    if (form == CR_AFFINE_BATCHNORM) return CR_ERR_ARG;
+    return cr_net_set_affine(net, 0, form, p, q, NULL, NULL, 0);
+}
+
+cr_affine_form cr_net_affine_form(const cr_net *net, int link) {
+    if (!net || link < 0 || link > net->n_layers) return CR_AFFINE_NONE;
+    return net->link_form[link];
+}
+
+cr_status cr_net_get_affine(const cr_net *net, int link, cr_affine_form *form, double *p,
+                            double *q, double *s, double *t, double *eps) {
+    if (!net || link < 0 || link > net->n_layers) return CR_ERR_ARG;
+    const size_t d = net->dims[link];
+    double *vec[4] = {p, q, s, t};
+    for (int k = 0; k < 4; k++)
+        for (size_t j = 0; vec[k] && j < d; j++) {
+            size_t i = net->link_offset[link] + (size_t)k * d + j;
+            vec[k][j] = net->dtype == CR_F64 ? ((const double *)net->link_params)[i]
+                                             : (double)((const float *)net->link_params)[i];
+        }
+    if (form) *form = net->link_form[link];
+    if (eps) *eps = net->link_eps[link];
+    return CR_OK;
+}
+
+cr_status cr_net_affine_f32(const cr_net *net, int link, cr_affine_f32 *view) {
+    if (!net || !view || link < 0 || link > net->n_layers) return CR_ERR_ARG;
+    if (net->dtype != CR_F32) return CR_ERR_DTYPE;
+    const size_t d = net->dims[link];
+    const float *v = (const float *)net->link_params + net->link_offset[link];
+    *view = (cr_affine_f32){net->link_form[link], v, v + d, v + 2 * d, v + 3 * d,
+                            (float)net->link_eps[link]};
+    return CR_OK;
+}
+
+cr_status cr_net_affine_f64(const cr_net *net, int link, cr_affine_f64 *view) {
+    if (!net || !view || link < 0 || link > net->n_layers) return CR_ERR_ARG;
+    if (net->dtype != CR_F64) return CR_ERR_DTYPE;
+    const size_t d = net->dims[link];
+    const double *v = (const double *)net->link_params + net->link_offset[link];
+    *view = (cr_affine_f64){net->link_form[link], v, v + d, v + 2 * d, v + 3 * d,
+                            net->link_eps[link]};
     return CR_OK;
 }
 
@@ -163,7 +283,7 @@ cr_status cr_tape_create(const cr_net *net, size_t max_batch, cr_tape **out) {
     /* layout: header | pre[0] post[0] ... | grad_a | grad_b | loss, each 64-byte aligned */
     size_t off, total;
     if (!align_up(sizeof(cr_tape), 64, &off)) return CR_ERR_OVERFLOW;
-    size_t offsets[2 * CR_MAX_LAYERS + 4], k = 0;
+    size_t offsets[2 * CR_MAX_LAYERS + 5], k = 0;
     /* the output o gets a block of its own when it is neither θ nor the prediction */
     const int own_out = net->has_out_act && net->head == CR_HEAD_SOFTMAX_CE;
     for (int l = 0; l < net->n_layers; l++) {
@@ -176,9 +296,10 @@ cr_status cr_tape_create(const cr_net *net, size_t max_batch, cr_tape **out) {
             off += bytes;
         }
     }
-    for (int i = 0; i < 3 + own_out; i++) {
+    const int own_z = net->link_form[0] != CR_AFFINE_NONE;
+    for (int i = 0; i < 3 + own_out + own_z; i++) {
         size_t bytes;
-        if (!cr_mul_size(max_batch, i < 2 ? maxdim : i == 3 ? net->dims[net->n_layers] : 1, &bytes) || !cr_mul_size(bytes, es, &bytes) ||
+        if (!cr_mul_size(max_batch, i < 2 ? maxdim : i == 2 ? 1 : i == 3 && own_out ? net->dims[net->n_layers] : net->dims[0], &bytes) || !cr_mul_size(bytes, es, &bytes) ||
             !align_up(bytes, 64, &bytes) || off > SIZE_MAX - bytes)
             return CR_ERR_OVERFLOW;
         offsets[k++] = off;
@@ -204,6 +325,7 @@ cr_status cr_tape_create(const cr_net *net, size_t max_batch, cr_tape **out) {
     tape->out = own_out                                 ? (void *)(mem + offsets[k++])
                 : net->head == CR_HEAD_SQUARED_ERROR    ? tape->post[net->n_layers - 1]
                                                         : tape->pre[net->n_layers - 1];
+    tape->input_z = own_z ? (void *)(mem + offsets[k++]) : NULL;
     tape->has_out_act = net->has_out_act;
     tape->out_act = net->out_act;
     tape->head = net->head;

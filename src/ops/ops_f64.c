@@ -3,6 +3,7 @@
 #include "real.h"
 
 #include "linear.tmpl.c"
+#include "affine.tmpl.c"
 #include "sigmoid.tmpl.c"
 #include "tanh.tmpl.c"
 #include "relu.tmpl.c"

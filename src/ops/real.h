@@ -33,6 +33,7 @@ typedef float real;
 #define R_LOG logf
 #define R_TANH tanhf
 #define R_ERFC erfcf
+#define R_SQRT sqrtf
 #define R_ISFINITE(x) isfinite(x)
 #define R_DTYPE CR_F32
 #define R_ACT(act) cr_act_f32(act) /* the activation's row of the op table (act_table.h) */
@@ -46,6 +47,7 @@ typedef double real;
 #define R_LOG log
 #define R_TANH tanh
 #define R_ERFC erfc
+#define R_SQRT sqrt
 #define R_ISFINITE(x) isfinite(x)
 #define R_DTYPE CR_F64
 #define R_ACT(act) cr_act_f64(act)
