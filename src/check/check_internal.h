@@ -71,6 +71,13 @@ double chk_tail64(const cr_net *net64, int l, const double *r, const double *y, 
    l: writes in (the input of layer l, dims[l]) and r (dims[l+1]). work: 2 * max width. */
 void chk_forward_to64(const cr_net *net64, int l, const double *x, double *in, double *r,
                       double *work);
+/* The affine link after linear layer l of net64 (BatchNorm in inference mode,
+   z = (r − μ) / √(v + ε) · γ + β), in place on r (dims[l+1]), in plain float64
+   loops from the stored vectors, independent of the op file; nothing when layer l
+   has no link. chk_link_diag64 writes its diagonal ∂z/∂r = γ / √(v + ε) (1s
+   without a link) and returns whether there is one. */
+void chk_link64(const cr_net *net64, int l, double *r);
+int chk_link_diag64(const cr_net *net64, int l, double *diag);
 /* Plain-loop element-wise activation and its derivative, float64 (the oracle). */
 double chk_act64(cr_activation act, double r);
 /* Its derivative a'(r) (ReLU: 0 at the kink, as the op file). */

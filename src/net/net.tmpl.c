@@ -33,6 +33,42 @@ static const real *FN(net_b)(const cr_net *net, int l) {
     return (const real *)net->params + net->b_offset[l];
 }
 
+/* The affine link after linear layer l (link l + 1 of the net: BatchNorm in inference
+   mode, src/ops/affine.tmpl.c), as a view of its vectors from column c0 on; 0 when
+   layer l has none. Its Jacobian diag(a) does not depend on x: one element-wise step
+   in each walk, on the tape's pre[l], which holds the link's output z_l (the
+   activation's input). */
+static int FN(link_view)(const cr_net *net, int l, size_t c0, FN(affine) *a) {
+    if (net->link_form[l + 1] == CR_AFFINE_NONE || FN(net_affine)(net, l + 1, a) != CR_OK)
+        return 0;
+    a->p += c0, a->q += c0, a->s += c0, a->t += c0;
+    return 1;
+}
+
+/* The op file's VJP of a link, or a planted fault (net_hooks.h). */
+static FN(link_step_fn) FN(link_vjp_running) = FN(affine_vjp);
+void CR_TYPED(cr_net_link_vjp_replace_f32, cr_net_link_vjp_replace_f64)(FN(link_step_fn) step) {
+    FN(link_vjp_running) = step ? step : FN(affine_vjp);
+}
+
+enum { LINK_FORWARD, LINK_VJP, LINK_JVP };
+
+/* z_l <- link(r_l) (LINK_FORWARD), G <- G ∘ a (LINK_VJP) or Ṙ <- Ṙ ∘ a (LINK_JVP), in
+   place on rows [0, m) and columns [c0, c1) of a matrix of row stride d; nothing when
+   layer l has no link after it. */
+static void FN(link_apply)(const cr_net *net, int l, int step, size_t m, size_t d, size_t c0,
+                           size_t c1, real *v) {
+    FN(affine) a;
+    if (c1 <= c0 || !FN(link_view)(net, l, c0, &a)) return;
+    FN(link_step_fn) f = step == LINK_FORWARD ? FN(affine_forward)
+                         : step == LINK_VJP   ? FN(link_vjp_running)
+                                              : FN(affine_jvp);
+    if (c0 == 0 && c1 == d)
+        f(&a, m, d, v, v);
+    else
+        for (size_t i = 0; i < m; i++) f(&a, 1, c1 - c0, v + i * d + c0, v + i * d + c0);
+}
+
 /* A tape fits a net made with the same dtype and widths (else buffers would overflow):
    CR_ERR_ARG for NULL or a tape of other widths, CR_ERR_DTYPE when the net or the
    tape is not of this function's dtype (an _f32 call on a float64 net). */
@@ -133,6 +169,7 @@ void CR_TYPED(cr_net_forward_walk_f32, cr_net_forward_walk_f64)(
         if (o && o->nz) { /* one row: skip zero inputs (pixels, dead units) */
             o->nnz[l] = cr_nonzero_f32(din, in, o->nz + nz_off);
             cr_sparse_gemv_f32(o->nnz[l], o->nz + nz_off, dout, in, w, b, r);
+            FN(link_apply)(net, l, LINK_FORWARD, 1, dout, 0, dout, r);
             nz_off += din;
             if (l + 1 < L)
                 R_ACT(net->act[l])->forward(dout, r, h);
@@ -154,6 +191,7 @@ void CR_TYPED(cr_net_forward_walk_f32, cr_net_forward_walk_f64)(
                 }
                 if (i1 > i0) {
                     FN(linear_forward)(i1 - i0, din, dout, in + i0 * din, w, b, r + i0 * dout);
+                    FN(link_apply)(net, l, LINK_FORWARD, i1 - i0, dout, 0, dout, r + i0 * dout);
                     FN(net_output_rows)(net, tape, i0, i1);
                 }
                 if (o && o->rows_done) o->rows_done(o->rows_ctx, hf.worker, i0, i1);
@@ -181,7 +219,8 @@ void CR_TYPED(cr_net_forward_walk_f32, cr_net_forward_walk_f64)(
                     memcpy(r + i * dout + c0, b + c0, (c1 - c0) * sizeof(real));
                 GEMM(0, 0, n, c1 - c0, din, 1, in, din, w + c0, dout, 1, r + c0, dout);
             }
-            /* h_l = act(r_l), through the op table */
+            FN(link_apply)(net, l, LINK_FORWARD, n, dout, c0, c1, r); /* z_l = link(r_l), if any */
+            /* h_l = act(z_l), through the op table */
             if (c0 == 0 && c1 == dout)
                 R_ACT(net->act[l])->forward(n * dout, r, h);
             else
@@ -275,6 +314,8 @@ static void FN(reverse_layer)(const cr_net *net, const cr_tape *tape, size_t n, 
                 act->vjp(hi - lo, r + i * din + lo, h + i * din + lo, gh + i * din + lo,
                          gh + i * din + lo);
         }
+        /* G_r <- G_z ∘ a: the affine link after layer l − 1, if any */
+        FN(link_apply)(net, l - 1, LINK_VJP, n * reps, din, lo, hi, gh);
     }
     if (!o->pdst) return;
     /* W_l <- beta W_l + alpha H_{l−1}ᵀ G,  b_l <- beta b_l + alpha Σ_n G_n; with two
@@ -332,6 +373,14 @@ void CR_TYPED(cr_net_reverse_walk_f32, cr_net_reverse_walk_f64)(
             act->vjp(n * k, th, out, g, gt);
         g = gt;
     }
+    if (net->link_form[L] != CR_AFFINE_NONE && !o->skip_top) {
+        /* G_r <- G_θ ∘ a: the affine link after the last layer (BatchNorm), into scratch */
+        const size_t k = net->dims[L];
+        real *gt = g == buf0 || g == buf1 ? g : buf1;
+        if (gt != g) memcpy(gt, g, n * reps * k * sizeof(real));
+        FN(link_apply)(net, L - 1, LINK_VJP, n * reps, k, 0, k, gt);
+        g = gt;
+    }
     size_t nz_off[CR_MAX_LAYERS], off = 0; /* the per-example path's nonzero inputs */
     for (int l = 0; l < L; l++) nz_off[l] = off, off += net->dims[l];
     for (int l = L - 1; l >= 0; l--) {
@@ -358,6 +407,7 @@ void CR_TYPED(cr_net_reverse_walk_f32, cr_net_reverse_walk_f64)(
             } else {
                 act->vjp(n * din, r, h, gh, gh);
             }
+            FN(link_apply)(net, l - 1, LINK_VJP, n * reps, din, 0, din, gh);
         }
         if (l > 1) cr_walk_barrier(split);
         g = gh;
@@ -402,7 +452,8 @@ cr_status CR_TYPED(cr_net_jvp_f32, cr_net_jvp_f64)(const cr_net *net, cr_tape *t
         size_t din = net->dims[l], dout = net->dims[l + 1];
         /* Ṙ <- Ṫ W */
         FN(linear_jvp)(n, din, dout, FN(net_w)(net, l), t, out);
-        if (l + 1 < L) /* Ḣ <- Ṙ ∘ act'(r) */
+        FN(link_apply)(net, l, LINK_JVP, n, dout, 0, dout, out); /* Ż <- Ṙ ∘ a, the link after l */
+        if (l + 1 < L) /* Ḣ <- Ż ∘ act'(z) */
             R_ACT(net->act[l])->jvp(n * dout, tape->pre[l], tape->post[l], out, out);
         t = out;
         real *s = out;
@@ -457,6 +508,15 @@ cr_status CR_TYPED(cr_net_input_jacobian_chain_f32, cr_net_input_jacobian_chain_
     size_t cols = k;
     for (int l = L - 1; l >= 0; l--) {
         size_t din = net->dims[l], dout = net->dims[l + 1];
+        FN(affine) a;
+        if (FN(link_view)(net, l, 0, &a)) {
+            /* M <- M · ∂z_l/∂r_l = M · diag(a), the link after layer l, as a full matrix */
+            FN(affine_jacobian)(&a, dout, op_jac);
+            GEMM(0, 0, k, dout, dout, 1, m, cols, op_jac, dout, 0, m_next, dout);
+            real *s = m;
+            m = m_next;
+            m_next = s;
+        }
         /* M <- M · ∂r_l/∂h_(l−1) = M · W_lᵀ      (K×dout)(dout×din) */
         FN(linear_jacobian)(din, dout, FN(net_w)(net, l), op_jac);
         GEMM(0, 0, k, din, dout, 1, m, cols, op_jac, din, 0, m_next, din);

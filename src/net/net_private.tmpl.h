@@ -10,6 +10,7 @@
 #define CR_NET_PRIVATE_TMPL_H
 
 #include "abt_kernel.h"
+#include "net_hooks.h" /* FN(link_step_fn): the step of an affine link in the walks */
 
 /*
  * The two halves of each layer (training's two workers). A walk runs in
