@@ -1,7 +1,8 @@
 /*
  * test_kernels — the kernel sets (chainrule.h, cr_isa) against the portable
- * reference (src/net/train_kernels.c). Every kernel of the training loop is
- * run under every set this CPU can run on the same inputs, and its outputs
+ * references (src/kernels/linear.c, elementwise.c, optim.c). Every kernel of
+ * the training loop is run under every set this CPU can run on the same
+ * inputs, and its outputs
  * must equal the portable set's byte for byte (every variant does the same
  * operations per element in the same order):
  *   - sizes around the register widths (1, 7-10, 15-17, 31-33, 63-65,
@@ -24,7 +25,9 @@
 #include <cmocka.h>
 
 #include "chainrule.h"
-#include "net/train_kernels.h"
+#include "kernels/elementwise.h"
+#include "kernels/linear.h"
+#include "kernels/optim.h"
 #include "testutil.h"
 
 static const size_t SIZES[] = {1, 2, 7, 8, 9, 10, 15, 16, 17, 31, 32, 33,

@@ -19,7 +19,7 @@
  *           example's K rows by its own a' (no diagonal matrix is formed). The
  *           first factor is never formed either: (diag(ŷ) − ŷᵀŷ) W_Lᵀ is a
  *           diagonal scaling minus a rank-one term. In float32 the last step,
- *           "· diag(a'_1) W_1ᵀ", is one pass of abt_kernel.h, which writes each
+ *           "· diag(a'_1) W_1ᵀ", is one pass of kernels/abt.h, which writes each
  *           value of the Jacobian once and, for the probabilities, derives one
  *           row per example from the others (the rows of ∂ŷ/∂x sum to zero).
  *
@@ -31,7 +31,7 @@
  * ~ D·(Σ d_l d_{l+1}); for D = 784, K = 10 reverse is ~80× cheaper, which is
  * what `auto` decides from K and D.
  */
-#include "abt_kernel.h"
+#include "kernels/abt.h"
 #include "core/parallel.h"
 #include "input_util.tmpl.h"
 
@@ -141,11 +141,24 @@ static cr_status FN(jac_fwd)(const cr_net *net, FN(jac_scratch) *s, size_t m, co
     return CR_OK;
 }
 
+/* Row c of every example i of rows: rows[(i k + c) d + j] *= s[i d + j], the
+   product of each example's k rows with its diag(s). */
+static void FN(scale_rows)(size_t m, size_t k, size_t d, const real *restrict s,
+                           real *restrict rows) {
+    for (size_t i = 0; i < m; i++) {
+        const real *si = s + i * d;
+        for (size_t c = 0; c < k; c++) {
+            real *row = rows + (i * k + c) * d;
+            for (size_t j = 0; j < d; j++) row[j] *= si[j];
+        }
+    }
+}
+
 /* closed: the product of the Jacobians for the m examples, stacked. In code
    indices (W_l = FN(iu_w)(net, l), r_l = pre[l]) the chain is
      M = ∂ŷ/∂θ W_{L−1}ᵀ diag(a'(r_{L−2})) W_{L−2}ᵀ ... diag(a'(r_0)) W_0ᵀ,
    with diag(a_l) of an affine link after layer l (BatchNorm) before W_lᵀ: after the
-   last layer in job->w_last_t, the others in the reverse walk. */
+   last layer in job->w_last_t, the others in the loop below. */
 static cr_status FN(jac_closed)(const FN(jac_job) *job, FN(jac_scratch) *s, size_t m,
                                 const real *x, real *jac) {
     const cr_net *net = job->net;
@@ -190,22 +203,30 @@ static cr_status FN(jac_closed)(const FN(jac_job) *job, FN(jac_scratch) *s, size
         for (size_t c = 0; c < k; c++)
             for (size_t j = 0; j < top; j++) mi[c * top + j] = yhat[c] * (wt[c * top + j] - v[j]);
     }
-    /* M <- M diag(a'(r_{L−2})) W_{L−2}ᵀ ... diag(a'(r_0)) W_0ᵀ: the reverse walk with K
-       rows per example, each scaled by its example's a' (the table's deriv). In float32
-       the last product is one pass of the packed kernel, each value of the Jacobian
-       written once; the K rows of ∂ŷ/∂x sum to zero (Σ_c ŷ_c = 1 whatever x), so for
-       the probabilities the row of the most probable class is minus the sum of the
-       others instead of one more row of products. */
+    /* M <- M diag(a'(r_{L−2})) W_{L−2}ᵀ ... diag(a'(r_0)) W_0ᵀ: the reverse walk's
+       steps with K rows per example, each scaled by its example's a' (the table's
+       deriv). In float32 the last product is one pass of the packed kernel, each
+       value of the Jacobian written once; the K rows of ∂ŷ/∂x sum to zero
+       (Σ_c ŷ_c = 1 whatever x), so for the probabilities the row of the most
+       probable class is minus the sum of the others instead of one more row of
+       products. */
     const cr_abt_packed *w0 = job->pk.w0.data ? &job->pk.w0 : NULL;
     if (w0 && job->of_probs)
         for (size_t i = 0; i < m; i++)
             s->derived[i] = FN(iu_argmax)(k, (const real *)t1->post[L - 1] + i * k);
-    if (L > 1)
-        FN(net_reverse_walk)(net, t1, m, cur,
-                             &(FN(reverse_opts)){.dx = jac, .w0 = w0,
-                                                 .derived = job->of_probs ? s->derived : NULL,
-                                                 .reps = k, .skip_top = 1, .buf0 = s->a,
-                                                 .buf1 = s->b, .deriv_scratch = s->c});
+    for (int l = L - 2; l >= 0; l--) { /* M on h_l (m·K rows) */
+        const size_t din = net->dims[l], dout = net->dims[l + 1];
+        /* M <- M diag(a'(r_l)): each example's K rows times its a'(r_l) */
+        R_ACT(net->act[l])->deriv(m * dout, t1->pre[l], t1->post[l], s->c);
+        FN(scale_rows)(m, k, dout, s->c, cur);
+        /* M <- M diag(γ/√(v + ε)): the affine link after layer l (BatchNorm), if any */
+        FN(net_link_apply)(net, l, LINK_VJP, m * k, dout, 0, dout, cur);
+        /* M <- M W_lᵀ, the linear op's VJP on K rows per example */
+        real *next = l == 0 ? jac : cur == s->a ? s->b : s->a;
+        FN(linear_vjp_share)(m, k, din, dout, FN(iu_w)(net, l), cur, 0, din, next, din,
+                             l == 0 ? w0 : NULL, l == 0 && job->of_probs ? s->derived : NULL);
+        cur = next;
+    }
     return CR_OK;
 }
 

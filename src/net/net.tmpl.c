@@ -22,9 +22,6 @@
 #include <string.h>
 
 #include "net_private.tmpl.h"
-#if defined(CR_REAL_F32)
-#include "train_kernels.h" /* column sums and the per-example kernels */
-#endif
 
 static const real *FN(net_w)(const cr_net *net, int l) {
     return (const real *)net->params + net->w_offset[l];
@@ -33,11 +30,8 @@ static const real *FN(net_b)(const cr_net *net, int l) {
     return (const real *)net->params + net->b_offset[l];
 }
 
-/* The affine link after linear layer l (link l + 1 of the net: BatchNorm in inference
-   mode, src/ops/affine.tmpl.c), as a view of its vectors from column c0 on; 0 when
-   layer l has none. Its Jacobian diag(a) does not depend on x: one element-wise step
-   in each walk, on the tape's pre[l], which holds the link's output z_l (the
-   activation's input). */
+/* The affine link after linear layer l (link l + 1) as a view of its vectors from
+   column c0 on; 0 when layer l has none. */
 static int FN(link_view)(const cr_net *net, int l, size_t c0, FN(affine) *a) {
     if (net->link_form[l + 1] == CR_AFFINE_NONE || FN(net_affine)(net, l + 1, a) != CR_OK)
         return 0;
@@ -51,13 +45,9 @@ void CR_TYPED(cr_net_link_vjp_replace_f32, cr_net_link_vjp_replace_f64)(FN(link_
     FN(link_vjp_running) = step ? step : FN(affine_vjp);
 }
 
-enum { LINK_FORWARD, LINK_VJP, LINK_JVP };
-
-/* z_l <- link(r_l) (LINK_FORWARD), G <- G ∘ a (LINK_VJP) or Ṙ <- Ṙ ∘ a (LINK_JVP), in
-   place on rows [0, m) and columns [c0, c1) of a matrix of row stride d; nothing when
-   layer l has no link after it. */
-static void FN(link_apply)(const cr_net *net, int l, int step, size_t m, size_t d, size_t c0,
-                           size_t c1, real *v) {
+void CR_TYPED(cr_net_link_apply_f32, cr_net_link_apply_f64)(const cr_net *net, int l, int step,
+                                                           size_t m, size_t d, size_t c0,
+                                                           size_t c1, real *v) {
     FN(affine) a;
     if (c1 <= c0 || !FN(link_view)(net, l, c0, &a)) return;
     FN(link_step_fn) f = step == LINK_FORWARD ? FN(affine_forward)
@@ -82,48 +72,8 @@ static cr_status FN(tape_check)(const cr_net *net, const cr_tape *tape) {
     return CR_OK;
 }
 
-/* b[lo:hi) <- beta b[lo:hi) + alpha Σ_i G[i, lo:hi) (G: n rows of stride ld); beta == 0
-   overwrites. In float32 a whole row by the vectorised kernel of train_kernels.c. */
-static void FN(colsum_share)(size_t n, size_t ld, size_t lo, size_t hi, real alpha,
-                             const real *g, real beta, real *b) {
-#if defined(CR_REAL_F32)
-    if (lo == 0 && hi == ld) {
-        cr_colsum_axpby_f32(n, ld, alpha, g, beta, b);
-        return;
-    }
-#endif
-    for (size_t j0 = lo; j0 < hi; j0 += 64) {
-        size_t m = hi - j0 < 64 ? hi - j0 : 64;
-        real s[64] = {0};
-        for (size_t i = 0; i < n; i++) {
-            const real *gi = g + i * ld + j0;
-            for (size_t j = 0; j < m; j++) s[j] += gi[j];
-        }
-        for (size_t j = 0; j < m; j++) b[j0 + j] = (beta == 0 ? (real)0 : beta * b[j0 + j]) + alpha * s[j];
-    }
-}
-
-void CR_TYPED(cr_linear_vjp_share_f32, cr_linear_vjp_share_f64)(
-    size_t n_ex, size_t kr, size_t din, size_t dout, const real *w, const real *g, size_t lo,
-    size_t hi, real *gin, size_t ld_in, const cr_abt_packed *w_packed, const size_t *derived) {
-#if defined(CR_REAL_F32)
-    if (w_packed && w_packed->data && lo == 0 && hi == din) {
-        cr_abt_gemm(n_ex, kr, g, dout, derived, w_packed, gin, ld_in);
-        return;
-    }
-#else
-    (void)w_packed;
-    (void)derived;
-    (void)din;
-#endif
-    if (hi > lo) /* G_in[:, lo:hi) <- G W[lo:hi, :]ᵀ */
-        GEMM(0, 1, n_ex * kr, hi - lo, dout, 1, g, dout, w + lo * dout, dout, 0, gin + lo, ld_in);
-}
-
-/* The output link of the forward walk on rows [i0, i1): o = a_out(θ) into tape->out
-   (o is θ itself without an output activation), then the head's prediction into
-   post[L−1]: ŷ = S(o), or o (squared error: out is post[L−1]). */
-static void FN(net_output_rows)(const cr_net *net, cr_tape *tape, size_t i0, size_t i1) {
+void CR_TYPED(cr_net_output_rows_f32, cr_net_output_rows_f64)(const cr_net *net, cr_tape *tape,
+                                                             size_t i0, size_t i1) {
     const int L = net->n_layers;
     const size_t k = net->dims[L], m = i1 - i0;
     const real *theta = (const real *)tape->pre[L - 1] + i0 * k;
@@ -155,81 +105,22 @@ void CR_TYPED(cr_net_head_vjp_f32, cr_net_head_vjp_f64)(const cr_net *net, const
 }
 
 void CR_TYPED(cr_net_forward_walk_f32, cr_net_forward_walk_f64)(
-    const cr_net *net, cr_tape *tape, size_t n, const real *x, const FN(forward_opts) *o) {
+    const cr_net *net, cr_tape *tape, size_t n, const real *x, const cr_abt_packed *w0t) {
     const int L = net->n_layers;
-    const cr_abt_packed *w0t = o ? o->w0t : NULL;
-    const cr_walk_split *split = o ? o->split : NULL;
     const real *in = x;
-    size_t nz_off = 0;
     for (int l = 0; l < L; l++) {
         const size_t din = net->dims[l], dout = net->dims[l + 1];
         real *r = tape->pre[l], *h = tape->post[l];
-        const real *w = FN(net_w)(net, l), *b = FN(net_b)(net, l);
-#if defined(CR_REAL_F32)
-        if (o && o->nz) { /* one row: skip zero inputs (pixels, dead units) */
-            o->nnz[l] = cr_nonzero_f32(din, in, o->nz + nz_off);
-            cr_sparse_gemv_f32(o->nnz[l], o->nz + nz_off, dout, in, w, b, r);
-            FN(link_apply)(net, l, LINK_FORWARD, 1, dout, 0, dout, r);
-            nz_off += din;
-            if (l + 1 < L)
-                R_ACT(net->act[l])->forward(dout, r, h);
-            else
-                FN(net_output_rows)(net, tape, 0, 1);
-            in = h;
-            continue;
-        }
-#else
-        (void)nz_off;
-#endif
-        if (l + 1 == L) { /* θ = h W + b, o and the prediction, on each half's rows of the batch */
-            for (cr_walk_split hf = cr_walk_next(split, NULL); hf.worker >= 0;
-                 hf = cr_walk_next(split, &hf)) {
-                size_t i0 = 0, i1 = n;
-                if (hf.workers >= 2) {
-                    i0 = hf.worker ? (n + 1) / 2 : 0;
-                    i1 = hf.worker ? n : (n + 1) / 2;
-                }
-                if (i1 > i0) {
-                    FN(linear_forward)(i1 - i0, din, dout, in + i0 * din, w, b, r + i0 * dout);
-                    FN(link_apply)(net, l, LINK_FORWARD, i1 - i0, dout, 0, dout, r + i0 * dout);
-                    FN(net_output_rows)(net, tape, i0, i1);
-                }
-                if (o && o->rows_done) o->rows_done(o->rows_ctx, hf.worker, i0, i1);
-            }
-            break;
-        }
-        for (cr_walk_split hf = cr_walk_next(split, NULL); hf.worker >= 0;
-             hf = cr_walk_next(split, &hf)) {
-            size_t c0, c1; /* the half's columns of r_l */
-            cr_walk_share(&hf, dout, &c0, &c1);
-#if defined(CR_REAL_F32)
-            if (l == 0 && w0t && w0t->data && c0 == 0 && c1 == dout) {
-                /* r_0 <- x W_0 + b_0, x W_0 by the packed kernel */
-                cr_abt_gemm(n, 1, x, din, NULL, w0t, r, dout);
-                for (size_t i = 0; i < n; i++)
-                    for (size_t j = 0; j < dout; j++) r[i * dout + j] += b[j];
-            } else
-#else
-            (void)w0t;
-#endif
-                if (c0 == 0 && c1 == dout) {
-                FN(linear_forward)(n, din, dout, in, w, b, r);
-            } else if (c1 > c0) { /* r[:, c0:c1) <- b[c0:c1) + H W[:, c0:c1) */
-                for (size_t i = 0; i < n; i++)
-                    memcpy(r + i * dout + c0, b + c0, (c1 - c0) * sizeof(real));
-                GEMM(0, 0, n, c1 - c0, din, 1, in, din, w + c0, dout, 1, r + c0, dout);
-            }
-            FN(link_apply)(net, l, LINK_FORWARD, n, dout, c0, c1, r); /* z_l = link(r_l), if any */
-            /* h_l = act(z_l), through the op table */
-            if (c0 == 0 && c1 == dout)
-                R_ACT(net->act[l])->forward(n * dout, r, h);
-            else
-                for (size_t i = 0; c1 > c0 && i < n; i++)
-                    R_ACT(net->act[l])->forward(c1 - c0, r + i * dout + c0, h + i * dout + c0);
-        }
-        cr_walk_barrier(split);
+        /* r_l = h_{l−1} W_l + b_l: the linear op (layer 0 of a deep net by the packed kernel) */
+        FN(linear_forward_share)(n, din, dout, in, FN(net_w)(net, l), FN(net_b)(net, l), 0, dout,
+                                 r, l == 0 && L > 1 ? w0t : NULL);
+        /* z_l = (r_l − μ)/√(v + ε)·γ + β: the affine link after layer l (BatchNorm), if any */
+        FN(net_link_apply)(net, l, LINK_FORWARD, n, dout, 0, dout, r);
+        if (l + 1 < L) /* h_l = act(r_l), through the op table */
+            R_ACT(net->act[l])->forward(n * dout, r, h);
         in = h;
     }
+    FN(net_output_rows)(net, tape, 0, n); /* o = a_out(θ), and ŷ = S(o) */
 }
 
 cr_status CR_TYPED(cr_net_forward_packed_f32, cr_net_forward_packed_f64)(
@@ -238,7 +129,7 @@ cr_status CR_TYPED(cr_net_forward_packed_f32, cr_net_forward_packed_f64)(
     if (st != CR_OK) return st;
     if (!x || n == 0) return CR_ERR_ARG;
     if (n > tape->max_batch) return CR_ERR_SHAPE;
-    FN(net_forward_walk)(net, tape, n, x, &(FN(forward_opts)){.w0t = w0t});
+    FN(net_forward_walk)(net, tape, n, x, w0t);
     tape->n = n;
     tape->input = x;
     return CR_OK;
@@ -261,157 +152,51 @@ real CR_TYPED(cr_net_loss_f32, cr_net_loss_f64)(const cr_net *net, cr_tape *tape
     return (real)(sum / (double)n);
 }
 
-/* Row c of every example i of rows: rows[(i k + c) d + j] *= s[i d + j], the
-   product of each example's k rows with its diag(s). */
-static void FN(scale_rows)(size_t m, size_t k, size_t d, const real *restrict s,
-                           real *restrict rows) {
-    for (size_t i = 0; i < m; i++) {
-        const real *si = s + i * d;
-        for (size_t c = 0; c < k; c++) {
-            real *row = rows + (i * k + c) * d;
-            for (size_t j = 0; j < d; j++) row[j] *= si[j];
-        }
-    }
-}
-
-/*
- * One layer l of the reverse walk, on half hf of it (the whole layer without a
- * split): with a product (l > 0, or dx), G_h <- G W_lᵀ on the half's inputs
- * [lo, hi) into gh, and for l > 0 G_r <- G_h ∘ a'(r_{l−1}) there; then the
- * parameter step of the half's block of W_l (rows [lo, hi); for l = 0 with
- * two halves its columns, which are layer 1's inputs of the same half) and b_l.
- */
-static void FN(reverse_layer)(const cr_net *net, const cr_tape *tape, size_t n, int l,
-                              const real *g, real *gh, const FN(reverse_opts) *o,
-                              const cr_walk_split *hf, const size_t *nz_off) {
-    const size_t din = net->dims[l], dout = net->dims[l + 1];
-    const size_t reps = o->reps > 1 ? o->reps : 1;
-    const int product = l > 0 || o->dx;
-    size_t lo, hi; /* the half's inputs of layer l */
-    cr_walk_share(hf, din, &lo, &hi);
-#if !defined(CR_REAL_F32)
-    (void)nz_off;
-#endif
-    if (product) { /* G_h <- G W_lᵀ, with the W_l of the forward pass */
-#if defined(CR_REAL_F32)
-        if (o->nz) /* one row: G Wᵀ = W g by the gemv kernel */
-            cr_gemv_rows_f32(din, dout, FN(net_w)(net, l), g, gh);
-        else
-#endif
-            FN(linear_vjp_share)(n, reps, din, dout, FN(net_w)(net, l), g, lo, hi, gh, din,
-                                 l == 0 ? o->w0 : NULL, l == 0 ? o->derived : NULL);
-    }
-    if (l > 0) { /* G_r <- G_h ∘ a'(r_{l−1}): a diagonal Jacobian, so element-wise */
-        const real *r = tape->pre[l - 1], *h = tape->post[l - 1];
-        const real_act_ops *act = R_ACT(net->act[l - 1]);
-        if (reps > 1) { /* each example's a' on its reps rows */
-            act->deriv(n * din, r, h, o->deriv_scratch);
-            FN(scale_rows)(n, reps, din, o->deriv_scratch, gh);
-        } else if (lo == 0 && hi == din) {
-            act->vjp(n * din, r, h, gh, gh);
-        } else {
-            for (size_t i = 0; hi > lo && i < n; i++)
-                act->vjp(hi - lo, r + i * din + lo, h + i * din + lo, gh + i * din + lo,
-                         gh + i * din + lo);
-        }
-        /* G_r <- G_z ∘ a: the affine link after layer l − 1, if any */
-        FN(link_apply)(net, l - 1, LINK_VJP, n * reps, din, lo, hi, gh);
-    }
-    if (!o->pdst) return;
-    /* W_l <- beta W_l + alpha H_{l−1}ᵀ G,  b_l <- beta b_l + alpha Σ_n G_n; with two
-       halves, rows [lo, hi) of W_l (l > 0, b_l with half 0) or its columns (l = 0) */
-    const real *in = l > 0 ? (const real *)tape->post[l - 1] : (const real *)tape->input;
-    real *dw = o->pdst + net->w_offset[l], *db = o->pdst + net->b_offset[l];
-    const int one = hf->workers < 2;
-#if defined(CR_REAL_F32)
-    if (o->nz) {
-        /* W_l[i, :] += alpha h_i g for the nonzero inputs i, b_l += alpha g; the
-           kernel checks the values it wrote: a NaN can hide from the loss */
-        if (!cr_sparse_ger_f32(o->nnz[l], o->nz + nz_off[l], dout, o->alpha, in, g, dw, db) &&
-            !*o->fault)
-            *o->fault = l + 1;
+void CR_TYPED(cr_net_diag_vjp_f32, cr_net_diag_vjp_f64)(void *ctx, const FN(diag_link) *k) {
+    (void)ctx;
+    const real_act_ops *act = R_ACT(k->act);
+    if (k->lo == 0 && k->hi == k->width) {
+        act->vjp(k->n * k->width, k->r, k->h, k->g, k->out);
         return;
     }
-#endif
-    if (l > 0 || one) {
-        if (hi > lo)
-            GEMM(1, 0, hi - lo, dout, n, o->alpha, in + lo, din, g, dout, o->beta, dw + lo * dout,
-                 dout);
-        if (one || hf->worker == 0) FN(colsum_share)(n, dout, 0, dout, o->alpha, g, o->beta, db);
-    } else {
-        size_t c0, c1;
-        cr_walk_share(hf, dout, &c0, &c1);
-        if (c1 > c0) {
-            GEMM(1, 0, din, c1 - c0, n, o->alpha, in, din, g + c0, dout, o->beta, dw + c0, dout);
-            FN(colsum_share)(n, dout, c0, c1, o->alpha, g, o->beta, db);
-        }
-    }
+    for (size_t i = 0, o = k->lo; k->hi > k->lo && i < k->n; i++, o += k->width)
+        act->vjp(k->hi - k->lo, k->r + o, k->h + o, k->g + o, k->out + o);
 }
 
+/* The backward pass, as llm.c's gpt2_backward: the layers in reverse order of
+   the forward pass, each a list of calls to its ops' steps. */
 void CR_TYPED(cr_net_reverse_walk_f32, cr_net_reverse_walk_f64)(
     const cr_net *net, const cr_tape *tape, size_t n, const real *g_in, const FN(reverse_opts) *o) {
     const int L = net->n_layers;
-    const size_t reps = o->reps > 1 ? o->reps : 1;
-    const cr_walk_split *split = o->split;
-    const int halves = split && split->workers >= 2;
-    real *buf0 = o->buf0 ? o->buf0 : tape->grad_a, *buf1 = o->buf1 ? o->buf1 : tape->grad_b;
-    /* g: the cotangent on r_l (or, with skip_top, already on h_{L−2}: scaled in place) */
-    real *g = (real *)g_in;
-    if (net->has_out_act && !o->skip_top) {
-        /* G_θ <- G_o ∘ a_out'(θ), the output activation's VJP: in place when g is the
-           scratch buf0, else into buf1 (the first product then writes buf0) */
-        const size_t k = net->dims[L];
-        const real *th = tape->pre[L - 1], *out = tape->out;
-        real *gt = g == buf0 ? buf0 : buf1;
-        const real_act_ops *act = R_ACT(net->out_act);
-        if (reps > 1) /* each example's a_out' on its reps rows */
-            for (size_t i = 0; i < n; i++)
-                for (size_t c = 0; c < reps; c++)
-                    act->vjp(k, th + i * k, out + i * k, g + (i * reps + c) * k,
-                             gt + (i * reps + c) * k);
-        else
-            act->vjp(n * k, th, out, g, gt);
-        g = gt;
-    }
-    if (net->link_form[L] != CR_AFFINE_NONE && !o->skip_top) {
-        /* G_r <- G_θ ∘ a: the affine link after the last layer (BatchNorm), into scratch */
-        const size_t k = net->dims[L];
-        real *gt = g == buf0 || g == buf1 ? g : buf1;
-        if (gt != g) memcpy(gt, g, n * reps * k * sizeof(real));
-        FN(link_apply)(net, L - 1, LINK_VJP, n * reps, k, 0, k, gt);
-        g = gt;
-    }
-    size_t nz_off[CR_MAX_LAYERS], off = 0; /* the per-example path's nonzero inputs */
-    for (int l = 0; l < L; l++) nz_off[l] = off, off += net->dims[l];
+    const FN(diag_step) diag = o->diag.fn ? o->diag : (FN(diag_step)){FN(net_diag_vjp), NULL};
+    real *buf0 = tape->grad_a, *buf1 = tape->grad_b; /* G alternates between them */
+    const real *g = g_in;                            /* G on h_l: ∂J/∂o for l = L−1 */
     for (int l = L - 1; l >= 0; l--) {
-        const size_t din = net->dims[l];
-        real *gh = g; /* the cotangent on h_{l−1} */
-        if (!(o->skip_top && l == L - 1)) {
-            const int product = l > 0 || o->dx;
-            if (product) gh = l == 0 ? o->dx : g == buf0 ? buf1 : buf0;
-            /* with two halves, layer 0 follows layer 1 in the same phase: its columns
-               are layer 1's inputs, which the same half has just computed */
-            const int then_first = halves && l == 1;
-            for (cr_walk_split hf = cr_walk_next(split, NULL); hf.worker >= 0;
-                 hf = cr_walk_next(split, &hf)) {
-                FN(reverse_layer)(net, tape, n, l, g, gh, o, &hf, nz_off);
-                if (then_first) FN(reverse_layer)(net, tape, n, 0, gh, o->dx, o, &hf, nz_off);
-            }
-            if (!product || then_first) break;
-        } else if (l > 0) { /* skip_top: G is on h_{L−2} already; its activation step */
-            const real *r = tape->pre[l - 1], *h = tape->post[l - 1];
-            const real_act_ops *act = R_ACT(net->act[l - 1]);
-            if (reps > 1) {
-                act->deriv(n * din, r, h, o->deriv_scratch);
-                FN(scale_rows)(n, reps, din, o->deriv_scratch, gh);
-            } else {
-                act->vjp(n * din, r, h, gh, gh);
-            }
-            FN(link_apply)(net, l - 1, LINK_VJP, n * reps, din, 0, din, gh);
+        const size_t din = net->dims[l], dout = net->dims[l + 1];
+        if (l < L - 1 || net->has_out_act) { /* G <- G ∘ a'(r_l): the diagonal step */
+            real *gr = g == buf0 || g == buf1 ? (real *)g : buf1;
+            diag.fn(diag.ctx, &(FN(diag_link)){net, l, l < L - 1 ? net->act[l] : net->out_act, n,
+                                              dout, 0, dout, tape->pre[l],
+                                              l < L - 1 ? tape->post[l] : tape->out, g, gr});
+            g = gr;
         }
-        if (l > 1) cr_walk_barrier(split);
+        if (net->link_form[l + 1] != CR_AFFINE_NONE) { /* G <- G ∘ γ/√(v + ε): the link after l */
+            real *gr = g == buf0 || g == buf1 ? (real *)g : buf1;
+            if (gr != g) memcpy(gr, g, n * dout * sizeof(real));
+            FN(net_link_apply)(net, l, LINK_VJP, n, dout, 0, dout, gr);
+            g = gr;
+        }
+        real *gh = l > 0 ? (g == buf0 ? buf1 : buf0) : o->dx; /* G on h_{l−1} (x for l = 0) */
+        if (gh) /* G_h <- G W_lᵀ, with the W_l of the forward pass */
+            FN(linear_vjp_share)(n, 1, din, dout, FN(net_w)(net, l), g, 0, din, gh, din,
+                                 l == 0 ? o->w0 : NULL, NULL);
+        if (o->step.dst) /* W_l <- β W_l + α H_{l−1}ᵀ G,  b_l <- β b_l + α Σ_n G_n */
+            FN(linear_param_step)(n, din, dout, l > 0 ? tape->post[l - 1] : tape->input, g,
+                                  o->step.alpha, o->step.beta, o->step.dst + net->w_offset[l],
+                                  o->step.dst + net->b_offset[l], 0, din, 0, dout);
         g = gh;
     }
+    /* (link 0, the input standardisation z = x ∘ a + c, scales dx by a here) */
 }
 
 cr_status CR_TYPED(cr_net_backward_f32, cr_net_backward_f64)(const cr_net *net, cr_tape *tape,
@@ -425,7 +210,7 @@ cr_status CR_TYPED(cr_net_backward_f32, cr_net_backward_f64)(const cr_net *net, 
     FN(net_head_vjp)(net, tape, tape->n, y, tape->grad_a);
     /* parameters of the MEAN loss: alpha 1/N, overwriting (beta 0) */
     FN(net_reverse_walk)(net, tape, tape->n, tape->grad_a,
-                         &(FN(reverse_opts)){.dx = dx, .pdst = grads, .alpha = (real)1 / (real)tape->n});
+                         &(FN(reverse_opts)){.dx = dx, .step = {grads, (real)1 / (real)tape->n, 0}});
     return CR_OK;
 }
 
@@ -452,7 +237,7 @@ cr_status CR_TYPED(cr_net_jvp_f32, cr_net_jvp_f64)(const cr_net *net, cr_tape *t
         size_t din = net->dims[l], dout = net->dims[l + 1];
         /* Ṙ <- Ṫ W */
         FN(linear_jvp)(n, din, dout, FN(net_w)(net, l), t, out);
-        FN(link_apply)(net, l, LINK_JVP, n, dout, 0, dout, out); /* Ż <- Ṙ ∘ a, the link after l */
+        FN(net_link_apply)(net, l, LINK_JVP, n, dout, 0, dout, out); /* Ż <- Ṙ ∘ a, a link after l */
         if (l + 1 < L) /* Ḣ <- Ż ∘ act'(z) */
             R_ACT(net->act[l])->jvp(n * dout, tape->pre[l], tape->post[l], out, out);
         t = out;

@@ -1,6 +1,6 @@
 /*
- * Test hook of training's two workers (src/net/train.c, private to the
- * library and its tests): which halves of each phase worker 1 claims. The
+ * Training's two workers (src/net/train_pool.c), private to the library. The
+ * test hook, for the library and its tests: which halves of each phase worker 1 claims. The
  * halves, not the workers, fix the arithmetic, so the model's bits must be
  * the same in every mode (tests/test_train.c checks it):
  *   CR_POOL_OWN_FIRST  the default: each worker its own half first, then the
@@ -23,5 +23,33 @@ cr_status cr_train_ws_pool_mode(cr_train_ws *ws, cr_pool_mode mode);
 /* The halves each worker has computed since the second worker started
    (halves[0]: the caller's, halves[1]: the thread's); CR_ERR_ARG without one. */
 cr_status cr_train_ws_pool_halves(const cr_train_ws *ws, uint64_t halves[2]);
+
+/* Between train.c and train_pool.c (private to the library). */
+
+/* The step on two workers (train_pool.c), after cr_train_step_f32's checks.
+   With src, x is ws->xb and the workers first gather its rows src[idx[i]]
+   (and prefetch the next batch's next_idx[0..next_n)). */
+cr_status cr_train_step2_f32(cr_net *net, cr_optim *opt, cr_train_ws *ws, size_t n,
+                             const float *x, const int32_t *labels, double *loss_sum,
+                             size_t *correct, const float *src, const uint32_t *idx,
+                             const uint32_t *next_idx, size_t next_n);
+
+/* After the forward pass, for its rows [i0, i1) (train.c): the finiteness
+   check, the loss, accuracy and G_θ = ŷ − y (of the summed loss) into
+   tape->grad_a. Returns 0, or the 1-based layer where NaN/Inf appeared first
+   (see cr_train_ws.fault_layer). */
+int cr_train_forward_loss_f32(const cr_net *net, cr_tape *tape, size_t i0, size_t i1,
+                              const int32_t *labels, double *loss_sum, size_t *correct);
+
+/* Asks for a row of d floats to be brought into the cache. */
+static inline void cr_train_prefetch_row(const float *row, size_t d) {
+#if defined(__GNUC__)
+    const char *p = (const char *)row, *end = (const char *)(row + d);
+    for (; p < end; p += 64) __builtin_prefetch(p, 0, 1);
+#else
+    (void)row;
+    (void)d;
+#endif
+}
 
 #endif
