@@ -3,7 +3,7 @@
  * its single input to its single output:
  *
  *   [Sub|Add|Mul|Div by constants, Flatten, Reshape to [N, D]]   -> input.mean/std
- *   (Gemm | MatMul [+ Add])  (Relu|Sigmoid|Tanh)                  -> hidden layers
+ *   (Gemm | MatMul [+ Add])  [BatchNormalization]  (Relu|Sigmoid|Tanh)  -> hidden layers
  *   ... (Gemm | MatMul [+ Add])  [Relu|Sigmoid|Tanh]  [Softmax | LogSoftmax]
  *                                     -> θ, the output activation, the head
  *
@@ -14,7 +14,11 @@
  * unless its metadata_props say "chainrule.head" = "squared-error" (what
  * chainrule writes for a regressor) or the user says so (--head).
  *
- * with Identity, Dropout (inference: identity) and Constant anywhere.
+ * with Identity, Dropout (inference: identity) and Constant anywhere. A
+ * BatchNormalization in inference mode after a linear layer becomes the net's
+ * affine link after it, evaluated as the file states (docs/batchnorm.md); an
+ * Identity of a constant names the same constant (torch.onnx.export aliases a
+ * fresh BatchNorm1d's running statistics to its weight and bias that way).
  */
 #include <math.h>
 #include <stdio.h>
@@ -304,6 +308,82 @@ static int op_bias(ox_chain *ch, const ox_node *n, size_t i) {
     return 0;
 }
 
+/* Identity of a constant: the same values under the output's name (an owned copy). */
+static int op_const_alias(ox_chain *ch, const ox_node *n, const ox_tensor *src) {
+    ox_ctx *c = ch->c;
+    ox_tensor **o = realloc(ch->owned, (ch->n_owned + 1) * sizeof *o);
+    if (!o) return cr_error_set(c->err, "%s: out of memory", c->file);
+    ch->owned = o;
+    ox_tensor *t = calloc(1, sizeof *t);
+    if (!t) return cr_error_set(c->err, "%s: out of memory", c->file);
+    o[ch->n_owned++] = t;
+    *t = *src;
+    size_t bytes = src->count * (src->dtype == OX_FLOAT ? 4 : 8);
+    t->name = malloc(strlen(n->out[0]) + 1);
+    t->data = malloc(bytes ? bytes : 1);
+    if (!t->name || !t->data) return cr_error_set(c->err, "%s: out of memory", c->file);
+    strcpy(t->name, n->out[0]);
+    if (bytes) memcpy(t->data, src->data, bytes);
+    return add_const(ch, t);
+}
+
+/* BatchNormalization(X, scale, B, mean, var) in inference mode right after a linear
+   layer: recorded on the layer, the chain goes on from Y (docs/batchnorm.md). */
+static int op_batchnorm(ox_chain *ch, const ox_node *n, size_t i) {
+    ox_ctx *c = ch->c;
+    if (ch->stage == ST_INPUT)
+        return cr_error_set(c->err, "%s: %s on the input, before any linear layer, is not "
+                                    "supported (chainrule reads BatchNormalization after a Gemm or "
+                                    "MatMul, as BatchNorm1d after nn.Linear)", c->file, where(n, i).s);
+    ox_layer *ly = &ch->layer[ch->L - 1];
+    if (ch->stage != ST_LINEAR || ly->bn[0])
+        return cr_error_set(c->err, "%s: %s must follow a linear layer (Gemm, or MatMul and its "
+                                    "Add) directly, once, before its activation", c->file,
+                            where(n, i).s);
+    if (n->n_in != 5 || strcmp(n->in[0], ch->cur))
+        return cr_error_set(c->err, "%s: %s needs 5 inputs: the chain's value '%s', then scale, B, "
+                                    "mean and var", c->file, where(n, i).s, pn(ch->cur).s);
+    if (attr_i(n, "training_mode", 0) != 0)
+        return cr_error_set(c->err, "%s: %s: training_mode = 1 (batch statistics) is not "
+                                    "supported: export the model after .eval()", c->file,
+                            where(n, i).s);
+    if (ch->m->opset < 7 && attr_i(n, "is_test", 0) == 0)
+        return cr_error_set(c->err, "%s: %s: is_test = 0 at opset %lld means training mode (batch "
+                                    "statistics), which is not supported", c->file, where(n, i).s,
+                            (long long)ch->m->opset);
+    for (size_t q = 1; q < n->n_out; q++)
+        if (n->out[q][0])
+            return cr_error_set(c->err, "%s: %s: output %zu '%s' is a running statistic of "
+                                        "training mode (not supported: only Y)", c->file,
+                                where(n, i).s, q, pn(n->out[q]).s);
+    static const char *const what[4] = {"scale", "B", "mean", "var"};
+    for (int q = 0; q < 4; q++) {
+        const ox_tensor *t = find_const(ch, n->in[q + 1]);
+        if (!t)
+            return cr_error_set(c->err, "%s: %s: its %s '%s' must be a constant", c->file,
+                                where(n, i).s, what[q], pn(n->in[q + 1]).s);
+        if ((t->dtype != OX_FLOAT && t->dtype != OX_DOUBLE) ||
+            (t->dtype == OX_DOUBLE && ch->dtype == OX_FLOAT))
+            return cr_error_set(c->err, "%s: %s: its %s '%s' is %s but the network is %s", c->file,
+                                where(n, i).s, what[q], pn(t->name).s, dtype_name(t->dtype),
+                                dtype_name(ch->dtype));
+        if (t->ndim != 1 || t->count != ly->dout)
+            return cr_error_set(c->err, "%s: %s: its %s '%s' has %zu values but the linear layer "
+                                        "of node %zu has %zu outputs (expected [%zu])", c->file,
+                                where(n, i).s, what[q], pn(t->name).s, t->count, ly->node,
+                                ly->dout, ly->dout);
+        ly->bn[q] = t;
+    }
+    ly->bn_eps = attr_f(n, "epsilon", (double)1e-5f);
+    if (!isfinite(ly->bn_eps) || ly->bn_eps < 0)
+        return cr_error_set(c->err, "%s: %s: epsilon %g is not a finite number >= 0", c->file,
+                            where(n, i).s, ly->bn_eps);
+    ly->bn_node = i;
+    ly->from_matmul = 0; /* an Add after it is not the MatMul's bias */
+    ch->cur = n->out[0];
+    return 0;
+}
+
 static int op_activation(ox_chain *ch, const ox_node *n, size_t i, cr_activation act) {
     ox_ctx *c = ch->c;
     if (ch->stage != ST_LINEAR)
@@ -342,7 +422,8 @@ static int walk_node(ox_chain *ch, size_t i) {
     if (ox_is_shape_op(n)) return ox_op_shapeval(ch, n, i);
     static const char *const known[] = {"Gemm",    "MatMul",     "Add",     "Sub",     "Mul",
                                         "Div",     "Relu",       "Sigmoid", "Tanh",    "Softmax",
-                                        "LogSoftmax", "Flatten", "Reshape", "Identity", "Dropout"};
+                                        "LogSoftmax", "Flatten", "Reshape", "Identity", "Dropout",
+                                        "BatchNormalization"};
     int k = -1;
     for (size_t q = 0; q < sizeof known / sizeof known[0]; q++)
         if (is_op(n, known[q])) k = (int)q;
@@ -350,7 +431,7 @@ static int walk_node(ox_chain *ch, size_t i) {
         return cr_error_set(c->err, "%s: unsupported op '%s' (node %zu '%s'); chainrule reads "
                                     "MLPs: Gemm, MatMul, Add, Sub, Mul, Div, Relu, Sigmoid, Tanh, "
                                     "Softmax, LogSoftmax, Flatten, Reshape, Identity, Dropout, "
-                                    "Constant (and Shape, Gather, Unsqueeze, Squeeze, Concat, "
+                                    "BatchNormalization, Constant (and Shape, Gather, Unsqueeze, Squeeze, Concat, "
                                     "Cast for a reshape to [N, -1])", c->file, pn(n->op).s, i,
                             pn(n->name).s);
     if (n->n_out < 1 || !n->out[0][0])
@@ -371,6 +452,9 @@ static int walk_node(ox_chain *ch, size_t i) {
                              !strcmp(n->out[q], ch->cur)))
             return cr_error_set(c->err, "%s: %s: output '%s' redefines an existing value",
                                 c->file, where(n, i).s, pn(n->out[q]).s);
+    if (!uses_chain && is_op(n, "Identity") && n->n_in == 1 && n->n_out == 1 &&
+        find_const(ch, n->in[0]))
+        return op_const_alias(ch, n, find_const(ch, n->in[0]));
     if (!uses_chain)
         return cr_error_set(c->err, "%s: %s computes on constants only (not supported)", c->file,
                             where(n, i).s);
@@ -398,6 +482,7 @@ static int walk_node(ox_chain *ch, size_t i) {
     if (is_op(n, "Sigmoid")) return op_activation(ch, n, i, CR_ACT_SIGMOID);
     if (is_op(n, "Tanh")) return op_activation(ch, n, i, CR_ACT_TANH);
     if (is_op(n, "Softmax") || is_op(n, "LogSoftmax")) return op_softmax(ch, n, i);
+    if (is_op(n, "BatchNormalization")) return op_batchnorm(ch, n, i);
     /* Add, Sub, Mul, Div */
     if (ch->stage == ST_INPUT) return op_normalise(ch, n, i);
     if (ch->stage == ST_LINEAR && ch->layer[ch->L - 1].from_matmul && is_op(n, "Add"))
@@ -466,6 +551,46 @@ static int build_model(ox_chain *ch, cr_model *out) {
             cr_net_free(net);
             return cr_error_set(c->err, "%s: a weight times alpha (or a bias times beta) "
                                         "overflows", c->file);
+        }
+    }
+    for (int l = 0; l < L; l++) { /* BatchNormalization: the affine link after layer l */
+        const ox_layer *ly = &ch->layer[l];
+        if (!ly->bn[0]) continue;
+        const size_t d = ly->dout;
+        double *v = malloc(4 * d * sizeof *v); /* μ v γ β, as cr_net_set_affine takes them */
+        if (!v) {
+            cr_net_free(net);
+            return cr_error_set(c->err, "%s: out of memory", c->file);
+        }
+        static const int of_vec[4] = {2, 3, 0, 1}; /* ly->bn: scale, B, mean, var */
+        const char *why = NULL;
+        size_t bad_at = 0;
+        const ox_tensor *bad_t = NULL;
+        for (int k = 0; k < 4 && !why; k++)
+            for (size_t e = 0; e < d && !why; e++) {
+                double x = tval(ly->bn[of_vec[k]], e);
+                v[k * d + e] = x;
+                if (!isfinite(x)) why = isnan(x) ? "NaN" : "Inf", bad_t = ly->bn[of_vec[k]], bad_at = e;
+            }
+        for (size_t e = 0; e < d && !why; e++) {
+            double q = v[d + e];
+            double qe = dt == CR_F64 ? q + ly->bn_eps : (double)((float)q + (float)ly->bn_eps);
+            if (!(qe > 0)) why = "var + epsilon <= 0", bad_t = ly->bn[3], bad_at = e;
+        }
+        if (why) {
+            free(v);
+            cr_net_free(net);
+            return cr_error_set(c->err, "%s: node %zu (BatchNormalization): tensor '%s' has %s at "
+                                        "index %zu", c->file, ly->bn_node, pn(bad_t->name).s, why,
+                                bad_at);
+        }
+        s = cr_net_set_affine(net, l + 1, CR_AFFINE_BATCHNORM, v, v + d, v + 2 * d, v + 3 * d,
+                              ly->bn_eps);
+        free(v);
+        if (s != CR_OK) {
+            cr_net_free(net);
+            return cr_error_set(c->err, "%s: node %zu (BatchNormalization): %s", c->file,
+                                ly->bn_node, cr_status_string(s));
         }
     }
     memset(out, 0, sizeof *out);

@@ -147,6 +147,11 @@ typedef struct {
     int act; /* cr_activation after this layer, -1 for none */
     size_t node;
     int from_matmul;
+    /* BatchNormalization after this layer (before its activation): scale, B, mean,
+       var (NULL: none), its epsilon and node (onnx_import.c) */
+    const ox_tensor *bn[4];
+    double bn_eps;
+    size_t bn_node;
 } ox_layer;
 
 /* An int64 scalar or vector computed from the chain's shape (ox_op_shapeval). */
