@@ -340,9 +340,11 @@ int cr_io_model_build(const char *name, const cr_safetensors *st, cr_model *out,
         if (!es) return cr_error_set(err, "%s: missing metadata \"%s\" (the epsilon of the "
                                           "BatchNorm after fc%d)", name, key, l + 1);
         bn_eps[l] = strtod(es, (char **)&end);
-        if (end == es || *end || !isfinite(bn_eps[l]) || bn_eps[l] < 0)
+        if (end == es || *end || !isfinite(bn_eps[l]) || bn_eps[l] < 0 ||
+            (adt == CR_ARRAY_F32 && !isfinite((float)bn_eps[l])))
             return cr_error_set(err, "%s: metadata %s '%.*s' is not a finite number >= 0", name,
                                 key, CR_IO_NAME_MAX, es);
+        if (adt == CR_ARRAY_F32) bn_eps[l] = (float)bn_eps[l]; /* what a float32 net adds */
         const cr_array *v = &BN[l][3]->array;
         for (size_t i = 0; i < v->count; i++) {
             double q = adt == CR_ARRAY_F64 ? ((const double *)v->data)[i]

@@ -134,7 +134,8 @@ int cr_onnx_encode(const char *path, const cr_model *model, unsigned char **out,
         if (f != CR_AFFINE_NONE && f != CR_AFFINE_BATCHNORM)
             return cr_error_set(err, "%s: the affine link after layer %d (%s) is not written to "
                                      "ONNX", path, l + 1, cr_affine_form_name(f));
-        if (f == CR_AFFINE_BATCHNORM && (double)(float)net->link_eps[l + 1] != net->link_eps[l + 1])
+        if (f == CR_AFFINE_BATCHNORM && net->dtype == CR_F64 && /* float32 nets add (float)ε */
+            (double)(float)net->link_eps[l + 1] != net->link_eps[l + 1])
             return cr_error_set(err, "%s: the BatchNorm after layer %d has epsilon %.17g, which "
                                      "ONNX's float attribute cannot hold exactly", path, l + 1,
                                 net->link_eps[l + 1]);

@@ -347,10 +347,6 @@ static int op_batchnorm(ox_chain *ch, const ox_node *n, size_t i) {
         return cr_error_set(c->err, "%s: %s: training_mode = 1 (batch statistics) is not "
                                     "supported: export the model after .eval()", c->file,
                             where(n, i).s);
-    if (ch->m->opset < 7 && attr_i(n, "is_test", 0) == 0)
-        return cr_error_set(c->err, "%s: %s: is_test = 0 at opset %lld means training mode (batch "
-                                    "statistics), which is not supported", c->file, where(n, i).s,
-                            (long long)ch->m->opset);
     for (size_t q = 1; q < n->n_out; q++)
         if (n->out[q][0])
             return cr_error_set(c->err, "%s: %s: output %zu '%s' is a running statistic of "
