@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # BatchNorm (inference) after a linear layer through the real command, in
 # cli_malformed.sh's style: a well-formed BN model (safetensors and ONNX) runs
-# every command that takes --model; each malformed one (wrong lengths, negative
+# every command that takes --model, and explain shows the BN as its own
+# diagonal link (text and markdown); each malformed one (wrong lengths, negative
 # variance with var + eps <= 0, NaN, missing tensors or epsilon, a bad epsilon,
 # training mode, a BatchNormalization on the input, a running-statistics
 # output, a double scale in a float network) ends with exit 2, ONE
@@ -120,6 +121,14 @@ for m in bn.safetensors bn.onnx bn_opset7.onnx; do
   succeeds "attack $m" -- "$CR" attack --model $m --inputs X.npy --labels y.npy --method pgd --eps 0.1 --out adv.npy
   succeeds "gradcheck $m" -- "$CR" gradcheck --model $m --inputs X.npy --labels y.npy
 done
+# explain shows the BatchNorm as its own diagonal link, and its four ways agree
+"$CR" explain --model bn.safetensors --inputs X.npy --labels y.npy >ex.txt 2>&1 && ok || bad "explain bn.safetensors: $(tail -2 ex.txt)"
+for want in "n   = (r − μ1) ⊘ √(v1 + ε1) ∘ γ1 + β1" "∂n/∂r     = diag(γ1 ⊘ √(v1 + ε1))" \
+            "g_r  = g_n ∘ γ1 ⊘ √(v1 + ε1)" "explain: PASS, all four ways agree: ∂J/∂x = ((ŷ − y) W2ᵀ ∘ 1[n>0] ∘ γ1 ⊘ √(v1 + ε1)) W1ᵀ"; do
+  grep -qF -- "$want" ex.txt && ok || bad "explain lacks '$want'"
+done
+"$CR" explain --model bn.onnx --inputs X.npy --labels y.npy --format markdown >ex.md 2>&1 && ok || bad "explain --format markdown bn.onnx: $(tail -2 ex.md)"
+grep -qF '\mathrm{diag}(\gamma_{1} \oslash \sqrt{v_{1} + \varepsilon_{1}})' ex.md && ok || bad "markdown explain lacks the BatchNorm's diagonal"
 # safetensors -> ONNX -> safetensors: the same bytes
 succeeds "convert to onnx" -- "$CR" convert --model bn.safetensors --out back.onnx
 succeeds "convert back" -- "$CR" convert --model back.onnx --out back.safetensors
