@@ -17,7 +17,8 @@ and float64:
 3. ONNX -> safetensors -> ONNX keeps every number bit for bit: the safetensors
    file stores bn{l}.weight, bn{l}.bias, bn{l}.running_mean, bn{l}.running_var
    (PyTorch's names, l the linear layer the BN follows) exactly as the ONNX
-   initializers, and predict on the round-tripped file gives the same bytes;
+   initializers (the README's PyTorch loader rebuilds the BatchNorm1d layers from
+   them), and predict on the round-tripped file gives the same bytes;
    the written file passes onnx.checker and onnxruntime gives chainrule's numbers.
 4. Refusals (exit 2, one line naming BatchNormalization): training mode
    (torch.onnx.export with training=TRAINING), a BatchNormalization on the input
@@ -44,6 +45,7 @@ sys.path.insert(0, HERE)
 import onnx  # noqa: E402
 from onnx import numpy_helper  # noqa: E402
 from torch_grad import load_chainrule_model_raw as load_safetensors  # noqa: E402
+from torch_grad import load_chainrule_model  # noqa: E402  (the README's loader)
 import torch_onnx as t1  # noqa: E402  (ort_run: onnxruntime from the venv)
 
 warnings.filterwarnings("ignore")
@@ -214,6 +216,13 @@ def test_round_trip(d):
             return [a.f for n in onnx.load(path).graph.node if n.op_type == "BatchNormalization"
                     for a in n.attribute if a.name == "epsilon"]
 
+        # the README's PyTorch loader rebuilds the BatchNorm1d layers from the safetensors
+        x5 = np.random.default_rng(6).uniform(-1, 1, (5, 7)).astype(dtype)
+        with torch.no_grad():
+            e = relerr(load_chainrule_model(st)(torch.from_numpy(x5)).numpy(),
+                       net(torch.from_numpy(x5)).numpy())
+        check(e <= TOL[dtype], f"{np.dtype(dtype).name}: the README's loader on the converted "
+                               f"safetensors vs the PyTorch net {e:.2e}")
         check(ops(back).count("BatchNormalization") == 2,
               f"{np.dtype(dtype).name}: the written ONNX has {ops(back)}, not 2 BatchNormalization")
         check(set(inits(src)) <= set(inits(back)),
