@@ -753,9 +753,9 @@ cr_status cr_evaluate_f32(const cr_net *net, cr_tape *tape, size_t n, const floa
 /* ================================================================ input derivatives
  * Full input Jacobians, attribution maps and adversarial examples (issue 4).
  * Sources: src/net/jacobian.tmpl.c, attribute.tmpl.c, attack.tmpl.c, each
- * instantiated for f32 and f64. All work on the network's input space; to work
- * on raw pixels of a model with input standardisation, fold (x - mean) / std
- * into the first layer (W1 <- diag(1/std) W1, b1 <- b1 - (mean/std) W1).
+ * instantiated for f32 and f64. All work on the network's raw input space: a
+ * net's input link (link 0, e.g. the standardisation (x − mean) / std of a model)
+ * is the first link of every chain, so boxes, clips and derivatives are in x.
  * Every function allocates its own scratch (CR_ERR_NOMEM on failure) and
  * splits its examples into fixed chunks run on cr_get_threads() workers, each
  * calling the BLAS single-threaded (the BLAS is held at one thread meanwhile);

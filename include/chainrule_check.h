@@ -168,9 +168,8 @@ cr_status cr_check_net(const cr_net *net, size_t n, const void *x, const void *y
                        const cr_check_options *opt, cr_check_report *rep);
 
 /*
- * explain's agreements for one example x (D), y (K) of a float64 net, with an
- * optional input standardisation z = (x − mean) ⊘ std (mean, std: D values,
- * both NULL for none; the chain then starts with ∂z/∂x = diag(1/std)).
+ * explain's agreements for one example x (D, raw: the net's input link, if any,
+ * is the chain's first link ∂z/∂x = diag(a)), y (K) of a float64 net.
  * Fills the four ways to ∂J/∂x (each D values, caller-allocated) and appends
  * to rep: the product of explicit Jacobians, finite differences of J(x), the
  * closed form in plain loops, each against the VJP chain (cr_net_input_grad,
@@ -187,7 +186,6 @@ typedef struct {
 } cr_check_explain_out;
 
 cr_status cr_check_explain(const cr_net *net64, const double *x, const double *y,
-                           const double *mean, const double *std,
                            const cr_check_options *opt, cr_check_explain_out *out,
                            cr_check_report *rep);
 

@@ -127,18 +127,22 @@ typedef struct {
     cr_safetensors extra; /* other tensors and metadata, owned */
 } cr_model;
 
-/* A network of the raw input: a file's input.mean/input.std are folded into
-   the first layer (W1 <- diag(1/std) W1, b1 <- b1 - (mean/std) W1), so the net
-   computes the same function, and its derivatives, of the input the user has.
-   cr_model_load_full keeps them as separate tensors instead. */
+/* A network of the raw input: a file's input.mean/input.std become the net's
+   link 0, z = (x − mean) ⊘ std with the stored values (cr_net_set_input_affine),
+   so the net evaluates exactly what the file states and every derivative is with
+   respect to the input the user has. cr_model_load_full also keeps them as the
+   model's input_mean/input_std arrays. Saving writes a net's link 0 as
+   input.mean/input.std (a net without one: the model's arrays, if any). */
 int cr_model_load(const char *path, cr_net **out, cr_error *err);
 int cr_model_save(const char *path, const cr_net *net, cr_error *err);
 int cr_model_load_full(const char *path, cr_model *out, cr_error *err);
 int cr_model_save_full(const char *path, const cr_model *model, cr_error *err);
-/* Folds model's input.mean/input.std (if it has them) into the first layer of
-   net as cr_model_load does, computing in double and storing in net's dtype:
-   net is model->net or a network of the same input width, e.g. a copy of it in
-   another dtype (cr_net_convert). Without a standardisation net is unchanged.
+/* A utility, not on any load path: folds model's input.mean/input.std (if it has
+   them) into the first layer of net, W1 <- diag(1/std) W1, b1 <- b1 − (mean/std) W1,
+   computing in double and storing in net's dtype (rounding: the folded net is the
+   same function only up to that rounding), and clears net's link 0. net is
+   model->net or a network of the same input width, e.g. a copy of it in another
+   dtype (cr_net_convert). Without a standardisation net is unchanged.
    0, or -1 (err set) when the widths differ. */
 int cr_model_fold_standardization(const cr_model *model, cr_net *net, cr_error *err);
 /* Builds a model from an already-parsed safetensors (used by the fuzzer). */

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # BatchNorm (inference) after a linear layer through the real command, in
 # cli_malformed.sh's style: a well-formed BN model (safetensors and ONNX) runs
-# every command that takes --model, and explain shows the BN as its own
+# every command that takes --model (also after an input standardisation,
+# link 0), and explain shows the BN as its own
 # diagonal link (text and markdown); each malformed one (wrong lengths, negative
 # variance with var + eps <= 0, NaN, missing tensors or epsilon, a bad epsilon,
 # training mode, a BatchNormalization on the input, a running-statistics
@@ -84,6 +85,16 @@ def onnx_bn(path, opset=13, node=None, extra=(), s=g, b=be, m=mu, v=var, pre=Non
     inits = [("W1", W1), ("b1", b1), ("W2", W2), ("b2", b2), ("s", s), ("b", b), ("m", m), ("v", v)]
     onnx.save(graph(nodes, inits + list(extra), opset), path)
 onnx_bn("bn.onnx")
+# with the input standardisation (link 0) before it: Sub and Div by constants
+x0 = helper.make_tensor_value_info("x0", TensorProto.FLOAT, ["N", D])
+yv = helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", K])
+gs = helper.make_graph([helper.make_node("Sub", ["x0", "mu0"], ["xc"]), helper.make_node("Div", ["xc", "sd0"], ["x"]),
+                        helper.make_node("Gemm", ["x", "W1", "b1"], ["r"], transB=1), bnnode(),
+                        helper.make_node("Relu", ["z"], ["h"]), helper.make_node("Gemm", ["h", "W2", "b2"], ["y"], transB=1)],
+                       "g", [x0], [yv], [numpy_helper.from_array(a, n) for n, a in
+                                         [("W1", W1), ("b1", b1), ("W2", W2), ("b2", b2), ("s", g), ("b", be), ("m", mu), ("v", var),
+                                          ("mu0", rng.uniform(-1, 1, D).astype("<f4")), ("sd0", rng.uniform(0.5, 2, D).astype("<f4"))]])
+onnx.save(helper.make_model(gs, opset_imports=[helper.make_opsetid("", 13)]), "bn_std.onnx")
 onnx_bn("bn_opset7.onnx", opset=7)
 onnx_bn("bno_len.onnx", s=g[:3])
 onnx_bn("bno_negvar.onnx", v=neg)
@@ -111,7 +122,7 @@ PY
 
 O=$T/out.npy
 # the well-formed models run every command that takes --model
-for m in bn.safetensors bn.onnx bn_opset7.onnx; do
+for m in bn.safetensors bn.onnx bn_opset7.onnx bn_std.onnx; do
   succeeds "predict $m" -- "$CR" predict --model $m --inputs X.npy --out p.npy
   succeeds "grad $m" -- "$CR" grad --model $m --inputs X.npy --labels y.npy --out g.npy
   succeeds "jacobian $m" -- "$CR" jacobian --model $m --inputs X.npy --out j.npy

@@ -179,9 +179,16 @@ def check_model(tmp, name, dims, acts, dtype, seed, standardise=False):
         assert r.passed and len(r.results) > 10, r
         ig = [c for c in r.results if c.kind == "input gradient"]
         assert ig and not ig[0].trivial and ig[0].checked == n * dims[0], ig
-        bad = m.gradcheck(X, labels, inject_fault=(2, "vjp"))
+        # the activation is op 2, op 3 after a standardisation (link 0 is op 1)
+        act_pos = 3 if standardise else 2
+        bad = m.gradcheck(X, labels, inject_fault=(act_pos, "vjp"))
         ff = bad.first_failure()
-        assert not bad.passed and ff.layer == 2 and ff.kind == "VJP" and ff.op == acts[0], bad.results
+        assert not bad.passed and ff.layer == act_pos and ff.kind == "VJP" and ff.op == acts[0], bad.results
+        if standardise:  # link 0 is checked as the chain's first op, and a fault in it is named
+            assert any(c.layer == 1 and c.op.startswith("affine sub-div") for c in r.results), r.results
+            bad = m.gradcheck(X, labels, inject_fault=(1, "vjp"))
+            ff = bad.first_failure()
+            assert not bad.passed and ff.layer == 1 and ff.kind == "VJP", bad.results
     m.close()
     print(f"ok   {name}: {'-'.join(map(str, dims))} {','.join(acts) or 'linear'} {np.dtype(dtype).name}"
           f"{' standardised' if standardise else ''}")

@@ -138,7 +138,7 @@ static void test_explain_agreements(void **state) {
     for (size_t i = 0; i < N_TEST; i++) {
         cr_check_report rep;
         cr_check_report_init(&rep);
-        assert_int_equal(cr_check_explain(g_net64, g_x64 + i * 784, g_y64 + i * 10, NULL, NULL, NULL, &out, &rep),
+        assert_int_equal(cr_check_explain(g_net64, g_x64 + i * 784, g_y64 + i * 10, NULL, &out, &rep),
                          CR_OK);
         assert_int_equal(rep.n, 4);
         if (rep.failures) print_error("image %zu\n", i);
@@ -553,6 +553,100 @@ static void test_abt_kernel_mutations(void **state) {
 }
 
 /* The testing aid names the op it perturbed; a zero gradient is flagged trivial. */
+/* ------------------------------------------------------------ the input link (link 0) */
+
+/* (x − p) ⊘ q and its derivatives in plain loops, with one fault planted: the VJP
+   multiplies by q instead of dividing (fault 1), the JVP forgets the division (2), the
+   Jacobian's diagonal is q (3). */
+typedef struct {
+    const double *p, *q;
+    size_t d;
+    int fault;
+} link_ctx;
+static void link_fwd(const void *c, const double *in, double *out) {
+    const link_ctx *l = c;
+    for (size_t j = 0; j < l->d; j++) out[j] = (in[j] - l->p[j]) / l->q[j];
+}
+static void link_jac(const void *c, const void *in, void *jac) {
+    const link_ctx *l = c;
+    (void)in;
+    double *J = jac;
+    for (size_t i = 0; i < l->d * l->d; i++) J[i] = 0;
+    for (size_t j = 0; j < l->d; j++) J[j * l->d + j] = l->fault == 3 ? l->q[j] : 1 / l->q[j];
+}
+static void link_vjp(const void *c, const void *in, const void *g, void *gin) {
+    const link_ctx *l = c;
+    (void)in;
+    const double *G = g;
+    double *o = gin;
+    for (size_t j = 0; j < l->d; j++) o[j] = l->fault == 1 ? G[j] * l->q[j] : G[j] / l->q[j];
+}
+static void link_jvp(const void *c, const void *in, const void *u, void *out) {
+    const link_ctx *l = c;
+    (void)in;
+    const double *U = u;
+    double *o = out;
+    for (size_t j = 0; j < l->d; j++) o[j] = l->fault == 2 ? U[j] : U[j] / l->q[j];
+}
+
+/* A net with an input link: every check passes on the raw x (float32 and float64),
+   the link is the chain's first op; a fault injected into it, or planted into its VJP,
+   JVP or Jacobian, is caught and named. */
+static void test_input_link_checks(void **state) {
+    (void)state;
+    double mu[13], sd[13];
+    tu_fill_uniform(mu, 13, -1, 1, 21);
+    tu_fill_uniform(sd, 13, 0.3, 3, 22);
+    for (int ti = 0; ti < 2; ti++) {
+        const cr_dtype t = ti ? CR_F64 : CR_F32;
+        void *x, *y;
+        cr_net *net = mutation_net(CR_ACT_TANH, t, &x, &y, 3);
+        if (t == CR_F32) /* float values: the float32 link holds them exactly */
+            for (int j = 0; j < 13; j++) mu[j] = (float)mu[j], sd[j] = (float)sd[j];
+        assert_int_equal(cr_net_set_input_affine(net, CR_AFFINE_SUB_DIV, mu, sd), CR_OK);
+        assert_int_equal(cr_check_net_op_count(net), 5);
+        cr_check_report rep;
+        cr_check_report_init(&rep);
+        assert_int_equal(cr_check_net(net, 3, x, y, NULL, &rep), CR_OK);
+        assert_int_equal(rep.failures, 0);
+        int seen = 0;
+        for (size_t i = 0; i < rep.n; i++)
+            seen += rep.items[i].layer == 1 && !strcmp(rep.items[i].op, "affine sub-div (input)");
+        assert_true(seen >= 3); /* its Jacobian, VJP and JVP */
+        cr_check_report_free(&rep);
+        /* a fault injected into link 0's VJP is caught there */
+        cr_check_options o = cr_check_options_default();
+        o.inject_layer = 1;
+        o.inject_kind = CR_CHECK_VJP;
+        cr_check_report_init(&rep);
+        assert_int_equal(cr_check_net_ops(net, 3, x, y, &o, &rep), CR_OK);
+        const cr_check_result *f = cr_check_report_first_failure(&rep);
+        assert_non_null(f);
+        assert_int_equal(f->layer, 1);
+        assert_int_equal(f->kind, CR_CHECK_VJP);
+        cr_check_report_free(&rep);
+        cr_net_free(net);
+        free(x), free(y);
+    }
+    /* planted faults of the link op, given to cr_check_op_run */
+    double in[13];
+    tu_fill_uniform(in, 13, -2, 2, 23);
+    static const cr_check_kind want[4] = {0, CR_CHECK_VJP, CR_CHECK_JVP, CR_CHECK_JACOBIAN};
+    for (int fault = 0; fault <= 3; fault++) {
+        link_ctx c = {mu, sd, 13, fault};
+        cr_check_op op = {"affine", 1, CR_F64, 13, 13, &c, link_fwd, link_jac, link_vjp, link_jvp, 0};
+        cr_check_report rep;
+        cr_check_report_init(&rep);
+        assert_int_equal(cr_check_op_run(&op, in, NULL, &rep), CR_OK);
+        int caught = 0;
+        for (size_t i = 0; i < rep.n; i++) caught += !rep.items[i].pass && rep.items[i].kind == want[fault];
+        printf("  input link fault %d -> %d failures\n", fault, rep.failures);
+        if (fault == 0) assert_int_equal(rep.failures, 0);
+        else assert_true(caught >= 1);
+        cr_check_report_free(&rep);
+    }
+}
+
 static void test_inject_and_trivial(void **state) {
     (void)state;
     void *x, *y;
@@ -591,6 +685,7 @@ int main(void) {
         cmocka_unit_test(test_activation_mutations),
         cmocka_unit_test(test_linear_and_head_mutations),
         cmocka_unit_test(test_abt_kernel_mutations),
+        cmocka_unit_test(test_input_link_checks),
         cmocka_unit_test(test_inject_and_trivial),
     };
     return cmocka_run_group_tests(tests, setup_model, teardown_model);

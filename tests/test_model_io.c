@@ -209,9 +209,11 @@ static void test_roundtrip_max_layers(void **state) {
     roundtrip(CR_F64, CR_MAX_LAYERS, dims, act, acts, layers);
 }
 
-/* cr_model_load keeps a file's standardisation: folded into layer 1, the net
-   of the raw input gives the same outputs as the full model on (x − μ)/σ. */
-static void test_load_folds_standardization(void **state) {
+/* cr_model_load keeps a file's standardisation as the net's link 0, the stored
+   values: the net of the raw input gives the full model's outputs on (x − μ)/σ bit
+   for bit, with W1 as stored. cr_model_fold_standardization, a utility off the load
+   path, folds it into layer 1 instead: the same function up to rounding. */
+static void test_load_keeps_standardization_as_link0(void **state) {
     (void)state;
     cr_error err;
     const size_t dims[3] = {3, 4, 2}, d = 3;
@@ -235,13 +237,33 @@ static void test_load_folds_standardization(void **state) {
     assert_int_equal(cr_net_forward_f64(m.net, t1, 1, z), CR_OK);
     assert_int_equal(cr_net_forward_f64(raw, t2, 1, x), CR_OK);
     memcpy(a, t1->pre[1], sizeof a), memcpy(b, t2->pre[1], sizeof b);
-    for (int k = 0; k < 2; k++) assert_true(fabs(a[k] - b[k]) <= 1e-12 * (1 + fabs(a[k])));
-    cr_tape_free(t1), cr_tape_free(t2);
-    /* cr_model_fold_standardization is that fold: on a copy of the net, the same bytes */
+    assert_memory_equal(a, b, sizeof a); /* exactly the file's arithmetic */
+    assert_memory_equal(raw->params, m.net->params, raw->n_params * sizeof(double));
+    double lm[3], ls[3];
+    cr_affine_form form;
+    assert_int_equal(cr_net_get_affine(raw, 0, &form, lm, ls, NULL, NULL, NULL), CR_OK);
+    assert_int_equal(form, CR_AFFINE_SUB_DIV);
+    assert_memory_equal(lm, mu, sizeof mu);
+    assert_memory_equal(ls, sd, sizeof sd);
+    /* saved again (cr_model_save: the net alone), the link is input.mean/input.std */
+    const char *path2 = tu_path("std2.safetensors");
+    assert_int_equal(cr_model_save(path2, raw, &err), 0);
+    cr_model back = {0};
+    assert_int_equal(cr_model_load_full(path2, &back, &err), 0);
+    assert_memory_equal(back.input_mean.data, mu, sizeof mu);
+    assert_memory_equal(back.input_std.data, sd, sizeof sd);
+    cr_model_free(&back);
+    /* cr_model_fold_standardization: on a copy of the raw net, the same function */
     cr_net *copy = NULL, *f32 = NULL;
-    assert_int_equal(cr_net_convert(m.net, CR_F64, &copy), CR_OK);
+    assert_int_equal(cr_net_convert(raw, CR_F64, &copy), CR_OK);
     assert_int_equal(cr_model_fold_standardization(&m, copy, &err), 0);
-    assert_memory_equal(copy->params, raw->params, raw->n_params * sizeof(double));
+    assert_int_equal(cr_net_affine_form(copy, 0), CR_AFFINE_NONE); /* folded: no link left */
+    cr_tape_free(t1);
+    assert_int_equal(cr_tape_create(copy, 1, &t1), CR_OK);
+    assert_int_equal(cr_net_forward_f64(copy, t1, 1, x), CR_OK);
+    for (int k = 0; k < 2; k++)
+        assert_true(fabs(((double *)t1->pre[1])[k] - a[k]) <= 1e-12 * (1 + fabs(a[k])));
+    cr_tape_free(t1), cr_tape_free(t2);
     /* ... and on a float32 copy, the same function of the raw input, in float */
     assert_int_equal(cr_net_convert(m.net, CR_F32, &f32), CR_OK);
     assert_int_equal(cr_model_fold_standardization(&m, f32, &err), 0);
@@ -736,7 +758,7 @@ int main(void) {
         cmocka_unit_test(test_roundtrip_f32_f64),
         cmocka_unit_test(test_roundtrip_max_layers),
         cmocka_unit_test(test_full_roundtrip_with_extras),
-        cmocka_unit_test(test_load_folds_standardization),
+        cmocka_unit_test(test_load_keeps_standardization_as_link0),
         cmocka_unit_test(test_load_pytorch_layout),
         cmocka_unit_test(test_err_missing_bias),
         cmocka_unit_test(test_err_shape_chain),

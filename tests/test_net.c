@@ -29,7 +29,7 @@
 #define EXACT_TOL 1e-12 /* two exact formulas for the same numbers (f64) */
 #define F32_TOL 1e-5    /* float32 net vs float64 net */
 
-static double worst_fd, worst_exact, worst_adjoint, worst_f32, worst_gemm64, worst_gemm32;
+static double worst_fd, worst_exact, worst_adjoint, worst_f32, worst_gemm64, worst_gemm32, worst_link;
 
 static double fd_step(double x) { return 1e-6 * fmax(1.0, fabs(x)); }
 
@@ -287,6 +287,7 @@ typedef struct {
     cr_activation act[5];
     size_t n;
     int soft_targets;
+    cr_affine_form link0; /* the input link (0: none), seeded vectors */
 } netcase;
 
 /* Every layer's weight gradient and dx are clearly non-zero (relu can kill a layer). */
@@ -324,6 +325,13 @@ static cr_net *setup_case(const netcase *nc, uint64_t seed, double **px, double 
     for (int attempt = 0; attempt < 200; attempt++, seed += 7919) {
         if (net) cr_net_free(net), cr_tape_free(tape);
         net = make_net(nc->L, nc->dims, nc->act, seed);
+        if (nc->link0) { /* derivatives w.r.t. the raw x through the link */
+            double p[8], q[8];
+            tu_fill_uniform(p, D, -1, 1, seed + 3);
+            tu_fill_uniform(q, D, 0.4, 2.5, seed + 4);
+            for (size_t j = 0; j < D; j += 2) q[j] = -q[j]; /* either sign */
+            assert_int_equal(cr_net_set_input_affine(net, nc->link0, p, q), CR_OK);
+        }
         assert_int_equal(cr_tape_create(net, N, &tape), CR_OK);
         tu_fill_uniform(x, N * D, -2, 2, seed + 1);
         assert_int_equal(cr_net_forward_f64(net, tape, N, x), CR_OK);
@@ -415,22 +423,27 @@ static void test_gradients_vs_fd(void **state) {
     const cr_activation S = CR_ACT_SIGMOID, T = CR_ACT_TANH, R = CR_ACT_RELU;
     const netcase fixed[] = {
         /* edges of the seed shape */
-        {2, {1, 1, 2}, {S}, 1, 0},
-        {2, {1, 3, 2}, {S}, 2, 0},
-        {2, {4, 1, 2}, {S}, 3, 0},
-        {2, {3, 4, 3}, {S}, 1, 1},
-        {2, {5, 6, 4}, {S}, 5, 0},
-        {1, {4, 3}, {S}, 3, 0}, /* no hidden layer: softmax regression */
-        {1, {1, 2}, {S}, 1, 0},
+        {2, {1, 1, 2}, {S}, 1, 0, CR_AFFINE_NONE},
+        {2, {1, 3, 2}, {S}, 2, 0, CR_AFFINE_NONE},
+        {2, {4, 1, 2}, {S}, 3, 0, CR_AFFINE_NONE},
+        {2, {3, 4, 3}, {S}, 1, 1, CR_AFFINE_NONE},
+        {2, {5, 6, 4}, {S}, 5, 0, CR_AFFINE_NONE},
+        {1, {4, 3}, {S}, 3, 0, CR_AFFINE_NONE}, /* no hidden layer: softmax regression */
+        {1, {1, 2}, {S}, 1, 0, CR_AFFINE_NONE},
         /* deeper nets, each activation */
-        {3, {4, 5, 3, 3}, {S, S}, 3, 0},
-        {4, {3, 4, 5, 3, 2}, {S, S, S}, 2, 0},
-        {3, {4, 5, 3, 3}, {T, T}, 3, 0},
-        {4, {3, 4, 5, 3, 2}, {T, T, T}, 4, 1},
-        {3, {4, 6, 5, 3}, {R, R}, 3, 0},
-        {4, {3, 6, 5, 4, 2}, {R, R, R}, 2, 0},
-        {4, {2, 5, 4, 3, 3}, {R, T, S}, 3, 0},
-        {3, {1, 1, 1, 2}, {T, S}, 1, 0},
+        {3, {4, 5, 3, 3}, {S, S}, 3, 0, CR_AFFINE_NONE},
+        {4, {3, 4, 5, 3, 2}, {S, S, S}, 2, 0, CR_AFFINE_NONE},
+        {3, {4, 5, 3, 3}, {T, T}, 3, 0, CR_AFFINE_NONE},
+        {4, {3, 4, 5, 3, 2}, {T, T, T}, 4, 1, CR_AFFINE_NONE},
+        {3, {4, 6, 5, 3}, {R, R}, 3, 0, CR_AFFINE_NONE},
+        {4, {3, 6, 5, 4, 2}, {R, R, R}, 2, 0, CR_AFFINE_NONE},
+        {4, {2, 5, 4, 3, 3}, {R, T, S}, 3, 0, CR_AFFINE_NONE},
+        {3, {1, 1, 1, 2}, {T, S}, 1, 0, CR_AFFINE_NONE},
+        /* with an input link (link 0): (x − p)/q, (x − p)·q, x·p + q */
+        {2, {3, 4, 3}, {S}, 3, 0, CR_AFFINE_SUB_DIV},
+        {1, {4, 3}, {S}, 2, 0, CR_AFFINE_SUB_DIV},
+        {3, {4, 5, 3, 3}, {T, R}, 3, 1, CR_AFFINE_SUB_MUL},
+        {2, {5, 3, 2}, {S}, 2, 0, CR_AFFINE_MUL_ADD},
     };
     char label[96];
     for (size_t c = 0; c < sizeof fixed / sizeof fixed[0]; c++) {
@@ -460,9 +473,9 @@ static void test_batch_equals_per_example(void **state) {
     (void)state;
     const cr_activation S = CR_ACT_SIGMOID, T = CR_ACT_TANH, R = CR_ACT_RELU;
     const netcase cases[] = {
-        {2, {5, 4, 3}, {S}, 5, 0},
-        {3, {4, 6, 5, 3}, {T, T}, 4, 1},
-        {3, {4, 6, 5, 3}, {R, R}, 3, 0},
+        {2, {5, 4, 3}, {S}, 5, 0, CR_AFFINE_NONE},
+        {3, {4, 6, 5, 3}, {T, T}, 4, 1, CR_AFFINE_NONE},
+        {3, {4, 6, 5, 3}, {R, R}, 3, 0, CR_AFFINE_NONE},
     };
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
         double *x, *y;
@@ -513,9 +526,9 @@ static void test_jvp(void **state) {
     (void)state;
     const cr_activation S = CR_ACT_SIGMOID, T = CR_ACT_TANH, R = CR_ACT_RELU;
     const netcase cases[] = {
-        {2, {5, 4, 3}, {S}, 4, 0},  {2, {1, 1, 2}, {S}, 1, 0},
-        {3, {4, 6, 5, 3}, {T, T}, 3, 0}, {4, {3, 6, 5, 4, 4}, {R, R, R}, 3, 0},
-        {1, {3, 4}, {S}, 2, 0},
+        {2, {5, 4, 3}, {S}, 4, 0, CR_AFFINE_NONE},  {2, {1, 1, 2}, {S}, 1, 0, CR_AFFINE_NONE},
+        {3, {4, 6, 5, 3}, {T, T}, 3, 0, CR_AFFINE_NONE}, {4, {3, 6, 5, 4, 4}, {R, R, R}, 3, 0, CR_AFFINE_NONE},
+        {1, {3, 4}, {S}, 2, 0, CR_AFFINE_NONE},
     };
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
         double *x, *y;
@@ -660,9 +673,9 @@ static void test_f32_matches_f64(void **state) {
     (void)state;
     const cr_activation S = CR_ACT_SIGMOID, T = CR_ACT_TANH, R = CR_ACT_RELU;
     const netcase cases[] = {
-        {2, {6, 5, 4}, {S}, 4, 0},
-        {3, {5, 6, 5, 3}, {T, T}, 3, 0},
-        {4, {5, 6, 5, 4, 3}, {R, R, R}, 3, 0},
+        {2, {6, 5, 4}, {S}, 4, 0, CR_AFFINE_NONE},
+        {3, {5, 6, 5, 3}, {T, T}, 3, 0, CR_AFFINE_NONE},
+        {4, {5, 6, 5, 4, 3}, {R, R, R}, 3, 0, CR_AFFINE_NONE},
     };
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
         double *x, *y;
@@ -934,6 +947,129 @@ static void test_affine_links(void **state) {
     cr_net_free(net);
 }
 
+/* A net with link 0 = (x − μ)/σ against its twin without a link fed z = (x − μ)/σ by
+   hand: the forward pass and parameter gradients are the same bits, dx is the twin's
+   dx / σ (the link's VJP is the last step: derivatives w.r.t. the raw x), the JVP the
+   twin's JVP of ẋ/σ, every Jacobian mode the twin's with each column / σ; float32
+   training steps (one worker and two, and the per-example path) give the same
+   parameters bit for bit as training the twin on z. */
+static void test_input_link_equals_twin(void **state) {
+    (void)state;
+    const size_t dims[] = {40, 33, 20, 4}, D = 40, K = 4, N = 37;
+    const cr_activation act[] = {CR_ACT_TANH, CR_ACT_RELU};
+    cr_net *twin = make_net(3, dims, act, 4242), *net;
+    assert_int_equal(cr_net_convert(twin, CR_F64, &net), CR_OK);
+    double mu[40], sd[40], *x = tu_dalloc(N * D), *z = tu_dalloc(N * D), *y = tu_dalloc(N * K);
+    tu_fill_uniform(mu, D, -1, 1, 1);
+    tu_fill_uniform(sd, D, 0.2, 3, 2);
+    tu_fill_uniform(x, N * D, -2, 2, 3);
+    fill_onehot(y, N, K, 4);
+    for (size_t a = 0; a < N * D; a++) z[a] = (x[a] - mu[a % D]) / sd[a % D];
+    assert_int_equal(cr_net_set_input_affine(net, CR_AFFINE_SUB_DIV, mu, sd), CR_OK);
+    cr_tape *t1, *t2;
+    assert_int_equal(cr_tape_create(net, N, &t1), CR_OK);
+    assert_int_equal(cr_tape_create(twin, N, &t2), CR_OK);
+    assert_int_equal(cr_net_forward_f64(net, t2, N, x), CR_ERR_ARG); /* a tape without z */
+    assert_int_equal(cr_net_forward_f64(net, t1, N, x), CR_OK);
+    assert_int_equal(cr_net_forward_f64(twin, t2, N, z), CR_OK);
+    assert_memory_equal(t1->out, t2->out, N * K * sizeof(double));
+    double *dx1 = tu_dalloc(N * D), *dx2 = tu_dalloc(N * D), *g1 = tu_dalloc(net->n_params),
+           *g2 = tu_dalloc(net->n_params);
+    (void)cr_net_loss_f64(net, t1, y);
+    (void)cr_net_loss_f64(twin, t2, y);
+    assert_int_equal(cr_net_backward_f64(net, t1, y, dx1, g1), CR_OK);
+    assert_int_equal(cr_net_backward_f64(twin, t2, y, dx2, g2), CR_OK);
+    assert_memory_equal(g1, g2, net->n_params * sizeof(double));
+    for (size_t a = 0; a < N * D; a++) dx2[a] /= sd[a % D];
+    assert_memory_equal(dx1, dx2, N * D * sizeof(double));
+    tu_check_nontrivial(dx1, N * D, "dx through link 0");
+    /* the JVP */
+    double *xd = tu_dalloc(N * D), *zd = tu_dalloc(N * D), *o1 = tu_dalloc(N * K),
+           *o2 = tu_dalloc(N * K);
+    tu_fill_uniform(xd, N * D, -1, 1, 5);
+    for (size_t a = 0; a < N * D; a++) zd[a] = xd[a] / sd[a % D];
+    assert_int_equal(cr_net_jvp_f64(net, t1, xd, o1, NULL), CR_OK);
+    assert_int_equal(cr_net_jvp_f64(twin, t2, zd, o2, NULL), CR_OK);
+    assert_memory_equal(o1, o2, N * K * sizeof(double));
+    /* the Jacobian: the chain of explicit Jacobians and the three modes */
+    double *j1 = tu_dalloc(3 * K * D), *j2 = tu_dalloc(3 * K * D);
+    assert_int_equal(cr_net_input_jacobian_chain_f64(net, t1, 2, 1, j1), CR_OK);
+    assert_int_equal(cr_net_input_jacobian_chain_f64(twin, t2, 2, 1, j2), CR_OK);
+    for (size_t a = 0; a < K * D; a++) j2[a] /= sd[a % D];
+    tu_check_close(j1, j2, K * D, 1e-13, &worst_link, "Jacobian chain with link 0");
+    static const cr_jac_mode modes[3] = {CR_JAC_REV, CR_JAC_FWD, CR_JAC_CLOSED};
+    for (int md = 0; md < 3; md++) {
+        assert_int_equal(cr_net_input_jacobian_f64(net, 3, x, 1, modes[md], j1), CR_OK);
+        assert_int_equal(cr_net_input_jacobian_f64(twin, 3, z, 1, modes[md], j2), CR_OK);
+        for (size_t a = 0; a < 3 * K * D; a++) j2[a] /= sd[a % D];
+        tu_check_close(j1, j2, 3 * K * D, 1e-13, &worst_link, cr_jac_mode_name(modes[md]));
+    }
+    /* one layer: the closed mode has no walk, the link's step alone */
+    {
+        const size_t d1[] = {40, 4};
+        cr_net *a1 = make_net(1, d1, NULL, 7), *b1;
+        assert_int_equal(cr_net_convert(a1, CR_F64, &b1), CR_OK);
+        assert_int_equal(cr_net_set_input_affine(b1, CR_AFFINE_SUB_DIV, mu, sd), CR_OK);
+        for (int md = 0; md < 3; md++) {
+            assert_int_equal(cr_net_input_jacobian_f64(b1, 3, x, 1, modes[md], j1), CR_OK);
+            assert_int_equal(cr_net_input_jacobian_f64(a1, 3, z, 1, modes[md], j2), CR_OK);
+            for (size_t a = 0; a < 3 * K * D; a++) j2[a] /= sd[a % D];
+            tu_check_close(j1, j2, 3 * K * D, 1e-13, &worst_link, "one layer");
+        }
+        cr_net_free(a1), cr_net_free(b1);
+    }
+    assert_int_equal(cr_net_input_grad_f64(net, N, x, y, dx1, NULL), CR_OK);
+    assert_int_equal(cr_net_input_grad_f64(twin, N, z, y, dx2, NULL), CR_OK);
+    for (size_t a = 0; a < N * D; a++) dx2[a] /= sd[a % D];
+    tu_check_close(dx1, dx2, N * D, 1e-14, &worst_link, "cr_net_input_grad with link 0");
+
+    /* float32 training: the link per batch gives the twin-on-z's numbers, bit for bit */
+    for (int mode = 0; mode < 3; mode++) { /* one worker, two workers, per-example SGD */
+        cr_net *n32, *w32;
+        assert_int_equal(cr_net_convert(net, CR_F32, &n32), CR_OK);
+        assert_int_equal(cr_net_convert(twin, CR_F32, &w32), CR_OK);
+        float *xf = malloc(N * D * sizeof *xf), *zf = malloc(N * D * sizeof *zf), muf[40], sdf[40];
+        int32_t lab[37];
+        for (size_t j = 0; j < D; j++) muf[j] = (float)mu[j], sdf[j] = (float)sd[j];
+        for (size_t a = 0; a < N * D; a++) {
+            xf[a] = (float)x[a];
+            zf[a] = (xf[a] - muf[a % D]) / sdf[a % D];
+        }
+        for (size_t i = 0; i < N; i++) lab[i] = (int32_t)(i % K);
+        cr_optim_config cfg = cr_optim_config_default();
+        cr_optim *op1, *op2;
+        cr_train_ws *ws1, *ws2;
+        assert_int_equal(cr_optim_create(n32, &cfg, &op1), CR_OK);
+        assert_int_equal(cr_optim_create(w32, &cfg, &op2), CR_OK);
+        assert_int_equal(cr_train_ws_create(n32, N, N, &ws1), CR_OK);
+        assert_int_equal(cr_train_ws_create(w32, N, N, &ws2), CR_OK);
+        if (mode == 1) {
+            assert_int_equal(cr_train_ws_set_threads(ws1, 2), CR_OK);
+            assert_int_equal(cr_train_ws_set_threads(ws2, 2), CR_OK);
+        }
+        for (int step = 0; step < 3; step++) {
+            if (mode < 2) {
+                assert_int_equal(cr_train_step_f32(n32, op1, ws1, N, xf, lab, NULL, NULL), CR_OK);
+                assert_int_equal(cr_train_step_f32(w32, op2, ws2, N, zf, lab, NULL, NULL), CR_OK);
+            } else {
+                assert_int_equal(cr_train_sgd1_f32(n32, op1, ws1, xf + step * D, lab[step], NULL, NULL), CR_OK);
+                assert_int_equal(cr_train_sgd1_f32(w32, op2, ws2, zf + step * D, lab[step], NULL, NULL), CR_OK);
+            }
+        }
+        assert_memory_equal(n32->params, w32->params, n32->n_params * sizeof(float));
+        size_t moved = 0; /* the steps did something */
+        for (size_t q = 0; q < n32->n_params; q++)
+            moved += ((float *)n32->params)[q] != (float)((double *)twin->params)[q];
+        assert_true(moved > n32->n_params / 2);
+        cr_optim_free(op1), cr_optim_free(op2), cr_train_ws_free(ws1), cr_train_ws_free(ws2);
+        cr_net_free(n32), cr_net_free(w32), free(xf), free(zf);
+    }
+    cr_tape_free(t1), cr_tape_free(t2);
+    cr_net_free(net), cr_net_free(twin);
+    free(x), free(z), free(y), free(dx1), free(dx2), free(g1), free(g2), free(xd), free(zd), free(o1),
+        free(o2), free(j1), free(j2);
+}
+
 static void test_init(void **state) {
     (void)state;
     /* Xavier on a sigmoid net: |w| <= sqrt(6/(fan_in+fan_out)), ~uniform, zero biases */
@@ -1096,6 +1232,7 @@ int main(void) {
         cmocka_unit_test(test_create_errors),
         cmocka_unit_test(test_tape_errors),
         cmocka_unit_test(test_affine_links),
+        cmocka_unit_test(test_input_link_equals_twin),
         cmocka_unit_test(test_init),
         cmocka_unit_test(test_gemm),
     };

@@ -47,7 +47,11 @@ class _Net(Structure):
                 ("b_offset", c_size_t * _MAX_LAYERS), ("n_params", c_size_t),
                 ("params", c_void_p),
                 # the output and the head (chainrule.h): o = out_act(θ) or θ; cr_head
-                ("has_out_act", c_int), ("out_act", c_int), ("head", c_int)]
+                ("has_out_act", c_int), ("out_act", c_int), ("head", c_int),
+                # the affine links (link 0: the input standardisation, applied by the
+                # library in every walk, so derivatives are w.r.t. the raw input)
+                ("link_form", c_int * (_MAX_LAYERS + 1)), ("link_eps", c_double * (_MAX_LAYERS + 1)),
+                ("link_offset", c_size_t * (_MAX_LAYERS + 1)), ("link_params", c_void_p)]
 
 
 class _Tape(Structure):
@@ -55,7 +59,8 @@ class _Tape(Structure):
                 ("dims", c_size_t * (_MAX_LAYERS + 1)), ("input", c_void_p),
                 ("pre", c_void_p * _MAX_LAYERS), ("post", c_void_p * _MAX_LAYERS),
                 ("grad_a", c_void_p), ("grad_b", c_void_p), ("loss", c_void_p),
-                ("out", c_void_p), ("has_out_act", c_int), ("out_act", c_int), ("head", c_int)]
+                ("out", c_void_p), ("has_out_act", c_int), ("out_act", c_int), ("head", c_int),
+                ("input_z", c_void_p)]
 
 
 class _Array(Structure):
@@ -299,7 +304,8 @@ class Model:
         return self._model.net
 
     def _inputs(self, X):
-        """X as a C-contiguous [N, D] array of the model's dtype, standardised."""
+        """X as a C-contiguous [N, D] array of the model's dtype, raw (a standardisation is
+        the net's link 0: the library applies it)."""
         X = np.asarray(X)
         if not (np.issubdtype(X.dtype, np.floating)):
             raise TypeError(f"X must be a float array, got {X.dtype} (scale uint8 pixels "
@@ -310,10 +316,7 @@ class Model:
         X = X.reshape(1, d) if X.ndim == 1 else X.reshape(X.shape[0], int(np.prod(X.shape[1:])))
         if X.shape[1] != d:
             raise ValueError(f"X has {X.shape[1]} values per example; the model takes {d}")
-        X = np.ascontiguousarray(X, dtype=self.dtype)
-        if self.mean is not None:
-            X = np.ascontiguousarray((X - self.mean) / self.std, dtype=self.dtype)
-        return X
+        return np.ascontiguousarray(X, dtype=self.dtype)
 
     def _targets(self, y, n):
         """N x K targets of the model's dtype: a regressor's float targets t as they are,
@@ -344,12 +347,6 @@ class Model:
             return np.frombuffer(buf, dtype=self.dtype).reshape(n, k).copy()
         finally:
             _libc.free(out)
-
-    def _unstandardize(self, g):
-        """Gradients w.r.t. the standardised input -> w.r.t. the raw input (chain rule)."""
-        if self.std is not None:
-            g /= self.std
-        return g
 
     # ---- the computations
     def _of(self, of):
@@ -399,7 +396,6 @@ class Model:
         loss = np.empty(n, dtype=self.dtype)
         _check(_typed[self._s]["input_grad"](net, n, _ptr(X), _ptr(Y), _ptr(dx), _ptr(loss)),
                f"cr_net_input_grad_{self._s}")
-        dx = self._unstandardize(dx)
         return (dx, loss) if return_loss else dx
 
     def jacobian(self, X, of=None, mode="auto"):
@@ -414,14 +410,15 @@ class Model:
         jac = np.empty((n, k, d), dtype=self.dtype)
         _check(_typed[self._s]["input_jacobian"](net, n, _ptr(X), int(probs), m.value,
                                                  _ptr(jac)), f"cr_net_input_jacobian_{self._s}")
-        return self._unstandardize(jac)
+        return jac
 
     def gradcheck(self, X, y, samples=256, seed=1, inject_fault=None):
         """Every derivative of the network at (X, y) against finite differences in float64,
         by chainrule_check.h's cr_check_net: each op's Jacobian, VJP, JVP and adjoint
         identity, dJ_n/dx_n, the input Jacobian in every mode, the parameter gradients
         (samples entries per tensor, 0 = all) and the network adjoint test, on the
-        network's (standardised) input. inject_fault=(layer, "jacobian"|"vjp"|"jvp")
+        network's raw input (the standardisation, link 0, is the chain's first op).
+        inject_fault=(layer, "jacobian"|"vjp"|"jvp")
         perturbs one op's derivative to show how a fault is reported."""
         if _check_net is None:
             raise Error(f"{library_paths()[0]}: this library has no cr_check_net "

@@ -217,37 +217,6 @@ double chk_act_deriv64(cr_activation act, double r) {
     }
 }
 
-/* The link's vectors of net64 (a float64 net): μ v γ β at link_params + link_offset. */
-static const double *link_vec64(const cr_net *net64, int l, int k) {
-    const size_t d = net64->dims[l + 1];
-    return (const double *)net64->link_params + net64->link_offset[l + 1] + (size_t)k * d;
-}
-
-void chk_link64(const cr_net *net64, int l, double *r) {
-    const cr_affine_form f = net64->link_form[l + 1];
-    const double *p = link_vec64(net64, l, 0), *q = link_vec64(net64, l, 1);
-    const double *g = link_vec64(net64, l, 2), *be = link_vec64(net64, l, 3);
-    const double eps = net64->link_eps[l + 1];
-    for (size_t k = 0; f != CR_AFFINE_NONE && k < net64->dims[l + 1]; k++)
-        r[k] = f == CR_AFFINE_BATCHNORM ? (r[k] - p[k]) / sqrt(q[k] + eps) * g[k] + be[k]
-             : f == CR_AFFINE_SUB_DIV   ? (r[k] - p[k]) / q[k]
-             : f == CR_AFFINE_SUB_MUL   ? (r[k] - p[k]) * q[k]
-                                        : r[k] * p[k] + q[k];
-}
-
-int chk_link_diag64(const cr_net *net64, int l, double *diag) {
-    const cr_affine_form f = net64->link_form[l + 1];
-    const double *p = link_vec64(net64, l, 0), *q = link_vec64(net64, l, 1);
-    const double *g = link_vec64(net64, l, 2);
-    for (size_t k = 0; k < net64->dims[l + 1]; k++)
-        diag[k] = f == CR_AFFINE_NONE       ? 1
-                : f == CR_AFFINE_BATCHNORM  ? g[k] / sqrt(q[k] + net64->link_eps[l + 1])
-                : f == CR_AFFINE_SUB_DIV    ? 1 / q[k]
-                : f == CR_AFFINE_SUB_MUL    ? q[k]
-                                            : p[k];
-    return f != CR_AFFINE_NONE;
-}
-
 /* out (dout) = in (din) W + b, plain loops in float64. */
 static void linear64(const cr_net *net64, int l, const double *in, double *out) {
     const double *p = net64->params, *w = p + net64->w_offset[l], *b = p + net64->b_offset[l];
@@ -261,15 +230,50 @@ static void linear64(const cr_net *net64, int l, const double *in, double *out) 
     }
 }
 
+double chk_link64(const cr_net *net64, int link, size_t j, double x) {
+    const size_t d = net64->dims[link];
+    const double *v = (const double *)net64->link_params + net64->link_offset[link];
+    const double p = v[j], q = v[d + j], s = v[2 * d + j], t = v[3 * d + j];
+    switch (net64->link_form[link]) {
+    case CR_AFFINE_SUB_DIV: return (x - p) / q;
+    case CR_AFFINE_SUB_MUL: return (x - p) * q;
+    case CR_AFFINE_MUL_ADD: return x * p + q;
+    case CR_AFFINE_BATCHNORM: return (x - p) / sqrt(q + net64->link_eps[link]) * s + t;
+    default: return x;
+    }
+}
+
+double chk_link_deriv64(const cr_net *net64, int link, size_t j) {
+    const size_t d = net64->dims[link];
+    const double *v = (const double *)net64->link_params + net64->link_offset[link];
+    switch (net64->link_form[link]) {
+    case CR_AFFINE_SUB_DIV: return 1 / v[d + j];
+    case CR_AFFINE_SUB_MUL: return v[d + j];
+    case CR_AFFINE_MUL_ADD: return v[j];
+    case CR_AFFINE_BATCHNORM: return v[2 * d + j] / sqrt(v[d + j] + net64->link_eps[link]);
+    default: return 1;
+    }
+}
+
+void chk_layer_link64(const cr_net *net64, int l, double *r) {
+    if (net64->link_form[l + 1] == CR_AFFINE_NONE) return;
+    for (size_t k = 0; k < net64->dims[l + 1]; k++) r[k] = chk_link64(net64, l + 1, k, r[k]);
+}
+
+int chk_layer_link_diag64(const cr_net *net64, int l, double *diag) {
+    for (size_t k = 0; k < net64->dims[l + 1]; k++) diag[k] = chk_link_deriv64(net64, l + 1, k);
+    return net64->link_form[l + 1] != CR_AFFINE_NONE;
+}
+
 void chk_forward_to64(const cr_net *net64, int l, const double *x, double *in, double *r,
                       double *work) {
     size_t maxw = 0;
     for (int i = 0; i <= net64->n_layers; i++) maxw = net64->dims[i] > maxw ? net64->dims[i] : maxw;
     double *a = work, *b = work + maxw;
-    memcpy(a, x, net64->dims[0] * sizeof *a);
+    for (size_t j = 0; j < net64->dims[0]; j++) a[j] = chk_link64(net64, 0, j, x[j]); /* link 0 */
     for (int i = 0; i < l; i++) {
         linear64(net64, i, a, b);
-        chk_link64(net64, i, b);
+        chk_layer_link64(net64, i, b);
         for (size_t k = 0; k < net64->dims[i + 1]; k++) a[k] = chk_act64(net64->act[i], b[k]);
     }
     memcpy(in, a, net64->dims[l] * sizeof *in);
@@ -283,11 +287,11 @@ double chk_tail64(const cr_net *net64, int l, const double *r, const double *y, 
     for (int i = 0; i <= L; i++) maxw = net64->dims[i] > maxw ? net64->dims[i] : maxw;
     double *a = work, *b = work + maxw;
     memcpy(b, r, net64->dims[l + 1] * sizeof *b);
-    chk_link64(net64, l, b);
+    chk_layer_link64(net64, l, b);
     for (int i = l + 1; i < L; i++) {
         for (size_t k = 0; k < net64->dims[i]; k++) a[k] = chk_act64(net64->act[i - 1], b[k]);
         linear64(net64, i, a, b);
-        chk_link64(net64, i, b);
+        chk_layer_link64(net64, i, b);
     }
     size_t K = net64->dims[L];
     if (net64->has_out_act) /* o = a_out(θ) */

@@ -7,8 +7,10 @@
  *   finite differences             of J(x), two steps (Richardson), float64
  *   closed form                    ((ŷ − y) W_Lᵀ ∘ a'(r_(L−1))) … W1ᵀ, plain loops
  *                                  (∘ γ ⊘ √(v + ε) before W_lᵀ after a BatchNorm link)
- * With an input standardisation z = (x − μ) ⊘ σ the chain starts with
- * ∂z/∂x = diag(1/σ): each way ends with the element-wise ⊘ σ.
+ * With an input link (link 0, e.g. the standardisation z = (x − μ) ⊘ σ) the chain
+ * starts with ∂z/∂x = diag(a): the VJP chain and the product of Jacobians include it
+ * (the net's own link), the closed form ends with ∘ a written out here
+ * (chk_link_deriv64), and the finite differences step the raw x.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -26,7 +28,7 @@ static void closed_form(const cr_net *net, const cr_tape *tape, const double *y,
     for (int l = L - 1; l >= 0; l--) {
         size_t din = net->dims[l], dout = net->dims[l + 1];
         const double *W = P + net->w_offset[l];
-        if (chk_link_diag64(net, l, gn)) /* g ∘ γ ⊘ √(v + ε): the link after layer l */
+        if (chk_layer_link_diag64(net, l, gn)) /* g ∘ γ ⊘ √(v + ε): the link after layer l */
             for (size_t j = 0; j < dout; j++) g[j] *= gn[j];
         for (size_t i = 0; i < din; i++) { /* (g Wᵀ)_i = Σ_j g_j W[i][j] */
             double s = 0;
@@ -45,15 +47,14 @@ static void closed_form(const cr_net *net, const cr_tape *tape, const double *y,
         }
         memcpy(g, gn, din * sizeof *g);
     }
-    memcpy(out, g, net->dims[0] * sizeof *out);
+    for (size_t j = 0; j < net->dims[0]; j++) out[j] = g[j] * chk_link_deriv64(net, 0, j); /* link 0 */
 }
 
 cr_status cr_check_explain(const cr_net *net, const double *x, const double *y,
-                           const double *mean, const double *std,
                            const cr_check_options *opt, cr_check_explain_out *out,
                            cr_check_report *rep) {
     if (!net || net->dtype != CR_F64 || !x || !y || !out || !rep || !out->vjp || !out->jac ||
-        !out->fd || !out->closed || !out->head_fused || !out->head_unfused || (!mean != !std) ||
+        !out->fd || !out->closed || !out->head_fused || !out->head_unfused ||
         !cr_net_is_plain_classifier(net)) /* explain's chain is softmax + CE on θ */
         return CR_ERR_ARG;
     cr_check_options o = chk_opts(opt);
@@ -61,7 +62,6 @@ cr_status cr_check_explain(const cr_net *net, const double *x, const double *y,
     const size_t D = net->dims[0], K = net->dims[L];
     size_t maxw = 0;
     for (int l = 0; l <= L; l++) maxw = net->dims[l] > maxw ? net->dims[l] : maxw;
-    double *z = malloc(D * sizeof *z), *inv = std ? malloc(D * sizeof *inv) : NULL;
     double *jp = malloc(K * D * sizeof *jp), *gce = malloc(K * sizeof *gce);
     double *jsm = malloc(K * K * sizeof *jsm), *err = malloc(D * sizeof *err);
     double *g = malloc(maxw * sizeof *g), *gn = malloc(maxw * sizeof *gn);
@@ -69,23 +69,13 @@ cr_status cr_check_explain(const cr_net *net, const double *x, const double *y,
     chk_oracle orc;
     memset(&orc, 0, sizeof orc);
     cr_status st = CR_ERR_NOMEM;
-    if (!z || (std && !inv) || !jp || !gce || !jsm || !err || !g || !gn) goto done;
-    for (size_t j = 0; j < D; j++) {
-        if (std) {
-            if (!(std[j] > 0)) {
-                st = CR_ERR_ARG;
-                goto done;
-            }
-            inv[j] = 1 / std[j];
-        }
-        z[j] = std ? (x[j] - mean[j]) / std[j] : x[j];
-    }
-    if ((st = cr_tape_create(net, 1, &tape)) || (st = cr_net_forward_f64(net, tape, 1, z))) goto done;
+    if (!jp || !gce || !jsm || !err || !g || !gn) goto done;
+    if ((st = cr_tape_create(net, 1, &tape)) || (st = cr_net_forward_f64(net, tape, 1, x))) goto done;
     out->loss = cr_net_loss_f64(net, tape, y);
     const double *yhat = tape->post[L - 1];
-    /* the reference: the VJP chain that `grad` runs, then ∂z/∂x = diag(1/σ) */
-    if ((st = cr_net_input_grad_f64(net, 1, z, y, out->vjp, NULL))) goto done;
-    /* the product of the explicit Jacobians: ∂J/∂ŷ · [∂ŷ/∂θ · … · ∂r1/∂z] */
+    /* the reference: the VJP chain that `grad` runs, down to the raw x */
+    if ((st = cr_net_input_grad_f64(net, 1, x, y, out->vjp, NULL))) goto done;
+    /* the product of the explicit Jacobians: ∂J/∂ŷ · [∂ŷ/∂θ · … · ∂r1/∂z · ∂z/∂x] */
     if ((st = cr_net_input_jacobian_chain_f64(net, tape, 0, 1, jp))) goto done;
     cr_cross_entropy_jacobian_f64(K, yhat, y, gce);
     for (size_t j = 0; j < D; j++) {
@@ -94,10 +84,8 @@ cr_status cr_check_explain(const cr_net *net, const double *x, const double *y,
         out->jac[j] = s;
     }
     closed_form(net, tape, y, out->closed, g, gn);
-    if (std)
-        for (size_t j = 0; j < D; j++) out->vjp[j] *= inv[j], out->jac[j] *= inv[j], out->closed[j] *= inv[j];
-    /* finite differences of J(x), the steps taken in x */
-    if ((st = chk_oracle_make(&orc, net, 1, z, y)) || (st = chk_fd_input(&orc, 0, inv, out->fd, err, NULL, NULL)))
+    /* finite differences of J(x), the steps taken in the raw x */
+    if ((st = chk_oracle_make(&orc, net, 1, x, y)) || (st = chk_fd_input(&orc, 0, out->fd, err, NULL, NULL)))
         goto done;
     /* the unfused head */
     cr_softmax_jacobian_f64(K, yhat, jsm);
@@ -108,10 +96,8 @@ cr_status cr_check_explain(const cr_net *net, const double *x, const double *y,
     }
     cr_softmax_ce_jacobian_f64(K, yhat, y, out->head_fused);
 
-    /* the size of the terms of ∂J/∂x (the abs chain), ⊘ σ */
+    /* the size of the terms of ∂J/∂x (the abs chain, ∘ |a| of link 0) */
     double *scale = orc.abs[CR_MAX_LAYERS];
-    if (std)
-        for (size_t j = 0; j < D; j++) scale[j] *= inv[j];
     const double geps = chk_gamma_eps(net, CR_F64);
     chk_id id = {CR_CHECK_JACOBIAN_PRODUCT, 0, "network", "product of the explicit Jacobians"};
     if ((st = chk_compare(rep, &id, 1, D, out->jac, out->vjp, NULL, scale, 0, geps, &o, 0))) goto done;
@@ -130,6 +116,6 @@ cr_status cr_check_explain(const cr_net *net, const double *x, const double *y,
 done:
     chk_oracle_free(&orc);
     cr_tape_free(tape);
-    free(z), free(inv), free(jp), free(gce), free(jsm), free(err), free(g), free(gn);
+    free(jp), free(gce), free(jsm), free(err), free(g), free(gn);
     return st;
 }

@@ -67,17 +67,21 @@ cr_check_options chk_opts(const cr_check_options *opt);
  */
 double chk_tail64(const cr_net *net64, int l, const double *r, const double *y, double *probs,
                   double *work);
-/* Plain-loop forward of one example of net64 up to the pre-activation of layer
-   l: writes in (the input of layer l, dims[l]) and r (dims[l+1]). work: 2 * max width. */
+/* The affine link `link` of net64 (a float64 net) on feature j, written out from its
+   form independently of ops/affine.tmpl.c (x itself without a link), and its
+   derivative a_j. */
+double chk_link64(const cr_net *net64, int link, size_t j, double x);
+double chk_link_deriv64(const cr_net *net64, int link, size_t j);
+/* Plain-loop forward of one example of net64 (link 0 first) up to the pre-activation
+   of layer l: writes in (the input of layer l, dims[l]) and r (dims[l+1]). work: 2 * max width. */
 void chk_forward_to64(const cr_net *net64, int l, const double *x, double *in, double *r,
                       double *work);
-/* The affine link after linear layer l of net64 (BatchNorm in inference mode,
-   z = (r − μ) / √(v + ε) · γ + β), in place on r (dims[l+1]), in plain float64
-   loops from the stored vectors, independent of the op file; nothing when layer l
-   has no link. chk_link_diag64 writes its diagonal ∂z/∂r = γ / √(v + ε) (1s
-   without a link) and returns whether there is one. */
-void chk_link64(const cr_net *net64, int l, double *r);
-int chk_link_diag64(const cr_net *net64, int l, double *diag);
+/* The affine link after linear layer l of net64 (link l + 1: BatchNorm in inference
+   mode, z = (r − μ) / √(v + ε) · γ + β) by chk_link64, in place on r (dims[l+1]);
+   nothing when layer l has no link. chk_layer_link_diag64 writes its diagonal
+   ∂z/∂r (1s without a link) and returns whether there is one. */
+void chk_layer_link64(const cr_net *net64, int l, double *r);
+int chk_layer_link_diag64(const cr_net *net64, int l, double *diag);
 /* Plain-loop element-wise activation and its derivative, float64 (the oracle). */
 double chk_act64(cr_activation act, double r);
 /* Its derivative a'(r) (ReLU: 0 at the kink, as the op file). */
@@ -124,9 +128,9 @@ typedef struct {
 cr_status chk_oracle_make(chk_oracle *o, const cr_net *net, size_t n, const void *x, const void *y);
 void chk_oracle_free(chk_oracle *o);
 /* dJ_i/dx_i (g, gerr: D) and/or the K x D probability Jacobian (jac, jerr) of
-   example i by finite differences of the oracle along each x_j. With inv_std
-   (D) the oracle's input is z = (x − μ) ⊘ σ and the steps are taken in x. */
-cr_status chk_fd_input(const chk_oracle *o, size_t i, const double *inv_std, double *g,
+   example i by finite differences of the oracle along each raw x_j (through the
+   net's input link, if any). */
+cr_status chk_fd_input(const chk_oracle *o, size_t i, double *g,
                        double *gerr, double *jac, double *jerr);
 
 #endif

@@ -62,7 +62,7 @@ cr_status chk_oracle_make(chk_oracle *o, const cr_net *net, size_t n, const void
            ∘ |a_out'(θ)| to the logits, then |·| |W_l|ᵀ ∘ |a'(r)| */
         const double *yi = o->y ? o->y + i * K : NULL, *th = z;
         memcpy(z, o->pre[L - 1] + i * K, K * sizeof *z);
-        chk_link64(o->net64, L - 1, z);
+        chk_layer_link64(o->net64, L - 1, z);
         for (size_t k = 0; k < K; k++) {
             double ok = net->has_out_act ? chk_act64(net->out_act, th[k]) : th[k];
             a[k] = net->head == CR_HEAD_SQUARED_ERROR ? fabs(ok) + (yi ? fabs(yi[k]) : 0) : 2;
@@ -71,7 +71,7 @@ cr_status chk_oracle_make(chk_oracle *o, const cr_net *net, size_t n, const void
         }
         for (int l = L - 1; l >= 0; l--) {
             size_t din = net->dims[l], dout = net->dims[l + 1];
-            if (chk_link_diag64(o->net64, l, z)) /* ∘ |diag| of the link after layer l */
+            if (chk_layer_link_diag64(o->net64, l, z)) /* ∘ |diag| of the link after layer l */
                 for (size_t q = 0; q < dout; q++) a[q] *= fabs(z[q]);
             memcpy(o->abs[l] + i * dout, a, dout * sizeof *a);
             const double *w = P + o->net64->w_offset[l];
@@ -83,13 +83,14 @@ cr_status chk_oracle_make(chk_oracle *o, const cr_net *net, size_t n, const void
             if (l > 0) {
                 const double *r = z; /* the activation's input z_{l−1} = link(r_{l−1}) */
                 memcpy(z, o->pre[l - 1] + i * din, din * sizeof *z);
-                chk_link64(o->net64, l - 1, z);
+                chk_layer_link64(o->net64, l - 1, z);
                 for (size_t p = 0; p < din; p++) {
                     /* at a ReLU kink either side: take the larger, 1 */
                     double d = net->act[l - 1] == CR_ACT_RELU && r[p] == 0 ? 1 : chk_act_deriv64(net->act[l - 1], r[p]);
                     b[p] *= fabs(d);
                 }
-            } else {
+            } else { /* ∘ |a| of link 0 */
+                for (size_t p = 0; p < D; p++) b[p] *= fabs(chk_link_deriv64(o->net64, 0, p));
                 memcpy(o->abs[CR_MAX_LAYERS] + i * D, b, D * sizeof *b);
             }
             memcpy(a, b, din * sizeof *a);
@@ -101,7 +102,7 @@ cr_status chk_oracle_make(chk_oracle *o, const cr_net *net, size_t n, const void
 
 /* dJ_i/dx_i (and, with jac, the K x D probability Jacobian) of example i by
    finite differences of the oracle along each x_j. */
-cr_status chk_fd_input(const chk_oracle *o, size_t i, const double *inv_std, double *g, double *gerr, double *jac,
+cr_status chk_fd_input(const chk_oracle *o, size_t i, double *g, double *gerr, double *jac,
                           double *jerr) {
     const cr_net *n64 = o->net64;
     const size_t D = n64->dims[0], H = n64->dims[1], K = n64->dims[n64->n_layers];
@@ -117,8 +118,8 @@ cr_status chk_fd_input(const chk_oracle *o, size_t i, const double *inv_std, dou
         double h = chk_step(x[j]), f[4];
         const double steps[4] = {h, -h, 2 * h, -2 * h};
         for (int s = 0; s < 4; s++) {
-            /* r_0(x + s e_j) = r_0(x) + s W_1[j, :] */
-            double dz = inv_std ? steps[s] * inv_std[j] : steps[s]; /* z = (x − μ) ⊘ σ */
+            /* r_0(x + s e_j) = r_0(x) + (z_j(x_j + s) − z_j(x_j)) W_1[j, :], z = link 0 (x) */
+            double dz = chk_link64(n64, 0, j, x[j] + steps[s]) - chk_link64(n64, 0, j, x[j]);
             for (size_t k = 0; k < H; k++) r[k] = r0[k] + dz * W[j * H + k];
             f[s] = chk_tail64(n64, 0, r, y, jac ? pr + s * K : NULL, work);
         }
@@ -148,7 +149,7 @@ cr_status cr_check_net_input(const cr_net *net, size_t n, const void *x, const v
     char what[96];
     if (st || !fd || !err || !dx) goto nomem;
     for (size_t i = 0; i < n; i++)
-        if ((st = chk_fd_input(&o, i, NULL, fd + i * D, err + i * D, NULL, NULL))) goto done;
+        if ((st = chk_fd_input(&o, i, fd + i * D, err + i * D, NULL, NULL))) goto done;
     /* 1. cr_net_input_grad: what `grad`, attacks and attributions run */
     st = t == CR_F32 ? cr_net_input_grad_f32(net, n, x, y, dx, NULL) : cr_net_input_grad_f64(net, n, x, y, dx, NULL);
     if (st) goto done;
@@ -174,7 +175,7 @@ cr_status cr_check_net_input(const cr_net *net, size_t n, const void *x, const v
         if (!jfd || !jerr || !jan || !jac) goto nomem;
         double floor = 0;
         for (size_t i = 0; i < m; i++) {
-            if ((st = chk_fd_input(&o, i, NULL, NULL, NULL, jfd + i * K * D, jerr + i * K * D))) goto done;
+            if ((st = chk_fd_input(&o, i, NULL, NULL, jfd + i * K * D, jerr + i * K * D))) goto done;
             for (size_t j = 0; j < D; j++) floor = fmax(floor, o.abs[CR_MAX_LAYERS][i * D + j]);
         }
         static const cr_jac_mode modes[3] = {CR_JAC_REV, CR_JAC_FWD, CR_JAC_CLOSED};
@@ -311,7 +312,7 @@ cr_status cr_check_net_params(const cr_net *net, size_t n, const void *x, const 
             char what[96];
             if (isb) snprintf(what, sizeof what, "fc%d.bias [%zu]", l + 1, dout);
             else snprintf(what, sizeof what, "fc%d.weight [%zu, %zu]", l + 1, dout, din);
-            chk_id id = {CR_CHECK_PARAM_GRAD, 2 * l + 1, "linear", what};
+            chk_id id = {CR_CHECK_PARAM_GRAD, 2 * l + 1 + (net->link_form[0] != CR_AFFINE_NONE), "linear", what};
             if ((st = chk_compare(rep, &id, 1, m, an, fd, err, scl, 0, geps, &op, count))) goto done;
         }
     }

@@ -157,7 +157,7 @@ done:
 
 int cr_check_net_op_count(const cr_net *net) {
     if (!net) return 0;
-    int links = 0; /* affine links after linear layers (BatchNorm) */
+    int links = net->link_form[0] != CR_AFFINE_NONE; /* link 0, and links after layers (BatchNorm) */
     for (int l = 0; l < net->n_layers; l++) links += net->link_form[l + 1] != CR_AFFINE_NONE;
     return 2 * net->n_layers + links + (net->has_out_act ? 1 : 0);
 }
@@ -222,15 +222,46 @@ static void packed_jvp(const void *c, const void *in, const void *u, void *out) 
     cr_abt_gemm(1, 1, u, p->wt.k, NULL, &p->wt, out, p->wt.n);
 }
 
+/* Link 0, the input's affine link (ops/affine.tmpl.c): the float64 forward written
+   out independently (chk_link64), the Jacobian, VJP and JVP the running op's. */
+static void link_fwd64(const void *c, const double *in, double *out) {
+    const op_ctx *o = c;
+    for (size_t j = 0; j < o->net64->dims[0]; j++) out[j] = chk_link64(o->net64, 0, j, in[j]);
+}
+#define LINK_CALL(CALL32, CALL64)                                                    \
+    const op_ctx *o = c;                                                             \
+    const size_t d = o->net->dims[0];                                                \
+    if (o->net->dtype == CR_F32) {                                                   \
+        cr_affine_f32 a;                                                             \
+        cr_net_affine_f32(o->net, 0, &a);                                            \
+        CALL32;                                                                      \
+    } else {                                                                         \
+        cr_affine_f64 a;                                                             \
+        cr_net_affine_f64(o->net, 0, &a);                                            \
+        CALL64;                                                                      \
+    }
+static void link_jac(const void *c, const void *in, void *jac) {
+    (void)in;
+    LINK_CALL(cr_affine_jacobian_f32(&a, d, jac), cr_affine_jacobian_f64(&a, d, jac))
+}
+static void link_vjp(const void *c, const void *in, const void *g, void *gin) {
+    (void)in;
+    LINK_CALL(cr_affine_vjp_f32(&a, 1, d, g, gin), cr_affine_vjp_f64(&a, 1, d, g, gin))
+}
+static void link_jvp(const void *c, const void *in, const void *u, void *out) {
+    (void)in;
+    LINK_CALL(cr_affine_jvp_f32(&a, 1, d, u, out), cr_affine_jvp_f64(&a, 1, d, u, out))
+}
+
 /* The affine link after linear layer l (BatchNorm): forward by the plain float64
    formula of check_core.c, Jacobian, VJP and JVP by the op file (src/ops/affine.tmpl.c)
    on the net's stored vectors. */
-static void link_fwd64(const void *c, const double *in, double *out) {
+static void layer_link_fwd64(const void *c, const double *in, double *out) {
     const op_ctx *o = c;
     memcpy(out, in, o->net->dims[o->l + 1] * sizeof *out);
-    chk_link64(o->net64, o->l, out);
+    chk_layer_link64(o->net64, o->l, out);
 }
-static void link_jac(const void *c, const void *in, void *jac) {
+static void layer_link_jac(const void *c, const void *in, void *jac) {
     const op_ctx *o = c;
     (void)in;
     size_t d = o->net->dims[o->l + 1];
@@ -253,8 +284,8 @@ static void link_jac(const void *c, const void *in, void *jac) {
         else if (o->net->dtype == CR_F64 && cr_net_affine_f64(o->net, o->l + 1, &a64) == CR_OK) \
             cr_affine_##OP##_f64(&a64, 1, d, v, out);                                     \
     }
-LINK_WRAP(link_vjp, vjp)
-LINK_WRAP(link_jvp, jvp)
+LINK_WRAP(layer_link_vjp, vjp)
+LINK_WRAP(layer_link_jvp, jvp)
 
 /* The squared-error head as an op R^K -> R: J(o) = ½‖o − t‖², from cr_squared_error_*. */
 static void sqerr_fwd64(const void *c, const double *in, double *out) {
@@ -379,6 +410,12 @@ cr_status cr_check_net_ops(const cr_net *net, size_t n, const void *x, const voi
     const void *ty = (const char *)y + e * K * cr_dtype_size(t);
     int pos = 0;
     char name[32];
+    if (net->link_form[0] != CR_AFFINE_NONE) { /* link 0 at the raw x */
+        op_ctx c = {net, net64, 0, CR_ACT_SIGMOID, y64, ty};
+        snprintf(name, sizeof name, "affine %s (input)", cr_affine_form_name(net->link_form[0]));
+        cr_check_op op = {name, ++pos, t, D, D, &c, link_fwd64, link_jac, link_vjp, link_jvp, 0};
+        if ((st = cr_check_op_run(&op, x64, &o, rep))) goto done;
+    }
     for (int l = 0; l < L; l++) {
         /* the operating point of example e: the input of layer l and its r, float64 */
         chk_forward_to64(net64, l, x64, in, r, work);
@@ -401,9 +438,9 @@ cr_status cr_check_net_ops(const cr_net *net, size_t n, const void *x, const voi
         if (net->link_form[l + 1] != CR_AFFINE_NONE) { /* the link after layer l, at r */
             snprintf(name, sizeof name, "%s", cr_affine_form_name(net->link_form[l + 1]));
             cr_check_op a = {name, ++pos, t, net->dims[l + 1], net->dims[l + 1], &c,
-                             link_fwd64, link_jac, link_vjp, link_jvp, 0};
+                             layer_link_fwd64, layer_link_jac, layer_link_vjp, layer_link_jvp, 0};
             if ((st = cr_check_op_run(&a, r, &o, rep))) goto done;
-            chk_link64(net64, l, r); /* r <- z, the activation's (or the head's) input */
+            chk_layer_link64(net64, l, r); /* r <- z, the activation's (or the head's) input */
         }
         if (l + 1 < L) {
             c.act = net->act[l];

@@ -272,7 +272,6 @@ int cli_load_inputs(const char *path, const cr_model *model, void **x, size_t *n
     *x = NULL;
     int rc = cli_examples_load(&o, model->net->dims[0], model->net->dims[model->net->n_layers],
                                model->net->dtype, &ex);
-    if (!rc) rc = cli_examples_standardize(model, &ex);
     if (rc) {
         cli_examples_free(&ex);
         return rc;
@@ -282,16 +281,6 @@ int cli_load_inputs(const char *path, const cr_model *model, void **x, size_t *n
     ex.x = NULL;
     cli_examples_free(&ex);
     return CLI_OK;
-}
-
-void cli_unstandardize_grad(const cr_model *model, size_t n, void *dx) {
-    const void *sd = model->input_std.data;
-    if (!sd || !model->input_mean.data) return;
-    cr_dtype t = model->net->dtype, st = model->input_std.dtype == CR_ARRAY_F64 ? CR_F64 : CR_F32;
-    size_t d = model->net->dims[0];
-    for (size_t i = 0; i < n; i++)
-        for (size_t j = 0; j < d; j++)
-            cli_set(t, dx, i * d + j, cli_get(t, dx, i * d + j) / cli_get(st, sd, j));
 }
 
 int cli_load_targets(const char *path, size_t n, size_t k, cr_dtype dtype, void **y) {

@@ -30,9 +30,7 @@ int cli_input_model_head(const char *path, const char *dtype_opt, const char *he
         return cli_error("%s: out of memory", path);
     in->d = in->net->dims[0];
     in->k = in->net->dims[in->net->n_layers];
-    /* every derivative below is then with respect to the raw input */
-    cr_error err;
-    if (cr_model_fold_standardization(&in->model, in->net, &err)) return cli_io_error(&err);
+    /* a standardisation is the net's link 0: every derivative is w.r.t. the raw input */
     return CLI_OK;
 }
 
@@ -273,29 +271,6 @@ int cli_examples_load(const cli_examples_opts *o, size_t d, size_t k, cr_dtype d
     }
     ex->first = a;
     set_range(ex);
-    return CLI_OK;
-}
-
-int cli_examples_standardize(const cr_model *model, cli_examples *ex) {
-    const cr_array *m = &model->input_mean, *s = &model->input_std;
-    if (!m->data || !s->data || ex->standardized) return CLI_OK;
-    if (m->count != ex->d || s->count != ex->d)
-        return cli_error("model: input.mean/input.std have %zu values but the model takes %zu",
-                         m->count, ex->d);
-    cr_dtype mt = m->dtype == CR_ARRAY_F64 ? CR_F64 : CR_F32, st = s->dtype == CR_ARRAY_F64 ? CR_F64 : CR_F32;
-    const size_t d = ex->d;
-    for (size_t i = 0; i < ex->n; i++)
-        for (size_t j = 0; j < d; j++) {
-            double mean = cli_get(mt, m->data, j), sd = cli_get(st, s->data, j);
-            if (ex->dtype == CR_F32) { /* in float, exactly as training standardises */
-                float *x = (float *)ex->x + i * d + j;
-                *x = (*x - (float)mean) / (float)sd;
-            } else {
-                double *x = (double *)ex->x + i * d + j;
-                *x = (*x - mean) / sd;
-            }
-        }
-    ex->standardized = 1;
     return CLI_OK;
 }
 

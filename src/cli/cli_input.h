@@ -1,7 +1,7 @@
 /*
  * Helpers of the input-derivative subcommands (jacobian, jvp, attribute,
- * attack): a model whose input standardisation is folded into its first layer
- * (so every derivative is with respect to the raw input), inputs from .npy or
+ * attack): a model whose input standardisation is its net's link 0 (so every
+ * derivative is with respect to the raw input), inputs from .npy or
  * a dataset with an index range, class names, and labelled PNG grids.
  */
 #ifndef CR_CLI_INPUT_H
@@ -37,7 +37,6 @@ typedef struct {
     size_t height, width; /* image shape, or 0 */
     double lo, hi;        /* range of the data (images: 0, 1) */
     int fashion;          /* Fashion-MNIST class names apply */
-    int standardized;     /* cli_examples_standardize has been applied */
     const char *source;   /* the file or spec they came from (borrowed from the options) */
 } cli_examples;
 
@@ -72,16 +71,13 @@ void cli_examples_print_help(FILE *out);
  */
 int cli_examples_load(const cli_examples_opts *o, size_t d, size_t k, cr_dtype dtype,
                       cli_examples *ex);
-/* Applies the model's input.mean/input.std (if any): x = (x - mean) / std,
-   in the examples' dtype. CLI_USAGE if the widths do not fit. */
-int cli_examples_standardize(const cr_model *model, cli_examples *ex);
 void cli_examples_free(cli_examples *ex);
 
 /* ------------------------------------------------------------ input-derivative commands */
 
 typedef struct {
     cr_model model;
-    cr_net *net;          /* raw-input network (standardisation folded), owned */
+    cr_net *net;          /* raw-input network (standardisation: its link 0), owned */
     size_t n, d, k;       /* examples, features, classes */
     void *x;              /* n x d raw inputs in net->dtype, owned */
     int64_t *labels;      /* n labels, or NULL */

@@ -39,9 +39,9 @@ int cli_load_dataset(const char *spec, const cli_data_opts *o, cr_dataset *out);
 /* The test split that goes with a training spec ("fashion-mnist" ->
    "fashion-mnist:test", "DIR[:train]" -> "DIR:test"), or NULL (CSV, .npy). */
 const char *cli_default_test_spec(const char *spec, char *buf, size_t size);
-/* Applies the model's input.mean/input.std (if any) to a float32 dataset;
-   CLI_USAGE if the widths do not fit. */
-int cli_standardize_dataset(const cr_model *model, cr_dataset *ds);
+/* Makes the model's input.mean/input.std (if any) its net's link 0, unless the net
+   has one already (a loaded model); an error if the widths do not fit. */
+int cli_set_input_link(cr_model *model);
 /* Writes s as a JSON string literal. */
 void cli_json_string(FILE *f, const char *s);
 /* 1 if f is a terminal. */

@@ -72,13 +72,14 @@ const char *cli_default_test_spec(const char *spec, char *buf, size_t size) {
     return NULL;
 }
 
-int cli_standardize_dataset(const cr_model *model, cr_dataset *ds) {
+int cli_set_input_link(cr_model *model) {
     const cr_array *m = &model->input_mean, *s = &model->input_std;
-    if (!m->data || !s->data || ds->n == 0) return CLI_OK;
-    if (m->count != ds->d || s->count != ds->d)
-        return cli_error("the model's standardisation has %zu features but the data has %zu",
-                         m->count, ds->d);
-    float *mean = malloc(ds->d * sizeof(float)), *sd = malloc(ds->d * sizeof(float));
+    if (!m->data || !s->data || model->net->link_form[0] != CR_AFFINE_NONE) return CLI_OK;
+    const size_t d = model->net->dims[0];
+    if (m->count != d || s->count != d)
+        return cli_error("the model's standardisation has %zu features but the network takes %zu",
+                         m->count, d);
+    double *mean = malloc(d * sizeof *mean), *sd = malloc(d * sizeof *sd);
     if (!mean || !sd) {
         free(mean);
         free(sd);
@@ -86,14 +87,14 @@ int cli_standardize_dataset(const cr_model *model, cr_dataset *ds) {
     }
     cr_dtype t = m->dtype == CR_ARRAY_F64 ? CR_F64 : CR_F32;
     cr_dtype u = s->dtype == CR_ARRAY_F64 ? CR_F64 : CR_F32;
-    for (size_t j = 0; j < ds->d; j++) {
-        mean[j] = (float)cli_get(t, m->data, j);
-        sd[j] = (float)cli_get(u, s->data, j);
+    for (size_t j = 0; j < d; j++) {
+        mean[j] = cli_get(t, m->data, j);
+        sd[j] = cli_get(u, s->data, j);
     }
-    cr_dataset_apply_standardize(ds, mean, sd);
+    cr_status st = cr_net_set_input_affine(model->net, CR_AFFINE_SUB_DIV, mean, sd);
     free(mean);
     free(sd);
-    return CLI_OK;
+    return st == CR_OK ? CLI_OK : cli_error("the model's standardisation: %s", cr_status_string(st));
 }
 
 void cli_json_string(FILE *f, const char *s) {

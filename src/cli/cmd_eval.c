@@ -109,7 +109,7 @@ int cmd_eval(int argc, char **argv) {
                   me.model);
         goto done;
     }
-    if (cli_examples_load(&me.examples, net->dims[0], k, CR_F32, &ex) || cli_examples_standardize(&model, &ex))
+    if (cli_examples_load(&me.examples, net->dims[0], k, CR_F32, &ex))
         goto done;
     if (regress) { /* in float32, like the classifier's evaluation */
         if (net->dtype != CR_F32 && cr_net_convert(net, CR_F32, &net32) != CR_OK) {

@@ -62,9 +62,18 @@ static int random_net(const char *layers, const char *activation, uint64_t seed,
 static int model_net(const cli_input *in, cr_net **net, double **mean, double **sd) {
     if (cr_net_convert(in->model.net, CR_F64, net) != CR_OK) return cli_error("explain: out of memory");
     const cr_array *am = &in->model.input_mean, *as = &in->model.input_std;
-    if (!am->data || !as->data) return CLI_OK;
+    const cr_affine_form form = cr_net_affine_form(*net, 0);
+    if (form == CR_AFFINE_NONE) return CLI_OK;
     *mean = malloc(in->d * sizeof **mean), *sd = malloc(in->d * sizeof **sd);
     if (!*mean || !*sd) return cli_error("explain: out of memory");
+    if (form == CR_AFFINE_SUB_DIV) { /* μ and σ of the chain's link 0, the op that runs */
+        cr_net_get_affine(*net, 0, NULL, *mean, *sd, NULL, NULL, NULL);
+        return CLI_OK;
+    }
+    /* another form (an ONNX Sub/Mul or Mul/Add): the text shows its folded μ, σ; the
+       checks run the net's own link */
+    if (!am->data || !as->data) return cli_error("explain: the input link %s has no μ, σ to show",
+                                                 cr_affine_form_name(form));
     for (size_t j = 0; j < in->d; j++) {
         (*mean)[j] = cli_get(am->dtype == CR_ARRAY_F64 ? CR_F64 : CR_F32, am->data, j);
         (*sd)[j] = cli_get(as->dtype == CR_ARRAY_F64 ? CR_F64 : CR_F32, as->data, j);

@@ -111,7 +111,7 @@ int cmd_grad(int argc, char **argv) {
                        "--labels", me.model);
         goto done;
     }
-    if ((rc = cli_examples_load(&me.examples, d, k, net->dtype, &ex)) || (rc = cli_examples_standardize(&model, &ex)))
+    if ((rc = cli_examples_load(&me.examples, d, k, net->dtype, &ex)))
         goto done;
     if (regress && !targets) {
         rc = cli_error("grad: the squared-error loss needs targets: give --targets T.npy [N, %zu]", k);
@@ -174,7 +174,6 @@ int cmd_grad(int argc, char **argv) {
             rc = cli_io_error(&err);
         cr_safetensors_free(&gm.extra);
     } else {
-        cli_unstandardize_grad(&model, n, result);
         size_t shape[2] = {n, d};
         rc = cli_write_real_npy(out, net->dtype, 2, shape, result);
     }

@@ -169,7 +169,7 @@ int cmd_gradcheck(int argc, char **argv) {
     size_t n;
     int rc = CLI_OK;
     if (model_path) {
-        /* the raw-input network (a standardisation folded into layer 1), in --dtype */
+        /* the raw-input network (a standardisation is its link 0), in --dtype */
         if ((rc = cli_input_model_head(model_path, dtype_s, head, &in))) goto done;
         net = in.net;
     } else {
@@ -211,7 +211,7 @@ int cmd_gradcheck(int argc, char **argv) {
     if (fault_s && (rc = parse_fault(fault_s, cr_check_net_op_count(net), &opt))) goto done;
     const size_t d = net->dims[0], k = net->dims[net->n_layers];
     if (have_data) {
-        /* raw inputs: the network checked has the standardisation folded in */
+        /* raw inputs: the network checked starts with its input link, if any */
         if ((rc = cli_examples_load(&eo, d, k, net->dtype, &ex))) goto done;
         if (regress && (rc = cli_load_regression_targets(targets, ex.n, ex.first, ex.total, k,
                                                          net->dtype, &tgt)))

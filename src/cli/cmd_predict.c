@@ -81,7 +81,7 @@ int cmd_predict(int argc, char **argv) {
         }
     }
 
-    if (cli_examples_load(&me.examples, d, k, net->dtype, &ex) || cli_examples_standardize(&model, &ex))
+    if (cli_examples_load(&me.examples, d, k, net->dtype, &ex))
         goto done;
     n = ex.n;
     const void *x = ex.x;

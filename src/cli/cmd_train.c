@@ -432,9 +432,10 @@ int cmd_train(int argc, char **argv) {
         }
         cr_dataset_standardize_stats(&train, model.input_mean.data, model.input_std.data);
     }
-    if (cli_standardize_dataset(&model, &train) || cli_standardize_dataset(&model, &val) ||
-        cli_standardize_dataset(&model, &test))
-        goto done;
+    /* the statistics are the net's link 0 (a resumed model has it from its file): the
+       data stay raw and each batch goes through the link, (x − mean) / std in float,
+       the same bits as standardising the data up front (one D-wide pass per batch) */
+    if (cli_set_input_link(&model)) goto done;
 
     /* ---- optimiser and workspace */
     cr_status st = cr_optim_create(net, &rs.cfg, &opt);

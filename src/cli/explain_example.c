@@ -53,10 +53,9 @@ cr_status explain_example_compute(const cr_net *net, const double *x, const doub
 
     /* the checks (the verification library) */
     cr_check_options opt = cr_check_options_default();
-    if ((st = cr_check_explain(net, x, y, mean, sd, &opt, w, &ex->rep)) != CR_OK) goto fail;
-    /* the forward pass printed, on the (standardised) input z */
-    for (size_t j = 0; j < D; j++) z[j] = sd ? (x[j] - mean[j]) / sd[j] : x[j];
-    cr_net_forward_f64(net, ex->tape, 1, z);
+    if ((st = cr_check_explain(net, x, y, &opt, w, &ex->rep)) != CR_OK) goto fail;
+    /* the forward pass printed, from the raw x (the net's input link makes z) */
+    cr_net_forward_f64(net, ex->tape, 1, x);
     ex->loss = cr_net_loss_f64(net, ex->tape, y);
     ex->yhat = ex->tape->post[L - 1];
     cr_cross_entropy_jacobian_f64(K, ex->yhat, y, ex->dJ_dyhat);

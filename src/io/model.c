@@ -106,6 +106,11 @@ static int check_finite(const char *name, const char *tname, const cr_array *a, 
     return 0;
 }
 
+/* Scalar i of a real buffer of dtype t, as double / stored from a double. */
+static double real_get(cr_dtype t, const void *p, size_t i) {
+    return t == CR_F64 ? ((const double *)p)[i] : (double)((const float *)p)[i];
+}
+
 static int copy_array(cr_array *dst, const cr_array *src) {
     size_t bytes;
     *dst = *src;
@@ -439,6 +444,20 @@ int cr_io_model_build(const char *name, const cr_safetensors *st, cr_model *out,
         cr_model_free(out);
         return cr_error_set(err, "%s: out of memory", name);
     }
+    if (mean && sd) { /* link 0 of the chain: z = (x − mean) ⊘ std, the stored values */
+        double *mv = malloc(dims[0] * sizeof *mv), *sv = malloc(dims[0] * sizeof *sv);
+        cr_status ls = mv && sv ? CR_OK : CR_ERR_NOMEM;
+        for (size_t j = 0; ls == CR_OK && j < dims[0]; j++) {
+            mv[j] = real_get(dt, mean->array.data, j);
+            sv[j] = real_get(dt, sd->array.data, j);
+        }
+        if (ls == CR_OK) ls = cr_net_set_input_affine(net, CR_AFFINE_SUB_DIV, mv, sv);
+        free(mv), free(sv);
+        if (ls != CR_OK) {
+            cr_model_free(out);
+            return cr_error_set(err, "%s: input.mean/input.std: %s", name, cr_status_string(ls));
+        }
+    }
     if (keep_extra) {
         cr_error e2;
         for (size_t t = 0; t < st->n_tensors; t++) {
@@ -481,10 +500,6 @@ void cr_model_free(cr_model *model) {
     memset(model, 0, sizeof *model);
 }
 
-/* Scalar i of a real buffer of dtype t, as double / stored from a double. */
-static double real_get(cr_dtype t, const void *p, size_t i) {
-    return t == CR_F64 ? ((const double *)p)[i] : (double)((const float *)p)[i];
-}
 static void real_set(cr_dtype t, void *p, size_t i, double v) {
     if (t == CR_F64) ((double *)p)[i] = v;
     else ((float *)p)[i] = (float)v;
@@ -510,6 +525,7 @@ int cr_model_fold_standardization(const cr_model *m, cr_net *net, cr_error *err)
         }
         real_set(t, net->params, net->b_offset[0] + q, b);
     }
+    cr_net_set_input_affine(net, CR_AFFINE_NONE, NULL, NULL); /* folded: no link 0 left */
     return 0;
 }
 
@@ -601,9 +617,30 @@ static int model_write(const char *path, const cr_net *net, const cr_array *mean
     cr_array cm = {0}, cs = {0};
     const cr_array *um, *us;
     int rc = -1;
-    if (input_in_net_dtype(path, "input.mean", mean, net, &cm, &um, err) == 0 &&
-        input_in_net_dtype(path, "input.std", sd, net, &cs, &us, err) == 0)
+    /* another form (an ONNX model's (x − a)·b or x·a + b) is written as the model's
+       folded input.mean/input.std, rounded as before: only ONNX keeps it exactly */
+    const int other = net->link_form[0] != CR_AFFINE_NONE && net->link_form[0] != CR_AFFINE_SUB_DIV;
+    if (other && !(mean && mean->data && sd && sd->data))
+        return cr_error_set(err, "%s: the network's input link is %s; a model file stores "
+                                 "only (x − input.mean) / input.std (save it as ONNX)",
+                            path, cr_affine_form_name(net->link_form[0]));
+    if (net->link_form[0] == CR_AFFINE_SUB_DIV) {
+        /* the net's link 0 is what it evaluates: it is what the file stores */
+        size_t shape[1] = {net->dims[0]};
+        cr_array_dtype adt = net->dtype == CR_F64 ? CR_ARRAY_F64 : CR_ARRAY_F32;
+        if (cr_array_alloc(&cm, adt, 1, shape, err) || cr_array_alloc(&cs, adt, 1, shape, err)) {
+            cr_array_free(&cm);
+            return cr_error_set(err, "%s: out of memory", path);
+        }
+        const size_t es = cr_dtype_size(net->dtype);
+        const char *v = (const char *)net->link_params + net->link_offset[0] * es;
+        memcpy(cm.data, v, shape[0] * es);
+        memcpy(cs.data, v + shape[0] * es, shape[0] * es);
+        rc = model_write_checked(path, net, &cm, &cs, extra, err);
+    } else if (input_in_net_dtype(path, "input.mean", mean, net, &cm, &um, err) == 0 &&
+               input_in_net_dtype(path, "input.std", sd, net, &cs, &us, err) == 0) {
         rc = model_write_checked(path, net, um, us, extra, err);
+    }
     cr_array_free(&cm);
     cr_array_free(&cs);
     return rc;

@@ -77,11 +77,7 @@ int cr_model_load(const char *path, cr_net **out, cr_error *err) {
     *out = NULL;
     cr_model m;
     if (model_read(path, &m, 0, err)) return -1;
-    if (cr_model_fold_standardization(&m, m.net, err)) {
-        cr_model_free(&m);
-        return -1;
-    }
-    *out = m.net;
+    *out = m.net; /* input.mean/input.std are its link 0 */
     m.net = NULL;
     cr_model_free(&m);
     return 0;

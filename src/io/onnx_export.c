@@ -142,8 +142,13 @@ int cr_onnx_encode(const char *path, const cr_model *model, unsigned char **out,
     }
     cr_dtype dt = net->dtype;
     size_t es = cr_dtype_size(dt), D = net->dims[0];
-    int norm = model->input_mean.data && model->input_std.data;
-    if (norm && (model->input_mean.count != D || model->input_std.count != D))
+    /* the input link: the net's link 0 (its stored form, written back as the same two
+       nodes), else a model's input.mean/input.std arrays */
+    const cr_affine_form form = net->link_form[0];
+    int norm = form != CR_AFFINE_NONE || (model->input_mean.data && model->input_std.data);
+    if (form == CR_AFFINE_BATCHNORM)
+        return cr_error_set(err, "%s: the input link is a batch normalisation (not written)", path);
+    if (form == CR_AFFINE_NONE && norm && (model->input_mean.count != D || model->input_std.count != D))
         return cr_error_set(err, "%s: input.mean/std do not have %zu entries", path, D);
     const int plain = cr_net_is_plain_classifier(net);
     static const char *const onnx_act[CR_ACT_COUNT] = {[CR_ACT_RELU] = "Relu",
@@ -156,13 +161,23 @@ int cr_onnx_encode(const char *path, const cr_model *model, unsigned char **out,
     cr_pb_writer g = {0}, m = {0}, ops = {0};
     char prev[32] = "input", cur[32], wn[32], bn[32], nm[32];
     cr_pb_put_string(&g, 2, "chainrule");
-    /* standardisation: (input - mean) / std, constants in the net's dtype */
+    /* standardisation: (input - mean) / std, constants in the net's dtype; or the
+       link's form: (input - mean) * scale, input * scale + shift */
     void *mean = NULL, *sd = NULL;
+    const char *pname = form == CR_AFFINE_MUL_ADD ? "input.scale" : "input.mean";
+    const char *qname = form == CR_AFFINE_SUB_MUL   ? "input.scale"
+                        : form == CR_AFFINE_MUL_ADD ? "input.shift"
+                                                    : "input.std";
     if (norm) {
         mean = malloc(D * es);
         sd = malloc(D * es);
         if (!mean || !sd) g.oom = 1;
-        for (size_t f = 0; mean && sd && f < D; f++) {
+        if (mean && sd && form != CR_AFFINE_NONE) { /* the stored values, bit for bit */
+            const char *v = (const char *)net->link_params + net->link_offset[0] * es;
+            memcpy(mean, v, D * es);
+            memcpy(sd, v + D * es, D * es);
+        }
+        for (size_t f = 0; form == CR_AFFINE_NONE && mean && sd && f < D; f++) {
             double mv = model->input_mean.dtype == CR_ARRAY_F64
                             ? ((const double *)model->input_mean.data)[f]
                             : ((const float *)model->input_mean.data)[f];
@@ -172,9 +187,18 @@ int cr_onnx_encode(const char *path, const cr_model *model, unsigned char **out,
             if (dt == CR_F64) ((double *)mean)[f] = mv, ((double *)sd)[f] = sv;
             else ((float *)mean)[f] = (float)mv, ((float *)sd)[f] = (float)sv;
         }
-        const char *sub_in[2] = {"input", "input.mean"}, *div_in[2] = {"centered", "input.std"};
-        put_node(&g, "Sub", "standardise_sub", sub_in, 2, "centered", NULL, 0);
-        put_node(&g, "Div", "standardise_div", div_in, 2, "standardised", NULL, 0);
+        if (form == CR_AFFINE_MUL_ADD) {
+            const char *mul_in[2] = {"input", pname}, *add_in[2] = {"scaled", qname};
+            put_node(&g, "Mul", "standardise_mul", mul_in, 2, "scaled", NULL, 0);
+            put_node(&g, "Add", "standardise_add", add_in, 2, "standardised", NULL, 0);
+        } else {
+            const char *sub_in[2] = {"input", pname}, *div_in[2] = {"centered", qname};
+            put_node(&g, "Sub", "standardise_sub", sub_in, 2, "centered", NULL, 0);
+            if (form == CR_AFFINE_SUB_MUL)
+                put_node(&g, "Mul", "standardise_mul", div_in, 2, "standardised", NULL, 0);
+            else
+                put_node(&g, "Div", "standardise_div", div_in, 2, "standardised", NULL, 0);
+        }
         strcpy(prev, "standardised");
     }
     for (int l = 0; l < L; l++) {
@@ -234,8 +258,8 @@ int cr_onnx_encode(const char *path, const cr_model *model, unsigned char **out,
         }
     }
     if (norm && mean && sd) {
-        put_tensor(&g, "input.mean", 1, &D, dt, mean, D);
-        put_tensor(&g, "input.std", 1, &D, dt, sd, D);
+        put_tensor(&g, pname, 1, &D, dt, mean, D);
+        put_tensor(&g, qname, 1, &D, dt, sd, D);
     }
     free(mean);
     free(sd);

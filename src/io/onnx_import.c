@@ -99,9 +99,13 @@ static int binary_operands(ox_chain *ch, const ox_node *n, size_t i, const ox_te
     return 0;
 }
 
-/* Sub/Add/Mul/Div by a constant before the first layer, folded into
+static cr_status input_link(const ox_chain *ch, cr_net *net, cr_model *out, size_t d);
+
+/* Sub/Add/Mul/Div by a constant before the first layer (c broadcast onto the
+   input's shape). The first two are kept as they are (norm_op, norm_k): one or two
+   of them map onto link 0 exactly (input_link). Any sequence is also folded into
    x' = (x - mean) / std:  - c: mean += c std;  + c: mean -= c std;
-   / c: std *= c;  * c: std /= c  (c broadcast onto the input's shape). */
+   / c: std *= c;  * c: std /= c, the link for other sequences (rounded). */
 static int op_normalise(ox_chain *ch, const ox_node *n, size_t i) {
     ox_ctx *c = ch->c;
     const ox_tensor *k;
@@ -147,6 +151,13 @@ static int op_normalise(ox_chain *ch, const ox_node *n, size_t i) {
         if (!ch->mean || !ch->std) return cr_error_set(c->err, "%s: out of memory", c->file);
         for (size_t f = 0; f < ch->feat; f++) ch->std[f] = 1.0;
     }
+    double *kept = NULL;
+    if (ch->n_norm < 2) {
+        kept = ch->norm_k[ch->n_norm] = malloc(ch->feat * sizeof *kept);
+        if (!kept) return cr_error_set(c->err, "%s: out of memory", c->file);
+        ch->norm_op[ch->n_norm] = (char)op;
+    }
+    ch->n_norm++;
     for (size_t f = 0; f < ch->feat; f++) {
         size_t rem = f, ki = 0;
         for (int ax = r - 1; ax >= 1; ax--) {
@@ -158,15 +169,16 @@ static int op_normalise(ox_chain *ch, const ox_node *n, size_t i) {
         if (!isfinite(v))
             return cr_error_set(c->err, "%s: %s: constant '%s' is not finite at index %zu",
                                 c->file, where(n, i).s, pn(k->name).s, ki);
-        if ((op == 'M' || op == 'D') && !(v > 0))
-            return cr_error_set(c->err, "%s: %s: scaling by %g (constant '%s', index %zu): only a "
-                                        "positive scale is an input standardisation", c->file,
-                                where(n, i).s, v, pn(k->name).s, ki);
+        if (kept) kept[f] = v;
+        if ((op == 'M' || op == 'D') && v == 0)
+            return cr_error_set(c->err, "%s: %s: scaling by 0 (constant '%s', index %zu): a zero "
+                                        "scale is not an input normalisation", c->file,
+                                where(n, i).s, pn(k->name).s, ki);
         if (op == 'S') ch->mean[f] += v * ch->std[f];
         else if (op == 'A') ch->mean[f] -= v * ch->std[f];
         else if (op == 'D') ch->std[f] *= v;
         else ch->std[f] /= v;
-        if (!isfinite(ch->mean[f]) || !(ch->std[f] > 0) || !isfinite(ch->std[f]))
+        if (!isfinite(ch->mean[f]) || ch->std[f] == 0 || !isfinite(ch->std[f]))
             return cr_error_set(c->err, "%s: %s: the folded standardisation overflows", c->file,
                                 where(n, i).s);
     }
@@ -605,7 +617,7 @@ static int build_model(ox_chain *ch, cr_model *out) {
                 ((double *)out->input_std.data)[f] = ch->std[f];
             } else {
                 float sd = (float)ch->std[f];
-                if (!(sd > 0) || !isfinite(sd) || !isfinite((float)ch->mean[f])) {
+                if (sd == 0 || !isfinite(sd) || !isfinite((float)ch->mean[f])) {
                     cr_model_free(out);
                     return cr_error_set(c->err, "%s: the input standardisation does not fit "
                                                 "float32", c->file);
@@ -614,8 +626,82 @@ static int build_model(ox_chain *ch, cr_model *out) {
                 ((float *)out->input_std.data)[f] = sd;
             }
         }
+        cr_status ls = input_link(ch, net, out, dims[0]);
+        if (ls != CR_OK) {
+            cr_model_free(out);
+            return cr_error_set(c->err, "%s: the input standardisation: %s", c->file, cr_status_string(ls));
+        }
     }
     return 0;
+}
+
+/* Link 0 from the nodes as the file states them, without rounding:
+     x - c            (x - c) / 1            x / c       (x - 0) / c
+     x - a, / b       (x - a) / b            x + a, / b  (x - (-a)) / b
+     x - a, * b       (x - a) * b            x + a, * b  (x - (-a)) * b
+     x * c            (x - 0) * c            x + c       x * 1 + c
+     x * a, + b       x * a + b              x * a, - b  x * a + (-b)
+   (x - 0, x / 1, x * 1 and negation are exact: the same bits as the file's
+   arithmetic). Other sequences (x / a, + b; three nodes or more) take the folded
+   (x - mean) / std of out's arrays, rounded. The constants are stored in the net's
+   dtype: a float32 model's float constants exactly. A SUB_DIV link's values are
+   also the model's input_mean/input_std arrays. */
+static cr_status input_link(const ox_chain *ch, cr_net *net, cr_model *out, size_t d) {
+    cr_affine_form form = CR_AFFINE_NONE;
+    double *p = malloc(d * sizeof *p), *q = malloc(d * sizeof *q);
+    cr_status st = p && q ? CR_OK : CR_ERR_NOMEM;
+    const double *k0 = ch->norm_k[0], *k1 = ch->norm_k[1];
+    const char a = ch->norm_op[0], b = ch->n_norm == 2 ? ch->norm_op[1] : 0;
+    for (size_t f = 0; st == CR_OK && f < d; f++) {
+        double x0 = k0[f], x1 = b ? k1[f] : 0, P, Q;
+        cr_affine_form fm = CR_AFFINE_NONE;
+        if (ch->n_norm > 2) break;
+        if (!b) {
+            fm = a == 'S' || a == 'D' ? CR_AFFINE_SUB_DIV : a == 'M' ? CR_AFFINE_SUB_MUL : CR_AFFINE_MUL_ADD;
+            P = a == 'S' ? x0 : a == 'A' ? 1 : 0;
+            Q = a == 'S' ? 1 : x0;
+        } else if ((a == 'S' || a == 'A') && (b == 'D' || b == 'M')) {
+            fm = b == 'D' ? CR_AFFINE_SUB_DIV : CR_AFFINE_SUB_MUL;
+            P = a == 'S' ? x0 : -x0;
+            Q = x1;
+        } else if (a == 'M' && (b == 'A' || b == 'S')) {
+            fm = CR_AFFINE_MUL_ADD;
+            P = x0;
+            Q = b == 'A' ? x1 : -x1;
+        } else {
+            break;
+        }
+        form = fm;
+        p[f] = P, q[f] = Q;
+    }
+    const int exact = form != CR_AFFINE_NONE;
+    if (st == CR_OK && exact && net->dtype == CR_F32) /* float constants stay exact; else refuse */
+        for (size_t f = 0; f < d; f++)
+            if ((double)(float)p[f] != p[f] || (double)(float)q[f] != q[f]) {
+                form = CR_AFFINE_NONE;
+                break;
+            }
+    if (st == CR_OK && form != CR_AFFINE_NONE) {
+        st = cr_net_set_input_affine(net, form, p, q);
+        if (st == CR_OK && form == CR_AFFINE_SUB_DIV) /* the arrays: the same values */
+            for (size_t f = 0; f < d; f++) {
+                if (net->dtype == CR_F64) {
+                    ((double *)out->input_mean.data)[f] = p[f];
+                    ((double *)out->input_std.data)[f] = q[f];
+                } else {
+                    ((float *)out->input_mean.data)[f] = (float)p[f];
+                    ((float *)out->input_std.data)[f] = (float)q[f];
+                }
+            }
+    } else if (st == CR_OK) { /* the folded standardisation of the arrays, rounded */
+        for (size_t f = 0; f < d; f++) {
+            p[f] = net->dtype == CR_F64 ? ((double *)out->input_mean.data)[f] : ((float *)out->input_mean.data)[f];
+            q[f] = net->dtype == CR_F64 ? ((double *)out->input_std.data)[f] : ((float *)out->input_std.data)[f];
+        }
+        st = cr_net_set_input_affine(net, CR_AFFINE_SUB_DIV, p, q);
+    }
+    free(p), free(q);
+    return st;
 }
 
 static int walk_graph(ox_ctx *c, ox_model *m, cr_model *out) {
@@ -727,6 +813,8 @@ done:
     free(ch.owned);
     free(ch.mean);
     free(ch.std);
+    free(ch.norm_k[0]);
+    free(ch.norm_k[1]);
     return rc;
 }
 

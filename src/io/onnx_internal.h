@@ -176,6 +176,9 @@ typedef struct {
     int64_t shape[OX_MAX_DIMS]; /* shape[0] the batch (-1 symbolic) */
     size_t feat;                /* product of shape[1..] */
     double *mean, *std;         /* the standardisation folded so far (feat entries) */
+    int n_norm;                 /* Sub/Add/Mul/Div nodes before the first layer */
+    char norm_op[2];            /* the first two: 'S', 'A', 'M', 'D' */
+    double *norm_k[2];          /* and their constants per feature (feat entries) */
     int L, stage, dtype;
     int file_dtype; /* the first weight's type in the file (OX_FLOAT16 for a half model) */
     ox_layer layer[CR_MAX_LAYERS];

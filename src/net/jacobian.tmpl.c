@@ -227,6 +227,11 @@ static cr_status FN(jac_closed)(const FN(jac_job) *job, FN(jac_scratch) *s, size
                              l == 0 ? w0 : NULL, l == 0 && job->of_probs ? s->derived : NULL);
         cur = next;
     }
+    if (net->link_form[0] != CR_AFFINE_NONE) { /* link 0: M <- M diag(a), the m·K rows */
+        FN(affine) a;
+        FN(net_affine)(net, 0, &a);
+        FN(affine_vjp)(&a, m * k, net->dims[0], jac, jac);
+    }
     return CR_OK;
 }
 

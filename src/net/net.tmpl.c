@@ -69,7 +69,20 @@ static cr_status FN(tape_check)(const cr_net *net, const cr_tape *tape) {
     if (tape->has_out_act != net->has_out_act || tape->head != net->head) return CR_ERR_ARG;
     for (int l = 0; l <= net->n_layers; l++)
         if (tape->dims[l] != net->dims[l]) return CR_ERR_ARG;
+    if (!cr_tape_fits_links(net, tape)) return CR_ERR_ARG;
     return CR_OK;
+}
+
+const real *CR_TYPED(cr_net_input_link_f32, cr_net_input_link_f64)(const cr_net *net,
+                                                                   cr_tape *tape, size_t i0,
+                                                                   size_t i1, const real *x) {
+    if (net->link_form[0] == CR_AFFINE_NONE) return x;
+    FN(affine) a;
+    FN(net_affine)(net, 0, &a);
+    const size_t d = net->dims[0];
+    real *z = tape->input_z;
+    if (i1 > i0) FN(affine_forward)(&a, i1 - i0, d, x + i0 * d, z + i0 * d);
+    return z;
 }
 
 void CR_TYPED(cr_net_output_rows_f32, cr_net_output_rows_f64)(const cr_net *net, cr_tape *tape,
@@ -107,7 +120,7 @@ void CR_TYPED(cr_net_head_vjp_f32, cr_net_head_vjp_f64)(const cr_net *net, const
 void CR_TYPED(cr_net_forward_walk_f32, cr_net_forward_walk_f64)(
     const cr_net *net, cr_tape *tape, size_t n, const real *x, const cr_abt_packed *w0t) {
     const int L = net->n_layers;
-    const real *in = x;
+    const real *in = FN(net_input_link)(net, tape, 0, n, x); /* link 0: z = (x − μ) ⊘ σ */
     for (int l = 0; l < L; l++) {
         const size_t din = net->dims[l], dout = net->dims[l + 1];
         real *r = tape->pre[l], *h = tape->post[l];
@@ -191,12 +204,16 @@ void CR_TYPED(cr_net_reverse_walk_f32, cr_net_reverse_walk_f64)(
             FN(linear_vjp_share)(n, 1, din, dout, FN(net_w)(net, l), g, 0, din, gh, din,
                                  l == 0 ? o->w0 : NULL, NULL);
         if (o->step.dst) /* W_l <- β W_l + α H_{l−1}ᵀ G,  b_l <- β b_l + α Σ_n G_n */
-            FN(linear_param_step)(n, din, dout, l > 0 ? tape->post[l - 1] : tape->input, g,
+            FN(linear_param_step)(n, din, dout, l > 0 ? tape->post[l - 1] : FN(net_layer0_input)(net, tape), g,
                                   o->step.alpha, o->step.beta, o->step.dst + net->w_offset[l],
                                   o->step.dst + net->b_offset[l], 0, din, 0, dout);
         g = gh;
     }
-    /* (link 0, the input standardisation z = x ∘ a + c, scales dx by a here) */
+    if (o->dx && net->link_form[0] != CR_AFFINE_NONE) { /* link 0: dx <- dx ∘ a (÷ σ) */
+        FN(affine) a;
+        FN(net_affine)(net, 0, &a);
+        FN(affine_vjp)(&a, n, net->dims[0], o->dx, o->dx);
+    }
 }
 
 cr_status CR_TYPED(cr_net_backward_f32, cr_net_backward_f64)(const cr_net *net, cr_tape *tape,
@@ -233,6 +250,12 @@ cr_status CR_TYPED(cr_net_jvp_f32, cr_net_jvp_f64)(const cr_net *net, cr_tape *t
     const size_t n = tape->n, k = net->dims[L];
     const real *t = xd;
     real *out = tape->grad_a, *spare = tape->grad_b;
+    if (net->link_form[0] != CR_AFFINE_NONE) { /* ż <- ẋ ∘ a, link 0's JVP */
+        FN(affine) a;
+        FN(net_affine)(net, 0, &a);
+        FN(affine_jvp)(&a, n, net->dims[0], xd, spare);
+        t = spare;
+    }
     for (int l = 0; l < L; l++) {
         size_t din = net->dims[l], dout = net->dims[l + 1];
         /* Ṙ <- Ṫ W */
@@ -319,6 +342,16 @@ cr_status CR_TYPED(cr_net_input_jacobian_chain_f32, cr_net_input_jacobian_chain_
             m = m_next;
             m_next = s;
         }
+    }
+    if (net->link_form[0] != CR_AFFINE_NONE) { /* M <- M · diag(a), link 0, as a full matrix */
+        const size_t d = net->dims[0];
+        FN(affine) a;
+        FN(net_affine)(net, 0, &a);
+        FN(affine_jacobian)(&a, d, op_jac);
+        GEMM(0, 0, k, d, d, 1, m, d, op_jac, d, 0, m_next, d);
+        real *s = m;
+        m = m_next;
+        m_next = s;
     }
     memcpy(jac, m, k * net->dims[0] * sizeof(real));
     free(m);

@@ -164,7 +164,7 @@ static cr_status step_args(const cr_net *net, const cr_optim *opt, const cr_trai
     if (!net || !opt || !ws || !x || !labels || n == 0) return CR_ERR_ARG;
     if (net->dtype != CR_F32 || opt->dtype != CR_F32) return CR_ERR_DTYPE;
     if (opt->n_params != net->n_params || ws->tape->n_layers != net->n_layers ||
-        !cr_net_is_plain_classifier(net))
+        !cr_net_is_plain_classifier(net) || !cr_tape_fits_links(net, ws->tape))
         return CR_ERR_ARG;
     if (n > ws->max_batch) return CR_ERR_SHAPE;
     const size_t k = net->dims[net->n_layers];
@@ -215,7 +215,8 @@ cr_status cr_train_sgd1_f32(cr_net *net, cr_optim *opt, cr_train_ws *ws, const f
     if (!net || !opt || !ws || !x) return CR_ERR_ARG;
     if (net->dtype != CR_F32 || opt->dtype != CR_F32) return CR_ERR_DTYPE;
     if (opt->cfg.kind != CR_OPT_SGD || opt->cfg.weight_decay != 0 ||
-        ws->tape->n_layers != net->n_layers || !cr_net_is_plain_classifier(net))
+        ws->tape->n_layers != net->n_layers || !cr_net_is_plain_classifier(net) ||
+        !cr_tape_fits_links(net, ws->tape))
         return CR_ERR_ARG;
     const int L = net->n_layers;
     const size_t k = net->dims[L];
@@ -226,7 +227,8 @@ cr_status cr_train_sgd1_f32(cr_net *net, cr_optim *opt, cr_train_ws *ws, const f
        linear op's sparse backend; the nonzero inputs of each layer are kept (layer l's
        at nz + Σ_{j<l} dims[j]) for its update in the backward pass */
     size_t nnz[CR_MAX_LAYERS], nz_off[CR_MAX_LAYERS], off = 0;
-    const float *in = x;
+    const float *in = cr_net_input_link_f32(net, tape, 0, 1, x); /* link 0 */
+    const float *z = in;
     for (int l = 0; l < L; l++) {
         const size_t dout = net->dims[l + 1];
         nz_off[l] = off;
@@ -254,7 +256,7 @@ cr_status cr_train_sgd1_f32(cr_net *net, cr_optim *opt, cr_train_ws *ws, const f
     float *gh = tape->grad_b;
     for (int l = L - 1; l >= 0; l--) {
         const size_t din = net->dims[l], dout = net->dims[l + 1];
-        const float *hin = l > 0 ? (const float *)tape->post[l - 1] : x;
+        const float *hin = l > 0 ? (const float *)tape->post[l - 1] : z;
         if (l > 0) {
             cr_linear_vjp_row_f32(din, dout, wptr(net, l), g, gh);
             cr_net_diag_vjp_f32(NULL, &(cr_diag_link_f32){net, l - 1, net->act[l - 1], 1, din, 0,

@@ -234,6 +234,9 @@ static void step2(pool_worker *c) {
     const int L = net->n_layers;
     cr_tape *tape = j->ws->tape;
     const size_t n = j->n;
+    /* link 0 (the input standardisation): each half its rows R_h of z, with the gather
+       when there is one (no phase of its own), else in a phase before layer 0 */
+    const int link = net->link_form[0] != CR_AFFINE_NONE;
     if (j->src) {
         const size_t d = net->dims[0], m = j->next_n;
         float *xb = j->ws->xb;
@@ -242,14 +245,22 @@ static void step2(pool_worker *c) {
             half_rows(h, n, &i0, &i1);
             for (size_t i = i0; i < i1; i++)
                 memcpy(xb + i * d, j->src + (size_t)j->idx[i] * d, d * sizeof(float));
+            if (link) cr_net_input_link_f32(net, tape, i0, i1, xb);
             half_rows(h, m, &j0, &j1);
             for (size_t q = j0; q < j1; q++)
                 cr_train_prefetch_row(j->src + (size_t)j->next_idx[q] * d, d);
         }
         pool_barrier(c);
+    } else if (link) {
+        for (int h = pool_claim(c, -1); h >= 0; h = pool_claim(c, h)) {
+            size_t i0, i1;
+            half_rows(h, n, &i0, &i1);
+            cr_net_input_link_f32(net, tape, i0, i1, j->x);
+        }
+        pool_barrier(c);
     }
     /* forward: the columns C_h of each hidden layer (the linear op, then the activation) */
-    const float *in = j->x;
+    const float *in = link ? (const float *)tape->input_z : j->x;
     for (int l = 0; l + 1 < L; l++) {
         const size_t din = net->dims[l], dout = net->dims[l + 1];
         float *r = tape->pre[l], *hl = tape->post[l];
@@ -315,7 +326,7 @@ static void step2(pool_worker *c) {
                 const size_t d0 = net->dims[0], h0 = net->dims[1];
                 size_t c0, c1;
                 half_share(h, h0, &c0, &c1);
-                cr_linear_param_step_f32(n, d0, h0, tape->input, g0, alpha, beta,
+                cr_linear_param_step_f32(n, d0, h0, link ? tape->input_z : tape->input, g0, alpha, beta,
                                          dst + net->w_offset[0], dst + net->b_offset[0], 0, d0, c0,
                                          c1);
             }
