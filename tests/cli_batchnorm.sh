@@ -43,10 +43,10 @@ g, be = rng.uniform(0.5, 2, H).astype("<f4"), rng.uniform(-1, 1, H).astype("<f4"
 mu, var = rng.uniform(-1, 1, H).astype("<f4"), rng.uniform(0.1, 2, H).astype("<f4")
 
 def st(path, tensors, meta):
-    ents, data, off = {"__metadata__": meta}, b"", 0
+    ents, data, off = ({"__metadata__": meta} if meta else {}), b"", 0
     for name, a in tensors:
         raw = a.tobytes()
-        ents[name] = {"dtype": {"float32": "F32", "float64": "F64"}[str(a.dtype)],
+        ents[name] = {"dtype": {"float32": "F32", "float64": "F64", "int64": "I64"}[str(a.dtype)],
                       "shape": list(a.shape), "data_offsets": [off, off + len(raw)]}
         data += raw; off += len(raw)
     j = json.dumps(ents).encode(); j += b" " * ((8 - len(j) % 8) % 8)
@@ -69,6 +69,10 @@ stbn("bn_noeps.safetensors", m={k: v for k, v in meta.items() if k != "bn1.eps"}
 stbn("bn_badeps.safetensors", m={**meta, "bn1.eps": "-1e-5"})
 stbn("bn_f64.safetensors", bn1__running_mean=mu.astype("<f8"))
 stbn("bn_beyond.safetensors", bn3__weight=g)
+# a PyTorch state dict of Linear, BatchNorm1d, ReLU, Linear (no epsilon in it)
+st("sd_bn.safetensors", [("0.weight", W1), ("0.bias", b1), ("1.weight", g), ("1.bias", be),
+                         ("1.running_mean", mu), ("1.running_var", var),
+                         ("1.num_batches_tracked", np.array(7, "<i8")), ("3.weight", W2), ("3.bias", b2)], None)
 st("bn_epsonly.safetensors", fc, {"format": "chainrule/1", "activations": "relu,softmax", "bn2.eps": "1e-5"})
 
 def graph(nodes, inits, opset=13, inp="x"):
@@ -168,6 +172,8 @@ mcase bno_train.onnx "training_mode = 1 (batch statistics) is not supported"
 mcase bno_stats.onnx "output 1 'rm' is a running statistic of training mode"
 mcase bno_double.onnx "its scale 's' is double but the network is float"
 mcase bno_input.onnx "on the input, before any linear layer"
+err "convert a state dict with BatchNorm" sd_bn.safetensors "belongs to a BatchNorm layer, which a state dict does not describe fully" "$T/sd.safetensors" -- \
+  "$CR" convert --model sd_bn.safetensors --activations relu --out "$T/sd.safetensors"
 err "train --resume BN model" bn.safetensors "train does not train models with BatchNorm" "$T/r.safetensors" -- \
   "$CR" train --resume bn.safetensors --data X.npy,y.npy --epochs 1 --out "$T/r.safetensors"
 echo "cli_batchnorm: $pass passed, $fail failed"
