@@ -74,7 +74,9 @@ static void FN(jac_scratch_free)(FN(jac_scratch) *s) {
 static size_t FN(jac_widest)(const cr_net *net) { /* widest factor left of W_1ᵀ */
     size_t w = net->dims[net->n_layers];
     for (int l = 1; l < net->n_layers; l++) w = net->dims[l] > w ? net->dims[l] : w;
-    return w;
+    /* and v = ŷ W_{L−1}ᵀ (top = dims[L−1] values), which is D wide for one layer */
+    const size_t top = net->dims[net->n_layers - 1];
+    return top > w ? top : w;
 }
 
 static cr_status FN(jac_scratch_init)(const cr_net *net, cr_jac_mode mode, size_t chunk,
