@@ -13,11 +13,9 @@
  * "squared-error" (cr_head_name). Readers that predate this refuse such a
  * file (its last activation is not "softmax") instead of misreading it.
  *
- * BatchNorm (inference) after linear layer i (the net's affine link i, form
- * batchnorm, docs/batchnorm.md) is stored under PyTorch's BatchNorm1d names:
- * bn{i}.weight (γ), bn{i}.bias (β), bn{i}.running_mean (μ), bn{i}.running_var
- * (v), [out] in the model's dtype, and metadata "bn{i}.eps" (ε, 17 significant
- * digits: strtod gives the same double back).
+ * BatchNorm (inference) after linear layer i is stored under PyTorch's
+ * BatchNorm1d names, bn{i}.weight, .bias, .running_mean, .running_var and
+ * metadata "bn{i}.eps" (model_batchnorm.c).
  */
 #include <math.h>
 #include <stdio.h>
@@ -44,43 +42,15 @@ static int parse_fc(const char *name, int *is_bias) {
     return (int)v;
 }
 
-/* "bn<i>.<key>" with key one of BN_KEYS: returns i (> 0, as parse_fc) and sets *which
-   (its index in BN_KEYS), or 0. The stored vectors of the link in cr_net order p q s t
-   are BN_KEYS[BN_OF_VEC[k]]. */
-static const char *const BN_KEYS[4] = {"weight", "bias", "running_mean", "running_var"};
-static const int BN_OF_VEC[4] = {2, 3, 0, 1}; /* p = μ, q = v, s = γ, t = β */
-static int parse_bn_key(const char *name, const char *const *keys, int nkeys, int *which) {
-    if (strncmp(name, "bn", 2) != 0 || name[2] < '1' || name[2] > '9') return 0;
-    const char *p = name + 2;
-    long v = 0;
-    while (*p >= '0' && *p <= '9') {
-        if (v < 1000000) v = v * 10 + (*p - '0');
-        p++;
-    }
-    if (*p++ != '.') return 0;
-    for (int k = 0; k < nkeys; k++)
-        if (strcmp(p, keys[k]) == 0) {
-            *which = k;
-            return (int)v;
-        }
-    return 0;
-}
-static int parse_bn(const char *name, int *which) { return parse_bn_key(name, BN_KEYS, 4, which); }
-static int parse_bn_eps(const char *key) {
-    static const char *const eps[1] = {"eps"};
-    int w;
-    return parse_bn_key(key, eps, 1, &w);
-}
-
 static int is_model_tensor(const char *name) {
     int b;
-    return parse_fc(name, &b) > 0 || parse_bn(name, &b) > 0 || strcmp(name, "input.mean") == 0 ||
+    return parse_fc(name, &b) > 0 || cr_io_bn_tensor(name, NULL) > 0 || strcmp(name, "input.mean") == 0 ||
            strcmp(name, "input.std") == 0;
 }
 
 static int is_model_meta(const char *key) {
     return strcmp(key, "format") == 0 || strcmp(key, "activations") == 0 ||
-           strcmp(key, "layers") == 0 || strcmp(key, "head") == 0 || parse_bn_eps(key) > 0;
+           strcmp(key, "layers") == 0 || strcmp(key, "head") == 0 || cr_io_bn_meta(key) > 0;
 }
 
 static void dims_str(const size_t *dims, int n_layers, char *buf, size_t size) {
@@ -178,18 +148,15 @@ int cr_io_model_build(const char *name, const cr_safetensors *st, cr_model *out,
                             name, CR_IO_NAME_MAX, fmt);
 
     const cr_tensor *W[CR_MAX_LAYERS] = {0}, *B[CR_MAX_LAYERS] = {0};
-    const cr_tensor *BN[CR_MAX_LAYERS][4] = {{0}}; /* bn{l+1}: BN_KEYS */
     const cr_tensor *mean = NULL, *sd = NULL;
     int L = 0;
     for (size_t t = 0; t < st->n_tensors; t++) {
         const cr_tensor *tn = &st->tensors[t];
-        int is_bias, which, i = parse_fc(tn->name, &is_bias), ib = parse_bn(tn->name, &which);
-        if (i > CR_MAX_LAYERS || ib > CR_MAX_LAYERS)
+        int is_bias, i = parse_fc(tn->name, &is_bias);
+        if (i > CR_MAX_LAYERS)
             return cr_error_set(err, "%s: tensor '%.*s': too many layers (at most %d)", name,
                                 CR_IO_NAME_MAX, tn->name, CR_MAX_LAYERS);
-        if (ib > 0) {
-            BN[ib - 1][which] = tn;
-        } else if (i > 0) {
+        if (i > 0) {
             (is_bias ? B : W)[i - 1] = tn;
             if (i > L) L = i;
         } else if (strcmp(tn->name, "input.mean") == 0) {
@@ -309,64 +276,6 @@ int cr_io_model_build(const char *name, const cr_safetensors *st, cr_model *out,
             check_finite(name, B[l]->name, &B[l]->array, err))
             return -1;
 
-    /* BatchNorm after linear layer l + 1: four [out] vectors, ε, var + ε > 0 */
-    double bn_eps[CR_MAX_LAYERS] = {0};
-    for (int l = 0; l < CR_MAX_LAYERS; l++) {
-        int have = 0;
-        for (int k = 0; k < 4; k++) have += BN[l][k] != NULL;
-        if (!have) continue;
-        if (l >= L)
-            return cr_error_set(err, "%s: tensor 'bn%d.%s' follows linear layer %d, but the model "
-                                     "has %d", name, l + 1, BN[l][0] ? "weight" : "...", l + 1, L);
-        for (int k = 0; k < 4; k++) {
-            const cr_tensor *t = BN[l][k];
-            size_t bytes;
-            if (!t)
-                return cr_error_set(err, "%s: missing tensor 'bn%d.%s' (a BatchNorm after fc%d "
-                                         "needs weight, bias, running_mean and running_var)",
-                                    name, l + 1, BN_KEYS[k], l + 1);
-            if (!cr_io_array_bytes(&t->array, &bytes) || (bytes && !t->array.data))
-                return cr_error_set(err, "%s: tensor '%.*s': inconsistent array (count, shape or "
-                                         "data)", name, CR_IO_NAME_MAX, t->name);
-            if (t->array.dtype != adt)
-                return cr_error_set(err, "%s: mixed dtypes: tensor '%s' is %s but 'fc1.weight' is "
-                                         "%s", name, t->name, cr_array_dtype_name(t->array.dtype),
-                                    cr_array_dtype_name(adt));
-            if (t->array.ndim != 1 || t->array.shape[0] != dims[l + 1])
-                return cr_error_set(err, "%s: shape mismatch: tensor '%s' has shape %s but fc%d "
-                                         "has %zu outputs (expected [%zu])", name, t->name,
-                                    cr_io_shape_str(t->array.shape, t->array.ndim, shp, sizeof shp),
-                                    l + 1, dims[l + 1], dims[l + 1]);
-            if (check_finite(name, t->name, &t->array, err)) return -1;
-        }
-        char key[32];
-        snprintf(key, sizeof key, "bn%d.eps", l + 1);
-        const char *es = cr_safetensors_meta(st, key), *end = NULL;
-        if (!es) return cr_error_set(err, "%s: missing metadata \"%s\" (the epsilon of the "
-                                          "BatchNorm after fc%d)", name, key, l + 1);
-        bn_eps[l] = strtod(es, (char **)&end);
-        if (end == es || *end || !isfinite(bn_eps[l]) || bn_eps[l] < 0 ||
-            (adt == CR_ARRAY_F32 && !isfinite((float)bn_eps[l])))
-            return cr_error_set(err, "%s: metadata %s '%.*s' is not a finite number >= 0", name,
-                                key, CR_IO_NAME_MAX, es);
-        if (adt == CR_ARRAY_F32) bn_eps[l] = (float)bn_eps[l]; /* what a float32 net adds */
-        const cr_array *v = &BN[l][3]->array;
-        for (size_t i = 0; i < v->count; i++) {
-            double q = adt == CR_ARRAY_F64 ? ((const double *)v->data)[i]
-                                           : (double)((const float *)v->data)[i];
-            double qe = adt == CR_ARRAY_F64 ? q + bn_eps[l] : (double)((float)q + (float)bn_eps[l]);
-            if (!(qe > 0))
-                return cr_error_set(err, "%s: tensor 'bn%d.running_var' has %g at index %zu: "
-                                         "var + eps = %g is not positive", name, l + 1, q, i, qe);
-        }
-    }
-    for (size_t m = 0; m < st->n_meta; m++) {
-        int i = parse_bn_eps(st->meta[m].key);
-        if (i > 0 && (i > L || !BN[i - 1][0]))
-            return cr_error_set(err, "%s: metadata \"%.*s\" without the tensors of a BatchNorm "
-                                     "after fc%d", name, CR_IO_NAME_MAX, st->meta[m].key, i);
-    }
-
     /* optional input standardisation */
     const cr_tensor *in[2] = {mean, sd};
     for (int k = 0; k < 2; k++) {
@@ -417,27 +326,9 @@ int cr_io_model_build(const char *name, const cr_safetensors *st, cr_model *out,
             memcpy(p + net->b_offset[l], b, dout * sizeof *b);
         }
     }
-    for (int l = 0; l < L; l++) { /* the BatchNorm links, exactly (float -> double -> float) */
-        if (!BN[l][0]) continue;
-        size_t d = dims[l + 1];
-        double *v = malloc(4 * d * sizeof *v);
-        if (!v) {
-            cr_model_free(out);
-            return cr_error_set(err, "%s: out of memory", name);
-        }
-        for (int k = 0; k < 4; k++)
-            for (size_t i = 0; i < d; i++)
-                v[k * d + i] = adt == CR_ARRAY_F64
-                                   ? ((const double *)BN[l][BN_OF_VEC[k]]->array.data)[i]
-                                   : (double)((const float *)BN[l][BN_OF_VEC[k]]->array.data)[i];
-        s = cr_net_set_affine(net, l + 1, CR_AFFINE_BATCHNORM, v, v + d, v + 2 * d, v + 3 * d,
-                              bn_eps[l]);
-        free(v);
-        if (s != CR_OK) {
-            cr_model_free(out);
-            return cr_error_set(err, "%s: the BatchNorm after fc%d: %s", name, l + 1,
-                                cr_status_string(s));
-        }
+    if (cr_io_bn_read(name, st, net, err)) { /* BatchNorm links (model_batchnorm.c) */
+        cr_model_free(out);
+        return -1;
     }
     if ((mean && copy_array(&out->input_mean, &mean->array)) ||
         (sd && copy_array(&out->input_std, &sd->array))) {
@@ -463,7 +354,7 @@ int cr_io_model_build(const char *name, const cr_safetensors *st, cr_model *out,
         for (size_t t = 0; t < st->n_tensors; t++) {
             const cr_tensor *tn = &st->tensors[t];
             int is_bias, i = parse_fc(tn->name, &is_bias);
-            if (i > 0 || parse_bn(tn->name, &is_bias) > 0 || tn == mean || tn == sd) continue;
+            if (i > 0 || cr_io_bn_tensor(tn->name, NULL) > 0 || tn == mean || tn == sd) continue;
             if (cr_safetensors_add(&out->extra, tn->name, &tn->array, &e2)) {
                 cr_model_free(out);
                 return cr_error_set(err, "%s: %s", name, e2.msg);
@@ -665,17 +556,18 @@ static int model_write_checked(const char *path, const cr_net *net, const cr_arr
     size_t es = cr_dtype_size(net->dtype);
     cr_array_dtype adt = net->dtype == CR_F64 ? CR_ARRAY_F64 : CR_ARRAY_F32;
     size_t n_extra_t = extra ? extra->n_tensors : 0, n_extra_m = extra ? extra->n_meta : 0;
-    size_t n_bn = 0; /* BatchNorm links: 4 tensors and an eps each */
-    for (int l = 0; l < L; l++) n_bn += net->link_form[l + 1] == CR_AFFINE_BATCHNORM;
+    const size_t n_bn = cr_io_bn_count(net); /* BatchNorm links: 4 tensors and an eps each */
     size_t nt = 2 * (size_t)L + 4 * n_bn + 2 + n_extra_t,
            nm = 3 + (cr_net_is_plain_classifier(net) ? 0 : 1) + n_bn + n_extra_m;
-    char (*tnames)[32] = calloc((size_t)L * 6, sizeof *tnames);
-    char (*eps_kv)[2][32] = calloc((size_t)L, sizeof *eps_kv);
-    cr_array *arrs = calloc((size_t)L * 6, sizeof *arrs);
+    char (*tnames)[32] = calloc((size_t)L * 2, sizeof *tnames);
+    cr_io_bn_names *bn_names = calloc((size_t)L, sizeof *bn_names);
+    cr_array(*bn_arrs)[4] = calloc((size_t)L, sizeof *bn_arrs);
+    const char *bn_key[CR_MAX_LAYERS], *bn_value[CR_MAX_LAYERS];
+    cr_array *arrs = calloc((size_t)L * 2, sizeof *arrs);
     const char **names = malloc(nt * sizeof *names), **keys = malloc(nm * sizeof *keys),
                **values = malloc(nm * sizeof *values);
     const cr_array **views = malloc(nt * sizeof *views);
-    if (!tnames || !eps_kv || !arrs || !names || !keys || !values || !views) {
+    if (!tnames || !bn_names || !bn_arrs || !arrs || !names || !keys || !values || !views) {
         cr_error_set(err, "%s: out of memory", path);
         goto done;
     }
@@ -708,19 +600,10 @@ static int model_write_checked(const char *path, const cr_net *net, const cr_arr
         views[k++] = w;
         names[k] = tnames[2 * l + 1];
         views[k++] = b;
-        if (net->link_form[l + 1] != CR_AFFINE_BATCHNORM) continue;
-        /* bn{l+1}.*: borrowed views of the link's vectors (p μ, q v, s γ, t β) */
-        for (int v = 0; v < 4; v++) {
-            cr_array *a = &arrs[2 * L + 4 * l + v];
-            a->dtype = adt;
-            a->ndim = 1;
-            a->shape[0] = dout;
-            a->count = dout;
-            a->data = (char *)net->link_params + (net->link_offset[l + 1] + (size_t)v * dout) * es;
-            char *nmv = tnames[2 * L + 4 * l + v];
-            snprintf(nmv, sizeof tnames[0], "bn%d.%s", l + 1, BN_KEYS[BN_OF_VEC[v]]);
-            names[k] = nmv;
-            views[k++] = a;
+        if (net->link_form[l + 1] == CR_AFFINE_BATCHNORM) { /* bn{l+1}.*, borrowed views */
+            cr_io_bn_views(net, l, &bn_names[l], bn_arrs[l], names + k, views + k, &bn_key[l],
+                           &bn_value[l]);
+            k += 4;
         }
     }
     if (mean && mean->data) {
@@ -757,12 +640,7 @@ static int model_write_checked(const char *path, const cr_net *net, const cr_arr
         values[nk++] = cr_head_name(net->head);
     }
     for (int l = 0; l < L; l++)
-        if (net->link_form[l + 1] == CR_AFFINE_BATCHNORM) {
-            snprintf(eps_kv[l][0], sizeof eps_kv[l][0], "bn%d.eps", l + 1);
-            snprintf(eps_kv[l][1], sizeof eps_kv[l][1], "%.17g", net->link_eps[l + 1]);
-            keys[nk] = eps_kv[l][0];
-            values[nk++] = eps_kv[l][1];
-        }
+        if (net->link_form[l + 1] == CR_AFFINE_BATCHNORM) keys[nk] = bn_key[l], values[nk++] = bn_value[l];
     for (size_t m = 0; m < n_extra_m; m++) {
         keys[nk + m] = extra->meta[m].key;
         values[nk + m] = extra->meta[m].value;
@@ -770,10 +648,11 @@ static int model_write_checked(const char *path, const cr_net *net, const cr_arr
     rc = cr_io_safetensors_write_views(path, k, names, views, nm, keys, values, err);
 done:
     if (arrs)
-        for (int l = 0; l < L; l++) free(arrs[2 * l].data); /* biases and bn are views */
+        for (int l = 0; l < L; l++) free(arrs[2 * l].data); /* biases are views */
     free(arrs);
     free(tnames);
-    free(eps_kv);
+    free(bn_names);
+    free(bn_arrs);
     free(names);
     free(keys);
     free(values);

@@ -339,59 +339,6 @@ static int op_const_alias(ox_chain *ch, const ox_node *n, const ox_tensor *src) 
     return add_const(ch, t);
 }
 
-/* BatchNormalization(X, scale, B, mean, var) in inference mode right after a linear
-   layer: recorded on the layer, the chain goes on from Y (docs/batchnorm.md). */
-static int op_batchnorm(ox_chain *ch, const ox_node *n, size_t i) {
-    ox_ctx *c = ch->c;
-    if (ch->stage == ST_INPUT)
-        return cr_error_set(c->err, "%s: %s on the input, before any linear layer, is not "
-                                    "supported (chainrule reads BatchNormalization after a Gemm or "
-                                    "MatMul, as BatchNorm1d after nn.Linear)", c->file, where(n, i).s);
-    ox_layer *ly = &ch->layer[ch->L - 1];
-    if (ch->stage != ST_LINEAR || ly->bn[0])
-        return cr_error_set(c->err, "%s: %s must follow a linear layer (Gemm, or MatMul and its "
-                                    "Add) directly, once, before its activation", c->file,
-                            where(n, i).s);
-    if (n->n_in != 5 || strcmp(n->in[0], ch->cur))
-        return cr_error_set(c->err, "%s: %s needs 5 inputs: the chain's value '%s', then scale, B, "
-                                    "mean and var", c->file, where(n, i).s, pn(ch->cur).s);
-    if (attr_i(n, "training_mode", 0) != 0)
-        return cr_error_set(c->err, "%s: %s: training_mode = 1 (batch statistics) is not "
-                                    "supported: export the model after .eval()", c->file,
-                            where(n, i).s);
-    for (size_t q = 1; q < n->n_out; q++)
-        if (n->out[q][0])
-            return cr_error_set(c->err, "%s: %s: output %zu '%s' is a running statistic of "
-                                        "training mode (not supported: only Y)", c->file,
-                                where(n, i).s, q, pn(n->out[q]).s);
-    static const char *const what[4] = {"scale", "B", "mean", "var"};
-    for (int q = 0; q < 4; q++) {
-        const ox_tensor *t = find_const(ch, n->in[q + 1]);
-        if (!t)
-            return cr_error_set(c->err, "%s: %s: its %s '%s' must be a constant", c->file,
-                                where(n, i).s, what[q], pn(n->in[q + 1]).s);
-        if ((t->dtype != OX_FLOAT && t->dtype != OX_DOUBLE) ||
-            (t->dtype == OX_DOUBLE && ch->dtype == OX_FLOAT))
-            return cr_error_set(c->err, "%s: %s: its %s '%s' is %s but the network is %s", c->file,
-                                where(n, i).s, what[q], pn(t->name).s, dtype_name(t->dtype),
-                                dtype_name(ch->dtype));
-        if (t->ndim != 1 || t->count != ly->dout)
-            return cr_error_set(c->err, "%s: %s: its %s '%s' has %zu values but the linear layer "
-                                        "of node %zu has %zu outputs (expected [%zu])", c->file,
-                                where(n, i).s, what[q], pn(t->name).s, t->count, ly->node,
-                                ly->dout, ly->dout);
-        ly->bn[q] = t;
-    }
-    ly->bn_eps = attr_f(n, "epsilon", (double)1e-5f);
-    if (!isfinite(ly->bn_eps) || ly->bn_eps < 0)
-        return cr_error_set(c->err, "%s: %s: epsilon %g is not a finite number >= 0", c->file,
-                            where(n, i).s, ly->bn_eps);
-    ly->bn_node = i;
-    ly->from_matmul = 0; /* an Add after it is not the MatMul's bias */
-    ch->cur = n->out[0];
-    return 0;
-}
-
 static int op_activation(ox_chain *ch, const ox_node *n, size_t i, cr_activation act) {
     ox_ctx *c = ch->c;
     if (ch->stage != ST_LINEAR)
@@ -490,7 +437,7 @@ static int walk_node(ox_chain *ch, size_t i) {
     if (is_op(n, "Sigmoid")) return op_activation(ch, n, i, CR_ACT_SIGMOID);
     if (is_op(n, "Tanh")) return op_activation(ch, n, i, CR_ACT_TANH);
     if (is_op(n, "Softmax") || is_op(n, "LogSoftmax")) return op_softmax(ch, n, i);
-    if (is_op(n, "BatchNormalization")) return op_batchnorm(ch, n, i);
+    if (is_op(n, "BatchNormalization")) return ox_op_batchnorm(ch, n, i);
     /* Add, Sub, Mul, Div */
     if (ch->stage == ST_INPUT) return op_normalise(ch, n, i);
     if (ch->stage == ST_LINEAR && ch->layer[ch->L - 1].from_matmul && is_op(n, "Add"))
@@ -561,45 +508,9 @@ static int build_model(ox_chain *ch, cr_model *out) {
                                         "overflows", c->file);
         }
     }
-    for (int l = 0; l < L; l++) { /* BatchNormalization: the affine link after layer l */
-        const ox_layer *ly = &ch->layer[l];
-        if (!ly->bn[0]) continue;
-        const size_t d = ly->dout;
-        double *v = malloc(4 * d * sizeof *v); /* μ v γ β, as cr_net_set_affine takes them */
-        if (!v) {
-            cr_net_free(net);
-            return cr_error_set(c->err, "%s: out of memory", c->file);
-        }
-        static const int of_vec[4] = {2, 3, 0, 1}; /* ly->bn: scale, B, mean, var */
-        const char *why = NULL;
-        size_t bad_at = 0;
-        const ox_tensor *bad_t = NULL;
-        for (int k = 0; k < 4 && !why; k++)
-            for (size_t e = 0; e < d && !why; e++) {
-                double x = tval(ly->bn[of_vec[k]], e);
-                v[k * d + e] = x;
-                if (!isfinite(x)) why = isnan(x) ? "NaN" : "Inf", bad_t = ly->bn[of_vec[k]], bad_at = e;
-            }
-        for (size_t e = 0; e < d && !why; e++) {
-            double q = v[d + e];
-            double qe = dt == CR_F64 ? q + ly->bn_eps : (double)((float)q + (float)ly->bn_eps);
-            if (!(qe > 0)) why = "var + epsilon <= 0", bad_t = ly->bn[3], bad_at = e;
-        }
-        if (why) {
-            free(v);
-            cr_net_free(net);
-            return cr_error_set(c->err, "%s: node %zu (BatchNormalization): tensor '%s' has %s at "
-                                        "index %zu", c->file, ly->bn_node, pn(bad_t->name).s, why,
-                                bad_at);
-        }
-        s = cr_net_set_affine(net, l + 1, CR_AFFINE_BATCHNORM, v, v + d, v + 2 * d, v + 3 * d,
-                              ly->bn_eps);
-        free(v);
-        if (s != CR_OK) {
-            cr_net_free(net);
-            return cr_error_set(c->err, "%s: node %zu (BatchNormalization): %s", c->file,
-                                ly->bn_node, cr_status_string(s));
-        }
+    if (ox_batchnorm_links(ch, net)) { /* BatchNormalization: links after layers */
+        cr_net_free(net);
+        return -1;
     }
     memset(out, 0, sizeof *out);
     out->net = net;

@@ -232,6 +232,14 @@ static inline int add_const(ox_chain *ch, const ox_tensor *t) {
 
 static inline int is_op(const ox_node *n, const char *op) { return !strcmp(n->op, op); }
 
+/* ------------------------------------------------------------ BatchNormalization (onnx_batchnorm.c) */
+
+/* The node after linear layer ch->L − 1, recorded on the layer (refusals name it). */
+int ox_op_batchnorm(ox_chain *ch, const ox_node *n, size_t i);
+/* The recorded BatchNormalizations as net's links after their layers; -1 with the
+   error set (the caller frees net). */
+int ox_batchnorm_links(ox_chain *ch, cr_net *net);
+
 /* ------------------------------------------------------------ shape arithmetic (onnx_shape.c) */
 
 /* OX_BATCH: an entry of a shape value that is the batch size N (see onnx_shape.c). */
