@@ -329,6 +329,13 @@ int cr_fuzz_onnx(const uint8_t *data, size_t size) {
         FUZZ_CHECK(memcmp(back.net->params, m.net->params,
                           m.net->n_params * cr_dtype_size(m.net->dtype)) == 0);
         FUZZ_CHECK(!back.input_mean.data == !m.input_mean.data);
+        /* link 0 comes back as it was written: the same form and values, bit for bit */
+        FUZZ_CHECK(back.net->link_form[0] == m.net->link_form[0]);
+        if (m.net->link_form[0] != CR_AFFINE_NONE) {
+            const size_t es = cr_dtype_size(m.net->dtype), w = 2 * m.net->dims[0] * es;
+            FUZZ_CHECK(memcmp((const char *)back.net->link_params + back.net->link_offset[0] * es,
+                              (const char *)m.net->link_params + m.net->link_offset[0] * es, w) == 0);
+        }
         for (size_t i = 0; m.input_mean.data && i < m.input_mean.count; i++) /* -0 == 0 */
             FUZZ_CHECK(cr_fuzz_real(&back.input_mean, i) == cr_fuzz_real(&m.input_mean, i) &&
                        cr_fuzz_real(&back.input_std, i) == cr_fuzz_real(&m.input_std, i));

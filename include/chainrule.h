@@ -168,7 +168,9 @@ void cr_linear_jvp_f32(size_t n, size_t d, size_t h, const float *w, const float
                        float *rd /* n x h */);
 void cr_linear_jvp_f64(size_t n, size_t d, size_t h, const double *w, const double *xd,
                        double *rd /* n x h */);
-/* dW += scale * X^T G (d x h), db += scale * colsum(G) (h). */
+/* dW += scale * X^T G (d x h), db += scale * colsum(G) (h): the parameter step
+   W <- beta W + alpha X^T G, b <- beta b + alpha colsum(G) that the chain runs
+   (src/ops/linear.tmpl.c), with alpha = scale and beta = 1. */
 void cr_linear_param_grads_f32(size_t n, size_t d, size_t h, const float *x, const float *g,
                                float scale, float *dw, float *db);
 void cr_linear_param_grads_f64(size_t n, size_t d, size_t h, const double *x, const double *g,

@@ -30,6 +30,7 @@
 #include "chainrule_data.h"
 #include "kernels/abt.h"
 #include "ops/act_table.h"
+#include "ops/affine.h"
 #include "testutil.h"
 
 /* ------------------------------------------------------------ the trained model */
@@ -589,6 +590,16 @@ static void link_jvp(const void *c, const void *in, const void *u, void *out) {
     for (size_t j = 0; j < l->d; j++) o[j] = l->fault == 2 ? U[j] : U[j] / l->q[j];
 }
 
+/* Planted VJPs of the link (z = (x − p)/q): multiplies by q instead of dividing. */
+static void planted_link_vjp32(const cr_affine_f32 *a, size_t n, size_t d, const float *g,
+                               float *gx) {
+    for (size_t i = 0; i < n * d; i++) gx[i] = g[i] * a->q[i % d];
+}
+static void planted_link_vjp64(const cr_affine_f64 *a, size_t n, size_t d, const double *g,
+                               double *gx) {
+    for (size_t i = 0; i < n * d; i++) gx[i] = g[i] * a->q[i % d];
+}
+
 /* A net with an input link: every check passes on the raw x (float32 and float64),
    the link is the chain's first op; a fault injected into it, or planted into its VJP,
    JVP or Jacobian, is caught and named. */
@@ -624,6 +635,29 @@ static void test_input_link_checks(void **state) {
         assert_non_null(f);
         assert_int_equal(f->layer, 1);
         assert_int_equal(f->kind, CR_CHECK_VJP);
+        cr_check_report_free(&rep);
+        /* a wrong VJP planted into the op that runs (every walk's link 0 step): the
+           link's op check and the network's dJ/dx both fail */
+        if (t == CR_F32) cr_affine_replace_vjp_f32(planted_link_vjp32);
+        else cr_affine_replace_vjp_f64(planted_link_vjp64);
+        cr_check_report_init(&rep);
+        assert_int_equal(cr_check_net(net, 3, x, y, NULL, &rep), CR_OK);
+        cr_affine_replace_vjp_f32(NULL), cr_affine_replace_vjp_f64(NULL);
+        int op_vjp = 0, net_dx = 0;
+        for (size_t i = 0; i < rep.n; i++) {
+            const cr_check_result *r = &rep.items[i];
+            op_vjp += !r->pass && r->layer == 1 && r->kind == CR_CHECK_VJP;
+            net_dx += !r->pass && (r->kind == CR_CHECK_INPUT_GRAD || r->kind == CR_CHECK_BACKWARD_DX);
+        }
+        printf("  planted link VJP (%s): %d failures, op 1 VJP %d, network dJ/dx %d\n",
+               cr_dtype_name(t), rep.failures, op_vjp, net_dx);
+        assert_int_equal(op_vjp, 1);
+        assert_int_equal(net_dx, 2);
+        cr_check_report_free(&rep);
+        /* and put back, everything passes again */
+        cr_check_report_init(&rep);
+        assert_int_equal(cr_check_net(net, 3, x, y, NULL, &rep), CR_OK);
+        assert_int_equal(rep.failures, 0);
         cr_check_report_free(&rep);
         cr_net_free(net);
         free(x), free(y);

@@ -9,7 +9,12 @@
  *   - a linear relaxation (certification's backward pass): sign-selected slopes and
  *     intercepts collected into a per-row constant; dx and the constant == an
  *     independent chain written with plain loops; a planted wrong slope changes dx;
- *   - the per-half share: cr_net_diag_vjp on two shares of the columns == on the whole.
+ *   - the per-half share: cr_net_diag_vjp on two shares of the columns == on the whole;
+ *   - the linear op's running forms (src/ops/linear.tmpl.h) on shares and blocks, as
+ *     training's two workers cut them, == plain loops: the forward on a share of
+ *     columns, the VJP on a share of inputs, the parameter step on row and column
+ *     blocks (b stepped or not, β = 0 overwriting); cr_linear_param_grads == the step
+ *     with β = 1, bit for bit.
  */
 #include <math.h>
 #include <setjmp.h>
@@ -208,11 +213,95 @@ static void test_default_step_shares(void **state) {
     }
 }
 
+/* ------------------------------------------------------------ the linear op's steps */
+
+static void test_linear_steps(void **state) {
+    (void)state;
+    const size_t shapes[][3] = {{7, 40, 33}, {1, 5, 3}, {12, 64, 2}, {3, 1, 48}};
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+        const size_t n = shapes[s][0], din = shapes[s][1], dout = shapes[s][2];
+        const size_t cmid = dout / 2, rmid = din / 2;
+        double *x = tu_dalloc(n * din), *w = tu_dalloc(din * dout), *b = tu_dalloc(dout);
+        double *g = tu_dalloc(n * dout), *r = tu_dalloc(n * dout), *ref = tu_dalloc(n * dout);
+        double *gin = tu_dalloc(n * din), *gref = tu_dalloc(n * din);
+        tu_fill_uniform(x, n * din, -1, 1, 60 + s);
+        tu_fill_uniform(w, din * dout, -1, 1, 70 + s);
+        tu_fill_uniform(b, dout, -1, 1, 80 + s);
+        tu_fill_uniform(g, n * dout, -1, 1, 90 + s);
+        /* forward on [0, cmid) and [cmid, dout) == x W + b */
+        for (size_t i = 0; i < n; i++)
+            for (size_t j = 0; j < dout; j++) {
+                double a = b[j];
+                for (size_t q = 0; q < din; q++) a += x[i * din + q] * w[q * dout + j];
+                ref[i * dout + j] = a;
+            }
+        cr_linear_forward_share_f64(n, din, dout, x, w, b, 0, cmid, r, NULL);
+        cr_linear_forward_share_f64(n, din, dout, x, w, b, cmid, dout, r, NULL);
+        tu_check_close(r, ref, n * dout, 1e-12, &worst, "forward on two shares");
+        cr_linear_forward_share_f64(n, din, dout, x, w, b, 0, dout, r, NULL);
+        double *r2 = tu_dalloc(n * dout);
+        cr_linear_forward_f64(n, din, dout, x, w, b, r2);
+        assert_memory_equal(r, r2, n * dout * sizeof(double)); /* the whole row is the op's forward */
+        /* VJP on [0, rmid) and [rmid, din) == G Wᵀ */
+        for (size_t i = 0; i < n; i++)
+            for (size_t q = 0; q < din; q++) {
+                double a = 0;
+                for (size_t j = 0; j < dout; j++) a += g[i * dout + j] * w[q * dout + j];
+                gref[i * din + q] = a;
+            }
+        cr_linear_vjp_share_f64(n, 1, din, dout, w, g, 0, rmid, gin, din, NULL, NULL);
+        cr_linear_vjp_share_f64(n, 1, din, dout, w, g, rmid, din, gin, din, NULL, NULL);
+        tu_check_nontrivial(gin, n * din, "linear VJP");
+        tu_check_close(gin, gref, n * din, 1e-12, &worst, "VJP on two shares");
+        /* the parameter step on the four blocks (b with the first column block's and
+           the second's), α = −0.3, β = 0.9 == plain loops; then β = 0 overwrites */
+        for (int beta0 = 0; beta0 < 2; beta0++) {
+            const double alpha = -0.3, beta = beta0 ? 0 : 0.9;
+            double *pw = tu_dalloc(din * dout), *pb = tu_dalloc(dout);
+            double *ew = tu_dalloc(din * dout), *eb = tu_dalloc(dout);
+            tu_fill_uniform(pw, din * dout, -1, 1, 100 + s);
+            tu_fill_uniform(pb, dout, -1, 1, 110 + s);
+            for (size_t q = 0; q < din; q++)
+                for (size_t j = 0; j < dout; j++) {
+                    double a = 0;
+                    for (size_t i = 0; i < n; i++) a += x[i * din + q] * g[i * dout + j];
+                    ew[q * dout + j] = beta * pw[q * dout + j] + alpha * a;
+                }
+            for (size_t j = 0; j < dout; j++) {
+                double a = 0;
+                for (size_t i = 0; i < n; i++) a += g[i * dout + j];
+                eb[j] = beta * pb[j] + alpha * a;
+            }
+            cr_linear_param_step_f64(n, din, dout, x, g, alpha, beta, pw, pb, 0, rmid, 0, cmid);
+            cr_linear_param_step_f64(n, din, dout, x, g, alpha, beta, pw, NULL, rmid, din, 0, cmid);
+            cr_linear_param_step_f64(n, din, dout, x, g, alpha, beta, pw, NULL, 0, rmid, cmid, dout);
+            cr_linear_param_step_f64(n, din, dout, x, g, alpha, beta, pw, pb, rmid, din, cmid, dout);
+            tu_check_close(pw, ew, din * dout, 1e-12, &worst, "parameter step W on blocks");
+            tu_check_close(pb, eb, dout, 1e-12, &worst, "parameter step b on blocks");
+            free(pw), free(pb), free(ew), free(eb);
+        }
+        /* cr_linear_param_grads is the step with β = 1 */
+        double *aw = tu_dalloc(din * dout), *ab = tu_dalloc(dout), *sw = tu_dalloc(din * dout),
+               *sb = tu_dalloc(dout);
+        tu_fill_uniform(aw, din * dout, -1, 1, 120 + s);
+        tu_fill_uniform(ab, dout, -1, 1, 130 + s);
+        memcpy(sw, aw, din * dout * sizeof(double));
+        memcpy(sb, ab, dout * sizeof(double));
+        cr_linear_param_grads_f64(n, din, dout, x, g, 0.25, aw, ab);
+        cr_linear_param_step_f64(n, din, dout, x, g, 0.25, 1, sw, sb, 0, din, 0, dout);
+        assert_memory_equal(aw, sw, din * dout * sizeof(double));
+        assert_memory_equal(ab, sb, dout * sizeof(double));
+        free(x), free(w), free(b), free(g), free(r), free(ref), free(gin), free(gref), free(r2);
+        free(aw), free(ab), free(sw), free(sb);
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_default_step_recorded),
         cmocka_unit_test(test_relaxation_client),
         cmocka_unit_test(test_default_step_shares),
+        cmocka_unit_test(test_linear_steps),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     printf("test_walk: worst relative error against the plain loops %.3g\n", worst);

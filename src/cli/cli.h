@@ -173,15 +173,6 @@ int cli_require_plain(const char *cmd, const char *path, const cr_net *net);
    examples --index chose); finite; in dtype; *t malloc'd. */
 int cli_load_regression_targets(const char *path, size_t n, size_t first, size_t total, size_t k,
                                 cr_dtype dtype, void **t);
-/*
- * Loads inputs for a model: .npy of shape [N, D], [N, ...] with D elements per
- * row (images), or [D] (one example). Converted to the net's dtype; uint8 pixels
- * are scaled to [0, 1]. Raw: a model's input.mean/input.std are its net's link 0.
- * *x is malloc'd (caller frees).
- */
-int cli_load_inputs(const char *path, const cr_model *model, void **x, size_t *n);
-/* Labels (.npy class indices [N] or one-hot [N, K]) as N x K targets, malloc'd. */
-int cli_load_targets(const char *path, size_t n, size_t k, cr_dtype dtype, void **y);
 /* Writes an array of the given real dtype to .npy (atomic); prints errors. */
 int cli_write_real_npy(const char *path, cr_dtype dtype, int ndim, const size_t *shape,
                        const void *data);

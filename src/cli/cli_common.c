@@ -265,34 +265,6 @@ int cli_require_plain(const char *cmd, const char *path, const cr_net *net) {
                      "output is the logits θ with softmax + cross-entropy on top", path, cmd, t);
 }
 
-int cli_load_inputs(const char *path, const cr_model *model, void **x, size_t *n) {
-    cli_examples_opts o = {0};
-    cli_examples ex;
-    o.inputs = path;
-    *x = NULL;
-    int rc = cli_examples_load(&o, model->net->dims[0], model->net->dims[model->net->n_layers],
-                               model->net->dtype, &ex);
-    if (rc) {
-        cli_examples_free(&ex);
-        return rc;
-    }
-    *x = ex.x;
-    *n = ex.n;
-    ex.x = NULL;
-    cli_examples_free(&ex);
-    return CLI_OK;
-}
-
-int cli_load_targets(const char *path, size_t n, size_t k, cr_dtype dtype, void **y) {
-    cr_error err;
-    cr_array a;
-    *y = NULL;
-    if (cr_npy_read(path, &a, &err) != 0) return cli_io_error(&err);
-    int rc = cr_labels_to_targets(path, &a, n, k, dtype, y, &err);
-    cr_array_free(&a);
-    return rc == 0 ? CLI_OK : cli_io_error(&err);
-}
-
 int cli_load_regression_targets(const char *path, size_t n, size_t first, size_t total, size_t k,
                                 cr_dtype dtype, void **t) {
     cr_error err;

@@ -1,7 +1,7 @@
 /*
  * The numbers explain prints for one example, all computed by the library:
  * the four ways to ∂J/∂x and the head from the verification library
- * (cr_check_explain), the forward pass on the (standardised) input, the loss
+ * (cr_check_explain), the forward pass from the raw input (link 0 makes z), the loss
  * and the head's two Jacobians. What is derived here is only bookkeeping for
  * the text: the label, whether the gradient is zero, the ReLU units at rest.
  */

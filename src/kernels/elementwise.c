@@ -4,7 +4,9 @@
  * elementwise_simd.tmpl.h instantiates the same loops for AVX2 and AVX-512.
  * Every variant performs, for every element, the same operations in the same
  * order as the reference, so all three give the same bits
- * (tests/test_kernels.c compares them byte for byte).
+ * (tests/test_kernels.c compares them byte for byte). The sigmoid VJP's
+ * reference is not here but the op's own (src/ops/sigmoid.tmpl.c): the
+ * portable set has no VJP kernel, and the op layer runs the op's function.
  */
 #include "kernels/elementwise.h"
 
@@ -53,11 +55,6 @@ static void sigmoid_portable(size_t count, const float *r, float *h) {
     for (size_t i = 0; i < count; i++) h[i] = sigmoid1(r[i]);
 }
 
-/* gr = (g h)(1 − h), the op's expression */
-static void sigmoid_vjp_portable(size_t count, const float *h, const float *g, float *gr) {
-    for (size_t i = 0; i < count; i++) gr[i] = g[i] * h[i] * (1 - h[i]);
-}
-
 /* x * 0 is ±0 for finite x and NaN for NaN and ±inf: a sum of them is 0 exactly
    when every x is finite, in any order. */
 static int finite_portable(size_t count, const float *x) {
@@ -76,7 +73,8 @@ typedef struct {
 
 #define CR_KERNEL_TABLE(S) {sigmoid_##S, sigmoid_vjp_##S, finite_##S}
 
-static const kernels k_portable = CR_KERNEL_TABLE(portable);
+/* no VJP: the op's reference is the portable backend (elementwise.h) */
+static const kernels k_portable = {sigmoid_portable, NULL, finite_portable};
 
 #if defined(__GNUC__) && defined(__x86_64__)
 #include <immintrin.h>
@@ -100,7 +98,10 @@ static const kernels *const sets[CR_ISA_COUNT] = {&k_portable, NULL, NULL};
 static const kernels *K(void) { return sets[cr_isa_current()]; }
 
 void cr_sigmoid_fast_f32(size_t count, const float *r, float *h) { K()->sigmoid(count, r, h); }
-void cr_sigmoid_vjp_fast_f32(size_t count, const float *h, const float *g, float *gr) {
-    K()->sigmoid_vjp(count, h, g, gr);
+int cr_sigmoid_vjp_simd_f32(size_t count, const float *h, const float *g, float *gr) {
+    const kernels *k = K();
+    if (!k->sigmoid_vjp) return 0;
+    k->sigmoid_vjp(count, h, g, gr);
+    return 1;
 }
 int cr_all_finite_f32(size_t count, const float *x) { return K()->finite(count, x); }

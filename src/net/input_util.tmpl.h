@@ -85,7 +85,7 @@ static inline cr_status FN(iu_forward)(const cr_net *net, cr_tape *tape, size_t 
 
 /*
  * dx <- G_θ pulled back to the input through the m rows of the tape: the one
- * reverse walk (net_reverse_walk), with the last product, (G_h ∘ a'(r_0)) W_0ᵀ,
+ * reverse walk (cr_net_reverse_walk), with the last product, (G_h ∘ a'(r_0)) W_0ᵀ,
  * by the packed kernel when pk->w0 holds W_0 (iu_pack): dx written once.
  */
 static inline cr_status FN(iu_vjp_input)(const cr_net *net, cr_tape *tape, const real *g_theta,

@@ -337,7 +337,6 @@ static void step2(pool_worker *c) {
     }
 }
 
-
 static void *worker_main(void *arg) {
     struct cr_train_pool *p = arg;
     pool_worker c = {.p = p, .w = 1};

@@ -6,7 +6,9 @@
  * vectorised kernels of src/kernels/elementwise.c (exp by a polynomial within
  * 2 ulp of expf; the VJP is the op's expression g ∘ h ∘ (1 − h)). Those
  * kernels choose their AVX-512, AVX2 or portable variant for the CPU at the
- * first call; the other functions of the row stay the op file's.
+ * first call; the VJP has no portable kernel: under the portable set the row
+ * runs the op's own cr_sigmoid_vjp_f32. The other functions of the row stay
+ * the op file's.
  */
 #include "act_table.h"
 
@@ -17,11 +19,12 @@ _Static_assert(0 CR_ACT_ROWS(CR_ACT_ONE) == CR_ACT_COUNT,
                "every cr_activation needs a row in CR_ACT_ROWS (src/ops/act_table.h)");
 #undef CR_ACT_ONE
 
-/* The sigmoid VJP kernel reads h only; the row's signature also passes r. */
+/* The sigmoid VJP: the vector kernel of the set in use (avx2, avx512), else
+   (the portable set) the op's own reference function. The kernel computes the
+   op's expression (g h)(1 − h) in the op's order: the same bits either way. */
 static void sigmoid_vjp_fast(size_t count, const float *r, const float *h, const float *g,
                              float *gr) {
-    (void)r;
-    cr_sigmoid_vjp_fast_f32(count, h, g, gr);
+    if (!cr_sigmoid_vjp_simd_f32(count, h, g, gr)) cr_sigmoid_vjp_f32(count, r, h, g, gr);
 }
 
 static const cr_act_ops_f32 sigmoid_fast_f32 = {

@@ -26,6 +26,8 @@
  */
 #include <string.h>
 
+#include "ops/affine.h"
+
 void CR_TYPED(cr_affine_forward_f32, cr_affine_forward_f64)(const FN(affine) *a, size_t n,
                                                             size_t d, const real *x, real *z) {
     const real *p = a->p, *q = a->q, *s = a->s, *t = a->t;
@@ -93,8 +95,19 @@ void CR_TYPED(cr_affine_jacobian_f32, cr_affine_jacobian_f64)(const FN(affine) *
     for (size_t j = 0; j < d; j++) FN(affine_scale)(a, 1, d, jac + j * d, jac + j * d);
 }
 
+/* The VJP a mutation test planted (ops/affine.h), or NULL. */
+static FN(affine_vjp_fn) FN(affine_planted);
+
+void CR_TYPED(cr_affine_replace_vjp_f32, cr_affine_replace_vjp_f64)(FN(affine_vjp_fn) planted) {
+    FN(affine_planted) = planted;
+}
+
 void CR_TYPED(cr_affine_vjp_f32, cr_affine_vjp_f64)(const FN(affine) *a, size_t n, size_t d,
                                                     const real *g, real *gx) {
+    if (FN(affine_planted)) {
+        FN(affine_planted)(a, n, d, g, gx);
+        return;
+    }
     FN(affine_scale)(a, n, d, g, gx);
 }
 
