@@ -8,9 +8,10 @@
  *   the training step's gradient, the network adjoint, explain's four ways for
  *   float64) passes on nets with a BN link after a hidden layer and after the
  *   last one, float32 and float64, and names the link as its own op;
- *   planted faults in the walks' BN step (the VJP without γ, without ε, with
- *   γ/(v + ε), none at all), through the test hook of net_hooks.h, are caught
- *   by the network checks;
+ *   planted faults in the BN link's VJP (without γ, without ε, with γ/(v + ε),
+ *   none at all), installed with the affine op's test hook (ops/affine.h) so
+ *   that every walk runs them, are caught by the network checks and named by
+ *   the batchnorm op's VJP check;
  *   malformed links (negative variance with small ε, NaN, ε < 0) are refused.
  */
 #include <math.h>
@@ -25,7 +26,7 @@
 
 #include "chainrule.h"
 #include "chainrule_check.h"
-#include "net/net_hooks.h"
+#include "ops/affine.h"
 #include "testutil.h"
 
 enum { D = 7, H1 = 9, H2 = 6, K = 4, N = 5 };
@@ -210,16 +211,19 @@ static void test_planted_faults(void **state) {
             void *x, *y;
             cr_net *net = bn_net(dt, 1, &x, &y);
             g_fault = fault;
-            if (dt == CR_F32) cr_net_link_vjp_replace_f32(planted_f32);
-            else cr_net_link_vjp_replace_f64(planted_f64);
+            if (dt == CR_F32) cr_affine_replace_vjp_f32(planted_f32);
+            else cr_affine_replace_vjp_f64(planted_f64);
             cr_check_report rep;
             cr_check_report_init(&rep);
             cr_status st = cr_check_net(net, N, x, y, NULL, &rep);
-            cr_net_link_vjp_replace_f32(NULL);
-            cr_net_link_vjp_replace_f64(NULL);
+            cr_affine_replace_vjp_f32(NULL);
+            cr_affine_replace_vjp_f64(NULL);
             assert_int_equal(st, CR_OK);
-            int net_fail = 0;
+            int net_fail = 0, op_fail = 0;
             const char *first = NULL;
+            for (size_t i = 0; i < rep.n; i++) /* the op check names the link */
+                op_fail |= !rep.items[i].pass && rep.items[i].kind == CR_CHECK_VJP &&
+                           !strcmp(rep.items[i].op, "batchnorm");
             for (size_t i = 0; i < rep.n; i++) {
                 cr_check_kind k = rep.items[i].kind;
                 if (!rep.items[i].pass && (k == CR_CHECK_INPUT_GRAD || k == CR_CHECK_BACKWARD_DX ||
@@ -229,15 +233,17 @@ static void test_planted_faults(void **state) {
                     if (!first) first = cr_check_kind_name(k);
                 }
             }
-            printf("  %s, planted %-18s -> %s%s\n", cr_dtype_name(dt), fault_names[fault],
-                   net_fail ? "FAIL at " : "pass", net_fail ? first : "");
+            printf("  %s, planted %-18s -> %s%s%s\n", cr_dtype_name(dt), fault_names[fault],
+                   net_fail ? "FAIL at " : "pass", net_fail ? first : "",
+                   op_fail ? ", and the batchnorm op's VJP check" : "");
             if (fault == 0) {
-                assert_false(net_fail); /* the planted copy of the right VJP passes */
+                assert_false(net_fail || op_fail); /* the planted copy of the right VJP passes */
                 assert_int_equal(rep.failures, 0);
             } else {
                 planted++;
-                caught += net_fail;
+                caught += net_fail && op_fail;
                 assert_true(net_fail);
+                assert_true(op_fail); /* and named: the batchnorm op's VJP check fails */
             }
             cr_check_report_free(&rep);
             cr_net_free(net);

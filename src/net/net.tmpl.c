@@ -39,11 +39,8 @@ static int FN(link_view)(const cr_net *net, int l, size_t c0, FN(affine) *a) {
     return 1;
 }
 
-/* The op file's VJP of a link, or a planted fault (net_hooks.h). */
-static FN(link_step_fn) FN(link_vjp_running) = FN(affine_vjp);
-void CR_TYPED(cr_net_link_vjp_replace_f32, cr_net_link_vjp_replace_f64)(FN(link_step_fn) step) {
-    FN(link_vjp_running) = step ? step : FN(affine_vjp);
-}
+/* One step of the affine op file (forward, VJP, JVP: the same signature). */
+typedef void (*FN(link_step_fn))(const FN(affine) *a, size_t n, size_t d, const real *in, real *out);
 
 void CR_TYPED(cr_net_link_apply_f32, cr_net_link_apply_f64)(const cr_net *net, int l, int step,
                                                            size_t m, size_t d, size_t c0,
@@ -51,7 +48,7 @@ void CR_TYPED(cr_net_link_apply_f32, cr_net_link_apply_f64)(const cr_net *net, i
     FN(affine) a;
     if (c1 <= c0 || !FN(link_view)(net, l, c0, &a)) return;
     FN(link_step_fn) f = step == LINK_FORWARD ? FN(affine_forward)
-                         : step == LINK_VJP   ? FN(link_vjp_running)
+                         : step == LINK_VJP   ? FN(affine_vjp) /* (a planted one: ops/affine.h) */
                                               : FN(affine_jvp);
     if (c0 == 0 && c1 == d)
         f(&a, m, d, v, v);

@@ -15,7 +15,6 @@
 #define CR_NET_PRIVATE_TMPL_H
 
 #include "ops/linear.tmpl.h"
-#include "net_hooks.h" /* FN(link_step_fn): the step of an affine link in the walks */
 
 /*
  * The affine link after linear layer l (link l + 1 of cr_net: BatchNorm in
