@@ -666,6 +666,8 @@ typedef struct {
     struct cr_train_pool *pool;  /* private: the second worker */
 } cr_train_ws;
 
+/* CR_ERR_ARG for a net that is not a plain classifier or that has an affine link
+   after a linear layer (BatchNorm: not trained, docs/batchnorm.md). */
 cr_status cr_train_ws_create(const cr_net *net, size_t max_batch, size_t n_examples,
                              cr_train_ws **out);
 /* Joins the second worker, if any, and frees the workspace. */

@@ -10,7 +10,8 @@ to the largest entry: 1e-5 in float32, 1e-12 in float64), inputs given in
 another float dtype are converted, an ONNX copy written by `chainrule convert`
 loads through the same loader and gives the same numbers, gradcheck passes and
 reports a planted fault, and library errors raise chainrule.Error with the
-library's message.
+library's message. A PyTorch net with BatchNorm1d, exported to ONNX, loads and
+matches too.
 
     /usr/bin/python3 tests/python_chainrule.py CHAINRULE_CLI
 (PYTHONPATH=python, CHAINRULE_LIBRARY=the built libchainrule.so.0; exit 77 without torch)
@@ -291,8 +292,50 @@ def check_errors(tmp):
     print("ok   errors: chainrule.Error carries the library's messages")
 
 
+def check_batchnorm(tmp):
+    """A PyTorch Linear-BatchNorm1d-ReLU-Linear-BatchNorm1d net in eval() mode, through
+    torch.onnx.export (real BatchNormalization nodes), loaded by chainrule.load: the
+    BatchNorm links evaluate and differentiate as PyTorch's (docs/batchnorm.md)."""
+    import warnings
+    warnings.filterwarnings("ignore")
+    for dtype in (np.float64, np.float32):
+        tdt = torch.float64 if dtype == np.float64 else torch.float32
+        torch.manual_seed(9)
+        net = torch.nn.Sequential(torch.nn.Linear(6, 7), torch.nn.BatchNorm1d(7), torch.nn.ReLU(),
+                                  torch.nn.Linear(7, 4), torch.nn.BatchNorm1d(4)).to(tdt).eval()
+        with torch.no_grad():
+            for bn in (net[1], net[4]):
+                bn.running_mean.uniform_(-0.5, 0.5), bn.running_var.uniform_(0.2, 2.0)
+                bn.weight.uniform_(0.5, 1.5), bn.bias.uniform_(-0.5, 0.5)
+                bn.eps = float(np.float32(bn.eps))  # the file's float epsilon
+        path = os.path.join(tmp, f"bn_{np.dtype(dtype).name}.onnx")
+        torch.onnx.export(net, torch.zeros(2, 6, dtype=tdt), path, opset_version=13,
+                          do_constant_folding=False, input_names=["x"], output_names=["y"],
+                          dynamic_axes={"x": {0: "N"}, "y": {0: "N"}})
+        m = chainrule.load(path)
+        rng = np.random.default_rng(4)
+        X = rng.normal(0, 1, (5, 6)).astype(dtype)
+        labels = rng.integers(0, 4, 5)
+        tol, name = TOL[dtype], f"batchnorm {np.dtype(dtype).name}"
+        xt = torch.tensor(X, requires_grad=True)
+        logits = net(xt)
+        expect(f"{name} logits", m.predict(X, of="logits"), logits.detach().numpy(), tol)
+        loss = torch.nn.functional.cross_entropy(logits, torch.tensor(labels), reduction="sum")
+        (gx,) = torch.autograd.grad(loss, xt)
+        expect(f"{name} input_grad", m.input_grad(X, labels), gx.numpy(), tol)
+        for mode in ("rev", "fwd", "closed"):
+            jref = np.stack([torch.autograd.functional.jacobian(
+                lambda v: torch.softmax(net(v[None]), 1)[0], torch.tensor(X[i])).numpy()
+                for i in range(len(X))])
+            expect(f"{name} jacobian {mode}", m.jacobian(X, mode=mode), jref, tol)
+        r = m.gradcheck(X, labels)
+        assert r.failures == 0, f"{name}: gradcheck {r.first_failure()}"
+        m.close()
+
+
 def main():
     with tempfile.TemporaryDirectory() as tmp:
+        check_batchnorm(tmp)
         check_model(tmp, "f64_sigmoid", [6, 5, 3], ["sigmoid"], np.float64, 1)
         check_model(tmp, "f64_deep", [7, 6, 5, 4], ["tanh", "relu"], np.float64, 2)
         check_model(tmp, "f64_std", [8, 6, 4], ["tanh"], np.float64, 3, standardise=True)

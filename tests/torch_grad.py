@@ -48,6 +48,11 @@ def load_chainrule_model(path):
         lin = torch.nn.Linear(w.shape[1], w.shape[0]).to(w.dtype)
         lin.weight.data.copy_(w); lin.bias.data.copy_(b)
         layers.append(lin)
+        if f"bn{i}.weight" in t:                # BatchNorm1d after fc{i}, in inference mode
+            bn = torch.nn.BatchNorm1d(w.shape[0], eps=float(meta[f"bn{i}.eps"])).to(w.dtype)
+            bn.load_state_dict({k: t[f"bn{i}.{k}"] for k in ("weight", "bias", "running_mean", "running_var")},
+                               strict=False)
+            layers.append(bn.eval())
         if act != "softmax":
             layers.append(acts[act]())
     return torch.nn.Sequential(*layers)      # outputs logits; softmax(logits) = chainrule's probabilities

@@ -255,6 +255,16 @@ double chk_link_deriv64(const cr_net *net64, int link, size_t j) {
     }
 }
 
+void chk_layer_link64(const cr_net *net64, int l, double *r) {
+    if (net64->link_form[l + 1] == CR_AFFINE_NONE) return;
+    for (size_t k = 0; k < net64->dims[l + 1]; k++) r[k] = chk_link64(net64, l + 1, k, r[k]);
+}
+
+int chk_layer_link_diag64(const cr_net *net64, int l, double *diag) {
+    for (size_t k = 0; k < net64->dims[l + 1]; k++) diag[k] = chk_link_deriv64(net64, l + 1, k);
+    return net64->link_form[l + 1] != CR_AFFINE_NONE;
+}
+
 void chk_forward_to64(const cr_net *net64, int l, const double *x, double *in, double *r,
                       double *work) {
     size_t maxw = 0;
@@ -263,6 +273,7 @@ void chk_forward_to64(const cr_net *net64, int l, const double *x, double *in, d
     for (size_t j = 0; j < net64->dims[0]; j++) a[j] = chk_link64(net64, 0, j, x[j]); /* link 0 */
     for (int i = 0; i < l; i++) {
         linear64(net64, i, a, b);
+        chk_layer_link64(net64, i, b);
         for (size_t k = 0; k < net64->dims[i + 1]; k++) a[k] = chk_act64(net64->act[i], b[k]);
     }
     memcpy(in, a, net64->dims[l] * sizeof *in);
@@ -276,9 +287,11 @@ double chk_tail64(const cr_net *net64, int l, const double *r, const double *y, 
     for (int i = 0; i <= L; i++) maxw = net64->dims[i] > maxw ? net64->dims[i] : maxw;
     double *a = work, *b = work + maxw;
     memcpy(b, r, net64->dims[l + 1] * sizeof *b);
+    chk_layer_link64(net64, l, b);
     for (int i = l + 1; i < L; i++) {
         for (size_t k = 0; k < net64->dims[i]; k++) a[k] = chk_act64(net64->act[i - 1], b[k]);
         linear64(net64, i, a, b);
+        chk_layer_link64(net64, i, b);
     }
     size_t K = net64->dims[L];
     if (net64->has_out_act) /* o = a_out(θ) */

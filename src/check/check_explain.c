@@ -6,6 +6,7 @@
  *   product of explicit Jacobians  ∂J/∂ŷ · ∂ŷ/∂θ · ∂θ/∂h · … · ∂r1/∂z · ∂z/∂x
  *   finite differences             of J(x), two steps (Richardson), float64
  *   closed form                    ((ŷ − y) W_Lᵀ ∘ a'(r_(L−1))) … W1ᵀ, plain loops
+ *                                  (∘ γ ⊘ √(v + ε) before W_lᵀ after a BatchNorm link)
  * With an input link (link 0, e.g. the standardisation z = (x − μ) ⊘ σ) the chain
  * starts with ∂z/∂x = diag(a): the VJP chain and the product of Jacobians include it
  * (the net's own link), the closed form ends with ∘ a written out here
@@ -27,6 +28,8 @@ static void closed_form(const cr_net *net, const cr_tape *tape, const double *y,
     for (int l = L - 1; l >= 0; l--) {
         size_t din = net->dims[l], dout = net->dims[l + 1];
         const double *W = P + net->w_offset[l];
+        if (chk_layer_link_diag64(net, l, gn)) /* g ∘ γ ⊘ √(v + ε): the link after layer l */
+            for (size_t j = 0; j < dout; j++) g[j] *= gn[j];
         for (size_t i = 0; i < din; i++) { /* (g Wᵀ)_i = Σ_j g_j W[i][j] */
             double s = 0;
             for (size_t j = 0; j < dout; j++) s += g[j] * W[i * dout + j];

@@ -76,6 +76,12 @@ double chk_link_deriv64(const cr_net *net64, int link, size_t j);
    of layer l: writes in (the input of layer l, dims[l]) and r (dims[l+1]). work: 2 * max width. */
 void chk_forward_to64(const cr_net *net64, int l, const double *x, double *in, double *r,
                       double *work);
+/* The affine link after linear layer l of net64 (link l + 1: BatchNorm in inference
+   mode, z = (r − μ) / √(v + ε) · γ + β) by chk_link64, in place on r (dims[l+1]);
+   nothing when layer l has no link. chk_layer_link_diag64 writes its diagonal
+   ∂z/∂r (1s without a link) and returns whether there is one. */
+void chk_layer_link64(const cr_net *net64, int l, double *r);
+int chk_layer_link_diag64(const cr_net *net64, int l, double *diag);
 /* Plain-loop element-wise activation and its derivative, float64 (the oracle). */
 double chk_act64(cr_activation act, double r);
 /* Its derivative a'(r) (ReLU: 0 at the kink, as the op file). */

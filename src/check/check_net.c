@@ -47,8 +47,9 @@ cr_status chk_oracle_make(chk_oracle *o, const cr_net *net, size_t n, const void
     if (!o->abs[CR_MAX_LAYERS]) return CR_ERR_NOMEM;
     const double *P = o->net64->params;
     double *a = malloc(o->maxw * sizeof *a), *b = malloc(o->maxw * sizeof *b);
-    if (!a || !b) {
-        free(a), free(b);
+    double *z = malloc(o->maxw * sizeof *z); /* a link's output z = link(r) (BatchNorm) */
+    if (!a || !b || !z) {
+        free(a), free(b), free(z);
         return CR_ERR_NOMEM;
     }
     for (size_t i = 0; i < n; i++) {
@@ -59,7 +60,9 @@ cr_status chk_oracle_make(chk_oracle *o, const cr_net *net, size_t n, const void
         o->loss[i] = o->y ? chk_tail64(o->net64, L - 1, o->pre[L - 1] + i * K, o->y + i * K, NULL, o->work) : 0;
         /* the abs chain: |ŷ| + |y| <= 2 at the outputs (|o| + |t| for squared error),
            ∘ |a_out'(θ)| to the logits, then |·| |W_l|ᵀ ∘ |a'(r)| */
-        const double *th = o->pre[L - 1] + i * K, *yi = o->y ? o->y + i * K : NULL;
+        const double *yi = o->y ? o->y + i * K : NULL, *th = z;
+        memcpy(z, o->pre[L - 1] + i * K, K * sizeof *z);
+        chk_layer_link64(o->net64, L - 1, z);
         for (size_t k = 0; k < K; k++) {
             double ok = net->has_out_act ? chk_act64(net->out_act, th[k]) : th[k];
             a[k] = net->head == CR_HEAD_SQUARED_ERROR ? fabs(ok) + (yi ? fabs(yi[k]) : 0) : 2;
@@ -68,6 +71,8 @@ cr_status chk_oracle_make(chk_oracle *o, const cr_net *net, size_t n, const void
         }
         for (int l = L - 1; l >= 0; l--) {
             size_t din = net->dims[l], dout = net->dims[l + 1];
+            if (chk_layer_link_diag64(o->net64, l, z)) /* ∘ |diag| of the link after layer l */
+                for (size_t q = 0; q < dout; q++) a[q] *= fabs(z[q]);
             memcpy(o->abs[l] + i * dout, a, dout * sizeof *a);
             const double *w = P + o->net64->w_offset[l];
             for (size_t p = 0; p < din; p++) {
@@ -76,7 +81,9 @@ cr_status chk_oracle_make(chk_oracle *o, const cr_net *net, size_t n, const void
                 b[p] = s;
             }
             if (l > 0) {
-                const double *r = o->pre[l - 1] + i * din;
+                const double *r = z; /* the activation's input z_{l−1} = link(r_{l−1}) */
+                memcpy(z, o->pre[l - 1] + i * din, din * sizeof *z);
+                chk_layer_link64(o->net64, l - 1, z);
                 for (size_t p = 0; p < din; p++) {
                     /* at a ReLU kink either side: take the larger, 1 */
                     double d = net->act[l - 1] == CR_ACT_RELU && r[p] == 0 ? 1 : chk_act_deriv64(net->act[l - 1], r[p]);
@@ -89,7 +96,7 @@ cr_status chk_oracle_make(chk_oracle *o, const cr_net *net, size_t n, const void
             memcpy(a, b, din * sizeof *a);
         }
     }
-    free(a), free(b);
+    free(a), free(b), free(z);
     return CR_OK;
 }
 

@@ -156,9 +156,10 @@ done:
 /* ------------------------------------------------------------ the chain's ops */
 
 int cr_check_net_op_count(const cr_net *net) {
-    return net ? 2 * net->n_layers + (net->has_out_act ? 1 : 0) +
-                     (net->link_form[0] != CR_AFFINE_NONE ? 1 : 0)
-               : 0;
+    if (!net) return 0;
+    int links = net->link_form[0] != CR_AFFINE_NONE; /* link 0, and links after layers (BatchNorm) */
+    for (int l = 0; l < net->n_layers; l++) links += net->link_form[l + 1] != CR_AFFINE_NONE;
+    return 2 * net->n_layers + links + (net->has_out_act ? 1 : 0);
 }
 
 typedef struct {
@@ -251,6 +252,40 @@ static void link_jvp(const void *c, const void *in, const void *u, void *out) {
     (void)in;
     LINK_CALL(cr_affine_jvp_f32(&a, 1, d, u, out), cr_affine_jvp_f64(&a, 1, d, u, out))
 }
+
+/* The affine link after linear layer l (BatchNorm): forward by the plain float64
+   formula of check_core.c, Jacobian, VJP and JVP by the op file (src/ops/affine.tmpl.c)
+   on the net's stored vectors. */
+static void layer_link_fwd64(const void *c, const double *in, double *out) {
+    const op_ctx *o = c;
+    memcpy(out, in, o->net->dims[o->l + 1] * sizeof *out);
+    chk_layer_link64(o->net64, o->l, out);
+}
+static void layer_link_jac(const void *c, const void *in, void *jac) {
+    const op_ctx *o = c;
+    (void)in;
+    size_t d = o->net->dims[o->l + 1];
+    cr_affine_f32 a32;
+    cr_affine_f64 a64;
+    if (o->net->dtype == CR_F32 && cr_net_affine_f32(o->net, o->l + 1, &a32) == CR_OK)
+        cr_affine_jacobian_f32(&a32, d, jac);
+    else if (o->net->dtype == CR_F64 && cr_net_affine_f64(o->net, o->l + 1, &a64) == CR_OK)
+        cr_affine_jacobian_f64(&a64, d, jac);
+}
+#define LINK_WRAP(NAME, OP)                                                               \
+    static void NAME(const void *c, const void *in, const void *v, void *out) {           \
+        const op_ctx *o = c;                                                              \
+        (void)in;                                                                         \
+        size_t d = o->net->dims[o->l + 1];                                                \
+        cr_affine_f32 a32;                                                                \
+        cr_affine_f64 a64;                                                                \
+        if (o->net->dtype == CR_F32 && cr_net_affine_f32(o->net, o->l + 1, &a32) == CR_OK) \
+            cr_affine_##OP##_f32(&a32, 1, d, v, out);                                     \
+        else if (o->net->dtype == CR_F64 && cr_net_affine_f64(o->net, o->l + 1, &a64) == CR_OK) \
+            cr_affine_##OP##_f64(&a64, 1, d, v, out);                                     \
+    }
+LINK_WRAP(layer_link_vjp, vjp)
+LINK_WRAP(layer_link_jvp, jvp)
 
 /* The squared-error head as an op R^K -> R: J(o) = ½‖o − t‖², from cr_squared_error_*. */
 static void sqerr_fwd64(const void *c, const double *in, double *out) {
@@ -399,6 +434,13 @@ cr_status cr_check_net_ops(const cr_net *net, size_t n, const void *x, const voi
             cr_abt_free(&pc.w);
             cr_abt_free(&pc.wt);
             if (st) goto done;
+        }
+        if (net->link_form[l + 1] != CR_AFFINE_NONE) { /* the link after layer l, at r */
+            snprintf(name, sizeof name, "%s", cr_affine_form_name(net->link_form[l + 1]));
+            cr_check_op a = {name, ++pos, t, net->dims[l + 1], net->dims[l + 1], &c,
+                             layer_link_fwd64, layer_link_jac, layer_link_vjp, layer_link_jvp, 0};
+            if ((st = cr_check_op_run(&a, r, &o, rep))) goto done;
+            chk_layer_link64(net64, l, r); /* r <- z, the activation's (or the head's) input */
         }
         if (l + 1 < L) {
             c.act = net->act[l];

@@ -268,6 +268,13 @@ int cmd_train(int argc, char **argv) {
             cr_model_free(&model);
             return CLI_USAGE;
         }
+        for (int l = 0; l < model.net->n_layers; l++)
+            if (cr_net_affine_form(model.net, l + 1) == CR_AFFINE_BATCHNORM) {
+                cr_model_free(&model);
+                return cli_error("%s: train does not train models with BatchNorm (after linear "
+                                 "layer %d): its running statistics would stay frozen", t.resume,
+                                 l + 1);
+            }
         if (model.net->dtype != CR_F32) {
             cr_model_free(&model);
             return cli_error("%s: training needs a float32 model", t.resume);

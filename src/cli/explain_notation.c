@@ -69,6 +69,29 @@ void explain_names_make(explain_names *nm, int L, int standardized) {
             strcpy(nm->in_t[l], nm->post_t[l - 1]), strcpy(nm->in_m[l], nm->post_m[l - 1]);
     }
     if (standardized) strcpy(nm->in_t[0], "z"), strcpy(nm->in_m[0], "z"); /* z = (x − μ) ⊘ σ feeds layer 1 */
+    for (int l = 0; l < L; l++) {
+        nm->bn[l] = 0;
+        strcpy(nm->lin_t[l], nm->pre_t[l]), strcpy(nm->lin_m[l], nm->pre_m[l]);
+    }
+}
+
+void explain_names_links(explain_names *nm, const cr_net *net) {
+    for (int l = 0; l < nm->L; l++) {
+        if (cr_net_affine_form(net, l + 1) != CR_AFFINE_BATCHNORM) continue;
+        nm->bn[l] = 1;
+        if (l == nm->L - 1) { /* r_L = h W_L + b_L, then θ = BN(r_L) */
+            snprintf(nm->lin_t[l], 16, "r%d", l + 1), snprintf(nm->lin_m[l], 24, "r_{%d}", l + 1);
+        } else if (nm->L == 2) { /* r = x W1 + b1, n = BN(r), h = a(n) */
+            strcpy(nm->pre_t[l], "n"), strcpy(nm->pre_m[l], "n");
+        } else {
+            snprintf(nm->pre_t[l], 16, "n%d", l + 1), snprintf(nm->pre_m[l], 24, "n_{%d}", l + 1);
+        }
+    }
+}
+
+void explain_bn_diag(const explain_format *f, int l, char *buf, size_t size) {
+    snprintf(buf, size, f->md ? "\\gamma_{%d} \\oslash \\sqrt{v_{%d} + \\varepsilon_{%d}}" : "γ%d ⊘ √(v%d + ε%d)",
+             l + 1, l + 1, l + 1);
 }
 
 const char *explain_act_symbol(const explain_format *f, cr_activation act) {
@@ -102,17 +125,39 @@ void explain_act_diag(const explain_format *f, cr_activation act, const explain_
 void explain_closed_form(const cr_net *net, const explain_names *nm, int standardized, char *ct,
                      char *cm, size_t size) {
     const explain_format text = {0, 0}, md = {1, 0};
-    char diag_t[128], diag_m[128];
+    char diag_t[256], diag_m[256];
     snprintf(ct, size, "(ŷ − y)");
     snprintf(cm, size, "(\\hat{y} - y)");
     for (int l = net->n_layers - 1; l >= 0; l--) {
         char t2[1024], m2[1024];
         int nt, nmd; /* a too-long nesting is cut, never overflowed */
+        if (l == net->n_layers - 1 && nm->bn[l]) { /* ∘ γ_L ⊘ √(v_L + ε_L) first */
+            char bt[64], bm[96];
+            explain_bn_diag(&text, l, bt, sizeof bt);
+            explain_bn_diag(&md, l, bm, sizeof bm);
+            snprintf(t2, sizeof t2, "(%.900s ∘ %s)", ct, bt);
+            snprintf(m2, sizeof m2, "\\left(%.900s \\circ %s\\right)", cm, bm);
+            snprintf(ct, size, "%s", t2);
+            snprintf(cm, size, "%s", m2);
+        }
         if (l > 0) {
             explain_act_diag(&text, net->act[l - 1], nm, l - 1, diag_t, sizeof diag_t);
             explain_act_diag(&md, net->act[l - 1], nm, l - 1, diag_m, sizeof diag_m);
-            nt = snprintf(t2, sizeof t2, "(%.880s W%dᵀ ∘ %.100s)", ct, l + 1, diag_t);
-            nmd = snprintf(m2, sizeof m2, "\\left(%.850s W_{%d}^\\top \\circ %.100s\\right)", cm, l + 1, diag_m);
+            if (nm->bn[l - 1]) { /* the activation's diagonal, then the BatchNorm's */
+                char bt[64], bm[96];
+                explain_bn_diag(&text, l - 1, bt, sizeof bt);
+                explain_bn_diag(&md, l - 1, bm, sizeof bm);
+                size_t a = strlen(diag_t), b = strlen(diag_m);
+                snprintf(diag_t + a, sizeof diag_t - a, " ∘ %s", bt);
+                snprintf(diag_m + b, sizeof diag_m - b, " \\circ %s", bm);
+            }
+            if (nm->bn[l - 1]) { /* a longer diagonal */
+                nt = snprintf(t2, sizeof t2, "(%.780s W%dᵀ ∘ %.200s)", ct, l + 1, diag_t);
+                nmd = snprintf(m2, sizeof m2, "\\left(%.750s W_{%d}^\\top \\circ %.200s\\right)", cm, l + 1, diag_m);
+            } else {
+                nt = snprintf(t2, sizeof t2, "(%.880s W%dᵀ ∘ %.100s)", ct, l + 1, diag_t);
+                nmd = snprintf(m2, sizeof m2, "\\left(%.850s W_{%d}^\\top \\circ %.100s\\right)", cm, l + 1, diag_m);
+            }
         } else {
             nt = snprintf(t2, sizeof t2, "%.1000s W%dᵀ", ct, l + 1);
             nmd = snprintf(m2, sizeof m2, "%.1000s W_{%d}^\\top", cm, l + 1);

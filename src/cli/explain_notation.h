@@ -56,11 +56,21 @@ typedef struct {
     char pre_t[CR_MAX_LAYERS][16], pre_m[CR_MAX_LAYERS][24];   /* r, r1, θ */
     char post_t[CR_MAX_LAYERS][16], post_m[CR_MAX_LAYERS][24]; /* h, h1, ŷ */
     char in_t[CR_MAX_LAYERS][16], in_m[CR_MAX_LAYERS][24];     /* input of layer l: x (z), h1, ... */
+    /* A BatchNorm after linear layer l (bn[l]): the layer's output is lin (r, r1, r3 for
+       the last), and pre names the BatchNorm's output, the activation's input (n, n1;
+       θ for the last). Without one lin is pre. */
+    int bn[CR_MAX_LAYERS];
+    char lin_t[CR_MAX_LAYERS][16], lin_m[CR_MAX_LAYERS][24];
 } explain_names;
 
 /* r, h for one hidden layer, r1, h1, r2, ... for more; θ, ŷ for the last.
    standardized: layer 1's input is z = (x − μ) ⊘ σ. */
 void explain_names_make(explain_names *nm, int L, int standardized);
+
+/* The BatchNorm links of net (explain_names_make first): bn, lin, and pre renamed. */
+void explain_names_links(explain_names *nm, const cr_net *net);
+/* The diagonal of the BatchNorm after layer l, γl ⊘ √(vl + εl), in f's format. */
+void explain_bn_diag(const explain_format *f, int l, char *buf, size_t size);
 
 /* The activation's symbol (σ, tanh, relu, gelu). */
 const char *explain_act_symbol(const explain_format *f, cr_activation act);

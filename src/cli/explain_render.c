@@ -54,6 +54,21 @@ void explain_section_title(const explain_format *f, const explain_example *ex) {
         explain_out("%s", EXPLAIN_TM(f, "The model standardises its input: z = (x − μ) ⊘ σ (⊘: element-wise division) is the\n"
                                 "first link of the chain, with the diagonal Jacobian ∂z/∂x = diag(1/σ).\n",
                              "The model standardises its input: $z = (x - \\mu) \\oslash \\sigma$ ($\\oslash$: element-wise division) is the first link of the chain, with the diagonal Jacobian $\\partial z/\\partial x = \\mathrm{diag}(1/\\sigma)$.\n\n"));
+    for (int l = 0; l < L; l++)
+        if (cr_net_affine_form(net, l + 1) == CR_AFFINE_BATCHNORM) {
+            double eps = 0;
+            cr_net_get_affine(net, l + 1, NULL, NULL, NULL, NULL, NULL, &eps);
+            if (f->md)
+                explain_out("A BatchNorm (inference mode) follows linear layer %d: $\\mu_{%d}, v_{%d}$ are its running mean and variance, "
+                            "$\\gamma_{%d}, \\beta_{%d}$ its weight and bias, $\\varepsilon_{%d} = %.9g$; its own link of the chain, "
+                            "with the diagonal Jacobian $\\mathrm{diag}(\\gamma_{%d} \\oslash \\sqrt{v_{%d} + \\varepsilon_{%d}})$.\n\n",
+                            l + 1, l + 1, l + 1, l + 1, l + 1, l + 1, eps, l + 1, l + 1, l + 1);
+            else
+                explain_out("A BatchNorm (inference mode) follows linear layer %d: μ%d, v%d are its running mean and variance,\n"
+                            "γ%d, β%d its weight and bias, ε%d = %.9g; its own link of the chain, with the diagonal\n"
+                            "Jacobian diag(γ%d ⊘ √(v%d + ε%d)).\n",
+                            l + 1, l + 1, l + 1, l + 1, l + 1, l + 1, eps, l + 1, l + 1, l + 1);
+        }
     explain_out("Row vectors throughout (x is 1×%zu), Jacobians in numerator layout (one row per output).\n", D);
 }
 
@@ -64,13 +79,22 @@ void explain_section_forward(const explain_format *f, const explain_example *ex,
     explain_heading(f, "1. Forward pass");
     for (int l = 0; l < L; l++) {
         size_t din = net->dims[l], dout = net->dims[l + 1];
-        char rhs[64];
+        char rhs[128];
         snprintf(rhs, sizeof rhs, "%s W%d + b%d", N->in_t[l], l + 1, l + 1);
-        snprintf(buf, sizeof buf, "%s = %s %s: 1×%zu   W%d: %zu×%zu   b%d: 1×%zu", explain_pad(N->pre_t[l], 3),
-                 explain_pad(rhs, 16), N->pre_t[l], dout, l + 1, din, dout, l + 1, dout);
+        snprintf(buf, sizeof buf, "%s = %s %s: 1×%zu   W%d: %zu×%zu   b%d: 1×%zu", explain_pad(N->lin_t[l], 3),
+                 explain_pad(rhs, 16), N->lin_t[l], dout, l + 1, din, dout, l + 1, dout);
         snprintf(bufm, sizeof bufm, "%s = %s W_{%d} + b_{%d} \\qquad %s \\in \\mathbb{R}^{1\\times %zu},\\ W_{%d} \\in \\mathbb{R}^{%zu\\times %zu}",
-                 N->pre_m[l], N->in_m[l], l + 1, l + 1, N->pre_m[l], dout, l + 1, din, dout);
+                 N->lin_m[l], N->in_m[l], l + 1, l + 1, N->lin_m[l], dout, l + 1, din, dout);
         explain_display(f, buf, bufm);
+        if (N->bn[l]) { /* the BatchNorm link, as the file states it */
+            int k = l + 1;
+            snprintf(rhs, sizeof rhs, "(%s − μ%d) ⊘ √(v%d + ε%d) ∘ γ%d + β%d", N->lin_t[l], k, k, k, k, k);
+            snprintf(buf, sizeof buf, "%s = %s   %s: 1×%zu   μ%d v%d γ%d β%d: 1×%zu (BatchNorm)",
+                     explain_pad(N->pre_t[l], 3), rhs, N->pre_t[l], dout, k, k, k, k, dout);
+            snprintf(bufm, sizeof bufm, "%s = (%s - \\mu_{%d}) \\oslash \\sqrt{v_{%d} + \\varepsilon_{%d}} \\circ \\gamma_{%d} + \\beta_{%d} \\quad \\text{(BatchNorm, element-wise)}",
+                     N->pre_m[l], N->lin_m[l], k, k, k, k, k);
+            explain_display(f, buf, bufm);
+        }
         if (l + 1 < L) {
             snprintf(rhs, sizeof rhs, "%s(%s)", explain_act_symbol(f, net->act[l]), N->pre_t[l]);
             snprintf(buf, sizeof buf, "%s = %s %s: 1×%zu   (element-wise)", explain_pad(N->post_t[l], 3),
@@ -118,7 +142,9 @@ static void chain_product(const explain_format *f, const explain_example *ex, co
     add_factor(&c, 1, K, "J", "ŷ", "J", "\\hat{y}");
     add_factor(&c, K, K, "ŷ", "θ", "\\hat{y}", "\\theta");
     for (int l = L - 1; l >= 0; l--) {
-        add_factor(&c, net->dims[l + 1], net->dims[l], N->pre_t[l], N->in_t[l], N->pre_m[l], N->in_m[l]);
+        if (N->bn[l]) /* the BatchNorm link after layer l */
+            add_factor(&c, net->dims[l + 1], net->dims[l + 1], N->pre_t[l], N->lin_t[l], N->pre_m[l], N->lin_m[l]);
+        add_factor(&c, net->dims[l + 1], net->dims[l], N->lin_t[l], N->in_t[l], N->lin_m[l], N->in_m[l]);
         if (l > 0)
             add_factor(&c, net->dims[l], net->dims[l], N->post_t[l - 1], N->pre_t[l - 1], N->post_m[l - 1],
                        N->pre_m[l - 1]);
@@ -172,7 +198,23 @@ void explain_section_chain(const explain_format *f, const explain_example *ex, c
                  "**full**: every $\\hat{y}_i$ depends on every $\\theta_j$", "a matrix product");
     for (int l = L - 1; l >= 0; l--) {
         size_t din = net->dims[l], dout = net->dims[l + 1];
-        snprintf(name, sizeof name, explain_sym(f, SYM_PARTIAL), EXPLAIN_TM(f, N->pre_t[l], N->pre_m[l]),
+        if (N->bn[l]) {
+            explain_bn_diag(f, l, diag, sizeof diag);
+            snprintf(name, sizeof name, explain_sym(f, SYM_PARTIAL), EXPLAIN_TM(f, N->pre_t[l], N->pre_m[l]),
+                     EXPLAIN_TM(f, N->lin_t[l], N->lin_m[l]));
+            snprintf(formula, sizeof formula, EXPLAIN_TM(f, "diag(%s)", "\\mathrm{diag}(%s)"), diag);
+            if (f->md) {
+                char pb[32], lb[32];
+                snprintf(pb, sizeof pb, strchr(N->pre_m[l], '_') ? "{%s}" : "%s", N->pre_m[l]);
+                snprintf(lb, sizeof lb, strchr(N->lin_m[l], '_') ? "{%s}" : "%s", N->lin_m[l]);
+                snprintf(structure, sizeof structure, "**diagonal**: $%s_i$ depends only on $%s_i$ (BatchNorm)", pb, lb);
+            } else
+                snprintf(structure, sizeof structure, "DIAGONAL: %s_i depends only on %s_i -> element-wise ∘",
+                         N->pre_t[l], N->lin_t[l]);
+            jacobian_row(f, name, formula, shape(sh, sizeof sh, dout, dout), structure, structure,
+                         "element-wise: $\\circ$");
+        }
+        snprintf(name, sizeof name, explain_sym(f, SYM_PARTIAL), EXPLAIN_TM(f, N->lin_t[l], N->lin_m[l]),
                  EXPLAIN_TM(f, N->in_t[l], N->in_m[l]));
         snprintf(formula, sizeof formula, EXPLAIN_TM(f, "W%dᵀ", "W_{%d}^\\top"), l + 1);
         jacobian_row(f, name, formula, shape(sh, sizeof sh, dout, din), "FULL -> matrix product", "**full**",
@@ -255,6 +297,13 @@ void explain_section_order(const explain_format *f, const explain_example *ex, c
     const char *cur = explain_sym(f, SYM_THETA);
     for (int l = L - 1; l >= 0; l--) {
         size_t din = net->dims[l];
+        if (N->bn[l]) { /* g_r = g_n ∘ γ ⊘ √(v + ε): the BatchNorm's diagonal */
+            explain_bn_diag(f, l, diag, sizeof diag);
+            snprintf(vec, sizeof vec, explain_sym(f, SYM_GRAD), EXPLAIN_TM(f, N->lin_t[l], N->lin_m[l]));
+            snprintf(rhs, sizeof rhs, EXPLAIN_TM(f, "g_%s ∘ %s", "g_{%s} \\circ %s"), cur, diag);
+            vjp_step(f, &step, vec, rhs, net->dims[l + 1], "element-wise (BatchNorm, diagonal)");
+            cur = EXPLAIN_TM(f, N->lin_t[l], N->lin_m[l]);
+        }
         snprintf(vec, sizeof vec, explain_sym(f, SYM_GRAD), EXPLAIN_TM(f, N->in_t[l], N->in_m[l]));
         snprintf(rhs, sizeof rhs, EXPLAIN_TM(f, "g_%s W%dᵀ", "g_{%s} W_{%d}^\\top"), cur, l + 1);
         vjp_step(f, &step, vec, rhs, din, "matrix product");
@@ -300,6 +349,17 @@ void explain_section_columns(const explain_format *f, const explain_example *ex,
     explain_display(f, "∇_θ J = ŷᵀ − yᵀ", "\\nabla_\\theta J = \\hat{y}^\\top - y^\\top");
     const char *cur_t = explain_sym(&text, SYM_THETA), *cur_m = explain_sym(&md, SYM_THETA);
     for (int l = net->n_layers - 1; l >= 0; l--) {
+        if (N->bn[l]) {
+            explain_bn_diag(&text, l, diag_t, sizeof diag_t);
+            explain_bn_diag(&md, l, diag_m, sizeof diag_m);
+            snprintf(buf, sizeof buf, "∇_%s J = diag(%s) ∇_%s J = %s ∘ ∇_%s J", N->lin_t[l], diag_t, cur_t,
+                     diag_t, cur_t);
+            snprintf(bufm, sizeof bufm, "\\nabla_{%s} J = \\mathrm{diag}(%s)\\, \\nabla_{%s} J = %s \\circ \\nabla_{%s} J",
+                     N->lin_m[l], diag_m, cur_m, diag_m, cur_m);
+            explain_display(f, buf, bufm);
+            cur_t = N->lin_t[l];
+            cur_m = N->lin_m[l];
+        }
         snprintf(buf, sizeof buf, "∇_%s J = W%d ∇_%s J          (%zu×%zu)(%zu×1)", N->in_t[l], l + 1, cur_t,
                  net->dims[l], net->dims[l + 1], net->dims[l + 1]);
         snprintf(bufm, sizeof bufm, "\\nabla_{%s} J = W_{%d}\\, \\nabla_{%s} J", N->in_m[l], l + 1, cur_m);
@@ -325,6 +385,7 @@ cr_status explain_render(const explain_format *f, const explain_example *ex) {
     explain_names N;
     char closed_t[1024], closed_m[1024]; /* the closed form of ∂J/∂x, sections 3 and 6 */
     explain_names_make(&N, ex->net->n_layers, ex->sd != NULL);
+    explain_names_links(&N, ex->net);
     explain_closed_form(ex->net, &N, ex->sd != NULL, closed_t, closed_m, sizeof closed_t);
     explain_section_title(f, ex);
     explain_section_forward(f, ex, &N);

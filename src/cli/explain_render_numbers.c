@@ -16,13 +16,23 @@ static cr_status print_jacobians(const explain_format *f, const explain_example 
                                  size_t maxdim) {
     const cr_net *net = ex->net;
     const double *P = net->params;
-    char name[96], formula[64];
+    char name[96], formula[160];
     double *jm = malloc(maxdim * maxdim * sizeof(double));
     if (!jm) return CR_ERR_NOMEM;
     for (int l = net->n_layers - 1; l >= 0; l--) {
         size_t din = net->dims[l], dout = net->dims[l + 1];
+        cr_affine_f64 a;
+        if (N->bn[l] && cr_net_affine_f64(net, l + 1, &a) == CR_OK) { /* the op file's diag(a) */
+            char diag[96];
+            cr_affine_jacobian_f64(&a, dout, jm);
+            snprintf(name, sizeof name, explain_sym(f, SYM_PARTIAL), EXPLAIN_TM(f, N->pre_t[l], N->pre_m[l]),
+                     EXPLAIN_TM(f, N->lin_t[l], N->lin_m[l]));
+            explain_bn_diag(f, l, diag, sizeof diag);
+            snprintf(formula, sizeof formula, EXPLAIN_TM(f, "diag(%s)", "$\\mathrm{diag}(%s)$"), diag);
+            explain_matrix(f, name, jm, dout, dout, formula);
+        }
         cr_linear_jacobian_f64(din, dout, P + net->w_offset[l], jm);
-        snprintf(name, sizeof name, explain_sym(f, SYM_PARTIAL), EXPLAIN_TM(f, N->pre_t[l], N->pre_m[l]),
+        snprintf(name, sizeof name, explain_sym(f, SYM_PARTIAL), EXPLAIN_TM(f, N->lin_t[l], N->lin_m[l]),
                  EXPLAIN_TM(f, N->in_t[l], N->in_m[l]));
         explain_matrix(f, name, jm, dout, din, explain_sym_inline(f, SYM_W_T));
         if (l > 0) {
@@ -55,6 +65,16 @@ static cr_status print_vjp_steps(const explain_format *f, const explain_example 
     explain_matrix(f, name, g, 1, K, explain_sym_inline(f, SYM_YHAT_MINUS_Y));
     for (int l = net->n_layers - 1; l >= 0; l--) {
         size_t din = net->dims[l], dout = net->dims[l + 1];
+        cr_affine_f64 a;
+        if (N->bn[l] && cr_net_affine_f64(net, l + 1, &a) == CR_OK) { /* g_r = g_n ∘ γ ⊘ √(v + ε) */
+            char diag[96], formula[160];
+            cr_affine_vjp_f64(&a, 1, dout, g, gn);
+            snprintf(name, sizeof name, explain_sym(f, SYM_GRAD), EXPLAIN_TM(f, N->lin_t[l], N->lin_m[l]));
+            explain_bn_diag(f, l, diag, sizeof diag);
+            snprintf(formula, sizeof formula, EXPLAIN_TM(f, "g ∘ %s", "$g \\circ %s$"), diag);
+            explain_matrix(f, name, gn, 1, dout, formula);
+            memcpy(g, gn, dout * sizeof(double));
+        }
         cr_linear_vjp_f64(1, din, dout, P + net->w_offset[l], g, gn);
         snprintf(name, sizeof name, explain_sym(f, SYM_GRAD), EXPLAIN_TM(f, N->in_t[l], N->in_m[l]));
         explain_matrix(f, name, gn, 1, din, explain_sym_inline(f, SYM_G_W_T));
@@ -85,7 +105,27 @@ cr_status explain_section_numbers(const explain_format *f, const explain_example
         explain_matrix(f, name, P + net->w_offset[l], net->dims[l], net->dims[l + 1], "weights");
         snprintf(name, sizeof name, explain_sym(f, SYM_BIAS), l + 1);
         explain_matrix(f, name, P + net->b_offset[l], 1, net->dims[l + 1], "bias");
-        explain_matrix(f, EXPLAIN_TM(f, N->pre_t[l], N->pre_m[l]), ex->tape->pre[l], 1, net->dims[l + 1], "pre-activation");
+        cr_affine_f64 a;
+        if (N->bn[l] && cr_net_affine_f64(net, l + 1, &a) == CR_OK) {
+            /* the linear layer's output r (the tape keeps the BatchNorm's output), then μ v γ β */
+            const size_t din = net->dims[l], dout = net->dims[l + 1];
+            const double *in = l ? (const double *)ex->tape->post[l - 1] : (const double *)ex->tape->input;
+            double *r = malloc(dout * sizeof *r);
+            if (!r) return CR_ERR_NOMEM;
+            cr_linear_forward_f64(1, din, dout, in, P + net->w_offset[l], P + net->b_offset[l], r);
+            explain_matrix(f, EXPLAIN_TM(f, N->lin_t[l], N->lin_m[l]), r, 1, dout, "the linear layer's output");
+            free(r);
+            static const char *const vt[4] = {"μ%d", "v%d", "γ%d", "β%d"}, *const vm[4] = {"\\mu_{%d}", "v_{%d}", "\\gamma_{%d}", "\\beta_{%d}"};
+            static const char *const what[4] = {"running mean", "running variance", "BatchNorm weight", "BatchNorm bias"};
+            const double *vec[4] = {a.p, a.q, a.s, a.t};
+            for (int k = 0; k < 4; k++) {
+                snprintf(name, sizeof name, f->md ? vm[k] : vt[k], l + 1);
+                explain_matrix(f, name, vec[k], 1, dout, what[k]);
+            }
+            explain_matrix(f, EXPLAIN_TM(f, N->pre_t[l], N->pre_m[l]), ex->tape->pre[l], 1, dout,
+                           l + 1 < L ? "BatchNorm output, the activation's input" : "BatchNorm output, the logits");
+        } else
+            explain_matrix(f, EXPLAIN_TM(f, N->pre_t[l], N->pre_m[l]), ex->tape->pre[l], 1, net->dims[l + 1], "pre-activation");
         explain_matrix(f, EXPLAIN_TM(f, N->post_t[l], N->post_m[l]), ex->tape->post[l], 1, net->dims[l + 1],
                    l + 1 < L ? "activation" : "probabilities");
     }

@@ -44,6 +44,24 @@ int cr_io_safetensors_write_views(const char *path, size_t n_tensors, const char
                                   const char *const *keys, const char *const *values,
                                   cr_error *err);
 
+/* BatchNorm links in safetensors models (model_batchnorm.c, docs/batchnorm.md).
+   cr_io_bn_tensor: i > 0 for "bn<i>.weight|bias|running_mean|running_var" (which: 0-3
+   in that order, may be NULL); cr_io_bn_meta: i > 0 for "bn<i>.eps". cr_io_bn_read
+   checks them and sets the links of net (made from the file's fc tensors); -1 with
+   err naming the file and the tensor. cr_io_bn_count: the links to write;
+   cr_io_bn_views: link l + 1's four tensors (borrowed views, names in nm) and its
+   eps metadata entry. */
+typedef struct {
+    char tensor[4][32], key[32], value[32];
+} cr_io_bn_names;
+int cr_io_bn_tensor(const char *name, int *which);
+int cr_io_bn_meta(const char *key);
+int cr_io_bn_read(const char *name, const cr_safetensors *st, cr_net *net, cr_error *err);
+size_t cr_io_bn_count(const cr_net *net);
+void cr_io_bn_views(const cr_net *net, int l, cr_io_bn_names *nm, cr_array arrs[4],
+                    const char **names, const cr_array **views, const char **key,
+                    const char **value);
+
 /* The model in a parsed safetensors file (model.c); keep_extra: keep the tensors
    and metadata that are not the model's in out->extra. */
 int cr_io_model_build(const char *name, const cr_safetensors *st, cr_model *out, int keep_extra,

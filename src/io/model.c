@@ -12,6 +12,10 @@
  * metadata "head" says what the loss does with o: "softmax-cross-entropy" or
  * "squared-error" (cr_head_name). Readers that predate this refuse such a
  * file (its last activation is not "softmax") instead of misreading it.
+ *
+ * BatchNorm (inference) after linear layer i is stored under PyTorch's
+ * BatchNorm1d names, bn{i}.weight, .bias, .running_mean, .running_var and
+ * metadata "bn{i}.eps" (model_batchnorm.c).
  */
 #include <math.h>
 #include <stdio.h>
@@ -40,13 +44,13 @@ static int parse_fc(const char *name, int *is_bias) {
 
 static int is_model_tensor(const char *name) {
     int b;
-    return parse_fc(name, &b) > 0 || strcmp(name, "input.mean") == 0 ||
+    return parse_fc(name, &b) > 0 || cr_io_bn_tensor(name, NULL) > 0 || strcmp(name, "input.mean") == 0 ||
            strcmp(name, "input.std") == 0;
 }
 
 static int is_model_meta(const char *key) {
     return strcmp(key, "format") == 0 || strcmp(key, "activations") == 0 ||
-           strcmp(key, "layers") == 0 || strcmp(key, "head") == 0;
+           strcmp(key, "layers") == 0 || strcmp(key, "head") == 0 || cr_io_bn_meta(key) > 0;
 }
 
 static void dims_str(const size_t *dims, int n_layers, char *buf, size_t size) {
@@ -322,6 +326,10 @@ int cr_io_model_build(const char *name, const cr_safetensors *st, cr_model *out,
             memcpy(p + net->b_offset[l], b, dout * sizeof *b);
         }
     }
+    if (cr_io_bn_read(name, st, net, err)) { /* BatchNorm links (model_batchnorm.c) */
+        cr_model_free(out);
+        return -1;
+    }
     if ((mean && copy_array(&out->input_mean, &mean->array)) ||
         (sd && copy_array(&out->input_std, &sd->array))) {
         cr_model_free(out);
@@ -346,7 +354,7 @@ int cr_io_model_build(const char *name, const cr_safetensors *st, cr_model *out,
         for (size_t t = 0; t < st->n_tensors; t++) {
             const cr_tensor *tn = &st->tensors[t];
             int is_bias, i = parse_fc(tn->name, &is_bias);
-            if (i > 0 || tn == mean || tn == sd) continue;
+            if (i > 0 || cr_io_bn_tensor(tn->name, NULL) > 0 || tn == mean || tn == sd) continue;
             if (cr_safetensors_add(&out->extra, tn->name, &tn->array, &e2)) {
                 cr_model_free(out);
                 return cr_error_set(err, "%s: %s", name, e2.msg);
@@ -430,6 +438,11 @@ static int check_net(const char *path, const cr_net *net, cr_error *err) {
         (unsigned)net->head >= CR_HEAD_COUNT)
         return cr_error_set(err, "%s: network has an unknown output activation or head", path);
     if (!net->params) return cr_error_set(err, "%s: network has no parameters", path);
+    for (int l = 0; l < net->n_layers; l++)
+        if (net->link_form[l + 1] != CR_AFFINE_NONE && net->link_form[l + 1] != CR_AFFINE_BATCHNORM)
+            return cr_error_set(err, "%s: the affine link after layer %d (%s) has no safetensors "
+                                     "form (only batchnorm)", path, l + 1,
+                                cr_affine_form_name(net->link_form[l + 1]));
     for (size_t i = 0; i < net->n_params; i++) {
         double v = net->dtype == CR_F64 ? ((const double *)net->params)[i]
                                         : (double)((const float *)net->params)[i];
@@ -543,13 +556,18 @@ static int model_write_checked(const char *path, const cr_net *net, const cr_arr
     size_t es = cr_dtype_size(net->dtype);
     cr_array_dtype adt = net->dtype == CR_F64 ? CR_ARRAY_F64 : CR_ARRAY_F32;
     size_t n_extra_t = extra ? extra->n_tensors : 0, n_extra_m = extra ? extra->n_meta : 0;
-    size_t nt = 2 * (size_t)L + 2 + n_extra_t, nm = 3 + (cr_net_is_plain_classifier(net) ? 0 : 1) + n_extra_m;
+    const size_t n_bn = cr_io_bn_count(net); /* BatchNorm links: 4 tensors and an eps each */
+    size_t nt = 2 * (size_t)L + 4 * n_bn + 2 + n_extra_t,
+           nm = 3 + (cr_net_is_plain_classifier(net) ? 0 : 1) + n_bn + n_extra_m;
     char (*tnames)[32] = calloc((size_t)L * 2, sizeof *tnames);
+    cr_io_bn_names *bn_names = calloc((size_t)L, sizeof *bn_names);
+    cr_array(*bn_arrs)[4] = calloc((size_t)L, sizeof *bn_arrs);
+    const char *bn_key[CR_MAX_LAYERS], *bn_value[CR_MAX_LAYERS];
     cr_array *arrs = calloc((size_t)L * 2, sizeof *arrs);
     const char **names = malloc(nt * sizeof *names), **keys = malloc(nm * sizeof *keys),
                **values = malloc(nm * sizeof *values);
     const cr_array **views = malloc(nt * sizeof *views);
-    if (!tnames || !arrs || !names || !keys || !values || !views) {
+    if (!tnames || !bn_names || !bn_arrs || !arrs || !names || !keys || !values || !views) {
         cr_error_set(err, "%s: out of memory", path);
         goto done;
     }
@@ -582,6 +600,11 @@ static int model_write_checked(const char *path, const cr_net *net, const cr_arr
         views[k++] = w;
         names[k] = tnames[2 * l + 1];
         views[k++] = b;
+        if (net->link_form[l + 1] == CR_AFFINE_BATCHNORM) { /* bn{l+1}.*, borrowed views */
+            cr_io_bn_views(net, l, &bn_names[l], bn_arrs[l], names + k, views + k, &bn_key[l],
+                           &bn_value[l]);
+            k += 4;
+        }
     }
     if (mean && mean->data) {
         names[k] = "input.mean";
@@ -616,6 +639,8 @@ static int model_write_checked(const char *path, const cr_net *net, const cr_arr
         keys[nk] = "head";
         values[nk++] = cr_head_name(net->head);
     }
+    for (int l = 0; l < L; l++)
+        if (net->link_form[l + 1] == CR_AFFINE_BATCHNORM) keys[nk] = bn_key[l], values[nk++] = bn_value[l];
     for (size_t m = 0; m < n_extra_m; m++) {
         keys[nk + m] = extra->meta[m].key;
         values[nk + m] = extra->meta[m].value;
@@ -626,6 +651,8 @@ done:
         for (int l = 0; l < L; l++) free(arrs[2 * l].data); /* biases are views */
     free(arrs);
     free(tnames);
+    free(bn_names);
+    free(bn_arrs);
     free(names);
     free(keys);
     free(values);

@@ -4,7 +4,9 @@
  * input, output "logits" [N, K], opset 13, weights in raw_data. A net with an
  * output activation or the squared-error head ends in that activation (the
  * last Gemm's "theta", then "output") or the last Gemm ("output"), and
- * metadata_props "chainrule.head" names its head.
+ * metadata_props "chainrule.head" names its head. A BatchNorm link after a
+ * layer (docs/batchnorm.md) is a BatchNormalization node after its Gemm, with
+ * initializers bn{l}.weight, .bias, .running_mean, .running_var and its epsilon.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -64,6 +66,31 @@ static void put_node(cr_pb_writer *g, const char *op, const char *name, const ch
     cr_pb_writer_free(&n);
 }
 
+/* BatchNormalization (inference: one output) with its float attribute epsilon. */
+static void put_batchnorm(cr_pb_writer *g, int l, const char *in, const char *out, float eps) {
+    static const char *const key[4] = {"weight", "bias", "running_mean", "running_var"};
+    char names[4][32], nm[32];
+    cr_pb_writer n = {0}, a = {0};
+    cr_pb_put_string(&n, 1, in);
+    for (int k = 0; k < 4; k++) {
+        snprintf(names[k], sizeof names[k], "bn%d.%s", l, key[k]);
+        cr_pb_put_string(&n, 1, names[k]);
+    }
+    snprintf(nm, sizeof nm, "bn%d", l);
+    cr_pb_put_string(&n, 2, out);
+    cr_pb_put_string(&n, 3, nm);
+    cr_pb_put_string(&n, 4, "BatchNormalization");
+    uint32_t bits;
+    memcpy(&bits, &eps, 4);
+    cr_pb_put_string(&a, 1, "epsilon");
+    cr_pb_put_fixed32(&a, 2, bits);
+    cr_pb_put_varint(&a, 20, 1); /* AttributeProto.FLOAT */
+    cr_pb_put_message(&n, 5, &a);
+    cr_pb_writer_free(&a);
+    cr_pb_put_message(g, 1, &n);
+    cr_pb_writer_free(&n);
+}
+
 /* ValueInfoProto name: tensor of elem type, shape [batch (symbolic), d]. */
 static void put_value(cr_pb_writer *g, uint32_t field, const char *name, cr_dtype dt, size_t d) {
     cr_pb_writer v = {0}, type = {0}, tt = {0}, shape = {0}, d0 = {0}, d1 = {0};
@@ -102,6 +129,17 @@ int cr_onnx_encode(const char *path, const cr_model *model, unsigned char **out,
             return cr_error_set(err, "%s: hidden layer %d's activation %s is not written to ONNX "
                                      "(relu, tanh and sigmoid are)", path, l + 1,
                                 cr_activation_name(net->act[l]));
+    for (int l = 0; l < L; l++) {
+        cr_affine_form f = net->link_form[l + 1];
+        if (f != CR_AFFINE_NONE && f != CR_AFFINE_BATCHNORM)
+            return cr_error_set(err, "%s: the affine link after layer %d (%s) is not written to "
+                                     "ONNX", path, l + 1, cr_affine_form_name(f));
+        if (f == CR_AFFINE_BATCHNORM && net->dtype == CR_F64 && /* float32 nets add (float)ε */
+            (double)(float)net->link_eps[l + 1] != net->link_eps[l + 1])
+            return cr_error_set(err, "%s: the BatchNorm after layer %d has epsilon %.17g, which "
+                                     "ONNX's float attribute cannot hold exactly", path, l + 1,
+                                net->link_eps[l + 1]);
+    }
     cr_dtype dt = net->dtype;
     size_t es = cr_dtype_size(dt), D = net->dims[0];
     /* the input link: the net's link 0 (its stored form, written back as the same two
@@ -168,8 +206,15 @@ int cr_onnx_encode(const char *path, const cr_model *model, unsigned char **out,
         snprintf(bn, sizeof bn, "fc%d.bias", l + 1);
         snprintf(nm, sizeof nm, "fc%d", l + 1);
         snprintf(cur, sizeof cur, "%s", l + 1 < L ? nm : net->has_out_act ? "theta" : out_name);
+        const int has_bn = net->link_form[l + 1] == CR_AFFINE_BATCHNORM;
         const char *in[3] = {prev, wn, bn};
-        put_node(&g, "Gemm", nm, in, 3, cur, "transB", 1);
+        put_node(&g, "Gemm", nm, in, 3, has_bn ? nm : cur, "transB", 1);
+        if (has_bn) { /* z = (r − μ)/√(v + ε)·γ + β, then the activation */
+            char bo[32];
+            snprintf(bo, sizeof bo, "bn%d", l + 1);
+            if (l + 1 < L) snprintf(cur, sizeof cur, "%s", bo);
+            put_batchnorm(&g, l + 1, nm, cur, (float)net->link_eps[l + 1]);
+        }
         strcpy(prev, cur);
         if (l + 1 < L) {
             const char *an = cr_activation_name(net->act[l]);
@@ -202,6 +247,15 @@ int cr_onnx_encode(const char *path, const cr_model *model, unsigned char **out,
         free(wt);
         put_tensor(&g, bn, 1, &dout, dt, (const unsigned char *)net->params + net->b_offset[l] * es,
                    dout);
+        if (net->link_form[l + 1] == CR_AFFINE_BATCHNORM) { /* the link's μ v γ β as stored */
+            static const char *const key[4] = {"running_mean", "running_var", "weight", "bias"};
+            const unsigned char *v = (const unsigned char *)net->link_params +
+                                     net->link_offset[l + 1] * es;
+            for (int k = 0; k < 4; k++) {
+                snprintf(bn, sizeof bn, "bn%d.%s", l + 1, key[k]);
+                put_tensor(&g, bn, 1, &dout, dt, v + (size_t)k * dout * es, dout);
+            }
+        }
     }
     if (norm && mean && sd) {
         put_tensor(&g, pname, 1, &D, dt, mean, D);

@@ -3,7 +3,7 @@
  * its single input to its single output:
  *
  *   [Sub|Add|Mul|Div by constants, Flatten, Reshape to [N, D]]   -> input.mean/std
- *   (Gemm | MatMul [+ Add])  (Relu|Sigmoid|Tanh)                  -> hidden layers
+ *   (Gemm | MatMul [+ Add])  [BatchNormalization]  (Relu|Sigmoid|Tanh)  -> hidden layers
  *   ... (Gemm | MatMul [+ Add])  [Relu|Sigmoid|Tanh]  [Softmax | LogSoftmax]
  *                                     -> θ, the output activation, the head
  *
@@ -14,7 +14,11 @@
  * unless its metadata_props say "chainrule.head" = "squared-error" (what
  * chainrule writes for a regressor) or the user says so (--head).
  *
- * with Identity, Dropout (inference: identity) and Constant anywhere.
+ * with Identity, Dropout (inference: identity) and Constant anywhere. A
+ * BatchNormalization in inference mode after a linear layer becomes the net's
+ * affine link after it, evaluated as the file states (docs/batchnorm.md); an
+ * Identity of a constant names the same constant (torch.onnx.export aliases a
+ * fresh BatchNorm1d's running statistics to its weight and bias that way).
  */
 #include <math.h>
 #include <stdio.h>
@@ -316,6 +320,25 @@ static int op_bias(ox_chain *ch, const ox_node *n, size_t i) {
     return 0;
 }
 
+/* Identity of a constant: the same values under the output's name (an owned copy). */
+static int op_const_alias(ox_chain *ch, const ox_node *n, const ox_tensor *src) {
+    ox_ctx *c = ch->c;
+    ox_tensor **o = realloc(ch->owned, (ch->n_owned + 1) * sizeof *o);
+    if (!o) return cr_error_set(c->err, "%s: out of memory", c->file);
+    ch->owned = o;
+    ox_tensor *t = calloc(1, sizeof *t);
+    if (!t) return cr_error_set(c->err, "%s: out of memory", c->file);
+    o[ch->n_owned++] = t;
+    *t = *src;
+    size_t bytes = src->count * (src->dtype == OX_FLOAT ? 4 : 8);
+    t->name = malloc(strlen(n->out[0]) + 1);
+    t->data = malloc(bytes ? bytes : 1);
+    if (!t->name || !t->data) return cr_error_set(c->err, "%s: out of memory", c->file);
+    strcpy(t->name, n->out[0]);
+    if (bytes) memcpy(t->data, src->data, bytes);
+    return add_const(ch, t);
+}
+
 static int op_activation(ox_chain *ch, const ox_node *n, size_t i, cr_activation act) {
     ox_ctx *c = ch->c;
     if (ch->stage != ST_LINEAR)
@@ -354,7 +377,8 @@ static int walk_node(ox_chain *ch, size_t i) {
     if (ox_is_shape_op(n)) return ox_op_shapeval(ch, n, i);
     static const char *const known[] = {"Gemm",    "MatMul",     "Add",     "Sub",     "Mul",
                                         "Div",     "Relu",       "Sigmoid", "Tanh",    "Softmax",
-                                        "LogSoftmax", "Flatten", "Reshape", "Identity", "Dropout"};
+                                        "LogSoftmax", "Flatten", "Reshape", "Identity", "Dropout",
+                                        "BatchNormalization"};
     int k = -1;
     for (size_t q = 0; q < sizeof known / sizeof known[0]; q++)
         if (is_op(n, known[q])) k = (int)q;
@@ -362,7 +386,7 @@ static int walk_node(ox_chain *ch, size_t i) {
         return cr_error_set(c->err, "%s: unsupported op '%s' (node %zu '%s'); chainrule reads "
                                     "MLPs: Gemm, MatMul, Add, Sub, Mul, Div, Relu, Sigmoid, Tanh, "
                                     "Softmax, LogSoftmax, Flatten, Reshape, Identity, Dropout, "
-                                    "Constant (and Shape, Gather, Unsqueeze, Squeeze, Concat, "
+                                    "BatchNormalization, Constant (and Shape, Gather, Unsqueeze, Squeeze, Concat, "
                                     "Cast for a reshape to [N, -1])", c->file, pn(n->op).s, i,
                             pn(n->name).s);
     if (n->n_out < 1 || !n->out[0][0])
@@ -383,6 +407,9 @@ static int walk_node(ox_chain *ch, size_t i) {
                              !strcmp(n->out[q], ch->cur)))
             return cr_error_set(c->err, "%s: %s: output '%s' redefines an existing value",
                                 c->file, where(n, i).s, pn(n->out[q]).s);
+    if (!uses_chain && is_op(n, "Identity") && n->n_in == 1 && n->n_out == 1 &&
+        find_const(ch, n->in[0]))
+        return op_const_alias(ch, n, find_const(ch, n->in[0]));
     if (!uses_chain)
         return cr_error_set(c->err, "%s: %s computes on constants only (not supported)", c->file,
                             where(n, i).s);
@@ -410,6 +437,7 @@ static int walk_node(ox_chain *ch, size_t i) {
     if (is_op(n, "Sigmoid")) return op_activation(ch, n, i, CR_ACT_SIGMOID);
     if (is_op(n, "Tanh")) return op_activation(ch, n, i, CR_ACT_TANH);
     if (is_op(n, "Softmax") || is_op(n, "LogSoftmax")) return op_softmax(ch, n, i);
+    if (is_op(n, "BatchNormalization")) return ox_op_batchnorm(ch, n, i);
     /* Add, Sub, Mul, Div */
     if (ch->stage == ST_INPUT) return op_normalise(ch, n, i);
     if (ch->stage == ST_LINEAR && ch->layer[ch->L - 1].from_matmul && is_op(n, "Add"))
@@ -479,6 +507,10 @@ static int build_model(ox_chain *ch, cr_model *out) {
             return cr_error_set(c->err, "%s: a weight times alpha (or a bias times beta) "
                                         "overflows", c->file);
         }
+    }
+    if (ox_batchnorm_links(ch, net)) { /* BatchNormalization: links after layers */
+        cr_net_free(net);
+        return -1;
     }
     memset(out, 0, sizeof *out);
     out->net = net;

@@ -147,6 +147,11 @@ typedef struct {
     int act; /* cr_activation after this layer, -1 for none */
     size_t node;
     int from_matmul;
+    /* BatchNormalization after this layer (before its activation): scale, B, mean,
+       var (NULL: none), its epsilon and node (onnx_import.c) */
+    const ox_tensor *bn[4];
+    double bn_eps;
+    size_t bn_node;
 } ox_layer;
 
 /* An int64 scalar or vector computed from the chain's shape (ox_op_shapeval). */
@@ -226,6 +231,14 @@ static inline int add_const(ox_chain *ch, const ox_tensor *t) {
 }
 
 static inline int is_op(const ox_node *n, const char *op) { return !strcmp(n->op, op); }
+
+/* ------------------------------------------------------------ BatchNormalization (onnx_batchnorm.c) */
+
+/* The node after linear layer ch->L − 1, recorded on the layer (refusals name it). */
+int ox_op_batchnorm(ox_chain *ch, const ox_node *n, size_t i);
+/* The recorded BatchNormalizations as net's links after their layers; -1 with the
+   error set (the caller frees net). */
+int ox_batchnorm_links(ox_chain *ch, cr_net *net);
 
 /* ------------------------------------------------------------ shape arithmetic (onnx_shape.c) */
 

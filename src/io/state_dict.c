@@ -91,6 +91,13 @@ int cr_model_from_state_dict(const char *name, const cr_safetensors *st, int n_a
             continue;
         }
         size_t len = strlen(nm);
+        if ((len > 13 && !strcmp(nm + len - 13, ".running_mean")) ||
+            (len > 12 && !strcmp(nm + len - 12, ".running_var")))
+            return cr_error_set(err, "%s: tensor %s belongs to a BatchNorm layer, which a state "
+                                     "dict does not describe fully (its epsilon is not stored): "
+                                     "export the model with torch.onnx.export after .eval() and "
+                                     "convert the .onnx (BatchNormalization is read)", name,
+                                tdesc(tn, d1, sizeof d1));
         int is_w = len > 7 && !strcmp(nm + len - 7, ".weight");
         int is_b = len > 5 && !strcmp(nm + len - 5, ".bias");
         if (!is_w && !is_b)

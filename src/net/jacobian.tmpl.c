@@ -158,7 +158,9 @@ static void FN(scale_rows)(size_t m, size_t k, size_t d, const real *restrict s,
 
 /* closed: the product of the Jacobians for the m examples, stacked. In code
    indices (W_l = FN(iu_w)(net, l), r_l = pre[l]) the chain is
-     M = ∂ŷ/∂θ W_{L−1}ᵀ diag(a'(r_{L−2})) W_{L−2}ᵀ ... diag(a'(r_0)) W_0ᵀ. */
+     M = ∂ŷ/∂θ W_{L−1}ᵀ diag(a'(r_{L−2})) W_{L−2}ᵀ ... diag(a'(r_0)) W_0ᵀ,
+   with diag(a_l) of an affine link after layer l (BatchNorm) before W_lᵀ: after the
+   last layer in job->w_last_t, the others in the loop below. */
 static cr_status FN(jac_closed)(const FN(jac_job) *job, FN(jac_scratch) *s, size_t m,
                                 const real *x, real *jac) {
     const cr_net *net = job->net;
@@ -219,6 +221,8 @@ static cr_status FN(jac_closed)(const FN(jac_job) *job, FN(jac_scratch) *s, size
         /* M <- M diag(a'(r_l)): each example's K rows times its a'(r_l) */
         R_ACT(net->act[l])->deriv(m * dout, t1->pre[l], t1->post[l], s->c);
         FN(scale_rows)(m, k, dout, s->c, cur);
+        /* M <- M diag(γ/√(v + ε)): the affine link after layer l (BatchNorm), if any */
+        FN(net_link_apply)(net, l, LINK_VJP, m * k, dout, 0, dout, cur);
         /* M <- M W_lᵀ, the linear op's VJP on K rows per example */
         real *next = l == 0 ? jac : cur == s->a ? s->b : s->a;
         FN(linear_vjp_share)(m, k, din, dout, FN(iu_w)(net, l), cur, 0, din, next, din,
@@ -287,6 +291,15 @@ cr_status CR_TYPED(cr_net_input_jacobian_f32, cr_net_input_jacobian_f64)(
         if (!(job->w_last_t = malloc(k * top * sizeof(real)))) st = CR_ERR_NOMEM;
         for (size_t c = 0; st == CR_OK && c < k; c++)
             for (size_t j = 0; j < top; j++) job->w_last_t[c * top + j] = w[j * k + c];
+        FN(affine) a; /* an affine link after the last layer (BatchNorm): ∂θ/∂h = diag(a) W_{L−1}ᵀ */
+        if (st == CR_OK && net->link_form[L] != CR_AFFINE_NONE && FN(net_affine)(net, L, &a) == CR_OK) {
+            real *diag = malloc(k * sizeof(real));
+            if (!diag) st = CR_ERR_NOMEM;
+            else FN(affine_diag)(&a, k, diag);
+            for (size_t c = 0; st == CR_OK && c < k; c++)
+                for (size_t j = 0; j < top; j++) job->w_last_t[c * top + j] *= diag[c];
+            free(diag);
+        }
     }
     if (st == CR_OK) st = cr_parallel_for(tasks, cr_parallel_workers(tasks), FN(jac_task), job);
     for (int w = 0; w < CR_MAX_WORKERS; w++) FN(jac_scratch_free)(&job->s[w]);

@@ -30,6 +30,32 @@ static const real *FN(net_b)(const cr_net *net, int l) {
     return (const real *)net->params + net->b_offset[l];
 }
 
+/* The affine link after linear layer l (link l + 1) as a view of its vectors from
+   column c0 on; 0 when layer l has none. */
+static int FN(link_view)(const cr_net *net, int l, size_t c0, FN(affine) *a) {
+    if (net->link_form[l + 1] == CR_AFFINE_NONE || FN(net_affine)(net, l + 1, a) != CR_OK)
+        return 0;
+    a->p += c0, a->q += c0, a->s += c0, a->t += c0;
+    return 1;
+}
+
+/* One step of the affine op file (forward, VJP, JVP: the same signature). */
+typedef void (*FN(link_step_fn))(const FN(affine) *a, size_t n, size_t d, const real *in, real *out);
+
+void CR_TYPED(cr_net_link_apply_f32, cr_net_link_apply_f64)(const cr_net *net, int l, int step,
+                                                           size_t m, size_t d, size_t c0,
+                                                           size_t c1, real *v) {
+    FN(affine) a;
+    if (c1 <= c0 || !FN(link_view)(net, l, c0, &a)) return;
+    FN(link_step_fn) f = step == LINK_FORWARD ? FN(affine_forward)
+                         : step == LINK_VJP   ? FN(affine_vjp) /* (a planted one: ops/affine.h) */
+                                              : FN(affine_jvp);
+    if (c0 == 0 && c1 == d)
+        f(&a, m, d, v, v);
+    else
+        for (size_t i = 0; i < m; i++) f(&a, 1, c1 - c0, v + i * d + c0, v + i * d + c0);
+}
+
 /* A tape fits a net made with the same dtype and widths (else buffers would overflow):
    CR_ERR_ARG for NULL or a tape of other widths, CR_ERR_DTYPE when the net or the
    tape is not of this function's dtype (an _f32 call on a float64 net). */
@@ -98,7 +124,8 @@ void CR_TYPED(cr_net_forward_walk_f32, cr_net_forward_walk_f64)(
         /* r_l = h_{l−1} W_l + b_l: the linear op (layer 0 of a deep net by the packed kernel) */
         FN(linear_forward_share)(n, din, dout, in, FN(net_w)(net, l), FN(net_b)(net, l), 0, dout,
                                  r, l == 0 && L > 1 ? w0t : NULL);
-        /* (an affine link after linear layer l, r' = r ∘ a + c, goes here) */
+        /* z_l = (r_l − μ)/√(v + ε)·γ + β: the affine link after layer l (BatchNorm), if any */
+        FN(net_link_apply)(net, l, LINK_FORWARD, n, dout, 0, dout, r);
         if (l + 1 < L) /* h_l = act(r_l), through the op table */
             R_ACT(net->act[l])->forward(n * dout, r, h);
         in = h;
@@ -163,7 +190,12 @@ void CR_TYPED(cr_net_reverse_walk_f32, cr_net_reverse_walk_f64)(
                                               l < L - 1 ? tape->post[l] : tape->out, g, gr});
             g = gr;
         }
-        /* (an affine link after linear layer l, r' = r ∘ a + c, scales G by a here) */
+        if (net->link_form[l + 1] != CR_AFFINE_NONE) { /* G <- G ∘ γ/√(v + ε): the link after l */
+            real *gr = g == buf0 || g == buf1 ? (real *)g : buf1;
+            if (gr != g) memcpy(gr, g, n * dout * sizeof(real));
+            FN(net_link_apply)(net, l, LINK_VJP, n, dout, 0, dout, gr);
+            g = gr;
+        }
         real *gh = l > 0 ? (g == buf0 ? buf1 : buf0) : o->dx; /* G on h_{l−1} (x for l = 0) */
         if (gh) /* G_h <- G W_lᵀ, with the W_l of the forward pass */
             FN(linear_vjp_share)(n, 1, din, dout, FN(net_w)(net, l), g, 0, din, gh, din,
@@ -225,7 +257,8 @@ cr_status CR_TYPED(cr_net_jvp_f32, cr_net_jvp_f64)(const cr_net *net, cr_tape *t
         size_t din = net->dims[l], dout = net->dims[l + 1];
         /* Ṙ <- Ṫ W */
         FN(linear_jvp)(n, din, dout, FN(net_w)(net, l), t, out);
-        if (l + 1 < L) /* Ḣ <- Ṙ ∘ act'(r) */
+        FN(net_link_apply)(net, l, LINK_JVP, n, dout, 0, dout, out); /* Ż <- Ṙ ∘ a, a link after l */
+        if (l + 1 < L) /* Ḣ <- Ż ∘ act'(z) */
             R_ACT(net->act[l])->jvp(n * dout, tape->pre[l], tape->post[l], out, out);
         t = out;
         real *s = out;
@@ -280,6 +313,15 @@ cr_status CR_TYPED(cr_net_input_jacobian_chain_f32, cr_net_input_jacobian_chain_
     size_t cols = k;
     for (int l = L - 1; l >= 0; l--) {
         size_t din = net->dims[l], dout = net->dims[l + 1];
+        FN(affine) a;
+        if (FN(link_view)(net, l, 0, &a)) {
+            /* M <- M · ∂z_l/∂r_l = M · diag(a), the link after layer l, as a full matrix */
+            FN(affine_jacobian)(&a, dout, op_jac);
+            GEMM(0, 0, k, dout, dout, 1, m, cols, op_jac, dout, 0, m_next, dout);
+            real *s = m;
+            m = m_next;
+            m_next = s;
+        }
         /* M <- M · ∂r_l/∂h_(l−1) = M · W_lᵀ      (K×dout)(dout×din) */
         FN(linear_jacobian)(din, dout, FN(net_w)(net, l), op_jac);
         GEMM(0, 0, k, din, dout, 1, m, cols, op_jac, din, 0, m_next, din);

@@ -17,6 +17,20 @@
 #include "ops/linear.tmpl.h"
 
 /*
+ * The affine link after linear layer l (link l + 1 of cr_net: BatchNorm in
+ * inference mode, src/ops/affine.tmpl.c): step LINK_FORWARD z_l <- link(r_l),
+ * LINK_VJP G_r <- G_z ∘ a, LINK_JVP Ż <- Ṙ ∘ a, in place on rows [0, m) and
+ * columns [c0, c1) of v (row stride d); nothing when layer l has no link. The
+ * tape's pre[l] holds z_l, the activation's input. The link is exact and
+ * linear: every client of the walk (a relaxation, a tangent) takes the same
+ * step, so it is not the pluggable diagonal step.
+ */
+enum { LINK_FORWARD, LINK_VJP, LINK_JVP };
+void CR_TYPED(cr_net_link_apply_f32, cr_net_link_apply_f64)(const cr_net *net, int l, int step,
+                                                           size_t m, size_t d, size_t c0,
+                                                           size_t c1, real *v);
+
+/*
  * The diagonal link of the reverse walk: where the chain does G_r = G_h ∘ a'(r_l)
  * (the Jacobian of h_l = a(r_l) is diag(a'(r_l))), the walk calls
  * diag.fn(diag.ctx, &link) with:

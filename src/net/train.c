@@ -35,6 +35,8 @@ cr_status cr_train_ws_create(const cr_net *net, size_t max_batch, size_t n_examp
                              cr_train_ws **out) {
     *out = NULL;
     if (!net || max_batch == 0 || !cr_net_is_plain_classifier(net)) return CR_ERR_ARG;
+    for (int l = 0; l < net->n_layers; l++) /* BatchNorm links: not trained (docs/batchnorm.md) */
+        if (net->link_form[l + 1] != CR_AFFINE_NONE) return CR_ERR_ARG;
     if (net->dtype != CR_F32) return CR_ERR_DTYPE;
     if (n_examples > UINT32_MAX) return CR_ERR_OVERFLOW;
     size_t d = net->dims[0], xb, gb, yb, pb, zb, maxdim = 0; /* maxdim: Σ input widths */
