@@ -71,10 +71,15 @@ double chk_tail64(const cr_net *net64, int l, const double *r, const double *y, 
    l: writes in (the input of layer l, dims[l]) and r (dims[l+1]). work: 2 * max width. */
 void chk_forward_to64(const cr_net *net64, int l, const double *x, double *in, double *r,
                       double *work);
-/* Plain-loop element-wise activation and its derivative, float64 (the oracle). */
+/* Plain-loop element-wise activation and its derivative, float64 (the oracle):
+   the row's independent formula (act_table.h), NaN for a row without one. */
 double chk_act64(cr_activation act, double r);
+/* 1 when act's row has an independent formula (0: its checks fail, reported). */
+int chk_act_has_oracle(cr_activation act);
 /* Its derivative a'(r) (ReLU: 0 at the kink, as the op file). */
 double chk_act_deriv64(cr_activation act, double r);
+/* The same formula with h = a(r) given (the tape's), for a formula in h. */
+double chk_act_deriv64_at(cr_activation act, double r, double h);
 
 /* The activation the chain runs (its selected backend) in dtype; buffers of dtype. */
 const char *chk_act_backend(cr_dtype t, cr_activation act);

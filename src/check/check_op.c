@@ -341,7 +341,7 @@ cr_status cr_check_net_ops(const cr_net *net, size_t n, const void *x, const voi
     if (!x64 || !y64 || !in || !r || !work || cr_net_convert(net, CR_F64, &net64) != CR_OK) goto done;
     const void *ty = (const char *)y + e * K * cr_dtype_size(t);
     int pos = 0;
-    char name[32];
+    char name[96];
     for (int l = 0; l < L; l++) {
         /* the operating point of example e: the input of layer l and its r, float64 */
         chk_forward_to64(net64, l, x64, in, r, work);
@@ -363,14 +363,16 @@ cr_status cr_check_net_ops(const cr_net *net, size_t n, const void *x, const voi
         }
         if (l + 1 < L) {
             c.act = net->act[l];
-            snprintf(name, sizeof name, "%s", cr_activation_name(net->act[l]));
+            snprintf(name, sizeof name, "%s%s", cr_activation_name(net->act[l]),
+                     chk_act_has_oracle(net->act[l]) ? "" : " (no oracle)");
             cr_check_op a = {name, ++pos, t, net->dims[l + 1], net->dims[l + 1], &c,
                              act_fwd64, act_jac, act_vjp, act_jvp, 0};
             if ((st = cr_check_op_run(&a, r, &o, rep))) goto done;
         } else {
             if (net->has_out_act) { /* the output activation o = a_out(θ), at θ */
                 c.act = net->out_act;
-                snprintf(name, sizeof name, "%s (output)", cr_activation_name(net->out_act));
+                snprintf(name, sizeof name, "%s (output)%s", cr_activation_name(net->out_act),
+                         chk_act_has_oracle(net->out_act) ? "" : " (no oracle)");
                 cr_check_op a = {name, ++pos, t, K, K, &c, act_fwd64, act_jac, act_vjp, act_jvp, 0};
                 if ((st = cr_check_op_run(&a, r, &o, rep))) goto done;
                 for (size_t j = 0; j < K; j++) r[j] = chk_act64(net->out_act, r[j]); /* r <- o */
