@@ -172,7 +172,7 @@ int cr_model_parse_file(const char *path, const unsigned char *buf, size_t len, 
                         cr_error *err);
 
 /*
- * ONNX (src/io/onnx.c, protobuf decoding in src/io/protobuf.c). Reads the MLP
+ * ONNX (src/io/onnx_*.c, protobuf decoding in src/io/protobuf.c). Reads the MLP
  * graphs exporters write: Gemm (alpha, beta, transB; transA = 0) or MatMul
  * (+ Add as its bias) per layer, Relu/Sigmoid/Tanh between layers, optionally
  * Softmax or LogSoftmax at the end; Flatten (axis 1) or Reshape to [N, D];

@@ -1,18 +1,15 @@
 /*
- * dataset.c — labelled datasets: loading by name (Fashion-MNIST, IDX folders,
- * CSV, X,Y pairs of .npy/IDX files), seeded train/validation split and
- * per-feature standardisation.
+ * dataset.c — labelled datasets: the type (options, free, from arrays),
+ * seeded train/validation split and per-feature standardisation. Loading by
+ * name is in dataset_load.c.
  */
 #include "chainrule_data.h"
 
-#include <errno.h>
 #include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
-#include <sys/stat.h>
 
 cr_dataset_options cr_dataset_options_default(void) {
     cr_dataset_options o = CR_DATASET_OPTIONS_INIT;
@@ -149,128 +146,6 @@ int cr_dataset_from_arrays(const char *x_name, const cr_array *x, const char *y_
     }
     out->k = opt->k ? opt->k : onehot ? kk : (size_t)max_label + 1;
     return 0;
-}
-
-/* ---------------------------------------------------------------- loading */
-
-static int ends_with_ci(const char *s, const char *suffix) {
-    size_t a = strlen(s), b = strlen(suffix);
-    return a >= b && strcasecmp(s + a - b, suffix) == 0;
-}
-
-static int is_dir(const char *path) {
-    struct stat st;
-    return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
-}
-
-static int is_file(const char *path) {
-    struct stat st;
-    return stat(path, &st) == 0 && S_ISREG(st.st_mode);
-}
-
-static int read_array(const char *path, cr_array *a, cr_error *err) {
-    if (ends_with_ci(path, ".npy")) return cr_npy_read(path, a, err);
-    return cr_idx_read(path, a, err);
-}
-
-static int load_pair(const char *xpath, const char *ypath, const cr_dataset_options *opt,
-                     cr_dataset *out, cr_error *err) {
-    cr_array x = {0}, y = {0};
-    int rc = -1;
-    if (read_array(xpath, &x, err)) goto done;
-    if (read_array(ypath, &y, err)) goto done;
-    rc = cr_dataset_from_arrays(xpath, &x, ypath, &y, opt, out, err);
-done:
-    cr_array_free(&x);
-    cr_array_free(&y);
-    return rc;
-}
-
-/* Finds "<dir>/<prefix>-<kind>..." among the usual spellings; 0 if found. */
-static int find_idx(const char *dir, const char *prefix, const char *kind, int idxn, char *out,
-                    size_t cap) {
-    static const char *const fmts[] = {"%s/%s-%s-idx%d-ubyte", "%s/%s-%s-idx%d-ubyte.gz",
-                                       "%s/%s-%s.idx%d-ubyte", "%s/%s-%s.idx%d-ubyte.gz"};
-    for (size_t i = 0; i < sizeof fmts / sizeof fmts[0]; i++) {
-        int w = snprintf(out, cap, fmts[i], dir, prefix, kind, idxn);
-        if (w > 0 && (size_t)w < cap && is_file(out)) return 0;
-    }
-    return -1;
-}
-
-static int load_idx_dir(const char *dir, int test, const cr_dataset_options *opt,
-                        cr_dataset *out, cr_error *err) {
-    const char *prefix = test ? "t10k" : "train";
-    char xp[4096], yp[4096];
-    if (find_idx(dir, prefix, "images", 3, xp, sizeof xp))
-        return cr_error_set(err, "%s: no %s-images-idx3-ubyte[.gz] in this folder", dir, prefix);
-    if (find_idx(dir, prefix, "labels", 1, yp, sizeof yp))
-        return cr_error_set(err, "%s: no %s-labels-idx1-ubyte[.gz] in this folder", dir, prefix);
-    return load_pair(xp, yp, opt, out, err);
-}
-
-int cr_dataset_load(const char *spec, cr_dataset *out, const cr_dataset_options *opt,
-                    cr_error *err) {
-    memset(out, 0, sizeof *out);
-    if (!spec || !*spec) return cr_error_set(err, "empty dataset name");
-
-    const char *comma = strchr(spec, ',');
-    if (comma) {
-        size_t a = (size_t)(comma - spec);
-        char *xp = malloc(a + 1);
-        if (!xp) return cr_error_set(err, "%s: out of memory", spec);
-        memcpy(xp, spec, a);
-        xp[a] = 0;
-        const char *yp = comma + 1;
-        int rc;
-        if (!*xp || !*yp || strchr(yp, ','))
-            rc = cr_error_set(err, "%s: expected X,Y: two files, inputs and labels", spec);
-        else
-            rc = load_pair(xp, yp, opt, out, err);
-        free(xp);
-        return rc;
-    }
-    if (ends_with_ci(spec, ".csv")) return cr_csv_read(spec, opt, out, err);
-
-    /* DIR, DIR:train, DIR:test */
-    size_t len = strlen(spec), base_len = len;
-    int test = 0;
-    if (ends_with_ci(spec, ":test")) {
-        test = 1;
-        base_len = len - 5;
-    } else if (ends_with_ci(spec, ":train")) {
-        base_len = len - 6;
-    }
-    char base[4096];
-    if (base_len == 0 || base_len >= sizeof base)
-        return cr_error_set(err, "%s: not a dataset name", spec);
-    memcpy(base, spec, base_len);
-    base[base_len] = 0;
-
-    const char *dir = base;
-    if (strcmp(base, "fashion-mnist") == 0) {
-        const char *env = getenv("CR_FASHION_MNIST_DIR");
-        dir = env && *env ? env : CR_FASHION_MNIST_DIR;
-        if (!is_dir(dir))
-            return cr_error_set(err,
-                                "fashion-mnist: folder %s not found (install Debian's "
-                                "dataset-fashion-mnist or set CR_FASHION_MNIST_DIR)",
-                                dir);
-    } else if (strcmp(base, "mnist") == 0 && !is_dir(base)) {
-        dir = "/usr/share/datasets/mnist";
-        if (!is_dir(dir))
-            return cr_error_set(err, "mnist: no folder ./mnist or %s with the IDX files", dir);
-    }
-    if (!is_dir(dir)) {
-        struct stat st;
-        if (stat(dir, &st) != 0)
-            return cr_error_set(err, "%s: %s", dir, strerror(errno));
-        return cr_error_set(err,
-                            "%s: not a dataset: expected a folder of IDX files, a .csv file or "
-                            "X,Y (.npy or IDX files)",
-                            spec);
-    }
-    return load_idx_dir(dir, test, opt, out, err);
 }
 
 /* ---------------------------------------------------------------- split */

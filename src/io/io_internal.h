@@ -44,4 +44,9 @@ int cr_io_safetensors_write_views(const char *path, size_t n_tensors, const char
                                   const char *const *keys, const char *const *values,
                                   cr_error *err);
 
+/* The model in a parsed safetensors file (model.c); keep_extra: keep the tensors
+   and metadata that are not the model's in out->extra. */
+int cr_io_model_build(const char *name, const cr_safetensors *st, cr_model *out, int keep_extra,
+                      cr_error *err);
+
 #endif

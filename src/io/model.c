@@ -128,8 +128,8 @@ static int state_dict_hint(const char *name, const cr_safetensors *st, cr_error 
                         name);
 }
 
-static int model_build(const char *name, const cr_safetensors *st, cr_model *out, int keep_extra,
-                       cr_error *err) {
+int cr_io_model_build(const char *name, const cr_safetensors *st, cr_model *out, int keep_extra,
+                      cr_error *err) {
     memset(out, 0, sizeof *out);
     const char *fmt = cr_safetensors_meta(st, "format");
     if (!fmt)
@@ -355,7 +355,7 @@ int cr_model_from_safetensors(const char *name, const cr_safetensors *st, cr_mod
         memset(out, 0, sizeof *out);
         return cr_error_set(err, "%s: invalid argument", name);
     }
-    return model_build(name, st, out, 1, err);
+    return cr_io_model_build(name, st, out, 1, err);
 }
 
 void cr_model_free(cr_model *model) {
@@ -365,69 +365,6 @@ void cr_model_free(cr_model *model) {
     cr_array_free(&model->input_std);
     cr_safetensors_free(&model->extra);
     memset(model, 0, sizeof *model);
-}
-
-cr_model_file_kind cr_model_file_detect(const unsigned char *buf, size_t len) {
-    if (!buf) return CR_MODEL_FILE_UNKNOWN;
-    if (len >= 4 && !memcmp(buf, "PK\3\4", 4)) return CR_MODEL_FILE_TORCH_ZIP;
-    if (len >= 2 && buf[0] == 0x80 && buf[1] >= 2 && buf[1] <= 5) return CR_MODEL_FILE_PICKLE;
-    if (len >= 9 && buf[8] == '{') return CR_MODEL_FILE_SAFETENSORS;
-    if (cr_onnx_looks_like(buf, len)) return CR_MODEL_FILE_ONNX;
-    return CR_MODEL_FILE_UNKNOWN;
-}
-
-/* from_file: name is the path of the file whose bytes buf holds (an ONNX model's
-   external data is then read from its folder). */
-static int model_parse(const char *name, const unsigned char *buf, size_t len, cr_model *out,
-                       int keep_extra, int from_file, cr_error *err) {
-    memset(out, 0, sizeof *out);
-    switch (cr_model_file_detect(buf, len)) {
-    case CR_MODEL_FILE_TORCH_ZIP:
-    case CR_MODEL_FILE_PICKLE:
-        return cr_error_set(err, "%s: a PyTorch pickle (torch.save); chainrule does not read "
-                                 "pickles: export the model with torch.onnx.export(model, x, "
-                                 "\"model.onnx\"), or save its state dict with "
-                                 "safetensors.torch.save_file(model.state_dict(), "
-                                 "\"sd.safetensors\") and run chainrule convert", name);
-    case CR_MODEL_FILE_ONNX:
-        return from_file ? cr_onnx_parse_file(name, buf, len, out, err)
-                         : cr_onnx_parse(name, buf, len, out, err);
-    default: break; /* safetensors, or the safetensors reader names what is wrong */
-    }
-    cr_safetensors st;
-    if (cr_safetensors_parse(name, buf, len, &st, err)) return -1;
-    int rc = model_build(name, &st, out, keep_extra, err);
-    cr_safetensors_free(&st);
-    return rc;
-}
-
-int cr_model_parse(const char *name, const unsigned char *buf, size_t len, cr_model *out,
-                   cr_error *err) {
-    if (!name) name = "(model)";
-    if (!out) return cr_error_set(err, "%s: invalid argument", name);
-    return model_parse(name, buf, len, out, 1, 0, err);
-}
-
-int cr_model_parse_file(const char *path, const unsigned char *buf, size_t len, cr_model *out,
-                        cr_error *err) {
-    if (!path) return cr_model_parse(NULL, buf, len, out, err);
-    if (!out) return cr_error_set(err, "%s: invalid argument", path);
-    return model_parse(path, buf, len, out, 1, 1, err);
-}
-
-static int model_read(const char *path, cr_model *out, int keep_extra, cr_error *err) {
-    memset(out, 0, sizeof *out);
-    unsigned char *buf;
-    size_t len;
-    if (cr_read_file(path, SIZE_MAX, &buf, &len, err)) return -1;
-    int rc = model_parse(path, buf, len, out, keep_extra, 1, err);
-    free(buf);
-    return rc;
-}
-
-int cr_model_load_full(const char *path, cr_model *out, cr_error *err) {
-    if (!out) return cr_error_set(err, "%s: invalid argument", path ? path : "(null)");
-    return model_read(path, out, 1, err);
 }
 
 /* Scalar i of a real buffer of dtype t, as double / stored from a double. */
@@ -459,21 +396,6 @@ int cr_model_fold_standardization(const cr_model *m, cr_net *net, cr_error *err)
         }
         real_set(t, net->params, net->b_offset[0] + q, b);
     }
-    return 0;
-}
-
-int cr_model_load(const char *path, cr_net **out, cr_error *err) {
-    if (!out) return cr_error_set(err, "%s: invalid argument", path ? path : "(null)");
-    *out = NULL;
-    cr_model m;
-    if (model_read(path, &m, 0, err)) return -1;
-    if (cr_model_fold_standardization(&m, m.net, err)) {
-        cr_model_free(&m);
-        return -1;
-    }
-    *out = m.net;
-    m.net = NULL;
-    cr_model_free(&m);
     return 0;
 }
 

@@ -1,6 +1,6 @@
 /*
  * A small, bounded protobuf wire-format reader and writer (private to the io
- * layer; used by the ONNX reader and writer, src/io/onnx.c).
+ * layer; used by the ONNX reader and writer, src/io/onnx_*.c).
  *
  * Reading never copies: a field's payload is a slice of the caller's buffer.
  * Every length is checked against the bytes left in the enclosing message

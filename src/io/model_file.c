@@ -1,0 +1,88 @@
+/*
+ * Model files: which format a file is (cr_model_file_detect), parsing it by
+ * its content (safetensors through model.c, ONNX through onnx_import.c;
+ * PyTorch pickles are refused with the way out), and loading it from a path.
+ * The model object, its safetensors form and saving are in model.c.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "io_internal.h"
+
+cr_model_file_kind cr_model_file_detect(const unsigned char *buf, size_t len) {
+    if (!buf) return CR_MODEL_FILE_UNKNOWN;
+    if (len >= 4 && !memcmp(buf, "PK\3\4", 4)) return CR_MODEL_FILE_TORCH_ZIP;
+    if (len >= 2 && buf[0] == 0x80 && buf[1] >= 2 && buf[1] <= 5) return CR_MODEL_FILE_PICKLE;
+    if (len >= 9 && buf[8] == '{') return CR_MODEL_FILE_SAFETENSORS;
+    if (cr_onnx_looks_like(buf, len)) return CR_MODEL_FILE_ONNX;
+    return CR_MODEL_FILE_UNKNOWN;
+}
+
+/* from_file: name is the path of the file whose bytes buf holds (an ONNX model's
+   external data is then read from its folder). */
+static int model_parse(const char *name, const unsigned char *buf, size_t len, cr_model *out,
+                       int keep_extra, int from_file, cr_error *err) {
+    memset(out, 0, sizeof *out);
+    switch (cr_model_file_detect(buf, len)) {
+    case CR_MODEL_FILE_TORCH_ZIP:
+    case CR_MODEL_FILE_PICKLE:
+        return cr_error_set(err, "%s: a PyTorch pickle (torch.save); chainrule does not read "
+                                 "pickles: export the model with torch.onnx.export(model, x, "
+                                 "\"model.onnx\"), or save its state dict with "
+                                 "safetensors.torch.save_file(model.state_dict(), "
+                                 "\"sd.safetensors\") and run chainrule convert", name);
+    case CR_MODEL_FILE_ONNX:
+        return from_file ? cr_onnx_parse_file(name, buf, len, out, err)
+                         : cr_onnx_parse(name, buf, len, out, err);
+    default: break; /* safetensors, or the safetensors reader names what is wrong */
+    }
+    cr_safetensors st;
+    if (cr_safetensors_parse(name, buf, len, &st, err)) return -1;
+    int rc = cr_io_model_build(name, &st, out, keep_extra, err);
+    cr_safetensors_free(&st);
+    return rc;
+}
+
+int cr_model_parse(const char *name, const unsigned char *buf, size_t len, cr_model *out,
+                   cr_error *err) {
+    if (!name) name = "(model)";
+    if (!out) return cr_error_set(err, "%s: invalid argument", name);
+    return model_parse(name, buf, len, out, 1, 0, err);
+}
+
+int cr_model_parse_file(const char *path, const unsigned char *buf, size_t len, cr_model *out,
+                        cr_error *err) {
+    if (!path) return cr_model_parse(NULL, buf, len, out, err);
+    if (!out) return cr_error_set(err, "%s: invalid argument", path);
+    return model_parse(path, buf, len, out, 1, 1, err);
+}
+
+static int model_read(const char *path, cr_model *out, int keep_extra, cr_error *err) {
+    memset(out, 0, sizeof *out);
+    unsigned char *buf;
+    size_t len;
+    if (cr_read_file(path, SIZE_MAX, &buf, &len, err)) return -1;
+    int rc = model_parse(path, buf, len, out, keep_extra, 1, err);
+    free(buf);
+    return rc;
+}
+
+int cr_model_load_full(const char *path, cr_model *out, cr_error *err) {
+    if (!out) return cr_error_set(err, "%s: invalid argument", path ? path : "(null)");
+    return model_read(path, out, 1, err);
+}
+
+int cr_model_load(const char *path, cr_net **out, cr_error *err) {
+    if (!out) return cr_error_set(err, "%s: invalid argument", path ? path : "(null)");
+    *out = NULL;
+    cr_model m;
+    if (model_read(path, &m, 0, err)) return -1;
+    if (cr_model_fold_standardization(&m, m.net, err)) {
+        cr_model_free(&m);
+        return -1;
+    }
+    *out = m.net;
+    m.net = NULL;
+    cr_model_free(&m);
+    return 0;
+}

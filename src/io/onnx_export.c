@@ -1,0 +1,236 @@
+/*
+ * ONNX export: Gemm (transB = 1, the [out, in] weights as they are) per layer,
+ * Relu/Sigmoid/Tanh between, Sub/Div first when the model standardises its
+ * input, output "logits" [N, K], opset 13, weights in raw_data. A net with an
+ * output activation or the squared-error head ends in that activation (the
+ * last Gemm's "theta", then "output") or the last Gemm ("output"), and
+ * metadata_props "chainrule.head" names its head.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "onnx_internal.h"
+#include "protobuf.h"
+
+/* TensorProto: name, dims, data type, raw little-endian data. */
+static void put_tensor(cr_pb_writer *w, const char *name, int ndim, const size_t *dims,
+                       cr_dtype dt, const void *data, size_t count) {
+    cr_pb_writer t = {0};
+    for (int d = 0; d < ndim; d++) cr_pb_put_varint(&t, 1, dims[d]);
+    cr_pb_put_varint(&t, 2, dt == CR_F64 ? OX_DOUBLE : OX_FLOAT);
+    cr_pb_put_string(&t, 8, name);
+    size_t es = cr_dtype_size(dt), bytes = count * es;
+    unsigned char *raw = malloc(bytes ? bytes : 1);
+    if (!raw) {
+        t.oom = 1;
+    } else {
+        for (size_t i = 0; i < count; i++) {
+            const unsigned char *src = (const unsigned char *)data + i * es;
+            if (dt == CR_F64) {
+                uint64_t u;
+                memcpy(&u, src, 8);
+                cr_io_put_le64(raw + i * 8, u);
+            } else {
+                uint32_t u;
+                memcpy(&u, src, 4);
+                cr_io_put_le32(raw + i * 4, u);
+            }
+        }
+        cr_pb_put_bytes(&t, 9, raw, bytes);
+        free(raw);
+    }
+    cr_pb_put_message(w, 5, &t);
+    cr_pb_writer_free(&t);
+}
+
+/* NodeProto with up to 3 inputs and an optional int attribute. */
+static void put_node(cr_pb_writer *g, const char *op, const char *name, const char *const *in,
+                     int n_in, const char *out, const char *attr, int64_t attr_value) {
+    cr_pb_writer n = {0};
+    for (int i = 0; i < n_in; i++) cr_pb_put_string(&n, 1, in[i]);
+    cr_pb_put_string(&n, 2, out);
+    cr_pb_put_string(&n, 3, name);
+    cr_pb_put_string(&n, 4, op);
+    if (attr) {
+        cr_pb_writer a = {0};
+        cr_pb_put_string(&a, 1, attr);
+        cr_pb_put_varint(&a, 3, (uint64_t)attr_value);
+        cr_pb_put_varint(&a, 20, 2); /* AttributeProto.INT */
+        cr_pb_put_message(&n, 5, &a);
+        cr_pb_writer_free(&a);
+    }
+    cr_pb_put_message(g, 1, &n);
+    cr_pb_writer_free(&n);
+}
+
+/* ValueInfoProto name: tensor of elem type, shape [batch (symbolic), d]. */
+static void put_value(cr_pb_writer *g, uint32_t field, const char *name, cr_dtype dt, size_t d) {
+    cr_pb_writer v = {0}, type = {0}, tt = {0}, shape = {0}, d0 = {0}, d1 = {0};
+    cr_pb_put_string(&d0, 2, "N");
+    cr_pb_put_varint(&d1, 1, d);
+    cr_pb_put_message(&shape, 1, &d0);
+    cr_pb_put_message(&shape, 1, &d1);
+    cr_pb_put_varint(&tt, 1, dt == CR_F64 ? OX_DOUBLE : OX_FLOAT);
+    cr_pb_put_message(&tt, 2, &shape);
+    cr_pb_put_message(&type, 1, &tt);
+    cr_pb_put_string(&v, 1, name);
+    cr_pb_put_message(&v, 2, &type);
+    cr_pb_put_message(g, field, &v);
+    cr_pb_writer_free(&v);
+    cr_pb_writer_free(&type);
+    cr_pb_writer_free(&tt);
+    cr_pb_writer_free(&shape);
+    cr_pb_writer_free(&d0);
+    cr_pb_writer_free(&d1);
+}
+
+int cr_onnx_encode(const char *path, const cr_model *model, unsigned char **out, size_t *out_len,
+                   cr_error *err) {
+    if (!path) path = "(onnx)";
+    if (!out || !out_len) return cr_error_set(err, "%s: invalid argument", path);
+    *out = NULL;
+    *out_len = 0;
+    if (!model || !model->net) return cr_error_set(err, "%s: no network to save", path);
+    const cr_net *net = model->net;
+    int L = net->n_layers;
+    if (L < 1 || L > CR_MAX_LAYERS || (net->dtype != CR_F32 && net->dtype != CR_F64))
+        return cr_error_set(err, "%s: invalid network", path);
+    for (int l = 0; l + 1 < L; l++)
+        if (net->act[l] != CR_ACT_RELU && net->act[l] != CR_ACT_TANH &&
+            net->act[l] != CR_ACT_SIGMOID)
+            return cr_error_set(err, "%s: hidden layer %d's activation %s is not written to ONNX "
+                                     "(relu, tanh and sigmoid are)", path, l + 1,
+                                cr_activation_name(net->act[l]));
+    cr_dtype dt = net->dtype;
+    size_t es = cr_dtype_size(dt), D = net->dims[0];
+    int norm = model->input_mean.data && model->input_std.data;
+    if (norm && (model->input_mean.count != D || model->input_std.count != D))
+        return cr_error_set(err, "%s: input.mean/std do not have %zu entries", path, D);
+    const int plain = cr_net_is_plain_classifier(net);
+    static const char *const onnx_act[CR_ACT_COUNT] = {[CR_ACT_RELU] = "Relu",
+                                                      [CR_ACT_SIGMOID] = "Sigmoid",
+                                                      [CR_ACT_TANH] = "Tanh"};
+    if (net->has_out_act && ((unsigned)net->out_act >= CR_ACT_COUNT || !onnx_act[net->out_act]))
+        return cr_error_set(err, "%s: the output activation %s has no ONNX op in opset 13", path,
+                            cr_activation_name(net->out_act));
+    const char *out_name = plain ? "logits" : "output";
+    cr_pb_writer g = {0}, m = {0}, ops = {0};
+    char prev[32] = "input", cur[32], wn[32], bn[32], nm[32];
+    cr_pb_put_string(&g, 2, "chainrule");
+    /* standardisation: (input - mean) / std, constants in the net's dtype */
+    void *mean = NULL, *sd = NULL;
+    if (norm) {
+        mean = malloc(D * es);
+        sd = malloc(D * es);
+        if (!mean || !sd) g.oom = 1;
+        for (size_t f = 0; mean && sd && f < D; f++) {
+            double mv = model->input_mean.dtype == CR_ARRAY_F64
+                            ? ((const double *)model->input_mean.data)[f]
+                            : ((const float *)model->input_mean.data)[f];
+            double sv = model->input_std.dtype == CR_ARRAY_F64
+                            ? ((const double *)model->input_std.data)[f]
+                            : ((const float *)model->input_std.data)[f];
+            if (dt == CR_F64) ((double *)mean)[f] = mv, ((double *)sd)[f] = sv;
+            else ((float *)mean)[f] = (float)mv, ((float *)sd)[f] = (float)sv;
+        }
+        const char *sub_in[2] = {"input", "input.mean"}, *div_in[2] = {"centered", "input.std"};
+        put_node(&g, "Sub", "standardise_sub", sub_in, 2, "centered", NULL, 0);
+        put_node(&g, "Div", "standardise_div", div_in, 2, "standardised", NULL, 0);
+        strcpy(prev, "standardised");
+    }
+    for (int l = 0; l < L; l++) {
+        snprintf(wn, sizeof wn, "fc%d.weight", l + 1);
+        snprintf(bn, sizeof bn, "fc%d.bias", l + 1);
+        snprintf(nm, sizeof nm, "fc%d", l + 1);
+        snprintf(cur, sizeof cur, "%s", l + 1 < L ? nm : net->has_out_act ? "theta" : out_name);
+        const char *in[3] = {prev, wn, bn};
+        put_node(&g, "Gemm", nm, in, 3, cur, "transB", 1);
+        strcpy(prev, cur);
+        if (l + 1 < L) {
+            const char *an = cr_activation_name(net->act[l]);
+            const char *op = net->act[l] == CR_ACT_RELU ? "Relu"
+                             : net->act[l] == CR_ACT_TANH ? "Tanh" : "Sigmoid";
+            snprintf(cur, sizeof cur, "%s%d", an, l + 1);
+            const char *ain[1] = {prev};
+            put_node(&g, op, cur, ain, 1, cur, NULL, 0);
+            strcpy(prev, cur);
+        }
+    }
+    if (net->has_out_act) { /* o = a_out(θ) */
+        const char *ain[1] = {"theta"};
+        put_node(&g, onnx_act[net->out_act], "output_activation", ain, 1, out_name, NULL, 0);
+    }
+    /* initializers: the weights [out, in] (transposed back from the net's [in, out]) */
+    for (int l = 0; l < L && !g.oom; l++) {
+        size_t din = net->dims[l], dout = net->dims[l + 1], shape[2] = {dout, din};
+        unsigned char *wt = malloc(din * dout * es);
+        if (!wt) {
+            g.oom = 1;
+            break;
+        }
+        const unsigned char *p = (const unsigned char *)net->params + net->w_offset[l] * es;
+        for (size_t j = 0; j < dout; j++)
+            for (size_t i = 0; i < din; i++) memcpy(wt + (j * din + i) * es, p + (i * dout + j) * es, es);
+        snprintf(wn, sizeof wn, "fc%d.weight", l + 1);
+        snprintf(bn, sizeof bn, "fc%d.bias", l + 1);
+        put_tensor(&g, wn, 2, shape, dt, wt, din * dout);
+        free(wt);
+        put_tensor(&g, bn, 1, &dout, dt, (const unsigned char *)net->params + net->b_offset[l] * es,
+                   dout);
+    }
+    if (norm && mean && sd) {
+        put_tensor(&g, "input.mean", 1, &D, dt, mean, D);
+        put_tensor(&g, "input.std", 1, &D, dt, sd, D);
+    }
+    free(mean);
+    free(sd);
+    put_value(&g, 11, "input", dt, D);
+    put_value(&g, 12, out_name, dt, net->dims[L]);
+    cr_pb_put_varint(&m, 1, 7); /* ir_version 7 (opset 13) */
+    cr_pb_put_string(&m, 2, "chainrule");
+    cr_pb_put_string(&m, 3, CR_VERSION_STRING);
+    cr_pb_put_message(&m, 7, &g);
+    cr_pb_put_string(&ops, 1, "");
+    cr_pb_put_varint(&ops, 2, 13);
+    cr_pb_put_message(&m, 8, &ops);
+    cr_pb_writer meta = {0};
+    if (!plain) { /* metadata_props: StringStringEntryProto {key 1, value 2} */
+        cr_pb_put_string(&meta, 1, "chainrule.head");
+        cr_pb_put_string(&meta, 2, cr_head_name(net->head));
+        cr_pb_put_message(&m, 14, &meta);
+    }
+    cr_pb_writer_free(&meta);
+    int rc = -1;
+    if (m.oom) {
+        cr_error_set(err, "%s: out of memory", path);
+    } else {
+        *out = m.p;
+        *out_len = m.len;
+        m.p = NULL;
+        rc = 0;
+    }
+    cr_pb_writer_free(&g);
+    cr_pb_writer_free(&m);
+    cr_pb_writer_free(&ops);
+    return rc;
+}
+
+int cr_onnx_write(const char *path, const cr_model *model, cr_error *err) {
+    if (!path) return cr_error_set(err, "(null): invalid output path");
+    unsigned char *buf;
+    size_t len;
+    if (cr_onnx_encode(path, model, &buf, &len, err)) return -1;
+    cr_atomic_file af;
+    int rc = -1;
+    if (cr_atomic_open(&af, path, err) == 0) {
+        if (fwrite(buf, 1, len, (FILE *)af.fp) != len) {
+            cr_atomic_abort(&af);
+            cr_error_set(err, "%s: write error", path);
+        } else {
+            rc = cr_atomic_commit(&af, err);
+        }
+    }
+    free(buf);
+    return rc;
+}
