@@ -4,7 +4,8 @@
 Run as:  /usr/bin/python3 tests/torch_jacobian.py path/to/chainrule
 Exits 77 (CTest: skipped) when torch or numpy is not installed.
 
-A float64 model (784-32-16-10, tanh then sigmoid, written by `chainrule init`, with
+A float64 model (784-32-16-10, tanh then sigmoid, then each activation of `chainrule
+--list-activations` in both hidden layers, written by `chainrule init`, with
 non-zero biases added here) is loaded in torch by parsing the safetensors header with
 json + struct; for random inputs the Jacobians of the probabilities and of the logits
 from all three modes (rev, fwd, closed) must equal torch.autograd.functional.jacobian
@@ -23,6 +24,9 @@ try:
 except ImportError:
     print("torch or numpy not installed: skipped")
     sys.exit(77)
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from activations import chainrule_activations, torch_fn  # noqa: E402
 
 
 def read_st(path):
@@ -52,8 +56,6 @@ def write_st(path, meta, tensors):
 
 
 def torch_model(meta, t):
-    acts = {"sigmoid": torch.sigmoid, "tanh": torch.tanh, "relu": torch.relu,
-            "gelu": torch.nn.functional.gelu}
     names = meta["activations"].split(",")
     layers = [(torch.from_numpy(t[f"fc{i}.weight"]), torch.from_numpy(t[f"fc{i}.bias"]), a)
               for i, a in enumerate(names, start=1)]
@@ -62,13 +64,15 @@ def torch_model(meta, t):
         for w, b, a in layers:
             x = x @ w.T + b
             if a != "softmax":
-                x = acts[a](x)
+                x = torch_fn(a)(x)
         return x
     return logits
 
 
 def main():
-    for acts in ("tanh,sigmoid", "gelu,gelu"):
+    # every row of the op table (chainrule --list-activations), after tanh,sigmoid
+    rows = [f"{a},{a}" for a, _, _ in chainrule_activations(sys.argv[1])]
+    for acts in ["tanh,sigmoid"] + rows:
         rc = run(sys.argv[1], acts)
         if rc:
             return rc
