@@ -193,7 +193,7 @@ double *chk_to_f64(cr_dtype t, const void *src, size_t n) {
    oracle_d, expressions in r and h), never the op files' code. A row without
    one has (NAN): its checks fail and say so (chk_act_has_oracle). */
 static double oracle_h(cr_activation act, double r) {
-#define CR_ACT_ORACLE_H(e, name, init, op, opset, alpha, pattern, st, sm, dt, dm, oh, od) \
+#define CR_ACT_ORACLE_H(e, fn, name, init, op, opset, alpha, pattern, st, sm, dt, dm, oh, od) \
     case e: return (oh);
     switch (act) {
         CR_ACT_ROWS(CR_ACT_ORACLE_H)
@@ -204,7 +204,7 @@ static double oracle_h(cr_activation act, double r) {
 
 static double oracle_d(cr_activation act, double r, double h) {
     (void)h;
-#define CR_ACT_ORACLE_D(e, name, init, op, opset, alpha, pattern, st, sm, dt, dm, oh, od) \
+#define CR_ACT_ORACLE_D(e, fn, name, init, op, opset, alpha, pattern, st, sm, dt, dm, oh, od) \
     case e: return (od);
     switch (act) {
         CR_ACT_ROWS(CR_ACT_ORACLE_D)

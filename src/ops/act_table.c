@@ -37,12 +37,12 @@ static const cr_act_ops_f32 sigmoid_fast_f32 = {
 
 /* What a user sees of a row (chainrule.h's cr_activation_info), from its X(...). */
 #define CR_ACT_INFO(name, init, op, opset, alpha, pattern, st, sm, dt, dm) \
-    {#name, init, op, opset, alpha, pattern, st, sm, dt, dm}
-#define CR_ACT_RUN_ROW(e, name, init, op, opset, alpha, pattern, st, sm, dt, dm, oh, od) \
-    [e] = {e, #name, init, CR_ACT_SELECTED_F32(e), CR_ACT_SELECTED_F64(e),              \
+    {name, init, op, opset, alpha, pattern, st, sm, dt, dm}
+#define CR_ACT_RUN_ROW(e, fn, name, init, op, opset, alpha, pattern, st, sm, dt, dm, oh, od) \
+    [e] = {e, name, init, CR_ACT_SELECTED_F32(e), CR_ACT_SELECTED_F64(e),              \
            CR_ACT_INFO(name, init, op, opset, alpha, pattern, st, sm, dt, dm), NULL},
-#define CR_ACT_PLAIN_ROW(e, name, init, op, opset, alpha, pattern, st, sm, dt, dm, oh, od) \
-    [e] = {e, #name, init, &cr_act_reference_f32[e], &cr_act_reference_f64[e],           \
+#define CR_ACT_PLAIN_ROW(e, fn, name, init, op, opset, alpha, pattern, st, sm, dt, dm, oh, od) \
+    [e] = {e, name, init, &cr_act_reference_f32[e], &cr_act_reference_f64[e],           \
            CR_ACT_INFO(name, init, op, opset, alpha, pattern, st, sm, dt, dm), NULL},
 /* Constant initialisers: no thread can see a row half-made. */
 cr_act_entry cr_act_table[CR_ACT_COUNT] = {CR_ACT_ROWS(CR_ACT_RUN_ROW)};

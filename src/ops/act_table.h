@@ -44,14 +44,15 @@
 /*
  * The rows. Everything a user sees of an activation is in its row:
  *
- *   X(enum value, op name, init,
+ *   X(enum value, op name, name, init,
  *     onnx_op, onnx_opset, onnx_alpha, onnx_pattern,
  *     symbol_text, symbol_tex, deriv_text, deriv_tex,
  *     oracle_h, oracle_d)
  *
  * op name     the prefix of the op file's functions, cr_NAME_forward_f32 ...
- *             cr_NAME_deriv2_f64, and the name that cr_activation_name
- *             prints, models store and every list of activations shows.
+ *             cr_NAME_deriv2_f64 (an identifier: leaky_relu).
+ * name        the name that cr_activation_name prints, cr_activation_parse
+ *             reads, models store and every list of activations shows.
  * init        what CR_INIT_AUTO picks for the weights of a layer feeding it.
  * onnx_op     the ONNX op that is this activation (import, and export when
  *             onnx_opset <= the writer's opset), or NULL; onnx_opset the
@@ -71,23 +72,23 @@
  *             so a row is never checked against its own op file. (NAN) for
  *             a row without one: the check then reports it and fails.
  */
-#define CR_ACT_ROWS(X)                                                                             \
-    X(CR_ACT_SIGMOID, sigmoid, CR_INIT_XAVIER,                                                     \
-      "Sigmoid", 1, NAN, CR_ACT_ONNX_NODE,                                                         \
-      "σ", "\\sigma", "{h}∘(1−{h})", "{h} \\circ (1 - {h})",                                      \
-      (r >= 0 ? 1 / (1 + exp(-r)) : exp(r) / (1 + exp(r))), (h * (1 - h)))                         \
-    X(CR_ACT_TANH, tanh, CR_INIT_XAVIER,                                                           \
-      "Tanh", 1, NAN, CR_ACT_ONNX_NODE,                                                            \
-      "tanh", "\\tanh", "(1−{h}∘{h})", "(1 - {h} \\circ {h})",                                    \
-      (tanh(r)), (1 - h * h))                                                                      \
-    X(CR_ACT_RELU, relu, CR_INIT_HE,                                                               \
-      "Relu", 1, NAN, CR_ACT_ONNX_NODE,                                                            \
-      "relu", "\\mathrm{relu}", "1[{r}>0]", "\\mathbb{1}[{r} > 0]",                               \
-      (r > 0 ? r : 0), (r > 0 ? 1 : 0))                                                            \
-    X(CR_ACT_GELU, gelu, CR_INIT_HE,                                                               \
-      "Gelu", 20, NAN, CR_ACT_ONNX_ERF,                                                            \
-      "gelu", "\\mathrm{gelu}", "(Φ({r})+{r}∘φ({r}))", "(\\Phi({r}) + {r} \\circ \\varphi({r}))", \
-      (0.5 * r * (1 + erf(r / sqrt(2.0)))),                                                        \
+#define CR_ACT_ROWS(X)                                                                                     \
+    X(CR_ACT_SIGMOID, sigmoid, "sigmoid", CR_INIT_XAVIER,                                                  \
+      "Sigmoid", 1, NAN, CR_ACT_ONNX_NODE,                                                                 \
+      "σ", "\\sigma", "{h}∘(1−{h})", "{h} \\circ (1 - {h})",                                               \
+      (r >= 0 ? 1 / (1 + exp(-r)) : exp(r) / (1 + exp(r))), (h * (1 - h)))                                 \
+    X(CR_ACT_TANH, tanh, "tanh", CR_INIT_XAVIER,                                                           \
+      "Tanh", 1, NAN, CR_ACT_ONNX_NODE,                                                                    \
+      "tanh", "\\tanh", "(1−{h}∘{h})", "(1 - {h} \\circ {h})",                                             \
+      (tanh(r)), (1 - h * h))                                                                              \
+    X(CR_ACT_RELU, relu, "relu", CR_INIT_HE,                                                               \
+      "Relu", 1, NAN, CR_ACT_ONNX_NODE,                                                                    \
+      "relu", "\\mathrm{relu}", "1[{r}>0]", "\\mathbb{1}[{r} > 0]",                                        \
+      (r > 0 ? r : 0), (r > 0 ? 1 : 0))                                                                    \
+    X(CR_ACT_GELU, gelu, "gelu", CR_INIT_HE,                                                               \
+      "Gelu", 20, NAN, CR_ACT_ONNX_ERF,                                                                    \
+      "gelu", "\\mathrm{gelu}", "(Φ({r})+{r}∘φ({r}))", "(\\Phi({r}) + {r} \\circ \\varphi({r}))",          \
+      (0.5 * r * (1 + erf(r / sqrt(2.0)))),                                                                \
       (0.5 * (1 + erf(r / sqrt(2.0))) + r * exp(-0.5 * r * r) / sqrt(2 * 3.14159265358979323846)))
 
 /* The functions of one activation for one scalar type (see above). */
