@@ -339,7 +339,17 @@ def test_activations(d):
                    "--out", path)
             onnx.checker.check_model(onnx.load(path))
             x = np.random.default_rng(2).uniform(-2, 2, (7, 6)).astype(dt)
-            logits = t1.ort_run(path, x, d)
+            xo, lo = os.path.join(d, "ort_x.npy"), os.path.join(d, "ort_y.npy")
+            np.save(xo, x)
+            p = subprocess.run([t1.ort_python(), "-c", t1.ORT_SCRIPT, path, xo, lo],
+                               capture_output=True, text=True)
+            if p.returncode and "NOT_IMPLEMENTED" in p.stderr:  # e.g. no double Softplus kernel
+                print(f"  {name}: onnxruntime has no {dts} kernel for it: not run there in {dts}")
+                continue
+            t1.check(p.returncode == 0, f"{name}: onnxruntime {dts}: {p.stderr.strip()[-300:]}")
+            if p.returncode:
+                continue
+            logits = np.load(lo)
             np.save(os.path.join(d, "xa.npy"), x)
             t1.run("predict", "--model", path, "--inputs", os.path.join(d, "xa.npy"), "--out",
                    os.path.join(d, "pa.npy"))
