@@ -15,6 +15,7 @@ TORCH = {
     "tanh": (torch.tanh, torch.nn.Tanh),
     "relu": (torch.relu, torch.nn.ReLU),
     "gelu": (torch.nn.functional.gelu, torch.nn.GELU),
+    "softplus": (torch.nn.functional.softplus, torch.nn.Softplus),
 }
 
 

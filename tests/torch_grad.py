@@ -42,7 +42,8 @@ def load_chainrule_model(path):
     t = {k: torch.from_numpy(np.frombuffer(data[v["data_offsets"][0]:v["data_offsets"][1]],
                                            dtype=dt[v["dtype"]]).reshape(v["shape"]).copy())
          for k, v in header.items()}
-    acts = {"sigmoid": torch.nn.Sigmoid, "tanh": torch.nn.Tanh, "relu": torch.nn.ReLU, "gelu": torch.nn.GELU}
+    acts = {"sigmoid": torch.nn.Sigmoid, "tanh": torch.nn.Tanh, "relu": torch.nn.ReLU, "gelu": torch.nn.GELU,
+            "softplus": torch.nn.Softplus}
     layers = []
     if "input.mean" in t:
         layers.append(Standardize(t["input.mean"], t["input.std"]))

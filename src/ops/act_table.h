@@ -89,7 +89,11 @@
       "Gelu", 20, NAN, CR_ACT_ONNX_ERF,                                                                    \
       "gelu", "\\mathrm{gelu}", "(Φ({r})+{r}∘φ({r}))", "(\\Phi({r}) + {r} \\circ \\varphi({r}))",          \
       (0.5 * r * (1 + erf(r / sqrt(2.0)))),                                                                \
-      (0.5 * (1 + erf(r / sqrt(2.0))) + r * exp(-0.5 * r * r) / sqrt(2 * 3.14159265358979323846)))
+      (0.5 * (1 + erf(r / sqrt(2.0))) + r * exp(-0.5 * r * r) / sqrt(2 * 3.14159265358979323846)))         \
+    X(CR_ACT_SOFTPLUS, softplus, "softplus", CR_INIT_HE,                                                   \
+      "Softplus", 1, NAN, CR_ACT_ONNX_NODE,                                                                \
+      "softplus", "\\mathrm{softplus}", "σ({r})", "\\sigma({r})",                                          \
+      (r > 0 ? r + log1p(exp(-r)) : log1p(exp(r))), (1 / (1 + exp(-r))))
 
 /* The functions of one activation for one scalar type (see above). */
 typedef struct {

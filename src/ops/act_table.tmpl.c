@@ -10,6 +10,7 @@
 #include "tanh.tmpl.c"
 #include "relu.tmpl.c"
 #include "gelu.tmpl.c"
+#include "softplus.tmpl.c"
 
 #if defined(CR_REAL_F32)
 #define CR_ACT_REF_ROWS cr_act_reference_f32
