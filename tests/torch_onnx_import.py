@@ -355,7 +355,10 @@ def test_activations(d):
                    os.path.join(d, "pa.npy"))
             lt = torch.from_numpy(logits.astype(np.float64))
             e = t1.relerr(np.load(os.path.join(d, "pa.npy")), torch.softmax(lt, 1).numpy())
-            t1.check(e <= t1.TOL[dt], f"{name}: chainrule's ONNX in onnxruntime {dts}: {e:.2e}")
+            # an ONNX alpha is a float attribute: onnxruntime's float64 LeakyRelu multiplies by
+            # float(0.01), chainrule (and PyTorch) by 0.01 (import reads the row's exact value)
+            tol = 1e-7 if ":alpha=" in form and dt == np.float64 else t1.TOL[dt]
+            t1.check(e <= tol, f"{name}: chainrule's ONNX in onnxruntime {dts}: {e:.2e} > {tol:g}")
             print(f"  {name}: chainrule's ONNX ({','.join(ops(path))}) in onnxruntime, {dts}: {e:.1e}")
     # PyTorch's tanh-approximate GELU is not chainrule's gelu: refused by name
     net = torch.nn.Sequential(torch.nn.Linear(6, 8), torch.nn.GELU(approximate="tanh"), torch.nn.Linear(8, 3))

@@ -1,4 +1,5 @@
 /* chainrule: the command. Dispatches to one subcommand per file (cmd_*.c). */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -78,8 +79,9 @@ int main(int argc, char **argv) {
             const char *form = in->onnx_pattern == CR_ACT_ONNX_SIGMOID_MUL ? "Sigmoid+Mul"
                                : in->onnx_op                             ? in->onnx_op
                                                                          : "-";
-            printf("%s %s %s\n", in->name, form,
-                   cr_onnx_supported((cr_activation)a) ? "export" : "import-only");
+            printf("%s %s", in->name, form);
+            if (!isnan(in->onnx_alpha)) printf(":alpha=%g", in->onnx_alpha); /* LeakyRelu's */
+            printf(" %s\n", cr_onnx_supported((cr_activation)a) ? "export" : "import-only");
         }
         return CLI_OK;
     }
