@@ -242,6 +242,22 @@ void cr_softplus_deriv_f32(size_t count, const float *r, const float *h, float *
 void cr_softplus_deriv_f64(size_t count, const double *r, const double *h, double *d);
 void cr_softplus_deriv2_f32(size_t count, const float *r, const float *h, float *d2);
 void cr_softplus_deriv2_f64(size_t count, const double *r, const double *h, double *d2);
+void cr_leaky_relu_forward_f32(size_t count, const float *r, float *h);
+void cr_leaky_relu_forward_f64(size_t count, const double *r, double *h);
+void cr_leaky_relu_jacobian_f32(size_t d, const float *r, const float *h, float *jac);
+void cr_leaky_relu_jacobian_f64(size_t d, const double *r, const double *h, double *jac);
+void cr_leaky_relu_vjp_f32(size_t count, const float *r, const float *h, const float *g,
+                           float *gr);
+void cr_leaky_relu_vjp_f64(size_t count, const double *r, const double *h, const double *g,
+                           double *gr);
+void cr_leaky_relu_jvp_f32(size_t count, const float *r, const float *h, const float *rd,
+                           float *hd);
+void cr_leaky_relu_jvp_f64(size_t count, const double *r, const double *h, const double *rd,
+                           double *hd);
+void cr_leaky_relu_deriv_f32(size_t count, const float *r, const float *h, float *d);
+void cr_leaky_relu_deriv_f64(size_t count, const double *r, const double *h, double *d);
+void cr_leaky_relu_deriv2_f32(size_t count, const float *r, const float *h, float *d2);
+void cr_leaky_relu_deriv2_f64(size_t count, const double *r, const double *h, double *d2);
 
 /* softmax per row: yhat = S(theta). Jacobian diag(yhat) - yhat^T yhat (K x K, full),
    VJP yhat o (g - <g, yhat>), JVP yhat o (td - <td, yhat>). */
@@ -316,6 +332,7 @@ typedef enum {
     CR_ACT_RELU = 2,
     CR_ACT_GELU = 3, /* r Φ(r), the exact (erf) form */
     CR_ACT_SOFTPLUS = 4, /* ln(1 + e^r) */
+    CR_ACT_LEAKY_RELU = 5, /* r for r > 0, 0.01 r otherwise ("leaky-relu") */
     CR_ACT_COUNT
 } cr_activation;
 

@@ -16,6 +16,7 @@ TORCH = {
     "relu": (torch.relu, torch.nn.ReLU),
     "gelu": (torch.nn.functional.gelu, torch.nn.GELU),
     "softplus": (torch.nn.functional.softplus, torch.nn.Softplus),
+    "leaky-relu": (torch.nn.functional.leaky_relu, torch.nn.LeakyReLU),  # slope 0.01 by default
 }
 
 

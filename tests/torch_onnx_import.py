@@ -331,6 +331,24 @@ def test_activations(d):
                 tag = f"{name}: torch.onnx.export opset {opset} {np.dtype(dt).name} ({','.join(ops(path))})"
                 ep, eg, _ = t1.compare_cli(d, path, x, y, lambda v: net(v), dt, tag)
                 print(f"  {tag}: predict {ep:.1e}, grad {eg:.1e}")
+        if ":alpha=" in form:  # the op with another alpha is another function: refused by name
+            op, alpha = form.split(":alpha=")
+            h = onnx.helper
+            w1 = h.make_tensor("w1", onnx.TensorProto.FLOAT, [4, 3], np.ones(12).tolist())
+            w2 = h.make_tensor("w2", onnx.TensorProto.FLOAT, [2, 4], np.ones(8).tolist())
+            g = h.make_graph([h.make_node("Gemm", ["x", "w1"], ["r"], transB=1),
+                              h.make_node(op, ["r"], ["a"], alpha=2 * float(alpha)),
+                              h.make_node("Gemm", ["a", "w2"], ["logits"], transB=1)], "g",
+                             [h.make_tensor_value_info("x", onnx.TensorProto.FLOAT, ["N", 3])],
+                             [h.make_tensor_value_info("logits", onnx.TensorProto.FLOAT, ["N", 2])],
+                             [w1, w2])
+            path = os.path.join(d, f"alpha_{name}.onnx")
+            onnx.save(h.make_model(g, opset_imports=[h.make_opsetid("", 13)]), path)
+            np.save(os.path.join(d, "x3.npy"), np.zeros((2, 3), np.float32))
+            msg = refused(["predict", "--model", path, "--inputs", os.path.join(d, "x3.npy"), "--out",
+                           os.path.join(d, "never.npy")], [f"alpha {2 * float(alpha):g}", name],
+                          f"{name}: {op} with alpha {2 * float(alpha):g}")
+            print(f"  {name}: {op} alpha={2 * float(alpha):g} refused: {msg}")
         if not written:
             continue
         for dt, dts in ((np.float32, "float32"), (np.float64, "float64")):

@@ -93,7 +93,11 @@
     X(CR_ACT_SOFTPLUS, softplus, "softplus", CR_INIT_HE,                                                   \
       "Softplus", 1, NAN, CR_ACT_ONNX_NODE,                                                                \
       "softplus", "\\mathrm{softplus}", "σ({r})", "\\sigma({r})",                                          \
-      (r > 0 ? r + log1p(exp(-r)) : log1p(exp(r))), (1 / (1 + exp(-r))))
+      (r > 0 ? r + log1p(exp(-r)) : log1p(exp(r))), (1 / (1 + exp(-r))))                                   \
+    X(CR_ACT_LEAKY_RELU, leaky_relu, "leaky-relu", CR_INIT_HE,                                             \
+      "LeakyRelu", 1, 0.01, CR_ACT_ONNX_NODE,                                                              \
+      "lrelu", "\\mathrm{lrelu}", "(1[{r}>0]+0.01·1[{r}≤0])", "(\\mathbb{1}[{r} > 0] + 0.01\\,\\mathbb{1}[{r} \\le 0])", \
+      (r > 0 ? r : r / 100), (r > 0 ? 1 : 1 / 100.0))
 
 /* The functions of one activation for one scalar type (see above). */
 typedef struct {

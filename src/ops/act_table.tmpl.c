@@ -11,6 +11,7 @@
 #include "relu.tmpl.c"
 #include "gelu.tmpl.c"
 #include "softplus.tmpl.c"
+#include "leaky_relu.tmpl.c"
 
 #if defined(CR_REAL_F32)
 #define CR_ACT_REF_ROWS cr_act_reference_f32
