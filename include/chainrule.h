@@ -258,6 +258,18 @@ void cr_leaky_relu_deriv_f32(size_t count, const float *r, const float *h, float
 void cr_leaky_relu_deriv_f64(size_t count, const double *r, const double *h, double *d);
 void cr_leaky_relu_deriv2_f32(size_t count, const float *r, const float *h, float *d2);
 void cr_leaky_relu_deriv2_f64(size_t count, const double *r, const double *h, double *d2);
+void cr_silu_forward_f32(size_t count, const float *r, float *h);
+void cr_silu_forward_f64(size_t count, const double *r, double *h);
+void cr_silu_jacobian_f32(size_t d, const float *r, const float *h, float *jac);
+void cr_silu_jacobian_f64(size_t d, const double *r, const double *h, double *jac);
+void cr_silu_vjp_f32(size_t count, const float *r, const float *h, const float *g, float *gr);
+void cr_silu_vjp_f64(size_t count, const double *r, const double *h, const double *g, double *gr);
+void cr_silu_jvp_f32(size_t count, const float *r, const float *h, const float *rd, float *hd);
+void cr_silu_jvp_f64(size_t count, const double *r, const double *h, const double *rd, double *hd);
+void cr_silu_deriv_f32(size_t count, const float *r, const float *h, float *d);
+void cr_silu_deriv_f64(size_t count, const double *r, const double *h, double *d);
+void cr_silu_deriv2_f32(size_t count, const float *r, const float *h, float *d2);
+void cr_silu_deriv2_f64(size_t count, const double *r, const double *h, double *d2);
 
 /* softmax per row: yhat = S(theta). Jacobian diag(yhat) - yhat^T yhat (K x K, full),
    VJP yhat o (g - <g, yhat>), JVP yhat o (td - <td, yhat>). */
@@ -333,6 +345,7 @@ typedef enum {
     CR_ACT_GELU = 3, /* r Φ(r), the exact (erf) form */
     CR_ACT_SOFTPLUS = 4, /* ln(1 + e^r) */
     CR_ACT_LEAKY_RELU = 5, /* r for r > 0, 0.01 r otherwise ("leaky-relu") */
+    CR_ACT_SILU = 6, /* r σ(r) */
     CR_ACT_COUNT
 } cr_activation;
 

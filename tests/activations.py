@@ -17,6 +17,7 @@ TORCH = {
     "gelu": (torch.nn.functional.gelu, torch.nn.GELU),
     "softplus": (torch.nn.functional.softplus, torch.nn.Softplus),
     "leaky-relu": (torch.nn.functional.leaky_relu, torch.nn.LeakyReLU),  # slope 0.01 by default
+    "silu": (torch.nn.functional.silu, torch.nn.SiLU),
 }
 
 

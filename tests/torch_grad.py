@@ -43,7 +43,7 @@ def load_chainrule_model(path):
                                            dtype=dt[v["dtype"]]).reshape(v["shape"]).copy())
          for k, v in header.items()}
     acts = {"sigmoid": torch.nn.Sigmoid, "tanh": torch.nn.Tanh, "relu": torch.nn.ReLU, "gelu": torch.nn.GELU,
-            "softplus": torch.nn.Softplus, "leaky-relu": torch.nn.LeakyReLU}
+            "softplus": torch.nn.Softplus, "leaky-relu": torch.nn.LeakyReLU, "silu": torch.nn.SiLU}
     layers = []
     if "input.mean" in t:
         layers.append(Standardize(t["input.mean"], t["input.std"]))

@@ -97,7 +97,14 @@
     X(CR_ACT_LEAKY_RELU, leaky_relu, "leaky-relu", CR_INIT_HE,                                             \
       "LeakyRelu", 1, 0.01, CR_ACT_ONNX_NODE,                                                              \
       "lrelu", "\\mathrm{lrelu}", "(1[{r}>0]+0.01·1[{r}≤0])", "(\\mathbb{1}[{r} > 0] + 0.01\\,\\mathbb{1}[{r} \\le 0])", \
-      (r > 0 ? r : r / 100), (r > 0 ? 1 : 1 / 100.0))
+      (r > 0 ? r : r / 100), (r > 0 ? 1 : 1 / 100.0))                                                      \
+    X(CR_ACT_SILU, silu, "silu", CR_INIT_HE,                                                               \
+      NULL, 0, NAN, CR_ACT_ONNX_SIGMOID_MUL,                                                               \
+      "silu", "\\mathrm{silu}", "(σ({r})∘(1+{r}∘(1−σ({r}))))",                                             \
+      "(\\sigma({r}) \\circ (1 + {r} \\circ (1 - \\sigma({r}))))",                                         \
+      (r >= 0 ? r / (1 + exp(-r)) : r * exp(r) / (1 + exp(r))),                                            \
+      (r >= 0 ? (1 + exp(-r) + r * exp(-r)) / ((1 + exp(-r)) * (1 + exp(-r)))                              \
+              : exp(r) * (1 + exp(r) + r) / ((1 + exp(r)) * (1 + exp(r)))))
 
 /* The functions of one activation for one scalar type (see above). */
 typedef struct {

@@ -12,6 +12,7 @@
 #include "gelu.tmpl.c"
 #include "softplus.tmpl.c"
 #include "leaky_relu.tmpl.c"
+#include "silu.tmpl.c"
 
 #if defined(CR_REAL_F32)
 #define CR_ACT_REF_ROWS cr_act_reference_f32
