@@ -1,6 +1,6 @@
 /*
  * test_abt_kernel — the packed C = A Bᵀ kernel of the closed-form Jacobian
- * (src/net/abt_kernel.h) against a float64 reference:
+ * (src/kernels/abt.h) against a float64 reference:
  *   - every shape edge: n below, at and past a panel (16, 32), k = 1, one row,
  *     examples of 1..15 rows (blocks of 8..14 rows and the generic path);
  *   - C at every offset from a 64-byte line (the packing's shift), with a row
@@ -26,7 +26,7 @@
 #include <cmocka.h>
 
 #include "chainrule.h"
-#include "net/abt_kernel.h"
+#include "kernels/abt.h"
 #include "testutil.h"
 
 static const float SENTINEL = 12345.0f;

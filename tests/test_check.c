@@ -12,7 +12,7 @@
  *   (and a wrong fast sigmoid kernel), planted through the table's test hook
  *   cr_act_replace so that the chain itself runs them; wrong linear and
  *   softmax+cross-entropy derivatives given to cr_check_op_run; wrong versions
- *   of the packed W_1 kernel (abt_kernel.h) planted through cr_abt_replace.
+ *   of the packed W_1 kernel (kernels/abt.h) planted through cr_abt_replace.
  *   Each is caught and named by its layer and op (or Jacobian mode).
  */
 #include <math.h>
@@ -28,7 +28,7 @@
 #include "chainrule.h"
 #include "chainrule_check.h"
 #include "chainrule_data.h"
-#include "net/abt_kernel.h"
+#include "kernels/abt.h"
 #include "ops/act_table.h"
 #include "testutil.h"
 
@@ -451,7 +451,7 @@ static const char *const abt_fault_names[ABT_FAULTS] = {"none", "last term dropp
                                                         "columns shifted by one",
                                                         "derived row +sum", "masked tail dropped"};
 
-/* cr_abt_gemm's contract (abt_kernel.h: C = A Bᵀ over the packed panels, the
+/* cr_abt_gemm's contract (kernels/abt.h: C = A Bᵀ over the packed panels, the
    derived row of each example minus the sum of its other rows) in plain
    loops, with one fault of a vectorised kernel planted: each sum stops one
    term short; every column read from the next column of the panel; the

@@ -176,7 +176,7 @@ static void test_jvp(void **state) {
 
 /* float32 against float64, every mode, logits and probabilities; the second
    net has the seed network's shape, where the closed form of float32 runs the
-   packed kernel (abt_kernel.h) with streamed stores and the zero-row-sum row. */
+   packed kernel (kernels/abt.h) with streamed stores and the zero-row-sum row. */
 static void test_f32(void **state) {
     (void)state;
     static const size_t shapes[2][3] = {{30, 16, 10}, {784, 128, 10}};

@@ -1,7 +1,8 @@
 /*
  * test_kernels — the kernel sets (chainrule.h, cr_isa) against the portable
- * reference (src/net/train_kernels.c). Every kernel of the training loop is
- * run under every set this CPU can run on the same inputs, and its outputs
+ * references (src/kernels/linear.c, elementwise.c, optim.c). Every kernel of
+ * the training loop is run under every set this CPU can run on the same
+ * inputs, and its outputs
  * must equal the portable set's byte for byte (every variant does the same
  * operations per element in the same order):
  *   - sizes around the register widths (1, 7-10, 15-17, 31-33, 63-65,
@@ -24,7 +25,9 @@
 #include <cmocka.h>
 
 #include "chainrule.h"
-#include "net/train_kernels.h"
+#include "kernels/elementwise.h"
+#include "kernels/linear.h"
+#include "kernels/optim.h"
 #include "testutil.h"
 
 static const size_t SIZES[] = {1, 2, 7, 8, 9, 10, 15, 16, 17, 31, 32, 33,
@@ -210,7 +213,8 @@ static void test_sigmoid(void **state) {
     const size_t n_sets = other_sets(sets);
     enum { MAX = 1003 };
     float *ref = malloc(MAX * sizeof(float)), *ref_vjp = malloc(MAX * sizeof(float));
-    assert_true(ref && ref_vjp);
+    float *row = malloc(MAX * sizeof(float));
+    assert_true(ref && ref_vjp && row);
     for (size_t count = 0; count <= MAX; count = count < 70 ? count + 1 : MAX + 1) {
         const size_t n = count <= 70 ? count : MAX, off = count % 4;
         float *r = floats_at(n, off, -100, 100, 0.05, count + 7);
@@ -225,7 +229,17 @@ static void test_sigmoid(void **state) {
             const cr_isa isa = v == 0 ? CR_ISA_PORTABLE : sets[v - 1];
             assert_int_equal(cr_isa_select(isa), CR_OK);
             cr_sigmoid_fast_f32(n, r, h);
-            cr_sigmoid_vjp_fast_f32(n, h, g, gr);
+            /* the VJP: a vector kernel under avx2/avx512 only; the portable
+               set's is the op's own function (src/ops/sigmoid.tmpl.c) */
+            for (size_t i = 0; i < n; i++) gr[i] = -7.0f;
+            assert_int_equal(cr_sigmoid_vjp_simd_f32(n, h, g, gr), v != 0);
+            if (v == 0) {
+                for (size_t i = 0; i < n; i++) assert_true(gr[i] == -7.0f); /* untouched */
+                cr_sigmoid_vjp_f32(n, r, h, g, gr);
+            }
+            /* and the sigmoid row of the op table (what the chain runs) gives these bits */
+            cr_activation_vjp_f32(CR_ACT_SIGMOID, n, r, h, g, row);
+            assert_same(row, gr, n, isa, "sigmoid row's vjp", n);
             if (v == 0) {
                 memcpy(ref, h, n * sizeof *h);
                 memcpy(ref_vjp, gr, n * sizeof *gr);
@@ -255,6 +269,7 @@ static void test_sigmoid(void **state) {
     }
     free(ref);
     free(ref_vjp);
+    free(row);
 }
 
 /* b = a colsum(G) and b = beta b + a colsum(G), n = 1, 3 and 64 rows */

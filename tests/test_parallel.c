@@ -182,7 +182,7 @@ static void test_input_grad_matches_tape_and_fd(void **state) {
 }
 
 /* float32 at the seed network's shape, where the chain's last step is the packed
-   kernel (abt_kernel.h), against float64: the input gradient and class gradients. */
+   kernel (kernels/abt.h), against float64: the input gradient and class gradients. */
 static void test_input_grad_f32_at_seed_shape(void **state) {
     (void)state;
     static const size_t dims[] = {784, 128, 10};

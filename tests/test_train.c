@@ -17,7 +17,7 @@
 
 #include "chainrule.h"
 #include "chainrule_data.h"
-#include "net/train_kernels.h"
+#include "kernels/elementwise.h"
 #include "net/train_pool.h"
 #include "testutil.h"
 

@@ -14,7 +14,7 @@
 #include <string.h>
 
 #include "check_internal.h"
-#include "net/abt_kernel.h"
+#include "kernels/abt.h"
 
 /* Finite-difference Jacobian (dout x din) of op->forward64 at in, and its error. */
 static cr_status fd_jacobian(const cr_check_op *op, const double *in, double *jac, double *err) {

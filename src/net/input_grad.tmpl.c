@@ -13,7 +13,7 @@
  * with its own tape, so that every gemm is single-threaded and a chunk's
  * activations stay in its core's cache. In float32 the two large products,
  * x W_0 forward and (G_h ∘ a'(r_0)) W_0ᵀ at the end of the chain, are passes
- * of abt_kernel.h with W_0 packed once per call (iu_pack).
+ * of kernels/abt.h with W_0 packed once per call (iu_pack).
  */
 #include "core/parallel.h"
 #include "input_util.tmpl.h"

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "abt_kernel.h"
+#include "kernels/abt.h"
 #include "net_private.tmpl.h"
 
 static inline const real *FN(iu_w)(const cr_net *net, int l) {
@@ -48,7 +48,7 @@ static inline void FN(iu_class_cotangent)(size_t k, size_t c, const real *yhat, 
     if (of_probs) FN(softmax_vjp)(1, k, yhat, g, g);
 }
 
-/* W_0 packed both ways for the float32 kernel (abt_kernel.h): w0 (B = W_0)
+/* W_0 packed both ways for the float32 kernel (kernels/abt.h): w0 (B = W_0)
    for the VJP chain's last step, lined up with an output that starts at
    `out`, and w0t (B = W_0ᵀ) for the forward product x W_0. Both stay without
    data where the kernel does not pay (float64, or not cr_abt_pays). */

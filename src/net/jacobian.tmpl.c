@@ -19,7 +19,7 @@
  *           example's K rows by its own a' (no diagonal matrix is formed). The
  *           first factor is never formed either: (diag(ŷ) − ŷᵀŷ) W_Lᵀ is a
  *           diagonal scaling minus a rank-one term. In float32 the last step,
- *           "· diag(a'_1) W_1ᵀ", is one pass of abt_kernel.h, which writes each
+ *           "· diag(a'_1) W_1ᵀ", is one pass of kernels/abt.h, which writes each
  *           value of the Jacobian once and, for the probabilities, derives one
  *           row per example from the others (the rows of ∂ŷ/∂x sum to zero).
  *
@@ -31,7 +31,7 @@
  * ~ D·(Σ d_l d_{l+1}); for D = 784, K = 10 reverse is ~80× cheaper, which is
  * what `auto` decides from K and D.
  */
-#include "abt_kernel.h"
+#include "kernels/abt.h"
 #include "core/parallel.h"
 #include "input_util.tmpl.h"
 

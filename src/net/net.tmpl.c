@@ -23,7 +23,7 @@
 
 #include "net_private.tmpl.h"
 #if defined(CR_REAL_F32)
-#include "train_kernels.h" /* column sums and the per-example kernels */
+#include "kernels/linear.h" /* column sums and the per-example kernels */
 #endif
 
 static const real *FN(net_w)(const cr_net *net, int l) {
@@ -47,7 +47,7 @@ static cr_status FN(tape_check)(const cr_net *net, const cr_tape *tape) {
 }
 
 /* b[lo:hi) <- beta b[lo:hi) + alpha Σ_i G[i, lo:hi) (G: n rows of stride ld); beta == 0
-   overwrites. In float32 a whole row by the vectorised kernel of train_kernels.c. */
+   overwrites. In float32 a whole row by the vectorised kernel of kernels/linear.c. */
 static void FN(colsum_share)(size_t n, size_t ld, size_t lo, size_t hi, real alpha,
                              const real *g, real beta, real *b) {
 #if defined(CR_REAL_F32)

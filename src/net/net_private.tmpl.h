@@ -9,7 +9,7 @@
 #ifndef CR_NET_PRIVATE_TMPL_H
 #define CR_NET_PRIVATE_TMPL_H
 
-#include "abt_kernel.h"
+#include "kernels/abt.h"
 
 /*
  * The two halves of each layer (training's two workers). A walk runs in
@@ -67,7 +67,7 @@ static inline void cr_walk_barrier(const cr_walk_split *s) {
  * The product of every VJP of a linear layer, G_in = G Wᵀ (G: n × dout, W:
  * din × dout, G_in: n × din, row stride ld_in), on the share [lo, hi) of the
  * inputs: G_in[:, lo:hi) <- G W[lo:hi, :]ᵀ. In float32, when w_packed holds W
- * packed (abt_kernel.h) and the share is whole, by one pass of the packed
+ * packed (kernels/abt.h) and the share is whole, by one pass of the packed
  * kernel with n = n_ex · kr rows (and `derived` as cr_abt_gemm); otherwise
  * one gemm.
  */
@@ -77,7 +77,7 @@ void CR_TYPED(cr_linear_vjp_share_f32, cr_linear_vjp_share_f64)(
 
 /*
  * Options of the forward walk (zero-initialise, then set):
- *   w0t     float32: W_0ᵀ packed (abt_kernel.h), x W_0 by the kernel, or NULL.
+ *   w0t     float32: W_0ᵀ packed (kernels/abt.h), x W_0 by the kernel, or NULL.
  *   split   the worker's halves (cr_walk_next): columns of each hidden layer,
  *           then rows of the batch for the last layer, a barrier after each
  *           hidden layer; NULL: all.
@@ -87,7 +87,7 @@ void CR_TYPED(cr_linear_vjp_share_f32, cr_linear_vjp_share_f64)(
  *   nz, nnz float32, one row (the per-example SGD path): each layer's nonzero
  *           inputs are found and kept (layer l's at nz + Σ_{j<l} dims[j], their
  *           count in nnz[l]) and r_l = b_l + Σ_{i: h_i ≠ 0} h_i W_l[i, :] by the
- *           sparse kernel of train_kernels.c instead of a gemm.
+ *           sparse kernel of kernels/linear.c instead of a gemm.
  */
 typedef struct {
     const cr_abt_packed *w0t;
@@ -117,7 +117,7 @@ void CR_TYPED(cr_net_head_vjp_f32, cr_net_head_vjp_f64)(const cr_net *net, const
                                                         size_t n, const real *y, real *g);
 
 /* cr_net_forward with layer 0's product x W_0 by the packed kernel when w0t
-   holds W_0ᵀ packed (float32, abt_kernel.h); w0t NULL or without data: the
+   holds W_0ᵀ packed (float32, kernels/abt.h); w0t NULL or without data: the
    same as cr_net_forward. */
 cr_status CR_TYPED(cr_net_forward_packed_f32, cr_net_forward_packed_f64)(
     const cr_net *net, cr_tape *tape, size_t n, const real *x, const cr_abt_packed *w0t);
@@ -126,7 +126,7 @@ cr_status CR_TYPED(cr_net_forward_packed_f32, cr_net_forward_packed_f64)(
  * What the reverse walk keeps. Zero-initialise, then set:
  *   dx              ∂/∂x (n·reps × D, row stride D), or NULL: stop before
  *                   layer 0's product.
- *   w0, derived     float32: W_0 packed (abt_kernel.h) for the last product
+ *   w0, derived     float32: W_0 packed (kernels/abt.h) for the last product
  *                   G W_0ᵀ; derived as cr_abt_gemm (may be NULL).
  *   pdst            parameter step for every layer, or NULL for none:
  *                     W_l <- beta W_l + alpha H_{l−1}ᵀ G,  b_l <- beta b_l + alpha Σ_n G_n

@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "chainrule.h"
-#include "train_kernels.h"
+#include "kernels/optim.h"
 
 static const char *const opt_names[CR_OPT_COUNT] = {"sgd", "momentum", "nesterov", "adam"};
 static const char *const sched_names[CR_SCHED_COUNT] = {"constant", "step", "cosine"};
@@ -123,7 +123,7 @@ cr_status cr_optim_create(const cr_net *net, const cr_optim_config *cfg, cr_opti
 
 void cr_optim_free(cr_optim *opt) { free(opt); }
 
-/* float32: the same formulas through the vectorised loops of train_kernels.c */
+/* float32: the same formulas through the vectorised loops of kernels/optim.c */
 cr_status cr_optim_step_f32(cr_optim *opt, float *p, const float *grad) {
     if (!opt || !p || !grad) return CR_ERR_ARG;
     if (opt->dtype != CR_F32) return CR_ERR_DTYPE;

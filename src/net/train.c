@@ -23,7 +23,7 @@
 
 #include "chainrule.h"
 #include "core/parallel.h"
-#include "train_kernels.h"
+#include "kernels/elementwise.h"
 #include "train_pool.h"
 /* the one forward walk and the one reverse walk, float32 (net_private.tmpl.h) */
 #define CR_REAL_F32

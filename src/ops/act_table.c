@@ -3,32 +3,35 @@
  * each activation's reference row from its op file, with the fast kernels
  * that are backends of their op put in place of the reference functions they
  * implement. Today that is the float32 sigmoid, whose forward and VJP run the
- * vectorised kernels of src/net/train_kernels.c (exp by a polynomial within
+ * vectorised kernels of src/kernels/elementwise.c (exp by a polynomial within
  * 2 ulp of expf; the VJP is the op's expression g ∘ h ∘ (1 − h)). Those
  * kernels choose their AVX-512, AVX2 or portable variant for the CPU at the
- * first call; the other functions of the row stay the op file's.
+ * first call; the VJP has no portable kernel: under the portable set the row
+ * runs the op's own cr_sigmoid_vjp_f32. The other functions of the row stay
+ * the op file's.
  */
 #include "act_table.h"
 
 #include <stdio.h>
 
-#include "net/train_kernels.h"
+#include "kernels/elementwise.h"
 
 #define CR_ACT_ONE(e, ...) +1
 _Static_assert(0 CR_ACT_ROWS(CR_ACT_ONE) == CR_ACT_COUNT,
                "every cr_activation needs a row in CR_ACT_ROWS (src/ops/act_table.h)");
 #undef CR_ACT_ONE
 
-/* The sigmoid VJP kernel reads h only; the row's signature also passes r. */
+/* The sigmoid VJP: the vector kernel of the set in use (avx2, avx512), else
+   (the portable set) the op's own reference function. The kernel computes the
+   op's expression (g h)(1 − h) in the op's order: the same bits either way. */
 static void sigmoid_vjp_fast(size_t count, const float *r, const float *h, const float *g,
                              float *gr) {
-    (void)r;
-    cr_sigmoid_vjp_fast_f32(count, h, g, gr);
+    if (!cr_sigmoid_vjp_simd_f32(count, h, g, gr)) cr_sigmoid_vjp_f32(count, r, h, g, gr);
 }
 
 static const cr_act_ops_f32 sigmoid_fast_f32 = {
     cr_sigmoid_fast_f32,       cr_sigmoid_deriv_f32,    sigmoid_vjp_fast, cr_sigmoid_jvp_f32,
-    cr_sigmoid_jacobian_f32,   cr_sigmoid_deriv2_f32,   "vectorised forward and VJP (train_kernels.c)"};
+    cr_sigmoid_jacobian_f32,   cr_sigmoid_deriv2_f32,   "vectorised forward and VJP (kernels/elementwise.c)"};
 
 /* The backend selected for each row: the fast kernel where there is one (it
    dispatches to the CPU's variant inside), else the op file's reference. */

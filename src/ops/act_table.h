@@ -21,7 +21,7 @@
  * The chain never names an activation: it asks cr_act_f32(act) or
  * cr_act_f64(act) for the ops it runs. By default that is the reference row,
  * except where a fast kernel is a backend of its op: in float32 the sigmoid's
- * forward and VJP run the vectorised kernels of src/net/train_kernels.c, which
+ * forward and VJP run the vectorised kernels of src/kernels/elementwise.c, which
  * pick their AVX-512, AVX2 or portable variant for the CPU at the first call
  * (act_table.c). gradcheck and the mutation tests reach exactly those
  * pointers, so a check of "the sigmoid VJP" checks the code that runs.

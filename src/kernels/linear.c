@@ -1,18 +1,16 @@
 /*
- * Kernels of the training loop, see train_kernels.h, once per kernel set
+ * The per-example kernels of the linear op (linear.h), once per kernel set
  * (chainrule.h, cr_isa): the portable C loops below are the reference, and
- * train_kernels_simd.tmpl.h instantiates the same loops for AVX2 (8 floats
+ * linear_simd.tmpl.h instantiates the same loops for AVX2 (8 floats
  * per register) and AVX-512 (16 floats), with masked loads and stores for
  * the last columns. Every variant performs, for every element, the same
  * operations in the same order as the reference (no contraction to FMA, no
  * reordered sums), so all three give the same bits (tests/test_kernels.c
  * compares them byte for byte).
  */
-#include "train_kernels.h"
+#include "kernels/linear.h"
 
-#include <math.h>
 #include <stdint.h>
-#include <string.h>
 
 #include "chainrule.h"
 
@@ -80,80 +78,12 @@ static int sparse_ger_portable(size_t nnz, const uint32_t *idx, size_t dout, flo
     return chk == 0;
 }
 
-/* σ(r) with e = exp(−|r|): n = round(x log2 e) by the 1.5·2^23 trick, f = x − n ln 2
-   in two parts, Cephes' expf polynomial, 2^n built in the exponent bits; x is
-   clamped at −87 so that 2^n stays normal. h = 1/(1+e) for r ≥ 0 (sign bit
-   clear), e/(1+e) otherwise. The vector variants do exactly these steps. */
-static float sigmoid1(float r) {
-    uint32_t bits, nb;
-    memcpy(&bits, &r, sizeof bits);
-    const int neg = (bits >> 31) != 0;
-    const uint32_t xbits = bits | 0x80000000u; /* −|r| */
-    float x;
-    memcpy(&x, &xbits, sizeof x);
-    if (x < -87.0f) x = -87.0f;
-    const float magic = 12582912.0f, t = x * 1.44269504088896341f + magic;
-    uint32_t tb, mb;
-    memcpy(&tb, &t, sizeof tb);
-    memcpy(&mb, &magic, sizeof mb);
-    const float nf = t - magic;
-    const float f = x - nf * 0.693359375f + nf * 2.12194440e-4f, f2 = f * f;
-    float p = 1.9875691500e-4f * f + 1.3981999507e-3f;
-    p = p * f + 8.3334519073e-3f;
-    p = p * f + 4.1665795894e-2f;
-    p = p * f + 1.6666665459e-1f;
-    p = p * f + 5.0000001201e-1f;
-    p = p * f2 + f + 1.0f;
-    nb = (tb - mb + 127u) << 23;
-    float scale;
-    memcpy(&scale, &nb, sizeof scale);
-    const float e = p * scale;
-    return neg ? e / (1.0f + e) : 1.0f / (1.0f + e);
-}
-static void sigmoid_portable(size_t count, const float *r, float *h) {
-    for (size_t i = 0; i < count; i++) h[i] = sigmoid1(r[i]);
-}
-
-/* gr = (g h)(1 − h), the op's expression */
-static void sigmoid_vjp_portable(size_t count, const float *h, const float *g, float *gr) {
-    for (size_t i = 0; i < count; i++) gr[i] = g[i] * h[i] * (1 - h[i]);
-}
-
 /* b_j = a Σ_i G[i,j] (beta == 0) or beta b_j + a Σ_i G[i,j], rows added in order */
 static void colsum_portable(size_t n, size_t h, float a, const float *g, float beta, float *b) {
     for (size_t j = 0; j < h; j++) {
         float acc = 0;
         for (size_t i = 0; i < n; i++) acc = acc + g[i * h + j];
         b[j] = beta == 0 ? a * acc : beta * b[j] + a * acc;
-    }
-}
-
-static int finite_portable(size_t count, const float *x) {
-    float s = 0;
-    for (size_t i = 0; i < count; i++) s += x[i] * 0.0f;
-    return s == 0;
-}
-
-static void opt_sgd_portable(size_t n, float lr, float wd, float *p, const float *g) {
-    for (size_t i = 0; i < n; i++) p[i] = p[i] - lr * (g[i] + wd * p[i]);
-}
-static void opt_momentum_portable(size_t n, float lr, float wd, float mu, int nesterov,
-                                  float *p, const float *g, float *m) {
-    for (size_t i = 0; i < n; i++) {
-        const float gi = g[i] + wd * p[i];
-        m[i] = mu * m[i] + gi;
-        p[i] = p[i] - lr * (nesterov ? gi + mu * m[i] : m[i]);
-    }
-}
-static void opt_adam_portable(size_t n, float step_size, float wd, float b1, float b2,
-                              float sbc2, float eps, float *p, const float *g, float *m,
-                              float *v) {
-    const float c1 = 1 - b1, c2 = 1 - b2;
-    for (size_t i = 0; i < n; i++) {
-        const float gi = g[i] + wd * p[i];
-        m[i] = b1 * m[i] + c1 * gi;
-        v[i] = b2 * v[i] + c2 * gi * gi;
-        p[i] = p[i] - step_size * m[i] / (sqrtf(v[i]) / sbc2 + eps);
     }
 }
 
@@ -165,19 +95,10 @@ typedef struct {
     void (*gemv_rows)(size_t, size_t, const float *, const float *, float *);
     int (*sparse_ger)(size_t, const uint32_t *, size_t, float, const float *, const float *,
                       float *, float *);
-    void (*sgd)(size_t, float, float, float *, const float *);
-    void (*momentum)(size_t, float, float, float, int, float *, const float *, float *);
-    void (*adam)(size_t, float, float, float, float, float, float, float *, const float *, float *,
-                 float *);
-    void (*sigmoid)(size_t, const float *, float *);
     void (*colsum)(size_t, size_t, float, const float *, float, float *);
-    void (*sigmoid_vjp)(size_t, const float *, const float *, float *);
-    int (*finite)(size_t, const float *);
 } kernels;
 
-#define CR_KERNEL_TABLE(S)                                                                     \
-    {sparse_gemv_##S, gemv_rows_##S, sparse_ger_##S, opt_sgd_##S, opt_momentum_##S,           \
-     opt_adam_##S,    sigmoid_##S,   colsum_##S,     sigmoid_vjp_##S, finite_##S}
+#define CR_KERNEL_TABLE(S) {sparse_gemv_##S, gemv_rows_##S, sparse_ger_##S, colsum_##S}
 
 static const kernels k_portable = CR_KERNEL_TABLE(portable);
 
@@ -185,12 +106,12 @@ static const kernels k_portable = CR_KERNEL_TABLE(portable);
 #include <immintrin.h>
 
 #define CR_SIMD_AVX2 1
-#include "train_kernels_simd.tmpl.h"
+#include "linear_simd.tmpl.h"
 #undef CR_SIMD_AVX2
 static const kernels k_avx2 = CR_KERNEL_TABLE(avx2);
 
 #define CR_SIMD_AVX512 1
-#include "train_kernels_simd.tmpl.h"
+#include "linear_simd.tmpl.h"
 #undef CR_SIMD_AVX512
 static const kernels k_avx512 = CR_KERNEL_TABLE(avx512);
 
@@ -213,22 +134,6 @@ int cr_sparse_ger_f32(size_t nnz, const uint32_t *idx, size_t dout, float a, con
                       const float *g, float *w, float *b) {
     return K()->sparse_ger(nnz, idx, dout, a, h, g, w, b);
 }
-void cr_sigmoid_fast_f32(size_t count, const float *r, float *h) { K()->sigmoid(count, r, h); }
 void cr_colsum_axpby_f32(size_t n, size_t h, float a, const float *g, float beta, float *b) {
     K()->colsum(n, h, a, g, beta, b);
-}
-void cr_sigmoid_vjp_fast_f32(size_t count, const float *h, const float *g, float *gr) {
-    K()->sigmoid_vjp(count, h, g, gr);
-}
-int cr_all_finite_f32(size_t count, const float *x) { return K()->finite(count, x); }
-void cr_opt_sgd_f32(size_t n, float lr, float wd, float *p, const float *g) {
-    K()->sgd(n, lr, wd, p, g);
-}
-void cr_opt_momentum_f32(size_t n, float lr, float wd, float mu, int nesterov, float *p,
-                         const float *g, float *m) {
-    K()->momentum(n, lr, wd, mu, nesterov, p, g, m);
-}
-void cr_opt_adam_f32(size_t n, float step_size, float wd, float b1, float b2, float sbc2,
-                     float eps, float *p, const float *g, float *m, float *v) {
-    K()->adam(n, step_size, wd, b1, b2, sbc2, eps, p, g, m, v);
 }

@@ -18,8 +18,8 @@
  * over k in order, so AVX2 and AVX-512 give the same bits, and sgemm's values
  * up to rounding.
  */
-#ifndef CR_ABT_KERNEL_H
-#define CR_ABT_KERNEL_H
+#ifndef CR_KERNELS_ABT_H
+#define CR_KERNELS_ABT_H
 
 #include <stddef.h>
 

@@ -1,5 +1,5 @@
-/* C = A Bᵀ with B packed once: see abt_kernel.h. */
-#include "abt_kernel.h"
+/* C = A Bᵀ with B packed once: see kernels/abt.h. */
+#include "kernels/abt.h"
 
 #include <stdint.h>
 #include <stdlib.h>

@@ -1,0 +1,24 @@
+/* Undoes simd_begin.tmpl.h. */
+#undef CR_SIMD_ELEMENTWISE
+#undef VSTORE_ALL
+#undef VLOAD_TAIL
+#undef VSTORE_TAIL
+#undef S
+#undef TARGET
+#undef VL
+#undef VF
+#undef VU
+#undef VMASK
+#undef VMASK_NONE
+#undef VLOAD
+#undef VSTORE
+#undef VSET1
+#undef VZERO
+#undef VSQRT
+#undef VMAX
+#undef VMASK_N
+#undef VLOAD_M
+#undef VSTORE_M
+#undef VSELECT_SIGN
+#undef VALL_ZERO
+#undef VBITS_SIGN_ONLY
