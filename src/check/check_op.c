@@ -341,7 +341,7 @@ cr_status cr_check_net_ops(const cr_net *net, size_t n, const void *x, const voi
     if (!x64 || !y64 || !in || !r || !work || cr_net_convert(net, CR_F64, &net64) != CR_OK) goto done;
     const void *ty = (const char *)y + e * K * cr_dtype_size(t);
     int pos = 0;
-    char name[96];
+    char name[32];
     for (int l = 0; l < L; l++) {
         /* the operating point of example e: the input of layer l and its r, float64 */
         chk_forward_to64(net64, l, x64, in, r, work);
