@@ -373,6 +373,20 @@ static int take_constants(ox_chain *ch, size_t i, size_t j) {
     return 0;
 }
 
+/* The nodes at[0..n) of a pattern each have one new output: named, not a
+   constant, not a shape value, not the chain's value, none the same. */
+static int fresh_outputs(const ox_chain *ch, const size_t *at, int n) {
+    for (int q = 0; q < n; q++) {
+        const ox_node *nd = &ch->m->nodes[at[q]];
+        if (nd->n_out != 1 || !nd->out[0] || !nd->out[0][0] || find_const(ch, nd->out[0]) ||
+            ox_find_shapeval(ch, nd->out[0]) || !strcmp(nd->out[0], ch->cur))
+            return 0;
+        for (int p = 0; p < q; p++)
+            if (!strcmp(nd->out[0], ch->m->nodes[at[p]].out[0])) return 0;
+    }
+    return 1;
+}
+
 /* n's two inputs are {a, b} in either order. */
 static int inputs_are(const ox_node *n, const char *a, const char *b) {
     return n->n_in == 2 && n->n_out >= 1 &&
@@ -401,7 +415,8 @@ static size_t silu_mul(const ox_chain *ch, size_t i) {
         j >= ch->m->n_nodes)
         return 0;
     const ox_node *m = &ch->m->nodes[j];
-    return is_op(m, "Mul") && inputs_are(m, n->in[0], n->out[0]) ? j : 0;
+    const size_t at[2] = {i, j};
+    return is_op(m, "Mul") && inputs_are(m, n->in[0], n->out[0]) && fresh_outputs(ch, at, 2) ? j : 0;
 }
 
 /* The exact GELU as PyTorch writes it, from node i (a Div or Mul of the chain
@@ -423,6 +438,10 @@ static int gelu_erf(ox_chain *ch, size_t i, size_t *last) {
         goto refuse;
     }
     if (take_constants(ch, i, j[4])) return -1;
+    if (!fresh_outputs(ch, j, 5)) {
+        why = "its nodes do not each have one new output";
+        goto refuse;
+    }
     if (!(with_constant(ch, &nd[j[0]], "Div", x, &k) && fabs(k - rt2) <= tol * rt2) &&
         !(with_constant(ch, &nd[j[0]], "Mul", x, &k) && fabs(k * rt2 - 1) <= tol)) {
         why = "the first node is not x / √2";
