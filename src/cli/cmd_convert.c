@@ -29,8 +29,9 @@ static const char *const convert_help =
     "natural order of p (nn.Sequential's 0, 2, 4, ..., also after a leading Flatten;\n"
     "fc1, fc2, ...); a missing bias (bias=False) is zero. ONNX output: opset 13,\n"
     "Gemm per layer, [Sub, Div for the input standardisation], output 'logits'; a\n"
-    "network with an output activation ends in it (%s), and a\n"
-    "regressor's head is kept in the metadata_props 'chainrule.head'.\n";
+    "network with an output activation ends in it (its ONNX form:\n"
+    "%s),\n"
+    "and a regressor's head is kept in the metadata_props 'chainrule.head'.\n";
 
 /* The ONNX ops the writer writes activations as: "Sigmoid, Tanh, Relu". */
 static const char *onnx_act_ops(void) {

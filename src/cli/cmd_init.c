@@ -18,7 +18,7 @@ int cmd_init(int argc, char **argv) {
     uint64_t seed = 1;
     char act_help[512], auto_help[512]; /* the lists from the activation table */
     snprintf(act_help, sizeof act_help,
-             "hidden activation (default sigmoid): %s;\nor one per hidden layer, e.g. relu,tanh",
+             "hidden activation (default sigmoid), one of\n%s;\nor one per hidden layer, e.g. relu,tanh",
              cli_activation_names(", "));
     snprintf(auto_help, sizeof auto_help, "auto (default): Xavier/Glorot for %s,\nHe for %s",
              cli_activation_names_init(CR_INIT_XAVIER), cli_activation_names_init(CR_INIT_HE));

@@ -152,7 +152,7 @@ int cmd_train(int argc, char **argv) {
     cli_data_table(&t.dopt, data_opts);
     char act_help[512], init_help[512]; /* the lists from the activation table */
     snprintf(act_help, sizeof act_help,
-             "hidden activation (default sigmoid): %s;\nor one per hidden layer",
+             "hidden activation (default sigmoid), one of\n%s;\nor one per hidden layer",
              cli_activation_names(", "));
     snprintf(init_help, sizeof init_help, "initialisation (default auto: Xavier for %s,\nHe for %s)",
              cli_activation_names_init(CR_INIT_XAVIER), cli_activation_names_init(CR_INIT_HE));
