@@ -57,11 +57,16 @@ cr_status cr_net_bound(const cr_net *net, const double *lo, const double *hi, si
 /* ---------------------------------------------------------------- specifications */
 
 /* One box and its unsafe region: an OR of n_clauses clauses, clause q = rows clause[q] .. clause[q+1]−1, each row
-   c·o <= rhs (c: K values). lo/hi: the box rounded outward (for proofs), lo_in/hi_in: rounded inward (witnesses). */
+   c·o <= rhs (c: K values). Where a file's decimal or x ± eps is not a double, two roundings are kept:
+     lo/hi, rhs         rounded outward: a superset of the real box and of the real unsafe region (for proofs);
+     lo_in/hi_in, rhs_in rounded inward: a subset of each (a witness in the inward box whose output meets the rows
+                        with rhs_in meets the real spec).
+   lo_in[i] > hi_in[i] only when no double lies in the real interval (a point box at an inexact decimal): no witness
+   exists in that part (never sat from it). */
 typedef struct {
     size_t d, k, n_rows, n_clauses;
     double *lo, *hi, *lo_in, *hi_in; /* d each */
-    double *c, *rhs;                 /* n_rows x k, n_rows */
+    double *c, *rhs, *rhs_in;        /* n_rows x k, n_rows, n_rows */
     size_t *clause;                  /* n_clauses + 1 row offsets */
 } cr_spec_part;
 
@@ -72,7 +77,10 @@ typedef struct {
 } cr_spec;
 
 /* The L∞ robustness spec of a classifier at x (D values): box [max(x−eps, lo), min(x+eps, hi)], unsafe = OR over
-   j != label of (o_label − o_j <= 0). */
+   j != label of (o_label − o_j <= 0): one part, K − 1 one-row clauses (rhs = rhs_in = 0). x ± eps is computed in
+   double and, when inexact, rounded outward for lo/hi and inward for lo_in/hi_in (nextafter). lo/hi may be ∓inf.
+   CR_ERR_ARG: d or k zero, k < 2, label outside [0, k), eps < 0, lo > hi, an empty box; CR_ERR_NONFINITE: x or eps
+   not finite, NaN lo/hi. On failure *out is zeroed. Free with cr_spec_free (NULL-safe, leaves *spec zeroed). */
 cr_status cr_spec_linf(size_t d, size_t k, const double *x, double eps, double lo, double hi, int64_t label,
                        cr_spec *out);
 void cr_spec_free(cr_spec *spec);
