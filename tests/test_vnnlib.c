@@ -421,7 +421,7 @@ static void test_malformed(void **state) {
         assert_true(s.n_parts == 0 && s.parts == NULL);
     }
     /* a token of 257 characters, one of 256 */
-    char tok[400];
+    char tok[512];
     for (int n = 256; n <= 257; n++) {
         char num[300];
         memset(num, '0', (size_t)n);
