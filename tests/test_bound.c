@@ -7,8 +7,14 @@
  *   - soundness by sampling: random nets of relu, sigmoid, tanh (depth 1–4, width 2–32,
  *     link 0 and a BatchNorm link in some, an output activation in some), 10^4 sampled
  *     points + the box's corners (D ≤ 10) evaluated in long double never beat a bound;
- *     guards: the bounds are not trivially wide (IBP's gap to the sampled range is
- *     reported; CROWN must close half of it and never be looser row by row);
+ *     IBP, CROWN-IBP and CROWN; against vacuous passes, CROWN closes at least half of
+ *     IBP's gap to the sampled range on small boxes (median over nets) and is never
+ *     looser than IBP row by row;
+ *   - the relaxation lines hold on their interval (dense long-double sampling) and are
+ *     real lines (not the constant fallback) on 3000 random intervals each;
+ *   - planted unsound relaxations, each caught by the sampling test: a wrong ReLU
+ *     intercept, the sign selection inverted, a chord in the wrong case (sigmoid), the
+ *     tangent point d_L + 0.3, a missing bias term, a missing link constant;
  *   - the rounding slack is necessary: weights ±1e8 and 1 whose sums cancel; the exact
  *     extremes are known by hand (below); without the slack (test-only switch) the bound is
  *     wrong, with it sound;
@@ -28,7 +34,10 @@
 
 #include "chainrule.h"
 #include "chainrule_certify.h"
+#include "net/bound.h"
 #include "testutil.h"
+
+#define CR_TEST_CROWN 1
 
 /* ---------------------------------------------------------------- an independent evaluator */
 
@@ -194,16 +203,14 @@ static int sampling_violations(cr_bound_method method, cr_activation act, int ca
         long double smin[64], smax[64];
         sampled_range(&bc, smin, smax);
         for (size_t i = 0; i < bc.m; i++) {
-            if ((long double)lb[i] > smin[i] || (long double)ub[i] < smax[i]) bad++;
-            assert_true(lb[i] <= ub[i]);
+            if ((long double)lb[i] > smin[i] || (long double)ub[i] < smax[i] || lb[i] > ub[i]) bad++;
         }
         if (method != CR_BOUND_IBP) { /* never looser than IBP; closes its gap */
             cr_bound_options io = {.method = CR_BOUND_IBP};
             assert_int_equal(cr_net_bound(bc.net, bc.lo, bc.hi, bc.m, bc.c, &io, ilb, iub), CR_OK);
             double gi = 0, gc = 0;
             for (size_t i = 0; i < bc.m; i++) {
-                assert_true(lb[i] >= ilb[i] - 1e-9 * (1 + fabs(ilb[i])));
-                assert_true(ub[i] <= iub[i] + 1e-9 * (1 + fabs(iub[i])));
+                assert_true(lb[i] >= ilb[i] && ub[i] <= iub[i]);
                 gi += (double)(smin[i] - ilb[i]) + (double)(iub[i] - smax[i]);
                 gc += (double)(smin[i] - lb[i]) + (double)(ub[i] - smax[i]);
             }
@@ -335,6 +342,7 @@ static void test_slack_necessary(void **state) {
         assert_true((long double)ub < 2e-9L); /* wrong: the exact max is relu(2e-9) */
         o.no_slack = 0;
         assert_int_equal(cr_net_bound(net, lo2, hi2, 1, c, &o, &lb, &ub), CR_OK);
+        printf("relu, slack on, method %d: [%.17g, %.17g], exact [1e-9, 2e-9]\n", method, lb, ub);
         assert_true((long double)ub >= (long double)2e-9 && (long double)lb <= (long double)1e-9);
     }
     cr_net_free(net);
@@ -396,10 +404,139 @@ static void test_float32_widened(void **state) {
     cr_net_free(bc.net);
 }
 
+
+static void test_crown_sound_and_tight(void **state) {
+    (void)state;
+    const cr_activation acts[3] = {CR_ACT_RELU, CR_ACT_SIGMOID, CR_ACT_TANH};
+    for (int a = 0; a < 3; a++)
+        for (int method = CR_BOUND_CROWN_IBP; method <= CR_BOUND_CROWN; method++) {
+            double median = -1;
+            int bad = sampling_violations((cr_bound_method)method, acts[a], 30, 0.3, NULL);
+            printf("%s %s: %d rows beaten (box 0.3)\n", method == CR_BOUND_CROWN ? "CROWN" : "CROWN-IBP",
+                   cr_activation_name(acts[a]), bad);
+            assert_int_equal(bad, 0);
+            bad = sampling_violations((cr_bound_method)method, acts[a], 30, 0.02, &median);
+            printf("%s %s: %d rows beaten (box 0.02), median share of IBP's gap closed %.3f\n",
+                   method == CR_BOUND_CROWN ? "CROWN" : "CROWN-IBP", cr_activation_name(acts[a]), bad, median);
+            assert_int_equal(bad, 0);
+            if (method == CR_BOUND_CROWN) assert_true(median >= 0.5);
+        }
+}
+
+
+/* The relaxation lines hold on their interval (dense long-double sampling, the end points
+   and 0), and are real lines, not the constant fallback, almost always. */
+static void test_relax_lines(void **state) {
+    (void)state;
+    const cr_activation acts[3] = {CR_ACT_RELU, CR_ACT_SIGMOID, CR_ACT_TANH};
+    cr_bound_ctx b;
+    memset(&b, 0, sizeof b);
+    rng_state = 777;
+    for (int a = 0; a < 3; a++) {
+        int bad = 0, constant = 0, n = 3000;
+        for (int it = 0; it < n; it++) {
+            const double l = urange(-6, 6), u = l + pow(10, urange(-6, 1.3));
+            double sl, tl, su, tu;
+            cr_bound_relax(&b, acts[a], l, u, &sl, &tl, &su, &tu);
+            if (acts[a] != CR_ACT_RELU && sl == 0 && su == 0) constant++;
+            for (int q = 0; q <= 202; q++) {
+                const double x = q == 201 ? u : q == 202 ? (l < 0 && u > 0 ? 0 : l) : l + (u - l) * q / 200.0;
+                const long double f = ld_act(acts[a], x);
+                if ((long double)sl * x + tl > f || (long double)su * x + tu < f) bad++;
+            }
+        }
+        printf("%s: %d violations, %d of %d intervals with constant lines\n", cr_activation_name(acts[a]), bad,
+               constant, n);
+        assert_int_equal(bad, 0);
+        assert_true(constant < n / 100);
+    }
+}
+
+/* ---------------------------------------------------------------- planted unsound relaxations */
+
+static void bad_relu_intercept(const cr_bound_ctx *b, double l, double u, double *sl, double *tl,
+                               double *su, double *tu) {
+    cr_bound_relax_restore(CR_ACT_RELU);
+    cr_bound_relax(b, CR_ACT_RELU, l, u, sl, tl, su, tu);
+    cr_bound_relax_replace(CR_ACT_RELU, bad_relu_intercept);
+    if (l < 0 && u > 0) *tu -= 0.05 * (u - l);
+}
+
+static void bad_relu_swapped(const cr_bound_ctx *b, double l, double u, double *sl, double *tl,
+                             double *su, double *tu) { /* the sign selection inverted */
+    cr_bound_relax_restore(CR_ACT_RELU);
+    cr_bound_relax(b, CR_ACT_RELU, l, u, su, tu, sl, tl);
+    cr_bound_relax_replace(CR_ACT_RELU, bad_relu_swapped);
+}
+
+static double sig(double x) { return 1 / (1 + exp(-x)); }
+static double dsig(double x) { return sig(x) * (1 - sig(x)); }
+
+static void bad_sigmoid_chord(const cr_bound_ctx *b, double l, double u, double *sl, double *tl,
+                              double *su, double *tu) { /* chord as the LOWER line on the convex side */
+    cr_bound_relax_restore(CR_ACT_SIGMOID);
+    cr_bound_relax(b, CR_ACT_SIGMOID, l, u, sl, tl, su, tu);
+    cr_bound_relax_replace(CR_ACT_SIGMOID, bad_sigmoid_chord);
+    if (u <= 0 && u - l > 1e-6) {
+        *sl = (sig(u) - sig(l)) / (u - l);
+        *tl = sig(l) - *sl * l;
+    }
+}
+
+static void bad_sigmoid_tangent(const cr_bound_ctx *b, double l, double u, double *sl, double *tl,
+                                double *su, double *tu) { /* l < 0 < u: lower tangent at d_L + 0.3 */
+    cr_bound_relax_restore(CR_ACT_SIGMOID);
+    cr_bound_relax(b, CR_ACT_SIGMOID, l, u, sl, tl, su, tu);
+    cr_bound_relax_replace(CR_ACT_SIGMOID, bad_sigmoid_tangent);
+    const double k = (sig(u) - sig(l)) / (u - l);
+    if (l < 0 && u > 0 && k > dsig(l)) {
+        double a = l, c = 0; /* d_L by bisection, as the note's §2.4 */
+        for (int it = 0; it < 60; it++) {
+            const double mid = 0.5 * (a + c);
+            if (sig(mid) + dsig(mid) * (u - mid) <= sig(u))
+                a = mid;
+            else
+                c = mid;
+        }
+        const double d = a + 0.3;
+        *sl = dsig(d);
+        *tl = sig(d) - *sl * d;
+    }
+}
+
+static void test_planted(void **state) {
+    (void)state;
+    struct {
+        cr_activation act;
+        cr_bound_relax_fn fn;
+        int fault;
+        const char *what;
+    } plants[] = {
+        {CR_ACT_RELU, bad_relu_intercept, 0, "relu intercept - 0.05"},
+        {CR_ACT_RELU, bad_relu_swapped, 0, "relu sign selection inverted"},
+        {CR_ACT_SIGMOID, bad_sigmoid_chord, 0, "sigmoid chord in the wrong case"},
+        {CR_ACT_SIGMOID, bad_sigmoid_tangent, 0, "sigmoid tangent point d_L + 0.3"},
+        {CR_ACT_TANH, NULL, CR_BOUND_FAULT_NO_BIAS, "missing bias term G·b"},
+        {CR_ACT_RELU, NULL, CR_BOUND_FAULT_NO_LINK_CONST, "missing link constant"},
+    };
+    for (size_t p = 0; p < sizeof plants / sizeof plants[0]; p++) {
+        if (plants[p].fn) cr_bound_relax_replace(plants[p].act, plants[p].fn);
+        cr_bound_test_fault = plants[p].fault;
+        const int bad = sampling_violations(CR_BOUND_CROWN, plants[p].act, 20, 0.5, NULL);
+        cr_bound_test_fault = 0;
+        cr_bound_relax_restore(plants[p].act);
+        printf("planted %-36s %d rows beaten\n", plants[p].what, bad);
+        assert_true(bad > 0);
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_toy),
         cmocka_unit_test(test_ibp_sound),
+        cmocka_unit_test(test_crown_sound_and_tight),
+        cmocka_unit_test(test_relax_lines),
+        cmocka_unit_test(test_planted),
         cmocka_unit_test(test_slack_necessary),
         cmocka_unit_test(test_bad_input),
         cmocka_unit_test(test_float32_widened),

@@ -364,16 +364,22 @@ cr_status cr_net_bound(const cr_net *net, const double *lo, const double *hi, si
     cr_bound_ctx b;
     cr_status st = cr_bound_prepare(net, lo, hi, m, c, opt, &b);
     if (st != CR_OK) return st;
-    double *tmp = malloc(2 * m * sizeof(double));
+    double *tmp = malloc(4 * m * sizeof(double));
     if (!tmp) {
         cr_bound_release(&b);
         return CR_ERR_NOMEM;
     }
-    double *l = tmp, *u = tmp + m;
-    if (b.method == CR_BOUND_IBP)
-        st = ibp_rows(&b, m, c, l, u);
-    else
-        st = cr_bound_crown_rows(&b, m, c, l, u);
+    double *l = tmp, *u = tmp + m, *cl = tmp + 2 * m, *cu = tmp + 3 * m;
+    st = ibp_rows(&b, m, c, l, u);
+    if (st == CR_OK && b.method != CR_BOUND_IBP) {
+        /* CROWN's rows, intersected with IBP's: both are sound, and CROWN alone can be
+           looser on a row (a lower line α = 1 of a unit whose coefficient is negative) */
+        st = cr_bound_crown_rows(&b, m, c, cl, cu);
+        for (size_t i = 0; st == CR_OK && i < m; i++) {
+            if (cl[i] > l[i]) l[i] = cl[i];
+            if (cu[i] < u[i]) u[i] = cu[i];
+        }
+    }
     if (st == CR_OK && (!cr_bound_finite(l, m) || !cr_bound_finite(u, m))) st = CR_ERR_NONFINITE;
     if (st == CR_OK) {
         if (lb) memcpy(lb, l, m * sizeof(double));

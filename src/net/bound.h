@@ -57,4 +57,19 @@ cr_status cr_bound_ibp_layers(cr_bound_ctx *b, int upto);
 /* CROWN / CROWN-IBP rows (bound_crown.c) */
 cr_status cr_bound_crown_rows(cr_bound_ctx *b, size_t m, const double *c, double *lb, double *ub);
 
+
+
+/* Relaxation lines of activation act on [l, u] (bound_relax.c): s_lo·x + t_lo ≤ a(x) ≤
+   s_up·x + t_up for every real x in [l, u] and the exact a, checked (note §5.5). */
+typedef void (*cr_bound_relax_fn)(const cr_bound_ctx *b, double l, double u, double *s_lo,
+                                  double *t_lo, double *s_up, double *t_up);
+int cr_bound_relax_supported(cr_activation act);
+void cr_bound_relax(const cr_bound_ctx *b, cr_activation act, double l, double u, double *s_lo,
+                    double *t_lo, double *s_up, double *t_up);
+/* Test hook (as cr_act_replace for a row): a planted relaxation for act until restored. */
+void cr_bound_relax_replace(cr_activation act, cr_bound_relax_fn fn);
+void cr_bound_relax_restore(cr_activation act);
+/* Test hook: a planted fault in CROWN's constants (0: none). */
+enum { CR_BOUND_FAULT_NO_BIAS = 1, CR_BOUND_FAULT_NO_LINK_CONST = 2 };
+extern int cr_bound_test_fault;
 #endif
