@@ -354,6 +354,14 @@ static void test_disjunctions(void **state) {
     assert_true(a->c[6] == -1 && a->c[7] == 0 && a->rhs[3] == -7);
     assert_true(b->c[0] == 0 && b->c[1] == 1 && b->rhs[0] == -2.5);
     cr_spec_free(&s);
+    /* −0 and 0 bound the same box: one part */
+    const char *z = "(declare-const X_0 Real)(declare-const Y_0 Real)(assert (<= X_0 1))\n"
+                    "(assert (or (and (>= X_0 -0) (<= Y_0 1)) (and (>= X_0 0.0) (>= Y_0 2))))";
+    parse_ok(z, 1, 1, &s);
+    assert_int_equal(s.n_parts, 1);
+    assert_int_equal(s.parts[0].n_clauses, 2);
+    assert_false(signbit(s.parts[0].lo[0]));
+    cr_spec_free(&s);
     /* a point box at an inexact decimal: the outward box holds it, the inward one is empty (no witness) */
     const char *pt = "(declare-const X_0 Real)(declare-const Y_0 Real)(assert (<= X_0 0.1))(assert (>= X_0 0.1))"
                      "(assert (<= Y_0 0))";
@@ -475,6 +483,9 @@ static void test_malformed(void **state) {
         }
     }
     assert_true(accepted >= 1 && accepted <= 2); /* the whole file (and without its final newline) */
+    /* sizes beyond the reader's limit are refused before anything is allocated */
+    assert_int_equal(cr_vnnlib_parse("t.vnnlib", ok, len, (size_t)1 << 21, 1, &s, &err), -1);
+    ASSERT_ERR(err.msg, "t.vnnlib: the model's 2097152 inputs and 1 outputs exceed the reader's limit");
     /* a missing file */
     assert_int_equal(cr_vnnlib_load(tu_path("absent.vnnlib"), 1, 1, &s, &err), -1);
     ASSERT_ERR(err.msg, "absent.vnnlib");
