@@ -168,6 +168,7 @@ cr_status cr_bound_prepare(const cr_net *net, const double *lo, const double *hi
         if (!isfinite(c[i])) return CR_ERR_NONFINITE;
     b->no_slack = opt ? opt->no_slack : 0;
     b->mode = (cr_relax_mode){b->no_slack, net->dtype};
+    b->no_intersect = opt ? opt->no_intersect : 0;
     b->method = method;
     cr_status st;
     if (net->dtype == CR_F64) {
@@ -355,6 +356,10 @@ cr_status cr_net_bound(const cr_net *net, const double *lo, const double *hi, si
         /* CROWN's rows, intersected with IBP's: both are sound, and CROWN alone can be
            looser on a row (a lower line α = 1 of a unit whose coefficient is negative) */
         st = cr_bound_crown_rows(&b, m, c, cl, cu);
+        if (b.no_intersect) {
+            memcpy(l, cl, m * sizeof(double));
+            memcpy(u, cu, m * sizeof(double));
+        }
         for (size_t i = 0; st == CR_OK && i < m; i++) {
             if (cl[i] > l[i]) l[i] = cl[i];
             if (cu[i] < u[i]) u[i] = cu[i];

@@ -23,7 +23,7 @@ typedef struct {
     const cr_net *net; /* float64: the caller's or owned */
     cr_net *owned;     /* the widened copy of a float32 net, or NULL */
     cr_bound_method method;
-    int no_slack;
+    int no_slack, no_intersect;
     cr_relax_mode mode; /* for the rows' relaxations */
     size_t maxdim;
     /* zl/zu[0]: bounds of z_0 = link_0(x), what layer 0 reads; zl/zu[l + 1]: bounds of

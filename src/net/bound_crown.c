@@ -285,8 +285,8 @@ cr_status cr_bound_crown_rows(cr_bound_ctx *b, size_t m, const double *c, double
             crown_pass(&run, tape, l, 0, 2 * w, gi, o2, dx2);
             for (size_t j = 0; j < w; j++) {
                 const double lo = o2[j], hi = -o2[w + j];
-                if (isfinite(lo) && lo > b->zl[l + 1][j]) b->zl[l + 1][j] = lo;
-                if (isfinite(hi) && hi < b->zu[l + 1][j]) b->zu[l + 1][j] = hi;
+                if (b->no_intersect || (isfinite(lo) && lo > b->zl[l + 1][j])) b->zl[l + 1][j] = lo;
+                if (b->no_intersect || (isfinite(hi) && hi < b->zu[l + 1][j])) b->zu[l + 1][j] = hi;
             }
             free(gi);
             free(o2);
