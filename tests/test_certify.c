@@ -189,6 +189,19 @@ static void test_timeout(void **state) {
     cr_net_free(net);
 }
 
+/* bounds that overflow are no proof and no error: unknown */
+static void test_overflow(void **state) {
+    (void)state;
+    cr_net *net = linear_net(1e308);
+    one_spec s;
+    spec_init(&s, 0.5, 1.5, -1.5, -0.5, 1, -1, 0); /* x0 − x1 >= 1: the property holds, o0 reaches 3e308 */
+    cr_certify_result res = {0};
+    cr_certify_options opt = {.attack_restarts = 2, .attack_steps = 5};
+    assert_int_equal(cr_certify(net, &s.spec, &opt, &res), CR_OK);
+    assert_int_equal(res.verdict, CR_VERDICT_UNKNOWN);
+    cr_net_free(net);
+}
+
 static void test_probabilities(void **state) {
     (void)state;
     cr_net *net = linear_net(1);
@@ -208,6 +221,7 @@ int main(void) {
         cmocka_unit_test(test_witness_checker),
         cmocka_unit_test(test_verdicts_exact),
         cmocka_unit_test(test_timeout),
+        cmocka_unit_test(test_overflow),
         cmocka_unit_test(test_probabilities),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

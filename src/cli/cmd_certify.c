@@ -31,10 +31,10 @@ static int parse_method(const char *s, cr_bound_method *m) {
     return CLI_OK;
 }
 
-static int vnncomp(const char *model, const char *vnnlib, const char *result, const cr_certify_options *o) {
+static int vnncomp(const char *model, const char *head, const char *vnnlib, const char *result, const cr_certify_options *o) {
     cli_input in;
     memset(&in, 0, sizeof in);
-    int rc = cli_input_model(model, "float64", &in);
+    int rc = cli_input_model_head(model, "float64", head, &in);
     if (rc) return rc;
     const size_t d = cr_net_input_dim(in.net), k = cr_net_output_dim(in.net);
     cr_spec spec;
@@ -117,7 +117,7 @@ int cmd_certify(int argc, char **argv) {
     if ((rc = parse_method(method_s, &o.bound.method))) return rc;
     if (vnnlib) {
         if (eps_s || json) return cli_error("certify: --vnnlib takes no --eps or --json (dataset mode)");
-        return vnncomp(me.model, vnnlib, result, &o);
+        return vnncomp(me.model, me.head, vnnlib, result, &o);
     }
     if (result) return cli_error("certify: --result needs --vnnlib");
     if (!eps_s) return cli_error("certify: give --vnnlib SPEC, or --eps with data (see --help)");
