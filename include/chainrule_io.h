@@ -128,6 +128,9 @@ typedef struct {
     cr_array input_mean;  /* F32/F64 [D] or empty (data == NULL) */
     cr_array input_std;   /* idem */
     cr_safetensors extra; /* other tensors and metadata, owned */
+    /* What an imported ONNX graph outputs when it is not o: 1 Softmax(o), 2 LogSoftmax(o), 0 o itself (every
+       other source). Not saved: certify reads a VNN-LIB spec's Y on the graph's output (outputs_are_probs). */
+    int graph_output;
 } cr_model;
 
 /* A network of the raw input: a file's input.mean/input.std become the net's

@@ -3,6 +3,7 @@
 # that must not be sat, malformed input; dataset mode on a small Fashion-MNIST net: certified <= attacked <= clean,
 # certified = clean at eps 0 (the proofs are not vacuous), certified = 0 at a huge eps.
 . "$(dirname "${BASH_SOURCE[0]}")/cli_lib.sh" || exit 1
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 cd "$T" || exit 1
 
 python3 - <<'PY'
@@ -51,6 +52,28 @@ one_line_error "bad.vnnlib" "malformed VNN-LIB"
 no_file bad.txt "malformed VNN-LIB"
 expect 2 "--result without --vnnlib" -- "$CR" certify --model lin.safetensors --result r.txt
 one_line_error "--result needs --vnnlib" "--result alone"
+
+# an ONNX graph ending in Softmax: Y are probabilities; an order spec is read on the logits, a threshold refused
+if /usr/bin/python3 -c "import onnx, numpy" 2>/dev/null; then
+  /usr/bin/python3 - "$HERE" <<'PY'
+import sys, numpy as np, onnx
+sys.path.insert(0, sys.argv[1])
+from onnx_models import mlp
+W, b = np.array([[1.0, 1.0], [0.0, 0.0]]), np.zeros(2)
+onnx.save(mlp([(W, b)], [], head="Softmax"), "soft.onnx")
+PY
+  S="--model soft.onnx --vnnlib"
+  expect 0 "softmax graph: unsat" -- "$CR" certify $S unsat.vnnlib --result s1.txt
+  [ "$(cat s1.txt)" = unsat ] && ok || bad "softmax graph, order spec: unsat ($(cat s1.txt))"
+  expect 0 "softmax graph: sat" -- "$CR" certify $S sat.vnnlib --result s2.txt
+  awk '/^\(Y_/ { gsub(/[()]/, ""); s += $2; n++ } END { exit !(n == 2 && s > 0.999999 && s < 1.000001) }' s2.txt \
+    && ok || bad "softmax graph: the counterexample's Y are probabilities: $(cat s2.txt)"
+  sed 's/(assert (<= Y_0 Y_1))/(assert (<= Y_0 0.5))/' sat.vnnlib >thr.vnnlib
+  expect 2 "softmax graph: a threshold on a probability" -- "$CR" certify $S thr.vnnlib --result s3.txt
+  one_line_error "not thresholds on probabilities" "a probability threshold is refused"
+  no_file s3.txt "a probability threshold"
+  expect 0 "logits: a threshold is a verdict" -- "$CR" certify $V thr.vnnlib
+fi
 
 if [ ! -d /usr/share/datasets/fashion-mnist ]; then
   echo "cli_certify: $pass passed, $fail failed (Fashion-MNIST not installed: dataset mode skipped)"

@@ -155,6 +155,7 @@ static void test_verdicts_exact(void **state) {
         double x[2], o[2];
         cr_certify_result res = {.witness = x, .witness_out = o};
         cr_certify_options opt = {.seed = (uint64_t)trial};
+        opt.bound.method = trial % 3 == 0 ? CR_BOUND_IBP : trial % 3 == 1 ? CR_BOUND_CROWN_IBP : CR_BOUND_CROWN;
         assert_int_equal(cr_certify(net, &s.spec, &opt, &res), CR_OK);
         if (res.verdict == CR_VERDICT_UNSAT) {
             n_unsat++;
@@ -171,6 +172,34 @@ static void test_verdicts_exact(void **state) {
     }
     print_message("exact cross-check: %d unsat, %d sat, %d unknown of 300\n", n_unsat, n_sat, n_unknown);
     assert_true(n_unsat >= 20 && n_sat >= 20); /* both verdicts occur: the comparison is not vacuous */
+}
+
+static void test_timeout(void **state) {
+    (void)state;
+    cr_net *net = linear_net(1);
+    one_spec s;
+    spec_init(&s, 0.1, 1, -1, -0.1, 1, -1, 0); /* x0 − x1 >= 0.2: unsat */
+    cr_certify_result res = {0};
+    assert_int_equal(cr_certify(net, &s.spec, NULL, &res), CR_OK);
+    assert_int_equal(res.verdict, CR_VERDICT_UNSAT); /* guard: the verdict without a deadline */
+    assert_true(res.best_margin >= 0.2 - 1e-12 && res.proved_by && !strcmp(res.proved_by, "ibp"));
+    cr_certify_options opt = {.timeout_s = 1e-9, .attack_steps = 100000};
+    assert_int_equal(cr_certify(net, &s.spec, &opt, &res), CR_OK);
+    assert_int_equal(res.verdict, CR_VERDICT_TIMEOUT);
+    cr_net_free(net);
+}
+
+/* bounds that overflow are no proof and no error: unknown */
+static void test_overflow(void **state) {
+    (void)state;
+    cr_net *net = linear_net(1e308);
+    one_spec s;
+    spec_init(&s, 0.5, 1.5, -1.5, -0.5, 1, -1, 0); /* x0 − x1 >= 1: the property holds, o0 reaches 3e308 */
+    cr_certify_result res = {0};
+    cr_certify_options opt = {.attack_restarts = 2, .attack_steps = 5};
+    assert_int_equal(cr_certify(net, &s.spec, &opt, &res), CR_OK);
+    assert_int_equal(res.verdict, CR_VERDICT_UNKNOWN);
+    cr_net_free(net);
 }
 
 static void test_probabilities(void **state) {
@@ -191,6 +220,8 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_witness_checker),
         cmocka_unit_test(test_verdicts_exact),
+        cmocka_unit_test(test_timeout),
+        cmocka_unit_test(test_overflow),
         cmocka_unit_test(test_probabilities),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -213,7 +213,12 @@ cr_status cr_certify(const cr_net *net, const cr_spec *spec, const cr_certify_op
                 if (m == 0) break;
                 cr_bound_options bo = opt.bound;
                 bo.method = methods[mi];
-                if ((st = cr_net_bound(net64, p->lo, p->hi, m, c, &bo, lb, NULL)) != CR_OK) goto done;
+                st = cr_net_bound(net64, p->lo, p->hi, m, c, &bo, lb, NULL);
+                if (st == CR_ERR_NONFINITE) { /* a bound overflowed: no proof from this method */
+                    st = CR_OK;
+                    continue;
+                }
+                if (st != CR_OK) goto done;
                 if (mi > 0) used_strong = 1;
                 for (size_t a = 0; a < m; a++) {
                     size_t r = idx[a], q = 0;

@@ -31,10 +31,10 @@ static int parse_method(const char *s, cr_bound_method *m) {
     return CLI_OK;
 }
 
-static int vnncomp(const char *model, const char *vnnlib, const char *result, const cr_certify_options *o) {
+static int vnncomp(const char *model, const char *head, const char *vnnlib, const char *result, const cr_certify_options *o) {
     cli_input in;
     memset(&in, 0, sizeof in);
-    int rc = cli_input_model(model, "float64", &in);
+    int rc = cli_input_model_head(model, "float64", head, &in);
     if (rc) return rc;
     const size_t d = cr_net_input_dim(in.net), k = cr_net_output_dim(in.net);
     cr_spec spec;
@@ -43,15 +43,29 @@ static int vnncomp(const char *model, const char *vnnlib, const char *result, co
         cli_input_free(&in);
         return cli_io_error(&err);
     }
+    /* an ONNX graph ending in Softmax: Y are probabilities (the importer notes it) */
+    const int gout = in.model.graph_output;
+    cr_certify_options opt = *o;
+    opt.outputs_are_probs = gout == 1 || gout == 2;
     double *x = malloc((d + k) * sizeof *x), *y = x ? x + d : NULL;
     cr_certify_result res = {.witness = x, .witness_out = y};
-    cr_status st = x ? cr_certify(in.net, &spec, o, &res) : CR_ERR_NOMEM;
+    cr_status st = x ? cr_certify(in.net, &spec, &opt, &res) : CR_ERR_NOMEM;
     if (st != CR_OK) {
         rc = cli_error("certify: %s: %s", vnnlib,
-                       st == CR_ERR_ARG ? "the network or the specification is not supported "
-                                          "(an activation without a relaxation, or a bad box)"
-                                        : cr_status_string(st));
+                       st != CR_ERR_ARG ? cr_status_string(st)
+                       : opt.outputs_are_probs
+                           ? "the model ends in Softmax: only order comparisons of outputs (Y_i <= Y_j) "
+                             "are supported, not thresholds on probabilities (or an activation without a "
+                             "relaxation)"
+                           : "the network or the specification is not supported (an activation without a "
+                             "relaxation, or a bad box)");
     } else {
+        if (res.verdict == CR_VERDICT_SAT && opt.outputs_are_probs) { /* Y: the graph's output, not o */
+            double mx = y[0], sum = 0;
+            for (size_t j = 1; j < k; j++) mx = y[j] > mx ? y[j] : mx;
+            for (size_t j = 0; j < k; j++) sum += exp(y[j] - mx);
+            for (size_t j = 0; j < k; j++) y[j] = gout == 2 ? y[j] - mx - log(sum) : exp(y[j] - mx) / sum;
+        }
         if (result && cr_vnnlib_write_result(result, res.verdict, d, x, k, y, &err)) rc = cli_io_error(&err);
         else {
             printf("certify: %s on %s: %s", vnnlib, model, cr_verdict_name(res.verdict));
@@ -103,7 +117,7 @@ int cmd_certify(int argc, char **argv) {
     if ((rc = parse_method(method_s, &o.bound.method))) return rc;
     if (vnnlib) {
         if (eps_s || json) return cli_error("certify: --vnnlib takes no --eps or --json (dataset mode)");
-        return vnncomp(me.model, vnnlib, result, &o);
+        return vnncomp(me.model, me.head, vnnlib, result, &o);
     }
     if (result) return cli_error("certify: --result needs --vnnlib");
     if (!eps_s) return cli_error("certify: give --vnnlib SPEC, or --eps with data (see --help)");
