@@ -503,6 +503,11 @@ static int walk_graph(ox_ctx *c, ox_model *m, cr_model *out) {
         goto done;
     }
     rc = build_model(&ch, out);
+    /* the graph's output is the softmax's (probabilities or log-probabilities), not o: certify reads a VNN-LIB
+       spec's Y on it (chainrule_certify.h, outputs_are_probs) */
+    int log_softmax = 0; /* at most one (Log)Softmax passes the walk: the last stage */
+    for (size_t i = 0; i < m->n_nodes; i++) log_softmax |= is_op(&m->nodes[i], "LogSoftmax");
+    if (!rc && ch.stage == ST_SOFTMAX) out->graph_output = log_softmax ? 2 : 1;
 done:
     free(ch.consts);
     free(ch.svals);

@@ -11,6 +11,7 @@
  * the op file's.
  */
 #include "act_table.h"
+#include "ops/relax.h"
 
 #include <stdio.h>
 
@@ -38,15 +39,25 @@ static const cr_act_ops_f32 sigmoid_fast_f32 = {
 #define CR_ACT_SELECTED_F32(e) ((e) == CR_ACT_SIGMOID ? &sigmoid_fast_f32 : &cr_act_reference_f32[e])
 #define CR_ACT_SELECTED_F64(e) (&cr_act_reference_f64[e])
 
+/* The bound relaxation of each row (ops/relax.h; defined in the op files), NULL for an
+   activation without one (gelu, silu: neither monotone nor S-shaped). */
+#define CR_ACT_RELAX(e)                                                                            \
+    ((e) == CR_ACT_RELU         ? &cr_relu_relax                                                   \
+     : (e) == CR_ACT_SIGMOID    ? &cr_sigmoid_relax                                                \
+     : (e) == CR_ACT_TANH       ? &cr_tanh_relax                                                   \
+     : (e) == CR_ACT_SOFTPLUS   ? &cr_softplus_relax                                               \
+     : (e) == CR_ACT_LEAKY_RELU ? &cr_leaky_relu_relax                                             \
+                                : NULL)
+
 /* What a user sees of a row (chainrule.h's cr_activation_info), from its X(...). */
 #define CR_ACT_INFO(name, init, op, opset, alpha, pattern, st, sm, dt, dm) \
     {name, init, op, opset, alpha, pattern, st, sm, dt, dm}
 #define CR_ACT_RUN_ROW(e, fn, name, init, op, opset, alpha, pattern, st, sm, dt, dm, oh, od) \
     [e] = {e, name, init, CR_ACT_SELECTED_F32(e), CR_ACT_SELECTED_F64(e),              \
-           CR_ACT_INFO(name, init, op, opset, alpha, pattern, st, sm, dt, dm), NULL},
+           CR_ACT_INFO(name, init, op, opset, alpha, pattern, st, sm, dt, dm), CR_ACT_RELAX(e)},
 #define CR_ACT_PLAIN_ROW(e, fn, name, init, op, opset, alpha, pattern, st, sm, dt, dm, oh, od) \
     [e] = {e, name, init, &cr_act_reference_f32[e], &cr_act_reference_f64[e],           \
-           CR_ACT_INFO(name, init, op, opset, alpha, pattern, st, sm, dt, dm), NULL},
+           CR_ACT_INFO(name, init, op, opset, alpha, pattern, st, sm, dt, dm), CR_ACT_RELAX(e)},
 /* Constant initialisers: no thread can see a row half-made. */
 cr_act_entry cr_act_table[CR_ACT_COUNT] = {CR_ACT_ROWS(CR_ACT_RUN_ROW)};
 static const cr_act_entry selected[CR_ACT_COUNT] = {CR_ACT_ROWS(CR_ACT_RUN_ROW)};
@@ -141,4 +152,14 @@ void cr_activation_jvp_f64(cr_activation act, size_t count, const double *r, con
 void cr_activation_jacobian_f64(cr_activation act, size_t d, const double *r, const double *h,
                                 double *jac) {
     cr_act_f64(act)->jacobian(d, r, h, jac);
+}
+
+cr_status cr_act_replace_relax(cr_activation act, const struct cr_act_relax *relax) {
+    if ((unsigned)act >= CR_ACT_COUNT || !relax) return CR_ERR_ARG;
+    cr_act_table[act].relax = relax;
+    return CR_OK;
+}
+
+void cr_act_restore_relax(cr_activation act) {
+    if ((unsigned)act < CR_ACT_COUNT) cr_act_table[act].relax = selected[act].relax;
 }

@@ -128,8 +128,9 @@ typedef struct {
 } cr_act_ops_f64;
 
 /* The bound relaxations of an activation (linear lower and upper bounds of
-   a(r) over an interval): certification's slot in the row, declared here
-   and filled by certification later; every row has NULL until then. */
+   a(r) over an interval, ops/relax.h): certification's slot in the row, filled
+   from the op files (relu, sigmoid, tanh, softplus, leaky-relu); NULL for an
+   activation without one (gelu, silu). */
 struct cr_act_relax;
 
 /* One row of the table: the activation, its name, its default initialisation,
@@ -142,7 +143,7 @@ typedef struct {
     const cr_act_ops_f32 *f32;
     const cr_act_ops_f64 *f64;
     cr_activation_info info;           /* ONNX form and explain notation (chainrule.h) */
-    const struct cr_act_relax *relax; /* NULL: no bound relaxations yet (certification fills it) */
+    const struct cr_act_relax *relax; /* NULL: no bound relaxation (ops/relax.h) */
 } cr_act_entry;
 
 /* The reference rows, defined by ops_f32.c / ops_f64.c from the op files. */
@@ -181,5 +182,9 @@ static inline const cr_act_ops_f64 *cr_act_f64(cr_activation act) {
 cr_status cr_act_replace(cr_activation act, cr_dtype dtype, const void *ops);
 /* Puts back the backend selected for the CPU (undoes cr_act_replace). */
 void cr_act_restore(cr_activation act, cr_dtype dtype);
+/* The same for the row's bound relaxation (planted unsound relaxations in
+   tests/test_bound.c): borrowed until cr_act_restore_relax. */
+cr_status cr_act_replace_relax(cr_activation act, const struct cr_act_relax *relax);
+void cr_act_restore_relax(cr_activation act);
 
 #endif

@@ -51,3 +51,49 @@ void CR_TYPED(cr_leaky_relu_jvp_f32, cr_leaky_relu_jvp_f64)(size_t count, const 
 }
 
 #undef CR_LEAKY_SLOPE
+
+#ifdef CR_REAL_F64
+/*
+ * Bound relaxation (ops/relax.h; float64, once). The slope α is 0.01 rounded to the
+ * net's dtype (the float nearest 0.01 for a float32 net), read as a real. Stable
+ * intervals: the exact lines x or α·x. On l < 0 < u the upper line is the chord
+ * s = (u − αl)/(u − l) with the intercept max(u(1 − s), l(α − s))·(1 + 4ε) + η (above
+ * both ends: the function is convex), the lower line s·x with s = 1 if u > −l else α.
+ */
+#include <float.h>
+
+#include "ops/relax.h"
+
+static double leaky_relu_alpha(const cr_relax_mode *m) {
+    return m->dtype == CR_F32 ? (double)0.01f : 0.01;
+}
+
+static double leaky_relu_relax_lo(const cr_relax_mode *m, double x) {
+    return x > 0 ? x : cr_relax_widen_lo(m, leaky_relu_alpha(m) * x, NAN);
+}
+
+static double leaky_relu_relax_hi(const cr_relax_mode *m, double x) {
+    return x > 0 ? x : cr_relax_widen_hi(m, leaky_relu_alpha(m) * x, 0);
+}
+
+static void leaky_relu_relax_lines(const cr_relax_mode *m, double l, double u, double *sl,
+                                   double *tl, double *su, double *tu) {
+    const double al = leaky_relu_alpha(m);
+    if (u <= 0) {
+        *sl = *su = al;
+        *tl = *tu = 0;
+    } else if (l >= 0) {
+        *sl = *su = 1;
+        *tl = *tu = 0;
+    } else {
+        *sl = u > -l ? 1 : al;
+        *tl = 0;
+        const double s = (u - al * l) / (u - l), a = u * (1 - s), c = l * (al - s);
+        *su = s;
+        *tu = m->no_slack ? c : (a > c ? a : c) * (1 + 2 * DBL_EPSILON) + DBL_TRUE_MIN;
+    }
+}
+
+const struct cr_act_relax cr_leaky_relu_relax = {leaky_relu_relax_lo, leaky_relu_relax_hi,
+                                                 leaky_relu_relax_lines};
+#endif

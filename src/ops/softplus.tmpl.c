@@ -65,3 +65,29 @@ void CR_TYPED(cr_softplus_jvp_f32, cr_softplus_jvp_f64)(size_t count, const real
     (void)h;
     for (size_t i = 0; i < count; i++) hd[i] = rd[i] * FN(softplus_sigma)(r[i]);
 }
+
+#ifdef CR_REAL_F64
+/* Bound relaxation (ops/relax.h; float64, once): convex everywhere, values > 0;
+   lower line the tangent at the midpoint, upper the chord (cr_relax_smooth_lines). */
+#include "ops/relax.h"
+
+static double softplus_relax_v(double x) { return (x > 0 ? x : 0) + log1p(exp(-fabs(x))); }
+static double softplus_relax_d(double x) {
+    if (x >= 0) return 1 / (1 + exp(-x));
+    const double e = exp(x);
+    return e / (1 + e);
+}
+static double softplus_relax_lo(const cr_relax_mode *m, double x) {
+    return cr_relax_widen_lo(m, softplus_relax_v(x), 0);
+}
+static double softplus_relax_hi(const cr_relax_mode *m, double x) {
+    return cr_relax_widen_hi(m, softplus_relax_v(x), NAN);
+}
+static void softplus_relax_lines(const cr_relax_mode *m, double l, double u, double *sl, double *tl,
+                                 double *su, double *tu) {
+    const cr_relax_smooth f = {softplus_relax_v, softplus_relax_d, &cr_softplus_relax, 0};
+    cr_relax_smooth_lines(m, &f, l, u, sl, tl, su, tu);
+}
+
+const struct cr_act_relax cr_softplus_relax = {softplus_relax_lo, softplus_relax_hi, softplus_relax_lines};
+#endif

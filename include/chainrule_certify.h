@@ -1,0 +1,143 @@
+/*
+ * chainrule_certify.h: proofs over regions (part of the core library, libchainrule).
+ *
+ * An input gradient answers "which way does the loss rise at x?"; this header answers "can anything in a box
+ * change the answer?". Sound bounds of linear functions of a network's output over a box of inputs (IBP, CROWN),
+ * output specifications as VNN-LIB states them, and the certify driver: falsification first (a margin attack whose
+ * witness is re-checked), then bounds, then a verdict that is never wrong (unknown when unsure).
+ *
+ * Semantics (docs/certification.md): the network is the model's weights read as real numbers (float32 weights are
+ * exact in double) evaluated exactly, link 0 (input standardisation) and BatchNorm links as the file states them. A
+ * bound that decides a verdict holds for that real-arithmetic network whatever the rounding of the computation:
+ * bounds are computed in float64 with an a-posteriori rounding slack per product, relaxation lines are checked and
+ * widened, inputs rounded outward.
+ *
+ * Conventions: row vectors (o is 1 x K); a spec row (c, rhs) with c in R^K reads c·o <= rhs. The UNSAFE region of a
+ * spec part is an OR of clauses, each an AND of rows: the property holds (unsat) iff no point of the box satisfies
+ * every row of some clause.
+ */
+#ifndef CHAINRULE_CERTIFY_H
+#define CHAINRULE_CERTIFY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "chainrule.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#pragma GCC visibility push(default)
+
+/* ---------------------------------------------------------------- bounds */
+
+typedef enum {
+    CR_BOUND_IBP = 0,       /* interval bound propagation */
+    CR_BOUND_CROWN_IBP = 1, /* CROWN for the spec rows, IBP for the intermediate layers */
+    CR_BOUND_CROWN = 2      /* CROWN with full CROWN intermediate bounds */
+} cr_bound_method;
+
+typedef struct {
+    cr_bound_method method; /* zero: IBP */
+    int no_slack;           /* test-only: 1 drops the rounding slack (a bound may then be wrong) */
+    int no_intersect;       /* test-only: 1 keeps CROWN's own rows and intermediates, not their
+                               intersection with IBP's (to compare with auto_LiRPA) */
+} cr_bound_options;
+
+/*
+ * Sound bounds of the m rows C·o over lo <= x <= hi (x in the model's RAW input space: link 0 applied inside).
+ *   net: float32 or float64 (float32 weights are widened exactly).  lo, hi: D values each, lo <= hi, finite.
+ *   c: m x K row-major.  lb, ub: m values each, or NULL when not wanted.
+ * Each row is bounded directly (last-layer elision), not as a difference of output bounds. Returns CR_ERR_ARG for
+ * an activation without a relaxation (message via the row's name; GELU, SiLU) or an empty box, CR_ERR_NONFINITE
+ * when a bound is not finite (never a comparison with NaN).
+ */
+cr_status cr_net_bound(const cr_net *net, const double *lo, const double *hi, size_t m, const double *c,
+                       const cr_bound_options *opt, double *lb, double *ub);
+
+/* ---------------------------------------------------------------- specifications */
+
+/* One box and its unsafe region: an OR of n_clauses clauses, clause q = rows clause[q] .. clause[q+1]−1, each row
+   c·o <= rhs (c: K values). Where a file's decimal or x ± eps is not a double, two roundings are kept:
+     lo/hi, rhs         rounded outward: a superset of the real box and of the real unsafe region (for proofs);
+     lo_in/hi_in, rhs_in rounded inward: a subset of each (a witness in the inward box whose output meets the rows
+                        with rhs_in meets the real spec).
+   lo_in[i] > hi_in[i] only when no double lies in the real interval (a point box at an inexact decimal): no witness
+   exists in that part (never sat from it). */
+typedef struct {
+    size_t d, k, n_rows, n_clauses;
+    double *lo, *hi, *lo_in, *hi_in; /* d each */
+    double *c, *rhs, *rhs_in;        /* n_rows x k, n_rows, n_rows */
+    size_t *clause;                  /* n_clauses + 1 row offsets */
+} cr_spec_part;
+
+/* A specification: unsafe = OR over its parts (VNN-LIB's disjunctions over input boxes give several). */
+typedef struct {
+    size_t n_parts;
+    cr_spec_part *parts;
+} cr_spec;
+
+/* The L∞ robustness spec of a classifier at x (D values): box [max(x−eps, lo), min(x+eps, hi)], unsafe = OR over
+   j != label of (o_label − o_j <= 0): one part, K − 1 one-row clauses (rhs = rhs_in = 0). x ± eps is computed in
+   double and, when inexact, rounded outward for lo/hi and inward for lo_in/hi_in (nextafter). lo/hi may be ∓inf.
+   CR_ERR_ARG: d or k zero, k < 2, label outside [0, k), eps < 0, lo > hi, an empty box; CR_ERR_NONFINITE: x or eps
+   not finite, NaN lo/hi. On failure *out is zeroed. Free with cr_spec_free (NULL-safe, leaves *spec zeroed). */
+cr_status cr_spec_linf(size_t d, size_t k, const double *x, double eps, double lo, double hi, int64_t label,
+                       cr_spec *out);
+void cr_spec_free(cr_spec *spec);
+
+/* ---------------------------------------------------------------- certify */
+
+typedef enum { CR_VERDICT_UNSAT = 0, CR_VERDICT_SAT = 1, CR_VERDICT_UNKNOWN = 2, CR_VERDICT_TIMEOUT = 3 } cr_verdict;
+const char *cr_verdict_name(cr_verdict v); /* "unsat", "sat", "unknown", "timeout" */
+
+typedef struct {
+    cr_bound_options bound; /* the bound method (zero: IBP; the CLI's auto tries IBP then CROWN) */
+    double timeout_s;       /* 0: none */
+    size_t attack_restarts; /* margin PGD restarts (0: default) */
+    size_t attack_steps;    /* PGD steps per restart (0: default) */
+    uint64_t seed;
+    /* 1: the spec's outputs are the softmax head's probabilities (an ONNX graph ending in Softmax or LogSoftmax).
+       Softmax keeps the order of its inputs, so an order row a·(y_i − y_j) <= 0 (a > 0) is read on o as it stands;
+       any other row (a threshold on a probability) is CR_ERR_ARG. 0: rows on o. */
+    int outputs_are_probs;
+} cr_certify_options;
+
+typedef struct {
+    cr_verdict verdict;
+    double *witness;     /* D values, caller's buffer or NULL: the counterexample when sat (raw input space) */
+    double *witness_out; /* K values, caller's buffer or NULL: the network's output at the witness */
+    double best_margin;  /* unsat: the smallest proved margin (lb − rhs); sat: the witness's worst violation */
+    double seconds;
+    const char *proved_by; /* "ibp", "crown", "attack", or NULL */
+} cr_certify_result;
+
+/*
+ * Falsification first (a margin PGD over the inward box of each part, every candidate re-checked by
+ * cr_witness_check), then bounds on the outward box (IBP, then opt->bound.method when stronger) : a clause is
+ * refuted when one of its rows has lb(c·o) > rhs; unsat iff every clause of every part is refuted, sat with a
+ * checked witness, else unknown (timeout once opt->timeout_s has passed). opt may be NULL (defaults). Errors:
+ * CR_ERR_ARG for a bad spec (shapes, empty box), a probability threshold (outputs_are_probs), or an activation
+ * without a relaxation when no witness was found; *res is then untouched except seconds.
+ */
+cr_status cr_certify(const cr_net *net, const cr_spec *spec, const cr_certify_options *opt, cr_certify_result *res);
+
+/*
+ * The witness checker: re-evaluates x (D values) by plain loops in float64 with a rigorous bound on the evaluation
+ * error (independent of the library's forward pass) and accepts it (returns 1) only when x lies in part's inward
+ * box (lo_in <= x <= hi_in) and, for some clause, every row satisfies c·o(x) − rhs < 0 by more than that bound
+ * (o(x): the real-arithmetic network). *worst (may be NULL): the accepted clause's largest row upper bound
+ * (negative), or when rejected the smallest such bound over the clauses; out (K, may be NULL): the evaluated
+ * output. 0: rejected (outside the box, not violating, or within noise); -1: the net cannot be evaluated with an
+ * error bound (GELU), a non-finite value, or bad arguments.
+ */
+int cr_witness_check(const cr_net *net, const cr_spec_part *part, const double *x, double *out, double *worst);
+
+#pragma GCC visibility pop
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,65 @@
+/*
+ * The pieces of cr_net_bound (bound.c: IBP and the shared parts; bound_crown.c:
+ * CROWN), private to the core library. Everything is float64: a float32 net is
+ * widened exactly first (cr_net_convert).
+ */
+#ifndef CR_NET_BOUND_H
+#define CR_NET_BOUND_H
+
+#include <stddef.h>
+
+#include "chainrule.h"
+#include "chainrule_certify.h"
+#include "ops/relax.h"
+
+/* An affine link's vectors as double (cr_net_get_affine), in the form the file states. */
+typedef struct {
+    cr_affine_form form;
+    const double *p, *q, *s, *t;
+    double eps;
+} cr_bound_link;
+
+typedef struct {
+    const cr_net *net; /* float64: the caller's or owned */
+    cr_net *owned;     /* the widened copy of a float32 net, or NULL */
+    cr_bound_method method;
+    int no_slack, no_intersect;
+    cr_relax_mode mode; /* for the rows' relaxations */
+    size_t maxdim;
+    /* zl/zu[0]: bounds of z_0 = link_0(x), what layer 0 reads; zl/zu[l + 1]: bounds of
+       z_l = link_{l+1}(r_l), the input of activation l (θ for l = L−1) */
+    double *zl[CR_MAX_LAYERS + 1], *zu[CR_MAX_LAYERS + 1];
+    cr_bound_link link[CR_MAX_LAYERS + 1];
+    double *mem;
+} cr_bound_ctx;
+
+double cr_bound_gamma(size_t n); /* γ_n = nε/(1 − nε), ε = 2^-53 */
+cr_status cr_bound_prepare(const cr_net *net, const double *lo, const double *hi, size_t m,
+                           const double *c, const cr_bound_options *opt, cr_bound_ctx *b);
+void cr_bound_release(cr_bound_ctx *b);
+const double *cr_bound_w(const cr_bound_ctx *b, int l);
+const double *cr_bound_b(const cr_bound_ctx *b, int l);
+int cr_bound_finite(const double *v, size_t n);
+int cr_bound_act_supported(cr_activation act);
+/* sound lower / upper bounds of the exact a(x) (libm's error covered) */
+double cr_bound_act_lo(const cr_bound_ctx *b, cr_activation act, double x);
+double cr_bound_act_hi(const cr_bound_ctx *b, cr_activation act, double x);
+/* [l, u] <- link([l, u]) per feature, rounded outward (monotone per feature) */
+void cr_bound_link_interval(const cr_bound_ctx *b, const cr_bound_link *k, size_t d, double *l,
+                            double *u);
+void cr_bound_ibp_linear(const cr_bound_ctx *b, size_t din, size_t dout, const double *w,
+                         const double *bias, const double *l, const double *u, double *lo,
+                         double *hi, double *scratch /* 2 din */);
+void cr_bound_rows_of_interval(const cr_bound_ctx *b, size_t m, size_t k, const double *c,
+                               const double *ol, const double *oh, double *lb, double *ub);
+/* IBP through linear layers 0 .. upto: fills zl/zu[1 .. upto + 1] */
+cr_status cr_bound_ibp_layers(cr_bound_ctx *b, int upto);
+/* CROWN / CROWN-IBP rows (bound_crown.c) */
+cr_status cr_bound_crown_rows(cr_bound_ctx *b, size_t m, const double *c, double *lb, double *ub);
+
+
+
+/* Test hook: a planted fault in CROWN's constants (0: none). */
+enum { CR_BOUND_FAULT_NO_BIAS = 1, CR_BOUND_FAULT_NO_LINK_CONST = 2 };
+extern int cr_bound_test_fault;
+#endif
