@@ -221,7 +221,8 @@ void cr_affine_jvp_f64(const cr_affine_f64 *a, size_t n, size_t d, const double 
 
 /* element-wise activations h = f(r). Jacobian diag(f'(r)), VJP g o f', JVP rd o f',
    deriv f'(r), deriv2 f''(r). Each takes both r and h = f(r) and uses whichever its
-   derivative needs. The chain calls them through the op table (src/ops/act_table.h). */
+   derivative needs. The chain calls them through the op table (src/ops/act_table.h).
+   Declared for every row of the table (test_act_table checks it). */
 void cr_sigmoid_forward_f32(size_t count, const float *r, float *h);
 void cr_sigmoid_forward_f64(size_t count, const double *r, double *h);
 void cr_sigmoid_jacobian_f32(size_t d, const float *r, const float *h, float *jac /* d x d */);
@@ -260,6 +261,60 @@ void cr_relu_deriv_f32(size_t count, const float *r, const float *h, float *d);
 void cr_relu_deriv_f64(size_t count, const double *r, const double *h, double *d);
 void cr_relu_deriv2_f32(size_t count, const float *r, const float *h, float *d2);
 void cr_relu_deriv2_f64(size_t count, const double *r, const double *h, double *d2);
+void cr_gelu_forward_f32(size_t count, const float *r, float *h);
+void cr_gelu_forward_f64(size_t count, const double *r, double *h);
+void cr_gelu_jacobian_f32(size_t d, const float *r, const float *h, float *jac);
+void cr_gelu_jacobian_f64(size_t d, const double *r, const double *h, double *jac);
+void cr_gelu_vjp_f32(size_t count, const float *r, const float *h, const float *g, float *gr);
+void cr_gelu_vjp_f64(size_t count, const double *r, const double *h, const double *g, double *gr);
+void cr_gelu_jvp_f32(size_t count, const float *r, const float *h, const float *rd, float *hd);
+void cr_gelu_jvp_f64(size_t count, const double *r, const double *h, const double *rd, double *hd);
+void cr_gelu_deriv_f32(size_t count, const float *r, const float *h, float *d);
+void cr_gelu_deriv_f64(size_t count, const double *r, const double *h, double *d);
+void cr_gelu_deriv2_f32(size_t count, const float *r, const float *h, float *d2);
+void cr_gelu_deriv2_f64(size_t count, const double *r, const double *h, double *d2);
+void cr_softplus_forward_f32(size_t count, const float *r, float *h);
+void cr_softplus_forward_f64(size_t count, const double *r, double *h);
+void cr_softplus_jacobian_f32(size_t d, const float *r, const float *h, float *jac);
+void cr_softplus_jacobian_f64(size_t d, const double *r, const double *h, double *jac);
+void cr_softplus_vjp_f32(size_t count, const float *r, const float *h, const float *g, float *gr);
+void cr_softplus_vjp_f64(size_t count, const double *r, const double *h, const double *g,
+                         double *gr);
+void cr_softplus_jvp_f32(size_t count, const float *r, const float *h, const float *rd, float *hd);
+void cr_softplus_jvp_f64(size_t count, const double *r, const double *h, const double *rd,
+                         double *hd);
+void cr_softplus_deriv_f32(size_t count, const float *r, const float *h, float *d);
+void cr_softplus_deriv_f64(size_t count, const double *r, const double *h, double *d);
+void cr_softplus_deriv2_f32(size_t count, const float *r, const float *h, float *d2);
+void cr_softplus_deriv2_f64(size_t count, const double *r, const double *h, double *d2);
+void cr_leaky_relu_forward_f32(size_t count, const float *r, float *h);
+void cr_leaky_relu_forward_f64(size_t count, const double *r, double *h);
+void cr_leaky_relu_jacobian_f32(size_t d, const float *r, const float *h, float *jac);
+void cr_leaky_relu_jacobian_f64(size_t d, const double *r, const double *h, double *jac);
+void cr_leaky_relu_vjp_f32(size_t count, const float *r, const float *h, const float *g,
+                           float *gr);
+void cr_leaky_relu_vjp_f64(size_t count, const double *r, const double *h, const double *g,
+                           double *gr);
+void cr_leaky_relu_jvp_f32(size_t count, const float *r, const float *h, const float *rd,
+                           float *hd);
+void cr_leaky_relu_jvp_f64(size_t count, const double *r, const double *h, const double *rd,
+                           double *hd);
+void cr_leaky_relu_deriv_f32(size_t count, const float *r, const float *h, float *d);
+void cr_leaky_relu_deriv_f64(size_t count, const double *r, const double *h, double *d);
+void cr_leaky_relu_deriv2_f32(size_t count, const float *r, const float *h, float *d2);
+void cr_leaky_relu_deriv2_f64(size_t count, const double *r, const double *h, double *d2);
+void cr_silu_forward_f32(size_t count, const float *r, float *h);
+void cr_silu_forward_f64(size_t count, const double *r, double *h);
+void cr_silu_jacobian_f32(size_t d, const float *r, const float *h, float *jac);
+void cr_silu_jacobian_f64(size_t d, const double *r, const double *h, double *jac);
+void cr_silu_vjp_f32(size_t count, const float *r, const float *h, const float *g, float *gr);
+void cr_silu_vjp_f64(size_t count, const double *r, const double *h, const double *g, double *gr);
+void cr_silu_jvp_f32(size_t count, const float *r, const float *h, const float *rd, float *hd);
+void cr_silu_jvp_f64(size_t count, const double *r, const double *h, const double *rd, double *hd);
+void cr_silu_deriv_f32(size_t count, const float *r, const float *h, float *d);
+void cr_silu_deriv_f64(size_t count, const double *r, const double *h, double *d);
+void cr_silu_deriv2_f32(size_t count, const float *r, const float *h, float *d2);
+void cr_silu_deriv2_f64(size_t count, const double *r, const double *h, double *d2);
 
 /* softmax per row: yhat = S(theta). Jacobian diag(yhat) - yhat^T yhat (K x K, full),
    VJP yhat o (g - <g, yhat>), JVP yhat o (td - <td, yhat>). */
@@ -333,12 +388,50 @@ typedef enum {
     CR_ACT_TANH = 1,
     CR_ACT_RELU = 2,
     CR_ACT_GELU = 3, /* r Φ(r), the exact (erf) form */
+    CR_ACT_SOFTPLUS = 4, /* ln(1 + e^r) */
+    CR_ACT_LEAKY_RELU = 5, /* r for r > 0, 0.01 r otherwise ("leaky-relu") */
+    CR_ACT_SILU = 6, /* r σ(r) */
     CR_ACT_COUNT
 } cr_activation;
 
-const char *cr_activation_name(cr_activation act); /* "sigmoid", "tanh", "relu", "gelu" */
+/* The activation's name ("sigmoid", ...: cr_activation_list_names lists them). */
+const char *cr_activation_name(cr_activation act);
 /* Parses a name; returns 1 and sets *out on success, 0 for an unknown name. */
 int cr_activation_parse(const char *name, cr_activation *out);
+/*
+ * Writes every activation's name, in enum order, to buf (a C string of at
+ * most size bytes, cut if longer), separated by sep, with last_sep before the
+ * last one ("sigmoid, tanh, relu or gelu" for ", " and " or "). Returns the
+ * length the whole list needs (as snprintf). For help and error messages.
+ */
+size_t cr_activation_list_names(char *buf, size_t size, const char *sep, const char *last_sep);
+
+/* How ONNX exporters write an activation as several nodes of x (its input). */
+typedef enum {
+    CR_ACT_ONNX_NODE = 0,    /* one node only: the row's onnx_op */
+    CR_ACT_ONNX_ERF = 1,     /* x·½(1 + erf(x/√2)): Div(x, √2), Erf, Add(·, 1), Mul(x, ·),
+                                Mul(·, 0.5) in any order of the operands (PyTorch's GELU) */
+    CR_ACT_ONNX_SIGMOID_MUL = 2 /* Sigmoid(x), Mul(x, ·) (PyTorch's SiLU) */
+} cr_act_onnx_pattern;
+
+/*
+ * What a user sees of an activation, from its row of the op table
+ * (src/ops/act_table.h describes every field): its ONNX forms and explain's
+ * notation. cr_activation_info_get returns the row's (borrowed, valid for the
+ * program's life), or NULL for a value outside the enum.
+ */
+typedef struct {
+    const char *name;                 /* as cr_activation_name */
+    int init;                         /* the cr_init that CR_INIT_AUTO picks for it */
+    const char *onnx_op;              /* the ONNX op that is this activation, or NULL */
+    int onnx_opset;                   /* the first opset with onnx_op */
+    double onnx_alpha;                /* the value onnx_op's alpha must have; NaN: no alpha */
+    cr_act_onnx_pattern onnx_pattern; /* how exporters write it as several nodes */
+    const char *symbol_text, *symbol_tex; /* "σ", "\\sigma" */
+    /* a'(r) as explain writes it, {r} and {h} for the layer's names; NULL: none */
+    const char *deriv_text, *deriv_tex;
+} cr_activation_info;
+const cr_activation_info *cr_activation_info_get(cr_activation act);
 
 /*
  * Any activation by its enum value, exactly as the network's chain runs it
@@ -462,7 +555,7 @@ cr_status cr_net_affine_f32(const cr_net *net, int link, cr_affine_f32 *view);
 cr_status cr_net_affine_f64(const cr_net *net, int link, cr_affine_f64 *view);
 
 typedef enum {
-    CR_INIT_AUTO = 0,   /* Xavier/Glorot for sigmoid/tanh, He for relu */
+    CR_INIT_AUTO = 0,   /* per layer, what its activation's row picks: Xavier or He */
     CR_INIT_XAVIER = 1, /* uniform(+-sqrt(6/(fan_in+fan_out))) */
     CR_INIT_HE = 2      /* normal(0, sqrt(2/fan_in)) */
 } cr_init;

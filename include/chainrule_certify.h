@@ -41,6 +41,8 @@ typedef enum {
 typedef struct {
     cr_bound_method method; /* zero: IBP */
     int no_slack;           /* test-only: 1 drops the rounding slack (a bound may then be wrong) */
+    int no_intersect;       /* test-only: 1 keeps CROWN's own rows and intermediates, not their
+                               intersection with IBP's (to compare with auto_LiRPA) */
 } cr_bound_options;
 
 /*

@@ -206,9 +206,15 @@ int cr_onnx_parse_file(const char *path, const unsigned char *buf, size_t len, c
                        cr_error *err);
 /* 1 when buf starts like a protobuf ModelProto (a cheap test, not a parse). */
 int cr_onnx_looks_like(const unsigned char *buf, size_t len);
+/* The opset cr_onnx_write writes. */
+#define CR_ONNX_OPSET 13
+/* 1 when cr_onnx_write writes act (its row's ONNX op exists in CR_ONNX_OPSET, or its
+   row has a pattern the writer writes, as Sigmoid + Mul for silu); 0 otherwise. */
+int cr_onnx_supported(cr_activation act);
 /* Writes model as ONNX (opset 13, IR 7): [Sub, Div for input.mean/std,] Gemm with
    transB = 1 per layer (weights [out, in] as in safetensors, raw_data, bit for bit),
-   Relu/Sigmoid/Tanh between; input "input" [N, D], output "logits" [N, K]. Atomic. */
+   each activation as its row's ONNX form between; input "input" [N, D], output
+   "logits" [N, K]. Atomic. */
 int cr_onnx_write(const char *path, const cr_model *model, cr_error *err);
 /* The same file in memory: *buf (malloc'd, caller frees) of *len bytes; `name` for messages. */
 int cr_onnx_encode(const char *name, const cr_model *model, unsigned char **buf, size_t *len,

@@ -226,6 +226,33 @@ for name, loc in (("external.onnx", "w.bin"), ("external_link.onnx", "link.bin")
                   ("external_traversal.onnx", "../w.bin"), ("external_sub.onnx", "sub/w.bin")):
     onnx_seeds[name] = external(om.mlp(L32, ["relu"]), loc, [0, 80, 100, 160])
 onnx_seeds["external_beyond.onnx"] = external(om.mlp(L32, ["relu"]), "w.bin", [4090, 0, 0, 0])
+
+
+def act_graph(nodes, consts, opset=13):
+    """Gemm -> the activation's nodes (from 'r' to 'h') -> Gemm, float32, 4 -> 5 -> 3."""
+    from onnx import TensorProto, numpy_helper  # noqa: E402
+    (w1, b1), (w2, b2) = L32
+    inits = [numpy_helper.from_array(w1, "w1"), numpy_helper.from_array(b1, "b1"),
+             numpy_helper.from_array(w2, "w2"), numpy_helper.from_array(b2, "b2")]
+    inits += [numpy_helper.from_array(np.array(v, np.float32), k) for k, v in consts.items()]
+    g = helper.make_graph([helper.make_node("Gemm", ["x", "w1", "b1"], ["r"], transB=1)] + nodes +
+                          [helper.make_node("Gemm", ["h", "w2", "b2"], ["logits"], transB=1)], "act",
+                          [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 4])],
+                          [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["N", 3])], inits)
+    return helper.make_model(g, opset_imports=[helper.make_opsetid("", opset)])
+
+
+# the activations as exporters write them (PyTorch 1.13: GELU's erf pattern, SiLU as
+# Sigmoid then Mul; opset 20's Gelu and its approximate attribute; LeakyRelu's alpha)
+mk = helper.make_node
+onnx_seeds["act_gelu_erf.onnx"] = act_graph(
+    [mk("Div", ["r", "sqrt2"], ["t"]), mk("Erf", ["t"], ["e"]), mk("Add", ["e", "one"], ["a"]),
+     mk("Mul", ["r", "a"], ["m"]), mk("Mul", ["m", "half"], ["h"])],
+    {"sqrt2": 1.4142135381698608, "one": 1.0, "half": 0.5})
+onnx_seeds["act_silu.onnx"] = act_graph([mk("Sigmoid", ["r"], ["s"]), mk("Mul", ["r", "s"], ["h"])], {})
+onnx_seeds["act_gelu20_tanh.onnx"] = act_graph([mk("Gelu", ["r"], ["h"], approximate="tanh")], {}, 20)
+onnx_seeds["act_leaky.onnx"] = act_graph([mk("LeakyRelu", ["r"], ["h"], alpha=0.01)], {})
+onnx_seeds["act_softplus.onnx"] = act_graph([mk("Softplus", ["r"], ["h"])], {})
 for name, model in onnx_seeds.items():
     put("onnx", name, model.SerializeToString())
 good_onnx = onnx_seeds["gemm_f32.onnx"].SerializeToString()

@@ -26,3 +26,5 @@ fi
 [ "${1:-}" = aarch64 ] && exit 0
 # onnxruntime from PyPI (tests/torch_onnx.py's independent ONNX runtime), in a venv under build-ci/
 bash "$(dirname "$0")/onnxruntime-venv.sh" >/dev/null
+# auto_LiRPA 0.3 from PyPI beside Debian's torch (tests/lirpa_bounds.py's independent bounds), in a venv under build-ci/
+bash "$(dirname "$0")/auto-lirpa-venv.sh" >/dev/null

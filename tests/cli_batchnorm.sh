@@ -108,6 +108,12 @@ onnx_bn("bno_train.onnx", opset=15, node=bnnode(training_mode=1))
 onnx_bn("bno_stats.onnx", opset=9, node=helper.make_node("BatchNormalization", ["r", "s", "b", "m", "v"],
                                                          ["z", "rm", "rv"], name="bn"))
 onnx_bn("bno_double.onnx", s=g.astype("<f8"))
+# MatMul, BatchNormalization, then an Add: the Add is not the MatMul's bias (it comes after the BN)
+W1t = np.ascontiguousarray(W1.T)
+nodes = [helper.make_node("MatMul", ["x", "W1t"], ["r"]), bnnode(), helper.make_node("Add", ["z", "b1"], ["z2"]),
+         helper.make_node("Relu", ["z2"], ["h"]), helper.make_node("Gemm", ["h", "W2", "b2"], ["y"], transB=1)]
+onnx.save(graph(nodes, [("W1t", W1t), ("b1", b1), ("W2", W2), ("b2", b2), ("s", g), ("b", be), ("m", mu), ("v", var)]),
+          "bno_addafter.onnx")
 # a BatchNormalization on the input, before the first Gemm
 ginp = [helper.make_node("BatchNormalization", ["x0", "si", "bi", "mi", "vi"], ["x"], name="bn_in")]
 x0 = helper.make_tensor_value_info("x0", TensorProto.FLOAT, ["N", D])
@@ -172,6 +178,7 @@ mcase bno_train.onnx "training_mode = 1 (batch statistics) is not supported"
 mcase bno_stats.onnx "output 1 'rm' is a running statistic of training mode"
 mcase bno_double.onnx "its scale 's' is double but the network is float"
 mcase bno_input.onnx "on the input, before any linear layer"
+mcase bno_addafter.onnx "arithmetic on the chain is supported only"
 err "convert a state dict with BatchNorm" sd_bn.safetensors "belongs to a BatchNorm layer, which a state dict does not describe fully" "$T/sd.safetensors" -- \
   "$CR" convert --model sd_bn.safetensors --activations relu --out "$T/sd.safetensors"
 err "train --resume BN model" bn.safetensors "train does not train models with BatchNorm" "$T/r.safetensors" -- \

@@ -25,6 +25,7 @@
 
 #include "chainrule.h"
 #include "ops/act_table.h"
+#include "ops/relax.h"
 #include "testutil.h"
 
 enum { N = 64 };
@@ -246,12 +247,79 @@ static void test_hook_f64(void **state) {
     cr_net_free(net);
 }
 
+/* Every row's twelve functions are declared in include/chainrule.h (this file
+   sees only the public prototypes of the op files: a row without them does not
+   compile here) and are the functions of its reference row. */
+static void test_every_row_public(void **state) {
+    (void)state;
+/* the bound relaxation each row has (ops/relax.h): none for gelu and silu */
+#define ROW_RELAX(e)                                                                       \
+    ((e) == CR_ACT_RELU         ? &cr_relu_relax                                           \
+     : (e) == CR_ACT_SIGMOID    ? &cr_sigmoid_relax                                        \
+     : (e) == CR_ACT_TANH       ? &cr_tanh_relax                                           \
+     : (e) == CR_ACT_SOFTPLUS   ? &cr_softplus_relax                                       \
+     : (e) == CR_ACT_LEAKY_RELU ? &cr_leaky_relu_relax                                     \
+                                : NULL)
+#define CHECK_ROW(e, name, ...)                                                            \
+    do {                                                                                   \
+        const cr_act_entry *r = cr_act_reference(e);                                      \
+        assert_ptr_equal(r->f32->forward, cr_##name##_forward_f32);                        \
+        assert_ptr_equal(r->f32->deriv, cr_##name##_deriv_f32);                            \
+        assert_ptr_equal(r->f32->vjp, cr_##name##_vjp_f32);                                \
+        assert_ptr_equal(r->f32->jvp, cr_##name##_jvp_f32);                                \
+        assert_ptr_equal(r->f32->jacobian, cr_##name##_jacobian_f32);                      \
+        assert_ptr_equal(r->f32->deriv2, cr_##name##_deriv2_f32);                          \
+        assert_ptr_equal(r->f64->forward, cr_##name##_forward_f64);                        \
+        assert_ptr_equal(r->f64->deriv, cr_##name##_deriv_f64);                            \
+        assert_ptr_equal(r->f64->vjp, cr_##name##_vjp_f64);                                \
+        assert_ptr_equal(r->f64->jvp, cr_##name##_jvp_f64);                                \
+        assert_ptr_equal(r->f64->jacobian, cr_##name##_jacobian_f64);                      \
+        assert_ptr_equal(r->f64->deriv2, cr_##name##_deriv2_f64);                          \
+        assert_ptr_equal(r->relax, ROW_RELAX(e)); /* certification's slot: the op file's */  \
+        assert_ptr_equal(cr_act_running(e)->relax, r->relax);                              \
+    } while (0);
+    CR_ACT_ROWS(CHECK_ROW)
+#undef CHECK_ROW
+#undef ROW_RELAX
+}
+
+/* What a user sees of a row: the name, the ONNX form, explain's notation, the
+   list of names that help and messages print. */
+static void test_info(void **state) {
+    (void)state;
+    char all[512];
+    size_t len = cr_activation_list_names(all, sizeof all, ", ", " or ");
+    assert_int_equal(len, strlen(all));
+    for (int a = 0; a < CR_ACT_COUNT; a++) {
+        const cr_activation_info *in = cr_activation_info_get((cr_activation)a);
+        assert_non_null(in);
+        assert_string_equal(in->name, cr_activation_name((cr_activation)a));
+        assert_non_null(strstr(all, in->name));
+        assert_true(in->init == CR_INIT_XAVIER || in->init == CR_INIT_HE);
+        assert_true(in->onnx_op || in->onnx_pattern != CR_ACT_ONNX_NODE); /* ONNX can read it */
+        assert_non_null(in->symbol_text);
+        assert_non_null(in->symbol_tex);
+        assert_non_null(in->deriv_text); /* every row today has explain's formula */
+        assert_non_null(in->deriv_tex);
+        assert_true(strstr(in->deriv_text, "{r}") || strstr(in->deriv_text, "{h}"));
+    }
+    assert_null(cr_activation_info_get(CR_ACT_COUNT));
+    char small[8]; /* cut, never overflowed; the length still the whole list's */
+    assert_int_equal(cr_activation_list_names(small, sizeof small, ", ", " or "), len);
+    assert_int_equal(strlen(small), sizeof small - 1);
+    assert_string_equal(cr_activation_name(CR_ACT_SIGMOID), "sigmoid");
+    cr_activation_list_names(all, sizeof all, ", ", ", ");
+    assert_int_equal(strncmp(all, "sigmoid, tanh, relu, gelu", 25), 0);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_rows_against_differences),
         cmocka_unit_test(test_running_f32_matches_reference),
         cmocka_unit_test(test_hook_f32),
         cmocka_unit_test(test_hook_f64),
+        cmocka_unit_test(test_every_row_public),
+        cmocka_unit_test(test_info),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     tu_cleanup();

@@ -4,7 +4,7 @@
  *   - golden toy (note §7.1, auto_LiRPA's examples/simple/toy.py): W1 = [[1,−1],[2,−1]]
  *     (as torch's out x in; stored din x dout here), W2 = [[1,−1]], no biases, box
  *     [−1,2]x[−2,1]: IBP [−6,4], CROWN [−3,3], to 1e-12;
- *   - soundness by sampling: random nets of relu, sigmoid, tanh (depth 1–4, width 2–32,
+ *   - soundness by sampling: random nets of relu, sigmoid, tanh, softplus, leaky-relu (depth 1–4, width 2–32,
  *     link 0 and a BatchNorm link in some, an output activation in some), 10^4 sampled
  *     points + the box's corners (D ≤ 10) evaluated in long double never beat a bound;
  *     IBP, CROWN-IBP and CROWN; against vacuous passes, CROWN closes at least half of
@@ -18,7 +18,7 @@
  *   - the rounding slack is necessary: weights ±1e8 and 1 whose sums cancel; the exact
  *     extremes are known by hand (below); without the slack (test-only switch) the bound is
  *     wrong, with it sound;
- *   - bad input: GELU refused (CR_ERR_ARG), an empty box, non-finite input, overflowing
+ *   - bad input: GELU and SiLU refused (CR_ERR_ARG, hidden or output), an empty box, non-finite input, overflowing
  *     weights (CR_ERR_NONFINITE); a float32 net is bounded as its exact widening.
  */
 #include <math.h>
@@ -35,6 +35,8 @@
 #include "chainrule.h"
 #include "chainrule_certify.h"
 #include "net/bound.h"
+#include "ops/act_table.h"
+#include "ops/relax.h"
 #include "testutil.h"
 
 #define CR_TEST_CROWN 1
@@ -47,6 +49,10 @@ static long double ld_act(cr_activation a, long double x) {
         return 1.0L / (1.0L + expl(-x));
     case CR_ACT_TANH:
         return tanhl(x);
+    case CR_ACT_SOFTPLUS:
+        return x > 0 ? x + log1pl(expl(-x)) : log1pl(expl(x));
+    case CR_ACT_LEAKY_RELU:
+        return x > 0 ? x : (long double)0.01 * x;
     default:
         return x > 0 ? x : 0;
     }
@@ -205,6 +211,13 @@ static int sampling_violations(cr_bound_method method, cr_activation act, int ca
         for (size_t i = 0; i < bc.m; i++) {
             if ((long double)lb[i] > smin[i] || (long double)ub[i] < smax[i] || lb[i] > ub[i]) bad++;
         }
+        if (method != CR_BOUND_IBP) { /* CROWN alone (no intersection with IBP) is sound too */
+            double nl[64], nu[64];
+            cr_bound_options no = {.method = method, .no_intersect = 1};
+            assert_int_equal(cr_net_bound(bc.net, bc.lo, bc.hi, bc.m, bc.c, &no, nl, nu), CR_OK);
+            for (size_t i = 0; i < bc.m; i++)
+                if ((long double)nl[i] > smin[i] || (long double)nu[i] < smax[i]) bad++;
+        }
         if (method != CR_BOUND_IBP) { /* never looser than IBP; closes its gap */
             cr_bound_options io = {.method = CR_BOUND_IBP};
             assert_int_equal(cr_net_bound(bc.net, bc.lo, bc.hi, bc.m, bc.c, &io, ilb, iub), CR_OK);
@@ -274,10 +287,13 @@ static void test_toy(void **state) {
     cr_net_free(net);
 }
 
+static const cr_activation all_acts[5] = {CR_ACT_RELU, CR_ACT_SIGMOID, CR_ACT_TANH, CR_ACT_SOFTPLUS,
+                                          CR_ACT_LEAKY_RELU};
+
 static void test_ibp_sound(void **state) {
     (void)state;
-    const cr_activation acts[3] = {CR_ACT_RELU, CR_ACT_SIGMOID, CR_ACT_TANH};
-    for (int a = 0; a < 3; a++) {
+    const cr_activation *acts = all_acts;
+    for (int a = 0; a < 5; a++) {
         const int bad = sampling_violations(CR_BOUND_IBP, acts[a], 40, 0.3, NULL);
         printf("IBP %s: %d rows beaten\n", cr_activation_name(acts[a]), bad);
         assert_int_equal(bad, 0);
@@ -359,7 +375,15 @@ static void test_bad_input(void **state) {
     const double lo[2] = {0, 0}, hi[2] = {1, 1}, c[2] = {1, -1};
     double lb, ub;
     assert_int_equal(cr_net_bound(net, lo, hi, 1, c, NULL, &lb, &ub), CR_ERR_ARG);
+    net->act[0] = CR_ACT_SILU;
+    for (int method = 0; method <= 2; method++) {
+        cr_bound_options o = {.method = (cr_bound_method)method};
+        assert_int_equal(cr_net_bound(net, lo, hi, 1, c, &o, &lb, &ub), CR_ERR_ARG);
+    }
     net->act[0] = CR_ACT_TANH;
+    assert_int_equal(cr_net_set_output(net, 1, CR_ACT_GELU, CR_HEAD_SQUARED_ERROR), CR_OK);
+    assert_int_equal(cr_net_bound(net, lo, hi, 1, c, NULL, &lb, &ub), CR_ERR_ARG);
+    assert_int_equal(cr_net_set_output(net, 0, CR_ACT_SIGMOID, CR_HEAD_SOFTMAX_CE), CR_OK);
     assert_int_equal(cr_net_bound(net, lo, hi, 1, c, NULL, &lb, &ub), CR_OK);
     const double elo[2] = {0, 2};
     assert_int_equal(cr_net_bound(net, elo, hi, 1, c, NULL, &lb, &ub), CR_ERR_ARG);
@@ -407,8 +431,8 @@ static void test_float32_widened(void **state) {
 
 static void test_crown_sound_and_tight(void **state) {
     (void)state;
-    const cr_activation acts[3] = {CR_ACT_RELU, CR_ACT_SIGMOID, CR_ACT_TANH};
-    for (int a = 0; a < 3; a++)
+    const cr_activation *acts = all_acts;
+    for (int a = 0; a < 5; a++)
         for (int method = CR_BOUND_CROWN_IBP; method <= CR_BOUND_CROWN; method++) {
             double median = -1;
             int bad = sampling_violations((cr_bound_method)method, acts[a], 30, 0.3, NULL);
@@ -428,21 +452,26 @@ static void test_crown_sound_and_tight(void **state) {
    and 0), and are real lines, not the constant fallback, almost always. */
 static void test_relax_lines(void **state) {
     (void)state;
-    const cr_activation acts[3] = {CR_ACT_RELU, CR_ACT_SIGMOID, CR_ACT_TANH};
-    cr_bound_ctx b;
-    memset(&b, 0, sizeof b);
+    const cr_activation acts[5] = {CR_ACT_RELU, CR_ACT_SIGMOID, CR_ACT_TANH, CR_ACT_SOFTPLUS, CR_ACT_LEAKY_RELU};
+    const cr_relax_mode mode = {0, CR_F64};
     rng_state = 777;
-    for (int a = 0; a < 3; a++) {
+    for (int a = 0; a < 5; a++) {
         int bad = 0, constant = 0, n = 3000;
         for (int it = 0; it < n; it++) {
             const double l = urange(-6, 6), u = l + pow(10, urange(-6, 1.3));
             double sl, tl, su, tu;
-            cr_bound_relax(&b, acts[a], l, u, &sl, &tl, &su, &tu);
-            if (acts[a] != CR_ACT_RELU && sl == 0 && su == 0) constant++;
+            cr_act_running(acts[a])->relax->lines(&mode, l, u, &sl, &tl, &su, &tu);
+            if (acts[a] != CR_ACT_RELU && acts[a] != CR_ACT_LEAKY_RELU && sl == 0 && su == 0) constant++;
             for (int q = 0; q <= 202; q++) {
-                const double x = q == 201 ? u : q == 202 ? (l < 0 && u > 0 ? 0 : l) : l + (u - l) * q / 200.0;
+                double x = q == 201 ? u : q == 202 ? (l < 0 && u > 0 ? 0 : l) : l + (u - l) * q / 200.0;
+                x = x > u ? u : x; /* the rounding of l + (u − l) may step past u */
                 const long double f = ld_act(acts[a], x);
-                if ((long double)sl * x + tl > f || (long double)su * x + tu < f) bad++;
+                if ((long double)sl * x + tl > f || (long double)su * x + tu < f) {
+                    bad++;
+                    if (bad < 4)
+                        printf("  [%.17g, %.17g] at %.17g: %.17Lg <= %.17Lg <= %.17Lg?\n", l, u, x,
+                               (long double)sl * x + tl, f, (long double)su * x + tu);
+                }
             }
         }
         printf("%s: %d violations, %d of %d intervals with constant lines\n", cr_activation_name(acts[a]), bad,
@@ -454,40 +483,34 @@ static void test_relax_lines(void **state) {
 
 /* ---------------------------------------------------------------- planted unsound relaxations */
 
-static void bad_relu_intercept(const cr_bound_ctx *b, double l, double u, double *sl, double *tl,
+static const struct cr_act_relax *ref_relax(cr_activation a) { return cr_act_reference(a)->relax; }
+
+static void bad_relu_intercept(const cr_relax_mode *m, double l, double u, double *sl, double *tl,
                                double *su, double *tu) {
-    cr_bound_relax_restore(CR_ACT_RELU);
-    cr_bound_relax(b, CR_ACT_RELU, l, u, sl, tl, su, tu);
-    cr_bound_relax_replace(CR_ACT_RELU, bad_relu_intercept);
+    ref_relax(CR_ACT_RELU)->lines(m, l, u, sl, tl, su, tu);
     if (l < 0 && u > 0) *tu -= 0.05 * (u - l);
 }
 
-static void bad_relu_swapped(const cr_bound_ctx *b, double l, double u, double *sl, double *tl,
+static void bad_relu_swapped(const cr_relax_mode *m, double l, double u, double *sl, double *tl,
                              double *su, double *tu) { /* the sign selection inverted */
-    cr_bound_relax_restore(CR_ACT_RELU);
-    cr_bound_relax(b, CR_ACT_RELU, l, u, su, tu, sl, tl);
-    cr_bound_relax_replace(CR_ACT_RELU, bad_relu_swapped);
+    ref_relax(CR_ACT_RELU)->lines(m, l, u, su, tu, sl, tl);
 }
 
 static double sig(double x) { return 1 / (1 + exp(-x)); }
 static double dsig(double x) { return sig(x) * (1 - sig(x)); }
 
-static void bad_sigmoid_chord(const cr_bound_ctx *b, double l, double u, double *sl, double *tl,
+static void bad_sigmoid_chord(const cr_relax_mode *m, double l, double u, double *sl, double *tl,
                               double *su, double *tu) { /* chord as the LOWER line on the convex side */
-    cr_bound_relax_restore(CR_ACT_SIGMOID);
-    cr_bound_relax(b, CR_ACT_SIGMOID, l, u, sl, tl, su, tu);
-    cr_bound_relax_replace(CR_ACT_SIGMOID, bad_sigmoid_chord);
+    ref_relax(CR_ACT_SIGMOID)->lines(m, l, u, sl, tl, su, tu);
     if (u <= 0 && u - l > 1e-6) {
         *sl = (sig(u) - sig(l)) / (u - l);
         *tl = sig(l) - *sl * l;
     }
 }
 
-static void bad_sigmoid_tangent(const cr_bound_ctx *b, double l, double u, double *sl, double *tl,
+static void bad_sigmoid_tangent(const cr_relax_mode *m, double l, double u, double *sl, double *tl,
                                 double *su, double *tu) { /* l < 0 < u: lower tangent at d_L + 0.3 */
-    cr_bound_relax_restore(CR_ACT_SIGMOID);
-    cr_bound_relax(b, CR_ACT_SIGMOID, l, u, sl, tl, su, tu);
-    cr_bound_relax_replace(CR_ACT_SIGMOID, bad_sigmoid_tangent);
+    ref_relax(CR_ACT_SIGMOID)->lines(m, l, u, sl, tl, su, tu);
     const double k = (sig(u) - sig(l)) / (u - l);
     if (l < 0 && u > 0 && k > dsig(l)) {
         double a = l, c = 0; /* d_L by bisection, as the note's §2.4 */
@@ -508,7 +531,7 @@ static void test_planted(void **state) {
     (void)state;
     struct {
         cr_activation act;
-        cr_bound_relax_fn fn;
+        void (*fn)(const cr_relax_mode *, double, double, double *, double *, double *, double *);
         int fault;
         const char *what;
     } plants[] = {
@@ -520,11 +543,16 @@ static void test_planted(void **state) {
         {CR_ACT_RELU, NULL, CR_BOUND_FAULT_NO_LINK_CONST, "missing link constant"},
     };
     for (size_t p = 0; p < sizeof plants / sizeof plants[0]; p++) {
-        if (plants[p].fn) cr_bound_relax_replace(plants[p].act, plants[p].fn);
+        static struct cr_act_relax planted;
+        planted = *ref_relax(plants[p].act);
+        if (plants[p].fn) {
+            planted.lines = plants[p].fn;
+            assert_int_equal(cr_act_replace_relax(plants[p].act, &planted), CR_OK);
+        }
         cr_bound_test_fault = plants[p].fault;
         const int bad = sampling_violations(CR_BOUND_CROWN, plants[p].act, 20, 0.5, NULL);
         cr_bound_test_fault = 0;
-        cr_bound_relax_restore(plants[p].act);
+        cr_act_restore_relax(plants[p].act);
         printf("planted %-36s %d rows beaten\n", plants[p].what, bad);
         assert_true(bad > 0);
     }

@@ -21,6 +21,9 @@ except ImportError:
     print("torch or numpy not installed: skipped")
     sys.exit(77)
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from activations import chainrule_activations, torch_module  # noqa: E402
+
 
 # --- the README's loader, verbatim (readme_loader_in_sync checks it) ---
 class Standardize(torch.nn.Module):          # models trained with --standardize store input.mean/std
@@ -39,7 +42,8 @@ def load_chainrule_model(path):
     t = {k: torch.from_numpy(np.frombuffer(data[v["data_offsets"][0]:v["data_offsets"][1]],
                                            dtype=dt[v["dtype"]]).reshape(v["shape"]).copy())
          for k, v in header.items()}
-    acts = {"sigmoid": torch.nn.Sigmoid, "tanh": torch.nn.Tanh, "relu": torch.nn.ReLU, "gelu": torch.nn.GELU}
+    acts = {"sigmoid": torch.nn.Sigmoid, "tanh": torch.nn.Tanh, "relu": torch.nn.ReLU, "gelu": torch.nn.GELU,
+            "softplus": torch.nn.Softplus, "leaky-relu": torch.nn.LeakyReLU, "silu": torch.nn.SiLU}
     layers = []
     if "input.mean" in t:
         layers.append(Standardize(t["input.mean"], t["input.std"]))
@@ -172,6 +176,12 @@ def main():
             for dtype, tol in (("float64", 1e-10), ("float32", 1e-4)):
                 for n, onehot in ((1, False), (16, True)):
                     ok &= check(cli, tmp, layers, act, dtype, n, onehot, tol)
+        # every row of the op table (chainrule --list-activations), hidden and mixed
+        for act, _, _ in chainrule_activations(cli):
+            torch_module(act)  # a row without its PyTorch form fails here
+            for layers, acts in (("6,5,4,3", act), ("9,8,7,3", f"{act},tanh")):
+                for dtype, tol in (("float64", 1e-10), ("float32", 1e-5)):
+                    ok &= check(cli, tmp, layers, acts, dtype, 16, True, tol)
         ok &= check_standardized(cli, tmp)
     print("torch cross-check:", "PASS" if ok else "FAIL")
     sys.exit(0 if ok else 1)

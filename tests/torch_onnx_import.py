@@ -17,6 +17,14 @@
    one line naming the tensor and the file, exit 2, nothing written.
 4. The output format follows --out: init/train/convert write ONNX for .onnx
    (any case), safetensors for any other name.
+5. Every activation of the op table (chainrule --list-activations): a PyTorch
+   MLP with its nn module, torch.onnx.export'ed at opsets 13 and 17 in float32
+   and float64 (GELU as Div, Erf, Add, Mul, Mul; SiLU as Sigmoid then Mul; ...),
+   loads, and its predictions and input gradients equal PyTorch's (float32 1e-5,
+   float64 1e-12); a row chainrule writes to ONNX is written by init --out
+   .onnx, passes onnx.checker, and onnxruntime's logits give chainrule's
+   probabilities (float32 1e-5, float64 1e-12); tanh-approximate GELU is refused
+   by name.
 
 Run as:  /usr/bin/python3 tests/torch_onnx_import.py path/to/chainrule
 """
@@ -38,6 +46,7 @@ sys.path.insert(0, HERE)
 import onnx  # noqa: E402
 import onnx_models as om  # noqa: E402
 import torch_onnx as t1  # noqa: E402  (compare_cli, check, run, load_safetensors)
+from activations import chainrule_activations, torch_module  # noqa: E402
 
 CR = os.path.abspath(sys.argv[1])
 check, run, compare_cli = t1.check, t1.run, t1.compare_cli
@@ -303,8 +312,85 @@ def test_out_format(d):
           f"t.safetensors: {same}; --resume: {msg}")
 
 
+def test_activations(d):
+    rows = chainrule_activations(CR)
+    for name, form, written in rows:
+        mod = torch_module(name)
+        for dt, tdt in ((np.float32, torch.float32), (np.float64, torch.float64)):
+            for opset in (13, 17):
+                torch.manual_seed(7)
+                net = torch.nn.Sequential(torch.nn.Linear(6, 8), mod(), torch.nn.Linear(8, 5), mod(),
+                                          torch.nn.Linear(5, 3)).to(tdt)
+                path = os.path.join(d, f"act_{name}_{opset}.onnx")
+                torch.onnx.export(net, torch.zeros(2, 6, dtype=tdt), path, opset_version=opset,
+                                  input_names=["x"], output_names=["logits"],
+                                  dynamic_axes={"x": {0: "N"}, "logits": {0: "N"}})
+                rng = np.random.default_rng(opset)
+                x = rng.uniform(-2, 2, (7, 6)).astype(dt)
+                y = rng.integers(0, 3, 7)
+                tag = f"{name}: torch.onnx.export opset {opset} {np.dtype(dt).name} ({','.join(ops(path))})"
+                ep, eg, _ = t1.compare_cli(d, path, x, y, lambda v: net(v), dt, tag)
+                print(f"  {tag}: predict {ep:.1e}, grad {eg:.1e}")
+        if ":alpha=" in form:  # the op with another alpha is another function: refused by name
+            op, alpha = form.split(":alpha=")
+            h = onnx.helper
+            w1 = h.make_tensor("w1", onnx.TensorProto.FLOAT, [4, 3], np.ones(12).tolist())
+            w2 = h.make_tensor("w2", onnx.TensorProto.FLOAT, [2, 4], np.ones(8).tolist())
+            g = h.make_graph([h.make_node("Gemm", ["x", "w1"], ["r"], transB=1),
+                              h.make_node(op, ["r"], ["a"], alpha=2 * float(alpha)),
+                              h.make_node("Gemm", ["a", "w2"], ["logits"], transB=1)], "g",
+                             [h.make_tensor_value_info("x", onnx.TensorProto.FLOAT, ["N", 3])],
+                             [h.make_tensor_value_info("logits", onnx.TensorProto.FLOAT, ["N", 2])],
+                             [w1, w2])
+            path = os.path.join(d, f"alpha_{name}.onnx")
+            onnx.save(h.make_model(g, opset_imports=[h.make_opsetid("", 13)]), path)
+            np.save(os.path.join(d, "x3.npy"), np.zeros((2, 3), np.float32))
+            msg = refused(["predict", "--model", path, "--inputs", os.path.join(d, "x3.npy"), "--out",
+                           os.path.join(d, "never.npy")], [f"alpha {2 * float(alpha):g}", name],
+                          f"{name}: {op} with alpha {2 * float(alpha):g}")
+            print(f"  {name}: {op} alpha={2 * float(alpha):g} refused: {msg}")
+        if not written:
+            continue
+        for dt, dts in ((np.float32, "float32"), (np.float64, "float64")):
+            path = os.path.join(d, f"cr_{name}.onnx")
+            t1.run("init", "--layers", "6,8,5,3", "--activation", name, "--dtype", dts, "--seed", "4",
+                   "--out", path)
+            onnx.checker.check_model(onnx.load(path))
+            x = np.random.default_rng(2).uniform(-2, 2, (7, 6)).astype(dt)
+            xo, lo = os.path.join(d, "ort_x.npy"), os.path.join(d, "ort_y.npy")
+            np.save(xo, x)
+            p = subprocess.run([t1.ort_python(), "-c", t1.ORT_SCRIPT, path, xo, lo],
+                               capture_output=True, text=True)
+            if p.returncode and "NOT_IMPLEMENTED" in p.stderr:  # e.g. no double Softplus kernel
+                print(f"  {name}: onnxruntime has no {dts} kernel for it: not run there in {dts}")
+                continue
+            t1.check(p.returncode == 0, f"{name}: onnxruntime {dts}: {p.stderr.strip()[-300:]}")
+            if p.returncode:
+                continue
+            logits = np.load(lo)
+            np.save(os.path.join(d, "xa.npy"), x)
+            t1.run("predict", "--model", path, "--inputs", os.path.join(d, "xa.npy"), "--out",
+                   os.path.join(d, "pa.npy"))
+            lt = torch.from_numpy(logits.astype(np.float64))
+            e = t1.relerr(np.load(os.path.join(d, "pa.npy")), torch.softmax(lt, 1).numpy())
+            # an ONNX alpha is a float attribute: onnxruntime's float64 LeakyRelu multiplies by
+            # float(0.01), chainrule (and PyTorch) by 0.01 (import reads the row's exact value)
+            tol = 1e-7 if ":alpha=" in form and dt == np.float64 else t1.TOL[dt]
+            t1.check(e <= tol, f"{name}: chainrule's ONNX in onnxruntime {dts}: {e:.2e} > {tol:g}")
+            print(f"  {name}: chainrule's ONNX ({','.join(ops(path))}) in onnxruntime, {dts}: {e:.1e}")
+    # PyTorch's tanh-approximate GELU is not chainrule's gelu: refused by name
+    net = torch.nn.Sequential(torch.nn.Linear(6, 8), torch.nn.GELU(approximate="tanh"), torch.nn.Linear(8, 3))
+    path = os.path.join(d, "gelu_tanh.onnx")
+    torch.onnx.export(net, torch.zeros(2, 6), path, opset_version=13)
+    refused(["predict", "--model", path, "--inputs", os.path.join(d, "x6.npy"), "--out",
+             os.path.join(d, "never.npy")],
+            ["tanh approximation of GELU"], "tanh-approximate GELU")
+
+
 def main():
     with tempfile.TemporaryDirectory() as d:
+        np.save(os.path.join(d, "x6.npy"), np.zeros((2, 6), np.float32))
+        test_activations(d)
         np.save(os.path.join(d, "x.npy"), np.zeros((2, 10), np.float32))
         test_view(d)
         test_float16(d)

@@ -169,6 +169,19 @@ try:  # the verification library (chainrule_check.h), part of libchainrule
 except AttributeError:  # a library older than chainrule_check.h
     _check_net = None
 
+
+
+class _BoundOptions(Structure):  # chainrule_certify.h: cr_bound_options
+    _fields_ = [("method", c_int), ("no_slack", c_int), ("no_intersect", c_int)]
+
+
+_BOUND_METHODS = {"ibp": 0, "crown-ibp": 1, "crown": 2}  # cr_bound_method
+try:  # the bounds (chainrule_certify.h), part of libchainrule
+    _net_bound = _proto(_core, "cr_net_bound", c_int, POINTER(_Net), _P, _P, c_size_t, _P,
+                        POINTER(_BoundOptions), _P, _P)
+except AttributeError:  # a library older than chainrule_certify.h
+    _net_bound = None
+
 # cr_check_kind values that gradcheck's inject_fault names (chainrule_check.h)
 _INJECT_KINDS = {"jacobian": 0, "vjp": 1, "jvp": 2}
 
@@ -411,6 +424,34 @@ class Model:
         _check(_typed[self._s]["input_jacobian"](net, n, _ptr(X), int(probs), m.value,
                                                  _ptr(jac)), f"cr_net_input_jacobian_{self._s}")
         return jac
+
+    def bounds(self, lo, hi, C=None, method="crown", _no_intersect=False):
+        """Sound lower and upper bounds (lb, ub), [M] each, of the rows C·o of the
+        network's output o over the box lo <= x <= hi (raw inputs, [D] each; the
+        standardisation is applied inside) by cr_net_bound: method "ibp", "crown-ibp"
+        or "crown". C: [M, K] (default the identity: bounds of each output). The bounds
+        hold for the network's weights read as reals, evaluated exactly, whatever the
+        rounding of the computation (docs/certification.md)."""
+        if _net_bound is None:
+            raise Error(f"{library_paths()[0]}: this library has no cr_net_bound "
+                        "(chainrule_certify.h)")
+        if method not in _BOUND_METHODS:
+            raise ValueError(f"method must be one of {sorted(_BOUND_METHODS)}, got {method!r}")
+        d, k = self.input_dim, self.output_dim
+        lo = np.ascontiguousarray(np.asarray(lo, dtype=np.float64).reshape(-1))
+        hi = np.ascontiguousarray(np.asarray(hi, dtype=np.float64).reshape(-1))
+        if lo.shape != (d,) or hi.shape != (d,):
+            raise ValueError(f"lo and hi must have {d} values each, got {lo.shape}, {hi.shape}")
+        C = np.eye(k) if C is None else np.asarray(C, dtype=np.float64)
+        C = np.ascontiguousarray(C.reshape(1, -1) if C.ndim == 1 else C)
+        if C.ndim != 2 or C.shape[1] != k or C.shape[0] == 0:
+            raise ValueError(f"C must be [M, {k}], got {C.shape}")
+        m = C.shape[0]
+        lb, ub = np.empty(m), np.empty(m)
+        opt = _BoundOptions(_BOUND_METHODS[method], 0, int(_no_intersect))
+        _check(_net_bound(self._net(), _ptr(lo), _ptr(hi), m, _ptr(C), byref(opt), _ptr(lb),
+                          _ptr(ub)), "cr_net_bound")
+        return lb, ub
 
     def gradcheck(self, X, y, samples=256, seed=1, inject_fault=None):
         """Every derivative of the network at (X, y) against finite differences in float64,

@@ -189,33 +189,39 @@ double *chk_to_f64(cr_dtype t, const void *src, size_t n) {
 
 /* ------------------------------------------------------------ the oracle */
 
-double chk_act64(cr_activation act, double r) {
+/* The independent float64 formulas of the rows (act_table.h: oracle_h and
+   oracle_d, expressions in r and h), never the op files' code. A row without
+   one has (NAN): its checks fail and say so (chk_act_has_oracle). */
+static double oracle_h(cr_activation act, double r) {
+#define CR_ACT_ORACLE_H(e, fn, name, init, op, opset, alpha, pattern, st, sm, dt, dm, oh, od) \
+    case e: return (oh);
     switch (act) {
-    case CR_ACT_SIGMOID: return r >= 0 ? 1 / (1 + exp(-r)) : exp(r) / (1 + exp(r));
-    case CR_ACT_TANH: return tanh(r);
-    case CR_ACT_RELU: return r > 0 ? r : 0;
-    default: { /* an activation without a formula here: its op file's reference */
-        const cr_act_entry *e = cr_act_reference(act);
-        double h = NAN;
-        if (e) e->f64->forward(1, &r, &h);
-        return h;
+        CR_ACT_ROWS(CR_ACT_ORACLE_H)
+    default: return NAN;
     }
-    }
+#undef CR_ACT_ORACLE_H
 }
 
-double chk_act_deriv64(cr_activation act, double r) {
-    double h = chk_act64(act, r), d = NAN;
+static double oracle_d(cr_activation act, double r, double h) {
+    (void)h;
+#define CR_ACT_ORACLE_D(e, fn, name, init, op, opset, alpha, pattern, st, sm, dt, dm, oh, od) \
+    case e: return (od);
     switch (act) {
-    case CR_ACT_SIGMOID: return h * (1 - h);
-    case CR_ACT_TANH: return 1 - h * h;
-    case CR_ACT_RELU: return r > 0 ? 1 : 0;
-    default: {
-        const cr_act_entry *e = cr_act_reference(act);
-        if (e) e->f64->deriv(1, &r, &h, &d);
-        return d;
+        CR_ACT_ROWS(CR_ACT_ORACLE_D)
+    default: return NAN;
     }
-    }
+#undef CR_ACT_ORACLE_D
 }
+
+int chk_act_has_oracle(cr_activation act) {
+    return !isnan(oracle_h(act, 0.5)) && !isnan(oracle_d(act, 0.5, oracle_h(act, 0.5)));
+}
+
+double chk_act64(cr_activation act, double r) { return oracle_h(act, r); }
+
+double chk_act_deriv64(cr_activation act, double r) { return oracle_d(act, r, oracle_h(act, r)); }
+
+double chk_act_deriv64_at(cr_activation act, double r, double h) { return oracle_d(act, r, h); }
 
 /* out (dout) = in (din) W + b, plain loops in float64. */
 static void linear64(const cr_net *net64, int l, const double *in, double *out) {

@@ -38,10 +38,7 @@ static void closed_form(const cr_net *net, const cr_tape *tape, const double *y,
         if (l > 0) {
             const double *h = tape->post[l - 1], *r = tape->pre[l - 1];
             for (size_t i = 0; i < din; i++) {
-                double d = net->act[l - 1] == CR_ACT_SIGMOID ? h[i] * (1 - h[i])
-                         : net->act[l - 1] == CR_ACT_TANH    ? 1 - h[i] * h[i]
-                         : net->act[l - 1] == CR_ACT_RELU    ? (r[i] > 0 ? 1.0 : 0.0)
-                                                             : chk_act_deriv64(net->act[l - 1], r[i]);
+                double d = chk_act_deriv64_at(net->act[l - 1], r[i], h[i]); /* the row's formula */
                 gn[i] *= d;
             }
         }

@@ -82,10 +82,15 @@ void chk_forward_to64(const cr_net *net64, int l, const double *x, double *in, d
    ∂z/∂r (1s without a link) and returns whether there is one. */
 void chk_layer_link64(const cr_net *net64, int l, double *r);
 int chk_layer_link_diag64(const cr_net *net64, int l, double *diag);
-/* Plain-loop element-wise activation and its derivative, float64 (the oracle). */
+/* Plain-loop element-wise activation and its derivative, float64 (the oracle):
+   the row's independent formula (act_table.h), NaN for a row without one. */
 double chk_act64(cr_activation act, double r);
+/* 1 when act's row has an independent formula (0: its checks fail, reported). */
+int chk_act_has_oracle(cr_activation act);
 /* Its derivative a'(r) (ReLU: 0 at the kink, as the op file). */
 double chk_act_deriv64(cr_activation act, double r);
+/* The same formula with h = a(r) given (the tape's), for a formula in h. */
+double chk_act_deriv64_at(cr_activation act, double r, double h);
 
 /* The activation the chain runs (its selected backend) in dtype; buffers of dtype. */
 const char *chk_act_backend(cr_dtype t, cr_activation act);

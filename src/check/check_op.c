@@ -444,14 +444,16 @@ cr_status cr_check_net_ops(const cr_net *net, size_t n, const void *x, const voi
         }
         if (l + 1 < L) {
             c.act = net->act[l];
-            snprintf(name, sizeof name, "%s", cr_activation_name(net->act[l]));
+            snprintf(name, sizeof name, "%s%s", cr_activation_name(net->act[l]),
+                     chk_act_has_oracle(net->act[l]) ? "" : " (no oracle)");
             cr_check_op a = {name, ++pos, t, net->dims[l + 1], net->dims[l + 1], &c,
                              act_fwd64, act_jac, act_vjp, act_jvp, 0};
             if ((st = cr_check_op_run(&a, r, &o, rep))) goto done;
         } else {
             if (net->has_out_act) { /* the output activation o = a_out(θ), at θ */
                 c.act = net->out_act;
-                snprintf(name, sizeof name, "%s (output)", cr_activation_name(net->out_act));
+                snprintf(name, sizeof name, "%s (output)%s", cr_activation_name(net->out_act),
+                         chk_act_has_oracle(net->out_act) ? "" : " (no oracle)");
                 cr_check_op a = {name, ++pos, t, K, K, &c, act_fwd64, act_jac, act_vjp, act_jvp, 0};
                 if ((st = cr_check_op_run(&a, r, &o, rep))) goto done;
                 for (size_t j = 0; j < K; j++) r[j] = chk_act64(net->out_act, r[j]); /* r <- o */

@@ -133,6 +133,12 @@ int cli_set_threads(const char *value);
 int cli_parse_u64(const char *opt, const char *s, uint64_t *out);
 /* "784,128,10" -> dims, n_layers = count - 1 (at least 2 numbers). */
 int cli_parse_layers(const char *opt, const char *s, size_t *dims, int *n_layers);
+/* Every activation's name from the op table, for help and messages: "sigmoid,
+   tanh, relu, gelu" (last_sep ", ") or "... relu or gelu" (last_sep " or ").
+   Rotates over 4 static buffers. */
+const char *cli_activation_names(const char *last_sep);
+/* The activations whose CR_INIT_AUTO is init (a cr_init): "sigmoid/tanh". */
+const char *cli_activation_names_init(int init);
 /* "sigmoid" or "relu,tanh" (one per hidden layer; one name applies to all). */
 int cli_parse_activations(const char *opt, const char *s, int n_hidden, cr_activation *act);
 /* --of: "probs"/"probabilities" -> 1, "logits" or "outputs" (the network's output o) -> 0. */

@@ -160,6 +160,28 @@ int cli_parse_layers(const char *opt, const char *s, size_t *dims, int *n_layers
     return 1;
 }
 
+const char *cli_activation_names(const char *last_sep) {
+    static char buf[4][256];
+    static int next;
+    char *b = buf[next++ % 4];
+    cr_activation_list_names(b, sizeof buf[0], ", ", last_sep);
+    return b;
+}
+
+const char *cli_activation_names_init(int init) {
+    static char buf[2][256];
+    static int next;
+    char *b = buf[next++ % 2];
+    size_t n = 0;
+    b[0] = 0;
+    for (int a = 0; a < CR_ACT_COUNT; a++) {
+        const cr_activation_info *in = cr_activation_info_get((cr_activation)a);
+        if (in->init == init && n + strlen(in->name) + 2 < sizeof buf[0])
+            n += (size_t)sprintf(b + n, "%s%s", n ? "/" : "", in->name);
+    }
+    return b;
+}
+
 int cli_parse_activations(const char *opt, const char *s, int n_hidden, cr_activation *act) {
     char buf[256];
     if (strlen(s) >= sizeof buf) {
@@ -170,7 +192,7 @@ int cli_parse_activations(const char *opt, const char *s, int n_hidden, cr_activ
     int count = 0;
     for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ",")) {
         if (count >= CR_MAX_LAYERS || !cr_activation_parse(tok, &act[count])) {
-            cli_error("%s: '%s' is not an activation (sigmoid, tanh, relu)", opt, tok);
+            cli_error("%s: '%s' is not an activation (%s)", opt, tok, cli_activation_names(", "));
             return 0;
         }
         count++;

@@ -29,8 +29,22 @@ static const char *const convert_help =
     "natural order of p (nn.Sequential's 0, 2, 4, ..., also after a leading Flatten;\n"
     "fc1, fc2, ...); a missing bias (bias=False) is zero. ONNX output: opset 13,\n"
     "Gemm per layer, [Sub, Div for the input standardisation], output 'logits'; a\n"
-    "network with an output activation ends in it (Relu, Sigmoid, Tanh), and a\n"
-    "regressor's head is kept in the metadata_props 'chainrule.head'.\n";
+    "network with an output activation ends in it (its ONNX form:\n"
+    "%s),\n"
+    "and a regressor's head is kept in the metadata_props 'chainrule.head'.\n";
+
+/* The ONNX ops the writer writes activations as: "Sigmoid, Tanh, Relu". */
+static const char *onnx_act_ops(void) {
+    static char buf[512];
+    size_t n = 0;
+    for (int a = 0; a < CR_ACT_COUNT; a++) {
+        const cr_activation_info *in = cr_activation_info_get((cr_activation)a);
+        const char *op = in->onnx_pattern == CR_ACT_ONNX_SIGMOID_MUL ? "Sigmoid+Mul" : in->onnx_op;
+        if (cr_onnx_supported((cr_activation)a) && n + strlen(op) + 3 < sizeof buf)
+            n += (size_t)snprintf(buf + n, sizeof buf - n, "%s%s", n ? ", " : "", op);
+    }
+    return buf;
+}
 
 /* Splits "relu,tanh" into activations; returns the count or -1 (message printed). */
 static int parse_act_list(const char *s, cr_activation *act) {
@@ -46,7 +60,7 @@ static int parse_act_list(const char *s, cr_activation *act) {
         memcpy(tok, p, len);
         tok[len] = '\0';
         if (!cr_activation_parse(tok, &act[n])) {
-            cli_error("convert: --activations: '%s' is not sigmoid, tanh or relu", tok);
+            cli_error("convert: --activations: '%s' is not %s", tok, cli_activation_names(" or "));
             return -1;
         }
         n++;
@@ -101,7 +115,7 @@ int cmd_convert(int argc, char **argv) {
             continue;
         return cli_args_unknown(&a);
     }
-    if (a.help) return fputs(convert_help, stdout), CLI_OK;
+    if (a.help) return printf(convert_help, onnx_act_ops()), CLI_OK;
     if (a.failed) return CLI_USAGE;
     if (!in || !out) return cli_error("convert: --model and --out are required (see --help)");
     int onnx = cli_out_is_onnx(out);

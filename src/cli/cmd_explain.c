@@ -29,7 +29,8 @@ static const char *const explain_help =
     "agree. Exit status 1 if a check fails.\n"
     "\n"
     "  --layers D,H,...,K   network widths (default 4,3,3: the seed network, small)\n"
-    "  --activation NAME    hidden activation: sigmoid (default, as in the seed), tanh, relu\n"
+    "  --activation NAME    hidden activation (default sigmoid, as in the seed):\n"
+    "                       %s\n"
     "  --seed N             seed of the random weights, input and label (default 1)\n"
     "  --model PATH         explain a saved model instead (computed in float64)\n"
     "  --inputs, --labels   .npy data for the example (random when absent)\n"
@@ -95,7 +96,7 @@ int cmd_explain(int argc, char **argv) {
         if (cli_flag(&a, "--json")) json = 1;
         else return cli_args_unknown(&a);
     }
-    if (a.help) return fputs(explain_help, stdout), CLI_OK;
+    if (a.help) return printf(explain_help, cli_activation_names(", ")), CLI_OK;
     if (a.failed) return CLI_USAGE;
     explain_format f = {0, 64};
     if (!strcmp(format, "markdown") || !strcmp(format, "md")) f.md = 1;

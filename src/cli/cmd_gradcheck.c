@@ -194,8 +194,8 @@ int cmd_gradcheck(int argc, char **argv) {
             goto done;
         }
         if (out_act_s && !cr_activation_parse(out_act_s, &oa)) {
-            rc = cli_error("gradcheck: --output-activation: '%s' is not sigmoid, tanh, relu or gelu",
-                           out_act_s);
+            rc = cli_error("gradcheck: --output-activation: '%s' is not %s", out_act_s,
+                           cli_activation_names(" or "));
             goto done;
         }
         cr_net_set_output(net, out_act_s != NULL, oa, h);

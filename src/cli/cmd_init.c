@@ -16,13 +16,16 @@ int cmd_init(int argc, char **argv) {
     const char *layers = NULL, *activation = "sigmoid", *init = "auto", *dtype_s = "float32";
     const char *out = NULL;
     uint64_t seed = 1;
+    char act_help[512], auto_help[512]; /* the lists from the activation table */
+    snprintf(act_help, sizeof act_help,
+             "hidden activation (default sigmoid), one of\n%s;\nor one per hidden layer, e.g. relu,tanh",
+             cli_activation_names(", "));
+    snprintf(auto_help, sizeof auto_help, "auto (default): Xavier/Glorot for %s,\nHe for %s",
+             cli_activation_names_init(CR_INIT_XAVIER), cli_activation_names_init(CR_INIT_HE));
     const cli_opt opts[] = {
         CLI_REQ_STR("--layers", &layers, "D,H,...,K", "layer widths, input first, classes last (required)"),
-        CLI_STR("--activation", &activation, "NAME",
-                "hidden activation: sigmoid (default), tanh, relu;\n"
-                "or one per hidden layer, e.g. relu,tanh"),
-        CLI_STR("--init", &init, "auto|xavier|he",
-                "auto (default): Xavier/Glorot for sigmoid/tanh, He for relu"),
+        CLI_STR("--activation", &activation, "NAME", act_help),
+        CLI_STR("--init", &init, "auto|xavier|he", auto_help),
         CLI_STR("--dtype", &dtype_s, "float32|float64", "parameter type (default float32)"),
         CLI_U64("--seed", &seed, "N", "random seed (default 1)"),
         CLI_REQ_STR("--out", &out, "PATH", "where to write the model (required)"),

@@ -150,6 +150,12 @@ int cmd_train(int argc, char **argv) {
     memset(&t, 0, sizeof t);
     cli_opt data_opts[CLI_DATA_TABLE_SIZE];
     cli_data_table(&t.dopt, data_opts);
+    char act_help[512], init_help[512]; /* the lists from the activation table */
+    snprintf(act_help, sizeof act_help,
+             "hidden activation (default sigmoid), one of\n%s;\nor one per hidden layer",
+             cli_activation_names(", "));
+    snprintf(init_help, sizeof init_help, "initialisation (default auto: Xavier for %s,\nHe for %s)",
+             cli_activation_names_init(CR_INIT_XAVIER), cli_activation_names_init(CR_INIT_HE));
     const cli_opt opts[] = {
         CLI_HEADING("data"),
         CLI_STR("--data", &t.data, "SPEC",
@@ -165,10 +171,8 @@ int cmd_train(int argc, char **argv) {
         CLI_INCLUDE(data_opts),
         CLI_HEADING("network"),
         CLI_STR("--layers", &t.layers, "D,H,...,K", "layer widths (default: D,128,K from the data)"),
-        CLI_STR("--activation", &t.activation, "NAME",
-                "hidden activation sigmoid (default), tanh, relu, or one\nper hidden layer"),
-        CLI_STR("--init", &t.init, "auto|xavier|he",
-                "initialisation (default auto: Xavier for sigmoid/tanh,\nHe for relu)"),
+        CLI_STR("--activation", &t.activation, "NAME", act_help),
+        CLI_STR("--init", &t.init, "auto|xavier|he", init_help),
         CLI_HEADING("optimisation"),
         CLI_STR("--epochs", &t.epochs, "N", "epochs (default 10; with --resume, the new total)"),
         CLI_STR("--batch", &t.batch, "N", "minibatch size (default 64; 1 = per-example SGD)"),
@@ -393,9 +397,9 @@ int cmd_train(int argc, char **argv) {
     }
     cr_net *net = model.net;
     for (int l = 0; cli_out_is_onnx(t.out) && l + 1 < net->n_layers; l++)
-        if (net->act[l] == CR_ACT_GELU) { /* the ONNX writer would refuse it after an epoch */
-            cli_error("train: %s: layer %d's gelu has no ONNX op in opset 13; write a .safetensors "
-                      "model instead", t.out, l + 1);
+        if (!cr_onnx_supported(net->act[l])) { /* the ONNX writer would refuse it after an epoch */
+            cli_error("train: %s: layer %d's %s has no ONNX op in opset %d; write a .safetensors "
+                      "model instead", t.out, l + 1, cr_activation_name(net->act[l]), CR_ONNX_OPSET);
             goto done;
         }
     if (net->dims[0] != train.d) {

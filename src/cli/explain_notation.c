@@ -95,31 +95,34 @@ void explain_bn_diag(const explain_format *f, int l, char *buf, size_t size) {
 }
 
 const char *explain_act_symbol(const explain_format *f, cr_activation act) {
-    switch (act) {
-    case CR_ACT_SIGMOID: return EXPLAIN_TM(f, "σ", "\\sigma");
-    case CR_ACT_TANH: return EXPLAIN_TM(f, "tanh", "\\tanh");
-    case CR_ACT_GELU: return EXPLAIN_TM(f, "gelu", "\\mathrm{gelu}");
-    default: return EXPLAIN_TM(f, "relu", "\\mathrm{relu}");
-    }
+    const cr_activation_info *in = cr_activation_info_get(act);
+    if (!in) return "a";
+    return EXPLAIN_TM(f, in->symbol_text, in->symbol_tex);
 }
 
 void explain_act_diag(const explain_format *f, cr_activation act, const explain_names *nm, int l,
                   char *buf, size_t size) {
     const char *h = f->md ? nm->post_m[l] : nm->post_t[l], *r = f->md ? nm->pre_m[l] : nm->pre_t[l];
-    switch (act) {
-    case CR_ACT_SIGMOID: /* σ' = σ(1 − σ) */
-        snprintf(buf, size, f->md ? "%s \\circ (1 - %s)" : "%s∘(1−%s)", h, h);
-        break;
-    case CR_ACT_TANH: /* tanh' = 1 − tanh² */
-        snprintf(buf, size, f->md ? "(1 - %s \\circ %s)" : "(1−%s∘%s)", h, h);
-        break;
-    case CR_ACT_GELU: /* d/dr r Φ(r) = Φ(r) + r φ(r) */
-        snprintf(buf, size, f->md ? "(\\Phi(%s) + %s \\circ \\varphi(%s))" : "(Φ(%s)+%s∘φ(%s))", r, r, r);
-        break;
-    default:
-        snprintf(buf, size, f->md ? "\\mathbb{1}[%s > 0]" : "1[%s>0]", r);
-        break;
+    const cr_activation_info *in = cr_activation_info_get(act);
+    const char *form = in ? EXPLAIN_TM(f, in->deriv_text, in->deriv_tex) : NULL;
+    size_t n = 0;
+    if (!size) return;
+    buf[0] = 0;
+    if (!form) { /* a row without a formula: its symbol's derivative, never another row's */
+        snprintf(buf, size, f->md ? "%s'(%s)" : "%s′(%s)", explain_act_symbol(f, act), r);
+        return;
     }
+    /* the row's a'(r) with {r} and {h} replaced by this layer's names; cut, never overflowed */
+    for (const char *p = form; *p && n + 1 < size;) {
+        const char *sub = !strncmp(p, "{r}", 3) ? r : !strncmp(p, "{h}", 3) ? h : NULL;
+        if (sub) {
+            for (; *sub && n + 1 < size; sub++) buf[n++] = *sub;
+            p += 3;
+        } else {
+            buf[n++] = *p++;
+        }
+    }
+    buf[n] = 0;
 }
 
 void explain_closed_form(const cr_net *net, const explain_names *nm, int standardized, char *ct,

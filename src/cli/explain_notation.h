@@ -72,10 +72,11 @@ void explain_names_links(explain_names *nm, const cr_net *net);
 /* The diagonal of the BatchNorm after layer l, γl ⊘ √(vl + εl), in f's format. */
 void explain_bn_diag(const explain_format *f, int l, char *buf, size_t size);
 
-/* The activation's symbol (σ, tanh, relu, gelu). */
+/* The activation's symbol (σ, tanh, ...: its row's, cr_activation_info). */
 const char *explain_act_symbol(const explain_format *f, cr_activation act);
 /* The diagonal of hidden layer l's activation Jacobian, as a formula in its
-   h (or r): h∘(1−h), (1−h∘h), 1[r>0], (Φ(r)+r∘φ(r)). */
+   h (or r), from the activation's row: h∘(1−h), (1−h∘h), 1[r>0], ...; a row
+   without a formula gives SYMBOL′(r). */
 void explain_act_diag(const explain_format *f, cr_activation act, const explain_names *nm, int l,
                   char *buf, size_t size);
 /* The closed form of ∂J/∂x, ((ŷ − y) W2ᵀ ∘ h∘(1−h)) W1ᵀ (then ⊘ σ when

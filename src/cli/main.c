@@ -1,4 +1,5 @@
 /* chainrule: the command. Dispatches to one subcommand per file (cmd_*.c). */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +32,7 @@ static void usage(FILE *out) {
     for (size_t i = 0; i < n_commands; i++)
         fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
     fprintf(out, "  %-10s %s\n", "help", "this text");
+    fprintf(out, "\nchainrule --list-activations: the activations, one a line (name, ONNX form)\n");
     fprintf(out, "\nexit status: 0 success, 1 a check or run failed, 2 bad usage or bad input\n");
 }
 
@@ -70,6 +72,18 @@ int main(int argc, char **argv) {
     if (!strcmp(name, "--version") || !strcmp(name, "version")) {
         printf("chainrule %s (gemm: %s; kernels: %s)\n", CR_VERSION_STRING,
                cr_have_cblas() ? "CBLAS" : "portable C", cr_isa_name(cr_isa_current()));
+        return CLI_OK;
+    }
+    if (!strcmp(name, "--list-activations")) { /* from the op table: NAME ONNX-FORM WRITTEN */
+        for (int a = 0; a < CR_ACT_COUNT; a++) {
+            const cr_activation_info *in = cr_activation_info_get((cr_activation)a);
+            const char *form = in->onnx_pattern == CR_ACT_ONNX_SIGMOID_MUL ? "Sigmoid+Mul"
+                               : in->onnx_op                             ? in->onnx_op
+                                                                         : "-";
+            printf("%s %s", in->name, form);
+            if (!isnan(in->onnx_alpha)) printf(":alpha=%g", in->onnx_alpha); /* LeakyRelu's */
+            printf(" %s\n", cr_onnx_supported((cr_activation)a) ? "export" : "import-only");
+        }
         return CLI_OK;
     }
     for (size_t i = 0; i < n_commands; i++)

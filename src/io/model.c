@@ -191,10 +191,12 @@ int cr_io_model_build(const char *name, const cr_safetensors *st, cr_model *out,
         return cr_error_set(err, "%s: metadata activations '%.*s' lists %d entries but the model "
                                  "has %d layers", name, CR_IO_NAME_MAX, acts, na, L);
     cr_activation act[CR_MAX_LAYERS];
+    char names[256]; /* every activation's name, from the op table */
+    cr_activation_list_names(names, sizeof names, ", ", " or ");
     for (int l = 0; l + 1 < L; l++)
         if (too_long || !cr_activation_parse(tok[l], &act[l]))
-            return cr_error_set(err, "%s: unknown activation '%s' for layer %d (expected sigmoid, "
-                                     "tanh or relu)", name, tok[l], l + 1);
+            return cr_error_set(err, "%s: unknown activation '%s' for layer %d (expected %s)", name,
+                                tok[l], l + 1, names);
     /* the output: "softmax" (o = θ, the softmax head), or the output activation ("none"
        for o = θ) with the head in the metadata "head" */
     int has_out_act = 0;
@@ -204,8 +206,9 @@ int cr_io_model_build(const char *name, const cr_safetensors *st, cr_model *out,
     if (too_long || (strcmp(tok[L - 1], "softmax") != 0 && strcmp(tok[L - 1], "none") != 0 &&
                      !cr_activation_parse(tok[L - 1], &out_act)))
         return cr_error_set(err, "%s: last activation must be 'softmax' (a classifier), or the "
-                                 "output activation (sigmoid, tanh, relu, gelu or none) with the "
-                                 "metadata \"head\", got '%s'", name, tok[L - 1]);
+                                 "output activation (%s or none) with the metadata \"head\", "
+                                 "got '%s'", name, (cr_activation_list_names(names, sizeof names, ", ", ", "), names),
+                            tok[L - 1]);
     if (strcmp(tok[L - 1], "softmax") != 0) has_out_act = strcmp(tok[L - 1], "none") != 0;
     if (head_s && !cr_head_parse(head_s, &head))
         return cr_error_set(err, "%s: metadata head '%.*s' is not softmax-cross-entropy or "

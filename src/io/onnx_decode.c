@@ -7,7 +7,7 @@
  *   OperatorSetId   domain 1, version 2
  *   GraphProto      node 1, name 2, initializer 5, input 11, output 12
  *   NodeProto       input 1, output 2, name 3, op_type 4, attribute 5, domain 7
- *   AttributeProto  name 1, f 2, i 3, t 5, floats 7, ints 8, type 20
+ *   AttributeProto  name 1, f 2, i 3, s 4, t 5, floats 7, ints 8, type 20
  *   TensorProto     dims 1, data_type 2, segment 3, float_data 4, int32_data 5,
  *                   int64_data 7, name 8, raw_data 9, double_data 10,
  *                   external_data 13, data_location 14 (EXTERNAL 1)
@@ -328,6 +328,7 @@ fail:
 
 static void attr_free(ox_attr *a) {
     free(a->name);
+    free(a->s);
     free(a->ints);
     free(a->floats);
     if (a->t) ox_tensor_free(a->t);
@@ -359,6 +360,16 @@ static int decode_attr(ox_ctx *c, const cr_pb_reader *parent, const cr_pb_field 
             if (f.wire != CR_PB_VARINT) return bad(c, W, "i is not a varint");
             a->i = (int64_t)f.v;
             a->has_i = 1;
+            break;
+        case 4: /* a short string (Gelu's approximate); others are kept as NULL, as before */
+            free(a->s);
+            a->s = NULL;
+            if (f.wire == CR_PB_LEN && f.s.len <= 64 && !memchr(f.s.p, 0, f.s.len)) {
+                if (!(a->s = malloc(f.s.len + 1)))
+                    return cr_error_set(c->err, "%s: out of memory", c->file);
+                memcpy(a->s, f.s.p, f.s.len);
+                a->s[f.s.len] = '\0';
+            }
             break;
         case 5:
             if (a->t) return bad(c, W, "more than one tensor");

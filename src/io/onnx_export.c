@@ -1,6 +1,7 @@
 /*
  * ONNX export: Gemm (transB = 1, the [out, in] weights as they are) per layer,
- * Relu/Sigmoid/Tanh between, Sub/Div first when the model standardises its
+ * each activation between as its row of the op table says (its op, LeakyRelu
+ * with its alpha; SiLU as Sigmoid then Mul), Sub/Div first when the model standardises its
  * input, output "logits" [N, K], opset 13, weights in raw_data. A net with an
  * output activation or the squared-error head ends in that activation (the
  * last Gemm's "theta", then "output") or the last Gemm ("output"), and
@@ -8,6 +9,7 @@
  * layer (docs/batchnorm.md) is a BatchNormalization node after its Gemm, with
  * initializers bn{l}.weight, .bias, .running_mean, .running_var and its epsilon.
  */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -91,6 +93,43 @@ static void put_batchnorm(cr_pb_writer *g, int l, const char *in, const char *ou
     cr_pb_writer_free(&n);
 }
 
+/* Activation act of the value `in` as its row's ONNX form, named name, output
+   out: one node (with the row's float alpha when it has one), or Sigmoid then
+   Mul(in, σ(in)) for CR_ACT_ONNX_SIGMOID_MUL. act must be cr_onnx_supported. */
+static void put_activation(cr_pb_writer *g, cr_activation act, const char *name, const char *in,
+                           const char *out) {
+    const cr_activation_info *a = cr_activation_info_get(act);
+    const char *ain[2] = {in, NULL};
+    if (!(a->onnx_op && a->onnx_opset <= CR_ONNX_OPSET) &&
+        a->onnx_pattern == CR_ACT_ONNX_SIGMOID_MUL) {
+        char sig[48];
+        snprintf(sig, sizeof sig, "%s_sigmoid", name);
+        put_node(g, "Sigmoid", sig, ain, 1, sig, NULL, 0);
+        ain[1] = sig;
+        put_node(g, "Mul", name, ain, 2, out, NULL, 0);
+        return;
+    }
+    if (isnan(a->onnx_alpha)) {
+        put_node(g, a->onnx_op, name, ain, 1, out, NULL, 0);
+        return;
+    }
+    cr_pb_writer n = {0}, at = {0};
+    float alpha = (float)a->onnx_alpha;
+    uint32_t bits;
+    memcpy(&bits, &alpha, sizeof bits);
+    cr_pb_put_string(&n, 1, in);
+    cr_pb_put_string(&n, 2, out);
+    cr_pb_put_string(&n, 3, name);
+    cr_pb_put_string(&n, 4, a->onnx_op);
+    cr_pb_put_string(&at, 1, "alpha");
+    cr_pb_put_fixed32(&at, 2, bits);
+    cr_pb_put_varint(&at, 20, 1); /* AttributeProto.FLOAT */
+    cr_pb_put_message(&n, 5, &at);
+    cr_pb_writer_free(&at);
+    cr_pb_put_message(g, 1, &n);
+    cr_pb_writer_free(&n);
+}
+
 /* ValueInfoProto name: tensor of elem type, shape [batch (symbolic), d]. */
 static void put_value(cr_pb_writer *g, uint32_t field, const char *name, cr_dtype dt, size_t d) {
     cr_pb_writer v = {0}, type = {0}, tt = {0}, shape = {0}, d0 = {0}, d1 = {0};
@@ -123,12 +162,16 @@ int cr_onnx_encode(const char *path, const cr_model *model, unsigned char **out,
     int L = net->n_layers;
     if (L < 1 || L > CR_MAX_LAYERS || (net->dtype != CR_F32 && net->dtype != CR_F64))
         return cr_error_set(err, "%s: invalid network", path);
+    char written[256] = ""; /* the activations the writer writes, from the op table */
+    for (int a = 0, n = 0; a < CR_ACT_COUNT; a++)
+        if (cr_onnx_supported((cr_activation)a) && strlen(written) + 16 < sizeof written)
+            n += snprintf(written + n, sizeof written - (size_t)n, "%s%s", n ? ", " : "",
+                          cr_activation_name((cr_activation)a));
     for (int l = 0; l + 1 < L; l++)
-        if (net->act[l] != CR_ACT_RELU && net->act[l] != CR_ACT_TANH &&
-            net->act[l] != CR_ACT_SIGMOID)
+        if (!cr_onnx_supported(net->act[l]))
             return cr_error_set(err, "%s: hidden layer %d's activation %s is not written to ONNX "
-                                     "(relu, tanh and sigmoid are)", path, l + 1,
-                                cr_activation_name(net->act[l]));
+                                     "(%s are)", path, l + 1, cr_activation_name(net->act[l]),
+                                written);
     for (int l = 0; l < L; l++) {
         cr_affine_form f = net->link_form[l + 1];
         if (f != CR_AFFINE_NONE && f != CR_AFFINE_BATCHNORM)
@@ -151,10 +194,7 @@ int cr_onnx_encode(const char *path, const cr_model *model, unsigned char **out,
     if (form == CR_AFFINE_NONE && norm && (model->input_mean.count != D || model->input_std.count != D))
         return cr_error_set(err, "%s: input.mean/std do not have %zu entries", path, D);
     const int plain = cr_net_is_plain_classifier(net);
-    static const char *const onnx_act[CR_ACT_COUNT] = {[CR_ACT_RELU] = "Relu",
-                                                      [CR_ACT_SIGMOID] = "Sigmoid",
-                                                      [CR_ACT_TANH] = "Tanh"};
-    if (net->has_out_act && ((unsigned)net->out_act >= CR_ACT_COUNT || !onnx_act[net->out_act]))
+    if (net->has_out_act && !cr_onnx_supported(net->out_act))
         return cr_error_set(err, "%s: the output activation %s has no ONNX op in opset 13", path,
                             cr_activation_name(net->out_act));
     const char *out_name = plain ? "logits" : "output";
@@ -217,18 +257,13 @@ int cr_onnx_encode(const char *path, const cr_model *model, unsigned char **out,
         }
         strcpy(prev, cur);
         if (l + 1 < L) {
-            const char *an = cr_activation_name(net->act[l]);
-            const char *op = net->act[l] == CR_ACT_RELU ? "Relu"
-                             : net->act[l] == CR_ACT_TANH ? "Tanh" : "Sigmoid";
-            snprintf(cur, sizeof cur, "%s%d", an, l + 1);
-            const char *ain[1] = {prev};
-            put_node(&g, op, cur, ain, 1, cur, NULL, 0);
+            snprintf(cur, sizeof cur, "%s%d", cr_activation_name(net->act[l]), l + 1);
+            put_activation(&g, net->act[l], cur, prev, cur);
             strcpy(prev, cur);
         }
     }
     if (net->has_out_act) { /* o = a_out(θ) */
-        const char *ain[1] = {"theta"};
-        put_node(&g, onnx_act[net->out_act], "output_activation", ain, 1, out_name, NULL, 0);
+        put_activation(&g, net->out_act, "output_activation", "theta", out_name);
     }
     /* initializers: the weights [out, in] (transposed back from the net's [in, out]) */
     for (int l = 0; l < L && !g.oom; l++) {
@@ -270,7 +305,7 @@ int cr_onnx_encode(const char *path, const cr_model *model, unsigned char **out,
     cr_pb_put_string(&m, 3, CR_VERSION_STRING);
     cr_pb_put_message(&m, 7, &g);
     cr_pb_put_string(&ops, 1, "");
-    cr_pb_put_varint(&ops, 2, 13);
+    cr_pb_put_varint(&ops, 2, CR_ONNX_OPSET);
     cr_pb_put_message(&m, 8, &ops);
     cr_pb_writer meta = {0};
     if (!plain) { /* metadata_props: StringStringEntryProto {key 1, value 2} */

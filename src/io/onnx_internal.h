@@ -55,6 +55,7 @@ typedef struct {
     int has_f, has_i;
     float f;
     int64_t i;
+    char *s; /* a string value (owned), or NULL */
     size_t n_ints, n_floats;
     int64_t *ints;
     float *floats;

@@ -15,7 +15,9 @@
  *     order) times 1 + 4(n + 8)ε for the slack's own rounding, plus the
  *     underflow term; the end points are then rounded outward (one ulp);
  *   - monotone activations map [l, u] to [a(l), a(u)], widened by 32ε|a| + η
- *     (libm's exp and tanh are within a few ulp, glibc manual §19.7);
+ *     (libm's exp and tanh are within a few ulp, glibc manual §19.7): the row's
+ *     relaxation (ops/relax.h) gives these bounds; an activation without one
+ *     (gelu, silu) is refused with CR_ERR_ARG;
  *   - margins are bounded directly: without an output activation or a link
  *     after the last layer, C is multiplied into the last layer (W' = W Cᵀ,
  *     b' = b Cᵀ, with the slack of that product too).
@@ -28,6 +30,8 @@
 
 #include "chainrule_certify.h"
 #include "net/bound.h"
+#include "ops/act_table.h"
+#include "ops/relax.h"
 
 #define EPS (DBL_EPSILON / 2)       /* unit roundoff 2^-53 */
 #define ETA (DBL_TRUE_MIN)          /* underflow: 2^-1074 */
@@ -85,44 +89,19 @@ void cr_bound_link_interval(const cr_bound_ctx *b, const cr_bound_link *k, size_
     }
 }
 
-/* sigma(x) computed without overflow: 1/(1 + e^−x) for x ≥ 0, e^x/(1 + e^x) below */
-double cr_bound_sigmoid(double x) {
-    if (x >= 0) return 1 / (1 + exp(-x));
-    const double e = exp(x);
-    return e / (1 + e);
-}
-
-double cr_bound_act_value(cr_activation act, double x) {
-    switch (act) {
-    case CR_ACT_SIGMOID:
-        return cr_bound_sigmoid(x);
-    case CR_ACT_TANH:
-        return tanh(x);
-    default:
-        return x > 0 ? x : 0;
-    }
-}
-
-/* Lower and upper bounds of the true a(x) from the computed value (libm's few ulp). */
+/* Lower and upper bounds of the exact a(x) (the row's relaxation, ops/relax.h: libm's
+   error covered). */
 double cr_bound_act_lo(const cr_bound_ctx *b, cr_activation act, double x) {
-    if (act == CR_ACT_RELU) return x > 0 ? x : 0;
-    const double v = cr_bound_act_value(act, x);
-    if (b->no_slack) return v;
-    const double w = v - (32 * EPS * fabs(v) + ETA);
-    const double floor = act == CR_ACT_SIGMOID ? 0 : -1;
-    return w < floor ? floor : w;
+    return cr_act_running(act)->relax->lo(&b->mode, x);
 }
 
 double cr_bound_act_hi(const cr_bound_ctx *b, cr_activation act, double x) {
-    if (act == CR_ACT_RELU) return x > 0 ? x : 0;
-    const double v = cr_bound_act_value(act, x);
-    if (b->no_slack) return v;
-    const double w = v + (32 * EPS * fabs(v) + ETA);
-    return w > 1 ? 1 : w;
+    return cr_act_running(act)->relax->hi(&b->mode, x);
 }
 
 int cr_bound_act_supported(cr_activation act) {
-    return act == CR_ACT_RELU || act == CR_ACT_SIGMOID || act == CR_ACT_TANH;
+    const cr_act_entry *e = cr_act_running(act);
+    return e && e->relax;
 }
 
 /* One linear layer in interval form: [l, u] (din) -> [lo, hi] (dout) of h W + b,
@@ -188,6 +167,8 @@ cr_status cr_bound_prepare(const cr_net *net, const double *lo, const double *hi
     for (size_t i = 0; i < m * k; i++)
         if (!isfinite(c[i])) return CR_ERR_NONFINITE;
     b->no_slack = opt ? opt->no_slack : 0;
+    b->mode = (cr_relax_mode){b->no_slack, net->dtype};
+    b->no_intersect = opt ? opt->no_intersect : 0;
     b->method = method;
     cr_status st;
     if (net->dtype == CR_F64) {
@@ -375,6 +356,10 @@ cr_status cr_net_bound(const cr_net *net, const double *lo, const double *hi, si
         /* CROWN's rows, intersected with IBP's: both are sound, and CROWN alone can be
            looser on a row (a lower line α = 1 of a unit whose coefficient is negative) */
         st = cr_bound_crown_rows(&b, m, c, cl, cu);
+        if (b.no_intersect) {
+            memcpy(l, cl, m * sizeof(double));
+            memcpy(u, cu, m * sizeof(double));
+        }
         for (size_t i = 0; st == CR_OK && i < m; i++) {
             if (cl[i] > l[i]) l[i] = cl[i];
             if (cu[i] < u[i]) u[i] = cu[i];

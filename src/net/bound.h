@@ -10,6 +10,7 @@
 
 #include "chainrule.h"
 #include "chainrule_certify.h"
+#include "ops/relax.h"
 
 /* An affine link's vectors as double (cr_net_get_affine), in the form the file states. */
 typedef struct {
@@ -22,7 +23,8 @@ typedef struct {
     const cr_net *net; /* float64: the caller's or owned */
     cr_net *owned;     /* the widened copy of a float32 net, or NULL */
     cr_bound_method method;
-    int no_slack;
+    int no_slack, no_intersect;
+    cr_relax_mode mode; /* for the rows' relaxations */
     size_t maxdim;
     /* zl/zu[0]: bounds of z_0 = link_0(x), what layer 0 reads; zl/zu[l + 1]: bounds of
        z_l = link_{l+1}(r_l), the input of activation l (θ for l = L−1) */
@@ -39,8 +41,6 @@ const double *cr_bound_w(const cr_bound_ctx *b, int l);
 const double *cr_bound_b(const cr_bound_ctx *b, int l);
 int cr_bound_finite(const double *v, size_t n);
 int cr_bound_act_supported(cr_activation act);
-double cr_bound_sigmoid(double x);
-double cr_bound_act_value(cr_activation act, double x);
 /* sound lower / upper bounds of the exact a(x) (libm's error covered) */
 double cr_bound_act_lo(const cr_bound_ctx *b, cr_activation act, double x);
 double cr_bound_act_hi(const cr_bound_ctx *b, cr_activation act, double x);
@@ -59,16 +59,6 @@ cr_status cr_bound_crown_rows(cr_bound_ctx *b, size_t m, const double *c, double
 
 
 
-/* Relaxation lines of activation act on [l, u] (bound_relax.c): s_lo·x + t_lo ≤ a(x) ≤
-   s_up·x + t_up for every real x in [l, u] and the exact a, checked (note §5.5). */
-typedef void (*cr_bound_relax_fn)(const cr_bound_ctx *b, double l, double u, double *s_lo,
-                                  double *t_lo, double *s_up, double *t_up);
-int cr_bound_relax_supported(cr_activation act);
-void cr_bound_relax(const cr_bound_ctx *b, cr_activation act, double l, double u, double *s_lo,
-                    double *t_lo, double *s_up, double *t_up);
-/* Test hook (as cr_act_replace for a row): a planted relaxation for act until restored. */
-void cr_bound_relax_replace(cr_activation act, cr_bound_relax_fn fn);
-void cr_bound_relax_restore(cr_activation act);
 /* Test hook: a planted fault in CROWN's constants (0: none). */
 enum { CR_BOUND_FAULT_NO_BIAS = 1, CR_BOUND_FAULT_NO_LINK_CONST = 2 };
 extern int cr_bound_test_fault;

@@ -26,9 +26,9 @@
  *   the constant's sum (intercepts, link constants, biases, the concretisation)
  *                                            γ_{n+1} Σ |terms|
  * each multiplied by 1 + 4(n + 8)ε for its own rounding; underflow adds η per term.
- * Relaxation lines are built, inflated, checked at their end points (and at 0
- * where the curvature changes sign) and replaced by constant lines when the check
- * fails (relax.c).
+ * Relaxation lines come from the activation's row (cr_act_entry.relax,
+ * ops/relax.h): built, inflated, checked at their end points (and at 0 where the
+ * curvature changes sign) and replaced by constant lines when the check fails.
  */
 #include <float.h>
 #include <math.h>
@@ -40,6 +40,7 @@
 
 #include "net/bound.h"
 #include "net/net_private.tmpl.h"
+#include "ops/act_table.h"
 
 #define EPS (DBL_EPSILON / 2)
 #define ETA (DBL_TRUE_MIN)
@@ -232,7 +233,7 @@ cr_status cr_bound_crown_rows(cr_bound_ctx *b, size_t m, const double *c, double
     }
     for (int l = 0; l <= last_relaxed; l++) {
         const cr_activation act = l < L - 1 ? net->act[l] : net->out_act;
-        if (!cr_bound_relax_supported(act)) return CR_ERR_ARG;
+        if (!cr_bound_act_supported(act)) return CR_ERR_ARG;
     }
     const size_t rows = 2 * (m > md ? m : md);
     crown_run run = {.b = b};
@@ -284,8 +285,8 @@ cr_status cr_bound_crown_rows(cr_bound_ctx *b, size_t m, const double *c, double
             crown_pass(&run, tape, l, 0, 2 * w, gi, o2, dx2);
             for (size_t j = 0; j < w; j++) {
                 const double lo = o2[j], hi = -o2[w + j];
-                if (isfinite(lo) && lo > b->zl[l + 1][j]) b->zl[l + 1][j] = lo;
-                if (isfinite(hi) && hi < b->zu[l + 1][j]) b->zu[l + 1][j] = hi;
+                if (b->no_intersect || (isfinite(lo) && lo > b->zl[l + 1][j])) b->zl[l + 1][j] = lo;
+                if (b->no_intersect || (isfinite(hi) && hi < b->zu[l + 1][j])) b->zu[l + 1][j] = hi;
             }
             free(gi);
             free(o2);
@@ -296,9 +297,10 @@ cr_status cr_bound_crown_rows(cr_bound_ctx *b, size_t m, const double *c, double
             }
         }
         const cr_activation act = l < L - 1 ? net->act[l] : net->out_act;
+        const struct cr_act_relax *rx = cr_act_running(act)->relax; /* the row's relaxation */
         for (size_t j = 0; j < w; j++)
-            cr_bound_relax(b, act, b->zl[l + 1][j], b->zu[l + 1][j], &run.sl[l][j], &run.tl[l][j],
-                           &run.su[l][j], &run.tu[l][j]);
+            rx->lines(&b->mode, b->zl[l + 1][j], b->zu[l + 1][j], &run.sl[l][j], &run.tl[l][j],
+                      &run.su[l][j], &run.tu[l][j]);
     }
     if (st == CR_OK) { /* the spec rows: [C; −C] on o */
         double *gc = malloc(2 * m * K * sizeof(double)), *dxc = malloc(2 * m * D * sizeof(double));

@@ -11,10 +11,13 @@
  * the op file's.
  */
 #include "act_table.h"
+#include "ops/relax.h"
+
+#include <stdio.h>
 
 #include "kernels/elementwise.h"
 
-#define CR_ACT_ONE(e, name, init) +1
+#define CR_ACT_ONE(e, ...) +1
 _Static_assert(0 CR_ACT_ROWS(CR_ACT_ONE) == CR_ACT_COUNT,
                "every cr_activation needs a row in CR_ACT_ROWS (src/ops/act_table.h)");
 #undef CR_ACT_ONE
@@ -36,14 +39,32 @@ static const cr_act_ops_f32 sigmoid_fast_f32 = {
 #define CR_ACT_SELECTED_F32(e) ((e) == CR_ACT_SIGMOID ? &sigmoid_fast_f32 : &cr_act_reference_f32[e])
 #define CR_ACT_SELECTED_F64(e) (&cr_act_reference_f64[e])
 
-#define CR_ACT_RUN_ROW(e, name, init) [e] = {e, #name, init, CR_ACT_SELECTED_F32(e), CR_ACT_SELECTED_F64(e)},
-#define CR_ACT_PLAIN_ROW(e, name, init) [e] = {e, #name, init, &cr_act_reference_f32[e], &cr_act_reference_f64[e]},
+/* The bound relaxation of each row (ops/relax.h; defined in the op files), NULL for an
+   activation without one (gelu, silu: neither monotone nor S-shaped). */
+#define CR_ACT_RELAX(e)                                                                            \
+    ((e) == CR_ACT_RELU         ? &cr_relu_relax                                                   \
+     : (e) == CR_ACT_SIGMOID    ? &cr_sigmoid_relax                                                \
+     : (e) == CR_ACT_TANH       ? &cr_tanh_relax                                                   \
+     : (e) == CR_ACT_SOFTPLUS   ? &cr_softplus_relax                                               \
+     : (e) == CR_ACT_LEAKY_RELU ? &cr_leaky_relu_relax                                             \
+                                : NULL)
+
+/* What a user sees of a row (chainrule.h's cr_activation_info), from its X(...). */
+#define CR_ACT_INFO(name, init, op, opset, alpha, pattern, st, sm, dt, dm) \
+    {name, init, op, opset, alpha, pattern, st, sm, dt, dm}
+#define CR_ACT_RUN_ROW(e, fn, name, init, op, opset, alpha, pattern, st, sm, dt, dm, oh, od) \
+    [e] = {e, name, init, CR_ACT_SELECTED_F32(e), CR_ACT_SELECTED_F64(e),              \
+           CR_ACT_INFO(name, init, op, opset, alpha, pattern, st, sm, dt, dm), CR_ACT_RELAX(e)},
+#define CR_ACT_PLAIN_ROW(e, fn, name, init, op, opset, alpha, pattern, st, sm, dt, dm, oh, od) \
+    [e] = {e, name, init, &cr_act_reference_f32[e], &cr_act_reference_f64[e],           \
+           CR_ACT_INFO(name, init, op, opset, alpha, pattern, st, sm, dt, dm), CR_ACT_RELAX(e)},
 /* Constant initialisers: no thread can see a row half-made. */
 cr_act_entry cr_act_table[CR_ACT_COUNT] = {CR_ACT_ROWS(CR_ACT_RUN_ROW)};
 static const cr_act_entry selected[CR_ACT_COUNT] = {CR_ACT_ROWS(CR_ACT_RUN_ROW)};
 static const cr_act_entry reference[CR_ACT_COUNT] = {CR_ACT_ROWS(CR_ACT_PLAIN_ROW)};
 #undef CR_ACT_RUN_ROW
 #undef CR_ACT_PLAIN_ROW
+#undef CR_ACT_INFO
 
 const cr_act_entry *cr_act_running(cr_activation act) {
     return (unsigned)act < CR_ACT_COUNT ? &cr_act_table[act] : NULL;
@@ -51,6 +72,22 @@ const cr_act_entry *cr_act_running(cr_activation act) {
 
 const cr_act_entry *cr_act_reference(cr_activation act) {
     return (unsigned)act < CR_ACT_COUNT ? &reference[act] : NULL;
+}
+
+const cr_activation_info *cr_activation_info_get(cr_activation act) {
+    return (unsigned)act < CR_ACT_COUNT ? &reference[act].info : NULL;
+}
+
+size_t cr_activation_list_names(char *buf, size_t size, const char *sep, const char *last_sep) {
+    size_t len = 0;
+    if (buf && size) buf[0] = 0;
+    for (int a = 0; a < CR_ACT_COUNT; a++) {
+        const char *before = a == 0 ? "" : a == CR_ACT_COUNT - 1 ? last_sep : sep;
+        int n = snprintf(buf && len < size ? buf + len : NULL, buf && len < size ? size - len : 0, "%s%s",
+                         before ? before : "", reference[a].name);
+        if (n > 0) len += (size_t)n;
+    }
+    return len;
 }
 
 cr_status cr_act_replace(cr_activation act, cr_dtype dtype, const void *ops) {
@@ -115,4 +152,14 @@ void cr_activation_jvp_f64(cr_activation act, size_t count, const double *r, con
 void cr_activation_jacobian_f64(cr_activation act, size_t d, const double *r, const double *h,
                                 double *jac) {
     cr_act_f64(act)->jacobian(d, r, h, jac);
+}
+
+cr_status cr_act_replace_relax(cr_activation act, const struct cr_act_relax *relax) {
+    if ((unsigned)act >= CR_ACT_COUNT || !relax) return CR_ERR_ARG;
+    cr_act_table[act].relax = relax;
+    return CR_OK;
+}
+
+void cr_act_restore_relax(cr_activation act) {
+    if ((unsigned)act < CR_ACT_COUNT) cr_act_table[act].relax = selected[act].relax;
 }

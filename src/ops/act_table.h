@@ -27,28 +27,84 @@
  * pointers, so a check of "the sigmoid VJP" checks the code that runs.
  *
  * To add an activation: write src/ops/NAME.tmpl.c with the six functions
- * (copy tanh.tmpl.c), add its row here and its enum value and name to
- * cr_activation in include/chainrule.h, and include it in ops_f32.c/ops_f64.c
- * (see docs/chain.md). Every walk, command and check then has it.
+ * (copy tanh.tmpl.c) and include it in act_table.tmpl.c; add its row here,
+ * its enum value to cr_activation and its twelve prototypes to
+ * include/chainrule.h (test_act_table checks every row has them). Every
+ * walk, command, check, name list, explain and ONNX import/export then has
+ * it (see docs/chain.md).
  */
 #ifndef CR_ACT_TABLE_H
 #define CR_ACT_TABLE_H
 
+#include <math.h>
 #include <stddef.h>
 
 #include "chainrule.h"
 
 /*
- * The rows: X(enum value, op name, what CR_INIT_AUTO picks for the weights of
- * a layer that feeds the activation). The op name is the prefix of the op
- * file's functions, cr_NAME_forward_f32 ... cr_NAME_deriv2_f64, and the name
- * that cr_activation_name prints and models store.
+ * The rows. Everything a user sees of an activation is in its row:
+ *
+ *   X(enum value, op name, name, init,
+ *     onnx_op, onnx_opset, onnx_alpha, onnx_pattern,
+ *     symbol_text, symbol_tex, deriv_text, deriv_tex,
+ *     oracle_h, oracle_d)
+ *
+ * op name     the prefix of the op file's functions, cr_NAME_forward_f32 ...
+ *             cr_NAME_deriv2_f64 (an identifier: leaky_relu).
+ * name        the name that cr_activation_name prints, cr_activation_parse
+ *             reads, models store and every list of activations shows.
+ * init        what CR_INIT_AUTO picks for the weights of a layer feeding it.
+ * onnx_op     the ONNX op that is this activation (import, and export when
+ *             onnx_opset <= the writer's opset), or NULL; onnx_opset the
+ *             first opset that has it; onnx_alpha the value its `alpha`
+ *             attribute must have (LeakyRelu), NAN when it has none.
+ * onnx_pattern  how exporters write it as several nodes (cr_act_onnx_pattern
+ *             in chainrule.h: PyTorch's GELU as Div, Erf, Add, Mul, Mul; SiLU
+ *             as Sigmoid then Mul), imported by the ONNX reader and, for
+ *             CR_ACT_ONNX_SIGMOID_MUL, written by the writer.
+ * symbol_*    explain's symbol, in text and LaTeX.
+ * deriv_*     explain's a'(r) as the diagonal of the Jacobian, in text and
+ *             LaTeX: {r} and {h} stand for the layer's pre- and
+ *             post-activation names. NULL: explain writes SYMBOL'(r).
+ * oracle_h/d  an independent float64 formula of a(r) and a'(r), in the
+ *             variables r and h (h = oracle_h), expanded only by the check
+ *             library (src/check/check_core.c), which uses it as the oracle,
+ *             so a row is never checked against its own op file. (NAN) for
+ *             a row without one: the check then reports it and fails.
  */
-#define CR_ACT_ROWS(X)                          \
-    X(CR_ACT_SIGMOID, sigmoid, CR_INIT_XAVIER) \
-    X(CR_ACT_TANH, tanh, CR_INIT_XAVIER)       \
-    X(CR_ACT_RELU, relu, CR_INIT_HE)            \
-    X(CR_ACT_GELU, gelu, CR_INIT_HE)
+#define CR_ACT_ROWS(X)                                                                                     \
+    X(CR_ACT_SIGMOID, sigmoid, "sigmoid", CR_INIT_XAVIER,                                                  \
+      "Sigmoid", 1, NAN, CR_ACT_ONNX_NODE,                                                                 \
+      "σ", "\\sigma", "{h}∘(1−{h})", "{h} \\circ (1 - {h})",                                               \
+      (r >= 0 ? 1 / (1 + exp(-r)) : exp(r) / (1 + exp(r))), (h * (1 - h)))                                 \
+    X(CR_ACT_TANH, tanh, "tanh", CR_INIT_XAVIER,                                                           \
+      "Tanh", 1, NAN, CR_ACT_ONNX_NODE,                                                                    \
+      "tanh", "\\tanh", "(1−{h}∘{h})", "(1 - {h} \\circ {h})",                                             \
+      (tanh(r)), (1 - h * h))                                                                              \
+    X(CR_ACT_RELU, relu, "relu", CR_INIT_HE,                                                               \
+      "Relu", 1, NAN, CR_ACT_ONNX_NODE,                                                                    \
+      "relu", "\\mathrm{relu}", "1[{r}>0]", "\\mathbb{1}[{r} > 0]",                                        \
+      (r > 0 ? r : 0), (r > 0 ? 1 : 0))                                                                    \
+    X(CR_ACT_GELU, gelu, "gelu", CR_INIT_HE,                                                               \
+      "Gelu", 20, NAN, CR_ACT_ONNX_ERF,                                                                    \
+      "gelu", "\\mathrm{gelu}", "(Φ({r})+{r}∘φ({r}))", "(\\Phi({r}) + {r} \\circ \\varphi({r}))",          \
+      (0.5 * r * (1 + erf(r / sqrt(2.0)))),                                                                \
+      (0.5 * (1 + erf(r / sqrt(2.0))) + r * exp(-0.5 * r * r) / sqrt(2 * 3.14159265358979323846)))         \
+    X(CR_ACT_SOFTPLUS, softplus, "softplus", CR_INIT_HE,                                                   \
+      "Softplus", 1, NAN, CR_ACT_ONNX_NODE,                                                                \
+      "softplus", "\\mathrm{softplus}", "σ({r})", "\\sigma({r})",                                          \
+      (r > 0 ? r + log1p(exp(-r)) : log1p(exp(r))), (1 / (1 + exp(-r))))                                   \
+    X(CR_ACT_LEAKY_RELU, leaky_relu, "leaky-relu", CR_INIT_HE,                                             \
+      "LeakyRelu", 1, 0.01, CR_ACT_ONNX_NODE,                                                              \
+      "lrelu", "\\mathrm{lrelu}", "(1[{r}>0]+0.01·1[{r}≤0])", "(\\mathbb{1}[{r} > 0] + 0.01\\,\\mathbb{1}[{r} \\le 0])", \
+      (r > 0 ? r : r / 100), (r > 0 ? 1 : 1 / 100.0))                                                      \
+    X(CR_ACT_SILU, silu, "silu", CR_INIT_HE,                                                               \
+      NULL, 0, NAN, CR_ACT_ONNX_SIGMOID_MUL,                                                               \
+      "silu", "\\mathrm{silu}", "(σ({r})∘(1+{r}∘(1−σ({r}))))",                                             \
+      "(\\sigma({r}) \\circ (1 + {r} \\circ (1 - \\sigma({r}))))",                                         \
+      (r >= 0 ? r / (1 + exp(-r)) : r * exp(r) / (1 + exp(r))),                                            \
+      (r >= 0 ? (1 + exp(-r) + r * exp(-r)) / ((1 + exp(-r)) * (1 + exp(-r)))                              \
+              : exp(r) * (1 + exp(r) + r) / ((1 + exp(r)) * (1 + exp(r)))))
 
 /* The functions of one activation for one scalar type (see above). */
 typedef struct {
@@ -71,14 +127,23 @@ typedef struct {
     const char *backend;
 } cr_act_ops_f64;
 
-/* One row of the table: the activation, its name, its default initialisation
-   and its ops for both scalar types. */
+/* The bound relaxations of an activation (linear lower and upper bounds of
+   a(r) over an interval, ops/relax.h): certification's slot in the row, filled
+   from the op files (relu, sigmoid, tanh, softplus, leaky-relu); NULL for an
+   activation without one (gelu, silu). */
+struct cr_act_relax;
+
+/* One row of the table: the activation, its name, its default initialisation,
+   its ops for both scalar types, what a user sees of it, and the slot for
+   bound relaxations. */
 typedef struct {
     cr_activation act;
     const char *name;
     cr_init init; /* CR_INIT_XAVIER or CR_INIT_HE */
     const cr_act_ops_f32 *f32;
     const cr_act_ops_f64 *f64;
+    cr_activation_info info;           /* ONNX form and explain notation (chainrule.h) */
+    const struct cr_act_relax *relax; /* NULL: no bound relaxation (ops/relax.h) */
 } cr_act_entry;
 
 /* The reference rows, defined by ops_f32.c / ops_f64.c from the op files. */
@@ -117,5 +182,9 @@ static inline const cr_act_ops_f64 *cr_act_f64(cr_activation act) {
 cr_status cr_act_replace(cr_activation act, cr_dtype dtype, const void *ops);
 /* Puts back the backend selected for the CPU (undoes cr_act_replace). */
 void cr_act_restore(cr_activation act, cr_dtype dtype);
+/* The same for the row's bound relaxation (planted unsound relaxations in
+   tests/test_bound.c): borrowed until cr_act_restore_relax. */
+cr_status cr_act_replace_relax(cr_activation act, const struct cr_act_relax *relax);
+void cr_act_restore_relax(cr_activation act);
 
 #endif

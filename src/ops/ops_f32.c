@@ -4,12 +4,8 @@
 
 #include "linear.tmpl.c"
 #include "affine.tmpl.c"
-#include "sigmoid.tmpl.c"
-#include "tanh.tmpl.c"
-#include "relu.tmpl.c"
-#include "gelu.tmpl.c"
 #include "softmax.tmpl.c"
 #include "cross_entropy.tmpl.c"
 #include "softmax_ce.tmpl.c"
 #include "squared_error.tmpl.c"
-#include "act_table.tmpl.c"
+#include "act_table.tmpl.c" /* the activations' op files and rows */

@@ -42,3 +42,38 @@ void CR_TYPED(cr_relu_jvp_f32, cr_relu_jvp_f64)(size_t count, const real *r, con
     (void)h;
     for (size_t i = 0; i < count; i++) hd[i] = r[i] > 0 ? rd[i] : 0;
 }
+
+#ifdef CR_REAL_F64
+/*
+ * Bound relaxation (ops/relax.h; float64, once): relu is exact on an interval's ends;
+ * on l < 0 < u the upper line is the chord s = u/(u − l) with the intercept
+ * max(u(1 − s), −s·l)·(1 + 4ε) + η, above both ends whatever s rounded to (relu is
+ * convex), and the lower line s·x with s = 1 if u > −l else 0 ("adaptive"), exact.
+ */
+#include <float.h>
+
+#include "ops/relax.h"
+
+static double relu_relax_bound(const cr_relax_mode *m, double x) {
+    (void)m;
+    return x > 0 ? x : 0;
+}
+
+static void relu_relax_lines(const cr_relax_mode *m, double l, double u, double *sl, double *tl,
+                             double *su, double *tu) {
+    if (u <= 0) {
+        *sl = *tl = *su = *tu = 0;
+    } else if (l >= 0) {
+        *sl = *su = 1;
+        *tl = *tu = 0;
+    } else {
+        *sl = u > -l ? 1 : 0;
+        *tl = 0;
+        const double s = u / (u - l), a = u * (1 - s), c = -s * l;
+        *su = s;
+        *tu = m->no_slack ? c : (a > c ? a : c) * (1 + 2 * DBL_EPSILON) + DBL_TRUE_MIN;
+    }
+}
+
+const struct cr_act_relax cr_relu_relax = {relu_relax_bound, relu_relax_bound, relu_relax_lines};
+#endif

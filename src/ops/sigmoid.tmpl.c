@@ -53,3 +53,32 @@ void CR_TYPED(cr_sigmoid_jvp_f32, cr_sigmoid_jvp_f64)(size_t count, const real *
     (void)r;
     for (size_t i = 0; i < count; i++) hd[i] = rd[i] * h[i] * (1 - h[i]);
 }
+
+#ifdef CR_REAL_F64
+/* Bound relaxation (ops/relax.h; float64, once): convex on x ≤ 0, concave on x ≥ 0;
+   values in [0, 1]; lines by cr_relax_smooth_lines (the note's §2.4). */
+#include "ops/relax.h"
+
+static double sigmoid_relax_v(double x) {
+    if (x >= 0) return 1 / (1 + exp(-x));
+    const double e = exp(x);
+    return e / (1 + e);
+}
+static double sigmoid_relax_d(double x) {
+    const double v = sigmoid_relax_v(x);
+    return v * (1 - v);
+}
+static double sigmoid_relax_lo(const cr_relax_mode *m, double x) {
+    return cr_relax_widen_lo(m, sigmoid_relax_v(x), 0);
+}
+static double sigmoid_relax_hi(const cr_relax_mode *m, double x) {
+    return cr_relax_widen_hi(m, sigmoid_relax_v(x), 1);
+}
+static void sigmoid_relax_lines(const cr_relax_mode *m, double l, double u, double *sl, double *tl,
+                                double *su, double *tu) {
+    const cr_relax_smooth f = {sigmoid_relax_v, sigmoid_relax_d, &cr_sigmoid_relax, 1};
+    cr_relax_smooth_lines(m, &f, l, u, sl, tl, su, tu);
+}
+
+const struct cr_act_relax cr_sigmoid_relax = {sigmoid_relax_lo, sigmoid_relax_hi, sigmoid_relax_lines};
+#endif

@@ -41,3 +41,24 @@ void CR_TYPED(cr_tanh_jvp_f32, cr_tanh_jvp_f64)(size_t count, const real *r, con
     (void)r;
     for (size_t i = 0; i < count; i++) hd[i] = rd[i] * (1 - h[i] * h[i]);
 }
+
+#ifdef CR_REAL_F64
+/* Bound relaxation (ops/relax.h; float64, once): convex on x ≤ 0, concave on x ≥ 0;
+   values in [−1, 1]; lines by cr_relax_smooth_lines (the note's §2.4). */
+#include "ops/relax.h"
+
+static double tanh_relax_v(double x) { return tanh(x); }
+static double tanh_relax_d(double x) {
+    const double v = tanh(x);
+    return 1 - v * v;
+}
+static double tanh_relax_lo(const cr_relax_mode *m, double x) { return cr_relax_widen_lo(m, tanh(x), -1); }
+static double tanh_relax_hi(const cr_relax_mode *m, double x) { return cr_relax_widen_hi(m, tanh(x), 1); }
+static void tanh_relax_lines(const cr_relax_mode *m, double l, double u, double *sl, double *tl,
+                             double *su, double *tu) {
+    const cr_relax_smooth f = {tanh_relax_v, tanh_relax_d, &cr_tanh_relax, 1};
+    cr_relax_smooth_lines(m, &f, l, u, sl, tl, su, tu);
+}
+
+const struct cr_act_relax cr_tanh_relax = {tanh_relax_lo, tanh_relax_hi, tanh_relax_lines};
+#endif

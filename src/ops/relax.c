@@ -1,0 +1,121 @@
+/* The shared construction of relaxation lines (relax.h; the note's §2.4, §5.5). */
+#include <float.h>
+#include <math.h>
+
+#include "ops/relax.h"
+
+#define EPS (DBL_EPSILON / 2) /* unit roundoff 2^-53 */
+#define ETA (DBL_TRUE_MIN)    /* underflow: 2^-1074 */
+
+double cr_relax_widen_lo(const cr_relax_mode *m, double v, double floor) {
+    if (m->no_slack) return v;
+    const double w = v - (32 * EPS * fabs(v) + ETA);
+    return !isnan(floor) && w < floor ? floor : w;
+}
+
+double cr_relax_widen_hi(const cr_relax_mode *m, double v, double ceil) {
+    if (m->no_slack) return v;
+    const double w = v + (32 * EPS * fabs(v) + ETA);
+    return !isnan(ceil) && w > ceil ? ceil : w;
+}
+
+/* the line at x: lower (dir −1) line(x) + err ≤ lo(x); upper (dir +1) line(x) − err ≥ hi(x) */
+static int line_ok(const cr_relax_mode *m, const cr_relax_smooth *f, int dir, double s, double t,
+                   double x) {
+    const double v = s * x + t;
+    const double err = m->no_slack ? 0 : 4 * EPS * (fabs(s * x) + fabs(t)) + ETA;
+    if (!isfinite(v)) return 0;
+    return dir < 0 ? v + err <= f->self->lo(m, x) : v - err >= f->self->hi(m, x);
+}
+
+/* a line through (d, a(d)) with slope s, moved outward by Δ (dir −1 down, +1 up), then
+   checked at l, u and 0 (where the curvature of an S-shaped a changes sign). Δ =
+   64ε(|t| + |s|·max(|l|, |u|, |d|) + |a(d)|) + 4η: libm's few ulp, the rounding of s
+   and t (|s − a'(d)|·|x − d|), and more than the check's own margin (≈ 36ε|line|), so
+   that a correct line passes. Between the check points the line is valid by shape:
+   where a − line is concave (or line − a for an upper line) its minimum is at an end
+   point; where it is convex the line touches at d (or is a chord with slope below
+   a'(l)), covered by Δ. */
+static int make_line(const cr_relax_mode *m, const cr_relax_smooth *f, int dir, double l, double u,
+                     double d, double s, double *so, double *to) {
+    const double fd = f->v(d);
+    double t = fd - s * d;
+    if (!m->no_slack) {
+        const double mx = fmax(fmax(fabs(l), fabs(u)), fabs(d));
+        t += dir * (64 * EPS * (fabs(t) + fabs(s) * mx + fabs(fd)) + 4 * ETA);
+    }
+    if (!line_ok(m, f, dir, s, t, l) || !line_ok(m, f, dir, s, t, u)) return 0;
+    if (l < 0 && u > 0 && !line_ok(m, f, dir, s, t, 0)) return 0;
+    *so = s;
+    *to = t;
+    return 1;
+}
+
+/*
+ * Convex on x ≤ 0, concave on x ≥ 0 (the note's table; convex everywhere: the u ≤ 0 row):
+ *   u ≤ 0      lower: tangent at m = (l + u)/2          upper: chord
+ *   l ≥ 0      lower: chord                             upper: tangent at m
+ *   l < 0 < u  lower: chord if k ≤ a'(l), else the tangent at d_L, the largest d ≤ 0 with
+ *              T_d(u) ≤ a(u) (bisection from the valid d = l), or at m if d_L ≥ m;
+ *              upper: chord if k ≤ a'(u), else the tangent at d_U, the smallest d ≥ 0 with
+ *              T_d(l) ≥ a(l), or at m if d_U < m.
+ */
+void cr_relax_smooth_lines(const cr_relax_mode *m, const cr_relax_smooth *f, double l, double u,
+                           double *sl, double *tl, double *su, double *tu) {
+    *sl = 0; /* the constant fallbacks */
+    *tl = f->self->lo(m, l);
+    *su = 0;
+    *tu = f->self->hi(m, u);
+    if (!(u - l > 1e-12 * (1 + fabs(l) + fabs(u)))) return; /* tiny interval: constants */
+    const double fl_ = f->v(l), fu = f->v(u);
+    const double k = (fu - fl_) / (u - l), mid = 0.5 * l + 0.5 * u;
+    const int convex = !f->s_shaped || u <= 0, concave = f->s_shaped && l >= 0;
+    double s, t, d;
+    int chord;
+    /* lower line */
+    if (convex) {
+        chord = 0;
+        d = mid;
+    } else if (concave || k <= f->d(l)) {
+        chord = 1;
+        d = l;
+    } else {
+        double a = l, c = 0; /* a valid, c not */
+        for (int it = 0; it < 60; it++) {
+            const double x = 0.5 * a + 0.5 * c;
+            if (f->v(x) + f->d(x) * (u - x) <= fu)
+                a = x;
+            else
+                c = x;
+        }
+        chord = 0;
+        d = a >= mid ? mid : a;
+    }
+    if (make_line(m, f, -1, l, u, d, chord ? k : f->d(d), &s, &t)) {
+        *sl = s;
+        *tl = t;
+    }
+    /* upper line */
+    if (concave) {
+        chord = 0;
+        d = mid;
+    } else if (convex || k <= f->d(u)) {
+        chord = 1;
+        d = l;
+    } else {
+        double a = u, c = 0; /* a valid, c not */
+        for (int it = 0; it < 60; it++) {
+            const double x = 0.5 * a + 0.5 * c;
+            if (f->v(x) + f->d(x) * (l - x) >= fl_)
+                a = x;
+            else
+                c = x;
+        }
+        chord = 0;
+        d = a < mid ? mid : a;
+    }
+    if (make_line(m, f, 1, l, u, d, chord ? k : f->d(d), &s, &t)) {
+        *su = s;
+        *tu = t;
+    }
+}
