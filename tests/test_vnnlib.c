@@ -354,6 +354,14 @@ static void test_disjunctions(void **state) {
     assert_true(a->c[6] == -1 && a->c[7] == 0 && a->rhs[3] == -7);
     assert_true(b->c[0] == 0 && b->c[1] == 1 && b->rhs[0] == -2.5);
     cr_spec_free(&s);
+    /* −0 and 0 bound the same box: one part */
+    const char *z = "(declare-const X_0 Real)(declare-const Y_0 Real)(assert (<= X_0 1))\n"
+                    "(assert (or (and (>= X_0 -0) (<= Y_0 1)) (and (>= X_0 0.0) (>= Y_0 2))))";
+    parse_ok(z, 1, 1, &s);
+    assert_int_equal(s.n_parts, 1);
+    assert_int_equal(s.parts[0].n_clauses, 2);
+    assert_false(signbit(s.parts[0].lo[0]));
+    cr_spec_free(&s);
     /* a point box at an inexact decimal: the outward box holds it, the inward one is empty (no witness) */
     const char *pt = "(declare-const X_0 Real)(declare-const Y_0 Real)(assert (<= X_0 0.1))(assert (>= X_0 0.1))"
                      "(assert (<= Y_0 0))";
@@ -421,7 +429,7 @@ static void test_malformed(void **state) {
         assert_true(s.n_parts == 0 && s.parts == NULL);
     }
     /* a token of 257 characters, one of 256 */
-    char tok[400];
+    char tok[512];
     for (int n = 256; n <= 257; n++) {
         char num[300];
         memset(num, '0', (size_t)n);
@@ -475,12 +483,49 @@ static void test_malformed(void **state) {
         }
     }
     assert_true(accepted >= 1 && accepted <= 2); /* the whole file (and without its final newline) */
+    /* sizes beyond the reader's limit are refused before anything is allocated */
+    assert_int_equal(cr_vnnlib_parse("t.vnnlib", ok, len, (size_t)1 << 21, 1, &s, &err), -1);
+    ASSERT_ERR(err.msg, "t.vnnlib: the model's 2097152 inputs and 1 outputs exceed the reader's limit");
     /* a missing file */
     assert_int_equal(cr_vnnlib_load(tu_path("absent.vnnlib"), 1, 1, &s, &err), -1);
     ASSERT_ERR(err.msg, "absent.vnnlib");
 }
 
 /* ------------------------------------------------------------ results */
+
+/* The VNN-COMP counterexample checker's reading of a result (vnncomp scripts' get_ce_diff, ported): after the
+   verdict line, newlines become spaces, the text is stripped, must be "( ... )"; its inside split at ')' gives
+   parts "(NAME NUM" (repeated spaces collapsed), names X_i / Y_j in order. Returns the counts read; -1 if malformed. */
+static int ce_read(const char *text, double *x, size_t *nx, double *y, size_t *ny) {
+    const char *nl = strchr(text, '\n');
+    if (!nl) return -1;
+    char *c = strdup(nl + 1);
+    for (char *q = c; *q; q++)
+        if (*q == '\n') *q = ' ';
+    char *b = c, *e = c + strlen(c);
+    while (*b == ' ') b++;
+    while (e > b && e[-1] == ' ') e--;
+    *e = 0;
+    int rc = -1;
+    *nx = *ny = 0;
+    if (e - b >= 2 && b[0] == '(' && e[-1] == ')') {
+        e[-1] = 0;
+        rc = 0;
+        for (char *part = strtok(b + 1, ")"); part && !rc; part = strtok(NULL, ")")) {
+            while (*part == ' ') part++;
+            if (!*part) continue;
+            char name[64];
+            double v;
+            char tail;
+            if (part[0] != '(' || sscanf(part + 1, "%63s %lf %c", name, &v, &tail) != 2) rc = -1;
+            else if (name[0] == 'X' && name[1] == '_' && (size_t)atol(name + 2) == *nx) x[(*nx)++] = v;
+            else if (name[0] == 'Y' && name[1] == '_' && (size_t)atol(name + 2) == *ny) y[(*ny)++] = v;
+            else rc = -1;
+        }
+    }
+    free(c);
+    return rc;
+}
 
 static void test_result(void **state) {
     (void)state;
@@ -496,8 +541,20 @@ static void test_result(void **state) {
     assert_int_equal(len, strlen(ref));
     assert_memory_equal(b, ref, len);
     free(b);
-    /* the values read back exactly (what a checker parsing "(X_i v)" with float() gets) */
-    assert_true(strtod("0.33333333333333331", NULL) == x[2] && strtod("3.9911256458616151", NULL) == y[0]);
+    /* the checker's reading gives the witness and outputs back bit for bit */
+    double xr[8], yr[8];
+    size_t nx, ny;
+    assert_int_equal(ce_read(ref, xr, &nx, yr, &ny), 0);
+    assert_int_equal(nx, 3);
+    assert_int_equal(ny, 2);
+    assert_memory_equal(xr, x, sizeof x);
+    assert_memory_equal(yr, y, sizeof y);
+    /* and alpha-beta-CROWN's own layout (default_adv_saver: two spaces, no newline at the end) reads the same way */
+    assert_int_equal(ce_read("sat\n((X_0  0.5)\n(Y_0  1)\n(Y_1  2))", xr, &nx, yr, &ny), 0);
+    assert_true(nx == 1 && ny == 2 && xr[0] == 0.5 && yr[1] == 2);
+    /* guards: the port is strict where the checker is: no outer parentheses, a name out of order */
+    assert_int_equal(ce_read("sat\n(X_0 0.5)\n(Y_0 1)", xr, &nx, yr, &ny), -1);
+    assert_int_equal(ce_read("sat\n((X_1 0.5))", xr, &nx, yr, &ny), -1); /* out of order */
     static const cr_verdict vs[3] = {CR_VERDICT_UNSAT, CR_VERDICT_UNKNOWN, CR_VERDICT_TIMEOUT};
     static const char *const words[3] = {"unsat\n", "unknown\n", "timeout\n"};
     for (int i = 0; i < 3; i++) {

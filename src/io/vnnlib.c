@@ -534,6 +534,8 @@ static int vn_build(vn_reader *r, cr_spec *out) {
         if (q->n_rows == 0)
             return cr_error_set(p->err, "%s: %s has no output constraint (assert on Y)", p->name,
                                 r->n_dis > 1 ? "a disjunct" : "the file");
+        for (size_t j = 0; j < 4 * d; j++) q->box[j] += 0.0; /* −0 as +0: equal boxes are equal bits */
+        for (size_t j = 0; j < q->n_rows; j++) q->rhs[j] += 0.0, q->rhs_in[j] += 0.0;
         q->hash = vn_hash(q->box, 4 * d);
     }
     /* part of each disjunct: the first earlier one with the same box */
@@ -609,6 +611,9 @@ int cr_vnnlib_parse(const char *name, const char *text, size_t len, size_t d, si
     memset(out, 0, sizeof *out);
     if (!text && len) return cr_error_set(err, "%s: invalid argument", name);
     if (d == 0 || k == 0) return cr_error_set(err, "%s: the model has no %s", name, d == 0 ? "inputs" : "outputs");
+    if (d > VN_MAX_DOUBLES / 4 || k > VN_MAX_DOUBLES / 4)
+        return cr_error_set(err, "%s: the model's %zu inputs and %zu outputs exceed the reader's limit of %zu each",
+                            name, d, k, VN_MAX_DOUBLES / 4);
     if (d > len / 16 || k > len / 16)
         return cr_error_set(err, "%s: %zu bytes cannot declare the model's %zu inputs and %zu outputs", name, len, d,
                             k);
