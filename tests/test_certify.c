@@ -191,7 +191,7 @@ static void test_timeout(void **state) {
 }
 
 /* the checker's evaluator agrees with the library's forward pass on every activation it takes, with a standardised
-   input (link 0); GELU and SiLU (no monotone form with an error bound) are refused: -1, never accepted */
+   input (link 0), for every other one an output activation (o = σ(θ)), for every third a BatchNorm link; GELU and SiLU (no monotone form with an error bound) are refused: -1, never accepted */
 static void test_checker_activations(void **state) {
     (void)state;
     cr_rng rng;
@@ -202,6 +202,11 @@ static void test_checker_activations(void **state) {
         cr_net *net;
         assert_int_equal(cr_net_create(&net, CR_F64, 3, dims, acts), CR_OK);
         cr_net_init(net, CR_INIT_AUTO, 3);
+        if (a % 2) assert_int_equal(cr_net_set_output(net, 1, CR_ACT_SIGMOID, CR_HEAD_SOFTMAX_CE), CR_OK);
+        double bp[6] = {0.1, -0.2, 0.3, 0, 0.5, -0.1}, bq[6] = {1, 2, 0.5, 1.5, 1, 3};
+        double bs[6] = {1.2, -0.7, 0.9, 1, 2, 0.3}, bt[6] = {0, 0.1, -0.3, 0.2, 0, 1};
+        if (a % 3 == 0) /* a BatchNorm link after the first layer */
+            assert_int_equal(cr_net_set_affine(net, 1, CR_AFFINE_BATCHNORM, bp, bq, bs, bt, 1e-5), CR_OK);
         double mean[3] = {0.1, -0.2, 0.3}, sd[3] = {2, 0.5, 1.5};
         assert_int_equal(cr_net_set_input_affine(net, CR_AFFINE_SUB_DIV, mean, sd), CR_OK);
         double lo[3] = {-1, -1, -1}, hi[3] = {1, 1, 1}, c[2] = {1, -1}, rhs = 100, x[3], out[2];
