@@ -1,6 +1,6 @@
 /*
  * certify: the witness checker (planted wrong witnesses must be rejected) and cr_certify's verdicts against the
- * exact answer on small ReLU nets (D = 2, one hidden layer: the margin is piecewise linear on the cells of the
+ * exact answer on small ReLU and leaky-ReLU nets (D = 2, one hidden layer: the margin is piecewise linear on the cells of the
  * hidden units' lines, so its minimum over the box is at a vertex of that arrangement: the box's corners, the lines'
  * crossings of its edges and the lines' pairwise crossings inside it, all enumerated and evaluated in long double).
  */
@@ -96,7 +96,8 @@ static long double margin_ld(const cr_net *net, const one_spec *s, long double x
     long double o[2] = {b1[0], b1[1]};
     for (size_t j = 0; j < h; j++) {
         long double r = x0 * w0[j] + x1 * w0[h + j] + b0[j];
-        if (r > 0)
+        if (net->act[0] == CR_ACT_LEAKY_RELU && r < 0) r *= 0.01L;
+        if (r > 0 || net->act[0] == CR_ACT_LEAKY_RELU)
             for (size_t k = 0; k < 2; k++) o[k] += r * w1[j * 2 + k];
     }
     return s->c[0] * o[0] + s->c[1] * o[1] - s->rhs;
@@ -141,7 +142,7 @@ static void test_verdicts_exact(void **state) {
     int n_unsat = 0, n_sat = 0, n_unknown = 0;
     for (int trial = 0; trial < 300; trial++) {
         size_t h = 2 + cr_rng_below(&rng, 5), dims[3] = {2, h, 2};
-        cr_activation act = CR_ACT_RELU;
+        cr_activation act = trial % 2 ? CR_ACT_LEAKY_RELU : CR_ACT_RELU; /* both piecewise linear */
         cr_net *net;
         assert_int_equal(cr_net_create(&net, CR_F64, 2, dims, &act), CR_OK);
         double *p = cr_net_params_f64(net);
@@ -189,6 +190,50 @@ static void test_timeout(void **state) {
     cr_net_free(net);
 }
 
+/* the checker's evaluator agrees with the library's forward pass on every activation it takes, with a standardised
+   input (link 0), for every other one an output activation (o = σ(θ)), for every third a BatchNorm link; GELU and SiLU (no monotone form with an error bound) are refused: -1, never accepted */
+static void test_checker_activations(void **state) {
+    (void)state;
+    cr_rng rng;
+    cr_rng_seed(&rng, 7);
+    for (int a = 0; a < CR_ACT_COUNT; a++) {
+        size_t dims[4] = {3, 6, 5, 2};
+        cr_activation acts[2] = {(cr_activation)a, (cr_activation)a};
+        cr_net *net;
+        assert_int_equal(cr_net_create(&net, CR_F64, 3, dims, acts), CR_OK);
+        cr_net_init(net, CR_INIT_AUTO, 3);
+        if (a % 2) assert_int_equal(cr_net_set_output(net, 1, CR_ACT_SIGMOID, CR_HEAD_SOFTMAX_CE), CR_OK);
+        double bp[6] = {0.1, -0.2, 0.3, 0, 0.5, -0.1}, bq[6] = {1, 2, 0.5, 1.5, 1, 3};
+        double bs[6] = {1.2, -0.7, 0.9, 1, 2, 0.3}, bt[6] = {0, 0.1, -0.3, 0.2, 0, 1};
+        if (a % 3 == 0) /* a BatchNorm link after the first layer */
+            assert_int_equal(cr_net_set_affine(net, 1, CR_AFFINE_BATCHNORM, bp, bq, bs, bt, 1e-5), CR_OK);
+        double mean[3] = {0.1, -0.2, 0.3}, sd[3] = {2, 0.5, 1.5};
+        assert_int_equal(cr_net_set_input_affine(net, CR_AFFINE_SUB_DIV, mean, sd), CR_OK);
+        double lo[3] = {-1, -1, -1}, hi[3] = {1, 1, 1}, c[2] = {1, -1}, rhs = 100, x[3], out[2];
+        size_t clause[2] = {0, 1};
+        cr_spec_part part = {.d = 3, .k = 2, .n_rows = 1, .n_clauses = 1, .lo = lo, .hi = hi, .lo_in = lo,
+                             .hi_in = hi, .c = c, .rhs = &rhs, .rhs_in = &rhs, .clause = clause};
+        cr_tape *tape;
+        assert_int_equal(cr_tape_create(net, 1, &tape), CR_OK);
+        for (int t = 0; t < 20; t++) {
+            for (int j = 0; j < 3; j++) x[j] = 2 * cr_rng_uniform(&rng) - 1;
+            int rc = cr_witness_check(net, &part, x, out, NULL);
+            if (a == CR_ACT_GELU || a == CR_ACT_SILU) {
+                assert_int_equal(rc, -1);
+                continue;
+            }
+            assert_int_equal(rc, 1); /* o0 − o1 <= 100 holds by far */
+            assert_int_equal(cr_net_forward_f64(net, tape, 1, x), CR_OK);
+            const double *o = tape->out;
+            for (int k = 0; k < 2; k++)
+                if (!(fabs(out[k] - o[k]) <= 1e-12 * (1 + fabs(o[k]))))
+                    fail_msg("%s: checker %.17g, forward %.17g", cr_activation_name((cr_activation)a), out[k], o[k]);
+        }
+        cr_tape_free(tape);
+        cr_net_free(net);
+    }
+}
+
 /* bounds that overflow are no proof and no error: unknown */
 static void test_overflow(void **state) {
     (void)state;
@@ -220,6 +265,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_witness_checker),
         cmocka_unit_test(test_verdicts_exact),
+        cmocka_unit_test(test_checker_activations),
         cmocka_unit_test(test_timeout),
         cmocka_unit_test(test_overflow),
         cmocka_unit_test(test_probabilities),

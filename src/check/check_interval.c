@@ -8,11 +8,11 @@
  *            (Higham, Accuracy and Stability of Numerical Algorithms, §3.1), the bound itself computed in double
  *            from non-negative terms and inflated by (1 + 2γ_{n+2}), plus an absolute (n+2)·1e-300 for underflow;
  *   affine   z = a x + c per feature (link 0, BatchNorm links): e_z = |a| e (1 + γ_4) + γ_8 (size of the terms);
- *   act      monotone f (ReLU, sigmoid, tanh): [f(m − e), f(m + e)] with the endpoints rounded outward and libm's
+ *   act      monotone f (ReLU, leaky ReLU, sigmoid, tanh, softplus): [f(m − e), f(m + e)] with the endpoints rounded outward and libm's
  *            error taken as 8 ulp of the result (glibc documents ≤ 2 ulp for exp and tanh), then re-centred.
  *
  * u = 2^-53, γ_n = n u / (1 − n u) ≤ 1.01 n u for the sizes here. Activations without a monotone form with a known
- * error (GELU) are refused: CR_ERR_ARG.
+ * error (GELU, SiLU) are refused: CR_ERR_ARG.
  */
 #include <float.h>
 #include <math.h>
@@ -30,13 +30,21 @@ static double up(double v) { return nextafter(v, INFINITY); }
 static double down(double v) { return nextafter(v, -INFINITY); }
 
 int chk_interval_supported(cr_activation act) {
-    return act == CR_ACT_RELU || act == CR_ACT_SIGMOID || act == CR_ACT_TANH;
+    return act == CR_ACT_RELU || act == CR_ACT_SIGMOID || act == CR_ACT_TANH || act == CR_ACT_SOFTPLUS ||
+           act == CR_ACT_LEAKY_RELU;
 }
 
 /* f(v) rounded down (dir < 0) or up (dir > 0), f monotone increasing. */
 static double act_dir(cr_activation act, double v, int dir) {
     if (act == CR_ACT_RELU) return v > 0 ? v : 0; /* exact */
-    double h = act == CR_ACT_SIGMOID ? chk_act64(CR_ACT_SIGMOID, v) : tanh(v);
+    if (act == CR_ACT_LEAKY_RELU) { /* slope 0.01 as a real, as a double or as a float: within 1e-8 relative */
+        if (v >= 0) return v;
+        double h = 0.01 * v;
+        return dir < 0 ? down(h * (1 + 1e-8)) : up(h * (1 - 1e-8));
+    }
+    double h = act == CR_ACT_SIGMOID ? chk_act64(CR_ACT_SIGMOID, v)
+               : act == CR_ACT_TANH  ? tanh(v)
+                                     : (v > 0 ? v + log1p(exp(-v)) : log1p(exp(v))); /* softplus */
     double err = up(8 * DBL_EPSILON * fabs(h) + TINY);
     return dir < 0 ? down(h - err) : up(h + err);
 }

@@ -9,7 +9,7 @@
 
 #include "chainrule.h"
 
-/* 1 when act has a monotone evaluation with a known error bound here (ReLU, sigmoid, tanh). */
+/* 1 when act has a monotone evaluation with a known error bound here (ReLU, leaky ReLU, sigmoid, tanh, softplus). */
 int chk_interval_supported(cr_activation act);
 
 /* For every input x with |x − mid| <= rad (D each), the real-arithmetic output o(x) of net64 (a float64 net; link 0,
