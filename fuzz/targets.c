@@ -1,6 +1,7 @@
 /* The fuzz target bodies; see targets.h. */
 #include "targets.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -346,8 +347,56 @@ int cr_fuzz_onnx(const uint8_t *data, size_t size) {
     return 0;
 }
 
+/* ------------------------------------------------------------------ vnnlib */
+
+/* The first byte picks the model's sizes (d, k); the rest is the VNN-LIB text. */
+int cr_fuzz_vnnlib(const uint8_t *data, size_t size) {
+    static const char name[] = "fuzz.vnnlib";
+    static const size_t dims[4][2] = {{1, 1}, {2, 2}, {5, 5}, {3, 2}};
+    if (size == 0) return 0;
+    size_t d = dims[data[0] % 4][0], k = dims[data[0] % 4][1];
+    cr_spec s;
+    cr_error err = {{0}};
+    if (cr_vnnlib_parse(name, (const char *)data + 1, size - 1, d, k, &s, &err)) {
+        check_error(&err, name);
+        FUZZ_CHECK(s.parts == NULL && s.n_parts == 0);
+        return 0;
+    }
+    FUZZ_CHECK(s.n_parts >= 1 && s.parts);
+    for (size_t p = 0; p < s.n_parts; p++) {
+        const cr_spec_part *q = &s.parts[p];
+        FUZZ_CHECK(q->d == d && q->k == k && q->n_rows >= q->n_clauses && q->n_clauses >= 1);
+        FUZZ_CHECK(q->n_rows <= ((size_t)1 << 20)); /* the reader's limit */
+        for (size_t i = 0; i < d; i++) {
+            FUZZ_CHECK(isfinite(q->lo[i]) && isfinite(q->hi[i]) && q->lo[i] <= q->hi[i]);
+            FUZZ_CHECK(q->lo[i] <= q->lo_in[i] && q->hi_in[i] <= q->hi[i]);
+            /* the two roundings of one decimal are at most one double apart */
+            FUZZ_CHECK(nextafter(q->lo[i], INFINITY) >= q->lo_in[i] && nextafter(q->hi_in[i], INFINITY) >= q->hi[i]);
+        }
+        FUZZ_CHECK(q->clause[0] == 0 && q->clause[q->n_clauses] == q->n_rows);
+        for (size_t c = 0; c < q->n_clauses; c++) FUZZ_CHECK(q->clause[c] < q->clause[c + 1]);
+        for (size_t r = 0; r < q->n_rows; r++) {
+            FUZZ_CHECK(isfinite(q->rhs[r]) && isfinite(q->rhs_in[r]) && q->rhs_in[r] <= q->rhs[r]);
+            for (size_t j = 0; j < k; j++) FUZZ_CHECK(isfinite(q->c[r * k + j]));
+        }
+        /* parts have different boxes */
+        for (size_t o = 0; o < p; o++) {
+            const cr_spec_part *e = &s.parts[o];
+            int same = 1;
+            for (size_t i = 0; i < d && same; i++)
+                same = e->lo[i] == q->lo[i] && e->hi[i] == q->hi[i] && e->lo_in[i] == q->lo_in[i] &&
+                       e->hi_in[i] == q->hi_in[i];
+            FUZZ_CHECK(!same);
+        }
+    }
+    cr_spec_free(&s);
+    FUZZ_CHECK(s.parts == NULL);
+    return 0;
+}
+
 const cr_fuzz_target cr_fuzz_targets[] = {
     {"npy", cr_fuzz_npy},   {"safetensors", cr_fuzz_safetensors}, {"idx", cr_fuzz_idx},
     {"csv", cr_fuzz_csv},   {"model", cr_fuzz_model}, {"onnx", cr_fuzz_onnx},
+    {"vnnlib", cr_fuzz_vnnlib},
 };
 const size_t cr_fuzz_n_targets = sizeof cr_fuzz_targets / sizeof cr_fuzz_targets[0];

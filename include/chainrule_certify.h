@@ -98,6 +98,10 @@ typedef struct {
     size_t attack_restarts; /* margin PGD restarts (0: default) */
     size_t attack_steps;    /* PGD steps per restart (0: default) */
     uint64_t seed;
+    /* 1: the spec's outputs are the softmax head's probabilities (an ONNX graph ending in Softmax or LogSoftmax).
+       Softmax keeps the order of its inputs, so an order row a·(y_i − y_j) <= 0 (a > 0) is read on o as it stands;
+       any other row (a threshold on a probability) is CR_ERR_ARG. 0: rows on o. */
+    int outputs_are_probs;
 } cr_certify_options;
 
 typedef struct {
@@ -109,7 +113,26 @@ typedef struct {
     const char *proved_by; /* "ibp", "crown", "attack", or NULL */
 } cr_certify_result;
 
+/*
+ * Falsification first (a margin PGD over the inward box of each part, every candidate re-checked by
+ * cr_witness_check), then bounds on the outward box (IBP, then opt->bound.method when stronger) : a clause is
+ * refuted when one of its rows has lb(c·o) > rhs; unsat iff every clause of every part is refuted, sat with a
+ * checked witness, else unknown (timeout once opt->timeout_s has passed). opt may be NULL (defaults). Errors:
+ * CR_ERR_ARG for a bad spec (shapes, empty box), a probability threshold (outputs_are_probs), or an activation
+ * without a relaxation when no witness was found; *res is then untouched except seconds.
+ */
 cr_status cr_certify(const cr_net *net, const cr_spec *spec, const cr_certify_options *opt, cr_certify_result *res);
+
+/*
+ * The witness checker: re-evaluates x (D values) by plain loops in float64 with a rigorous bound on the evaluation
+ * error (independent of the library's forward pass) and accepts it (returns 1) only when x lies in part's inward
+ * box (lo_in <= x <= hi_in) and, for some clause, every row satisfies c·o(x) − rhs < 0 by more than that bound
+ * (o(x): the real-arithmetic network). *worst (may be NULL): the accepted clause's largest row upper bound
+ * (negative), or when rejected the smallest such bound over the clauses; out (K, may be NULL): the evaluated
+ * output. 0: rejected (outside the box, not violating, or within noise); -1: the net cannot be evaluated with an
+ * error bound (GELU), a non-finite value, or bad arguments.
+ */
+int cr_witness_check(const cr_net *net, const cr_spec_part *part, const double *x, double *out, double *worst);
 
 #pragma GCC visibility pop
 

@@ -16,7 +16,10 @@
 #ifndef CHAINRULE_IO_H
 #define CHAINRULE_IO_H
 
+#include <stdio.h>
+
 #include "chainrule.h"
+#include "chainrule_certify.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -125,6 +128,9 @@ typedef struct {
     cr_array input_mean;  /* F32/F64 [D] or empty (data == NULL) */
     cr_array input_std;   /* idem */
     cr_safetensors extra; /* other tensors and metadata, owned */
+    /* What an imported ONNX graph outputs when it is not o: 1 Softmax(o), 2 LogSoftmax(o), 0 o itself (every
+       other source). Not saved: certify reads a VNN-LIB spec's Y on the graph's output (outputs_are_probs). */
+    int graph_output;
 } cr_model;
 
 /* A network of the raw input: a file's input.mean/input.std become the net's
@@ -240,6 +246,38 @@ int cr_array_to_real(const char *name, const cr_array *a, cr_dtype dtype, void *
  */
 int cr_labels_to_targets(const char *name, const cr_array *labels, size_t n, size_t k,
                          cr_dtype dtype, void **out, cr_error *err);
+
+/* ---------------------------------------------------------------- VNN-LIB */
+
+/*
+ * VNN-LIB specifications (src/io/vnnlib.c): the subset of VNN-COMP's files that alpha-beta-CROWN's read_vnnlib.py
+ * reads. `;` comments; (declare-const X_i Real) for exactly the model's d inputs and (declare-const Y_j Real) for its
+ * k outputs, each once and before use; (assert CMP), (assert (and CMP+)) and (assert (or CL+)) with CL = (and CMP+)
+ * or CMP; CMP = (<= A B) or (>= A B) with A, B each X_i, Y_j or a decimal number, an X only against a number. Strict
+ * < and > read as <= and >= (the unsafe region read is a superset: sound for unsat). Top-level asserts are a
+ * conjunction; each (or ...) multiplies the disjuncts; disjuncts with the same box become one part's clauses. Every
+ * input must be bounded below and above in every disjunct. Decimals are rounded outward into lo/hi/rhs and inward
+ * into lo_in/hi_in/rhs_in (chainrule_certify.h). Limits: tokens of 256 characters, nesting 8, 4096 disjuncts, 2^20
+ * rows. Errors: one line "NAME:LINE: problem" (or "NAME: problem"), *out zeroed. Free *out with cr_spec_free.
+ */
+int cr_vnnlib_parse(const char *name, const char *text, size_t len, size_t d, size_t k, cr_spec *out,
+                    cr_error *err);
+int cr_vnnlib_load(const char *path, size_t d, size_t k, cr_spec *out, cr_error *err);
+
+/*
+ * A VNN-COMP result: one line "unsat", "unknown", "timeout", or "sat" followed by the witness, one assignment a line,
+ *   ((X_0 v)
+ *   (X_1 v)
+ *   ...
+ *   (Y_{k-1} v))
+ * with %.17g (what alpha-beta-CROWN's default_adv_saver writes, single-spaced). For sat, x (d values) and y (k
+ * values, the network's outputs at x) are required and finite; otherwise ignored. print writes to f (name for
+ * messages); write_result writes path atomically.
+ */
+int cr_vnnlib_print_result(FILE *f, const char *name, cr_verdict verdict, size_t d, const double *x, size_t k,
+                           const double *y, cr_error *err);
+int cr_vnnlib_write_result(const char *path, cr_verdict verdict, size_t d, const double *x, size_t k,
+                           const double *y, cr_error *err);
 
 /* ---------------------------------------------------------------- atomic writes */
 

@@ -294,6 +294,42 @@ put("idx", "huge_claim.idx", bytes([0, 0, 0x08, 3]) + struct.pack(">III", 1 << 1
 put("idx", "huge_claim.gz", gzip.compress(bytes([0, 0, 0x0E, 2]) + struct.pack(">II", 1 << 31, 1 << 31) + b"\0" * 64, mtime=0))
 put("idx", "zero_dim.idx", bytes([0, 0, 0x08, 2, 0, 0, 0, 0, 0, 0, 0, 3]))
 
+# ------------------------------------------------------------------ vnnlib
+# The first byte picks the model's sizes (fuzz/targets.c): '0' d=1 k=1, '1' d=2 k=2, '2' d=5 k=5, '3' d=3 k=2.
+acas_decl = "".join("(declare-const X_%d Real)\n" % i for i in range(5)) + \
+    "".join("(declare-const Y_%d Real)\n" % j for j in range(5))
+acas_box = ("; ACAS Xu property 1 (VNN-COMP 2021)\n"
+            "(assert (<= X_0 0.6798577687061284))\n(assert (>= X_0 0.6))\n"
+            "(assert (<= X_1 0.4999999999999671))\n(assert (>= X_1 -0.4999999999999671))\n"
+            "(assert (<= X_2 0.4999999999999671))\n(assert (>= X_2 -0.4999999999999671))\n"
+            "(assert (<= X_3 0.5))\n(assert (>= X_3 0.45))\n"
+            "(assert (<= X_4 -0.45))\n(assert (>= X_4 -0.5))\n")
+put("vnnlib", "acas_prop1.vnnlib", ("2" + acas_decl + acas_box + "(assert (>= Y_0 3.991125645861615))\n").encode())
+put("vnnlib", "acas_prop2.vnnlib", ("2" + acas_decl + acas_box +
+                                    "".join("(assert (<= Y_%d Y_0))\n" % j for j in range(1, 5))).encode())
+put("vnnlib", "eran_like.vnnlib", ("2" + acas_decl +
+    "".join("(assert (<= X_%d %.8f))\n(assert (>= X_%d %.8f))\n" % (i, 0.012 * (i + 1), i, 0.0) for i in range(5)) +
+    "(assert (or\n" + "".join("\t(and (>= Y_%d Y_2))\n" % j for j in range(5) if j != 2) + "))\n").encode())
+put("vnnlib", "boxes_or.vnnlib", b"1(declare-const X_0 Real)(declare-const X_1 Real)(declare-const Y_0 Real)"
+    b"(declare-const Y_1 Real)\n(assert (and (>= X_1 0) (<= X_1 1)))\n"
+    b"(assert (or (and (>= X_0 -1) (<= X_0 0) (<= Y_0 Y_1)) (and (>= X_0 0) (<= X_0 1) (< Y_1 -2.5))\n"
+    b"  (and (<= X_0 0) (>= X_0 -1) (> Y_0 7e-3))))\n(assert (<= Y_0 100))\n")
+put("vnnlib", "point.vnnlib", b"0; a point box at an inexact decimal\n(declare-const X_0 Real)\n"
+    b"(declare-const Y_0 Real)\n(assert (<= X_0 0.1))\n(assert (>= X_0 0.1))\n(assert (<= Y_0 +1.5E+2))\n")
+put("vnnlib", "two_or.vnnlib", b"3(declare-const X_0 Real)(declare-const X_1 Real)(declare-const X_2 Real)"
+    b"(declare-const Y_0 Real)(declare-const Y_1 Real)(assert (>= X_0 0))(assert (<= X_0 1))(assert (>= X_1 0))"
+    b"(assert (<= X_1 1))(assert (>= X_2 .5))(assert (<= X_2 1.))\n(assert (or (<= Y_0 1) (<= Y_1 2)))\n"
+    b"(assert (or (and (<= X_0 0.5) (<= Y_0 Y_1)) (and (>= X_0 0.5) (>= Y_0 Y_1))))\n")
+put("vnnlib", "unbounded.vnnlib", b"0(declare-const X_0 Real)(declare-const Y_0 Real)(assert (>= X_0 0))"
+    b"(assert (<= Y_0 1))")
+put("vnnlib", "unbalanced.vnnlib", b"0(declare-const X_0 Real)(declare-const Y_0 Real)(assert (>= X_0 0)"
+    b"(assert (<= X_0 1))(assert (<= Y_0 1))")
+put("vnnlib", "nan_huge.vnnlib", b"0(declare-const X_0 Real)(declare-const Y_0 Real)(assert (>= X_0 nan))"
+    b"(assert (<= X_0 1e999))(assert (<= Y_0 1))")
+put("vnnlib", "deep.vnnlib", b"0(declare-const X_0 Real)(declare-const Y_0 Real)(assert ((((((((((Y_0)))))))))))")
+put("vnnlib", "linear.vnnlib", b"0(declare-const X_0 Real)(declare-const Y_0 Real)(assert (>= X_0 0))"
+    b"(assert (<= X_0 1))(assert (<= (+ Y_0 (* 2 X_0)) 1))")
+
 # ------------------------------------------------------------------ csv
 put("csv", "plain.csv", b"0,1.5,2\n1,-3,4e-2\n2,0,1\n")
 put("csv", "header.csv", b"label,x1,x2\n1,0.5,0.25\n0,1,2\n")

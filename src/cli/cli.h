@@ -216,5 +216,6 @@ int cmd_jacobian(int argc, char **argv);
 int cmd_jvp(int argc, char **argv);
 int cmd_attribute(int argc, char **argv);
 int cmd_attack(int argc, char **argv);
+int cmd_certify(int argc, char **argv);
 
 #endif

@@ -19,6 +19,7 @@ static const cli_command commands[] = {
     {"jvp", "directional derivative J v of the outputs (forward mode)", cmd_jvp},
     {"attribute", "attribution maps: saliency, input x gradient, integrated gradients, smoothgrad", cmd_attribute},
     {"attack", "FGSM / PGD adversarial examples, robust accuracy against eps", cmd_attack},
+    {"certify", "proofs over regions: VNN-COMP verdicts, certified accuracy against eps", cmd_certify},
 };
 static const size_t n_commands = sizeof commands / sizeof commands[0];
 

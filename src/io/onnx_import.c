@@ -23,6 +23,13 @@
  * affine link after it, evaluated as the file states (docs/batchnorm.md); an
  * Identity of a constant names the same constant (torch.onnx.export aliases a
  * fresh BatchNorm1d's running statistics to its weight and bias that way).
+ *
+ * This file walks the nodes (walk_node), reads the linear layers, Flatten,
+ * Reshape and the softmax, and builds the model; the ops beside them are their
+ * own files: Constant and the Identity of a constant in onnx_constant.c, the
+ * input normalisation (link 0) in onnx_normalise.c, ACT in onnx_act.c,
+ * BatchNormalization in onnx_batchnorm.c, the shape arithmetic of a reshape to
+ * [N, -1] in onnx_shape.c.
  */
 #include <math.h>
 #include <stdio.h>
@@ -34,160 +41,6 @@
 static const char *dtype_name(int t) {
     return t == OX_DOUBLE ? "double" : t == OX_FLOAT16 ? "float16"
                                      : t == OX_BFLOAT16 ? "bfloat16" : "float";
-}
-
-/* Constant: value (a tensor), value_float(s), value_int(s). */
-static int op_constant(ox_chain *ch, const ox_node *n, size_t i) {
-    ox_ctx *c = ch->c;
-    if (n->n_out < 1 || !n->out[0][0])
-        return cr_error_set(c->err, "%s: %s has no output", c->file, where(n, i).s);
-    if (find_const(ch, n->out[0]) || ox_find_shapeval(ch, n->out[0]) ||
-        (ch->cur && !strcmp(n->out[0], ch->cur)))
-        return cr_error_set(c->err, "%s: %s: output '%s' redefines an existing value", c->file,
-                            where(n, i).s, pn(n->out[0]).s);
-    const ox_attr *a = n->n_attr == 1 ? &n->attr[0] : NULL;
-    if (!a)
-        return cr_error_set(c->err, "%s: %s needs exactly one attribute", c->file, where(n, i).s);
-    if (!strcmp(a->name, "value") && a->t) {
-        free(a->t->name);
-        if (!(a->t->name = malloc(strlen(n->out[0]) + 1)))
-            return cr_error_set(c->err, "%s: out of memory", c->file);
-        strcpy(a->t->name, n->out[0]);
-        return add_const(ch, a->t);
-    }
-    int is_f = !strcmp(a->name, "value_float") || !strcmp(a->name, "value_floats");
-    int is_i = !strcmp(a->name, "value_int") || !strcmp(a->name, "value_ints");
-    int scalar = !strcmp(a->name, "value_float") || !strcmp(a->name, "value_int");
-    if (!is_f && !is_i)
-        return cr_error_set(c->err, "%s: %s: attribute '%s' is not supported (value, "
-                                    "value_float(s), value_int(s) are)", c->file, where(n, i).s,
-                            pn(a->name).s);
-    size_t cnt = scalar ? 1 : is_f ? a->n_floats : a->n_ints;
-    if (scalar && !(is_f ? a->has_f : a->has_i))
-        return cr_error_set(c->err, "%s: %s: attribute '%s' has no value", c->file, where(n, i).s,
-                            a->name);
-    ox_tensor **o = realloc(ch->owned, (ch->n_owned + 1) * sizeof *o);
-    if (!o) return cr_error_set(c->err, "%s: out of memory", c->file);
-    ch->owned = o;
-    ox_tensor *t = calloc(1, sizeof *t);
-    if (!t) return cr_error_set(c->err, "%s: out of memory", c->file);
-    o[ch->n_owned++] = t;
-    t->dtype = t->file_dtype = is_f ? OX_FLOAT : OX_INT64;
-    t->ndim = scalar ? 0 : 1;
-    t->dims[0] = (int64_t)cnt;
-    t->count = cnt;
-    t->name = malloc(strlen(n->out[0]) + 1);
-    t->data = malloc(cnt ? cnt * 8 : 1);
-    if (!t->name || !t->data) return cr_error_set(c->err, "%s: out of memory", c->file);
-    strcpy(t->name, n->out[0]);
-    for (size_t k = 0; k < cnt; k++) {
-        if (is_f) ((float *)t->data)[k] = scalar ? a->f : a->floats[k];
-        else ((int64_t *)t->data)[k] = scalar ? a->i : a->ints[k];
-    }
-    return add_const(ch, t);
-}
-
-/* The constant operand of a binary op whose other operand is the chain. Sets
-   *chain_first to 1 when the chain is the first operand. */
-static int binary_operands(ox_chain *ch, const ox_node *n, size_t i, const ox_tensor **k,
-                           int *chain_first) {
-    ox_ctx *c = ch->c;
-    if (n->n_in != 2)
-        return cr_error_set(c->err, "%s: %s needs 2 inputs", c->file, where(n, i).s);
-    int a = !strcmp(n->in[0], ch->cur), b = !strcmp(n->in[1], ch->cur);
-    *k = find_const(ch, a ? n->in[1] : n->in[0]);
-    if (a == b || !*k)
-        return cr_error_set(c->err, "%s: %s: one input must be the chain's value '%s' and the "
-                                    "other a constant", c->file, where(n, i).s, pn(ch->cur).s);
-    *chain_first = a;
-    return 0;
-}
-
-static cr_status input_link(const ox_chain *ch, cr_net *net, cr_model *out, size_t d);
-
-/* Sub/Add/Mul/Div by a constant before the first layer (c broadcast onto the
-   input's shape). The first two are kept as they are (norm_op, norm_k): one or two
-   of them map onto link 0 exactly (input_link). Any sequence is also folded into
-   x' = (x - mean) / std:  - c: mean += c std;  + c: mean -= c std;
-   / c: std *= c;  * c: std /= c, the link for other sequences (rounded). */
-static int op_normalise(ox_chain *ch, const ox_node *n, size_t i) {
-    ox_ctx *c = ch->c;
-    const ox_tensor *k;
-    int first;
-    if (binary_operands(ch, n, i, &k, &first)) return -1;
-    int op = n->op[0]; /* 'S'ub, 'A'dd, 'M'ul, 'D'iv */
-    if (!first && (op == 'S' || op == 'D'))
-        return cr_error_set(c->err, "%s: %s: a constant %s the input is not an input "
-                                    "standardisation (only x - c and x / c are)", c->file,
-                            where(n, i).s, op == 'S' ? "minus" : "divided by");
-    if (ch->rank < 2)
-        return cr_error_set(c->err, "%s: %s: the graph input's shape is not given, so the "
-                                    "constant '%s' cannot be broadcast onto it", c->file,
-                            where(n, i).s, pn(k->name).s);
-    if (k->dtype != OX_FLOAT && k->dtype != OX_DOUBLE)
-        return cr_error_set(c->err, "%s: %s: constant '%s' is not float", c->file, where(n, i).s,
-                            pn(k->name).s);
-    /* numpy broadcasting of k onto the chain's shape; the batch axis must be 1 in k */
-    int r = ch->rank;
-    if (k->ndim > r)
-        return cr_error_set(c->err, "%s: %s: constant '%s' has more dimensions than the input",
-                            c->file, where(n, i).s, pn(k->name).s);
-    size_t kstride[OX_MAX_DIMS] = {0}; /* k's stride along each axis of the chain (0: broadcast) */
-    size_t s = 1;
-    for (int j = k->ndim - 1; j >= 0; j--) {
-        int ax = r - k->ndim + j;
-        int64_t kd = k->dims[j];
-        if (kd != 1 && (ax == 0 || kd != ch->shape[ax])) {
-            char shp[160];
-            size_t sh[OX_MAX_DIMS];
-            for (int q = 0; q < k->ndim; q++) sh[q] = (size_t)k->dims[q];
-            return cr_error_set(c->err, "%s: %s: constant '%s' of shape %s does not broadcast "
-                                        "per example onto the input (%zu features)", c->file,
-                                where(n, i).s, pn(k->name).s,
-                                cr_io_shape_str(sh, k->ndim, shp, sizeof shp), ch->feat);
-        }
-        kstride[ax] = kd == 1 ? 0 : s;
-        s *= (size_t)kd;
-    }
-    if (!ch->mean) {
-        ch->mean = calloc(ch->feat, sizeof *ch->mean);
-        ch->std = malloc(ch->feat * sizeof *ch->std);
-        if (!ch->mean || !ch->std) return cr_error_set(c->err, "%s: out of memory", c->file);
-        for (size_t f = 0; f < ch->feat; f++) ch->std[f] = 1.0;
-    }
-    double *kept = NULL;
-    if (ch->n_norm < 2) {
-        kept = ch->norm_k[ch->n_norm] = malloc(ch->feat * sizeof *kept);
-        if (!kept) return cr_error_set(c->err, "%s: out of memory", c->file);
-        ch->norm_op[ch->n_norm] = (char)op;
-    }
-    ch->n_norm++;
-    for (size_t f = 0; f < ch->feat; f++) {
-        size_t rem = f, ki = 0;
-        for (int ax = r - 1; ax >= 1; ax--) {
-            size_t d = (size_t)ch->shape[ax];
-            ki += (rem % d) * kstride[ax];
-            rem /= d;
-        }
-        double v = tval(k, ki);
-        if (!isfinite(v))
-            return cr_error_set(c->err, "%s: %s: constant '%s' is not finite at index %zu",
-                                c->file, where(n, i).s, pn(k->name).s, ki);
-        if (kept) kept[f] = v;
-        if ((op == 'M' || op == 'D') && v == 0)
-            return cr_error_set(c->err, "%s: %s: scaling by 0 (constant '%s', index %zu): a zero "
-                                        "scale is not an input normalisation", c->file,
-                                where(n, i).s, pn(k->name).s, ki);
-        if (op == 'S') ch->mean[f] += v * ch->std[f];
-        else if (op == 'A') ch->mean[f] -= v * ch->std[f];
-        else if (op == 'D') ch->std[f] *= v;
-        else ch->std[f] /= v;
-        if (!isfinite(ch->mean[f]) || ch->std[f] == 0 || !isfinite(ch->std[f]))
-            return cr_error_set(c->err, "%s: %s: the folded standardisation overflows", c->file,
-                                where(n, i).s);
-    }
-    ch->cur = n->out[0];
-    return 0;
 }
 
 /* Flatten (axis 1) or Reshape to [N, D]: the chain becomes [N, feat]. The
@@ -311,7 +164,7 @@ static int op_bias(ox_chain *ch, const ox_node *n, size_t i) {
     ox_ctx *c = ch->c;
     const ox_tensor *k;
     int first;
-    if (binary_operands(ch, n, i, &k, &first)) return -1;
+    if (ox_binary_operands(ch, n, i, &k, &first)) return -1;
     ox_layer *ly = &ch->layer[ch->L - 1];
     if (k->count != ly->dout || (k->dtype != OX_FLOAT && k->dtype != OX_DOUBLE) ||
         (k->ndim == 2 && k->dims[0] != 1) || k->ndim > 2)
@@ -321,201 +174,6 @@ static int op_bias(ox_chain *ch, const ox_node *n, size_t i) {
     ly->b = k;
     ly->from_matmul = 0;
     ch->cur = n->out[0];
-    return 0;
-}
-
-/* Identity of a constant: the same values under the output's name (an owned copy). */
-static int op_const_alias(ox_chain *ch, const ox_node *n, const ox_tensor *src) {
-    ox_ctx *c = ch->c;
-    ox_tensor **o = realloc(ch->owned, (ch->n_owned + 1) * sizeof *o);
-    if (!o) return cr_error_set(c->err, "%s: out of memory", c->file);
-    ch->owned = o;
-    ox_tensor *t = calloc(1, sizeof *t);
-    if (!t) return cr_error_set(c->err, "%s: out of memory", c->file);
-    o[ch->n_owned++] = t;
-    *t = *src;
-    size_t bytes = src->count * (src->dtype == OX_FLOAT ? 4 : 8);
-    t->name = malloc(strlen(n->out[0]) + 1);
-    t->data = malloc(bytes ? bytes : 1);
-    if (!t->name || !t->data) return cr_error_set(c->err, "%s: out of memory", c->file);
-    strcpy(t->name, n->out[0]);
-    if (bytes) memcpy(t->data, src->data, bytes);
-    return add_const(ch, t);
-}
-
-static int op_activation(ox_chain *ch, const ox_node *n, size_t i, cr_activation act) {
-    ox_ctx *c = ch->c;
-    if (ch->stage != ST_LINEAR)
-        return cr_error_set(c->err, "%s: %s is not right after a linear layer (only one "
-                                    "activation follows each Gemm or MatMul)", c->file,
-                            where(n, i).s);
-    ch->layer[ch->L - 1].act = (int)act;
-    ch->layer[ch->L - 1].from_matmul = 0;
-    ch->stage = ST_ACT;
-    ch->cur = n->out[0];
-    return 0;
-}
-
-/* The row whose ONNX op is n's op, or -1. */
-static int act_of_op(const ox_node *n) {
-    for (int a = 0; a < CR_ACT_COUNT; a++) {
-        const cr_activation_info *in = cr_activation_info_get((cr_activation)a);
-        if (in->onnx_op && is_op(n, in->onnx_op)) return a;
-    }
-    return -1;
-}
-
-/* The row that exporters write as pattern, or -1. */
-static int act_of_pattern(cr_act_onnx_pattern pattern) {
-    for (int a = 0; a < CR_ACT_COUNT; a++)
-        if (cr_activation_info_get((cr_activation)a)->onnx_pattern == pattern) return a;
-    return -1;
-}
-
-/* An activation's own op (node i): its row's attributes checked. */
-static int op_act_node(ox_chain *ch, const ox_node *n, size_t i, int act) {
-    ox_ctx *c = ch->c;
-    const cr_activation_info *in = cr_activation_info_get((cr_activation)act);
-    if (n->n_in != 1 || strcmp(n->in[0], ch->cur))
-        return cr_error_set(c->err, "%s: %s: its one input must be the chain's value '%s'",
-                            c->file, where(n, i).s, pn(ch->cur).s);
-    if (!isnan(in->onnx_alpha)) { /* LeakyRelu: alpha (default 0.01) must be the row's */
-        double alpha = attr_f(n, "alpha", 0.01);
-        if ((float)alpha != (float)in->onnx_alpha)
-            return cr_error_set(c->err, "%s: %s: alpha %g is not %s's slope %g below zero (only "
-                                        "alpha = %g is read)", c->file, where(n, i).s, alpha,
-                                in->name, in->onnx_alpha, in->onnx_alpha);
-    }
-    const ox_attr *ap = find_attr(n, "approximate"); /* Gelu: only "none" is chainrule's */
-    if (is_op(n, "Gelu") && ap && (!ap->s || strcmp(ap->s, "none")))
-        return cr_error_set(c->err, "%s: %s: approximate = '%s': the tanh approximation of GELU "
-                                    "is not chainrule's gelu (the exact form r Φ(r))", c->file,
-                            where(n, i).s, pn(ap->s ? ap->s : "").s);
-    return op_activation(ch, n, i, (cr_activation)act);
-}
-
-/* The next node after i that is not a Constant (n_nodes when none). */
-static size_t next_op(const ox_chain *ch, size_t i) {
-    size_t j = i + 1;
-    while (j < ch->m->n_nodes && is_op(&ch->m->nodes[j], "Constant")) j++;
-    return j;
-}
-
-/* Takes the Constant nodes between i and j (exclusive), as the walk would. */
-static int take_constants(ox_chain *ch, size_t i, size_t j) {
-    for (size_t q = i + 1; q < j; q++)
-        if (is_op(&ch->m->nodes[q], "Constant") && op_constant(ch, &ch->m->nodes[q], q)) return -1;
-    return 0;
-}
-
-/* The nodes at[0..n) of a pattern each have one new output: named, not a
-   constant, not a shape value, not the chain's value, none the same. */
-static int fresh_outputs(const ox_chain *ch, const size_t *at, int n) {
-    for (int q = 0; q < n; q++) {
-        const ox_node *nd = &ch->m->nodes[at[q]];
-        if (nd->n_out != 1 || !nd->out[0] || !nd->out[0][0] || find_const(ch, nd->out[0]) ||
-            ox_find_shapeval(ch, nd->out[0]) || !strcmp(nd->out[0], ch->cur))
-            return 0;
-        for (int p = 0; p < q; p++)
-            if (!strcmp(nd->out[0], ch->m->nodes[at[p]].out[0])) return 0;
-    }
-    return 1;
-}
-
-/* n's two inputs are {a, b} in either order. */
-static int inputs_are(const ox_node *n, const char *a, const char *b) {
-    return n->n_in == 2 && n->n_out >= 1 &&
-           ((!strcmp(n->in[0], a) && !strcmp(n->in[1], b)) ||
-            (!strcmp(n->in[0], b) && !strcmp(n->in[1], a)));
-}
-
-/* n is op(v, k) or op(k, v) (commutative ops only for the second) with k a
-   one-value constant; its value in *kv. */
-static int with_constant(const ox_chain *ch, const ox_node *n, const char *op, const char *v,
-                         double *kv) {
-    if (!is_op(n, op) || n->n_in != 2 || n->n_out < 1) return 0;
-    int first = !strcmp(n->in[0], v), second = !strcmp(n->in[1], v) && strcmp(op, "Div");
-    const ox_tensor *k = first ? find_const(ch, n->in[1]) : second ? find_const(ch, n->in[0]) : NULL;
-    if (!k || k->count != 1 || (k->dtype != OX_FLOAT && k->dtype != OX_DOUBLE)) return 0;
-    *kv = tval(k, 0);
-    return 1;
-}
-
-/* PyTorch's SiLU at the Sigmoid node i: Sigmoid(x) then Mul(x, σ(x)). Returns
-   the Mul's index, or 0 when node i is a plain sigmoid. */
-static size_t silu_mul(const ox_chain *ch, size_t i) {
-    const ox_node *n = &ch->m->nodes[i];
-    size_t j = next_op(ch, i);
-    if (act_of_pattern(CR_ACT_ONNX_SIGMOID_MUL) < 0 || n->n_in != 1 || n->n_out != 1 ||
-        j >= ch->m->n_nodes)
-        return 0;
-    const ox_node *m = &ch->m->nodes[j];
-    const size_t at[2] = {i, j};
-    return is_op(m, "Mul") && inputs_are(m, n->in[0], n->out[0]) && fresh_outputs(ch, at, 2) ? j : 0;
-}
-
-/* The exact GELU as PyTorch writes it, from node i (a Div or Mul of the chain
-   right after a linear layer): t = x / √2 (or x · 1/√2), Erf(t), Add 1,
-   then Mul x and Mul 0.5 in either order. The constants must be those values
-   in float (√2 to its float rounding). Sets *last to the pattern's last node. */
-static int gelu_erf(ox_chain *ch, size_t i, size_t *last) {
-    ox_ctx *c = ch->c;
-    const ox_node *nd = ch->m->nodes;
-    const char *x = ch->cur;
-    const double rt2 = 1.41421356237309504880, tol = 1.2e-7; /* √2 and float's rounding */
-    const int act = act_of_pattern(CR_ACT_ONNX_ERF);
-    const char *why = NULL;
-    double k;
-    size_t j[5] = {i, 0, 0, 0, 0};
-    for (int q = 1; q < 5; q++) j[q] = next_op(ch, j[q - 1]);
-    if (j[4] >= ch->m->n_nodes) {
-        why = "the graph ends before the pattern does";
-        goto refuse;
-    }
-    if (take_constants(ch, i, j[4])) return -1;
-    if (!fresh_outputs(ch, j, 5)) {
-        why = "its nodes do not each have one new output";
-        goto refuse;
-    }
-    if (!(with_constant(ch, &nd[j[0]], "Div", x, &k) && fabs(k - rt2) <= tol * rt2) &&
-        !(with_constant(ch, &nd[j[0]], "Mul", x, &k) && fabs(k * rt2 - 1) <= tol)) {
-        why = "the first node is not x / √2";
-        goto refuse;
-    }
-    if (!is_op(&nd[j[1]], "Erf") || nd[j[1]].n_in != 1 || strcmp(nd[j[1]].in[0], nd[j[0]].out[0])) {
-        why = "x / √2 does not go to an Erf";
-        goto refuse;
-    }
-    if (!with_constant(ch, &nd[j[2]], "Add", nd[j[1]].out[0], &k) || k != 1) {
-        why = "the Erf is not followed by Add 1";
-        goto refuse;
-    }
-    const char *e1 = nd[j[2]].out[0], *m3 = nd[j[3]].out[0];
-    int order_x = is_op(&nd[j[3]], "Mul") && inputs_are(&nd[j[3]], x, e1) &&
-                  with_constant(ch, &nd[j[4]], "Mul", m3, &k) && k == 0.5;
-    int order_half = with_constant(ch, &nd[j[3]], "Mul", e1, &k) && k == 0.5 &&
-                     is_op(&nd[j[4]], "Mul") && inputs_are(&nd[j[4]], x, m3);
-    if (!order_x && !order_half) {
-        why = "1 + erf is not multiplied by x and by 0.5";
-        goto refuse;
-    }
-    *last = j[4];
-    ch->cur = x;
-    if (op_activation(ch, &nd[i], i, (cr_activation)act)) return -1;
-    ch->cur = nd[j[4]].out[0];
-    return 0;
-refuse:
-    return cr_error_set(c->err, "%s: %s: arithmetic on the chain after the linear layer of node "
-                                "%zu is read only as GELU's erf pattern (Div √2, Erf, Add 1, Mul "
-                                "x, Mul 0.5), and %s", c->file, where(&nd[i], i).s,
-                        ch->layer[ch->L - 1].node, why);
-}
-
-/* Whether a Tanh follows within the few nodes after i: PyTorch's tanh-approximate
-   GELU, x · ½(1 + tanh(√(2/π)(x + 0.044715 x³))). */
-static int tanh_gelu_ahead(const ox_chain *ch, size_t i) {
-    for (size_t j = i + 1, q = 0; j < ch->m->n_nodes && q < 12; j++, q++)
-        if (is_op(&ch->m->nodes[j], "Tanh")) return 1;
     return 0;
 }
 
@@ -543,13 +201,13 @@ static int walk_node(ox_chain *ch, size_t *pi) {
     if (n->domain && n->domain[0] && strcmp(n->domain, "ai.onnx"))
         return cr_error_set(c->err, "%s: unsupported op '%s.%s' (node %zu '%s')", c->file,
                             pn(n->domain).s, pn(n->op).s, i, pn(n->name).s);
-    if (is_op(n, "Constant")) return op_constant(ch, n, i);
+    if (is_op(n, "Constant")) return ox_op_constant(ch, n, i);
     if (ox_is_shape_op(n)) return ox_op_shapeval(ch, n, i);
     static const char *const known[] = {"Gemm",    "MatMul",  "Add",      "Sub",
                                         "Mul",     "Div",     "Softmax",  "LogSoftmax",
                                         "Flatten", "Reshape", "Identity", "Dropout",
                                         "BatchNormalization"};
-    int k = act_of_op(n) >= 0 || (is_op(n, "Erf") && act_of_pattern(CR_ACT_ONNX_ERF) >= 0) ? 0 : -1;
+    int k = ox_act_of_op(n) >= 0 || (is_op(n, "Erf") && ox_act_of_pattern(CR_ACT_ONNX_ERF) >= 0) ? 0 : -1;
     for (size_t q = 0; q < sizeof known / sizeof known[0]; q++)
         if (is_op(n, known[q])) k = (int)q;
     if (k < 0) {
@@ -567,7 +225,7 @@ static int walk_node(ox_chain *ch, size_t *pi) {
                                     "(and Shape, Gather, Unsqueeze, Squeeze, Concat, Cast for a "
                                     "reshape to [N, -1])%s", c->file, pn(n->op).s, i,
                             pn(n->name).s, acts,
-                            is_op(n, "Pow") && ch->stage == ST_LINEAR && tanh_gelu_ahead(ch, i)
+                            is_op(n, "Pow") && ch->stage == ST_LINEAR && ox_tanh_gelu_ahead(ch, i)
                                 ? "; this looks like the tanh approximation of GELU, which is not "
                                   "chainrule's gelu (the exact form r Φ(r))"
                                 : "");
@@ -592,7 +250,7 @@ static int walk_node(ox_chain *ch, size_t *pi) {
                                 c->file, where(n, i).s, pn(n->out[q]).s);
     if (!uses_chain && is_op(n, "Identity") && n->n_in == 1 && n->n_out == 1 &&
         find_const(ch, n->in[0]))
-        return op_const_alias(ch, n, find_const(ch, n->in[0]));
+        return ox_op_const_alias(ch, n, find_const(ch, n->in[0]));
     if (!uses_chain)
         return cr_error_set(c->err, "%s: %s computes on constants only (not supported)", c->file,
                             where(n, i).s);
@@ -617,31 +275,31 @@ static int walk_node(ox_chain *ch, size_t *pi) {
     }
     if (is_op(n, "Gemm") || is_op(n, "MatMul")) return op_linear(ch, n, i);
     if (is_op(n, "Sigmoid") && ch->stage == ST_LINEAR) { /* SiLU: Sigmoid then Mul(x, σ(x)) */
-        size_t j = silu_mul(ch, i);
+        size_t j = ox_silu_mul(ch, i);
         if (j) {
-            if (take_constants(ch, i, j)) return -1;
-            if (op_activation(ch, n, i, (cr_activation)act_of_pattern(CR_ACT_ONNX_SIGMOID_MUL)))
+            if (ox_take_constants(ch, i, j)) return -1;
+            if (ox_op_activation(ch, n, i, (cr_activation)ox_act_of_pattern(CR_ACT_ONNX_SIGMOID_MUL)))
                 return -1;
             ch->cur = ch->m->nodes[j].out[0];
             *pi = j;
             return 0;
         }
     }
-    if (act_of_op(n) >= 0) return op_act_node(ch, n, i, act_of_op(n));
+    if (ox_act_of_op(n) >= 0) return ox_op_act_node(ch, n, i, ox_act_of_op(n));
     if (is_op(n, "Softmax") || is_op(n, "LogSoftmax")) return op_softmax(ch, n, i);
     if (is_op(n, "BatchNormalization")) return ox_op_batchnorm(ch, n, i);
     /* Add, Sub, Mul, Div (and Erf, only inside GELU's pattern) */
-    if (ch->stage == ST_INPUT && !is_op(n, "Erf")) return op_normalise(ch, n, i);
+    if (ch->stage == ST_INPUT && !is_op(n, "Erf")) return ox_op_normalise(ch, n, i);
     if (ch->stage == ST_LINEAR && ch->layer[ch->L - 1].from_matmul && is_op(n, "Add"))
         return op_bias(ch, n, i);
-    if (ch->stage == ST_LINEAR && is_op(n, "Mul") && tanh_gelu_ahead(ch, i))
+    if (ch->stage == ST_LINEAR && is_op(n, "Mul") && ox_tanh_gelu_ahead(ch, i))
         return cr_error_set(c->err, "%s: %s: a Mul and then a Tanh after a linear layer: this "
                                     "looks like the tanh approximation of GELU, which is not "
                                     "chainrule's gelu (the exact form r Φ(r)); export the exact "
                                     "GELU (approximate='none')", c->file, where(n, i).s);
     if (ch->stage == ST_LINEAR && (is_op(n, "Div") || is_op(n, "Mul")) &&
-        act_of_pattern(CR_ACT_ONNX_ERF) >= 0)
-        return gelu_erf(ch, i, pi);
+        ox_act_of_pattern(CR_ACT_ONNX_ERF) >= 0)
+        return ox_gelu_erf(ch, i, pi);
     return cr_error_set(c->err, "%s: %s: arithmetic on the chain is supported only before the "
                                 "first layer (folded into the input standardisation) and as the "
                                 "bias right after a MatMul", c->file, where(n, i).s);
@@ -737,82 +395,13 @@ static int build_model(ox_chain *ch, cr_model *out) {
                 ((float *)out->input_std.data)[f] = sd;
             }
         }
-        cr_status ls = input_link(ch, net, out, dims[0]);
+        cr_status ls = ox_input_link(ch, net, out, dims[0]);
         if (ls != CR_OK) {
             cr_model_free(out);
             return cr_error_set(c->err, "%s: the input standardisation: %s", c->file, cr_status_string(ls));
         }
     }
     return 0;
-}
-
-/* Link 0 from the nodes as the file states them, without rounding:
-     x - c            (x - c) / 1            x / c       (x - 0) / c
-     x - a, / b       (x - a) / b            x + a, / b  (x - (-a)) / b
-     x - a, * b       (x - a) * b            x + a, * b  (x - (-a)) * b
-     x * c            (x - 0) * c            x + c       x * 1 + c
-     x * a, + b       x * a + b              x * a, - b  x * a + (-b)
-   (x - 0, x / 1, x * 1 and negation are exact: the same bits as the file's
-   arithmetic). Other sequences (x / a, + b; three nodes or more) take the folded
-   (x - mean) / std of out's arrays, rounded. The constants are stored in the net's
-   dtype: a float32 model's float constants exactly. A SUB_DIV link's values are
-   also the model's input_mean/input_std arrays. */
-static cr_status input_link(const ox_chain *ch, cr_net *net, cr_model *out, size_t d) {
-    cr_affine_form form = CR_AFFINE_NONE;
-    double *p = malloc(d * sizeof *p), *q = malloc(d * sizeof *q);
-    cr_status st = p && q ? CR_OK : CR_ERR_NOMEM;
-    const double *k0 = ch->norm_k[0], *k1 = ch->norm_k[1];
-    const char a = ch->norm_op[0], b = ch->n_norm == 2 ? ch->norm_op[1] : 0;
-    for (size_t f = 0; st == CR_OK && f < d; f++) {
-        double x0 = k0[f], x1 = b ? k1[f] : 0, P, Q;
-        cr_affine_form fm = CR_AFFINE_NONE;
-        if (ch->n_norm > 2) break;
-        if (!b) {
-            fm = a == 'S' || a == 'D' ? CR_AFFINE_SUB_DIV : a == 'M' ? CR_AFFINE_SUB_MUL : CR_AFFINE_MUL_ADD;
-            P = a == 'S' ? x0 : a == 'A' ? 1 : 0;
-            Q = a == 'S' ? 1 : x0;
-        } else if ((a == 'S' || a == 'A') && (b == 'D' || b == 'M')) {
-            fm = b == 'D' ? CR_AFFINE_SUB_DIV : CR_AFFINE_SUB_MUL;
-            P = a == 'S' ? x0 : -x0;
-            Q = x1;
-        } else if (a == 'M' && (b == 'A' || b == 'S')) {
-            fm = CR_AFFINE_MUL_ADD;
-            P = x0;
-            Q = b == 'A' ? x1 : -x1;
-        } else {
-            break;
-        }
-        form = fm;
-        p[f] = P, q[f] = Q;
-    }
-    const int exact = form != CR_AFFINE_NONE;
-    if (st == CR_OK && exact && net->dtype == CR_F32) /* float constants stay exact; else refuse */
-        for (size_t f = 0; f < d; f++)
-            if ((double)(float)p[f] != p[f] || (double)(float)q[f] != q[f]) {
-                form = CR_AFFINE_NONE;
-                break;
-            }
-    if (st == CR_OK && form != CR_AFFINE_NONE) {
-        st = cr_net_set_input_affine(net, form, p, q);
-        if (st == CR_OK && form == CR_AFFINE_SUB_DIV) /* the arrays: the same values */
-            for (size_t f = 0; f < d; f++) {
-                if (net->dtype == CR_F64) {
-                    ((double *)out->input_mean.data)[f] = p[f];
-                    ((double *)out->input_std.data)[f] = q[f];
-                } else {
-                    ((float *)out->input_mean.data)[f] = (float)p[f];
-                    ((float *)out->input_std.data)[f] = (float)q[f];
-                }
-            }
-    } else if (st == CR_OK) { /* the folded standardisation of the arrays, rounded */
-        for (size_t f = 0; f < d; f++) {
-            p[f] = net->dtype == CR_F64 ? ((double *)out->input_mean.data)[f] : ((float *)out->input_mean.data)[f];
-            q[f] = net->dtype == CR_F64 ? ((double *)out->input_std.data)[f] : ((float *)out->input_std.data)[f];
-        }
-        st = cr_net_set_input_affine(net, CR_AFFINE_SUB_DIV, p, q);
-    }
-    free(p), free(q);
-    return st;
 }
 
 static int walk_graph(ox_ctx *c, ox_model *m, cr_model *out) {
@@ -914,6 +503,11 @@ static int walk_graph(ox_ctx *c, ox_model *m, cr_model *out) {
         goto done;
     }
     rc = build_model(&ch, out);
+    /* the graph's output is the softmax's (probabilities or log-probabilities), not o: certify reads a VNN-LIB
+       spec's Y on it (chainrule_certify.h, outputs_are_probs) */
+    int log_softmax = 0; /* at most one (Log)Softmax passes the walk: the last stage */
+    for (size_t i = 0; i < m->n_nodes; i++) log_softmax |= is_op(&m->nodes[i], "LogSoftmax");
+    if (!rc && ch.stage == ST_SOFTMAX) out->graph_output = log_softmax ? 2 : 1;
 done:
     free(ch.consts);
     free(ch.svals);

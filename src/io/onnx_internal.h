@@ -8,12 +8,17 @@
  *                    folder, no symbolic link, no FIFO, bounds checked
  *   onnx_shape.c     the int64 shape arithmetic of x.view(x.size(0), -1)
  *   onnx_import.c    the graph walked as one chain -> cr_model; cr_onnx_parse*
+ *   onnx_constant.c  Constant nodes, an Identity of a constant, a binary op's constant
+ *   onnx_normalise.c Sub/Add/Mul/Div before the first layer -> link 0
+ *   onnx_act.c       the activations' ops and exporter patterns (GELU, SiLU)
+ *   onnx_batchnorm.c BatchNormalization after a linear layer -> its link
  *   onnx_export.c    cr_model -> ModelProto; cr_onnx_encode, cr_onnx_write
  *
  * None of the .c files calls into another except through the declarations
- * below (import -> decode, shape; decode -> external), and the graph helpers
- * shape evaluation and the walk share are static inline here, so the files
- * form no circle.
+ * below (import -> decode, shape, constant, normalise, act, batchnorm;
+ * normalise -> constant; act -> constant, shape; constant -> shape;
+ * decode -> external; and export -> act's cr_onnx_supported), and the graph
+ * helpers the files share are static inline here, so the files form no circle.
  */
 #ifndef CR_ONNX_INTERNAL_H
 #define CR_ONNX_INTERNAL_H
@@ -232,6 +237,43 @@ static inline int add_const(ox_chain *ch, const ox_tensor *t) {
 }
 
 static inline int is_op(const ox_node *n, const char *op) { return !strcmp(n->op, op); }
+
+/* ------------------------------------------------------------ constants (onnx_constant.c) */
+
+/* Constant: value (a tensor), value_float(s), value_int(s). */
+int ox_op_constant(ox_chain *ch, const ox_node *n, size_t i);
+/* Identity of a constant: the same values under the output's name (an owned copy). */
+int ox_op_const_alias(ox_chain *ch, const ox_node *n, const ox_tensor *src);
+/* The constant operand *k of a binary op whose other operand is the chain; *chain_first
+   1 when the chain is the first operand. */
+int ox_binary_operands(ox_chain *ch, const ox_node *n, size_t i, const ox_tensor **k,
+                       int *chain_first);
+
+/* ------------------------------------------------------------ input normalisation (onnx_normalise.c) */
+
+/* Sub/Add/Mul/Div by a constant before the first layer: kept and folded. */
+int ox_op_normalise(ox_chain *ch, const ox_node *n, size_t i);
+/* Link 0 of net (d features) from the kept nodes, or out's folded arrays. */
+cr_status ox_input_link(const ox_chain *ch, cr_net *net, cr_model *out, size_t d);
+
+/* ------------------------------------------------------------ activations (onnx_act.c) */
+
+/* Node i, right after a linear layer, as that layer's activation act. */
+int ox_op_activation(ox_chain *ch, const ox_node *n, size_t i, cr_activation act);
+/* The row whose ONNX op is n's op, or -1. */
+int ox_act_of_op(const ox_node *n);
+/* The row that exporters write as pattern, or -1. */
+int ox_act_of_pattern(cr_act_onnx_pattern pattern);
+/* An activation's own op (node i): its row's attributes checked. */
+int ox_op_act_node(ox_chain *ch, const ox_node *n, size_t i, int act);
+/* Takes the Constant nodes between i and j (exclusive), as the walk would. */
+int ox_take_constants(ox_chain *ch, size_t i, size_t j);
+/* PyTorch's SiLU at the Sigmoid node i: the Mul's index, or 0. */
+size_t ox_silu_mul(const ox_chain *ch, size_t i);
+/* PyTorch's exact GELU from node i; *last its last node. */
+int ox_gelu_erf(ox_chain *ch, size_t i, size_t *last);
+/* Whether a Tanh follows within the few nodes after i (tanh-approximate GELU). */
+int ox_tanh_gelu_ahead(const ox_chain *ch, size_t i);
 
 /* ------------------------------------------------------------ BatchNormalization (onnx_batchnorm.c) */
 

@@ -26,32 +26,6 @@
    and a chunk's PGD iterations all run on one worker's tape. */
 enum { ATTACK_ROWS = 512 };
 
-static double FN(norm_of)(cr_norm norm, size_t d, const real *v) {
-    double s = 0;
-    for (size_t q = 0; q < d; q++) {
-        double a = v[q] < 0 ? -(double)v[q] : (double)v[q];
-        if (norm == CR_NORM_LINF)
-            s = a > s ? a : s;
-        else
-            s += a * a;
-    }
-    return norm == CR_NORM_LINF ? s : sqrt(s);
-}
-
-/* xa <- xa + sgn · size · step(g), step = sign (L∞) or g / ‖g‖₂ (L2). */
-static void FN(take_step)(cr_norm norm, size_t d, real *xa, const real *g, double size,
-                          double sgn) {
-    if (norm == CR_NORM_LINF) {
-        real s = (real)(sgn * size);
-        for (size_t q = 0; q < d; q++) xa[q] += g[q] > 0 ? s : g[q] < 0 ? -s : 0;
-    } else {
-        double nrm = FN(norm_of)(CR_NORM_L2, d, g);
-        if (!(nrm > 0)) return; /* no direction: stay */
-        real s = (real)(sgn * size / nrm);
-        for (size_t q = 0; q < d; q++) xa[q] += s * g[q];
-    }
-}
-
 /* Projects xa onto the ε-ball around x, then clips to [lo, hi]. */
 static void FN(project)(const cr_attack_options *o, size_t d, const real *x, real *xa) {
     const real eps = (real)o->eps, lo = (real)o->lo, hi = (real)o->hi;

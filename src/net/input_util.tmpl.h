@@ -1,10 +1,11 @@
 /*
- * Private helpers shared by jacobian.tmpl.c, attribute.tmpl.c and
- * attack.tmpl.c (one scalar type per translation unit, see ops/real.h).
+ * Private helpers shared by jacobian.tmpl.c, attribute.tmpl.c, attack.tmpl.c
+ * and spec_attack.c (one scalar type per translation unit, see ops/real.h).
  */
 #ifndef CR_INPUT_UTIL_TMPL_H
 #define CR_INPUT_UTIL_TMPL_H
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -122,6 +123,33 @@ static inline size_t FN(iu_argmax)(size_t k, const real *v) {
     for (size_t j = 1; j < k; j++)
         if (v[j] > v[best]) best = j;
     return best;
+}
+
+/* The step helpers of the attacks (attack.tmpl.c, spec_attack.c). */
+static inline double FN(norm_of)(cr_norm norm, size_t d, const real *v) {
+    double s = 0;
+    for (size_t q = 0; q < d; q++) {
+        double a = v[q] < 0 ? -(double)v[q] : (double)v[q];
+        if (norm == CR_NORM_LINF)
+            s = a > s ? a : s;
+        else
+            s += a * a;
+    }
+    return norm == CR_NORM_LINF ? s : sqrt(s);
+}
+
+/* xa <- xa + sgn · size · step(g), step = sign (L∞) or g / ‖g‖₂ (L2). */
+static inline void FN(take_step)(cr_norm norm, size_t d, real *xa, const real *g, double size,
+                          double sgn) {
+    if (norm == CR_NORM_LINF) {
+        real s = (real)(sgn * size);
+        for (size_t q = 0; q < d; q++) xa[q] += g[q] > 0 ? s : g[q] < 0 ? -s : 0;
+    } else {
+        double nrm = FN(norm_of)(CR_NORM_L2, d, g);
+        if (!(nrm > 0)) return; /* no direction: stay */
+        real s = (real)(sgn * size / nrm);
+        for (size_t q = 0; q < d; q++) xa[q] += s * g[q];
+    }
 }
 
 #endif

@@ -1,0 +1,257 @@
+/*
+ * cr_certify: falsification first, then bounds, then a verdict that is never wrong (the certify note, §2.8, §5.7).
+ *
+ *   1. For each part, the margin PGD (net/spec_attack.c) over the inward box; each candidate (an iterate that
+ *      violates a clause by the net's own evaluation) goes to cr_witness_check, the independent plain-loop
+ *      evaluator with its error bound (check_interval.c). sat only with a witness it accepts; a candidate within
+ *      noise is rejected and the search goes on.
+ *   2. Sound lower bounds of every row over the outward box by cr_net_bound: IBP first, then opt->bound.method on
+ *      the clauses IBP left. A clause is refuted when some row has lb(c·o) > rhs (strictly); unsat iff all are.
+ *   3. Else unknown; timeout whenever opt->timeout_s has passed at a check point.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "chainrule_certify.h"
+#include "check_internal.h"
+#include "check_interval.h"
+#include "net/spec_attack.h"
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static cr_status widen(const cr_net *net, cr_net **net64, int *owned) {
+    *owned = 0;
+    if (net->dtype == CR_F64) {
+        *net64 = (cr_net *)net;
+        return CR_OK;
+    }
+    *owned = 1;
+    return cr_net_convert(net, CR_F64, net64); /* float32 values are exact in double */
+}
+
+static int part_ok(const cr_spec_part *p, size_t d, size_t k) {
+    if (p->d != d || p->k != k || p->n_clauses == 0 || !p->lo || !p->hi || !p->lo_in || !p->hi_in || !p->c ||
+        !p->rhs || !p->clause || p->clause[0] != 0 || p->clause[p->n_clauses] != p->n_rows)
+        return 0;
+    for (size_t q = 0; q < p->n_clauses; q++)
+        if (p->clause[q + 1] <= p->clause[q]) return 0; /* an empty clause: unsafe everywhere, not a spec */
+    for (size_t j = 0; j < d; j++)
+        if (!(p->lo[j] <= p->hi[j]) || !isfinite(p->lo[j]) || !isfinite(p->hi[j]) || !(p->lo_in[j] >= p->lo[j]) ||
+            !(p->hi_in[j] <= p->hi[j])) /* lo_in > hi_in is allowed: no double in the real interval */
+            return 0;
+    for (size_t r = 0; r < p->n_rows; r++) {
+        if (!isfinite(p->rhs[r]) || (p->rhs_in && !isfinite(p->rhs_in[r]))) return 0;
+        for (size_t j = 0; j < k; j++)
+            if (!isfinite(p->c[r * k + j])) return 0;
+    }
+    return 1;
+}
+
+/* An order row on probabilities: a e_i − a e_j with a > 0, i != j, rhs 0. */
+static int order_row(size_t k, const double *c, double rhs) {
+    size_t pos = k, neg = k;
+    for (size_t j = 0; j < k; j++) {
+        if (c[j] > 0) {
+            if (pos < k) return 0;
+            pos = j;
+        } else if (c[j] < 0) {
+            if (neg < k) return 0;
+            neg = j;
+        }
+    }
+    return rhs == 0 && pos < k && neg < k && c[pos] == -c[neg];
+}
+
+int cr_witness_check(const cr_net *net, const cr_spec_part *p, const double *x, double *out, double *worst) {
+    if (!net || !p || !x) return -1;
+    const size_t d = net->dims[0], k = net->dims[net->n_layers];
+    if (!part_ok(p, d, k)) return -1;
+    cr_net *net64;
+    int owned;
+    if (widen(net, &net64, &owned) != CR_OK) return -1;
+    double *buf = malloc((d + 2 * k) * sizeof *buf);
+    int rc = -1;
+    if (!buf) goto done;
+    double *rad = buf, *om = buf + d, *orad = buf + d + k;
+    for (size_t j = 0; j < d; j++) rad[j] = 0;
+    if (chk_interval_forward64(net64, x, rad, om, orad) != CR_OK) goto done;
+    if (out) memcpy(out, om, k * sizeof *out);
+    rc = 0;
+    double best = INFINITY;
+    for (size_t q = 0; q < p->n_clauses; q++) {
+        double clause_ub = -INFINITY;
+        for (size_t r = p->clause[q]; r < p->clause[q + 1]; r++) {
+            double ub;
+            chk_interval_row(k, p->c + r * k, p->rhs_in ? p->rhs_in[r] : p->rhs[r], om, orad, NULL, &ub);
+            clause_ub = ub > clause_ub ? ub : clause_ub;
+        }
+        if (clause_ub < best) best = clause_ub;
+    }
+    for (size_t j = 0; j < d; j++) /* inside the inward box, or no witness */
+        if (!(x[j] >= p->lo_in[j] && x[j] <= p->hi_in[j])) best = fabs(best) + 1; /* rejected */
+    if (worst) *worst = best;
+    rc = best < 0;
+done:
+    free(buf);
+    if (owned) cr_net_free(net64);
+    return rc;
+}
+
+typedef struct {
+    const cr_net *net64;
+    const cr_spec_part *part;
+    double deadline; /* 0: none */
+    int timed_out, found;
+    double worst;
+    double *out; /* K */
+} attack_ctx;
+
+static int on_candidate(void *vctx, const double *x) {
+    attack_ctx *c = vctx;
+    if (!x) {
+        if (c->deadline > 0 && now_s() > c->deadline) c->timed_out = 1;
+        return c->timed_out;
+    }
+    double worst;
+    if (cr_witness_check(c->net64, c->part, x, c->out, &worst) == 1) {
+        c->found = 1;
+        c->worst = worst;
+        return 1;
+    }
+    return 0;
+}
+
+cr_status cr_certify(const cr_net *net, const cr_spec *spec, const cr_certify_options *opt_in,
+                     cr_certify_result *res) {
+    const double t0 = now_s();
+    if (!net || !spec || !res || spec->n_parts == 0 || !spec->parts) return CR_ERR_ARG;
+    cr_certify_options opt = opt_in ? *opt_in : (cr_certify_options){0};
+    const size_t d = net->dims[0], k = net->dims[net->n_layers];
+    for (size_t i = 0; i < spec->n_parts; i++) {
+        const cr_spec_part *p = &spec->parts[i];
+        if (!part_ok(p, d, k)) return CR_ERR_ARG;
+        if (opt.outputs_are_probs) {
+            if (net->head != CR_HEAD_SOFTMAX_CE) return CR_ERR_ARG;
+            for (size_t r = 0; r < p->n_rows; r++)
+                if (!order_row(k, p->c + r * k, p->rhs[r])) return CR_ERR_ARG; /* a probability threshold */
+        }
+    }
+    const double deadline = opt.timeout_s > 0 ? t0 + opt.timeout_s : 0;
+    cr_net *net64;
+    int owned;
+    cr_status st = widen(net, &net64, &owned);
+    if (st != CR_OK) return st;
+    double *out = malloc((k + d) * sizeof *out), *xbest = out + k;
+    size_t max_rows = 0;
+    for (size_t i = 0; i < spec->n_parts; i++)
+        max_rows = spec->parts[i].n_rows > max_rows ? spec->parts[i].n_rows : max_rows;
+    double *lb = malloc(max_rows * sizeof *lb), *c = malloc(max_rows * k * sizeof *c);
+    size_t *idx = malloc(max_rows * sizeof *idx);
+    char *refuted = malloc(max_rows + 1);
+    cr_verdict verdict = CR_VERDICT_UNKNOWN;
+    const char *proved_by = NULL;
+    double margin = INFINITY;
+    if (!out || !lb || !c || !idx || !refuted) {
+        st = CR_ERR_NOMEM;
+        goto done;
+    }
+
+    /* 1. falsification */
+    for (size_t i = 0; i < spec->n_parts && verdict == CR_VERDICT_UNKNOWN; i++) {
+        const cr_spec_part *p = &spec->parts[i];
+        int empty = 0; /* an inward box without a double: no witness can come from this part */
+        for (size_t j = 0; j < d; j++) empty |= !(p->lo_in[j] <= p->hi_in[j]);
+        if (empty) continue;
+        attack_ctx ac = {.net64 = net64, .part = p, .deadline = deadline, .out = out};
+        double best;
+        int stopped;
+        uint64_t seed = opt.seed ^ (0xa0761d6478bd642fULL * (uint64_t)(i + 1));
+        st = cr_spec_attack_f64(net64, p, opt.attack_restarts, opt.attack_steps, seed, on_candidate, &ac, xbest,
+                                &best, &stopped);
+        if (st != CR_OK) goto done;
+        if (ac.found) {
+            verdict = CR_VERDICT_SAT;
+            margin = ac.worst;
+            proved_by = "attack";
+            if (res->witness) memcpy(res->witness, xbest, d * sizeof *xbest);
+            if (res->witness_out) memcpy(res->witness_out, out, k * sizeof *out);
+        } else if (ac.timed_out) {
+            verdict = CR_VERDICT_TIMEOUT;
+        }
+    }
+
+    /* 2. bounds: IBP, then the chosen method on what IBP left */
+    if (verdict == CR_VERDICT_UNKNOWN) {
+        int all = 1;
+        int used_strong = 0;
+        for (size_t i = 0; i < spec->n_parts && all; i++) {
+            const cr_spec_part *p = &spec->parts[i];
+            memset(refuted, 0, p->n_clauses);
+            double part_margin = INFINITY;
+            cr_bound_method methods[2] = {CR_BOUND_IBP, opt.bound.method};
+            int n_methods = opt.bound.method == CR_BOUND_IBP ? 1 : 2;
+            for (int mi = 0; mi < n_methods; mi++) {
+                if (deadline > 0 && now_s() > deadline) {
+                    verdict = CR_VERDICT_TIMEOUT;
+                    all = 0;
+                    break;
+                }
+                size_t m = 0; /* the rows of the clauses not yet refuted */
+                for (size_t q = 0; q < p->n_clauses; q++)
+                    if (!refuted[q])
+                        for (size_t r = p->clause[q]; r < p->clause[q + 1]; r++) {
+                            idx[m] = r;
+                            memcpy(c + m * k, p->c + r * k, k * sizeof *c);
+                            m++;
+                        }
+                if (m == 0) break;
+                cr_bound_options bo = opt.bound;
+                bo.method = methods[mi];
+                st = cr_net_bound(net64, p->lo, p->hi, m, c, &bo, lb, NULL);
+                if (st == CR_ERR_NONFINITE) { /* a bound overflowed: no proof from this method */
+                    st = CR_OK;
+                    continue;
+                }
+                if (st != CR_OK) goto done;
+                if (mi > 0) used_strong = 1;
+                for (size_t a = 0; a < m; a++) {
+                    size_t r = idx[a], q = 0;
+                    while (r >= p->clause[q + 1]) q++;
+                    double gap = lb[a] - p->rhs[r];
+                    if (gap > 0) { /* lb(c·o) > rhs: this clause cannot hold anywhere in the box */
+                        if (!refuted[q]) part_margin = part_margin < gap ? part_margin : gap;
+                        refuted[q] = 1;
+                    }
+                }
+            }
+            for (size_t q = 0; q < p->n_clauses; q++)
+                if (!refuted[q]) all = 0;
+            margin = margin < part_margin ? margin : part_margin;
+        }
+        if (all) {
+            verdict = CR_VERDICT_UNSAT;
+            proved_by = used_strong ? (opt.bound.method == CR_BOUND_CROWN_IBP ? "crown-ibp" : "crown") : "ibp";
+        } else if (verdict != CR_VERDICT_TIMEOUT) {
+            verdict = deadline > 0 && now_s() > deadline ? CR_VERDICT_TIMEOUT : CR_VERDICT_UNKNOWN;
+            margin = NAN;
+        }
+    }
+    res->verdict = verdict;
+    res->best_margin = margin;
+    res->proved_by = proved_by;
+done:
+    res->seconds = now_s() - t0;
+    free(out);
+    free(lb);
+    free(c);
+    free(idx);
+    free(refuted);
+    if (owned) cr_net_free(net64);
+    return st;
+}
