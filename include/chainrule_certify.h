@@ -53,6 +53,10 @@ typedef struct {
  * an activation without a relaxation (message via the row's name; GELU, SiLU) or an empty box, CR_ERR_NONFINITE
  * when a bound is not finite (never a comparison with NaN).
  */
+/* 1 when activation act has a bound relaxation in its op table row (a net whose activations all have one can be
+   bounded and certified), else 0 (gelu, silu: refused with CR_ERR_ARG by cr_net_bound and cr_certify). */
+int cr_activation_has_relaxation(cr_activation act);
+
 cr_status cr_net_bound(const cr_net *net, const double *lo, const double *hi, size_t m, const double *c,
                        const cr_bound_options *opt, double *lb, double *ub);
 

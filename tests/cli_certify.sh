@@ -100,5 +100,16 @@ grep -q "certified" out && ok || bad "the text table"
 expect 2 "dataset mode on inputs of the wrong width" -- "$CR" certify --model fm.safetensors --inputs w.npy --eps 0.1
 one_line_error "784 features" "unlabelled inputs of the wrong width"
 
+# an activation without a bound relaxation: one line naming it, before anything is printed or written
+"$CR" init --layers 2,3,2 --activation gelu --seed 1 --out gelu.safetensors >/dev/null 2>&1 || bad "init gelu"
+expect 2 "a gelu net in VNN-COMP mode" -- "$CR" certify --model gelu.safetensors --vnnlib unsat.vnnlib --result g.txt
+one_line_error "activation gelu has no bound relaxation yet" "gelu refused (VNN-COMP mode)"
+no_file g.txt "gelu refused"
+[ ! -s out ] && ok || bad "nothing on stdout when gelu is refused: $(cat out)"
+/usr/bin/python3 -c "import numpy as np; np.save('w2.npy', np.array([[0.5, 0.5]])); np.save('l2.npy', np.array([0]))"
+expect 2 "a gelu net in dataset mode" -- "$CR" certify --model gelu.safetensors --inputs w2.npy --labels l2.npy --eps 0.1
+one_line_error "activation gelu has no bound relaxation yet" "gelu refused (dataset mode)"
+[ ! -s out ] && ok || bad "no table header when gelu is refused: $(cat out)"
+
 echo "cli_certify: $pass passed, $fail failed"
 [ "$fail" = 0 ]

@@ -31,11 +31,33 @@ static int parse_method(const char *s, cr_bound_method *m) {
     return CLI_OK;
 }
 
+/* One line before anything is printed when a layer's activation has no bound relaxation. */
+static int refuse_unbounded(const cr_net *net, const char *model) {
+    for (int l = 0; l < net->n_layers; l++) {
+        const int hidden = l + 1 < net->n_layers;
+        if (!hidden && !net->has_out_act) break;
+        const cr_activation a = hidden ? net->act[l] : net->out_act;
+        if (cr_activation_has_relaxation(a)) continue;
+        char ok[256] = "", *p = ok;
+        for (int b = 0; b < CR_ACT_COUNT; b++)
+            if (cr_activation_has_relaxation((cr_activation)b) && p + 32 < ok + sizeof ok)
+                p += snprintf(p, (size_t)(ok + sizeof ok - p), "%s%s", p == ok ? "" : ", ",
+                              cr_activation_name((cr_activation)b));
+        return cli_error("certify: %s: %s activation %s has no bound relaxation yet (certify bounds %s)", model,
+                         hidden ? "a hidden layer's" : "the output", cr_activation_name(a), ok);
+    }
+    return CLI_OK;
+}
+
 static int vnncomp(const char *model, const char *head, const char *vnnlib, const char *result, const cr_certify_options *o) {
     cli_input in;
     memset(&in, 0, sizeof in);
     int rc = cli_input_model_head(model, "float64", head, &in);
     if (rc) return rc;
+    if ((rc = refuse_unbounded(in.net, model))) {
+        cli_input_free(&in);
+        return rc;
+    }
     const size_t d = cr_net_input_dim(in.net), k = cr_net_output_dim(in.net);
     cr_spec spec;
     cr_error err;
@@ -139,6 +161,10 @@ int cmd_certify(int argc, char **argv) {
     if (!in.labels) {
         cli_input_free(&in);
         return cli_error("certify: %s: no labels (give --labels, or --data with labels)", in.source);
+    }
+    if ((rc = refuse_unbounded(in.net, me.model))) {
+        cli_input_free(&in);
+        return rc;
     }
     if (in.net->head != CR_HEAD_SOFTMAX_CE) {
         cli_input_free(&in);

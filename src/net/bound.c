@@ -104,6 +104,10 @@ int cr_bound_act_supported(cr_activation act) {
     return e && e->relax;
 }
 
+int cr_activation_has_relaxation(cr_activation act) {
+    return (unsigned)act < CR_ACT_COUNT && cr_bound_act_supported(act);
+}
+
 /* One linear layer in interval form: [l, u] (din) -> [lo, hi] (dout) of h W + b,
    with W din x dout, b dout (b may be NULL: zero). */
 void cr_bound_ibp_linear(const cr_bound_ctx *b, size_t din, size_t dout, const double *w,
