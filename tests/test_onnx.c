@@ -177,6 +177,10 @@ static void test_detect(void **state) {
     assert_int_equal(cr_model_file_detect(zip, sizeof zip), CR_MODEL_FILE_TORCH_ZIP);
     assert_int_equal(cr_model_file_detect(pickle, sizeof pickle), CR_MODEL_FILE_PICKLE);
     assert_int_equal(cr_model_file_detect(st, sizeof st), CR_MODEL_FILE_SAFETENSORS);
+    /* a safetensors header of 0x280 bytes begins with 0x80 0x02, a pickle's protocol mark */
+    unsigned char st280[8 + 0x280] = {0x80, 0x02, 0, 0, 0, 0, 0, 0, '{'};
+    assert_int_equal(cr_model_file_detect(st280, sizeof st280), CR_MODEL_FILE_SAFETENSORS);
+    assert_int_equal(cr_model_file_detect(st280, 9), CR_MODEL_FILE_PICKLE); /* a length past the end */
     cr_model m;
     cr_error err;
     assert_int_equal(cr_model_parse("m.pt", zip, sizeof zip, &m, &err), -1);

@@ -12,6 +12,12 @@
 cr_model_file_kind cr_model_file_detect(const unsigned char *buf, size_t len) {
     if (!buf) return CR_MODEL_FILE_UNKNOWN;
     if (len >= 4 && !memcmp(buf, "PK\3\4", 4)) return CR_MODEL_FILE_TORCH_ZIP;
+    /* safetensors before pickles: a header of 0x280 + k·0x100 bytes (k < 4) starts with the
+       bytes of a pickle's protocol mark (0x80, 2..5); its '{' at byte 8 and a length that fits
+       the file tell it apart (a torch pickle's byte 8 is its magic number's 0xf9) */
+    uint64_t hl = 0;
+    for (int b = 7; len >= 9 && b >= 0; b--) hl = hl << 8 | buf[b];
+    if (len >= 9 && buf[8] == '{' && hl <= len - 8) return CR_MODEL_FILE_SAFETENSORS;
     if (len >= 2 && buf[0] == 0x80 && buf[1] >= 2 && buf[1] <= 5) return CR_MODEL_FILE_PICKLE;
     if (len >= 9 && buf[8] == '{') return CR_MODEL_FILE_SAFETENSORS;
     if (cr_onnx_looks_like(buf, len)) return CR_MODEL_FILE_ONNX;
