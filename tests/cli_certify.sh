@@ -111,5 +111,26 @@ expect 2 "a gelu net in dataset mode" -- "$CR" certify --model gelu.safetensors 
 one_line_error "activation gelu has no bound relaxation yet" "gelu refused (dataset mode)"
 [ ! -s out ] && ok || bad "no table header when gelu is refused: $(cat out)"
 
+# options of the other mode are refused; --eps with an empty value; --clip that excludes an example
+expect 2 "VNN-COMP mode with --data" -- "$CR" certify $V unsat.vnnlib --data nonexistent.csv
+one_line_error "--vnnlib takes no" "--data in VNN-COMP mode"
+/usr/bin/python3 -c "import numpy as np; np.save('xs.npy', np.array([[1.2, 1.2], [3, 3], [-2, -2], [0.5, 0.6]])); np.save('ys.npy', np.array([0, 0, 1, 0]))"
+expect 2 "--eps with an empty value" -- "$CR" certify --model lin.safetensors --inputs xs.npy --labels ys.npy --eps 0.1,,0.2
+one_line_error "has an empty value" "--eps 0.1,,0.2"
+expect 2 "--clip that excludes an example" -- "$CR" certify --model lin.safetensors --inputs xs.npy --labels ys.npy --eps 0.1 --clip -1,1
+one_line_error "outside --clip [-1, 1]" "an example outside --clip"
+# non-image data is not clipped to the selected examples' range: each example's verdict is the same alone
+expect 0 "dataset mode on float data" -- "$CR" certify --model lin.safetensors --inputs xs.npy --labels ys.npy --eps 1.5
+grep -q "L-inf balls not clipped" out && ok || bad "float data is not clipped: $(head -1 out)"
+all=$("$CR" certify --model lin.safetensors --inputs xs.npy --labels ys.npy --eps 1.5 --json | python3 -c \
+  "import json, sys; r = json.load(sys.stdin)['results'][0]; print(round(4 * r['certified_accuracy']))")
+one=0
+for i in 0 1 2 3; do
+  c=$("$CR" certify --model lin.safetensors --inputs xs.npy --labels ys.npy --eps 1.5 --index $i --json | python3 -c \
+    "import json, sys; print(round(json.load(sys.stdin)['results'][0]['certified_accuracy']))")
+  one=$((one + c))
+done
+[ "$all" = 2 ] && [ "$one" = 2 ] && ok || bad "certified examples 1 and 2 alone and together: together $all, alone $one (want 2, 2)"
+
 echo "cli_certify: $pass passed, $fail failed"
 [ "$fail" = 0 ]

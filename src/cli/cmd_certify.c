@@ -17,9 +17,9 @@ static const char *const help =
     "property), sat (a checked counterexample), unknown, timeout; never a wrong one.\n\n"
     "VNN-COMP mode writes the result file (unsat, sat with the counterexample, unknown, timeout)\n"
     "and prints one line; exit 0 for any verdict, 2 for bad input.\n"
-    "Dataset mode: per eps, for the L-inf ball around each example clipped to the data's range,\n"
-    "clean accuracy, certified accuracy (proved), attacked accuracy (not broken by the attack) and\n"
-    "the count left unknown; certified <= attacked <= clean.\n\n"
+    "Dataset mode: per eps, for the L-inf ball around each example (clipped to --clip, or to\n"
+    "[0,1] for images), clean accuracy, certified accuracy (proved), attacked accuracy (not\n"
+    "broken by the attack) and the count left unknown; certified <= attacked <= clean.\n\n"
     "options:\n";
 
 #define MAX_EPS 64
@@ -76,11 +76,11 @@ static int vnncomp(const char *model, const char *head, const char *vnnlib, cons
         rc = cli_error("certify: %s: %s", vnnlib,
                        st != CR_ERR_ARG ? cr_status_string(st)
                        : opt.outputs_are_probs
-                           ? "the model ends in Softmax: only order comparisons of outputs (Y_i <= Y_j) "
-                             "are supported, not thresholds on probabilities (or an activation without a "
-                             "relaxation)"
-                           : "the network or the specification is not supported (an activation without a "
-                             "relaxation, or a bad box)");
+                           ? gout == 2 ? "the model ends in LogSoftmax: only order comparisons of outputs "
+                                         "(Y_i <= Y_j) are supported, not thresholds on log-probabilities"
+                                       : "the model ends in Softmax: only order comparisons of outputs "
+                                         "(Y_i <= Y_j) are supported, not thresholds on probabilities"
+                           : "the specification is not supported by the network (a bad box)");
     } else {
         if (res.verdict == CR_VERDICT_SAT && opt.outputs_are_probs) { /* Y: the graph's output, not o */
             double mx = y[0], sum = 0;
@@ -106,7 +106,7 @@ static int vnncomp(const char *model, const char *head, const char *vnnlib, cons
 }
 
 int cmd_certify(int argc, char **argv) {
-    const char *vnnlib = NULL, *result = NULL, *eps_s = NULL, *method_s = "auto";
+    const char *vnnlib = NULL, *result = NULL, *eps_s = NULL, *method_s = "auto", *clip_s = NULL;
     double timeout = 0;
     long restarts = 0, steps = 0;
     uint64_t seed = 1;
@@ -119,6 +119,9 @@ int cmd_certify(int argc, char **argv) {
         CLI_STR("--result", &result, "FILE", "VNN-COMP mode: the result file to write"),
         CLI_DOUBLE("--timeout", &timeout, 0, 1e9, "S", "seconds per instance (default: none)"),
         CLI_STR("--eps", &eps_s, "E[,E2,...]", "dataset mode: L-inf radii"),
+        CLI_STR("--clip", &clip_s, "LO,HI",
+                "dataset mode: valid input range the balls are clipped to (default [0,1]\n"
+                "for images, else none)"),
         CLI_STR("--method", &method_s, "ibp|crown|auto",
                 "bounds: ibp, or crown (IBP first, CROWN on what it leaves); auto = crown\n"
                 "(default auto)"),
@@ -138,7 +141,10 @@ int cmd_certify(int argc, char **argv) {
     o.seed = seed;
     if ((rc = parse_method(method_s, &o.bound.method))) return rc;
     if (vnnlib) {
-        if (eps_s || json) return cli_error("certify: --vnnlib takes no --eps or --json (dataset mode)");
+        const cli_examples_opts *ex = &me.examples;
+        if (eps_s || json || clip_s || ex->inputs || ex->labels || ex->data || ex->index || ex->limit)
+            return cli_error("certify: --vnnlib takes no --eps, --clip, --json, --inputs, --labels, --data, "
+                             "--index or --limit (dataset mode): the property gives the box");
         return vnncomp(me.model, me.head, vnnlib, result, &o);
     }
     if (result) return cli_error("certify: --result needs --vnnlib");
@@ -149,6 +155,9 @@ int cmd_certify(int argc, char **argv) {
         char buf[1024];
         if (strlen(eps_s) >= sizeof buf) return cli_error("certify: --eps: too long");
         strcpy(buf, eps_s);
+        const size_t len = strlen(buf);
+        if (!len || buf[0] == ',' || buf[len - 1] == ',' || strstr(buf, ",,"))
+            return cli_error("certify: --eps: '%s' has an empty value", eps_s);
         for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ",")) {
             if (n_eps == MAX_EPS) return cli_error("certify: --eps: at most %d values", MAX_EPS);
             if (!cli_parse_double("--eps", tok, 0, 1e6, &eps[n_eps])) return CLI_USAGE;
@@ -170,6 +179,19 @@ int cmd_certify(int argc, char **argv) {
         cli_input_free(&in);
         return cli_error("certify: %s: dataset mode needs a classifier (softmax head)", me.model);
     }
+    /* the balls' valid range: --clip, else [0, 1] for images (cli_input's range of image data), else none;
+       never the range of the selected examples, which would make a verdict depend on the others */
+    double lo = -INFINITY, hi = INFINITY;
+    if (clip_s) {
+        char *end;
+        lo = strtod(clip_s, &end);
+        if (end == clip_s || *end != ',' || (hi = strtod(end + 1, &end), *end) || !(lo < hi)) {
+            cli_input_free(&in);
+            return cli_error("certify: --clip: '%s' is not LO,HI with LO < HI", clip_s);
+        }
+    } else if (in.height) { /* images (a shape, never the selected values): [0, 1] */
+        lo = in.lo, hi = in.hi;
+    }
     const size_t n = in.n, d = in.d, k = in.k;
     int64_t *pred = malloc(n * sizeof *pred);
     if (!pred) {
@@ -179,19 +201,27 @@ int cmd_certify(int argc, char **argv) {
     if ((rc = cli_predict(&in, in.x, n, pred))) goto done;
     size_t clean = 0;
     for (size_t i = 0; i < n; i++) clean += pred[i] == in.labels[i];
+    const double *x = in.x; /* float64: loaded so */
+    for (size_t i = 0; i < n * d; i++)
+        if (x[i] < lo || x[i] > hi) {
+            rc = cli_error("certify: %s: example %zu has feature %zu = %g outside --clip [%g, %g]", in.source,
+                           in.first + i / d, i % d, x[i], lo, hi);
+            goto done;
+        }
+    char range[96] = "not clipped";
+    if (isfinite(lo)) snprintf(range, sizeof range, "clipped to [%g, %g]", lo, hi);
     if (!json)
-        printf("certify: %zu examples of %s, L-inf balls clipped to [%g, %g], bounds %s, attack %zu x %zu steps\n"
+        printf("certify: %zu examples of %s, L-inf balls %s, bounds %s, attack %zu x %zu steps\n"
                "  %10s %8s %10s %10s %8s %9s\n",
-               n, in.source, in.lo, in.hi, method_s, restarts ? (size_t)restarts : 10,
+               n, in.source, range, method_s, restarts ? (size_t)restarts : 10,
                steps ? (size_t)steps : 50, "eps", "clean", "certified", "attacked", "unknown", "seconds");
     else printf("{\"examples\": %zu, \"method\": \"%s\", \"results\": [", n, method_s);
-    const double *x = in.x; /* float64: loaded so */
     for (size_t e = 0; e < n_eps; e++) {
         size_t proved = 0, broken = 0, unknown = 0;
         double secs = 0;
         for (size_t i = 0; i < n; i++) {
             cr_spec spec;
-            cr_status st = cr_spec_linf(d, k, x + i * d, eps[e], in.lo, in.hi, in.labels[i], &spec);
+            cr_status st = cr_spec_linf(d, k, x + i * d, eps[e], lo, hi, in.labels[i], &spec);
             cr_certify_result res = {0};
             if (st == CR_OK) {
                 o.seed = seed ^ (uint64_t)i;
@@ -200,8 +230,7 @@ int cmd_certify(int argc, char **argv) {
             }
             if (st != CR_OK) {
                 rc = cli_error("certify: %s: example %zu: %s", in.source, in.first + i,
-                               st == CR_ERR_ARG ? "not supported (an activation without a relaxation?)"
-                                                : cr_status_string(st));
+                               cr_status_string(st));
                 goto done;
             }
             secs += res.seconds;

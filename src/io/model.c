@@ -471,8 +471,10 @@ static int check_input_array(const char *path, const char *what, const cr_array 
             double v = a->dtype == CR_ARRAY_F64 ? ((const double *)a->data)[i]
                                                 : (double)((const float *)a->data)[i];
             if (!(v > 0))
-                return cr_error_set(err, "%s: input.std has non-positive value %g at index %zu",
-                                    path, v, i);
+                return cr_error_set(err, "%s: input.std has non-positive value %g at index %zu (a "
+                                         "chainrule safetensors file stores the input link as (x − "
+                                         "mean)/std with std > 0: keep this model in ONNX)", path, v,
+                                    i);
         }
     return 0;
 }
