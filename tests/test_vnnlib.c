@@ -82,6 +82,19 @@ static void test_oracle_itself(void **state) {
 
 /* ------------------------------------------------------------ cr_spec_linf */
 
+/* a + b = *s + *e exactly (TwoSum, round to nearest). */
+static void two_sum_exact(double a, double b, double *s, double *e) {
+    *s = a + b;
+    double bb = *s - a;
+    *e = (a - (*s - bb)) + (b - bb);
+}
+
+/* The sign of v − (s + e) for a double v and the exact real s + e (|e| <= ulp(s)/2). */
+static int cmp_exact(double v, double s, double e) {
+    if (v != s) return v < s ? -1 : 1;
+    return e > 0 ? -1 : e < 0 ? 1 : 0;
+}
+
 static void test_spec_linf(void **state) {
     (void)state;
     const double x[4] = {0.5, 0.3, 0.0, 0.995};
@@ -101,13 +114,17 @@ static void test_spec_linf(void **state) {
     assert_true(p->rhs[0] == 0 && p->rhs[1] == 0 && p->rhs_in[0] == 0 && p->rhs_in[1] == 0);
     int inexact = 0;
     for (int i = 0; i < 4; i++) {
-        long double lo = (long double)x[i] - eps, hi = (long double)x[i] + eps; /* exact here */
-        if (lo < 0) lo = 0;
-        if (hi > 1) hi = 1;
-        assert_true(p->lo[i] <= lo && lo <= p->lo_in[i] && p->hi_in[i] <= hi && hi <= p->hi[i]);
+        /* the real x ∓ eps as s + e exactly (TwoSum; not long double, which valgrind runs as double) */
+        double ls, le, hs, he;
+        two_sum_exact(x[i], -eps, &ls, &le);
+        two_sum_exact(x[i], eps, &hs, &he);
+        if (ls < 0 || (ls == 0 && le < 0)) ls = 0, le = 0;
+        if (hs > 1 || (hs == 1 && he > 0)) hs = 1, he = 0;
+        assert_true(cmp_exact(p->lo[i], ls, le) <= 0 && cmp_exact(p->lo_in[i], ls, le) >= 0 &&
+                    cmp_exact(p->hi_in[i], hs, he) <= 0 && cmp_exact(p->hi[i], hs, he) >= 0);
         assert_true(nextafter(p->lo[i], INFINITY) >= p->lo_in[i] && nextafter(p->hi_in[i], INFINITY) >= p->hi[i]);
-        if ((long double)p->lo[i] != lo) inexact++, assert_true(p->lo[i] < p->lo_in[i]);
-        if ((long double)p->hi[i] != hi) inexact++, assert_true(p->hi_in[i] < p->hi[i]);
+        if (cmp_exact(p->lo[i], ls, le) != 0) inexact++, assert_true(p->lo[i] < p->lo_in[i]);
+        if (cmp_exact(p->hi[i], hs, he) != 0) inexact++, assert_true(p->hi_in[i] < p->hi[i]);
     }
     assert_true(inexact >= 4); /* the rounding is exercised, both ends */
     assert_true(p->lo[2] == 0 && p->hi[3] == 1); /* clipped exactly */
