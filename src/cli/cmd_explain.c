@@ -28,7 +28,8 @@ static const char *const explain_help =
     "explicit Jacobians, the VJP chain, central finite differences and the closed form\n"
     "agree. Exit status 1 if a check fails.\n"
     "\n"
-    "  --layers D,H,...,K   network widths (default 4,3,3: the seed network, small)\n"
+    "  --layers D,H,...,K   network widths (default 4,5,3: the seed network, small, every\n"
+    "                       width distinct so that every shape can be told apart)\n"
     "  --activation NAME    hidden activation (default sigmoid, as in the seed):\n"
     "                       %s\n"
     "  --seed N             seed of the random weights, input and label (default 1)\n"
@@ -83,7 +84,7 @@ static int model_net(const cli_input *in, cr_net **net, double **mean, double **
 }
 
 int cmd_explain(int argc, char **argv) {
-    const char *layers = "4,3,3", *activation = "sigmoid", *seed_s = "1", *model_path = NULL;
+    const char *layers = "4,5,3", *activation = "sigmoid", *seed_s = "1", *model_path = NULL;
     const char *format = "text", *maxp_s = "64";
     cli_examples_opts eo = {0};
     int json = 0;

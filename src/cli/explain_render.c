@@ -36,9 +36,10 @@ void explain_section_title(const explain_format *f, const explain_example *ex) {
     size_t len = 0;
     for (int l = 0; l <= L && len < sizeof arch - 16; l++)
         len += (size_t)snprintf(arch + len, sizeof arch - len, l ? "-%zu" : "%zu", net->dims[l]);
-    /* the seed question's network: one sigmoid hidden layer, 4-3-3 or 784-128-10 */
+    /* the seed question's network: one sigmoid hidden layer, 4-5-3 (explain's default: every
+       width distinct, so every shape can be told apart), 4-3-3 or 784-128-10 */
     int seed_shape = L == 2 && net->act[0] == CR_ACT_SIGMOID &&
-                     ((D == 4 && net->dims[1] == 3 && K == 3) || (D == 784 && net->dims[1] == 128 && K == 10));
+                     ((D == 4 && (net->dims[1] == 5 || net->dims[1] == 3) && K == 3) || (D == 784 && net->dims[1] == 128 && K == 10));
     char acts[160];
     size_t al = 0;
     acts[0] = '\0';
@@ -70,6 +71,111 @@ void explain_section_title(const explain_format *f, const explain_example *ex) {
                             l + 1, l + 1, l + 1, l + 1, l + 1, l + 1, eps, l + 1, l + 1, l + 1);
         }
     explain_out("Row vectors throughout (x is 1×%zu), Jacobians in numerator layout (one row per output).\n", D);
+}
+
+/* One entry of the symbol list: name and meaning, in text or as a markdown bullet. */
+static void symbol(const explain_format *f, const char *name_t, const char *def_t, const char *name_m,
+                   const char *def_m) {
+    if (f->md) explain_out("- %s: %s\n", name_m, def_m);
+    else explain_out("    %s %s\n", explain_pad(name_t, 9), def_t);
+}
+
+/* The definition of an activation's symbol (and of what its derivative uses). */
+static void act_symbols(const explain_format *f, cr_activation act, int *sigma_done) {
+    switch (act) {
+    case CR_ACT_SIGMOID:
+        symbol(f, "σ(r)", "= 1/(1 + e^−r), the sigmoid, applied to each entry", "$\\sigma(r)$",
+               "$1/(1 + e^{-r})$, the sigmoid, applied to each entry");
+        *sigma_done = 1;
+        break;
+    case CR_ACT_TANH:
+        symbol(f, "tanh(r)", "= (e^r − e^−r)/(e^r + e^−r), applied to each entry", "$\\tanh(r)$",
+               "$(e^r - e^{-r})/(e^r + e^{-r})$, applied to each entry");
+        break;
+    case CR_ACT_RELU:
+        symbol(f, "relu(r)", "= max(0, r), applied to each entry; 1[c] is 1 where c holds, else 0",
+               "$\\mathrm{relu}(r)$", "$\\max(0, r)$, applied to each entry; $\\mathbb{1}[c]$ is 1 where $c$ holds, else 0");
+        break;
+    case CR_ACT_LEAKY_RELU:
+        symbol(f, "lrelu(r)", "= r where r > 0, else 0.01 r (leaky ReLU); 1[c] is 1 where c holds, else 0",
+               "$\\mathrm{lrelu}(r)$", "$r$ where $r > 0$, else $0.01\\,r$ (leaky ReLU); $\\mathbb{1}[c]$ is 1 where $c$ holds, else 0");
+        break;
+    case CR_ACT_GELU:
+        symbol(f, "gelu(r)", "= r Φ(r), applied to each entry, where", "$\\mathrm{gelu}(r)$",
+               "$r\\,\\Phi(r)$, applied to each entry, where");
+        symbol(f, "Φ(r)", "= ½(1 + erf(r/√2)), the standard normal distribution function", "$\\Phi(r)$",
+               "$\\tfrac12\\left(1 + \\mathrm{erf}(r/\\sqrt{2})\\right)$, the standard normal distribution function");
+        symbol(f, "erf(u)", "= (2/√π) ∫₀^u e^(−t²) dt, the error function, and", "$\\mathrm{erf}(u)$",
+               "$\\frac{2}{\\sqrt{\\pi}} \\int_0^u e^{-t^2}\\,dt$, the error function, and");
+        symbol(f, "φ(r)", "= Φ′(r) = e^(−r²/2)/√(2π), its density", "$\\varphi(r)$",
+               "$\\Phi'(r) = e^{-r^2/2}/\\sqrt{2\\pi}$, its density");
+        break;
+    case CR_ACT_SOFTPLUS:
+        symbol(f, "softplus(r)", "= ln(1 + e^r), applied to each entry", "$\\mathrm{softplus}(r)$",
+               "$\\ln(1 + e^r)$, applied to each entry");
+        break;
+    case CR_ACT_SILU:
+        symbol(f, "silu(r)", "= r σ(r), applied to each entry", "$\\mathrm{silu}(r)$", "$r\\,\\sigma(r)$, applied to each entry");
+        break;
+    default: {
+        char t[64], m[64];
+        snprintf(t, sizeof t, "%s(r)", explain_act_symbol(&(explain_format){0, 0}, act));
+        snprintf(m, sizeof m, "$%s(r)$", explain_act_symbol(&(explain_format){1, 0}, act));
+        symbol(f, t, "the activation, applied to each entry", m, "the activation, applied to each entry");
+    }
+    }
+    if ((act == CR_ACT_SOFTPLUS || act == CR_ACT_SILU) && !*sigma_done) {
+        symbol(f, "σ(r)", "= 1/(1 + e^−r), the sigmoid", "$\\sigma(r)$", "$1/(1 + e^{-r})$, the sigmoid");
+        *sigma_done = 1;
+    }
+}
+
+void explain_section_symbols(const explain_format *f, const explain_example *ex, const explain_names *N) {
+    const cr_net *net = ex->net;
+    const int L = net->n_layers;
+    const size_t D = net->dims[0], K = net->dims[L];
+    char t[256], m[256], nt[64], nm[96];
+    explain_out("%s", EXPLAIN_TM(f, "\nSymbols:\n", "\n**Symbols.**\n\n"));
+    snprintf(t, sizeof t, "the input (1×%zu); y its label (1×K, K = %zu classes), one-hot: y_k = 1 for the true class k, else 0", D, K);
+    snprintf(m, sizeof m, "the input ($1\\times %zu$); $y$ its label ($1\\times K$, $K = %zu$ classes), one-hot: $y_k = 1$ for the true class $k$, else 0", D, K);
+    symbol(f, "x", t, "$x$", m);
+    if (ex->sd)
+        symbol(f, "μ, σ", "the input's stored mean and standard deviation (vectors; this σ is not the sigmoid)",
+               "$\\mu, \\sigma$", "the input's stored mean and standard deviation (vectors; this $\\sigma$ is not the sigmoid)");
+    snprintf(t, sizeof t, "layer 1's weights (%zu×%zu) and biases (1×%zu): W1[i,j] joins input i to unit j%s", D,
+             net->dims[1], net->dims[1], L > 1 ? "; W2, b2, ... likewise" : "");
+    snprintf(m, sizeof m, "layer 1's weights ($%zu\\times %zu$) and biases ($1\\times %zu$): $W_1[i,j]$ joins input $i$ to unit $j$%s",
+             D, net->dims[1], net->dims[1], L > 1 ? "; $W_2, b_2, \\ldots$ likewise" : "");
+    symbol(f, "W1, b1", t, "$W_1, b_1$", m);
+    if (L > 1) {
+        snprintf(nt, sizeof nt, "%s, %s%s", N->pre_t[0], N->post_t[0], L > 2 ? ", ..." : "");
+        snprintf(nm, sizeof nm, "$%s, %s%s$", N->pre_m[0], N->post_m[0], L > 2 ? ", \\ldots" : "");
+        symbol(f, nt, L > 2 ? "each hidden layer's pre-activations r_l and activations h_l" : "the hidden layer's pre-activations and activations",
+               nm, L > 2 ? "each hidden layer's pre-activations $r_l$ and activations $h_l$" : "the hidden layer's pre-activations and activations");
+    }
+    symbol(f, "θ, ŷ", "the output scores (logits) and the predicted probabilities", "$\\theta, \\hat{y}$",
+           "the output scores (logits) and the predicted probabilities");
+    symbol(f, "J", "the loss, a scalar", "$J$", "the loss, a scalar");
+    int used[CR_ACT_COUNT] = {0}, sigma_done = 0;
+    for (int l = 0; l + 1 < L; l++)
+        if ((unsigned)net->act[l] < CR_ACT_COUNT && !used[net->act[l]]) {
+            used[net->act[l]] = 1;
+            act_symbols(f, net->act[l], &sigma_done);
+        }
+    symbol(f, "e^v, log", "the exponential and the natural logarithm; Σ_j sums over j (here the K outputs)",
+           "$e^v, \\log$", "the exponential and the natural logarithm; $\\sum_j$ sums over $j$ (here the $K$ outputs)");
+    symbol(f, "g_v", "the row ∂J/∂v that reverse mode carries back (section 3)", "$g_v$",
+           "the row $\\partial J/\\partial v$ that reverse mode carries back (section 3)");
+    symbol(f, "a ∘ b", "element-wise product: (a ∘ b)_i = a_i b_i", "$a \\circ b$",
+           "element-wise product: $(a \\circ b)_i = a_i b_i$");
+    symbol(f, "a ⊘ b", "element-wise division: (a ⊘ b)_i = a_i / b_i", "$a \\oslash b$",
+           "element-wise division: $(a \\oslash b)_i = a_i / b_i$");
+    symbol(f, "diag(d)", "the square matrix with d on its diagonal and zeros elsewhere", "$\\mathrm{diag}(d)$",
+           "the square matrix with $d$ on its diagonal and zeros elsewhere");
+    symbol(f, "Aᵀ", "the transpose: Aᵀ[i,j] = A[j,i] (A[i,j]: row i, column j)", "$A^\\top$",
+           "the transpose: $A^\\top[i,j] = A[j,i]$ ($A[i,j]$: row $i$, column $j$)");
+    symbol(f, "∂a/∂b", "the Jacobian: the matrix whose entry (i, j) is ∂a_i/∂b_j", "$\\partial a/\\partial b$",
+           "the Jacobian: the matrix whose entry $(i, j)$ is $\\partial a_i/\\partial b_j$");
 }
 
 void explain_section_forward(const explain_format *f, const explain_example *ex, const explain_names *N) {
@@ -184,9 +290,26 @@ void explain_section_chain(const explain_format *f, const explain_example *ex, c
     const size_t D = net->dims[0], K = net->dims[L];
     explain_heading(f, "2. The chain rule: one Jacobian per link");
     chain_product(f, ex, N);
+    /* why a linear layer's Jacobian is Wᵀ: one line of index algebra */
+    {
+        const char *r = N->lin_t[0], *x = N->in_t[0], *rm = N->lin_m[0], *xm = N->in_m[0];
+        char rb[32];
+        snprintf(rb, sizeof rb, strchr(rm, '_') ? "{%s}" : "%s", rm);
+        if (f->md)
+            explain_out("\nWhy $\\partial %s/\\partial %s = W_1^\\top$: entry by entry, $%s_j = \\sum_i %s_i W_1[i,j] + b_{1,j}$, "
+                        "so $\\partial %s_j/\\partial %s_i = W_1[i,j]$; that is entry $(j, i)$ of $\\partial %s/\\partial %s$ (row $j$: output $%s_j$), "
+                        "and $W_1[i,j] = W_1^\\top[j,i]$, so $\\partial %s/\\partial %s = W_1^\\top$ ($%zu\\times %zu$).%s\n",
+                        rm, xm, rb, xm, rb, xm, rm, xm, rb, rm, xm, net->dims[1], D,
+                        L > 1 ? " Every linear layer gives its $W^\\top$ the same way." : "");
+        else
+            explain_out("\nWhy ∂%s/∂%s = W1ᵀ: entry by entry, %s_j = Σ_i %s_i W1[i,j] + b1_j, so ∂%s_j/∂%s_i = W1[i,j];\n"
+                        "that is entry (j, i) of ∂%s/∂%s (row j: output %s_j), and W1[i,j] = W1ᵀ[j,i], so ∂%s/∂%s = W1ᵀ (%zu×%zu).\n%s",
+                        r, x, r, x, r, x, r, x, r, r, x, net->dims[1], D,
+                        L > 1 ? "Every linear layer gives its Wᵀ the same way.\n" : "");
+    }
     explain_out("%sEvery link is an ordinary matrix product of the row gradient so far with the next\n"
             "Jacobian. Which links look \"element-wise\" depends only on which Jacobians are diagonal:\n\n",
-            f->md ? "" : "\n");
+            f->md ? "\n" : "\n");
 
     /* the table of Jacobians */
     char sh[48], name[96], formula[192], diag[128], structure[192];
@@ -388,6 +511,7 @@ cr_status explain_render(const explain_format *f, const explain_example *ex) {
     explain_names_links(&N, ex->net);
     explain_closed_form(ex->net, &N, ex->sd != NULL, closed_t, closed_m, sizeof closed_t);
     explain_section_title(f, ex);
+    explain_section_symbols(f, ex, &N);
     explain_section_forward(f, ex, &N);
     explain_section_chain(f, ex, &N);
     explain_section_order(f, ex, &N, closed_t, closed_m);
