@@ -200,7 +200,7 @@ int cmd_train(int argc, char **argv) {
                 "model + checkpoint, rewritten atomically after every epoch\n"
                 "(default model.safetensors; with --resume, the resumed file);\n"
                 "PATH.onnx: the model as ONNX, without the training state"),
-        CLI_STR("--resume", &t.resume, "PATH",
+        CLI_FILE("--resume", &t.resume, "PATH", 0, CLI_FILE_CHECKPOINT,
                 "continue the run saved in PATH (its hyperparameters, data\n"
                 "and state) and write it back to PATH (or to --out);\n"
                 "--epochs may raise the total"),
