@@ -107,6 +107,23 @@ cmp -s "$T/gj.npy" "$T/gs.npy" && ok || bad "grad: the JSON model and its safete
 expect 0 "predict reg.safetensors" -- "$CR" predict --model "$T/reg.safetensors" --inputs "$T/x.npy" --out "$T/rs.npy"
 cmp -s "$T/rs.npy" "$T/reg.npy" && ok || bad "predict: the JSON model and its safetensors twin differ"
 
+# writing JSON: convert and init write it for a name ending in .json; safetensors -> JSON ->
+# safetensors gives the same bytes (float64 and float32, with an input standardisation)
+expect 0 "convert (chainrule's own header)" -- "$CR" convert --model "$T/reg.safetensors" --out "$T/reg1.safetensors"
+expect 0 "convert to JSON" -- "$CR" convert --model "$T/reg1.safetensors" --out "$T/reg2.json"
+expect 0 "convert JSON back" -- "$CR" convert --model "$T/reg2.json" --out "$T/reg2.safetensors"
+cmp -s "$T/reg1.safetensors" "$T/reg2.safetensors" && ok || bad "safetensors -> JSON -> safetensors changed the file (float64)"
+expect 0 "init float32 as JSON" -- "$CR" init --layers 5,4,3 --dtype float32 --seed 3 --out "$T/i.json"
+expect 0 "init float32" -- "$CR" init --layers 5,4,3 --dtype float32 --seed 3 --out "$T/i.safetensors"
+expect 0 "JSON to safetensors" -- "$CR" convert --model "$T/i.json" --out "$T/i2.safetensors"
+cmp -s "$T/i.safetensors" "$T/i2.safetensors" && ok || bad "init --out X.json does not read back to init's safetensors (float32)"
+expect 0 "cls.json round trip" -- "$CR" convert --model "$T/cls.json" --out "$T/cls.safetensors"
+expect 0 "cls.json round trip 2" -- "$CR" convert --model "$T/cls.safetensors" --to json --out "$T/cls2.txt"
+expect 0 "cls.json round trip 3" -- "$CR" convert --model "$T/cls2.txt" --out "$T/cls3.safetensors"
+cmp -s "$T/cls.safetensors" "$T/cls3.safetensors" && ok || bad "standardised classifier: safetensors -> JSON -> safetensors changed the file"
+expect 0 "predict --help" -- "$CR" predict --help
+grep -A3 "^  --model " "$T/out" | grep -q "JSON" && ok || bad "predict --help: --model does not say JSON"
+
 # malformed: exit 2, one line naming the file and the problem, nothing written
 bad_case() { # NAME TEXT
   expect 2 "$1" -- "$CR" predict --model "$T/bad_$1.json" --inputs "$T/x.npy" --out "$T/o_$1.npy"

@@ -452,9 +452,17 @@ static void jb_put(jbuf *b, const char *fmt, ...) {
     }
 }
 
+/* The shortest %.Ng that reads back (strtod, then rounded to float for a float32 model,
+   as the parser does) to the same value: 0.1f is written 0.1, not 0.100000001. */
 static void jb_real(jbuf *b, cr_dtype t, const void *p, size_t i) {
-    if (t == CR_F64) jb_put(b, "%.17g", ((const double *)p)[i]);
-    else jb_put(b, "%.9g", (double)((const float *)p)[i]);
+    const double v = t == CR_F64 ? ((const double *)p)[i] : (double)((const float *)p)[i];
+    char num[40];
+    for (int prec = t == CR_F64 ? 15 : 6; prec <= 17; prec++) {
+        snprintf(num, sizeof num, "%.*g", prec, v);
+        double back = strtod(num, NULL);
+        if (t == CR_F64 ? back == v : (float)back == (float)v) break;
+    }
+    jb_put(b, "%s", num);
 }
 
 static void jb_vector(jbuf *b, cr_dtype t, const void *p, size_t off, size_t n) {
