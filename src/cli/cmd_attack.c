@@ -12,7 +12,9 @@ static const char *const help =
     "                        --method fgsm|pgd --eps E[,E2,...] [options] [--out ADV.npy] [--png ADV.png]\n\n"
     "Adversarial examples from the input gradient of the cross-entropy, computed on the logits\n"
     "through the fused softmax + cross-entropy. Untargeted attacks raise the loss of the true\n"
-    "label (the model's own prediction without labels); --target C lowers the loss of class C.\n\n"
+    "label (the model's own prediction without labels); --target C lowers the loss of class C.\n"
+    "A regressor (the squared-error head): the attacks raise J = 1/2 |o - t|^2 with the targets\n"
+    "t of --targets T.npy [N, K] (required: at t = o(x) the gradient is zero).\n\n"
     "options:\n";
 
 static double now_s(void) {
@@ -25,7 +27,7 @@ static double now_s(void) {
 
 int cmd_attack(int argc, char **argv) {
     const char *threads = NULL, *out = NULL, *method_s = NULL, *norm_s = "linf",
-               *eps_s = NULL, *target_s = NULL, *clip_s = NULL, *png = NULL;
+               *eps_s = NULL, *target_s = NULL, *clip_s = NULL, *png = NULL, *targets_s = NULL;
     long steps = 0, batch_l = 1000, grid_l = 12, cols_l = 3, scale_l = 4;
     double step_size = 0;
     uint64_t seed = 1;
@@ -47,6 +49,8 @@ int cmd_attack(int argc, char **argv) {
         CLI_DOUBLE("--step-size", &step_size, 0, 1e6, "A", "pgd step (default 2.5 eps / steps)"),
         CLI_FLAG("--random-start", &random_start, "pgd: start from a uniform random point of the ball"),
         CLI_STR("--target", &target_s, "C", "targeted attack toward class C"),
+        CLI_STR("--targets", &targets_s, "T.npy",
+                "a regressor's targets [N, K] (float; required for a regressor)"),
         CLI_STR("--clip", &clip_s, "LO,HI", "valid input range (default the data's: [0,1] for images)"),
         CLI_U64("--seed", &seed, "N", "random start seed (default 1)"),
         CLI_LONG("--batch", &batch_l, 1, 1000000, "B",
@@ -98,7 +102,18 @@ int cmd_attack(int argc, char **argv) {
 
     cli_input in;
     if ((rc = cli_input_load(&me, NULL, png, &in))) return rc;
-    if ((rc = cli_require_plain("attack", me.model, in.net))) {
+    const int regress = in.net->head == CR_HEAD_SQUARED_ERROR;
+    if (regress && target_s) {
+        cli_input_free(&in);
+        return cli_error("attack: %s is a regressor (squared-error head): it has no class to "
+                         "target; the attack raises its squared error", me.model);
+    }
+    if (!regress && targets_s) {
+        cli_input_free(&in);
+        return cli_error("attack: --targets is for regressors (squared-error head); %s is a "
+                         "classifier: give --labels", me.model);
+    }
+    if (!regress && (rc = cli_require_plain("attack", me.model, in.net))) {
         cli_input_free(&in);
         return rc;
     }
@@ -115,7 +130,7 @@ int cmd_attack(int argc, char **argv) {
     const cr_dtype t = in.net->dtype;
     const size_t n = in.n, d = in.d, es = cr_dtype_size(t);
     int64_t *labels = malloc(n * sizeof(int64_t)), *target = NULL, *pred = malloc(n * sizeof(int64_t));
-    void *xadv = malloc(n * d * es);
+    void *xadv = malloc(n * d * es), *treg = NULL;
     float *tx = NULL;
     cr_image_tile *tiles = NULL;
     char (*tl)[48] = NULL;
@@ -124,7 +139,14 @@ int cmd_attack(int argc, char **argv) {
         goto done;
     }
     const char *label_kind = "true labels";
-    if (in.labels)
+    if (regress && targets_s) { /* J = ½‖o − t‖² with the given targets */
+        if ((rc = cli_load_regression_targets(targets_s, n, in.first, n, in.k, t, &treg))) goto done;
+        label_kind = "the given targets";
+    } else if (regress) { /* t = o(x) would start at J's minimum, where ∂J/∂x = 0 */
+        rc = cli_error("attack: %s is a regressor: the attack raises J = ½‖o − t‖²; give the "
+                       "targets with --targets T.npy [N, %zu]", me.model, in.k);
+        goto done;
+    } else if (in.labels)
         memcpy(labels, in.labels, n * sizeof(int64_t));
     else {
         if ((rc = cli_predict(&in, in.x, n, labels))) goto done;
@@ -158,8 +180,8 @@ int cmd_attack(int argc, char **argv) {
                "\"clip\": [%g, %g], \"results\": [",
                method_s, nname, target ? "true" : "false", n, o.lo, o.hi);
     if (!json && n_eps > 1)
-        printf("  %8s %10s%s %12s %12s %12s %9s\n", "eps", "accuracy", target ? " hit target" : "",
-               "mean J", "pred dJ", "real dJ", "seconds");
+        printf("  %8s %10s%s %12s %12s %12s %9s\n", "eps", regress ? "" : "accuracy",
+               target ? " hit target" : "", "mean J", "pred dJ", "real dJ", "seconds");
     cr_attack_stats last = {0};
     for (size_t e = 0; e < n_eps; e++) {
         o.eps = eps[e];
@@ -172,8 +194,11 @@ int cmd_attack(int argc, char **argv) {
             cr_attack_stats s;
             const void *xb = (const char *)in.x + i0 * d * es;
             void *ab = (char *)xadv + i0 * d * es;
-            cr_status st = t == CR_F64 ? cr_attack_f64(in.net, m, xb, labels + i0, target ? target + i0 : NULL, &o, ab, &s)
-                                       : cr_attack_f32(in.net, m, xb, labels + i0, target ? target + i0 : NULL, &o, ab, &s);
+            const void *tb = regress ? (const char *)treg + i0 * in.k * es : NULL;
+            cr_status st = regress ? (t == CR_F64 ? cr_attack_regress_f64(in.net, m, xb, tb, &o, ab, &s)
+                                                  : cr_attack_regress_f32(in.net, m, xb, tb, &o, ab, &s))
+                           : t == CR_F64 ? cr_attack_f64(in.net, m, xb, labels + i0, target ? target + i0 : NULL, &o, ab, &s)
+                                         : cr_attack_f32(in.net, m, xb, labels + i0, target ? target + i0 : NULL, &o, ab, &s);
             if (st != CR_OK) {
                 rc = cli_error("attack: %s", cr_status_string(st));
                 goto done;
@@ -203,19 +228,31 @@ int cmd_attack(int argc, char **argv) {
             char pred_s[32] = "null";
             if (o.method == CR_ATTACK_FGSM && isfinite(tot.pred_dloss / dn))
                 snprintf(pred_s, sizeof pred_s, "%.6f", tot.pred_dloss / dn);
-            printf("%s{\"eps\": %g, \"clean_accuracy\": %.6f, \"accuracy\": %.6f, \"hit_target\": %.6f, "
-                   "\"loss_clean\": %.6f, \"loss_adv\": %.6f, \"predicted_dloss\": %s, "
-                   "\"max_dist\": %.6g, \"seconds\": %.4f}",
-                   e ? ", " : "", o.eps, tot.correct_clean / dn, tot.correct_adv / dn,
-                   tot.hit_target / dn, tot.loss_clean / dn, tot.loss_adv / dn, pred_s,
-                   tot.max_dist, secs);
+            if (regress) /* no accuracy: the losses (mean squared error / 2) */
+                printf("%s{\"eps\": %g, \"loss_clean\": %.6f, \"loss_adv\": %.6f, \"predicted_dloss\": %s, "
+                       "\"max_dist\": %.6g, \"seconds\": %.4f}",
+                       e ? ", " : "", o.eps, tot.loss_clean / dn, tot.loss_adv / dn, pred_s, tot.max_dist, secs);
+            else
+                printf("%s{\"eps\": %g, \"clean_accuracy\": %.6f, \"accuracy\": %.6f, \"hit_target\": %.6f, "
+                       "\"loss_clean\": %.6f, \"loss_adv\": %.6f, \"predicted_dloss\": %s, "
+                       "\"max_dist\": %.6g, \"seconds\": %.4f}",
+                       e ? ", " : "", o.eps, tot.correct_clean / dn, tot.correct_adv / dn,
+                       tot.hit_target / dn, tot.loss_clean / dn, tot.loss_adv / dn, pred_s,
+                       tot.max_dist, secs);
         } else if (n_eps > 1) {
             char hit[24] = "";
             if (target) snprintf(hit, sizeof hit, " %10.2f%%", 100.0 * tot.hit_target / dn);
             char pred_s[24] = "-";
             if (o.method == CR_ATTACK_FGSM) snprintf(pred_s, sizeof pred_s, "%+.4f", tot.pred_dloss / dn);
-            printf("  %8g %9.2f%%%s %12.4f %12s %+12.4f %9.3f\n", o.eps, 100.0 * tot.correct_adv / dn,
-                   hit, tot.loss_adv / dn, pred_s, (tot.loss_adv - tot.loss_clean) / dn, secs);
+            char acc_s[24] = "";
+            if (!regress) snprintf(acc_s, sizeof acc_s, "%9.2f%%", 100.0 * tot.correct_adv / dn);
+            printf("  %8g %10s%s %12.4f %12s %+12.4f %9.3f\n", o.eps, acc_s, hit, tot.loss_adv / dn,
+                   pred_s, (tot.loss_adv - tot.loss_clean) / dn, secs);
+        } else if (regress) {
+            printf("  mean J = ½‖o − t‖² %.6g -> %.6g under attack (eps %g); largest |x'-x|_%s = %.4g; "
+                   "x' in [%g, %g]; %.3f s\n",
+                   tot.loss_clean / dn, tot.loss_adv / dn, o.eps, o.norm == CR_NORM_LINF ? "inf" : "2",
+                   tot.max_dist, tot.min_value, tot.max_value, secs);
         } else {
             printf("  clean accuracy %.2f%%, under attack (eps %g) %.2f%%", 100.0 * tot.correct_clean / dn,
                    o.eps, 100.0 * tot.correct_adv / dn);
@@ -226,6 +263,9 @@ int cmd_attack(int argc, char **argv) {
         }
     }
     if (json) printf("]}\n");
+    else if (n_eps > 1 && regress)
+        printf("  clean mean J %.6g; J = ½‖o − t‖² (squared error), pred dJ = first-order %s\n",
+               last.loss_clean / (double)n, dual);
     else if (n_eps > 1)
         printf("  clean accuracy %.2f%%; J = cross-entropy of the %s, pred dJ = first-order %s\n",
                100.0 * last.correct_clean / (double)n, target ? "target" : "label", dual);
@@ -256,10 +296,15 @@ int cmd_attack(int argc, char **argv) {
                 xa[j] = (float)cli_get(t, xadv, i * d + j);
                 dl[j] = xa[j] - xo[j];
             }
-            snprintf(tl[3 * i], 48, "#%zu %s%s", in.first + i, cli_class_name(&in, (size_t)labels[i], b1),
-                     clean[i] == labels[i] ? "" : " (missed)");
-            snprintf(tl[3 * i + 1], 48, "%s %s", pred[i] == labels[i] ? "still" : "now",
-                     cli_class_name(&in, (size_t)pred[i], b2));
+            if (regress) {
+                snprintf(tl[3 * i], 48, "#%zu", in.first + i);
+                snprintf(tl[3 * i + 1], 48, "adversarial");
+            } else {
+                snprintf(tl[3 * i], 48, "#%zu %s%s", in.first + i, cli_class_name(&in, (size_t)labels[i], b1),
+                         clean[i] == labels[i] ? "" : " (missed)");
+                snprintf(tl[3 * i + 1], 48, "%s %s", pred[i] == labels[i] ? "still" : "now",
+                         cli_class_name(&in, (size_t)pred[i], b2));
+            }
             snprintf(tl[3 * i + 2], 48, "change");
             tiles[3 * i] = (cr_image_tile){xo, in.height, in.width, CR_CMAP_GRAY, (float)o.lo, (float)o.hi, tl[3 * i]};
             tiles[3 * i + 1] = (cr_image_tile){xa, in.height, in.width, CR_CMAP_GRAY, (float)o.lo, (float)o.hi, tl[3 * i + 1]};
@@ -268,6 +313,14 @@ int cmd_attack(int argc, char **argv) {
         }
         free(clean);
         char title[600];
+        if (regress)
+            snprintf(title, sizeof title,
+                     "%s %s attack on a regressor, eps %g: mean squared error / 2 rises from %.4g to %.4g (%zu inputs)\n"
+                     "each triple: original / adversarial input / change made (red brighter, blue darker%s)",
+                     o.method == CR_ATTACK_FGSM ? "FGSM" : "PGD", o.norm == CR_NORM_LINF ? "L-inf" : "L2",
+                     o.eps, last.loss_clean / (double)n, last.loss_adv / (double)n, n,
+                     o.norm == CR_NORM_LINF ? "; full color = eps" : "; each scaled to its max");
+        else
         snprintf(title, sizeof title,
                  "%s %s attack, eps %g%s: accuracy of the model drops from %.1f%% to %.1f%% (%zu images)\n"
                  "each triple: original (true class) / adversarial image (what the model now says) /\n"
@@ -285,6 +338,7 @@ done:
     free(target);
     free(pred);
     free(xadv);
+    free(treg);
     free(tx);
     free(tiles);
     free(tl);

@@ -10,12 +10,13 @@ static const char *const help =
     "usage: chainrule attribute --model MODEL (--data SPEC | --inputs X.npy [--labels Y.npy])\n"
     "                           --method METHOD --out ATTR.npy [--png ATTR.png] [options]\n\n"
     "Attribution maps [N, D] of the score f of one class per example, with respect to the raw\n"
-    "input.\n\n"
+    "input. A regressor (the squared-error head): f is one output o_k (--output K; o_0 when it\n"
+    "has one output), the same methods.\n\n"
     "options:\n";
 
 int cmd_attribute(int argc, char **argv) {
     const char *threads = NULL, *out = NULL, *method_s = NULL, *target_s = NULL,
-               *class_s = NULL, *of = "logits", *rule = "riemann", *baseline_s = NULL, *png = NULL;
+               *class_s = NULL, *output_s = NULL, *of = "logits", *rule = "riemann", *baseline_s = NULL, *png = NULL;
     long steps = 0, max_steps = 0, samples = 0, cols_l = 4, scale_l = 4, grid_l = 16;
     double tol = 0, noise_frac = 0.15;
     uint64_t seed = 1;
@@ -35,6 +36,7 @@ int cmd_attribute(int argc, char **argv) {
                 "class to explain: the true label (default when labels are known)\n"
                 "or the predicted class"),
         CLI_STR("--class", &class_s, "C", "explain class C for every example"),
+        CLI_STR("--output", &output_s, "K", "a regressor: explain output o_K (default 0 when it has one output)"),
         CLI_STR("--of", &of, "logits|probs", "f = the class logit (default) or its softmax probability"),
         CLI_FLAG("--abs", &absolute, "absolute values (saliency, smoothgrad)"),
         CLI_LONG("--steps", &steps, 1, 1000000, "S", "integrated gradients: path steps (default 50)"),
@@ -82,7 +84,25 @@ int cmd_attribute(int argc, char **argv) {
 
     cli_input in;
     if ((rc = cli_input_load(&me, NULL, png, &in))) return rc;
-    if ((rc = cli_require_plain("attribute", me.model, in.net))) {
+    /* a regressor: f = o_K, one output of the network (no class, no probability) */
+    const int regress = in.net->head == CR_HEAD_SQUARED_ERROR;
+    if (regress && (o.of_probs || target_s || class_s)) {
+        cli_input_free(&in);
+        return cli_error("attribute: %s is a regressor (squared-error head): it has no %s; "
+                         "choose the output with --output K", me.model,
+                         o.of_probs ? "probabilities (--of probs)" : "classes (--target, --class)");
+    }
+    if (!regress && output_s) {
+        cli_input_free(&in);
+        return cli_error("attribute: --output is for regressors; %s is a classifier: choose the "
+                         "class with --class C or --target label|pred", me.model);
+    }
+    if (regress && !output_s && in.k > 1) {
+        cli_input_free(&in);
+        return cli_error("attribute: %s is a regressor with %zu outputs: choose the one to explain "
+                         "with --output K (0..%zu)", me.model, in.k, in.k - 1);
+    }
+    if (!regress && (rc = cli_require_plain("attribute", me.model, in.net))) {
         cli_input_free(&in);
         return rc;
     }
@@ -103,7 +123,17 @@ int cmd_attribute(int argc, char **argv) {
     }
     if ((rc = cli_predict(&in, in.x, n, pred))) goto done;
     const char *what;
-    if (class_s) {
+    char what_buf[48];
+    if (regress) {
+        v = 0;
+        if (output_s && !cli_parse_long("--output", output_s, 0, (long)in.k - 1, &v)) {
+            rc = CLI_USAGE;
+            goto done;
+        }
+        for (size_t i = 0; i < n; i++) cls[i] = v;
+        snprintf(what_buf, sizeof what_buf, "output o_%ld", v);
+        what = what_buf;
+    } else if (class_s) {
         if (!cli_parse_long("--class", class_s, 0, (long)in.k - 1, &v)) {
             rc = CLI_USAGE;
             goto done;
@@ -168,7 +198,7 @@ int cmd_attribute(int argc, char **argv) {
         }
     if (json) {
         printf("{\"method\": \"%s\", \"examples\": %zu, \"of\": \"%s\", \"target\": \"%s\"",
-               cr_attr_method_name(o.method), n, o.of_probs ? "probs" : "logits", what);
+               cr_attr_method_name(o.method), n, regress ? "output" : o.of_probs ? "probs" : "logits", what);
         if (ig)
             printf(", \"steps\": %zu, \"rule\": \"%s\", \"max_gap\": %.6g, \"mean_gap\": %.6g, "
                    "\"max_steps_used\": %zu",
@@ -176,20 +206,28 @@ int cmd_attribute(int argc, char **argv) {
                    sum_gap / (double)n, max_used);
         printf(", \"out\": \"%s\", \"png\": \"%s\"}\n", out ? out : "", png ? png : "");
     } else {
-        printf("attribute: %s of the %s of %s, %zu examples\n", cr_attr_method_name(o.method),
-               o.of_probs ? "probability" : "logit", what, n);
+        if (regress)
+            printf("attribute: %s of the regressor's %s, %zu examples\n", cr_attr_method_name(o.method),
+                   what, n);
+        else
+            printf("attribute: %s of the %s of %s, %zu examples\n", cr_attr_method_name(o.method),
+                   o.of_probs ? "probability" : "logit", what, n);
         size_t show = n < 10 ? n : 10;
-        printf("  %7s %-9s %-9s %-9s %10s", "example", "label", "predicted", "explained", "f(x)");
+        if (regress) printf("  %7s %10s", "example", "f(x)=o_k");
+        else printf("  %7s %-9s %-9s %-9s %10s", "example", "label", "predicted", "explained", "f(x)");
         if (ig) printf(" %10s %10s %10s %6s", "f(x)-f(b)", "sum attr", "gap", "steps");
         printf("\n");
         for (size_t i = 0; i < show; i++) {
             char b1[24], b2[24], b3[24];
             double sum = 0;
             for (size_t j = 0; j < d; j++) sum += cli_get(t, attr, i * d + j);
-            printf("  %7zu %-9s %-9s %-9s %10.4f", in.first + i,
-                   in.labels ? cli_class_name(&in, (size_t)in.labels[i], b1) : "-",
-                   cli_class_name(&in, (size_t)pred[i], b2), cli_class_name(&in, (size_t)cls[i], b3),
-                   score[i]);
+            if (regress)
+                printf("  %7zu %10.4f", in.first + i, score[i]);
+            else
+                printf("  %7zu %-9s %-9s %-9s %10.4f", in.first + i,
+                       in.labels ? cli_class_name(&in, (size_t)in.labels[i], b1) : "-",
+                       cli_class_name(&in, (size_t)pred[i], b2), cli_class_name(&in, (size_t)cls[i], b3),
+                       score[i]);
             if (ig)
                 printf(" %10.4f %10.4f %10.2e %6zu", score[i] - score_b[i], sum, gap[i], used[i]);
             printf("\n");
@@ -220,13 +258,16 @@ int cmd_attribute(int argc, char **argv) {
                 tiles_x[i * d + j] = (float)cli_get(t, in.x, i * d + j);
                 tiles_a[i * d + j] = (float)cli_get(t, attr, i * d + j);
             }
-            if (in.labels)
+            if (in.labels && !regress)
                 snprintf(labels[2 * i], 48, "#%zu %s", in.first + i, cli_class_name(&in, (size_t)in.labels[i], b1));
             else
                 snprintf(labels[2 * i], 48, "#%zu", in.first + i);
-            snprintf(labels[2 * i + 1], 48, "%s %s",
-                     in.labels && pred[i] != in.labels[i] ? "wrong:" : "pred",
-                     cli_class_name(&in, (size_t)pred[i], b2));
+            if (regress)
+                snprintf(labels[2 * i + 1], 48, "o_%lld = %.4g", (long long)cls[i], score[i]);
+            else
+                snprintf(labels[2 * i + 1], 48, "%s %s",
+                         in.labels && pred[i] != in.labels[i] ? "wrong:" : "pred",
+                         cli_class_name(&in, (size_t)pred[i], b2));
             tiles[2 * i] = (cr_image_tile){tiles_x + i * d, in.height, in.width, CR_CMAP_GRAY,
                                            (float)in.lo, (float)in.hi, labels[2 * i]};
             tiles[2 * i + 1] = (cr_image_tile){tiles_a + i * d, in.height, in.width,
@@ -239,9 +280,10 @@ int cmd_attribute(int argc, char **argv) {
                             : o.method == CR_ATTR_IG           ? "integrated gradients"
                                                                : "smoothgrad";
         snprintf(title, sizeof title,
-                 "%s of the %s of %s. left: input with its true class; right: map, predicted class\n"
+                 "%s of the %s%s. left: input%s; right: map, %s\n"
                  "%s",
-                 mname, o.of_probs ? "probability" : "logit", what,
+                 mname, regress ? "" : o.of_probs ? "probability of " : "logit of ", what,
+                 regress ? "" : " with its true class", regress ? "the output's value" : "predicted class",
                  signed_map ? "red: raising this pixel raises the score, blue: lowers it, white: "
                               "no effect (each map scaled to its own max)"
                             : "bright: pixels the score is most sensitive to (each map scaled to "
