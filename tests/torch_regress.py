@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Regressors in attribute and attack (issue 17 item 4) against PyTorch.
+"""Regressors in attribute, attack and explain (issue 17 item 4) against PyTorch.
 
 Textbook regressors typed as JSON models (sigmoid hidden layer; a sigmoid
 output with K = 2, an identity output with K = 1; float64 and float32) and
@@ -11,6 +11,10 @@ the same nets in torch.nn:
     FGSM L2 equals x + eps g/|g|_2 for J = 1/2 |o - t|^2 from autograd; the
     reported mean J clean and adversarial equal PyTorch's; PGD raises J and
     stays in the ball;
+  - `explain --model M --inputs X --targets T --index i`: the chain with the
+    squared-error head and the output's diagonal link (o = sigmoid(theta)),
+    its dJ/dx by the VJP chain, the product of Jacobians and the closed form
+    equal autograd's, and the text shows the head's two links;
   - to 1e-12 (float64) and 1e-5 (float32) relative to the largest value, every
     gradient checked to be far from zero (no vacuous pass);
   - refusals with one line: --of probs, --target, --class on a regressor,
@@ -159,6 +163,24 @@ def test_model(d, name, dt, out_act, K):
     Jp = 0.5 * ((f(torch.tensor(xa)).detach().numpy() - t) ** 2).sum(1)
     check(Jp.mean() >= Jadv.mean() * (1 - 1e-6) and abs(res["loss_adv"] - Jp.mean()) <= 1e-5,
           f"{name}: PGD raises J at least as far as FGSM ({Jp.mean()} vs {Jadv.mean()})")
+    # explain: the textbook chain with the squared-error head and the output's diagonal link;
+    # its dJ/dx (all four ways) equals autograd's at the chosen example
+    for i in (0, 3):
+        p = run("explain", "--model", path, "--inputs", xp, "--targets", tp, "--index", str(i), "--json")
+        js = json.loads(p.stdout)
+        check(js["pass"] and js["head"] == "squared-error", f"{name}: explain --json passes")
+        ref = gJ[i].astype(np.float64)
+        for key in ("dJdx_vjp_chain", "dJdx_jacobian_product", "dJdx_closed_form"):
+            e = relerr(js[key], ref)
+            errs.append(e)
+            check(e <= tol, f"{name}: explain {key} at example {i}: error {e:.2e}")
+        check(abs(js["loss"] - float(J[i])) <= tol * max(1, abs(float(J[i]))), f"{name}: explain's J")
+    p = run("explain", "--model", path, "--inputs", xp, "--targets", tp, "--index", "2")
+    want = ["∂J/∂o     = o − t", "J   = ½ Σ_i (o_i − t_i)²", "explain: PASS"]
+    want += (["∂o/∂θ     = diag(o∘(1−o))          %dx%d        DIAGONAL" % (K, K), "(o − t) ∘ o∘(1−o)"]
+             if out_act == "sigmoid" else ["∂o/∂θ     = I"])
+    for w in want:
+        check(w.replace("x", "×") in p.stdout if "DIAGONAL" in w else w in p.stdout, f"{name}: explain text lacks {w!r}")
     print(f"  {name}: largest relative error {max(errs):.1e}")
     return path, xp, tp
 
@@ -179,6 +201,9 @@ def refusals(d, reg1, reg2):
         (["attack", "--model", p1, "--inputs", x1, "--method", "fgsm", "--eps", "0.1", "--out", never], "give the targets with --targets"),
         (["attack", "--model", p1, "--inputs", x1, "--targets", t1, "--target", "0", "--method", "fgsm", "--eps", "0.1", "--out", never], "no class to target"),
         (["attack", "--model", cls, "--inputs", x1, "--targets", t1, "--method", "fgsm", "--eps", "0.1", "--out", never], "--targets is for regressors"),
+        (["explain", "--model", p1, "--inputs", x1], "give its example's targets with --targets"),
+        (["explain", "--model", cls, "--inputs", x1, "--targets", t1], "--targets is for regressors"),
+        (["explain", "--head", "squared-error", "--output-activation", "nonesuch"], "--output-activation: 'nonesuch'"),
     ]
     for args, text in cases:
         p = run(*args, ok=False)

@@ -38,7 +38,7 @@ void explain_section_title(const explain_format *f, const explain_example *ex) {
         len += (size_t)snprintf(arch + len, sizeof arch - len, l ? "-%zu" : "%zu", net->dims[l]);
     /* the seed question's network: one sigmoid hidden layer, 4-5-3 (explain's default: every
        width distinct, so every shape can be told apart), 4-3-3 or 784-128-10 */
-    int seed_shape = L == 2 && net->act[0] == CR_ACT_SIGMOID &&
+    int seed_shape = L == 2 && net->act[0] == CR_ACT_SIGMOID && net->head == CR_HEAD_SOFTMAX_CE &&
                      ((D == 4 && (net->dims[1] == 5 || net->dims[1] == 3) && K == 3) || (D == 784 && net->dims[1] == 128 && K == 10));
     char acts[160];
     size_t al = 0;
@@ -49,6 +49,14 @@ void explain_section_title(const explain_format *f, const explain_example *ex) {
     if (seed_shape) snprintf(desc, sizeof desc, "the seed network: one sigmoid hidden layer");
     else if (L == 1) snprintf(desc, sizeof desc, "no hidden layer");
     else snprintf(desc, sizeof desc, "%d hidden layer%s: %s", L - 1, L == 2 ? "" : "s", acts);
+    if (net->head == CR_HEAD_SQUARED_ERROR) { /* a regressor: its output and loss */
+        size_t dl = strlen(desc);
+        if (net->has_out_act)
+            snprintf(desc + dl, sizeof desc - dl, "; a regressor: output o = %s(θ), squared error",
+                     explain_act_symbol(&(explain_format){0, 0}, net->out_act));
+        else
+            snprintf(desc + dl, sizeof desc - dl, "; a regressor: output o = θ, squared error");
+    }
     explain_out("%sNetwork %s (%s), one example, computed in float64.%s\n", f->md ? "" : "\n", arch, desc,
             ex->from_model ? " Weights from the model file." : " Random weights (seeded).");
     if (ex->sd)
@@ -136,8 +144,13 @@ void explain_section_symbols(const explain_format *f, const explain_example *ex,
     const size_t D = net->dims[0], K = net->dims[L];
     char t[256], m[256], nt[64], nm[96];
     explain_out("%s", EXPLAIN_TM(f, "\nSymbols:\n", "\n**Symbols.**\n\n"));
-    snprintf(t, sizeof t, "the input (1×%zu); y its label (1×K, K = %zu classes), one-hot: y_k = 1 for the true class k, else 0", D, K);
-    snprintf(m, sizeof m, "the input ($1\\times %zu$); $y$ its label ($1\\times K$, $K = %zu$ classes), one-hot: $y_k = 1$ for the true class $k$, else 0", D, K);
+    if (N->regress) {
+        snprintf(t, sizeof t, "the input (1×%zu); t its target (1×K, K = %zu outputs), the values o should take", D, K);
+        snprintf(m, sizeof m, "the input ($1\\times %zu$); $t$ its target ($1\\times K$, $K = %zu$ outputs), the values $o$ should take", D, K);
+    } else {
+        snprintf(t, sizeof t, "the input (1×%zu); y its label (1×K, K = %zu classes), one-hot: y_k = 1 for the true class k, else 0", D, K);
+        snprintf(m, sizeof m, "the input ($1\\times %zu$); $y$ its label ($1\\times K$, $K = %zu$ classes), one-hot: $y_k = 1$ for the true class $k$, else 0", D, K);
+    }
     symbol(f, "x", t, "$x$", m);
     if (ex->sd)
         symbol(f, "μ, σ", "the input's stored mean and standard deviation (vectors; this σ is not the sigmoid)",
@@ -153,16 +166,38 @@ void explain_section_symbols(const explain_format *f, const explain_example *ex,
         symbol(f, nt, L > 2 ? "each hidden layer's pre-activations r_l and activations h_l" : "the hidden layer's pre-activations and activations",
                nm, L > 2 ? "each hidden layer's pre-activations $r_l$ and activations $h_l$" : "the hidden layer's pre-activations and activations");
     }
-    symbol(f, "θ, ŷ", "the output scores (logits) and the predicted probabilities", "$\\theta, \\hat{y}$",
-           "the output scores (logits) and the predicted probabilities");
-    symbol(f, "J", "the loss, a scalar", "$J$", "the loss, a scalar");
-    int used[CR_ACT_COUNT] = {0}, sigma_done = 0;
-    for (int l = 0; l + 1 < L; l++)
-        if ((unsigned)net->act[l] < CR_ACT_COUNT && !used[net->act[l]]) {
-            used[net->act[l]] = 1;
-            act_symbols(f, net->act[l], &sigma_done);
+    if (N->regress) {
+        char ot[160], om[160];
+        if (net->has_out_act) {
+            snprintf(ot, sizeof ot, "the output layer's pre-activations and the network's output o = %s(θ)",
+                     explain_act_symbol(&(explain_format){0, 0}, net->out_act));
+            snprintf(om, sizeof om, "the output layer's pre-activations and the network's output $o = %s(\\theta)$",
+                     explain_act_symbol(&(explain_format){1, 0}, net->out_act));
+        } else {
+            snprintf(ot, sizeof ot, "the output layer's values and the network's output o = θ");
+            snprintf(om, sizeof om, "the output layer's values and the network's output $o = \\theta$");
         }
-    symbol(f, "e^v, log", "the exponential and the natural logarithm; Σ_j sums over j (here the K outputs)",
+        symbol(f, "θ, o", ot, "$\\theta, o$", om);
+        symbol(f, "J", "the loss ½‖o − t‖² = ½ Σ_i (o_i − t_i)² (squared error), a scalar", "$J$",
+               "the loss $\\tfrac12 \\lVert o - t\\rVert^2 = \\tfrac12 \\sum_i (o_i - t_i)^2$ (squared error), a scalar");
+    } else {
+        symbol(f, "θ, ŷ", "the output scores (logits) and the predicted probabilities", "$\\theta, \\hat{y}$",
+               "the output scores (logits) and the predicted probabilities");
+        symbol(f, "J", "the loss, a scalar", "$J$", "the loss, a scalar");
+    }
+    int used[CR_ACT_COUNT] = {0}, sigma_done = 0;
+    for (int l = 0; l < L; l++) {
+        const int hidden = l + 1 < L, out = !hidden && N->regress && net->has_out_act;
+        const cr_activation a = hidden ? net->act[l] : net->out_act;
+        if ((hidden || out) && (unsigned)a < CR_ACT_COUNT && !used[a]) {
+            used[a] = 1;
+            act_symbols(f, a, &sigma_done);
+        }
+    }
+    if (N->regress)
+        symbol(f, "Σ_i", "the sum over i (here over the K outputs)", "$\\sum_i$", "the sum over $i$ (here over the $K$ outputs)");
+    else
+        symbol(f, "e^v, log", "the exponential and the natural logarithm; Σ_j sums over j (here the K outputs)",
            "$e^v, \\log$", "the exponential and the natural logarithm; $\\sum_j$ sums over $j$ (here the $K$ outputs)");
     symbol(f, "g_v", "the row ∂J/∂v that reverse mode carries back (section 3)", "$g_v$",
            "the row $\\partial J/\\partial v$ that reverse mode carries back (section 3)");
@@ -207,14 +242,25 @@ void explain_section_forward(const explain_format *f, const explain_example *ex,
                      explain_pad(rhs, 16), N->post_t[l], dout);
             snprintf(bufm, sizeof bufm, "%s = %s(%s) \\quad \\text{(element-wise)}", N->post_m[l],
                      explain_act_symbol(f, net->act[l]), N->pre_m[l]);
+        } else if (N->regress && net->has_out_act) {
+            snprintf(rhs, sizeof rhs, "%s(θ)", explain_act_symbol(f, net->out_act));
+            snprintf(buf, sizeof buf, "o   = %s o: 1×%zu   (element-wise)", explain_pad(rhs, 16), dout);
+            snprintf(bufm, sizeof bufm, "o = %s(\\theta) \\quad \\text{(element-wise)}", explain_act_symbol(f, net->out_act));
+        } else if (N->regress) {
+            snprintf(buf, sizeof buf, "o   = θ                o: 1×%zu   (no output activation)", dout);
+            snprintf(bufm, sizeof bufm, "o = \\theta \\quad \\text{(no output activation)}");
         } else {
             snprintf(buf, sizeof buf, "ŷ   = softmax(θ)       ŷ: 1×%zu   ŷ_i = e^θ_i / Σ_j e^θ_j", dout);
             snprintf(bufm, sizeof bufm, "\\hat{y} = \\mathrm{softmax}(\\theta), \\quad \\hat{y}_i = \\frac{e^{\\theta_i}}{\\sum_j e^{\\theta_j}}");
         }
         explain_display(f, buf, bufm);
     }
-    explain_display(f, "J   = −Σ_i y_i log ŷ_i  y: 1×K, one-hot; J: a scalar",
-                "J = -\\sum_i y_i \\log \\hat{y}_i \\qquad y \\text{ one-hot},\\ J \\in \\mathbb{R}");
+    if (N->regress)
+        explain_display(f, "J   = ½ Σ_i (o_i − t_i)²  t: 1×K, the target; J: a scalar",
+                        "J = \\tfrac12 \\sum_i (o_i - t_i)^2 \\qquad t \\text{ the target},\\ J \\in \\mathbb{R}");
+    else
+        explain_display(f, "J   = −Σ_i y_i log ŷ_i  y: 1×K, one-hot; J: a scalar",
+                        "J = -\\sum_i y_i \\log \\hat{y}_i \\qquad y \\text{ one-hot},\\ J \\in \\mathbb{R}");
 }
 
 /* The factors of the product of section 2: in text, names and shapes to be
@@ -245,8 +291,9 @@ static void chain_product(const explain_format *f, const explain_example *ex, co
     const size_t D = net->dims[0], K = net->dims[L];
     chain_factors c;
     c.n = 0, c.md_len = 0;
-    add_factor(&c, 1, K, "J", "ŷ", "J", "\\hat{y}");
-    add_factor(&c, K, K, "ŷ", "θ", "\\hat{y}", "\\theta");
+    const char *out_t = N->post_t[L - 1], *out_m = N->post_m[L - 1]; /* ŷ, or a regressor's o */
+    add_factor(&c, 1, K, "J", out_t, "J", out_m);
+    add_factor(&c, K, K, out_t, "θ", out_m, "\\theta");
     for (int l = L - 1; l >= 0; l--) {
         if (N->bn[l]) /* the BatchNorm link after layer l */
             add_factor(&c, net->dims[l + 1], net->dims[l + 1], N->pre_t[l], N->lin_t[l], N->pre_m[l], N->lin_m[l]);
@@ -314,11 +361,19 @@ void explain_section_chain(const explain_format *f, const explain_example *ex, c
     /* the table of Jacobians */
     char sh[48], name[96], formula[192], diag[128], structure[192];
     if (f->md) explain_out("| Jacobian | formula | shape | structure | so the link is |\n|---|---|---|---|---|\n");
-    jacobian_row(f, explain_sym(f, SYM_DJ_DYHAT), explain_sym(f, SYM_CE_JACOBIAN), shape(sh, sizeof sh, 1, K),
+    jacobian_row(f, EXPLAIN_TM(f, N->dJ_t, N->dJ_m), EXPLAIN_TM(f, N->row_t, N->row_m), shape(sh, sizeof sh, 1, K),
                  "a row (J is a scalar)", "a row (J is a scalar)", "the starting row");
-    jacobian_row(f, explain_sym(f, SYM_DYHAT_DTHETA), explain_sym(f, SYM_SOFTMAX_JACOBIAN), shape(sh, sizeof sh, K, K),
-                 "FULL: every ŷ_i depends on every θ_j -> matrix product",
-                 "**full**: every $\\hat{y}_i$ depends on every $\\theta_j$", "a matrix product");
+    if (!N->regress)
+        jacobian_row(f, explain_sym(f, SYM_DYHAT_DTHETA), explain_sym(f, SYM_SOFTMAX_JACOBIAN), shape(sh, sizeof sh, K, K),
+                     "FULL: every ŷ_i depends on every θ_j -> matrix product",
+                     "**full**: every $\\hat{y}_i$ depends on every $\\theta_j$", "a matrix product");
+    else if (net->has_out_act)
+        jacobian_row(f, EXPLAIN_TM(f, N->dy_t, N->dy_m), EXPLAIN_TM(f, N->jac_t, N->jac_m), shape(sh, sizeof sh, K, K),
+                     "DIAGONAL: o_i depends only on θ_i -> element-wise ∘",
+                     "**diagonal**: $o_i$ depends only on $\\theta_i$", "element-wise: $\\circ$");
+    else
+        jacobian_row(f, EXPLAIN_TM(f, N->dy_t, N->dy_m), "I", shape(sh, sizeof sh, K, K),
+                     "the identity (o = θ) -> nothing to do", "the identity ($o = \\theta$)", "nothing to do");
     for (int l = L - 1; l >= 0; l--) {
         size_t din = net->dims[l], dout = net->dims[l + 1];
         if (N->bn[l]) {
@@ -366,15 +421,42 @@ void explain_section_chain(const explain_format *f, const explain_example *ex, c
                      "**diagonal**: $z_i = (x_i - \\mu_i)/\\sigma_i$", "element-wise: $\\oslash\\, \\sigma$");
 
     int has_sigmoid = 0;
+    const int out_sigmoid = N->regress && net->has_out_act && net->out_act == CR_ACT_SIGMOID;
     for (int l = 0; l + 1 < L; l++) has_sigmoid |= net->act[l] == CR_ACT_SIGMOID;
-    explain_out("%s", EXPLAIN_TM(f, "\n    ⊘ is element-wise division: (y ⊘ ŷ)_i = y_i / ŷ_i.\n",
-                         "\n$\\oslash$ is element-wise division: $(y \\oslash \\hat{y})_i = y_i / \\hat{y}_i$.\n"));
+    if (!N->regress)
+        explain_out("%s", EXPLAIN_TM(f, "\n    ⊘ is element-wise division: (y ⊘ ŷ)_i = y_i / ŷ_i.\n",
+                                     "\n$\\oslash$ is element-wise division: $(y \\oslash \\hat{y})_i = y_i / \\hat{y}_i$.\n"));
+    else if (out_sigmoid && !has_sigmoid) /* the textbook regressor's output: σ′ derived for o */
+        explain_out("%s", EXPLAIN_TM(f,
+            "\n    The sigmoid's derivative: σ(θ) = 1/(1 + e^−θ), so σ′(θ) = e^−θ/(1 + e^−θ)² = σ(θ) · (1 − σ(θ)),\n"
+            "    because 1 − σ(θ) = e^−θ/(1 + e^−θ). With o = σ(θ): ∂o_i/∂θ_i = o_i (1 − o_i), i.e. diag(o∘(1−o)).\n",
+            "\nThe sigmoid's derivative: $\\sigma(\\theta) = 1/(1 + e^{-\\theta})$, so $\\sigma'(\\theta) = e^{-\\theta}/(1 + e^{-\\theta})^2 = \\sigma(\\theta)\\,(1 - \\sigma(\\theta))$, "
+            "because $1 - \\sigma(\\theta) = e^{-\\theta}/(1 + e^{-\\theta})$. With $o = \\sigma(\\theta)$: $\\partial o_i/\\partial \\theta_i = o_i (1 - o_i)$, i.e. $\\mathrm{diag}(o \\circ (1 - o))$.\n"));
+    else
+        explain_out("\n");
     if (has_sigmoid)
         explain_out("%s", EXPLAIN_TM(f,
             "    The sigmoid's derivative: σ(r) = 1/(1 + e^−r), so σ′(r) = e^−r/(1 + e^−r)² = σ(r) · (1 − σ(r)),\n"
             "    because 1 − σ(r) = e^−r/(1 + e^−r). With h = σ(r): ∂h_i/∂r_i = h_i (1 − h_i), i.e. diag(h∘(1−h)).\n",
             "\nThe sigmoid's derivative: $\\sigma(r) = 1/(1 + e^{-r})$, so $\\sigma'(r) = e^{-r}/(1 + e^{-r})^2 = \\sigma(r)\\,(1 - \\sigma(r))$, "
             "because $1 - \\sigma(r) = e^{-r}/(1 + e^{-r})$. With $h = \\sigma(r)$: $\\partial h_i/\\partial r_i = h_i (1 - h_i)$, i.e. $\\mathrm{diag}(h \\circ (1 - h))$.\n"));
+    if (has_sigmoid && out_sigmoid)
+        explain_out("%s", EXPLAIN_TM(f, "    Likewise at the output: with o = σ(θ), ∂o_i/∂θ_i = o_i (1 − o_i), i.e. ∂o/∂θ = diag(o∘(1−o)).\n",
+                                     "Likewise at the output: with $o = \\sigma(\\theta)$, $\\partial o_i/\\partial \\theta_i = o_i (1 - o_i)$, i.e. $\\partial o/\\partial \\theta = \\mathrm{diag}(o \\circ (1 - o))$.\n"));
+    if (N->regress) { /* the squared error's row, and the output's diagonal link */
+        char bt[512], bm[600];
+        explain_out("\n%s\n", EXPLAIN_TM(f,
+            "A row g times a diagonal matrix diag(d) is the element-wise product g ∘ d: that, and only\n"
+            "that, is where \"∘\" comes from. The squared error J = ½ Σ_i (o_i − t_i)² has\n"
+            "∂J/∂o_i = o_i − t_i: its row is o − t, and the output's link makes it:",
+            "A row $g$ times a diagonal matrix $\\mathrm{diag}(d)$ is the element-wise product $g \\circ d$: that, and only that, is where $\\circ$ comes from. "
+            "The squared error $J = \\tfrac12 \\sum_i (o_i - t_i)^2$ has $\\partial J/\\partial o_i = o_i - t_i$: its row is $o - t$, and the output's link makes it:"));
+        if (f->md) explain_out("\n");
+        snprintf(bt, sizeof bt, "∂J/∂θ = (o − t) %s = %s", net->has_out_act ? N->jac_t : "I", N->g_t);
+        snprintf(bm, sizeof bm, "\\frac{\\partial J}{\\partial \\theta} = (o - t)\\, %s = %s", net->has_out_act ? N->jac_m : "I", N->g_m);
+        explain_display(f, bt, bm);
+        return;
+    }
     explain_out("\n%s\n", EXPLAIN_TM(f,
         "A row g times a diagonal matrix diag(d) is the element-wise product g ∘ d: that, and only\n"
         "that, is where \"∘\" comes from. Softmax's Jacobian is not diagonal, but fused with the\n"
@@ -403,20 +485,23 @@ void explain_section_order(const explain_format *f, const explain_example *ex, c
     const size_t D = net->dims[0], K = net->dims[L];
     char buf[1024], bufm[1024], diag[128], vec[64], rhs[192];
     explain_heading(f, "3. Evaluation order: vector-Jacobian products, starting from the loss");
-    explain_out("%s", EXPLAIN_TM(f, "In the row convention the product of section 2 is evaluated left to right,\n"
-                            "(((∂J/∂ŷ · ∂ŷ/∂θ) · ∂θ/∂h) · …) · ∂r/∂x: it starts at the loss and walks back through\n"
-                            "the network, each step a row vector times the next Jacobian. (Right to left is the order\n"
-                            "of the column convention of section 4.) Reverse mode never forms a Jacobian matrix;\n"
-                            "it carries one row vector back:\n\n",
-                         "In the row convention the product of section 2 is evaluated **left to right**, "
-                         "$(((\\partial J/\\partial \\hat{y} \\cdot \\partial \\hat{y}/\\partial \\theta) \\cdot \\ldots) \\cdot \\partial r/\\partial x)$: "
-                         "it starts at the loss and walks back through the network, each step a row vector times the next Jacobian "
-                         "(right to left is the order of the column convention of section 4). "
-                         "Reverse mode never forms a Jacobian matrix; it carries one row vector back:\n\n"));
+    explain_out(EXPLAIN_TM(f, "In the row convention the product of section 2 is evaluated left to right,\n"
+                              "(((%s · %s) · ∂θ/∂h) · …) · ∂r/∂x: it starts at the loss and walks back through\n"
+                              "the network, each step a row vector times the next Jacobian. (Right to left is the order\n"
+                              "of the column convention of section 4.) Reverse mode never forms a Jacobian matrix;\n"
+                              "it carries one row vector back:\n\n",
+                           "In the row convention the product of section 2 is evaluated **left to right**, "
+                           "$(((%s \\cdot %s) \\cdot \\ldots) \\cdot \\partial r/\\partial x)$: "
+                           "it starts at the loss and walks back through the network, each step a row vector times the next Jacobian "
+                           "(right to left is the order of the column convention of section 4). "
+                           "Reverse mode never forms a Jacobian matrix; it carries one row vector back:\n\n"),
+                EXPLAIN_TM(f, N->dJ_t, N->dJ_m), EXPLAIN_TM(f, N->dy_t, N->dy_m));
     int step = 1;
     if (f->md) explain_out("| step | vector | computed as | shape | kind |\n|---|---|---|---|---|\n");
-    vjp_step(f, &step, EXPLAIN_TM(f, "g_θ", "g_\\theta = \\partial J/\\partial \\theta"), explain_sym(f, SYM_YHAT_MINUS_Y), K,
-             "fused softmax + cross-entropy");
+    vjp_step(f, &step, EXPLAIN_TM(f, "g_θ", "g_\\theta = \\partial J/\\partial \\theta"), EXPLAIN_TM(f, N->g_t, N->g_m), K,
+             !N->regress ? "fused softmax + cross-entropy"
+             : net->has_out_act ? "squared error, then the output's diagonal (element-wise)"
+                                : "the squared error's row (o = θ)");
     const char *cur = explain_sym(f, SYM_THETA);
     for (int l = L - 1; l >= 0; l--) {
         size_t din = net->dims[l];
@@ -469,7 +554,12 @@ void explain_section_columns(const explain_format *f, const explain_example *ex,
         "With column gradients ∇ = (∂/∂)ᵀ every step is ∇_in J = (∂out/∂in)ᵀ ∇_out J: the same numbers,\n"
         "transposed, and the diagonal Jacobians are symmetric, so ∘ stays ∘.\n\n",
         "With column gradients $\\nabla = (\\partial/\\partial)^\\top$ every step is $\\nabla_{in} J = (\\partial\\, out/\\partial\\, in)^\\top \\nabla_{out} J$: the same numbers, transposed; diagonal Jacobians are symmetric, so $\\circ$ stays $\\circ$.\n\n"));
-    explain_display(f, "∇_θ J = ŷᵀ − yᵀ", "\\nabla_\\theta J = \\hat{y}^\\top - y^\\top");
+    if (N->regress) {
+        snprintf(buf, sizeof buf, "∇_θ J = (%s)ᵀ", N->g_t);
+        snprintf(bufm, sizeof bufm, "\\nabla_\\theta J = \\left(%s\\right)^\\top", N->g_m);
+        explain_display(f, buf, bufm);
+    } else
+        explain_display(f, "∇_θ J = ŷᵀ − yᵀ", "\\nabla_\\theta J = \\hat{y}^\\top - y^\\top");
     const char *cur_t = explain_sym(&text, SYM_THETA), *cur_m = explain_sym(&md, SYM_THETA);
     for (int l = net->n_layers - 1; l >= 0; l--) {
         if (N->bn[l]) {
@@ -509,6 +599,7 @@ cr_status explain_render(const explain_format *f, const explain_example *ex) {
     char closed_t[1024], closed_m[1024]; /* the closed form of ∂J/∂x, sections 3 and 6 */
     explain_names_make(&N, ex->net->n_layers, ex->sd != NULL);
     explain_names_links(&N, ex->net);
+    explain_names_head(&N, ex->net);
     explain_closed_form(ex->net, &N, ex->sd != NULL, closed_t, closed_m, sizeof closed_t);
     explain_section_title(f, ex);
     explain_section_symbols(f, ex, &N);
