@@ -256,6 +256,45 @@ int cr_image_grid(const cr_image_tile *tiles, size_t n_tiles, const cr_grid_opti
 int cr_image_write_png(const char *path, const cr_image *img, cr_error *err);
 void cr_image_free(cr_image *img); /* frees and zeroes; NULL-safe */
 
+/* ---------------------------------------------------------------- charts (src/io/plot.c) */
+
+/* One line of a chart: n points (x[i], y[i]); non-finite points break the line. */
+typedef struct {
+    const char *name; /* in the legend (shown when a panel has two series or more) */
+    const double *x, *y;
+    size_t n;
+} cr_plot_series;
+
+/* One panel: axes with ticks and values, axis titles, the series, a legend. A range
+   with min < max is used as given, else the data's. */
+typedef struct {
+    const char *title, *xlabel, *ylabel;
+    const cr_plot_series *series;
+    size_t n_series;
+    double xmin, xmax, ymin, ymax;
+    int integer_x;     /* x ticks at whole numbers (epochs) */
+    int legend_bottom; /* the legend bottom right instead of top right */
+} cr_plot_panel;
+
+/* 1 to 8 panels side by side (420 x 300 pixels each) under a title ('\n' separates its
+   lines), into *out (free with cr_image_free). */
+int cr_plot_panels(const cr_plot_panel *panels, size_t n_panels, const char *title, cr_image *out,
+                   cr_error *err);
+
+/* A heatmap of rows x cols values (row-major; at most 1000 a side): white -> dark blue,
+   each row scaled to its sum (row_normalised: a confusion matrix's rows become the
+   share of each true class) or all to the largest value; each cell's value written in
+   it while cells are large enough (integer: as a whole number); row names on the left,
+   column names written upwards on top, axis titles, a legend line under it. */
+typedef struct {
+    const double *values;
+    size_t rows, cols;
+    const char *const *row_names, *const *col_names; /* may be NULL */
+    const char *title, *row_axis, *col_axis, *legend; /* may be NULL */
+    int row_normalised, integer;
+} cr_heatmap;
+int cr_plot_heatmap(const cr_heatmap *h, cr_image *out, cr_error *err);
+
 #if defined(__GNUC__)
 #pragma GCC visibility pop
 #endif

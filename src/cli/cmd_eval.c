@@ -68,8 +68,42 @@ static int eval_regression(const char *model_path, const cr_model *model, const 
     return CLI_OK;
 }
 
+static const char *const fashion_names[10] = {"T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+                                              "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"};
+
+/* The confusion matrix as a heatmap (src/io/plot.c): rows the true class, columns the
+   predicted one, each row coloured by its share (the diagonal is the recall). */
+static int confusion_png(const char *path, const char *model, const char *data, const uint64_t *conf,
+                         size_t k, size_t correct, size_t n) {
+    double *v = malloc(k * k * sizeof *v);
+    char (*nb)[24] = malloc(k * sizeof *nb);
+    const char **names = malloc(k * sizeof *names);
+    if (!v || !nb || !names) {
+        free(v), free(nb), free(names);
+        return cli_error("%s: out of memory", path);
+    }
+    const int fashion = k == 10 && !strncmp(data, "fashion-mnist", 13);
+    for (size_t i = 0; i < k; i++) {
+        snprintf(nb[i], sizeof nb[i], "%zu", i);
+        names[i] = fashion ? fashion_names[i] : nb[i];
+    }
+    for (size_t i = 0; i < k * k; i++) v[i] = (double)conf[i];
+    char title[512];
+    const char *base = strrchr(model, '/');
+    snprintf(title, sizeof title, "confusion matrix: %.60s on %.60s\naccuracy %.2f%% (%zu of %zu)",
+             base ? base + 1 : model, data, 100.0 * (double)correct / (double)n, correct, n);
+    cr_heatmap h = {v, k, k, names, names, title, "true class", "predicted class",
+                    "colour: share of the examples of the true class (diagonal = recall); numbers: counts", 1, 1};
+    cr_image img;
+    cr_error err;
+    int rc = cr_plot_heatmap(&h, &img, &err) || cr_image_write_png(path, &img, &err) ? cli_io_error(&err) : CLI_OK;
+    cr_image_free(&img);
+    free(v), free(nb), free(names);
+    return rc;
+}
+
 int cmd_eval(int argc, char **argv) {
-    const char *threads = NULL, *targets = NULL;
+    const char *threads = NULL, *targets = NULL, *png = NULL;
     long batch = 1024;
     int json = 0;
     cli_model_examples me;
@@ -80,6 +114,7 @@ int cmd_eval(int argc, char **argv) {
         CLI_LONG("--batch", &batch, 1, 1L << 20, "N", "rows per forward pass (default 1024)"),
         CLI_STR("--threads", &threads, "N", "BLAS threads (default: the BLAS default)"),
         CLI_FLAG("--json", &json, "print one JSON object instead of text"),
+        CLI_STR("--png", &png, "FILE", "the confusion matrix as a heatmap (a classifier)"),
         CLI_END,
     };
     int rc;
@@ -102,6 +137,10 @@ int cmd_eval(int argc, char **argv) {
     if (regress && (me.examples.labels || me.examples.data || !targets)) {
         cli_error("eval: %s is a regressor (squared-error head): give --inputs X.npy and --targets "
                   "T.npy [N, %zu]", me.model, k);
+        goto done;
+    }
+    if (regress && png) {
+        cli_error("eval: --png draws a classifier's confusion matrix; %s is a regressor", me.model);
         goto done;
     }
     if (!regress && targets) {
@@ -149,6 +188,8 @@ int cmd_eval(int argc, char **argv) {
         goto done;
     }
     double acc = (double)correct / (double)ex.n, mean_loss = loss / (double)ex.n;
+    if (png && (rc = confusion_png(png, me.model, data, conf, k, correct, ex.n)) != CLI_OK) goto done;
+    rc = CLI_USAGE;
     if (json) {
         printf("{\"model\": ");
         cli_json_string(stdout, me.model);
@@ -183,6 +224,7 @@ int cmd_eval(int argc, char **argv) {
                 printf("  -\n");
         }
     }
+    if (png && !json) printf("confusion matrix -> %s\n", png);
     rc = CLI_OK;
 done:
     free(conf);
