@@ -55,7 +55,7 @@ int cli_exit_status(int rc);
  *     if (!cli_parse(argc, argv, opts, usage_text, &rc)) return rc;
  *
  * --help prints, per option, its help text and then what the table knows:
- * "(safetensors or ONNX; required)" from `file` and `required`, so a help
+ * "(safetensors, ONNX or JSON; required)" from `file` and `required`, so a help
  * text never states either itself.
  * Values are "--name value" or "--name=value"; a repeated option keeps the
  * last value. Numbers are checked against [lo, hi] when they are parsed and
@@ -81,7 +81,7 @@ typedef enum {
     CLI_FILE_MODEL_OUT, /* a model written by its name (cli_model_write) */
     CLI_FILE_CHECKPOINT /* a training checkpoint (cr_checkpoint_*: safetensors) */
 } cli_file_kind;
-/* "safetensors or ONNX", ...; NULL for CLI_FILE_NONE. */
+/* "safetensors, ONNX or JSON", ...; NULL for CLI_FILE_NONE. */
 const char *cli_file_text(cli_file_kind kind);
 
 typedef struct cli_opt {
@@ -151,6 +151,8 @@ int cli_parse_dtype(const char *opt, const char *s, cr_dtype *out);
 int cli_load_model(const char *path, cr_model *model);
 /* 1 when an output path names an ONNX file (ends in .onnx, any case). */
 int cli_out_is_onnx(const char *path);
+/* 1 when path ends in .json (any case): cli_model_write writes a JSON model. */
+int cli_out_is_json(const char *path);
 /* Writes a model by its output name: ONNX for a .onnx path (cr_onnx_write: the
    network and standardisation, not model->extra), chainrule safetensors
    (cr_model_save_full) for any other name. */

@@ -12,7 +12,9 @@ static const char *const help =
     "                        --method fgsm|pgd --eps E[,E2,...] [options] [--out ADV.npy] [--png ADV.png]\n\n"
     "Adversarial examples from the input gradient of the cross-entropy, computed on the logits\n"
     "through the fused softmax + cross-entropy. Untargeted attacks raise the loss of the true\n"
-    "label (the model's own prediction without labels); --target C lowers the loss of class C.\n\n"
+    "label (the model's own prediction without labels); --target C lowers the loss of class C.\n"
+    "A regressor (the squared-error head): the attacks raise J = 1/2 |o - t|^2 with the targets\n"
+    "t of --targets T.npy [N, K] (required: at t = o(x) the gradient is zero).\n\n"
     "options:\n";
 
 static double now_s(void) {
@@ -25,7 +27,7 @@ static double now_s(void) {
 
 /* The command's options. */
 typedef struct {
-    const char *threads, *out, *method_s, *norm_s, *eps_s, *target_s, *clip_s, *png;
+    const char *threads, *out, *method_s, *norm_s, *eps_s, *target_s, *clip_s, *png, *targets_s;
     long steps, batch, grid, cols, scale;
     double step_size;
     uint64_t seed;
@@ -40,6 +42,8 @@ typedef struct {
     double eps[MAX_EPS];
     size_t n_eps;
     cli_input in;
+    int regress;                     /* the squared-error head: J = ½‖o − t‖² with the targets treg */
+    void *treg;                      /* n x k regression targets, or NULL */
     int64_t *labels, *target, *pred; /* n each; target NULL when untargeted */
     void *xadv;                      /* n x d, the last eps's adversarial examples */
     const char *label_kind;
@@ -78,7 +82,14 @@ static int load_run(attack_run *r) {
     int rc;
     if ((rc = cli_input_load(&a->me, NULL, a->png, &r->in))) return rc;
     cli_input *in = &r->in;
-    if ((rc = cli_require_plain("attack", a->me.model, in->net))) return rc;
+    const int regress = r->regress = in->net->head == CR_HEAD_SQUARED_ERROR;
+    if (regress && a->target_s)
+        return cli_error("attack: %s is a regressor (squared-error head): it has no class to "
+                         "target; the attack raises its squared error", a->me.model);
+    if (!regress && a->targets_s)
+        return cli_error("attack: --targets is for regressors (squared-error head); %s is a "
+                         "classifier: give --labels", a->me.model);
+    if (!regress && (rc = cli_require_plain("attack", a->me.model, in->net))) return rc;
     r->o.lo = in->lo;
     r->o.hi = in->hi;
     if (a->clip_s) {
@@ -93,7 +104,14 @@ static int load_run(attack_run *r) {
     r->xadv = malloc(n * in->d * es);
     if (!r->labels || !r->pred || !r->xadv) return cli_error("attack: out of memory");
     r->label_kind = "true labels";
-    if (in->labels) {
+    if (regress && a->targets_s) { /* J = ½‖o − t‖² with the given targets */
+        if ((rc = cli_load_regression_targets(a->targets_s, n, in->first, n, in->k, in->net->dtype, &r->treg)))
+            return rc;
+        r->label_kind = "the given targets";
+    } else if (regress) { /* t = o(x) would start at J's minimum, where ∂J/∂x = 0 */
+        return cli_error("attack: %s is a regressor: the attack raises J = ½‖o − t‖²; give the "
+                         "targets with --targets T.npy [N, %zu]", a->me.model, in->k);
+    } else if (in->labels) {
         memcpy(r->labels, in->labels, n * sizeof(int64_t));
     } else {
         if ((rc = cli_predict(in, in->x, n, r->labels))) return rc;
@@ -132,8 +150,8 @@ static void print_start(const attack_run *r) {
                o->step_size > 0 ? "the given size" : "2.5 eps / steps",
                o->random_start ? ", random start" : "");
     if (r->n_eps > 1)
-        printf("  %8s %10s%s %12s %12s %12s %9s\n", "eps", "accuracy", r->target ? " hit target" : "",
-               "mean J", "pred dJ", "real dJ", "seconds");
+        printf("  %8s %10s%s %12s %12s %12s %9s\n", "eps", r->regress ? "" : "accuracy",
+               r->target ? " hit target" : "", "mean J", "pred dJ", "real dJ", "seconds");
 }
 
 static void add_stats(cr_attack_stats *tot, const cr_attack_stats *s) {
@@ -163,8 +181,11 @@ static int attack_batches(attack_run *r, cr_attack_stats *tot) {
         const void *xb = (const char *)in->x + i0 * d * es;
         void *ab = (char *)r->xadv + i0 * d * es;
         const int64_t *tg = r->target ? r->target + i0 : NULL;
-        cr_status st = t == CR_F64 ? cr_attack_f64(in->net, m, xb, r->labels + i0, tg, &r->o, ab, &s)
-                                   : cr_attack_f32(in->net, m, xb, r->labels + i0, tg, &r->o, ab, &s);
+        const void *tb = r->regress ? (const char *)r->treg + i0 * in->k * es : NULL;
+        cr_status st = r->regress ? (t == CR_F64 ? cr_attack_regress_f64(in->net, m, xb, tb, &r->o, ab, &s)
+                                                 : cr_attack_regress_f32(in->net, m, xb, tb, &r->o, ab, &s))
+                       : t == CR_F64 ? cr_attack_f64(in->net, m, xb, r->labels + i0, tg, &r->o, ab, &s)
+                                     : cr_attack_f32(in->net, m, xb, r->labels + i0, tg, &r->o, ab, &s);
         if (st != CR_OK) return cli_error("attack: %s", cr_status_string(st));
         if (show)
             printf("  batch %3zu (%4zu examples): mean J %.4f -> %.4f, realised dJ %+.4f, "
@@ -186,19 +207,31 @@ static void print_eps(const attack_run *r, size_t e, const cr_attack_stats *tot,
         char pred_s[32] = "null";
         if (o->method == CR_ATTACK_FGSM && isfinite(tot->pred_dloss / dn))
             snprintf(pred_s, sizeof pred_s, "%.6f", tot->pred_dloss / dn);
-        printf("%s{\"eps\": %g, \"clean_accuracy\": %.6f, \"accuracy\": %.6f, \"hit_target\": %.6f, "
-               "\"loss_clean\": %.6f, \"loss_adv\": %.6f, \"predicted_dloss\": %s, "
-               "\"max_dist\": %.6g, \"seconds\": %.4f}",
-               e ? ", " : "", o->eps, tot->correct_clean / dn, tot->correct_adv / dn,
-               tot->hit_target / dn, tot->loss_clean / dn, tot->loss_adv / dn, pred_s,
-               tot->max_dist, secs);
+        if (r->regress) /* no accuracy: the losses (mean squared error / 2) */
+            printf("%s{\"eps\": %g, \"loss_clean\": %.6f, \"loss_adv\": %.6f, \"predicted_dloss\": %s, "
+                   "\"max_dist\": %.6g, \"seconds\": %.4f}",
+                   e ? ", " : "", o->eps, tot->loss_clean / dn, tot->loss_adv / dn, pred_s, tot->max_dist, secs);
+        else
+            printf("%s{\"eps\": %g, \"clean_accuracy\": %.6f, \"accuracy\": %.6f, \"hit_target\": %.6f, "
+                   "\"loss_clean\": %.6f, \"loss_adv\": %.6f, \"predicted_dloss\": %s, "
+                   "\"max_dist\": %.6g, \"seconds\": %.4f}",
+                   e ? ", " : "", o->eps, tot->correct_clean / dn, tot->correct_adv / dn,
+                   tot->hit_target / dn, tot->loss_clean / dn, tot->loss_adv / dn, pred_s,
+                   tot->max_dist, secs);
     } else if (r->n_eps > 1) {
         char hit[24] = "";
         if (r->target) snprintf(hit, sizeof hit, " %10.2f%%", 100.0 * tot->hit_target / dn);
         char pred_s[24] = "-";
         if (o->method == CR_ATTACK_FGSM) snprintf(pred_s, sizeof pred_s, "%+.4f", tot->pred_dloss / dn);
-        printf("  %8g %9.2f%%%s %12.4f %12s %+12.4f %9.3f\n", o->eps, 100.0 * tot->correct_adv / dn,
-               hit, tot->loss_adv / dn, pred_s, (tot->loss_adv - tot->loss_clean) / dn, secs);
+        char acc_s[24] = "";
+        if (!r->regress) snprintf(acc_s, sizeof acc_s, "%9.2f%%", 100.0 * tot->correct_adv / dn);
+        printf("  %8g %10s%s %12.4f %12s %+12.4f %9.3f\n", o->eps, acc_s, hit, tot->loss_adv / dn,
+               pred_s, (tot->loss_adv - tot->loss_clean) / dn, secs);
+    } else if (r->regress) {
+        printf("  mean J = ½‖o − t‖² %.6g -> %.6g under attack (eps %g); largest |x'-x|_%s = %.4g; "
+               "x' in [%g, %g]; %.3f s\n",
+               tot->loss_clean / dn, tot->loss_adv / dn, o->eps, o->norm == CR_NORM_LINF ? "inf" : "2",
+               tot->max_dist, tot->min_value, tot->max_value, secs);
     } else {
         printf("  clean accuracy %.2f%%, under attack (eps %g) %.2f%%", 100.0 * tot->correct_clean / dn,
                o->eps, 100.0 * tot->correct_adv / dn);
@@ -224,6 +257,9 @@ static int attack_all(attack_run *r) {
         print_eps(r, e, &tot, now_s() - t0);
     }
     if (r->a->json) printf("]}\n");
+    else if (r->n_eps > 1 && r->regress)
+        printf("  clean mean J %.6g; J = ½‖o − t‖² (squared error), pred dJ = first-order %s\n",
+               r->last.loss_clean / (double)r->in.n, dual_norm(&r->o));
     else if (r->n_eps > 1)
         printf("  clean accuracy %.2f%%; J = cross-entropy of the %s, pred dJ = first-order %s\n",
                100.0 * r->last.correct_clean / (double)r->in.n, r->target ? "target" : "label",
@@ -246,10 +282,15 @@ static void png_triple(const attack_run *r, size_t i, int64_t clean, float *tx, 
         dl[j] = xa[j] - xo[j];
     }
     const int64_t *labels = r->labels, *pred = r->pred;
-    snprintf(tl[0], 48, "#%zu %s%s", in->first + i, cli_class_name(in, (size_t)labels[i], b1),
-             clean == labels[i] ? "" : " (missed)");
-    snprintf(tl[1], 48, "%s %s", pred[i] == labels[i] ? "still" : "now",
-             cli_class_name(in, (size_t)pred[i], b2));
+    if (r->regress) {
+        snprintf(tl[0], 48, "#%zu", in->first + i);
+        snprintf(tl[1], 48, "adversarial");
+    } else {
+        snprintf(tl[0], 48, "#%zu %s%s", in->first + i, cli_class_name(in, (size_t)labels[i], b1),
+                 clean == labels[i] ? "" : " (missed)");
+        snprintf(tl[1], 48, "%s %s", pred[i] == labels[i] ? "still" : "now",
+                 cli_class_name(in, (size_t)pred[i], b2));
+    }
     snprintf(tl[2], 48, "change");
     float pmax = (float)(o->norm == CR_NORM_LINF ? o->eps : 0);
     tiles[0] = (cr_image_tile){xo, in->height, in->width, CR_CMAP_GRAY, (float)o->lo, (float)o->hi, tl[0]};
@@ -275,6 +316,14 @@ static int write_png(attack_run *r) {
     } else {
         for (size_t i = 0; i < g; i++) png_triple(r, i, clean[i], tx + 3 * i * d, tiles + 3 * i, tl + 3 * i);
         char title[600];
+        if (r->regress)
+            snprintf(title, sizeof title,
+                     "%s %s attack on a regressor, eps %g: mean squared error / 2 rises from %.4g to %.4g (%zu inputs)\n"
+                     "each triple: original / adversarial input / change made (red brighter, blue darker%s)",
+                     o->method == CR_ATTACK_FGSM ? "FGSM" : "PGD", o->norm == CR_NORM_LINF ? "L-inf" : "L2",
+                     o->eps, r->last.loss_clean / (double)n, r->last.loss_adv / (double)n, n,
+                     o->norm == CR_NORM_LINF ? "; full color = eps" : "; each scaled to its max");
+        else
         snprintf(title, sizeof title,
                  "%s %s attack, eps %g%s: accuracy of the model drops from %.1f%% to %.1f%% (%zu images)\n"
                  "each triple: original (true class) / adversarial image (what the model now says) /\n"
@@ -326,6 +375,8 @@ int cmd_attack(int argc, char **argv) {
         CLI_DOUBLE("--step-size", &a.step_size, 0, 1e6, "A", "pgd step (default 2.5 eps / steps)"),
         CLI_FLAG("--random-start", &a.random_start, "pgd: start from a uniform random point of the ball"),
         CLI_STR("--target", &a.target_s, "C", "targeted attack toward class C"),
+        CLI_STR("--targets", &a.targets_s, "T.npy",
+                "a regressor's targets [N, K] (float; required for a regressor)"),
         CLI_STR("--clip", &a.clip_s, "LO,HI", "valid input range (default the data's: [0,1] for images)"),
         CLI_U64("--seed", &a.seed, "N", "random start seed (default 1)"),
         CLI_LONG("--batch", &a.batch, 1, 1000000, "B",
@@ -358,6 +409,7 @@ int cmd_attack(int argc, char **argv) {
     free(r.target);
     free(r.pred);
     free(r.xadv);
+    free(r.treg);
     cli_input_free(&r.in);
     return rc;
 }

@@ -10,12 +10,13 @@ static const char *const help =
     "usage: chainrule attribute --model MODEL (--data SPEC | --inputs X.npy [--labels Y.npy])\n"
     "                           --method METHOD --out ATTR.npy [--png ATTR.png] [options]\n\n"
     "Attribution maps [N, D] of the score f of one class per example, with respect to the raw\n"
-    "input.\n\n"
+    "input. A regressor (the squared-error head): f is one output o_k (--output K; o_0 when it\n"
+    "has one output), the same methods.\n\n"
     "options:\n";
 
 /* The command's options. */
 typedef struct {
-    const char *threads, *out, *method_s, *target_s, *class_s, *of, *rule, *baseline_s, *png;
+    const char *threads, *out, *method_s, *target_s, *class_s, *output_s, *of, *rule, *baseline_s, *png;
     long steps, max_steps, samples, cols, scale, grid;
     double tol, noise_frac;
     uint64_t seed;
@@ -29,7 +30,9 @@ typedef struct {
     cr_attr_options o;
     cli_input in;
     int64_t *pred, *cls; /* n each: the predicted class, the class explained */
-    const char *what;    /* which class is explained, in words */
+    int regress;         /* the squared-error head: f = o_K */
+    const char *what;    /* which class (output) is explained, in words */
+    char what_buf[48];
     void *attr, *base;   /* n x d maps; the baseline (d) or NULL */
     double *score, *score_b, *gap;
     size_t *used;
@@ -72,7 +75,13 @@ static int choose_classes(attr_run *r) {
     const cli_input *in = &r->in;
     const size_t n = in->n;
     long v;
-    if (a->class_s) {
+    if (r->regress) {
+        v = 0;
+        if (a->output_s && !cli_parse_long("--output", a->output_s, 0, (long)in->k - 1, &v)) return CLI_USAGE;
+        for (size_t i = 0; i < n; i++) r->cls[i] = v;
+        snprintf(r->what_buf, sizeof r->what_buf, "output o_%ld", v);
+        r->what = r->what_buf;
+    } else if (a->class_s) {
         if (!cli_parse_long("--class", a->class_s, 0, (long)in->k - 1, &v)) return CLI_USAGE;
         for (size_t i = 0; i < n; i++) r->cls[i] = v;
         r->what = "the given class";
@@ -117,7 +126,19 @@ static int compute(attr_run *r) {
     int rc;
     if ((rc = cli_input_load(&a->me, NULL, a->png, &r->in))) return rc;
     cli_input *in = &r->in;
-    if ((rc = cli_require_plain("attribute", a->me.model, in->net))) return rc;
+    /* a regressor: f = o_K, one output of the network (no class, no probability) */
+    const int regress = r->regress = in->net->head == CR_HEAD_SQUARED_ERROR;
+    if (regress && (r->o.of_probs || a->target_s || a->class_s))
+        return cli_error("attribute: %s is a regressor (squared-error head): it has no %s; "
+                         "choose the output with --output K", a->me.model,
+                         r->o.of_probs ? "probabilities (--of probs)" : "classes (--target, --class)");
+    if (!regress && a->output_s)
+        return cli_error("attribute: --output is for regressors; %s is a classifier: choose the "
+                         "class with --class C or --target label|pred", a->me.model);
+    if (regress && !a->output_s && in->k > 1)
+        return cli_error("attribute: %s is a regressor with %zu outputs: choose the one to explain "
+                         "with --output K (0..%zu)", a->me.model, in->k, in->k - 1);
+    if (!regress && (rc = cli_require_plain("attribute", a->me.model, in->net))) return rc;
     const cr_dtype t = in->net->dtype;
     const size_t n = in->n, d = in->d, es = cr_dtype_size(t);
     r->o.noise = a->noise_frac * (in->hi - in->lo);
@@ -156,7 +177,7 @@ static void print_summary(const attr_run *r) {
         }
     if (a->json) {
         printf("{\"method\": \"%s\", \"examples\": %zu, \"of\": \"%s\", \"target\": \"%s\"",
-               cr_attr_method_name(o->method), n, o->of_probs ? "probs" : "logits", r->what);
+               cr_attr_method_name(o->method), n, r->regress ? "output" : o->of_probs ? "probs" : "logits", r->what);
         if (ig)
             printf(", \"steps\": %zu, \"rule\": \"%s\", \"max_gap\": %.6g, \"mean_gap\": %.6g, "
                    "\"max_steps_used\": %zu",
@@ -165,20 +186,28 @@ static void print_summary(const attr_run *r) {
         printf(", \"out\": \"%s\", \"png\": \"%s\"}\n", a->out ? a->out : "", a->png ? a->png : "");
         return;
     }
-    printf("attribute: %s of the %s of %s, %zu examples\n", cr_attr_method_name(o->method),
-           o->of_probs ? "probability" : "logit", r->what, n);
+    if (r->regress)
+        printf("attribute: %s of the regressor's %s, %zu examples\n", cr_attr_method_name(o->method),
+               r->what, n);
+    else
+        printf("attribute: %s of the %s of %s, %zu examples\n", cr_attr_method_name(o->method),
+               o->of_probs ? "probability" : "logit", r->what, n);
     size_t show = n < 10 ? n : 10;
-    printf("  %7s %-9s %-9s %-9s %10s", "example", "label", "predicted", "explained", "f(x)");
+    if (r->regress) printf("  %7s %10s", "example", "f(x)=o_k");
+    else printf("  %7s %-9s %-9s %-9s %10s", "example", "label", "predicted", "explained", "f(x)");
     if (ig) printf(" %10s %10s %10s %6s", "f(x)-f(b)", "sum attr", "gap", "steps");
     printf("\n");
     for (size_t i = 0; i < show; i++) {
         char b1[24], b2[24], b3[24];
         double sum = 0;
         for (size_t j = 0; j < d; j++) sum += cli_get(t, r->attr, i * d + j);
-        printf("  %7zu %-9s %-9s %-9s %10.4f", in->first + i,
-               in->labels ? cli_class_name(in, (size_t)in->labels[i], b1) : "-",
-               cli_class_name(in, (size_t)r->pred[i], b2), cli_class_name(in, (size_t)r->cls[i], b3),
-               r->score[i]);
+        if (r->regress)
+            printf("  %7zu %10.4f", in->first + i, r->score[i]);
+        else
+            printf("  %7zu %-9s %-9s %-9s %10.4f", in->first + i,
+                   in->labels ? cli_class_name(in, (size_t)in->labels[i], b1) : "-",
+                   cli_class_name(in, (size_t)r->pred[i], b2), cli_class_name(in, (size_t)r->cls[i], b3),
+                   r->score[i]);
         if (ig) printf(" %10.4f %10.4f %10.2e %6zu", r->score[i] - r->score_b[i], sum, r->gap[i], r->used[i]);
         printf("\n");
     }
@@ -199,9 +228,10 @@ static void png_title(const attr_run *r, int signed_map, char *title, size_t siz
                         : o->method == CR_ATTR_IG           ? "integrated gradients"
                                                             : "smoothgrad";
     snprintf(title, size,
-             "%s of the %s of %s. left: input with its true class; right: map, predicted class\n"
+             "%s of the %s%s. left: input%s; right: map, %s\n"
              "%s",
-             mname, o->of_probs ? "probability" : "logit", r->what,
+             mname, r->regress ? "" : o->of_probs ? "probability of " : "logit of ", r->what,
+             r->regress ? "" : " with its true class", r->regress ? "the output's value" : "predicted class",
              signed_map ? "red: raising this pixel raises the score, blue: lowers it, white: "
                           "no effect (each map scaled to its own max)"
                         : "bright: pixels the score is most sensitive to (each map scaled to "
@@ -228,12 +258,15 @@ static int write_png(const attr_run *r) {
             tiles_x[i * d + j] = (float)cli_get(t, in->x, i * d + j);
             tiles_a[i * d + j] = (float)cli_get(t, r->attr, i * d + j);
         }
-        if (in->labels)
+        if (in->labels && !r->regress)
             snprintf(labels[2 * i], 48, "#%zu %s", in->first + i, cli_class_name(in, (size_t)in->labels[i], b1));
         else
             snprintf(labels[2 * i], 48, "#%zu", in->first + i);
-        snprintf(labels[2 * i + 1], 48, "%s %s", in->labels && r->pred[i] != in->labels[i] ? "wrong:" : "pred",
-                 cli_class_name(in, (size_t)r->pred[i], b2));
+        if (r->regress)
+            snprintf(labels[2 * i + 1], 48, "o_%lld = %.4g", (long long)r->cls[i], r->score[i]);
+        else
+            snprintf(labels[2 * i + 1], 48, "%s %s", in->labels && r->pred[i] != in->labels[i] ? "wrong:" : "pred",
+                     cli_class_name(in, (size_t)r->pred[i], b2));
         tiles[2 * i] = (cr_image_tile){tiles_x + i * d, in->height, in->width, CR_CMAP_GRAY,
                                        (float)in->lo, (float)in->hi, labels[2 * i]};
         tiles[2 * i + 1] = (cr_image_tile){tiles_a + i * d, in->height, in->width,
@@ -271,6 +304,7 @@ int cmd_attribute(int argc, char **argv) {
                 "class to explain: the true label (default when labels are known)\n"
                 "or the predicted class"),
         CLI_STR("--class", &a.class_s, "C", "explain class C for every example"),
+        CLI_STR("--output", &a.output_s, "K", "a regressor: explain output o_K (default 0 when it has one output)"),
         CLI_STR("--of", &a.of, "logits|probs", "f = the class logit (default) or its softmax probability"),
         CLI_FLAG("--abs", &a.absolute, "absolute values (saliency, smoothgrad)"),
         CLI_LONG("--steps", &a.steps, 1, 1000000, "S", "integrated gradients: path steps (default 50)"),
