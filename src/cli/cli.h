@@ -2,7 +2,7 @@
  * The chainrule command line: shared helpers for the subcommands.
  * The library returns errors; this layer decides what to print. Every error
  * is one line on stderr, "chainrule: <file>: <problem>", and an exit status:
- * 0 success, 1 a check or run failed, 2 bad usage or bad input.
+ * 0 success, 1 a check or run failed (also out of memory), 2 bad usage or bad input.
  */
 #ifndef CR_CLI_H
 #define CR_CLI_H
@@ -23,7 +23,10 @@ typedef struct {
     int (*run)(int argc, char **argv);
 } cli_command;
 
-/* Prints "chainrule: " + message + newline to stderr; returns CLI_USAGE. */
+/* Prints "chainrule: " + message + newline to stderr; returns CLI_USAGE. A
+   message saying "out of memory" (the CLI's, the library's status string, an io
+   error's) makes the command's exit status 1 instead (cli_exit_status): the run
+   failed, the input was not bad. */
 int cli_error(const char *fmt, ...)
 #if defined(__GNUC__)
     __attribute__((format(printf, 1, 2)))
@@ -31,6 +34,9 @@ int cli_error(const char *fmt, ...)
     ;
 /* Prints an io-layer error; returns CLI_USAGE. */
 int cli_io_error(const cr_error *err);
+/* A command's status as the process exits with it: CLI_FAIL for CLI_USAGE after an
+   out-of-memory error, else rc. */
+int cli_exit_status(int rc);
 
 /* ------------------------------------------------------------ option tables */
 /*

@@ -10,15 +10,20 @@
 #include "cli.h"
 #include "cli_input.h"
 
+static int out_of_memory; /* an error said "out of memory" (cli_exit_status) */
+
 int cli_error(const char *fmt, ...) {
+    char buf[2048];
     va_list ap;
     va_start(ap, fmt);
-    fputs("chainrule: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    vsnprintf(buf, sizeof buf, fmt, ap);
     va_end(ap);
+    fprintf(stderr, "chainrule: %s\n", buf);
+    if (strstr(buf, "out of memory")) out_of_memory = 1;
     return CLI_USAGE;
 }
+
+int cli_exit_status(int rc) { return rc == CLI_USAGE && out_of_memory ? CLI_FAIL : rc; }
 
 int cli_io_error(const cr_error *err) { return cli_error("%s", err->msg); }
 

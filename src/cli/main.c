@@ -33,7 +33,8 @@ static void usage(FILE *out) {
         fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
     fprintf(out, "  %-10s %s\n", "help", "this text");
     fprintf(out, "\nchainrule --list-activations: the activations, one a line (name, ONNX form)\n");
-    fprintf(out, "\nexit status: 0 success, 1 a check or run failed, 2 bad usage or bad input\n");
+    fprintf(out, "\nexit status: 0 success, 1 a check or run failed (also out of memory), 2 bad usage\n"
+                 "or bad input\n");
 }
 
 /* CHAINRULE_ISA: the kernel set the library will use (chainrule.h); a name it
@@ -62,7 +63,7 @@ int main(int argc, char **argv) {
             for (size_t i = 0; i < n_commands; i++)
                 if (!strcmp(argv[2], commands[i].name)) {
                     char *help_argv[] = {argv[2], "--help", NULL};
-                    return commands[i].run(2, help_argv);
+                    return cli_exit_status(commands[i].run(2, help_argv));
                 }
             return cli_error("help: unknown command '%s'", argv[2]);
         }
@@ -87,7 +88,7 @@ int main(int argc, char **argv) {
         return CLI_OK;
     }
     for (size_t i = 0; i < n_commands; i++)
-        if (!strcmp(name, commands[i].name)) return commands[i].run(argc - 1, argv + 1);
+        if (!strcmp(name, commands[i].name)) return cli_exit_status(commands[i].run(argc - 1, argv + 1));
     cli_error("unknown command '%s' (chainrule help lists them)", name);
     return CLI_USAGE;
 }
