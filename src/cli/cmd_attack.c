@@ -27,7 +27,7 @@ static double now_s(void) {
 
 /* The command's options. */
 typedef struct {
-    const char *threads, *out, *method_s, *norm_s, *eps_s, *target_s, *clip_s, *png, *targets_s;
+    const char *threads, *out, *method_s, *norm_s, *eps_s, *target_s, *clip_s, *png, *targets_s, *curve;
     long steps, batch, grid, cols, scale;
     double step_size;
     uint64_t seed;
@@ -48,6 +48,7 @@ typedef struct {
     void *xadv;                      /* n x d, the last eps's adversarial examples */
     const char *label_kind;
     cr_attack_stats last;            /* the last eps's totals */
+    double acc[MAX_EPS], loss[MAX_EPS]; /* per eps: accuracy under attack, mean J (--png-curve) */
 } attack_run;
 
 /* --method, --norm, --eps and the pgd options into r->o and r->eps. */
@@ -254,6 +255,8 @@ static int attack_all(attack_run *r) {
         int rc = attack_batches(r, &tot);
         if (rc) return rc;
         r->last = tot;
+        r->acc[e] = 100.0 * (double)tot.correct_adv / (double)r->in.n;
+        r->loss[e] = tot.loss_adv / (double)r->in.n;
         print_eps(r, e, &tot, now_s() - t0);
     }
     if (r->a->json) printf("]}\n");
@@ -342,6 +345,44 @@ static int write_png(attack_run *r) {
     return rc;
 }
 
+/* --png-curve: accuracy under attack (a classifier) and the mean attack loss against eps. */
+static int write_curve(const attack_run *r) {
+    const attack_args *a = r->a;
+    const double dn = (double)r->in.n, clean = 100.0 * (double)r->last.correct_clean / dn;
+    double eps[MAX_EPS + 1], acc[MAX_EPS + 1], loss[MAX_EPS + 1];
+    size_t m = 0;
+    if (r->eps[0] > 0) /* eps = 0: the clean model */
+        eps[m] = 0, acc[m] = clean, loss[m++] = r->last.loss_clean / dn;
+    for (size_t e = 0; e < r->n_eps; e++) eps[m] = r->eps[e], acc[m] = r->acc[e], loss[m++] = r->loss[e];
+    const char *meth = r->o.method == CR_ATTACK_FGSM ? "FGSM" : "PGD",
+               *norm = r->o.norm == CR_NORM_LINF ? "L-inf" : "L2";
+    char name[64], xl[64];
+    snprintf(name, sizeof name, "%s %s%s", meth, norm, r->target ? " targeted" : "");
+    snprintf(xl, sizeof xl, "eps (%s radius)", norm);
+    cr_plot_series sa = {name, eps, acc, m}, sl = {name, eps, loss, m};
+    cr_plot_panel pn[2] = {
+        {"accuracy under attack (%)", xl, "accuracy %", &sa, 1, 0, 0, 0, 100, 0, 0},
+        {r->regress ? "mean J = 1/2 |o - t|^2" : r->target ? "mean cross-entropy of the target" : "mean cross-entropy of the label",
+         xl, "mean J", &sl, 1, 0, 0, 0, 0, 0, 0}};
+    char title[512];
+    const char *base = strrchr(a->me.model, '/');
+    if (r->regress)
+        snprintf(title, sizeof title, "%s %s attack on %.60s: the squared error against eps\n%zu examples of %.60s",
+                 meth, norm, base ? base + 1 : a->me.model, r->in.n, r->in.source);
+    else
+        snprintf(title, sizeof title, "%s %s attack on %.60s: robust accuracy against eps\n%zu examples of %.60s, clean accuracy %.2f%%",
+                 meth, norm, base ? base + 1 : a->me.model, r->in.n, r->in.source, clean);
+    cr_image img;
+    cr_error err;
+    int rc = cr_plot_panels(r->regress ? pn + 1 : pn, r->regress ? 1 : 2, title, &img, &err) ||
+                     cr_image_write_png(a->curve, &img, &err)
+                 ? cli_io_error(&err)
+                 : CLI_OK;
+    cr_image_free(&img);
+    if (rc == CLI_OK && !a->json) printf("  curve -> %s\n", a->curve);
+    return rc;
+}
+
 /* --out, then --png. */
 static int write_outputs(attack_run *r) {
     const attack_args *a = r->a;
@@ -352,6 +393,7 @@ static int write_outputs(attack_run *r) {
         if ((rc = cli_write_real_npy(a->out, in->net->dtype, in->height ? 3 : 2, shape, r->xadv))) return rc;
         if (!a->json) printf("  adversarial examples (eps %g) -> %s\n", r->o.eps, a->out);
     }
+    if (a->curve && (rc = write_curve(r))) return rc;
     return a->png ? write_png(r) : CLI_OK;
 }
 
@@ -386,6 +428,9 @@ int cmd_attack(int argc, char **argv) {
         CLI_STR("--png", &a.png, "FILE",
                 "picture: original, adversarial and perturbation of --grid examples\n"
                 "(image inputs only)"),
+        CLI_STR("--png-curve", &a.curve, "FILE",
+                "chart: accuracy under attack (and the mean attack loss) against eps,\n"
+                "one point per --eps value and eps = 0"),
         CLI_LONG("--grid", &a.grid, 1, 100000, "N", "examples in the picture (default 12)"),
         CLI_LONG("--cols", &a.cols, 1, 1000, "C", "examples per row of the picture (default 3)"),
         CLI_LONG("--scale", &a.scale, 1, 64, "S", "pixels per input pixel in the picture (default 4)"),
