@@ -133,14 +133,14 @@ int cmd_eval(int argc, char **argv) {
     size_t k = net->dims[net->n_layers];
     /* evaluation runs in float32 */
     const int regress = net->head == CR_HEAD_SQUARED_ERROR;
+    if (regress && png) {
+        cli_error("eval: --png draws a classifier's confusion matrix; %s is a regressor", me.model);
+        goto done;
+    }
     cli_say_output("eval", net);
     if (regress && (me.examples.labels || me.examples.data || !targets)) {
         cli_error("eval: %s is a regressor (squared-error head): give --inputs X.npy and --targets "
                   "T.npy [N, %zu]", me.model, k);
-        goto done;
-    }
-    if (regress && png) {
-        cli_error("eval: --png draws a classifier's confusion matrix; %s is a regressor", me.model);
         goto done;
     }
     if (!regress && targets) {

@@ -33,7 +33,7 @@ static const char *const train_help =
 typedef struct {
     const char *data, *test, *val, *layers, *activation, *init, *epochs, *batch, *optimizer,
         *lr, *momentum, *beta1, *beta2, *eps, *weight_decay, *schedule, *step_epochs, *gamma,
-        *lr_min, *seed, *threads, *out, *resume, *stop_after, *log;
+        *lr_min, *seed, *threads, *out, *resume, *stop_after, *log, *plot;
     int standardize, json, quiet;
     cli_data_opts dopt;
 } train_args;
@@ -168,10 +168,15 @@ typedef struct {
     cr_train_stats stats;
     double total_time;
     long run_epochs;
+    /* --plot: this run's curves, one row per epoch: epoch, train loss, train acc, val loss,
+       val acc, test loss, test acc (NaN where a set is not evaluated) */
+    double (*hist)[7];
+    size_t n_hist, cap_hist;
 } train_run;
 
 static void run_free(train_run *r) {
     if (r->logf) fclose(r->logf);
+    free(r->hist);
     cr_train_ws_free(r->ws);
     cr_optim_free(r->opt);
     cr_dataset_free(&r->all);
@@ -513,6 +518,53 @@ static void run_report_epoch(const train_run *r, double secs) {
     }
 }
 
+/* --plot: the epoch's row of the history, and the chart redrawn (so that it is there
+   after every epoch, also when the run is stopped): loss and accuracy against the epoch. */
+static int run_plot_epoch(train_run *r) {
+    if (r->n_hist == r->cap_hist) {
+        size_t cap = r->cap_hist ? 2 * r->cap_hist : 64;
+        double(*h)[7] = realloc(r->hist, cap * sizeof *h);
+        if (!h) return cli_error("train: out of memory");
+        r->hist = h, r->cap_hist = cap;
+    }
+    double *row = r->hist[r->n_hist++];
+    const eval_result *v = &r->last_val, *te = &r->last_test;
+    row[0] = (double)r->ck.epoch;
+    row[1] = r->stats.loss_sum / (double)r->stats.seen;
+    row[2] = 100.0 * (double)r->stats.correct / (double)r->stats.seen;
+    row[3] = v->have ? v->loss : NAN, row[4] = v->have ? 100.0 * v->acc : NAN;
+    row[5] = te->have ? te->loss : NAN, row[6] = te->have ? 100.0 * te->acc : NAN;
+    const size_t n = r->n_hist;
+    double *col = malloc(7 * n * sizeof *col);
+    if (!col) return cli_error("train: out of memory");
+    for (size_t c = 0; c < 7; c++)
+        for (size_t i = 0; i < n; i++) col[c * n + i] = r->hist[i][c];
+    static const char *const names[3] = {"training (running mean)", "validation", "test"};
+    cr_plot_series loss[3], acc[3];
+    size_t nl = 0;
+    for (int k = 0; k < 3; k++) {
+        if (k && isnan(col[(size_t)(1 + 2 * k) * n + n - 1])) continue; /* a set not evaluated */
+        loss[nl] = (cr_plot_series){names[k], col, col + (size_t)(1 + 2 * k) * n, n};
+        acc[nl++] = (cr_plot_series){names[k], col, col + (size_t)(2 + 2 * k) * n, n};
+    }
+    const double x0 = col[0] - 1 < 0 ? 0 : col[0] - 1, x1 = col[n - 1] > x0 + 1 ? col[n - 1] : x0 + 1;
+    cr_plot_panel pn[2] = {{"loss (cross-entropy)", "epoch", "mean loss", loss, nl, x0, x1, 0, 0, 1, 0},
+                           {"accuracy (%)", "epoch", "accuracy %", acc, nl, x0, x1, 0, 0, 1, 1}};
+    char title[512];
+    const char *base = strrchr(r->t.out, '/');
+    snprintf(title, sizeof title, "training %.80s: loss and accuracy per epoch\n%s, lr %g, batch %ld%s",
+             base ? base + 1 : r->t.out, cr_optimizer_name(r->ck.cfg.kind), r->ck.cfg.lr, r->ck.batch,
+             r->t.resume ? " (this run's epochs)" : "");
+    cr_image img;
+    cr_error err;
+    int rc = cr_plot_panels(pn, 2, title, &img, &err) || cr_image_write_png(r->t.plot, &img, &err)
+                 ? cli_io_error(&err)
+                 : CLI_OK;
+    cr_image_free(&img);
+    free(col);
+    return rc;
+}
+
 /* The epochs: each trained, evaluated, checkpointed and reported. */
 static int run_epochs(train_run *r) {
     cr_checkpoint *ck = &r->ck;
@@ -531,6 +583,7 @@ static int run_epochs(train_run *r) {
             return cli_error("train: evaluation failed"), CLI_FAIL;
         if ((rc = run_checkpoint(r))) return rc;
         run_report_epoch(r, secs);
+        if (r->t.plot && (rc = run_plot_epoch(r))) return rc;
     }
     return CLI_OK;
 }
@@ -627,6 +680,9 @@ int cmd_train(int argc, char **argv) {
                 "--epochs may raise the total"),
         CLI_STR("--stop-after", &tp->stop_after, "N", "stop after N epochs of this invocation (as if interrupted)"),
         CLI_STR("--log", &tp->log, "PATH", "append one JSON object per epoch (JSON lines)"),
+        CLI_STR("--plot", &tp->plot, "FILE",
+                "chart of the loss and the accuracy per epoch (training, and\n"
+                "validation/test when evaluated), redrawn after every epoch"),
         CLI_FLAG("--json", &tp->json, "print a JSON summary at the end instead of the text one"),
         CLI_FLAG("--quiet", &tp->quiet, "no per-epoch lines"),
         CLI_END,
