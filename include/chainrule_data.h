@@ -208,6 +208,10 @@ typedef struct {
        Non-finite values are drawn magenta. */
     float lo, hi;
     const char *label; /* text above the tile, or NULL */
+    /* 0 or 1: one value per pixel through cmap; 3: a colour image, values holding the
+       planes R, G, B (3 x height x width, as a [C, H, W] tensor), each mapped from
+       [lo, hi] (or the min and max over the three planes) onto 0..255; cmap unused. */
+    size_t channels;
 } cr_image_tile;
 
 typedef struct {

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The charts (src/io/plot.c) through the commands that draw them: eval --png
 # (the confusion matrix as a heatmap), attack --png-curve (accuracy against
-# eps), train --plot (loss and accuracy per epoch). Each PNG is decoded here
+# eps), train --plot (loss and accuracy per epoch); and the gradient pictures
+# of grad --png and jacobian --png on colour images [N, 3, H, W]. Each PNG is decoded here
 # (zlib + the PNG filters, no imaging library) and checked: its size, its
 # colours where the data puts them (a model that is always right has dark
 # diagonal cells and white off-diagonal ones; a planted wrong label darkens
@@ -113,6 +114,43 @@ W, H, rows = png.read("train.png")
 assert W == 850, W
 assert png.count(rows, (0, 114, 178)) > 100 and png.count(rows, (230, 159, 0)) > 100  # training, test
 PY
+
+# ---- grad --png and jacobian --png on colour images [N, 3, H, W]: the input drawn in colour
+/usr/bin/python3 -c "
+import numpy as np
+x = np.zeros((3, 3, 6, 6), np.float32)
+x[:, 0, :3, :] = 1      # top half red
+x[:, 1, 3:, :] = 1      # bottom half green
+x[:, 2, :, 3:] = 1      # right half blue
+np.save('cx.npy', x); np.save('cy.npy', np.array([0, 1, 2]))"
+"$CR" init --layers 108,5,3 --seed 2 --out c.safetensors >/dev/null
+expect 0 "grad --png, colour" -- "$CR" grad --model c.safetensors --inputs cx.npy --labels cy.npy --out cg.npy --png cgrad.png
+expect 0 "jacobian --png, colour" -- "$CR" jacobian --model c.safetensors --inputs cx.npy --out cj.npy --png cjac.png
+/usr/bin/python3 - <<'PY' && ok || bad "grad/jacobian --png: the colour input is not drawn in its colours, or the maps are missing"
+import sys; sys.path.insert(0, ".")
+import png
+for path, tiles_per_row in (("cgrad.png", 6), ("cjac.png", 4)):
+    W, H, rows = png.read(path)
+    # the first tile: below the title and its label; find its top-left as the first red pixel
+    red = [(x, y) for y in range(H) for x in range(W) if png.px(rows, x, y) == (255, 0, 0)]
+    assert red, f"{path}: no pure red (the top-left quarter of the input)"
+    x0, y0 = min(p[0] for p in red), min(p[1] for p in red)
+    s = 4 if path == "cgrad.png" else 3     # pixels per input pixel
+    want = {(0, 0): (255, 0, 0), (5, 0): (255, 0, 255), (0, 5): (0, 255, 0), (5, 5): (0, 255, 255)}
+    for (c, r), rgb in want.items():
+        got = png.px(rows, x0 + c * s + 1, y0 + r * s + 1)
+        assert got == rgb, f"{path}: input pixel ({r},{c}) is {got}, want {rgb}"
+    # the maps: diverging colours (neither grey nor the input's) right of the input
+    maps = sum(1 for y in range(y0, y0 + 6 * s) for x in range(x0 + 6 * s + 4, W)
+               if png.px(rows, x, y) not in ((255, 255, 255), (0, 0, 0)) and len(set(png.px(rows, x, y))) > 1)
+    assert maps > 6 * 6 * s * s, f"{path}: only {maps} map pixels"
+PY
+expect 2 "grad --png --wrt params" -- "$CR" grad --model c.safetensors --inputs cx.npy --labels cy.npy --wrt params --out g.safetensors --png no.png
+one_line_error "--png draws input gradients" "grad --png --wrt params"
+no_file no.png "grad --png --wrt params"
+expect 2 "jacobian --png on non-images" -- "$CR" jacobian --model m.safetensors --inputs x.npy --out j.npy --png no.png
+one_line_error "a picture needs image inputs" "jacobian --png on non-images"
+no_file no.png "jacobian --png on non-images"
 
 # ---- refusals: one line, nothing written
 expect 2 "eval --png into a missing folder" -- "$CR" eval --model m.safetensors --inputs x.npy --labels y.npy --png nodir/c.png

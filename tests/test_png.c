@@ -182,9 +182,9 @@ static void test_grid(void **state) {
     attr[1] = -2.0f;  /* blue */
     attr[2] = -0.5f;
     cr_image_tile tiles[3] = {
-        {input, 28, 28, CR_CMAP_GRAY, 0.0f, 1.0f, "T:3 P:5"},
-        {attr, 28, 28, CR_CMAP_DIVERGING, 0.0f, 0.0f, "grad"},
-        {heat, 28, 28, CR_CMAP_HOT, 0.0f, 0.0f, NULL},
+        {input, 28, 28, CR_CMAP_GRAY, 0.0f, 1.0f, "T:3 P:5", 0},
+        {attr, 28, 28, CR_CMAP_DIVERGING, 0.0f, 0.0f, "grad", 0},
+        {heat, 28, 28, CR_CMAP_HOT, 0.0f, 0.0f, NULL, 0},
     };
     cr_grid_options opt = {2, 2, 3, 1};
     cr_image img;
@@ -241,8 +241,8 @@ static void test_grid(void **state) {
 
     /* a label wider than its tile widens every cell */
     float tiny[4] = {0, 1, 2, 3};
-    cr_image_tile t2[2] = {{tiny, 2, 2, CR_CMAP_GRAY, 0, 0, "ABCDEF"},
-                           {tiny, 2, 2, CR_CMAP_HOT, 0, 0, "x"}};
+    cr_image_tile t2[2] = {{tiny, 2, 2, CR_CMAP_GRAY, 0, 0, "ABCDEF", 0},
+                           {tiny, 2, 2, CR_CMAP_HOT, 0, 0, "x", 0}};
     assert_int_equal(cr_image_grid(t2, 2, NULL, &img, &err), 0); /* scale 4, pad 4 */
     assert_int_equal(img.width, 2 * 35 + 3 * 4);
     assert_int_equal(img.height, 9 + 8 + 2 * 4);

@@ -206,6 +206,10 @@ static int load_npy(const cli_examples_opts *o, size_t a, size_t b, cli_examples
     if (arr.ndim == 3) {
         ex->height = arr.shape[1];
         ex->width = arr.shape[2];
+    } else if (arr.ndim == 4 && (arr.shape[1] == 1 || arr.shape[1] == 3)) { /* [N, C, H, W] */
+        ex->height = arr.shape[2];
+        ex->width = arr.shape[3];
+        ex->channels = arr.shape[1];
     } else if (d == 784) {
         ex->height = ex->width = 28;
     }
@@ -279,6 +283,7 @@ int cli_input_data(cli_input *in, const cli_examples_opts *o) {
     in->labels = ex.labels;
     in->height = ex.height;
     in->width = ex.width;
+    in->channels = ex.channels;
     in->lo = ex.lo;
     in->hi = ex.hi;
     in->first = ex.first;
@@ -293,7 +298,7 @@ int cli_input_load(const cli_model_examples *me, const char *dtype_opt, const ch
     int rc = cli_input_model_head(me->model, dtype_opt, me->head, in);
     if (!rc) rc = cli_input_data(in, &me->examples);
     if (!rc && png && (!in->height || !in->width))
-        rc = cli_error("%s: a picture needs image inputs ([N, H, W], a dataset of images, or 784 "
+        rc = cli_error("%s: a picture needs image inputs ([N, H, W], [N, C, H, W] with C = 1 or 3, a dataset of images, or 784 "
                        "features), but %s has %zu features per example",
                        png, in->source, in->d);
     if (rc) cli_input_free(in);
@@ -328,6 +333,11 @@ int cli_predict(const cli_input *in, const void *x, size_t n, int64_t *pred) {
     }
     cr_tape_free(tape);
     return CLI_OK;
+}
+
+void cli_sum_channels(float *v, size_t channels, size_t hw) {
+    for (size_t c = 1; c < channels; c++)
+        for (size_t j = 0; j < hw; j++) v[j] += v[c * hw + j];
 }
 
 int cli_write_grid_png(const char *path, const cr_image_tile *tiles, size_t n_tiles,

@@ -35,6 +35,7 @@ typedef struct {
     int64_t *labels;      /* n class labels (argmax of y), or NULL; owned */
     size_t first, total;  /* index of the first chosen example; examples in the source */
     size_t height, width; /* image shape, or 0 */
+    size_t channels;      /* 3: colour images [N, 3, H, W] (planes R, G, B); else 0 or 1 */
     double lo, hi;        /* range of the data (images: 0, 1) */
     int fashion;          /* Fashion-MNIST class names apply */
     const char *source;   /* the file or spec they came from (borrowed from the options) */
@@ -78,6 +79,7 @@ typedef struct {
     void *x;              /* n x d raw inputs in net->dtype, owned */
     int64_t *labels;      /* n labels, or NULL */
     size_t height, width; /* image shape, or 0 */
+    size_t channels;      /* 3: colour images [N, 3, H, W]; else 0 or 1 */
     double lo, hi;        /* range of the data (images: 0, 1) */
     size_t first;         /* index of the first selected example */
     int fashion;          /* Fashion-MNIST class names apply */
@@ -100,6 +102,10 @@ void cli_input_free(cli_input *in);
 const char *cli_class_name(const cli_input *in, size_t c, char *buf);
 /* argmax of the logits of each input row (n). */
 int cli_predict(const cli_input *in, const void *x, size_t n, int64_t *pred);
+
+/* A colour map of hw pixels in channels planes (3: R, G, B) becomes one plane, their sum,
+   in v's first hw values (a map per pixel, e.g. an attribution); channels <= 1: unchanged. */
+void cli_sum_channels(float *v, size_t channels, size_t hw);
 
 /* A grid of tiles with a title (lines separated by '\n') above it, written as PNG. */
 int cli_write_grid_png(const char *path, const cr_image_tile *tiles, size_t n_tiles,

@@ -296,9 +296,10 @@ static void png_triple(const attack_run *r, size_t i, int64_t clean, float *tx, 
     }
     snprintf(tl[2], 48, "change");
     float pmax = (float)(o->norm == CR_NORM_LINF ? o->eps : 0);
-    tiles[0] = (cr_image_tile){xo, in->height, in->width, CR_CMAP_GRAY, (float)o->lo, (float)o->hi, tl[0]};
-    tiles[1] = (cr_image_tile){xa, in->height, in->width, CR_CMAP_GRAY, (float)o->lo, (float)o->hi, tl[1]};
-    tiles[2] = (cr_image_tile){dl, in->height, in->width, CR_CMAP_DIVERGING, pmax > 0 ? -pmax : 0, pmax, tl[2]};
+    cli_sum_channels(dl, in->channels, in->height * in->width); /* a colour image: the change summed */
+    tiles[0] = (cr_image_tile){xo, in->height, in->width, CR_CMAP_GRAY, (float)o->lo, (float)o->hi, tl[0], in->channels};
+    tiles[1] = (cr_image_tile){xa, in->height, in->width, CR_CMAP_GRAY, (float)o->lo, (float)o->hi, tl[1], in->channels};
+    tiles[2] = (cr_image_tile){dl, in->height, in->width, CR_CMAP_DIVERGING, pmax > 0 ? -pmax : 0, pmax, tl[2], 0};
 }
 
 /* --png: original, adversarial and change of the first --grid examples. */

@@ -267,11 +267,12 @@ static int write_png(const attr_run *r) {
         else
             snprintf(labels[2 * i + 1], 48, "%s %s", in->labels && r->pred[i] != in->labels[i] ? "wrong:" : "pred",
                      cli_class_name(in, (size_t)r->pred[i], b2));
+        cli_sum_channels(tiles_a + i * d, in->channels, in->height * in->width); /* colour: summed */
         tiles[2 * i] = (cr_image_tile){tiles_x + i * d, in->height, in->width, CR_CMAP_GRAY,
-                                       (float)in->lo, (float)in->hi, labels[2 * i]};
+                                       (float)in->lo, (float)in->hi, labels[2 * i], in->channels};
         tiles[2 * i + 1] = (cr_image_tile){tiles_a + i * d, in->height, in->width,
                                            signed_map ? CR_CMAP_DIVERGING : CR_CMAP_HOT, 0, 0,
-                                           labels[2 * i + 1]};
+                                           labels[2 * i + 1], 0};
     }
     if (rc == CLI_OK) {
         char title[512];

@@ -64,8 +64,41 @@ static int has_ext(const char *path, const char *ext) {
     return n > e && !strcmp(path + n - e, ext);
 }
 
+/* --png: each input beside its map dJ/dx (a colour image's channels summed), the first 16
+   examples, two per row pair. */
+static int grad_png(const char *png, const cli_examples *ex, cr_dtype t, const void *g, int regress) {
+    const size_t n = ex->n < 16 ? ex->n : 16, d = ex->d, hw = ex->height * ex->width;
+    const size_t side = ex->height > ex->width ? ex->height : ex->width;
+    float *v = malloc(2 * n * d * sizeof *v);
+    cr_image_tile *tiles = calloc(2 * n, sizeof *tiles);
+    char (*lab)[48] = calloc(2 * n, sizeof *lab);
+    int rc = CLI_OK;
+    if (!v || !tiles || !lab) rc = cli_error("%s: out of memory", png);
+    for (size_t i = 0; rc == CLI_OK && i < n; i++) {
+        float *xi = v + 2 * i * d, *gi = xi + d;
+        for (size_t j = 0; j < d; j++) xi[j] = (float)cli_get(t, ex->x, i * d + j), gi[j] = (float)cli_get(t, g, i * d + j);
+        cli_sum_channels(gi, ex->channels, hw);
+        if (ex->labels) snprintf(lab[2 * i], 48, "#%zu class %lld", ex->first + i, (long long)ex->labels[i]);
+        else snprintf(lab[2 * i], 48, "#%zu", ex->first + i);
+        snprintf(lab[2 * i + 1], 48, "dJ/dx");
+        tiles[2 * i] = (cr_image_tile){xi, ex->height, ex->width, CR_CMAP_GRAY, (float)ex->lo, (float)ex->hi, lab[2 * i], ex->channels};
+        tiles[2 * i + 1] = (cr_image_tile){gi, ex->height, ex->width, CR_CMAP_DIVERGING, 0, 0, lab[2 * i + 1], 0};
+    }
+    char title[400];
+    snprintf(title, sizeof title,
+             "dJ/dx: the gradient of the loss of each example (%s) with respect to its input\n"
+             "red: raising the pixel raises the loss, blue: lowers it, white: no effect%s\n"
+             "(each map scaled to its own largest absolute value)",
+             regress ? "squared error" : "cross-entropy of its label",
+             ex->channels == 3 ? " (R, G and B summed)" : "");
+    if (rc == CLI_OK)
+        rc = cli_write_grid_png(png, tiles, 2 * n, 8, side >= 112 ? 1 : side >= 56 ? 2 : 4, title);
+    free(v), free(tiles), free(lab);
+    return rc;
+}
+
 int cmd_grad(int argc, char **argv) {
-    const char *out = NULL, *wrt = "input", *threads = NULL, *targets = NULL;
+    const char *out = NULL, *wrt = "input", *threads = NULL, *targets = NULL, *png = NULL;
     int json = 0;
     cli_model_examples me;
     cli_model_examples_table(&me);
@@ -75,6 +108,9 @@ int cmd_grad(int argc, char **argv) {
         CLI_STR("--wrt", &wrt, "input|params", "what to differentiate with respect to (default input)"),
         CLI_STR("--targets", &targets, "T.npy", "regression targets [N, K] (float) for the squared-error head"),
         CLI_FLAG("--json", &json, "print a JSON summary instead of text"),
+        CLI_STR("--png", &png, "FILE",
+                "picture: the first 16 inputs, each beside its map dJ/dx\n"
+                "(--wrt input; image inputs: [N, H, W], [N, C, H, W], 784 features)"),
         CLI_THREADS(&threads),
         CLI_END,
     };
@@ -113,6 +149,13 @@ int cmd_grad(int argc, char **argv) {
     }
     if ((rc = cli_examples_load(&me.examples, d, k, net->dtype, &ex)))
         goto done;
+    if (png && (want_params || !ex.height)) {
+        rc = want_params ? cli_error("grad: --png draws input gradients (--wrt input)")
+                         : cli_error("%s: a picture needs image inputs ([N, H, W], [N, C, H, W] with C = 1 "
+                                     "or 3, a dataset of images, or 784 features), but %s has %zu "
+                                     "features per example", png, ex.source, d);
+        goto done;
+    }
     if (regress && !targets) {
         rc = cli_error("grad: the squared-error loss needs targets: give --targets T.npy [N, %zu]", k);
         goto done;
@@ -176,6 +219,7 @@ int cmd_grad(int argc, char **argv) {
     } else {
         size_t shape[2] = {n, d};
         rc = cli_write_real_npy(out, net->dtype, 2, shape, result);
+        if (rc == CLI_OK && png) rc = grad_png(png, &ex, net->dtype, result, regress);
     }
     if (rc == CLI_OK) {
         if (json)

@@ -20,9 +20,51 @@ static double now_s(void) {
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
+/* --png: for each of the first 8 inputs a row: the input, then its K maps d f_k / d x (a
+   colour image's channels summed; at most 16 maps). */
+static int jacobian_png(const char *png, const cli_input *in, const void *jac, int probs) {
+    const size_t n = in->n < 8 ? in->n : 8, d = in->d, k = in->k < 16 ? in->k : 16;
+    const size_t hw = in->height * in->width, side = in->height > in->width ? in->height : in->width;
+    float *v = malloc(n * (1 + k) * d * sizeof *v);
+    cr_image_tile *tiles = calloc(n * (1 + k), sizeof *tiles);
+    char (*lab)[48] = calloc(n * (1 + k), sizeof *lab);
+    int rc = CLI_OK;
+    if (!v || !tiles || !lab) rc = cli_error("%s: out of memory", png);
+    const cr_dtype t = in->net->dtype;
+    for (size_t i = 0; rc == CLI_OK && i < n; i++) {
+        char b[24];
+        float *xi = v + i * (1 + k) * d;
+        for (size_t j = 0; j < d; j++) xi[j] = (float)cli_get(t, in->x, i * d + j);
+        if (in->labels) snprintf(lab[i * (1 + k)], 48, "#%zu %s", in->first + i, cli_class_name(in, (size_t)in->labels[i], b));
+        else snprintf(lab[i * (1 + k)], 48, "#%zu", in->first + i);
+        tiles[i * (1 + k)] = (cr_image_tile){xi, in->height, in->width, CR_CMAP_GRAY, (float)in->lo, (float)in->hi,
+                                             lab[i * (1 + k)], in->channels};
+        for (size_t c = 0; c < k; c++) {
+            float *m = xi + (1 + c) * d;
+            for (size_t j = 0; j < d; j++) m[j] = (float)cli_get(t, jac, (i * in->k + c) * d + j);
+            cli_sum_channels(m, in->channels, hw);
+            snprintf(lab[i * (1 + k) + 1 + c], 48, "%s", in->net->head == CR_HEAD_SQUARED_ERROR
+                                                              ? (snprintf(b, sizeof b, "o%zu", c), b)
+                                                              : cli_class_name(in, c, b));
+            tiles[i * (1 + k) + 1 + c] = (cr_image_tile){m, in->height, in->width, CR_CMAP_DIVERGING, 0, 0,
+                                                         lab[i * (1 + k) + 1 + c], 0};
+        }
+    }
+    char title[400];
+    snprintf(title, sizeof title,
+             "Jacobian rows: for each input (left), the gradient of each %s with respect to it%s\n"
+             "red: raising the pixel raises it, blue: lowers it, white: no effect%s\n"
+             "(each map scaled to its own largest absolute value)",
+             probs ? "class probability" : in->net->head == CR_HEAD_SQUARED_ERROR ? "output" : "logit",
+             k < in->k ? " (the first 16)" : "", in->channels == 3 ? " (R, G and B summed)" : "");
+    if (rc == CLI_OK) rc = cli_write_grid_png(png, tiles, n * (1 + k), 1 + k, side >= 112 ? 1 : side >= 56 ? 2 : 3, title);
+    free(v), free(tiles), free(lab);
+    return rc;
+}
+
 int cmd_jacobian(int argc, char **argv) {
     const char *threads = NULL, *out = NULL, *of = NULL, *mode_s = "auto",
-               *dtype = NULL;
+               *dtype = NULL, *png = NULL;
     int json = 0;
     cli_model_examples me;
     cli_model_examples_table(&me);
@@ -42,6 +84,9 @@ int cmd_jacobian(int argc, char **argv) {
                 "workers the examples are split over (default: the number of\n"
                 "cores); each calls the BLAS single-threaded"),
         CLI_FLAG("--json", &json, "a JSON summary on stdout"),
+        CLI_STR("--png", &png, "FILE",
+                "picture: the first 8 inputs, each followed by its K maps\n"
+                "d f_k / d x (image inputs only)"),
         CLI_END,
     };
     int rc;
@@ -54,7 +99,7 @@ int cmd_jacobian(int argc, char **argv) {
         return cli_error("jacobian: --mode: '%s' is not auto, rev, fwd or closed", mode_s);
 
     cli_input in;
-    if ((rc = cli_input_load(&me, dtype, NULL, &in))) return rc;
+    if ((rc = cli_input_load(&me, dtype, png, &in))) return rc;
     if (in.net->head == CR_HEAD_SQUARED_ERROR) { /* a regressor: of its outputs */
         if (of && probs) {
             cli_input_free(&in);
@@ -87,6 +132,7 @@ int cmd_jacobian(int argc, char **argv) {
     }
     size_t shape[3] = {n, k, d};
     rc = cli_write_real_npy(out, in.net->dtype, 3, shape, jac);
+    if (!rc && png) rc = jacobian_png(png, &in, jac, probs);
     if (!rc) {
         if (json)
             printf("{\"examples\": %zu, \"outputs\": %zu, \"inputs\": %zu, \"of\": \"%s\", "
@@ -99,6 +145,7 @@ int cmd_jacobian(int argc, char **argv) {
                    n, probs ? "probs" : cr_net_is_plain_classifier(in.net) ? "logits" : "outputs", k, d, cr_jac_mode_name(used),
                    mode == CR_JAC_AUTO ? " (auto)" : "", cr_dtype_name(in.net->dtype),
                    secs * 1e3, secs * 1e6 / (double)n, out);
+        if (png && !json) printf("picture -> %s\n", png);
     }
     free(jac);
     cli_input_free(&in);

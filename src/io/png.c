@@ -268,7 +268,7 @@ static void tile_range(const cr_image_tile *t, float *lo, float *hi) {
         *hi = t->hi;
         return;
     }
-    size_t n = t->height * t->width;
+    size_t n = t->height * t->width * (t->channels == 3 ? 3 : 1);
     float mn = INFINITY, mx = -INFINITY, ma = 0.0f;
     for (size_t i = 0; i < n; i++) {
         float v = t->values[i];
@@ -284,6 +284,7 @@ static void tile_range(const cr_image_tile *t, float *lo, float *hi) {
     case CR_CMAP_GRAY:
     default: *lo = mn, *hi = mx; break;
     }
+    if (t->channels == 3) *lo = mn, *hi = mx; /* a colour image: its own range */
 }
 
 /* a + b and a * b with overflow checks, chained through *ok */
@@ -313,6 +314,8 @@ int cr_image_grid(const cr_image_tile *tiles, size_t n_tiles, const cr_grid_opti
         const cr_image_tile *t = &tiles[i];
         if (!t->values || t->width == 0 || t->height == 0)
             return cr_error_set(err, "image grid: tile %zu is empty", i);
+        if (t->channels > 1 && t->channels != 3)
+            return cr_error_set(err, "image grid: tile %zu has %zu channels (1 or 3)", i, t->channels);
         if (t->width > CR_PNG_MAX_SIDE || t->height > CR_PNG_MAX_SIDE)
             return cr_error_set(err, "image grid: tile %zu is too large", i);
         size_t w = mul_ok(t->width, scale, &ok), h = mul_ok(t->height, scale, &ok);
@@ -355,7 +358,21 @@ int cr_image_grid(const cr_image_tile *tiles, size_t n_tiles, const cr_grid_opti
                 else
                     u = t->cmap == CR_CMAP_DIVERGING ? 0.5f : (v > lo ? 1.0f : 0.0f);
                 uint8_t rgb[3];
-                cr_colormap_rgb(t->cmap, u, rgb);
+                if (t->channels == 3) { /* planes R, G, B mapped linearly, NaN magenta */
+                    const size_t hw = t->height * t->width;
+                    for (int ch = 0; ch < 3; ch++) {
+                        float w = t->values[(size_t)ch * hw + r * t->width + c];
+                        float q = span > 0.0f && isfinite(span) ? (w - lo) / span : 0.5f;
+                        if (!isfinite(w)) {
+                            rgb[0] = 255, rgb[1] = 0, rgb[2] = 255;
+                            break;
+                        }
+                        q = q < 0 ? 0 : q > 1 ? 1 : q;
+                        rgb[ch] = (uint8_t)lrintf(q * 255.0f);
+                    }
+                } else {
+                    cr_colormap_rgb(t->cmap, u, rgb);
+                }
                 for (size_t sy = 0; sy < scale; sy++) {
                     uint8_t *o = out->rgb + ((gy + r * scale + sy) * W + gx + c * scale) * 3;
                     for (size_t sx = 0; sx < scale; sx++, o += 3) o[0] = rgb[0], o[1] = rgb[1], o[2] = rgb[2];
