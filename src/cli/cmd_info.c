@@ -129,17 +129,15 @@ static void print_json(const char *path, cr_model_file_kind kind, const cr_model
 int cmd_info(int argc, char **argv) {
     const char *model = NULL;
     int json = 0;
-    /* the model may be given bare: chainrule info MODEL */
-    char *args[64];
+    /* the model may be given bare: chainrule info MODEL (an argument that is no
+       option and no option's value gets "--model" before it) */
+    if (argc > 16) return cli_error("info: too many arguments (see chainrule info --help)");
+    char *args[2 * 16 + 1];
     int n = 0;
-    for (int i = 0; i < argc && n < 63; i++) {
-        if (i >= 1 && argv[i][0] != '-' && strcmp(argv[i - 1], "--model") != 0) {
-            args[n++] = "--model";
-            if (n == 63) break;
-        }
+    for (int i = 0; i < argc; i++) {
+        if (i >= 1 && argv[i][0] != '-' && strcmp(argv[i - 1], "--model") != 0) args[n++] = "--model";
         args[n++] = argv[i];
     }
-    if (argc > 62) return cli_error("info: too many arguments");
     args[n] = NULL;
     const cli_opt opts[] = {
         CLI_MODEL(&model, 1, "the model (also the first argument, without --model)"),
