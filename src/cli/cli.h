@@ -217,5 +217,6 @@ int cmd_jvp(int argc, char **argv);
 int cmd_attribute(int argc, char **argv);
 int cmd_attack(int argc, char **argv);
 int cmd_certify(int argc, char **argv);
+int cmd_info(int argc, char **argv);
 
 #endif

@@ -8,7 +8,7 @@
 
 static const cli_command commands[] = {
     {"explain", "derive dJ/dx for a network and prove it numerically four ways", cmd_explain},
-    {"init", "write a randomly initialised model (safetensors)", cmd_init},
+    {"init", "write a randomly initialised model (safetensors, ONNX or JSON by its name)", cmd_init},
     {"convert", "models between safetensors and ONNX; PyTorch state dicts in", cmd_convert},
     {"grad", "dJ/dx per example, or the parameter gradients, of a model on data", cmd_grad},
     {"gradcheck", "finite-difference check of every gradient, layer by layer", cmd_gradcheck},
@@ -19,6 +19,7 @@ static const cli_command commands[] = {
     {"jvp", "directional derivative J v of the outputs (forward mode)", cmd_jvp},
     {"attribute", "attribution maps: saliency, input x gradient, integrated gradients, smoothgrad", cmd_attribute},
     {"attack", "FGSM / PGD adversarial examples, robust accuracy against eps", cmd_attack},
+    {"info", "what chainrule reads from a model file: layers, links, head, parameters", cmd_info},
     {"certify", "proofs over regions: VNN-COMP verdicts, certified accuracy against eps", cmd_certify},
 };
 static const size_t n_commands = sizeof commands / sizeof commands[0];
