@@ -21,6 +21,7 @@ path (an installed copy: ldconfig's cache, LD_LIBRARY_PATH).
 """
 import ctypes
 import os
+import sys
 from ctypes import POINTER, Structure, byref, c_char, c_char_p, c_double, c_int, c_size_t
 from ctypes import c_uint64, c_void_p
 
@@ -99,18 +100,45 @@ class _CheckOptions(Structure):
 
 
 # ------------------------------------------------------------------ loading the libraries
+_HERE = os.path.dirname(os.path.abspath(__file__))
+
+
 def library_paths():
-    """The (core, io) library paths or names this module loads."""
+    """The (core, io) library paths or names this module loads: CHAINRULE_LIBRARY (a
+    path or a folder), else the copies installed with this package (pip install), else
+    a development build tree (../../build next to python/chainrule), else the names
+    for the dynamic loader (an installed libchainrule.so.0)."""
     env = os.environ.get("CHAINRULE_LIBRARY")
     if env:
         core = os.path.join(env, "libchainrule.so.0") if os.path.isdir(env) else env
     else:
-        here = os.path.dirname(os.path.abspath(__file__))
-        dev = os.path.join(here, "..", "..", "build", "libchainrule.so.0")
-        core = os.path.normpath(dev) if os.path.exists(dev) else "libchainrule.so.0"
+        core = "libchainrule.so.0"
+        for folder in (_HERE, os.path.join(_HERE, "..", "..", "build")):
+            if os.path.exists(os.path.join(folder, "libchainrule.so.0")):
+                core = os.path.normpath(os.path.join(folder, "libchainrule.so.0"))
+                break
     folder = os.path.dirname(core)
     io = os.path.join(folder, "libchainrule_io.so.0") if folder else "libchainrule_io.so.0"
     return core, io
+
+
+def cli_path():
+    """The command-line program this module runs for train, eval and explain:
+    CHAINRULE_CLI, else the one installed with this package (pip install), else the
+    one beside the library (a build tree), else `chainrule` on the PATH."""
+    env = os.environ.get("CHAINRULE_CLI")
+    if env:
+        return env
+    for p in (os.path.join(_HERE, "bin", "chainrule"),
+              os.path.join(os.path.dirname(library_paths()[0]) or ".", "chainrule")):
+        if os.path.isfile(p) and os.access(p, os.X_OK):
+            return p
+    import shutil
+    found = shutil.which("chainrule")
+    if found is None or os.path.dirname(os.path.abspath(found)) == os.path.dirname(sys.executable):
+        # a pip-installed `chainrule` script runs this module: not the program itself
+        raise Error("the chainrule program is not found: set CHAINRULE_CLI to its path")
+    return found
 
 
 def _load_libraries():
