@@ -186,6 +186,11 @@ static int load_dataset(const cli_examples_opts *o, size_t a, size_t b, cli_exam
     }
     ex->height = ds.height;
     ex->width = ds.width;
+    if (ds.height && ds.width && ds.height * ds.width == ex->d) {
+        ex->shape.ndim = 2;
+        ex->shape.dims[0] = ds.height;
+        ex->shape.dims[1] = ds.width;
+    }
     ex->fashion = !strncmp(o->data, "fashion-mnist", 13);
     ex->source = o->data;
     rc = CLI_OK;
@@ -216,6 +221,9 @@ static int load_npy(const cli_examples_opts *o, size_t a, size_t b, cli_examples
         cr_array_free(&arr);
         return CLI_USAGE;
     }
+    ex->shape.single = arr.ndim == 1;
+    ex->shape.ndim = arr.ndim == 1 ? 1 : arr.ndim - 1;
+    for (int i = 0; i < ex->shape.ndim; i++) ex->shape.dims[i] = arr.ndim == 1 ? d : arr.shape[i + 1];
     if (arr.ndim == 3) {
         ex->height = arr.shape[1];
         ex->width = arr.shape[2];
@@ -250,6 +258,18 @@ static int load_npy(const cli_examples_opts *o, size_t a, size_t b, cli_examples
         if (!set_labels(ex)) return cli_error("%s: out of memory", o->labels);
     }
     return CLI_OK;
+}
+
+int cli_shape_result(const cli_shape *s, size_t n, size_t d, size_t k, size_t *out) {
+    int nd = 0;
+    const int whole = s->ndim > 0 && 1 + (k > 0) + s->ndim <= CR_ARRAY_MAX_DIMS;
+    if (!(s->single && n == 1)) out[nd++] = n;
+    if (k) out[nd++] = k;
+    if (whole)
+        for (int i = 0; i < s->ndim; i++) out[nd++] = s->dims[i];
+    else
+        out[nd++] = d;
+    return nd;
 }
 
 int cli_examples_load(const cli_examples_opts *o, size_t d, size_t k, cr_dtype dtype,
@@ -297,6 +317,7 @@ int cli_input_data(cli_input *in, const cli_examples_opts *o) {
     in->first = ex.first;
     in->fashion = ex.fashion;
     in->source = ex.source;
+    in->shape = ex.shape;
     free(ex.y);
     return CLI_OK;
 }

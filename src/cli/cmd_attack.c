@@ -231,8 +231,8 @@ int cmd_attack(int argc, char **argv) {
                100.0 * last.correct_clean / (double)n, target ? "target" : "label", dual);
 
     if (out) {
-        size_t shape[3] = {n, in.height ? in.height : d, in.width};
-        if ((rc = cli_write_real_npy(out, t, in.height ? 3 : 2, shape, xadv))) goto done;
+        size_t shape[CR_ARRAY_MAX_DIMS]; /* --inputs' shape */
+        if ((rc = cli_write_real_npy(out, t, cli_shape_result(&in.shape, n, d, 0, shape), shape, xadv))) goto done;
         if (!json) printf("  adversarial examples (eps %g) -> %s\n", o.eps, out);
     }
     if (png) {

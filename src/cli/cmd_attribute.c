@@ -155,8 +155,8 @@ int cmd_attribute(int argc, char **argv) {
     }
     int ig = o.method == CR_ATTR_IG;
     if (out) {
-        size_t shape[3] = {n, in.height ? in.height : d, in.width};
-        if ((rc = cli_write_real_npy(out, t, in.height ? 3 : 2, shape, attr))) goto done;
+        size_t shape[CR_ARRAY_MAX_DIMS]; /* --inputs' shape */
+        if ((rc = cli_write_real_npy(out, t, cli_shape_result(&in.shape, n, d, 0, shape), shape, attr))) goto done;
     }
     double max_gap = 0, sum_gap = 0;
     size_t max_used = 0;

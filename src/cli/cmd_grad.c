@@ -174,8 +174,8 @@ int cmd_grad(int argc, char **argv) {
             rc = cli_io_error(&err);
         cr_safetensors_free(&gm.extra);
     } else {
-        size_t shape[2] = {n, d};
-        rc = cli_write_real_npy(out, net->dtype, 2, shape, result);
+        size_t shape[CR_ARRAY_MAX_DIMS]; /* --inputs' shape */
+        rc = cli_write_real_npy(out, net->dtype, cli_shape_result(&ex.shape, n, d, 0, shape), shape, result);
     }
     if (rc == CLI_OK) {
         if (json)

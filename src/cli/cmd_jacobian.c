@@ -85,8 +85,8 @@ int cmd_jacobian(int argc, char **argv) {
         cli_input_free(&in);
         return cli_error("jacobian: %s", cr_status_string(st));
     }
-    size_t shape[3] = {n, k, d};
-    rc = cli_write_real_npy(out, in.net->dtype, 3, shape, jac);
+    size_t shape[CR_ARRAY_MAX_DIMS]; /* [N, K, one input's shape] */
+    rc = cli_write_real_npy(out, in.net->dtype, cli_shape_result(&in.shape, n, d, k, shape), shape, jac);
     if (!rc) {
         if (json)
             printf("{\"examples\": %zu, \"outputs\": %zu, \"inputs\": %zu, \"of\": \"%s\", "
