@@ -39,7 +39,8 @@ int cli_input_model_head(const char *path, const char *dtype_opt, const char *he
 void cli_examples_table(cli_examples_opts *o, cli_opt t[CLI_EXAMPLES_TABLE_SIZE]) {
     const cli_opt tab[CLI_EXAMPLES_TABLE_SIZE] = {
         CLI_STR("--inputs", &o->inputs, "X.npy",
-                "inputs [N, D], [N, H, W] or [D]; uint8 pixels are scaled to [0, 1]"),
+                "inputs [N, ...] with D values per example ([N, D], [N, 1, 28, 28]) or one [D]; uint8\n"
+                "pixels are scaled to [0, 1]; results per input take this shape"),
         CLI_STR("--labels", &o->labels, "y.npy",
                 "labels of --inputs: class indices [N] or one-hot rows [N, K]"),
         CLI_STR("--data", &o->data, "SPEC",

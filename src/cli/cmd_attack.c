@@ -52,7 +52,7 @@ int cmd_attack(int argc, char **argv) {
         CLI_LONG("--batch", &batch_l, 1, 1000000, "B",
                  "examples per batch (default 1000); fgsm prints per batch the\n"
                  "first-order prediction of the loss change beside the realised one"),
-        CLI_STR("--out", &out, "ADV.npy", "the adversarial examples"),
+        CLI_STR("--out", &out, "ADV.npy", "the adversarial examples, in the shape of --inputs"),
         CLI_STR("--png", &png, "FILE",
                 "picture: original, adversarial and perturbation of --grid examples\n"
                 "(image inputs only)"),
