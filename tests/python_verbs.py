@@ -209,6 +209,9 @@ def main():
         assert mt.layers == [784, 8, 2] and summary["epochs"] == 3, summary
         assert mt.predict(Xt).shape == (40, 2)
         checks += 1
+        mi = chainrule.init([5, 4, 3], activation="relu", seed=2, dtype="float64")
+        assert mi.layers == [5, 4, 3] and mi.activations == ["relu"] and mi.dtype == np.float64
+        checks += 1
 
         # refusals: the program's words, as chainrule.Error
         one = os.path.join(tmp, "one.safetensors")

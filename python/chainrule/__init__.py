@@ -13,6 +13,7 @@
     r = m.gradcheck(X, y)                          # r.passed, r.results (chainrule_check.h)
     print(m.explain(X, y))                         # the derivation, as text
     m2, summary = chainrule.train(X, y, layers=[784, 64, 10], epochs=3)
+    m3 = chainrule.init([784, 32, 10], activation="relu", seed=2)  # random weights
 
 X is anything np.asarray takes (NumPy, lists, torch tensors) of floats, [N, ...] with
 D values per example, converted to the model's dtype; results per input come back in
@@ -26,7 +27,7 @@ The libraries are found, in this order, through the environment variable
 CHAINRULE_LIBRARY (the path of libchainrule.so[.0], or the folder holding it;
 libchainrule_io.so.0 is taken from the same folder), the copies installed with this
 package (pip install), the build tree next to this package (../build, for
-development), and the dynamic loader's search path (an installed copy). train and
+development), and the dynamic loader's search path (an installed copy). init, train and
 explain run the command-line program (cli_path()).
 """
 from __future__ import annotations
@@ -41,7 +42,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
-__all__ = ["load", "train", "explain", "Model", "Error", "GradcheckResult", "CheckItem",
+__all__ = ["load", "init", "train", "explain", "Model", "Error", "GradcheckResult", "CheckItem",
            "EvalResult", "AttackCurve", "library_paths", "cli_path"]
 
 ArrayLike = Any  #: anything np.asarray takes: a NumPy array, a list, a torch tensor (__array__)
@@ -847,6 +848,20 @@ def load(path: Union[str, os.PathLike], head: Optional[str] = None) -> Model:
     that would use it (predict's probabilities, input_grad, attack, ...) as the program
     refuses it: load such a regressor with head="squared-error"."""
     return Model(path, head)
+
+
+def init(layers: Sequence[int], activation: Union[str, Sequence[str]] = "sigmoid",
+         seed: int = 1, dtype: str = "float32", out: Optional[Union[str, os.PathLike]] = None
+         ) -> Model:
+    """A network with random weights (the program's `init`): layers D, H, ..., K,
+    activation one name or one per hidden layer, Xavier or He by the activation, zero
+    biases, reproducible from seed; written to out (ONNX for .onnx) when given."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.fspath(out) if out is not None else os.path.join(tmp, "model.safetensors")
+        _run_cli(["init", "--layers", ",".join(str(int(w)) for w in layers), "--activation",
+                  activation if isinstance(activation, str) else ",".join(activation),
+                  "--seed", seed, "--dtype", dtype, "--out", path], "init")
+        return Model(path)
 
 
 def train(X: ArrayLike, y: ArrayLike, layers: Optional[Sequence[int]] = None,
