@@ -9,10 +9,11 @@ jvp, jacobian ([N, K, 1, 28, 28]), attribute (saliency, input-x-gradient, integr
 gradients by the right Riemann sum), attack (FGSM in L-inf and L2, as PyTorch computes
 it), robust_accuracy (the accuracy of PyTorch's model on PyTorch's FGSM examples, per
 eps), eval (mean cross-entropy, accuracy, confusion matrix), save/load (safetensors and
-ONNX give the same predictions), train and explain (the program), gradcheck. Refusals
-are chainrule.Error with the program's words: a one-output softmax head (never
-probabilities of 1.0), attack and attribute on a regressor. The module defines no
-ctypes.Structure (it mirrors no C struct).
+ONNX give the same predictions), train and explain (the program), gradcheck; a
+regressor's attack (raising ½‖o − t‖²) and attribution (of o_0) against autograd too.
+Refusals are chainrule.Error with the program's words: a one-output softmax head (never
+probabilities of 1.0), a regressor's probabilities, target class or missing targets. The
+module defines no ctypes.Structure (it mirrors no C struct).
 
     /usr/bin/python3 tests/python_verbs.py
 (with PYTHONPATH=python and CHAINRULE_LIBRARY=the built library, or from an installed
@@ -226,8 +227,30 @@ def main():
         assert m1.predict(x4, of="outputs").shape == (3, 1)  # the output itself is fine
         reg = chainrule.load(one, head="squared-error")
         assert reg.predict(x4).shape == (3, 1)
-        raises(chainrule.Error, lambda: reg.attack(x4, eps=0.1), "attack does not support this model")
-        raises(chainrule.Error, lambda: reg.attribute(x4, 0), "attribute does not support this model")
+        # a regressor: attack raises ½‖o − t‖² with given targets, attribute explains o_k
+        raises(chainrule.Error, lambda: reg.attack(x4, eps=0.1), "give the targets")
+        raises(chainrule.Error, lambda: reg.attack(x4, np.zeros((3, 1)), target=0), "no class")
+        raises(chainrule.Error, lambda: reg.attribute(x4, of="probs"), "no probabilities")
+        raises(chainrule.Error, lambda: reg.robust_accuracy(x4, np.zeros((3, 1))), "no accuracy")
+        with open(one, "rb") as f:
+            n8 = struct.unpack("<Q", f.read(8))[0]
+            hdr = json.loads(f.read(n8))
+            blob = f.read()
+        t = {k: torch.tensor(np.frombuffer(blob[v["data_offsets"][0]:v["data_offsets"][1]],
+                                           np.float64).reshape(v["shape"]))
+             for k, v in hdr.items() if k != "__metadata__"}
+
+        def out(v):
+            return torch.tanh(v @ t["fc1.weight"].T + t["fc1.bias"]) @ t["fc2.weight"].T + t["fc2.bias"]
+        T = rng.uniform(-1, 1, (3, 1))
+        xt = torch.tensor(x4, requires_grad=True)
+        (gr,) = torch.autograd.grad(0.5 * ((out(xt) - torch.tensor(T)) ** 2).sum(), xt)
+        expect("regressor attack fgsm", reg.attack(x4, T, eps=0.05),
+               torch.clamp(torch.tensor(x4) + 0.05 * torch.sign(gr), 0, 1).numpy(), 1e-15)
+        xt = torch.tensor(x4, requires_grad=True)
+        (go,) = torch.autograd.grad(out(xt)[:, 0].sum(), xt)
+        expect("regressor attribute saliency of o_0", reg.attribute(x4), go.numpy())
+        m1.close()
         raises(chainrule.Error, lambda: m.class_grad(X, 10), "out of range")
         raises(chainrule.Error, lambda: chainrule.train(Xt, yt, activation="nope"), "nope")
         raises(ValueError, lambda: m.attack(X, y, method="deepfool"), "fgsm or pgd")

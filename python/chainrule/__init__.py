@@ -171,6 +171,8 @@ for _s in ("f32", "f64"):
                                  c_int, c_int, _P),
         "attribute": _proto(_core, f"cr_attribute_{_s}", c_int, _P, c_size_t, _P, _P, _P, _P, _P),
         "attack": _proto(_core, f"cr_attack_{_s}", c_int, _P, c_size_t, _P, _P, _P, _P, _P, _P),
+        "attack_regress": _proto(_core, f"cr_attack_regress_{_s}", c_int, _P, c_size_t, _P, _P, _P,
+                                 _P, _P),
     }
 # the verification library (chainrule_check.h) and the bounds (chainrule_certify.h)
 _check_net = _proto(_core, "cr_check_net", c_int, _P, c_size_t, _P, _P, _P, _P)
@@ -637,20 +639,33 @@ class Model:
                   baseline: Optional[ArrayLike] = None, samples: int = 50,
                   noise: float = 0.15, seed: int = 1) -> np.ndarray:
         """Attribution maps, in X's shape, of the score f (the logit, or the probability
-        with of="probs") of classes[n] (one int, [N], or None: the predicted class) by
+        with of="probs") of classes[n] (one int, [N], or None: the predicted class; a
+        regressor's: the output o_k to explain, classes=k, needed when K > 1) by
         method "saliency" (∂f/∂x; |∂f/∂x| with absolute), "input-x-gradient" (x ∘ ∂f/∂x),
         "integrated-gradients" (steps, trapezoid, tol; baseline: one input, default zeros)
         or "smoothgrad" (samples; noise: the sd as a fraction of X's range, as the
-        program's --noise; seed). Classifiers only, as the program's attribute."""
-        self._require_classifier("attribute")
-        probs = self._of(of)
+        program's --noise; seed). Refused as the program refuses: probabilities of a
+        regressor, a classifier with an output activation."""
+        regress = self.head == "squared-error"
+        if regress and of == "probs":
+            raise Error(f"attribute: {self.path} is a regressor (squared-error head): it has no "
+                        "probabilities; choose the output with classes=K")
+        if regress and classes is None and self.output_dim > 1:
+            raise Error(f"attribute: {self.path} is a regressor with {self.output_dim} outputs: "
+                        f"choose the one to explain with classes=K (0..{self.output_dim - 1})")
+        if not regress:
+            self._require_classifier("attribute")
+        probs = False if regress else self._of(of)
         m = c_int()
         if not _attr_method_parse(str(method).encode(), byref(m)):
             raise ValueError("method must be saliency, input-x-gradient, integrated-gradients "
                              f"or smoothgrad, got {method!r}")
         X, shape = self._inputs(X)
         n, d = X.shape
-        c = (self.classify(X) if classes is None else self._classes(classes, n, "classes"))
+        if regress:
+            c = self._classes(0 if classes is None else classes, n, "classes")
+        else:
+            c = self.classify(X) if classes is None else self._classes(classes, n, "classes")
         base = None
         if baseline is not None:
             base = np.ascontiguousarray(np.asarray(baseline, dtype=self.dtype).reshape(-1))
@@ -671,22 +686,39 @@ class Model:
         n = X.shape[0]
         adv = np.empty_like(X)
         with _Struct("cr_attack_stats") as st:
-            _check(_typed[self._s]["attack"](self._net(), n, _ptr(X), _ptr(labels), _ptr(target),
-                                             opt.p, _ptr(adv), st.p), f"cr_attack_{self._s}")
+            if self.head == "squared-error":  # labels: the targets t [N, K]
+                _check(_typed[self._s]["attack_regress"](self._net(), n, _ptr(X), _ptr(labels),
+                                                         opt.p, _ptr(adv), st.p),
+                       f"cr_attack_regress_{self._s}")
+            else:
+                _check(_typed[self._s]["attack"](self._net(), n, _ptr(X), _ptr(labels),
+                                                 _ptr(target), opt.p, _ptr(adv), st.p),
+                       f"cr_attack_{self._s}")
             stats = {f: st.get(f) for f in ("correct_clean", "correct_adv", "hit_target",
                                             "loss_clean", "loss_adv", "max_dist")}
         return adv, stats
 
     def _attack_setup(self, X, y, target, method, norm, steps, step_size, random_start,
                       clip, seed):
-        self._require_classifier("attack")
+        regress = self.head == "squared-error"
+        if regress and target is not None:
+            raise Error(f"attack: {self.path} is a regressor (squared-error head): it has no class "
+                        "to target; the attack raises its squared error")
+        if regress and y is None:
+            raise Error(f"attack: {self.path} is a regressor: the attack raises J = ½‖o − t‖²; give "
+                        f"the targets y [N, {self.output_dim}]")
+        if not regress:
+            self._require_classifier("attack")
         if method not in _ATTACK_METHODS:
             raise ValueError(f"method must be fgsm or pgd, got {method!r}")
         if norm not in _NORMS:
             raise ValueError(f"norm must be linf or l2, got {norm!r}")
         X, shape = self._inputs(X)
         n = X.shape[0]
-        labels = self.classify(X) if y is None else self._labels(y, n)
+        if regress:
+            labels = self._targets(y, n)
+        else:
+            labels = self.classify(X) if y is None else self._labels(y, n)
         tgt = None if target is None else self._classes(target, n, "target")
         lo, hi = (0.0, 1.0) if clip is None else (float(clip[0]), float(clip[1]))
         if not lo < hi:
@@ -705,9 +737,10 @@ class Model:
         default 2.5 eps / steps; random_start) in the eps-ball of norm "linf" or "l2"
         around each x, clipped to clip = (lo, hi). Untargeted: raise the loss of the label
         y[n] (class indices or one-hot rows; None: the model's own prediction); targeted
-        (target: one class or [N]): lower the loss of the target. With return_stats also
-        a dict: correct_clean, correct_adv, hit_target (counts), loss_clean, loss_adv
-        (summed attack losses), max_dist. Classifiers only, as the program's attack."""
+        (target: one class or [N]): lower the loss of the target. A regressor: raise
+        J = ½‖o − t‖² with the targets y [N, K] (required). With return_stats also a dict:
+        correct_clean, correct_adv, hit_target (counts; 0 for a regressor), loss_clean,
+        loss_adv (summed attack losses), max_dist. Refused as the program refuses."""
         X, shape, labels, tgt, opt = self._attack_setup(X, y, target, method, norm, steps,
                                                         step_size, random_start, clip, seed)
         with opt:
@@ -725,6 +758,9 @@ class Model:
         """The accuracy under attack for each radius in eps (the program's
         `attack --eps E1,E2,...`): an AttackCurve with eps, accuracy, clean_accuracy,
         hit_target, loss and the largest ε's x_adv. Options as in attack."""
+        if self.head == "squared-error":
+            raise Error(f"{self.path}: a regressor (squared-error head) has no accuracy: use "
+                        "attack(..., return_stats=True) for its squared error")
         eps = [float(e) for e in np.atleast_1d(np.asarray(eps, dtype=np.float64))]
         if not eps:
             raise ValueError("eps: no value")
