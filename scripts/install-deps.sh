@@ -29,3 +29,6 @@ fi
 bash "$(dirname "$0")/onnxruntime-venv.sh" >/dev/null
 # auto_LiRPA 0.3 from PyPI beside Debian's torch (tests/lirpa_bounds.py's independent bounds), in a venv under build-ci/
 bash "$(dirname "$0")/auto-lirpa-venv.sh" >/dev/null
+# scikit-build-core's wheels from PyPI (pyproject.toml's build backend), under build-ci/, so that
+# tests/python_pip.sh installs the source tree into a fresh venv offline
+bash "$(dirname "$0")/pip-wheels.sh" >/dev/null

@@ -390,8 +390,9 @@ static int write_outputs(attack_run *r) {
     const cli_input *in = &r->in;
     int rc;
     if (a->out) {
-        size_t shape[3] = {in->n, in->height ? in->height : in->d, in->width};
-        if ((rc = cli_write_real_npy(a->out, in->net->dtype, in->height ? 3 : 2, shape, r->xadv))) return rc;
+        size_t shape[CR_ARRAY_MAX_DIMS]; /* --inputs' shape */
+        int nd = cli_shape_result(&in->shape, in->n, in->d, 0, shape);
+        if ((rc = cli_write_real_npy(a->out, in->net->dtype, nd, shape, r->xadv))) return rc;
         if (!a->json) printf("  adversarial examples (eps %g) -> %s\n", r->o.eps, a->out);
     }
     if (a->curve && (rc = write_curve(r))) return rc;
@@ -425,7 +426,7 @@ int cmd_attack(int argc, char **argv) {
         CLI_LONG("--batch", &a.batch, 1, 1000000, "B",
                  "examples per batch (default 1000); fgsm prints per batch the\n"
                  "first-order prediction of the loss change beside the realised one"),
-        CLI_STR("--out", &a.out, "ADV.npy", "the adversarial examples"),
+        CLI_STR("--out", &a.out, "ADV.npy", "the adversarial examples, in the shape of --inputs"),
         CLI_STR("--png", &a.png, "FILE",
                 "picture: original, adversarial and perturbation of --grid examples\n"
                 "(image inputs only)"),

@@ -9,7 +9,7 @@
 static const char *const help =
     "usage: chainrule attribute --model MODEL (--data SPEC | --inputs X.npy [--labels Y.npy])\n"
     "                           --method METHOD --out ATTR.npy [--png ATTR.png] [options]\n\n"
-    "Attribution maps [N, D] of the score f of one class per example, with respect to the raw\n"
+    "Attribution maps (in the inputs' shape) of the score f of one class per example, with respect to the raw\n"
     "input. A regressor (the squared-error head): f is one output o_k (--output K; o_0 when it\n"
     "has one output), the same methods.\n\n"
     "options:\n";
@@ -300,7 +300,7 @@ int cmd_attribute(int argc, char **argv) {
                     "integrated-gradients: (x - b) * average of df/dx on the straight\n"
                     "path from b to x; reports the completeness gap |sum attr - (f(x) - f(b))|\n"
                     "smoothgrad: average of df/dx at x + gaussian noise (--abs: of |df/dx|)"),
-        CLI_STR("--out", &a.out, "ATTR.npy", "the maps [N, D] (or [N, H, W] for images)"),
+        CLI_STR("--out", &a.out, "ATTR.npy", "the maps, in the shape of --inputs"),
         CLI_STR("--target", &a.target_s, "label|pred",
                 "class to explain: the true label (default when labels are known)\n"
                 "or the predicted class"),
@@ -342,8 +342,9 @@ int cmd_attribute(int argc, char **argv) {
     rc = compute(&r);
     if (rc == CLI_OK && a.out) {
         const cli_input *in = &r.in;
-        size_t shape[3] = {in->n, in->height ? in->height : in->d, in->width};
-        rc = cli_write_real_npy(a.out, in->net->dtype, in->height ? 3 : 2, shape, r.attr);
+        size_t shape[CR_ARRAY_MAX_DIMS]; /* --inputs' shape */
+        rc = cli_write_real_npy(a.out, in->net->dtype, cli_shape_result(&in->shape, in->n, in->d, 0, shape), shape,
+                                r.attr);
     }
     if (rc == CLI_OK) print_summary(&r);
     if (rc == CLI_OK && a.png) rc = write_png(&r);
