@@ -32,15 +32,11 @@
  * what `auto` decides from K and D.
  */
 #include "kernels/abt.h"
-#include "core/cache.h"
 #include "core/parallel.h"
 #include "input_util.tmpl.h"
 
 /* Examples per task: closed and rev run (chunk·K)-row gemms, fwd (chunk·D)-row
-   ones; a chunk's scratch stays within a core's L2. The closed and rev sizes were
-   tuned on a Zen 4 core (1 MiB of L2) and are scaled by this CPU's L2 at run time
-   (core/cache.h): the same share of the cache on every CPU. The split never changes
-   a number (tests/test_cache.c). */
+   ones; a chunk's scratch stays within a core's L2. */
 enum { JAC_CLOSED_CHUNK = 128, JAC_REV_ROWS = 1280, JAC_FWD_ROWS = 2048 };
 
 /* One worker's scratch, allocated by its first task. */
@@ -273,9 +269,9 @@ cr_status CR_TYPED(cr_net_input_jacobian_f32, cr_net_input_jacobian_f64)(
     mode = cr_jac_mode_resolve(mode, k, d);
     size_t chunk;
     switch (mode) {
-    case CR_JAC_REV: chunk = cr_cache_scaled(JAC_REV_ROWS, 160, 16 * JAC_REV_ROWS) / k; break;
+    case CR_JAC_REV: chunk = JAC_REV_ROWS / k; break;
     case CR_JAC_FWD: chunk = JAC_FWD_ROWS / d; break;
-    case CR_JAC_CLOSED: chunk = cr_cache_scaled(JAC_CLOSED_CHUNK, 16, 16 * JAC_CLOSED_CHUNK); break;
+    case CR_JAC_CLOSED: chunk = JAC_CLOSED_CHUNK; break;
     default: return CR_ERR_ARG;
     }
     chunk = cr_even_chunk(n, chunk == 0 ? 1 : chunk);
