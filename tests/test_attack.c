@@ -8,7 +8,9 @@
  *   - PGD (both norms, with and without random start) stays inside the eps-ball
  *     and the valid range, and is no weaker than FGSM;
  *   - a targeted attack reaches its target more often than chance;
- *   - eps = 0 changes nothing; float32 runs too.
+ *   - eps = 0 changes nothing; float32 runs too;
+ *   - the statistics in float32 are the in-order scans of x' and of ∂J/∂x, bit for bit,
+ *     signed zeros included.
  */
 #include <math.h>
 #include <setjmp.h>
@@ -200,10 +202,90 @@ static void test_eps_zero_and_f32(void **state) {
     cr_net_free(n32);
 }
 
+/* The statistics in float32 against the in-order scans of the output and of ∂J/∂x
+   (cr_net_input_grad_f32, the same gradient bit for bit): min/max of x' (a zero extremum
+   keeps the sign of the first zero of the scan), the largest distance, and for FGSM L∞
+   ε Σ_i ‖g_i‖₁ and Σ_i g_i·(x'_i − x_i) with each row's sums in float, in order. The data
+   have −0 and +0 in the background, in both orders, and rows that start with −0; PGD with
+   ε = 0 returns them as they are (its first iterate is x), so there the minimum is the
+   −0 of row 0, whose +0 at column 10 comes later but in a lower lane of 8: a lane-wise
+   minimum that kept another zero would show (guard below). */
+static void test_stats_are_the_scans(void **state) {
+    (void)state;
+    cr_net *n32;
+    assert_int_equal(cr_net_convert(net, CR_F32, &n32), CR_OK);
+    float *x = malloc(sizeof(float) * NTEST * D), *a = malloc(sizeof(float) * NTEST * D);
+    float *g = malloc(sizeof(float) * NTEST * D), *y = calloc(NTEST * K, sizeof(float));
+    assert_true(x && a && g && y);
+    for (size_t i = 0; i < NTEST; i++)
+        for (size_t j = 0; j < D; j++) {
+            float v = (float)xte[i * D + j];
+            if ((i + j) % 5 == 0) v = (i + j) % 2 ? -0.0f : 0.0f; /* background zeros */
+            /* row 0: 0.5, then −0 at 5 before +0 at 10 (lanes 5 and 2 of 8) */
+            if (i % 3 == 0 && j == 0) v = i ? -0.0f : 0.5f;
+            x[i * D + j] = v;
+        }
+    cr_onehot_f32(NTEST, K, yte, y);
+    assert_int_equal(cr_net_input_grad_f32(n32, NTEST, x, y, g, NULL), CR_OK);
+    for (int c = 0; c < 3; c++) {
+        /* FGSM L∞, FGSM L2, PGD L2 with ε = 0 (below 0 allowed: −0 is not clipped) */
+        cr_attack_options o = opts(c == 2 ? CR_ATTACK_PGD : CR_ATTACK_FGSM,
+                                   c ? CR_NORM_L2 : CR_NORM_LINF, c == 0 ? 0.1 : c == 1 ? 0.5 : 0);
+        o.lo = c ? -1 : 0;
+        cr_attack_stats s;
+        assert_int_equal(cr_attack_f32(n32, NTEST, x, yte, NULL, &o, a, &s), CR_OK);
+        float mn = INFINITY, mx = -INFINITY;
+        double dist = 0, pred = 0, clip = 0;
+        size_t zero_min_rows = 0;
+        for (size_t i = 0; i < NTEST; i++) {
+            const float *ai = a + i * D, *xi = x + i * D, *gi = g + i * D;
+            float rmn = ai[0], rmx = ai[0], linf = 0, l2 = 0, l1 = 0, gd = 0;
+            for (size_t j = 0; j < D; j++) {
+                float v = ai[j], dv = v - xi[j];
+                rmn = v < rmn ? v : rmn;
+                rmx = v > rmx ? v : rmx;
+                dv = dv < 0 ? -dv : dv;
+                linf = dv > linf ? dv : linf;
+                l2 += dv * dv;
+                l1 += gi[j] < 0 ? -gi[j] : gi[j];
+                gd += gi[j] * (v - xi[j]);
+            }
+            zero_min_rows += rmn == 0;
+            mn = rmn < mn ? rmn : mn;
+            mx = rmx > mx ? rmx : mx;
+            double dd = o.norm == CR_NORM_L2 ? sqrt((double)l2) : (double)linf;
+            dist = dd > dist ? dd : dist;
+            pred += o.eps * (double)l1;
+            clip += (double)gd;
+        }
+        print_message("%s %s eps %g float32: min %g (sign %d), max %g, dist %.9g; %zu rows with "
+                      "a zero minimum\n",
+                      c == 2 ? "PGD" : "FGSM", c ? "L2" : "Linf", o.eps, (double)s.min_value,
+                      signbit(s.min_value) ? 1 : 0, s.max_value, s.max_dist, zero_min_rows);
+        assert_true(s.min_value == mn && !signbit(s.min_value) == !signbit(mn));
+        assert_true(s.max_value == mx && !signbit(s.max_value) == !signbit(mx));
+        assert_true(s.max_dist == dist);
+        if (c == 0) {
+            assert_true(s.pred_dloss == pred);
+            assert_true(s.pred_dloss_clip == clip);
+        }
+        if (c == 2) { /* guard: the zeros decide the minimum, and it is the −0 of row 0 */
+            assert_memory_equal(a, x, sizeof(float) * NTEST * D);
+            assert_true(zero_min_rows > NTEST / 4 && mn == 0 && signbit(mn));
+        }
+    }
+    free(x);
+    free(a);
+    free(g);
+    free(y);
+    cr_net_free(n32);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fgsm_lowers_accuracy), cmocka_unit_test(test_pgd_inside_and_stronger),
         cmocka_unit_test(test_targeted), cmocka_unit_test(test_eps_zero_and_f32),
+        cmocka_unit_test(test_stats_are_the_scans),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -34,12 +34,16 @@ enum { ATTACK_ROWS = 512 };
 /* Projects xa onto the ε-ball around x, then clips to [lo, hi]. */
 static void FN(project)(const cr_attack_options *o, size_t d, const real *x, real *xa) {
     const real eps = (real)o->eps, lo = (real)o->lo, hi = (real)o->hi;
-    if (o->norm == CR_NORM_LINF) {
+    if (o->norm == CR_NORM_LINF) { /* the clamp and the clip in one branch-free pass */
         for (size_t q = 0; q < d; q++) {
-            real v = xa[q];
-            v = v > x[q] + eps ? x[q] + eps : v < x[q] - eps ? x[q] - eps : v;
+            real v = xa[q], up = x[q] + eps, down = x[q] - eps;
+            v = v > up ? up : v; /* then v < down is false: down <= up */
+            v = v < down ? down : v;
+            v = v < lo ? lo : v;
+            v = v > hi ? hi : v; /* lo < hi */
             xa[q] = v;
         }
+        return;
     } else {
         double s = 0;
         for (size_t q = 0; q < d; q++) s += ((double)xa[q] - x[q]) * ((double)xa[q] - x[q]);
@@ -49,7 +53,141 @@ static void FN(project)(const cr_attack_options *o, size_t d, const real *x, rea
             for (size_t q = 0; q < d; q++) xa[q] = x[q] + f * (xa[q] - x[q]);
         }
     }
-    for (size_t q = 0; q < d; q++) xa[q] = xa[q] < lo ? lo : xa[q] > hi ? hi : xa[q];
+    for (size_t q = 0; q < d; q++) {
+        real v = xa[q] < lo ? lo : xa[q];
+        xa[q] = v > hi ? hi : v; /* lo < hi */
+    }
+}
+
+/* Rows whose serial sums run interleaved (independent chains: each row's sum keeps its
+   own order, the rows only overlap in time). */
+enum { SUM_ROWS = 4 };
+
+/* |v| without a branch. Where the sums below used v < 0 ? −v : v, this differs only for
+   v = −0 (+0 instead): added to a sum that starts at +0, or compared with a maximum that
+   starts at +0, it gives the same bits. */
+#if defined(CR_REAL_F32)
+#define ATK_ABS(v) fabsf(v)
+#else
+#define ATK_ABS(v) fabs(v)
+#endif
+
+/* xa <- clip(x + step(g)) over m rows of d, step = s·sign(g) (0 where g is 0 or NaN),
+   the clip to [lo, hi]: element-wise, without branches (vectorised). */
+static void FN(fgsm_linf_step)(size_t m, size_t d, const real *x,
+                               const real *g, real s, real lo, real hi,
+                               real *xa) {
+    const size_t nd = m * d;
+    for (size_t q = 0; q < nd; q++) {
+        real gq = g[q], st = gq > 0 ? s : 0;
+        st = gq < 0 ? -s : st;
+        real v = x[q] + st;
+        v = v < lo ? lo : v;
+        v = v > hi ? hi : v;
+        xa[q] = v;
+    }
+}
+
+/* l1[j] = Σ_q |g_jq| and gd[j] = Σ_q g_jq (xa_jq − x_jq) in float, q in order, for the
+   mr ≤ SUM_ROWS rows: the sums of the fused loop they replace, bit for bit. */
+static void FN(fgsm_linf_sums)(size_t mr, size_t d, const real *g, const real *x,
+                               const real *xa, real *l1, real *gd) {
+    if (mr == SUM_ROWS) {
+        real a0 = 0, a1 = 0, a2 = 0, a3 = 0, b0 = 0, b1 = 0, b2 = 0, b3 = 0;
+        const real *g1 = g + d, *g2 = g + 2 * d, *g3 = g + 3 * d;
+        const real *x1 = x + d, *x2 = x + 2 * d, *x3 = x + 3 * d;
+        const real *v1 = xa + d, *v2 = xa + 2 * d, *v3 = xa + 3 * d;
+        for (size_t q = 0; q < d; q++) {
+            a0 += ATK_ABS(g[q]);
+            a1 += ATK_ABS(g1[q]);
+            a2 += ATK_ABS(g2[q]);
+            a3 += ATK_ABS(g3[q]);
+            b0 += g[q] * (xa[q] - x[q]);
+            b1 += g1[q] * (v1[q] - x1[q]);
+            b2 += g2[q] * (v2[q] - x2[q]);
+            b3 += g3[q] * (v3[q] - x3[q]);
+        }
+        l1[0] = a0, l1[1] = a1, l1[2] = a2, l1[3] = a3;
+        gd[0] = b0, gd[1] = b1, gd[2] = b2, gd[3] = b3;
+        return;
+    }
+    for (size_t j = 0; j < mr; j++) {
+        const real *gj = g + j * d, *xj = x + j * d, *vj = xa + j * d;
+        real a = 0, b = 0;
+        for (size_t q = 0; q < d; q++) {
+            a += ATK_ABS(gj[q]);
+            b += gj[q] * (vj[q] - xj[q]);
+        }
+        l1[j] = a, gd[j] = b;
+    }
+}
+
+/* The first element of v (n of them) that compares equal to 0: the value a scan in order
+   keeps when the extremum it finds is a zero (−0 and +0 compare equal; the first stays). */
+static real FN(first_zero)(size_t n, const real *v) {
+    for (size_t q = 0; q < n; q++)
+        if (v[q] == 0) return v[q];
+    return 0; /* not reached: the caller saw a zero */
+}
+
+enum { RANGE_LANES = 8 };
+
+/* The range of xa (d values) and max_q |xa_q − x_q| or, with l2, Σ_q (xa_q − x_q)² in float,
+   q in order: the bits of the scan in order
+       mn = xa_0; mn = v < mn ? v : mn   (mx alike; a NaN is never taken, but stays if first)
+       e = 0; e = |dv| > e ? |dv| : e.
+   The extremes are taken over RANGE_LANES interleaved lanes (vectorised), then over the
+   lanes: every value but a zero is one set of bits, a NaN is never taken unless xa_0 is one
+   (then every lane starts from it and keeps it), |dv| is never −0; a zero extremum is the
+   first zero of xa, as the scan keeps it. */
+static void FN(adv_range)(size_t d, const real *x, const real *xa, int l2, real *mn_out,
+                          real *mx_out, real *dist_out) {
+    real mn[RANGE_LANES], mx[RANGE_LANES], e[RANGE_LANES];
+    for (int l = 0; l < RANGE_LANES; l++) mn[l] = mx[l] = xa[0], e[l] = 0;
+    size_t q = 0;
+    for (; q + RANGE_LANES <= d; q += RANGE_LANES)
+        for (int l = 0; l < RANGE_LANES; l++) {
+            real v = xa[q + l], dv = ATK_ABS(v - x[q + l]);
+            mn[l] = v < mn[l] ? v : mn[l];
+            mx[l] = v > mx[l] ? v : mx[l];
+            e[l] = dv > e[l] ? dv : e[l];
+        }
+    for (; q < d; q++) {
+        real v = xa[q], dv = ATK_ABS(v - x[q]);
+        mn[0] = v < mn[0] ? v : mn[0];
+        mx[0] = v > mx[0] ? v : mx[0];
+        e[0] = dv > e[0] ? dv : e[0];
+    }
+    for (int l = 1; l < RANGE_LANES; l++) {
+        mn[0] = mn[l] < mn[0] ? mn[l] : mn[0];
+        mx[0] = mx[l] > mx[0] ? mx[l] : mx[0];
+        e[0] = e[l] > e[0] ? e[l] : e[0];
+    }
+    *mn_out = mn[0] == 0 ? FN(first_zero)(d, xa) : mn[0];
+    *mx_out = mx[0] == 0 ? FN(first_zero)(d, xa) : mx[0];
+    if (l2) {
+        real s = 0;
+        for (q = 0; q < d; q++) {
+            real dv = xa[q] - x[q];
+            s += dv * dv;
+        }
+        *dist_out = s;
+    } else {
+        *dist_out = e[0];
+    }
+}
+
+/* acc's range of x' and largest distance, over m rows in order (adv_range per row). */
+static void FN(fold_ranges)(cr_attack_stats *acc, int l2, size_t m, size_t d, const real *x,
+                            const real *xa) {
+    for (size_t i = 0; i < m; i++) {
+        real mn, mx, dist;
+        FN(adv_range)(d, x + i * d, xa + i * d, l2, &mn, &mx, &dist);
+        acc->min_value = mn < acc->min_value ? mn : acc->min_value;
+        acc->max_value = mx > acc->max_value ? mx : acc->max_value;
+        double dd = l2 ? sqrt((double)dist) : (double)dist;
+        acc->max_dist = dd > acc->max_dist ? dd : acc->max_dist;
+    }
 }
 
 /* One worker's scratch, allocated by its first task. */
@@ -131,6 +269,7 @@ static cr_status FN(attack_task)(void *ctx, size_t t, int w) {
     double *best_key = sc->best_key;
     int *best_ok = sc->best_ok;
     cr_status st;
+    int ranges_done = 0; /* acc's range of x' and distances */
 
     const size_t i0 = t * job->chunk, m = job->n - i0 < job->chunk ? job->n - i0 : job->chunk;
     const real *xc = job->x + i0 * d;
@@ -154,32 +293,33 @@ static cr_status FN(attack_task)(void *ctx, size_t t, int w) {
         memcpy(xa, xc, m * d * sizeof(real));
 
     if (opt->method == CR_ATTACK_FGSM) {
-        const real lo = (real)opt->lo, hi = (real)opt->hi;
-        for (size_t i = 0; i < m; i++) {
-            const real *gi = g + i * d, *xi = xc + i * d;
-            real *ai = xa + i * d;
-            double lin = 0;
-            if (opt->norm == CR_NORM_LINF) {
-                /* one fused pass: ‖g‖₁, the sign step (|δ| = ε: already in the ball),
-                   the clip, and g·δ */
-                const real s = (real)(sgn * opt->eps);
-                real l1 = 0, gd = 0;
-                for (size_t q = 0; q < d; q++) {
-                    real gq = gi[q], v = xi[q] + (gq > 0 ? s : gq < 0 ? -s : 0);
-                    v = v < lo ? lo : v > hi ? hi : v;
-                    ai[q] = v;
-                    l1 += gq < 0 ? -gq : gq;
-                    gd += gq * (v - xi[q]);
+        if (opt->norm == CR_NORM_LINF) {
+            /* the sign step (|δ| = ε: already in the ball) and the clip in one branch-free
+               pass; then ε‖g‖₁ (the dual norm) and g·δ, each row's sums in its own order */
+            for (size_t i0r = 0; i0r < m; i0r += SUM_ROWS) { /* a few rows at a time, in L1 */
+                const size_t mr = m - i0r < SUM_ROWS ? m - i0r : SUM_ROWS, o = i0r * d;
+                real l1[SUM_ROWS], gd[SUM_ROWS];
+                FN(fgsm_linf_step)(mr, d, xc + o, g + o, (real)(sgn * opt->eps), (real)opt->lo,
+                                   (real)opt->hi, xa + o);
+                FN(fgsm_linf_sums)(mr, d, g + o, xc + o, xa + o, l1, gd);
+                for (size_t j = 0; j < mr; j++) {
+                    acc.pred_dloss += sgn * opt->eps * (double)l1[j];
+                    acc.pred_dloss_clip += (double)gd[j];
                 }
-                acc.pred_dloss += sgn * opt->eps * (double)l1; /* ε‖g‖₁: the dual norm */
-                lin = gd;
-            } else {
+                FN(fold_ranges)(&acc, 0, mr, d, xc + o, xa + o); /* x' is final */
+            }
+            ranges_done = 1;
+        } else {
+            for (size_t i = 0; i < m; i++) {
+                const real *gi = g + i * d, *xi = xc + i * d;
+                real *ai = xa + i * d;
+                double lin = 0;
                 acc.pred_dloss += sgn * opt->eps * FN(norm_of)(CR_NORM_L2, d, gi);
                 FN(take_step)(opt->norm, d, ai, gi, opt->eps, sgn);
                 FN(project)(opt, d, xi, ai);
                 for (size_t q = 0; q < d; q++) lin += (double)gi[q] * ((double)ai[q] - xi[q]);
+                acc.pred_dloss_clip += lin;
             }
-            acc.pred_dloss_clip += lin;
         }
     } else {
         if (opt->random_start && opt->eps > 0) {
@@ -235,21 +375,8 @@ static cr_status FN(attack_task)(void *ctx, size_t t, int w) {
         if (!treg) acc.correct_adv += pred == (size_t)labels[i0 + i];
         if (target) acc.hit_target += pred == (size_t)target[i0 + i];
         acc.loss_adv += loss[i];
-        const real *ai = xa + i * d, *xi = xc + i * d;
-        real mn = ai[0], mx = ai[0], linf = 0, l2 = 0;
-        for (size_t q = 0; q < d; q++) {
-            real v = ai[q], dv = v - xi[q];
-            mn = v < mn ? v : mn;
-            mx = v > mx ? v : mx;
-            dv = dv < 0 ? -dv : dv;
-            linf = dv > linf ? dv : linf;
-            l2 += dv * dv;
-        }
-        acc.min_value = mn < acc.min_value ? mn : acc.min_value;
-        acc.max_value = mx > acc.max_value ? mx : acc.max_value;
-        double dist = opt->norm == CR_NORM_LINF ? (double)linf : sqrt((double)l2);
-        acc.max_dist = dist > acc.max_dist ? dist : acc.max_dist;
     }
+    if (!ranges_done) FN(fold_ranges)(&acc, opt->norm == CR_NORM_L2, m, d, xc, xa);
     job->chunk_stats[t] = acc;
     return CR_OK;
 }

@@ -143,7 +143,10 @@ static inline void FN(take_step)(cr_norm norm, size_t d, real *xa, const real *g
                           double sgn) {
     if (norm == CR_NORM_LINF) {
         real s = (real)(sgn * size);
-        for (size_t q = 0; q < d; q++) xa[q] += g[q] > 0 ? s : g[q] < 0 ? -s : 0;
+        for (size_t q = 0; q < d; q++) { /* without branches: the sign of g is random */
+            real st = g[q] > 0 ? s : 0;
+            xa[q] += g[q] < 0 ? -s : st;
+        }
     } else {
         double nrm = FN(norm_of)(CR_NORM_L2, d, g);
         if (!(nrm > 0)) return; /* no direction: stay */
