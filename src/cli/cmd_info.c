@@ -134,8 +134,12 @@ int cmd_info(int argc, char **argv) {
     if (argc > 16) return cli_error("info: too many arguments (see chainrule info --help)");
     char *args[2 * 16 + 1];
     int n = 0;
+    int bare = 0;
     for (int i = 0; i < argc; i++) {
-        if (i >= 1 && argv[i][0] != '-' && strcmp(argv[i - 1], "--model") != 0) args[n++] = "--model";
+        if (i >= 1 && argv[i][0] != '-' && strcmp(argv[i - 1], "--model") != 0) {
+            if (bare++) return cli_error("info: '%s': one model at a time (see chainrule info --help)", argv[i]);
+            args[n++] = "--model";
+        }
         args[n++] = argv[i];
     }
     args[n] = NULL;
