@@ -157,7 +157,8 @@ cr_status cr_bound_prepare(const cr_net *net, const double *lo, const double *hi
     memset(b, 0, sizeof *b);
     if (!net || !lo || !hi || !c || m == 0) return CR_ERR_ARG;
     const cr_bound_method method = opt ? opt->method : CR_BOUND_IBP;
-    if (method != CR_BOUND_IBP && method != CR_BOUND_CROWN_IBP && method != CR_BOUND_CROWN)
+    if (method != CR_BOUND_IBP && method != CR_BOUND_CROWN_IBP && method != CR_BOUND_CROWN &&
+        method != CR_BOUND_ALPHA)
         return CR_ERR_ARG;
     const int L = net->n_layers;
     for (int l = 0; l + 1 < L; l++)
@@ -174,6 +175,7 @@ cr_status cr_bound_prepare(const cr_net *net, const double *lo, const double *hi
     b->mode = (cr_relax_mode){b->no_slack, net->dtype};
     b->no_intersect = opt ? opt->no_intersect : 0;
     b->method = method;
+    if (opt) b->opt = *opt;
     cr_status st;
     if (net->dtype == CR_F64) {
         b->net = net;
