@@ -370,6 +370,21 @@ cr_status cr_net_bound(const cr_net *net, const double *lo, const double *hi, si
             if (cl[i] > l[i]) l[i] = cl[i];
             if (cu[i] < u[i]) u[i] = cu[i];
         }
+        if (st == CR_OK && b.method == CR_BOUND_ALPHA && b.opt.alpha_intermediate >= 0 && !b.no_intersect &&
+            !b.alpha_visit) {
+            /* α-CROWN's optimised intermediates relax the units differently from CROWN's, which
+               can (rarely) loosen a row: intersect with CROWN's rows too (both sound) */
+            cr_bound_options co = b.opt;
+            co.method = CR_BOUND_CROWN;
+            cr_bound_ctx b2;
+            st = cr_bound_prepare(net, lo, hi, m, c, &co, &b2);
+            if (st == CR_OK) st = cr_bound_crown_rows(&b2, m, c, cl, cu);
+            cr_bound_release(&b2);
+            for (size_t i = 0; st == CR_OK && i < m; i++) {
+                if (cl[i] > l[i]) l[i] = cl[i];
+                if (cu[i] < u[i]) u[i] = cu[i];
+            }
+        }
     }
     if (st == CR_OK && (!cr_bound_finite(l, m) || !cr_bound_finite(u, m))) st = CR_ERR_NONFINITE;
     if (st == CR_OK) {
