@@ -107,7 +107,8 @@ typedef enum { CR_VERDICT_UNSAT = 0, CR_VERDICT_SAT = 1, CR_VERDICT_UNKNOWN = 2,
 const char *cr_verdict_name(cr_verdict v); /* "unsat", "sat", "unknown", "timeout" */
 
 typedef struct {
-    cr_bound_options bound; /* the bound method (zero: IBP; the CLI's auto tries IBP then CROWN) */
+    cr_bound_options bound; /* the bound method (zero: IBP; CR_BOUND_ALPHA: IBP, CROWN, then α-CROWN,
+                               each on the rows the previous left; the CLI's auto) */
     double timeout_s;       /* 0: none */
     size_t attack_restarts; /* margin PGD restarts (0: default) */
     size_t attack_steps;    /* PGD steps per restart (0: default) */
@@ -129,7 +130,8 @@ typedef struct {
 
 /*
  * Falsification first (a margin PGD over the inward box of each part, every candidate re-checked by
- * cr_witness_check), then bounds on the outward box (IBP, then opt->bound.method when stronger) : a clause is
+ * cr_witness_check), then bounds on the outward box (IBP, then opt->bound.method when stronger, CROWN before
+ * α-CROWN; each on the clauses the previous left; proved_by names the last that ran) : a clause is
  * refuted when one of its rows has lb(c·o) > rhs; unsat iff every clause of every part is refuted, sat with a
  * checked witness, else unknown (timeout once opt->timeout_s has passed). opt may be NULL (defaults). Errors:
  * CR_ERR_ARG for a bad spec (shapes, empty box), a probability threshold (outputs_are_probs), or an activation
