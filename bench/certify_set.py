@@ -120,7 +120,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", default="build/certify-set")
     ap.add_argument("--data", default=DATA)
-    ap.add_argument("--epochs", type=int, default=10)
+    ap.add_argument("--epochs", type=int, default=6)
     ap.add_argument("--n", type=int, default=36)
     ap.add_argument("--eps-relu", type=float)
     ap.add_argument("--eps-sigmoid", type=float)
@@ -137,7 +137,8 @@ def main():
         nets = [("fmnist_sigmoid_6x200", torch.nn.Sigmoid, 6, 200, a.eps_sigmoid),
                 ("fmnist_relu_9x200", torch.nn.ReLU, 9, 200, a.eps_relu)]
     info, csv = [], []
-    grid = [0.001, 0.002, 0.003, 0.004, 0.005, 0.006, 0.008, 0.01, 0.012, 0.015, 0.02, 0.025, 0.03, 0.04, 0.05]
+    grid = [0.001, 0.002, 0.003, 0.004, 0.005, 0.006, 0.008, 0.01, 0.012, 0.014, 0.016, 0.018, 0.02, 0.022, 0.024,
+            0.026, 0.028, 0.03, 0.033, 0.036, 0.04, 0.045, 0.05]
     for seed, (name, act, depth, width, eps) in enumerate(nets):
         torch.manual_seed(1000 + seed)
         net = make_net(act, depth, width)

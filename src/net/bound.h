@@ -54,7 +54,10 @@ void cr_bound_rows_of_interval(const cr_bound_ctx *b, size_t m, size_t k, const 
                                const double *ol, const double *oh, double *lb, double *ub);
 /* IBP through linear layers 0 .. upto: fills zl/zu[1 .. upto + 1] */
 cr_status cr_bound_ibp_layers(cr_bound_ctx *b, int upto);
-/* CROWN / CROWN-IBP rows (bound_crown.c) */
+/* CROWN / CROWN-IBP rows (bound_crown.c). A pass's rows run in fixed chunks of at most
+   CR_BOUND_CROWN_ROWS rows (cr_even_chunk), one walk each, on the library's workers:
+   bounds are bit-identical whatever the worker count. */
+enum { CR_BOUND_CROWN_ROWS = 50 };
 cr_status cr_bound_crown_rows(cr_bound_ctx *b, size_t m, const double *c, double *lb, double *ub);
 
 
