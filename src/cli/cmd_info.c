@@ -71,7 +71,7 @@ static void print_text(const char *path, cr_model_file_kind kind, const cr_model
         links += link_values(net, 0);
     }
     for (int l = 0; l < L; l++) {
-        char name[16];
+        char name[24];
         snprintf(name, sizeof name, "layer %d", l + 1);
         printf("  %-11s linear %zu -> %zu (W%d [%zu, %zu], b%d [%zu])", name, net->dims[l], net->dims[l + 1],
                l + 1, net->dims[l], net->dims[l + 1], l + 1, net->dims[l + 1]);
