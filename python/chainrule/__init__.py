@@ -180,7 +180,7 @@ _check_report_item = _proto(_core, "cr_check_report_item", _P, _P, c_size_t)
 _check_kind_name = _proto(_core, "cr_check_kind_name", c_char_p, c_int)
 _net_bound = _proto(_core, "cr_net_bound", c_int, _P, _P, _P, c_size_t, _P, _P, _P, _P)
 
-_BOUND_METHODS = {"ibp": 0, "crown-ibp": 1, "crown": 2}  # cr_bound_method
+_BOUND_METHODS = {"ibp": 0, "crown-ibp": 1, "crown": 2, "alpha": 3}  # cr_bound_method (alpha: branch alpha)
 # cr_check_kind values that gradcheck's inject_fault names (chainrule_check.h)
 _INJECT_KINDS = {"jacobian": 0, "vjp": 1, "jvp": 2}
 _ATTACK_METHODS = {"fgsm": 0, "pgd": 1}  # cr_attack_method
@@ -807,11 +807,12 @@ class Model:
                 raise Error(err.message())
 
     def bounds(self, lo: ArrayLike, hi: ArrayLike, C: Optional[ArrayLike] = None,
-               method: str = "crown", _no_intersect: bool = False):
+               method: str = "crown", _no_intersect: bool = False, _alpha_intermediate: int = 0,
+               _alpha_iters: int = 0, _alpha_lr: float = 0.0):
         """Sound lower and upper bounds (lb, ub), [M] each, of the rows C·o of the
         network's output o over the box lo <= x <= hi (raw inputs, [D] each or X's shape;
         the standardisation is applied inside) by cr_net_bound: method "ibp",
-        "crown-ibp" or "crown". C: [M, K] (default the identity: bounds of each output).
+        "crown-ibp", "crown" or "alpha" (α-CROWN, where the library has it). C: [M, K] (default the identity: bounds of each output).
         The bounds hold for the network's weights read as reals, evaluated exactly,
         whatever the rounding of the computation (docs/certification.md)."""
         if method not in _BOUND_METHODS:
@@ -829,6 +830,10 @@ class Model:
         lb, ub = np.empty(m), np.empty(m)
         with _Struct("cr_bound_options", method=_BOUND_METHODS[method],
                      no_intersect=int(_no_intersect)) as opt:
+            for f, v in (("alpha_intermediate", _alpha_intermediate), ("alpha_iters", _alpha_iters),
+                         ("alpha_lr", _alpha_lr)):
+                if v:  # α-CROWN's options (cr_bound_options' alpha_* fields)
+                    opt.set(f, v)
             _check(_net_bound(self._net(), _ptr(lo), _ptr(hi), m, _ptr(C), opt.p, _ptr(lb),
                               _ptr(ub)), "cr_net_bound")
         return lb, ub
