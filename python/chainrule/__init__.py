@@ -798,7 +798,8 @@ class Model:
     def save(self, path: Union[str, os.PathLike]) -> None:
         """Writes the model (with its standardisation) to path: ONNX when path ends in
         .onnx, else a chainrule safetensors file (written atomically)."""
-        m = self._net() and self._model
+        self._net()  # ValueError after close()
+        m = self._model
         p = os.fsencode(path)
         with _Err() as err:
             f = _onnx_write if p.lower().endswith(b".onnx") else _model_save_full
