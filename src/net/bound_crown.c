@@ -67,6 +67,8 @@ typedef struct {
     double *ml;                    /* scratch: maxdim */
     double *vl[CR_MAX_LAYERS];     /* M_h |W_l| (dims[l + 1]) of layer l, shared, once z_l's bounds are final */
     double *mz[CR_MAX_LAYERS];     /* M_z = max(|l|, |u|) of z_l, the input of activation l, shared */
+    const cr_bound_rowlines *rl;   /* α-CROWN's per-row lines (rows of the whole pass), or NULL */
+    size_t r0;                     /* the chunk's first row in the pass */
 } crown_run;
 
 
@@ -199,8 +201,13 @@ static void relax_step(void *ctx, const cr_diag_link_f64 *k) {
     const int l = k->layer;
     const size_t w = k->width;
     const double *sl = c->sl[l], *tl = c->tl[l], *su = c->su[l], *tu = c->tu[l], *mz = c->mz[l];
+    const cr_bound_rowlines *rl = c->rl;
+    const int per_row = rl && rl->sl[l]; /* α-CROWN: each row's own lines */
     for (size_t i = 0; i < k->n; i++) {
         const double *gi = k->g + i * w;
+        const size_t row = (c->r0 + i) * w; /* the row in the pass */
+        if (per_row) sl = rl->sl[l] + row, tl = rl->tl[l] + row, su = rl->su[l] + row, tu = rl->tu[l] + row;
+        if (rl && rl->keep[l]) memcpy(rl->keep[l] + row + k->lo, gi + k->lo, (k->hi - k->lo) * sizeof(double));
         double *oi = k->out + i * w; /* may be gi itself */
         double s[LANES] = {0}, sa[LANES] = {0}, res[LANES] = {0};
         size_t j = k->lo;
@@ -278,7 +285,7 @@ static void crown_chunk(crown_run *c, cr_tape *tape, const cr_net *view, int top
 }
 
 /* The workers' state for the passes of one cr_bound_crown_rows call. */
-typedef struct {
+struct crown_job {
     int workers;
     crown_run run[CR_MAX_WORKERS]; /* each with its own cst, abs_sum, slack, gr, v, ml */
     cr_tape *tape[CR_MAX_WORKERS]; /* CR_BOUND_CROWN_ROWS rows each */
@@ -289,13 +296,22 @@ typedef struct {
     size_t n, chunk, width;
     const double *g;
     double *out;
-} crown_job;
+    const cr_bound_rowlines *rl; /* α-CROWN's per-row lines, or NULL */
+    double *dx_out;              /* n x D: the rows' coefficients on z_0, or NULL */
+};
+typedef struct crown_job crown_job;
 
 static cr_status crown_task(void *ctx, size_t t, int worker) {
     crown_job *j = ctx;
     const size_t r0 = t * j->chunk, n = j->n - r0 < j->chunk ? j->n - r0 : j->chunk;
+    j->run[worker].rl = j->rl;
+    j->run[worker].r0 = r0;
     crown_chunk(&j->run[worker], j->tape[worker], &j->view, j->top, j->through_out_act, n, j->g + r0 * j->width,
                 j->out + r0, j->dx[worker]);
+    if (j->dx_out) {
+        const size_t D = j->view.dims[0];
+        memcpy(j->dx_out + r0 * D, j->dx[worker], n * D * sizeof(double));
+    }
     return CR_OK;
 }
 
@@ -319,6 +335,22 @@ static cr_status crown_pass(crown_job *j, int top, int through_out_act, size_t n
     int workers = cr_parallel_workers(tasks);
     if (workers > j->workers) workers = j->workers;
     return cr_parallel_for(tasks, workers, crown_task, j);
+}
+
+cr_status cr_bound_crown_pass(cr_crown_run *j, int top, int through_out_act, size_t n,
+                              const double *g, const cr_bound_rowlines *rl, double *rows_out,
+                              double *dx) {
+    j->rl = rl;
+    j->dx_out = dx;
+    const cr_status st = crown_pass(j, top, through_out_act, n, g, rows_out);
+    j->rl = NULL;
+    j->dx_out = NULL;
+    return st;
+}
+
+void cr_bound_crown_lines(const cr_crown_run *j, int l, const double **sl, const double **tl,
+                          const double **su, const double **tu) {
+    *sl = j->run[0].sl[l], *tl = j->run[0].tl[l], *su = j->run[0].su[l], *tu = j->run[0].tu[l];
 }
 
 static void job_free(crown_job *j) {
@@ -407,13 +439,16 @@ cr_status cr_bound_crown_rows(cr_bound_ctx *b, size_t m, const double *c, double
     for (int l = 0; l <= last_relaxed && st == CR_OK; l++) {
         const size_t w = net->dims[l + 1];
         layer_weights(&job->run[0], l, job->run[0].ml); /* z_l's bounds (what layer l reads) are final */
-        if (b->method == CR_BOUND_CROWN && l > 0) { /* rows +I and −I on z_l */
+        if ((b->method == CR_BOUND_CROWN || b->method == CR_BOUND_ALPHA) && l > 0) { /* rows ±I on z_l */
             memset(gi, 0, 2 * w * w * sizeof(double));
             for (size_t j = 0; j < w; j++) {
                 gi[j * w + j] = 1;
                 gi[(w + j) * w + j] = -1;
             }
-            st = crown_pass(job, l, 0, 2 * w, gi, out);
+            if (b->method == CR_BOUND_ALPHA && b->opt.alpha_intermediate >= 0)
+                st = cr_bound_alpha_rows(b, job, l, 0, 2 * w, gi, out);
+            else
+                st = crown_pass(job, l, 0, 2 * w, gi, out);
             if (st != CR_OK) break;
             for (size_t j = 0; j < w; j++) {
                 const double lo = out[j], hi = -out[w + j];
@@ -439,7 +474,10 @@ cr_status cr_bound_crown_rows(cr_bound_ctx *b, size_t m, const double *c, double
             gc[i] = c[i];
             gc[m * K + i] = -c[i];
         }
-        st = crown_pass(job, L - 1, net->has_out_act, 2 * m, gc, out);
+        if (b->method == CR_BOUND_ALPHA)
+            st = cr_bound_alpha_rows(b, job, L - 1, net->has_out_act, 2 * m, gc, out);
+        else
+            st = crown_pass(job, L - 1, net->has_out_act, 2 * m, gc, out);
         if (st == CR_OK)
             for (size_t i = 0; i < m; i++) {
                 lb[i] = out[i];
