@@ -45,6 +45,7 @@
 #define CR_REAL_F64
 #include "ops/real.h"
 
+#include "core/parallel.h"
 #include "net/bound.h"
 #include "net/net_private.tmpl.h"
 #include "ops/act_table.h"
@@ -185,6 +186,7 @@ static void gradient(cr_alpha_problem *p) {
     double *v = p->v, *r = p->r;
     for (size_t i = 0; i < n; i++)
         for (size_t q = 0; q < D; q++) v[i * D + q] = p->dx[i * D + q] >= 0 ? b->zl[0][q] : b->zu[0][q];
+    cr_blas_serial_enter(); /* the BLAS's path for n rows must not depend on its thread count */
     for (int l = 0; l <= p->R; l++) {
         const size_t din = net->dims[l], w = p->w[l], w2 = 2 * w;
         const double *bias = cr_bound_b(b, l);
@@ -208,6 +210,7 @@ static void gradient(cr_alpha_problem *p) {
             }
         }
     }
+    cr_blas_serial_leave();
 }
 
 static cr_status evaluate(cr_alpha_problem *p, double *out, int want_grad) {
