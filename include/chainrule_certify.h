@@ -128,6 +128,30 @@ typedef struct {
 cr_status cr_certify(const cr_net *net, const cr_spec *spec, const cr_certify_options *opt, cr_certify_result *res);
 
 /*
+ * Dataset mode, one labelled example (the CLI's `certify --eps` and Python's Model.certify): the L∞ ball
+ * cr_spec_linf(d, k, x, eps, lo, hi, label) decided with the cheapest evidence first: the centre itself when it is a
+ * counterexample (cr_witness_check; proved_by "centre"), then IBP and opt->bound.method (CROWN for a method beyond
+ * it), and only when they do not prove it cr_certify (the attack, then the bounds). The verdicts are cr_certify's on
+ * the same spec and options (a proof excludes every witness); the attack runs only on the examples not proved.
+ * opt->outputs_are_probs must be 0. Errors as cr_spec_linf and cr_certify.
+ */
+cr_status cr_certify_linf(const cr_net *net, const double *x, double eps, double lo, double hi, int64_t label,
+                          const cr_certify_options *opt, cr_certify_result *res);
+
+/*
+ * The bracket of one example's robustness radius by bisection on [0, eps_max] down to tol (> 0):
+ *   *certified: the largest ε at which the bounds (IBP, then opt->bound.method as in cr_certify_linf) proved the
+ *               ball (eps_max when proved there; NaN when not even ε = 0 was proved: a misclassified example);
+ *   *attacked:  the smallest ε at which cr_certify_linf found a checked counterexample (0 for a misclassified
+ *               example; +inf when none up to eps_max).
+ * The true radius lies in [*certified, *attacked]; *certified < *attacked whenever *certified is a number (a
+ * witness inside a proved ball cannot exist). About log2(eps_max / tol) bound passes and as many attacks.
+ */
+cr_status cr_certify_radius_linf(const cr_net *net, const double *x, double lo, double hi, int64_t label,
+                                 double eps_max, double tol, const cr_certify_options *opt, double *certified,
+                                 double *attacked);
+
+/*
  * The witness checker: re-evaluates x (D values) by plain loops in float64 with a rigorous bound on the evaluation
  * error (independent of the library's forward pass) and accepts it (returns 1) only when x lies in part's inward
  * box (lo_in <= x <= hi_in) and, for some clause, every row satisfies c·o(x) − rhs < 0 by more than that bound
