@@ -37,7 +37,9 @@ static const char *const explain_help =
     "  --index I            which example of --inputs (default 0)\n"
     "  --format text|markdown  markdown uses LaTeX math that renders on GitHub\n"
     "  --json               print the numbers (gradients, errors) as JSON instead\n"
-    "  --max-print N        print a matrix in full only up to N entries (default 64)\n";
+    "  --max-print N        print a matrix in full only up to N entries (default 64)\n"
+    "  --certify --eps E    instead: the proof that no input within E (L-inf) of x changes\n"
+    "                       its label: intervals, relaxation lines, the backward substitution\n";
 
 /* A random float64 net of the given widths; the biases, zero after init, get
    values so that b1, b2 show in the numbers. */
@@ -84,7 +86,8 @@ static int model_net(const cli_input *in, cr_net **net, double **mean, double **
 
 int cmd_explain(int argc, char **argv) {
     const char *layers = "4,3,3", *activation = "sigmoid", *seed_s = "1", *model_path = NULL;
-    const char *format = "text", *maxp_s = "64";
+    const char *format = "text", *maxp_s = "64", *eps_s = NULL;
+    int certify = 0;
     cli_examples_opts eo = {0};
     int json = 0;
     cli_args a = cli_args_start(argc, argv);
@@ -93,7 +96,9 @@ int cmd_explain(int argc, char **argv) {
             cli_value(&a, "--seed", &seed_s) || cli_value(&a, "--model", &model_path) ||
             cli_examples_option(&a, &eo) || cli_value(&a, "--format", &format) || cli_value(&a, "--max-print", &maxp_s))
             continue;
-        if (cli_flag(&a, "--json")) json = 1;
+        if (cli_flag(&a, "--certify")) certify = 1;
+        else if (cli_value(&a, "--eps", &eps_s)) continue;
+        else if (cli_flag(&a, "--json")) json = 1;
         else return cli_args_unknown(&a);
     }
     if (a.help) return printf(explain_help, cli_activation_names(", ")), CLI_OK;
@@ -111,6 +116,10 @@ int cmd_explain(int argc, char **argv) {
     if (!cli_parse_u64("--seed", seed_s, &seed) || !cli_parse_long("--max-print", maxp_s, 0, 1000000, &maxp))
         return CLI_USAGE;
     f.max_print = (size_t)maxp;
+    double eps = 0;
+    if (certify != (eps_s != NULL)) return cli_error("explain: --certify and --eps go together");
+    if (certify && json) return cli_error("explain: --certify prints text or markdown, not --json");
+    if (eps_s && !cli_parse_double("--eps", eps_s, 0, 1e6, &eps)) return CLI_USAGE;
     if (eo.index && strchr(eo.index, ':'))
         return cli_error("explain: --index takes one example, not a range ('%s')", eo.index);
     if (have_data && !eo.index) eo.index = "0";
@@ -145,6 +154,10 @@ int cmd_explain(int argc, char **argv) {
         cli_random_data(CR_F64, 1, D, K, seed ^ 0xe8a3, x, y);
     }
 
+    if (certify) { /* the proof over the ball (explain_certify.c) */
+        rc = explain_certify(&f, net, x, have_data ? y : NULL, mean != NULL, model_path != NULL, eps);
+        goto done;
+    }
     /* the numbers (the library), then the derivation or the JSON */
     cr_status st = explain_example_compute(net, x, y, mean, sd, model_path != NULL, &ex);
     if (st == CR_OK && !json) st = explain_render(&f, &ex);

@@ -59,6 +59,12 @@ cr_status cr_bound_crown_rows(cr_bound_ctx *b, size_t m, const double *c, double
 
 
 
+/* cr_bound_explain's recorder (bound_explain.c): while set (this thread), cr_bound_crown_rows copies what it
+   computes into it (its intervals and lines, the spec rows' pass); NULL otherwise. */
+extern _Thread_local cr_bound_explanation *cr_bound_recorder;
+/* a copy of n doubles into *dst (allocated here; left NULL when out of memory: the caller checks) */
+void cr_bound_record(double **dst, const double *src, size_t n);
+
 /* Test hook: a planted fault in CROWN's constants (0: none). */
 enum { CR_BOUND_FAULT_NO_BIAS = 1, CR_BOUND_FAULT_NO_LINK_CONST = 2 };
 extern int cr_bound_test_fault;

@@ -56,7 +56,10 @@ typedef struct {
     double *gr;                    /* scratch: n x maxdim */
     double *v;                     /* scratch: maxdim */
     double *ml;                    /* scratch: maxdim */
+    size_t record;                 /* rows to copy into cr_bound_recorder in this pass (0: none) */
 } crown_run;
+
+_Thread_local cr_bound_explanation *cr_bound_recorder = NULL;
 
 int cr_bound_test_fault = 0;
 
@@ -163,6 +166,11 @@ static void relax_step(void *ctx, const cr_diag_link_f64 *k) {
     const size_t w = k->width;
     const double *sl = c->sl[l], *tl = c->tl[l], *su = c->su[l], *tu = c->tu[l];
     const double *zl = b->zl[l + 1], *zu = b->zu[l + 1];
+    cr_bound_explanation *rec = c->record ? cr_bound_recorder : NULL;
+    if (rec) { /* before the loop: out may be g */
+        cr_bound_record(&rec->a[l], k->g, c->record * w);
+        cr_bound_record(&rec->icpt[l], c->cst, c->record);
+    }
     for (size_t i = 0; i < k->n; i++) {
         double s = 0, sa = 0, res = 0;
         for (size_t j = k->lo; j < k->hi; j++) {
@@ -176,11 +184,14 @@ static void relax_step(void *ctx, const cr_diag_link_f64 *k) {
             k->out[i * w + j] = o;
         }
         c->cst[i] += s;
+        if (rec && rec->icpt[l] && i < c->record) rec->icpt[l][i] = s;
         c->abs_sum[i] += sa;
         c->slack[i] += EPS * slack_factor(w) * res + (double)(2 * w) * ETA;
     }
     c->n_terms += w;
+    if (rec) cr_bound_record(&rec->g[l], k->out, c->record * w);
     layer_terms(c, l, k->out);
+    if (rec) cr_bound_record(&rec->cst[l], c->cst, c->record);
 }
 
 /* Lower bounds of the n rows G (on z_top, the input of activation top; top = L−1:
@@ -199,6 +210,7 @@ static cr_status crown_pass(crown_run *c, cr_tape *tape, int top, int through_ou
     memset(c->slack, 0, n * sizeof(double));
     c->n_terms = 0;
     if (!through_out_act) layer_terms(c, top, g); /* the top layer's constants */
+    if (!through_out_act && c->record) cr_bound_record(&cr_bound_recorder->cst[top], c->cst, c->record);
     cr_net_reverse_walk_f64(&view, tape, n, g,
                             &(cr_reverse_opts_f64){.dx = dx, .diag = {relax_step, c}});
     const size_t d = b->net->dims[0];
@@ -216,6 +228,19 @@ static cr_status crown_pass(crown_run *c, cr_tape *tape, int top, int through_ou
         if (b->no_slack) slack = 0;
         const double r = s - slack;
         rows_out[i] = b->no_slack ? r : nextafter(r, -INFINITY);
+        if (c->record && i == 0) { /* the recorded rows' final terms */
+            cr_bound_explanation *rec = cr_bound_recorder;
+            cr_bound_record(&rec->dx, dx, c->record * d);
+            cr_bound_record(&rec->box, c->cst, c->record); /* overwritten below */
+            cr_bound_record(&rec->slack, c->slack, c->record);
+            cr_bound_record(&rec->crown, c->cst, c->record);
+        }
+        if (c->record && i < c->record && cr_bound_recorder->box && cr_bound_recorder->slack &&
+            cr_bound_recorder->crown) {
+            cr_bound_recorder->box[i] = s - c->cst[i];
+            cr_bound_recorder->slack[i] = slack;
+            cr_bound_recorder->crown[i] = rows_out[i];
+        }
     }
     return CR_OK;
 }
@@ -301,6 +326,16 @@ cr_status cr_bound_crown_rows(cr_bound_ctx *b, size_t m, const double *c, double
         for (size_t j = 0; j < w; j++)
             rx->lines(&b->mode, b->zl[l + 1][j], b->zu[l + 1][j], &run.sl[l][j], &run.tl[l][j],
                       &run.su[l][j], &run.tu[l][j]);
+        cr_bound_explanation *rec = cr_bound_recorder;
+        if (rec) { /* the interval and the lines of activation l */
+            rec->n_relaxed = l + 1;
+            cr_bound_record(&rec->zl[l + 1], b->zl[l + 1], w);
+            cr_bound_record(&rec->zu[l + 1], b->zu[l + 1], w);
+            cr_bound_record(&rec->sl[l], run.sl[l], w);
+            cr_bound_record(&rec->tl[l], run.tl[l], w);
+            cr_bound_record(&rec->su[l], run.su[l], w);
+            cr_bound_record(&rec->tu[l], run.tu[l], w);
+        }
     }
     if (st == CR_OK) { /* the spec rows: [C; −C] on o */
         double *gc = malloc(2 * m * K * sizeof(double)), *dxc = malloc(2 * m * D * sizeof(double));
@@ -311,7 +346,13 @@ cr_status cr_bound_crown_rows(cr_bound_ctx *b, size_t m, const double *c, double
                 gc[i] = c[i];
                 gc[m * K + i] = -c[i];
             }
+            if (cr_bound_recorder) {
+                cr_bound_record(&cr_bound_recorder->zl[0], b->zl[0], D);
+                cr_bound_record(&cr_bound_recorder->zu[0], b->zu[0], D);
+                run.record = m;
+            }
             crown_pass(&run, tape, L - 1, net->has_out_act, 2 * m, gc, out, dxc);
+            run.record = 0;
             for (size_t i = 0; i < m; i++) {
                 lb[i] = out[i];
                 ub[i] = -out[m + i];
