@@ -156,6 +156,65 @@ int cr_model_from_safetensors(const char *name, const cr_safetensors *st, cr_mod
                               cr_error *err);
 void cr_model_free(cr_model *model);
 
+/* ---------------------------------------------------------------- training checkpoints */
+
+/*
+ * A training checkpoint is a model file (safetensors) that also carries the
+ * state of the run in the model's `extra` part, so that training can resume
+ * where it stopped and end with the same model, bit for bit, as a run that was
+ * never interrupted (same build, same number of training workers):
+ *   tensors   optim.m, optim.v     the optimiser's state [n_params] (F32; absent
+ *                                  for plain SGD, which has none)
+ *   metadata  train.epoch          epochs completed; train.step: optimiser steps
+ *             train.rng            the shuffle RNG, 4 x 64-bit hex
+ *             train.*              the hyperparameters (cr_optim_config), the seed,
+ *                                  batch size, total epochs and the data options
+ * Every other reader sees an ordinary model (cr_model_load_full keeps the rest
+ * in `extra`). `chainrule train` writes one after every epoch and --resume reads
+ * it; a program resumes a run the same way:
+ *
+ *     cr_model m; cr_checkpoint ck; cr_optim *opt; cr_error err;
+ *     cr_model_load_full(path, &m, &err);
+ *     cr_checkpoint_read(&m, path, &ck, &err);       // ck.cfg, ck.rng, ck.epoch, ...
+ *     cr_optim_create(m.net, &ck.cfg, &opt);
+ *     cr_checkpoint_restore_optim(&m, path, opt, &err);
+ *     while (ck.epoch < ck.epochs) {                 // the same data, ck.batch, &ck.rng
+ *         cr_train_epoch_f32(m.net, opt, ws, n, x, y, ck.batch, &ck.rng, ...);
+ *         ck.epoch++;
+ *         cr_checkpoint_save(path, &m, opt, &ck, &err);
+ *     }
+ *
+ * The strings are the options the run's data were loaded with ("" when not
+ * given), stored for the resuming program to load the same data again.
+ */
+typedef struct {
+    cr_optim_config cfg; /* the hyperparameters and schedule */
+    uint64_t seed;       /* of the initialisation, shuffle and split */
+    long epochs;         /* the total the run trains for */
+    long epoch;          /* epochs completed */
+    long batch;          /* minibatch size (> 0) */
+    double val;          /* the fraction of the data held out for validation */
+    int standardize;     /* the inputs are standardised with the training data's statistics */
+    char data[600], test[600], init[16], label_column[32], header[8], limit[32], classes[32];
+    cr_rng rng;          /* the shuffle RNG after `epoch` epochs */
+} cr_checkpoint;
+
+/* Writes model's net and standardisation (model->extra is not written), opt's
+   state and step, and ck to path as safetensors, atomically (a reader sees the
+   old file or the new one). 0, or -1 with *err set. */
+int cr_checkpoint_save(const char *path, const cr_model *model, const cr_optim *opt,
+                       const cr_checkpoint *ck, cr_error *err);
+/* Reads ck from the metadata of a model loaded from path (cr_model_load_full);
+   path only names the file in messages. The hyperparameters are checked
+   (cr_optim_config_check). 0, or -1 with *err set ("PATH: not a training
+   checkpoint (no metadata train.epoch)", ...). */
+int cr_checkpoint_read(const cr_model *model, const char *path, cr_checkpoint *ck, cr_error *err);
+/* Copies the stored optimiser state (optim.m, optim.v) into opt, created for
+   model->net with the checkpoint's cfg, and sets its step (train.step). 0, or -1
+   with *err set when a tensor is missing or of the wrong size. */
+int cr_checkpoint_restore_optim(const cr_model *model, const char *path, cr_optim *opt,
+                                cr_error *err);
+
 /*
  * Model files are recognised by their content, not their name:
  *   safetensors  8-byte little-endian header length, then '{'

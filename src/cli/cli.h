@@ -32,32 +32,6 @@ int cli_error(const char *fmt, ...)
 /* Prints an io-layer error; returns CLI_USAGE. */
 int cli_io_error(const cr_error *err);
 
-/* ------------------------------------------------------------ option parsing */
-/*
- * Usage:  cli_args a = cli_args_start(argc, argv);
- *         while (cli_args_next(&a)) {
- *             if (cli_flag(&a, "--json")) json = 1;
- *             else if (cli_value(&a, "--model", &model_path)) {}
- *             else return cli_args_unknown(&a);
- *         }
- *         if (a.failed) return CLI_USAGE;
- * Values are "--name value" or "--name=value".
- */
-typedef struct {
-    int argc;
-    char **argv;
-    int i;
-    const char *cmd;
-    int failed;
-    int help;
-} cli_args;
-
-cli_args cli_args_start(int argc, char **argv);
-int cli_args_next(cli_args *a); /* 0 at the end, or after --help / an error */
-int cli_flag(cli_args *a, const char *name);
-int cli_value(cli_args *a, const char *name, const char **out);
-int cli_args_unknown(cli_args *a); /* error for the current argument; CLI_USAGE */
-
 /* ------------------------------------------------------------ option tables */
 /*
  * A command's options are one table: name, kind, destination, value name and
@@ -66,7 +40,7 @@ int cli_args_unknown(cli_args *a); /* error for the current argument; CLI_USAGE 
  *
  *     const char *model = NULL; long steps = 20; int json = 0;
  *     const cli_opt opts[] = {
- *         CLI_REQ_STR("--model", &model, "PATH", "the model (required)"),
+ *         CLI_MODEL(&model, 1, "the model"),
  *         CLI_LONG("--steps", &steps, 1, 1000000, "S", "steps (default 20)"),
  *         CLI_FLAG("--json", &json, "print JSON"),
  *         CLI_END,
@@ -74,6 +48,9 @@ int cli_args_unknown(cli_args *a); /* error for the current argument; CLI_USAGE 
  *     int rc;
  *     if (!cli_parse(argc, argv, opts, usage_text, &rc)) return rc;
  *
+ * --help prints, per option, its help text and then what the table knows:
+ * "(safetensors or ONNX; required)" from `file` and `required`, so a help
+ * text never states either itself.
  * Values are "--name value" or "--name=value"; a repeated option keeps the
  * last value. Numbers are checked against [lo, hi] when they are parsed and
  * left at their default when the option is absent. A STR destination stays
@@ -90,6 +67,17 @@ typedef enum {
     CLI_OPT_INCLUDE   /* no option: the entries of another table (dest: const cli_opt *) */
 } cli_opt_kind;
 
+/* The files an option names, so that --help says which formats are read or
+   written from one place (cli_file_text) and cannot drift from the loaders. */
+typedef enum {
+    CLI_FILE_NONE = 0,
+    CLI_FILE_MODEL,     /* a model any command reads (cr_model_load_full: by content) */
+    CLI_FILE_MODEL_OUT, /* a model written by its name (cli_model_write) */
+    CLI_FILE_CHECKPOINT /* a training checkpoint (cr_checkpoint_*: safetensors) */
+} cli_file_kind;
+/* "safetensors or ONNX", ...; NULL for CLI_FILE_NONE. */
+const char *cli_file_text(cli_file_kind kind);
+
 typedef struct cli_opt {
     const char *name; /* "--model" */
     cli_opt_kind kind;
@@ -97,18 +85,25 @@ typedef struct cli_opt {
     const char *arg;  /* the value's name in --help ("PATH"), NULL for flags */
     const char *help; /* one line or several separated by '\n' */
     double lo, hi;    /* range of LONG / DOUBLE */
-    int required;     /* cli_parse fails when the option is absent */
+    int required;     /* cli_parse fails when the option is absent; --help says "required" */
+    cli_file_kind file; /* what the value names; --help says its formats */
 } cli_opt;
 
-#define CLI_FLAG(name, dest, help) {name, CLI_OPT_FLAG, dest, NULL, help, 0, 0, 0}
-#define CLI_STR(name, dest, arg, help) {name, CLI_OPT_STR, dest, arg, help, 0, 0, 0}
-#define CLI_REQ_STR(name, dest, arg, help) {name, CLI_OPT_STR, dest, arg, help, 0, 0, 1}
-#define CLI_LONG(name, dest, lo, hi, arg, help) {name, CLI_OPT_LONG, dest, arg, help, lo, hi, 0}
-#define CLI_DOUBLE(name, dest, lo, hi, arg, help) {name, CLI_OPT_DOUBLE, dest, arg, help, lo, hi, 0}
-#define CLI_U64(name, dest, arg, help) {name, CLI_OPT_U64, dest, arg, help, 0, 0, 0}
-#define CLI_HEADING(text) {NULL, CLI_OPT_HEADING, NULL, NULL, text, 0, 0, 0}
-#define CLI_INCLUDE(table) {NULL, CLI_OPT_INCLUDE, (void *)(table), NULL, NULL, 0, 0, 0}
-#define CLI_END {NULL, CLI_OPT_END, NULL, NULL, NULL, 0, 0, 0}
+#define CLI_FLAG(name, dest, help) {name, CLI_OPT_FLAG, dest, NULL, help, 0, 0, 0, CLI_FILE_NONE}
+#define CLI_STR(name, dest, arg, help) {name, CLI_OPT_STR, dest, arg, help, 0, 0, 0, CLI_FILE_NONE}
+#define CLI_REQ_STR(name, dest, arg, help) {name, CLI_OPT_STR, dest, arg, help, 0, 0, 1, CLI_FILE_NONE}
+/* A file option: required (0/1), what it names (cli_file_kind). */
+#define CLI_FILE(name, dest, arg, required, file, help) {name, CLI_OPT_STR, dest, arg, help, 0, 0, required, file}
+/* --model MODEL: the model read (required or not). */
+#define CLI_MODEL(dest, required, help) CLI_FILE("--model", dest, "MODEL", required, CLI_FILE_MODEL, help)
+#define CLI_LONG(name, dest, lo, hi, arg, help) {name, CLI_OPT_LONG, dest, arg, help, lo, hi, 0, CLI_FILE_NONE}
+#define CLI_DOUBLE(name, dest, lo, hi, arg, help) {name, CLI_OPT_DOUBLE, dest, arg, help, lo, hi, 0, CLI_FILE_NONE}
+#define CLI_U64(name, dest, arg, help) {name, CLI_OPT_U64, dest, arg, help, 0, 0, 0, CLI_FILE_NONE}
+#define CLI_HEADING(text) {NULL, CLI_OPT_HEADING, NULL, NULL, text, 0, 0, 0, CLI_FILE_NONE}
+#define CLI_INCLUDE(table) {NULL, CLI_OPT_INCLUDE, (void *)(table), NULL, NULL, 0, 0, 0, CLI_FILE_NONE}
+#define CLI_END {NULL, CLI_OPT_END, NULL, NULL, NULL, 0, 0, 0, CLI_FILE_NONE}
+/* --threads N, as every command that splits examples over workers takes it. */
+#define CLI_THREADS(dest) CLI_STR("--threads", dest, "N", "workers the examples are split over (default: the number of cores)")
 
 /*
  * Parses argv[1..] (argv[0] is the command's name) with the table. Returns 1
@@ -120,9 +115,6 @@ typedef struct cli_opt {
 int cli_parse(int argc, char **argv, const cli_opt *table, const char *usage, int *status);
 /* Prints the options of a table as --help does. */
 void cli_print_options(FILE *out, const cli_opt *table);
-/* Within a hand-written cli_args loop: consumes the current argument if the
-   table names it (parsing its value), returns 1 if it did. */
-int cli_table_option(cli_args *a, const cli_opt *table);
 
 /* Strict number parsing (whole string, finite, in range); on failure print
    "chainrule: CMD: OPTION: 'text' is not ..." and return 0. */

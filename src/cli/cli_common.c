@@ -22,60 +22,7 @@ int cli_error(const char *fmt, ...) {
 
 int cli_io_error(const cr_error *err) { return cli_error("%s", err->msg); }
 
-/* ------------------------------------------------------------ options */
-
-cli_args cli_args_start(int argc, char **argv) {
-    cli_args a = {argc, argv, 0, argv[0], 0, 0};
-    return a;
-}
-
-int cli_args_next(cli_args *a) {
-    if (a->failed || a->help) return 0;
-    a->i++;
-    if (a->i >= a->argc) return 0;
-    const char *s = a->argv[a->i];
-    if (!strcmp(s, "--help") || !strcmp(s, "-h")) {
-        a->help = 1;
-        return 0;
-    }
-    return 1;
-}
-
-/* Does argv[i] name option `name`, as "--name" or "--name=..."? Returns the
-   length of the name part, or 0. */
-static size_t option_match(const char *arg, const char *name) {
-    size_t len = strlen(name);
-    if (strncmp(arg, name, len) != 0) return 0;
-    return (arg[len] == '\0' || arg[len] == '=') ? len : 0;
-}
-
-int cli_flag(cli_args *a, const char *name) {
-    return !a->failed && !strcmp(a->argv[a->i], name);
-}
-
-int cli_value(cli_args *a, const char *name, const char **out) {
-    if (a->failed) return 0;
-    const char *arg = a->argv[a->i];
-    size_t len = option_match(arg, name);
-    if (!len) return 0;
-    if (arg[len] == '=') {
-        *out = arg + len + 1;
-        return 1;
-    }
-    if (a->i + 1 >= a->argc) {
-        cli_error("%s: option %s needs a value", a->cmd, name);
-        a->failed = 1;
-        return 1;
-    }
-    *out = a->argv[++a->i];
-    return 1;
-}
-
-int cli_args_unknown(cli_args *a) {
-    a->failed = 1;
-    return cli_error("%s: unknown option '%s' (see chainrule %s --help)", a->cmd, a->argv[a->i],
-                     a->cmd);
-}
+/* ------------------------------------------------------------ numbers */
 
 int cli_parse_double(const char *opt, const char *s, double lo, double hi, double *out) {
     char *end;

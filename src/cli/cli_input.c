@@ -59,22 +59,9 @@ void cli_examples_table(cli_examples_opts *o, cli_opt t[CLI_EXAMPLES_TABLE_SIZE]
 
 void cli_model_examples_table(cli_model_examples *me) {
     memset(me, 0, sizeof *me);
-    me->table[0] = (cli_opt)CLI_REQ_STR("--model", &me->model, "PATH", "the model (safetensors; required)");
+    me->table[0] = (cli_opt)CLI_MODEL(&me->model, 1, "the model");
     me->table[1] = (cli_opt)CLI_HEAD_OPT(&me->head);
     cli_examples_table(&me->examples, me->table + 2);
-}
-
-int cli_examples_option(cli_args *a, cli_examples_opts *o) {
-    cli_opt t[CLI_EXAMPLES_TABLE_SIZE];
-    cli_examples_table(o, t);
-    return cli_table_option(a, t);
-}
-
-void cli_examples_print_help(FILE *out) {
-    cli_examples_opts o;
-    cli_opt t[CLI_EXAMPLES_TABLE_SIZE];
-    cli_examples_table(&o, t);
-    cli_print_options(out, t);
 }
 
 /* Parses a non-negative index; 0 if s is not one. */

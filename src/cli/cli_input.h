@@ -60,10 +60,6 @@ typedef struct {
     cli_opt table[2 + CLI_EXAMPLES_TABLE_SIZE];
 } cli_model_examples;
 void cli_model_examples_table(cli_model_examples *me);
-/* For a hand-written cli_args loop: consumes one of those options, 1 if it did. */
-int cli_examples_option(cli_args *a, cli_examples_opts *o);
-/* Prints their --help lines. */
-void cli_examples_print_help(FILE *out);
 /*
  * Loads the examples o chooses for a model with d features and k classes, in
  * dtype. On error prints one line and returns CLI_USAGE, leaving *ex empty.

@@ -1,7 +1,7 @@
 /*
  * Helpers shared by the training-related subcommands (train, eval, predict):
- * dataset options and loading, standardisation with a model's statistics,
- * and the checkpoint state stored in a model file's extra tensors/metadata.
+ * dataset options and loading, standardisation with a model's statistics.
+ * (The checkpoint format is the io library's: cr_checkpoint_* in chainrule_io.h.)
  */
 #ifndef CR_CLI_TRAIN_H
 #define CR_CLI_TRAIN_H
@@ -48,30 +48,5 @@ void cli_json_string(FILE *f, const char *s);
 int cli_isatty(FILE *f);
 /* Monotonic seconds. */
 double cli_now(void);
-
-/* ------------------------------------------------------------ checkpoints (cli_checkpoint.c) */
-
-/* The state of a training run that a checkpoint stores besides the network. */
-typedef struct {
-    cr_optim_config cfg;
-    uint64_t seed;
-    long epochs, epoch, batch;
-    double val;
-    int standardize;
-    char data[600], test[600], init[16], label_column[32], header[8], limit[32], classes[32];
-    cr_rng rng;
-} cli_run_state;
-
-/* Writes net, the standardisation of stats, the optimiser state and rs to path
-   (atomically); 0 or -1 with *err set. */
-int cli_checkpoint_save(const char *path, const cr_net *net, const cr_model *stats,
-                        const cr_optim *opt, const cli_run_state *rs, cr_error *err);
-/* Restores rs (hyperparameters, data options, counters, RNG) from a checkpoint's
-   metadata; 0 after printing the error. */
-int cli_checkpoint_load_state(const cr_model *m, const char *path, cli_run_state *rs);
-/* Copies the stored optimiser state into opt and sets its step; 0 after printing. */
-int cli_checkpoint_restore_optim(const cr_model *m, const char *path, cr_optim *opt, uint64_t step);
-/* Metadata key as a non-negative integer; 0 after printing. */
-int cli_checkpoint_meta_u64(const cr_model *m, const char *path, const char *key, uint64_t *out);
 
 #endif

@@ -8,7 +8,7 @@
 #include "cli_input.h"
 
 static const char *const help =
-    "usage: chainrule attack --model M.safetensors (--data SPEC | --inputs X.npy [--labels Y.npy])\n"
+    "usage: chainrule attack --model MODEL (--data SPEC | --inputs X.npy [--labels Y.npy])\n"
     "                        --method fgsm|pgd --eps E[,E2,...] [options] [--out ADV.npy] [--png ADV.png]\n\n"
     "Adversarial examples from the input gradient of the cross-entropy, computed on the logits\n"
     "through the fused softmax + cross-entropy. Untargeted attacks raise the loss of the true\n"
@@ -59,7 +59,7 @@ int cmd_attack(int argc, char **argv) {
         CLI_LONG("--grid", &grid_l, 1, 100000, "N", "examples in the picture (default 12)"),
         CLI_LONG("--cols", &cols_l, 1, 1000, "C", "examples per row of the picture (default 3)"),
         CLI_LONG("--scale", &scale_l, 1, 64, "S", "pixels per input pixel in the picture (default 4)"),
-        CLI_STR("--threads", &threads, "N", "workers the examples are split over (default: the number of cores)"),
+        CLI_THREADS(&threads),
         CLI_FLAG("--json", &json,
                  "JSON summary on stdout (predicted_dloss, the first-order\n"
                  "prediction, is null for pgd)"),

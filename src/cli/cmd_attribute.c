@@ -7,7 +7,7 @@
 #include "cli_input.h"
 
 static const char *const help =
-    "usage: chainrule attribute --model M.safetensors (--data SPEC | --inputs X.npy [--labels Y.npy])\n"
+    "usage: chainrule attribute --model MODEL (--data SPEC | --inputs X.npy [--labels Y.npy])\n"
     "                           --method METHOD --out ATTR.npy [--png ATTR.png] [options]\n\n"
     "Attribution maps [N, D] of the score f of one class per example, with respect to the raw\n"
     "input.\n\n"
@@ -56,7 +56,7 @@ int cmd_attribute(int argc, char **argv) {
         CLI_LONG("--grid", &grid_l, 1, 100000, "N", "examples in the picture (default min(N, 16))"),
         CLI_LONG("--cols", &cols_l, 1, 1000, "C", "examples per row of the picture (default 4)"),
         CLI_LONG("--scale", &scale_l, 1, 64, "S", "pixels per input pixel in the picture (default 4)"),
-        CLI_STR("--threads", &threads, "N", "workers the examples are split over (default: the number of cores)"),
+        CLI_THREADS(&threads),
         CLI_FLAG("--json", &json, "a JSON summary on stdout"),
         CLI_END,
     };

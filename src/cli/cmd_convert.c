@@ -11,27 +11,15 @@ static const char *const convert_help =
     "Reads a model of any kind chainrule knows (recognised by its content) and writes it\n"
     "as a chainrule model (safetensors) or as ONNX. Weights are copied bit for bit.\n"
     "\n"
-    "  --model IN            a chainrule model (.safetensors), an ONNX model, or a\n"
-    "                        PyTorch state dict saved as safetensors\n"
-    "                        (safetensors.torch.save_file(model.state_dict(), IN))\n"
-    "  --out OUT             where to write\n"
-    "  --to onnx|safetensors the output format (default: onnx if OUT ends in .onnx,\n"
-    "                        any case; safetensors for every other name)\n"
-    "  --head HEAD           what the loss does with the output, stored in OUT:\n"
-    "                        softmax-cross-entropy (default: a classifier; a final\n"
-    "                        Softmax in ONNX) or squared-error (a regressor, which an\n"
-    "                        ONNX graph cannot tell from logits)\n"
-    "  --activations LIST    for a state dict: the hidden activations, as init's\n"
-    "                        --activation takes them (relu, or relu,tanh per layer);\n"
-    "                        the last layer gives the logits\n"
-    "\n"
     "State dicts: the nn.Linear layers '<p>.weight' [out, in] and '<p>.bias' in the\n"
     "natural order of p (nn.Sequential's 0, 2, 4, ..., also after a leading Flatten;\n"
     "fc1, fc2, ...); a missing bias (bias=False) is zero. ONNX output: opset 13,\n"
     "Gemm per layer, [Sub, Div for the input standardisation], output 'logits'; a\n"
     "network with an output activation ends in it (its ONNX form:\n"
     "%s),\n"
-    "and a regressor's head is kept in the metadata_props 'chainrule.head'.\n";
+    "and a regressor's head is kept in the metadata_props 'chainrule.head'.\n"
+    "\n"
+    "options:\n";
 
 /* The ONNX ops the writer writes activations as: "Sigmoid, Tanh, Relu". */
 static const char *onnx_act_ops(void) {
@@ -107,17 +95,27 @@ static int load_any(const char *path, const char *acts, cr_model *model, const c
 
 int cmd_convert(int argc, char **argv) {
     const char *in = NULL, *out = NULL, *acts = NULL, *to = NULL, *head = NULL;
-    cli_args a = cli_args_start(argc, argv);
-    while (cli_args_next(&a)) {
-        if (cli_value(&a, "--model", &in) || cli_value(&a, "--out", &out) ||
-            cli_value(&a, "--activations", &acts) || cli_value(&a, "--to", &to) ||
-            cli_value(&a, "--head", &head))
-            continue;
-        return cli_args_unknown(&a);
-    }
-    if (a.help) return printf(convert_help, onnx_act_ops()), CLI_OK;
-    if (a.failed) return CLI_USAGE;
-    if (!in || !out) return cli_error("convert: --model and --out are required (see --help)");
+    const cli_opt opts[] = {
+        CLI_FILE("--model", &in, "IN", 1, CLI_FILE_MODEL,
+                 "the model, or a PyTorch state dict saved as safetensors\n"
+                 "(safetensors.torch.save_file(model.state_dict(), IN))"),
+        CLI_FILE("--out", &out, "OUT", 1, CLI_FILE_MODEL_OUT, "where to write"),
+        CLI_STR("--to", &to, "onnx|safetensors", "the output format (default: from the name of OUT, any case)"),
+        CLI_STR("--head", &head, "HEAD",
+                "what the loss does with the output, stored in OUT:\n"
+                "softmax-cross-entropy (default: a classifier; a final\n"
+                "Softmax in ONNX) or squared-error (a regressor, which an\n"
+                "ONNX graph cannot tell from logits)"),
+        CLI_STR("--activations", &acts, "LIST",
+                "for a state dict: the hidden activations, as init's\n"
+                "--activation takes them (relu, or relu,tanh per layer);\n"
+                "the last layer gives the logits"),
+        CLI_END,
+    };
+    char help[2048];
+    snprintf(help, sizeof help, convert_help, onnx_act_ops());
+    int rc;
+    if (!cli_parse(argc, argv, opts, help, &rc)) return rc;
     int onnx = cli_out_is_onnx(out);
     if (to) {
         if (!strcmp(to, "onnx")) onnx = 1;
@@ -130,7 +128,7 @@ int cmd_convert(int argc, char **argv) {
     cr_head h = CR_HEAD_SOFTMAX_CE;
     if (head && !cr_head_parse(head, &h))
         return cli_error("--head: '%s' is not softmax-cross-entropy or squared-error", head);
-    int rc = load_any(in, acts, &model, &kind);
+    rc = load_any(in, acts, &model, &kind);
     if (rc != CLI_OK) return rc;
     if (head) model.net->head = h;
     if (model.net->head == CR_HEAD_SOFTMAX_CE && model.net->dims[model.net->n_layers] < 2) {

@@ -20,7 +20,7 @@
 
 static const char *const explain_help =
     "usage: chainrule explain [--layers D,H,K] [--activation NAME] [--seed N] [options]\n"
-    "       chainrule explain --model M.safetensors [--inputs X.npy --labels y.npy --index I]\n"
+    "       chainrule explain --model MODEL [--inputs X.npy --labels y.npy --index I]\n"
     "\n"
     "Derives dJ/dx for a network x -> xW1+b1 -> act -> ... -> softmax -> cross-entropy,\n"
     "shows which links of the chain rule are matrix products and which are element-wise\n"
@@ -28,18 +28,7 @@ static const char *const explain_help =
     "explicit Jacobians, the VJP chain, central finite differences and the closed form\n"
     "agree. Exit status 1 if a check fails.\n"
     "\n"
-    "  --layers D,H,...,K   network widths (default 4,3,3: the seed network, small)\n"
-    "  --activation NAME    hidden activation (default sigmoid, as in the seed):\n"
-    "                       %s\n"
-    "  --seed N             seed of the random weights, input and label (default 1)\n"
-    "  --model PATH         explain a saved model instead (computed in float64)\n"
-    "  --inputs, --labels   .npy data for the example (random when absent)\n"
-    "  --index I            which example of --inputs (default 0)\n"
-    "  --format text|markdown  markdown uses LaTeX math that renders on GitHub\n"
-    "  --json               print the numbers (gradients, errors) as JSON instead\n"
-    "  --max-print N        print a matrix in full only up to N entries (default 64)\n"
-    "  --certify --eps E    instead: the proof that no input within E (L-inf) of x changes\n"
-    "                       its label: intervals, relaxation lines, the backward substitution\n";
+    "options:\n";
 
 /* A random float64 net of the given widths; the biases, zero after init, get
    values so that b1, b2 show in the numbers. */
@@ -90,19 +79,31 @@ int cmd_explain(int argc, char **argv) {
     int certify = 0;
     cli_examples_opts eo = {0};
     int json = 0;
-    cli_args a = cli_args_start(argc, argv);
-    while (cli_args_next(&a)) {
-        if (cli_value(&a, "--layers", &layers) || cli_value(&a, "--activation", &activation) ||
-            cli_value(&a, "--seed", &seed_s) || cli_value(&a, "--model", &model_path) ||
-            cli_examples_option(&a, &eo) || cli_value(&a, "--format", &format) || cli_value(&a, "--max-print", &maxp_s))
-            continue;
-        if (cli_flag(&a, "--certify")) certify = 1;
-        else if (cli_value(&a, "--eps", &eps_s)) continue;
-        else if (cli_flag(&a, "--json")) json = 1;
-        else return cli_args_unknown(&a);
-    }
-    if (a.help) return printf(explain_help, cli_activation_names(", ")), CLI_OK;
-    if (a.failed) return CLI_USAGE;
+    char act_help[512];
+    snprintf(act_help, sizeof act_help, "hidden activation (default sigmoid, as in the seed):\n%s",
+             cli_activation_names(", "));
+    cli_opt examples[CLI_EXAMPLES_TABLE_SIZE];
+    cli_examples_table(&eo, examples);
+    const cli_opt opts[] = {
+        CLI_STR("--layers", &layers, "D,H,...,K", "network widths (default 4,3,3: the seed network, small)"),
+        CLI_STR("--activation", &activation, "NAME", act_help),
+        CLI_STR("--seed", &seed_s, "N", "seed of the random weights, input and label (default 1)"),
+        CLI_MODEL(&model_path, 0, "explain a saved model instead (computed in float64)"),
+        CLI_HEADING("the example (random when absent; --index I: which one, default 0)"),
+        CLI_INCLUDE(examples),
+        CLI_HEADING("output"),
+        CLI_STR("--format", &format, "text|markdown", "markdown uses LaTeX math that renders on GitHub"),
+        CLI_FLAG("--json", &json, "print the numbers (gradients, errors) as JSON instead"),
+        CLI_STR("--max-print", &maxp_s, "N", "print a matrix in full only up to N entries (default 64)"),
+        CLI_HEADING("a proof instead of the gradient"),
+        CLI_FLAG("--certify", &certify,
+                 "the proof that no input within --eps (L-inf) of x changes its label:\n"
+                 "intervals, relaxation lines, the backward substitution"),
+        CLI_STR("--eps", &eps_s, "E", "the radius for --certify"),
+        CLI_END,
+    };
+    int rc;
+    if (!cli_parse(argc, argv, opts, explain_help, &rc)) return rc;
     explain_format f = {0, 64};
     if (!strcmp(format, "markdown") || !strcmp(format, "md")) f.md = 1;
     else if (strcmp(format, "text") != 0) return cli_error("explain: --format must be text or markdown, not '%s'", format);
@@ -132,7 +133,7 @@ int cmd_explain(int argc, char **argv) {
     memset(&ex, 0, sizeof ex);
     cr_net *net = NULL; /* float64, owned */
     double *mean = NULL, *sd = NULL, *x = NULL, *y = NULL;
-    int rc = model_path ? cli_input_model(model_path, NULL, &in) : random_net(layers, activation, seed, &net);
+    rc = model_path ? cli_input_model(model_path, NULL, &in) : random_net(layers, activation, seed, &net);
     if (rc == CLI_OK && model_path) rc = cli_require_plain("explain", model_path, in.net);
     if (rc == CLI_OK && model_path) rc = model_net(&in, &net, &mean, &sd);
     if (rc != CLI_OK) goto done;

@@ -6,7 +6,7 @@
 #include "cli_input.h"
 
 static const char *const grad_help =
-    "usage: chainrule grad --model M.safetensors (--inputs X.npy --labels y.npy | --data SPEC)\n"
+    "usage: chainrule grad --model MODEL (--inputs X.npy --labels y.npy | --data SPEC)\n"
     "                      --out OUT [--wrt input|params] [--index A:B]\n"
     "\n"
     "Gradients of the softmax + cross-entropy loss, computed as the chain of\n"
@@ -75,7 +75,7 @@ int cmd_grad(int argc, char **argv) {
         CLI_STR("--wrt", &wrt, "input|params", "what to differentiate with respect to (default input)"),
         CLI_STR("--targets", &targets, "T.npy", "regression targets [N, K] (float) for the squared-error head"),
         CLI_FLAG("--json", &json, "print a JSON summary instead of text"),
-        CLI_STR("--threads", &threads, "N", "workers the examples are split over (default: the number of cores)"),
+        CLI_THREADS(&threads),
         CLI_END,
     };
     int rc;

@@ -14,7 +14,7 @@
 #include "cli_input.h"
 
 static const char *const gradcheck_help =
-    "usage: chainrule gradcheck [--model M.safetensors] [--inputs X.npy --labels y.npy | --data SPEC]\n"
+    "usage: chainrule gradcheck [--model MODEL] [--inputs X.npy --labels y.npy | --data SPEC]\n"
     "                           [--index A:B] [options]\n"
     "\n"
     "Checks dJ/dx of every example (cr_net_input_grad and cr_net_backward), the input\n"
@@ -27,26 +27,7 @@ static const char *const gradcheck_help =
     "rounding) plus the rounding of the model's dtype (docs/verification.md).\n"
     "Exit status 1 when a check fails.\n"
     "\n"
-    "  --model PATH        model to check; without it a random network is built from\n"
-    "  --layers D,...,K    (default 5,4,3) and --activation NAME (default sigmoid)\n"
-    "  --dtype float32|float64  the dtype checked (default: the model's; float64 for a\n"
-    "                      random network)\n"
-    "  --inputs X.npy --labels y.npy, or --data SPEC (fashion-mnist:test, ...), and\n"
-    "  --index A:B (A, A:B or :B) or --limit N: the examples checked (default all);\n"
-    "                      without data: random inputs in [-1,1] and labels\n"
-    "  --n N               number of random examples (default 4)\n"
-    "  --seed N            seed for the random network, data and samples (default 1)\n"
-    "  --samples S         parameter entries checked per tensor (default 256, 0 = all)\n"
-    "  --op-example I      example whose activations are the per-op operating point (0)\n"
-    "  --tol T             a fixed relative tolerance instead (max err <= T max |reference|)\n"
-    "  --json              machine-readable results\n"
-    "  --head HEAD         softmax-cross-entropy or squared-error instead of the model's\n"
-    "                      (squared-error: J = 1/2 |o - t|^2 with --targets T.npy [N, K],\n"
-    "                      or random targets in [-1,1] without data)\n"
-    "  --output-activation NAME  a random network's output activation o = a(theta)\n"
-    "  --inject-fault L:W  testing aid: perturb the analytic W (jacobian, vjp or jvp)\n"
-    "                      of op L of the chain (1 .. 2 x layers, + 1 with an output\n"
-    "                      activation) by 1%\n";
+    "options:\n";
 
 static int parse_fault(const char *s, int n_ops, cr_check_options *o) {
     char kind[16], extra;
@@ -119,22 +100,38 @@ int cmd_gradcheck(int argc, char **argv) {
     const char *samples_s = "256", *tol_s = NULL, *fault_s = NULL, *opx_s = "0";
     const char *head = NULL, *targets = NULL, *out_act_s = NULL;
     int json = 0;
-    cli_args a = cli_args_start(argc, argv);
-    while (cli_args_next(&a)) {
-        if (cli_value(&a, "--model", &model_path) || cli_examples_option(&a, &eo) ||
-            cli_value(&a, "--layers", &layers) ||
-            cli_value(&a, "--activation", &activation) || cli_value(&a, "--dtype", &dtype_s) ||
-            cli_value(&a, "--n", &n_s) || cli_value(&a, "--seed", &seed_s) ||
-            cli_value(&a, "--samples", &samples_s) || cli_value(&a, "--tol", &tol_s) ||
-            cli_value(&a, "--inject-fault", &fault_s) || cli_value(&a, "--op-example", &opx_s) ||
-            cli_value(&a, "--head", &head) || cli_value(&a, "--targets", &targets) ||
-            cli_value(&a, "--output-activation", &out_act_s))
-            continue;
-        if (cli_flag(&a, "--json")) json = 1;
-        else return cli_args_unknown(&a);
-    }
-    if (a.help) return fputs(gradcheck_help, stdout), CLI_OK;
-    if (a.failed) return CLI_USAGE;
+    cli_opt examples[CLI_EXAMPLES_TABLE_SIZE];
+    cli_examples_table(&eo, examples);
+    const cli_opt opts[] = {
+        CLI_MODEL(&model_path, 0, "model to check; without it a random network is built from\n"
+                                  "--layers and --activation"),
+        CLI_STR("--layers", &layers, "D,...,K", "a random network's widths (default 5,4,3)"),
+        CLI_STR("--activation", &activation, "NAME", "a random network's hidden activation (default sigmoid)"),
+        CLI_STR("--output-activation", &out_act_s, "NAME", "a random network's output activation o = a(theta)"),
+        CLI_STR("--dtype", &dtype_s, "float32|float64",
+                "the dtype checked (default: the model's; float64 for a\nrandom network)"),
+        CLI_HEADING("the examples checked (default all; without data: random inputs in [-1,1] and labels)"),
+        CLI_INCLUDE(examples),
+        CLI_STR("--targets", &targets, "T.npy", "regression targets [N, K] of --inputs for the squared-error head"),
+        CLI_STR("--n", &n_s, "N", "number of random examples (default 4)"),
+        CLI_HEADING("the checks"),
+        CLI_STR("--seed", &seed_s, "N", "seed for the random network, data and samples (default 1)"),
+        CLI_STR("--samples", &samples_s, "S", "parameter entries checked per tensor (default 256, 0 = all)"),
+        CLI_STR("--op-example", &opx_s, "I", "example whose activations are the per-op operating point (0)"),
+        CLI_STR("--tol", &tol_s, "T", "a fixed relative tolerance instead (max err <= T max |reference|)"),
+        CLI_STR("--head", &head, "HEAD",
+                "softmax-cross-entropy or squared-error instead of the model's\n"
+                "(squared-error: J = 1/2 |o - t|^2 with --targets T.npy [N, K],\n"
+                "or random targets in [-1,1] without data)"),
+        CLI_FLAG("--json", &json, "machine-readable results"),
+        CLI_STR("--inject-fault", &fault_s, "L:W",
+                "testing aid: perturb the analytic W (jacobian, vjp or jvp)\n"
+                "of op L of the chain (1 .. 2 x layers, + 1 with an output\n"
+                "activation) by 1%"),
+        CLI_END,
+    };
+    int rc;
+    if (!cli_parse(argc, argv, opts, gradcheck_help, &rc)) return rc;
     const int have_data = eo.inputs || eo.data;
     if (eo.inputs && !eo.labels && !targets)
         return cli_error("gradcheck: --inputs needs --labels (or --targets for a regressor)");
@@ -167,7 +164,7 @@ int cmd_gradcheck(int argc, char **argv) {
     cr_net *net = NULL; /* the network checked (borrowed from in, or owned when random) */
     void *x = NULL, *y = NULL, *tgt = NULL;
     size_t n;
-    int rc = CLI_OK;
+    rc = CLI_OK;
     if (model_path) {
         /* the raw-input network (a standardisation is its link 0), in --dtype */
         if ((rc = cli_input_model_head(model_path, dtype_s, head, &in))) goto done;

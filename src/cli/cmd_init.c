@@ -5,9 +5,9 @@
 #include "cli.h"
 
 static const char *const init_help =
-    "usage: chainrule init --layers D,H,...,K --out MODEL.safetensors [options]\n"
+    "usage: chainrule init --layers D,H,...,K --out PATH [options]\n"
     "\n"
-    "Writes a network with random weights (zero biases): as ONNX when MODEL ends\n"
+    "Writes a network with random weights (zero biases): as ONNX when PATH ends\n"
     "in .onnx, as a chainrule model (safetensors) for any other name.\n"
     "\n"
     "options:\n";
@@ -23,12 +23,12 @@ int cmd_init(int argc, char **argv) {
     snprintf(auto_help, sizeof auto_help, "auto (default): Xavier/Glorot for %s,\nHe for %s",
              cli_activation_names_init(CR_INIT_XAVIER), cli_activation_names_init(CR_INIT_HE));
     const cli_opt opts[] = {
-        CLI_REQ_STR("--layers", &layers, "D,H,...,K", "layer widths, input first, classes last (required)"),
+        CLI_REQ_STR("--layers", &layers, "D,H,...,K", "layer widths, input first, classes last"),
         CLI_STR("--activation", &activation, "NAME", act_help),
         CLI_STR("--init", &init, "auto|xavier|he", auto_help),
         CLI_STR("--dtype", &dtype_s, "float32|float64", "parameter type (default float32)"),
         CLI_U64("--seed", &seed, "N", "random seed (default 1)"),
-        CLI_REQ_STR("--out", &out, "PATH", "where to write the model (required)"),
+        CLI_FILE("--out", &out, "PATH", 1, CLI_FILE_MODEL_OUT, "where to write the model"),
         CLI_END,
     };
     int status;

@@ -7,7 +7,7 @@
 #include "cli_input.h"
 
 static const char *const help =
-    "usage: chainrule jacobian --model M.safetensors (--inputs X.npy | --data SPEC) --out J.npy\n"
+    "usage: chainrule jacobian --model MODEL (--inputs X.npy | --data SPEC) --out J.npy\n"
     "                          [--of probs|logits] [--mode auto|rev|fwd|closed] [--index A:B]\n"
     "                          [--dtype float32|float64] [--threads N] [--json]\n\n"
     "Writes J [N, K, D]: J[n, c, j] = d output_c / d x_j of example n (numerator layout),\n"
@@ -28,7 +28,7 @@ int cmd_jacobian(int argc, char **argv) {
     cli_model_examples_table(&me);
     const cli_opt opts[] = {
         CLI_INCLUDE(me.table),
-        CLI_REQ_STR("--out", &out, "J.npy", "the Jacobians [N, K, D] (required)"),
+        CLI_REQ_STR("--out", &out, "J.npy", "the Jacobians [N, K, D]"),
         CLI_STR("--of", &of, "probs|logits|outputs",
                 "differentiate the softmax probabilities (default) or the network's\n"
                 "outputs o (logits: the same; a regressor's default)"),

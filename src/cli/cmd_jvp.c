@@ -6,7 +6,7 @@
 #include "cli_input.h"
 
 static const char *const help =
-    "usage: chainrule jvp --model M.safetensors (--inputs X.npy | --data SPEC) --tangent V.npy\n"
+    "usage: chainrule jvp --model MODEL (--inputs X.npy | --data SPEC) --tangent V.npy\n"
     "                     --out JV.npy [--of probs|logits] [--index A:B] [--dtype f32|f64]\n\n"
     "Forward mode: writes JV [N, K], row n = J(x_n) v_n, the derivative of the probabilities\n"
     "(default) or logits of example n in the direction v_n (raw-input units).\n\n"
@@ -20,7 +20,7 @@ int cmd_jvp(int argc, char **argv) {
         CLI_INCLUDE(me.table),
         CLI_REQ_STR("--tangent", &tangent, "V.npy",
                     "directions [N, D] (one per example) or [D] (the same for all)"),
-        CLI_REQ_STR("--out", &out, "JV.npy", "the directional derivatives [N, K] (required)"),
+        CLI_REQ_STR("--out", &out, "JV.npy", "the directional derivatives [N, K]"),
         CLI_STR("--of", &of, "probs|logits|outputs",
                 "differentiate the probabilities (default) or the network's outputs o\n"
                 "(logits: the same; a regressor's default)"),
