@@ -991,6 +991,53 @@ cr_status cr_attack_f64(const cr_net *net, size_t n, const double *x, const int6
 
 /* ================================================================ end input derivatives */
 
+/* ================================================================ accessors for bindings
+ * Functions that take and return plain pointers, sizes and names, so that a binding
+ * (python/chainrule, ctypes) mirrors no struct of these headers and a field added to
+ * one cannot break it. Sources: src/net/net_access.c, src/check/struct_fields.c.
+ */
+cr_dtype cr_net_dtype(const cr_net *net);
+int cr_net_n_layers(const cr_net *net);
+/* dims[i], 0 <= i <= n_layers (0: the input width D, n_layers: the outputs K); 0 otherwise. */
+size_t cr_net_width(const cr_net *net, int i);
+/* The activation after hidden layer l (0 <= l < n_layers - 1) into *act: 1, or 0 for another l. */
+int cr_net_hidden_activation(const cr_net *net, int l, cr_activation *act);
+/* 1 and *act (may be NULL) when the output is o = a_out(θ); 0 when o = θ. */
+int cr_net_output_activation(const cr_net *net, cr_activation *act);
+cr_head cr_net_head(const cr_net *net);
+/* cr_net_set_output with the net's own output activation (before any tape is made). */
+cr_status cr_net_set_head(cr_net *net, cr_head head);
+/* The n rows' probabilities softmax(o) (of_probs; softmax head only, else CR_ERR_ARG) or outputs o,
+   n x K in the net's dtype, from n x D inputs x in the net's dtype (one tape, batches of 1024). */
+cr_status cr_net_predict(const cr_net *net, size_t n, const void *x, int of_probs, void *out);
+/* The directional derivatives J(x_i) xd_i (n x K) of the probabilities (of_probs, as above) or outputs
+   at each row x_i of x along the row xd_i of xd (n x D each), in the net's dtype (cr_net_jvp). */
+cr_status cr_net_input_jvp(const cr_net *net, size_t n, const void *x, const void *xd, int of_probs,
+                           void *out);
+
+/*
+ * The option and statistics structs of the library by name: "cr_attack_options",
+ * "cr_attack_stats", "cr_attr_options", "cr_check_options", "cr_check_report",
+ * "cr_check_result", "cr_bound_options". cr_struct_new allocates one with its defaults
+ * (cr_check_options_default; a cr_check_report initialised; the others zero, lo = 0, hi = 1
+ * for an attack) and returns NULL for an unknown name or no memory; cr_struct_free frees it
+ * (a cr_check_report's items too). cr_struct_set / cr_struct_get write / read one numeric
+ * field by its C name (enums, ints and sizes as numbers; a cr_attr_options' "baseline" is
+ * not settable this way: see cr_attr_options_set_baseline); CR_ERR_ARG for an unknown type
+ * or field, or a value the field cannot hold (a negative or fractional size, say).
+ * cr_struct_get_string reads a char-array field ("op", "what" of a cr_check_result), NULL
+ * for another. cr_check_report_item: the report's item i, NULL past the end.
+ */
+void *cr_struct_new(const char *type);
+void cr_struct_free(const char *type, void *obj);
+cr_status cr_struct_set(const char *type, void *obj, const char *field, double value);
+cr_status cr_struct_get(const char *type, const void *obj, const char *field, double *value);
+const char *cr_struct_get_string(const char *type, const void *obj, const char *field);
+/* The baseline of integrated gradients: D values of the net's dtype, borrowed (NULL: zeros). */
+void cr_attr_options_set_baseline(cr_attr_options *opt, const void *baseline);
+
+/* ================================================================ end accessors for bindings */
+
 #if defined(__GNUC__)
 #pragma GCC visibility pop
 #endif

@@ -90,6 +90,8 @@ void cr_check_report_init(cr_check_report *rep);
 void cr_check_report_free(cr_check_report *rep);
 /* The first failed item, or NULL. */
 const cr_check_result *cr_check_report_first_failure(const cr_check_report *rep);
+/* Item i of the report, or NULL past its end (for bindings; src/check/struct_fields.c). */
+const cr_check_result *cr_check_report_item(const cr_check_report *rep, size_t i);
 
 typedef struct {
     uint64_t seed;      /* random directions and parameter samples (default 1) */

@@ -306,6 +306,27 @@ int cr_array_to_real(const char *name, const cr_array *a, cr_dtype dtype, void *
 int cr_labels_to_targets(const char *name, const cr_array *labels, size_t n, size_t k,
                          cr_dtype dtype, void **out, cr_error *err);
 
+/* ---------------------------------------------------------------- handles for bindings
+ * Plain pointers instead of caller-allocated structs (src/io/handle.c), so that a
+ * binding (python/chainrule) mirrors no struct: cr_error_new / cr_error_free /
+ * cr_error_message; cr_model_open loads a model file into a new cr_model (NULL and err
+ * set on failure), with the head named (NULL: the file's); cr_model_close frees it;
+ * cr_model_net its network; cr_model_standardization copies the file's input.mean and
+ * input.std (D values each, as double; either may be NULL) and returns 1, or 0 when the
+ * model has none; cr_labels_to_targets_buffer is cr_labels_to_targets on a borrowed
+ * buffer of ndim dimensions. The message of an error: cr_error_message.
+ */
+cr_error *cr_error_new(void);
+void cr_error_free(cr_error *err);
+const char *cr_error_message(const cr_error *err);
+cr_model *cr_model_open(const char *path, const char *head, cr_error *err);
+void cr_model_close(cr_model *model);
+cr_net *cr_model_net(const cr_model *model);
+int cr_model_standardization(const cr_model *model, double *mean, double *std);
+int cr_labels_to_targets_buffer(const char *name, cr_array_dtype dtype, int ndim, const size_t *shape,
+                                const void *data, size_t n, size_t k, cr_dtype out_dtype, void **out,
+                                cr_error *err);
+
 /* ---------------------------------------------------------------- VNN-LIB */
 
 /*

@@ -39,7 +39,8 @@ int cli_input_model_head(const char *path, const char *dtype_opt, const char *he
 void cli_examples_table(cli_examples_opts *o, cli_opt t[CLI_EXAMPLES_TABLE_SIZE]) {
     const cli_opt tab[CLI_EXAMPLES_TABLE_SIZE] = {
         CLI_STR("--inputs", &o->inputs, "X.npy",
-                "inputs [N, D], [N, H, W] or [D]; uint8 pixels are scaled to [0, 1]"),
+                "inputs [N, ...] with D values per example ([N, D], [N, 1, 28, 28]) or one [D]; uint8\n"
+                "pixels are scaled to [0, 1]; results per input take this shape"),
         CLI_STR("--labels", &o->labels, "y.npy",
                 "labels of --inputs: class indices [N] or one-hot rows [N, K]"),
         CLI_STR("--data", &o->data, "SPEC",
@@ -173,6 +174,11 @@ static int load_dataset(const cli_examples_opts *o, size_t a, size_t b, cli_exam
     }
     ex->height = ds.height;
     ex->width = ds.width;
+    if (ds.height && ds.width && ds.height * ds.width == ex->d) {
+        ex->shape.ndim = 2;
+        ex->shape.dims[0] = ds.height;
+        ex->shape.dims[1] = ds.width;
+    }
     ex->fashion = !strncmp(o->data, "fashion-mnist", 13);
     ex->source = o->data;
     rc = CLI_OK;
@@ -203,6 +209,9 @@ static int load_npy(const cli_examples_opts *o, size_t a, size_t b, cli_examples
         cr_array_free(&arr);
         return CLI_USAGE;
     }
+    ex->shape.single = arr.ndim == 1;
+    ex->shape.ndim = arr.ndim == 1 ? 1 : arr.ndim - 1;
+    for (int i = 0; i < ex->shape.ndim; i++) ex->shape.dims[i] = arr.ndim == 1 ? d : arr.shape[i + 1];
     if (arr.ndim == 3) {
         ex->height = arr.shape[1];
         ex->width = arr.shape[2];
@@ -237,6 +246,18 @@ static int load_npy(const cli_examples_opts *o, size_t a, size_t b, cli_examples
         if (!set_labels(ex)) return cli_error("%s: out of memory", o->labels);
     }
     return CLI_OK;
+}
+
+int cli_shape_result(const cli_shape *s, size_t n, size_t d, size_t k, size_t *out) {
+    int nd = 0;
+    const int whole = s->ndim > 0 && 1 + (k > 0) + s->ndim <= CR_ARRAY_MAX_DIMS;
+    if (!(s->single && n == 1)) out[nd++] = n;
+    if (k) out[nd++] = k;
+    if (whole)
+        for (int i = 0; i < s->ndim; i++) out[nd++] = s->dims[i];
+    else
+        out[nd++] = d;
+    return nd;
 }
 
 int cli_examples_load(const cli_examples_opts *o, size_t d, size_t k, cr_dtype dtype,
@@ -284,6 +305,7 @@ int cli_input_data(cli_input *in, const cli_examples_opts *o) {
     in->first = ex.first;
     in->fashion = ex.fashion;
     in->source = ex.source;
+    in->shape = ex.shape;
     free(ex.y);
     return CLI_OK;
 }

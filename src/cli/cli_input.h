@@ -25,6 +25,22 @@ typedef struct {
     const char *label_column, *header, *classes;
 } cli_examples_opts;
 
+/* The shape of one example as its source has it: the dims after N of an --inputs file
+   ([D] for [N, D], [1, 28, 28] for [N, 1, 28, 28]; single: the file was one example [D],
+   no N axis), [H, W] for an image dataset, [D] otherwise (ndim 0 reads as [D]). */
+typedef struct {
+    int ndim;
+    size_t dims[CR_ARRAY_MAX_DIMS];
+    int single;
+} cli_shape;
+
+/* The shape of a result with one entry per input value: [N, (K,) one example's shape]
+   (k = 0: an array like the inputs (a gradient, x_adv, attribution maps); k > 0: K rows
+   like an input (a Jacobian)), without N for a one-example [D] file; [N, (K,) D] when
+   that would exceed CR_ARRAY_MAX_DIMS. Returns the number of dims written to out
+   (CR_ARRAY_MAX_DIMS entries). */
+int cli_shape_result(const cli_shape *s, size_t n, size_t d, size_t k, size_t *out);
+
 /* The examples chosen, in the model's dtype. */
 typedef struct {
     size_t n, d, k;       /* examples chosen, features, classes */
@@ -38,6 +54,7 @@ typedef struct {
     double lo, hi;        /* range of the data (images: 0, 1) */
     int fashion;          /* Fashion-MNIST class names apply */
     const char *source;   /* the file or spec they came from (borrowed from the options) */
+    cli_shape shape;      /* one example's shape in the source (results take it) */
 } cli_examples;
 
 /* Number of table entries cli_examples_table fills (including CLI_END). */
@@ -82,6 +99,7 @@ typedef struct {
     size_t first;         /* index of the first selected example */
     int fashion;          /* Fashion-MNIST class names apply */
     const char *source;   /* file or spec the inputs came from */
+    cli_shape shape;      /* one example's shape in the source (results take it) */
 } cli_input;
 
 /* Loads the model (dtype_opt: NULL keeps the file's, else "float32"/"float64"). */

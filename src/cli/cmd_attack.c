@@ -52,7 +52,7 @@ int cmd_attack(int argc, char **argv) {
         CLI_LONG("--batch", &batch_l, 1, 1000000, "B",
                  "examples per batch (default 1000); fgsm prints per batch the\n"
                  "first-order prediction of the loss change beside the realised one"),
-        CLI_STR("--out", &out, "ADV.npy", "the adversarial examples"),
+        CLI_STR("--out", &out, "ADV.npy", "the adversarial examples, in the shape of --inputs"),
         CLI_STR("--png", &png, "FILE",
                 "picture: original, adversarial and perturbation of --grid examples\n"
                 "(image inputs only)"),
@@ -231,8 +231,8 @@ int cmd_attack(int argc, char **argv) {
                100.0 * last.correct_clean / (double)n, target ? "target" : "label", dual);
 
     if (out) {
-        size_t shape[3] = {n, in.height ? in.height : d, in.width};
-        if ((rc = cli_write_real_npy(out, t, in.height ? 3 : 2, shape, xadv))) goto done;
+        size_t shape[CR_ARRAY_MAX_DIMS]; /* --inputs' shape */
+        if ((rc = cli_write_real_npy(out, t, cli_shape_result(&in.shape, n, d, 0, shape), shape, xadv))) goto done;
         if (!json) printf("  adversarial examples (eps %g) -> %s\n", o.eps, out);
     }
     if (png) {

@@ -9,7 +9,7 @@
 static const char *const help =
     "usage: chainrule attribute --model MODEL (--data SPEC | --inputs X.npy [--labels Y.npy])\n"
     "                           --method METHOD --out ATTR.npy [--png ATTR.png] [options]\n\n"
-    "Attribution maps [N, D] of the score f of one class per example, with respect to the raw\n"
+    "Attribution maps (in the inputs' shape) of the score f of one class per example, with respect to the raw\n"
     "input.\n\n"
     "options:\n";
 
@@ -30,7 +30,7 @@ int cmd_attribute(int argc, char **argv) {
                     "integrated-gradients: (x - b) * average of df/dx on the straight\n"
                     "path from b to x; reports the completeness gap |sum attr - (f(x) - f(b))|\n"
                     "smoothgrad: average of df/dx at x + gaussian noise (--abs: of |df/dx|)"),
-        CLI_STR("--out", &out, "ATTR.npy", "the maps [N, D] (or [N, H, W] for images)"),
+        CLI_STR("--out", &out, "ATTR.npy", "the maps, in the shape of --inputs"),
         CLI_STR("--target", &target_s, "label|pred",
                 "class to explain: the true label (default when labels are known)\n"
                 "or the predicted class"),
@@ -155,8 +155,8 @@ int cmd_attribute(int argc, char **argv) {
     }
     int ig = o.method == CR_ATTR_IG;
     if (out) {
-        size_t shape[3] = {n, in.height ? in.height : d, in.width};
-        if ((rc = cli_write_real_npy(out, t, in.height ? 3 : 2, shape, attr))) goto done;
+        size_t shape[CR_ARRAY_MAX_DIMS]; /* --inputs' shape */
+        if ((rc = cli_write_real_npy(out, t, cli_shape_result(&in.shape, n, d, 0, shape), shape, attr))) goto done;
     }
     double max_gap = 0, sum_gap = 0;
     size_t max_used = 0;

@@ -17,8 +17,8 @@ static const char *const grad_help =
     "\n"
     "  --wrt input   (default) OUT.npy holds dJ_n/dx_n for every example n: row n is\n"
     "                the gradient of example n's OWN loss with respect to its input\n"
-    "                (equivalently: the gradient of the SUMMED loss). Shape [N, D],\n"
-    "                in the model's dtype. If the model standardises its inputs, the\n"
+    "                (equivalently: the gradient of the SUMMED loss). In the shape of\n"
+    "                --inputs ([N, D], [N, 1, 28, 28], ...), in the model's dtype. If the model standardises its inputs, the\n"
     "                gradient is with respect to the raw input you passed.\n"
     "  --wrt params  OUT.safetensors holds the gradient of the MEAN batch loss\n"
     "                (1/N) sum_n J_n with respect to every parameter, under the model's\n"
@@ -89,7 +89,7 @@ int cmd_grad(int argc, char **argv) {
         return cli_error("%s: --wrt params writes safetensors (one tensor per parameter): name the "
                          "output NAME.safetensors", out);
     if (!want_params && !has_ext(out, ".npy"))
-        return cli_error("%s: --wrt input writes a .npy array [N, D]: name the output NAME.npy", out);
+        return cli_error("%s: --wrt input writes a .npy array (the inputs' shape): name the output NAME.npy", out);
 
     cr_model model = {0};
     cli_examples ex = {0};
@@ -174,8 +174,8 @@ int cmd_grad(int argc, char **argv) {
             rc = cli_io_error(&err);
         cr_safetensors_free(&gm.extra);
     } else {
-        size_t shape[2] = {n, d};
-        rc = cli_write_real_npy(out, net->dtype, 2, shape, result);
+        size_t shape[CR_ARRAY_MAX_DIMS]; /* --inputs' shape */
+        rc = cli_write_real_npy(out, net->dtype, cli_shape_result(&ex.shape, n, d, 0, shape), shape, result);
     }
     if (rc == CLI_OK) {
         if (json)

@@ -10,7 +10,8 @@ static const char *const help =
     "usage: chainrule jacobian --model MODEL (--inputs X.npy | --data SPEC) --out J.npy\n"
     "                          [--of probs|logits] [--mode auto|rev|fwd|closed] [--index A:B]\n"
     "                          [--dtype float32|float64] [--threads N] [--json]\n\n"
-    "Writes J [N, K, D]: J[n, c, j] = d output_c / d x_j of example n (numerator layout),\n"
+    "Writes J [N, K, D]: J[n, c, j] = d output_c / d x_j of example n (numerator layout;\n"
+    "[N, K, 1, 28, 28] for inputs [N, 1, 28, 28]: each row in the shape of an input),\n"
     "with respect to the raw input (a model's input standardisation is part of the chain).\n\n"
     "options:\n";
 
@@ -28,7 +29,7 @@ int cmd_jacobian(int argc, char **argv) {
     cli_model_examples_table(&me);
     const cli_opt opts[] = {
         CLI_INCLUDE(me.table),
-        CLI_REQ_STR("--out", &out, "J.npy", "the Jacobians [N, K, D]"),
+        CLI_REQ_STR("--out", &out, "J.npy", "the Jacobians [N, K, D] (D: one input's shape)"),
         CLI_STR("--of", &of, "probs|logits|outputs",
                 "differentiate the softmax probabilities (default) or the network's\n"
                 "outputs o (logits: the same; a regressor's default)"),
@@ -85,8 +86,8 @@ int cmd_jacobian(int argc, char **argv) {
         cli_input_free(&in);
         return cli_error("jacobian: %s", cr_status_string(st));
     }
-    size_t shape[3] = {n, k, d};
-    rc = cli_write_real_npy(out, in.net->dtype, 3, shape, jac);
+    size_t shape[CR_ARRAY_MAX_DIMS]; /* [N, K, one input's shape] */
+    rc = cli_write_real_npy(out, in.net->dtype, cli_shape_result(&in.shape, n, d, k, shape), shape, jac);
     if (!rc) {
         if (json)
             printf("{\"examples\": %zu, \"outputs\": %zu, \"inputs\": %zu, \"of\": \"%s\", "
