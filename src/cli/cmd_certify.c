@@ -445,19 +445,23 @@ int cmd_certify(int argc, char **argv) {
     cli_model_examples_table(&me);
     const cli_opt opts[] = {
         CLI_INCLUDE(me.table),
+        CLI_HEADING("VNN-COMP mode"),
         CLI_STR("--vnnlib", &vnnlib, "SPEC.vnnlib", "VNN-COMP mode: the property (VNN-LIB)"),
         CLI_STR("--result", &result, "FILE", "VNN-COMP mode: the result file to write"),
         CLI_DOUBLE("--timeout", &timeout, 0, 1e9, "S", "seconds per instance (default: none)"),
+        CLI_HEADING("dataset mode"),
         CLI_STR("--eps", &a.eps_s, "E[,E2,...]", "dataset mode: L-inf radii"),
         CLI_STR("--clip", &a.clip_s, "LO,HI",
                 "dataset mode: valid input range the balls are clipped to (default [0,1]\n"
                 "for images, else none)"),
+        CLI_HEADING("the bounds and the attack (both modes)"),
         CLI_STR("--method", &a.method, "ibp|crown|auto",
                 "bounds: ibp, or crown (IBP first, CROWN on what it leaves); auto = crown\n"
                 "(default auto)"),
         CLI_LONG("--restarts", &restarts, 1, 100000, "R", "attack restarts (default 10)"),
         CLI_LONG("--steps", &steps, 1, 1000000, "S", "attack steps per restart (default 50)"),
         CLI_U64("--seed", &a.seed, "N", "attack seed (default 1)"),
+        CLI_HEADING("dataset mode: outputs, radius brackets"),
         CLI_FLAG("--json", &a.json, "dataset mode: JSON on stdout"),
         CLI_FLAG("--radius", &a.radius,
                  "dataset mode: each example's radius bracket by bisection instead of\n"
