@@ -98,7 +98,7 @@ static void print_row(const explain_format *f, const cr_net *net, const cr_bound
     printf("    step %d  a_z0 = %s W1ᵀ\n", 2 * L, L > 1 ? "g_r1" : "c");
     vec(f, "a_z0", e->dx + i * D, D);
     printf("    min over the box of a_z0·z0 = Σ_q a_q·(a_q ≥ 0 ? lo_q : hi_q) = %.6g\n", e->box[i]);
-    printf("    m ≥ constant + box − rounding slack = %.6g + %.6g − %.3g = %.17g   (CROWN)\n", e->cst[0][i],
+    printf("    m ≥ constant + box − rounding slack = %.6g %+.6g − %.3g = %.17g   (CROWN)\n", e->cst[0][i],
            e->box[i], e->slack[i], e->crown[i]);
     if (e->lb[i] != e->crown[i]) printf("    IBP's bound of this row is tighter: %.17g\n", e->lb[i]);
     printf("    lower bound of m over the ball: %.17g   %s\n", e->lb[i],
