@@ -252,5 +252,26 @@ for i in 0 1 2 3; do
 done
 [ "$all" = 2 ] && [ "$one" = 2 ] && ok || bad "certified examples 1 and 2 alone and together: together $all, alone $one (want 2, 2)"
 
+# explain --certify: the proof printed as a chain (the numbers are checked against cr_net_bound in
+# tests/python_chainrule.py); any depth and width, markdown, refusals in one line
+expect 0 "explain --certify" -- "$CR" explain --certify --eps 0.05 --layers 4,3,3 --activation sigmoid --seed 1
+python3 - <<'PY' && ok || bad "explain --certify: the proved margin is the smallest row's bound: $(tail -3 out)"
+import re
+t = open("out").read()
+rows = [float(v) for v in re.findall(r"lower bound of m over the ball: (\S+)", t)]
+proved = float(re.search(r"^proved margin: (\S+)$", t, re.M).group(1))
+assert len(rows) == 2 and proved == min(rows) and "sign-selected slopes" in t and "unit 3 " in t, (rows, proved)
+assert ("(proved)" in t) == (proved > 0)
+PY
+expect 0 "explain --certify, markdown" -- "$CR" explain --certify --eps 0.05 --format markdown
+grep -q '^## 3\. The backward substitution' out && grep -q '^```text' out && ok || bad "explain --certify markdown"
+expect 0 "explain --certify, deep and wide" -- "$CR" explain --certify --eps 0.01 --layers 30,20,10,3 --activation relu --max-print 8
+grep -q "(30 values in" out && grep -q "step 6  a_z0 = g_r1 W1ᵀ" out && grep -q "… 20 units in all" out \
+  && ok || bad "explain --certify summarises long vectors, three layers of steps"
+expect 2 "explain --certify without --eps" -- "$CR" explain --certify
+one_line_error "go together" "explain --certify alone"
+expect 2 "explain --certify on gelu" -- "$CR" explain --certify --eps 0.1 --activation gelu
+one_line_error "activation gelu (layer 1) has no bound relaxation" "explain --certify on gelu"
+
 echo "cli_certify: $pass passed, $fail failed"
 [ "$fail" = 0 ]

@@ -111,6 +111,10 @@ int explain_certify(const explain_format *f, const cr_net *net, const double *x,
     const int L = net->n_layers;
     const size_t D = net->dims[0], K = net->dims[L];
     if (net->has_out_act) return cli_error("explain: --certify explains nets without an output activation");
+    for (int l = 0; l + 1 < L; l++)
+        if (!cr_activation_has_relaxation(net->act[l]))
+            return cli_error("explain: --certify: activation %s (layer %d) has no bound relaxation yet",
+                             cr_activation_name(net->act[l]), l + 1);
     int label = 0; /* the example's label, or without one the class the net predicts at x */
     double *theta = NULL;
     if (!y) {
