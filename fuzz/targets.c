@@ -232,6 +232,37 @@ int cr_fuzz_model(const uint8_t *data, size_t size) {
     return 0;
 }
 
+/* -------------------------------------------------------------------- json */
+
+/* A JSON model: parsed, run once (forward + backward), written back as JSON and
+   read again: the second net must have the first one's parameters bit for bit. */
+int cr_fuzz_json(const uint8_t *data, size_t size) {
+    static const char name[] = "fuzz.json";
+    cr_model m;
+    cr_error err = {{0}};
+    if (cr_model_json_parse(name, data, size, &m, &err)) {
+        check_error(&err, name);
+        FUZZ_CHECK(m.net == NULL);
+        return 0;
+    }
+    check_model_runs(&m);
+    char *buf = NULL;
+    size_t len = 0;
+    err.msg[0] = 0;
+    FUZZ_CHECK(cr_model_json_encode(name, &m, &buf, &len, &err) == 0);
+    cr_model m2;
+    FUZZ_CHECK(cr_model_json_parse(name, (const unsigned char *)buf, len, &m2, &err) == 0);
+    const cr_net *a = m.net, *b = m2.net;
+    FUZZ_CHECK(a->dtype == b->dtype && a->n_layers == b->n_layers && a->n_params == b->n_params);
+    FUZZ_CHECK(!memcmp(a->params, b->params, a->n_params * cr_dtype_size(a->dtype)));
+    FUZZ_CHECK(a->head == b->head && a->has_out_act == b->has_out_act);
+    FUZZ_CHECK(a->link_form[0] == b->link_form[0]);
+    free(buf);
+    cr_model_free(&m2);
+    cr_model_free(&m);
+    return 0;
+}
+
 /* -------------------------------------------------------------------- onnx */
 
 static double cr_fuzz_real(const cr_array *a, size_t i) {
@@ -397,6 +428,6 @@ int cr_fuzz_vnnlib(const uint8_t *data, size_t size) {
 const cr_fuzz_target cr_fuzz_targets[] = {
     {"npy", cr_fuzz_npy},   {"safetensors", cr_fuzz_safetensors}, {"idx", cr_fuzz_idx},
     {"csv", cr_fuzz_csv},   {"model", cr_fuzz_model}, {"onnx", cr_fuzz_onnx},
-    {"vnnlib", cr_fuzz_vnnlib},
+    {"vnnlib", cr_fuzz_vnnlib}, {"json", cr_fuzz_json},
 };
 const size_t cr_fuzz_n_targets = sizeof cr_fuzz_targets / sizeof cr_fuzz_targets[0];

@@ -23,6 +23,7 @@ int cr_fuzz_csv(const uint8_t *data, size_t size);
 int cr_fuzz_model(const uint8_t *data, size_t size);
 int cr_fuzz_onnx(const uint8_t *data, size_t size);
 int cr_fuzz_vnnlib(const uint8_t *data, size_t size);
+int cr_fuzz_json(const uint8_t *data, size_t size);
 
 typedef struct {
     const char *name; /* also the corpus folder: tests/fuzz-corpus/<name>/ */

@@ -988,6 +988,16 @@ cr_status cr_attack_f32(const cr_net *net, size_t n, const float *x, const int64
 cr_status cr_attack_f64(const cr_net *net, size_t n, const double *x, const int64_t *labels,
                         const int64_t *target, const cr_attack_options *opt, double *x_adv,
                         cr_attack_stats *stats /* may be NULL */);
+/* A regressor (the squared-error head): x_adv raises J = ½‖o − t‖², t the n x K
+   targets; the same FGSM/PGD steps from ∂J/∂o = o − t. stats: n and the losses and
+   distances (no accuracy: correct_* and hit_target stay 0). CR_ERR_ARG for a net
+   with another head. */
+cr_status cr_attack_regress_f32(const cr_net *net, size_t n, const float *x, const float *t,
+                                const cr_attack_options *opt, float *x_adv,
+                                cr_attack_stats *stats /* may be NULL */);
+cr_status cr_attack_regress_f64(const cr_net *net, size_t n, const double *x, const double *t,
+                                const cr_attack_options *opt, double *x_adv,
+                                cr_attack_stats *stats /* may be NULL */);
 
 /* ================================================================ end input derivatives */
 

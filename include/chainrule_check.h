@@ -175,15 +175,17 @@ cr_status cr_check_net(const cr_net *net, size_t n, const void *x, const void *y
  * Fills the four ways to ∂J/∂x (each D values, caller-allocated) and appends
  * to rep: the product of explicit Jacobians, finite differences of J(x), the
  * closed form in plain loops, each against the VJP chain (cr_net_input_grad,
- * what `grad` runs), and the unfused head against the fused one.
+ * what `grad` runs), and the unfused head against the fused one. The net is a
+ * plain classifier (softmax + cross-entropy on θ, y the one-hot label) or a
+ * regressor (the squared-error head on o = θ or o = a(θ), y the targets t).
  */
 typedef struct {
     double *vjp;       /* D: the VJP chain (reference) */
     double *jac;       /* D: the product of the explicit Jacobians */
     double *fd;        /* D: finite differences of J (Richardson) */
     double *closed;    /* D: the closed form */
-    double *head_fused;   /* K: ŷ − y */
-    double *head_unfused; /* K: (−y ⊘ ŷ)(diag(ŷ) − ŷᵀŷ) */
+    double *head_fused;   /* K: ŷ − y (a regressor: (o − t) ∘ a′(θ), or o − t) */
+    double *head_unfused; /* K: (−y ⊘ ŷ)(diag(ŷ) − ŷᵀŷ) (a regressor: (o − t) · ∂o/∂θ) */
     double loss;
 } cr_check_explain_out;
 

@@ -221,6 +221,7 @@ int cr_checkpoint_restore_optim(const cr_model *model, const char *path, cr_opti
  *   ONNX         a protobuf ModelProto (first byte one of its field tags)
  *   PyTorch      torch.save's zip archive ("PK\3\4") or a pickle (0x80, protocol 2-5):
  *                refused with a message saying how to export instead
+ *   JSON         a text starting with '{' (after spaces): a model typed by hand
  * cr_model_load/cr_model_load_full and cr_model_parse dispatch on it.
  */
 typedef enum {
@@ -228,7 +229,8 @@ typedef enum {
     CR_MODEL_FILE_SAFETENSORS,
     CR_MODEL_FILE_ONNX,
     CR_MODEL_FILE_TORCH_ZIP,
-    CR_MODEL_FILE_PICKLE
+    CR_MODEL_FILE_PICKLE,
+    CR_MODEL_FILE_JSON
 } cr_model_file_kind;
 
 cr_model_file_kind cr_model_file_detect(const unsigned char *buf, size_t len);
@@ -239,6 +241,30 @@ int cr_model_parse(const char *name, const unsigned char *buf, size_t len, cr_mo
    is read from path's folder (cr_onnx_parse_file). cr_model_load* use it. */
 int cr_model_parse_file(const char *path, const unsigned char *buf, size_t len, cr_model *out,
                         cr_error *err);
+
+/*
+ * JSON models (src/io/model_json.c), a small network typed by hand:
+ *   {"layers": [{"W": [[...], ...], "b": [...], "activation": "sigmoid"}, ...],
+ *    "head": "squared-error", "dtype": "float64", "input": {"mean": [...], "std": [...]}}
+ * W is [in][out] (r = x W + b; W[i][j] joins input i to unit j), or "weight" in
+ * PyTorch's [out][in]; "b" optional (zeros); the last layer's "activation" is
+ * "softmax" (a classifier: softmax + cross-entropy) or the output activation
+ * ("sigmoid", ..., "none") with "head" (or "loss") "squared-error" (the default)
+ * or "softmax-cross-entropy"; "dtype" float64 (default) or float32; "input" the
+ * standardisation (x − mean) ⊘ std. Unknown keys are refused; every number must be
+ * finite (and a float32 if dtype is float32); at most CR_MODEL_JSON_MAX_BYTES bytes,
+ * nesting 8 and 1,000,000 values, checked before the JSON tree is built.
+ * cr_model_json_encode/_write write the same form (W [in][out], numbers that read
+ * back bit for bit); a BatchNorm link or an input link other than (x − mean) ⊘ std
+ * has no JSON form and is refused.
+ */
+#define CR_MODEL_JSON_MAX_BYTES (16u << 20)
+int cr_model_json_looks_like(const unsigned char *buf, size_t len);
+int cr_model_json_parse(const char *name, const unsigned char *buf, size_t len, cr_model *out,
+                        cr_error *err);
+int cr_model_json_encode(const char *name, const cr_model *model, char **buf, size_t *len,
+                         cr_error *err);
+int cr_model_json_write(const char *path, const cr_model *model, cr_error *err);
 
 /*
  * ONNX (src/io/onnx_*.c, protobuf decoding in src/io/protobuf.c). Reads the MLP

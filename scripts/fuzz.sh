@@ -3,7 +3,7 @@
 #
 #   bash scripts/fuzz.sh TARGET|all SECONDS [extra libFuzzer flags...]
 #
-# TARGET is one of npy safetensors idx csv model onnx vnnlib. Each target runs for SECONDS,
+# TARGET is one of npy safetensors idx csv model onnx vnnlib json. Each target runs for SECONDS,
 # one after the other (one fuzzer process at a time), starting from the
 # committed seeds in tests/fuzz-corpus/<target>/ plus the inputs it found in
 # earlier runs (kept in $FUZZ_BUILD_DIR/corpus/<target>/, never committed).
@@ -17,7 +17,7 @@
 # FUZZ_MALLOC_MB (default 64), FUZZ_RSS_MB (default 1024), FUZZ_LOG_DIR.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-targets_all=(npy safetensors idx csv model onnx vnnlib)
+targets_all=(npy safetensors idx csv model onnx vnnlib json)
 if [ $# -lt 2 ]; then
   echo "usage: $0 TARGET|all SECONDS [libFuzzer flags...]   (targets: ${targets_all[*]})" >&2
   exit 2

@@ -11,7 +11,8 @@ if [ "${1:-}" = aarch64 ]; then
 else
   pkgs=(build-essential clang cmake pkg-config valgrind
         libopenblas-dev libcmocka-dev libcjson-dev zlib1g-dev libpng-dev libclang-rt-14-dev
-        python3-numpy python3-torch python3-onnx python3-venv dataset-fashion-mnist bc)
+        python3-numpy python3-torch python3-onnx python3-venv dataset-fashion-mnist bc
+        help2man man-db groff-base doxygen) # man pages (built from --help), man -l in their test; API reference
 fi
 missing=()
 for p in "${pkgs[@]}"; do
@@ -28,3 +29,6 @@ fi
 bash "$(dirname "$0")/onnxruntime-venv.sh" >/dev/null
 # auto_LiRPA 0.3 from PyPI beside Debian's torch (tests/lirpa_bounds.py's independent bounds), in a venv under build-ci/
 bash "$(dirname "$0")/auto-lirpa-venv.sh" >/dev/null
+# scikit-build-core's wheels from PyPI (pyproject.toml's build backend), under build-ci/, so that
+# tests/python_pip.sh installs the source tree into a fresh venv offline
+bash "$(dirname "$0")/pip-wheels.sh" >/dev/null

@@ -30,6 +30,19 @@ for s in "((ŷ − y) W2ᵀ ∘ h∘(1−h)) W1ᵀ" "DIAGONAL" "diag(ŷ) − ŷ�
   grep -qF -- "$s" "$T/out" && ok || bad "explain text lacks '$s'"
 done
 [ "$(grep -c PASS "$T/out")" -ge 4 ] && ok || bad "explain shows four PASS checks"
+# the default network has distinct widths (4-5-3), ∂r/∂x = W1ᵀ is derived from the index algebra,
+# and every symbol is defined before it is used
+for s in "Network 4-5-3" "(1×3)     (3×3)     (3×5)     (5×5)     (5×4)" \
+         "Why ∂r/∂x = W1ᵀ: entry by entry, r_j = Σ_i x_i W1[i,j] + b1_j, so ∂r_j/∂x_i = W1[i,j]" \
+         "σ(r)      = 1/(1 + e^−r)" "a ∘ b     element-wise product" "a ⊘ b     element-wise division" \
+         "diag(d)   the square matrix" "∂a/∂b     the Jacobian"; do
+  grep -qF -- "$s" "$T/out" && ok || bad "explain text lacks '$s'"
+done
+[ "$(grep -n "Symbols:" "$T/out" | cut -d: -f1)" -lt "$(grep -n "^1. Forward pass" "$T/out" | cut -d: -f1)" ] && ok || bad "symbols before the forward pass"
+expect 0 "explain gelu" -- "$CR" explain --layers 3,4,2 --activation gelu
+for s in "gelu(r)   = r Φ(r)" "Φ(r)      = ½(1 + erf(r/√2))" "φ(r)      = Φ′(r) = e^(−r²/2)/√(2π)" "erf(u)"; do
+  grep -qF -- "$s" "$T/out" && ok || bad "explain gelu lacks '$s'"
+done
 for spec in "1,1,2" "4,3,2" "3,7,5" "10,6,4" "5,4,3,2" "2,3,3,3,2"; do
   for act in sigmoid tanh relu; do
     for seed in 1 7; do

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Every command's --help comes from its option table (src/cli/cli.h), so help and
-# parser agree: every option --help lists is accepted (OPT=v --help, or FLAG
-# --help, prints the help and exits 0), an option it does not list is refused,
+# parser agree: every option --help lists is accepted (all of them as OPT=1 or
+# FLAG, then --help, print the help and exit 0), an option it does not list is refused,
 # the model files are described from one place (safetensors or ONNX: no help says
 # "(safetensors; required)" where ONNX works), and "required" is said exactly
 # for the options whose absence the parser refuses.
@@ -21,14 +21,16 @@ for cmd in $cmds; do
   if grep -q "^  --model " "$T/help"; then
     grep -A3 "^  --model " "$T/help" | grep -q "ONNX" && ok || bad "$cmd --help: --model does not say ONNX"
   fi
-  # every option line: "  --name ARG  help" or "  --name  help" (a flag: no ARG); the
-  # value 1 is in the range of every numeric option
+  # every option line: "  --name ARG  help" or "  --name  help" (a flag: no ARG); all of them
+  # in one run (the value 1 is in the range of every numeric option), then --help: the parser
+  # consumes each one, or names the first it does not know
+  opts=()
   while read -r name arg; do
-    if [ -z "$arg" ]; then expect 0 "$cmd $name (flag) is parsed" -- "$CR" "$cmd" "$name" --help
-    else expect 0 "$cmd $name=1 is parsed" -- "$CR" "$cmd" "$name=1" --help; fi
-    cmp -s "$T/out" "$T/help" && ok || bad "$cmd $name --help: not the help"
-    checked=$((checked + 1))
+    if [ -z "$arg" ]; then opts+=("$name"); else opts+=("$name=1"); fi
   done < <(sed -n 's/^  \(--[a-z0-9-]*\)\( [^ ]*\)\{0,1\}\( .*\)\{0,1\}$/\1\2/p' "$T/help")
+  checked=$((checked + ${#opts[@]}))
+  expect 0 "$cmd parses every option its --help lists" -- "$CR" "$cmd" "${opts[@]}" --help
+  cmp -s "$T/out" "$T/help" && ok || bad "$cmd ${opts[*]} --help: not the help"
   expect 2 "$cmd refuses an option it does not list" -- "$CR" "$cmd" --no-such-option --help
   one_line_error "unknown option '--no-such-option'" "$cmd: unknown option"
 done

@@ -14,6 +14,18 @@ expect 2 "inject-fault into a part that cannot be injected" -- "$CR" gradcheck -
 expect 2 "inject-fault malformed" -- "$CR" gradcheck --inject-fault 2:vjpx
 expect 1 "inject-fault into the head's Jacobian is caught" -- "$CR" gradcheck --inject-fault 4:jacobian
 grep -q "layer 4 (softmax+cross-entropy): Jacobian" "$T/err" && ok || bad "head Jacobian fault named"
+# one unit (issue 17): each FAIL line on stderr gives its check's rel err and rel tol exactly
+# as the table's row does
+expect 1 "inject-fault 2:vjp" -- "$CR" gradcheck --inject-fault 2:vjp
+nfail=0
+while IFS= read -r line; do
+  name=${line#FAIL: }; name=${name% disagrees with*}; name=${name% does not hold*}
+  nums=$(echo "$line" | sed -n 's/.*(rel err \([^ ]*\) > rel tol \([^,]*\), example.*/\1 \2/p')
+  row=$(grep -F "  $name " "$T/out" | awk '{ print $(NF-3), $(NF-2) }')
+  [ -n "$nums" ] && [ "$nums" = "$row" ] && ok || bad "FAIL line and table differ: '$line' vs row '$row'"
+  nfail=$((nfail + 1))
+done < <(grep "^FAIL: " "$T/err")
+[ "$nfail" = 2 ] && ok || bad "inject-fault 2:vjp: expected 2 FAIL lines, got $nfail"
 expect 0 "init a model" -- "$CR" init --layers 6,5,3 --seed 3 --out "$T/m.safetensors"
 expect 2 "--layers with --model is rejected" -- "$CR" gradcheck --model "$T/m.safetensors" --layers 5,4,3
 expect 2 "--activation with --model is rejected" -- "$CR" gradcheck --model "$T/m.safetensors" --activation relu

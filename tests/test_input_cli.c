@@ -91,7 +91,7 @@ static void test_jacobian_cli(void **state) {
     for (int m = 0; m < 4; m++) {
         const char *out = tu_path("j.npy");
         assert_int_equal(run("jacobian --model %s --inputs %s --mode %s --out %s", model, images, modes[m], out), 0);
-        double *j = read_f64(out, N * K * D, 3);
+        double *j = read_f64(out, N * K * D, 4); /* [N, K, 28, 28]: rows in the inputs' shape */
         assert_true(tu_max_rel_err(j, ref, N * K * D) < 1e-12);
         free(j);
     }
@@ -210,7 +210,7 @@ static void test_standardized_model(void **state) {
     assert_int_equal(cr_net_input_jacobian_f64(net, N, xs, 0, CR_JAC_REV, ref), CR_OK);
     for (size_t i = 0; i < N * K * D; i++) ref[i] /= sd[i % D];
     assert_int_equal(run("jacobian --model %s --inputs %s --of logits --out %s", tu_path("s.safetensors"), images, tu_path("js.npy")), 0);
-    double *j = read_f64(tu_path("js.npy"), N * K * D, 3);
+    double *j = read_f64(tu_path("js.npy"), N * K * D, 4); /* [N, K, 28, 28] */
     assert_true(tu_max_rel_err(j, ref, N * K * D) < 1e-12);
     free(j);
     free(ref);

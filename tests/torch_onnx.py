@@ -433,7 +433,11 @@ def test_every_command(d):
     f = lambda v: torch.softmax(torch_forward(v.reshape(1, 2, 3, 3), layers, ["tanh"], norm), 1)[0]  # noqa: E731
     ref = np.stack([torch.autograd.functional.jacobian(f, torch.from_numpy(x[i].reshape(-1))).numpy()
                     for i in range(4)])
-    e = relerr(np.load(o("j.npy")), ref)
+    j = np.load(o("j.npy"))
+    check(j.shape == (4, 4, 2, 3, 3), f"jacobian rows in the inputs' shape [N, K, 2, 3, 3]: {j.shape}")
+    for name in ("a.npy", "adv.npy"):  # attribute's maps and attack's x_adv: the inputs' shape
+        check(np.load(o(name)).shape == x.shape, f"{name}: shape {np.load(o(name)).shape} != {x.shape}")
+    e = relerr(j, ref.reshape(j.shape))
     check(e <= 1e-12, f"jacobian on ONNX vs torch.autograd.functional.jacobian {e:.2e}")
     print(f"  eval, jacobian, jvp, attribute, attack, gradcheck, explain: exit 0; "
           f"jacobian vs PyTorch {e:.1e}")

@@ -13,6 +13,7 @@
     r = m.gradcheck(X, y)                          # r.passed, r.results (chainrule_check.h)
     print(m.explain(X, y))                         # the derivation, as text
     m2, summary = chainrule.train(X, y, layers=[784, 64, 10], epochs=3)
+    m3 = chainrule.init([784, 32, 10], activation="relu", seed=2)  # random weights
 
 X is anything np.asarray takes (NumPy, lists, torch tensors) of floats, [N, ...] with
 D values per example, converted to the model's dtype; results per input come back in
@@ -26,7 +27,7 @@ The libraries are found, in this order, through the environment variable
 CHAINRULE_LIBRARY (the path of libchainrule.so[.0], or the folder holding it;
 libchainrule_io.so.0 is taken from the same folder), the copies installed with this
 package (pip install), the build tree next to this package (../build, for
-development), and the dynamic loader's search path (an installed copy). train and
+development), and the dynamic loader's search path (an installed copy). init, train and
 explain run the command-line program (cli_path()).
 """
 from __future__ import annotations
@@ -41,7 +42,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
-__all__ = ["load", "train", "explain", "Model", "Error", "GradcheckResult", "CheckItem", "CertifyResult",
+__all__ = ["load", "init", "train", "explain", "Model", "Error", "GradcheckResult", "CheckItem", "CertifyResult",
            "EvalResult", "AttackCurve", "library_paths", "cli_path"]
 
 ArrayLike = Any  #: anything np.asarray takes: a NumPy array, a list, a torch tensor (__array__)
@@ -170,6 +171,8 @@ for _s in ("f32", "f64"):
                                  c_int, c_int, _P),
         "attribute": _proto(_core, f"cr_attribute_{_s}", c_int, _P, c_size_t, _P, _P, _P, _P, _P),
         "attack": _proto(_core, f"cr_attack_{_s}", c_int, _P, c_size_t, _P, _P, _P, _P, _P, _P),
+        "attack_regress": _proto(_core, f"cr_attack_regress_{_s}", c_int, _P, c_size_t, _P, _P, _P,
+                                 _P, _P),
     }
 # the verification library (chainrule_check.h) and the bounds (chainrule_certify.h)
 _check_net = _proto(_core, "cr_check_net", c_int, _P, c_size_t, _P, _P, _P, _P)
@@ -661,20 +664,33 @@ class Model:
                   baseline: Optional[ArrayLike] = None, samples: int = 50,
                   noise: float = 0.15, seed: int = 1) -> np.ndarray:
         """Attribution maps, in X's shape, of the score f (the logit, or the probability
-        with of="probs") of classes[n] (one int, [N], or None: the predicted class) by
+        with of="probs") of classes[n] (one int, [N], or None: the predicted class; a
+        regressor's: the output o_k to explain, classes=k, needed when K > 1) by
         method "saliency" (∂f/∂x; |∂f/∂x| with absolute), "input-x-gradient" (x ∘ ∂f/∂x),
         "integrated-gradients" (steps, trapezoid, tol; baseline: one input, default zeros)
         or "smoothgrad" (samples; noise: the sd as a fraction of X's range, as the
-        program's --noise; seed). Classifiers only, as the program's attribute."""
-        self._require_classifier("attribute")
-        probs = self._of(of)
+        program's --noise; seed). Refused as the program refuses: probabilities of a
+        regressor, a classifier with an output activation."""
+        regress = self.head == "squared-error"
+        if regress and of == "probs":
+            raise Error(f"attribute: {self.path} is a regressor (squared-error head): it has no "
+                        "probabilities; choose the output with classes=K")
+        if regress and classes is None and self.output_dim > 1:
+            raise Error(f"attribute: {self.path} is a regressor with {self.output_dim} outputs: "
+                        f"choose the one to explain with classes=K (0..{self.output_dim - 1})")
+        if not regress:
+            self._require_classifier("attribute")
+        probs = False if regress else self._of(of)
         m = c_int()
         if not _attr_method_parse(str(method).encode(), byref(m)):
             raise ValueError("method must be saliency, input-x-gradient, integrated-gradients "
                              f"or smoothgrad, got {method!r}")
         X, shape = self._inputs(X)
         n, d = X.shape
-        c = (self.classify(X) if classes is None else self._classes(classes, n, "classes"))
+        if regress:
+            c = self._classes(0 if classes is None else classes, n, "classes")
+        else:
+            c = self.classify(X) if classes is None else self._classes(classes, n, "classes")
         base = None
         if baseline is not None:
             base = np.ascontiguousarray(np.asarray(baseline, dtype=self.dtype).reshape(-1))
@@ -695,22 +711,39 @@ class Model:
         n = X.shape[0]
         adv = np.empty_like(X)
         with _Struct("cr_attack_stats") as st:
-            _check(_typed[self._s]["attack"](self._net(), n, _ptr(X), _ptr(labels), _ptr(target),
-                                             opt.p, _ptr(adv), st.p), f"cr_attack_{self._s}")
+            if self.head == "squared-error":  # labels: the targets t [N, K]
+                _check(_typed[self._s]["attack_regress"](self._net(), n, _ptr(X), _ptr(labels),
+                                                         opt.p, _ptr(adv), st.p),
+                       f"cr_attack_regress_{self._s}")
+            else:
+                _check(_typed[self._s]["attack"](self._net(), n, _ptr(X), _ptr(labels),
+                                                 _ptr(target), opt.p, _ptr(adv), st.p),
+                       f"cr_attack_{self._s}")
             stats = {f: st.get(f) for f in ("correct_clean", "correct_adv", "hit_target",
                                             "loss_clean", "loss_adv", "max_dist")}
         return adv, stats
 
     def _attack_setup(self, X, y, target, method, norm, steps, step_size, random_start,
                       clip, seed):
-        self._require_classifier("attack")
+        regress = self.head == "squared-error"
+        if regress and target is not None:
+            raise Error(f"attack: {self.path} is a regressor (squared-error head): it has no class "
+                        "to target; the attack raises its squared error")
+        if regress and y is None:
+            raise Error(f"attack: {self.path} is a regressor: the attack raises J = ½‖o − t‖²; give "
+                        f"the targets y [N, {self.output_dim}]")
+        if not regress:
+            self._require_classifier("attack")
         if method not in _ATTACK_METHODS:
             raise ValueError(f"method must be fgsm or pgd, got {method!r}")
         if norm not in _NORMS:
             raise ValueError(f"norm must be linf or l2, got {norm!r}")
         X, shape = self._inputs(X)
         n = X.shape[0]
-        labels = self.classify(X) if y is None else self._labels(y, n)
+        if regress:
+            labels = self._targets(y, n)
+        else:
+            labels = self.classify(X) if y is None else self._labels(y, n)
         tgt = None if target is None else self._classes(target, n, "target")
         lo, hi = (0.0, 1.0) if clip is None else (float(clip[0]), float(clip[1]))
         if not lo < hi:
@@ -729,9 +762,10 @@ class Model:
         default 2.5 eps / steps; random_start) in the eps-ball of norm "linf" or "l2"
         around each x, clipped to clip = (lo, hi). Untargeted: raise the loss of the label
         y[n] (class indices or one-hot rows; None: the model's own prediction); targeted
-        (target: one class or [N]): lower the loss of the target. With return_stats also
-        a dict: correct_clean, correct_adv, hit_target (counts), loss_clean, loss_adv
-        (summed attack losses), max_dist. Classifiers only, as the program's attack."""
+        (target: one class or [N]): lower the loss of the target. A regressor: raise
+        J = ½‖o − t‖² with the targets y [N, K] (required). With return_stats also a dict:
+        correct_clean, correct_adv, hit_target (counts; 0 for a regressor), loss_clean,
+        loss_adv (summed attack losses), max_dist. Refused as the program refuses."""
         X, shape, labels, tgt, opt = self._attack_setup(X, y, target, method, norm, steps,
                                                         step_size, random_start, clip, seed)
         with opt:
@@ -749,6 +783,9 @@ class Model:
         """The accuracy under attack for each radius in eps (the program's
         `attack --eps E1,E2,...`): an AttackCurve with eps, accuracy, clean_accuracy,
         hit_target, loss and the largest ε's x_adv. Options as in attack."""
+        if self.head == "squared-error":
+            raise Error(f"{self.path}: a regressor (squared-error head) has no accuracy: use "
+                        "attack(..., return_stats=True) for its squared error")
         eps = [float(e) for e in np.atleast_1d(np.asarray(eps, dtype=np.float64))]
         if not eps:
             raise ValueError("eps: no value")
@@ -920,6 +957,20 @@ def load(path: Union[str, os.PathLike], head: Optional[str] = None) -> Model:
     that would use it (predict's probabilities, input_grad, attack, ...) as the program
     refuses it: load such a regressor with head="squared-error"."""
     return Model(path, head)
+
+
+def init(layers: Sequence[int], activation: Union[str, Sequence[str]] = "sigmoid",
+         seed: int = 1, dtype: str = "float32", out: Optional[Union[str, os.PathLike]] = None
+         ) -> Model:
+    """A network with random weights (the program's `init`): layers D, H, ..., K,
+    activation one name or one per hidden layer, Xavier or He by the activation, zero
+    biases, reproducible from seed; written to out (ONNX for .onnx) when given."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.fspath(out) if out is not None else os.path.join(tmp, "model.safetensors")
+        _run_cli(["init", "--layers", ",".join(str(int(w)) for w in layers), "--activation",
+                  activation if isinstance(activation, str) else ",".join(activation),
+                  "--seed", seed, "--dtype", dtype, "--out", path], "init")
+        return Model(path)
 
 
 def train(X: ArrayLike, y: ArrayLike, layers: Optional[Sequence[int]] = None,

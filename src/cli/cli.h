@@ -2,7 +2,7 @@
  * The chainrule command line: shared helpers for the subcommands.
  * The library returns errors; this layer decides what to print. Every error
  * is one line on stderr, "chainrule: <file>: <problem>", and an exit status:
- * 0 success, 1 a check or run failed, 2 bad usage or bad input.
+ * 0 success, 1 a check or run failed (also out of memory), 2 bad usage or bad input.
  */
 #ifndef CR_CLI_H
 #define CR_CLI_H
@@ -23,7 +23,10 @@ typedef struct {
     int (*run)(int argc, char **argv);
 } cli_command;
 
-/* Prints "chainrule: " + message + newline to stderr; returns CLI_USAGE. */
+/* Prints "chainrule: " + message + newline to stderr; returns CLI_USAGE. A
+   message saying "out of memory" (the CLI's, the library's status string, an io
+   error's) makes the command's exit status 1 instead (cli_exit_status): the run
+   failed, the input was not bad. */
 int cli_error(const char *fmt, ...)
 #if defined(__GNUC__)
     __attribute__((format(printf, 1, 2)))
@@ -31,6 +34,9 @@ int cli_error(const char *fmt, ...)
     ;
 /* Prints an io-layer error; returns CLI_USAGE. */
 int cli_io_error(const cr_error *err);
+/* A command's status as the process exits with it: CLI_FAIL for CLI_USAGE after an
+   out-of-memory error, else rc. */
+int cli_exit_status(int rc);
 
 /* ------------------------------------------------------------ option tables */
 /*
@@ -49,7 +55,7 @@ int cli_io_error(const cr_error *err);
  *     if (!cli_parse(argc, argv, opts, usage_text, &rc)) return rc;
  *
  * --help prints, per option, its help text and then what the table knows:
- * "(safetensors or ONNX; required)" from `file` and `required`, so a help
+ * "(safetensors, ONNX or JSON; required)" from `file` and `required`, so a help
  * text never states either itself.
  * Values are "--name value" or "--name=value"; a repeated option keeps the
  * last value. Numbers are checked against [lo, hi] when they are parsed and
@@ -75,7 +81,7 @@ typedef enum {
     CLI_FILE_MODEL_OUT, /* a model written by its name (cli_model_write) */
     CLI_FILE_CHECKPOINT /* a training checkpoint (cr_checkpoint_*: safetensors) */
 } cli_file_kind;
-/* "safetensors or ONNX", ...; NULL for CLI_FILE_NONE. */
+/* "safetensors, ONNX or JSON", ...; NULL for CLI_FILE_NONE. */
 const char *cli_file_text(cli_file_kind kind);
 
 typedef struct cli_opt {
@@ -145,6 +151,8 @@ int cli_parse_dtype(const char *opt, const char *s, cr_dtype *out);
 int cli_load_model(const char *path, cr_model *model);
 /* 1 when an output path names an ONNX file (ends in .onnx, any case). */
 int cli_out_is_onnx(const char *path);
+/* 1 when path ends in .json (any case): cli_model_write writes a JSON model. */
+int cli_out_is_json(const char *path);
 /* Writes a model by its output name: ONNX for a .onnx path (cr_onnx_write: the
    network and standardisation, not model->extra), chainrule safetensors
    (cr_model_save_full) for any other name. */
@@ -209,5 +217,6 @@ int cmd_jvp(int argc, char **argv);
 int cmd_attribute(int argc, char **argv);
 int cmd_attack(int argc, char **argv);
 int cmd_certify(int argc, char **argv);
+int cmd_info(int argc, char **argv);
 
 #endif

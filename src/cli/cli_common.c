@@ -10,15 +10,20 @@
 #include "cli.h"
 #include "cli_input.h"
 
+static int out_of_memory; /* an error said "out of memory" (cli_exit_status) */
+
 int cli_error(const char *fmt, ...) {
+    char buf[2048];
     va_list ap;
     va_start(ap, fmt);
-    fputs("chainrule: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    vsnprintf(buf, sizeof buf, fmt, ap);
     va_end(ap);
+    fprintf(stderr, "chainrule: %s\n", buf);
+    if (strstr(buf, "out of memory")) out_of_memory = 1;
     return CLI_USAGE;
 }
+
+int cli_exit_status(int rc) { return rc == CLI_USAGE && out_of_memory ? CLI_FAIL : rc; }
 
 int cli_io_error(const cr_error *err) { return cli_error("%s", err->msg); }
 
@@ -195,18 +200,24 @@ int cli_load_model_head(const char *path, const char *head, cr_model *model) {
     return CLI_OK;
 }
 
-int cli_out_is_onnx(const char *path) {
-    size_t n = strlen(path);
-    if (n < 5) return 0;
-    const char *e = path + n - 5;
-    for (int i = 0; i < 5; i++)
-        if (tolower((unsigned char)e[i]) != ".onnx"[i]) return 0;
+/* 1 when path ends in ext (".onnx"), any case. */
+static int ends_in(const char *path, const char *ext) {
+    size_t n = strlen(path), m = strlen(ext);
+    if (n < m) return 0;
+    const char *e = path + n - m;
+    for (size_t i = 0; i < m; i++)
+        if (tolower((unsigned char)e[i]) != ext[i]) return 0;
     return 1;
 }
 
+int cli_out_is_onnx(const char *path) { return ends_in(path, ".onnx"); }
+
+int cli_out_is_json(const char *path) { return ends_in(path, ".json"); }
+
 int cli_model_write(const char *path, const cr_model *model, cr_error *err) {
-    return cli_out_is_onnx(path) ? cr_onnx_write(path, model, err)
-                                 : cr_model_save_full(path, model, err);
+    return cli_out_is_onnx(path)   ? cr_onnx_write(path, model, err)
+           : cli_out_is_json(path) ? cr_model_json_write(path, model, err)
+                                   : cr_model_save_full(path, model, err);
 }
 
 void cli_output_text(const cr_net *net, char *buf, size_t size) {

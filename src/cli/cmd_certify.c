@@ -482,7 +482,6 @@ int cmd_certify(int argc, char **argv) {
     };
     int rc;
     if (!cli_parse(argc, argv, opts, help, &rc)) return rc;
-    if (!me.model) return cli_error("certify: --model is required");
     cr_certify_options o = {0};
     o.timeout_s = timeout;
     o.attack_restarts = (size_t)restarts;

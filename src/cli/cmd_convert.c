@@ -9,7 +9,8 @@ static const char *const convert_help =
     "usage: chainrule convert --model IN --out OUT [--activations LIST] [--to FORMAT]\n"
     "\n"
     "Reads a model of any kind chainrule knows (recognised by its content) and writes it\n"
-    "as a chainrule model (safetensors) or as ONNX. Weights are copied bit for bit.\n"
+    "as a chainrule model (safetensors), as ONNX or as JSON (a model to read and edit by\n"
+    "hand: W [in][out], numbers that read back bit for bit). Weights are copied bit for bit.\n"
     "\n"
     "State dicts: the nn.Linear layers '<p>.weight' [out, in] and '<p>.bias' in the\n"
     "natural order of p (nn.Sequential's 0, 2, 4, ..., also after a leading Flatten;\n"
@@ -85,7 +86,7 @@ static int load_any(const char *path, const char *acts, cr_model *model, const c
         rc = cli_error("convert: --activations is only for PyTorch state dicts; %s names its "
                        "own activations", path);
     } else {
-        *kind = k == CR_MODEL_FILE_ONNX ? "ONNX" : "chainrule safetensors";
+        *kind = k == CR_MODEL_FILE_ONNX ? "ONNX" : k == CR_MODEL_FILE_JSON ? "JSON" : "chainrule safetensors";
         if (cr_model_parse_file(path, buf, len, model, &err)) rc = cli_io_error(&err);
     }
     cr_safetensors_free(&st);
@@ -100,7 +101,7 @@ int cmd_convert(int argc, char **argv) {
                  "the model, or a PyTorch state dict saved as safetensors\n"
                  "(safetensors.torch.save_file(model.state_dict(), IN))"),
         CLI_FILE("--out", &out, "OUT", 1, CLI_FILE_MODEL_OUT, "where to write"),
-        CLI_STR("--to", &to, "onnx|safetensors", "the output format (default: from the name of OUT, any case)"),
+        CLI_STR("--to", &to, "onnx|safetensors|json", "the output format (default: from the name of OUT, any case)"),
         CLI_STR("--head", &head, "HEAD",
                 "what the loss does with the output, stored in OUT:\n"
                 "softmax-cross-entropy (default: a classifier; a final\n"
@@ -116,11 +117,11 @@ int cmd_convert(int argc, char **argv) {
     snprintf(help, sizeof help, convert_help, onnx_act_ops());
     int rc;
     if (!cli_parse(argc, argv, opts, help, &rc)) return rc;
-    int onnx = cli_out_is_onnx(out);
+    int onnx = cli_out_is_onnx(out), json = !onnx && cli_out_is_json(out);
     if (to) {
-        if (!strcmp(to, "onnx")) onnx = 1;
-        else if (!strcmp(to, "safetensors")) onnx = 0;
-        else return cli_error("convert: --to: '%s' is not onnx or safetensors", to);
+        onnx = !strcmp(to, "onnx"), json = !strcmp(to, "json");
+        if (!onnx && !json && strcmp(to, "safetensors"))
+            return cli_error("convert: --to: '%s' is not onnx, safetensors or json", to);
     }
     cr_model model;
     const char *kind = "";
@@ -137,12 +138,13 @@ int cmd_convert(int argc, char **argv) {
                          "give --head squared-error)", in);
     }
     cr_error err;
-    if (onnx ? cr_onnx_write(out, &model, &err) : cr_model_save_full(out, &model, &err))
+    if (onnx ? cr_onnx_write(out, &model, &err)
+             : json ? cr_model_json_write(out, &model, &err) : cr_model_save_full(out, &model, &err))
         rc = cli_io_error(&err);
     if (rc == CLI_OK) {
         const cr_net *net = model.net;
-        printf("wrote %s (%s) from %s (%s): ", out, onnx ? "ONNX" : "chainrule safetensors", in,
-               kind);
+        printf("wrote %s (%s) from %s (%s): ", out,
+               onnx ? "ONNX" : json ? "JSON" : "chainrule safetensors", in, kind);
         for (int l = 0; l <= net->n_layers; l++) printf("%s%zu", l ? "," : "", net->dims[l]);
         for (int l = 0; l + 1 < net->n_layers; l++)
             printf("%s%s", l ? "," : ", hidden ", cr_activation_name(net->act[l]));

@@ -28,17 +28,35 @@ static const char *const explain_help =
     "explicit Jacobians, the VJP chain, central finite differences and the closed form\n"
     "agree. Exit status 1 if a check fails.\n"
     "\n"
+    "A regressor (the squared-error head, J = 1/2 |o - t|^2) is explained the same way, its\n"
+    "output activation as the chain's diagonal link o = a(theta): a model of that head, with\n"
+    "--targets T.npy for its example, or a random one with --head squared-error\n"
+    "(e.g. the textbook sigmoid + squared error: --head squared-error --output-activation sigmoid).\n"
+    "\n"
     "options:\n";
 
 /* A random float64 net of the given widths; the biases, zero after init, get
    values so that b1, b2 show in the numbers. */
-static int random_net(const char *layers, const char *activation, uint64_t seed, cr_net **net) {
+static int random_net(const char *layers, const char *activation, const char *head_s,
+                      const char *out_act_s, uint64_t seed, cr_net **net) {
     size_t dims[CR_MAX_LAYERS + 1];
     int nl;
     cr_activation act[CR_MAX_LAYERS];
     if (!cli_parse_layers("--layers", layers, dims, &nl) || !cli_parse_activations("--activation", activation, nl - 1, act))
         return CLI_USAGE;
+    cr_head head = CR_HEAD_SOFTMAX_CE;
+    cr_activation out_act = CR_ACT_SIGMOID;
+    const int has_out = out_act_s && strcmp(out_act_s, "none") != 0;
+    if (head_s && !cr_head_parse(head_s, &head))
+        return cli_error("explain: --head: '%s' is not softmax-cross-entropy or squared-error", head_s);
+    if (out_act_s && head != CR_HEAD_SQUARED_ERROR)
+        return cli_error("explain: --output-activation is for --head squared-error (a classifier's "
+                         "output is the logits)");
+    if (has_out && !cr_activation_parse(out_act_s, &out_act))
+        return cli_error("explain: --output-activation: '%s' is not %s or none", out_act_s,
+                         cli_activation_names(", "));
     cr_status st = cr_net_create(net, CR_F64, nl, dims, act);
+    if (st == CR_OK && head == CR_HEAD_SQUARED_ERROR) st = cr_net_set_output(*net, has_out, out_act, head);
     if (st != CR_OK) return cli_error("explain: cannot create a %s network: %s", layers, cr_status_string(st));
     cr_net_init(*net, CR_INIT_AUTO, seed);
     cr_rng rng;
@@ -74,8 +92,9 @@ static int model_net(const cli_input *in, cr_net **net, double **mean, double **
 }
 
 int cmd_explain(int argc, char **argv) {
-    const char *layers = "4,3,3", *activation = "sigmoid", *seed_s = "1", *model_path = NULL;
-    const char *format = "text", *maxp_s = "64", *eps_s = NULL;
+    const char *layers = "4,5,3", *activation = "sigmoid", *seed_s = "1", *model_path = NULL;
+    const char *format = "text", *maxp_s = "64", *head_s = NULL, *out_act_s = NULL, *targets = NULL;
+    const char *eps_s = NULL;
     int certify = 0;
     cli_examples_opts eo = {0};
     int json = 0;
@@ -85,12 +104,18 @@ int cmd_explain(int argc, char **argv) {
     cli_opt examples[CLI_EXAMPLES_TABLE_SIZE];
     cli_examples_table(&eo, examples);
     const cli_opt opts[] = {
-        CLI_STR("--layers", &layers, "D,H,...,K", "network widths (default 4,3,3: the seed network, small)"),
+        CLI_STR("--layers", &layers, "D,H,...,K", "network widths (default 4,5,3: the seed network, small, every\nwidth distinct so that every shape can be told apart)"),
         CLI_STR("--activation", &activation, "NAME", act_help),
         CLI_STR("--seed", &seed_s, "N", "seed of the random weights, input and label (default 1)"),
+        CLI_STR("--head", &head_s, "HEAD",
+                "softmax-cross-entropy (default) or squared-error (a regressor;\n"
+                "with --model: the head of an ONNX graph, see convert --head)"),
+        CLI_STR("--output-activation", &out_act_s, "NAME",
+                "the random regressor's output o = NAME(theta), or none (o = theta)"),
         CLI_MODEL(&model_path, 0, "explain a saved model instead (computed in float64)"),
         CLI_HEADING("the example (random when absent; --index I: which one, default 0)"),
         CLI_INCLUDE(examples),
+        CLI_STR("--targets", &targets, "T.npy", "a regressor's targets [N, K] (float), with --inputs"),
         CLI_HEADING("output"),
         CLI_STR("--format", &format, "text|markdown", "markdown uses LaTeX math that renders on GitHub"),
         CLI_FLAG("--json", &json, "print the numbers (gradients, errors) as JSON instead"),
@@ -108,7 +133,6 @@ int cmd_explain(int argc, char **argv) {
     if (!strcmp(format, "markdown") || !strcmp(format, "md")) f.md = 1;
     else if (strcmp(format, "text") != 0) return cli_error("explain: --format must be text or markdown, not '%s'", format);
     const int have_data = eo.inputs || eo.data;
-    if (eo.inputs && !eo.labels) return cli_error("explain: --inputs needs --labels");
     if (have_data && !model_path) return cli_error("explain: --inputs and --data need --model");
     if ((eo.index || eo.limit) && !have_data) return cli_error("explain: --index selects an example of --inputs or --data");
     if (eo.limit) return cli_error("explain: explains one example: choose it with --index I");
@@ -133,10 +157,30 @@ int cmd_explain(int argc, char **argv) {
     memset(&ex, 0, sizeof ex);
     cr_net *net = NULL; /* float64, owned */
     double *mean = NULL, *sd = NULL, *x = NULL, *y = NULL;
-    rc = model_path ? cli_input_model(model_path, NULL, &in) : random_net(layers, activation, seed, &net);
-    if (rc == CLI_OK && model_path) rc = cli_require_plain("explain", model_path, in.net);
+    if (model_path && out_act_s) {
+        rc = cli_error("explain: --output-activation is for the random network; %s has its own", model_path);
+        goto done;
+    }
+    rc = model_path ? cli_input_model_head(model_path, NULL, head_s, &in)
+                    : random_net(layers, activation, head_s, out_act_s, seed, &net);
+    /* a classifier (softmax + cross-entropy on θ) or a regressor (squared error on o) */
+    const int regress = rc == CLI_OK && (model_path ? in.net : net)->head == CR_HEAD_SQUARED_ERROR;
+    if (rc == CLI_OK && model_path && !regress) rc = cli_require_plain("explain", model_path, in.net);
     if (rc == CLI_OK && model_path) rc = model_net(&in, &net, &mean, &sd);
     if (rc != CLI_OK) goto done;
+    if (!regress && targets) {
+        rc = cli_error("explain: --targets is for regressors (squared-error head); give --labels");
+        goto done;
+    }
+    if (!regress && eo.inputs && !eo.labels) {
+        rc = cli_error("explain: --inputs needs --labels");
+        goto done;
+    }
+    if (regress && (eo.labels || (have_data && !targets))) {
+        rc = cli_error("explain: %s is a regressor (squared-error head): give its example's targets with "
+                       "--targets T.npy (and the inputs with --inputs), not labels", model_path);
+        goto done;
+    }
     const size_t D = net->dims[0], K = net->dims[net->n_layers];
     x = malloc(D * sizeof *x), y = calloc(K, sizeof *y);
     if (!x || !y) {
@@ -145,18 +189,31 @@ int cmd_explain(int argc, char **argv) {
     }
     if (have_data) { /* the raw example (the standardisation is explained as the chain's first link) */
         if ((rc = cli_examples_load(&eo, D, K, CR_F64, &data))) goto done;
-        if (!data.y) {
+        if (regress) { /* the example's targets: its row of T.npy */
+            void *t = NULL;
+            if ((rc = cli_load_regression_targets(targets, data.n, data.first, data.total, K, CR_F64, &t))) goto done;
+            memcpy(x, data.x, D * sizeof *x);
+            memcpy(y, t, K * sizeof *y);
+            free(t);
+        } else if (!data.y) {
             rc = cli_error("explain: %s has no labels", data.source);
             goto done;
+        } else {
+            memcpy(x, data.x, D * sizeof *x);
+            memcpy(y, data.y, K * sizeof *y);
         }
-        memcpy(x, data.x, D * sizeof *x);
-        memcpy(y, data.y, K * sizeof *y);
     } else {
         cli_random_data(CR_F64, 1, D, K, seed ^ 0xe8a3, x, y);
+        if (regress) { /* random targets in (0, 1), what a sigmoid output can reach */
+            cr_rng rng;
+            cr_rng_seed(&rng, seed ^ 0x7a76);
+            for (size_t j = 0; j < K; j++) y[j] = cr_rng_uniform(&rng);
+        }
     }
 
     if (certify) { /* the proof over the ball (explain_certify.c) */
-        rc = explain_certify(&f, net, x, have_data ? y : NULL, mean != NULL, model_path != NULL, eps);
+        rc = regress ? cli_error("explain: --certify proves a classifier's label, not a regressor's targets")
+                     : explain_certify(&f, net, x, have_data ? y : NULL, mean != NULL, model_path != NULL, eps);
         goto done;
     }
     /* the numbers (the library), then the derivation or the JSON */

@@ -53,6 +53,10 @@ static const char *result_name(const cr_check_result *r, char *buf, size_t size)
     return buf;
 }
 
+/* The tolerance in the table's unit: relative to max |reference| of the worst row
+   (absolute when that is 0, as rel_err is then max_err). */
+static double rel_tol(const cr_check_result *r) { return r->ref_max > 0 ? r->tol / r->ref_max : r->tol; }
+
 static void print_report(const cr_check_report *rep, const cr_net *net, const char *model,
                          const char *data, size_t n, int json) {
     char arch[256], name[160];
@@ -86,45 +90,180 @@ static void print_report(const cr_check_report *rep, const cr_net *net, const ch
         char checked[32];
         if (r->checked == r->total) snprintf(checked, sizeof checked, "%zu", r->checked);
         else snprintf(checked, sizeof checked, "%zu/%zu", r->checked, r->total);
-        double rtol = r->ref_max > 0 ? r->tol / r->ref_max : r->tol;
-        printf("  %-70s %9.2e %9.2e %11s  %s\n", result_name(r, name, sizeof name), r->rel_err, rtol,
+        printf("  %-70s %9.2e %9.2e %11s  %s\n", result_name(r, name, sizeof name), r->rel_err, rel_tol(r),
                checked, !r->pass ? "FAIL" : r->trivial ? "PASS (zero within tolerance)" : "PASS");
     }
     printf("\ngradcheck: %s (%zu checks, %d failed)\n", rep->failures ? "FAIL" : "PASS", rep->n, rep->failures);
 }
 
+/* The failed checks on stderr, in the table's units (rel err, rel tol). */
+static void print_failures(const cr_check_report *rep) {
+    for (size_t i = 0; i < rep->n; i++) {
+        char name[160];
+        const cr_check_result *r = &rep->items[i];
+        if (r->pass) continue;
+        cr_check_kind kd = r->kind;
+        fprintf(stderr, "FAIL: %s %s (rel err %.2e > rel tol %.2e, example %zu)\n",
+                result_name(r, name, sizeof name),
+                kd == CR_CHECK_ADJOINT || kd == CR_CHECK_NET_ADJOINT ? "does not hold: VJP and JVP are not adjoint"
+                : kd == CR_CHECK_HEAD_UNFUSED                        ? "disagrees with the fused head"
+                                                                     : "disagrees with finite differences",
+                r->rel_err, rel_tol(r), r->worst);
+    }
+}
+
+/* The command's options (borrowed from argv). */
+typedef struct {
+    const char *model_path, *layers, *activation, *dtype_s, *n_s, *seed_s, *samples_s, *tol_s,
+        *fault_s, *opx_s, *head, *targets, *out_act_s;
+    cli_examples_opts eo;
+    int json;
+} gc_args;
+
+/* The combinations of options that do not go together. */
+static int check_combinations(const gc_args *a) {
+    const cli_examples_opts *eo = &a->eo;
+    const int have_data = eo->inputs || eo->data;
+    if (eo->inputs && !eo->labels && !a->targets)
+        return cli_error("gradcheck: --inputs needs --labels (or --targets for a regressor)");
+    if (a->targets && !eo->inputs) return cli_error("gradcheck: --targets goes with --inputs");
+    if (a->model_path && a->out_act_s)
+        return cli_error("gradcheck: --output-activation describes a random network; %s has its own",
+                         a->model_path);
+    if (have_data && !a->model_path) return cli_error("gradcheck: --inputs and --data need --model");
+    if ((eo->index || eo->limit) && !have_data)
+        return cli_error("gradcheck: --index selects examples of --inputs or --data");
+    if (a->model_path && (a->layers || a->activation))
+        return cli_error("gradcheck: --layers and --activation describe a random network; %s has its own",
+                         a->model_path);
+    return CLI_OK;
+}
+
+/* The random network of --layers, --activation, --dtype, --head, --output-activation. */
+static int random_network(const gc_args *a, uint64_t seed, cr_net **net) {
+    size_t dims[CR_MAX_LAYERS + 1];
+    int nl;
+    cr_activation act[CR_MAX_LAYERS];
+    cr_dtype dt;
+    const char *layers = a->layers ? a->layers : "5,4,3";
+    if (!cli_parse_layers("--layers", layers, dims, &nl) ||
+        !cli_parse_activations("--activation", a->activation ? a->activation : "sigmoid", nl - 1, act) ||
+        !cli_parse_dtype("--dtype", a->dtype_s ? a->dtype_s : "float64", &dt))
+        return CLI_USAGE;
+    cr_status st = cr_net_create(net, dt, nl, dims, act);
+    if (st != CR_OK)
+        return cli_error("gradcheck: cannot create a %s network: %s", layers, cr_status_string(st));
+    cr_head h = CR_HEAD_SOFTMAX_CE;
+    cr_activation oa = CR_ACT_SIGMOID;
+    if (a->head && !cr_head_parse(a->head, &h))
+        return cli_error("gradcheck: --head: '%s' is not softmax-cross-entropy or squared-error", a->head);
+    if (a->out_act_s && !cr_activation_parse(a->out_act_s, &oa))
+        return cli_error("gradcheck: --output-activation: '%s' is not %s", a->out_act_s,
+                         cli_activation_names(" or "));
+    cr_net_set_output(*net, a->out_act_s != NULL, oa, h);
+    cr_net_init(*net, CR_INIT_AUTO, seed);
+    return CLI_OK;
+}
+
+/* The examples checked: n inputs x and targets y (labels one-hot, or regression
+   targets) in net's dtype, from the data or random. */
+typedef struct {
+    cli_examples ex;   /* the data, if any */
+    void *x, *y;       /* borrowed from ex / tgt, or owned (random) */
+    void *tgt;         /* regression targets of the data, owned */
+    int owned;         /* x and y are random, owned */
+    size_t n;
+} gc_examples;
+
+static void examples_free(gc_examples *g) {
+    if (g->owned) free(g->x), free(g->y);
+    free(g->tgt);
+    cli_examples_free(&g->ex);
+}
+
+static int load_examples(const gc_args *a, const cr_net *net, uint64_t seed, size_t n_random,
+                         gc_examples *g) {
+    const int regress = net->head == CR_HEAD_SQUARED_ERROR;
+    const size_t d = net->dims[0], k = net->dims[net->n_layers];
+    if (a->eo.inputs || a->eo.data) {
+        /* raw inputs: the network checked starts with its input link, if any */
+        int rc = cli_examples_load(&a->eo, d, k, net->dtype, &g->ex);
+        if (rc) return rc;
+        if (regress && (rc = cli_load_regression_targets(a->targets, g->ex.n, g->ex.first, g->ex.total,
+                                                         k, net->dtype, &g->tgt)))
+            return rc;
+        if (!regress && !g->ex.y) return cli_error("gradcheck: %s has no labels", g->ex.source);
+        g->n = g->ex.n;
+        g->x = g->ex.x;
+        g->y = regress ? g->tgt : g->ex.y;
+        return CLI_OK;
+    }
+    g->n = n_random;
+    g->owned = 1;
+    g->x = malloc(g->n * d * cr_dtype_size(net->dtype));
+    g->y = malloc(g->n * k * cr_dtype_size(net->dtype));
+    if (!g->x || !g->y) return cli_error("gradcheck: out of memory");
+    cli_random_data(net->dtype, g->n, d, k, seed ^ 0x5eed, g->x, g->y);
+    if (regress) { /* targets: uniform in [-1, 1] */
+        cr_rng rng;
+        cr_rng_seed(&rng, seed ^ 0x7a26);
+        for (size_t i = 0; i < g->n * k; i++) cli_set(net->dtype, g->y, i, 2 * cr_rng_uniform(&rng) - 1);
+    }
+    return CLI_OK;
+}
+
+/* Runs the checks and prints them; CLI_OK, CLI_FAIL when one fails, or an error. */
+static int run_checks(const gc_args *a, const cr_net *net, const gc_examples *g,
+                      const cr_check_options *opt) {
+    const int regress = net->head == CR_HEAD_SQUARED_ERROR;
+    if (opt->op_example >= g->n)
+        return cli_error("gradcheck: --op-example %zu is out of range: there are %zu examples",
+                         opt->op_example, g->n);
+    cr_check_report rep;
+    cr_check_report_init(&rep);
+    cr_status st = cr_check_net(net, g->n, g->x, g->y, opt, &rep);
+    if (st != CR_OK) {
+        cr_check_report_free(&rep);
+        return cli_error("gradcheck: %s", cr_status_string(st));
+    }
+    print_report(&rep, net, a->model_path ? a->model_path : "random network",
+                 !g->owned ? g->ex.source : regress ? "random inputs and targets in [-1,1]"
+                                                    : "random inputs in [-1,1] and labels",
+                 g->n, a->json);
+    if (!a->json) print_failures(&rep);
+    int rc = rep.failures ? CLI_FAIL : CLI_OK;
+    cr_check_report_free(&rep);
+    return rc;
+}
+
 int cmd_gradcheck(int argc, char **argv) {
-    const char *model_path = NULL;
-    cli_examples_opts eo = {0};
-    const char *layers = NULL, *activation = NULL, *dtype_s = NULL, *n_s = "4", *seed_s = "1";
-    const char *samples_s = "256", *tol_s = NULL, *fault_s = NULL, *opx_s = "0";
-    const char *head = NULL, *targets = NULL, *out_act_s = NULL;
-    int json = 0;
+    gc_args a = {0};
+    a.n_s = "4", a.seed_s = "1", a.samples_s = "256", a.opx_s = "0";
     cli_opt examples[CLI_EXAMPLES_TABLE_SIZE];
-    cli_examples_table(&eo, examples);
+    cli_examples_table(&a.eo, examples);
     const cli_opt opts[] = {
-        CLI_MODEL(&model_path, 0, "model to check; without it a random network is built from\n"
-                                  "--layers and --activation"),
-        CLI_STR("--layers", &layers, "D,...,K", "a random network's widths (default 5,4,3)"),
-        CLI_STR("--activation", &activation, "NAME", "a random network's hidden activation (default sigmoid)"),
-        CLI_STR("--output-activation", &out_act_s, "NAME", "a random network's output activation o = a(theta)"),
-        CLI_STR("--dtype", &dtype_s, "float32|float64",
+        CLI_MODEL(&a.model_path, 0, "model to check; without it a random network is built from\n"
+                                    "--layers and --activation"),
+        CLI_STR("--layers", &a.layers, "D,...,K", "a random network's widths (default 5,4,3)"),
+        CLI_STR("--activation", &a.activation, "NAME", "a random network's hidden activation (default sigmoid)"),
+        CLI_STR("--output-activation", &a.out_act_s, "NAME", "a random network's output activation o = a(theta)"),
+        CLI_STR("--dtype", &a.dtype_s, "float32|float64",
                 "the dtype checked (default: the model's; float64 for a\nrandom network)"),
         CLI_HEADING("the examples checked (default all; without data: random inputs in [-1,1] and labels)"),
         CLI_INCLUDE(examples),
-        CLI_STR("--targets", &targets, "T.npy", "regression targets [N, K] of --inputs for the squared-error head"),
-        CLI_STR("--n", &n_s, "N", "number of random examples (default 4)"),
+        CLI_STR("--targets", &a.targets, "T.npy", "regression targets [N, K] of --inputs for the squared-error head"),
+        CLI_STR("--n", &a.n_s, "N", "number of random examples (default 4)"),
         CLI_HEADING("the checks"),
-        CLI_STR("--seed", &seed_s, "N", "seed for the random network, data and samples (default 1)"),
-        CLI_STR("--samples", &samples_s, "S", "parameter entries checked per tensor (default 256, 0 = all)"),
-        CLI_STR("--op-example", &opx_s, "I", "example whose activations are the per-op operating point (0)"),
-        CLI_STR("--tol", &tol_s, "T", "a fixed relative tolerance instead (max err <= T max |reference|)"),
-        CLI_STR("--head", &head, "HEAD",
+        CLI_STR("--seed", &a.seed_s, "N", "seed for the random network, data and samples (default 1)"),
+        CLI_STR("--samples", &a.samples_s, "S", "parameter entries checked per tensor (default 256, 0 = all)"),
+        CLI_STR("--op-example", &a.opx_s, "I", "example whose activations are the per-op operating point (0)"),
+        CLI_STR("--tol", &a.tol_s, "T", "a fixed relative tolerance instead (max err <= T max |reference|)"),
+        CLI_STR("--head", &a.head, "HEAD",
                 "softmax-cross-entropy or squared-error instead of the model's\n"
                 "(squared-error: J = 1/2 |o - t|^2 with --targets T.npy [N, K],\n"
                 "or random targets in [-1,1] without data)"),
-        CLI_FLAG("--json", &json, "machine-readable results"),
-        CLI_STR("--inject-fault", &fault_s, "L:W",
+        CLI_FLAG("--json", &a.json, "machine-readable results"),
+        CLI_STR("--inject-fault", &a.fault_s, "L:W",
                 "testing aid: perturb the analytic W (jacobian, vjp or jvp)\n"
                 "of op L of the chain (1 .. 2 x layers, + 1 with an output\n"
                 "activation) by 1%"),
@@ -132,142 +271,39 @@ int cmd_gradcheck(int argc, char **argv) {
     };
     int rc;
     if (!cli_parse(argc, argv, opts, gradcheck_help, &rc)) return rc;
-    const int have_data = eo.inputs || eo.data;
-    if (eo.inputs && !eo.labels && !targets)
-        return cli_error("gradcheck: --inputs needs --labels (or --targets for a regressor)");
-    if (targets && !eo.inputs) return cli_error("gradcheck: --targets goes with --inputs");
-    if (model_path && out_act_s)
-        return cli_error("gradcheck: --output-activation describes a random network; %s has its own",
-                         model_path);
-    if (have_data && !model_path) return cli_error("gradcheck: --inputs and --data need --model");
-    if ((eo.index || eo.limit) && !have_data)
-        return cli_error("gradcheck: --index selects examples of --inputs or --data");
-    if (model_path && (layers || activation))
-        return cli_error("gradcheck: --layers and --activation describe a random network; %s has its own",
-                         model_path);
-
+    if ((rc = check_combinations(&a))) return rc;
     cr_check_options opt = cr_check_options_default();
     uint64_t seed, samples;
     long n_random, opx;
-    if (!cli_parse_u64("--seed", seed_s, &seed) || !cli_parse_u64("--samples", samples_s, &samples) ||
-        !cli_parse_long("--n", n_s, 1, 100000, &n_random) ||
-        !cli_parse_long("--op-example", opx_s, 0, 1L << 40, &opx) ||
-        (tol_s && !cli_parse_double("--tol", tol_s, 0, 1, &opt.tol_override)))
+    if (!cli_parse_u64("--seed", a.seed_s, &seed) || !cli_parse_u64("--samples", a.samples_s, &samples) ||
+        !cli_parse_long("--n", a.n_s, 1, 100000, &n_random) ||
+        !cli_parse_long("--op-example", a.opx_s, 0, 1L << 40, &opx) ||
+        (a.tol_s && !cli_parse_double("--tol", a.tol_s, 0, 1, &opt.tol_override)))
         return CLI_USAGE;
     opt.seed = seed;
     opt.samples = (size_t)samples;
     opt.op_example = (size_t)opx;
 
     cli_input in;
-    cli_examples ex = {0};
+    gc_examples g;
     memset(&in, 0, sizeof in);
+    memset(&g, 0, sizeof g);
     cr_net *net = NULL; /* the network checked (borrowed from in, or owned when random) */
-    void *x = NULL, *y = NULL, *tgt = NULL;
-    size_t n;
-    rc = CLI_OK;
-    if (model_path) {
-        /* the raw-input network (a standardisation is its link 0), in --dtype */
-        if ((rc = cli_input_model_head(model_path, dtype_s, head, &in))) goto done;
-        net = in.net;
-    } else {
-        size_t dims[CR_MAX_LAYERS + 1];
-        int nl;
-        cr_activation act[CR_MAX_LAYERS];
-        cr_dtype dt;
-        if (!cli_parse_layers("--layers", layers ? layers : "5,4,3", dims, &nl) ||
-            !cli_parse_activations("--activation", activation ? activation : "sigmoid", nl - 1, act) ||
-            !cli_parse_dtype("--dtype", dtype_s ? dtype_s : "float64", &dt)) {
-            rc = CLI_USAGE;
-            goto done;
-        }
-        if (cr_net_create(&net, dt, nl, dims, act) != CR_OK) {
-            rc = cli_error("gradcheck: cannot create a %s network", layers ? layers : "5,4,3");
-            goto done;
-        }
-        cr_head h = CR_HEAD_SOFTMAX_CE;
-        cr_activation oa = CR_ACT_SIGMOID;
-        if (head && !cr_head_parse(head, &h)) {
-            rc = cli_error("gradcheck: --head: '%s' is not softmax-cross-entropy or squared-error", head);
-            goto done;
-        }
-        if (out_act_s && !cr_activation_parse(out_act_s, &oa)) {
-            rc = cli_error("gradcheck: --output-activation: '%s' is not %s", out_act_s,
-                           cli_activation_names(" or "));
-            goto done;
-        }
-        cr_net_set_output(net, out_act_s != NULL, oa, h);
-        cr_net_init(net, CR_INIT_AUTO, seed);
+    /* a model: the raw-input network (a standardisation is its link 0), in --dtype */
+    if (a.model_path) rc = cli_input_model_head(a.model_path, a.dtype_s, a.head, &in), net = in.net;
+    else rc = random_network(&a, seed, &net);
+    if (rc == CLI_OK) {
+        const int regress = net->head == CR_HEAD_SQUARED_ERROR;
+        cli_say_output("gradcheck", net);
+        if ((a.eo.inputs || a.eo.data) && regress != (a.targets != NULL))
+            rc = cli_error(regress ? "gradcheck: the squared-error head needs --targets T.npy (not labels)"
+                                   : "gradcheck: --targets is for the squared-error head; give --labels");
     }
-    const int regress = net->head == CR_HEAD_SQUARED_ERROR;
-    cli_say_output("gradcheck", net);
-    if (have_data && regress != (targets != NULL)) {
-        rc = cli_error(regress ? "gradcheck: the squared-error head needs --targets T.npy (not labels)"
-                               : "gradcheck: --targets is for the squared-error head; give --labels");
-        goto done;
-    }
-    if (fault_s && (rc = parse_fault(fault_s, cr_check_net_op_count(net), &opt))) goto done;
-    const size_t d = net->dims[0], k = net->dims[net->n_layers];
-    if (have_data) {
-        /* raw inputs: the network checked starts with its input link, if any */
-        if ((rc = cli_examples_load(&eo, d, k, net->dtype, &ex))) goto done;
-        if (regress && (rc = cli_load_regression_targets(targets, ex.n, ex.first, ex.total, k,
-                                                         net->dtype, &tgt)))
-            goto done;
-        if (!regress && !ex.y) {
-            rc = cli_error("gradcheck: %s has no labels", ex.source);
-            goto done;
-        }
-        n = ex.n;
-        x = ex.x;
-        y = regress ? tgt : ex.y;
-    } else {
-        n = (size_t)n_random;
-        x = malloc(n * d * cr_dtype_size(net->dtype));
-        y = malloc(n * k * cr_dtype_size(net->dtype));
-        if (!x || !y) goto nomem;
-        cli_random_data(net->dtype, n, d, k, seed ^ 0x5eed, x, y);
-        if (regress) { /* targets: uniform in [-1, 1] */
-            cr_rng rng;
-            cr_rng_seed(&rng, seed ^ 0x7a26);
-            for (size_t i = 0; i < n * k; i++) cli_set(net->dtype, y, i, 2 * cr_rng_uniform(&rng) - 1);
-        }
-    }
-    if (opt.op_example >= n) {
-        rc = cli_error("gradcheck: --op-example %zu is out of range: there are %zu examples", opt.op_example, n);
-        goto done;
-    }
-    cr_check_report rep;
-    cr_check_report_init(&rep);
-    cr_status st = cr_check_net(net, n, x, y, &opt, &rep);
-    if (st != CR_OK) {
-        cr_check_report_free(&rep);
-        rc = cli_error("gradcheck: %s", cr_status_string(st));
-        goto done;
-    }
-    print_report(&rep, net, model_path ? model_path : "random network",
-                 have_data ? ex.source : regress ? "random inputs and targets in [-1,1]"
-                                                 : "random inputs in [-1,1] and labels", n, json);
-    for (size_t i = 0; !json && i < rep.n; i++) {
-        char name[160];
-        const cr_check_result *r = &rep.items[i];
-        if (r->pass) continue;
-        cr_check_kind kd = r->kind;
-        fprintf(stderr, "FAIL: %s %s (max err %.3g > tol %.3g, example %zu)\n", result_name(r, name, sizeof name),
-                kd == CR_CHECK_ADJOINT || kd == CR_CHECK_NET_ADJOINT ? "does not hold: VJP and JVP are not adjoint"
-                : kd == CR_CHECK_HEAD_UNFUSED                        ? "disagrees with the fused head"
-                                                                     : "disagrees with finite differences",
-                r->max_err, r->tol, r->worst);
-    }
-    rc = rep.failures ? CLI_FAIL : CLI_OK;
-    cr_check_report_free(&rep);
-    goto done;
-nomem:
-    rc = cli_error("gradcheck: out of memory");
-done:
-    if (!have_data) free(x), free(y);
-    free(tgt);
-    cli_examples_free(&ex);
-    if (!model_path) cr_net_free(net);
+    if (rc == CLI_OK && a.fault_s) rc = parse_fault(a.fault_s, cr_check_net_op_count(net), &opt);
+    if (rc == CLI_OK) rc = load_examples(&a, net, seed, (size_t)n_random, &g);
+    if (rc == CLI_OK) rc = run_checks(&a, net, &g, &opt);
+    examples_free(&g);
+    if (!a.model_path) cr_net_free(net);
     cli_input_free(&in);
     return rc;
 }

@@ -34,10 +34,11 @@ typedef struct {
     cr_check_report rep;      /* jacobian product, finite differences, closed form, head */
     cr_tape *tape;            /* the forward pass on z = (x − μ) ⊘ σ (or x) */
     double loss;              /* J at the example */
-    const double *yhat;       /* K: the probabilities (in tape) */
+    const double *yhat;       /* K: the probabilities (in tape); a regressor's outputs o */
+    int regress;              /* the squared-error head: y holds the targets t, J = ½‖o − t‖² */
     int label;                /* the class of a one-hot y, else -1 */
-    double *dJ_dyhat;         /* K: −(y ⊘ ŷ) */
-    double *dyhat_dtheta;     /* K×K: diag(ŷ) − ŷᵀŷ */
+    double *dJ_dyhat;         /* K: −(y ⊘ ŷ) (a regressor: o − t) */
+    double *dyhat_dtheta;     /* K×K: diag(ŷ) − ŷᵀŷ (a regressor: ∂o/∂θ = diag(a′(θ)) or I) */
     int pass;                 /* every check passed */
     int nonzero;              /* ∂J/∂x is not zero within the checks' tolerance */
     int gradient_is_zero;     /* every entry of the VJP chain's ∂J/∂x is exactly 0 */

@@ -58,11 +58,20 @@ cr_status explain_example_compute(const cr_net *net, const double *x, const doub
     cr_net_forward_f64(net, ex->tape, 1, x);
     ex->loss = cr_net_loss_f64(net, ex->tape, y);
     ex->yhat = ex->tape->post[L - 1];
-    cr_cross_entropy_jacobian_f64(K, ex->yhat, y, ex->dJ_dyhat);
-    cr_softmax_jacobian_f64(K, ex->yhat, ex->dyhat_dtheta);
+    ex->regress = net->head == CR_HEAD_SQUARED_ERROR;
+    if (ex->regress) { /* ∂J/∂o = o − t; ∂o/∂θ = diag(a′(θ)), or the identity */
+        for (size_t j = 0; j < K; j++) ex->dJ_dyhat[j] = ex->yhat[j] - y[j];
+        if (net->has_out_act)
+            cr_activation_jacobian_f64(net->out_act, K, ex->tape->pre[L - 1], ex->yhat, ex->dyhat_dtheta);
+        else
+            for (size_t j = 0; j < K * K; j++) ex->dyhat_dtheta[j] = j % (K + 1) == 0;
+    } else {
+        cr_cross_entropy_jacobian_f64(K, ex->yhat, y, ex->dJ_dyhat);
+        cr_softmax_jacobian_f64(K, ex->yhat, ex->dyhat_dtheta);
+    }
 
     ex->label = -1;
-    for (size_t j = 0; j < K; j++)
+    for (size_t j = 0; !ex->regress && j < K; j++)
         if (y[j] == 1.0) ex->label = (int)j;
     double gmax = 0;
     for (size_t j = 0; j < D; j++) gmax = fmax(gmax, fabs(w->vjp[j]));

@@ -75,6 +75,38 @@ void explain_names_make(explain_names *nm, int L, int standardized) {
     }
 }
 
+void explain_names_head(explain_names *nm, const cr_net *net) {
+    const int L = nm->L;
+    nm->regress = net->head == CR_HEAD_SQUARED_ERROR;
+    if (!nm->regress) {
+        snprintf(nm->dJ_t, sizeof nm->dJ_t, "∂J/∂ŷ"), snprintf(nm->dJ_m, sizeof nm->dJ_m, "\\partial J/\\partial \\hat{y}");
+        snprintf(nm->dy_t, sizeof nm->dy_t, "∂ŷ/∂θ"), snprintf(nm->dy_m, sizeof nm->dy_m, "\\partial \\hat{y}/\\partial \\theta");
+        snprintf(nm->row_t, sizeof nm->row_t, "−(y ⊘ ŷ)"), snprintf(nm->row_m, sizeof nm->row_m, "-(y \\oslash \\hat{y})");
+        snprintf(nm->jac_t, sizeof nm->jac_t, "diag(ŷ) − ŷᵀŷ");
+        snprintf(nm->jac_m, sizeof nm->jac_m, "\\mathrm{diag}(\\hat{y}) - \\hat{y}^\\top \\hat{y}");
+        snprintf(nm->g_t, sizeof nm->g_t, "ŷ − y"), snprintf(nm->g_m, sizeof nm->g_m, "\\hat{y} - y");
+        return;
+    }
+    strcpy(nm->post_t[L - 1], "o"), strcpy(nm->post_m[L - 1], "o");
+    snprintf(nm->dJ_t, sizeof nm->dJ_t, "∂J/∂o"), snprintf(nm->dJ_m, sizeof nm->dJ_m, "\\partial J/\\partial o");
+    snprintf(nm->dy_t, sizeof nm->dy_t, "∂o/∂θ"), snprintf(nm->dy_m, sizeof nm->dy_m, "\\partial o/\\partial \\theta");
+    snprintf(nm->row_t, sizeof nm->row_t, "o − t"), snprintf(nm->row_m, sizeof nm->row_m, "o - t");
+    if (net->has_out_act) { /* the output's diagonal link: ∂o/∂θ = diag(a′(θ)) */
+        const explain_format text = {0, 0}, md = {1, 0};
+        char dt[96], dm[128];
+        explain_act_diag(&text, net->out_act, nm, L - 1, dt, sizeof dt);
+        explain_act_diag(&md, net->out_act, nm, L - 1, dm, sizeof dm);
+        snprintf(nm->jac_t, sizeof nm->jac_t, "diag(%s)", dt);
+        snprintf(nm->jac_m, sizeof nm->jac_m, "\\mathrm{diag}(%s)", dm);
+        snprintf(nm->g_t, sizeof nm->g_t, "(o − t) ∘ %s", dt);
+        snprintf(nm->g_m, sizeof nm->g_m, "(o - t) \\circ %s", dm);
+    } else { /* o = θ */
+        snprintf(nm->jac_t, sizeof nm->jac_t, "I");
+        snprintf(nm->jac_m, sizeof nm->jac_m, "I");
+        snprintf(nm->g_t, sizeof nm->g_t, "o − t"), snprintf(nm->g_m, sizeof nm->g_m, "o - t");
+    }
+}
+
 void explain_names_links(explain_names *nm, const cr_net *net) {
     for (int l = 0; l < nm->L; l++) {
         if (cr_net_affine_form(net, l + 1) != CR_AFFINE_BATCHNORM) continue;
@@ -129,8 +161,8 @@ void explain_closed_form(const cr_net *net, const explain_names *nm, int standar
                      char *cm, size_t size) {
     const explain_format text = {0, 0}, md = {1, 0};
     char diag_t[256], diag_m[256];
-    snprintf(ct, size, "(ŷ − y)");
-    snprintf(cm, size, "(\\hat{y} - y)");
+    snprintf(ct, size, "(%s)", nm->g_t); /* (ŷ − y), or a regressor's ((o − t) ∘ a′(θ)) */
+    snprintf(cm, size, "(%s)", nm->g_m);
     for (int l = net->n_layers - 1; l >= 0; l--) {
         char t2[1024], m2[1024];
         int nt, nmd; /* a too-long nesting is cut, never overflowed */

@@ -61,12 +61,21 @@ typedef struct {
        θ for the last). Without one lin is pre. */
     int bn[CR_MAX_LAYERS];
     char lin_t[CR_MAX_LAYERS][16], lin_m[CR_MAX_LAYERS][24];
+    /* The head (explain_names_head): a classifier's ŷ = softmax(θ) with cross-entropy, or a
+       regressor's o = a(θ) (or o = θ) with J = ½‖o − t‖² (regress; post[L−1] is then o).
+       Each in text (_t) and LaTeX (_m): dJ "∂J/∂ŷ", dy "∂ŷ/∂θ", row "−(y ⊘ ŷ)" (∂J/∂ŷ's
+       formula), jac "diag(ŷ) − ŷᵀŷ" (∂ŷ/∂θ's), g "ŷ − y" (∂J/∂θ, the walk's first row). */
+    int regress;
+    char dJ_t[32], dJ_m[48], dy_t[32], dy_m[64], row_t[32], row_m[48];
+    char jac_t[128], jac_m[160], g_t[160], g_m[200];
 } explain_names;
 
 /* r, h for one hidden layer, r1, h1, r2, ... for more; θ, ŷ for the last.
    standardized: layer 1's input is z = (x − μ) ⊘ σ. */
 void explain_names_make(explain_names *nm, int L, int standardized);
 
+/* The head of net (explain_names_make first): the strings above, o for a regressor. */
+void explain_names_head(explain_names *nm, const cr_net *net);
 /* The BatchNorm links of net (explain_names_make first): bn, lin, and pre renamed. */
 void explain_names_links(explain_names *nm, const cr_net *net);
 /* The diagonal of the BatchNorm after layer l, γl ⊘ √(vl + εl), in f's format. */

@@ -54,15 +54,25 @@ static cr_status print_vjp_steps(const explain_format *f, const explain_example 
     const cr_net *net = ex->net;
     const size_t K = net->dims[net->n_layers];
     const double *P = net->params;
-    char name[96];
+    char name[320];
     double *g = malloc(maxdim * sizeof(double)), *gn = malloc(maxdim * sizeof(double));
     if (!g || !gn) {
         free(g), free(gn);
         return CR_ERR_NOMEM;
     }
-    cr_softmax_ce_vjp_f64(1, K, ex->yhat, ex->y, NULL, g);
-    snprintf(name, sizeof name, "%s = %s", explain_sym(f, SYM_G_THETA), explain_sym(f, SYM_YHAT_MINUS_Y));
-    explain_matrix(f, name, g, 1, K, explain_sym_inline(f, SYM_YHAT_MINUS_Y));
+    if (ex->regress) { /* g_θ = (o − t) ∘ a′(θ) by the output activation's VJP, or o − t */
+        for (size_t j = 0; j < K; j++) g[j] = ex->yhat[j] - ex->y[j];
+        if (net->has_out_act)
+            cr_activation_vjp_f64(net->out_act, K, ex->tape->pre[net->n_layers - 1], ex->yhat, g, g);
+        char formula[256];
+        snprintf(name, sizeof name, "%s = %s", explain_sym(f, SYM_G_THETA), EXPLAIN_TM(f, N->g_t, N->g_m));
+        snprintf(formula, sizeof formula, EXPLAIN_TM(f, "%s", "$%s$"), EXPLAIN_TM(f, N->g_t, N->g_m));
+        explain_matrix(f, name, g, 1, K, formula);
+    } else {
+        cr_softmax_ce_vjp_f64(1, K, ex->yhat, ex->y, NULL, g);
+        snprintf(name, sizeof name, "%s = %s", explain_sym(f, SYM_G_THETA), explain_sym(f, SYM_YHAT_MINUS_Y));
+        explain_matrix(f, name, g, 1, K, explain_sym_inline(f, SYM_YHAT_MINUS_Y));
+    }
     for (int l = net->n_layers - 1; l >= 0; l--) {
         size_t din = net->dims[l], dout = net->dims[l + 1];
         cr_affine_f64 a;
@@ -98,7 +108,7 @@ cr_status explain_section_numbers(const explain_format *f, const explain_example
     const double *P = net->params;
     explain_heading(f, "5. The numbers for this example");
     explain_matrix(f, "x", ex->x, 1, D, ex->sd ? "the raw input (before standardisation)" : "the input");
-    explain_matrix(f, "y", ex->y, 1, K, "the label");
+    explain_matrix(f, ex->regress ? "t" : "y", ex->y, 1, K, ex->regress ? "the target" : "the label");
     for (int l = 0; l < L; l++) {
         char name[48];
         snprintf(name, sizeof name, explain_sym(f, SYM_WEIGHT), l + 1);
@@ -127,13 +137,23 @@ cr_status explain_section_numbers(const explain_format *f, const explain_example
         } else
             explain_matrix(f, EXPLAIN_TM(f, N->pre_t[l], N->pre_m[l]), ex->tape->pre[l], 1, net->dims[l + 1], "pre-activation");
         explain_matrix(f, EXPLAIN_TM(f, N->post_t[l], N->post_m[l]), ex->tape->post[l], 1, net->dims[l + 1],
-                   l + 1 < L ? "activation" : "probabilities");
+                   l + 1 < L ? "activation" : ex->regress ? "the output o" : "probabilities");
     }
-    if (f->md) explain_out("\nLoss: $J = %.10g$%s\n\n", ex->loss, ex->label >= 0 ? "" : " (soft label)");
+    if (ex->regress && f->md) explain_out("\nLoss: $J = \\tfrac12 \\lVert o - t\\rVert^2 = %.10g$\n\n", ex->loss);
+    else if (ex->regress) explain_out("    J = ½‖o − t‖² = %.10g\n", ex->loss);
+    else if (f->md) explain_out("\nLoss: $J = %.10g$%s\n\n", ex->loss, ex->label >= 0 ? "" : " (soft label)");
     else explain_out("    J = %.10g   (label: class %d)\n", ex->loss, ex->label);
     explain_out("%s", EXPLAIN_TM(f, "\nJacobians at this point:\n", "Jacobians at this point:\n\n"));
-    explain_matrix(f, explain_sym(f, SYM_DJ_DYHAT), ex->dJ_dyhat, 1, K, explain_sym_inline(f, SYM_CE_JACOBIAN));
-    explain_matrix(f, explain_sym(f, SYM_DYHAT_DTHETA), ex->dyhat_dtheta, K, K, explain_sym_inline(f, SYM_SOFTMAX_JACOBIAN));
+    if (ex->regress) {
+        char row[96], jac[224];
+        snprintf(row, sizeof row, EXPLAIN_TM(f, "%s", "$%s$"), EXPLAIN_TM(f, N->row_t, N->row_m));
+        snprintf(jac, sizeof jac, EXPLAIN_TM(f, "%s", "$%s$"), EXPLAIN_TM(f, N->jac_t, N->jac_m));
+        explain_matrix(f, EXPLAIN_TM(f, N->dJ_t, N->dJ_m), ex->dJ_dyhat, 1, K, row);
+        explain_matrix(f, EXPLAIN_TM(f, N->dy_t, N->dy_m), ex->dyhat_dtheta, K, K, jac);
+    } else {
+        explain_matrix(f, explain_sym(f, SYM_DJ_DYHAT), ex->dJ_dyhat, 1, K, explain_sym_inline(f, SYM_CE_JACOBIAN));
+        explain_matrix(f, explain_sym(f, SYM_DYHAT_DTHETA), ex->dyhat_dtheta, K, K, explain_sym_inline(f, SYM_SOFTMAX_JACOBIAN));
+    }
     size_t maxdim = 0;
     for (int l = 0; l <= L; l++) maxdim = net->dims[l] > maxdim ? net->dims[l] : maxdim;
     cr_status st = print_jacobians(f, ex, N, maxdim);
@@ -142,12 +162,17 @@ cr_status explain_section_numbers(const explain_format *f, const explain_example
     return print_vjp_steps(f, ex, N, maxdim);
 }
 
-/* The checks' names, in the order cr_check_explain reports them. */
+/* The checks' names, in the order cr_check_explain reports them (a regressor's: [1] and [3]). */
 static const char *const check_labels[4] = {
     "product of the explicit Jacobians ∂J/∂ŷ · ∂ŷ/∂θ · … · ∂r/∂x",
     "central finite differences (float64, steps h and 2h, Richardson)",
     "closed form, written out with plain loops",
     "head: unfused (−y ⊘ ŷ)(diag(ŷ) − ŷᵀŷ) vs fused ŷ − y (∂J/∂θ)"};
+static const char *const check_labels_regress[4] = {
+    "product of the explicit Jacobians ∂J/∂o · ∂o/∂θ · … · ∂r/∂x",
+    "central finite differences (float64, steps h and 2h, Richardson)",
+    "closed form, written out with plain loops",
+    "head: unfused (o − t) · ∂o/∂θ vs (o − t) ∘ a′(θ) (∂J/∂θ)"};
 
 /* Why a zero gradient proves little, and how to choose another example. */
 static void zero_gradient_note(const explain_format *f, const explain_example *ex) {
@@ -166,6 +191,7 @@ void explain_section_checks(const explain_format *f, const explain_example *ex, 
                             const char *closed_m) {
     const size_t D = ex->net->dims[0];
     const cr_check_report *rep = &ex->rep;
+    const char *const *labels = ex->regress ? check_labels_regress : check_labels;
     explain_heading(f, "6. Checks: four ways to the same ∂J/∂x, and the head");
     explain_matrix(f, EXPLAIN_TM(f, "∂J/∂x (VJP chain)", "\\partial J/\\partial x"), ex->ways.vjp, 1, D, "the VJP chain");
     if (!ex->nonzero) zero_gradient_note(f, ex);
@@ -183,12 +209,12 @@ void explain_section_checks(const explain_format *f, const explain_example *ex, 
         double rtol = r->ref_max > 0 ? r->tol / r->ref_max : r->tol;
         if (f->md) {
             explain_out("| ");
-            for (const char *c = check_labels[i]; *c; c++) /* a | in a table cell is escaped */
+            for (const char *c = labels[i]; *c; c++) /* a | in a table cell is escaped */
                 if (*c == '|') explain_out("\\|");
                 else explain_out("%c", *c);
             explain_out(" | %.2e | %.1e | **%s** |\n", r->rel_err, rtol, verdict);
         } else
-            explain_out("    %s %9.2e  (tol %.1e)  %s\n", explain_pad(check_labels[i], 66), r->rel_err, rtol, verdict);
+            explain_out("    %s %9.2e  (tol %.1e)  %s\n", explain_pad(labels[i], 66), r->rel_err, rtol, verdict);
     }
     if (ex->pass && f->md && !ex->nonzero)
         explain_out("\n**Result:** PASS, but only trivially: $\\partial J/\\partial x$ is zero at this example.\n");
@@ -220,7 +246,8 @@ void explain_render_json(const explain_example *ex) {
     for (int l = 0; l <= L; l++) printf("%s%zu", l ? ", " : "", net->dims[l]);
     printf("],\n  \"activations\": [");
     for (int l = 0; l + 1 < L; l++) printf("%s\"%s\"", l ? ", " : "", cr_activation_name(net->act[l]));
-    printf("],\n  \"loss\": %.17g,\n  \"label\": %d,\n", ex->loss, ex->label);
+    printf("],\n  \"head\": \"%s\",\n  \"loss\": %.17g,\n  \"label\": %d,\n", cr_head_name(net->head),
+           ex->loss, ex->label);
     json_vec("x", ex->x, D, 0);
     json_vec("y", ex->y, K, 0);
     json_vec("yhat", ex->yhat, K, 0);

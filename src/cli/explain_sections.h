@@ -11,6 +11,8 @@
 
 /* The title: the network, its description, the conventions. */
 void explain_section_title(const explain_format *f, const explain_example *ex);
+/* The symbols the derivation uses, each defined (after the title). */
+void explain_section_symbols(const explain_format *f, const explain_example *ex, const explain_names *N);
 /* 1. The forward pass, every shape. */
 void explain_section_forward(const explain_format *f, const explain_example *ex, const explain_names *N);
 /* 2. ∂J/∂x as a product of named Jacobians; each Jacobian's formula and structure. */

@@ -8,7 +8,7 @@
 
 static const cli_command commands[] = {
     {"explain", "derive dJ/dx for a network and prove it numerically four ways", cmd_explain},
-    {"init", "write a randomly initialised model (safetensors)", cmd_init},
+    {"init", "write a randomly initialised model (safetensors, ONNX or JSON by its name)", cmd_init},
     {"convert", "models between safetensors and ONNX; PyTorch state dicts in", cmd_convert},
     {"grad", "dJ/dx per example, or the parameter gradients, of a model on data", cmd_grad},
     {"gradcheck", "finite-difference check of every gradient, layer by layer", cmd_gradcheck},
@@ -19,6 +19,7 @@ static const cli_command commands[] = {
     {"jvp", "directional derivative J v of the outputs (forward mode)", cmd_jvp},
     {"attribute", "attribution maps: saliency, input x gradient, integrated gradients, smoothgrad", cmd_attribute},
     {"attack", "FGSM / PGD adversarial examples, robust accuracy against eps", cmd_attack},
+    {"info", "what chainrule reads from a model file: layers, links, head, parameters", cmd_info},
     {"certify", "proofs over regions: VNN-COMP verdicts, certified accuracy against eps", cmd_certify},
 };
 static const size_t n_commands = sizeof commands / sizeof commands[0];
@@ -33,7 +34,8 @@ static void usage(FILE *out) {
         fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
     fprintf(out, "  %-10s %s\n", "help", "this text");
     fprintf(out, "\nchainrule --list-activations: the activations, one a line (name, ONNX form)\n");
-    fprintf(out, "\nexit status: 0 success, 1 a check or run failed, 2 bad usage or bad input\n");
+    fprintf(out, "\nexit status: 0 success, 1 a check or run failed (also out of memory), 2 bad usage\n"
+                 "or bad input\n");
 }
 
 /* CHAINRULE_ISA: the kernel set the library will use (chainrule.h); a name it
@@ -62,7 +64,7 @@ int main(int argc, char **argv) {
             for (size_t i = 0; i < n_commands; i++)
                 if (!strcmp(argv[2], commands[i].name)) {
                     char *help_argv[] = {argv[2], "--help", NULL};
-                    return commands[i].run(2, help_argv);
+                    return cli_exit_status(commands[i].run(2, help_argv));
                 }
             return cli_error("help: unknown command '%s'", argv[2]);
         }
@@ -87,7 +89,7 @@ int main(int argc, char **argv) {
         return CLI_OK;
     }
     for (size_t i = 0; i < n_commands; i++)
-        if (!strcmp(name, commands[i].name)) return commands[i].run(argc - 1, argv + 1);
+        if (!strcmp(name, commands[i].name)) return cli_exit_status(commands[i].run(argc - 1, argv + 1));
     cli_error("unknown command '%s' (chainrule help lists them)", name);
     return CLI_USAGE;
 }

@@ -1,6 +1,7 @@
 /*
  * Model files: which format a file is (cr_model_file_detect), parsing it by
- * its content (safetensors through model.c, ONNX through onnx_import.c;
+ * its content (safetensors through model.c, ONNX through onnx_import.c, JSON
+ * through model_json.c;
  * PyTorch pickles are refused with the way out), and loading it from a path.
  * The model object, its safetensors form and saving are in model.c.
  */
@@ -19,6 +20,7 @@ cr_model_file_kind cr_model_file_detect(const unsigned char *buf, size_t len) {
     for (int b = 7; len >= 9 && b >= 0; b--) hl = hl << 8 | buf[b];
     if (len >= 9 && buf[8] == '{' && hl <= len - 8) return CR_MODEL_FILE_SAFETENSORS;
     if (len >= 2 && buf[0] == 0x80 && buf[1] >= 2 && buf[1] <= 5) return CR_MODEL_FILE_PICKLE;
+    if (cr_model_json_looks_like(buf, len)) return CR_MODEL_FILE_JSON;
     if (len >= 9 && buf[8] == '{') return CR_MODEL_FILE_SAFETENSORS;
     if (cr_onnx_looks_like(buf, len)) return CR_MODEL_FILE_ONNX;
     return CR_MODEL_FILE_UNKNOWN;
@@ -37,6 +39,7 @@ static int model_parse(const char *name, const unsigned char *buf, size_t len, c
                                  "\"model.onnx\"), or save its state dict with "
                                  "safetensors.torch.save_file(model.state_dict(), "
                                  "\"sd.safetensors\") and run chainrule convert", name);
+    case CR_MODEL_FILE_JSON: return cr_model_json_parse(name, buf, len, out, err);
     case CR_MODEL_FILE_ONNX:
         return from_file ? cr_onnx_parse_file(name, buf, len, out, err)
                          : cr_onnx_parse(name, buf, len, out, err);

@@ -18,6 +18,11 @@
  *
  * The random start of chunk t draws from its own stream (the seed mixed with
  * t), so the result does not depend on how many workers ran the chunks.
+ *
+ * A regressor (the squared-error head, cr_attack_regress_*): J = ½‖o − t‖² with
+ * the example's targets t, to be increased; ∂J/∂o = o − t (net_head_vjp, through
+ * the output activation's diagonal), the same steps. There is no class to flip:
+ * PGD keeps the iterate with the largest J, and the stats hold no accuracy.
  */
 #include "core/parallel.h"
 #include "input_util.tmpl.h"
@@ -61,6 +66,7 @@ typedef struct {
     size_t n, chunk; /* chunk: examples per task (cr_even_chunk of n, at most ATTACK_ROWS) */
     const real *x;
     const int64_t *labels, *target;
+    const real *treg; /* a regressor's targets (n x K), else NULL */
     const cr_attack_options *opt;
     real *x_adv;
     cr_attack_stats *chunk_stats; /* one per task, summed in order at the end */
@@ -130,15 +136,18 @@ static cr_status FN(attack_task)(void *ctx, size_t t, int w) {
     const real *xc = job->x + i0 * d;
     real *xa = job->x_adv + i0 * d;
     const real *loss = tape->loss;
-    if ((st = FN(onehot)(m, k, target ? target + i0 : labels + i0, y)) != CR_OK) return st;
+    const real *treg = job->treg;
+    if (treg) memcpy(y, treg + i0 * k, m * k * sizeof(real)); /* J = ½‖o − t‖² */
+    else if ((st = FN(onehot)(m, k, target ? target + i0 : labels + i0, y)) != CR_OK) return st;
 
     /* clean pass: attack loss, accuracy, and ∂J/∂x at x */
     if ((st = FN(iu_forward)(net, tape, m, xc, &job->pk)) != CR_OK) return st;
     FN(net_loss)(net, tape, y);
     for (size_t i = 0; i < m; i++) {
         acc.loss_clean += loss[i];
-        acc.correct_clean +=
-            FN(iu_argmax)(k, (const real *)tape->out + i * k) == (size_t)labels[i0 + i];
+        if (!treg)
+            acc.correct_clean +=
+                FN(iu_argmax)(k, (const real *)tape->out + i * k) == (size_t)labels[i0 + i];
     }
     if ((st = FN(attack_grad)(job, sc, m)) != CR_OK) return st;
     if (opt->method == CR_ATTACK_PGD || opt->norm == CR_NORM_L2) /* the starting point */
@@ -198,7 +207,9 @@ static cr_status FN(attack_task)(void *ctx, size_t t, int w) {
             FN(net_loss)(net, tape, y);
             for (size_t i = 0; i < m; i++) { /* keep the best iterate seen */
                 size_t pred = FN(iu_argmax)(k, (const real *)tape->out + i * k);
-                int ok = target ? pred == (size_t)target[i0 + i] : pred != (size_t)labels[i0 + i];
+                int ok = treg     ? 0 /* no class: the largest J */
+                         : target ? pred == (size_t)target[i0 + i]
+                                  : pred != (size_t)labels[i0 + i];
                 double key = sgn * loss[i];
                 if (best_ok[i] < 0 || ok > best_ok[i] || (ok == best_ok[i] && key > best_key[i])) {
                     best_ok[i] = ok;
@@ -221,7 +232,7 @@ static cr_status FN(attack_task)(void *ctx, size_t t, int w) {
     FN(net_loss)(net, tape, y);
     for (size_t i = 0; i < m; i++) {
         size_t pred = FN(iu_argmax)(k, (const real *)tape->out + i * k);
-        acc.correct_adv += pred == (size_t)labels[i0 + i];
+        if (!treg) acc.correct_adv += pred == (size_t)labels[i0 + i];
         if (target) acc.hit_target += pred == (size_t)target[i0 + i];
         acc.loss_adv += loss[i];
         const real *ai = xa + i * d, *xi = xc + i * d;
@@ -243,18 +254,15 @@ static cr_status FN(attack_task)(void *ctx, size_t t, int w) {
     return CR_OK;
 }
 
-cr_status CR_TYPED(cr_attack_f32, cr_attack_f64)(
-    const cr_net *net, size_t n, const real *x, const int64_t *labels, const int64_t *target,
-    const cr_attack_options *opt, real *x_adv, cr_attack_stats *stats) {
-    if (!net || !x || !labels || !opt || !x_adv || n == 0) return CR_ERR_ARG;
-    if (net->dtype != R_DTYPE) return CR_ERR_DTYPE;
-    if (net->head != CR_HEAD_SOFTMAX_CE) return CR_ERR_ARG; /* the attack loss is CE */
+static cr_status FN(attack_run)(const cr_net *net, size_t n, const real *x, const int64_t *labels,
+                                const int64_t *target, const real *treg,
+                                const cr_attack_options *opt, real *x_adv, cr_attack_stats *stats) {
     if (!(opt->eps >= 0) || !(opt->lo < opt->hi) || !(opt->step_size >= 0) ||
         (opt->norm != CR_NORM_LINF && opt->norm != CR_NORM_L2) ||
         (opt->method != CR_ATTACK_FGSM && opt->method != CR_ATTACK_PGD))
         return CR_ERR_ARG;
     const size_t k = net->dims[net->n_layers];
-    for (size_t i = 0; i < n; i++) /* all labels first: no task starts on bad input */
+    for (size_t i = 0; !treg && i < n; i++) /* all labels first: no task starts on bad input */
         if (labels[i] < 0 || (uint64_t)labels[i] >= k ||
             (target && (target[i] < 0 || (uint64_t)target[i] >= k)))
             return CR_ERR_ARG;
@@ -270,6 +278,7 @@ cr_status CR_TYPED(cr_attack_f32, cr_attack_f64)(
         job->x = x;
         job->labels = labels;
         job->target = target;
+        job->treg = treg;
         job->opt = opt;
         job->x_adv = x_adv;
         job->chunk_stats = cs;
@@ -301,4 +310,22 @@ cr_status CR_TYPED(cr_attack_f32, cr_attack_f64)(
     free(cs);
     free(job);
     return st;
+}
+
+cr_status CR_TYPED(cr_attack_f32, cr_attack_f64)(
+    const cr_net *net, size_t n, const real *x, const int64_t *labels, const int64_t *target,
+    const cr_attack_options *opt, real *x_adv, cr_attack_stats *stats) {
+    if (!net || !x || !labels || !opt || !x_adv || n == 0) return CR_ERR_ARG;
+    if (net->dtype != R_DTYPE) return CR_ERR_DTYPE;
+    if (net->head != CR_HEAD_SOFTMAX_CE) return CR_ERR_ARG; /* the attack loss is CE */
+    return FN(attack_run)(net, n, x, labels, target, NULL, opt, x_adv, stats);
+}
+
+cr_status CR_TYPED(cr_attack_regress_f32, cr_attack_regress_f64)(
+    const cr_net *net, size_t n, const real *x, const real *t, const cr_attack_options *opt,
+    real *x_adv, cr_attack_stats *stats) {
+    if (!net || !x || !t || !opt || !x_adv || n == 0) return CR_ERR_ARG;
+    if (net->dtype != R_DTYPE) return CR_ERR_DTYPE;
+    if (net->head != CR_HEAD_SQUARED_ERROR) return CR_ERR_ARG; /* the attack loss is ½‖o − t‖² */
+    return FN(attack_run)(net, n, x, NULL, NULL, t, opt, x_adv, stats);
 }
