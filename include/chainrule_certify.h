@@ -35,7 +35,10 @@ extern "C" {
 typedef enum {
     CR_BOUND_IBP = 0,       /* interval bound propagation */
     CR_BOUND_CROWN_IBP = 1, /* CROWN for the spec rows, IBP for the intermediate layers */
-    CR_BOUND_CROWN = 2      /* CROWN with full CROWN intermediate bounds */
+    CR_BOUND_CROWN = 2,     /* CROWN with full CROWN intermediate bounds */
+    CR_BOUND_ALPHA = 3      /* α-CROWN: CROWN with lower-line slopes / tangent points optimised per spec row by
+                               projected gradient ascent (closed-form gradients); any α gives a valid CROWN bound,
+                               and the returned one is never looser than CROWN's (docs/certification.md) */
 } cr_bound_method;
 
 typedef struct {
@@ -43,6 +46,13 @@ typedef struct {
     int no_slack;           /* test-only: 1 drops the rounding slack (a bound may then be wrong) */
     int no_intersect;       /* test-only: 1 keeps CROWN's own rows and intermediates, not their
                                intersection with IBP's (to compare with auto_LiRPA) */
+    /* α-CROWN (method CR_BOUND_ALPHA); zero: defaults */
+    size_t alpha_iters;     /* optimisation steps per bound (0: 20; each costs one CROWN pass and its gradient) */
+    double alpha_lr;        /* Adam step size in α units (0: 0.25 for ReLU slopes; tangent points scale it by
+                               their range u − l) */
+    double alpha_lr_decay;  /* step size multiplied by this after every step (0: 0.98) */
+    int alpha_intermediate; /* 0: default (optimise the intermediate layers' bounds too, each for itself),
+                               1: optimise them, -1: only the spec rows (intermediates as CROWN's) */
 } cr_bound_options;
 
 /*
@@ -82,6 +92,7 @@ typedef struct {
     double *slack;               /* m: the rounding slack subtracted (docs/certification.md) */
     double *crown;               /* m: CROWN's bound of the row: cst[0] + box − slack, rounded down */
     double *lb;                  /* m: cr_net_bound's lower bound (CROWN's row, or IBP's where tighter) */
+    int recorded;                /* 1 once the rows' pass was recorded */
 } cr_bound_explanation;
 
 /* Fills *out for the m rows c (m x K) over lo <= x <= hi as cr_net_bound(..., CR_BOUND_CROWN) computes them.
@@ -127,7 +138,8 @@ typedef enum { CR_VERDICT_UNSAT = 0, CR_VERDICT_SAT = 1, CR_VERDICT_UNKNOWN = 2,
 const char *cr_verdict_name(cr_verdict v); /* "unsat", "sat", "unknown", "timeout" */
 
 typedef struct {
-    cr_bound_options bound; /* the bound method (zero: IBP; the CLI's auto tries IBP then CROWN) */
+    cr_bound_options bound; /* the bound method (zero: IBP; CR_BOUND_ALPHA: IBP, CROWN, then α-CROWN,
+                               each on the rows the previous left; the CLI's auto) */
     double timeout_s;       /* 0: none */
     size_t attack_restarts; /* margin PGD restarts (0: default) */
     size_t attack_steps;    /* PGD steps per restart (0: default) */
@@ -144,12 +156,13 @@ typedef struct {
     double *witness_out; /* K values, caller's buffer or NULL: the network's output at the witness */
     double best_margin;  /* unsat: the smallest proved margin (lb − rhs); sat: the witness's worst violation */
     double seconds;
-    const char *proved_by; /* "ibp", "crown", "attack", or NULL */
+    const char *proved_by; /* "ibp", "crown", "alpha", "attack", or NULL */
 } cr_certify_result;
 
 /*
  * Falsification first (a margin PGD over the inward box of each part, every candidate re-checked by
- * cr_witness_check), then bounds on the outward box (IBP, then opt->bound.method when stronger) : a clause is
+ * cr_witness_check), then bounds on the outward box (IBP, then opt->bound.method when stronger, CROWN before
+ * α-CROWN; each on the clauses the previous left; proved_by names the last that ran) : a clause is
  * refuted when one of its rows has lb(c·o) > rhs; unsat iff every clause of every part is refuted, sat with a
  * checked witness, else unknown (timeout once opt->timeout_s has passed). opt may be NULL (defaults). Errors:
  * CR_ERR_ARG for a bad spec (shapes, empty box), a probability threshold (outputs_are_probs), or an activation
@@ -170,7 +183,7 @@ cr_status cr_certify_linf(const cr_net *net, const double *x, double eps, double
 
 /*
  * The bracket of one example's robustness radius by bisection on [0, eps_max] down to tol (> 0):
- *   *certified: the largest ε at which the bounds (IBP, then opt->bound.method as in cr_certify_linf) proved the
+ *   *certified: the largest ε at which the bounds (IBP, then opt->bound.method, α-CROWN included) proved the
  *               ball (eps_max when proved there; NaN when not even ε = 0 was proved: a misclassified example);
  *   *attacked:  the smallest ε at which cr_certify_linf found a checked counterexample (0 for a misclassified
  *               example; +inf when none up to eps_max).

@@ -180,7 +180,7 @@ _check_report_item = _proto(_core, "cr_check_report_item", _P, _P, c_size_t)
 _check_kind_name = _proto(_core, "cr_check_kind_name", c_char_p, c_int)
 _net_bound = _proto(_core, "cr_net_bound", c_int, _P, _P, _P, c_size_t, _P, _P, _P, _P)
 
-_BOUND_METHODS = {"ibp": 0, "crown-ibp": 1, "crown": 2}  # cr_bound_method
+_BOUND_METHODS = {"ibp": 0, "crown-ibp": 1, "crown": 2, "alpha": 3}  # cr_bound_method
 _certify_linf = _proto(_core, "cr_certify_linf", c_int, _P, _P, c_double, c_double, c_double,
                        ctypes.c_int64, _P, _P)
 # dataset mode's verdict codes (chainrule certify --out): proved, broken, unknown, timeout,
@@ -831,11 +831,13 @@ class Model:
                 raise Error(err.message())
 
     def bounds(self, lo: ArrayLike, hi: ArrayLike, C: Optional[ArrayLike] = None,
-               method: str = "crown", _no_intersect: bool = False):
+               method: str = "crown", _no_intersect: bool = False, _alpha_intermediate: int = 0,
+               _alpha_iters: int = 0, _alpha_lr: float = 0.0):
         """Sound lower and upper bounds (lb, ub), [M] each, of the rows C·o of the
         network's output o over the box lo <= x <= hi (raw inputs, [D] each or X's shape;
         the standardisation is applied inside) by cr_net_bound: method "ibp",
-        "crown-ibp" or "crown". C: [M, K] (default the identity: bounds of each output).
+        "crown-ibp", "crown" or "alpha" (α-CROWN: optimised slopes, never looser than
+        CROWN). C: [M, K] (default the identity: bounds of each output).
         The bounds hold for the network's weights read as reals, evaluated exactly,
         whatever the rounding of the computation (docs/certification.md)."""
         if method not in _BOUND_METHODS:
@@ -852,7 +854,8 @@ class Model:
         m = C.shape[0]
         lb, ub = np.empty(m), np.empty(m)
         with _Struct("cr_bound_options", method=_BOUND_METHODS[method],
-                     no_intersect=int(_no_intersect)) as opt:
+                     no_intersect=int(_no_intersect), alpha_intermediate=int(_alpha_intermediate),
+                     alpha_iters=int(_alpha_iters), alpha_lr=float(_alpha_lr)) as opt:
             _check(_net_bound(self._net(), _ptr(lo), _ptr(hi), m, _ptr(C), opt.p, _ptr(lb),
                               _ptr(ub)), "cr_net_bound")
         return lb, ub
@@ -863,11 +866,11 @@ class Model:
         number or a list) around each example, as `chainrule certify --eps` computes them
         (cr_certify_linf per example and eps: the example itself when misclassified, then
         IBP and the method's bounds, the margin attack only on what they do not prove).
-        method: "ibp", "crown-ibp", "crown" or "auto" (= crown). clip=(lo, hi): the valid
+        method: "ibp", "crown-ibp", "crown", "alpha" or "auto" (= alpha, as the program). clip=(lo, hi): the valid
         input range the balls are clipped to (the program uses (0, 1) for images; None: no
         clipping). restarts, steps, seed: the attack's (example i uses seed ^ i, as the
         program does). Returns a CertifyResult with per-example verdicts [N, E]."""
-        methods = dict(_BOUND_METHODS, auto=_BOUND_METHODS["crown"])
+        methods = dict(_BOUND_METHODS, auto=_BOUND_METHODS["alpha"])
         if method not in methods:
             raise ValueError(f"method must be one of {sorted(methods)}, got {method!r}")
         if self.head != "softmax-cross-entropy":

@@ -32,8 +32,8 @@ static cr_bound_method cheap_method(cr_bound_method m) {
 
 /* 1 when the bounds refute every clause of the one-part spec (margin: the smallest refuting gap), 0 when not,
    -1 on an error (*st). */
-static int bounds_prove(const cr_net *net, const cr_spec_part *p, const cr_bound_options *bo_in, double *margin,
-                        const char **by, cr_status *st) {
+static int bounds_prove(const cr_net *net, const cr_spec_part *p, const cr_bound_options *bo_in, int cheap,
+                        double *margin, const char **by, cr_status *st) {
     const size_t k = p->k, m = p->n_rows;
     double *lb = malloc(m * sizeof *lb), *c = malloc(m * k * sizeof *c);
     char *refuted = calloc(p->n_clauses, 1);
@@ -43,7 +43,7 @@ static int bounds_prove(const cr_net *net, const cr_spec_part *p, const cr_bound
     if (!lb || !c || !refuted || !idx) goto done;
     *st = CR_OK;
     double gap_min = INFINITY;
-    const cr_bound_method methods[2] = {CR_BOUND_IBP, cheap_method(bo_in->method)};
+    const cr_bound_method methods[2] = {CR_BOUND_IBP, cheap ? cheap_method(bo_in->method) : bo_in->method};
     const int n_methods = methods[1] == CR_BOUND_IBP ? 1 : 2;
     proved = 0;
     for (int mi = 0; mi < n_methods && !proved; mi++) {
@@ -75,7 +75,11 @@ static int bounds_prove(const cr_net *net, const cr_spec_part *p, const cr_bound
         }
         proved = 1;
         for (size_t q = 0; q < p->n_clauses; q++) proved &= refuted[q];
-        if (proved) *by = mi == 0 ? "ibp" : methods[1] == CR_BOUND_CROWN_IBP ? "crown-ibp" : "crown";
+        if (proved)
+            *by = mi == 0                              ? "ibp"
+                  : methods[1] == CR_BOUND_CROWN_IBP   ? "crown-ibp"
+                  : methods[1] == CR_BOUND_CROWN       ? "crown"
+                                                       : "alpha";
     }
     *margin = gap_min;
 done:
@@ -116,7 +120,7 @@ cr_status cr_certify_linf(const cr_net *net, const double *x, double eps, double
     if (centre == 0) {
         double margin;
         const char *by = NULL;
-        const int proved = bounds_prove(net, p, &opt.bound, &margin, &by, &st);
+        const int proved = bounds_prove(net, p, &opt.bound, 1, &margin, &by, &st);
         if (proved < 0) {
             if (st == CR_ERR_ARG) st = CR_OK; /* e.g. no relaxation: cr_certify answers as it always did */
             else goto done;
@@ -160,7 +164,7 @@ cr_status cr_certify_radius_linf(const cr_net *net, const double *x, double lo, 
             if ((st = cr_spec_linf(d, k, x, m, lo, hi, label, &spec)) != CR_OK) return st;
             double margin;
             const char *by = NULL;
-            const int proved = bounds_prove(net, &spec.parts[0], &opt.bound, &margin, &by, &st);
+            const int proved = bounds_prove(net, &spec.parts[0], &opt.bound, 0, &margin, &by, &st);
             cr_spec_free(&spec);
             if (proved < 0 && st != CR_ERR_ARG) return st;
             if (proved > 0) c = m;

@@ -56,7 +56,8 @@ static const field check_result[] = {
     FZ(cr_check_result, worst), FI(cr_check_result, pass), FI(cr_check_result, trivial), {NULL, 0, 0, 0}};
 static const field bound_options[] = {
     FE(cr_bound_options, method), FI(cr_bound_options, no_slack), FI(cr_bound_options, no_intersect),
-    {NULL, 0, 0, 0}};
+    FZ(cr_bound_options, alpha_iters), FD(cr_bound_options, alpha_lr), FD(cr_bound_options, alpha_lr_decay),
+    FI(cr_bound_options, alpha_intermediate), {NULL, 0, 0, 0}};
 static const field certify_options[] = { /* bound.method read and set as "method" */
     {"method", offsetof(cr_certify_options, bound.method), F_ENUM, 0}, FD(cr_certify_options, timeout_s),
     FZ(cr_certify_options, attack_restarts), FZ(cr_certify_options, attack_steps), FU(cr_certify_options, seed),

@@ -16,7 +16,7 @@
 static const char *const help =
     "usage: chainrule certify --model NET.onnx --vnnlib SPEC.vnnlib [--timeout S] [--result FILE]\n"
     "       chainrule certify --model M (--data SPEC | --inputs X.npy --labels Y.npy) [--index A:B]\n"
-    "                         (--eps E1[,E2,...] | --radius) [--method ibp|crown|auto] [--json]\n"
+    "                         (--eps E1[,E2,...] | --radius) [--method ibp|crown|alpha|auto] [--json]\n"
     "                         [--png PLOT.png] [--out R.npy]\n\n"
     "Proofs over regions. A margin attack (PGD over the box, every witness re-checked by an\n"
     "independent evaluator with a rigorous bound on its rounding) runs first, then sound bounds\n"
@@ -42,8 +42,9 @@ static double now_seconds(void) {
 
 static int parse_method(const char *s, cr_bound_method *m) {
     if (!strcmp(s, "ibp")) *m = CR_BOUND_IBP;
-    else if (!strcmp(s, "crown") || !strcmp(s, "auto")) *m = CR_BOUND_CROWN; /* IBP is always tried first */
-    else return cli_error("certify: --method: '%s' is not ibp, crown or auto", s);
+    else if (!strcmp(s, "crown")) *m = CR_BOUND_CROWN; /* IBP is always tried first */
+    else if (!strcmp(s, "alpha") || !strcmp(s, "auto")) *m = CR_BOUND_ALPHA; /* IBP, CROWN, then α-CROWN */
+    else return cli_error("certify: --method: '%s' is not ibp, crown, alpha or auto", s);
     return CLI_OK;
 }
 
@@ -455,8 +456,9 @@ int cmd_certify(int argc, char **argv) {
                 "dataset mode: valid input range the balls are clipped to (default [0,1]\n"
                 "for images, else none)"),
         CLI_HEADING("the bounds and the attack (both modes)"),
-        CLI_STR("--method", &a.method, "ibp|crown|auto",
-                "bounds: ibp, or crown (IBP first, CROWN on what it leaves); auto = crown\n"
+        CLI_STR("--method", &a.method, "ibp|crown|alpha|auto",
+                "bounds: ibp, crown (IBP first, CROWN on what it leaves), alpha (then\n"
+                "alpha-CROWN: optimised slopes on what CROWN leaves); auto = alpha\n"
                 "(default auto)"),
         CLI_LONG("--restarts", &restarts, 1, 100000, "R", "attack restarts (default 10)"),
         CLI_LONG("--steps", &steps, 1, 1000000, "S", "attack steps per restart (default 50)"),
