@@ -1028,15 +1028,16 @@ cr_status cr_net_input_jvp(const cr_net *net, size_t n, const void *x, const voi
 /*
  * The option and statistics structs of the library by name: "cr_attack_options",
  * "cr_attack_stats", "cr_attr_options", "cr_check_options", "cr_check_report",
- * "cr_check_result", "cr_bound_options". cr_struct_new allocates one with its defaults
+ * "cr_check_result", "cr_bound_options", "cr_certify_options" (its bound.method as "method"),
+ * "cr_certify_result". cr_struct_new allocates one with its defaults
  * (cr_check_options_default; a cr_check_report initialised; the others zero, lo = 0, hi = 1
  * for an attack) and returns NULL for an unknown name or no memory; cr_struct_free frees it
  * (a cr_check_report's items too). cr_struct_set / cr_struct_get write / read one numeric
  * field by its C name (enums, ints and sizes as numbers; a cr_attr_options' "baseline" is
  * not settable this way: see cr_attr_options_set_baseline); CR_ERR_ARG for an unknown type
  * or field, or a value the field cannot hold (a negative or fractional size, say).
- * cr_struct_get_string reads a char-array field ("op", "what" of a cr_check_result), NULL
- * for another. cr_check_report_item: the report's item i, NULL past the end.
+ * cr_struct_get_string reads a char-array field ("op", "what" of a cr_check_result) or a
+ * string pointer ("proved_by" of a cr_certify_result; NULL when unset), NULL for another. cr_check_report_item: the report's item i, NULL past the end.
  */
 void *cr_struct_new(const char *type);
 void cr_struct_free(const char *type, void *obj);

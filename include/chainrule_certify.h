@@ -70,6 +70,37 @@ int cr_activation_has_relaxation(cr_activation act);
 cr_status cr_net_bound(const cr_net *net, const double *lo, const double *hi, size_t m, const double *c,
                        const cr_bound_options *opt, double *lb, double *ub);
 
+/*
+ * The pieces of one CROWN bound, for showing it (`chainrule explain --certify`): the intervals, the relaxation
+ * lines and the rows' backward substitution exactly as cr_net_bound computed them (CR_BOUND_CROWN, the default
+ * intersection with IBP). Row vectors; z_0 = link_0(x) (x itself without a standardisation), z_{l+1} the input of
+ * activation l, h_l = a(z_{l+1}) its output. Every array is owned (cr_bound_explanation_free).
+ */
+typedef struct {
+    size_t m;     /* rows */
+    int n_relaxed; /* relaxed activations: layers 0 .. n_relaxed − 1 (the hidden ones, and the output's) */
+    double *zl[CR_MAX_LAYERS + 1], *zu[CR_MAX_LAYERS + 1]; /* [0]: z_0's box (D); [l + 1]: activation l's input */
+    /* activation l's lines on [zl[l + 1], zu[l + 1]]: sl z + tl <= a(z) <= su z + tu */
+    double *sl[CR_MAX_LAYERS], *tl[CR_MAX_LAYERS], *su[CR_MAX_LAYERS], *tu[CR_MAX_LAYERS];
+    /* the lower bounds of the rows c·o, from the output back (layer l: dims[l] inputs, dims[l + 1] outputs): */
+    double *a[CR_MAX_LAYERS];    /* m x dims[l + 1]: the coefficients on h_l reaching activation l */
+    double *g[CR_MAX_LAYERS];    /* m x dims[l + 1]: after it, on z_{l+1}: a ∘ (a >= 0 ? sl : su) */
+    double *icpt[CR_MAX_LAYERS]; /* m: the lines' intercepts Σ_j a_j (a_j >= 0 ? tl_j : tu_j) */
+    double *cst[CR_MAX_LAYERS];  /* m: the constant after layer l's bias (and link) terms were added */
+    double *dx;                  /* m x D: the coefficients on z_0 */
+    double *box;                 /* m: min over z_0's box of dx·z_0, Σ_q dx_q (dx_q >= 0 ? zl_q : zu_q) */
+    double *slack;               /* m: the rounding slack subtracted (docs/certification.md) */
+    double *crown;               /* m: CROWN's bound of the row: cst[0] + box − slack, rounded down */
+    double *lb;                  /* m: cr_net_bound's lower bound (CROWN's row, or IBP's where tighter) */
+    int recorded;                /* 1 once the rows' pass was recorded */
+} cr_bound_explanation;
+
+/* Fills *out for the m rows c (m x K) over lo <= x <= hi as cr_net_bound(..., CR_BOUND_CROWN) computes them.
+   Errors as cr_net_bound's; *out is then zeroed. */
+cr_status cr_bound_explain(const cr_net *net, const double *lo, const double *hi, size_t m, const double *c,
+                           cr_bound_explanation *out);
+void cr_bound_explanation_free(cr_bound_explanation *out); /* NULL-safe; zeroes *out */
+
 /* ---------------------------------------------------------------- specifications */
 
 /* One box and its unsafe region: an OR of n_clauses clauses, clause q = rows clause[q] .. clause[q+1]−1, each row
@@ -138,6 +169,30 @@ typedef struct {
  * without a relaxation when no witness was found; *res is then untouched except seconds.
  */
 cr_status cr_certify(const cr_net *net, const cr_spec *spec, const cr_certify_options *opt, cr_certify_result *res);
+
+/*
+ * Dataset mode, one labelled example (the CLI's `certify --eps` and Python's Model.certify): the L∞ ball
+ * cr_spec_linf(d, k, x, eps, lo, hi, label) decided with the cheapest evidence first: the centre itself when it is a
+ * counterexample (cr_witness_check; proved_by "centre"), then IBP and opt->bound.method (CROWN for a method beyond
+ * it), and only when they do not prove it cr_certify (the attack, then the bounds). The verdicts are cr_certify's on
+ * the same spec and options (a proof excludes every witness); the attack runs only on the examples not proved.
+ * opt->outputs_are_probs must be 0. Errors as cr_spec_linf and cr_certify.
+ */
+cr_status cr_certify_linf(const cr_net *net, const double *x, double eps, double lo, double hi, int64_t label,
+                          const cr_certify_options *opt, cr_certify_result *res);
+
+/*
+ * The bracket of one example's robustness radius by bisection on [0, eps_max] down to tol (> 0):
+ *   *certified: the largest ε at which the bounds (IBP, then opt->bound.method, α-CROWN included) proved the
+ *               ball (eps_max when proved there; NaN when not even ε = 0 was proved: a misclassified example);
+ *   *attacked:  the smallest ε at which cr_certify_linf found a checked counterexample (0 for a misclassified
+ *               example; +inf when none up to eps_max).
+ * The true radius lies in [*certified, *attacked]; *certified < *attacked whenever *certified is a number (a
+ * witness inside a proved ball cannot exist). About log2(eps_max / tol) bound passes and as many attacks.
+ */
+cr_status cr_certify_radius_linf(const cr_net *net, const double *x, double lo, double hi, int64_t label,
+                                 double eps_max, double tol, const cr_certify_options *opt, double *certified,
+                                 double *attacked);
 
 /*
  * The witness checker: re-evaluates x (D values) by plain loops in float64 with a rigorous bound on the evaluation

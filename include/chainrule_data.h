@@ -298,6 +298,20 @@ typedef struct {
     int row_normalised, integer;
 } cr_heatmap;
 int cr_plot_heatmap(const cr_heatmap *h, cr_image *out, cr_error *err);
+/* ---------------------------------------------------------------- band plots */
+
+/* Two curves against x (n points, x nondecreasing, y fractions in [0, 1] drawn as 0..100 %) with the band between
+   them shaded (where upper > lower), a title, axis labels and a legend (names may be NULL: not listed). */
+typedef struct {
+    size_t n;
+    const double *x, *upper, *lower;
+    const char *title, *xlabel, *ylabel;
+    const char *upper_name, *lower_name, *band_name;
+    uint8_t upper_rgb[3], lower_rgb[3];
+} cr_plot_band;
+
+/* Renders p (720 x 460 pixels) and writes it as PNG atomically. Errors: no points, a point not plottable. */
+int cr_plot_band_png(const char *path, const cr_plot_band *p, cr_error *err);
 
 #if defined(__GNUC__)
 #pragma GCC visibility pop

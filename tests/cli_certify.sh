@@ -117,6 +117,126 @@ assert r[0]["unknown"] == 0
 assert r[-1]["certified_accuracy"] == 0 and r[-1]["attacked_accuracy"] < r[-1]["clean_accuracy"], r[-1]
 assert r[1]["certified_accuracy"] > 0
 PY
+# --out: per example x eps verdict codes (0 proved, 1 broken, 2 unknown, 3 timeout, 4 misclassified) agree with the
+# JSON's accuracies; no example is proved at one eps and broken at a smaller or equal one (a proof excludes every
+# witness); --png draws the curves with the gap shaded
+N=40; [ -n "${CR_TEST_QUICK:-}" ] && N=16 # under valgrind
+export N
+E="--model fm.safetensors --data fashion-mnist:test --index 0:$N --method crown --restarts 2 --steps 20"
+expect 0 "dataset mode with --out and --png" -- "$CR" certify $E --eps 0,0.005,0.01,0.02,0.05 --json --out codes.npy --png acc.png
+cp out ds2.json
+cat >png.py <<'PY'
+import struct, zlib
+def read_png(path):
+    b = open(path, "rb").read()
+    assert b[:8] == b"\x89PNG\r\n\x1a\n", "not a PNG"
+    pos, idat, w = 8, b"", None
+    while pos < len(b):
+        n, t = struct.unpack(">I4s", b[pos:pos + 8]); d = b[pos + 8:pos + 8 + n]; pos += 12 + n
+        if t == b"IHDR": w, h, depth, ctype = struct.unpack(">IIBB", d[:10]); assert depth == 8 and ctype == 2, "8-bit RGB"
+        elif t == b"IDAT": idat += d
+    raw, rows, prev, i = zlib.decompress(idat), [], bytearray(3 * w), 0
+    for _ in range(h):
+        f, line = raw[i], bytearray(raw[i + 1:i + 1 + 3 * w]); i += 1 + 3 * w
+        for x in range(3 * w):
+            a = line[x - 3] if x >= 3 else 0; up = prev[x]; c = prev[x - 3] if x >= 3 else 0
+            if f == 1: line[x] = (line[x] + a) & 255
+            elif f == 2: line[x] = (line[x] + up) & 255
+            elif f == 3: line[x] = (line[x] + (a + up) // 2) & 255
+            elif f == 4:
+                p = a + up - c; pa, pb, pc = abs(p - a), abs(p - up), abs(p - c)
+                line[x] = (line[x] + (a if pa <= pb and pa <= pc else up if pb <= pc else c)) & 255
+        rows.append(bytes(line)); prev = line
+    return w, h, rows
+def colours(rows):
+    from collections import Counter
+    return Counter(r[x:x + 3] for r in rows for x in range(0, len(r), 3))
+PY
+/usr/bin/python3 - <<'PY' && ok || bad "--out codes against the JSON, proofs against attacks: $(cat ds2.json)"
+import json, os, numpy as np
+N = int(os.environ["N"])
+r = json.load(open("ds2.json"))["results"]
+c = np.load("codes.npy")
+assert c.dtype == np.uint8 and c.shape == (N, 5), (c.dtype, c.shape)
+assert set(np.unique(c)) <= {0, 1, 2, 3, 4}
+for e, res in enumerate(r):
+    col = c[:, e]
+    assert abs(res["certified_accuracy"] - np.mean(col == 0)) < 1e-9, (e, res)
+    assert abs(res["attacked_accuracy"] - np.mean((col != 1) & (col != 4))) < 1e-9, (e, res)
+    assert res["unknown"] == int(np.sum((col == 2) | (col == 3))), (e, res)
+    assert abs(res["clean_accuracy"] - np.mean(c[:, 0] != 4)) < 1e-9, (e, res)
+eps = [e["eps"] for e in r]
+both = 0
+for i in range(N):
+    proved = [eps[e] for e in range(5) if c[i, e] == 0]
+    broken = [eps[e] for e in range(5) if c[i, e] == 1]
+    if proved and broken:
+        both += 1
+        assert max(proved) < min(broken), ("proved and broken", i, c[i])
+    assert (c[i] == 4).all() or not (c[i] == 4).any(), ("misclassified at one eps only", i, c[i])
+# not vacuous: some examples proved at one eps and broken at a larger one, some misclassified, some unknown or not
+assert both > 0 and (c == 4).any() and (c == 0).any() and (c[:, 0] == 0).sum() == (c[:, 0] != 4).sum(), c
+PY
+/usr/bin/python3 - <<'PY' && ok || bad "--png: the picture has the two curves and the shaded gap"
+import sys; sys.path.insert(0, ".")
+from png import read_png, colours
+w, h, rows = read_png("acc.png")
+col = colours(rows)
+assert (w, h) == (720, 460), (w, h)
+red, blue, shade = bytes([214, 39, 40]), bytes([31, 119, 180]), bytes([255, 222, 173])
+assert col[red] > 500 and col[blue] > 500 and col[shade] > 300, (col[red], col[blue], col[shade])
+assert col[bytes([0, 0, 0])] > 500  # title, labels, legend text
+PY
+# the verdicts do not depend on the order of the work: a single eps gives the same codes as its column
+expect 0 "one eps alone" -- "$CR" certify $E --eps 0.01 --out codes1.npy
+/usr/bin/python3 -c "import numpy as np; exit(0 if (np.load('codes1.npy')[:, 0] == np.load('codes.npy')[:, 2]).all() else 1)" \
+  && ok || bad "eps 0.01 alone and in a list give the same verdicts"
+
+# --radius: each example's bracket; certified < attacked; consistent with the eps mode's verdicts above
+expect 0 "--radius" -- "$CR" certify $E --radius --radius-max 0.1 --radius-tol 0.002 --json --out rad.npy --png rad.png
+cp out rad.json
+/usr/bin/python3 - <<'PY' && ok || bad "--radius: brackets: $(cat rad.json)"
+import json, math, os, numpy as np
+N = int(os.environ["N"])
+j = json.load(open("rad.json"))
+cr = [math.nan if v is None else v for v in j["certified_radius"]]
+ar = [math.inf if v is None else v for v in j["attacked_radius"]]
+R = np.load("rad.npy"); codes = np.load("codes.npy"); eps = [0, 0.005, 0.01, 0.02, 0.05]
+assert R.shape == (N, 2) and R.dtype == np.float64
+assert np.array_equal(np.isnan(R[:, 0]), np.isnan(cr)) and np.allclose(np.nan_to_num(R[:, 0]), np.nan_to_num(cr))
+assert all((math.isinf(a) and math.isinf(b)) or abs(a - b) < 1e-8 * max(1, abs(a)) for a, b in zip(R[:, 1], ar))
+for i in range(N):
+    c, a = cr[i], ar[i]
+    if math.isnan(c):
+        assert a == 0 and codes[i, 0] == 4, (i, c, a)   # misclassified: broken at 0, nothing proved
+        continue
+    assert 0 <= c < a and (math.isinf(a) or a <= 0.1), (i, c, a)
+    for e in range(5):   # a proof at eps excludes a witness within eps, and a witness at eps excludes a proof
+        if codes[i, e] == 0: assert a > eps[e], (i, e, c, a)
+        if codes[i, e] == 1: assert c < eps[e], (i, e, c, a)
+finite = [i for i in range(N) if not math.isnan(cr[i]) and not math.isinf(ar[i])]
+assert len(finite) > N // 4 and any(cr[i] > 0.005 for i in finite), finite
+assert all(ar[i] - cr[i] > 0 for i in finite)
+q = j["certified_quantiles"]; assert q == sorted(q) and len(q) == len(j["quantiles"]) == 7
+PY
+expect 0 "--radius, text" -- "$CR" certify $E --index 0:8 --radius --radius-max 0.1 --radius-tol 0.005
+grep -q "median" out && grep -q "^  certified " out && grep -q "^  attacked " out && ok || bad "--radius text: $(cat out)"
+/usr/bin/python3 -c "
+import sys; sys.path.insert(0, '.')
+from png import read_png, colours
+w, h, rows = read_png('rad.png'); c = colours(rows)
+exit(0 if c[bytes([255, 222, 173])] > 300 and c[bytes([31, 119, 180])] > 500 else 1)" && ok || bad "--radius --png"
+# bad output paths: refused before any work, nothing written
+expect 2 "--out in a missing folder" -- "$CR" certify $E --eps 0.01 --out nowhere/r.npy --png p2.png
+one_line_error "nowhere" "--out in a missing folder"
+no_file p2.png "--out in a missing folder"
+[ ! -s out ] && ok || bad "nothing on stdout when --out is refused: $(cat out)"
+expect 2 "--out and --png the same" -- "$CR" certify $E --eps 0.01 --out same.npy --png same.npy
+one_line_error "same file" "--out = --png"
+expect 2 "--radius with --eps" -- "$CR" certify $E --radius --eps 0.1
+one_line_error "no --eps" "--radius with --eps"
+expect 2 "--radius-max without --radius" -- "$CR" certify $E --eps 0.1 --radius-max 0.2
+one_line_error "need --radius" "--radius-max alone"
 na=20; [ -n "${CR_TEST_QUICK:-}" ] && na=6  # under valgrind
 for m in crown alpha; do  # alpha-CROWN proves at least what CROWN proves, example by example
   expect 0 "dataset mode, $m" -- "$CR" certify --model fm.safetensors --data fashion-mnist:test --index 0:$na \
@@ -165,6 +285,27 @@ for i in 0 1 2 3; do
   one=$((one + c))
 done
 [ "$all" = 2 ] && [ "$one" = 2 ] && ok || bad "certified examples 1 and 2 alone and together: together $all, alone $one (want 2, 2)"
+
+# explain --certify: the proof printed as a chain (the numbers are checked against cr_net_bound in
+# tests/python_chainrule.py); any depth and width, markdown, refusals in one line
+expect 0 "explain --certify" -- "$CR" explain --certify --eps 0.05 --layers 4,3,3 --activation sigmoid --seed 1
+python3 - <<'PY' && ok || bad "explain --certify: the proved margin is the smallest row's bound: $(tail -3 out)"
+import re
+t = open("out").read()
+rows = [float(v) for v in re.findall(r"lower bound of m over the ball: (\S+)", t)]
+proved = float(re.search(r"^proved margin: (\S+)$", t, re.M).group(1))
+assert len(rows) == 2 and proved == min(rows) and "sign-selected slopes" in t and "unit 3 " in t, (rows, proved)
+assert ("(proved)" in t) == (proved > 0)
+PY
+expect 0 "explain --certify, markdown" -- "$CR" explain --certify --eps 0.05 --format markdown
+grep -q '^## 3\. The backward substitution' out && grep -q '^```text' out && ok || bad "explain --certify markdown"
+expect 0 "explain --certify, deep and wide" -- "$CR" explain --certify --eps 0.01 --layers 30,20,10,3 --activation relu --max-print 8
+grep -q "(30 values in" out && grep -q "step 6  a_z0 = g_r1 W1ᵀ" out && grep -q "… 20 units in all" out \
+  && ok || bad "explain --certify summarises long vectors, three layers of steps"
+expect 2 "explain --certify without --eps" -- "$CR" explain --certify
+one_line_error "go together" "explain --certify alone"
+expect 2 "explain --certify on gelu" -- "$CR" explain --certify --eps 0.1 --activation gelu
+one_line_error "activation gelu (layer 1) has no bound relaxation" "explain --certify on gelu"
 
 echo "cli_certify: $pass passed, $fail failed"
 [ "$fail" = 0 ]

@@ -19,6 +19,7 @@ matches too.
 import json
 import os
 import struct
+import re
 import subprocess
 import sys
 import tempfile
@@ -339,6 +340,72 @@ def check_batchnorm(tmp):
         m.close()
 
 
+def check_certify(tmp):
+    """Model.certify against the program's `certify --eps` on the same inputs (the same
+    per-example verdicts and accuracies), and `explain --certify`'s printed margins against
+    Model.bounds (cr_net_bound's CROWN bound) on the same box."""
+    global checks
+    rng = np.random.default_rng(7)
+    dims = [5, 8, 3]
+    weights = [rng.normal(0, 1.5 / np.sqrt(dims[i]), (dims[i + 1], dims[i])) for i in range(2)]
+    biases = [rng.uniform(-0.3, 0.3, dims[i + 1]) for i in range(2)]
+    path = os.path.join(tmp, "cert.safetensors")
+    write_model(path, weights, biases, ["relu"], np.float32, mean=np.full(5, 0.5), std=np.full(5, 0.25))
+    X = rng.uniform(0, 1, (30, 5)).astype(np.float32)
+    m = chainrule.load(path)
+    y = m.classify(X)
+    y[:3] = (y[:3] + 1) % 3  # three misclassified examples
+    np.save(os.path.join(tmp, "cx.npy"), X)
+    np.save(os.path.join(tmp, "cy.npy"), y)
+    eps = [0.003, 0.03, 0.1, 0.4]
+    out = subprocess.run([CLI, "certify", "--model", path, "--inputs", os.path.join(tmp, "cx.npy"),
+                          "--labels", os.path.join(tmp, "cy.npy"), "--eps", ",".join(map(str, eps)),
+                          "--clip", "0,1", "--method", "crown", "--restarts", "3", "--steps", "20",
+                          "--json", "--out", os.path.join(tmp, "codes.npy")],
+                         check=True, capture_output=True, text=True).stdout
+    cli = json.loads(out)["results"]
+    codes = np.load(os.path.join(tmp, "codes.npy"))
+    r = m.certify(X, y, eps, method="crown", clip=(0, 1), restarts=3, steps=20)
+    assert r.verdicts.shape == (30, 4) and r.verdicts.dtype == np.uint8
+    assert np.array_equal(r.verdicts, codes), f"verdicts: Python {r.verdicts.T} CLI {codes.T}"
+    for e, c in enumerate(cli):
+        assert abs(c["certified_accuracy"] - r.certified_accuracy[e]) < 1e-6, (e, c, r)
+        assert abs(c["attacked_accuracy"] - r.attacked_accuracy[e]) < 1e-6, (e, c, r)
+        assert abs(c["clean_accuracy"] - r.clean_accuracy) < 1e-6 and c["unknown"] == r.unknown[e]
+    # not vacuous: proofs, counterexamples and the misclassified three; a proof at one eps never
+    # beside a counterexample at a smaller one
+    assert (codes == 0).any() and (codes == 1).any() and (codes[:3] == 4).all() and not (codes[3:] == 4).any()
+    for i in range(30):
+        p, b = [eps[e] for e in range(4) if codes[i, e] == 0], [eps[e] for e in range(4) if codes[i, e] == 1]
+        assert not p or not b or max(p) < min(b), (i, codes[i])
+    checks += 2
+
+    # explain --certify: the printed lower bounds are cr_net_bound's CROWN bounds on the same box
+    def two_sum(a, b):
+        s = a + b
+        bb = s - a
+        return s, (a - (s - bb)) + (b - bb)
+    for index, e in ((3, 0.03), (5, 0.2)):
+        txt = subprocess.run([CLI, "explain", "--certify", "--eps", str(e), "--model", path, "--inputs",
+                              os.path.join(tmp, "cx.npy"), "--labels", os.path.join(tmp, "cy.npy"),
+                              "--index", str(index)], check=True, capture_output=True, text=True).stdout
+        printed = [float(v) for v in re.findall(r"lower bound of m over the ball: (\S+)", txt)]
+        proved = float(re.search(r"proved margin: (\S+)", txt).group(1))
+        x = X[index].astype(np.float64)
+        lo, hi = np.empty(5), np.empty(5)
+        for q in range(5):  # cr_spec_linf's outward rounding of x -+ eps
+            s, err = two_sum(float(x[q]), -e)
+            lo[q] = np.nextafter(s, -np.inf) if err < 0 else s
+            s, err = two_sum(float(x[q]), e)
+            hi[q] = np.nextafter(s, np.inf) if err > 0 else s
+        C = np.array([[1.0 if k == y[index] else -1.0 if k == j else 0.0 for k in range(3)]
+                      for j in range(3) if j != y[index]])
+        lb, _ = m.bounds(lo, hi, C, method="crown")
+        assert len(printed) == 2 and np.array_equal(np.array(printed), lb), (printed, lb)
+        assert proved == lb.min(), (proved, lb)
+        checks += 1
+
+
 def main():
     with tempfile.TemporaryDirectory() as tmp:
         check_batchnorm(tmp)
@@ -354,6 +421,7 @@ def main():
             check_model(tmp, f"f32_{a}", [7, 6, 4], [a], np.float32, 40 + k)
         check_heads(tmp)
         check_errors(tmp)
+        check_certify(tmp)
     print(f"python_chainrule: {checks} comparisons and error checks passed "
           f"({chainrule.library_paths()[0]}); largest relative errors against PyTorch: "
           + ", ".join(f"{k} {v:.2e}" for k, v in sorted(worst.items())))

@@ -42,7 +42,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
-__all__ = ["load", "init", "train", "explain", "Model", "Error", "GradcheckResult", "CheckItem",
+__all__ = ["load", "init", "train", "explain", "Model", "Error", "GradcheckResult", "CheckItem", "CertifyResult",
            "EvalResult", "AttackCurve", "library_paths", "cli_path"]
 
 ArrayLike = Any  #: anything np.asarray takes: a NumPy array, a list, a torch tensor (__array__)
@@ -181,6 +181,11 @@ _check_kind_name = _proto(_core, "cr_check_kind_name", c_char_p, c_int)
 _net_bound = _proto(_core, "cr_net_bound", c_int, _P, _P, _P, c_size_t, _P, _P, _P, _P)
 
 _BOUND_METHODS = {"ibp": 0, "crown-ibp": 1, "crown": 2, "alpha": 3}  # cr_bound_method
+_certify_linf = _proto(_core, "cr_certify_linf", c_int, _P, _P, c_double, c_double, c_double,
+                       ctypes.c_int64, _P, _P)
+# dataset mode's verdict codes (chainrule certify --out): proved, broken, unknown, timeout,
+# misclassified (cr_verdict, with the example its own counterexample as 4)
+CERTIFY_CODES = {0: "proved", 1: "broken", 2: "unknown", 3: "timeout", 4: "misclassified"}
 # cr_check_kind values that gradcheck's inject_fault names (chainrule_check.h)
 _INJECT_KINDS = {"jacobian": 0, "vjp": 1, "jvp": 2}
 _ATTACK_METHODS = {"fgsm": 0, "pgd": 1}  # cr_attack_method
@@ -339,6 +344,26 @@ class AttackCurve:
     def __repr__(self):
         rows = ", ".join(f"{e:g}: {100 * a:.1f}%" for e, a in zip(self.eps, self.accuracy))
         return f"<AttackCurve clean {100 * self.clean_accuracy:.1f}%; {rows}>"
+
+
+class CertifyResult:
+    """What Model.certify decided (the program's `certify --eps`): eps [E], clean_accuracy,
+    certified_accuracy [E] (proved robust), attacked_accuracy [E] (not broken by the
+    attack: an upper bound of the robust accuracy), unknown [E] (neither), seconds [E], and
+    verdicts [N, E] uint8 per example and eps: 0 proved, 1 broken (a checked
+    counterexample), 2 unknown, 3 timeout, 4 misclassified (CERTIFY_CODES)."""
+
+    def __init__(self, eps, clean_accuracy, verdicts, seconds):
+        self.eps, self.clean_accuracy, self.verdicts = eps, clean_accuracy, verdicts
+        self.certified_accuracy = (verdicts == 0).mean(axis=0)
+        self.attacked_accuracy = 1 - ((verdicts == 1) | (verdicts == 4)).mean(axis=0)
+        self.unknown = ((verdicts == 2) | (verdicts == 3)).sum(axis=0)
+        self.seconds = seconds
+
+    def __repr__(self):
+        rows = ", ".join(f"{e:g}: {100 * c:.1f}%-{100 * a:.1f}%" for e, c, a in
+                         zip(self.eps, self.certified_accuracy, self.attacked_accuracy))
+        return f"<CertifyResult clean {100 * self.clean_accuracy:.1f}%; certified-attacked {rows}>"
 
 
 # ------------------------------------------------------------------ the command-line program
@@ -835,6 +860,54 @@ class Model:
             _check(_net_bound(self._net(), _ptr(lo), _ptr(hi), m, _ptr(C), opt.p, _ptr(lb),
                               _ptr(ub)), "cr_net_bound")
         return lb, ub
+
+    def certify(self, X: ArrayLike, y: ArrayLike, eps, method: str = "auto", clip=None,
+                restarts: int = 10, steps: int = 50, seed: int = 1, timeout: float = 0):
+        """Certified and attacked accuracy of a classifier in L-inf balls of radius eps (a
+        number or a list) around each example, as `chainrule certify --eps` computes them
+        (cr_certify_linf per example and eps: the example itself when misclassified, then
+        IBP and the method's bounds, the margin attack only on what they do not prove).
+        method: "ibp", "crown-ibp", "crown", "alpha" or "auto" (= alpha, as the program). clip=(lo, hi): the valid
+        input range the balls are clipped to (the program uses (0, 1) for images; None: no
+        clipping). restarts, steps, seed: the attack's (example i uses seed ^ i, as the
+        program does). Returns a CertifyResult with per-example verdicts [N, E]."""
+        methods = dict(_BOUND_METHODS, auto=_BOUND_METHODS["alpha"])
+        if method not in methods:
+            raise ValueError(f"method must be one of {sorted(methods)}, got {method!r}")
+        if self.head != "softmax-cross-entropy":
+            raise Error(f"{self.path}: certify needs a classifier (softmax head)")
+        X, _ = self._inputs(X)
+        n = X.shape[0]
+        labels = self._labels(y, n)
+        X64 = np.ascontiguousarray(X, dtype=np.float64)
+        eps = np.atleast_1d(np.asarray(eps, dtype=np.float64))
+        if eps.ndim != 1 or eps.size == 0 or not np.all(np.isfinite(eps)) or np.any(eps < 0):
+            raise ValueError(f"eps must be finite radii >= 0, got {eps}")
+        lo, hi = (-np.inf, np.inf) if clip is None else (float(clip[0]), float(clip[1]))
+        if not lo < hi:
+            raise ValueError(f"clip must be (lo, hi) with lo < hi, got {clip}")
+        if n and (X64.min() < lo or X64.max() > hi):
+            raise ValueError(f"an example lies outside clip [{lo:g}, {hi:g}]")
+        pred = self.classify(X) if n else np.zeros(0, np.int64)
+        codes = np.zeros((n, eps.size), dtype=np.uint8)
+        seconds = np.zeros(eps.size)
+        with _Struct("cr_certify_options", method=methods[method], attack_restarts=restarts,
+                     attack_steps=steps, timeout_s=timeout) as opt, \
+                _Struct("cr_certify_result") as res:
+            for e, r in enumerate(eps):
+                for i in range(n):
+                    opt.set("seed", (int(seed) ^ i) & 0xFFFFFFFFFFFFFFFF)
+                    _check(_certify_linf(self._net(), _ptr(X64[i]), float(r), lo, hi,
+                                         int(labels[i]), opt.p, res.p),
+                           f"cr_certify_linf (example {i}, eps {r:g})")
+                    verdict = int(res.get("verdict"))
+                    by = _struct_get_string(b"cr_certify_result", res.p, b"proved_by")
+                    seconds[e] += res.get("seconds")
+                    codes[i, e] = (0 if verdict == 0 else
+                                   4 if by == b"centre" or pred[i] != labels[i] else
+                                   1 if verdict == 1 else 3 if verdict == 3 else 2)
+        clean = float(np.mean(pred == labels)) if n else 0.0
+        return CertifyResult(eps, clean, codes, seconds)
 
     def gradcheck(self, X: ArrayLike, y: ArrayLike, samples: int = 256, seed: int = 1,
                   inject_fault: Optional[Tuple[int, str]] = None) -> GradcheckResult:

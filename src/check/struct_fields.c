@@ -14,7 +14,7 @@
 #include "chainrule_certify.h"
 #include "chainrule_check.h"
 
-typedef enum { F_DOUBLE, F_INT, F_ENUM, F_SIZE, F_U64, F_STR } field_kind;
+typedef enum { F_DOUBLE, F_INT, F_ENUM, F_SIZE, F_U64, F_STR, F_CSTR /* const char *, read-only */ } field_kind;
 
 typedef struct {
     const char *name;
@@ -58,6 +58,13 @@ static const field bound_options[] = {
     FE(cr_bound_options, method), FI(cr_bound_options, no_slack), FI(cr_bound_options, no_intersect),
     FZ(cr_bound_options, alpha_iters), FD(cr_bound_options, alpha_lr), FD(cr_bound_options, alpha_lr_decay),
     FI(cr_bound_options, alpha_intermediate), {NULL, 0, 0, 0}};
+static const field certify_options[] = { /* bound.method read and set as "method" */
+    {"method", offsetof(cr_certify_options, bound.method), F_ENUM, 0}, FD(cr_certify_options, timeout_s),
+    FZ(cr_certify_options, attack_restarts), FZ(cr_certify_options, attack_steps), FU(cr_certify_options, seed),
+    FI(cr_certify_options, outputs_are_probs), {NULL, 0, 0, 0}};
+static const field certify_result[] = {
+    FE(cr_certify_result, verdict), FD(cr_certify_result, best_margin), FD(cr_certify_result, seconds),
+    {"proved_by", offsetof(cr_certify_result, proved_by), F_CSTR, 0}, {NULL, 0, 0, 0}};
 
 typedef struct {
     const char *name;
@@ -73,6 +80,8 @@ static const struct_type types[] = {
     {"cr_check_report", sizeof(cr_check_report), check_report},
     {"cr_check_result", sizeof(cr_check_result), check_result},
     {"cr_bound_options", sizeof(cr_bound_options), bound_options},
+    {"cr_certify_options", sizeof(cr_certify_options), certify_options},
+    {"cr_certify_result", sizeof(cr_certify_result), certify_result},
 };
 
 static const struct_type *find_type(const char *name) {
@@ -135,6 +144,7 @@ cr_status cr_struct_set(const char *type, void *obj, const char *field_name, dou
         *(uint64_t *)p = (uint64_t)v;
         return CR_OK;
     case F_STR:
+    case F_CSTR:
         break;
     }
     return CR_ERR_ARG;
@@ -150,15 +160,17 @@ cr_status cr_struct_get(const char *type, const void *obj, const char *field_nam
     case F_ENUM: *v = *(const int *)p; return CR_OK;
     case F_SIZE: *v = (double)*(const size_t *)p; return CR_OK;
     case F_U64: *v = (double)*(const uint64_t *)p; return CR_OK;
-    case F_STR: break;
+    case F_STR:
+    case F_CSTR: break;
     }
     return CR_ERR_ARG;
 }
 
 const char *cr_struct_get_string(const char *type, const void *obj, const char *field_name) {
     const field *f = find_field(type, field_name);
-    if (!f || !obj || f->kind != F_STR) return NULL;
+    if (!f || !obj || (f->kind != F_STR && f->kind != F_CSTR)) return NULL;
     const char *p = (const char *)obj + f->offset;
+    if (f->kind == F_CSTR) return *(const char *const *)p;
     return memchr(p, 0, f->str_size) ? p : NULL;
 }
 

@@ -94,6 +94,8 @@ static int model_net(const cli_input *in, cr_net **net, double **mean, double **
 int cmd_explain(int argc, char **argv) {
     const char *layers = "4,5,3", *activation = "sigmoid", *seed_s = "1", *model_path = NULL;
     const char *format = "text", *maxp_s = "64", *head_s = NULL, *out_act_s = NULL, *targets = NULL;
+    const char *eps_s = NULL;
+    int certify = 0;
     cli_examples_opts eo = {0};
     int json = 0;
     char act_help[512];
@@ -118,6 +120,11 @@ int cmd_explain(int argc, char **argv) {
         CLI_STR("--format", &format, "text|markdown", "markdown uses LaTeX math that renders on GitHub"),
         CLI_FLAG("--json", &json, "print the numbers (gradients, errors) as JSON instead"),
         CLI_STR("--max-print", &maxp_s, "N", "print a matrix in full only up to N entries (default 64)"),
+        CLI_HEADING("a proof instead of the gradient"),
+        CLI_FLAG("--certify", &certify,
+                 "the proof that no input within --eps (L-inf) of x changes its label:\n"
+                 "intervals, relaxation lines, the backward substitution"),
+        CLI_STR("--eps", &eps_s, "E", "the radius for --certify"),
         CLI_END,
     };
     int rc;
@@ -134,6 +141,10 @@ int cmd_explain(int argc, char **argv) {
     if (!cli_parse_u64("--seed", seed_s, &seed) || !cli_parse_long("--max-print", maxp_s, 0, 1000000, &maxp))
         return CLI_USAGE;
     f.max_print = (size_t)maxp;
+    double eps = 0;
+    if (certify != (eps_s != NULL)) return cli_error("explain: --certify and --eps go together");
+    if (certify && json) return cli_error("explain: --certify prints text or markdown, not --json");
+    if (eps_s && !cli_parse_double("--eps", eps_s, 0, 1e6, &eps)) return CLI_USAGE;
     if (eo.index && strchr(eo.index, ':'))
         return cli_error("explain: --index takes one example, not a range ('%s')", eo.index);
     if (have_data && !eo.index) eo.index = "0";
@@ -200,6 +211,11 @@ int cmd_explain(int argc, char **argv) {
         }
     }
 
+    if (certify) { /* the proof over the ball (explain_certify.c) */
+        rc = regress ? cli_error("explain: --certify proves a classifier's label, not a regressor's targets")
+                     : explain_certify(&f, net, x, have_data ? y : NULL, mean != NULL, model_path != NULL, eps);
+        goto done;
+    }
     /* the numbers (the library), then the derivation or the JSON */
     cr_status st = explain_example_compute(net, x, y, mean, sd, model_path != NULL, &ex);
     if (st == CR_OK && !json) st = explain_render(&f, &ex);

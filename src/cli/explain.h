@@ -58,4 +58,10 @@ cr_status explain_render(const explain_format *f, const explain_example *ex);
 /* Prints the numbers and the checks of ex as JSON to stdout. */
 void explain_render_json(const explain_example *ex);
 
+/* explain --certify --eps E (explain_certify.c): the proof that no input within eps of x changes its label, from
+   cr_bound_explain's record of the CROWN bound. y: the one-hot label, or NULL for the class the net predicts at x.
+   standardized: the net has an input standardisation (link 0). */
+int explain_certify(const explain_format *f, const cr_net *net, const double *x, const double *y,
+                    int standardized, int from_model, double eps);
+
 #endif

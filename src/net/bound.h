@@ -107,6 +107,12 @@ cr_status cr_alpha_problem_eval(cr_alpha_problem *p, const double *alpha, double
 
 
 
+/* cr_bound_explain's recorder (bound_explain.c): while set (in the calling thread; the workers get it through
+   their crown_run), cr_bound_crown_rows (CR_BOUND_CROWN) copies what it computes into its arrays, allocated by
+   the caller for out->m rows: activation l's interval and lines for l < n_relaxed, the spec rows' pass; it sets
+   recorded. NULL otherwise. */
+extern _Thread_local cr_bound_explanation *cr_bound_recorder;
+
 /* Test hook: a planted fault in CROWN's constants (0: none). */
 enum { CR_BOUND_FAULT_NO_BIAS = 1, CR_BOUND_FAULT_NO_LINK_CONST = 2,
        CR_BOUND_FAULT_ALPHA_GRAD_SIGN = 3,   /* α-CROWN's gradient negated */

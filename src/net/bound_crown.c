@@ -69,7 +69,11 @@ typedef struct {
     double *mz[CR_MAX_LAYERS];     /* M_z = max(|l|, |u|) of z_l, the input of activation l, shared */
     const cr_bound_rowlines *rl;   /* α-CROWN's per-row lines (rows of the whole pass), or NULL */
     size_t r0;                     /* the chunk's first row in the pass */
+    cr_bound_explanation *rec;     /* cr_bound_explain's recorder (cr_bound_recorder of the calling thread) */
+    size_t record;                 /* rows of this pass recorded into rec (the first m: the spec rows), or 0 */
 } crown_run;
+
+_Thread_local cr_bound_explanation *cr_bound_recorder = NULL;
 
 
 int cr_bound_test_fault = 0;
@@ -209,6 +213,8 @@ static void relax_step(void *ctx, const cr_diag_link_f64 *k) {
         if (per_row) sl = rl->sl[l] + row, tl = rl->tl[l] + row, su = rl->su[l] + row, tu = rl->tu[l] + row;
         if (rl && rl->keep[l]) memcpy(rl->keep[l] + row + k->lo, gi + k->lo, (k->hi - k->lo) * sizeof(double));
         double *oi = k->out + i * w; /* may be gi itself */
+        const int rec = c->r0 + i < c->record; /* explain: before the products (oi may be gi) */
+        if (rec) memcpy(c->rec->a[l] + row + k->lo, gi + k->lo, (k->hi - k->lo) * sizeof(double));
         double s[LANES] = {0}, sa[LANES] = {0}, res[LANES] = {0};
         size_t j = k->lo;
         for (; j + LANES <= k->hi; j += LANES) {
@@ -238,9 +244,14 @@ static void relax_step(void *ctx, const cr_diag_link_f64 *k) {
         c->cst[i] += lanes_sum(s);
         c->abs_sum[i] += lanes_sum(sa);
         c->slack[i] += EPS * slack_factor(w) * lanes_sum(res) + (double)(2 * w) * ETA;
+        if (rec) {
+            memcpy(c->rec->g[l] + row + k->lo, oi + k->lo, (k->hi - k->lo) * sizeof(double));
+            c->rec->icpt[l][c->r0 + i] = lanes_sum(s);
+        }
     }
     c->n_terms += w;
     layer_terms(c, l, k->out);
+    for (size_t i = 0; c->r0 + i < c->record && i < k->n; i++) c->rec->cst[l][c->r0 + i] = c->cst[i];
 }
 
 /* Lower bounds of the n rows G (on z_top, the input of activation top; top = L−1:
@@ -256,6 +267,7 @@ static void crown_chunk(crown_run *c, cr_tape *tape, const cr_net *view, int top
     memset(c->slack, 0, n * sizeof(double));
     c->n_terms = 0;
     if (!through_out_act) layer_terms(c, top, g); /* the top layer's constants */
+    for (size_t i = 0; !through_out_act && c->r0 + i < c->record && i < n; i++) c->rec->cst[top][c->r0 + i] = c->cst[i];
     cr_net_reverse_walk_f64(view, tape, n, g, &(cr_reverse_opts_f64){.dx = dx, .diag = {relax_step, c}});
     const size_t d = b->net->dims[0];
     const double *zl = b->zl[0], *zu = b->zu[0];
@@ -281,6 +293,14 @@ static void crown_chunk(crown_run *c, cr_tape *tape, const cr_net *view, int top
         if (b->no_slack) slack = 0;
         const double r = s - slack;
         rows_out[i] = b->no_slack ? r : nextafter(r, -INFINITY);
+        if (c->r0 + i < c->record) { /* explain: the row's last terms */
+            cr_bound_explanation *e = c->rec;
+            const size_t gr = c->r0 + i;
+            memcpy(e->dx + gr * d, ai, d * sizeof(double));
+            e->box[gr] = s - c->cst[i];
+            e->slack[gr] = slack;
+            e->crown[gr] = rows_out[i];
+        }
     }
 }
 
@@ -298,6 +318,7 @@ struct crown_job {
     double *out;
     const cr_bound_rowlines *rl; /* α-CROWN's per-row lines, or NULL */
     double *dx_out;              /* n x D: the rows' coefficients on z_0, or NULL */
+    size_t record;               /* the pass's first rows recorded for cr_bound_explain, or 0 */
 };
 typedef struct crown_job crown_job;
 
@@ -306,6 +327,7 @@ static cr_status crown_task(void *ctx, size_t t, int worker) {
     const size_t r0 = t * j->chunk, n = j->n - r0 < j->chunk ? j->n - r0 : j->chunk;
     j->run[worker].rl = j->rl;
     j->run[worker].r0 = r0;
+    j->run[worker].record = j->record;
     crown_chunk(&j->run[worker], j->tape[worker], &j->view, j->top, j->through_out_act, n, j->g + r0 * j->width,
                 j->out + r0, j->dx[worker]);
     if (j->dx_out) {
@@ -405,7 +427,7 @@ cr_status cr_bound_crown_rows(cr_bound_ctx *b, size_t m, const double *c, double
     size_t wmax = 0; /* the widest relaxed layer: its ±I rows are the most of an intermediate pass */
     for (int l = 1; l <= last_relaxed; l++) wmax = net->dims[l + 1] > wmax ? net->dims[l + 1] : wmax;
     const size_t rows = 2 * (m > wmax ? m : wmax);
-    crown_run proto = {.b = b};
+    crown_run proto = {.b = b, .rec = cr_bound_recorder};
     size_t need = rows + 2 * wmax * wmax + 2 * m * K;
     for (int l = 0; l < L; l++) need += net->dims[l + 1]; /* vl */
     for (int l = 0; l <= last_relaxed; l++) need += 5 * net->dims[l + 1];
@@ -467,6 +489,15 @@ cr_status cr_bound_crown_rows(cr_bound_ctx *b, size_t m, const double *c, double
                       &proto.su[l][j], &proto.tu[l][j]);
             proto.mz[l][j] = fmax(fabs(b->zl[l + 1][j]), fabs(b->zu[l + 1][j]));
         }
+        cr_bound_explanation *e = proto.rec;
+        if (e && l < e->n_relaxed) { /* explain: activation l's interval and lines */
+            memcpy(e->zl[l + 1], b->zl[l + 1], w * sizeof(double));
+            memcpy(e->zu[l + 1], b->zu[l + 1], w * sizeof(double));
+            memcpy(e->sl[l], proto.sl[l], w * sizeof(double));
+            memcpy(e->tl[l], proto.tl[l], w * sizeof(double));
+            memcpy(e->su[l], proto.su[l], w * sizeof(double));
+            memcpy(e->tu[l], proto.tu[l], w * sizeof(double));
+        }
     }
     if (st == CR_OK) { /* the spec rows: [C; −C] on o */
         for (int l = last_relaxed + 1; l < L; l++) layer_weights(&job->run[0], l, job->run[0].ml);
@@ -474,10 +505,17 @@ cr_status cr_bound_crown_rows(cr_bound_ctx *b, size_t m, const double *c, double
             gc[i] = c[i];
             gc[m * K + i] = -c[i];
         }
+        if (proto.rec && b->method == CR_BOUND_CROWN && proto.rec->m == m) { /* explain: record the rows */
+            memcpy(proto.rec->zl[0], b->zl[0], net->dims[0] * sizeof(double));
+            memcpy(proto.rec->zu[0], b->zu[0], net->dims[0] * sizeof(double));
+            job->record = m;
+            proto.rec->recorded = 1;
+        }
         if (b->method == CR_BOUND_ALPHA)
             st = cr_bound_alpha_rows(b, job, L - 1, net->has_out_act, 2 * m, gc, out);
         else
             st = crown_pass(job, L - 1, net->has_out_act, 2 * m, gc, out);
+        job->record = 0;
         if (st == CR_OK)
             for (size_t i = 0; i < m; i++) {
                 lb[i] = out[i];
