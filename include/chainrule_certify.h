@@ -96,6 +96,13 @@ void cr_spec_free(cr_spec *spec);
 typedef enum { CR_VERDICT_UNSAT = 0, CR_VERDICT_SAT = 1, CR_VERDICT_UNKNOWN = 2, CR_VERDICT_TIMEOUT = 3 } cr_verdict;
 const char *cr_verdict_name(cr_verdict v); /* "unsat", "sat", "unknown", "timeout" */
 
+/* What branch and bound splits (cr_certify_options.bab_split). */
+typedef enum {
+    CR_BAB_SPLIT_AUTO = 0,  /* input splits when the input has at most 10 dimensions, else ReLU splits */
+    CR_BAB_SPLIT_RELU = 1,  /* unstable ReLU / leaky-ReLU units (z >= 0 | z <= 0); other activations: none */
+    CR_BAB_SPLIT_INPUT = 2  /* bisect the input box (every activation) */
+} cr_bab_split;
+
 typedef struct {
     cr_bound_options bound; /* the bound method (zero: IBP; the CLI's auto tries IBP then CROWN) */
     double timeout_s;       /* 0: none */
@@ -106,6 +113,12 @@ typedef struct {
        Softmax keeps the order of its inputs, so an order row a·(y_i − y_j) <= 0 (a > 0) is read on o as it stands;
        any other row (a threshold on a probability) is CR_ERR_ARG. 0: rows on o. */
     int outputs_are_probs;
+    /* 1: branch and bound on what the bounds left (docs/certification.md "Branch and bound"): subdomains bounded
+       by CROWN (or bound.method when stronger), depth first, each candidate witness re-checked; proved_by "bab".
+       0: none. */
+    int bab;
+    cr_bab_split bab_split;
+    size_t bab_max_domains; /* subdomains bounded at most per part (0: 100000 without a timeout, else unlimited) */
 } cr_certify_options;
 
 typedef struct {
@@ -114,7 +127,8 @@ typedef struct {
     double *witness_out; /* K values, caller's buffer or NULL: the network's output at the witness */
     double best_margin;  /* unsat: the smallest proved margin (lb − rhs); sat: the witness's worst violation */
     double seconds;
-    const char *proved_by; /* "ibp", "crown", "attack", or NULL */
+    const char *proved_by; /* "ibp", "crown", "attack", "bab", or NULL */
+    size_t domains;        /* subdomains branch and bound bounded (0 without it) */
 } cr_certify_result;
 
 /*

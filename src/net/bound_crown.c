@@ -229,7 +229,7 @@ cr_status cr_bound_crown_rows(cr_bound_ctx *b, size_t m, const double *c, double
     const int last_relaxed = net->has_out_act ? L - 1 : L - 2;
     if (last_relaxed >= 0) {
         st = cr_bound_ibp_layers(b, last_relaxed);
-        if (st != CR_OK) return st;
+        if (st != CR_OK || (b->split && b->split->empty)) return st;
     }
     for (int l = 0; l <= last_relaxed; l++) {
         const cr_activation act = l < L - 1 ? net->act[l] : net->out_act;
@@ -295,6 +295,7 @@ cr_status cr_bound_crown_rows(cr_bound_ctx *b, size_t m, const double *c, double
                 st = CR_ERR_NONFINITE;
                 break;
             }
+            if (cr_bound_clamp(b, l)) break; /* an empty subdomain (bound.h) */
         }
         const cr_activation act = l < L - 1 ? net->act[l] : net->out_act;
         const struct cr_act_relax *rx = cr_act_running(act)->relax; /* the row's relaxation */
@@ -302,7 +303,7 @@ cr_status cr_bound_crown_rows(cr_bound_ctx *b, size_t m, const double *c, double
             rx->lines(&b->mode, b->zl[l + 1][j], b->zu[l + 1][j], &run.sl[l][j], &run.tl[l][j],
                       &run.su[l][j], &run.tu[l][j]);
     }
-    if (st == CR_OK) { /* the spec rows: [C; −C] on o */
+    if (st == CR_OK && !(b->split && b->split->empty)) { /* the spec rows: [C; −C] on o */
         double *gc = malloc(2 * m * K * sizeof(double)), *dxc = malloc(2 * m * D * sizeof(double));
         if (!gc || !dxc) {
             st = CR_ERR_NOMEM;
@@ -316,6 +317,8 @@ cr_status cr_bound_crown_rows(cr_bound_ctx *b, size_t m, const double *c, double
                 lb[i] = out[i];
                 ub[i] = -out[m + i];
             }
+            double *corner = b->split ? b->split->corner : NULL;
+            for (size_t i = 0; corner && i < m * D; i++) corner[i] = dxc[i] >= 0 ? b->xlo[i % D] : b->xhi[i % D];
         }
         free(gc);
         free(dxc);
