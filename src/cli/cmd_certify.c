@@ -10,7 +10,7 @@
 static const char *const help =
     "usage: chainrule certify --model NET.onnx --vnnlib SPEC.vnnlib [--timeout S] [--result FILE]\n"
     "       chainrule certify --model M (--data SPEC | --inputs X.npy --labels Y.npy) [--index A:B]\n"
-    "                         --eps E1[,E2,...] [--method ibp|crown|auto] [--json]\n\n"
+    "                         --eps E1[,E2,...] [--method ibp|crown|bab|auto] [--json]\n\n"
     "Proofs over regions. A margin attack (PGD over the box, every witness re-checked by an\n"
     "independent evaluator with a rigorous bound on its rounding) runs first, then sound bounds\n"
     "(float64 with rounding slack). Verdicts: unsat (proved: no point of the box violates the\n"
@@ -27,7 +27,8 @@ static const char *const help =
 static int parse_method(const char *s, cr_bound_method *m) {
     if (!strcmp(s, "ibp")) *m = CR_BOUND_IBP;
     else if (!strcmp(s, "crown") || !strcmp(s, "auto")) *m = CR_BOUND_CROWN; /* IBP is always tried first */
-    else return cli_error("certify: --method: '%s' is not ibp, crown or auto", s);
+    else if (!strcmp(s, "bab")) *m = CR_BOUND_CROWN; /* then branch and bound (o.bab) */
+    else return cli_error("certify: --method: '%s' is not ibp, crown, bab or auto", s);
     return CLI_OK;
 }
 
@@ -94,7 +95,9 @@ static int vnncomp(const char *model, const char *head, const char *vnnlib, cons
             if (res.verdict == CR_VERDICT_UNSAT)
                 printf(" (proved by %s, margin >= %.3g)", res.proved_by, res.best_margin);
             else if (res.verdict == CR_VERDICT_SAT)
-                printf(" (counterexample by the attack, re-checked: violation %.3g)", res.best_margin);
+                printf(" (counterexample by %s, re-checked: violation %.3g)",
+                       res.proved_by && !strcmp(res.proved_by, "bab") ? "branch and bound" : "the attack",
+                       res.best_margin);
             printf(", %.3f s%s%s\n", res.seconds, result ? " -> " : "", result ? result : "");
             rc = CLI_OK;
         }
@@ -122,9 +125,10 @@ int cmd_certify(int argc, char **argv) {
         CLI_STR("--clip", &clip_s, "LO,HI",
                 "dataset mode: valid input range the balls are clipped to (default [0,1]\n"
                 "for images, else none)"),
-        CLI_STR("--method", &method_s, "ibp|crown|auto",
-                "bounds: ibp, or crown (IBP first, CROWN on what it leaves); auto = crown\n"
-                "(default auto)"),
+        CLI_STR("--method", &method_s, "ibp|crown|bab|auto",
+                "bounds: ibp, or crown (IBP first, CROWN on what it leaves), or bab (then\n"
+                "branch and bound on what CROWN leaves); auto = crown, and bab in VNN-COMP\n"
+                "mode with --timeout (default auto)"),
         CLI_LONG("--restarts", &restarts, 1, 100000, "R", "attack restarts (default 10)"),
         CLI_LONG("--steps", &steps, 1, 1000000, "S", "attack steps per restart (default 50)"),
         CLI_U64("--seed", &seed, "N", "attack seed (default 1)"),
@@ -140,6 +144,8 @@ int cmd_certify(int argc, char **argv) {
     o.attack_steps = (size_t)steps;
     o.seed = seed;
     if ((rc = parse_method(method_s, &o.bound.method))) return rc;
+    /* branch and bound: asked for, or auto in VNN-COMP mode when a timeout bounds it */
+    o.bab = !strcmp(method_s, "bab") || (vnnlib && timeout > 0 && !strcmp(method_s, "auto"));
     if (vnnlib) {
         const cli_examples_opts *ex = &me.examples;
         if (eps_s || json || clip_s || ex->inputs || ex->labels || ex->data || ex->index || ex->limit)
