@@ -35,7 +35,10 @@ extern "C" {
 typedef enum {
     CR_BOUND_IBP = 0,       /* interval bound propagation */
     CR_BOUND_CROWN_IBP = 1, /* CROWN for the spec rows, IBP for the intermediate layers */
-    CR_BOUND_CROWN = 2      /* CROWN with full CROWN intermediate bounds */
+    CR_BOUND_CROWN = 2,     /* CROWN with full CROWN intermediate bounds */
+    CR_BOUND_ALPHA = 3      /* α-CROWN: CROWN with lower-line slopes / tangent points optimised per spec row by
+                               projected gradient ascent (closed-form gradients); any α gives a valid CROWN bound,
+                               and the returned one is never looser than CROWN's (docs/certification.md) */
 } cr_bound_method;
 
 typedef struct {
@@ -43,6 +46,13 @@ typedef struct {
     int no_slack;           /* test-only: 1 drops the rounding slack (a bound may then be wrong) */
     int no_intersect;       /* test-only: 1 keeps CROWN's own rows and intermediates, not their
                                intersection with IBP's (to compare with auto_LiRPA) */
+    /* α-CROWN (method CR_BOUND_ALPHA); zero: defaults */
+    size_t alpha_iters;     /* optimisation steps per bound (0: 20; each costs one CROWN pass and its gradient) */
+    double alpha_lr;        /* Adam step size in α units (0: 0.25 for ReLU slopes; tangent points scale it by
+                               their range u − l) */
+    double alpha_lr_decay;  /* step size multiplied by this after every step (0: 0.98) */
+    int alpha_intermediate; /* 0: default (optimise the intermediate layers' bounds too, each for itself),
+                               1: optimise them, -1: only the spec rows (intermediates as CROWN's) */
 } cr_bound_options;
 
 /*
@@ -127,7 +137,7 @@ typedef struct {
     double *witness_out; /* K values, caller's buffer or NULL: the network's output at the witness */
     double best_margin;  /* unsat: the smallest proved margin (lb − rhs); sat: the witness's worst violation */
     double seconds;
-    const char *proved_by; /* "ibp", "crown", "attack", "bab", or NULL */
+    const char *proved_by; /* "ibp", "crown", "alpha", "attack", "bab", or NULL */
     size_t domains;        /* subdomains branch and bound bounded (0 without it) */
 } cr_certify_result;
 

@@ -172,7 +172,9 @@ except AttributeError:  # a library older than chainrule_check.h
 
 
 class _BoundOptions(Structure):  # chainrule_certify.h: cr_bound_options
-    _fields_ = [("method", c_int), ("no_slack", c_int), ("no_intersect", c_int)]
+    _fields_ = [("method", c_int), ("no_slack", c_int), ("no_intersect", c_int),
+                ("alpha_iters", c_size_t), ("alpha_lr", c_double), ("alpha_lr_decay", c_double),
+                ("alpha_intermediate", c_int)]
 
 
 _BOUND_METHODS = {"ibp": 0, "crown-ibp": 1, "crown": 2}  # cr_bound_method
