@@ -25,6 +25,7 @@
 #include "net/bound.h"
 
 int chk_bab_test_fault = 0;
+int chk_bab_test_score = 1;
 
 double chk_now_s(void) {
     struct timespec ts;
@@ -54,8 +55,24 @@ static cr_status push(dstack *s, const double *dom) {
 
 static int splittable(cr_activation a) { return a == CR_ACT_RELU || a == CR_ACT_LEAKY_RELU; }
 
-/* The unstable unit with the largest intercept −l·u/(u − l), as its index among the hidden units, or h if none. */
-static size_t pick_unit(const cr_net *net, const dstack *s, const double *zl, const double *zu) {
+/* The unstable unit with the largest score (what its intercept costs the bound, bound.h), or when every score is
+   zero the largest intercept −l·u/(u − l), as its index among the hidden units; h if none is unstable. */
+static size_t pick_unit(const cr_net *net, const dstack *s, const double *zl, const double *zu, const double *sc) {
+    if (sc) {
+        size_t best = s->h;
+        double top = 0;
+        for (int l = 0; l + 1 < net->n_layers; l++) {
+            if (!splittable(net->act[l])) continue;
+            for (size_t j = 0; j < net->dims[l + 1]; j++) {
+                const size_t i = s->off[l] + j;
+                if (zl[i] < 0 && zu[i] > 0 && sc[i] > top) {
+                    top = sc[i];
+                    best = i;
+                }
+            }
+        }
+        if (best < s->h) return best;
+    }
     size_t best = s->h;
     double score = 0;
     for (int l = 0; l + 1 < net->n_layers; l++) {
@@ -112,7 +129,7 @@ cr_status chk_bab_part(const cr_net *net, const cr_spec_part *p, const char *ref
     }
     s.block = 2 * s.d + 2 * s.h + s.nq;
     const size_t d = s.d, h = s.h, k = s.k, mrows = p->n_rows;
-    double *mem = malloc((2 * s.block + mrows * (k + 1 + d) + 2 * h + d) * sizeof *mem);
+    double *mem = malloc((2 * s.block + mrows * (k + 1 + d) + 3 * h + d) * sizeof *mem);
     size_t *idx = malloc((mrows + 1) * sizeof *idx);
     cr_status st = CR_OK;
     res->verdict = CR_VERDICT_UNKNOWN;
@@ -123,7 +140,7 @@ cr_status chk_bab_part(const cr_net *net, const cr_spec_part *p, const char *ref
         goto done;
     }
     double *cur = mem, *child = cur + s.block, *c = child + s.block, *lb = c + mrows * k, *corner = lb + mrows,
-           *nzl = corner + mrows * d, *nzu = nzl + h, *x = nzu + h;
+           *nzl = corner + mrows * d, *nzu = nzl + h, *x = nzu + h, *score = x + d;
     /* the root */
     memcpy(cur, p->lo, d * sizeof *cur);
     memcpy(cur + d, p->hi, d * sizeof *cur);
@@ -162,6 +179,7 @@ cr_status chk_bab_part(const cr_net *net, const cr_spec_part *p, const char *ref
             sp.zhi[l] = zhi + s.off[l];
             sp.zl_out[l] = nzl + s.off[l];
             sp.zu_out[l] = nzu + s.off[l];
+            sp.score[l] = chk_bab_test_score ? score + s.off[l] : NULL;
         }
         st = cr_net_bound_split(net, lo, hi, m, c, &o->bound, &sp, lb, NULL);
         int bounded = st == CR_OK;
@@ -204,7 +222,7 @@ cr_status chk_bab_part(const cr_net *net, const cr_spec_part *p, const char *ref
                 }
             }
         }
-        const size_t j = o->split == CR_BAB_SPLIT_RELU && bounded ? pick_unit(net, &s, nzl, nzu) : h;
+        const size_t j = o->split == CR_BAB_SPLIT_RELU && bounded ? pick_unit(net, &s, nzl, nzu, chk_bab_test_score ? score : NULL) : h;
         if (j == h) { /* input splits, or no unstable unit left: bisect the box (the clamps still prune) */
             for (size_t q = 0; q < d; q++) x[q] = 0.5 * lo[q] + 0.5 * hi[q];
             double worst;

@@ -36,5 +36,6 @@ double chk_now_s(void); /* CLOCK_MONOTONIC in seconds */
    midpoint (a slab never bounded). */
 enum { CHK_BAB_FAULT_SAME_SIDE = 1, CHK_BAB_FAULT_DROP_GAP = 2 };
 extern int chk_bab_test_fault;
+extern int chk_bab_test_score; /* 1 (default): split by the score; 0: by the intercept alone */
 
 #endif

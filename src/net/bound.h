@@ -75,6 +75,9 @@ typedef struct cr_bound_split {
     double *zl_out[CR_MAX_LAYERS], *zu_out[CR_MAX_LAYERS]; /* receive the final intermediates, or NULL */
     double *corner; /* m x D, or NULL: each row's minimising corner of the raw box by CROWN's
                        final coefficients (a candidate witness only: the link's direction is assumed) */
+    double *score[CR_MAX_LAYERS]; /* dims[l + 1] values each, or NULL: Σ over the m rows of what each unit's
+                                     upper-line intercept costs the lower bound, max(−λ, 0)·t_up (λ: the row's
+                                     coefficient on the unit's output; BaBSR's intercept score) */
     int empty;      /* out */
 } cr_bound_split;
 cr_status cr_net_bound_split(const cr_net *net, const double *lo, const double *hi, size_t m, const double *c,

@@ -56,6 +56,7 @@ typedef struct {
     double *gr;                    /* scratch: n x maxdim */
     double *v;                     /* scratch: maxdim */
     double *ml;                    /* scratch: maxdim */
+    size_t score_rows;             /* the spec pass: its first rows feed split->score (bound.h) */
 } crown_run;
 
 int cr_bound_test_fault = 0;
@@ -180,6 +181,12 @@ static void relax_step(void *ctx, const cr_diag_link_f64 *k) {
         c->slack[i] += EPS * slack_factor(w) * res + (double)(2 * w) * ETA;
     }
     c->n_terms += w;
+    double *score = c->score_rows && b->split ? b->split->score[l] : NULL;
+    for (size_t i = 0; score && i < c->score_rows; i++)
+        for (size_t j = k->lo; j < k->hi; j++) {
+            const double g = k->g[i * w + j];
+            if (g < 0) score[j] -= g * tu[j];
+        }
     layer_terms(c, l, k->out);
 }
 
@@ -312,6 +319,9 @@ cr_status cr_bound_crown_rows(cr_bound_ctx *b, size_t m, const double *c, double
                 gc[i] = c[i];
                 gc[m * K + i] = -c[i];
             }
+            for (int l = 0; b->split && l + 1 < L; l++)
+                if (b->split->score[l]) memset(b->split->score[l], 0, net->dims[l + 1] * sizeof(double));
+            run.score_rows = m;
             crown_pass(&run, tape, L - 1, net->has_out_act, 2 * m, gc, out, dxc);
             for (size_t i = 0; i < m; i++) {
                 lb[i] = out[i];
