@@ -145,7 +145,8 @@ typedef struct {
  * Falsification first (a margin PGD over the inward box of each part, every candidate re-checked by
  * cr_witness_check), then bounds on the outward box (IBP, then opt->bound.method when stronger) : a clause is
  * refuted when one of its rows has lb(c·o) > rhs; unsat iff every clause of every part is refuted, sat with a
- * checked witness, else unknown (timeout once opt->timeout_s has passed). opt may be NULL (defaults). Errors:
+ * checked witness, else (with opt->bab) branch and bound on the clauses left, else unknown (timeout once
+ * opt->timeout_s has passed: checked at every attack step and before every bound and subdomain). opt may be NULL (defaults). Errors:
  * CR_ERR_ARG for a bad spec (shapes, empty box), a probability threshold (outputs_are_probs), or an activation
  * without a relaxation when no witness was found; *res is then untouched except seconds.
  */
