@@ -311,14 +311,14 @@ static void test_timeout_inside_phases(void **state) {
     assert_int_equal(cr_spec_attack_f64(net, &part, 30, 200, 7, NULL, NULL, x, &best, &stopped), CR_OK);
     rhs = best - 0.05 * fabs(best); /* below the smallest margin a strong attack finds */
     const double slack = quick() ? 1.5 : 0.3; /* valgrind and the sanitizers run 10-50x slower */
-    cr_certify_options opt = {.timeout_s = 0.2, .bab = 1, .seed = 1};
+    cr_certify_options opt = {.timeout_s = 0.2, .bab = 1, .seed = 1, .attack_restarts = 1, .attack_steps = 1};
     opt.bound.method = CR_BOUND_CROWN;
     cr_certify_result res = {0};
     assert_int_equal(cr_certify(net, &spec, &opt, &res), CR_OK);
     print_message("BaB: %s after %.3f s, %zu subdomains\n", cr_verdict_name(res.verdict), res.seconds, res.domains);
     assert_int_equal(res.verdict, CR_VERDICT_TIMEOUT);
     assert_true(res.seconds >= 0.2 && res.seconds < 0.2 + slack);
-    assert_true(res.domains >= 10); /* guard: the time went into branch and bound */
+    assert_true(res.domains >= (quick() ? 1u : 10u)); /* guard: the time went into branch and bound */
     /* the attack phase: a million steps per restart, stopped at the deadline */
     cr_certify_options att = {.timeout_s = 0.2, .attack_steps = 1000000, .seed = 1};
     assert_int_equal(cr_certify(net, &spec, &att, &res), CR_OK);
