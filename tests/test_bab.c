@@ -7,7 +7,9 @@
  * of them (within 1e-9), then the margin evaluated by an independent long-double forward pass at it (clipped into
  * the box: every value is one the net takes). Specs are put near the decision boundary (rhs = the exact minimum
  * ± a fraction of CROWN's gap), so that CROWN alone leaves many unknown; BaB must never contradict the oracle, must
- * decide a minimum share of them, and planted faults in the splits must be caught by the same comparison.
+ * decide a minimum share of them, and planted faults in the splits must be caught by the same comparison. Every
+ * other instance has a second clause (o1 − o0 <= rhs2, unsafe nowhere but left open by CROWN): branch and bound
+ * must refute both in every subdomain.
  */
 #include <math.h>
 #include <setjmp.h>
@@ -30,17 +32,18 @@
 #define MAXH 6
 
 typedef struct {
-    size_t d, clause[2];
-    double lo[MAXD], hi[MAXD], c[2], rhs;
+    size_t d, clause[3];
+    double lo[MAXD], hi[MAXD], c[4], rhs[2];
     cr_spec_part part;
     cr_spec spec;
 } tspec;
 
-static void tspec_init(tspec *s, size_t d) {
+/* n_clauses one-row clauses (1 or 2): row q is c[2q..2q+1]·o <= rhs[q] */
+static void tspec_init(tspec *s, size_t d, size_t n_clauses) {
     s->d = d;
-    s->clause[0] = 0, s->clause[1] = 1;
-    s->part = (cr_spec_part){.d = d, .k = 2, .n_rows = 1, .n_clauses = 1, .lo = s->lo, .hi = s->hi,
-                             .lo_in = s->lo, .hi_in = s->hi, .c = s->c, .rhs = &s->rhs, .rhs_in = &s->rhs,
+    s->clause[0] = 0, s->clause[1] = 1, s->clause[2] = 2;
+    s->part = (cr_spec_part){.d = d, .k = 2, .n_rows = n_clauses, .n_clauses = n_clauses, .lo = s->lo, .hi = s->hi,
+                             .lo_in = s->lo, .hi_in = s->hi, .c = s->c, .rhs = s->rhs, .rhs_in = s->rhs,
                              .clause = s->clause};
     s->spec = (cr_spec){.n_parts = 1, .parts = &s->part};
 }
@@ -100,7 +103,7 @@ static int solve(size_t d, long double *a, long double *b, long double *x) {
 }
 
 /* The exact minimum of c·o over the box (see the top). */
-static long double oracle_min(const cr_net *net, const tspec *s) {
+static long double oracle_min(const cr_net *net, const tspec *s, const double *c) {
     const size_t d = s->d, n1 = net->dims[1], n2 = net->dims[2], nh = n1 + n2;
     const double *p = net->params, *w0 = p + net->w_offset[0], *b0 = p + net->b_offset[0],
                  *w1 = p + net->w_offset[1], *b1 = p + net->b_offset[1];
@@ -149,7 +152,7 @@ static long double oracle_min(const cr_net *net, const tspec *s) {
                 }
                 if (ok) {
                     for (size_t q = 0; q < d; q++) x[q] = fminl(fmaxl(x[q], s->lo[q]), s->hi[q]);
-                    const long double v = row_ld(net, s->c, x);
+                    const long double v = row_ld(net, c, x);
                     if (v < best) best = v;
                 }
             }
@@ -185,23 +188,30 @@ static void one_trial(cr_rng *rng, int trial, cr_bab_split split, int force_sat,
     double *p = cr_net_params_f64(net);
     for (size_t i = 0; i < net->n_params; i++) p[i] = 2 * cr_rng_uniform(rng) - 1;
     tspec s;
-    tspec_init(&s, d);
+    const size_t nq = 1 + (size_t)(trial % 2); /* odd trials: a second clause, always refuted in truth */
+    tspec_init(&s, d, nq);
     for (size_t q = 0; q < d; q++) {
         const double c0 = 2 * cr_rng_uniform(rng) - 1, w = 0.2 + 1.3 * cr_rng_uniform(rng);
         s.lo[q] = c0 - w / 2;
         s.hi[q] = c0 + w / 2;
     }
-    s.c[0] = 1, s.c[1] = -1;
-    const long double m = oracle_min(net, &s);
-    double lb;
+    s.c[0] = 1, s.c[1] = -1, s.c[2] = -1, s.c[3] = 1;
+    long double m2 = 0;
+    double lb[2];
     cr_bound_options bo = {.method = CR_BOUND_CROWN};
-    assert_int_equal(cr_net_bound(net, s.lo, s.hi, 1, s.c, &bo, &lb, NULL), CR_OK);
-    if (!(lb <= m + 1e-9L)) fail_msg("trial %d: CROWN's bound %.17g above the exact minimum %.17Lg", trial, lb, m);
-    const double gap = (double)(m - lb);
+    assert_int_equal(cr_net_bound(net, s.lo, s.hi, nq, s.c, &bo, lb, NULL), CR_OK);
+    if (nq == 2) { /* o1 − o0 <= rhs[1]: the exact minimum less 0.1-0.6 of CROWN's gap (unsafe nowhere) */
+        m2 = oracle_min(net, &s, s.c + 2);
+        if (!(lb[1] <= m2 + 1e-9L)) fail_msg("trial %d: CROWN's bound above the exact minimum", trial);
+        s.rhs[1] = (double)m2 - (0.1 + 0.5 * cr_rng_uniform(rng)) * (double)(m2 - lb[1]) - 1e-9;
+    }
+    const long double m = oracle_min(net, &s, s.c);
+    if (!(lb[0] <= m + 1e-9L)) fail_msg("trial %d: CROWN's bound %.17g above the exact minimum %.17Lg", trial, lb[0], m);
+    const double gap = (double)(m - lb[0]);
     const int want_sat = force_sat || cr_rng_below(rng, 3) == 0;
     const double u = 0.02 + 0.5 * cr_rng_uniform(rng);
-    s.rhs = want_sat ? (double)m + (force_sat ? 1e-7 : u * 0.2 * gap + 1e-6) : (double)m - u * gap - 1e-9;
-    const int truth_sat = m <= s.rhs; /* unsafe: c·o <= rhs somewhere */
+    s.rhs[0] = want_sat ? (double)m + (force_sat ? 1e-7 : u * 0.2 * gap + 1e-6) : (double)m - u * gap - 1e-9;
+    const int truth_sat = m <= s.rhs[0] || (nq == 2 && m2 <= s.rhs[1]); /* unsafe: some row <= rhs somewhere */
     double x[MAXD], o[2];
     cr_certify_result res = {.witness = x, .witness_out = o};
     cr_certify_options opt = {.seed = (uint64_t)trial, .attack_restarts = 1, .attack_steps = 2};
@@ -223,7 +233,8 @@ static void one_trial(cr_rng *rng, int trial, cr_bab_split split, int force_sat,
             xl[q] = x[q];
             if (!(x[q] >= s.lo[q] && x[q] <= s.hi[q])) wrong = 1;
         }
-        if (!(row_ld(net, s.c, xl) <= s.rhs) || !truth_sat) wrong = 1;
+        if (!(row_ld(net, s.c, xl) <= s.rhs[0] || (nq == 2 && row_ld(net, s.c + 2, xl) <= s.rhs[1])) || !truth_sat)
+            wrong = 1;
         if (res.proved_by && !strcmp(res.proved_by, "bab")) t->sat_by_bab++;
     }
     t->wrong += wrong;
@@ -235,7 +246,7 @@ static void one_trial(cr_rng *rng, int trial, cr_bab_split split, int force_sat,
     }
     if (wrong && !chk_bab_test_fault)
         fail_msg("trial %d (d %zu, split %d): BaB says %s, the exact minimum %.17Lg vs rhs %.17g", trial, d,
-                 (int)split, cr_verdict_name(res.verdict), m, s.rhs);
+                 (int)split, cr_verdict_name(res.verdict), m, s.rhs[0]);
     cr_net_free(net);
 }
 
