@@ -114,7 +114,8 @@ typedef enum {
 } cr_bab_split;
 
 typedef struct {
-    cr_bound_options bound; /* the bound method (zero: IBP; the CLI's auto tries IBP then CROWN) */
+    cr_bound_options bound; /* the bound method (zero: IBP; CR_BOUND_ALPHA: IBP, CROWN, then α-CROWN,
+                               each on the rows the previous left; the CLI's auto) */
     double timeout_s;       /* 0: none */
     size_t attack_restarts; /* margin PGD restarts (0: default) */
     size_t attack_steps;    /* PGD steps per restart (0: default) */
@@ -143,7 +144,8 @@ typedef struct {
 
 /*
  * Falsification first (a margin PGD over the inward box of each part, every candidate re-checked by
- * cr_witness_check), then bounds on the outward box (IBP, then opt->bound.method when stronger) : a clause is
+ * cr_witness_check), then bounds on the outward box (IBP, then opt->bound.method when stronger, CROWN before
+ * α-CROWN; each on the clauses the previous left; proved_by names the last that ran) : a clause is
  * refuted when one of its rows has lb(c·o) > rhs; unsat iff every clause of every part is refuted, sat with a
  * checked witness, else (with opt->bab) branch and bound on the clauses left, else unknown (timeout once
  * opt->timeout_s has passed: checked at every attack step and before every bound and subdomain). opt may be NULL (defaults). Errors:

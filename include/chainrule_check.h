@@ -189,6 +189,27 @@ cr_status cr_check_explain(const cr_net *net64, const double *x, const double *y
                            const cr_check_options *opt, cr_check_explain_out *out,
                            cr_check_report *rep);
 
+/*
+ * α-CROWN's closed-form gradient (cr_net_bound, CR_BOUND_ALPHA; docs/certification.md) against
+ * central finite differences (Richardson, as gradcheck's): the spec rows [C; −C] (C: m x K) over
+ * lo <= x <= hi, at parameters drawn inside their ranges (seed), without the rounding slack (the
+ * bound is then a smooth function of the parameters away from sign switches). `samples`
+ * (row, parameter) pairs are compared; a pair whose two difference quotients disagree (a kink
+ * within 2h: a switch of sign or of the minimising corner) is counted non-smooth, not compared.
+ * A pair fails when |analytic − fd| > 1e-6 (1 + |fd|) + 4 err (err: Richardson's estimate).
+ */
+typedef struct {
+    size_t checked;   /* pairs compared */
+    size_t nonsmooth; /* pairs skipped at a kink */
+    size_t failed;    /* pairs that disagree */
+    size_t nonzero;   /* compared pairs whose gradient is not 0 (against a vacuous pass) */
+    double max_err;   /* the largest |analytic − fd| / (1 + |fd|) compared */
+} cr_check_alpha_report;
+
+cr_status cr_check_alpha_gradient(const cr_net *net, const double *lo, const double *hi, size_t m,
+                                  const double *c, size_t samples, uint64_t seed,
+                                  cr_check_alpha_report *rep);
+
 #if defined(__GNUC__)
 #pragma GCC visibility pop
 #endif

@@ -43,6 +43,6 @@ o = max(a - b, 0) - max(2 * a - b, 0)
 sys.exit(0 if -1 <= a <= 2 and -2 <= b <= 1 and o <= -1.9 else 1)
 PY
 expect 2 "a bad method" -- "$CR" certify $V unsat.vnnlib --method beta
-one_line_error "is not ibp, crown, bab or auto" "a bad --method"
+one_line_error "is not ibp, crown, alpha, bab or auto" "a bad --method"
 echo "cli_bab: $pass passed, $fail failed"
 [ "$fail" = 0 ]

@@ -46,6 +46,28 @@ exit(0 if p[0] <= p[1] else 1)" && ok || bad "predict: the counterexample has p0
 expect 0 "a tie is a verdict" -- "$CR" certify $V tie.vnnlib --result tie.txt
 [ "$(cat tie.txt)" = unknown ] && ok || bad "a tie is unknown, never sat or unsat: $(cat tie.txt)"
 
+# α-CROWN: the note's toy (§7.1; o0 = relu-net, o1 = 0) over [-1,2]x[-2,1] has o0 <= 1; IBP bounds it by 4,
+# CROWN by 3, α-CROWN by 2: "o0 >= 2.5" is refuted by α-CROWN only (and by the default, auto)
+python3 - <<'PY'
+import json, struct
+hdr = {"__metadata__": {"format": "chainrule/1", "activations": "relu,softmax"}}
+vals = [1, -1, 2, -1, 0, 0, 1, -1, 0, 0, 0, 0]  # fc1.weight (out x in), fc1.bias, fc2.weight, fc2.bias
+hdr["fc1.weight"] = {"dtype": "F64", "shape": [2, 2], "data_offsets": [0, 32]}
+hdr["fc1.bias"] = {"dtype": "F64", "shape": [2], "data_offsets": [32, 48]}
+hdr["fc2.weight"] = {"dtype": "F64", "shape": [2, 2], "data_offsets": [48, 80]}
+hdr["fc2.bias"] = {"dtype": "F64", "shape": [2], "data_offsets": [80, 96]}
+h = json.dumps(hdr).encode(); h += b" " * (-len(h) % 8)
+open("toy.safetensors", "wb").write(struct.pack("<Q", len(h)) + h + struct.pack("<12d", *vals))
+PY
+printf '(declare-const X_0 Real)\n(declare-const X_1 Real)\n(declare-const Y_0 Real)\n(declare-const Y_1 Real)\n' >toy.vnnlib
+printf '(assert (>= X_0 -1))\n(assert (<= X_0 2))\n(assert (>= X_1 -2))\n(assert (<= X_1 1))\n(assert (>= Y_0 2.5))\n' >>toy.vnnlib
+expect 0 "toy, crown" -- "$CR" certify --model toy.safetensors --vnnlib toy.vnnlib --method crown --result toy_c.txt
+[ "$(cat toy_c.txt)" = unknown ] && ok || bad "CROWN leaves the toy unknown (ub 3 > 2.5): $(cat toy_c.txt)"
+for m in alpha auto; do
+  expect 0 "toy, $m" -- "$CR" certify --model toy.safetensors --vnnlib toy.vnnlib --method $m --result toy_a.txt
+  [ "$(cat toy_a.txt)" = unsat ] && grep -q "unsat (proved by alpha" out && ok || bad "--method $m proves the toy by alpha-CROWN: $(cat out)"
+done
+
 printf '(declare-const X_0 Real)\n(assert (<= X_0 \n' >bad.vnnlib
 expect 2 "malformed VNN-LIB" -- "$CR" certify $V bad.vnnlib --result bad.txt
 one_line_error "bad.vnnlib" "malformed VNN-LIB"
@@ -94,6 +116,17 @@ assert r[0]["clean_accuracy"] > 0.5 and r[0]["certified_accuracy"] == r[0]["clea
 assert r[0]["unknown"] == 0
 assert r[-1]["certified_accuracy"] == 0 and r[-1]["attacked_accuracy"] < r[-1]["clean_accuracy"], r[-1]
 assert r[1]["certified_accuracy"] > 0
+PY
+for m in crown alpha; do  # alpha-CROWN proves at least what CROWN proves, example by example
+  expect 0 "dataset mode, $m" -- "$CR" certify --model fm.safetensors --data fashion-mnist:test --index 0:20 \
+    --eps 0.02 --method $m --restarts 2 --steps 20 --json
+  cp out ds_$m.json
+done
+python3 - <<'PY' && ok || bad "dataset mode: alpha certifies at least CROWN's: $(cat ds_crown.json ds_alpha.json)"
+import json
+c, a = (json.load(open(f"ds_{m}.json"))["results"][0] for m in ("crown", "alpha"))
+print("certified at eps 0.02: crown", c["certified_accuracy"], "alpha", a["certified_accuracy"])
+assert a["certified_accuracy"] >= c["certified_accuracy"] and a["attacked_accuracy"] == c["attacked_accuracy"]
 PY
 expect 0 "dataset mode, text" -- "$CR" certify --model fm.safetensors --data fashion-mnist:test --index 0:10 --eps 0.01
 grep -q "certified" out && ok || bad "the text table"

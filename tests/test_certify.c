@@ -139,7 +139,7 @@ static void test_verdicts_exact(void **state) {
     (void)state;
     cr_rng rng;
     cr_rng_seed(&rng, 16);
-    int n_unsat = 0, n_sat = 0, n_unknown = 0;
+    int n_unsat = 0, n_sat = 0, n_unknown = 0, n_alpha = 0;
     for (int trial = 0; trial < 300; trial++) {
         size_t h = 2 + cr_rng_below(&rng, 5), dims[3] = {2, h, 2};
         cr_activation act = trial % 2 ? CR_ACT_LEAKY_RELU : CR_ACT_RELU; /* both piecewise linear */
@@ -157,7 +157,9 @@ static void test_verdicts_exact(void **state) {
         cr_certify_result res = {.witness = x, .witness_out = o};
         cr_certify_options opt = {.seed = (uint64_t)trial};
         opt.bound.method = trial % 3 == 0 ? CR_BOUND_IBP : trial % 3 == 1 ? CR_BOUND_CROWN_IBP : CR_BOUND_CROWN;
+        if (trial % 6 == 5) opt.bound.method = CR_BOUND_ALPHA; /* IBP, CROWN, then α-CROWN */
         assert_int_equal(cr_certify(net, &s.spec, &opt, &res), CR_OK);
+        if (res.verdict == CR_VERDICT_UNSAT && !strcmp(res.proved_by, "alpha")) n_alpha++;
         if (res.verdict == CR_VERDICT_UNSAT) {
             n_unsat++;
             if (!(m > 0)) fail_msg("trial %d: unsat but the exact minimum margin is %Lg", trial, m);
@@ -171,7 +173,8 @@ static void test_verdicts_exact(void **state) {
         }
         cr_net_free(net);
     }
-    print_message("exact cross-check: %d unsat, %d sat, %d unknown of 300\n", n_unsat, n_sat, n_unknown);
+    print_message("exact cross-check: %d unsat (%d proved by alpha-CROWN), %d sat, %d unknown of 300\n", n_unsat,
+                  n_alpha, n_sat, n_unknown);
     assert_true(n_unsat >= 20 && n_sat >= 20); /* both verdicts occur: the comparison is not vacuous */
 }
 

@@ -177,7 +177,7 @@ class _BoundOptions(Structure):  # chainrule_certify.h: cr_bound_options
                 ("alpha_intermediate", c_int)]
 
 
-_BOUND_METHODS = {"ibp": 0, "crown-ibp": 1, "crown": 2}  # cr_bound_method
+_BOUND_METHODS = {"ibp": 0, "crown-ibp": 1, "crown": 2, "alpha": 3}  # cr_bound_method
 try:  # the bounds (chainrule_certify.h), part of libchainrule
     _net_bound = _proto(_core, "cr_net_bound", c_int, POINTER(_Net), _P, _P, c_size_t, _P,
                         POINTER(_BoundOptions), _P, _P)
@@ -427,11 +427,12 @@ class Model:
                                                  _ptr(jac)), f"cr_net_input_jacobian_{self._s}")
         return jac
 
-    def bounds(self, lo, hi, C=None, method="crown", _no_intersect=False):
+    def bounds(self, lo, hi, C=None, method="crown", _no_intersect=False, _alpha_intermediate=0,
+               _alpha_iters=0, _alpha_lr=0.0):
         """Sound lower and upper bounds (lb, ub), [M] each, of the rows C·o of the
         network's output o over the box lo <= x <= hi (raw inputs, [D] each; the
-        standardisation is applied inside) by cr_net_bound: method "ibp", "crown-ibp"
-        or "crown". C: [M, K] (default the identity: bounds of each output). The bounds
+        standardisation is applied inside) by cr_net_bound: method "ibp", "crown-ibp",
+        "crown" or "alpha" (α-CROWN: optimised slopes, never looser than CROWN). C: [M, K] (default the identity: bounds of each output). The bounds
         hold for the network's weights read as reals, evaluated exactly, whatever the
         rounding of the computation (docs/certification.md)."""
         if _net_bound is None:
@@ -451,6 +452,8 @@ class Model:
         m = C.shape[0]
         lb, ub = np.empty(m), np.empty(m)
         opt = _BoundOptions(_BOUND_METHODS[method], 0, int(_no_intersect))
+        opt.alpha_intermediate = int(_alpha_intermediate)
+        opt.alpha_iters, opt.alpha_lr = int(_alpha_iters), float(_alpha_lr)
         _check(_net_bound(self._net(), _ptr(lo), _ptr(hi), m, _ptr(C), byref(opt), _ptr(lb),
                           _ptr(ub)), "cr_net_bound")
         return lb, ub

@@ -190,7 +190,8 @@ cr_status cr_certify(const cr_net *net, const cr_spec *spec, const cr_certify_op
     /* 2. bounds: IBP, then the chosen method on what IBP left */
     if (verdict == CR_VERDICT_UNKNOWN) {
         int all = 1;
-        int used_strong = 0, used_bab = 0;
+        int used = 0; /* the strongest method that ran (index into methods) */
+        int used_bab = 0;
         chk_bab_opts bab = {.bound = opt.bound, .deadline = deadline, .split = opt.bab_split,
                             .max_domains = opt.bab_max_domains};
         if (bab.bound.method == CR_BOUND_IBP || bab.bound.method == CR_BOUND_CROWN_IBP)
@@ -201,8 +202,9 @@ cr_status cr_certify(const cr_net *net, const cr_spec *spec, const cr_certify_op
             const cr_spec_part *p = &spec->parts[i];
             memset(refuted, 0, p->n_clauses);
             double part_margin = INFINITY;
-            cr_bound_method methods[2] = {CR_BOUND_IBP, opt.bound.method};
+            cr_bound_method methods[3] = {CR_BOUND_IBP, opt.bound.method, CR_BOUND_ALPHA};
             int n_methods = opt.bound.method == CR_BOUND_IBP ? 1 : 2;
+            if (opt.bound.method == CR_BOUND_ALPHA) methods[1] = CR_BOUND_CROWN, n_methods = 3; /* α last */
             for (int mi = 0; mi < n_methods; mi++) {
                 if (deadline > 0 && now_s() > deadline) {
                     verdict = CR_VERDICT_TIMEOUT;
@@ -226,7 +228,7 @@ cr_status cr_certify(const cr_net *net, const cr_spec *spec, const cr_certify_op
                     continue;
                 }
                 if (st != CR_OK) goto done;
-                if (mi > 0) used_strong = 1;
+                if (mi > used) used = mi;
                 for (size_t a = 0; a < m; a++) {
                     size_t r = idx[a], q = 0;
                     while (r >= p->clause[q + 1]) q++;
@@ -266,9 +268,15 @@ cr_status cr_certify(const cr_net *net, const cr_spec *spec, const cr_certify_op
             /* branch and bound found a checked witness */
         } else if (all) {
             verdict = CR_VERDICT_UNSAT;
-            proved_by = used_bab ? "bab"
-                        : used_strong ? (opt.bound.method == CR_BOUND_CROWN_IBP ? "crown-ibp" : "crown")
-                                      : "ibp";
+            const cr_bound_method pm = used == 0                            ? CR_BOUND_IBP
+                                       : used == 2                            ? CR_BOUND_ALPHA
+                                       : opt.bound.method == CR_BOUND_ALPHA ? CR_BOUND_CROWN
+                                                                              : opt.bound.method;
+            proved_by = used_bab                  ? "bab"
+                        : pm == CR_BOUND_IBP       ? "ibp"
+                        : pm == CR_BOUND_CROWN_IBP ? "crown-ibp"
+                        : pm == CR_BOUND_CROWN     ? "crown"
+                                                   : "alpha";
         } else if (verdict != CR_VERDICT_TIMEOUT) {
             verdict = deadline > 0 && now_s() > deadline ? CR_VERDICT_TIMEOUT : CR_VERDICT_UNKNOWN;
             margin = NAN;

@@ -10,7 +10,7 @@
 static const char *const help =
     "usage: chainrule certify --model NET.onnx --vnnlib SPEC.vnnlib [--timeout S] [--result FILE]\n"
     "       chainrule certify --model M (--data SPEC | --inputs X.npy --labels Y.npy) [--index A:B]\n"
-    "                         --eps E1[,E2,...] [--method ibp|crown|bab|auto] [--json]\n\n"
+    "                         --eps E1[,E2,...] [--method ibp|crown|alpha|bab|auto] [--json]\n\n"
     "Proofs over regions. A margin attack (PGD over the box, every witness re-checked by an\n"
     "independent evaluator with a rigorous bound on its rounding) runs first, then sound bounds\n"
     "(float64 with rounding slack). Verdicts: unsat (proved: no point of the box violates the\n"
@@ -26,9 +26,10 @@ static const char *const help =
 
 static int parse_method(const char *s, cr_bound_method *m) {
     if (!strcmp(s, "ibp")) *m = CR_BOUND_IBP;
-    else if (!strcmp(s, "crown") || !strcmp(s, "auto")) *m = CR_BOUND_CROWN; /* IBP is always tried first */
-    else if (!strcmp(s, "bab")) *m = CR_BOUND_CROWN; /* then branch and bound (o.bab) */
-    else return cli_error("certify: --method: '%s' is not ibp, crown, bab or auto", s);
+    else if (!strcmp(s, "crown")) *m = CR_BOUND_CROWN; /* IBP is always tried first */
+    else if (!strcmp(s, "alpha") || !strcmp(s, "auto")) *m = CR_BOUND_ALPHA; /* IBP, CROWN, then α-CROWN */
+    else if (!strcmp(s, "bab")) *m = CR_BOUND_ALPHA; /* then branch and bound (o.bab) */
+    else return cli_error("certify: --method: '%s' is not ibp, crown, alpha, bab or auto", s);
     return CLI_OK;
 }
 
@@ -125,10 +126,11 @@ int cmd_certify(int argc, char **argv) {
         CLI_STR("--clip", &clip_s, "LO,HI",
                 "dataset mode: valid input range the balls are clipped to (default [0,1]\n"
                 "for images, else none)"),
-        CLI_STR("--method", &method_s, "ibp|crown|bab|auto",
-                "bounds: ibp, or crown (IBP first, CROWN on what it leaves), or bab (then\n"
-                "branch and bound on what CROWN leaves); auto = crown, and bab in VNN-COMP\n"
-                "mode with --timeout (default auto)"),
+        CLI_STR("--method", &method_s, "ibp|crown|alpha|bab|auto",
+                "bounds: ibp, crown (IBP first, CROWN on what it leaves), alpha (then\n"
+                "alpha-CROWN: optimised slopes on what CROWN leaves), bab (then branch\n"
+                "and bound on what alpha leaves); auto = alpha, and bab in VNN-COMP mode\n"
+                "with --timeout (default auto)"),
         CLI_LONG("--restarts", &restarts, 1, 100000, "R", "attack restarts (default 10)"),
         CLI_LONG("--steps", &steps, 1, 1000000, "S", "attack steps per restart (default 50)"),
         CLI_U64("--seed", &seed, "N", "attack seed (default 1)"),

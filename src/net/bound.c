@@ -157,7 +157,8 @@ cr_status cr_bound_prepare(const cr_net *net, const double *lo, const double *hi
     memset(b, 0, sizeof *b);
     if (!net || !lo || !hi || !c || m == 0) return CR_ERR_ARG;
     const cr_bound_method method = opt ? opt->method : CR_BOUND_IBP;
-    if (method != CR_BOUND_IBP && method != CR_BOUND_CROWN_IBP && method != CR_BOUND_CROWN)
+    if (method != CR_BOUND_IBP && method != CR_BOUND_CROWN_IBP && method != CR_BOUND_CROWN &&
+        method != CR_BOUND_ALPHA)
         return CR_ERR_ARG;
     const int L = net->n_layers;
     for (int l = 0; l + 1 < L; l++)
@@ -174,6 +175,7 @@ cr_status cr_bound_prepare(const cr_net *net, const double *lo, const double *hi
     b->mode = (cr_relax_mode){b->no_slack, net->dtype};
     b->no_intersect = opt ? opt->no_intersect : 0;
     b->method = method;
+    if (opt) b->opt = *opt;
     cr_status st;
     if (net->dtype == CR_F64) {
         b->net = net;
@@ -393,6 +395,21 @@ cr_status cr_net_bound_split(const cr_net *net, const double *lo, const double *
         for (size_t i = 0; st == CR_OK && i < m; i++) {
             if (cl[i] > l[i]) l[i] = cl[i];
             if (cu[i] < u[i]) u[i] = cu[i];
+        }
+        if (st == CR_OK && b.method == CR_BOUND_ALPHA && b.opt.alpha_intermediate >= 0 && !b.no_intersect &&
+            !b.alpha_visit) {
+            /* α-CROWN's optimised intermediates relax the units differently from CROWN's, which
+               can (rarely) loosen a row: intersect with CROWN's rows too (both sound) */
+            cr_bound_options co = b.opt;
+            co.method = CR_BOUND_CROWN;
+            cr_bound_ctx b2;
+            st = cr_bound_prepare(net, lo, hi, m, c, &co, &b2);
+            if (st == CR_OK) st = cr_bound_crown_rows(&b2, m, c, cl, cu);
+            cr_bound_release(&b2);
+            for (size_t i = 0; st == CR_OK && i < m; i++) {
+                if (cl[i] > l[i]) l[i] = cl[i];
+                if (cu[i] < u[i]) u[i] = cu[i];
+            }
         }
     }
     if (st == CR_OK && (!cr_bound_finite(l, m) || !cr_bound_finite(u, m))) st = CR_ERR_NONFINITE;

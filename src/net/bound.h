@@ -12,6 +12,8 @@
 #include "chainrule_certify.h"
 #include "ops/relax.h"
 
+typedef struct cr_alpha_problem cr_alpha_problem; /* bound_alpha.c */
+
 /* An affine link's vectors as double (cr_net_get_affine), in the form the file states. */
 typedef struct {
     cr_affine_form form;
@@ -25,6 +27,10 @@ typedef struct {
     cr_bound_method method;
     int no_slack, no_intersect;
     cr_relax_mode mode; /* for the rows' relaxations */
+    cr_bound_options opt; /* the caller's options (α-CROWN's iterations, step, ...), zero if none */
+    /* the check library's visit of the α-CROWN problem (cr_alpha_problem_visit), or NULL */
+    cr_status (*alpha_visit)(void *ctx, cr_alpha_problem *p);
+    void *alpha_visit_ctx;
     size_t maxdim;
     /* zl/zu[0]: bounds of z_0 = link_0(x), what layer 0 reads; zl/zu[l + 1]: bounds of
        z_l = link_{l+1}(r_l), the input of activation l (θ for l = L−1) */
@@ -56,8 +62,47 @@ void cr_bound_rows_of_interval(const cr_bound_ctx *b, size_t m, size_t k, const 
                                const double *ol, const double *oh, double *lb, double *ub);
 /* IBP through linear layers 0 .. upto: fills zl/zu[1 .. upto + 1] */
 cr_status cr_bound_ibp_layers(cr_bound_ctx *b, int upto);
-/* CROWN / CROWN-IBP rows (bound_crown.c) */
+/* CROWN / CROWN-IBP / α-CROWN rows (bound_crown.c) */
 cr_status cr_bound_crown_rows(cr_bound_ctx *b, size_t m, const double *c, double *lb, double *ub);
+
+/* α-CROWN's hooks into CROWN's pass (bound_crown.c; bound_alpha.c uses them). One CROWN run
+   holds the shared lines of every relaxed activation and the tape of the walk. */
+typedef struct crown_run cr_crown_run;
+typedef struct {
+    /* per-row lines of activation l (n x width, row-major), or NULL: the shared lines */
+    double *sl[CR_MAX_LAYERS], *tl[CR_MAX_LAYERS], *su[CR_MAX_LAYERS], *tu[CR_MAX_LAYERS];
+    /* n x width, or NULL: receives each row's cotangent on h_l (before the slopes) */
+    double *keep[CR_MAX_LAYERS];
+} cr_bound_rowlines;
+/* The rigorous CROWN lower bounds (rounding slack included) of the n rows g on z_top (top = L−1
+   with through_out_act: on the output o) with the lines rl (NULL: the shared ones); dx: n x D,
+   the rows' coefficients on z_0 (the minimising corner is zl[0] where dx >= 0, else zu[0]). */
+cr_status cr_bound_crown_pass(cr_crown_run *c, int top, int through_out_act, size_t n,
+                              const double *g, const cr_bound_rowlines *rl, double *rows_out,
+                              double *dx);
+/* the shared (CROWN's) lines of relaxed activation l, width dims[l + 1] */
+void cr_bound_crown_lines(const cr_crown_run *c, int l, const double **sl, const double **tl,
+                          const double **su, const double **tu);
+/* α-CROWN (bound_alpha.c): the same rows optimised over the lines' parameters per row; each row's
+   result is the best of the rigorous bounds met, the first being CROWN's (never below it). */
+cr_status cr_bound_alpha_rows(cr_bound_ctx *b, cr_crown_run *c, int top, int through_out_act,
+                              size_t n, const double *g, double *rows_out);
+
+/* α-CROWN's objective with its closed-form gradient, for the check library's finite
+   differences (bound_alpha.c): visit calls fn once with the spec rows [C; −C] of
+   cr_net_bound's α-CROWN (intermediates as CROWN's), whose bound is a function of the
+   parameters alpha (rows x params per row; a row's bound depends on its own block only). */
+cr_status cr_alpha_problem_visit(const cr_net *net, const double *lo, const double *hi, size_t m,
+                                 const double *c, const cr_bound_options *opt,
+                                 cr_status (*fn)(void *ctx, cr_alpha_problem *p), void *ctx);
+/* rows (2m) and parameters per row; parameter k's range (min > max: none, the line is fixed);
+   CROWN's parameters */
+size_t cr_alpha_problem_rows(const cr_alpha_problem *p);
+size_t cr_alpha_problem_params(const cr_alpha_problem *p);
+void cr_alpha_problem_range(const cr_alpha_problem *p, size_t k, double *pmin, double *pmax);
+void cr_alpha_problem_default(const cr_alpha_problem *p, double *alpha);
+/* the rows' bounds at alpha and their gradients (grad may be NULL), grad[i·P + k] = ∂lb_i/∂α_ik */
+cr_status cr_alpha_problem_eval(cr_alpha_problem *p, const double *alpha, double *lb, double *grad);
 
 
 
@@ -87,6 +132,8 @@ cr_status cr_net_bound_split(const cr_net *net, const double *lo, const double *
 int cr_bound_clamp(cr_bound_ctx *b, int l);
 
 /* Test hook: a planted fault in CROWN's constants (0: none). */
-enum { CR_BOUND_FAULT_NO_BIAS = 1, CR_BOUND_FAULT_NO_LINK_CONST = 2 };
+enum { CR_BOUND_FAULT_NO_BIAS = 1, CR_BOUND_FAULT_NO_LINK_CONST = 2,
+       CR_BOUND_FAULT_ALPHA_GRAD_SIGN = 3,   /* α-CROWN's gradient negated */
+       CR_BOUND_FAULT_ALPHA_GRAD_FACTOR = 4  /* α-CROWN's gradient halved */ };
 extern int cr_bound_test_fault;
 #endif

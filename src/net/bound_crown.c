@@ -45,8 +45,10 @@
 #define EPS (DBL_EPSILON / 2)
 #define ETA (DBL_TRUE_MIN)
 
-typedef struct {
+struct crown_run {
     cr_bound_ctx *b;
+    cr_tape *tape;
+    const cr_bound_rowlines *rl; /* α-CROWN's per-row lines, or NULL */
     const cr_net *view; /* the net the walk runs on */
     size_t n;           /* rows */
     /* relaxation lines of activation l (width dims[l + 1]) */
@@ -57,7 +59,8 @@ typedef struct {
     double *v;                     /* scratch: maxdim */
     double *ml;                    /* scratch: maxdim */
     size_t score_rows;             /* the spec pass: its first rows feed split->score (bound.h) */
-} crown_run;
+};
+typedef struct crown_run crown_run;
 
 int cr_bound_test_fault = 0;
 
@@ -164,8 +167,16 @@ static void relax_step(void *ctx, const cr_diag_link_f64 *k) {
     const size_t w = k->width;
     const double *sl = c->sl[l], *tl = c->tl[l], *su = c->su[l], *tu = c->tu[l];
     const double *zl = b->zl[l + 1], *zu = b->zu[l + 1];
+    const cr_bound_rowlines *rl = c->rl;
+    const int per_row = rl && rl->sl[l]; /* α-CROWN: each row's own lines */
     for (size_t i = 0; i < k->n; i++) {
         double s = 0, sa = 0, res = 0;
+        if (per_row) {
+            sl = rl->sl[l] + i * w, tl = rl->tl[l] + i * w;
+            su = rl->su[l] + i * w, tu = rl->tu[l] + i * w;
+        }
+        if (rl && rl->keep[l])
+            memcpy(rl->keep[l] + i * w + k->lo, k->g + i * w + k->lo, (k->hi - k->lo) * sizeof(double));
         for (size_t j = k->lo; j < k->hi; j++) {
             const double g = k->g[i * w + j];
             const int lower = g >= 0;
@@ -227,6 +238,20 @@ static cr_status crown_pass(crown_run *c, cr_tape *tape, int top, int through_ou
     return CR_OK;
 }
 
+cr_status cr_bound_crown_pass(cr_crown_run *c, int top, int through_out_act, size_t n,
+                              const double *g, const cr_bound_rowlines *rl, double *rows_out,
+                              double *dx) {
+    c->rl = rl;
+    const cr_status st = crown_pass(c, c->tape, top, through_out_act, n, g, rows_out, dx);
+    c->rl = NULL;
+    return st;
+}
+
+void cr_bound_crown_lines(const cr_crown_run *c, int l, const double **sl, const double **tl,
+                          const double **su, const double **tu) {
+    *sl = c->sl[l], *tl = c->tl[l], *su = c->su[l], *tu = c->tu[l];
+}
+
 cr_status cr_bound_crown_rows(cr_bound_ctx *b, size_t m, const double *c, double *lb, double *ub) {
     const cr_net *net = b->net;
     const int L = net->n_layers;
@@ -256,6 +281,7 @@ cr_status cr_bound_crown_rows(cr_bound_ctx *b, size_t m, const double *c, double
         free(mem);
         return st;
     }
+    run.tape = tape;
     double *p = mem;
     run.cst = p, p += rows;
     run.abs_sum = p, p += rows;
@@ -275,7 +301,7 @@ cr_status cr_bound_crown_rows(cr_bound_ctx *b, size_t m, const double *c, double
     /* intermediates and relaxations, layer by layer */
     for (int l = 0; l <= last_relaxed && st == CR_OK; l++) {
         const size_t w = net->dims[l + 1];
-        if (b->method == CR_BOUND_CROWN && l > 0) { /* rows +I and −I on z_l */
+        if ((b->method == CR_BOUND_CROWN || b->method == CR_BOUND_ALPHA) && l > 0) { /* rows ±I on z_l */
             double *gi = calloc(2 * w * w, sizeof(double)), *o2 = malloc(2 * w * sizeof(double));
             double *dx2 = malloc(2 * w * D * sizeof(double));
             if (!gi || !o2 || !dx2) {
@@ -289,8 +315,11 @@ cr_status cr_bound_crown_rows(cr_bound_ctx *b, size_t m, const double *c, double
                 gi[j * w + j] = 1;
                 gi[(w + j) * w + j] = -1;
             }
-            crown_pass(&run, tape, l, 0, 2 * w, gi, o2, dx2);
-            for (size_t j = 0; j < w; j++) {
+            if (b->method == CR_BOUND_ALPHA && b->opt.alpha_intermediate >= 0)
+                st = cr_bound_alpha_rows(b, &run, l, 0, 2 * w, gi, o2);
+            else
+                crown_pass(&run, tape, l, 0, 2 * w, gi, o2, dx2);
+            for (size_t j = 0; j < w && st == CR_OK; j++) {
                 const double lo = o2[j], hi = -o2[w + j];
                 if (b->no_intersect || (isfinite(lo) && lo > b->zl[l + 1][j])) b->zl[l + 1][j] = lo;
                 if (b->no_intersect || (isfinite(hi) && hi < b->zu[l + 1][j])) b->zu[l + 1][j] = hi;
@@ -298,6 +327,7 @@ cr_status cr_bound_crown_rows(cr_bound_ctx *b, size_t m, const double *c, double
             free(gi);
             free(o2);
             free(dx2);
+            if (st != CR_OK) break;
             if (!cr_bound_finite(b->zl[l + 1], w) || !cr_bound_finite(b->zu[l + 1], w)) {
                 st = CR_ERR_NONFINITE;
                 break;
@@ -321,8 +351,18 @@ cr_status cr_bound_crown_rows(cr_bound_ctx *b, size_t m, const double *c, double
             }
             for (int l = 0; b->split && l + 1 < L; l++)
                 if (b->split->score[l]) memset(b->split->score[l], 0, net->dims[l + 1] * sizeof(double));
-            run.score_rows = m;
-            crown_pass(&run, tape, L - 1, net->has_out_act, 2 * m, gc, out, dxc);
+            if (b->method == CR_BOUND_ALPHA) {
+                st = cr_bound_alpha_rows(b, &run, L - 1, net->has_out_act, 2 * m, gc, out);
+                if (st == CR_OK && b->split) { /* branch and bound's corners and scores: CROWN's lines */
+                    run.score_rows = m;
+                    crown_pass(&run, tape, L - 1, net->has_out_act, 2 * m, gc, out + 2 * m, dxc);
+                    run.score_rows = 0;
+                }
+            } else {
+                run.score_rows = m;
+                crown_pass(&run, tape, L - 1, net->has_out_act, 2 * m, gc, out, dxc);
+                run.score_rows = 0;
+            }
             for (size_t i = 0; i < m; i++) {
                 lb[i] = out[i];
                 ub[i] = -out[m + i];

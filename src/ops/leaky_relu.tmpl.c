@@ -94,6 +94,25 @@ static void leaky_relu_relax_lines(const cr_relax_mode *m, double l, double u, d
     }
 }
 
+/* α-CROWN: on l < 0 < u the lower line p·x, p ∈ [α, 1] (exact: below the function for any such p) */
+static void leaky_relu_relax_range(const cr_relax_mode *m, double l, double u, int dir, double *pmin,
+                                   double *pmax, double *pdef) {
+    const double al = leaky_relu_alpha(m);
+    *pmin = 1, *pmax = 0, *pdef = 0;
+    if (dir < 0 && l < 0 && u > 0) *pmin = al, *pmax = 1, *pdef = u > -l ? 1 : al;
+}
+
+static void leaky_relu_relax_param_line(const cr_relax_mode *m, double l, double u, int dir, double p,
+                                        double *s, double *t, double *ds, double *dt) {
+    (void)l, (void)u, (void)dir;
+    const double al = leaky_relu_alpha(m);
+    *s = p >= al ? (p <= 1 ? p : 1) : al; /* NaN: α */
+    *t = 0;
+    *ds = 1;
+    *dt = 0;
+}
+
 const struct cr_act_relax cr_leaky_relu_relax = {leaky_relu_relax_lo, leaky_relu_relax_hi,
-                                                 leaky_relu_relax_lines};
+                                                 leaky_relu_relax_lines, leaky_relu_relax_range,
+                                                 leaky_relu_relax_param_line};
 #endif

@@ -60,26 +60,24 @@ static int make_line(const cr_relax_mode *m, const cr_relax_smooth *f, int dir, 
  *              upper: chord if k ≤ a'(u), else the tangent at d_U, the smallest d ≥ 0 with
  *              T_d(l) ≥ a(l), or at m if d_U < m.
  */
-void cr_relax_smooth_lines(const cr_relax_mode *m, const cr_relax_smooth *f, double l, double u,
-                           double *sl, double *tl, double *su, double *tu) {
-    *sl = 0; /* the constant fallbacks */
-    *tl = f->self->lo(m, l);
-    *su = 0;
-    *tu = f->self->hi(m, u);
-    if (!(u - l > 1e-12 * (1 + fabs(l) + fabs(u)))) return; /* tiny interval: constants */
-    const double fl_ = f->v(l), fu = f->v(u);
-    const double k = (fu - fl_) / (u - l), mid = 0.5 * l + 0.5 * u;
+/* The plan of one line (dir −1 lower, +1 upper) on [l, u] as the table above says: 0 for
+   the constant line (a tiny interval); else *chord (slope k) or the tangent at *d, whose
+   valid tangent points are [*dmin, *dmax] (*dmin > *dmax for a chord). */
+static int line_plan(const cr_relax_smooth *f, double l, double u, int dir, int *chord, double *d,
+                     double *dmin, double *dmax, double *k) {
+    if (!(u - l > 1e-12 * (1 + fabs(l) + fabs(u)))) return 0; /* tiny interval: constants */
+    const double fl_ = f->v(l), fu = f->v(u), mid = 0.5 * l + 0.5 * u;
+    *k = (fu - fl_) / (u - l);
     const int convex = !f->s_shaped || u <= 0, concave = f->s_shaped && l >= 0;
-    double s, t, d;
-    int chord;
-    /* lower line */
-    if (convex) {
-        chord = 0;
-        d = mid;
-    } else if (concave || k <= f->d(l)) {
-        chord = 1;
-        d = l;
-    } else {
+    *chord = 0;
+    *dmin = 1, *dmax = 0;
+    if (dir < 0 ? convex : concave) { /* tangent anywhere in [l, u] */
+        *d = mid;
+        *dmin = l, *dmax = u;
+    } else if (dir < 0 ? (concave || *k <= f->d(l)) : (convex || *k <= f->d(u))) {
+        *chord = 1;
+        *d = l;
+    } else if (dir < 0) {
         double a = l, c = 0; /* a valid, c not */
         for (int it = 0; it < 60; it++) {
             const double x = 0.5 * a + 0.5 * c;
@@ -88,20 +86,8 @@ void cr_relax_smooth_lines(const cr_relax_mode *m, const cr_relax_smooth *f, dou
             else
                 c = x;
         }
-        chord = 0;
-        d = a >= mid ? mid : a;
-    }
-    if (make_line(m, f, -1, l, u, d, chord ? k : f->d(d), &s, &t)) {
-        *sl = s;
-        *tl = t;
-    }
-    /* upper line */
-    if (concave) {
-        chord = 0;
-        d = mid;
-    } else if (convex || k <= f->d(u)) {
-        chord = 1;
-        d = l;
+        *d = a >= mid ? mid : a;
+        *dmin = l, *dmax = a;
     } else {
         double a = u, c = 0; /* a valid, c not */
         for (int it = 0; it < 60; it++) {
@@ -111,11 +97,53 @@ void cr_relax_smooth_lines(const cr_relax_mode *m, const cr_relax_smooth *f, dou
             else
                 c = x;
         }
-        chord = 0;
-        d = a < mid ? mid : a;
+        *d = a < mid ? mid : a;
+        *dmin = a, *dmax = u;
     }
-    if (make_line(m, f, 1, l, u, d, chord ? k : f->d(d), &s, &t)) {
+    return 1;
+}
+
+void cr_relax_smooth_lines(const cr_relax_mode *m, const cr_relax_smooth *f, double l, double u,
+                           double *sl, double *tl, double *su, double *tu) {
+    *sl = 0; /* the constant fallbacks */
+    *tl = f->self->lo(m, l);
+    *su = 0;
+    *tu = f->self->hi(m, u);
+    int chord;
+    double d, dmin, dmax, k, s, t;
+    if (line_plan(f, l, u, -1, &chord, &d, &dmin, &dmax, &k) &&
+        make_line(m, f, -1, l, u, d, chord ? k : f->d(d), &s, &t)) {
+        *sl = s;
+        *tl = t;
+    }
+    if (line_plan(f, l, u, 1, &chord, &d, &dmin, &dmax, &k) &&
+        make_line(m, f, 1, l, u, d, chord ? k : f->d(d), &s, &t)) {
         *su = s;
         *tu = t;
+    }
+}
+
+void cr_relax_smooth_range(const cr_relax_mode *m, const cr_relax_smooth *f, double l, double u,
+                           int dir, double *pmin, double *pmax, double *pdef) {
+    (void)m;
+    int chord;
+    double k;
+    *pmin = 1, *pmax = 0, *pdef = 0;
+    if (!line_plan(f, l, u, dir, &chord, pdef, pmin, pmax, &k)) *pmin = 1, *pmax = 0;
+}
+
+/* The tangent at p (the caller keeps p in [pmin, pmax]; clamped to [l, u] here): s = a'(p),
+   t = a(p) − a'(p)·p, so ds/dp = a''(p), dt/dp = −a''(p)·p; built and checked by make_line
+   (the constant line on failure, ds = dt = 0). Sound for any p: the check decides. */
+void cr_relax_smooth_tangent(const cr_relax_mode *m, const cr_relax_smooth *f, double l, double u,
+                             int dir, double p, double *s, double *t, double *ds, double *dt) {
+    *ds = *dt = 0;
+    *s = 0;
+    *t = dir < 0 ? f->self->lo(m, l) : f->self->hi(m, u);
+    if (!(p >= l)) p = l; /* NaN too */
+    if (p > u) p = u;
+    if (make_line(m, f, dir, l, u, p, f->d(p), s, t)) {
+        *ds = f->d2(p);
+        *dt = -*ds * p;
     }
 }

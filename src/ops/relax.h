@@ -30,6 +30,18 @@ struct cr_act_relax {
     double (*hi)(const cr_relax_mode *m, double x);
     void (*lines)(const cr_relax_mode *m, double l, double u, double *s_lo, double *t_lo,
                   double *s_up, double *t_up);
+    /* α-CROWN's family of lines (NULL: the lines are fixed). param_range: the range
+       [*pmin, *pmax] of the parameter p of the lower (dir −1) or upper (dir +1) line on
+       [l, u] and the p that lines() takes (*pmin > *pmax: no parameter, the line of
+       lines() is fixed): ReLU / leaky ReLU the lower slope, S-shaped and convex
+       functions the tangent point. param_line (only where there is a parameter, p in
+       its range): the line at p (built, moved outward and checked like lines(); the
+       constant line when the check fails: valid whatever p is) and the derivatives
+       ds/dp, dt/dp of the exact line (0 for a constant). */
+    void (*param_range)(const cr_relax_mode *m, double l, double u, int dir, double *pmin,
+                        double *pmax, double *pdef);
+    void (*param_line)(const cr_relax_mode *m, double l, double u, int dir, double p, double *s,
+                       double *t, double *ds, double *dt);
 };
 
 /* The shared construction for a smooth a (value v, derivative d, both float64 with
@@ -40,9 +52,15 @@ typedef struct {
     double (*d)(double x);
     const struct cr_act_relax *self; /* its lo, hi */
     int s_shaped;
+    double (*d2)(double x); /* the second derivative (α-CROWN's gradient of a tangent) */
 } cr_relax_smooth;
 void cr_relax_smooth_lines(const cr_relax_mode *m, const cr_relax_smooth *f, double l, double u,
                            double *s_lo, double *t_lo, double *s_up, double *t_up);
+/* α-CROWN: the tangent point's range, and the tangent line at p (cr_act_relax.param_*) */
+void cr_relax_smooth_range(const cr_relax_mode *m, const cr_relax_smooth *f, double l, double u,
+                           int dir, double *pmin, double *pmax, double *pdef);
+void cr_relax_smooth_tangent(const cr_relax_mode *m, const cr_relax_smooth *f, double l, double u,
+                             int dir, double p, double *s, double *t, double *ds, double *dt);
 /* v widened down / up by 32ε|v| + η and clamped to [floor, ceil] (NAN: none) */
 double cr_relax_widen_lo(const cr_relax_mode *m, double v, double floor);
 double cr_relax_widen_hi(const cr_relax_mode *m, double v, double ceil);

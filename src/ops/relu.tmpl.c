@@ -75,5 +75,23 @@ static void relu_relax_lines(const cr_relax_mode *m, double l, double u, double 
     }
 }
 
-const struct cr_act_relax cr_relu_relax = {relu_relax_bound, relu_relax_bound, relu_relax_lines};
+/* α-CROWN: on l < 0 < u the lower line p·x, p ∈ [0, 1] (exact: below relu for any such p) */
+static void relu_relax_range(const cr_relax_mode *m, double l, double u, int dir, double *pmin,
+                             double *pmax, double *pdef) {
+    (void)m;
+    *pmin = 1, *pmax = 0, *pdef = 0;
+    if (dir < 0 && l < 0 && u > 0) *pmin = 0, *pmax = 1, *pdef = u > -l ? 1 : 0;
+}
+
+static void relu_relax_param_line(const cr_relax_mode *m, double l, double u, int dir, double p,
+                                  double *s, double *t, double *ds, double *dt) {
+    (void)m, (void)l, (void)u, (void)dir;
+    *s = p >= 0 ? (p <= 1 ? p : 1) : 0; /* NaN: 0 */
+    *t = 0;
+    *ds = 1;
+    *dt = 0;
+}
+
+const struct cr_act_relax cr_relu_relax = {relu_relax_bound, relu_relax_bound, relu_relax_lines,
+                                           relu_relax_range, relu_relax_param_line};
 #endif

@@ -68,6 +68,10 @@ static double sigmoid_relax_d(double x) {
     const double v = sigmoid_relax_v(x);
     return v * (1 - v);
 }
+static double sigmoid_relax_d2(double x) {
+    const double v = sigmoid_relax_v(x);
+    return v * (1 - v) * (1 - 2 * v);
+}
 static double sigmoid_relax_lo(const cr_relax_mode *m, double x) {
     return cr_relax_widen_lo(m, sigmoid_relax_v(x), 0);
 }
@@ -76,9 +80,21 @@ static double sigmoid_relax_hi(const cr_relax_mode *m, double x) {
 }
 static void sigmoid_relax_lines(const cr_relax_mode *m, double l, double u, double *sl, double *tl,
                                 double *su, double *tu) {
-    const cr_relax_smooth f = {sigmoid_relax_v, sigmoid_relax_d, &cr_sigmoid_relax, 1};
+    const cr_relax_smooth f = {sigmoid_relax_v, sigmoid_relax_d, &cr_sigmoid_relax, 1, sigmoid_relax_d2};
     cr_relax_smooth_lines(m, &f, l, u, sl, tl, su, tu);
 }
 
-const struct cr_act_relax cr_sigmoid_relax = {sigmoid_relax_lo, sigmoid_relax_hi, sigmoid_relax_lines};
+static void sigmoid_relax_range(const cr_relax_mode *m, double l, double u, int dir, double *pmin,
+                                double *pmax, double *pdef) {
+    const cr_relax_smooth f = {sigmoid_relax_v, sigmoid_relax_d, &cr_sigmoid_relax, 1, sigmoid_relax_d2};
+    cr_relax_smooth_range(m, &f, l, u, dir, pmin, pmax, pdef);
+}
+static void sigmoid_relax_param_line(const cr_relax_mode *m, double l, double u, int dir, double p,
+                                     double *s, double *t, double *ds, double *dt) {
+    const cr_relax_smooth f = {sigmoid_relax_v, sigmoid_relax_d, &cr_sigmoid_relax, 1, sigmoid_relax_d2};
+    cr_relax_smooth_tangent(m, &f, l, u, dir, p, s, t, ds, dt);
+}
+
+const struct cr_act_relax cr_sigmoid_relax = {sigmoid_relax_lo, sigmoid_relax_hi, sigmoid_relax_lines,
+                                              sigmoid_relax_range, sigmoid_relax_param_line};
 #endif

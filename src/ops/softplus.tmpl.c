@@ -77,6 +77,10 @@ static double softplus_relax_d(double x) {
     const double e = exp(x);
     return e / (1 + e);
 }
+static double softplus_relax_d2(double x) {
+    const double v = softplus_relax_d(x);
+    return v * (1 - v);
+}
 static double softplus_relax_lo(const cr_relax_mode *m, double x) {
     return cr_relax_widen_lo(m, softplus_relax_v(x), 0);
 }
@@ -85,9 +89,21 @@ static double softplus_relax_hi(const cr_relax_mode *m, double x) {
 }
 static void softplus_relax_lines(const cr_relax_mode *m, double l, double u, double *sl, double *tl,
                                  double *su, double *tu) {
-    const cr_relax_smooth f = {softplus_relax_v, softplus_relax_d, &cr_softplus_relax, 0};
+    const cr_relax_smooth f = {softplus_relax_v, softplus_relax_d, &cr_softplus_relax, 0, softplus_relax_d2};
     cr_relax_smooth_lines(m, &f, l, u, sl, tl, su, tu);
 }
 
-const struct cr_act_relax cr_softplus_relax = {softplus_relax_lo, softplus_relax_hi, softplus_relax_lines};
+static void softplus_relax_range(const cr_relax_mode *m, double l, double u, int dir, double *pmin,
+                                 double *pmax, double *pdef) {
+    const cr_relax_smooth f = {softplus_relax_v, softplus_relax_d, &cr_softplus_relax, 0, softplus_relax_d2};
+    cr_relax_smooth_range(m, &f, l, u, dir, pmin, pmax, pdef);
+}
+static void softplus_relax_param_line(const cr_relax_mode *m, double l, double u, int dir, double p,
+                                      double *s, double *t, double *ds, double *dt) {
+    const cr_relax_smooth f = {softplus_relax_v, softplus_relax_d, &cr_softplus_relax, 0, softplus_relax_d2};
+    cr_relax_smooth_tangent(m, &f, l, u, dir, p, s, t, ds, dt);
+}
+
+const struct cr_act_relax cr_softplus_relax = {softplus_relax_lo, softplus_relax_hi, softplus_relax_lines,
+                                               softplus_relax_range, softplus_relax_param_line};
 #endif

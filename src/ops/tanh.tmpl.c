@@ -52,13 +52,29 @@ static double tanh_relax_d(double x) {
     const double v = tanh(x);
     return 1 - v * v;
 }
+static double tanh_relax_d2(double x) {
+    const double v = tanh(x);
+    return -2 * v * (1 - v * v);
+}
 static double tanh_relax_lo(const cr_relax_mode *m, double x) { return cr_relax_widen_lo(m, tanh(x), -1); }
 static double tanh_relax_hi(const cr_relax_mode *m, double x) { return cr_relax_widen_hi(m, tanh(x), 1); }
 static void tanh_relax_lines(const cr_relax_mode *m, double l, double u, double *sl, double *tl,
                              double *su, double *tu) {
-    const cr_relax_smooth f = {tanh_relax_v, tanh_relax_d, &cr_tanh_relax, 1};
+    const cr_relax_smooth f = {tanh_relax_v, tanh_relax_d, &cr_tanh_relax, 1, tanh_relax_d2};
     cr_relax_smooth_lines(m, &f, l, u, sl, tl, su, tu);
 }
 
-const struct cr_act_relax cr_tanh_relax = {tanh_relax_lo, tanh_relax_hi, tanh_relax_lines};
+static void tanh_relax_range(const cr_relax_mode *m, double l, double u, int dir, double *pmin,
+                             double *pmax, double *pdef) {
+    const cr_relax_smooth f = {tanh_relax_v, tanh_relax_d, &cr_tanh_relax, 1, tanh_relax_d2};
+    cr_relax_smooth_range(m, &f, l, u, dir, pmin, pmax, pdef);
+}
+static void tanh_relax_param_line(const cr_relax_mode *m, double l, double u, int dir, double p,
+                                  double *s, double *t, double *ds, double *dt) {
+    const cr_relax_smooth f = {tanh_relax_v, tanh_relax_d, &cr_tanh_relax, 1, tanh_relax_d2};
+    cr_relax_smooth_tangent(m, &f, l, u, dir, p, s, t, ds, dt);
+}
+
+const struct cr_act_relax cr_tanh_relax = {tanh_relax_lo, tanh_relax_hi, tanh_relax_lines,
+                                           tanh_relax_range, tanh_relax_param_line};
 #endif
