@@ -178,7 +178,7 @@ static int quick(void) {
 
 /* One random instance near the boundary; runs CROWN alone and BaB with the given split; tallies against the
    oracle. wrong counts verdicts contradicting it (the test fails on any unless a fault is planted). */
-static void one_trial(cr_rng *rng, int trial, cr_bab_split split, int force_sat, tally *t) {
+static void one_trial(cr_rng *rng, int trial, cr_bab_split split, cr_bound_method method, int force_sat, tally *t) {
     const size_t d = 2 + (size_t)(trial % 2);
     const size_t n1 = 3 + (size_t)cr_rng_below(rng, d == 2 ? 4 : 3), n2 = 3 + (size_t)cr_rng_below(rng, d == 2 ? 4 : 3);
     size_t dims[4] = {d, n1, n2, 2};
@@ -221,6 +221,7 @@ static void one_trial(cr_rng *rng, int trial, cr_bab_split split, int force_sat,
     opt.bab = 1;
     opt.bab_split = split;
     opt.bab_max_domains = quick() ? 400 : 3000;
+    opt.bound.method = method;
     assert_int_equal(cr_certify(net, &s.spec, &opt, &res), CR_OK);
     t->trials++;
     t->domains += res.domains;
@@ -250,12 +251,13 @@ static void one_trial(cr_rng *rng, int trial, cr_bab_split split, int force_sat,
     cr_net_free(net);
 }
 
-static void run_oracle(cr_bab_split split, const char *name, int n, int min_unknown, int min_decided) {
+static void run_oracle(cr_bab_split split, cr_bound_method method, const char *name, int n, int min_unknown,
+                       int min_decided) {
     cr_rng rng;
     cr_rng_seed(&rng, 1600 + (uint64_t)split);
     tally t = {0};
-    for (int trial = 0; trial < n; trial++) one_trial(&rng, trial, split, 0, &t);
-    print_message("%s splits: %d instances, CROWN left %d unknown, BaB decided %d of them (%d unsat, %d sat; "
+    for (int trial = 0; trial < n; trial++) one_trial(&rng, trial, split, method, 0, &t);
+    print_message("%s: %d instances, CROWN left %d unknown, BaB decided %d of them (%d unsat, %d sat; "
                   "%d witnesses from BaB), %zu subdomains\n",
                   name, t.trials, t.crown_unknown, t.bab_decided, t.bab_unsat, t.bab_sat, t.sat_by_bab, t.domains);
     assert_int_equal(t.wrong, 0);
@@ -268,13 +270,20 @@ static void run_oracle(cr_bab_split split, const char *name, int n, int min_unkn
 static void test_relu_splits_oracle(void **state) {
     (void)state;
     const int n = quick() ? 16 : 60;
-    run_oracle(CR_BAB_SPLIT_RELU, "ReLU", n, n / 3, n / 6);
+    run_oracle(CR_BAB_SPLIT_RELU, CR_BOUND_CROWN, "ReLU splits", n, n / 3, n / 6);
 }
 
 static void test_input_splits_oracle(void **state) {
     (void)state;
     const int n = quick() ? 16 : 60;
-    run_oracle(CR_BAB_SPLIT_INPUT, "input", n, n / 3, n / 4);
+    run_oracle(CR_BAB_SPLIT_INPUT, CR_BOUND_CROWN, "input splits", n, n / 3, n / 4);
+}
+
+/* α-CROWN in the subdomains (cr_certify's choice when bound.method is CR_BOUND_ALPHA), ReLU splits */
+static void test_alpha_subdomains_oracle(void **state) {
+    (void)state;
+    const int n = quick() ? 8 : 30;
+    run_oracle(CR_BAB_SPLIT_RELU, CR_BOUND_ALPHA, "ReLU splits, alpha subdomains", n, n / 4, n / 6);
 }
 
 /* Planted faults: a split that loses part of its subdomain must give a wrong unsat the oracle catches (on sat
@@ -291,7 +300,7 @@ static void test_planted_faults(void **state) {
         tally t = {0};
         chk_bab_test_fault = plants[i].fault;
         for (int trial = 0; trial < (quick() ? 16 : 40) && t.wrong == 0; trial++)
-            one_trial(&rng, trial, plants[i].split, 1, &t);
+            one_trial(&rng, trial, plants[i].split, CR_BOUND_CROWN, 1, &t);
         chk_bab_test_fault = 0;
         print_message("fault %d: %d wrong verdicts in %d instances\n", plants[i].fault, t.wrong, t.trials);
         assert_true(t.wrong >= 1);
@@ -300,7 +309,7 @@ static void test_planted_faults(void **state) {
         const int n = t.trials;
         cr_rng_seed(&rng, 1700 + i);
         t = (tally){0};
-        for (int trial = 0; trial < n; trial++) one_trial(&rng, trial, plants[i].split, 1, &t);
+        for (int trial = 0; trial < n; trial++) one_trial(&rng, trial, plants[i].split, CR_BOUND_CROWN, 1, &t);
         assert_int_equal(t.wrong, 0);
     }
 }
@@ -415,6 +424,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_relu_splits_oracle),
         cmocka_unit_test(test_input_splits_oracle),
+        cmocka_unit_test(test_alpha_subdomains_oracle),
         cmocka_unit_test(test_planted_faults),
         cmocka_unit_test(test_sampling_every_activation),
         cmocka_unit_test(test_timeout_inside_phases),
