@@ -269,13 +269,13 @@ static void run_oracle(cr_bab_split split, cr_bound_method method, const char *n
 
 static void test_relu_splits_oracle(void **state) {
     (void)state;
-    const int n = quick() ? 16 : 60;
+    const int n = quick() ? 12 : 60;
     run_oracle(CR_BAB_SPLIT_RELU, CR_BOUND_CROWN, "ReLU splits", n, n / 3, n / 6);
 }
 
 static void test_input_splits_oracle(void **state) {
     (void)state;
-    const int n = quick() ? 16 : 60;
+    const int n = quick() ? 12 : 60;
     run_oracle(CR_BAB_SPLIT_INPUT, CR_BOUND_CROWN, "input splits", n, n / 3, n / 4);
 }
 
@@ -323,7 +323,7 @@ static void test_sampling_every_activation(void **state) {
     cr_rng rng;
     cr_rng_seed(&rng, 1800);
     const cr_activation kinds[3] = {CR_ACT_SIGMOID, CR_ACT_TANH, CR_ACT_RELU};
-    int crown_unknown = 0, decided = 0, n = quick() ? 9 : 30;
+    int crown_unknown = 0, decided = 0, n = quick() ? 6 : 30;
     for (int trial = 0; trial < n; trial++) {
         const size_t d = 2 + (size_t)(trial % 3);
         size_t dims[4] = {d, 8, 8, 2};

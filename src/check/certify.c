@@ -131,7 +131,6 @@ cr_status cr_certify(const cr_net *net, const cr_spec *spec, const cr_certify_op
                      cr_certify_result *res) {
     const double t0 = now_s();
     if (!net || !spec || !res || spec->n_parts == 0 || !spec->parts) return CR_ERR_ARG;
-    res->domains = 0;
     cr_certify_options opt = opt_in ? *opt_in : (cr_certify_options){0};
     const size_t d = net->dims[0], k = net->dims[net->n_layers];
     for (size_t i = 0; i < spec->n_parts; i++) {
@@ -144,6 +143,7 @@ cr_status cr_certify(const cr_net *net, const cr_spec *spec, const cr_certify_op
         }
     }
     const double deadline = opt.timeout_s > 0 ? t0 + opt.timeout_s : 0;
+    res->domains = 0;
     cr_net *net64;
     int owned;
     cr_status st = widen(net, &net64, &owned);
