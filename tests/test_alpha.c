@@ -10,6 +10,8 @@
  *   - the closed-form gradient against central finite differences
  *     (cr_check_alpha_gradient), on nets of every activation; planted faults (the
  *     gradient negated, halved) are caught;
+ *   - planted unsound members of the families (a ReLU slope + 0.3, a sigmoid or tanh tangent moved
+ *     inward by 0.05), each caught by the sampling test;
  *   - options: more iterations never give a looser bound than fewer (the first evaluation
  *     is CROWN's and the best is kept), intermediates optimised or not both sound.
  *
@@ -138,12 +140,51 @@ static void test_alpha_gradient(void **state) {
     }
 }
 
+/* planted unsound α lines (the family's members, not CROWN's lines): each caught by sampling */
+static void (*orig_param_line)(const cr_relax_mode *, double, double, int, double, double *, double *, double *,
+                               double *);
+static void bad_slope(const cr_relax_mode *m, double l, double u, int dir, double p, double *s, double *t,
+                      double *ds, double *dt) {
+    orig_param_line(m, l, u, dir, p, s, t, ds, dt);
+    *s += 0.3; /* relu lower slope above 1 where p is near 1: above relu for x > 0 */
+}
+static void bad_tangent(const cr_relax_mode *m, double l, double u, int dir, double p, double *s, double *t,
+                        double *ds, double *dt) {
+    orig_param_line(m, l, u, dir, p, s, t, ds, dt);
+    *t += dir < 0 ? 0.05 : -0.05; /* lower line raised, upper line lowered */
+}
+
+static void test_alpha_planted(void **state) {
+    (void)state;
+    struct {
+        cr_activation act;
+        void (*fn)(const cr_relax_mode *, double, double, int, double, double *, double *, double *, double *);
+        const char *what;
+    } plants[] = {
+        {CR_ACT_RELU, bad_slope, "relu alpha slope + 0.3"},
+        {CR_ACT_SIGMOID, bad_tangent, "sigmoid alpha tangent moved inward by 0.05"},
+        {CR_ACT_TANH, bad_tangent, "tanh alpha tangent moved inward by 0.05"},
+    };
+    for (size_t p = 0; p < sizeof plants / sizeof plants[0]; p++) {
+        static struct cr_act_relax planted;
+        planted = *cr_act_reference(plants[p].act)->relax;
+        orig_param_line = planted.param_line;
+        planted.param_line = plants[p].fn;
+        assert_int_equal(cr_act_replace_relax(plants[p].act, &planted), CR_OK);
+        const int bad = sampling_violations(CR_BOUND_ALPHA, plants[p].act, quick() ? 8 : 20, 0.5, NULL);
+        cr_act_restore_relax(plants[p].act);
+        printf("planted %-44s %d rows beaten\n", plants[p].what, bad);
+        assert_true(bad > 0);
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_alpha_toy),
         cmocka_unit_test(test_alpha_sound_ordered),
         cmocka_unit_test(test_alpha_options),
         cmocka_unit_test(test_alpha_gradient),
+        cmocka_unit_test(test_alpha_planted),
     };
     (void)test_bound_main;
     return cmocka_run_group_tests(tests, NULL, NULL);

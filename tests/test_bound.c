@@ -453,7 +453,7 @@ static void test_crown_sound_and_tight(void **state) {
 static void test_relax_lines(void **state) {
     (void)state;
     const cr_activation acts[5] = {CR_ACT_RELU, CR_ACT_SIGMOID, CR_ACT_TANH, CR_ACT_SOFTPLUS, CR_ACT_LEAKY_RELU};
-    const cr_relax_mode mode = {0, CR_F64};
+    const cr_relax_mode mode = {0, CR_F64, 0};
     rng_state = 777;
     for (int a = 0; a < 5; a++) {
         int bad = 0, constant = 0, n = 3000;

@@ -172,7 +172,7 @@ cr_status cr_bound_prepare(const cr_net *net, const double *lo, const double *hi
     for (size_t i = 0; i < m * k; i++)
         if (!isfinite(c[i])) return CR_ERR_NONFINITE;
     b->no_slack = opt ? opt->no_slack : 0;
-    b->mode = (cr_relax_mode){b->no_slack, net->dtype};
+    b->mode = (cr_relax_mode){b->no_slack, net->dtype, 0};
     b->no_intersect = opt ? opt->no_intersect : 0;
     b->method = method;
     if (opt) b->opt = *opt;

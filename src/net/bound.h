@@ -62,12 +62,15 @@ void cr_bound_rows_of_interval(const cr_bound_ctx *b, size_t m, size_t k, const 
                                const double *ol, const double *oh, double *lb, double *ub);
 /* IBP through linear layers 0 .. upto: fills zl/zu[1 .. upto + 1] */
 cr_status cr_bound_ibp_layers(cr_bound_ctx *b, int upto);
-/* CROWN / CROWN-IBP / α-CROWN rows (bound_crown.c) */
+/* CROWN / CROWN-IBP / α-CROWN rows (bound_crown.c). A pass's rows run in fixed chunks of at
+   most CR_BOUND_CROWN_ROWS rows (cr_even_chunk), one walk each, on the library's workers:
+   bounds are bit-identical whatever the worker count. */
+enum { CR_BOUND_CROWN_ROWS = 50 };
 cr_status cr_bound_crown_rows(cr_bound_ctx *b, size_t m, const double *c, double *lb, double *ub);
 
 /* α-CROWN's hooks into CROWN's pass (bound_crown.c; bound_alpha.c uses them). One CROWN run
-   holds the shared lines of every relaxed activation and the tape of the walk. */
-typedef struct crown_run cr_crown_run;
+   (its workers' job) holds the shared lines of every relaxed activation and the tapes. */
+typedef struct crown_job cr_crown_run;
 typedef struct {
     /* per-row lines of activation l (n x width, row-major), or NULL: the shared lines */
     double *sl[CR_MAX_LAYERS], *tl[CR_MAX_LAYERS], *su[CR_MAX_LAYERS], *tu[CR_MAX_LAYERS];

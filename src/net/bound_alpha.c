@@ -8,9 +8,12 @@
  * [l, d_L] / [d_U, u] on an interval across 0). Every member is a valid line (and is
  * checked like CROWN's own), so the CROWN pass at ANY parameters is a sound bound:
  * α-CROWN picks, per row, the parameters that make that row's bound largest by
- * projected gradient ascent (Adam), and keeps for each row the best rigorous bound met
- * (rounding slack included: every evaluation is the full pass of bound_crown.c). The
- * first evaluation is at CROWN's own lines, so the result is never below CROWN's.
+ * projected gradient ascent (Adam). The search builds its tangents as computed (one
+ * exp each, no widening or check: ops/relax.h's heuristic mode) and keeps each row's
+ * best parameters; the bound reported for a row is then the full rigorous pass of
+ * bound_crown.c (checked lines, rounding slack) at those parameters, or CROWN's own
+ * rigorous bound (the first evaluation, at CROWN's lines) when that is larger: never
+ * below CROWN, and α is only a parameter of a bound computed as CROWN's is.
  *
  * The gradient in closed form. For a fixed choice of lines the pass computes
  *     lb_i = min over the box of  g_i · N_i(x)
@@ -64,9 +67,12 @@ struct cr_alpha_problem {
     double *ds[CR_MAX_LAYERS], *dt[CR_MAX_LAYERS];   /* n x 2w: the lines' derivatives */
     double *grad[CR_MAX_LAYERS];                     /* n x 2w */
     double *m1[CR_MAX_LAYERS], *m2[CR_MAX_LAYERS];   /* Adam's moments, n x 2w */
+    double *bpar[CR_MAX_LAYERS];                     /* n x 2w: each row's best parameters */
     cr_bound_rowlines rl;
     double *v, *r, *dx; /* n x maxdim, n x maxdim, n x D */
     double *val;        /* n: the latest evaluation */
+    double *best;       /* n: each row's best value in the search */
+    cr_relax_mode mode; /* the lines' mode: heuristic in the search, checked for a reported bound */
     double *mem;
 };
 
@@ -89,13 +95,13 @@ static cr_status problem_init(cr_bound_ctx *b, cr_crown_run *run, int top, int t
     if (!p) return CR_ERR_NOMEM;
     p->b = b, p->run = run, p->top = top, p->thr = thr, p->n = n, p->g = g;
     p->R = thr ? top : top - 1;
-    size_t need = 2 * n * b->maxdim + n * net->dims[0] + n;
+    size_t need = 2 * n * b->maxdim + n * net->dims[0] + 2 * n;
     p->off[0] = 0;
     for (int l = 0; l <= p->R; l++) {
         p->rx[l] = relax_of(net, l);
         p->w[l] = net->dims[l + 1];
         p->off[l + 1] = p->off[l] + 2 * p->w[l];
-        need += 4 * p->w[l] + 6 * n * 2 * p->w[l] + 5 * n * p->w[l];
+        need += 4 * p->w[l] + 7 * n * 2 * p->w[l] + 5 * n * p->w[l];
     }
     p->mem = calloc(need ? need : 1, sizeof(double));
     if (!p->mem) {
@@ -107,6 +113,8 @@ static cr_status problem_init(cr_bound_ctx *b, cr_crown_run *run, int top, int t
     p->r = q, q += n * b->maxdim;
     p->dx = q, q += n * net->dims[0];
     p->val = q, q += n;
+    p->best = q, q += n;
+    p->mode = b->mode;
     for (int l = 0; l <= p->R; l++) {
         const size_t w = p->w[l], w2 = 2 * w;
         p->rlo[l] = q, q += w2;
@@ -117,6 +125,7 @@ static cr_status problem_init(cr_bound_ctx *b, cr_crown_run *run, int top, int t
         p->grad[l] = q, q += n * w2;
         p->m1[l] = q, q += n * w2;
         p->m2[l] = q, q += n * w2;
+        p->bpar[l] = q, q += n * w2;
         p->rl.sl[l] = q, q += n * w;
         p->rl.tl[l] = q, q += n * w;
         p->rl.su[l] = q, q += n * w;
@@ -158,7 +167,7 @@ static void build_lines(cr_alpha_problem *p) {
                 const size_t k = side * w + j;
                 if (!(p->rlo[l][k] <= p->rhi[l][k])) continue;
                 for (size_t i = 0; i < p->n; i++)
-                    p->rx[l]->param_line(&b->mode, zl[j], zu[j], side ? 1 : -1, p->par[l][i * w2 + k],
+                    p->rx[l]->param_line(&p->mode, zl[j], zu[j], side ? 1 : -1, p->par[l][i * w2 + k],
                                          &S[i * w + j], &T[i * w + j], &p->ds[l][i * w2 + k],
                                          &p->dt[l][i * w2 + k]);
             }
@@ -227,39 +236,52 @@ cr_status cr_bound_alpha_rows(cr_bound_ctx *b, cr_crown_run *run, int top, int t
     cr_alpha_problem *p;
     cr_status st = problem_init(b, run, top, through_out_act, n, g, &p);
     if (st != CR_OK) return st;
-    double *cur = p->val;
+    /* the first evaluation: CROWN's lines, rigorous (the result never goes below it) */
+    st = evaluate(p, rows_out, iters > 0);
+    memcpy(p->best, rows_out, n * sizeof(double));
+    p->mode.heuristic = 1; /* the search: tangents as computed, unchecked (fast) */
     const double b1 = 0.9, b2 = 0.999;
     double b1t = 1, b2t = 1;
-    for (size_t it = 0; it <= iters && st == CR_OK; it++) {
-        double *val = it == 0 ? rows_out : cur;
-        st = evaluate(p, val, it < iters);
-        if (st != CR_OK) break;
-        if (it > 0)
-            for (size_t i = 0; i < n; i++)
-                if (val[i] > rows_out[i]) rows_out[i] = val[i]; /* NaN never kept */
-        if (it == iters) break;
+    int improved = 0;
+    for (size_t it = 1; it <= iters && st == CR_OK; it++) {
         b1t *= b1, b2t *= b2;
         for (int l = 0; l <= p->R; l++) { /* Adam ascent, projected on each unit's range */
             const size_t w2 = 2 * p->w[l];
-            for (size_t k = 0; k < w2; k++) {
-                const double lo = p->rlo[l][k], hi = p->rhi[l][k];
-                if (!(lo <= hi)) continue;
-                const double step = lr * (hi - lo);
-                for (size_t i = 0; i < n; i++) {
-                    const size_t e = i * w2 + k;
-                    const double gk = p->grad[l][e];
-                    double *m1 = &p->m1[l][e], *m2 = &p->m2[l][e];
-                    *m1 = b1 * *m1 + (1 - b1) * gk;
-                    *m2 = b2 * *m2 + (1 - b2) * gk * gk;
-                    const double den = sqrt(*m2 / (1 - b2t));
+            if (it == 1) memcpy(p->bpar[l], p->par[l], n * w2 * sizeof(double));
+            for (size_t i = 0; i < n; i++) {
+                const double *gr = p->grad[l] + i * w2;
+                double *m1 = p->m1[l] + i * w2, *m2 = p->m2[l] + i * w2, *par = p->par[l] + i * w2;
+                for (size_t k = 0; k < w2; k++) {
+                    const double lo = p->rlo[l][k], hi = p->rhi[l][k], gk = gr[k];
+                    if (!(lo <= hi) || (gk == 0 && m1[k] == 0)) continue; /* no parameter, or no move */
+                    m1[k] = b1 * m1[k] + (1 - b1) * gk;
+                    m2[k] = b2 * m2[k] + (1 - b2) * gk * gk;
+                    const double den = sqrt(m2[k] / (1 - b2t));
                     if (!(den > 0)) continue;
-                    double x = p->par[l][e] + step * (*m1 / (1 - b1t)) / (den + 1e-300);
+                    double x = par[k] + lr * (hi - lo) * (m1[k] / (1 - b1t)) / den;
                     x = x < lo ? lo : x > hi ? hi : x;
-                    if (isfinite(x)) p->par[l][e] = x;
+                    if (isfinite(x)) par[k] = x;
                 }
             }
         }
         lr *= decay;
+        st = evaluate(p, p->val, it < iters);
+        for (size_t i = 0; i < n && st == CR_OK; i++)
+            if (p->val[i] > p->best[i]) { /* NaN never kept */
+                p->best[i] = p->val[i];
+                improved = 1;
+                for (int l = 0; l <= p->R; l++) {
+                    const size_t w2 = 2 * p->w[l];
+                    memcpy(p->bpar[l] + i * w2, p->par[l] + i * w2, w2 * sizeof(double));
+                }
+            }
+    }
+    if (st == CR_OK && improved) { /* the bound at each row's best parameters, rigorous */
+        p->mode.heuristic = 0;
+        for (int l = 0; l <= p->R; l++) memcpy(p->par[l], p->bpar[l], n * 2 * p->w[l] * sizeof(double));
+        st = evaluate(p, p->val, 0);
+        for (size_t i = 0; i < n && st == CR_OK; i++)
+            if (p->val[i] > rows_out[i]) rows_out[i] = p->val[i];
     }
     problem_free(p);
     return st;

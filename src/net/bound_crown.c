@@ -29,6 +29,14 @@
  * Relaxation lines come from the activation's row (cr_act_entry.relax,
  * ops/relax.h): built, inflated, checked at their end points (and at 0 where the
  * curvature changes sign) and replaced by constant lines when the check fails.
+ *
+ * Speed: a pass's rows (2·d_l rows ±I for an intermediate layer, 2m spec rows)
+ * are cut into fixed chunks of at most CR_BOUND_CROWN_ROWS (cr_even_chunk: the cut depends
+ * on the row count only), each chunk one walk on its worker's tape and scratch, so
+ * G·W_lᵀ is one gemm per layer per chunk, the chunks run on the library's workers
+ * (cr_parallel_for, BLAS single-threaded) and every row's bound is bit-identical
+ * whatever the worker count (test_bound_workers). M_h|W_l| (the gemm residual's
+ * weights) is computed once per layer per call, when z_l's bounds are final.
  */
 #include <float.h>
 #include <math.h>
@@ -38,6 +46,7 @@
 #define CR_REAL_F64
 #include "ops/real.h"
 
+#include "core/parallel.h"
 #include "net/bound.h"
 #include "net/net_private.tmpl.h"
 #include "ops/act_table.h"
@@ -45,10 +54,8 @@
 #define EPS (DBL_EPSILON / 2)
 #define ETA (DBL_TRUE_MIN)
 
-struct crown_run {
+typedef struct {
     cr_bound_ctx *b;
-    cr_tape *tape;
-    const cr_bound_rowlines *rl; /* α-CROWN's per-row lines, or NULL */
     const cr_net *view; /* the net the walk runs on */
     size_t n;           /* rows */
     /* relaxation lines of activation l (width dims[l + 1]) */
@@ -58,13 +65,27 @@ struct crown_run {
     double *gr;                    /* scratch: n x maxdim */
     double *v;                     /* scratch: maxdim */
     double *ml;                    /* scratch: maxdim */
-    size_t score_rows;             /* the spec pass: its first rows feed split->score (bound.h) */
-};
-typedef struct crown_run crown_run;
+    double *vl[CR_MAX_LAYERS];     /* M_h |W_l| (dims[l + 1]) of layer l, shared, once z_l's bounds are final */
+    double *mz[CR_MAX_LAYERS];     /* M_z = max(|l|, |u|) of z_l, the input of activation l, shared */
+    const cr_bound_rowlines *rl;   /* α-CROWN's per-row lines (rows of the whole pass), or NULL */
+    size_t r0;                     /* the chunk's first row in the pass */
+} crown_run;
+
 
 int cr_bound_test_fault = 0;
 
 static double slack_factor(size_t n) { return 1 + 4 * ((double)n + 8) * EPS; }
+
+/* The row sums of the diagonal step, the biases and the concretisation go through LANES partial
+   sums (added in a fixed order at the end), so that the element-wise work
+   vectorises: the γ bounds on the sums hold for any order of addition. */
+enum { LANES = 8 };
+
+static double lanes_sum(const double *v) {
+    double s = 0;
+    for (int q = 0; q < LANES; q++) s += v[q];
+    return s;
+}
 
 /* M_h of h_{l−1}, what layer l reads: [act(zl[l]), act(zu[l])], or z_0's box for l = 0 */
 static void h_magnitude(const crown_run *c, int l, double *mh) {
@@ -78,6 +99,18 @@ static void h_magnitude(const crown_run *c, int l, double *mh) {
         }
         mh[i] = fmax(fabs(lo), fabs(hi));
     }
+}
+
+/* vl[l] = M_h |W_l|, the weights of layer l's gemm residual: once z_l's bounds are final */
+static void layer_weights(crown_run *c, int l, double *mh) {
+    const cr_bound_ctx *b = c->b;
+    const size_t din = b->net->dims[l], dout = b->net->dims[l + 1];
+    const double *w = cr_bound_w(b, l);
+    double *v = c->vl[l];
+    h_magnitude(c, l, mh);
+    for (size_t j = 0; j < dout; j++) v[j] = 0;
+    for (size_t i = 0; i < din; i++)
+        for (size_t j = 0; j < dout; j++) v[j] += mh[i] * fabs(w[i * dout + j]);
 }
 
 /* The constants and slacks of linear layer l given G on z_l (n x dout): the link
@@ -136,24 +169,27 @@ static void layer_terms(crown_run *c, int l, const double *gz) {
         }
         c->n_terms += dout;
     }
-    const double *bias = cr_bound_b(b, l), *w = cr_bound_w(b, l);
-    /* v = M_h |W_l| (dout) */
-    h_magnitude(c, l, c->ml);
-    for (size_t j = 0; j < dout; j++) c->v[j] = 0;
-    for (size_t i = 0; i < din; i++)
-        for (size_t j = 0; j < dout; j++) c->v[j] += c->ml[i] * fabs(w[i * dout + j]);
+    const double *bias = cr_bound_b(b, l), *v = c->vl[l]; /* v = M_h |W_l| (dout) */
     const double gd = cr_bound_gamma(dout) * slack_factor(dout) * slack_factor(din);
     for (size_t i = 0; i < n; i++) {
-        double s = 0, sa = 0, res = 0;
-        for (size_t j = 0; j < dout; j++) {
-            const double g = gr[i * dout + j];
-            s += g * bias[j];
-            sa += fabs(g * bias[j]);
-            res += fabs(g) * c->v[j];
+        const double *gi = gr + i * dout;
+        double s[LANES] = {0}, sa[LANES] = {0}, res[LANES] = {0};
+        size_t j = 0;
+        for (; j + LANES <= dout; j += LANES)
+            for (int q = 0; q < LANES; q++) {
+                const double g = gi[j + q];
+                s[q] += g * bias[j + q];
+                sa[q] += fabs(g * bias[j + q]);
+                res[q] += fabs(g) * v[j + q];
+            }
+        for (; j < dout; j++) {
+            s[0] += gi[j] * bias[j];
+            sa[0] += fabs(gi[j] * bias[j]);
+            res[0] += fabs(gi[j]) * v[j];
         }
-        if (cr_bound_test_fault != CR_BOUND_FAULT_NO_BIAS) c->cst[i] += s;
-        c->abs_sum[i] += sa;
-        c->slack[i] += gd * res + (double)(2 * din * dout) * ETA;
+        if (cr_bound_test_fault != CR_BOUND_FAULT_NO_BIAS) c->cst[i] += lanes_sum(s);
+        c->abs_sum[i] += lanes_sum(sa);
+        c->slack[i] += gd * lanes_sum(res) + (double)(2 * din * dout) * ETA;
     }
     c->n_terms += dout;
 }
@@ -162,100 +198,236 @@ static void layer_terms(crown_run *c, int l, const double *gz) {
    layer's constants (link, bias) and the residuals of this and the next product. */
 static void relax_step(void *ctx, const cr_diag_link_f64 *k) {
     crown_run *c = ctx;
-    const cr_bound_ctx *b = c->b;
     const int l = k->layer;
     const size_t w = k->width;
-    const double *sl = c->sl[l], *tl = c->tl[l], *su = c->su[l], *tu = c->tu[l];
-    const double *zl = b->zl[l + 1], *zu = b->zu[l + 1];
+    const double *sl = c->sl[l], *tl = c->tl[l], *su = c->su[l], *tu = c->tu[l], *mz = c->mz[l];
     const cr_bound_rowlines *rl = c->rl;
     const int per_row = rl && rl->sl[l]; /* α-CROWN: each row's own lines */
     for (size_t i = 0; i < k->n; i++) {
-        double s = 0, sa = 0, res = 0;
-        if (per_row) {
-            sl = rl->sl[l] + i * w, tl = rl->tl[l] + i * w;
-            su = rl->su[l] + i * w, tu = rl->tu[l] + i * w;
+        const double *gi = k->g + i * w;
+        const size_t row = (c->r0 + i) * w; /* the row in the pass */
+        if (per_row) sl = rl->sl[l] + row, tl = rl->tl[l] + row, su = rl->su[l] + row, tu = rl->tu[l] + row;
+        if (rl && rl->keep[l]) memcpy(rl->keep[l] + row + k->lo, gi + k->lo, (k->hi - k->lo) * sizeof(double));
+        double *oi = k->out + i * w; /* may be gi itself */
+        double s[LANES] = {0}, sa[LANES] = {0}, res[LANES] = {0};
+        size_t j = k->lo;
+        for (; j + LANES <= k->hi; j += LANES) {
+            double g[LANES], o[LANES];
+            for (int q = 0; q < LANES; q++) g[q] = gi[j + q];
+            for (int q = 0; q < LANES; q++) { /* both loaded: a select, not a branch on the sign */
+                const int lower = g[q] >= 0;
+                const double tlq = tl[j + q], tuq = tu[j + q], slq = sl[j + q], suq = su[j + q];
+                const double t = g[q] * (lower ? tlq : tuq);
+                o[q] = g[q] * (lower ? slq : suq);
+                s[q] += t;
+                sa[q] += fabs(t);
+                res[q] += fabs(o[q]) * mz[j + q];
+            }
+            for (int q = 0; q < LANES; q++) oi[j + q] = o[q];
         }
-        if (rl && rl->keep[l])
-            memcpy(rl->keep[l] + i * w + k->lo, k->g + i * w + k->lo, (k->hi - k->lo) * sizeof(double));
-        for (size_t j = k->lo; j < k->hi; j++) {
-            const double g = k->g[i * w + j];
+        for (; j < k->hi; j++) {
+            const double g = gi[j];
             const int lower = g >= 0;
             const double t = g * (lower ? tl[j] : tu[j]);
-            s += t;
-            sa += fabs(t);
             const double o = g * (lower ? sl[j] : su[j]);
-            res += fabs(o) * fmax(fabs(zl[j]), fabs(zu[j]));
-            k->out[i * w + j] = o;
+            s[0] += t;
+            sa[0] += fabs(t);
+            res[0] += fabs(o) * mz[j];
+            oi[j] = o;
         }
-        c->cst[i] += s;
-        c->abs_sum[i] += sa;
-        c->slack[i] += EPS * slack_factor(w) * res + (double)(2 * w) * ETA;
+        c->cst[i] += lanes_sum(s);
+        c->abs_sum[i] += lanes_sum(sa);
+        c->slack[i] += EPS * slack_factor(w) * lanes_sum(res) + (double)(2 * w) * ETA;
     }
     c->n_terms += w;
-    double *score = c->score_rows && b->split ? b->split->score[l] : NULL;
-    for (size_t i = 0; score && i < c->score_rows; i++)
-        for (size_t j = k->lo; j < k->hi; j++) {
-            const double g = k->g[i * w + j];
-            if (g < 0) score[j] -= g * tu[j];
-        }
     layer_terms(c, l, k->out);
 }
 
 /* Lower bounds of the n rows G (on z_top, the input of activation top; top = L−1:
-   the output θ) over the box: one walk. rows_out: n values. */
-static cr_status crown_pass(crown_run *c, cr_tape *tape, int top, int through_out_act, size_t n,
-                            const double *g, double *rows_out, double *dx) {
+   the output θ) over the box: one walk over one chunk of rows. rows_out: n values;
+   dx: n x D scratch. */
+static void crown_chunk(crown_run *c, cr_tape *tape, const cr_net *view, int top, int through_out_act, size_t n,
+                        const double *g, double *rows_out, double *dx) {
     cr_bound_ctx *b = c->b;
-    cr_net view = *b->net;
-    view.link_form[0] = CR_AFFINE_NONE;
-    view.n_layers = top + 1;
-    view.has_out_act = through_out_act;
-    c->view = &view;
+    c->view = view;
     c->n = n;
     memset(c->cst, 0, n * sizeof(double));
     memset(c->abs_sum, 0, n * sizeof(double));
     memset(c->slack, 0, n * sizeof(double));
     c->n_terms = 0;
     if (!through_out_act) layer_terms(c, top, g); /* the top layer's constants */
-    cr_net_reverse_walk_f64(&view, tape, n, g,
-                            &(cr_reverse_opts_f64){.dx = dx, .diag = {relax_step, c}});
+    cr_net_reverse_walk_f64(view, tape, n, g, &(cr_reverse_opts_f64){.dx = dx, .diag = {relax_step, c}});
     const size_t d = b->net->dims[0];
     const double *zl = b->zl[0], *zu = b->zu[0];
     for (size_t i = 0; i < n; i++) {
-        double s = c->cst[i], sa = c->abs_sum[i];
-        for (size_t q = 0; q < d; q++) {
-            const double a = dx[i * d + q];
-            const double t = a >= 0 ? a * zl[q] : a * zu[q];
-            s += t;
-            sa += fabs(t);
+        const double *ai = dx + i * d;
+        double sq[LANES] = {0}, saq[LANES] = {0};
+        size_t q = 0;
+        for (; q + LANES <= d; q += LANES)
+            for (int e = 0; e < LANES; e++) {
+                const double a = ai[q + e], zle = zl[q + e], zue = zu[q + e];
+                const double t = a * (a >= 0 ? zle : zue);
+                sq[e] += t;
+                saq[e] += fabs(t);
+            }
+        for (; q < d; q++) {
+            const double t = ai[q] >= 0 ? ai[q] * zl[q] : ai[q] * zu[q];
+            sq[0] += t;
+            saq[0] += fabs(t);
         }
+        const double s = c->cst[i] + lanes_sum(sq), sa = c->abs_sum[i] + lanes_sum(saq);
         const size_t nt = c->n_terms + d + 1;
         double slack = c->slack[i] + cr_bound_gamma(nt + 1) * slack_factor(nt) * sa + (double)(2 * nt) * ETA;
         if (b->no_slack) slack = 0;
         const double r = s - slack;
         rows_out[i] = b->no_slack ? r : nextafter(r, -INFINITY);
     }
+}
+
+/* The workers' state for the passes of one cr_bound_crown_rows call. */
+struct crown_job {
+    int workers;
+    crown_run run[CR_MAX_WORKERS]; /* each with its own cst, abs_sum, slack, gr, v, ml */
+    cr_tape *tape[CR_MAX_WORKERS]; /* CR_BOUND_CROWN_ROWS rows each */
+    double *dx[CR_MAX_WORKERS];    /* CR_BOUND_CROWN_ROWS x D each */
+    /* the pass being run */
+    cr_net view;
+    int top, through_out_act;
+    size_t n, chunk, width;
+    const double *g;
+    double *out;
+    const cr_bound_rowlines *rl; /* α-CROWN's per-row lines, or NULL */
+    double *dx_out;              /* n x D: the rows' coefficients on z_0, or NULL */
+};
+typedef struct crown_job crown_job;
+
+static cr_status crown_task(void *ctx, size_t t, int worker) {
+    crown_job *j = ctx;
+    const size_t r0 = t * j->chunk, n = j->n - r0 < j->chunk ? j->n - r0 : j->chunk;
+    j->run[worker].rl = j->rl;
+    j->run[worker].r0 = r0;
+    crown_chunk(&j->run[worker], j->tape[worker], &j->view, j->top, j->through_out_act, n, j->g + r0 * j->width,
+                j->out + r0, j->dx[worker]);
+    if (j->dx_out) {
+        const size_t D = j->view.dims[0];
+        memcpy(j->dx_out + r0 * D, j->dx[worker], n * D * sizeof(double));
+    }
     return CR_OK;
 }
 
-cr_status cr_bound_crown_pass(cr_crown_run *c, int top, int through_out_act, size_t n,
+/* Lower bounds of the n rows G (n x d_{top+1}, on z_top; top = L−1: the output θ)
+   over the box, in fixed chunks on the workers. rows_out: n values. */
+static cr_status crown_pass(crown_job *j, int top, int through_out_act, size_t n, const double *g,
+                            double *rows_out) {
+    const cr_net *net = j->run[0].b->net;
+    j->view = *net;
+    j->view.link_form[0] = CR_AFFINE_NONE;
+    j->view.n_layers = top + 1;
+    j->view.has_out_act = through_out_act;
+    j->top = top;
+    j->through_out_act = through_out_act;
+    j->n = n;
+    j->chunk = cr_even_chunk(n, CR_BOUND_CROWN_ROWS);
+    j->width = net->dims[top + 1];
+    j->g = g;
+    j->out = rows_out;
+    const size_t tasks = (n + j->chunk - 1) / j->chunk;
+    int workers = cr_parallel_workers(tasks);
+    if (workers > j->workers) workers = j->workers;
+    return cr_parallel_for(tasks, workers, crown_task, j);
+}
+
+cr_status cr_bound_crown_pass(cr_crown_run *j, int top, int through_out_act, size_t n,
                               const double *g, const cr_bound_rowlines *rl, double *rows_out,
                               double *dx) {
-    c->rl = rl;
-    const cr_status st = crown_pass(c, c->tape, top, through_out_act, n, g, rows_out, dx);
-    c->rl = NULL;
+    j->rl = rl;
+    j->dx_out = dx;
+    const cr_status st = crown_pass(j, top, through_out_act, n, g, rows_out);
+    j->rl = NULL;
+    j->dx_out = NULL;
     return st;
 }
 
-void cr_bound_crown_lines(const cr_crown_run *c, int l, const double **sl, const double **tl,
+void cr_bound_crown_lines(const cr_crown_run *j, int l, const double **sl, const double **tl,
                           const double **su, const double **tu) {
-    *sl = c->sl[l], *tl = c->tl[l], *su = c->su[l], *tu = c->tu[l];
+    *sl = j->run[0].sl[l], *tl = j->run[0].tl[l], *su = j->run[0].su[l], *tu = j->run[0].tu[l];
+}
+
+static void job_free(crown_job *j) {
+    for (int w = 0; w < j->workers; w++) {
+        free(j->run[w].cst);
+        free(j->dx[w]);
+        cr_tape_free(j->tape[w]);
+    }
+}
+
+/* Per worker: cst, abs_sum, slack (CR_BOUND_CROWN_ROWS), gr (CR_BOUND_CROWN_ROWS x maxdim), v, ml
+   (maxdim), dx (CR_BOUND_CROWN_ROWS x D) and a tape of CR_BOUND_CROWN_ROWS rows. */
+static cr_status job_init(crown_job *j, const crown_run *proto, const cr_net *view) {
+    const size_t md = proto->b->maxdim, D = view->dims[0], R = CR_BOUND_CROWN_ROWS;
+    j->workers = cr_parallel_workers(CR_MAX_WORKERS);
+    for (int w = 0; w < j->workers; w++) {
+        crown_run *r = &j->run[w];
+        *r = *proto;
+        double *p = malloc((3 * R + R * md + 2 * md) * sizeof(double));
+        j->dx[w] = malloc(R * D * sizeof(double));
+        j->tape[w] = NULL;
+        r->cst = p;
+        if (!p || !j->dx[w] || cr_tape_create(view, R, &j->tape[w]) != CR_OK) {
+            j->workers = w + 1;
+            job_free(j);
+            return CR_ERR_NOMEM;
+        }
+        r->abs_sum = p + R;
+        r->slack = p + 2 * R;
+        r->gr = p + 3 * R;
+        r->v = r->gr + R * md;
+        r->ml = r->v + md;
+    }
+    return CR_OK;
+}
+
+/* Branch and bound's pass (bound.h, cr_bound_split): the spec rows [C; −C] (gc, 2m rows) with CROWN's lines, their
+   minimising corners of the raw box and the split scores Σ_{i<m} max(−λ_ij, 0)·t_up,j from the cotangents λ on each
+   hidden activation's output (kept by the pass, so the scores are summed here, one thread, in a fixed order).
+   out: 2m values, or NULL when only the corners and scores are wanted. */
+static cr_status split_pass(cr_bound_ctx *b, crown_job *job, size_t m, const double *gc, double *out) {
+    const cr_net *net = b->net;
+    const int L = net->n_layers;
+    const size_t D = net->dims[0];
+    cr_bound_split *sp = b->split;
+    cr_bound_rowlines rl = {0};
+    size_t need = 2 * m + 2 * m * D;
+    for (int l = 0; l + 1 < L; l++)
+        if (sp->score[l]) need += 2 * m * net->dims[l + 1];
+    double *mem = malloc(need * sizeof(double)), *p = mem;
+    if (!mem) return CR_ERR_NOMEM;
+    double *rows = out ? out : p, *dx = p + 2 * m;
+    p += 2 * m + 2 * m * D;
+    for (int l = 0; l + 1 < L; l++)
+        if (sp->score[l]) rl.keep[l] = p, p += 2 * m * net->dims[l + 1];
+    const cr_status st = cr_bound_crown_pass(job, L - 1, net->has_out_act, 2 * m, gc, &rl, rows, dx);
+    for (size_t i = 0; st == CR_OK && sp->corner && i < m * D; i++)
+        sp->corner[i] = dx[i] >= 0 ? b->xlo[i % D] : b->xhi[i % D];
+    for (int l = 0; st == CR_OK && l + 1 < L; l++) {
+        if (!sp->score[l]) continue;
+        const size_t w = net->dims[l + 1];
+        const double *tu = job->run[0].tu[l];
+        for (size_t j = 0; j < w; j++) sp->score[l][j] = 0;
+        for (size_t i = 0; i < m; i++)
+            for (size_t j = 0; j < w; j++) {
+                const double g = rl.keep[l][i * w + j];
+                if (g < 0) sp->score[l][j] -= g * tu[j];
+            }
+    }
+    free(mem);
+    return st;
 }
 
 cr_status cr_bound_crown_rows(cr_bound_ctx *b, size_t m, const double *c, double *lb, double *ub) {
     const cr_net *net = b->net;
     const int L = net->n_layers;
-    const size_t K = net->dims[L], D = net->dims[0], md = b->maxdim;
+    const size_t K = net->dims[L];
     cr_status st;
     /* IBP first: CROWN-IBP's intermediates, and a second valid bound for CROWN's */
     const int last_relaxed = net->has_out_act ? L - 1 : L - 2;
@@ -267,67 +439,59 @@ cr_status cr_bound_crown_rows(cr_bound_ctx *b, size_t m, const double *c, double
         const cr_activation act = l < L - 1 ? net->act[l] : net->out_act;
         if (!cr_bound_act_supported(act)) return CR_ERR_ARG;
     }
-    const size_t rows = 2 * (m > md ? m : md);
-    crown_run run = {.b = b};
-    size_t need = 3 * rows + rows * md + 2 * md + 2 * rows;
-    for (int l = 0; l <= last_relaxed; l++) need += 4 * net->dims[l + 1];
-    double *mem = calloc(need, sizeof(double));
-    cr_net view = *net;
-    view.link_form[0] = CR_AFFINE_NONE;
-    cr_tape *tape = NULL;
+    size_t wmax = 0; /* the widest relaxed layer: its ±I rows are the most of an intermediate pass */
+    for (int l = 1; l <= last_relaxed; l++) wmax = net->dims[l + 1] > wmax ? net->dims[l + 1] : wmax;
+    const size_t rows = 2 * (m > wmax ? m : wmax);
+    crown_run proto = {.b = b};
+    size_t need = rows + 2 * wmax * wmax + 2 * m * K;
+    for (int l = 0; l < L; l++) need += net->dims[l + 1]; /* vl */
+    for (int l = 0; l <= last_relaxed; l++) need += 5 * net->dims[l + 1];
+    double *mem = malloc(need * sizeof(double));
     if (!mem) return CR_ERR_NOMEM;
-    st = cr_tape_create(&view, rows, &tape);
-    if (st != CR_OK) {
-        free(mem);
-        return st;
-    }
-    run.tape = tape;
     double *p = mem;
-    run.cst = p, p += rows;
-    run.abs_sum = p, p += rows;
-    run.slack = p, p += rows;
-    run.gr = p, p += rows * md;
-    run.v = p, p += md;
-    run.ml = p, p += md;
     double *out = p;
-    p += 2 * rows;
+    p += rows;
+    double *gi = p; /* the ±I rows of an intermediate pass */
+    p += 2 * wmax * wmax;
+    double *gc = p; /* the spec rows [C; −C] */
+    p += 2 * m * K;
+    for (int l = 0; l < L; l++) proto.vl[l] = p, p += net->dims[l + 1];
     for (int l = 0; l <= last_relaxed; l++) {
         const size_t w = net->dims[l + 1];
-        run.sl[l] = p, p += w;
-        run.tl[l] = p, p += w;
-        run.su[l] = p, p += w;
-        run.tu[l] = p, p += w;
+        proto.sl[l] = p, p += w;
+        proto.tl[l] = p, p += w;
+        proto.su[l] = p, p += w;
+        proto.tu[l] = p, p += w;
+        proto.mz[l] = p, p += w;
+    }
+    cr_net view = *net;
+    view.link_form[0] = CR_AFFINE_NONE;
+    crown_job *job = calloc(1, sizeof *job);
+    if (!job || (st = job_init(job, &proto, &view)) != CR_OK) {
+        free(job);
+        free(mem);
+        return CR_ERR_NOMEM;
     }
     /* intermediates and relaxations, layer by layer */
     for (int l = 0; l <= last_relaxed && st == CR_OK; l++) {
         const size_t w = net->dims[l + 1];
+        layer_weights(&job->run[0], l, job->run[0].ml); /* z_l's bounds (what layer l reads) are final */
         if ((b->method == CR_BOUND_CROWN || b->method == CR_BOUND_ALPHA) && l > 0) { /* rows ±I on z_l */
-            double *gi = calloc(2 * w * w, sizeof(double)), *o2 = malloc(2 * w * sizeof(double));
-            double *dx2 = malloc(2 * w * D * sizeof(double));
-            if (!gi || !o2 || !dx2) {
-                free(gi);
-                free(o2);
-                free(dx2);
-                st = CR_ERR_NOMEM;
-                break;
-            }
+            memset(gi, 0, 2 * w * w * sizeof(double));
             for (size_t j = 0; j < w; j++) {
                 gi[j * w + j] = 1;
                 gi[(w + j) * w + j] = -1;
             }
             if (b->method == CR_BOUND_ALPHA && b->opt.alpha_intermediate >= 0)
-                st = cr_bound_alpha_rows(b, &run, l, 0, 2 * w, gi, o2);
+                st = cr_bound_alpha_rows(b, job, l, 0, 2 * w, gi, out);
             else
-                crown_pass(&run, tape, l, 0, 2 * w, gi, o2, dx2);
-            for (size_t j = 0; j < w && st == CR_OK; j++) {
-                const double lo = o2[j], hi = -o2[w + j];
+                st = crown_pass(job, l, 0, 2 * w, gi, out);
+            if (st != CR_OK) break;
+            for (size_t j = 0; j < w; j++) {
+                const double lo = out[j], hi = -out[w + j];
                 if (b->no_intersect || (isfinite(lo) && lo > b->zl[l + 1][j])) b->zl[l + 1][j] = lo;
                 if (b->no_intersect || (isfinite(hi) && hi < b->zu[l + 1][j])) b->zu[l + 1][j] = hi;
             }
-            free(gi);
-            free(o2);
-            free(dx2);
-            if (st != CR_OK) break;
             if (!cr_bound_finite(b->zl[l + 1], w) || !cr_bound_finite(b->zu[l + 1], w)) {
                 st = CR_ERR_NONFINITE;
                 break;
@@ -336,44 +500,32 @@ cr_status cr_bound_crown_rows(cr_bound_ctx *b, size_t m, const double *c, double
         }
         const cr_activation act = l < L - 1 ? net->act[l] : net->out_act;
         const struct cr_act_relax *rx = cr_act_running(act)->relax; /* the row's relaxation */
-        for (size_t j = 0; j < w; j++)
-            rx->lines(&b->mode, b->zl[l + 1][j], b->zu[l + 1][j], &run.sl[l][j], &run.tl[l][j],
-                      &run.su[l][j], &run.tu[l][j]);
+        for (size_t j = 0; j < w; j++) {
+            rx->lines(&b->mode, b->zl[l + 1][j], b->zu[l + 1][j], &proto.sl[l][j], &proto.tl[l][j],
+                      &proto.su[l][j], &proto.tu[l][j]);
+            proto.mz[l][j] = fmax(fabs(b->zl[l + 1][j]), fabs(b->zu[l + 1][j]));
+        }
     }
     if (st == CR_OK && !(b->split && b->split->empty)) { /* the spec rows: [C; −C] on o */
-        double *gc = malloc(2 * m * K * sizeof(double)), *dxc = malloc(2 * m * D * sizeof(double));
-        if (!gc || !dxc) {
-            st = CR_ERR_NOMEM;
-        } else {
-            for (size_t i = 0; i < m * K; i++) {
-                gc[i] = c[i];
-                gc[m * K + i] = -c[i];
-            }
-            for (int l = 0; b->split && l + 1 < L; l++)
-                if (b->split->score[l]) memset(b->split->score[l], 0, net->dims[l + 1] * sizeof(double));
-            if (b->method == CR_BOUND_ALPHA) {
-                st = cr_bound_alpha_rows(b, &run, L - 1, net->has_out_act, 2 * m, gc, out);
-                if (st == CR_OK && b->split) { /* branch and bound's corners and scores: CROWN's lines */
-                    run.score_rows = m;
-                    crown_pass(&run, tape, L - 1, net->has_out_act, 2 * m, gc, out + 2 * m, dxc);
-                    run.score_rows = 0;
-                }
-            } else {
-                run.score_rows = m;
-                crown_pass(&run, tape, L - 1, net->has_out_act, 2 * m, gc, out, dxc);
-                run.score_rows = 0;
-            }
+        for (int l = last_relaxed + 1; l < L; l++) layer_weights(&job->run[0], l, job->run[0].ml);
+        for (size_t i = 0; i < m * K; i++) {
+            gc[i] = c[i];
+            gc[m * K + i] = -c[i];
+        }
+        if (b->method == CR_BOUND_ALPHA)
+            st = cr_bound_alpha_rows(b, job, L - 1, net->has_out_act, 2 * m, gc, out);
+        else if (!b->split)
+            st = crown_pass(job, L - 1, net->has_out_act, 2 * m, gc, out);
+        if (st == CR_OK && b->split) /* CROWN's own pass, or one more after α's */
+            st = split_pass(b, job, m, gc, b->method == CR_BOUND_ALPHA ? NULL : out);
+        if (st == CR_OK)
             for (size_t i = 0; i < m; i++) {
                 lb[i] = out[i];
                 ub[i] = -out[m + i];
             }
-            double *corner = b->split ? b->split->corner : NULL;
-            for (size_t i = 0; corner && i < m * D; i++) corner[i] = dxc[i] >= 0 ? b->xlo[i % D] : b->xhi[i % D];
-        }
-        free(gc);
-        free(dxc);
     }
-    cr_tape_free(tape);
+    job_free(job);
+    free(job);
     free(mem);
     return st;
 }

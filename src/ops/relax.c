@@ -142,6 +142,13 @@ void cr_relax_smooth_tangent(const cr_relax_mode *m, const cr_relax_smooth *f, d
     *t = dir < 0 ? f->self->lo(m, l) : f->self->hi(m, u);
     if (!(p >= l)) p = l; /* NaN too */
     if (p > u) p = u;
+    if (m->heuristic) { /* the exact tangent as computed, for the search */
+        *s = f->d(p);
+        *t = f->v(p) - *s * p;
+        *ds = f->d2(p);
+        *dt = -*ds * p;
+        return;
+    }
     if (make_line(m, f, dir, l, u, p, f->d(p), s, t)) {
         *ds = f->d2(p);
         *dt = -*ds * p;

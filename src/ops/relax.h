@@ -23,6 +23,8 @@
 typedef struct {
     int no_slack;   /* test-only: no widening (a bound may then be wrong) */
     cr_dtype dtype; /* the net's own dtype (leaky-relu's slope is 0.01 rounded to it) */
+    int heuristic;  /* α-CROWN's search only: param_line's tangents neither widened nor checked (the
+                       bound it reports is recomputed with checked lines; never a verdict's) */
 } cr_relax_mode;
 
 struct cr_act_relax {
