@@ -125,8 +125,8 @@ typedef struct {
        any other row (a threshold on a probability) is CR_ERR_ARG. 0: rows on o. */
     int outputs_are_probs;
     /* 1: branch and bound on what the bounds left (docs/certification.md "Branch and bound"): subdomains bounded
-       by CROWN (or bound.method when stronger), depth first, each candidate witness re-checked; proved_by "bab".
-       0: none. */
+       by CROWN, or with bound.method CR_BOUND_ALPHA by α-CROWN on the spec rows (5 steps, intermediates by CROWN),
+       depth first, each candidate witness re-checked; proved_by "bab". 0: none. */
     int bab;
     cr_bab_split bab_split;
     size_t bab_max_domains; /* subdomains bounded at most per part (0: 100000 without a timeout, else unlimited) */

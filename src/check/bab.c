@@ -8,8 +8,9 @@
  * lb > rhs; a subdomain whose clauses are all refuted, or whose clamps leave an interval empty (no point), is
  * closed. Otherwise the minimising corners of CROWN's rows are tried as witnesses (cr_witness_check: sat only
  * with a checked one) and the subdomain is split in two whose union is it:
- *   ReLU split: the unstable unit (l < 0 < u) with the largest upper-line intercept −l·u/(u − l) (the area the
- *     triangle relaxation adds), children z ≤ 0 (zhi = 0) and z ≥ 0 (zlo = 0), where the relaxation is exact;
+ *   ReLU split: the unstable unit (l < 0 < u) whose upper-line intercept costs the spec rows' bounds most,
+ *     Σ max(−λ, 0)·t_up (BaBSR's intercept score, cr_bound_split.score), else the largest intercept −l·u/(u − l);
+ *     children z ≤ 0 (zhi = 0) and z ≥ 0 (zlo = 0), where the relaxation is exact;
  *   input split: the dimension widest relative to the part's box, bisected (both halves closed).
  * A ReLU-split subdomain with no unstable unit left (its margin is linear there, but bounded over the box, not over
  * the polytope the clamps cut out) goes on with input splits. Children inherit their parent's intermediates as
