@@ -137,6 +137,13 @@ void cr_spec_free(cr_spec *spec);
 typedef enum { CR_VERDICT_UNSAT = 0, CR_VERDICT_SAT = 1, CR_VERDICT_UNKNOWN = 2, CR_VERDICT_TIMEOUT = 3 } cr_verdict;
 const char *cr_verdict_name(cr_verdict v); /* "unsat", "sat", "unknown", "timeout" */
 
+/* What branch and bound splits (cr_certify_options.bab_split). */
+typedef enum {
+    CR_BAB_SPLIT_AUTO = 0,  /* input splits when the input has at most 10 dimensions, else ReLU splits */
+    CR_BAB_SPLIT_RELU = 1,  /* unstable ReLU / leaky-ReLU units (z >= 0 | z <= 0); other activations: none */
+    CR_BAB_SPLIT_INPUT = 2  /* bisect the input box (every activation) */
+} cr_bab_split;
+
 typedef struct {
     cr_bound_options bound; /* the bound method (zero: IBP; CR_BOUND_ALPHA: IBP, CROWN, then α-CROWN,
                                each on the rows the previous left; the CLI's auto) */
@@ -148,6 +155,12 @@ typedef struct {
        Softmax keeps the order of its inputs, so an order row a·(y_i − y_j) <= 0 (a > 0) is read on o as it stands;
        any other row (a threshold on a probability) is CR_ERR_ARG. 0: rows on o. */
     int outputs_are_probs;
+    /* 1: branch and bound on what the bounds left (docs/certification.md "Branch and bound"): subdomains bounded
+       by CROWN, or with bound.method CR_BOUND_ALPHA by α-CROWN on the spec rows (5 steps, intermediates by CROWN),
+       depth first, each candidate witness re-checked; proved_by "bab". 0: none. */
+    int bab;
+    cr_bab_split bab_split;
+    size_t bab_max_domains; /* subdomains bounded at most per part (0: 100000 without a timeout, else unlimited) */
 } cr_certify_options;
 
 typedef struct {
@@ -156,7 +169,8 @@ typedef struct {
     double *witness_out; /* K values, caller's buffer or NULL: the network's output at the witness */
     double best_margin;  /* unsat: the smallest proved margin (lb − rhs); sat: the witness's worst violation */
     double seconds;
-    const char *proved_by; /* "ibp", "crown", "alpha", "attack", or NULL */
+    const char *proved_by; /* "ibp", "crown", "alpha", "attack", "bab", or NULL */
+    size_t domains;        /* subdomains branch and bound bounded (0 without it) */
 } cr_certify_result;
 
 /*
@@ -164,7 +178,8 @@ typedef struct {
  * cr_witness_check), then bounds on the outward box (IBP, then opt->bound.method when stronger, CROWN before
  * α-CROWN; each on the clauses the previous left; proved_by names the last that ran) : a clause is
  * refuted when one of its rows has lb(c·o) > rhs; unsat iff every clause of every part is refuted, sat with a
- * checked witness, else unknown (timeout once opt->timeout_s has passed). opt may be NULL (defaults). Errors:
+ * checked witness, else (with opt->bab) branch and bound on the clauses left, else unknown (timeout once
+ * opt->timeout_s has passed: checked at every attack step and before every bound and subdomain). opt may be NULL (defaults). Errors:
  * CR_ERR_ARG for a bad spec (shapes, empty box), a probability threshold (outputs_are_probs), or an activation
  * without a relaxation when no witness was found; *res is then untouched except seconds.
  */

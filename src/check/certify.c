@@ -7,23 +7,23 @@
  *      noise is rejected and the search goes on.
  *   2. Sound lower bounds of every row over the outward box by cr_net_bound: IBP first, then opt->bound.method on
  *      the clauses IBP left. A clause is refuted when some row has lb(c·o) > rhs (strictly); unsat iff all are.
- *   3. Else unknown; timeout whenever opt->timeout_s has passed at a check point.
+ *   3. With opt->bab, branch and bound (bab.c) on each part's clauses the bounds left: sat with a checked witness,
+ *      unsat when every subdomain is closed (proved_by "bab").
+ *   4. Else unknown; timeout whenever opt->timeout_s has passed at a check point: every attack step, before each
+ *      bound method, before each subdomain of branch and bound.
  */
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "chainrule_certify.h"
 #include "check_internal.h"
 #include "check_interval.h"
+#include "bab.h"
 #include "net/spec_attack.h"
 
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
+static double now_s(void) { return chk_now_s(); }
 
 static cr_status widen(const cr_net *net, cr_net **net64, int *owned) {
     *owned = 0;
@@ -143,6 +143,7 @@ cr_status cr_certify(const cr_net *net, const cr_spec *spec, const cr_certify_op
         }
     }
     const double deadline = opt.timeout_s > 0 ? t0 + opt.timeout_s : 0;
+    res->domains = 0;
     cr_net *net64;
     int owned;
     cr_status st = widen(net, &net64, &owned);
@@ -190,6 +191,17 @@ cr_status cr_certify(const cr_net *net, const cr_spec *spec, const cr_certify_op
     if (verdict == CR_VERDICT_UNKNOWN) {
         int all = 1;
         int used = 0; /* the strongest method that ran (index into methods) */
+        int used_bab = 0;
+        chk_bab_opts bab = {.bound = opt.bound, .deadline = deadline, .split = opt.bab_split,
+                            .max_domains = opt.bab_max_domains};
+        if (bab.bound.method == CR_BOUND_IBP || bab.bound.method == CR_BOUND_CROWN_IBP)
+            bab.bound.method = CR_BOUND_CROWN; /* subdomains by CROWN at least (the corners come from it) */
+        if (bab.bound.method == CR_BOUND_ALPHA) { /* α on the spec rows only, 5 steps: more proofs per second */
+            bab.bound.alpha_intermediate = -1;
+            bab.bound.alpha_iters = 5;
+        }
+        if (bab.split == CR_BAB_SPLIT_AUTO) bab.split = d <= 10 ? CR_BAB_SPLIT_INPUT : CR_BAB_SPLIT_RELU;
+        if (bab.max_domains == 0) bab.max_domains = deadline > 0 ? SIZE_MAX : 100000;
         for (size_t i = 0; i < spec->n_parts && all; i++) {
             const cr_spec_part *p = &spec->parts[i];
             memset(refuted, 0, p->n_clauses);
@@ -231,18 +243,44 @@ cr_status cr_certify(const cr_net *net, const cr_spec *spec, const cr_certify_op
                     }
                 }
             }
+            int part_all = 1;
             for (size_t q = 0; q < p->n_clauses; q++)
-                if (!refuted[q]) all = 0;
+                if (!refuted[q]) part_all = 0;
+            if (!part_all && opt.bab && verdict != CR_VERDICT_TIMEOUT) { /* 3. branch and bound */
+                chk_bab_result br;
+                st = chk_bab_part(net64, p, refuted, &bab, xbest, out, &br);
+                if (st != CR_OK) goto done;
+                res->domains += br.domains;
+                if (br.verdict == CR_VERDICT_UNSAT) {
+                    part_all = 1;
+                    used_bab = 1;
+                    part_margin = part_margin < br.margin ? part_margin : br.margin;
+                } else if (br.verdict == CR_VERDICT_SAT) {
+                    verdict = CR_VERDICT_SAT;
+                    margin = br.margin;
+                    proved_by = "bab";
+                    if (res->witness) memcpy(res->witness, xbest, d * sizeof *xbest);
+                    if (res->witness_out) memcpy(res->witness_out, out, k * sizeof *out);
+                } else if (br.verdict == CR_VERDICT_TIMEOUT) {
+                    verdict = CR_VERDICT_TIMEOUT;
+                }
+            }
+            if (!part_all) all = 0;
             margin = margin < part_margin ? margin : part_margin;
         }
-        if (all) {
+        if (verdict == CR_VERDICT_SAT) {
+            /* branch and bound found a checked witness */
+        } else if (all) {
             verdict = CR_VERDICT_UNSAT;
             const cr_bound_method pm = used == 0                            ? CR_BOUND_IBP
                                        : used == 2                            ? CR_BOUND_ALPHA
                                        : opt.bound.method == CR_BOUND_ALPHA ? CR_BOUND_CROWN
                                                                               : opt.bound.method;
-            proved_by = pm == CR_BOUND_IBP ? "ibp" : pm == CR_BOUND_CROWN_IBP ? "crown-ibp"
-                        : pm == CR_BOUND_CROWN ? "crown" : "alpha";
+            proved_by = used_bab                  ? "bab"
+                        : pm == CR_BOUND_IBP       ? "ibp"
+                        : pm == CR_BOUND_CROWN_IBP ? "crown-ibp"
+                        : pm == CR_BOUND_CROWN     ? "crown"
+                                                   : "alpha";
         } else if (verdict != CR_VERDICT_TIMEOUT) {
             verdict = deadline > 0 && now_s() > deadline ? CR_VERDICT_TIMEOUT : CR_VERDICT_UNKNOWN;
             margin = NAN;

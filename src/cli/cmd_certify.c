@@ -16,7 +16,7 @@
 static const char *const help =
     "usage: chainrule certify --model NET.onnx --vnnlib SPEC.vnnlib [--timeout S] [--result FILE]\n"
     "       chainrule certify --model M (--data SPEC | --inputs X.npy --labels Y.npy) [--index A:B]\n"
-    "                         (--eps E1[,E2,...] | --radius) [--method ibp|crown|alpha|auto] [--json]\n"
+    "                         (--eps E1[,E2,...] | --radius) [--method ibp|crown|alpha|bab|auto] [--json]\n"
     "                         [--png PLOT.png] [--out R.npy]\n\n"
     "Proofs over regions. A margin attack (PGD over the box, every witness re-checked by an\n"
     "independent evaluator with a rigorous bound on its rounding) runs first, then sound bounds\n"
@@ -44,7 +44,8 @@ static int parse_method(const char *s, cr_bound_method *m) {
     if (!strcmp(s, "ibp")) *m = CR_BOUND_IBP;
     else if (!strcmp(s, "crown")) *m = CR_BOUND_CROWN; /* IBP is always tried first */
     else if (!strcmp(s, "alpha") || !strcmp(s, "auto")) *m = CR_BOUND_ALPHA; /* IBP, CROWN, then α-CROWN */
-    else return cli_error("certify: --method: '%s' is not ibp, crown, alpha or auto", s);
+    else if (!strcmp(s, "bab")) *m = CR_BOUND_ALPHA; /* then branch and bound (o.bab) */
+    else return cli_error("certify: --method: '%s' is not ibp, crown, alpha, bab or auto", s);
     return CLI_OK;
 }
 
@@ -111,7 +112,9 @@ static int vnncomp(const char *model, const char *head, const char *vnnlib, cons
             if (res.verdict == CR_VERDICT_UNSAT)
                 printf(" (proved by %s, margin >= %.3g)", res.proved_by, res.best_margin);
             else if (res.verdict == CR_VERDICT_SAT)
-                printf(" (counterexample by the attack, re-checked: violation %.3g)", res.best_margin);
+                printf(" (counterexample by %s, re-checked: violation %.3g)",
+                       res.proved_by && !strcmp(res.proved_by, "bab") ? "branch and bound" : "the attack",
+                       res.best_margin);
             printf(", %.3f s%s%s\n", res.seconds, result ? " -> " : "", result ? result : "");
             rc = CLI_OK;
         }
@@ -456,10 +459,11 @@ int cmd_certify(int argc, char **argv) {
                 "dataset mode: valid input range the balls are clipped to (default [0,1]\n"
                 "for images, else none)"),
         CLI_HEADING("the bounds and the attack (both modes)"),
-        CLI_STR("--method", &a.method, "ibp|crown|alpha|auto",
+        CLI_STR("--method", &a.method, "ibp|crown|alpha|bab|auto",
                 "bounds: ibp, crown (IBP first, CROWN on what it leaves), alpha (then\n"
-                "alpha-CROWN: optimised slopes on what CROWN leaves); auto = alpha\n"
-                "(default auto)"),
+                "alpha-CROWN: optimised slopes on what CROWN leaves), bab (then branch\n"
+                "and bound on what alpha leaves); auto = alpha, and bab in VNN-COMP mode\n"
+                "with --timeout (default auto)"),
         CLI_LONG("--restarts", &restarts, 1, 100000, "R", "attack restarts (default 10)"),
         CLI_LONG("--steps", &steps, 1, 1000000, "S", "attack steps per restart (default 50)"),
         CLI_U64("--seed", &a.seed, "N", "attack seed (default 1)"),
@@ -490,6 +494,8 @@ int cmd_certify(int argc, char **argv) {
     o.attack_steps = (size_t)steps;
     o.seed = a.seed;
     if ((rc = parse_method(a.method, &o.bound.method))) return rc;
+    /* branch and bound: asked for, or auto in VNN-COMP mode when a timeout bounds it */
+    o.bab = !strcmp(a.method, "bab") || (vnnlib && timeout > 0 && !strcmp(a.method, "auto"));
     if (vnnlib) {
         const cli_examples_opts *ex = &me.examples;
         if (a.eps_s || a.json || a.clip_s || ex->inputs || ex->labels || ex->data || ex->index || ex->limit ||

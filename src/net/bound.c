@@ -221,6 +221,8 @@ cr_status cr_bound_prepare(const cr_net *net, const double *lo, const double *hi
             return st;
         }
     }
+    b->xlo = lo;
+    b->xhi = hi;
     /* z_0 = link_0([lo, hi]) */
     memcpy(b->zl[0], lo, d * sizeof(double));
     memcpy(b->zu[0], hi, d * sizeof(double));
@@ -274,6 +276,7 @@ cr_status cr_bound_ibp_layers(cr_bound_ctx *b, int upto) {
             free(scratch);
             return CR_ERR_NONFINITE;
         }
+        if (cr_bound_clamp(b, l)) break; /* an empty subdomain: nothing further to bound */
     }
     free(scratch);
     return CR_OK;
@@ -288,7 +291,7 @@ static cr_status ibp_rows(cr_bound_ctx *b, size_t m, const double *c, double *lb
     if (net->has_out_act || b->link[L].form != CR_AFFINE_NONE) {
         /* o's interval, then the rows by sign */
         st = cr_bound_ibp_layers(b, L - 1);
-        if (st != CR_OK) return st;
+        if (st != CR_OK || (b->split && b->split->empty)) return st;
         double *ol = malloc(2 * k * sizeof(double));
         if (!ol) return CR_ERR_NOMEM;
         double *oh = ol + k;
@@ -302,7 +305,7 @@ static cr_status ibp_rows(cr_bound_ctx *b, size_t m, const double *c, double *lb
     }
     if (L > 1) {
         st = cr_bound_ibp_layers(b, L - 2);
-        if (st != CR_OK) return st;
+        if (st != CR_OK || (b->split && b->split->empty)) return st;
     }
     /* last-layer elision: W' = W Cᵀ (din x m), b' = b Cᵀ; the rounding of W' and b'
        charged as γ_K Σ_k |C_ik| (M |W|_{:,k} + |b_k|), M = max(|hl|, |hu|) */
@@ -346,11 +349,32 @@ static cr_status ibp_rows(cr_bound_ctx *b, size_t m, const double *c, double *lb
     return CR_OK;
 }
 
+int cr_bound_clamp(cr_bound_ctx *b, int l) {
+    cr_bound_split *sp = b->split;
+    if (!sp || l + 1 >= b->net->n_layers) return 0;
+    const size_t w = b->net->dims[l + 1];
+    double *zl = b->zl[l + 1], *zu = b->zu[l + 1];
+    const double *cl = sp->zlo[l], *cu = sp->zhi[l];
+    for (size_t j = 0; j < w; j++) {
+        if (cl && cl[j] > zl[j]) zl[j] = cl[j];
+        if (cu && cu[j] < zu[j]) zu[j] = cu[j];
+        if (zl[j] > zu[j]) sp->empty = 1;
+    }
+    return sp->empty;
+}
+
 cr_status cr_net_bound(const cr_net *net, const double *lo, const double *hi, size_t m,
                        const double *c, const cr_bound_options *opt, double *lb, double *ub) {
+    return cr_net_bound_split(net, lo, hi, m, c, opt, NULL, lb, ub);
+}
+
+cr_status cr_net_bound_split(const cr_net *net, const double *lo, const double *hi, size_t m, const double *c,
+                             const cr_bound_options *opt, cr_bound_split *split, double *lb, double *ub) {
     cr_bound_ctx b;
     cr_status st = cr_bound_prepare(net, lo, hi, m, c, opt, &b);
     if (st != CR_OK) return st;
+    b.split = split;
+    if (split) split->empty = 0;
     double *tmp = malloc(4 * m * sizeof(double));
     if (!tmp) {
         cr_bound_release(&b);
@@ -358,10 +382,12 @@ cr_status cr_net_bound(const cr_net *net, const double *lo, const double *hi, si
     }
     double *l = tmp, *u = tmp + m, *cl = tmp + 2 * m, *cu = tmp + 3 * m;
     st = ibp_rows(&b, m, c, l, u);
+    if (split && split->empty) goto out; /* no point: no rows to bound */
     if (st == CR_OK && b.method != CR_BOUND_IBP) {
         /* CROWN's rows, intersected with IBP's: both are sound, and CROWN alone can be
            looser on a row (a lower line α = 1 of a unit whose coefficient is negative) */
         st = cr_bound_crown_rows(&b, m, c, cl, cu);
+        if (split && split->empty) goto out;
         if (b.no_intersect) {
             memcpy(l, cl, m * sizeof(double));
             memcpy(u, cu, m * sizeof(double));
@@ -391,6 +417,12 @@ cr_status cr_net_bound(const cr_net *net, const double *lo, const double *hi, si
         if (lb) memcpy(lb, l, m * sizeof(double));
         if (ub) memcpy(ub, u, m * sizeof(double));
     }
+    for (int k = 0; st == CR_OK && split && k + 1 < net->n_layers; k++) {
+        const size_t w = net->dims[k + 1] * sizeof(double);
+        if (split->zl_out[k]) memcpy(split->zl_out[k], b.zl[k + 1], w);
+        if (split->zu_out[k]) memcpy(split->zu_out[k], b.zu[k + 1], w);
+    }
+out:
     free(tmp);
     cr_bound_release(&b);
     return st;

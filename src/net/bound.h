@@ -37,6 +37,8 @@ typedef struct {
     double *zl[CR_MAX_LAYERS + 1], *zu[CR_MAX_LAYERS + 1];
     cr_bound_link link[CR_MAX_LAYERS + 1];
     double *mem;
+    struct cr_bound_split *split; /* branch and bound's clamps (cr_net_bound_split), or NULL */
+    const double *xlo, *xhi;      /* the raw box */
 } cr_bound_ctx;
 
 double cr_bound_gamma(size_t n); /* γ_n = nε/(1 − nε), ε = 2^-53 */
@@ -112,6 +114,30 @@ cr_status cr_alpha_problem_eval(cr_alpha_problem *p, const double *alpha, double
    the caller for out->m rows: activation l's interval and lines for l < n_relaxed, the spec rows' pass; it sets
    recorded. NULL otherwise. */
 extern _Thread_local cr_bound_explanation *cr_bound_recorder;
+/*
+ * Branch and bound's interface (src/check/bab.c; docs/certification.md "Branch and bound"). A subdomain is the set
+ * of x in the box whose pre-activations z_l (the input of activation l, l <= L−2) lie in [zlo[l], zhi[l]] per
+ * unit: a ReLU split sets zlo = 0 (active) or zhi = 0 (inactive) for one unit, and a child inherits its parent's
+ * intermediates as clamps. Every intermediate interval is intersected with the clamps as soon as it is computed
+ * (IBP and CROWN): both are sound for every x of the subdomain, so the intersection is, and so is every bound
+ * built on it. An interval left empty (lower > upper) means the subdomain has no point: *empty = 1 and the rows'
+ * bounds are not computed.
+ */
+typedef struct cr_bound_split {
+    const double *zlo[CR_MAX_LAYERS], *zhi[CR_MAX_LAYERS]; /* dims[l + 1] values each, or NULL: no clamp */
+    double *zl_out[CR_MAX_LAYERS], *zu_out[CR_MAX_LAYERS]; /* receive the final intermediates, or NULL */
+    double *corner; /* m x D, or NULL: each row's minimising corner of the raw box by CROWN's
+                       final coefficients (a candidate witness only: the link's direction is assumed) */
+    double *score[CR_MAX_LAYERS]; /* dims[l + 1] values each, or NULL: Σ over the m rows of what each unit's
+                                     upper-line intercept costs the lower bound, max(−λ, 0)·t_up (λ: the row's
+                                     coefficient on the unit's output; BaBSR's intercept score) */
+    int empty;      /* out */
+} cr_bound_split;
+cr_status cr_net_bound_split(const cr_net *net, const double *lo, const double *hi, size_t m, const double *c,
+                             const cr_bound_options *opt, cr_bound_split *split, double *lb, double *ub);
+/* Intersects zl/zu[l + 1] with the split's clamps of layer l; 1 when an interval became empty (then b->split->empty
+   is set). No-op without a split. */
+int cr_bound_clamp(cr_bound_ctx *b, int l);
 
 /* Test hook: a planted fault in CROWN's constants (0: none). */
 enum { CR_BOUND_FAULT_NO_BIAS = 1, CR_BOUND_FAULT_NO_LINK_CONST = 2,

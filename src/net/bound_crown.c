@@ -409,6 +409,43 @@ static cr_status job_init(crown_job *j, const crown_run *proto, const cr_net *vi
     return CR_OK;
 }
 
+/* Branch and bound's pass (bound.h, cr_bound_split): the spec rows [C; −C] (gc, 2m rows) with CROWN's lines, their
+   minimising corners of the raw box and the split scores Σ_{i<m} max(−λ_ij, 0)·t_up,j from the cotangents λ on each
+   hidden activation's output (kept by the pass, so the scores are summed here, one thread, in a fixed order).
+   out: 2m values, or NULL when only the corners and scores are wanted. */
+static cr_status split_pass(cr_bound_ctx *b, crown_job *job, size_t m, const double *gc, double *out) {
+    const cr_net *net = b->net;
+    const int L = net->n_layers;
+    const size_t D = net->dims[0];
+    cr_bound_split *sp = b->split;
+    cr_bound_rowlines rl = {0};
+    size_t need = 2 * m + 2 * m * D;
+    for (int l = 0; l + 1 < L; l++)
+        if (sp->score[l]) need += 2 * m * net->dims[l + 1];
+    double *mem = malloc(need * sizeof(double)), *p = mem;
+    if (!mem) return CR_ERR_NOMEM;
+    double *rows = out ? out : p, *dx = p + 2 * m;
+    p += 2 * m + 2 * m * D;
+    for (int l = 0; l + 1 < L; l++)
+        if (sp->score[l]) rl.keep[l] = p, p += 2 * m * net->dims[l + 1];
+    const cr_status st = cr_bound_crown_pass(job, L - 1, net->has_out_act, 2 * m, gc, &rl, rows, dx);
+    for (size_t i = 0; st == CR_OK && sp->corner && i < m * D; i++)
+        sp->corner[i] = dx[i] >= 0 ? b->xlo[i % D] : b->xhi[i % D];
+    for (int l = 0; st == CR_OK && l + 1 < L; l++) {
+        if (!sp->score[l]) continue;
+        const size_t w = net->dims[l + 1];
+        const double *tu = job->run[0].tu[l];
+        for (size_t j = 0; j < w; j++) sp->score[l][j] = 0;
+        for (size_t i = 0; i < m; i++)
+            for (size_t j = 0; j < w; j++) {
+                const double g = rl.keep[l][i * w + j];
+                if (g < 0) sp->score[l][j] -= g * tu[j];
+            }
+    }
+    free(mem);
+    return st;
+}
+
 cr_status cr_bound_crown_rows(cr_bound_ctx *b, size_t m, const double *c, double *lb, double *ub) {
     const cr_net *net = b->net;
     const int L = net->n_layers;
@@ -418,7 +455,7 @@ cr_status cr_bound_crown_rows(cr_bound_ctx *b, size_t m, const double *c, double
     const int last_relaxed = net->has_out_act ? L - 1 : L - 2;
     if (last_relaxed >= 0) {
         st = cr_bound_ibp_layers(b, last_relaxed);
-        if (st != CR_OK) return st;
+        if (st != CR_OK || (b->split && b->split->empty)) return st;
     }
     for (int l = 0; l <= last_relaxed; l++) {
         const cr_activation act = l < L - 1 ? net->act[l] : net->out_act;
@@ -481,6 +518,7 @@ cr_status cr_bound_crown_rows(cr_bound_ctx *b, size_t m, const double *c, double
                 st = CR_ERR_NONFINITE;
                 break;
             }
+            if (cr_bound_clamp(b, l)) break; /* an empty subdomain (bound.h) */
         }
         const cr_activation act = l < L - 1 ? net->act[l] : net->out_act;
         const struct cr_act_relax *rx = cr_act_running(act)->relax; /* the row's relaxation */
@@ -499,7 +537,7 @@ cr_status cr_bound_crown_rows(cr_bound_ctx *b, size_t m, const double *c, double
             memcpy(e->tu[l], proto.tu[l], w * sizeof(double));
         }
     }
-    if (st == CR_OK) { /* the spec rows: [C; −C] on o */
+    if (st == CR_OK && !(b->split && b->split->empty)) { /* the spec rows: [C; −C] on o */
         for (int l = last_relaxed + 1; l < L; l++) layer_weights(&job->run[0], l, job->run[0].ml);
         for (size_t i = 0; i < m * K; i++) {
             gc[i] = c[i];
@@ -513,8 +551,10 @@ cr_status cr_bound_crown_rows(cr_bound_ctx *b, size_t m, const double *c, double
         }
         if (b->method == CR_BOUND_ALPHA)
             st = cr_bound_alpha_rows(b, job, L - 1, net->has_out_act, 2 * m, gc, out);
-        else
+        else if (!b->split)
             st = crown_pass(job, L - 1, net->has_out_act, 2 * m, gc, out);
+        if (st == CR_OK && b->split) /* CROWN's own pass, or one more after α's */
+            st = split_pass(b, job, m, gc, b->method == CR_BOUND_ALPHA ? NULL : out);
         job->record = 0;
         if (st == CR_OK)
             for (size_t i = 0; i < m; i++) {

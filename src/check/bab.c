@@ -1,0 +1,273 @@
+/*
+ * Branch and bound (the certify note, §2.6, §2.7; docs/certification.md "Branch and bound").
+ *
+ * A subdomain is a box [lo, hi] inside the part's outward box and per-unit clamps [zlo, zhi] of the hidden
+ * pre-activations z_l: the set of x in the box whose z_l lie in the clamps. Its rows are bounded by
+ * cr_net_bound_split (net/bound.h), which intersects every intermediate interval with the clamps as soon as it is
+ * computed: sound for every point of the subdomain. A clause is refuted in a subdomain when one of its rows has
+ * lb > rhs; a subdomain whose clauses are all refuted, or whose clamps leave an interval empty (no point), is
+ * closed. Otherwise the minimising corners of CROWN's rows are tried as witnesses (cr_witness_check: sat only
+ * with a checked one) and the subdomain is split in two whose union is it:
+ *   ReLU split: the unstable unit (l < 0 < u) whose upper-line intercept costs the spec rows' bounds most,
+ *     Σ max(−λ, 0)·t_up (BaBSR's intercept score, cr_bound_split.score), else the largest intercept −l·u/(u − l);
+ *     children z ≤ 0 (zhi = 0) and z ≥ 0 (zlo = 0), where the relaxation is exact;
+ *   input split: the dimension widest relative to the part's box, bisected (both halves closed).
+ * A ReLU-split subdomain with no unstable unit left (its margin is linear there, but bounded over the box, not over
+ * the polytope the clamps cut out) goes on with input splits. Children inherit their parent's intermediates as
+ * clamps (the child is a subset). Depth first. unsat when every subdomain is closed; unknown when a leaf cannot be
+ * split further (no double strictly between a dimension's ends) or the budget ends first; timeout at the deadline, checked before each subdomain.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "bab.h"
+#include "net/bound.h"
+
+int chk_bab_test_fault = 0;
+int chk_bab_test_score = 1;
+
+double chk_now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+typedef struct {
+    size_t d, k, h, nq, block; /* a domain: lo, hi (d), zlo, zhi (h), alive (nq) */
+    size_t off[CR_MAX_LAYERS];  /* offset of layer l's units among the h hidden ones */
+    double *stack;
+    size_t n, cap;
+} dstack;
+
+static cr_status push(dstack *s, const double *dom) {
+    if (s->n == s->cap) {
+        size_t cap = s->cap ? 2 * s->cap : 64;
+        double *p = realloc(s->stack, cap * s->block * sizeof *p);
+        if (!p) return CR_ERR_NOMEM;
+        s->stack = p;
+        s->cap = cap;
+    }
+    memcpy(s->stack + s->n * s->block, dom, s->block * sizeof *dom);
+    s->n++;
+    return CR_OK;
+}
+
+static int splittable(cr_activation a) { return a == CR_ACT_RELU || a == CR_ACT_LEAKY_RELU; }
+
+/* The unstable unit with the largest score (what its intercept costs the bound, bound.h), or when every score is
+   zero the largest intercept −l·u/(u − l), as its index among the hidden units; h if none is unstable. */
+static size_t pick_unit(const cr_net *net, const dstack *s, const double *zl, const double *zu, const double *sc) {
+    if (sc) {
+        size_t best = s->h;
+        double top = 0;
+        for (int l = 0; l + 1 < net->n_layers; l++) {
+            if (!splittable(net->act[l])) continue;
+            for (size_t j = 0; j < net->dims[l + 1]; j++) {
+                const size_t i = s->off[l] + j;
+                if (zl[i] < 0 && zu[i] > 0 && sc[i] > top) {
+                    top = sc[i];
+                    best = i;
+                }
+            }
+        }
+        if (best < s->h) return best;
+    }
+    size_t best = s->h;
+    double score = 0;
+    for (int l = 0; l + 1 < net->n_layers; l++) {
+        if (!splittable(net->act[l])) continue;
+        for (size_t j = 0; j < net->dims[l + 1]; j++) {
+            const size_t i = s->off[l] + j;
+            const double lo = zl[i], hi = zu[i];
+            if (!(lo < 0 && hi > 0)) continue;
+            const double v = -lo * hi / (hi - lo);
+            if (v > score || best == s->h) {
+                score = v;
+                best = i;
+            }
+        }
+    }
+    return best;
+}
+
+/* The input dimension widest relative to the part's box, or d when no double lies strictly inside any. */
+static size_t pick_dim(const cr_spec_part *p, const double *lo, const double *hi) {
+    size_t best = p->d;
+    double score = 0;
+    for (size_t q = 0; q < p->d; q++) {
+        const double w = p->hi[q] - p->lo[q], mid = 0.5 * lo[q] + 0.5 * hi[q];
+        if (!(w > 0) || !(mid > lo[q] && mid < hi[q])) continue;
+        const double v = (hi[q] - lo[q]) / w;
+        if (v > score) {
+            score = v;
+            best = q;
+        }
+    }
+    return best;
+}
+
+/* Tries x clipped to the part's inward box as a witness; 1 when accepted (witness, wout filled). */
+static int try_witness(const cr_net *net, const cr_spec_part *p, double *x, double *witness, double *wout,
+                       double *worst) {
+    for (size_t q = 0; q < p->d; q++) {
+        if (!(p->lo_in[q] <= p->hi_in[q])) return 0; /* no double in the real interval */
+        x[q] = x[q] < p->lo_in[q] ? p->lo_in[q] : x[q] > p->hi_in[q] ? p->hi_in[q] : x[q];
+    }
+    if (cr_witness_check(net, p, x, wout, worst) != 1) return 0;
+    memcpy(witness, x, p->d * sizeof *x);
+    return 1;
+}
+
+cr_status chk_bab_part(const cr_net *net, const cr_spec_part *p, const char *refuted, const chk_bab_opts *o,
+                       double *witness, double *wout, chk_bab_result *res) {
+    const int L = net->n_layers;
+    dstack s = {.d = p->d, .k = p->k, .nq = p->n_clauses};
+    for (int l = 0; l + 1 < L; l++) {
+        s.off[l] = s.h;
+        s.h += net->dims[l + 1];
+    }
+    s.block = 2 * s.d + 2 * s.h + s.nq;
+    const size_t d = s.d, h = s.h, k = s.k, mrows = p->n_rows;
+    double *mem = malloc((2 * s.block + mrows * (k + 1 + d) + 3 * h + d) * sizeof *mem);
+    size_t *idx = malloc((mrows + 1) * sizeof *idx);
+    cr_status st = CR_OK;
+    res->verdict = CR_VERDICT_UNKNOWN;
+    res->margin = INFINITY;
+    res->domains = 0;
+    if (!mem || !idx) {
+        st = CR_ERR_NOMEM;
+        goto done;
+    }
+    double *cur = mem, *child = cur + s.block, *c = child + s.block, *lb = c + mrows * k, *corner = lb + mrows,
+           *nzl = corner + mrows * d, *nzu = nzl + h, *x = nzu + h, *score = x + d;
+    /* the root */
+    memcpy(cur, p->lo, d * sizeof *cur);
+    memcpy(cur + d, p->hi, d * sizeof *cur);
+    for (size_t i = 0; i < h; i++) {
+        cur[2 * d + i] = -INFINITY;
+        cur[2 * d + h + i] = INFINITY;
+    }
+    for (size_t q = 0; q < s.nq; q++) cur[2 * d + 2 * h + q] = refuted[q] ? 0 : 1;
+    int incomplete = 0;
+    if ((st = push(&s, cur)) != CR_OK) goto done;
+    while (s.n > 0) {
+        if (o->deadline > 0 && chk_now_s() > o->deadline) {
+            res->verdict = CR_VERDICT_TIMEOUT;
+            goto done;
+        }
+        if (res->domains >= o->max_domains) {
+            incomplete = 1;
+            break;
+        }
+        s.n--;
+        memcpy(cur, s.stack + s.n * s.block, s.block * sizeof *cur);
+        res->domains++;
+        double *lo = cur, *hi = cur + d, *zlo = cur + 2 * d, *zhi = zlo + h, *alive = zhi + h;
+        size_t m = 0; /* the rows of the clauses alive here */
+        for (size_t q = 0; q < s.nq; q++)
+            if (alive[q] != 0)
+                for (size_t r = p->clause[q]; r < p->clause[q + 1]; r++) {
+                    idx[m] = r;
+                    memcpy(c + m * k, p->c + r * k, k * sizeof *c);
+                    m++;
+                }
+        if (m == 0) continue;
+        cr_bound_split sp = {.corner = corner};
+        for (int l = 0; l + 1 < L; l++) {
+            sp.zlo[l] = zlo + s.off[l];
+            sp.zhi[l] = zhi + s.off[l];
+            sp.zl_out[l] = nzl + s.off[l];
+            sp.zu_out[l] = nzu + s.off[l];
+            sp.score[l] = chk_bab_test_score ? score + s.off[l] : NULL;
+        }
+        st = cr_net_bound_split(net, lo, hi, m, c, &o->bound, &sp, lb, NULL);
+        int bounded = st == CR_OK;
+        if (st == CR_ERR_NONFINITE) st = CR_OK; /* no proof here; an input split may still help */
+        if (st != CR_OK) goto done;
+        if (bounded && sp.empty) continue; /* the clamps leave no point */
+        if (bounded) {
+            double gap_min = INFINITY;
+            for (size_t a = 0; a < m; a++) {
+                size_t r = idx[a], q = 0;
+                while (r >= p->clause[q + 1]) q++;
+                const double gap = lb[a] - p->rhs[r];
+                if (gap > 0 && alive[q] != 0) {
+                    alive[q] = 0;
+                    gap_min = gap < gap_min ? gap : gap_min;
+                }
+            }
+            int any = 0;
+            for (size_t q = 0; q < s.nq; q++) any |= alive[q] != 0;
+            if (!any) {
+                res->margin = gap_min < res->margin ? gap_min : res->margin;
+                continue;
+            }
+            if (gap_min < res->margin) res->margin = gap_min;
+            /* candidates: each alive clause's corner of its least refuted row */
+            for (size_t q = 0; q < s.nq; q++) {
+                if (alive[q] == 0) continue;
+                size_t best = m;
+                for (size_t a = 0; a < m; a++)
+                    if (idx[a] >= p->clause[q] && idx[a] < p->clause[q + 1] &&
+                        (best == m || lb[a] - p->rhs[idx[a]] > lb[best] - p->rhs[idx[best]]))
+                        best = a;
+                if (best == m) continue;
+                memcpy(x, corner + best * d, d * sizeof *x);
+                double worst;
+                if (try_witness(net, p, x, witness, wout, &worst)) {
+                    res->verdict = CR_VERDICT_SAT;
+                    res->margin = worst;
+                    goto done;
+                }
+            }
+        }
+        const size_t j = o->split == CR_BAB_SPLIT_RELU && bounded ? pick_unit(net, &s, nzl, nzu, chk_bab_test_score ? score : NULL) : h;
+        if (j == h) { /* input splits, or no unstable unit left: bisect the box (the clamps still prune) */
+            for (size_t q = 0; q < d; q++) x[q] = 0.5 * lo[q] + 0.5 * hi[q];
+            double worst;
+            if (try_witness(net, p, x, witness, wout, &worst)) {
+                res->verdict = CR_VERDICT_SAT;
+                res->margin = worst;
+                goto done;
+            }
+            const size_t q = pick_dim(p, lo, hi);
+            if (q == d) {
+                incomplete = 1;
+                continue;
+            }
+            const double mid = 0.5 * lo[q] + 0.5 * hi[q];
+            memcpy(child, cur, s.block * sizeof *child);
+            if (bounded) { /* the parent's intermediates: valid on each half */
+                memcpy(child + 2 * d, nzl, h * sizeof *child);
+                memcpy(child + 2 * d + h, nzu, h * sizeof *child);
+            }
+            child[d + q] = mid; /* [lo, mid] */
+            if ((st = push(&s, child)) != CR_OK) goto done;
+            child[d + q] = hi[q];
+            child[q] = chk_bab_test_fault == CHK_BAB_FAULT_DROP_GAP ? mid + 0.25 * (hi[q] - lo[q]) : mid;
+            if ((st = push(&s, child)) != CR_OK) goto done; /* [mid, hi] */
+        } else {
+            memcpy(child, cur, s.block * sizeof *child);
+            memcpy(child + 2 * d, nzl, h * sizeof *child);
+            memcpy(child + 2 * d + h, nzu, h * sizeof *child);
+            child[2 * d + h + j] = 0; /* z <= 0 */
+            if (chk_bab_test_fault == CHK_BAB_FAULT_SAME_SIDE) {
+                child[2 * d + h + j] = nzu[j];
+                child[2 * d + j] = 0;
+            }
+            if ((st = push(&s, child)) != CR_OK) goto done;
+            child[2 * d + h + j] = nzu[j];
+            child[2 * d + j] = 0; /* z >= 0 */
+            if ((st = push(&s, child)) != CR_OK) goto done;
+        }
+    }
+    res->verdict = incomplete || s.n > 0 ? CR_VERDICT_UNKNOWN : CR_VERDICT_UNSAT;
+done:
+    if (res->verdict != CR_VERDICT_UNSAT && res->verdict != CR_VERDICT_SAT) res->margin = NAN;
+    free(s.stack);
+    free(mem);
+    free(idx);
+    return st;
+}

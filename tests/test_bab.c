@@ -1,0 +1,433 @@
+/*
+ * Branch and bound in cr_certify (src/check/bab.c) against a complete oracle on tiny ReLU nets (D = 2 or 3, two
+ * hidden layers of 3-6 units, K = 2). The oracle: for every activation pattern of the hidden units, the region
+ * where the net follows it is a polytope (the box and one half-space per unit, linear in x once the pattern is
+ * fixed) on which the margin is linear, so its minimum over the box is the smallest value at a vertex of some
+ * pattern's polytope: every D of the polytope's constraints solved as equalities, the point kept when it meets all
+ * of them (within 1e-9), then the margin evaluated by an independent long-double forward pass at it (clipped into
+ * the box: every value is one the net takes). Specs are put near the decision boundary (rhs = the exact minimum
+ * ± a fraction of CROWN's gap), so that CROWN alone leaves many unknown; BaB must never contradict the oracle, must
+ * decide a minimum share of them, and planted faults in the splits must be caught by the same comparison. Every
+ * other instance has a second clause (o1 − o0 <= rhs2, unsafe nowhere but left open by CROWN): branch and bound
+ * must refute both in every subdomain.
+ */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "chainrule.h"
+#include "chainrule_certify.h"
+#include "check/bab.h"
+#include "net/spec_attack.h"
+#include "testutil.h"
+
+#define MAXD 3
+#define MAXH 6
+
+typedef struct {
+    size_t d, clause[3];
+    double lo[MAXD], hi[MAXD], c[4], rhs[2];
+    cr_spec_part part;
+    cr_spec spec;
+} tspec;
+
+/* n_clauses one-row clauses (1 or 2): row q is c[2q..2q+1]·o <= rhs[q] */
+static void tspec_init(tspec *s, size_t d, size_t n_clauses) {
+    s->d = d;
+    s->clause[0] = 0, s->clause[1] = 1, s->clause[2] = 2;
+    s->part = (cr_spec_part){.d = d, .k = 2, .n_rows = n_clauses, .n_clauses = n_clauses, .lo = s->lo, .hi = s->hi,
+                             .lo_in = s->lo, .hi_in = s->hi, .c = s->c, .rhs = s->rhs, .rhs_in = s->rhs,
+                             .clause = s->clause};
+    s->spec = (cr_spec){.n_parts = 1, .parts = &s->part};
+}
+
+/* c·o(x) by plain loops in long double (independent of the library's passes) */
+static long double row_ld(const cr_net *net, const double *c, const long double *x) {
+    const double *p = net->params;
+    long double h[64], t[64]; /* widths up to 64 */
+    size_t din = net->dims[0];
+    for (size_t i = 0; i < din; i++) h[i] = x[i];
+    for (int l = 0; l < net->n_layers; l++) {
+        const size_t dout = net->dims[l + 1];
+        const double *w = p + net->w_offset[l], *b = p + net->b_offset[l];
+        for (size_t j = 0; j < dout; j++) {
+            long double s = b[j];
+            for (size_t i = 0; i < din; i++) s += h[i] * w[i * dout + j];
+            if (l + 1 < net->n_layers) switch (net->act[l]) {
+                case CR_ACT_SIGMOID: s = 1 / (1 + expl(-s)); break;
+                case CR_ACT_TANH: s = tanhl(s); break;
+                default: s = s < 0 ? 0 : s;
+                }
+            t[j] = s;
+        }
+        memcpy(h, t, dout * sizeof *h);
+        din = dout;
+    }
+    return c[0] * h[0] + c[1] * h[1];
+}
+
+/* Solves the d x d system a x = b (row-major) by Gaussian elimination with partial pivoting; 0 when singular. */
+static int solve(size_t d, long double *a, long double *b, long double *x) {
+    for (size_t col = 0; col < d; col++) {
+        size_t piv = col;
+        for (size_t r = col + 1; r < d; r++)
+            if (fabsl(a[r * d + col]) > fabsl(a[piv * d + col])) piv = r;
+        if (fabsl(a[piv * d + col]) < 1e-12L) return 0;
+        for (size_t j = 0; j < d; j++) {
+            long double t = a[col * d + j];
+            a[col * d + j] = a[piv * d + j];
+            a[piv * d + j] = t;
+        }
+        long double t = b[col];
+        b[col] = b[piv];
+        b[piv] = t;
+        for (size_t r = col + 1; r < d; r++) {
+            const long double f = a[r * d + col] / a[col * d + col];
+            for (size_t j = col; j < d; j++) a[r * d + j] -= f * a[col * d + j];
+            b[r] -= f * b[col];
+        }
+    }
+    for (size_t r = d; r-- > 0;) {
+        long double s = b[r];
+        for (size_t j = r + 1; j < d; j++) s -= a[r * d + j] * x[j];
+        x[r] = s / a[r * d + r];
+    }
+    return 1;
+}
+
+/* The exact minimum of c·o over the box (see the top). */
+static long double oracle_min(const cr_net *net, const tspec *s, const double *c) {
+    const size_t d = s->d, n1 = net->dims[1], n2 = net->dims[2], nh = n1 + n2;
+    const double *p = net->params, *w0 = p + net->w_offset[0], *b0 = p + net->b_offset[0],
+                 *w1 = p + net->w_offset[1], *b1 = p + net->b_offset[1];
+    enum { MAXC = 2 * MAXD + 2 * MAXH };
+    long double A[MAXC][MAXD], B[MAXC], best = INFINITY;
+    for (unsigned long pat = 0; pat < (1ul << nh); pat++) {
+        size_t nc = 0;
+        for (size_t q = 0; q < d; q++) { /* lo <= x_q <= hi */
+            for (size_t r = 0; r < d; r++) A[nc][r] = A[nc + 1][r] = 0;
+            A[nc][q] = -1, B[nc] = -s->lo[q];
+            A[nc + 1][q] = 1, B[nc + 1] = s->hi[q];
+            nc += 2;
+        }
+        long double a1[MAXH][MAXD + 1]; /* z1_j = a1·x + a1[d] */
+        for (size_t j = 0; j < n1; j++) {
+            for (size_t q = 0; q < d; q++) a1[j][q] = w0[q * n1 + j];
+            a1[j][d] = b0[j];
+            const long double sg = (pat >> j) & 1 ? -1 : 1; /* active: −z <= 0; inactive: z <= 0 */
+            for (size_t q = 0; q < d; q++) A[nc][q] = sg * a1[j][q];
+            B[nc++] = -sg * a1[j][d];
+        }
+        for (size_t k = 0; k < n2; k++) {
+            long double a2[MAXD + 1] = {0};
+            a2[d] = b1[k];
+            for (size_t j = 0; j < n1; j++)
+                if ((pat >> j) & 1)
+                    for (size_t q = 0; q <= d; q++) a2[q] += a1[j][q] * w1[j * n2 + k];
+            const long double sg = (pat >> (n1 + k)) & 1 ? -1 : 1;
+            for (size_t q = 0; q < d; q++) A[nc][q] = sg * a2[q];
+            B[nc++] = -sg * a2[d];
+        }
+        size_t pick[MAXD];
+        for (size_t i = 0; i < d; i++) pick[i] = i;
+        for (;;) { /* every d-subset of the nc constraints */
+            long double M[MAXD * MAXD], rb[MAXD], x[MAXD];
+            for (size_t i = 0; i < d; i++) {
+                for (size_t q = 0; q < d; q++) M[i * d + q] = A[pick[i]][q];
+                rb[i] = B[pick[i]];
+            }
+            if (solve(d, M, rb, x)) {
+                int ok = 1;
+                for (size_t r = 0; r < nc && ok; r++) {
+                    long double v = -B[r], sc = fabsl(B[r]);
+                    for (size_t q = 0; q < d; q++) v += A[r][q] * x[q], sc += fabsl(A[r][q] * x[q]);
+                    ok = v <= 1e-9L * (1 + sc);
+                }
+                if (ok) {
+                    for (size_t q = 0; q < d; q++) x[q] = fminl(fmaxl(x[q], s->lo[q]), s->hi[q]);
+                    const long double v = row_ld(net, c, x);
+                    if (v < best) best = v;
+                }
+            }
+            size_t i = d; /* next subset */
+            while (i-- > 0 && pick[i] == nc - d + i) {}
+            if (i == (size_t)-1) break;
+            pick[i]++;
+            for (size_t j = i + 1; j < d; j++) pick[j] = pick[j - 1] + 1;
+        }
+    }
+    return best;
+}
+
+typedef struct {
+    int trials, crown_unknown, bab_decided, bab_unsat, bab_sat, wrong, sat_by_bab;
+    size_t domains;
+} tally;
+
+static int quick(void) {
+    const char *q = getenv("CR_TEST_QUICK");
+    return q && *q && strcmp(q, "0");
+}
+
+/* One random instance near the boundary; runs CROWN alone and BaB with the given split; tallies against the
+   oracle. wrong counts verdicts contradicting it (the test fails on any unless a fault is planted). */
+static void one_trial(cr_rng *rng, int trial, cr_bab_split split, cr_bound_method method, int force_sat, tally *t) {
+    const size_t d = 2 + (size_t)(trial % 2);
+    const size_t n1 = 3 + (size_t)cr_rng_below(rng, d == 2 ? 4 : 3), n2 = 3 + (size_t)cr_rng_below(rng, d == 2 ? 4 : 3);
+    size_t dims[4] = {d, n1, n2, 2};
+    cr_activation acts[2] = {CR_ACT_RELU, CR_ACT_RELU};
+    cr_net *net;
+    assert_int_equal(cr_net_create(&net, CR_F64, 3, dims, acts), CR_OK);
+    double *p = cr_net_params_f64(net);
+    for (size_t i = 0; i < net->n_params; i++) p[i] = 2 * cr_rng_uniform(rng) - 1;
+    tspec s;
+    const size_t nq = 1 + (size_t)(trial % 2); /* odd trials: a second clause, always refuted in truth */
+    tspec_init(&s, d, nq);
+    for (size_t q = 0; q < d; q++) {
+        const double c0 = 2 * cr_rng_uniform(rng) - 1, w = 0.2 + 1.3 * cr_rng_uniform(rng);
+        s.lo[q] = c0 - w / 2;
+        s.hi[q] = c0 + w / 2;
+    }
+    s.c[0] = 1, s.c[1] = -1, s.c[2] = -1, s.c[3] = 1;
+    long double m2 = 0;
+    double lb[2];
+    cr_bound_options bo = {.method = CR_BOUND_CROWN};
+    assert_int_equal(cr_net_bound(net, s.lo, s.hi, nq, s.c, &bo, lb, NULL), CR_OK);
+    if (nq == 2) { /* o1 − o0 <= rhs[1]: the exact minimum less 0.1-0.6 of CROWN's gap (unsafe nowhere) */
+        m2 = oracle_min(net, &s, s.c + 2);
+        if (!(lb[1] <= m2 + 1e-9L)) fail_msg("trial %d: CROWN's bound above the exact minimum", trial);
+        s.rhs[1] = (double)m2 - (0.1 + 0.5 * cr_rng_uniform(rng)) * (double)(m2 - lb[1]) - 1e-9;
+    }
+    const long double m = oracle_min(net, &s, s.c);
+    if (!(lb[0] <= m + 1e-9L)) fail_msg("trial %d: CROWN's bound %.17g above the exact minimum %.17Lg", trial, lb[0], m);
+    const double gap = (double)(m - lb[0]);
+    const int want_sat = force_sat || cr_rng_below(rng, 3) == 0;
+    const double u = 0.02 + 0.5 * cr_rng_uniform(rng);
+    s.rhs[0] = want_sat ? (double)m + (force_sat ? 1e-7 : u * 0.2 * gap + 1e-6) : (double)m - u * gap - 1e-9;
+    const int truth_sat = m <= s.rhs[0] || (nq == 2 && m2 <= s.rhs[1]); /* unsafe: some row <= rhs somewhere */
+    double x[MAXD], o[2];
+    cr_certify_result res = {.witness = x, .witness_out = o};
+    cr_certify_options opt = {.seed = (uint64_t)trial, .attack_restarts = 1, .attack_steps = 2};
+    opt.bound.method = CR_BOUND_CROWN;
+    assert_int_equal(cr_certify(net, &s.spec, &opt, &res), CR_OK);
+    const cr_verdict v0 = res.verdict;
+    opt.bab = 1;
+    opt.bab_split = split;
+    opt.bab_max_domains = quick() ? 400 : 3000;
+    opt.bound.method = method;
+    assert_int_equal(cr_certify(net, &s.spec, &opt, &res), CR_OK);
+    t->trials++;
+    t->domains += res.domains;
+    int wrong = (v0 == CR_VERDICT_UNSAT && truth_sat) || (v0 == CR_VERDICT_SAT && !truth_sat);
+    if (wrong) fail_msg("trial %d: CROWN alone says %s, the oracle disagrees", trial, cr_verdict_name(v0));
+    if (res.verdict == CR_VERDICT_UNSAT && truth_sat) wrong = 1;
+    if (res.verdict == CR_VERDICT_SAT) {
+        long double xl[MAXD];
+        for (size_t q = 0; q < d; q++) {
+            xl[q] = x[q];
+            if (!(x[q] >= s.lo[q] && x[q] <= s.hi[q])) wrong = 1;
+        }
+        if (!(row_ld(net, s.c, xl) <= s.rhs[0] || (nq == 2 && row_ld(net, s.c + 2, xl) <= s.rhs[1])) || !truth_sat)
+            wrong = 1;
+        if (res.proved_by && !strcmp(res.proved_by, "bab")) t->sat_by_bab++;
+    }
+    t->wrong += wrong;
+    if (v0 == CR_VERDICT_UNKNOWN) {
+        t->crown_unknown++;
+        if (res.verdict == CR_VERDICT_UNSAT || res.verdict == CR_VERDICT_SAT) t->bab_decided++;
+        t->bab_unsat += res.verdict == CR_VERDICT_UNSAT;
+        t->bab_sat += res.verdict == CR_VERDICT_SAT;
+    }
+    if (wrong && !chk_bab_test_fault)
+        fail_msg("trial %d (d %zu, split %d): BaB says %s, the exact minimum %.17Lg vs rhs %.17g", trial, d,
+                 (int)split, cr_verdict_name(res.verdict), m, s.rhs[0]);
+    cr_net_free(net);
+}
+
+static void run_oracle(cr_bab_split split, cr_bound_method method, const char *name, int n, int min_unknown,
+                       int min_decided) {
+    cr_rng rng;
+    cr_rng_seed(&rng, 1600 + (uint64_t)split);
+    tally t = {0};
+    for (int trial = 0; trial < n; trial++) one_trial(&rng, trial, split, method, 0, &t);
+    print_message("%s: %d instances, CROWN left %d unknown, BaB decided %d of them (%d unsat, %d sat; "
+                  "%d witnesses from BaB), %zu subdomains\n",
+                  name, t.trials, t.crown_unknown, t.bab_decided, t.bab_unsat, t.bab_sat, t.sat_by_bab, t.domains);
+    assert_int_equal(t.wrong, 0);
+    /* guards against a vacuous pass: CROWN leaves many unknown, BaB decides a good share of them */
+    assert_true(t.crown_unknown >= min_unknown);
+    assert_true(t.bab_decided >= min_decided);
+    assert_true(t.bab_unsat >= 1);
+}
+
+static void test_relu_splits_oracle(void **state) {
+    (void)state;
+    const int n = quick() ? 12 : 60;
+    run_oracle(CR_BAB_SPLIT_RELU, CR_BOUND_CROWN, "ReLU splits", n, n / 3, n / 6);
+}
+
+static void test_input_splits_oracle(void **state) {
+    (void)state;
+    const int n = quick() ? 12 : 60;
+    run_oracle(CR_BAB_SPLIT_INPUT, CR_BOUND_CROWN, "input splits", n, n / 3, n / 4);
+}
+
+/* α-CROWN in the subdomains (cr_certify's choice when bound.method is CR_BOUND_ALPHA), ReLU splits */
+static void test_alpha_subdomains_oracle(void **state) {
+    (void)state;
+    const int n = quick() ? 8 : 30;
+    run_oracle(CR_BAB_SPLIT_RELU, CR_BOUND_ALPHA, "ReLU splits, alpha subdomains", n, n / 4, n / 6);
+}
+
+/* Planted faults: a split that loses part of its subdomain must give a wrong unsat the oracle catches (on sat
+   instances whose violating set is tiny: rhs = the exact minimum + 1e-7, so that the witness lies in one place). */
+static void test_planted_faults(void **state) {
+    (void)state;
+    const struct {
+        int fault;
+        cr_bab_split split;
+    } plants[] = {{CHK_BAB_FAULT_SAME_SIDE, CR_BAB_SPLIT_RELU}, {CHK_BAB_FAULT_DROP_GAP, CR_BAB_SPLIT_INPUT}};
+    for (size_t i = 0; i < sizeof plants / sizeof plants[0]; i++) {
+        cr_rng rng;
+        cr_rng_seed(&rng, 1700 + i);
+        tally t = {0};
+        chk_bab_test_fault = plants[i].fault;
+        for (int trial = 0; trial < (quick() ? 16 : 40) && t.wrong == 0; trial++)
+            one_trial(&rng, trial, plants[i].split, CR_BOUND_CROWN, 1, &t);
+        chk_bab_test_fault = 0;
+        print_message("fault %d: %d wrong verdicts in %d instances\n", plants[i].fault, t.wrong, t.trials);
+        assert_true(t.wrong >= 1);
+        /* guard: the same instances without the fault are never wrong (one_trial fails the test otherwise), so
+           the wrong verdict is the fault's, not the oracle's */
+        const int n = t.trials;
+        cr_rng_seed(&rng, 1700 + i);
+        t = (tally){0};
+        for (int trial = 0; trial < n; trial++) one_trial(&rng, trial, plants[i].split, CR_BOUND_CROWN, 1, &t);
+        assert_int_equal(t.wrong, 0);
+    }
+}
+
+/* Every relaxable activation, input splits (D = 2 to 4, sigmoid / tanh / ReLU, two hidden layers of 8): BaB never
+   says unsat where sampling (a grid and random points, 4000, in long double) finds a violation, never sat without a
+   witness in the box that violates by the independent evaluation; rhs just under the sampled minimum, so that
+   CROWN alone leaves most unknown; guard: BaB decides a share of them. */
+static void test_sampling_every_activation(void **state) {
+    (void)state;
+    cr_rng rng;
+    cr_rng_seed(&rng, 1800);
+    const cr_activation kinds[3] = {CR_ACT_SIGMOID, CR_ACT_TANH, CR_ACT_RELU};
+    int crown_unknown = 0, decided = 0, n = quick() ? 6 : 30;
+    for (int trial = 0; trial < n; trial++) {
+        const size_t d = 2 + (size_t)(trial % 3);
+        size_t dims[4] = {d, 8, 8, 2};
+        cr_activation acts[2] = {kinds[trial % 3], kinds[trial % 3]};
+        cr_net *net;
+        assert_int_equal(cr_net_create(&net, CR_F64, 3, dims, acts), CR_OK);
+        double *p = cr_net_params_f64(net);
+        for (size_t i = 0; i < net->n_params; i++) p[i] = 3 * (2 * cr_rng_uniform(&rng) - 1);
+        double lo[4], hi[4], c[2] = {1, -1}, rhs, x[4], o[2];
+        long double xl[4], smin = INFINITY;
+        for (size_t q = 0; q < d; q++) lo[q] = -1 + 0.5 * cr_rng_uniform(&rng), hi[q] = lo[q] + 0.3 + cr_rng_uniform(&rng);
+        for (int i = 0; i < 4000; i++) {
+            for (size_t q = 0; q < d; q++) {
+                const double u = i < 1000 ? (double)((i >> (3 * q)) & 7) / 7 : cr_rng_uniform(&rng);
+                xl[q] = lo[q] + u * (hi[q] - lo[q]);
+            }
+            const long double v = row_ld(net, c, xl);
+            smin = v < smin ? v : smin;
+        }
+        double lb;
+        cr_bound_options bo = {.method = CR_BOUND_CROWN};
+        assert_int_equal(cr_net_bound(net, lo, hi, 1, c, &bo, &lb, NULL), CR_OK);
+        rhs = (double)smin - (trial % 2 ? 0.3 : -0.02) * ((double)smin - lb); /* odd: just under; even: over */
+        size_t clause[2] = {0, 1};
+        cr_spec_part part = {.d = d, .k = 2, .n_rows = 1, .n_clauses = 1, .lo = lo, .hi = hi, .lo_in = lo,
+                             .hi_in = hi, .c = c, .rhs = &rhs, .rhs_in = &rhs, .clause = clause};
+        cr_spec spec = {.n_parts = 1, .parts = &part};
+        cr_certify_options opt = {.seed = 1, .attack_restarts = 1, .attack_steps = 2};
+        opt.bound.method = CR_BOUND_CROWN;
+        cr_certify_result res = {.witness = x, .witness_out = o};
+        assert_int_equal(cr_certify(net, &spec, &opt, &res), CR_OK);
+        const cr_verdict v0 = res.verdict;
+        opt.bab = 1;
+        opt.bab_split = CR_BAB_SPLIT_INPUT;
+        opt.bab_max_domains = quick() ? 300 : 3000;
+        assert_int_equal(cr_certify(net, &spec, &opt, &res), CR_OK);
+        if (res.verdict == CR_VERDICT_UNSAT && smin <= rhs)
+            fail_msg("trial %d (%s): unsat, but a sample has margin %.17Lg <= rhs %.17g", trial,
+                     cr_activation_name(acts[0]), smin, rhs);
+        if (res.verdict == CR_VERDICT_SAT) {
+            for (size_t q = 0; q < d; q++) {
+                assert_true(x[q] >= lo[q] && x[q] <= hi[q]);
+                xl[q] = x[q];
+            }
+            assert_true(row_ld(net, c, xl) <= rhs);
+        }
+        if (v0 == CR_VERDICT_UNKNOWN) {
+            crown_unknown++;
+            decided += res.verdict == CR_VERDICT_UNSAT || res.verdict == CR_VERDICT_SAT;
+        }
+        cr_net_free(net);
+    }
+    print_message("every activation, input splits: %d instances, CROWN left %d unknown, BaB decided %d\n", n,
+                  crown_unknown, decided);
+    assert_true(crown_unknown >= n / 2 && decided >= crown_unknown / 2);
+}
+
+/* --timeout is honoured inside the phases: branch and bound checks the deadline before each subdomain, the attack
+   at each step. A net whose property BaB cannot settle in 0.2 s (D = 20, three hidden layers of 30 ReLUs, rhs
+   just under the smallest sampled margin): timeout, after at least 0.2 s and within a small margin. */
+static void test_timeout_inside_phases(void **state) {
+    (void)state;
+    size_t dims[5] = {20, 30, 30, 30, 2};
+    cr_activation acts[3] = {CR_ACT_RELU, CR_ACT_RELU, CR_ACT_RELU};
+    cr_net *net;
+    assert_int_equal(cr_net_create(&net, CR_F64, 4, dims, acts), CR_OK);
+    cr_net_init(net, CR_INIT_AUTO, 5);
+    double lo[20], hi[20], c[2] = {1, -1}, rhs, x[20];
+    for (size_t q = 0; q < 20; q++) lo[q] = -1, hi[q] = 1;
+    rhs = 0;
+    size_t clause[2] = {0, 1};
+    cr_spec_part part = {.d = 20, .k = 2, .n_rows = 1, .n_clauses = 1, .lo = lo, .hi = hi, .lo_in = lo,
+                         .hi_in = hi, .c = c, .rhs = &rhs, .rhs_in = &rhs, .clause = clause};
+    cr_spec spec = {.n_parts = 1, .parts = &part};
+    double best;
+    int stopped;
+    assert_int_equal(cr_spec_attack_f64(net, &part, 30, 200, 7, NULL, NULL, x, &best, &stopped), CR_OK);
+    rhs = best - 0.05 * fabs(best); /* below the smallest margin a strong attack finds */
+    const double slack = quick() ? 1.5 : 0.3; /* valgrind and the sanitizers run 10-50x slower */
+    cr_certify_options opt = {.timeout_s = 0.2, .bab = 1, .seed = 1, .attack_restarts = 1, .attack_steps = 1};
+    opt.bound.method = CR_BOUND_CROWN;
+    cr_certify_result res = {0};
+    assert_int_equal(cr_certify(net, &spec, &opt, &res), CR_OK);
+    print_message("BaB: %s after %.3f s, %zu subdomains\n", cr_verdict_name(res.verdict), res.seconds, res.domains);
+    assert_int_equal(res.verdict, CR_VERDICT_TIMEOUT);
+    assert_true(res.seconds >= 0.2 && res.seconds < 0.2 + slack);
+    assert_true(res.domains >= (quick() ? 1u : 10u)); /* guard: the time went into branch and bound */
+    /* the attack phase: a million steps per restart, stopped at the deadline */
+    cr_certify_options att = {.timeout_s = 0.2, .attack_steps = 1000000, .seed = 1};
+    assert_int_equal(cr_certify(net, &spec, &att, &res), CR_OK);
+    print_message("attack: %s after %.3f s\n", cr_verdict_name(res.verdict), res.seconds);
+    assert_int_equal(res.verdict, CR_VERDICT_TIMEOUT);
+    assert_true(res.seconds >= 0.2 && res.seconds < 0.2 + slack);
+    cr_net_free(net);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_relu_splits_oracle),
+        cmocka_unit_test(test_input_splits_oracle),
+        cmocka_unit_test(test_alpha_subdomains_oracle),
+        cmocka_unit_test(test_planted_faults),
+        cmocka_unit_test(test_sampling_every_activation),
+        cmocka_unit_test(test_timeout_inside_phases),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
