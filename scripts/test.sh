@@ -44,7 +44,7 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:ha
   run asan-ubsan -DCMAKE_BUILD_TYPE=Debug -DCR_SANITIZE=ON
 # 5. the worker pools (input derivatives, two-worker training) under ThreadSanitizer
 TSAN_OPTIONS="halt_on_error=1 suppressions=$PWD/tests/tsan.supp" \
-  CTEST_ARGS="-R ^(test_parallel|test_jacobian|test_attack|test_attribute|test_train|test_input_cli)$" \
+  CTEST_ARGS="-R ^(test_parallel|test_jacobian|test_attack|test_attribute|test_train|test_input_cli|test_bound_workers|test_bab)$" \
   run tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_FLAGS=-fsanitize=thread \
   -DCMAKE_EXE_LINKER_FLAGS=-fsanitize=thread
 # 6. the whole suite once under valgrind memcheck (zero errors, zero leaks)
