@@ -264,6 +264,56 @@ static void test_probabilities(void **state) {
     cr_net_free(net);
 }
 
+/* A float32 leaky-ReLU net's slope is the float nearest 0.01 (2.2e-8 relative below 0.01), and cr_certify must
+   decide for that net, not for its float64 widening (slope 0.01): x in [−1, −0.9], z = x, o0 = leaky(z).
+   (a) −o0 <= 0.0089999999 holds at x = −0.9 for slope 0.01f (−o0 = 0.0089999997988): sat or unknown, never unsat
+       (it was unsat by IBP when the bounds ran on the widened net);
+   (b) o0 <= −0.0099999998 holds nowhere for slope 0.01f (min o0 = −0.00999999977): never sat (the checker took
+       x = −1 as a witness when its slope interval was 1e-8 relative wide). Both verdicts of (b) are checked to be
+       decided by the bounds: unsat. From a review of this session's change. */
+static cr_net *leaky32_net(void) {
+    size_t dims[3] = {1, 1, 2};
+    cr_activation act[1] = {CR_ACT_LEAKY_RELU};
+    cr_net *net;
+    assert_int_equal(cr_net_create(&net, CR_F32, 2, dims, act), CR_OK);
+    float *p = net->params;
+    memset(p, 0, net->n_params * sizeof *p);
+    p[net->w_offset[0]] = 1;     /* z = x */
+    p[net->w_offset[1] + 0] = 1; /* o0 = h */
+    return net;
+}
+
+static void test_float32_leaky_slope(void **state) {
+    (void)state;
+    cr_net *net = leaky32_net();
+    double lo[1] = {-1}, hi[1] = {-0.9};
+    size_t clause[2] = {0, 1};
+    for (int m = 0; m < 3; m++) {
+        const cr_bound_method method = m == 0 ? CR_BOUND_IBP : m == 1 ? CR_BOUND_CROWN : CR_BOUND_ALPHA;
+        double c_a[2] = {-1, 0}, rhs_a = 0.0089999999; /* (a): violated at x = −0.9 */
+        cr_spec_part pa = {.d = 1, .k = 2, .n_rows = 1, .n_clauses = 1, .lo = lo, .hi = hi, .lo_in = lo,
+                           .hi_in = hi, .c = c_a, .rhs = &rhs_a, .rhs_in = &rhs_a, .clause = clause};
+        cr_spec sa = {.n_parts = 1, .parts = &pa};
+        assert_true(-((double)0.01f * -0.9) <= rhs_a); /* guard: the f32 net violates (a) */
+        cr_certify_options o = {.bound = {.method = method}, .bab = 1};
+        cr_certify_result r = {0};
+        assert_int_equal(cr_certify(net, &sa, &o, &r), CR_OK);
+        assert_int_not_equal(r.verdict, CR_VERDICT_UNSAT);
+
+        double c_b[2] = {1, 0}, rhs_b = -0.0099999998; /* (b): holds nowhere */
+        cr_spec_part pb = {.d = 1, .k = 2, .n_rows = 1, .n_clauses = 1, .lo = lo, .hi = hi, .lo_in = lo,
+                           .hi_in = hi, .c = c_b, .rhs = &rhs_b, .rhs_in = &rhs_b, .clause = clause};
+        cr_spec sb = {.n_parts = 1, .parts = &pb};
+        assert_true((double)0.01f * -1.0 > rhs_b); /* guard: the f32 net never meets (b) */
+        double x[1] = {-1};
+        assert_int_not_equal(cr_witness_check(net, &pb, x, NULL, NULL), 1);
+        memset(&r, 0, sizeof r);
+        assert_int_equal(cr_certify(net, &sb, &o, &r), CR_OK);
+        assert_int_equal(r.verdict, CR_VERDICT_UNSAT);
+    }
+    cr_net_free(net);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_witness_checker),
@@ -272,6 +322,7 @@ int main(void) {
         cmocka_unit_test(test_timeout),
         cmocka_unit_test(test_overflow),
         cmocka_unit_test(test_probabilities),
+        cmocka_unit_test(test_float32_leaky_slope),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -226,7 +226,9 @@ cr_status cr_certify(const cr_net *net, const cr_spec *spec, const cr_certify_op
                 if (m == 0) break;
                 cr_bound_options bo = opt.bound;
                 bo.method = methods[mi];
-                st = cr_net_bound(net64, p->lo, p->hi, m, c, &bo, lb, NULL);
+                /* bounds of the caller's net, not of net64: a float32 net's semantics (its leaky-ReLU slope is
+                   the float nearest 0.01) are its own dtype's, which cr_net_bound widens exactly */
+                st = cr_net_bound(net, p->lo, p->hi, m, c, &bo, lb, NULL);
                 if (st == CR_ERR_NONFINITE) { /* a bound overflowed: no proof from this method */
                     st = CR_OK;
                     continue;
@@ -248,7 +250,7 @@ cr_status cr_certify(const cr_net *net, const cr_spec *spec, const cr_certify_op
                 if (!refuted[q]) part_all = 0;
             if (!part_all && opt.bab && verdict != CR_VERDICT_TIMEOUT) { /* 3. branch and bound */
                 chk_bab_result br;
-                st = chk_bab_part(net64, p, refuted, &bab, xbest, out, &br);
+                st = chk_bab_part(net, p, refuted, &bab, xbest, out, &br); /* the caller's net, as above */
                 if (st != CR_OK) goto done;
                 res->domains += br.domains;
                 if (br.verdict == CR_VERDICT_UNSAT) {

@@ -37,10 +37,11 @@ int chk_interval_supported(cr_activation act) {
 /* f(v) rounded down (dir < 0) or up (dir > 0), f monotone increasing. */
 static double act_dir(cr_activation act, double v, int dir) {
     if (act == CR_ACT_RELU) return v > 0 ? v : 0; /* exact */
-    if (act == CR_ACT_LEAKY_RELU) { /* slope 0.01 as a real, as a double or as a float: within 1e-8 relative */
+    if (act == CR_ACT_LEAKY_RELU) { /* slope 0.01 as a real, as a double or as a float (0.01f is 2.2e-8
+                                       relative below 0.01): within 1e-7 relative */
         if (v >= 0) return v;
         double h = 0.01 * v;
-        return dir < 0 ? down(h * (1 + 1e-8)) : up(h * (1 - 1e-8));
+        return dir < 0 ? down(h * (1 + 1e-7)) : up(h * (1 - 1e-7));
     }
     double h = act == CR_ACT_SIGMOID ? chk_act64(CR_ACT_SIGMOID, v)
                : act == CR_ACT_TANH  ? tanh(v)
