@@ -132,9 +132,12 @@ void cr_relax_smooth_range(const cr_relax_mode *m, const cr_relax_smooth *f, dou
     if (!line_plan(f, l, u, dir, &chord, pdef, pmin, pmax, &k)) *pmin = 1, *pmax = 0;
 }
 
-/* The tangent at p (the caller keeps p in [pmin, pmax]; clamped to [l, u] here): s = a'(p),
-   t = a(p) − a'(p)·p, so ds/dp = a''(p), dt/dp = −a''(p)·p; built and checked by make_line
-   (the constant line on failure, ds = dt = 0). Sound for any p: the check decides. */
+/* The tangent at p: s = a'(p), t = a(p) − a'(p)·p, so ds/dp = a''(p), dt/dp = −a''(p)·p;
+   built and checked by make_line (the constant line on failure, ds = dt = 0). make_line's
+   check at l, u and 0 proves a line only for a tangent point the table allows (its "valid by
+   shape" argument), so the rigorous path clamps p into [pmin, pmax] itself, whatever the
+   caller did (where the table gives a chord, the chord); the search's heuristic path only
+   clamps p to [l, u]. */
 void cr_relax_smooth_tangent(const cr_relax_mode *m, const cr_relax_smooth *f, double l, double u,
                              int dir, double p, double *s, double *t, double *ds, double *dt) {
     *ds = *dt = 0;
@@ -149,6 +152,15 @@ void cr_relax_smooth_tangent(const cr_relax_mode *m, const cr_relax_smooth *f, d
         *dt = -*ds * p;
         return;
     }
+    int chord;
+    double d, dmin, dmax, k;
+    if (!line_plan(f, l, u, dir, &chord, &d, &dmin, &dmax, &k)) return; /* a tiny interval: constants */
+    if (chord) { /* no tangent family: the chord, as cr_relax_smooth_lines builds it */
+        make_line(m, f, dir, l, u, d, k, s, t);
+        return;
+    }
+    if (p < dmin) p = dmin;
+    if (p > dmax) p = dmax;
     if (make_line(m, f, dir, l, u, p, f->d(p), s, t)) {
         *ds = f->d2(p);
         *dt = -*ds * p;
