@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "chainrule.h"
+#include "chainrule_typed.h"
 
 cr_dtype cr_net_dtype(const cr_net *net) { return net->dtype; }
 
