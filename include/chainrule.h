@@ -1075,6 +1075,9 @@ const void *cr_tape_logits(const cr_tape *tape);
 const void *cr_tape_prediction(const cr_tape *tape);
 const void *cr_tape_loss(const cr_tape *tape);
 const void *cr_tape_input(const cr_tape *tape);
+/* What linear layer 0 read in the last forward pass when the net has an input link: z =
+   link_0(x), rows x D; NULL when the net it was made for has no input link. */
+const void *cr_tape_input_link(const cr_tape *tape);
 
 /* The workspace's tape (its forward pass of the last step: ws's batch rows), its batch
    capacity, its workers (1 or 2, cr_train_ws_set_threads) and, after CR_ERR_NONFINITE, the

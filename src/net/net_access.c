@@ -154,3 +154,5 @@ const void *cr_net_link_vector(const cr_net *net, int link, int k) {
 double cr_net_link_eps(const cr_net *net, int link) {
     return net && link >= 0 && link <= net->n_layers ? net->link_eps[link] : 0.0;
 }
+
+const void *cr_tape_input_link(const cr_tape *tape) { return tape ? tape->input_z : NULL; }
