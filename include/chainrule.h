@@ -84,6 +84,14 @@ const char *cr_status_string(cr_status status);
  */
 const char *cr_last_error(void);
 
+/* ---------------------------------------------------------------- labels */
+
+/* A class index in [0, K): the one label type of training, datasets
+   (cr_dataset.labels), evaluation, attacks, attributions, class gradients and
+   certification. One-hot or soft targets are float matrices, taken only by the
+   functions named "targets" (chainrule_typed.h). */
+typedef int64_t cr_label;
+
 /* ---------------------------------------------------------------- dtypes */
 
 typedef enum { CR_F32 = 0, CR_F64 = 1 } cr_dtype;
@@ -381,7 +389,7 @@ typedef struct {
     cr_tape *tape;
     float *grads;     /* n_params */
     float *xb;        /* max_batch x D gathered inputs */
-    int32_t *yb;      /* max_batch gathered labels */
+    cr_label *yb;     /* max_batch gathered labels */
     uint32_t *perm;   /* n_examples */
     uint32_t *nz;     /* Σ_l dims[l], l < L: indices of each layer's nonzero inputs */
     /* After CR_ERR_NONFINITE: the 1-based layer where NaN/Inf appeared first

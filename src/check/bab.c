@@ -22,6 +22,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/fail.h"
 #include "bab.h"
 #include "net/bound.h"
 
@@ -45,7 +46,7 @@ static cr_status push(dstack *s, const double *dom) {
     if (s->n == s->cap) {
         size_t cap = s->cap ? 2 * s->cap : 64;
         double *p = realloc(s->stack, cap * s->block * sizeof *p);
-        if (!p) return CR_ERR_NOMEM;
+        if (!p) return CR_FAIL(CR_ERR_NOMEM);
         s->stack = p;
         s->cap = cap;
     }
