@@ -276,8 +276,10 @@ cr_status cr_net_affine_f64(const cr_net *net, int link, cr_affine_f64 *view) {
 }
 
 cr_status cr_tape_create(const cr_net *net, size_t max_batch, cr_tape **out) {
+    if (!out) return cr_fail(CR_ERR_ARG, "cr_tape_create: out is NULL");
     *out = NULL;
-    if (!net || max_batch == 0) return CR_FAIL(CR_ERR_ARG);
+    if (!net || max_batch == 0)
+        return cr_fail(CR_ERR_ARG, "cr_tape_create: %s", !net ? "net is NULL" : "max_batch = 0");
     size_t es = cr_dtype_size(net->dtype), maxdim = 0;
     for (int l = 0; l <= net->n_layers; l++) maxdim = net->dims[l] > maxdim ? net->dims[l] : maxdim;
 
