@@ -1,5 +1,4 @@
 /* Shared helpers of the subcommands: errors, options, loading and writing data. */
-#include "chainrule_typed.h"
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
@@ -8,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "chainrule_typed.h"
 #include "cli.h"
 #include "cli_input.h"
 

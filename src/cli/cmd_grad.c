@@ -1,9 +1,9 @@
 /* chainrule grad: dJ/dx per example, or the parameter gradients of the mean loss. */
-#include "chainrule_typed.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "chainrule_typed.h"
 #include "cli_input.h"
 
 static const char *const grad_help =

@@ -1,9 +1,9 @@
 /* chainrule jvp: the directional derivative J v of the network output. */
-#include "chainrule_typed.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "chainrule_typed.h"
 #include "cli_input.h"
 
 static const char *const help =
