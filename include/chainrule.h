@@ -46,7 +46,7 @@ extern "C" {
 #pragma GCC visibility push(default)
 #endif
 
-#define CR_VERSION_STRING "0.1.0"
+#define CR_VERSION_STRING "0.2.0"
 #define CR_MAX_LAYERS 16 /* linear layers in one network */
 
 /* ---------------------------------------------------------------- status */
