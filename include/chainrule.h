@@ -483,39 +483,16 @@ int cr_head_parse(const char *name, cr_head *out);
  *
  *     x -> ... -> θ = h W_L + b_L -> o = a_out(θ) -> head (softmax + CE, or ½‖o − t‖²)
  *
- * All parameters live in one flat block `params` (dtype `dtype`) so that
- * zeroing, optimiser steps, saving and finite-difference sweeps are single
- * loops. Layer l's views: W_l at params + w_offset[l] (dims[l] x dims[l+1],
- * row-major), b_l at params + b_offset[l] (dims[l+1]); offsets in scalars.
- * One allocation holds the struct and the parameters (free with cr_net_free).
+ * An opaque handle: read and write it through the accessors ("accessors of the
+ * handles" below: cr_net_dtype, cr_net_width, cr_net_weight, cr_net_params, ...).
+ * All parameters live in one flat block (cr_net_params, cr_net_n_params scalars of
+ * the net's dtype) so that zeroing, optimiser steps, saving and finite-difference
+ * sweeps are single loops; layer l's W_l (dims[l] x dims[l+1], row-major) and b_l
+ * (dims[l+1]) are views into it (cr_net_weight, cr_net_bias). The affine links
+ * (cr_net_set_affine) are not parameters. One allocation holds the net and its
+ * parameters (free with cr_net_free).
  */
-typedef struct cr_net {
-    cr_dtype dtype;
-    int n_layers;
-    size_t dims[CR_MAX_LAYERS + 1];
-    cr_activation act[CR_MAX_LAYERS];
-    size_t w_offset[CR_MAX_LAYERS];
-    size_t b_offset[CR_MAX_LAYERS];
-    size_t n_params;
-    void *params; /* points into the same allocation */
-    /* The output and the head (zero: today's classifier, o = θ and softmax + CE).
-       Set them with cr_net_set_output; cr_net_create leaves them zero. */
-    int has_out_act;      /* 1: o = out_act(θ); 0: o = θ */
-    cr_activation out_act; /* the output activation when has_out_act */
-    cr_head head;          /* what the loss does with o */
-    /* The affine links (src/ops/affine.tmpl.c), set with cr_net_set_affine; all
-       CR_AFFINE_NONE from cr_net_create. Link 0 acts on the input x before linear
-       layer 0 (the input standardisation: derivatives are w.r.t. the raw x);
-       link l + 1 on r_l, after linear layer l and before its activation (BatchNorm
-       in inference mode). Link k's vectors p, q, s, t (dtype `dtype`, width
-       cr_net_link_width) are at link_params + link_offset[k] + {0, 1, 2, 3}·width,
-       in the same allocation. They are not parameters: not in params / n_params,
-       so training, optimisers and gradient blocks leave them fixed. */
-    cr_affine_form link_form[CR_MAX_LAYERS + 1];
-    double link_eps[CR_MAX_LAYERS + 1];
-    size_t link_offset[CR_MAX_LAYERS + 1];
-    void *link_params;
-} cr_net;
+typedef struct cr_net cr_net;
 
 cr_status cr_net_create(cr_net **out, cr_dtype dtype, int n_layers, const size_t *dims,
                         const cr_activation *act /* n_layers - 1 entries */);
@@ -566,34 +543,18 @@ void cr_net_init(cr_net *net, cr_init scheme, uint64_t seed);
 /*
  * Tape: the activations of one forward pass and scratch for backward, sized
  * for batches of up to max_batch rows. One allocation; create once, reuse:
- * forward/backward never allocate.
- *   pre[l]  = r_l  (N x dims[l+1]) pre-activation of layer l (pre[L-1] = θ, the logits)
- *   post[l] = h_l  (N x dims[l+1]) activation; post[L-1] = the head's prediction:
+ * forward/backward never allocate. An opaque handle; its views (cr_tape_pre,
+ * cr_tape_post, cr_tape_output, ... below) are, for the n rows of the last
+ * forward pass (cr_tape_rows):
+ *   pre(l)  = r_l  (N x dims[l+1]) pre-activation of layer l (pre(L-1) = θ, the logits)
+ *   post(l) = h_l  (N x dims[l+1]) activation; post(L-1) = the head's prediction:
  *             softmax(o) for the softmax head (the probabilities), o for squared error
- *   out     = o    (N x K) the network's output a_out(θ): pre[L-1] when there is no
- *             output activation and the head is softmax, post[L-1] for squared error,
+ *   output  = o    (N x K) the network's output a_out(θ): pre(L-1) when there is no
+ *             output activation and the head is softmax, post(L-1) for squared error,
  *             else a block of its own
+ *   loss    = the N per-example losses of the last cr_net_loss
  */
-typedef struct cr_tape {
-    cr_dtype dtype;
-    size_t max_batch;
-    size_t n; /* rows of the last forward pass */
-    int n_layers;
-    size_t dims[CR_MAX_LAYERS + 1]; /* the widths of the net it was made for */
-    const void *input; /* borrowed X of the last forward pass */
-    void *pre[CR_MAX_LAYERS];
-    void *post[CR_MAX_LAYERS];
-    void *grad_a; /* scratch N x max(dims) */
-    void *grad_b; /* scratch N x max(dims) */
-    void *loss;   /* N per-example losses of the last cr_net_loss */
-    void *out;    /* N x K: the output o (see above) */
-    int has_out_act; /* the output of the net it was made for */
-    cr_activation out_act;
-    cr_head head;
-    /* N x D: z = link 0 applied to the input of the last forward pass, when the net it
-       was made for has an input link (net->link_form[0] != CR_AFFINE_NONE), else NULL */
-    void *input_z;
-} cr_tape;
+typedef struct cr_tape cr_tape;
 
 /* A tape is tied to the widths of the net it was made for, and to whether it has an
    input link (set the links before making the tape); the typed functions
@@ -609,13 +570,13 @@ void cr_tape_free(cr_tape *tape);
  *
  * forward:  fills tape (keeps a borrowed pointer to X until the next forward).
  * loss:     per-example losses of the head (fused softmax+CE on o, or ½‖o − t‖²)
- *           into tape->loss; returns mean (NaN if the tape holds no forward pass
+ *           into cr_tape_loss(tape); returns mean (NaN if the tape holds no forward pass
  *           of this net).
  * backward: chain of VJPs from dJ/do = yhat - y (or o - t), through the output
  *           activation's VJP when there is one, back to the input.
  *           dx (N x D, may be NULL) receives dJ_n/dx_n per example;
  *           grads (n_params, may be NULL) receives d(mean J)/d(params) in the
- *           same flat layout as net->params (overwritten, not accumulated).
+ *           same flat layout as cr_net_params(net) (overwritten, not accumulated).
  * vjp:      reverse mode from any cotangent on the output o ("logits": o = θ
  *           without an output activation): dx (N x D) <- G_o (N x K) pulled back
  *           through the chain (no softmax, no loss). With G_o = e_c it gives the
@@ -667,7 +628,7 @@ double *cr_net_params_f64(cr_net *net);
  * activation or the squared-error head), which they do not train. cr_evaluate_f32
  * takes any net with the softmax head (loss and argmax on its output o).
  *
- * Optimiser state is kept as flat arrays parallel to net->params, so a step
+ * Optimiser state is kept as flat arrays parallel to cr_net_params(net), so a step
  * is one loop over n_params. The semantics follow PyTorch's torch.optim:
  *   g      <- grad + weight_decay * p                  (L2, coupled)
  *   SGD        p <- p - lr g
@@ -741,23 +702,10 @@ void cr_shuffle_u32(cr_rng *rng, size_t n, uint32_t *perm);
 
 /*
  * Training workspace: the tape, the gradient block, the gathered batch and
- * the permutation, allocated once; the training loop never allocates.
+ * the permutation, allocated once; the training loop never allocates. An
+ * opaque handle (accessors: cr_train_ws_fault_layer, cr_train_ws_tape, ...).
  */
-typedef struct {
-    size_t max_batch;
-    size_t n_examples;
-    cr_tape *tape;
-    float *grads;     /* n_params */
-    float *xb;        /* max_batch x D gathered inputs */
-    int32_t *yb;      /* max_batch gathered labels */
-    uint32_t *perm;   /* n_examples */
-    uint32_t *nz;     /* Σ_l dims[l], l < L: indices of each layer's nonzero inputs */
-    /* After CR_ERR_NONFINITE: the 1-based layer where NaN/Inf appeared first
-       (in its outputs r_l or in its parameters after the update), else 0. */
-    int fault_layer;
-    int workers;                 /* 1, or 2 after cr_train_ws_set_threads(ws, 2) */
-    struct cr_train_pool *pool;  /* private: the second worker */
-} cr_train_ws;
+typedef struct cr_train_ws cr_train_ws;
 
 /* CR_ERR_ARG for a net that is not a plain classifier or that has an affine link
    after a linear layer (BatchNorm: not trained, docs/batchnorm.md). */
@@ -791,11 +739,11 @@ cr_status cr_train_ws_set_threads(cr_train_ws *ws, int n);
  * One optimiser step on the batch x (n x D, contiguous) with class labels.
  * Forward, fused softmax+CE, backward, update. Plain SGD (with or without
  * weight decay) is fused into the gemms (W <- (1 - lr wd) W - (lr/n) Xᵀ G, no
- * gradient block); the other optimisers go through ws->grads and
+ * gradient block); the other optimisers go through the workspace's gradient block and
  * cr_optim_step_f32. Adds the batch's summed loss to *loss_sum and its
  * number of correct argmax predictions to *correct (either may be NULL).
  * Returns CR_ERR_ARG for a label outside [0, K), CR_ERR_NONFINITE if NaN or
- * Inf appears in the forward pass (ws->fault_layer names the first layer whose
+ * Inf appears in the forward pass (cr_train_ws_fault_layer(ws) names the first layer whose
  * outputs r_l are not finite; the step is then not taken). Parameters that an
  * update makes non-finite are caught by the next step's forward pass (every
  * parameter of a layer feeds every row of r_l, and 0 * inf = NaN) and by
@@ -825,7 +773,7 @@ typedef int (*cr_train_progress_fn)(void *user, const cr_train_stats *stats, siz
 /*
  * One epoch over n examples x (n x D) / labels: perm <- identity, shuffled
  * with rng, then batches of `batch` (the last one smaller) gathered into
- * ws->xb and stepped; batch 1 with plain SGD and no weight decay takes the
+ * the workspace and stepped; batch 1 with plain SGD and no weight decay takes the
  * per-example path. stats is zeroed first. progress may be NULL.
  */
 cr_status cr_train_epoch_f32(cr_net *net, cr_optim *opt, cr_train_ws *ws, size_t n,
@@ -834,7 +782,7 @@ cr_status cr_train_epoch_f32(cr_net *net, cr_optim *opt, cr_train_ws *ws, size_t
                              size_t every, void *user);
 
 /*
- * Evaluation in batches of ws->max_batch: mean loss, correct count, and
+ * Evaluation in batches of the tape's max_batch: mean loss, correct count, and
  * (if confusion != NULL) the K x K confusion matrix [true][predicted]
  * accumulated (not zeroed); probs (n x K, may be NULL) receives the
  * probabilities.

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "net_internal.h"
 #include "chainrule.h"
 #include "kernels/elementwise.h"
 #include "train_pool.h"
