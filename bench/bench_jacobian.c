@@ -25,7 +25,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "chainrule.h"
+#include "chainrule_typed.h"
 #include "chainrule_data.h"
 
 static double now(void) {

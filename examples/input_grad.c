@@ -1,6 +1,6 @@
 /* dJ/dx of a 784-128-10 sigmoid network, three ways, every status checked.
    Build: cc input_grad.c $(pkg-config --cflags --libs chainrule) -o input_grad */
-#include <chainrule.h>
+#include <chainrule_typed.h>
 #include <stdio.h>
 #include <stdlib.h>
 

@@ -21,7 +21,7 @@
 
 #include <cmocka.h>
 
-#include "chainrule.h"
+#include "chainrule_typed.h"
 #include "chainrule_certify.h"
 #include "chainrule_check.h"
 #include "chainrule_io.h"

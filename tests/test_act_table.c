@@ -23,7 +23,7 @@
 
 #include <cmocka.h>
 
-#include "chainrule.h"
+#include "chainrule_typed.h"
 #include "ops/act_table.h"
 #include "ops/relax.h"
 #include "testutil.h"
@@ -247,7 +247,7 @@ static void test_hook_f64(void **state) {
     cr_net_free(net);
 }
 
-/* Every row's twelve functions are declared in include/chainrule.h (this file
+/* Every row's twelve functions are declared in include/chainrule_typed.h (this file
    sees only the public prototypes of the op files: a row without them does not
    compile here) and are the functions of its reference row. */
 static void test_every_row_public(void **state) {

@@ -22,7 +22,7 @@
 
 #include <cmocka.h>
 
-#include "chainrule.h"
+#include "chainrule_typed.h"
 #include "chainrule_certify.h"
 #include "check/bab.h"
 #include "net/spec_attack.h"

@@ -24,7 +24,7 @@
 
 #include <cmocka.h>
 
-#include "chainrule.h"
+#include "chainrule_typed.h"
 #include "chainrule_check.h"
 #include "ops/affine.h"
 #include "testutil.h"

@@ -25,7 +25,7 @@
 
 #include <cmocka.h>
 
-#include "chainrule.h"
+#include "chainrule_typed.h"
 #include "chainrule_check.h"
 #include "chainrule_data.h"
 #include "kernels/abt.h"

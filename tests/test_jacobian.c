@@ -20,7 +20,7 @@
 
 #include <cmocka.h>
 
-#include "chainrule.h"
+#include "chainrule_typed.h"
 #include "testutil.h"
 
 static double worst_modes, worst_fd, worst_jvp, worst_f32;

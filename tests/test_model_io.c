@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/resource.h>
 
+#include "chainrule_typed.h"
 #include "chainrule_io.h"
 #include "testutil.h"
 

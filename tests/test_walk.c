@@ -16,6 +16,7 @@
  *     blocks (b stepped or not, β = 0 overwriting); cr_linear_param_grads == the step
  *     with β = 1, bit for bit.
  */
+#include "chainrule_typed.h"
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>

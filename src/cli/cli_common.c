@@ -1,4 +1,5 @@
 /* Shared helpers of the subcommands: errors, options, loading and writing data. */
+#include "chainrule_typed.h"
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>

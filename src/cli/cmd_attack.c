@@ -1,4 +1,5 @@
 /* chainrule attack: FGSM / PGD adversarial examples and robust accuracy against eps. */
+#include "chainrule_typed.h"
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>

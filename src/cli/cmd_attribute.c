@@ -1,4 +1,5 @@
 /* chainrule attribute: saliency, input x gradient, integrated gradients, SmoothGrad. */
+#include "chainrule_typed.h"
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>

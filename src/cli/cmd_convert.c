@@ -1,4 +1,5 @@
 /* chainrule convert: models between safetensors and ONNX; PyTorch state dicts in. */
+#include "chainrule_typed.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

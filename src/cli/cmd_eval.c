@@ -1,4 +1,5 @@
 /* chainrule eval: accuracy, mean loss and confusion matrix of a model on a dataset. */
+#include "chainrule_typed.h"
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,4 +1,5 @@
 /* chainrule grad: dJ/dx per example, or the parameter gradients of the mean loss. */
+#include "chainrule_typed.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -1,4 +1,5 @@
 /* chainrule jacobian: the full K x D Jacobian of every example (rev, fwd or closed form). */
+#include "chainrule_typed.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -1,4 +1,5 @@
 /* chainrule jvp: the directional derivative J v of the network output. */
+#include "chainrule_typed.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -8,6 +8,7 @@
  * network, the optimiser, the epochs (each one trained, evaluated, checkpointed
  * and reported), and the summary.
  */
+#include "chainrule_typed.h"
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>

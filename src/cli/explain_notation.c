@@ -3,6 +3,7 @@
  * formats (explain_notation.h): the symbol table, the chain's names, the
  * activations' derivatives and the printing primitives.
  */
+#include "chainrule_typed.h"
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>

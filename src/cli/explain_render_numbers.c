@@ -4,6 +4,7 @@
  * the op functions the chain runs) and section 6 (the verification library's
  * checks and the verdict); and the same numbers as JSON.
  */
+#include "chainrule_typed.h"
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>

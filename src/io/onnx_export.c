@@ -9,6 +9,7 @@
  * layer (docs/batchnorm.md) is a BatchNormalization node after its Gemm, with
  * initializers bn{l}.weight, .bias, .running_mean, .running_var and its epsilon.
  */
+#include "chainrule_typed.h"
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -31,6 +31,7 @@
  * BatchNormalization in onnx_batchnorm.c, the shape arithmetic of a reshape to
  * [N, -1] in onnx_shape.c.
  */
+#include "chainrule_typed.h"
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>

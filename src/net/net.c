@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "net_internal.h"
-#include "chainrule.h"
+#include "chainrule_typed.h"
 #include "ops/act_table.h"
 
 /* Names and default initialisations come from the activation op table. */

@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "net_internal.h"
-#include "chainrule.h"
+#include "chainrule_typed.h"
 
 cr_dtype cr_net_dtype(const cr_net *net) { return net ? net->dtype : CR_F32; }
 

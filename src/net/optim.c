@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "net_internal.h"
-#include "chainrule.h"
+#include "chainrule_typed.h"
 #include "kernels/optim.h"
 
 static const char *const opt_names[CR_OPT_COUNT] = {"sgd", "momentum", "nesterov", "adam"};

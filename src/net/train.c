@@ -19,7 +19,7 @@
 #include <string.h>
 
 #include "net_internal.h"
-#include "chainrule.h"
+#include "chainrule_typed.h"
 #include "kernels/elementwise.h"
 #include "train_pool.h"
 /* the forward and reverse walks and the linear op's steps, float32 (net_private.tmpl.h) */

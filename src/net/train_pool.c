@@ -17,7 +17,7 @@
 #include <string.h>
 
 #include "net_internal.h"
-#include "chainrule.h"
+#include "chainrule_typed.h"
 #include "core/parallel.h"
 #include "train_pool.h"
 /* the chain's steps, float32 (net_private.tmpl.h) */
