@@ -61,12 +61,28 @@ typedef enum {
                          holds, a row index past the last forward pass */
     CR_ERR_OVERFLOW,  /* a size computation would overflow */
     CR_ERR_NONFINITE, /* NaN or Inf where a finite number is required */
-    CR_ERR_DTYPE      /* the net, tape or optimiser is not of the function's dtype (an
+    CR_ERR_DTYPE,     /* the net, tape or optimiser is not of the function's dtype (an
                          _f32 call on a float64 net), or the dtype is not supported */
+    CR_ERR_IO,        /* a file cannot be opened, read or written */
+    CR_ERR_FORMAT     /* a file's or buffer's content is malformed or not supported */
 } cr_status;
 
 /* A short static English description of a status ("out of memory", ...). */
 const char *cr_status_string(cr_status status);
+
+/*
+ * The error convention (docs/api.md, "Errors"): every fallible function of every
+ * public header returns cr_status, CR_OK (0) on success. A failing call also
+ * leaves one line of detail on the calling thread, read with cr_last_error():
+ * which argument, which index, which file ("cr_attack: labels[5] = 12 is not in
+ * [0, 10)", "model.onnx: node 3 (Gemm): transB = 0 not supported"). It is
+ * meaningful only right after a call that returned a status other than CR_OK:
+ * every failure overwrites it, a success may leave an earlier failure's line in
+ * place (read it after a failure, never to find out whether a call failed).
+ * The string is the thread's own (C11 _Thread_local), valid until the thread's
+ * next failing call; "" when nothing on the thread has failed yet.
+ */
+const char *cr_last_error(void);
 
 /* ---------------------------------------------------------------- dtypes */
 
@@ -76,8 +92,8 @@ typedef enum { CR_F32 = 0, CR_F64 = 1 } cr_dtype;
 size_t cr_dtype_size(cr_dtype dtype);
 const char *cr_dtype_name(cr_dtype dtype); /* "float32" / "float64" */
 
-/* Checked size arithmetic: *out = a * b; returns 0 on overflow, 1 on success. */
-int cr_mul_size(size_t a, size_t b, size_t *out);
+/* Checked size arithmetic: *out = a * b; CR_OK, or CR_ERR_OVERFLOW (*out unchanged). */
+cr_status cr_mul_size(size_t a, size_t b, size_t *out);
 
 /* ---------------------------------------------------------------- random */
 
@@ -131,8 +147,8 @@ typedef enum {
 
 /* The activation's name ("sigmoid", ...: cr_activation_list_names lists them). */
 const char *cr_activation_name(cr_activation act);
-/* Parses a name; returns 1 and sets *out on success, 0 for an unknown name. */
-int cr_activation_parse(const char *name, cr_activation *out);
+/* Parses a name: CR_OK and *out set, or CR_ERR_ARG for an unknown name. */
+cr_status cr_activation_parse(const char *name, cr_activation *out);
 /*
  * Writes every activation's name, in enum order, to buf (a C string of at
  * most size bytes, cut if longer), separated by sep, with last_sep before the
@@ -156,8 +172,8 @@ typedef enum {
 } cr_head;
 
 const char *cr_head_name(cr_head head); /* "softmax-cross-entropy", "squared-error" */
-/* Parses a name; returns 1 and sets *out on success, 0 for an unknown name. */
-int cr_head_parse(const char *name, cr_head *out);
+/* Parses a name: CR_OK and *out set, or CR_ERR_ARG for an unknown name. */
+cr_status cr_head_parse(const char *name, cr_head *out);
 
 /*
  * A network: L linear layers, dims[0] = D (input) ... dims[L] = K (outputs),
@@ -276,9 +292,9 @@ typedef enum {
 typedef enum { CR_SCHED_CONSTANT = 0, CR_SCHED_STEP = 1, CR_SCHED_COSINE = 2, CR_SCHED_COUNT } cr_schedule;
 
 const char *cr_optimizer_name(cr_optimizer kind); /* "sgd", "momentum", "nesterov", "adam" */
-int cr_optimizer_parse(const char *name, cr_optimizer *out); /* 1 on success */
+cr_status cr_optimizer_parse(const char *name, cr_optimizer *out); /* CR_ERR_ARG: unknown */
 const char *cr_schedule_name(cr_schedule s);                /* "constant", "step", "cosine" */
-int cr_schedule_parse(const char *name, cr_schedule *out);
+cr_status cr_schedule_parse(const char *name, cr_schedule *out);
 
 typedef struct {
     cr_optimizer kind;
@@ -392,7 +408,7 @@ typedef enum {
 } cr_jac_mode;
 
 const char *cr_jac_mode_name(cr_jac_mode mode); /* "auto", "rev", "fwd", "closed" */
-int cr_jac_mode_parse(const char *name, cr_jac_mode *out); /* 1 on success */
+cr_status cr_jac_mode_parse(const char *name, cr_jac_mode *out); /* CR_ERR_ARG: unknown */
 /* The mode `auto` resolves to for K outputs and D inputs. */
 cr_jac_mode cr_jac_mode_resolve(cr_jac_mode mode, size_t k, size_t d);
 
@@ -413,7 +429,7 @@ typedef enum {
 } cr_attr_method;
 
 const char *cr_attr_method_name(cr_attr_method m); /* "saliency", "input-x-gradient", ... */
-int cr_attr_method_parse(const char *name, cr_attr_method *out);
+cr_status cr_attr_method_parse(const char *name, cr_attr_method *out);
 
 typedef struct {
     cr_attr_method method;

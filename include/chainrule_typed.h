@@ -63,8 +63,8 @@ typedef enum { CR_ISA_PORTABLE = 0, CR_ISA_AVX2 = 1, CR_ISA_AVX512 = 2 } cr_isa;
 
 /* "portable", "avx2" or "avx512" (static); "unknown" for other values. */
 const char *cr_isa_name(cr_isa isa);
-/* 1 and *out set when name is one of the names above; 0 otherwise. */
-int cr_isa_from_name(const char *name, cr_isa *out);
+/* CR_OK and *out set when name is one of the names above; CR_ERR_ARG otherwise. */
+cr_status cr_isa_from_name(const char *name, cr_isa *out);
 /* 1 if this build and CPU can run the set. */
 int cr_isa_supported(cr_isa isa);
 /* The best set this build and CPU can run. */

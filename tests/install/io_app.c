@@ -13,12 +13,11 @@ int main(int argc, char **argv) {
     const size_t dims[] = {5, 4, 3};
     const cr_activation act[] = {CR_ACT_TANH};
     cr_net *net = NULL, *back = NULL;
-    cr_error err;
     int ok = 0;
     if (cr_net_create(&net, CR_F32, 2, dims, act) != CR_OK) goto done;
     cr_net_init(net, CR_INIT_AUTO, 7);
-    if (cr_model_save(argv[1], net, &err) || cr_model_load(argv[1], &back, &err)) {
-        fprintf(stderr, "%s\n", err.msg);
+    if (cr_model_save(argv[1], net) || cr_model_load(argv[1], &back)) {
+        fprintf(stderr, "%s\n", cr_last_error());
         goto done;
     }
     ok = cr_net_n_params(back) == cr_net_n_params(net) && cr_net_dtype(back) == CR_F32 &&
