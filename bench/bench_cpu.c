@@ -34,11 +34,10 @@ int main(int argc, char **argv) {
     const int reps = atoi(argv[2]);
     const char *what = argv[3];
     cr_set_threads(atoi(argv[4]));
-    cr_error err;
     cr_net *n64, *net;
     cr_dataset ds;
-    if (cr_model_load(argv[1], &n64, &err) || cr_net_convert(n64, CR_F32, &net) != CR_OK ||
-        cr_dataset_load("fashion-mnist:test", &ds, NULL, &err)) {
+    if (cr_model_load(argv[1], &n64) || cr_net_convert(n64, CR_F32, &net) != CR_OK ||
+        cr_dataset_load("fashion-mnist:test", &ds, NULL)) {
         fprintf(stderr, "bench_cpu: cannot load the model or the data\n");
         return 2;
     }

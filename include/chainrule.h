@@ -61,12 +61,28 @@ typedef enum {
                          holds, a row index past the last forward pass */
     CR_ERR_OVERFLOW,  /* a size computation would overflow */
     CR_ERR_NONFINITE, /* NaN or Inf where a finite number is required */
-    CR_ERR_DTYPE      /* the net, tape or optimiser is not of the function's dtype (an
+    CR_ERR_DTYPE,     /* the net, tape or optimiser is not of the function's dtype (an
                          _f32 call on a float64 net), or the dtype is not supported */
+    CR_ERR_IO,        /* a file cannot be opened, read or written */
+    CR_ERR_FORMAT     /* a file's or buffer's content is malformed or not supported */
 } cr_status;
 
 /* A short static English description of a status ("out of memory", ...). */
 const char *cr_status_string(cr_status status);
+
+/*
+ * The error convention (docs/api.md, "Errors"): every fallible function of every
+ * public header returns cr_status, CR_OK (0) on success. A failing call also
+ * leaves one line of detail on the calling thread, read with cr_last_error():
+ * which argument, which index, which file ("cr_attack: labels[5] = 12 is not in
+ * [0, 10)", "model.onnx: node 3 (Gemm): transB = 0 not supported"). It is
+ * meaningful only right after a call that returned a status other than CR_OK:
+ * every failure overwrites it, a success may leave an earlier failure's line in
+ * place (read it after a failure, never to find out whether a call failed).
+ * The string is the thread's own (C11 _Thread_local), valid until the thread's
+ * next failing call; "" when nothing on the thread has failed yet.
+ */
+const char *cr_last_error(void);
 
 /* ---------------------------------------------------------------- dtypes */
 
@@ -123,8 +139,8 @@ typedef enum {
 
 /* The activation's name ("sigmoid", ...: cr_activation_list_names lists them). */
 const char *cr_activation_name(cr_activation act);
-/* Parses a name; returns 1 and sets *out on success, 0 for an unknown name. */
-int cr_activation_parse(const char *name, cr_activation *out);
+/* Parses a name: CR_OK and *out set, or CR_ERR_ARG for an unknown name. */
+cr_status cr_activation_parse(const char *name, cr_activation *out);
 
 /*
  * The head: what the loss does with the network's output o (N x K).
@@ -140,8 +156,8 @@ typedef enum {
 } cr_head;
 
 const char *cr_head_name(cr_head head); /* "softmax-cross-entropy", "squared-error" */
-/* Parses a name; returns 1 and sets *out on success, 0 for an unknown name. */
-int cr_head_parse(const char *name, cr_head *out);
+/* Parses a name: CR_OK and *out set, or CR_ERR_ARG for an unknown name. */
+cr_status cr_head_parse(const char *name, cr_head *out);
 
 /*
  * A network: L linear layers, dims[0] = D (input) ... dims[L] = K (outputs),
@@ -150,39 +166,16 @@ int cr_head_parse(const char *name, cr_head *out);
  *
  *     x -> ... -> θ = h W_L + b_L -> o = a_out(θ) -> head (softmax + CE, or ½‖o − t‖²)
  *
- * All parameters live in one flat block `params` (dtype `dtype`) so that
- * zeroing, optimiser steps, saving and finite-difference sweeps are single
- * loops. Layer l's views: W_l at params + w_offset[l] (dims[l] x dims[l+1],
- * row-major), b_l at params + b_offset[l] (dims[l+1]); offsets in scalars.
- * One allocation holds the struct and the parameters (free with cr_net_free).
+ * An opaque handle: read and write it through the accessors ("accessors of the
+ * handles" below: cr_net_dtype, cr_net_width, cr_net_weight, cr_net_params, ...).
+ * All parameters live in one flat block (cr_net_params, cr_net_n_params scalars of
+ * the net's dtype) so that zeroing, optimiser steps, saving and finite-difference
+ * sweeps are single loops; layer l's W_l (dims[l] x dims[l+1], row-major) and b_l
+ * (dims[l+1]) are views into it (cr_net_weight, cr_net_bias). The affine links
+ * (cr_net_set_affine) are not parameters. One allocation holds the net and its
+ * parameters (free with cr_net_free).
  */
-typedef struct cr_net {
-    cr_dtype dtype;
-    int n_layers;
-    size_t dims[CR_MAX_LAYERS + 1];
-    cr_activation act[CR_MAX_LAYERS];
-    size_t w_offset[CR_MAX_LAYERS];
-    size_t b_offset[CR_MAX_LAYERS];
-    size_t n_params;
-    void *params; /* points into the same allocation */
-    /* The output and the head (zero: today's classifier, o = θ and softmax + CE).
-       Set them with cr_net_set_output; cr_net_create leaves them zero. */
-    int has_out_act;      /* 1: o = out_act(θ); 0: o = θ */
-    cr_activation out_act; /* the output activation when has_out_act */
-    cr_head head;          /* what the loss does with o */
-    /* The affine links (src/ops/affine.tmpl.c), set with cr_net_set_affine; all
-       CR_AFFINE_NONE from cr_net_create. Link 0 acts on the input x before linear
-       layer 0 (the input standardisation: derivatives are w.r.t. the raw x);
-       link l + 1 on r_l, after linear layer l and before its activation (BatchNorm
-       in inference mode). Link k's vectors p, q, s, t (dtype `dtype`, width
-       cr_net_link_width) are at link_params + link_offset[k] + {0, 1, 2, 3}·width,
-       in the same allocation. They are not parameters: not in params / n_params,
-       so training, optimisers and gradient blocks leave them fixed. */
-    cr_affine_form link_form[CR_MAX_LAYERS + 1];
-    double link_eps[CR_MAX_LAYERS + 1];
-    size_t link_offset[CR_MAX_LAYERS + 1];
-    void *link_params;
-} cr_net;
+typedef struct cr_net cr_net;
 
 cr_status cr_net_create(cr_net **out, cr_dtype dtype, int n_layers, const size_t *dims,
                         const cr_activation *act /* n_layers - 1 entries */);
@@ -213,34 +206,18 @@ void cr_net_init(cr_net *net, cr_init scheme, uint64_t seed);
 /*
  * Tape: the activations of one forward pass and scratch for backward, sized
  * for batches of up to max_batch rows. One allocation; create once, reuse:
- * forward/backward never allocate.
- *   pre[l]  = r_l  (N x dims[l+1]) pre-activation of layer l (pre[L-1] = θ, the logits)
- *   post[l] = h_l  (N x dims[l+1]) activation; post[L-1] = the head's prediction:
+ * forward/backward never allocate. An opaque handle; its views (cr_tape_pre,
+ * cr_tape_post, cr_tape_output, ... below) are, for the n rows of the last
+ * forward pass (cr_tape_rows):
+ *   pre(l)  = r_l  (N x dims[l+1]) pre-activation of layer l (pre(L-1) = θ, the logits)
+ *   post(l) = h_l  (N x dims[l+1]) activation; post(L-1) = the head's prediction:
  *             softmax(o) for the softmax head (the probabilities), o for squared error
- *   out     = o    (N x K) the network's output a_out(θ): pre[L-1] when there is no
- *             output activation and the head is softmax, post[L-1] for squared error,
+ *   output  = o    (N x K) the network's output a_out(θ): pre(L-1) when there is no
+ *             output activation and the head is softmax, post(L-1) for squared error,
  *             else a block of its own
+ *   loss    = the N per-example losses of the last cr_net_loss
  */
-typedef struct cr_tape {
-    cr_dtype dtype;
-    size_t max_batch;
-    size_t n; /* rows of the last forward pass */
-    int n_layers;
-    size_t dims[CR_MAX_LAYERS + 1]; /* the widths of the net it was made for */
-    const void *input; /* borrowed X of the last forward pass */
-    void *pre[CR_MAX_LAYERS];
-    void *post[CR_MAX_LAYERS];
-    void *grad_a; /* scratch N x max(dims) */
-    void *grad_b; /* scratch N x max(dims) */
-    void *loss;   /* N per-example losses of the last cr_net_loss */
-    void *out;    /* N x K: the output o (see above) */
-    int has_out_act; /* the output of the net it was made for */
-    cr_activation out_act;
-    cr_head head;
-    /* N x D: z = link 0 applied to the input of the last forward pass, when the net it
-       was made for has an input link (net->link_form[0] != CR_AFFINE_NONE), else NULL */
-    void *input_z;
-} cr_tape;
+typedef struct cr_tape cr_tape;
 
 /* A tape is tied to the widths of the net it was made for, and to whether it has an
    input link (set the links before making the tape); the typed functions
@@ -257,7 +234,7 @@ void cr_tape_free(cr_tape *tape);
  * activation or the squared-error head), which they do not train. cr_evaluate_f32
  * takes any net with the softmax head (loss and argmax on its output o).
  *
- * Optimiser state is kept as flat arrays parallel to net->params, so a step
+ * Optimiser state is kept as flat arrays parallel to cr_net_params(net), so a step
  * is one loop over n_params. The semantics follow PyTorch's torch.optim:
  *   g      <- grad + weight_decay * p                  (L2, coupled)
  *   SGD        p <- p - lr g
@@ -315,23 +292,10 @@ cr_status cr_optim_create(const cr_net *net, const cr_optim_config *cfg, cr_opti
 void cr_optim_free(cr_optim *opt);
 /*
  * Training workspace: the tape, the gradient block, the gathered batch and
- * the permutation, allocated once; the training loop never allocates.
+ * the permutation, allocated once; the training loop never allocates. An
+ * opaque handle (accessors: cr_train_ws_fault_layer, cr_train_ws_tape, ...).
  */
-typedef struct {
-    size_t max_batch;
-    size_t n_examples;
-    cr_tape *tape;
-    float *grads;     /* n_params */
-    float *xb;        /* max_batch x D gathered inputs */
-    int32_t *yb;      /* max_batch gathered labels */
-    uint32_t *perm;   /* n_examples */
-    uint32_t *nz;     /* Σ_l dims[l], l < L: indices of each layer's nonzero inputs */
-    /* After CR_ERR_NONFINITE: the 1-based layer where NaN/Inf appeared first
-       (in its outputs r_l or in its parameters after the update), else 0. */
-    int fault_layer;
-    int workers;                 /* 1, or 2 after cr_train_ws_set_threads(ws, 2) */
-    struct cr_train_pool *pool;  /* private: the second worker */
-} cr_train_ws;
+typedef struct cr_train_ws cr_train_ws;
 
 /* CR_ERR_ARG for a net that is not a plain classifier or that has an affine link
    after a linear layer (BatchNorm: not trained, docs/batchnorm.md). */
@@ -402,7 +366,7 @@ typedef enum {
 } cr_jac_mode;
 
 const char *cr_jac_mode_name(cr_jac_mode mode); /* "auto", "rev", "fwd", "closed" */
-int cr_jac_mode_parse(const char *name, cr_jac_mode *out); /* 1 on success */
+cr_status cr_jac_mode_parse(const char *name, cr_jac_mode *out); /* CR_ERR_ARG: unknown */
 
 /*
  * Attribution methods (target class c per example; score f = logit c, or
@@ -421,7 +385,7 @@ typedef enum {
 } cr_attr_method;
 
 const char *cr_attr_method_name(cr_attr_method m); /* "saliency", "input-x-gradient", ... */
-int cr_attr_method_parse(const char *name, cr_attr_method *out);
+cr_status cr_attr_method_parse(const char *name, cr_attr_method *out);
 
 typedef struct {
     cr_attr_method method;

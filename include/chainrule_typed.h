@@ -63,8 +63,8 @@ typedef enum { CR_ISA_PORTABLE = 0, CR_ISA_AVX2 = 1, CR_ISA_AVX512 = 2 } cr_isa;
 
 /* "portable", "avx2" or "avx512" (static); "unknown" for other values. */
 const char *cr_isa_name(cr_isa isa);
-/* 1 and *out set when name is one of the names above; 0 otherwise. */
-int cr_isa_from_name(const char *name, cr_isa *out);
+/* CR_OK and *out set when name is one of the names above; CR_ERR_ARG otherwise. */
+cr_status cr_isa_from_name(const char *name, cr_isa *out);
 /* 1 if this build and CPU can run the set. */
 int cr_isa_supported(cr_isa isa);
 /* The best set this build and CPU can run. */
@@ -374,13 +374,13 @@ cr_status cr_net_affine_f64(const cr_net *net, int link, cr_affine_f64 *view);
  *
  * forward:  fills tape (keeps a borrowed pointer to X until the next forward).
  * loss:     per-example losses of the head (fused softmax+CE on o, or ½‖o − t‖²)
- *           into tape->loss; returns mean (NaN if the tape holds no forward pass
+ *           into cr_tape_loss(tape); returns mean (NaN if the tape holds no forward pass
  *           of this net).
  * backward: chain of VJPs from dJ/do = yhat - y (or o - t), through the output
  *           activation's VJP when there is one, back to the input.
  *           dx (N x D, may be NULL) receives dJ_n/dx_n per example;
  *           grads (n_params, may be NULL) receives d(mean J)/d(params) in the
- *           same flat layout as net->params (overwritten, not accumulated).
+ *           same flat layout as cr_net_params(net) (overwritten, not accumulated).
  * vjp:      reverse mode from any cotangent on the output o ("logits": o = θ
  *           without an output activation): dx (N x D) <- G_o (N x K) pulled back
  *           through the chain (no softmax, no loss). With G_o = e_c it gives the
@@ -395,7 +395,7 @@ cr_status cr_net_affine_f64(const cr_net *net, int link, cr_affine_f64 *view);
  *           its scratch; returns CR_ERR_NOMEM on failure.
  * Errors: CR_ERR_DTYPE when the net or the tape is not of the function's dtype;
  * CR_ERR_ARG for a NULL argument, n = 0, a tape of another net, or no forward
- * pass yet; CR_ERR_SHAPE for n > tape->max_batch or a row i >= tape->n.
+ * pass yet; CR_ERR_SHAPE for n > cr_tape_max_batch(tape) or a row i >= cr_tape_rows(tape).
  */
 cr_status cr_net_forward_f32(const cr_net *net, cr_tape *tape, size_t n, const float *x);
 cr_status cr_net_forward_f64(const cr_net *net, cr_tape *tape, size_t n, const double *x);
@@ -436,11 +436,11 @@ void cr_shuffle_u32(cr_rng *rng, size_t n, uint32_t *perm);
  * One optimiser step on the batch x (n x D, contiguous) with class labels.
  * Forward, fused softmax+CE, backward, update. Plain SGD (with or without
  * weight decay) is fused into the gemms (W <- (1 - lr wd) W - (lr/n) Xᵀ G, no
- * gradient block); the other optimisers go through ws->grads and
+ * gradient block); the other optimisers go through the workspace's gradient block and
  * cr_optim_step_f32. Adds the batch's summed loss to *loss_sum and its
  * number of correct argmax predictions to *correct (either may be NULL).
  * Returns CR_ERR_ARG for a label outside [0, K), CR_ERR_NONFINITE if NaN or
- * Inf appears in the forward pass (ws->fault_layer names the first layer whose
+ * Inf appears in the forward pass (cr_train_ws_fault_layer(ws) names the first layer whose
  * outputs r_l are not finite; the step is then not taken). Parameters that an
  * update makes non-finite are caught by the next step's forward pass (every
  * parameter of a layer feeds every row of r_l, and 0 * inf = NaN) and by
@@ -461,7 +461,7 @@ cr_status cr_train_sgd1_f32(cr_net *net, cr_optim *opt, cr_train_ws *ws, const f
 /*
  * One epoch over n examples x (n x D) / labels: perm <- identity, shuffled
  * with rng, then batches of `batch` (the last one smaller) gathered into
- * ws->xb and stepped; batch 1 with plain SGD and no weight decay takes the
+ * the workspace and stepped; batch 1 with plain SGD and no weight decay takes the
  * per-example path. stats is zeroed first. progress may be NULL.
  */
 cr_status cr_train_epoch_f32(cr_net *net, cr_optim *opt, cr_train_ws *ws, size_t n,
@@ -470,7 +470,7 @@ cr_status cr_train_epoch_f32(cr_net *net, cr_optim *opt, cr_train_ws *ws, size_t
                              size_t every, void *user);
 
 /*
- * Evaluation in batches of ws->max_batch: mean loss, correct count, and
+ * Evaluation in batches of the tape's max_batch: mean loss, correct count, and
  * (if confusion != NULL) the K x K confusion matrix [true][predicted]
  * accumulated (not zeroed); probs (n x K, may be NULL) receives the
  * probabilities.
@@ -523,8 +523,8 @@ cr_status cr_attack_regress_f64(const cr_net *net, size_t n, const double *x, co
 
 /* ---------------------------------------------------------------- utilities */
 
-/* Checked size arithmetic: *out = a * b; returns 0 on overflow, 1 on success. */
-int cr_mul_size(size_t a, size_t b, size_t *out);
+/* Checked size arithmetic: *out = a * b; CR_OK, or CR_ERR_OVERFLOW (*out unchanged). */
+cr_status cr_mul_size(size_t a, size_t b, size_t *out);
 /* The generator behind cr_rng_seed (chainrule.h): raw 64 bits, uniform, normal, below n. */
 uint64_t cr_rng_next(cr_rng *rng);
 double cr_rng_uniform(cr_rng *rng);        /* in [0, 1) */
@@ -543,9 +543,9 @@ const char *cr_affine_form_name(cr_affine_form form); /* "sub-div", ... "none" *
  */
 size_t cr_activation_list_names(char *buf, size_t size, const char *sep, const char *last_sep);
 const char *cr_optimizer_name(cr_optimizer kind); /* "sgd", "momentum", "nesterov", "adam" */
-int cr_optimizer_parse(const char *name, cr_optimizer *out); /* 1 on success */
+cr_status cr_optimizer_parse(const char *name, cr_optimizer *out); /* CR_ERR_ARG: unknown */
 const char *cr_schedule_name(cr_schedule s);                /* "constant", "step", "cosine" */
-int cr_schedule_parse(const char *name, cr_schedule *out);
+cr_status cr_schedule_parse(const char *name, cr_schedule *out);
 /* The mode `auto` resolves to for K outputs and D inputs. */
 cr_jac_mode cr_jac_mode_resolve(cr_jac_mode mode, size_t k, size_t d);
 

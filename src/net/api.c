@@ -8,6 +8,7 @@
 #include <math.h>
 
 #include "chainrule_typed.h"
+#include "net_internal.h"
 
 /* f(ARGS) of the net's dtype: the _f64 twin for a float64 net, else the _f32 one
    (the void pointers convert to float * / double * implicitly). */

@@ -29,6 +29,7 @@
 #include <string.h>
 
 #include "chainrule_typed.h"
+#include "net_internal.h"
 #include "chainrule_certify.h"
 #include "net/bound.h"
 #include "ops/act_table.h"

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "net_internal.h"
 #include "chainrule_typed.h"
 
 cr_dtype cr_net_dtype(const cr_net *net) { return net ? net->dtype : CR_F32; }
