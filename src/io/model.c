@@ -419,7 +419,7 @@ cr_status cr_model_fold_standardization(const cr_model *m, cr_net *net) {
         real_set(t, b0, q, b);
     }
     cr_net_set_input_affine(net, CR_AFFINE_NONE, NULL, NULL); /* folded: no link 0 left */
-    return CR_OK;
+    return cr_io_status(CR_OK);
 }
 
 /* ------------------------------------------------------------ saving */

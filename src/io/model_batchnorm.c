@@ -137,7 +137,7 @@ cr_status cr_io_bn_read(const char *name, const cr_safetensors *st, cr_net *net)
             return cr_fail(CR_ERR_FORMAT, "%s: the BatchNorm after fc%d: %s", name, l + 1,
                                 cr_status_string(s));
     }
-    return CR_OK;
+    return cr_io_status(CR_OK);
 }
 
 size_t cr_io_bn_count(const cr_net *net) {
