@@ -612,6 +612,33 @@ const char *cr_struct_get_string(const char *type, const void *obj, const char *
 /* The baseline of integrated gradients: D values of the net's dtype, borrowed (NULL: zeros). */
 void cr_attr_options_set_baseline(cr_attr_options *opt, const void *baseline);
 
+
+/* ---------------------------------------------------------------- more accessors of the handles
+ * As chainrule.h's (src/net/net_access.c): views valid until the handle is freed. */
+/* The scalar offset of W_l / b_l in the parameter block (0 for a bad l). */
+size_t cr_net_weight_offset(const cr_net *net, int l);
+size_t cr_net_bias_offset(const cr_net *net, int l);
+/* A view of the vector k (0 p, 1 q, 2 s, 3 t: see cr_net_set_affine) of affine link `link`,
+   cr_net_link_width scalars in the net's dtype, as stored (NULL for a bad link or k), and the
+   link's eps (BATCHNORM; 0 for the others or a bad link). */
+const void *cr_net_link_vector(const cr_net *net, int link, int k);
+double cr_net_link_eps(const cr_net *net, int link);
+/* What linear layer 0 read in the last forward pass when the net has an input link: z =
+   link_0(x), rows x D; NULL when the net it was made for has no input link. */
+const void *cr_tape_input_link(const cr_tape *tape);
+/* The tape's capacity in rows, and the views of its last forward pass, rows x width in
+   the tape's dtype: pre(l) = r_l and post(l) = h_l (0 <= l < n_layers, NULL otherwise);
+   the logits pre(L-1) = θ; the input X of the last forward pass (borrowed from its
+   caller). */
+size_t cr_tape_max_batch(const cr_tape *tape);
+const void *cr_tape_pre(const cr_tape *tape, int l);
+const void *cr_tape_post(const cr_tape *tape, int l);
+const void *cr_tape_logits(const cr_tape *tape);
+const void *cr_tape_input(const cr_tape *tape);
+/* The workspace's batch capacity and its workers (1 or 2, cr_train_ws_set_threads). */
+size_t cr_train_ws_max_batch(const cr_train_ws *ws);
+int cr_train_ws_threads(const cr_train_ws *ws);
+
 #if defined(__GNUC__)
 #pragma GCC visibility pop
 #endif

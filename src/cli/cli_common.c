@@ -304,18 +304,3 @@ void cli_random_data(cr_dtype dtype, size_t n, size_t d, size_t k, uint64_t seed
     }
 }
 
-cr_status cli_net_forward(const cr_net *net, cr_tape *tape, size_t n, const void *x) {
-    return cr_net_dtype(net) == CR_F64 ? cr_net_forward_f64(net, tape, n, x)
-                                : cr_net_forward_f32(net, tape, n, x);
-}
-
-double cli_net_loss(const cr_net *net, cr_tape *tape, const void *y) {
-    return cr_net_dtype(net) == CR_F64 ? cr_net_loss_f64(net, tape, y)
-                                : (double)cr_net_loss_f32(net, tape, y);
-}
-
-cr_status cli_net_backward(const cr_net *net, cr_tape *tape, const void *y, void *dx,
-                           void *grads) {
-    return cr_net_dtype(net) == CR_F64 ? cr_net_backward_f64(net, tape, y, dx, grads)
-                                : cr_net_backward_f32(net, tape, y, dx, grads);
-}
