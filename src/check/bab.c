@@ -22,6 +22,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "net/net_internal.h"
 #include "core/fail.h"
 #include "bab.h"
 #include "net/bound.h"

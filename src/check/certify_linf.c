@@ -16,6 +16,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "net/net_internal.h"
 #include "core/fail.h"
 #include "chainrule_certify.h"
 

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "chainrule_typed.h"
 #include "core/fail.h"
 #include "chainrule.h"
 #include "chainrule_certify.h"

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "chainrule_typed.h"
 #include "io_internal.h"
 
 /* The stored vectors of the link in cr_net order p q s t are BN_KEYS[BN_OF_VEC[k]]. */

@@ -45,6 +45,7 @@
 #include <string.h>
 
 #define CR_REAL_F64
+#include "net_internal.h"
 #include "ops/real.h"
 
 #include "core/parallel.h"

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "net_internal.h"
 #include "chainrule_typed.h"
 #include "core/fail.h"
 #include "ops/act_table.h"

@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "net_internal.h"
 #include "core/fail.h"
 #include "net_private.tmpl.h"
 

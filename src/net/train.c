@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "net_internal.h"
 #include "core/fail.h"
 #include "chainrule_typed.h"
 #include "kernels/elementwise.h"

@@ -20,9 +20,9 @@ int main(int argc, char **argv) {
         fprintf(stderr, "%s\n", cr_last_error());
         goto done;
     }
-    ok = back->n_params == net->n_params && back->dtype == CR_F32 &&
-         memcmp(back->params, net->params, net->n_params * sizeof(float)) == 0;
-    printf("%s: %zu parameters %s\n", argv[1], net->n_params, ok ? "round-trip" : "DIFFER");
+    ok = cr_net_n_params(back) == cr_net_n_params(net) && cr_net_dtype(back) == CR_F32 &&
+         memcmp(cr_net_params(back), cr_net_params(net), cr_net_n_params(net) * sizeof(float)) == 0;
+    printf("%s: %zu parameters %s\n", argv[1], cr_net_n_params(net), ok ? "round-trip" : "DIFFER");
 done:
     cr_net_free(net);
     cr_net_free(back);
