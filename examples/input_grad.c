@@ -45,7 +45,7 @@ int main(void) {
     CHECK(cr_net_backward_f64(net, tape, y, dx, grads)); /* dJ_n/dx_n, d(mean J)/dparams */
 
     /* 2. any number of examples, split over cr_get_threads() workers */
-    CHECK(cr_net_input_grad_f64(net, N, x, y, dx2, losses)); /* dJ_n/dx_n and J_n */
+    CHECK(cr_net_input_grad_targets_f64(net, N, x, y, dx2, losses)); /* dJ_n/dx_n and J_n */
 
     /* 3. the full Jacobian of the probabilities; row c of example n is d yhat_c / dx:
        dJ_n/dx_n = sum_c (dJ/dyhat_c) J[n][c] = -J[n][label] / yhat_label */

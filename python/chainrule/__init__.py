@@ -166,7 +166,7 @@ _labels_to_targets = _proto(_io, "cr_labels_to_targets_buffer", c_int, c_char_p,
 _typed = {}
 for _s in ("f32", "f64"):
     _typed[_s] = {
-        "input_grad": _proto(_core, f"cr_net_input_grad_{_s}", c_int, _P, c_size_t, _P, _P, _P, _P),
+        "input_grad": _proto(_core, f"cr_net_input_grad_targets_{_s}", c_int, _P, c_size_t, _P, _P, _P, _P),
         "class_grad": _proto(_core, f"cr_net_class_grad_{_s}", c_int, _P, c_size_t, _P, _P, c_int,
                              _P, _P),
         "input_jacobian": _proto(_core, f"cr_net_input_jacobian_{_s}", c_int, _P, c_size_t, _P,
