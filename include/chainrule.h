@@ -553,7 +553,7 @@ cr_status cr_net_input_jvp(const cr_net *net, size_t n, const void *x, const voi
  * to be called outside inner loops (take the pointer once, then loop). A NULL handle or
  * an index out of range gives 0, NULL or CR_ACT_COUNT; nothing here allocates or fails.
  * The pointers returned are views into the handle's one allocation, valid until it is
- * freed; a const handle gives const views (the _const variants).
+ * freed; a const net gives const views (the _const variants); a tape's views are read-only.
  */
 /* The number of scalars (of the net's dtype) in the flat parameter block. */
 size_t cr_net_n_params(const cr_net *net);
