@@ -110,7 +110,9 @@ int cr_have_cblas(void);
 /* Number of threads the library may use: the BLAS's thread count, which is
    also how many workers the input-derivative functions (jacobians, input
    gradients, attacks) split their examples over; each worker then calls the
-   BLAS single-threaded. Without CBLAS it only sets the workers (default 1). */
+   BLAS single-threaded. Without CBLAS it only sets the workers (default 1).
+   The default is the BLAS's, at most the CPUs the process may keep busy (its
+   affinity mask and its cgroup's CPU quota, cpu.max, rounded up). */
 void cr_set_threads(int n);
 /* The current count (the BLAS's; without CBLAS the last cr_set_threads, 1 at first). */
 int cr_get_threads(void);

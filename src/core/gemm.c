@@ -10,6 +10,10 @@
 
 #if CR_HAVE_CBLAS
 #include <cblas.h>
+#include <pthread.h>
+#include <stdlib.h>
+
+#include "core/cpu_budget.h"
 #endif
 
 int cr_have_cblas(void) { return CR_HAVE_CBLAS; }
@@ -20,9 +24,25 @@ int cr_have_cblas(void) { return CR_HAVE_CBLAS; }
 static atomic_int portable_threads = 1;
 #endif
 
+#if CR_HAVE_CBLAS
+/* The default count, once: OpenBLAS's (the CPUs it found, or OPENBLAS_NUM_THREADS /
+   OMP_NUM_THREADS), at most the CPUs this process may keep busy (core/cpu_budget.h:
+   the affinity mask and the cgroup's CPU quota, which OpenBLAS does not read). A count
+   the user gave, by cr_set_threads or the environment, is kept. */
+static pthread_once_t default_once = PTHREAD_ONCE_INIT;
+
+static void default_threads(void) {
+    if (getenv("OPENBLAS_NUM_THREADS") || getenv("GOTO_NUM_THREADS") || getenv("OMP_NUM_THREADS"))
+        return;
+    int budget = cr_cpu_budget();
+    if (budget < openblas_get_num_threads()) openblas_set_num_threads(budget);
+}
+#endif
+
 void cr_set_threads(int n) {
     if (n <= 0) return;
 #if CR_HAVE_CBLAS
+    pthread_once(&default_once, default_threads); /* not later: it would undo n */
     openblas_set_num_threads(n);
 #else
     atomic_store(&portable_threads, n);
@@ -31,6 +51,7 @@ void cr_set_threads(int n) {
 
 int cr_get_threads(void) {
 #if CR_HAVE_CBLAS
+    pthread_once(&default_once, default_threads);
     return openblas_get_num_threads();
 #else
     return atomic_load(&portable_threads);
