@@ -6,7 +6,8 @@
  *   bench_cpu MODEL.safetensors REPS WHAT WORKERS
  *     WHAT: grad | jac-closed | jac-rev (1,000 images) | fgsm | fgsm-l2 | pgd | pgd-rs |
  *           pgd-l2-rs | ... (l2: L2 norm, eps 1.5, else L-inf eps 0.1; rs: random start;
- *           tg: targeted at (label + 3) mod 10; PGD 5 steps)
+ *           tg: targeted at (label + 3) mod 10; PGD 5 steps, or CR_BENCH_STEPS: PGD at 1 step
+ *           minus grad is at most one forward pass, its best-iterate copy and one step)
  *   prints the best wall and CPU time over REPS calls, the attack statistics and the hash.
  *
  * Build against a build's static libraries as bench/compare.sh does with bench_jacobian.c;
@@ -55,7 +56,7 @@ int main(int argc, char **argv) {
     o.eps = o.norm == CR_NORM_L2 ? 1.5 : 0.1;
     o.lo = 0;
     o.hi = 1;
-    o.steps = 5;
+    o.steps = getenv("CR_BENCH_STEPS") ? (size_t)atoi(getenv("CR_BENCH_STEPS")) : 5;
     o.random_start = strstr(what, "rs") != NULL;
     o.seed = 7;
     if (strstr(what, "tg")) {

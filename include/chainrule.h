@@ -873,9 +873,10 @@ cr_status cr_evaluate_f32(cr_ctx *ctx, const cr_net *net, cr_tape *tape, size_t 
  * net's input link (link 0, e.g. the standardisation (x − mean) / std of a model)
  * is the first link of every chain, so boxes, clips and derivatives are in x.
  * Every function allocates its own scratch (CR_ERR_NOMEM on failure) and
- * splits its examples into fixed chunks run on cr_get_threads() workers, each
- * calling the BLAS single-threaded (the BLAS is held at one thread meanwhile);
- * the chunks, and so the results, do not depend on the number of workers.
+ * splits its examples into fixed chunks run on the context's workers (its first
+ * argument; NULL: one), each calling the BLAS single-threaded (the BLAS is held at
+ * one thread meanwhile); the chunks, and so the results, do not depend on the
+ * number of workers.
  * Errors: CR_ERR_DTYPE when the net is not of the function's dtype (an _f32
  * call on a float64 net); CR_ERR_ARG for a NULL argument, n = 0, a class or
  * label outside [0, K), or an invalid option.

@@ -10,7 +10,9 @@
  *   - a targeted attack reaches its target more often than chance;
  *   - eps = 0 changes nothing; float32 runs too;
  *   - the statistics in float32 are the in-order scans of x' and of ∂J/∂x, bit for bit,
- *     signed zeros included.
+ *     signed zeros included;
+ *   - PGD's clean and adversarial loss and accuracy, taken from its iterations' forward
+ *     passes, equal separate forward passes of x and x', bit for bit.
  */
 #include <math.h>
 #include <setjmp.h>
@@ -210,6 +212,51 @@ static void test_eps_zero_and_f32(void **state) {
    ε = 0 returns them as they are (its first iterate is x), so there the minimum is the
    −0 of row 0, whose +0 at column 10 comes later but in a lower lane of 8: a lane-wise
    minimum that kept another zero would show (guard below). */
+/* PGD's statistics come from its iterations' forward passes (the first is the clean pass
+   when it starts at x; x' is an iterate already evaluated): they must equal one separate
+   forward pass of x and of x' (NTEST rows: one chunk, the same rows, the same bits). */
+static void test_pgd_stats_are_forward_passes(void **state) {
+    (void)state;
+    cr_tape *tape;
+    double *y = malloc(sizeof(double) * NTEST * K);
+    int64_t tg[NTEST];
+    for (size_t i = 0; i < NTEST; i++) tg[i] = (yte[i] + 1) % K;
+    assert_true(y != NULL);
+    assert_int_equal(cr_tape_create(net, NTEST, &tape), CR_OK);
+    for (int c = 0; c < 6; c++) {
+        const int rs = c & 1, targeted = c >= 4;
+        cr_attack_options o = opts(CR_ATTACK_PGD, c & 2 ? CR_NORM_L2 : CR_NORM_LINF,
+                                   c & 2 ? 0.6 : 0.1);
+        o.random_start = rs;
+        o.steps = 4;
+        cr_attack_stats s;
+        assert_int_equal(cr_attack_f64(NULL, net, NTEST, xte, yte, targeted ? tg : NULL, &o, xadv, &s),
+                         CR_OK);
+        cr_onehot_f64(NTEST, K, targeted ? tg : yte, y); /* the attack's loss */
+        for (int side = 0; side < 2; side++) {
+            assert_int_equal(cr_net_forward_f64(net, tape, NTEST, side ? xadv : xte), CR_OK);
+            cr_net_loss_f64(net, tape, y);
+            const double *loss = tape->loss, *out = tape->out;
+            double sum = 0;
+            size_t correct = 0, hit = 0;
+            for (size_t i = 0; i < NTEST; i++) {
+                size_t best = 0;
+                for (size_t j = 1; j < K; j++)
+                    if (out[i * K + j] > out[i * K + best]) best = j;
+                correct += best == (size_t)yte[i];
+                hit += best == (size_t)tg[i];
+                sum += loss[i];
+            }
+            assert_true(memcmp(&sum, side ? &s.loss_adv : &s.loss_clean, sizeof sum) == 0);
+            assert_int_equal(correct, side ? s.correct_adv : s.correct_clean);
+            if (side) assert_int_equal(targeted ? hit : 0, s.hit_target);
+        }
+        assert_true(targeted ? s.hit_target > 0 : s.correct_adv < s.correct_clean); /* not vacuous */
+    }
+    cr_tape_free(tape);
+    free(y);
+}
+
 static void test_stats_are_the_scans(void **state) {
     (void)state;
     cr_net *n32;
@@ -285,7 +332,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fgsm_lowers_accuracy), cmocka_unit_test(test_pgd_inside_and_stronger),
         cmocka_unit_test(test_targeted), cmocka_unit_test(test_eps_zero_and_f32),
-        cmocka_unit_test(test_stats_are_the_scans),
+        cmocka_unit_test(test_stats_are_the_scans), cmocka_unit_test(test_pgd_stats_are_forward_passes),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -79,7 +79,7 @@ static void test_loop_runs_each_task_once(void **state) {
     assert_int_equal(cr_parallel_workers(NULL, 1000), 1); /* NULL: one thread */
     cr_ctx *ctx = NULL;
     assert_int_equal(cr_ctx_create(&ctx, 0), CR_OK); /* the cores available */
-    assert_true(cr_ctx_threads(ctx) >= 1 && cr_ctx_threads(ctx) == cr_cores_available());
+    assert_true(cr_ctx_threads(ctx) >= 1); /* test_cpu_budget: the CPU budget */
     assert_int_equal(cr_parallel_workers(ctx, 1), 1);
     cr_ctx_free(ctx);
     assert_int_equal(cr_ctx_create(&ctx, -1), CR_ERR_ARG);

@@ -11,13 +11,34 @@
 
 #if CR_HAVE_CBLAS
 #include <cblas.h>
+#include <pthread.h>
+#include <stdlib.h>
+
+#include "core/cpu_budget.h"
 #endif
 
 int cr_have_cblas(void) { return CR_HAVE_CBLAS; }
 
+#if CR_HAVE_CBLAS
+/* The default count, once: OpenBLAS's (the CPUs it found, or OPENBLAS_NUM_THREADS /
+   OMP_NUM_THREADS), at most the CPUs this process may keep busy (core/cpu_budget.h:
+   the affinity mask and the cgroup's CPU quota, which OpenBLAS does not read). A count
+   the user gave through the environment is kept. It is what gemms called outside any
+   context's hold (the op-level functions) find. */
+static pthread_once_t default_once = PTHREAD_ONCE_INIT;
+
+static void default_threads(void) {
+    if (getenv("OPENBLAS_NUM_THREADS") || getenv("GOTO_NUM_THREADS") || getenv("OMP_NUM_THREADS"))
+        return;
+    int budget = cr_cpu_budget();
+    if (budget < openblas_get_num_threads()) openblas_set_num_threads(budget);
+}
+#endif
+
 /* The BLAS's own thread count: only the holds of core/parallel.c set it. */
 int cr_blas_threads(void) {
 #if CR_HAVE_CBLAS
+    pthread_once(&default_once, default_threads);
     return openblas_get_num_threads();
 #else
     return 1;
@@ -26,6 +47,7 @@ int cr_blas_threads(void) {
 
 void cr_blas_set_threads(int n) {
 #if CR_HAVE_CBLAS
+    pthread_once(&default_once, default_threads); /* not later: it would undo n */
     if (n > 0) openblas_set_num_threads(n);
 #else
     (void)n;

@@ -1,14 +1,11 @@
 /* The context, its parallel task loop and the BLAS holds (see parallel.h). */
-#define _GNU_SOURCE
 #include "core/parallel.h"
 
-#include <limits.h>
 #include <pthread.h>
-#include <sched.h>
 #include <stdatomic.h>
-#include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
+
+#include "core/cpu_budget.h"
 
 /* ------------------------------------------------------------ the context */
 
@@ -16,99 +13,13 @@ static const cr_ctx default_ctx = {.threads = 1};
 
 const cr_ctx *cr_ctx_or_default(const cr_ctx *ctx) { return ctx ? ctx : &default_ctx; }
 
-/* ceil(quota / period) from a cgroup file, or 0 when there is no quota. */
-static int quota_cores(long long quota, long long period) {
-    if (quota <= 0 || period <= 0) return 0;
-    long long c = (quota + period - 1) / period;
-    return c > INT_MAX ? INT_MAX : (int)c;
-}
-
-/* The cgroup v2 line "0::/path" or the v1 line of the cpu controller in /proc/self/cgroup. */
-static int cgroup_path(int v2, char *path, size_t size) {
-    FILE *f = fopen("/proc/self/cgroup", "r");
-    if (!f) return 0;
-    char line[512];
-    int found = 0;
-    while (!found && fgets(line, sizeof line, f)) {
-        line[strcspn(line, "\n")] = '\0';
-        char *c1 = strchr(line, ':');
-        char *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
-        if (!c2) continue;
-        *c2 = '\0';
-        const char *ctrl = c1 + 1;
-        if (v2 ? strcmp(line, "0") == 0 && *ctrl == '\0'
-               : strcmp(ctrl, "cpu") == 0 || strncmp(ctrl, "cpu,", 4) == 0 ||
-                     strstr(ctrl, ",cpu,") != NULL ||
-                     (strlen(ctrl) > 4 && strcmp(ctrl + strlen(ctrl) - 4, ",cpu") == 0)) {
-            snprintf(path, size, "%s", c2 + 1);
-            found = 1;
-        }
-    }
-    fclose(f);
-    return found;
-}
-
-/* The smallest CPU quota on the way from the process's cgroup up to the root (0: none). */
-static int cgroup_cores(void) {
-    char rel[400], dir[512];
-    int best = 0;
-    for (int v2 = 1; v2 >= 0; v2--) {
-        if (!cgroup_path(v2, rel, sizeof rel)) continue;
-        const char *bases[] = {"/sys/fs/cgroup", "/sys/fs/cgroup/cpu", "/sys/fs/cgroup/cpu,cpuacct"};
-        for (size_t b = v2 ? 0 : 1; b < (v2 ? 1u : 3u); b++) {
-            snprintf(dir, sizeof dir, "%s%s", bases[b], rel);
-            for (;;) {
-                char file[600];
-                long long quota = 0, period = 0;
-                FILE *f;
-                if (v2) {
-                    snprintf(file, sizeof file, "%s/cpu.max", dir);
-                    if ((f = fopen(file, "r"))) {
-                        char q[32];
-                        if (fscanf(f, "%31s %lld", q, &period) == 2 && strcmp(q, "max") != 0)
-                            quota = atoll(q);
-                        fclose(f);
-                    }
-                } else {
-                    snprintf(file, sizeof file, "%s/cpu.cfs_quota_us", dir);
-                    if ((f = fopen(file, "r"))) {
-                        if (fscanf(f, "%lld", &quota) != 1) quota = 0;
-                        fclose(f);
-                    }
-                    snprintf(file, sizeof file, "%s/cpu.cfs_period_us", dir);
-                    if ((f = fopen(file, "r"))) {
-                        if (fscanf(f, "%lld", &period) != 1) period = 0;
-                        fclose(f);
-                    }
-                }
-                int c = quota_cores(quota, period);
-                if (c > 0 && (best == 0 || c < best)) best = c;
-                char *slash = strrchr(dir, '/');
-                if (!slash || (size_t)(slash - dir) < strlen(bases[b])) break;
-                *slash = '\0';
-            }
-        }
-    }
-    return best;
-}
-
-int cr_cores_available(void) {
-    int n = 0;
-    cpu_set_t set;
-    if (sched_getaffinity(0, sizeof set, &set) == 0) n = CPU_COUNT(&set);
-    if (n < 1) n = 1;
-    int q = cgroup_cores();
-    if (q > 0 && q < n) n = q;
-    return n;
-}
-
 cr_status cr_ctx_create(cr_ctx **out, int threads) {
     if (!out) return CR_ERR_ARG;
     *out = NULL;
     if (threads < 0) return CR_ERR_ARG;
     cr_ctx *c = malloc(sizeof *c);
     if (!c) return CR_ERR_NOMEM;
-    c->threads = threads ? threads : cr_cores_available();
+    c->threads = threads ? threads : cr_cpu_budget();
     *out = c;
     return CR_OK;
 }

@@ -41,11 +41,6 @@ struct cr_ctx {
 /* The context a NULL cr_ctx * stands for: one thread. */
 const cr_ctx *cr_ctx_or_default(const cr_ctx *ctx);
 
-/* The cores this process may run on: the CPUs of its affinity mask
-   (sched_getaffinity), at most its cgroup's CPU quota (cgroup v2 cpu.max, v1
-   cpu.cfs_quota_us / cpu.cfs_period_us, rounded up); at least 1. */
-int cr_cores_available(void);
-
 /* task(arg, t, worker) computes task t on worker `worker` (0 <= worker < workers). */
 typedef cr_status (*cr_task_fn)(void *arg, size_t t, int worker);
 
