@@ -34,6 +34,7 @@ static pthread_mutex_t blas_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t blas_cv = PTHREAD_COND_INITIALIZER;
 static int serial_holds;   /* guarded by blas_mu */
 static int ctx_held;       /* a context hold is held; guarded by blas_mu */
+static int ctx_waiting;    /* context holds waiting; guarded by blas_mu */
 static int blas_restore;   /* the BLAS thread count the first hold found; guarded by blas_mu */
 static _Thread_local int ctx_depth;    /* this thread's context hold and the holds nested in it */
 static _Thread_local int serial_depth; /* this thread's serial holds */
@@ -47,7 +48,10 @@ void cr_blas_serial_enter(void) {
     }
     serial_depth++;
     pthread_mutex_lock(&blas_mu);
-    while (ctx_held) pthread_cond_wait(&blas_cv, &blas_mu);
+    /* a first serial hold lets a waiting context hold go first (else a thread running
+       parallel loops back to back would starve it); one joining holds that are held
+       never waits for it (a worker inside a held loop must not wait for the loop) */
+    while (ctx_held || (serial_holds == 0 && ctx_waiting > 0)) pthread_cond_wait(&blas_cv, &blas_mu);
     if (serial_holds++ == 0) {
         blas_restore = cr_blas_threads();
         cr_blas_set_threads(1);
@@ -81,7 +85,9 @@ int cr_blas_enter(const cr_ctx *ctx) {
         return TOKEN_SERIAL;
     }
     pthread_mutex_lock(&blas_mu);
+    ctx_waiting++;
     while (ctx_held || serial_holds > 0) pthread_cond_wait(&blas_cv, &blas_mu);
+    ctx_waiting--;
     ctx_held = 1;
     blas_restore = cr_blas_threads();
     cr_blas_set_threads(n);

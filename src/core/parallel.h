@@ -18,8 +18,12 @@
  *   - context holds (cr_blas_enter with a context of n > 1 threads): the BLAS
  *     at n threads for gemms called from one thread (evaluation, a training
  *     step on one worker). Exclusive: it waits until no serial hold and no
- *     other context hold is held, and serial holds wait while it is held. A
- *     context of one thread takes a serial hold instead.
+ *     other context hold is held, and serial holds wait while it is held (and
+ *     a first serial hold waits while one is waiting, so that loops run back to
+ *     back do not starve it). A context of one thread takes a serial hold
+ *     instead. A thread holding a serial hold never waits for a context hold
+ *     (its cr_blas_enter nests a serial hold instead), and a worker thread must
+ *     not take a context hold while its loop runs.
  * So every gemm the library runs under a hold runs at a thread count its own
  * context fixes, whatever other contexts do at the same time: a call's bits
  * never depend on what runs beside it. A thread holding a context hold may
