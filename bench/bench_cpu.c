@@ -18,7 +18,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "chainrule.h"
+#include "chainrule_typed.h"
 #include "chainrule_data.h"
 
 static double clock_s(clockid_t c) {

@@ -25,7 +25,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "chainrule.h"
+#include "chainrule_typed.h"
 #include "chainrule_data.h"
 
 static double now(void) {
@@ -102,7 +102,7 @@ int main(int argc, char **argv) {
         return 2;
     }
     printf("threads %d (workers; OpenBLAS single-threaded in each), runs %d, images %zu, model %zu-%zu-%zu\n", cr_ctx_threads(ctx), runs, n, d,
-           net->dims[1], k);
+           cr_net_width(net, 1), k);
     int64_t *labels = malloc(n * sizeof(int64_t));
     float *y = malloc(n * k * 4), *dx = malloc(n * d * 4), *adv = malloc(n * d * 4);
     const size_t nj = n < 1000 ? n : 1000;
@@ -168,7 +168,7 @@ int main(int argc, char **argv) {
         if (r) t[r - 1] = now() - t0;
     }
     printf("grad10k_tape_ms %.3f\n", 1e3 * median(t, runs));
-    printf("sgemm_jac_gflops %.1f\n", gemm_gflops(nj * k, d, net->dims[1], runs));
+    printf("sgemm_jac_gflops %.1f\n", gemm_gflops(nj * k, d, cr_net_width(net, 1), runs));
     printf("sgemm_2048_gflops %.1f\n", gemm_gflops(2048, 2048, 2048, runs < 5 ? runs : 5));
     cr_tape_free(tape);
     free(labels);

@@ -1,6 +1,6 @@
 /* dJ/dx of a 784-128-10 sigmoid network, three ways, every status checked.
    Build: cc input_grad.c $(pkg-config --cflags --libs chainrule) -o input_grad */
-#include <chainrule.h>
+#include <chainrule_typed.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -31,7 +31,7 @@ int main(void) {
 
     CHECK(cr_net_create(&net, CR_F64, 2, dims, act));
     cr_net_init(net, CR_INIT_AUTO, 1);
-    if (!(grads = malloc(sizeof(double) * net->n_params))) goto done;
+    if (!(grads = malloc(sizeof(double) * cr_net_n_params(net)))) goto done;
     cr_rng rng;
     cr_rng_seed(&rng, 2);
     int64_t labels[N];
@@ -54,7 +54,7 @@ int main(void) {
     CHECK(cr_net_input_jacobian_f64(ctx, net, N, x, 1, CR_JAC_CLOSED, jac));
 
     double diff2 = 0, diff3 = 0, norm = 0;
-    const double *probs = tape->post[net->n_layers - 1]; /* N x K softmax outputs */
+    const double *probs = cr_tape_prediction(tape); /* N x K softmax outputs */
     for (size_t n = 0; n < N; n++) {
         size_t c = (size_t)labels[n];
         for (size_t j = 0; j < D; j++) {

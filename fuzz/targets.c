@@ -8,7 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "chainrule.h"
+#include "chainrule_typed.h"
 #include "chainrule_data.h"
 #include "chainrule_io.h"
 
@@ -179,17 +179,17 @@ int cr_fuzz_csv(const uint8_t *data, size_t size) {
    backward pass on a zero input. */
 static void check_model_runs(const cr_model *m) {
     const cr_net *net = m->net;
-    FUZZ_CHECK(net && net->n_layers >= 1 && net->n_layers <= CR_MAX_LAYERS);
+    FUZZ_CHECK(net && cr_net_n_layers(net) >= 1 && cr_net_n_layers(net) <= CR_MAX_LAYERS);
     size_t D = cr_net_input_dim(net), K = cr_net_output_dim(net);
     FUZZ_CHECK(D > 0 && K > 0);
     FUZZ_CHECK(m->input_mean.data == NULL || m->input_mean.count == D);
     FUZZ_CHECK(m->input_std.data == NULL || m->input_std.count == D);
     cr_tape *tape = NULL;
-    size_t es = cr_dtype_size(net->dtype);
+    size_t es = cr_dtype_size(cr_net_dtype(net));
     void *x = calloc(D, es), *y = calloc(K, es), *dx = calloc(D, es);
-    void *g = calloc(net->n_params ? net->n_params : 1, es);
+    void *g = calloc(cr_net_n_params(net) ? cr_net_n_params(net) : 1, es);
     if (x && y && dx && g && cr_tape_create(net, 1, &tape) == CR_OK) {
-        if (net->dtype == CR_F64) {
+        if (cr_net_dtype(net) == CR_F64) {
             ((double *)y)[0] = 1.0;
             FUZZ_CHECK(cr_net_forward_f64(net, tape, 1, x) == CR_OK);
             (void)cr_net_loss_f64(net, tape, y);
@@ -253,10 +253,10 @@ int cr_fuzz_json(const uint8_t *data, size_t size) {
     cr_model m2;
     FUZZ_CHECK(cr_model_json_parse(name, (const unsigned char *)buf, len, &m2, &err) == 0);
     const cr_net *a = m.net, *b = m2.net;
-    FUZZ_CHECK(a->dtype == b->dtype && a->n_layers == b->n_layers && a->n_params == b->n_params);
-    FUZZ_CHECK(!memcmp(a->params, b->params, a->n_params * cr_dtype_size(a->dtype)));
-    FUZZ_CHECK(a->head == b->head && a->has_out_act == b->has_out_act);
-    FUZZ_CHECK(a->link_form[0] == b->link_form[0]);
+    FUZZ_CHECK(cr_net_dtype(a) == cr_net_dtype(b) && cr_net_n_layers(a) == cr_net_n_layers(b) && cr_net_n_params(a) == cr_net_n_params(b));
+    FUZZ_CHECK(!memcmp(cr_net_params_const(a), cr_net_params_const(b), cr_net_n_params(a) * cr_dtype_size(cr_net_dtype(a))));
+    FUZZ_CHECK(cr_net_head(a) == cr_net_head(b) && cr_net_output_activation(a, NULL) == cr_net_output_activation(b, NULL));
+    FUZZ_CHECK(cr_net_affine_form(a, 0) == cr_net_affine_form(b, 0));
     free(buf);
     cr_model_free(&m2);
     cr_model_free(&m);
@@ -335,7 +335,7 @@ int cr_fuzz_onnx(const uint8_t *data, size_t size) {
         cr_model m2;
         err.msg[0] = 0;
         FUZZ_CHECK(cr_model_parse_file(name, data, size, &m2, &err) == 0);
-        FUZZ_CHECK(m2.net->n_params == m.net->n_params);
+        FUZZ_CHECK(cr_net_n_params(m2.net) == cr_net_n_params(m.net));
         cr_model_free(&m2);
     }
     {
@@ -343,9 +343,9 @@ int cr_fuzz_onnx(const uint8_t *data, size_t size) {
         cr_model m3;
         err.msg[0] = 0;
         if (cr_onnx_parse(bname, data, size, &m3, &err) == 0) {
-            FUZZ_CHECK(m3.net->n_params == m.net->n_params && m3.net->dtype == m.net->dtype);
-            FUZZ_CHECK(memcmp(m3.net->params, m.net->params,
-                              m.net->n_params * cr_dtype_size(m.net->dtype)) == 0);
+            FUZZ_CHECK(cr_net_n_params(m3.net) == cr_net_n_params(m.net) && cr_net_dtype(m3.net) == cr_net_dtype(m.net));
+            FUZZ_CHECK(memcmp(cr_net_params(m3.net), cr_net_params(m.net),
+                              cr_net_n_params(m.net) * cr_dtype_size(cr_net_dtype(m.net))) == 0);
             cr_model_free(&m3);
         } else {
             check_error(&err, bname);
@@ -357,16 +357,16 @@ int cr_fuzz_onnx(const uint8_t *data, size_t size) {
     if (cr_onnx_encode(name, &m, &buf, &len, &err) == 0) {
         cr_model back;
         FUZZ_CHECK(cr_onnx_parse(name, buf, len, &back, &err) == 0);
-        FUZZ_CHECK(back.net->n_params == m.net->n_params && back.net->dtype == m.net->dtype);
-        FUZZ_CHECK(memcmp(back.net->params, m.net->params,
-                          m.net->n_params * cr_dtype_size(m.net->dtype)) == 0);
+        FUZZ_CHECK(cr_net_n_params(back.net) == cr_net_n_params(m.net) && cr_net_dtype(back.net) == cr_net_dtype(m.net));
+        FUZZ_CHECK(memcmp(cr_net_params(back.net), cr_net_params(m.net),
+                          cr_net_n_params(m.net) * cr_dtype_size(cr_net_dtype(m.net))) == 0);
         FUZZ_CHECK(!back.input_mean.data == !m.input_mean.data);
         /* link 0 comes back as it was written: the same form and values, bit for bit */
-        FUZZ_CHECK(back.net->link_form[0] == m.net->link_form[0]);
-        if (m.net->link_form[0] != CR_AFFINE_NONE) {
-            const size_t es = cr_dtype_size(m.net->dtype), w = 2 * m.net->dims[0] * es;
-            FUZZ_CHECK(memcmp((const char *)back.net->link_params + back.net->link_offset[0] * es,
-                              (const char *)m.net->link_params + m.net->link_offset[0] * es, w) == 0);
+        FUZZ_CHECK(cr_net_affine_form(back.net, 0) == cr_net_affine_form(m.net, 0));
+        if (cr_net_affine_form(m.net, 0) != CR_AFFINE_NONE) {
+            const size_t es = cr_dtype_size(cr_net_dtype(m.net)), w = cr_net_width(m.net, 0) * es;
+            for (int k = 0; k < 2; k++) /* p, q */
+                FUZZ_CHECK(memcmp(cr_net_link_vector(back.net, 0, k), cr_net_link_vector(m.net, 0, k), w) == 0);
         }
         for (size_t i = 0; m.input_mean.data && i < m.input_mean.count; i++) /* -0 == 0 */
             FUZZ_CHECK(cr_fuzz_real(&back.input_mean, i) == cr_fuzz_real(&m.input_mean, i) &&

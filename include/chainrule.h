@@ -17,11 +17,10 @@
  *   - The loss of a batch is the MEAN of the per-example losses; parameter
  *     gradients are of that mean. The input gradient for example n is
  *     dJ_n/dx_n, the gradient of that example's own loss.
- *   - Every numeric function exists for float (_f32) and double (_f64), both
- *     generated from one source (src/ops/ *.tmpl.c, src/net/ *.tmpl.c), and
- *     both are declared here by their full names, the _f32 one first. Their
- *     definitions are found by the same names: a template defines
- *     CR_TYPED(cr_NAME_f32, cr_NAME_f64)(...) (src/ops/real.h).
+ *   - This is the main header. The typed functions (every numeric function
+ *     for float, _f32, and double, _f64) and the op-level functions (each
+ *     op's forward, Jacobian, VJP and JVP, the gemm, the kernel sets) are in
+ *     chainrule_typed.h, which includes this one.
  *
  * Ownership: every pointer argument is borrowed for the duration of the call
  * unless a comment says otherwise. Objects returned through `**out` are owned
@@ -93,20 +92,6 @@ double cr_rng_uniform(cr_rng *rng);        /* in [0, 1) */
 double cr_rng_normal(cr_rng *rng);         /* standard normal (Box-Muller) */
 uint64_t cr_rng_below(cr_rng *rng, uint64_t n); /* uniform in [0, n), n > 0 */
 
-/* ---------------------------------------------------------------- gemm */
-
-/*
- * C <- alpha * op(A) op(B) + beta * C, row-major, op(X) = X or X^T.
- * op(A) is m x k, op(B) is k x n, C is m x n. Goes through CBLAS when the
- * library was built with it (cr_have_cblas() == 1), a portable loop otherwise.
- */
-void cr_gemm_f32(int trans_a, int trans_b, size_t m, size_t n, size_t k, float alpha,
-                 const float *a, size_t lda, const float *b, size_t ldb, float beta, float *c,
-                 size_t ldc);
-void cr_gemm_f64(int trans_a, int trans_b, size_t m, size_t n, size_t k, double alpha,
-                 const double *a, size_t lda, const double *b, size_t ldb, double beta,
-                 double *c, size_t ldc);
-int cr_have_cblas(void);
 /* ---------------------------------------------------------------- context */
 /*
  * A context owns the library's workers and its policy for the BLAS (docs/api.md
@@ -136,76 +121,10 @@ void cr_ctx_free(cr_ctx *ctx); /* NULL-safe */
 /* The context's thread count (1 for NULL). */
 int cr_ctx_threads(const cr_ctx *ctx);
 
-/* ---------------------------------------------------------------- kernel sets */
-/*
- * chainrule's own float32 kernels (per-example SGD, the element-wise loops and
- * optimiser updates of training, the packed products with W_1 of the input
- * derivatives) exist once per instruction set: portable C, AVX2 + FMA and
- * AVX-512 (docs/kernels.md). One set is used for all of them. It is chosen
- * at the first call that needs it: the one the environment variable
- * CHAINRULE_ISA names ("portable", "avx2", "avx512") if this build and CPU
- * can run it, else the best they can run (the library never prints: an
- * unusable value is ignored; the command refuses it with exit status 2).
- * The portable set multiplies with W_1 through cr_gemm_f32 instead.
- */
-typedef enum { CR_ISA_PORTABLE = 0, CR_ISA_AVX2 = 1, CR_ISA_AVX512 = 2 } cr_isa;
-#define CR_ISA_COUNT 3
-
-/* "portable", "avx2" or "avx512" (static); "unknown" for other values. */
-const char *cr_isa_name(cr_isa isa);
-/* 1 and *out set when name is one of the names above; 0 otherwise. */
-int cr_isa_from_name(const char *name, cr_isa *out);
-/* 1 if this build and CPU can run the set. */
-int cr_isa_supported(cr_isa isa);
-/* The best set this build and CPU can run. */
-cr_isa cr_isa_best(void);
-/* The set in use (making the choice described above if not made yet). */
-cr_isa cr_isa_current(void);
-/* Uses `isa` from now on; CR_ERR_ARG (and no change) if it is not supported.
-   Call it while no other thread is inside the library. */
-cr_status cr_isa_select(cr_isa isa);
-
-/* ---------------------------------------------------------------- ops */
-/*
- * One file per op under src/ops/, each with forward, explicit Jacobian, VJP
- * and JVP side by side. Notation: g is the incoming row gradient dJ/d(out),
- * a dot (xd, rd) is a forward-mode tangent. Batched functions take N rows.
- * Per-example Jacobians are written into a dense row-major matrix.
- * Each function is declared twice, _f32 (float) and then _f64 (double), with
- * the same signature otherwise.
- */
-/* linear: r = x W + b;  dr/dx = W^T (H x D);  VJP g W^T;  JVP xd W. */
-void cr_linear_forward_f32(size_t n, size_t d, size_t h, const float *x, const float *w,
-                           const float *b, float *r);
-void cr_linear_forward_f64(size_t n, size_t d, size_t h, const double *x, const double *w,
-                           const double *b, double *r);
-void cr_linear_jacobian_f32(size_t d, size_t h, const float *w, float *jac /* h x d */);
-void cr_linear_jacobian_f64(size_t d, size_t h, const double *w, double *jac /* h x d */);
-void cr_linear_vjp_f32(size_t n, size_t d, size_t h, const float *w, const float *g,
-                       float *gx /* n x d, overwritten */);
-void cr_linear_vjp_f64(size_t n, size_t d, size_t h, const double *w, const double *g,
-                       double *gx /* n x d, overwritten */);
-void cr_linear_jvp_f32(size_t n, size_t d, size_t h, const float *w, const float *xd,
-                       float *rd /* n x h */);
-void cr_linear_jvp_f64(size_t n, size_t d, size_t h, const double *w, const double *xd,
-                       double *rd /* n x h */);
-/* dW += scale * X^T G (d x h), db += scale * colsum(G) (h): the parameter step
-   W <- beta W + alpha X^T G, b <- beta b + alpha colsum(G) that the chain runs
-   (src/ops/linear.tmpl.c), with alpha = scale and beta = 1. */
-void cr_linear_param_grads_f32(size_t n, size_t d, size_t h, const float *x, const float *g,
-                               float scale, float *dw, float *db);
-void cr_linear_param_grads_f64(size_t n, size_t d, size_t h, const double *x, const double *g,
-                               double scale, double *dw, double *db);
-
-/*
- * affine: a per-feature affine link z = a ∘ x + c on rows of width d, kept in the
- * form its file states (src/ops/affine.tmpl.c), so that z is exactly that
- * arithmetic: SUB_DIV z = (x − p)/q (the input standardisation, ONNX Sub, Div),
- * SUB_MUL z = (x − p)·q, MUL_ADD z = x·p + q, BATCHNORM z = (x − p)/√(q + ε)·s + t
- * (inference mode: p mean, q var, s γ, t β), NONE z = x. Jacobian diag(a), a the
- * form's ∂z/∂x (1/q, q, p, s/√(q + ε), 1); VJP g ∘ a; JVP ẋ ∘ a. Vectors a form
- * does not use may be NULL. The VJP/JVP output may alias its input.
- */
+/* ---------------------------------------------------------------- affine links */
+/* The forms of a per-feature affine link z = a ∘ x + c (the input standardisation,
+   ONNX Sub/Div/Mul/Add, BatchNorm in inference mode): see cr_net_set_affine and,
+   for the op itself, chainrule_typed.h. */
 typedef enum {
     CR_AFFINE_NONE = 0,
     CR_AFFINE_SUB_DIV = 1,
@@ -215,193 +134,7 @@ typedef enum {
     CR_AFFINE_FORM_COUNT
 } cr_affine_form;
 
-typedef struct {
-    cr_affine_form form;
-    const float *p, *q, *s, *t; /* d each; s, t for BATCHNORM only */
-    float eps;                  /* BATCHNORM only */
-} cr_affine_f32;
-typedef struct {
-    cr_affine_form form;
-    const double *p, *q, *s, *t;
-    double eps;
-} cr_affine_f64;
-
 const char *cr_affine_form_name(cr_affine_form form); /* "sub-div", ... "none" */
-void cr_affine_forward_f32(const cr_affine_f32 *a, size_t n, size_t d, const float *x, float *z);
-void cr_affine_forward_f64(const cr_affine_f64 *a, size_t n, size_t d, const double *x,
-                           double *z);
-void cr_affine_diag_f32(const cr_affine_f32 *a, size_t d, float *diag /* d: the a above */);
-void cr_affine_diag_f64(const cr_affine_f64 *a, size_t d, double *diag);
-void cr_affine_jacobian_f32(const cr_affine_f32 *a, size_t d, float *jac /* d x d */);
-void cr_affine_jacobian_f64(const cr_affine_f64 *a, size_t d, double *jac /* d x d */);
-void cr_affine_vjp_f32(const cr_affine_f32 *a, size_t n, size_t d, const float *g, float *gx);
-void cr_affine_vjp_f64(const cr_affine_f64 *a, size_t n, size_t d, const double *g, double *gx);
-void cr_affine_jvp_f32(const cr_affine_f32 *a, size_t n, size_t d, const float *xd, float *zd);
-void cr_affine_jvp_f64(const cr_affine_f64 *a, size_t n, size_t d, const double *xd,
-                       double *zd);
-
-/* element-wise activations h = f(r). Jacobian diag(f'(r)), VJP g o f', JVP rd o f',
-   deriv f'(r), deriv2 f''(r). Each takes both r and h = f(r) and uses whichever its
-   derivative needs. The chain calls them through the op table (src/ops/act_table.h).
-   Declared for every row of the table (test_act_table checks it). */
-void cr_sigmoid_forward_f32(size_t count, const float *r, float *h);
-void cr_sigmoid_forward_f64(size_t count, const double *r, double *h);
-void cr_sigmoid_jacobian_f32(size_t d, const float *r, const float *h, float *jac /* d x d */);
-void cr_sigmoid_jacobian_f64(size_t d, const double *r, const double *h, double *jac /* d x d */);
-void cr_sigmoid_vjp_f32(size_t count, const float *r, const float *h, const float *g, float *gr);
-void cr_sigmoid_vjp_f64(size_t count, const double *r, const double *h, const double *g,
-                        double *gr);
-void cr_sigmoid_jvp_f32(size_t count, const float *r, const float *h, const float *rd, float *hd);
-void cr_sigmoid_jvp_f64(size_t count, const double *r, const double *h, const double *rd,
-                        double *hd);
-void cr_sigmoid_deriv_f32(size_t count, const float *r, const float *h, float *d);
-void cr_sigmoid_deriv_f64(size_t count, const double *r, const double *h, double *d);
-void cr_sigmoid_deriv2_f32(size_t count, const float *r, const float *h, float *d2);
-void cr_sigmoid_deriv2_f64(size_t count, const double *r, const double *h, double *d2);
-void cr_tanh_forward_f32(size_t count, const float *r, float *h);
-void cr_tanh_forward_f64(size_t count, const double *r, double *h);
-void cr_tanh_jacobian_f32(size_t d, const float *r, const float *h, float *jac);
-void cr_tanh_jacobian_f64(size_t d, const double *r, const double *h, double *jac);
-void cr_tanh_vjp_f32(size_t count, const float *r, const float *h, const float *g, float *gr);
-void cr_tanh_vjp_f64(size_t count, const double *r, const double *h, const double *g, double *gr);
-void cr_tanh_jvp_f32(size_t count, const float *r, const float *h, const float *rd, float *hd);
-void cr_tanh_jvp_f64(size_t count, const double *r, const double *h, const double *rd, double *hd);
-void cr_tanh_deriv_f32(size_t count, const float *r, const float *h, float *d);
-void cr_tanh_deriv_f64(size_t count, const double *r, const double *h, double *d);
-void cr_tanh_deriv2_f32(size_t count, const float *r, const float *h, float *d2);
-void cr_tanh_deriv2_f64(size_t count, const double *r, const double *h, double *d2);
-void cr_relu_forward_f32(size_t count, const float *r, float *h);
-void cr_relu_forward_f64(size_t count, const double *r, double *h);
-void cr_relu_jacobian_f32(size_t d, const float *r, const float *h, float *jac);
-void cr_relu_jacobian_f64(size_t d, const double *r, const double *h, double *jac);
-void cr_relu_vjp_f32(size_t count, const float *r, const float *h, const float *g, float *gr);
-void cr_relu_vjp_f64(size_t count, const double *r, const double *h, const double *g, double *gr);
-void cr_relu_jvp_f32(size_t count, const float *r, const float *h, const float *rd, float *hd);
-void cr_relu_jvp_f64(size_t count, const double *r, const double *h, const double *rd, double *hd);
-void cr_relu_deriv_f32(size_t count, const float *r, const float *h, float *d);
-void cr_relu_deriv_f64(size_t count, const double *r, const double *h, double *d);
-void cr_relu_deriv2_f32(size_t count, const float *r, const float *h, float *d2);
-void cr_relu_deriv2_f64(size_t count, const double *r, const double *h, double *d2);
-void cr_gelu_forward_f32(size_t count, const float *r, float *h);
-void cr_gelu_forward_f64(size_t count, const double *r, double *h);
-void cr_gelu_jacobian_f32(size_t d, const float *r, const float *h, float *jac);
-void cr_gelu_jacobian_f64(size_t d, const double *r, const double *h, double *jac);
-void cr_gelu_vjp_f32(size_t count, const float *r, const float *h, const float *g, float *gr);
-void cr_gelu_vjp_f64(size_t count, const double *r, const double *h, const double *g, double *gr);
-void cr_gelu_jvp_f32(size_t count, const float *r, const float *h, const float *rd, float *hd);
-void cr_gelu_jvp_f64(size_t count, const double *r, const double *h, const double *rd, double *hd);
-void cr_gelu_deriv_f32(size_t count, const float *r, const float *h, float *d);
-void cr_gelu_deriv_f64(size_t count, const double *r, const double *h, double *d);
-void cr_gelu_deriv2_f32(size_t count, const float *r, const float *h, float *d2);
-void cr_gelu_deriv2_f64(size_t count, const double *r, const double *h, double *d2);
-void cr_softplus_forward_f32(size_t count, const float *r, float *h);
-void cr_softplus_forward_f64(size_t count, const double *r, double *h);
-void cr_softplus_jacobian_f32(size_t d, const float *r, const float *h, float *jac);
-void cr_softplus_jacobian_f64(size_t d, const double *r, const double *h, double *jac);
-void cr_softplus_vjp_f32(size_t count, const float *r, const float *h, const float *g, float *gr);
-void cr_softplus_vjp_f64(size_t count, const double *r, const double *h, const double *g,
-                         double *gr);
-void cr_softplus_jvp_f32(size_t count, const float *r, const float *h, const float *rd, float *hd);
-void cr_softplus_jvp_f64(size_t count, const double *r, const double *h, const double *rd,
-                         double *hd);
-void cr_softplus_deriv_f32(size_t count, const float *r, const float *h, float *d);
-void cr_softplus_deriv_f64(size_t count, const double *r, const double *h, double *d);
-void cr_softplus_deriv2_f32(size_t count, const float *r, const float *h, float *d2);
-void cr_softplus_deriv2_f64(size_t count, const double *r, const double *h, double *d2);
-void cr_leaky_relu_forward_f32(size_t count, const float *r, float *h);
-void cr_leaky_relu_forward_f64(size_t count, const double *r, double *h);
-void cr_leaky_relu_jacobian_f32(size_t d, const float *r, const float *h, float *jac);
-void cr_leaky_relu_jacobian_f64(size_t d, const double *r, const double *h, double *jac);
-void cr_leaky_relu_vjp_f32(size_t count, const float *r, const float *h, const float *g,
-                           float *gr);
-void cr_leaky_relu_vjp_f64(size_t count, const double *r, const double *h, const double *g,
-                           double *gr);
-void cr_leaky_relu_jvp_f32(size_t count, const float *r, const float *h, const float *rd,
-                           float *hd);
-void cr_leaky_relu_jvp_f64(size_t count, const double *r, const double *h, const double *rd,
-                           double *hd);
-void cr_leaky_relu_deriv_f32(size_t count, const float *r, const float *h, float *d);
-void cr_leaky_relu_deriv_f64(size_t count, const double *r, const double *h, double *d);
-void cr_leaky_relu_deriv2_f32(size_t count, const float *r, const float *h, float *d2);
-void cr_leaky_relu_deriv2_f64(size_t count, const double *r, const double *h, double *d2);
-void cr_silu_forward_f32(size_t count, const float *r, float *h);
-void cr_silu_forward_f64(size_t count, const double *r, double *h);
-void cr_silu_jacobian_f32(size_t d, const float *r, const float *h, float *jac);
-void cr_silu_jacobian_f64(size_t d, const double *r, const double *h, double *jac);
-void cr_silu_vjp_f32(size_t count, const float *r, const float *h, const float *g, float *gr);
-void cr_silu_vjp_f64(size_t count, const double *r, const double *h, const double *g, double *gr);
-void cr_silu_jvp_f32(size_t count, const float *r, const float *h, const float *rd, float *hd);
-void cr_silu_jvp_f64(size_t count, const double *r, const double *h, const double *rd, double *hd);
-void cr_silu_deriv_f32(size_t count, const float *r, const float *h, float *d);
-void cr_silu_deriv_f64(size_t count, const double *r, const double *h, double *d);
-void cr_silu_deriv2_f32(size_t count, const float *r, const float *h, float *d2);
-void cr_silu_deriv2_f64(size_t count, const double *r, const double *h, double *d2);
-
-/* softmax per row: yhat = S(theta). Jacobian diag(yhat) - yhat^T yhat (K x K, full),
-   VJP yhat o (g - <g, yhat>), JVP yhat o (td - <td, yhat>). */
-void cr_softmax_forward_f32(size_t n, size_t k, const float *theta, float *yhat);
-void cr_softmax_forward_f64(size_t n, size_t k, const double *theta, double *yhat);
-void cr_log_softmax_forward_f32(size_t n, size_t k, const float *theta, float *logp);
-void cr_log_softmax_forward_f64(size_t n, size_t k, const double *theta, double *logp);
-void cr_softmax_jacobian_f32(size_t k, const float *yhat, float *jac /* k x k */);
-void cr_softmax_jacobian_f64(size_t k, const double *yhat, double *jac /* k x k */);
-void cr_softmax_vjp_f32(size_t n, size_t k, const float *yhat, const float *g, float *gtheta);
-void cr_softmax_vjp_f64(size_t n, size_t k, const double *yhat, const double *g, double *gtheta);
-void cr_softmax_jvp_f32(size_t n, size_t k, const float *yhat, const float *td, float *yd);
-void cr_softmax_jvp_f64(size_t n, size_t k, const double *yhat, const double *td, double *yd);
-
-/* cross-entropy per row (unfused): J = -sum y log yhat; dJ/dyhat = -(y / yhat). */
-void cr_cross_entropy_forward_f32(size_t n, size_t k, const float *yhat, const float *y,
-                                  float *loss /* n */);
-void cr_cross_entropy_forward_f64(size_t n, size_t k, const double *yhat, const double *y,
-                                  double *loss /* n */);
-void cr_cross_entropy_jacobian_f32(size_t k, const float *yhat, const float *y,
-                                   float *jac /* 1xk */);
-void cr_cross_entropy_jacobian_f64(size_t k, const double *yhat, const double *y,
-                                   double *jac /* 1xk */);
-void cr_cross_entropy_vjp_f32(size_t n, size_t k, const float *yhat, const float *y,
-                              const float *g /* n */, float *gyhat);
-void cr_cross_entropy_vjp_f64(size_t n, size_t k, const double *yhat, const double *y,
-                              const double *g /* n */, double *gyhat);
-
-/* fused softmax + cross-entropy per row: J = (sum y) logsumexp(theta) - <y, theta>;
-   dJ/dtheta = (sum y) yhat - y  (= yhat - y for one-hot y). Never log(0) or 0/0. */
-void cr_softmax_ce_forward_f32(size_t n, size_t k, const float *theta, const float *y,
-                               float *yhat /* n x k, may be NULL */, float *loss /* n */);
-void cr_softmax_ce_forward_f64(size_t n, size_t k, const double *theta, const double *y,
-                               double *yhat /* n x k, may be NULL */, double *loss /* n */);
-void cr_softmax_ce_jacobian_f32(size_t k, const float *yhat, const float *y,
-                                float *jac /* 1 x k */);
-void cr_softmax_ce_jacobian_f64(size_t k, const double *yhat, const double *y,
-                                double *jac /* 1 x k */);
-void cr_softmax_ce_vjp_f32(size_t n, size_t k, const float *yhat, const float *y,
-                           const float *g /* n, or NULL for all ones */, float *gtheta);
-void cr_softmax_ce_vjp_f64(size_t n, size_t k, const double *yhat, const double *y,
-                           const double *g /* n, or NULL for all ones */, double *gtheta);
-/* its JVP: J̇ = <(Σy) ŷ − y, θ̇> per row. */
-void cr_softmax_ce_jvp_f32(size_t n, size_t k, const float *yhat, const float *y, const float *td,
-                           float *jd /* n */);
-void cr_softmax_ce_jvp_f64(size_t n, size_t k, const double *yhat, const double *y,
-                           const double *td, double *jd /* n */);
-
-/* squared error per row, the regression head: J = ½ Σ_j (o_j − t_j)²; dJ/do = o − t
-   (1 x k Jacobian), VJP g (o − t), JVP <o − t, ȯ>. */
-void cr_squared_error_forward_f32(size_t n, size_t k, const float *o, const float *t,
-                                  float *loss /* n */);
-void cr_squared_error_forward_f64(size_t n, size_t k, const double *o, const double *t,
-                                  double *loss /* n */);
-void cr_squared_error_jacobian_f32(size_t k, const float *o, const float *t, float *jac /* 1 x k */);
-void cr_squared_error_jacobian_f64(size_t k, const double *o, const double *t,
-                                   double *jac /* 1 x k */);
-void cr_squared_error_vjp_f32(size_t n, size_t k, const float *o, const float *t,
-                              const float *g /* n, or NULL for all ones */, float *go);
-void cr_squared_error_vjp_f64(size_t n, size_t k, const double *o, const double *t,
-                              const double *g /* n, or NULL for all ones */, double *go);
-void cr_squared_error_jvp_f32(size_t n, size_t k, const float *o, const float *t, const float *od,
-                              float *jd /* n */);
-void cr_squared_error_jvp_f64(size_t n, size_t k, const double *o, const double *t,
-                              const double *od, double *jd /* n */);
-
 /* ---------------------------------------------------------------- network */
 
 typedef enum {
@@ -427,58 +160,6 @@ int cr_activation_parse(const char *name, cr_activation *out);
  */
 size_t cr_activation_list_names(char *buf, size_t size, const char *sep, const char *last_sep);
 
-/* How ONNX exporters write an activation as several nodes of x (its input). */
-typedef enum {
-    CR_ACT_ONNX_NODE = 0,    /* one node only: the row's onnx_op */
-    CR_ACT_ONNX_ERF = 1,     /* x·½(1 + erf(x/√2)): Div(x, √2), Erf, Add(·, 1), Mul(x, ·),
-                                Mul(·, 0.5) in any order of the operands (PyTorch's GELU) */
-    CR_ACT_ONNX_SIGMOID_MUL = 2 /* Sigmoid(x), Mul(x, ·) (PyTorch's SiLU) */
-} cr_act_onnx_pattern;
-
-/*
- * What a user sees of an activation, from its row of the op table
- * (src/ops/act_table.h describes every field): its ONNX forms and explain's
- * notation. cr_activation_info_get returns the row's (borrowed, valid for the
- * program's life), or NULL for a value outside the enum.
- */
-typedef struct {
-    const char *name;                 /* as cr_activation_name */
-    int init;                         /* the cr_init that CR_INIT_AUTO picks for it */
-    const char *onnx_op;              /* the ONNX op that is this activation, or NULL */
-    int onnx_opset;                   /* the first opset with onnx_op */
-    double onnx_alpha;                /* the value onnx_op's alpha must have; NaN: no alpha */
-    cr_act_onnx_pattern onnx_pattern; /* how exporters write it as several nodes */
-    const char *symbol_text, *symbol_tex; /* "σ", "\\sigma" */
-    /* a'(r) as explain writes it, {r} and {h} for the layer's names; NULL: none */
-    const char *deriv_text, *deriv_tex;
-} cr_activation_info;
-const cr_activation_info *cr_activation_info_get(cr_activation act);
-
-/*
- * Any activation by its enum value, exactly as the network's chain runs it
- * (the op table's row, with the fast kernels the CPU selected): h = a(r),
- * d = a'(r), the VJP g ∘ a'(r), the JVP a'(r) ∘ rd, and the d × d Jacobian
- * diag(a'(r)). h is a(r) of the same r; the output may alias g or rd. act
- * must be a valid cr_activation.
- */
-void cr_activation_forward_f32(cr_activation act, size_t count, const float *r, float *h);
-void cr_activation_forward_f64(cr_activation act, size_t count, const double *r, double *h);
-void cr_activation_deriv_f32(cr_activation act, size_t count, const float *r, const float *h,
-                             float *d);
-void cr_activation_deriv_f64(cr_activation act, size_t count, const double *r, const double *h,
-                             double *d);
-void cr_activation_vjp_f32(cr_activation act, size_t count, const float *r, const float *h,
-                           const float *g, float *gr);
-void cr_activation_vjp_f64(cr_activation act, size_t count, const double *r, const double *h,
-                           const double *g, double *gr);
-void cr_activation_jvp_f32(cr_activation act, size_t count, const float *r, const float *h,
-                           const float *rd, float *hd);
-void cr_activation_jvp_f64(cr_activation act, size_t count, const double *r, const double *h,
-                           const double *rd, double *hd);
-void cr_activation_jacobian_f32(cr_activation act, size_t d, const float *r, const float *h,
-                                float *jac /* d x d */);
-void cr_activation_jacobian_f64(cr_activation act, size_t d, const double *r, const double *h,
-                                double *jac /* d x d */);
 
 /*
  * The head: what the loss does with the network's output o (N x K).
@@ -572,9 +253,6 @@ cr_status cr_net_set_input_affine(cr_net *net, cr_affine_form form, const double
 cr_affine_form cr_net_affine_form(const cr_net *net, int link); /* NONE for a bad link */
 cr_status cr_net_get_affine(const cr_net *net, int link, cr_affine_form *form, double *p,
                             double *q, double *s, double *t, double *eps);
-cr_status cr_net_affine_f32(const cr_net *net, int link, cr_affine_f32 *view);
-cr_status cr_net_affine_f64(const cr_net *net, int link, cr_affine_f64 *view);
-
 typedef enum {
     CR_INIT_AUTO = 0,   /* per layer, what its activation's row picks: Xavier or He */
     CR_INIT_XAVIER = 1, /* uniform(+-sqrt(6/(fan_in+fan_out))) */
@@ -621,63 +299,6 @@ typedef struct cr_tape {
    reject a tape of another net (CR_ERR_ARG) or of another dtype (CR_ERR_DTYPE). */
 cr_status cr_tape_create(const cr_net *net, size_t max_batch, cr_tape **out);
 void cr_tape_free(cr_tape *tape);
-
-/*
- * The typed network functions. X is N x D, Y is N x K targets (one-hot or any
- * rows summing to 1; see cr_onehot_*), all of the net's dtype.
- *
- * With the squared-error head Y is N x K float targets t instead.
- *
- * forward:  fills tape (keeps a borrowed pointer to X until the next forward).
- * loss:     per-example losses of the head (fused softmax+CE on o, or ½‖o − t‖²)
- *           into tape->loss; returns mean (NaN if the tape holds no forward pass
- *           of this net).
- * backward: chain of VJPs from dJ/do = yhat - y (or o - t), through the output
- *           activation's VJP when there is one, back to the input.
- *           dx (N x D, may be NULL) receives dJ_n/dx_n per example;
- *           grads (n_params, may be NULL) receives d(mean J)/d(params) in the
- *           same flat layout as net->params (overwritten, not accumulated).
- * vjp:      reverse mode from any cotangent on the output o ("logits": o = θ
- *           without an output activation): dx (N x D) <- G_o (N x K) pulled back
- *           through the chain (no softmax, no loss). With G_o = e_c it gives the
- *           gradient of output c.
- * jvp:      forward-mode: given tangent XD (N x D) writes d(outputs o) and/or
- *           d(probs) (N x K, either may be NULL; probs only for the softmax head,
- *           else CR_ERR_ARG). Needs a prior forward.
- * input_jacobian_chain: for row i of the last forward pass, the K x D Jacobian
- *           of the probabilities (of_probs=1, softmax head only, else CR_ERR_ARG)
- *           or outputs o (0) w.r.t. x, formed by
- *           multiplying the explicit per-op Jacobians (no VJPs). Allocates
- *           its scratch; returns CR_ERR_NOMEM on failure.
- * Errors: CR_ERR_DTYPE when the net or the tape is not of the function's dtype;
- * CR_ERR_ARG for a NULL argument, n = 0, a tape of another net, or no forward
- * pass yet; CR_ERR_SHAPE for n > tape->max_batch or a row i >= tape->n.
- */
-cr_status cr_net_forward_f32(const cr_net *net, cr_tape *tape, size_t n, const float *x);
-cr_status cr_net_forward_f64(const cr_net *net, cr_tape *tape, size_t n, const double *x);
-float cr_net_loss_f32(const cr_net *net, cr_tape *tape, const float *y);
-double cr_net_loss_f64(const cr_net *net, cr_tape *tape, const double *y);
-cr_status cr_net_backward_f32(const cr_net *net, cr_tape *tape, const float *y, float *dx,
-                              float *grads);
-cr_status cr_net_backward_f64(const cr_net *net, cr_tape *tape, const double *y, double *dx,
-                              double *grads);
-cr_status cr_net_vjp_f32(const cr_net *net, cr_tape *tape, const float *g_logits, float *dx);
-cr_status cr_net_vjp_f64(const cr_net *net, cr_tape *tape, const double *g_logits, double *dx);
-cr_status cr_net_jvp_f32(const cr_net *net, cr_tape *tape, const float *xd, float *logits_dot,
-                         float *probs_dot);
-cr_status cr_net_jvp_f64(const cr_net *net, cr_tape *tape, const double *xd, double *logits_dot,
-                         double *probs_dot);
-cr_status cr_net_input_jacobian_chain_f32(const cr_net *net, const cr_tape *tape, size_t i,
-                                          int of_probs, float *jac);
-cr_status cr_net_input_jacobian_chain_f64(const cr_net *net, const cr_tape *tape, size_t i,
-                                          int of_probs, double *jac);
-/* one-hot rows from class indices; returns CR_ERR_ARG for a label outside [0, k). */
-cr_status cr_onehot_f32(size_t n, size_t k, const int64_t *labels, float *y);
-cr_status cr_onehot_f64(size_t n, size_t k, const int64_t *labels, double *y);
-
-/* Typed views of a net's parameters (NULL when the dtype does not match). */
-float *cr_net_params_f32(cr_net *net);
-double *cr_net_params_f64(cr_net *net);
 
 /* ================================================================ training
  * Optimisers, learning-rate schedules, a seeded shuffle and the training step
@@ -753,13 +374,6 @@ typedef struct {
 /* State sized for net (zeroed, step 0); one allocation. */
 cr_status cr_optim_create(const cr_net *net, const cr_optim_config *cfg, cr_optim **out);
 void cr_optim_free(cr_optim *opt);
-/* One step: params <- update(params, grads) with lr = cr_optim_lr(cfg, step); step++. */
-cr_status cr_optim_step_f32(cr_optim *opt, float *params, const float *grads);
-cr_status cr_optim_step_f64(cr_optim *opt, double *params, const double *grads);
-
-/* Fisher-Yates shuffle of perm[0..n) driven by rng (reproducible everywhere). */
-void cr_shuffle_u32(cr_rng *rng, size_t n, uint32_t *perm);
-
 /*
  * Training workspace: the tape, the gradient block, the gathered batch and
  * the permutation, allocated once; the training loop never allocates.
@@ -808,32 +422,6 @@ void cr_train_ws_free(cr_train_ws *ws);
  */
 cr_status cr_train_ws_set_threads(cr_train_ws *ws, int n);
 
-/*
- * One optimiser step on the batch x (n x D, contiguous) with class labels.
- * Forward, fused softmax+CE, backward, update. Plain SGD (with or without
- * weight decay) is fused into the gemms (W <- (1 - lr wd) W - (lr/n) Xᵀ G, no
- * gradient block); the other optimisers go through ws->grads and
- * cr_optim_step_f32. Adds the batch's summed loss to *loss_sum and its
- * number of correct argmax predictions to *correct (either may be NULL).
- * Returns CR_ERR_ARG for a label outside [0, K), CR_ERR_NONFINITE if NaN or
- * Inf appears in the forward pass (ws->fault_layer names the first layer whose
- * outputs r_l are not finite; the step is then not taken). Parameters that an
- * update makes non-finite are caught by the next step's forward pass (every
- * parameter of a layer feeds every row of r_l, and 0 * inf = NaN) and by
- * cr_train_epoch_f32's check of the whole block at the end of each epoch; the
- * parameters are then garbage: keep the last checkpoint.
- */
-cr_status cr_train_step_f32(cr_ctx *ctx, cr_net *net, cr_optim *opt, cr_train_ws *ws, size_t n,
-                            const float *x, const int32_t *labels, double *loss_sum,
-                            size_t *correct);
-/*
- * The per-example SGD path (batch 1, plain SGD, no weight decay): one loop per
- * layer over the nonzero inputs (a sparse row update), no gemm, no per-call
- * set-up. Same mathematics as cr_train_step_f32 with n = 1.
- */
-cr_status cr_train_sgd1_f32(cr_net *net, cr_optim *opt, cr_train_ws *ws, const float *x,
-                            int32_t label, double *loss_sum, size_t *correct);
-
 typedef struct {
     double loss_sum; /* summed per-example training losses */
     size_t correct;  /* correct argmax predictions (before each step) */
@@ -842,27 +430,6 @@ typedef struct {
 
 /* Called every `every` steps and at the end of the epoch; return nonzero to stop. */
 typedef int (*cr_train_progress_fn)(void *user, const cr_train_stats *stats, size_t total);
-
-/*
- * One epoch over n examples x (n x D) / labels: perm <- identity, shuffled
- * with rng, then batches of `batch` (the last one smaller) gathered into
- * ws->xb and stepped; batch 1 with plain SGD and no weight decay takes the
- * per-example path. stats is zeroed first. progress may be NULL.
- */
-cr_status cr_train_epoch_f32(cr_ctx *ctx, cr_net *net, cr_optim *opt, cr_train_ws *ws, size_t n,
-                             const float *x, const int32_t *labels, size_t batch, cr_rng *rng,
-                             cr_train_stats *stats, cr_train_progress_fn progress,
-                             size_t every, void *user);
-
-/*
- * Evaluation in batches of ws->max_batch: mean loss, correct count, and
- * (if confusion != NULL) the K x K confusion matrix [true][predicted]
- * accumulated (not zeroed); probs (n x K, may be NULL) receives the
- * probabilities.
- */
-cr_status cr_evaluate_f32(cr_ctx *ctx, const cr_net *net, cr_tape *tape, size_t n, const float *x,
-                          const int32_t *labels, double *loss_sum, size_t *correct,
-                          uint64_t *confusion, float *probs);
 
 /* ============================================================ end training */
 
@@ -981,46 +548,6 @@ typedef struct {
     double min_value, max_value; /* range of x' */
 } cr_attack_stats;
 
-/* jac (n x K x D): Jacobian of probabilities (of_probs) or logits w.r.t. each row of x. */
-cr_status cr_net_input_jacobian_f32(cr_ctx *ctx, const cr_net *net, size_t n, const float *x, int of_probs,
-                                    cr_jac_mode mode, float *jac);
-cr_status cr_net_input_jacobian_f64(cr_ctx *ctx, const cr_net *net, size_t n, const double *x, int of_probs,
-                                    cr_jac_mode mode, double *jac);
-/* dJ_i/dx_i of J_i = CE(softmax(f(x_i)), y_i) for every row (N x D): the input gradient
-   (y: N x K targets, one-hot or soft; loss: the N J_i, may be NULL). */
-cr_status cr_net_input_grad_f32(cr_ctx *ctx, const cr_net *net, size_t n, const float *x, const float *y,
-                                float *dx, float *loss);
-cr_status cr_net_input_grad_f64(cr_ctx *ctx, const cr_net *net, size_t n, const double *x, const double *y,
-                                double *dx, double *loss);
-/* Gradient of the score of class cls[i] at row i (N x D), and the scores (may be NULL). */
-cr_status cr_net_class_grad_f32(cr_ctx *ctx, const cr_net *net, size_t n, const float *x, const int64_t *cls,
-                                int of_probs, float *grad, float *score);
-cr_status cr_net_class_grad_f64(cr_ctx *ctx, const cr_net *net, size_t n, const double *x, const int64_t *cls,
-                                int of_probs, double *grad, double *score);
-cr_status cr_attribute_f32(cr_ctx *ctx, const cr_net *net, size_t n, const float *x, const int64_t *cls,
-                           const cr_attr_options *opt, float *attr /* n x D */,
-                           cr_attr_report *report /* may be NULL */);
-cr_status cr_attribute_f64(cr_ctx *ctx, const cr_net *net, size_t n, const double *x, const int64_t *cls,
-                           const cr_attr_options *opt, double *attr /* n x D */,
-                           cr_attr_report *report /* may be NULL */);
-/* x_adv (n x D) from x with labels; target NULL (untargeted) or n target classes. */
-cr_status cr_attack_f32(cr_ctx *ctx, const cr_net *net, size_t n, const float *x, const int64_t *labels,
-                        const int64_t *target, const cr_attack_options *opt, float *x_adv,
-                        cr_attack_stats *stats /* may be NULL */);
-cr_status cr_attack_f64(cr_ctx *ctx, const cr_net *net, size_t n, const double *x, const int64_t *labels,
-                        const int64_t *target, const cr_attack_options *opt, double *x_adv,
-                        cr_attack_stats *stats /* may be NULL */);
-/* A regressor (the squared-error head): x_adv raises J = ½‖o − t‖², t the n x K
-   targets; the same FGSM/PGD steps from ∂J/∂o = o − t. stats: n and the losses and
-   distances (no accuracy: correct_* and hit_target stay 0). CR_ERR_ARG for a net
-   with another head. */
-cr_status cr_attack_regress_f32(cr_ctx *ctx, const cr_net *net, size_t n, const float *x, const float *t,
-                                const cr_attack_options *opt, float *x_adv,
-                                cr_attack_stats *stats /* may be NULL */);
-cr_status cr_attack_regress_f64(cr_ctx *ctx, const cr_net *net, size_t n, const double *x, const double *t,
-                                const cr_attack_options *opt, double *x_adv,
-                                cr_attack_stats *stats /* may be NULL */);
-
 /* ================================================================ end input derivatives */
 
 /* ================================================================ accessors for bindings
@@ -1046,6 +573,69 @@ cr_status cr_net_predict(cr_ctx *ctx, const cr_net *net, size_t n, const void *x
    at each row x_i of x along the row xd_i of xd (n x D each), in the net's dtype (cr_net_jvp). */
 cr_status cr_net_input_jvp(const cr_net *net, size_t n, const void *x, const void *xd, int of_probs,
                            void *out);
+
+/* ================================================================ accessors of the handles
+ * cr_net, cr_tape and cr_train_ws are opaque (their fields are the library's own,
+ * src/net/net_internal.h): everything outside libchainrule reads them through these
+ * functions (src/net/net_access.c), which cost a call and a bounds check and are meant
+ * to be called outside inner loops (take the pointer once, then loop). A NULL handle or
+ * an index out of range gives 0, NULL or CR_ACT_COUNT; nothing here allocates or fails.
+ * The pointers returned are views into the handle's one allocation, valid until it is
+ * freed; a const handle gives const views (the _const variants).
+ */
+/* The number of scalars (of the net's dtype) in the flat parameter block. */
+size_t cr_net_n_params(const cr_net *net);
+/* The flat parameter block: layer l's W_l at scalar cr_net_weight_offset(net, l), b_l at
+   cr_net_bias_offset(net, l); a gradient block of cr_net_n_params scalars has the same layout. */
+void *cr_net_params(cr_net *net);
+const void *cr_net_params_const(const cr_net *net);
+/* The scalar offset of W_l / b_l in the parameter block (0 for a bad l). */
+size_t cr_net_weight_offset(const cr_net *net, int l);
+size_t cr_net_bias_offset(const cr_net *net, int l);
+/* Views of W_l (dims[l] x dims[l+1], row-major: r = h W + b) and b_l (dims[l+1]) in the
+   net's dtype, 0 <= l < n_layers; NULL for a bad l. */
+void *cr_net_weight(cr_net *net, int l);
+const void *cr_net_weight_const(const cr_net *net, int l);
+void *cr_net_bias(cr_net *net, int l);
+const void *cr_net_bias_const(const cr_net *net, int l);
+/* The activation after linear layer l: the hidden activation for l < n_layers - 1, the
+   output activation for l = n_layers - 1 (CR_ACT_COUNT when o = θ), CR_ACT_COUNT for a bad l. */
+cr_activation cr_net_activation(const cr_net *net, int l);
+
+/* A view of the vector k (0 p, 1 q, 2 s, 3 t: see cr_net_set_affine) of affine link `link`,
+   cr_net_link_width scalars in the net's dtype, as stored (NULL for a bad link or k), and the
+   link's eps (BATCHNORM; 0 for the others or a bad link). */
+const void *cr_net_link_vector(const cr_net *net, int link, int k);
+double cr_net_link_eps(const cr_net *net, int link);
+
+/* The tape's dtype, its capacity in rows and the rows of its last forward pass (0 before any). */
+cr_dtype cr_tape_dtype(const cr_tape *tape);
+size_t cr_tape_max_batch(const cr_tape *tape);
+size_t cr_tape_rows(const cr_tape *tape);
+/* The views of the last forward pass (see cr_tape), rows x width in the tape's dtype:
+   pre(l) = r_l and post(l) = h_l (0 <= l < n_layers, NULL otherwise); the output o; the
+   logits pre(L-1) = θ; the head's prediction post(L-1) (the probabilities for the softmax
+   head); the per-example losses of the last cr_net_loss (rows scalars); the input X of the
+   last forward pass (borrowed from its caller). */
+const void *cr_tape_pre(const cr_tape *tape, int l);
+const void *cr_tape_post(const cr_tape *tape, int l);
+const void *cr_tape_output(const cr_tape *tape);
+const void *cr_tape_logits(const cr_tape *tape);
+const void *cr_tape_prediction(const cr_tape *tape);
+const void *cr_tape_loss(const cr_tape *tape);
+const void *cr_tape_input(const cr_tape *tape);
+/* What linear layer 0 read in the last forward pass when the net has an input link: z =
+   link_0(x), rows x D; NULL when the net it was made for has no input link. */
+const void *cr_tape_input_link(const cr_tape *tape);
+
+/* The workspace's tape (its forward pass of the last step: ws's batch rows), its batch
+   capacity, its workers (1 or 2, cr_train_ws_set_threads) and, after CR_ERR_NONFINITE, the
+   1-based layer where NaN/Inf appeared first (in its outputs r_l or in its parameters after
+   the update), else 0. */
+cr_tape *cr_train_ws_tape(cr_train_ws *ws);
+size_t cr_train_ws_max_batch(const cr_train_ws *ws);
+int cr_train_ws_threads(const cr_train_ws *ws);
+int cr_train_ws_fault_layer(const cr_train_ws *ws);
 
 /*
  * The option and statistics structs of the library by name: "cr_attack_options",

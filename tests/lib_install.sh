@@ -27,7 +27,8 @@ pc=$(find "$prefix" -name chainrule.pc)
 pcdir=$(dirname "$pc") libdir=$(dirname "$(dirname "$pc")")
 for f in "$libdir/libchainrule.so.0" "$libdir/libchainrule.a" "$libdir/libchainrule_io.so.0" \
          "$libdir/libchainrule_io.a" "$libdir/cmake/chainrule/chainruleConfig.cmake" \
-         "$libdir/cmake/chainrule/chainruleConfigVersion.cmake" "$prefix/include/chainrule.h"; do
+         "$libdir/cmake/chainrule/chainruleConfigVersion.cmake" "$prefix/include/chainrule.h" \
+         "$prefix/include/chainrule_typed.h"; do
   [ -e "$f" ] || fail "not installed: ${f#"$prefix"/}"
 done
 

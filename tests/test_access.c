@@ -21,7 +21,7 @@
 
 #include <cmocka.h>
 
-#include "chainrule.h"
+#include "chainrule_typed.h"
 #include "chainrule_certify.h"
 #include "chainrule_check.h"
 #include "chainrule_io.h"
@@ -115,8 +115,8 @@ static cr_net *make_net(cr_dtype t, size_t d, size_t k) {
     for (int l = 0; l < 2; l++)
         for (size_t j = 0; j < dims[l + 1]; j++) {
             double b = 0.1 * (double)(j + 1) - 0.2 * l;
-            if (t == CR_F64) cr_net_params_f64(net)[net->b_offset[l] + j] = b;
-            else cr_net_params_f32(net)[net->b_offset[l] + j] = (float)b;
+            if (t == CR_F64) cr_net_params_f64(net)[cr_net_bias_offset(net, l) + j] = b;
+            else cr_net_params_f32(net)[cr_net_bias_offset(net, l) + j] = (float)b;
         }
     return net;
 }
@@ -155,7 +155,7 @@ static void test_net_batches(void **state) {
         void *got = malloc(n * k * es), *ref = malloc(n * k * es);
         for (int probs = 0; probs < 2; probs++) {
             assert_int_equal(cr_net_predict(NULL, net, n, x, probs, got), CR_OK);
-            memcpy(ref, probs ? tape->post[1] : tape->out, n * k * es);
+            memcpy(ref, probs ? cr_tape_post(tape, 1) : cr_tape_output(tape), n * k * es);
             assert_memory_equal(got, ref, n * k * es);
             assert_int_equal(cr_net_input_jvp(net, n, x, v, probs, got), CR_OK);
             assert_int_equal(t == CR_F64 ? cr_net_jvp_f64(net, tape, v, probs ? NULL : ref, probs ? ref : NULL)

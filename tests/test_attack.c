@@ -25,7 +25,7 @@
 
 #include <cmocka.h>
 
-#include "chainrule.h"
+#include "chainrule_typed.h"
 #include "testutil.h"
 
 #define D 24
@@ -62,7 +62,7 @@ static int setup(void **state) {
     /* plain minibatch SGD */
     const size_t b = 32;
     cr_tape *tape;
-    double *grads = malloc(net->n_params * sizeof(double)), y[32 * K];
+    double *grads = malloc(cr_net_n_params(net) * sizeof(double)), y[32 * K];
     if (cr_tape_create(net, b, &tape) != CR_OK || !grads) return -1;
     double *p = cr_net_params_f64(net);
     for (size_t step = 0; step < 600; step++) {
@@ -70,7 +70,7 @@ static int setup(void **state) {
         cr_onehot_f64(b, K, ytr + i0, y);
         cr_net_forward_f64(net, tape, b, xtr + i0 * D);
         cr_net_backward_f64(net, tape, y, NULL, grads);
-        for (size_t i = 0; i < net->n_params; i++) p[i] -= 1.0 * grads[i];
+        for (size_t i = 0; i < cr_net_n_params(net); i++) p[i] -= 1.0 * grads[i];
     }
     cr_tape_free(tape);
     free(grads);

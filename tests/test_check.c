@@ -25,7 +25,7 @@
 
 #include <cmocka.h>
 
-#include "chainrule.h"
+#include "chainrule_typed.h"
 #include "chainrule_check.h"
 #include "chainrule_data.h"
 #include "kernels/abt.h"
@@ -227,11 +227,11 @@ static cr_net *mutation_net(cr_activation act, cr_dtype t, void **x, void **y, s
     cr_rng rng;
     cr_rng_seed(&rng, 11);
     size_t es = cr_dtype_size(t);
-    for (size_t i = 0; i < net->n_params; i++) { /* nonzero biases, varied weights */
-        double v = (t == CR_F32 ? ((float *)net->params)[i] : ((double *)net->params)[i]) * 1.5 +
+    for (size_t i = 0; i < cr_net_n_params(net); i++) { /* nonzero biases, varied weights */
+        double v = (t == CR_F32 ? ((float *)cr_net_params(net))[i] : ((double *)cr_net_params(net))[i]) * 1.5 +
                    0.2 * (2 * cr_rng_uniform(&rng) - 1);
-        if (t == CR_F32) ((float *)net->params)[i] = (float)v;
-        else ((double *)net->params)[i] = v;
+        if (t == CR_F32) ((float *)cr_net_params(net))[i] = (float)v;
+        else ((double *)cr_net_params(net))[i] = v;
     }
     *x = malloc(n * 13 * es), *y = calloc(n * 5, es);
     assert_non_null(*x), assert_non_null(*y);
@@ -699,8 +699,8 @@ static void test_inject_and_trivial(void **state) {
         cr_check_report_free(&rep);
     }
     /* all-zero last-layer weights: dJ/dx = 0 exactly; passes, flagged trivial, finite rel err */
-    double *p = net->params;
-    memset(p + net->w_offset[1], 0, 11 * 5 * sizeof *p);
+    double *p = cr_net_params(net);
+    memset(p + cr_net_weight_offset(net, 1), 0, 11 * 5 * sizeof *p);
     cr_check_report rep;
     cr_check_report_init(&rep);
     assert_int_equal(cr_check_net_input(net, 3, x, y, NULL, &rep), CR_OK);

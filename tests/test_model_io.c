@@ -13,14 +13,15 @@
 #include <string.h>
 #include <sys/resource.h>
 
+#include "chainrule_typed.h"
 #include "chainrule_io.h"
 #include "testutil.h"
 
 /* ------------------------------------------------------------ helpers */
 
 static double param(const cr_net *net, size_t i) {
-    return net->dtype == CR_F64 ? ((const double *)net->params)[i]
-                                : (double)((const float *)net->params)[i];
+    return cr_net_dtype(net) == CR_F64 ? ((const double *)cr_net_params_const(net))[i]
+                                : (double)((const float *)cr_net_params_const(net))[i];
 }
 
 /* A network whose every parameter (biases included) is a distinct random value. */
@@ -28,26 +29,26 @@ static cr_net *make_net(cr_dtype dt, int L, const size_t *dims, const cr_activat
                         uint64_t seed) {
     cr_net *net;
     assert_int_equal(cr_net_create(&net, dt, L, dims, act), CR_OK);
-    double *v = malloc(net->n_params * sizeof *v);
+    double *v = malloc(cr_net_n_params(net) * sizeof *v);
     assert_non_null(v);
-    tu_fill_uniform(v, net->n_params, -2.0, 2.0, seed);
-    for (size_t i = 0; i < net->n_params; i++) {
+    tu_fill_uniform(v, cr_net_n_params(net), -2.0, 2.0, seed);
+    for (size_t i = 0; i < cr_net_n_params(net); i++) {
         if (dt == CR_F64)
-            ((double *)net->params)[i] = v[i];
+            ((double *)cr_net_params(net))[i] = v[i];
         else
-            ((float *)net->params)[i] = (float)v[i];
+            ((float *)cr_net_params(net))[i] = (float)v[i];
     }
     free(v);
     return net;
 }
 
 static void assert_nets_identical(const cr_net *a, const cr_net *b) {
-    assert_int_equal(a->dtype, b->dtype);
-    assert_int_equal(a->n_layers, b->n_layers);
-    for (int l = 0; l <= a->n_layers; l++) assert_int_equal(a->dims[l], b->dims[l]);
-    for (int l = 0; l + 1 < a->n_layers; l++) assert_int_equal(a->act[l], b->act[l]);
-    assert_int_equal(a->n_params, b->n_params);
-    assert_memory_equal(a->params, b->params, a->n_params * cr_dtype_size(a->dtype));
+    assert_int_equal(cr_net_dtype(a), cr_net_dtype(b));
+    assert_int_equal(cr_net_n_layers(a), cr_net_n_layers(b));
+    for (int l = 0; l <= cr_net_n_layers(a); l++) assert_int_equal(cr_net_width(a, l), cr_net_width(b, l));
+    for (int l = 0; l + 1 < cr_net_n_layers(a); l++) assert_int_equal(cr_net_activation(a, l), cr_net_activation(b, l));
+    assert_int_equal(cr_net_n_params(a), cr_net_n_params(b));
+    assert_memory_equal(cr_net_params_const(a), cr_net_params_const(b), cr_net_n_params(a) * cr_dtype_size(cr_net_dtype(a)));
 }
 
 /* Adds fc{i}.weight [out, in] and fc{i}.bias [out] of dtype dt with small values. */
@@ -160,7 +161,7 @@ static void roundtrip(cr_dtype dt, int L, const size_t *dims, const cr_activatio
             for (size_t j = 0; j < out; j++) {
                 double fw = dt == CR_F64 ? ((const double *)w->array.data)[j * in + i]
                                          : (double)((const float *)w->array.data)[j * in + i];
-                assert_true(fw == param(net, net->w_offset[l] + i * out + j));
+                assert_true(fw == param(net, cr_net_weight_offset(net, l) + i * out + j));
             }
         snprintf(name, sizeof name, "fc%d.bias", l + 1);
         const cr_tensor *b = cr_safetensors_find(&st, name);
@@ -168,7 +169,7 @@ static void roundtrip(cr_dtype dt, int L, const size_t *dims, const cr_activatio
         assert_int_equal(b->array.ndim, 1);
         assert_int_equal(b->array.shape[0], out);
         assert_memory_equal(b->array.data,
-                            (const char *)net->params + net->b_offset[l] * cr_dtype_size(dt),
+                            (const char *)cr_net_params(net) + cr_net_bias_offset(net, l) * cr_dtype_size(dt),
                             out * cr_dtype_size(dt));
     }
     cr_safetensors_free(&st);
@@ -236,9 +237,9 @@ static void test_load_keeps_standardization_as_link0(void **state) {
     assert_int_equal(cr_tape_create(raw, 1, &t2), CR_OK);
     assert_int_equal(cr_net_forward_f64(m.net, t1, 1, z), CR_OK);
     assert_int_equal(cr_net_forward_f64(raw, t2, 1, x), CR_OK);
-    memcpy(a, t1->pre[1], sizeof a), memcpy(b, t2->pre[1], sizeof b);
+    memcpy(a, cr_tape_pre(t1, 1), sizeof a), memcpy(b, cr_tape_pre(t2, 1), sizeof b);
     assert_memory_equal(a, b, sizeof a); /* exactly the file's arithmetic */
-    assert_memory_equal(raw->params, m.net->params, raw->n_params * sizeof(double));
+    assert_memory_equal(cr_net_params(raw), cr_net_params(m.net), cr_net_n_params(raw) * sizeof(double));
     double lm[3], ls[3];
     cr_affine_form form;
     assert_int_equal(cr_net_get_affine(raw, 0, &form, lm, ls, NULL, NULL, NULL), CR_OK);
@@ -262,7 +263,7 @@ static void test_load_keeps_standardization_as_link0(void **state) {
     assert_int_equal(cr_tape_create(copy, 1, &t1), CR_OK);
     assert_int_equal(cr_net_forward_f64(copy, t1, 1, x), CR_OK);
     for (int k = 0; k < 2; k++)
-        assert_true(fabs(((double *)t1->pre[1])[k] - a[k]) <= 1e-12 * (1 + fabs(a[k])));
+        assert_true(fabs(((double *)cr_tape_pre(t1, 1))[k] - a[k]) <= 1e-12 * (1 + fabs(a[k])));
     cr_tape_free(t1), cr_tape_free(t2);
     /* ... and on a float32 copy, the same function of the raw input, in float */
     assert_int_equal(cr_net_convert(m.net, CR_F32, &f32), CR_OK);
@@ -270,7 +271,7 @@ static void test_load_keeps_standardization_as_link0(void **state) {
     const float xf[3] = {0.3f, -0.7f, 1.9f};
     assert_int_equal(cr_tape_create(f32, 1, &t1), CR_OK);
     assert_int_equal(cr_net_forward_f32(f32, t1, 1, xf), CR_OK);
-    for (int k = 0; k < 2; k++) assert_true(fabs(((float *)t1->pre[1])[k] - a[k]) <= 1e-4 * (1 + fabs(a[k])));
+    for (int k = 0; k < 2; k++) assert_true(fabs(((float *)cr_tape_pre(t1, 1))[k] - a[k]) <= 1e-4 * (1 + fabs(a[k])));
     cr_tape_free(t1);
     cr_net_free(f32);
     /* a net of another input width is refused, and left as it was */
@@ -279,11 +280,11 @@ static void test_load_keeps_standardization_as_link0(void **state) {
     assert_int_equal(cr_net_convert(wide, CR_F64, &before), CR_OK);
     assert_int_equal(cr_model_fold_standardization(&m, wide, &err), -1);
     assert_non_null(strstr(err.msg, "input.mean/input.std have 3 values but the model takes 4"));
-    assert_memory_equal(wide->params, before->params, wide->n_params * sizeof(double));
+    assert_memory_equal(cr_net_params(wide), cr_net_params(before), cr_net_n_params(wide) * sizeof(double));
     /* without a standardisation the net is unchanged */
     cr_model plain = {0};
     assert_int_equal(cr_model_fold_standardization(&plain, wide, &err), 0);
-    assert_memory_equal(wide->params, before->params, wide->n_params * sizeof(double));
+    assert_memory_equal(cr_net_params(wide), cr_net_params(before), cr_net_n_params(wide) * sizeof(double));
     cr_net_free(wide), cr_net_free(before), cr_net_free(copy);
     cr_net_free(raw);
     cr_model_free(&m);
@@ -350,9 +351,9 @@ static void test_full_roundtrip_with_extras(void **state) {
            layers after it are as saved */
         cr_net *net;
         assert_int_equal(cr_model_load(path, &net, &err), 0);
-        size_t es = cr_dtype_size(dt), off = m.net->w_offset[1];
-        assert_memory_equal((char *)m.net->params + off * es, (char *)net->params + off * es,
-                            (m.net->n_params - off) * es);
+        size_t es = cr_dtype_size(dt), off = cr_net_weight_offset(m.net, 1);
+        assert_memory_equal((char *)cr_net_params(m.net) + off * es, (char *)cr_net_params(net) + off * es,
+                            (cr_net_n_params(m.net) - off) * es);
         cr_net_free(net);
 
         /* save_full of the loaded model reproduces the file byte for byte */
@@ -403,19 +404,19 @@ static void test_load_pytorch_layout(void **state) {
         print_error("%s\n", err.msg);
         fail();
     }
-    assert_int_equal(net->n_layers, 2);
-    assert_int_equal(net->dims[0], 2);
-    assert_int_equal(net->dims[1], 3);
-    assert_int_equal(net->dims[2], 2);
-    assert_int_equal(net->act[0], CR_ACT_RELU);
+    assert_int_equal(cr_net_n_layers(net), 2);
+    assert_int_equal(cr_net_width(net, 0), 2);
+    assert_int_equal(cr_net_width(net, 1), 3);
+    assert_int_equal(cr_net_width(net, 2), 2);
+    assert_int_equal(cr_net_activation(net, 0), CR_ACT_RELU);
     const float *p = cr_net_params_f32(net);
     assert_non_null(p);
     const float W1[6] = {1, 3, 5, 2, 4, 6}; /* W1 = fc1.weight^T, 2 x 3 */
     const float W2[6] = {7, 10, 8, 11, 9, 12};
-    assert_memory_equal(p + net->w_offset[0], W1, sizeof W1);
-    assert_memory_equal(p + net->b_offset[0], b1, sizeof b1);
-    assert_memory_equal(p + net->w_offset[1], W2, sizeof W2);
-    assert_memory_equal(p + net->b_offset[1], b2, sizeof b2);
+    assert_memory_equal(p + cr_net_weight_offset(net, 0), W1, sizeof W1);
+    assert_memory_equal(p + cr_net_bias_offset(net, 0), b1, sizeof b1);
+    assert_memory_equal(p + cr_net_weight_offset(net, 1), W2, sizeof W2);
+    assert_memory_equal(p + cr_net_bias_offset(net, 1), b2, sizeof b2);
     cr_net_free(net);
 }
 
@@ -560,7 +561,7 @@ static void test_err_activations(void **state) {
     cr_model m;
     cr_error err;
     assert_int_equal(cr_model_from_safetensors("model.safetensors", &st, &m, &err), 0);
-    assert_int_equal(m.net->act[0], CR_ACT_TANH);
+    assert_int_equal(cr_net_activation(m.net, 0), CR_ACT_TANH);
     cr_model_free(&m);
     cr_safetensors_free(&st);
 }
@@ -696,7 +697,7 @@ static void test_failed_save_keeps_previous_file(void **state) {
     free(after);
 
     /* a network with NaN parameters is refused, the file untouched */
-    ((double *)b->params)[7] = NAN;
+    ((double *)cr_net_params(b))[7] = NAN;
     assert_int_equal(cr_model_save(path, b, &err), -1);
     assert_non_null(strstr(err.msg, "keep.safetensors: refusing to save a network whose parameters "
                                     "contain NaN (parameter 7)"));

@@ -101,9 +101,9 @@ static cr_model make_model(cr_dtype dt) {
     cr_net_init(m.net, CR_INIT_XAVIER, 11);
     for (size_t l = 0; l < 2; l++)
         for (size_t j = 0; j < dims[l + 1]; j++) {
-            size_t i = m.net->b_offset[l] + j;
-            if (dt == CR_F64) ((double *)m.net->params)[i] = 0.1 * (double)(j + 1);
-            else ((float *)m.net->params)[i] = 0.1f * (float)(j + 1);
+            size_t i = cr_net_bias_offset(m.net, l) + j;
+            if (dt == CR_F64) ((double *)cr_net_params(m.net))[i] = 0.1 * (double)(j + 1);
+            else ((float *)cr_net_params(m.net))[i] = 0.1f * (float)(j + 1);
         }
     cr_error err;
     size_t shape[1] = {5};
@@ -134,9 +134,9 @@ static void test_round_trip(void **state) {
         assert_int_equal(cr_model_file_detect(buf, len), CR_MODEL_FILE_ONNX);
         if (cr_onnx_parse("m.onnx", buf, len, &back, &err)) fail_msg("%s", err.msg);
         size_t es = cr_dtype_size(dt);
-        assert_int_equal(back.net->n_params, m.net->n_params);
-        assert_int_equal(back.net->act[0], CR_ACT_TANH);
-        assert_memory_equal(back.net->params, m.net->params, m.net->n_params * es);
+        assert_int_equal(cr_net_n_params(back.net), cr_net_n_params(m.net));
+        assert_int_equal(cr_net_activation(back.net, 0), CR_ACT_TANH);
+        assert_memory_equal(cr_net_params(back.net), cr_net_params(m.net), cr_net_n_params(m.net) * es);
         assert_memory_equal(back.input_mean.data, m.input_mean.data, 5 * es);
         assert_memory_equal(back.input_std.data, m.input_std.data, 5 * es);
         cr_model_free(&back);
@@ -297,8 +297,8 @@ static void test_float16_exhaustive(void **state) {
             cr_model m;
             cr_error err;
             if (cr_onnx_parse("h.onnx", buf, len, &m, &err)) fail_msg("%s", err.msg);
-            assert_int_equal(m.net->dtype, CR_F32);
-            const float *p = (const float *)m.net->params + m.net->w_offset[0];
+            assert_int_equal(cr_net_dtype(m.net), CR_F32);
+            const float *p = (const float *)cr_net_params(m.net) + cr_net_weight_offset(m.net, 0);
             size_t bad = 0, din = n / 2;
             for (size_t k = 0; k < n; k++) { /* W[o][a] = pattern k = o din + a; net: [in, out] */
                 float want = (float)(bf ? bfloat16_value(pat[k]) : half_value(pat[k]));
@@ -360,11 +360,11 @@ static void test_external_data(void **state) {
     assert_int_equal(fwrite(buf, 1, len, f), len);
     assert_int_equal(fclose(f), 0);
     if (cr_onnx_parse_file(path, buf, len, &m, &err)) fail_msg("%s", err.msg);
-    const float *p = (const float *)m.net->params + m.net->w_offset[0];
+    const float *p = (const float *)cr_net_params(m.net) + cr_net_weight_offset(m.net, 0);
     for (size_t k = 0; k < 6; k++) assert_true(p[(k % 3) * 2 + k / 3] == wv[k]);
     cr_model_free(&m);
     if (cr_model_load_full(path, &m, &err)) fail_msg("%s", err.msg);
-    assert_true(((const float *)m.net->params)[m.net->w_offset[0] + 2] == wv[1]);
+    assert_true(((const float *)cr_net_params(m.net))[cr_net_weight_offset(m.net, 0) + 2] == wv[1]);
     cr_model_free(&m);
     free(buf);
     /* no length: the 24 bytes are the whole file; 4 more bytes are refused */

@@ -16,7 +16,7 @@
 
 #include <cmocka.h>
 
-#include "chainrule.h"
+#include "chainrule_typed.h"
 #include "testutil.h"
 
 enum { N = 3, D = 4, H = 5, K = 3 };

@@ -8,6 +8,7 @@
  * (check_act.c) and the fused softmax + cross-entropy head; the unfused head
  * is compared with the fused.
  */
+#include "chainrule_typed.h"
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>

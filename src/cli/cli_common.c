@@ -1,4 +1,5 @@
 /* Shared helpers of the subcommands: errors, options, loading and writing data. */
+#include "chainrule_typed.h"
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
@@ -201,8 +202,8 @@ int cli_load_model_head(const char *path, const char *head, cr_model *model) {
         return cli_error("--head: '%s' is not softmax-cross-entropy or squared-error", head);
     if (cr_model_load_full(path, model, &err) != 0) return cli_io_error(&err);
     cr_net *net = model->net;
-    if (head) net->head = h;
-    if (net->head == CR_HEAD_SOFTMAX_CE && net->dims[net->n_layers] < 2) {
+    if (head) (void)cr_net_set_head(net, h); /* a parsed head: CR_OK */
+    if (cr_net_head(net) == CR_HEAD_SOFTMAX_CE && cr_net_width(net, cr_net_n_layers(net)) < 2) {
         cr_model_free(model);
         return cli_error("%s: the network has one output, whose softmax is always 1 (a regressor? "
                          "give --head squared-error)", path);
@@ -232,9 +233,9 @@ int cli_model_write(const char *path, const cr_model *model, cr_error *err) {
 
 void cli_output_text(const cr_net *net, char *buf, size_t size) {
     char o[48];
-    if (net->has_out_act) snprintf(o, sizeof o, "%s(θ)", cr_activation_name(net->out_act));
+    if (cr_net_output_activation(net, NULL)) snprintf(o, sizeof o, "%s(θ)", cr_activation_name(cr_net_activation(net, cr_net_n_layers(net) - 1)));
     else snprintf(o, sizeof o, "θ");
-    if (net->head == CR_HEAD_SQUARED_ERROR)
+    if (cr_net_head(net) == CR_HEAD_SQUARED_ERROR)
         snprintf(buf, size, "output o = %s; loss ½‖o − t‖² (squared error), the prediction is o", o);
     else
         snprintf(buf, size, "output o = %s; loss: softmax + cross-entropy on o", o);
@@ -317,17 +318,23 @@ void cli_random_data(cr_dtype dtype, size_t n, size_t d, size_t k, uint64_t seed
 }
 
 cr_status cli_net_forward(const cr_net *net, cr_tape *tape, size_t n, const void *x) {
-    return net->dtype == CR_F64 ? cr_net_forward_f64(net, tape, n, x)
-                                : cr_net_forward_f32(net, tape, n, x);
+    const int hold = cr_ctx_blas_begin(cli_ctx()); /* --threads: the BLAS's threads here */
+    const cr_status st = cr_net_dtype(net) == CR_F64 ? cr_net_forward_f64(net, tape, n, x)
+                                                     : cr_net_forward_f32(net, tape, n, x);
+    cr_ctx_blas_end(hold);
+    return st;
 }
 
 double cli_net_loss(const cr_net *net, cr_tape *tape, const void *y) {
-    return net->dtype == CR_F64 ? cr_net_loss_f64(net, tape, y)
+    return cr_net_dtype(net) == CR_F64 ? cr_net_loss_f64(net, tape, y)
                                 : (double)cr_net_loss_f32(net, tape, y);
 }
 
 cr_status cli_net_backward(const cr_net *net, cr_tape *tape, const void *y, void *dx,
                            void *grads) {
-    return net->dtype == CR_F64 ? cr_net_backward_f64(net, tape, y, dx, grads)
-                                : cr_net_backward_f32(net, tape, y, dx, grads);
+    const int hold = cr_ctx_blas_begin(cli_ctx());
+    const cr_status st = cr_net_dtype(net) == CR_F64 ? cr_net_backward_f64(net, tape, y, dx, grads)
+                                                     : cr_net_backward_f32(net, tape, y, dx, grads);
+    cr_ctx_blas_end(hold);
+    return st;
 }

@@ -24,12 +24,12 @@ int cli_input_model_head(const char *path, const char *dtype_opt, const char *he
     memset(in, 0, sizeof *in);
     int rc = cli_load_model_head(path, head, &in->model);
     if (rc) return rc;
-    cr_dtype t = in->model.net->dtype;
+    cr_dtype t = cr_net_dtype(in->model.net);
     if (dtype_opt && !cli_parse_dtype("--dtype", dtype_opt, &t)) return CLI_USAGE;
     if (cr_net_convert(in->model.net, t, &in->net) != CR_OK)
         return cli_error("%s: out of memory", path);
-    in->d = in->net->dims[0];
-    in->k = in->net->dims[in->net->n_layers];
+    in->d = cr_net_width(in->net, 0);
+    in->k = cr_net_width(in->net, cr_net_n_layers(in->net));
     /* a standardisation is the net's link 0: every derivative is w.r.t. the raw input */
     return CLI_OK;
 }
@@ -297,7 +297,7 @@ void cli_examples_free(cli_examples *ex) {
 
 int cli_input_data(cli_input *in, const cli_examples_opts *o) {
     cli_examples ex;
-    int rc = cli_examples_load(o, in->d, in->k, in->net->dtype, &ex);
+    int rc = cli_examples_load(o, in->d, in->k, cr_net_dtype(in->net), &ex);
     if (rc) return rc;
     in->n = ex.n;
     in->x = ex.x;
@@ -339,16 +339,16 @@ int cli_predict(const cli_input *in, const void *x, size_t n, int64_t *pred) {
     cr_tape *tape;
     size_t rows = n < 1024 ? n : 1024;
     if (cr_tape_create(in->net, rows, &tape) != CR_OK) return cli_error("out of memory");
-    const int L = in->net->n_layers;
-    const size_t es = cr_dtype_size(in->net->dtype), d = in->d, k = in->k;
+    const int L = cr_net_n_layers(in->net);
+    const size_t es = cr_dtype_size(cr_net_dtype(in->net)), d = in->d, k = in->k;
     for (size_t i0 = 0; i0 < n; i0 += rows) {
         size_t m = n - i0 < rows ? n - i0 : rows;
         cli_net_forward(in->net, tape, m, (const char *)x + i0 * d * es);
         for (size_t i = 0; i < m; i++) {
             size_t best = 0;
             for (size_t c = 1; c < k; c++)
-                if (cli_get(in->net->dtype, tape->pre[L - 1], i * k + c) >
-                    cli_get(in->net->dtype, tape->pre[L - 1], i * k + best))
+                if (cli_get(cr_net_dtype(in->net), cr_tape_pre(tape, L - 1), i * k + c) >
+                    cli_get(cr_net_dtype(in->net), cr_tape_pre(tape, L - 1), i * k + best))
                     best = c;
             pred[i0 + i] = (int64_t)best;
         }

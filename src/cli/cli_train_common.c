@@ -74,8 +74,8 @@ const char *cli_default_test_spec(const char *spec, char *buf, size_t size) {
 
 int cli_set_input_link(cr_model *model) {
     const cr_array *m = &model->input_mean, *s = &model->input_std;
-    if (!m->data || !s->data || model->net->link_form[0] != CR_AFFINE_NONE) return CLI_OK;
-    const size_t d = model->net->dims[0];
+    if (!m->data || !s->data || cr_net_affine_form(model->net, 0) != CR_AFFINE_NONE) return CLI_OK;
+    const size_t d = cr_net_width(model->net, 0);
     if (m->count != d || s->count != d)
         return cli_error("the model's standardisation has %zu features but the network takes %zu",
                          m->count, d);

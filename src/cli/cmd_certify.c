@@ -51,10 +51,10 @@ static int parse_method(const char *s, cr_bound_method *m) {
 
 /* One line before anything is printed when a layer's activation has no bound relaxation. */
 static int refuse_unbounded(const cr_net *net, const char *model) {
-    for (int l = 0; l < net->n_layers; l++) {
-        const int hidden = l + 1 < net->n_layers;
-        if (!hidden && !net->has_out_act) break;
-        const cr_activation a = hidden ? net->act[l] : net->out_act;
+    for (int l = 0; l < cr_net_n_layers(net); l++) {
+        const int hidden = l + 1 < cr_net_n_layers(net);
+        if (!hidden && !cr_net_output_activation(net, NULL)) break;
+        const cr_activation a = hidden ? cr_net_activation(net, l) : cr_net_activation(net, cr_net_n_layers(net) - 1);
         if (cr_activation_has_relaxation(a)) continue;
         char ok[256] = "", *p = ok;
         for (int b = 0; b < CR_ACT_COUNT; b++)
@@ -377,7 +377,7 @@ static int dataset_run(const dataset_args *a, const cli_model_examples *me, cons
         goto done;
     }
     if ((rc = refuse_unbounded(in.net, me->model))) goto done;
-    if (in.net->head != CR_HEAD_SOFTMAX_CE) {
+    if (cr_net_head(in.net) != CR_HEAD_SOFTMAX_CE) {
         rc = cli_error("certify: %s: dataset mode needs a classifier (softmax head)", me->model);
         goto done;
     }

@@ -1,4 +1,5 @@
 /* chainrule convert: models between safetensors and ONNX; PyTorch state dicts in. */
+#include "chainrule_typed.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -131,8 +132,8 @@ int cmd_convert(int argc, char **argv) {
         return cli_error("--head: '%s' is not softmax-cross-entropy or squared-error", head);
     rc = load_any(in, acts, &model, &kind);
     if (rc != CLI_OK) return rc;
-    if (head) model.net->head = h;
-    if (model.net->head == CR_HEAD_SOFTMAX_CE && model.net->dims[model.net->n_layers] < 2) {
+    if (head) (void)cr_net_set_head(model.net, h); /* a parsed head: CR_OK */
+    if (cr_net_head(model.net) == CR_HEAD_SOFTMAX_CE && cr_net_width(model.net, cr_net_n_layers(model.net)) < 2) {
         cr_model_free(&model);
         return cli_error("%s: the network has one output, whose softmax is always 1 (a regressor? "
                          "give --head squared-error)", in);
@@ -145,10 +146,10 @@ int cmd_convert(int argc, char **argv) {
         const cr_net *net = model.net;
         printf("wrote %s (%s) from %s (%s): ", out,
                onnx ? "ONNX" : json ? "JSON" : "chainrule safetensors", in, kind);
-        for (int l = 0; l <= net->n_layers; l++) printf("%s%zu", l ? "," : "", net->dims[l]);
-        for (int l = 0; l + 1 < net->n_layers; l++)
-            printf("%s%s", l ? "," : ", hidden ", cr_activation_name(net->act[l]));
-        printf(", %s%s", cr_dtype_name(net->dtype),
+        for (int l = 0; l <= cr_net_n_layers(net); l++) printf("%s%zu", l ? "," : "", cr_net_width(net, l));
+        for (int l = 0; l + 1 < cr_net_n_layers(net); l++)
+            printf("%s%s", l ? "," : ", hidden ", cr_activation_name(cr_net_activation(net, l)));
+        printf(", %s%s", cr_dtype_name(cr_net_dtype(net)),
                model.input_mean.data ? ", input standardisation" : "");
         if (!cr_net_is_plain_classifier(net)) {
             char t[160];

@@ -63,7 +63,7 @@ static int random_net(const char *layers, const char *activation, const char *he
     cr_rng_seed(&rng, seed ^ 0xb1a5);
     for (int l = 0; l < nl; l++)
         for (size_t j = 0; j < dims[l + 1]; j++)
-            ((double *)(*net)->params)[(*net)->b_offset[l] + j] = 0.2 * (2 * cr_rng_uniform(&rng) - 1);
+            ((double *)cr_net_bias(*net, l))[j] = 0.2 * (2 * cr_rng_uniform(&rng) - 1);
     return CLI_OK;
 }
 
@@ -164,7 +164,7 @@ int cmd_explain(int argc, char **argv) {
     rc = model_path ? cli_input_model_head(model_path, NULL, head_s, &in)
                     : random_net(layers, activation, head_s, out_act_s, seed, &net);
     /* a classifier (softmax + cross-entropy on θ) or a regressor (squared error on o) */
-    const int regress = rc == CLI_OK && (model_path ? in.net : net)->head == CR_HEAD_SQUARED_ERROR;
+    const int regress = rc == CLI_OK && cr_net_head(model_path ? in.net : net) == CR_HEAD_SQUARED_ERROR;
     if (rc == CLI_OK && model_path && !regress) rc = cli_require_plain("explain", model_path, in.net);
     if (rc == CLI_OK && model_path) rc = model_net(&in, &net, &mean, &sd);
     if (rc != CLI_OK) goto done;
@@ -181,7 +181,7 @@ int cmd_explain(int argc, char **argv) {
                        "--targets T.npy (and the inputs with --inputs), not labels", model_path);
         goto done;
     }
-    const size_t D = net->dims[0], K = net->dims[net->n_layers];
+    const size_t D = cr_net_width(net, 0), K = cr_net_width(net, cr_net_n_layers(net));
     x = malloc(D * sizeof *x), y = calloc(K, sizeof *y);
     if (!x || !y) {
         rc = cli_error("explain: out of memory");

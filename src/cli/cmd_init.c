@@ -58,7 +58,7 @@ int cmd_init(int argc, char **argv) {
     model.net = net; /* borrowed */
     int rc = cli_model_write(out, &model, &err) == 0 ? CLI_OK : cli_io_error(&err);
     if (rc == CLI_OK)
-        printf("wrote %s: %s, %zu parameters, %s\n", out, layers, net->n_params,
+        printf("wrote %s: %s, %zu parameters, %s\n", out, layers, cr_net_n_params(net),
                cr_dtype_name(dtype));
     cr_net_free(net);
     return rc;

@@ -1,4 +1,5 @@
 /* chainrule jvp: the directional derivative J v of the network output. */
+#include "chainrule_typed.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,7 +35,7 @@ int cmd_jvp(int argc, char **argv) {
 
     cli_input in;
     if ((rc = cli_input_load(&me, dtype, NULL, &in))) return rc;
-    if (in.net->head == CR_HEAD_SQUARED_ERROR) { /* a regressor: of its outputs */
+    if (cr_net_head(in.net) == CR_HEAD_SQUARED_ERROR) { /* a regressor: of its outputs */
         if (of && probs) {
             cli_input_free(&in);
             return cli_error("jvp: --of probs: %s is a regressor (squared-error head) and has no "
@@ -43,7 +44,7 @@ int cmd_jvp(int argc, char **argv) {
         probs = 0;
     }
     cli_say_output("jvp", in.net);
-    const cr_dtype t = in.net->dtype;
+    const cr_dtype t = cr_net_dtype(in.net);
     const size_t n = in.n, d = in.d, k = in.k, es = cr_dtype_size(t);
     cr_error err;
     cr_array va;

@@ -8,6 +8,7 @@
  * network, the optimiser, the epochs (each one trained, evaluated, checkpointed
  * and reported), and the summary.
  */
+#include "chainrule_typed.h"
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
@@ -96,11 +97,11 @@ static int evaluate(const cr_net *net, cr_tape *tape, const cr_dataset *ds, eval
  */
 static void describe_nonfinite(const cr_net *net, cr_tape *tape, const cr_dataset *ds,
                                char *buf, size_t size) {
-    const float *p = net->params;
-    for (int l = 0; l < net->n_layers; l++) {
-        size_t nw = net->dims[l] * net->dims[l + 1], nb = net->dims[l + 1];
+    const float *p = cr_net_params_const(net);
+    for (int l = 0; l < cr_net_n_layers(net); l++) {
+        size_t nw = cr_net_width(net, l) * cr_net_width(net, l + 1), nb = cr_net_width(net, l + 1);
         for (size_t i = 0; i < nw + nb; i++) {
-            float v = i < nw ? p[net->w_offset[l] + i] : p[net->b_offset[l] + i - nw];
+            float v = i < nw ? p[cr_net_weight_offset(net, l) + i] : p[cr_net_bias_offset(net, l) + i - nw];
             if (!isfinite(v)) {
                 snprintf(buf, size, "layer %d's %s became %s (the update overflowed)", l + 1,
                          i < nw ? "weights" : "bias",
@@ -109,14 +110,14 @@ static void describe_nonfinite(const cr_net *net, cr_tape *tape, const cr_datase
             }
         }
     }
-    size_t d = net->dims[0];
-    for (size_t r0 = 0; ds && r0 < ds->n; r0 += tape->max_batch) {
-        size_t m = ds->n - r0 < tape->max_batch ? ds->n - r0 : tape->max_batch;
+    size_t d = cr_net_width(net, 0);
+    for (size_t r0 = 0; ds && r0 < ds->n; r0 += cr_tape_max_batch(tape)) {
+        size_t m = ds->n - r0 < cr_tape_max_batch(tape) ? ds->n - r0 : cr_tape_max_batch(tape);
         if (cr_net_forward_f32(net, tape, m, ds->x + r0 * d) != CR_OK) break;
-        for (int l = 0; l < net->n_layers; l++) {
-            size_t w = net->dims[l + 1];
+        for (int l = 0; l < cr_net_n_layers(net); l++) {
+            size_t w = cr_net_width(net, l + 1);
             for (int post = 0; post < 2; post++) {
-                const float *a = post ? tape->post[l] : tape->pre[l];
+                const float *a = post ? cr_tape_post(tape, l) : cr_tape_pre(tape, l);
                 for (size_t i = 0; i < m * w; i++)
                     if (!isfinite(a[i])) {
                         snprintf(buf, size, "layer %d (%s) overflows on training example %zu",
@@ -127,7 +128,7 @@ static void describe_nonfinite(const cr_net *net, cr_tape *tape, const cr_datase
         }
     }
     snprintf(buf, size, "layer %d (softmax cross-entropy): the logits are too far apart",
-             net->n_layers);
+             cr_net_n_layers(net));
 }
 
 static void json_num(FILE *f, const char *key, double v, int comma) {
@@ -220,11 +221,11 @@ static int run_resume_config(train_run *r) {
     if (cli_load_model(t->resume, &r->model) != CLI_OK) return CLI_USAGE;
     const cr_net *net = r->model.net;
     if (cli_require_plain("train", t->resume, net)) return CLI_USAGE;
-    for (int l = 0; l < net->n_layers; l++)
+    for (int l = 0; l < cr_net_n_layers(net); l++)
         if (cr_net_affine_form(net, l + 1) == CR_AFFINE_BATCHNORM)
             return cli_error("%s: train does not train models with BatchNorm (after linear "
                              "layer %d): its running statistics would stay frozen", t->resume, l + 1);
-    if (net->dtype != CR_F32) return cli_error("%s: training needs a float32 model", t->resume);
+    if (cr_net_dtype(net) != CR_F32) return cli_error("%s: training needs a float32 model", t->resume);
     cr_error err;
     cr_checkpoint *ck = &r->ck;
     if (cr_checkpoint_read(&r->model, t->resume, ck, &err)) return cli_io_error(&err);
@@ -355,17 +356,17 @@ static int run_check_fit(train_run *r) {
     const cr_dataset *train = &r->train, *test = &r->test;
     cr_checkpoint *ck = &r->ck;
     const char *out = r->t.out;
-    for (int l = 0; cli_out_is_onnx(out) && l + 1 < net->n_layers; l++)
-        if (!cr_onnx_supported(net->act[l])) /* the ONNX writer would refuse it after an epoch */
+    for (int l = 0; cli_out_is_onnx(out) && l + 1 < cr_net_n_layers(net); l++)
+        if (!cr_onnx_supported(cr_net_activation(net, l))) /* the ONNX writer would refuse it after an epoch */
             return cli_error("train: %s: layer %d's %s has no ONNX op in opset %d; write a .safetensors "
-                             "model instead", out, l + 1, cr_activation_name(net->act[l]), CR_ONNX_OPSET);
-    if (net->dims[0] != train->d)
+                             "model instead", out, l + 1, cr_activation_name(cr_net_activation(net, l)), CR_ONNX_OPSET);
+    if (cr_net_width(net, 0) != train->d)
         return cli_error("train: the network takes %zu inputs but %s has %zu features per example",
-                         net->dims[0], ck->data, train->d);
-    if (net->dims[net->n_layers] < train->k)
+                         cr_net_width(net, 0), ck->data, train->d);
+    if (cr_net_width(net, cr_net_n_layers(net)) < train->k)
         return cli_error("train: the network has %zu outputs but %s has labels up to %zu",
-                         net->dims[net->n_layers], ck->data, train->k - 1);
-    if (test->n && (test->d != train->d || test->k > net->dims[net->n_layers]))
+                         cr_net_width(net, cr_net_n_layers(net)), ck->data, train->k - 1);
+    if (test->n && (test->d != train->d || test->k > cr_net_width(net, cr_net_n_layers(net))))
         return cli_error("train: the test data %s does not fit the network (%zu features, %zu classes)",
                          ck->test, test->d, test->k);
     if ((size_t)ck->batch > train->n) ck->batch = (long)train->n;
@@ -418,12 +419,12 @@ static void run_print_start(const train_run *r) {
     const cr_checkpoint *ck = &r->ck;
     char arch[256];
     size_t len = 0;
-    for (int l = 0; l <= net->n_layers && len < sizeof arch - 24; l++)
-        len += (size_t)snprintf(arch + len, sizeof arch - len, l ? "-%zu" : "%zu", net->dims[l]);
+    for (int l = 0; l <= cr_net_n_layers(net) && len < sizeof arch - 24; l++)
+        len += (size_t)snprintf(arch + len, sizeof arch - len, l ? "-%zu" : "%zu", cr_net_width(net, l));
     printf("%s %s %s: %zu train, %zu val, %zu test examples; %s lr %g, batch %ld, "
            "%ld epochs%s\n",
            r->t.resume ? "resuming" : "training", arch,
-           cr_activation_name(net->n_layers > 1 ? net->act[0] : CR_ACT_SIGMOID), r->train.n,
+           cr_activation_name(cr_net_n_layers(net) > 1 ? cr_net_activation(net, 0) : CR_ACT_SIGMOID), r->train.n,
            r->val.n, r->test.n, cr_optimizer_name(ck->cfg.kind), ck->cfg.lr, ck->batch,
            ck->epochs, ck->standardize ? ", standardised inputs" : "");
     if (r->t.resume)
@@ -457,7 +458,7 @@ static int run_train_epoch(train_run *r, progress_ctx *pc, double *secs) {
     if (pc->tty) fprintf(stderr, "\r%90s\r", "");
     if (st == CR_ERR_NONFINITE) {
         char where[160];
-        describe_nonfinite(net, r->ws->tape, &r->train, where, sizeof where);
+        describe_nonfinite(net, cr_train_ws_tape(r->ws), &r->train, where, sizeof where);
         if (ck->epoch > 0)
             cli_error("train: the loss became NaN or infinite at step %" PRIu64 " (epoch %ld): "
                       "%s; stopped, %s keeps epoch %ld; try a smaller --lr",
@@ -577,7 +578,7 @@ static int run_epochs(train_run *r) {
         if (rc) return rc;
         ck->epoch++;
         r->run_epochs++;
-        cr_tape *tape = r->ws->tape;
+        cr_tape *tape = cr_train_ws_tape(r->ws);
         if (!evaluate(r->model.net, tape, &r->val, &r->last_val) ||
             !evaluate(r->model.net, tape, &r->test, &r->last_test))
             return cli_error("train: evaluation failed"), CLI_FAIL;

@@ -1,4 +1,5 @@
 /* chainrule: the command. Dispatches to one subcommand per file (cmd_*.c). */
+#include "chainrule_typed.h"
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>

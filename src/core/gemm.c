@@ -6,7 +6,7 @@
 #include <stdatomic.h>
 #include <stddef.h>
 
-#include "chainrule.h"
+#include "chainrule_typed.h"
 #include "core/parallel.h"
 
 #if CR_HAVE_CBLAS

@@ -113,6 +113,10 @@ void cr_blas_leave(int token) {
     pthread_mutex_unlock(&blas_mu);
 }
 
+int cr_ctx_blas_begin(cr_ctx *ctx) { return cr_blas_enter(ctx); }
+
+void cr_ctx_blas_end(int token) { cr_blas_leave(token); }
+
 /* ------------------------------------------------------------ the loop */
 
 int cr_parallel_workers(const cr_ctx *ctx, size_t n_tasks) {

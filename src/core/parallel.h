@@ -34,7 +34,7 @@
 
 #include <stddef.h>
 
-#include "chainrule.h"
+#include "chainrule_typed.h"
 
 enum { CR_MAX_WORKERS = 64 };
 

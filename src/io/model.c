@@ -316,17 +316,17 @@ int cr_io_model_build(const char *name, const cr_safetensors *st, cr_model *out,
     for (int l = 0; l < L; l++) {
         size_t din = dims[l], dout = dims[l + 1];
         if (dt == CR_F64) {
-            double *p = net->params;
+            double *pw = cr_net_weight(net, l);
             const double *w = W[l]->array.data, *b = B[l]->array.data;
             for (size_t i = 0; i < din; i++)
-                for (size_t j = 0; j < dout; j++) p[net->w_offset[l] + i * dout + j] = w[j * din + i];
-            memcpy(p + net->b_offset[l], b, dout * sizeof *b);
+                for (size_t j = 0; j < dout; j++) pw[i * dout + j] = w[j * din + i];
+            memcpy(cr_net_bias(net, l), b, dout * sizeof *b);
         } else {
-            float *p = net->params;
+            float *pw = cr_net_weight(net, l);
             const float *w = W[l]->array.data, *b = B[l]->array.data;
             for (size_t i = 0; i < din; i++)
-                for (size_t j = 0; j < dout; j++) p[net->w_offset[l] + i * dout + j] = w[j * din + i];
-            memcpy(p + net->b_offset[l], b, dout * sizeof *b);
+                for (size_t j = 0; j < dout; j++) pw[i * dout + j] = w[j * din + i];
+            memcpy(cr_net_bias(net, l), b, dout * sizeof *b);
         }
     }
     if (cr_io_bn_read(name, st, net, err)) { /* BatchNorm links (model_batchnorm.c) */
@@ -404,20 +404,21 @@ static void real_set(cr_dtype t, void *p, size_t i, double v) {
 int cr_model_fold_standardization(const cr_model *m, cr_net *net, cr_error *err) {
     if (!m || !net) return cr_error_set(err, "model: invalid argument");
     if (!m->input_mean.data || !m->input_std.data) return 0;
-    const size_t d = net->dims[0], h = net->dims[1];
+    const size_t d = cr_net_width(net, 0), h = cr_net_width(net, 1);
     if (m->input_mean.count != d || m->input_std.count != d)
         return cr_error_set(err, "model: input.mean/input.std have %zu values but the model takes %zu",
                             m->input_mean.count, d);
-    const cr_dtype st = m->input_std.dtype == CR_ARRAY_F64 ? CR_F64 : CR_F32, t = net->dtype;
+    const cr_dtype st = m->input_std.dtype == CR_ARRAY_F64 ? CR_F64 : CR_F32, t = cr_net_dtype(net);
+    void *w0 = cr_net_weight(net, 0), *b0 = cr_net_bias(net, 0);
     for (size_t q = 0; q < h; q++) {
-        double b = real_get(t, net->params, net->b_offset[0] + q);
+        double b = real_get(t, b0, q);
         for (size_t j = 0; j < d; j++) {
-            size_t wi = net->w_offset[0] + j * h + q;
-            double w = real_get(t, net->params, wi) / real_get(st, m->input_std.data, j);
+            size_t wi = j * h + q;
+            double w = real_get(t, w0, wi) / real_get(st, m->input_std.data, j);
             b -= real_get(st, m->input_mean.data, j) * w;
-            real_set(t, net->params, wi, w);
+            real_set(t, w0, wi, w);
         }
-        real_set(t, net->params, net->b_offset[0] + q, b);
+        real_set(t, b0, q, b);
     }
     cr_net_set_input_affine(net, CR_AFFINE_NONE, NULL, NULL); /* folded: no link 0 left */
     return 0;
@@ -427,28 +428,30 @@ int cr_model_fold_standardization(const cr_model *m, cr_net *net, cr_error *err)
 
 static int check_net(const char *path, const cr_net *net, cr_error *err) {
     if (!net) return cr_error_set(err, "%s: no network to save", path);
-    if (net->n_layers < 1 || net->n_layers > CR_MAX_LAYERS)
+    if (cr_net_n_layers(net) < 1 || cr_net_n_layers(net) > CR_MAX_LAYERS)
         return cr_error_set(err, "%s: network has %d layers (expected 1..%d)", path,
-                            net->n_layers, CR_MAX_LAYERS);
-    if (net->dtype != CR_F32 && net->dtype != CR_F64)
+                            cr_net_n_layers(net), CR_MAX_LAYERS);
+    if (cr_net_dtype(net) != CR_F32 && cr_net_dtype(net) != CR_F64)
         return cr_error_set(err, "%s: network has an unknown dtype", path);
-    for (int l = 0; l <= net->n_layers; l++)
-        if (net->dims[l] == 0) return cr_error_set(err, "%s: network has a zero dimension", path);
-    for (int l = 0; l + 1 < net->n_layers; l++)
-        if ((unsigned)net->act[l] >= CR_ACT_COUNT)
+    for (int l = 0; l <= cr_net_n_layers(net); l++)
+        if (cr_net_width(net, l) == 0) return cr_error_set(err, "%s: network has a zero dimension", path);
+    for (int l = 0; l + 1 < cr_net_n_layers(net); l++)
+        if ((unsigned)cr_net_activation(net, l) >= CR_ACT_COUNT)
             return cr_error_set(err, "%s: network has an unknown activation", path);
-    if ((net->has_out_act && (unsigned)net->out_act >= CR_ACT_COUNT) ||
-        (unsigned)net->head >= CR_HEAD_COUNT)
+    if ((cr_net_output_activation(net, NULL) && (unsigned)cr_net_activation(net, cr_net_n_layers(net) - 1) >= CR_ACT_COUNT) ||
+        (unsigned)cr_net_head(net) >= CR_HEAD_COUNT)
         return cr_error_set(err, "%s: network has an unknown output activation or head", path);
-    if (!net->params) return cr_error_set(err, "%s: network has no parameters", path);
-    for (int l = 0; l < net->n_layers; l++)
-        if (net->link_form[l + 1] != CR_AFFINE_NONE && net->link_form[l + 1] != CR_AFFINE_BATCHNORM)
+    if (!cr_net_params_const(net)) return cr_error_set(err, "%s: network has no parameters", path);
+    for (int l = 0; l < cr_net_n_layers(net); l++)
+        if (cr_net_affine_form(net, l + 1) != CR_AFFINE_NONE && cr_net_affine_form(net, l + 1) != CR_AFFINE_BATCHNORM)
             return cr_error_set(err, "%s: the affine link after layer %d (%s) has no safetensors "
                                      "form (only batchnorm)", path, l + 1,
-                                cr_affine_form_name(net->link_form[l + 1]));
-    for (size_t i = 0; i < net->n_params; i++) {
-        double v = net->dtype == CR_F64 ? ((const double *)net->params)[i]
-                                        : (double)((const float *)net->params)[i];
+                                cr_affine_form_name(cr_net_affine_form(net, l + 1)));
+    const void *params = cr_net_params_const(net);
+    const size_t n_params = cr_net_n_params(net);
+    const int f64 = cr_net_dtype(net) == CR_F64;
+    for (size_t i = 0; i < n_params; i++) {
+        double v = f64 ? ((const double *)params)[i] : (double)((const float *)params)[i];
         if (!isfinite(v))
             return cr_error_set(err, "%s: refusing to save a network whose parameters contain "
                                      "%s (parameter %zu)", path, isnan(v) ? "NaN" : "Inf", i);
@@ -458,13 +461,13 @@ static int check_net(const char *path, const cr_net *net, cr_error *err) {
 
 static int check_input_array(const char *path, const char *what, const cr_array *a,
                              const cr_net *net, cr_error *err) {
-    cr_array_dtype want = net->dtype == CR_F64 ? CR_ARRAY_F64 : CR_ARRAY_F32;
+    cr_array_dtype want = cr_net_dtype(net) == CR_F64 ? CR_ARRAY_F64 : CR_ARRAY_F32;
     size_t bytes;
     if (!a->data) return 0;
-    if (a->dtype != want || a->ndim != 1 || a->shape[0] != net->dims[0] ||
+    if (a->dtype != want || a->ndim != 1 || a->shape[0] != cr_net_width(net, 0) ||
         !cr_io_array_bytes(a, &bytes))
         return cr_error_set(err, "%s: %s must be %s [%zu]", path, what,
-                            cr_array_dtype_name(want), net->dims[0]);
+                            cr_array_dtype_name(want), cr_net_width(net, 0));
     if (check_finite(path, what, a, err)) return -1;
     if (strcmp(what, "input.std") == 0)
         for (size_t i = 0; i < a->count; i++) {
@@ -485,7 +488,7 @@ static int check_input_array(const char *path, const char *what, const cr_array 
 static int input_in_net_dtype(const char *path, const char *what, const cr_array *a,
                               const cr_net *net, cr_array *conv, const cr_array **use,
                               cr_error *err) {
-    cr_array_dtype want = net->dtype == CR_F64 ? CR_ARRAY_F64 : CR_ARRAY_F32;
+    cr_array_dtype want = cr_net_dtype(net) == CR_F64 ? CR_ARRAY_F64 : CR_ARRAY_F32;
     size_t bytes;
     *use = a;
     if (!a || !a->data || a->dtype == want) return 0;
@@ -515,23 +518,22 @@ static int model_write(const char *path, const cr_net *net, const cr_array *mean
     int rc = -1;
     /* another form (an ONNX model's (x − a)·b or x·a + b) is written as the model's
        folded input.mean/input.std, rounded as before: only ONNX keeps it exactly */
-    const int other = net->link_form[0] != CR_AFFINE_NONE && net->link_form[0] != CR_AFFINE_SUB_DIV;
+    const int other = cr_net_affine_form(net, 0) != CR_AFFINE_NONE && cr_net_affine_form(net, 0) != CR_AFFINE_SUB_DIV;
     if (other && !(mean && mean->data && sd && sd->data))
         return cr_error_set(err, "%s: the network's input link is %s; a model file stores "
                                  "only (x − input.mean) / input.std (save it as ONNX)",
-                            path, cr_affine_form_name(net->link_form[0]));
-    if (net->link_form[0] == CR_AFFINE_SUB_DIV) {
+                            path, cr_affine_form_name(cr_net_affine_form(net, 0)));
+    if (cr_net_affine_form(net, 0) == CR_AFFINE_SUB_DIV) {
         /* the net's link 0 is what it evaluates: it is what the file stores */
-        size_t shape[1] = {net->dims[0]};
-        cr_array_dtype adt = net->dtype == CR_F64 ? CR_ARRAY_F64 : CR_ARRAY_F32;
+        size_t shape[1] = {cr_net_width(net, 0)};
+        cr_array_dtype adt = cr_net_dtype(net) == CR_F64 ? CR_ARRAY_F64 : CR_ARRAY_F32;
         if (cr_array_alloc(&cm, adt, 1, shape, err) || cr_array_alloc(&cs, adt, 1, shape, err)) {
             cr_array_free(&cm);
             return cr_error_set(err, "%s: out of memory", path);
         }
-        const size_t es = cr_dtype_size(net->dtype);
-        const char *v = (const char *)net->link_params + net->link_offset[0] * es;
-        memcpy(cm.data, v, shape[0] * es);
-        memcpy(cs.data, v + shape[0] * es, shape[0] * es);
+        const size_t es = cr_dtype_size(cr_net_dtype(net));
+        memcpy(cm.data, cr_net_link_vector(net, 0, 0), shape[0] * es);
+        memcpy(cs.data, cr_net_link_vector(net, 0, 1), shape[0] * es);
         rc = model_write_checked(path, net, &cm, &cs, extra, err);
     } else if (input_in_net_dtype(path, "input.mean", mean, net, &cm, &um, err) == 0 &&
                input_in_net_dtype(path, "input.std", sd, net, &cs, &us, err) == 0) {
@@ -557,9 +559,8 @@ static int model_write_checked(const char *path, const cr_net *net, const cr_arr
                                     path, extra->meta[m].key);
     }
 
-    int L = net->n_layers, rc = -1;
-    size_t es = cr_dtype_size(net->dtype);
-    cr_array_dtype adt = net->dtype == CR_F64 ? CR_ARRAY_F64 : CR_ARRAY_F32;
+    int L = cr_net_n_layers(net), rc = -1;
+    cr_array_dtype adt = cr_net_dtype(net) == CR_F64 ? CR_ARRAY_F64 : CR_ARRAY_F32;
     size_t n_extra_t = extra ? extra->n_tensors : 0, n_extra_m = extra ? extra->n_meta : 0;
     const size_t n_bn = cr_io_bn_count(net); /* BatchNorm links: 4 tensors and an eps each */
     size_t nt = 2 * (size_t)L + 4 * n_bn + 2 + n_extra_t,
@@ -578,17 +579,17 @@ static int model_write_checked(const char *path, const cr_net *net, const cr_arr
     }
     size_t k = 0;
     for (int l = 0; l < L; l++) {
-        size_t din = net->dims[l], dout = net->dims[l + 1];
+        size_t din = cr_net_width(net, l), dout = cr_net_width(net, l + 1);
         cr_array *w = &arrs[2 * l], *b = &arrs[2 * l + 1];
         size_t wshape[2] = {dout, din};
         if (cr_array_alloc(w, adt, 2, wshape, err)) goto done;
-        if (net->dtype == CR_F64) {
-            const double *p = (const double *)net->params + net->w_offset[l];
+        if (cr_net_dtype(net) == CR_F64) {
+            const double *p = (const double *)cr_net_weight_const(net, l);
             double *q = w->data;
             for (size_t j = 0; j < dout; j++)
                 for (size_t i = 0; i < din; i++) q[j * din + i] = p[i * dout + j];
         } else {
-            const float *p = (const float *)net->params + net->w_offset[l];
+            const float *p = (const float *)cr_net_weight_const(net, l);
             float *q = w->data;
             for (size_t j = 0; j < dout; j++)
                 for (size_t i = 0; i < din; i++) q[j * din + i] = p[i * dout + j];
@@ -598,14 +599,14 @@ static int model_write_checked(const char *path, const cr_net *net, const cr_arr
         b->ndim = 1;
         b->shape[0] = dout;
         b->count = dout;
-        b->data = (char *)net->params + net->b_offset[l] * es;
+        b->data = (void *)cr_net_bias_const(net, l); /* a borrowed view, not written */
         snprintf(tnames[2 * l], sizeof tnames[0], "fc%d.weight", l + 1);
         snprintf(tnames[2 * l + 1], sizeof tnames[0], "fc%d.bias", l + 1);
         names[k] = tnames[2 * l];
         views[k++] = w;
         names[k] = tnames[2 * l + 1];
         views[k++] = b;
-        if (net->link_form[l + 1] == CR_AFFINE_BATCHNORM) { /* bn{l+1}.*, borrowed views */
+        if (cr_net_affine_form(net, l + 1) == CR_AFFINE_BATCHNORM) { /* bn{l+1}.*, borrowed views */
             cr_io_bn_views(net, l, &bn_names[l], bn_arrs[l], names + k, views + k, &bn_key[l],
                            &bn_value[l]);
             k += 4;
@@ -628,11 +629,13 @@ static int model_write_checked(const char *path, const cr_net *net, const cr_arr
     size_t used = 0;
     for (int l = 0; l + 1 < L; l++)
         used += (size_t)snprintf(acts + used, sizeof acts - used, "%s,",
-                                 cr_activation_name(net->act[l]));
+                                 cr_activation_name(cr_net_activation(net, l)));
     const int plain = cr_net_is_plain_classifier(net);
     snprintf(acts + used, sizeof acts - used, "%s",
-             plain ? "softmax" : net->has_out_act ? cr_activation_name(net->out_act) : "none");
-    dims_str(net->dims, L, ds, sizeof ds);
+             plain ? "softmax" : cr_net_output_activation(net, NULL) ? cr_activation_name(cr_net_activation(net, cr_net_n_layers(net) - 1)) : "none");
+    size_t dims[CR_MAX_LAYERS + 1];
+    for (int l = 0; l <= L; l++) dims[l] = cr_net_width(net, l);
+    dims_str(dims, L, ds, sizeof ds);
     keys[0] = "format";
     values[0] = MODEL_FORMAT;
     keys[1] = "activations";
@@ -642,10 +645,10 @@ static int model_write_checked(const char *path, const cr_net *net, const cr_arr
     size_t nk = 3;
     if (!plain) {
         keys[nk] = "head";
-        values[nk++] = cr_head_name(net->head);
+        values[nk++] = cr_head_name(cr_net_head(net));
     }
     for (int l = 0; l < L; l++)
-        if (net->link_form[l + 1] == CR_AFFINE_BATCHNORM) keys[nk] = bn_key[l], values[nk++] = bn_value[l];
+        if (cr_net_affine_form(net, l + 1) == CR_AFFINE_BATCHNORM) keys[nk] = bn_key[l], values[nk++] = bn_value[l];
     for (size_t m = 0; m < n_extra_m; m++) {
         keys[nk + m] = extra->meta[m].key;
         values[nk + m] = extra->meta[m].value;

@@ -53,8 +53,8 @@ static double get(cr_array_dtype t, const void *p, size_t i) {
 }
 
 int cr_io_bn_read(const char *name, const cr_safetensors *st, cr_net *net, cr_error *err) {
-    const int L = net->n_layers;
-    const cr_array_dtype adt = net->dtype == CR_F64 ? CR_ARRAY_F64 : CR_ARRAY_F32;
+    const int L = cr_net_n_layers(net);
+    const cr_array_dtype adt = cr_net_dtype(net) == CR_F64 ? CR_ARRAY_F64 : CR_ARRAY_F32;
     const cr_tensor *BN[CR_MAX_LAYERS][4] = {{0}}; /* bn{l+1}: BN_KEYS */
     char shp[160];
     for (size_t t = 0; t < st->n_tensors; t++) {
@@ -77,7 +77,7 @@ int cr_io_bn_read(const char *name, const cr_safetensors *st, cr_net *net, cr_er
         if (l >= L)
             return cr_error_set(err, "%s: tensor 'bn%d.%s' follows linear layer %d, but the model "
                                      "has %d", name, l + 1, BN[l][0] ? "weight" : "...", l + 1, L);
-        const size_t d = net->dims[l + 1];
+        const size_t d = cr_net_width(net, l + 1);
         for (int k = 0; k < 4; k++) {
             const cr_tensor *t = BN[l][k];
             size_t bytes;
@@ -141,28 +141,28 @@ int cr_io_bn_read(const char *name, const cr_safetensors *st, cr_net *net, cr_er
 
 size_t cr_io_bn_count(const cr_net *net) {
     size_t n = 0;
-    for (int l = 0; l < net->n_layers; l++) n += net->link_form[l + 1] == CR_AFFINE_BATCHNORM;
+    for (int l = 0; l < cr_net_n_layers(net); l++) n += cr_net_affine_form(net, l + 1) == CR_AFFINE_BATCHNORM;
     return n;
 }
 
 void cr_io_bn_views(const cr_net *net, int l, cr_io_bn_names *nm, cr_array arrs[4],
                     const char **names, const cr_array **views, const char **key,
                     const char **value) {
-    const size_t dout = net->dims[l + 1], es = cr_dtype_size(net->dtype);
+    const size_t dout = cr_net_width(net, l + 1);
     for (int v = 0; v < 4; v++) { /* borrowed views of the link's vectors (p μ, q v, s γ, t β) */
         cr_array *a = &arrs[v];
         memset(a, 0, sizeof *a);
-        a->dtype = net->dtype == CR_F64 ? CR_ARRAY_F64 : CR_ARRAY_F32;
+        a->dtype = cr_net_dtype(net) == CR_F64 ? CR_ARRAY_F64 : CR_ARRAY_F32;
         a->ndim = 1;
         a->shape[0] = dout;
         a->count = dout;
-        a->data = (char *)net->link_params + (net->link_offset[l + 1] + (size_t)v * dout) * es;
+        a->data = (void *)cr_net_link_vector(net, l + 1, v); /* borrowed for writing, not written */
         snprintf(nm->tensor[v], sizeof nm->tensor[v], "bn%d.%s", l + 1, BN_KEYS[BN_OF_VEC[v]]);
         names[v] = nm->tensor[v];
         views[v] = a;
     }
     snprintf(nm->key, sizeof nm->key, "bn%d.eps", l + 1);
-    snprintf(nm->value, sizeof nm->value, "%.17g", net->link_eps[l + 1]);
+    snprintf(nm->value, sizeof nm->value, "%.17g", cr_net_link_eps(net, l + 1));
     *key = nm->key;
     *value = nm->value;
 }

@@ -481,57 +481,57 @@ int cr_model_json_encode(const char *name, const cr_model *model, char **buf, si
     *buf = NULL;
     *len = 0;
     const cr_net *net = model ? model->net : NULL;
-    if (!net || net->n_layers < 1 || !net->params)
+    if (!net || cr_net_n_layers(net) < 1 || !cr_net_params_const(net))
         return cr_error_set(err, "%s: no network to save", name);
-    const cr_dtype t = net->dtype;
-    const size_t es = cr_dtype_size(t);
-    for (int l = 1; l <= net->n_layers; l++)
-        if (net->link_form[l] != CR_AFFINE_NONE)
+    const cr_dtype t = cr_net_dtype(net);
+    for (int l = 1; l <= cr_net_n_layers(net); l++)
+        if (cr_net_affine_form(net, l) != CR_AFFINE_NONE)
             return cr_error_set(err, "%s: the %s after layer %d has no JSON form (save the model "
                                      "as safetensors or ONNX)", name,
-                                cr_affine_form_name(net->link_form[l]), l);
+                                cr_affine_form_name(cr_net_affine_form(net, l)), l);
     const void *mean = NULL, *sd = NULL;
-    if (net->link_form[0] == CR_AFFINE_SUB_DIV) {
-        mean = (const char *)net->link_params + net->link_offset[0] * es;
-        sd = (const char *)mean + net->dims[0] * es;
-    } else if (net->link_form[0] != CR_AFFINE_NONE) {
+    if (cr_net_affine_form(net, 0) == CR_AFFINE_SUB_DIV) {
+        mean = cr_net_link_vector(net, 0, 0);
+        sd = cr_net_link_vector(net, 0, 1);
+    } else if (cr_net_affine_form(net, 0) != CR_AFFINE_NONE) {
         return cr_error_set(err, "%s: the network's input link is %s; a JSON model stores only "
                                  "(x − mean) / std (save it as ONNX)", name,
-                            cr_affine_form_name(net->link_form[0]));
+                            cr_affine_form_name(cr_net_affine_form(net, 0)));
     } else if (model->input_mean.data && model->input_std.data) {
         return cr_error_set(err, "%s: the model's input.mean/input.std are not its network's "
                                  "input link (save it as safetensors)", name);
     }
-    for (size_t i = 0; i < net->n_params; i++)
-        if (!isfinite(real_of(t, net->params, i)))
+    const void *params = cr_net_params_const(net);
+    for (size_t i = 0, n_params = cr_net_n_params(net); i < n_params; i++)
+        if (!isfinite(real_of(t, params, i)))
             return cr_error_set(err, "%s: refusing to save a network whose parameter %zu is not "
                                      "finite", name, i);
     jbuf b = {0};
     jb_put(&b, "{\n");
     if (t == CR_F32) jb_put(&b, "  \"dtype\": \"float32\",\n");
     jb_put(&b, "  \"layers\": [\n");
-    const int L = net->n_layers, plain = cr_net_is_plain_classifier(net);
+    const int L = cr_net_n_layers(net), plain = cr_net_is_plain_classifier(net);
     for (int l = 0; l < L; l++) {
-        size_t din = net->dims[l], dout = net->dims[l + 1];
+        size_t din = cr_net_width(net, l), dout = cr_net_width(net, l + 1);
         jb_put(&b, "    {\"W\": [");
         for (size_t i = 0; i < din; i++) {
             jb_put(&b, "%s", i ? ",\n           " : "");
-            jb_vector(&b, t, net->params, net->w_offset[l] + i * dout, dout);
+            jb_vector(&b, t, cr_net_weight_const(net, l), i * dout, dout);
         }
         jb_put(&b, "],\n     \"b\": ");
-        jb_vector(&b, t, net->params, net->b_offset[l], dout);
-        const char *a = l + 1 < L ? cr_activation_name(net->act[l])
+        jb_vector(&b, t, cr_net_bias_const(net, l), 0, dout);
+        const char *a = l + 1 < L ? cr_activation_name(cr_net_activation(net, l))
                         : plain   ? "softmax"
-                        : net->has_out_act ? cr_activation_name(net->out_act) : "none";
+                        : cr_net_output_activation(net, NULL) ? cr_activation_name(cr_net_activation(net, cr_net_n_layers(net) - 1)) : "none";
         jb_put(&b, ",\n     \"activation\": \"%s\"}%s\n", a, l + 1 < L ? "," : "");
     }
     jb_put(&b, "  ]");
-    if (!plain) jb_put(&b, ",\n  \"head\": \"%s\"", cr_head_name(net->head));
+    if (!plain) jb_put(&b, ",\n  \"head\": \"%s\"", cr_head_name(cr_net_head(net)));
     if (mean) {
         jb_put(&b, ",\n  \"input\": {\"mean\": ");
-        jb_vector(&b, t, mean, 0, net->dims[0]);
+        jb_vector(&b, t, mean, 0, cr_net_width(net, 0));
         jb_put(&b, ",\n            \"std\": ");
-        jb_vector(&b, t, sd, 0, net->dims[0]);
+        jb_vector(&b, t, sd, 0, cr_net_width(net, 0));
         jb_put(&b, "}");
     }
     jb_put(&b, "\n}\n");

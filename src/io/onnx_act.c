@@ -7,6 +7,7 @@
  * onnx_import.c's walk calls the ox_ functions below on the nodes after a linear
  * layer.
  */
+#include "chainrule_typed.h"
 #include <math.h>
 #include <string.h>
 

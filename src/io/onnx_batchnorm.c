@@ -89,7 +89,7 @@ int ox_batchnorm_links(ox_chain *ch, cr_net *net) {
             }
         for (size_t e = 0; e < d && !why; e++) {
             double q = v[d + e];
-            double qe = net->dtype == CR_F64 ? q + ly->bn_eps : (double)((float)q + (float)ly->bn_eps);
+            double qe = cr_net_dtype(net) == CR_F64 ? q + ly->bn_eps : (double)((float)q + (float)ly->bn_eps);
             if (!(qe > 0)) why = "var + epsilon <= 0", bad_t = ly->bn[3], bad_at = e;
         }
         if (why) {

@@ -31,6 +31,7 @@
  * BatchNormalization in onnx_batchnorm.c, the shape arithmetic of a reshape to
  * [N, -1] in onnx_shape.c.
  */
+#include "chainrule_typed.h"
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -340,26 +341,28 @@ static int build_model(ox_chain *ch, cr_model *out) {
     for (int l = 0; l < L; l++) {
         const ox_layer *ly = &ch->layer[l];
         size_t din = ly->din, dout = ly->dout;
+        void *pw = cr_net_weight(net, l), *pb = cr_net_bias(net, l);
         for (size_t a = 0; a < din; a++)
             for (size_t b = 0; b < dout; b++) {
-                size_t src = ly->w_out_in ? b * din + a : a * dout + b, dst = net->w_offset[l] + a * dout + b;
+                size_t src = ly->w_out_in ? b * din + a : a * dout + b, dst = a * dout + b;
                 if (dt == CR_F64) {
                     double v = ((const double *)ly->w->data)[src];
-                    ((double *)net->params)[dst] = ly->alpha == 1.0 ? v : ly->alpha * v;
+                    ((double *)pw)[dst] = ly->alpha == 1.0 ? v : ly->alpha * v;
                 } else {
                     float v = ((const float *)ly->w->data)[src];
-                    ((float *)net->params)[dst] = ly->alpha == 1.0 ? v : (float)ly->alpha * v;
+                    ((float *)pw)[dst] = ly->alpha == 1.0 ? v : (float)ly->alpha * v;
                 }
             }
         for (size_t b = 0; b < dout; b++) {
             double v = ly->b ? tval(ly->b, ly->b->count == 1 ? 0 : b) : 0.0;
             if (ly->b && ly->beta != 1.0) v *= ly->beta;
-            if (dt == CR_F64) ((double *)net->params)[net->b_offset[l] + b] = v;
-            else ((float *)net->params)[net->b_offset[l] + b] = (float)v;
+            if (dt == CR_F64) ((double *)pb)[b] = v;
+            else ((float *)pb)[b] = (float)v;
         }
     }
-    for (size_t p = 0; p < net->n_params; p++) {
-        double v = dt == CR_F64 ? ((double *)net->params)[p] : ((float *)net->params)[p];
+    const void *params = cr_net_params_const(net);
+    for (size_t p = 0, n_params = cr_net_n_params(net); p < n_params; p++) {
+        double v = dt == CR_F64 ? ((const double *)params)[p] : ((const float *)params)[p];
         if (!isfinite(v)) {
             cr_net_free(net);
             return cr_error_set(c->err, "%s: a weight times alpha (or a bias times beta) "

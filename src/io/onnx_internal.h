@@ -23,6 +23,7 @@
 #ifndef CR_ONNX_INTERNAL_H
 #define CR_ONNX_INTERNAL_H
 
+#include "chainrule_typed.h"
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>

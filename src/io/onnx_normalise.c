@@ -136,7 +136,7 @@ cr_status ox_input_link(const ox_chain *ch, cr_net *net, cr_model *out, size_t d
         p[f] = P, q[f] = Q;
     }
     const int exact = form != CR_AFFINE_NONE;
-    if (st == CR_OK && exact && net->dtype == CR_F32) /* float constants stay exact; else refuse */
+    if (st == CR_OK && exact && cr_net_dtype(net) == CR_F32) /* float constants stay exact; else refuse */
         for (size_t f = 0; f < d; f++)
             if ((double)(float)p[f] != p[f] || (double)(float)q[f] != q[f]) {
                 form = CR_AFFINE_NONE;
@@ -146,7 +146,7 @@ cr_status ox_input_link(const ox_chain *ch, cr_net *net, cr_model *out, size_t d
         st = cr_net_set_input_affine(net, form, p, q);
         if (st == CR_OK && form == CR_AFFINE_SUB_DIV) /* the arrays: the same values */
             for (size_t f = 0; f < d; f++) {
-                if (net->dtype == CR_F64) {
+                if (cr_net_dtype(net) == CR_F64) {
                     ((double *)out->input_mean.data)[f] = p[f];
                     ((double *)out->input_std.data)[f] = q[f];
                 } else {
@@ -156,8 +156,8 @@ cr_status ox_input_link(const ox_chain *ch, cr_net *net, cr_model *out, size_t d
             }
     } else if (st == CR_OK) { /* the folded standardisation of the arrays, rounded */
         for (size_t f = 0; f < d; f++) {
-            p[f] = net->dtype == CR_F64 ? ((double *)out->input_mean.data)[f] : ((float *)out->input_mean.data)[f];
-            q[f] = net->dtype == CR_F64 ? ((double *)out->input_std.data)[f] : ((float *)out->input_std.data)[f];
+            p[f] = cr_net_dtype(net) == CR_F64 ? ((double *)out->input_mean.data)[f] : ((float *)out->input_mean.data)[f];
+            q[f] = cr_net_dtype(net) == CR_F64 ? ((double *)out->input_std.data)[f] : ((float *)out->input_std.data)[f];
         }
         st = cr_net_set_input_affine(net, CR_AFFINE_SUB_DIV, p, q);
     }

@@ -1,4 +1,5 @@
 /* C = A Bᵀ with B packed once: see kernels/abt.h. */
+#include "chainrule_typed.h"
 #include "kernels/abt.h"
 
 #include <stdint.h>

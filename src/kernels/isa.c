@@ -1,10 +1,10 @@
-/* The kernel set in use (chainrule.h, "kernel sets"): CHAINRULE_ISA or the
+/* The kernel set in use (chainrule_typed.h, "kernel sets"): CHAINRULE_ISA or the
    best set the CPU runs, chosen once. */
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "chainrule.h"
+#include "chainrule_typed.h"
 
 static const char *const isa_names[CR_ISA_COUNT] = {"portable", "avx2", "avx512"};
 

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "chainrule.h"
+#include "chainrule_typed.h"
 #include "ops/act_table.h"
 
 /* Names and default initialisations come from the activation op table. */

@@ -6,6 +6,7 @@
  * so one step size serves boxes of any widths: the step is take_step's L∞ step on ∂m/∂u = ∂m/∂x ∘ (hi − lo).
  */
 #define CR_REAL_F64
+#include "chainrule_typed.h"
 #include "ops/real.h"
 
 #include <string.h>

@@ -18,7 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "chainrule.h"
+#include "chainrule_typed.h"
 #include "core/parallel.h"
 #include "kernels/elementwise.h"
 #include "train_pool.h"

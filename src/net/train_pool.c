@@ -16,7 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "chainrule.h"
+#include "chainrule_typed.h"
 #include "core/parallel.h"
 #include "train_pool.h"
 /* the chain's steps, float32 (net_private.tmpl.h) */

@@ -10,6 +10,7 @@
  * runs the op's own cr_sigmoid_vjp_f32. The other functions of the row stay
  * the op file's.
  */
+#include "chainrule_typed.h"
 #include "act_table.h"
 #include "ops/relax.h"
 
@@ -49,7 +50,7 @@ static const cr_act_ops_f32 sigmoid_fast_f32 = {
      : (e) == CR_ACT_LEAKY_RELU ? &cr_leaky_relu_relax                                             \
                                 : NULL)
 
-/* What a user sees of a row (chainrule.h's cr_activation_info), from its X(...). */
+/* What a user sees of a row (chainrule_typed.h's cr_activation_info), from its X(...). */
 #define CR_ACT_INFO(name, init, op, opset, alpha, pattern, st, sm, dt, dm) \
     {name, init, op, opset, alpha, pattern, st, sm, dt, dm}
 #define CR_ACT_RUN_ROW(e, fn, name, init, op, opset, alpha, pattern, st, sm, dt, dm, oh, od) \
@@ -114,7 +115,7 @@ void cr_act_restore(cr_activation act, cr_dtype dtype) {
     if (dtype == CR_F64) cr_act_table[act].f64 = selected[act].f64;
 }
 
-/* The public element-wise activation functions (chainrule.h): the running rows. */
+/* The public element-wise activation functions (chainrule_typed.h): the running rows. */
 void cr_activation_forward_f32(cr_activation act, size_t count, const float *r, float *h) {
     cr_act_f32(act)->forward(count, r, h);
 }
