@@ -83,16 +83,15 @@ int main(int argc, char **argv) {
     cr_ctx *ctx = NULL;
     if (cr_ctx_create(&ctx, threads < 0 ? 0 : threads) != CR_OK) return 2;
     if (runs < 1 || runs > 31) runs = 7;
-    cr_error err;
     cr_net *net64, *net;
-    if (cr_model_load(argv[1], &net64, &err) != 0) {
-        fprintf(stderr, "bench_jacobian: %s\n", err.msg);
+    if (cr_model_load(argv[1], &net64) != 0) {
+        fprintf(stderr, "bench_jacobian: %s\n", cr_last_error());
         return 2;
     }
     if (cr_net_convert(net64, CR_F32, &net) != CR_OK) return 1;
     cr_dataset ds;
-    if (cr_dataset_load("fashion-mnist:test", &ds, NULL, &err) != 0) {
-        fprintf(stderr, "bench_jacobian: %s\n", err.msg);
+    if (cr_dataset_load("fashion-mnist:test", &ds, NULL) != 0) {
+        fprintf(stderr, "bench_jacobian: %s\n", cr_last_error());
         return 2;
     }
     const size_t n = ds.n, d = ds.d, k = cr_net_output_dim(net);

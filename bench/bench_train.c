@@ -103,17 +103,16 @@ int main(int argc, char **argv) {
     if (workers < 0) workers = threads >= 2 ? 2 : 1;
     cr_ctx *ctx = NULL; /* the step's BLAS threads with one worker */
     if (cr_ctx_create(&ctx, threads < 1 ? 1 : threads) != CR_OK) return 1;
-    cr_error err;
     cr_dataset train, test;
     char spec[600];
     snprintf(spec, sizeof spec, "%s:train", data);
-    if (cr_dataset_load(spec, &train, NULL, &err)) {
-        fprintf(stderr, "bench_train: %s\n", err.msg);
+    if (cr_dataset_load(spec, &train, NULL)) {
+        fprintf(stderr, "bench_train: %s\n", cr_last_error());
         return 2;
     }
     snprintf(spec, sizeof spec, "%s:test", data);
-    if (cr_dataset_load(spec, &test, NULL, &err)) {
-        fprintf(stderr, "bench_train: %s\n", err.msg);
+    if (cr_dataset_load(spec, &test, NULL)) {
+        fprintf(stderr, "bench_train: %s\n", cr_last_error());
         return 2;
     }
     const size_t d = train.d, k = 10;
@@ -134,8 +133,8 @@ int main(int argc, char **argv) {
     float *init_params = NULL; /* owned; the weights every run starts from */
     if (init) {
         cr_net *loaded, *loaded32;
-        if (cr_model_load(init, &loaded, &err) != 0) {
-            fprintf(stderr, "bench_train: %s\n", err.msg);
+        if (cr_model_load(init, &loaded) != 0) {
+            fprintf(stderr, "bench_train: %s\n", cr_last_error());
             return 2;
         }
         if (cr_net_convert(loaded, CR_F32, &loaded32) != CR_OK) return 1;

@@ -46,7 +46,7 @@ extern "C" {
 #pragma GCC visibility push(default)
 #endif
 
-#define CR_VERSION_STRING "0.1.0"
+#define CR_VERSION_STRING "0.2.0"
 #define CR_MAX_LAYERS 16 /* linear layers in one network */
 
 /* ---------------------------------------------------------------- status */
@@ -61,12 +61,28 @@ typedef enum {
                          holds, a row index past the last forward pass */
     CR_ERR_OVERFLOW,  /* a size computation would overflow */
     CR_ERR_NONFINITE, /* NaN or Inf where a finite number is required */
-    CR_ERR_DTYPE      /* the net, tape or optimiser is not of the function's dtype (an
+    CR_ERR_DTYPE,     /* the net, tape or optimiser is not of the function's dtype (an
                          _f32 call on a float64 net), or the dtype is not supported */
+    CR_ERR_IO,        /* a file cannot be opened, read or written */
+    CR_ERR_FORMAT     /* a file's or buffer's content is malformed or not supported */
 } cr_status;
 
 /* A short static English description of a status ("out of memory", ...). */
 const char *cr_status_string(cr_status status);
+
+/*
+ * The error convention (docs/api.md, "Errors"): every fallible function of every
+ * public header returns cr_status, CR_OK (0) on success. A failing call also
+ * leaves one line of detail on the calling thread, read with cr_last_error():
+ * which argument, which index, which file ("cr_attack: labels[5] = 12 is not in
+ * [0, 10)", "model.onnx: node 3 (Gemm): transB = 0 not supported"). It is
+ * meaningful only right after a call that returned a status other than CR_OK:
+ * every failure overwrites it, a success may leave an earlier failure's line in
+ * place (read it after a failure, never to find out whether a call failed).
+ * The string is the thread's own (C11 _Thread_local), valid until the thread's
+ * next failing call; "" when nothing on the thread has failed yet.
+ */
+const char *cr_last_error(void);
 
 /* ---------------------------------------------------------------- dtypes */
 
@@ -76,9 +92,6 @@ typedef enum { CR_F32 = 0, CR_F64 = 1 } cr_dtype;
 size_t cr_dtype_size(cr_dtype dtype);
 const char *cr_dtype_name(cr_dtype dtype); /* "float32" / "float64" */
 
-/* Checked size arithmetic: *out = a * b; returns 0 on overflow, 1 on success. */
-int cr_mul_size(size_t a, size_t b, size_t *out);
-
 /* ---------------------------------------------------------------- random */
 
 /* xoshiro256** seeded with splitmix64: fast, reproducible on every platform. */
@@ -87,10 +100,6 @@ typedef struct {
 } cr_rng;
 
 void cr_rng_seed(cr_rng *rng, uint64_t seed);
-uint64_t cr_rng_next(cr_rng *rng);
-double cr_rng_uniform(cr_rng *rng);        /* in [0, 1) */
-double cr_rng_normal(cr_rng *rng);         /* standard normal (Box-Muller) */
-uint64_t cr_rng_below(cr_rng *rng, uint64_t n); /* uniform in [0, n), n > 0 */
 
 /* ---------------------------------------------------------------- context */
 /*
@@ -134,7 +143,6 @@ typedef enum {
     CR_AFFINE_FORM_COUNT
 } cr_affine_form;
 
-const char *cr_affine_form_name(cr_affine_form form); /* "sub-div", ... "none" */
 /* ---------------------------------------------------------------- network */
 
 typedef enum {
@@ -150,16 +158,8 @@ typedef enum {
 
 /* The activation's name ("sigmoid", ...: cr_activation_list_names lists them). */
 const char *cr_activation_name(cr_activation act);
-/* Parses a name; returns 1 and sets *out on success, 0 for an unknown name. */
-int cr_activation_parse(const char *name, cr_activation *out);
-/*
- * Writes every activation's name, in enum order, to buf (a C string of at
- * most size bytes, cut if longer), separated by sep, with last_sep before the
- * last one ("sigmoid, tanh, relu or gelu" for ", " and " or "). Returns the
- * length the whole list needs (as snprintf). For help and error messages.
- */
-size_t cr_activation_list_names(char *buf, size_t size, const char *sep, const char *last_sep);
-
+/* Parses a name: CR_OK and *out set, or CR_ERR_ARG for an unknown name. */
+cr_status cr_activation_parse(const char *name, cr_activation *out);
 
 /*
  * The head: what the loss does with the network's output o (N x K).
@@ -175,8 +175,8 @@ typedef enum {
 } cr_head;
 
 const char *cr_head_name(cr_head head); /* "softmax-cross-entropy", "squared-error" */
-/* Parses a name; returns 1 and sets *out on success, 0 for an unknown name. */
-int cr_head_parse(const char *name, cr_head *out);
+/* Parses a name: CR_OK and *out set, or CR_ERR_ARG for an unknown name. */
+cr_status cr_head_parse(const char *name, cr_head *out);
 
 /*
  * A network: L linear layers, dims[0] = D (input) ... dims[L] = K (outputs),
@@ -185,39 +185,16 @@ int cr_head_parse(const char *name, cr_head *out);
  *
  *     x -> ... -> θ = h W_L + b_L -> o = a_out(θ) -> head (softmax + CE, or ½‖o − t‖²)
  *
- * All parameters live in one flat block `params` (dtype `dtype`) so that
- * zeroing, optimiser steps, saving and finite-difference sweeps are single
- * loops. Layer l's views: W_l at params + w_offset[l] (dims[l] x dims[l+1],
- * row-major), b_l at params + b_offset[l] (dims[l+1]); offsets in scalars.
- * One allocation holds the struct and the parameters (free with cr_net_free).
+ * An opaque handle: read and write it through the accessors ("accessors of the
+ * handles" below: cr_net_dtype, cr_net_width, cr_net_weight, cr_net_params, ...).
+ * All parameters live in one flat block (cr_net_params, cr_net_n_params scalars of
+ * the net's dtype) so that zeroing, optimiser steps, saving and finite-difference
+ * sweeps are single loops; layer l's W_l (dims[l] x dims[l+1], row-major) and b_l
+ * (dims[l+1]) are views into it (cr_net_weight, cr_net_bias). The affine links
+ * (cr_net_set_affine) are not parameters. One allocation holds the net and its
+ * parameters (free with cr_net_free).
  */
-typedef struct cr_net {
-    cr_dtype dtype;
-    int n_layers;
-    size_t dims[CR_MAX_LAYERS + 1];
-    cr_activation act[CR_MAX_LAYERS];
-    size_t w_offset[CR_MAX_LAYERS];
-    size_t b_offset[CR_MAX_LAYERS];
-    size_t n_params;
-    void *params; /* points into the same allocation */
-    /* The output and the head (zero: today's classifier, o = θ and softmax + CE).
-       Set them with cr_net_set_output; cr_net_create leaves them zero. */
-    int has_out_act;      /* 1: o = out_act(θ); 0: o = θ */
-    cr_activation out_act; /* the output activation when has_out_act */
-    cr_head head;          /* what the loss does with o */
-    /* The affine links (src/ops/affine.tmpl.c), set with cr_net_set_affine; all
-       CR_AFFINE_NONE from cr_net_create. Link 0 acts on the input x before linear
-       layer 0 (the input standardisation: derivatives are w.r.t. the raw x);
-       link l + 1 on r_l, after linear layer l and before its activation (BatchNorm
-       in inference mode). Link k's vectors p, q, s, t (dtype `dtype`, width
-       cr_net_link_width) are at link_params + link_offset[k] + {0, 1, 2, 3}·width,
-       in the same allocation. They are not parameters: not in params / n_params,
-       so training, optimisers and gradient blocks leave them fixed. */
-    cr_affine_form link_form[CR_MAX_LAYERS + 1];
-    double link_eps[CR_MAX_LAYERS + 1];
-    size_t link_offset[CR_MAX_LAYERS + 1];
-    void *link_params;
-} cr_net;
+typedef struct cr_net cr_net;
 
 cr_status cr_net_create(cr_net **out, cr_dtype dtype, int n_layers, const size_t *dims,
                         const cr_activation *act /* n_layers - 1 entries */);
@@ -225,34 +202,17 @@ void cr_net_free(cr_net *net);
 /* Sets the output activation (has_act 0: o = θ) and the head. CR_ERR_ARG for an
    invalid activation or head. */
 cr_status cr_net_set_output(cr_net *net, int has_act, cr_activation act, cr_head head);
-/* 1 when the net is today's classifier: no output activation, the softmax + CE head
-   (what training, attacks and cr_evaluate_f32 take). */
-int cr_net_is_plain_classifier(const cr_net *net);
 /* A copy of net converted to dtype (float64 <-> float32). */
 cr_status cr_net_convert(const cr_net *net, cr_dtype dtype, cr_net **out);
 size_t cr_net_input_dim(const cr_net *net);
 size_t cr_net_output_dim(const cr_net *net);
-/*
- * The affine links (see cr_net). link 0: the input link; link l + 1: after
- * linear layer l (l < n_layers). Its width: dims[0] for link 0, dims[l + 1] after.
- * cr_net_set_affine stores the form and the vectors it uses (p, q; s, t and eps for
- * BATCHNORM; NULL for the others) in the net's dtype: a float32 net rounds a double
- * to float, so pass float values for an exact float32 link. CR_AFFINE_NONE clears
- * the link. CR_ERR_ARG for a bad link, form, missing vector, non-finite value, a
- * zero divisor (SUB_DIV q), or q + eps <= 0 / eps < 0 (BATCHNORM).
- * cr_net_set_input_affine(net, form, p, q) is link 0 (not BATCHNORM).
- * cr_net_affine_f32/_f64 fill a view of link k for the op functions (CR_ERR_DTYPE
- * for the other dtype); cr_net_get_affine copies the form, the vectors (as double,
- * each output may be NULL) and eps.
- */
-size_t cr_net_link_width(const cr_net *net, int link);
-cr_status cr_net_set_affine(cr_net *net, int link, cr_affine_form form, const double *p,
-                            const double *q, const double *s, const double *t, double eps);
+/* The input standardisation z = link_0(x) before linear layer 0 (form SUB_DIV:
+   (x − p)/q, SUB_MUL, MUL_ADD; NONE clears it), p and q of D values stored in the
+   net's dtype; derivatives stay w.r.t. the raw x. Set it before making a tape.
+   CR_ERR_ARG for a bad form, a missing vector, a non-finite value or a zero divisor.
+   The links after the linear layers (BatchNorm): chainrule_typed.h. */
 cr_status cr_net_set_input_affine(cr_net *net, cr_affine_form form, const double *p,
                                   const double *q);
-cr_affine_form cr_net_affine_form(const cr_net *net, int link); /* NONE for a bad link */
-cr_status cr_net_get_affine(const cr_net *net, int link, cr_affine_form *form, double *p,
-                            double *q, double *s, double *t, double *eps);
 typedef enum {
     CR_INIT_AUTO = 0,   /* per layer, what its activation's row picks: Xavier or He */
     CR_INIT_XAVIER = 1, /* uniform(+-sqrt(6/(fan_in+fan_out))) */
@@ -265,34 +225,18 @@ void cr_net_init(cr_net *net, cr_init scheme, uint64_t seed);
 /*
  * Tape: the activations of one forward pass and scratch for backward, sized
  * for batches of up to max_batch rows. One allocation; create once, reuse:
- * forward/backward never allocate.
- *   pre[l]  = r_l  (N x dims[l+1]) pre-activation of layer l (pre[L-1] = θ, the logits)
- *   post[l] = h_l  (N x dims[l+1]) activation; post[L-1] = the head's prediction:
+ * forward/backward never allocate. An opaque handle; its views (cr_tape_pre,
+ * cr_tape_post, cr_tape_output, ... below) are, for the n rows of the last
+ * forward pass (cr_tape_rows):
+ *   pre(l)  = r_l  (N x dims[l+1]) pre-activation of layer l (pre(L-1) = θ, the logits)
+ *   post(l) = h_l  (N x dims[l+1]) activation; post(L-1) = the head's prediction:
  *             softmax(o) for the softmax head (the probabilities), o for squared error
- *   out     = o    (N x K) the network's output a_out(θ): pre[L-1] when there is no
- *             output activation and the head is softmax, post[L-1] for squared error,
+ *   output  = o    (N x K) the network's output a_out(θ): pre(L-1) when there is no
+ *             output activation and the head is softmax, post(L-1) for squared error,
  *             else a block of its own
+ *   loss    = the N per-example losses of the last cr_net_loss
  */
-typedef struct cr_tape {
-    cr_dtype dtype;
-    size_t max_batch;
-    size_t n; /* rows of the last forward pass */
-    int n_layers;
-    size_t dims[CR_MAX_LAYERS + 1]; /* the widths of the net it was made for */
-    const void *input; /* borrowed X of the last forward pass */
-    void *pre[CR_MAX_LAYERS];
-    void *post[CR_MAX_LAYERS];
-    void *grad_a; /* scratch N x max(dims) */
-    void *grad_b; /* scratch N x max(dims) */
-    void *loss;   /* N per-example losses of the last cr_net_loss */
-    void *out;    /* N x K: the output o (see above) */
-    int has_out_act; /* the output of the net it was made for */
-    cr_activation out_act;
-    cr_head head;
-    /* N x D: z = link 0 applied to the input of the last forward pass, when the net it
-       was made for has an input link (net->link_form[0] != CR_AFFINE_NONE), else NULL */
-    void *input_z;
-} cr_tape;
+typedef struct cr_tape cr_tape;
 
 /* A tape is tied to the widths of the net it was made for, and to whether it has an
    input link (set the links before making the tape); the typed functions
@@ -309,7 +253,7 @@ void cr_tape_free(cr_tape *tape);
  * activation or the squared-error head), which they do not train. cr_evaluate_f32
  * takes any net with the softmax head (loss and argmax on its output o).
  *
- * Optimiser state is kept as flat arrays parallel to net->params, so a step
+ * Optimiser state is kept as flat arrays parallel to cr_net_params(net), so a step
  * is one loop over n_params. The semantics follow PyTorch's torch.optim:
  *   g      <- grad + weight_decay * p                  (L2, coupled)
  *   SGD        p <- p - lr g
@@ -333,11 +277,6 @@ typedef enum {
 
 typedef enum { CR_SCHED_CONSTANT = 0, CR_SCHED_STEP = 1, CR_SCHED_COSINE = 2, CR_SCHED_COUNT } cr_schedule;
 
-const char *cr_optimizer_name(cr_optimizer kind); /* "sgd", "momentum", "nesterov", "adam" */
-int cr_optimizer_parse(const char *name, cr_optimizer *out); /* 1 on success */
-const char *cr_schedule_name(cr_schedule s);                /* "constant", "step", "cosine" */
-int cr_schedule_parse(const char *name, cr_schedule *out);
-
 typedef struct {
     cr_optimizer kind;
     double lr;           /* base learning rate */
@@ -357,10 +296,6 @@ typedef struct {
 cr_optim_config cr_optim_config_default(void);
 /* Checks ranges (lr > 0, 0 <= momentum < 1, 0 <= betas < 1, eps > 0, ...). */
 cr_status cr_optim_config_check(const cr_optim_config *cfg);
-/* The learning rate used by step number `step` (0-based). */
-double cr_optim_lr(const cr_optim_config *cfg, uint64_t step);
-/* Number of state vectors of n_params each: 0 (sgd), 1 (momentum), 2 (adam). */
-int cr_optim_n_state(cr_optimizer kind);
 
 typedef struct {
     cr_optim_config cfg;
@@ -376,23 +311,10 @@ cr_status cr_optim_create(const cr_net *net, const cr_optim_config *cfg, cr_opti
 void cr_optim_free(cr_optim *opt);
 /*
  * Training workspace: the tape, the gradient block, the gathered batch and
- * the permutation, allocated once; the training loop never allocates.
+ * the permutation, allocated once; the training loop never allocates. An
+ * opaque handle (accessors: cr_train_ws_fault_layer, cr_train_ws_tape, ...).
  */
-typedef struct {
-    size_t max_batch;
-    size_t n_examples;
-    cr_tape *tape;
-    float *grads;     /* n_params */
-    float *xb;        /* max_batch x D gathered inputs */
-    int32_t *yb;      /* max_batch gathered labels */
-    uint32_t *perm;   /* n_examples */
-    uint32_t *nz;     /* Σ_l dims[l], l < L: indices of each layer's nonzero inputs */
-    /* After CR_ERR_NONFINITE: the 1-based layer where NaN/Inf appeared first
-       (in its outputs r_l or in its parameters after the update), else 0. */
-    int fault_layer;
-    int workers;                 /* 1, or 2 after cr_train_ws_set_threads(ws, 2) */
-    struct cr_train_pool *pool;  /* private: the second worker */
-} cr_train_ws;
+typedef struct cr_train_ws cr_train_ws;
 
 /* CR_ERR_ARG for a net that is not a plain classifier or that has an affine link
    after a linear layer (BatchNorm: not trained, docs/batchnorm.md). */
@@ -464,9 +386,7 @@ typedef enum {
 } cr_jac_mode;
 
 const char *cr_jac_mode_name(cr_jac_mode mode); /* "auto", "rev", "fwd", "closed" */
-int cr_jac_mode_parse(const char *name, cr_jac_mode *out); /* 1 on success */
-/* The mode `auto` resolves to for K outputs and D inputs. */
-cr_jac_mode cr_jac_mode_resolve(cr_jac_mode mode, size_t k, size_t d);
+cr_status cr_jac_mode_parse(const char *name, cr_jac_mode *out); /* CR_ERR_ARG: unknown */
 
 /*
  * Attribution methods (target class c per example; score f = logit c, or
@@ -485,7 +405,7 @@ typedef enum {
 } cr_attr_method;
 
 const char *cr_attr_method_name(cr_attr_method m); /* "saliency", "input-x-gradient", ... */
-int cr_attr_method_parse(const char *name, cr_attr_method *out);
+cr_status cr_attr_method_parse(const char *name, cr_attr_method *out);
 
 typedef struct {
     cr_attr_method method;
@@ -550,6 +470,82 @@ typedef struct {
 
 /* ================================================================ end input derivatives */
 
+/* ================================================================ computing
+ * One function per operation, on the net's dtype: every array is `const void *` /
+ * `void *` of the net's dtype (float for a float32 net, double for a float64 one;
+ * cr_net_dtype), and each call runs the typed twin of that dtype (chainrule_typed.h,
+ * the same name with _f32 / _f64), bit for bit, with its errors (CR_ERR_ARG for a
+ * NULL argument, n = 0, a label or class outside [0, K), a tape of another net;
+ * CR_ERR_SHAPE for more rows than a tape holds). Source: src/net/api.c.
+ *
+ * With a tape (made by cr_tape_create for this net, batches of at most max_batch):
+ *   forward   fills the tape from x (N x D); keeps a borrowed pointer to x.
+ *   loss      *mean = the mean over the rows of the head's loss J_n (softmax + CE
+ *             against targets y, N x K one-hot or soft rows; ½‖o − t‖² against N x K
+ *             targets t for a regressor); CR_ERR_ARG when the tape holds no forward pass.
+ *   backward  dx (N x D, may be NULL) <- dJ_n/dx_n per row; grads (cr_net_n_params,
+ *             may be NULL) <- d(mean J)/d(params), in the parameter block's layout.
+ *   vjp       dx <- g_out (N x K, a cotangent on the output o) pulled back to x.
+ *   jvp       out_dot and/or probs_dot (N x K, either may be NULL; probs for the
+ *             softmax head only) <- the derivative along the tangent xd (N x D).
+ * Whole batches (the library makes its own tape and scratch, and splits the rows
+ * over the workers; the results do not depend on their number):
+ *   input_grad      dx <- dJ_n/dx_n (y: N x K targets; loss: the N J_n, may be NULL).
+ *   class_grad      grad <- the gradient of the logit (or probability, of_probs) of
+ *                   class cls[n] at row n; score (may be NULL) <- that score.
+ *   input_jacobian  jac (N x K x D) <- ∂o/∂x (or ∂softmax(o)/∂x with of_probs) per row.
+ *   attribute       attr (N x D) <- the attribution map of opt->method (cr_attr_options).
+ *   attack          x_adv (N x D) <- FGSM or PGD (cr_attack_options) from x, raising
+ *                   CE(labels) or, with target (may be NULL), lowering CE(target).
+ *   attack_regress  the same for a regressor: raises ½‖o − t‖² (t: N x K targets).
+ */
+cr_status cr_net_forward(const cr_net *net, cr_tape *tape, size_t n, const void *x);
+cr_status cr_net_loss(const cr_net *net, cr_tape *tape, const void *y, double *mean);
+cr_status cr_net_backward(const cr_net *net, cr_tape *tape, const void *y, void *dx,
+                          void *grads);
+cr_status cr_net_vjp(const cr_net *net, cr_tape *tape, const void *g_out, void *dx);
+cr_status cr_net_jvp(const cr_net *net, cr_tape *tape, const void *xd, void *out_dot,
+                     void *probs_dot);
+cr_status cr_net_input_grad(cr_ctx *ctx, const cr_net *net, size_t n, const void *x, const void *y,
+                            void *dx, void *loss);
+cr_status cr_net_class_grad(cr_ctx *ctx, const cr_net *net, size_t n, const void *x, const int64_t *cls,
+                            int of_probs, void *grad, void *score);
+cr_status cr_net_input_jacobian(cr_ctx *ctx, const cr_net *net, size_t n, const void *x, int of_probs,
+                                cr_jac_mode mode, void *jac);
+cr_status cr_attribute(cr_ctx *ctx, const cr_net *net, size_t n, const void *x, const int64_t *cls,
+                       const cr_attr_options *opt, void *attr,
+                       cr_attr_report *report /* may be NULL */);
+cr_status cr_attack(cr_ctx *ctx, const cr_net *net, size_t n, const void *x, const int64_t *labels,
+                    const int64_t *target, const cr_attack_options *opt, void *x_adv,
+                    cr_attack_stats *stats /* may be NULL */);
+cr_status cr_attack_regress(cr_ctx *ctx, const cr_net *net, size_t n, const void *x, const void *t,
+                            const cr_attack_options *opt, void *x_adv,
+                            cr_attack_stats *stats /* may be NULL */);
+
+/*
+ * Training (float32 nets: a float64 net is CR_ERR_DTYPE; cr_net_convert makes a
+ * float32 copy). optim_step: params <- update(params, grads) in the optimiser's
+ * dtype. train_step: one optimiser step on the batch x (n x D) with class labels
+ * (forward, softmax + CE, backward, update), adding the batch's summed loss and
+ * correct count to *loss_sum and *correct (either may be NULL). train_epoch: one
+ * shuffled pass over n examples in batches of `batch` (stats zeroed first; progress,
+ * may be NULL, called every `every` steps and at the end: nonzero stops). evaluate:
+ * in batches of the tape's max_batch, the summed loss and correct count, the K x K
+ * confusion matrix [true][predicted] accumulated (may be NULL) and the n x K
+ * probabilities (may be NULL). CR_ERR_NONFINITE when NaN or Inf appears
+ * (cr_train_ws_fault_layer names the layer). Details: chainrule_typed.h.
+ */
+cr_status cr_optim_step(cr_optim *opt, void *params, const void *grads);
+cr_status cr_train_step(cr_ctx *ctx, cr_net *net, cr_optim *opt, cr_train_ws *ws, size_t n, const void *x,
+                        const int32_t *labels, double *loss_sum, size_t *correct);
+cr_status cr_train_epoch(cr_ctx *ctx, cr_net *net, cr_optim *opt, cr_train_ws *ws, size_t n, const void *x,
+                         const int32_t *labels, size_t batch, cr_rng *rng,
+                         cr_train_stats *stats, cr_train_progress_fn progress, size_t every,
+                         void *user);
+cr_status cr_evaluate(cr_ctx *ctx, const cr_net *net, cr_tape *tape, size_t n, const void *x,
+                      const int32_t *labels, double *loss_sum, size_t *correct,
+                      uint64_t *confusion, void *probs);
+
 /* ================================================================ accessors for bindings
  * Functions that take and return plain pointers, sizes and names, so that a binding
  * (python/chainrule, ctypes) mirrors no struct of these headers and a field added to
@@ -559,10 +555,6 @@ cr_dtype cr_net_dtype(const cr_net *net);
 int cr_net_n_layers(const cr_net *net);
 /* dims[i], 0 <= i <= n_layers (0: the input width D, n_layers: the outputs K); 0 otherwise. */
 size_t cr_net_width(const cr_net *net, int i);
-/* The activation after hidden layer l (0 <= l < n_layers - 1) into *act: 1, or 0 for another l. */
-int cr_net_hidden_activation(const cr_net *net, int l, cr_activation *act);
-/* 1 and *act (may be NULL) when the output is o = a_out(θ); 0 when o = θ. */
-int cr_net_output_activation(const cr_net *net, cr_activation *act);
 cr_head cr_net_head(const cr_net *net);
 /* cr_net_set_output with the net's own output activation (before any tape is made). */
 cr_status cr_net_set_head(cr_net *net, cr_head head);
@@ -636,28 +628,6 @@ cr_tape *cr_train_ws_tape(cr_train_ws *ws);
 size_t cr_train_ws_max_batch(const cr_train_ws *ws);
 int cr_train_ws_threads(const cr_train_ws *ws);
 int cr_train_ws_fault_layer(const cr_train_ws *ws);
-
-/*
- * The option and statistics structs of the library by name: "cr_attack_options",
- * "cr_attack_stats", "cr_attr_options", "cr_check_options", "cr_check_report",
- * "cr_check_result", "cr_bound_options", "cr_certify_options" (its bound.method as "method"),
- * "cr_certify_result". cr_struct_new allocates one with its defaults
- * (cr_check_options_default; a cr_check_report initialised; the others zero, lo = 0, hi = 1
- * for an attack) and returns NULL for an unknown name or no memory; cr_struct_free frees it
- * (a cr_check_report's items too). cr_struct_set / cr_struct_get write / read one numeric
- * field by its C name (enums, ints and sizes as numbers; a cr_attr_options' "baseline" is
- * not settable this way: see cr_attr_options_set_baseline); CR_ERR_ARG for an unknown type
- * or field, or a value the field cannot hold (a negative or fractional size, say).
- * cr_struct_get_string reads a char-array field ("op", "what" of a cr_check_result) or a
- * string pointer ("proved_by" of a cr_certify_result; NULL when unset), NULL for another. cr_check_report_item: the report's item i, NULL past the end.
- */
-void *cr_struct_new(const char *type);
-void cr_struct_free(const char *type, void *obj);
-cr_status cr_struct_set(const char *type, void *obj, const char *field, double value);
-cr_status cr_struct_get(const char *type, const void *obj, const char *field, double *value);
-const char *cr_struct_get_string(const char *type, const void *obj, const char *field);
-/* The baseline of integrated gradients: D values of the net's dtype, borrowed (NULL: zeros). */
-void cr_attr_options_set_baseline(cr_attr_options *opt, const void *baseline);
 
 /* ================================================================ end accessors for bindings */
 

@@ -216,9 +216,12 @@ cr_status cr_certify_radius_linf(cr_ctx *ctx, const cr_net *net, const double *x
  * (o(x): the real-arithmetic network). *worst (may be NULL): the accepted clause's largest row upper bound
  * (negative), or when rejected the smallest such bound over the clauses; out (K, may be NULL): the evaluated
  * output. 0: rejected (outside the box, not violating, or within noise); -1: the net cannot be evaluated with an
- * error bound (GELU), a non-finite value, or bad arguments.
+ * error bound (GELU), a non-finite value, or bad arguments (the old return values, now the status below).
+ * The verdict goes to *accepted (1 accepted, 0 rejected); the return is CR_OK, or CR_ERR_ARG (bad arguments, a net
+ * the checker cannot bound), CR_ERR_NONFINITE or CR_ERR_NOMEM with *accepted = 0 and cr_last_error() saying why.
  */
-int cr_witness_check(const cr_net *net, const cr_spec_part *part, const double *x, double *out, double *worst);
+cr_status cr_witness_check(const cr_net *net, const cr_spec_part *part, const double *x, double *out, double *worst,
+                           int *accepted);
 
 #pragma GCC visibility pop
 

@@ -70,8 +70,8 @@ typedef enum { CR_ISA_PORTABLE = 0, CR_ISA_AVX2 = 1, CR_ISA_AVX512 = 2 } cr_isa;
 
 /* "portable", "avx2" or "avx512" (static); "unknown" for other values. */
 const char *cr_isa_name(cr_isa isa);
-/* 1 and *out set when name is one of the names above; 0 otherwise. */
-int cr_isa_from_name(const char *name, cr_isa *out);
+/* CR_OK and *out set when name is one of the names above; CR_ERR_ARG otherwise. */
+cr_status cr_isa_from_name(const char *name, cr_isa *out);
 /* 1 if this build and CPU can run the set. */
 int cr_isa_supported(cr_isa isa);
 /* The best set this build and CPU can run. */
@@ -381,13 +381,13 @@ cr_status cr_net_affine_f64(const cr_net *net, int link, cr_affine_f64 *view);
  *
  * forward:  fills tape (keeps a borrowed pointer to X until the next forward).
  * loss:     per-example losses of the head (fused softmax+CE on o, or ½‖o − t‖²)
- *           into tape->loss; returns mean (NaN if the tape holds no forward pass
+ *           into cr_tape_loss(tape); returns mean (NaN if the tape holds no forward pass
  *           of this net).
  * backward: chain of VJPs from dJ/do = yhat - y (or o - t), through the output
  *           activation's VJP when there is one, back to the input.
  *           dx (N x D, may be NULL) receives dJ_n/dx_n per example;
  *           grads (n_params, may be NULL) receives d(mean J)/d(params) in the
- *           same flat layout as net->params (overwritten, not accumulated).
+ *           same flat layout as cr_net_params(net) (overwritten, not accumulated).
  * vjp:      reverse mode from any cotangent on the output o ("logits": o = θ
  *           without an output activation): dx (N x D) <- G_o (N x K) pulled back
  *           through the chain (no softmax, no loss). With G_o = e_c it gives the
@@ -402,7 +402,7 @@ cr_status cr_net_affine_f64(const cr_net *net, int link, cr_affine_f64 *view);
  *           its scratch; returns CR_ERR_NOMEM on failure.
  * Errors: CR_ERR_DTYPE when the net or the tape is not of the function's dtype;
  * CR_ERR_ARG for a NULL argument, n = 0, a tape of another net, or no forward
- * pass yet; CR_ERR_SHAPE for n > tape->max_batch or a row i >= tape->n.
+ * pass yet; CR_ERR_SHAPE for n > cr_tape_max_batch(tape) or a row i >= cr_tape_rows(tape).
  */
 cr_status cr_net_forward_f32(const cr_net *net, cr_tape *tape, size_t n, const float *x);
 cr_status cr_net_forward_f64(const cr_net *net, cr_tape *tape, size_t n, const double *x);
@@ -443,11 +443,11 @@ void cr_shuffle_u32(cr_rng *rng, size_t n, uint32_t *perm);
  * One optimiser step on the batch x (n x D, contiguous) with class labels.
  * Forward, fused softmax+CE, backward, update. Plain SGD (with or without
  * weight decay) is fused into the gemms (W <- (1 - lr wd) W - (lr/n) Xᵀ G, no
- * gradient block); the other optimisers go through ws->grads and
+ * gradient block); the other optimisers go through the workspace's gradient block and
  * cr_optim_step_f32. Adds the batch's summed loss to *loss_sum and its
  * number of correct argmax predictions to *correct (either may be NULL).
  * Returns CR_ERR_ARG for a label outside [0, K), CR_ERR_NONFINITE if NaN or
- * Inf appears in the forward pass (ws->fault_layer names the first layer whose
+ * Inf appears in the forward pass (cr_train_ws_fault_layer(ws) names the first layer whose
  * outputs r_l are not finite; the step is then not taken). Parameters that an
  * update makes non-finite are caught by the next step's forward pass (every
  * parameter of a layer feeds every row of r_l, and 0 * inf = NaN) and by
@@ -468,7 +468,7 @@ cr_status cr_train_sgd1_f32(cr_net *net, cr_optim *opt, cr_train_ws *ws, const f
 /*
  * One epoch over n examples x (n x D) / labels: perm <- identity, shuffled
  * with rng, then batches of `batch` (the last one smaller) gathered into
- * ws->xb and stepped; batch 1 with plain SGD and no weight decay takes the
+ * the workspace and stepped; batch 1 with plain SGD and no weight decay takes the
  * per-example path. stats is zeroed first. progress may be NULL.
  */
 cr_status cr_train_epoch_f32(cr_ctx *ctx, cr_net *net, cr_optim *opt, cr_train_ws *ws, size_t n,
@@ -477,7 +477,7 @@ cr_status cr_train_epoch_f32(cr_ctx *ctx, cr_net *net, cr_optim *opt, cr_train_w
                              size_t every, void *user);
 
 /*
- * Evaluation in batches of ws->max_batch: mean loss, correct count, and
+ * Evaluation in batches of the tape's max_batch: mean loss, correct count, and
  * (if confusion != NULL) the K x K confusion matrix [true][predicted]
  * accumulated (not zeroed); probs (n x K, may be NULL) receives the
  * probabilities.
@@ -527,6 +527,98 @@ cr_status cr_attack_regress_f32(cr_ctx *ctx, const cr_net *net, size_t n, const 
 cr_status cr_attack_regress_f64(cr_ctx *ctx, const cr_net *net, size_t n, const double *x, const double *t,
                                 const cr_attack_options *opt, double *x_adv,
                                 cr_attack_stats *stats /* may be NULL */);
+
+/* ---------------------------------------------------------------- utilities */
+
+/* Checked size arithmetic: *out = a * b; CR_OK, or CR_ERR_OVERFLOW (*out unchanged). */
+cr_status cr_mul_size(size_t a, size_t b, size_t *out);
+/* The generator behind cr_rng_seed (chainrule.h): raw 64 bits, uniform, normal, below n. */
+uint64_t cr_rng_next(cr_rng *rng);
+double cr_rng_uniform(cr_rng *rng);        /* in [0, 1) */
+double cr_rng_normal(cr_rng *rng);         /* standard normal (Box-Muller) */
+uint64_t cr_rng_below(cr_rng *rng, uint64_t n); /* uniform in [0, n), n > 0 */
+
+
+/* ---------------------------------------------------------------- names and lists */
+
+const char *cr_affine_form_name(cr_affine_form form); /* "sub-div", ... "none" */
+/*
+ * Writes every activation's name, in enum order, to buf (a C string of at
+ * most size bytes, cut if longer), separated by sep, with last_sep before the
+ * last one ("sigmoid, tanh, relu or gelu" for ", " and " or "). Returns the
+ * length the whole list needs (as snprintf). For help and error messages.
+ */
+size_t cr_activation_list_names(char *buf, size_t size, const char *sep, const char *last_sep);
+const char *cr_optimizer_name(cr_optimizer kind); /* "sgd", "momentum", "nesterov", "adam" */
+cr_status cr_optimizer_parse(const char *name, cr_optimizer *out); /* CR_ERR_ARG: unknown */
+const char *cr_schedule_name(cr_schedule s);                /* "constant", "step", "cosine" */
+cr_status cr_schedule_parse(const char *name, cr_schedule *out);
+/* The mode `auto` resolves to for K outputs and D inputs. */
+cr_jac_mode cr_jac_mode_resolve(cr_jac_mode mode, size_t k, size_t d);
+
+
+/* ---------------------------------------------------------------- optimiser details */
+
+/* The learning rate used by step number `step` (0-based). */
+double cr_optim_lr(const cr_optim_config *cfg, uint64_t step);
+/* Number of state vectors of n_params each: 0 (sgd), 1 (momentum), 2 (adam). */
+int cr_optim_n_state(cr_optimizer kind);
+
+
+/* ---------------------------------------------------------------- the net's output and links in detail */
+
+/* 1 when the net is today's classifier: no output activation, the softmax + CE head
+   (what training, attacks and cr_evaluate_f32 take). */
+int cr_net_is_plain_classifier(const cr_net *net);
+/* The activation after hidden layer l (0 <= l < n_layers - 1) into *act: 1, or 0 for another l. */
+int cr_net_hidden_activation(const cr_net *net, int l, cr_activation *act);
+/* 1 and *act (may be NULL) when the output is o = a_out(θ); 0 when o = θ. */
+int cr_net_output_activation(const cr_net *net, cr_activation *act);
+/*
+ * The affine links (see cr_net). link 0: the input link; link l + 1: after
+ * linear layer l (l < n_layers). Its width: dims[0] for link 0, dims[l + 1] after.
+ * cr_net_set_affine stores the form and the vectors it uses (p, q; s, t and eps for
+ * BATCHNORM; NULL for the others) in the net's dtype: a float32 net rounds a double
+ * to float, so pass float values for an exact float32 link. CR_AFFINE_NONE clears
+ * the link. CR_ERR_ARG for a bad link, form, missing vector, non-finite value, a
+ * zero divisor (SUB_DIV q), or q + eps <= 0 / eps < 0 (BATCHNORM).
+ * cr_net_set_input_affine(net, form, p, q) is link 0 (not BATCHNORM).
+ * cr_net_affine_f32/_f64 fill a view of link k for the op functions (CR_ERR_DTYPE
+ * for the other dtype); cr_net_get_affine copies the form, the vectors (as double,
+ * each output may be NULL) and eps.
+ */
+size_t cr_net_link_width(const cr_net *net, int link);
+cr_status cr_net_set_affine(cr_net *net, int link, cr_affine_form form, const double *p,
+                            const double *q, const double *s, const double *t, double eps);
+cr_affine_form cr_net_affine_form(const cr_net *net, int link); /* NONE for a bad link */
+cr_status cr_net_get_affine(const cr_net *net, int link, cr_affine_form *form, double *p,
+                            double *q, double *s, double *t, double *eps);
+
+
+/* ---------------------------------------------------------------- option and statistics structs by name (for bindings) */
+
+/*
+ * The option and statistics structs of the library by name: "cr_attack_options",
+ * "cr_attack_stats", "cr_attr_options", "cr_check_options", "cr_check_report",
+ * "cr_check_result", "cr_bound_options", "cr_certify_options" (its bound.method as "method"),
+ * "cr_certify_result". cr_struct_new allocates one with its defaults
+ * (cr_check_options_default; a cr_check_report initialised; the others zero, lo = 0, hi = 1
+ * for an attack) and returns NULL for an unknown name or no memory; cr_struct_free frees it
+ * (a cr_check_report's items too). cr_struct_set / cr_struct_get write / read one numeric
+ * field by its C name (enums, ints and sizes as numbers; a cr_attr_options' "baseline" is
+ * not settable this way: see cr_attr_options_set_baseline); CR_ERR_ARG for an unknown type
+ * or field, or a value the field cannot hold (a negative or fractional size, say).
+ * cr_struct_get_string reads a char-array field ("op", "what" of a cr_check_result) or a
+ * string pointer ("proved_by" of a cr_certify_result; NULL when unset), NULL for another. cr_check_report_item: the report's item i, NULL past the end.
+ */
+void *cr_struct_new(const char *type);
+void cr_struct_free(const char *type, void *obj);
+cr_status cr_struct_set(const char *type, void *obj, const char *field, double value);
+cr_status cr_struct_get(const char *type, const void *obj, const char *field, double *value);
+const char *cr_struct_get_string(const char *type, const void *obj, const char *field);
+/* The baseline of integrated gradients: D values of the net's dtype, borrowed (NULL: zeros). */
+void cr_attr_options_set_baseline(cr_attr_options *opt, const void *baseline);
+
 #if defined(__GNUC__)
 #pragma GCC visibility pop
 #endif

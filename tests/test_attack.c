@@ -236,7 +236,7 @@ static void test_pgd_stats_are_forward_passes(void **state) {
         for (int side = 0; side < 2; side++) {
             assert_int_equal(cr_net_forward_f64(net, tape, NTEST, side ? xadv : xte), CR_OK);
             cr_net_loss_f64(net, tape, y);
-            const double *loss = tape->loss, *out = tape->out;
+            const double *loss = cr_tape_loss(tape), *out = cr_tape_output(tape);
             double sum = 0;
             size_t correct = 0, hit = 0;
             for (size_t i = 0; i < NTEST; i++) {

@@ -47,14 +47,13 @@ static size_t N_TEST = 1000, N_TRAIN = 12000;
 static int setup_model(void **state) {
     (void)state;
     cr_dataset tr = {0}, te = {0};
-    cr_error err;
     cr_dataset_options o = cr_dataset_options_default();
     const char *quick = getenv("CR_TEST_QUICK");
     if (quick && *quick == '1') N_TEST = 100, N_TRAIN = 2000;
     o.limit = N_TRAIN;
-    if (cr_dataset_load("fashion-mnist:train", &tr, &o, &err) != 0) return 0; /* tests skip */
+    if (cr_dataset_load("fashion-mnist:train", &tr, &o) != 0) return 0; /* tests skip */
     o.limit = N_TEST;
-    if (cr_dataset_load("fashion-mnist:test", &te, &o, &err) != 0 || te.n < N_TEST) {
+    if (cr_dataset_load("fashion-mnist:test", &te, &o) != 0 || te.n < N_TEST) {
         cr_dataset_free(&tr);
         return 0;
     }

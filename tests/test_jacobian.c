@@ -128,8 +128,8 @@ static void test_auto(void **state) {
     assert_int_equal(cr_jac_mode_resolve(CR_JAC_AUTO, 10, 3), CR_JAC_FWD);
     assert_int_equal(cr_jac_mode_resolve(CR_JAC_CLOSED, 10, 3), CR_JAC_CLOSED);
     cr_jac_mode m;
-    assert_true(cr_jac_mode_parse("closed", &m) && m == CR_JAC_CLOSED);
-    assert_false(cr_jac_mode_parse("sideways", &m));
+    assert_true(cr_jac_mode_parse("closed", &m) == CR_OK && m == CR_JAC_CLOSED);
+    assert_false(cr_jac_mode_parse("sideways", &m) == CR_OK);
 }
 
 static void test_jvp(void **state) {

@@ -801,12 +801,12 @@ static void test_create_errors(void **state) {
     /* activation names round-trip */
     for (int a = 0; a < CR_ACT_COUNT; a++) {
         cr_activation back;
-        assert_int_equal(cr_activation_parse(cr_activation_name((cr_activation)a), &back), 1);
+        assert_int_equal(cr_activation_parse(cr_activation_name((cr_activation)a), &back), CR_OK);
         assert_int_equal(back, a);
     }
     cr_activation dummy;
-    assert_int_equal(cr_activation_parse("mish", &dummy), 0); /* not a row */
-    assert_int_equal(cr_activation_parse(NULL, &dummy), 0);
+    assert_int_equal(cr_activation_parse("mish", &dummy), CR_ERR_ARG); /* not a row */
+    assert_int_equal(cr_activation_parse(NULL, &dummy), CR_ERR_ARG);
 }
 
 static void test_tape_errors(void **state) {

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "net/net_internal.h"
 #include "chainrule_certify.h"
 
 static double now_s(void) {
@@ -107,7 +108,8 @@ cr_status cr_certify_linf(cr_ctx *cx, const cr_net *net, const double *x, double
         goto done;
     }
     /* 1. the centre (inside the inward box: x lies in [x - eps, x + eps] ∩ [lo, hi] exactly) */
-    const int centre = cr_witness_check(net, p, x, out, &worst);
+    int accepted = 0;
+    const int centre = cr_witness_check(net, p, x, out, &worst, &accepted) != CR_OK ? -1 : accepted;
     if (centre == 1) {
         res->verdict = CR_VERDICT_SAT;
         res->best_margin = worst;

@@ -1,5 +1,4 @@
 /* Shared helpers of the subcommands: errors, options, loading and writing data. */
-#include "chainrule_typed.h"
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
@@ -8,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "chainrule_typed.h"
 #include "cli.h"
 #include "cli_input.h"
 
@@ -26,7 +26,7 @@ int cli_error(const char *fmt, ...) {
 
 int cli_exit_status(int rc) { return rc == CLI_USAGE && out_of_memory ? CLI_FAIL : rc; }
 
-int cli_io_error(const cr_error *err) { return cli_error("%s", err->msg); }
+int cli_io_error(void) { return cli_error("%s", cr_last_error()); }
 
 /* ------------------------------------------------------------ numbers */
 
@@ -154,7 +154,7 @@ int cli_parse_activations(const char *opt, const char *s, int n_hidden, cr_activ
     strcpy(buf, s);
     int count = 0;
     for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ",")) {
-        if (count >= CR_MAX_LAYERS || !cr_activation_parse(tok, &act[count])) {
+        if (count >= CR_MAX_LAYERS || cr_activation_parse(tok, &act[count]) != CR_OK) {
             cli_error("%s: '%s' is not an activation (%s)", opt, tok, cli_activation_names(", "));
             return 0;
         }
@@ -196,11 +196,10 @@ int cli_load_model(const char *path, cr_model *model) {
 }
 
 int cli_load_model_head(const char *path, const char *head, cr_model *model) {
-    cr_error err;
     cr_head h;
-    if (head && !cr_head_parse(head, &h))
+    if (head && cr_head_parse(head, &h) != CR_OK)
         return cli_error("--head: '%s' is not softmax-cross-entropy or squared-error", head);
-    if (cr_model_load_full(path, model, &err) != 0) return cli_io_error(&err);
+    if (cr_model_load_full(path, model) != 0) return cli_io_error();
     cr_net *net = model->net;
     if (head) (void)cr_net_set_head(net, h); /* a parsed head: CR_OK */
     if (cr_net_head(net) == CR_HEAD_SOFTMAX_CE && cr_net_width(net, cr_net_n_layers(net)) < 2) {
@@ -225,10 +224,10 @@ int cli_out_is_onnx(const char *path) { return ends_in(path, ".onnx"); }
 
 int cli_out_is_json(const char *path) { return ends_in(path, ".json"); }
 
-int cli_model_write(const char *path, const cr_model *model, cr_error *err) {
-    return cli_out_is_onnx(path)   ? cr_onnx_write(path, model, err)
-           : cli_out_is_json(path) ? cr_model_json_write(path, model, err)
-                                   : cr_model_save_full(path, model, err);
+cr_status cli_model_write(const char *path, const cr_model *model) {
+    return cli_out_is_onnx(path)   ? cr_onnx_write(path, model)
+           : cli_out_is_json(path) ? cr_model_json_write(path, model)
+                                   : cr_model_save_full(path, model);
 }
 
 void cli_output_text(const cr_net *net, char *buf, size_t size) {
@@ -258,10 +257,9 @@ int cli_require_plain(const char *cmd, const char *path, const cr_net *net) {
 
 int cli_load_regression_targets(const char *path, size_t n, size_t first, size_t total, size_t k,
                                 cr_dtype dtype, void **t) {
-    cr_error err;
     cr_array a;
     *t = NULL;
-    if (cr_npy_read(path, &a, &err) != 0) return cli_io_error(&err);
+    if (cr_npy_read(path, &a) != 0) return cli_io_error();
     size_t rows = a.ndim >= 1 ? a.shape[0] : 0, skip = rows == n ? 0 : first;
     int ok = (a.dtype == CR_ARRAY_F32 || a.dtype == CR_ARRAY_F64) && (rows == n || rows == total) &&
              ((a.ndim == 2 && a.shape[1] == k) || (a.ndim == 1 && k == 1));
@@ -301,8 +299,7 @@ int cli_write_real_npy(const char *path, cr_dtype dtype, int ndim, const size_t 
         a.count *= shape[i];
     }
     a.data = (void *)data; /* borrowed: not freed here */
-    cr_error err;
-    if (cr_npy_write(path, &a, &err) != 0) return cli_io_error(&err);
+    if (cr_npy_write(path, &a) != 0) return cli_io_error();
     return CLI_OK;
 }
 

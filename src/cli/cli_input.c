@@ -149,8 +149,7 @@ static int load_dataset(const cli_examples_opts *o, size_t a, size_t b, cli_exam
     opt.k = ex->k;
     if (b != SIZE_MAX) opt.limit = b; /* read no further than needed */
     cr_dataset ds;
-    cr_error err;
-    if (cr_dataset_load(o->data, &ds, &opt, &err) != 0) return cli_io_error(&err);
+    if (cr_dataset_load(o->data, &ds, &opt) != 0) return cli_io_error();
     int rc = CLI_USAGE;
     const size_t d = ex->d, k = ex->k;
     if (ds.d != d) {
@@ -188,10 +187,9 @@ done:
 }
 
 static int load_npy(const cli_examples_opts *o, size_t a, size_t b, cli_examples *ex) {
-    cr_error err;
     cr_array arr;
     const size_t d = ex->d, es = cr_dtype_size(ex->dtype);
-    if (cr_npy_read(o->inputs, &arr, &err) != 0) return cli_io_error(&err);
+    if (cr_npy_read(o->inputs, &arr) != 0) return cli_io_error();
     size_t rows;
     if (arr.ndim == 1 && arr.shape[0] == d)
         rows = 1;
@@ -224,9 +222,9 @@ static int load_npy(const cli_examples_opts *o, size_t a, size_t b, cli_examples
     }
     int pixels = arr.dtype == CR_ARRAY_U8;
     void *buf;
-    int rc = cr_array_to_real(o->inputs, &arr, ex->dtype, &buf, &err);
+    int rc = cr_array_to_real(o->inputs, &arr, ex->dtype, &buf);
     cr_array_free(&arr);
-    if (rc != 0) return cli_io_error(&err);
+    if (rc != 0) return cli_io_error();
     if (!check_selection(o, o->inputs, rows, a, &b)) {
         free(buf);
         return CLI_USAGE;
@@ -241,10 +239,10 @@ static int load_npy(const cli_examples_opts *o, size_t a, size_t b, cli_examples
     if (o->labels) {
         cr_array la;
         void *y;
-        if (cr_npy_read(o->labels, &la, &err) != 0) return cli_io_error(&err);
-        rc = cr_labels_to_targets(o->labels, &la, rows, ex->k, ex->dtype, &y, &err);
+        if (cr_npy_read(o->labels, &la) != 0) return cli_io_error();
+        rc = cr_labels_to_targets(o->labels, &la, rows, ex->k, ex->dtype, &y);
         cr_array_free(&la);
-        if (rc != 0) return cli_io_error(&err);
+        if (rc != 0) return cli_io_error();
         memmove(y, (char *)y + a * ex->k * es, ex->n * ex->k * es);
         ex->y = y;
         if (!set_labels(ex)) return cli_error("%s: out of memory", o->labels);
@@ -364,12 +362,11 @@ void cli_sum_channels(float *v, size_t channels, size_t hw) {
 
 int cli_write_grid_png(const char *path, const cr_image_tile *tiles, size_t n_tiles,
                        size_t cols, size_t scale, const char *title) {
-    cr_error err;
     cr_grid_options go = CR_GRID_OPTIONS_INIT;
     go.cols = cols;
     go.scale = scale;
     cr_image grid;
-    if (cr_image_grid(tiles, n_tiles, &go, &grid, &err) != 0) return cli_io_error(&err);
+    if (cr_image_grid(tiles, n_tiles, &go, &grid) != 0) return cli_io_error();
     /* title lines above the grid, drawn with the same font */
     size_t lines = 0, widest = 0, len = 0;
     for (const char *p = title;; p++) {
@@ -409,8 +406,8 @@ int cli_write_grid_png(const char *path, const cr_image_tile *tiles, size_t n_ti
         if (!e) break;
         p = e + 1;
     }
-    int rc = cr_image_write_png(path, &img, &err);
+    int rc = cr_image_write_png(path, &img);
     cr_image_free(&grid);
     free(img.rgb);
-    return rc ? cli_io_error(&err) : CLI_OK;
+    return rc ? cli_io_error() : CLI_OK;
 }

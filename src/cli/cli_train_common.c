@@ -1,4 +1,5 @@
 /* Helpers for train / eval / predict, see cli_train.h. */
+#include "chainrule_typed.h"
 #include "cli_train.h"
 
 #include <stdlib.h>
@@ -45,8 +46,7 @@ int cli_data_options_parse(const cli_data_opts *o, cr_dataset_options *opt) {
 int cli_load_dataset(const char *spec, const cli_data_opts *o, cr_dataset *out) {
     cr_dataset_options opt = cr_dataset_options_default();
     if (cli_data_options_parse(o, &opt)) return CLI_USAGE;
-    cr_error err;
-    if (cr_dataset_load(spec, out, &opt, &err) != 0) return cli_io_error(&err);
+    if (cr_dataset_load(spec, out, &opt) != 0) return cli_io_error();
     return CLI_OK;
 }
 

@@ -1,11 +1,11 @@
 /* chainrule attack: FGSM / PGD adversarial examples and robust accuracy against eps. */
-#include "chainrule_typed.h"
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "chainrule_typed.h"
 #include "cli_input.h"
 
 static const char *const help =
@@ -375,10 +375,9 @@ static int write_curve(const attack_run *r) {
         snprintf(title, sizeof title, "%s %s attack on %.60s: robust accuracy against eps\n%zu examples of %.60s, clean accuracy %.2f%%",
                  meth, norm, base ? base + 1 : a->me.model, r->in.n, r->in.source, clean);
     cr_image img;
-    cr_error err;
-    int rc = cr_plot_panels(r->regress ? pn + 1 : pn, r->regress ? 1 : 2, title, &img, &err) ||
-                     cr_image_write_png(a->curve, &img, &err)
-                 ? cli_io_error(&err)
+    int rc = cr_plot_panels(r->regress ? pn + 1 : pn, r->regress ? 1 : 2, title, &img) ||
+                     cr_image_write_png(a->curve, &img)
+                 ? cli_io_error()
                  : CLI_OK;
     cr_image_free(&img);
     if (rc == CLI_OK && !a->json) printf("  curve -> %s\n", a->curve);

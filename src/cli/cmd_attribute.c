@@ -1,10 +1,10 @@
 /* chainrule attribute: saliency, input x gradient, integrated gradients, SmoothGrad. */
-#include "chainrule_typed.h"
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "chainrule_typed.h"
 #include "cli_input.h"
 
 static const char *const help =
@@ -55,7 +55,7 @@ static void run_free(attr_run *r) {
 static int parse_method(attr_run *r) {
     const attr_args *a = r->a;
     cr_attr_options *o = &r->o;
-    if (!cr_attr_method_parse(a->method_s, &o->method))
+    if (cr_attr_method_parse(a->method_s, &o->method) != CR_OK)
         return cli_error("attribute: --method: '%s' is not saliency, input-x-gradient, "
                          "integrated-gradients or smoothgrad", a->method_s);
     if (!cli_parse_of("attribute", a->of, &o->of_probs)) return CLI_USAGE;
@@ -107,12 +107,11 @@ static int load_baseline(attr_run *r) {
     const cr_dtype t = cr_net_dtype(r->in.net);
     const size_t d = r->in.d;
     cr_array ba;
-    cr_error err;
-    if (cr_npy_read(path, &ba, &err) != 0) return cli_io_error(&err);
+    if (cr_npy_read(path, &ba) != 0) return cli_io_error();
     int okb = ba.count == d, pixels = ba.dtype == CR_ARRAY_U8;
-    if (okb && cr_array_to_real(path, &ba, t, &r->base, &err) != 0) {
+    if (okb && cr_array_to_real(path, &ba, t, &r->base) != 0) {
         cr_array_free(&ba);
-        return cli_io_error(&err);
+        return cli_io_error();
     }
     cr_array_free(&ba);
     if (!okb) return cli_error("%s: the baseline must have %zu values (one input)", path, d);

@@ -1,10 +1,10 @@
 /* chainrule eval: accuracy, mean loss and confusion matrix of a model on a dataset. */
-#include "chainrule_typed.h"
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "chainrule_typed.h"
 #include "cli_input.h"
 #include "cli_train.h"
 
@@ -96,8 +96,7 @@ static int confusion_png(const char *path, const char *model, const char *data, 
     cr_heatmap h = {v, k, k, names, names, title, "true class", "predicted class",
                     "colour: share of the examples of the true class (diagonal = recall); numbers: counts", 1, 1};
     cr_image img;
-    cr_error err;
-    int rc = cr_plot_heatmap(&h, &img, &err) || cr_image_write_png(path, &img, &err) ? cli_io_error(&err) : CLI_OK;
+    int rc = cr_plot_heatmap(&h, &img) || cr_image_write_png(path, &img) ? cli_io_error() : CLI_OK;
     cr_image_free(&img);
     free(v), free(nb), free(names);
     return rc;

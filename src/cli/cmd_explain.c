@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "chainrule_typed.h"
 #include "cli.h"
 #include "cli_input.h"
 #include "explain.h"
@@ -47,12 +48,12 @@ static int random_net(const char *layers, const char *activation, const char *he
     cr_head head = CR_HEAD_SOFTMAX_CE;
     cr_activation out_act = CR_ACT_SIGMOID;
     const int has_out = out_act_s && strcmp(out_act_s, "none") != 0;
-    if (head_s && !cr_head_parse(head_s, &head))
+    if (head_s && cr_head_parse(head_s, &head) != CR_OK)
         return cli_error("explain: --head: '%s' is not softmax-cross-entropy or squared-error", head_s);
     if (out_act_s && head != CR_HEAD_SQUARED_ERROR)
         return cli_error("explain: --output-activation is for --head squared-error (a classifier's "
                          "output is the logits)");
-    if (has_out && !cr_activation_parse(out_act_s, &out_act))
+    if (has_out && cr_activation_parse(out_act_s, &out_act) != CR_OK)
         return cli_error("explain: --output-activation: '%s' is not %s or none", out_act_s,
                          cli_activation_names(", "));
     cr_status st = cr_net_create(net, CR_F64, nl, dims, act);

@@ -1,9 +1,9 @@
 /* chainrule grad: dJ/dx per example, or the parameter gradients of the mean loss. */
-#include "chainrule_typed.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "chainrule_typed.h"
 #include "cli_input.h"
 
 static const char *const grad_help =
@@ -218,10 +218,9 @@ int cmd_grad(int argc, char **argv) {
         memcpy(cr_net_params(grads_net), result, cr_net_n_params(net) * cr_dtype_size(cr_net_dtype(net)));
         cr_model gm = {0};
         gm.net = grads_net;
-        cr_error err;
-        if (cr_safetensors_set_meta(&gm.extra, "content", "gradient of the mean batch loss", &err) != 0 ||
-            cr_model_save_full(out, &gm, &err) != 0)
-            rc = cli_io_error(&err);
+        if (cr_safetensors_set_meta(&gm.extra, "content", "gradient of the mean batch loss") != 0 ||
+            cr_model_save_full(out, &gm) != 0)
+            rc = cli_io_error();
         cr_safetensors_free(&gm.extra);
         cr_net_free(grads_net);
     } else {

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "chainrule_typed.h"
 #include "chainrule_check.h"
 #include "cli.h"
 #include "cli_input.h"
@@ -155,9 +156,9 @@ static int random_network(const gc_args *a, uint64_t seed, cr_net **net) {
         return cli_error("gradcheck: cannot create a %s network: %s", layers, cr_status_string(st));
     cr_head h = CR_HEAD_SOFTMAX_CE;
     cr_activation oa = CR_ACT_SIGMOID;
-    if (a->head && !cr_head_parse(a->head, &h))
+    if (a->head && cr_head_parse(a->head, &h) != CR_OK)
         return cli_error("gradcheck: --head: '%s' is not softmax-cross-entropy or squared-error", a->head);
-    if (a->out_act_s && !cr_activation_parse(a->out_act_s, &oa))
+    if (a->out_act_s && cr_activation_parse(a->out_act_s, &oa) != CR_OK)
         return cli_error("gradcheck: --output-activation: '%s' is not %s", a->out_act_s,
                          cli_activation_names(" or "));
     cr_net_set_output(*net, a->out_act_s != NULL, oa, h);

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "chainrule_typed.h"
 #include "cli.h"
 #include "cli_train.h"
 
@@ -150,14 +151,13 @@ int cmd_info(int argc, char **argv) {
     };
     int rc;
     if (!cli_parse(n, args, opts, help, &rc)) return rc;
-    cr_error err;
     unsigned char *buf;
     size_t len;
-    if (cr_read_file(model, SIZE_MAX, &buf, &len, &err)) return cli_io_error(&err);
+    if (cr_read_file(model, SIZE_MAX, &buf, &len)) return cli_io_error();
     cr_model_file_kind kind = cr_model_file_detect(buf, len);
     cr_model m;
     memset(&m, 0, sizeof m);
-    rc = cr_model_parse_file(model, buf, len, &m, &err) ? cli_io_error(&err) : CLI_OK;
+    rc = cr_model_parse_file(model, buf, len, &m) ? cli_io_error() : CLI_OK;
     free(buf);
     if (rc) return rc;
     if (json) print_json(model, kind, &m);

@@ -1,10 +1,10 @@
 /* chainrule jacobian: the full K x D Jacobian of every example (rev, fwd or closed form). */
-#include "chainrule_typed.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "chainrule_typed.h"
 #include "cli_input.h"
 
 static const char *const help =
@@ -97,7 +97,7 @@ int cmd_jacobian(int argc, char **argv) {
     int probs = 1;
     if (of && !cli_parse_of("jacobian", of, &probs)) return CLI_USAGE;
     cr_jac_mode mode;
-    if (!cr_jac_mode_parse(mode_s, &mode))
+    if (cr_jac_mode_parse(mode_s, &mode) != CR_OK)
         return cli_error("jacobian: --mode: '%s' is not auto, rev, fwd or closed", mode_s);
 
     cli_input in;
@@ -112,7 +112,7 @@ int cmd_jacobian(int argc, char **argv) {
     }
     cli_say_output("jacobian", in.net);
     size_t n = in.n, k = in.k, d = in.d, bytes;
-    if (!cr_mul_size(n * k, d, &bytes) || !cr_mul_size(bytes, cr_dtype_size(cr_net_dtype(in.net)), &bytes)) {
+    if (cr_mul_size(n * k, d, &bytes) != CR_OK || cr_mul_size(bytes, cr_dtype_size(cr_net_dtype(in.net)), &bytes) != CR_OK) {
         cli_input_free(&in);
         return cli_error("%s: %zu examples x %zu x %zu is too large", out, n, k, d);
     }

@@ -1,9 +1,9 @@
 /* chainrule jvp: the directional derivative J v of the network output. */
-#include "chainrule_typed.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "chainrule_typed.h"
 #include "cli_input.h"
 
 static const char *const help =
@@ -46,13 +46,12 @@ int cmd_jvp(int argc, char **argv) {
     cli_say_output("jvp", in.net);
     const cr_dtype t = cr_net_dtype(in.net);
     const size_t n = in.n, d = in.d, k = in.k, es = cr_dtype_size(t);
-    cr_error err;
     cr_array va;
     void *v = NULL, *vv = NULL, *res = NULL;
     cr_tape *tape = NULL;
-    if (cr_npy_read(tangent, &va, &err) != 0) {
+    if (cr_npy_read(tangent, &va) != 0) {
         cli_input_free(&in);
-        return cli_io_error(&err);
+        return cli_io_error();
     }
     int per_row = va.count == n * d && !(va.ndim == 1 && n > 1);
     if (!(va.count == d && (va.ndim == 1 || (va.ndim == 2 && va.shape[0] == 1))) && !per_row) {
@@ -60,8 +59,8 @@ int cmd_jvp(int argc, char **argv) {
                        d, d);
         goto done;
     }
-    if (cr_array_to_real(tangent, &va, t, &v, &err) != 0) {
-        rc = cli_io_error(&err);
+    if (cr_array_to_real(tangent, &va, t, &v) != 0) {
+        rc = cli_io_error();
         goto done;
     }
     vv = malloc(n * d * es);

@@ -8,13 +8,13 @@
  * network, the optimiser, the epochs (each one trained, evaluated, checkpointed
  * and reported), and the summary.
  */
-#include "chainrule_typed.h"
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "chainrule_typed.h"
 #include "cli_train.h"
 
 #define DEFAULT_OPTIMIZER "adam"
@@ -192,8 +192,7 @@ static void run_free(train_run *r) {
 static int run_general_options(train_run *r) {
     const train_args *t = &r->t;
     cr_atomic_file probe;
-    cr_error perr;
-    if (cr_atomic_open(&probe, t->out, &perr) != 0) return cli_io_error(&perr);
+    if (cr_atomic_open(&probe, t->out) != 0) return cli_io_error();
     cr_atomic_abort(&probe);
     r->stop_after = -1;
     if (t->stop_after && !cli_parse_long("--stop-after", t->stop_after, 0, 1000000, &r->stop_after))
@@ -226,9 +225,8 @@ static int run_resume_config(train_run *r) {
             return cli_error("%s: train does not train models with BatchNorm (after linear "
                              "layer %d): its running statistics would stay frozen", t->resume, l + 1);
     if (cr_net_dtype(net) != CR_F32) return cli_error("%s: training needs a float32 model", t->resume);
-    cr_error err;
     cr_checkpoint *ck = &r->ck;
-    if (cr_checkpoint_read(&r->model, t->resume, ck, &err)) return cli_io_error(&err);
+    if (cr_checkpoint_read(&r->model, t->resume, ck)) return cli_io_error();
     if (t->epochs && !cli_parse_long("--epochs", t->epochs, 1, 1000000, &ck->epochs)) return CLI_USAGE;
     if (t->data) snprintf(ck->data, sizeof ck->data, "%s", t->data);
     if (t->test) snprintf(ck->test, sizeof ck->test, "%s", t->test);
@@ -245,7 +243,7 @@ static int run_new_optimiser(train_run *r) {
     const train_args *t = &r->t;
     cr_optim_config *c = &r->ck.cfg;
     const char *oname = t->optimizer ? t->optimizer : DEFAULT_OPTIMIZER;
-    if (!cr_optimizer_parse(oname, &c->kind))
+    if (cr_optimizer_parse(oname, &c->kind) != CR_OK)
         return cli_error("--optimizer: '%s' is not sgd, momentum, nesterov or adam", oname);
     const char *lr = t->lr ? t->lr : c->kind == CR_OPT_ADAM ? DEFAULT_LR_ADAM : DEFAULT_LR_SGD;
     if (!cli_parse_double("--lr", lr, 1e-12, 1e6, &c->lr) ||
@@ -255,7 +253,7 @@ static int run_new_optimiser(train_run *r) {
         (t->eps && !cli_parse_double("--eps", t->eps, 1e-30, 1, &c->eps)) ||
         (t->weight_decay && !cli_parse_double("--weight-decay", t->weight_decay, 0, 1e3, &c->weight_decay)))
         return CLI_USAGE;
-    if (t->schedule && !cr_schedule_parse(t->schedule, &c->schedule))
+    if (t->schedule && cr_schedule_parse(t->schedule, &c->schedule) != CR_OK)
         return cli_error("--schedule: '%s' is not constant, step or cosine", t->schedule);
     long v;
     if (t->step_epochs) {
@@ -298,11 +296,10 @@ static int run_new_config(train_run *r) {
 /* The training data (split off --val), and the test data. */
 static int run_data(train_run *r) {
     cr_checkpoint *ck = &r->ck;
-    cr_error err;
     if (cli_load_dataset(ck->data, &r->dopt, &r->all) != CLI_OK) return CLI_USAGE;
     if (ck->val > 0) {
-        if (cr_dataset_split(&r->all, ck->val, ck->seed, &r->train, &r->val, &err) != 0)
-            return cli_io_error(&err);
+        if (cr_dataset_split(&r->all, ck->val, ck->seed, &r->train, &r->val) != 0)
+            return cli_io_error();
         cr_dataset_free(&r->all);
     } else {
         r->train = r->all;
@@ -385,13 +382,12 @@ static int run_check_fit(train_run *r) {
 static int run_standardisation(train_run *r) {
     if (r->ck.standardize && !r->t.resume) {
         cr_model *m = &r->model;
-        cr_error err;
         size_t shape[1] = {r->train.d};
         cr_array_free(&m->input_mean);
         cr_array_free(&m->input_std);
-        if (cr_array_alloc(&m->input_mean, CR_ARRAY_F32, 1, shape, &err) ||
-            cr_array_alloc(&m->input_std, CR_ARRAY_F32, 1, shape, &err))
-            return cli_io_error(&err);
+        if (cr_array_alloc(&m->input_mean, CR_ARRAY_F32, 1, shape) ||
+            cr_array_alloc(&m->input_std, CR_ARRAY_F32, 1, shape))
+            return cli_io_error();
         cr_dataset_standardize_stats(&r->train, m->input_mean.data, m->input_std.data);
     }
     return cli_set_input_link(&r->model) ? CLI_USAGE : CLI_OK;
@@ -405,9 +401,8 @@ static int run_optimiser(train_run *r) {
     if (st == CR_OK) st = cr_train_ws_create(net, batch < 256 ? 256 : batch, n, &r->ws);
     if (st == CR_OK && r->threads >= 2) st = cr_train_ws_set_threads(r->ws, 2);
     if (st != CR_OK) return cli_error("train: %s", cr_status_string(st));
-    cr_error err;
-    if (r->t.resume && cr_checkpoint_restore_optim(&r->model, r->t.resume, r->opt, &err))
-        return cli_io_error(&err);
+    if (r->t.resume && cr_checkpoint_restore_optim(&r->model, r->t.resume, r->opt))
+        return cli_io_error();
     if (r->t.log && !(r->logf = fopen(r->t.log, "a")))
         return cli_error("%s: cannot open the log for writing", r->t.log);
     return CLI_OK;
@@ -476,7 +471,6 @@ static int run_train_epoch(train_run *r, progress_ctx *pc, double *secs) {
 /* --out after an epoch: the checkpoint, or the model alone for an ONNX name
    (ONNX has no place for the training state: such a run cannot be resumed). */
 static int run_checkpoint(train_run *r) {
-    cr_error err;
     int rc;
     if (cli_out_is_onnx(r->t.out)) {
         cr_model m;
@@ -484,11 +478,11 @@ static int run_checkpoint(train_run *r) {
         m.net = r->model.net;
         m.input_mean = r->model.input_mean;
         m.input_std = r->model.input_std;
-        rc = cr_onnx_write(r->t.out, &m, &err);
+        rc = cr_onnx_write(r->t.out, &m);
     } else {
-        rc = cr_checkpoint_save(r->t.out, &r->model, r->opt, &r->ck, &err);
+        rc = cr_checkpoint_save(r->t.out, &r->model, r->opt, &r->ck);
     }
-    return rc ? (cli_io_error(&err), CLI_FAIL) : CLI_OK;
+    return rc ? (cli_io_error(), CLI_FAIL) : CLI_OK;
 }
 
 /* The epoch's line on stdout and in the --log. */
@@ -557,9 +551,8 @@ static int run_plot_epoch(train_run *r) {
              base ? base + 1 : r->t.out, cr_optimizer_name(r->ck.cfg.kind), r->ck.cfg.lr, r->ck.batch,
              r->t.resume ? " (this run's epochs)" : "");
     cr_image img;
-    cr_error err;
-    int rc = cr_plot_panels(pn, 2, title, &img, &err) || cr_image_write_png(r->t.plot, &img, &err)
-                 ? cli_io_error(&err)
+    int rc = cr_plot_panels(pn, 2, title, &img) || cr_image_write_png(r->t.plot, &img)
+                 ? cli_io_error()
                  : CLI_OK;
     cr_image_free(&img);
     free(col);

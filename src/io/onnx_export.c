@@ -9,12 +9,12 @@
  * layer (docs/batchnorm.md) is a BatchNormalization node after its Gemm, with
  * initializers bn{l}.weight, .bias, .running_mean, .running_var and its epsilon.
  */
-#include "chainrule_typed.h"
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "chainrule_typed.h"
 #include "onnx_internal.h"
 #include "protobuf.h"
 
@@ -152,17 +152,16 @@ static void put_value(cr_pb_writer *g, uint32_t field, const char *name, cr_dtyp
     cr_pb_writer_free(&d1);
 }
 
-int cr_onnx_encode(const char *path, const cr_model *model, unsigned char **out, size_t *out_len,
-                   cr_error *err) {
+cr_status cr_onnx_encode(const char *path, const cr_model *model, unsigned char **out, size_t *out_len) {
     if (!path) path = "(onnx)";
-    if (!out || !out_len) return cr_error_set(err, "%s: invalid argument", path);
+    if (!out || !out_len) return cr_fail(CR_ERR_ARG, "%s: invalid argument", path);
     *out = NULL;
     *out_len = 0;
-    if (!model || !model->net) return cr_error_set(err, "%s: no network to save", path);
+    if (!model || !model->net) return cr_fail(CR_ERR_ARG, "%s: no network to save", path);
     const cr_net *net = model->net;
     int L = cr_net_n_layers(net);
     if (L < 1 || L > CR_MAX_LAYERS || (cr_net_dtype(net) != CR_F32 && cr_net_dtype(net) != CR_F64))
-        return cr_error_set(err, "%s: invalid network", path);
+        return cr_fail(CR_ERR_FORMAT, "%s: invalid network", path);
     char written[256] = ""; /* the activations the writer writes, from the op table */
     for (int a = 0, n = 0; a < CR_ACT_COUNT; a++)
         if (cr_onnx_supported((cr_activation)a) && strlen(written) + 16 < sizeof written)
@@ -170,17 +169,17 @@ int cr_onnx_encode(const char *path, const cr_model *model, unsigned char **out,
                           cr_activation_name((cr_activation)a));
     for (int l = 0; l + 1 < L; l++)
         if (!cr_onnx_supported(cr_net_activation(net, l)))
-            return cr_error_set(err, "%s: hidden layer %d's activation %s is not written to ONNX "
+            return cr_fail(CR_ERR_FORMAT, "%s: hidden layer %d's activation %s is not written to ONNX "
                                      "(%s are)", path, l + 1, cr_activation_name(cr_net_activation(net, l)),
                                 written);
     for (int l = 0; l < L; l++) {
         cr_affine_form f = cr_net_affine_form(net, l + 1);
         if (f != CR_AFFINE_NONE && f != CR_AFFINE_BATCHNORM)
-            return cr_error_set(err, "%s: the affine link after layer %d (%s) is not written to "
+            return cr_fail(CR_ERR_FORMAT, "%s: the affine link after layer %d (%s) is not written to "
                                      "ONNX", path, l + 1, cr_affine_form_name(f));
         if (f == CR_AFFINE_BATCHNORM && cr_net_dtype(net) == CR_F64 && /* float32 nets add (float)ε */
             (double)(float)cr_net_link_eps(net, l + 1) != cr_net_link_eps(net, l + 1))
-            return cr_error_set(err, "%s: the BatchNorm after layer %d has epsilon %.17g, which "
+            return cr_fail(CR_ERR_FORMAT, "%s: the BatchNorm after layer %d has epsilon %.17g, which "
                                      "ONNX's float attribute cannot hold exactly", path, l + 1,
                                 cr_net_link_eps(net, l + 1));
     }
@@ -191,12 +190,12 @@ int cr_onnx_encode(const char *path, const cr_model *model, unsigned char **out,
     const cr_affine_form form = cr_net_affine_form(net, 0);
     int norm = form != CR_AFFINE_NONE || (model->input_mean.data && model->input_std.data);
     if (form == CR_AFFINE_BATCHNORM)
-        return cr_error_set(err, "%s: the input link is a batch normalisation (not written)", path);
+        return cr_fail(CR_ERR_FORMAT, "%s: the input link is a batch normalisation (not written)", path);
     if (form == CR_AFFINE_NONE && norm && (model->input_mean.count != D || model->input_std.count != D))
-        return cr_error_set(err, "%s: input.mean/std do not have %zu entries", path, D);
+        return cr_fail(CR_ERR_FORMAT, "%s: input.mean/std do not have %zu entries", path, D);
     const int plain = cr_net_is_plain_classifier(net);
     if (cr_net_output_activation(net, NULL) && !cr_onnx_supported(cr_net_activation(net, cr_net_n_layers(net) - 1)))
-        return cr_error_set(err, "%s: the output activation %s has no ONNX op in opset 13", path,
+        return cr_fail(CR_ERR_FORMAT, "%s: the output activation %s has no ONNX op in opset 13", path,
                             cr_activation_name(cr_net_activation(net, cr_net_n_layers(net) - 1)));
     const char *out_name = plain ? "logits" : "output";
     cr_pb_writer g = {0}, m = {0}, ops = {0};
@@ -314,7 +313,7 @@ int cr_onnx_encode(const char *path, const cr_model *model, unsigned char **out,
     cr_pb_writer_free(&meta);
     int rc = -1;
     if (m.oom) {
-        cr_error_set(err, "%s: out of memory", path);
+        cr_fail(CR_ERR_NOMEM, "%s: out of memory", path);
     } else {
         *out = m.p;
         *out_len = m.len;
@@ -324,24 +323,24 @@ int cr_onnx_encode(const char *path, const cr_model *model, unsigned char **out,
     cr_pb_writer_free(&g);
     cr_pb_writer_free(&m);
     cr_pb_writer_free(&ops);
-    return rc;
+    return cr_io_status(rc);
 }
 
-int cr_onnx_write(const char *path, const cr_model *model, cr_error *err) {
-    if (!path) return cr_error_set(err, "(null): invalid output path");
+cr_status cr_onnx_write(const char *path, const cr_model *model) {
+    if (!path) return cr_fail(CR_ERR_ARG, "(null): invalid output path");
     unsigned char *buf;
     size_t len;
-    if (cr_onnx_encode(path, model, &buf, &len, err)) return -1;
+    if (cr_onnx_encode(path, model, &buf, &len)) return cr_io_status(-1);
     cr_atomic_file af;
     int rc = -1;
-    if (cr_atomic_open(&af, path, err) == 0) {
+    if (cr_atomic_open(&af, path) == 0) {
         if (fwrite(buf, 1, len, (FILE *)af.fp) != len) {
             cr_atomic_abort(&af);
-            cr_error_set(err, "%s: write error", path);
+            cr_fail(CR_ERR_FORMAT, "%s: write error", path);
         } else {
-            rc = cr_atomic_commit(&af, err);
+            rc = cr_atomic_commit(&af);
         }
     }
     free(buf);
-    return rc;
+    return cr_io_status(rc);
 }

@@ -24,7 +24,7 @@ cr_status cr_abt_pack(size_t n, size_t k, const float *b, size_t ldb, int trans,
     if (n > SIZE_MAX - CR_ABT_PANEL - shift) return CR_ERR_OVERFLOW;
     const size_t panels = (n + shift + CR_ABT_PANEL - 1) / CR_ABT_PANEL;
     size_t count;
-    if (!cr_mul_size(panels * CR_ABT_PANEL, k, &count) || count > SIZE_MAX / sizeof(float) - 64)
+    if (cr_mul_size(panels * CR_ABT_PANEL, k, &count) != CR_OK || count > SIZE_MAX / sizeof(float) - 64)
         return CR_ERR_OVERFLOW;
     /* aligned_alloc wants a multiple of the alignment */
     size_t bytes = (count * sizeof(float) + 63) / 64 * 64;

@@ -38,12 +38,12 @@
  * the tighter intermediates. Buffers are allocated once per call; an iteration
  * allocates nothing.
  */
-#include "chainrule_typed.h"
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define CR_REAL_F64
+#include "net_internal.h"
 #include "ops/real.h"
 
 #include "core/parallel.h"

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "net_internal.h"
 #include "net/bound.h"
 
 void cr_bound_explanation_free(cr_bound_explanation *e) {

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "net_internal.h"
 #include "kernels/abt.h"
 #include "net_private.tmpl.h"
 

@@ -265,7 +265,7 @@ cr_status CR_TYPED(cr_net_input_jacobian_f32, cr_net_input_jacobian_f64)(
     if (of_probs && net->head != CR_HEAD_SOFTMAX_CE) return CR_ERR_ARG; /* no probabilities */
     const size_t d = net->dims[0], k = net->dims[net->n_layers];
     size_t tmp;
-    if (!cr_mul_size(n, k, &tmp) || !cr_mul_size(tmp, d, &tmp)) return CR_ERR_OVERFLOW;
+    if (cr_mul_size(n, k, &tmp) != CR_OK || cr_mul_size(tmp, d, &tmp) != CR_OK) return CR_ERR_OVERFLOW;
     mode = cr_jac_mode_resolve(mode, k, d);
     size_t chunk;
     switch (mode) {

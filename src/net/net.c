@@ -7,7 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "net_internal.h"
 #include "chainrule_typed.h"
+#include "core/fail.h"
 #include "ops/act_table.h"
 
 /* Names and default initialisations come from the activation op table. */
@@ -16,13 +18,13 @@ const char *cr_activation_name(cr_activation act) {
     return e ? e->name : "unknown";
 }
 
-int cr_activation_parse(const char *name, cr_activation *out) {
+cr_status cr_activation_parse(const char *name, cr_activation *out) {
     for (int i = 0; i < CR_ACT_COUNT; i++)
         if (name && strcmp(name, cr_act_running((cr_activation)i)->name) == 0) {
             *out = (cr_activation)i;
-            return 1;
+            return CR_OK;
         }
-    return 0;
+    return cr_fail(CR_ERR_ARG, "%s: unknown activation '%s'", __func__, name ? name : "(null)");
 }
 
 const char *cr_head_name(cr_head head) {
@@ -33,13 +35,13 @@ const char *cr_head_name(cr_head head) {
     }
 }
 
-int cr_head_parse(const char *name, cr_head *out) {
+cr_status cr_head_parse(const char *name, cr_head *out) {
     for (int i = 0; i < CR_HEAD_COUNT; i++)
         if (name && strcmp(name, cr_head_name((cr_head)i)) == 0) {
             *out = (cr_head)i;
-            return 1;
+            return CR_OK;
         }
-    return 0;
+    return cr_fail(CR_ERR_ARG, "%s: unknown head '%s'", __func__, name ? name : "(null)");
 }
 
 cr_status cr_net_set_output(cr_net *net, int has_act, cr_activation act, cr_head head) {
@@ -75,7 +77,7 @@ cr_status cr_net_create(cr_net **out, cr_dtype dtype, int n_layers, const size_t
     size_t n_params = 0, w_offset[CR_MAX_LAYERS], b_offset[CR_MAX_LAYERS];
     for (int l = 0; l < n_layers; l++) {
         size_t wn;
-        if (!cr_mul_size(dims[l], dims[l + 1], &wn)) return CR_ERR_OVERFLOW;
+        if (cr_mul_size(dims[l], dims[l + 1], &wn) != CR_OK) return CR_ERR_OVERFLOW;
         w_offset[l] = n_params;
         if (n_params > SIZE_MAX - wn) return CR_ERR_OVERFLOW;
         n_params += wn;
@@ -91,8 +93,8 @@ cr_status cr_net_create(cr_net **out, cr_dtype dtype, int n_layers, const size_t
         n_link += 4 * dims[k];
     }
     size_t header, bytes, lbytes, total;
-    if (!align_up(sizeof(cr_net), 64, &header) || !cr_mul_size(n_params, cr_dtype_size(dtype), &bytes) ||
-        !cr_mul_size(n_link, cr_dtype_size(dtype), &lbytes) || bytes > SIZE_MAX - header ||
+    if (!align_up(sizeof(cr_net), 64, &header) || cr_mul_size(n_params, cr_dtype_size(dtype), &bytes) != CR_OK ||
+        cr_mul_size(n_link, cr_dtype_size(dtype), &lbytes) != CR_OK || bytes > SIZE_MAX - header ||
         lbytes > SIZE_MAX - header - bytes)
         return CR_ERR_OVERFLOW;
     total = header + bytes + lbytes;
@@ -289,7 +291,7 @@ cr_status cr_tape_create(const cr_net *net, size_t max_batch, cr_tape **out) {
     for (int l = 0; l < net->n_layers; l++) {
         for (int twice = 0; twice < 2; twice++) {
             size_t bytes;
-            if (!cr_mul_size(max_batch, net->dims[l + 1], &bytes) || !cr_mul_size(bytes, es, &bytes) ||
+            if (cr_mul_size(max_batch, net->dims[l + 1], &bytes) != CR_OK || cr_mul_size(bytes, es, &bytes) != CR_OK ||
                 !align_up(bytes, 64, &bytes) || off > SIZE_MAX - bytes)
                 return CR_ERR_OVERFLOW;
             offsets[k++] = off;
@@ -299,7 +301,7 @@ cr_status cr_tape_create(const cr_net *net, size_t max_batch, cr_tape **out) {
     const int own_z = net->link_form[0] != CR_AFFINE_NONE;
     for (int i = 0; i < 3 + own_out + own_z; i++) {
         size_t bytes;
-        if (!cr_mul_size(max_batch, i < 2 ? maxdim : i == 2 ? 1 : i == 3 && own_out ? net->dims[net->n_layers] : net->dims[0], &bytes) || !cr_mul_size(bytes, es, &bytes) ||
+        if (cr_mul_size(max_batch, i < 2 ? maxdim : i == 2 ? 1 : i == 3 && own_out ? net->dims[net->n_layers] : net->dims[0], &bytes) != CR_OK || cr_mul_size(bytes, es, &bytes) != CR_OK ||
             !align_up(bytes, 64, &bytes) || off > SIZE_MAX - bytes)
             return CR_ERR_OVERFLOW;
         offsets[k++] = off;

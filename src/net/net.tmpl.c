@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "net_internal.h"
 #include "net_private.tmpl.h"
 
 static const real *FN(net_w)(const cr_net *net, int l) {

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "net_internal.h"
 #include "chainrule_typed.h"
 #include "core/parallel.h"
 

@@ -7,7 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "net_internal.h"
 #include "chainrule_typed.h"
+#include "core/fail.h"
 #include "kernels/optim.h"
 
 static const char *const opt_names[CR_OPT_COUNT] = {"sgd", "momentum", "nesterov", "adam"};
@@ -17,26 +19,26 @@ const char *cr_optimizer_name(cr_optimizer kind) {
     return (unsigned)kind < CR_OPT_COUNT ? opt_names[kind] : "unknown";
 }
 
-int cr_optimizer_parse(const char *name, cr_optimizer *out) {
+cr_status cr_optimizer_parse(const char *name, cr_optimizer *out) {
     for (int i = 0; i < CR_OPT_COUNT; i++)
         if (name && strcmp(name, opt_names[i]) == 0) {
             *out = (cr_optimizer)i;
-            return 1;
+            return CR_OK;
         }
-    return 0;
+    return cr_fail(CR_ERR_ARG, "%s: unknown optimizer '%s'", __func__, name ? name : "(null)");
 }
 
 const char *cr_schedule_name(cr_schedule s) {
     return (unsigned)s < CR_SCHED_COUNT ? sched_names[s] : "unknown";
 }
 
-int cr_schedule_parse(const char *name, cr_schedule *out) {
+cr_status cr_schedule_parse(const char *name, cr_schedule *out) {
     for (int i = 0; i < CR_SCHED_COUNT; i++)
         if (name && strcmp(name, sched_names[i]) == 0) {
             *out = (cr_schedule)i;
-            return 1;
+            return CR_OK;
         }
-    return 0;
+    return cr_fail(CR_ERR_ARG, "%s: unknown schedule '%s'", __func__, name ? name : "(null)");
 }
 
 cr_optim_config cr_optim_config_default(void) {
@@ -102,7 +104,7 @@ cr_status cr_optim_create(const cr_net *net, const cr_optim_config *cfg, cr_opti
     int ns = cr_optim_n_state(cfg->kind);
     size_t es = cr_dtype_size(net->dtype), bytes, total;
     size_t header = (sizeof(cr_optim) + 63) / 64 * 64;
-    if (!cr_mul_size(net->n_params, es, &bytes) || !cr_mul_size(bytes, (size_t)ns, &total) ||
+    if (cr_mul_size(net->n_params, es, &bytes) != CR_OK || cr_mul_size(bytes, (size_t)ns, &total) != CR_OK ||
         total > SIZE_MAX - header - 64)
         return CR_ERR_OVERFLOW;
     bytes = (bytes + 63) / 64 * 64;

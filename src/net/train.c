@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "net_internal.h"
 #include "chainrule_typed.h"
 #include "core/parallel.h"
 #include "kernels/elementwise.h"
@@ -42,11 +43,11 @@ cr_status cr_train_ws_create(const cr_net *net, size_t max_batch, size_t n_examp
     if (n_examples > UINT32_MAX) return CR_ERR_OVERFLOW;
     size_t d = net->dims[0], xb, gb, yb, pb, zb, maxdim = 0; /* maxdim: Σ input widths */
     for (int l = 0; l < net->n_layers; l++) maxdim += net->dims[l];
-    if (!cr_mul_size(max_batch, d, &xb) || !cr_mul_size(xb, sizeof(float), &xb) ||
-        !cr_mul_size(net->n_params, sizeof(float), &gb) ||
-        !cr_mul_size(max_batch, sizeof(int32_t), &yb) ||
-        !cr_mul_size(n_examples, sizeof(uint32_t), &pb) ||
-        !cr_mul_size(maxdim, sizeof(uint32_t), &zb))
+    if (cr_mul_size(max_batch, d, &xb) != CR_OK || cr_mul_size(xb, sizeof(float), &xb) != CR_OK ||
+        cr_mul_size(net->n_params, sizeof(float), &gb) != CR_OK ||
+        cr_mul_size(max_batch, sizeof(int32_t), &yb) != CR_OK ||
+        cr_mul_size(n_examples, sizeof(uint32_t), &pb) != CR_OK ||
+        cr_mul_size(maxdim, sizeof(uint32_t), &zb) != CR_OK)
         return CR_ERR_OVERFLOW;
     size_t header = align64(sizeof(cr_train_ws));
     xb = align64(xb);
