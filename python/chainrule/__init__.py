@@ -167,19 +167,14 @@ _model_save_full = _proto(_io, "cr_model_save_full", c_int, c_char_p, _P)
 _onnx_write = _proto(_io, "cr_onnx_write", c_int, c_char_p, _P)
 _labels_to_targets = _proto(_io, "cr_labels_to_targets_buffer", c_int, c_char_p, c_int, c_int,
                             POINTER(c_size_t), _P, c_size_t, c_size_t, c_int, POINTER(_P))
-_typed = {}
-for _s in ("f32", "f64"):
-    _typed[_s] = {
-        "input_grad": _proto(_core, f"cr_net_input_grad_{_s}", c_int, _P, _P, c_size_t, _P, _P, _P, _P),
-        "class_grad": _proto(_core, f"cr_net_class_grad_{_s}", c_int, _P, _P, c_size_t, _P, _P, c_int,
-                             _P, _P),
-        "input_jacobian": _proto(_core, f"cr_net_input_jacobian_{_s}", c_int, _P, _P, c_size_t, _P,
-                                 c_int, c_int, _P),
-        "attribute": _proto(_core, f"cr_attribute_{_s}", c_int, _P, _P, c_size_t, _P, _P, _P, _P, _P),
-        "attack": _proto(_core, f"cr_attack_{_s}", c_int, _P, _P, c_size_t, _P, _P, _P, _P, _P, _P),
-        "attack_regress": _proto(_core, f"cr_attack_regress_{_s}", c_int, _P, _P, c_size_t, _P, _P, _P,
-                                 _P, _P),
-    }
+# one function per operation on the net's dtype (chainrule.h, "computing"): the arrays are
+# the net's dtype, which the module makes them (_inputs, _targets)
+_input_grad = _proto(_core, "cr_net_input_grad", c_int, _P, _P, c_size_t, _P, _P, _P, _P)
+_class_grad = _proto(_core, "cr_net_class_grad", c_int, _P, _P, c_size_t, _P, _P, c_int, _P, _P)
+_input_jacobian = _proto(_core, "cr_net_input_jacobian", c_int, _P, _P, c_size_t, _P, c_int, c_int, _P)
+_attribute = _proto(_core, "cr_attribute", c_int, _P, _P, c_size_t, _P, _P, _P, _P, _P)
+_attack_fn = _proto(_core, "cr_attack", c_int, _P, _P, c_size_t, _P, _P, _P, _P, _P, _P)
+_attack_regress = _proto(_core, "cr_attack_regress", c_int, _P, _P, c_size_t, _P, _P, _P, _P, _P)
 # the verification library (chainrule_check.h) and the bounds (chainrule_certify.h)
 _check_net = _proto(_core, "cr_check_net", c_int, _P, c_size_t, _P, _P, _P, _P)
 _check_report_item = _proto(_core, "cr_check_report_item", _P, _P, c_size_t)
@@ -620,8 +615,8 @@ class Model:
         Y = self._targets(y, n)
         dx = np.empty_like(X)
         loss = np.empty(n, dtype=self.dtype)
-        _check(_typed[self._s]["input_grad"](self._ctx, self._net(), n, _ptr(X), _ptr(Y), _ptr(dx),
-                                             _ptr(loss)), f"cr_net_input_grad_{self._s}")
+        _check(_input_grad(self._ctx, self._net(), n, _ptr(X), _ptr(Y), _ptr(dx),
+                           _ptr(loss)), "cr_net_input_grad")
         dx = dx.reshape(shape)
         return (dx, loss) if return_loss else dx
 
@@ -636,8 +631,8 @@ class Model:
         c = self._classes(classes, n, "classes")
         g = np.empty_like(X)
         score = np.empty(n, dtype=self.dtype)
-        _check(_typed[self._s]["class_grad"](self._ctx, self._net(), n, _ptr(X), _ptr(c), int(probs),
-                                             _ptr(g), _ptr(score)), f"cr_net_class_grad_{self._s}")
+        _check(_class_grad(self._ctx, self._net(), n, _ptr(X), _ptr(c), int(probs),
+                           _ptr(g), _ptr(score)), "cr_net_class_grad")
         g = g.reshape(shape)
         return (g, score) if return_score else g
 
@@ -674,8 +669,8 @@ class Model:
         X, shape = self._inputs(X)
         n, k, d = X.shape[0], self.output_dim, self.input_dim
         jac = np.empty((n, k, d), dtype=self.dtype)
-        _check(_typed[self._s]["input_jacobian"](self._ctx, self._net(), n, _ptr(X), int(probs), m.value,
-                                                 _ptr(jac)), f"cr_net_input_jacobian_{self._s}")
+        _check(_input_jacobian(self._ctx, self._net(), n, _ptr(X), int(probs), m.value,
+                               _ptr(jac)), "cr_net_input_jacobian")
         return jac.reshape((n, k) + tuple(shape[1:])) if len(shape) > 1 else jac.reshape(k, d)
 
     def attribute(self, X: ArrayLike, classes: Optional[ArrayLike] = None,
@@ -723,8 +718,8 @@ class Model:
                      tol=tol, samples=samples, noise=noise * (span if span > 0 else 1.0),
                      seed=seed) as opt:
             _attr_options_set_baseline(opt.p, _ptr(base))
-            _check(_typed[self._s]["attribute"](self._ctx, self._net(), n, _ptr(X), _ptr(c), opt.p,
-                                                _ptr(out), None), f"cr_attribute_{self._s}")
+            _check(_attribute(self._ctx, self._net(), n, _ptr(X), _ptr(c), opt.p,
+                              _ptr(out), None), "cr_attribute")
         return out.reshape(shape)
 
     def _attack(self, X, labels, target, opt):
@@ -732,13 +727,13 @@ class Model:
         adv = np.empty_like(X)
         with _Struct("cr_attack_stats") as st:
             if self.head == "squared-error":  # labels: the targets t [N, K]
-                _check(_typed[self._s]["attack_regress"](self._ctx, self._net(), n, _ptr(X), _ptr(labels),
-                                                         opt.p, _ptr(adv), st.p),
-                       f"cr_attack_regress_{self._s}")
+                _check(_attack_regress(self._ctx, self._net(), n, _ptr(X), _ptr(labels),
+                                       opt.p, _ptr(adv), st.p),
+                       "cr_attack_regress")
             else:
-                _check(_typed[self._s]["attack"](self._ctx, self._net(), n, _ptr(X), _ptr(labels),
-                                                 _ptr(target), opt.p, _ptr(adv), st.p),
-                       f"cr_attack_{self._s}")
+                _check(_attack_fn(self._ctx, self._net(), n, _ptr(X), _ptr(labels),
+                                  _ptr(target), opt.p, _ptr(adv), st.p),
+                       "cr_attack")
             stats = {f: st.get(f) for f in ("correct_clean", "correct_adv", "hit_target",
                                             "loss_clean", "loss_adv", "max_dist")}
         return adv, stats
