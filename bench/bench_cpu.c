@@ -6,7 +6,8 @@
  *   bench_cpu MODEL.safetensors REPS WHAT WORKERS
  *     WHAT: grad | jac-closed | jac-rev (1,000 images) | fgsm | fgsm-l2 | pgd | pgd-rs |
  *           pgd-l2-rs | ... (l2: L2 norm, eps 1.5, else L-inf eps 0.1; rs: random start;
- *           tg: targeted at (label + 3) mod 10; PGD 5 steps)
+ *           tg: targeted at (label + 3) mod 10; PGD 5 steps, or CR_BENCH_STEPS: PGD at 1 step
+ *           minus grad is at most one forward pass, its best-iterate copy and one step)
  *   prints the best wall and CPU time over REPS calls, the attack statistics and the hash.
  *
  * Build against a build's static libraries as bench/compare.sh does with bench_jacobian.c;
@@ -33,7 +34,8 @@ int main(int argc, char **argv) {
     }
     const int reps = atoi(argv[2]);
     const char *what = argv[3];
-    cr_set_threads(atoi(argv[4]));
+    cr_ctx *ctx = NULL; /* WORKERS threads */
+    if (cr_ctx_create(&ctx, atoi(argv[4])) != CR_OK) return 2;
     cr_net *n64, *net;
     cr_dataset ds;
     if (cr_model_load(argv[1], &n64) || cr_net_convert(n64, CR_F32, &net) != CR_OK ||
@@ -53,7 +55,7 @@ int main(int argc, char **argv) {
     o.eps = o.norm == CR_NORM_L2 ? 1.5 : 0.1;
     o.lo = 0;
     o.hi = 1;
-    o.steps = 5;
+    o.steps = getenv("CR_BENCH_STEPS") ? (size_t)atoi(getenv("CR_BENCH_STEPS")) : 5;
     o.random_start = strstr(what, "rs") != NULL;
     o.seed = 7;
     if (strstr(what, "tg")) {
@@ -65,12 +67,12 @@ int main(int argc, char **argv) {
     for (int r = 0; r < reps; r++) {
         double t0 = clock_s(CLOCK_MONOTONIC), c0 = clock_s(CLOCK_PROCESS_CPUTIME_ID);
         cr_status st;
-        if (!strcmp(what, "grad")) st = cr_net_input_grad_targets_f32(net, n, ds.x, y, out, NULL);
+        if (!strcmp(what, "grad")) st = cr_net_input_grad_targets_f32(ctx, net, n, ds.x, y, out, NULL);
         else if (!strcmp(what, "jac-closed"))
-            st = cr_net_input_jacobian_f32(net, 1000, ds.x, 1, CR_JAC_CLOSED, out);
+            st = cr_net_input_jacobian_f32(ctx, net, 1000, ds.x, 1, CR_JAC_CLOSED, out);
         else if (!strcmp(what, "jac-rev"))
-            st = cr_net_input_jacobian_f32(net, 1000, ds.x, 1, CR_JAC_REV, out);
-        else st = cr_attack_f32(net, n, ds.x, lab, tg, &o, out, &s);
+            st = cr_net_input_jacobian_f32(ctx, net, 1000, ds.x, 1, CR_JAC_REV, out);
+        else st = cr_attack_f32(ctx, net, n, ds.x, lab, tg, &o, out, &s);
         if (st != CR_OK) return 1;
         double t = clock_s(CLOCK_MONOTONIC) - t0, c = clock_s(CLOCK_PROCESS_CPUTIME_ID) - c0;
         best = t < best ? t : best;

@@ -109,15 +109,34 @@ typedef struct {
 
 void cr_rng_seed(cr_rng *rng, uint64_t seed);
 
-/* ---------------------------------------------------------------- threads */
-
-/* Number of threads the library may use: the BLAS's thread count, which is
-   also how many workers the input-derivative functions (jacobians, input
-   gradients, attacks) split their examples over; each worker then calls the
-   BLAS single-threaded. Without CBLAS it only sets the workers (default 1). */
-void cr_set_threads(int n);
-/* The current count (the BLAS's; without CBLAS the last cr_set_threads, 1 at first). */
-int cr_get_threads(void);
+/* ---------------------------------------------------------------- context */
+/*
+ * A context owns the library's workers and its policy for the BLAS (docs/api.md
+ * "Contexts"). Every function that spreads work over threads takes one as its
+ * first argument: the input derivatives (gradients, Jacobians, attributions,
+ * attacks), training and evaluation, the bounds, branch and bound and certify.
+ * NULL stands for a default context of one thread (everything on the calling
+ * thread). Results never depend on the context: the work is cut into chunks
+ * fixed by the problem, not by the thread count (training's own second worker,
+ * cr_train_ws_set_threads, is the one documented exception).
+ *
+ * The BLAS: OpenBLAS's thread count is one number for the whole process, so
+ * the context's workers call the BLAS single-threaded (the count is held at 1
+ * while any context's workers run), and only gemms a context runs from the
+ * calling thread alone (evaluation; a training step with one worker) may use
+ * the context's threads, while no other context uses the BLAS (such a call
+ * waits for the others and they wait for it). So two contexts used at once
+ * from two threads each give the results they give alone, bit for bit. A
+ * context may be used by several threads at once; it must outlive the calls.
+ */
+typedef struct cr_ctx cr_ctx;
+/* threads >= 1 workers, or 0: the cores available to this process (its CPU
+   affinity, at most its cgroup's CPU quota). CR_ERR_ARG for threads < 0 or
+   out == NULL, CR_ERR_NOMEM. */
+cr_status cr_ctx_create(cr_ctx **out, int threads);
+void cr_ctx_free(cr_ctx *ctx); /* NULL-safe */
+/* The context's thread count (1 for NULL). */
+int cr_ctx_threads(const cr_ctx *ctx);
 
 /* ---------------------------------------------------------------- affine links */
 /* The forms of a per-feature affine link z = a ∘ x + c (the input standardisation,
@@ -351,9 +370,10 @@ typedef int (*cr_train_progress_fn)(void *user, const cr_train_stats *stats, siz
  * net's input link (link 0, e.g. the standardisation (x − mean) / std of a model)
  * is the first link of every chain, so boxes, clips and derivatives are in x.
  * Every function allocates its own scratch (CR_ERR_NOMEM on failure) and
- * splits its examples into fixed chunks run on cr_get_threads() workers, each
- * calling the BLAS single-threaded (the BLAS is held at one thread meanwhile);
- * the chunks, and so the results, do not depend on the number of workers.
+ * splits its examples into fixed chunks run on the context's workers (its first
+ * argument; NULL: one), each calling the BLAS single-threaded (the BLAS is held at
+ * one thread meanwhile); the chunks, and so the results, do not depend on the
+ * number of workers.
  * Errors: CR_ERR_DTYPE when the net is not of the function's dtype (an _f32
  * call on a float64 net); CR_ERR_ARG for a NULL argument, n = 0, a class or
  * label outside [0, K), or an invalid option.
@@ -495,19 +515,19 @@ cr_status cr_net_backward(const cr_net *net, cr_tape *tape, const void *y, void 
 cr_status cr_net_vjp(const cr_net *net, cr_tape *tape, const void *g_out, void *dx);
 cr_status cr_net_jvp(const cr_net *net, cr_tape *tape, const void *xd, void *out_dot,
                      void *probs_dot);
-cr_status cr_net_input_grad(const cr_net *net, size_t n, const void *x, const cr_label *labels,
+cr_status cr_net_input_grad(cr_ctx *ctx, const cr_net *net, size_t n, const void *x, const cr_label *labels,
                             void *dx, void *loss);
-cr_status cr_net_class_grad(const cr_net *net, size_t n, const void *x, const cr_label *cls,
+cr_status cr_net_class_grad(cr_ctx *ctx, const cr_net *net, size_t n, const void *x, const cr_label *cls,
                             int of_probs, void *grad, void *score);
-cr_status cr_net_input_jacobian(const cr_net *net, size_t n, const void *x, int of_probs,
+cr_status cr_net_input_jacobian(cr_ctx *ctx, const cr_net *net, size_t n, const void *x, int of_probs,
                                 cr_jac_mode mode, void *jac);
-cr_status cr_attribute(const cr_net *net, size_t n, const void *x, const cr_label *cls,
+cr_status cr_attribute(cr_ctx *ctx, const cr_net *net, size_t n, const void *x, const cr_label *cls,
                        const cr_attr_options *opt, void *attr,
                        cr_attr_report *report /* may be NULL */);
-cr_status cr_attack(const cr_net *net, size_t n, const void *x, const cr_label *labels,
+cr_status cr_attack(cr_ctx *ctx, const cr_net *net, size_t n, const void *x, const cr_label *labels,
                     const cr_label *target, const cr_attack_options *opt, void *x_adv,
                     cr_attack_stats *stats /* may be NULL */);
-cr_status cr_attack_regress(const cr_net *net, size_t n, const void *x, const void *t,
+cr_status cr_attack_regress(cr_ctx *ctx, const cr_net *net, size_t n, const void *x, const void *t,
                             const cr_attack_options *opt, void *x_adv,
                             cr_attack_stats *stats /* may be NULL */);
 
@@ -525,13 +545,13 @@ cr_status cr_attack_regress(const cr_net *net, size_t n, const void *x, const vo
  * (cr_train_ws_fault_layer names the layer). Details: chainrule_typed.h.
  */
 cr_status cr_optim_step(cr_optim *opt, void *params, const void *grads);
-cr_status cr_train_step(cr_net *net, cr_optim *opt, cr_train_ws *ws, size_t n, const void *x,
+cr_status cr_train_step(cr_ctx *ctx, cr_net *net, cr_optim *opt, cr_train_ws *ws, size_t n, const void *x,
                         const cr_label *labels, double *loss_sum, size_t *correct);
-cr_status cr_train_epoch(cr_net *net, cr_optim *opt, cr_train_ws *ws, size_t n, const void *x,
+cr_status cr_train_epoch(cr_ctx *ctx, cr_net *net, cr_optim *opt, cr_train_ws *ws, size_t n, const void *x,
                          const cr_label *labels, size_t batch, cr_rng *rng,
                          cr_train_stats *stats, cr_train_progress_fn progress, size_t every,
                          void *user);
-cr_status cr_evaluate(const cr_net *net, cr_tape *tape, size_t n, const void *x,
+cr_status cr_evaluate(cr_ctx *ctx, const cr_net *net, cr_tape *tape, size_t n, const void *x,
                       const cr_label *labels, double *loss_sum, size_t *correct,
                       uint64_t *confusion, void *probs);
 
@@ -549,7 +569,7 @@ cr_head cr_net_head(const cr_net *net);
 cr_status cr_net_set_head(cr_net *net, cr_head head);
 /* The n rows' probabilities softmax(o) (of_probs; softmax head only, else CR_ERR_ARG) or outputs o,
    n x K in the net's dtype, from n x D inputs x in the net's dtype (one tape, batches of 1024). */
-cr_status cr_net_predict(const cr_net *net, size_t n, const void *x, int of_probs, void *out);
+cr_status cr_net_predict(cr_ctx *ctx, const cr_net *net, size_t n, const void *x, int of_probs, void *out);
 /* The directional derivatives J(x_i) xd_i (n x K) of the probabilities (of_probs, as above) or outputs
    at each row x_i of x along the row xd_i of xd (n x D each), in the net's dtype (cr_net_jvp). */
 cr_status cr_net_input_jvp(const cr_net *net, size_t n, const void *x, const void *xd, int of_probs,
@@ -562,7 +582,7 @@ cr_status cr_net_input_jvp(const cr_net *net, size_t n, const void *x, const voi
  * to be called outside inner loops (take the pointer once, then loop). A NULL handle or
  * an index out of range gives 0, NULL or CR_ACT_COUNT; nothing here allocates or fails.
  * The pointers returned are views into the handle's one allocation, valid until it is
- * freed; a const handle gives const views (the _const variants).
+ * freed; a const net gives const views (the _const variants); a tape's views are read-only.
  */
 /* The number of scalars (of the net's dtype) in the flat parameter block. */
 size_t cr_net_n_params(const cr_net *net);

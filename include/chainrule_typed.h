@@ -43,6 +43,13 @@ void cr_gemm_f64(int trans_a, int trans_b, size_t m, size_t n, size_t k, double 
                  const double *a, size_t lda, const double *b, size_t ldb, double beta,
                  double *c, size_t ldc);
 int cr_have_cblas(void);
+/* The context's BLAS policy (docs/api.md "Contexts") around op-level calls made from this
+   thread (the tape functions and gemm take no context and otherwise find the BLAS as the
+   process has it): from cr_ctx_blas_begin to cr_ctx_blas_end the BLAS runs ctx's threads
+   (NULL: one) while no other context uses it. Begin returns the token to give end; pairs
+   nest. Do not call it from inside a context's workers. */
+int cr_ctx_blas_begin(cr_ctx *ctx);
+void cr_ctx_blas_end(int token);
 
 /* ---------------------------------------------------------------- kernel sets */
 
@@ -447,7 +454,7 @@ void cr_shuffle_u32(cr_rng *rng, size_t n, uint32_t *perm);
  * cr_train_epoch_f32's check of the whole block at the end of each epoch; the
  * parameters are then garbage: keep the last checkpoint.
  */
-cr_status cr_train_step_f32(cr_net *net, cr_optim *opt, cr_train_ws *ws, size_t n,
+cr_status cr_train_step_f32(cr_ctx *ctx, cr_net *net, cr_optim *opt, cr_train_ws *ws, size_t n,
                             const float *x, const cr_label *labels, double *loss_sum,
                             size_t *correct);
 /*
@@ -464,7 +471,7 @@ cr_status cr_train_sgd1_f32(cr_net *net, cr_optim *opt, cr_train_ws *ws, const f
  * the workspace and stepped; batch 1 with plain SGD and no weight decay takes the
  * per-example path. stats is zeroed first. progress may be NULL.
  */
-cr_status cr_train_epoch_f32(cr_net *net, cr_optim *opt, cr_train_ws *ws, size_t n,
+cr_status cr_train_epoch_f32(cr_ctx *ctx, cr_net *net, cr_optim *opt, cr_train_ws *ws, size_t n,
                              const float *x, const cr_label *labels, size_t batch, cr_rng *rng,
                              cr_train_stats *stats, cr_train_progress_fn progress,
                              size_t every, void *user);
@@ -475,58 +482,58 @@ cr_status cr_train_epoch_f32(cr_net *net, cr_optim *opt, cr_train_ws *ws, size_t
  * accumulated (not zeroed); probs (n x K, may be NULL) receives the
  * probabilities.
  */
-cr_status cr_evaluate_f32(const cr_net *net, cr_tape *tape, size_t n, const float *x,
+cr_status cr_evaluate_f32(cr_ctx *ctx, const cr_net *net, cr_tape *tape, size_t n, const float *x,
                           const cr_label *labels, double *loss_sum, size_t *correct,
                           uint64_t *confusion, float *probs);
 
 /* ---------------------------------------------------------------- input derivatives, typed */
 
 /* jac (n x K x D): Jacobian of probabilities (of_probs) or logits w.r.t. each row of x. */
-cr_status cr_net_input_jacobian_f32(const cr_net *net, size_t n, const float *x, int of_probs,
+cr_status cr_net_input_jacobian_f32(cr_ctx *ctx, const cr_net *net, size_t n, const float *x, int of_probs,
                                     cr_jac_mode mode, float *jac);
-cr_status cr_net_input_jacobian_f64(const cr_net *net, size_t n, const double *x, int of_probs,
+cr_status cr_net_input_jacobian_f64(cr_ctx *ctx, const cr_net *net, size_t n, const double *x, int of_probs,
                                     cr_jac_mode mode, double *jac);
 /* dJ_i/dx_i of J_i = CE(softmax(f(x_i)), labels_i) for every row (N x D): the input
    gradient of a classifier (labels in [0, K); loss: the N J_i, may be NULL). */
-cr_status cr_net_input_grad_f32(const cr_net *net, size_t n, const float *x, const cr_label *labels,
+cr_status cr_net_input_grad_f32(cr_ctx *ctx, const cr_net *net, size_t n, const float *x, const cr_label *labels,
                                 float *dx, float *loss);
-cr_status cr_net_input_grad_f64(const cr_net *net, size_t n, const double *x, const cr_label *labels,
+cr_status cr_net_input_grad_f64(cr_ctx *ctx, const cr_net *net, size_t n, const double *x, const cr_label *labels,
                                 double *dx, double *loss);
 /* The same for N x K targets y: one-hot or soft labels (J_i = −Σ y_i log ŷ_i), or the
    squared-error head's targets t (J_i = ½‖o_i − t_i‖²). cr_net_input_grad_targets
    dispatches on the net's dtype (x, y, dx, loss in it). */
-cr_status cr_net_input_grad_targets_f32(const cr_net *net, size_t n, const float *x, const float *y,
+cr_status cr_net_input_grad_targets_f32(cr_ctx *ctx, const cr_net *net, size_t n, const float *x, const float *y,
                                         float *dx, float *loss);
-cr_status cr_net_input_grad_targets_f64(const cr_net *net, size_t n, const double *x, const double *y,
+cr_status cr_net_input_grad_targets_f64(cr_ctx *ctx, const cr_net *net, size_t n, const double *x, const double *y,
                                         double *dx, double *loss);
-cr_status cr_net_input_grad_targets(const cr_net *net, size_t n, const void *x, const void *y,
+cr_status cr_net_input_grad_targets(cr_ctx *ctx, const cr_net *net, size_t n, const void *x, const void *y,
                                     void *dx, void *loss);
 /* Gradient of the score of class cls[i] at row i (N x D), and the scores (may be NULL). */
-cr_status cr_net_class_grad_f32(const cr_net *net, size_t n, const float *x, const cr_label *cls,
+cr_status cr_net_class_grad_f32(cr_ctx *ctx, const cr_net *net, size_t n, const float *x, const cr_label *cls,
                                 int of_probs, float *grad, float *score);
-cr_status cr_net_class_grad_f64(const cr_net *net, size_t n, const double *x, const cr_label *cls,
+cr_status cr_net_class_grad_f64(cr_ctx *ctx, const cr_net *net, size_t n, const double *x, const cr_label *cls,
                                 int of_probs, double *grad, double *score);
-cr_status cr_attribute_f32(const cr_net *net, size_t n, const float *x, const cr_label *cls,
+cr_status cr_attribute_f32(cr_ctx *ctx, const cr_net *net, size_t n, const float *x, const cr_label *cls,
                            const cr_attr_options *opt, float *attr /* n x D */,
                            cr_attr_report *report /* may be NULL */);
-cr_status cr_attribute_f64(const cr_net *net, size_t n, const double *x, const cr_label *cls,
+cr_status cr_attribute_f64(cr_ctx *ctx, const cr_net *net, size_t n, const double *x, const cr_label *cls,
                            const cr_attr_options *opt, double *attr /* n x D */,
                            cr_attr_report *report /* may be NULL */);
 /* x_adv (n x D) from x with labels; target NULL (untargeted) or n target classes. */
-cr_status cr_attack_f32(const cr_net *net, size_t n, const float *x, const cr_label *labels,
+cr_status cr_attack_f32(cr_ctx *ctx, const cr_net *net, size_t n, const float *x, const cr_label *labels,
                         const cr_label *target, const cr_attack_options *opt, float *x_adv,
                         cr_attack_stats *stats /* may be NULL */);
-cr_status cr_attack_f64(const cr_net *net, size_t n, const double *x, const cr_label *labels,
+cr_status cr_attack_f64(cr_ctx *ctx, const cr_net *net, size_t n, const double *x, const cr_label *labels,
                         const cr_label *target, const cr_attack_options *opt, double *x_adv,
                         cr_attack_stats *stats /* may be NULL */);
 /* A regressor (the squared-error head): x_adv raises J = ½‖o − t‖², t the n x K
    targets; the same FGSM/PGD steps from ∂J/∂o = o − t. stats: n and the losses and
    distances (no accuracy: correct_* and hit_target stay 0). CR_ERR_ARG for a net
    with another head. */
-cr_status cr_attack_regress_f32(const cr_net *net, size_t n, const float *x, const float *t,
+cr_status cr_attack_regress_f32(cr_ctx *ctx, const cr_net *net, size_t n, const float *x, const float *t,
                                 const cr_attack_options *opt, float *x_adv,
                                 cr_attack_stats *stats /* may be NULL */);
-cr_status cr_attack_regress_f64(const cr_net *net, size_t n, const double *x, const double *t,
+cr_status cr_attack_regress_f64(cr_ctx *ctx, const cr_net *net, size_t n, const double *x, const double *t,
                                 const cr_attack_options *opt, double *x_adv,
                                 cr_attack_stats *stats /* may be NULL */);
 

@@ -10,7 +10,9 @@
  *   - a targeted attack reaches its target more often than chance;
  *   - eps = 0 changes nothing; float32 runs too;
  *   - the statistics in float32 are the in-order scans of x' and of ∂J/∂x, bit for bit,
- *     signed zeros included.
+ *     signed zeros included;
+ *   - PGD's clean and adversarial loss and accuracy, taken from its iterations' forward
+ *     passes, equal separate forward passes of x and x', bit for bit.
  */
 #include <math.h>
 #include <setjmp.h>
@@ -114,7 +116,7 @@ static void test_fgsm_lowers_accuracy(void **state) {
         double eps = norm == CR_NORM_LINF ? 0.1 : 0.5;
         cr_attack_options o = opts(CR_ATTACK_FGSM, (cr_norm)norm, eps);
         cr_attack_stats s;
-        assert_int_equal(cr_attack_f64(net, NTEST, xte, yte, NULL, &o, xadv, &s), CR_OK);
+        assert_int_equal(cr_attack_f64(NULL, net, NTEST, xte, yte, NULL, &o, xadv, &s), CR_OK);
         double clean = (double)s.correct_clean / NTEST, adv = (double)s.correct_adv / NTEST;
         print_message("FGSM %s eps=%g: clean %.3f adversarial %.3f, loss %.3f -> %.3f, "
                       "predicted dJ %.3f (clipped %.3f)\n",
@@ -129,7 +131,7 @@ static void test_fgsm_lowers_accuracy(void **state) {
     /* first order: a tiny step changes the loss by g . (x' - x) */
     cr_attack_options o = opts(CR_ATTACK_FGSM, CR_NORM_LINF, 1e-5);
     cr_attack_stats s;
-    assert_int_equal(cr_attack_f64(net, NTEST, xte, yte, NULL, &o, xadv, &s), CR_OK);
+    assert_int_equal(cr_attack_f64(NULL, net, NTEST, xte, yte, NULL, &o, xadv, &s), CR_OK);
     double real_d = s.loss_adv - s.loss_clean;
     assert_true(fabs(real_d - s.pred_dloss_clip) <= 1e-3 * fabs(s.pred_dloss_clip));
 }
@@ -140,12 +142,12 @@ static void test_pgd_inside_and_stronger(void **state) {
         double eps = norm == CR_NORM_LINF ? 0.05 : 0.3;
         cr_attack_options f = opts(CR_ATTACK_FGSM, (cr_norm)norm, eps);
         cr_attack_stats sf, sp;
-        assert_int_equal(cr_attack_f64(net, NTEST, xte, yte, NULL, &f, xadv, &sf), CR_OK);
+        assert_int_equal(cr_attack_f64(NULL, net, NTEST, xte, yte, NULL, &f, xadv, &sf), CR_OK);
         for (int rs = 0; rs <= 1; rs++) {
             cr_attack_options o = opts(CR_ATTACK_PGD, (cr_norm)norm, eps);
             o.steps = 10;
             o.random_start = rs;
-            assert_int_equal(cr_attack_f64(net, NTEST, xte, yte, NULL, &o, xadv, &sp), CR_OK);
+            assert_int_equal(cr_attack_f64(NULL, net, NTEST, xte, yte, NULL, &o, xadv, &sp), CR_OK);
             print_message("%s eps=%g: FGSM acc %zu/%d, PGD%s acc %zu/%d, max dist %.6f\n",
                           norm ? "L2" : "Linf", eps, sf.correct_adv, NTEST,
                           rs ? " (random start)" : "", sp.correct_adv, NTEST, sp.max_dist);
@@ -170,7 +172,7 @@ static void test_targeted(void **state) {
     for (size_t i = 0; i < NTEST; i++) target[i] = (yte[i] + 1) % K;
     cr_attack_options o = opts(CR_ATTACK_PGD, CR_NORM_LINF, 0.15);
     cr_attack_stats s;
-    assert_int_equal(cr_attack_f64(net, NTEST, xte, yte, target, &o, xadv, &s), CR_OK);
+    assert_int_equal(cr_attack_f64(NULL, net, NTEST, xte, yte, target, &o, xadv, &s), CR_OK);
     print_message("targeted PGD eps=0.15: hit %zu/%d, target loss %.3f -> %.3f\n", s.hit_target,
                   NTEST, s.loss_clean / NTEST, s.loss_adv / NTEST);
     assert_true(s.hit_target > NTEST / 2);
@@ -183,7 +185,7 @@ static void test_eps_zero_and_f32(void **state) {
     cr_attack_options o = opts(CR_ATTACK_PGD, CR_NORM_L2, 0);
     o.random_start = 1;
     cr_attack_stats s;
-    assert_int_equal(cr_attack_f64(net, NTEST, xte, yte, NULL, &o, xadv, &s), CR_OK);
+    assert_int_equal(cr_attack_f64(NULL, net, NTEST, xte, yte, NULL, &o, xadv, &s), CR_OK);
     assert_memory_equal(xadv, xte, sizeof xte);
     assert_int_equal(s.correct_adv, s.correct_clean);
     cr_net *n32;
@@ -192,11 +194,11 @@ static void test_eps_zero_and_f32(void **state) {
     for (size_t i = 0; i < NTEST * D; i++) x32[i] = (float)xte[i];
     o = opts(CR_ATTACK_FGSM, CR_NORM_LINF, 0.1);
     cr_attack_stats s32, s64;
-    assert_int_equal(cr_attack_f32(n32, NTEST, x32, yte, NULL, &o, a32, &s32), CR_OK);
-    assert_int_equal(cr_attack_f64(net, NTEST, xte, yte, NULL, &o, xadv, &s64), CR_OK);
+    assert_int_equal(cr_attack_f32(NULL, n32, NTEST, x32, yte, NULL, &o, a32, &s32), CR_OK);
+    assert_int_equal(cr_attack_f64(NULL, net, NTEST, xte, yte, NULL, &o, xadv, &s64), CR_OK);
     assert_true(labs((long)s32.correct_adv - (long)s64.correct_adv) <= 2);
     o.lo = 1; /* empty range */
-    assert_int_equal(cr_attack_f32(n32, NTEST, x32, yte, NULL, &o, a32, NULL), CR_ERR_ARG);
+    assert_int_equal(cr_attack_f32(NULL, n32, NTEST, x32, yte, NULL, &o, a32, NULL), CR_ERR_ARG);
     free(x32);
     free(a32);
     cr_net_free(n32);
@@ -210,6 +212,51 @@ static void test_eps_zero_and_f32(void **state) {
    ε = 0 returns them as they are (its first iterate is x), so there the minimum is the
    −0 of row 0, whose +0 at column 10 comes later but in a lower lane of 8: a lane-wise
    minimum that kept another zero would show (guard below). */
+/* PGD's statistics come from its iterations' forward passes (the first is the clean pass
+   when it starts at x; x' is an iterate already evaluated): they must equal one separate
+   forward pass of x and of x' (NTEST rows: one chunk, the same rows, the same bits). */
+static void test_pgd_stats_are_forward_passes(void **state) {
+    (void)state;
+    cr_tape *tape;
+    double *y = malloc(sizeof(double) * NTEST * K);
+    int64_t tg[NTEST];
+    for (size_t i = 0; i < NTEST; i++) tg[i] = (yte[i] + 1) % K;
+    assert_true(y != NULL);
+    assert_int_equal(cr_tape_create(net, NTEST, &tape), CR_OK);
+    for (int c = 0; c < 6; c++) {
+        const int rs = c & 1, targeted = c >= 4;
+        cr_attack_options o = opts(CR_ATTACK_PGD, c & 2 ? CR_NORM_L2 : CR_NORM_LINF,
+                                   c & 2 ? 0.6 : 0.1);
+        o.random_start = rs;
+        o.steps = 4;
+        cr_attack_stats s;
+        assert_int_equal(cr_attack_f64(NULL, net, NTEST, xte, yte, targeted ? tg : NULL, &o, xadv, &s),
+                         CR_OK);
+        cr_onehot_f64(NTEST, K, targeted ? tg : yte, y); /* the attack's loss */
+        for (int side = 0; side < 2; side++) {
+            assert_int_equal(cr_net_forward_f64(net, tape, NTEST, side ? xadv : xte), CR_OK);
+            cr_net_loss_f64(net, tape, y);
+            const double *loss = cr_tape_loss(tape), *out = cr_tape_output(tape);
+            double sum = 0;
+            size_t correct = 0, hit = 0;
+            for (size_t i = 0; i < NTEST; i++) {
+                size_t best = 0;
+                for (size_t j = 1; j < K; j++)
+                    if (out[i * K + j] > out[i * K + best]) best = j;
+                correct += best == (size_t)yte[i];
+                hit += best == (size_t)tg[i];
+                sum += loss[i];
+            }
+            assert_true(memcmp(&sum, side ? &s.loss_adv : &s.loss_clean, sizeof sum) == 0);
+            assert_int_equal(correct, side ? s.correct_adv : s.correct_clean);
+            if (side) assert_int_equal(targeted ? hit : 0, s.hit_target);
+        }
+        assert_true(targeted ? s.hit_target > 0 : s.correct_adv < s.correct_clean); /* not vacuous */
+    }
+    cr_tape_free(tape);
+    free(y);
+}
+
 static void test_stats_are_the_scans(void **state) {
     (void)state;
     cr_net *n32;
@@ -226,14 +273,14 @@ static void test_stats_are_the_scans(void **state) {
             x[i * D + j] = v;
         }
     cr_onehot_f32(NTEST, K, yte, y);
-    assert_int_equal(cr_net_input_grad_targets_f32(n32, NTEST, x, y, g, NULL), CR_OK);
+    assert_int_equal(cr_net_input_grad_targets_f32(NULL, n32, NTEST, x, y, g, NULL), CR_OK);
     for (int c = 0; c < 3; c++) {
         /* FGSM L∞, FGSM L2, PGD L2 with ε = 0 (below 0 allowed: −0 is not clipped) */
         cr_attack_options o = opts(c == 2 ? CR_ATTACK_PGD : CR_ATTACK_FGSM,
                                    c ? CR_NORM_L2 : CR_NORM_LINF, c == 0 ? 0.1 : c == 1 ? 0.5 : 0);
         o.lo = c ? -1 : 0;
         cr_attack_stats s;
-        assert_int_equal(cr_attack_f32(n32, NTEST, x, yte, NULL, &o, a, &s), CR_OK);
+        assert_int_equal(cr_attack_f32(NULL, n32, NTEST, x, yte, NULL, &o, a, &s), CR_OK);
         float mn = INFINITY, mx = -INFINITY;
         double dist = 0, pred = 0, clip = 0;
         size_t zero_min_rows = 0;
@@ -285,7 +332,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fgsm_lowers_accuracy), cmocka_unit_test(test_pgd_inside_and_stronger),
         cmocka_unit_test(test_targeted), cmocka_unit_test(test_eps_zero_and_f32),
-        cmocka_unit_test(test_stats_are_the_scans),
+        cmocka_unit_test(test_stats_are_the_scans), cmocka_unit_test(test_pgd_stats_are_forward_passes),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

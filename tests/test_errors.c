@@ -65,26 +65,26 @@ static void test_labels_named(void **state) {
     tu_fill_uniform(x, N * D, -1, 1, 5);
     cr_label labels[N] = {0, 12, 2};
     cr_attack_options o = attack_opts();
-    assert_int_equal(cr_attack_f64(net, N, x, labels, NULL, &o, x_adv, NULL), CR_ERR_ARG);
+    assert_int_equal(cr_attack_f64(NULL, net, N, x, labels, NULL, &o, x_adv, NULL), CR_ERR_ARG);
     ASSERT_DETAIL("cr_attack: labels[1] = 12 is not in [0, 3)");
     labels[1] = -1;
-    assert_int_equal(cr_attack_f64(net, N, x, labels, NULL, &o, x_adv, NULL), CR_ERR_ARG);
+    assert_int_equal(cr_attack_f64(NULL, net, N, x, labels, NULL, &o, x_adv, NULL), CR_ERR_ARG);
     ASSERT_DETAIL("labels[1] = -1 is not in [0, 3)");
     labels[1] = 1;
     cr_label target[N] = {1, 2, 3};
-    assert_int_equal(cr_attack_f64(net, N, x, labels, target, &o, x_adv, NULL), CR_ERR_ARG);
+    assert_int_equal(cr_attack_f64(NULL, net, N, x, labels, target, &o, x_adv, NULL), CR_ERR_ARG);
     ASSERT_DETAIL("cr_attack: target[2] = 3 is not in [0, 3)");
-    assert_int_equal(cr_attack_f64(net, N, x, labels, NULL, &o, x_adv, NULL), CR_OK);
+    assert_int_equal(cr_attack_f64(NULL, net, N, x, labels, NULL, &o, x_adv, NULL), CR_OK);
 
     /* class gradients and one-hot targets name theirs too */
     double grad[N * D], y[N * K];
     cr_label cls[N] = {0, 1, 7};
-    assert_int_equal(cr_net_class_grad_f64(net, N, x, cls, 0, grad, NULL), CR_ERR_ARG);
+    assert_int_equal(cr_net_class_grad_f64(NULL, net, N, x, cls, 0, grad, NULL), CR_ERR_ARG);
     ASSERT_DETAIL("cls[2] = 7 is not in [0, 3)");
     assert_int_equal(cr_onehot_f64(N, K, cls, y), CR_ERR_ARG);
     ASSERT_DETAIL("labels[2] = 7 is not in [0, 3)");
     cls[2] = 2;
-    assert_int_equal(cr_net_class_grad_f64(net, N, x, cls, 0, grad, NULL), CR_OK);
+    assert_int_equal(cr_net_class_grad_f64(NULL, net, N, x, cls, 0, grad, NULL), CR_OK);
     cr_net_free(net);
 }
 
@@ -101,12 +101,12 @@ static void test_training_labels_named(void **state) {
     cr_label labels[N] = {0, 1, 3};
     double loss = 0;
     size_t correct = 0;
-    assert_int_equal(cr_train_step_f32(net, opt, ws, N, x, labels, &loss, &correct), CR_ERR_ARG);
+    assert_int_equal(cr_train_step_f32(NULL, net, opt, ws, N, x, labels, &loss, &correct), CR_ERR_ARG);
     ASSERT_DETAIL("cr_train_step: labels[2] = 3 is not in [0, 3)");
-    assert_int_equal(cr_train_step_f32(net, opt, ws, N + 1, x, labels, &loss, &correct), CR_ERR_SHAPE);
+    assert_int_equal(cr_train_step_f32(NULL, net, opt, ws, N + 1, x, labels, &loss, &correct), CR_ERR_SHAPE);
     ASSERT_DETAIL("n = 4 rows exceed the workspace's max_batch 3");
     labels[2] = 2;
-    assert_int_equal(cr_train_step_f32(net, opt, ws, N, x, labels, &loss, &correct), CR_OK);
+    assert_int_equal(cr_train_step_f32(NULL, net, opt, ws, N, x, labels, &loss, &correct), CR_OK);
     cr_train_ws_free(ws);
     cr_optim_free(opt);
     cr_net_free(net);
@@ -128,11 +128,11 @@ static void test_shapes_options_nonfinite(void **state) {
     cr_label labels[N] = {0, 1, 2};
     cr_attack_options o = attack_opts();
     o.eps = -0.5;
-    assert_int_equal(cr_attack_f64(net, N, x, labels, NULL, &o, x_adv, NULL), CR_ERR_ARG);
+    assert_int_equal(cr_attack_f64(NULL, net, N, x, labels, NULL, &o, x_adv, NULL), CR_ERR_ARG);
     ASSERT_DETAIL("opt->eps = -0.5 is not >= 0");
     o = attack_opts();
     o.lo = 1;
-    assert_int_equal(cr_attack_f64(net, N, x, labels, NULL, &o, x_adv, NULL), CR_ERR_ARG);
+    assert_int_equal(cr_attack_f64(NULL, net, N, x, labels, NULL, &o, x_adv, NULL), CR_ERR_ARG);
     ASSERT_DETAIL("opt->lo = 1 is not below opt->hi = 1");
 
     cr_spec spec;
@@ -247,22 +247,22 @@ static void test_input_grad_labels(void **state) {
     cr_label labels[N] = {2, 0, 1};
     assert_int_equal(cr_onehot_f64(N, K, labels, y), CR_OK);
     assert_int_equal(cr_onehot_f32(N, K, labels, yf), CR_OK);
-    assert_int_equal(cr_net_input_grad_f64(n64, N, x, labels, a, la), CR_OK);
-    assert_int_equal(cr_net_input_grad_targets_f64(n64, N, x, y, b, lb), CR_OK);
+    assert_int_equal(cr_net_input_grad_f64(NULL, n64, N, x, labels, a, la), CR_OK);
+    assert_int_equal(cr_net_input_grad_targets_f64(NULL, n64, N, x, y, b, lb), CR_OK);
     assert_memory_equal(a, b, sizeof a);
     assert_memory_equal(la, lb, sizeof la);
     tu_check_nontrivial(a, N * D, "dJ/dx from labels");
-    assert_int_equal(cr_net_input_grad(n32, N, xf, labels, af, NULL), CR_OK);
-    assert_int_equal(cr_net_input_grad_targets(n32, N, xf, yf, bf, NULL), CR_OK);
+    assert_int_equal(cr_net_input_grad(NULL, n32, N, xf, labels, af, NULL), CR_OK);
+    assert_int_equal(cr_net_input_grad_targets(NULL, n32, N, xf, yf, bf, NULL), CR_OK);
     assert_memory_equal(af, bf, sizeof af);
     labels[0] = 3;
-    assert_int_equal(cr_net_input_grad_f64(n64, N, x, labels, a, NULL), CR_ERR_ARG);
+    assert_int_equal(cr_net_input_grad_f64(NULL, n64, N, x, labels, a, NULL), CR_ERR_ARG);
     ASSERT_DETAIL("cr_net_input_grad: labels[0] = 3 is not in [0, 3)");
     labels[0] = 2;
     assert_int_equal(cr_net_set_head(n64, CR_HEAD_SQUARED_ERROR), CR_OK);
-    assert_int_equal(cr_net_input_grad_f64(n64, N, x, labels, a, NULL), CR_ERR_ARG);
+    assert_int_equal(cr_net_input_grad_f64(NULL, n64, N, x, labels, a, NULL), CR_ERR_ARG);
     ASSERT_DETAIL("cr_net_input_grad_targets");
-    assert_int_equal(cr_net_input_grad_targets_f64(n64, N, x, y, a, NULL), CR_OK);
+    assert_int_equal(cr_net_input_grad_targets_f64(NULL, n64, N, x, y, a, NULL), CR_OK);
     cr_net_free(n32);
     cr_net_free(n64);
 }

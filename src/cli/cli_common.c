@@ -42,12 +42,22 @@ int cli_parse_double(const char *opt, const char *s, double lo, double hi, doubl
     return 1;
 }
 
+static int cli_threads;   /* --threads, 0: the cores available */
+static cr_ctx *cli_context; /* made by cli_ctx */
+
 int cli_set_threads(const char *value) {
     long v;
     if (!value) return CLI_OK;
     if (!cli_parse_long("--threads", value, 1, 1024, &v)) return CLI_USAGE;
-    cr_set_threads((int)v);
+    cli_threads = (int)v;
     return CLI_OK;
+}
+
+static void cli_ctx_free(void) { cr_ctx_free(cli_context); }
+
+cr_ctx *cli_ctx(void) {
+    if (!cli_context && cr_ctx_create(&cli_context, cli_threads) == CR_OK) atexit(cli_ctx_free);
+    return cli_context;
 }
 
 int cli_parse_long(const char *opt, const char *s, long lo, long hi, long *out) {
@@ -291,6 +301,23 @@ int cli_write_real_npy(const char *path, cr_dtype dtype, int ndim, const size_t 
     a.data = (void *)data; /* borrowed: not freed here */
     if (cr_npy_write(path, &a) != 0) return cli_io_error();
     return CLI_OK;
+}
+
+/* The main header's forward and backward under the BLAS hold of the command's context
+   (--threads: the BLAS's threads for these gemms, which take no context). */
+cr_status cli_net_forward(const cr_net *net, cr_tape *tape, size_t n, const void *x) {
+    const int hold = cr_ctx_blas_begin(cli_ctx());
+    const cr_status st = cr_net_forward(net, tape, n, x);
+    cr_ctx_blas_end(hold);
+    return st;
+}
+
+cr_status cli_net_backward(const cr_net *net, cr_tape *tape, const void *y, void *dx,
+                           void *grads) {
+    const int hold = cr_ctx_blas_begin(cli_ctx());
+    const cr_status st = cr_net_backward(net, tape, y, dx, grads);
+    cr_ctx_blas_end(hold);
+    return st;
 }
 
 void cli_random_data(cr_dtype dtype, size_t n, size_t d, size_t k, uint64_t seed, void *x,

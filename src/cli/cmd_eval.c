@@ -36,7 +36,7 @@ static int eval_regression(const char *model_path, const cr_model *model, const 
     double loss = 0, sq = 0;
     for (size_t start = 0; start < ex->n && rc == CLI_OK; start += (size_t)batch) {
         size_t nb = ex->n - start < (size_t)batch ? ex->n - start : (size_t)batch;
-        cr_status st = cr_net_forward_f32(net, tape, nb, (const float *)ex->x + start * d);
+        cr_status st = cli_net_forward(net, tape, nb, (const float *)ex->x + start * d);
         if (st != CR_OK) {
             rc = cli_error("eval: %s", cr_status_string(st));
             break;
@@ -181,7 +181,7 @@ int cmd_eval(int argc, char **argv) {
     const char *data = ex.source;
     double loss = 0;
     size_t correct = 0;
-    cr_status st = cr_evaluate_f32(net, tape, ex.n, ex.x, labels, &loss, &correct, conf, NULL);
+    cr_status st = cr_evaluate_f32(cli_ctx(), net, tape, ex.n, ex.x, labels, &loss, &correct, conf, NULL);
     if (st != CR_OK) {
         cli_error("eval: %s", cr_status_string(st));
         rc = CLI_FAIL;

@@ -180,8 +180,7 @@ int cmd_grad(int argc, char **argv) {
         void *losses = malloc(n * es);
         st = losses ? CR_OK : CR_ERR_NOMEM;
         if (st == CR_OK)
-            st = cr_net_dtype(net) == CR_F64 ? cr_net_input_grad_targets_f64(net, n, x, y, result, losses)
-                                      : cr_net_input_grad_targets_f32(net, n, x, y, result, losses);
+            st = cr_net_input_grad_targets(cli_ctx(), net, n, x, y, result, losses);
         if (st == CR_OK) {
             finite = 1;
             const cr_dtype dt = cr_net_dtype(net);
@@ -198,10 +197,10 @@ int cmd_grad(int argc, char **argv) {
         /* the parameter gradients, or a pass that overflowed: on one tape, which also
            lets check_finite_pass name the layer and example where it stopped being finite */
         st = cr_tape_create(net, n, &tape);
-        if (st == CR_OK) st = cr_net_forward(net, tape, n, x);
+        if (st == CR_OK) st = cli_net_forward(net, tape, n, x);
         if (st == CR_OK) st = cr_net_loss(net, tape, y, &loss);
         if (st == CR_OK)
-            st = cr_net_backward(net, tape, y, want_params ? NULL : result, want_params ? result : NULL);
+            st = cli_net_backward(net, tape, y, want_params ? NULL : result, want_params ? result : NULL);
     }
     if (st != CR_OK) {
         rc = cli_error("grad: %s", cr_status_string(st));

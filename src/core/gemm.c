@@ -7,33 +7,50 @@
 #include <stddef.h>
 
 #include "chainrule_typed.h"
+#include "core/parallel.h"
 
 #if CR_HAVE_CBLAS
 #include <cblas.h>
+#include <pthread.h>
+#include <stdlib.h>
+
+#include "core/cpu_budget.h"
 #endif
 
 int cr_have_cblas(void) { return CR_HAVE_CBLAS; }
 
-#if !CR_HAVE_CBLAS
-/* Without a BLAS the count only sets how many workers the chunked
-   input-derivative functions use (src/core/parallel.c). */
-static atomic_int portable_threads = 1;
+#if CR_HAVE_CBLAS
+/* The default count, once: OpenBLAS's (the CPUs it found, or OPENBLAS_NUM_THREADS /
+   OMP_NUM_THREADS), at most the CPUs this process may keep busy (core/cpu_budget.h:
+   the affinity mask and the cgroup's CPU quota, which OpenBLAS does not read). A count
+   the user gave through the environment is kept. It is what gemms called outside any
+   context's hold (the op-level functions) find. */
+static pthread_once_t default_once = PTHREAD_ONCE_INIT;
+
+static void default_threads(void) {
+    if (getenv("OPENBLAS_NUM_THREADS") || getenv("GOTO_NUM_THREADS") || getenv("OMP_NUM_THREADS"))
+        return;
+    int budget = cr_cpu_budget();
+    if (budget < openblas_get_num_threads()) openblas_set_num_threads(budget);
+}
 #endif
 
-void cr_set_threads(int n) {
-    if (n <= 0) return;
+/* The BLAS's own thread count: only the holds of core/parallel.c set it. */
+int cr_blas_threads(void) {
 #if CR_HAVE_CBLAS
-    openblas_set_num_threads(n);
+    pthread_once(&default_once, default_threads);
+    return openblas_get_num_threads();
 #else
-    atomic_store(&portable_threads, n);
+    return 1;
 #endif
 }
 
-int cr_get_threads(void) {
+void cr_blas_set_threads(int n) {
 #if CR_HAVE_CBLAS
-    return openblas_get_num_threads();
+    pthread_once(&default_once, default_threads); /* not later: it would undo n */
+    if (n > 0) openblas_set_num_threads(n);
 #else
-    return atomic_load(&portable_threads);
+    (void)n;
 #endif
 }
 

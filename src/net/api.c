@@ -57,47 +57,47 @@ cr_status cr_net_jvp(const cr_net *net, cr_tape *tape, const void *xd, void *out
     return CR_DISPATCH(net, cr_net_jvp, net, tape, xd, out_dot, probs_dot);
 }
 
-cr_status cr_net_input_grad(const cr_net *net, size_t n, const void *x, const cr_label *labels,
+cr_status cr_net_input_grad(cr_ctx *ctx, const cr_net *net, size_t n, const void *x, const cr_label *labels,
                             void *dx, void *loss) {
     if (!net) return CR_FAIL(CR_ERR_ARG);
-    return CR_DISPATCH(net, cr_net_input_grad, net, n, x, labels, dx, loss);
+    return CR_DISPATCH(net, cr_net_input_grad, ctx, net, n, x, labels, dx, loss);
 }
 
-cr_status cr_net_input_grad_targets(const cr_net *net, size_t n, const void *x, const void *y,
+cr_status cr_net_input_grad_targets(cr_ctx *ctx, const cr_net *net, size_t n, const void *x, const void *y,
                                     void *dx, void *loss) {
     if (!net) return CR_FAIL(CR_ERR_ARG);
-    return CR_DISPATCH(net, cr_net_input_grad_targets, net, n, x, y, dx, loss);
+    return CR_DISPATCH(net, cr_net_input_grad_targets, ctx, net, n, x, y, dx, loss);
 }
 
-cr_status cr_net_class_grad(const cr_net *net, size_t n, const void *x, const cr_label *cls,
+cr_status cr_net_class_grad(cr_ctx *ctx, const cr_net *net, size_t n, const void *x, const cr_label *cls,
                             int of_probs, void *grad, void *score) {
     if (!net) return CR_FAIL(CR_ERR_ARG);
-    return CR_DISPATCH(net, cr_net_class_grad, net, n, x, cls, of_probs, grad, score);
+    return CR_DISPATCH(net, cr_net_class_grad, ctx, net, n, x, cls, of_probs, grad, score);
 }
 
-cr_status cr_net_input_jacobian(const cr_net *net, size_t n, const void *x, int of_probs,
+cr_status cr_net_input_jacobian(cr_ctx *ctx, const cr_net *net, size_t n, const void *x, int of_probs,
                                 cr_jac_mode mode, void *jac) {
     if (!net) return CR_FAIL(CR_ERR_ARG);
-    return CR_DISPATCH(net, cr_net_input_jacobian, net, n, x, of_probs, mode, jac);
+    return CR_DISPATCH(net, cr_net_input_jacobian, ctx, net, n, x, of_probs, mode, jac);
 }
 
-cr_status cr_attribute(const cr_net *net, size_t n, const void *x, const cr_label *cls,
+cr_status cr_attribute(cr_ctx *ctx, const cr_net *net, size_t n, const void *x, const cr_label *cls,
                        const cr_attr_options *opt, void *attr, cr_attr_report *report) {
     if (!net) return CR_FAIL(CR_ERR_ARG);
-    return CR_DISPATCH(net, cr_attribute, net, n, x, cls, opt, attr, report);
+    return CR_DISPATCH(net, cr_attribute, ctx, net, n, x, cls, opt, attr, report);
 }
 
-cr_status cr_attack(const cr_net *net, size_t n, const void *x, const cr_label *labels,
+cr_status cr_attack(cr_ctx *ctx, const cr_net *net, size_t n, const void *x, const cr_label *labels,
                     const cr_label *target, const cr_attack_options *opt, void *x_adv,
                     cr_attack_stats *stats) {
     if (!net) return CR_FAIL(CR_ERR_ARG);
-    return CR_DISPATCH(net, cr_attack, net, n, x, labels, target, opt, x_adv, stats);
+    return CR_DISPATCH(net, cr_attack, ctx, net, n, x, labels, target, opt, x_adv, stats);
 }
 
-cr_status cr_attack_regress(const cr_net *net, size_t n, const void *x, const void *t,
+cr_status cr_attack_regress(cr_ctx *ctx, const cr_net *net, size_t n, const void *x, const void *t,
                             const cr_attack_options *opt, void *x_adv, cr_attack_stats *stats) {
     if (!net) return CR_FAIL(CR_ERR_ARG);
-    return CR_DISPATCH(net, cr_attack_regress, net, n, x, t, opt, x_adv, stats);
+    return CR_DISPATCH(net, cr_attack_regress, ctx, net, n, x, t, opt, x_adv, stats);
 }
 
 cr_status cr_optim_step(cr_optim *opt, void *params, const void *grads) {
@@ -109,21 +109,21 @@ cr_status cr_optim_step(cr_optim *opt, void *params, const void *grads) {
 /* Training and evaluation exist for float32 nets (docs/training.md): the float32
    functions are the only twins, and a float64 net is CR_ERR_DTYPE (convert it with
    cr_net_convert first). */
-cr_status cr_train_step(cr_net *net, cr_optim *opt, cr_train_ws *ws, size_t n, const void *x,
+cr_status cr_train_step(cr_ctx *ctx, cr_net *net, cr_optim *opt, cr_train_ws *ws, size_t n, const void *x,
                         const cr_label *labels, double *loss_sum, size_t *correct) {
-    return cr_train_step_f32(net, opt, ws, n, x, labels, loss_sum, correct);
+    return cr_train_step_f32(ctx, net, opt, ws, n, x, labels, loss_sum, correct);
 }
 
-cr_status cr_train_epoch(cr_net *net, cr_optim *opt, cr_train_ws *ws, size_t n, const void *x,
+cr_status cr_train_epoch(cr_ctx *ctx, cr_net *net, cr_optim *opt, cr_train_ws *ws, size_t n, const void *x,
                          const cr_label *labels, size_t batch, cr_rng *rng,
                          cr_train_stats *stats, cr_train_progress_fn progress, size_t every,
                          void *user) {
-    return cr_train_epoch_f32(net, opt, ws, n, x, labels, batch, rng, stats, progress, every,
+    return cr_train_epoch_f32(ctx, net, opt, ws, n, x, labels, batch, rng, stats, progress, every,
                               user);
 }
 
-cr_status cr_evaluate(const cr_net *net, cr_tape *tape, size_t n, const void *x,
+cr_status cr_evaluate(cr_ctx *ctx, const cr_net *net, cr_tape *tape, size_t n, const void *x,
                       const cr_label *labels, double *loss_sum, size_t *correct,
                       uint64_t *confusion, void *probs) {
-    return cr_evaluate_f32(net, tape, n, x, labels, loss_sum, correct, confusion, probs);
+    return cr_evaluate_f32(ctx, net, tape, n, x, labels, loss_sum, correct, confusion, probs);
 }

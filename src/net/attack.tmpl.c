@@ -198,6 +198,8 @@ typedef struct {
     real *g_theta;      /* ∂J/∂θ (rows x K) */
     double *best_key;
     int *best_ok;
+    size_t *best_pred; /* PGD: the best iterate's prediction and loss, from the forward */
+    real *best_loss;   /* pass that evaluated it (no pass of its own at the end) */
 } FN(attack_scratch);
 
 typedef struct {
@@ -221,6 +223,8 @@ static void FN(attack_scratch_free)(FN(attack_scratch) *s) {
     free(s->best_key);
     free(s->best_ok);
     free(s->g_theta);
+    free(s->best_pred);
+    free(s->best_loss);
 }
 
 static cr_status FN(attack_scratch_init)(const cr_net *net, FN(attack_scratch) *s) {
@@ -231,7 +235,10 @@ static cr_status FN(attack_scratch_init)(const cr_net *net, FN(attack_scratch) *
     s->best_key = malloc(rows * sizeof(double));
     s->best_ok = malloc(rows * sizeof(int));
     s->g_theta = malloc(rows * k * sizeof(real));
-    if (!s->y || !s->g || !s->best || !s->best_key || !s->best_ok || !s->g_theta)
+    s->best_pred = malloc(rows * sizeof(size_t));
+    s->best_loss = malloc(rows * sizeof(real));
+    if (!s->y || !s->g || !s->best || !s->best_key || !s->best_ok || !s->g_theta ||
+        !s->best_pred || !s->best_loss)
         return CR_FAIL(CR_ERR_NOMEM);
     return cr_tape_create(net, rows, &s->tape);
 }
@@ -242,6 +249,18 @@ static cr_status FN(attack_grad)(const FN(attack_job) *job, FN(attack_scratch) *
     const cr_net *net = job->net;
     FN(net_head_vjp)(net, sc->tape, m, sc->y, sc->g_theta);
     return FN(iu_vjp_input)(net, sc->tape, sc->g_theta, sc->g, &job->pk);
+}
+
+/* acc's clean loss and accuracy from the tape's last forward pass of m rows (its loss
+   computed); labels NULL for a regressor (no class). */
+static void FN(attack_clean_stats)(cr_attack_stats *acc, const cr_tape *tape, size_t m, size_t k,
+                                   const int64_t *labels) {
+    for (size_t i = 0; i < m; i++) {
+        acc->loss_clean += ((const real *)tape->loss)[i];
+        if (labels)
+            acc->correct_clean +=
+                FN(iu_argmax)(k, (const real *)tape->out + i * k) == (size_t)labels[i];
+    }
 }
 
 /* The attack on the examples [t·chunk, ...), on worker w. */
@@ -280,17 +299,19 @@ static cr_status FN(attack_task)(void *ctx, size_t t, int w) {
     if (treg) memcpy(y, treg + i0 * k, m * k * sizeof(real)); /* J = ½‖o − t‖² */
     else if ((st = FN(onehot)(m, k, target ? target + i0 : labels + i0, y)) != CR_OK) return st;
 
-    /* clean pass: attack loss, accuracy, and ∂J/∂x at x */
-    if ((st = FN(iu_forward)(net, tape, m, xc, &job->pk)) != CR_OK) return st;
-    FN(net_loss)(net, tape, y);
-    for (size_t i = 0; i < m; i++) {
-        acc.loss_clean += loss[i];
-        if (!treg)
-            acc.correct_clean +=
-                FN(iu_argmax)(k, (const real *)tape->out + i * k) == (size_t)labels[i0 + i];
+    /* The clean pass: attack loss and accuracy at x, and for FGSM ∂J/∂x at x from the same
+       forward. PGD without a random start starts at x: its first forward is the clean pass
+       (the same rows, the same bits), so it is not run twice; PGD needs no ∂J/∂x at x
+       otherwise (its first step starts from the random point). */
+    const int pgd = opt->method == CR_ATTACK_PGD;
+    const int pgd_at_x = pgd && !(opt->random_start && opt->eps > 0);
+    if (!pgd_at_x) {
+        if ((st = FN(iu_forward)(net, tape, m, xc, &job->pk)) != CR_OK) return st;
+        FN(net_loss)(net, tape, y);
+        FN(attack_clean_stats)(&acc, tape, m, k, treg ? NULL : labels + i0);
+        if (!pgd && (st = FN(attack_grad)(job, sc, m)) != CR_OK) return st;
     }
-    if ((st = FN(attack_grad)(job, sc, m)) != CR_OK) return st;
-    if (opt->method == CR_ATTACK_PGD || opt->norm == CR_NORM_L2) /* the starting point */
+    if (pgd || opt->norm == CR_NORM_L2) /* the starting point */
         memcpy(xa, xc, m * d * sizeof(real));
 
     if (opt->method == CR_ATTACK_FGSM) {
@@ -346,6 +367,7 @@ static cr_status FN(attack_task)(void *ctx, size_t t, int w) {
         for (size_t t = 0; t <= steps; t++) {
             if ((st = FN(iu_forward)(net, tape, m, xa, &job->pk)) != CR_OK) return st;
             FN(net_loss)(net, tape, y);
+            if (t == 0 && pgd_at_x) FN(attack_clean_stats)(&acc, tape, m, k, treg ? NULL : labels + i0);
             for (size_t i = 0; i < m; i++) { /* keep the best iterate seen */
                 size_t pred = FN(iu_argmax)(k, (const real *)tape->out + i * k);
                 int ok = treg     ? 0 /* no class: the largest J */
@@ -355,6 +377,8 @@ static cr_status FN(attack_task)(void *ctx, size_t t, int w) {
                 if (best_ok[i] < 0 || ok > best_ok[i] || (ok == best_ok[i] && key > best_key[i])) {
                     best_ok[i] = ok;
                     best_key[i] = key;
+                    sc->best_pred[i] = pred;
+                    sc->best_loss[i] = loss[i];
                     memcpy(best + i * d, xa + i * d, d * sizeof(real));
                 }
             }
@@ -368,21 +392,25 @@ static cr_status FN(attack_task)(void *ctx, size_t t, int w) {
         memcpy(xa, best, m * d * sizeof(real));
     }
 
-    /* adversarial pass: accuracy, loss, distances */
-    if ((st = FN(iu_forward)(net, tape, m, xa, &job->pk)) != CR_OK) return st;
-    FN(net_loss)(net, tape, y);
+    /* The adversarial pass: accuracy and loss at x'. PGD's x' is an iterate that one of its
+       forward passes evaluated (the same m rows, the same bits): its prediction and loss were
+       kept with it. FGSM's x' gets the one forward pass it needs. */
+    if (!pgd) {
+        if ((st = FN(iu_forward)(net, tape, m, xa, &job->pk)) != CR_OK) return st;
+        FN(net_loss)(net, tape, y);
+    }
     for (size_t i = 0; i < m; i++) {
-        size_t pred = FN(iu_argmax)(k, (const real *)tape->out + i * k);
+        size_t pred = pgd ? sc->best_pred[i] : FN(iu_argmax)(k, (const real *)tape->out + i * k);
         if (!treg) acc.correct_adv += pred == (size_t)labels[i0 + i];
         if (target) acc.hit_target += pred == (size_t)target[i0 + i];
-        acc.loss_adv += loss[i];
+        acc.loss_adv += pgd ? sc->best_loss[i] : loss[i];
     }
     if (!ranges_done) FN(fold_ranges)(&acc, opt->norm == CR_NORM_L2, m, d, xc, xa);
     job->chunk_stats[t] = acc;
     return CR_OK;
 }
 
-static cr_status FN(attack_run)(const cr_net *net, size_t n, const real *x, const cr_label *labels,
+static cr_status FN(attack_run)(cr_ctx *cx, const cr_net *net, size_t n, const real *x, const cr_label *labels,
                                 const cr_label *target, const real *treg,
                                 const cr_attack_options *opt, real *x_adv, cr_attack_stats *stats) {
     const char *who = treg ? "cr_attack_regress" : "cr_attack";
@@ -418,7 +446,7 @@ static cr_status FN(attack_run)(const cr_net *net, size_t n, const real *x, cons
         job->x_adv = x_adv;
         job->chunk_stats = cs;
         st = FN(iu_pack)(net, NULL, &job->pk); /* g is worker scratch: no alignment to match */
-        if (st == CR_OK) st = cr_parallel_for(tasks, cr_parallel_workers(tasks), FN(attack_task), job);
+        if (st == CR_OK) st = cr_parallel_for(cx, tasks, FN(attack_task), job);
         for (int w = 0; w < CR_MAX_WORKERS; w++) FN(attack_scratch_free)(&job->s[w]);
         iu_packs_free(&job->pk);
     }
@@ -448,19 +476,19 @@ static cr_status FN(attack_run)(const cr_net *net, size_t n, const real *x, cons
 }
 
 cr_status CR_TYPED(cr_attack_f32, cr_attack_f64)(
-    const cr_net *net, size_t n, const real *x, const cr_label *labels, const cr_label *target,
+    cr_ctx *cx, const cr_net *net, size_t n, const real *x, const cr_label *labels, const cr_label *target,
     const cr_attack_options *opt, real *x_adv, cr_attack_stats *stats) {
     if (!net || !x || !labels || !opt || !x_adv || n == 0) return CR_FAIL(CR_ERR_ARG);
     if (net->dtype != R_DTYPE) return CR_FAIL(CR_ERR_DTYPE);
     if (net->head != CR_HEAD_SOFTMAX_CE) return CR_FAIL(CR_ERR_ARG); /* the attack loss is CE */
-    return FN(attack_run)(net, n, x, labels, target, NULL, opt, x_adv, stats);
+    return FN(attack_run)(cx, net, n, x, labels, target, NULL, opt, x_adv, stats);
 }
 
 cr_status CR_TYPED(cr_attack_regress_f32, cr_attack_regress_f64)(
-    const cr_net *net, size_t n, const real *x, const real *t, const cr_attack_options *opt,
+    cr_ctx *cx, const cr_net *net, size_t n, const real *x, const real *t, const cr_attack_options *opt,
     real *x_adv, cr_attack_stats *stats) {
     if (!net || !x || !t || !opt || !x_adv || n == 0) return CR_FAIL(CR_ERR_ARG);
     if (net->dtype != R_DTYPE) return CR_FAIL(CR_ERR_DTYPE);
     if (net->head != CR_HEAD_SQUARED_ERROR) return CR_FAIL(CR_ERR_ARG); /* the attack loss is ½‖o − t‖² */
-    return FN(attack_run)(net, n, x, NULL, NULL, t, opt, x_adv, stats);
+    return FN(attack_run)(cx, net, n, x, NULL, NULL, t, opt, x_adv, stats);
 }

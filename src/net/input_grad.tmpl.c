@@ -22,6 +22,7 @@
 enum { GRAD_ROWS = 512 };
 
 typedef struct {
+    cr_ctx *cx;
     const cr_net *net;
     size_t n, chunk; /* chunk: rows per task (cr_even_chunk of n, at most GRAD_ROWS) */
     const real *x;
@@ -77,7 +78,7 @@ static cr_status FN(grad_run)(const FN(grad_job) *spec) {
     job->chunk = cr_even_chunk(job->n, GRAD_ROWS);
     const size_t tasks = (job->n + job->chunk - 1) / job->chunk;
     cr_status st = FN(iu_pack)(job->net, job->grad, &job->pk);
-    if (st == CR_OK) st = cr_parallel_for(tasks, cr_parallel_workers(tasks), FN(grad_task), job);
+    if (st == CR_OK) st = cr_parallel_for(job->cx, tasks, FN(grad_task), job);
     for (int w = 0; w < CR_MAX_WORKERS; w++) {
         cr_tape_free(job->ws[w].tape);
         free(job->ws[w].g);
@@ -88,15 +89,15 @@ static cr_status FN(grad_run)(const FN(grad_job) *spec) {
 }
 
 cr_status CR_TYPED(cr_net_input_grad_targets_f32, cr_net_input_grad_targets_f64)(
-    const cr_net *net, size_t n, const real *x, const real *y, real *dx, real *loss) {
+    cr_ctx *cx, const cr_net *net, size_t n, const real *x, const real *y, real *dx, real *loss) {
     if (!net || !x || !y || !dx || n == 0) return CR_FAIL(CR_ERR_ARG);
     if (net->dtype != R_DTYPE) return CR_FAIL(CR_ERR_DTYPE);
-    return FN(grad_run)(&(FN(grad_job)){.net = net, .n = n, .x = x, .y = y, .grad = dx, .out = loss});
+    return FN(grad_run)(&(FN(grad_job)){.cx = cx, .net = net, .n = n, .x = x, .y = y, .grad = dx, .out = loss});
 }
 
 /* The class labels' one-hot targets, then the targets' gradient: the same numbers. */
 cr_status CR_TYPED(cr_net_input_grad_f32, cr_net_input_grad_f64)(
-    const cr_net *net, size_t n, const real *x, const cr_label *labels, real *dx, real *loss) {
+    cr_ctx *cx, const cr_net *net, size_t n, const real *x, const cr_label *labels, real *dx, real *loss) {
     if (!net || !x || !labels || !dx || n == 0) return CR_FAIL(CR_ERR_ARG);
     if (net->dtype != R_DTYPE) return CR_FAIL(CR_ERR_DTYPE);
     if (net->head != CR_HEAD_SOFTMAX_CE)
@@ -109,17 +110,17 @@ cr_status CR_TYPED(cr_net_input_grad_f32, cr_net_input_grad_f64)(
     real *y = malloc(count * sizeof *y);
     if (!y) return cr_fail(CR_ERR_NOMEM, "cr_net_input_grad: out of memory for %zu x %zu targets", n, k);
     cr_status st = FN(onehot)(n, k, labels, y);
-    if (st == CR_OK) st = FN(net_input_grad_targets)(net, n, x, y, dx, loss);
+    if (st == CR_OK) st = FN(net_input_grad_targets)(cx, net, n, x, y, dx, loss);
     free(y);
     return st;
 }
 
 cr_status CR_TYPED(cr_net_class_grad_f32, cr_net_class_grad_f64)(
-    const cr_net *net, size_t n, const real *x, const cr_label *cls, int of_probs, real *grad,
+    cr_ctx *cx, const cr_net *net, size_t n, const real *x, const cr_label *cls, int of_probs, real *grad,
     real *score) {
     if (!net || !x || !cls || !grad || n == 0) return CR_FAIL(CR_ERR_ARG);
     if (net->dtype != R_DTYPE) return CR_FAIL(CR_ERR_DTYPE);
     if (cr_check_labels("cr_net_class_grad", "cls", n, cls, net->dims[net->n_layers]) != CR_OK) return CR_ERR_ARG;
-    return FN(grad_run)(&(FN(grad_job)){.net = net, .n = n, .x = x, .cls = cls,
+    return FN(grad_run)(&(FN(grad_job)){.cx = cx, .net = net, .n = n, .x = x, .cls = cls,
                                         .of_probs = of_probs, .grad = grad, .out = score});
 }
