@@ -46,7 +46,7 @@ extern "C" {
 #pragma GCC visibility push(default)
 #endif
 
-#define CR_VERSION_STRING "0.1.0"
+#define CR_VERSION_STRING "0.2.0"
 #define CR_MAX_LAYERS 16 /* linear layers in one network */
 
 /* ---------------------------------------------------------------- status */
@@ -92,9 +92,6 @@ typedef enum { CR_F32 = 0, CR_F64 = 1 } cr_dtype;
 size_t cr_dtype_size(cr_dtype dtype);
 const char *cr_dtype_name(cr_dtype dtype); /* "float32" / "float64" */
 
-/* Checked size arithmetic: *out = a * b; CR_OK, or CR_ERR_OVERFLOW (*out unchanged). */
-cr_status cr_mul_size(size_t a, size_t b, size_t *out);
-
 /* ---------------------------------------------------------------- random */
 
 /* xoshiro256** seeded with splitmix64: fast, reproducible on every platform. */
@@ -103,10 +100,6 @@ typedef struct {
 } cr_rng;
 
 void cr_rng_seed(cr_rng *rng, uint64_t seed);
-uint64_t cr_rng_next(cr_rng *rng);
-double cr_rng_uniform(cr_rng *rng);        /* in [0, 1) */
-double cr_rng_normal(cr_rng *rng);         /* standard normal (Box-Muller) */
-uint64_t cr_rng_below(cr_rng *rng, uint64_t n); /* uniform in [0, n), n > 0 */
 
 /* ---------------------------------------------------------------- threads */
 
@@ -131,7 +124,6 @@ typedef enum {
     CR_AFFINE_FORM_COUNT
 } cr_affine_form;
 
-const char *cr_affine_form_name(cr_affine_form form); /* "sub-div", ... "none" */
 /* ---------------------------------------------------------------- network */
 
 typedef enum {
@@ -149,14 +141,6 @@ typedef enum {
 const char *cr_activation_name(cr_activation act);
 /* Parses a name: CR_OK and *out set, or CR_ERR_ARG for an unknown name. */
 cr_status cr_activation_parse(const char *name, cr_activation *out);
-/*
- * Writes every activation's name, in enum order, to buf (a C string of at
- * most size bytes, cut if longer), separated by sep, with last_sep before the
- * last one ("sigmoid, tanh, relu or gelu" for ", " and " or "). Returns the
- * length the whole list needs (as snprintf). For help and error messages.
- */
-size_t cr_activation_list_names(char *buf, size_t size, const char *sep, const char *last_sep);
-
 
 /*
  * The head: what the loss does with the network's output o (N x K).
@@ -199,34 +183,17 @@ void cr_net_free(cr_net *net);
 /* Sets the output activation (has_act 0: o = θ) and the head. CR_ERR_ARG for an
    invalid activation or head. */
 cr_status cr_net_set_output(cr_net *net, int has_act, cr_activation act, cr_head head);
-/* 1 when the net is today's classifier: no output activation, the softmax + CE head
-   (what training, attacks and cr_evaluate_f32 take). */
-int cr_net_is_plain_classifier(const cr_net *net);
 /* A copy of net converted to dtype (float64 <-> float32). */
 cr_status cr_net_convert(const cr_net *net, cr_dtype dtype, cr_net **out);
 size_t cr_net_input_dim(const cr_net *net);
 size_t cr_net_output_dim(const cr_net *net);
-/*
- * The affine links (see cr_net). link 0: the input link; link l + 1: after
- * linear layer l (l < n_layers). Its width: dims[0] for link 0, dims[l + 1] after.
- * cr_net_set_affine stores the form and the vectors it uses (p, q; s, t and eps for
- * BATCHNORM; NULL for the others) in the net's dtype: a float32 net rounds a double
- * to float, so pass float values for an exact float32 link. CR_AFFINE_NONE clears
- * the link. CR_ERR_ARG for a bad link, form, missing vector, non-finite value, a
- * zero divisor (SUB_DIV q), or q + eps <= 0 / eps < 0 (BATCHNORM).
- * cr_net_set_input_affine(net, form, p, q) is link 0 (not BATCHNORM).
- * cr_net_affine_f32/_f64 fill a view of link k for the op functions (CR_ERR_DTYPE
- * for the other dtype); cr_net_get_affine copies the form, the vectors (as double,
- * each output may be NULL) and eps.
- */
-size_t cr_net_link_width(const cr_net *net, int link);
-cr_status cr_net_set_affine(cr_net *net, int link, cr_affine_form form, const double *p,
-                            const double *q, const double *s, const double *t, double eps);
+/* The input standardisation z = link_0(x) before linear layer 0 (form SUB_DIV:
+   (x − p)/q, SUB_MUL, MUL_ADD; NONE clears it), p and q of D values stored in the
+   net's dtype; derivatives stay w.r.t. the raw x. Set it before making a tape.
+   CR_ERR_ARG for a bad form, a missing vector, a non-finite value or a zero divisor.
+   The links after the linear layers (BatchNorm): chainrule_typed.h. */
 cr_status cr_net_set_input_affine(cr_net *net, cr_affine_form form, const double *p,
                                   const double *q);
-cr_affine_form cr_net_affine_form(const cr_net *net, int link); /* NONE for a bad link */
-cr_status cr_net_get_affine(const cr_net *net, int link, cr_affine_form *form, double *p,
-                            double *q, double *s, double *t, double *eps);
 typedef enum {
     CR_INIT_AUTO = 0,   /* per layer, what its activation's row picks: Xavier or He */
     CR_INIT_XAVIER = 1, /* uniform(+-sqrt(6/(fan_in+fan_out))) */
@@ -291,11 +258,6 @@ typedef enum {
 
 typedef enum { CR_SCHED_CONSTANT = 0, CR_SCHED_STEP = 1, CR_SCHED_COSINE = 2, CR_SCHED_COUNT } cr_schedule;
 
-const char *cr_optimizer_name(cr_optimizer kind); /* "sgd", "momentum", "nesterov", "adam" */
-cr_status cr_optimizer_parse(const char *name, cr_optimizer *out); /* CR_ERR_ARG: unknown */
-const char *cr_schedule_name(cr_schedule s);                /* "constant", "step", "cosine" */
-cr_status cr_schedule_parse(const char *name, cr_schedule *out);
-
 typedef struct {
     cr_optimizer kind;
     double lr;           /* base learning rate */
@@ -315,10 +277,6 @@ typedef struct {
 cr_optim_config cr_optim_config_default(void);
 /* Checks ranges (lr > 0, 0 <= momentum < 1, 0 <= betas < 1, eps > 0, ...). */
 cr_status cr_optim_config_check(const cr_optim_config *cfg);
-/* The learning rate used by step number `step` (0-based). */
-double cr_optim_lr(const cr_optim_config *cfg, uint64_t step);
-/* Number of state vectors of n_params each: 0 (sgd), 1 (momentum), 2 (adam). */
-int cr_optim_n_state(cr_optimizer kind);
 
 typedef struct {
     cr_optim_config cfg;
@@ -409,8 +367,6 @@ typedef enum {
 
 const char *cr_jac_mode_name(cr_jac_mode mode); /* "auto", "rev", "fwd", "closed" */
 cr_status cr_jac_mode_parse(const char *name, cr_jac_mode *out); /* CR_ERR_ARG: unknown */
-/* The mode `auto` resolves to for K outputs and D inputs. */
-cr_jac_mode cr_jac_mode_resolve(cr_jac_mode mode, size_t k, size_t d);
 
 /*
  * Attribution methods (target class c per example; score f = logit c, or
@@ -494,6 +450,82 @@ typedef struct {
 
 /* ================================================================ end input derivatives */
 
+/* ================================================================ computing
+ * One function per operation, on the net's dtype: every array is `const void *` /
+ * `void *` of the net's dtype (float for a float32 net, double for a float64 one;
+ * cr_net_dtype), and each call runs the typed twin of that dtype (chainrule_typed.h,
+ * the same name with _f32 / _f64), bit for bit, with its errors (CR_ERR_ARG for a
+ * NULL argument, n = 0, a label or class outside [0, K), a tape of another net;
+ * CR_ERR_SHAPE for more rows than a tape holds). Source: src/net/api.c.
+ *
+ * With a tape (made by cr_tape_create for this net, batches of at most max_batch):
+ *   forward   fills the tape from x (N x D); keeps a borrowed pointer to x.
+ *   loss      *mean = the mean over the rows of the head's loss J_n (softmax + CE
+ *             against targets y, N x K one-hot or soft rows; ½‖o − t‖² against N x K
+ *             targets t for a regressor); CR_ERR_ARG when the tape holds no forward pass.
+ *   backward  dx (N x D, may be NULL) <- dJ_n/dx_n per row; grads (cr_net_n_params,
+ *             may be NULL) <- d(mean J)/d(params), in the parameter block's layout.
+ *   vjp       dx <- g_out (N x K, a cotangent on the output o) pulled back to x.
+ *   jvp       out_dot and/or probs_dot (N x K, either may be NULL; probs for the
+ *             softmax head only) <- the derivative along the tangent xd (N x D).
+ * Whole batches (the library makes its own tape and scratch, and splits the rows
+ * over the workers; the results do not depend on their number):
+ *   input_grad      dx <- dJ_n/dx_n (y: N x K targets; loss: the N J_n, may be NULL).
+ *   class_grad      grad <- the gradient of the logit (or probability, of_probs) of
+ *                   class cls[n] at row n; score (may be NULL) <- that score.
+ *   input_jacobian  jac (N x K x D) <- ∂o/∂x (or ∂softmax(o)/∂x with of_probs) per row.
+ *   attribute       attr (N x D) <- the attribution map of opt->method (cr_attr_options).
+ *   attack          x_adv (N x D) <- FGSM or PGD (cr_attack_options) from x, raising
+ *                   CE(labels) or, with target (may be NULL), lowering CE(target).
+ *   attack_regress  the same for a regressor: raises ½‖o − t‖² (t: N x K targets).
+ */
+cr_status cr_net_forward(const cr_net *net, cr_tape *tape, size_t n, const void *x);
+cr_status cr_net_loss(const cr_net *net, cr_tape *tape, const void *y, double *mean);
+cr_status cr_net_backward(const cr_net *net, cr_tape *tape, const void *y, void *dx,
+                          void *grads);
+cr_status cr_net_vjp(const cr_net *net, cr_tape *tape, const void *g_out, void *dx);
+cr_status cr_net_jvp(const cr_net *net, cr_tape *tape, const void *xd, void *out_dot,
+                     void *probs_dot);
+cr_status cr_net_input_grad(const cr_net *net, size_t n, const void *x, const void *y,
+                            void *dx, void *loss);
+cr_status cr_net_class_grad(const cr_net *net, size_t n, const void *x, const int64_t *cls,
+                            int of_probs, void *grad, void *score);
+cr_status cr_net_input_jacobian(const cr_net *net, size_t n, const void *x, int of_probs,
+                                cr_jac_mode mode, void *jac);
+cr_status cr_attribute(const cr_net *net, size_t n, const void *x, const int64_t *cls,
+                       const cr_attr_options *opt, void *attr,
+                       cr_attr_report *report /* may be NULL */);
+cr_status cr_attack(const cr_net *net, size_t n, const void *x, const int64_t *labels,
+                    const int64_t *target, const cr_attack_options *opt, void *x_adv,
+                    cr_attack_stats *stats /* may be NULL */);
+cr_status cr_attack_regress(const cr_net *net, size_t n, const void *x, const void *t,
+                            const cr_attack_options *opt, void *x_adv,
+                            cr_attack_stats *stats /* may be NULL */);
+
+/*
+ * Training (float32 nets: a float64 net is CR_ERR_DTYPE; cr_net_convert makes a
+ * float32 copy). optim_step: params <- update(params, grads) in the optimiser's
+ * dtype. train_step: one optimiser step on the batch x (n x D) with class labels
+ * (forward, softmax + CE, backward, update), adding the batch's summed loss and
+ * correct count to *loss_sum and *correct (either may be NULL). train_epoch: one
+ * shuffled pass over n examples in batches of `batch` (stats zeroed first; progress,
+ * may be NULL, called every `every` steps and at the end: nonzero stops). evaluate:
+ * in batches of the tape's max_batch, the summed loss and correct count, the K x K
+ * confusion matrix [true][predicted] accumulated (may be NULL) and the n x K
+ * probabilities (may be NULL). CR_ERR_NONFINITE when NaN or Inf appears
+ * (cr_train_ws_fault_layer names the layer). Details: chainrule_typed.h.
+ */
+cr_status cr_optim_step(cr_optim *opt, void *params, const void *grads);
+cr_status cr_train_step(cr_net *net, cr_optim *opt, cr_train_ws *ws, size_t n, const void *x,
+                        const int32_t *labels, double *loss_sum, size_t *correct);
+cr_status cr_train_epoch(cr_net *net, cr_optim *opt, cr_train_ws *ws, size_t n, const void *x,
+                         const int32_t *labels, size_t batch, cr_rng *rng,
+                         cr_train_stats *stats, cr_train_progress_fn progress, size_t every,
+                         void *user);
+cr_status cr_evaluate(const cr_net *net, cr_tape *tape, size_t n, const void *x,
+                      const int32_t *labels, double *loss_sum, size_t *correct,
+                      uint64_t *confusion, void *probs);
+
 /* ================================================================ accessors for bindings
  * Functions that take and return plain pointers, sizes and names, so that a binding
  * (python/chainrule, ctypes) mirrors no struct of these headers and a field added to
@@ -503,10 +535,6 @@ cr_dtype cr_net_dtype(const cr_net *net);
 int cr_net_n_layers(const cr_net *net);
 /* dims[i], 0 <= i <= n_layers (0: the input width D, n_layers: the outputs K); 0 otherwise. */
 size_t cr_net_width(const cr_net *net, int i);
-/* The activation after hidden layer l (0 <= l < n_layers - 1) into *act: 1, or 0 for another l. */
-int cr_net_hidden_activation(const cr_net *net, int l, cr_activation *act);
-/* 1 and *act (may be NULL) when the output is o = a_out(θ); 0 when o = θ. */
-int cr_net_output_activation(const cr_net *net, cr_activation *act);
 cr_head cr_net_head(const cr_net *net);
 /* cr_net_set_output with the net's own output activation (before any tape is made). */
 cr_status cr_net_set_head(cr_net *net, cr_head head);
@@ -529,13 +557,11 @@ cr_status cr_net_input_jvp(const cr_net *net, size_t n, const void *x, const voi
  */
 /* The number of scalars (of the net's dtype) in the flat parameter block. */
 size_t cr_net_n_params(const cr_net *net);
-/* The flat parameter block: layer l's W_l at scalar cr_net_weight_offset(net, l), b_l at
-   cr_net_bias_offset(net, l); a gradient block of cr_net_n_params scalars has the same layout. */
+/* The flat parameter block: layer l's W_l then b_l for l = 0, 1, ... (offsets:
+   cr_net_weight_offset, chainrule_typed.h); a gradient block of cr_net_n_params scalars
+   has the same layout. */
 void *cr_net_params(cr_net *net);
 const void *cr_net_params_const(const cr_net *net);
-/* The scalar offset of W_l / b_l in the parameter block (0 for a bad l). */
-size_t cr_net_weight_offset(const cr_net *net, int l);
-size_t cr_net_bias_offset(const cr_net *net, int l);
 /* Views of W_l (dims[l] x dims[l+1], row-major: r = h W + b) and b_l (dims[l+1]) in the
    net's dtype, 0 <= l < n_layers; NULL for a bad l. */
 void *cr_net_weight(cr_net *net, int l);
@@ -546,62 +572,22 @@ const void *cr_net_bias_const(const cr_net *net, int l);
    output activation for l = n_layers - 1 (CR_ACT_COUNT when o = θ), CR_ACT_COUNT for a bad l. */
 cr_activation cr_net_activation(const cr_net *net, int l);
 
-/* A view of the vector k (0 p, 1 q, 2 s, 3 t: see cr_net_set_affine) of affine link `link`,
-   cr_net_link_width scalars in the net's dtype, as stored (NULL for a bad link or k), and the
-   link's eps (BATCHNORM; 0 for the others or a bad link). */
-const void *cr_net_link_vector(const cr_net *net, int link, int k);
-double cr_net_link_eps(const cr_net *net, int link);
-
-/* The tape's dtype, its capacity in rows and the rows of its last forward pass (0 before any). */
+/* The tape's dtype and the rows of its last forward pass (0 before any). */
 cr_dtype cr_tape_dtype(const cr_tape *tape);
-size_t cr_tape_max_batch(const cr_tape *tape);
 size_t cr_tape_rows(const cr_tape *tape);
-/* The views of the last forward pass (see cr_tape), rows x width in the tape's dtype:
-   pre(l) = r_l and post(l) = h_l (0 <= l < n_layers, NULL otherwise); the output o; the
-   logits pre(L-1) = θ; the head's prediction post(L-1) (the probabilities for the softmax
-   head); the per-example losses of the last cr_net_loss (rows scalars); the input X of the
-   last forward pass (borrowed from its caller). */
-const void *cr_tape_pre(const cr_tape *tape, int l);
-const void *cr_tape_post(const cr_tape *tape, int l);
+/* The views of the last forward pass (see cr_tape), rows x K in the tape's dtype: the
+   output o; the head's prediction (the probabilities softmax(o) for the softmax head, o
+   for squared error); the per-example losses of the last cr_net_loss (rows scalars).
+   Every layer's r_l and h_l: chainrule_typed.h. */
 const void *cr_tape_output(const cr_tape *tape);
-const void *cr_tape_logits(const cr_tape *tape);
 const void *cr_tape_prediction(const cr_tape *tape);
 const void *cr_tape_loss(const cr_tape *tape);
-const void *cr_tape_input(const cr_tape *tape);
-/* What linear layer 0 read in the last forward pass when the net has an input link: z =
-   link_0(x), rows x D; NULL when the net it was made for has no input link. */
-const void *cr_tape_input_link(const cr_tape *tape);
 
-/* The workspace's tape (its forward pass of the last step: ws's batch rows), its batch
-   capacity, its workers (1 or 2, cr_train_ws_set_threads) and, after CR_ERR_NONFINITE, the
-   1-based layer where NaN/Inf appeared first (in its outputs r_l or in its parameters after
-   the update), else 0. */
+/* The workspace's tape (its forward pass of the last step: ws's batch rows) and, after
+   CR_ERR_NONFINITE, the 1-based layer where NaN/Inf appeared first (in its outputs r_l or
+   in its parameters after the update), else 0. */
 cr_tape *cr_train_ws_tape(cr_train_ws *ws);
-size_t cr_train_ws_max_batch(const cr_train_ws *ws);
-int cr_train_ws_threads(const cr_train_ws *ws);
 int cr_train_ws_fault_layer(const cr_train_ws *ws);
-
-/*
- * The option and statistics structs of the library by name: "cr_attack_options",
- * "cr_attack_stats", "cr_attr_options", "cr_check_options", "cr_check_report",
- * "cr_check_result", "cr_bound_options", "cr_certify_options" (its bound.method as "method"),
- * "cr_certify_result". cr_struct_new allocates one with its defaults
- * (cr_check_options_default; a cr_check_report initialised; the others zero, lo = 0, hi = 1
- * for an attack) and returns NULL for an unknown name or no memory; cr_struct_free frees it
- * (a cr_check_report's items too). cr_struct_set / cr_struct_get write / read one numeric
- * field by its C name (enums, ints and sizes as numbers; a cr_attr_options' "baseline" is
- * not settable this way: see cr_attr_options_set_baseline); CR_ERR_ARG for an unknown type
- * or field, or a value the field cannot hold (a negative or fractional size, say).
- * cr_struct_get_string reads a char-array field ("op", "what" of a cr_check_result) or a
- * string pointer ("proved_by" of a cr_certify_result; NULL when unset), NULL for another. cr_check_report_item: the report's item i, NULL past the end.
- */
-void *cr_struct_new(const char *type);
-void cr_struct_free(const char *type, void *obj);
-cr_status cr_struct_set(const char *type, void *obj, const char *field, double value);
-cr_status cr_struct_get(const char *type, const void *obj, const char *field, double *value);
-const char *cr_struct_get_string(const char *type, const void *obj, const char *field);
-/* The baseline of integrated gradients: D values of the net's dtype, borrowed (NULL: zeros). */
-void cr_attr_options_set_baseline(cr_attr_options *opt, const void *baseline);
 
 /* ================================================================ end accessors for bindings */
 

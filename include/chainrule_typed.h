@@ -520,6 +520,125 @@ cr_status cr_attack_regress_f32(const cr_net *net, size_t n, const float *x, con
 cr_status cr_attack_regress_f64(const cr_net *net, size_t n, const double *x, const double *t,
                                 const cr_attack_options *opt, double *x_adv,
                                 cr_attack_stats *stats /* may be NULL */);
+
+/* ---------------------------------------------------------------- utilities */
+
+/* Checked size arithmetic: *out = a * b; CR_OK, or CR_ERR_OVERFLOW (*out unchanged). */
+cr_status cr_mul_size(size_t a, size_t b, size_t *out);
+/* The generator behind cr_rng_seed (chainrule.h): raw 64 bits, uniform, normal, below n. */
+uint64_t cr_rng_next(cr_rng *rng);
+double cr_rng_uniform(cr_rng *rng);        /* in [0, 1) */
+double cr_rng_normal(cr_rng *rng);         /* standard normal (Box-Muller) */
+uint64_t cr_rng_below(cr_rng *rng, uint64_t n); /* uniform in [0, n), n > 0 */
+
+
+/* ---------------------------------------------------------------- names and lists */
+
+const char *cr_affine_form_name(cr_affine_form form); /* "sub-div", ... "none" */
+/*
+ * Writes every activation's name, in enum order, to buf (a C string of at
+ * most size bytes, cut if longer), separated by sep, with last_sep before the
+ * last one ("sigmoid, tanh, relu or gelu" for ", " and " or "). Returns the
+ * length the whole list needs (as snprintf). For help and error messages.
+ */
+size_t cr_activation_list_names(char *buf, size_t size, const char *sep, const char *last_sep);
+const char *cr_optimizer_name(cr_optimizer kind); /* "sgd", "momentum", "nesterov", "adam" */
+cr_status cr_optimizer_parse(const char *name, cr_optimizer *out); /* CR_ERR_ARG: unknown */
+const char *cr_schedule_name(cr_schedule s);                /* "constant", "step", "cosine" */
+cr_status cr_schedule_parse(const char *name, cr_schedule *out);
+/* The mode `auto` resolves to for K outputs and D inputs. */
+cr_jac_mode cr_jac_mode_resolve(cr_jac_mode mode, size_t k, size_t d);
+
+
+/* ---------------------------------------------------------------- optimiser details */
+
+/* The learning rate used by step number `step` (0-based). */
+double cr_optim_lr(const cr_optim_config *cfg, uint64_t step);
+/* Number of state vectors of n_params each: 0 (sgd), 1 (momentum), 2 (adam). */
+int cr_optim_n_state(cr_optimizer kind);
+
+
+/* ---------------------------------------------------------------- the net's output and links in detail */
+
+/* 1 when the net is today's classifier: no output activation, the softmax + CE head
+   (what training, attacks and cr_evaluate_f32 take). */
+int cr_net_is_plain_classifier(const cr_net *net);
+/* The activation after hidden layer l (0 <= l < n_layers - 1) into *act: 1, or 0 for another l. */
+int cr_net_hidden_activation(const cr_net *net, int l, cr_activation *act);
+/* 1 and *act (may be NULL) when the output is o = a_out(θ); 0 when o = θ. */
+int cr_net_output_activation(const cr_net *net, cr_activation *act);
+/*
+ * The affine links (see cr_net). link 0: the input link; link l + 1: after
+ * linear layer l (l < n_layers). Its width: dims[0] for link 0, dims[l + 1] after.
+ * cr_net_set_affine stores the form and the vectors it uses (p, q; s, t and eps for
+ * BATCHNORM; NULL for the others) in the net's dtype: a float32 net rounds a double
+ * to float, so pass float values for an exact float32 link. CR_AFFINE_NONE clears
+ * the link. CR_ERR_ARG for a bad link, form, missing vector, non-finite value, a
+ * zero divisor (SUB_DIV q), or q + eps <= 0 / eps < 0 (BATCHNORM).
+ * cr_net_set_input_affine(net, form, p, q) is link 0 (not BATCHNORM).
+ * cr_net_affine_f32/_f64 fill a view of link k for the op functions (CR_ERR_DTYPE
+ * for the other dtype); cr_net_get_affine copies the form, the vectors (as double,
+ * each output may be NULL) and eps.
+ */
+size_t cr_net_link_width(const cr_net *net, int link);
+cr_status cr_net_set_affine(cr_net *net, int link, cr_affine_form form, const double *p,
+                            const double *q, const double *s, const double *t, double eps);
+cr_affine_form cr_net_affine_form(const cr_net *net, int link); /* NONE for a bad link */
+cr_status cr_net_get_affine(const cr_net *net, int link, cr_affine_form *form, double *p,
+                            double *q, double *s, double *t, double *eps);
+
+
+/* ---------------------------------------------------------------- option and statistics structs by name (for bindings) */
+
+/*
+ * The option and statistics structs of the library by name: "cr_attack_options",
+ * "cr_attack_stats", "cr_attr_options", "cr_check_options", "cr_check_report",
+ * "cr_check_result", "cr_bound_options", "cr_certify_options" (its bound.method as "method"),
+ * "cr_certify_result". cr_struct_new allocates one with its defaults
+ * (cr_check_options_default; a cr_check_report initialised; the others zero, lo = 0, hi = 1
+ * for an attack) and returns NULL for an unknown name or no memory; cr_struct_free frees it
+ * (a cr_check_report's items too). cr_struct_set / cr_struct_get write / read one numeric
+ * field by its C name (enums, ints and sizes as numbers; a cr_attr_options' "baseline" is
+ * not settable this way: see cr_attr_options_set_baseline); CR_ERR_ARG for an unknown type
+ * or field, or a value the field cannot hold (a negative or fractional size, say).
+ * cr_struct_get_string reads a char-array field ("op", "what" of a cr_check_result) or a
+ * string pointer ("proved_by" of a cr_certify_result; NULL when unset), NULL for another. cr_check_report_item: the report's item i, NULL past the end.
+ */
+void *cr_struct_new(const char *type);
+void cr_struct_free(const char *type, void *obj);
+cr_status cr_struct_set(const char *type, void *obj, const char *field, double value);
+cr_status cr_struct_get(const char *type, const void *obj, const char *field, double *value);
+const char *cr_struct_get_string(const char *type, const void *obj, const char *field);
+/* The baseline of integrated gradients: D values of the net's dtype, borrowed (NULL: zeros). */
+void cr_attr_options_set_baseline(cr_attr_options *opt, const void *baseline);
+
+
+/* ---------------------------------------------------------------- more accessors of the handles
+ * As chainrule.h's (src/net/net_access.c): views valid until the handle is freed. */
+/* The scalar offset of W_l / b_l in the parameter block (0 for a bad l). */
+size_t cr_net_weight_offset(const cr_net *net, int l);
+size_t cr_net_bias_offset(const cr_net *net, int l);
+/* A view of the vector k (0 p, 1 q, 2 s, 3 t: see cr_net_set_affine) of affine link `link`,
+   cr_net_link_width scalars in the net's dtype, as stored (NULL for a bad link or k), and the
+   link's eps (BATCHNORM; 0 for the others or a bad link). */
+const void *cr_net_link_vector(const cr_net *net, int link, int k);
+double cr_net_link_eps(const cr_net *net, int link);
+/* What linear layer 0 read in the last forward pass when the net has an input link: z =
+   link_0(x), rows x D; NULL when the net it was made for has no input link. */
+const void *cr_tape_input_link(const cr_tape *tape);
+/* The tape's capacity in rows, and the views of its last forward pass, rows x width in
+   the tape's dtype: pre(l) = r_l and post(l) = h_l (0 <= l < n_layers, NULL otherwise);
+   the logits pre(L-1) = θ; the input X of the last forward pass (borrowed from its
+   caller). */
+size_t cr_tape_max_batch(const cr_tape *tape);
+const void *cr_tape_pre(const cr_tape *tape, int l);
+const void *cr_tape_post(const cr_tape *tape, int l);
+const void *cr_tape_logits(const cr_tape *tape);
+const void *cr_tape_input(const cr_tape *tape);
+/* The workspace's batch capacity and its workers (1 or 2, cr_train_ws_set_threads). */
+size_t cr_train_ws_max_batch(const cr_train_ws *ws);
+int cr_train_ws_threads(const cr_train_ws *ws);
+
 #if defined(__GNUC__)
 #pragma GCC visibility pop
 #endif

@@ -14,7 +14,7 @@ library's message. A PyTorch net with BatchNorm1d, exported to ONNX, loads and
 matches too.
 
     /usr/bin/python3 tests/python_chainrule.py CHAINRULE_CLI
-(PYTHONPATH=python, CHAINRULE_LIBRARY=the built libchainrule.so.0; exit 77 without torch)
+(PYTHONPATH=python, CHAINRULE_LIBRARY=the built libchainrule.so.0.2; exit 77 without torch)
 """
 import json
 import os

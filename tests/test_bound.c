@@ -32,7 +32,7 @@
 
 #include <cmocka.h>
 
-#include "chainrule.h"
+#include "chainrule_typed.h"
 #include "chainrule_certify.h"
 #include "net/bound.h"
 #include "ops/act_table.h"

@@ -18,7 +18,7 @@
 
 #include <cmocka.h>
 
-#include "chainrule.h"
+#include "chainrule_typed.h"
 #include "chainrule_certify.h"
 #include "core/parallel.h"
 #include "net/bound.h"

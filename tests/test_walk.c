@@ -16,7 +16,6 @@
  *     blocks (b stepped or not, β = 0 overwriting); cr_linear_param_grads == the step
  *     with β = 1, bit for bit.
  */
-#include "chainrule_typed.h"
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -29,6 +28,7 @@
 #include <cmocka.h>
 
 #define CR_REAL_F64
+#include "chainrule_typed.h"
 #include "ops/real.h"
 #include "net/net_private.tmpl.h"
 #include "testutil.h"

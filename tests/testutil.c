@@ -13,6 +13,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "chainrule_typed.h"
 #include "chainrule_io.h"
 
 void tu_fill_uniform(double *a, size_t n, double lo, double hi, uint64_t seed) {

@@ -24,8 +24,8 @@ the refusals the command-line program makes, raise chainrule.Error with the libr
 message. The module mirrors no C struct: it calls the library's accessors.
 
 The libraries are found, in this order, through the environment variable
-CHAINRULE_LIBRARY (the path of libchainrule.so[.0], or the folder holding it;
-libchainrule_io.so.0 is taken from the same folder), the copies installed with this
+CHAINRULE_LIBRARY (the path of libchainrule.so[.0.2], or the folder holding it;
+libchainrule_io.so.0.2 is taken from the same folder), the copies installed with this
 package (pip install), the build tree next to this package (../build, for
 development), and the dynamic loader's search path (an installed copy). init, train and
 explain run the command-line program (cli_path()).
@@ -61,24 +61,28 @@ _ARRAY_MAX_DIMS = 8  # CR_ARRAY_MAX_DIMS
 
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
+# the SONAMEs of the C libraries this module is written for (0.MINOR while the major
+# version is 0: CMakeLists.txt, docs/api.md "ABI")
+_CORE = "libchainrule.so.0.2"
+_IO = "libchainrule_io.so.0.2"
 
 
 def library_paths():
     """The (core, io) library paths or names this module loads: CHAINRULE_LIBRARY (a
     path or a folder), else the copies installed with this package (pip install), else
     a development build tree (../../build next to python/chainrule), else the names
-    for the dynamic loader (an installed libchainrule.so.0)."""
+    for the dynamic loader (an installed libchainrule.so.0.2)."""
     env = os.environ.get("CHAINRULE_LIBRARY")
     if env:
-        core = os.path.join(env, "libchainrule.so.0") if os.path.isdir(env) else env
+        core = os.path.join(env, _CORE) if os.path.isdir(env) else env
     else:
-        core = "libchainrule.so.0"
+        core = _CORE
         for folder in (_HERE, os.path.join(_HERE, "..", "..", "build")):
-            if os.path.exists(os.path.join(folder, "libchainrule.so.0")):
-                core = os.path.normpath(os.path.join(folder, "libchainrule.so.0"))
+            if os.path.exists(os.path.join(folder, _CORE)):
+                core = os.path.normpath(os.path.join(folder, _CORE))
                 break
     folder = os.path.dirname(core)
-    io = os.path.join(folder, "libchainrule_io.so.0") if folder else "libchainrule_io.so.0"
+    io = os.path.join(folder, _IO) if folder else _IO
     return core, io
 
 
@@ -104,13 +108,13 @@ def cli_path():
 def _load_libraries():
     core_path, io_path = library_paths()
     try:
-        # the core first, by path: the io library's NEEDED libchainrule.so.0 is then
+        # the core first, by path: the io library's NEEDED libchainrule.so.0.2 is then
         # this very object (the dynamic loader matches it by SONAME)
         core = ctypes.CDLL(core_path)
         io = ctypes.CDLL(io_path)
     except OSError as e:
         raise ImportError(f"chainrule: cannot load the library ({e}); set CHAINRULE_LIBRARY "
-                          "to the path of libchainrule.so.0, or install chainrule") from None
+                          "to the path of " + _CORE + ", or install chainrule") from None
     return core, io
 
 

@@ -18,11 +18,11 @@
  * (the net's own link), the closed form ends with ∘ a written out here
  * (chk_link_deriv64), and the finite differences step the raw x.
  */
-#include "chainrule_typed.h"
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "chainrule_typed.h"
 #include "check_internal.h"
 
 /* The closed form in plain loops, independent of the library's ops and walks. */

@@ -10,12 +10,12 @@
  * difference re-runs the chain's tail from that layer, exactly the function
  * J(x) along the step, at a fraction of the cost of a whole forward pass.
  */
-#include "chainrule_typed.h"
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "chainrule_typed.h"
 #include "check_internal.h"
 
 void chk_oracle_free(chk_oracle *o) {

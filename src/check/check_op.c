@@ -8,12 +8,12 @@
  * (check_act.c) and the fused softmax + cross-entropy head; the unfused head
  * is compared with the fused.
  */
-#include "chainrule_typed.h"
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "chainrule_typed.h"
 #include "check_internal.h"
 #include "kernels/abt.h"
 

@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "chainrule.h"
+#include "chainrule_typed.h"
 #include "chainrule_certify.h"
 #include "chainrule_check.h"
 

@@ -1,5 +1,4 @@
 /* Shared helpers of the subcommands: errors, options, loading and writing data. */
-#include "chainrule_typed.h"
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
@@ -8,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "chainrule_typed.h"
 #include "cli.h"
 #include "cli_input.h"
 
@@ -304,18 +304,3 @@ void cli_random_data(cr_dtype dtype, size_t n, size_t d, size_t k, uint64_t seed
     }
 }
 
-cr_status cli_net_forward(const cr_net *net, cr_tape *tape, size_t n, const void *x) {
-    return cr_net_dtype(net) == CR_F64 ? cr_net_forward_f64(net, tape, n, x)
-                                : cr_net_forward_f32(net, tape, n, x);
-}
-
-double cli_net_loss(const cr_net *net, cr_tape *tape, const void *y) {
-    return cr_net_dtype(net) == CR_F64 ? cr_net_loss_f64(net, tape, y)
-                                : (double)cr_net_loss_f32(net, tape, y);
-}
-
-cr_status cli_net_backward(const cr_net *net, cr_tape *tape, const void *y, void *dx,
-                           void *grads) {
-    return cr_net_dtype(net) == CR_F64 ? cr_net_backward_f64(net, tape, y, dx, grads)
-                                : cr_net_backward_f32(net, tape, y, dx, grads);
-}

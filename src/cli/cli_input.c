@@ -1,4 +1,5 @@
 /* Helpers of jacobian / jvp / attribute / attack, see cli_input.h. */
+#include "chainrule_typed.h"
 #include "cli_input.h"
 #include "cli_train.h"
 
@@ -341,7 +342,7 @@ int cli_predict(const cli_input *in, const void *x, size_t n, int64_t *pred) {
     const size_t es = cr_dtype_size(cr_net_dtype(in->net)), d = in->d, k = in->k;
     for (size_t i0 = 0; i0 < n; i0 += rows) {
         size_t m = n - i0 < rows ? n - i0 : rows;
-        cli_net_forward(in->net, tape, m, (const char *)x + i0 * d * es);
+        cr_net_forward(in->net, tape, m, (const char *)x + i0 * d * es);
         for (size_t i = 0; i < m; i++) {
             size_t best = 0;
             for (size_t c = 1; c < k; c++)

@@ -1,4 +1,5 @@
 /* Helpers for train / eval / predict, see cli_train.h. */
+#include "chainrule_typed.h"
 #include "cli_train.h"
 
 #include <stdlib.h>

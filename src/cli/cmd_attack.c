@@ -1,11 +1,11 @@
 /* chainrule attack: FGSM / PGD adversarial examples and robust accuracy against eps. */
-#include "chainrule_typed.h"
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "chainrule_typed.h"
 #include "cli_input.h"
 
 static const char *const help =

@@ -1,10 +1,10 @@
 /* chainrule attribute: saliency, input x gradient, integrated gradients, SmoothGrad. */
-#include "chainrule_typed.h"
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "chainrule_typed.h"
 #include "cli_input.h"
 
 static const char *const help =

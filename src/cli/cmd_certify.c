@@ -8,6 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "chainrule_typed.h"
 #include "chainrule_certify.h"
 #include "chainrule_data.h"
 #include "chainrule_io.h"

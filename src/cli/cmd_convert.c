@@ -1,9 +1,9 @@
 /* chainrule convert: models between safetensors and ONNX; PyTorch state dicts in. */
-#include "chainrule_typed.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "chainrule_typed.h"
 #include "cli.h"
 
 static const char *const convert_help =

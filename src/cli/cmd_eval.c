@@ -1,10 +1,10 @@
 /* chainrule eval: accuracy, mean loss and confusion matrix of a model on a dataset. */
-#include "chainrule_typed.h"
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "chainrule_typed.h"
 #include "cli_input.h"
 #include "cli_train.h"
 

@@ -1,9 +1,9 @@
 /* chainrule grad: dJ/dx per example, or the parameter gradients of the mean loss. */
-#include "chainrule_typed.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "chainrule_typed.h"
 #include "cli_input.h"
 
 static const char *const grad_help =
@@ -198,10 +198,10 @@ int cmd_grad(int argc, char **argv) {
         /* the parameter gradients, or a pass that overflowed: on one tape, which also
            lets check_finite_pass name the layer and example where it stopped being finite */
         st = cr_tape_create(net, n, &tape);
-        if (st == CR_OK) st = cli_net_forward(net, tape, n, x);
-        if (st == CR_OK) loss = cli_net_loss(net, tape, y);
+        if (st == CR_OK) st = cr_net_forward(net, tape, n, x);
+        if (st == CR_OK) st = cr_net_loss(net, tape, y, &loss);
         if (st == CR_OK)
-            st = cli_net_backward(net, tape, y, want_params ? NULL : result, want_params ? result : NULL);
+            st = cr_net_backward(net, tape, y, want_params ? NULL : result, want_params ? result : NULL);
     }
     if (st != CR_OK) {
         rc = cli_error("grad: %s", cr_status_string(st));

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "chainrule_typed.h"
 #include "chainrule_check.h"
 #include "cli.h"
 #include "cli_input.h"

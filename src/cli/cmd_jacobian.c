@@ -1,10 +1,10 @@
 /* chainrule jacobian: the full K x D Jacobian of every example (rev, fwd or closed form). */
-#include "chainrule_typed.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "chainrule_typed.h"
 #include "cli_input.h"
 
 static const char *const help =

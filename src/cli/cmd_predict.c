@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "chainrule_typed.h"
 #include "cli_input.h"
 
 static const char *const predict_help =
@@ -89,7 +90,7 @@ int cmd_predict(int argc, char **argv) {
     if (!probs || cr_tape_create(net, (size_t)batch, &tape) != CR_OK) goto oom;
     for (size_t start = 0; start < n; start += (size_t)batch) {
         size_t nb = n - start < (size_t)batch ? n - start : (size_t)batch;
-        cr_status st = cli_net_forward(net, tape, nb, (const char *)x + start * d * es);
+        cr_status st = cr_net_forward(net, tape, nb, (const char *)x + start * d * es);
         if (st != CR_OK) {
             cli_error("predict: %s", cr_status_string(st));
             rc = CLI_FAIL;

@@ -8,13 +8,13 @@
  * network, the optimiser, the epochs (each one trained, evaluated, checkpointed
  * and reported), and the summary.
  */
-#include "chainrule_typed.h"
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "chainrule_typed.h"
 #include "cli_train.h"
 
 #define DEFAULT_OPTIMIZER "adam"

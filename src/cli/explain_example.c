@@ -5,11 +5,11 @@
  * and the head's two Jacobians. What is derived here is only bookkeeping for
  * the text: the label, whether the gradient is zero, the ReLU units at rest.
  */
-#include "chainrule_typed.h"
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "chainrule_typed.h"
 #include "explain.h"
 
 void explain_example_free(explain_example *ex) {

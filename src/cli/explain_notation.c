@@ -3,11 +3,11 @@
  * formats (explain_notation.h): the symbol table, the chain's names, the
  * activations' derivatives and the printing primitives.
  */
-#include "chainrule_typed.h"
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "chainrule_typed.h"
 #include "explain_notation.h"
 
 const explain_notation explain_notation_table[EXPLAIN_SYM_COUNT] = {

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "chainrule_typed.h"
 #include "explain_notation.h"
 #include "explain_sections.h"
 

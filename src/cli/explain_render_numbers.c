@@ -4,12 +4,12 @@
  * the op functions the chain runs) and section 6 (the verification library's
  * checks and the verdict); and the same numbers as JSON.
  */
-#include "chainrule_typed.h"
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "chainrule_typed.h"
 #include "explain_sections.h"
 
 /* Each layer's Jacobians at the example, from the ops (right to left). */

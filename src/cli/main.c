@@ -1,10 +1,10 @@
 /* chainrule: the command. Dispatches to one subcommand per file (cmd_*.c). */
-#include "chainrule_typed.h"
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "chainrule_typed.h"
 #include "cli.h"
 
 static const cli_command commands[] = {

@@ -1,5 +1,5 @@
 /* Status strings, dtypes, checked sizes. */
-#include "chainrule.h"
+#include "chainrule_typed.h"
 #include "fail.h"
 
 #include <stdint.h>

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "chainrule_typed.h"
 #include "io_internal.h"
 
 size_t cr_array_dtype_size(cr_array_dtype dtype) {

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "chainrule_typed.h"
 #include "io_internal.h"
 
 static int meta_set(cr_safetensors *st, const char *key, const char *fmt, ...)

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "chainrule_typed.h"
 #include "io_internal.h"
 
 /* Element i of a (any dtype) as double; integers beyond 2^53 round. */

@@ -8,6 +8,7 @@
  * a non-negative integer. Errors name the line (1-based, physical lines) and
  * the column (1-based).
  */
+#include "chainrule_typed.h"
 #include "chainrule_data.h"
 #include "io_internal.h"
 

@@ -3,6 +3,7 @@
  * seeded train/validation split and per-feature standardisation. Loading by
  * name is in dataset_load.c.
  */
+#include "chainrule_typed.h"
 #include "chainrule_data.h"
 #include "io_internal.h"
 

@@ -7,6 +7,7 @@
  * present; a gzip stream is inflated incrementally so that a lying header can
  * never make us allocate more than the data that really arrives.
  */
+#include "chainrule_typed.h"
 #include "chainrule_data.h"
 #include "io_internal.h"
 

@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "chainrule_typed.h"
 #include "io_internal.h"
 
 #define MODEL_FORMAT "chainrule/1"
@@ -418,7 +419,7 @@ cr_status cr_model_fold_standardization(const cr_model *m, cr_net *net) {
         real_set(t, b0, q, b);
     }
     cr_net_set_input_affine(net, CR_AFFINE_NONE, NULL, NULL); /* folded: no link 0 left */
-    return CR_OK;
+    return cr_io_status(CR_OK);
 }
 
 /* ------------------------------------------------------------ saving */

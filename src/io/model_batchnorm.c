@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "chainrule_typed.h"
 #include "io_internal.h"
 
 /* The stored vectors of the link in cr_net order p q s t are BN_KEYS[BN_OF_VEC[k]]. */
@@ -136,7 +137,7 @@ cr_status cr_io_bn_read(const char *name, const cr_safetensors *st, cr_net *net)
             return cr_fail(CR_ERR_FORMAT, "%s: the BatchNorm after fc%d: %s", name, l + 1,
                                 cr_status_string(s));
     }
-    return CR_OK;
+    return cr_io_status(CR_OK);
 }
 
 size_t cr_io_bn_count(const cr_net *net) {

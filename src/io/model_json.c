@@ -31,6 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "chainrule_typed.h"
 #include "io_internal.h"
 
 #define JSON_MAX_DEPTH 8

@@ -7,10 +7,10 @@
  * onnx_import.c's walk calls the ox_ functions below on the nodes after a linear
  * layer.
  */
-#include "chainrule_typed.h"
 #include <math.h>
 #include <string.h>
 
+#include "chainrule_typed.h"
 #include "onnx_internal.h"
 
 int cr_onnx_supported(cr_activation act) {

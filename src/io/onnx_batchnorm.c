@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "chainrule_typed.h"
 #include "onnx_internal.h"
 
 static const char *dtype_name(int t) { return t == OX_DOUBLE ? "double" : "float"; }

@@ -9,12 +9,12 @@
  * layer (docs/batchnorm.md) is a BatchNormalization node after its Gemm, with
  * initializers bn{l}.weight, .bias, .running_mean, .running_var and its epsilon.
  */
-#include "chainrule_typed.h"
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "chainrule_typed.h"
 #include "onnx_internal.h"
 #include "protobuf.h"
 

@@ -31,12 +31,12 @@
  * BatchNormalization in onnx_batchnorm.c, the shape arithmetic of a reshape to
  * [N, -1] in onnx_shape.c.
  */
-#include "chainrule_typed.h"
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "chainrule_typed.h"
 #include "onnx_internal.h"
 
 static const char *dtype_name(int t) {

@@ -23,12 +23,12 @@
 #ifndef CR_ONNX_INTERNAL_H
 #define CR_ONNX_INTERNAL_H
 
-#include "chainrule_typed.h"
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "chainrule_typed.h"
 #include "io_internal.h"
 
 #define OX_MAX_NODES 4096

@@ -3,6 +3,7 @@
  * a built-in 5x7 bitmap font and the image-grid renderer used by
  * `chainrule attribute/attack --png`.
  */
+#include "chainrule_typed.h"
 #include "chainrule_data.h"
 #include "io_internal.h"
 

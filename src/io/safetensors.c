@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "chainrule_typed.h"
 #include "io_internal.h"
 
 /* The reference implementation refuses headers over 100 MB; so do we. */

@@ -28,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "chainrule_typed.h"
 #include "net_internal.h"
 #include "chainrule_certify.h"
 #include "net/bound.h"

@@ -38,7 +38,6 @@
  * the tighter intermediates. Buffers are allocated once per call; an iteration
  * allocates nothing.
  */
-#include "chainrule_typed.h"
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>

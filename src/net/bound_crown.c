@@ -38,7 +38,6 @@
  * whatever the worker count (test_bound_workers). M_h|W_l| (the gemm residual's
  * weights) is computed once per layer per call, when z_l's bounds are final.
  */
-#include "chainrule_typed.h"
 #include <float.h>
 #include <math.h>
 #include <stdlib.h>

@@ -1,7 +1,7 @@
 /* Names and choices of the input-derivative tools (jacobian/attribute/attack). */
 #include <string.h>
 
-#include "chainrule.h"
+#include "chainrule_typed.h"
 #include "core/fail.h"
 
 static const char *const jac_names[] = {"auto", "rev", "fwd", "closed"};
