@@ -84,6 +84,14 @@ const char *cr_status_string(cr_status status);
  */
 const char *cr_last_error(void);
 
+/* ---------------------------------------------------------------- labels */
+
+/* A class index in [0, K): the one label type of training, datasets
+   (cr_dataset.labels), evaluation, attacks, attributions, class gradients and
+   certification. One-hot or soft targets are float matrices, taken only by the
+   functions named "targets" (chainrule_typed.h). */
+typedef int64_t cr_label;
+
 /* ---------------------------------------------------------------- dtypes */
 
 typedef enum { CR_F32 = 0, CR_F64 = 1 } cr_dtype;
@@ -517,13 +525,13 @@ cr_status cr_attack_regress(const cr_net *net, size_t n, const void *x, const vo
  */
 cr_status cr_optim_step(cr_optim *opt, void *params, const void *grads);
 cr_status cr_train_step(cr_net *net, cr_optim *opt, cr_train_ws *ws, size_t n, const void *x,
-                        const int32_t *labels, double *loss_sum, size_t *correct);
+                        const cr_label *labels, double *loss_sum, size_t *correct);
 cr_status cr_train_epoch(cr_net *net, cr_optim *opt, cr_train_ws *ws, size_t n, const void *x,
-                         const int32_t *labels, size_t batch, cr_rng *rng,
+                         const cr_label *labels, size_t batch, cr_rng *rng,
                          cr_train_stats *stats, cr_train_progress_fn progress, size_t every,
                          void *user);
 cr_status cr_evaluate(const cr_net *net, cr_tape *tape, size_t n, const void *x,
-                      const int32_t *labels, double *loss_sum, size_t *correct,
+                      const cr_label *labels, double *loss_sum, size_t *correct,
                       uint64_t *confusion, void *probs);
 
 /* ================================================================ accessors for bindings

@@ -103,12 +103,12 @@ cr_status cr_optim_step(cr_optim *opt, void *params, const void *grads) {
    functions are the only twins, and a float64 net is CR_ERR_DTYPE (convert it with
    cr_net_convert first). */
 cr_status cr_train_step(cr_net *net, cr_optim *opt, cr_train_ws *ws, size_t n, const void *x,
-                        const int32_t *labels, double *loss_sum, size_t *correct) {
+                        const cr_label *labels, double *loss_sum, size_t *correct) {
     return cr_train_step_f32(net, opt, ws, n, x, labels, loss_sum, correct);
 }
 
 cr_status cr_train_epoch(cr_net *net, cr_optim *opt, cr_train_ws *ws, size_t n, const void *x,
-                         const int32_t *labels, size_t batch, cr_rng *rng,
+                         const cr_label *labels, size_t batch, cr_rng *rng,
                          cr_train_stats *stats, cr_train_progress_fn progress, size_t every,
                          void *user) {
     return cr_train_epoch_f32(net, opt, ws, n, x, labels, batch, rng, stats, progress, every,
@@ -116,7 +116,7 @@ cr_status cr_train_epoch(cr_net *net, cr_optim *opt, cr_train_ws *ws, size_t n, 
 }
 
 cr_status cr_evaluate(const cr_net *net, cr_tape *tape, size_t n, const void *x,
-                      const int32_t *labels, double *loss_sum, size_t *correct,
+                      const cr_label *labels, double *loss_sum, size_t *correct,
                       uint64_t *confusion, void *probs) {
     return cr_evaluate_f32(net, tape, n, x, labels, loss_sum, correct, confusion, probs);
 }
