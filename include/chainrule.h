@@ -84,6 +84,14 @@ const char *cr_status_string(cr_status status);
  */
 const char *cr_last_error(void);
 
+/* ---------------------------------------------------------------- labels */
+
+/* A class index in [0, K): the one label type of training, datasets
+   (cr_dataset.labels), evaluation, attacks, attributions, class gradients and
+   certification. One-hot or soft targets are float matrices, taken only by the
+   functions named "targets" (chainrule_typed.h). */
+typedef int64_t cr_label;
+
 /* ---------------------------------------------------------------- dtypes */
 
 typedef enum { CR_F32 = 0, CR_F64 = 1 } cr_dtype;
@@ -508,15 +516,15 @@ cr_status cr_net_jvp(const cr_net *net, cr_tape *tape, const void *xd, void *out
                      void *probs_dot);
 cr_status cr_net_input_grad(cr_ctx *ctx, const cr_net *net, size_t n, const void *x, const void *y,
                             void *dx, void *loss);
-cr_status cr_net_class_grad(cr_ctx *ctx, const cr_net *net, size_t n, const void *x, const int64_t *cls,
+cr_status cr_net_class_grad(cr_ctx *ctx, const cr_net *net, size_t n, const void *x, const cr_label *cls,
                             int of_probs, void *grad, void *score);
 cr_status cr_net_input_jacobian(cr_ctx *ctx, const cr_net *net, size_t n, const void *x, int of_probs,
                                 cr_jac_mode mode, void *jac);
-cr_status cr_attribute(cr_ctx *ctx, const cr_net *net, size_t n, const void *x, const int64_t *cls,
+cr_status cr_attribute(cr_ctx *ctx, const cr_net *net, size_t n, const void *x, const cr_label *cls,
                        const cr_attr_options *opt, void *attr,
                        cr_attr_report *report /* may be NULL */);
-cr_status cr_attack(cr_ctx *ctx, const cr_net *net, size_t n, const void *x, const int64_t *labels,
-                    const int64_t *target, const cr_attack_options *opt, void *x_adv,
+cr_status cr_attack(cr_ctx *ctx, const cr_net *net, size_t n, const void *x, const cr_label *labels,
+                    const cr_label *target, const cr_attack_options *opt, void *x_adv,
                     cr_attack_stats *stats /* may be NULL */);
 cr_status cr_attack_regress(cr_ctx *ctx, const cr_net *net, size_t n, const void *x, const void *t,
                             const cr_attack_options *opt, void *x_adv,
@@ -537,13 +545,13 @@ cr_status cr_attack_regress(cr_ctx *ctx, const cr_net *net, size_t n, const void
  */
 cr_status cr_optim_step(cr_optim *opt, void *params, const void *grads);
 cr_status cr_train_step(cr_ctx *ctx, cr_net *net, cr_optim *opt, cr_train_ws *ws, size_t n, const void *x,
-                        const int32_t *labels, double *loss_sum, size_t *correct);
+                        const cr_label *labels, double *loss_sum, size_t *correct);
 cr_status cr_train_epoch(cr_ctx *ctx, cr_net *net, cr_optim *opt, cr_train_ws *ws, size_t n, const void *x,
-                         const int32_t *labels, size_t batch, cr_rng *rng,
+                         const cr_label *labels, size_t batch, cr_rng *rng,
                          cr_train_stats *stats, cr_train_progress_fn progress, size_t every,
                          void *user);
 cr_status cr_evaluate(cr_ctx *ctx, const cr_net *net, cr_tape *tape, size_t n, const void *x,
-                      const int32_t *labels, double *loss_sum, size_t *correct,
+                      const cr_label *labels, double *loss_sum, size_t *correct,
                       uint64_t *confusion, void *probs);
 
 /* ================================================================ accessors for bindings
@@ -573,17 +581,15 @@ cr_status cr_net_input_jvp(const cr_net *net, size_t n, const void *x, const voi
  * to be called outside inner loops (take the pointer once, then loop). A NULL handle or
  * an index out of range gives 0, NULL or CR_ACT_COUNT; nothing here allocates or fails.
  * The pointers returned are views into the handle's one allocation, valid until it is
- * freed; a const handle gives const views (the _const variants).
+ * freed; a const net gives const views (the _const variants); a tape's views are read-only.
  */
 /* The number of scalars (of the net's dtype) in the flat parameter block. */
 size_t cr_net_n_params(const cr_net *net);
-/* The flat parameter block: layer l's W_l at scalar cr_net_weight_offset(net, l), b_l at
-   cr_net_bias_offset(net, l); a gradient block of cr_net_n_params scalars has the same layout. */
+/* The flat parameter block: layer l's W_l then b_l for l = 0, 1, ... (offsets:
+   cr_net_weight_offset, chainrule_typed.h); a gradient block of cr_net_n_params scalars
+   has the same layout. */
 void *cr_net_params(cr_net *net);
 const void *cr_net_params_const(const cr_net *net);
-/* The scalar offset of W_l / b_l in the parameter block (0 for a bad l). */
-size_t cr_net_weight_offset(const cr_net *net, int l);
-size_t cr_net_bias_offset(const cr_net *net, int l);
 /* Views of W_l (dims[l] x dims[l+1], row-major: r = h W + b) and b_l (dims[l+1]) in the
    net's dtype, 0 <= l < n_layers; NULL for a bad l. */
 void *cr_net_weight(cr_net *net, int l);
@@ -594,39 +600,21 @@ const void *cr_net_bias_const(const cr_net *net, int l);
    output activation for l = n_layers - 1 (CR_ACT_COUNT when o = θ), CR_ACT_COUNT for a bad l. */
 cr_activation cr_net_activation(const cr_net *net, int l);
 
-/* A view of the vector k (0 p, 1 q, 2 s, 3 t: see cr_net_set_affine) of affine link `link`,
-   cr_net_link_width scalars in the net's dtype, as stored (NULL for a bad link or k), and the
-   link's eps (BATCHNORM; 0 for the others or a bad link). */
-const void *cr_net_link_vector(const cr_net *net, int link, int k);
-double cr_net_link_eps(const cr_net *net, int link);
-
-/* The tape's dtype, its capacity in rows and the rows of its last forward pass (0 before any). */
+/* The tape's dtype and the rows of its last forward pass (0 before any). */
 cr_dtype cr_tape_dtype(const cr_tape *tape);
-size_t cr_tape_max_batch(const cr_tape *tape);
 size_t cr_tape_rows(const cr_tape *tape);
-/* The views of the last forward pass (see cr_tape), rows x width in the tape's dtype:
-   pre(l) = r_l and post(l) = h_l (0 <= l < n_layers, NULL otherwise); the output o; the
-   logits pre(L-1) = θ; the head's prediction post(L-1) (the probabilities for the softmax
-   head); the per-example losses of the last cr_net_loss (rows scalars); the input X of the
-   last forward pass (borrowed from its caller). */
-const void *cr_tape_pre(const cr_tape *tape, int l);
-const void *cr_tape_post(const cr_tape *tape, int l);
+/* The views of the last forward pass (see cr_tape), rows x K in the tape's dtype: the
+   output o; the head's prediction (the probabilities softmax(o) for the softmax head, o
+   for squared error); the per-example losses of the last cr_net_loss (rows scalars).
+   Every layer's r_l and h_l: chainrule_typed.h. */
 const void *cr_tape_output(const cr_tape *tape);
-const void *cr_tape_logits(const cr_tape *tape);
 const void *cr_tape_prediction(const cr_tape *tape);
 const void *cr_tape_loss(const cr_tape *tape);
-const void *cr_tape_input(const cr_tape *tape);
-/* What linear layer 0 read in the last forward pass when the net has an input link: z =
-   link_0(x), rows x D; NULL when the net it was made for has no input link. */
-const void *cr_tape_input_link(const cr_tape *tape);
 
-/* The workspace's tape (its forward pass of the last step: ws's batch rows), its batch
-   capacity, its workers (1 or 2, cr_train_ws_set_threads) and, after CR_ERR_NONFINITE, the
-   1-based layer where NaN/Inf appeared first (in its outputs r_l or in its parameters after
-   the update), else 0. */
+/* The workspace's tape (its forward pass of the last step: ws's batch rows) and, after
+   CR_ERR_NONFINITE, the 1-based layer where NaN/Inf appeared first (in its outputs r_l or
+   in its parameters after the update), else 0. */
 cr_tape *cr_train_ws_tape(cr_train_ws *ws);
-size_t cr_train_ws_max_batch(const cr_train_ws *ws);
-int cr_train_ws_threads(const cr_train_ws *ws);
 int cr_train_ws_fault_layer(const cr_train_ws *ws);
 
 /* ================================================================ end accessors for bindings */

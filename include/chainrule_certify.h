@@ -128,7 +128,7 @@ typedef struct {
    double and, when inexact, rounded outward for lo/hi and inward for lo_in/hi_in (nextafter). lo/hi may be ∓inf.
    CR_ERR_ARG: d or k zero, k < 2, label outside [0, k), eps < 0, lo > hi, an empty box; CR_ERR_NONFINITE: x or eps
    not finite, NaN lo/hi. On failure *out is zeroed. Free with cr_spec_free (NULL-safe, leaves *spec zeroed). */
-cr_status cr_spec_linf(size_t d, size_t k, const double *x, double eps, double lo, double hi, int64_t label,
+cr_status cr_spec_linf(size_t d, size_t k, const double *x, double eps, double lo, double hi, cr_label label,
                        cr_spec *out);
 void cr_spec_free(cr_spec *spec);
 
@@ -193,7 +193,7 @@ cr_status cr_certify(cr_ctx *ctx, const cr_net *net, const cr_spec *spec, const 
  * the same spec and options (a proof excludes every witness); the attack runs only on the examples not proved.
  * opt->outputs_are_probs must be 0. Errors as cr_spec_linf and cr_certify.
  */
-cr_status cr_certify_linf(cr_ctx *ctx, const cr_net *net, const double *x, double eps, double lo, double hi, int64_t label,
+cr_status cr_certify_linf(cr_ctx *ctx, const cr_net *net, const double *x, double eps, double lo, double hi, cr_label label,
                           const cr_certify_options *opt, cr_certify_result *res);
 
 /*
@@ -205,7 +205,7 @@ cr_status cr_certify_linf(cr_ctx *ctx, const cr_net *net, const double *x, doubl
  * The true radius lies in [*certified, *attacked]; *certified < *attacked whenever *certified is a number (a
  * witness inside a proved ball cannot exist). About log2(eps_max / tol) bound passes and as many attacks.
  */
-cr_status cr_certify_radius_linf(cr_ctx *ctx, const cr_net *net, const double *x, double lo, double hi, int64_t label,
+cr_status cr_certify_radius_linf(cr_ctx *ctx, const cr_net *net, const double *x, double lo, double hi, cr_label label,
                                  double eps_max, double tol, const cr_certify_options *opt, double *certified,
                                  double *attacked);
 

@@ -61,7 +61,7 @@ cr_status cr_idx_parse(const char *name, const unsigned char *buf, size_t len, c
 typedef struct {
     size_t n, d, k;
     float *x;          /* n x d, owned */
-    int32_t *labels;   /* n, owned, each in [0, k) */
+    cr_label *labels;  /* n, owned, each in [0, k) */
     size_t height;     /* image rows, or 0 if the examples are not images */
     size_t width;      /* image columns, or 0 */
 } cr_dataset;

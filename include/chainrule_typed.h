@@ -423,8 +423,8 @@ cr_status cr_net_input_jacobian_chain_f32(const cr_net *net, const cr_tape *tape
 cr_status cr_net_input_jacobian_chain_f64(const cr_net *net, const cr_tape *tape, size_t i,
                                           int of_probs, double *jac);
 /* one-hot rows from class indices; returns CR_ERR_ARG for a label outside [0, k). */
-cr_status cr_onehot_f32(size_t n, size_t k, const int64_t *labels, float *y);
-cr_status cr_onehot_f64(size_t n, size_t k, const int64_t *labels, double *y);
+cr_status cr_onehot_f32(size_t n, size_t k, const cr_label *labels, float *y);
+cr_status cr_onehot_f64(size_t n, size_t k, const cr_label *labels, double *y);
 
 /* Typed views of a net's parameters (NULL when the dtype does not match). */
 float *cr_net_params_f32(cr_net *net);
@@ -455,7 +455,7 @@ void cr_shuffle_u32(cr_rng *rng, size_t n, uint32_t *perm);
  * parameters are then garbage: keep the last checkpoint.
  */
 cr_status cr_train_step_f32(cr_ctx *ctx, cr_net *net, cr_optim *opt, cr_train_ws *ws, size_t n,
-                            const float *x, const int32_t *labels, double *loss_sum,
+                            const float *x, const cr_label *labels, double *loss_sum,
                             size_t *correct);
 /*
  * The per-example SGD path (batch 1, plain SGD, no weight decay): one loop per
@@ -463,7 +463,7 @@ cr_status cr_train_step_f32(cr_ctx *ctx, cr_net *net, cr_optim *opt, cr_train_ws
  * set-up. Same mathematics as cr_train_step_f32 with n = 1.
  */
 cr_status cr_train_sgd1_f32(cr_net *net, cr_optim *opt, cr_train_ws *ws, const float *x,
-                            int32_t label, double *loss_sum, size_t *correct);
+                            cr_label label, double *loss_sum, size_t *correct);
 
 /*
  * One epoch over n examples x (n x D) / labels: perm <- identity, shuffled
@@ -472,7 +472,7 @@ cr_status cr_train_sgd1_f32(cr_net *net, cr_optim *opt, cr_train_ws *ws, const f
  * per-example path. stats is zeroed first. progress may be NULL.
  */
 cr_status cr_train_epoch_f32(cr_ctx *ctx, cr_net *net, cr_optim *opt, cr_train_ws *ws, size_t n,
-                             const float *x, const int32_t *labels, size_t batch, cr_rng *rng,
+                             const float *x, const cr_label *labels, size_t batch, cr_rng *rng,
                              cr_train_stats *stats, cr_train_progress_fn progress,
                              size_t every, void *user);
 
@@ -483,7 +483,7 @@ cr_status cr_train_epoch_f32(cr_ctx *ctx, cr_net *net, cr_optim *opt, cr_train_w
  * probabilities.
  */
 cr_status cr_evaluate_f32(cr_ctx *ctx, const cr_net *net, cr_tape *tape, size_t n, const float *x,
-                          const int32_t *labels, double *loss_sum, size_t *correct,
+                          const cr_label *labels, double *loss_sum, size_t *correct,
                           uint64_t *confusion, float *probs);
 
 /* ---------------------------------------------------------------- input derivatives, typed */
@@ -500,22 +500,22 @@ cr_status cr_net_input_grad_f32(cr_ctx *ctx, const cr_net *net, size_t n, const 
 cr_status cr_net_input_grad_f64(cr_ctx *ctx, const cr_net *net, size_t n, const double *x, const double *y,
                                 double *dx, double *loss);
 /* Gradient of the score of class cls[i] at row i (N x D), and the scores (may be NULL). */
-cr_status cr_net_class_grad_f32(cr_ctx *ctx, const cr_net *net, size_t n, const float *x, const int64_t *cls,
+cr_status cr_net_class_grad_f32(cr_ctx *ctx, const cr_net *net, size_t n, const float *x, const cr_label *cls,
                                 int of_probs, float *grad, float *score);
-cr_status cr_net_class_grad_f64(cr_ctx *ctx, const cr_net *net, size_t n, const double *x, const int64_t *cls,
+cr_status cr_net_class_grad_f64(cr_ctx *ctx, const cr_net *net, size_t n, const double *x, const cr_label *cls,
                                 int of_probs, double *grad, double *score);
-cr_status cr_attribute_f32(cr_ctx *ctx, const cr_net *net, size_t n, const float *x, const int64_t *cls,
+cr_status cr_attribute_f32(cr_ctx *ctx, const cr_net *net, size_t n, const float *x, const cr_label *cls,
                            const cr_attr_options *opt, float *attr /* n x D */,
                            cr_attr_report *report /* may be NULL */);
-cr_status cr_attribute_f64(cr_ctx *ctx, const cr_net *net, size_t n, const double *x, const int64_t *cls,
+cr_status cr_attribute_f64(cr_ctx *ctx, const cr_net *net, size_t n, const double *x, const cr_label *cls,
                            const cr_attr_options *opt, double *attr /* n x D */,
                            cr_attr_report *report /* may be NULL */);
 /* x_adv (n x D) from x with labels; target NULL (untargeted) or n target classes. */
-cr_status cr_attack_f32(cr_ctx *ctx, const cr_net *net, size_t n, const float *x, const int64_t *labels,
-                        const int64_t *target, const cr_attack_options *opt, float *x_adv,
+cr_status cr_attack_f32(cr_ctx *ctx, const cr_net *net, size_t n, const float *x, const cr_label *labels,
+                        const cr_label *target, const cr_attack_options *opt, float *x_adv,
                         cr_attack_stats *stats /* may be NULL */);
-cr_status cr_attack_f64(cr_ctx *ctx, const cr_net *net, size_t n, const double *x, const int64_t *labels,
-                        const int64_t *target, const cr_attack_options *opt, double *x_adv,
+cr_status cr_attack_f64(cr_ctx *ctx, const cr_net *net, size_t n, const double *x, const cr_label *labels,
+                        const cr_label *target, const cr_attack_options *opt, double *x_adv,
                         cr_attack_stats *stats /* may be NULL */);
 /* A regressor (the squared-error head): x_adv raises J = ½‖o − t‖², t the n x K
    targets; the same FGSM/PGD steps from ∂J/∂o = o − t. stats: n and the losses and
@@ -618,6 +618,33 @@ cr_status cr_struct_get(const char *type, const void *obj, const char *field, do
 const char *cr_struct_get_string(const char *type, const void *obj, const char *field);
 /* The baseline of integrated gradients: D values of the net's dtype, borrowed (NULL: zeros). */
 void cr_attr_options_set_baseline(cr_attr_options *opt, const void *baseline);
+
+
+/* ---------------------------------------------------------------- more accessors of the handles
+ * As chainrule.h's (src/net/net_access.c): views valid until the handle is freed. */
+/* The scalar offset of W_l / b_l in the parameter block (0 for a bad l). */
+size_t cr_net_weight_offset(const cr_net *net, int l);
+size_t cr_net_bias_offset(const cr_net *net, int l);
+/* A view of the vector k (0 p, 1 q, 2 s, 3 t: see cr_net_set_affine) of affine link `link`,
+   cr_net_link_width scalars in the net's dtype, as stored (NULL for a bad link or k), and the
+   link's eps (BATCHNORM; 0 for the others or a bad link). */
+const void *cr_net_link_vector(const cr_net *net, int link, int k);
+double cr_net_link_eps(const cr_net *net, int link);
+/* What linear layer 0 read in the last forward pass when the net has an input link: z =
+   link_0(x), rows x D; NULL when the net it was made for has no input link. */
+const void *cr_tape_input_link(const cr_tape *tape);
+/* The tape's capacity in rows, and the views of its last forward pass, rows x width in
+   the tape's dtype: pre(l) = r_l and post(l) = h_l (0 <= l < n_layers, NULL otherwise);
+   the logits pre(L-1) = θ; the input X of the last forward pass (borrowed from its
+   caller). */
+size_t cr_tape_max_batch(const cr_tape *tape);
+const void *cr_tape_pre(const cr_tape *tape, int l);
+const void *cr_tape_post(const cr_tape *tape, int l);
+const void *cr_tape_logits(const cr_tape *tape);
+const void *cr_tape_input(const cr_tape *tape);
+/* The workspace's batch capacity and its workers (1 or 2, cr_train_ws_set_threads). */
+size_t cr_train_ws_max_batch(const cr_train_ws *ws);
+int cr_train_ws_threads(const cr_train_ws *ws);
 
 #if defined(__GNUC__)
 #pragma GCC visibility pop

@@ -285,7 +285,10 @@ def check_errors(tmp):
     junk = os.path.join(tmp, "junk.safetensors")
     with open(junk, "wb") as f:
         f.write(struct.pack("<Q", 10 ** 9) + b"{}")
-    raises(chainrule.Error, lambda: chainrule.load(junk), junk, "exceeds file size")
+    e = raises(chainrule.Error, lambda: chainrule.load(junk), junk, "exceeds file size")
+    assert e.status == "CR_ERR_FORMAT" and junk in e.detail, (e.status, e.detail)
+    e = raises(chainrule.Error, lambda: chainrule.load(missing), missing)
+    assert e.status == "CR_ERR_IO" and missing in e.detail, (e.status, e.detail)
     e = raises(chainrule.Error, lambda: m.predict(X[:0]), "invalid argument")
     assert e.status == "CR_ERR_ARG", e.status
     e = raises(chainrule.Error, lambda: m.input_grad(X[:0], np.zeros(0, np.int64)), "CR_ERR_ARG")

@@ -184,8 +184,8 @@ static void test_hook_f32(void **state) {
     cr_optim_config cfg = cr_optim_config_default();
     cr_optim *opt;
     cr_train_ws *ws;
-    int32_t labels[6];
-    for (size_t i = 0; i < n; i++) labels[i] = (int32_t)(i % K);
+    cr_label labels[6];
+    for (size_t i = 0; i < n; i++) labels[i] = (cr_label)(i % K);
     assert_int_equal(cr_optim_create(a, &cfg, &opt), CR_OK);
     assert_int_equal(cr_train_ws_create(a, n, n, &ws), CR_OK);
     assert_int_equal(cr_train_step_f32(NULL, a, opt, ws, n, x, labels, NULL, NULL), CR_OK);

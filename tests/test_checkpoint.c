@@ -20,7 +20,7 @@
 enum { N = 96, D = 5, K = 3, EPOCHS = 4 };
 
 static float X[N * D];
-static int32_t Y[N];
+static cr_label Y[N];
 
 static void make_data(void) {
     double v[N * D];

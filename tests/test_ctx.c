@@ -53,7 +53,7 @@ typedef struct {
 typedef struct {
     cr_net *net;
     const float *x, *y;
-    const int32_t *labels;
+    const cr_label *labels;
     const double *lo, *hi, *c;
 } problem;
 
@@ -192,11 +192,11 @@ static problem *make_problem(void) {
     double *x64 = tu_dalloc((size_t)N * D);
     tu_fill_uniform(x64, (size_t)N * D, -1, 1, 7);
     float *x = tu_falloc((size_t)N * D), *y = tu_falloc((size_t)N * K);
-    int32_t *labels = malloc(N * sizeof *labels);
+    cr_label *labels = malloc(N * sizeof *labels);
     assert_non_null(labels);
     for (size_t i = 0; i < (size_t)N * D; i++) x[i] = (float)x64[i];
     for (size_t i = 0; i < N; i++) {
-        labels[i] = (int32_t)((i * 7 + 3) % K);
+        labels[i] = (cr_label)((i * 7 + 3) % K);
         y[i * K + (size_t)labels[i]] = 1;
     }
     free(x64);

@@ -274,13 +274,13 @@ static void make_ids(cr_dataset *ds, size_t n, size_t d) {
     ds->d = d;
     ds->k = 3;
     ds->x = calloc(n * d, sizeof(float));
-    ds->labels = calloc(n, sizeof(int32_t));
+    ds->labels = calloc(n, sizeof(cr_label));
     assert_non_null(ds->x);
     assert_non_null(ds->labels);
     for (size_t i = 0; i < n; i++) {
         ds->x[i * d] = (float)i;
         for (size_t j = 1; j < d; j++) ds->x[i * d + j] = (float)(i * j % 5);
-        ds->labels[i] = (int32_t)(i % 3);
+        ds->labels[i] = (cr_label)(i % 3);
     }
 }
 
@@ -317,7 +317,7 @@ static void test_split(void **state) {
     /* reproducible with the seed, different with another seed */
     assert_int_equal(cr_dataset_split(&all, 0.2, 42, &tr2, &va2), 0);
     assert_memory_equal(va.x, va2.x, va.n * 3 * sizeof(float));
-    assert_memory_equal(tr.labels, tr2.labels, tr.n * sizeof(int32_t));
+    assert_memory_equal(tr.labels, tr2.labels, tr.n * sizeof(cr_label));
     cr_dataset_free(&tr2);
     cr_dataset_free(&va2);
     assert_int_equal(cr_dataset_split(&all, 0.2, 43, &tr2, &va2), 0);

@@ -1029,13 +1029,13 @@ static void test_input_link_equals_twin(void **state) {
         assert_int_equal(cr_net_convert(net, CR_F32, &n32), CR_OK);
         assert_int_equal(cr_net_convert(twin, CR_F32, &w32), CR_OK);
         float *xf = malloc(N * D * sizeof *xf), *zf = malloc(N * D * sizeof *zf), muf[40], sdf[40];
-        int32_t lab[37];
+        cr_label lab[37];
         for (size_t j = 0; j < D; j++) muf[j] = (float)mu[j], sdf[j] = (float)sd[j];
         for (size_t a = 0; a < N * D; a++) {
             xf[a] = (float)x[a];
             zf[a] = (xf[a] - muf[a % D]) / sdf[a % D];
         }
-        for (size_t i = 0; i < N; i++) lab[i] = (int32_t)(i % K);
+        for (size_t i = 0; i < N; i++) lab[i] = (cr_label)(i % K);
         cr_optim_config cfg = cr_optim_config_default();
         cr_optim *op1, *op2;
         cr_train_ws *ws1, *ws2;

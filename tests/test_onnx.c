@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "io/protobuf.h"
+#include "chainrule_typed.h"
 #include "chainrule_io.h"
 
 static void test_varints(void **state) {

@@ -209,11 +209,11 @@ static void test_shuffle(void **state) {
 }
 
 /* random data with some exact zeros (like background pixels) */
-static void random_data(size_t n, size_t d, size_t k, uint64_t seed, float *x, int32_t *y) {
+static void random_data(size_t n, size_t d, size_t k, uint64_t seed, float *x, cr_label *y) {
     cr_rng r;
     cr_rng_seed(&r, seed);
     for (size_t i = 0; i < n * d; i++) x[i] = cr_rng_uniform(&r) < 0.3 ? 0.0f : (float)cr_rng_uniform(&r);
-    for (size_t i = 0; i < n; i++) y[i] = (int32_t)cr_rng_below(&r, k);
+    for (size_t i = 0; i < n; i++) y[i] = (cr_label)cr_rng_below(&r, k);
 }
 
 static cr_net *small_net(int relu) {
@@ -230,7 +230,7 @@ static void test_step_matches_backward(void **state) {
     (void)state;
     const size_t n = 9, d = 20, k = 4;
     float x[9 * 20], y[9 * 4];
-    int32_t lab[9];
+    cr_label lab[9];
     random_data(n, d, k, 11, x, lab);
     int64_t lab64[9];
     for (size_t i = 0; i < n; i++) lab64[i] = lab[i];
@@ -279,7 +279,7 @@ static void test_sgd1_matches_batch_step(void **state) {
     (void)state;
     const size_t n = 50, d = 20, k = 4;
     float x[50 * 20];
-    int32_t lab[50];
+    cr_label lab[50];
     random_data(n, d, k, 5, x, lab);
     for (int relu = 0; relu < 2; relu++) {
         cr_net *a = small_net(relu), *b = small_net(relu);
@@ -321,7 +321,7 @@ static void test_nonfinite_detected(void **state) {
     size_t dims[3] = {4, 16, 3};
     cr_activation act[1] = {CR_ACT_RELU};
     float x[8 * 4];
-    int32_t lab[8];
+    cr_label lab[8];
     for (int i = 0; i < 8; i++) {
         lab[i] = i % 3;
         for (int j = 0; j < 4; j++) x[i * 4 + j] = (j % 2 ? -1e30f : 1e30f) * (float)(i + 1);
@@ -361,7 +361,7 @@ static void run_epochs(cr_optimizer kind, size_t batch, int epochs, int split, i
                        float *out, size_t *np) {
     const size_t n = 300, d = 20, k = 4;
     float *x = malloc(n * d * sizeof(float));
-    int32_t *lab = malloc(n * sizeof(int32_t));
+    cr_label *lab = malloc(n * sizeof(cr_label));
     random_data(n, d, k, 9, x, lab);
     cr_net *net = small_net(0);
     cr_optim_config c = cr_optim_config_default();
@@ -476,7 +476,7 @@ static void test_two_workers_match_one(void **state) {
     (void)state;
     const size_t n = 240, d = 20, k = 4;
     float *x = malloc(n * d * sizeof(float));
-    int32_t *lab = malloc(n * sizeof(int32_t));
+    cr_label *lab = malloc(n * sizeof(cr_label));
     random_data(n, d, k, 5, x, lab);
     const cr_optimizer kinds[3] = {CR_OPT_SGD, CR_OPT_NESTEROV, CR_OPT_ADAM};
     for (int relu = 0; relu < 2; relu++)

@@ -23,6 +23,7 @@
 #include <time.h>
 
 #include "net/net_internal.h"
+#include "core/fail.h"
 #include "bab.h"
 #include "net/bound.h"
 
@@ -46,7 +47,7 @@ static cr_status push(dstack *s, const double *dom) {
     if (s->n == s->cap) {
         size_t cap = s->cap ? 2 * s->cap : 64;
         double *p = realloc(s->stack, cap * s->block * sizeof *p);
-        if (!p) return CR_ERR_NOMEM;
+        if (!p) return CR_FAIL(CR_ERR_NOMEM);
         s->stack = p;
         s->cap = cap;
     }

@@ -141,16 +141,16 @@ static int on_candidate(void *vctx, const double *x) {
 cr_status cr_certify(cr_ctx *cx, const cr_net *net, const cr_spec *spec, const cr_certify_options *opt_in,
                      cr_certify_result *res) {
     const double t0 = now_s();
-    if (!net || !spec || !res || spec->n_parts == 0 || !spec->parts) return CR_ERR_ARG;
+    if (!net || !spec || !res || spec->n_parts == 0 || !spec->parts) return CR_FAIL(CR_ERR_ARG);
     cr_certify_options opt = opt_in ? *opt_in : (cr_certify_options){0};
     const size_t d = net->dims[0], k = net->dims[net->n_layers];
     for (size_t i = 0; i < spec->n_parts; i++) {
         const cr_spec_part *p = &spec->parts[i];
-        if (!part_ok(p, d, k)) return CR_ERR_ARG;
+        if (!part_ok(p, d, k)) return CR_FAIL(CR_ERR_ARG);
         if (opt.outputs_are_probs) {
-            if (net->head != CR_HEAD_SOFTMAX_CE) return CR_ERR_ARG;
+            if (net->head != CR_HEAD_SOFTMAX_CE) return CR_FAIL(CR_ERR_ARG);
             for (size_t r = 0; r < p->n_rows; r++)
-                if (!order_row(k, p->c + r * k, p->rhs[r])) return CR_ERR_ARG; /* a probability threshold */
+                if (!order_row(k, p->c + r * k, p->rhs[r])) return CR_FAIL(CR_ERR_ARG); /* a probability threshold */
         }
     }
     const double deadline = opt.timeout_s > 0 ? t0 + opt.timeout_s : 0;

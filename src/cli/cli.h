@@ -201,9 +201,9 @@ static inline void cli_set(cr_dtype t, void *p, size_t i, double v) {
         ((float *)p)[i] = (float)v;
 }
 
-/* dtype-dispatching wrappers over the typed network functions. */
+
+/* cr_net_forward / cr_net_backward under the BLAS hold of the command's context. */
 cr_status cli_net_forward(const cr_net *net, cr_tape *tape, size_t n, const void *x);
-double cli_net_loss(const cr_net *net, cr_tape *tape, const void *y);
 cr_status cli_net_backward(const cr_net *net, cr_tape *tape, const void *y, void *dx,
                            void *grads);
 

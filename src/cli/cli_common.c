@@ -303,6 +303,23 @@ int cli_write_real_npy(const char *path, cr_dtype dtype, int ndim, const size_t 
     return CLI_OK;
 }
 
+/* The main header's forward and backward under the BLAS hold of the command's context
+   (--threads: the BLAS's threads for these gemms, which take no context). */
+cr_status cli_net_forward(const cr_net *net, cr_tape *tape, size_t n, const void *x) {
+    const int hold = cr_ctx_blas_begin(cli_ctx());
+    const cr_status st = cr_net_forward(net, tape, n, x);
+    cr_ctx_blas_end(hold);
+    return st;
+}
+
+cr_status cli_net_backward(const cr_net *net, cr_tape *tape, const void *y, void *dx,
+                           void *grads) {
+    const int hold = cr_ctx_blas_begin(cli_ctx());
+    const cr_status st = cr_net_backward(net, tape, y, dx, grads);
+    cr_ctx_blas_end(hold);
+    return st;
+}
+
 void cli_random_data(cr_dtype dtype, size_t n, size_t d, size_t k, uint64_t seed, void *x,
                      void *y) {
     cr_rng rng;
@@ -314,24 +331,3 @@ void cli_random_data(cr_dtype dtype, size_t n, size_t d, size_t k, uint64_t seed
     }
 }
 
-cr_status cli_net_forward(const cr_net *net, cr_tape *tape, size_t n, const void *x) {
-    const int hold = cr_ctx_blas_begin(cli_ctx()); /* --threads: the BLAS's threads here */
-    const cr_status st = cr_net_dtype(net) == CR_F64 ? cr_net_forward_f64(net, tape, n, x)
-                                                     : cr_net_forward_f32(net, tape, n, x);
-    cr_ctx_blas_end(hold);
-    return st;
-}
-
-double cli_net_loss(const cr_net *net, cr_tape *tape, const void *y) {
-    return cr_net_dtype(net) == CR_F64 ? cr_net_loss_f64(net, tape, y)
-                                : (double)cr_net_loss_f32(net, tape, y);
-}
-
-cr_status cli_net_backward(const cr_net *net, cr_tape *tape, const void *y, void *dx,
-                           void *grads) {
-    const int hold = cr_ctx_blas_begin(cli_ctx());
-    const cr_status st = cr_net_dtype(net) == CR_F64 ? cr_net_backward_f64(net, tape, y, dx, grads)
-                                                     : cr_net_backward_f32(net, tape, y, dx, grads);
-    cr_ctx_blas_end(hold);
-    return st;
-}

@@ -1,4 +1,5 @@
 /* Helpers of jacobian / jvp / attribute / attack, see cli_input.h. */
+#include "chainrule_typed.h"
 #include "cli_input.h"
 #include "cli_train.h"
 

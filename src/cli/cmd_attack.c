@@ -285,7 +285,7 @@ static void png_triple(const attack_run *r, size_t i, int64_t clean, float *tx, 
         xa[j] = (float)cli_get(t, r->xadv, i * d + j);
         dl[j] = xa[j] - xo[j];
     }
-    const int64_t *labels = r->labels, *pred = r->pred;
+    const cr_label *labels = r->labels, *pred = r->pred;
     if (r->regress) {
         snprintf(tl[0], 48, "#%zu", in->first + i);
         snprintf(tl[1], 48, "adversarial");

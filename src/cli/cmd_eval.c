@@ -128,7 +128,7 @@ int cmd_eval(int argc, char **argv) {
     cr_net *net32 = NULL;
     cr_tape *tape = NULL;
     uint64_t *conf = NULL;
-    int32_t *labels = NULL;
+    cr_label *labels = NULL;
     const cr_net *net = model.net;
     size_t k = cr_net_width(net, cr_net_n_layers(net));
     /* evaluation runs in float32 */
@@ -177,7 +177,7 @@ int cmd_eval(int argc, char **argv) {
         cli_error("out of memory");
         goto done;
     }
-    for (size_t i = 0; i < ex.n; i++) labels[i] = (int32_t)ex.labels[i];
+    for (size_t i = 0; i < ex.n; i++) labels[i] = ex.labels[i];
     const char *data = ex.source;
     double loss = 0;
     size_t correct = 0;

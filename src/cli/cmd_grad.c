@@ -199,7 +199,7 @@ int cmd_grad(int argc, char **argv) {
            lets check_finite_pass name the layer and example where it stopped being finite */
         st = cr_tape_create(net, n, &tape);
         if (st == CR_OK) st = cli_net_forward(net, tape, n, x);
-        if (st == CR_OK) loss = cli_net_loss(net, tape, y);
+        if (st == CR_OK) st = cr_net_loss(net, tape, y, &loss);
         if (st == CR_OK)
             st = cli_net_backward(net, tape, y, want_params ? NULL : result, want_params ? result : NULL);
     }

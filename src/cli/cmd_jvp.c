@@ -72,9 +72,7 @@ int cmd_jvp(int argc, char **argv) {
     for (size_t i = 0; i < n; i++)
         memcpy((char *)vv + i * d * es, (char *)v + (per_row ? i * d * es : 0), d * es);
     cr_status st = cli_net_forward(in.net, tape, n, in.x);
-    if (st == CR_OK)
-        st = t == CR_F64 ? cr_net_jvp_f64(in.net, tape, vv, probs ? NULL : res, probs ? res : NULL)
-                         : cr_net_jvp_f32(in.net, tape, vv, probs ? NULL : res, probs ? res : NULL);
+    if (st == CR_OK) st = cr_net_jvp(in.net, tape, vv, probs ? NULL : res, probs ? res : NULL);
     if (st != CR_OK) {
         rc = cli_error("jvp: %s", cr_status_string(st));
         goto done;

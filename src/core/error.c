@@ -1,9 +1,11 @@
 /* The detail of the last failure on the calling thread (chainrule.h, cr_last_error). */
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "chainrule_io.h"
+#include "fail.h"
 
 #define CR_DETAIL_MAX 512
 
@@ -36,4 +38,12 @@ cr_status cr_fail(cr_status status, const char *fmt, ...) {
     cr_failv(status, fmt, ap);
     va_end(ap);
     return status;
+}
+
+cr_status cr_check_labels(const char *who, const char *name, size_t n, const cr_label *labels, size_t k) {
+    for (size_t i = 0; i < n; i++)
+        if (labels[i] < 0 || (uint64_t)labels[i] >= k)
+            return cr_fail(CR_ERR_ARG, "%s: %s[%zu] = %lld is not in [0, %zu)", who, name, i,
+                           (long long)labels[i], k);
+    return CR_OK;
 }

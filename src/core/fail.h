@@ -16,4 +16,8 @@ cr_status cr_fail(cr_status status, const char *fmt, ...)
    "cr_tape_create: invalid argument". */
 #define CR_FAIL(status) cr_fail((status), "%s: %s", __func__, cr_status_string(status))
 
+/* CR_OK when every labels[i] (i < n) is in [0, k); else CR_ERR_ARG with the first
+   one out of range named: "WHO: NAME[5] = 12 is not in [0, 10)". */
+cr_status cr_check_labels(const char *who, const char *name, size_t n, const cr_label *labels, size_t k);
+
 #endif

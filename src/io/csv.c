@@ -149,7 +149,7 @@ static int parse_number(const csv_field *f, float *out, const char **why) {
     return 0;
 }
 
-static int parse_label(const csv_field *f, int32_t *out) {
+static int parse_label(const csv_field *f, cr_label *out) {
     size_t i = 0;
     if (f->len > 0 && f->s[0] == '+') i = 1;
     if (i == f->len) return -1;
@@ -160,7 +160,7 @@ static int parse_label(const csv_field *f, int32_t *out) {
         v = v * 10 + (c - '0');
         if (v > INT32_MAX) return -1;
     }
-    *out = (int32_t)v;
+    *out = (cr_label)v;
     return 0;
 }
 
@@ -236,7 +236,7 @@ cr_status cr_csv_parse(const char *name, const char *buf, size_t len, const cr_d
     size_t cap_rows = d < 4096 ? 4096 / d : 1;
     if (cap_rows > n) cap_rows = n;
     out->x = malloc(cap_rows * d * sizeof(float));
-    out->labels = malloc(cap_rows * sizeof(int32_t));
+    out->labels = malloc(cap_rows * sizeof(cr_label));
     if (!out->x || !out->labels) {
         cr_fail(CR_ERR_NOMEM, "%s: out of memory for %zu x %zu values", name, cap_rows, d);
         goto done;
@@ -244,7 +244,7 @@ cr_status cr_csv_parse(const char *name, const char *buf, size_t len, const cr_d
     out->n = n;
     out->d = d;
 
-    int32_t max_label = 0;
+    cr_label max_label = 0;
     size_t row = 0;
     int have_row = !header; /* the first line's fields are still in st.fields */
     while (row < n) {
@@ -262,7 +262,7 @@ cr_status cr_csv_parse(const char *name, const char *buf, size_t len, const cr_d
             size_t ncap = cap_rows > n / 2 ? n : 2 * cap_rows;
             float *nx = realloc(out->x, ncap * d * sizeof(float));
             if (nx) out->x = nx;
-            int32_t *nl = nx ? realloc(out->labels, ncap * sizeof(int32_t)) : NULL;
+            cr_label *nl = nx ? realloc(out->labels, ncap * sizeof(cr_label)) : NULL;
             if (nl) out->labels = nl;
             if (!nx || !nl) {
                 cr_fail(CR_ERR_NOMEM, "%s:%zu: out of memory for %zu x %zu values", name, st.line_no,
@@ -276,7 +276,7 @@ cr_status cr_csv_parse(const char *name, const char *buf, size_t len, const cr_d
             const csv_field *f = &st.fields[c];
             char repr[64];
             if (c == label_col) {
-                int32_t lab;
+                cr_label lab;
                 if (parse_label(f, &lab)) {
                     field_repr(f, repr, sizeof repr);
                     cr_fail(CR_ERR_FORMAT, "%s:%zu: column %zu: label '%s' is not a non-negative integer",

@@ -40,19 +40,19 @@ static double array_get(const cr_array *a, size_t i) {
 }
 
 /* One label from element i: a non-negative integer below 2^31. */
-static int label_at(const char *name, const cr_array *a, size_t i, int32_t *out) {
+static int label_at(const char *name, const cr_array *a, size_t i, cr_label *out) {
     if (a->dtype == CR_ARRAY_I64) {
         int64_t v = ((const int64_t *)a->data)[i];
         if (v < 0 || v > INT32_MAX)
             return cr_fail(CR_ERR_FORMAT, "%s: label %lld at index %zu is not a class index >= 0", name,
                                 (long long)v, i);
-        *out = (int32_t)v;
+        *out = (cr_label)v;
         return 0;
     }
     double v = array_get(a, i);
     if (!(v >= 0 && v <= INT32_MAX) || v != floor(v))
         return cr_fail(CR_ERR_FORMAT, "%s: label %g at index %zu is not a class index >= 0", name, v, i);
-    *out = (int32_t)v;
+    *out = (cr_label)v;
     return 0;
 }
 
@@ -83,7 +83,7 @@ cr_status cr_dataset_from_arrays(const char *x_name, const cr_array *x, const ch
     if (cr_mul_size(n, d, &nd) != CR_OK || nd > SIZE_MAX / sizeof(float))
         return cr_fail(CR_ERR_FORMAT, "%s: too large", x_name);
     out->x = malloc(nd * sizeof(float));
-    out->labels = malloc(n * sizeof(int32_t));
+    out->labels = malloc(n * sizeof(cr_label));
     if (!out->x || !out->labels) {
         cr_dataset_free(out);
         return cr_fail(CR_ERR_NOMEM, "%s: out of memory for %zu x %zu values", x_name, n, d);
@@ -112,16 +112,16 @@ cr_status cr_dataset_from_arrays(const char *x_name, const cr_array *x, const ch
     }
 
     /* labels */
-    int32_t max_label = 0;
+    cr_label max_label = 0;
     for (size_t i = 0; i < n; i++) {
-        int32_t lab = -1;
+        cr_label lab = -1;
         if (onehot) {
             size_t ones = 0;
             for (size_t j = 0; j < kk; j++) {
                 double v = array_get(labels, i * kk + j);
                 if (v == 1.0) {
                     ones++;
-                    lab = (int32_t)j;
+                    lab = (cr_label)j;
                 } else if (v != 0.0) {
                     ones = 2;
                     break;
@@ -162,7 +162,7 @@ static int dataset_alloc(cr_dataset *ds, const cr_dataset *like, size_t n) {
     if (cr_mul_size(n, like->d, &nd) != CR_OK || nd > SIZE_MAX / sizeof(float))
         return cr_fail(CR_ERR_FORMAT, "dataset too large");
     ds->x = malloc(nd * sizeof(float));
-    ds->labels = malloc(n * sizeof(int32_t));
+    ds->labels = malloc(n * sizeof(cr_label));
     if (!ds->x || !ds->labels) {
         cr_dataset_free(ds);
         return cr_fail(CR_ERR_NOMEM, "out of memory splitting a dataset of %zu examples", n);

@@ -61,7 +61,7 @@ cr_isa cr_isa_current(void) {
 }
 
 cr_status cr_isa_select(cr_isa isa) {
-    if (!cr_isa_supported(isa)) return CR_ERR_ARG;
+    if (!cr_isa_supported(isa)) return CR_FAIL(CR_ERR_ARG);
     atomic_store_explicit(&current, (int)isa, memory_order_relaxed);
     return CR_OK;
 }

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "net_internal.h"
+#include "core/fail.h"
 #include "chainrule_typed.h"
 #include "core/parallel.h"
 
@@ -33,7 +34,7 @@ int cr_net_output_activation(const cr_net *net, cr_activation *act) {
 cr_head cr_net_head(const cr_net *net) { return net->head; }
 
 cr_status cr_net_set_head(cr_net *net, cr_head head) {
-    if (!net) return CR_ERR_ARG;
+    if (!net) return CR_FAIL(CR_ERR_ARG);
     return cr_net_set_output(net, net->has_out_act, net->out_act, head);
 }
 
@@ -45,8 +46,8 @@ static cr_status forward(const cr_net *net, cr_tape *tape, size_t m, const void 
 }
 
 cr_status cr_net_predict(cr_ctx *ctx, const cr_net *net, size_t n, const void *x, int of_probs, void *out) {
-    if (!net || !x || !out || n == 0) return CR_ERR_ARG;
-    if (of_probs && net->head != CR_HEAD_SOFTMAX_CE) return CR_ERR_ARG;
+    if (!net || !x || !out || n == 0) return CR_FAIL(CR_ERR_ARG);
+    if (of_probs && net->head != CR_HEAD_SOFTMAX_CE) return CR_FAIL(CR_ERR_ARG);
     const size_t d = net->dims[0], k = net->dims[net->n_layers], es = cr_dtype_size(net->dtype);
     cr_tape *tape = NULL;
     const int hold = cr_blas_enter(ctx); /* the context's BLAS threads, fixed for the call */
@@ -63,8 +64,8 @@ cr_status cr_net_predict(cr_ctx *ctx, const cr_net *net, size_t n, const void *x
 }
 
 cr_status cr_net_input_jvp(const cr_net *net, size_t n, const void *x, const void *xd, int of_probs, void *out) {
-    if (!net || !x || !xd || !out || n == 0) return CR_ERR_ARG;
-    if (of_probs && net->head != CR_HEAD_SOFTMAX_CE) return CR_ERR_ARG;
+    if (!net || !x || !xd || !out || n == 0) return CR_FAIL(CR_ERR_ARG);
+    if (of_probs && net->head != CR_HEAD_SOFTMAX_CE) return CR_FAIL(CR_ERR_ARG);
     const size_t d = net->dims[0], k = net->dims[net->n_layers], es = cr_dtype_size(net->dtype);
     cr_tape *tape = NULL;
     cr_blas_serial_enter(); /* one BLAS thread: the call's bits fixed whatever runs beside it */

@@ -97,7 +97,7 @@ struct cr_train_ws {
     cr_tape *tape;
     float *grads;     /* n_params */
     float *xb;        /* max_batch x D gathered inputs */
-    int32_t *yb;      /* max_batch gathered labels */
+    cr_label *yb;     /* max_batch gathered labels */
     uint32_t *perm;   /* n_examples */
     uint32_t *nz;     /* Σ_l dims[l], l < L: indices of each layer's nonzero inputs */
     /* After CR_ERR_NONFINITE: the 1-based layer where NaN/Inf appeared first
