@@ -67,7 +67,7 @@ int main(int argc, char **argv) {
     for (int r = 0; r < reps; r++) {
         double t0 = clock_s(CLOCK_MONOTONIC), c0 = clock_s(CLOCK_PROCESS_CPUTIME_ID);
         cr_status st;
-        if (!strcmp(what, "grad")) st = cr_net_input_grad_f32(ctx, net, n, ds.x, y, out, NULL);
+        if (!strcmp(what, "grad")) st = cr_net_input_grad_targets_f32(NULL, net, n, ds.x, y, out, NULL);
         else if (!strcmp(what, "jac-closed"))
             st = cr_net_input_jacobian_f32(ctx, net, 1000, ds.x, 1, CR_JAC_CLOSED, out);
         else if (!strcmp(what, "jac-rev"))

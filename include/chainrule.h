@@ -381,9 +381,10 @@ typedef int (*cr_train_progress_fn)(void *user, const cr_train_stats *stats, siz
  * The output and the head: "logits" below are the network's output o (θ when
  * there is no output activation; a_out(θ) otherwise), "probabilities" softmax(o)
  * and exist for the softmax head only (of_probs = 1 on a squared-error net is
- * CR_ERR_ARG). cr_net_input_grad differentiates the net's head (softmax + CE, or
- * ½‖o − t‖² with y the N x K targets); attacks need the softmax head (CR_ERR_ARG
- * otherwise).
+ * CR_ERR_ARG). cr_net_input_grad differentiates the softmax head's CE at class
+ * labels (cr_label, in [0, K)); one-hot or soft targets, and a regressor's ½‖o − t‖²
+ * with t the N x K targets, go to cr_net_input_grad_targets (chainrule_typed.h);
+ * attacks need the softmax head (CR_ERR_ARG otherwise).
  */
 
 typedef enum {
@@ -514,7 +515,7 @@ cr_status cr_net_backward(const cr_net *net, cr_tape *tape, const void *y, void 
 cr_status cr_net_vjp(const cr_net *net, cr_tape *tape, const void *g_out, void *dx);
 cr_status cr_net_jvp(const cr_net *net, cr_tape *tape, const void *xd, void *out_dot,
                      void *probs_dot);
-cr_status cr_net_input_grad(cr_ctx *ctx, const cr_net *net, size_t n, const void *x, const void *y,
+cr_status cr_net_input_grad(cr_ctx *ctx, const cr_net *net, size_t n, const void *x, const cr_label *labels,
                             void *dx, void *loss);
 cr_status cr_net_class_grad(cr_ctx *ctx, const cr_net *net, size_t n, const void *x, const cr_label *cls,
                             int of_probs, void *grad, void *score);

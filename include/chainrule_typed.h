@@ -493,12 +493,21 @@ cr_status cr_net_input_jacobian_f32(cr_ctx *ctx, const cr_net *net, size_t n, co
                                     cr_jac_mode mode, float *jac);
 cr_status cr_net_input_jacobian_f64(cr_ctx *ctx, const cr_net *net, size_t n, const double *x, int of_probs,
                                     cr_jac_mode mode, double *jac);
-/* dJ_i/dx_i of J_i = CE(softmax(f(x_i)), y_i) for every row (N x D): the input gradient
-   (y: N x K targets, one-hot or soft; loss: the N J_i, may be NULL). */
-cr_status cr_net_input_grad_f32(cr_ctx *ctx, const cr_net *net, size_t n, const float *x, const float *y,
+/* dJ_i/dx_i of J_i = CE(softmax(f(x_i)), labels_i) for every row (N x D): the input
+   gradient of a classifier (labels in [0, K); loss: the N J_i, may be NULL). */
+cr_status cr_net_input_grad_f32(cr_ctx *ctx, const cr_net *net, size_t n, const float *x, const cr_label *labels,
                                 float *dx, float *loss);
-cr_status cr_net_input_grad_f64(cr_ctx *ctx, const cr_net *net, size_t n, const double *x, const double *y,
+cr_status cr_net_input_grad_f64(cr_ctx *ctx, const cr_net *net, size_t n, const double *x, const cr_label *labels,
                                 double *dx, double *loss);
+/* The same for N x K targets y: one-hot or soft labels (J_i = −Σ y_i log ŷ_i), or the
+   squared-error head's targets t (J_i = ½‖o_i − t_i‖²). cr_net_input_grad_targets
+   dispatches on the net's dtype (x, y, dx, loss in it). */
+cr_status cr_net_input_grad_targets_f32(cr_ctx *ctx, const cr_net *net, size_t n, const float *x, const float *y,
+                                        float *dx, float *loss);
+cr_status cr_net_input_grad_targets_f64(cr_ctx *ctx, const cr_net *net, size_t n, const double *x, const double *y,
+                                        double *dx, double *loss);
+cr_status cr_net_input_grad_targets(cr_ctx *ctx, const cr_net *net, size_t n, const void *x, const void *y,
+                                    void *dx, void *loss);
 /* Gradient of the score of class cls[i] at row i (N x D), and the scores (may be NULL). */
 cr_status cr_net_class_grad_f32(cr_ctx *ctx, const cr_net *net, size_t n, const float *x, const cr_label *cls,
                                 int of_probs, float *grad, float *score);

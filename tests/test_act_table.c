@@ -157,7 +157,7 @@ static void test_hook_f32(void **state) {
     float jac0[6 * 4 * 12], jac1[6 * 4 * 12];
     for (size_t i = 0; i < n * D; i++) x[i] = (float)xd[i];
     for (size_t i = 0; i < n; i++) y[i * K + i % K] = 1;
-    assert_int_equal(cr_net_input_grad_f32(NULL, net, n, x, y, dx0, NULL), CR_OK);
+    assert_int_equal(cr_net_input_grad_targets_f32(NULL, net, n, x, y, dx0, NULL), CR_OK);
     assert_int_equal(cr_net_input_jacobian_f32(NULL, net, n, x, 1, CR_JAC_REV, jac0), CR_OK);
     float zero[6 * 12] = {0};
     assert_true(max_diff_f32(dx0, zero, n * D) > 1e-4); /* not trivially zero */
@@ -173,7 +173,7 @@ static void test_hook_f32(void **state) {
         bad_vjp_f32(3, r, h, g, want);
         assert_memory_equal(gr, want, sizeof gr);
     }
-    assert_int_equal(cr_net_input_grad_f32(NULL, net, n, x, y, dx1, NULL), CR_OK);
+    assert_int_equal(cr_net_input_grad_targets_f32(NULL, net, n, x, y, dx1, NULL), CR_OK);
     assert_int_equal(cr_net_input_jacobian_f32(NULL, net, n, x, 1, CR_JAC_REV, jac1), CR_OK);
     assert_true(max_diff_f32(dx0, dx1, n * D) > 1e-3);
     assert_true(max_diff_f32(jac0, jac1, n * K * D) > 1e-3);
@@ -196,7 +196,7 @@ static void test_hook_f32(void **state) {
 
     /* restored: the numbers of the selected backend, exactly */
     assert_ptr_equal(cr_act_f32(CR_ACT_SIGMOID), cr_act_running(CR_ACT_SIGMOID)->f32);
-    assert_int_equal(cr_net_input_grad_f32(NULL, net, n, x, y, dx2, NULL), CR_OK);
+    assert_int_equal(cr_net_input_grad_targets_f32(NULL, net, n, x, y, dx2, NULL), CR_OK);
     assert_memory_equal(dx0, dx2, sizeof dx0);
     assert_ptr_not_equal(cr_act_f32(CR_ACT_SIGMOID), &cr_act_reference_f32[CR_ACT_SIGMOID]);
 

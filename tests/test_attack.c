@@ -273,7 +273,7 @@ static void test_stats_are_the_scans(void **state) {
             x[i * D + j] = v;
         }
     cr_onehot_f32(NTEST, K, yte, y);
-    assert_int_equal(cr_net_input_grad_f32(NULL, n32, NTEST, x, y, g, NULL), CR_OK);
+    assert_int_equal(cr_net_input_grad_targets_f32(NULL, n32, NTEST, x, y, g, NULL), CR_OK);
     for (int c = 0; c < 3; c++) {
         /* FGSM L∞, FGSM L2, PGD L2 with ε = 0 (below 0 allowed: −0 is not clipped) */
         cr_attack_options o = opts(c == 2 ? CR_ATTACK_PGD : CR_ATTACK_FGSM,

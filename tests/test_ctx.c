@@ -65,7 +65,7 @@ typedef struct {
     } while (0)
 
 static int run(cr_ctx *ctx, const problem *p, results *r) {
-    CK(cr_net_input_grad_f32(ctx, p->net, N, p->x, p->y, r->dx, r->loss) == CR_OK);
+    CK(cr_net_input_grad_targets_f32(ctx, p->net, N, p->x, p->y, r->dx, r->loss) == CR_OK);
 
     cr_net *copy = NULL;
     CK(cr_net_convert(p->net, CR_F32, &copy) == CR_OK);

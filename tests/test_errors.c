@@ -234,6 +234,39 @@ static void test_thread_own_line(void **state) {
     assert_string_equal(cr_last_error(), mine);
 }
 
+/* The label-taking input gradient is the targets one at the labels' one-hot rows, bit for
+   bit, in both dtypes and through the dispatcher; a regressor's labels are refused. */
+static void test_input_grad_labels(void **state) {
+    (void)state;
+    cr_net *n64 = make_net(CR_F64), *n32 = NULL;
+    assert_int_equal(cr_net_convert(n64, CR_F32, &n32), CR_OK);
+    double x[N * D], y[N * K], a[N * D], b[N * D], la[N], lb[N];
+    float xf[N * D], yf[N * K], af[N * D], bf[N * D];
+    tu_fill_uniform(x, N * D, -1, 1, 8);
+    for (int i = 0; i < N * D; i++) xf[i] = (float)x[i];
+    cr_label labels[N] = {2, 0, 1};
+    assert_int_equal(cr_onehot_f64(N, K, labels, y), CR_OK);
+    assert_int_equal(cr_onehot_f32(N, K, labels, yf), CR_OK);
+    assert_int_equal(cr_net_input_grad_f64(NULL, n64, N, x, labels, a, la), CR_OK);
+    assert_int_equal(cr_net_input_grad_targets_f64(NULL, n64, N, x, y, b, lb), CR_OK);
+    assert_memory_equal(a, b, sizeof a);
+    assert_memory_equal(la, lb, sizeof la);
+    tu_check_nontrivial(a, N * D, "dJ/dx from labels");
+    assert_int_equal(cr_net_input_grad(NULL, n32, N, xf, labels, af, NULL), CR_OK);
+    assert_int_equal(cr_net_input_grad_targets(NULL, n32, N, xf, yf, bf, NULL), CR_OK);
+    assert_memory_equal(af, bf, sizeof af);
+    labels[0] = 3;
+    assert_int_equal(cr_net_input_grad_f64(NULL, n64, N, x, labels, a, NULL), CR_ERR_ARG);
+    ASSERT_DETAIL("cr_net_input_grad: labels[0] = 3 is not in [0, 3)");
+    labels[0] = 2;
+    assert_int_equal(cr_net_set_head(n64, CR_HEAD_SQUARED_ERROR), CR_OK);
+    assert_int_equal(cr_net_input_grad_f64(NULL, n64, N, x, labels, a, NULL), CR_ERR_ARG);
+    ASSERT_DETAIL("cr_net_input_grad_targets");
+    assert_int_equal(cr_net_input_grad_targets_f64(NULL, n64, N, x, y, a, NULL), CR_OK);
+    cr_net_free(n32);
+    cr_net_free(n64);
+}
+
 static void test_status_strings(void **state) {
     (void)state;
     const cr_status all[] = {CR_OK, CR_ERR_NOMEM, CR_ERR_ARG, CR_ERR_SHAPE, CR_ERR_OVERFLOW,
@@ -260,6 +293,7 @@ int main(void) {
         cmocka_unit_test(test_io_status_and_file),
         cmocka_unit_test(test_no_stale_detail),
         cmocka_unit_test(test_thread_own_line),
+        cmocka_unit_test(test_input_grad_labels),
         cmocka_unit_test(test_status_strings),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);

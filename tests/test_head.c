@@ -205,8 +205,8 @@ static void test_derivatives(void **state) {
             double lm = t == CR_F64 ? cr_net_loss_f64(net, tape, ty) : cr_net_loss_f32(net, tape, ty);
             assert_true(fabs(lm - mean) <= (t == CR_F64 ? 1e-13 : 1e-5) * fmax(1, fabs(mean)));
             /* dJ_n/dx_n: cr_net_input_grad and cr_net_backward */
-            assert_int_equal(t == CR_F64 ? cr_net_input_grad_f64(NULL, net, N, tx, ty, dx, loss)
-                                         : cr_net_input_grad_f32(NULL, net, N, tx, ty, dx, loss), CR_OK);
+            assert_int_equal(t == CR_F64 ? cr_net_input_grad_targets_f64(NULL, net, N, tx, ty, dx, loss)
+                                         : cr_net_input_grad_targets_f32(NULL, net, N, tx, ty, dx, loss), CR_OK);
             to_f64(t, dx, N * D, a);
             snprintf(what, sizeof what, "%s %s: cr_net_input_grad", v->name, cr_dtype_name(t));
             tu_check_close(a, g_fd, N * D, tol, &worst, what);

@@ -1018,8 +1018,8 @@ static void test_input_link_equals_twin(void **state) {
         }
         cr_net_free(a1), cr_net_free(b1);
     }
-    assert_int_equal(cr_net_input_grad_f64(NULL, net, N, x, y, dx1, NULL), CR_OK);
-    assert_int_equal(cr_net_input_grad_f64(NULL, twin, N, z, y, dx2, NULL), CR_OK);
+    assert_int_equal(cr_net_input_grad_targets_f64(NULL, net, N, x, y, dx1, NULL), CR_OK);
+    assert_int_equal(cr_net_input_grad_targets_f64(NULL, twin, N, z, y, dx2, NULL), CR_OK);
     for (size_t a = 0; a < N * D; a++) dx2[a] /= sd[a % D];
     tu_check_close(dx1, dx2, N * D, 1e-14, &worst_link, "cr_net_input_grad with link 0");
 

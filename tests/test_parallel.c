@@ -156,7 +156,7 @@ static void test_input_grad_matches_tape_and_fd(void **state) {
             tu_fill_uniform(x, n * d, -2, 2, 100 + n);
             for (size_t i = 0; i < n; i++) lab[i] = (int64_t)((i * 7 + 3) % k);
             onehot64(n, k, lab, y);
-            assert_int_equal(cr_net_input_grad_f64(NULL, net, n, x, y, dx, loss), CR_OK);
+            assert_int_equal(cr_net_input_grad_targets_f64(NULL, net, n, x, y, dx, loss), CR_OK);
             cr_tape *tape;
             assert_int_equal(cr_tape_create(net, n, &tape), CR_OK);
             assert_int_equal(cr_net_forward_f64(net, tape, n, x), CR_OK);
@@ -217,8 +217,8 @@ static void test_input_grad_f32_at_seed_shape(void **state) {
     double worst = 0;
     for (int which = 0; which < 3; which++) {
         if (which == 0) {
-            assert_int_equal(cr_net_input_grad_f64(NULL, net, n, x, y, g64, NULL), CR_OK);
-            assert_int_equal(cr_net_input_grad_f32(NULL, n32, n, x32, y32, g32, NULL), CR_OK);
+            assert_int_equal(cr_net_input_grad_targets_f64(NULL, net, n, x, y, g64, NULL), CR_OK);
+            assert_int_equal(cr_net_input_grad_targets_f32(NULL, n32, n, x32, y32, g32, NULL), CR_OK);
         } else {
             assert_int_equal(cr_net_class_grad_f64(NULL, net, n, x, lab, which == 2, g64, NULL), CR_OK);
             assert_int_equal(cr_net_class_grad_f32(NULL, n32, n, x32, lab, which == 2, g32, NULL), CR_OK);
@@ -267,7 +267,7 @@ static void run_all(const cr_net *net, int workers, const float *x, const float 
     o->adv_pgd = tu_falloc(IN * ID);
     o->ig = tu_falloc(IN * ID);
     o->sg = tu_falloc(IN * ID);
-    assert_int_equal(cr_net_input_grad_f32(ctx, net, IN, x, y, o->dx, o->loss), CR_OK);
+    assert_int_equal(cr_net_input_grad_targets_f32(NULL, net, IN, x, y, o->dx, o->loss), CR_OK);
     assert_int_equal(cr_net_class_grad_f32(ctx, net, IN, x, lab, 1, o->cgrad, o->score), CR_OK);
     assert_int_equal(cr_net_input_jacobian_f32(ctx, net, JN, x, 1, CR_JAC_REV, o->jrev), CR_OK);
     assert_int_equal(cr_net_input_jacobian_f32(ctx, net, JN, x, 1, CR_JAC_FWD, o->jfwd), CR_OK);

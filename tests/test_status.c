@@ -73,11 +73,11 @@ static void test_input_derivatives(void **state) {
                      CR_ERR_ARG);
 
     /* input gradient */
-    assert_int_equal(cr_net_input_grad_f64(NULL, n64, N, f->x, f->y, f->dx, f->loss), CR_OK);
-    assert_int_equal(cr_net_input_grad_f32(NULL, n32, N, xf, yf, F32(f->dx), NULL), CR_OK);
-    assert_int_equal(cr_net_input_grad_f32(NULL, n64, N, xf, yf, F32(f->dx), NULL), CR_ERR_DTYPE);
-    assert_int_equal(cr_net_input_grad_f64(NULL, n32, N, f->x, f->y, f->dx, NULL), CR_ERR_DTYPE);
-    assert_int_equal(cr_net_input_grad_f64(NULL, n64, 0, f->x, f->y, f->dx, NULL), CR_ERR_ARG);
+    assert_int_equal(cr_net_input_grad_targets_f64(NULL, n64, N, f->x, f->y, f->dx, f->loss), CR_OK);
+    assert_int_equal(cr_net_input_grad_targets_f32(NULL, n32, N, xf, yf, F32(f->dx), NULL), CR_OK);
+    assert_int_equal(cr_net_input_grad_targets_f32(NULL, n64, N, xf, yf, F32(f->dx), NULL), CR_ERR_DTYPE);
+    assert_int_equal(cr_net_input_grad_targets_f64(NULL, n32, N, f->x, f->y, f->dx, NULL), CR_ERR_DTYPE);
+    assert_int_equal(cr_net_input_grad_targets_f64(NULL, n64, 0, f->x, f->y, f->dx, NULL), CR_ERR_ARG);
 
     /* class gradient */
     assert_int_equal(cr_net_class_grad_f64(NULL, n64, N, f->x, f->cls, 0, f->dx, NULL), CR_OK);

@@ -154,7 +154,7 @@ cr_status cr_check_net_input(const cr_net *net, size_t n, const void *x, const v
     for (size_t i = 0; i < n; i++)
         if ((st = chk_fd_input(&o, i, fd + i * D, err + i * D, NULL, NULL))) goto done;
     /* 1. cr_net_input_grad: what `grad`, attacks and attributions run */
-    st = t == CR_F32 ? cr_net_input_grad_f32(NULL, net, n, x, y, dx, NULL) : cr_net_input_grad_f64(NULL, net, n, x, y, dx, NULL);
+    st = t == CR_F32 ? cr_net_input_grad_targets_f32(NULL, net, n, x, y, dx, NULL) : cr_net_input_grad_targets_f64(NULL, net, n, x, y, dx, NULL);
     if (st) goto done;
     if (!(an = chk_to_f64(t, dx, n * D))) goto nomem;
     snprintf(what, sizeof what, "dJ/dx [%zu, %zu] (cr_net_input_grad)", n, D);

@@ -180,7 +180,7 @@ int cmd_grad(int argc, char **argv) {
         void *losses = malloc(n * es);
         st = losses ? CR_OK : CR_ERR_NOMEM;
         if (st == CR_OK)
-            st = cr_net_input_grad(cli_ctx(), net, n, x, y, result, losses);
+            st = cr_net_input_grad_targets(cli_ctx(), net, n, x, y, result, losses);
         if (st == CR_OK) {
             finite = 1;
             const cr_dtype dt = cr_net_dtype(net);

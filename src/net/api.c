@@ -57,10 +57,16 @@ cr_status cr_net_jvp(const cr_net *net, cr_tape *tape, const void *xd, void *out
     return CR_DISPATCH(net, cr_net_jvp, net, tape, xd, out_dot, probs_dot);
 }
 
-cr_status cr_net_input_grad(cr_ctx *ctx, const cr_net *net, size_t n, const void *x, const void *y,
+cr_status cr_net_input_grad(cr_ctx *ctx, const cr_net *net, size_t n, const void *x, const cr_label *labels,
                             void *dx, void *loss) {
     if (!net) return CR_FAIL(CR_ERR_ARG);
-    return CR_DISPATCH(net, cr_net_input_grad, ctx, net, n, x, y, dx, loss);
+    return CR_DISPATCH(net, cr_net_input_grad, ctx, net, n, x, labels, dx, loss);
+}
+
+cr_status cr_net_input_grad_targets(cr_ctx *ctx, const cr_net *net, size_t n, const void *x, const void *y,
+                                    void *dx, void *loss) {
+    if (!net) return CR_FAIL(CR_ERR_ARG);
+    return CR_DISPATCH(net, cr_net_input_grad_targets, ctx, net, n, x, y, dx, loss);
 }
 
 cr_status cr_net_class_grad(cr_ctx *ctx, const cr_net *net, size_t n, const void *x, const cr_label *cls,

@@ -88,11 +88,31 @@ static cr_status FN(grad_run)(const FN(grad_job) *spec) {
     return st;
 }
 
-cr_status CR_TYPED(cr_net_input_grad_f32, cr_net_input_grad_f64)(
+cr_status CR_TYPED(cr_net_input_grad_targets_f32, cr_net_input_grad_targets_f64)(
     cr_ctx *cx, const cr_net *net, size_t n, const real *x, const real *y, real *dx, real *loss) {
     if (!net || !x || !y || !dx || n == 0) return CR_FAIL(CR_ERR_ARG);
     if (net->dtype != R_DTYPE) return CR_FAIL(CR_ERR_DTYPE);
     return FN(grad_run)(&(FN(grad_job)){.cx = cx, .net = net, .n = n, .x = x, .y = y, .grad = dx, .out = loss});
+}
+
+/* The class labels' one-hot targets, then the targets' gradient: the same numbers. */
+cr_status CR_TYPED(cr_net_input_grad_f32, cr_net_input_grad_f64)(
+    cr_ctx *cx, const cr_net *net, size_t n, const real *x, const cr_label *labels, real *dx, real *loss) {
+    if (!net || !x || !labels || !dx || n == 0) return CR_FAIL(CR_ERR_ARG);
+    if (net->dtype != R_DTYPE) return CR_FAIL(CR_ERR_DTYPE);
+    if (net->head != CR_HEAD_SOFTMAX_CE)
+        return cr_fail(CR_ERR_ARG, "cr_net_input_grad: class labels need the softmax head; a regressor's "
+                                   "targets go to cr_net_input_grad_targets");
+    const size_t k = net->dims[net->n_layers];
+    if (cr_check_labels("cr_net_input_grad", "labels", n, labels, k) != CR_OK) return CR_ERR_ARG;
+    size_t count;
+    if (cr_mul_size(n, k, &count) != CR_OK || count > SIZE_MAX / sizeof(real)) return CR_ERR_OVERFLOW;
+    real *y = malloc(count * sizeof *y);
+    if (!y) return cr_fail(CR_ERR_NOMEM, "cr_net_input_grad: out of memory for %zu x %zu targets", n, k);
+    cr_status st = FN(onehot)(n, k, labels, y);
+    if (st == CR_OK) st = FN(net_input_grad_targets)(cx, net, n, x, y, dx, loss);
+    free(y);
+    return st;
 }
 
 cr_status CR_TYPED(cr_net_class_grad_f32, cr_net_class_grad_f64)(
