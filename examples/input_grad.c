@@ -46,7 +46,7 @@ int main(void) {
     CHECK(cr_net_loss(net, tape, y, &loss));
     CHECK(cr_net_backward(net, tape, y, dx, grads)); /* dJ_n/dx_n, d(mean J)/dparams */
 
-    /* 2. any number of examples, split over the context's workers */
+    /* 2. any number of examples, split over the context's workers; class labels */
     CHECK(cr_ctx_create(&ctx, 0));
     CHECK(cr_net_input_grad(ctx, net, N, x, labels, dx2, losses)); /* dJ_n/dx_n and J_n */
 

@@ -37,6 +37,8 @@
 /* the input gradient's chunk (GRAD_ROWS in src/net/input_grad.tmpl.c) */
 enum { GRAD_CHUNK = 512 };
 enum { D = 24, H1 = 40, H2 = 32, K = 6, N = 1300, BATCH = 50, M = 30, ROUNDS = 3 };
+/* CR_TEST_QUICK (valgrind, sanitizers): one round together instead of ROUNDS */
+static int rounds(void) { return getenv("CR_TEST_QUICK") ? 1 : ROUNDS; }
 static const size_t dims[] = {D, H1, H2, K};
 enum { NPARAMS = D * H1 + H1 + H1 * H2 + H2 + H2 * K + K };
 
@@ -115,7 +117,7 @@ typedef struct {
 static void *drive(void *arg) {
     driver *d = arg;
     pthread_barrier_wait(d->start);
-    for (int r = 0; r < ROUNDS && !d->failed_line; r++) d->failed_line = run(d->ctx, d->p, &d->out[r]);
+    for (int r = 0; r < rounds() && !d->failed_line; r++) d->failed_line = run(d->ctx, d->p, &d->out[r]);
     return NULL;
 }
 
@@ -146,7 +148,7 @@ static void two_contexts(const problem *p, int threads_a, int threads_b) {
     pthread_barrier_destroy(&start);
     assert_int_equal(da.failed_line, 0);
     assert_int_equal(db.failed_line, 0);
-    for (int r = 0; r < ROUNDS; r++) {
+    for (int r = 0; r < rounds(); r++) {
         same(&ra[r], alone_a);
         same(&rb[r], alone_b);
     }

@@ -167,8 +167,9 @@ _model_save_full = _proto(_io, "cr_model_save_full", c_int, c_char_p, _P)
 _onnx_write = _proto(_io, "cr_onnx_write", c_int, c_char_p, _P)
 _labels_to_targets = _proto(_io, "cr_labels_to_targets_buffer", c_int, c_char_p, c_int, c_int,
                             POINTER(c_size_t), _P, c_size_t, c_size_t, c_int, POINTER(_P))
-# one function per operation on the net's dtype (chainrule.h, "computing"): the arrays are
-# the net's dtype, which the module makes them (_inputs, _targets)
+# one function per operation on the net's dtype (chainrule.h, "computing"; the targets
+# variant of the input gradient: chainrule_typed.h): the arrays are the net's dtype, which
+# the module makes them (_inputs, _targets)
 _input_grad = _proto(_core, "cr_net_input_grad_targets", c_int, _P, _P, c_size_t, _P, _P, _P, _P)
 _class_grad = _proto(_core, "cr_net_class_grad", c_int, _P, _P, c_size_t, _P, _P, c_int, _P, _P)
 _input_jacobian = _proto(_core, "cr_net_input_jacobian", c_int, _P, _P, c_size_t, _P, c_int, c_int, _P)
