@@ -499,7 +499,9 @@ typedef struct {
  *             softmax head only) <- the derivative along the tangent xd (N x D).
  * Whole batches (the library makes its own tape and scratch, and splits the rows
  * over the workers; the results do not depend on their number):
- *   input_grad      dx <- dJ_n/dx_n (y: N x K targets; loss: the N J_n, may be NULL).
+ *   input_grad      dx <- dJ_n/dx_n of the softmax head at class labels[n] (loss: the N J_n,
+ *                   may be NULL); N x K targets (soft labels, a regressor's t):
+ *                   cr_net_input_grad_targets, chainrule_typed.h.
  *   class_grad      grad <- the gradient of the logit (or probability, of_probs) of
  *                   class cls[n] at row n; score (may be NULL) <- that score.
  *   input_jacobian  jac (N x K x D) <- ∂o/∂x (or ∂softmax(o)/∂x with of_probs) per row.
