@@ -74,6 +74,7 @@ struct cr_alpha_problem {
     double *val;        /* n: the latest evaluation */
     double *best;       /* n: each row's best value in the search */
     cr_relax_mode mode; /* the lines' mode: heuristic in the search, checked for a reported bound */
+    cr_beta *beta;      /* β-CROWN's multipliers of a subdomain's split constraints (bound_beta.c), or NULL */
     double *mem;
 };
 
@@ -84,6 +85,7 @@ static const struct cr_act_relax *relax_of(const cr_net *net, int l) {
 
 static void problem_free(cr_alpha_problem *p) {
     if (!p) return;
+    cr_beta_free(p->beta);
     free(p->mem);
     free(p);
 }
@@ -152,6 +154,13 @@ static cr_status problem_init(cr_bound_ctx *b, cr_crown_run *run, int top, int t
             }
         }
     }
+    if (top == net->n_layers - 1) { /* the spec rows of a subdomain: its split constraints' multipliers */
+        const cr_status st = cr_beta_create(b, p->R, n, &p->rl, &p->beta);
+        if (st != CR_OK) {
+            problem_free(p);
+            return st;
+        }
+    }
     *out = p;
     return CR_OK;
 }
@@ -194,6 +203,7 @@ static void gradient(cr_alpha_problem *p) {
         cr_gemm_f64(0, 0, n, w, din, 1, v, din, cr_bound_w(b, l), w, 1, r, w);
         cr_net_link_apply_f64(net, l, LINK_FORWARD, n, w, 0, w, r); /* ẑ_l */
         const double *A = p->rl.keep[l];
+        if (p->beta) cr_beta_gradient(p->beta, l, r, A); /* −s·ẑ_l */
         for (size_t i = 0; i < n; i++) {
             double *gr = p->grad[l] + i * w2;
             const double *ds = p->ds[l] + i * w2, *dt = p->dt[l] + i * w2;
@@ -210,11 +220,13 @@ static void gradient(cr_alpha_problem *p) {
             }
         }
     }
+    if (p->beta) cr_beta_scaled(p->beta);
     cr_blas_serial_leave();
 }
 
 static cr_status evaluate(cr_alpha_problem *p, double *out, int want_grad) {
     build_lines(p);
+    if (p->beta) cr_beta_write(p->beta);
     const cr_status st =
         cr_bound_crown_pass(p->run, p->top, p->thr, p->n, p->g, &p->rl, out, p->dx);
     if (st == CR_OK && want_grad) gradient(p);
@@ -267,12 +279,14 @@ cr_status cr_bound_alpha_rows(cr_bound_ctx *b, cr_crown_run *run, int top, int t
                 }
             }
         }
+        if (p->beta) cr_beta_step(p->beta, b1, b2, b1t, b2t, lr);
         lr *= decay;
         st = evaluate(p, p->val, it < iters);
         for (size_t i = 0; i < n && st == CR_OK; i++)
             if (p->val[i] > p->best[i]) { /* NaN never kept */
                 p->best[i] = p->val[i];
                 improved = 1;
+                if (p->beta) cr_beta_keep(p->beta, i);
                 for (int l = 0; l <= p->R; l++) {
                     const size_t w2 = 2 * p->w[l];
                     memcpy(p->bpar[l] + i * w2, p->par[l] + i * w2, w2 * sizeof(double));
@@ -282,6 +296,7 @@ cr_status cr_bound_alpha_rows(cr_bound_ctx *b, cr_crown_run *run, int top, int t
     if (st == CR_OK && improved) { /* the bound at each row's best parameters, rigorous */
         p->mode.heuristic = 0;
         for (int l = 0; l <= p->R; l++) memcpy(p->par[l], p->bpar[l], n * 2 * p->w[l] * sizeof(double));
+        if (p->beta) cr_beta_use_best(p->beta);
         st = evaluate(p, p->val, 0);
         for (size_t i = 0; i < n && st == CR_OK; i++)
             if (p->val[i] > rows_out[i]) rows_out[i] = p->val[i];
@@ -293,7 +308,7 @@ cr_status cr_bound_alpha_rows(cr_bound_ctx *b, cr_crown_run *run, int top, int t
 /* ------------------------------------------------------------ the check library's view */
 
 size_t cr_alpha_problem_rows(const cr_alpha_problem *p) { return p->n; }
-size_t cr_alpha_problem_params(const cr_alpha_problem *p) { return p->off[p->R + 1]; }
+size_t cr_alpha_problem_params(const cr_alpha_problem *p) { return p->off[p->R + 1] + cr_beta_params(p->beta); }
 
 static void locate(const cr_alpha_problem *p, size_t k, int *l, size_t *kk) {
     int a = 0;
@@ -305,6 +320,11 @@ static void locate(const cr_alpha_problem *p, size_t k, int *l, size_t *kk) {
 void cr_alpha_problem_range(const cr_alpha_problem *p, size_t k, double *pmin, double *pmax) {
     int l;
     size_t kk;
+    if (k >= p->off[p->R + 1]) { /* β */
+        *pmin = 0;
+        *pmax = INFINITY;
+        return;
+    }
     locate(p, k, &l, &kk);
     *pmin = p->rlo[l][kk];
     *pmax = p->rhi[l][kk];
@@ -312,27 +332,39 @@ void cr_alpha_problem_range(const cr_alpha_problem *p, size_t k, double *pmin, d
 
 void cr_alpha_problem_default(const cr_alpha_problem *p, double *alpha) {
     const size_t P = cr_alpha_problem_params(p);
-    for (size_t i = 0; i < p->n; i++)
+    for (size_t i = 0; i < p->n; i++) {
         for (int l = 0; l <= p->R; l++)
             memcpy(alpha + i * P + p->off[l], p->par[l] + i * 2 * p->w[l], 2 * p->w[l] * sizeof(double));
+        if (p->beta) cr_beta_get(p->beta, i, alpha + i * P + p->off[p->R + 1], NULL);
+    }
 }
 
 cr_status cr_alpha_problem_eval(cr_alpha_problem *p, const double *alpha, double *lb, double *grad) {
     const size_t P = cr_alpha_problem_params(p);
-    for (size_t i = 0; i < p->n; i++)
+    for (size_t i = 0; i < p->n; i++) {
         for (int l = 0; l <= p->R; l++)
             memcpy(p->par[l] + i * 2 * p->w[l], alpha + i * P + p->off[l], 2 * p->w[l] * sizeof(double));
+        if (p->beta) cr_beta_set(p->beta, i, alpha + i * P + p->off[p->R + 1]);
+    }
     const cr_status st = evaluate(p, lb, grad != NULL);
     if (st == CR_OK && grad)
-        for (size_t i = 0; i < p->n; i++)
+        for (size_t i = 0; i < p->n; i++) {
             for (int l = 0; l <= p->R; l++)
                 memcpy(grad + i * P + p->off[l], p->grad[l] + i * 2 * p->w[l], 2 * p->w[l] * sizeof(double));
+            if (p->beta) cr_beta_get(p->beta, i, NULL, grad + i * P + p->off[p->R + 1]);
+        }
     return st;
 }
 
 cr_status cr_alpha_problem_visit(const cr_net *net, const double *lo, const double *hi, size_t m,
                                  const double *c, const cr_bound_options *opt,
                                  cr_status (*fn)(void *ctx, cr_alpha_problem *p), void *ctx) {
+    return cr_alpha_problem_visit_split(net, lo, hi, m, c, opt, NULL, fn, ctx);
+}
+
+cr_status cr_alpha_problem_visit_split(const cr_net *net, const double *lo, const double *hi, size_t m,
+                                       const double *c, const cr_bound_options *opt, cr_bound_split *split,
+                                       cr_status (*fn)(void *ctx, cr_alpha_problem *p), void *ctx) {
     cr_bound_options o = opt ? *opt : (cr_bound_options){0};
     o.method = CR_BOUND_ALPHA;
     o.alpha_intermediate = -1;
@@ -346,6 +378,8 @@ cr_status cr_alpha_problem_visit(const cr_net *net, const double *lo, const doub
     }
     b.alpha_visit = fn;
     b.alpha_visit_ctx = ctx;
+    b.split = split;
+    if (split) split->empty = 0;
     st = cr_bound_crown_rows(&b, m, c, tmp, tmp + m);
     free(tmp);
     cr_bound_release(&b);

@@ -241,6 +241,16 @@ static void relax_step(void *ctx, const cr_diag_link_f64 *k) {
             res[0] += fabs(o) * mz[j];
             oi[j] = o;
         }
+        if (rl && rl->beta[l]) { /* β-CROWN: out − s·β on the split units (bound_beta.c) */
+            const double *bt = rl->beta[l] + row;
+            double rb = 0;
+            for (size_t jj = k->lo; jj < k->hi; jj++)
+                if (bt[jj] != 0) {
+                    oi[jj] = cr_bound_test_fault == CR_BOUND_FAULT_BETA_SIGN ? oi[jj] + bt[jj] : oi[jj] - bt[jj];
+                    rb += fabs(oi[jj]) * mz[jj]; /* the subtraction's rounding, as the product's */
+                }
+            c->slack[i] += EPS * slack_factor(w) * rb + (double)w * ETA;
+        }
         c->cst[i] += lanes_sum(s);
         c->abs_sum[i] += lanes_sum(sa);
         c->slack[i] += EPS * slack_factor(w) * lanes_sum(res) + (double)(2 * w) * ETA;
@@ -428,7 +438,7 @@ static cr_status split_pass(cr_bound_ctx *b, crown_job *job, size_t m, const dou
     p += 2 * m + 2 * m * D;
     for (int l = 0; l + 1 < L; l++)
         if (sp->score[l]) rl.keep[l] = p, p += 2 * m * net->dims[l + 1];
-    const cr_status st = cr_bound_crown_pass(job, L - 1, net->has_out_act, 2 * m, gc, &rl, rows, dx);
+    const cr_status st = cr_bound_crown_pass(job, L - 1, net->has_out_act, sp->lower_only ? m : 2 * m, gc, &rl, rows, dx);
     for (size_t i = 0; st == CR_OK && sp->corner && i < m * D; i++)
         sp->corner[i] = dx[i] >= 0 ? b->xlo[i % D] : b->xhi[i % D];
     for (int l = 0; st == CR_OK && l + 1 < L; l++) {
@@ -498,7 +508,8 @@ cr_status cr_bound_crown_rows(cr_bound_ctx *b, size_t m, const double *c, double
     for (int l = 0; l <= last_relaxed && st == CR_OK; l++) {
         const size_t w = net->dims[l + 1];
         layer_weights(&job->run[0], l, job->run[0].ml); /* z_l's bounds (what layer l reads) are final */
-        if ((b->method == CR_BOUND_CROWN || b->method == CR_BOUND_ALPHA) && l > 0) { /* rows ±I on z_l */
+        if ((b->method == CR_BOUND_CROWN || b->method == CR_BOUND_ALPHA) && l > 0 &&
+            !(b->split && b->split->reuse)) { /* rows ±I on z_l */
             memset(gi, 0, 2 * w * w * sizeof(double));
             for (size_t j = 0; j < w; j++) {
                 gi[j * w + j] = 1;
@@ -549,10 +560,12 @@ cr_status cr_bound_crown_rows(cr_bound_ctx *b, size_t m, const double *c, double
             job->record = m;
             proto.rec->recorded = 1;
         }
+        const size_t ns = b->split && b->split->lower_only ? m : 2 * m; /* [C; −C], or C alone */
+        for (size_t i = ns; i < 2 * m; i++) out[i] = -INFINITY; /* no upper bound asked: ub = +inf */
         if (b->method == CR_BOUND_ALPHA)
-            st = cr_bound_alpha_rows(b, job, L - 1, net->has_out_act, 2 * m, gc, out);
+            st = cr_bound_alpha_rows(b, job, L - 1, net->has_out_act, ns, gc, out);
         else if (!b->split)
-            st = crown_pass(job, L - 1, net->has_out_act, 2 * m, gc, out);
+            st = crown_pass(job, L - 1, net->has_out_act, ns, gc, out);
         if (st == CR_OK && b->split) /* CROWN's own pass, or one more after α's */
             st = split_pass(b, job, m, gc, b->method == CR_BOUND_ALPHA ? NULL : out);
         job->record = 0;
