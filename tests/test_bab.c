@@ -345,10 +345,9 @@ static void test_planted_faults(void **state) {
    says unsat where sampling (a grid and random points, 4000, in long double) finds a violation, never sat without a
    witness in the box that violates by the independent evaluation; rhs just under the sampled minimum, so that
    CROWN alone leaves most unknown; guard: BaB decides a share of them. */
-static void test_sampling_every_activation(void **state) {
-    (void)state;
+static void sampling_oracle(cr_bab_split split, cr_bound_method method, uint64_t seed, const char *name, int share) {
     cr_rng rng;
-    cr_rng_seed(&rng, 1800);
+    cr_rng_seed(&rng, seed);
     const cr_activation kinds[3] = {CR_ACT_SIGMOID, CR_ACT_TANH, CR_ACT_RELU};
     int crown_unknown = 0, decided = 0, n = quick() ? 6 : 30;
     for (int trial = 0; trial < n; trial++) {
@@ -384,8 +383,9 @@ static void test_sampling_every_activation(void **state) {
         assert_int_equal(cr_certify(net, &spec, &opt, &res), CR_OK);
         const cr_verdict v0 = res.verdict;
         opt.bab = 1;
-        opt.bab_split = CR_BAB_SPLIT_INPUT;
+        opt.bab_split = split;
         opt.bab_max_domains = quick() ? 300 : 3000;
+        opt.bound.method = method;
         assert_int_equal(cr_certify(net, &spec, &opt, &res), CR_OK);
         if (res.verdict == CR_VERDICT_UNSAT && smin <= rhs)
             fail_msg("trial %d (%s): unsat, but a sample has margin %.17Lg <= rhs %.17g", trial,
@@ -403,9 +403,23 @@ static void test_sampling_every_activation(void **state) {
         }
         cr_net_free(net);
     }
-    print_message("every activation, input splits: %d instances, CROWN left %d unknown, BaB decided %d\n", n,
+    print_message("every activation, %s: %d instances, CROWN left %d unknown, BaB decided %d\n", name, n,
                   crown_unknown, decided);
-    assert_true(crown_unknown >= n / 2 && decided >= crown_unknown / 2);
+    assert_true(crown_unknown >= n / 2 && decided >= crown_unknown / share);
+}
+
+static void test_sampling_every_activation(void **state) {
+    (void)state;
+    sampling_oracle(CR_BAB_SPLIT_INPUT, CR_BOUND_CROWN, 1800, "input splits", 2);
+}
+
+/* Unit splits of every activation (sigmoid and tanh units split at 0 or at their interval's midpoint, ReLUs at 0),
+   the subdomains by CROWN and by α (with β on the clamps at 0): the same sampling oracle. At D <= 4 input splits
+   decide more (they also try the box centres as witnesses); the guard asks a quarter. */
+static void test_sampling_unit_splits(void **state) {
+    (void)state;
+    sampling_oracle(CR_BAB_SPLIT_RELU, CR_BOUND_CROWN, 1810, "unit splits, CROWN", 4);
+    sampling_oracle(CR_BAB_SPLIT_RELU, CR_BOUND_ALPHA, 1820, "unit splits, alpha+beta", 4);
 }
 
 /* --timeout is honoured inside the phases: branch and bound checks the deadline before each subdomain, the attack
@@ -455,6 +469,7 @@ int main(void) {
         cmocka_unit_test(test_beta_subdomains_oracle),
         cmocka_unit_test(test_planted_faults),
         cmocka_unit_test(test_sampling_every_activation),
+        cmocka_unit_test(test_sampling_unit_splits),
         cmocka_unit_test(test_timeout_inside_phases),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

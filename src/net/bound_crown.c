@@ -446,6 +446,18 @@ static cr_status split_pass(cr_bound_ctx *b, crown_job *job, size_t m, const dou
         const size_t w = net->dims[l + 1];
         const double *tu = job->run[0].tu[l];
         for (size_t j = 0; j < w; j++) sp->score[l][j] = 0;
+        if (net->act[l] != CR_ACT_RELU && net->act[l] != CR_ACT_LEAKY_RELU) {
+            /* a smooth unit: |λ| times its relaxation band's width (the larger at the interval's ends) */
+            const double *sl = job->run[0].sl[l], *tl = job->run[0].tl[l], *su = job->run[0].su[l];
+            for (size_t j = 0; j < w; j++) {
+                const double ds = su[j] - sl[j], dt = tu[j] - tl[j];
+                const double band = fmax(ds * b->zl[l + 1][j] + dt, ds * b->zu[l + 1][j] + dt);
+                double sum = 0;
+                for (size_t i = 0; i < m; i++) sum += fabs(rl.keep[l][i * w + j]);
+                sp->score[l][j] = isfinite(band) && band > 0 ? sum * band : 0;
+            }
+            continue;
+        }
         for (size_t i = 0; i < m; i++)
             for (size_t j = 0; j < w; j++) {
                 const double g = rl.keep[l][i * w + j];
