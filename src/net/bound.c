@@ -375,6 +375,9 @@ cr_status cr_net_bound_split(const cr_net *net, const double *lo, const double *
     if (st != CR_OK) return st;
     b.split = split;
     if (split) split->empty = 0;
+    b.target = split ? split->target : NULL;
+    b.n_target = b.target ? m : 0;
+    b.no_ub = ub == NULL;
     double *tmp = malloc(4 * m * sizeof(double));
     if (!tmp) {
         cr_bound_release(&b);
@@ -404,6 +407,7 @@ cr_status cr_net_bound_split(const cr_net *net, const double *lo, const double *
             co.method = CR_BOUND_CROWN;
             cr_bound_ctx b2;
             st = cr_bound_prepare(net, lo, hi, m, c, &co, &b2);
+            b2.no_ub = b.no_ub;
             if (st == CR_OK) st = cr_bound_crown_rows(&b2, m, c, cl, cu);
             cr_bound_release(&b2);
             for (size_t i = 0; st == CR_OK && i < m; i++) {
@@ -412,7 +416,7 @@ cr_status cr_net_bound_split(const cr_net *net, const double *lo, const double *
             }
         }
     }
-    if (st == CR_OK && (!cr_bound_finite(l, m) || !cr_bound_finite(u, m))) st = CR_ERR_NONFINITE;
+    if (st == CR_OK && (!cr_bound_finite(l, m) || (ub && !cr_bound_finite(u, m)))) st = CR_ERR_NONFINITE;
     if (st == CR_OK) {
         if (lb) memcpy(lb, l, m * sizeof(double));
         if (ub) memcpy(ub, u, m * sizeof(double));

@@ -39,6 +39,10 @@ typedef struct {
     double *mem;
     struct cr_bound_split *split; /* branch and bound's clamps (cr_net_bound_split), or NULL */
     const double *xlo, *xhi;      /* the raw box */
+    const double *target; /* n_target values, or NULL: α-CROWN stops optimising spec row i (< n_target) once its
+                             rigorous lower bound exceeds target[i] (cr_bound_split.target) */
+    size_t n_target;
+    int no_ub;            /* the rows' upper bounds are not wanted: the spec pass bounds C only, not [C; −C] */
 } cr_bound_ctx;
 
 double cr_bound_gamma(size_t n); /* γ_n = nε/(1 − nε), ε = 2^-53 */
@@ -83,6 +87,14 @@ typedef struct {
 cr_status cr_bound_crown_pass(cr_crown_run *c, int top, int through_out_act, size_t n,
                               const double *g, const cr_bound_rowlines *rl, double *rows_out,
                               double *dx);
+/* α-CROWN's own chunks: sets up the pass (top, through_out_act) and runs task(ctx, t, worker), t < n_tasks, on the
+   run's workers (cr_parallel_for); a task calls cr_bound_crown_walk with its worker: one walk of n <=
+   CR_BOUND_CROWN_ROWS rows g with the lines rl (their rows numbered from the walk's first, NULL: the shared
+   lines), rows_out and dx (n x D) as cr_bound_crown_pass's. */
+cr_status cr_bound_crown_for(cr_crown_run *c, int top, int through_out_act, size_t n_tasks,
+                             cr_status (*task)(void *ctx, size_t t, int worker), void *ctx);
+void cr_bound_crown_walk(cr_crown_run *c, int worker, size_t n, const double *g, const cr_bound_rowlines *rl,
+                         double *rows_out, double *dx);
 /* the shared (CROWN's) lines of relaxed activation l, width dims[l + 1] */
 void cr_bound_crown_lines(const cr_crown_run *c, int l, const double **sl, const double **tl,
                           const double **su, const double **tu);
@@ -132,6 +144,10 @@ typedef struct cr_bound_split {
                                      upper-line intercept costs the lower bound, max(−λ, 0)·t_up (λ: the row's
                                      coefficient on the unit's output; BaBSR's intercept score) */
     int empty;      /* out */
+    /* m values, or NULL: α-CROWN stops optimising row i once its rigorous lower bound exceeds target[i] (a verdict's
+       rhs: the row is proved) and its bound is then that rigorous bound, above target[i] but maybe below the one
+       the whole search would reach. Intermediate rows of a ReLU layer stop once they prove their unit stable. */
+    const double *target;
 } cr_bound_split;
 cr_status cr_net_bound_split(const cr_net *net, const double *lo, const double *hi, size_t m, const double *c,
                              const cr_bound_options *opt, cr_bound_split *split, double *lb, double *ub);

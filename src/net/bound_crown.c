@@ -370,6 +370,32 @@ cr_status cr_bound_crown_pass(cr_crown_run *j, int top, int through_out_act, siz
     return st;
 }
 
+/* α-CROWN's own chunks (bound.h): the pass for (top, through_out_act) set up, task(ctx, t, worker) for every t <
+   n_tasks on the run's workers; inside, cr_bound_crown_walk runs one walk on the task's worker. */
+cr_status cr_bound_crown_for(cr_crown_run *j, int top, int through_out_act, size_t n_tasks, cr_task_fn task,
+                             void *ctx) {
+    const cr_net *net = j->run[0].b->net;
+    j->view = *net;
+    j->view.link_form[0] = CR_AFFINE_NONE;
+    j->view.n_layers = top + 1;
+    j->view.has_out_act = through_out_act;
+    j->top = top;
+    j->through_out_act = through_out_act;
+    int workers = cr_parallel_workers(n_tasks);
+    if (workers > j->workers) workers = j->workers;
+    return cr_parallel_for(n_tasks, workers, task, ctx);
+}
+
+void cr_bound_crown_walk(cr_crown_run *j, int worker, size_t n, const double *g, const cr_bound_rowlines *rl,
+                         double *rows_out, double *dx) {
+    crown_run *c = &j->run[worker];
+    c->rl = rl;
+    c->r0 = 0;
+    c->record = 0;
+    crown_chunk(c, j->tape[worker], &j->view, j->top, j->through_out_act, n, g, rows_out, dx);
+    c->rl = NULL;
+}
+
 void cr_bound_crown_lines(const cr_crown_run *j, int l, const double **sl, const double **tl,
                           const double **su, const double **tu) {
     *sl = j->run[0].sl[l], *tl = j->run[0].tl[l], *su = j->run[0].su[l], *tu = j->run[0].tu[l];
@@ -413,22 +439,22 @@ static cr_status job_init(crown_job *j, const crown_run *proto, const cr_net *vi
    minimising corners of the raw box and the split scores Σ_{i<m} max(−λ_ij, 0)·t_up,j from the cotangents λ on each
    hidden activation's output (kept by the pass, so the scores are summed here, one thread, in a fixed order).
    out: 2m values, or NULL when only the corners and scores are wanted. */
-static cr_status split_pass(cr_bound_ctx *b, crown_job *job, size_t m, const double *gc, double *out) {
+static cr_status split_pass(cr_bound_ctx *b, crown_job *job, size_t m, size_t ms, const double *gc, double *out) {
     const cr_net *net = b->net;
     const int L = net->n_layers;
     const size_t D = net->dims[0];
     cr_bound_split *sp = b->split;
     cr_bound_rowlines rl = {0};
-    size_t need = 2 * m + 2 * m * D;
+    size_t need = ms + ms * D;
     for (int l = 0; l + 1 < L; l++)
-        if (sp->score[l]) need += 2 * m * net->dims[l + 1];
+        if (sp->score[l]) need += ms * net->dims[l + 1];
     double *mem = malloc(need * sizeof(double)), *p = mem;
     if (!mem) return CR_ERR_NOMEM;
-    double *rows = out ? out : p, *dx = p + 2 * m;
-    p += 2 * m + 2 * m * D;
+    double *rows = out ? out : p, *dx = p + ms;
+    p += ms + ms * D;
     for (int l = 0; l + 1 < L; l++)
-        if (sp->score[l]) rl.keep[l] = p, p += 2 * m * net->dims[l + 1];
-    const cr_status st = cr_bound_crown_pass(job, L - 1, net->has_out_act, 2 * m, gc, &rl, rows, dx);
+        if (sp->score[l]) rl.keep[l] = p, p += ms * net->dims[l + 1];
+    const cr_status st = cr_bound_crown_pass(job, L - 1, net->has_out_act, ms, gc, &rl, rows, dx);
     for (size_t i = 0; st == CR_OK && sp->corner && i < m * D; i++)
         sp->corner[i] = dx[i] >= 0 ? b->xlo[i % D] : b->xhi[i % D];
     for (int l = 0; st == CR_OK && l + 1 < L; l++) {
@@ -539,6 +565,7 @@ cr_status cr_bound_crown_rows(cr_bound_ctx *b, size_t m, const double *c, double
     }
     if (st == CR_OK && !(b->split && b->split->empty)) { /* the spec rows: [C; −C] on o */
         for (int l = last_relaxed + 1; l < L; l++) layer_weights(&job->run[0], l, job->run[0].ml);
+        const size_t ms = b->no_ub ? m : 2 * m; /* the spec pass's rows: [C; −C], or C alone */
         for (size_t i = 0; i < m * K; i++) {
             gc[i] = c[i];
             gc[m * K + i] = -c[i];
@@ -549,17 +576,19 @@ cr_status cr_bound_crown_rows(cr_bound_ctx *b, size_t m, const double *c, double
             job->record = m;
             proto.rec->recorded = 1;
         }
+        int split_rows = b->split && b->split->corner; /* the corners and scores wanted too */
+        for (int l = 0; b->split && l < CR_MAX_LAYERS; l++) split_rows |= b->split->score[l] != NULL;
         if (b->method == CR_BOUND_ALPHA)
-            st = cr_bound_alpha_rows(b, job, L - 1, net->has_out_act, 2 * m, gc, out);
-        else if (!b->split)
-            st = crown_pass(job, L - 1, net->has_out_act, 2 * m, gc, out);
-        if (st == CR_OK && b->split) /* CROWN's own pass, or one more after α's */
-            st = split_pass(b, job, m, gc, b->method == CR_BOUND_ALPHA ? NULL : out);
+            st = cr_bound_alpha_rows(b, job, L - 1, net->has_out_act, ms, gc, out);
+        else if (!split_rows)
+            st = crown_pass(job, L - 1, net->has_out_act, ms, gc, out);
+        if (st == CR_OK && split_rows) /* CROWN's own pass, or one more after α's */
+            st = split_pass(b, job, m, ms, gc, b->method == CR_BOUND_ALPHA ? NULL : out);
         job->record = 0;
         if (st == CR_OK)
             for (size_t i = 0; i < m; i++) {
                 lb[i] = out[i];
-                ub[i] = -out[m + i];
+                ub[i] = b->no_ub ? INFINITY : -out[m + i];
             }
     }
     job_free(job);
