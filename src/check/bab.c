@@ -130,7 +130,7 @@ cr_status chk_bab_part(const cr_net *net, const cr_spec_part *p, const char *ref
     }
     s.block = 2 * s.d + 2 * s.h + s.nq;
     const size_t d = s.d, h = s.h, k = s.k, mrows = p->n_rows;
-    double *mem = malloc((2 * s.block + mrows * (k + 1 + d) + 3 * h + d) * sizeof *mem);
+    double *mem = malloc((2 * s.block + mrows * (k + 2 + d) + 3 * h + d) * sizeof *mem);
     size_t *idx = malloc((mrows + 1) * sizeof *idx);
     cr_status st = CR_OK;
     res->verdict = CR_VERDICT_UNKNOWN;
@@ -141,7 +141,7 @@ cr_status chk_bab_part(const cr_net *net, const cr_spec_part *p, const char *ref
         goto done;
     }
     double *cur = mem, *child = cur + s.block, *c = child + s.block, *lb = c + mrows * k, *corner = lb + mrows,
-           *nzl = corner + mrows * d, *nzu = nzl + h, *x = nzu + h, *score = x + d;
+           *nzl = corner + mrows * d, *nzu = nzl + h, *x = nzu + h, *score = x + d, *tg = score + h;
     /* the root */
     memcpy(cur, p->lo, d * sizeof *cur);
     memcpy(cur + d, p->hi, d * sizeof *cur);
@@ -170,11 +170,12 @@ cr_status chk_bab_part(const cr_net *net, const cr_spec_part *p, const char *ref
             if (alive[q] != 0)
                 for (size_t r = p->clause[q]; r < p->clause[q + 1]; r++) {
                     idx[m] = r;
+                    tg[m] = p->rhs[r]; /* α stops optimising a row once it is proved */
                     memcpy(c + m * k, p->c + r * k, k * sizeof *c);
                     m++;
                 }
         if (m == 0) continue;
-        cr_bound_split sp = {.corner = corner};
+        cr_bound_split sp = {.corner = corner, .target = tg};
         for (int l = 0; l + 1 < L; l++) {
             sp.zlo[l] = zlo + s.off[l];
             sp.zhi[l] = zhi + s.off[l];

@@ -21,6 +21,7 @@
 #include "check_internal.h"
 #include "check_interval.h"
 #include "bab.h"
+#include "net/bound.h"
 #include "net/spec_attack.h"
 
 static double now_s(void) { return chk_now_s(); }
@@ -152,7 +153,7 @@ cr_status cr_certify(const cr_net *net, const cr_spec *spec, const cr_certify_op
     size_t max_rows = 0;
     for (size_t i = 0; i < spec->n_parts; i++)
         max_rows = spec->parts[i].n_rows > max_rows ? spec->parts[i].n_rows : max_rows;
-    double *lb = malloc(max_rows * sizeof *lb), *c = malloc(max_rows * k * sizeof *c);
+    double *lb = malloc(2 * max_rows * sizeof *lb), *c = malloc(max_rows * k * sizeof *c), *tg = lb + max_rows;
     size_t *idx = malloc(max_rows * sizeof *idx);
     char *refuted = malloc(max_rows + 1);
     cr_verdict verdict = CR_VERDICT_UNKNOWN;
@@ -220,6 +221,7 @@ cr_status cr_certify(const cr_net *net, const cr_spec *spec, const cr_certify_op
                     if (!refuted[q])
                         for (size_t r = p->clause[q]; r < p->clause[q + 1]; r++) {
                             idx[m] = r;
+                            tg[m] = p->rhs[r]; /* α stops optimising a row once it is proved */
                             memcpy(c + m * k, p->c + r * k, k * sizeof *c);
                             m++;
                         }
@@ -228,7 +230,8 @@ cr_status cr_certify(const cr_net *net, const cr_spec *spec, const cr_certify_op
                 bo.method = methods[mi];
                 /* bounds of the caller's net, not of net64: a float32 net's semantics (its leaky-ReLU slope is
                    the float nearest 0.01) are its own dtype's, which cr_net_bound widens exactly */
-                st = cr_net_bound(net, p->lo, p->hi, m, c, &bo, lb, NULL);
+                cr_bound_split stop = {.target = tg};
+                st = cr_net_bound_split(net, p->lo, p->hi, m, c, &bo, &stop, lb, NULL);
                 if (st == CR_ERR_NONFINITE) { /* a bound overflowed: no proof from this method */
                     st = CR_OK;
                     continue;

@@ -17,6 +17,7 @@
 #include <time.h>
 
 #include "chainrule_certify.h"
+#include "net/bound.h"
 
 static double now_s(void) {
     struct timespec ts;
@@ -35,7 +36,7 @@ static cr_bound_method cheap_method(cr_bound_method m) {
 static int bounds_prove(const cr_net *net, const cr_spec_part *p, const cr_bound_options *bo_in, int cheap,
                         double *margin, const char **by, cr_status *st) {
     const size_t k = p->k, m = p->n_rows;
-    double *lb = malloc(m * sizeof *lb), *c = malloc(m * k * sizeof *c);
+    double *lb = malloc(2 * m * sizeof *lb), *c = malloc(m * k * sizeof *c), *tg = lb + m;
     char *refuted = calloc(p->n_clauses, 1);
     size_t *idx = malloc(m * sizeof *idx);
     int proved = -1;
@@ -52,12 +53,14 @@ static int bounds_prove(const cr_net *net, const cr_spec_part *p, const cr_bound
             if (!refuted[q])
                 for (size_t r = p->clause[q]; r < p->clause[q + 1]; r++) {
                     idx[rows] = r;
+                    tg[rows] = p->rhs[r]; /* α stops optimising a row once it is proved */
                     memcpy(c + rows * k, p->c + r * k, k * sizeof *c);
                     rows++;
                 }
         cr_bound_options bo = *bo_in;
         bo.method = methods[mi];
-        cr_status s = cr_net_bound(net, p->lo, p->hi, rows, c, &bo, lb, NULL);
+        cr_bound_split stop = {.target = tg};
+        cr_status s = cr_net_bound_split(net, p->lo, p->hi, rows, c, &bo, &stop, lb, NULL);
         if (s == CR_ERR_NONFINITE) continue; /* no proof from this method */
         if (s != CR_OK) {
             *st = s;
