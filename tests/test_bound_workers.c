@@ -60,9 +60,12 @@ static cr_net *make_net(cr_activation act, const size_t *dims, int L) {
 
 static void bounds(const cr_net *net, int threads, cr_bound_method method, const double *lo, const double *hi,
                    const double *c, double *lb, double *ub) {
-    cr_set_threads(threads);
+    cr_ctx *ctx = NULL;
+    assert_int_equal(cr_ctx_create(&ctx, threads), CR_OK);
+    assert_int_equal(cr_ctx_threads(ctx), threads);
     cr_bound_options o = {.method = method, .alpha_iters = 4}; /* α-CROWN: a few steps suffice here */
-    assert_int_equal(cr_net_bound(net, lo, hi, M, c, &o, lb, ub), CR_OK);
+    assert_int_equal(cr_net_bound(ctx, net, lo, hi, M, c, &o, lb, ub), CR_OK);
+    cr_ctx_free(ctx);
 }
 
 static void test_worker_count_independence(void **state) {
@@ -73,7 +76,6 @@ static void test_worker_count_independence(void **state) {
     assert_true(cr_even_chunk(2 * 70, CR_BOUND_CROWN_ROWS) < 2 * 70);
     assert_true(cr_even_chunk(2 * M, CR_BOUND_CROWN_ROWS) < 2 * M);
     const cr_activation acts[] = {CR_ACT_RELU, CR_ACT_SIGMOID, CR_ACT_TANH};
-    const int saved = cr_get_threads();
     for (size_t a = 0; a < sizeof acts / sizeof *acts; a++) {
         cr_net *net = make_net(acts[a], dims, L);
         double lo[D], hi[D], c[M * K];
@@ -94,7 +96,6 @@ static void test_worker_count_independence(void **state) {
             assert_true(distinct > 0);
             for (int t = 2; t <= 3; t++) {
                 bounds(net, t, m, lo, hi, c, lb, ub);
-                assert_int_equal(cr_get_threads(), t);
                 assert_memory_equal(lb, lb1, sizeof lb);
                 assert_memory_equal(ub, ub1, sizeof ub);
             }
@@ -106,7 +107,6 @@ static void test_worker_count_independence(void **state) {
         }
         cr_net_free(net);
     }
-    cr_set_threads(saved);
 }
 
 /* α-CROWN's search runs chunk by chunk on the workers (net/bound_alpha.c), and with targets (cr_bound_split.target)
@@ -118,7 +118,8 @@ static void test_alpha_targets_worker_count(void **state) {
     const size_t dims[] = {D, 90, 70, 80, K};
     const int L = 4;
     const cr_activation acts[] = {CR_ACT_RELU, CR_ACT_SIGMOID};
-    const int saved = cr_get_threads();
+    cr_ctx *cx[4] = {NULL};
+    for (int t = 1; t <= 3; t++) assert_int_equal(cr_ctx_create(&cx[t], t), CR_OK);
     for (size_t a = 0; a < sizeof acts / sizeof *acts; a++) {
         cr_net *net = make_net(acts[a], dims, L);
         double lo[D], hi[D], c[M * K];
@@ -130,16 +131,15 @@ static void test_alpha_targets_worker_count(void **state) {
         for (size_t i = 0; i < M * K; i++) c[i] = urand();
         cr_bound_options o = {.method = CR_BOUND_CROWN};
         double crown[M], full[M], tg[M], lb1[M], lb[M];
-        cr_set_threads(1);
-        assert_int_equal(cr_net_bound(net, lo, hi, M, c, &o, crown, NULL), CR_OK);
+        assert_int_equal(cr_net_bound(cx[1], net, lo, hi, M, c, &o, crown, NULL), CR_OK);
         o.method = CR_BOUND_ALPHA;
         o.alpha_iters = 8;
-        assert_int_equal(cr_net_bound(net, lo, hi, M, c, &o, full, NULL), CR_OK);
+        assert_int_equal(cr_net_bound(cx[1], net, lo, hi, M, c, &o, full, NULL), CR_OK);
         /* targets: every third row already proved by CROWN, the others a part of the way to α's bound, or beyond */
         for (size_t i = 0; i < M; i++)
             tg[i] = i % 3 == 0 ? crown[i] - 1 : i % 3 == 1 ? crown[i] + 0.3 * (full[i] - crown[i]) : full[i] + 1;
         cr_bound_split sp = {.target = tg};
-        assert_int_equal(cr_net_bound_split(net, lo, hi, M, c, &o, &sp, lb1, NULL), CR_OK);
+        assert_int_equal(cr_net_bound_split(cx[1], net, lo, hi, M, c, &o, &sp, lb1, NULL), CR_OK);
         int stopped = 0, searched = 0;
         for (size_t i = 0; i < M; i++) {
             assert_true(isfinite(lb1[i]) && lb1[i] >= crown[i]);
@@ -149,13 +149,12 @@ static void test_alpha_targets_worker_count(void **state) {
         assert_true(stopped > 0);
         assert_true(searched > 0);
         for (int t = 2; t <= 3; t++) {
-            cr_set_threads(t);
-            assert_int_equal(cr_net_bound_split(net, lo, hi, M, c, &o, &sp, lb, NULL), CR_OK);
+            assert_int_equal(cr_net_bound_split(cx[t], net, lo, hi, M, c, &o, &sp, lb, NULL), CR_OK);
             assert_memory_equal(lb, lb1, sizeof lb);
         }
         cr_net_free(net);
     }
-    cr_set_threads(saved);
+    for (int t = 1; t <= 3; t++) cr_ctx_free(cx[t]);
 }
 
 int main(void) {

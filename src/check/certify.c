@@ -128,7 +128,7 @@ static int on_candidate(void *vctx, const double *x) {
     return 0;
 }
 
-cr_status cr_certify(const cr_net *net, const cr_spec *spec, const cr_certify_options *opt_in,
+cr_status cr_certify(cr_ctx *cx, const cr_net *net, const cr_spec *spec, const cr_certify_options *opt_in,
                      cr_certify_result *res) {
     const double t0 = now_s();
     if (!net || !spec || !res || spec->n_parts == 0 || !spec->parts) return CR_ERR_ARG;
@@ -193,7 +193,7 @@ cr_status cr_certify(const cr_net *net, const cr_spec *spec, const cr_certify_op
         int all = 1;
         int used = 0; /* the strongest method that ran (index into methods) */
         int used_bab = 0;
-        chk_bab_opts bab = {.bound = opt.bound, .deadline = deadline, .split = opt.bab_split,
+        chk_bab_opts bab = {.cx = cx, .bound = opt.bound, .deadline = deadline, .split = opt.bab_split,
                             .max_domains = opt.bab_max_domains};
         if (bab.bound.method == CR_BOUND_IBP || bab.bound.method == CR_BOUND_CROWN_IBP)
             bab.bound.method = CR_BOUND_CROWN; /* subdomains by CROWN at least (the corners come from it) */
@@ -231,7 +231,7 @@ cr_status cr_certify(const cr_net *net, const cr_spec *spec, const cr_certify_op
                 /* bounds of the caller's net, not of net64: a float32 net's semantics (its leaky-ReLU slope is
                    the float nearest 0.01) are its own dtype's, which cr_net_bound widens exactly */
                 cr_bound_split stop = {.target = tg};
-                st = cr_net_bound_split(net, p->lo, p->hi, m, c, &bo, &stop, lb, NULL);
+                st = cr_net_bound_split(cx, net, p->lo, p->hi, m, c, &bo, &stop, lb, NULL);
                 if (st == CR_ERR_NONFINITE) { /* a bound overflowed: no proof from this method */
                     st = CR_OK;
                     continue;
