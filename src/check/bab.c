@@ -121,7 +121,8 @@ static int try_witness(const cr_net *net, const cr_spec_part *p, double *x, doub
 }
 
 cr_status chk_bab_part(const cr_net *net, const cr_spec_part *p, const char *refuted, const chk_bab_opts *o,
-                       double *witness, double *wout, chk_bab_result *res) {
+                       const double *root_zl, const double *root_zu, double *witness, double *wout,
+                       chk_bab_result *res) {
     const int L = net->n_layers;
     dstack s = {.d = p->d, .k = p->k, .nq = p->n_clauses};
     for (int l = 0; l + 1 < L; l++) {
@@ -145,9 +146,9 @@ cr_status chk_bab_part(const cr_net *net, const cr_spec_part *p, const char *ref
     /* the root */
     memcpy(cur, p->lo, d * sizeof *cur);
     memcpy(cur + d, p->hi, d * sizeof *cur);
-    for (size_t i = 0; i < h; i++) {
-        cur[2 * d + i] = -INFINITY;
-        cur[2 * d + h + i] = INFINITY;
+    for (size_t i = 0; i < h; i++) { /* the caller's intermediates of the part's box, or none */
+        cur[2 * d + i] = root_zl ? root_zl[i] : -INFINITY;
+        cur[2 * d + h + i] = root_zu ? root_zu[i] : INFINITY;
     }
     for (size_t q = 0; q < s.nq; q++) cur[2 * d + 2 * h + q] = refuted[q] ? 0 : 1;
     int incomplete = 0;

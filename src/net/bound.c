@@ -401,7 +401,7 @@ cr_status cr_net_bound_split(cr_ctx *cx, const cr_net *net, const double *lo, co
             if (cu[i] < u[i]) u[i] = cu[i];
         }
         if (st == CR_OK && b.method == CR_BOUND_ALPHA && b.opt.alpha_intermediate >= 0 && !b.no_intersect &&
-            !b.alpha_visit) {
+            !b.alpha_visit && !(split && split->crown_known)) {
             /* α-CROWN's optimised intermediates relax the units differently from CROWN's, which
                can (rarely) loosen a row: intersect with CROWN's rows too (both sound) */
             cr_bound_options co = b.opt;

@@ -149,6 +149,8 @@ typedef struct cr_bound_split {
        rhs: the row is proved) and its bound is then that rigorous bound, above target[i] but maybe below the one
        the whole search would reach. Intermediate rows of a ReLU layer stop once they prove their unit stable. */
     const double *target;
+    int crown_known; /* 1: the caller has CROWN's rows of this box and intersects α's with them itself (cr_certify's
+                        escalation): α-CROWN skips its own second CROWN run */
 } cr_bound_split;
 cr_status cr_net_bound_split(cr_ctx *cx, const cr_net *net, const double *lo, const double *hi, size_t m, const double *c,
                              const cr_bound_options *opt, cr_bound_split *split, double *lb, double *ub);
@@ -161,4 +163,6 @@ enum { CR_BOUND_FAULT_NO_BIAS = 1, CR_BOUND_FAULT_NO_LINK_CONST = 2,
        CR_BOUND_FAULT_ALPHA_GRAD_SIGN = 3,   /* α-CROWN's gradient negated */
        CR_BOUND_FAULT_ALPHA_GRAD_FACTOR = 4  /* α-CROWN's gradient halved */ };
 extern int cr_bound_test_fault;
+/* Test hook: cr_bound_crown_rows calls on this thread, by cr_bound_method (CROWN's second run inside α included). */
+extern _Thread_local size_t cr_bound_test_runs[4];
 #endif

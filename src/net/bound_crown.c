@@ -77,6 +77,7 @@ _Thread_local cr_bound_explanation *cr_bound_recorder = NULL;
 
 
 int cr_bound_test_fault = 0;
+_Thread_local size_t cr_bound_test_runs[4];
 
 static double slack_factor(size_t n) { return 1 + 4 * ((double)n + 8) * EPS; }
 
@@ -474,6 +475,7 @@ cr_status cr_bound_crown_rows(cr_bound_ctx *b, size_t m, const double *c, double
     const int L = net->n_layers;
     const size_t K = net->dims[L];
     cr_status st;
+    if ((unsigned)b->method < 4) cr_bound_test_runs[b->method]++;
     /* IBP first: CROWN-IBP's intermediates, and a second valid bound for CROWN's */
     const int last_relaxed = net->has_out_act ? L - 1 : L - 2;
     if (last_relaxed >= 0) {
