@@ -25,6 +25,7 @@
 #include "chainrule.h"
 #include "chainrule_certify.h"
 #include "check/bab.h"
+#include "net/bound.h"
 #include "net/spec_attack.h"
 #include "testutil.h"
 
@@ -286,6 +287,32 @@ static void test_alpha_subdomains_oracle(void **state) {
     run_oracle(CR_BAB_SPLIT_RELU, CR_BOUND_ALPHA, "ReLU splits, alpha subdomains", n, n / 4, n / 6);
 }
 
+/* β-CROWN's multipliers in α's subdomains (bound_beta.c; children keep their parent's intermediates,
+   cr_bound_split.reuse) against the same oracle, beside α alone with intermediates recomputed, on the same
+   instances: never wrong, either way. */
+static void test_beta_subdomains_oracle(void **state) {
+    (void)state;
+    const int n = quick() ? 8 : 30;
+    size_t dom[2];
+    int decided[2];
+    for (int on = 0; on < 2; on++) {
+        cr_rng rng;
+        cr_rng_seed(&rng, 1650);
+        tally t = {0};
+        cr_bound_beta_on = on;
+        for (int trial = 0; trial < n; trial++) one_trial(&rng, trial, CR_BAB_SPLIT_RELU, CR_BOUND_ALPHA, 0, &t);
+        cr_bound_beta_on = 1;
+        assert_int_equal(t.wrong, 0);
+        dom[on] = t.domains;
+        decided[on] = t.bab_decided;
+        print_message("alpha subdomains, beta %s: %d instances, CROWN left %d unknown, BaB decided %d, %zu subdomains\n",
+                      on ? "on" : "off", t.trials, t.crown_unknown, t.bab_decided, t.domains);
+    }
+    /* guards: both decide most of what CROWN left (β's tightness itself: test_beta) */
+    assert_true(decided[0] >= n / 2 && decided[1] >= n / 2);
+    assert_true(dom[0] > 0 && dom[1] > 0);
+}
+
 /* Planted faults: a split that loses part of its subdomain must give a wrong unsat the oracle catches (on sat
    instances whose violating set is tiny: rhs = the exact minimum + 1e-7, so that the witness lies in one place). */
 static void test_planted_faults(void **state) {
@@ -425,6 +452,7 @@ int main(void) {
         cmocka_unit_test(test_relu_splits_oracle),
         cmocka_unit_test(test_input_splits_oracle),
         cmocka_unit_test(test_alpha_subdomains_oracle),
+        cmocka_unit_test(test_beta_subdomains_oracle),
         cmocka_unit_test(test_planted_faults),
         cmocka_unit_test(test_sampling_every_activation),
         cmocka_unit_test(test_timeout_inside_phases),

@@ -27,6 +27,7 @@
 
 int chk_bab_test_fault = 0;
 int chk_bab_test_score = 1;
+int chk_bab_reuse = 1;
 
 double chk_now_s(void) {
     struct timespec ts;
@@ -176,7 +177,11 @@ cr_status chk_bab_part(const cr_net *net, const cr_spec_part *p, const char *ref
                     m++;
                 }
         if (m == 0) continue;
-        cr_bound_split sp = {.corner = corner, .target = tg};
+        /* a child of a ReLU split bounded by α with β: its clamps are its parent's final intermediates, kept as they
+           are (β-CROWN: the split constraints enter through β, no intermediate pass per subdomain) */
+        cr_bound_split sp = {.corner = corner, .target = tg, .lower_only = 1,
+                             .reuse = chk_bab_reuse && o->split == CR_BAB_SPLIT_RELU && o->bound.method == CR_BOUND_ALPHA &&
+                                      cr_bound_beta_on && res->domains > 1};
         for (int l = 0; l + 1 < L; l++) {
             sp.zlo[l] = zlo + s.off[l];
             sp.zhi[l] = zhi + s.off[l];
@@ -207,7 +212,10 @@ cr_status chk_bab_part(const cr_net *net, const cr_spec_part *p, const char *ref
                 continue;
             }
             if (gap_min < res->margin) res->margin = gap_min;
-            /* candidates: each alive clause's corner of its least refuted row */
+            /* the candidate: the corner of the least refuted row of the alive clause whose bound is lowest (one
+               independent check per subdomain: with many clauses, one each cost more than the bound) */
+            size_t pick = m;
+            double pick_gap = INFINITY;
             for (size_t q = 0; q < s.nq; q++) {
                 if (alive[q] == 0) continue;
                 size_t best = m;
@@ -215,7 +223,13 @@ cr_status chk_bab_part(const cr_net *net, const cr_spec_part *p, const char *ref
                     if (idx[a] >= p->clause[q] && idx[a] < p->clause[q + 1] &&
                         (best == m || lb[a] - p->rhs[idx[a]] > lb[best] - p->rhs[idx[best]]))
                         best = a;
-                if (best == m) continue;
+                if (best < m && lb[best] - p->rhs[idx[best]] < pick_gap) {
+                    pick = best;
+                    pick_gap = lb[best] - p->rhs[idx[best]];
+                }
+            }
+            if (pick < m) {
+                const size_t best = pick;
                 memcpy(x, corner + best * d, d * sizeof *x);
                 double worst;
                 if (try_witness(net, p, x, witness, wout, &worst)) {

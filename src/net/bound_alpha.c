@@ -100,6 +100,7 @@ struct cr_alpha_problem {
     size_t *orig;
     unsigned char *imp; /* n: improved in the search */
     cr_relax_mode mode; /* the lines' mode: heuristic in the search, checked for a reported bound */
+    cr_beta *beta;      /* β-CROWN's multipliers of a subdomain's split constraints (bound_beta.c), or NULL */
     double *mem;
 };
 
@@ -108,12 +109,10 @@ static const struct cr_act_relax *relax_of(const cr_net *net, int l) {
     return cr_act_running(act)->relax;
 }
 
+static void block_free(struct cr_alpha_problem *p);
+
 static void shared_free(alpha_shared *s) {
-    for (int w = 0; w < CR_MAX_WORKERS; w++)
-        if (s->blk[w]) {
-            free(s->blk[w]->mem);
-            free(s->blk[w]);
-        }
+    for (int w = 0; w < CR_MAX_WORKERS; w++) block_free(s->blk[w]);
     free(s->mem);
 }
 
@@ -203,12 +202,22 @@ static cr_status block_alloc(alpha_shared *s, size_t cap, int own_g, int worker,
         return CR_ERR_NOMEM;
     }
     p->mode = b->mode;
+    if (s->top == b->net->n_layers - 1) { /* the spec rows of a subdomain: its split constraints' multipliers */
+        const cr_status st = cr_beta_create(b, s->R, cap, &p->rl, &p->beta);
+        if (st != CR_OK) {
+            free(p->imp);
+            free(p->mem);
+            free(p);
+            return st;
+        }
+    }
     *out = p;
     return CR_OK;
 }
 
 static void block_free(cr_alpha_problem *p) {
     if (!p) return;
+    cr_beta_free(p->beta);
     free(p->imp);
     free(p->mem);
     free(p);
@@ -244,6 +253,7 @@ static void block_move_row(cr_alpha_problem *p, size_t dst, size_t src) {
     memcpy(p->g + dst * s->width, p->g + src * s->width, s->width * sizeof(double));
     p->tgt[dst] = p->tgt[src], p->trig[dst] = p->trig[src];
     p->res[dst] = p->res[src], p->best[dst] = p->best[src];
+    if (p->beta) cr_beta_move_row(p->beta, dst, src);
     for (int l = 0; l <= s->R; l++) {
         const size_t w = s->w[l], w2 = 2 * w;
         double *a2[] = {p->par[l], p->bpar[l], p->m1[l], p->m2[l], p->grad[l]};
@@ -295,6 +305,7 @@ static void gradient(cr_alpha_problem *p) {
         cr_gemm_f64(0, 0, n, w, din, 1, v, din, cr_bound_w(b, l), w, 1, r, w);
         cr_net_link_apply_f64(net, l, LINK_FORWARD, n, w, 0, w, r); /* ẑ_l */
         const double *A = p->rl.keep[l];
+        if (p->beta) cr_beta_gradient(p->beta, l, r, A); /* −s·ẑ_l */
         for (size_t i = 0; i < n; i++) {
             double *gr = p->grad[l] + i * w2;
             const double *ds = p->ds[l] + i * w2, *dt = p->dt[l] + i * w2;
@@ -311,12 +322,17 @@ static void gradient(cr_alpha_problem *p) {
             }
         }
     }
+    if (p->beta) cr_beta_scaled(p->beta);
     cr_blas_serial_leave();
 }
 
 static cr_status evaluate(cr_alpha_problem *p, double *out, int want_grad) {
     const alpha_shared *s = p->s;
     build_lines(p);
+    if (p->beta) {
+        cr_beta_rows(p->beta, p->n);
+        cr_beta_write(p->beta);
+    }
     cr_status st = CR_OK;
     if (p->worker < 0)
         st = cr_bound_crown_pass(s->run, s->top, s->thr, p->n, p->g, &p->rl, out, p->dx);
@@ -349,6 +365,7 @@ static cr_status search_task(void *ctx, size_t t, int worker) {
     cr_alpha_problem *p = s->blk[worker];
     p->n = n;
     for (size_t i = 0; i < n; i++) block_load_row(p, i, s->act[r0 + i]);
+    if (p->beta) cr_beta_reset(p->beta); /* β = 0: CROWN's (α's) bound */
     const size_t iters = s->iters;
     double lr = s->lr;
     /* the first evaluation: CROWN's lines, rigorous (the result never goes below it) */
@@ -383,6 +400,10 @@ static cr_status search_task(void *ctx, size_t t, int worker) {
                 }
             }
         }
+        if (p->beta) {
+            cr_beta_rows(p->beta, p->n);
+            cr_beta_step(p->beta, b1, b2, b1t, b2t, lr);
+        }
         lr *= s->decay;
         if ((st = evaluate(p, p->val, it < iters)) != CR_OK) return st;
         int check = 0;
@@ -390,6 +411,7 @@ static cr_status search_task(void *ctx, size_t t, int worker) {
             if (p->val[i] > p->best[i]) { /* NaN never kept */
                 p->best[i] = p->val[i];
                 p->imp[i] = 1;
+                if (p->beta) cr_beta_keep(p->beta, i);
                 for (int l = 0; l <= s->R; l++) {
                     const size_t w2 = 2 * s->w[l];
                     memcpy(p->bpar[l] + i * w2, p->par[l] + i * w2, w2 * sizeof(double));
@@ -414,6 +436,10 @@ static cr_status search_task(void *ctx, size_t t, int worker) {
     if (improved) { /* the bound at each row's best parameters, rigorous */
         p->mode.heuristic = 0;
         for (int l = 0; l <= s->R; l++) memcpy(p->par[l], p->bpar[l], p->n * 2 * s->w[l] * sizeof(double));
+        if (p->beta) {
+            cr_beta_rows(p->beta, p->n);
+            cr_beta_use_best(p->beta);
+        }
         if ((st = evaluate(p, p->val, 0)) != CR_OK) return st;
         for (size_t i = 0; i < p->n; i++)
             if (p->val[i] > p->res[i]) p->res[i] = p->val[i];
@@ -493,7 +519,9 @@ out:
 /* ------------------------------------------------------------ the check library's view */
 
 size_t cr_alpha_problem_rows(const cr_alpha_problem *p) { return p->n; }
-size_t cr_alpha_problem_params(const cr_alpha_problem *p) { return p->s->off[p->s->R + 1]; }
+size_t cr_alpha_problem_params(const cr_alpha_problem *p) {
+    return p->s->off[p->s->R + 1] + cr_beta_params(p->beta);
+}
 
 static void locate(const cr_alpha_problem *p, size_t k, int *l, size_t *kk) {
     int a = 0;
@@ -505,6 +533,11 @@ static void locate(const cr_alpha_problem *p, size_t k, int *l, size_t *kk) {
 void cr_alpha_problem_range(const cr_alpha_problem *p, size_t k, double *pmin, double *pmax) {
     int l;
     size_t kk;
+    if (k >= p->s->off[p->s->R + 1]) { /* β */
+        *pmin = 0;
+        *pmax = INFINITY;
+        return;
+    }
     locate(p, k, &l, &kk);
     *pmin = p->s->rlo[l][kk];
     *pmax = p->s->rhi[l][kk];
@@ -512,27 +545,39 @@ void cr_alpha_problem_range(const cr_alpha_problem *p, size_t k, double *pmin, d
 
 void cr_alpha_problem_default(const cr_alpha_problem *p, double *alpha) {
     const size_t P = cr_alpha_problem_params(p);
-    for (size_t i = 0; i < p->n; i++)
+    for (size_t i = 0; i < p->n; i++) {
         for (int l = 0; l <= p->s->R; l++)
             memcpy(alpha + i * P + p->s->off[l], p->par[l] + i * 2 * p->s->w[l], 2 * p->s->w[l] * sizeof(double));
+        if (p->beta) cr_beta_get(p->beta, i, alpha + i * P + p->s->off[p->s->R + 1], NULL);
+    }
 }
 
 cr_status cr_alpha_problem_eval(cr_alpha_problem *p, const double *alpha, double *lb, double *grad) {
     const size_t P = cr_alpha_problem_params(p);
-    for (size_t i = 0; i < p->n; i++)
+    for (size_t i = 0; i < p->n; i++) {
         for (int l = 0; l <= p->s->R; l++)
             memcpy(p->par[l] + i * 2 * p->s->w[l], alpha + i * P + p->s->off[l], 2 * p->s->w[l] * sizeof(double));
+        if (p->beta) cr_beta_set(p->beta, i, alpha + i * P + p->s->off[p->s->R + 1]);
+    }
     const cr_status st = evaluate(p, lb, grad != NULL);
     if (st == CR_OK && grad)
-        for (size_t i = 0; i < p->n; i++)
+        for (size_t i = 0; i < p->n; i++) {
             for (int l = 0; l <= p->s->R; l++)
                 memcpy(grad + i * P + p->s->off[l], p->grad[l] + i * 2 * p->s->w[l], 2 * p->s->w[l] * sizeof(double));
+            if (p->beta) cr_beta_get(p->beta, i, NULL, grad + i * P + p->s->off[p->s->R + 1]);
+        }
     return st;
 }
 
 cr_status cr_alpha_problem_visit(const cr_net *net, const double *lo, const double *hi, size_t m,
                                  const double *c, const cr_bound_options *opt,
                                  cr_status (*fn)(void *ctx, cr_alpha_problem *p), void *ctx) {
+    return cr_alpha_problem_visit_split(net, lo, hi, m, c, opt, NULL, fn, ctx);
+}
+
+cr_status cr_alpha_problem_visit_split(const cr_net *net, const double *lo, const double *hi, size_t m,
+                                       const double *c, const cr_bound_options *opt, cr_bound_split *split,
+                                       cr_status (*fn)(void *ctx, cr_alpha_problem *p), void *ctx) {
     cr_bound_options o = opt ? *opt : (cr_bound_options){0};
     o.method = CR_BOUND_ALPHA;
     o.alpha_intermediate = -1;
@@ -546,6 +591,8 @@ cr_status cr_alpha_problem_visit(const cr_net *net, const double *lo, const doub
     }
     b.alpha_visit = fn;
     b.alpha_visit_ctx = ctx;
+    b.split = split;
+    if (split) split->empty = 0;
     st = cr_bound_crown_rows(&b, m, c, tmp, tmp + m);
     free(tmp);
     cr_bound_release(&b);

@@ -242,6 +242,16 @@ static void relax_step(void *ctx, const cr_diag_link_f64 *k) {
             res[0] += fabs(o) * mz[j];
             oi[j] = o;
         }
+        if (rl && rl->beta[l]) { /* β-CROWN: out − s·β on the split units (bound_beta.c) */
+            const double *bt = rl->beta[l] + row;
+            double rb = 0;
+            for (size_t jj = k->lo; jj < k->hi; jj++)
+                if (bt[jj] != 0) {
+                    oi[jj] = cr_bound_test_fault == CR_BOUND_FAULT_BETA_SIGN ? oi[jj] + bt[jj] : oi[jj] - bt[jj];
+                    rb += fabs(oi[jj]) * mz[jj]; /* the subtraction's rounding, as the product's */
+                }
+            c->slack[i] += EPS * slack_factor(w) * rb + (double)w * ETA;
+        }
         c->cst[i] += lanes_sum(s);
         c->abs_sum[i] += lanes_sum(sa);
         c->slack[i] += EPS * slack_factor(w) * lanes_sum(res) + (double)(2 * w) * ETA;
@@ -523,7 +533,8 @@ cr_status cr_bound_crown_rows(cr_bound_ctx *b, size_t m, const double *c, double
     for (int l = 0; l <= last_relaxed && st == CR_OK; l++) {
         const size_t w = net->dims[l + 1];
         layer_weights(&job->run[0], l, job->run[0].ml); /* z_l's bounds (what layer l reads) are final */
-        if ((b->method == CR_BOUND_CROWN || b->method == CR_BOUND_ALPHA) && l > 0) { /* rows ±I on z_l */
+        if ((b->method == CR_BOUND_CROWN || b->method == CR_BOUND_ALPHA) && l > 0 &&
+            !(b->split && b->split->reuse)) { /* rows ±I on z_l */
             memset(gi, 0, 2 * w * w * sizeof(double));
             for (size_t j = 0; j < w; j++) {
                 gi[j * w + j] = 1;
@@ -564,7 +575,8 @@ cr_status cr_bound_crown_rows(cr_bound_ctx *b, size_t m, const double *c, double
     }
     if (st == CR_OK && !(b->split && b->split->empty)) { /* the spec rows: [C; −C] on o */
         for (int l = last_relaxed + 1; l < L; l++) layer_weights(&job->run[0], l, job->run[0].ml);
-        const size_t ms = b->no_ub ? m : 2 * m; /* the spec pass's rows: [C; −C], or C alone */
+        /* the spec pass's rows: [C; −C], or C alone (no upper bound wanted) */
+        const size_t ms = b->no_ub || (b->split && b->split->lower_only) ? m : 2 * m;
         for (size_t i = 0; i < m * K; i++) {
             gc[i] = c[i];
             gc[m * K + i] = -c[i];
@@ -575,6 +587,7 @@ cr_status cr_bound_crown_rows(cr_bound_ctx *b, size_t m, const double *c, double
             job->record = m;
             proto.rec->recorded = 1;
         }
+        for (size_t i = ms; i < 2 * m; i++) out[i] = -INFINITY; /* no upper bound asked: ub = +inf */
         int split_rows = b->split && b->split->corner; /* the corners and scores wanted too */
         for (int l = 0; b->split && l < CR_MAX_LAYERS; l++) split_rows |= b->split->score[l] != NULL;
         if (b->method == CR_BOUND_ALPHA)
