@@ -34,9 +34,9 @@ def main():
             continue
         bx = np.load(os.path.join(a.set, f"boxes_{name}.npz"))
         X, y, eps = bx["x"], bx["label"], float(bx["eps"])
-        k = m.output_dim
         for t in [int(s) for s in a.threads.split(",")]:
             m = cr.load(path, threads=t)
+            k = m.output_dim
             wall = cpu = main = 0.0
             sig = 0.0
             for i in range(a.boxes):
