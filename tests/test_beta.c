@@ -82,7 +82,7 @@ static int random_split(cr_rng *rng, const cr_net *net, const double *lo, const 
         for (size_t j = 0; j < MAXW; j++) zlo[l][j] = -INFINITY, zhi[l][j] = INFINITY;
     }
     cr_bound_options bo = {.method = CR_BOUND_CROWN};
-    assert_int_equal(cr_net_bound_split(net, lo, hi, m, c, &bo, &sp, lb, NULL), CR_OK);
+    assert_int_equal(cr_net_bound_split(NULL, net, lo, hi, m, c, &bo, &sp, lb, NULL), CR_OK);
     int unstable[2 * MAXW], nu = 0;
     for (int l = 0; l < 2; l++)
         for (size_t j = 0; j < net->dims[l + 1]; j++)
@@ -191,7 +191,7 @@ static int sampling_run(int n, int *tighter, int *rows, int *looser) {
         const int fault = cr_bound_test_fault;
         cr_bound_test_fault = 0;
         cr_bound_beta_on = 0;
-        const cr_status s0 = cr_net_bound_split(net, lo, hi, 2, c, &bo, &sp, lb0, NULL);
+        const cr_status s0 = cr_net_bound_split(NULL, net, lo, hi, 2, c, &bo, &sp, lb0, NULL);
         cr_bound_beta_on = 1;
         cr_bound_test_fault = fault;
         assert_true(s0 == CR_OK || s0 == CR_ERR_NONFINITE);
@@ -199,7 +199,7 @@ static int sampling_run(int n, int *tighter, int *rows, int *looser) {
             cr_net_free(net);
             continue;
         }
-        assert_int_equal(cr_net_bound_split(net, lo, hi, 2, c, &bo, &sp, lb, NULL), CR_OK);
+        assert_int_equal(cr_net_bound_split(NULL, net, lo, hi, 2, c, &bo, &sp, lb, NULL), CR_OK);
         for (int r = 0; r < 2; r++) {
             int inside;
             const long double m = sampled_min(&rng, net, lo, hi, c + 2 * r, zlo, zhi, quick() ? 6000 : 20000, &inside);

@@ -37,12 +37,13 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
 from ctypes import POINTER, byref, c_char_p, c_double, c_int, c_size_t, c_void_p
 from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
-__all__ = ["load", "init", "train", "explain", "Model", "Error", "GradcheckResult", "CheckItem", "CertifyResult",
+__all__ = ["load", "init", "train", "explain", "Model", "Error", "GradcheckResult", "CheckItem", "CertifyResult", "RadiusResult",
            "EvalResult", "AttackCurve", "library_paths", "cli_path"]
 
 ArrayLike = Any  #: anything np.asarray takes: a NumPy array, a list, a torch tensor (__array__)
@@ -139,7 +140,11 @@ _net_width = _proto(_core, "cr_net_width", c_size_t, _P, c_int)
 _net_hidden_activation = _proto(_core, "cr_net_hidden_activation", c_int, _P, c_int, POINTER(c_int))
 _net_output_activation = _proto(_core, "cr_net_output_activation", c_int, _P, POINTER(c_int))
 _net_head = _proto(_core, "cr_net_head", c_int, _P)
-_net_predict = _proto(_core, "cr_net_predict", c_int, _P, c_size_t, _P, c_int, _P)
+# the context: the workers of one Model (cr_ctx_create(&ctx, threads), 0 = the cores available)
+_ctx_create = _proto(_core, "cr_ctx_create", c_int, POINTER(_P), c_int)
+_ctx_free = _proto(_core, "cr_ctx_free", None, _P)
+_ctx_threads = _proto(_core, "cr_ctx_threads", c_int, _P)
+_net_predict = _proto(_core, "cr_net_predict", c_int, _P, _P, c_size_t, _P, c_int, _P)
 _net_input_jvp = _proto(_core, "cr_net_input_jvp", c_int, _P, c_size_t, _P, _P, c_int, _P)
 _net_is_plain_classifier = _proto(_core, "cr_net_is_plain_classifier", c_int, _P)
 # option and statistics structs by name
@@ -164,25 +169,27 @@ _labels_to_targets = _proto(_io, "cr_labels_to_targets_buffer", c_int, c_char_p,
 _typed = {}
 for _s in ("f32", "f64"):
     _typed[_s] = {
-        "input_grad": _proto(_core, f"cr_net_input_grad_{_s}", c_int, _P, c_size_t, _P, _P, _P, _P),
-        "class_grad": _proto(_core, f"cr_net_class_grad_{_s}", c_int, _P, c_size_t, _P, _P, c_int,
+        "input_grad": _proto(_core, f"cr_net_input_grad_{_s}", c_int, _P, _P, c_size_t, _P, _P, _P, _P),
+        "class_grad": _proto(_core, f"cr_net_class_grad_{_s}", c_int, _P, _P, c_size_t, _P, _P, c_int,
                              _P, _P),
-        "input_jacobian": _proto(_core, f"cr_net_input_jacobian_{_s}", c_int, _P, c_size_t, _P,
+        "input_jacobian": _proto(_core, f"cr_net_input_jacobian_{_s}", c_int, _P, _P, c_size_t, _P,
                                  c_int, c_int, _P),
-        "attribute": _proto(_core, f"cr_attribute_{_s}", c_int, _P, c_size_t, _P, _P, _P, _P, _P),
-        "attack": _proto(_core, f"cr_attack_{_s}", c_int, _P, c_size_t, _P, _P, _P, _P, _P, _P),
-        "attack_regress": _proto(_core, f"cr_attack_regress_{_s}", c_int, _P, c_size_t, _P, _P, _P,
+        "attribute": _proto(_core, f"cr_attribute_{_s}", c_int, _P, _P, c_size_t, _P, _P, _P, _P, _P),
+        "attack": _proto(_core, f"cr_attack_{_s}", c_int, _P, _P, c_size_t, _P, _P, _P, _P, _P, _P),
+        "attack_regress": _proto(_core, f"cr_attack_regress_{_s}", c_int, _P, _P, c_size_t, _P, _P, _P,
                                  _P, _P),
     }
 # the verification library (chainrule_check.h) and the bounds (chainrule_certify.h)
 _check_net = _proto(_core, "cr_check_net", c_int, _P, c_size_t, _P, _P, _P, _P)
 _check_report_item = _proto(_core, "cr_check_report_item", _P, _P, c_size_t)
 _check_kind_name = _proto(_core, "cr_check_kind_name", c_char_p, c_int)
-_net_bound = _proto(_core, "cr_net_bound", c_int, _P, _P, _P, c_size_t, _P, _P, _P, _P)
+_net_bound = _proto(_core, "cr_net_bound", c_int, _P, _P, _P, _P, c_size_t, _P, _P, _P, _P)
 
 _BOUND_METHODS = {"ibp": 0, "crown-ibp": 1, "crown": 2, "alpha": 3}  # cr_bound_method
-_certify_linf = _proto(_core, "cr_certify_linf", c_int, _P, _P, c_double, c_double, c_double,
+_certify_linf = _proto(_core, "cr_certify_linf", c_int, _P, _P, _P, c_double, c_double, c_double,
                        ctypes.c_int64, _P, _P)
+_certify_radius_linf = _proto(_core, "cr_certify_radius_linf", c_int, _P, _P, _P, c_double, c_double,
+                              ctypes.c_int64, c_double, c_double, _P, _P, _P)
 # dataset mode's verdict codes (chainrule certify --out): proved, broken, unknown, timeout,
 # misclassified (cr_verdict, with the example its own counterexample as 4)
 CERTIFY_CODES = {0: "proved", 1: "broken", 2: "unknown", 3: "timeout", 4: "misclassified"}
@@ -366,6 +373,29 @@ class CertifyResult:
         return f"<CertifyResult clean {100 * self.clean_accuracy:.1f}%; certified-attacked {rows}>"
 
 
+class RadiusResult:
+    """What Model.certified_radius found (the program's `certify --radius`): per example the
+    bracket certified [N] <= true L-inf robustness radius <= attacked [N] (certified NaN:
+    nothing proved, misclassified or not even at 0; attacked inf: not broken up to
+    radius_max; attacked 0: misclassified), radius_max and tol (the bisection's range and
+    tolerance) and seconds. brackets is [N, 2] (certified, attacked), the program's --out."""
+
+    def __init__(self, certified, attacked, radius_max, tol, seconds):
+        self.certified, self.attacked = certified, attacked
+        self.radius_max, self.tol, self.seconds = radius_max, tol, seconds
+
+    @property
+    def brackets(self):
+        return np.stack([self.certified, self.attacked], axis=1)
+
+    def __repr__(self):
+        c = self.certified[np.isfinite(self.certified)]
+        a = self.attacked[np.isfinite(self.attacked)]
+        med = lambda v: f"{np.median(v):g}" if v.size else "-"
+        return (f"<RadiusResult {self.certified.size} examples; median certified {med(c)}, "
+                f"median attacked {med(a)} (on [0, {self.radius_max:g}], tol {self.tol:g})>")
+
+
 # ------------------------------------------------------------------ the command-line program
 def _run_cli(args: Sequence[str], what: str) -> str:
     """Runs the program (cli_path()) with args; its stdout, or Error with its message."""
@@ -392,10 +422,20 @@ class Model:
     with respect to the raw input: a model's input standardisation is part of the
     chain. Refusals of the library and of the program are chainrule.Error."""
 
-    def __init__(self, path: Union[str, os.PathLike], head: Optional[str] = None):
+    def __init__(self, path: Union[str, os.PathLike], head: Optional[str] = None,
+                 threads: Optional[int] = None):
         if head is not None and head not in _HEADS:
             raise ValueError(f"head must be one of {_HEADS}, got {head!r}")
+        if threads is not None and (isinstance(threads, bool) or int(threads) != threads or threads < 1):
+            raise ValueError(f"threads must be a whole number >= 1 or None, got {threads!r}")
         self._model = None
+        self._ctx = None
+        ctx = _P()
+        _check(_ctx_create(byref(ctx), int(threads or 0)), "cr_ctx_create")
+        self._ctx = ctx
+        #: the workers of the input derivatives, attacks, bounds and certify (the
+        #: results do not depend on it): threads=, or None for the cores available
+        self.threads = int(_ctx_threads(ctx))
         with _Err() as err:
             m = _model_open(os.fsencode(path), head.encode() if head else None, err.p)
             if not m:
@@ -432,6 +472,9 @@ class Model:
         if getattr(self, "_model", None) is not None:
             _model_close(self._model)
             self._model = None
+        if getattr(self, "_ctx", None) is not None:
+            _ctx_free(self._ctx)
+            self._ctx = None
 
     __del__ = close
 
@@ -580,7 +623,7 @@ class Model:
         probs = self._of(of)
         X, shape = self._inputs(X)
         out = np.empty((X.shape[0], self.output_dim), dtype=self.dtype)
-        _check(_net_predict(self._net(), X.shape[0], _ptr(X), int(probs), _ptr(out)),
+        _check(_net_predict(self._ctx, self._net(), X.shape[0], _ptr(X), int(probs), _ptr(out)),
                "cr_net_predict")
         return out[0] if len(shape) == 1 else out
 
@@ -600,7 +643,7 @@ class Model:
         Y = self._targets(y, n)
         dx = np.empty_like(X)
         loss = np.empty(n, dtype=self.dtype)
-        _check(_typed[self._s]["input_grad"](self._net(), n, _ptr(X), _ptr(Y), _ptr(dx),
+        _check(_typed[self._s]["input_grad"](self._ctx, self._net(), n, _ptr(X), _ptr(Y), _ptr(dx),
                                              _ptr(loss)), f"cr_net_input_grad_{self._s}")
         dx = dx.reshape(shape)
         return (dx, loss) if return_loss else dx
@@ -616,7 +659,7 @@ class Model:
         c = self._classes(classes, n, "classes")
         g = np.empty_like(X)
         score = np.empty(n, dtype=self.dtype)
-        _check(_typed[self._s]["class_grad"](self._net(), n, _ptr(X), _ptr(c), int(probs),
+        _check(_typed[self._s]["class_grad"](self._ctx, self._net(), n, _ptr(X), _ptr(c), int(probs),
                                              _ptr(g), _ptr(score)), f"cr_net_class_grad_{self._s}")
         g = g.reshape(shape)
         return (g, score) if return_score else g
@@ -654,7 +697,7 @@ class Model:
         X, shape = self._inputs(X)
         n, k, d = X.shape[0], self.output_dim, self.input_dim
         jac = np.empty((n, k, d), dtype=self.dtype)
-        _check(_typed[self._s]["input_jacobian"](self._net(), n, _ptr(X), int(probs), m.value,
+        _check(_typed[self._s]["input_jacobian"](self._ctx, self._net(), n, _ptr(X), int(probs), m.value,
                                                  _ptr(jac)), f"cr_net_input_jacobian_{self._s}")
         return jac.reshape((n, k) + tuple(shape[1:])) if len(shape) > 1 else jac.reshape(k, d)
 
@@ -703,7 +746,7 @@ class Model:
                      tol=tol, samples=samples, noise=noise * (span if span > 0 else 1.0),
                      seed=seed) as opt:
             _attr_options_set_baseline(opt.p, _ptr(base))
-            _check(_typed[self._s]["attribute"](self._net(), n, _ptr(X), _ptr(c), opt.p,
+            _check(_typed[self._s]["attribute"](self._ctx, self._net(), n, _ptr(X), _ptr(c), opt.p,
                                                 _ptr(out), None), f"cr_attribute_{self._s}")
         return out.reshape(shape)
 
@@ -712,11 +755,11 @@ class Model:
         adv = np.empty_like(X)
         with _Struct("cr_attack_stats") as st:
             if self.head == "squared-error":  # labels: the targets t [N, K]
-                _check(_typed[self._s]["attack_regress"](self._net(), n, _ptr(X), _ptr(labels),
+                _check(_typed[self._s]["attack_regress"](self._ctx, self._net(), n, _ptr(X), _ptr(labels),
                                                          opt.p, _ptr(adv), st.p),
                        f"cr_attack_regress_{self._s}")
             else:
-                _check(_typed[self._s]["attack"](self._net(), n, _ptr(X), _ptr(labels),
+                _check(_typed[self._s]["attack"](self._ctx, self._net(), n, _ptr(X), _ptr(labels),
                                                  _ptr(target), opt.p, _ptr(adv), st.p),
                        f"cr_attack_{self._s}")
             stats = {f: st.get(f) for f in ("correct_clean", "correct_adv", "hit_target",
@@ -857,7 +900,7 @@ class Model:
         with _Struct("cr_bound_options", method=_BOUND_METHODS[method],
                      no_intersect=int(_no_intersect), alpha_intermediate=int(_alpha_intermediate),
                      alpha_iters=int(_alpha_iters), alpha_lr=float(_alpha_lr)) as opt:
-            _check(_net_bound(self._net(), _ptr(lo), _ptr(hi), m, _ptr(C), opt.p, _ptr(lb),
+            _check(_net_bound(self._ctx, self._net(), _ptr(lo), _ptr(hi), m, _ptr(C), opt.p, _ptr(lb),
                               _ptr(ub)), "cr_net_bound")
         return lb, ub
 
@@ -897,7 +940,7 @@ class Model:
             for e, r in enumerate(eps):
                 for i in range(n):
                     opt.set("seed", (int(seed) ^ i) & 0xFFFFFFFFFFFFFFFF)
-                    _check(_certify_linf(self._net(), _ptr(X64[i]), float(r), lo, hi,
+                    _check(_certify_linf(self._ctx, self._net(), _ptr(X64[i]), float(r), lo, hi,
                                          int(labels[i]), opt.p, res.p),
                            f"cr_certify_linf (example {i}, eps {r:g})")
                     verdict = int(res.get("verdict"))
@@ -908,6 +951,50 @@ class Model:
                                    1 if verdict == 1 else 3 if verdict == 3 else 2)
         clean = float(np.mean(pred == labels)) if n else 0.0
         return CertifyResult(eps, clean, codes, seconds)
+
+    def certified_radius(self, X: ArrayLike, y: ArrayLike, method: str = "auto", clip=None,
+                         radius_max: Optional[float] = None, tol: Optional[float] = None,
+                         restarts: int = 10, steps: int = 50, seed: int = 1,
+                         timeout: float = 0) -> RadiusResult:
+        """Each example's L-inf robustness radius bracketed by bisection, as `chainrule certify
+        --radius` computes it (cr_certify_radius_linf): certified = the largest eps proved,
+        attacked = the smallest eps broken by a checked counterexample; the true radius lies
+        between. radius_max: the bisection's range [0, radius_max] (default the clip width,
+        or 1 without clip), tol its tolerance (default radius_max / 1024); method, clip,
+        restarts, steps, seed (example i uses seed ^ i) and timeout (per cr_certify call) as
+        Model.certify's. Returns a RadiusResult; its brackets equal the program's --out."""
+        methods = dict(_BOUND_METHODS, auto=_BOUND_METHODS["alpha"])
+        if method not in methods:
+            raise ValueError(f"method must be one of {sorted(methods)}, got {method!r}")
+        if self.head != "softmax-cross-entropy":
+            raise Error(f"{self.path}: certified_radius needs a classifier (softmax head)")
+        X, _ = self._inputs(X)
+        n = X.shape[0]
+        labels = self._labels(y, n)
+        X64 = np.ascontiguousarray(X, dtype=np.float64)
+        lo, hi = (-np.inf, np.inf) if clip is None else (float(clip[0]), float(clip[1]))
+        if not lo < hi:
+            raise ValueError(f"clip must be (lo, hi) with lo < hi, got {clip}")
+        if n and (X64.min() < lo or X64.max() > hi):
+            raise ValueError(f"an example lies outside clip [{lo:g}, {hi:g}]")
+        rmax = float(radius_max) if radius_max is not None else hi - lo if np.isfinite(hi - lo) else 1.0
+        if not (np.isfinite(rmax) and rmax > 0):
+            raise ValueError(f"radius_max must be a finite radius > 0, got {radius_max}")
+        t = float(tol) if tol is not None else rmax / 1024
+        if not (np.isfinite(t) and t > 0):
+            raise ValueError(f"tol must be a finite tolerance > 0, got {tol}")
+        cert, att = np.empty(n), np.empty(n)
+        c, a = ctypes.c_double(), ctypes.c_double()
+        t0 = time.perf_counter()
+        with _Struct("cr_certify_options", method=methods[method], attack_restarts=restarts,
+                     attack_steps=steps, timeout_s=timeout) as opt:
+            for i in range(n):
+                opt.set("seed", (int(seed) ^ i) & 0xFFFFFFFFFFFFFFFF)
+                _check(_certify_radius_linf(self._ctx, self._net(), _ptr(X64[i]), lo, hi, int(labels[i]),
+                                            rmax, t, opt.p, byref(c), byref(a)),
+                       f"cr_certify_radius_linf (example {i})")
+                cert[i], att[i] = c.value, a.value
+        return RadiusResult(cert, att, rmax, t, time.perf_counter() - t0)
 
     def gradcheck(self, X: ArrayLike, y: ArrayLike, samples: int = 256, seed: int = 1,
                   inject_fault: Optional[Tuple[int, str]] = None) -> GradcheckResult:
@@ -954,13 +1041,16 @@ class Model:
             return _run_cli(args, "explain")
 
 
-def load(path: Union[str, os.PathLike], head: Optional[str] = None) -> Model:
+def load(path: Union[str, os.PathLike], head: Optional[str] = None,
+         threads: Optional[int] = None) -> Model:
     """A model from a file: a chainrule .safetensors model or an ONNX MLP (by content).
     head: "squared-error" (a regressor) or "softmax-cross-entropy" instead of the file's.
     A softmax head on one output (its probability always 1) is refused by every verb
     that would use it (predict's probabilities, input_grad, attack, ...) as the program
-    refuses it: load such a regressor with head="squared-error"."""
-    return Model(path, head)
+    refuses it: load such a regressor with head="squared-error". threads: the model's
+    workers (its context; None: the cores available to the process); results do not
+    depend on it."""
+    return Model(path, head, threads)
 
 
 def init(layers: Sequence[int], activation: Union[str, Sequence[str]] = "sigmoid",

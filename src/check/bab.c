@@ -131,7 +131,8 @@ static int try_witness(const cr_net *net, const cr_spec_part *p, double *x, doub
 }
 
 cr_status chk_bab_part(const cr_net *net, const cr_spec_part *p, const char *refuted, const chk_bab_opts *o,
-                       double *witness, double *wout, chk_bab_result *res) {
+                       const double *root_zl, const double *root_zu, double *witness, double *wout,
+                       chk_bab_result *res) {
     const int L = net->n_layers;
     dstack s = {.d = p->d, .k = p->k, .nq = p->n_clauses};
     for (int l = 0; l + 1 < L; l++) {
@@ -140,7 +141,7 @@ cr_status chk_bab_part(const cr_net *net, const cr_spec_part *p, const char *ref
     }
     s.block = 2 * s.d + 2 * s.h + s.nq + 1; /* the last: 1 for a child of a ReLU split */
     const size_t d = s.d, h = s.h, k = s.k, mrows = p->n_rows;
-    double *mem = malloc((2 * s.block + mrows * (k + 1 + d) + 3 * h + d) * sizeof *mem);
+    double *mem = malloc((2 * s.block + mrows * (k + 2 + d) + 3 * h + d) * sizeof *mem);
     size_t *idx = malloc((mrows + 1) * sizeof *idx);
     cr_status st = CR_OK;
     res->verdict = CR_VERDICT_UNKNOWN;
@@ -151,13 +152,13 @@ cr_status chk_bab_part(const cr_net *net, const cr_spec_part *p, const char *ref
         goto done;
     }
     double *cur = mem, *child = cur + s.block, *c = child + s.block, *lb = c + mrows * k, *corner = lb + mrows,
-           *nzl = corner + mrows * d, *nzu = nzl + h, *x = nzu + h, *score = x + d;
+           *nzl = corner + mrows * d, *nzu = nzl + h, *x = nzu + h, *score = x + d, *tg = score + h;
     /* the root */
     memcpy(cur, p->lo, d * sizeof *cur);
     memcpy(cur + d, p->hi, d * sizeof *cur);
-    for (size_t i = 0; i < h; i++) {
-        cur[2 * d + i] = -INFINITY;
-        cur[2 * d + h + i] = INFINITY;
+    for (size_t i = 0; i < h; i++) { /* the caller's intermediates of the part's box, or none */
+        cur[2 * d + i] = root_zl ? root_zl[i] : -INFINITY;
+        cur[2 * d + h + i] = root_zu ? root_zu[i] : INFINITY;
     }
     for (size_t q = 0; q < s.nq; q++) cur[2 * d + 2 * h + q] = refuted[q] ? 0 : 1;
     cur[2 * d + 2 * h + s.nq] = 0;
@@ -181,6 +182,7 @@ cr_status chk_bab_part(const cr_net *net, const cr_spec_part *p, const char *ref
             if (alive[q] != 0)
                 for (size_t r = p->clause[q]; r < p->clause[q + 1]; r++) {
                     idx[m] = r;
+                    tg[m] = p->rhs[r]; /* α stops optimising a row once it is proved */
                     memcpy(c + m * k, p->c + r * k, k * sizeof *c);
                     m++;
                 }
@@ -189,7 +191,7 @@ cr_status chk_bab_part(const cr_net *net, const cr_spec_part *p, const char *ref
            are (β-CROWN: the split constraints enter through β, no intermediate pass per subdomain). Not after a split
            of a smooth unit: on the sigmoid 6x200 net, recomputed intermediates closed 104 of 300 subdomains against
            11, for 3.5x the time */
-        cr_bound_split sp = {.corner = corner, .lower_only = 1,
+        cr_bound_split sp = {.corner = corner, .target = tg, .lower_only = 1,
                              .reuse = chk_bab_reuse && *relu_child != 0 && o->bound.method == CR_BOUND_ALPHA &&
                                       cr_bound_beta_on};
         for (int l = 0; l + 1 < L; l++) {
@@ -199,7 +201,7 @@ cr_status chk_bab_part(const cr_net *net, const cr_spec_part *p, const char *ref
             sp.zu_out[l] = nzu + s.off[l];
             sp.score[l] = chk_bab_test_score ? score + s.off[l] : NULL;
         }
-        st = cr_net_bound_split(net, lo, hi, m, c, &o->bound, &sp, lb, NULL);
+        st = cr_net_bound_split(o->cx, net, lo, hi, m, c, &o->bound, &sp, lb, NULL);
         int bounded = st == CR_OK;
         if (st == CR_ERR_NONFINITE) st = CR_OK; /* no proof here; an input split may still help */
         if (st != CR_OK) goto done;

@@ -12,6 +12,7 @@
 #include "chainrule_check.h"
 
 typedef struct {
+    cr_ctx *cx;             /* the bounds' workers (NULL: one) */
     cr_bound_options bound; /* the bound of every subdomain (CROWN or stronger) */
     double deadline;        /* CLOCK_MONOTONIC seconds (chk_now_s), 0: none */
     cr_bab_split split;     /* CR_BAB_SPLIT_RELU or CR_BAB_SPLIT_INPUT (resolved, not AUTO) */
@@ -26,10 +27,13 @@ typedef struct {
 
 /*
  * Branch and bound over one spec part of a float64 net: the clauses with refuted[q] = 0 (the root's bounds left
- * them) are refuted subdomain by subdomain. witness (D) and wout (K) receive the counterexample when sat.
+ * them) are refuted subdomain by subdomain. root_zl, root_zu (the hidden units, layer after layer, or NULL): sound
+ * intervals of the pre-activations over the part's box (cr_certify's last bounds), the root's clamps. witness (D) and
+ * wout (K) receive the counterexample when sat.
  */
 cr_status chk_bab_part(const cr_net *net64, const cr_spec_part *p, const char *refuted, const chk_bab_opts *o,
-                       double *witness, double *wout, chk_bab_result *res);
+                       const double *root_zl, const double *root_zu, double *witness, double *wout,
+                       chk_bab_result *res);
 
 double chk_now_s(void); /* CLOCK_MONOTONIC in seconds */
 

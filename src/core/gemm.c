@@ -7,6 +7,7 @@
 #include <stddef.h>
 
 #include "chainrule.h"
+#include "core/parallel.h"
 
 #if CR_HAVE_CBLAS
 #include <cblas.h>
@@ -14,26 +15,20 @@
 
 int cr_have_cblas(void) { return CR_HAVE_CBLAS; }
 
-#if !CR_HAVE_CBLAS
-/* Without a BLAS the count only sets how many workers the chunked
-   input-derivative functions use (src/core/parallel.c). */
-static atomic_int portable_threads = 1;
-#endif
-
-void cr_set_threads(int n) {
-    if (n <= 0) return;
-#if CR_HAVE_CBLAS
-    openblas_set_num_threads(n);
-#else
-    atomic_store(&portable_threads, n);
-#endif
-}
-
-int cr_get_threads(void) {
+/* The BLAS's own thread count: only the holds of core/parallel.c set it. */
+int cr_blas_threads(void) {
 #if CR_HAVE_CBLAS
     return openblas_get_num_threads();
 #else
-    return atomic_load(&portable_threads);
+    return 1;
+#endif
+}
+
+void cr_blas_set_threads(int n) {
+#if CR_HAVE_CBLAS
+    if (n > 0) openblas_set_num_threads(n);
+#else
+    (void)n;
 #endif
 }
 

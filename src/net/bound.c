@@ -363,18 +363,22 @@ int cr_bound_clamp(cr_bound_ctx *b, int l) {
     return sp->empty;
 }
 
-cr_status cr_net_bound(const cr_net *net, const double *lo, const double *hi, size_t m,
+cr_status cr_net_bound(cr_ctx *cx, const cr_net *net, const double *lo, const double *hi, size_t m,
                        const double *c, const cr_bound_options *opt, double *lb, double *ub) {
-    return cr_net_bound_split(net, lo, hi, m, c, opt, NULL, lb, ub);
+    return cr_net_bound_split(cx, net, lo, hi, m, c, opt, NULL, lb, ub);
 }
 
-cr_status cr_net_bound_split(const cr_net *net, const double *lo, const double *hi, size_t m, const double *c,
+cr_status cr_net_bound_split(cr_ctx *cx, const cr_net *net, const double *lo, const double *hi, size_t m, const double *c,
                              const cr_bound_options *opt, cr_bound_split *split, double *lb, double *ub) {
     cr_bound_ctx b;
     cr_status st = cr_bound_prepare(net, lo, hi, m, c, opt, &b);
     if (st != CR_OK) return st;
+    b.cx = cx;
     b.split = split;
     if (split) split->empty = 0;
+    b.target = split ? split->target : NULL;
+    b.n_target = b.target ? m : 0;
+    b.no_ub = ub == NULL;
     double *tmp = malloc(4 * m * sizeof(double));
     if (!tmp) {
         cr_bound_release(&b);
@@ -397,13 +401,15 @@ cr_status cr_net_bound_split(const cr_net *net, const double *lo, const double *
             if (cu[i] < u[i]) u[i] = cu[i];
         }
         if (st == CR_OK && b.method == CR_BOUND_ALPHA && b.opt.alpha_intermediate >= 0 && !b.no_intersect &&
-            !b.alpha_visit) {
+            !b.alpha_visit && !(split && split->crown_known)) {
             /* α-CROWN's optimised intermediates relax the units differently from CROWN's, which
                can (rarely) loosen a row: intersect with CROWN's rows too (both sound) */
             cr_bound_options co = b.opt;
             co.method = CR_BOUND_CROWN;
             cr_bound_ctx b2;
             st = cr_bound_prepare(net, lo, hi, m, c, &co, &b2);
+            b2.cx = cx;
+            b2.no_ub = b.no_ub;
             if (st == CR_OK) st = cr_bound_crown_rows(&b2, m, c, cl, cu);
             cr_bound_release(&b2);
             for (size_t i = 0; st == CR_OK && i < m; i++) {
@@ -412,7 +418,7 @@ cr_status cr_net_bound_split(const cr_net *net, const double *lo, const double *
             }
         }
     }
-    if (st == CR_OK && (!cr_bound_finite(l, m) || !cr_bound_finite(u, m))) st = CR_ERR_NONFINITE;
+    if (st == CR_OK && (!cr_bound_finite(l, m) || (ub && !cr_bound_finite(u, m)))) st = CR_ERR_NONFINITE;
     if (st == CR_OK) {
         if (lb) memcpy(lb, l, m * sizeof(double));
         if (ub) memcpy(ub, u, m * sizeof(double));

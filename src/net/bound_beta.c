@@ -35,7 +35,8 @@
 #include "net/bound.h"
 
 struct cr_beta {
-    size_t n, nb; /* rows, split constraints */
+    size_t n, nb; /* rows (in use), split constraints */
+    size_t cap;   /* rows allocated */
     int *layer;
     size_t *unit;
     double *sign;                             /* nb each */
@@ -77,7 +78,7 @@ cr_status cr_beta_create(const cr_bound_ctx *b, int R, size_t n, cr_bound_rowlin
         return CR_ERR_NOMEM;
     }
     double *q = bt->mem;
-    bt->n = n, bt->nb = nb;
+    bt->n = n, bt->cap = n, bt->nb = nb;
     bt->val = q, q += n * nb;
     bt->grad = q, q += n * nb;
     bt->m1 = q, q += n * nb;
@@ -165,4 +166,24 @@ void cr_beta_get(const cr_beta *bt, size_t i, double *val, double *grad) {
 
 void cr_beta_set(cr_beta *bt, size_t i, const double *val) {
     for (size_t k = 0; k < bt->nb; k++) bt->val[i * bt->nb + k] = val[k] > 0 ? val[k] : 0;
+}
+
+/* α-CROWN's blocks (bound_alpha.c): a block of at most the capacity's rows is searched on one worker, and a row
+   leaves it once proved. */
+void cr_beta_rows(cr_beta *bt, size_t n) { bt->n = n; } /* the rows in use, <= the capacity */
+
+void cr_beta_reset(cr_beta *bt) { /* a new block: β = 0, no moments, the step scale set again */
+    const size_t e = bt->cap * bt->nb;
+    memset(bt->val, 0, e * sizeof(double));
+    memset(bt->grad, 0, e * sizeof(double));
+    memset(bt->m1, 0, e * sizeof(double));
+    memset(bt->m2, 0, e * sizeof(double));
+    memset(bt->best, 0, e * sizeof(double));
+    bt->scaled = 0;
+}
+
+void cr_beta_move_row(cr_beta *bt, size_t dst, size_t src) {
+    double *a[] = {bt->val, bt->grad, bt->m1, bt->m2, bt->best, bt->sc};
+    for (size_t k = 0; k < sizeof a / sizeof *a; k++)
+        memcpy(a[k] + dst * bt->nb, a[k] + src * bt->nb, bt->nb * sizeof(double));
 }

@@ -77,6 +77,7 @@ _Thread_local cr_bound_explanation *cr_bound_recorder = NULL;
 
 
 int cr_bound_test_fault = 0;
+_Thread_local size_t cr_bound_test_runs[4];
 
 static double slack_factor(size_t n) { return 1 + 4 * ((double)n + 8) * EPS; }
 
@@ -364,9 +365,8 @@ static cr_status crown_pass(crown_job *j, int top, int through_out_act, size_t n
     j->g = g;
     j->out = rows_out;
     const size_t tasks = (n + j->chunk - 1) / j->chunk;
-    int workers = cr_parallel_workers(tasks);
-    if (workers > j->workers) workers = j->workers;
-    return cr_parallel_for(tasks, workers, crown_task, j);
+    /* at most j->workers = cr_parallel_workers(cx, CR_MAX_WORKERS) workers: one scratch each */
+    return cr_parallel_for(j->run[0].b->cx, tasks, crown_task, j);
 }
 
 cr_status cr_bound_crown_pass(cr_crown_run *j, int top, int through_out_act, size_t n,
@@ -378,6 +378,30 @@ cr_status cr_bound_crown_pass(cr_crown_run *j, int top, int through_out_act, siz
     j->rl = NULL;
     j->dx_out = NULL;
     return st;
+}
+
+/* α-CROWN's own chunks (bound.h): the pass for (top, through_out_act) set up, task(ctx, t, worker) for every t <
+   n_tasks on the run's workers; inside, cr_bound_crown_walk runs one walk on the task's worker. */
+cr_status cr_bound_crown_for(cr_crown_run *j, int top, int through_out_act, size_t n_tasks, cr_task_fn task,
+                             void *ctx) {
+    const cr_net *net = j->run[0].b->net;
+    j->view = *net;
+    j->view.link_form[0] = CR_AFFINE_NONE;
+    j->view.n_layers = top + 1;
+    j->view.has_out_act = through_out_act;
+    j->top = top;
+    j->through_out_act = through_out_act;
+    return cr_parallel_for(j->run[0].b->cx, n_tasks, task, ctx); /* at most j->workers workers, as crown_pass */
+}
+
+void cr_bound_crown_walk(cr_crown_run *j, int worker, size_t n, const double *g, const cr_bound_rowlines *rl,
+                         double *rows_out, double *dx) {
+    crown_run *c = &j->run[worker];
+    c->rl = rl;
+    c->r0 = 0;
+    c->record = 0;
+    crown_chunk(c, j->tape[worker], &j->view, j->top, j->through_out_act, n, g, rows_out, dx);
+    c->rl = NULL;
 }
 
 void cr_bound_crown_lines(const cr_crown_run *j, int l, const double **sl, const double **tl,
@@ -397,7 +421,7 @@ static void job_free(crown_job *j) {
    (maxdim), dx (CR_BOUND_CROWN_ROWS x D) and a tape of CR_BOUND_CROWN_ROWS rows. */
 static cr_status job_init(crown_job *j, const crown_run *proto, const cr_net *view) {
     const size_t md = proto->b->maxdim, D = view->dims[0], R = CR_BOUND_CROWN_ROWS;
-    j->workers = cr_parallel_workers(CR_MAX_WORKERS);
+    j->workers = cr_parallel_workers(proto->b->cx, CR_MAX_WORKERS);
     for (int w = 0; w < j->workers; w++) {
         crown_run *r = &j->run[w];
         *r = *proto;
@@ -423,22 +447,22 @@ static cr_status job_init(crown_job *j, const crown_run *proto, const cr_net *vi
    minimising corners of the raw box and the split scores Σ_{i<m} max(−λ_ij, 0)·t_up,j from the cotangents λ on each
    hidden activation's output (kept by the pass, so the scores are summed here, one thread, in a fixed order).
    out: 2m values, or NULL when only the corners and scores are wanted. */
-static cr_status split_pass(cr_bound_ctx *b, crown_job *job, size_t m, const double *gc, double *out) {
+static cr_status split_pass(cr_bound_ctx *b, crown_job *job, size_t m, size_t ms, const double *gc, double *out) {
     const cr_net *net = b->net;
     const int L = net->n_layers;
     const size_t D = net->dims[0];
     cr_bound_split *sp = b->split;
     cr_bound_rowlines rl = {0};
-    size_t need = 2 * m + 2 * m * D;
+    size_t need = ms + ms * D;
     for (int l = 0; l + 1 < L; l++)
-        if (sp->score[l]) need += 2 * m * net->dims[l + 1];
+        if (sp->score[l]) need += ms * net->dims[l + 1];
     double *mem = malloc(need * sizeof(double)), *p = mem;
     if (!mem) return CR_ERR_NOMEM;
-    double *rows = out ? out : p, *dx = p + 2 * m;
-    p += 2 * m + 2 * m * D;
+    double *rows = out ? out : p, *dx = p + ms;
+    p += ms + ms * D;
     for (int l = 0; l + 1 < L; l++)
-        if (sp->score[l]) rl.keep[l] = p, p += 2 * m * net->dims[l + 1];
-    const cr_status st = cr_bound_crown_pass(job, L - 1, net->has_out_act, sp->lower_only ? m : 2 * m, gc, &rl, rows, dx);
+        if (sp->score[l]) rl.keep[l] = p, p += ms * net->dims[l + 1];
+    const cr_status st = cr_bound_crown_pass(job, L - 1, net->has_out_act, ms, gc, &rl, rows, dx);
     for (size_t i = 0; st == CR_OK && sp->corner && i < m * D; i++)
         sp->corner[i] = dx[i] >= 0 ? b->xlo[i % D] : b->xhi[i % D];
     for (int l = 0; st == CR_OK && l + 1 < L; l++) {
@@ -473,6 +497,7 @@ cr_status cr_bound_crown_rows(cr_bound_ctx *b, size_t m, const double *c, double
     const int L = net->n_layers;
     const size_t K = net->dims[L];
     cr_status st;
+    if ((unsigned)b->method < 4) cr_bound_test_runs[b->method]++;
     /* IBP first: CROWN-IBP's intermediates, and a second valid bound for CROWN's */
     const int last_relaxed = net->has_out_act ? L - 1 : L - 2;
     if (last_relaxed >= 0) {
@@ -562,6 +587,8 @@ cr_status cr_bound_crown_rows(cr_bound_ctx *b, size_t m, const double *c, double
     }
     if (st == CR_OK && !(b->split && b->split->empty)) { /* the spec rows: [C; −C] on o */
         for (int l = last_relaxed + 1; l < L; l++) layer_weights(&job->run[0], l, job->run[0].ml);
+        /* the spec pass's rows: [C; −C], or C alone (no upper bound wanted) */
+        const size_t ms = b->no_ub || (b->split && b->split->lower_only) ? m : 2 * m;
         for (size_t i = 0; i < m * K; i++) {
             gc[i] = c[i];
             gc[m * K + i] = -c[i];
@@ -572,19 +599,20 @@ cr_status cr_bound_crown_rows(cr_bound_ctx *b, size_t m, const double *c, double
             job->record = m;
             proto.rec->recorded = 1;
         }
-        const size_t ns = b->split && b->split->lower_only ? m : 2 * m; /* [C; −C], or C alone */
-        for (size_t i = ns; i < 2 * m; i++) out[i] = -INFINITY; /* no upper bound asked: ub = +inf */
+        for (size_t i = ms; i < 2 * m; i++) out[i] = -INFINITY; /* no upper bound asked: ub = +inf */
+        int split_rows = b->split && b->split->corner; /* the corners and scores wanted too */
+        for (int l = 0; b->split && l < CR_MAX_LAYERS; l++) split_rows |= b->split->score[l] != NULL;
         if (b->method == CR_BOUND_ALPHA)
-            st = cr_bound_alpha_rows(b, job, L - 1, net->has_out_act, ns, gc, out);
-        else if (!b->split)
-            st = crown_pass(job, L - 1, net->has_out_act, ns, gc, out);
-        if (st == CR_OK && b->split) /* CROWN's own pass, or one more after α's */
-            st = split_pass(b, job, m, gc, b->method == CR_BOUND_ALPHA ? NULL : out);
+            st = cr_bound_alpha_rows(b, job, L - 1, net->has_out_act, ms, gc, out);
+        else if (!split_rows)
+            st = crown_pass(job, L - 1, net->has_out_act, ms, gc, out);
+        if (st == CR_OK && split_rows) /* CROWN's own pass, or one more after α's */
+            st = split_pass(b, job, m, ms, gc, b->method == CR_BOUND_ALPHA ? NULL : out);
         job->record = 0;
         if (st == CR_OK)
             for (size_t i = 0; i < m; i++) {
                 lb[i] = out[i];
-                ub[i] = -out[m + i];
+                ub[i] = b->no_ub ? INFINITY : -out[m + i];
             }
     }
     job_free(job);
