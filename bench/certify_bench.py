@@ -6,6 +6,7 @@ falsified (sat) / unknown / timeout and the median and maximum time per instance
 
     /usr/bin/python3 bench/certify_bench.py [--set DIR] [--chainrule PATH] [--timeout S]
         [--methods ibp,crown,...] [--ort-python PATH] [--csv OUT.csv] [--limit N]
+(the csv has each run's wall and CPU seconds: the CPU time is the one to compare on a shared machine)
 
 Methods: every one of ibp, crown, alpha, bab that this chainrule accepts as --method (found by
 a trial run; --methods picks). The per-instance timeout is the csv's
@@ -24,6 +25,7 @@ import csv as csvmod
 import json
 import os
 import re
+import resource
 import statistics
 import subprocess
 import sys
@@ -183,11 +185,14 @@ def run_one(cr, onnx, spec, meth, timeout, tmp):
     cmd = [cr, "certify", "--model", onnx, "--vnnlib", spec, "--result", res, "--timeout", f"{timeout:g}",
            "--method", meth]
     t0 = time.monotonic()
+    c0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     try:
         r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout + 30)
     except subprocess.TimeoutExpired:
         return "timeout", time.monotonic() - t0, {}, "killed at timeout + 30 s"
     secs = time.monotonic() - t0
+    c1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    run_one.cpu = c1.ru_utime + c1.ru_stime - c0.ru_utime - c0.ru_stime  # the CLI's CPU seconds
     if r.returncode != 0 or not os.path.exists(res):
         return "error", secs, {}, (r.stderr.strip() or f"exit {r.returncode}").splitlines()[-1]
     verdict, vals = read_result(res)
@@ -225,9 +230,10 @@ def main():
             for onnx, spec, tmo in inst:
                 t = min(float(tmo), a.timeout) if a.timeout else float(tmo)
                 o, s = os.path.join(a.set, onnx), os.path.join(a.set, spec)
+                run_one.cpu = float("nan")
                 v, secs, vals, err = run_one(cr, o, s, meth, t, tmp)
                 rows.append(dict(method=meth, net=onnx[:-5], spec=os.path.basename(spec), verdict=v, seconds=secs,
-                                 vals=vals, onnx=o, vnnlib=s, err=err))
+                                 vals=vals, onnx=o, vnnlib=s, err=err, cpu=run_one.cpu))
                 if v == "error":
                     bad.append(f"ERROR {meth} {spec}: {err}")
                 print(f"{meth:6s} {os.path.basename(spec):48s} {v:8s} {secs:8.2f} s", flush=True)
@@ -296,9 +302,9 @@ def main():
     if a.csv:
         with open(a.csv, "w", newline="") as f:
             w = csvmod.writer(f)
-            w.writerow(["method", "net", "spec", "verdict", "seconds"])
+            w.writerow(["method", "net", "spec", "verdict", "seconds", "cpu_seconds"])
             for r in rows:
-                w.writerow([r["method"], r["net"], r["spec"], r["verdict"], f"{r['seconds']:.3f}"])
+                w.writerow([r["method"], r["net"], r["spec"], r["verdict"], f"{r['seconds']:.3f}", f"{r['cpu']:.3f}"])
     for b in bad:
         print(b)
     if bad:

@@ -139,8 +139,9 @@ const char *cr_verdict_name(cr_verdict v); /* "unsat", "sat", "unknown", "timeou
 
 /* What branch and bound splits (cr_certify_options.bab_split). */
 typedef enum {
-    CR_BAB_SPLIT_AUTO = 0,  /* input splits when the input has at most 10 dimensions, else ReLU splits */
-    CR_BAB_SPLIT_RELU = 1,  /* unstable ReLU / leaky-ReLU units (z >= 0 | z <= 0); other activations: none */
+    CR_BAB_SPLIT_AUTO = 0,  /* input splits when the input has at most 10 dimensions, else unit splits */
+    CR_BAB_SPLIT_RELU = 1,  /* unit splits: unstable ReLU / leaky-ReLU units (z >= 0 | z <= 0), sigmoid, tanh and
+                               softplus units at 0 or their interval's midpoint (z >= m | z <= m) */
     CR_BAB_SPLIT_INPUT = 2  /* bisect the input box (every activation) */
 } cr_bab_split;
 

@@ -396,6 +396,28 @@ def check_certify(tmp):
         assert not p or not b or max(p) < min(b), (i, codes[i])
     checks += 2
 
+    # Model.certified_radius against `certify --radius --out` (the same brackets, bit for bit)
+    rpath = os.path.join(tmp, "radii.npy")
+    subprocess.run([CLI, "certify", "--model", path, "--inputs", os.path.join(tmp, "cx.npy"),
+                    "--labels", os.path.join(tmp, "cy.npy"), "--radius", "--radius-max", "0.5",
+                    "--radius-tol", "0.01", "--clip", "0,1", "--method", "crown", "--restarts", "3",
+                    "--steps", "20", "--out", rpath], check=True, capture_output=True, text=True)
+    cli_rad = np.load(rpath)
+    rr = m.certified_radius(X, y, method="crown", clip=(0, 1), radius_max=0.5, tol=0.01, restarts=3, steps=20)
+    assert rr.brackets.shape == (30, 2) and cli_rad.shape == (30, 2)
+    assert np.array_equal(rr.brackets, cli_rad, equal_nan=True), f"radii: Python {rr.brackets} CLI {cli_rad}"
+    # not vacuous: proved and broken radii inside the range, NaN and 0 for the misclassified three, and each
+    # bracket ordered; the brackets agree with Model.certify's verdicts at eps inside and outside them
+    fin = np.isfinite(rr.certified)
+    assert np.isnan(rr.certified[:3]).all() and (rr.attacked[:3] == 0).all()
+    assert fin[3:].sum() >= 10 and (rr.certified[fin] > 0).sum() >= 5 and np.isfinite(rr.attacked).sum() >= 10
+    assert (rr.certified[fin] < rr.attacked[fin]).all()
+    i = int(np.flatnonzero(fin & (rr.certified > 0) & np.isfinite(rr.attacked))[0])
+    v = m.certify(X[i:i + 1], y[i:i + 1], [rr.certified[i], rr.attacked[i]], method="crown", clip=(0, 1),
+                  restarts=3, steps=20, seed=1 ^ i).verdicts[0]
+    assert v[0] == 0 and v[1] == 1, (i, rr.brackets[i], v)
+    checks += 2
+
     # explain --certify: the printed lower bounds are cr_net_bound's CROWN bounds on the same box
     def two_sum(a, b):
         s = a + b

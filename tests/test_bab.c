@@ -25,6 +25,7 @@
 #include "chainrule_typed.h"
 #include "chainrule_certify.h"
 #include "check/bab.h"
+#include "net/bound.h"
 #include "net/spec_attack.h"
 #include "testutil.h"
 
@@ -286,6 +287,32 @@ static void test_alpha_subdomains_oracle(void **state) {
     run_oracle(CR_BAB_SPLIT_RELU, CR_BOUND_ALPHA, "ReLU splits, alpha subdomains", n, n / 4, n / 6);
 }
 
+/* β-CROWN's multipliers in α's subdomains (bound_beta.c; children keep their parent's intermediates,
+   cr_bound_split.reuse) against the same oracle, beside α alone with intermediates recomputed, on the same
+   instances: never wrong, either way. */
+static void test_beta_subdomains_oracle(void **state) {
+    (void)state;
+    const int n = quick() ? 8 : 30;
+    size_t dom[2];
+    int decided[2];
+    for (int on = 0; on < 2; on++) {
+        cr_rng rng;
+        cr_rng_seed(&rng, 1650);
+        tally t = {0};
+        cr_bound_beta_on = on;
+        for (int trial = 0; trial < n; trial++) one_trial(&rng, trial, CR_BAB_SPLIT_RELU, CR_BOUND_ALPHA, 0, &t);
+        cr_bound_beta_on = 1;
+        assert_int_equal(t.wrong, 0);
+        dom[on] = t.domains;
+        decided[on] = t.bab_decided;
+        print_message("alpha subdomains, beta %s: %d instances, CROWN left %d unknown, BaB decided %d, %zu subdomains\n",
+                      on ? "on" : "off", t.trials, t.crown_unknown, t.bab_decided, t.domains);
+    }
+    /* guards: both decide most of what CROWN left (β's tightness itself: test_beta) */
+    assert_true(decided[0] >= n / 2 && decided[1] >= n / 2);
+    assert_true(dom[0] > 0 && dom[1] > 0);
+}
+
 /* Planted faults: a split that loses part of its subdomain must give a wrong unsat the oracle catches (on sat
    instances whose violating set is tiny: rhs = the exact minimum + 1e-7, so that the witness lies in one place). */
 static void test_planted_faults(void **state) {
@@ -318,10 +345,9 @@ static void test_planted_faults(void **state) {
    says unsat where sampling (a grid and random points, 4000, in long double) finds a violation, never sat without a
    witness in the box that violates by the independent evaluation; rhs just under the sampled minimum, so that
    CROWN alone leaves most unknown; guard: BaB decides a share of them. */
-static void test_sampling_every_activation(void **state) {
-    (void)state;
+static void sampling_oracle(cr_bab_split split, cr_bound_method method, uint64_t seed, const char *name, int share) {
     cr_rng rng;
-    cr_rng_seed(&rng, 1800);
+    cr_rng_seed(&rng, seed);
     const cr_activation kinds[3] = {CR_ACT_SIGMOID, CR_ACT_TANH, CR_ACT_RELU};
     int crown_unknown = 0, decided = 0, n = quick() ? 6 : 30;
     for (int trial = 0; trial < n; trial++) {
@@ -357,8 +383,9 @@ static void test_sampling_every_activation(void **state) {
         assert_int_equal(cr_certify(NULL, net, &spec, &opt, &res), CR_OK);
         const cr_verdict v0 = res.verdict;
         opt.bab = 1;
-        opt.bab_split = CR_BAB_SPLIT_INPUT;
+        opt.bab_split = split;
         opt.bab_max_domains = quick() ? 300 : 3000;
+        opt.bound.method = method;
         assert_int_equal(cr_certify(NULL, net, &spec, &opt, &res), CR_OK);
         if (res.verdict == CR_VERDICT_UNSAT && smin <= rhs)
             fail_msg("trial %d (%s): unsat, but a sample has margin %.17Lg <= rhs %.17g", trial,
@@ -376,9 +403,23 @@ static void test_sampling_every_activation(void **state) {
         }
         cr_net_free(net);
     }
-    print_message("every activation, input splits: %d instances, CROWN left %d unknown, BaB decided %d\n", n,
+    print_message("every activation, %s: %d instances, CROWN left %d unknown, BaB decided %d\n", name, n,
                   crown_unknown, decided);
-    assert_true(crown_unknown >= n / 2 && decided >= crown_unknown / 2);
+    assert_true(crown_unknown >= n / 2 && decided >= crown_unknown / share);
+}
+
+static void test_sampling_every_activation(void **state) {
+    (void)state;
+    sampling_oracle(CR_BAB_SPLIT_INPUT, CR_BOUND_CROWN, 1800, "input splits", 2);
+}
+
+/* Unit splits of every activation (sigmoid and tanh units split at 0 or at their interval's midpoint, ReLUs at 0),
+   the subdomains by CROWN and by α (with β on the clamps at 0): the same sampling oracle. At D <= 4 input splits
+   decide more (they also try the box centres as witnesses); the guard asks a quarter. */
+static void test_sampling_unit_splits(void **state) {
+    (void)state;
+    sampling_oracle(CR_BAB_SPLIT_RELU, CR_BOUND_CROWN, 1810, "unit splits, CROWN", 4);
+    sampling_oracle(CR_BAB_SPLIT_RELU, CR_BOUND_ALPHA, 1820, "unit splits, alpha+beta", 4);
 }
 
 /* --timeout is honoured inside the phases: branch and bound checks the deadline before each subdomain, the attack
@@ -425,8 +466,10 @@ int main(void) {
         cmocka_unit_test(test_relu_splits_oracle),
         cmocka_unit_test(test_input_splits_oracle),
         cmocka_unit_test(test_alpha_subdomains_oracle),
+        cmocka_unit_test(test_beta_subdomains_oracle),
         cmocka_unit_test(test_planted_faults),
         cmocka_unit_test(test_sampling_every_activation),
+        cmocka_unit_test(test_sampling_unit_splits),
         cmocka_unit_test(test_timeout_inside_phases),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -6,7 +6,7 @@
  * that every intermediate pass (2·width rows) and the spec pass span several chunks.
  * Against a vacuous pass: the chunk count is checked to be > 1 for every pass, the bounds
  * are finite, ordered and not all equal, and a box 1e-9 wider gives other bits (the
- * comparison can fail).
+ * comparison can fail). α-CROWN's search with targets (rows that stop once proved) too.
  */
 #include <math.h>
 #include <setjmp.h>
@@ -109,7 +109,56 @@ static void test_worker_count_independence(void **state) {
     }
 }
 
+/* α-CROWN's search runs chunk by chunk on the workers (net/bound_alpha.c), and with targets (cr_bound_split.target)
+   a row leaves its chunk once a rigorous pass proves it: bit-identical bounds with 1, 2 and 3 workers too, on nets
+   whose intermediate passes (ReLU: rows stop once their unit is stable) and spec pass span several chunks. Against
+   a vacuous pass: some rows stop (their bound exceeds the target and is below the full search's), some do not. */
+static void test_alpha_targets_worker_count(void **state) {
+    (void)state;
+    const size_t dims[] = {D, 90, 70, 80, K};
+    const int L = 4;
+    const cr_activation acts[] = {CR_ACT_RELU, CR_ACT_SIGMOID};
+    cr_ctx *cx[4] = {NULL};
+    for (int t = 1; t <= 3; t++) assert_int_equal(cr_ctx_create(&cx[t], t), CR_OK);
+    for (size_t a = 0; a < sizeof acts / sizeof *acts; a++) {
+        cr_net *net = make_net(acts[a], dims, L);
+        double lo[D], hi[D], c[M * K];
+        for (size_t j = 0; j < D; j++) {
+            const double x = urand(), e = 0.05 + 0.05 * (urand() + 1);
+            lo[j] = x - e;
+            hi[j] = x + e;
+        }
+        for (size_t i = 0; i < M * K; i++) c[i] = urand();
+        cr_bound_options o = {.method = CR_BOUND_CROWN};
+        double crown[M], full[M], tg[M], lb1[M], lb[M];
+        assert_int_equal(cr_net_bound(cx[1], net, lo, hi, M, c, &o, crown, NULL), CR_OK);
+        o.method = CR_BOUND_ALPHA;
+        o.alpha_iters = 8;
+        assert_int_equal(cr_net_bound(cx[1], net, lo, hi, M, c, &o, full, NULL), CR_OK);
+        /* targets: every third row already proved by CROWN, the others a part of the way to α's bound, or beyond */
+        for (size_t i = 0; i < M; i++)
+            tg[i] = i % 3 == 0 ? crown[i] - 1 : i % 3 == 1 ? crown[i] + 0.3 * (full[i] - crown[i]) : full[i] + 1;
+        cr_bound_split sp = {.target = tg};
+        assert_int_equal(cr_net_bound_split(cx[1], net, lo, hi, M, c, &o, &sp, lb1, NULL), CR_OK);
+        int stopped = 0, searched = 0;
+        for (size_t i = 0; i < M; i++) {
+            assert_true(isfinite(lb1[i]) && lb1[i] >= crown[i]);
+            if (i % 3 == 1 && lb1[i] > tg[i] && lb1[i] < full[i]) stopped++;
+            if (i % 3 == 2) searched += lb1[i] == full[i];
+        }
+        assert_true(stopped > 0);
+        assert_true(searched > 0);
+        for (int t = 2; t <= 3; t++) {
+            assert_int_equal(cr_net_bound_split(cx[t], net, lo, hi, M, c, &o, &sp, lb, NULL), CR_OK);
+            assert_memory_equal(lb, lb1, sizeof lb);
+        }
+        cr_net_free(net);
+    }
+    for (int t = 1; t <= 3; t++) cr_ctx_free(cx[t]);
+}
+
 int main(void) {
-    const struct CMUnitTest tests[] = {cmocka_unit_test(test_worker_count_independence)};
+    const struct CMUnitTest tests[] = {cmocka_unit_test(test_worker_count_independence),
+                                       cmocka_unit_test(test_alpha_targets_worker_count)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

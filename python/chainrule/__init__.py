@@ -37,12 +37,13 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
 from ctypes import POINTER, byref, c_char_p, c_double, c_int, c_size_t, c_void_p
 from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
-__all__ = ["load", "init", "train", "explain", "Model", "Error", "GradcheckResult", "CheckItem", "CertifyResult",
+__all__ = ["load", "init", "train", "explain", "Model", "Error", "GradcheckResult", "CheckItem", "CertifyResult", "RadiusResult",
            "EvalResult", "AttackCurve", "library_paths", "cli_path"]
 
 ArrayLike = Any  #: anything np.asarray takes: a NumPy array, a list, a torch tensor (__array__)
@@ -185,6 +186,8 @@ _net_bound = _proto(_core, "cr_net_bound", c_int, _P, _P, _P, _P, c_size_t, _P, 
 _BOUND_METHODS = {"ibp": 0, "crown-ibp": 1, "crown": 2, "alpha": 3}  # cr_bound_method
 _certify_linf = _proto(_core, "cr_certify_linf", c_int, _P, _P, _P, c_double, c_double, c_double,
                        ctypes.c_int64, _P, _P)
+_certify_radius_linf = _proto(_core, "cr_certify_radius_linf", c_int, _P, _P, _P, c_double, c_double,
+                              ctypes.c_int64, c_double, c_double, _P, _P, _P)
 # dataset mode's verdict codes (chainrule certify --out): proved, broken, unknown, timeout,
 # misclassified (cr_verdict, with the example its own counterexample as 4)
 CERTIFY_CODES = {0: "proved", 1: "broken", 2: "unknown", 3: "timeout", 4: "misclassified"}
@@ -370,6 +373,29 @@ class CertifyResult:
         rows = ", ".join(f"{e:g}: {100 * c:.1f}%-{100 * a:.1f}%" for e, c, a in
                          zip(self.eps, self.certified_accuracy, self.attacked_accuracy))
         return f"<CertifyResult clean {100 * self.clean_accuracy:.1f}%; certified-attacked {rows}>"
+
+
+class RadiusResult:
+    """What Model.certified_radius found (the program's `certify --radius`): per example the
+    bracket certified [N] <= true L-inf robustness radius <= attacked [N] (certified NaN:
+    nothing proved, misclassified or not even at 0; attacked inf: not broken up to
+    radius_max; attacked 0: misclassified), radius_max and tol (the bisection's range and
+    tolerance) and seconds. brackets is [N, 2] (certified, attacked), the program's --out."""
+
+    def __init__(self, certified, attacked, radius_max, tol, seconds):
+        self.certified, self.attacked = certified, attacked
+        self.radius_max, self.tol, self.seconds = radius_max, tol, seconds
+
+    @property
+    def brackets(self):
+        return np.stack([self.certified, self.attacked], axis=1)
+
+    def __repr__(self):
+        c = self.certified[np.isfinite(self.certified)]
+        a = self.attacked[np.isfinite(self.attacked)]
+        med = lambda v: f"{np.median(v):g}" if v.size else "-"
+        return (f"<RadiusResult {self.certified.size} examples; median certified {med(c)}, "
+                f"median attacked {med(a)} (on [0, {self.radius_max:g}], tol {self.tol:g})>")
 
 
 # ------------------------------------------------------------------ the command-line program
@@ -922,6 +948,50 @@ class Model:
                                    1 if verdict == 1 else 3 if verdict == 3 else 2)
         clean = float(np.mean(pred == labels)) if n else 0.0
         return CertifyResult(eps, clean, codes, seconds)
+
+    def certified_radius(self, X: ArrayLike, y: ArrayLike, method: str = "auto", clip=None,
+                         radius_max: Optional[float] = None, tol: Optional[float] = None,
+                         restarts: int = 10, steps: int = 50, seed: int = 1,
+                         timeout: float = 0) -> RadiusResult:
+        """Each example's L-inf robustness radius bracketed by bisection, as `chainrule certify
+        --radius` computes it (cr_certify_radius_linf): certified = the largest eps proved,
+        attacked = the smallest eps broken by a checked counterexample; the true radius lies
+        between. radius_max: the bisection's range [0, radius_max] (default the clip width,
+        or 1 without clip), tol its tolerance (default radius_max / 1024); method, clip,
+        restarts, steps, seed (example i uses seed ^ i) and timeout (per cr_certify call) as
+        Model.certify's. Returns a RadiusResult; its brackets equal the program's --out."""
+        methods = dict(_BOUND_METHODS, auto=_BOUND_METHODS["alpha"])
+        if method not in methods:
+            raise ValueError(f"method must be one of {sorted(methods)}, got {method!r}")
+        if self.head != "softmax-cross-entropy":
+            raise Error(f"{self.path}: certified_radius needs a classifier (softmax head)")
+        X, _ = self._inputs(X)
+        n = X.shape[0]
+        labels = self._labels(y, n)
+        X64 = np.ascontiguousarray(X, dtype=np.float64)
+        lo, hi = (-np.inf, np.inf) if clip is None else (float(clip[0]), float(clip[1]))
+        if not lo < hi:
+            raise ValueError(f"clip must be (lo, hi) with lo < hi, got {clip}")
+        if n and (X64.min() < lo or X64.max() > hi):
+            raise ValueError(f"an example lies outside clip [{lo:g}, {hi:g}]")
+        rmax = float(radius_max) if radius_max is not None else hi - lo if np.isfinite(hi - lo) else 1.0
+        if not (np.isfinite(rmax) and rmax > 0):
+            raise ValueError(f"radius_max must be a finite radius > 0, got {radius_max}")
+        t = float(tol) if tol is not None else rmax / 1024
+        if not (np.isfinite(t) and t > 0):
+            raise ValueError(f"tol must be a finite tolerance > 0, got {tol}")
+        cert, att = np.empty(n), np.empty(n)
+        c, a = ctypes.c_double(), ctypes.c_double()
+        t0 = time.perf_counter()
+        with _Struct("cr_certify_options", method=methods[method], attack_restarts=restarts,
+                     attack_steps=steps, timeout_s=timeout) as opt:
+            for i in range(n):
+                opt.set("seed", (int(seed) ^ i) & 0xFFFFFFFFFFFFFFFF)
+                _check(_certify_radius_linf(self._ctx, self._net(), _ptr(X64[i]), lo, hi, int(labels[i]),
+                                            rmax, t, opt.p, byref(c), byref(a)),
+                       f"cr_certify_radius_linf (example {i})")
+                cert[i], att[i] = c.value, a.value
+        return RadiusResult(cert, att, rmax, t, time.perf_counter() - t0)
 
     def gradcheck(self, X: ArrayLike, y: ArrayLike, samples: int = 256, seed: int = 1,
                   inject_fault: Optional[Tuple[int, str]] = None) -> GradcheckResult:

@@ -7,8 +7,10 @@
  *      noise is rejected and the search goes on.
  *   2. Sound lower bounds of every row over the outward box by cr_net_bound: IBP first, then opt->bound.method on
  *      the clauses IBP left. A clause is refuted when some row has lb(c·o) > rhs (strictly); unsat iff all are.
- *   3. With opt->bab, branch and bound (bab.c) on each part's clauses the bounds left: sat with a checked witness,
- *      unsat when every subdomain is closed (proved_by "bab").
+ *      CROWN runs once: α-CROWN starts from its intermediates (as clamps) and its rows are intersected with CROWN's
+ *      here; cr_certify_linf hands over what its cheap bounds computed (chk_certify_prior_run, certify_prior.h).
+ *   3. With opt->bab, branch and bound (bab.c) on each part's clauses the bounds left, its root clamped by the last
+ *      method's intermediates: sat with a checked witness, unsat when every subdomain is closed (proved_by "bab").
  *   4. Else unknown; timeout whenever opt->timeout_s has passed at a check point: every attack step, before each
  *      bound method, before each subdomain of branch and bound.
  */
@@ -22,6 +24,8 @@
 #include "core/fail.h"
 #include "check_interval.h"
 #include "bab.h"
+#include "certify_prior.h"
+#include "net/bound.h"
 #include "net/spec_attack.h"
 
 static double now_s(void) { return chk_now_s(); }
@@ -140,6 +144,11 @@ static int on_candidate(void *vctx, const double *x) {
 
 cr_status cr_certify(cr_ctx *cx, const cr_net *net, const cr_spec *spec, const cr_certify_options *opt_in,
                      cr_certify_result *res) {
+    return chk_certify_prior_run(cx, net, spec, opt_in, res, NULL);
+}
+
+cr_status chk_certify_prior_run(cr_ctx *cx, const cr_net *net, const cr_spec *spec, const cr_certify_options *opt_in,
+                                cr_certify_result *res, const chk_certify_prior *prior) {
     const double t0 = now_s();
     if (!net || !spec || !res || spec->n_parts == 0 || !spec->parts) return CR_FAIL(CR_ERR_ARG);
     cr_certify_options opt = opt_in ? *opt_in : (cr_certify_options){0};
@@ -163,16 +172,22 @@ cr_status cr_certify(cr_ctx *cx, const cr_net *net, const cr_spec *spec, const c
     size_t max_rows = 0;
     for (size_t i = 0; i < spec->n_parts; i++)
         max_rows = spec->parts[i].n_rows > max_rows ? spec->parts[i].n_rows : max_rows;
-    double *lb = malloc(max_rows * sizeof *lb), *c = malloc(max_rows * k * sizeof *c);
+    double *lb = malloc(2 * max_rows * sizeof *lb), *c = malloc(max_rows * k * sizeof *c), *tg = lb + max_rows;
     size_t *idx = malloc(max_rows * sizeof *idx);
     char *refuted = malloc(max_rows + 1);
+    /* the escalation's reuse: each row's CROWN bound, and the hidden intermediates of the last method (CROWN's, then
+       α's), for α's clamps and branch and bound's root */
+    size_t h = 0, off[CR_MAX_LAYERS];
+    for (int l = 0; l + 1 < net->n_layers; l++) off[l] = h, h += net->dims[l + 1];
+    double *crown_lb = malloc((max_rows + 4 * h + 1) * sizeof *crown_lb), *zi = NULL, *zo = NULL;
     cr_verdict verdict = CR_VERDICT_UNKNOWN;
     const char *proved_by = NULL;
     double margin = INFINITY;
-    if (!out || !lb || !c || !idx || !refuted) {
+    if (!out || !lb || !c || !idx || !refuted || !crown_lb) {
         st = CR_ERR_NOMEM;
         goto done;
     }
+    zi = crown_lb + max_rows, zo = zi + 2 * h;
 
     /* 1. falsification */
     for (size_t i = 0; i < spec->n_parts && verdict == CR_VERDICT_UNKNOWN; i++) {
@@ -220,7 +235,23 @@ cr_status cr_certify(cr_ctx *cx, const cr_net *net, const cr_spec *spec, const c
             cr_bound_method methods[3] = {CR_BOUND_IBP, opt.bound.method, CR_BOUND_ALPHA};
             int n_methods = opt.bound.method == CR_BOUND_IBP ? 1 : 2;
             if (opt.bound.method == CR_BOUND_ALPHA) methods[1] = CR_BOUND_CROWN, n_methods = 3; /* α last */
-            for (int mi = 0; mi < n_methods; mi++) {
+            int first = 0, have_crown = 0, have_z = 0;
+            if (prior && i == 0) { /* cr_certify_linf's cheap bounds ran the first methods (the same calls) */
+                first = prior->n_methods;
+                memcpy(refuted, prior->refuted, p->n_clauses);
+                part_margin = prior->margin;
+                if (prior->used > used) used = prior->used;
+                if (prior->n_methods == 2 && prior->method == CR_BOUND_CROWN) {
+                    memcpy(crown_lb, prior->lb, p->n_rows * sizeof *crown_lb);
+                    have_crown = 1;
+                }
+                if (prior->zl && prior->zu && h) {
+                    memcpy(zi, prior->zl, h * sizeof *zi);
+                    memcpy(zi + h, prior->zu, h * sizeof *zi);
+                    have_z = 1;
+                }
+            }
+            for (int mi = first; mi < n_methods; mi++) {
                 if (deadline > 0 && now_s() > deadline) {
                     verdict = CR_VERDICT_TIMEOUT;
                     all = 0;
@@ -231,6 +262,7 @@ cr_status cr_certify(cr_ctx *cx, const cr_net *net, const cr_spec *spec, const c
                     if (!refuted[q])
                         for (size_t r = p->clause[q]; r < p->clause[q + 1]; r++) {
                             idx[m] = r;
+                            tg[m] = p->rhs[r]; /* α stops optimising a row once it is proved */
                             memcpy(c + m * k, p->c + r * k, k * sizeof *c);
                             m++;
                         }
@@ -239,13 +271,33 @@ cr_status cr_certify(cr_ctx *cx, const cr_net *net, const cr_spec *spec, const c
                 bo.method = methods[mi];
                 /* bounds of the caller's net, not of net64: a float32 net's semantics (its leaky-ReLU slope is
                    the float nearest 0.01) are its own dtype's, which cr_net_bound widens exactly */
-                st = cr_net_bound(cx, net, p->lo, p->hi, m, c, &bo, lb, NULL);
+                cr_bound_split stop = {.target = tg};
+                /* CROWN once: α starts from CROWN's intermediates (clamps: sound on this box, so α's are never
+                   looser), and its rows are intersected with CROWN's here instead of by a second CROWN run */
+                const int alpha = bo.method == CR_BOUND_ALPHA, keep_z = bo.method != CR_BOUND_IBP && h;
+                for (int l = 0; l + 1 < net->n_layers; l++) {
+                    if (alpha && have_z) stop.zlo[l] = zi + off[l], stop.zhi[l] = zi + h + off[l];
+                    if (keep_z) stop.zl_out[l] = zo + off[l], stop.zu_out[l] = zo + h + off[l];
+                }
+                stop.crown_known = alpha && have_crown;
+                st = cr_net_bound_split(cx, net, p->lo, p->hi, m, c, &bo, &stop, lb, NULL);
+                if (st == CR_OK && stop.empty) st = CR_ERR_NONFINITE; /* cannot be (the clamps hold on the box) */
                 if (st == CR_ERR_NONFINITE) { /* a bound overflowed: no proof from this method */
                     st = CR_OK;
                     continue;
                 }
                 if (st != CR_OK) goto done;
                 if (mi > used) used = mi;
+                if (keep_z) { /* this method's intermediates: the next one's clamps */
+                    double *t = zi;
+                    zi = zo, zo = t;
+                    have_z = 1;
+                }
+                for (size_t a = 0; a < m; a++) {
+                    if (bo.method == CR_BOUND_CROWN) crown_lb[idx[a]] = lb[a];
+                    else if (stop.crown_known && crown_lb[idx[a]] > lb[a]) lb[a] = crown_lb[idx[a]];
+                }
+                if (bo.method == CR_BOUND_CROWN) have_crown = 1;
                 for (size_t a = 0; a < m; a++) {
                     size_t r = idx[a], q = 0;
                     while (r >= p->clause[q + 1]) q++;
@@ -261,7 +313,8 @@ cr_status cr_certify(cr_ctx *cx, const cr_net *net, const cr_spec *spec, const c
                 if (!refuted[q]) part_all = 0;
             if (!part_all && opt.bab && verdict != CR_VERDICT_TIMEOUT) { /* 3. branch and bound */
                 chk_bab_result br;
-                st = chk_bab_part(net, p, refuted, &bab, xbest, out, &br); /* the caller's net, as above */
+                st = chk_bab_part(net, p, refuted, &bab, have_z ? zi : NULL, have_z ? zi + h : NULL, xbest, out,
+                                  &br); /* the caller's net, as above; the root clamped by the last intermediates */
                 if (st != CR_OK) goto done;
                 res->domains += br.domains;
                 if (br.verdict == CR_VERDICT_UNSAT) {
@@ -309,6 +362,7 @@ done:
     free(c);
     free(idx);
     free(refuted);
+    free(crown_lb);
     if (owned) cr_net_free(net64);
     return st;
 }

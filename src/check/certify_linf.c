@@ -5,7 +5,8 @@
  *   1. the centre: a misclassified example is its own counterexample (cr_witness_check, the independent evaluator);
  *   2. cheap bounds: IBP, then opt->bound.method (CROWN for a method beyond CROWN), on the spec's outward box, with
  *      cr_certify's rule (a clause is refuted when a row has lb(c·o) > rhs strictly);
- *   3. only then cr_certify: the margin attack, then the bounds.
+ *   3. only then cr_certify: the margin attack, then the bounds from where step 2 ended (its IBP and CROWN are not
+ *      run again: chk_certify_prior_run).
  *
  * The verdicts are cr_certify's: a proof excludes every witness, so an example proved in step 2 is one the attack
  * could not have broken, and the rest go through cr_certify with the same options and seed. Step 1 accepts only a
@@ -18,7 +19,9 @@
 
 #include "net/net_internal.h"
 #include "core/fail.h"
+#include "certify_prior.h"
 #include "chainrule_certify.h"
+#include "net/bound.h"
 
 static double now_s(void) {
     struct timespec ts;
@@ -33,12 +36,18 @@ static cr_bound_method cheap_method(cr_bound_method m) {
 }
 
 /* 1 when the bounds refute every clause of the one-part spec (margin: the smallest refuting gap), 0 when not,
-   -1 on an error (*st). */
+   -1 on an error (*st). pr (or NULL; its refuted, lb and zl/zu buffers the caller's) receives what they computed,
+   for cr_certify (certify_prior.h). */
 static int bounds_prove(cr_ctx *cx, const cr_net *net, const cr_spec_part *p, const cr_bound_options *bo_in, int cheap,
-                        double *margin, const char **by, cr_status *st) {
+                        double *margin, const char **by, cr_status *st, chk_certify_prior *pr) {
     const size_t k = p->k, m = p->n_rows;
-    double *lb = malloc(m * sizeof *lb), *c = malloc(m * k * sizeof *c);
-    char *refuted = calloc(p->n_clauses, 1);
+    double *lb = malloc(2 * m * sizeof *lb), *c = malloc(m * k * sizeof *c), *tg = lb + m;
+    char *refuted = pr ? pr->refuted : calloc(p->n_clauses, 1);
+    if (pr) {
+        memset(refuted, 0, p->n_clauses);
+        for (size_t r = 0; r < m; r++) pr->lb[r] = NAN;
+        pr->used = 0;
+    }
     size_t *idx = malloc(m * sizeof *idx);
     int proved = -1;
     *st = CR_ERR_NOMEM;
@@ -54,17 +63,28 @@ static int bounds_prove(cr_ctx *cx, const cr_net *net, const cr_spec_part *p, co
             if (!refuted[q])
                 for (size_t r = p->clause[q]; r < p->clause[q + 1]; r++) {
                     idx[rows] = r;
+                    tg[rows] = p->rhs[r]; /* α stops optimising a row once it is proved */
                     memcpy(c + rows * k, p->c + r * k, k * sizeof *c);
                     rows++;
                 }
         cr_bound_options bo = *bo_in;
         bo.method = methods[mi];
-        cr_status s = cr_net_bound(cx, net, p->lo, p->hi, rows, c, &bo, lb, NULL);
+        cr_bound_split stop = {.target = tg};
+        size_t h = 0;
+        for (int l = 0; pr && pr->zl && mi == 1 && l + 1 < net->n_layers; l++) {
+            stop.zl_out[l] = pr->zl + h, stop.zu_out[l] = pr->zu + h;
+            h += net->dims[l + 1];
+        }
+        cr_status s = cr_net_bound_split(cx, net, p->lo, p->hi, rows, c, &bo, &stop, lb, NULL);
         if (s == CR_ERR_NONFINITE) continue; /* no proof from this method */
         if (s != CR_OK) {
             *st = s;
             proved = -1;
             goto done;
+        }
+        if (pr) {
+            pr->used = mi;
+            for (size_t a = 0; mi == 1 && a < rows; a++) pr->lb[idx[a]] = lb[a];
         }
         for (size_t a = 0; a < rows; a++) {
             size_t r = idx[a], q = 0;
@@ -84,10 +104,15 @@ static int bounds_prove(cr_ctx *cx, const cr_net *net, const cr_spec_part *p, co
                                                        : "alpha";
     }
     *margin = gap_min;
+    if (pr) {
+        pr->n_methods = n_methods;
+        pr->method = methods[1];
+        pr->margin = gap_min;
+    }
 done:
     free(lb);
     free(c);
-    free(refuted);
+    if (!pr) free(refuted);
     free(idx);
     return proved;
 }
@@ -103,7 +128,9 @@ cr_status cr_certify_linf(cr_ctx *cx, const cr_net *net, const double *x, double
     cr_status st = cr_spec_linf(d, k, x, eps, lo, hi, label, &spec);
     if (st != CR_OK) return st;
     const cr_spec_part *p = &spec.parts[0];
-    double *out = malloc(k * sizeof *out), worst;
+    double *out = malloc(k * sizeof *out), worst, *pbuf = NULL;
+    chk_certify_prior prior;
+    int have_prior = 0;
     if (!out) {
         st = CR_ERR_NOMEM;
         goto done;
@@ -119,11 +146,22 @@ cr_status cr_certify_linf(cr_ctx *cx, const cr_net *net, const double *x, double
         if (res->witness_out) memcpy(res->witness_out, out, k * sizeof *out);
         goto done;
     }
-    /* 2. cheap bounds (a net the evaluator cannot bound, centre == -1, goes to cr_certify for its error) */
+    /* 2. cheap bounds (a net the evaluator cannot bound, centre == -1, goes to cr_certify for its error); what they
+       computed goes to cr_certify, which then runs them no more (CROWN once) */
+    size_t h = 0;
+    for (int l = 0; l + 1 < net->n_layers; l++) h += net->dims[l + 1];
+    pbuf = malloc((p->n_rows + 2 * h) * sizeof *pbuf + p->n_clauses + 1);
+    if (!pbuf) {
+        st = CR_ERR_NOMEM;
+        goto done;
+    }
+    prior = (chk_certify_prior){.lb = pbuf, .zl = h ? pbuf + p->n_rows : NULL, .zu = h ? pbuf + p->n_rows + h : NULL,
+                                .refuted = (char *)(pbuf + p->n_rows + 2 * h)};
     if (centre == 0) {
         double margin;
         const char *by = NULL;
-        const int proved = bounds_prove(cx, net, p, &opt.bound, 1, &margin, &by, &st);
+        const int proved = bounds_prove(cx, net, p, &opt.bound, 1, &margin, &by, &st, &prior);
+        have_prior = proved == 0;
         if (proved < 0) {
             if (st == CR_ERR_ARG) st = CR_OK; /* e.g. no relaxation: cr_certify answers as it always did */
             else goto done;
@@ -134,9 +172,10 @@ cr_status cr_certify_linf(cr_ctx *cx, const cr_net *net, const double *x, double
             goto done;
         }
     }
-    /* 3. the attack, then the bounds */
-    st = cr_certify(cx, net, &spec, &opt, res);
+    /* 3. the attack, then the bounds (from where step 2 ended) */
+    st = chk_certify_prior_run(cx, net, &spec, &opt, res, have_prior ? &prior : NULL);
 done:
+    free(pbuf);
     free(out);
     cr_spec_free(&spec);
     res->seconds = now_s() - t0;
@@ -167,7 +206,7 @@ cr_status cr_certify_radius_linf(cr_ctx *cx, const cr_net *net, const double *x,
             if ((st = cr_spec_linf(d, k, x, m, lo, hi, label, &spec)) != CR_OK) return st;
             double margin;
             const char *by = NULL;
-            const int proved = bounds_prove(cx, net, &spec.parts[0], &opt.bound, 0, &margin, &by, &st);
+            const int proved = bounds_prove(cx, net, &spec.parts[0], &opt.bound, 0, &margin, &by, &st, NULL);
             cr_spec_free(&spec);
             if (proved < 0 && st != CR_ERR_ARG) return st;
             if (proved > 0) c = m;

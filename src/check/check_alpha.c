@@ -12,6 +12,7 @@
 
 #include "core/fail.h"
 #include "chainrule_certify.h"
+#include "bab.h"
 #include "check_internal.h"
 #include "net/bound.h"
 
@@ -19,6 +20,7 @@ typedef struct {
     size_t samples;
     uint64_t rng;
     cr_check_alpha_report *rep;
+    size_t from; /* the first parameter checked (β's: after α's) */
 } alpha_check;
 
 static double rnd(uint64_t *s) { /* [0, 1) */
@@ -46,8 +48,9 @@ static cr_status visit(void *ctx, cr_alpha_problem *p) {
         double a, b;
         cr_alpha_problem_range(p, k, &a, &b);
         if (!(a < b)) continue;
-        ks[nk++] = k;
-        for (size_t i = 0; i < n; i++) alpha[i * P + k] = a + (b - a) * (0.1 + 0.8 * rnd(&ac->rng));
+        if (k >= ac->from) ks[nk++] = k;
+        const double span = isfinite(b) ? b - a : 1; /* β: [0, +inf) */
+        for (size_t i = 0; i < n; i++) alpha[i * P + k] = a + span * (0.1 + 0.8 * rnd(&ac->rng));
     }
     cr_status st = nk ? cr_alpha_problem_eval(p, alpha, lb, grad) : CR_OK;
     for (size_t s = 0; s < ac->samples && nk && st == CR_OK; s++) {
@@ -56,7 +59,7 @@ static cr_status visit(void *ctx, cr_alpha_problem *p) {
         cr_alpha_problem_range(p, k, &a, &b);
         const double x = alpha[i * P + k];
         double h = chk_step(x);
-        const double room = fmin(x - a, b - x) / 2; /* x ± 2h stays inside the range */
+        const double room = fmin(x - a, isfinite(b) ? b - x : x - a) / 2; /* x ± 2h stays inside the range */
         if (2 * h > room) h = room / 2;
         if (!(h > 0)) continue;
         const double steps[4] = {h, -h, 2 * h, -2 * h};
@@ -83,12 +86,54 @@ static cr_status visit(void *ctx, cr_alpha_problem *p) {
     return st;
 }
 
+typedef struct {
+    size_t alpha, beta; /* parameters per row: α's, then β's */
+} beta_count;
+
+static cr_status count_beta(void *ctx, cr_alpha_problem *p) {
+    beta_count *bc = ctx;
+    const size_t P = cr_alpha_problem_params(p);
+    bc->alpha = P;
+    for (size_t k = 0; k < P; k++) {
+        double a, b;
+        cr_alpha_problem_range(p, k, &a, &b);
+        if (isinf(b)) { /* β's come last */
+            bc->alpha = k;
+            bc->beta = P - k;
+            break;
+        }
+    }
+    return CR_OK;
+}
+
 cr_status cr_check_alpha_gradient(const cr_net *net, const double *lo, const double *hi, size_t m,
                                   const double *c, size_t samples, uint64_t seed,
                                   cr_check_alpha_report *rep) {
     if (!rep) return CR_FAIL(CR_ERR_ARG);
     memset(rep, 0, sizeof *rep);
-    alpha_check ac = {samples, seed ? seed : 0x9e3779b97f4a7c15ULL, rep};
+    alpha_check ac = {samples, seed ? seed : 0x9e3779b97f4a7c15ULL, rep, 0};
     const cr_bound_options o = {.method = CR_BOUND_ALPHA, .no_slack = 1};
     return cr_alpha_problem_visit(net, lo, hi, m, c, &o, visit, &ac);
+}
+
+/* β-CROWN's gradient (bound_beta.c) on a subdomain: the same comparison for the multipliers of its split
+   constraints only (α at random interior values too), on the spec rows of cr_net_bound_split's α bound. */
+cr_status chk_beta_gradient(const cr_net *net, const double *lo, const double *hi, size_t m, const double *c,
+                            const double *const *zlo, const double *const *zhi, size_t samples, uint64_t seed,
+                            cr_check_alpha_report *rep, size_t *n_beta) {
+    if (!rep || !n_beta) return CR_ERR_ARG;
+    memset(rep, 0, sizeof *rep);
+    cr_bound_split sp = {0};
+    for (int l = 0; l + 1 < net->n_layers && l < CR_MAX_LAYERS; l++) {
+        sp.zlo[l] = zlo ? zlo[l] : NULL;
+        sp.zhi[l] = zhi ? zhi[l] : NULL;
+    }
+    beta_count bc = {0};
+    alpha_check ac = {samples, seed ? seed : 0x9e3779b97f4a7c15ULL, rep, 0};
+    const cr_bound_options o = {.method = CR_BOUND_ALPHA, .no_slack = 1};
+    cr_status st = cr_alpha_problem_visit_split(net, lo, hi, m, c, &o, &sp, count_beta, &bc);
+    if (st != CR_OK) return st;
+    *n_beta = bc.beta;
+    ac.from = bc.alpha;
+    return bc.beta ? cr_alpha_problem_visit_split(net, lo, hi, m, c, &o, &sp, visit, &ac) : CR_OK;
 }

@@ -379,6 +379,9 @@ cr_status cr_net_bound_split(cr_ctx *cx, const cr_net *net, const double *lo, co
     b.cx = cx;
     b.split = split;
     if (split) split->empty = 0;
+    b.target = split ? split->target : NULL;
+    b.n_target = b.target ? m : 0;
+    b.no_ub = ub == NULL;
     double *tmp = malloc(4 * m * sizeof(double));
     if (!tmp) {
         cr_bound_release(&b);
@@ -401,7 +404,7 @@ cr_status cr_net_bound_split(cr_ctx *cx, const cr_net *net, const double *lo, co
             if (cu[i] < u[i]) u[i] = cu[i];
         }
         if (st == CR_OK && b.method == CR_BOUND_ALPHA && b.opt.alpha_intermediate >= 0 && !b.no_intersect &&
-            !b.alpha_visit) {
+            !b.alpha_visit && !(split && split->crown_known)) {
             /* α-CROWN's optimised intermediates relax the units differently from CROWN's, which
                can (rarely) loosen a row: intersect with CROWN's rows too (both sound) */
             cr_bound_options co = b.opt;
@@ -409,6 +412,7 @@ cr_status cr_net_bound_split(cr_ctx *cx, const cr_net *net, const double *lo, co
             cr_bound_ctx b2;
             st = cr_bound_prepare(net, lo, hi, m, c, &co, &b2);
             b2.cx = cx;
+            b2.no_ub = b.no_ub;
             if (st == CR_OK) st = cr_bound_crown_rows(&b2, m, c, cl, cu);
             cr_bound_release(&b2);
             for (size_t i = 0; st == CR_OK && i < m; i++) {
@@ -417,7 +421,7 @@ cr_status cr_net_bound_split(cr_ctx *cx, const cr_net *net, const double *lo, co
             }
         }
     }
-    if (st == CR_OK && (!cr_bound_finite(l, m) || !cr_bound_finite(u, m))) st = CR_ERR_NONFINITE;
+    if (st == CR_OK && (!cr_bound_finite(l, m) || (ub && !cr_bound_finite(u, m)))) st = CR_ERR_NONFINITE;
     if (st == CR_OK) {
         if (lb) memcpy(lb, l, m * sizeof(double));
         if (ub) memcpy(ub, u, m * sizeof(double));

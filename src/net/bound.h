@@ -40,6 +40,10 @@ typedef struct {
     double *mem;
     struct cr_bound_split *split; /* branch and bound's clamps (cr_net_bound_split), or NULL */
     const double *xlo, *xhi;      /* the raw box */
+    const double *target; /* n_target values, or NULL: α-CROWN stops optimising spec row i (< n_target) once its
+                             rigorous lower bound exceeds target[i] (cr_bound_split.target) */
+    size_t n_target;
+    int no_ub;            /* the rows' upper bounds are not wanted: the spec pass bounds C only, not [C; −C] */
 } cr_bound_ctx;
 
 double cr_bound_gamma(size_t n); /* γ_n = nε/(1 − nε), ε = 2^-53 */
@@ -77,6 +81,9 @@ typedef struct {
     double *sl[CR_MAX_LAYERS], *tl[CR_MAX_LAYERS], *su[CR_MAX_LAYERS], *tu[CR_MAX_LAYERS];
     /* n x width, or NULL: receives each row's cotangent on h_l (before the slopes) */
     double *keep[CR_MAX_LAYERS];
+    /* n x width, or NULL: β-CROWN's signed multipliers s_j·β_ij (β >= 0, s = ±1 the side of split unit j
+       of activation l, 0 elsewhere), subtracted from each row's coefficient on z_l (bound_beta.c) */
+    double *beta[CR_MAX_LAYERS];
 } cr_bound_rowlines;
 /* The rigorous CROWN lower bounds (rounding slack included) of the n rows g on z_top (top = L−1
    with through_out_act: on the output o) with the lines rl (NULL: the shared ones); dx: n x D,
@@ -84,6 +91,14 @@ typedef struct {
 cr_status cr_bound_crown_pass(cr_crown_run *c, int top, int through_out_act, size_t n,
                               const double *g, const cr_bound_rowlines *rl, double *rows_out,
                               double *dx);
+/* α-CROWN's own chunks: sets up the pass (top, through_out_act) and runs task(ctx, t, worker), t < n_tasks, on the
+   run's workers (cr_parallel_for); a task calls cr_bound_crown_walk with its worker: one walk of n <=
+   CR_BOUND_CROWN_ROWS rows g with the lines rl (their rows numbered from the walk's first, NULL: the shared
+   lines), rows_out and dx (n x D) as cr_bound_crown_pass's. */
+cr_status cr_bound_crown_for(cr_crown_run *c, int top, int through_out_act, size_t n_tasks,
+                             cr_status (*task)(void *ctx, size_t t, int worker), void *ctx);
+void cr_bound_crown_walk(cr_crown_run *c, int worker, size_t n, const double *g, const cr_bound_rowlines *rl,
+                         double *rows_out, double *dx);
 /* the shared (CROWN's) lines of relaxed activation l, width dims[l + 1] */
 void cr_bound_crown_lines(const cr_crown_run *c, int l, const double **sl, const double **tl,
                           const double **su, const double **tu);
@@ -92,6 +107,30 @@ void cr_bound_crown_lines(const cr_crown_run *c, int l, const double **sl, const
 cr_status cr_bound_alpha_rows(cr_bound_ctx *b, cr_crown_run *c, int top, int through_out_act,
                               size_t n, const double *g, double *rows_out);
 
+/* β-CROWN (bound_beta.c): the multipliers of a subdomain's split constraints s_j·z_j >= 0 (its clamps at 0),
+   per row, optimised with α by cr_bound_alpha_rows on the spec rows of a split bound (b->split). */
+typedef struct cr_beta cr_beta;
+extern int cr_bound_beta_on; /* 1 (default): β terms in branch and bound's α bounds; 0: α alone (tests, bench) */
+/* NULL (*out) when b has no split, no clamp at 0 on layers 0..R, or β is off; else sets rl->beta */
+cr_status cr_beta_create(const cr_bound_ctx *b, int R, size_t n, cr_bound_rowlines *rl, cr_beta **out);
+void cr_beta_free(cr_beta *bt);
+size_t cr_beta_params(const cr_beta *bt); /* multipliers per row (0 for NULL) */
+void cr_beta_write(cr_beta *bt);          /* rl->beta from the current β */
+/* ∂lb/∂β = −s·ẑ_l (zhat: n x w, the rows' linear networks' z_l at their corners); A: the rows' cotangents on
+   h_l (n x w), read at the first call for the step scale */
+void cr_beta_gradient(cr_beta *bt, int l, const double *zhat, const double *A);
+void cr_beta_scaled(cr_beta *bt); /* the step scale is set: later gradients leave it */
+void cr_beta_step(cr_beta *bt, double b1, double b2, double b1t, double b2t, double lr); /* Adam, β >= 0 */
+void cr_beta_keep(cr_beta *bt, size_t i); /* row i's current β is its best */
+void cr_beta_use_best(cr_beta *bt);
+void cr_beta_get(const cr_beta *bt, size_t i, double *val, double *grad); /* row i's (either may be NULL) */
+void cr_beta_set(cr_beta *bt, size_t i, const double *val);              /* projected on β >= 0 */
+/* α's blocks of rows (bound_alpha.c): the rows in use (<= n of cr_beta_create), a new block (β = 0, no moments,
+   the step scale to be set), a row moved (a proved one leaves) */
+void cr_beta_rows(cr_beta *bt, size_t n);
+void cr_beta_reset(cr_beta *bt);
+void cr_beta_move_row(cr_beta *bt, size_t dst, size_t src);
+
 /* α-CROWN's objective with its closed-form gradient, for the check library's finite
    differences (bound_alpha.c): visit calls fn once with the spec rows [C; −C] of
    cr_net_bound's α-CROWN (intermediates as CROWN's), whose bound is a function of the
@@ -99,8 +138,13 @@ cr_status cr_bound_alpha_rows(cr_bound_ctx *b, cr_crown_run *c, int top, int thr
 cr_status cr_alpha_problem_visit(const cr_net *net, const double *lo, const double *hi, size_t m,
                                  const double *c, const cr_bound_options *opt,
                                  cr_status (*fn)(void *ctx, cr_alpha_problem *p), void *ctx);
+/* the same on a subdomain (split: its clamps, as cr_net_bound_split's): the parameters are α's, then the
+   β multipliers of its split constraints (range [0, +inf)); fn is not called when the clamps leave no point */
+cr_status cr_alpha_problem_visit_split(const cr_net *net, const double *lo, const double *hi, size_t m,
+                                       const double *c, const cr_bound_options *opt, struct cr_bound_split *split,
+                                       cr_status (*fn)(void *ctx, cr_alpha_problem *p), void *ctx);
 /* rows (2m) and parameters per row; parameter k's range (min > max: none, the line is fixed);
-   CROWN's parameters */
+   CROWN's parameters (β: 0) */
 size_t cr_alpha_problem_rows(const cr_alpha_problem *p);
 size_t cr_alpha_problem_params(const cr_alpha_problem *p);
 void cr_alpha_problem_range(const cr_alpha_problem *p, size_t k, double *pmin, double *pmax);
@@ -133,6 +177,17 @@ typedef struct cr_bound_split {
                                      upper-line intercept costs the lower bound, max(−λ, 0)·t_up (λ: the row's
                                      coefficient on the unit's output; BaBSR's intercept score) */
     int empty;      /* out */
+    /* m values, or NULL: α-CROWN stops optimising row i once its rigorous lower bound exceeds target[i] (a verdict's
+       rhs: the row is proved) and its bound is then that rigorous bound, above target[i] but maybe below the one
+       the whole search would reach. Intermediate rows of a ReLU layer stop once they prove their unit stable. */
+    const double *target;
+    int crown_known; /* 1: the caller has CROWN's rows of this box and intersects α's with them itself (cr_certify's
+                        escalation): α-CROWN skips its own second CROWN run */
+    /* 1: the clamps are a parent's final intermediates (a child inherits them): CROWN's intermediate passes are
+       skipped and the intervals are IBP's intersected with the clamps (sound: both hold on the subdomain); the
+       split's effect on later layers then comes through β (bound_beta.c) instead. 0: recomputed. */
+    int reuse;
+    int lower_only; /* 1: the rows' lower bounds only (ub: IBP's); the rows C alone, not [C; −C], in every pass */
 } cr_bound_split;
 cr_status cr_net_bound_split(cr_ctx *cx, const cr_net *net, const double *lo, const double *hi, size_t m, const double *c,
                              const cr_bound_options *opt, cr_bound_split *split, double *lb, double *ub);
@@ -143,6 +198,10 @@ int cr_bound_clamp(cr_bound_ctx *b, int l);
 /* Test hook: a planted fault in CROWN's constants (0: none). */
 enum { CR_BOUND_FAULT_NO_BIAS = 1, CR_BOUND_FAULT_NO_LINK_CONST = 2,
        CR_BOUND_FAULT_ALPHA_GRAD_SIGN = 3,   /* α-CROWN's gradient negated */
-       CR_BOUND_FAULT_ALPHA_GRAD_FACTOR = 4  /* α-CROWN's gradient halved */ };
+       CR_BOUND_FAULT_ALPHA_GRAD_FACTOR = 4, /* α-CROWN's gradient halved */
+       CR_BOUND_FAULT_BETA_GRAD_SIGN = 5,    /* β-CROWN's gradient negated */
+       CR_BOUND_FAULT_BETA_SIGN = 6          /* β's term added with the wrong sign (an unsound bound) */ };
 extern int cr_bound_test_fault;
+/* Test hook: cr_bound_crown_rows calls on this thread, by cr_bound_method (CROWN's second run inside α included). */
+extern _Thread_local size_t cr_bound_test_runs[4];
 #endif

@@ -80,6 +80,7 @@ _Thread_local cr_bound_explanation *cr_bound_recorder = NULL;
 
 
 int cr_bound_test_fault = 0;
+_Thread_local size_t cr_bound_test_runs[4];
 
 static double slack_factor(size_t n) { return 1 + 4 * ((double)n + 8) * EPS; }
 
@@ -244,6 +245,16 @@ static void relax_step(void *ctx, const cr_diag_link_f64 *k) {
             res[0] += fabs(o) * mz[j];
             oi[j] = o;
         }
+        if (rl && rl->beta[l]) { /* β-CROWN: out − s·β on the split units (bound_beta.c) */
+            const double *bt = rl->beta[l] + row;
+            double rb = 0;
+            for (size_t jj = k->lo; jj < k->hi; jj++)
+                if (bt[jj] != 0) {
+                    oi[jj] = cr_bound_test_fault == CR_BOUND_FAULT_BETA_SIGN ? oi[jj] + bt[jj] : oi[jj] - bt[jj];
+                    rb += fabs(oi[jj]) * mz[jj]; /* the subtraction's rounding, as the product's */
+                }
+            c->slack[i] += EPS * slack_factor(w) * rb + (double)w * ETA;
+        }
         c->cst[i] += lanes_sum(s);
         c->abs_sum[i] += lanes_sum(sa);
         c->slack[i] += EPS * slack_factor(w) * lanes_sum(res) + (double)(2 * w) * ETA;
@@ -372,6 +383,30 @@ cr_status cr_bound_crown_pass(cr_crown_run *j, int top, int through_out_act, siz
     return st;
 }
 
+/* α-CROWN's own chunks (bound.h): the pass for (top, through_out_act) set up, task(ctx, t, worker) for every t <
+   n_tasks on the run's workers; inside, cr_bound_crown_walk runs one walk on the task's worker. */
+cr_status cr_bound_crown_for(cr_crown_run *j, int top, int through_out_act, size_t n_tasks, cr_task_fn task,
+                             void *ctx) {
+    const cr_net *net = j->run[0].b->net;
+    j->view = *net;
+    j->view.link_form[0] = CR_AFFINE_NONE;
+    j->view.n_layers = top + 1;
+    j->view.has_out_act = through_out_act;
+    j->top = top;
+    j->through_out_act = through_out_act;
+    return cr_parallel_for(j->run[0].b->cx, n_tasks, task, ctx); /* at most j->workers workers, as crown_pass */
+}
+
+void cr_bound_crown_walk(cr_crown_run *j, int worker, size_t n, const double *g, const cr_bound_rowlines *rl,
+                         double *rows_out, double *dx) {
+    crown_run *c = &j->run[worker];
+    c->rl = rl;
+    c->r0 = 0;
+    c->record = 0;
+    crown_chunk(c, j->tape[worker], &j->view, j->top, j->through_out_act, n, g, rows_out, dx);
+    c->rl = NULL;
+}
+
 void cr_bound_crown_lines(const cr_crown_run *j, int l, const double **sl, const double **tl,
                           const double **su, const double **tu) {
     *sl = j->run[0].sl[l], *tl = j->run[0].tl[l], *su = j->run[0].su[l], *tu = j->run[0].tu[l];
@@ -415,22 +450,22 @@ static cr_status job_init(crown_job *j, const crown_run *proto, const cr_net *vi
    minimising corners of the raw box and the split scores Σ_{i<m} max(−λ_ij, 0)·t_up,j from the cotangents λ on each
    hidden activation's output (kept by the pass, so the scores are summed here, one thread, in a fixed order).
    out: 2m values, or NULL when only the corners and scores are wanted. */
-static cr_status split_pass(cr_bound_ctx *b, crown_job *job, size_t m, const double *gc, double *out) {
+static cr_status split_pass(cr_bound_ctx *b, crown_job *job, size_t m, size_t ms, const double *gc, double *out) {
     const cr_net *net = b->net;
     const int L = net->n_layers;
     const size_t D = net->dims[0];
     cr_bound_split *sp = b->split;
     cr_bound_rowlines rl = {0};
-    size_t need = 2 * m + 2 * m * D;
+    size_t need = ms + ms * D;
     for (int l = 0; l + 1 < L; l++)
-        if (sp->score[l]) need += 2 * m * net->dims[l + 1];
+        if (sp->score[l]) need += ms * net->dims[l + 1];
     double *mem = malloc(need * sizeof(double)), *p = mem;
     if (!mem) return CR_FAIL(CR_ERR_NOMEM);
-    double *rows = out ? out : p, *dx = p + 2 * m;
-    p += 2 * m + 2 * m * D;
+    double *rows = out ? out : p, *dx = p + ms;
+    p += ms + ms * D;
     for (int l = 0; l + 1 < L; l++)
-        if (sp->score[l]) rl.keep[l] = p, p += 2 * m * net->dims[l + 1];
-    const cr_status st = cr_bound_crown_pass(job, L - 1, net->has_out_act, 2 * m, gc, &rl, rows, dx);
+        if (sp->score[l]) rl.keep[l] = p, p += ms * net->dims[l + 1];
+    const cr_status st = cr_bound_crown_pass(job, L - 1, net->has_out_act, ms, gc, &rl, rows, dx);
     for (size_t i = 0; st == CR_OK && sp->corner && i < m * D; i++)
         sp->corner[i] = dx[i] >= 0 ? b->xlo[i % D] : b->xhi[i % D];
     for (int l = 0; st == CR_OK && l + 1 < L; l++) {
@@ -438,6 +473,18 @@ static cr_status split_pass(cr_bound_ctx *b, crown_job *job, size_t m, const dou
         const size_t w = net->dims[l + 1];
         const double *tu = job->run[0].tu[l];
         for (size_t j = 0; j < w; j++) sp->score[l][j] = 0;
+        if (net->act[l] != CR_ACT_RELU && net->act[l] != CR_ACT_LEAKY_RELU) {
+            /* a smooth unit: |λ| times its relaxation band's width (the larger at the interval's ends) */
+            const double *sl = job->run[0].sl[l], *tl = job->run[0].tl[l], *su = job->run[0].su[l];
+            for (size_t j = 0; j < w; j++) {
+                const double ds = su[j] - sl[j], dt = tu[j] - tl[j];
+                const double band = fmax(ds * b->zl[l + 1][j] + dt, ds * b->zu[l + 1][j] + dt);
+                double sum = 0;
+                for (size_t i = 0; i < m; i++) sum += fabs(rl.keep[l][i * w + j]);
+                sp->score[l][j] = isfinite(band) && band > 0 ? sum * band : 0;
+            }
+            continue;
+        }
         for (size_t i = 0; i < m; i++)
             for (size_t j = 0; j < w; j++) {
                 const double g = rl.keep[l][i * w + j];
@@ -453,6 +500,7 @@ cr_status cr_bound_crown_rows(cr_bound_ctx *b, size_t m, const double *c, double
     const int L = net->n_layers;
     const size_t K = net->dims[L];
     cr_status st;
+    if ((unsigned)b->method < 4) cr_bound_test_runs[b->method]++;
     /* IBP first: CROWN-IBP's intermediates, and a second valid bound for CROWN's */
     const int last_relaxed = net->has_out_act ? L - 1 : L - 2;
     if (last_relaxed >= 0) {
@@ -500,7 +548,8 @@ cr_status cr_bound_crown_rows(cr_bound_ctx *b, size_t m, const double *c, double
     for (int l = 0; l <= last_relaxed && st == CR_OK; l++) {
         const size_t w = net->dims[l + 1];
         layer_weights(&job->run[0], l, job->run[0].ml); /* z_l's bounds (what layer l reads) are final */
-        if ((b->method == CR_BOUND_CROWN || b->method == CR_BOUND_ALPHA) && l > 0) { /* rows ±I on z_l */
+        if ((b->method == CR_BOUND_CROWN || b->method == CR_BOUND_ALPHA) && l > 0 &&
+            !(b->split && b->split->reuse)) { /* rows ±I on z_l */
             memset(gi, 0, 2 * w * w * sizeof(double));
             for (size_t j = 0; j < w; j++) {
                 gi[j * w + j] = 1;
@@ -541,6 +590,8 @@ cr_status cr_bound_crown_rows(cr_bound_ctx *b, size_t m, const double *c, double
     }
     if (st == CR_OK && !(b->split && b->split->empty)) { /* the spec rows: [C; −C] on o */
         for (int l = last_relaxed + 1; l < L; l++) layer_weights(&job->run[0], l, job->run[0].ml);
+        /* the spec pass's rows: [C; −C], or C alone (no upper bound wanted) */
+        const size_t ms = b->no_ub || (b->split && b->split->lower_only) ? m : 2 * m;
         for (size_t i = 0; i < m * K; i++) {
             gc[i] = c[i];
             gc[m * K + i] = -c[i];
@@ -551,17 +602,20 @@ cr_status cr_bound_crown_rows(cr_bound_ctx *b, size_t m, const double *c, double
             job->record = m;
             proto.rec->recorded = 1;
         }
+        for (size_t i = ms; i < 2 * m; i++) out[i] = -INFINITY; /* no upper bound asked: ub = +inf */
+        int split_rows = b->split && b->split->corner; /* the corners and scores wanted too */
+        for (int l = 0; b->split && l < CR_MAX_LAYERS; l++) split_rows |= b->split->score[l] != NULL;
         if (b->method == CR_BOUND_ALPHA)
-            st = cr_bound_alpha_rows(b, job, L - 1, net->has_out_act, 2 * m, gc, out);
-        else if (!b->split)
-            st = crown_pass(job, L - 1, net->has_out_act, 2 * m, gc, out);
-        if (st == CR_OK && b->split) /* CROWN's own pass, or one more after α's */
-            st = split_pass(b, job, m, gc, b->method == CR_BOUND_ALPHA ? NULL : out);
+            st = cr_bound_alpha_rows(b, job, L - 1, net->has_out_act, ms, gc, out);
+        else if (!split_rows)
+            st = crown_pass(job, L - 1, net->has_out_act, ms, gc, out);
+        if (st == CR_OK && split_rows) /* CROWN's own pass, or one more after α's */
+            st = split_pass(b, job, m, ms, gc, b->method == CR_BOUND_ALPHA ? NULL : out);
         job->record = 0;
         if (st == CR_OK)
             for (size_t i = 0; i < m; i++) {
                 lb[i] = out[i];
-                ub[i] = -out[m + i];
+                ub[i] = b->no_ub ? INFINITY : -out[m + i];
             }
     }
     job_free(job);
