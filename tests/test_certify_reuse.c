@@ -99,7 +99,38 @@ static void test_escalation_reuse(void **state) {
     for (int i = 0; i < 5; i++) assert_true(seen[i]);
 }
 
+/* The hand-over when the cheap bounds wrote no intermediates (found by review): with IBP as the bound method,
+   or CROWN failing, cr_certify_linf's buffer for them stays unwritten, and cr_certify must not take it as α's and
+   branch and bound's clamps. The net o0 = 1 - 10 relu(x - 0.85), o1 = 0 on x in [-1, 1] is misclassified at
+   x = 1 (o0 - o1 = -0.5), so no answer may be unsat; the old code answered unsat (proved by bab) from whatever
+   the buffer held. */
+static void test_no_intermediates_handed_over(void **state) {
+    (void)state;
+    size_t dims[3] = {1, 1, 2};
+    cr_activation acts[1] = {CR_ACT_RELU};
+    cr_net *net;
+    assert_int_equal(cr_net_create(&net, CR_F64, 2, dims, acts), CR_OK);
+    double *p = cr_net_params(net);
+    p[cr_net_weight_offset(net, 0)] = 1, p[cr_net_bias_offset(net, 0)] = -0.85;
+    p[cr_net_weight_offset(net, 1)] = -10, p[cr_net_weight_offset(net, 1) + 1] = 0;
+    p[cr_net_bias_offset(net, 1)] = 1, p[cr_net_bias_offset(net, 1) + 1] = 0;
+    const double x[1] = {0};
+    for (int rep = 0; rep < 50; rep++) { /* the old fault read recycled heap memory: repeat to meet it */
+        cr_certify_options o = {.bab = 1, .attack_restarts = 1, .attack_steps = 1};
+        o.bound.method = CR_BOUND_IBP;
+        cr_certify_result r = {0};
+        assert_int_equal(cr_certify_linf(NULL, net, x, 1.0, -1, 1, 0, &o, &r), CR_OK);
+        assert_int_not_equal(r.verdict, CR_VERDICT_UNSAT);
+        double *junk = malloc(64 * sizeof *junk); /* leave a freed block of large values for the next malloc */
+        assert_non_null(junk);
+        for (int i = 0; i < 64; i++) junk[i] = (i % 2 ? 1e6 : -1e6);
+        free(junk);
+    }
+    cr_net_free(net);
+}
+
 int main(void) {
-    const struct CMUnitTest tests[] = {cmocka_unit_test(test_escalation_reuse)};
+    const struct CMUnitTest tests[] = {cmocka_unit_test(test_escalation_reuse),
+                                       cmocka_unit_test(test_no_intermediates_handed_over)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

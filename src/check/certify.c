@@ -241,11 +241,13 @@ cr_status chk_certify_prior_run(cr_ctx *cx, const cr_net *net, const cr_spec *sp
                 memcpy(refuted, prior->refuted, p->n_clauses);
                 part_margin = prior->margin;
                 if (prior->used > used) used = prior->used;
-                if (prior->n_methods == 2 && prior->method == CR_BOUND_CROWN) {
+                /* used == 1: the second method ran and bounded; only then are lb and the intermediates written
+                   (an IBP-only run, or CROWN failing on non-finite intervals, leaves them unset) */
+                if (prior->used == 1 && prior->n_methods == 2 && prior->method == CR_BOUND_CROWN) {
                     memcpy(crown_lb, prior->lb, p->n_rows * sizeof *crown_lb);
                     have_crown = 1;
                 }
-                if (prior->zl && prior->zu && h) {
+                if (prior->used == 1 && prior->zl && prior->zu && h) {
                     memcpy(zi, prior->zl, h * sizeof *zi);
                     memcpy(zi + h, prior->zu, h * sizeof *zi);
                     have_z = 1;
