@@ -34,7 +34,8 @@ int main(int argc, char **argv) {
     }
     const int reps = atoi(argv[2]);
     const char *what = argv[3];
-    cr_set_threads(atoi(argv[4]));
+    cr_ctx *ctx = NULL; /* WORKERS threads */
+    if (cr_ctx_create(&ctx, atoi(argv[4])) != CR_OK) return 2;
     cr_error err;
     cr_net *n64, *net;
     cr_dataset ds;
@@ -67,12 +68,12 @@ int main(int argc, char **argv) {
     for (int r = 0; r < reps; r++) {
         double t0 = clock_s(CLOCK_MONOTONIC), c0 = clock_s(CLOCK_PROCESS_CPUTIME_ID);
         cr_status st;
-        if (!strcmp(what, "grad")) st = cr_net_input_grad_f32(net, n, ds.x, y, out, NULL);
+        if (!strcmp(what, "grad")) st = cr_net_input_grad_f32(ctx, net, n, ds.x, y, out, NULL);
         else if (!strcmp(what, "jac-closed"))
-            st = cr_net_input_jacobian_f32(net, 1000, ds.x, 1, CR_JAC_CLOSED, out);
+            st = cr_net_input_jacobian_f32(ctx, net, 1000, ds.x, 1, CR_JAC_CLOSED, out);
         else if (!strcmp(what, "jac-rev"))
-            st = cr_net_input_jacobian_f32(net, 1000, ds.x, 1, CR_JAC_REV, out);
-        else st = cr_attack_f32(net, n, ds.x, lab, tg, &o, out, &s);
+            st = cr_net_input_jacobian_f32(ctx, net, 1000, ds.x, 1, CR_JAC_REV, out);
+        else st = cr_attack_f32(ctx, net, n, ds.x, lab, tg, &o, out, &s);
         if (st != CR_OK) return 1;
         double t = clock_s(CLOCK_MONOTONIC) - t0, c = clock_s(CLOCK_PROCESS_CPUTIME_ID) - c0;
         best = t < best ? t : best;

@@ -73,13 +73,15 @@ int main(int argc, char **argv) {
         fprintf(stderr, "usage: bench_jacobian MODEL.safetensors [--runs 7] [--fwd-images 20] [--threads N]\n");
         return 2;
     }
-    int runs = 7;
+    int runs = 7, threads = 0; /* 0: the cores available */
     size_t fwd_images = 20;
     for (int i = 2; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "--runs")) runs = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--fwd-images")) fwd_images = (size_t)atol(argv[i + 1]);
-        else if (!strcmp(argv[i], "--threads")) cr_set_threads(atoi(argv[i + 1]));
+        else if (!strcmp(argv[i], "--threads")) threads = atoi(argv[i + 1]);
     }
+    cr_ctx *ctx = NULL;
+    if (cr_ctx_create(&ctx, threads < 0 ? 0 : threads) != CR_OK) return 2;
     if (runs < 1 || runs > 31) runs = 7;
     cr_error err;
     cr_net *net64, *net;
@@ -99,7 +101,7 @@ int main(int argc, char **argv) {
                 cr_net_input_dim(net), d);
         return 2;
     }
-    printf("threads %d (workers; OpenBLAS single-threaded in each), runs %d, images %zu, model %zu-%zu-%zu\n", cr_get_threads(), runs, n, d,
+    printf("threads %d (workers; OpenBLAS single-threaded in each), runs %d, images %zu, model %zu-%zu-%zu\n", cr_ctx_threads(ctx), runs, n, d,
            net->dims[1], k);
     int64_t *labels = malloc(n * sizeof(int64_t));
     float *y = malloc(n * k * 4), *dx = malloc(n * d * 4), *adv = malloc(n * d * 4);
@@ -114,7 +116,7 @@ int main(int argc, char **argv) {
     /* dJ/dx for all test images: forward + VJP chain (no parameter gradients) */
     for (int r = 0; r <= runs; r++) {
         double t0 = now();
-        cr_net_input_grad_f32(net, n, ds.x, y, dx, NULL);
+        cr_net_input_grad_f32(ctx, net, n, ds.x, y, dx, NULL);
         if (r) t[r - 1] = now() - t0; /* run 0 warms up */
     }
     printf("grad10k_ms %.3f\n", 1e3 * median(t, runs));
@@ -125,7 +127,7 @@ int main(int argc, char **argv) {
     for (int m = 0; m < 2; m++) {
         for (int r = 0; r <= runs; r++) {
             double t0 = now();
-            cr_net_input_jacobian_f32(net, nj, ds.x, 1, modes[m].mode, jac);
+            cr_net_input_jacobian_f32(ctx, net, nj, ds.x, 1, modes[m].mode, jac);
             if (r) t[r - 1] = now() - t0;
         }
         printf("%s %.3f\n", modes[m].key, 1e6 * median(t, runs) / (double)nj);
@@ -135,7 +137,7 @@ int main(int argc, char **argv) {
         int fr = runs < 3 ? runs : 3;
         for (int r = 0; r < fr; r++) {
             double t0 = now();
-            cr_net_input_jacobian_f32(net, fwd_images, ds.x, 1, CR_JAC_FWD, jac);
+            cr_net_input_jacobian_f32(ctx, net, fwd_images, ds.x, 1, CR_JAC_FWD, jac);
             t[r] = now() - t0;
         }
         printf("jac_fwd_us %.3f\n", 1e6 * median(t, fr) / (double)fwd_images);
@@ -150,7 +152,7 @@ int main(int argc, char **argv) {
     cr_attack_stats s = {0};
     for (int r = 0; r <= runs; r++) {
         double t0 = now();
-        cr_attack_f32(net, n, ds.x, labels, NULL, &o, adv, &s);
+        cr_attack_f32(ctx, net, n, ds.x, labels, NULL, &o, adv, &s);
         if (r) t[r - 1] = now() - t0;
     }
     printf("fgsm10k_ms %.3f\n", 1e3 * median(t, runs));

@@ -28,6 +28,8 @@
 #include "chainrule_data.h"
 #include "chainrule_io.h"
 
+void openblas_set_num_threads(int n); /* OpenBLAS (linked through pkg-config openblas) */
+
 static double now(void) {
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
@@ -99,7 +101,8 @@ int main(int argc, char **argv) {
     }
     if (runs < 1 || runs > 100 || batch == 0) return 2;
     if (workers < 0) workers = threads >= 2 ? 2 : 1;
-    cr_set_threads(threads);
+    cr_ctx *ctx = NULL; /* the step's BLAS threads with one worker */
+    if (cr_ctx_create(&ctx, threads < 1 ? 1 : threads) != CR_OK) return 1;
     cr_error err;
     cr_dataset train, test;
     char spec[600];
@@ -154,7 +157,7 @@ int main(int argc, char **argv) {
     double *times = malloc(sizeof(double) * (size_t)runs);
     for (int r = 0; r < runs; r++) {
         double t0 = now();
-        if (cr_train_epoch_f32(net, opt, ws, train.n, train.x, train.labels, batch, &rng, &stats,
+        if (cr_train_epoch_f32(ctx, net, opt, ws, train.n, train.x, train.labels, batch, &rng, &stats,
                                NULL, 0, NULL) != CR_OK)
             return 1;
         times[r] = now() - t0;
@@ -172,7 +175,7 @@ int main(int argc, char **argv) {
     printf("epoch_gflops %.1f\n", flops / ep / 1e9);
     size_t correct = 0;
     double loss = 0;
-    cr_evaluate_f32(net, ws->tape, test.n, test.x, test.labels, &loss, &correct, NULL, NULL);
+    cr_evaluate_f32(ctx, net, ws->tape, test.n, test.x, test.labels, &loss, &correct, NULL, NULL);
     printf("test_acc %.4f\n", (double)correct / (double)test.n);
     cr_train_ws_set_threads(ws, 1); /* joins the worker; the BLAS gets its threads back */
 
@@ -199,6 +202,7 @@ int main(int argc, char **argv) {
     printf("dataset_mb %.1f\n", (double)(train.n + test.n) * (double)d * 4.0 / 1048576.0);
     /* the machine's sgemm throughput, measured after the peak-memory reading */
     if (!skip_sgemm) {
+        openblas_set_num_threads(threads); /* the raw BLAS, as the library's callers find it */
         printf("sgemm_2048_gflops %.1f\n", gemm_gflops(0, 2048, 2048, 2048, 3));
         double g_fwd = gemm_gflops(0, batch, hidden, d, 500);
         double g_dw = gemm_gflops(1, d, hidden, batch, 500);
@@ -211,6 +215,7 @@ int main(int argc, char **argv) {
     cr_train_ws_free(ws1);
     cr_optim_free(opt);
     cr_net_free(net);
+    cr_ctx_free(ctx);
     cr_dataset_free(&train);
     cr_dataset_free(&test);
     return 0;

@@ -22,6 +22,7 @@ int main(void) {
     int ok = 0;
     cr_net *net = NULL;   /* one allocation: struct + flat parameter block */
     cr_tape *tape = NULL; /* activations for batches of up to N rows */
+    cr_ctx *ctx = NULL;   /* the workers: one per core available */
     double *x = malloc(sizeof(double) * N * D), *y = calloc(N * K, sizeof(double));
     double *dx = malloc(sizeof(double) * N * D), *dx2 = malloc(sizeof(double) * N * D);
     double *grads = NULL, losses[N];
@@ -44,12 +45,13 @@ int main(void) {
     double loss = cr_net_loss_f64(net, tape, y);
     CHECK(cr_net_backward_f64(net, tape, y, dx, grads)); /* dJ_n/dx_n, d(mean J)/dparams */
 
-    /* 2. any number of examples, split over cr_get_threads() workers */
-    CHECK(cr_net_input_grad_f64(net, N, x, y, dx2, losses)); /* dJ_n/dx_n and J_n */
+    /* 2. any number of examples, split over the context's workers */
+    CHECK(cr_ctx_create(&ctx, 0));
+    CHECK(cr_net_input_grad_f64(ctx, net, N, x, y, dx2, losses)); /* dJ_n/dx_n and J_n */
 
     /* 3. the full Jacobian of the probabilities; row c of example n is d yhat_c / dx:
        dJ_n/dx_n = sum_c (dJ/dyhat_c) J[n][c] = -J[n][label] / yhat_label */
-    CHECK(cr_net_input_jacobian_f64(net, N, x, 1, CR_JAC_CLOSED, jac));
+    CHECK(cr_net_input_jacobian_f64(ctx, net, N, x, 1, CR_JAC_CLOSED, jac));
 
     double diff2 = 0, diff3 = 0, norm = 0;
     const double *probs = tape->post[net->n_layers - 1]; /* N x K softmax outputs */
@@ -67,6 +69,7 @@ int main(void) {
     ok = norm > 0 && diff2 <= 1e-12 * norm && diff3 <= 1e-12 * norm;
 
 done:
+    cr_ctx_free(ctx);
     cr_tape_free(tape);
     cr_net_free(net);
     free(x);

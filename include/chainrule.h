@@ -107,15 +107,34 @@ void cr_gemm_f64(int trans_a, int trans_b, size_t m, size_t n, size_t k, double 
                  const double *a, size_t lda, const double *b, size_t ldb, double beta,
                  double *c, size_t ldc);
 int cr_have_cblas(void);
-/* Number of threads the library may use: the BLAS's thread count, which is
-   also how many workers the input-derivative functions (jacobians, input
-   gradients, attacks) split their examples over; each worker then calls the
-   BLAS single-threaded. Without CBLAS it only sets the workers (default 1).
-   The default is the BLAS's, at most the CPUs the process may keep busy (its
-   affinity mask and its cgroup's CPU quota, cpu.max, rounded up). */
-void cr_set_threads(int n);
-/* The current count (the BLAS's; without CBLAS the last cr_set_threads, 1 at first). */
-int cr_get_threads(void);
+/* ---------------------------------------------------------------- context */
+/*
+ * A context owns the library's workers and its policy for the BLAS (docs/api.md
+ * "Contexts"). Every function that spreads work over threads takes one as its
+ * first argument: the input derivatives (gradients, Jacobians, attributions,
+ * attacks), training and evaluation, the bounds, branch and bound and certify.
+ * NULL stands for a default context of one thread (everything on the calling
+ * thread). Results never depend on the context: the work is cut into chunks
+ * fixed by the problem, not by the thread count (training's own second worker,
+ * cr_train_ws_set_threads, is the one documented exception).
+ *
+ * The BLAS: OpenBLAS's thread count is one number for the whole process, so
+ * the context's workers call the BLAS single-threaded (the count is held at 1
+ * while any context's workers run), and only gemms a context runs from the
+ * calling thread alone (evaluation; a training step with one worker) may use
+ * the context's threads, while no other context uses the BLAS (such a call
+ * waits for the others and they wait for it). So two contexts used at once
+ * from two threads each give the results they give alone, bit for bit. A
+ * context may be used by several threads at once; it must outlive the calls.
+ */
+typedef struct cr_ctx cr_ctx;
+/* threads >= 1 workers, or 0: the cores available to this process (its CPU
+   affinity, at most its cgroup's CPU quota). CR_ERR_ARG for threads < 0 or
+   out == NULL, CR_ERR_NOMEM. */
+cr_status cr_ctx_create(cr_ctx **out, int threads);
+void cr_ctx_free(cr_ctx *ctx); /* NULL-safe */
+/* The context's thread count (1 for NULL). */
+int cr_ctx_threads(const cr_ctx *ctx);
 
 /* ---------------------------------------------------------------- kernel sets */
 /*
@@ -804,7 +823,7 @@ cr_status cr_train_ws_set_threads(cr_train_ws *ws, int n);
  * cr_train_epoch_f32's check of the whole block at the end of each epoch; the
  * parameters are then garbage: keep the last checkpoint.
  */
-cr_status cr_train_step_f32(cr_net *net, cr_optim *opt, cr_train_ws *ws, size_t n,
+cr_status cr_train_step_f32(cr_ctx *ctx, cr_net *net, cr_optim *opt, cr_train_ws *ws, size_t n,
                             const float *x, const int32_t *labels, double *loss_sum,
                             size_t *correct);
 /*
@@ -830,7 +849,7 @@ typedef int (*cr_train_progress_fn)(void *user, const cr_train_stats *stats, siz
  * ws->xb and stepped; batch 1 with plain SGD and no weight decay takes the
  * per-example path. stats is zeroed first. progress may be NULL.
  */
-cr_status cr_train_epoch_f32(cr_net *net, cr_optim *opt, cr_train_ws *ws, size_t n,
+cr_status cr_train_epoch_f32(cr_ctx *ctx, cr_net *net, cr_optim *opt, cr_train_ws *ws, size_t n,
                              const float *x, const int32_t *labels, size_t batch, cr_rng *rng,
                              cr_train_stats *stats, cr_train_progress_fn progress,
                              size_t every, void *user);
@@ -841,7 +860,7 @@ cr_status cr_train_epoch_f32(cr_net *net, cr_optim *opt, cr_train_ws *ws, size_t
  * accumulated (not zeroed); probs (n x K, may be NULL) receives the
  * probabilities.
  */
-cr_status cr_evaluate_f32(const cr_net *net, cr_tape *tape, size_t n, const float *x,
+cr_status cr_evaluate_f32(cr_ctx *ctx, const cr_net *net, cr_tape *tape, size_t n, const float *x,
                           const int32_t *labels, double *loss_sum, size_t *correct,
                           uint64_t *confusion, float *probs);
 
@@ -962,42 +981,42 @@ typedef struct {
 } cr_attack_stats;
 
 /* jac (n x K x D): Jacobian of probabilities (of_probs) or logits w.r.t. each row of x. */
-cr_status cr_net_input_jacobian_f32(const cr_net *net, size_t n, const float *x, int of_probs,
+cr_status cr_net_input_jacobian_f32(cr_ctx *ctx, const cr_net *net, size_t n, const float *x, int of_probs,
                                     cr_jac_mode mode, float *jac);
-cr_status cr_net_input_jacobian_f64(const cr_net *net, size_t n, const double *x, int of_probs,
+cr_status cr_net_input_jacobian_f64(cr_ctx *ctx, const cr_net *net, size_t n, const double *x, int of_probs,
                                     cr_jac_mode mode, double *jac);
 /* dJ_i/dx_i of J_i = CE(softmax(f(x_i)), y_i) for every row (N x D): the input gradient
    (y: N x K targets, one-hot or soft; loss: the N J_i, may be NULL). */
-cr_status cr_net_input_grad_f32(const cr_net *net, size_t n, const float *x, const float *y,
+cr_status cr_net_input_grad_f32(cr_ctx *ctx, const cr_net *net, size_t n, const float *x, const float *y,
                                 float *dx, float *loss);
-cr_status cr_net_input_grad_f64(const cr_net *net, size_t n, const double *x, const double *y,
+cr_status cr_net_input_grad_f64(cr_ctx *ctx, const cr_net *net, size_t n, const double *x, const double *y,
                                 double *dx, double *loss);
 /* Gradient of the score of class cls[i] at row i (N x D), and the scores (may be NULL). */
-cr_status cr_net_class_grad_f32(const cr_net *net, size_t n, const float *x, const int64_t *cls,
+cr_status cr_net_class_grad_f32(cr_ctx *ctx, const cr_net *net, size_t n, const float *x, const int64_t *cls,
                                 int of_probs, float *grad, float *score);
-cr_status cr_net_class_grad_f64(const cr_net *net, size_t n, const double *x, const int64_t *cls,
+cr_status cr_net_class_grad_f64(cr_ctx *ctx, const cr_net *net, size_t n, const double *x, const int64_t *cls,
                                 int of_probs, double *grad, double *score);
-cr_status cr_attribute_f32(const cr_net *net, size_t n, const float *x, const int64_t *cls,
+cr_status cr_attribute_f32(cr_ctx *ctx, const cr_net *net, size_t n, const float *x, const int64_t *cls,
                            const cr_attr_options *opt, float *attr /* n x D */,
                            cr_attr_report *report /* may be NULL */);
-cr_status cr_attribute_f64(const cr_net *net, size_t n, const double *x, const int64_t *cls,
+cr_status cr_attribute_f64(cr_ctx *ctx, const cr_net *net, size_t n, const double *x, const int64_t *cls,
                            const cr_attr_options *opt, double *attr /* n x D */,
                            cr_attr_report *report /* may be NULL */);
 /* x_adv (n x D) from x with labels; target NULL (untargeted) or n target classes. */
-cr_status cr_attack_f32(const cr_net *net, size_t n, const float *x, const int64_t *labels,
+cr_status cr_attack_f32(cr_ctx *ctx, const cr_net *net, size_t n, const float *x, const int64_t *labels,
                         const int64_t *target, const cr_attack_options *opt, float *x_adv,
                         cr_attack_stats *stats /* may be NULL */);
-cr_status cr_attack_f64(const cr_net *net, size_t n, const double *x, const int64_t *labels,
+cr_status cr_attack_f64(cr_ctx *ctx, const cr_net *net, size_t n, const double *x, const int64_t *labels,
                         const int64_t *target, const cr_attack_options *opt, double *x_adv,
                         cr_attack_stats *stats /* may be NULL */);
 /* A regressor (the squared-error head): x_adv raises J = ½‖o − t‖², t the n x K
    targets; the same FGSM/PGD steps from ∂J/∂o = o − t. stats: n and the losses and
    distances (no accuracy: correct_* and hit_target stay 0). CR_ERR_ARG for a net
    with another head. */
-cr_status cr_attack_regress_f32(const cr_net *net, size_t n, const float *x, const float *t,
+cr_status cr_attack_regress_f32(cr_ctx *ctx, const cr_net *net, size_t n, const float *x, const float *t,
                                 const cr_attack_options *opt, float *x_adv,
                                 cr_attack_stats *stats /* may be NULL */);
-cr_status cr_attack_regress_f64(const cr_net *net, size_t n, const double *x, const double *t,
+cr_status cr_attack_regress_f64(cr_ctx *ctx, const cr_net *net, size_t n, const double *x, const double *t,
                                 const cr_attack_options *opt, double *x_adv,
                                 cr_attack_stats *stats /* may be NULL */);
 
@@ -1021,7 +1040,7 @@ cr_head cr_net_head(const cr_net *net);
 cr_status cr_net_set_head(cr_net *net, cr_head head);
 /* The n rows' probabilities softmax(o) (of_probs; softmax head only, else CR_ERR_ARG) or outputs o,
    n x K in the net's dtype, from n x D inputs x in the net's dtype (one tape, batches of 1024). */
-cr_status cr_net_predict(const cr_net *net, size_t n, const void *x, int of_probs, void *out);
+cr_status cr_net_predict(cr_ctx *ctx, const cr_net *net, size_t n, const void *x, int of_probs, void *out);
 /* The directional derivatives J(x_i) xd_i (n x K) of the probabilities (of_probs, as above) or outputs
    at each row x_i of x along the row xd_i of xd (n x D each), in the net's dtype (cr_net_jvp). */
 cr_status cr_net_input_jvp(const cr_net *net, size_t n, const void *x, const void *xd, int of_probs,

@@ -67,7 +67,7 @@ typedef struct {
    bounded and certified), else 0 (gelu, silu: refused with CR_ERR_ARG by cr_net_bound and cr_certify). */
 int cr_activation_has_relaxation(cr_activation act);
 
-cr_status cr_net_bound(const cr_net *net, const double *lo, const double *hi, size_t m, const double *c,
+cr_status cr_net_bound(cr_ctx *ctx, const cr_net *net, const double *lo, const double *hi, size_t m, const double *c,
                        const cr_bound_options *opt, double *lb, double *ub);
 
 /*
@@ -183,7 +183,7 @@ typedef struct {
  * CR_ERR_ARG for a bad spec (shapes, empty box), a probability threshold (outputs_are_probs), or an activation
  * without a relaxation when no witness was found; *res is then untouched except seconds.
  */
-cr_status cr_certify(const cr_net *net, const cr_spec *spec, const cr_certify_options *opt, cr_certify_result *res);
+cr_status cr_certify(cr_ctx *ctx, const cr_net *net, const cr_spec *spec, const cr_certify_options *opt, cr_certify_result *res);
 
 /*
  * Dataset mode, one labelled example (the CLI's `certify --eps` and Python's Model.certify): the L∞ ball
@@ -193,7 +193,7 @@ cr_status cr_certify(const cr_net *net, const cr_spec *spec, const cr_certify_op
  * the same spec and options (a proof excludes every witness); the attack runs only on the examples not proved.
  * opt->outputs_are_probs must be 0. Errors as cr_spec_linf and cr_certify.
  */
-cr_status cr_certify_linf(const cr_net *net, const double *x, double eps, double lo, double hi, int64_t label,
+cr_status cr_certify_linf(cr_ctx *ctx, const cr_net *net, const double *x, double eps, double lo, double hi, int64_t label,
                           const cr_certify_options *opt, cr_certify_result *res);
 
 /*
@@ -205,7 +205,7 @@ cr_status cr_certify_linf(const cr_net *net, const double *x, double eps, double
  * The true radius lies in [*certified, *attacked]; *certified < *attacked whenever *certified is a number (a
  * witness inside a proved ball cannot exist). About log2(eps_max / tol) bound passes and as many attacks.
  */
-cr_status cr_certify_radius_linf(const cr_net *net, const double *x, double lo, double hi, int64_t label,
+cr_status cr_certify_radius_linf(cr_ctx *ctx, const cr_net *net, const double *x, double lo, double hi, int64_t label,
                                  double eps_max, double tol, const cr_certify_options *opt, double *certified,
                                  double *attacked);
 

@@ -154,7 +154,7 @@ static void test_net_batches(void **state) {
         assert_int_equal(t == CR_F64 ? cr_net_forward_f64(net, tape, n, x) : cr_net_forward_f32(net, tape, n, x), CR_OK);
         void *got = malloc(n * k * es), *ref = malloc(n * k * es);
         for (int probs = 0; probs < 2; probs++) {
-            assert_int_equal(cr_net_predict(net, n, x, probs, got), CR_OK);
+            assert_int_equal(cr_net_predict(NULL, net, n, x, probs, got), CR_OK);
             memcpy(ref, probs ? tape->post[1] : tape->out, n * k * es);
             assert_memory_equal(got, ref, n * k * es);
             assert_int_equal(cr_net_input_jvp(net, n, x, v, probs, got), CR_OK);
@@ -169,11 +169,11 @@ static void test_net_batches(void **state) {
             }
             assert_true(mx > 1e-3); /* not vacuous */
         }
-        assert_int_equal(cr_net_predict(net, 0, x, 0, got), CR_ERR_ARG);
+        assert_int_equal(cr_net_predict(NULL, net, 0, x, 0, got), CR_ERR_ARG);
         /* a regressor has no probabilities */
         assert_int_equal(cr_net_set_head(net, CR_HEAD_SQUARED_ERROR), CR_OK);
         assert_int_equal(cr_net_head(net), CR_HEAD_SQUARED_ERROR);
-        assert_int_equal(cr_net_predict(net, 2, x, 1, got), CR_ERR_ARG);
+        assert_int_equal(cr_net_predict(NULL, net, 2, x, 1, got), CR_ERR_ARG);
         assert_int_equal(cr_net_input_jvp(net, 2, x, v, 1, got), CR_ERR_ARG);
         cr_tape_free(tape);
         free(got), free(ref), free(x), free(v), free(xd), free(vd);

@@ -157,8 +157,8 @@ static void test_hook_f32(void **state) {
     float jac0[6 * 4 * 12], jac1[6 * 4 * 12];
     for (size_t i = 0; i < n * D; i++) x[i] = (float)xd[i];
     for (size_t i = 0; i < n; i++) y[i * K + i % K] = 1;
-    assert_int_equal(cr_net_input_grad_f32(net, n, x, y, dx0, NULL), CR_OK);
-    assert_int_equal(cr_net_input_jacobian_f32(net, n, x, 1, CR_JAC_REV, jac0), CR_OK);
+    assert_int_equal(cr_net_input_grad_f32(NULL, net, n, x, y, dx0, NULL), CR_OK);
+    assert_int_equal(cr_net_input_jacobian_f32(NULL, net, n, x, 1, CR_JAC_REV, jac0), CR_OK);
     float zero[6 * 12] = {0};
     assert_true(max_diff_f32(dx0, zero, n * D) > 1e-4); /* not trivially zero */
 
@@ -173,8 +173,8 @@ static void test_hook_f32(void **state) {
         bad_vjp_f32(3, r, h, g, want);
         assert_memory_equal(gr, want, sizeof gr);
     }
-    assert_int_equal(cr_net_input_grad_f32(net, n, x, y, dx1, NULL), CR_OK);
-    assert_int_equal(cr_net_input_jacobian_f32(net, n, x, 1, CR_JAC_REV, jac1), CR_OK);
+    assert_int_equal(cr_net_input_grad_f32(NULL, net, n, x, y, dx1, NULL), CR_OK);
+    assert_int_equal(cr_net_input_jacobian_f32(NULL, net, n, x, 1, CR_JAC_REV, jac1), CR_OK);
     assert_true(max_diff_f32(dx0, dx1, n * D) > 1e-3);
     assert_true(max_diff_f32(jac0, jac1, n * K * D) > 1e-3);
     /* training runs the planted VJP too: its update differs */
@@ -188,15 +188,15 @@ static void test_hook_f32(void **state) {
     for (size_t i = 0; i < n; i++) labels[i] = (int32_t)(i % K);
     assert_int_equal(cr_optim_create(a, &cfg, &opt), CR_OK);
     assert_int_equal(cr_train_ws_create(a, n, n, &ws), CR_OK);
-    assert_int_equal(cr_train_step_f32(a, opt, ws, n, x, labels, NULL, NULL), CR_OK);
+    assert_int_equal(cr_train_step_f32(NULL, a, opt, ws, n, x, labels, NULL, NULL), CR_OK);
     cr_act_restore(CR_ACT_SIGMOID, CR_F32);
     opt->step = 0;
-    assert_int_equal(cr_train_step_f32(b, opt, ws, n, x, labels, NULL, NULL), CR_OK);
+    assert_int_equal(cr_train_step_f32(NULL, b, opt, ws, n, x, labels, NULL, NULL), CR_OK);
     assert_true(max_diff_f32(cr_net_params_f32(a), cr_net_params_f32(b), a->n_params) > 1e-6);
 
     /* restored: the numbers of the selected backend, exactly */
     assert_ptr_equal(cr_act_f32(CR_ACT_SIGMOID), cr_act_running(CR_ACT_SIGMOID)->f32);
-    assert_int_equal(cr_net_input_grad_f32(net, n, x, y, dx2, NULL), CR_OK);
+    assert_int_equal(cr_net_input_grad_f32(NULL, net, n, x, y, dx2, NULL), CR_OK);
     assert_memory_equal(dx0, dx2, sizeof dx0);
     assert_ptr_not_equal(cr_act_f32(CR_ACT_SIGMOID), &cr_act_reference_f32[CR_ACT_SIGMOID]);
 
@@ -226,16 +226,16 @@ static void test_hook_f64(void **state) {
     assert_int_equal(cr_tape_create(net, n, &tape), CR_OK);
     assert_int_equal(cr_net_forward_f64(net, tape, n, x), CR_OK);
     assert_int_equal(cr_net_backward_f64(net, tape, y, dx0, NULL), CR_OK);
-    assert_int_equal(cr_net_input_jacobian_f64(net, n, x, 0, CR_JAC_FWD, jf0), CR_OK);
-    assert_int_equal(cr_net_input_jacobian_f64(net, n, x, 0, CR_JAC_CLOSED, jc0), CR_OK);
+    assert_int_equal(cr_net_input_jacobian_f64(NULL, net, n, x, 0, CR_JAC_FWD, jf0), CR_OK);
+    assert_int_equal(cr_net_input_jacobian_f64(NULL, net, n, x, 0, CR_JAC_CLOSED, jc0), CR_OK);
 
     cr_act_ops_f64 bad = *cr_act_running(CR_ACT_SIGMOID)->f64;
     bad.vjp = bad_vjp_f64;
     bad.jvp = bad_jvp_f64;
     assert_int_equal(cr_act_replace(CR_ACT_SIGMOID, CR_F64, &bad), CR_OK);
     assert_int_equal(cr_net_backward_f64(net, tape, y, dx1, NULL), CR_OK);
-    assert_int_equal(cr_net_input_jacobian_f64(net, n, x, 0, CR_JAC_FWD, jf1), CR_OK);
-    assert_int_equal(cr_net_input_jacobian_f64(net, n, x, 0, CR_JAC_CLOSED, jc1), CR_OK);
+    assert_int_equal(cr_net_input_jacobian_f64(NULL, net, n, x, 0, CR_JAC_FWD, jf1), CR_OK);
+    assert_int_equal(cr_net_input_jacobian_f64(NULL, net, n, x, 0, CR_JAC_CLOSED, jc1), CR_OK);
     cr_act_restore(CR_ACT_SIGMOID, CR_F64);
     assert_true(max_diff_f64(dx0, dx1, n * D) > 1e-4);
     assert_true(max_diff_f64(jf0, jf1, n * K * D) > 1e-4);

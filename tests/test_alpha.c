@@ -32,12 +32,12 @@ static void test_alpha_toy(void **state) {
     const double lo[2] = {-1, -2}, hi[2] = {2, 1}, c[1] = {1};
     double lb, ub;
     cr_bound_options o = {.method = CR_BOUND_ALPHA};
-    assert_int_equal(cr_net_bound(net, lo, hi, 1, c, &o, &lb, &ub), CR_OK);
+    assert_int_equal(cr_net_bound(NULL, net, lo, hi, 1, c, &o, &lb, &ub), CR_OK);
     printf("toy alpha-CROWN [%.17g, %.17g]\n", lb, ub);
     assert_true(lb <= -3 && lb > -3 - 1e-12);
     assert_true(ub >= 2 && ub < 2 + 1e-12);
     o.no_slack = 1;
-    assert_int_equal(cr_net_bound(net, lo, hi, 1, c, &o, &lb, &ub), CR_OK);
+    assert_int_equal(cr_net_bound(NULL, net, lo, hi, 1, c, &o, &lb, &ub), CR_OK);
     printf("toy alpha-CROWN without slack [%.17g, %.17g]\n", lb, ub);
     assert_true(lb == -3 && fabs(ub - 2) < 1e-12); /* rounding either way without the slack */
     cr_net_free(net);
@@ -59,8 +59,8 @@ static void test_alpha_sound_ordered(void **state) {
             make_case(&bc, act, cs, cs % 2 ? 0.3 : 1.0);
             double al[64], au[64], cl[64], cu[64];
             cr_bound_options oa = {.method = CR_BOUND_ALPHA}, oc = {.method = CR_BOUND_CROWN};
-            assert_int_equal(cr_net_bound(bc.net, bc.lo, bc.hi, bc.m, bc.c, &oa, al, au), CR_OK);
-            assert_int_equal(cr_net_bound(bc.net, bc.lo, bc.hi, bc.m, bc.c, &oc, cl, cu), CR_OK);
+            assert_int_equal(cr_net_bound(NULL, bc.net, bc.lo, bc.hi, bc.m, bc.c, &oa, al, au), CR_OK);
+            assert_int_equal(cr_net_bound(NULL, bc.net, bc.lo, bc.hi, bc.m, bc.c, &oc, cl, cu), CR_OK);
             long double smin[64], smax[64];
             sampled_range(&bc, smin, smax);
             for (size_t i = 0; i < bc.m; i++, rows++) {
@@ -87,12 +87,12 @@ static void test_alpha_options(void **state) {
             make_case(&bc, all_acts[a], cs + 1, 0.5);
             double l5[64], u5[64], l40[64], u40[64], lf[64], uf[64];
             cr_bound_options o = {.method = CR_BOUND_ALPHA, .alpha_iters = 5, .alpha_intermediate = -1};
-            assert_int_equal(cr_net_bound(bc.net, bc.lo, bc.hi, bc.m, bc.c, &o, l5, u5), CR_OK);
+            assert_int_equal(cr_net_bound(NULL, bc.net, bc.lo, bc.hi, bc.m, bc.c, &o, l5, u5), CR_OK);
             o.alpha_iters = 40;
-            assert_int_equal(cr_net_bound(bc.net, bc.lo, bc.hi, bc.m, bc.c, &o, l40, u40), CR_OK);
+            assert_int_equal(cr_net_bound(NULL, bc.net, bc.lo, bc.hi, bc.m, bc.c, &o, l40, u40), CR_OK);
             o = (cr_bound_options){.method = CR_BOUND_ALPHA, .alpha_intermediate = 1, .alpha_lr = 0.1,
                                    .alpha_lr_decay = 0.9};
-            assert_int_equal(cr_net_bound(bc.net, bc.lo, bc.hi, bc.m, bc.c, &o, lf, uf), CR_OK);
+            assert_int_equal(cr_net_bound(NULL, bc.net, bc.lo, bc.hi, bc.m, bc.c, &o, lf, uf), CR_OK);
             long double smin[64], smax[64];
             sampled_range(&bc, smin, smax);
             for (size_t i = 0; i < bc.m; i++) {

@@ -116,7 +116,7 @@ static void test_fgsm_lowers_accuracy(void **state) {
         double eps = norm == CR_NORM_LINF ? 0.1 : 0.5;
         cr_attack_options o = opts(CR_ATTACK_FGSM, (cr_norm)norm, eps);
         cr_attack_stats s;
-        assert_int_equal(cr_attack_f64(net, NTEST, xte, yte, NULL, &o, xadv, &s), CR_OK);
+        assert_int_equal(cr_attack_f64(NULL, net, NTEST, xte, yte, NULL, &o, xadv, &s), CR_OK);
         double clean = (double)s.correct_clean / NTEST, adv = (double)s.correct_adv / NTEST;
         print_message("FGSM %s eps=%g: clean %.3f adversarial %.3f, loss %.3f -> %.3f, "
                       "predicted dJ %.3f (clipped %.3f)\n",
@@ -131,7 +131,7 @@ static void test_fgsm_lowers_accuracy(void **state) {
     /* first order: a tiny step changes the loss by g . (x' - x) */
     cr_attack_options o = opts(CR_ATTACK_FGSM, CR_NORM_LINF, 1e-5);
     cr_attack_stats s;
-    assert_int_equal(cr_attack_f64(net, NTEST, xte, yte, NULL, &o, xadv, &s), CR_OK);
+    assert_int_equal(cr_attack_f64(NULL, net, NTEST, xte, yte, NULL, &o, xadv, &s), CR_OK);
     double real_d = s.loss_adv - s.loss_clean;
     assert_true(fabs(real_d - s.pred_dloss_clip) <= 1e-3 * fabs(s.pred_dloss_clip));
 }
@@ -142,12 +142,12 @@ static void test_pgd_inside_and_stronger(void **state) {
         double eps = norm == CR_NORM_LINF ? 0.05 : 0.3;
         cr_attack_options f = opts(CR_ATTACK_FGSM, (cr_norm)norm, eps);
         cr_attack_stats sf, sp;
-        assert_int_equal(cr_attack_f64(net, NTEST, xte, yte, NULL, &f, xadv, &sf), CR_OK);
+        assert_int_equal(cr_attack_f64(NULL, net, NTEST, xte, yte, NULL, &f, xadv, &sf), CR_OK);
         for (int rs = 0; rs <= 1; rs++) {
             cr_attack_options o = opts(CR_ATTACK_PGD, (cr_norm)norm, eps);
             o.steps = 10;
             o.random_start = rs;
-            assert_int_equal(cr_attack_f64(net, NTEST, xte, yte, NULL, &o, xadv, &sp), CR_OK);
+            assert_int_equal(cr_attack_f64(NULL, net, NTEST, xte, yte, NULL, &o, xadv, &sp), CR_OK);
             print_message("%s eps=%g: FGSM acc %zu/%d, PGD%s acc %zu/%d, max dist %.6f\n",
                           norm ? "L2" : "Linf", eps, sf.correct_adv, NTEST,
                           rs ? " (random start)" : "", sp.correct_adv, NTEST, sp.max_dist);
@@ -172,7 +172,7 @@ static void test_targeted(void **state) {
     for (size_t i = 0; i < NTEST; i++) target[i] = (yte[i] + 1) % K;
     cr_attack_options o = opts(CR_ATTACK_PGD, CR_NORM_LINF, 0.15);
     cr_attack_stats s;
-    assert_int_equal(cr_attack_f64(net, NTEST, xte, yte, target, &o, xadv, &s), CR_OK);
+    assert_int_equal(cr_attack_f64(NULL, net, NTEST, xte, yte, target, &o, xadv, &s), CR_OK);
     print_message("targeted PGD eps=0.15: hit %zu/%d, target loss %.3f -> %.3f\n", s.hit_target,
                   NTEST, s.loss_clean / NTEST, s.loss_adv / NTEST);
     assert_true(s.hit_target > NTEST / 2);
@@ -185,7 +185,7 @@ static void test_eps_zero_and_f32(void **state) {
     cr_attack_options o = opts(CR_ATTACK_PGD, CR_NORM_L2, 0);
     o.random_start = 1;
     cr_attack_stats s;
-    assert_int_equal(cr_attack_f64(net, NTEST, xte, yte, NULL, &o, xadv, &s), CR_OK);
+    assert_int_equal(cr_attack_f64(NULL, net, NTEST, xte, yte, NULL, &o, xadv, &s), CR_OK);
     assert_memory_equal(xadv, xte, sizeof xte);
     assert_int_equal(s.correct_adv, s.correct_clean);
     cr_net *n32;
@@ -194,11 +194,11 @@ static void test_eps_zero_and_f32(void **state) {
     for (size_t i = 0; i < NTEST * D; i++) x32[i] = (float)xte[i];
     o = opts(CR_ATTACK_FGSM, CR_NORM_LINF, 0.1);
     cr_attack_stats s32, s64;
-    assert_int_equal(cr_attack_f32(n32, NTEST, x32, yte, NULL, &o, a32, &s32), CR_OK);
-    assert_int_equal(cr_attack_f64(net, NTEST, xte, yte, NULL, &o, xadv, &s64), CR_OK);
+    assert_int_equal(cr_attack_f32(NULL, n32, NTEST, x32, yte, NULL, &o, a32, &s32), CR_OK);
+    assert_int_equal(cr_attack_f64(NULL, net, NTEST, xte, yte, NULL, &o, xadv, &s64), CR_OK);
     assert_true(labs((long)s32.correct_adv - (long)s64.correct_adv) <= 2);
     o.lo = 1; /* empty range */
-    assert_int_equal(cr_attack_f32(n32, NTEST, x32, yte, NULL, &o, a32, NULL), CR_ERR_ARG);
+    assert_int_equal(cr_attack_f32(NULL, n32, NTEST, x32, yte, NULL, &o, a32, NULL), CR_ERR_ARG);
     free(x32);
     free(a32);
     cr_net_free(n32);
@@ -230,8 +230,8 @@ static void test_pgd_stats_are_forward_passes(void **state) {
         o.random_start = rs;
         o.steps = 4;
         cr_attack_stats s;
-        assert_int_equal(cr_attack_f64(net, NTEST, xte, yte, targeted ? tg : NULL, &o, xadv, &s),
-                         CR_OK);
+        assert_int_equal(
+            cr_attack_f64(NULL, net, NTEST, xte, yte, targeted ? tg : NULL, &o, xadv, &s), CR_OK);
         cr_onehot_f64(NTEST, K, targeted ? tg : yte, y); /* the attack's loss */
         for (int side = 0; side < 2; side++) {
             assert_int_equal(cr_net_forward_f64(net, tape, NTEST, side ? xadv : xte), CR_OK);
@@ -273,14 +273,14 @@ static void test_stats_are_the_scans(void **state) {
             x[i * D + j] = v;
         }
     cr_onehot_f32(NTEST, K, yte, y);
-    assert_int_equal(cr_net_input_grad_f32(n32, NTEST, x, y, g, NULL), CR_OK);
+    assert_int_equal(cr_net_input_grad_f32(NULL, n32, NTEST, x, y, g, NULL), CR_OK);
     for (int c = 0; c < 3; c++) {
         /* FGSM L∞, FGSM L2, PGD L2 with ε = 0 (below 0 allowed: −0 is not clipped) */
         cr_attack_options o = opts(c == 2 ? CR_ATTACK_PGD : CR_ATTACK_FGSM,
                                    c ? CR_NORM_L2 : CR_NORM_LINF, c == 0 ? 0.1 : c == 1 ? 0.5 : 0);
         o.lo = c ? -1 : 0;
         cr_attack_stats s;
-        assert_int_equal(cr_attack_f32(n32, NTEST, x, yte, NULL, &o, a, &s), CR_OK);
+        assert_int_equal(cr_attack_f32(NULL, n32, NTEST, x, yte, NULL, &o, a, &s), CR_OK);
         float mn = INFINITY, mx = -INFINITY;
         double dist = 0, pred = 0, clip = 0;
         size_t zero_min_rows = 0;

@@ -59,12 +59,12 @@ static void test_saliency_and_ixg(void **state) {
         o.of_probs = probs;
         cr_attr_report rep = {0};
         rep.score = score;
-        assert_int_equal(cr_attribute_f64(net, N, x, cls, &o, sal, &rep), CR_OK);
+        assert_int_equal(cr_attribute_f64(NULL, net, N, x, cls, &o, sal, &rep), CR_OK);
         o.absolute = 1;
-        assert_int_equal(cr_attribute_f64(net, N, x, cls, &o, ab, NULL), CR_OK);
+        assert_int_equal(cr_attribute_f64(NULL, net, N, x, cls, &o, ab, NULL), CR_OK);
         o.absolute = 0;
         o.method = CR_ATTR_INPUT_X_GRAD;
-        assert_int_equal(cr_attribute_f64(net, N, x, cls, &o, ixg, NULL), CR_OK);
+        assert_int_equal(cr_attribute_f64(NULL, net, N, x, cls, &o, ixg, NULL), CR_OK);
         for (size_t i = 0; i < N; i++) {
             assert_true(fabs(score[i] - score_of(net, x + i * D, cls[i], probs)) < 1e-14);
             for (size_t j = 0; j < D; j++) {
@@ -91,7 +91,7 @@ static double total_gap(const cr_net *net, size_t steps, int trap, int probs, co
     o.of_probs = probs;
     o.baseline = base;
     cr_attr_report rep = {fx, fb, gap, NULL};
-    assert_int_equal(cr_attribute_f64(net, N, x, cls, &o, attr, &rep), CR_OK);
+    assert_int_equal(cr_attribute_f64(NULL, net, N, x, cls, &o, attr, &rep), CR_OK);
     double s = 0;
     for (size_t i = 0; i < N; i++) {
         double sum = 0;
@@ -135,7 +135,7 @@ static void test_ig_tol(void **state) {
     o.steps = 2;
     o.tol = 1e-4;
     cr_attr_report rep = {NULL, NULL, gap, used};
-    assert_int_equal(cr_attribute_f64(net, N, x, cls, &o, attr, &rep), CR_OK);
+    assert_int_equal(cr_attribute_f64(NULL, net, N, x, cls, &o, attr, &rep), CR_OK);
     size_t maxu = 0;
     for (size_t i = 0; i < N; i++) {
         assert_true(gap[i] <= 1e-4);
@@ -152,17 +152,17 @@ static void test_smoothgrad(void **state) {
     double sal[N * D], sg[N * D], sg2[N * D];
     cr_attr_options o = {0};
     o.method = CR_ATTR_SALIENCY;
-    assert_int_equal(cr_attribute_f64(net, N, x, cls, &o, sal, NULL), CR_OK);
+    assert_int_equal(cr_attribute_f64(NULL, net, N, x, cls, &o, sal, NULL), CR_OK);
     o.method = CR_ATTR_SMOOTHGRAD;
     o.samples = 7;
     o.noise = 0;
-    assert_int_equal(cr_attribute_f64(net, N, x, cls, &o, sg, NULL), CR_OK);
+    assert_int_equal(cr_attribute_f64(NULL, net, N, x, cls, &o, sg, NULL), CR_OK);
     assert_true(tu_max_rel_err(sg, sal, N * D) < 1e-14);
     o.noise = 0.2;
     o.seed = 11;
     o.samples = 300; /* more than one batch of rows */
-    assert_int_equal(cr_attribute_f64(net, N, x, cls, &o, sg, NULL), CR_OK);
-    assert_int_equal(cr_attribute_f64(net, N, x, cls, &o, sg2, NULL), CR_OK);
+    assert_int_equal(cr_attribute_f64(NULL, net, N, x, cls, &o, sg, NULL), CR_OK);
+    assert_int_equal(cr_attribute_f64(NULL, net, N, x, cls, &o, sg2, NULL), CR_OK);
     assert_memory_equal(sg, sg2, sizeof sg);
     assert_true(tu_max_rel_err(sg, sal, N * D) > 1e-6); /* the noise did something */
     cr_net_free(net);
@@ -174,7 +174,7 @@ static void test_bad_class(void **state) {
     double attr[N * D];
     int64_t bad[N] = {0, 1, 2, 4, 0};
     cr_attr_options o = {0};
-    assert_int_equal(cr_attribute_f64(net, N, x, bad, &o, attr, NULL), CR_ERR_ARG);
+    assert_int_equal(cr_attribute_f64(NULL, net, N, x, bad, &o, attr, NULL), CR_ERR_ARG);
     cr_net_free(net);
 }
 

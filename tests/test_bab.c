@@ -199,7 +199,7 @@ static void one_trial(cr_rng *rng, int trial, cr_bab_split split, cr_bound_metho
     long double m2 = 0;
     double lb[2];
     cr_bound_options bo = {.method = CR_BOUND_CROWN};
-    assert_int_equal(cr_net_bound(net, s.lo, s.hi, nq, s.c, &bo, lb, NULL), CR_OK);
+    assert_int_equal(cr_net_bound(NULL, net, s.lo, s.hi, nq, s.c, &bo, lb, NULL), CR_OK);
     if (nq == 2) { /* o1 − o0 <= rhs[1]: the exact minimum less 0.1-0.6 of CROWN's gap (unsafe nowhere) */
         m2 = oracle_min(net, &s, s.c + 2);
         if (!(lb[1] <= m2 + 1e-9L)) fail_msg("trial %d: CROWN's bound above the exact minimum", trial);
@@ -216,13 +216,13 @@ static void one_trial(cr_rng *rng, int trial, cr_bab_split split, cr_bound_metho
     cr_certify_result res = {.witness = x, .witness_out = o};
     cr_certify_options opt = {.seed = (uint64_t)trial, .attack_restarts = 1, .attack_steps = 2};
     opt.bound.method = CR_BOUND_CROWN;
-    assert_int_equal(cr_certify(net, &s.spec, &opt, &res), CR_OK);
+    assert_int_equal(cr_certify(NULL, net, &s.spec, &opt, &res), CR_OK);
     const cr_verdict v0 = res.verdict;
     opt.bab = 1;
     opt.bab_split = split;
     opt.bab_max_domains = quick() ? 400 : 3000;
     opt.bound.method = method;
-    assert_int_equal(cr_certify(net, &s.spec, &opt, &res), CR_OK);
+    assert_int_equal(cr_certify(NULL, net, &s.spec, &opt, &res), CR_OK);
     t->trials++;
     t->domains += res.domains;
     int wrong = (v0 == CR_VERDICT_UNSAT && truth_sat) || (v0 == CR_VERDICT_SAT && !truth_sat);
@@ -345,7 +345,7 @@ static void test_sampling_every_activation(void **state) {
         }
         double lb;
         cr_bound_options bo = {.method = CR_BOUND_CROWN};
-        assert_int_equal(cr_net_bound(net, lo, hi, 1, c, &bo, &lb, NULL), CR_OK);
+        assert_int_equal(cr_net_bound(NULL, net, lo, hi, 1, c, &bo, &lb, NULL), CR_OK);
         rhs = (double)smin - (trial % 2 ? 0.3 : -0.02) * ((double)smin - lb); /* odd: just under; even: over */
         size_t clause[2] = {0, 1};
         cr_spec_part part = {.d = d, .k = 2, .n_rows = 1, .n_clauses = 1, .lo = lo, .hi = hi, .lo_in = lo,
@@ -354,12 +354,12 @@ static void test_sampling_every_activation(void **state) {
         cr_certify_options opt = {.seed = 1, .attack_restarts = 1, .attack_steps = 2};
         opt.bound.method = CR_BOUND_CROWN;
         cr_certify_result res = {.witness = x, .witness_out = o};
-        assert_int_equal(cr_certify(net, &spec, &opt, &res), CR_OK);
+        assert_int_equal(cr_certify(NULL, net, &spec, &opt, &res), CR_OK);
         const cr_verdict v0 = res.verdict;
         opt.bab = 1;
         opt.bab_split = CR_BAB_SPLIT_INPUT;
         opt.bab_max_domains = quick() ? 300 : 3000;
-        assert_int_equal(cr_certify(net, &spec, &opt, &res), CR_OK);
+        assert_int_equal(cr_certify(NULL, net, &spec, &opt, &res), CR_OK);
         if (res.verdict == CR_VERDICT_UNSAT && smin <= rhs)
             fail_msg("trial %d (%s): unsat, but a sample has margin %.17Lg <= rhs %.17g", trial,
                      cr_activation_name(acts[0]), smin, rhs);
@@ -406,14 +406,14 @@ static void test_timeout_inside_phases(void **state) {
     cr_certify_options opt = {.timeout_s = 0.2, .bab = 1, .seed = 1, .attack_restarts = 1, .attack_steps = 1};
     opt.bound.method = CR_BOUND_CROWN;
     cr_certify_result res = {0};
-    assert_int_equal(cr_certify(net, &spec, &opt, &res), CR_OK);
+    assert_int_equal(cr_certify(NULL, net, &spec, &opt, &res), CR_OK);
     print_message("BaB: %s after %.3f s, %zu subdomains\n", cr_verdict_name(res.verdict), res.seconds, res.domains);
     assert_int_equal(res.verdict, CR_VERDICT_TIMEOUT);
     assert_true(res.seconds >= 0.2 && res.seconds < 0.2 + slack);
     assert_true(res.domains >= (quick() ? 1u : 10u)); /* guard: the time went into branch and bound */
     /* the attack phase: a million steps per restart, stopped at the deadline */
     cr_certify_options att = {.timeout_s = 0.2, .attack_steps = 1000000, .seed = 1};
-    assert_int_equal(cr_certify(net, &spec, &att, &res), CR_OK);
+    assert_int_equal(cr_certify(NULL, net, &spec, &att, &res), CR_OK);
     print_message("attack: %s after %.3f s\n", cr_verdict_name(res.verdict), res.seconds);
     assert_int_equal(res.verdict, CR_VERDICT_TIMEOUT);
     assert_true(res.seconds >= 0.2 && res.seconds < 0.2 + slack);

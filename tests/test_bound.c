@@ -205,7 +205,7 @@ static int sampling_violations(cr_bound_method method, cr_activation act, int ca
         make_case(&bc, act, cs, box_width);
         double lb[64], ub[64], ilb[64], iub[64];
         cr_bound_options o = {.method = method};
-        assert_int_equal(cr_net_bound(bc.net, bc.lo, bc.hi, bc.m, bc.c, &o, lb, ub), CR_OK);
+        assert_int_equal(cr_net_bound(NULL, bc.net, bc.lo, bc.hi, bc.m, bc.c, &o, lb, ub), CR_OK);
         long double smin[64], smax[64];
         sampled_range(&bc, smin, smax);
         for (size_t i = 0; i < bc.m; i++) {
@@ -214,13 +214,13 @@ static int sampling_violations(cr_bound_method method, cr_activation act, int ca
         if (method != CR_BOUND_IBP) { /* CROWN alone (no intersection with IBP) is sound too */
             double nl[64], nu[64];
             cr_bound_options no = {.method = method, .no_intersect = 1};
-            assert_int_equal(cr_net_bound(bc.net, bc.lo, bc.hi, bc.m, bc.c, &no, nl, nu), CR_OK);
+            assert_int_equal(cr_net_bound(NULL, bc.net, bc.lo, bc.hi, bc.m, bc.c, &no, nl, nu), CR_OK);
             for (size_t i = 0; i < bc.m; i++)
                 if ((long double)nl[i] > smin[i] || (long double)nu[i] < smax[i]) bad++;
         }
         if (method != CR_BOUND_IBP) { /* never looser than IBP; closes its gap */
             cr_bound_options io = {.method = CR_BOUND_IBP};
-            assert_int_equal(cr_net_bound(bc.net, bc.lo, bc.hi, bc.m, bc.c, &io, ilb, iub), CR_OK);
+            assert_int_equal(cr_net_bound(NULL, bc.net, bc.lo, bc.hi, bc.m, bc.c, &io, ilb, iub), CR_OK);
             double gi = 0, gc = 0;
             for (size_t i = 0; i < bc.m; i++) {
                 assert_true(lb[i] >= ilb[i] && ub[i] <= iub[i]);
@@ -270,16 +270,16 @@ static void test_toy(void **state) {
     const double lo[2] = {-1, -2}, hi[2] = {2, 1}, c[1] = {1};
     double lb, ub;
     cr_bound_options o = {.method = CR_BOUND_IBP};
-    assert_int_equal(cr_net_bound(net, lo, hi, 1, c, &o, &lb, &ub), CR_OK);
+    assert_int_equal(cr_net_bound(NULL, net, lo, hi, 1, c, &o, &lb, &ub), CR_OK);
     printf("toy IBP [%.17g, %.17g]\n", lb, ub);
     assert_true(lb <= -6 && lb > -6 - 1e-12);
     assert_true(ub >= 4 && ub < 4 + 1e-12);
     o.no_slack = 1;
-    assert_int_equal(cr_net_bound(net, lo, hi, 1, c, &o, &lb, &ub), CR_OK);
+    assert_int_equal(cr_net_bound(NULL, net, lo, hi, 1, c, &o, &lb, &ub), CR_OK);
     assert_true(lb == -6 && ub == 4);
 #ifdef CR_TEST_CROWN
     o = (cr_bound_options){.method = CR_BOUND_CROWN};
-    assert_int_equal(cr_net_bound(net, lo, hi, 1, c, &o, &lb, &ub), CR_OK);
+    assert_int_equal(cr_net_bound(NULL, net, lo, hi, 1, c, &o, &lb, &ub), CR_OK);
     printf("toy CROWN [%.17g, %.17g]\n", lb, ub);
     assert_true(lb <= -3 && lb > -3 - 1e-12);
     assert_true(ub >= 3 && ub < 3 + 1e-12);
@@ -327,11 +327,11 @@ static void test_slack_necessary(void **state) {
         if (method) break;
 #endif
         cr_bound_options o = {.method = (cr_bound_method)method, .no_slack = 1};
-        assert_int_equal(cr_net_bound(net, lo, hi, 1, c, &o, &lb, &ub), CR_OK);
+        assert_int_equal(cr_net_bound(NULL, net, lo, hi, 1, c, &o, &lb, &ub), CR_OK);
         printf("slack off, method %d: [%.17g, %.17g], exact [-2e-9, -1e-9]\n", method, lb, ub);
         assert_true((long double)lb > exact_min || (long double)ub < exact_max); /* wrong */
         o.no_slack = 0;
-        assert_int_equal(cr_net_bound(net, lo, hi, 1, c, &o, &lb, &ub), CR_OK);
+        assert_int_equal(cr_net_bound(NULL, net, lo, hi, 1, c, &o, &lb, &ub), CR_OK);
         printf("slack on,  method %d: [%.17g, %.17g]\n", method, lb, ub);
         assert_true((long double)lb <= exact_min && (long double)ub >= exact_max);
         assert_true(lb > -1e-6 && ub < 1e-6); /* and not absurdly wide */
@@ -354,10 +354,10 @@ static void test_slack_necessary(void **state) {
         if (method) break;
 #endif
         cr_bound_options o = {.method = (cr_bound_method)method, .no_slack = 1};
-        assert_int_equal(cr_net_bound(net, lo2, hi2, 1, c, &o, &lb, &ub), CR_OK);
+        assert_int_equal(cr_net_bound(NULL, net, lo2, hi2, 1, c, &o, &lb, &ub), CR_OK);
         assert_true((long double)ub < 2e-9L); /* wrong: the exact max is relu(2e-9) */
         o.no_slack = 0;
-        assert_int_equal(cr_net_bound(net, lo2, hi2, 1, c, &o, &lb, &ub), CR_OK);
+        assert_int_equal(cr_net_bound(NULL, net, lo2, hi2, 1, c, &o, &lb, &ub), CR_OK);
         printf("relu, slack on, method %d: [%.17g, %.17g], exact [1e-9, 2e-9]\n", method, lb, ub);
         assert_true((long double)ub >= (long double)2e-9 && (long double)lb <= (long double)1e-9);
     }
@@ -374,23 +374,23 @@ static void test_bad_input(void **state) {
     for (size_t i = 0; i < net->n_params; i++) P[i] = 0.5;
     const double lo[2] = {0, 0}, hi[2] = {1, 1}, c[2] = {1, -1};
     double lb, ub;
-    assert_int_equal(cr_net_bound(net, lo, hi, 1, c, NULL, &lb, &ub), CR_ERR_ARG);
+    assert_int_equal(cr_net_bound(NULL, net, lo, hi, 1, c, NULL, &lb, &ub), CR_ERR_ARG);
     net->act[0] = CR_ACT_SILU;
     for (int method = 0; method <= 2; method++) {
         cr_bound_options o = {.method = (cr_bound_method)method};
-        assert_int_equal(cr_net_bound(net, lo, hi, 1, c, &o, &lb, &ub), CR_ERR_ARG);
+        assert_int_equal(cr_net_bound(NULL, net, lo, hi, 1, c, &o, &lb, &ub), CR_ERR_ARG);
     }
     net->act[0] = CR_ACT_TANH;
     assert_int_equal(cr_net_set_output(net, 1, CR_ACT_GELU, CR_HEAD_SQUARED_ERROR), CR_OK);
-    assert_int_equal(cr_net_bound(net, lo, hi, 1, c, NULL, &lb, &ub), CR_ERR_ARG);
+    assert_int_equal(cr_net_bound(NULL, net, lo, hi, 1, c, NULL, &lb, &ub), CR_ERR_ARG);
     assert_int_equal(cr_net_set_output(net, 0, CR_ACT_SIGMOID, CR_HEAD_SOFTMAX_CE), CR_OK);
-    assert_int_equal(cr_net_bound(net, lo, hi, 1, c, NULL, &lb, &ub), CR_OK);
+    assert_int_equal(cr_net_bound(NULL, net, lo, hi, 1, c, NULL, &lb, &ub), CR_OK);
     const double elo[2] = {0, 2};
-    assert_int_equal(cr_net_bound(net, elo, hi, 1, c, NULL, &lb, &ub), CR_ERR_ARG);
+    assert_int_equal(cr_net_bound(NULL, net, elo, hi, 1, c, NULL, &lb, &ub), CR_ERR_ARG);
     const double nlo[2] = {0, NAN};
-    assert_int_equal(cr_net_bound(net, nlo, hi, 1, c, NULL, &lb, &ub), CR_ERR_NONFINITE);
-    assert_int_equal(cr_net_bound(net, lo, hi, 0, c, NULL, &lb, &ub), CR_ERR_ARG);
-    assert_int_equal(cr_net_bound(NULL, lo, hi, 1, c, NULL, &lb, &ub), CR_ERR_ARG);
+    assert_int_equal(cr_net_bound(NULL, net, nlo, hi, 1, c, NULL, &lb, &ub), CR_ERR_NONFINITE);
+    assert_int_equal(cr_net_bound(NULL, net, lo, hi, 0, c, NULL, &lb, &ub), CR_ERR_ARG);
+    assert_int_equal(cr_net_bound(NULL, NULL, lo, hi, 1, c, NULL, &lb, &ub), CR_ERR_ARG);
     net->act[0] = CR_ACT_RELU;
     for (size_t i = 0; i < net->n_params; i++) P[i] = 1e300;
     for (int method = 0; method <= 2; method++) {
@@ -399,7 +399,7 @@ static void test_bad_input(void **state) {
 #endif
         cr_bound_options o = {.method = (cr_bound_method)method};
         const double big[2] = {1e10, 1e10};
-        assert_int_equal(cr_net_bound(net, lo, big, 1, c, &o, &lb, &ub), CR_ERR_NONFINITE);
+        assert_int_equal(cr_net_bound(NULL, net, lo, big, 1, c, &o, &lb, &ub), CR_ERR_NONFINITE);
     }
     cr_net_free(net);
 }
@@ -418,8 +418,8 @@ static void test_float32_widened(void **state) {
 #endif
         double a[64], b[64], a2[64], b2[64];
         cr_bound_options o = {.method = (cr_bound_method)method};
-        assert_int_equal(cr_net_bound(f32, bc.lo, bc.hi, bc.m, bc.c, &o, a, b), CR_OK);
-        assert_int_equal(cr_net_bound(back, bc.lo, bc.hi, bc.m, bc.c, &o, a2, b2), CR_OK);
+        assert_int_equal(cr_net_bound(NULL, f32, bc.lo, bc.hi, bc.m, bc.c, &o, a, b), CR_OK);
+        assert_int_equal(cr_net_bound(NULL, back, bc.lo, bc.hi, bc.m, bc.c, &o, a2, b2), CR_OK);
         assert_memory_equal(a, a2, bc.m * sizeof(double));
         assert_memory_equal(b, b2, bc.m * sizeof(double));
     }

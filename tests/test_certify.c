@@ -81,7 +81,7 @@ static void test_witness_checker(void **state) {
     /* and cr_certify, on a box whose only violating points are within noise, never says sat */
     spec_init(&s, 0.3, nextafter(0.3, 1), 0.3, nextafter(0.3, 1), 1, -1, -1e-9);
     cr_certify_result res = {0};
-    assert_int_equal(cr_certify(net, &s.spec, NULL, &res), CR_OK);
+    assert_int_equal(cr_certify(NULL, net, &s.spec, NULL, &res), CR_OK);
     assert_int_not_equal(res.verdict, CR_VERDICT_SAT);
     assert_int_not_equal(res.verdict, CR_VERDICT_UNSAT); /* x = (0.3, 0.3⁺) violates by 5.6e-9 > 1e-9 */
     cr_net_free(net);
@@ -158,7 +158,7 @@ static void test_verdicts_exact(void **state) {
         cr_certify_options opt = {.seed = (uint64_t)trial};
         opt.bound.method = trial % 3 == 0 ? CR_BOUND_IBP : trial % 3 == 1 ? CR_BOUND_CROWN_IBP : CR_BOUND_CROWN;
         if (trial % 6 == 5) opt.bound.method = CR_BOUND_ALPHA; /* IBP, CROWN, then α-CROWN */
-        assert_int_equal(cr_certify(net, &s.spec, &opt, &res), CR_OK);
+        assert_int_equal(cr_certify(NULL, net, &s.spec, &opt, &res), CR_OK);
         if (res.verdict == CR_VERDICT_UNSAT && !strcmp(res.proved_by, "alpha")) n_alpha++;
         if (res.verdict == CR_VERDICT_UNSAT) {
             n_unsat++;
@@ -184,11 +184,11 @@ static void test_timeout(void **state) {
     one_spec s;
     spec_init(&s, 0.1, 1, -1, -0.1, 1, -1, 0); /* x0 − x1 >= 0.2: unsat */
     cr_certify_result res = {0};
-    assert_int_equal(cr_certify(net, &s.spec, NULL, &res), CR_OK);
+    assert_int_equal(cr_certify(NULL, net, &s.spec, NULL, &res), CR_OK);
     assert_int_equal(res.verdict, CR_VERDICT_UNSAT); /* guard: the verdict without a deadline */
     assert_true(res.best_margin >= 0.2 - 1e-12 && res.proved_by && !strcmp(res.proved_by, "ibp"));
     cr_certify_options opt = {.timeout_s = 1e-9, .attack_steps = 100000};
-    assert_int_equal(cr_certify(net, &s.spec, &opt, &res), CR_OK);
+    assert_int_equal(cr_certify(NULL, net, &s.spec, &opt, &res), CR_OK);
     assert_int_equal(res.verdict, CR_VERDICT_TIMEOUT);
     cr_net_free(net);
 }
@@ -245,7 +245,7 @@ static void test_overflow(void **state) {
     spec_init(&s, 0.5, 1.5, -1.5, -0.5, 1, -1, 0); /* x0 − x1 >= 1: the property holds, o0 reaches 3e308 */
     cr_certify_result res = {0};
     cr_certify_options opt = {.attack_restarts = 2, .attack_steps = 5};
-    assert_int_equal(cr_certify(net, &s.spec, &opt, &res), CR_OK);
+    assert_int_equal(cr_certify(NULL, net, &s.spec, &opt, &res), CR_OK);
     assert_int_equal(res.verdict, CR_VERDICT_UNKNOWN);
     cr_net_free(net);
 }
@@ -257,10 +257,10 @@ static void test_probabilities(void **state) {
     spec_init(&s, -1, 1, -1, 1, 1, -1, 0); /* an order row: p0 <= p1 iff o0 <= o1 */
     cr_certify_options opt = {.outputs_are_probs = 1};
     cr_certify_result res = {0};
-    assert_int_equal(cr_certify(net, &s.spec, &opt, &res), CR_OK);
+    assert_int_equal(cr_certify(NULL, net, &s.spec, &opt, &res), CR_OK);
     assert_int_equal(res.verdict, CR_VERDICT_SAT);
     spec_init(&s, -1, 1, -1, 1, 1, 0, 0.5); /* a threshold p0 <= 0.5: refused */
-    assert_int_equal(cr_certify(net, &s.spec, &opt, &res), CR_ERR_ARG);
+    assert_int_equal(cr_certify(NULL, net, &s.spec, &opt, &res), CR_ERR_ARG);
     cr_net_free(net);
 }
 
@@ -297,7 +297,7 @@ static void test_float32_leaky_slope(void **state) {
         assert_true(-((double)0.01f * -0.9) <= rhs_a); /* guard: the f32 net violates (a) */
         cr_certify_options o = {.bound = {.method = method}, .bab = 1};
         cr_certify_result r = {0};
-        assert_int_equal(cr_certify(net, &sa, &o, &r), CR_OK);
+        assert_int_equal(cr_certify(NULL, net, &sa, &o, &r), CR_OK);
         assert_int_not_equal(r.verdict, CR_VERDICT_UNSAT);
 
         double c_b[2] = {1, 0}, rhs_b = -0.0099999998; /* (b): holds nowhere */
@@ -308,7 +308,7 @@ static void test_float32_leaky_slope(void **state) {
         double x[1] = {-1};
         assert_int_not_equal(cr_witness_check(net, &pb, x, NULL, NULL), 1);
         memset(&r, 0, sizeof r);
-        assert_int_equal(cr_certify(net, &sb, &o, &r), CR_OK);
+        assert_int_equal(cr_certify(NULL, net, &sb, &o, &r), CR_OK);
         assert_int_equal(r.verdict, CR_VERDICT_UNSAT);
     }
     cr_net_free(net);

@@ -71,7 +71,7 @@ static int setup_model(void **state) {
     if (cr_net_create(&g_net32, CR_F32, 2, dims, act) != CR_OK) return -1;
     cr_net_init(g_net32, CR_INIT_AUTO, 1);
     if (cr_optim_create(g_net32, &cfg, &opt) != CR_OK || cr_train_ws_create(g_net32, 64, tr.n, &ws) != CR_OK ||
-        cr_train_epoch_f32(g_net32, opt, ws, tr.n, tr.x, tr.labels, 64, &rng, &stats, NULL, 0, NULL) != CR_OK)
+        cr_train_epoch_f32(NULL, g_net32, opt, ws, tr.n, tr.x, tr.labels, 64, &rng, &stats, NULL, 0, NULL) != CR_OK)
         return -1;
     cr_train_ws_free(ws);
     cr_optim_free(opt);

@@ -58,7 +58,7 @@ static void train_until(cr_model *m, cr_optim *opt, cr_checkpoint *ck, long unti
     assert_int_equal(cr_train_ws_create(m->net, 64, N, &ws), CR_OK);
     cr_train_stats stats;
     for (; ck->epoch < until; ck->epoch++)
-        assert_int_equal(cr_train_epoch_f32(m->net, opt, ws, N, X, Y, (size_t)ck->batch, &ck->rng,
+        assert_int_equal(cr_train_epoch_f32(NULL, m->net, opt, ws, N, X, Y, (size_t)ck->batch, &ck->rng,
                                             &stats, NULL, 0, NULL),
                          CR_OK);
     cr_train_ws_free(ws);

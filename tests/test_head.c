@@ -205,8 +205,8 @@ static void test_derivatives(void **state) {
             double lm = t == CR_F64 ? cr_net_loss_f64(net, tape, ty) : cr_net_loss_f32(net, tape, ty);
             assert_true(fabs(lm - mean) <= (t == CR_F64 ? 1e-13 : 1e-5) * fmax(1, fabs(mean)));
             /* dJ_n/dx_n: cr_net_input_grad and cr_net_backward */
-            assert_int_equal(t == CR_F64 ? cr_net_input_grad_f64(net, N, tx, ty, dx, loss)
-                                         : cr_net_input_grad_f32(net, N, tx, ty, dx, loss), CR_OK);
+            assert_int_equal(t == CR_F64 ? cr_net_input_grad_f64(NULL, net, N, tx, ty, dx, loss)
+                                         : cr_net_input_grad_f32(NULL, net, N, tx, ty, dx, loss), CR_OK);
             to_f64(t, dx, N * D, a);
             snprintf(what, sizeof what, "%s %s: cr_net_input_grad", v->name, cr_dtype_name(t));
             tu_check_close(a, g_fd, N * D, tol, &worst, what);
@@ -239,8 +239,8 @@ static void test_derivatives(void **state) {
                 const double *ref = probs ? jp_fd : jo_fd;
                 static const cr_jac_mode modes[3] = {CR_JAC_REV, CR_JAC_FWD, CR_JAC_CLOSED};
                 for (int md = 0; md < 3; md++) {
-                    assert_int_equal(t == CR_F64 ? cr_net_input_jacobian_f64(net, N, tx, probs, modes[md], jac)
-                                                 : cr_net_input_jacobian_f32(net, N, tx, probs, modes[md], jac),
+                    assert_int_equal(t == CR_F64 ? cr_net_input_jacobian_f64(NULL, net, N, tx, probs, modes[md], jac)
+                                                 : cr_net_input_jacobian_f32(NULL, net, N, tx, probs, modes[md], jac),
                                      CR_OK);
                     to_f64(t, jac, N * K * D, a);
                     snprintf(what, sizeof what, "%s %s: d%s/dx (%s)", v->name, cr_dtype_name(t),
@@ -259,15 +259,15 @@ static void test_derivatives(void **state) {
             }
             /* a regressor has no probabilities; training and attacks take classifiers */
             if (v->head == CR_HEAD_SQUARED_ERROR) {
-                assert_int_equal(t == CR_F64 ? cr_net_input_jacobian_f64(net, N, tx, 1, CR_JAC_REV, jac)
-                                             : cr_net_input_jacobian_f32(net, N, tx, 1, CR_JAC_REV, jac),
+                assert_int_equal(t == CR_F64 ? cr_net_input_jacobian_f64(NULL, net, N, tx, 1, CR_JAC_REV, jac)
+                                             : cr_net_input_jacobian_f32(NULL, net, N, tx, 1, CR_JAC_REV, jac),
                                  CR_ERR_ARG);
                 int64_t lab[N] = {0};
                 cr_attack_options ao = {0};
                 ao.eps = 0.1, ao.lo = -1, ao.hi = 1;
                 void *adv = malloc(N * D * 8);
-                assert_int_equal(t == CR_F64 ? cr_attack_f64(net, N, tx, lab, NULL, &ao, adv, NULL)
-                                             : cr_attack_f32(net, N, tx, lab, NULL, &ao, adv, NULL),
+                assert_int_equal(t == CR_F64 ? cr_attack_f64(NULL, net, N, tx, lab, NULL, &ao, adv, NULL)
+                                             : cr_attack_f32(NULL, net, N, tx, lab, NULL, &ao, adv, NULL),
                                  CR_ERR_ARG);
                 free(adv);
             }

@@ -86,7 +86,7 @@ static void test_jacobian_cli(void **state) {
     (void)state;
     double x[N * D], *ref = malloc(N * K * D * sizeof(double));
     for (size_t i = 0; i < N * D; i++) x[i] = pix[i] / 255.0;
-    assert_int_equal(cr_net_input_jacobian_f64(net, N, x, 1, CR_JAC_REV, ref), CR_OK);
+    assert_int_equal(cr_net_input_jacobian_f64(NULL, net, N, x, 1, CR_JAC_REV, ref), CR_OK);
     const char *modes[] = {"rev", "fwd", "closed", "auto"};
     for (int m = 0; m < 4; m++) {
         const char *out = tu_path("j.npy");
@@ -207,7 +207,7 @@ static void test_standardized_model(void **state) {
         x[i] = pix[i] / 255.0;
         xs[i] = (x[i] - mu[i % D]) / sd[i % D];
     }
-    assert_int_equal(cr_net_input_jacobian_f64(net, N, xs, 0, CR_JAC_REV, ref), CR_OK);
+    assert_int_equal(cr_net_input_jacobian_f64(NULL, net, N, xs, 0, CR_JAC_REV, ref), CR_OK);
     for (size_t i = 0; i < N * K * D; i++) ref[i] /= sd[i % D];
     assert_int_equal(run("jacobian --model %s --inputs %s --of logits --out %s", tu_path("s.safetensors"), images, tu_path("js.npy")), 0);
     double *j = read_f64(tu_path("js.npy"), N * K * D, 4); /* [N, K, 28, 28] */

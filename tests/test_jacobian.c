@@ -58,9 +58,9 @@ static void check_case(int L, const size_t *dims, cr_activation act, size_t n, u
     assert_int_equal(cr_tape_create(net, 1, &one), CR_OK);
     assert_int_equal(cr_net_forward_f64(net, tape, n, x), CR_OK);
     for (int probs = 0; probs <= 1; probs++) {
-        assert_int_equal(cr_net_input_jacobian_f64(net, n, x, probs, CR_JAC_REV, jr), CR_OK);
-        assert_int_equal(cr_net_input_jacobian_f64(net, n, x, probs, CR_JAC_FWD, jf), CR_OK);
-        assert_int_equal(cr_net_input_jacobian_f64(net, n, x, probs, CR_JAC_CLOSED, jc), CR_OK);
+        assert_int_equal(cr_net_input_jacobian_f64(NULL, net, n, x, probs, CR_JAC_REV, jr), CR_OK);
+        assert_int_equal(cr_net_input_jacobian_f64(NULL, net, n, x, probs, CR_JAC_FWD, jf), CR_OK);
+        assert_int_equal(cr_net_input_jacobian_f64(NULL, net, n, x, probs, CR_JAC_CLOSED, jc), CR_OK);
         assert_true(tu_max_abs(jr, n * k * d) > 1e-6);
         double e1 = tu_max_rel_err(jf, jr, n * k * d), e2 = tu_max_rel_err(jc, jr, n * k * d);
         worst_modes = fmax(worst_modes, fmax(e1, e2));
@@ -113,10 +113,10 @@ static void test_modes_agree(void **state) {
     double *x = malloc(n * d * sizeof(double)), *a = malloc(n * k * d * sizeof(double)),
            *b = malloc(n * k * d * sizeof(double));
     tu_fill_uniform(x, n * d, -1, 1, 10);
-    assert_int_equal(cr_net_input_jacobian_f64(net, n, x, 1, CR_JAC_REV, a), CR_OK);
-    assert_int_equal(cr_net_input_jacobian_f64(net, n, x, 1, CR_JAC_CLOSED, b), CR_OK);
+    assert_int_equal(cr_net_input_jacobian_f64(NULL, net, n, x, 1, CR_JAC_REV, a), CR_OK);
+    assert_int_equal(cr_net_input_jacobian_f64(NULL, net, n, x, 1, CR_JAC_CLOSED, b), CR_OK);
     assert_true(tu_max_rel_err(b, a, n * k * d) <= 1e-10);
-    assert_int_equal(cr_net_input_jacobian_f64(net, n, x, 1, CR_JAC_FWD, b), CR_OK);
+    assert_int_equal(cr_net_input_jacobian_f64(NULL, net, n, x, 1, CR_JAC_FWD, b), CR_OK);
     assert_true(tu_max_rel_err(b, a, n * k * d) <= 1e-10);
     free(x); free(a); free(b);
     cr_net_free(net);
@@ -147,7 +147,7 @@ static void test_jvp(void **state) {
     assert_int_equal(cr_net_jvp_f64(net, tape, v, ld, pd), CR_OK);
     for (int probs = 0; probs <= 1; probs++) {
         const double *got = probs ? pd : ld;
-        assert_int_equal(cr_net_input_jacobian_f64(net, n, x, probs, CR_JAC_REV, jac), CR_OK);
+        assert_int_equal(cr_net_input_jacobian_f64(NULL, net, n, x, probs, CR_JAC_REV, jac), CR_OK);
         for (size_t i = 0; i < n; i++) /* J v */
             for (size_t c = 0; c < k; c++) {
                 double s = 0;
@@ -192,8 +192,8 @@ static void test_f32(void **state) {
         for (int probs = 0; probs <= 1; probs++)
             for (int mode = CR_JAC_REV; mode <= CR_JAC_CLOSED; mode++) {
                 if (mode == CR_JAC_FWD && d > 100) continue; /* D JVPs: slow, and tested above */
-                assert_int_equal(cr_net_input_jacobian_f64(net, n, x, probs, (cr_jac_mode)mode, j64), CR_OK);
-                assert_int_equal(cr_net_input_jacobian_f32(n32, n, x32, probs, (cr_jac_mode)mode, j32), CR_OK);
+                assert_int_equal(cr_net_input_jacobian_f64(NULL, net, n, x, probs, (cr_jac_mode)mode, j64), CR_OK);
+                assert_int_equal(cr_net_input_jacobian_f32(NULL, n32, n, x32, probs, (cr_jac_mode)mode, j32), CR_OK);
                 tu_check_nontrivial(j64, n * k * d, "float64 jacobian");
                 for (size_t i = 0; i < n; i++) { /* per example, relative to its largest entry */
                     for (size_t q = 0; q < k * d; q++) j32d[i * k * d + q] = j32[i * k * d + q];
@@ -220,10 +220,10 @@ static void test_bad_args(void **state) {
     cr_net *net = make_net(1, dims, CR_ACT_SIGMOID, 1);
     double x[3], jac[6];
     float jf[6];
-    assert_int_equal(cr_net_input_jacobian_f64(net, 0, x, 0, CR_JAC_REV, jac), CR_ERR_ARG);
-    assert_int_equal(cr_net_input_jacobian_f64(net, 1, NULL, 0, CR_JAC_REV, jac), CR_ERR_ARG);
-    assert_int_equal(cr_net_input_jacobian_f32(net, 1, (float *)x, 0, CR_JAC_REV, jf), CR_ERR_DTYPE);
-    assert_int_equal(cr_net_input_jacobian_f64(net, 1, x, 0, (cr_jac_mode)9, jac), CR_ERR_ARG);
+    assert_int_equal(cr_net_input_jacobian_f64(NULL, net, 0, x, 0, CR_JAC_REV, jac), CR_ERR_ARG);
+    assert_int_equal(cr_net_input_jacobian_f64(NULL, net, 1, NULL, 0, CR_JAC_REV, jac), CR_ERR_ARG);
+    assert_int_equal(cr_net_input_jacobian_f32(NULL, net, 1, (float *)x, 0, CR_JAC_REV, jf), CR_ERR_DTYPE);
+    assert_int_equal(cr_net_input_jacobian_f64(NULL, net, 1, x, 0, (cr_jac_mode)9, jac), CR_ERR_ARG);
     cr_net_free(net);
 }
 

@@ -999,8 +999,8 @@ static void test_input_link_equals_twin(void **state) {
     tu_check_close(j1, j2, K * D, 1e-13, &worst_link, "Jacobian chain with link 0");
     static const cr_jac_mode modes[3] = {CR_JAC_REV, CR_JAC_FWD, CR_JAC_CLOSED};
     for (int md = 0; md < 3; md++) {
-        assert_int_equal(cr_net_input_jacobian_f64(net, 3, x, 1, modes[md], j1), CR_OK);
-        assert_int_equal(cr_net_input_jacobian_f64(twin, 3, z, 1, modes[md], j2), CR_OK);
+        assert_int_equal(cr_net_input_jacobian_f64(NULL, net, 3, x, 1, modes[md], j1), CR_OK);
+        assert_int_equal(cr_net_input_jacobian_f64(NULL, twin, 3, z, 1, modes[md], j2), CR_OK);
         for (size_t a = 0; a < 3 * K * D; a++) j2[a] /= sd[a % D];
         tu_check_close(j1, j2, 3 * K * D, 1e-13, &worst_link, cr_jac_mode_name(modes[md]));
     }
@@ -1011,15 +1011,15 @@ static void test_input_link_equals_twin(void **state) {
         assert_int_equal(cr_net_convert(a1, CR_F64, &b1), CR_OK);
         assert_int_equal(cr_net_set_input_affine(b1, CR_AFFINE_SUB_DIV, mu, sd), CR_OK);
         for (int md = 0; md < 3; md++) {
-            assert_int_equal(cr_net_input_jacobian_f64(b1, 3, x, 1, modes[md], j1), CR_OK);
-            assert_int_equal(cr_net_input_jacobian_f64(a1, 3, z, 1, modes[md], j2), CR_OK);
+            assert_int_equal(cr_net_input_jacobian_f64(NULL, b1, 3, x, 1, modes[md], j1), CR_OK);
+            assert_int_equal(cr_net_input_jacobian_f64(NULL, a1, 3, z, 1, modes[md], j2), CR_OK);
             for (size_t a = 0; a < 3 * K * D; a++) j2[a] /= sd[a % D];
             tu_check_close(j1, j2, 3 * K * D, 1e-13, &worst_link, "one layer");
         }
         cr_net_free(a1), cr_net_free(b1);
     }
-    assert_int_equal(cr_net_input_grad_f64(net, N, x, y, dx1, NULL), CR_OK);
-    assert_int_equal(cr_net_input_grad_f64(twin, N, z, y, dx2, NULL), CR_OK);
+    assert_int_equal(cr_net_input_grad_f64(NULL, net, N, x, y, dx1, NULL), CR_OK);
+    assert_int_equal(cr_net_input_grad_f64(NULL, twin, N, z, y, dx2, NULL), CR_OK);
     for (size_t a = 0; a < N * D; a++) dx2[a] /= sd[a % D];
     tu_check_close(dx1, dx2, N * D, 1e-14, &worst_link, "cr_net_input_grad with link 0");
 
@@ -1049,8 +1049,8 @@ static void test_input_link_equals_twin(void **state) {
         }
         for (int step = 0; step < 3; step++) {
             if (mode < 2) {
-                assert_int_equal(cr_train_step_f32(n32, op1, ws1, N, xf, lab, NULL, NULL), CR_OK);
-                assert_int_equal(cr_train_step_f32(w32, op2, ws2, N, zf, lab, NULL, NULL), CR_OK);
+                assert_int_equal(cr_train_step_f32(NULL, n32, op1, ws1, N, xf, lab, NULL, NULL), CR_OK);
+                assert_int_equal(cr_train_step_f32(NULL, w32, op2, ws2, N, zf, lab, NULL, NULL), CR_OK);
             } else {
                 assert_int_equal(cr_train_sgd1_f32(n32, op1, ws1, xf + step * D, lab[step], NULL, NULL), CR_OK);
                 assert_int_equal(cr_train_sgd1_f32(w32, op2, ws2, zf + step * D, lab[step], NULL, NULL), CR_OK);

@@ -45,7 +45,7 @@ static cr_status count_task(void *ctx, size_t t, int w) {
     loop_ctx *c = ctx;
     atomic_fetch_add(&c->runs[t], 1);
     if (w < 0 || w >= c->workers) atomic_store(&c->bad_worker, 1);
-    int b = cr_get_threads();
+    int b = cr_blas_threads();
     if (b > atomic_load(&c->blas_inside)) atomic_store(&c->blas_inside, b);
     if (t == c->fail_a) return CR_ERR_SHAPE;
     if (t == c->fail_b) return CR_ERR_NOMEM;
@@ -54,25 +54,38 @@ static cr_status count_task(void *ctx, size_t t, int w) {
 
 static void test_loop_runs_each_task_once(void **state) {
     (void)state;
-    cr_set_threads(2);
-    int before = cr_get_threads();
+    cr_blas_set_threads(2);
+    int before = cr_blas_threads();
     for (int workers = 1; workers <= 4; workers++) {
         loop_ctx *c = calloc(1, sizeof *c);
         assert_non_null(c);
         c->workers = workers;
         c->fail_a = c->fail_b = TASKS;
-        assert_int_equal(cr_parallel_for(TASKS, workers, count_task, c), CR_OK);
+        cr_ctx *ctx = NULL;
+        assert_int_equal(cr_ctx_create(&ctx, workers), CR_OK);
+        assert_int_equal(cr_parallel_workers(ctx, TASKS), workers);
+        assert_int_equal(cr_parallel_for(ctx, TASKS, count_task, c), CR_OK);
+        cr_ctx_free(ctx);
         for (size_t t = 0; t < TASKS; t++) assert_int_equal(atomic_load(&c->runs[t]), 1);
         assert_int_equal(atomic_load(&c->bad_worker), 0);
         if (workers > 1 && cr_have_cblas()) /* each worker's gemms single-threaded */
             assert_int_equal(atomic_load(&c->blas_inside), 1);
-        assert_int_equal(cr_get_threads(), before); /* and given back */
+        assert_int_equal(cr_blas_threads(), before); /* and given back */
         free(c);
     }
-    assert_int_equal(cr_parallel_for(0, 2, count_task, NULL), CR_OK); /* nothing to do */
-    assert_int_equal(cr_parallel_workers(0), 1);
-    assert_int_equal(cr_parallel_workers(1), 1);
-    assert_true(cr_parallel_workers(1000) >= 1);
+    assert_int_equal(cr_parallel_for(NULL, 0, count_task, NULL), CR_OK); /* nothing to do */
+    assert_int_equal(cr_parallel_workers(NULL, 0), 1);
+    assert_int_equal(cr_parallel_workers(NULL, 1), 1);
+    assert_int_equal(cr_parallel_workers(NULL, 1000), 1); /* NULL: one thread */
+    cr_ctx *ctx = NULL;
+    assert_int_equal(cr_ctx_create(&ctx, 0), CR_OK); /* the cores available */
+    assert_true(cr_ctx_threads(ctx) >= 1 && cr_ctx_threads(ctx) == cr_cores_available());
+    assert_int_equal(cr_parallel_workers(ctx, 1), 1);
+    cr_ctx_free(ctx);
+    assert_int_equal(cr_ctx_create(&ctx, -1), CR_ERR_ARG);
+    assert_null(ctx);
+    assert_int_equal(cr_ctx_create(NULL, 1), CR_ERR_ARG);
+    assert_int_equal(cr_ctx_threads(NULL), 1);
 }
 
 static void test_loop_reports_lowest_failure(void **state) {
@@ -83,7 +96,9 @@ static void test_loop_reports_lowest_failure(void **state) {
         c->workers = workers;
         c->fail_a = 437;
         c->fail_b = 900;
-        assert_int_equal(cr_parallel_for(TASKS, workers, count_task, c), CR_ERR_SHAPE);
+        cr_ctx *ctx = NULL;
+        assert_int_equal(cr_ctx_create(&ctx, workers), CR_OK);
+        assert_int_equal(cr_parallel_for(ctx, TASKS, count_task, c), CR_ERR_SHAPE);
         for (size_t t = 0; t <= 437; t++) /* every task before the failure ran */
             assert_int_equal(atomic_load(&c->runs[t]), 1);
         free(c);
@@ -92,7 +107,8 @@ static void test_loop_reports_lowest_failure(void **state) {
         c->workers = workers;
         c->fail_a = TASKS;
         c->fail_b = 3;
-        assert_int_equal(cr_parallel_for(TASKS, workers, count_task, c), CR_ERR_NOMEM);
+        assert_int_equal(cr_parallel_for(ctx, TASKS, count_task, c), CR_ERR_NOMEM);
+        cr_ctx_free(ctx);
         free(c);
     }
 }
@@ -140,7 +156,7 @@ static void test_input_grad_matches_tape_and_fd(void **state) {
             tu_fill_uniform(x, n * d, -2, 2, 100 + n);
             for (size_t i = 0; i < n; i++) lab[i] = (int64_t)((i * 7 + 3) % k);
             onehot64(n, k, lab, y);
-            assert_int_equal(cr_net_input_grad_f64(net, n, x, y, dx, loss), CR_OK);
+            assert_int_equal(cr_net_input_grad_f64(NULL, net, n, x, y, dx, loss), CR_OK);
             cr_tape *tape;
             assert_int_equal(cr_tape_create(net, n, &tape), CR_OK);
             assert_int_equal(cr_net_forward_f64(net, tape, n, x), CR_OK);
@@ -201,11 +217,11 @@ static void test_input_grad_f32_at_seed_shape(void **state) {
     double worst = 0;
     for (int which = 0; which < 3; which++) {
         if (which == 0) {
-            assert_int_equal(cr_net_input_grad_f64(net, n, x, y, g64, NULL), CR_OK);
-            assert_int_equal(cr_net_input_grad_f32(n32, n, x32, y32, g32, NULL), CR_OK);
+            assert_int_equal(cr_net_input_grad_f64(NULL, net, n, x, y, g64, NULL), CR_OK);
+            assert_int_equal(cr_net_input_grad_f32(NULL, n32, n, x32, y32, g32, NULL), CR_OK);
         } else {
-            assert_int_equal(cr_net_class_grad_f64(net, n, x, lab, which == 2, g64, NULL), CR_OK);
-            assert_int_equal(cr_net_class_grad_f32(n32, n, x32, lab, which == 2, g32, NULL), CR_OK);
+            assert_int_equal(cr_net_class_grad_f64(NULL, net, n, x, lab, which == 2, g64, NULL), CR_OK);
+            assert_int_equal(cr_net_class_grad_f32(NULL, n32, n, x32, lab, which == 2, g32, NULL), CR_OK);
         }
         tu_check_nontrivial(g64, n * d, "float64 input gradient");
         for (size_t i = 0; i < n * d; i++) g[i] = g32[i];
@@ -238,7 +254,8 @@ enum { IN = 1100, ID = 20, IK = 5, JN = 300 };
 
 static void run_all(const cr_net *net, int workers, const float *x, const float *y,
                     const int64_t *lab, outputs *o) {
-    cr_set_threads(workers);
+    cr_ctx *ctx = NULL;
+    assert_int_equal(cr_ctx_create(&ctx, workers), CR_OK);
     o->dx = tu_falloc(IN * ID);
     o->loss = tu_falloc(IN);
     o->cgrad = tu_falloc(IN * ID);
@@ -250,32 +267,33 @@ static void run_all(const cr_net *net, int workers, const float *x, const float 
     o->adv_pgd = tu_falloc(IN * ID);
     o->ig = tu_falloc(IN * ID);
     o->sg = tu_falloc(IN * ID);
-    assert_int_equal(cr_net_input_grad_f32(net, IN, x, y, o->dx, o->loss), CR_OK);
-    assert_int_equal(cr_net_class_grad_f32(net, IN, x, lab, 1, o->cgrad, o->score), CR_OK);
-    assert_int_equal(cr_net_input_jacobian_f32(net, JN, x, 1, CR_JAC_REV, o->jrev), CR_OK);
-    assert_int_equal(cr_net_input_jacobian_f32(net, JN, x, 1, CR_JAC_FWD, o->jfwd), CR_OK);
-    assert_int_equal(cr_net_input_jacobian_f32(net, JN, x, 1, CR_JAC_CLOSED, o->jclosed), CR_OK);
+    assert_int_equal(cr_net_input_grad_f32(ctx, net, IN, x, y, o->dx, o->loss), CR_OK);
+    assert_int_equal(cr_net_class_grad_f32(ctx, net, IN, x, lab, 1, o->cgrad, o->score), CR_OK);
+    assert_int_equal(cr_net_input_jacobian_f32(ctx, net, JN, x, 1, CR_JAC_REV, o->jrev), CR_OK);
+    assert_int_equal(cr_net_input_jacobian_f32(ctx, net, JN, x, 1, CR_JAC_FWD, o->jfwd), CR_OK);
+    assert_int_equal(cr_net_input_jacobian_f32(ctx, net, JN, x, 1, CR_JAC_CLOSED, o->jclosed), CR_OK);
     cr_attack_options a = {0};
     a.method = CR_ATTACK_FGSM;
     a.eps = 0.1;
     a.lo = -1;
     a.hi = 1;
-    assert_int_equal(cr_attack_f32(net, IN, x, lab, NULL, &a, o->adv_fgsm, &o->s_fgsm), CR_OK);
+    assert_int_equal(cr_attack_f32(ctx, net, IN, x, lab, NULL, &a, o->adv_fgsm, &o->s_fgsm), CR_OK);
     a.method = CR_ATTACK_PGD;
     a.steps = 3;
     a.random_start = 1;
     a.seed = 5;
-    assert_int_equal(cr_attack_f32(net, IN, x, lab, NULL, &a, o->adv_pgd, &o->s_pgd), CR_OK);
+    assert_int_equal(cr_attack_f32(ctx, net, IN, x, lab, NULL, &a, o->adv_pgd, &o->s_pgd), CR_OK);
     cr_attr_options at = {0};
     at.method = CR_ATTR_IG;
     at.steps = 16;
     at.trapezoid = 1;
-    assert_int_equal(cr_attribute_f32(net, IN, x, lab, &at, o->ig, NULL), CR_OK);
+    assert_int_equal(cr_attribute_f32(ctx, net, IN, x, lab, &at, o->ig, NULL), CR_OK);
     at.method = CR_ATTR_SMOOTHGRAD;
     at.samples = 30;
     at.noise = 0.1;
     at.seed = 3;
-    assert_int_equal(cr_attribute_f32(net, IN, x, lab, &at, o->sg, NULL), CR_OK);
+    assert_int_equal(cr_attribute_f32(ctx, net, IN, x, lab, &at, o->sg, NULL), CR_OK);
+    cr_ctx_free(ctx);
 }
 
 static void free_outputs(outputs *o) {
@@ -308,10 +326,8 @@ static void test_results_do_not_depend_on_workers(void **state) {
         lab[i] = (int64_t)((i * 3 + 1) % IK);
         y[i * IK + (size_t)lab[i]] = 1;
     }
-    int before = cr_get_threads();
     outputs runs[3];
     for (int w = 1; w <= 3; w++) run_all(net, w, x, y, lab, &runs[w - 1]);
-    cr_set_threads(before);
     for (int r = 1; r < 3; r++) {
         const outputs *a = &runs[0], *b = &runs[r];
         SAME(dx, IN * ID);

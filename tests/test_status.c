@@ -62,44 +62,44 @@ static void test_input_derivatives(void **state) {
     for (int i = 0; i < N * K; i++) yf[i] = (float)f->y[i];
 
     /* input Jacobian */
-    assert_int_equal(cr_net_input_jacobian_f64(n64, N, f->x, 1, CR_JAC_AUTO, f->jac), CR_OK);
-    assert_int_equal(cr_net_input_jacobian_f32(n32, N, xf, 1, CR_JAC_AUTO, F32(f->jac)), CR_OK);
-    assert_int_equal(cr_net_input_jacobian_f32(n64, N, xf, 1, CR_JAC_AUTO, F32(f->jac)),
+    assert_int_equal(cr_net_input_jacobian_f64(NULL, n64, N, f->x, 1, CR_JAC_AUTO, f->jac), CR_OK);
+    assert_int_equal(cr_net_input_jacobian_f32(NULL, n32, N, xf, 1, CR_JAC_AUTO, F32(f->jac)), CR_OK);
+    assert_int_equal(cr_net_input_jacobian_f32(NULL, n64, N, xf, 1, CR_JAC_AUTO, F32(f->jac)),
                      CR_ERR_DTYPE);
-    assert_int_equal(cr_net_input_jacobian_f64(n32, N, f->x, 1, CR_JAC_AUTO, f->jac),
+    assert_int_equal(cr_net_input_jacobian_f64(NULL, n32, N, f->x, 1, CR_JAC_AUTO, f->jac),
                      CR_ERR_DTYPE);
-    assert_int_equal(cr_net_input_jacobian_f64(n64, 0, f->x, 1, CR_JAC_AUTO, f->jac), CR_ERR_ARG);
-    assert_int_equal(cr_net_input_jacobian_f32(n32, 0, xf, 1, CR_JAC_AUTO, F32(f->jac)),
+    assert_int_equal(cr_net_input_jacobian_f64(NULL, n64, 0, f->x, 1, CR_JAC_AUTO, f->jac), CR_ERR_ARG);
+    assert_int_equal(cr_net_input_jacobian_f32(NULL, n32, 0, xf, 1, CR_JAC_AUTO, F32(f->jac)),
                      CR_ERR_ARG);
 
     /* input gradient */
-    assert_int_equal(cr_net_input_grad_f64(n64, N, f->x, f->y, f->dx, f->loss), CR_OK);
-    assert_int_equal(cr_net_input_grad_f32(n32, N, xf, yf, F32(f->dx), NULL), CR_OK);
-    assert_int_equal(cr_net_input_grad_f32(n64, N, xf, yf, F32(f->dx), NULL), CR_ERR_DTYPE);
-    assert_int_equal(cr_net_input_grad_f64(n32, N, f->x, f->y, f->dx, NULL), CR_ERR_DTYPE);
-    assert_int_equal(cr_net_input_grad_f64(n64, 0, f->x, f->y, f->dx, NULL), CR_ERR_ARG);
+    assert_int_equal(cr_net_input_grad_f64(NULL, n64, N, f->x, f->y, f->dx, f->loss), CR_OK);
+    assert_int_equal(cr_net_input_grad_f32(NULL, n32, N, xf, yf, F32(f->dx), NULL), CR_OK);
+    assert_int_equal(cr_net_input_grad_f32(NULL, n64, N, xf, yf, F32(f->dx), NULL), CR_ERR_DTYPE);
+    assert_int_equal(cr_net_input_grad_f64(NULL, n32, N, f->x, f->y, f->dx, NULL), CR_ERR_DTYPE);
+    assert_int_equal(cr_net_input_grad_f64(NULL, n64, 0, f->x, f->y, f->dx, NULL), CR_ERR_ARG);
 
     /* class gradient */
-    assert_int_equal(cr_net_class_grad_f64(n64, N, f->x, f->cls, 0, f->dx, NULL), CR_OK);
-    assert_int_equal(cr_net_class_grad_f32(n64, N, xf, f->cls, 0, F32(f->dx), NULL),
+    assert_int_equal(cr_net_class_grad_f64(NULL, n64, N, f->x, f->cls, 0, f->dx, NULL), CR_OK);
+    assert_int_equal(cr_net_class_grad_f32(NULL, n64, N, xf, f->cls, 0, F32(f->dx), NULL),
                      CR_ERR_DTYPE);
-    assert_int_equal(cr_net_class_grad_f64(n64, 0, f->x, f->cls, 0, f->dx, NULL), CR_ERR_ARG);
+    assert_int_equal(cr_net_class_grad_f64(NULL, n64, 0, f->x, f->cls, 0, f->dx, NULL), CR_ERR_ARG);
 
     /* attribution */
     cr_attr_options ao = {.method = CR_ATTR_SALIENCY};
-    assert_int_equal(cr_attribute_f64(n64, N, f->x, f->cls, &ao, f->out, NULL), CR_OK);
-    assert_int_equal(cr_attribute_f32(n64, N, xf, f->cls, &ao, F32(f->out), NULL), CR_ERR_DTYPE);
-    assert_int_equal(cr_attribute_f64(n32, N, f->x, f->cls, &ao, f->out, NULL), CR_ERR_DTYPE);
-    assert_int_equal(cr_attribute_f64(n64, 0, f->x, f->cls, &ao, f->out, NULL), CR_ERR_ARG);
+    assert_int_equal(cr_attribute_f64(NULL, n64, N, f->x, f->cls, &ao, f->out, NULL), CR_OK);
+    assert_int_equal(cr_attribute_f32(NULL, n64, N, xf, f->cls, &ao, F32(f->out), NULL), CR_ERR_DTYPE);
+    assert_int_equal(cr_attribute_f64(NULL, n32, N, f->x, f->cls, &ao, f->out, NULL), CR_ERR_DTYPE);
+    assert_int_equal(cr_attribute_f64(NULL, n64, 0, f->x, f->cls, &ao, f->out, NULL), CR_ERR_ARG);
 
     /* attack */
     cr_attack_options ko = {.method = CR_ATTACK_FGSM, .norm = CR_NORM_LINF, .eps = 0.1,
                             .lo = -1, .hi = 1};
-    assert_int_equal(cr_attack_f64(n64, N, f->x, f->cls, NULL, &ko, f->out, NULL), CR_OK);
-    assert_int_equal(cr_attack_f32(n64, N, xf, f->cls, NULL, &ko, F32(f->out), NULL),
+    assert_int_equal(cr_attack_f64(NULL, n64, N, f->x, f->cls, NULL, &ko, f->out, NULL), CR_OK);
+    assert_int_equal(cr_attack_f32(NULL, n64, N, xf, f->cls, NULL, &ko, F32(f->out), NULL),
                      CR_ERR_DTYPE);
-    assert_int_equal(cr_attack_f64(n32, N, f->x, f->cls, NULL, &ko, f->out, NULL), CR_ERR_DTYPE);
-    assert_int_equal(cr_attack_f64(n64, 0, f->x, f->cls, NULL, &ko, f->out, NULL), CR_ERR_ARG);
+    assert_int_equal(cr_attack_f64(NULL, n32, N, f->x, f->cls, NULL, &ko, f->out, NULL), CR_ERR_DTYPE);
+    assert_int_equal(cr_attack_f64(NULL, n64, 0, f->x, f->cls, NULL, &ko, f->out, NULL), CR_ERR_ARG);
 }
 
 static void test_tape_functions(void **state) {
@@ -130,10 +130,10 @@ static void test_tape_functions(void **state) {
     int32_t lab[N] = {0, 1, 2};
     double loss_sum;
     size_t correct;
-    assert_int_equal(cr_evaluate_f32(n32, t32, N, xf, lab, &loss_sum, &correct, NULL, NULL), CR_OK);
-    assert_int_equal(cr_evaluate_f32(n64, t64, N, xf, lab, &loss_sum, &correct, NULL, NULL),
+    assert_int_equal(cr_evaluate_f32(NULL, n32, t32, N, xf, lab, &loss_sum, &correct, NULL, NULL), CR_OK);
+    assert_int_equal(cr_evaluate_f32(NULL, n64, t64, N, xf, lab, &loss_sum, &correct, NULL, NULL),
                      CR_ERR_DTYPE);
-    assert_int_equal(cr_evaluate_f32(n32, t64, N, xf, lab, &loss_sum, &correct, NULL, NULL),
+    assert_int_equal(cr_evaluate_f32(NULL, n32, t64, N, xf, lab, &loss_sum, &correct, NULL, NULL),
                      CR_ERR_DTYPE);
     cr_tape_free(t64);
     cr_tape_free(t32);
@@ -155,23 +155,23 @@ static void test_training(void **state) {
 
     float xf[N * D] = {0};
     int32_t lab[N] = {0, 1, 2};
-    assert_int_equal(cr_train_step_f32(n32, o32, ws, 2, xf, lab, NULL, NULL), CR_OK);
-    assert_int_equal(cr_train_step_f32(n32, o64, ws, 2, xf, lab, NULL, NULL), CR_ERR_DTYPE);
-    assert_int_equal(cr_train_step_f32(n64, o32, ws, 2, xf, lab, NULL, NULL), CR_ERR_DTYPE);
-    assert_int_equal(cr_train_step_f32(n32, o32, ws, 0, xf, lab, NULL, NULL), CR_ERR_ARG);
-    assert_int_equal(cr_train_step_f32(n32, o32, ws, 3, xf, lab, NULL, NULL), CR_ERR_SHAPE);
+    assert_int_equal(cr_train_step_f32(NULL, n32, o32, ws, 2, xf, lab, NULL, NULL), CR_OK);
+    assert_int_equal(cr_train_step_f32(NULL, n32, o64, ws, 2, xf, lab, NULL, NULL), CR_ERR_DTYPE);
+    assert_int_equal(cr_train_step_f32(NULL, n64, o32, ws, 2, xf, lab, NULL, NULL), CR_ERR_DTYPE);
+    assert_int_equal(cr_train_step_f32(NULL, n32, o32, ws, 0, xf, lab, NULL, NULL), CR_ERR_ARG);
+    assert_int_equal(cr_train_step_f32(NULL, n32, o32, ws, 3, xf, lab, NULL, NULL), CR_ERR_SHAPE);
     assert_int_equal(cr_train_sgd1_f32(n64, o32, ws, xf, 0, NULL, NULL), CR_ERR_DTYPE);
 
     cr_rng rng;
     cr_rng_seed(&rng, 1);
     cr_train_stats st;
-    assert_int_equal(cr_train_epoch_f32(n32, o32, ws, N, xf, lab, 2, &rng, &st, NULL, 0, NULL),
+    assert_int_equal(cr_train_epoch_f32(NULL, n32, o32, ws, N, xf, lab, 2, &rng, &st, NULL, 0, NULL),
                      CR_OK);
-    assert_int_equal(cr_train_epoch_f32(n64, o32, ws, N, xf, lab, 2, &rng, &st, NULL, 0, NULL),
+    assert_int_equal(cr_train_epoch_f32(NULL, n64, o32, ws, N, xf, lab, 2, &rng, &st, NULL, 0, NULL),
                      CR_ERR_DTYPE);
-    assert_int_equal(cr_train_epoch_f32(n32, o32, ws, 0, xf, lab, 2, &rng, &st, NULL, 0, NULL),
+    assert_int_equal(cr_train_epoch_f32(NULL, n32, o32, ws, 0, xf, lab, 2, &rng, &st, NULL, 0, NULL),
                      CR_ERR_ARG);
-    assert_int_equal(cr_train_epoch_f32(n32, o32, ws, N, xf, lab, 0, &rng, &st, NULL, 0, NULL),
+    assert_int_equal(cr_train_epoch_f32(NULL, n32, o32, ws, N, xf, lab, 0, &rng, &st, NULL, 0, NULL),
                      CR_ERR_ARG);
 
     /* optimiser steps: the state's dtype must be the function's */

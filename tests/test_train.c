@@ -247,7 +247,7 @@ static void test_step_matches_backward(void **state) {
         assert_int_equal(cr_train_ws_create(a, 16, n, &ws), CR_OK);
         double loss = 0;
         size_t correct = 0;
-        assert_int_equal(cr_train_step_f32(a, oa, ws, n, x, lab, &loss, &correct), CR_OK);
+        assert_int_equal(cr_train_step_f32(NULL, a, oa, ws, n, x, lab, &loss, &correct), CR_OK);
         /* reference: backward then p -= lr (g + wd p)  (momentum's first step is the same) */
         cr_tape *tape;
         float *g = malloc(b->n_params * sizeof(float));
@@ -297,7 +297,7 @@ static void test_sgd1_matches_batch_step(void **state) {
         size_t ca = 0, cb = 0;
         for (size_t i = 0; i < n; i++) {
             assert_int_equal(cr_train_sgd1_f32(a, oa, wa, x + i * d, lab[i], &la, &ca), CR_OK);
-            assert_int_equal(cr_train_step_f32(b, ob, wb, 1, x + i * d, lab + i, &lb, &cb), CR_OK);
+            assert_int_equal(cr_train_step_f32(NULL, b, ob, wb, 1, x + i * d, lab + i, &lb, &cb), CR_OK);
         }
         assert_true(fabs(la - lb) < 1e-4 * fabs(lb));
         assert_int_equal(ca, cb);
@@ -342,7 +342,7 @@ static void test_nonfinite_detected(void **state) {
         for (; steps < 20 && st == CR_OK; steps++)
             st = per_example == 1 ? cr_train_sgd1_f32(net, o, ws, x + (steps % 8) * 4, lab[steps % 8],
                                                  NULL, NULL)
-                             : cr_train_step_f32(net, o, ws, 8, x, lab, NULL, NULL);
+                             : cr_train_step_f32(NULL, net, o, ws, 8, x, lab, NULL, NULL);
         assert_int_equal(st, CR_ERR_NONFINITE);
         assert_true(ws->fault_layer >= 1 && ws->fault_layer <= 2);
         assert_int_equal(o->step, (uint64_t)steps - 1);
@@ -402,7 +402,7 @@ static void run_epochs(cr_optimizer kind, size_t batch, int epochs, int split, i
             ws = ws2;
             rng = rng2;
         }
-        assert_int_equal(cr_train_epoch_f32(net, o, ws, n, x, lab, batch, &rng, &st, NULL, 0, NULL),
+        assert_int_equal(cr_train_epoch_f32(NULL, net, o, ws, n, x, lab, batch, &rng, &st, NULL, 0, NULL),
                          CR_OK);
         assert_int_equal(st.seen, n);
     }
@@ -501,7 +501,7 @@ static void test_two_workers_match_one(void **state) {
                         cr_rng_seed(&rng, 7);
                         cr_train_stats st;
                         for (int e = 0; e < 20; e++) { /* 300 steps */
-                            assert_int_equal(cr_train_epoch_f32(net[w], o[w], ws[w], n, x, lab, 16,
+                            assert_int_equal(cr_train_epoch_f32(NULL, net[w], o[w], ws[w], n, x, lab, 16,
                                                                 &rng, &st, NULL, 0, NULL),
                                              CR_OK);
                             loss[w] += st.loss_sum;
@@ -511,7 +511,7 @@ static void test_two_workers_match_one(void **state) {
                         size_t b = mode == 0 ? 9 : 1;
                         for (size_t s = 0; s < 300; s++) {
                             size_t off = (s * b) % (n - b);
-                            assert_int_equal(cr_train_step_f32(net[w], o[w], ws[w], b, x + off * d,
+                            assert_int_equal(cr_train_step_f32(NULL, net[w], o[w], ws[w], b, x + off * d,
                                                                lab + off, &loss[w], &correct[w]),
                                              CR_OK);
                         }
@@ -571,14 +571,14 @@ static void test_fashion_mnist_subset(void **state) {
     /* 2 epochs x 200 steps of 64 */
     for (int e = 0; e < 2; e++)
         assert_int_equal(
-            cr_train_epoch_f32(net, o, ws, tr.n, tr.x, tr.labels, 64, &rng, &st, NULL, 0, NULL),
+            cr_train_epoch_f32(NULL, net, o, ws, tr.n, tr.x, tr.labels, 64, &rng, &st, NULL, 0, NULL),
             CR_OK);
     assert_int_equal(o->step, 400);
     double loss = 0;
     size_t correct = 0;
     uint64_t conf[100] = {0};
     assert_int_equal(
-        cr_evaluate_f32(net, ws->tape, te.n, te.x, te.labels, &loss, &correct, conf, NULL), CR_OK);
+        cr_evaluate_f32(NULL, net, ws->tape, te.n, te.x, te.labels, &loss, &correct, conf, NULL), CR_OK);
     double acc = (double)correct / (double)te.n;
     fprintf(stderr, "fashion-mnist subset: 400 steps, test accuracy %.4f, loss %.4f\n", acc,
             loss / (double)te.n);

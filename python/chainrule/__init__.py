@@ -139,7 +139,11 @@ _net_width = _proto(_core, "cr_net_width", c_size_t, _P, c_int)
 _net_hidden_activation = _proto(_core, "cr_net_hidden_activation", c_int, _P, c_int, POINTER(c_int))
 _net_output_activation = _proto(_core, "cr_net_output_activation", c_int, _P, POINTER(c_int))
 _net_head = _proto(_core, "cr_net_head", c_int, _P)
-_net_predict = _proto(_core, "cr_net_predict", c_int, _P, c_size_t, _P, c_int, _P)
+# the context: the workers of one Model (cr_ctx_create(&ctx, threads), 0 = the cores available)
+_ctx_create = _proto(_core, "cr_ctx_create", c_int, POINTER(_P), c_int)
+_ctx_free = _proto(_core, "cr_ctx_free", None, _P)
+_ctx_threads = _proto(_core, "cr_ctx_threads", c_int, _P)
+_net_predict = _proto(_core, "cr_net_predict", c_int, _P, _P, c_size_t, _P, c_int, _P)
 _net_input_jvp = _proto(_core, "cr_net_input_jvp", c_int, _P, c_size_t, _P, _P, c_int, _P)
 _net_is_plain_classifier = _proto(_core, "cr_net_is_plain_classifier", c_int, _P)
 # option and statistics structs by name
@@ -164,24 +168,24 @@ _labels_to_targets = _proto(_io, "cr_labels_to_targets_buffer", c_int, c_char_p,
 _typed = {}
 for _s in ("f32", "f64"):
     _typed[_s] = {
-        "input_grad": _proto(_core, f"cr_net_input_grad_{_s}", c_int, _P, c_size_t, _P, _P, _P, _P),
-        "class_grad": _proto(_core, f"cr_net_class_grad_{_s}", c_int, _P, c_size_t, _P, _P, c_int,
+        "input_grad": _proto(_core, f"cr_net_input_grad_{_s}", c_int, _P, _P, c_size_t, _P, _P, _P, _P),
+        "class_grad": _proto(_core, f"cr_net_class_grad_{_s}", c_int, _P, _P, c_size_t, _P, _P, c_int,
                              _P, _P),
-        "input_jacobian": _proto(_core, f"cr_net_input_jacobian_{_s}", c_int, _P, c_size_t, _P,
+        "input_jacobian": _proto(_core, f"cr_net_input_jacobian_{_s}", c_int, _P, _P, c_size_t, _P,
                                  c_int, c_int, _P),
-        "attribute": _proto(_core, f"cr_attribute_{_s}", c_int, _P, c_size_t, _P, _P, _P, _P, _P),
-        "attack": _proto(_core, f"cr_attack_{_s}", c_int, _P, c_size_t, _P, _P, _P, _P, _P, _P),
-        "attack_regress": _proto(_core, f"cr_attack_regress_{_s}", c_int, _P, c_size_t, _P, _P, _P,
+        "attribute": _proto(_core, f"cr_attribute_{_s}", c_int, _P, _P, c_size_t, _P, _P, _P, _P, _P),
+        "attack": _proto(_core, f"cr_attack_{_s}", c_int, _P, _P, c_size_t, _P, _P, _P, _P, _P, _P),
+        "attack_regress": _proto(_core, f"cr_attack_regress_{_s}", c_int, _P, _P, c_size_t, _P, _P, _P,
                                  _P, _P),
     }
 # the verification library (chainrule_check.h) and the bounds (chainrule_certify.h)
 _check_net = _proto(_core, "cr_check_net", c_int, _P, c_size_t, _P, _P, _P, _P)
 _check_report_item = _proto(_core, "cr_check_report_item", _P, _P, c_size_t)
 _check_kind_name = _proto(_core, "cr_check_kind_name", c_char_p, c_int)
-_net_bound = _proto(_core, "cr_net_bound", c_int, _P, _P, _P, c_size_t, _P, _P, _P, _P)
+_net_bound = _proto(_core, "cr_net_bound", c_int, _P, _P, _P, _P, c_size_t, _P, _P, _P, _P)
 
 _BOUND_METHODS = {"ibp": 0, "crown-ibp": 1, "crown": 2, "alpha": 3}  # cr_bound_method
-_certify_linf = _proto(_core, "cr_certify_linf", c_int, _P, _P, c_double, c_double, c_double,
+_certify_linf = _proto(_core, "cr_certify_linf", c_int, _P, _P, _P, c_double, c_double, c_double,
                        ctypes.c_int64, _P, _P)
 # dataset mode's verdict codes (chainrule certify --out): proved, broken, unknown, timeout,
 # misclassified (cr_verdict, with the example its own counterexample as 4)
@@ -392,10 +396,20 @@ class Model:
     with respect to the raw input: a model's input standardisation is part of the
     chain. Refusals of the library and of the program are chainrule.Error."""
 
-    def __init__(self, path: Union[str, os.PathLike], head: Optional[str] = None):
+    def __init__(self, path: Union[str, os.PathLike], head: Optional[str] = None,
+                 threads: Optional[int] = None):
         if head is not None and head not in _HEADS:
             raise ValueError(f"head must be one of {_HEADS}, got {head!r}")
+        if threads is not None and (isinstance(threads, bool) or int(threads) != threads or threads < 1):
+            raise ValueError(f"threads must be a whole number >= 1 or None, got {threads!r}")
         self._model = None
+        self._ctx = None
+        ctx = _P()
+        _check(_ctx_create(byref(ctx), int(threads or 0)), "cr_ctx_create")
+        self._ctx = ctx
+        #: the workers of the input derivatives, attacks, bounds and certify (the
+        #: results do not depend on it): threads=, or None for the cores available
+        self.threads = int(_ctx_threads(ctx))
         with _Err() as err:
             m = _model_open(os.fsencode(path), head.encode() if head else None, err.p)
             if not m:
@@ -432,6 +446,9 @@ class Model:
         if getattr(self, "_model", None) is not None:
             _model_close(self._model)
             self._model = None
+        if getattr(self, "_ctx", None) is not None:
+            _ctx_free(self._ctx)
+            self._ctx = None
 
     __del__ = close
 
@@ -580,7 +597,7 @@ class Model:
         probs = self._of(of)
         X, shape = self._inputs(X)
         out = np.empty((X.shape[0], self.output_dim), dtype=self.dtype)
-        _check(_net_predict(self._net(), X.shape[0], _ptr(X), int(probs), _ptr(out)),
+        _check(_net_predict(self._ctx, self._net(), X.shape[0], _ptr(X), int(probs), _ptr(out)),
                "cr_net_predict")
         return out[0] if len(shape) == 1 else out
 
@@ -600,7 +617,7 @@ class Model:
         Y = self._targets(y, n)
         dx = np.empty_like(X)
         loss = np.empty(n, dtype=self.dtype)
-        _check(_typed[self._s]["input_grad"](self._net(), n, _ptr(X), _ptr(Y), _ptr(dx),
+        _check(_typed[self._s]["input_grad"](self._ctx, self._net(), n, _ptr(X), _ptr(Y), _ptr(dx),
                                              _ptr(loss)), f"cr_net_input_grad_{self._s}")
         dx = dx.reshape(shape)
         return (dx, loss) if return_loss else dx
@@ -616,7 +633,7 @@ class Model:
         c = self._classes(classes, n, "classes")
         g = np.empty_like(X)
         score = np.empty(n, dtype=self.dtype)
-        _check(_typed[self._s]["class_grad"](self._net(), n, _ptr(X), _ptr(c), int(probs),
+        _check(_typed[self._s]["class_grad"](self._ctx, self._net(), n, _ptr(X), _ptr(c), int(probs),
                                              _ptr(g), _ptr(score)), f"cr_net_class_grad_{self._s}")
         g = g.reshape(shape)
         return (g, score) if return_score else g
@@ -654,7 +671,7 @@ class Model:
         X, shape = self._inputs(X)
         n, k, d = X.shape[0], self.output_dim, self.input_dim
         jac = np.empty((n, k, d), dtype=self.dtype)
-        _check(_typed[self._s]["input_jacobian"](self._net(), n, _ptr(X), int(probs), m.value,
+        _check(_typed[self._s]["input_jacobian"](self._ctx, self._net(), n, _ptr(X), int(probs), m.value,
                                                  _ptr(jac)), f"cr_net_input_jacobian_{self._s}")
         return jac.reshape((n, k) + tuple(shape[1:])) if len(shape) > 1 else jac.reshape(k, d)
 
@@ -703,7 +720,7 @@ class Model:
                      tol=tol, samples=samples, noise=noise * (span if span > 0 else 1.0),
                      seed=seed) as opt:
             _attr_options_set_baseline(opt.p, _ptr(base))
-            _check(_typed[self._s]["attribute"](self._net(), n, _ptr(X), _ptr(c), opt.p,
+            _check(_typed[self._s]["attribute"](self._ctx, self._net(), n, _ptr(X), _ptr(c), opt.p,
                                                 _ptr(out), None), f"cr_attribute_{self._s}")
         return out.reshape(shape)
 
@@ -712,11 +729,11 @@ class Model:
         adv = np.empty_like(X)
         with _Struct("cr_attack_stats") as st:
             if self.head == "squared-error":  # labels: the targets t [N, K]
-                _check(_typed[self._s]["attack_regress"](self._net(), n, _ptr(X), _ptr(labels),
+                _check(_typed[self._s]["attack_regress"](self._ctx, self._net(), n, _ptr(X), _ptr(labels),
                                                          opt.p, _ptr(adv), st.p),
                        f"cr_attack_regress_{self._s}")
             else:
-                _check(_typed[self._s]["attack"](self._net(), n, _ptr(X), _ptr(labels),
+                _check(_typed[self._s]["attack"](self._ctx, self._net(), n, _ptr(X), _ptr(labels),
                                                  _ptr(target), opt.p, _ptr(adv), st.p),
                        f"cr_attack_{self._s}")
             stats = {f: st.get(f) for f in ("correct_clean", "correct_adv", "hit_target",
@@ -857,7 +874,7 @@ class Model:
         with _Struct("cr_bound_options", method=_BOUND_METHODS[method],
                      no_intersect=int(_no_intersect), alpha_intermediate=int(_alpha_intermediate),
                      alpha_iters=int(_alpha_iters), alpha_lr=float(_alpha_lr)) as opt:
-            _check(_net_bound(self._net(), _ptr(lo), _ptr(hi), m, _ptr(C), opt.p, _ptr(lb),
+            _check(_net_bound(self._ctx, self._net(), _ptr(lo), _ptr(hi), m, _ptr(C), opt.p, _ptr(lb),
                               _ptr(ub)), "cr_net_bound")
         return lb, ub
 
@@ -897,7 +914,7 @@ class Model:
             for e, r in enumerate(eps):
                 for i in range(n):
                     opt.set("seed", (int(seed) ^ i) & 0xFFFFFFFFFFFFFFFF)
-                    _check(_certify_linf(self._net(), _ptr(X64[i]), float(r), lo, hi,
+                    _check(_certify_linf(self._ctx, self._net(), _ptr(X64[i]), float(r), lo, hi,
                                          int(labels[i]), opt.p, res.p),
                            f"cr_certify_linf (example {i}, eps {r:g})")
                     verdict = int(res.get("verdict"))
@@ -954,13 +971,16 @@ class Model:
             return _run_cli(args, "explain")
 
 
-def load(path: Union[str, os.PathLike], head: Optional[str] = None) -> Model:
+def load(path: Union[str, os.PathLike], head: Optional[str] = None,
+         threads: Optional[int] = None) -> Model:
     """A model from a file: a chainrule .safetensors model or an ONNX MLP (by content).
     head: "squared-error" (a regressor) or "softmax-cross-entropy" instead of the file's.
     A softmax head on one output (its probability always 1) is refused by every verb
     that would use it (predict's probabilities, input_grad, attack, ...) as the program
-    refuses it: load such a regressor with head="squared-error"."""
-    return Model(path, head)
+    refuses it: load such a regressor with head="squared-error". threads: the model's
+    workers (its context; None: the cores available to the process); results do not
+    depend on it."""
+    return Model(path, head, threads)
 
 
 def init(layers: Sequence[int], activation: Union[str, Sequence[str]] = "sigmoid",

@@ -182,7 +182,7 @@ cr_status chk_bab_part(const cr_net *net, const cr_spec_part *p, const char *ref
             sp.zu_out[l] = nzu + s.off[l];
             sp.score[l] = chk_bab_test_score ? score + s.off[l] : NULL;
         }
-        st = cr_net_bound_split(net, lo, hi, m, c, &o->bound, &sp, lb, NULL);
+        st = cr_net_bound_split(o->cx, net, lo, hi, m, c, &o->bound, &sp, lb, NULL);
         int bounded = st == CR_OK;
         if (st == CR_ERR_NONFINITE) st = CR_OK; /* no proof here; an input split may still help */
         if (st != CR_OK) goto done;

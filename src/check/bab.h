@@ -10,6 +10,7 @@
 #include "chainrule_certify.h"
 
 typedef struct {
+    cr_ctx *cx;             /* the bounds' workers (NULL: one) */
     cr_bound_options bound; /* the bound of every subdomain (CROWN or stronger) */
     double deadline;        /* CLOCK_MONOTONIC seconds (chk_now_s), 0: none */
     cr_bab_split split;     /* CR_BAB_SPLIT_RELU or CR_BAB_SPLIT_INPUT (resolved, not AUTO) */

@@ -127,7 +127,7 @@ static int on_candidate(void *vctx, const double *x) {
     return 0;
 }
 
-cr_status cr_certify(const cr_net *net, const cr_spec *spec, const cr_certify_options *opt_in,
+cr_status cr_certify(cr_ctx *cx, const cr_net *net, const cr_spec *spec, const cr_certify_options *opt_in,
                      cr_certify_result *res) {
     const double t0 = now_s();
     if (!net || !spec || !res || spec->n_parts == 0 || !spec->parts) return CR_ERR_ARG;
@@ -192,7 +192,7 @@ cr_status cr_certify(const cr_net *net, const cr_spec *spec, const cr_certify_op
         int all = 1;
         int used = 0; /* the strongest method that ran (index into methods) */
         int used_bab = 0;
-        chk_bab_opts bab = {.bound = opt.bound, .deadline = deadline, .split = opt.bab_split,
+        chk_bab_opts bab = {.cx = cx, .bound = opt.bound, .deadline = deadline, .split = opt.bab_split,
                             .max_domains = opt.bab_max_domains};
         if (bab.bound.method == CR_BOUND_IBP || bab.bound.method == CR_BOUND_CROWN_IBP)
             bab.bound.method = CR_BOUND_CROWN; /* subdomains by CROWN at least (the corners come from it) */
@@ -228,7 +228,7 @@ cr_status cr_certify(const cr_net *net, const cr_spec *spec, const cr_certify_op
                 bo.method = methods[mi];
                 /* bounds of the caller's net, not of net64: a float32 net's semantics (its leaky-ReLU slope is
                    the float nearest 0.01) are its own dtype's, which cr_net_bound widens exactly */
-                st = cr_net_bound(net, p->lo, p->hi, m, c, &bo, lb, NULL);
+                st = cr_net_bound(cx, net, p->lo, p->hi, m, c, &bo, lb, NULL);
                 if (st == CR_ERR_NONFINITE) { /* a bound overflowed: no proof from this method */
                     st = CR_OK;
                     continue;

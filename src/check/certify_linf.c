@@ -32,7 +32,7 @@ static cr_bound_method cheap_method(cr_bound_method m) {
 
 /* 1 when the bounds refute every clause of the one-part spec (margin: the smallest refuting gap), 0 when not,
    -1 on an error (*st). */
-static int bounds_prove(const cr_net *net, const cr_spec_part *p, const cr_bound_options *bo_in, int cheap,
+static int bounds_prove(cr_ctx *cx, const cr_net *net, const cr_spec_part *p, const cr_bound_options *bo_in, int cheap,
                         double *margin, const char **by, cr_status *st) {
     const size_t k = p->k, m = p->n_rows;
     double *lb = malloc(m * sizeof *lb), *c = malloc(m * k * sizeof *c);
@@ -57,7 +57,7 @@ static int bounds_prove(const cr_net *net, const cr_spec_part *p, const cr_bound
                 }
         cr_bound_options bo = *bo_in;
         bo.method = methods[mi];
-        cr_status s = cr_net_bound(net, p->lo, p->hi, rows, c, &bo, lb, NULL);
+        cr_status s = cr_net_bound(cx, net, p->lo, p->hi, rows, c, &bo, lb, NULL);
         if (s == CR_ERR_NONFINITE) continue; /* no proof from this method */
         if (s != CR_OK) {
             *st = s;
@@ -90,7 +90,7 @@ done:
     return proved;
 }
 
-cr_status cr_certify_linf(const cr_net *net, const double *x, double eps, double lo, double hi, int64_t label,
+cr_status cr_certify_linf(cr_ctx *cx, const cr_net *net, const double *x, double eps, double lo, double hi, int64_t label,
                           const cr_certify_options *opt_in, cr_certify_result *res) {
     const double t0 = now_s();
     if (!net || !x || !res) return CR_ERR_ARG;
@@ -120,7 +120,7 @@ cr_status cr_certify_linf(const cr_net *net, const double *x, double eps, double
     if (centre == 0) {
         double margin;
         const char *by = NULL;
-        const int proved = bounds_prove(net, p, &opt.bound, 1, &margin, &by, &st);
+        const int proved = bounds_prove(cx, net, p, &opt.bound, 1, &margin, &by, &st);
         if (proved < 0) {
             if (st == CR_ERR_ARG) st = CR_OK; /* e.g. no relaxation: cr_certify answers as it always did */
             else goto done;
@@ -132,7 +132,7 @@ cr_status cr_certify_linf(const cr_net *net, const double *x, double eps, double
         }
     }
     /* 3. the attack, then the bounds */
-    st = cr_certify(net, &spec, &opt, res);
+    st = cr_certify(cx, net, &spec, &opt, res);
 done:
     free(out);
     cr_spec_free(&spec);
@@ -140,7 +140,7 @@ done:
     return st;
 }
 
-cr_status cr_certify_radius_linf(const cr_net *net, const double *x, double lo, double hi, int64_t label,
+cr_status cr_certify_radius_linf(cr_ctx *cx, const cr_net *net, const double *x, double lo, double hi, int64_t label,
                                  double eps_max, double tol, const cr_certify_options *opt_in, double *certified,
                                  double *attacked) {
     if (!net || !x || !certified || !attacked || !(eps_max > 0) || !isfinite(eps_max) || !(tol > 0)) return CR_ERR_ARG;
@@ -148,7 +148,7 @@ cr_status cr_certify_radius_linf(const cr_net *net, const double *x, double lo, 
     const size_t d = net->dims[0], k = net->dims[net->n_layers];
     cr_certify_result r = {0};
     /* ε = 0: a misclassified example is broken at once, nothing proved */
-    cr_status st = cr_certify_linf(net, x, 0, lo, hi, label, &opt, &r);
+    cr_status st = cr_certify_linf(cx, net, x, 0, lo, hi, label, &opt, &r);
     if (st != CR_OK) return st;
     if (r.verdict == CR_VERDICT_SAT) {
         *certified = NAN;
@@ -164,7 +164,7 @@ cr_status cr_certify_radius_linf(const cr_net *net, const double *x, double lo, 
             if ((st = cr_spec_linf(d, k, x, m, lo, hi, label, &spec)) != CR_OK) return st;
             double margin;
             const char *by = NULL;
-            const int proved = bounds_prove(net, &spec.parts[0], &opt.bound, 0, &margin, &by, &st);
+            const int proved = bounds_prove(cx, net, &spec.parts[0], &opt.bound, 0, &margin, &by, &st);
             cr_spec_free(&spec);
             if (proved < 0 && st != CR_ERR_ARG) return st;
             if (proved > 0) c = m;
@@ -176,7 +176,7 @@ cr_status cr_certify_radius_linf(const cr_net *net, const double *x, double lo, 
     double a = isnan(c) ? 0 : c, b = eps_max;
     for (int first = 1; first || b - a > tol; first = 0) {
         const double m = first ? eps_max : 0.5 * (a + b);
-        if ((st = cr_certify_linf(net, x, m, lo, hi, label, &opt, &r)) != CR_OK) return st;
+        if ((st = cr_certify_linf(cx, net, x, m, lo, hi, label, &opt, &r)) != CR_OK) return st;
         if (r.verdict == CR_VERDICT_SAT) b = m;
         else a = m;
         if (first && r.verdict != CR_VERDICT_SAT) { /* not broken on the whole range */

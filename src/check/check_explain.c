@@ -82,7 +82,7 @@ cr_status cr_check_explain(const cr_net *net, const double *x, const double *y,
     out->loss = cr_net_loss_f64(net, tape, y);
     const double *yhat = tape->post[L - 1];
     /* the reference: the VJP chain that `grad` runs, down to the raw x */
-    if ((st = cr_net_input_grad_f64(net, 1, x, y, out->vjp, NULL))) goto done;
+    if ((st = cr_net_input_grad_f64(NULL, net, 1, x, y, out->vjp, NULL))) goto done;
     /* the product of the explicit Jacobians: ∂J/∂ŷ · [∂ŷ/∂θ · … · ∂r1/∂z · ∂z/∂x], or for a
        regressor ∂J/∂o · [∂o/∂θ · … ] with ∂J/∂o = o − t */
     if ((st = cr_net_input_jacobian_chain_f64(net, tape, 0, !regress, jp))) goto done;

@@ -151,7 +151,7 @@ cr_status cr_check_net_input(const cr_net *net, size_t n, const void *x, const v
     for (size_t i = 0; i < n; i++)
         if ((st = chk_fd_input(&o, i, fd + i * D, err + i * D, NULL, NULL))) goto done;
     /* 1. cr_net_input_grad: what `grad`, attacks and attributions run */
-    st = t == CR_F32 ? cr_net_input_grad_f32(net, n, x, y, dx, NULL) : cr_net_input_grad_f64(net, n, x, y, dx, NULL);
+    st = t == CR_F32 ? cr_net_input_grad_f32(NULL, net, n, x, y, dx, NULL) : cr_net_input_grad_f64(NULL, net, n, x, y, dx, NULL);
     if (st) goto done;
     if (!(an = chk_to_f64(t, dx, n * D))) goto nomem;
     snprintf(what, sizeof what, "dJ/dx [%zu, %zu] (cr_net_input_grad)", n, D);
@@ -180,8 +180,8 @@ cr_status cr_check_net_input(const cr_net *net, size_t n, const void *x, const v
         }
         static const cr_jac_mode modes[3] = {CR_JAC_REV, CR_JAC_FWD, CR_JAC_CLOSED};
         for (int md = 0; md < 3; md++) {
-            st = t == CR_F32 ? cr_net_input_jacobian_f32(net, m, x, of_probs, modes[md], jac)
-                             : cr_net_input_jacobian_f64(net, m, x, of_probs, modes[md], jac);
+            st = t == CR_F32 ? cr_net_input_jacobian_f32(NULL, net, m, x, of_probs, modes[md], jac)
+                             : cr_net_input_jacobian_f64(NULL, net, m, x, of_probs, modes[md], jac);
             if (st) goto done;
             for (size_t i = 0; i < m * K * D; i++) jan[i] = chk_get(t, jac, i);
             snprintf(what, sizeof what, "%s [%zu, %zu, %zu] (cr_net_input_jacobian, %s)",
@@ -232,7 +232,7 @@ static cr_status analytic_param_grads(const cr_net *net, size_t n, const void *x
             if ((st = cr_net_convert(net, CR_F32, &copy)) == CR_OK &&
                 (st = cr_optim_create(copy, &cfg, &opt)) == CR_OK &&
                 (st = cr_train_ws_create(copy, n, n, &ws)) == CR_OK &&
-                (st = cr_train_step_f32(copy, opt, ws, n, x, labels, NULL, NULL)) == CR_OK)
+                (st = cr_train_step_f32(NULL, copy, opt, ws, n, x, labels, NULL, NULL)) == CR_OK)
                 for (size_t i = 0; i < net->n_params; i++) grads[i] = ws->grads[i];
         }
         cr_train_ws_free(ws);

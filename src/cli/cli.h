@@ -126,8 +126,12 @@ void cli_print_options(FILE *out, const cli_opt *table);
    "chainrule: CMD: OPTION: 'text' is not ..." and return 0. */
 int cli_parse_double(const char *opt, const char *s, double lo, double hi, double *out);
 int cli_parse_long(const char *opt, const char *s, long lo, long hi, long *out);
-/* --threads N (1..1024) -> cr_set_threads; NULL leaves the default. CLI_OK or CLI_USAGE. */
+/* --threads N (1..1024): the threads of the command's context (cli_ctx); NULL leaves the
+   default, the cores available to the process. CLI_OK or CLI_USAGE. */
 int cli_set_threads(const char *value);
+/* The command's context (one per run, made at the first call with the --threads given before
+   it, freed at exit); NULL (one thread) if it cannot be made. */
+cr_ctx *cli_ctx(void);
 int cli_parse_u64(const char *opt, const char *s, uint64_t *out);
 /* "784,128,10" -> dims, n_layers = count - 1 (at least 2 numbers). */
 int cli_parse_layers(const char *opt, const char *s, size_t *dims, int *n_layers);

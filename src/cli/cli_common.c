@@ -41,12 +41,22 @@ int cli_parse_double(const char *opt, const char *s, double lo, double hi, doubl
     return 1;
 }
 
+static int cli_threads;   /* --threads, 0: the cores available */
+static cr_ctx *cli_context; /* made by cli_ctx */
+
 int cli_set_threads(const char *value) {
     long v;
     if (!value) return CLI_OK;
     if (!cli_parse_long("--threads", value, 1, 1024, &v)) return CLI_USAGE;
-    cr_set_threads((int)v);
+    cli_threads = (int)v;
     return CLI_OK;
+}
+
+static void cli_ctx_free(void) { cr_ctx_free(cli_context); }
+
+cr_ctx *cli_ctx(void) {
+    if (!cli_context && cr_ctx_create(&cli_context, cli_threads) == CR_OK) atexit(cli_ctx_free);
+    return cli_context;
 }
 
 int cli_parse_long(const char *opt, const char *s, long lo, long hi, long *out) {

@@ -183,10 +183,10 @@ static int attack_batches(attack_run *r, cr_attack_stats *tot) {
         void *ab = (char *)r->xadv + i0 * d * es;
         const int64_t *tg = r->target ? r->target + i0 : NULL;
         const void *tb = r->regress ? (const char *)r->treg + i0 * in->k * es : NULL;
-        cr_status st = r->regress ? (t == CR_F64 ? cr_attack_regress_f64(in->net, m, xb, tb, &r->o, ab, &s)
-                                                 : cr_attack_regress_f32(in->net, m, xb, tb, &r->o, ab, &s))
-                       : t == CR_F64 ? cr_attack_f64(in->net, m, xb, r->labels + i0, tg, &r->o, ab, &s)
-                                     : cr_attack_f32(in->net, m, xb, r->labels + i0, tg, &r->o, ab, &s);
+        cr_status st = r->regress ? (t == CR_F64 ? cr_attack_regress_f64(cli_ctx(), in->net, m, xb, tb, &r->o, ab, &s)
+                                                 : cr_attack_regress_f32(cli_ctx(), in->net, m, xb, tb, &r->o, ab, &s))
+                       : t == CR_F64 ? cr_attack_f64(cli_ctx(), in->net, m, xb, r->labels + i0, tg, &r->o, ab, &s)
+                                     : cr_attack_f32(cli_ctx(), in->net, m, xb, r->labels + i0, tg, &r->o, ab, &s);
         if (st != CR_OK) return cli_error("attack: %s", cr_status_string(st));
         if (show)
             printf("  batch %3zu (%4zu examples): mean J %.4f -> %.4f, realised dJ %+.4f, "

@@ -153,8 +153,8 @@ static int compute(attr_run *r) {
         return rc;
     r->o.baseline = r->base;
     cr_attr_report rep = {r->score, r->score_b, r->gap, r->used};
-    cr_status st = t == CR_F64 ? cr_attribute_f64(in->net, n, in->x, r->cls, &r->o, r->attr, &rep)
-                               : cr_attribute_f32(in->net, n, in->x, r->cls, &r->o, r->attr, &rep);
+    cr_status st = t == CR_F64 ? cr_attribute_f64(cli_ctx(), in->net, n, in->x, r->cls, &r->o, r->attr, &rep)
+                               : cr_attribute_f32(cli_ctx(), in->net, n, in->x, r->cls, &r->o, r->attr, &rep);
     if (st != CR_OK) return cli_error("attribute: %s", cr_status_string(st));
     return CLI_OK;
 }

@@ -89,7 +89,7 @@ static int vnncomp(const char *model, const char *head, const char *vnnlib, cons
     opt.outputs_are_probs = gout == 1 || gout == 2;
     double *x = malloc((d + k) * sizeof *x), *y = x ? x + d : NULL;
     cr_certify_result res = {.witness = x, .witness_out = y};
-    cr_status st = x ? cr_certify(in.net, &spec, &opt, &res) : CR_ERR_NOMEM;
+    cr_status st = x ? cr_certify(cli_ctx(), in.net, &spec, &opt, &res) : CR_ERR_NOMEM;
     if (st != CR_OK) {
         rc = cli_error("certify: %s: %s", vnnlib,
                        st != CR_ERR_ARG ? cr_status_string(st)
@@ -164,7 +164,7 @@ static int eps_table(const dataset *ds, const double *eps, size_t n_eps, uint8_t
             cr_certify_options o = ds->o;
             o.seed = ds->seed ^ (uint64_t)i;
             cr_certify_result res = {0};
-            cr_status st = cr_certify_linf(in->net, (const double *)in->x + i * d, eps[e], ds->lo, ds->hi,
+            cr_status st = cr_certify_linf(cli_ctx(), in->net, (const double *)in->x + i * d, eps[e], ds->lo, ds->hi,
                                            in->labels[i], &o, &res);
             if (st != CR_OK) return example_error(ds, i, st);
             secs += res.seconds;
@@ -263,7 +263,7 @@ static int radius_run(const dataset *ds, double rmax, double tol, double *rad) {
     for (size_t i = 0; i < in->n; i++) {
         cr_certify_options o = ds->o;
         o.seed = ds->seed ^ (uint64_t)i;
-        cr_status st = cr_certify_radius_linf(in->net, (const double *)in->x + i * in->d, ds->lo, ds->hi,
+        cr_status st = cr_certify_radius_linf(cli_ctx(), in->net, (const double *)in->x + i * in->d, ds->lo, ds->hi,
                                               in->labels[i], rmax, tol, &o, &rad[2 * i], &rad[2 * i + 1]);
         if (st != CR_OK) return example_error(ds, i, st);
     }

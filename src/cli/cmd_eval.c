@@ -181,7 +181,7 @@ int cmd_eval(int argc, char **argv) {
     const char *data = ex.source;
     double loss = 0;
     size_t correct = 0;
-    cr_status st = cr_evaluate_f32(net, tape, ex.n, ex.x, labels, &loss, &correct, conf, NULL);
+    cr_status st = cr_evaluate_f32(cli_ctx(), net, tape, ex.n, ex.x, labels, &loss, &correct, conf, NULL);
     if (st != CR_OK) {
         cli_error("eval: %s", cr_status_string(st));
         rc = CLI_FAIL;

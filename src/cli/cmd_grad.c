@@ -178,8 +178,8 @@ int cmd_grad(int argc, char **argv) {
         void *losses = malloc(n * es);
         st = losses ? CR_OK : CR_ERR_NOMEM;
         if (st == CR_OK)
-            st = net->dtype == CR_F64 ? cr_net_input_grad_f64(net, n, x, y, result, losses)
-                                      : cr_net_input_grad_f32(net, n, x, y, result, losses);
+            st = net->dtype == CR_F64 ? cr_net_input_grad_f64(cli_ctx(), net, n, x, y, result, losses)
+                                      : cr_net_input_grad_f32(cli_ctx(), net, n, x, y, result, losses);
         if (st == CR_OK) {
             finite = 1;
             for (size_t i = 0; i < n; i++) {

@@ -123,8 +123,8 @@ int cmd_jacobian(int argc, char **argv) {
     cr_jac_mode used = cr_jac_mode_resolve(mode, k, d);
     double t0 = now_s();
     cr_status st = in.net->dtype == CR_F64
-                       ? cr_net_input_jacobian_f64(in.net, n, in.x, probs, used, jac)
-                       : cr_net_input_jacobian_f32(in.net, n, in.x, probs, used, jac);
+                       ? cr_net_input_jacobian_f64(cli_ctx(), in.net, n, in.x, probs, used, jac)
+                       : cr_net_input_jacobian_f32(cli_ctx(), in.net, n, in.x, probs, used, jac);
     double secs = now_s() - t0;
     if (st != CR_OK) {
         free(jac);

@@ -79,7 +79,7 @@ static int evaluate(const cr_net *net, cr_tape *tape, const cr_dataset *ds, eval
     if (!ds || ds->n == 0) return 1;
     double loss = 0;
     size_t correct = 0;
-    if (cr_evaluate_f32(net, tape, ds->n, ds->x, ds->labels, &loss, &correct, NULL, NULL) != CR_OK)
+    if (cr_evaluate_f32(cli_ctx(), net, tape, ds->n, ds->x, ds->labels, &loss, &correct, NULL, NULL) != CR_OK)
         return 0;
     r->loss = loss / (double)ds->n;
     r->acc = (double)correct / (double)ds->n;
@@ -199,7 +199,7 @@ static int run_general_options(train_run *r) {
         return CLI_USAGE;
     if (t->threads) {
         if (!cli_parse_long("--threads", t->threads, 1, 1024, &r->threads)) return CLI_USAGE;
-        cr_set_threads((int)r->threads);
+        if (cli_set_threads(t->threads)) return CLI_USAGE;
     }
     return CLI_OK;
 }
@@ -450,7 +450,7 @@ static int run_train_epoch(train_run *r, progress_ctx *pc, double *secs) {
     cr_net *net = r->model.net;
     pc->epoch = ck->epoch;
     pc->t0 = cli_now();
-    cr_status st = cr_train_epoch_f32(net, r->opt, r->ws, r->train.n, r->train.x, r->train.labels,
+    cr_status st = cr_train_epoch_f32(cli_ctx(), net, r->opt, r->ws, r->train.n, r->train.x, r->train.labels,
                                       (size_t)ck->batch, &ck->rng, &r->stats, progress_cb, 16, pc);
     *secs = cli_now() - pc->t0;
     r->total_time += *secs;

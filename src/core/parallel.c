@@ -1,30 +1,125 @@
-/* The parallel task loop and the BLAS serial hold (see parallel.h). */
+/* The context, its parallel task loop and the BLAS holds (see parallel.h). */
+#define _GNU_SOURCE
 #include "core/parallel.h"
 
-#include <pthread.h>
-#include <stdatomic.h>
+#include "core/cpu_budget.h"
 
-static pthread_mutex_t serial_mu = PTHREAD_MUTEX_INITIALIZER;
-static int serial_holds;    /* guarded by serial_mu */
-static int serial_restore;  /* the BLAS thread count the first hold found */
+#include <limits.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ------------------------------------------------------------ the context */
+
+static const cr_ctx default_ctx = {.threads = 1};
+
+const cr_ctx *cr_ctx_or_default(const cr_ctx *ctx) { return ctx ? ctx : &default_ctx; }
+
+/* The affinity mask's CPUs, at most the cgroup's CPU quota (core/cpu_budget.c, which
+   tests/test_cpu_budget.c checks on fake cgroup v1 and v2 trees). */
+int cr_cores_available(void) { return cr_cpu_budget(); }
+
+cr_status cr_ctx_create(cr_ctx **out, int threads) {
+    if (!out) return CR_ERR_ARG;
+    *out = NULL;
+    if (threads < 0) return CR_ERR_ARG;
+    cr_ctx *c = malloc(sizeof *c);
+    if (!c) return CR_ERR_NOMEM;
+    c->threads = threads ? threads : cr_cores_available();
+    *out = c;
+    return CR_OK;
+}
+
+void cr_ctx_free(cr_ctx *ctx) { free(ctx); }
+
+int cr_ctx_threads(const cr_ctx *ctx) { return cr_ctx_or_default(ctx)->threads; }
+
+/* ------------------------------------------------------------ the BLAS holds */
+
+static pthread_mutex_t blas_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t blas_cv = PTHREAD_COND_INITIALIZER;
+static int serial_holds;   /* guarded by blas_mu */
+static int ctx_held;       /* a context hold is held; guarded by blas_mu */
+static int blas_restore;   /* the BLAS thread count the first hold found; guarded by blas_mu */
+static _Thread_local int ctx_depth;    /* this thread's context hold and the holds nested in it */
+static _Thread_local int serial_depth; /* this thread's serial holds */
+
+enum { TOKEN_SERIAL = 0, TOKEN_CTX = 1, TOKEN_NESTED = 2 };
 
 void cr_blas_serial_enter(void) {
-    pthread_mutex_lock(&serial_mu);
-    if (serial_holds++ == 0) {
-        serial_restore = cr_get_threads();
-        cr_set_threads(1);
+    if (ctx_depth > 0) { /* inside this thread's own context hold */
+        ctx_depth++;
+        return;
     }
-    pthread_mutex_unlock(&serial_mu);
+    serial_depth++;
+    pthread_mutex_lock(&blas_mu);
+    while (ctx_held) pthread_cond_wait(&blas_cv, &blas_mu);
+    if (serial_holds++ == 0) {
+        blas_restore = cr_blas_threads();
+        cr_blas_set_threads(1);
+    }
+    pthread_mutex_unlock(&blas_mu);
 }
 
 void cr_blas_serial_leave(void) {
-    pthread_mutex_lock(&serial_mu);
-    if (serial_holds > 0 && --serial_holds == 0) cr_set_threads(serial_restore);
-    pthread_mutex_unlock(&serial_mu);
+    if (ctx_depth > 1) {
+        ctx_depth--;
+        return;
+    }
+    if (serial_depth > 0) serial_depth--;
+    pthread_mutex_lock(&blas_mu);
+    if (serial_holds > 0 && --serial_holds == 0) {
+        cr_blas_set_threads(blas_restore);
+        pthread_cond_broadcast(&blas_cv);
+    }
+    pthread_mutex_unlock(&blas_mu);
 }
 
-int cr_parallel_workers(size_t n_tasks) {
-    int w = cr_get_threads();
+int cr_blas_enter(const cr_ctx *ctx) {
+    int n = cr_ctx_or_default(ctx)->threads;
+    if (ctx_depth > 0) {
+        ctx_depth++;
+        return TOKEN_NESTED;
+    }
+    /* one thread, or inside a serial hold of this thread (waiting for it to end would never end) */
+    if (n <= 1 || !cr_have_cblas() || serial_depth > 0) {
+        cr_blas_serial_enter();
+        return TOKEN_SERIAL;
+    }
+    pthread_mutex_lock(&blas_mu);
+    while (ctx_held || serial_holds > 0) pthread_cond_wait(&blas_cv, &blas_mu);
+    ctx_held = 1;
+    blas_restore = cr_blas_threads();
+    cr_blas_set_threads(n);
+    pthread_mutex_unlock(&blas_mu);
+    ctx_depth = 1;
+    return TOKEN_CTX;
+}
+
+void cr_blas_leave(int token) {
+    if (token == TOKEN_SERIAL) {
+        cr_blas_serial_leave();
+        return;
+    }
+    if (token == TOKEN_NESTED) {
+        ctx_depth--;
+        return;
+    }
+    ctx_depth = 0;
+    pthread_mutex_lock(&blas_mu);
+    cr_blas_set_threads(blas_restore);
+    ctx_held = 0;
+    pthread_cond_broadcast(&blas_cv);
+    pthread_mutex_unlock(&blas_mu);
+}
+
+/* ------------------------------------------------------------ the loop */
+
+int cr_parallel_workers(const cr_ctx *ctx, size_t n_tasks) {
+    int w = cr_ctx_or_default(ctx)->threads;
     if (w > CR_MAX_WORKERS) w = CR_MAX_WORKERS;
     if ((size_t)w > n_tasks) w = (int)n_tasks;
     return w < 1 ? 1 : w;
@@ -38,7 +133,7 @@ size_t cr_even_chunk(size_t n, size_t max_chunk) {
 
 typedef struct {
     cr_task_fn task;
-    void *ctx;
+    void *arg;
     size_t n_tasks;
     atomic_size_t next;   /* the next task to claim */
     atomic_size_t failed; /* lowest failed task index, n_tasks while none failed */
@@ -56,7 +151,7 @@ static void run_worker(loop_state *s, int w) {
     for (;;) {
         size_t t = atomic_fetch_add_explicit(&s->next, 1, memory_order_relaxed);
         if (t >= s->n_tasks || t > atomic_load_explicit(&s->failed, memory_order_acquire)) return;
-        cr_status st = s->task(s->ctx, t, w);
+        cr_status st = s->task(s->arg, t, w);
         if (st != CR_OK) {
             s->failed_task[w] = t;
             s->status[w] = st;
@@ -76,21 +171,20 @@ static void *worker_main(void *arg) {
     return NULL;
 }
 
-cr_status cr_parallel_for(size_t n_tasks, int workers, cr_task_fn task, void *ctx) {
+cr_status cr_parallel_for(const cr_ctx *ctx, size_t n_tasks, cr_task_fn task, void *arg) {
     if (!task) return CR_ERR_ARG;
-    if (workers > CR_MAX_WORKERS) workers = CR_MAX_WORKERS;
-    if ((size_t)workers > n_tasks) workers = (int)n_tasks;
+    int workers = n_tasks ? cr_parallel_workers(ctx, n_tasks) : 0;
     if (workers <= 1) {
         /* one worker runs its gemms single-threaded too: a task's numbers must not
            depend on how many threads the BLAS would use (OpenBLAS's threaded dgemm
            rounds differently from its serial one on some CPUs) */
         cr_status st = CR_OK;
         cr_blas_serial_enter();
-        for (size_t t = 0; t < n_tasks && st == CR_OK; t++) st = task(ctx, t, 0);
+        for (size_t t = 0; t < n_tasks && st == CR_OK; t++) st = task(arg, t, 0);
         cr_blas_serial_leave();
         return st;
     }
-    loop_state s = {.task = task, .ctx = ctx, .n_tasks = n_tasks};
+    loop_state s = {.task = task, .arg = arg, .n_tasks = n_tasks};
     atomic_init(&s.next, 0);
     atomic_init(&s.failed, n_tasks);
     for (int w = 0; w < workers; w++) {

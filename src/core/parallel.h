@@ -1,5 +1,6 @@
 /*
- * A parallel loop over independent tasks (private to the library).
+ * The context's workers and the BLAS policy (private to the library; the
+ * public face is cr_ctx in chainrule.h).
  *
  * The input-derivative functions split their examples into fixed-size chunks
  * and run one chunk per task: each task is a forward pass and a few gemms on
@@ -7,6 +8,22 @@
  * single-threaded, which at these shapes beats one multi-threaded gemm per
  * layer (that pays OpenBLAS's thread hand-offs at every call). Chunk
  * boundaries do not depend on the number of workers, so neither do results.
+ *
+ * The BLAS policy. OpenBLAS's thread count is one number for the whole
+ * process, so the library treats it as a shared resource with two kinds of
+ * hold:
+ *   - serial holds (cr_blas_serial_enter): the BLAS at one thread. Shared:
+ *     any number of threads, of any contexts, may hold it at once, nested too;
+ *     the first restores the count the BLAS had when the last one leaves.
+ *   - context holds (cr_blas_enter with a context of n > 1 threads): the BLAS
+ *     at n threads for gemms called from one thread (evaluation, a training
+ *     step on one worker). Exclusive: it waits until no serial hold and no
+ *     other context hold is held, and serial holds wait while it is held. A
+ *     context of one thread takes a serial hold instead.
+ * So every gemm the library runs under a hold runs at a thread count its own
+ * context fixes, whatever other contexts do at the same time: a call's bits
+ * never depend on what runs beside it. A thread holding a context hold may
+ * nest any hold inside it (counted; the count stays n).
  */
 #ifndef CR_PARALLEL_H
 #define CR_PARALLEL_H
@@ -17,13 +34,25 @@
 
 enum { CR_MAX_WORKERS = 64 };
 
-/* task(ctx, t, worker) computes task t on worker `worker` (0 <= worker < workers). */
-typedef cr_status (*cr_task_fn)(void *ctx, size_t t, int worker);
+struct cr_ctx {
+    int threads; /* >= 1: workers of cr_parallel_for, and the BLAS's threads in a context hold */
+};
 
-/* How many workers cr_parallel_for would use for n_tasks tasks: the library's
-   thread count (cr_get_threads), at most n_tasks and CR_MAX_WORKERS, at least 1.
+/* The context a NULL cr_ctx * stands for: one thread. */
+const cr_ctx *cr_ctx_or_default(const cr_ctx *ctx);
+
+/* The cores this process may run on: the CPUs of its affinity mask
+   (sched_getaffinity), at most its cgroup's CPU quota (cgroup v2 cpu.max, v1
+   cpu.cfs_quota_us / cpu.cfs_period_us, rounded up); at least 1. */
+int cr_cores_available(void);
+
+/* task(arg, t, worker) computes task t on worker `worker` (0 <= worker < workers). */
+typedef cr_status (*cr_task_fn)(void *arg, size_t t, int worker);
+
+/* How many workers cr_parallel_for(ctx, n_tasks, ...) uses: the context's
+   thread count (1 for NULL), at most n_tasks and CR_MAX_WORKERS, at least 1.
    Callers size per-worker scratch with it. */
-int cr_parallel_workers(size_t n_tasks);
+int cr_parallel_workers(const cr_ctx *ctx, size_t n_tasks);
 
 /* The size of chunks of at most max_chunk items that cut n items into equal
    parts (the last one at most one item smaller): ceil(n / ceil(n / max_chunk)).
@@ -31,19 +60,27 @@ int cr_parallel_workers(size_t n_tasks);
    the workers' last tasks end together. */
 size_t cr_even_chunk(size_t n, size_t max_chunk);
 
-/* Runs every task in [0, n_tasks) on `workers` threads: the caller is worker
-   0, the others are started for the call and joined before it returns. Tasks
-   are claimed in increasing order; once a task fails no new task starts, and
-   the status of the lowest-numbered failed task is returned. The BLAS is held
-   at one thread meanwhile (cr_blas_serial_enter), with one worker too, so that
-   a task's numbers depend on its chunk only, never on the BLAS thread count. If a thread
-   cannot be started, the tasks run on the threads there are. */
-cr_status cr_parallel_for(size_t n_tasks, int workers, cr_task_fn task, void *ctx);
+/* Runs every task in [0, n_tasks) on cr_parallel_workers(ctx, n_tasks)
+   threads: the caller is worker 0, the others are started for the call and
+   joined before it returns. Tasks are claimed in increasing order; once a task
+   fails no new task starts, and the status of the lowest-numbered failed task
+   is returned. A serial hold is taken meanwhile, with one worker too, so that
+   a task's numbers depend on its chunk only, never on the BLAS thread count.
+   If a thread cannot be started, the tasks run on the threads there are. */
+cr_status cr_parallel_for(const cr_ctx *ctx, size_t n_tasks, cr_task_fn task, void *arg);
 
-/* Hold the BLAS at one thread while several of our threads call it; nested
-   and concurrent holds are counted, and the last leave restores the count
-   the first enter found. */
+/* The serial hold (above). */
 void cr_blas_serial_enter(void);
 void cr_blas_serial_leave(void);
+/* The hold for gemms called from this thread under ctx (NULL: one thread):
+   a context hold for a context of more than one thread, else a serial hold.
+   Returns the token to give cr_blas_leave. */
+int cr_blas_enter(const cr_ctx *ctx);
+void cr_blas_leave(int token);
+
+/* The BLAS's own thread count (gemm.c): openblas_get/set_num_threads, or 1
+   and nothing without CBLAS. Only the holds above call the setter. */
+int cr_blas_threads(void);
+void cr_blas_set_threads(int n);
 
 #endif

@@ -409,7 +409,7 @@ static cr_status FN(attack_task)(void *ctx, size_t t, int w) {
     return CR_OK;
 }
 
-static cr_status FN(attack_run)(const cr_net *net, size_t n, const real *x, const int64_t *labels,
+static cr_status FN(attack_run)(cr_ctx *cx, const cr_net *net, size_t n, const real *x, const int64_t *labels,
                                 const int64_t *target, const real *treg,
                                 const cr_attack_options *opt, real *x_adv, cr_attack_stats *stats) {
     if (!(opt->eps >= 0) || !(opt->lo < opt->hi) || !(opt->step_size >= 0) ||
@@ -438,7 +438,7 @@ static cr_status FN(attack_run)(const cr_net *net, size_t n, const real *x, cons
         job->x_adv = x_adv;
         job->chunk_stats = cs;
         st = FN(iu_pack)(net, NULL, &job->pk); /* g is worker scratch: no alignment to match */
-        if (st == CR_OK) st = cr_parallel_for(tasks, cr_parallel_workers(tasks), FN(attack_task), job);
+        if (st == CR_OK) st = cr_parallel_for(cx, tasks, FN(attack_task), job);
         for (int w = 0; w < CR_MAX_WORKERS; w++) FN(attack_scratch_free)(&job->s[w]);
         iu_packs_free(&job->pk);
     }
@@ -468,19 +468,19 @@ static cr_status FN(attack_run)(const cr_net *net, size_t n, const real *x, cons
 }
 
 cr_status CR_TYPED(cr_attack_f32, cr_attack_f64)(
-    const cr_net *net, size_t n, const real *x, const int64_t *labels, const int64_t *target,
+    cr_ctx *cx, const cr_net *net, size_t n, const real *x, const int64_t *labels, const int64_t *target,
     const cr_attack_options *opt, real *x_adv, cr_attack_stats *stats) {
     if (!net || !x || !labels || !opt || !x_adv || n == 0) return CR_ERR_ARG;
     if (net->dtype != R_DTYPE) return CR_ERR_DTYPE;
     if (net->head != CR_HEAD_SOFTMAX_CE) return CR_ERR_ARG; /* the attack loss is CE */
-    return FN(attack_run)(net, n, x, labels, target, NULL, opt, x_adv, stats);
+    return FN(attack_run)(cx, net, n, x, labels, target, NULL, opt, x_adv, stats);
 }
 
 cr_status CR_TYPED(cr_attack_regress_f32, cr_attack_regress_f64)(
-    const cr_net *net, size_t n, const real *x, const real *t, const cr_attack_options *opt,
+    cr_ctx *cx, const cr_net *net, size_t n, const real *x, const real *t, const cr_attack_options *opt,
     real *x_adv, cr_attack_stats *stats) {
     if (!net || !x || !t || !opt || !x_adv || n == 0) return CR_ERR_ARG;
     if (net->dtype != R_DTYPE) return CR_ERR_DTYPE;
     if (net->head != CR_HEAD_SQUARED_ERROR) return CR_ERR_ARG; /* the attack loss is ½‖o − t‖² */
-    return FN(attack_run)(net, n, x, NULL, NULL, t, opt, x_adv, stats);
+    return FN(attack_run)(cx, net, n, x, NULL, NULL, t, opt, x_adv, stats);
 }

@@ -57,6 +57,7 @@ static cr_status FN(attr_work_init)(const cr_net *net, FN(attr_work) *w) {
  * result does not depend on the number of workers.
  */
 typedef struct {
+    cr_ctx *cx;
     const cr_net *net;
     const real *x;
     const int64_t *cls;
@@ -138,11 +139,11 @@ static cr_status FN(path_pass)(FN(path_job) *job, const size_t *idx, size_t cnt,
     job->steps = steps;
     job->per_task = p >= ATTR_ROWS ? 1 : ATTR_ROWS / p;
     const size_t tasks = (cnt + job->per_task - 1) / job->per_task;
-    return cr_parallel_for(tasks, cr_parallel_workers(tasks), FN(path_task), job);
+    return cr_parallel_for(job->cx, tasks, FN(path_task), job);
 }
 
 cr_status CR_TYPED(cr_attribute_f32, cr_attribute_f64)(
-    const cr_net *net, size_t n, const real *x, const int64_t *cls, const cr_attr_options *opt,
+    cr_ctx *cx, const cr_net *net, size_t n, const real *x, const int64_t *cls, const cr_attr_options *opt,
     real *attr, cr_attr_report *report) {
     if (!net || !x || !cls || !opt || !attr || n == 0) return CR_ERR_ARG;
     if (net->dtype != R_DTYPE) return CR_ERR_DTYPE;
@@ -156,7 +157,7 @@ cr_status CR_TYPED(cr_attribute_f32, cr_attribute_f64)(
     /* f(x) for every method, and the plain gradient for saliency / input × gradient */
     real *score = malloc(n * sizeof(real));
     if (!score) return CR_ERR_NOMEM;
-    cr_status st = FN(net_class_grad)(net, n, x, cls, probs, attr, score);
+    cr_status st = FN(net_class_grad)(cx, net, n, x, cls, probs, attr, score);
     if (st != CR_OK) {
         free(score);
         return st;
@@ -185,6 +186,7 @@ cr_status CR_TYPED(cr_attribute_f32, cr_attribute_f64)(
     FN(path_job) *job = calloc(1, sizeof *job);
     st = CR_ERR_NOMEM;
     if (!idx || !score_b || !gap || !job) goto done;
+    job->cx = cx;
     job->net = net;
     job->x = x;
     job->cls = cls;
@@ -209,7 +211,7 @@ cr_status CR_TYPED(cr_attribute_f32, cr_attribute_f64)(
         for (size_t i = 0; i < n; i++)
             for (size_t q = 0; q < d; q++) bx[i * d + q] = base ? base[q] : 0;
         /* the gradient at the baseline is not needed: attr serves as its scratch */
-        st = FN(net_class_grad)(net, n, bx, cls, probs, attr, score_b);
+        st = FN(net_class_grad)(cx, net, n, bx, cls, probs, attr, score_b);
         if (st != CR_OK) goto done;
         size_t steps = opt->steps ? opt->steps : 50;
         size_t max_steps = opt->max_steps ? opt->max_steps : 8192;

@@ -363,16 +363,17 @@ int cr_bound_clamp(cr_bound_ctx *b, int l) {
     return sp->empty;
 }
 
-cr_status cr_net_bound(const cr_net *net, const double *lo, const double *hi, size_t m,
+cr_status cr_net_bound(cr_ctx *cx, const cr_net *net, const double *lo, const double *hi, size_t m,
                        const double *c, const cr_bound_options *opt, double *lb, double *ub) {
-    return cr_net_bound_split(net, lo, hi, m, c, opt, NULL, lb, ub);
+    return cr_net_bound_split(cx, net, lo, hi, m, c, opt, NULL, lb, ub);
 }
 
-cr_status cr_net_bound_split(const cr_net *net, const double *lo, const double *hi, size_t m, const double *c,
+cr_status cr_net_bound_split(cr_ctx *cx, const cr_net *net, const double *lo, const double *hi, size_t m, const double *c,
                              const cr_bound_options *opt, cr_bound_split *split, double *lb, double *ub) {
     cr_bound_ctx b;
     cr_status st = cr_bound_prepare(net, lo, hi, m, c, opt, &b);
     if (st != CR_OK) return st;
+    b.cx = cx;
     b.split = split;
     if (split) split->empty = 0;
     double *tmp = malloc(4 * m * sizeof(double));
@@ -404,6 +405,7 @@ cr_status cr_net_bound_split(const cr_net *net, const double *lo, const double *
             co.method = CR_BOUND_CROWN;
             cr_bound_ctx b2;
             st = cr_bound_prepare(net, lo, hi, m, c, &co, &b2);
+            b2.cx = cx;
             if (st == CR_OK) st = cr_bound_crown_rows(&b2, m, c, cl, cu);
             cr_bound_release(&b2);
             for (size_t i = 0; st == CR_OK && i < m; i++) {

@@ -22,6 +22,7 @@ typedef struct {
 } cr_bound_link;
 
 typedef struct {
+    cr_ctx *cx;        /* the workers of CROWN's passes (NULL: one) */
     const cr_net *net; /* float64: the caller's or owned */
     cr_net *owned;     /* the widened copy of a float32 net, or NULL */
     cr_bound_method method;
@@ -133,7 +134,7 @@ typedef struct cr_bound_split {
                                      coefficient on the unit's output; BaBSR's intercept score) */
     int empty;      /* out */
 } cr_bound_split;
-cr_status cr_net_bound_split(const cr_net *net, const double *lo, const double *hi, size_t m, const double *c,
+cr_status cr_net_bound_split(cr_ctx *cx, const cr_net *net, const double *lo, const double *hi, size_t m, const double *c,
                              const cr_bound_options *opt, cr_bound_split *split, double *lb, double *ub);
 /* Intersects zl/zu[l + 1] with the split's clamps of layer l; 1 when an interval became empty (then b->split->empty
    is set). No-op without a split. */

@@ -354,9 +354,8 @@ static cr_status crown_pass(crown_job *j, int top, int through_out_act, size_t n
     j->g = g;
     j->out = rows_out;
     const size_t tasks = (n + j->chunk - 1) / j->chunk;
-    int workers = cr_parallel_workers(tasks);
-    if (workers > j->workers) workers = j->workers;
-    return cr_parallel_for(tasks, workers, crown_task, j);
+    /* at most j->workers = cr_parallel_workers(cx, CR_MAX_WORKERS) workers: one scratch each */
+    return cr_parallel_for(j->run[0].b->cx, tasks, crown_task, j);
 }
 
 cr_status cr_bound_crown_pass(cr_crown_run *j, int top, int through_out_act, size_t n,
@@ -387,7 +386,7 @@ static void job_free(crown_job *j) {
    (maxdim), dx (CR_BOUND_CROWN_ROWS x D) and a tape of CR_BOUND_CROWN_ROWS rows. */
 static cr_status job_init(crown_job *j, const crown_run *proto, const cr_net *view) {
     const size_t md = proto->b->maxdim, D = view->dims[0], R = CR_BOUND_CROWN_ROWS;
-    j->workers = cr_parallel_workers(CR_MAX_WORKERS);
+    j->workers = cr_parallel_workers(proto->b->cx, CR_MAX_WORKERS);
     for (int w = 0; w < j->workers; w++) {
         crown_run *r = &j->run[w];
         *r = *proto;

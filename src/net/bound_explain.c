@@ -55,7 +55,7 @@ cr_status cr_bound_explain(const cr_net *net, const double *lo, const double *hi
     if (ok) {
         const cr_bound_options o = {.method = CR_BOUND_CROWN};
         cr_bound_recorder = out;
-        st = cr_net_bound(net, lo, hi, m, c, &o, out->lb, NULL);
+        st = cr_net_bound(NULL, net, lo, hi, m, c, &o, out->lb, NULL);
         cr_bound_recorder = NULL;
         if (st == CR_OK && !out->recorded) st = CR_ERR_ARG; /* not the pass this records */
     }

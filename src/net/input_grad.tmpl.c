@@ -21,6 +21,7 @@
 enum { GRAD_ROWS = 512 };
 
 typedef struct {
+    cr_ctx *cx;
     const cr_net *net;
     size_t n, chunk; /* chunk: rows per task (cr_even_chunk of n, at most GRAD_ROWS) */
     const real *x;
@@ -76,7 +77,7 @@ static cr_status FN(grad_run)(const FN(grad_job) *spec) {
     job->chunk = cr_even_chunk(job->n, GRAD_ROWS);
     const size_t tasks = (job->n + job->chunk - 1) / job->chunk;
     cr_status st = FN(iu_pack)(job->net, job->grad, &job->pk);
-    if (st == CR_OK) st = cr_parallel_for(tasks, cr_parallel_workers(tasks), FN(grad_task), job);
+    if (st == CR_OK) st = cr_parallel_for(job->cx, tasks, FN(grad_task), job);
     for (int w = 0; w < CR_MAX_WORKERS; w++) {
         cr_tape_free(job->ws[w].tape);
         free(job->ws[w].g);
@@ -87,17 +88,17 @@ static cr_status FN(grad_run)(const FN(grad_job) *spec) {
 }
 
 cr_status CR_TYPED(cr_net_input_grad_f32, cr_net_input_grad_f64)(
-    const cr_net *net, size_t n, const real *x, const real *y, real *dx, real *loss) {
+    cr_ctx *cx, const cr_net *net, size_t n, const real *x, const real *y, real *dx, real *loss) {
     if (!net || !x || !y || !dx || n == 0) return CR_ERR_ARG;
     if (net->dtype != R_DTYPE) return CR_ERR_DTYPE;
-    return FN(grad_run)(&(FN(grad_job)){.net = net, .n = n, .x = x, .y = y, .grad = dx, .out = loss});
+    return FN(grad_run)(&(FN(grad_job)){.cx = cx, .net = net, .n = n, .x = x, .y = y, .grad = dx, .out = loss});
 }
 
 cr_status CR_TYPED(cr_net_class_grad_f32, cr_net_class_grad_f64)(
-    const cr_net *net, size_t n, const real *x, const int64_t *cls, int of_probs, real *grad,
+    cr_ctx *cx, const cr_net *net, size_t n, const real *x, const int64_t *cls, int of_probs, real *grad,
     real *score) {
     if (!net || !x || !cls || !grad || n == 0) return CR_ERR_ARG;
     if (net->dtype != R_DTYPE) return CR_ERR_DTYPE;
-    return FN(grad_run)(&(FN(grad_job)){.net = net, .n = n, .x = x, .cls = cls,
+    return FN(grad_run)(&(FN(grad_job)){.cx = cx, .net = net, .n = n, .x = x, .cls = cls,
                                         .of_probs = of_probs, .grad = grad, .out = score});
 }

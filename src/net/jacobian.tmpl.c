@@ -259,7 +259,7 @@ static cr_status FN(jac_task)(void *ctx, size_t t, int w) {
 }
 
 cr_status CR_TYPED(cr_net_input_jacobian_f32, cr_net_input_jacobian_f64)(
-    const cr_net *net, size_t n, const real *x, int of_probs, cr_jac_mode mode, real *jac) {
+    cr_ctx *cx, const cr_net *net, size_t n, const real *x, int of_probs, cr_jac_mode mode, real *jac) {
     if (!net || !x || !jac || n == 0) return CR_ERR_ARG;
     if (net->dtype != R_DTYPE) return CR_ERR_DTYPE;
     if (of_probs && net->head != CR_HEAD_SOFTMAX_CE) return CR_ERR_ARG; /* no probabilities */
@@ -301,7 +301,7 @@ cr_status CR_TYPED(cr_net_input_jacobian_f32, cr_net_input_jacobian_f64)(
             free(diag);
         }
     }
-    if (st == CR_OK) st = cr_parallel_for(tasks, cr_parallel_workers(tasks), FN(jac_task), job);
+    if (st == CR_OK) st = cr_parallel_for(cx, tasks, FN(jac_task), job);
     for (int w = 0; w < CR_MAX_WORKERS; w++) FN(jac_scratch_free)(&job->s[w]);
     iu_packs_free(&job->pk);
     free(job->w_last_t);

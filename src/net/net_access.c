@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "chainrule.h"
+#include "core/parallel.h"
 
 cr_dtype cr_net_dtype(const cr_net *net) { return net->dtype; }
 
@@ -42,11 +43,12 @@ static cr_status forward(const cr_net *net, cr_tape *tape, size_t m, const void 
     return net->dtype == CR_F64 ? cr_net_forward_f64(net, tape, m, x) : cr_net_forward_f32(net, tape, m, x);
 }
 
-cr_status cr_net_predict(const cr_net *net, size_t n, const void *x, int of_probs, void *out) {
+cr_status cr_net_predict(cr_ctx *ctx, const cr_net *net, size_t n, const void *x, int of_probs, void *out) {
     if (!net || !x || !out || n == 0) return CR_ERR_ARG;
     if (of_probs && net->head != CR_HEAD_SOFTMAX_CE) return CR_ERR_ARG;
     const size_t d = net->dims[0], k = net->dims[net->n_layers], es = cr_dtype_size(net->dtype);
     cr_tape *tape = NULL;
+    const int hold = cr_blas_enter(ctx); /* the context's BLAS threads, fixed for the call */
     cr_status st = cr_tape_create(net, n < CR_ACCESS_BATCH ? n : CR_ACCESS_BATCH, &tape);
     for (size_t a = 0; st == CR_OK && a < n; a += CR_ACCESS_BATCH) {
         size_t m = n - a < CR_ACCESS_BATCH ? n - a : CR_ACCESS_BATCH;
@@ -54,6 +56,7 @@ cr_status cr_net_predict(const cr_net *net, size_t n, const void *x, int of_prob
         if (st == CR_OK)
             memcpy((char *)out + a * k * es, of_probs ? tape->post[net->n_layers - 1] : tape->out, m * k * es);
     }
+    cr_blas_leave(hold);
     cr_tape_free(tape);
     return st;
 }
@@ -63,6 +66,7 @@ cr_status cr_net_input_jvp(const cr_net *net, size_t n, const void *x, const voi
     if (of_probs && net->head != CR_HEAD_SOFTMAX_CE) return CR_ERR_ARG;
     const size_t d = net->dims[0], k = net->dims[net->n_layers], es = cr_dtype_size(net->dtype);
     cr_tape *tape = NULL;
+    cr_blas_serial_enter(); /* one BLAS thread: the call's bits fixed whatever runs beside it */
     cr_status st = cr_tape_create(net, n < CR_ACCESS_BATCH ? n : CR_ACCESS_BATCH, &tape);
     for (size_t a = 0; st == CR_OK && a < n; a += CR_ACCESS_BATCH) {
         size_t m = n - a < CR_ACCESS_BATCH ? n - a : CR_ACCESS_BATCH;
@@ -73,6 +77,7 @@ cr_status cr_net_input_jvp(const cr_net *net, size_t n, const void *x, const voi
             st = net->dtype == CR_F64 ? cr_net_jvp_f64(net, tape, v, of_probs ? NULL : o, of_probs ? o : NULL)
                                       : cr_net_jvp_f32(net, tape, v, of_probs ? NULL : o, of_probs ? o : NULL);
     }
+    cr_blas_serial_leave();
     cr_tape_free(tape);
     return st;
 }

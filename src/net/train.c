@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "chainrule.h"
+#include "core/parallel.h"
 #include "kernels/elementwise.h"
 #include "train_pool.h"
 /* the forward and reverse walks and the linear op's steps, float32 (net_private.tmpl.h) */
@@ -173,13 +174,23 @@ static cr_status step_args(const cr_net *net, const cr_optim *opt, const cr_trai
     return CR_OK;
 }
 
-cr_status cr_train_step_f32(cr_net *net, cr_optim *opt, cr_train_ws *ws, size_t n,
-                            const float *x, const int32_t *labels, double *loss_sum,
-                            size_t *correct) {
-    cr_status ast = step_args(net, opt, ws, n, x, labels);
-    if (ast != CR_OK) return ast;
-    if (ws->pool)
-        return cr_train_step2_f32(net, opt, ws, n, x, labels, loss_sum, correct, NULL, NULL, NULL, 0);
+/* The BLAS hold of a training call: serial for the workspace's two workers, else the context's. */
+static int train_hold(cr_ctx *ctx, const cr_train_ws *ws) {
+    if (ws->pool) {
+        cr_blas_serial_enter();
+        return -1;
+    }
+    return cr_blas_enter(ctx);
+}
+
+static void train_release(int token) {
+    if (token < 0) cr_blas_serial_leave();
+    else cr_blas_leave(token);
+}
+
+/* cr_train_step_f32 on one worker, its checks done, under the caller's hold */
+static cr_status step1(cr_net *net, cr_optim *opt, cr_train_ws *ws, size_t n, const float *x,
+                       const int32_t *labels, double *loss_sum, size_t *correct) {
     cr_tape *tape = ws->tape;
     cr_net_forward_walk_f32(net, tape, n, x, NULL);
     tape->n = n;
@@ -208,6 +219,20 @@ cr_status cr_train_step_f32(cr_net *net, cr_optim *opt, cr_train_ws *ws, size_t 
     /* parameters this update made non-finite are caught by the next forward
        pass (above) or by cr_train_epoch_f32's check at the end of the epoch */
     return CR_OK;
+}
+
+cr_status cr_train_step_f32(cr_ctx *ctx, cr_net *net, cr_optim *opt, cr_train_ws *ws, size_t n,
+                            const float *x, const int32_t *labels, double *loss_sum,
+                            size_t *correct) {
+    cr_status st = step_args(net, opt, ws, n, x, labels);
+    if (st != CR_OK) return st;
+    const int hold = train_hold(ctx, ws);
+    if (ws->pool)
+        st = cr_train_step2_f32(net, opt, ws, n, x, labels, loss_sum, correct, NULL, NULL, NULL, 0);
+    else
+        st = step1(net, opt, ws, n, x, labels, loss_sum, correct);
+    train_release(hold);
+    return st;
 }
 
 cr_status cr_train_sgd1_f32(cr_net *net, cr_optim *opt, cr_train_ws *ws, const float *x,
@@ -276,14 +301,9 @@ cr_status cr_train_sgd1_f32(cr_net *net, cr_optim *opt, cr_train_ws *ws, const f
     return CR_OK;
 }
 
-cr_status cr_train_epoch_f32(cr_net *net, cr_optim *opt, cr_train_ws *ws, size_t n,
-                             const float *x, const int32_t *labels, size_t batch, cr_rng *rng,
-                             cr_train_stats *stats, cr_train_progress_fn progress,
-                             size_t every, void *user) {
-    if (!net || !opt || !ws || !x || !labels || !rng || !stats || n == 0 || batch == 0)
-        return CR_ERR_ARG;
-    if (net->dtype != CR_F32) return CR_ERR_DTYPE;
-    if (n > ws->n_examples || batch > ws->max_batch) return CR_ERR_SHAPE;
+static cr_status epoch(cr_net *net, cr_optim *opt, cr_train_ws *ws, size_t n, const float *x,
+                       const int32_t *labels, size_t batch, cr_rng *rng, cr_train_stats *stats,
+                       cr_train_progress_fn progress, size_t every, void *user) {
     memset(stats, 0, sizeof *stats);
     const size_t d = net->dims[0];
     uint32_t *perm = ws->perm;
@@ -317,8 +337,9 @@ cr_status cr_train_epoch_f32(cr_net *net, cr_optim *opt, cr_train_ws *ws, size_t
                now, so that they arrive while this step's gemms run */
             size_t next = start + nb, nn = n - next < batch ? n - next : batch;
             for (size_t i = 0; i < nn; i++) cr_train_prefetch_row(x + (size_t)perm[next + i] * d, d);
-            st = cr_train_step_f32(net, opt, ws, nb, ws->xb, ws->yb, &stats->loss_sum,
-                                   &stats->correct);
+            st = step_args(net, opt, ws, nb, ws->xb, ws->yb);
+            if (st == CR_OK)
+                st = step1(net, opt, ws, nb, ws->xb, ws->yb, &stats->loss_sum, &stats->correct);
         }
         if (st != CR_OK) return st;
         stats->seen += nb;
@@ -336,7 +357,21 @@ cr_status cr_train_epoch_f32(cr_net *net, cr_optim *opt, cr_train_ws *ws, size_t
     return CR_OK;
 }
 
-cr_status cr_evaluate_f32(const cr_net *net, cr_tape *tape, size_t n, const float *x,
+cr_status cr_train_epoch_f32(cr_ctx *ctx, cr_net *net, cr_optim *opt, cr_train_ws *ws, size_t n,
+                             const float *x, const int32_t *labels, size_t batch, cr_rng *rng,
+                             cr_train_stats *stats, cr_train_progress_fn progress,
+                             size_t every, void *user) {
+    if (!net || !opt || !ws || !x || !labels || !rng || !stats || n == 0 || batch == 0)
+        return CR_ERR_ARG;
+    if (net->dtype != CR_F32) return CR_ERR_DTYPE;
+    if (n > ws->n_examples || batch > ws->max_batch) return CR_ERR_SHAPE;
+    const int hold = train_hold(ctx, ws);
+    const cr_status st = epoch(net, opt, ws, n, x, labels, batch, rng, stats, progress, every, user);
+    train_release(hold);
+    return st;
+}
+
+static cr_status evaluate(const cr_net *net, cr_tape *tape, size_t n, const float *x,
                           const int32_t *labels, double *loss_sum, size_t *correct,
                           uint64_t *confusion, float *probs) {
     if (!net || !tape || !x || net->head != CR_HEAD_SOFTMAX_CE) return CR_ERR_ARG;
@@ -363,4 +398,13 @@ cr_status cr_evaluate_f32(const cr_net *net, cr_tape *tape, size_t n, const floa
         }
     }
     return CR_OK;
+}
+
+cr_status cr_evaluate_f32(cr_ctx *ctx, const cr_net *net, cr_tape *tape, size_t n, const float *x,
+                          const int32_t *labels, double *loss_sum, size_t *correct,
+                          uint64_t *confusion, float *probs) {
+    const int hold = cr_blas_enter(ctx);
+    const cr_status st = evaluate(net, tape, n, x, labels, loss_sum, correct, confusion, probs);
+    cr_blas_leave(hold);
+    return st;
 }

@@ -406,7 +406,6 @@ cr_status cr_train_ws_set_threads(cr_train_ws *ws, int n) {
             free(p);
             return CR_ERR_NOMEM;
         }
-        cr_blas_serial_enter(); /* each worker's gemms single-threaded, until the pool ends */
         ws->pool = p;
         ws->workers = 2;
     } else if (n < 2 && ws->pool) {
@@ -415,7 +414,6 @@ cr_status cr_train_ws_set_threads(cr_train_ws *ws, int n) {
         pthread_join(p->thread, NULL);
         pthread_cond_destroy(&p->cv);
         pthread_mutex_destroy(&p->mu);
-        cr_blas_serial_leave();
         free(p);
         ws->pool = NULL;
         ws->workers = 1;
