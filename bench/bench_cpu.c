@@ -18,7 +18,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "chainrule.h"
+#include "chainrule_typed.h"
 #include "chainrule_data.h"
 
 static double clock_s(clockid_t c) {
@@ -36,11 +36,10 @@ int main(int argc, char **argv) {
     const char *what = argv[3];
     cr_ctx *ctx = NULL; /* WORKERS threads */
     if (cr_ctx_create(&ctx, atoi(argv[4])) != CR_OK) return 2;
-    cr_error err;
     cr_net *n64, *net;
     cr_dataset ds;
-    if (cr_model_load(argv[1], &n64, &err) || cr_net_convert(n64, CR_F32, &net) != CR_OK ||
-        cr_dataset_load("fashion-mnist:test", &ds, NULL, &err)) {
+    if (cr_model_load(argv[1], &n64) || cr_net_convert(n64, CR_F32, &net) != CR_OK ||
+        cr_dataset_load("fashion-mnist:test", &ds, NULL)) {
         fprintf(stderr, "bench_cpu: cannot load the model or the data\n");
         return 2;
     }

@@ -25,7 +25,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "chainrule.h"
+#include "chainrule_typed.h"
 #include "chainrule_data.h"
 
 static double now(void) {
@@ -83,16 +83,15 @@ int main(int argc, char **argv) {
     cr_ctx *ctx = NULL;
     if (cr_ctx_create(&ctx, threads < 0 ? 0 : threads) != CR_OK) return 2;
     if (runs < 1 || runs > 31) runs = 7;
-    cr_error err;
     cr_net *net64, *net;
-    if (cr_model_load(argv[1], &net64, &err) != 0) {
-        fprintf(stderr, "bench_jacobian: %s\n", err.msg);
+    if (cr_model_load(argv[1], &net64) != 0) {
+        fprintf(stderr, "bench_jacobian: %s\n", cr_last_error());
         return 2;
     }
     if (cr_net_convert(net64, CR_F32, &net) != CR_OK) return 1;
     cr_dataset ds;
-    if (cr_dataset_load("fashion-mnist:test", &ds, NULL, &err) != 0) {
-        fprintf(stderr, "bench_jacobian: %s\n", err.msg);
+    if (cr_dataset_load("fashion-mnist:test", &ds, NULL) != 0) {
+        fprintf(stderr, "bench_jacobian: %s\n", cr_last_error());
         return 2;
     }
     const size_t n = ds.n, d = ds.d, k = cr_net_output_dim(net);
@@ -102,7 +101,7 @@ int main(int argc, char **argv) {
         return 2;
     }
     printf("threads %d (workers; OpenBLAS single-threaded in each), runs %d, images %zu, model %zu-%zu-%zu\n", cr_ctx_threads(ctx), runs, n, d,
-           net->dims[1], k);
+           cr_net_width(net, 1), k);
     int64_t *labels = malloc(n * sizeof(int64_t));
     float *y = malloc(n * k * 4), *dx = malloc(n * d * 4), *adv = malloc(n * d * 4);
     const size_t nj = n < 1000 ? n : 1000;
@@ -168,7 +167,7 @@ int main(int argc, char **argv) {
         if (r) t[r - 1] = now() - t0;
     }
     printf("grad10k_tape_ms %.3f\n", 1e3 * median(t, runs));
-    printf("sgemm_jac_gflops %.1f\n", gemm_gflops(nj * k, d, net->dims[1], runs));
+    printf("sgemm_jac_gflops %.1f\n", gemm_gflops(nj * k, d, cr_net_width(net, 1), runs));
     printf("sgemm_2048_gflops %.1f\n", gemm_gflops(2048, 2048, 2048, runs < 5 ? runs : 5));
     cr_tape_free(tape);
     free(labels);

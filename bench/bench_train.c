@@ -24,7 +24,7 @@
 #include <sys/resource.h>
 #include <time.h>
 
-#include "chainrule.h"
+#include "chainrule_typed.h"
 #include "chainrule_data.h"
 #include "chainrule_io.h"
 
@@ -76,7 +76,7 @@ static double gemm_gflops(int ta, size_t m, size_t n, size_t k, int reps) {
 
 /* The weights every run starts from: the --init model's (init_params) or cr_net_init's. */
 static void start_weights(cr_net *net, const float *init_params) {
-    if (init_params) memcpy(cr_net_params_f32(net), init_params, net->n_params * sizeof(float));
+    if (init_params) memcpy(cr_net_params_f32(net), init_params, cr_net_n_params(net) * sizeof(float));
     else cr_net_init(net, CR_INIT_AUTO, 1);
 }
 
@@ -103,17 +103,16 @@ int main(int argc, char **argv) {
     if (workers < 0) workers = threads >= 2 ? 2 : 1;
     cr_ctx *ctx = NULL; /* the step's BLAS threads with one worker */
     if (cr_ctx_create(&ctx, threads < 1 ? 1 : threads) != CR_OK) return 1;
-    cr_error err;
     cr_dataset train, test;
     char spec[600];
     snprintf(spec, sizeof spec, "%s:train", data);
-    if (cr_dataset_load(spec, &train, NULL, &err)) {
-        fprintf(stderr, "bench_train: %s\n", err.msg);
+    if (cr_dataset_load(spec, &train, NULL)) {
+        fprintf(stderr, "bench_train: %s\n", cr_last_error());
         return 2;
     }
     snprintf(spec, sizeof spec, "%s:test", data);
-    if (cr_dataset_load(spec, &test, NULL, &err)) {
-        fprintf(stderr, "bench_train: %s\n", err.msg);
+    if (cr_dataset_load(spec, &test, NULL)) {
+        fprintf(stderr, "bench_train: %s\n", cr_last_error());
         return 2;
     }
     const size_t d = train.d, k = 10;
@@ -134,19 +133,19 @@ int main(int argc, char **argv) {
     float *init_params = NULL; /* owned; the weights every run starts from */
     if (init) {
         cr_net *loaded, *loaded32;
-        if (cr_model_load(init, &loaded, &err) != 0) {
-            fprintf(stderr, "bench_train: %s\n", err.msg);
+        if (cr_model_load(init, &loaded) != 0) {
+            fprintf(stderr, "bench_train: %s\n", cr_last_error());
             return 2;
         }
         if (cr_net_convert(loaded, CR_F32, &loaded32) != CR_OK) return 1;
-        if (loaded32->n_layers != 2 || loaded32->n_params != net->n_params ||
-            loaded32->act[0] != CR_ACT_SIGMOID || loaded32->dims[0] != d) {
+        if (cr_net_n_layers(loaded32) != 2 || cr_net_n_params(loaded32) != cr_net_n_params(net) ||
+            cr_net_activation(loaded32, 0) != CR_ACT_SIGMOID || cr_net_width(loaded32, 0) != d) {
             fprintf(stderr, "bench_train: %s: not a %zu-%zu-%zu sigmoid network\n", init, d, hidden, k);
             return 2;
         }
-        init_params = malloc(net->n_params * sizeof(float));
+        init_params = malloc(cr_net_n_params(net) * sizeof(float));
         if (!init_params) return 1;
-        memcpy(init_params, cr_net_params_f32(loaded32), net->n_params * sizeof(float));
+        memcpy(init_params, cr_net_params_f32(loaded32), cr_net_n_params(net) * sizeof(float));
         cr_net_free(loaded32);
         cr_net_free(loaded);
     }
@@ -175,7 +174,7 @@ int main(int argc, char **argv) {
     printf("epoch_gflops %.1f\n", flops / ep / 1e9);
     size_t correct = 0;
     double loss = 0;
-    cr_evaluate_f32(ctx, net, ws->tape, test.n, test.x, test.labels, &loss, &correct, NULL, NULL);
+    cr_evaluate_f32(ctx, net, cr_train_ws_tape(ws), test.n, test.x, test.labels, &loss, &correct, NULL, NULL);
     printf("test_acc %.4f\n", (double)correct / (double)test.n);
     cr_train_ws_set_threads(ws, 1); /* joins the worker; the BLAS gets its threads back */
 

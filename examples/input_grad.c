@@ -1,6 +1,6 @@
 /* dJ/dx of a 784-128-10 sigmoid network, three ways, every status checked.
    Build: cc input_grad.c $(pkg-config --cflags --libs chainrule) -o input_grad */
-#include <chainrule.h>
+#include <chainrule.h> /* the main header: one function per operation, data in the net's dtype */
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -31,30 +31,31 @@ int main(void) {
 
     CHECK(cr_net_create(&net, CR_F64, 2, dims, act));
     cr_net_init(net, CR_INIT_AUTO, 1);
-    if (!(grads = malloc(sizeof(double) * net->n_params))) goto done;
-    cr_rng rng;
-    cr_rng_seed(&rng, 2);
+    if (!(grads = malloc(sizeof(double) * cr_net_n_params(net)))) goto done;
     int64_t labels[N];
-    for (size_t i = 0; i < N * D; i++) x[i] = cr_rng_uniform(&rng); /* row-major N x D */
-    for (size_t n = 0; n < N; n++) labels[n] = (int64_t)(n % K);
-    CHECK(cr_onehot_f64(N, K, labels, y)); /* Y: N x K targets */
+    for (size_t i = 0; i < N * D; i++) x[i] = (double)(i * 37 % 101) / 100; /* row-major N x D */
+    for (size_t n = 0; n < N; n++) {
+        labels[n] = (int64_t)(n % K);
+        y[n * K + (size_t)labels[n]] = 1; /* Y: N x K one-hot targets */
+    }
 
     /* 1. the tape: forward, loss, then the VJP chain back to the input */
     CHECK(cr_tape_create(net, N, &tape));
-    CHECK(cr_net_forward_f64(net, tape, N, x));
-    double loss = cr_net_loss_f64(net, tape, y);
-    CHECK(cr_net_backward_f64(net, tape, y, dx, grads)); /* dJ_n/dx_n, d(mean J)/dparams */
+    double loss;
+    CHECK(cr_net_forward(net, tape, N, x)); /* x: doubles, as the net is float64 */
+    CHECK(cr_net_loss(net, tape, y, &loss));
+    CHECK(cr_net_backward(net, tape, y, dx, grads)); /* dJ_n/dx_n, d(mean J)/dparams */
 
     /* 2. any number of examples, split over the context's workers */
     CHECK(cr_ctx_create(&ctx, 0));
-    CHECK(cr_net_input_grad_f64(ctx, net, N, x, y, dx2, losses)); /* dJ_n/dx_n and J_n */
+    CHECK(cr_net_input_grad(ctx, net, N, x, y, dx2, losses)); /* dJ_n/dx_n and J_n */
 
     /* 3. the full Jacobian of the probabilities; row c of example n is d yhat_c / dx:
        dJ_n/dx_n = sum_c (dJ/dyhat_c) J[n][c] = -J[n][label] / yhat_label */
-    CHECK(cr_net_input_jacobian_f64(ctx, net, N, x, 1, CR_JAC_CLOSED, jac));
+    CHECK(cr_net_input_jacobian(ctx, net, N, x, 1, CR_JAC_CLOSED, jac));
 
     double diff2 = 0, diff3 = 0, norm = 0;
-    const double *probs = tape->post[net->n_layers - 1]; /* N x K softmax outputs */
+    const double *probs = cr_tape_prediction(tape); /* N x K softmax outputs */
     for (size_t n = 0; n < N; n++) {
         size_t c = (size_t)labels[n];
         for (size_t j = 0; j < D; j++) {

@@ -8,7 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "chainrule.h"
+#include "chainrule_typed.h"
 #include "chainrule_data.h"
 #include "chainrule_io.h"
 
@@ -22,17 +22,18 @@
     } while (0)
 
 /* An error must be one non-empty line that starts with "<name>". */
-static void check_error(const cr_error *err, const char *name) {
-    size_t n = strlen(err->msg);
+static void check_error(const char *name) {
+    const char *msg = cr_last_error();
+    size_t n = strlen(msg);
     FUZZ_CHECK(n > 0);
-    FUZZ_CHECK(strchr(err->msg, '\n') == NULL);
-    FUZZ_CHECK(strncmp(err->msg, name, strlen(name)) == 0);
+    FUZZ_CHECK(strchr(msg, '\n') == NULL);
+    FUZZ_CHECK(strncmp(msg, name, strlen(name)) == 0);
 }
 
 static void check_array(const cr_array *a) {
     FUZZ_CHECK(a->ndim >= 0 && a->ndim <= CR_ARRAY_MAX_DIMS);
     size_t count = 1;
-    for (int i = 0; i < a->ndim; i++) FUZZ_CHECK(cr_mul_size(count, a->shape[i], &count));
+    for (int i = 0; i < a->ndim; i++) FUZZ_CHECK(cr_mul_size(count, a->shape[i], &count) == CR_OK);
     FUZZ_CHECK(count == a->count);
     FUZZ_CHECK(a->data != NULL);
     /* touch every byte: ASan reports it if the buffer is shorter than claimed */
@@ -47,24 +48,23 @@ static void check_array(const cr_array *a) {
 int cr_fuzz_npy(const uint8_t *data, size_t size) {
     static const char name[] = "fuzz.npy";
     cr_array a;
-    cr_error err = {{0}};
-    if (cr_npy_parse(name, data, size, &a, &err)) {
-        check_error(&err, name);
+    if (cr_npy_parse(name, data, size, &a)) {
+        check_error(name);
         FUZZ_CHECK(a.data == NULL);
         return 0;
     }
     check_array(&a);
     /* what the CLI does next with an input array and a label array */
     void *buf = NULL;
-    err.msg[0] = 0;
-    if (cr_array_to_real(name, &a, CR_F32, &buf, &err) == 0) free(buf);
-    else check_error(&err, name);
+    (void)cr_fail(CR_OK, "%s", ""); /* a failure below must set its own line */
+    if (cr_array_to_real(name, &a, CR_F32, &buf) == 0) free(buf);
+    else check_error(name);
     size_t n = a.ndim >= 1 ? a.shape[0] : 1;
     size_t k = a.ndim == 2 ? a.shape[1] : 10;
     if (k <= 4096 && n <= 65536) {
-        err.msg[0] = 0;
-        if (cr_labels_to_targets(name, &a, n, k, CR_F64, &buf, &err) == 0) free(buf);
-        else check_error(&err, name);
+        (void)cr_fail(CR_OK, "%s", ""); /* a failure below must set its own line */
+        if (cr_labels_to_targets(name, &a, n, k, CR_F64, &buf) == 0) free(buf);
+        else check_error(name);
     }
     cr_array_free(&a);
     FUZZ_CHECK(a.data == NULL);
@@ -76,9 +76,8 @@ int cr_fuzz_npy(const uint8_t *data, size_t size) {
 int cr_fuzz_safetensors(const uint8_t *data, size_t size) {
     static const char name[] = "fuzz.safetensors";
     cr_safetensors st;
-    cr_error err = {{0}};
-    if (cr_safetensors_parse(name, data, size, &st, &err)) {
-        check_error(&err, name);
+    if (cr_safetensors_parse(name, data, size, &st)) {
+        check_error(name);
         FUZZ_CHECK(st.n_tensors == 0 && st.tensors == NULL && st.n_meta == 0 && st.meta == NULL);
         return 0;
     }
@@ -114,7 +113,6 @@ static const char *gz_path(void) {
 int cr_fuzz_idx(const uint8_t *data, size_t size) {
     static const char name[] = "fuzz.idx";
     cr_array a;
-    cr_error err = {{0}};
     int rc;
     const char *nm = name;
     if (size >= 2 && data[0] == 0x1f && data[1] == 0x8b) {
@@ -126,13 +124,13 @@ int cr_fuzz_idx(const uint8_t *data, size_t size) {
             unlink(nm);
             return 0;
         }
-        rc = cr_idx_read(nm, &a, &err);
+        rc = cr_idx_read(nm, &a);
         unlink(nm);
     } else {
-        rc = cr_idx_parse(name, data, size, &a, &err);
+        rc = cr_idx_parse(name, data, size, &a);
     }
     if (rc) {
-        check_error(&err, nm);
+        check_error(nm);
         FUZZ_CHECK(a.data == NULL);
         return 0;
     }
@@ -156,9 +154,8 @@ int cr_fuzz_csv(const uint8_t *data, size_t size) {
     }
     for (int v = 0; v < 2; v++) {
         cr_dataset ds;
-        cr_error err = {{0}};
-        if (cr_csv_parse(name, (const char *)data, size, &opts[v], &ds, &err)) {
-            check_error(&err, name);
+        if (cr_csv_parse(name, (const char *)data, size, &opts[v], &ds)) {
+            check_error(name);
             FUZZ_CHECK(ds.x == NULL && ds.labels == NULL);
             continue;
         }
@@ -179,17 +176,17 @@ int cr_fuzz_csv(const uint8_t *data, size_t size) {
    backward pass on a zero input. */
 static void check_model_runs(const cr_model *m) {
     const cr_net *net = m->net;
-    FUZZ_CHECK(net && net->n_layers >= 1 && net->n_layers <= CR_MAX_LAYERS);
+    FUZZ_CHECK(net && cr_net_n_layers(net) >= 1 && cr_net_n_layers(net) <= CR_MAX_LAYERS);
     size_t D = cr_net_input_dim(net), K = cr_net_output_dim(net);
     FUZZ_CHECK(D > 0 && K > 0);
     FUZZ_CHECK(m->input_mean.data == NULL || m->input_mean.count == D);
     FUZZ_CHECK(m->input_std.data == NULL || m->input_std.count == D);
     cr_tape *tape = NULL;
-    size_t es = cr_dtype_size(net->dtype);
+    size_t es = cr_dtype_size(cr_net_dtype(net));
     void *x = calloc(D, es), *y = calloc(K, es), *dx = calloc(D, es);
-    void *g = calloc(net->n_params ? net->n_params : 1, es);
+    void *g = calloc(cr_net_n_params(net) ? cr_net_n_params(net) : 1, es);
     if (x && y && dx && g && cr_tape_create(net, 1, &tape) == CR_OK) {
-        if (net->dtype == CR_F64) {
+        if (cr_net_dtype(net) == CR_F64) {
             ((double *)y)[0] = 1.0;
             FUZZ_CHECK(cr_net_forward_f64(net, tape, 1, x) == CR_OK);
             (void)cr_net_loss_f64(net, tape, y);
@@ -213,17 +210,16 @@ static void check_model_runs(const cr_model *m) {
 int cr_fuzz_model(const uint8_t *data, size_t size) {
     static const char name[] = "fuzz.safetensors";
     cr_safetensors st;
-    cr_error err = {{0}};
-    if (cr_safetensors_parse(name, data, size, &st, &err)) {
-        check_error(&err, name);
+    if (cr_safetensors_parse(name, data, size, &st)) {
+        check_error(name);
         return 0;
     }
     cr_model m;
-    err.msg[0] = 0;
-    int rc = cr_model_from_safetensors(name, &st, &m, &err);
+    (void)cr_fail(CR_OK, "%s", ""); /* a failure below must set its own line */
+    int rc = cr_model_from_safetensors(name, &st, &m);
     cr_safetensors_free(&st);
     if (rc) {
-        check_error(&err, name);
+        check_error(name);
         FUZZ_CHECK(m.net == NULL);
         return 0;
     }
@@ -239,24 +235,23 @@ int cr_fuzz_model(const uint8_t *data, size_t size) {
 int cr_fuzz_json(const uint8_t *data, size_t size) {
     static const char name[] = "fuzz.json";
     cr_model m;
-    cr_error err = {{0}};
-    if (cr_model_json_parse(name, data, size, &m, &err)) {
-        check_error(&err, name);
+    if (cr_model_json_parse(name, data, size, &m)) {
+        check_error(name);
         FUZZ_CHECK(m.net == NULL);
         return 0;
     }
     check_model_runs(&m);
     char *buf = NULL;
     size_t len = 0;
-    err.msg[0] = 0;
-    FUZZ_CHECK(cr_model_json_encode(name, &m, &buf, &len, &err) == 0);
+    (void)cr_fail(CR_OK, "%s", ""); /* a failure below must set its own line */
+    FUZZ_CHECK(cr_model_json_encode(name, &m, &buf, &len) == 0);
     cr_model m2;
-    FUZZ_CHECK(cr_model_json_parse(name, (const unsigned char *)buf, len, &m2, &err) == 0);
+    FUZZ_CHECK(cr_model_json_parse(name, (const unsigned char *)buf, len, &m2) == 0);
     const cr_net *a = m.net, *b = m2.net;
-    FUZZ_CHECK(a->dtype == b->dtype && a->n_layers == b->n_layers && a->n_params == b->n_params);
-    FUZZ_CHECK(!memcmp(a->params, b->params, a->n_params * cr_dtype_size(a->dtype)));
-    FUZZ_CHECK(a->head == b->head && a->has_out_act == b->has_out_act);
-    FUZZ_CHECK(a->link_form[0] == b->link_form[0]);
+    FUZZ_CHECK(cr_net_dtype(a) == cr_net_dtype(b) && cr_net_n_layers(a) == cr_net_n_layers(b) && cr_net_n_params(a) == cr_net_n_params(b));
+    FUZZ_CHECK(!memcmp(cr_net_params_const(a), cr_net_params_const(b), cr_net_n_params(a) * cr_dtype_size(cr_net_dtype(a))));
+    FUZZ_CHECK(cr_net_head(a) == cr_net_head(b) && cr_net_output_activation(a, NULL) == cr_net_output_activation(b, NULL));
+    FUZZ_CHECK(cr_net_affine_form(a, 0) == cr_net_affine_form(b, 0));
     free(buf);
     cr_model_free(&m2);
     cr_model_free(&m);
@@ -323,9 +318,8 @@ static const char *onnx_fuzz_path(void) {
 int cr_fuzz_onnx(const uint8_t *data, size_t size) {
     const char *name = onnx_fuzz_path();
     cr_model m;
-    cr_error err = {{0}};
-    if (cr_onnx_parse_file(name, data, size, &m, &err)) {
-        check_error(&err, name);
+    if (cr_onnx_parse_file(name, data, size, &m)) {
+        check_error(name);
         FUZZ_CHECK(m.net == NULL && m.input_mean.data == NULL && m.input_std.data == NULL);
         return 0;
     }
@@ -333,40 +327,40 @@ int cr_fuzz_onnx(const uint8_t *data, size_t size) {
     /* the model-file dispatcher reaches the same parser for what looks like ONNX */
     if (cr_model_file_detect(data, size) == CR_MODEL_FILE_ONNX) {
         cr_model m2;
-        err.msg[0] = 0;
-        FUZZ_CHECK(cr_model_parse_file(name, data, size, &m2, &err) == 0);
-        FUZZ_CHECK(m2.net->n_params == m.net->n_params);
+        (void)cr_fail(CR_OK, "%s", ""); /* a failure below must set its own line */
+        FUZZ_CHECK(cr_model_parse_file(name, data, size, &m2) == 0);
+        FUZZ_CHECK(cr_net_n_params(m2.net) == cr_net_n_params(m.net));
         cr_model_free(&m2);
     }
     {
         static const char bname[] = "fuzz.onnx";
         cr_model m3;
-        err.msg[0] = 0;
-        if (cr_onnx_parse(bname, data, size, &m3, &err) == 0) {
-            FUZZ_CHECK(m3.net->n_params == m.net->n_params && m3.net->dtype == m.net->dtype);
-            FUZZ_CHECK(memcmp(m3.net->params, m.net->params,
-                              m.net->n_params * cr_dtype_size(m.net->dtype)) == 0);
+        (void)cr_fail(CR_OK, "%s", ""); /* a failure below must set its own line */
+        if (cr_onnx_parse(bname, data, size, &m3) == 0) {
+            FUZZ_CHECK(cr_net_n_params(m3.net) == cr_net_n_params(m.net) && cr_net_dtype(m3.net) == cr_net_dtype(m.net));
+            FUZZ_CHECK(memcmp(cr_net_params(m3.net), cr_net_params(m.net),
+                              cr_net_n_params(m.net) * cr_dtype_size(cr_net_dtype(m.net))) == 0);
             cr_model_free(&m3);
         } else {
-            check_error(&err, bname);
-            FUZZ_CHECK(strstr(err.msg, "external file") != NULL);
+            check_error(bname);
+            FUZZ_CHECK(strstr(cr_last_error(), "external file") != NULL);
         }
     }
     unsigned char *buf;
     size_t len;
-    if (cr_onnx_encode(name, &m, &buf, &len, &err) == 0) {
+    if (cr_onnx_encode(name, &m, &buf, &len) == 0) {
         cr_model back;
-        FUZZ_CHECK(cr_onnx_parse(name, buf, len, &back, &err) == 0);
-        FUZZ_CHECK(back.net->n_params == m.net->n_params && back.net->dtype == m.net->dtype);
-        FUZZ_CHECK(memcmp(back.net->params, m.net->params,
-                          m.net->n_params * cr_dtype_size(m.net->dtype)) == 0);
+        FUZZ_CHECK(cr_onnx_parse(name, buf, len, &back) == 0);
+        FUZZ_CHECK(cr_net_n_params(back.net) == cr_net_n_params(m.net) && cr_net_dtype(back.net) == cr_net_dtype(m.net));
+        FUZZ_CHECK(memcmp(cr_net_params(back.net), cr_net_params(m.net),
+                          cr_net_n_params(m.net) * cr_dtype_size(cr_net_dtype(m.net))) == 0);
         FUZZ_CHECK(!back.input_mean.data == !m.input_mean.data);
         /* link 0 comes back as it was written: the same form and values, bit for bit */
-        FUZZ_CHECK(back.net->link_form[0] == m.net->link_form[0]);
-        if (m.net->link_form[0] != CR_AFFINE_NONE) {
-            const size_t es = cr_dtype_size(m.net->dtype), w = 2 * m.net->dims[0] * es;
-            FUZZ_CHECK(memcmp((const char *)back.net->link_params + back.net->link_offset[0] * es,
-                              (const char *)m.net->link_params + m.net->link_offset[0] * es, w) == 0);
+        FUZZ_CHECK(cr_net_affine_form(back.net, 0) == cr_net_affine_form(m.net, 0));
+        if (cr_net_affine_form(m.net, 0) != CR_AFFINE_NONE) {
+            const size_t es = cr_dtype_size(cr_net_dtype(m.net)), w = cr_net_width(m.net, 0) * es;
+            for (int k = 0; k < 2; k++) /* p, q */
+                FUZZ_CHECK(memcmp(cr_net_link_vector(back.net, 0, k), cr_net_link_vector(m.net, 0, k), w) == 0);
         }
         for (size_t i = 0; m.input_mean.data && i < m.input_mean.count; i++) /* -0 == 0 */
             FUZZ_CHECK(cr_fuzz_real(&back.input_mean, i) == cr_fuzz_real(&m.input_mean, i) &&
@@ -387,9 +381,8 @@ int cr_fuzz_vnnlib(const uint8_t *data, size_t size) {
     if (size == 0) return 0;
     size_t d = dims[data[0] % 4][0], k = dims[data[0] % 4][1];
     cr_spec s;
-    cr_error err = {{0}};
-    if (cr_vnnlib_parse(name, (const char *)data + 1, size - 1, d, k, &s, &err)) {
-        check_error(&err, name);
+    if (cr_vnnlib_parse(name, (const char *)data + 1, size - 1, d, k, &s)) {
+        check_error(name);
         FUZZ_CHECK(s.parts == NULL && s.n_parts == 0);
         return 0;
     }

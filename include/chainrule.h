@@ -17,11 +17,10 @@
  *   - The loss of a batch is the MEAN of the per-example losses; parameter
  *     gradients are of that mean. The input gradient for example n is
  *     dJ_n/dx_n, the gradient of that example's own loss.
- *   - Every numeric function exists for float (_f32) and double (_f64), both
- *     generated from one source (src/ops/ *.tmpl.c, src/net/ *.tmpl.c), and
- *     both are declared here by their full names, the _f32 one first. Their
- *     definitions are found by the same names: a template defines
- *     CR_TYPED(cr_NAME_f32, cr_NAME_f64)(...) (src/ops/real.h).
+ *   - This is the main header. The typed functions (every numeric function
+ *     for float, _f32, and double, _f64) and the op-level functions (each
+ *     op's forward, Jacobian, VJP and JVP, the gemm, the kernel sets) are in
+ *     chainrule_typed.h, which includes this one.
  *
  * Ownership: every pointer argument is borrowed for the duration of the call
  * unless a comment says otherwise. Objects returned through `**out` are owned
@@ -47,7 +46,7 @@ extern "C" {
 #pragma GCC visibility push(default)
 #endif
 
-#define CR_VERSION_STRING "0.1.0"
+#define CR_VERSION_STRING "0.2.0"
 #define CR_MAX_LAYERS 16 /* linear layers in one network */
 
 /* ---------------------------------------------------------------- status */
@@ -62,12 +61,36 @@ typedef enum {
                          holds, a row index past the last forward pass */
     CR_ERR_OVERFLOW,  /* a size computation would overflow */
     CR_ERR_NONFINITE, /* NaN or Inf where a finite number is required */
-    CR_ERR_DTYPE      /* the net, tape or optimiser is not of the function's dtype (an
+    CR_ERR_DTYPE,     /* the net, tape or optimiser is not of the function's dtype (an
                          _f32 call on a float64 net), or the dtype is not supported */
+    CR_ERR_IO,        /* a file cannot be opened, read or written */
+    CR_ERR_FORMAT     /* a file's or buffer's content is malformed or not supported */
 } cr_status;
 
 /* A short static English description of a status ("out of memory", ...). */
 const char *cr_status_string(cr_status status);
+
+/*
+ * The error convention (docs/api.md, "Errors"): every fallible function of every
+ * public header returns cr_status, CR_OK (0) on success. A failing call also
+ * leaves one line of detail on the calling thread, read with cr_last_error():
+ * which argument, which index, which file ("cr_attack: labels[5] = 12 is not in
+ * [0, 10)", "model.onnx: node 3 (Gemm): transB = 0 not supported"). It is
+ * meaningful only right after a call that returned a status other than CR_OK:
+ * every failure overwrites it, a success may leave an earlier failure's line in
+ * place (read it after a failure, never to find out whether a call failed).
+ * The string is the thread's own (C11 _Thread_local), valid until the thread's
+ * next failing call; "" when nothing on the thread has failed yet.
+ */
+const char *cr_last_error(void);
+
+/* ---------------------------------------------------------------- labels */
+
+/* A class index in [0, K): the one label type of training, datasets
+   (cr_dataset.labels), evaluation, attacks, attributions, class gradients and
+   certification. One-hot or soft targets are float matrices, taken only by the
+   functions named "targets" (chainrule_typed.h). */
+typedef int64_t cr_label;
 
 /* ---------------------------------------------------------------- dtypes */
 
@@ -77,9 +100,6 @@ typedef enum { CR_F32 = 0, CR_F64 = 1 } cr_dtype;
 size_t cr_dtype_size(cr_dtype dtype);
 const char *cr_dtype_name(cr_dtype dtype); /* "float32" / "float64" */
 
-/* Checked size arithmetic: *out = a * b; returns 0 on overflow, 1 on success. */
-int cr_mul_size(size_t a, size_t b, size_t *out);
-
 /* ---------------------------------------------------------------- random */
 
 /* xoshiro256** seeded with splitmix64: fast, reproducible on every platform. */
@@ -88,25 +108,7 @@ typedef struct {
 } cr_rng;
 
 void cr_rng_seed(cr_rng *rng, uint64_t seed);
-uint64_t cr_rng_next(cr_rng *rng);
-double cr_rng_uniform(cr_rng *rng);        /* in [0, 1) */
-double cr_rng_normal(cr_rng *rng);         /* standard normal (Box-Muller) */
-uint64_t cr_rng_below(cr_rng *rng, uint64_t n); /* uniform in [0, n), n > 0 */
 
-/* ---------------------------------------------------------------- gemm */
-
-/*
- * C <- alpha * op(A) op(B) + beta * C, row-major, op(X) = X or X^T.
- * op(A) is m x k, op(B) is k x n, C is m x n. Goes through CBLAS when the
- * library was built with it (cr_have_cblas() == 1), a portable loop otherwise.
- */
-void cr_gemm_f32(int trans_a, int trans_b, size_t m, size_t n, size_t k, float alpha,
-                 const float *a, size_t lda, const float *b, size_t ldb, float beta, float *c,
-                 size_t ldc);
-void cr_gemm_f64(int trans_a, int trans_b, size_t m, size_t n, size_t k, double alpha,
-                 const double *a, size_t lda, const double *b, size_t ldb, double beta,
-                 double *c, size_t ldc);
-int cr_have_cblas(void);
 /* ---------------------------------------------------------------- context */
 /*
  * A context owns the library's workers and its policy for the BLAS (docs/api.md
@@ -136,76 +138,10 @@ void cr_ctx_free(cr_ctx *ctx); /* NULL-safe */
 /* The context's thread count (1 for NULL). */
 int cr_ctx_threads(const cr_ctx *ctx);
 
-/* ---------------------------------------------------------------- kernel sets */
-/*
- * chainrule's own float32 kernels (per-example SGD, the element-wise loops and
- * optimiser updates of training, the packed products with W_1 of the input
- * derivatives) exist once per instruction set: portable C, AVX2 + FMA and
- * AVX-512 (docs/kernels.md). One set is used for all of them. It is chosen
- * at the first call that needs it: the one the environment variable
- * CHAINRULE_ISA names ("portable", "avx2", "avx512") if this build and CPU
- * can run it, else the best they can run (the library never prints: an
- * unusable value is ignored; the command refuses it with exit status 2).
- * The portable set multiplies with W_1 through cr_gemm_f32 instead.
- */
-typedef enum { CR_ISA_PORTABLE = 0, CR_ISA_AVX2 = 1, CR_ISA_AVX512 = 2 } cr_isa;
-#define CR_ISA_COUNT 3
-
-/* "portable", "avx2" or "avx512" (static); "unknown" for other values. */
-const char *cr_isa_name(cr_isa isa);
-/* 1 and *out set when name is one of the names above; 0 otherwise. */
-int cr_isa_from_name(const char *name, cr_isa *out);
-/* 1 if this build and CPU can run the set. */
-int cr_isa_supported(cr_isa isa);
-/* The best set this build and CPU can run. */
-cr_isa cr_isa_best(void);
-/* The set in use (making the choice described above if not made yet). */
-cr_isa cr_isa_current(void);
-/* Uses `isa` from now on; CR_ERR_ARG (and no change) if it is not supported.
-   Call it while no other thread is inside the library. */
-cr_status cr_isa_select(cr_isa isa);
-
-/* ---------------------------------------------------------------- ops */
-/*
- * One file per op under src/ops/, each with forward, explicit Jacobian, VJP
- * and JVP side by side. Notation: g is the incoming row gradient dJ/d(out),
- * a dot (xd, rd) is a forward-mode tangent. Batched functions take N rows.
- * Per-example Jacobians are written into a dense row-major matrix.
- * Each function is declared twice, _f32 (float) and then _f64 (double), with
- * the same signature otherwise.
- */
-/* linear: r = x W + b;  dr/dx = W^T (H x D);  VJP g W^T;  JVP xd W. */
-void cr_linear_forward_f32(size_t n, size_t d, size_t h, const float *x, const float *w,
-                           const float *b, float *r);
-void cr_linear_forward_f64(size_t n, size_t d, size_t h, const double *x, const double *w,
-                           const double *b, double *r);
-void cr_linear_jacobian_f32(size_t d, size_t h, const float *w, float *jac /* h x d */);
-void cr_linear_jacobian_f64(size_t d, size_t h, const double *w, double *jac /* h x d */);
-void cr_linear_vjp_f32(size_t n, size_t d, size_t h, const float *w, const float *g,
-                       float *gx /* n x d, overwritten */);
-void cr_linear_vjp_f64(size_t n, size_t d, size_t h, const double *w, const double *g,
-                       double *gx /* n x d, overwritten */);
-void cr_linear_jvp_f32(size_t n, size_t d, size_t h, const float *w, const float *xd,
-                       float *rd /* n x h */);
-void cr_linear_jvp_f64(size_t n, size_t d, size_t h, const double *w, const double *xd,
-                       double *rd /* n x h */);
-/* dW += scale * X^T G (d x h), db += scale * colsum(G) (h): the parameter step
-   W <- beta W + alpha X^T G, b <- beta b + alpha colsum(G) that the chain runs
-   (src/ops/linear.tmpl.c), with alpha = scale and beta = 1. */
-void cr_linear_param_grads_f32(size_t n, size_t d, size_t h, const float *x, const float *g,
-                               float scale, float *dw, float *db);
-void cr_linear_param_grads_f64(size_t n, size_t d, size_t h, const double *x, const double *g,
-                               double scale, double *dw, double *db);
-
-/*
- * affine: a per-feature affine link z = a ∘ x + c on rows of width d, kept in the
- * form its file states (src/ops/affine.tmpl.c), so that z is exactly that
- * arithmetic: SUB_DIV z = (x − p)/q (the input standardisation, ONNX Sub, Div),
- * SUB_MUL z = (x − p)·q, MUL_ADD z = x·p + q, BATCHNORM z = (x − p)/√(q + ε)·s + t
- * (inference mode: p mean, q var, s γ, t β), NONE z = x. Jacobian diag(a), a the
- * form's ∂z/∂x (1/q, q, p, s/√(q + ε), 1); VJP g ∘ a; JVP ẋ ∘ a. Vectors a form
- * does not use may be NULL. The VJP/JVP output may alias its input.
- */
+/* ---------------------------------------------------------------- affine links */
+/* The forms of a per-feature affine link z = a ∘ x + c (the input standardisation,
+   ONNX Sub/Div/Mul/Add, BatchNorm in inference mode): see cr_net_set_affine and,
+   for the op itself, chainrule_typed.h. */
 typedef enum {
     CR_AFFINE_NONE = 0,
     CR_AFFINE_SUB_DIV = 1,
@@ -214,193 +150,6 @@ typedef enum {
     CR_AFFINE_BATCHNORM = 4,
     CR_AFFINE_FORM_COUNT
 } cr_affine_form;
-
-typedef struct {
-    cr_affine_form form;
-    const float *p, *q, *s, *t; /* d each; s, t for BATCHNORM only */
-    float eps;                  /* BATCHNORM only */
-} cr_affine_f32;
-typedef struct {
-    cr_affine_form form;
-    const double *p, *q, *s, *t;
-    double eps;
-} cr_affine_f64;
-
-const char *cr_affine_form_name(cr_affine_form form); /* "sub-div", ... "none" */
-void cr_affine_forward_f32(const cr_affine_f32 *a, size_t n, size_t d, const float *x, float *z);
-void cr_affine_forward_f64(const cr_affine_f64 *a, size_t n, size_t d, const double *x,
-                           double *z);
-void cr_affine_diag_f32(const cr_affine_f32 *a, size_t d, float *diag /* d: the a above */);
-void cr_affine_diag_f64(const cr_affine_f64 *a, size_t d, double *diag);
-void cr_affine_jacobian_f32(const cr_affine_f32 *a, size_t d, float *jac /* d x d */);
-void cr_affine_jacobian_f64(const cr_affine_f64 *a, size_t d, double *jac /* d x d */);
-void cr_affine_vjp_f32(const cr_affine_f32 *a, size_t n, size_t d, const float *g, float *gx);
-void cr_affine_vjp_f64(const cr_affine_f64 *a, size_t n, size_t d, const double *g, double *gx);
-void cr_affine_jvp_f32(const cr_affine_f32 *a, size_t n, size_t d, const float *xd, float *zd);
-void cr_affine_jvp_f64(const cr_affine_f64 *a, size_t n, size_t d, const double *xd,
-                       double *zd);
-
-/* element-wise activations h = f(r). Jacobian diag(f'(r)), VJP g o f', JVP rd o f',
-   deriv f'(r), deriv2 f''(r). Each takes both r and h = f(r) and uses whichever its
-   derivative needs. The chain calls them through the op table (src/ops/act_table.h).
-   Declared for every row of the table (test_act_table checks it). */
-void cr_sigmoid_forward_f32(size_t count, const float *r, float *h);
-void cr_sigmoid_forward_f64(size_t count, const double *r, double *h);
-void cr_sigmoid_jacobian_f32(size_t d, const float *r, const float *h, float *jac /* d x d */);
-void cr_sigmoid_jacobian_f64(size_t d, const double *r, const double *h, double *jac /* d x d */);
-void cr_sigmoid_vjp_f32(size_t count, const float *r, const float *h, const float *g, float *gr);
-void cr_sigmoid_vjp_f64(size_t count, const double *r, const double *h, const double *g,
-                        double *gr);
-void cr_sigmoid_jvp_f32(size_t count, const float *r, const float *h, const float *rd, float *hd);
-void cr_sigmoid_jvp_f64(size_t count, const double *r, const double *h, const double *rd,
-                        double *hd);
-void cr_sigmoid_deriv_f32(size_t count, const float *r, const float *h, float *d);
-void cr_sigmoid_deriv_f64(size_t count, const double *r, const double *h, double *d);
-void cr_sigmoid_deriv2_f32(size_t count, const float *r, const float *h, float *d2);
-void cr_sigmoid_deriv2_f64(size_t count, const double *r, const double *h, double *d2);
-void cr_tanh_forward_f32(size_t count, const float *r, float *h);
-void cr_tanh_forward_f64(size_t count, const double *r, double *h);
-void cr_tanh_jacobian_f32(size_t d, const float *r, const float *h, float *jac);
-void cr_tanh_jacobian_f64(size_t d, const double *r, const double *h, double *jac);
-void cr_tanh_vjp_f32(size_t count, const float *r, const float *h, const float *g, float *gr);
-void cr_tanh_vjp_f64(size_t count, const double *r, const double *h, const double *g, double *gr);
-void cr_tanh_jvp_f32(size_t count, const float *r, const float *h, const float *rd, float *hd);
-void cr_tanh_jvp_f64(size_t count, const double *r, const double *h, const double *rd, double *hd);
-void cr_tanh_deriv_f32(size_t count, const float *r, const float *h, float *d);
-void cr_tanh_deriv_f64(size_t count, const double *r, const double *h, double *d);
-void cr_tanh_deriv2_f32(size_t count, const float *r, const float *h, float *d2);
-void cr_tanh_deriv2_f64(size_t count, const double *r, const double *h, double *d2);
-void cr_relu_forward_f32(size_t count, const float *r, float *h);
-void cr_relu_forward_f64(size_t count, const double *r, double *h);
-void cr_relu_jacobian_f32(size_t d, const float *r, const float *h, float *jac);
-void cr_relu_jacobian_f64(size_t d, const double *r, const double *h, double *jac);
-void cr_relu_vjp_f32(size_t count, const float *r, const float *h, const float *g, float *gr);
-void cr_relu_vjp_f64(size_t count, const double *r, const double *h, const double *g, double *gr);
-void cr_relu_jvp_f32(size_t count, const float *r, const float *h, const float *rd, float *hd);
-void cr_relu_jvp_f64(size_t count, const double *r, const double *h, const double *rd, double *hd);
-void cr_relu_deriv_f32(size_t count, const float *r, const float *h, float *d);
-void cr_relu_deriv_f64(size_t count, const double *r, const double *h, double *d);
-void cr_relu_deriv2_f32(size_t count, const float *r, const float *h, float *d2);
-void cr_relu_deriv2_f64(size_t count, const double *r, const double *h, double *d2);
-void cr_gelu_forward_f32(size_t count, const float *r, float *h);
-void cr_gelu_forward_f64(size_t count, const double *r, double *h);
-void cr_gelu_jacobian_f32(size_t d, const float *r, const float *h, float *jac);
-void cr_gelu_jacobian_f64(size_t d, const double *r, const double *h, double *jac);
-void cr_gelu_vjp_f32(size_t count, const float *r, const float *h, const float *g, float *gr);
-void cr_gelu_vjp_f64(size_t count, const double *r, const double *h, const double *g, double *gr);
-void cr_gelu_jvp_f32(size_t count, const float *r, const float *h, const float *rd, float *hd);
-void cr_gelu_jvp_f64(size_t count, const double *r, const double *h, const double *rd, double *hd);
-void cr_gelu_deriv_f32(size_t count, const float *r, const float *h, float *d);
-void cr_gelu_deriv_f64(size_t count, const double *r, const double *h, double *d);
-void cr_gelu_deriv2_f32(size_t count, const float *r, const float *h, float *d2);
-void cr_gelu_deriv2_f64(size_t count, const double *r, const double *h, double *d2);
-void cr_softplus_forward_f32(size_t count, const float *r, float *h);
-void cr_softplus_forward_f64(size_t count, const double *r, double *h);
-void cr_softplus_jacobian_f32(size_t d, const float *r, const float *h, float *jac);
-void cr_softplus_jacobian_f64(size_t d, const double *r, const double *h, double *jac);
-void cr_softplus_vjp_f32(size_t count, const float *r, const float *h, const float *g, float *gr);
-void cr_softplus_vjp_f64(size_t count, const double *r, const double *h, const double *g,
-                         double *gr);
-void cr_softplus_jvp_f32(size_t count, const float *r, const float *h, const float *rd, float *hd);
-void cr_softplus_jvp_f64(size_t count, const double *r, const double *h, const double *rd,
-                         double *hd);
-void cr_softplus_deriv_f32(size_t count, const float *r, const float *h, float *d);
-void cr_softplus_deriv_f64(size_t count, const double *r, const double *h, double *d);
-void cr_softplus_deriv2_f32(size_t count, const float *r, const float *h, float *d2);
-void cr_softplus_deriv2_f64(size_t count, const double *r, const double *h, double *d2);
-void cr_leaky_relu_forward_f32(size_t count, const float *r, float *h);
-void cr_leaky_relu_forward_f64(size_t count, const double *r, double *h);
-void cr_leaky_relu_jacobian_f32(size_t d, const float *r, const float *h, float *jac);
-void cr_leaky_relu_jacobian_f64(size_t d, const double *r, const double *h, double *jac);
-void cr_leaky_relu_vjp_f32(size_t count, const float *r, const float *h, const float *g,
-                           float *gr);
-void cr_leaky_relu_vjp_f64(size_t count, const double *r, const double *h, const double *g,
-                           double *gr);
-void cr_leaky_relu_jvp_f32(size_t count, const float *r, const float *h, const float *rd,
-                           float *hd);
-void cr_leaky_relu_jvp_f64(size_t count, const double *r, const double *h, const double *rd,
-                           double *hd);
-void cr_leaky_relu_deriv_f32(size_t count, const float *r, const float *h, float *d);
-void cr_leaky_relu_deriv_f64(size_t count, const double *r, const double *h, double *d);
-void cr_leaky_relu_deriv2_f32(size_t count, const float *r, const float *h, float *d2);
-void cr_leaky_relu_deriv2_f64(size_t count, const double *r, const double *h, double *d2);
-void cr_silu_forward_f32(size_t count, const float *r, float *h);
-void cr_silu_forward_f64(size_t count, const double *r, double *h);
-void cr_silu_jacobian_f32(size_t d, const float *r, const float *h, float *jac);
-void cr_silu_jacobian_f64(size_t d, const double *r, const double *h, double *jac);
-void cr_silu_vjp_f32(size_t count, const float *r, const float *h, const float *g, float *gr);
-void cr_silu_vjp_f64(size_t count, const double *r, const double *h, const double *g, double *gr);
-void cr_silu_jvp_f32(size_t count, const float *r, const float *h, const float *rd, float *hd);
-void cr_silu_jvp_f64(size_t count, const double *r, const double *h, const double *rd, double *hd);
-void cr_silu_deriv_f32(size_t count, const float *r, const float *h, float *d);
-void cr_silu_deriv_f64(size_t count, const double *r, const double *h, double *d);
-void cr_silu_deriv2_f32(size_t count, const float *r, const float *h, float *d2);
-void cr_silu_deriv2_f64(size_t count, const double *r, const double *h, double *d2);
-
-/* softmax per row: yhat = S(theta). Jacobian diag(yhat) - yhat^T yhat (K x K, full),
-   VJP yhat o (g - <g, yhat>), JVP yhat o (td - <td, yhat>). */
-void cr_softmax_forward_f32(size_t n, size_t k, const float *theta, float *yhat);
-void cr_softmax_forward_f64(size_t n, size_t k, const double *theta, double *yhat);
-void cr_log_softmax_forward_f32(size_t n, size_t k, const float *theta, float *logp);
-void cr_log_softmax_forward_f64(size_t n, size_t k, const double *theta, double *logp);
-void cr_softmax_jacobian_f32(size_t k, const float *yhat, float *jac /* k x k */);
-void cr_softmax_jacobian_f64(size_t k, const double *yhat, double *jac /* k x k */);
-void cr_softmax_vjp_f32(size_t n, size_t k, const float *yhat, const float *g, float *gtheta);
-void cr_softmax_vjp_f64(size_t n, size_t k, const double *yhat, const double *g, double *gtheta);
-void cr_softmax_jvp_f32(size_t n, size_t k, const float *yhat, const float *td, float *yd);
-void cr_softmax_jvp_f64(size_t n, size_t k, const double *yhat, const double *td, double *yd);
-
-/* cross-entropy per row (unfused): J = -sum y log yhat; dJ/dyhat = -(y / yhat). */
-void cr_cross_entropy_forward_f32(size_t n, size_t k, const float *yhat, const float *y,
-                                  float *loss /* n */);
-void cr_cross_entropy_forward_f64(size_t n, size_t k, const double *yhat, const double *y,
-                                  double *loss /* n */);
-void cr_cross_entropy_jacobian_f32(size_t k, const float *yhat, const float *y,
-                                   float *jac /* 1xk */);
-void cr_cross_entropy_jacobian_f64(size_t k, const double *yhat, const double *y,
-                                   double *jac /* 1xk */);
-void cr_cross_entropy_vjp_f32(size_t n, size_t k, const float *yhat, const float *y,
-                              const float *g /* n */, float *gyhat);
-void cr_cross_entropy_vjp_f64(size_t n, size_t k, const double *yhat, const double *y,
-                              const double *g /* n */, double *gyhat);
-
-/* fused softmax + cross-entropy per row: J = (sum y) logsumexp(theta) - <y, theta>;
-   dJ/dtheta = (sum y) yhat - y  (= yhat - y for one-hot y). Never log(0) or 0/0. */
-void cr_softmax_ce_forward_f32(size_t n, size_t k, const float *theta, const float *y,
-                               float *yhat /* n x k, may be NULL */, float *loss /* n */);
-void cr_softmax_ce_forward_f64(size_t n, size_t k, const double *theta, const double *y,
-                               double *yhat /* n x k, may be NULL */, double *loss /* n */);
-void cr_softmax_ce_jacobian_f32(size_t k, const float *yhat, const float *y,
-                                float *jac /* 1 x k */);
-void cr_softmax_ce_jacobian_f64(size_t k, const double *yhat, const double *y,
-                                double *jac /* 1 x k */);
-void cr_softmax_ce_vjp_f32(size_t n, size_t k, const float *yhat, const float *y,
-                           const float *g /* n, or NULL for all ones */, float *gtheta);
-void cr_softmax_ce_vjp_f64(size_t n, size_t k, const double *yhat, const double *y,
-                           const double *g /* n, or NULL for all ones */, double *gtheta);
-/* its JVP: J̇ = <(Σy) ŷ − y, θ̇> per row. */
-void cr_softmax_ce_jvp_f32(size_t n, size_t k, const float *yhat, const float *y, const float *td,
-                           float *jd /* n */);
-void cr_softmax_ce_jvp_f64(size_t n, size_t k, const double *yhat, const double *y,
-                           const double *td, double *jd /* n */);
-
-/* squared error per row, the regression head: J = ½ Σ_j (o_j − t_j)²; dJ/do = o − t
-   (1 x k Jacobian), VJP g (o − t), JVP <o − t, ȯ>. */
-void cr_squared_error_forward_f32(size_t n, size_t k, const float *o, const float *t,
-                                  float *loss /* n */);
-void cr_squared_error_forward_f64(size_t n, size_t k, const double *o, const double *t,
-                                  double *loss /* n */);
-void cr_squared_error_jacobian_f32(size_t k, const float *o, const float *t, float *jac /* 1 x k */);
-void cr_squared_error_jacobian_f64(size_t k, const double *o, const double *t,
-                                   double *jac /* 1 x k */);
-void cr_squared_error_vjp_f32(size_t n, size_t k, const float *o, const float *t,
-                              const float *g /* n, or NULL for all ones */, float *go);
-void cr_squared_error_vjp_f64(size_t n, size_t k, const double *o, const double *t,
-                              const double *g /* n, or NULL for all ones */, double *go);
-void cr_squared_error_jvp_f32(size_t n, size_t k, const float *o, const float *t, const float *od,
-                              float *jd /* n */);
-void cr_squared_error_jvp_f64(size_t n, size_t k, const double *o, const double *t,
-                              const double *od, double *jd /* n */);
 
 /* ---------------------------------------------------------------- network */
 
@@ -417,68 +166,8 @@ typedef enum {
 
 /* The activation's name ("sigmoid", ...: cr_activation_list_names lists them). */
 const char *cr_activation_name(cr_activation act);
-/* Parses a name; returns 1 and sets *out on success, 0 for an unknown name. */
-int cr_activation_parse(const char *name, cr_activation *out);
-/*
- * Writes every activation's name, in enum order, to buf (a C string of at
- * most size bytes, cut if longer), separated by sep, with last_sep before the
- * last one ("sigmoid, tanh, relu or gelu" for ", " and " or "). Returns the
- * length the whole list needs (as snprintf). For help and error messages.
- */
-size_t cr_activation_list_names(char *buf, size_t size, const char *sep, const char *last_sep);
-
-/* How ONNX exporters write an activation as several nodes of x (its input). */
-typedef enum {
-    CR_ACT_ONNX_NODE = 0,    /* one node only: the row's onnx_op */
-    CR_ACT_ONNX_ERF = 1,     /* x·½(1 + erf(x/√2)): Div(x, √2), Erf, Add(·, 1), Mul(x, ·),
-                                Mul(·, 0.5) in any order of the operands (PyTorch's GELU) */
-    CR_ACT_ONNX_SIGMOID_MUL = 2 /* Sigmoid(x), Mul(x, ·) (PyTorch's SiLU) */
-} cr_act_onnx_pattern;
-
-/*
- * What a user sees of an activation, from its row of the op table
- * (src/ops/act_table.h describes every field): its ONNX forms and explain's
- * notation. cr_activation_info_get returns the row's (borrowed, valid for the
- * program's life), or NULL for a value outside the enum.
- */
-typedef struct {
-    const char *name;                 /* as cr_activation_name */
-    int init;                         /* the cr_init that CR_INIT_AUTO picks for it */
-    const char *onnx_op;              /* the ONNX op that is this activation, or NULL */
-    int onnx_opset;                   /* the first opset with onnx_op */
-    double onnx_alpha;                /* the value onnx_op's alpha must have; NaN: no alpha */
-    cr_act_onnx_pattern onnx_pattern; /* how exporters write it as several nodes */
-    const char *symbol_text, *symbol_tex; /* "σ", "\\sigma" */
-    /* a'(r) as explain writes it, {r} and {h} for the layer's names; NULL: none */
-    const char *deriv_text, *deriv_tex;
-} cr_activation_info;
-const cr_activation_info *cr_activation_info_get(cr_activation act);
-
-/*
- * Any activation by its enum value, exactly as the network's chain runs it
- * (the op table's row, with the fast kernels the CPU selected): h = a(r),
- * d = a'(r), the VJP g ∘ a'(r), the JVP a'(r) ∘ rd, and the d × d Jacobian
- * diag(a'(r)). h is a(r) of the same r; the output may alias g or rd. act
- * must be a valid cr_activation.
- */
-void cr_activation_forward_f32(cr_activation act, size_t count, const float *r, float *h);
-void cr_activation_forward_f64(cr_activation act, size_t count, const double *r, double *h);
-void cr_activation_deriv_f32(cr_activation act, size_t count, const float *r, const float *h,
-                             float *d);
-void cr_activation_deriv_f64(cr_activation act, size_t count, const double *r, const double *h,
-                             double *d);
-void cr_activation_vjp_f32(cr_activation act, size_t count, const float *r, const float *h,
-                           const float *g, float *gr);
-void cr_activation_vjp_f64(cr_activation act, size_t count, const double *r, const double *h,
-                           const double *g, double *gr);
-void cr_activation_jvp_f32(cr_activation act, size_t count, const float *r, const float *h,
-                           const float *rd, float *hd);
-void cr_activation_jvp_f64(cr_activation act, size_t count, const double *r, const double *h,
-                           const double *rd, double *hd);
-void cr_activation_jacobian_f32(cr_activation act, size_t d, const float *r, const float *h,
-                                float *jac /* d x d */);
-void cr_activation_jacobian_f64(cr_activation act, size_t d, const double *r, const double *h,
-                                double *jac /* d x d */);
+/* Parses a name: CR_OK and *out set, or CR_ERR_ARG for an unknown name. */
+cr_status cr_activation_parse(const char *name, cr_activation *out);
 
 /*
  * The head: what the loss does with the network's output o (N x K).
@@ -494,8 +183,8 @@ typedef enum {
 } cr_head;
 
 const char *cr_head_name(cr_head head); /* "softmax-cross-entropy", "squared-error" */
-/* Parses a name; returns 1 and sets *out on success, 0 for an unknown name. */
-int cr_head_parse(const char *name, cr_head *out);
+/* Parses a name: CR_OK and *out set, or CR_ERR_ARG for an unknown name. */
+cr_status cr_head_parse(const char *name, cr_head *out);
 
 /*
  * A network: L linear layers, dims[0] = D (input) ... dims[L] = K (outputs),
@@ -504,39 +193,16 @@ int cr_head_parse(const char *name, cr_head *out);
  *
  *     x -> ... -> θ = h W_L + b_L -> o = a_out(θ) -> head (softmax + CE, or ½‖o − t‖²)
  *
- * All parameters live in one flat block `params` (dtype `dtype`) so that
- * zeroing, optimiser steps, saving and finite-difference sweeps are single
- * loops. Layer l's views: W_l at params + w_offset[l] (dims[l] x dims[l+1],
- * row-major), b_l at params + b_offset[l] (dims[l+1]); offsets in scalars.
- * One allocation holds the struct and the parameters (free with cr_net_free).
+ * An opaque handle: read and write it through the accessors ("accessors of the
+ * handles" below: cr_net_dtype, cr_net_width, cr_net_weight, cr_net_params, ...).
+ * All parameters live in one flat block (cr_net_params, cr_net_n_params scalars of
+ * the net's dtype) so that zeroing, optimiser steps, saving and finite-difference
+ * sweeps are single loops; layer l's W_l (dims[l] x dims[l+1], row-major) and b_l
+ * (dims[l+1]) are views into it (cr_net_weight, cr_net_bias). The affine links
+ * (cr_net_set_affine) are not parameters. One allocation holds the net and its
+ * parameters (free with cr_net_free).
  */
-typedef struct cr_net {
-    cr_dtype dtype;
-    int n_layers;
-    size_t dims[CR_MAX_LAYERS + 1];
-    cr_activation act[CR_MAX_LAYERS];
-    size_t w_offset[CR_MAX_LAYERS];
-    size_t b_offset[CR_MAX_LAYERS];
-    size_t n_params;
-    void *params; /* points into the same allocation */
-    /* The output and the head (zero: today's classifier, o = θ and softmax + CE).
-       Set them with cr_net_set_output; cr_net_create leaves them zero. */
-    int has_out_act;      /* 1: o = out_act(θ); 0: o = θ */
-    cr_activation out_act; /* the output activation when has_out_act */
-    cr_head head;          /* what the loss does with o */
-    /* The affine links (src/ops/affine.tmpl.c), set with cr_net_set_affine; all
-       CR_AFFINE_NONE from cr_net_create. Link 0 acts on the input x before linear
-       layer 0 (the input standardisation: derivatives are w.r.t. the raw x);
-       link l + 1 on r_l, after linear layer l and before its activation (BatchNorm
-       in inference mode). Link k's vectors p, q, s, t (dtype `dtype`, width
-       cr_net_link_width) are at link_params + link_offset[k] + {0, 1, 2, 3}·width,
-       in the same allocation. They are not parameters: not in params / n_params,
-       so training, optimisers and gradient blocks leave them fixed. */
-    cr_affine_form link_form[CR_MAX_LAYERS + 1];
-    double link_eps[CR_MAX_LAYERS + 1];
-    size_t link_offset[CR_MAX_LAYERS + 1];
-    void *link_params;
-} cr_net;
+typedef struct cr_net cr_net;
 
 cr_status cr_net_create(cr_net **out, cr_dtype dtype, int n_layers, const size_t *dims,
                         const cr_activation *act /* n_layers - 1 entries */);
@@ -544,37 +210,17 @@ void cr_net_free(cr_net *net);
 /* Sets the output activation (has_act 0: o = θ) and the head. CR_ERR_ARG for an
    invalid activation or head. */
 cr_status cr_net_set_output(cr_net *net, int has_act, cr_activation act, cr_head head);
-/* 1 when the net is today's classifier: no output activation, the softmax + CE head
-   (what training, attacks and cr_evaluate_f32 take). */
-int cr_net_is_plain_classifier(const cr_net *net);
 /* A copy of net converted to dtype (float64 <-> float32). */
 cr_status cr_net_convert(const cr_net *net, cr_dtype dtype, cr_net **out);
 size_t cr_net_input_dim(const cr_net *net);
 size_t cr_net_output_dim(const cr_net *net);
-/*
- * The affine links (see cr_net). link 0: the input link; link l + 1: after
- * linear layer l (l < n_layers). Its width: dims[0] for link 0, dims[l + 1] after.
- * cr_net_set_affine stores the form and the vectors it uses (p, q; s, t and eps for
- * BATCHNORM; NULL for the others) in the net's dtype: a float32 net rounds a double
- * to float, so pass float values for an exact float32 link. CR_AFFINE_NONE clears
- * the link. CR_ERR_ARG for a bad link, form, missing vector, non-finite value, a
- * zero divisor (SUB_DIV q), or q + eps <= 0 / eps < 0 (BATCHNORM).
- * cr_net_set_input_affine(net, form, p, q) is link 0 (not BATCHNORM).
- * cr_net_affine_f32/_f64 fill a view of link k for the op functions (CR_ERR_DTYPE
- * for the other dtype); cr_net_get_affine copies the form, the vectors (as double,
- * each output may be NULL) and eps.
- */
-size_t cr_net_link_width(const cr_net *net, int link);
-cr_status cr_net_set_affine(cr_net *net, int link, cr_affine_form form, const double *p,
-                            const double *q, const double *s, const double *t, double eps);
+/* The input standardisation z = link_0(x) before linear layer 0 (form SUB_DIV:
+   (x − p)/q, SUB_MUL, MUL_ADD; NONE clears it), p and q of D values stored in the
+   net's dtype; derivatives stay w.r.t. the raw x. Set it before making a tape.
+   CR_ERR_ARG for a bad form, a missing vector, a non-finite value or a zero divisor.
+   The links after the linear layers (BatchNorm): chainrule_typed.h. */
 cr_status cr_net_set_input_affine(cr_net *net, cr_affine_form form, const double *p,
                                   const double *q);
-cr_affine_form cr_net_affine_form(const cr_net *net, int link); /* NONE for a bad link */
-cr_status cr_net_get_affine(const cr_net *net, int link, cr_affine_form *form, double *p,
-                            double *q, double *s, double *t, double *eps);
-cr_status cr_net_affine_f32(const cr_net *net, int link, cr_affine_f32 *view);
-cr_status cr_net_affine_f64(const cr_net *net, int link, cr_affine_f64 *view);
-
 typedef enum {
     CR_INIT_AUTO = 0,   /* per layer, what its activation's row picks: Xavier or He */
     CR_INIT_XAVIER = 1, /* uniform(+-sqrt(6/(fan_in+fan_out))) */
@@ -587,97 +233,24 @@ void cr_net_init(cr_net *net, cr_init scheme, uint64_t seed);
 /*
  * Tape: the activations of one forward pass and scratch for backward, sized
  * for batches of up to max_batch rows. One allocation; create once, reuse:
- * forward/backward never allocate.
- *   pre[l]  = r_l  (N x dims[l+1]) pre-activation of layer l (pre[L-1] = θ, the logits)
- *   post[l] = h_l  (N x dims[l+1]) activation; post[L-1] = the head's prediction:
+ * forward/backward never allocate. An opaque handle; its views (cr_tape_pre,
+ * cr_tape_post, cr_tape_output, ... below) are, for the n rows of the last
+ * forward pass (cr_tape_rows):
+ *   pre(l)  = r_l  (N x dims[l+1]) pre-activation of layer l (pre(L-1) = θ, the logits)
+ *   post(l) = h_l  (N x dims[l+1]) activation; post(L-1) = the head's prediction:
  *             softmax(o) for the softmax head (the probabilities), o for squared error
- *   out     = o    (N x K) the network's output a_out(θ): pre[L-1] when there is no
- *             output activation and the head is softmax, post[L-1] for squared error,
+ *   output  = o    (N x K) the network's output a_out(θ): pre(L-1) when there is no
+ *             output activation and the head is softmax, post(L-1) for squared error,
  *             else a block of its own
+ *   loss    = the N per-example losses of the last cr_net_loss
  */
-typedef struct cr_tape {
-    cr_dtype dtype;
-    size_t max_batch;
-    size_t n; /* rows of the last forward pass */
-    int n_layers;
-    size_t dims[CR_MAX_LAYERS + 1]; /* the widths of the net it was made for */
-    const void *input; /* borrowed X of the last forward pass */
-    void *pre[CR_MAX_LAYERS];
-    void *post[CR_MAX_LAYERS];
-    void *grad_a; /* scratch N x max(dims) */
-    void *grad_b; /* scratch N x max(dims) */
-    void *loss;   /* N per-example losses of the last cr_net_loss */
-    void *out;    /* N x K: the output o (see above) */
-    int has_out_act; /* the output of the net it was made for */
-    cr_activation out_act;
-    cr_head head;
-    /* N x D: z = link 0 applied to the input of the last forward pass, when the net it
-       was made for has an input link (net->link_form[0] != CR_AFFINE_NONE), else NULL */
-    void *input_z;
-} cr_tape;
+typedef struct cr_tape cr_tape;
 
 /* A tape is tied to the widths of the net it was made for, and to whether it has an
    input link (set the links before making the tape); the typed functions
    reject a tape of another net (CR_ERR_ARG) or of another dtype (CR_ERR_DTYPE). */
 cr_status cr_tape_create(const cr_net *net, size_t max_batch, cr_tape **out);
 void cr_tape_free(cr_tape *tape);
-
-/*
- * The typed network functions. X is N x D, Y is N x K targets (one-hot or any
- * rows summing to 1; see cr_onehot_*), all of the net's dtype.
- *
- * With the squared-error head Y is N x K float targets t instead.
- *
- * forward:  fills tape (keeps a borrowed pointer to X until the next forward).
- * loss:     per-example losses of the head (fused softmax+CE on o, or ½‖o − t‖²)
- *           into tape->loss; returns mean (NaN if the tape holds no forward pass
- *           of this net).
- * backward: chain of VJPs from dJ/do = yhat - y (or o - t), through the output
- *           activation's VJP when there is one, back to the input.
- *           dx (N x D, may be NULL) receives dJ_n/dx_n per example;
- *           grads (n_params, may be NULL) receives d(mean J)/d(params) in the
- *           same flat layout as net->params (overwritten, not accumulated).
- * vjp:      reverse mode from any cotangent on the output o ("logits": o = θ
- *           without an output activation): dx (N x D) <- G_o (N x K) pulled back
- *           through the chain (no softmax, no loss). With G_o = e_c it gives the
- *           gradient of output c.
- * jvp:      forward-mode: given tangent XD (N x D) writes d(outputs o) and/or
- *           d(probs) (N x K, either may be NULL; probs only for the softmax head,
- *           else CR_ERR_ARG). Needs a prior forward.
- * input_jacobian_chain: for row i of the last forward pass, the K x D Jacobian
- *           of the probabilities (of_probs=1, softmax head only, else CR_ERR_ARG)
- *           or outputs o (0) w.r.t. x, formed by
- *           multiplying the explicit per-op Jacobians (no VJPs). Allocates
- *           its scratch; returns CR_ERR_NOMEM on failure.
- * Errors: CR_ERR_DTYPE when the net or the tape is not of the function's dtype;
- * CR_ERR_ARG for a NULL argument, n = 0, a tape of another net, or no forward
- * pass yet; CR_ERR_SHAPE for n > tape->max_batch or a row i >= tape->n.
- */
-cr_status cr_net_forward_f32(const cr_net *net, cr_tape *tape, size_t n, const float *x);
-cr_status cr_net_forward_f64(const cr_net *net, cr_tape *tape, size_t n, const double *x);
-float cr_net_loss_f32(const cr_net *net, cr_tape *tape, const float *y);
-double cr_net_loss_f64(const cr_net *net, cr_tape *tape, const double *y);
-cr_status cr_net_backward_f32(const cr_net *net, cr_tape *tape, const float *y, float *dx,
-                              float *grads);
-cr_status cr_net_backward_f64(const cr_net *net, cr_tape *tape, const double *y, double *dx,
-                              double *grads);
-cr_status cr_net_vjp_f32(const cr_net *net, cr_tape *tape, const float *g_logits, float *dx);
-cr_status cr_net_vjp_f64(const cr_net *net, cr_tape *tape, const double *g_logits, double *dx);
-cr_status cr_net_jvp_f32(const cr_net *net, cr_tape *tape, const float *xd, float *logits_dot,
-                         float *probs_dot);
-cr_status cr_net_jvp_f64(const cr_net *net, cr_tape *tape, const double *xd, double *logits_dot,
-                         double *probs_dot);
-cr_status cr_net_input_jacobian_chain_f32(const cr_net *net, const cr_tape *tape, size_t i,
-                                          int of_probs, float *jac);
-cr_status cr_net_input_jacobian_chain_f64(const cr_net *net, const cr_tape *tape, size_t i,
-                                          int of_probs, double *jac);
-/* one-hot rows from class indices; returns CR_ERR_ARG for a label outside [0, k). */
-cr_status cr_onehot_f32(size_t n, size_t k, const int64_t *labels, float *y);
-cr_status cr_onehot_f64(size_t n, size_t k, const int64_t *labels, double *y);
-
-/* Typed views of a net's parameters (NULL when the dtype does not match). */
-float *cr_net_params_f32(cr_net *net);
-double *cr_net_params_f64(cr_net *net);
 
 /* ================================================================ training
  * Optimisers, learning-rate schedules, a seeded shuffle and the training step
@@ -688,7 +261,7 @@ double *cr_net_params_f64(cr_net *net);
  * activation or the squared-error head), which they do not train. cr_evaluate_f32
  * takes any net with the softmax head (loss and argmax on its output o).
  *
- * Optimiser state is kept as flat arrays parallel to net->params, so a step
+ * Optimiser state is kept as flat arrays parallel to cr_net_params(net), so a step
  * is one loop over n_params. The semantics follow PyTorch's torch.optim:
  *   g      <- grad + weight_decay * p                  (L2, coupled)
  *   SGD        p <- p - lr g
@@ -712,11 +285,6 @@ typedef enum {
 
 typedef enum { CR_SCHED_CONSTANT = 0, CR_SCHED_STEP = 1, CR_SCHED_COSINE = 2, CR_SCHED_COUNT } cr_schedule;
 
-const char *cr_optimizer_name(cr_optimizer kind); /* "sgd", "momentum", "nesterov", "adam" */
-int cr_optimizer_parse(const char *name, cr_optimizer *out); /* 1 on success */
-const char *cr_schedule_name(cr_schedule s);                /* "constant", "step", "cosine" */
-int cr_schedule_parse(const char *name, cr_schedule *out);
-
 typedef struct {
     cr_optimizer kind;
     double lr;           /* base learning rate */
@@ -736,10 +304,6 @@ typedef struct {
 cr_optim_config cr_optim_config_default(void);
 /* Checks ranges (lr > 0, 0 <= momentum < 1, 0 <= betas < 1, eps > 0, ...). */
 cr_status cr_optim_config_check(const cr_optim_config *cfg);
-/* The learning rate used by step number `step` (0-based). */
-double cr_optim_lr(const cr_optim_config *cfg, uint64_t step);
-/* Number of state vectors of n_params each: 0 (sgd), 1 (momentum), 2 (adam). */
-int cr_optim_n_state(cr_optimizer kind);
 
 typedef struct {
     cr_optim_config cfg;
@@ -753,32 +317,12 @@ typedef struct {
 /* State sized for net (zeroed, step 0); one allocation. */
 cr_status cr_optim_create(const cr_net *net, const cr_optim_config *cfg, cr_optim **out);
 void cr_optim_free(cr_optim *opt);
-/* One step: params <- update(params, grads) with lr = cr_optim_lr(cfg, step); step++. */
-cr_status cr_optim_step_f32(cr_optim *opt, float *params, const float *grads);
-cr_status cr_optim_step_f64(cr_optim *opt, double *params, const double *grads);
-
-/* Fisher-Yates shuffle of perm[0..n) driven by rng (reproducible everywhere). */
-void cr_shuffle_u32(cr_rng *rng, size_t n, uint32_t *perm);
-
 /*
  * Training workspace: the tape, the gradient block, the gathered batch and
- * the permutation, allocated once; the training loop never allocates.
+ * the permutation, allocated once; the training loop never allocates. An
+ * opaque handle (accessors: cr_train_ws_fault_layer, cr_train_ws_tape, ...).
  */
-typedef struct {
-    size_t max_batch;
-    size_t n_examples;
-    cr_tape *tape;
-    float *grads;     /* n_params */
-    float *xb;        /* max_batch x D gathered inputs */
-    int32_t *yb;      /* max_batch gathered labels */
-    uint32_t *perm;   /* n_examples */
-    uint32_t *nz;     /* Σ_l dims[l], l < L: indices of each layer's nonzero inputs */
-    /* After CR_ERR_NONFINITE: the 1-based layer where NaN/Inf appeared first
-       (in its outputs r_l or in its parameters after the update), else 0. */
-    int fault_layer;
-    int workers;                 /* 1, or 2 after cr_train_ws_set_threads(ws, 2) */
-    struct cr_train_pool *pool;  /* private: the second worker */
-} cr_train_ws;
+typedef struct cr_train_ws cr_train_ws;
 
 /* CR_ERR_ARG for a net that is not a plain classifier or that has an affine link
    after a linear layer (BatchNorm: not trained, docs/batchnorm.md). */
@@ -808,32 +352,6 @@ void cr_train_ws_free(cr_train_ws *ws);
  */
 cr_status cr_train_ws_set_threads(cr_train_ws *ws, int n);
 
-/*
- * One optimiser step on the batch x (n x D, contiguous) with class labels.
- * Forward, fused softmax+CE, backward, update. Plain SGD (with or without
- * weight decay) is fused into the gemms (W <- (1 - lr wd) W - (lr/n) Xᵀ G, no
- * gradient block); the other optimisers go through ws->grads and
- * cr_optim_step_f32. Adds the batch's summed loss to *loss_sum and its
- * number of correct argmax predictions to *correct (either may be NULL).
- * Returns CR_ERR_ARG for a label outside [0, K), CR_ERR_NONFINITE if NaN or
- * Inf appears in the forward pass (ws->fault_layer names the first layer whose
- * outputs r_l are not finite; the step is then not taken). Parameters that an
- * update makes non-finite are caught by the next step's forward pass (every
- * parameter of a layer feeds every row of r_l, and 0 * inf = NaN) and by
- * cr_train_epoch_f32's check of the whole block at the end of each epoch; the
- * parameters are then garbage: keep the last checkpoint.
- */
-cr_status cr_train_step_f32(cr_ctx *ctx, cr_net *net, cr_optim *opt, cr_train_ws *ws, size_t n,
-                            const float *x, const int32_t *labels, double *loss_sum,
-                            size_t *correct);
-/*
- * The per-example SGD path (batch 1, plain SGD, no weight decay): one loop per
- * layer over the nonzero inputs (a sparse row update), no gemm, no per-call
- * set-up. Same mathematics as cr_train_step_f32 with n = 1.
- */
-cr_status cr_train_sgd1_f32(cr_net *net, cr_optim *opt, cr_train_ws *ws, const float *x,
-                            int32_t label, double *loss_sum, size_t *correct);
-
 typedef struct {
     double loss_sum; /* summed per-example training losses */
     size_t correct;  /* correct argmax predictions (before each step) */
@@ -842,27 +360,6 @@ typedef struct {
 
 /* Called every `every` steps and at the end of the epoch; return nonzero to stop. */
 typedef int (*cr_train_progress_fn)(void *user, const cr_train_stats *stats, size_t total);
-
-/*
- * One epoch over n examples x (n x D) / labels: perm <- identity, shuffled
- * with rng, then batches of `batch` (the last one smaller) gathered into
- * ws->xb and stepped; batch 1 with plain SGD and no weight decay takes the
- * per-example path. stats is zeroed first. progress may be NULL.
- */
-cr_status cr_train_epoch_f32(cr_ctx *ctx, cr_net *net, cr_optim *opt, cr_train_ws *ws, size_t n,
-                             const float *x, const int32_t *labels, size_t batch, cr_rng *rng,
-                             cr_train_stats *stats, cr_train_progress_fn progress,
-                             size_t every, void *user);
-
-/*
- * Evaluation in batches of ws->max_batch: mean loss, correct count, and
- * (if confusion != NULL) the K x K confusion matrix [true][predicted]
- * accumulated (not zeroed); probs (n x K, may be NULL) receives the
- * probabilities.
- */
-cr_status cr_evaluate_f32(cr_ctx *ctx, const cr_net *net, cr_tape *tape, size_t n, const float *x,
-                          const int32_t *labels, double *loss_sum, size_t *correct,
-                          uint64_t *confusion, float *probs);
 
 /* ============================================================ end training */
 
@@ -873,9 +370,10 @@ cr_status cr_evaluate_f32(cr_ctx *ctx, const cr_net *net, cr_tape *tape, size_t 
  * net's input link (link 0, e.g. the standardisation (x − mean) / std of a model)
  * is the first link of every chain, so boxes, clips and derivatives are in x.
  * Every function allocates its own scratch (CR_ERR_NOMEM on failure) and
- * splits its examples into fixed chunks run on cr_get_threads() workers, each
- * calling the BLAS single-threaded (the BLAS is held at one thread meanwhile);
- * the chunks, and so the results, do not depend on the number of workers.
+ * splits its examples into fixed chunks run on the context's workers (its first
+ * argument; NULL: one), each calling the BLAS single-threaded (the BLAS is held at
+ * one thread meanwhile); the chunks, and so the results, do not depend on the
+ * number of workers.
  * Errors: CR_ERR_DTYPE when the net is not of the function's dtype (an _f32
  * call on a float64 net); CR_ERR_ARG for a NULL argument, n = 0, a class or
  * label outside [0, K), or an invalid option.
@@ -896,9 +394,7 @@ typedef enum {
 } cr_jac_mode;
 
 const char *cr_jac_mode_name(cr_jac_mode mode); /* "auto", "rev", "fwd", "closed" */
-int cr_jac_mode_parse(const char *name, cr_jac_mode *out); /* 1 on success */
-/* The mode `auto` resolves to for K outputs and D inputs. */
-cr_jac_mode cr_jac_mode_resolve(cr_jac_mode mode, size_t k, size_t d);
+cr_status cr_jac_mode_parse(const char *name, cr_jac_mode *out); /* CR_ERR_ARG: unknown */
 
 /*
  * Attribution methods (target class c per example; score f = logit c, or
@@ -917,7 +413,7 @@ typedef enum {
 } cr_attr_method;
 
 const char *cr_attr_method_name(cr_attr_method m); /* "saliency", "input-x-gradient", ... */
-int cr_attr_method_parse(const char *name, cr_attr_method *out);
+cr_status cr_attr_method_parse(const char *name, cr_attr_method *out);
 
 typedef struct {
     cr_attr_method method;
@@ -980,47 +476,83 @@ typedef struct {
     double min_value, max_value; /* range of x' */
 } cr_attack_stats;
 
-/* jac (n x K x D): Jacobian of probabilities (of_probs) or logits w.r.t. each row of x. */
-cr_status cr_net_input_jacobian_f32(cr_ctx *ctx, const cr_net *net, size_t n, const float *x, int of_probs,
-                                    cr_jac_mode mode, float *jac);
-cr_status cr_net_input_jacobian_f64(cr_ctx *ctx, const cr_net *net, size_t n, const double *x, int of_probs,
-                                    cr_jac_mode mode, double *jac);
-/* dJ_i/dx_i of J_i = CE(softmax(f(x_i)), y_i) for every row (N x D): the input gradient
-   (y: N x K targets, one-hot or soft; loss: the N J_i, may be NULL). */
-cr_status cr_net_input_grad_f32(cr_ctx *ctx, const cr_net *net, size_t n, const float *x, const float *y,
-                                float *dx, float *loss);
-cr_status cr_net_input_grad_f64(cr_ctx *ctx, const cr_net *net, size_t n, const double *x, const double *y,
-                                double *dx, double *loss);
-/* Gradient of the score of class cls[i] at row i (N x D), and the scores (may be NULL). */
-cr_status cr_net_class_grad_f32(cr_ctx *ctx, const cr_net *net, size_t n, const float *x, const int64_t *cls,
-                                int of_probs, float *grad, float *score);
-cr_status cr_net_class_grad_f64(cr_ctx *ctx, const cr_net *net, size_t n, const double *x, const int64_t *cls,
-                                int of_probs, double *grad, double *score);
-cr_status cr_attribute_f32(cr_ctx *ctx, const cr_net *net, size_t n, const float *x, const int64_t *cls,
-                           const cr_attr_options *opt, float *attr /* n x D */,
-                           cr_attr_report *report /* may be NULL */);
-cr_status cr_attribute_f64(cr_ctx *ctx, const cr_net *net, size_t n, const double *x, const int64_t *cls,
-                           const cr_attr_options *opt, double *attr /* n x D */,
-                           cr_attr_report *report /* may be NULL */);
-/* x_adv (n x D) from x with labels; target NULL (untargeted) or n target classes. */
-cr_status cr_attack_f32(cr_ctx *ctx, const cr_net *net, size_t n, const float *x, const int64_t *labels,
-                        const int64_t *target, const cr_attack_options *opt, float *x_adv,
-                        cr_attack_stats *stats /* may be NULL */);
-cr_status cr_attack_f64(cr_ctx *ctx, const cr_net *net, size_t n, const double *x, const int64_t *labels,
-                        const int64_t *target, const cr_attack_options *opt, double *x_adv,
-                        cr_attack_stats *stats /* may be NULL */);
-/* A regressor (the squared-error head): x_adv raises J = ½‖o − t‖², t the n x K
-   targets; the same FGSM/PGD steps from ∂J/∂o = o − t. stats: n and the losses and
-   distances (no accuracy: correct_* and hit_target stay 0). CR_ERR_ARG for a net
-   with another head. */
-cr_status cr_attack_regress_f32(cr_ctx *ctx, const cr_net *net, size_t n, const float *x, const float *t,
-                                const cr_attack_options *opt, float *x_adv,
-                                cr_attack_stats *stats /* may be NULL */);
-cr_status cr_attack_regress_f64(cr_ctx *ctx, const cr_net *net, size_t n, const double *x, const double *t,
-                                const cr_attack_options *opt, double *x_adv,
-                                cr_attack_stats *stats /* may be NULL */);
-
 /* ================================================================ end input derivatives */
+
+/* ================================================================ computing
+ * One function per operation, on the net's dtype: every array is `const void *` /
+ * `void *` of the net's dtype (float for a float32 net, double for a float64 one;
+ * cr_net_dtype), and each call runs the typed twin of that dtype (chainrule_typed.h,
+ * the same name with _f32 / _f64), bit for bit, with its errors (CR_ERR_ARG for a
+ * NULL argument, n = 0, a label or class outside [0, K), a tape of another net;
+ * CR_ERR_SHAPE for more rows than a tape holds). Source: src/net/api.c.
+ *
+ * With a tape (made by cr_tape_create for this net, batches of at most max_batch):
+ *   forward   fills the tape from x (N x D); keeps a borrowed pointer to x.
+ *   loss      *mean = the mean over the rows of the head's loss J_n (softmax + CE
+ *             against targets y, N x K one-hot or soft rows; ½‖o − t‖² against N x K
+ *             targets t for a regressor); CR_ERR_ARG when the tape holds no forward pass.
+ *   backward  dx (N x D, may be NULL) <- dJ_n/dx_n per row; grads (cr_net_n_params,
+ *             may be NULL) <- d(mean J)/d(params), in the parameter block's layout.
+ *   vjp       dx <- g_out (N x K, a cotangent on the output o) pulled back to x.
+ *   jvp       out_dot and/or probs_dot (N x K, either may be NULL; probs for the
+ *             softmax head only) <- the derivative along the tangent xd (N x D).
+ * Whole batches (the library makes its own tape and scratch, and splits the rows
+ * over the workers; the results do not depend on their number):
+ *   input_grad      dx <- dJ_n/dx_n (y: N x K targets; loss: the N J_n, may be NULL).
+ *   class_grad      grad <- the gradient of the logit (or probability, of_probs) of
+ *                   class cls[n] at row n; score (may be NULL) <- that score.
+ *   input_jacobian  jac (N x K x D) <- ∂o/∂x (or ∂softmax(o)/∂x with of_probs) per row.
+ *   attribute       attr (N x D) <- the attribution map of opt->method (cr_attr_options).
+ *   attack          x_adv (N x D) <- FGSM or PGD (cr_attack_options) from x, raising
+ *                   CE(labels) or, with target (may be NULL), lowering CE(target).
+ *   attack_regress  the same for a regressor: raises ½‖o − t‖² (t: N x K targets).
+ */
+cr_status cr_net_forward(const cr_net *net, cr_tape *tape, size_t n, const void *x);
+cr_status cr_net_loss(const cr_net *net, cr_tape *tape, const void *y, double *mean);
+cr_status cr_net_backward(const cr_net *net, cr_tape *tape, const void *y, void *dx,
+                          void *grads);
+cr_status cr_net_vjp(const cr_net *net, cr_tape *tape, const void *g_out, void *dx);
+cr_status cr_net_jvp(const cr_net *net, cr_tape *tape, const void *xd, void *out_dot,
+                     void *probs_dot);
+cr_status cr_net_input_grad(cr_ctx *ctx, const cr_net *net, size_t n, const void *x, const void *y,
+                            void *dx, void *loss);
+cr_status cr_net_class_grad(cr_ctx *ctx, const cr_net *net, size_t n, const void *x, const cr_label *cls,
+                            int of_probs, void *grad, void *score);
+cr_status cr_net_input_jacobian(cr_ctx *ctx, const cr_net *net, size_t n, const void *x, int of_probs,
+                                cr_jac_mode mode, void *jac);
+cr_status cr_attribute(cr_ctx *ctx, const cr_net *net, size_t n, const void *x, const cr_label *cls,
+                       const cr_attr_options *opt, void *attr,
+                       cr_attr_report *report /* may be NULL */);
+cr_status cr_attack(cr_ctx *ctx, const cr_net *net, size_t n, const void *x, const cr_label *labels,
+                    const cr_label *target, const cr_attack_options *opt, void *x_adv,
+                    cr_attack_stats *stats /* may be NULL */);
+cr_status cr_attack_regress(cr_ctx *ctx, const cr_net *net, size_t n, const void *x, const void *t,
+                            const cr_attack_options *opt, void *x_adv,
+                            cr_attack_stats *stats /* may be NULL */);
+
+/*
+ * Training (float32 nets: a float64 net is CR_ERR_DTYPE; cr_net_convert makes a
+ * float32 copy). optim_step: params <- update(params, grads) in the optimiser's
+ * dtype. train_step: one optimiser step on the batch x (n x D) with class labels
+ * (forward, softmax + CE, backward, update), adding the batch's summed loss and
+ * correct count to *loss_sum and *correct (either may be NULL). train_epoch: one
+ * shuffled pass over n examples in batches of `batch` (stats zeroed first; progress,
+ * may be NULL, called every `every` steps and at the end: nonzero stops). evaluate:
+ * in batches of the tape's max_batch, the summed loss and correct count, the K x K
+ * confusion matrix [true][predicted] accumulated (may be NULL) and the n x K
+ * probabilities (may be NULL). CR_ERR_NONFINITE when NaN or Inf appears
+ * (cr_train_ws_fault_layer names the layer). Details: chainrule_typed.h.
+ */
+cr_status cr_optim_step(cr_optim *opt, void *params, const void *grads);
+cr_status cr_train_step(cr_ctx *ctx, cr_net *net, cr_optim *opt, cr_train_ws *ws, size_t n, const void *x,
+                        const cr_label *labels, double *loss_sum, size_t *correct);
+cr_status cr_train_epoch(cr_ctx *ctx, cr_net *net, cr_optim *opt, cr_train_ws *ws, size_t n, const void *x,
+                         const cr_label *labels, size_t batch, cr_rng *rng,
+                         cr_train_stats *stats, cr_train_progress_fn progress, size_t every,
+                         void *user);
+cr_status cr_evaluate(cr_ctx *ctx, const cr_net *net, cr_tape *tape, size_t n, const void *x,
+                      const cr_label *labels, double *loss_sum, size_t *correct,
+                      uint64_t *confusion, void *probs);
 
 /* ================================================================ accessors for bindings
  * Functions that take and return plain pointers, sizes and names, so that a binding
@@ -1031,10 +563,6 @@ cr_dtype cr_net_dtype(const cr_net *net);
 int cr_net_n_layers(const cr_net *net);
 /* dims[i], 0 <= i <= n_layers (0: the input width D, n_layers: the outputs K); 0 otherwise. */
 size_t cr_net_width(const cr_net *net, int i);
-/* The activation after hidden layer l (0 <= l < n_layers - 1) into *act: 1, or 0 for another l. */
-int cr_net_hidden_activation(const cr_net *net, int l, cr_activation *act);
-/* 1 and *act (may be NULL) when the output is o = a_out(θ); 0 when o = θ. */
-int cr_net_output_activation(const cr_net *net, cr_activation *act);
 cr_head cr_net_head(const cr_net *net);
 /* cr_net_set_output with the net's own output activation (before any tape is made). */
 cr_status cr_net_set_head(cr_net *net, cr_head head);
@@ -1046,27 +574,48 @@ cr_status cr_net_predict(cr_ctx *ctx, const cr_net *net, size_t n, const void *x
 cr_status cr_net_input_jvp(const cr_net *net, size_t n, const void *x, const void *xd, int of_probs,
                            void *out);
 
-/*
- * The option and statistics structs of the library by name: "cr_attack_options",
- * "cr_attack_stats", "cr_attr_options", "cr_check_options", "cr_check_report",
- * "cr_check_result", "cr_bound_options", "cr_certify_options" (its bound.method as "method"),
- * "cr_certify_result". cr_struct_new allocates one with its defaults
- * (cr_check_options_default; a cr_check_report initialised; the others zero, lo = 0, hi = 1
- * for an attack) and returns NULL for an unknown name or no memory; cr_struct_free frees it
- * (a cr_check_report's items too). cr_struct_set / cr_struct_get write / read one numeric
- * field by its C name (enums, ints and sizes as numbers; a cr_attr_options' "baseline" is
- * not settable this way: see cr_attr_options_set_baseline); CR_ERR_ARG for an unknown type
- * or field, or a value the field cannot hold (a negative or fractional size, say).
- * cr_struct_get_string reads a char-array field ("op", "what" of a cr_check_result) or a
- * string pointer ("proved_by" of a cr_certify_result; NULL when unset), NULL for another. cr_check_report_item: the report's item i, NULL past the end.
+/* ================================================================ accessors of the handles
+ * cr_net, cr_tape and cr_train_ws are opaque (their fields are the library's own,
+ * src/net/net_internal.h): everything outside libchainrule reads them through these
+ * functions (src/net/net_access.c), which cost a call and a bounds check and are meant
+ * to be called outside inner loops (take the pointer once, then loop). A NULL handle or
+ * an index out of range gives 0, NULL or CR_ACT_COUNT; nothing here allocates or fails.
+ * The pointers returned are views into the handle's one allocation, valid until it is
+ * freed; a const net gives const views (the _const variants); a tape's views are read-only.
  */
-void *cr_struct_new(const char *type);
-void cr_struct_free(const char *type, void *obj);
-cr_status cr_struct_set(const char *type, void *obj, const char *field, double value);
-cr_status cr_struct_get(const char *type, const void *obj, const char *field, double *value);
-const char *cr_struct_get_string(const char *type, const void *obj, const char *field);
-/* The baseline of integrated gradients: D values of the net's dtype, borrowed (NULL: zeros). */
-void cr_attr_options_set_baseline(cr_attr_options *opt, const void *baseline);
+/* The number of scalars (of the net's dtype) in the flat parameter block. */
+size_t cr_net_n_params(const cr_net *net);
+/* The flat parameter block: layer l's W_l then b_l for l = 0, 1, ... (offsets:
+   cr_net_weight_offset, chainrule_typed.h); a gradient block of cr_net_n_params scalars
+   has the same layout. */
+void *cr_net_params(cr_net *net);
+const void *cr_net_params_const(const cr_net *net);
+/* Views of W_l (dims[l] x dims[l+1], row-major: r = h W + b) and b_l (dims[l+1]) in the
+   net's dtype, 0 <= l < n_layers; NULL for a bad l. */
+void *cr_net_weight(cr_net *net, int l);
+const void *cr_net_weight_const(const cr_net *net, int l);
+void *cr_net_bias(cr_net *net, int l);
+const void *cr_net_bias_const(const cr_net *net, int l);
+/* The activation after linear layer l: the hidden activation for l < n_layers - 1, the
+   output activation for l = n_layers - 1 (CR_ACT_COUNT when o = θ), CR_ACT_COUNT for a bad l. */
+cr_activation cr_net_activation(const cr_net *net, int l);
+
+/* The tape's dtype and the rows of its last forward pass (0 before any). */
+cr_dtype cr_tape_dtype(const cr_tape *tape);
+size_t cr_tape_rows(const cr_tape *tape);
+/* The views of the last forward pass (see cr_tape), rows x K in the tape's dtype: the
+   output o; the head's prediction (the probabilities softmax(o) for the softmax head, o
+   for squared error); the per-example losses of the last cr_net_loss (rows scalars).
+   Every layer's r_l and h_l: chainrule_typed.h. */
+const void *cr_tape_output(const cr_tape *tape);
+const void *cr_tape_prediction(const cr_tape *tape);
+const void *cr_tape_loss(const cr_tape *tape);
+
+/* The workspace's tape (its forward pass of the last step: ws's batch rows) and, after
+   CR_ERR_NONFINITE, the 1-based layer where NaN/Inf appeared first (in its outputs r_l or
+   in its parameters after the update), else 0. */
+cr_tape *cr_train_ws_tape(cr_train_ws *ws);
+int cr_train_ws_fault_layer(const cr_train_ws *ws);
 
 /* ================================================================ end accessors for bindings */
 

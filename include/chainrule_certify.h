@@ -128,7 +128,7 @@ typedef struct {
    double and, when inexact, rounded outward for lo/hi and inward for lo_in/hi_in (nextafter). lo/hi may be ∓inf.
    CR_ERR_ARG: d or k zero, k < 2, label outside [0, k), eps < 0, lo > hi, an empty box; CR_ERR_NONFINITE: x or eps
    not finite, NaN lo/hi. On failure *out is zeroed. Free with cr_spec_free (NULL-safe, leaves *spec zeroed). */
-cr_status cr_spec_linf(size_t d, size_t k, const double *x, double eps, double lo, double hi, int64_t label,
+cr_status cr_spec_linf(size_t d, size_t k, const double *x, double eps, double lo, double hi, cr_label label,
                        cr_spec *out);
 void cr_spec_free(cr_spec *spec);
 
@@ -193,7 +193,7 @@ cr_status cr_certify(cr_ctx *ctx, const cr_net *net, const cr_spec *spec, const 
  * the same spec and options (a proof excludes every witness); the attack runs only on the examples not proved.
  * opt->outputs_are_probs must be 0. Errors as cr_spec_linf and cr_certify.
  */
-cr_status cr_certify_linf(cr_ctx *ctx, const cr_net *net, const double *x, double eps, double lo, double hi, int64_t label,
+cr_status cr_certify_linf(cr_ctx *ctx, const cr_net *net, const double *x, double eps, double lo, double hi, cr_label label,
                           const cr_certify_options *opt, cr_certify_result *res);
 
 /*
@@ -205,7 +205,7 @@ cr_status cr_certify_linf(cr_ctx *ctx, const cr_net *net, const double *x, doubl
  * The true radius lies in [*certified, *attacked]; *certified < *attacked whenever *certified is a number (a
  * witness inside a proved ball cannot exist). About log2(eps_max / tol) bound passes and as many attacks.
  */
-cr_status cr_certify_radius_linf(cr_ctx *ctx, const cr_net *net, const double *x, double lo, double hi, int64_t label,
+cr_status cr_certify_radius_linf(cr_ctx *ctx, const cr_net *net, const double *x, double lo, double hi, cr_label label,
                                  double eps_max, double tol, const cr_certify_options *opt, double *certified,
                                  double *attacked);
 
@@ -216,9 +216,12 @@ cr_status cr_certify_radius_linf(cr_ctx *ctx, const cr_net *net, const double *x
  * (o(x): the real-arithmetic network). *worst (may be NULL): the accepted clause's largest row upper bound
  * (negative), or when rejected the smallest such bound over the clauses; out (K, may be NULL): the evaluated
  * output. 0: rejected (outside the box, not violating, or within noise); -1: the net cannot be evaluated with an
- * error bound (GELU), a non-finite value, or bad arguments.
+ * error bound (GELU), a non-finite value, or bad arguments (the old return values, now the status below).
+ * The verdict goes to *accepted (1 accepted, 0 rejected); the return is CR_OK, or CR_ERR_ARG (bad arguments, a net
+ * the checker cannot bound), CR_ERR_NONFINITE or CR_ERR_NOMEM with *accepted = 0 and cr_last_error() saying why.
  */
-int cr_witness_check(const cr_net *net, const cr_spec_part *part, const double *x, double *out, double *worst);
+cr_status cr_witness_check(const cr_net *net, const cr_spec_part *part, const double *x, double *out, double *worst,
+                           int *accepted);
 
 #pragma GCC visibility pop
 

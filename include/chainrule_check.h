@@ -142,7 +142,7 @@ cr_status cr_check_op_run(const cr_check_op *op, const double *in, const cr_chec
 
 /*
  * The whole network on data x (n x D) with targets y (n x K), both of
- * net->dtype:
+ * the net's dtype (cr_net_dtype):
  *   cr_check_net_ops:       every op of the chain (linear, the activation the
  *                           chain runs, the fused head, the unfused head) at
  *                           example opt->op_example;

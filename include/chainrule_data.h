@@ -45,10 +45,9 @@ extern "C" {
  * incrementally; memory grows only with data that actually arrives and never
  * beyond CR_IDX_MAX_BYTES.
  */
-int cr_idx_read(const char *path, cr_array *out, cr_error *err);
+cr_status cr_idx_read(const char *path, cr_array *out);
 /* Parses an in-memory raw (not gzip) IDX image; `name` is used in messages. */
-int cr_idx_parse(const char *name, const unsigned char *buf, size_t len, cr_array *out,
-                 cr_error *err);
+cr_status cr_idx_parse(const char *name, const unsigned char *buf, size_t len, cr_array *out);
 
 /* ---------------------------------------------------------------- datasets */
 
@@ -62,7 +61,7 @@ int cr_idx_parse(const char *name, const unsigned char *buf, size_t len, cr_arra
 typedef struct {
     size_t n, d, k;
     float *x;          /* n x d, owned */
-    int32_t *labels;   /* n, owned, each in [0, k) */
+    cr_label *labels;  /* n, owned, each in [0, k) */
     size_t height;     /* image rows, or 0 if the examples are not images */
     size_t width;      /* image columns, or 0 */
 } cr_dataset;
@@ -109,8 +108,7 @@ cr_dataset_options cr_dataset_options_default(void);
  *        integer vector [n] (uint8/int32/int64, or a float vector of integral
  *        values) or a one-hot matrix [n, k].
  */
-int cr_dataset_load(const char *spec, cr_dataset *out, const cr_dataset_options *opt,
-                    cr_error *err);
+cr_status cr_dataset_load(const char *spec, cr_dataset *out, const cr_dataset_options *opt);
 
 /*
  * Reads a CSV file of numbers: one example per line, fields separated by ',',
@@ -125,16 +123,15 @@ int cr_dataset_load(const char *spec, cr_dataset *out, const cr_dataset_options 
  *   "train.csv:5: expected 5 fields, found 4"
  * Numbers use the C locale's decimal point.
  */
-int cr_csv_read(const char *path, const cr_dataset_options *opt, cr_dataset *out,
-                cr_error *err);
-int cr_csv_parse(const char *name, const char *buf, size_t len,
-                 const cr_dataset_options *opt, cr_dataset *out, cr_error *err);
+cr_status cr_csv_read(const char *path, const cr_dataset_options *opt, cr_dataset *out);
+cr_status cr_csv_parse(const char *name, const char *buf, size_t len,
+                 const cr_dataset_options *opt, cr_dataset *out);
 
 /* Builds a dataset from arrays (as cr_dataset_load does for "X,Y"); x_name
    and y_name name them in messages. x and labels are borrowed. */
-int cr_dataset_from_arrays(const char *x_name, const cr_array *x, const char *y_name,
+cr_status cr_dataset_from_arrays(const char *x_name, const cr_array *x, const char *y_name,
                            const cr_array *labels, const cr_dataset_options *opt,
-                           cr_dataset *out, cr_error *err);
+                           cr_dataset *out);
 
 void cr_dataset_free(cr_dataset *ds); /* frees and zeroes; NULL-safe */
 
@@ -147,8 +144,8 @@ void cr_dataset_free(cr_dataset *ds); /* frees and zeroes; NULL-safe */
  * (n = 0, x = labels = NULL). `all` is not modified; train and val are new
  * datasets with the same d, k, height and width.
  */
-int cr_dataset_split(const cr_dataset *all, double val_fraction, uint64_t seed,
-                     cr_dataset *train, cr_dataset *val, cr_error *err);
+cr_status cr_dataset_split(const cr_dataset *all, double val_fraction, uint64_t seed,
+                     cr_dataset *train, cr_dataset *val);
 
 /* Standardisation floor: a feature whose standard deviation is below this
    (e.g. a constant border pixel) gets std = 1, so it is centred, not blown up. */
@@ -156,10 +153,10 @@ int cr_dataset_split(const cr_dataset *all, double val_fraction, uint64_t seed,
 
 /*
  * Per-feature mean and population standard deviation over the n examples
- * (accumulated in double), mean and std of length d. Returns 0, or -1 if the
- * dataset is empty.
+ * (accumulated in double), mean and std of length d. CR_OK, CR_ERR_ARG if the
+ * dataset is empty, CR_ERR_NOMEM.
  */
-int cr_dataset_standardize_stats(const cr_dataset *ds, float *mean, float *std);
+cr_status cr_dataset_standardize_stats(const cr_dataset *ds, float *mean, float *std);
 /* x <- (x - mean) / std, feature by feature (std must be nonzero). */
 void cr_dataset_apply_standardize(cr_dataset *ds, const float *mean, const float *std);
 
@@ -170,17 +167,15 @@ void cr_dataset_apply_standardize(cr_dataset *ds, const float *mean, const float
 
 /* Writes 8-bit grayscale (1 byte per pixel) or RGB (3 bytes per pixel,
    row-major, rows top to bottom) atomically. */
-int cr_png_write_gray(const char *path, const uint8_t *pixels, size_t width, size_t height,
-                      cr_error *err);
-int cr_png_write_rgb(const char *path, const uint8_t *pixels, size_t width, size_t height,
-                     cr_error *err);
+cr_status cr_png_write_gray(const char *path, const uint8_t *pixels, size_t width, size_t height);
+cr_status cr_png_write_rgb(const char *path, const uint8_t *pixels, size_t width, size_t height);
 /*
  * Reads a PNG into a newly malloc'd 8-bit buffer (*pixels, caller frees) with
  * *channels = 1 (gray), 2 (gray+alpha), 3 (RGB) or 4 (RGBA), as stored in the
  * file (palette images become RGB/RGBA, 16-bit samples become 8-bit).
  */
-int cr_png_read(const char *path, uint8_t **pixels, size_t *width, size_t *height,
-                int *channels, cr_error *err);
+cr_status cr_png_read(const char *path, uint8_t **pixels, size_t *width, size_t *height,
+                int *channels);
 
 /* ---------------------------------------------------------------- image grids */
 
@@ -255,9 +250,9 @@ void cr_image_draw_text(cr_image *img, size_t x, size_t y, const char *text,
  * Labels are drawn in black above their tiles; tiles are left-aligned in
  * their cells. opt may be NULL for CR_GRID_OPTIONS_INIT.
  */
-int cr_image_grid(const cr_image_tile *tiles, size_t n_tiles, const cr_grid_options *opt,
-                  cr_image *out, cr_error *err);
-int cr_image_write_png(const char *path, const cr_image *img, cr_error *err);
+cr_status cr_image_grid(const cr_image_tile *tiles, size_t n_tiles, const cr_grid_options *opt,
+                  cr_image *out);
+cr_status cr_image_write_png(const char *path, const cr_image *img);
 void cr_image_free(cr_image *img); /* frees and zeroes; NULL-safe */
 
 /* ---------------------------------------------------------------- charts (src/io/plot.c) */
@@ -282,8 +277,7 @@ typedef struct {
 
 /* 1 to 8 panels side by side (420 x 300 pixels each) under a title ('\n' separates its
    lines), into *out (free with cr_image_free). */
-int cr_plot_panels(const cr_plot_panel *panels, size_t n_panels, const char *title, cr_image *out,
-                   cr_error *err);
+cr_status cr_plot_panels(const cr_plot_panel *panels, size_t n_panels, const char *title, cr_image *out);
 
 /* A heatmap of rows x cols values (row-major; at most 1000 a side): white -> dark blue,
    each row scaled to its sum (row_normalised: a confusion matrix's rows become the
@@ -297,7 +291,7 @@ typedef struct {
     const char *title, *row_axis, *col_axis, *legend; /* may be NULL */
     int row_normalised, integer;
 } cr_heatmap;
-int cr_plot_heatmap(const cr_heatmap *h, cr_image *out, cr_error *err);
+cr_status cr_plot_heatmap(const cr_heatmap *h, cr_image *out);
 /* ---------------------------------------------------------------- band plots */
 
 /* Two curves against x (n points, x nondecreasing, y fractions in [0, 1] drawn as 0..100 %) with the band between
@@ -311,7 +305,7 @@ typedef struct {
 } cr_plot_band;
 
 /* Renders p (720 x 460 pixels) and writes it as PNG atomically. Errors: no points, a point not plottable. */
-int cr_plot_band_png(const char *path, const cr_plot_band *p, cr_error *err);
+cr_status cr_plot_band_png(const char *path, const cr_plot_band *p);
 
 #if defined(__GNUC__)
 #pragma GCC visibility pop

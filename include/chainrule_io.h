@@ -5,9 +5,11 @@
  * Depends on the core (chainrule.h), zlib, cJSON and libpng. The core never
  * includes this header.
  *
- * Error convention: every function returns 0 on success and -1 on failure,
- * filling *err with ONE line (no trailing newline) that names the file and the
- * problem, e.g. "model.safetensors: header length 9999999 exceeds file size 120".
+ * Error convention (chainrule.h, cr_last_error): every fallible function returns
+ * cr_status (CR_ERR_IO: a file cannot be opened, read or written; CR_ERR_FORMAT:
+ * malformed or unsupported content; CR_ERR_NOMEM; CR_ERR_ARG) and leaves ONE line
+ * (no trailing newline) naming the file and the problem in cr_last_error(), e.g.
+ * "model.safetensors: header length 9999999 exceeds file size 120".
  * On failure no output object is left allocated and no output file is left
  * (writes go to a temporary file in the same folder, fsync, rename).
  * Readers never allocate what a header claims before checking it against the
@@ -30,16 +32,17 @@ extern "C" {
 #pragma GCC visibility push(default)
 #endif
 
-typedef struct {
-    char msg[512];
-} cr_error;
-
-/* printf-style setter used by the io layer and the CLI. Returns -1. */
-int cr_error_set(cr_error *err, const char *fmt, ...)
+/* For the layers above the core (io, the CLI, programs with their own checks):
+   cr_fail sets the calling thread's detail line (cr_last_error; printf-style, made
+   one printable line; its arguments may include cr_last_error() itself) and returns
+   status. cr_last_status: the status of the thread's last cr_fail (CR_OK if none),
+   to pass a callee's failure on. Both live in libchainrule. */
+cr_status cr_fail(cr_status status, const char *fmt, ...)
 #if defined(__GNUC__)
     __attribute__((format(printf, 2, 3)))
 #endif
     ;
+cr_status cr_last_status(void);
 
 /* ---------------------------------------------------------------- arrays */
 
@@ -65,18 +68,16 @@ typedef struct {
 size_t cr_array_dtype_size(cr_array_dtype dtype);
 const char *cr_array_dtype_name(cr_array_dtype dtype); /* "float32", "uint8", ... */
 /* Allocates a zeroed array; 0 on success. Checks the size for overflow. */
-int cr_array_alloc(cr_array *a, cr_array_dtype dtype, int ndim, const size_t *shape,
-                   cr_error *err);
+cr_status cr_array_alloc(cr_array *a, cr_array_dtype dtype, int ndim, const size_t *shape);
 void cr_array_free(cr_array *a); /* frees data, leaves *a zeroed; NULL-safe */
 
 /* .npy version 1.0/2.0/3.0, little-endian <f4 <f8 |u1 <i4 <i8, C order only. */
-int cr_npy_read(const char *path, cr_array *out, cr_error *err);
+cr_status cr_npy_read(const char *path, cr_array *out);
 /* Parses an in-memory .npy image (used by cr_npy_read and the fuzzer). `name`
    is used in error messages. */
-int cr_npy_parse(const char *name, const unsigned char *buf, size_t len, cr_array *out,
-                 cr_error *err);
+cr_status cr_npy_parse(const char *name, const unsigned char *buf, size_t len, cr_array *out);
 /* Writes version 1.0 (2.0 if the header needs it); atomic. */
-int cr_npy_write(const char *path, const cr_array *a, cr_error *err);
+cr_status cr_npy_write(const char *path, const cr_array *a);
 
 /* ---------------------------------------------------------------- safetensors */
 
@@ -100,18 +101,16 @@ typedef struct {
 
 /* Strict: header length vs file size, JSON well-formed, dtypes F32/F64/U8/I32/I64,
    offsets in range, contiguous, non-overlapping, sizes = shape * dtype size. */
-int cr_safetensors_read(const char *path, cr_safetensors *out, cr_error *err);
-int cr_safetensors_parse(const char *name, const unsigned char *buf, size_t len,
-                         cr_safetensors *out, cr_error *err);
-int cr_safetensors_write(const char *path, const cr_safetensors *st, cr_error *err);
+cr_status cr_safetensors_read(const char *path, cr_safetensors *out);
+cr_status cr_safetensors_parse(const char *name, const unsigned char *buf, size_t len,
+                         cr_safetensors *out);
+cr_status cr_safetensors_write(const char *path, const cr_safetensors *st);
 void cr_safetensors_free(cr_safetensors *st);
 const cr_tensor *cr_safetensors_find(const cr_safetensors *st, const char *name);
 const char *cr_safetensors_meta(const cr_safetensors *st, const char *key);
 /* Adds a copy of name/array (array data copied) or of key/value; 0 on success. */
-int cr_safetensors_add(cr_safetensors *st, const char *name, const cr_array *array,
-                       cr_error *err);
-int cr_safetensors_set_meta(cr_safetensors *st, const char *key, const char *value,
-                            cr_error *err);
+cr_status cr_safetensors_add(cr_safetensors *st, const char *name, const cr_array *array);
+cr_status cr_safetensors_set_meta(cr_safetensors *st, const char *key, const char *value);
 
 /* ---------------------------------------------------------------- models */
 
@@ -139,10 +138,10 @@ typedef struct {
    respect to the input the user has. cr_model_load_full also keeps them as the
    model's input_mean/input_std arrays. Saving writes a net's link 0 as
    input.mean/input.std (a net without one: the model's arrays, if any). */
-int cr_model_load(const char *path, cr_net **out, cr_error *err);
-int cr_model_save(const char *path, const cr_net *net, cr_error *err);
-int cr_model_load_full(const char *path, cr_model *out, cr_error *err);
-int cr_model_save_full(const char *path, const cr_model *model, cr_error *err);
+cr_status cr_model_load(const char *path, cr_net **out);
+cr_status cr_model_save(const char *path, const cr_net *net);
+cr_status cr_model_load_full(const char *path, cr_model *out);
+cr_status cr_model_save_full(const char *path, const cr_model *model);
 /* A utility, not on any load path: folds model's input.mean/input.std (if it has
    them) into the first layer of net, W1 <- diag(1/std) W1, b1 <- b1 − (mean/std) W1,
    computing in double and storing in net's dtype (rounding: the folded net is the
@@ -150,10 +149,9 @@ int cr_model_save_full(const char *path, const cr_model *model, cr_error *err);
    model->net or a network of the same input width, e.g. a copy of it in another
    dtype (cr_net_convert). Without a standardisation net is unchanged.
    0, or -1 (err set) when the widths differ. */
-int cr_model_fold_standardization(const cr_model *model, cr_net *net, cr_error *err);
+cr_status cr_model_fold_standardization(const cr_model *model, cr_net *net);
 /* Builds a model from an already-parsed safetensors (used by the fuzzer). */
-int cr_model_from_safetensors(const char *name, const cr_safetensors *st, cr_model *out,
-                              cr_error *err);
+cr_status cr_model_from_safetensors(const char *name, const cr_safetensors *st, cr_model *out);
 void cr_model_free(cr_model *model);
 
 /* ---------------------------------------------------------------- training checkpoints */
@@ -173,15 +171,15 @@ void cr_model_free(cr_model *model);
  * in `extra`). `chainrule train` writes one after every epoch and --resume reads
  * it; a program resumes a run the same way:
  *
- *     cr_model m; cr_checkpoint ck; cr_optim *opt; cr_error err;
- *     cr_model_load_full(path, &m, &err);
- *     cr_checkpoint_read(&m, path, &ck, &err);       // ck.cfg, ck.rng, ck.epoch, ...
+ *     cr_model m; cr_checkpoint ck; cr_optim *opt;   // each call: check != CR_OK
+ *     cr_model_load_full(path, &m);
+ *     cr_checkpoint_read(&m, path, &ck);       // ck.cfg, ck.rng, ck.epoch, ...
  *     cr_optim_create(m.net, &ck.cfg, &opt);
- *     cr_checkpoint_restore_optim(&m, path, opt, &err);
+ *     cr_checkpoint_restore_optim(&m, path, opt);
  *     while (ck.epoch < ck.epochs) {                 // the same data, ck.batch, &ck.rng
  *         cr_train_epoch_f32(m.net, opt, ws, n, x, y, ck.batch, &ck.rng, ...);
  *         ck.epoch++;
- *         cr_checkpoint_save(path, &m, opt, &ck, &err);
+ *         cr_checkpoint_save(path, &m, opt, &ck);
  *     }
  *
  * The strings are the options the run's data were loaded with ("" when not
@@ -202,18 +200,17 @@ typedef struct {
 /* Writes model's net and standardisation (model->extra is not written), opt's
    state and step, and ck to path as safetensors, atomically (a reader sees the
    old file or the new one). 0, or -1 with *err set. */
-int cr_checkpoint_save(const char *path, const cr_model *model, const cr_optim *opt,
-                       const cr_checkpoint *ck, cr_error *err);
+cr_status cr_checkpoint_save(const char *path, const cr_model *model, const cr_optim *opt,
+                       const cr_checkpoint *ck);
 /* Reads ck from the metadata of a model loaded from path (cr_model_load_full);
    path only names the file in messages. The hyperparameters are checked
    (cr_optim_config_check). 0, or -1 with *err set ("PATH: not a training
    checkpoint (no metadata train.epoch)", ...). */
-int cr_checkpoint_read(const cr_model *model, const char *path, cr_checkpoint *ck, cr_error *err);
+cr_status cr_checkpoint_read(const cr_model *model, const char *path, cr_checkpoint *ck);
 /* Copies the stored optimiser state (optim.m, optim.v) into opt, created for
    model->net with the checkpoint's cfg, and sets its step (train.step). 0, or -1
    with *err set when a tensor is missing or of the wrong size. */
-int cr_checkpoint_restore_optim(const cr_model *model, const char *path, cr_optim *opt,
-                                cr_error *err);
+cr_status cr_checkpoint_restore_optim(const cr_model *model, const char *path, cr_optim *opt);
 
 /*
  * Model files are recognised by their content, not their name:
@@ -235,12 +232,10 @@ typedef enum {
 
 cr_model_file_kind cr_model_file_detect(const unsigned char *buf, size_t len);
 /* A model from an in-memory file of any kind above (used by the loaders and the fuzzer). */
-int cr_model_parse(const char *name, const unsigned char *buf, size_t len, cr_model *out,
-                   cr_error *err);
+cr_status cr_model_parse(const char *name, const unsigned char *buf, size_t len, cr_model *out);
 /* The same for buf, the bytes of the file at path: an ONNX model's external data
    is read from path's folder (cr_onnx_parse_file). cr_model_load* use it. */
-int cr_model_parse_file(const char *path, const unsigned char *buf, size_t len, cr_model *out,
-                        cr_error *err);
+cr_status cr_model_parse_file(const char *path, const unsigned char *buf, size_t len, cr_model *out);
 
 /*
  * JSON models (src/io/model_json.c), a small network typed by hand:
@@ -260,11 +255,9 @@ int cr_model_parse_file(const char *path, const unsigned char *buf, size_t len, 
  */
 #define CR_MODEL_JSON_MAX_BYTES (16u << 20)
 int cr_model_json_looks_like(const unsigned char *buf, size_t len);
-int cr_model_json_parse(const char *name, const unsigned char *buf, size_t len, cr_model *out,
-                        cr_error *err);
-int cr_model_json_encode(const char *name, const cr_model *model, char **buf, size_t *len,
-                         cr_error *err);
-int cr_model_json_write(const char *path, const cr_model *model, cr_error *err);
+cr_status cr_model_json_parse(const char *name, const unsigned char *buf, size_t len, cr_model *out);
+cr_status cr_model_json_encode(const char *name, const cr_model *model, char **buf, size_t *len);
+cr_status cr_model_json_write(const char *path, const cr_model *model);
 
 /*
  * ONNX (src/io/onnx_*.c, protobuf decoding in src/io/protobuf.c). Reads the MLP
@@ -281,14 +274,12 @@ int cr_model_json_write(const char *path, const cr_model *model, cr_error *err);
  * counts; allocations are bounded by the file's size. A tensor whose data is
  * external (data_location EXTERNAL) is refused here: there is no folder.
  */
-int cr_onnx_parse(const char *name, const unsigned char *buf, size_t len, cr_model *out,
-                  cr_error *err);
+cr_status cr_onnx_parse(const char *name, const unsigned char *buf, size_t len, cr_model *out);
 /* cr_onnx_parse for buf, the bytes of the file at path; external tensor data
    is read from path's folder: its location must be a plain file name there (no
    '/', no ".."), a regular file and not a symbolic link, and [offset, offset +
    length) must lie inside it (checked against its size before allocating). */
-int cr_onnx_parse_file(const char *path, const unsigned char *buf, size_t len, cr_model *out,
-                       cr_error *err);
+cr_status cr_onnx_parse_file(const char *path, const unsigned char *buf, size_t len, cr_model *out);
 /* 1 when buf starts like a protobuf ModelProto (a cheap test, not a parse). */
 int cr_onnx_looks_like(const unsigned char *buf, size_t len);
 /* The opset cr_onnx_write writes. */
@@ -300,10 +291,9 @@ int cr_onnx_supported(cr_activation act);
    transB = 1 per layer (weights [out, in] as in safetensors, raw_data, bit for bit),
    each activation as its row's ONNX form between; input "input" [N, D], output
    "logits" [N, K]. Atomic. */
-int cr_onnx_write(const char *path, const cr_model *model, cr_error *err);
+cr_status cr_onnx_write(const char *path, const cr_model *model);
 /* The same file in memory: *buf (malloc'd, caller frees) of *len bytes; `name` for messages. */
-int cr_onnx_encode(const char *name, const cr_model *model, unsigned char **buf, size_t *len,
-                   cr_error *err);
+cr_status cr_onnx_encode(const char *name, const cr_model *model, unsigned char **buf, size_t *len);
 
 /*
  * A PyTorch state dict saved as safetensors (safetensors.torch.save_file(
@@ -315,43 +305,37 @@ int cr_onnx_encode(const char *name, const cr_model *model, unsigned char **buf,
  * hidden activations, n_act = 1 (all hidden layers) or L - 1 (one each); 0 is
  * allowed for one layer. Errors name the tensors expected and found.
  */
-int cr_model_from_state_dict(const char *name, const cr_safetensors *st, int n_act,
-                             const cr_activation *act, cr_model *out, cr_error *err);
+cr_status cr_model_from_state_dict(const char *name, const cr_safetensors *st, int n_act,
+                             const cr_activation *act, cr_model *out);
 
 /* ---------------------------------------------------------------- conversions */
 
 /* Copies a float array (F32/F64/U8/I32/I64) to a newly malloc'd buffer of
    dtype (caller frees); fails on NaN/Inf with a message naming `name`. */
-int cr_array_to_real(const char *name, const cr_array *a, cr_dtype dtype, void **out,
-                     cr_error *err);
+cr_status cr_array_to_real(const char *name, const cr_array *a, cr_dtype dtype, void **out);
 /*
  * Labels from an array: an integer vector [N] of class indices, or a float
  * one-hot/probability matrix [N, K]. Writes N x K targets of dtype into a newly
  * malloc'd buffer (caller frees). Checks N, K and range.
  */
-int cr_labels_to_targets(const char *name, const cr_array *labels, size_t n, size_t k,
-                         cr_dtype dtype, void **out, cr_error *err);
+cr_status cr_labels_to_targets(const char *name, const cr_array *labels, size_t n, size_t k,
+                         cr_dtype dtype, void **out);
 
 /* ---------------------------------------------------------------- handles for bindings
  * Plain pointers instead of caller-allocated structs (src/io/handle.c), so that a
- * binding (python/chainrule) mirrors no struct: cr_error_new / cr_error_free /
- * cr_error_message; cr_model_open loads a model file into a new cr_model (NULL and err
- * set on failure), with the head named (NULL: the file's); cr_model_close frees it;
+ * binding (python/chainrule) mirrors no struct: cr_model_open loads a model file into
+ * *out, a new cr_model, with the head named (NULL: the file's); cr_model_close frees it;
  * cr_model_net its network; cr_model_standardization copies the file's input.mean and
  * input.std (D values each, as double; either may be NULL) and returns 1, or 0 when the
  * model has none; cr_labels_to_targets_buffer is cr_labels_to_targets on a borrowed
- * buffer of ndim dimensions. The message of an error: cr_error_message.
+ * buffer of ndim dimensions. The message of an error: cr_last_error().
  */
-cr_error *cr_error_new(void);
-void cr_error_free(cr_error *err);
-const char *cr_error_message(const cr_error *err);
-cr_model *cr_model_open(const char *path, const char *head, cr_error *err);
+cr_status cr_model_open(const char *path, const char *head, cr_model **out);
 void cr_model_close(cr_model *model);
 cr_net *cr_model_net(const cr_model *model);
 int cr_model_standardization(const cr_model *model, double *mean, double *std);
-int cr_labels_to_targets_buffer(const char *name, cr_array_dtype dtype, int ndim, const size_t *shape,
-                                const void *data, size_t n, size_t k, cr_dtype out_dtype, void **out,
-                                cr_error *err);
+cr_status cr_labels_to_targets_buffer(const char *name, cr_array_dtype dtype, int ndim, const size_t *shape,
+                                const void *data, size_t n, size_t k, cr_dtype out_dtype, void **out);
 
 /* ---------------------------------------------------------------- VNN-LIB */
 
@@ -366,9 +350,8 @@ int cr_labels_to_targets_buffer(const char *name, cr_array_dtype dtype, int ndim
  * into lo_in/hi_in/rhs_in (chainrule_certify.h). Limits: tokens of 256 characters, nesting 8, 4096 disjuncts, 2^20
  * rows. Errors: one line "NAME:LINE: problem" (or "NAME: problem"), *out zeroed. Free *out with cr_spec_free.
  */
-int cr_vnnlib_parse(const char *name, const char *text, size_t len, size_t d, size_t k, cr_spec *out,
-                    cr_error *err);
-int cr_vnnlib_load(const char *path, size_t d, size_t k, cr_spec *out, cr_error *err);
+cr_status cr_vnnlib_parse(const char *name, const char *text, size_t len, size_t d, size_t k, cr_spec *out);
+cr_status cr_vnnlib_load(const char *path, size_t d, size_t k, cr_spec *out);
 
 /*
  * A VNN-COMP result: one line "unsat", "unknown", "timeout", or "sat" followed by the witness, one assignment a line,
@@ -380,10 +363,10 @@ int cr_vnnlib_load(const char *path, size_t d, size_t k, cr_spec *out, cr_error 
  * values, the network's outputs at x) are required and finite; otherwise ignored. print writes to f (name for
  * messages); write_result writes path atomically.
  */
-int cr_vnnlib_print_result(FILE *f, const char *name, cr_verdict verdict, size_t d, const double *x, size_t k,
-                           const double *y, cr_error *err);
-int cr_vnnlib_write_result(const char *path, cr_verdict verdict, size_t d, const double *x, size_t k,
-                           const double *y, cr_error *err);
+cr_status cr_vnnlib_print_result(FILE *f, const char *name, cr_verdict verdict, size_t d, const double *x, size_t k,
+                           const double *y);
+cr_status cr_vnnlib_write_result(const char *path, cr_verdict verdict, size_t d, const double *x, size_t k,
+                           const double *y);
 
 /* ---------------------------------------------------------------- atomic writes */
 
@@ -398,12 +381,11 @@ typedef struct {
     char *path;
 } cr_atomic_file;
 
-int cr_atomic_open(cr_atomic_file *af, const char *path, cr_error *err);
-int cr_atomic_commit(cr_atomic_file *af, cr_error *err);
+cr_status cr_atomic_open(cr_atomic_file *af, const char *path);
+cr_status cr_atomic_commit(cr_atomic_file *af);
 void cr_atomic_abort(cr_atomic_file *af);
 /* Reads a whole regular file (rejects directories), at most max_bytes. */
-int cr_read_file(const char *path, size_t max_bytes, unsigned char **buf, size_t *len,
-                 cr_error *err);
+cr_status cr_read_file(const char *path, size_t max_bytes, unsigned char **buf, size_t *len);
 
 #if defined(__GNUC__)
 #pragma GCC visibility pop

@@ -12,7 +12,8 @@ else
   pkgs=(build-essential clang cmake pkg-config valgrind
         libopenblas-dev libcmocka-dev libcjson-dev zlib1g-dev libpng-dev libclang-rt-14-dev
         python3-numpy python3-torch python3-onnx python3-venv dataset-fashion-mnist bc
-        help2man man-db groff-base doxygen) # man pages (built from --help), man -l in their test; API reference
+        help2man man-db groff-base doxygen # man pages (built from --help), man -l in their test; API reference
+        abigail-tools) # abidiff/abidw: tests/abi_check.sh against the previous release's ABI (abi/)
 fi
 missing=()
 for p in "${pkgs[@]}"; do

@@ -14,7 +14,7 @@ library's message. A PyTorch net with BatchNorm1d, exported to ONNX, loads and
 matches too.
 
     /usr/bin/python3 tests/python_chainrule.py CHAINRULE_CLI
-(PYTHONPATH=python, CHAINRULE_LIBRARY=the built libchainrule.so.0; exit 77 without torch)
+(PYTHONPATH=python, CHAINRULE_LIBRARY=the built libchainrule.so.0.2; exit 77 without torch)
 """
 import json
 import os
@@ -285,7 +285,10 @@ def check_errors(tmp):
     junk = os.path.join(tmp, "junk.safetensors")
     with open(junk, "wb") as f:
         f.write(struct.pack("<Q", 10 ** 9) + b"{}")
-    raises(chainrule.Error, lambda: chainrule.load(junk), junk, "exceeds file size")
+    e = raises(chainrule.Error, lambda: chainrule.load(junk), junk, "exceeds file size")
+    assert e.status == "CR_ERR_FORMAT" and junk in e.detail, (e.status, e.detail)
+    e = raises(chainrule.Error, lambda: chainrule.load(missing), missing)
+    assert e.status == "CR_ERR_IO" and missing in e.detail, (e.status, e.detail)
     e = raises(chainrule.Error, lambda: m.predict(X[:0]), "invalid argument")
     assert e.status == "CR_ERR_ARG", e.status
     e = raises(chainrule.Error, lambda: m.input_grad(X[:0], np.zeros(0, np.int64)), "CR_ERR_ARG")
@@ -294,9 +297,22 @@ def check_errors(tmp):
     raises(ValueError, lambda: m.predict(X[:, :4]), "4 values per example")
     raises(ValueError, lambda: m.jacobian(X, mode="sideways"), "sideways")
     raises(TypeError, lambda: m.predict(X.astype(np.uint8)), "float")
+    raises(ValueError, lambda: chainrule.load(path, threads=0), "threads")
+    raises(ValueError, lambda: chainrule.load(path, threads=1.5), "threads")
+    # threads= is the model's context: 1 and 3 workers give the same bits (2000 rows: several chunks)
+    Xb = rng.uniform(size=(2000, 5))
+    yb = rng.integers(0, 3, 2000)
+    with chainrule.load(path, threads=1) as m1, chainrule.load(path, threads=3) as m3:
+        assert m1.threads == 1 and m3.threads == 3 and chainrule.load(path).threads >= 1
+        g1, g3 = m1.input_grad(Xb, yb), m3.input_grad(Xb, yb)
+        assert np.abs(g1).max() > 0 and np.array_equal(g1, g3)
+        a1 = m1.attack(Xb, yb, eps=0.1, method="pgd", steps=3)
+        a3 = m3.attack(Xb, yb, eps=0.1, method="pgd", steps=3)
+        assert np.array_equal(a1, a3) and not np.array_equal(a1, Xb)
+        checks += 2
     m.close()
     raises(ValueError, lambda: m.predict(X), "close")
-    print("ok   errors: chainrule.Error carries the library's messages")
+    print("ok   errors: chainrule.Error carries the library's messages; threads= gives the same bits")
 
 
 def check_batchnorm(tmp):

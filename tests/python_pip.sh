@@ -41,7 +41,7 @@ site = sys.argv[1]
 pkg = os.path.dirname(chainrule.__file__)
 assert pkg == os.path.join(site, "chainrule"), f"imported from {pkg}, not the venv's {site}"
 core, io = chainrule.library_paths()
-assert core == os.path.join(pkg, "libchainrule.so.0") and io == os.path.join(pkg, "libchainrule_io.so.0"), (core, io)
+assert core == os.path.join(pkg, "libchainrule.so.0.2") and io == os.path.join(pkg, "libchainrule_io.so.0.2"), (core, io)
 maps = open("/proc/self/maps").read()
 assert core in maps and io in maps, "the loaded libraries are not the venv's"
 assert chainrule.cli_path() == os.path.join(pkg, "bin", "chainrule"), chainrule.cli_path()

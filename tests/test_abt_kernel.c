@@ -25,7 +25,7 @@
 
 #include <cmocka.h>
 
-#include "chainrule.h"
+#include "chainrule_typed.h"
 #include "kernels/abt.h"
 #include "testutil.h"
 

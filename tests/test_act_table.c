@@ -23,7 +23,7 @@
 
 #include <cmocka.h>
 
-#include "chainrule.h"
+#include "chainrule_typed.h"
 #include "ops/act_table.h"
 #include "ops/relax.h"
 #include "testutil.h"
@@ -184,15 +184,15 @@ static void test_hook_f32(void **state) {
     cr_optim_config cfg = cr_optim_config_default();
     cr_optim *opt;
     cr_train_ws *ws;
-    int32_t labels[6];
-    for (size_t i = 0; i < n; i++) labels[i] = (int32_t)(i % K);
+    cr_label labels[6];
+    for (size_t i = 0; i < n; i++) labels[i] = (cr_label)(i % K);
     assert_int_equal(cr_optim_create(a, &cfg, &opt), CR_OK);
     assert_int_equal(cr_train_ws_create(a, n, n, &ws), CR_OK);
     assert_int_equal(cr_train_step_f32(NULL, a, opt, ws, n, x, labels, NULL, NULL), CR_OK);
     cr_act_restore(CR_ACT_SIGMOID, CR_F32);
     opt->step = 0;
     assert_int_equal(cr_train_step_f32(NULL, b, opt, ws, n, x, labels, NULL, NULL), CR_OK);
-    assert_true(max_diff_f32(cr_net_params_f32(a), cr_net_params_f32(b), a->n_params) > 1e-6);
+    assert_true(max_diff_f32(cr_net_params_f32(a), cr_net_params_f32(b), cr_net_n_params(a)) > 1e-6);
 
     /* restored: the numbers of the selected backend, exactly */
     assert_ptr_equal(cr_act_f32(CR_ACT_SIGMOID), cr_act_running(CR_ACT_SIGMOID)->f32);
@@ -247,7 +247,7 @@ static void test_hook_f64(void **state) {
     cr_net_free(net);
 }
 
-/* Every row's twelve functions are declared in include/chainrule.h (this file
+/* Every row's twelve functions are declared in include/chainrule_typed.h (this file
    sees only the public prototypes of the op files: a row without them does not
    compile here) and are the functions of its reference row. */
 static void test_every_row_public(void **state) {

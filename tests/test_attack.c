@@ -25,7 +25,7 @@
 
 #include <cmocka.h>
 
-#include "chainrule.h"
+#include "chainrule_typed.h"
 #include "testutil.h"
 
 #define D 24
@@ -62,7 +62,7 @@ static int setup(void **state) {
     /* plain minibatch SGD */
     const size_t b = 32;
     cr_tape *tape;
-    double *grads = malloc(net->n_params * sizeof(double)), y[32 * K];
+    double *grads = malloc(cr_net_n_params(net) * sizeof(double)), y[32 * K];
     if (cr_tape_create(net, b, &tape) != CR_OK || !grads) return -1;
     double *p = cr_net_params_f64(net);
     for (size_t step = 0; step < 600; step++) {
@@ -70,7 +70,7 @@ static int setup(void **state) {
         cr_onehot_f64(b, K, ytr + i0, y);
         cr_net_forward_f64(net, tape, b, xtr + i0 * D);
         cr_net_backward_f64(net, tape, y, NULL, grads);
-        for (size_t i = 0; i < net->n_params; i++) p[i] -= 1.0 * grads[i];
+        for (size_t i = 0; i < cr_net_n_params(net); i++) p[i] -= 1.0 * grads[i];
     }
     cr_tape_free(tape);
     free(grads);
@@ -230,13 +230,13 @@ static void test_pgd_stats_are_forward_passes(void **state) {
         o.random_start = rs;
         o.steps = 4;
         cr_attack_stats s;
-        assert_int_equal(
-            cr_attack_f64(NULL, net, NTEST, xte, yte, targeted ? tg : NULL, &o, xadv, &s), CR_OK);
+        assert_int_equal(cr_attack_f64(NULL, net, NTEST, xte, yte, targeted ? tg : NULL, &o, xadv, &s),
+                         CR_OK);
         cr_onehot_f64(NTEST, K, targeted ? tg : yte, y); /* the attack's loss */
         for (int side = 0; side < 2; side++) {
             assert_int_equal(cr_net_forward_f64(net, tape, NTEST, side ? xadv : xte), CR_OK);
             cr_net_loss_f64(net, tape, y);
-            const double *loss = tape->loss, *out = tape->out;
+            const double *loss = cr_tape_loss(tape), *out = cr_tape_output(tape);
             double sum = 0;
             size_t correct = 0, hit = 0;
             for (size_t i = 0; i < NTEST; i++) {

@@ -18,7 +18,7 @@
 
 #include <cmocka.h>
 
-#include "chainrule.h"
+#include "chainrule_typed.h"
 #include "testutil.h"
 
 #define N 5
@@ -32,7 +32,7 @@ static cr_net *make_net(cr_activation act) {
     assert_int_equal(cr_net_create(&net, CR_F64, 3, dims, acts), CR_OK);
     cr_net_init(net, CR_INIT_XAVIER, 5);
     double *p = cr_net_params_f64(net);
-    for (size_t i = 0; i < net->n_params; i++) p[i] *= 2.0; /* curvier paths */
+    for (size_t i = 0; i < cr_net_n_params(net); i++) p[i] *= 2.0; /* curvier paths */
     return net;
 }
 
@@ -40,7 +40,7 @@ static double score_of(const cr_net *net, const double *x, int64_t c, int probs)
     cr_tape *t;
     assert_int_equal(cr_tape_create(net, 1, &t), CR_OK);
     assert_int_equal(cr_net_forward_f64(net, t, 1, x), CR_OK);
-    double v = (probs ? (double *)t->post[net->n_layers - 1] : (double *)t->pre[net->n_layers - 1])[c];
+    double v = (probs ? (double *)cr_tape_prediction(t) : (double *)cr_tape_logits(t))[c];
     cr_tape_free(t);
     return v;
 }

@@ -22,7 +22,7 @@
 
 #include <cmocka.h>
 
-#include "chainrule.h"
+#include "chainrule_typed.h"
 #include "chainrule_certify.h"
 #include "check/bab.h"
 #include "net/spec_attack.h"
@@ -50,17 +50,17 @@ static void tspec_init(tspec *s, size_t d, size_t n_clauses) {
 
 /* c·o(x) by plain loops in long double (independent of the library's passes) */
 static long double row_ld(const cr_net *net, const double *c, const long double *x) {
-    const double *p = net->params;
+    const double *p = cr_net_params_const(net);
     long double h[64], t[64]; /* widths up to 64 */
-    size_t din = net->dims[0];
+    size_t din = cr_net_width(net, 0);
     for (size_t i = 0; i < din; i++) h[i] = x[i];
-    for (int l = 0; l < net->n_layers; l++) {
-        const size_t dout = net->dims[l + 1];
-        const double *w = p + net->w_offset[l], *b = p + net->b_offset[l];
+    for (int l = 0; l < cr_net_n_layers(net); l++) {
+        const size_t dout = cr_net_width(net, l + 1);
+        const double *w = p + cr_net_weight_offset(net, l), *b = p + cr_net_bias_offset(net, l);
         for (size_t j = 0; j < dout; j++) {
             long double s = b[j];
             for (size_t i = 0; i < din; i++) s += h[i] * w[i * dout + j];
-            if (l + 1 < net->n_layers) switch (net->act[l]) {
+            if (l + 1 < cr_net_n_layers(net)) switch (cr_net_activation(net, l)) {
                 case CR_ACT_SIGMOID: s = 1 / (1 + expl(-s)); break;
                 case CR_ACT_TANH: s = tanhl(s); break;
                 default: s = s < 0 ? 0 : s;
@@ -104,9 +104,9 @@ static int solve(size_t d, long double *a, long double *b, long double *x) {
 
 /* The exact minimum of c·o over the box (see the top). */
 static long double oracle_min(const cr_net *net, const tspec *s, const double *c) {
-    const size_t d = s->d, n1 = net->dims[1], n2 = net->dims[2], nh = n1 + n2;
-    const double *p = net->params, *w0 = p + net->w_offset[0], *b0 = p + net->b_offset[0],
-                 *w1 = p + net->w_offset[1], *b1 = p + net->b_offset[1];
+    const size_t d = s->d, n1 = cr_net_width(net, 1), n2 = cr_net_width(net, 2), nh = n1 + n2;
+    const double *p = cr_net_params_const(net), *w0 = p + cr_net_weight_offset(net, 0), *b0 = p + cr_net_bias_offset(net, 0),
+                 *w1 = p + cr_net_weight_offset(net, 1), *b1 = p + cr_net_bias_offset(net, 1);
     enum { MAXC = 2 * MAXD + 2 * MAXH };
     long double A[MAXC][MAXD], B[MAXC], best = INFINITY;
     for (unsigned long pat = 0; pat < (1ul << nh); pat++) {
@@ -186,7 +186,7 @@ static void one_trial(cr_rng *rng, int trial, cr_bab_split split, cr_bound_metho
     cr_net *net;
     assert_int_equal(cr_net_create(&net, CR_F64, 3, dims, acts), CR_OK);
     double *p = cr_net_params_f64(net);
-    for (size_t i = 0; i < net->n_params; i++) p[i] = 2 * cr_rng_uniform(rng) - 1;
+    for (size_t i = 0; i < cr_net_n_params(net); i++) p[i] = 2 * cr_rng_uniform(rng) - 1;
     tspec s;
     const size_t nq = 1 + (size_t)(trial % 2); /* odd trials: a second clause, always refuted in truth */
     tspec_init(&s, d, nq);
@@ -331,7 +331,7 @@ static void test_sampling_every_activation(void **state) {
         cr_net *net;
         assert_int_equal(cr_net_create(&net, CR_F64, 3, dims, acts), CR_OK);
         double *p = cr_net_params_f64(net);
-        for (size_t i = 0; i < net->n_params; i++) p[i] = 3 * (2 * cr_rng_uniform(&rng) - 1);
+        for (size_t i = 0; i < cr_net_n_params(net); i++) p[i] = 3 * (2 * cr_rng_uniform(&rng) - 1);
         double lo[4], hi[4], c[2] = {1, -1}, rhs, x[4], o[2];
         long double xl[4], smin = INFINITY;
         for (size_t q = 0; q < d; q++) lo[q] = -1 + 0.5 * cr_rng_uniform(&rng), hi[q] = lo[q] + 0.3 + cr_rng_uniform(&rng);

@@ -24,7 +24,7 @@
 
 #include <cmocka.h>
 
-#include "chainrule.h"
+#include "chainrule_typed.h"
 #include "chainrule_check.h"
 #include "ops/affine.h"
 #include "testutil.h"
@@ -47,11 +47,11 @@ static cr_net *bn_net(cr_dtype t, int last_bn, void **x, void **y) {
     cr_net *net = NULL;
     assert_int_equal(cr_net_create(&net, t, 3, dims, acts), CR_OK);
     cr_net_init(net, CR_INIT_XAVIER, 5);
-    double *p = tu_dalloc(net->n_params);
-    tu_fill_uniform(p, net->n_params, -0.9, 0.9, 9);
-    for (size_t i = 0; i < net->n_params; i++) {
-        if (t == CR_F32) ((float *)net->params)[i] = (float)p[i];
-        else ((double *)net->params)[i] = p[i];
+    double *p = tu_dalloc(cr_net_n_params(net));
+    tu_fill_uniform(p, cr_net_n_params(net), -0.9, 0.9, 9);
+    for (size_t i = 0; i < cr_net_n_params(net); i++) {
+        if (t == CR_F32) ((float *)cr_net_params(net))[i] = (float)p[i];
+        else ((double *)cr_net_params(net))[i] = p[i];
     }
     free(p);
     for (int l = 0; l < 3; l++) {
@@ -88,24 +88,24 @@ static double getv(cr_dtype t, const void *p, size_t i) {
 static void plain_logits(const cr_net *net64, const double *x, double *out) {
     double a[16], r[16];
     memcpy(a, x, D * sizeof *a);
-    for (int l = 0; l < net64->n_layers; l++) {
-        size_t din = net64->dims[l], dout = net64->dims[l + 1];
-        const double *w = (const double *)net64->params + net64->w_offset[l];
-        const double *b = (const double *)net64->params + net64->b_offset[l];
+    for (int l = 0; l < cr_net_n_layers(net64); l++) {
+        size_t din = cr_net_width(net64, l), dout = cr_net_width(net64, l + 1);
+        const double *w = (const double *)cr_net_params_const(net64) + cr_net_weight_offset(net64, l);
+        const double *b = (const double *)cr_net_params_const(net64) + cr_net_bias_offset(net64, l);
         for (size_t k = 0; k < dout; k++) {
             double s = b[k];
             for (size_t j = 0; j < din; j++) s += a[j] * w[j * dout + k];
             r[k] = s;
         }
-        if (net64->link_form[l + 1] == CR_AFFINE_BATCHNORM) {
+        if (cr_net_affine_form(net64, l + 1) == CR_AFFINE_BATCHNORM) {
             double mu[16], var[16], g[16], be[16], eps;
             cr_affine_form f;
             assert_int_equal(cr_net_get_affine(net64, l + 1, &f, mu, var, g, be, &eps), CR_OK);
             for (size_t k = 0; k < dout; k++) r[k] = (r[k] - mu[k]) / sqrt(var[k] + eps) * g[k] + be[k];
         }
         for (size_t k = 0; k < dout; k++)
-            a[k] = l + 1 == net64->n_layers ? r[k]
-                   : net64->act[l] == CR_ACT_TANH ? tanh(r[k]) : (r[k] > 0 ? r[k] : 0);
+            a[k] = l + 1 == cr_net_n_layers(net64) ? r[k]
+                   : cr_net_activation(net64, l) == CR_ACT_TANH ? tanh(r[k]) : (r[k] > 0 ? r[k] : 0);
     }
     memcpy(out, a, K * sizeof *out);
 }
@@ -128,7 +128,7 @@ static void test_forward_as_stated(void **state) {
             for (size_t j = 0; j < D; j++) xi[j] = getv(dt, x, i * D + j);
             plain_logits(n64, xi, ref);
             for (size_t k = 0; k < K; k++) {
-                double v = getv(dt, tape->pre[2], i * K + k);
+                double v = getv(dt, cr_tape_pre(tape, 2), i * K + k);
                 worst = fmax(worst, fabs(v - ref[k]));
                 big = fmax(big, fabs(ref[k]));
             }

@@ -32,7 +32,7 @@
 
 #include <cmocka.h>
 
-#include "chainrule.h"
+#include "chainrule_typed.h"
 #include "chainrule_certify.h"
 #include "net/bound.h"
 #include "ops/act_table.h"
@@ -85,13 +85,13 @@ static void ld_link(const cr_net *net, int k, size_t d, long double *v) {
 /* rows C·o at x, in long double (float64 nets only) */
 static void ld_rows(const cr_net *net, const double *x, size_t m, const double *c, long double *out) {
     long double a[64], b[64];
-    const int L = net->n_layers;
-    const double *P = net->params;
-    for (size_t j = 0; j < net->dims[0]; j++) a[j] = x[j];
-    ld_link(net, 0, net->dims[0], a);
+    const int L = cr_net_n_layers(net);
+    const double *P = cr_net_params_const(net);
+    for (size_t j = 0; j < cr_net_width(net, 0); j++) a[j] = x[j];
+    ld_link(net, 0, cr_net_width(net, 0), a);
     for (int l = 0; l < L; l++) {
-        const size_t din = net->dims[l], dout = net->dims[l + 1];
-        const double *w = P + net->w_offset[l], *bias = P + net->b_offset[l];
+        const size_t din = cr_net_width(net, l), dout = cr_net_width(net, l + 1);
+        const double *w = P + cr_net_weight_offset(net, l), *bias = P + cr_net_bias_offset(net, l);
         for (size_t j = 0; j < dout; j++) {
             long double s = bias[j];
             for (size_t i = 0; i < din; i++) s += a[i] * (long double)w[i * dout + j];
@@ -99,9 +99,9 @@ static void ld_rows(const cr_net *net, const double *x, size_t m, const double *
         }
         ld_link(net, l + 1, dout, b);
         for (size_t j = 0; j < dout; j++)
-            a[j] = l + 1 < L ? ld_act(net->act[l], b[j]) : (net->has_out_act ? ld_act(net->out_act, b[j]) : b[j]);
+            a[j] = l + 1 < L ? ld_act(cr_net_activation(net, l), b[j]) : (cr_net_output_activation(net, NULL) ? ld_act(cr_net_activation(net, cr_net_n_layers(net) - 1), b[j]) : b[j]);
     }
-    const size_t k = net->dims[L];
+    const size_t k = cr_net_width(net, L);
     for (size_t i = 0; i < m; i++) {
         long double s = 0;
         for (size_t q = 0; q < k; q++) s += (long double)c[i * k + q] * a[q];
@@ -135,8 +135,8 @@ static void make_case(bcase *bc, cr_activation act, int case_no, double box_widt
     dims[L] = 2 + (size_t)(urand() * 4);
     for (int l = 0; l + 1 < L; l++) acts[l] = act;
     assert_int_equal(cr_net_create(&bc->net, CR_F64, L, dims, acts), CR_OK);
-    double *P = bc->net->params;
-    for (size_t i = 0; i < bc->net->n_params; i++) P[i] = urange(-1, 1);
+    double *P = cr_net_params(bc->net);
+    for (size_t i = 0; i < cr_net_n_params(bc->net); i++) P[i] = urange(-1, 1);
     if (case_no % 3 == 1) { /* link 0: (x − μ)/σ */
         double mu[64], sd[64];
         for (size_t j = 0; j < dims[0]; j++) {
@@ -250,17 +250,17 @@ static cr_net *toy_net(void) {
     cr_activation act = CR_ACT_RELU;
     cr_net *net;
     assert_int_equal(cr_net_create(&net, CR_F64, 2, dims, &act), CR_OK);
-    double *P = net->params;
+    double *P = cr_net_params(net);
     /* torch W1 (out x in) = [[1,−1],[2,−1]]: stored W[i][j] = torch[j][i] */
-    double *w1 = P + net->w_offset[0], *w2 = P + net->w_offset[1];
+    double *w1 = P + cr_net_weight_offset(net, 0), *w2 = P + cr_net_weight_offset(net, 1);
     w1[0 * 2 + 0] = 1;
     w1[1 * 2 + 0] = -1;
     w1[0 * 2 + 1] = 2;
     w1[1 * 2 + 1] = -1;
     w2[0] = 1;
     w2[1] = -1;
-    for (size_t j = 0; j < 2; j++) (P + net->b_offset[0])[j] = 0;
-    (P + net->b_offset[1])[0] = 0;
+    for (size_t j = 0; j < 2; j++) (P + cr_net_bias_offset(net, 0))[j] = 0;
+    (P + cr_net_bias_offset(net, 1))[0] = 0;
     return net;
 }
 
@@ -314,11 +314,11 @@ static void test_slack_necessary(void **state) {
     cr_net *net;
     size_t dims[2] = {3, 1};
     assert_int_equal(cr_net_create(&net, CR_F64, 1, dims, NULL), CR_OK);
-    double *P = net->params;
-    P[net->w_offset[0] + 0] = 1e8;
-    P[net->w_offset[0] + 1] = 1;
-    P[net->w_offset[0] + 2] = -1e8;
-    P[net->b_offset[0]] = 0;
+    double *P = cr_net_params(net);
+    P[cr_net_weight_offset(net, 0) + 0] = 1e8;
+    P[cr_net_weight_offset(net, 0) + 1] = 1;
+    P[cr_net_weight_offset(net, 0) + 2] = -1e8;
+    P[cr_net_bias_offset(net, 0)] = 0;
     const double lo[3] = {1, -2e-9, 1}, hi[3] = {1, -1e-9, 1}, c[1] = {1};
     const long double exact_min = -2e-9, exact_max = -1e-9; /* by hand, above */
     double lb, ub;
@@ -341,13 +341,13 @@ static void test_slack_necessary(void **state) {
     size_t dims2[3] = {3, 1, 1};
     cr_activation relu = CR_ACT_RELU;
     assert_int_equal(cr_net_create(&net, CR_F64, 2, dims2, &relu), CR_OK);
-    P = net->params;
-    P[net->w_offset[0] + 0] = 1e8;
-    P[net->w_offset[0] + 1] = 1;
-    P[net->w_offset[0] + 2] = -1e8;
-    P[net->b_offset[0]] = 0;
-    P[net->w_offset[1]] = 1;
-    P[net->b_offset[1]] = 0;
+    P = cr_net_params(net);
+    P[cr_net_weight_offset(net, 0) + 0] = 1e8;
+    P[cr_net_weight_offset(net, 0) + 1] = 1;
+    P[cr_net_weight_offset(net, 0) + 2] = -1e8;
+    P[cr_net_bias_offset(net, 0)] = 0;
+    P[cr_net_weight_offset(net, 1)] = 1;
+    P[cr_net_bias_offset(net, 1)] = 0;
     const double lo2[3] = {1, 1e-9, 1}, hi2[3] = {1, 2e-9, 1};
     for (int method = 0; method <= 2; method++) {
 #ifndef CR_TEST_CROWN
@@ -364,23 +364,41 @@ static void test_slack_necessary(void **state) {
     cr_net_free(net);
 }
 
+/* net with its hidden activation replaced by act (the same parameters, output and head);
+   *P follows the new parameter block. */
+static void set_act(cr_net **net, double **P, cr_activation act) {
+    size_t dims[CR_MAX_LAYERS + 1];
+    const int L = cr_net_n_layers(*net);
+    for (int l = 0; l <= L; l++) dims[l] = cr_net_width(*net, l);
+    cr_activation acts[CR_MAX_LAYERS], out;
+    for (int l = 0; l + 1 < L; l++) acts[l] = act;
+    cr_net *n;
+    assert_int_equal(cr_net_create(&n, CR_F64, L, dims, acts), CR_OK);
+    const int has_out = cr_net_output_activation(*net, &out);
+    assert_int_equal(cr_net_set_output(n, has_out, has_out ? out : CR_ACT_SIGMOID, cr_net_head(*net)), CR_OK);
+    memcpy(cr_net_params(n), cr_net_params_const(*net), cr_net_n_params(n) * sizeof(double));
+    cr_net_free(*net);
+    *net = n;
+    *P = cr_net_params(n);
+}
+
 static void test_bad_input(void **state) {
     (void)state;
     size_t dims[3] = {2, 3, 2};
     cr_activation gelu = CR_ACT_GELU;
     cr_net *net;
     assert_int_equal(cr_net_create(&net, CR_F64, 2, dims, &gelu), CR_OK);
-    double *P = net->params;
-    for (size_t i = 0; i < net->n_params; i++) P[i] = 0.5;
+    double *P = cr_net_params(net);
+    for (size_t i = 0; i < cr_net_n_params(net); i++) P[i] = 0.5;
     const double lo[2] = {0, 0}, hi[2] = {1, 1}, c[2] = {1, -1};
     double lb, ub;
     assert_int_equal(cr_net_bound(NULL, net, lo, hi, 1, c, NULL, &lb, &ub), CR_ERR_ARG);
-    net->act[0] = CR_ACT_SILU;
+    set_act(&net, &P, CR_ACT_SILU);
     for (int method = 0; method <= 2; method++) {
         cr_bound_options o = {.method = (cr_bound_method)method};
         assert_int_equal(cr_net_bound(NULL, net, lo, hi, 1, c, &o, &lb, &ub), CR_ERR_ARG);
     }
-    net->act[0] = CR_ACT_TANH;
+    set_act(&net, &P, CR_ACT_TANH);
     assert_int_equal(cr_net_set_output(net, 1, CR_ACT_GELU, CR_HEAD_SQUARED_ERROR), CR_OK);
     assert_int_equal(cr_net_bound(NULL, net, lo, hi, 1, c, NULL, &lb, &ub), CR_ERR_ARG);
     assert_int_equal(cr_net_set_output(net, 0, CR_ACT_SIGMOID, CR_HEAD_SOFTMAX_CE), CR_OK);
@@ -391,8 +409,8 @@ static void test_bad_input(void **state) {
     assert_int_equal(cr_net_bound(NULL, net, nlo, hi, 1, c, NULL, &lb, &ub), CR_ERR_NONFINITE);
     assert_int_equal(cr_net_bound(NULL, net, lo, hi, 0, c, NULL, &lb, &ub), CR_ERR_ARG);
     assert_int_equal(cr_net_bound(NULL, NULL, lo, hi, 1, c, NULL, &lb, &ub), CR_ERR_ARG);
-    net->act[0] = CR_ACT_RELU;
-    for (size_t i = 0; i < net->n_params; i++) P[i] = 1e300;
+    set_act(&net, &P, CR_ACT_RELU);
+    for (size_t i = 0; i < cr_net_n_params(net); i++) P[i] = 1e300;
     for (int method = 0; method <= 2; method++) {
 #ifndef CR_TEST_CROWN
         if (method) break;

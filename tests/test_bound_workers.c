@@ -18,7 +18,7 @@
 
 #include <cmocka.h>
 
-#include "chainrule.h"
+#include "chainrule_typed.h"
 #include "chainrule_certify.h"
 #include "core/parallel.h"
 #include "net/bound.h"
@@ -39,8 +39,8 @@ static cr_net *make_net(cr_activation act, const size_t *dims, int L) {
     for (int l = 0; l + 1 < L; l++) acts[l] = act;
     cr_net *net = NULL;
     assert_int_equal(cr_net_create(&net, CR_F64, L, dims, acts), CR_OK);
-    double *P = net->params;
-    for (size_t i = 0; i < net->n_params; i++) P[i] = urand() / sqrt(20.0);
+    double *P = cr_net_params(net);
+    for (size_t i = 0; i < cr_net_n_params(net); i++) P[i] = urand() / sqrt(20.0);
     double mu[D], sd[D];
     for (size_t j = 0; j < D; j++) {
         mu[j] = 0.3 * urand();

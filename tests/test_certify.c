@@ -15,7 +15,7 @@
 
 #include <cmocka.h>
 
-#include "chainrule.h"
+#include "chainrule_typed.h"
 #include "chainrule_certify.h"
 #include "testutil.h"
 
@@ -26,6 +26,12 @@ typedef struct {
     cr_spec_part part;
     cr_spec spec;
 } one_spec;
+
+/* cr_witness_check's verdict as one number: 1 accepted, 0 rejected, -1 an error (its status). */
+static int witness(const cr_net *net, const cr_spec_part *part, const double *x, double *out, double *worst) {
+    int accepted = 0;
+    return cr_witness_check(net, part, x, out, worst, &accepted) != CR_OK ? -1 : accepted;
+}
 
 static void spec_init(one_spec *s, double lo0, double hi0, double lo1, double hi1, double c0, double c1,
                       double rhs) {
@@ -45,9 +51,9 @@ static cr_net *linear_net(double a) {
     cr_net *net;
     assert_int_equal(cr_net_create(&net, CR_F64, 1, dims, NULL), CR_OK);
     double *p = cr_net_params_f64(net);
-    memset(p, 0, net->n_params * sizeof *p);
-    p[net->w_offset[0] + 0] = a;  /* W[0][0]: x0 -> o0 */
-    p[net->w_offset[0] + 2] = -a; /* W[1][0]: x1 -> o0 */
+    memset(p, 0, cr_net_n_params(net) * sizeof *p);
+    p[cr_net_weight_offset(net, 0) + 0] = a;  /* W[0][0]: x0 -> o0 */
+    p[cr_net_weight_offset(net, 0) + 2] = -a; /* W[1][0]: x1 -> o0 */
     return net;
 }
 
@@ -58,26 +64,26 @@ static void test_witness_checker(void **state) {
     spec_init(&s, -1, 1, -1, 1, 1, -1, 0); /* unsafe: x0 − x1 <= 0 */
     double out[2], worst;
     /* guard: a true witness well inside is accepted, with its output */
-    assert_int_equal(cr_witness_check(net, &s.part, (double[]){-0.5, 0.25}, out, &worst), 1);
+    assert_int_equal(witness(net, &s.part, (double[]){-0.5, 0.25}, out, &worst), 1);
     assert_true(fabs(out[0] + 0.75) < 1e-15 && worst < -0.7);
     /* planted: violating but outside the box */
-    assert_int_equal(cr_witness_check(net, &s.part, (double[]){-1.5, 0}, NULL, &worst), 0);
-    assert_int_equal(cr_witness_check(net, &s.part, (double[]){0, nextafter(1, 2)}, NULL, NULL), 0);
+    assert_int_equal(witness(net, &s.part, (double[]){-1.5, 0}, NULL, &worst), 0);
+    assert_int_equal(witness(net, &s.part, (double[]){0, nextafter(1, 2)}, NULL, NULL), 0);
     /* planted: in the box, not violating, and a tie */
-    assert_int_equal(cr_witness_check(net, &s.part, (double[]){0.5, 0.25}, NULL, NULL), 0);
-    assert_int_equal(cr_witness_check(net, &s.part, (double[]){0.25, 0.25}, NULL, NULL), 0);
+    assert_int_equal(witness(net, &s.part, (double[]){0.5, 0.25}, NULL, NULL), 0);
+    assert_int_equal(witness(net, &s.part, (double[]){0.25, 0.25}, NULL, NULL), 0);
     /* planted: outside the INWARD box though inside the outward one */
     double lo_in[2] = {-0.5, -0.5};
     s.part.lo_in = lo_in;
-    assert_int_equal(cr_witness_check(net, &s.part, (double[]){-0.75, 0}, NULL, NULL), 0);
+    assert_int_equal(witness(net, &s.part, (double[]){-0.75, 0}, NULL, NULL), 0);
     s.part.lo_in = s.lo;
     cr_net_free(net);
     /* planted: within noise. o0 = 1e8 (x0 − x1): x1 one ulp above x0 violates by 1e8 ulp(0.3) ≈ 5.6e-9, less
        than the rounding of terms of size 3e7: rejected; a violation of 1e-1 (x1 − x0 = 1e-9) is accepted */
     net = linear_net(1e8);
-    assert_int_equal(cr_witness_check(net, &s.part, (double[]){0.3, nextafter(0.3, 1)}, out, &worst), 0);
+    assert_int_equal(witness(net, &s.part, (double[]){0.3, nextafter(0.3, 1)}, out, &worst), 0);
     assert_true(out[0] < 0); /* the net's own evaluation says violated: the checker refuses it anyway */
-    assert_int_equal(cr_witness_check(net, &s.part, (double[]){0.3, 0.3 + 1e-9}, NULL, NULL), 1);
+    assert_int_equal(witness(net, &s.part, (double[]){0.3, 0.3 + 1e-9}, NULL, NULL), 1);
     /* and cr_certify, on a box whose only violating points are within noise, never says sat */
     spec_init(&s, 0.3, nextafter(0.3, 1), 0.3, nextafter(0.3, 1), 1, -1, -1e-9);
     cr_certify_result res = {0};
@@ -89,15 +95,15 @@ static void test_witness_checker(void **state) {
 
 /* margin c·o − rhs at x, in long double (o = relu(x W0 + b0) W1 + b1) */
 static long double margin_ld(const cr_net *net, const one_spec *s, long double x0, long double x1) {
-    const double *p = net->params;
-    const size_t h = net->dims[1];
-    const double *w0 = p + net->w_offset[0], *b0 = p + net->b_offset[0], *w1 = p + net->w_offset[1],
-                 *b1 = p + net->b_offset[1];
+    const double *p = cr_net_params_const(net);
+    const size_t h = cr_net_width(net, 1);
+    const double *w0 = p + cr_net_weight_offset(net, 0), *b0 = p + cr_net_bias_offset(net, 0), *w1 = p + cr_net_weight_offset(net, 1),
+                 *b1 = p + cr_net_bias_offset(net, 1);
     long double o[2] = {b1[0], b1[1]};
     for (size_t j = 0; j < h; j++) {
         long double r = x0 * w0[j] + x1 * w0[h + j] + b0[j];
-        if (net->act[0] == CR_ACT_LEAKY_RELU && r < 0) r *= 0.01L;
-        if (r > 0 || net->act[0] == CR_ACT_LEAKY_RELU)
+        if (cr_net_activation(net, 0) == CR_ACT_LEAKY_RELU && r < 0) r *= 0.01L;
+        if (r > 0 || cr_net_activation(net, 0) == CR_ACT_LEAKY_RELU)
             for (size_t k = 0; k < 2; k++) o[k] += r * w1[j * 2 + k];
     }
     return s->c[0] * o[0] + s->c[1] * o[1] - s->rhs;
@@ -105,9 +111,9 @@ static long double margin_ld(const cr_net *net, const one_spec *s, long double x
 
 /* exact minimum of the margin over the box (see the top) */
 static long double exact_min(const cr_net *net, const one_spec *s) {
-    const double *p = net->params;
-    const size_t h = net->dims[1];
-    const double *w0 = p + net->w_offset[0], *b0 = p + net->b_offset[0];
+    const double *p = cr_net_params_const(net);
+    const size_t h = cr_net_width(net, 1);
+    const double *w0 = p + cr_net_weight_offset(net, 0), *b0 = p + cr_net_bias_offset(net, 0);
     long double best = INFINITY, lo[2] = {s->lo[0], s->lo[1]}, hi[2] = {s->hi[0], s->hi[1]};
 #define TRY(a, b)                                                                                       \
     do {                                                                                                \
@@ -146,7 +152,7 @@ static void test_verdicts_exact(void **state) {
         cr_net *net;
         assert_int_equal(cr_net_create(&net, CR_F64, 2, dims, &act), CR_OK);
         double *p = cr_net_params_f64(net);
-        for (size_t i = 0; i < net->n_params; i++) p[i] = 2 * cr_rng_uniform(&rng) - 1;
+        for (size_t i = 0; i < cr_net_n_params(net); i++) p[i] = 2 * cr_rng_uniform(&rng) - 1;
         one_spec s;
         double c0 = 2 * cr_rng_uniform(&rng) - 1, c1 = 2 * cr_rng_uniform(&rng) - 1;
         double a = cr_rng_uniform(&rng), b = cr_rng_uniform(&rng), w = 0.02 + cr_rng_uniform(&rng);
@@ -220,14 +226,14 @@ static void test_checker_activations(void **state) {
         assert_int_equal(cr_tape_create(net, 1, &tape), CR_OK);
         for (int t = 0; t < 20; t++) {
             for (int j = 0; j < 3; j++) x[j] = 2 * cr_rng_uniform(&rng) - 1;
-            int rc = cr_witness_check(net, &part, x, out, NULL);
+            int rc = witness(net, &part, x, out, NULL);
             if (a == CR_ACT_GELU || a == CR_ACT_SILU) {
                 assert_int_equal(rc, -1);
                 continue;
             }
             assert_int_equal(rc, 1); /* o0 − o1 <= 100 holds by far */
             assert_int_equal(cr_net_forward_f64(net, tape, 1, x), CR_OK);
-            const double *o = tape->out;
+            const double *o = cr_tape_output(tape);
             for (int k = 0; k < 2; k++)
                 if (!(fabs(out[k] - o[k]) <= 1e-12 * (1 + fabs(o[k]))))
                     fail_msg("%s: checker %.17g, forward %.17g", cr_activation_name((cr_activation)a), out[k], o[k]);
@@ -276,10 +282,10 @@ static cr_net *leaky32_net(void) {
     cr_activation act[1] = {CR_ACT_LEAKY_RELU};
     cr_net *net;
     assert_int_equal(cr_net_create(&net, CR_F32, 2, dims, act), CR_OK);
-    float *p = net->params;
-    memset(p, 0, net->n_params * sizeof *p);
-    p[net->w_offset[0]] = 1;     /* z = x */
-    p[net->w_offset[1] + 0] = 1; /* o0 = h */
+    float *p = cr_net_params(net);
+    memset(p, 0, cr_net_n_params(net) * sizeof *p);
+    p[cr_net_weight_offset(net, 0)] = 1;     /* z = x */
+    p[cr_net_weight_offset(net, 1) + 0] = 1; /* o0 = h */
     return net;
 }
 
@@ -306,7 +312,7 @@ static void test_float32_leaky_slope(void **state) {
         cr_spec sb = {.n_parts = 1, .parts = &pb};
         assert_true((double)0.01f * -1.0 > rhs_b); /* guard: the f32 net never meets (b) */
         double x[1] = {-1};
-        assert_int_not_equal(cr_witness_check(net, &pb, x, NULL, NULL), 1);
+        assert_int_not_equal(witness(net, &pb, x, NULL, NULL), 1);
         memset(&r, 0, sizeof r);
         assert_int_equal(cr_certify(NULL, net, &sb, &o, &r), CR_OK);
         assert_int_equal(r.verdict, CR_VERDICT_UNSAT);

@@ -24,18 +24,17 @@
 
 /* Writes text to tmpdir/name and reads it as CSV. */
 static int csv_from_text(const char *name, const char *text, const cr_dataset_options *opt,
-                         cr_dataset *ds, cr_error *err) {
+                         cr_dataset *ds) {
     const char *p = tu_path(name);
     assert_int_equal(tu_write_file(p, text, strlen(text)), 0);
-    return cr_csv_read(p, opt, ds, err);
+    return cr_csv_read(p, opt, ds);
 }
 
 static void expect_error(const char *name, const char *text, const cr_dataset_options *opt,
                          const char *sub) {
     cr_dataset ds;
-    cr_error err = {{0}};
-    assert_int_equal(csv_from_text(name, text, opt, &ds, &err), -1);
-    ASSERT_ERR(err.msg, sub);
+    assert_int_not_equal(csv_from_text(name, text, opt, &ds), CR_OK);
+    ASSERT_ERR(cr_last_error(), sub);
     assert_null(ds.x);
     assert_null(ds.labels);
     assert_int_equal(ds.n, 0);
@@ -44,8 +43,7 @@ static void expect_error(const char *name, const char *text, const cr_dataset_op
 static void test_header_autodetect(void **state) {
     (void)state;
     cr_dataset ds;
-    cr_error err = {{0}};
-    assert_int_equal(csv_from_text("h.csv", "label,a,b\n1,0.5,2\n0, 1e-3 , -4\n", NULL, &ds, &err),
+    assert_int_equal(csv_from_text("h.csv", "label,a,b\n1,0.5,2\n0, 1e-3 , -4\n", NULL, &ds),
                      0);
     assert_int_equal(ds.n, 2);
     assert_int_equal(ds.d, 2);
@@ -58,7 +56,7 @@ static void test_header_autodetect(void **state) {
     assert_null(ds.x);
 
     /* all-numeric first row: data */
-    assert_int_equal(csv_from_text("n.csv", "3,1,2\n0,3,4\n", NULL, &ds, &err), 0);
+    assert_int_equal(csv_from_text("n.csv", "3,1,2\n0,3,4\n", NULL, &ds), 0);
     assert_int_equal(ds.n, 2);
     assert_int_equal(ds.k, 4);
     assert_int_equal(ds.labels[0], 3);
@@ -67,7 +65,7 @@ static void test_header_autodetect(void **state) {
     /* forced header on a numeric first row */
     cr_dataset_options o = cr_dataset_options_default();
     o.has_header = 1;
-    assert_int_equal(csv_from_text("n.csv", "3,1,2\n0,3,4\n", &o, &ds, &err), 0);
+    assert_int_equal(csv_from_text("n.csv", "3,1,2\n0,3,4\n", &o, &ds), 0);
     assert_int_equal(ds.n, 1);
     assert_int_equal(ds.labels[0], 0);
     cr_dataset_free(&ds);
@@ -86,20 +84,19 @@ static void test_header_autodetect(void **state) {
     expect_error("typolab.csv", "x3,0.5,0.25\n1,0.5,0.5\n", NULL,
                  "typolab.csv:1: column 1: label 'x3' is not a non-negative integer (--header");
     /* ... while a header with an empty name (pandas' index column) is a header */
-    assert_int_equal(csv_from_text("pd.csv", "label,,b\n1,0.5,2\n", NULL, &ds, &err), 0);
+    assert_int_equal(csv_from_text("pd.csv", "label,,b\n1,0.5,2\n", NULL, &ds), 0);
     assert_int_equal(ds.n, 1);
     cr_dataset_free(&ds);
     /* and a later broken row keeps its plain message */
     expect_error("late.csv", "1,2\n1,\n", NULL, "late.csv:2: column 2: empty field");
     {
         cr_dataset d2;
-        cr_error e2 = {{0}};
-        assert_int_equal(csv_from_text("late.csv", "1,2\n1,\n", NULL, &d2, &e2), -1);
-        assert_null(strstr(e2.msg, "--header"));
+        assert_int_not_equal(csv_from_text("late.csv", "1,2\n1,\n", NULL, &d2), CR_OK);
+        assert_null(strstr(cr_last_error(), "--header"));
     }
 
     /* quoted header and fields */
-    assert_int_equal(csv_from_text("q.csv", "\"label\",\"x, y\"\n\"2\", \"2.5\" \n", NULL, &ds, &err),
+    assert_int_equal(csv_from_text("q.csv", "\"label\",\"x, y\"\n\"2\", \"2.5\" \n", NULL, &ds),
                      0);
     assert_int_equal(ds.n, 1);
     assert_int_equal(ds.d, 1);
@@ -111,10 +108,9 @@ static void test_header_autodetect(void **state) {
 static void test_label_column(void **state) {
     (void)state;
     cr_dataset ds;
-    cr_error err = {{0}};
     cr_dataset_options o = cr_dataset_options_default();
     o.label_column = -1;
-    assert_int_equal(csv_from_text("last.csv", "a,b,y\n0.1,0.2,3\n0.3,0.4,1\n", &o, &ds, &err), 0);
+    assert_int_equal(csv_from_text("last.csv", "a,b,y\n0.1,0.2,3\n0.3,0.4,1\n", &o, &ds), 0);
     assert_int_equal(ds.n, 2);
     assert_int_equal(ds.d, 2);
     assert_int_equal(ds.k, 4);
@@ -124,7 +120,7 @@ static void test_label_column(void **state) {
     cr_dataset_free(&ds);
 
     o.label_column = 1;
-    assert_int_equal(csv_from_text("mid.csv", "5,2,6\n7,0,8\n", &o, &ds, &err), 0);
+    assert_int_equal(csv_from_text("mid.csv", "5,2,6\n7,0,8\n", &o, &ds), 0);
     assert_int_equal(ds.labels[0], 2);
     assert_int_equal(ds.labels[1], 0);
     assert_true(ds.x[0] == 5.0f && ds.x[1] == 6.0f && ds.x[2] == 7.0f && ds.x[3] == 8.0f);
@@ -174,18 +170,16 @@ static void test_empty(void **state) {
     expect_error("blank.csv", "\n  \r\n\t\n", NULL, "blank.csv: empty file");
     expect_error("hdronly.csv", "label,a,b\n", NULL, "hdronly.csv: no data rows after the header");
     cr_dataset ds;
-    cr_error err = {{0}};
-    assert_int_equal(cr_csv_read(tu_tmpdir(), NULL, &ds, &err), -1);
-    ASSERT_ERR(err.msg, "is a directory, not a CSV file");
-    assert_int_equal(cr_csv_read(tu_path("missing.csv"), NULL, &ds, &err), -1);
-    ASSERT_ERR(err.msg, "missing.csv: No such file or directory");
+    assert_int_not_equal(cr_csv_read(tu_tmpdir(), NULL, &ds), CR_OK);
+    ASSERT_ERR(cr_last_error(), "is a directory, not a CSV file");
+    assert_int_not_equal(cr_csv_read(tu_path("missing.csv"), NULL, &ds), CR_OK);
+    ASSERT_ERR(cr_last_error(), "missing.csv: No such file or directory");
 }
 
 static void test_crlf_and_blank_lines(void **state) {
     (void)state;
     cr_dataset ds;
-    cr_error err = {{0}};
-    assert_int_equal(csv_from_text("crlf.csv", "y,a\r\n1,2\r\n\r\n0,3", NULL, &ds, &err), 0);
+    assert_int_equal(csv_from_text("crlf.csv", "y,a\r\n1,2\r\n\r\n0,3", NULL, &ds), 0);
     assert_int_equal(ds.n, 2);
     assert_int_equal(ds.d, 1);
     assert_true(ds.x[0] == 2.0f && ds.x[1] == 3.0f);
@@ -200,18 +194,17 @@ static void test_crlf_and_blank_lines(void **state) {
 static void test_limit_and_k(void **state) {
     (void)state;
     cr_dataset ds;
-    cr_error err = {{0}};
     cr_dataset_options o = cr_dataset_options_default();
     o.limit = 2;
     /* the bad row 4 is beyond the limit and never read */
-    assert_int_equal(csv_from_text("lim.csv", "y,a\n0,1\n1,2\n2,3\nx,y\n", &o, &ds, &err), 0);
+    assert_int_equal(csv_from_text("lim.csv", "y,a\n0,1\n1,2\n2,3\nx,y\n", &o, &ds), 0);
     assert_int_equal(ds.n, 2);
     assert_int_equal(ds.k, 2);
     cr_dataset_free(&ds);
 
     o.limit = 0;
     o.k = 10;
-    assert_int_equal(csv_from_text("k.csv", "0,1\n1,2\n", &o, &ds, &err), 0);
+    assert_int_equal(csv_from_text("k.csv", "0,1\n1,2\n", &o, &ds), 0);
     assert_int_equal(ds.k, 10);
     cr_dataset_free(&ds);
     o.k = 3;
@@ -229,12 +222,11 @@ static void test_parse_prefixes(void **state) {
         assert_non_null(b);
         memcpy(b, text, cut);
         cr_dataset ds;
-        cr_error err = {{0}};
-        if (cr_csv_parse("p.csv", b, cut, NULL, &ds, &err) == 0) {
+        if (cr_csv_parse("p.csv", b, cut, NULL, &ds) == 0) {
             assert_true(ds.n >= 1);
             cr_dataset_free(&ds);
         } else {
-            assert_true(err.msg[0] != 0);
+            assert_true(cr_last_error()[0] != 0);
         }
         free(b);
     }

@@ -78,8 +78,7 @@ static void test_idx_dir(void **state) {
     (void)state;
     const char *dir = make_idx_dir();
     cr_dataset ds;
-    cr_error err = {{0}};
-    assert_int_equal(cr_dataset_load(dir, &ds, NULL, &err), 0);
+    assert_int_equal(cr_dataset_load(dir, &ds, NULL), 0);
     assert_int_equal(ds.n, 6);
     assert_int_equal(ds.d, 6);
     assert_int_equal(ds.k, 3);
@@ -92,7 +91,7 @@ static void test_idx_dir(void **state) {
 
     char spec[600];
     snprintf(spec, sizeof spec, "%s:test", dir);
-    assert_int_equal(cr_dataset_load(spec, &ds, NULL, &err), 0);
+    assert_int_equal(cr_dataset_load(spec, &ds, NULL), 0);
     assert_int_equal(ds.n, 4);
     assert_int_equal(ds.k, 5);
     assert_int_equal(ds.labels[0], 4);
@@ -103,48 +102,47 @@ static void test_idx_dir(void **state) {
     o.limit = 2;
     o.k = 10;
     snprintf(spec, sizeof spec, "%s:train", dir);
-    assert_int_equal(cr_dataset_load(spec, &ds, &o, &err), 0);
+    assert_int_equal(cr_dataset_load(spec, &ds, &o), 0);
     assert_int_equal(ds.n, 2);
     assert_int_equal(ds.k, 10);
     cr_dataset_free(&ds);
     o.limit = 0;
     o.k = 4;
     snprintf(spec, sizeof spec, "%s:test", dir);
-    assert_int_equal(cr_dataset_load(spec, &ds, &o, &err), -1);
-    ASSERT_ERR(err.msg, "t10k-labels-idx1-ubyte: label 4 at index 0 is out of range for k = 4");
+    assert_int_not_equal(cr_dataset_load(spec, &ds, &o), CR_OK);
+    ASSERT_ERR(cr_last_error(), "t10k-labels-idx1-ubyte: label 4 at index 0 is out of range for k = 4");
     assert_null(ds.x);
 
     /* a folder without the files */
-    assert_int_equal(cr_dataset_load(tu_tmpdir(), &ds, NULL, &err), -1);
-    ASSERT_ERR(err.msg, "no train-images-idx3-ubyte[.gz] in this folder");
+    assert_int_not_equal(cr_dataset_load(tu_tmpdir(), &ds, NULL), CR_OK);
+    ASSERT_ERR(cr_last_error(), "no train-images-idx3-ubyte[.gz] in this folder");
 }
 
 static void test_pairs(void **state) {
     (void)state;
-    cr_error err = {{0}};
     cr_dataset ds;
     /* IDX pair with mismatched counts */
     const char *dir = make_idx_dir();
     char spec[1300];
     snprintf(spec, sizeof spec, "%s/train-images-idx3-ubyte.gz,%s/t10k-labels-idx1-ubyte", dir,
              dir);
-    assert_int_equal(cr_dataset_load(spec, &ds, NULL, &err), -1);
-    ASSERT_ERR(err.msg, "t10k-labels-idx1-ubyte: 4 labels for 6 examples in");
+    assert_int_not_equal(cr_dataset_load(spec, &ds, NULL), CR_OK);
+    ASSERT_ERR(cr_last_error(), "t10k-labels-idx1-ubyte: 4 labels for 6 examples in");
 
     /* npy: float inputs [5, 3] taken as is, int64 labels */
     cr_array x = {0}, y = {0};
     size_t xs[2] = {5, 3}, ys[1] = {5};
-    assert_int_equal(cr_array_alloc(&x, CR_ARRAY_F32, 2, xs, &err), 0);
-    assert_int_equal(cr_array_alloc(&y, CR_ARRAY_I64, 1, ys, &err), 0);
+    assert_int_equal(cr_array_alloc(&x, CR_ARRAY_F32, 2, xs), 0);
+    assert_int_equal(cr_array_alloc(&y, CR_ARRAY_I64, 1, ys), 0);
     for (int i = 0; i < 15; i++) ((float *)x.data)[i] = (float)i - 7.5f;
     for (int i = 0; i < 5; i++) ((int64_t *)y.data)[i] = 4 - i;
     char xp[512], yp[512];
     snprintf(xp, sizeof xp, "%s", tu_path("X.npy"));
     snprintf(yp, sizeof yp, "%s", tu_path("y.npy"));
-    assert_int_equal(cr_npy_write(xp, &x, &err), 0);
-    assert_int_equal(cr_npy_write(yp, &y, &err), 0);
+    assert_int_equal(cr_npy_write(xp, &x), 0);
+    assert_int_equal(cr_npy_write(yp, &y), 0);
     snprintf(spec, sizeof spec, "%s,%s", xp, yp);
-    assert_int_equal(cr_dataset_load(spec, &ds, NULL, &err), 0);
+    assert_int_equal(cr_dataset_load(spec, &ds, NULL), 0);
     assert_int_equal(ds.n, 5);
     assert_int_equal(ds.d, 3);
     assert_int_equal(ds.k, 5);
@@ -155,46 +153,46 @@ static void test_pairs(void **state) {
 
     /* negative label */
     ((int64_t *)y.data)[2] = -1;
-    assert_int_equal(cr_npy_write(yp, &y, &err), 0);
-    assert_int_equal(cr_dataset_load(spec, &ds, NULL, &err), -1);
-    ASSERT_ERR(err.msg, "y.npy: label -1 at index 2 is not a class index >= 0");
+    assert_int_equal(cr_npy_write(yp, &y), 0);
+    assert_int_not_equal(cr_dataset_load(spec, &ds, NULL), CR_OK);
+    ASSERT_ERR(cr_last_error(), "y.npy: label -1 at index 2 is not a class index >= 0");
     cr_array_free(&y);
 
     /* one-hot float labels [5, 4] */
     size_t os[2] = {5, 4};
-    assert_int_equal(cr_array_alloc(&y, CR_ARRAY_F32, 2, os, &err), 0);
+    assert_int_equal(cr_array_alloc(&y, CR_ARRAY_F32, 2, os), 0);
     for (int i = 0; i < 5; i++) ((float *)y.data)[i * 4 + (i % 4)] = 1.0f;
-    assert_int_equal(cr_npy_write(yp, &y, &err), 0);
-    assert_int_equal(cr_dataset_load(spec, &ds, NULL, &err), 0);
+    assert_int_equal(cr_npy_write(yp, &y), 0);
+    assert_int_equal(cr_dataset_load(spec, &ds, NULL), 0);
     assert_int_equal(ds.k, 4);
     assert_int_equal(ds.labels[4], 0);
     assert_int_equal(ds.labels[3], 3);
     cr_dataset_free(&ds);
     ((float *)y.data)[1] = 0.5f;
-    assert_int_equal(cr_npy_write(yp, &y, &err), 0);
-    assert_int_equal(cr_dataset_load(spec, &ds, NULL, &err), -1);
-    ASSERT_ERR(err.msg, "y.npy: row 0 of the label matrix is not one-hot");
+    assert_int_equal(cr_npy_write(yp, &y), 0);
+    assert_int_not_equal(cr_dataset_load(spec, &ds, NULL), CR_OK);
+    ASSERT_ERR(cr_last_error(), "y.npy: row 0 of the label matrix is not one-hot");
     cr_array_free(&y);
 
     /* NaN input */
     ((float *)x.data)[4] = NAN;
-    assert_int_equal(cr_npy_write(xp, &x, &err), 0);
+    assert_int_equal(cr_npy_write(xp, &x), 0);
     size_t ls[1] = {5};
-    assert_int_equal(cr_array_alloc(&y, CR_ARRAY_U8, 1, ls, &err), 0);
-    assert_int_equal(cr_npy_write(yp, &y, &err), 0);
-    assert_int_equal(cr_dataset_load(spec, &ds, NULL, &err), -1);
-    ASSERT_ERR(err.msg, "X.npy: value nan at example 1, feature 1 is not a finite float32");
+    assert_int_equal(cr_array_alloc(&y, CR_ARRAY_U8, 1, ls), 0);
+    assert_int_equal(cr_npy_write(yp, &y), 0);
+    assert_int_not_equal(cr_dataset_load(spec, &ds, NULL), CR_OK);
+    ASSERT_ERR(cr_last_error(), "X.npy: value nan at example 1, feature 1 is not a finite float32");
     cr_array_free(&x);
     cr_array_free(&y);
 
     /* uint8 images [2, 2, 2] scaled to [0, 1] with height and width */
     size_t is[3] = {2, 2, 2}, l2[1] = {2};
-    assert_int_equal(cr_array_alloc(&x, CR_ARRAY_U8, 3, is, &err), 0);
-    assert_int_equal(cr_array_alloc(&y, CR_ARRAY_I32, 1, l2, &err), 0);
+    assert_int_equal(cr_array_alloc(&x, CR_ARRAY_U8, 3, is), 0);
+    assert_int_equal(cr_array_alloc(&y, CR_ARRAY_I32, 1, l2), 0);
     ((uint8_t *)x.data)[3] = 255;
     ((uint8_t *)x.data)[7] = 51;
     ((int32_t *)y.data)[1] = 1;
-    assert_int_equal(cr_dataset_from_arrays("x", &x, "y", &y, NULL, &ds, &err), 0);
+    assert_int_equal(cr_dataset_from_arrays("x", &x, "y", &y, NULL, &ds), 0);
     assert_int_equal(ds.height, 2);
     assert_int_equal(ds.width, 2);
     assert_int_equal(ds.d, 4);
@@ -207,27 +205,26 @@ static void test_pairs(void **state) {
 static void test_spec_errors(void **state) {
     (void)state;
     cr_dataset ds;
-    cr_error err = {{0}};
-    assert_int_equal(cr_dataset_load("", &ds, NULL, &err), -1);
-    ASSERT_ERR(err.msg, "empty dataset name");
-    assert_int_equal(cr_dataset_load(tu_path("nowhere"), &ds, NULL, &err), -1);
-    ASSERT_ERR(err.msg, "nowhere: No such file or directory");
-    assert_int_equal(cr_dataset_load("a.npy,", &ds, NULL, &err), -1);
-    ASSERT_ERR(err.msg, "a.npy,: expected X,Y: two files, inputs and labels");
+    assert_int_not_equal(cr_dataset_load("", &ds, NULL), CR_OK);
+    ASSERT_ERR(cr_last_error(), "empty dataset name");
+    assert_int_not_equal(cr_dataset_load(tu_path("nowhere"), &ds, NULL), CR_OK);
+    ASSERT_ERR(cr_last_error(), "nowhere: No such file or directory");
+    assert_int_not_equal(cr_dataset_load("a.npy,", &ds, NULL), CR_OK);
+    ASSERT_ERR(cr_last_error(), "a.npy,: expected X,Y: two files, inputs and labels");
     const char *f = tu_path("plain.txt");
     assert_int_equal(tu_write_file(f, "x", 1), 0);
-    assert_int_equal(cr_dataset_load(f, &ds, NULL, &err), -1);
-    ASSERT_ERR(err.msg, "plain.txt: not a dataset: expected a folder of IDX files, a .csv file");
+    assert_int_not_equal(cr_dataset_load(f, &ds, NULL), CR_OK);
+    ASSERT_ERR(cr_last_error(), "plain.txt: not a dataset: expected a folder of IDX files, a .csv file");
     /* CSV through the loader, and a folder named like a CSV file */
     const char *c = tu_path("d.CSV");
     assert_int_equal(tu_write_file(c, "y,a\n1,2\n", 8), 0);
-    assert_int_equal(cr_dataset_load(c, &ds, NULL, &err), 0);
+    assert_int_equal(cr_dataset_load(c, &ds, NULL), 0);
     assert_int_equal(ds.n, 1);
     cr_dataset_free(&ds);
     const char *cd = tu_path("dir.csv");
     mkdir(cd, 0755);
-    assert_int_equal(cr_dataset_load(cd, &ds, NULL, &err), -1);
-    ASSERT_ERR(err.msg, "dir.csv: is a directory, not a CSV file");
+    assert_int_not_equal(cr_dataset_load(cd, &ds, NULL), CR_OK);
+    ASSERT_ERR(cr_last_error(), "dir.csv: is a directory, not a CSV file");
 }
 
 static void test_fashion_mnist(void **state) {
@@ -238,8 +235,7 @@ static void test_fashion_mnist(void **state) {
         return;
     }
     cr_dataset ds;
-    cr_error err = {{0}};
-    if (cr_dataset_load("fashion-mnist", &ds, NULL, &err)) fail_msg("%s", err.msg);
+    if (cr_dataset_load("fashion-mnist", &ds, NULL)) fail_msg("%s", cr_last_error());
     assert_int_equal(ds.n, 60000);
     assert_int_equal(ds.d, 784);
     assert_int_equal(ds.k, 10);
@@ -259,14 +255,14 @@ static void test_fashion_mnist(void **state) {
     for (int c = 0; c < 10; c++) assert_int_equal(counts[c], 6000); /* balanced */
     cr_dataset_free(&ds);
 
-    if (cr_dataset_load("fashion-mnist:test", &ds, NULL, &err)) fail_msg("%s", err.msg);
+    if (cr_dataset_load("fashion-mnist:test", &ds, NULL)) fail_msg("%s", cr_last_error());
     assert_int_equal(ds.n, 10000);
     assert_int_equal(ds.d, 784);
     assert_int_equal(ds.k, 10);
     cr_dataset_free(&ds);
     cr_dataset_options o = cr_dataset_options_default();
     o.limit = 100;
-    if (cr_dataset_load("fashion-mnist:train", &ds, &o, &err)) fail_msg("%s", err.msg);
+    if (cr_dataset_load("fashion-mnist:train", &ds, &o)) fail_msg("%s", cr_last_error());
     assert_int_equal(ds.n, 100);
     cr_dataset_free(&ds);
 }
@@ -278,22 +274,21 @@ static void make_ids(cr_dataset *ds, size_t n, size_t d) {
     ds->d = d;
     ds->k = 3;
     ds->x = calloc(n * d, sizeof(float));
-    ds->labels = calloc(n, sizeof(int32_t));
+    ds->labels = calloc(n, sizeof(cr_label));
     assert_non_null(ds->x);
     assert_non_null(ds->labels);
     for (size_t i = 0; i < n; i++) {
         ds->x[i * d] = (float)i;
         for (size_t j = 1; j < d; j++) ds->x[i * d + j] = (float)(i * j % 5);
-        ds->labels[i] = (int32_t)(i % 3);
+        ds->labels[i] = (cr_label)(i % 3);
     }
 }
 
 static void test_split(void **state) {
     (void)state;
     cr_dataset all, tr, va, tr2, va2;
-    cr_error err = {{0}};
     make_ids(&all, 100, 3);
-    assert_int_equal(cr_dataset_split(&all, 0.2, 42, &tr, &va, &err), 0);
+    assert_int_equal(cr_dataset_split(&all, 0.2, 42, &tr, &va), 0);
     assert_int_equal(tr.n, 80);
     assert_int_equal(va.n, 20);
     assert_int_equal(tr.d, 3);
@@ -320,12 +315,12 @@ static void test_split(void **state) {
     for (int i = 0; i < 100; i++) assert_int_equal(seen[i], 1);
 
     /* reproducible with the seed, different with another seed */
-    assert_int_equal(cr_dataset_split(&all, 0.2, 42, &tr2, &va2, &err), 0);
+    assert_int_equal(cr_dataset_split(&all, 0.2, 42, &tr2, &va2), 0);
     assert_memory_equal(va.x, va2.x, va.n * 3 * sizeof(float));
-    assert_memory_equal(tr.labels, tr2.labels, tr.n * sizeof(int32_t));
+    assert_memory_equal(tr.labels, tr2.labels, tr.n * sizeof(cr_label));
     cr_dataset_free(&tr2);
     cr_dataset_free(&va2);
-    assert_int_equal(cr_dataset_split(&all, 0.2, 43, &tr2, &va2, &err), 0);
+    assert_int_equal(cr_dataset_split(&all, 0.2, 43, &tr2, &va2), 0);
     assert_true(memcmp(va.x, va2.x, va.n * 3 * sizeof(float)) != 0);
     cr_dataset_free(&tr2);
     cr_dataset_free(&va2);
@@ -333,22 +328,22 @@ static void test_split(void **state) {
     cr_dataset_free(&va);
 
     /* edges */
-    assert_int_equal(cr_dataset_split(&all, 0.0, 1, &tr, &va, &err), 0);
+    assert_int_equal(cr_dataset_split(&all, 0.0, 1, &tr, &va), 0);
     assert_int_equal(tr.n, 100);
     assert_int_equal(va.n, 0);
     assert_null(va.x);
     cr_dataset_free(&tr);
     cr_dataset_free(&va);
-    assert_int_equal(cr_dataset_split(&all, 0.001, 1, &tr, &va, &err), 0);
+    assert_int_equal(cr_dataset_split(&all, 0.001, 1, &tr, &va), 0);
     assert_int_equal(va.n, 1);
     cr_dataset_free(&tr);
     cr_dataset_free(&va);
-    assert_int_equal(cr_dataset_split(&all, 1.0, 1, &tr, &va, &err), -1);
-    ASSERT_ERR(err.msg, "validation fraction 1 is not in [0, 1)");
-    assert_int_equal(cr_dataset_split(&all, NAN, 1, &tr, &va, &err), -1);
-    ASSERT_ERR(err.msg, "is not in [0, 1)");
-    assert_int_equal(cr_dataset_split(&all, 0.999, 1, &tr, &va, &err), -1);
-    ASSERT_ERR(err.msg, "no training examples would remain");
+    assert_int_not_equal(cr_dataset_split(&all, 1.0, 1, &tr, &va), CR_OK);
+    ASSERT_ERR(cr_last_error(), "validation fraction 1 is not in [0, 1)");
+    assert_int_not_equal(cr_dataset_split(&all, NAN, 1, &tr, &va), CR_OK);
+    ASSERT_ERR(cr_last_error(), "is not in [0, 1)");
+    assert_int_not_equal(cr_dataset_split(&all, 0.999, 1, &tr, &va), CR_OK);
+    ASSERT_ERR(cr_last_error(), "no training examples would remain");
     assert_null(tr.x);
     assert_null(va.x);
     cr_dataset_free(&all);
@@ -376,7 +371,7 @@ static void test_standardize(void **state) {
         else assert_true(v == 0.0);
     }
     cr_dataset empty = {0};
-    assert_int_equal(cr_dataset_standardize_stats(&empty, mean, sd), -1);
+    assert_int_equal(cr_dataset_standardize_stats(&empty, mean, sd), CR_ERR_ARG);
     cr_dataset_free(&ds);
     cr_dataset_free(NULL);
 }

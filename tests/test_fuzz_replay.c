@@ -65,9 +65,8 @@ static size_t replay_dir(const cr_fuzz_target *t, const char *dir) {
         if (stat(path, &sb) == 0 && S_ISREG(sb.st_mode)) {
             unsigned char *buf = NULL;
             size_t len = 0;
-            cr_error err;
-            if (cr_read_file(path, (size_t)1 << 26, &buf, &len, &err) != 0)
-                fail_msg("cannot read %s: %s", path, err.msg);
+            if (cr_read_file(path, (size_t)1 << 26, &buf, &len) != 0)
+                fail_msg("cannot read %s: %s", path, cr_last_error());
             /* a copy of exactly len bytes, so that ASan sees any over-read */
             unsigned char *copy = malloc(len ? len : 1);
             assert_non_null(copy);

@@ -19,7 +19,7 @@
 
 #include <cmocka.h>
 
-#include "chainrule.h"
+#include "chainrule_typed.h"
 #include "chainrule_data.h"
 #include "testutil.h"
 
@@ -51,19 +51,18 @@ static int setup(void **state) {
     cr_activation act[] = {CR_ACT_SIGMOID};
     if (cr_net_create(&net, CR_F64, 2, dims, act) != CR_OK) return -1;
     cr_net_init(net, CR_INIT_AUTO, 4);
-    cr_error err;
     snprintf(model, sizeof model, "%s", tu_path("m.safetensors"));
-    if (cr_model_save(model, net, &err) != 0) return -1;
+    if (cr_model_save(model, net) != 0) return -1;
     cr_rng rng;
     cr_rng_seed(&rng, 5);
     for (size_t i = 0; i < N * D; i++) pix[i] = (uint8_t)cr_rng_below(&rng, 256);
     cr_array a = {CR_ARRAY_U8, 3, {N, 28, 28}, N * D, pix};
     snprintf(images, sizeof images, "%s", tu_path("x.npy"));
-    if (cr_npy_write(images, &a, &err) != 0) return -1;
+    if (cr_npy_write(images, &a) != 0) return -1;
     int64_t lab[N] = {0, 1, 2, 3, 4, 5};
     cr_array l = {CR_ARRAY_I64, 1, {N}, N, lab};
     snprintf(labels, sizeof labels, "%s", tu_path("y.npy"));
-    return cr_npy_write(labels, &l, &err);
+    return cr_npy_write(labels, &l);
 }
 
 static int teardown(void **state) {
@@ -74,8 +73,7 @@ static int teardown(void **state) {
 
 static double *read_f64(const char *path, size_t expect_count, int ndim) {
     cr_array a;
-    cr_error err;
-    if (cr_npy_read(path, &a, &err) != 0) fail_msg("%s", err.msg);
+    if (cr_npy_read(path, &a) != 0) fail_msg("%s", cr_last_error());
     assert_int_equal(a.dtype, CR_ARRAY_F64);
     assert_int_equal(a.ndim, ndim);
     assert_int_equal(a.count, expect_count);
@@ -109,8 +107,7 @@ static void test_jacobian_cli(void **state) {
     double v[D];
     tu_fill_uniform(v, D, -1, 1, 6);
     cr_array va = {CR_ARRAY_F64, 1, {D}, D, v};
-    cr_error err;
-    assert_int_equal(cr_npy_write(tu_path("v.npy"), &va, &err), 0);
+    assert_int_equal(cr_npy_write(tu_path("v.npy"), &va), 0);
     assert_int_equal(run("jvp --model %s --inputs %s --tangent %s --out %s", model, images, tu_path("v.npy"), tu_path("jv.npy")), 0);
     double *jv = read_f64(tu_path("jv.npy"), N * K, 2), jref[N * K];
     for (size_t i = 0; i < N; i++)
@@ -130,8 +127,7 @@ static void check_png(const char *path, size_t tiles, size_t cols, size_t scale,
     uint8_t *px;
     size_t w, h;
     int ch;
-    cr_error err;
-    if (cr_png_read(path, &px, &w, &h, &ch, &err) != 0) fail_msg("%s", err.msg);
+    if (cr_png_read(path, &px, &w, &h, &ch) != 0) fail_msg("%s", cr_last_error());
     size_t cell = 28 * scale, rows = (tiles + cols - 1) / cols;
     size_t ew = cols * cell + (cols + 1) * 4, eh = rows * (9 + cell) + (rows + 1) * 4 + lines * 11 + 4;
     if (w != ew || h != eh) fail_msg("%s: %zux%zu, expected %zux%zu", path, w, h, ew, eh);
@@ -195,13 +191,12 @@ static void test_standardized_model(void **state) {
     cr_model m = {0};
     assert_int_equal(cr_net_convert(net, CR_F64, &m.net), CR_OK);
     size_t shape[1] = {D};
-    cr_error err;
-    assert_int_equal(cr_array_alloc(&m.input_mean, CR_ARRAY_F64, 1, shape, &err), 0);
-    assert_int_equal(cr_array_alloc(&m.input_std, CR_ARRAY_F64, 1, shape, &err), 0);
+    assert_int_equal(cr_array_alloc(&m.input_mean, CR_ARRAY_F64, 1, shape), 0);
+    assert_int_equal(cr_array_alloc(&m.input_std, CR_ARRAY_F64, 1, shape), 0);
     double *mu = m.input_mean.data, *sd = m.input_std.data;
     tu_fill_uniform(mu, D, 0.2, 0.6, 8);
     tu_fill_uniform(sd, D, 0.5, 2.0, 9);
-    assert_int_equal(cr_model_save_full(tu_path("s.safetensors"), &m, &err), 0);
+    assert_int_equal(cr_model_save_full(tu_path("s.safetensors"), &m), 0);
     double x[N * D], xs[N * D], *ref = malloc(N * K * D * sizeof(double));
     for (size_t i = 0; i < N * D; i++) {
         x[i] = pix[i] / 255.0;

@@ -24,7 +24,7 @@
 
 #include <cmocka.h>
 
-#include "chainrule.h"
+#include "chainrule_typed.h"
 #include "kernels/elementwise.h"
 #include "kernels/linear.h"
 #include "kernels/optim.h"
@@ -82,11 +82,11 @@ static int restore_isa(void **state) {
 static void test_selection(void **state) {
     (void)state;
     cr_isa isa = CR_ISA_AVX2;
-    assert_true(cr_isa_from_name("portable", &isa) && isa == CR_ISA_PORTABLE);
-    assert_true(cr_isa_from_name("avx512", &isa) && isa == CR_ISA_AVX512);
-    assert_false(cr_isa_from_name("AVX2", &isa));
-    assert_false(cr_isa_from_name("", &isa));
-    assert_false(cr_isa_from_name(NULL, &isa));
+    assert_true(cr_isa_from_name("portable", &isa) == CR_OK && isa == CR_ISA_PORTABLE);
+    assert_true(cr_isa_from_name("avx512", &isa) == CR_OK && isa == CR_ISA_AVX512);
+    assert_false(cr_isa_from_name("AVX2", &isa) == CR_OK);
+    assert_false(cr_isa_from_name("", &isa) == CR_OK);
+    assert_false(cr_isa_from_name(NULL, &isa) == CR_OK);
     assert_string_equal(cr_isa_name(CR_ISA_AVX2), "avx2");
     assert_string_equal(cr_isa_name((cr_isa)7), "unknown");
     assert_true(cr_isa_supported(CR_ISA_PORTABLE));
@@ -96,7 +96,7 @@ static void test_selection(void **state) {
     /* the run's choice: what CHAINRULE_ISA names, else the best */
     const char *env = getenv("CHAINRULE_ISA");
     cr_isa want = cr_isa_best();
-    if (env && cr_isa_from_name(env, &isa) && cr_isa_supported(isa)) want = isa;
+    if (env && cr_isa_from_name(env, &isa) == CR_OK && cr_isa_supported(isa)) want = isa;
     assert_int_equal(saved_isa, want);
     for (int i = 0; i < CR_ISA_COUNT; i++) {
         if (!cr_isa_supported((cr_isa)i)) {

@@ -22,7 +22,7 @@
 
 #include <cmocka.h>
 
-#include "chainrule.h"
+#include "chainrule_typed.h"
 #include "testutil.h"
 
 #define FD_TOL 1e-7     /* analytic vs central differences (f64) */
@@ -43,13 +43,13 @@ static void fill_params(cr_net *net, uint64_t seed) {
     assert_non_null(p);
     cr_rng rng;
     cr_rng_seed(&rng, seed);
-    for (int l = 0; l < net->n_layers; l++) {
-        int after_sigmoid = l > 0 && net->act[l - 1] == CR_ACT_SIGMOID;
-        double s = (after_sigmoid ? 4.0 : 2.0) / sqrt((double)net->dims[l]);
-        for (size_t i = 0; i < net->dims[l] * net->dims[l + 1]; i++)
-            p[net->w_offset[l] + i] = s * (2 * cr_rng_uniform(&rng) - 1);
-        for (size_t j = 0; j < net->dims[l + 1]; j++)
-            p[net->b_offset[l] + j] = 2 * cr_rng_uniform(&rng) - 1;
+    for (int l = 0; l < cr_net_n_layers(net); l++) {
+        int after_sigmoid = l > 0 && cr_net_activation(net, l - 1) == CR_ACT_SIGMOID;
+        double s = (after_sigmoid ? 4.0 : 2.0) / sqrt((double)cr_net_width(net, l));
+        for (size_t i = 0; i < cr_net_width(net, l) * cr_net_width(net, l + 1); i++)
+            p[cr_net_weight_offset(net, l) + i] = s * (2 * cr_rng_uniform(&rng) - 1);
+        for (size_t j = 0; j < cr_net_width(net, l + 1); j++)
+            p[cr_net_bias_offset(net, l) + j] = 2 * cr_rng_uniform(&rng) - 1;
     }
 }
 
@@ -73,23 +73,23 @@ static void fill_onehot(double *y, size_t n, size_t k, uint64_t seed) {
 
 static size_t max_dim(const cr_net *net) {
     size_t m = 0;
-    for (int l = 0; l <= net->n_layers; l++) m = net->dims[l] > m ? net->dims[l] : m;
+    for (int l = 0; l <= cr_net_n_layers(net); l++) m = cr_net_width(net, l) > m ? cr_net_width(net, l) : m;
     return m;
 }
 
 /* Smallest |pre-activation| over every hidden unit of every row of the last forward. */
 static double min_abs_hidden_pre(const cr_net *net, const cr_tape *tape) {
     double m = INFINITY;
-    for (int l = 0; l + 1 < net->n_layers; l++) {
-        const double *r = tape->pre[l];
-        for (size_t a = 0; a < tape->n * net->dims[l + 1]; a++) m = fmin(m, fabs(r[a]));
+    for (int l = 0; l + 1 < cr_net_n_layers(net); l++) {
+        const double *r = cr_tape_pre(tape, l);
+        for (size_t a = 0; a < cr_tape_rows(tape) * cr_net_width(net, l + 1); a++) m = fmin(m, fabs(r[a]));
     }
     return m;
 }
 
 static int has_relu(const cr_net *net) {
-    for (int l = 0; l + 1 < net->n_layers; l++)
-        if (net->act[l] == CR_ACT_RELU) return 1;
+    for (int l = 0; l + 1 < cr_net_n_layers(net); l++)
+        if (cr_net_activation(net, l) == CR_ACT_RELU) return 1;
     return 0;
 }
 
@@ -117,20 +117,20 @@ static void act_vjp(cr_activation act, size_t count, const double *r, const doub
  */
 static void vjp_chain(const cr_net *net, const cr_tape *tape, const double *v, int of_probs,
                       double *out) {
-    const int L = net->n_layers;
-    const size_t n = tape->n, k = net->dims[L], md = max_dim(net);
+    const int L = cr_net_n_layers(net);
+    const size_t n = cr_tape_rows(tape), k = cr_net_width(net, L), md = max_dim(net);
     double *a = tu_dalloc(n * md), *b = tu_dalloc(n * md);
     if (of_probs)
-        cr_softmax_vjp_f64(n, k, tape->post[L - 1], v, a);
+        cr_softmax_vjp_f64(n, k, cr_tape_post(tape, L - 1), v, a);
     else
         memcpy(a, v, n * k * sizeof(double));
     const double *p = cr_net_params_f64((cr_net *)net);
     for (int l = L - 1; l >= 0; l--) {
-        size_t din = net->dims[l], dout = net->dims[l + 1];
+        size_t din = cr_net_width(net, l), dout = cr_net_width(net, l + 1);
         double *dst = l > 0 ? b : out;
-        cr_linear_vjp_f64(n, din, dout, p + net->w_offset[l], a, dst);
+        cr_linear_vjp_f64(n, din, dout, p + cr_net_weight_offset(net, l), a, dst);
         if (l > 0) {
-            act_vjp(net->act[l - 1], n * din, tape->pre[l - 1], tape->post[l - 1], dst, dst);
+            act_vjp(cr_net_activation(net, l - 1), n * din, cr_tape_pre(tape, l - 1), cr_tape_post(tape, l - 1), dst, dst);
             double *t = a;
             a = b;
             b = t;
@@ -155,8 +155,8 @@ static void test_seed_network(void **state) {
         cr_tape *tape = NULL;
         assert_int_equal(cr_tape_create(net, N, &tape), CR_OK);
         const double *p = cr_net_params_f64(net);
-        const double *W1 = p + net->w_offset[0], *b1 = p + net->b_offset[0];
-        const double *W2 = p + net->w_offset[1], *b2 = p + net->b_offset[1];
+        const double *W1 = p + cr_net_weight_offset(net, 0), *b1 = p + cr_net_bias_offset(net, 0);
+        const double *W2 = p + cr_net_weight_offset(net, 1), *b2 = p + cr_net_bias_offset(net, 1);
 
         double *x = tu_dalloc(N * D), *y = tu_dalloc(N * K), *dx = tu_dalloc(N * D),
                *closed = tu_dalloc(N * D), *fd = tu_dalloc(N * D), *via_chain = tu_dalloc(N * D);
@@ -206,7 +206,7 @@ static void test_seed_network(void **state) {
 
             /* the product of explicit Jacobians: (−y⊘ŷ) · ∂ŷ/∂x */
             assert_int_equal(cr_net_input_jacobian_chain_f64(net, tape, i, 1, jac), CR_OK);
-            const double *yh_lib = (const double *)tape->post[1] + i * K;
+            const double *yh_lib = (const double *)cr_tape_post(tape, 1) + i * K;
             for (size_t a = 0; a < D; a++) {
                 double acc = 0;
                 for (size_t c = 0; c < K; c++)
@@ -240,10 +240,10 @@ static void test_seed_network(void **state) {
                 assert_true(K <= 16);
                 xp[a] = hi;
                 assert_int_equal(cr_net_forward_f64(net, t1, 1, xp), CR_OK);
-                memcpy(tp, t1->pre[1], K * sizeof(double));
+                memcpy(tp, cr_tape_pre(t1, 1), K * sizeof(double));
                 xp[a] = lo;
                 assert_int_equal(cr_net_forward_f64(net, t1, 1, xp), CR_OK);
-                memcpy(tm, t1->pre[1], K * sizeof(double));
+                memcpy(tm, cr_tape_pre(t1, 1), K * sizeof(double));
                 xp[a] = xi[a];
                 for (size_t c = 0; c < K; c++) jl_fd[c * D + a] = (tp[c] - tm[c]) / (hi - lo);
             }
@@ -292,12 +292,12 @@ typedef struct {
 
 /* Every layer's weight gradient and dx are clearly non-zero (relu can kill a layer). */
 static int gradients_nontrivial(const cr_net *net, cr_tape *tape, const double *y) {
-    const size_t N = tape->n, D = net->dims[0];
-    double *g = tu_dalloc(net->n_params), *dx = tu_dalloc(N * D);
+    const size_t N = cr_tape_rows(tape), D = cr_net_width(net, 0);
+    double *g = tu_dalloc(cr_net_n_params(net)), *dx = tu_dalloc(N * D);
     assert_int_equal(cr_net_backward_f64(net, tape, y, dx, g), CR_OK);
     int ok = tu_max_abs(dx, N * D) > 1e-2;
-    for (int l = 0; l < net->n_layers; l++)
-        ok = ok && tu_max_abs(g + net->w_offset[l], net->dims[l] * net->dims[l + 1]) > 1e-2;
+    for (int l = 0; l < cr_net_n_layers(net); l++)
+        ok = ok && tu_max_abs(g + cr_net_weight_offset(net, l), cr_net_width(net, l) * cr_net_width(net, l + 1)) > 1e-2;
     free(g);
     free(dx);
     return ok;
@@ -348,7 +348,7 @@ static void check_case_gradients(const netcase *nc, uint64_t seed, const char *l
     double *x, *y;
     cr_tape *tape;
     cr_net *net = setup_case(nc, seed, &x, &y, &tape);
-    const size_t D = nc->dims[0], K = nc->dims[nc->L], N = nc->n, P = net->n_params;
+    const size_t D = nc->dims[0], K = nc->dims[nc->L], N = nc->n, P = cr_net_n_params(net);
     double *grads = tu_dalloc(P), *fdg = tu_dalloc(P), *dx = tu_dalloc(N * D), *fdx = tu_dalloc(N * D),
            *chain = tu_dalloc(N * D), *jac = tu_dalloc(K * D);
     char what[200];
@@ -361,7 +361,7 @@ static void check_case_gradients(const netcase *nc, uint64_t seed, const char *l
     /* (−y⊘ŷ)·(product of explicit Jacobians) per row */
     for (size_t i = 0; i < N; i++) {
         assert_int_equal(cr_net_input_jacobian_chain_f64(net, tape, i, 1, jac), CR_OK);
-        const double *yh = (const double *)tape->post[nc->L - 1] + i * K;
+        const double *yh = (const double *)cr_tape_post(tape, nc->L - 1) + i * K;
         for (size_t a = 0; a < D; a++) {
             double acc = 0;
             for (size_t c = 0; c < K; c++)
@@ -388,10 +388,10 @@ static void check_case_gradients(const netcase *nc, uint64_t seed, const char *l
         double x0 = x[a], hs = fd_step(x0), lo = x0 - hs, hi = x0 + hs;
         x[a] = hi;
         (void)eval_loss(net, tape, N, x, y);
-        double lp = ((const double *)tape->loss)[row];
+        double lp = ((const double *)cr_tape_loss(tape))[row];
         x[a] = lo;
         (void)eval_loss(net, tape, N, x, y);
-        double lm = ((const double *)tape->loss)[row];
+        double lm = ((const double *)cr_tape_loss(tape))[row];
         x[a] = x0;
         fdx[a] = (lp - lm) / (hi - lo);
     }
@@ -405,7 +405,7 @@ static void check_case_gradients(const netcase *nc, uint64_t seed, const char *l
     /* and every layer's block is non-trivial, so no layer passes vacuously */
     for (int l = 0; l < nc->L; l++) {
         snprintf(what, sizeof what, "%s: layer %d weight grads", label, l);
-        tu_check_nontrivial(grads + net->w_offset[l], nc->dims[l] * nc->dims[l + 1], what);
+        tu_check_nontrivial(grads + cr_net_weight_offset(net, l), nc->dims[l] * nc->dims[l + 1], what);
     }
     snprintf(what, sizeof what, "%s: dx vs FD", label);
     tu_check_nontrivial(dx, N * D, what);
@@ -482,7 +482,7 @@ static void test_batch_equals_per_example(void **state) {
         cr_tape *tape, *t1;
         cr_net *net = setup_case(&cases[c], 12000 + c, &x, &y, &tape);
         const size_t D = cases[c].dims[0], K = cases[c].dims[cases[c].L], N = cases[c].n,
-                     P = net->n_params;
+                     P = cr_net_n_params(net);
         double *dx = tu_dalloc(N * D), *g = tu_dalloc(P), *dx1 = tu_dalloc(N * D), *g1 = tu_dalloc(P),
                *gmean = tu_dalloc(P), *loss_rows = tu_dalloc(N);
         assert_int_equal(cr_tape_create(net, 1, &t1), CR_OK);
@@ -494,7 +494,7 @@ static void test_batch_equals_per_example(void **state) {
             assert_int_equal(cr_net_forward_f64(net, t1, 1, x + i * D), CR_OK);
             loss_rows[i] = cr_net_loss_f64(net, t1, y + i * K);
             loss_sum += loss_rows[i];
-            assert_true(fabs(loss_rows[i] - ((double *)tape->loss)[i]) <= 1e-14 * loss_rows[i]);
+            assert_true(fabs(loss_rows[i] - ((double *)cr_tape_loss(tape))[i]) <= 1e-14 * loss_rows[i]);
             assert_int_equal(cr_net_backward_f64(net, t1, y + i * K, dx1 + i * D, g1), CR_OK);
             for (size_t q = 0; q < P; q++) gmean[q] += g1[q] / (double)N;
         }
@@ -563,12 +563,12 @@ static void test_jvp(void **state) {
         const double hs = 1e-6 * fmax(1.0, tu_max_abs(x, N * D));
         for (size_t a = 0; a < N * D; a++) xs[a] = x[a] + hs * xd[a];
         assert_int_equal(cr_net_forward_f64(net, tf, N, xs), CR_OK);
-        memcpy(lp, tf->pre[L - 1], N * K * sizeof(double));
-        memcpy(pp, tf->post[L - 1], N * K * sizeof(double));
+        memcpy(lp, cr_tape_pre(tf, L - 1), N * K * sizeof(double));
+        memcpy(pp, cr_tape_post(tf, L - 1), N * K * sizeof(double));
         for (size_t a = 0; a < N * D; a++) xs[a] = x[a] - hs * xd[a];
         assert_int_equal(cr_net_forward_f64(net, tf, N, xs), CR_OK);
-        memcpy(lm, tf->pre[L - 1], N * K * sizeof(double));
-        memcpy(pm, tf->post[L - 1], N * K * sizeof(double));
+        memcpy(lm, cr_tape_pre(tf, L - 1), N * K * sizeof(double));
+        memcpy(pm, cr_tape_post(tf, L - 1), N * K * sizeof(double));
         for (size_t a = 0; a < N * K; a++) {
             fd_l[a] = (lp[a] - lm[a]) / (2 * hs);
             fd_p[a] = (pp[a] - pm[a]) / (2 * hs);
@@ -625,7 +625,7 @@ static void test_jvp(void **state) {
             /* the library's logits VJP (cr_net_vjp), after the softmax VJP for the probs */
             double *gl = tu_dalloc(N * K), *lib = tu_dalloc(N * D);
             if (of_probs)
-                cr_softmax_vjp_f64(N, K, tape->post[L - 1], v, gl);
+                cr_softmax_vjp_f64(N, K, cr_tape_post(tape, L - 1), v, gl);
             else
                 memcpy(gl, v, N * K * sizeof(double));
             assert_int_equal(cr_net_vjp_f64(net, tape, gl, lib), CR_OK);
@@ -683,10 +683,10 @@ static void test_f32_matches_f64(void **state) {
         cr_net *net = setup_case(&cases[c], 18000 + c, &x, &y, &tape), *net32 = NULL, *back = NULL;
         const int L = cases[c].L;
         const size_t D = cases[c].dims[0], K = cases[c].dims[L], N = cases[c].n,
-                     P = net->n_params;
+                     P = cr_net_n_params(net);
         /* round the float64 parameters and inputs to float so both nets see the same numbers */
         assert_int_equal(cr_net_convert(net, CR_F32, &net32), CR_OK);
-        assert_int_equal(net32->dtype, CR_F32);
+        assert_int_equal(cr_net_dtype(net32), CR_F32);
         assert_null(cr_net_params_f64(net32));
         assert_int_equal(cr_net_convert(net32, CR_F64, &back), CR_OK);
         memcpy(cr_net_params_f64(net), cr_net_params_f64(back), P * sizeof(double));
@@ -717,7 +717,7 @@ static void test_f32_matches_f64(void **state) {
 
         tu_check_nontrivial(dx, N * D, "f64 dx");
         check_f32(&lossf, &loss, 1, "f32 vs f64 loss");
-        check_f32((const float *)tape32->post[L - 1], tape->post[L - 1], N * K, "f32 vs f64 probs");
+        check_f32((const float *)cr_tape_post(tape32, L - 1), cr_tape_post(tape, L - 1), N * K, "f32 vs f64 probs");
         check_f32(dxf, dx, N * D, "f32 vs f64 dx");
         check_f32(gf, g, P, "f32 vs f64 param grads");
         check_f32(ldf, ld, N * K, "f32 vs f64 jvp logits");
@@ -780,7 +780,7 @@ static void test_create_errors(void **state) {
 
     /* the limits themselves are fine: L = 1 needs no activation, L = CR_MAX_LAYERS works */
     assert_int_equal(cr_net_create(&net, CR_F64, 1, dims, NULL), CR_OK);
-    assert_int_equal(net->n_params, 3 * 4 + 4);
+    assert_int_equal(cr_net_n_params(net), 3 * 4 + 4);
     cr_net_free(net);
     assert_int_equal(cr_net_create(&net, CR_F32, CR_MAX_LAYERS, dims, acts), CR_OK);
     assert_int_equal(cr_net_input_dim(net), 3);
@@ -789,24 +789,24 @@ static void test_create_errors(void **state) {
     assert_null(cr_net_params_f64(net));
     /* the flat layout: W_l then b_l, contiguous, in order */
     size_t off = 0;
-    for (int l = 0; l < net->n_layers; l++) {
-        assert_int_equal(net->w_offset[l], off);
-        off += net->dims[l] * net->dims[l + 1];
-        assert_int_equal(net->b_offset[l], off);
-        off += net->dims[l + 1];
+    for (int l = 0; l < cr_net_n_layers(net); l++) {
+        assert_int_equal(cr_net_weight_offset(net, l), off);
+        off += cr_net_width(net, l) * cr_net_width(net, l + 1);
+        assert_int_equal(cr_net_bias_offset(net, l), off);
+        off += cr_net_width(net, l + 1);
     }
-    assert_int_equal(net->n_params, off);
+    assert_int_equal(cr_net_n_params(net), off);
     cr_net_free(net);
 
     /* activation names round-trip */
     for (int a = 0; a < CR_ACT_COUNT; a++) {
         cr_activation back;
-        assert_int_equal(cr_activation_parse(cr_activation_name((cr_activation)a), &back), 1);
+        assert_int_equal(cr_activation_parse(cr_activation_name((cr_activation)a), &back), CR_OK);
         assert_int_equal(back, a);
     }
     cr_activation dummy;
-    assert_int_equal(cr_activation_parse("mish", &dummy), 0); /* not a row */
-    assert_int_equal(cr_activation_parse(NULL, &dummy), 0);
+    assert_int_equal(cr_activation_parse("mish", &dummy), CR_ERR_ARG); /* not a row */
+    assert_int_equal(cr_activation_parse(NULL, &dummy), CR_ERR_ARG);
 }
 
 static void test_tape_errors(void **state) {
@@ -841,7 +841,7 @@ static void test_tape_errors(void **state) {
     assert_int_equal(cr_net_forward_f64(net, tape, 5, x), CR_ERR_SHAPE);
     assert_int_equal(cr_net_forward_f64(net, tape, 0, x), CR_ERR_ARG);
     assert_int_equal(cr_net_forward_f64(net, tape, 4, x), CR_OK);
-    assert_int_equal(tape->n, 4);
+    assert_int_equal(cr_tape_rows(tape), 4);
     assert_int_equal(cr_net_input_jacobian_chain_f64(net, tape, 4, 1, jac), CR_ERR_SHAPE);
     assert_int_equal(cr_net_input_jacobian_chain_f64(net, tape, 3, 1, jac), CR_OK);
     assert_int_equal(cr_net_input_jacobian_chain_f64(net, tape, 3, 1, NULL), CR_ERR_ARG);
@@ -908,7 +908,7 @@ static void test_affine_links(void **state) {
     const cr_activation act[] = {CR_ACT_SIGMOID};
     cr_net *net, *f32;
     assert_int_equal(cr_net_create(&net, CR_F64, 2, dims, act), CR_OK);
-    const size_t n_params = net->n_params;
+    const size_t n_params = cr_net_n_params(net);
     for (int k = 0; k <= 2; k++) assert_int_equal(cr_net_affine_form(net, k), CR_AFFINE_NONE);
     const double mu[] = {0.1, -0.2, 0.3}, sd[] = {0.5, 2.0, 0.1}, zero[] = {1, 0, 1};
     assert_int_equal(cr_net_set_input_affine(net, CR_AFFINE_SUB_DIV, mu, sd), CR_OK);
@@ -920,7 +920,7 @@ static void test_affine_links(void **state) {
     assert_int_equal(cr_net_set_affine(net, 1, CR_AFFINE_BATCHNORM, m4, v4, g4, b4, -1),
                      CR_ERR_ARG);
     assert_int_equal(cr_net_set_affine(net, 1, CR_AFFINE_BATCHNORM, m4, v4, g4, b4, 1e-5), CR_OK);
-    assert_int_equal(net->n_params, n_params);
+    assert_int_equal(cr_net_n_params(net), n_params);
     double p[4], q[4], s[4], t[4], eps;
     cr_affine_form form;
     assert_int_equal(cr_net_get_affine(net, 0, &form, p, q, NULL, NULL, &eps), CR_OK);
@@ -937,11 +937,11 @@ static void test_affine_links(void **state) {
     assert_true(view.form == CR_AFFINE_SUB_DIV && view.q[2] == 0.1f);
     cr_tape *tape;
     assert_int_equal(cr_tape_create(net, 3, &tape), CR_OK);
-    assert_non_null(tape->input_z);
+    assert_non_null(cr_tape_input_link(tape));
     cr_tape_free(tape);
     assert_int_equal(cr_net_set_input_affine(net, CR_AFFINE_NONE, NULL, NULL), CR_OK);
     assert_int_equal(cr_tape_create(net, 3, &tape), CR_OK);
-    assert_null(tape->input_z);
+    assert_null(cr_tape_input_link(tape));
     cr_tape_free(tape);
     cr_net_free(f32);
     cr_net_free(net);
@@ -972,14 +972,14 @@ static void test_input_link_equals_twin(void **state) {
     assert_int_equal(cr_net_forward_f64(net, t2, N, x), CR_ERR_ARG); /* a tape without z */
     assert_int_equal(cr_net_forward_f64(net, t1, N, x), CR_OK);
     assert_int_equal(cr_net_forward_f64(twin, t2, N, z), CR_OK);
-    assert_memory_equal(t1->out, t2->out, N * K * sizeof(double));
-    double *dx1 = tu_dalloc(N * D), *dx2 = tu_dalloc(N * D), *g1 = tu_dalloc(net->n_params),
-           *g2 = tu_dalloc(net->n_params);
+    assert_memory_equal(cr_tape_output(t1), cr_tape_output(t2), N * K * sizeof(double));
+    double *dx1 = tu_dalloc(N * D), *dx2 = tu_dalloc(N * D), *g1 = tu_dalloc(cr_net_n_params(net)),
+           *g2 = tu_dalloc(cr_net_n_params(net));
     (void)cr_net_loss_f64(net, t1, y);
     (void)cr_net_loss_f64(twin, t2, y);
     assert_int_equal(cr_net_backward_f64(net, t1, y, dx1, g1), CR_OK);
     assert_int_equal(cr_net_backward_f64(twin, t2, y, dx2, g2), CR_OK);
-    assert_memory_equal(g1, g2, net->n_params * sizeof(double));
+    assert_memory_equal(g1, g2, cr_net_n_params(net) * sizeof(double));
     for (size_t a = 0; a < N * D; a++) dx2[a] /= sd[a % D];
     assert_memory_equal(dx1, dx2, N * D * sizeof(double));
     tu_check_nontrivial(dx1, N * D, "dx through link 0");
@@ -1029,13 +1029,13 @@ static void test_input_link_equals_twin(void **state) {
         assert_int_equal(cr_net_convert(net, CR_F32, &n32), CR_OK);
         assert_int_equal(cr_net_convert(twin, CR_F32, &w32), CR_OK);
         float *xf = malloc(N * D * sizeof *xf), *zf = malloc(N * D * sizeof *zf), muf[40], sdf[40];
-        int32_t lab[37];
+        cr_label lab[37];
         for (size_t j = 0; j < D; j++) muf[j] = (float)mu[j], sdf[j] = (float)sd[j];
         for (size_t a = 0; a < N * D; a++) {
             xf[a] = (float)x[a];
             zf[a] = (xf[a] - muf[a % D]) / sdf[a % D];
         }
-        for (size_t i = 0; i < N; i++) lab[i] = (int32_t)(i % K);
+        for (size_t i = 0; i < N; i++) lab[i] = (cr_label)(i % K);
         cr_optim_config cfg = cr_optim_config_default();
         cr_optim *op1, *op2;
         cr_train_ws *ws1, *ws2;
@@ -1056,11 +1056,11 @@ static void test_input_link_equals_twin(void **state) {
                 assert_int_equal(cr_train_sgd1_f32(w32, op2, ws2, zf + step * D, lab[step], NULL, NULL), CR_OK);
             }
         }
-        assert_memory_equal(n32->params, w32->params, n32->n_params * sizeof(float));
+        assert_memory_equal(cr_net_params(n32), cr_net_params(w32), cr_net_n_params(n32) * sizeof(float));
         size_t moved = 0; /* the steps did something */
-        for (size_t q = 0; q < n32->n_params; q++)
-            moved += ((float *)n32->params)[q] != (float)((double *)twin->params)[q];
-        assert_true(moved > n32->n_params / 2);
+        for (size_t q = 0; q < cr_net_n_params(n32); q++)
+            moved += ((float *)cr_net_params(n32))[q] != (float)((double *)cr_net_params(twin))[q];
+        assert_true(moved > cr_net_n_params(n32) / 2);
         cr_optim_free(op1), cr_optim_free(op2), cr_train_ws_free(ws1), cr_train_ws_free(ws2);
         cr_net_free(n32), cr_net_free(w32), free(xf), free(zf);
     }
@@ -1080,14 +1080,14 @@ static void test_init(void **state) {
         cr_net_init(net, scheme ? CR_INIT_XAVIER : CR_INIT_AUTO, 42);
         const double *p = cr_net_params_f64(net);
         for (int l = 0; l < 2; l++) {
-            size_t fi = net->dims[l], fo = net->dims[l + 1], cnt = fi * fo;
+            size_t fi = cr_net_width(net, l), fo = cr_net_width(net, l + 1), cnt = fi * fo;
             double lim = sqrt(6.0 / (double)(fi + fo)), mean, sd, mx;
-            moments(p + net->w_offset[l], cnt, &mean, &sd, &mx);
+            moments(p + cr_net_weight_offset(net, l), cnt, &mean, &sd, &mx);
             assert_true(mx <= lim);
             assert_true(mx >= 0.98 * lim); /* the range is used, not a tiny scale */
             assert_true(fabs(mean) <= 4 * lim / sqrt(3.0 * (double)cnt));
             assert_true(fabs(sd - lim / sqrt(3.0)) <= 0.05 * lim / sqrt(3.0));
-            for (size_t j = 0; j < fo; j++) assert_true(p[net->b_offset[l] + j] == 0.0);
+            for (size_t j = 0; j < fo; j++) assert_true(p[cr_net_bias_offset(net, l) + j] == 0.0);
         }
     }
     /* He on a relu net: normal with sd sqrt(2/fan_in) (AUTO: He for the relu layer,
@@ -1099,12 +1099,12 @@ static void test_init(void **state) {
         const double *p = cr_net_params_f64(hn);
         size_t cnt = 400 * 200;
         double want = sqrt(2.0 / 400.0), mean, sd, mx;
-        moments(p + hn->w_offset[0], cnt, &mean, &sd, &mx);
+        moments(p + cr_net_weight_offset(hn, 0), cnt, &mean, &sd, &mx);
         assert_true(fabs(sd - want) <= 0.02 * want);
         assert_true(fabs(mean) <= 4 * want / sqrt((double)cnt));
         assert_true(mx > sqrt(6.0 / 600.0)); /* a normal's tails exceed the Xavier bound */
-        for (size_t j = 0; j < 200; j++) assert_true(p[hn->b_offset[0] + j] == 0.0);
-        moments(p + hn->w_offset[1], 200 * 10, &mean, &sd, &mx);
+        for (size_t j = 0; j < 200; j++) assert_true(p[cr_net_bias_offset(hn, 0) + j] == 0.0);
+        moments(p + cr_net_weight_offset(hn, 1), 200 * 10, &mean, &sd, &mx);
         if (scheme == 0)
             assert_true(mx <= sqrt(6.0 / 210.0)); /* AUTO: last layer Xavier */
         else
@@ -1115,21 +1115,21 @@ static void test_init(void **state) {
     cr_net *a = make_net(2, dx_, sig, 3), *b = make_net(2, dx_, sig, 4), *f = NULL, *f2 = NULL;
     cr_net_init(a, CR_INIT_AUTO, 7);
     cr_net_init(b, CR_INIT_AUTO, 7);
-    assert_memory_equal(a->params, b->params, a->n_params * sizeof(double));
+    assert_memory_equal(cr_net_params(a), cr_net_params(b), cr_net_n_params(a) * sizeof(double));
     cr_net_init(b, CR_INIT_AUTO, 8);
     size_t differ = 0, nw = 0;
     for (int l = 0; l < 2; l++)
-        for (size_t i = 0; i < a->dims[l] * a->dims[l + 1]; i++, nw++)
-            differ += cr_net_params_f64(a)[a->w_offset[l] + i] !=
-                      cr_net_params_f64(b)[b->w_offset[l] + i];
+        for (size_t i = 0; i < cr_net_width(a, l) * cr_net_width(a, l + 1); i++, nw++)
+            differ += cr_net_params_f64(a)[cr_net_weight_offset(a, l) + i] !=
+                      cr_net_params_f64(b)[cr_net_weight_offset(b, l) + i];
     assert_true(differ > nw * 99 / 100);
     /* float32 init: the same draws rounded to float, and reproducible too */
     assert_int_equal(cr_net_create(&f, CR_F32, 2, dx_, sig), CR_OK);
     assert_int_equal(cr_net_create(&f2, CR_F32, 2, dx_, sig), CR_OK);
     cr_net_init(f, CR_INIT_AUTO, 7);
     cr_net_init(f2, CR_INIT_AUTO, 7);
-    assert_memory_equal(f->params, f2->params, f->n_params * sizeof(float));
-    for (size_t q = 0; q < a->n_params; q++)
+    assert_memory_equal(cr_net_params(f), cr_net_params(f2), cr_net_n_params(f) * sizeof(float));
+    for (size_t q = 0; q < cr_net_n_params(a); q++)
         assert_true(cr_net_params_f32(f)[q] == (float)cr_net_params_f64(a)[q]);
 
     cr_net_free(net), cr_net_free(hn), cr_net_free(a), cr_net_free(b), cr_net_free(f);

@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "io/protobuf.h"
+#include "chainrule_typed.h"
 #include "chainrule_io.h"
 
 static void test_varints(void **state) {
@@ -101,15 +102,14 @@ static cr_model make_model(cr_dtype dt) {
     cr_net_init(m.net, CR_INIT_XAVIER, 11);
     for (size_t l = 0; l < 2; l++)
         for (size_t j = 0; j < dims[l + 1]; j++) {
-            size_t i = m.net->b_offset[l] + j;
-            if (dt == CR_F64) ((double *)m.net->params)[i] = 0.1 * (double)(j + 1);
-            else ((float *)m.net->params)[i] = 0.1f * (float)(j + 1);
+            size_t i = cr_net_bias_offset(m.net, l) + j;
+            if (dt == CR_F64) ((double *)cr_net_params(m.net))[i] = 0.1 * (double)(j + 1);
+            else ((float *)cr_net_params(m.net))[i] = 0.1f * (float)(j + 1);
         }
-    cr_error err;
     size_t shape[1] = {5};
     cr_array_dtype adt = dt == CR_F64 ? CR_ARRAY_F64 : CR_ARRAY_F32;
-    assert_int_equal(cr_array_alloc(&m.input_mean, adt, 1, shape, &err), 0);
-    assert_int_equal(cr_array_alloc(&m.input_std, adt, 1, shape, &err), 0);
+    assert_int_equal(cr_array_alloc(&m.input_mean, adt, 1, shape), 0);
+    assert_int_equal(cr_array_alloc(&m.input_std, adt, 1, shape), 0);
     for (size_t i = 0; i < 5; i++) {
         if (dt == CR_F64) {
             ((double *)m.input_mean.data)[i] = 0.5 - 0.25 * (double)i;
@@ -127,16 +127,15 @@ static void test_round_trip(void **state) {
     for (int d = 0; d < 2; d++) {
         cr_dtype dt = d ? CR_F64 : CR_F32;
         cr_model m = make_model(dt), back;
-        cr_error err;
         unsigned char *buf;
         size_t len;
-        assert_int_equal(cr_onnx_encode("m.onnx", &m, &buf, &len, &err), 0);
+        assert_int_equal(cr_onnx_encode("m.onnx", &m, &buf, &len), 0);
         assert_int_equal(cr_model_file_detect(buf, len), CR_MODEL_FILE_ONNX);
-        if (cr_onnx_parse("m.onnx", buf, len, &back, &err)) fail_msg("%s", err.msg);
+        if (cr_onnx_parse("m.onnx", buf, len, &back)) fail_msg("%s", cr_last_error());
         size_t es = cr_dtype_size(dt);
-        assert_int_equal(back.net->n_params, m.net->n_params);
-        assert_int_equal(back.net->act[0], CR_ACT_TANH);
-        assert_memory_equal(back.net->params, m.net->params, m.net->n_params * es);
+        assert_int_equal(cr_net_n_params(back.net), cr_net_n_params(m.net));
+        assert_int_equal(cr_net_activation(back.net, 0), CR_ACT_TANH);
+        assert_memory_equal(cr_net_params(back.net), cr_net_params(m.net), cr_net_n_params(m.net) * es);
         assert_memory_equal(back.input_mean.data, m.input_mean.data, 5 * es);
         assert_memory_equal(back.input_std.data, m.input_std.data, 5 * es);
         cr_model_free(&back);
@@ -144,15 +143,15 @@ static void test_round_trip(void **state) {
         for (size_t cut = 0; cut < len; cut++) {
             cr_model t;
             memset(&t, 0x5a, sizeof t);
-            err.msg[0] = '\0';
-            if (cr_onnx_parse("m.onnx", buf, cut, &t, &err) == 0) {
+            (void)cr_fail(CR_OK, "%s", "");
+            if (cr_onnx_parse("m.onnx", buf, cut, &t) == 0) {
                 cr_model_free(&t); /* a prefix can be a valid, smaller message */
                 continue;
             }
             assert_null(t.net);
             assert_null(t.input_mean.data);
-            assert_int_equal(strncmp(err.msg, "m.onnx: ", 8), 0);
-            assert_null(strchr(err.msg, '\n'));
+            assert_int_equal(strncmp(cr_last_error(), "m.onnx: ", 8), 0);
+            assert_null(strchr(cr_last_error(), '\n'));
         }
         /* single-byte corruptions of the first 200 bytes */
         for (size_t pos = 0; pos < len && pos < 200; pos++) {
@@ -161,8 +160,8 @@ static void test_round_trip(void **state) {
             memcpy(c, buf, len);
             c[pos] ^= 0xa5;
             cr_model t;
-            if (cr_onnx_parse("m.onnx", c, len, &t, &err) == 0) cr_model_free(&t);
-            else assert_int_equal(strncmp(err.msg, "m.onnx: ", 8), 0);
+            if (cr_onnx_parse("m.onnx", c, len, &t) == 0) cr_model_free(&t);
+            else assert_int_equal(strncmp(cr_last_error(), "m.onnx: ", 8), 0);
             free(c);
         }
         free(buf);
@@ -182,10 +181,9 @@ static void test_detect(void **state) {
     assert_int_equal(cr_model_file_detect(st280, sizeof st280), CR_MODEL_FILE_SAFETENSORS);
     assert_int_equal(cr_model_file_detect(st280, 9), CR_MODEL_FILE_PICKLE); /* a length past the end */
     cr_model m;
-    cr_error err;
-    assert_int_equal(cr_model_parse("m.pt", zip, sizeof zip, &m, &err), -1);
-    assert_non_null(strstr(err.msg, "m.pt: a PyTorch pickle"));
-    assert_non_null(strstr(err.msg, "torch.onnx.export"));
+    assert_int_not_equal(cr_model_parse("m.pt", zip, sizeof zip, &m), CR_OK);
+    assert_non_null(strstr(cr_last_error(), "m.pt: a PyTorch pickle"));
+    assert_non_null(strstr(cr_last_error(), "torch.onnx.export"));
 }
 
 /* A one-layer ONNX model, opset 13: y = Gemm(x, W [2, din], b, transB = 1),
@@ -295,10 +293,9 @@ static void test_float16_exhaustive(void **state) {
             size_t len;
             unsigned char *buf = build_gemm(&w, &len);
             cr_model m;
-            cr_error err;
-            if (cr_onnx_parse("h.onnx", buf, len, &m, &err)) fail_msg("%s", err.msg);
-            assert_int_equal(m.net->dtype, CR_F32);
-            const float *p = (const float *)m.net->params + m.net->w_offset[0];
+            if (cr_onnx_parse("h.onnx", buf, len, &m)) fail_msg("%s", cr_last_error());
+            assert_int_equal(cr_net_dtype(m.net), CR_F32);
+            const float *p = (const float *)cr_net_params(m.net) + cr_net_weight_offset(m.net, 0);
             size_t bad = 0, din = n / 2;
             for (size_t k = 0; k < n; k++) { /* W[o][a] = pattern k = o din + a; net: [in, out] */
                 float want = (float)(bf ? bfloat16_value(pat[k]) : half_value(pat[k]));
@@ -325,10 +322,9 @@ static void test_float16_exhaustive(void **state) {
         size_t len;
         unsigned char *buf = build_gemm(&w, &len);
         cr_model m;
-        cr_error err;
-        assert_int_equal(cr_onnx_parse("h.onnx", buf, len, &m, &err), -1);
+        assert_int_not_equal(cr_onnx_parse("h.onnx", buf, len, &m), CR_OK);
         assert_null(m.net);
-        assert_non_null(strstr(err.msg, want[c]));
+        assert_non_null(strstr(cr_last_error(), want[c]));
         free(buf);
     }
 }
@@ -343,9 +339,8 @@ static void test_external_data(void **state) {
     size_t len;
     unsigned char *buf = build_gemm(&w, &len);
     cr_model m;
-    cr_error err;
-    assert_int_equal(cr_onnx_parse("e.onnx", buf, len, &m, &err), -1);
-    assert_non_null(strstr(err.msg, "e.onnx: tensor 'W' keeps its data in the external file "
+    assert_int_not_equal(cr_onnx_parse("e.onnx", buf, len, &m), CR_OK);
+    assert_non_null(strstr(cr_last_error(), "e.onnx: tensor 'W' keeps its data in the external file "
                                     "'w.bin'"));
     char dir[] = "/tmp/cr-test-onnx-XXXXXX", path[64], wpath[64];
     assert_non_null(mkdtemp(dir));
@@ -359,25 +354,25 @@ static void test_external_data(void **state) {
     assert_non_null(f);
     assert_int_equal(fwrite(buf, 1, len, f), len);
     assert_int_equal(fclose(f), 0);
-    if (cr_onnx_parse_file(path, buf, len, &m, &err)) fail_msg("%s", err.msg);
-    const float *p = (const float *)m.net->params + m.net->w_offset[0];
+    if (cr_onnx_parse_file(path, buf, len, &m)) fail_msg("%s", cr_last_error());
+    const float *p = (const float *)cr_net_params(m.net) + cr_net_weight_offset(m.net, 0);
     for (size_t k = 0; k < 6; k++) assert_true(p[(k % 3) * 2 + k / 3] == wv[k]);
     cr_model_free(&m);
-    if (cr_model_load_full(path, &m, &err)) fail_msg("%s", err.msg);
-    assert_true(((const float *)m.net->params)[m.net->w_offset[0] + 2] == wv[1]);
+    if (cr_model_load_full(path, &m)) fail_msg("%s", cr_last_error());
+    assert_true(((const float *)cr_net_params(m.net))[cr_net_weight_offset(m.net, 0) + 2] == wv[1]);
     cr_model_free(&m);
     free(buf);
     /* no length: the 24 bytes are the whole file; 4 more bytes are refused */
     w.ext_length = NULL;
     buf = build_gemm(&w, &len);
-    if (cr_onnx_parse_file(path, buf, len, &m, &err)) fail_msg("%s", err.msg);
+    if (cr_onnx_parse_file(path, buf, len, &m)) fail_msg("%s", cr_last_error());
     cr_model_free(&m);
     f = fopen(wpath, "ab");
     assert_non_null(f);
     assert_int_equal(fwrite(wv, 4, 1, f), 1);
     assert_int_equal(fclose(f), 0);
-    assert_int_equal(cr_onnx_parse_file(path, buf, len, &m, &err), -1);
-    assert_non_null(strstr(err.msg, "'w.bin' holds 28 bytes after offset 0"));
+    assert_int_not_equal(cr_onnx_parse_file(path, buf, len, &m), CR_OK);
+    assert_non_null(strstr(cr_last_error(), "'w.bin' holds 28 bytes after offset 0"));
     free(buf);
     unlink(wpath);
     unlink(path);

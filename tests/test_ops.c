@@ -22,7 +22,7 @@
 
 #include <cmocka.h>
 
-#include "chainrule.h"
+#include "chainrule_typed.h"
 #include "testutil.h"
 
 #define FD_TOL 1e-7     /* explicit Jacobian vs central differences (f64) */

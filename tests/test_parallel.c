@@ -25,7 +25,7 @@
 
 #include <cmocka.h>
 
-#include "chainrule.h"
+#include "chainrule_typed.h"
 #include "core/parallel.h"
 #include "testutil.h"
 
@@ -79,7 +79,7 @@ static void test_loop_runs_each_task_once(void **state) {
     assert_int_equal(cr_parallel_workers(NULL, 1000), 1); /* NULL: one thread */
     cr_ctx *ctx = NULL;
     assert_int_equal(cr_ctx_create(&ctx, 0), CR_OK); /* the cores available */
-    assert_true(cr_ctx_threads(ctx) >= 1 && cr_ctx_threads(ctx) == cr_cores_available());
+    assert_true(cr_ctx_threads(ctx) >= 1); /* test_cpu_budget: the CPU budget */
     assert_int_equal(cr_parallel_workers(ctx, 1), 1);
     cr_ctx_free(ctx);
     assert_int_equal(cr_ctx_create(&ctx, -1), CR_ERR_ARG);
@@ -123,7 +123,7 @@ static cr_net *make_net(cr_dtype dt, int L, const size_t *dims, cr_activation ac
     cr_net_init(net64, CR_INIT_XAVIER, seed);
     double *p = cr_net_params_f64(net64);
     for (int l = 0; l < L; l++) /* non-zero biases */
-        tu_fill_uniform(p + net64->b_offset[l], dims[l + 1], -0.5, 0.5, seed + 3 + (uint64_t)l);
+        tu_fill_uniform(p + cr_net_bias_offset(net64, l), dims[l + 1], -0.5, 0.5, seed + 3 + (uint64_t)l);
     if (dt == CR_F64) return net64;
     assert_int_equal(cr_net_convert(net64, CR_F32, &net), CR_OK);
     cr_net_free(net64);
@@ -164,7 +164,7 @@ static void test_input_grad_matches_tape_and_fd(void **state) {
             assert_int_equal(cr_net_backward_f64(net, tape, y, ref, NULL), CR_OK);
             tu_check_nontrivial(dx, n * d, "input grad");
             tu_check_close(dx, ref, n * d, 1e-12, &worst, "input grad vs tape backward");
-            tu_check_close(loss, (const double *)tape->loss, n, 1e-12, &worst, "losses");
+            tu_check_close(loss, (const double *)cr_tape_loss(tape), n, 1e-12, &worst, "losses");
             /* central differences of J_i for a few examples and coordinates */
             cr_tape *one;
             assert_int_equal(cr_tape_create(net, 1, &one), CR_OK);

@@ -34,17 +34,16 @@ static unsigned char *make_st(const char *json, size_t pad, const void *data, si
 
 static void expect_st_error_buf(const unsigned char *buf, size_t len, const char *want) {
     cr_safetensors st;
-    cr_error err = {{0}};
-    int rc = cr_safetensors_parse("m.safetensors", buf, len, &st, &err);
-    if (rc == 0 || !strstr(err.msg, want) || strncmp(err.msg, "m.safetensors: ", 15) != 0) {
-        print_error("expected error containing '%s', got rc=%d '%s'\n", want, rc, err.msg);
+    int rc = cr_safetensors_parse("m.safetensors", buf, len, &st);
+    if (rc == 0 || !strstr(cr_last_error(), want) || strncmp(cr_last_error(), "m.safetensors: ", 15) != 0) {
+        print_error("expected error containing '%s', got rc=%d '%s'\n", want, rc, cr_last_error());
         if (rc == 0) cr_safetensors_free(&st);
         fail();
     }
     assert_int_equal(st.n_tensors, 0);
     assert_null(st.tensors);
     assert_null(st.meta);
-    assert_null(strchr(err.msg, '\n'));
+    assert_null(strchr(cr_last_error(), '\n'));
 }
 
 static void expect_st_error(const char *json, size_t dlen, const char *want) {
@@ -59,12 +58,11 @@ static void expect_st_error(const char *json, size_t dlen, const char *want) {
 static void add_or_fail(cr_safetensors *st, const char *name, cr_array_dtype dt, int ndim,
                         const size_t *shape, int seed) {
     cr_array a;
-    cr_error err;
-    assert_int_equal(cr_array_alloc(&a, dt, ndim, shape, &err), 0);
+    assert_int_equal(cr_array_alloc(&a, dt, ndim, shape), 0);
     unsigned char *p = a.data;
     for (size_t i = 0; i < a.count * cr_array_dtype_size(dt); i++) p[i] = (unsigned char)(i * 31 + seed);
-    if (cr_safetensors_add(st, name, &a, &err)) {
-        print_error("%s\n", err.msg);
+    if (cr_safetensors_add(st, name, &a)) {
+        print_error("%s\n", cr_last_error());
         fail();
     }
     cr_array_free(&a);
@@ -75,7 +73,6 @@ static void add_or_fail(cr_safetensors *st, const char *name, cr_array_dtype dt,
 static void test_roundtrip(void **state) {
     (void)state;
     cr_safetensors st = {0}, back;
-    cr_error err;
     static const size_t shapes[4][3] = {{0}, {5}, {3, 4}, {2, 3, 2}};
     char name[32];
     int seed = 1;
@@ -87,17 +84,17 @@ static void test_roundtrip(void **state) {
     size_t zero[2] = {0, 7};
     add_or_fail(&st, "empty", CR_ARRAY_F32, 2, zero, 0);
     add_or_fail(&st, "weird \"name\"\\\n\xc3\xa9", CR_ARRAY_U8, 1, shapes[1], 9);
-    assert_int_equal(cr_safetensors_set_meta(&st, "format", "pt", &err), 0);
-    assert_int_equal(cr_safetensors_set_meta(&st, "note", "a \"quoted\"\tvalue", &err), 0);
-    assert_int_equal(cr_safetensors_set_meta(&st, "format", "chainrule/1", &err), 0); /* replaces */
+    assert_int_equal(cr_safetensors_set_meta(&st, "format", "pt"), 0);
+    assert_int_equal(cr_safetensors_set_meta(&st, "note", "a \"quoted\"\tvalue"), 0);
+    assert_int_equal(cr_safetensors_set_meta(&st, "format", "chainrule/1"), 0); /* replaces */
     assert_int_equal(st.n_meta, 2);
 
     const char *path = tu_path("rt.safetensors");
-    if (cr_safetensors_write(path, &st, &err)) {
-        print_error("%s\n", err.msg);
+    if (cr_safetensors_write(path, &st)) {
+        print_error("%s\n", cr_last_error());
         fail();
     }
-    assert_int_equal(cr_safetensors_read(path, &back, &err), 0);
+    assert_int_equal(cr_safetensors_read(path, &back), 0);
     assert_int_equal(back.n_tensors, st.n_tensors);
     for (size_t i = 0; i < st.n_tensors; i++) {
         const cr_tensor *a = &st.tensors[i], *b = &back.tensors[i]; /* file order kept */
@@ -154,9 +151,8 @@ static void test_parse_pytorch_style(void **state) {
     size_t jl = strlen(json), pad = (8 - jl % 8) % 8, len;
     unsigned char *buf = make_st(json, pad, data, sizeof data, &len);
     cr_safetensors st;
-    cr_error err;
-    if (cr_safetensors_parse("pt.safetensors", buf, len, &st, &err)) {
-        print_error("%s\n", err.msg);
+    if (cr_safetensors_parse("pt.safetensors", buf, len, &st)) {
+        print_error("%s\n", cr_last_error());
         fail();
     }
     assert_int_equal(st.n_tensors, 2);
@@ -175,7 +171,7 @@ static void test_parse_pytorch_style(void **state) {
                         "  \"z\": {\"dtype\": \"I32\", \"shape\": [0, 4], \"data_offsets\": [11, 11]}\n}\n";
     unsigned char d2[11] = {0, 0, 0, 0, 0, 0, 0xf0, 0x3f, 7, 8, 9};
     buf = make_st(json2, 3, d2, sizeof d2, &len);
-    assert_int_equal(cr_safetensors_parse("pt2.safetensors", buf, len, &st, &err), 0);
+    assert_int_equal(cr_safetensors_parse("pt2.safetensors", buf, len, &st), 0);
     assert_int_equal(st.n_tensors, 3);
     assert_int_equal(st.n_meta, 0);
     assert_true(*(double *)st.tensors[0].array.data == 1.0);
@@ -188,7 +184,7 @@ static void test_parse_pytorch_style(void **state) {
 
     /* an empty file: {} and no data */
     buf = make_st("{}", 6, NULL, 0, &len);
-    assert_int_equal(cr_safetensors_parse("e.safetensors", buf, len, &st, &err), 0);
+    assert_int_equal(cr_safetensors_parse("e.safetensors", buf, len, &st), 0);
     assert_int_equal(st.n_tensors, 0);
     cr_safetensors_free(&st);
     free(buf);
@@ -336,59 +332,56 @@ static void test_err_huge_shape(void **state) {
 static void test_api_errors(void **state) {
     (void)state;
     cr_safetensors st = {0};
-    cr_error err;
     size_t s[1] = {2};
     add_or_fail(&st, "a", CR_ARRAY_F32, 1, s, 0);
     cr_array a;
-    assert_int_equal(cr_array_alloc(&a, CR_ARRAY_F32, 1, s, &err), 0);
-    assert_int_equal(cr_safetensors_add(&st, "a", &a, &err), -1);
-    assert_non_null(strstr(err.msg, "duplicate tensor name 'a'"));
-    assert_int_equal(cr_safetensors_add(&st, "__metadata__", &a, &err), -1);
+    assert_int_equal(cr_array_alloc(&a, CR_ARRAY_F32, 1, s), 0);
+    assert_int_not_equal(cr_safetensors_add(&st, "a", &a), CR_OK);
+    assert_non_null(strstr(cr_last_error(), "duplicate tensor name 'a'"));
+    assert_int_not_equal(cr_safetensors_add(&st, "__metadata__", &a), CR_OK);
     a.count = 3; /* inconsistent with the shape */
-    assert_int_equal(cr_safetensors_add(&st, "b", &a, &err), -1);
-    assert_non_null(strstr(err.msg, "tensor 'b': invalid array"));
+    assert_int_not_equal(cr_safetensors_add(&st, "b", &a), CR_OK);
+    assert_non_null(strstr(cr_last_error(), "tensor 'b': invalid array"));
     a.count = 2;
     /* many adds exercise the growth of the tensor list */
     for (int i = 0; i < 100; i++) {
         char name[16];
         snprintf(name, sizeof name, "t%03d", i);
-        assert_int_equal(cr_safetensors_add(&st, name, &a, &err), 0);
+        assert_int_equal(cr_safetensors_add(&st, name, &a), 0);
     }
     for (int i = 0; i < 40; i++) {
         char key[16];
         snprintf(key, sizeof key, "k%d", i);
-        assert_int_equal(cr_safetensors_set_meta(&st, key, "v", &err), 0);
+        assert_int_equal(cr_safetensors_set_meta(&st, key, "v"), 0);
     }
     assert_int_equal(st.n_tensors, 101);
     assert_int_equal(st.n_meta, 40);
-    assert_int_equal(cr_safetensors_write(tu_path("many.safetensors"), &st, &err), 0);
+    assert_int_equal(cr_safetensors_write(tu_path("many.safetensors"), &st), 0);
     cr_safetensors back;
-    assert_int_equal(cr_safetensors_read(tu_path("many.safetensors"), &back, &err), 0);
+    assert_int_equal(cr_safetensors_read(tu_path("many.safetensors"), &back), 0);
     assert_int_equal(back.n_tensors, 101);
     assert_string_equal(back.tensors[100].name, "t099");
     assert_string_equal(cr_safetensors_meta(&back, "k39"), "v");
     /* a parsed file can be extended too */
-    assert_int_equal(cr_safetensors_add(&back, "extra", &a, &err), 0);
-    assert_int_equal(cr_safetensors_set_meta(&back, "k40", "w", &err), 0);
+    assert_int_equal(cr_safetensors_add(&back, "extra", &a), 0);
+    assert_int_equal(cr_safetensors_set_meta(&back, "k40", "w"), 0);
     assert_non_null(cr_safetensors_find(&back, "extra"));
     cr_safetensors_free(&back);
     cr_array_free(&a);
     cr_safetensors_free(&st);
 }
 
-static cr_error g_err;
 static int write_st(void *arg) {
-    return cr_safetensors_write(tu_path("keep.safetensors"), arg, &g_err);
+    return cr_safetensors_write(tu_path("keep.safetensors"), arg);
 }
 
 static void test_failed_write_keeps_previous_file(void **state) {
     (void)state;
     cr_safetensors st = {0};
-    cr_error err;
     size_t small[1] = {3}, big[2] = {200, 200};
     add_or_fail(&st, "x", CR_ARRAY_F64, 1, small, 3);
     const char *path = tu_path("keep.safetensors");
-    assert_int_equal(cr_safetensors_write(path, &st, &err), 0);
+    assert_int_equal(cr_safetensors_write(path, &st), 0);
     size_t len0, len1;
     unsigned char *before = tu_slurp(path, &len0);
     add_or_fail(&st, "y", CR_ARRAY_F64, 2, big, 4);
@@ -402,8 +395,8 @@ static void test_failed_write_keeps_previous_file(void **state) {
     int rc = write_st(&st);
     assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
     signal(SIGXFSZ, prev);
-    assert_int_equal(rc, -1);
-    assert_non_null(strstr(g_err.msg, "keep.safetensors: write failed: File too large"));
+    assert_int_equal(rc, CR_ERR_IO);
+    assert_non_null(strstr(cr_last_error(), "keep.safetensors: write failed: File too large"));
 
     unsigned char *after = tu_slurp(path, &len1);
     assert_int_equal(len0, len1);
@@ -414,8 +407,8 @@ static void test_failed_write_keeps_previous_file(void **state) {
 
     /* invalid contents: refused before any file is created */
     st.tensors[1].array.count = 7;
-    assert_int_equal(cr_safetensors_write(tu_path("never.safetensors"), &st, &err), -1);
-    assert_non_null(strstr(err.msg, "never.safetensors: tensor 'y': invalid array"));
+    assert_int_not_equal(cr_safetensors_write(tu_path("never.safetensors"), &st), CR_OK);
+    assert_non_null(strstr(cr_last_error(), "never.safetensors: tensor 'y': invalid array"));
     assert_false(tu_file_exists(tu_path("never.safetensors")));
     assert_int_equal(tu_count_tmp_files(), 0);
     st.tensors[1].array.count = 40000;
@@ -425,14 +418,13 @@ static void test_failed_write_keeps_previous_file(void **state) {
 static void test_read_errors_name_the_file(void **state) {
     (void)state;
     cr_safetensors st;
-    cr_error err;
-    assert_int_equal(cr_safetensors_read(tu_path("missing.safetensors"), &st, &err), -1);
-    assert_non_null(strstr(err.msg, "missing.safetensors: No such file or directory"));
-    assert_int_equal(cr_safetensors_read(tu_tmpdir(), &st, &err), -1);
-    assert_non_null(strstr(err.msg, ": is a directory"));
+    assert_int_not_equal(cr_safetensors_read(tu_path("missing.safetensors"), &st), CR_OK);
+    assert_non_null(strstr(cr_last_error(), "missing.safetensors: No such file or directory"));
+    assert_int_not_equal(cr_safetensors_read(tu_tmpdir(), &st), CR_OK);
+    assert_non_null(strstr(cr_last_error(), ": is a directory"));
     assert_int_equal(tu_write_file(tu_path("short.safetensors"), "abc", 3), 0);
-    assert_int_equal(cr_safetensors_read(tu_path("short.safetensors"), &st, &err), -1);
-    assert_non_null(strstr(err.msg, "short.safetensors: file too short"));
+    assert_int_not_equal(cr_safetensors_read(tu_path("short.safetensors"), &st), CR_OK);
+    assert_non_null(strstr(cr_last_error(), "short.safetensors: file too short"));
     assert_null(st.tensors);
 }
 

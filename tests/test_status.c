@@ -16,7 +16,7 @@
 
 #include <cmocka.h>
 
-#include "chainrule.h"
+#include "chainrule_typed.h"
 #include "testutil.h"
 
 enum { N = 3, D = 4, H = 5, K = 3 };
@@ -127,7 +127,7 @@ static void test_tape_functions(void **state) {
     assert_int_equal(cr_net_input_jacobian_chain_f64(n64, t64, N, 1, f->jac), CR_ERR_SHAPE);
 
     /* evaluation (float32 only) */
-    int32_t lab[N] = {0, 1, 2};
+    cr_label lab[N] = {0, 1, 2};
     double loss_sum;
     size_t correct;
     assert_int_equal(cr_evaluate_f32(NULL, n32, t32, N, xf, lab, &loss_sum, &correct, NULL, NULL), CR_OK);
@@ -154,7 +154,7 @@ static void test_training(void **state) {
     assert_int_equal(cr_optim_create(n64, &cfg, &o64), CR_OK);
 
     float xf[N * D] = {0};
-    int32_t lab[N] = {0, 1, 2};
+    cr_label lab[N] = {0, 1, 2};
     assert_int_equal(cr_train_step_f32(NULL, n32, o32, ws, 2, xf, lab, NULL, NULL), CR_OK);
     assert_int_equal(cr_train_step_f32(NULL, n32, o64, ws, 2, xf, lab, NULL, NULL), CR_ERR_DTYPE);
     assert_int_equal(cr_train_step_f32(NULL, n64, o32, ws, 2, xf, lab, NULL, NULL), CR_ERR_DTYPE);

@@ -15,7 +15,7 @@
 
 #include <cmocka.h>
 
-#include "chainrule.h"
+#include "chainrule_typed.h"
 #include "chainrule_data.h"
 #include "kernels/elementwise.h"
 #include "net/train_pool.h"
@@ -177,9 +177,9 @@ static void test_schedules(void **state) {
     /* names and checks */
     cr_optimizer k;
     cr_schedule s;
-    assert_true(cr_optimizer_parse("nesterov", &k) && k == CR_OPT_NESTEROV);
-    assert_false(cr_optimizer_parse("rmsprop", &k));
-    assert_true(cr_schedule_parse("cosine", &s) && s == CR_SCHED_COSINE);
+    assert_true(cr_optimizer_parse("nesterov", &k) == CR_OK && k == CR_OPT_NESTEROV);
+    assert_false(cr_optimizer_parse("rmsprop", &k) == CR_OK);
+    assert_true(cr_schedule_parse("cosine", &s) == CR_OK && s == CR_SCHED_COSINE);
     c = cr_optim_config_default();
     c.lr = -1;
     assert_int_equal(cr_optim_config_check(&c), CR_ERR_ARG);
@@ -209,11 +209,11 @@ static void test_shuffle(void **state) {
 }
 
 /* random data with some exact zeros (like background pixels) */
-static void random_data(size_t n, size_t d, size_t k, uint64_t seed, float *x, int32_t *y) {
+static void random_data(size_t n, size_t d, size_t k, uint64_t seed, float *x, cr_label *y) {
     cr_rng r;
     cr_rng_seed(&r, seed);
     for (size_t i = 0; i < n * d; i++) x[i] = cr_rng_uniform(&r) < 0.3 ? 0.0f : (float)cr_rng_uniform(&r);
-    for (size_t i = 0; i < n; i++) y[i] = (int32_t)cr_rng_below(&r, k);
+    for (size_t i = 0; i < n; i++) y[i] = (cr_label)cr_rng_below(&r, k);
 }
 
 static cr_net *small_net(int relu) {
@@ -230,7 +230,7 @@ static void test_step_matches_backward(void **state) {
     (void)state;
     const size_t n = 9, d = 20, k = 4;
     float x[9 * 20], y[9 * 4];
-    int32_t lab[9];
+    cr_label lab[9];
     random_data(n, d, k, 11, x, lab);
     int64_t lab64[9];
     for (size_t i = 0; i < n; i++) lab64[i] = lab[i];
@@ -250,15 +250,15 @@ static void test_step_matches_backward(void **state) {
         assert_int_equal(cr_train_step_f32(NULL, a, oa, ws, n, x, lab, &loss, &correct), CR_OK);
         /* reference: backward then p -= lr (g + wd p)  (momentum's first step is the same) */
         cr_tape *tape;
-        float *g = malloc(b->n_params * sizeof(float));
+        float *g = malloc(cr_net_n_params(b) * sizeof(float));
         cr_tape_create(b, n, &tape);
         cr_net_forward_f32(b, tape, n, x);
         float mean = cr_net_loss_f32(b, tape, y);
         assert_true(fabs(loss / (double)n - mean) < 1e-5);
         cr_net_backward_f32(b, tape, y, NULL, g);
-        float *pb = b->params, *pa = a->params;
+        float *pb = cr_net_params(b), *pa = cr_net_params(a);
         double maxerr = 0;
-        for (size_t i = 0; i < b->n_params; i++) {
+        for (size_t i = 0; i < cr_net_n_params(b); i++) {
             float ref = pb[i] - 0.3f * (g[i] + 0.01f * pb[i]);
             double e = fabs((double)pa[i] - ref);
             if (e > maxerr) maxerr = e;
@@ -279,7 +279,7 @@ static void test_sgd1_matches_batch_step(void **state) {
     (void)state;
     const size_t n = 50, d = 20, k = 4;
     float x[50 * 20];
-    int32_t lab[50];
+    cr_label lab[50];
     random_data(n, d, k, 5, x, lab);
     for (int relu = 0; relu < 2; relu++) {
         cr_net *a = small_net(relu), *b = small_net(relu);
@@ -301,8 +301,8 @@ static void test_sgd1_matches_batch_step(void **state) {
         }
         assert_true(fabs(la - lb) < 1e-4 * fabs(lb));
         assert_int_equal(ca, cb);
-        const float *pa = a->params, *pb = b->params;
-        for (size_t i = 0; i < a->n_params; i++) assert_true(fabs(pa[i] - pb[i]) < 1e-5);
+        const float *pa = cr_net_params(a), *pb = cr_net_params(b);
+        for (size_t i = 0; i < cr_net_n_params(a); i++) assert_true(fabs(pa[i] - pb[i]) < 1e-5);
         /* invalid label, non-SGD optimiser */
         assert_int_equal(cr_train_sgd1_f32(a, oa, wa, x, 4, NULL, NULL), CR_ERR_ARG);
         cr_train_ws_free(wa);
@@ -321,7 +321,7 @@ static void test_nonfinite_detected(void **state) {
     size_t dims[3] = {4, 16, 3};
     cr_activation act[1] = {CR_ACT_RELU};
     float x[8 * 4];
-    int32_t lab[8];
+    cr_label lab[8];
     for (int i = 0; i < 8; i++) {
         lab[i] = i % 3;
         for (int j = 0; j < 4; j++) x[i * 4 + j] = (j % 2 ? -1e30f : 1e30f) * (float)(i + 1);
@@ -344,7 +344,7 @@ static void test_nonfinite_detected(void **state) {
                                                  NULL, NULL)
                              : cr_train_step_f32(NULL, net, o, ws, 8, x, lab, NULL, NULL);
         assert_int_equal(st, CR_ERR_NONFINITE);
-        assert_true(ws->fault_layer >= 1 && ws->fault_layer <= 2);
+        assert_true(cr_train_ws_fault_layer(ws) >= 1 && cr_train_ws_fault_layer(ws) <= 2);
         assert_int_equal(o->step, (uint64_t)steps - 1);
         cr_train_ws_free(ws);
         cr_optim_free(o);
@@ -361,7 +361,7 @@ static void run_epochs(cr_optimizer kind, size_t batch, int epochs, int split, i
                        float *out, size_t *np) {
     const size_t n = 300, d = 20, k = 4;
     float *x = malloc(n * d * sizeof(float));
-    int32_t *lab = malloc(n * sizeof(int32_t));
+    cr_label *lab = malloc(n * sizeof(cr_label));
     random_data(n, d, k, 9, x, lab);
     cr_net *net = small_net(0);
     cr_optim_config c = cr_optim_config_default();
@@ -374,7 +374,7 @@ static void run_epochs(cr_optimizer kind, size_t batch, int epochs, int split, i
     cr_optim_create(net, &c, &o);
     cr_train_ws_create(net, batch, n, &ws);
     assert_int_equal(cr_train_ws_set_threads(ws, workers), CR_OK);
-    assert_int_equal(ws->workers, workers);
+    assert_int_equal(cr_train_ws_threads(ws), workers);
     if (workers == 2) assert_int_equal(cr_train_ws_pool_mode(ws, g_pool_mode), CR_OK);
     cr_rng rng;
     cr_rng_seed(&rng, 42);
@@ -382,12 +382,12 @@ static void run_epochs(cr_optimizer kind, size_t batch, int epochs, int split, i
     for (int e = 0; e < epochs; e++) {
         if (split && e == epochs / 2) { /* "checkpoint": copy all state into fresh objects */
             cr_net *net2 = small_net(0);
-            memcpy(net2->params, net->params, net->n_params * sizeof(float));
+            memcpy(cr_net_params(net2), cr_net_params(net), cr_net_n_params(net) * sizeof(float));
             cr_optim *o2;
             cr_optim_create(net2, &c, &o2);
             int ns = cr_optim_n_state(kind);
-            if (ns >= 1) memcpy(o2->m, o->m, net->n_params * sizeof(float));
-            if (ns >= 2) memcpy(o2->v, o->v, net->n_params * sizeof(float));
+            if (ns >= 1) memcpy(o2->m, o->m, cr_net_n_params(net) * sizeof(float));
+            if (ns >= 2) memcpy(o2->v, o->v, cr_net_n_params(net) * sizeof(float));
             o2->step = o->step;
             cr_rng rng2 = rng;
             cr_train_ws *ws2;
@@ -406,8 +406,8 @@ static void run_epochs(cr_optimizer kind, size_t batch, int epochs, int split, i
                          CR_OK);
         assert_int_equal(st.seen, n);
     }
-    memcpy(out, net->params, net->n_params * sizeof(float));
-    *np = net->n_params;
+    memcpy(out, cr_net_params(net), cr_net_n_params(net) * sizeof(float));
+    *np = cr_net_n_params(net);
     if (workers == 2) assert_int_equal(cr_train_ws_pool_halves(ws, g_pool_halves), CR_OK);
     cr_train_ws_free(ws);
     cr_optim_free(o);
@@ -476,7 +476,7 @@ static void test_two_workers_match_one(void **state) {
     (void)state;
     const size_t n = 240, d = 20, k = 4;
     float *x = malloc(n * d * sizeof(float));
-    int32_t *lab = malloc(n * sizeof(int32_t));
+    cr_label *lab = malloc(n * sizeof(cr_label));
     random_data(n, d, k, 5, x, lab);
     const cr_optimizer kinds[3] = {CR_OPT_SGD, CR_OPT_NESTEROV, CR_OPT_ADAM};
     for (int relu = 0; relu < 2; relu++)
@@ -522,8 +522,8 @@ static void test_two_workers_match_one(void **state) {
                 assert_true(correct[0] + 3 >= correct[1] && correct[1] + 3 >= correct[0]);
                 /* relative to the parameter vector's norm: ‖p1 − p2‖ ≤ 1e-5 ‖p1‖ */
                 double dn = 0, pn = 0;
-                for (size_t i = 0; i < net[0]->n_params; i++) {
-                    double a = ((float *)net[0]->params)[i], b = ((float *)net[1]->params)[i];
+                for (size_t i = 0; i < cr_net_n_params(net[0]); i++) {
+                    double a = ((float *)cr_net_params(net[0]))[i], b = ((float *)cr_net_params(net[1]))[i];
                     dn += (a - b) * (a - b);
                     pn += a * a;
                 }
@@ -544,15 +544,14 @@ static void test_two_workers_match_one(void **state) {
 static void test_fashion_mnist_subset(void **state) {
     (void)state;
     cr_dataset tr, te;
-    cr_error err;
     cr_dataset_options opt = cr_dataset_options_default();
     opt.limit = 12800;
-    if (cr_dataset_load("fashion-mnist:train", &tr, &opt, &err) != 0) {
-        fprintf(stderr, "skipping: %s\n", err.msg);
+    if (cr_dataset_load("fashion-mnist:train", &tr, &opt) != 0) {
+        fprintf(stderr, "skipping: %s\n", cr_last_error());
         skip();
     }
     opt.limit = 2000;
-    assert_int_equal(cr_dataset_load("fashion-mnist:test", &te, &opt, &err), 0);
+    assert_int_equal(cr_dataset_load("fashion-mnist:test", &te, &opt), 0);
     size_t dims[3] = {784, 128, 10};
     cr_activation act[1] = {CR_ACT_SIGMOID};
     cr_net *net;
@@ -578,7 +577,7 @@ static void test_fashion_mnist_subset(void **state) {
     size_t correct = 0;
     uint64_t conf[100] = {0};
     assert_int_equal(
-        cr_evaluate_f32(NULL, net, ws->tape, te.n, te.x, te.labels, &loss, &correct, conf, NULL), CR_OK);
+        cr_evaluate_f32(NULL, net, cr_train_ws_tape(ws), te.n, te.x, te.labels, &loss, &correct, conf, NULL), CR_OK);
     double acc = (double)correct / (double)te.n;
     fprintf(stderr, "fashion-mnist subset: 400 steps, test accuracy %.4f, loss %.4f\n", acc,
             loss / (double)te.n);

@@ -195,8 +195,7 @@ static char *cat3(const char *a, const char *b, const char *c) {
 }
 
 static void parse_ok(const char *text, size_t d, size_t k, cr_spec *s) {
-    cr_error err = {{0}};
-    if (cr_vnnlib_parse("t.vnnlib", text, strlen(text), d, k, s, &err)) fail_msg("refused: %s", err.msg);
+    if (cr_vnnlib_parse("t.vnnlib", text, strlen(text), d, k, s)) fail_msg("refused: %s", cr_last_error());
 }
 
 static void check_box(const cr_spec_part *p, const char *const vals[][2], size_t d) {
@@ -326,17 +325,16 @@ static void test_eran(void **state) {
     assert_true(inexact > 100 && exact > 0); /* both kinds occur */
     cr_spec_free(&s);
     /* the same file under a model of another size: refused */
-    cr_error err = {{0}};
-    assert_int_equal(cr_vnnlib_parse("mnist.vnnlib", t, strlen(t), 785, 10, &s, &err), -1);
-    ASSERT_ERR(err.msg, "declares 784 inputs");
-    assert_int_equal(cr_vnnlib_parse("mnist.vnnlib", t, strlen(t), 784, 9, &s, &err), -1);
-    ASSERT_ERR(err.msg, "Y_9 is out of range: the model has 9 outputs");
-    assert_int_equal(cr_vnnlib_parse("mnist.vnnlib", t, strlen(t), 700, 10, &s, &err), -1);
-    ASSERT_ERR(err.msg, "X_700 is out of range: the model has 700 inputs");
+    assert_int_not_equal(cr_vnnlib_parse("mnist.vnnlib", t, strlen(t), 785, 10, &s), CR_OK);
+    ASSERT_ERR(cr_last_error(), "declares 784 inputs");
+    assert_int_not_equal(cr_vnnlib_parse("mnist.vnnlib", t, strlen(t), 784, 9, &s), CR_OK);
+    ASSERT_ERR(cr_last_error(), "Y_9 is out of range: the model has 9 outputs");
+    assert_int_not_equal(cr_vnnlib_parse("mnist.vnnlib", t, strlen(t), 700, 10, &s), CR_OK);
+    ASSERT_ERR(cr_last_error(), "X_700 is out of range: the model has 700 inputs");
     /* and from a file */
     const char *path = tu_path("mnist.vnnlib");
     assert_int_equal(tu_write_file(path, t, strlen(t)), 0);
-    assert_int_equal(cr_vnnlib_load(path, 784, 10, &s, &err), 0);
+    assert_int_equal(cr_vnnlib_load(path, 784, 10, &s), 0);
     assert_int_equal(s.parts[0].n_clauses, 9);
     cr_spec_free(&s);
     free(t);
@@ -436,13 +434,12 @@ static void test_malformed(void **state) {
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         cr_spec s;
-        cr_error err = {{0}};
         s.n_parts = 99;
-        int rc = cr_vnnlib_parse("t.vnnlib", cases[i].text, strlen(cases[i].text), 1, 1, &s, &err);
-        if (rc != -1) fail_msg("case %zu accepted: %s", i, cases[i].text);
-        ASSERT_ERR(err.msg, cases[i].msg);
-        assert_null(strchr(err.msg, '\n'));
-        assert_true(strncmp(err.msg, "t.vnnlib", 8) == 0);
+        int rc = cr_vnnlib_parse("t.vnnlib", cases[i].text, strlen(cases[i].text), 1, 1, &s);
+        if (rc != CR_ERR_FORMAT) fail_msg("case %zu accepted (%d): %s", i, rc, cases[i].text);
+        ASSERT_ERR(cr_last_error(), cases[i].msg);
+        assert_null(strchr(cr_last_error(), '\n'));
+        assert_true(strncmp(cr_last_error(), "t.vnnlib", 8) == 0);
         assert_true(s.n_parts == 0 && s.parts == NULL);
     }
     /* a token of 257 characters, one of 256 */
@@ -454,15 +451,14 @@ static void test_malformed(void **state) {
         num[n] = '\0';
         snprintf(tok, sizeof tok, DECL1 BOX1 "(assert (<= Y_0 %s))", num);
         cr_spec s;
-        cr_error err = {{0}};
-        int rc = cr_vnnlib_parse("t.vnnlib", tok, strlen(tok), 1, 1, &s, &err);
+        int rc = cr_vnnlib_parse("t.vnnlib", tok, strlen(tok), 1, 1, &s);
         if (n == 256) { /* 10^255: in range */
-            if (rc) fail_msg("a 256-character number refused: %s", err.msg);
+            if (rc) fail_msg("a 256-character number refused: %s", cr_last_error());
             assert_true(s.parts[0].rhs[0] >= 1e255 && s.parts[0].rhs_in[0] <= 1e255);
             cr_spec_free(&s);
         } else {
-            assert_int_equal(rc, -1);
-            ASSERT_ERR(err.msg, "a token longer than 256 characters");
+            assert_int_equal(rc, CR_ERR_FORMAT);
+            ASSERT_ERR(cr_last_error(), "a token longer than 256 characters");
         }
     }
     /* many tokens: 300,000 one-row clauses exceed neither memory nor time, 5,000 do parse; 10,000 disjuncts refused */
@@ -473,9 +469,8 @@ static void test_malformed(void **state) {
     for (int i = 0; i < 5000; i++) n += (size_t)snprintf(big + n, cap - n, " (and (<= Y_0 %d))", i);
     n += (size_t)snprintf(big + n, cap - n, "))");
     cr_spec s;
-    cr_error err = {{0}};
-    assert_int_equal(cr_vnnlib_parse("t.vnnlib", big, n, 1, 1, &s, &err), -1);
-    ASSERT_ERR(err.msg, "more than 4096 disjuncts");
+    assert_int_not_equal(cr_vnnlib_parse("t.vnnlib", big, n, 1, 1, &s), CR_OK);
+    ASSERT_ERR(cr_last_error(), "more than 4096 disjuncts");
     /* two disjunctions multiply: 100 x 100 */
     n = 0;
     n += (size_t)snprintf(big + n, cap - n, DECL1 BOX1);
@@ -484,28 +479,27 @@ static void test_malformed(void **state) {
         for (int i = 0; i < 100; i++) n += (size_t)snprintf(big + n, cap - n, " (<= Y_0 %d)", i);
         n += (size_t)snprintf(big + n, cap - n, "))\n");
     }
-    assert_int_equal(cr_vnnlib_parse("t.vnnlib", big, n, 1, 1, &s, &err), -1);
-    ASSERT_ERR(err.msg, "t.vnnlib:4: more than 4096 disjuncts");
+    assert_int_not_equal(cr_vnnlib_parse("t.vnnlib", big, n, 1, 1, &s), CR_OK);
+    ASSERT_ERR(cr_last_error(), "t.vnnlib:4: more than 4096 disjuncts");
     free(big);
     /* a truncated file: every prefix of a valid one is refused or parsed, never a crash */
     const char *ok = DECL1 BOX1 "(assert (or (and (<= Y_0 1.5)) (and (>= Y_0 2))))\n";
     size_t len = strlen(ok), accepted = 0;
     for (size_t m = 0; m <= len; m++) {
-        cr_error e2 = {{0}};
-        if (cr_vnnlib_parse("t.vnnlib", ok, m, 1, 1, &s, &e2) == 0) {
+        if (cr_vnnlib_parse("t.vnnlib", ok, m, 1, 1, &s) == 0) {
             accepted++;
             cr_spec_free(&s);
         } else {
-            assert_true(e2.msg[0] != 0 && !strchr(e2.msg, '\n'));
+            assert_true(cr_last_error()[0] != 0 && !strchr(cr_last_error(), '\n'));
         }
     }
     assert_true(accepted >= 1 && accepted <= 2); /* the whole file (and without its final newline) */
     /* sizes beyond the reader's limit are refused before anything is allocated */
-    assert_int_equal(cr_vnnlib_parse("t.vnnlib", ok, len, (size_t)1 << 21, 1, &s, &err), -1);
-    ASSERT_ERR(err.msg, "t.vnnlib: the model's 2097152 inputs and 1 outputs exceed the reader's limit");
+    assert_int_not_equal(cr_vnnlib_parse("t.vnnlib", ok, len, (size_t)1 << 21, 1, &s), CR_OK);
+    ASSERT_ERR(cr_last_error(), "t.vnnlib: the model's 2097152 inputs and 1 outputs exceed the reader's limit");
     /* a missing file */
-    assert_int_equal(cr_vnnlib_load(tu_path("absent.vnnlib"), 1, 1, &s, &err), -1);
-    ASSERT_ERR(err.msg, "absent.vnnlib");
+    assert_int_not_equal(cr_vnnlib_load(tu_path("absent.vnnlib"), 1, 1, &s), CR_OK);
+    ASSERT_ERR(cr_last_error(), "absent.vnnlib");
 }
 
 /* ------------------------------------------------------------ results */
@@ -547,9 +541,8 @@ static int ce_read(const char *text, double *x, size_t *nx, double *y, size_t *n
 static void test_result(void **state) {
     (void)state;
     const char *path = tu_path("result.txt");
-    cr_error err = {{0}};
     const double x[3] = {0.1, -2.5e-300, 1.0 / 3.0}, y[2] = {3.991125645861615, -0.0};
-    assert_int_equal(cr_vnnlib_write_result(path, CR_VERDICT_SAT, 3, x, 2, y, &err), 0);
+    assert_int_equal(cr_vnnlib_write_result(path, CR_VERDICT_SAT, 3, x, 2, y), 0);
     size_t len;
     unsigned char *b = tu_slurp(path, &len);
     assert_non_null(b);
@@ -575,18 +568,18 @@ static void test_result(void **state) {
     static const cr_verdict vs[3] = {CR_VERDICT_UNSAT, CR_VERDICT_UNKNOWN, CR_VERDICT_TIMEOUT};
     static const char *const words[3] = {"unsat\n", "unknown\n", "timeout\n"};
     for (int i = 0; i < 3; i++) {
-        assert_int_equal(cr_vnnlib_write_result(path, vs[i], 0, NULL, 0, NULL, &err), 0);
+        assert_int_equal(cr_vnnlib_write_result(path, vs[i], 0, NULL, 0, NULL), 0);
         b = tu_slurp(path, &len);
         assert_int_equal(len, strlen(words[i]));
         assert_memory_equal(b, words[i], len);
         free(b);
     }
     /* refused: sat without a witness, a NaN witness; nothing written, the old file kept */
-    assert_int_equal(cr_vnnlib_write_result(path, CR_VERDICT_SAT, 3, NULL, 2, y, &err), -1);
-    ASSERT_ERR(err.msg, "needs the witness");
+    assert_int_not_equal(cr_vnnlib_write_result(path, CR_VERDICT_SAT, 3, NULL, 2, y), CR_OK);
+    ASSERT_ERR(cr_last_error(), "needs the witness");
     const double xn[3] = {0, NAN, 0};
-    assert_int_equal(cr_vnnlib_write_result(path, CR_VERDICT_SAT, 3, xn, 2, y, &err), -1);
-    ASSERT_ERR(err.msg, "witness X_1 is not finite");
+    assert_int_not_equal(cr_vnnlib_write_result(path, CR_VERDICT_SAT, 3, xn, 2, y), CR_OK);
+    ASSERT_ERR(cr_last_error(), "witness X_1 is not finite");
     b = tu_slurp(path, &len);
     assert_memory_equal(b, "timeout\n", len);
     free(b);

@@ -28,6 +28,7 @@
 #include <cmocka.h>
 
 #define CR_REAL_F64
+#include "chainrule_typed.h"
 #include "ops/real.h"
 #include "net/net_private.tmpl.h"
 #include "testutil.h"
@@ -37,7 +38,7 @@ static double worst;
 static cr_net *make_net(int L, const size_t *dims, const cr_activation *act, uint64_t seed) {
     cr_net *net = NULL;
     assert_int_equal(cr_net_create(&net, CR_F64, L, dims, act), CR_OK);
-    tu_fill_uniform(net->params, net->n_params, -0.8, 0.8, seed);
+    tu_fill_uniform(cr_net_params(net), cr_net_n_params(net), -0.8, 0.8, seed);
     return net;
 }
 
@@ -51,16 +52,16 @@ typedef struct {
 static void rec_step(void *ctx, const cr_diag_link_f64 *k) {
     rec_ctx *c = ctx;
     const cr_net *net = k->net;
-    const int L = net->n_layers, l = k->layer;
+    const int L = cr_net_n_layers(net), l = k->layer;
     assert_true(c->calls <= L);
     c->layer[c->calls++] = l;
-    assert_int_equal(k->n, c->tape->n);
-    assert_int_equal(k->width, net->dims[l + 1]);
+    assert_int_equal(k->n, cr_tape_rows(c->tape));
+    assert_int_equal(k->width, cr_net_width(net, l + 1));
     assert_int_equal(k->lo, 0);
     assert_int_equal(k->hi, k->width);
-    assert_int_equal(k->act, l < L - 1 ? net->act[l] : net->out_act);
-    assert_ptr_equal(k->r, c->tape->pre[l]);
-    assert_ptr_equal(k->h, l < L - 1 ? c->tape->post[l] : c->tape->out);
+    assert_int_equal(k->act, l < L - 1 ? cr_net_activation(net, l) : cr_net_activation(net, cr_net_n_layers(net) - 1));
+    assert_ptr_equal(k->r, cr_tape_pre(c->tape, l));
+    assert_ptr_equal(k->h, l < L - 1 ? cr_tape_post(c->tape, l) : cr_tape_output(c->tape));
     cr_net_diag_vjp_f64(NULL, k);
 }
 
@@ -119,16 +120,16 @@ static void relax_step(void *ctx, const cr_diag_link_f64 *k) {
 /* The same backward pass by plain loops: G on h_l, per layer from the top. */
 static void relax_oracle(const cr_net *net, size_t n, const double *g_out, const relax_ctx *c,
                          double *dx, double *constant) {
-    const int L = net->n_layers;
+    const int L = cr_net_n_layers(net);
     size_t widest = 0;
-    for (int l = 0; l <= L; l++) widest = net->dims[l] > widest ? net->dims[l] : widest;
+    for (int l = 0; l <= L; l++) widest = cr_net_width(net, l) > widest ? cr_net_width(net, l) : widest;
     double *g = tu_dalloc(widest), *gh = tu_dalloc(widest);
     for (size_t i = 0; i < n; i++) {
         constant[i] = 0;
-        memcpy(g, g_out + i * net->dims[L], net->dims[L] * sizeof(double));
+        memcpy(g, g_out + i * cr_net_width(net, L), cr_net_width(net, L) * sizeof(double));
         for (int l = L - 1; l >= 0; l--) {
-            const size_t din = net->dims[l], dout = net->dims[l + 1];
-            const double *w = (const double *)net->params + net->w_offset[l];
+            const size_t din = cr_net_width(net, l), dout = cr_net_width(net, l + 1);
+            const double *w = (const double *)cr_net_params_const(net) + cr_net_weight_offset(net, l);
             if (l < L - 1)
                 for (size_t j = 0; j < dout; j++) {
                     const int up = g[j] >= 0;
@@ -142,7 +143,7 @@ static void relax_oracle(const cr_net *net, size_t n, const double *g_out, const
             }
             memcpy(g, gh, din * sizeof(double));
         }
-        memcpy(dx + i * net->dims[0], g, net->dims[0] * sizeof(double));
+        memcpy(dx + i * cr_net_width(net, 0), g, cr_net_width(net, 0) * sizeof(double));
     }
     free(g), free(gh);
 }

@@ -13,6 +13,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "chainrule_typed.h"
 #include "chainrule_io.h"
 
 void tu_fill_uniform(double *a, size_t n, double lo, double hi, uint64_t seed) {
@@ -126,9 +127,8 @@ int tu_count_tmp_files(void) {
 
 unsigned char *tu_slurp(const char *path, size_t *len) {
     unsigned char *buf = NULL;
-    cr_error err;
-    if (cr_read_file(path, 1u << 30, &buf, len, &err)) {
-        print_error("%s\n", err.msg);
+    if (cr_read_file(path, 1u << 30, &buf, len)) {
+        print_error("%s\n", cr_last_error());
         fail();
     }
     return buf;

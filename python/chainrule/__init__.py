@@ -24,8 +24,8 @@ the refusals the command-line program makes, raise chainrule.Error with the libr
 message. The module mirrors no C struct: it calls the library's accessors.
 
 The libraries are found, in this order, through the environment variable
-CHAINRULE_LIBRARY (the path of libchainrule.so[.0], or the folder holding it;
-libchainrule_io.so.0 is taken from the same folder), the copies installed with this
+CHAINRULE_LIBRARY (the path of libchainrule.so[.0.2], or the folder holding it;
+libchainrule_io.so.0.2 is taken from the same folder), the copies installed with this
 package (pip install), the build tree next to this package (../build, for
 development), and the dynamic loader's search path (an installed copy). init, train and
 explain run the command-line program (cli_path()).
@@ -52,7 +52,7 @@ ArrayLike = Any  #: anything np.asarray takes: a NumPy array, a list, a torch te
 # the library's accessors (cr_model_open, cr_net_width, cr_struct_new/set/get, ...), so a
 # field added to one cannot break this binding.
 _STATUS = ["CR_OK", "CR_ERR_NOMEM", "CR_ERR_ARG", "CR_ERR_SHAPE", "CR_ERR_OVERFLOW",
-           "CR_ERR_NONFINITE", "CR_ERR_DTYPE"]
+           "CR_ERR_NONFINITE", "CR_ERR_DTYPE", "CR_ERR_IO", "CR_ERR_FORMAT"]
 _F32, _F64 = 0, 1  # cr_dtype
 _HEADS = ["softmax-cross-entropy", "squared-error"]  # cr_head
 _ARRAY_DTYPES = {np.dtype(np.float32): 0, np.dtype(np.float64): 1, np.dtype(np.uint8): 2,
@@ -61,24 +61,28 @@ _ARRAY_MAX_DIMS = 8  # CR_ARRAY_MAX_DIMS
 
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
+# the SONAMEs of the C libraries this module is written for (0.MINOR while the major
+# version is 0: CMakeLists.txt, docs/api.md "ABI")
+_CORE = "libchainrule.so.0.2"
+_IO = "libchainrule_io.so.0.2"
 
 
 def library_paths():
     """The (core, io) library paths or names this module loads: CHAINRULE_LIBRARY (a
     path or a folder), else the copies installed with this package (pip install), else
     a development build tree (../../build next to python/chainrule), else the names
-    for the dynamic loader (an installed libchainrule.so.0)."""
+    for the dynamic loader (an installed libchainrule.so.0.2)."""
     env = os.environ.get("CHAINRULE_LIBRARY")
     if env:
-        core = os.path.join(env, "libchainrule.so.0") if os.path.isdir(env) else env
+        core = os.path.join(env, _CORE) if os.path.isdir(env) else env
     else:
-        core = "libchainrule.so.0"
+        core = _CORE
         for folder in (_HERE, os.path.join(_HERE, "..", "..", "build")):
-            if os.path.exists(os.path.join(folder, "libchainrule.so.0")):
-                core = os.path.normpath(os.path.join(folder, "libchainrule.so.0"))
+            if os.path.exists(os.path.join(folder, _CORE)):
+                core = os.path.normpath(os.path.join(folder, _CORE))
                 break
     folder = os.path.dirname(core)
-    io = os.path.join(folder, "libchainrule_io.so.0") if folder else "libchainrule_io.so.0"
+    io = os.path.join(folder, _IO) if folder else _IO
     return core, io
 
 
@@ -104,13 +108,13 @@ def cli_path():
 def _load_libraries():
     core_path, io_path = library_paths()
     try:
-        # the core first, by path: the io library's NEEDED libchainrule.so.0 is then
+        # the core first, by path: the io library's NEEDED libchainrule.so.0.2 is then
         # this very object (the dynamic loader matches it by SONAME)
         core = ctypes.CDLL(core_path)
         io = ctypes.CDLL(io_path)
     except OSError as e:
         raise ImportError(f"chainrule: cannot load the library ({e}); set CHAINRULE_LIBRARY "
-                          "to the path of libchainrule.so.0, or install chainrule") from None
+                          "to the path of " + _CORE + ", or install chainrule") from None
     return core, io
 
 
@@ -129,6 +133,7 @@ def _proto(lib, name, restype, *argtypes):
 
 _P = c_void_p
 _status_string = _proto(_core, "cr_status_string", c_char_p, c_int)
+_last_error = _proto(_core, "cr_last_error", c_char_p)
 _activation_name = _proto(_core, "cr_activation_name", c_char_p, c_int)
 _jac_mode_parse = _proto(_core, "cr_jac_mode_parse", c_int, c_char_p, POINTER(c_int))
 _attr_method_parse = _proto(_core, "cr_attr_method_parse", c_int, c_char_p, POINTER(c_int))
@@ -154,17 +159,14 @@ _struct_get = _proto(_core, "cr_struct_get", c_int, c_char_p, _P, c_char_p, POIN
 _struct_get_string = _proto(_core, "cr_struct_get_string", c_char_p, c_char_p, _P, c_char_p)
 _attr_options_set_baseline = _proto(_core, "cr_attr_options_set_baseline", None, _P, _P)
 # models, errors, labels (chainrule_io.h, "handles for bindings")
-_error_new = _proto(_io, "cr_error_new", _P)
-_error_free = _proto(_io, "cr_error_free", None, _P)
-_error_message = _proto(_io, "cr_error_message", c_char_p, _P)
-_model_open = _proto(_io, "cr_model_open", _P, c_char_p, c_char_p, _P)
+_model_open = _proto(_io, "cr_model_open", c_int, c_char_p, c_char_p, POINTER(_P))
 _model_close = _proto(_io, "cr_model_close", None, _P)
 _model_net = _proto(_io, "cr_model_net", _P, _P)
 _model_standardization = _proto(_io, "cr_model_standardization", c_int, _P, _P, _P)
-_model_save_full = _proto(_io, "cr_model_save_full", c_int, c_char_p, _P, _P)
-_onnx_write = _proto(_io, "cr_onnx_write", c_int, c_char_p, _P, _P)
+_model_save_full = _proto(_io, "cr_model_save_full", c_int, c_char_p, _P)
+_onnx_write = _proto(_io, "cr_onnx_write", c_int, c_char_p, _P)
 _labels_to_targets = _proto(_io, "cr_labels_to_targets_buffer", c_int, c_char_p, c_int, c_int,
-                            POINTER(c_size_t), _P, c_size_t, c_size_t, c_int, POINTER(_P), _P)
+                            POINTER(c_size_t), _P, c_size_t, c_size_t, c_int, POINTER(_P))
 _typed = {}
 for _s in ("f32", "f64"):
     _typed[_s] = {
@@ -201,39 +203,43 @@ class Error(RuntimeError):
     """An error reported by the chainrule library or its program, or a refusal of the
     command-line program's (a regressor given to a classifier-only verb, say).
 
-    str(e) is the library's message; e.status is the cr_status name
-    ("CR_ERR_DTYPE", ...) for errors of the core, None for the io layer's and the
-    program's one-line messages (which name the file and the problem)."""
+    str(e) is the library's message; e.status is the cr_status name ("CR_ERR_ARG",
+    "CR_ERR_IO", ...) for errors of the library, None for the program's refusals;
+    e.detail is the library's detail line (cr_last_error: which argument, which index,
+    which file, e.g. "cr_attack: labels[5] = 12 is not in [0, 10)"), None when there
+    is none. The io layer's message is its detail (it names the file and the problem);
+    a core error's message is "what: status string (CR_ERR_...): detail"."""
 
-    def __init__(self, message: str, status: Optional[str] = None):
+    def __init__(self, message: str, status: Optional[str] = None, detail: Optional[str] = None):
         super().__init__(message)
         self.status = status
+        self.detail = detail
+
+
+def _status_name(st: int) -> str:
+    return _STATUS[st] if 0 <= st < len(_STATUS) else f"status {st}"
+
+
+def _detail() -> str:
+    return (_last_error() or b"").decode(errors="replace")
 
 
 def _check(st: int, what: str) -> None:
     if st != 0:
-        name = _STATUS[st] if 0 <= st < len(_STATUS) else f"status {st}"
-        raise Error(f"{what}: {_status_string(st).decode()} ({name})", name)
+        name, detail = _status_name(st), _detail()
+        msg = f"{what}: {_status_string(st).decode()} ({name})"
+        raise Error(f"{msg}: {detail}" if detail else msg, name, detail or None)
+
+
+def _check_io(st: int) -> None:
+    """An io function's status: its detail (naming the file and the problem) is the message."""
+    if st != 0:
+        name, detail = _status_name(st), _detail()
+        raise Error(detail or _status_string(st).decode(), name, detail or None)
 
 
 def _ptr(a):
     return None if a is None else a.ctypes.data_as(c_void_p)
-
-
-class _Err:
-    """A cr_error of the library (cr_error_new), its message, freed on exit."""
-
-    def __enter__(self):
-        self.p = _error_new()
-        if not self.p:
-            raise MemoryError("cr_error_new")
-        return self
-
-    def message(self) -> str:
-        return _error_message(self.p).decode(errors="replace")
-
-    def __exit__(self, *exc):
-        _error_free(self.p)
 
 
 class _Struct:
@@ -410,10 +416,9 @@ class Model:
         #: the workers of the input derivatives, attacks, bounds and certify (the
         #: results do not depend on it): threads=, or None for the cores available
         self.threads = int(_ctx_threads(ctx))
-        with _Err() as err:
-            m = _model_open(os.fsencode(path), head.encode() if head else None, err.p)
-            if not m:
-                raise Error(err.message())
+        m = c_void_p()
+        _check_io(_model_open(os.fsencode(path), head.encode() if head else None, byref(m)))
+        m = m.value
         self._model = m
         net = _model_net(m)
         self._netp = net
@@ -520,10 +525,8 @@ class Model:
             raise ValueError(f"y has {y.ndim} dimensions")
         shape = (c_size_t * max(1, y.ndim))(*y.shape)
         out = c_void_p()
-        with _Err() as err:
-            if _labels_to_targets(b"y", _ARRAY_DTYPES[y.dtype], y.ndim, shape, _ptr(y), n, k,
-                                  _F64 if self._s == "f64" else _F32, byref(out), err.p) != 0:
-                raise Error(err.message())
+        _check_io(_labels_to_targets(b"y", _ARRAY_DTYPES[y.dtype], y.ndim, shape, _ptr(y), n, k,
+                                     _F64 if self._s == "f64" else _F32, byref(out)))
         try:
             buf = (ctypes.c_char * (n * k * self.dtype.itemsize)).from_address(out.value)
             return np.frombuffer(buf, dtype=self.dtype).reshape(n, k).copy()
@@ -666,7 +669,7 @@ class Model:
         "rev", "fwd" or "closed" (cr_jac_mode)."""
         probs = self._of(of)
         m = c_int()
-        if not _jac_mode_parse(str(mode).encode(), byref(m)):
+        if _jac_mode_parse(str(mode).encode(), byref(m)) != 0:
             raise ValueError(f"mode must be auto, rev, fwd or closed, got {mode!r}")
         X, shape = self._inputs(X)
         n, k, d = X.shape[0], self.output_dim, self.input_dim
@@ -699,7 +702,7 @@ class Model:
             self._require_classifier("attribute")
         probs = False if regress else self._of(of)
         m = c_int()
-        if not _attr_method_parse(str(method).encode(), byref(m)):
+        if _attr_method_parse(str(method).encode(), byref(m)) != 0:
             raise ValueError("method must be saliency, input-x-gradient, integrated-gradients "
                              f"or smoothgrad, got {method!r}")
         X, shape = self._inputs(X)
@@ -843,10 +846,8 @@ class Model:
         self._net()  # ValueError after close()
         m = self._model
         p = os.fsencode(path)
-        with _Err() as err:
-            f = _onnx_write if p.lower().endswith(b".onnx") else _model_save_full
-            if f(p, m, err.p) != 0:
-                raise Error(err.message())
+        f = _onnx_write if p.lower().endswith(b".onnx") else _model_save_full
+        _check_io(f(p, m))
 
     def bounds(self, lo: ArrayLike, hi: ArrayLike, C: Optional[ArrayLike] = None,
                method: str = "crown", _no_intersect: bool = False, _alpha_intermediate: int = 0,

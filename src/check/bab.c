@@ -22,6 +22,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "net/net_internal.h"
+#include "core/fail.h"
 #include "bab.h"
 #include "net/bound.h"
 
@@ -45,7 +47,7 @@ static cr_status push(dstack *s, const double *dom) {
     if (s->n == s->cap) {
         size_t cap = s->cap ? 2 * s->cap : 64;
         double *p = realloc(s->stack, cap * s->block * sizeof *p);
-        if (!p) return CR_ERR_NOMEM;
+        if (!p) return CR_FAIL(CR_ERR_NOMEM);
         s->stack = p;
         s->cap = cap;
     }
@@ -115,7 +117,8 @@ static int try_witness(const cr_net *net, const cr_spec_part *p, double *x, doub
         if (!(p->lo_in[q] <= p->hi_in[q])) return 0; /* no double in the real interval */
         x[q] = x[q] < p->lo_in[q] ? p->lo_in[q] : x[q] > p->hi_in[q] ? p->hi_in[q] : x[q];
     }
-    if (cr_witness_check(net, p, x, wout, worst) != 1) return 0;
+    int accepted = 0;
+    if (cr_witness_check(net, p, x, wout, worst, &accepted) != CR_OK || !accepted) return 0;
     memcpy(witness, x, p->d * sizeof *x);
     return 1;
 }

@@ -19,6 +19,7 @@
 
 #include "chainrule_certify.h"
 #include "check_internal.h"
+#include "core/fail.h"
 #include "check_interval.h"
 #include "bab.h"
 #include "net/spec_attack.h"
@@ -68,21 +69,30 @@ static int order_row(size_t k, const double *c, double rhs) {
     return rhs == 0 && pos < k && neg < k && c[pos] == -c[neg];
 }
 
-int cr_witness_check(const cr_net *net, const cr_spec_part *p, const double *x, double *out, double *worst) {
-    if (!net || !p || !x) return -1;
+cr_status cr_witness_check(const cr_net *net, const cr_spec_part *p, const double *x, double *out, double *worst,
+                           int *accepted) {
+    if (accepted) *accepted = 0;
+    if (!net || !p || !x || !accepted) return cr_fail(CR_ERR_ARG, "cr_witness_check: a NULL argument");
     const size_t d = net->dims[0], k = net->dims[net->n_layers];
-    if (!part_ok(p, d, k)) return -1;
+    if (!part_ok(p, d, k)) return cr_fail(CR_ERR_ARG, "cr_witness_check: the spec part does not fit the net");
     cr_net *net64;
     int owned;
-    if (widen(net, &net64, &owned) != CR_OK) return -1;
+    cr_status st = widen(net, &net64, &owned);
+    if (st != CR_OK) return st;
     double *buf = malloc((d + 2 * k) * sizeof *buf);
-    int rc = -1;
-    if (!buf) goto done;
+    if (!buf) {
+        st = cr_fail(CR_ERR_NOMEM, "cr_witness_check: out of memory");
+        goto done;
+    }
     double *rad = buf, *om = buf + d, *orad = buf + d + k;
     for (size_t j = 0; j < d; j++) rad[j] = 0;
-    if (chk_interval_forward64(net64, x, rad, om, orad) != CR_OK) goto done;
+    st = chk_interval_forward64(net64, x, rad, om, orad);
+    if (st != CR_OK) {
+        cr_fail(st, "cr_witness_check: the net cannot be evaluated with an error bound at x (%s)",
+                cr_status_string(st));
+        goto done;
+    }
     if (out) memcpy(out, om, k * sizeof *out);
-    rc = 0;
     double best = INFINITY;
     for (size_t q = 0; q < p->n_clauses; q++) {
         double clause_ub = -INFINITY;
@@ -96,11 +106,11 @@ int cr_witness_check(const cr_net *net, const cr_spec_part *p, const double *x, 
     for (size_t j = 0; j < d; j++) /* inside the inward box, or no witness */
         if (!(x[j] >= p->lo_in[j] && x[j] <= p->hi_in[j])) best = fabs(best) + 1; /* rejected */
     if (worst) *worst = best;
-    rc = best < 0;
+    *accepted = best < 0;
 done:
     free(buf);
     if (owned) cr_net_free(net64);
-    return rc;
+    return st;
 }
 
 typedef struct {
@@ -119,7 +129,8 @@ static int on_candidate(void *vctx, const double *x) {
         return c->timed_out;
     }
     double worst;
-    if (cr_witness_check(c->net64, c->part, x, c->out, &worst) == 1) {
+    int accepted = 0;
+    if (cr_witness_check(c->net64, c->part, x, c->out, &worst, &accepted) == CR_OK && accepted) {
         c->found = 1;
         c->worst = worst;
         return 1;
@@ -130,16 +141,16 @@ static int on_candidate(void *vctx, const double *x) {
 cr_status cr_certify(cr_ctx *cx, const cr_net *net, const cr_spec *spec, const cr_certify_options *opt_in,
                      cr_certify_result *res) {
     const double t0 = now_s();
-    if (!net || !spec || !res || spec->n_parts == 0 || !spec->parts) return CR_ERR_ARG;
+    if (!net || !spec || !res || spec->n_parts == 0 || !spec->parts) return CR_FAIL(CR_ERR_ARG);
     cr_certify_options opt = opt_in ? *opt_in : (cr_certify_options){0};
     const size_t d = net->dims[0], k = net->dims[net->n_layers];
     for (size_t i = 0; i < spec->n_parts; i++) {
         const cr_spec_part *p = &spec->parts[i];
-        if (!part_ok(p, d, k)) return CR_ERR_ARG;
+        if (!part_ok(p, d, k)) return CR_FAIL(CR_ERR_ARG);
         if (opt.outputs_are_probs) {
-            if (net->head != CR_HEAD_SOFTMAX_CE) return CR_ERR_ARG;
+            if (net->head != CR_HEAD_SOFTMAX_CE) return CR_FAIL(CR_ERR_ARG);
             for (size_t r = 0; r < p->n_rows; r++)
-                if (!order_row(k, p->c + r * k, p->rhs[r])) return CR_ERR_ARG; /* a probability threshold */
+                if (!order_row(k, p->c + r * k, p->rhs[r])) return CR_FAIL(CR_ERR_ARG); /* a probability threshold */
         }
     }
     const double deadline = opt.timeout_s > 0 ? t0 + opt.timeout_s : 0;

@@ -16,6 +16,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "net/net_internal.h"
+#include "core/fail.h"
 #include "chainrule_certify.h"
 
 static double now_s(void) {
@@ -90,12 +92,12 @@ done:
     return proved;
 }
 
-cr_status cr_certify_linf(cr_ctx *cx, const cr_net *net, const double *x, double eps, double lo, double hi, int64_t label,
+cr_status cr_certify_linf(cr_ctx *cx, const cr_net *net, const double *x, double eps, double lo, double hi, cr_label label,
                           const cr_certify_options *opt_in, cr_certify_result *res) {
     const double t0 = now_s();
-    if (!net || !x || !res) return CR_ERR_ARG;
+    if (!net || !x || !res) return CR_FAIL(CR_ERR_ARG);
     const cr_certify_options opt = opt_in ? *opt_in : (cr_certify_options){0};
-    if (opt.outputs_are_probs) return CR_ERR_ARG; /* dataset mode reads rows on o */
+    if (opt.outputs_are_probs) return CR_FAIL(CR_ERR_ARG); /* dataset mode reads rows on o */
     const size_t d = net->dims[0], k = net->dims[net->n_layers];
     cr_spec spec;
     cr_status st = cr_spec_linf(d, k, x, eps, lo, hi, label, &spec);
@@ -107,7 +109,8 @@ cr_status cr_certify_linf(cr_ctx *cx, const cr_net *net, const double *x, double
         goto done;
     }
     /* 1. the centre (inside the inward box: x lies in [x - eps, x + eps] ∩ [lo, hi] exactly) */
-    const int centre = cr_witness_check(net, p, x, out, &worst);
+    int accepted = 0;
+    const int centre = cr_witness_check(net, p, x, out, &worst, &accepted) != CR_OK ? -1 : accepted;
     if (centre == 1) {
         res->verdict = CR_VERDICT_SAT;
         res->best_margin = worst;
@@ -140,10 +143,10 @@ done:
     return st;
 }
 
-cr_status cr_certify_radius_linf(cr_ctx *cx, const cr_net *net, const double *x, double lo, double hi, int64_t label,
+cr_status cr_certify_radius_linf(cr_ctx *cx, const cr_net *net, const double *x, double lo, double hi, cr_label label,
                                  double eps_max, double tol, const cr_certify_options *opt_in, double *certified,
                                  double *attacked) {
-    if (!net || !x || !certified || !attacked || !(eps_max > 0) || !isfinite(eps_max) || !(tol > 0)) return CR_ERR_ARG;
+    if (!net || !x || !certified || !attacked || !(eps_max > 0) || !isfinite(eps_max) || !(tol > 0)) return CR_FAIL(CR_ERR_ARG);
     cr_certify_options opt = opt_in ? *opt_in : (cr_certify_options){0};
     const size_t d = net->dims[0], k = net->dims[net->n_layers];
     cr_certify_result r = {0};

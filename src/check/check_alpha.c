@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/fail.h"
 #include "chainrule_certify.h"
 #include "check_internal.h"
 #include "net/bound.h"
@@ -32,13 +33,13 @@ static cr_status visit(void *ctx, cr_alpha_problem *p) {
     const size_t n = cr_alpha_problem_rows(p), P = cr_alpha_problem_params(p);
     if (P == 0) return CR_OK;
     double *mem = malloc((3 * n * P + 5 * n) * sizeof(double));
-    if (!mem) return CR_ERR_NOMEM;
+    if (!mem) return CR_FAIL(CR_ERR_NOMEM);
     double *alpha = mem, *grad = alpha + n * P, *pert = grad + n * P, *lb = pert + n * P;
     double *f[4] = {lb + n, lb + 2 * n, lb + 3 * n, lb + 4 * n};
     size_t *ks = calloc(P, sizeof(size_t)), nk = 0;
     if (!ks) {
         free(mem);
-        return CR_ERR_NOMEM;
+        return CR_FAIL(CR_ERR_NOMEM);
     }
     cr_alpha_problem_default(p, alpha);
     for (size_t k = 0; k < P; k++) {
@@ -85,7 +86,7 @@ static cr_status visit(void *ctx, cr_alpha_problem *p) {
 cr_status cr_check_alpha_gradient(const cr_net *net, const double *lo, const double *hi, size_t m,
                                   const double *c, size_t samples, uint64_t seed,
                                   cr_check_alpha_report *rep) {
-    if (!rep) return CR_ERR_ARG;
+    if (!rep) return CR_FAIL(CR_ERR_ARG);
     memset(rep, 0, sizeof *rep);
     alpha_check ac = {samples, seed ? seed : 0x9e3779b97f4a7c15ULL, rep};
     const cr_bound_options o = {.method = CR_BOUND_ALPHA, .no_slack = 1};

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/fail.h"
 #include "check_internal.h"
 #include "ops/act_table.h"
 
@@ -109,7 +110,7 @@ cr_status chk_compare(cr_check_report *rep, const chk_id *id, size_t rows, size_
     cr_check_result *res = (fd_err && !tmp) ? NULL : add(rep, id);
     if (!res) {
         free(tmp);
-        return CR_ERR_NOMEM;
+        return CR_FAIL(CR_ERR_NOMEM);
     }
     res->checked = rows * cols;
     res->total = total ? total : rows * cols;
@@ -159,7 +160,7 @@ cr_status chk_identity(cr_check_report *rep, const chk_id *id, double lhs, doubl
                        double scale, double gamma_eps, const cr_check_options *opt) {
     cr_check_options o = chk_opts(opt);
     cr_check_result *res = add(rep, id);
-    if (!res) return CR_ERR_NOMEM;
+    if (!res) return CR_FAIL(CR_ERR_NOMEM);
     double d = fabs(lhs - rhs), m = fmax(fabs(lhs), fabs(rhs));
     if (isnan(d)) d = INFINITY;
     res->max_err = d;

@@ -18,10 +18,13 @@
  * (the net's own link), the closed form ends with ∘ a written out here
  * (chk_link_deriv64), and the finite differences step the raw x.
  */
+#include "core/fail.h"
+#include "chainrule_typed.h"
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "chainrule_typed.h"
 #include "check_internal.h"
 
 /* The closed form in plain loops, independent of the library's ops and walks. */
@@ -61,10 +64,10 @@ cr_status cr_check_explain(const cr_net *net, const double *x, const double *y,
                            cr_check_report *rep) {
     if (!net || net->dtype != CR_F64 || !x || !y || !out || !rep || !out->vjp || !out->jac ||
         !out->fd || !out->closed || !out->head_fused || !out->head_unfused)
-        return CR_ERR_ARG;
+        return CR_FAIL(CR_ERR_ARG);
     /* explain's chain: softmax + CE on θ, or squared error on o = θ or a(θ) */
     const int regress = net->head == CR_HEAD_SQUARED_ERROR;
-    if (!regress && !cr_net_is_plain_classifier(net)) return CR_ERR_ARG;
+    if (!regress && !cr_net_is_plain_classifier(net)) return CR_FAIL(CR_ERR_ARG);
     cr_check_options o = chk_opts(opt);
     const int L = net->n_layers;
     const size_t D = net->dims[0], K = net->dims[L];

@@ -9,6 +9,7 @@
 
 #include <stddef.h>
 
+#include "net/net_internal.h"
 #include "chainrule.h"
 #include "chainrule_check.h"
 

@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/fail.h"
 #include "check_internal.h"
 #include "check_interval.h"
 
@@ -96,15 +97,15 @@ static void linear_interval(const cr_net *net64, int l, const double *im, const 
 
 cr_status chk_interval_forward64(const cr_net *net64, const double *mid, const double *rad, double *o_mid,
                                  double *o_rad) {
-    if (!net64 || net64->dtype != CR_F64 || !mid || !rad || !o_mid || !o_rad) return CR_ERR_ARG;
+    if (!net64 || net64->dtype != CR_F64 || !mid || !rad || !o_mid || !o_rad) return CR_FAIL(CR_ERR_ARG);
     const int L = net64->n_layers;
     for (int l = 0; l < L - 1; l++)
-        if (!chk_interval_supported(net64->act[l])) return CR_ERR_ARG;
-    if (net64->has_out_act && !chk_interval_supported(net64->out_act)) return CR_ERR_ARG;
+        if (!chk_interval_supported(net64->act[l])) return CR_FAIL(CR_ERR_ARG);
+    if (net64->has_out_act && !chk_interval_supported(net64->out_act)) return CR_FAIL(CR_ERR_ARG);
     size_t maxw = 0;
     for (int l = 0; l <= L; l++) maxw = net64->dims[l] > maxw ? net64->dims[l] : maxw;
     double *buf = malloc(4 * maxw * sizeof *buf);
-    if (!buf) return CR_ERR_NOMEM;
+    if (!buf) return CR_FAIL(CR_ERR_NOMEM);
     double *am = buf, *ae = buf + maxw, *bm = buf + 2 * maxw, *be = buf + 3 * maxw;
     const size_t d = net64->dims[0];
     cr_status st = CR_OK;

@@ -10,11 +10,14 @@
  * difference re-runs the chain's tail from that layer, exactly the function
  * J(x) along the step, at a fraction of the cost of a whole forward pass.
  */
+#include "core/fail.h"
+#include "chainrule_typed.h"
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "chainrule_typed.h"
 #include "check_internal.h"
 
 void chk_oracle_free(chk_oracle *o) {
@@ -31,26 +34,26 @@ cr_status chk_oracle_make(chk_oracle *o, const cr_net *net, size_t n, const void
     o->net = net;
     o->n = n;
     for (int l = 0; l <= L; l++) o->maxw = net->dims[l] > o->maxw ? net->dims[l] : o->maxw;
-    if (cr_net_convert(net, CR_F64, &o->net64) != CR_OK) return CR_ERR_NOMEM;
+    if (cr_net_convert(net, CR_F64, &o->net64) != CR_OK) return CR_FAIL(CR_ERR_NOMEM);
     o->x = chk_to_f64(net->dtype, x, n * D);
     o->y = y ? chk_to_f64(net->dtype, y, n * K) : NULL;
     o->loss = malloc(n * sizeof *o->loss);
     o->work = malloc(2 * o->maxw * sizeof *o->work);
-    if (!o->x || (y && !o->y) || !o->loss || !o->work) return CR_ERR_NOMEM;
+    if (!o->x || (y && !o->y) || !o->loss || !o->work) return CR_FAIL(CR_ERR_NOMEM);
     for (int l = 0; l < L; l++) {
         o->in[l] = malloc(n * net->dims[l] * sizeof(double));
         o->pre[l] = malloc(n * net->dims[l + 1] * sizeof(double));
         o->abs[l] = malloc(n * net->dims[l + 1] * sizeof(double));
-        if (!o->in[l] || !o->pre[l] || !o->abs[l]) return CR_ERR_NOMEM;
+        if (!o->in[l] || !o->pre[l] || !o->abs[l]) return CR_FAIL(CR_ERR_NOMEM);
     }
     o->abs[CR_MAX_LAYERS] = malloc(n * D * sizeof(double));
-    if (!o->abs[CR_MAX_LAYERS]) return CR_ERR_NOMEM;
+    if (!o->abs[CR_MAX_LAYERS]) return CR_FAIL(CR_ERR_NOMEM);
     const double *P = o->net64->params;
     double *a = malloc(o->maxw * sizeof *a), *b = malloc(o->maxw * sizeof *b);
     double *z = malloc(o->maxw * sizeof *z); /* a link's output z = link(r) (BatchNorm) */
     if (!a || !b || !z) {
         free(a), free(b), free(z);
-        return CR_ERR_NOMEM;
+        return CR_FAIL(CR_ERR_NOMEM);
     }
     for (size_t i = 0; i < n; i++) {
         for (int l = 0; l < L; l++) {
@@ -112,7 +115,7 @@ cr_status chk_fd_input(const chk_oracle *o, size_t i, double *g, double *gerr, d
     double *pr = malloc(4 * K * sizeof *pr), *tmp = malloc(2 * K * sizeof *tmp);
     if (!r || !work || !pr || !tmp) {
         free(r), free(work), free(pr), free(tmp);
-        return CR_ERR_NOMEM;
+        return CR_FAIL(CR_ERR_NOMEM);
     }
     for (size_t j = 0; j < D; j++) {
         double h = chk_step(x[j]), f[4];
@@ -135,7 +138,7 @@ cr_status chk_fd_input(const chk_oracle *o, size_t i, double *g, double *gerr, d
 
 cr_status cr_check_net_input(const cr_net *net, size_t n, const void *x, const void *y,
                              const cr_check_options *opt, cr_check_report *rep) {
-    if (!net || !x || !y || !rep || n == 0) return CR_ERR_ARG;
+    if (!net || !x || !y || !rep || n == 0) return CR_FAIL(CR_ERR_ARG);
     cr_check_options op = chk_opts(opt);
     const cr_dtype t = net->dtype;
     const size_t D = net->dims[0], K = net->dims[net->n_layers], es = cr_dtype_size(t);
@@ -211,20 +214,20 @@ static cr_status analytic_param_grads(const cr_net *net, size_t n, const void *x
     const size_t K = net->dims[net->n_layers];
     cr_status st = CR_OK;
     if (net->dtype == CR_F32 && cr_net_is_plain_classifier(net)) { /* what training takes */
-        int32_t *labels = malloc(n * sizeof *labels);
+        cr_label *labels = malloc(n * sizeof *labels);
         cr_net *copy = NULL;
         cr_optim *opt = NULL;
         cr_train_ws *ws = NULL;
         cr_optim_config cfg = cr_optim_config_default();
         cfg.kind = CR_OPT_MOMENTUM; /* not the fused SGD path: the gradient block is written */
         cfg.lr = 1e-30;
-        if (!labels) return CR_ERR_NOMEM;
+        if (!labels) return CR_FAIL(CR_ERR_NOMEM);
         const float *yf = y;
         for (size_t i = 0; i < n; i++) {
             size_t c = 0;
             for (size_t k = 0; k < K; k++)
                 if (yf[i * K + k] > yf[i * K + c]) c = k;
-            labels[i] = (int32_t)c;
+            labels[i] = (cr_label)c;
             for (size_t k = 0; k < K; k++)
                 if (yf[i * K + k] != (k == c ? 1.0f : 0.0f)) st = CR_ERR_ARG; /* soft labels */
         }
@@ -261,7 +264,7 @@ static cr_status analytic_param_grads(const cr_net *net, size_t n, const void *x
 
 cr_status cr_check_net_params(const cr_net *net, size_t n, const void *x, const void *y,
                               const cr_check_options *opt, cr_check_report *rep) {
-    if (!net || !x || !y || !rep || n == 0) return CR_ERR_ARG;
+    if (!net || !x || !y || !rep || n == 0) return CR_FAIL(CR_ERR_ARG);
     cr_check_options op = chk_opts(opt);
     const int L = net->n_layers;
     const size_t K = net->dims[L];
@@ -330,7 +333,7 @@ done:
 
 cr_status cr_check_net_adjoint(const cr_net *net, size_t n, const void *x,
                                const cr_check_options *opt, cr_check_report *rep) {
-    if (!net || !x || !rep || n == 0) return CR_ERR_ARG;
+    if (!net || !x || !rep || n == 0) return CR_FAIL(CR_ERR_ARG);
     cr_check_options op = chk_opts(opt);
     const cr_dtype t = net->dtype;
     const size_t D = net->dims[0], K = net->dims[net->n_layers], es = cr_dtype_size(t);

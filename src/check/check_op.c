@@ -8,11 +8,14 @@
  * (check_act.c) and the fused softmax + cross-entropy head; the unfused head
  * is compared with the fused.
  */
+#include "core/fail.h"
+#include "chainrule_typed.h"
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "chainrule_typed.h"
 #include "check_internal.h"
 #include "kernels/abt.h"
 
@@ -23,7 +26,7 @@ static cr_status fd_jacobian(const cr_check_op *op, const double *in, double *ja
     double *d = malloc(2 * dout * sizeof *d);
     if (!xp || !f || !d) {
         free(xp), free(f), free(d);
-        return CR_ERR_NOMEM;
+        return CR_FAIL(CR_ERR_NOMEM);
     }
     memcpy(xp, in, din * sizeof *xp);
     double inmax = 0;
@@ -76,7 +79,7 @@ static void inject(const cr_check_options *o, const cr_check_op *op, cr_check_ki
 
 cr_status cr_check_op_run(const cr_check_op *op, const double *in, const cr_check_options *opt,
                           cr_check_report *rep) {
-    if (!op || !in || !rep || !op->forward64 || !op->din || !op->dout) return CR_ERR_ARG;
+    if (!op || !in || !rep || !op->forward64 || !op->din || !op->dout) return CR_FAIL(CR_ERR_ARG);
     cr_check_options o = chk_opts(opt);
     const cr_dtype t = op->dtype;
     const size_t din = op->din, dout = op->dout, es = cr_dtype_size(t), mx = din > dout ? din : dout;
@@ -392,9 +395,9 @@ static void head_jvp(const void *c, const void *in, const void *u, void *out) {
 
 cr_status cr_check_net_ops(const cr_net *net, size_t n, const void *x, const void *y,
                            const cr_check_options *opt, cr_check_report *rep) {
-    if (!net || !x || !y || !rep || n == 0) return CR_ERR_ARG;
+    if (!net || !x || !y || !rep || n == 0) return CR_FAIL(CR_ERR_ARG);
     cr_check_options o = chk_opts(opt);
-    if (o.op_example >= n) return CR_ERR_ARG;
+    if (o.op_example >= n) return CR_FAIL(CR_ERR_ARG);
     const cr_dtype t = net->dtype;
     const int L = net->n_layers;
     const size_t D = net->dims[0], K = net->dims[L], e = o.op_example;

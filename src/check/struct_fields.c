@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "chainrule_typed.h"
+#include "core/fail.h"
 #include "chainrule.h"
 #include "chainrule_certify.h"
 #include "chainrule_check.h"
@@ -124,7 +126,7 @@ void cr_struct_free(const char *type, void *obj) {
 
 cr_status cr_struct_set(const char *type, void *obj, const char *field_name, double v) {
     const field *f = find_field(type, field_name);
-    if (!f || !obj || isnan(v)) return CR_ERR_ARG;
+    if (!f || !obj || isnan(v)) return CR_FAIL(CR_ERR_ARG);
     char *p = (char *)obj + f->offset;
     switch (f->kind) {
     case F_DOUBLE:
@@ -132,27 +134,27 @@ cr_status cr_struct_set(const char *type, void *obj, const char *field_name, dou
         return CR_OK;
     case F_INT:
     case F_ENUM:
-        if (v != floor(v) || v < -2147483648.0 || v > 2147483647.0) return CR_ERR_ARG;
+        if (v != floor(v) || v < -2147483648.0 || v > 2147483647.0) return CR_FAIL(CR_ERR_ARG);
         *(int *)p = (int)v;
         return CR_OK;
     case F_SIZE:
-        if (v != floor(v) || v < 0 || v >= 18446744073709551616.0 || (double)(size_t)v != v) return CR_ERR_ARG;
+        if (v != floor(v) || v < 0 || v >= 18446744073709551616.0 || (double)(size_t)v != v) return CR_FAIL(CR_ERR_ARG);
         *(size_t *)p = (size_t)v;
         return CR_OK;
     case F_U64:
-        if (v != floor(v) || v < 0 || v >= 18446744073709551616.0) return CR_ERR_ARG;
+        if (v != floor(v) || v < 0 || v >= 18446744073709551616.0) return CR_FAIL(CR_ERR_ARG);
         *(uint64_t *)p = (uint64_t)v;
         return CR_OK;
     case F_STR:
     case F_CSTR:
         break;
     }
-    return CR_ERR_ARG;
+    return CR_FAIL(CR_ERR_ARG);
 }
 
 cr_status cr_struct_get(const char *type, const void *obj, const char *field_name, double *v) {
     const field *f = find_field(type, field_name);
-    if (!f || !obj || !v) return CR_ERR_ARG;
+    if (!f || !obj || !v) return CR_FAIL(CR_ERR_ARG);
     const char *p = (const char *)obj + f->offset;
     switch (f->kind) {
     case F_DOUBLE: *v = *(const double *)p; return CR_OK;
@@ -163,7 +165,7 @@ cr_status cr_struct_get(const char *type, const void *obj, const char *field_nam
     case F_STR:
     case F_CSTR: break;
     }
-    return CR_ERR_ARG;
+    return CR_FAIL(CR_ERR_ARG);
 }
 
 const char *cr_struct_get_string(const char *type, const void *obj, const char *field_name) {

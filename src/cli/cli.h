@@ -33,7 +33,7 @@ int cli_error(const char *fmt, ...)
 #endif
     ;
 /* Prints an io-layer error; returns CLI_USAGE. */
-int cli_io_error(const cr_error *err);
+int cli_io_error(void);
 /* A command's status as the process exits with it: CLI_FAIL for CLI_USAGE after an
    out-of-memory error, else rc. */
 int cli_exit_status(int rc);
@@ -160,7 +160,7 @@ int cli_out_is_json(const char *path);
 /* Writes a model by its output name: ONNX for a .onnx path (cr_onnx_write: the
    network and standardisation, not model->extra), chainrule safetensors
    (cr_model_save_full) for any other name. */
-int cli_model_write(const char *path, const cr_model *model, cr_error *err);
+cr_status cli_model_write(const char *path, const cr_model *model);
 /* The same with --head NAME (cr_head_parse; NULL keeps the file's head). */
 int cli_load_model_head(const char *path, const char *head, cr_model *model);
 /* The --head option of the commands that run a model's loss or output. */
@@ -201,9 +201,9 @@ static inline void cli_set(cr_dtype t, void *p, size_t i, double v) {
         ((float *)p)[i] = (float)v;
 }
 
-/* dtype-dispatching wrappers over the typed network functions. */
+
+/* cr_net_forward / cr_net_backward under the BLAS hold of the command's context. */
 cr_status cli_net_forward(const cr_net *net, cr_tape *tape, size_t n, const void *x);
-double cli_net_loss(const cr_net *net, cr_tape *tape, const void *y);
 cr_status cli_net_backward(const cr_net *net, cr_tape *tape, const void *y, void *dx,
                            void *grads);
 

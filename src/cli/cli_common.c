@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "chainrule_typed.h"
 #include "cli.h"
 #include "cli_input.h"
 
@@ -25,7 +26,7 @@ int cli_error(const char *fmt, ...) {
 
 int cli_exit_status(int rc) { return rc == CLI_USAGE && out_of_memory ? CLI_FAIL : rc; }
 
-int cli_io_error(const cr_error *err) { return cli_error("%s", err->msg); }
+int cli_io_error(void) { return cli_error("%s", cr_last_error()); }
 
 /* ------------------------------------------------------------ numbers */
 
@@ -153,7 +154,7 @@ int cli_parse_activations(const char *opt, const char *s, int n_hidden, cr_activ
     strcpy(buf, s);
     int count = 0;
     for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ",")) {
-        if (count >= CR_MAX_LAYERS || !cr_activation_parse(tok, &act[count])) {
+        if (count >= CR_MAX_LAYERS || cr_activation_parse(tok, &act[count]) != CR_OK) {
             cli_error("%s: '%s' is not an activation (%s)", opt, tok, cli_activation_names(", "));
             return 0;
         }
@@ -195,14 +196,13 @@ int cli_load_model(const char *path, cr_model *model) {
 }
 
 int cli_load_model_head(const char *path, const char *head, cr_model *model) {
-    cr_error err;
     cr_head h;
-    if (head && !cr_head_parse(head, &h))
+    if (head && cr_head_parse(head, &h) != CR_OK)
         return cli_error("--head: '%s' is not softmax-cross-entropy or squared-error", head);
-    if (cr_model_load_full(path, model, &err) != 0) return cli_io_error(&err);
+    if (cr_model_load_full(path, model) != 0) return cli_io_error();
     cr_net *net = model->net;
-    if (head) net->head = h;
-    if (net->head == CR_HEAD_SOFTMAX_CE && net->dims[net->n_layers] < 2) {
+    if (head) (void)cr_net_set_head(net, h); /* a parsed head: CR_OK */
+    if (cr_net_head(net) == CR_HEAD_SOFTMAX_CE && cr_net_width(net, cr_net_n_layers(net)) < 2) {
         cr_model_free(model);
         return cli_error("%s: the network has one output, whose softmax is always 1 (a regressor? "
                          "give --head squared-error)", path);
@@ -224,17 +224,17 @@ int cli_out_is_onnx(const char *path) { return ends_in(path, ".onnx"); }
 
 int cli_out_is_json(const char *path) { return ends_in(path, ".json"); }
 
-int cli_model_write(const char *path, const cr_model *model, cr_error *err) {
-    return cli_out_is_onnx(path)   ? cr_onnx_write(path, model, err)
-           : cli_out_is_json(path) ? cr_model_json_write(path, model, err)
-                                   : cr_model_save_full(path, model, err);
+cr_status cli_model_write(const char *path, const cr_model *model) {
+    return cli_out_is_onnx(path)   ? cr_onnx_write(path, model)
+           : cli_out_is_json(path) ? cr_model_json_write(path, model)
+                                   : cr_model_save_full(path, model);
 }
 
 void cli_output_text(const cr_net *net, char *buf, size_t size) {
     char o[48];
-    if (net->has_out_act) snprintf(o, sizeof o, "%s(θ)", cr_activation_name(net->out_act));
+    if (cr_net_output_activation(net, NULL)) snprintf(o, sizeof o, "%s(θ)", cr_activation_name(cr_net_activation(net, cr_net_n_layers(net) - 1)));
     else snprintf(o, sizeof o, "θ");
-    if (net->head == CR_HEAD_SQUARED_ERROR)
+    if (cr_net_head(net) == CR_HEAD_SQUARED_ERROR)
         snprintf(buf, size, "output o = %s; loss ½‖o − t‖² (squared error), the prediction is o", o);
     else
         snprintf(buf, size, "output o = %s; loss: softmax + cross-entropy on o", o);
@@ -257,10 +257,9 @@ int cli_require_plain(const char *cmd, const char *path, const cr_net *net) {
 
 int cli_load_regression_targets(const char *path, size_t n, size_t first, size_t total, size_t k,
                                 cr_dtype dtype, void **t) {
-    cr_error err;
     cr_array a;
     *t = NULL;
-    if (cr_npy_read(path, &a, &err) != 0) return cli_io_error(&err);
+    if (cr_npy_read(path, &a) != 0) return cli_io_error();
     size_t rows = a.ndim >= 1 ? a.shape[0] : 0, skip = rows == n ? 0 : first;
     int ok = (a.dtype == CR_ARRAY_F32 || a.dtype == CR_ARRAY_F64) && (rows == n || rows == total) &&
              ((a.ndim == 2 && a.shape[1] == k) || (a.ndim == 1 && k == 1));
@@ -300,9 +299,25 @@ int cli_write_real_npy(const char *path, cr_dtype dtype, int ndim, const size_t 
         a.count *= shape[i];
     }
     a.data = (void *)data; /* borrowed: not freed here */
-    cr_error err;
-    if (cr_npy_write(path, &a, &err) != 0) return cli_io_error(&err);
+    if (cr_npy_write(path, &a) != 0) return cli_io_error();
     return CLI_OK;
+}
+
+/* The main header's forward and backward under the BLAS hold of the command's context
+   (--threads: the BLAS's threads for these gemms, which take no context). */
+cr_status cli_net_forward(const cr_net *net, cr_tape *tape, size_t n, const void *x) {
+    const int hold = cr_ctx_blas_begin(cli_ctx());
+    const cr_status st = cr_net_forward(net, tape, n, x);
+    cr_ctx_blas_end(hold);
+    return st;
+}
+
+cr_status cli_net_backward(const cr_net *net, cr_tape *tape, const void *y, void *dx,
+                           void *grads) {
+    const int hold = cr_ctx_blas_begin(cli_ctx());
+    const cr_status st = cr_net_backward(net, tape, y, dx, grads);
+    cr_ctx_blas_end(hold);
+    return st;
 }
 
 void cli_random_data(cr_dtype dtype, size_t n, size_t d, size_t k, uint64_t seed, void *x,
@@ -316,18 +331,3 @@ void cli_random_data(cr_dtype dtype, size_t n, size_t d, size_t k, uint64_t seed
     }
 }
 
-cr_status cli_net_forward(const cr_net *net, cr_tape *tape, size_t n, const void *x) {
-    return net->dtype == CR_F64 ? cr_net_forward_f64(net, tape, n, x)
-                                : cr_net_forward_f32(net, tape, n, x);
-}
-
-double cli_net_loss(const cr_net *net, cr_tape *tape, const void *y) {
-    return net->dtype == CR_F64 ? cr_net_loss_f64(net, tape, y)
-                                : (double)cr_net_loss_f32(net, tape, y);
-}
-
-cr_status cli_net_backward(const cr_net *net, cr_tape *tape, const void *y, void *dx,
-                           void *grads) {
-    return net->dtype == CR_F64 ? cr_net_backward_f64(net, tape, y, dx, grads)
-                                : cr_net_backward_f32(net, tape, y, dx, grads);
-}

@@ -1,4 +1,5 @@
 /* Helpers of jacobian / jvp / attribute / attack, see cli_input.h. */
+#include "chainrule_typed.h"
 #include "cli_input.h"
 #include "cli_train.h"
 
@@ -24,12 +25,12 @@ int cli_input_model_head(const char *path, const char *dtype_opt, const char *he
     memset(in, 0, sizeof *in);
     int rc = cli_load_model_head(path, head, &in->model);
     if (rc) return rc;
-    cr_dtype t = in->model.net->dtype;
+    cr_dtype t = cr_net_dtype(in->model.net);
     if (dtype_opt && !cli_parse_dtype("--dtype", dtype_opt, &t)) return CLI_USAGE;
     if (cr_net_convert(in->model.net, t, &in->net) != CR_OK)
         return cli_error("%s: out of memory", path);
-    in->d = in->net->dims[0];
-    in->k = in->net->dims[in->net->n_layers];
+    in->d = cr_net_width(in->net, 0);
+    in->k = cr_net_width(in->net, cr_net_n_layers(in->net));
     /* a standardisation is the net's link 0: every derivative is w.r.t. the raw input */
     return CLI_OK;
 }
@@ -149,8 +150,7 @@ static int load_dataset(const cli_examples_opts *o, size_t a, size_t b, cli_exam
     opt.k = ex->k;
     if (b != SIZE_MAX) opt.limit = b; /* read no further than needed */
     cr_dataset ds;
-    cr_error err;
-    if (cr_dataset_load(o->data, &ds, &opt, &err) != 0) return cli_io_error(&err);
+    if (cr_dataset_load(o->data, &ds, &opt) != 0) return cli_io_error();
     int rc = CLI_USAGE;
     const size_t d = ex->d, k = ex->k;
     if (ds.d != d) {
@@ -188,10 +188,9 @@ done:
 }
 
 static int load_npy(const cli_examples_opts *o, size_t a, size_t b, cli_examples *ex) {
-    cr_error err;
     cr_array arr;
     const size_t d = ex->d, es = cr_dtype_size(ex->dtype);
-    if (cr_npy_read(o->inputs, &arr, &err) != 0) return cli_io_error(&err);
+    if (cr_npy_read(o->inputs, &arr) != 0) return cli_io_error();
     size_t rows;
     if (arr.ndim == 1 && arr.shape[0] == d)
         rows = 1;
@@ -224,9 +223,9 @@ static int load_npy(const cli_examples_opts *o, size_t a, size_t b, cli_examples
     }
     int pixels = arr.dtype == CR_ARRAY_U8;
     void *buf;
-    int rc = cr_array_to_real(o->inputs, &arr, ex->dtype, &buf, &err);
+    int rc = cr_array_to_real(o->inputs, &arr, ex->dtype, &buf);
     cr_array_free(&arr);
-    if (rc != 0) return cli_io_error(&err);
+    if (rc != 0) return cli_io_error();
     if (!check_selection(o, o->inputs, rows, a, &b)) {
         free(buf);
         return CLI_USAGE;
@@ -241,10 +240,10 @@ static int load_npy(const cli_examples_opts *o, size_t a, size_t b, cli_examples
     if (o->labels) {
         cr_array la;
         void *y;
-        if (cr_npy_read(o->labels, &la, &err) != 0) return cli_io_error(&err);
-        rc = cr_labels_to_targets(o->labels, &la, rows, ex->k, ex->dtype, &y, &err);
+        if (cr_npy_read(o->labels, &la) != 0) return cli_io_error();
+        rc = cr_labels_to_targets(o->labels, &la, rows, ex->k, ex->dtype, &y);
         cr_array_free(&la);
-        if (rc != 0) return cli_io_error(&err);
+        if (rc != 0) return cli_io_error();
         memmove(y, (char *)y + a * ex->k * es, ex->n * ex->k * es);
         ex->y = y;
         if (!set_labels(ex)) return cli_error("%s: out of memory", o->labels);
@@ -297,7 +296,7 @@ void cli_examples_free(cli_examples *ex) {
 
 int cli_input_data(cli_input *in, const cli_examples_opts *o) {
     cli_examples ex;
-    int rc = cli_examples_load(o, in->d, in->k, in->net->dtype, &ex);
+    int rc = cli_examples_load(o, in->d, in->k, cr_net_dtype(in->net), &ex);
     if (rc) return rc;
     in->n = ex.n;
     in->x = ex.x;
@@ -339,16 +338,16 @@ int cli_predict(const cli_input *in, const void *x, size_t n, int64_t *pred) {
     cr_tape *tape;
     size_t rows = n < 1024 ? n : 1024;
     if (cr_tape_create(in->net, rows, &tape) != CR_OK) return cli_error("out of memory");
-    const int L = in->net->n_layers;
-    const size_t es = cr_dtype_size(in->net->dtype), d = in->d, k = in->k;
+    const int L = cr_net_n_layers(in->net);
+    const size_t es = cr_dtype_size(cr_net_dtype(in->net)), d = in->d, k = in->k;
     for (size_t i0 = 0; i0 < n; i0 += rows) {
         size_t m = n - i0 < rows ? n - i0 : rows;
         cli_net_forward(in->net, tape, m, (const char *)x + i0 * d * es);
         for (size_t i = 0; i < m; i++) {
             size_t best = 0;
             for (size_t c = 1; c < k; c++)
-                if (cli_get(in->net->dtype, tape->pre[L - 1], i * k + c) >
-                    cli_get(in->net->dtype, tape->pre[L - 1], i * k + best))
+                if (cli_get(cr_net_dtype(in->net), cr_tape_pre(tape, L - 1), i * k + c) >
+                    cli_get(cr_net_dtype(in->net), cr_tape_pre(tape, L - 1), i * k + best))
                     best = c;
             pred[i0 + i] = (int64_t)best;
         }
@@ -364,12 +363,11 @@ void cli_sum_channels(float *v, size_t channels, size_t hw) {
 
 int cli_write_grid_png(const char *path, const cr_image_tile *tiles, size_t n_tiles,
                        size_t cols, size_t scale, const char *title) {
-    cr_error err;
     cr_grid_options go = CR_GRID_OPTIONS_INIT;
     go.cols = cols;
     go.scale = scale;
     cr_image grid;
-    if (cr_image_grid(tiles, n_tiles, &go, &grid, &err) != 0) return cli_io_error(&err);
+    if (cr_image_grid(tiles, n_tiles, &go, &grid) != 0) return cli_io_error();
     /* title lines above the grid, drawn with the same font */
     size_t lines = 0, widest = 0, len = 0;
     for (const char *p = title;; p++) {
@@ -409,8 +407,8 @@ int cli_write_grid_png(const char *path, const cr_image_tile *tiles, size_t n_ti
         if (!e) break;
         p = e + 1;
     }
-    int rc = cr_image_write_png(path, &img, &err);
+    int rc = cr_image_write_png(path, &img);
     cr_image_free(&grid);
     free(img.rgb);
-    return rc ? cli_io_error(&err) : CLI_OK;
+    return rc ? cli_io_error() : CLI_OK;
 }

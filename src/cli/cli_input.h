@@ -48,7 +48,7 @@ typedef struct {
     void *x;              /* n x d inputs (uint8 pixels scaled to [0, 1]), owned */
     void *y;              /* n x k targets (one-hot, or the rows of a float label file), or
                              NULL without labels; owned */
-    int64_t *labels;      /* n class labels (argmax of y), or NULL; owned */
+    cr_label *labels;     /* n class labels (argmax of y), or NULL; owned */
     size_t first, total;  /* index of the first chosen example; examples in the source */
     size_t height, width; /* image shape, or 0 */
     size_t channels;      /* 3: colour images [N, 3, H, W] (planes R, G, B); else 0 or 1 */
@@ -94,7 +94,7 @@ typedef struct {
     cr_net *net;          /* raw-input network (standardisation: its link 0), owned */
     size_t n, d, k;       /* examples, features, classes */
     void *x;              /* n x d raw inputs in net->dtype, owned */
-    int64_t *labels;      /* n labels, or NULL */
+    cr_label *labels;     /* n labels, or NULL */
     size_t height, width; /* image shape, or 0 */
     size_t channels;      /* 3: colour images [N, 3, H, W]; else 0 or 1 */
     double lo, hi;        /* range of the data (images: 0, 1) */

@@ -1,4 +1,5 @@
 /* Helpers for train / eval / predict, see cli_train.h. */
+#include "chainrule_typed.h"
 #include "cli_train.h"
 
 #include <stdlib.h>
@@ -45,8 +46,7 @@ int cli_data_options_parse(const cli_data_opts *o, cr_dataset_options *opt) {
 int cli_load_dataset(const char *spec, const cli_data_opts *o, cr_dataset *out) {
     cr_dataset_options opt = cr_dataset_options_default();
     if (cli_data_options_parse(o, &opt)) return CLI_USAGE;
-    cr_error err;
-    if (cr_dataset_load(spec, out, &opt, &err) != 0) return cli_io_error(&err);
+    if (cr_dataset_load(spec, out, &opt) != 0) return cli_io_error();
     return CLI_OK;
 }
 
@@ -74,8 +74,8 @@ const char *cli_default_test_spec(const char *spec, char *buf, size_t size) {
 
 int cli_set_input_link(cr_model *model) {
     const cr_array *m = &model->input_mean, *s = &model->input_std;
-    if (!m->data || !s->data || model->net->link_form[0] != CR_AFFINE_NONE) return CLI_OK;
-    const size_t d = model->net->dims[0];
+    if (!m->data || !s->data || cr_net_affine_form(model->net, 0) != CR_AFFINE_NONE) return CLI_OK;
+    const size_t d = cr_net_width(model->net, 0);
     if (m->count != d || s->count != d)
         return cli_error("the model's standardisation has %zu features but the network takes %zu",
                          m->count, d);

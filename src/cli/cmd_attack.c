@@ -5,6 +5,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "chainrule_typed.h"
 #include "cli_input.h"
 
 static const char *const help =
@@ -83,7 +84,7 @@ static int load_run(attack_run *r) {
     int rc;
     if ((rc = cli_input_load(&a->me, NULL, a->png, &r->in))) return rc;
     cli_input *in = &r->in;
-    const int regress = r->regress = in->net->head == CR_HEAD_SQUARED_ERROR;
+    const int regress = r->regress = cr_net_head(in->net) == CR_HEAD_SQUARED_ERROR;
     if (regress && a->target_s)
         return cli_error("attack: %s is a regressor (squared-error head): it has no class to "
                          "target; the attack raises its squared error", a->me.model);
@@ -99,14 +100,14 @@ static int load_run(attack_run *r) {
         if (end == a->clip_s || *end != ',' || (r->o.hi = strtod(end + 1, &end), *end) || !(r->o.lo < r->o.hi))
             return cli_error("--clip: '%s' is not LO,HI with LO < HI", a->clip_s);
     }
-    const size_t n = in->n, es = cr_dtype_size(in->net->dtype);
+    const size_t n = in->n, es = cr_dtype_size(cr_net_dtype(in->net));
     r->labels = malloc(n * sizeof(int64_t));
     r->pred = malloc(n * sizeof(int64_t));
     r->xadv = malloc(n * in->d * es);
     if (!r->labels || !r->pred || !r->xadv) return cli_error("attack: out of memory");
     r->label_kind = "true labels";
     if (regress && a->targets_s) { /* J = ½‖o − t‖² with the given targets */
-        if ((rc = cli_load_regression_targets(a->targets_s, n, in->first, n, in->k, in->net->dtype, &r->treg)))
+        if ((rc = cli_load_regression_targets(a->targets_s, n, in->first, n, in->k, cr_net_dtype(in->net), &r->treg)))
             return rc;
         r->label_kind = "the given targets";
     } else if (regress) { /* t = o(x) would start at J's minimum, where ∂J/∂x = 0 */
@@ -173,7 +174,7 @@ static void add_stats(cr_attack_stats *tot, const cr_attack_stats *s) {
    each batch's first-order prediction beside the realised loss change. */
 static int attack_batches(attack_run *r, cr_attack_stats *tot) {
     const cli_input *in = &r->in;
-    const cr_dtype t = in->net->dtype;
+    const cr_dtype t = cr_net_dtype(in->net);
     const size_t n = in->n, d = in->d, es = cr_dtype_size(t), batch = (size_t)r->a->batch;
     const int show = !r->a->json && r->n_eps == 1 && r->o.method == CR_ATTACK_FGSM;
     for (size_t i0 = 0, b = 0; i0 < n; i0 += batch, b++) {
@@ -276,7 +277,7 @@ static void png_triple(const attack_run *r, size_t i, int64_t clean, float *tx, 
     const cli_input *in = &r->in;
     const cr_attack_options *o = &r->o;
     const size_t d = in->d;
-    const cr_dtype t = in->net->dtype;
+    const cr_dtype t = cr_net_dtype(in->net);
     char b1[24], b2[24];
     float *xo = tx, *xa = xo + d, *dl = xa + d;
     for (size_t j = 0; j < d; j++) {
@@ -284,7 +285,7 @@ static void png_triple(const attack_run *r, size_t i, int64_t clean, float *tx, 
         xa[j] = (float)cli_get(t, r->xadv, i * d + j);
         dl[j] = xa[j] - xo[j];
     }
-    const int64_t *labels = r->labels, *pred = r->pred;
+    const cr_label *labels = r->labels, *pred = r->pred;
     if (r->regress) {
         snprintf(tl[0], 48, "#%zu", in->first + i);
         snprintf(tl[1], 48, "adversarial");
@@ -374,10 +375,9 @@ static int write_curve(const attack_run *r) {
         snprintf(title, sizeof title, "%s %s attack on %.60s: robust accuracy against eps\n%zu examples of %.60s, clean accuracy %.2f%%",
                  meth, norm, base ? base + 1 : a->me.model, r->in.n, r->in.source, clean);
     cr_image img;
-    cr_error err;
-    int rc = cr_plot_panels(r->regress ? pn + 1 : pn, r->regress ? 1 : 2, title, &img, &err) ||
-                     cr_image_write_png(a->curve, &img, &err)
-                 ? cli_io_error(&err)
+    int rc = cr_plot_panels(r->regress ? pn + 1 : pn, r->regress ? 1 : 2, title, &img) ||
+                     cr_image_write_png(a->curve, &img)
+                 ? cli_io_error()
                  : CLI_OK;
     cr_image_free(&img);
     if (rc == CLI_OK && !a->json) printf("  curve -> %s\n", a->curve);
@@ -392,7 +392,7 @@ static int write_outputs(attack_run *r) {
     if (a->out) {
         size_t shape[CR_ARRAY_MAX_DIMS]; /* --inputs' shape */
         int nd = cli_shape_result(&in->shape, in->n, in->d, 0, shape);
-        if ((rc = cli_write_real_npy(a->out, in->net->dtype, nd, shape, r->xadv))) return rc;
+        if ((rc = cli_write_real_npy(a->out, cr_net_dtype(in->net), nd, shape, r->xadv))) return rc;
         if (!a->json) printf("  adversarial examples (eps %g) -> %s\n", r->o.eps, a->out);
     }
     if (a->curve && (rc = write_curve(r))) return rc;

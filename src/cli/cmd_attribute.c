@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "chainrule_typed.h"
 #include "cli_input.h"
 
 static const char *const help =
@@ -54,7 +55,7 @@ static void run_free(attr_run *r) {
 static int parse_method(attr_run *r) {
     const attr_args *a = r->a;
     cr_attr_options *o = &r->o;
-    if (!cr_attr_method_parse(a->method_s, &o->method))
+    if (cr_attr_method_parse(a->method_s, &o->method) != CR_OK)
         return cli_error("attribute: --method: '%s' is not saliency, input-x-gradient, "
                          "integrated-gradients or smoothgrad", a->method_s);
     if (!cli_parse_of("attribute", a->of, &o->of_probs)) return CLI_USAGE;
@@ -103,15 +104,14 @@ static int choose_classes(attr_run *r) {
 static int load_baseline(attr_run *r) {
     const char *path = r->a->baseline_s;
     if (!path || !strcmp(path, "zero")) return CLI_OK;
-    const cr_dtype t = r->in.net->dtype;
+    const cr_dtype t = cr_net_dtype(r->in.net);
     const size_t d = r->in.d;
     cr_array ba;
-    cr_error err;
-    if (cr_npy_read(path, &ba, &err) != 0) return cli_io_error(&err);
+    if (cr_npy_read(path, &ba) != 0) return cli_io_error();
     int okb = ba.count == d, pixels = ba.dtype == CR_ARRAY_U8;
-    if (okb && cr_array_to_real(path, &ba, t, &r->base, &err) != 0) {
+    if (okb && cr_array_to_real(path, &ba, t, &r->base) != 0) {
         cr_array_free(&ba);
-        return cli_io_error(&err);
+        return cli_io_error();
     }
     cr_array_free(&ba);
     if (!okb) return cli_error("%s: the baseline must have %zu values (one input)", path, d);
@@ -127,7 +127,7 @@ static int compute(attr_run *r) {
     if ((rc = cli_input_load(&a->me, NULL, a->png, &r->in))) return rc;
     cli_input *in = &r->in;
     /* a regressor: f = o_K, one output of the network (no class, no probability) */
-    const int regress = r->regress = in->net->head == CR_HEAD_SQUARED_ERROR;
+    const int regress = r->regress = cr_net_head(in->net) == CR_HEAD_SQUARED_ERROR;
     if (regress && (r->o.of_probs || a->target_s || a->class_s))
         return cli_error("attribute: %s is a regressor (squared-error head): it has no %s; "
                          "choose the output with --output K", a->me.model,
@@ -139,7 +139,7 @@ static int compute(attr_run *r) {
         return cli_error("attribute: %s is a regressor with %zu outputs: choose the one to explain "
                          "with --output K (0..%zu)", a->me.model, in->k, in->k - 1);
     if (!regress && (rc = cli_require_plain("attribute", a->me.model, in->net))) return rc;
-    const cr_dtype t = in->net->dtype;
+    const cr_dtype t = cr_net_dtype(in->net);
     const size_t n = in->n, d = in->d, es = cr_dtype_size(t);
     r->o.noise = a->noise_frac * (in->hi - in->lo);
     r->pred = malloc(n * sizeof(int64_t)), r->cls = malloc(n * sizeof(int64_t));
@@ -165,7 +165,7 @@ static void print_summary(const attr_run *r) {
     const cr_attr_options *o = &r->o;
     const cli_input *in = &r->in;
     const size_t n = in->n, d = in->d;
-    const cr_dtype t = in->net->dtype;
+    const cr_dtype t = cr_net_dtype(in->net);
     const int ig = o->method == CR_ATTR_IG;
     double max_gap = 0, sum_gap = 0;
     size_t max_used = 0;
@@ -243,7 +243,7 @@ static int write_png(const attr_run *r) {
     const attr_args *a = r->a;
     const cli_input *in = &r->in;
     const size_t n = in->n, d = in->d;
-    const cr_dtype t = in->net->dtype;
+    const cr_dtype t = cr_net_dtype(in->net);
     size_t g = n < (size_t)a->grid ? n : (size_t)a->grid;
     float *tiles_x = malloc(g * d * sizeof(float)), *tiles_a = malloc(g * d * sizeof(float));
     cr_image_tile *tiles = calloc(2 * g, sizeof(cr_image_tile));
@@ -343,7 +343,7 @@ int cmd_attribute(int argc, char **argv) {
     if (rc == CLI_OK && a.out) {
         const cli_input *in = &r.in;
         size_t shape[CR_ARRAY_MAX_DIMS]; /* --inputs' shape */
-        rc = cli_write_real_npy(a.out, in->net->dtype, cli_shape_result(&in->shape, in->n, in->d, 0, shape), shape,
+        rc = cli_write_real_npy(a.out, cr_net_dtype(in->net), cli_shape_result(&in->shape, in->n, in->d, 0, shape), shape,
                                 r.attr);
     }
     if (rc == CLI_OK) print_summary(&r);

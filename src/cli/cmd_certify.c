@@ -8,6 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "chainrule_typed.h"
 #include "chainrule_certify.h"
 #include "chainrule_data.h"
 #include "chainrule_io.h"
@@ -51,10 +52,10 @@ static int parse_method(const char *s, cr_bound_method *m) {
 
 /* One line before anything is printed when a layer's activation has no bound relaxation. */
 static int refuse_unbounded(const cr_net *net, const char *model) {
-    for (int l = 0; l < net->n_layers; l++) {
-        const int hidden = l + 1 < net->n_layers;
-        if (!hidden && !net->has_out_act) break;
-        const cr_activation a = hidden ? net->act[l] : net->out_act;
+    for (int l = 0; l < cr_net_n_layers(net); l++) {
+        const int hidden = l + 1 < cr_net_n_layers(net);
+        if (!hidden && !cr_net_output_activation(net, NULL)) break;
+        const cr_activation a = hidden ? cr_net_activation(net, l) : cr_net_activation(net, cr_net_n_layers(net) - 1);
         if (cr_activation_has_relaxation(a)) continue;
         char ok[256] = "", *p = ok;
         for (int b = 0; b < CR_ACT_COUNT; b++)
@@ -78,10 +79,9 @@ static int vnncomp(const char *model, const char *head, const char *vnnlib, cons
     }
     const size_t d = cr_net_input_dim(in.net), k = cr_net_output_dim(in.net);
     cr_spec spec;
-    cr_error err;
-    if (cr_vnnlib_load(vnnlib, d, k, &spec, &err)) {
+    if (cr_vnnlib_load(vnnlib, d, k, &spec)) {
         cli_input_free(&in);
-        return cli_io_error(&err);
+        return cli_io_error();
     }
     /* an ONNX graph ending in Softmax: Y are probabilities (the importer notes it) */
     const int gout = in.model.graph_output;
@@ -106,7 +106,7 @@ static int vnncomp(const char *model, const char *head, const char *vnnlib, cons
             for (size_t j = 0; j < k; j++) sum += exp(y[j] - mx);
             for (size_t j = 0; j < k; j++) y[j] = gout == 2 ? y[j] - mx - log(sum) : exp(y[j] - mx) / sum;
         }
-        if (result && cr_vnnlib_write_result(result, res.verdict, d, x, k, y, &err)) rc = cli_io_error(&err);
+        if (result && cr_vnnlib_write_result(result, res.verdict, d, x, k, y)) rc = cli_io_error();
         else {
             printf("certify: %s on %s: %s", vnnlib, model, cr_verdict_name(res.verdict));
             if (res.verdict == CR_VERDICT_UNSAT)
@@ -281,8 +281,7 @@ static int plot(const dataset *ds, const char *path, size_t m, const double *x, 
                       .upper_name = "attacked (PGD): not broken", .lower_name = lower,
                       .band_name = "gap: neither proved nor broken",
                       .upper_rgb = {214, 39, 40}, .lower_rgb = {31, 119, 180}};
-    cr_error err;
-    if (cr_plot_band_png(path, &p, &err)) return cli_io_error(&err);
+    if (cr_plot_band_png(path, &p)) return cli_io_error();
     return CLI_OK;
 }
 
@@ -377,7 +376,7 @@ static int dataset_run(const dataset_args *a, const cli_model_examples *me, cons
         goto done;
     }
     if ((rc = refuse_unbounded(in.net, me->model))) goto done;
-    if (in.net->head != CR_HEAD_SOFTMAX_CE) {
+    if (cr_net_head(in.net) != CR_HEAD_SOFTMAX_CE) {
         rc = cli_error("certify: %s: dataset mode needs a classifier (softmax head)", me->model);
         goto done;
     }
@@ -412,9 +411,8 @@ static int dataset_run(const dataset_args *a, const cli_model_examples *me, cons
         if ((rc = eps_table(&ds, eps, n_eps, codes, cert, att))) goto done;
         if (a->out) {
             cr_array arr = {.dtype = CR_ARRAY_U8, .ndim = 2, .shape = {n, n_eps}, .count = n * n_eps, .data = codes};
-            cr_error err;
-            if (cr_npy_write(a->out, &arr, &err)) {
-                rc = cli_io_error(&err);
+            if (cr_npy_write(a->out, &arr)) {
+                rc = cli_io_error();
                 goto done;
             }
         }

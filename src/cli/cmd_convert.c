@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "chainrule_typed.h"
 #include "cli.h"
 
 static const char *const convert_help =
@@ -48,7 +49,7 @@ static int parse_act_list(const char *s, cr_activation *act) {
         }
         memcpy(tok, p, len);
         tok[len] = '\0';
-        if (!cr_activation_parse(tok, &act[n])) {
+        if (cr_activation_parse(tok, &act[n]) != CR_OK) {
             cli_error("convert: --activations: '%s' is not %s", tok, cli_activation_names(" or "));
             return -1;
         }
@@ -61,33 +62,32 @@ static int parse_act_list(const char *s, cr_activation *act) {
 
 /* Loads IN: a state dict (with act) or any model file. */
 static int load_any(const char *path, const char *acts, cr_model *model, const char **kind) {
-    cr_error err;
     unsigned char *buf;
     size_t len;
-    if (cr_read_file(path, SIZE_MAX, &buf, &len, &err)) return cli_io_error(&err);
+    if (cr_read_file(path, SIZE_MAX, &buf, &len)) return cli_io_error();
     cr_model_file_kind k = cr_model_file_detect(buf, len);
     int rc = CLI_OK;
     cr_safetensors st = {0};
     int state_dict = 0;
-    if (k == CR_MODEL_FILE_SAFETENSORS && cr_safetensors_parse(path, buf, len, &st, &err) == 0)
+    if (k == CR_MODEL_FILE_SAFETENSORS && cr_safetensors_parse(path, buf, len, &st) == 0)
         state_dict = cr_safetensors_meta(&st, "format") == NULL;
     if (state_dict) {
         cr_activation act[CR_MAX_LAYERS];
         int n_act = acts ? parse_act_list(acts, act) : 0;
         *kind = "PyTorch state dict";
         if (n_act < 0) rc = CLI_USAGE;
-        else if (cr_model_from_state_dict(path, &st, n_act, act, model, &err)) {
-            if (!acts && strstr(err.msg, "activation"))
+        else if (cr_model_from_state_dict(path, &st, n_act, act, model)) {
+            if (!acts && strstr(cr_last_error(), "activation"))
                 rc = cli_error("%s: a state dict without chainrule metadata: give the hidden "
                                "activations with --activations (e.g. relu, or relu,tanh)", path);
-            else rc = cli_io_error(&err);
+            else rc = cli_io_error();
         }
     } else if (acts) {
         rc = cli_error("convert: --activations is only for PyTorch state dicts; %s names its "
                        "own activations", path);
     } else {
         *kind = k == CR_MODEL_FILE_ONNX ? "ONNX" : k == CR_MODEL_FILE_JSON ? "JSON" : "chainrule safetensors";
-        if (cr_model_parse_file(path, buf, len, model, &err)) rc = cli_io_error(&err);
+        if (cr_model_parse_file(path, buf, len, model)) rc = cli_io_error();
     }
     cr_safetensors_free(&st);
     free(buf);
@@ -127,28 +127,27 @@ int cmd_convert(int argc, char **argv) {
     const char *kind = "";
     memset(&model, 0, sizeof model);
     cr_head h = CR_HEAD_SOFTMAX_CE;
-    if (head && !cr_head_parse(head, &h))
+    if (head && cr_head_parse(head, &h) != CR_OK)
         return cli_error("--head: '%s' is not softmax-cross-entropy or squared-error", head);
     rc = load_any(in, acts, &model, &kind);
     if (rc != CLI_OK) return rc;
-    if (head) model.net->head = h;
-    if (model.net->head == CR_HEAD_SOFTMAX_CE && model.net->dims[model.net->n_layers] < 2) {
+    if (head) (void)cr_net_set_head(model.net, h); /* a parsed head: CR_OK */
+    if (cr_net_head(model.net) == CR_HEAD_SOFTMAX_CE && cr_net_width(model.net, cr_net_n_layers(model.net)) < 2) {
         cr_model_free(&model);
         return cli_error("%s: the network has one output, whose softmax is always 1 (a regressor? "
                          "give --head squared-error)", in);
     }
-    cr_error err;
-    if (onnx ? cr_onnx_write(out, &model, &err)
-             : json ? cr_model_json_write(out, &model, &err) : cr_model_save_full(out, &model, &err))
-        rc = cli_io_error(&err);
+    if (onnx ? cr_onnx_write(out, &model)
+             : json ? cr_model_json_write(out, &model) : cr_model_save_full(out, &model))
+        rc = cli_io_error();
     if (rc == CLI_OK) {
         const cr_net *net = model.net;
         printf("wrote %s (%s) from %s (%s): ", out,
                onnx ? "ONNX" : json ? "JSON" : "chainrule safetensors", in, kind);
-        for (int l = 0; l <= net->n_layers; l++) printf("%s%zu", l ? "," : "", net->dims[l]);
-        for (int l = 0; l + 1 < net->n_layers; l++)
-            printf("%s%s", l ? "," : ", hidden ", cr_activation_name(net->act[l]));
-        printf(", %s%s", cr_dtype_name(net->dtype),
+        for (int l = 0; l <= cr_net_n_layers(net); l++) printf("%s%zu", l ? "," : "", cr_net_width(net, l));
+        for (int l = 0; l + 1 < cr_net_n_layers(net); l++)
+            printf("%s%s", l ? "," : ", hidden ", cr_activation_name(cr_net_activation(net, l)));
+        printf(", %s%s", cr_dtype_name(cr_net_dtype(net)),
                model.input_mean.data ? ", input standardisation" : "");
         if (!cr_net_is_plain_classifier(net)) {
             char t[160];

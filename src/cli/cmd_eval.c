@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "chainrule_typed.h"
 #include "cli_input.h"
 #include "cli_train.h"
 
@@ -23,7 +24,7 @@ static const char *const eval_help =
 static int eval_regression(const char *model_path, const cr_model *model, const cli_examples *ex,
                            const char *targets, long batch, int json) {
     const cr_net *net = model->net;
-    const size_t k = net->dims[net->n_layers], d = net->dims[0];
+    const size_t k = cr_net_width(net, cr_net_n_layers(net)), d = cr_net_width(net, 0);
     void *t = NULL;
     cr_tape *tape = NULL;
     int rc = cli_load_regression_targets(targets, ex->n, ex->first, ex->total, k, CR_F32, &t);
@@ -35,7 +36,7 @@ static int eval_regression(const char *model_path, const cr_model *model, const 
     double loss = 0, sq = 0;
     for (size_t start = 0; start < ex->n && rc == CLI_OK; start += (size_t)batch) {
         size_t nb = ex->n - start < (size_t)batch ? ex->n - start : (size_t)batch;
-        cr_status st = cr_net_forward_f32(net, tape, nb, (const float *)ex->x + start * d);
+        cr_status st = cli_net_forward(net, tape, nb, (const float *)ex->x + start * d);
         if (st != CR_OK) {
             rc = cli_error("eval: %s", cr_status_string(st));
             break;
@@ -43,7 +44,7 @@ static int eval_regression(const char *model_path, const cr_model *model, const 
         double l = cr_net_loss_f32(net, tape, (const float *)t + start * k);
         loss += l * (double)nb;
         for (size_t i = 0; i < nb * k; i++) {
-            double e = (double)((const float *)tape->out)[i] - (double)((const float *)t)[start * k + i];
+            double e = (double)((const float *)cr_tape_output(tape))[i] - (double)((const float *)t)[start * k + i];
             sq += e * e;
         }
     }
@@ -95,8 +96,7 @@ static int confusion_png(const char *path, const char *model, const char *data, 
     cr_heatmap h = {v, k, k, names, names, title, "true class", "predicted class",
                     "colour: share of the examples of the true class (diagonal = recall); numbers: counts", 1, 1};
     cr_image img;
-    cr_error err;
-    int rc = cr_plot_heatmap(&h, &img, &err) || cr_image_write_png(path, &img, &err) ? cli_io_error(&err) : CLI_OK;
+    int rc = cr_plot_heatmap(&h, &img) || cr_image_write_png(path, &img) ? cli_io_error() : CLI_OK;
     cr_image_free(&img);
     free(v), free(nb), free(names);
     return rc;
@@ -128,11 +128,11 @@ int cmd_eval(int argc, char **argv) {
     cr_net *net32 = NULL;
     cr_tape *tape = NULL;
     uint64_t *conf = NULL;
-    int32_t *labels = NULL;
+    cr_label *labels = NULL;
     const cr_net *net = model.net;
-    size_t k = net->dims[net->n_layers];
+    size_t k = cr_net_width(net, cr_net_n_layers(net));
     /* evaluation runs in float32 */
-    const int regress = net->head == CR_HEAD_SQUARED_ERROR;
+    const int regress = cr_net_head(net) == CR_HEAD_SQUARED_ERROR;
     if (regress && png) {
         cli_error("eval: --png draws a classifier's confusion matrix; %s is a regressor", me.model);
         goto done;
@@ -148,10 +148,10 @@ int cmd_eval(int argc, char **argv) {
                   me.model);
         goto done;
     }
-    if (cli_examples_load(&me.examples, net->dims[0], k, CR_F32, &ex))
+    if (cli_examples_load(&me.examples, cr_net_width(net, 0), k, CR_F32, &ex))
         goto done;
     if (regress) { /* in float32, like the classifier's evaluation */
-        if (net->dtype != CR_F32 && cr_net_convert(net, CR_F32, &net32) != CR_OK) {
+        if (cr_net_dtype(net) != CR_F32 && cr_net_convert(net, CR_F32, &net32) != CR_OK) {
             cli_error("out of memory");
             goto done;
         }
@@ -164,7 +164,7 @@ int cmd_eval(int argc, char **argv) {
         cli_error("eval: needs labels: give --labels y.npy with --inputs, or --data");
         goto done;
     }
-    if (net->dtype != CR_F32) {
+    if (cr_net_dtype(net) != CR_F32) {
         if (cr_net_convert(net, CR_F32, &net32) != CR_OK) {
             cli_error("out of memory");
             goto done;
@@ -177,7 +177,7 @@ int cmd_eval(int argc, char **argv) {
         cli_error("out of memory");
         goto done;
     }
-    for (size_t i = 0; i < ex.n; i++) labels[i] = (int32_t)ex.labels[i];
+    for (size_t i = 0; i < ex.n; i++) labels[i] = ex.labels[i];
     const char *data = ex.source;
     double loss = 0;
     size_t correct = 0;

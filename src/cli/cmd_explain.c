@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "chainrule_typed.h"
 #include "cli.h"
 #include "cli_input.h"
 #include "explain.h"
@@ -47,12 +48,12 @@ static int random_net(const char *layers, const char *activation, const char *he
     cr_head head = CR_HEAD_SOFTMAX_CE;
     cr_activation out_act = CR_ACT_SIGMOID;
     const int has_out = out_act_s && strcmp(out_act_s, "none") != 0;
-    if (head_s && !cr_head_parse(head_s, &head))
+    if (head_s && cr_head_parse(head_s, &head) != CR_OK)
         return cli_error("explain: --head: '%s' is not softmax-cross-entropy or squared-error", head_s);
     if (out_act_s && head != CR_HEAD_SQUARED_ERROR)
         return cli_error("explain: --output-activation is for --head squared-error (a classifier's "
                          "output is the logits)");
-    if (has_out && !cr_activation_parse(out_act_s, &out_act))
+    if (has_out && cr_activation_parse(out_act_s, &out_act) != CR_OK)
         return cli_error("explain: --output-activation: '%s' is not %s or none", out_act_s,
                          cli_activation_names(", "));
     cr_status st = cr_net_create(net, CR_F64, nl, dims, act);
@@ -63,7 +64,7 @@ static int random_net(const char *layers, const char *activation, const char *he
     cr_rng_seed(&rng, seed ^ 0xb1a5);
     for (int l = 0; l < nl; l++)
         for (size_t j = 0; j < dims[l + 1]; j++)
-            ((double *)(*net)->params)[(*net)->b_offset[l] + j] = 0.2 * (2 * cr_rng_uniform(&rng) - 1);
+            ((double *)cr_net_bias(*net, l))[j] = 0.2 * (2 * cr_rng_uniform(&rng) - 1);
     return CLI_OK;
 }
 
@@ -164,7 +165,7 @@ int cmd_explain(int argc, char **argv) {
     rc = model_path ? cli_input_model_head(model_path, NULL, head_s, &in)
                     : random_net(layers, activation, head_s, out_act_s, seed, &net);
     /* a classifier (softmax + cross-entropy on θ) or a regressor (squared error on o) */
-    const int regress = rc == CLI_OK && (model_path ? in.net : net)->head == CR_HEAD_SQUARED_ERROR;
+    const int regress = rc == CLI_OK && cr_net_head(model_path ? in.net : net) == CR_HEAD_SQUARED_ERROR;
     if (rc == CLI_OK && model_path && !regress) rc = cli_require_plain("explain", model_path, in.net);
     if (rc == CLI_OK && model_path) rc = model_net(&in, &net, &mean, &sd);
     if (rc != CLI_OK) goto done;
@@ -181,7 +182,7 @@ int cmd_explain(int argc, char **argv) {
                        "--targets T.npy (and the inputs with --inputs), not labels", model_path);
         goto done;
     }
-    const size_t D = net->dims[0], K = net->dims[net->n_layers];
+    const size_t D = cr_net_width(net, 0), K = cr_net_width(net, cr_net_n_layers(net));
     x = malloc(D * sizeof *x), y = calloc(K, sizeof *y);
     if (!x || !y) {
         rc = cli_error("explain: out of memory");

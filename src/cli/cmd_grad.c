@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "chainrule_typed.h"
 #include "cli_input.h"
 
 static const char *const grad_help =
@@ -38,23 +39,24 @@ static int elem_finite(cr_dtype dt, const void *p, size_t i) {
    finite. Returns CLI_OK, or the error status after printing one line. */
 static int check_finite_pass(const char *model_path, const char *inputs, const cr_net *net,
                              const cr_tape *tape, size_t n, const void *result, size_t count) {
-    for (int l = 0; l < net->n_layers; l++) {
-        size_t w = net->dims[l + 1];
+    const cr_dtype dt = cr_net_dtype(net);
+    for (int l = 0; l < cr_net_n_layers(net); l++) {
+        size_t w = cr_net_width(net, l + 1);
         for (int post = 0; post < 2; post++) {
-            const void *buf = post ? tape->post[l] : tape->pre[l];
+            const void *buf = post ? cr_tape_post(tape, l) : cr_tape_pre(tape, l);
             for (size_t i = 0; i < n * w; i++)
-                if (!elem_finite(net->dtype, buf, i))
+                if (!elem_finite(dt, buf, i))
                     return cli_error("%s: layer %d %s is not finite for example %zu of %s "
                                      "(%s overflow: the weights or inputs are too large)",
                                      model_path, l + 1, post ? "(activation)" : "(linear)", i / w,
-                                     inputs, cr_dtype_name(net->dtype));
+                                     inputs, cr_dtype_name(cr_net_dtype(net)));
         }
     }
     for (size_t i = 0; i < count; i++)
-        if (!elem_finite(net->dtype, result, i))
+        if (!elem_finite(dt, result, i))
             return cli_error("%s: the gradient is not finite (entry %zu) on %s (%s overflow in "
                              "the backward pass: the weights or inputs are too large)",
-                             model_path, i, inputs, cr_dtype_name(net->dtype));
+                             model_path, i, inputs, cr_dtype_name(cr_net_dtype(net)));
     return CLI_OK;
 }
 
@@ -134,8 +136,8 @@ int cmd_grad(int argc, char **argv) {
     rc = cli_load_model_head(me.model, me.head, &model);
     if (rc) return rc;
     const cr_net *net = model.net;
-    const int regress = net->head == CR_HEAD_SQUARED_ERROR;
-    size_t d = net->dims[0], k = net->dims[net->n_layers], es = cr_dtype_size(net->dtype);
+    const int regress = cr_net_head(net) == CR_HEAD_SQUARED_ERROR;
+    size_t d = cr_net_width(net, 0), k = cr_net_width(net, cr_net_n_layers(net)), es = cr_dtype_size(cr_net_dtype(net));
     cli_say_output("grad", net);
     if (regress && (me.examples.labels || me.examples.data)) {
         rc = cli_error("grad: %s is a regressor (squared-error head): give its targets with "
@@ -147,7 +149,7 @@ int cmd_grad(int argc, char **argv) {
                        "--labels", me.model);
         goto done;
     }
-    if ((rc = cli_examples_load(&me.examples, d, k, net->dtype, &ex)))
+    if ((rc = cli_examples_load(&me.examples, d, k, cr_net_dtype(net), &ex)))
         goto done;
     if (png && (want_params || !ex.height)) {
         rc = want_params ? cli_error("grad: --png draws input gradients (--wrt input)")
@@ -160,7 +162,7 @@ int cmd_grad(int argc, char **argv) {
         rc = cli_error("grad: the squared-error loss needs targets: give --targets T.npy [N, %zu]", k);
         goto done;
     }
-    if (regress && (rc = cli_load_regression_targets(targets, ex.n, ex.first, ex.total, k, net->dtype, &t)))
+    if (regress && (rc = cli_load_regression_targets(targets, ex.n, ex.first, ex.total, k, cr_net_dtype(net), &t)))
         goto done;
     if (!regress && !ex.y) {
         rc = cli_error("grad: the loss needs labels: give --labels y.npy with --inputs, or --data");
@@ -169,7 +171,7 @@ int cmd_grad(int argc, char **argv) {
     const size_t n = ex.n;
     const void *x = ex.x, *y = regress ? t : ex.y;
     const char *inputs = ex.source;
-    size_t count = want_params ? net->n_params : n * d;
+    size_t count = want_params ? cr_net_n_params(net) : n * d;
     cr_status st = (result = malloc(count * es)) ? CR_OK : CR_ERR_NOMEM;
     double loss = 0;
     int finite = 0;
@@ -178,16 +180,17 @@ int cmd_grad(int argc, char **argv) {
         void *losses = malloc(n * es);
         st = losses ? CR_OK : CR_ERR_NOMEM;
         if (st == CR_OK)
-            st = net->dtype == CR_F64 ? cr_net_input_grad_f64(cli_ctx(), net, n, x, y, result, losses)
+            st = cr_net_dtype(net) == CR_F64 ? cr_net_input_grad_f64(cli_ctx(), net, n, x, y, result, losses)
                                       : cr_net_input_grad_f32(cli_ctx(), net, n, x, y, result, losses);
         if (st == CR_OK) {
             finite = 1;
+            const cr_dtype dt = cr_net_dtype(net);
             for (size_t i = 0; i < n; i++) {
-                double v = net->dtype == CR_F64 ? ((double *)losses)[i] : ((float *)losses)[i];
+                double v = dt == CR_F64 ? ((double *)losses)[i] : ((float *)losses)[i];
                 loss += v / (double)n;
                 finite &= v - v == 0;
             }
-            for (size_t i = 0; finite && i < count; i++) finite &= elem_finite(net->dtype, result, i);
+            for (size_t i = 0; finite && i < count; i++) finite &= elem_finite(dt, result, i);
         }
         free(losses);
     }
@@ -196,7 +199,7 @@ int cmd_grad(int argc, char **argv) {
            lets check_finite_pass name the layer and example where it stopped being finite */
         st = cr_tape_create(net, n, &tape);
         if (st == CR_OK) st = cli_net_forward(net, tape, n, x);
-        if (st == CR_OK) loss = cli_net_loss(net, tape, y);
+        if (st == CR_OK) st = cr_net_loss(net, tape, y, &loss);
         if (st == CR_OK)
             st = cli_net_backward(net, tape, y, want_params ? NULL : result, want_params ? result : NULL);
     }
@@ -207,30 +210,34 @@ int cmd_grad(int argc, char **argv) {
     if (tape && (rc = check_finite_pass(me.model, inputs, net, tape, n, result, count)))
         goto done;
     if (want_params) {
-        cr_net grads_net = *net; /* the same views, pointing at the gradient block */
-        grads_net.params = result;
+        cr_net *grads_net = NULL; /* the net's layout and links, the gradient block as parameters */
+        if (cr_net_convert(net, cr_net_dtype(net), &grads_net) != CR_OK) {
+            rc = cli_error("grad: out of memory");
+            goto done;
+        }
+        memcpy(cr_net_params(grads_net), result, cr_net_n_params(net) * cr_dtype_size(cr_net_dtype(net)));
         cr_model gm = {0};
-        gm.net = &grads_net;
-        cr_error err;
-        if (cr_safetensors_set_meta(&gm.extra, "content", "gradient of the mean batch loss", &err) != 0 ||
-            cr_model_save_full(out, &gm, &err) != 0)
-            rc = cli_io_error(&err);
+        gm.net = grads_net;
+        if (cr_safetensors_set_meta(&gm.extra, "content", "gradient of the mean batch loss") != 0 ||
+            cr_model_save_full(out, &gm) != 0)
+            rc = cli_io_error();
         cr_safetensors_free(&gm.extra);
+        cr_net_free(grads_net);
     } else {
         size_t shape[CR_ARRAY_MAX_DIMS]; /* --inputs' shape */
-        rc = cli_write_real_npy(out, net->dtype, cli_shape_result(&ex.shape, n, d, 0, shape), shape, result);
-        if (rc == CLI_OK && png) rc = grad_png(png, &ex, net->dtype, result, regress);
+        rc = cli_write_real_npy(out, cr_net_dtype(net), cli_shape_result(&ex.shape, n, d, 0, shape), shape, result);
+        if (rc == CLI_OK && png) rc = grad_png(png, &ex, cr_net_dtype(net), result, regress);
     }
     if (rc == CLI_OK) {
         if (json)
             printf("{\"wrt\": \"%s\", \"n\": %zu, \"mean_loss\": %.17g, \"out\": \"%s\", \"dtype\": \"%s\"}\n",
-                   want_params ? "params" : "input", n, loss, out, cr_dtype_name(net->dtype));
+                   want_params ? "params" : "input", n, loss, out, cr_dtype_name(cr_net_dtype(net)));
         else if (want_params)
             printf("wrote %s: gradient of the mean loss (%.6g over %zu examples) w.r.t. %zu parameters\n",
-                   out, loss, n, net->n_params);
+                   out, loss, n, cr_net_n_params(net));
         else
             printf("wrote %s: dJ_n/dx_n, shape [%zu, %zu] %s (mean loss %.6g)\n", out, n, d,
-                   cr_dtype_name(net->dtype), loss);
+                   cr_dtype_name(cr_net_dtype(net)), loss);
     }
 done:
     cli_examples_free(&ex);

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "chainrule_typed.h"
 #include "chainrule_check.h"
 #include "cli.h"
 #include "cli_input.h"
@@ -61,11 +62,11 @@ static void print_report(const cr_check_report *rep, const cr_net *net, const ch
                          const char *data, size_t n, int json) {
     char arch[256], name[160];
     size_t len = 0;
-    for (int l = 0; l <= net->n_layers && len < sizeof arch - 16; l++)
-        len += (size_t)snprintf(arch + len, sizeof arch - len, l ? "-%zu" : "%zu", net->dims[l]);
+    for (int l = 0; l <= cr_net_n_layers(net) && len < sizeof arch - 16; l++)
+        len += (size_t)snprintf(arch + len, sizeof arch - len, l ? "-%zu" : "%zu", cr_net_width(net, l));
     if (json) {
         printf("{\"model\": \"%s\", \"layers\": \"%s\", \"dtype\": \"%s\", \"examples\": %zu, \"checks\": [",
-               model, arch, cr_dtype_name(net->dtype), n);
+               model, arch, cr_dtype_name(cr_net_dtype(net)), n);
         for (size_t i = 0; i < rep->n; i++) {
             const cr_check_result *r = &rep->items[i];
             printf("%s\n  {\"name\": \"%s\", \"kind\": \"%s\", \"layer\": %d, \"op\": \"%s\", "
@@ -78,12 +79,12 @@ static void print_report(const cr_check_report *rep, const cr_net *net, const ch
         printf("\n], \"failures\": %d, \"pass\": %s}\n", rep->failures, rep->failures ? "false" : "true");
         return;
     }
-    printf("gradcheck: %s (%s, %s), %zu example%s (%s)\n", model, arch, cr_dtype_name(net->dtype), n,
+    printf("gradcheck: %s (%s, %s), %zu example%s (%s)\n", model, arch, cr_dtype_name(cr_net_dtype(net)), n,
            n == 1 ? "" : "s", data);
     printf("reference: central finite differences in float64 at h and 2h, Richardson-extrapolated\n"
            "tolerance: 4 x their estimated error + the rounding of %s (per example; docs/verification.md)\n"
            "rel err = max |analytic - reference| / max |reference|; tol in the same units\n\n",
-           cr_dtype_name(net->dtype));
+           cr_dtype_name(cr_net_dtype(net)));
     printf("  %-70s %9s %9s %11s  %s\n", "check", "rel err", "rel tol", "checked", "");
     for (size_t i = 0; i < rep->n; i++) {
         const cr_check_result *r = &rep->items[i];
@@ -155,9 +156,9 @@ static int random_network(const gc_args *a, uint64_t seed, cr_net **net) {
         return cli_error("gradcheck: cannot create a %s network: %s", layers, cr_status_string(st));
     cr_head h = CR_HEAD_SOFTMAX_CE;
     cr_activation oa = CR_ACT_SIGMOID;
-    if (a->head && !cr_head_parse(a->head, &h))
+    if (a->head && cr_head_parse(a->head, &h) != CR_OK)
         return cli_error("gradcheck: --head: '%s' is not softmax-cross-entropy or squared-error", a->head);
-    if (a->out_act_s && !cr_activation_parse(a->out_act_s, &oa))
+    if (a->out_act_s && cr_activation_parse(a->out_act_s, &oa) != CR_OK)
         return cli_error("gradcheck: --output-activation: '%s' is not %s", a->out_act_s,
                          cli_activation_names(" or "));
     cr_net_set_output(*net, a->out_act_s != NULL, oa, h);
@@ -183,14 +184,14 @@ static void examples_free(gc_examples *g) {
 
 static int load_examples(const gc_args *a, const cr_net *net, uint64_t seed, size_t n_random,
                          gc_examples *g) {
-    const int regress = net->head == CR_HEAD_SQUARED_ERROR;
-    const size_t d = net->dims[0], k = net->dims[net->n_layers];
+    const int regress = cr_net_head(net) == CR_HEAD_SQUARED_ERROR;
+    const size_t d = cr_net_width(net, 0), k = cr_net_width(net, cr_net_n_layers(net));
     if (a->eo.inputs || a->eo.data) {
         /* raw inputs: the network checked starts with its input link, if any */
-        int rc = cli_examples_load(&a->eo, d, k, net->dtype, &g->ex);
+        int rc = cli_examples_load(&a->eo, d, k, cr_net_dtype(net), &g->ex);
         if (rc) return rc;
         if (regress && (rc = cli_load_regression_targets(a->targets, g->ex.n, g->ex.first, g->ex.total,
-                                                         k, net->dtype, &g->tgt)))
+                                                         k, cr_net_dtype(net), &g->tgt)))
             return rc;
         if (!regress && !g->ex.y) return cli_error("gradcheck: %s has no labels", g->ex.source);
         g->n = g->ex.n;
@@ -200,14 +201,15 @@ static int load_examples(const gc_args *a, const cr_net *net, uint64_t seed, siz
     }
     g->n = n_random;
     g->owned = 1;
-    g->x = malloc(g->n * d * cr_dtype_size(net->dtype));
-    g->y = malloc(g->n * k * cr_dtype_size(net->dtype));
+    g->x = malloc(g->n * d * cr_dtype_size(cr_net_dtype(net)));
+    g->y = malloc(g->n * k * cr_dtype_size(cr_net_dtype(net)));
     if (!g->x || !g->y) return cli_error("gradcheck: out of memory");
-    cli_random_data(net->dtype, g->n, d, k, seed ^ 0x5eed, g->x, g->y);
+    cli_random_data(cr_net_dtype(net), g->n, d, k, seed ^ 0x5eed, g->x, g->y);
     if (regress) { /* targets: uniform in [-1, 1] */
         cr_rng rng;
         cr_rng_seed(&rng, seed ^ 0x7a26);
-        for (size_t i = 0; i < g->n * k; i++) cli_set(net->dtype, g->y, i, 2 * cr_rng_uniform(&rng) - 1);
+        const cr_dtype dt = cr_net_dtype(net);
+        for (size_t i = 0; i < g->n * k; i++) cli_set(dt, g->y, i, 2 * cr_rng_uniform(&rng) - 1);
     }
     return CLI_OK;
 }
@@ -215,7 +217,7 @@ static int load_examples(const gc_args *a, const cr_net *net, uint64_t seed, siz
 /* Runs the checks and prints them; CLI_OK, CLI_FAIL when one fails, or an error. */
 static int run_checks(const gc_args *a, const cr_net *net, const gc_examples *g,
                       const cr_check_options *opt) {
-    const int regress = net->head == CR_HEAD_SQUARED_ERROR;
+    const int regress = cr_net_head(net) == CR_HEAD_SQUARED_ERROR;
     if (opt->op_example >= g->n)
         return cli_error("gradcheck: --op-example %zu is out of range: there are %zu examples",
                          opt->op_example, g->n);
@@ -293,7 +295,7 @@ int cmd_gradcheck(int argc, char **argv) {
     if (a.model_path) rc = cli_input_model_head(a.model_path, a.dtype_s, a.head, &in), net = in.net;
     else rc = random_network(&a, seed, &net);
     if (rc == CLI_OK) {
-        const int regress = net->head == CR_HEAD_SQUARED_ERROR;
+        const int regress = cr_net_head(net) == CR_HEAD_SQUARED_ERROR;
         cli_say_output("gradcheck", net);
         if ((a.eo.inputs || a.eo.data) && regress != (a.targets != NULL))
             rc = cli_error(regress ? "gradcheck: the squared-error head needs --targets T.npy (not labels)"

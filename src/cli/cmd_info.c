@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "chainrule_typed.h"
 #include "cli.h"
 #include "cli_train.h"
 
@@ -59,10 +60,10 @@ static const char *graph_output_name(int g) {
 
 static void print_text(const char *path, cr_model_file_kind kind, const cr_model *m) {
     const cr_net *net = m->net;
-    const int L = net->n_layers;
-    const size_t d = net->dims[0], k = net->dims[L];
+    const int L = cr_net_n_layers(net);
+    const size_t d = cr_net_width(net, 0), k = cr_net_width(net, L);
     size_t links = 0;
-    printf("%s: %s, %s\n", path, kind_name(kind), cr_dtype_name(net->dtype));
+    printf("%s: %s, %s\n", path, kind_name(kind), cr_dtype_name(cr_net_dtype(net)));
     printf("  input       x: %zu values per example (inputs [N, %zu], or any [N, ...] of %zu values)\n", d, d, d);
     if (cr_net_affine_form(net, 0) != CR_AFFINE_NONE) {
         printf("  link 0      input standardisation %s (%s), %zu values; every derivative is\n"
@@ -73,35 +74,35 @@ static void print_text(const char *path, cr_model_file_kind kind, const cr_model
     for (int l = 0; l < L; l++) {
         char name[24];
         snprintf(name, sizeof name, "layer %d", l + 1);
-        printf("  %-11s linear %zu -> %zu (W%d [%zu, %zu], b%d [%zu])", name, net->dims[l], net->dims[l + 1],
-               l + 1, net->dims[l], net->dims[l + 1], l + 1, net->dims[l + 1]);
+        printf("  %-11s linear %zu -> %zu (W%d [%zu, %zu], b%d [%zu])", name, cr_net_width(net, l), cr_net_width(net, l + 1),
+               l + 1, cr_net_width(net, l), cr_net_width(net, l + 1), l + 1, cr_net_width(net, l + 1));
         cr_affine_form f = cr_net_affine_form(net, l + 1);
         if (f == CR_AFFINE_BATCHNORM) printf(", BatchNorm (eps %g)", link_eps(net, l + 1));
         else if (f != CR_AFFINE_NONE) printf(", then %s (%s)", link_formula(f, 0), cr_affine_form_name(f));
         links += link_values(net, l + 1);
-        if (l + 1 < L) printf(", %s", cr_activation_name(net->act[l]));
+        if (l + 1 < L) printf(", %s", cr_activation_name(cr_net_activation(net, l)));
         printf("\n");
     }
     char out[160];
     cli_output_text(net, out, sizeof out);
     printf("  output      %zu values: %s\n", k, out);
-    if (net->head == CR_HEAD_SQUARED_ERROR)
+    if (cr_net_head(net) == CR_HEAD_SQUARED_ERROR)
         printf("  head        squared-error: a regressor of %zu output%s\n", k, k == 1 ? "" : "s");
     else
         printf("  head        softmax-cross-entropy: a classifier of %zu classes\n", k);
     if (m->graph_output) printf("  graph       the ONNX graph outputs %s\n", graph_output_name(m->graph_output));
-    printf("  parameters  %zu (weights and biases)", net->n_params);
+    printf("  parameters  %zu (weights and biases)", cr_net_n_params(net));
     if (links) printf("; the links hold %zu more values, fixed", links);
     printf("\n");
 }
 
 static void print_json(const char *path, cr_model_file_kind kind, const cr_model *m) {
     const cr_net *net = m->net;
-    const int L = net->n_layers;
+    const int L = cr_net_n_layers(net);
     printf("{\"file\": ");
     cli_json_string(stdout, path);
     printf(", \"format\": \"%s\", \"dtype\": \"%s\", \"input\": %zu, \"input_link\": ", kind_name(kind),
-           cr_dtype_name(net->dtype), net->dims[0]);
+           cr_dtype_name(cr_net_dtype(net)), cr_net_width(net, 0));
     cr_affine_form f0 = cr_net_affine_form(net, 0);
     if (f0 == CR_AFFINE_NONE) printf("null");
     else printf("\"%s\"", cr_affine_form_name(f0));
@@ -109,21 +110,21 @@ static void print_json(const char *path, cr_model_file_kind kind, const cr_model
     size_t links = link_values(net, 0);
     for (int l = 0; l < L; l++) {
         cr_affine_form f = cr_net_affine_form(net, l + 1);
-        printf("%s{\"in\": %zu, \"out\": %zu, \"link\": ", l ? ", " : "", net->dims[l], net->dims[l + 1]);
+        printf("%s{\"in\": %zu, \"out\": %zu, \"link\": ", l ? ", " : "", cr_net_width(net, l), cr_net_width(net, l + 1));
         if (f == CR_AFFINE_NONE) printf("null");
         else printf("\"%s\"", cr_affine_form_name(f));
         if (f == CR_AFFINE_BATCHNORM) printf(", \"eps\": %.17g", link_eps(net, l + 1));
         printf(", \"activation\": ");
-        if (l + 1 < L) printf("\"%s\"}", cr_activation_name(net->act[l]));
+        if (l + 1 < L) printf("\"%s\"}", cr_activation_name(cr_net_activation(net, l)));
         else printf("null}");
         links += link_values(net, l + 1);
     }
     printf("], \"output_activation\": ");
-    if (net->has_out_act) printf("\"%s\"", cr_activation_name(net->out_act));
+    if (cr_net_output_activation(net, NULL)) printf("\"%s\"", cr_activation_name(cr_net_activation(net, cr_net_n_layers(net) - 1)));
     else printf("null");
     printf(", \"outputs\": %zu, \"head\": \"%s\", \"graph_output\": \"%s\", \"parameters\": %zu, "
            "\"link_values\": %zu}\n",
-           net->dims[L], cr_head_name(net->head), graph_output_name(m->graph_output), net->n_params, links);
+           cr_net_width(net, L), cr_head_name(cr_net_head(net)), graph_output_name(m->graph_output), cr_net_n_params(net), links);
 }
 
 int cmd_info(int argc, char **argv) {
@@ -150,14 +151,13 @@ int cmd_info(int argc, char **argv) {
     };
     int rc;
     if (!cli_parse(n, args, opts, help, &rc)) return rc;
-    cr_error err;
     unsigned char *buf;
     size_t len;
-    if (cr_read_file(model, SIZE_MAX, &buf, &len, &err)) return cli_io_error(&err);
+    if (cr_read_file(model, SIZE_MAX, &buf, &len)) return cli_io_error();
     cr_model_file_kind kind = cr_model_file_detect(buf, len);
     cr_model m;
     memset(&m, 0, sizeof m);
-    rc = cr_model_parse_file(model, buf, len, &m, &err) ? cli_io_error(&err) : CLI_OK;
+    rc = cr_model_parse_file(model, buf, len, &m) ? cli_io_error() : CLI_OK;
     free(buf);
     if (rc) return rc;
     if (json) print_json(model, kind, &m);

@@ -52,13 +52,12 @@ int cmd_init(int argc, char **argv) {
     cr_status st = cr_net_create(&net, dtype, n_layers, dims, act);
     if (st != CR_OK) return cli_error("init: cannot create the network: %s", cr_status_string(st));
     cr_net_init(net, scheme, seed);
-    cr_error err;
     cr_model model;
     memset(&model, 0, sizeof model);
     model.net = net; /* borrowed */
-    int rc = cli_model_write(out, &model, &err) == 0 ? CLI_OK : cli_io_error(&err);
+    int rc = cli_model_write(out, &model) == 0 ? CLI_OK : cli_io_error();
     if (rc == CLI_OK)
-        printf("wrote %s: %s, %zu parameters, %s\n", out, layers, net->n_params,
+        printf("wrote %s: %s, %zu parameters, %s\n", out, layers, cr_net_n_params(net),
                cr_dtype_name(dtype));
     cr_net_free(net);
     return rc;

@@ -4,6 +4,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "chainrule_typed.h"
 #include "cli_input.h"
 
 static const char *const help =
@@ -31,7 +32,7 @@ static int jacobian_png(const char *png, const cli_input *in, const void *jac, i
     char (*lab)[48] = calloc(n * (1 + k), sizeof *lab);
     int rc = CLI_OK;
     if (!v || !tiles || !lab) rc = cli_error("%s: out of memory", png);
-    const cr_dtype t = in->net->dtype;
+    const cr_dtype t = cr_net_dtype(in->net);
     for (size_t i = 0; rc == CLI_OK && i < n; i++) {
         char b[24];
         float *xi = v + i * (1 + k) * d;
@@ -44,7 +45,7 @@ static int jacobian_png(const char *png, const cli_input *in, const void *jac, i
             float *m = xi + (1 + c) * d;
             for (size_t j = 0; j < d; j++) m[j] = (float)cli_get(t, jac, (i * in->k + c) * d + j);
             cli_sum_channels(m, in->channels, hw);
-            snprintf(lab[i * (1 + k) + 1 + c], 48, "%s", in->net->head == CR_HEAD_SQUARED_ERROR
+            snprintf(lab[i * (1 + k) + 1 + c], 48, "%s", cr_net_head(in->net) == CR_HEAD_SQUARED_ERROR
                                                               ? (snprintf(b, sizeof b, "o%zu", c), b)
                                                               : cli_class_name(in, c, b));
             tiles[i * (1 + k) + 1 + c] = (cr_image_tile){m, in->height, in->width, CR_CMAP_DIVERGING, 0, 0,
@@ -56,7 +57,7 @@ static int jacobian_png(const char *png, const cli_input *in, const void *jac, i
              "Jacobian rows: for each input (left), the gradient of each %s with respect to it%s\n"
              "red: raising the pixel raises it, blue: lowers it, white: no effect%s\n"
              "(each map scaled to its own largest absolute value)",
-             probs ? "class probability" : in->net->head == CR_HEAD_SQUARED_ERROR ? "output" : "logit",
+             probs ? "class probability" : cr_net_head(in->net) == CR_HEAD_SQUARED_ERROR ? "output" : "logit",
              k < in->k ? " (the first 16)" : "", in->channels == 3 ? " (R, G and B summed)" : "");
     if (rc == CLI_OK) rc = cli_write_grid_png(png, tiles, n * (1 + k), 1 + k, side >= 112 ? 1 : side >= 56 ? 2 : 3, title);
     free(v), free(tiles), free(lab);
@@ -96,12 +97,12 @@ int cmd_jacobian(int argc, char **argv) {
     int probs = 1;
     if (of && !cli_parse_of("jacobian", of, &probs)) return CLI_USAGE;
     cr_jac_mode mode;
-    if (!cr_jac_mode_parse(mode_s, &mode))
+    if (cr_jac_mode_parse(mode_s, &mode) != CR_OK)
         return cli_error("jacobian: --mode: '%s' is not auto, rev, fwd or closed", mode_s);
 
     cli_input in;
     if ((rc = cli_input_load(&me, dtype, png, &in))) return rc;
-    if (in.net->head == CR_HEAD_SQUARED_ERROR) { /* a regressor: of its outputs */
+    if (cr_net_head(in.net) == CR_HEAD_SQUARED_ERROR) { /* a regressor: of its outputs */
         if (of && probs) {
             cli_input_free(&in);
             return cli_error("jacobian: --of probs: %s is a regressor (squared-error head) and has no "
@@ -111,7 +112,7 @@ int cmd_jacobian(int argc, char **argv) {
     }
     cli_say_output("jacobian", in.net);
     size_t n = in.n, k = in.k, d = in.d, bytes;
-    if (!cr_mul_size(n * k, d, &bytes) || !cr_mul_size(bytes, cr_dtype_size(in.net->dtype), &bytes)) {
+    if (cr_mul_size(n * k, d, &bytes) != CR_OK || cr_mul_size(bytes, cr_dtype_size(cr_net_dtype(in.net)), &bytes) != CR_OK) {
         cli_input_free(&in);
         return cli_error("%s: %zu examples x %zu x %zu is too large", out, n, k, d);
     }
@@ -122,7 +123,7 @@ int cmd_jacobian(int argc, char **argv) {
     }
     cr_jac_mode used = cr_jac_mode_resolve(mode, k, d);
     double t0 = now_s();
-    cr_status st = in.net->dtype == CR_F64
+    cr_status st = cr_net_dtype(in.net) == CR_F64
                        ? cr_net_input_jacobian_f64(cli_ctx(), in.net, n, in.x, probs, used, jac)
                        : cr_net_input_jacobian_f32(cli_ctx(), in.net, n, in.x, probs, used, jac);
     double secs = now_s() - t0;
@@ -132,19 +133,19 @@ int cmd_jacobian(int argc, char **argv) {
         return cli_error("jacobian: %s", cr_status_string(st));
     }
     size_t shape[CR_ARRAY_MAX_DIMS]; /* [N, K, one input's shape] */
-    rc = cli_write_real_npy(out, in.net->dtype, cli_shape_result(&in.shape, n, d, k, shape), shape, jac);
+    rc = cli_write_real_npy(out, cr_net_dtype(in.net), cli_shape_result(&in.shape, n, d, k, shape), shape, jac);
     if (!rc && png) rc = jacobian_png(png, &in, jac, probs);
     if (!rc) {
         if (json)
             printf("{\"examples\": %zu, \"outputs\": %zu, \"inputs\": %zu, \"of\": \"%s\", "
                    "\"mode\": \"%s\", \"dtype\": \"%s\", \"seconds\": %.6f, \"out\": \"%s\"}\n",
                    n, k, d, probs ? "probs" : cr_net_is_plain_classifier(in.net) ? "logits" : "outputs", cr_jac_mode_name(used),
-                   cr_dtype_name(in.net->dtype), secs, out);
+                   cr_dtype_name(cr_net_dtype(in.net)), secs, out);
         else
             printf("jacobian: %zu examples, d %s / d x of shape %zu x %zu each, mode %s%s, "
                    "%s, %.2f ms (%.2f us per example) -> %s\n",
                    n, probs ? "probs" : cr_net_is_plain_classifier(in.net) ? "logits" : "outputs", k, d, cr_jac_mode_name(used),
-                   mode == CR_JAC_AUTO ? " (auto)" : "", cr_dtype_name(in.net->dtype),
+                   mode == CR_JAC_AUTO ? " (auto)" : "", cr_dtype_name(cr_net_dtype(in.net)),
                    secs * 1e3, secs * 1e6 / (double)n, out);
         if (png && !json) printf("picture -> %s\n", png);
     }

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "chainrule_typed.h"
 #include "cli_input.h"
 
 static const char *const help =
@@ -34,7 +35,7 @@ int cmd_jvp(int argc, char **argv) {
 
     cli_input in;
     if ((rc = cli_input_load(&me, dtype, NULL, &in))) return rc;
-    if (in.net->head == CR_HEAD_SQUARED_ERROR) { /* a regressor: of its outputs */
+    if (cr_net_head(in.net) == CR_HEAD_SQUARED_ERROR) { /* a regressor: of its outputs */
         if (of && probs) {
             cli_input_free(&in);
             return cli_error("jvp: --of probs: %s is a regressor (squared-error head) and has no "
@@ -43,15 +44,14 @@ int cmd_jvp(int argc, char **argv) {
         probs = 0;
     }
     cli_say_output("jvp", in.net);
-    const cr_dtype t = in.net->dtype;
+    const cr_dtype t = cr_net_dtype(in.net);
     const size_t n = in.n, d = in.d, k = in.k, es = cr_dtype_size(t);
-    cr_error err;
     cr_array va;
     void *v = NULL, *vv = NULL, *res = NULL;
     cr_tape *tape = NULL;
-    if (cr_npy_read(tangent, &va, &err) != 0) {
+    if (cr_npy_read(tangent, &va) != 0) {
         cli_input_free(&in);
-        return cli_io_error(&err);
+        return cli_io_error();
     }
     int per_row = va.count == n * d && !(va.ndim == 1 && n > 1);
     if (!(va.count == d && (va.ndim == 1 || (va.ndim == 2 && va.shape[0] == 1))) && !per_row) {
@@ -59,8 +59,8 @@ int cmd_jvp(int argc, char **argv) {
                        d, d);
         goto done;
     }
-    if (cr_array_to_real(tangent, &va, t, &v, &err) != 0) {
-        rc = cli_io_error(&err);
+    if (cr_array_to_real(tangent, &va, t, &v) != 0) {
+        rc = cli_io_error();
         goto done;
     }
     vv = malloc(n * d * es);
@@ -72,9 +72,7 @@ int cmd_jvp(int argc, char **argv) {
     for (size_t i = 0; i < n; i++)
         memcpy((char *)vv + i * d * es, (char *)v + (per_row ? i * d * es : 0), d * es);
     cr_status st = cli_net_forward(in.net, tape, n, in.x);
-    if (st == CR_OK)
-        st = t == CR_F64 ? cr_net_jvp_f64(in.net, tape, vv, probs ? NULL : res, probs ? res : NULL)
-                         : cr_net_jvp_f32(in.net, tape, vv, probs ? NULL : res, probs ? res : NULL);
+    if (st == CR_OK) st = cr_net_jvp(in.net, tape, vv, probs ? NULL : res, probs ? res : NULL);
     if (st != CR_OK) {
         rc = cli_error("jvp: %s", cr_status_string(st));
         goto done;

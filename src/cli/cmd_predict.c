@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "chainrule_typed.h"
 #include "cli_input.h"
 
 static const char *const predict_help =
@@ -41,9 +42,9 @@ int cmd_predict(int argc, char **argv) {
     cr_model model;
     if (cli_load_model_head(me.model, me.head, &model) != CLI_OK) return CLI_USAGE;
     const cr_net *net = model.net;
-    const int regress = net->head == CR_HEAD_SQUARED_ERROR;
+    const int regress = cr_net_head(net) == CR_HEAD_SQUARED_ERROR;
     cli_say_output("predict", net);
-    const size_t d = net->dims[0], k = net->dims[net->n_layers], es = cr_dtype_size(net->dtype);
+    const size_t d = cr_net_width(net, 0), k = cr_net_width(net, cr_net_n_layers(net)), es = cr_dtype_size(cr_net_dtype(net));
     rc = CLI_USAGE;
     void *probs = NULL;
     char *names_buf = NULL;
@@ -81,7 +82,7 @@ int cmd_predict(int argc, char **argv) {
         }
     }
 
-    if (cli_examples_load(&me.examples, d, k, net->dtype, &ex))
+    if (cli_examples_load(&me.examples, d, k, cr_net_dtype(net), &ex))
         goto done;
     n = ex.n;
     const void *x = ex.x;
@@ -96,24 +97,27 @@ int cmd_predict(int argc, char **argv) {
             goto done;
         }
         /* finite weights and inputs can still overflow the dtype: never write NaN */
-        for (int l = 0; l < net->n_layers; l++)
-            for (int post = 0; post < 2; post++)
-                for (size_t i = 0; i < nb * net->dims[l + 1]; i++) {
-                    double v = cli_get(net->dtype, post ? tape->post[l] : tape->pre[l], i);
+        for (int l = 0; l < cr_net_n_layers(net); l++)
+            for (int post = 0; post < 2; post++) {
+                const cr_dtype dt = cr_net_dtype(net);
+                const void *buf = post ? cr_tape_post(tape, l) : cr_tape_pre(tape, l);
+                for (size_t i = 0, m = nb * cr_net_width(net, l + 1); i < m; i++) {
+                    double v = cli_get(dt, buf, i);
                     if (v - v != 0) {
                         cli_error("%s: layer %d %s is not finite for example %zu of %s (%s "
                                   "overflow: the weights or inputs are too large)", me.model,
                                   l + 1, post ? "(activation)" : "(linear)",
-                                  ex.first + start + i / net->dims[l + 1], ex.source,
-                                  cr_dtype_name(net->dtype));
+                                  ex.first + start + i / cr_net_width(net, l + 1), ex.source,
+                                  cr_dtype_name(cr_net_dtype(net)));
                         goto done;
                     }
                 }
-        memcpy((char *)probs + start * k * es, tape->post[net->n_layers - 1], nb * k * es);
+            }
+        memcpy((char *)probs + start * k * es, cr_tape_prediction(tape), nb * k * es);
     }
     if (out) {
         size_t shape[2] = {n, k};
-        if (cli_write_real_npy(out, net->dtype, 2, shape, probs) != CLI_OK) goto done;
+        if (cli_write_real_npy(out, cr_net_dtype(net), 2, shape, probs) != CLI_OK) goto done;
     }
     if (top) {
         size_t idx[4096];
@@ -124,13 +128,13 @@ int cmd_predict(int argc, char **argv) {
             for (long t = 0; t < top && (size_t)t < kk; t++) { /* partial selection sort */
                 size_t best = (size_t)t;
                 for (size_t j = (size_t)t + 1; j < kk; j++)
-                    if (cli_get(net->dtype, probs, i * k + idx[j]) >
-                        cli_get(net->dtype, probs, i * k + idx[best]))
+                    if (cli_get(cr_net_dtype(net), probs, i * k + idx[j]) >
+                        cli_get(cr_net_dtype(net), probs, i * k + idx[best]))
                         best = j;
                 size_t tmp = idx[t];
                 idx[t] = idx[best];
                 idx[best] = tmp;
-                double p = cli_get(net->dtype, probs, i * k + idx[t]);
+                double p = cli_get(cr_net_dtype(net), probs, i * k + idx[t]);
                 if (n_names)
                     printf(" %s %.4f", names[idx[t]], p);
                 else

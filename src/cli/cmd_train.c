@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "chainrule_typed.h"
 #include "cli_train.h"
 
 #define DEFAULT_OPTIMIZER "adam"
@@ -96,11 +97,11 @@ static int evaluate(const cr_net *net, cr_tape *tape, const cr_dataset *ds, eval
  */
 static void describe_nonfinite(const cr_net *net, cr_tape *tape, const cr_dataset *ds,
                                char *buf, size_t size) {
-    const float *p = net->params;
-    for (int l = 0; l < net->n_layers; l++) {
-        size_t nw = net->dims[l] * net->dims[l + 1], nb = net->dims[l + 1];
+    const float *p = cr_net_params_const(net);
+    for (int l = 0; l < cr_net_n_layers(net); l++) {
+        size_t nw = cr_net_width(net, l) * cr_net_width(net, l + 1), nb = cr_net_width(net, l + 1);
         for (size_t i = 0; i < nw + nb; i++) {
-            float v = i < nw ? p[net->w_offset[l] + i] : p[net->b_offset[l] + i - nw];
+            float v = i < nw ? p[cr_net_weight_offset(net, l) + i] : p[cr_net_bias_offset(net, l) + i - nw];
             if (!isfinite(v)) {
                 snprintf(buf, size, "layer %d's %s became %s (the update overflowed)", l + 1,
                          i < nw ? "weights" : "bias",
@@ -109,14 +110,14 @@ static void describe_nonfinite(const cr_net *net, cr_tape *tape, const cr_datase
             }
         }
     }
-    size_t d = net->dims[0];
-    for (size_t r0 = 0; ds && r0 < ds->n; r0 += tape->max_batch) {
-        size_t m = ds->n - r0 < tape->max_batch ? ds->n - r0 : tape->max_batch;
+    size_t d = cr_net_width(net, 0);
+    for (size_t r0 = 0; ds && r0 < ds->n; r0 += cr_tape_max_batch(tape)) {
+        size_t m = ds->n - r0 < cr_tape_max_batch(tape) ? ds->n - r0 : cr_tape_max_batch(tape);
         if (cr_net_forward_f32(net, tape, m, ds->x + r0 * d) != CR_OK) break;
-        for (int l = 0; l < net->n_layers; l++) {
-            size_t w = net->dims[l + 1];
+        for (int l = 0; l < cr_net_n_layers(net); l++) {
+            size_t w = cr_net_width(net, l + 1);
             for (int post = 0; post < 2; post++) {
-                const float *a = post ? tape->post[l] : tape->pre[l];
+                const float *a = post ? cr_tape_post(tape, l) : cr_tape_pre(tape, l);
                 for (size_t i = 0; i < m * w; i++)
                     if (!isfinite(a[i])) {
                         snprintf(buf, size, "layer %d (%s) overflows on training example %zu",
@@ -127,7 +128,7 @@ static void describe_nonfinite(const cr_net *net, cr_tape *tape, const cr_datase
         }
     }
     snprintf(buf, size, "layer %d (softmax cross-entropy): the logits are too far apart",
-             net->n_layers);
+             cr_net_n_layers(net));
 }
 
 static void json_num(FILE *f, const char *key, double v, int comma) {
@@ -191,8 +192,7 @@ static void run_free(train_run *r) {
 static int run_general_options(train_run *r) {
     const train_args *t = &r->t;
     cr_atomic_file probe;
-    cr_error perr;
-    if (cr_atomic_open(&probe, t->out, &perr) != 0) return cli_io_error(&perr);
+    if (cr_atomic_open(&probe, t->out) != 0) return cli_io_error();
     cr_atomic_abort(&probe);
     r->stop_after = -1;
     if (t->stop_after && !cli_parse_long("--stop-after", t->stop_after, 0, 1000000, &r->stop_after))
@@ -220,14 +220,13 @@ static int run_resume_config(train_run *r) {
     if (cli_load_model(t->resume, &r->model) != CLI_OK) return CLI_USAGE;
     const cr_net *net = r->model.net;
     if (cli_require_plain("train", t->resume, net)) return CLI_USAGE;
-    for (int l = 0; l < net->n_layers; l++)
+    for (int l = 0; l < cr_net_n_layers(net); l++)
         if (cr_net_affine_form(net, l + 1) == CR_AFFINE_BATCHNORM)
             return cli_error("%s: train does not train models with BatchNorm (after linear "
                              "layer %d): its running statistics would stay frozen", t->resume, l + 1);
-    if (net->dtype != CR_F32) return cli_error("%s: training needs a float32 model", t->resume);
-    cr_error err;
+    if (cr_net_dtype(net) != CR_F32) return cli_error("%s: training needs a float32 model", t->resume);
     cr_checkpoint *ck = &r->ck;
-    if (cr_checkpoint_read(&r->model, t->resume, ck, &err)) return cli_io_error(&err);
+    if (cr_checkpoint_read(&r->model, t->resume, ck)) return cli_io_error();
     if (t->epochs && !cli_parse_long("--epochs", t->epochs, 1, 1000000, &ck->epochs)) return CLI_USAGE;
     if (t->data) snprintf(ck->data, sizeof ck->data, "%s", t->data);
     if (t->test) snprintf(ck->test, sizeof ck->test, "%s", t->test);
@@ -244,7 +243,7 @@ static int run_new_optimiser(train_run *r) {
     const train_args *t = &r->t;
     cr_optim_config *c = &r->ck.cfg;
     const char *oname = t->optimizer ? t->optimizer : DEFAULT_OPTIMIZER;
-    if (!cr_optimizer_parse(oname, &c->kind))
+    if (cr_optimizer_parse(oname, &c->kind) != CR_OK)
         return cli_error("--optimizer: '%s' is not sgd, momentum, nesterov or adam", oname);
     const char *lr = t->lr ? t->lr : c->kind == CR_OPT_ADAM ? DEFAULT_LR_ADAM : DEFAULT_LR_SGD;
     if (!cli_parse_double("--lr", lr, 1e-12, 1e6, &c->lr) ||
@@ -254,7 +253,7 @@ static int run_new_optimiser(train_run *r) {
         (t->eps && !cli_parse_double("--eps", t->eps, 1e-30, 1, &c->eps)) ||
         (t->weight_decay && !cli_parse_double("--weight-decay", t->weight_decay, 0, 1e3, &c->weight_decay)))
         return CLI_USAGE;
-    if (t->schedule && !cr_schedule_parse(t->schedule, &c->schedule))
+    if (t->schedule && cr_schedule_parse(t->schedule, &c->schedule) != CR_OK)
         return cli_error("--schedule: '%s' is not constant, step or cosine", t->schedule);
     long v;
     if (t->step_epochs) {
@@ -297,11 +296,10 @@ static int run_new_config(train_run *r) {
 /* The training data (split off --val), and the test data. */
 static int run_data(train_run *r) {
     cr_checkpoint *ck = &r->ck;
-    cr_error err;
     if (cli_load_dataset(ck->data, &r->dopt, &r->all) != CLI_OK) return CLI_USAGE;
     if (ck->val > 0) {
-        if (cr_dataset_split(&r->all, ck->val, ck->seed, &r->train, &r->val, &err) != 0)
-            return cli_io_error(&err);
+        if (cr_dataset_split(&r->all, ck->val, ck->seed, &r->train, &r->val) != 0)
+            return cli_io_error();
         cr_dataset_free(&r->all);
     } else {
         r->train = r->all;
@@ -355,17 +353,17 @@ static int run_check_fit(train_run *r) {
     const cr_dataset *train = &r->train, *test = &r->test;
     cr_checkpoint *ck = &r->ck;
     const char *out = r->t.out;
-    for (int l = 0; cli_out_is_onnx(out) && l + 1 < net->n_layers; l++)
-        if (!cr_onnx_supported(net->act[l])) /* the ONNX writer would refuse it after an epoch */
+    for (int l = 0; cli_out_is_onnx(out) && l + 1 < cr_net_n_layers(net); l++)
+        if (!cr_onnx_supported(cr_net_activation(net, l))) /* the ONNX writer would refuse it after an epoch */
             return cli_error("train: %s: layer %d's %s has no ONNX op in opset %d; write a .safetensors "
-                             "model instead", out, l + 1, cr_activation_name(net->act[l]), CR_ONNX_OPSET);
-    if (net->dims[0] != train->d)
+                             "model instead", out, l + 1, cr_activation_name(cr_net_activation(net, l)), CR_ONNX_OPSET);
+    if (cr_net_width(net, 0) != train->d)
         return cli_error("train: the network takes %zu inputs but %s has %zu features per example",
-                         net->dims[0], ck->data, train->d);
-    if (net->dims[net->n_layers] < train->k)
+                         cr_net_width(net, 0), ck->data, train->d);
+    if (cr_net_width(net, cr_net_n_layers(net)) < train->k)
         return cli_error("train: the network has %zu outputs but %s has labels up to %zu",
-                         net->dims[net->n_layers], ck->data, train->k - 1);
-    if (test->n && (test->d != train->d || test->k > net->dims[net->n_layers]))
+                         cr_net_width(net, cr_net_n_layers(net)), ck->data, train->k - 1);
+    if (test->n && (test->d != train->d || test->k > cr_net_width(net, cr_net_n_layers(net))))
         return cli_error("train: the test data %s does not fit the network (%zu features, %zu classes)",
                          ck->test, test->d, test->k);
     if ((size_t)ck->batch > train->n) ck->batch = (long)train->n;
@@ -384,13 +382,12 @@ static int run_check_fit(train_run *r) {
 static int run_standardisation(train_run *r) {
     if (r->ck.standardize && !r->t.resume) {
         cr_model *m = &r->model;
-        cr_error err;
         size_t shape[1] = {r->train.d};
         cr_array_free(&m->input_mean);
         cr_array_free(&m->input_std);
-        if (cr_array_alloc(&m->input_mean, CR_ARRAY_F32, 1, shape, &err) ||
-            cr_array_alloc(&m->input_std, CR_ARRAY_F32, 1, shape, &err))
-            return cli_io_error(&err);
+        if (cr_array_alloc(&m->input_mean, CR_ARRAY_F32, 1, shape) ||
+            cr_array_alloc(&m->input_std, CR_ARRAY_F32, 1, shape))
+            return cli_io_error();
         cr_dataset_standardize_stats(&r->train, m->input_mean.data, m->input_std.data);
     }
     return cli_set_input_link(&r->model) ? CLI_USAGE : CLI_OK;
@@ -404,9 +401,8 @@ static int run_optimiser(train_run *r) {
     if (st == CR_OK) st = cr_train_ws_create(net, batch < 256 ? 256 : batch, n, &r->ws);
     if (st == CR_OK && r->threads >= 2) st = cr_train_ws_set_threads(r->ws, 2);
     if (st != CR_OK) return cli_error("train: %s", cr_status_string(st));
-    cr_error err;
-    if (r->t.resume && cr_checkpoint_restore_optim(&r->model, r->t.resume, r->opt, &err))
-        return cli_io_error(&err);
+    if (r->t.resume && cr_checkpoint_restore_optim(&r->model, r->t.resume, r->opt))
+        return cli_io_error();
     if (r->t.log && !(r->logf = fopen(r->t.log, "a")))
         return cli_error("%s: cannot open the log for writing", r->t.log);
     return CLI_OK;
@@ -418,12 +414,12 @@ static void run_print_start(const train_run *r) {
     const cr_checkpoint *ck = &r->ck;
     char arch[256];
     size_t len = 0;
-    for (int l = 0; l <= net->n_layers && len < sizeof arch - 24; l++)
-        len += (size_t)snprintf(arch + len, sizeof arch - len, l ? "-%zu" : "%zu", net->dims[l]);
+    for (int l = 0; l <= cr_net_n_layers(net) && len < sizeof arch - 24; l++)
+        len += (size_t)snprintf(arch + len, sizeof arch - len, l ? "-%zu" : "%zu", cr_net_width(net, l));
     printf("%s %s %s: %zu train, %zu val, %zu test examples; %s lr %g, batch %ld, "
            "%ld epochs%s\n",
            r->t.resume ? "resuming" : "training", arch,
-           cr_activation_name(net->n_layers > 1 ? net->act[0] : CR_ACT_SIGMOID), r->train.n,
+           cr_activation_name(cr_net_n_layers(net) > 1 ? cr_net_activation(net, 0) : CR_ACT_SIGMOID), r->train.n,
            r->val.n, r->test.n, cr_optimizer_name(ck->cfg.kind), ck->cfg.lr, ck->batch,
            ck->epochs, ck->standardize ? ", standardised inputs" : "");
     if (r->t.resume)
@@ -457,7 +453,7 @@ static int run_train_epoch(train_run *r, progress_ctx *pc, double *secs) {
     if (pc->tty) fprintf(stderr, "\r%90s\r", "");
     if (st == CR_ERR_NONFINITE) {
         char where[160];
-        describe_nonfinite(net, r->ws->tape, &r->train, where, sizeof where);
+        describe_nonfinite(net, cr_train_ws_tape(r->ws), &r->train, where, sizeof where);
         if (ck->epoch > 0)
             cli_error("train: the loss became NaN or infinite at step %" PRIu64 " (epoch %ld): "
                       "%s; stopped, %s keeps epoch %ld; try a smaller --lr",
@@ -475,7 +471,6 @@ static int run_train_epoch(train_run *r, progress_ctx *pc, double *secs) {
 /* --out after an epoch: the checkpoint, or the model alone for an ONNX name
    (ONNX has no place for the training state: such a run cannot be resumed). */
 static int run_checkpoint(train_run *r) {
-    cr_error err;
     int rc;
     if (cli_out_is_onnx(r->t.out)) {
         cr_model m;
@@ -483,11 +478,11 @@ static int run_checkpoint(train_run *r) {
         m.net = r->model.net;
         m.input_mean = r->model.input_mean;
         m.input_std = r->model.input_std;
-        rc = cr_onnx_write(r->t.out, &m, &err);
+        rc = cr_onnx_write(r->t.out, &m);
     } else {
-        rc = cr_checkpoint_save(r->t.out, &r->model, r->opt, &r->ck, &err);
+        rc = cr_checkpoint_save(r->t.out, &r->model, r->opt, &r->ck);
     }
-    return rc ? (cli_io_error(&err), CLI_FAIL) : CLI_OK;
+    return rc ? (cli_io_error(), CLI_FAIL) : CLI_OK;
 }
 
 /* The epoch's line on stdout and in the --log. */
@@ -556,9 +551,8 @@ static int run_plot_epoch(train_run *r) {
              base ? base + 1 : r->t.out, cr_optimizer_name(r->ck.cfg.kind), r->ck.cfg.lr, r->ck.batch,
              r->t.resume ? " (this run's epochs)" : "");
     cr_image img;
-    cr_error err;
-    int rc = cr_plot_panels(pn, 2, title, &img, &err) || cr_image_write_png(r->t.plot, &img, &err)
-                 ? cli_io_error(&err)
+    int rc = cr_plot_panels(pn, 2, title, &img) || cr_image_write_png(r->t.plot, &img)
+                 ? cli_io_error()
                  : CLI_OK;
     cr_image_free(&img);
     free(col);
@@ -577,7 +571,7 @@ static int run_epochs(train_run *r) {
         if (rc) return rc;
         ck->epoch++;
         r->run_epochs++;
-        cr_tape *tape = r->ws->tape;
+        cr_tape *tape = cr_train_ws_tape(r->ws);
         if (!evaluate(r->model.net, tape, &r->val, &r->last_val) ||
             !evaluate(r->model.net, tape, &r->test, &r->last_test))
             return cli_error("train: evaluation failed"), CLI_FAIL;

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "chainrule_typed.h"
 #include "chainrule_certify.h"
 #include "cli.h"
 #include "explain.h"
@@ -43,8 +44,8 @@ static void block(const explain_format *f, int open) {
 /* each hidden unit's interval and lines (long layers: the first units and a count) */
 static void print_units(const explain_format *f, const cr_net *net, const cr_bound_explanation *e) {
     for (int l = 0; l < e->n_relaxed; l++) {
-        const size_t w = net->dims[l + 1];
-        const char *act = cr_activation_name(l < net->n_layers - 1 ? net->act[l] : net->out_act);
+        const size_t w = cr_net_width(net, l + 1);
+        const char *act = cr_activation_name(l < cr_net_n_layers(net) - 1 ? cr_net_activation(net, l) : cr_net_activation(net, cr_net_n_layers(net) - 1));
         char in[16] = "z0";
         if (l) snprintf(in, sizeof in, "h%d", l);
         printf("%sLayer %d: r%d = %s W%d + b%d, then h%d = %s(r%d)%s\n", f->md ? "**" : "", l + 1, l + 1, in, l + 1,
@@ -67,8 +68,8 @@ static void print_units(const explain_format *f, const cr_net *net, const cr_bou
 /* one row's substitution, from the output back to the input */
 static void print_row(const explain_format *f, const cr_net *net, const cr_bound_explanation *e, size_t i,
                       int label, int j, const double *c) {
-    const int L = net->n_layers;
-    const size_t D = net->dims[0], K = net->dims[L];
+    const int L = cr_net_n_layers(net);
+    const size_t D = cr_net_width(net, 0), K = cr_net_width(net, L);
     char name[64];
     printf("%sMargin m = θ%d − θ%d%s (the label %d against class %d): c = e%d − e%d\n", f->md ? "**" : "", label,
            j, f->md ? "**" : "", label, j, label, j);
@@ -77,7 +78,7 @@ static void print_row(const explain_format *f, const cr_net *net, const cr_bound
     printf("    step 1  m = c·θ = (c W%dᵀ)·h%d + c·b%d            constant = %.6g\n", L, L - 1, L,
            e->cst[L - 1][i]);
     for (int l = L - 2; l >= 0; l--) {
-        const size_t w = net->dims[l + 1];
+        const size_t w = cr_net_width(net, l + 1);
         const int s = 2 * (L - 1 - l);
         snprintf(name, sizeof name, "a_h%d", l + 1);
         char src[32] = "c";
@@ -108,20 +109,20 @@ static void print_row(const explain_format *f, const cr_net *net, const cr_bound
 
 int explain_certify(const explain_format *f, const cr_net *net, const double *x, const double *y,
                     int standardized, int from_model, double eps) {
-    const int L = net->n_layers;
-    const size_t D = net->dims[0], K = net->dims[L];
-    if (net->has_out_act) return cli_error("explain: --certify explains nets without an output activation");
+    const int L = cr_net_n_layers(net);
+    const size_t D = cr_net_width(net, 0), K = cr_net_width(net, L);
+    if (cr_net_output_activation(net, NULL)) return cli_error("explain: --certify explains nets without an output activation");
     for (int l = 0; l + 1 < L; l++)
-        if (!cr_activation_has_relaxation(net->act[l]))
+        if (!cr_activation_has_relaxation(cr_net_activation(net, l)))
             return cli_error("explain: --certify: activation %s (layer %d) has no bound relaxation yet",
-                             cr_activation_name(net->act[l]), l + 1);
+                             cr_activation_name(cr_net_activation(net, l)), l + 1);
     int label = 0; /* the example's label, or without one the class the net predicts at x */
     double *theta = NULL;
     if (!y) {
         cr_tape *tape = NULL;
         cr_status s0 = cr_tape_create(net, 1, &tape);
         if (s0 == CR_OK) s0 = cr_net_forward_f64(net, tape, 1, x);
-        if (s0 == CR_OK && (theta = malloc(K * sizeof *theta))) memcpy(theta, tape->out, K * sizeof *theta);
+        if (s0 == CR_OK && (theta = malloc(K * sizeof *theta))) memcpy(theta, cr_tape_output(tape), K * sizeof *theta);
         cr_tape_free(tape);
         if (!theta) return cli_error("explain: %s", s0 == CR_OK ? "out of memory" : cr_status_string(s0));
         y = theta;
@@ -144,12 +145,12 @@ int explain_certify(const explain_format *f, const cr_net *net, const double *x,
     else printf("chainrule explain --certify: a proof over a ball, for a concrete network\n"
                 "==========================================================================\n\n");
     printf("Network ");
-    for (int l = 0; l <= L; l++) printf("%zu%s", net->dims[l], l < L ? "-" : "");
+    for (int l = 0; l <= L; l++) printf("%zu%s", cr_net_width(net, l), l < L ? "-" : "");
     printf(" (%s, %s weights), one example x with %s %d, the L-inf ball |x' − x|∞ ≤ ε = %g (not clipped).\n"
            "Claim: every x' in the ball keeps the label: each margin θ_label − θ_j (j ≠ label) stays > 0.\n"
            "The bounds are cr_net_bound's (CROWN, float64 with its rounding slack); this page prints what it "
            "computed.\n",
-           L > 1 ? cr_activation_name(net->act[0]) : "linear", from_model ? "the model's" : "random (seeded)",
+           L > 1 ? cr_activation_name(cr_net_activation(net, 0)) : "linear", from_model ? "the model's" : "random (seeded)",
            theta ? "the predicted class" : "label", label, eps);
     heading(f, "1. The box");
     block(f, 1);

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "chainrule_typed.h"
 #include "explain.h"
 
 void explain_example_free(explain_example *ex) {
@@ -23,10 +24,10 @@ void explain_example_free(explain_example *ex) {
 /* ReLU units of the hidden layers, those inactive (r < 0) and those at the kink (r = 0). */
 static void count_relu(explain_example *ex) {
     const cr_net *net = ex->net;
-    for (int l = 0; l + 1 < net->n_layers; l++)
-        if (net->act[l] == CR_ACT_RELU)
-            for (size_t i = 0; i < net->dims[l + 1]; i++) {
-                double r = ((const double *)ex->tape->pre[l])[i];
+    for (int l = 0; l + 1 < cr_net_n_layers(net); l++)
+        if (cr_net_activation(net, l) == CR_ACT_RELU)
+            for (size_t i = 0; i < cr_net_width(net, l + 1); i++) {
+                double r = ((const double *)cr_tape_pre(ex->tape, l))[i];
                 ex->relu_units++;
                 ex->relu_off += r < 0, ex->relu_kink += r == 0;
             }
@@ -38,8 +39,8 @@ cr_status explain_example_compute(const cr_net *net, const double *x, const doub
     memset(ex, 0, sizeof *ex);
     ex->net = net, ex->x = x, ex->y = y, ex->mean = mean, ex->sd = sd, ex->from_model = from_model;
     cr_check_report_init(&ex->rep);
-    const int L = net->n_layers;
-    const size_t D = net->dims[0], K = net->dims[L];
+    const int L = cr_net_n_layers(net);
+    const size_t D = cr_net_width(net, 0), K = cr_net_width(net, L);
     cr_check_explain_out *w = &ex->ways;
     w->vjp = malloc(D * sizeof(double)), w->jac = malloc(D * sizeof(double));
     w->fd = malloc(D * sizeof(double)), w->closed = malloc(D * sizeof(double));
@@ -57,12 +58,12 @@ cr_status explain_example_compute(const cr_net *net, const double *x, const doub
     /* the forward pass printed, from the raw x (the net's input link makes z) */
     cr_net_forward_f64(net, ex->tape, 1, x);
     ex->loss = cr_net_loss_f64(net, ex->tape, y);
-    ex->yhat = ex->tape->post[L - 1];
-    ex->regress = net->head == CR_HEAD_SQUARED_ERROR;
+    ex->yhat = cr_tape_post(ex->tape, L - 1);
+    ex->regress = cr_net_head(net) == CR_HEAD_SQUARED_ERROR;
     if (ex->regress) { /* ∂J/∂o = o − t; ∂o/∂θ = diag(a′(θ)), or the identity */
         for (size_t j = 0; j < K; j++) ex->dJ_dyhat[j] = ex->yhat[j] - y[j];
-        if (net->has_out_act)
-            cr_activation_jacobian_f64(net->out_act, K, ex->tape->pre[L - 1], ex->yhat, ex->dyhat_dtheta);
+        if (cr_net_output_activation(net, NULL))
+            cr_activation_jacobian_f64(cr_net_activation(net, cr_net_n_layers(net) - 1), K, cr_tape_pre(ex->tape, L - 1), ex->yhat, ex->dyhat_dtheta);
         else
             for (size_t j = 0; j < K * K; j++) ex->dyhat_dtheta[j] = j % (K + 1) == 0;
     } else {

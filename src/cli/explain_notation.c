@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "chainrule_typed.h"
 #include "explain_notation.h"
 
 const explain_notation explain_notation_table[EXPLAIN_SYM_COUNT] = {
@@ -77,7 +78,7 @@ void explain_names_make(explain_names *nm, int L, int standardized) {
 
 void explain_names_head(explain_names *nm, const cr_net *net) {
     const int L = nm->L;
-    nm->regress = net->head == CR_HEAD_SQUARED_ERROR;
+    nm->regress = cr_net_head(net) == CR_HEAD_SQUARED_ERROR;
     if (!nm->regress) {
         snprintf(nm->dJ_t, sizeof nm->dJ_t, "∂J/∂ŷ"), snprintf(nm->dJ_m, sizeof nm->dJ_m, "\\partial J/\\partial \\hat{y}");
         snprintf(nm->dy_t, sizeof nm->dy_t, "∂ŷ/∂θ"), snprintf(nm->dy_m, sizeof nm->dy_m, "\\partial \\hat{y}/\\partial \\theta");
@@ -91,11 +92,11 @@ void explain_names_head(explain_names *nm, const cr_net *net) {
     snprintf(nm->dJ_t, sizeof nm->dJ_t, "∂J/∂o"), snprintf(nm->dJ_m, sizeof nm->dJ_m, "\\partial J/\\partial o");
     snprintf(nm->dy_t, sizeof nm->dy_t, "∂o/∂θ"), snprintf(nm->dy_m, sizeof nm->dy_m, "\\partial o/\\partial \\theta");
     snprintf(nm->row_t, sizeof nm->row_t, "o − t"), snprintf(nm->row_m, sizeof nm->row_m, "o - t");
-    if (net->has_out_act) { /* the output's diagonal link: ∂o/∂θ = diag(a′(θ)) */
+    if (cr_net_output_activation(net, NULL)) { /* the output's diagonal link: ∂o/∂θ = diag(a′(θ)) */
         const explain_format text = {0, 0}, md = {1, 0};
         char dt[96], dm[128];
-        explain_act_diag(&text, net->out_act, nm, L - 1, dt, sizeof dt);
-        explain_act_diag(&md, net->out_act, nm, L - 1, dm, sizeof dm);
+        explain_act_diag(&text, cr_net_activation(net, cr_net_n_layers(net) - 1), nm, L - 1, dt, sizeof dt);
+        explain_act_diag(&md, cr_net_activation(net, cr_net_n_layers(net) - 1), nm, L - 1, dm, sizeof dm);
         snprintf(nm->jac_t, sizeof nm->jac_t, "diag(%s)", dt);
         snprintf(nm->jac_m, sizeof nm->jac_m, "\\mathrm{diag}(%s)", dm);
         snprintf(nm->g_t, sizeof nm->g_t, "(o − t) ∘ %s", dt);
@@ -163,10 +164,10 @@ void explain_closed_form(const cr_net *net, const explain_names *nm, int standar
     char diag_t[256], diag_m[256];
     snprintf(ct, size, "(%s)", nm->g_t); /* (ŷ − y), or a regressor's ((o − t) ∘ a′(θ)) */
     snprintf(cm, size, "(%s)", nm->g_m);
-    for (int l = net->n_layers - 1; l >= 0; l--) {
+    for (int l = cr_net_n_layers(net) - 1; l >= 0; l--) {
         char t2[1024], m2[1024];
         int nt, nmd; /* a too-long nesting is cut, never overflowed */
-        if (l == net->n_layers - 1 && nm->bn[l]) { /* ∘ γ_L ⊘ √(v_L + ε_L) first */
+        if (l == cr_net_n_layers(net) - 1 && nm->bn[l]) { /* ∘ γ_L ⊘ √(v_L + ε_L) first */
             char bt[64], bm[96];
             explain_bn_diag(&text, l, bt, sizeof bt);
             explain_bn_diag(&md, l, bm, sizeof bm);
@@ -176,8 +177,8 @@ void explain_closed_form(const cr_net *net, const explain_names *nm, int standar
             snprintf(cm, size, "%s", m2);
         }
         if (l > 0) {
-            explain_act_diag(&text, net->act[l - 1], nm, l - 1, diag_t, sizeof diag_t);
-            explain_act_diag(&md, net->act[l - 1], nm, l - 1, diag_m, sizeof diag_m);
+            explain_act_diag(&text, cr_net_activation(net, l - 1), nm, l - 1, diag_t, sizeof diag_t);
+            explain_act_diag(&md, cr_net_activation(net, l - 1), nm, l - 1, diag_m, sizeof diag_m);
             if (nm->bn[l - 1]) { /* the activation's diagonal, then the BatchNorm's */
                 char bt[64], bm[96];
                 explain_bn_diag(&text, l - 1, bt, sizeof bt);

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "chainrule_typed.h"
 #include "explain_notation.h"
 #include "explain_sections.h"
 
@@ -25,8 +26,8 @@ static const char *shape(char *buf, size_t size, size_t rows, size_t cols) {
 
 void explain_section_title(const explain_format *f, const explain_example *ex) {
     const cr_net *net = ex->net;
-    const int L = net->n_layers;
-    const size_t D = net->dims[0], K = net->dims[L];
+    const int L = cr_net_n_layers(net);
+    const size_t D = cr_net_width(net, 0), K = cr_net_width(net, L);
     if (f->md)
         explain_out("# ∂J/∂x, explained\n\n");
     else
@@ -35,25 +36,25 @@ void explain_section_title(const explain_format *f, const explain_example *ex) {
     char arch[256];
     size_t len = 0;
     for (int l = 0; l <= L && len < sizeof arch - 16; l++)
-        len += (size_t)snprintf(arch + len, sizeof arch - len, l ? "-%zu" : "%zu", net->dims[l]);
+        len += (size_t)snprintf(arch + len, sizeof arch - len, l ? "-%zu" : "%zu", cr_net_width(net, l));
     /* the seed question's network: one sigmoid hidden layer, 4-5-3 (explain's default: every
        width distinct, so every shape can be told apart), 4-3-3 or 784-128-10 */
-    int seed_shape = L == 2 && net->act[0] == CR_ACT_SIGMOID && net->head == CR_HEAD_SOFTMAX_CE &&
-                     ((D == 4 && (net->dims[1] == 5 || net->dims[1] == 3) && K == 3) || (D == 784 && net->dims[1] == 128 && K == 10));
+    int seed_shape = L == 2 && cr_net_activation(net, 0) == CR_ACT_SIGMOID && cr_net_head(net) == CR_HEAD_SOFTMAX_CE &&
+                     ((D == 4 && (cr_net_width(net, 1) == 5 || cr_net_width(net, 1) == 3) && K == 3) || (D == 784 && cr_net_width(net, 1) == 128 && K == 10));
     char acts[160];
     size_t al = 0;
     acts[0] = '\0';
     for (int l = 0; l + 1 < L && al < sizeof acts - 16; l++)
-        al += (size_t)snprintf(acts + al, sizeof acts - al, "%s%s", l ? ", " : "", cr_activation_name(net->act[l]));
+        al += (size_t)snprintf(acts + al, sizeof acts - al, "%s%s", l ? ", " : "", cr_activation_name(cr_net_activation(net, l)));
     char desc[200];
     if (seed_shape) snprintf(desc, sizeof desc, "the seed network: one sigmoid hidden layer");
     else if (L == 1) snprintf(desc, sizeof desc, "no hidden layer");
     else snprintf(desc, sizeof desc, "%d hidden layer%s: %s", L - 1, L == 2 ? "" : "s", acts);
-    if (net->head == CR_HEAD_SQUARED_ERROR) { /* a regressor: its output and loss */
+    if (cr_net_head(net) == CR_HEAD_SQUARED_ERROR) { /* a regressor: its output and loss */
         size_t dl = strlen(desc);
-        if (net->has_out_act)
+        if (cr_net_output_activation(net, NULL))
             snprintf(desc + dl, sizeof desc - dl, "; a regressor: output o = %s(θ), squared error",
-                     explain_act_symbol(&(explain_format){0, 0}, net->out_act));
+                     explain_act_symbol(&(explain_format){0, 0}, cr_net_activation(net, cr_net_n_layers(net) - 1)));
         else
             snprintf(desc + dl, sizeof desc - dl, "; a regressor: output o = θ, squared error");
     }
@@ -140,8 +141,8 @@ static void act_symbols(const explain_format *f, cr_activation act, int *sigma_d
 
 void explain_section_symbols(const explain_format *f, const explain_example *ex, const explain_names *N) {
     const cr_net *net = ex->net;
-    const int L = net->n_layers;
-    const size_t D = net->dims[0], K = net->dims[L];
+    const int L = cr_net_n_layers(net);
+    const size_t D = cr_net_width(net, 0), K = cr_net_width(net, L);
     char t[256], m[256], nt[64], nm[96];
     explain_out("%s", EXPLAIN_TM(f, "\nSymbols:\n", "\n**Symbols.**\n\n"));
     if (N->regress) {
@@ -156,9 +157,9 @@ void explain_section_symbols(const explain_format *f, const explain_example *ex,
         symbol(f, "μ, σ", "the input's stored mean and standard deviation (vectors; this σ is not the sigmoid)",
                "$\\mu, \\sigma$", "the input's stored mean and standard deviation (vectors; this $\\sigma$ is not the sigmoid)");
     snprintf(t, sizeof t, "layer 1's weights (%zu×%zu) and biases (1×%zu): W1[i,j] joins input i to unit j%s", D,
-             net->dims[1], net->dims[1], L > 1 ? "; W2, b2, ... likewise" : "");
+             cr_net_width(net, 1), cr_net_width(net, 1), L > 1 ? "; W2, b2, ... likewise" : "");
     snprintf(m, sizeof m, "layer 1's weights ($%zu\\times %zu$) and biases ($1\\times %zu$): $W_1[i,j]$ joins input $i$ to unit $j$%s",
-             D, net->dims[1], net->dims[1], L > 1 ? "; $W_2, b_2, \\ldots$ likewise" : "");
+             D, cr_net_width(net, 1), cr_net_width(net, 1), L > 1 ? "; $W_2, b_2, \\ldots$ likewise" : "");
     symbol(f, "W1, b1", t, "$W_1, b_1$", m);
     if (L > 1) {
         snprintf(nt, sizeof nt, "%s, %s%s", N->pre_t[0], N->post_t[0], L > 2 ? ", ..." : "");
@@ -168,11 +169,11 @@ void explain_section_symbols(const explain_format *f, const explain_example *ex,
     }
     if (N->regress) {
         char ot[160], om[160];
-        if (net->has_out_act) {
+        if (cr_net_output_activation(net, NULL)) {
             snprintf(ot, sizeof ot, "the output layer's pre-activations and the network's output o = %s(θ)",
-                     explain_act_symbol(&(explain_format){0, 0}, net->out_act));
+                     explain_act_symbol(&(explain_format){0, 0}, cr_net_activation(net, cr_net_n_layers(net) - 1)));
             snprintf(om, sizeof om, "the output layer's pre-activations and the network's output $o = %s(\\theta)$",
-                     explain_act_symbol(&(explain_format){1, 0}, net->out_act));
+                     explain_act_symbol(&(explain_format){1, 0}, cr_net_activation(net, cr_net_n_layers(net) - 1)));
         } else {
             snprintf(ot, sizeof ot, "the output layer's values and the network's output o = θ");
             snprintf(om, sizeof om, "the output layer's values and the network's output $o = \\theta$");
@@ -187,8 +188,8 @@ void explain_section_symbols(const explain_format *f, const explain_example *ex,
     }
     int used[CR_ACT_COUNT] = {0}, sigma_done = 0;
     for (int l = 0; l < L; l++) {
-        const int hidden = l + 1 < L, out = !hidden && N->regress && net->has_out_act;
-        const cr_activation a = hidden ? net->act[l] : net->out_act;
+        const int hidden = l + 1 < L, out = !hidden && N->regress && cr_net_output_activation(net, NULL);
+        const cr_activation a = hidden ? cr_net_activation(net, l) : cr_net_activation(net, cr_net_n_layers(net) - 1);
         if ((hidden || out) && (unsigned)a < CR_ACT_COUNT && !used[a]) {
             used[a] = 1;
             act_symbols(f, a, &sigma_done);
@@ -215,11 +216,11 @@ void explain_section_symbols(const explain_format *f, const explain_example *ex,
 
 void explain_section_forward(const explain_format *f, const explain_example *ex, const explain_names *N) {
     const cr_net *net = ex->net;
-    const int L = net->n_layers;
+    const int L = cr_net_n_layers(net);
     char buf[1024], bufm[1024];
     explain_heading(f, "1. Forward pass");
     for (int l = 0; l < L; l++) {
-        size_t din = net->dims[l], dout = net->dims[l + 1];
+        size_t din = cr_net_width(net, l), dout = cr_net_width(net, l + 1);
         char rhs[128];
         snprintf(rhs, sizeof rhs, "%s W%d + b%d", N->in_t[l], l + 1, l + 1);
         snprintf(buf, sizeof buf, "%s = %s %s: 1×%zu   W%d: %zu×%zu   b%d: 1×%zu", explain_pad(N->lin_t[l], 3),
@@ -237,15 +238,15 @@ void explain_section_forward(const explain_format *f, const explain_example *ex,
             explain_display(f, buf, bufm);
         }
         if (l + 1 < L) {
-            snprintf(rhs, sizeof rhs, "%s(%s)", explain_act_symbol(f, net->act[l]), N->pre_t[l]);
+            snprintf(rhs, sizeof rhs, "%s(%s)", explain_act_symbol(f, cr_net_activation(net, l)), N->pre_t[l]);
             snprintf(buf, sizeof buf, "%s = %s %s: 1×%zu   (element-wise)", explain_pad(N->post_t[l], 3),
                      explain_pad(rhs, 16), N->post_t[l], dout);
             snprintf(bufm, sizeof bufm, "%s = %s(%s) \\quad \\text{(element-wise)}", N->post_m[l],
-                     explain_act_symbol(f, net->act[l]), N->pre_m[l]);
-        } else if (N->regress && net->has_out_act) {
-            snprintf(rhs, sizeof rhs, "%s(θ)", explain_act_symbol(f, net->out_act));
+                     explain_act_symbol(f, cr_net_activation(net, l)), N->pre_m[l]);
+        } else if (N->regress && cr_net_output_activation(net, NULL)) {
+            snprintf(rhs, sizeof rhs, "%s(θ)", explain_act_symbol(f, cr_net_activation(net, cr_net_n_layers(net) - 1)));
             snprintf(buf, sizeof buf, "o   = %s o: 1×%zu   (element-wise)", explain_pad(rhs, 16), dout);
-            snprintf(bufm, sizeof bufm, "o = %s(\\theta) \\quad \\text{(element-wise)}", explain_act_symbol(f, net->out_act));
+            snprintf(bufm, sizeof bufm, "o = %s(\\theta) \\quad \\text{(element-wise)}", explain_act_symbol(f, cr_net_activation(net, cr_net_n_layers(net) - 1)));
         } else if (N->regress) {
             snprintf(buf, sizeof buf, "o   = θ                o: 1×%zu   (no output activation)", dout);
             snprintf(bufm, sizeof bufm, "o = \\theta \\quad \\text{(no output activation)}");
@@ -287,8 +288,8 @@ static void add_factor(chain_factors *c, size_t rows, size_t cols, const char *a
 /* ∂J/∂x = ∂J/∂ŷ · ∂ŷ/∂θ · ∂θ/∂h · ∂h/∂r · ... · ∂r1/∂x (· ∂z/∂x), with the shapes. */
 static void chain_product(const explain_format *f, const explain_example *ex, const explain_names *N) {
     const cr_net *net = ex->net;
-    const int L = net->n_layers;
-    const size_t D = net->dims[0], K = net->dims[L];
+    const int L = cr_net_n_layers(net);
+    const size_t D = cr_net_width(net, 0), K = cr_net_width(net, L);
     chain_factors c;
     c.n = 0, c.md_len = 0;
     const char *out_t = N->post_t[L - 1], *out_m = N->post_m[L - 1]; /* ŷ, or a regressor's o */
@@ -296,10 +297,10 @@ static void chain_product(const explain_format *f, const explain_example *ex, co
     add_factor(&c, K, K, out_t, "θ", out_m, "\\theta");
     for (int l = L - 1; l >= 0; l--) {
         if (N->bn[l]) /* the BatchNorm link after layer l */
-            add_factor(&c, net->dims[l + 1], net->dims[l + 1], N->pre_t[l], N->lin_t[l], N->pre_m[l], N->lin_m[l]);
-        add_factor(&c, net->dims[l + 1], net->dims[l], N->lin_t[l], N->in_t[l], N->lin_m[l], N->in_m[l]);
+            add_factor(&c, cr_net_width(net, l + 1), cr_net_width(net, l + 1), N->pre_t[l], N->lin_t[l], N->pre_m[l], N->lin_m[l]);
+        add_factor(&c, cr_net_width(net, l + 1), cr_net_width(net, l), N->lin_t[l], N->in_t[l], N->lin_m[l], N->in_m[l]);
         if (l > 0)
-            add_factor(&c, net->dims[l], net->dims[l], N->post_t[l - 1], N->pre_t[l - 1], N->post_m[l - 1],
+            add_factor(&c, cr_net_width(net, l), cr_net_width(net, l), N->post_t[l - 1], N->pre_t[l - 1], N->post_m[l - 1],
                        N->pre_m[l - 1]);
     }
     if (ex->sd) add_factor(&c, D, D, "z", "x", "z", "x"); /* the standardisation: the first link */
@@ -333,8 +334,8 @@ static void jacobian_row(const explain_format *f, const char *name, const char *
 
 void explain_section_chain(const explain_format *f, const explain_example *ex, const explain_names *N) {
     const cr_net *net = ex->net;
-    const int L = net->n_layers;
-    const size_t D = net->dims[0], K = net->dims[L];
+    const int L = cr_net_n_layers(net);
+    const size_t D = cr_net_width(net, 0), K = cr_net_width(net, L);
     explain_heading(f, "2. The chain rule: one Jacobian per link");
     chain_product(f, ex, N);
     /* why a linear layer's Jacobian is Wᵀ: one line of index algebra */
@@ -346,12 +347,12 @@ void explain_section_chain(const explain_format *f, const explain_example *ex, c
             explain_out("\nWhy $\\partial %s/\\partial %s = W_1^\\top$: entry by entry, $%s_j = \\sum_i %s_i W_1[i,j] + b_{1,j}$, "
                         "so $\\partial %s_j/\\partial %s_i = W_1[i,j]$; that is entry $(j, i)$ of $\\partial %s/\\partial %s$ (row $j$: output $%s_j$), "
                         "and $W_1[i,j] = W_1^\\top[j,i]$, so $\\partial %s/\\partial %s = W_1^\\top$ ($%zu\\times %zu$).%s\n",
-                        rm, xm, rb, xm, rb, xm, rm, xm, rb, rm, xm, net->dims[1], D,
+                        rm, xm, rb, xm, rb, xm, rm, xm, rb, rm, xm, cr_net_width(net, 1), D,
                         L > 1 ? " Every linear layer gives its $W^\\top$ the same way." : "");
         else
             explain_out("\nWhy ∂%s/∂%s = W1ᵀ: entry by entry, %s_j = Σ_i %s_i W1[i,j] + b1_j, so ∂%s_j/∂%s_i = W1[i,j];\n"
                         "that is entry (j, i) of ∂%s/∂%s (row j: output %s_j), and W1[i,j] = W1ᵀ[j,i], so ∂%s/∂%s = W1ᵀ (%zu×%zu).\n%s",
-                        r, x, r, x, r, x, r, x, r, r, x, net->dims[1], D,
+                        r, x, r, x, r, x, r, x, r, r, x, cr_net_width(net, 1), D,
                         L > 1 ? "Every linear layer gives its Wᵀ the same way.\n" : "");
     }
     explain_out("%sEvery link is an ordinary matrix product of the row gradient so far with the next\n"
@@ -367,7 +368,7 @@ void explain_section_chain(const explain_format *f, const explain_example *ex, c
         jacobian_row(f, explain_sym(f, SYM_DYHAT_DTHETA), explain_sym(f, SYM_SOFTMAX_JACOBIAN), shape(sh, sizeof sh, K, K),
                      "FULL: every ŷ_i depends on every θ_j -> matrix product",
                      "**full**: every $\\hat{y}_i$ depends on every $\\theta_j$", "a matrix product");
-    else if (net->has_out_act)
+    else if (cr_net_output_activation(net, NULL))
         jacobian_row(f, EXPLAIN_TM(f, N->dy_t, N->dy_m), EXPLAIN_TM(f, N->jac_t, N->jac_m), shape(sh, sizeof sh, K, K),
                      "DIAGONAL: o_i depends only on θ_i -> element-wise ∘",
                      "**diagonal**: $o_i$ depends only on $\\theta_i$", "element-wise: $\\circ$");
@@ -375,7 +376,7 @@ void explain_section_chain(const explain_format *f, const explain_example *ex, c
         jacobian_row(f, EXPLAIN_TM(f, N->dy_t, N->dy_m), "I", shape(sh, sizeof sh, K, K),
                      "the identity (o = θ) -> nothing to do", "the identity ($o = \\theta$)", "nothing to do");
     for (int l = L - 1; l >= 0; l--) {
-        size_t din = net->dims[l], dout = net->dims[l + 1];
+        size_t din = cr_net_width(net, l), dout = cr_net_width(net, l + 1);
         if (N->bn[l]) {
             explain_bn_diag(f, l, diag, sizeof diag);
             snprintf(name, sizeof name, explain_sym(f, SYM_PARTIAL), EXPLAIN_TM(f, N->pre_t[l], N->pre_m[l]),
@@ -398,7 +399,7 @@ void explain_section_chain(const explain_format *f, const explain_example *ex, c
         jacobian_row(f, name, formula, shape(sh, sizeof sh, dout, din), "FULL -> matrix product", "**full**",
                      "a matrix product");
         if (l > 0) {
-            explain_act_diag(f, net->act[l - 1], N, l - 1, diag, sizeof diag);
+            explain_act_diag(f, cr_net_activation(net, l - 1), N, l - 1, diag, sizeof diag);
             snprintf(name, sizeof name, explain_sym(f, SYM_PARTIAL), EXPLAIN_TM(f, N->post_t[l - 1], N->post_m[l - 1]),
                      EXPLAIN_TM(f, N->pre_t[l - 1], N->pre_m[l - 1]));
             snprintf(formula, sizeof formula, EXPLAIN_TM(f, "diag(%s)", "\\mathrm{diag}(%s)"), diag);
@@ -421,8 +422,8 @@ void explain_section_chain(const explain_format *f, const explain_example *ex, c
                      "**diagonal**: $z_i = (x_i - \\mu_i)/\\sigma_i$", "element-wise: $\\oslash\\, \\sigma$");
 
     int has_sigmoid = 0;
-    const int out_sigmoid = N->regress && net->has_out_act && net->out_act == CR_ACT_SIGMOID;
-    for (int l = 0; l + 1 < L; l++) has_sigmoid |= net->act[l] == CR_ACT_SIGMOID;
+    const int out_sigmoid = N->regress && cr_net_output_activation(net, NULL) && cr_net_activation(net, cr_net_n_layers(net) - 1) == CR_ACT_SIGMOID;
+    for (int l = 0; l + 1 < L; l++) has_sigmoid |= cr_net_activation(net, l) == CR_ACT_SIGMOID;
     if (!N->regress)
         explain_out("%s", EXPLAIN_TM(f, "\n    ⊘ is element-wise division: (y ⊘ ŷ)_i = y_i / ŷ_i.\n",
                                      "\n$\\oslash$ is element-wise division: $(y \\oslash \\hat{y})_i = y_i / \\hat{y}_i$.\n"));
@@ -452,8 +453,8 @@ void explain_section_chain(const explain_format *f, const explain_example *ex, c
             "A row $g$ times a diagonal matrix $\\mathrm{diag}(d)$ is the element-wise product $g \\circ d$: that, and only that, is where $\\circ$ comes from. "
             "The squared error $J = \\tfrac12 \\sum_i (o_i - t_i)^2$ has $\\partial J/\\partial o_i = o_i - t_i$: its row is $o - t$, and the output's link makes it:"));
         if (f->md) explain_out("\n");
-        snprintf(bt, sizeof bt, "∂J/∂θ = (o − t) %s = %s", net->has_out_act ? N->jac_t : "I", N->g_t);
-        snprintf(bm, sizeof bm, "\\frac{\\partial J}{\\partial \\theta} = (o - t)\\, %s = %s", net->has_out_act ? N->jac_m : "I", N->g_m);
+        snprintf(bt, sizeof bt, "∂J/∂θ = (o − t) %s = %s", cr_net_output_activation(net, NULL) ? N->jac_t : "I", N->g_t);
+        snprintf(bm, sizeof bm, "\\frac{\\partial J}{\\partial \\theta} = (o - t)\\, %s = %s", cr_net_output_activation(net, NULL) ? N->jac_m : "I", N->g_m);
         explain_display(f, bt, bm);
         return;
     }
@@ -481,8 +482,8 @@ static void vjp_step(const explain_format *f, int *step, const char *vec, const 
 void explain_section_order(const explain_format *f, const explain_example *ex, const explain_names *N,
                            const char *closed_t, const char *closed_m) {
     const cr_net *net = ex->net;
-    const int L = net->n_layers;
-    const size_t D = net->dims[0], K = net->dims[L];
+    const int L = cr_net_n_layers(net);
+    const size_t D = cr_net_width(net, 0), K = cr_net_width(net, L);
     char buf[1024], bufm[1024], diag[128], vec[64], rhs[192];
     explain_heading(f, "3. Evaluation order: vector-Jacobian products, starting from the loss");
     explain_out(EXPLAIN_TM(f, "In the row convention the product of section 2 is evaluated left to right,\n"
@@ -500,23 +501,23 @@ void explain_section_order(const explain_format *f, const explain_example *ex, c
     if (f->md) explain_out("| step | vector | computed as | shape | kind |\n|---|---|---|---|---|\n");
     vjp_step(f, &step, EXPLAIN_TM(f, "g_θ", "g_\\theta = \\partial J/\\partial \\theta"), EXPLAIN_TM(f, N->g_t, N->g_m), K,
              !N->regress ? "fused softmax + cross-entropy"
-             : net->has_out_act ? "squared error, then the output's diagonal (element-wise)"
+             : cr_net_output_activation(net, NULL) ? "squared error, then the output's diagonal (element-wise)"
                                 : "the squared error's row (o = θ)");
     const char *cur = explain_sym(f, SYM_THETA);
     for (int l = L - 1; l >= 0; l--) {
-        size_t din = net->dims[l];
+        size_t din = cr_net_width(net, l);
         if (N->bn[l]) { /* g_r = g_n ∘ γ ⊘ √(v + ε): the BatchNorm's diagonal */
             explain_bn_diag(f, l, diag, sizeof diag);
             snprintf(vec, sizeof vec, explain_sym(f, SYM_GRAD), EXPLAIN_TM(f, N->lin_t[l], N->lin_m[l]));
             snprintf(rhs, sizeof rhs, EXPLAIN_TM(f, "g_%s ∘ %s", "g_{%s} \\circ %s"), cur, diag);
-            vjp_step(f, &step, vec, rhs, net->dims[l + 1], "element-wise (BatchNorm, diagonal)");
+            vjp_step(f, &step, vec, rhs, cr_net_width(net, l + 1), "element-wise (BatchNorm, diagonal)");
             cur = EXPLAIN_TM(f, N->lin_t[l], N->lin_m[l]);
         }
         snprintf(vec, sizeof vec, explain_sym(f, SYM_GRAD), EXPLAIN_TM(f, N->in_t[l], N->in_m[l]));
         snprintf(rhs, sizeof rhs, EXPLAIN_TM(f, "g_%s W%dᵀ", "g_{%s} W_{%d}^\\top"), cur, l + 1);
         vjp_step(f, &step, vec, rhs, din, "matrix product");
         if (l > 0) {
-            explain_act_diag(f, net->act[l - 1], N, l - 1, diag, sizeof diag);
+            explain_act_diag(f, cr_net_activation(net, l - 1), N, l - 1, diag, sizeof diag);
             snprintf(vec, sizeof vec, explain_sym(f, SYM_GRAD), EXPLAIN_TM(f, N->pre_t[l - 1], N->pre_m[l - 1]));
             snprintf(rhs, sizeof rhs, EXPLAIN_TM(f, "g_%s ∘ %s", "g_{%s} \\circ %s"),
                      EXPLAIN_TM(f, N->post_t[l - 1], N->post_m[l - 1]), diag);
@@ -530,7 +531,7 @@ void explain_section_order(const explain_format *f, const explain_example *ex, c
     snprintf(buf, sizeof buf, "∂J/∂x = %.900s        (1×%zu)", closed_t, D);
     snprintf(bufm, sizeof bufm, "\\frac{\\partial J}{\\partial x} = %.900s \\;\\in\\; \\mathbb{R}^{1\\times %zu}", closed_m, D);
     explain_display(f, buf, bufm);
-    if (L == 2 && net->act[0] == CR_ACT_SIGMOID)
+    if (L == 2 && cr_net_activation(net, 0) == CR_ACT_SIGMOID)
         explain_out("%s", EXPLAIN_TM(f, "\nPrecedence: a matrix product binds before ∘. Read (g W2ᵀ ∘ h∘(1−h)) W1ᵀ as\n"
                                 "((g W2ᵀ) ∘ (h∘(1−h))) W1ᵀ: first the row g W2ᵀ, then the element-wise product with\n"
                                 "h∘(1−h) (the diagonal of ∂h/∂r), then that row times W1ᵀ. Never g (W2ᵀ ∘ …).\n",
@@ -546,7 +547,7 @@ void explain_section_order(const explain_format *f, const explain_example *ex, c
 
 void explain_section_columns(const explain_format *f, const explain_example *ex, const explain_names *N) {
     const cr_net *net = ex->net;
-    const size_t D = net->dims[0];
+    const size_t D = cr_net_width(net, 0);
     const explain_format text = {0, 0}, md = {1, 0};
     char buf[1024], bufm[1024], diag_t[128], diag_m[128];
     explain_heading(f, "4. The same in the gradient (column) convention");
@@ -561,7 +562,7 @@ void explain_section_columns(const explain_format *f, const explain_example *ex,
     } else
         explain_display(f, "∇_θ J = ŷᵀ − yᵀ", "\\nabla_\\theta J = \\hat{y}^\\top - y^\\top");
     const char *cur_t = explain_sym(&text, SYM_THETA), *cur_m = explain_sym(&md, SYM_THETA);
-    for (int l = net->n_layers - 1; l >= 0; l--) {
+    for (int l = cr_net_n_layers(net) - 1; l >= 0; l--) {
         if (N->bn[l]) {
             explain_bn_diag(&text, l, diag_t, sizeof diag_t);
             explain_bn_diag(&md, l, diag_m, sizeof diag_m);
@@ -574,12 +575,12 @@ void explain_section_columns(const explain_format *f, const explain_example *ex,
             cur_m = N->lin_m[l];
         }
         snprintf(buf, sizeof buf, "∇_%s J = W%d ∇_%s J          (%zu×%zu)(%zu×1)", N->in_t[l], l + 1, cur_t,
-                 net->dims[l], net->dims[l + 1], net->dims[l + 1]);
+                 cr_net_width(net, l), cr_net_width(net, l + 1), cr_net_width(net, l + 1));
         snprintf(bufm, sizeof bufm, "\\nabla_{%s} J = W_{%d}\\, \\nabla_{%s} J", N->in_m[l], l + 1, cur_m);
         explain_display(f, buf, bufm);
         if (l > 0) {
-            explain_act_diag(&text, net->act[l - 1], N, l - 1, diag_t, sizeof diag_t);
-            explain_act_diag(&md, net->act[l - 1], N, l - 1, diag_m, sizeof diag_m);
+            explain_act_diag(&text, cr_net_activation(net, l - 1), N, l - 1, diag_t, sizeof diag_t);
+            explain_act_diag(&md, cr_net_activation(net, l - 1), N, l - 1, diag_m, sizeof diag_m);
             snprintf(buf, sizeof buf, "∇_%s J = diag(%s) ∇_%s J = %s ∘ ∇_%s J", N->pre_t[l - 1], diag_t,
                      N->post_t[l - 1], diag_t, N->post_t[l - 1]);
             snprintf(bufm, sizeof bufm, "\\nabla_{%s} J = \\mathrm{diag}(%s)\\, \\nabla_{%s} J = %s \\circ \\nabla_{%s} J",
@@ -597,7 +598,7 @@ void explain_section_columns(const explain_format *f, const explain_example *ex,
 cr_status explain_render(const explain_format *f, const explain_example *ex) {
     explain_names N;
     char closed_t[1024], closed_m[1024]; /* the closed form of ∂J/∂x, sections 3 and 6 */
-    explain_names_make(&N, ex->net->n_layers, ex->sd != NULL);
+    explain_names_make(&N, cr_net_n_layers(ex->net), ex->sd != NULL);
     explain_names_links(&N, ex->net);
     explain_names_head(&N, ex->net);
     explain_closed_form(ex->net, &N, ex->sd != NULL, closed_t, closed_m, sizeof closed_t);

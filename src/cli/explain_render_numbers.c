@@ -9,18 +9,19 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "chainrule_typed.h"
 #include "explain_sections.h"
 
 /* Each layer's Jacobians at the example, from the ops (right to left). */
 static cr_status print_jacobians(const explain_format *f, const explain_example *ex, const explain_names *N,
                                  size_t maxdim) {
     const cr_net *net = ex->net;
-    const double *P = net->params;
+    const double *P = cr_net_params_const(net);
     char name[96], formula[160];
     double *jm = malloc(maxdim * maxdim * sizeof(double));
     if (!jm) return CR_ERR_NOMEM;
-    for (int l = net->n_layers - 1; l >= 0; l--) {
-        size_t din = net->dims[l], dout = net->dims[l + 1];
+    for (int l = cr_net_n_layers(net) - 1; l >= 0; l--) {
+        size_t din = cr_net_width(net, l), dout = cr_net_width(net, l + 1);
         cr_affine_f64 a;
         if (N->bn[l] && cr_net_affine_f64(net, l + 1, &a) == CR_OK) { /* the op file's diag(a) */
             char diag[96];
@@ -31,13 +32,13 @@ static cr_status print_jacobians(const explain_format *f, const explain_example 
             snprintf(formula, sizeof formula, EXPLAIN_TM(f, "diag(%s)", "$\\mathrm{diag}(%s)$"), diag);
             explain_matrix(f, name, jm, dout, dout, formula);
         }
-        cr_linear_jacobian_f64(din, dout, P + net->w_offset[l], jm);
+        cr_linear_jacobian_f64(din, dout, P + cr_net_weight_offset(net, l), jm);
         snprintf(name, sizeof name, explain_sym(f, SYM_PARTIAL), EXPLAIN_TM(f, N->lin_t[l], N->lin_m[l]),
                  EXPLAIN_TM(f, N->in_t[l], N->in_m[l]));
         explain_matrix(f, name, jm, dout, din, explain_sym_inline(f, SYM_W_T));
         if (l > 0) {
-            const double *r = ex->tape->pre[l - 1], *h = ex->tape->post[l - 1];
-            cr_activation_jacobian_f64(net->act[l - 1], din, r, h, jm); /* the op table's row */
+            const double *r = cr_tape_pre(ex->tape, l - 1), *h = cr_tape_post(ex->tape, l - 1);
+            cr_activation_jacobian_f64(cr_net_activation(net, l - 1), din, r, h, jm); /* the op table's row */
             snprintf(name, sizeof name, explain_sym(f, SYM_PARTIAL), EXPLAIN_TM(f, N->post_t[l - 1], N->post_m[l - 1]),
                      EXPLAIN_TM(f, N->pre_t[l - 1], N->pre_m[l - 1]));
             snprintf(formula, sizeof formula, "%s (diagonal)", explain_sym_inline(f, SYM_ACT_JACOBIAN));
@@ -52,8 +53,8 @@ static cr_status print_jacobians(const explain_format *f, const explain_example 
 static cr_status print_vjp_steps(const explain_format *f, const explain_example *ex, const explain_names *N,
                                  size_t maxdim) {
     const cr_net *net = ex->net;
-    const size_t K = net->dims[net->n_layers];
-    const double *P = net->params;
+    const size_t K = cr_net_width(net, cr_net_n_layers(net));
+    const double *P = cr_net_params_const(net);
     char name[320];
     double *g = malloc(maxdim * sizeof(double)), *gn = malloc(maxdim * sizeof(double));
     if (!g || !gn) {
@@ -62,8 +63,8 @@ static cr_status print_vjp_steps(const explain_format *f, const explain_example 
     }
     if (ex->regress) { /* g_θ = (o − t) ∘ a′(θ) by the output activation's VJP, or o − t */
         for (size_t j = 0; j < K; j++) g[j] = ex->yhat[j] - ex->y[j];
-        if (net->has_out_act)
-            cr_activation_vjp_f64(net->out_act, K, ex->tape->pre[net->n_layers - 1], ex->yhat, g, g);
+        if (cr_net_output_activation(net, NULL))
+            cr_activation_vjp_f64(cr_net_activation(net, cr_net_n_layers(net) - 1), K, cr_tape_logits(ex->tape), ex->yhat, g, g);
         char formula[256];
         snprintf(name, sizeof name, "%s = %s", explain_sym(f, SYM_G_THETA), EXPLAIN_TM(f, N->g_t, N->g_m));
         snprintf(formula, sizeof formula, EXPLAIN_TM(f, "%s", "$%s$"), EXPLAIN_TM(f, N->g_t, N->g_m));
@@ -73,8 +74,8 @@ static cr_status print_vjp_steps(const explain_format *f, const explain_example 
         snprintf(name, sizeof name, "%s = %s", explain_sym(f, SYM_G_THETA), explain_sym(f, SYM_YHAT_MINUS_Y));
         explain_matrix(f, name, g, 1, K, explain_sym_inline(f, SYM_YHAT_MINUS_Y));
     }
-    for (int l = net->n_layers - 1; l >= 0; l--) {
-        size_t din = net->dims[l], dout = net->dims[l + 1];
+    for (int l = cr_net_n_layers(net) - 1; l >= 0; l--) {
+        size_t din = cr_net_width(net, l), dout = cr_net_width(net, l + 1);
         cr_affine_f64 a;
         if (N->bn[l] && cr_net_affine_f64(net, l + 1, &a) == CR_OK) { /* g_r = g_n ∘ γ ⊘ √(v + ε) */
             char diag[96], formula[160];
@@ -85,13 +86,13 @@ static cr_status print_vjp_steps(const explain_format *f, const explain_example 
             explain_matrix(f, name, gn, 1, dout, formula);
             memcpy(g, gn, dout * sizeof(double));
         }
-        cr_linear_vjp_f64(1, din, dout, P + net->w_offset[l], g, gn);
+        cr_linear_vjp_f64(1, din, dout, P + cr_net_weight_offset(net, l), g, gn);
         snprintf(name, sizeof name, explain_sym(f, SYM_GRAD), EXPLAIN_TM(f, N->in_t[l], N->in_m[l]));
         explain_matrix(f, name, gn, 1, din, explain_sym_inline(f, SYM_G_W_T));
         memcpy(g, gn, din * sizeof(double));
         if (l > 0) {
-            const double *r = ex->tape->pre[l - 1], *h = ex->tape->post[l - 1];
-            cr_activation_vjp_f64(net->act[l - 1], din, r, h, g, gn);
+            const double *r = cr_tape_pre(ex->tape, l - 1), *h = cr_tape_post(ex->tape, l - 1);
+            cr_activation_vjp_f64(cr_net_activation(net, l - 1), din, r, h, g, gn);
             snprintf(name, sizeof name, explain_sym(f, SYM_GRAD), EXPLAIN_TM(f, N->pre_t[l - 1], N->pre_m[l - 1]));
             explain_matrix(f, name, gn, 1, din, explain_sym_inline(f, SYM_G_CIRC_ACT));
             memcpy(g, gn, din * sizeof(double));
@@ -103,26 +104,26 @@ static cr_status print_vjp_steps(const explain_format *f, const explain_example 
 
 cr_status explain_section_numbers(const explain_format *f, const explain_example *ex, const explain_names *N) {
     const cr_net *net = ex->net;
-    const int L = net->n_layers;
-    const size_t D = net->dims[0], K = net->dims[L];
-    const double *P = net->params;
+    const int L = cr_net_n_layers(net);
+    const size_t D = cr_net_width(net, 0), K = cr_net_width(net, L);
+    const double *P = cr_net_params_const(net);
     explain_heading(f, "5. The numbers for this example");
     explain_matrix(f, "x", ex->x, 1, D, ex->sd ? "the raw input (before standardisation)" : "the input");
     explain_matrix(f, ex->regress ? "t" : "y", ex->y, 1, K, ex->regress ? "the target" : "the label");
     for (int l = 0; l < L; l++) {
         char name[48];
         snprintf(name, sizeof name, explain_sym(f, SYM_WEIGHT), l + 1);
-        explain_matrix(f, name, P + net->w_offset[l], net->dims[l], net->dims[l + 1], "weights");
+        explain_matrix(f, name, P + cr_net_weight_offset(net, l), cr_net_width(net, l), cr_net_width(net, l + 1), "weights");
         snprintf(name, sizeof name, explain_sym(f, SYM_BIAS), l + 1);
-        explain_matrix(f, name, P + net->b_offset[l], 1, net->dims[l + 1], "bias");
+        explain_matrix(f, name, P + cr_net_bias_offset(net, l), 1, cr_net_width(net, l + 1), "bias");
         cr_affine_f64 a;
         if (N->bn[l] && cr_net_affine_f64(net, l + 1, &a) == CR_OK) {
             /* the linear layer's output r (the tape keeps the BatchNorm's output), then μ v γ β */
-            const size_t din = net->dims[l], dout = net->dims[l + 1];
-            const double *in = l ? (const double *)ex->tape->post[l - 1] : (const double *)ex->tape->input;
+            const size_t din = cr_net_width(net, l), dout = cr_net_width(net, l + 1);
+            const double *in = l ? (const double *)cr_tape_post(ex->tape, l - 1) : (const double *)cr_tape_input(ex->tape);
             double *r = malloc(dout * sizeof *r);
             if (!r) return CR_ERR_NOMEM;
-            cr_linear_forward_f64(1, din, dout, in, P + net->w_offset[l], P + net->b_offset[l], r);
+            cr_linear_forward_f64(1, din, dout, in, P + cr_net_weight_offset(net, l), P + cr_net_bias_offset(net, l), r);
             explain_matrix(f, EXPLAIN_TM(f, N->lin_t[l], N->lin_m[l]), r, 1, dout, "the linear layer's output");
             free(r);
             static const char *const vt[4] = {"μ%d", "v%d", "γ%d", "β%d"}, *const vm[4] = {"\\mu_{%d}", "v_{%d}", "\\gamma_{%d}", "\\beta_{%d}"};
@@ -132,11 +133,11 @@ cr_status explain_section_numbers(const explain_format *f, const explain_example
                 snprintf(name, sizeof name, f->md ? vm[k] : vt[k], l + 1);
                 explain_matrix(f, name, vec[k], 1, dout, what[k]);
             }
-            explain_matrix(f, EXPLAIN_TM(f, N->pre_t[l], N->pre_m[l]), ex->tape->pre[l], 1, dout,
+            explain_matrix(f, EXPLAIN_TM(f, N->pre_t[l], N->pre_m[l]), cr_tape_pre(ex->tape, l), 1, dout,
                            l + 1 < L ? "BatchNorm output, the activation's input" : "BatchNorm output, the logits");
         } else
-            explain_matrix(f, EXPLAIN_TM(f, N->pre_t[l], N->pre_m[l]), ex->tape->pre[l], 1, net->dims[l + 1], "pre-activation");
-        explain_matrix(f, EXPLAIN_TM(f, N->post_t[l], N->post_m[l]), ex->tape->post[l], 1, net->dims[l + 1],
+            explain_matrix(f, EXPLAIN_TM(f, N->pre_t[l], N->pre_m[l]), cr_tape_pre(ex->tape, l), 1, cr_net_width(net, l + 1), "pre-activation");
+        explain_matrix(f, EXPLAIN_TM(f, N->post_t[l], N->post_m[l]), cr_tape_post(ex->tape, l), 1, cr_net_width(net, l + 1),
                    l + 1 < L ? "activation" : ex->regress ? "the output o" : "probabilities");
     }
     if (ex->regress && f->md) explain_out("\nLoss: $J = \\tfrac12 \\lVert o - t\\rVert^2 = %.10g$\n\n", ex->loss);
@@ -155,7 +156,7 @@ cr_status explain_section_numbers(const explain_format *f, const explain_example
         explain_matrix(f, explain_sym(f, SYM_DYHAT_DTHETA), ex->dyhat_dtheta, K, K, explain_sym_inline(f, SYM_SOFTMAX_JACOBIAN));
     }
     size_t maxdim = 0;
-    for (int l = 0; l <= L; l++) maxdim = net->dims[l] > maxdim ? net->dims[l] : maxdim;
+    for (int l = 0; l <= L; l++) maxdim = cr_net_width(net, l) > maxdim ? cr_net_width(net, l) : maxdim;
     cr_status st = print_jacobians(f, ex, N, maxdim);
     if (st != CR_OK) return st;
     explain_out("%s", EXPLAIN_TM(f, "\nThe VJP chain, step by step:\n", "\nThe VJP chain, step by step:\n\n"));
@@ -189,7 +190,7 @@ static void zero_gradient_note(const explain_format *f, const explain_example *e
 
 void explain_section_checks(const explain_format *f, const explain_example *ex, const char *closed_t,
                             const char *closed_m) {
-    const size_t D = ex->net->dims[0];
+    const size_t D = cr_net_width(ex->net, 0);
     const cr_check_report *rep = &ex->rep;
     const char *const *labels = ex->regress ? check_labels_regress : check_labels;
     explain_heading(f, "6. Checks: four ways to the same ∂J/∂x, and the head");
@@ -238,15 +239,15 @@ static void json_vec(const char *key, const double *v, size_t n, int last) {
 
 void explain_render_json(const explain_example *ex) {
     const cr_net *net = ex->net;
-    const int L = net->n_layers;
-    const size_t D = net->dims[0], K = net->dims[L];
+    const int L = cr_net_n_layers(net);
+    const size_t D = cr_net_width(net, 0), K = cr_net_width(net, L);
     const cr_check_explain_out *w = &ex->ways;
     const cr_check_report *rep = &ex->rep;
     printf("{\n  \"layers\": [");
-    for (int l = 0; l <= L; l++) printf("%s%zu", l ? ", " : "", net->dims[l]);
+    for (int l = 0; l <= L; l++) printf("%s%zu", l ? ", " : "", cr_net_width(net, l));
     printf("],\n  \"activations\": [");
-    for (int l = 0; l + 1 < L; l++) printf("%s\"%s\"", l ? ", " : "", cr_activation_name(net->act[l]));
-    printf("],\n  \"head\": \"%s\",\n  \"loss\": %.17g,\n  \"label\": %d,\n", cr_head_name(net->head),
+    for (int l = 0; l + 1 < L; l++) printf("%s\"%s\"", l ? ", " : "", cr_activation_name(cr_net_activation(net, l)));
+    printf("],\n  \"head\": \"%s\",\n  \"loss\": %.17g,\n  \"label\": %d,\n", cr_head_name(cr_net_head(net)),
            ex->loss, ex->label);
     json_vec("x", ex->x, D, 0);
     json_vec("y", ex->y, K, 0);

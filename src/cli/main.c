@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "chainrule_typed.h"
 #include "cli.h"
 
 static const cli_command commands[] = {
@@ -44,7 +45,7 @@ static int select_isa(void) {
     const char *env = getenv("CHAINRULE_ISA");
     if (!env || !*env) return CLI_OK;
     cr_isa isa;
-    if (!cr_isa_from_name(env, &isa))
+    if (cr_isa_from_name(env, &isa) != CR_OK)
         return cli_error("CHAINRULE_ISA=%s: unknown kernel set (portable, avx2 or avx512)", env);
     if (cr_isa_select(isa) != CR_OK)
         return cli_error("CHAINRULE_ISA=%s: this CPU cannot run that kernel set (best here: %s)", env,

@@ -1,5 +1,6 @@
 /* Status strings, dtypes, checked sizes. */
-#include "chainrule.h"
+#include "chainrule_typed.h"
+#include "fail.h"
 
 #include <stdint.h>
 
@@ -12,6 +13,8 @@ const char *cr_status_string(cr_status status) {
     case CR_ERR_OVERFLOW: return "size overflow";
     case CR_ERR_NONFINITE: return "NaN or Inf where a finite number is required";
     case CR_ERR_DTYPE: return "unsupported dtype";
+    case CR_ERR_IO: return "cannot open, read or write a file";
+    case CR_ERR_FORMAT: return "malformed or unsupported content";
     }
     return "unknown status";
 }
@@ -20,8 +23,8 @@ size_t cr_dtype_size(cr_dtype dtype) { return dtype == CR_F64 ? sizeof(double) :
 
 const char *cr_dtype_name(cr_dtype dtype) { return dtype == CR_F64 ? "float64" : "float32"; }
 
-int cr_mul_size(size_t a, size_t b, size_t *out) {
-    if (a != 0 && b > SIZE_MAX / a) return 0;
+cr_status cr_mul_size(size_t a, size_t b, size_t *out) {
+    if (a != 0 && b > SIZE_MAX / a) return cr_fail(CR_ERR_OVERFLOW, "%zu x %zu overflows size_t", a, b);
     *out = a * b;
-    return 1;
+    return CR_OK;
 }

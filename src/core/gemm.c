@@ -6,7 +6,7 @@
 #include <stdatomic.h>
 #include <stddef.h>
 
-#include "chainrule.h"
+#include "chainrule_typed.h"
 #include "core/parallel.h"
 
 #if CR_HAVE_CBLAS
@@ -20,26 +20,25 @@
 int cr_have_cblas(void) { return CR_HAVE_CBLAS; }
 
 #if CR_HAVE_CBLAS
-/* OpenBLAS's default count, once, before the library's first use of it: the CPUs it
-   found (or OPENBLAS_NUM_THREADS / GOTO_NUM_THREADS / OMP_NUM_THREADS, kept as given), at
-   most the CPUs this process may keep busy (core/cpu_budget.h: the affinity mask and the
-   cgroup's CPU quota, which OpenBLAS does not read). It is what gemms outside any hold
-   (the tape API) run on, and what the holds restore. */
-static pthread_once_t blas_default_once = PTHREAD_ONCE_INIT;
+/* The default count, once: OpenBLAS's (the CPUs it found, or OPENBLAS_NUM_THREADS /
+   OMP_NUM_THREADS), at most the CPUs this process may keep busy (core/cpu_budget.h:
+   the affinity mask and the cgroup's CPU quota, which OpenBLAS does not read). A count
+   the user gave through the environment is kept. It is what gemms called outside any
+   context's hold (the op-level functions) find. */
+static pthread_once_t default_once = PTHREAD_ONCE_INIT;
 
-static void blas_default(void) {
+static void default_threads(void) {
     if (getenv("OPENBLAS_NUM_THREADS") || getenv("GOTO_NUM_THREADS") || getenv("OMP_NUM_THREADS"))
         return;
     int budget = cr_cpu_budget();
     if (budget < openblas_get_num_threads()) openblas_set_num_threads(budget);
 }
-#define BLAS_DEFAULT() pthread_once(&blas_default_once, blas_default)
 #endif
 
 /* The BLAS's own thread count: only the holds of core/parallel.c set it. */
 int cr_blas_threads(void) {
 #if CR_HAVE_CBLAS
-    BLAS_DEFAULT();
+    pthread_once(&default_once, default_threads);
     return openblas_get_num_threads();
 #else
     return 1;
@@ -48,7 +47,7 @@ int cr_blas_threads(void) {
 
 void cr_blas_set_threads(int n) {
 #if CR_HAVE_CBLAS
-    BLAS_DEFAULT(); /* first: it must not undo n */
+    pthread_once(&default_once, default_threads); /* not later: it would undo n */
     if (n > 0) openblas_set_num_threads(n);
 #else
     (void)n;
@@ -81,7 +80,6 @@ void cr_gemm_f32(int trans_a, int trans_b, size_t m, size_t n, size_t k, float a
     if (m == 0 || n == 0) return;
 #if CR_HAVE_CBLAS
     if (k > 0) {
-        BLAS_DEFAULT();
         cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
                     trans_b ? CblasTrans : CblasNoTrans, (int)m, (int)n, (int)k, alpha, a,
                     (int)lda, b, (int)ldb, beta, c, (int)ldc);
@@ -97,7 +95,6 @@ void cr_gemm_f64(int trans_a, int trans_b, size_t m, size_t n, size_t k, double 
     if (m == 0 || n == 0) return;
 #if CR_HAVE_CBLAS
     if (k > 0) {
-        BLAS_DEFAULT();
         cblas_dgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
                     trans_b ? CblasTrans : CblasNoTrans, (int)m, (int)n, (int)k, alpha, a,
                     (int)lda, b, (int)ldb, beta, c, (int)ldc);

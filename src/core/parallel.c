@@ -1,16 +1,11 @@
 /* The context, its parallel task loop and the BLAS holds (see parallel.h). */
-#define _GNU_SOURCE
 #include "core/parallel.h"
 
-#include "core/cpu_budget.h"
-
-#include <limits.h>
 #include <pthread.h>
-#include <sched.h>
 #include <stdatomic.h>
-#include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
+
+#include "core/cpu_budget.h"
 
 /* ------------------------------------------------------------ the context */
 
@@ -18,17 +13,13 @@ static const cr_ctx default_ctx = {.threads = 1};
 
 const cr_ctx *cr_ctx_or_default(const cr_ctx *ctx) { return ctx ? ctx : &default_ctx; }
 
-/* The affinity mask's CPUs, at most the cgroup's CPU quota (core/cpu_budget.c, which
-   tests/test_cpu_budget.c checks on fake cgroup v1 and v2 trees). */
-int cr_cores_available(void) { return cr_cpu_budget(); }
-
 cr_status cr_ctx_create(cr_ctx **out, int threads) {
     if (!out) return CR_ERR_ARG;
     *out = NULL;
     if (threads < 0) return CR_ERR_ARG;
     cr_ctx *c = malloc(sizeof *c);
     if (!c) return CR_ERR_NOMEM;
-    c->threads = threads ? threads : cr_cores_available();
+    c->threads = threads ? threads : cr_cpu_budget();
     *out = c;
     return CR_OK;
 }
@@ -43,6 +34,7 @@ static pthread_mutex_t blas_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t blas_cv = PTHREAD_COND_INITIALIZER;
 static int serial_holds;   /* guarded by blas_mu */
 static int ctx_held;       /* a context hold is held; guarded by blas_mu */
+static int ctx_waiting;    /* context holds waiting; guarded by blas_mu */
 static int blas_restore;   /* the BLAS thread count the first hold found; guarded by blas_mu */
 static _Thread_local int ctx_depth;    /* this thread's context hold and the holds nested in it */
 static _Thread_local int serial_depth; /* this thread's serial holds */
@@ -56,7 +48,10 @@ void cr_blas_serial_enter(void) {
     }
     serial_depth++;
     pthread_mutex_lock(&blas_mu);
-    while (ctx_held) pthread_cond_wait(&blas_cv, &blas_mu);
+    /* a first serial hold lets a waiting context hold go first (else a thread running
+       parallel loops back to back would starve it); one joining holds that are held
+       never waits for it (a worker inside a held loop must not wait for the loop) */
+    while (ctx_held || (serial_holds == 0 && ctx_waiting > 0)) pthread_cond_wait(&blas_cv, &blas_mu);
     if (serial_holds++ == 0) {
         blas_restore = cr_blas_threads();
         cr_blas_set_threads(1);
@@ -90,7 +85,9 @@ int cr_blas_enter(const cr_ctx *ctx) {
         return TOKEN_SERIAL;
     }
     pthread_mutex_lock(&blas_mu);
+    ctx_waiting++;
     while (ctx_held || serial_holds > 0) pthread_cond_wait(&blas_cv, &blas_mu);
+    ctx_waiting--;
     ctx_held = 1;
     blas_restore = cr_blas_threads();
     cr_blas_set_threads(n);
@@ -115,6 +112,10 @@ void cr_blas_leave(int token) {
     pthread_cond_broadcast(&blas_cv);
     pthread_mutex_unlock(&blas_mu);
 }
+
+int cr_ctx_blas_begin(cr_ctx *ctx) { return cr_blas_enter(ctx); }
+
+void cr_ctx_blas_end(int token) { cr_blas_leave(token); }
 
 /* ------------------------------------------------------------ the loop */
 

@@ -18,8 +18,12 @@
  *   - context holds (cr_blas_enter with a context of n > 1 threads): the BLAS
  *     at n threads for gemms called from one thread (evaluation, a training
  *     step on one worker). Exclusive: it waits until no serial hold and no
- *     other context hold is held, and serial holds wait while it is held. A
- *     context of one thread takes a serial hold instead.
+ *     other context hold is held, and serial holds wait while it is held (and
+ *     a first serial hold waits while one is waiting, so that loops run back to
+ *     back do not starve it). A context of one thread takes a serial hold
+ *     instead. A thread holding a serial hold never waits for a context hold
+ *     (its cr_blas_enter nests a serial hold instead), and a worker thread must
+ *     not take a context hold while its loop runs.
  * So every gemm the library runs under a hold runs at a thread count its own
  * context fixes, whatever other contexts do at the same time: a call's bits
  * never depend on what runs beside it. A thread holding a context hold may
@@ -30,7 +34,7 @@
 
 #include <stddef.h>
 
-#include "chainrule.h"
+#include "chainrule_typed.h"
 
 enum { CR_MAX_WORKERS = 64 };
 
@@ -40,11 +44,6 @@ struct cr_ctx {
 
 /* The context a NULL cr_ctx * stands for: one thread. */
 const cr_ctx *cr_ctx_or_default(const cr_ctx *ctx);
-
-/* The cores this process may run on: the CPUs of its affinity mask
-   (sched_getaffinity), at most its cgroup's CPU quota (cgroup v2 cpu.max, v1
-   cpu.cfs_quota_us / cpu.cfs_period_us, rounded up); at least 1. */
-int cr_cores_available(void);
 
 /* task(arg, t, worker) computes task t on worker `worker` (0 <= worker < workers). */
 typedef cr_status (*cr_task_fn)(void *arg, size_t t, int worker);

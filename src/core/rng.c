@@ -1,7 +1,7 @@
 /* xoshiro256** (Blackman & Vigna), seeded through splitmix64. */
 #include <math.h>
 
-#include "chainrule.h"
+#include "chainrule_typed.h"
 
 static uint64_t splitmix64(uint64_t *x) {
     uint64_t z = (*x += 0x9e3779b97f4a7c15ULL);

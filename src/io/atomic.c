@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "chainrule_io.h"
+#include "io_internal.h"
 
 static void atomic_release(cr_atomic_file *af) {
     free(af->tmp_path);
@@ -30,19 +31,19 @@ static mode_t target_mode(const char *path) {
     return 0666 & ~mask;
 }
 
-int cr_atomic_open(cr_atomic_file *af, const char *path, cr_error *err) {
-    if (!af) return cr_error_set(err, "%s: invalid argument", path ? path : "(null)");
+cr_status cr_atomic_open(cr_atomic_file *af, const char *path) {
+    if (!af) return cr_fail(CR_ERR_ARG, "%s: invalid argument", path ? path : "(null)");
     af->fp = NULL;
     af->tmp_path = NULL;
     af->path = NULL;
-    if (!path || !*path) return cr_error_set(err, "(empty path): invalid output path");
+    if (!path || !*path) return cr_fail(CR_ERR_ARG, "(empty path): invalid output path");
     size_t n = strlen(path);
     static const char suffix[] = ".tmp.XXXXXX";
     af->path = malloc(n + 1);
     af->tmp_path = malloc(n + sizeof suffix);
     if (!af->path || !af->tmp_path) {
         atomic_release(af);
-        return cr_error_set(err, "%s: out of memory", path);
+        return cr_fail(CR_ERR_NOMEM, "%s: out of memory", path);
     }
     memcpy(af->path, path, n + 1);
     memcpy(af->tmp_path, path, n);
@@ -50,9 +51,9 @@ int cr_atomic_open(cr_atomic_file *af, const char *path, cr_error *err) {
     int fd = mkstemp(af->tmp_path);
     if (fd < 0) {
         int e = errno;
-        cr_error_set(err, "%s: cannot create temporary file: %s", path, strerror(e));
+        cr_fail(CR_ERR_IO, "%s: cannot create temporary file: %s", path, strerror(e));
         atomic_release(af);
-        return -1;
+        return cr_io_status(-1);
     }
     (void)fchmod(fd, target_mode(path)); /* mkstemp's 0600 would stick after rename */
     FILE *fp = fdopen(fd, "wb");
@@ -60,12 +61,12 @@ int cr_atomic_open(cr_atomic_file *af, const char *path, cr_error *err) {
         int e = errno;
         close(fd);
         unlink(af->tmp_path);
-        cr_error_set(err, "%s: cannot open temporary file: %s", path, strerror(e));
+        cr_fail(CR_ERR_IO, "%s: cannot open temporary file: %s", path, strerror(e));
         atomic_release(af);
-        return -1;
+        return cr_io_status(-1);
     }
     af->fp = fp;
-    return 0;
+    return CR_OK;
 }
 
 static void fsync_parent_dir(const char *path) {
@@ -90,10 +91,10 @@ static void fsync_parent_dir(const char *path) {
     close(fd);
 }
 
-int cr_atomic_commit(cr_atomic_file *af, cr_error *err) {
+cr_status cr_atomic_commit(cr_atomic_file *af) {
     if (!af || !af->fp || !af->tmp_path || !af->path) {
         if (af) cr_atomic_abort(af);
-        return cr_error_set(err, "atomic write: no open file");
+        return cr_fail(CR_ERR_FORMAT, "atomic write: no open file");
     }
     FILE *fp = af->fp;
     af->fp = NULL;
@@ -105,13 +106,13 @@ int cr_atomic_commit(cr_atomic_file *af, cr_error *err) {
     if (!e && rename(af->tmp_path, af->path) != 0) e = errno;
     if (e) {
         unlink(af->tmp_path);
-        cr_error_set(err, "%s: write failed: %s", af->path, strerror(e));
+        cr_fail(CR_ERR_IO, "%s: write failed: %s", af->path, strerror(e));
         atomic_release(af);
-        return -1;
+        return cr_io_status(-1);
     }
     fsync_parent_dir(af->path);
     atomic_release(af);
-    return 0;
+    return CR_OK;
 }
 
 void cr_atomic_abort(cr_atomic_file *af) {

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "chainrule_typed.h"
 #include "io_internal.h"
 
 static int meta_set(cr_safetensors *st, const char *key, const char *fmt, ...)
@@ -23,8 +24,7 @@ static int meta_set(cr_safetensors *st, const char *key, const char *fmt, ...) {
     va_start(ap, fmt);
     vsnprintf(buf, sizeof buf, fmt, ap);
     va_end(ap);
-    cr_error err;
-    return cr_safetensors_set_meta(st, key, buf, &err);
+    return cr_safetensors_set_meta(st, key, buf);
 }
 
 /* The run's metadata into x; nonzero when one could not be added (memory). */
@@ -62,8 +62,8 @@ static int put_state(cr_safetensors *x, const cr_optim *opt, const cr_checkpoint
     return rc;
 }
 
-int cr_checkpoint_save(const char *path, const cr_model *model, const cr_optim *opt,
-                       const cr_checkpoint *ck, cr_error *err) {
+cr_status cr_checkpoint_save(const char *path, const cr_model *model, const cr_optim *opt,
+                       const cr_checkpoint *ck) {
     cr_model m;
     memset(&m, 0, sizeof m);
     m.net = model->net;
@@ -82,50 +82,47 @@ int cr_checkpoint_save(const char *path, const cr_model *model, const cr_optim *
         a.shape[0] = opt->n_params;
         a.count = opt->n_params;
         a.data = (void *)state[i]; /* borrowed; cr_safetensors_add copies */
-        rc |= cr_safetensors_add(x, names[i], &a, err);
+        rc |= cr_safetensors_add(x, names[i], &a);
     }
     if (rc) {
         cr_safetensors_free(x);
-        return cr_error_set(err, "%s: cannot build the checkpoint (out of memory)", path);
+        return cr_fail(CR_ERR_NOMEM, "%s: cannot build the checkpoint (out of memory)", path);
     }
-    rc = cr_model_save_full(path, &m, err);
+    rc = cr_model_save_full(path, &m);
     cr_safetensors_free(x);
-    return rc;
+    return cr_io_status(rc);
 }
 
 static const char *meta_get(const cr_model *m, const char *key) {
     return cr_safetensors_meta(&m->extra, key);
 }
 
-static int meta_u64(const cr_model *m, const char *path, const char *key, uint64_t *out,
-                    cr_error *err) {
+static int meta_u64(const cr_model *m, const char *path, const char *key, uint64_t *out) {
     const char *s = meta_get(m, key);
     char *end;
-    if (!s || !*s) return cr_error_set(err, "%s: not a training checkpoint (no metadata %s)", path, key);
+    if (!s || !*s) return cr_fail(CR_ERR_FORMAT, "%s: not a training checkpoint (no metadata %s)", path, key);
     unsigned long long v = strtoull(s, &end, 10);
-    if (*end) return cr_error_set(err, "%s: metadata %s: '%s' is not a number", path, key, s);
+    if (*end) return cr_fail(CR_ERR_FORMAT, "%s: metadata %s: '%s' is not a number", path, key, s);
     *out = (uint64_t)v;
     return 0;
 }
 
-static int meta_double(const cr_model *m, const char *path, const char *key, double *out,
-                       cr_error *err) {
+static int meta_double(const cr_model *m, const char *path, const char *key, double *out) {
     const char *s = meta_get(m, key);
     char *end;
-    if (!s || !*s) return cr_error_set(err, "%s: not a training checkpoint (no metadata %s)", path, key);
+    if (!s || !*s) return cr_fail(CR_ERR_FORMAT, "%s: not a training checkpoint (no metadata %s)", path, key);
     *out = strtod(s, &end);
     if (*end || !isfinite(*out))
-        return cr_error_set(err, "%s: metadata %s: '%s' is not a number", path, key, s);
+        return cr_fail(CR_ERR_FORMAT, "%s: metadata %s: '%s' is not a number", path, key, s);
     return 0;
 }
 
 /* A long counter of the run: a number in [lo, LONG_MAX]. */
-static int meta_long(const cr_model *m, const char *path, const char *key, long lo, long *out,
-                     cr_error *err) {
+static int meta_long(const cr_model *m, const char *path, const char *key, long lo, long *out) {
     uint64_t u;
-    if (meta_u64(m, path, key, &u, err)) return -1;
+    if (meta_u64(m, path, key, &u)) return -1;
     if (u < (uint64_t)lo || u > (uint64_t)0x7fffffff)
-        return cr_error_set(err, "%s: metadata %s: %" PRIu64 " is out of range", path, key, u);
+        return cr_fail(CR_ERR_FORMAT, "%s: metadata %s: %" PRIu64 " is out of range", path, key, u);
     *out = (long)u;
     return 0;
 }
@@ -136,43 +133,43 @@ static void copy_meta_str(const cr_model *m, const char *key, char *dst, size_t 
 }
 
 /* The hyperparameters of cr_optim_config. */
-static int read_config(const cr_model *m, const char *path, cr_optim_config *c, cr_error *err) {
+static int read_config(const cr_model *m, const char *path, cr_optim_config *c) {
     const char *s = meta_get(m, "train.optimizer");
-    if (!s || !cr_optimizer_parse(s, &c->kind))
-        return cr_error_set(err, "%s: metadata train.optimizer is missing or unknown", path);
+    if (!s || cr_optimizer_parse(s, &c->kind) != CR_OK)
+        return cr_fail(CR_ERR_FORMAT, "%s: metadata train.optimizer is missing or unknown", path);
     s = meta_get(m, "train.schedule");
-    if (!s || !cr_schedule_parse(s, &c->schedule))
-        return cr_error_set(err, "%s: metadata train.schedule is missing or unknown", path);
-    if (meta_double(m, path, "train.lr", &c->lr, err) ||
-        meta_double(m, path, "train.momentum", &c->momentum, err) ||
-        meta_double(m, path, "train.beta1", &c->beta1, err) ||
-        meta_double(m, path, "train.beta2", &c->beta2, err) ||
-        meta_double(m, path, "train.eps", &c->eps, err) ||
-        meta_double(m, path, "train.weight_decay", &c->weight_decay, err) ||
-        meta_u64(m, path, "train.step_size", &c->step_size, err) ||
-        meta_double(m, path, "train.gamma", &c->gamma, err) ||
-        meta_u64(m, path, "train.total_steps", &c->total_steps, err) ||
-        meta_double(m, path, "train.lr_min", &c->lr_min, err))
+    if (!s || cr_schedule_parse(s, &c->schedule) != CR_OK)
+        return cr_fail(CR_ERR_FORMAT, "%s: metadata train.schedule is missing or unknown", path);
+    if (meta_double(m, path, "train.lr", &c->lr) ||
+        meta_double(m, path, "train.momentum", &c->momentum) ||
+        meta_double(m, path, "train.beta1", &c->beta1) ||
+        meta_double(m, path, "train.beta2", &c->beta2) ||
+        meta_double(m, path, "train.eps", &c->eps) ||
+        meta_double(m, path, "train.weight_decay", &c->weight_decay) ||
+        meta_u64(m, path, "train.step_size", &c->step_size) ||
+        meta_double(m, path, "train.gamma", &c->gamma) ||
+        meta_u64(m, path, "train.total_steps", &c->total_steps) ||
+        meta_double(m, path, "train.lr_min", &c->lr_min))
         return -1;
     return 0;
 }
 
-int cr_checkpoint_read(const cr_model *m, const char *path, cr_checkpoint *ck, cr_error *err) {
+cr_status cr_checkpoint_read(const cr_model *m, const char *path, cr_checkpoint *ck) {
     memset(ck, 0, sizeof *ck);
     ck->cfg = cr_optim_config_default();
     double d;
-    if (meta_long(m, path, "train.epoch", 0, &ck->epoch, err) ||
-        meta_long(m, path, "train.epochs", 0, &ck->epochs, err) ||
-        meta_u64(m, path, "train.seed", &ck->seed, err) ||
-        meta_long(m, path, "train.batch", 1, &ck->batch, err) || read_config(m, path, &ck->cfg, err) ||
-        meta_double(m, path, "train.val", &ck->val, err) ||
-        meta_double(m, path, "train.standardize", &d, err))
-        return -1;
+    if (meta_long(m, path, "train.epoch", 0, &ck->epoch) ||
+        meta_long(m, path, "train.epochs", 0, &ck->epochs) ||
+        meta_u64(m, path, "train.seed", &ck->seed) ||
+        meta_long(m, path, "train.batch", 1, &ck->batch) || read_config(m, path, &ck->cfg) ||
+        meta_double(m, path, "train.val", &ck->val) ||
+        meta_double(m, path, "train.standardize", &d))
+        return cr_io_status(-1);
     ck->standardize = d != 0;
     const char *s = meta_get(m, "train.rng");
     if (!s || sscanf(s, "%" SCNx64 ",%" SCNx64 ",%" SCNx64 ",%" SCNx64, &ck->rng.s[0],
                      &ck->rng.s[1], &ck->rng.s[2], &ck->rng.s[3]) != 4)
-        return cr_error_set(err, "%s: metadata train.rng is missing or malformed", path);
+        return cr_fail(CR_ERR_FORMAT, "%s: metadata train.rng is missing or malformed", path);
     copy_meta_str(m, "train.data", ck->data, sizeof ck->data);
     copy_meta_str(m, "train.test", ck->test, sizeof ck->test);
     copy_meta_str(m, "train.init", ck->init, sizeof ck->init);
@@ -181,24 +178,24 @@ int cr_checkpoint_read(const cr_model *m, const char *path, cr_checkpoint *ck, c
     copy_meta_str(m, "train.limit", ck->limit, sizeof ck->limit);
     copy_meta_str(m, "train.classes", ck->classes, sizeof ck->classes);
     if (cr_optim_config_check(&ck->cfg) != CR_OK)
-        return cr_error_set(err, "%s: the stored hyperparameters are out of range", path);
-    return 0;
+        return cr_fail(CR_ERR_FORMAT, "%s: the stored hyperparameters are out of range", path);
+    return CR_OK;
 }
 
-int cr_checkpoint_restore_optim(const cr_model *m, const char *path, cr_optim *opt, cr_error *err) {
+cr_status cr_checkpoint_restore_optim(const cr_model *m, const char *path, cr_optim *opt) {
     uint64_t step;
-    if (meta_u64(m, path, "train.step", &step, err)) return -1;
+    if (meta_u64(m, path, "train.step", &step)) return cr_io_status(-1);
     void *state[2] = {opt->m, opt->v};
     const char *names[2] = {"optim.m", "optim.v"};
     for (int i = 0; i < 2; i++) {
         if (!state[i]) continue;
         const cr_tensor *t = cr_safetensors_find(&m->extra, names[i]);
         if (!t || t->array.dtype != CR_ARRAY_F32 || t->array.count != opt->n_params)
-            return cr_error_set(err, "%s: tensor %s is missing or has the wrong size (expected %zu "
+            return cr_fail(CR_ERR_FORMAT, "%s: tensor %s is missing or has the wrong size (expected %zu "
                                      "float32 values)",
                                 path, names[i], opt->n_params);
         memcpy(state[i], t->array.data, opt->n_params * sizeof(float));
     }
     opt->step = step;
-    return 0;
+    return CR_OK;
 }

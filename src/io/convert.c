@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "chainrule_typed.h"
 #include "io_internal.h"
 
 /* Element i of a (any dtype) as double; integers beyond 2^53 round. */
@@ -24,18 +25,17 @@ static int valid_array(const cr_array *a) {
     return a && cr_io_array_bytes(a, &bytes) && (bytes == 0 || a->data);
 }
 
-int cr_array_to_real(const char *name, const cr_array *a, cr_dtype dtype, void **out,
-                     cr_error *err) {
+cr_status cr_array_to_real(const char *name, const cr_array *a, cr_dtype dtype, void **out) {
     if (!name) name = "(array)";
     if (out) *out = NULL;
-    if (!out || !valid_array(a)) return cr_error_set(err, "%s: invalid array", name);
+    if (!out || !valid_array(a)) return cr_fail(CR_ERR_ARG, "%s: invalid array", name);
     if (dtype != CR_F32 && dtype != CR_F64)
-        return cr_error_set(err, "%s: unsupported target dtype", name);
+        return cr_fail(CR_ERR_ARG, "%s: unsupported target dtype", name);
     size_t bytes;
-    if (!cr_mul_size(a->count, cr_dtype_size(dtype), &bytes))
-        return cr_error_set(err, "%s: %zu elements overflow the address space", name, a->count);
+    if (cr_mul_size(a->count, cr_dtype_size(dtype), &bytes) != CR_OK)
+        return cr_fail(CR_ERR_FORMAT, "%s: %zu elements overflow the address space", name, a->count);
     void *buf = malloc(bytes ? bytes : 1);
-    if (!buf) return cr_error_set(err, "%s: out of memory allocating %zu bytes", name, bytes);
+    if (!buf) return cr_fail(CR_ERR_NOMEM, "%s: out of memory allocating %zu bytes", name, bytes);
     if (a->dtype == CR_ARRAY_F64 && dtype == CR_F64 && bytes) {
         memcpy(buf, a->data, bytes);
     } else if (a->dtype == CR_ARRAY_F32 && dtype == CR_F32 && bytes) {
@@ -47,7 +47,7 @@ int cr_array_to_real(const char *name, const cr_array *a, cr_dtype dtype, void *
                 ((double *)buf)[i] = v;
             else if (fabs(v) > FLT_MAX && isfinite(v)) {
                 free(buf);
-                return cr_error_set(err, "%s: value %g at index %zu overflows float32", name, v, i);
+                return cr_fail(CR_ERR_FORMAT, "%s: value %g at index %zu overflows float32", name, v, i);
             } else
                 ((float *)buf)[i] = (float)v;
         }
@@ -57,38 +57,38 @@ int cr_array_to_real(const char *name, const cr_array *a, cr_dtype dtype, void *
             double v = elem(a, i);
             if (!isfinite(v)) {
                 free(buf);
-                return cr_error_set(err, "%s: contains %s at index %zu", name,
+                return cr_fail(CR_ERR_FORMAT, "%s: contains %s at index %zu", name,
                                     isnan(v) ? "NaN" : "Inf", i);
             }
         }
     *out = buf;
-    return 0;
+    return CR_OK;
 }
 
-int cr_labels_to_targets(const char *name, const cr_array *labels, size_t n, size_t k,
-                         cr_dtype dtype, void **out, cr_error *err) {
+cr_status cr_labels_to_targets(const char *name, const cr_array *labels, size_t n, size_t k,
+                         cr_dtype dtype, void **out) {
     if (!name) name = "(labels)";
     if (out) *out = NULL;
-    if (!out || !valid_array(labels)) return cr_error_set(err, "%s: invalid array", name);
+    if (!out || !valid_array(labels)) return cr_fail(CR_ERR_ARG, "%s: invalid array", name);
     if (dtype != CR_F32 && dtype != CR_F64)
-        return cr_error_set(err, "%s: unsupported target dtype", name);
-    if (k == 0) return cr_error_set(err, "%s: the number of classes must be positive", name);
+        return cr_fail(CR_ERR_ARG, "%s: unsupported target dtype", name);
+    if (k == 0) return cr_fail(CR_ERR_FORMAT, "%s: the number of classes must be positive", name);
     int is_int = labels->dtype == CR_ARRAY_U8 || labels->dtype == CR_ARRAY_I32 ||
                  labels->dtype == CR_ARRAY_I64;
     int int_vec = is_int && labels->ndim == 1 && labels->shape[0] == n;
     int float_mat = !is_int && labels->ndim == 2 && labels->shape[0] == n && labels->shape[1] == k;
     if (!int_vec && !float_mat) {
         char shp[160];
-        return cr_error_set(err, "%s: labels have shape %s (%s) but expected an integer vector "
+        return cr_fail(CR_ERR_FORMAT, "%s: labels have shape %s (%s) but expected an integer vector "
                                  "[%zu] of class indices or a float matrix [%zu, %zu]", name,
                             cr_io_shape_str(labels->shape, labels->ndim, shp, sizeof shp),
                             cr_array_dtype_name(labels->dtype), n, n, k);
     }
     size_t count, bytes;
-    if (!cr_mul_size(n, k, &count) || !cr_mul_size(count, cr_dtype_size(dtype), &bytes))
-        return cr_error_set(err, "%s: %zu x %zu targets overflow the address space", name, n, k);
+    if (cr_mul_size(n, k, &count) != CR_OK || cr_mul_size(count, cr_dtype_size(dtype), &bytes) != CR_OK)
+        return cr_fail(CR_ERR_FORMAT, "%s: %zu x %zu targets overflow the address space", name, n, k);
     void *buf = calloc(bytes ? bytes : 1, 1);
-    if (!buf) return cr_error_set(err, "%s: out of memory allocating %zu bytes", name, bytes);
+    if (!buf) return cr_fail(CR_ERR_NOMEM, "%s: out of memory allocating %zu bytes", name, bytes);
     for (size_t r = 0; r < n; r++) {
         if (int_vec) {
             int64_t v = labels->dtype == CR_ARRAY_U8    ? ((const uint8_t *)labels->data)[r]
@@ -96,7 +96,7 @@ int cr_labels_to_targets(const char *name, const cr_array *labels, size_t n, siz
                                                         : ((const int64_t *)labels->data)[r];
             if (v < 0 || (uint64_t)v >= k) {
                 free(buf);
-                return cr_error_set(err, "%s: label %lld at index %zu is out of range [0, %zu)",
+                return cr_fail(CR_ERR_FORMAT, "%s: label %lld at index %zu is out of range [0, %zu)",
                                     name, (long long)v, r, k);
             }
             if (dtype == CR_F64)
@@ -109,7 +109,7 @@ int cr_labels_to_targets(const char *name, const cr_array *labels, size_t n, siz
                 double v = elem(labels, r * k + c);
                 if (!(v >= 0.0 && v <= 1.0)) {
                     free(buf);
-                    return cr_error_set(err, "%s: target %g at row %zu, column %zu is not a "
+                    return cr_fail(CR_ERR_FORMAT, "%s: target %g at row %zu, column %zu is not a "
                                              "probability in [0, 1]", name, v, r, c);
                 }
                 sum += v;
@@ -120,10 +120,10 @@ int cr_labels_to_targets(const char *name, const cr_array *labels, size_t n, siz
             }
             if (fabs(sum - 1.0) > 1e-3) {
                 free(buf);
-                return cr_error_set(err, "%s: targets in row %zu sum to %g, not 1", name, r, sum);
+                return cr_fail(CR_ERR_FORMAT, "%s: targets in row %zu sum to %g, not 1", name, r, sum);
             }
         }
     }
     *out = buf;
-    return 0;
+    return CR_OK;
 }

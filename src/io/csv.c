@@ -8,7 +8,9 @@
  * a non-negative integer. Errors name the line (1-based, physical lines) and
  * the column (1-based).
  */
+#include "chainrule_typed.h"
 #include "chainrule_data.h"
+#include "io_internal.h"
 
 #include <errno.h>
 #include <float.h>
@@ -57,11 +59,11 @@ static int csv_next_line(csv_state *st, const char **ls, const char **le) {
     return 0;
 }
 
-static int csv_push_field(csv_state *st, const char *s, size_t len, cr_error *err) {
+static int csv_push_field(csv_state *st, const char *s, size_t len) {
     if (st->n_fields == st->cap_fields) {
         size_t ncap = st->cap_fields ? st->cap_fields * 2 : 64;
         csv_field *nf = realloc(st->fields, ncap * sizeof *nf);
-        if (!nf) return cr_error_set(err, "%s:%zu: out of memory", st->name, st->line_no);
+        if (!nf) return cr_fail(CR_ERR_NOMEM, "%s:%zu: out of memory", st->name, st->line_no);
         st->fields = nf;
         st->cap_fields = ncap;
     }
@@ -72,7 +74,7 @@ static int csv_push_field(csv_state *st, const char *s, size_t len, cr_error *er
 }
 
 /* Splits [s, e) into st->fields. */
-static int csv_split(csv_state *st, const char *s, const char *e, cr_error *err) {
+static int csv_split(csv_state *st, const char *s, const char *e) {
     st->n_fields = 0;
     const char *p = s;
     for (;;) {
@@ -83,7 +85,7 @@ static int csv_split(csv_state *st, const char *s, const char *e, cr_error *err)
             fs = ++p;
             for (;;) {
                 if (p >= e)
-                    return cr_error_set(err, "%s:%zu: column %zu: unterminated quote", st->name,
+                    return cr_fail(CR_ERR_FORMAT, "%s:%zu: column %zu: unterminated quote", st->name,
                                         st->line_no, col);
                 if (*p == '"') {
                     if (p + 1 < e && p[1] == '"') {
@@ -97,7 +99,7 @@ static int csv_split(csv_state *st, const char *s, const char *e, cr_error *err)
             fe = p++;
             while (p < e && is_blank_char(*p)) p++;
             if (p < e && *p != ',')
-                return cr_error_set(err, "%s:%zu: column %zu: unexpected text after a closing quote",
+                return cr_fail(CR_ERR_FORMAT, "%s:%zu: column %zu: unexpected text after a closing quote",
                                     st->name, st->line_no, col);
         } else {
             fs = p;
@@ -105,7 +107,7 @@ static int csv_split(csv_state *st, const char *s, const char *e, cr_error *err)
             fe = p;
             while (fe > fs && is_blank_char(fe[-1])) fe--;
         }
-        if (csv_push_field(st, fs, (size_t)(fe - fs), err)) return -1;
+        if (csv_push_field(st, fs, (size_t)(fe - fs))) return -1;
         if (p >= e) break;
         p++; /* the comma */
     }
@@ -147,7 +149,7 @@ static int parse_number(const csv_field *f, float *out, const char **why) {
     return 0;
 }
 
-static int parse_label(const csv_field *f, int32_t *out) {
+static int parse_label(const csv_field *f, cr_label *out) {
     size_t i = 0;
     if (f->len > 0 && f->s[0] == '+') i = 1;
     if (i == f->len) return -1;
@@ -158,12 +160,12 @@ static int parse_label(const csv_field *f, int32_t *out) {
         v = v * 10 + (c - '0');
         if (v > INT32_MAX) return -1;
     }
-    *out = (int32_t)v;
+    *out = (cr_label)v;
     return 0;
 }
 
-int cr_csv_parse(const char *name, const char *buf, size_t len, const cr_dataset_options *opt,
-                 cr_dataset *out, cr_error *err) {
+cr_status cr_csv_parse(const char *name, const char *buf, size_t len, const cr_dataset_options *opt,
+                 cr_dataset *out) {
     memset(out, 0, sizeof *out);
     cr_dataset_options defaults = cr_dataset_options_default();
     if (!opt) opt = &defaults;
@@ -174,20 +176,20 @@ int cr_csv_parse(const char *name, const char *buf, size_t len, const cr_dataset
     size_t first_line = 0;
 
     if (!csv_next_line(&st, &ls, &le)) {
-        cr_error_set(err, "%s: empty file", name);
+        cr_fail(CR_ERR_FORMAT, "%s: empty file", name);
         goto done;
     }
-    if (csv_split(&st, ls, le, err)) goto done;
+    if (csv_split(&st, ls, le)) goto done;
     size_t ncols = st.n_fields;
     if (ncols < 2) {
-        cr_error_set(err, "%s:%zu: need at least 2 columns (a label and a feature), found 1", name,
+        cr_fail(CR_ERR_FORMAT, "%s:%zu: need at least 2 columns (a label and a feature), found 1", name,
                      st.line_no);
         goto done;
     }
     long lc = opt->label_column;
     if (lc < 0) lc += (long)ncols;
     if (lc < 0 || (size_t)lc >= ncols) {
-        cr_error_set(err, "%s: label column %d is out of range for %zu columns", name,
+        cr_fail(CR_ERR_FORMAT, "%s: label column %d is out of range for %zu columns", name,
                      opt->label_column, ncols);
         goto done;
     }
@@ -220,12 +222,12 @@ int cr_csv_parse(const char *name, const char *buf, size_t len, const cr_dataset
     }
     if (opt->limit && n > opt->limit) n = opt->limit;
     if (n == 0) {
-        cr_error_set(err, "%s: no data rows after the header", name);
+        cr_fail(CR_ERR_FORMAT, "%s: no data rows after the header", name);
         goto done;
     }
     size_t d = ncols - 1, nd;
-    if (!cr_mul_size(n, d, &nd) || nd > SIZE_MAX / sizeof(float)) {
-        cr_error_set(err, "%s: too large", name);
+    if (cr_mul_size(n, d, &nd) != CR_OK || nd > SIZE_MAX / sizeof(float)) {
+        cr_fail(CR_ERR_FORMAT, "%s: too large", name);
         goto done;
     }
     /* Memory grows with the rows actually parsed, not with the row count times
@@ -234,25 +236,25 @@ int cr_csv_parse(const char *name, const char *buf, size_t len, const cr_dataset
     size_t cap_rows = d < 4096 ? 4096 / d : 1;
     if (cap_rows > n) cap_rows = n;
     out->x = malloc(cap_rows * d * sizeof(float));
-    out->labels = malloc(cap_rows * sizeof(int32_t));
+    out->labels = malloc(cap_rows * sizeof(cr_label));
     if (!out->x || !out->labels) {
-        cr_error_set(err, "%s: out of memory for %zu x %zu values", name, cap_rows, d);
+        cr_fail(CR_ERR_NOMEM, "%s: out of memory for %zu x %zu values", name, cap_rows, d);
         goto done;
     }
     out->n = n;
     out->d = d;
 
-    int32_t max_label = 0;
+    cr_label max_label = 0;
     size_t row = 0;
     int have_row = !header; /* the first line's fields are still in st.fields */
     while (row < n) {
         if (!have_row) {
             if (!csv_next_line(&st, &ls, &le)) break; /* cannot happen: rows were counted */
-            if (csv_split(&st, ls, le, err)) goto done;
+            if (csv_split(&st, ls, le)) goto done;
         }
         have_row = 0;
         if (st.n_fields != ncols) {
-            cr_error_set(err, "%s:%zu: expected %zu fields, found %zu", name, st.line_no, ncols,
+            cr_fail(CR_ERR_FORMAT, "%s:%zu: expected %zu fields, found %zu", name, st.line_no, ncols,
                          st.n_fields);
             goto done;
         }
@@ -260,10 +262,10 @@ int cr_csv_parse(const char *name, const char *buf, size_t len, const cr_dataset
             size_t ncap = cap_rows > n / 2 ? n : 2 * cap_rows;
             float *nx = realloc(out->x, ncap * d * sizeof(float));
             if (nx) out->x = nx;
-            int32_t *nl = nx ? realloc(out->labels, ncap * sizeof(int32_t)) : NULL;
+            cr_label *nl = nx ? realloc(out->labels, ncap * sizeof(cr_label)) : NULL;
             if (nl) out->labels = nl;
             if (!nx || !nl) {
-                cr_error_set(err, "%s:%zu: out of memory for %zu x %zu values", name, st.line_no,
+                cr_fail(CR_ERR_NOMEM, "%s:%zu: out of memory for %zu x %zu values", name, st.line_no,
                              ncap, d);
                 goto done;
             }
@@ -274,15 +276,15 @@ int cr_csv_parse(const char *name, const char *buf, size_t len, const cr_dataset
             const csv_field *f = &st.fields[c];
             char repr[64];
             if (c == label_col) {
-                int32_t lab;
+                cr_label lab;
                 if (parse_label(f, &lab)) {
                     field_repr(f, repr, sizeof repr);
-                    cr_error_set(err, "%s:%zu: column %zu: label '%s' is not a non-negative integer",
+                    cr_fail(CR_ERR_FORMAT, "%s:%zu: column %zu: label '%s' is not a non-negative integer",
                                  name, st.line_no, c + 1, repr);
                     goto done;
                 }
                 if (opt->k && (size_t)lab >= opt->k) {
-                    cr_error_set(err, "%s:%zu: column %zu: label %d is out of range for k = %zu",
+                    cr_fail(CR_ERR_FORMAT, "%s:%zu: column %zu: label %d is out of range for k = %zu",
                                  name, st.line_no, c + 1, (int)lab, opt->k);
                     goto done;
                 }
@@ -292,11 +294,11 @@ int cr_csv_parse(const char *name, const char *buf, size_t len, const cr_dataset
                 const char *why;
                 if (parse_number(f, &xr[j], &why)) {
                     if (f->len == 0)
-                        cr_error_set(err, "%s:%zu: column %zu: empty field", name, st.line_no,
+                        cr_fail(CR_ERR_FORMAT, "%s:%zu: column %zu: empty field", name, st.line_no,
                                      c + 1);
                     else {
                         field_repr(f, repr, sizeof repr);
-                        cr_error_set(err, "%s:%zu: column %zu: '%s' %s", name, st.line_no, c + 1,
+                        cr_fail(CR_ERR_FORMAT, "%s:%zu: column %zu: '%s' %s", name, st.line_no, c + 1,
                                      repr, why);
                     }
                     goto done;
@@ -313,25 +315,23 @@ done:
     free(st.fields);
     if (rc && mixed_first_row && st.line_no == first_line) {
         /* say why the first row was read as data */
-        size_t used = strlen(err->msg);
-        snprintf(err->msg + used, sizeof err->msg - used,
-                 " (--header auto reads a first row with numbers in it as data; give --header "
-                 "yes if it is a header)");
+        cr_fail(cr_last_status(),
+                "%s (--header auto reads a first row with numbers in it as data; give --header "
+                "yes if it is a header)", cr_last_error());
     }
     if (rc) cr_dataset_free(out);
-    return rc;
+    return cr_io_status(rc);
 }
 
-int cr_csv_read(const char *path, const cr_dataset_options *opt, cr_dataset *out,
-                cr_error *err) {
+cr_status cr_csv_read(const char *path, const cr_dataset_options *opt, cr_dataset *out) {
     memset(out, 0, sizeof *out);
     struct stat sb;
-    if (stat(path, &sb) != 0) return cr_error_set(err, "%s: %s", path, strerror(errno));
-    if (S_ISDIR(sb.st_mode)) return cr_error_set(err, "%s: is a directory, not a CSV file", path);
+    if (stat(path, &sb) != 0) return cr_fail(CR_ERR_IO, "%s: %s", path, strerror(errno));
+    if (S_ISDIR(sb.st_mode)) return cr_fail(CR_ERR_IO, "%s: is a directory, not a CSV file", path);
     unsigned char *buf = NULL;
     size_t len = 0;
-    if (cr_read_file(path, CSV_MAX_BYTES, &buf, &len, err)) return -1;
-    int rc = cr_csv_parse(path, (const char *)buf, len, opt, out, err);
+    if (cr_read_file(path, CSV_MAX_BYTES, &buf, &len)) return cr_io_status(-1);
+    int rc = cr_csv_parse(path, (const char *)buf, len, opt, out);
     free(buf);
-    return rc;
+    return cr_io_status(rc);
 }

@@ -3,7 +3,9 @@
  * seeded train/validation split and per-feature standardisation. Loading by
  * name is in dataset_load.c.
  */
+#include "chainrule_typed.h"
 #include "chainrule_data.h"
+#include "io_internal.h"
 
 #include <float.h>
 #include <math.h>
@@ -38,54 +40,53 @@ static double array_get(const cr_array *a, size_t i) {
 }
 
 /* One label from element i: a non-negative integer below 2^31. */
-static int label_at(const char *name, const cr_array *a, size_t i, int32_t *out,
-                    cr_error *err) {
+static int label_at(const char *name, const cr_array *a, size_t i, cr_label *out) {
     if (a->dtype == CR_ARRAY_I64) {
         int64_t v = ((const int64_t *)a->data)[i];
         if (v < 0 || v > INT32_MAX)
-            return cr_error_set(err, "%s: label %lld at index %zu is not a class index >= 0", name,
+            return cr_fail(CR_ERR_FORMAT, "%s: label %lld at index %zu is not a class index >= 0", name,
                                 (long long)v, i);
-        *out = (int32_t)v;
+        *out = (cr_label)v;
         return 0;
     }
     double v = array_get(a, i);
     if (!(v >= 0 && v <= INT32_MAX) || v != floor(v))
-        return cr_error_set(err, "%s: label %g at index %zu is not a class index >= 0", name, v, i);
-    *out = (int32_t)v;
+        return cr_fail(CR_ERR_FORMAT, "%s: label %g at index %zu is not a class index >= 0", name, v, i);
+    *out = (cr_label)v;
     return 0;
 }
 
-int cr_dataset_from_arrays(const char *x_name, const cr_array *x, const char *y_name,
+cr_status cr_dataset_from_arrays(const char *x_name, const cr_array *x, const char *y_name,
                            const cr_array *labels, const cr_dataset_options *opt,
-                           cr_dataset *out, cr_error *err) {
+                           cr_dataset *out) {
     memset(out, 0, sizeof *out);
     cr_dataset_options defaults = cr_dataset_options_default();
     if (!opt) opt = &defaults;
     if (x->ndim < 1 || x->count == 0 || x->shape[0] == 0)
-        return cr_error_set(err, "%s: no examples", x_name);
+        return cr_fail(CR_ERR_FORMAT, "%s: no examples", x_name);
     size_t n_all = x->shape[0], d = x->count / n_all;
     if (labels->ndim < 1 || labels->ndim > 2)
-        return cr_error_set(err, "%s: labels must be a vector [n] or a one-hot matrix [n, k], not %d-dimensional",
+        return cr_fail(CR_ERR_FORMAT, "%s: labels must be a vector [n] or a one-hot matrix [n, k], not %d-dimensional",
                             y_name, labels->ndim);
     if (labels->shape[0] != n_all)
-        return cr_error_set(err, "%s: %zu labels for %zu examples in %s", y_name, labels->shape[0],
+        return cr_fail(CR_ERR_FORMAT, "%s: %zu labels for %zu examples in %s", y_name, labels->shape[0],
                             n_all, x_name);
     size_t n = opt->limit && opt->limit < n_all ? opt->limit : n_all;
     int onehot = labels->ndim == 2;
     size_t kk = onehot ? labels->shape[1] : 0;
-    if (onehot && kk == 0) return cr_error_set(err, "%s: one-hot labels with 0 classes", y_name);
+    if (onehot && kk == 0) return cr_fail(CR_ERR_FORMAT, "%s: one-hot labels with 0 classes", y_name);
     if (onehot && opt->k && opt->k != kk)
-        return cr_error_set(err, "%s: one-hot labels have %zu classes, expected k = %zu", y_name,
+        return cr_fail(CR_ERR_FORMAT, "%s: one-hot labels have %zu classes, expected k = %zu", y_name,
                             kk, opt->k);
 
     size_t nd;
-    if (!cr_mul_size(n, d, &nd) || nd > SIZE_MAX / sizeof(float))
-        return cr_error_set(err, "%s: too large", x_name);
+    if (cr_mul_size(n, d, &nd) != CR_OK || nd > SIZE_MAX / sizeof(float))
+        return cr_fail(CR_ERR_FORMAT, "%s: too large", x_name);
     out->x = malloc(nd * sizeof(float));
-    out->labels = malloc(n * sizeof(int32_t));
+    out->labels = malloc(n * sizeof(cr_label));
     if (!out->x || !out->labels) {
         cr_dataset_free(out);
-        return cr_error_set(err, "%s: out of memory for %zu x %zu values", x_name, n, d);
+        return cr_fail(CR_ERR_NOMEM, "%s: out of memory for %zu x %zu values", x_name, n, d);
     }
     out->n = n;
     out->d = d;
@@ -103,7 +104,7 @@ int cr_dataset_from_arrays(const char *x_name, const cr_array *x, const char *y_
             double v = array_get(x, i);
             if (!isfinite(v) || fabs(v) > FLT_MAX) {
                 cr_dataset_free(out);
-                return cr_error_set(err, "%s: value %g at example %zu, feature %zu is not a finite float32",
+                return cr_fail(CR_ERR_FORMAT, "%s: value %g at example %zu, feature %zu is not a finite float32",
                                     x_name, v, i / d, i % d);
             }
             out->x[i] = (float)v;
@@ -111,16 +112,16 @@ int cr_dataset_from_arrays(const char *x_name, const cr_array *x, const char *y_
     }
 
     /* labels */
-    int32_t max_label = 0;
+    cr_label max_label = 0;
     for (size_t i = 0; i < n; i++) {
-        int32_t lab = -1;
+        cr_label lab = -1;
         if (onehot) {
             size_t ones = 0;
             for (size_t j = 0; j < kk; j++) {
                 double v = array_get(labels, i * kk + j);
                 if (v == 1.0) {
                     ones++;
-                    lab = (int32_t)j;
+                    lab = (cr_label)j;
                 } else if (v != 0.0) {
                     ones = 2;
                     break;
@@ -128,16 +129,16 @@ int cr_dataset_from_arrays(const char *x_name, const cr_array *x, const char *y_
             }
             if (ones != 1 || kk - 1 > INT32_MAX) {
                 cr_dataset_free(out);
-                return cr_error_set(err, "%s: row %zu of the label matrix is not one-hot", y_name, i);
+                return cr_fail(CR_ERR_FORMAT, "%s: row %zu of the label matrix is not one-hot", y_name, i);
             }
         } else {
-            if (label_at(y_name, labels, i, &lab, err)) {
+            if (label_at(y_name, labels, i, &lab)) {
                 cr_dataset_free(out);
-                return -1;
+                return cr_io_status(-1);
             }
             if (opt->k && (size_t)lab >= opt->k) {
                 cr_dataset_free(out);
-                return cr_error_set(err, "%s: label %d at index %zu is out of range for k = %zu",
+                return cr_fail(CR_ERR_FORMAT, "%s: label %d at index %zu is out of range for k = %zu",
                                     y_name, (int)lab, i, opt->k);
             }
         }
@@ -145,12 +146,12 @@ int cr_dataset_from_arrays(const char *x_name, const cr_array *x, const char *y_
         out->labels[i] = lab;
     }
     out->k = opt->k ? opt->k : onehot ? kk : (size_t)max_label + 1;
-    return 0;
+    return CR_OK;
 }
 
 /* ---------------------------------------------------------------- split */
 
-static int dataset_alloc(cr_dataset *ds, const cr_dataset *like, size_t n, cr_error *err) {
+static int dataset_alloc(cr_dataset *ds, const cr_dataset *like, size_t n) {
     memset(ds, 0, sizeof *ds);
     ds->d = like->d;
     ds->k = like->k;
@@ -158,30 +159,29 @@ static int dataset_alloc(cr_dataset *ds, const cr_dataset *like, size_t n, cr_er
     ds->width = like->width;
     if (n == 0) return 0;
     size_t nd;
-    if (!cr_mul_size(n, like->d, &nd) || nd > SIZE_MAX / sizeof(float))
-        return cr_error_set(err, "dataset too large");
+    if (cr_mul_size(n, like->d, &nd) != CR_OK || nd > SIZE_MAX / sizeof(float))
+        return cr_fail(CR_ERR_FORMAT, "dataset too large");
     ds->x = malloc(nd * sizeof(float));
-    ds->labels = malloc(n * sizeof(int32_t));
+    ds->labels = malloc(n * sizeof(cr_label));
     if (!ds->x || !ds->labels) {
         cr_dataset_free(ds);
-        return cr_error_set(err, "out of memory splitting a dataset of %zu examples", n);
+        return cr_fail(CR_ERR_NOMEM, "out of memory splitting a dataset of %zu examples", n);
     }
     ds->n = n;
     return 0;
 }
 
-int cr_dataset_split(const cr_dataset *all, double val_fraction, uint64_t seed,
-                     cr_dataset *train, cr_dataset *val, cr_error *err) {
+cr_status cr_dataset_split(const cr_dataset *all, double val_fraction, uint64_t seed,
+                     cr_dataset *train, cr_dataset *val) {
     memset(train, 0, sizeof *train);
     memset(val, 0, sizeof *val);
     if (!(val_fraction >= 0.0 && val_fraction < 1.0))
-        return cr_error_set(err, "validation fraction %g is not in [0, 1)", val_fraction);
+        return cr_fail(CR_ERR_FORMAT, "validation fraction %g is not in [0, 1)", val_fraction);
     size_t n = all->n;
     size_t n_val = (size_t)floor(val_fraction * (double)n + 0.5);
     if (val_fraction > 0 && n_val == 0) n_val = 1;
     if (n == 0 || n_val >= n)
-        return cr_error_set(err,
-                            "cannot split %zu examples with validation fraction %g: no "
+        return cr_fail(CR_ERR_FORMAT, "cannot split %zu examples with validation fraction %g: no "
                             "training examples would remain",
                             n, val_fraction);
     unsigned char *in_val = calloc(n, 1);
@@ -189,7 +189,7 @@ int cr_dataset_split(const cr_dataset *all, double val_fraction, uint64_t seed,
     if (!in_val || !perm) {
         free(in_val);
         free(perm);
-        return cr_error_set(err, "out of memory splitting a dataset of %zu examples", n);
+        return cr_fail(CR_ERR_NOMEM, "out of memory splitting a dataset of %zu examples", n);
     }
     /* partial Fisher-Yates: the first n_val entries are a uniform random subset */
     cr_rng rng;
@@ -203,10 +203,10 @@ int cr_dataset_split(const cr_dataset *all, double val_fraction, uint64_t seed,
         in_val[perm[i]] = 1;
     }
     free(perm);
-    if (dataset_alloc(train, all, n - n_val, err) || dataset_alloc(val, all, n_val, err)) {
+    if (dataset_alloc(train, all, n - n_val) || dataset_alloc(val, all, n_val)) {
         cr_dataset_free(train);
         free(in_val);
-        return -1;
+        return cr_io_status(-1);
     }
     size_t it = 0, iv = 0, d = all->d;
     for (size_t i = 0; i < n; i++) {
@@ -216,16 +216,17 @@ int cr_dataset_split(const cr_dataset *all, double val_fraction, uint64_t seed,
         dst->labels[r] = all->labels[i];
     }
     free(in_val);
-    return 0;
+    return CR_OK;
 }
 
 /* ---------------------------------------------------------------- standardise */
 
-int cr_dataset_standardize_stats(const cr_dataset *ds, float *mean, float *std) {
+cr_status cr_dataset_standardize_stats(const cr_dataset *ds, float *mean, float *std) {
     size_t n = ds->n, d = ds->d;
-    if (n == 0 || d == 0 || !ds->x) return -1;
+    if (n == 0 || d == 0 || !ds->x)
+        return cr_fail(CR_ERR_ARG, "cr_dataset_standardize_stats: an empty dataset (%zu x %zu)", n, d);
     double *acc = calloc(d, sizeof *acc);
-    if (!acc) return -1;
+    if (!acc) return cr_fail(CR_ERR_NOMEM, "cr_dataset_standardize_stats: out of memory");
     for (size_t i = 0; i < n; i++) {
         const float *r = ds->x + i * d;
         for (size_t j = 0; j < d; j++) acc[j] += r[j];
@@ -238,7 +239,7 @@ int cr_dataset_standardize_stats(const cr_dataset *ds, float *mean, float *std) 
     double *var = calloc(d, sizeof *var);
     if (!var) {
         free(acc);
-        return -1;
+        return cr_fail(CR_ERR_NOMEM, "cr_dataset_standardize_stats: out of memory");
     }
     for (size_t i = 0; i < n; i++) {
         const float *r = ds->x + i * d;
@@ -253,7 +254,7 @@ int cr_dataset_standardize_stats(const cr_dataset *ds, float *mean, float *std) 
     }
     free(var);
     free(acc);
-    return 0;
+    return CR_OK;
 }
 
 void cr_dataset_apply_standardize(cr_dataset *ds, const float *mean, const float *std) {

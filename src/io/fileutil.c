@@ -43,37 +43,36 @@ int cr_io_write_le(FILE *fp, const void *data, size_t count, size_t es) {
     return 0;
 }
 
-int cr_read_file(const char *path, size_t max_bytes, unsigned char **buf, size_t *len,
-                 cr_error *err) {
+cr_status cr_read_file(const char *path, size_t max_bytes, unsigned char **buf, size_t *len) {
     if (buf) *buf = NULL;
     if (len) *len = 0;
-    if (!path || !buf || !len) return cr_error_set(err, "%s: invalid argument", path ? path : "(null)");
+    if (!path || !buf || !len) return cr_fail(CR_ERR_ARG, "%s: invalid argument", path ? path : "(null)");
     FILE *fp = fopen(path, "rb");
-    if (!fp) return cr_error_set(err, "%s: %s", path, strerror(errno));
+    if (!fp) return cr_fail(CR_ERR_IO, "%s: %s", path, strerror(errno));
     struct stat st;
     if (fstat(fileno(fp), &st) != 0) {
         int e = errno;
         fclose(fp);
-        return cr_error_set(err, "%s: %s", path, strerror(e));
+        return cr_fail(CR_ERR_IO, "%s: %s", path, strerror(e));
     }
     if (S_ISDIR(st.st_mode)) {
         fclose(fp);
-        return cr_error_set(err, "%s: is a directory", path);
+        return cr_fail(CR_ERR_IO, "%s: is a directory", path);
     }
     if (!S_ISREG(st.st_mode)) {
         fclose(fp);
-        return cr_error_set(err, "%s: not a regular file", path);
+        return cr_fail(CR_ERR_IO, "%s: not a regular file", path);
     }
     if (st.st_size < 0 || (uintmax_t)st.st_size > (uintmax_t)max_bytes) {
         fclose(fp);
-        return cr_error_set(err, "%s: file size %jd exceeds the limit of %zu bytes", path,
+        return cr_fail(CR_ERR_FORMAT, "%s: file size %jd exceeds the limit of %zu bytes", path,
                             (intmax_t)st.st_size, max_bytes);
     }
     size_t size = (size_t)st.st_size;
     unsigned char *data = malloc(size ? size : 1);
     if (!data) {
         fclose(fp);
-        return cr_error_set(err, "%s: out of memory reading %zu bytes", path, size);
+        return cr_fail(CR_ERR_NOMEM, "%s: out of memory reading %zu bytes", path, size);
     }
     size_t got = size ? fread(data, 1, size, fp) : 0;
     int rd_err = ferror(fp), e = errno;
@@ -81,13 +80,13 @@ int cr_read_file(const char *path, size_t max_bytes, unsigned char **buf, size_t
     fclose(fp);
     if (rd_err) {
         free(data);
-        return cr_error_set(err, "%s: read error: %s", path, strerror(e));
+        return cr_fail(CR_ERR_IO, "%s: read error: %s", path, strerror(e));
     }
     if (got != size || extra) {
         free(data);
-        return cr_error_set(err, "%s: file changed size while being read", path);
+        return cr_fail(CR_ERR_FORMAT, "%s: file changed size while being read", path);
     }
     *buf = data;
     *len = size;
-    return 0;
+    return CR_OK;
 }

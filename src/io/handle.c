@@ -5,35 +5,27 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "chainrule_io.h"
+#include "io_internal.h"
 
-cr_error *cr_error_new(void) { return calloc(1, sizeof(cr_error)); }
-
-void cr_error_free(cr_error *err) { free(err); }
-
-const char *cr_error_message(const cr_error *err) { return err ? err->msg : ""; }
-
-cr_model *cr_model_open(const char *path, const char *head, cr_error *err) {
+cr_status cr_model_open(const char *path, const char *head, cr_model **out) {
+    if (!out) return cr_fail(CR_ERR_ARG, "cr_model_open: out is NULL");
+    *out = NULL;
     cr_head h = CR_HEAD_SOFTMAX_CE;
-    if (head && !cr_head_parse(head, &h)) {
-        cr_error_set(err, "head '%s' is not softmax-cross-entropy or squared-error", head);
-        return NULL;
-    }
+    if (head && cr_head_parse(head, &h) != CR_OK)
+        return cr_fail(CR_ERR_ARG, "head '%s' is not softmax-cross-entropy or squared-error", head);
     cr_model *m = calloc(1, sizeof *m);
-    if (!m) {
-        cr_error_set(err, "%s: out of memory", path ? path : "(null)");
-        return NULL;
-    }
-    if (cr_model_load_full(path, m, err) != 0) {
+    if (!m) return cr_fail(CR_ERR_NOMEM, "%s: out of memory", path ? path : "(null)");
+    cr_status st = cr_model_load_full(path, m);
+    if (st != CR_OK) {
         free(m);
-        return NULL;
+        return st;
     }
     if (head && cr_net_set_head(m->net, h) != CR_OK) {
         cr_model_close(m);
-        cr_error_set(err, "%s: cannot set the head %s", path, head);
-        return NULL;
+        return cr_fail(CR_ERR_FORMAT, "%s: cannot set the head %s", path, head);
     }
-    return m;
+    *out = m;
+    return CR_OK;
 }
 
 void cr_model_close(cr_model *model) {
@@ -59,11 +51,10 @@ int cr_model_standardization(const cr_model *model, double *mean, double *std) {
     return 1;
 }
 
-int cr_labels_to_targets_buffer(const char *name, cr_array_dtype dtype, int ndim, const size_t *shape,
-                                const void *data, size_t n, size_t k, cr_dtype out_dtype, void **out,
-                                cr_error *err) {
+cr_status cr_labels_to_targets_buffer(const char *name, cr_array_dtype dtype, int ndim, const size_t *shape,
+                                const void *data, size_t n, size_t k, cr_dtype out_dtype, void **out) {
     if (ndim < 0 || ndim > CR_ARRAY_MAX_DIMS || (ndim && !shape) || !data)
-        return cr_error_set(err, "%s: %d dimensions (at most %d)", name, ndim, CR_ARRAY_MAX_DIMS);
+        return cr_fail(CR_ERR_ARG, "%s: %d dimensions (at most %d)", name, ndim, CR_ARRAY_MAX_DIMS);
     cr_array a;
     memset(&a, 0, sizeof a);
     a.dtype = dtype;
@@ -74,5 +65,5 @@ int cr_labels_to_targets_buffer(const char *name, cr_array_dtype dtype, int ndim
         a.count *= shape[i];
     }
     a.data = (void *)data; /* borrowed: never freed here */
-    return cr_labels_to_targets(name, &a, n, k, out_dtype, out, err);
+    return cr_io_status(cr_labels_to_targets(name, &a, n, k, out_dtype, out));
 }

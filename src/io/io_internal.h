@@ -7,6 +7,16 @@
 
 #include "chainrule_io.h"
 
+/* A public io function's status from an internal result: 0 -> CR_OK; a status
+   (> 0, from cr_fail or a public function) as it is; -1 (a helper that failed
+   after setting the detail) -> the status that failure recorded. */
+static inline cr_status cr_io_status(int rc) {
+    if (rc == 0) return CR_OK;
+    if (rc > 0) return (cr_status)rc;
+    cr_status st = cr_last_status();
+    return st != CR_OK ? st : CR_ERR_FORMAT;
+}
+
 /* Longest untrusted name (tensor name, metadata key) quoted in an error. */
 #define CR_IO_NAME_MAX 120
 
@@ -39,10 +49,9 @@ int cr_io_array_bytes(const cr_array *a, size_t *bytes);
 const char *cr_io_shape_str(const size_t *shape, int ndim, char *buf, size_t size);
 
 /* Writes a safetensors file from borrowed views (no copies); atomic. */
-int cr_io_safetensors_write_views(const char *path, size_t n_tensors, const char *const *names,
+cr_status cr_io_safetensors_write_views(const char *path, size_t n_tensors, const char *const *names,
                                   const cr_array *const *arrays, size_t n_meta,
-                                  const char *const *keys, const char *const *values,
-                                  cr_error *err);
+                                  const char *const *keys, const char *const *values);
 
 /* BatchNorm links in safetensors models (model_batchnorm.c, docs/batchnorm.md).
    cr_io_bn_tensor: i > 0 for "bn<i>.weight|bias|running_mean|running_var" (which: 0-3
@@ -56,7 +65,7 @@ typedef struct {
 } cr_io_bn_names;
 int cr_io_bn_tensor(const char *name, int *which);
 int cr_io_bn_meta(const char *key);
-int cr_io_bn_read(const char *name, const cr_safetensors *st, cr_net *net, cr_error *err);
+cr_status cr_io_bn_read(const char *name, const cr_safetensors *st, cr_net *net);
 size_t cr_io_bn_count(const cr_net *net);
 void cr_io_bn_views(const cr_net *net, int l, cr_io_bn_names *nm, cr_array arrs[4],
                     const char **names, const cr_array **views, const char **key,
@@ -64,7 +73,6 @@ void cr_io_bn_views(const cr_net *net, int l, cr_io_bn_names *nm, cr_array arrs[
 
 /* The model in a parsed safetensors file (model.c); keep_extra: keep the tensors
    and metadata that are not the model's in out->extra. */
-int cr_io_model_build(const char *name, const cr_safetensors *st, cr_model *out, int keep_extra,
-                      cr_error *err);
+cr_status cr_io_model_build(const char *name, const cr_safetensors *st, cr_model *out, int keep_extra);
 
 #endif

@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "chainrule_typed.h"
 #include "io_internal.h"
 
 #define MODEL_FORMAT "chainrule/1"
@@ -64,14 +65,14 @@ static void dims_str(const size_t *dims, int n_layers, char *buf, size_t size) {
 }
 
 /* Finite check of a F32/F64 array; on failure names the tensor. */
-static int check_finite(const char *name, const char *tname, const cr_array *a, cr_error *err) {
+static int check_finite(const char *name, const char *tname, const cr_array *a) {
     for (size_t i = 0; i < a->count; i++) {
         double v = a->dtype == CR_ARRAY_F64 ? ((const double *)a->data)[i]
                                             : (double)((const float *)a->data)[i];
         if (isnan(v))
-            return cr_error_set(err, "%s: tensor '%s' contains NaN at index %zu", name, tname, i);
+            return cr_fail(CR_ERR_FORMAT, "%s: tensor '%s' contains NaN at index %zu", name, tname, i);
         if (isinf(v))
-            return cr_error_set(err, "%s: tensor '%s' contains Inf at index %zu", name, tname, i);
+            return cr_fail(CR_ERR_FORMAT, "%s: tensor '%s' contains Inf at index %zu", name, tname, i);
     }
     return 0;
 }
@@ -118,7 +119,7 @@ static int split_acts(const char *s, char tok[][16], int max, int *too_long) {
 
 /* A safetensors file without chainrule metadata: most likely a PyTorch state
    dict. Says what a model needs and that `convert` reads state dicts. */
-static int state_dict_hint(const char *name, const cr_safetensors *st, cr_error *err) {
+static int state_dict_hint(const char *name, const cr_safetensors *st) {
     char list[200] = "";
     size_t used = 0;
     for (size_t t = 0; t < st->n_tensors && t < 3 && used < sizeof list; t++) {
@@ -129,7 +130,7 @@ static int state_dict_hint(const char *name, const cr_safetensors *st, cr_error 
     for (size_t i = 0; i < used && i < sizeof list; i++)
         if ((unsigned char)list[i] < 0x20) list[i] = '?';
     if (st->n_tensors > 3 && used + 6 < sizeof list) strcat(list, ", ...");
-    return cr_error_set(err, "%s: missing metadata \"format\" (expected \"" MODEL_FORMAT "\"); "
+    return cr_fail(CR_ERR_FORMAT, "%s: missing metadata \"format\" (expected \"" MODEL_FORMAT "\"); "
                              "not a chainrule model (fc1.weight, fc1.bias, ... with metadata "
                              "\"activations\") but tensors %s: if this is a PyTorch state dict, "
                              "chainrule convert --model %s --activations relu --out "
@@ -137,14 +138,13 @@ static int state_dict_hint(const char *name, const cr_safetensors *st, cr_error 
                         name);
 }
 
-int cr_io_model_build(const char *name, const cr_safetensors *st, cr_model *out, int keep_extra,
-                      cr_error *err) {
+cr_status cr_io_model_build(const char *name, const cr_safetensors *st, cr_model *out, int keep_extra) {
     memset(out, 0, sizeof *out);
     const char *fmt = cr_safetensors_meta(st, "format");
     if (!fmt)
-        return state_dict_hint(name, st, err);
+        return cr_io_status(state_dict_hint(name, st));
     if (strcmp(fmt, MODEL_FORMAT) != 0)
-        return cr_error_set(err, "%s: unsupported format '%.*s' (expected '" MODEL_FORMAT "')",
+        return cr_fail(CR_ERR_FORMAT, "%s: unsupported format '%.*s' (expected '" MODEL_FORMAT "')",
                             name, CR_IO_NAME_MAX, fmt);
 
     const cr_tensor *W[CR_MAX_LAYERS] = {0}, *B[CR_MAX_LAYERS] = {0};
@@ -154,7 +154,7 @@ int cr_io_model_build(const char *name, const cr_safetensors *st, cr_model *out,
         const cr_tensor *tn = &st->tensors[t];
         int is_bias, i = parse_fc(tn->name, &is_bias);
         if (i > CR_MAX_LAYERS)
-            return cr_error_set(err, "%s: tensor '%.*s': too many layers (at most %d)", name,
+            return cr_fail(CR_ERR_FORMAT, "%s: tensor '%.*s': too many layers (at most %d)", name,
                                 CR_IO_NAME_MAX, tn->name, CR_MAX_LAYERS);
         if (i > 0) {
             (is_bias ? B : W)[i - 1] = tn;
@@ -165,10 +165,10 @@ int cr_io_model_build(const char *name, const cr_safetensors *st, cr_model *out,
             sd = tn;
         }
     }
-    if (L == 0) return cr_error_set(err, "%s: no layers (missing tensor 'fc1.weight')", name);
+    if (L == 0) return cr_fail(CR_ERR_FORMAT, "%s: no layers (missing tensor 'fc1.weight')", name);
     for (int l = 0; l < L; l++) {
-        if (!W[l]) return cr_error_set(err, "%s: missing tensor 'fc%d.weight'", name, l + 1);
-        if (!B[l]) return cr_error_set(err, "%s: missing tensor 'fc%d.bias'", name, l + 1);
+        if (!W[l]) return cr_fail(CR_ERR_FORMAT, "%s: missing tensor 'fc%d.weight'", name, l + 1);
+        if (!B[l]) return cr_fail(CR_ERR_FORMAT, "%s: missing tensor 'fc%d.bias'", name, l + 1);
     }
 
     /* arrays handed in directly (not parsed) must be self-consistent before we index them */
@@ -177,25 +177,25 @@ int cr_io_model_build(const char *name, const cr_safetensors *st, cr_model *out,
         for (int k = 0; k < 2; k++) {
             size_t bytes;
             if (ts[k] && (!cr_io_array_bytes(&ts[k]->array, &bytes) || (bytes && !ts[k]->array.data)))
-                return cr_error_set(err, "%s: tensor '%.*s': inconsistent array (count, shape or "
+                return cr_fail(CR_ERR_FORMAT, "%s: tensor '%.*s': inconsistent array (count, shape or "
                                          "data)", name, CR_IO_NAME_MAX, ts[k]->name);
         }
     }
 
     /* activations: L entries, hidden ones known, the last "softmax" */
     const char *acts = cr_safetensors_meta(st, "activations");
-    if (!acts) return cr_error_set(err, "%s: missing metadata \"activations\"", name);
+    if (!acts) return cr_fail(CR_ERR_FORMAT, "%s: missing metadata \"activations\"", name);
     char tok[CR_MAX_LAYERS][16];
     int too_long, na = split_acts(acts, tok, CR_MAX_LAYERS, &too_long);
     if (na != L)
-        return cr_error_set(err, "%s: metadata activations '%.*s' lists %d entries but the model "
+        return cr_fail(CR_ERR_FORMAT, "%s: metadata activations '%.*s' lists %d entries but the model "
                                  "has %d layers", name, CR_IO_NAME_MAX, acts, na, L);
     cr_activation act[CR_MAX_LAYERS];
     char names[256]; /* every activation's name, from the op table */
     cr_activation_list_names(names, sizeof names, ", ", " or ");
     for (int l = 0; l + 1 < L; l++)
-        if (too_long || !cr_activation_parse(tok[l], &act[l]))
-            return cr_error_set(err, "%s: unknown activation '%s' for layer %d (expected %s)", name,
+        if (too_long || cr_activation_parse(tok[l], &act[l]) != CR_OK)
+            return cr_fail(CR_ERR_FORMAT, "%s: unknown activation '%s' for layer %d (expected %s)", name,
                                 tok[l], l + 1, names);
     /* the output: "softmax" (o = θ, the softmax head), or the output activation ("none"
        for o = θ) with the head in the metadata "head" */
@@ -204,30 +204,30 @@ int cr_io_model_build(const char *name, const cr_safetensors *st, cr_model *out,
     cr_head head = CR_HEAD_SOFTMAX_CE;
     const char *head_s = cr_safetensors_meta(st, "head");
     if (too_long || (strcmp(tok[L - 1], "softmax") != 0 && strcmp(tok[L - 1], "none") != 0 &&
-                     !cr_activation_parse(tok[L - 1], &out_act)))
-        return cr_error_set(err, "%s: last activation must be 'softmax' (a classifier), or the "
+                     cr_activation_parse(tok[L - 1], &out_act) != CR_OK))
+        return cr_fail(CR_ERR_FORMAT, "%s: last activation must be 'softmax' (a classifier), or the "
                                  "output activation (%s or none) with the metadata \"head\", "
                                  "got '%s'", name, (cr_activation_list_names(names, sizeof names, ", ", ", "), names),
                             tok[L - 1]);
     if (strcmp(tok[L - 1], "softmax") != 0) has_out_act = strcmp(tok[L - 1], "none") != 0;
-    if (head_s && !cr_head_parse(head_s, &head))
-        return cr_error_set(err, "%s: metadata head '%.*s' is not softmax-cross-entropy or "
+    if (head_s && cr_head_parse(head_s, &head) != CR_OK)
+        return cr_fail(CR_ERR_FORMAT, "%s: metadata head '%.*s' is not softmax-cross-entropy or "
                                  "squared-error", name, CR_IO_NAME_MAX, head_s);
     if (head_s && strcmp(tok[L - 1], "softmax") == 0)
-        return cr_error_set(err, "%s: metadata head '%.*s' with a last activation 'softmax' (a "
+        return cr_fail(CR_ERR_FORMAT, "%s: metadata head '%.*s' with a last activation 'softmax' (a "
                                  "head goes with an output activation or 'none')", name,
                             CR_IO_NAME_MAX, head_s);
 
     /* dtypes */
     cr_array_dtype adt = W[0]->array.dtype;
     if (adt != CR_ARRAY_F32 && adt != CR_ARRAY_F64)
-        return cr_error_set(err, "%s: tensor 'fc1.weight' is %s; model weights must be float32 or "
+        return cr_fail(CR_ERR_FORMAT, "%s: tensor 'fc1.weight' is %s; model weights must be float32 or "
                                  "float64", name, cr_array_dtype_name(adt));
     for (int l = 0; l < L; l++)
         for (int b = 0; b < 2; b++) {
             const cr_tensor *t = b ? B[l] : W[l];
             if (t->array.dtype != adt)
-                return cr_error_set(err, "%s: mixed dtypes: tensor '%s' is %s but 'fc1.weight' "
+                return cr_fail(CR_ERR_FORMAT, "%s: mixed dtypes: tensor '%s' is %s but 'fc1.weight' "
                                          "is %s", name, t->name,
                                     cr_array_dtype_name(t->array.dtype), cr_array_dtype_name(adt));
         }
@@ -238,22 +238,22 @@ int cr_io_model_build(const char *name, const cr_safetensors *st, cr_model *out,
     for (int l = 0; l < L; l++) {
         const cr_array *w = &W[l]->array, *b = &B[l]->array;
         if (w->ndim != 2)
-            return cr_error_set(err, "%s: tensor 'fc%d.weight' must be 2-D [out, in], got shape %s",
+            return cr_fail(CR_ERR_FORMAT, "%s: tensor 'fc%d.weight' must be 2-D [out, in], got shape %s",
                                 name, l + 1, cr_io_shape_str(w->shape, w->ndim, shp, sizeof shp));
         if (w->shape[0] == 0 || w->shape[1] == 0)
-            return cr_error_set(err, "%s: tensor 'fc%d.weight' has an empty shape %s", name, l + 1,
+            return cr_fail(CR_ERR_FORMAT, "%s: tensor 'fc%d.weight' has an empty shape %s", name, l + 1,
                                 cr_io_shape_str(w->shape, w->ndim, shp, sizeof shp));
         if (l == 0) {
             dims[0] = w->shape[1];
         } else if (w->shape[1] != dims[l]) {
-            return cr_error_set(err, "%s: shape mismatch: tensor 'fc%d.weight' has shape %s but "
+            return cr_fail(CR_ERR_FORMAT, "%s: shape mismatch: tensor 'fc%d.weight' has shape %s but "
                                      "fc%d has %zu outputs (expected [%zu, %zu])", name, l + 1,
                                 cr_io_shape_str(w->shape, w->ndim, shp, sizeof shp), l, dims[l],
                                 w->shape[0], dims[l]);
         }
         dims[l + 1] = w->shape[0];
         if (b->ndim != 1 || b->shape[0] != dims[l + 1])
-            return cr_error_set(err, "%s: shape mismatch: tensor 'fc%d.bias' has shape %s but "
+            return cr_fail(CR_ERR_FORMAT, "%s: shape mismatch: tensor 'fc%d.bias' has shape %s but "
                                      "fc%d.weight has %zu outputs (expected [%zu])", name, l + 1,
                                 cr_io_shape_str(b->shape, b->ndim, shp, sizeof shp), l + 1,
                                 dims[l + 1], dims[l + 1]);
@@ -269,15 +269,15 @@ int cr_io_model_build(const char *name, const cr_safetensors *st, cr_model *out,
             if (*p != '[' && *p != ']' && *p != ' ') norm[n++] = *p;
         norm[n] = '\0';
         if (strcmp(norm, ds) != 0)
-            return cr_error_set(err, "%s: metadata layers '%.*s' does not match the tensor shapes "
+            return cr_fail(CR_ERR_FORMAT, "%s: metadata layers '%.*s' does not match the tensor shapes "
                                      "%s (the widths fc1.weight [out, in], ... give: input, then "
                                      "each layer's outputs)", name, CR_IO_NAME_MAX, layers, ds);
     }
 
     for (int l = 0; l < L; l++)
-        if (check_finite(name, W[l]->name, &W[l]->array, err) ||
-            check_finite(name, B[l]->name, &B[l]->array, err))
-            return -1;
+        if (check_finite(name, W[l]->name, &W[l]->array) ||
+            check_finite(name, B[l]->name, &B[l]->array))
+            return cr_io_status(-1);
 
     /* optional input standardisation */
     const cr_tensor *in[2] = {mean, sd};
@@ -285,21 +285,21 @@ int cr_io_model_build(const char *name, const cr_safetensors *st, cr_model *out,
         const cr_tensor *t = in[k];
         if (!t) continue;
         if (t->array.dtype != adt)
-            return cr_error_set(err, "%s: mixed dtypes: tensor '%s' is %s but 'fc1.weight' is %s",
+            return cr_fail(CR_ERR_FORMAT, "%s: mixed dtypes: tensor '%s' is %s but 'fc1.weight' is %s",
                                 name, t->name, cr_array_dtype_name(t->array.dtype),
                                 cr_array_dtype_name(adt));
         if (t->array.ndim != 1 || t->array.shape[0] != dims[0])
-            return cr_error_set(err, "%s: shape mismatch: tensor '%s' has shape %s but the model "
+            return cr_fail(CR_ERR_FORMAT, "%s: shape mismatch: tensor '%s' has shape %s but the model "
                                      "has %zu inputs (expected [%zu])", name, t->name,
                                 cr_io_shape_str(t->array.shape, t->array.ndim, shp, sizeof shp),
                                 dims[0], dims[0]);
-        if (check_finite(name, t->name, &t->array, err)) return -1;
+        if (check_finite(name, t->name, &t->array)) return cr_io_status(-1);
         if (k == 1)
             for (size_t i = 0; i < t->array.count; i++) {
                 double v = adt == CR_ARRAY_F64 ? ((const double *)t->array.data)[i]
                                                : (double)((const float *)t->array.data)[i];
                 if (!(v > 0))
-                    return cr_error_set(err, "%s: tensor 'input.std' has non-positive value %g at "
+                    return cr_fail(CR_ERR_FORMAT, "%s: tensor 'input.std' has non-positive value %g at "
                                              "index %zu", name, v, i);
             }
     }
@@ -310,33 +310,33 @@ int cr_io_model_build(const char *name, const cr_safetensors *st, cr_model *out,
     if (s == CR_OK && (s = cr_net_set_output(net, has_out_act, out_act, head)) != CR_OK)
         cr_net_free(net);
     if (s != CR_OK)
-        return cr_error_set(err, "%s: cannot create the network %s: %s", name, ds,
+        return cr_fail(CR_ERR_IO, "%s: cannot create the network %s: %s", name, ds,
                             cr_status_string(s));
     out->net = net;
     for (int l = 0; l < L; l++) {
         size_t din = dims[l], dout = dims[l + 1];
         if (dt == CR_F64) {
-            double *p = net->params;
+            double *pw = cr_net_weight(net, l);
             const double *w = W[l]->array.data, *b = B[l]->array.data;
             for (size_t i = 0; i < din; i++)
-                for (size_t j = 0; j < dout; j++) p[net->w_offset[l] + i * dout + j] = w[j * din + i];
-            memcpy(p + net->b_offset[l], b, dout * sizeof *b);
+                for (size_t j = 0; j < dout; j++) pw[i * dout + j] = w[j * din + i];
+            memcpy(cr_net_bias(net, l), b, dout * sizeof *b);
         } else {
-            float *p = net->params;
+            float *pw = cr_net_weight(net, l);
             const float *w = W[l]->array.data, *b = B[l]->array.data;
             for (size_t i = 0; i < din; i++)
-                for (size_t j = 0; j < dout; j++) p[net->w_offset[l] + i * dout + j] = w[j * din + i];
-            memcpy(p + net->b_offset[l], b, dout * sizeof *b);
+                for (size_t j = 0; j < dout; j++) pw[i * dout + j] = w[j * din + i];
+            memcpy(cr_net_bias(net, l), b, dout * sizeof *b);
         }
     }
-    if (cr_io_bn_read(name, st, net, err)) { /* BatchNorm links (model_batchnorm.c) */
+    if (cr_io_bn_read(name, st, net)) { /* BatchNorm links (model_batchnorm.c) */
         cr_model_free(out);
-        return -1;
+        return cr_io_status(-1);
     }
     if ((mean && copy_array(&out->input_mean, &mean->array)) ||
         (sd && copy_array(&out->input_std, &sd->array))) {
         cr_model_free(out);
-        return cr_error_set(err, "%s: out of memory", name);
+        return cr_fail(CR_ERR_NOMEM, "%s: out of memory", name);
     }
     if (mean && sd) { /* link 0 of the chain: z = (x − mean) ⊘ std, the stored values */
         double *mv = malloc(dims[0] * sizeof *mv), *sv = malloc(dims[0] * sizeof *sv);
@@ -349,40 +349,38 @@ int cr_io_model_build(const char *name, const cr_safetensors *st, cr_model *out,
         free(mv), free(sv);
         if (ls != CR_OK) {
             cr_model_free(out);
-            return cr_error_set(err, "%s: input.mean/input.std: %s", name, cr_status_string(ls));
+            return cr_fail(CR_ERR_FORMAT, "%s: input.mean/input.std: %s", name, cr_status_string(ls));
         }
     }
     if (keep_extra) {
-        cr_error e2;
         for (size_t t = 0; t < st->n_tensors; t++) {
             const cr_tensor *tn = &st->tensors[t];
             int is_bias, i = parse_fc(tn->name, &is_bias);
             if (i > 0 || cr_io_bn_tensor(tn->name, NULL) > 0 || tn == mean || tn == sd) continue;
-            if (cr_safetensors_add(&out->extra, tn->name, &tn->array, &e2)) {
+            if (cr_safetensors_add(&out->extra, tn->name, &tn->array)) {
                 cr_model_free(out);
-                return cr_error_set(err, "%s: %s", name, e2.msg);
+                return cr_fail(cr_last_status(), "%s: %s", name, cr_last_error());
             }
         }
         for (size_t m = 0; m < st->n_meta; m++) {
             if (is_model_meta(st->meta[m].key)) continue;
-            if (cr_safetensors_set_meta(&out->extra, st->meta[m].key, st->meta[m].value, &e2)) {
+            if (cr_safetensors_set_meta(&out->extra, st->meta[m].key, st->meta[m].value)) {
                 cr_model_free(out);
-                return cr_error_set(err, "%s: %s", name, e2.msg);
+                return cr_fail(cr_last_status(), "%s: %s", name, cr_last_error());
             }
         }
     }
-    return 0;
+    return CR_OK;
 }
 
-int cr_model_from_safetensors(const char *name, const cr_safetensors *st, cr_model *out,
-                              cr_error *err) {
+cr_status cr_model_from_safetensors(const char *name, const cr_safetensors *st, cr_model *out) {
     if (!name) name = "(model)";
-    if (!out) return cr_error_set(err, "%s: invalid argument", name);
+    if (!out) return cr_fail(CR_ERR_ARG, "%s: invalid argument", name);
     if (!st) {
         memset(out, 0, sizeof *out);
-        return cr_error_set(err, "%s: invalid argument", name);
+        return cr_fail(CR_ERR_ARG, "%s: invalid argument", name);
     }
-    return cr_io_model_build(name, st, out, 1, err);
+    return cr_io_status(cr_io_model_build(name, st, out, 1));
 }
 
 void cr_model_free(cr_model *model) {
@@ -401,77 +399,80 @@ static void real_set(cr_dtype t, void *p, size_t i, double v) {
 
 /* r = ((x − μ) ⊘ σ) W1 + b1 = x (diag(1/σ) W1) + (b1 − (μ ⊘ σ) W1): the same
    function of the raw input (model_read checked both are [D], finite, σ > 0). */
-int cr_model_fold_standardization(const cr_model *m, cr_net *net, cr_error *err) {
-    if (!m || !net) return cr_error_set(err, "model: invalid argument");
-    if (!m->input_mean.data || !m->input_std.data) return 0;
-    const size_t d = net->dims[0], h = net->dims[1];
+cr_status cr_model_fold_standardization(const cr_model *m, cr_net *net) {
+    if (!m || !net) return cr_fail(CR_ERR_ARG, "model: invalid argument");
+    if (!m->input_mean.data || !m->input_std.data) return CR_OK;
+    const size_t d = cr_net_width(net, 0), h = cr_net_width(net, 1);
     if (m->input_mean.count != d || m->input_std.count != d)
-        return cr_error_set(err, "model: input.mean/input.std have %zu values but the model takes %zu",
+        return cr_fail(CR_ERR_FORMAT, "model: input.mean/input.std have %zu values but the model takes %zu",
                             m->input_mean.count, d);
-    const cr_dtype st = m->input_std.dtype == CR_ARRAY_F64 ? CR_F64 : CR_F32, t = net->dtype;
+    const cr_dtype st = m->input_std.dtype == CR_ARRAY_F64 ? CR_F64 : CR_F32, t = cr_net_dtype(net);
+    void *w0 = cr_net_weight(net, 0), *b0 = cr_net_bias(net, 0);
     for (size_t q = 0; q < h; q++) {
-        double b = real_get(t, net->params, net->b_offset[0] + q);
+        double b = real_get(t, b0, q);
         for (size_t j = 0; j < d; j++) {
-            size_t wi = net->w_offset[0] + j * h + q;
-            double w = real_get(t, net->params, wi) / real_get(st, m->input_std.data, j);
+            size_t wi = j * h + q;
+            double w = real_get(t, w0, wi) / real_get(st, m->input_std.data, j);
             b -= real_get(st, m->input_mean.data, j) * w;
-            real_set(t, net->params, wi, w);
+            real_set(t, w0, wi, w);
         }
-        real_set(t, net->params, net->b_offset[0] + q, b);
+        real_set(t, b0, q, b);
     }
     cr_net_set_input_affine(net, CR_AFFINE_NONE, NULL, NULL); /* folded: no link 0 left */
-    return 0;
+    return cr_io_status(CR_OK);
 }
 
 /* ------------------------------------------------------------ saving */
 
-static int check_net(const char *path, const cr_net *net, cr_error *err) {
-    if (!net) return cr_error_set(err, "%s: no network to save", path);
-    if (net->n_layers < 1 || net->n_layers > CR_MAX_LAYERS)
-        return cr_error_set(err, "%s: network has %d layers (expected 1..%d)", path,
-                            net->n_layers, CR_MAX_LAYERS);
-    if (net->dtype != CR_F32 && net->dtype != CR_F64)
-        return cr_error_set(err, "%s: network has an unknown dtype", path);
-    for (int l = 0; l <= net->n_layers; l++)
-        if (net->dims[l] == 0) return cr_error_set(err, "%s: network has a zero dimension", path);
-    for (int l = 0; l + 1 < net->n_layers; l++)
-        if ((unsigned)net->act[l] >= CR_ACT_COUNT)
-            return cr_error_set(err, "%s: network has an unknown activation", path);
-    if ((net->has_out_act && (unsigned)net->out_act >= CR_ACT_COUNT) ||
-        (unsigned)net->head >= CR_HEAD_COUNT)
-        return cr_error_set(err, "%s: network has an unknown output activation or head", path);
-    if (!net->params) return cr_error_set(err, "%s: network has no parameters", path);
-    for (int l = 0; l < net->n_layers; l++)
-        if (net->link_form[l + 1] != CR_AFFINE_NONE && net->link_form[l + 1] != CR_AFFINE_BATCHNORM)
-            return cr_error_set(err, "%s: the affine link after layer %d (%s) has no safetensors "
+static int check_net(const char *path, const cr_net *net) {
+    if (!net) return cr_fail(CR_ERR_ARG, "%s: no network to save", path);
+    if (cr_net_n_layers(net) < 1 || cr_net_n_layers(net) > CR_MAX_LAYERS)
+        return cr_fail(CR_ERR_FORMAT, "%s: network has %d layers (expected 1..%d)", path,
+                            cr_net_n_layers(net), CR_MAX_LAYERS);
+    if (cr_net_dtype(net) != CR_F32 && cr_net_dtype(net) != CR_F64)
+        return cr_fail(CR_ERR_FORMAT, "%s: network has an unknown dtype", path);
+    for (int l = 0; l <= cr_net_n_layers(net); l++)
+        if (cr_net_width(net, l) == 0) return cr_fail(CR_ERR_FORMAT, "%s: network has a zero dimension", path);
+    for (int l = 0; l + 1 < cr_net_n_layers(net); l++)
+        if ((unsigned)cr_net_activation(net, l) >= CR_ACT_COUNT)
+            return cr_fail(CR_ERR_FORMAT, "%s: network has an unknown activation", path);
+    if ((cr_net_output_activation(net, NULL) && (unsigned)cr_net_activation(net, cr_net_n_layers(net) - 1) >= CR_ACT_COUNT) ||
+        (unsigned)cr_net_head(net) >= CR_HEAD_COUNT)
+        return cr_fail(CR_ERR_FORMAT, "%s: network has an unknown output activation or head", path);
+    if (!cr_net_params_const(net)) return cr_fail(CR_ERR_FORMAT, "%s: network has no parameters", path);
+    for (int l = 0; l < cr_net_n_layers(net); l++)
+        if (cr_net_affine_form(net, l + 1) != CR_AFFINE_NONE && cr_net_affine_form(net, l + 1) != CR_AFFINE_BATCHNORM)
+            return cr_fail(CR_ERR_FORMAT, "%s: the affine link after layer %d (%s) has no safetensors "
                                      "form (only batchnorm)", path, l + 1,
-                                cr_affine_form_name(net->link_form[l + 1]));
-    for (size_t i = 0; i < net->n_params; i++) {
-        double v = net->dtype == CR_F64 ? ((const double *)net->params)[i]
-                                        : (double)((const float *)net->params)[i];
+                                cr_affine_form_name(cr_net_affine_form(net, l + 1)));
+    const void *params = cr_net_params_const(net);
+    const size_t n_params = cr_net_n_params(net);
+    const int f64 = cr_net_dtype(net) == CR_F64;
+    for (size_t i = 0; i < n_params; i++) {
+        double v = f64 ? ((const double *)params)[i] : (double)((const float *)params)[i];
         if (!isfinite(v))
-            return cr_error_set(err, "%s: refusing to save a network whose parameters contain "
+            return cr_fail(CR_ERR_FORMAT, "%s: refusing to save a network whose parameters contain "
                                      "%s (parameter %zu)", path, isnan(v) ? "NaN" : "Inf", i);
     }
     return 0;
 }
 
 static int check_input_array(const char *path, const char *what, const cr_array *a,
-                             const cr_net *net, cr_error *err) {
-    cr_array_dtype want = net->dtype == CR_F64 ? CR_ARRAY_F64 : CR_ARRAY_F32;
+                             const cr_net *net) {
+    cr_array_dtype want = cr_net_dtype(net) == CR_F64 ? CR_ARRAY_F64 : CR_ARRAY_F32;
     size_t bytes;
     if (!a->data) return 0;
-    if (a->dtype != want || a->ndim != 1 || a->shape[0] != net->dims[0] ||
+    if (a->dtype != want || a->ndim != 1 || a->shape[0] != cr_net_width(net, 0) ||
         !cr_io_array_bytes(a, &bytes))
-        return cr_error_set(err, "%s: %s must be %s [%zu]", path, what,
-                            cr_array_dtype_name(want), net->dims[0]);
-    if (check_finite(path, what, a, err)) return -1;
+        return cr_fail(CR_ERR_FORMAT, "%s: %s must be %s [%zu]", path, what,
+                            cr_array_dtype_name(want), cr_net_width(net, 0));
+    if (check_finite(path, what, a)) return -1;
     if (strcmp(what, "input.std") == 0)
         for (size_t i = 0; i < a->count; i++) {
             double v = a->dtype == CR_ARRAY_F64 ? ((const double *)a->data)[i]
                                                 : (double)((const float *)a->data)[i];
             if (!(v > 0))
-                return cr_error_set(err, "%s: input.std has non-positive value %g at index %zu (a "
+                return cr_fail(CR_ERR_FORMAT, "%s: input.std has non-positive value %g at index %zu (a "
                                          "chainrule safetensors file stores the input link as (x − "
                                          "mean)/std with std > 0: keep this model in ONNX)", path, v,
                                     i);
@@ -483,16 +484,15 @@ static int check_input_array(const char *path, const char *what, const cr_array 
    network's, so that the file keeps one dtype (the loader insists on it). *conv
    receives the converted copy (caller frees) and *use the array to write. */
 static int input_in_net_dtype(const char *path, const char *what, const cr_array *a,
-                              const cr_net *net, cr_array *conv, const cr_array **use,
-                              cr_error *err) {
-    cr_array_dtype want = net->dtype == CR_F64 ? CR_ARRAY_F64 : CR_ARRAY_F32;
+                              const cr_net *net, cr_array *conv, const cr_array **use) {
+    cr_array_dtype want = cr_net_dtype(net) == CR_F64 ? CR_ARRAY_F64 : CR_ARRAY_F32;
     size_t bytes;
     *use = a;
     if (!a || !a->data || a->dtype == want) return 0;
     if ((a->dtype != CR_ARRAY_F32 && a->dtype != CR_ARRAY_F64) || !cr_io_array_bytes(a, &bytes))
         return 0; /* check_input_array reports it */
-    if (cr_array_alloc(conv, want, a->ndim, a->shape, err))
-        return cr_error_set(err, "%s: %s: out of memory", path, what);
+    if (cr_array_alloc(conv, want, a->ndim, a->shape))
+        return cr_fail(CR_ERR_NOMEM, "%s: %s: out of memory", path, what);
     for (size_t i = 0; i < a->count; i++) {
         if (want == CR_ARRAY_F64)
             ((double *)conv->data)[i] = (double)((const float *)a->data)[i];
@@ -504,38 +504,37 @@ static int input_in_net_dtype(const char *path, const char *what, const cr_array
 }
 
 static int model_write_checked(const char *path, const cr_net *net, const cr_array *mean,
-                               const cr_array *sd, const cr_safetensors *extra, cr_error *err);
+                               const cr_array *sd, const cr_safetensors *extra);
 
 static int model_write(const char *path, const cr_net *net, const cr_array *mean,
-                       const cr_array *sd, const cr_safetensors *extra, cr_error *err) {
-    if (!path) return cr_error_set(err, "(null): invalid output path");
-    if (check_net(path, net, err)) return -1;
+                       const cr_array *sd, const cr_safetensors *extra) {
+    if (!path) return cr_fail(CR_ERR_ARG, "(null): invalid output path");
+    if (check_net(path, net)) return -1;
     cr_array cm = {0}, cs = {0};
     const cr_array *um, *us;
     int rc = -1;
     /* another form (an ONNX model's (x − a)·b or x·a + b) is written as the model's
        folded input.mean/input.std, rounded as before: only ONNX keeps it exactly */
-    const int other = net->link_form[0] != CR_AFFINE_NONE && net->link_form[0] != CR_AFFINE_SUB_DIV;
+    const int other = cr_net_affine_form(net, 0) != CR_AFFINE_NONE && cr_net_affine_form(net, 0) != CR_AFFINE_SUB_DIV;
     if (other && !(mean && mean->data && sd && sd->data))
-        return cr_error_set(err, "%s: the network's input link is %s; a model file stores "
+        return cr_fail(CR_ERR_FORMAT, "%s: the network's input link is %s; a model file stores "
                                  "only (x − input.mean) / input.std (save it as ONNX)",
-                            path, cr_affine_form_name(net->link_form[0]));
-    if (net->link_form[0] == CR_AFFINE_SUB_DIV) {
+                            path, cr_affine_form_name(cr_net_affine_form(net, 0)));
+    if (cr_net_affine_form(net, 0) == CR_AFFINE_SUB_DIV) {
         /* the net's link 0 is what it evaluates: it is what the file stores */
-        size_t shape[1] = {net->dims[0]};
-        cr_array_dtype adt = net->dtype == CR_F64 ? CR_ARRAY_F64 : CR_ARRAY_F32;
-        if (cr_array_alloc(&cm, adt, 1, shape, err) || cr_array_alloc(&cs, adt, 1, shape, err)) {
+        size_t shape[1] = {cr_net_width(net, 0)};
+        cr_array_dtype adt = cr_net_dtype(net) == CR_F64 ? CR_ARRAY_F64 : CR_ARRAY_F32;
+        if (cr_array_alloc(&cm, adt, 1, shape) || cr_array_alloc(&cs, adt, 1, shape)) {
             cr_array_free(&cm);
-            return cr_error_set(err, "%s: out of memory", path);
+            return cr_fail(CR_ERR_NOMEM, "%s: out of memory", path);
         }
-        const size_t es = cr_dtype_size(net->dtype);
-        const char *v = (const char *)net->link_params + net->link_offset[0] * es;
-        memcpy(cm.data, v, shape[0] * es);
-        memcpy(cs.data, v + shape[0] * es, shape[0] * es);
-        rc = model_write_checked(path, net, &cm, &cs, extra, err);
-    } else if (input_in_net_dtype(path, "input.mean", mean, net, &cm, &um, err) == 0 &&
-               input_in_net_dtype(path, "input.std", sd, net, &cs, &us, err) == 0) {
-        rc = model_write_checked(path, net, um, us, extra, err);
+        const size_t es = cr_dtype_size(cr_net_dtype(net));
+        memcpy(cm.data, cr_net_link_vector(net, 0, 0), shape[0] * es);
+        memcpy(cs.data, cr_net_link_vector(net, 0, 1), shape[0] * es);
+        rc = model_write_checked(path, net, &cm, &cs, extra);
+    } else if (input_in_net_dtype(path, "input.mean", mean, net, &cm, &um) == 0 &&
+               input_in_net_dtype(path, "input.std", sd, net, &cs, &us) == 0) {
+        rc = model_write_checked(path, net, um, us, extra);
     }
     cr_array_free(&cm);
     cr_array_free(&cs);
@@ -543,23 +542,22 @@ static int model_write(const char *path, const cr_net *net, const cr_array *mean
 }
 
 static int model_write_checked(const char *path, const cr_net *net, const cr_array *mean,
-                               const cr_array *sd, const cr_safetensors *extra, cr_error *err) {
-    if (mean && check_input_array(path, "input.mean", mean, net, err)) return -1;
-    if (sd && check_input_array(path, "input.std", sd, net, err)) return -1;
+                               const cr_array *sd, const cr_safetensors *extra) {
+    if (mean && check_input_array(path, "input.mean", mean, net)) return -1;
+    if (sd && check_input_array(path, "input.std", sd, net)) return -1;
     if (extra) {
         for (size_t t = 0; t < extra->n_tensors; t++)
             if (is_model_tensor(extra->tensors[t].name))
-                return cr_error_set(err, "%s: extra tensor '%.*s' clashes with a model tensor",
+                return cr_fail(CR_ERR_FORMAT, "%s: extra tensor '%.*s' clashes with a model tensor",
                                     path, CR_IO_NAME_MAX, extra->tensors[t].name);
         for (size_t m = 0; m < extra->n_meta; m++)
             if (is_model_meta(extra->meta[m].key))
-                return cr_error_set(err, "%s: extra metadata '%s' clashes with the model's own",
+                return cr_fail(CR_ERR_FORMAT, "%s: extra metadata '%s' clashes with the model's own",
                                     path, extra->meta[m].key);
     }
 
-    int L = net->n_layers, rc = -1;
-    size_t es = cr_dtype_size(net->dtype);
-    cr_array_dtype adt = net->dtype == CR_F64 ? CR_ARRAY_F64 : CR_ARRAY_F32;
+    int L = cr_net_n_layers(net), rc = -1;
+    cr_array_dtype adt = cr_net_dtype(net) == CR_F64 ? CR_ARRAY_F64 : CR_ARRAY_F32;
     size_t n_extra_t = extra ? extra->n_tensors : 0, n_extra_m = extra ? extra->n_meta : 0;
     const size_t n_bn = cr_io_bn_count(net); /* BatchNorm links: 4 tensors and an eps each */
     size_t nt = 2 * (size_t)L + 4 * n_bn + 2 + n_extra_t,
@@ -573,22 +571,22 @@ static int model_write_checked(const char *path, const cr_net *net, const cr_arr
                **values = malloc(nm * sizeof *values);
     const cr_array **views = malloc(nt * sizeof *views);
     if (!tnames || !bn_names || !bn_arrs || !arrs || !names || !keys || !values || !views) {
-        cr_error_set(err, "%s: out of memory", path);
+        cr_fail(CR_ERR_NOMEM, "%s: out of memory", path);
         goto done;
     }
     size_t k = 0;
     for (int l = 0; l < L; l++) {
-        size_t din = net->dims[l], dout = net->dims[l + 1];
+        size_t din = cr_net_width(net, l), dout = cr_net_width(net, l + 1);
         cr_array *w = &arrs[2 * l], *b = &arrs[2 * l + 1];
         size_t wshape[2] = {dout, din};
-        if (cr_array_alloc(w, adt, 2, wshape, err)) goto done;
-        if (net->dtype == CR_F64) {
-            const double *p = (const double *)net->params + net->w_offset[l];
+        if (cr_array_alloc(w, adt, 2, wshape)) goto done;
+        if (cr_net_dtype(net) == CR_F64) {
+            const double *p = (const double *)cr_net_weight_const(net, l);
             double *q = w->data;
             for (size_t j = 0; j < dout; j++)
                 for (size_t i = 0; i < din; i++) q[j * din + i] = p[i * dout + j];
         } else {
-            const float *p = (const float *)net->params + net->w_offset[l];
+            const float *p = (const float *)cr_net_weight_const(net, l);
             float *q = w->data;
             for (size_t j = 0; j < dout; j++)
                 for (size_t i = 0; i < din; i++) q[j * din + i] = p[i * dout + j];
@@ -598,14 +596,14 @@ static int model_write_checked(const char *path, const cr_net *net, const cr_arr
         b->ndim = 1;
         b->shape[0] = dout;
         b->count = dout;
-        b->data = (char *)net->params + net->b_offset[l] * es;
+        b->data = (void *)cr_net_bias_const(net, l); /* a borrowed view, not written */
         snprintf(tnames[2 * l], sizeof tnames[0], "fc%d.weight", l + 1);
         snprintf(tnames[2 * l + 1], sizeof tnames[0], "fc%d.bias", l + 1);
         names[k] = tnames[2 * l];
         views[k++] = w;
         names[k] = tnames[2 * l + 1];
         views[k++] = b;
-        if (net->link_form[l + 1] == CR_AFFINE_BATCHNORM) { /* bn{l+1}.*, borrowed views */
+        if (cr_net_affine_form(net, l + 1) == CR_AFFINE_BATCHNORM) { /* bn{l+1}.*, borrowed views */
             cr_io_bn_views(net, l, &bn_names[l], bn_arrs[l], names + k, views + k, &bn_key[l],
                            &bn_value[l]);
             k += 4;
@@ -628,11 +626,13 @@ static int model_write_checked(const char *path, const cr_net *net, const cr_arr
     size_t used = 0;
     for (int l = 0; l + 1 < L; l++)
         used += (size_t)snprintf(acts + used, sizeof acts - used, "%s,",
-                                 cr_activation_name(net->act[l]));
+                                 cr_activation_name(cr_net_activation(net, l)));
     const int plain = cr_net_is_plain_classifier(net);
     snprintf(acts + used, sizeof acts - used, "%s",
-             plain ? "softmax" : net->has_out_act ? cr_activation_name(net->out_act) : "none");
-    dims_str(net->dims, L, ds, sizeof ds);
+             plain ? "softmax" : cr_net_output_activation(net, NULL) ? cr_activation_name(cr_net_activation(net, cr_net_n_layers(net) - 1)) : "none");
+    size_t dims[CR_MAX_LAYERS + 1];
+    for (int l = 0; l <= L; l++) dims[l] = cr_net_width(net, l);
+    dims_str(dims, L, ds, sizeof ds);
     keys[0] = "format";
     values[0] = MODEL_FORMAT;
     keys[1] = "activations";
@@ -642,15 +642,15 @@ static int model_write_checked(const char *path, const cr_net *net, const cr_arr
     size_t nk = 3;
     if (!plain) {
         keys[nk] = "head";
-        values[nk++] = cr_head_name(net->head);
+        values[nk++] = cr_head_name(cr_net_head(net));
     }
     for (int l = 0; l < L; l++)
-        if (net->link_form[l + 1] == CR_AFFINE_BATCHNORM) keys[nk] = bn_key[l], values[nk++] = bn_value[l];
+        if (cr_net_affine_form(net, l + 1) == CR_AFFINE_BATCHNORM) keys[nk] = bn_key[l], values[nk++] = bn_value[l];
     for (size_t m = 0; m < n_extra_m; m++) {
         keys[nk + m] = extra->meta[m].key;
         values[nk + m] = extra->meta[m].value;
     }
-    rc = cr_io_safetensors_write_views(path, k, names, views, nm, keys, values, err);
+    rc = cr_io_safetensors_write_views(path, k, names, views, nm, keys, values);
 done:
     if (arrs)
         for (int l = 0; l < L; l++) free(arrs[2 * l].data); /* biases are views */
@@ -665,12 +665,11 @@ done:
     return rc;
 }
 
-int cr_model_save(const char *path, const cr_net *net, cr_error *err) {
-    return model_write(path, net, NULL, NULL, NULL, err);
+cr_status cr_model_save(const char *path, const cr_net *net) {
+    return cr_io_status(model_write(path, net, NULL, NULL, NULL));
 }
 
-int cr_model_save_full(const char *path, const cr_model *model, cr_error *err) {
-    if (!model) return cr_error_set(err, "%s: invalid argument", path ? path : "(null)");
-    return model_write(path, model->net, &model->input_mean, &model->input_std, &model->extra,
-                       err);
+cr_status cr_model_save_full(const char *path, const cr_model *model) {
+    if (!model) return cr_fail(CR_ERR_ARG, "%s: invalid argument", path ? path : "(null)");
+    return cr_io_status(model_write(path, model->net, &model->input_mean, &model->input_std, &model->extra));
 }

@@ -29,65 +29,63 @@ cr_model_file_kind cr_model_file_detect(const unsigned char *buf, size_t len) {
 /* from_file: name is the path of the file whose bytes buf holds (an ONNX model's
    external data is then read from its folder). */
 static int model_parse(const char *name, const unsigned char *buf, size_t len, cr_model *out,
-                       int keep_extra, int from_file, cr_error *err) {
+                       int keep_extra, int from_file) {
     memset(out, 0, sizeof *out);
     switch (cr_model_file_detect(buf, len)) {
     case CR_MODEL_FILE_TORCH_ZIP:
     case CR_MODEL_FILE_PICKLE:
-        return cr_error_set(err, "%s: a PyTorch pickle (torch.save); chainrule does not read "
+        return cr_fail(CR_ERR_FORMAT, "%s: a PyTorch pickle (torch.save); chainrule does not read "
                                  "pickles: export the model with torch.onnx.export(model, x, "
                                  "\"model.onnx\"), or save its state dict with "
                                  "safetensors.torch.save_file(model.state_dict(), "
                                  "\"sd.safetensors\") and run chainrule convert", name);
-    case CR_MODEL_FILE_JSON: return cr_model_json_parse(name, buf, len, out, err);
+    case CR_MODEL_FILE_JSON: return cr_model_json_parse(name, buf, len, out);
     case CR_MODEL_FILE_ONNX:
-        return from_file ? cr_onnx_parse_file(name, buf, len, out, err)
-                         : cr_onnx_parse(name, buf, len, out, err);
+        return from_file ? cr_onnx_parse_file(name, buf, len, out)
+                         : cr_onnx_parse(name, buf, len, out);
     default: break; /* safetensors, or the safetensors reader names what is wrong */
     }
     cr_safetensors st;
-    if (cr_safetensors_parse(name, buf, len, &st, err)) return -1;
-    int rc = cr_io_model_build(name, &st, out, keep_extra, err);
+    if (cr_safetensors_parse(name, buf, len, &st)) return -1;
+    int rc = cr_io_model_build(name, &st, out, keep_extra);
     cr_safetensors_free(&st);
     return rc;
 }
 
-int cr_model_parse(const char *name, const unsigned char *buf, size_t len, cr_model *out,
-                   cr_error *err) {
+cr_status cr_model_parse(const char *name, const unsigned char *buf, size_t len, cr_model *out) {
     if (!name) name = "(model)";
-    if (!out) return cr_error_set(err, "%s: invalid argument", name);
-    return model_parse(name, buf, len, out, 1, 0, err);
+    if (!out) return cr_fail(CR_ERR_ARG, "%s: invalid argument", name);
+    return cr_io_status(model_parse(name, buf, len, out, 1, 0));
 }
 
-int cr_model_parse_file(const char *path, const unsigned char *buf, size_t len, cr_model *out,
-                        cr_error *err) {
-    if (!path) return cr_model_parse(NULL, buf, len, out, err);
-    if (!out) return cr_error_set(err, "%s: invalid argument", path);
-    return model_parse(path, buf, len, out, 1, 1, err);
+cr_status cr_model_parse_file(const char *path, const unsigned char *buf, size_t len, cr_model *out) {
+    if (!path) return cr_io_status(cr_model_parse(NULL, buf, len, out));
+    if (!out) return cr_fail(CR_ERR_ARG, "%s: invalid argument", path);
+    return cr_io_status(model_parse(path, buf, len, out, 1, 1));
 }
 
-static int model_read(const char *path, cr_model *out, int keep_extra, cr_error *err) {
+static int model_read(const char *path, cr_model *out, int keep_extra) {
     memset(out, 0, sizeof *out);
     unsigned char *buf;
     size_t len;
-    if (cr_read_file(path, SIZE_MAX, &buf, &len, err)) return -1;
-    int rc = model_parse(path, buf, len, out, keep_extra, 1, err);
+    if (cr_read_file(path, SIZE_MAX, &buf, &len)) return -1;
+    int rc = model_parse(path, buf, len, out, keep_extra, 1);
     free(buf);
     return rc;
 }
 
-int cr_model_load_full(const char *path, cr_model *out, cr_error *err) {
-    if (!out) return cr_error_set(err, "%s: invalid argument", path ? path : "(null)");
-    return model_read(path, out, 1, err);
+cr_status cr_model_load_full(const char *path, cr_model *out) {
+    if (!out) return cr_fail(CR_ERR_ARG, "%s: invalid argument", path ? path : "(null)");
+    return cr_io_status(model_read(path, out, 1));
 }
 
-int cr_model_load(const char *path, cr_net **out, cr_error *err) {
-    if (!out) return cr_error_set(err, "%s: invalid argument", path ? path : "(null)");
+cr_status cr_model_load(const char *path, cr_net **out) {
+    if (!out) return cr_fail(CR_ERR_ARG, "%s: invalid argument", path ? path : "(null)");
     *out = NULL;
     cr_model m;
-    if (model_read(path, &m, 0, err)) return -1;
+    if (model_read(path, &m, 0)) return cr_io_status(-1);
     *out = m.net; /* input.mean/input.std are its link 0 */
     m.net = NULL;
     cr_model_free(&m);
-    return 0;
+    return CR_OK;
 }

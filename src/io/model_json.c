@@ -31,6 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "chainrule_typed.h"
 #include "io_internal.h"
 
 #define JSON_MAX_DEPTH 8
@@ -68,13 +69,13 @@ static size_t line_of(const unsigned char *buf, size_t pos) {
 }
 
 /* Depth and value count of the JSON text, outside strings; NUL bytes refused. */
-static int json_scan(const char *name, const unsigned char *buf, size_t len, cr_error *err) {
+static int json_scan(const char *name, const unsigned char *buf, size_t len) {
     size_t depth = 0, values = 1;
     int in_str = 0, esc = 0;
     for (size_t i = 0; i < len; i++) {
         unsigned char c = buf[i];
         if (c == 0)
-            return cr_error_set(err, "%s: line %zu: a NUL byte (not a JSON text)", name,
+            return cr_fail(CR_ERR_FORMAT, "%s: line %zu: a NUL byte (not a JSON text)", name,
                                 line_of(buf, i));
         if (in_str) {
             if (esc) esc = 0;
@@ -85,13 +86,13 @@ static int json_scan(const char *name, const unsigned char *buf, size_t len, cr_
         if (c == '"') in_str = 1;
         else if (c == '[' || c == '{') {
             if (++depth > JSON_MAX_DEPTH)
-                return cr_error_set(err, "%s: line %zu: JSON nested deeper than %d levels (a "
+                return cr_fail(CR_ERR_FORMAT, "%s: line %zu: JSON nested deeper than %d levels (a "
                                          "model needs 4)", name, line_of(buf, i), JSON_MAX_DEPTH);
             values++;
         } else if (c == ']' || c == '}') {
             if (depth) depth--;
         } else if (c == ',' && ++values > JSON_MAX_VALUES) {
-            return cr_error_set(err, "%s: more than %u JSON values (a JSON model is for small "
+            return cr_fail(CR_ERR_FORMAT, "%s: more than %u JSON values (a JSON model is for small "
                                      "networks: save larger ones as safetensors or ONNX)", name,
                                 JSON_MAX_VALUES);
         }
@@ -102,18 +103,17 @@ static int json_scan(const char *name, const unsigned char *buf, size_t len, cr_
 typedef struct {
     const char *name; /* the file, for messages */
     int f32;          /* "dtype": "float32" */
-    cr_error *err;
 } jctx;
 
 /* A finite number (within float32's range for a float32 model) into *v. */
 static int json_real(const jctx *c, const cJSON *it, const char *what, double *v) {
     if (!cJSON_IsNumber(it))
-        return cr_error_set(c->err, "%s: %s is not a number", c->name, what);
+        return cr_fail(CR_ERR_FORMAT, "%s: %s is not a number", c->name, what);
     *v = it->valuedouble;
     if (!isfinite(*v))
-        return cr_error_set(c->err, "%s: %s is not a finite number", c->name, what);
+        return cr_fail(CR_ERR_FORMAT, "%s: %s is not a finite number", c->name, what);
     if (c->f32 && !isfinite((float)*v))
-        return cr_error_set(c->err, "%s: %s = %g is out of float32's range (\"dtype\": "
+        return cr_fail(CR_ERR_FORMAT, "%s: %s = %g is out of float32's range (\"dtype\": "
                                     "\"float32\")", c->name, what, *v);
     return 0;
 }
@@ -122,11 +122,11 @@ static int json_real(const jctx *c, const cJSON *it, const char *what, double *v
 static int json_vector(const jctx *c, const cJSON *a, const char *what, size_t *n, double **out) {
     *out = NULL;
     if (!cJSON_IsArray(a))
-        return cr_error_set(c->err, "%s: %s must be an array of numbers", c->name, what);
+        return cr_fail(CR_ERR_FORMAT, "%s: %s must be an array of numbers", c->name, what);
     int m = cJSON_GetArraySize(a);
-    if (m <= 0) return cr_error_set(c->err, "%s: %s is empty", c->name, what);
+    if (m <= 0) return cr_fail(CR_ERR_FORMAT, "%s: %s is empty", c->name, what);
     double *v = malloc((size_t)m * sizeof *v);
-    if (!v) return cr_error_set(c->err, "%s: out of memory", c->name);
+    if (!v) return cr_fail(CR_ERR_NOMEM, "%s: out of memory", c->name);
     size_t i = 0;
     char w[96];
     for (const cJSON *it = a->child; it; it = it->next, i++) {
@@ -146,19 +146,19 @@ static int json_matrix(const jctx *c, const cJSON *a, const char *what, size_t *
                        size_t *cols, double **out) {
     *out = NULL;
     if (!cJSON_IsArray(a) || !a->child)
-        return cr_error_set(c->err, "%s: %s must be a non-empty array of rows (arrays of numbers)",
+        return cr_fail(CR_ERR_FORMAT, "%s: %s must be a non-empty array of rows (arrays of numbers)",
                             c->name, what);
     size_t r = (size_t)cJSON_GetArraySize(a), k = 0;
     if (!cJSON_IsArray(a->child))
-        return cr_error_set(c->err, "%s: %s[0] must be an array of numbers (a row)", c->name, what);
+        return cr_fail(CR_ERR_FORMAT, "%s: %s[0] must be an array of numbers (a row)", c->name, what);
     size_t n = (size_t)cJSON_GetArraySize(a->child), i = 0;
-    if (n == 0) return cr_error_set(c->err, "%s: %s[0] is empty", c->name, what);
+    if (n == 0) return cr_fail(CR_ERR_FORMAT, "%s: %s[0] is empty", c->name, what);
     for (const cJSON *row = a->child; row; row = row->next, i++)
         if (!cJSON_IsArray(row) || (size_t)cJSON_GetArraySize(row) != n)
-            return cr_error_set(c->err, "%s: %s[%zu] must be a row of %zu numbers (as %s[0])",
+            return cr_fail(CR_ERR_FORMAT, "%s: %s[%zu] must be a row of %zu numbers (as %s[0])",
                                 c->name, what, i, n, what);
     double *v = malloc(r * n * sizeof *v); /* r·n ≤ JSON_MAX_VALUES: no overflow */
-    if (!v) return cr_error_set(c->err, "%s: out of memory", c->name);
+    if (!v) return cr_fail(CR_ERR_NOMEM, "%s: out of memory", c->name);
     char w[96];
     i = 0;
     for (const cJSON *row = a->child; row; row = row->next, i++) {
@@ -185,7 +185,7 @@ static int json_keys(const jctx *c, const cJSON *obj, const char *where,
         int ok = 0;
         for (size_t k = 0; keys[k] && !ok; k++) ok = it->string && !strcmp(it->string, keys[k]);
         if (!ok)
-            return cr_error_set(c->err, "%s: %s: unknown key \"%s\" (expected %s)", c->name,
+            return cr_fail(CR_ERR_FORMAT, "%s: %s: unknown key \"%s\" (expected %s)", c->name,
                                 where, printable(it->string, pb, sizeof pb), list);
     }
     return 0;
@@ -196,15 +196,15 @@ static int st_add(const jctx *c, cr_safetensors *st, const char *name, const dou
                   size_t n1) {
     cr_array a = {0};
     size_t shape[2] = {n0, n1};
-    if (cr_array_alloc(&a, c->f32 ? CR_ARRAY_F32 : CR_ARRAY_F64, n1 ? 2 : 1, shape, c->err))
-        return cr_error_set(c->err, "%s: out of memory", c->name);
+    if (cr_array_alloc(&a, c->f32 ? CR_ARRAY_F32 : CR_ARRAY_F64, n1 ? 2 : 1, shape))
+        return cr_fail(CR_ERR_NOMEM, "%s: out of memory", c->name);
     for (size_t i = 0; i < a.count; i++) {
         if (c->f32) ((float *)a.data)[i] = (float)v[i];
         else ((double *)a.data)[i] = v[i];
     }
-    int rc = cr_safetensors_add(st, name, &a, c->err);
+    int rc = cr_safetensors_add(st, name, &a);
     cr_array_free(&a);
-    return rc ? cr_error_set(c->err, "%s: out of memory", c->name) : 0;
+    return rc ? cr_fail(CR_ERR_NOMEM, "%s: out of memory", c->name) : 0;
 }
 
 static const char *string_of(const cJSON *o, const char *key) {
@@ -220,7 +220,7 @@ static int json_layer(const jctx *c, const cJSON *ly, int l, int L, size_t *dims
     char where[48], what[64], tn[32];
     snprintf(where, sizeof where, "layers[%d]", l);
     if (!cJSON_IsObject(ly))
-        return cr_error_set(c->err, "%s: %s must be an object {\"W\": ..., \"b\": ..., "
+        return cr_fail(CR_ERR_FORMAT, "%s: %s must be an object {\"W\": ..., \"b\": ..., "
                                     "\"activation\": ...}", c->name, where);
     if (json_keys(c, ly, where, keys, "W (or weight), b (or bias), activation")) return -1;
     const cJSON *W = cJSON_GetObjectItemCaseSensitive(ly, "W"),
@@ -229,13 +229,13 @@ static int json_layer(const jctx *c, const cJSON *ly, int l, int L, size_t *dims
                 *bt = cJSON_GetObjectItemCaseSensitive(ly, "bias"),
                 *a = cJSON_GetObjectItemCaseSensitive(ly, "activation");
     if (!W == !Wt)
-        return cr_error_set(c->err, "%s: %s needs one of \"W\" ([in][out]: row i holds input i's "
+        return cr_fail(CR_ERR_FORMAT, "%s: %s needs one of \"W\" ([in][out]: row i holds input i's "
                                     "weights) or \"weight\" ([out][in], PyTorch's nn.Linear)",
                             c->name, where);
     if (b && bt)
-        return cr_error_set(c->err, "%s: %s has both \"b\" and \"bias\"", c->name, where);
+        return cr_fail(CR_ERR_FORMAT, "%s: %s has both \"b\" and \"bias\"", c->name, where);
     if (!cJSON_IsString(a))
-        return cr_error_set(c->err, "%s: %s needs \"activation\": a name such as \"sigmoid\"%s",
+        return cr_fail(CR_ERR_FORMAT, "%s: %s needs \"activation\": a name such as \"sigmoid\"%s",
                             c->name, where, l + 1 == L ? ", \"softmax\" or \"none\"" : "");
     snprintf(act, act_size, "%s", a->valuestring);
     snprintf(what, sizeof what, "%s.%s", where, W ? "W" : "weight");
@@ -246,7 +246,7 @@ static int json_layer(const jctx *c, const cJSON *ly, int l, int L, size_t *dims
     dout = W ? k : r;
     if (l > 0 && din != dims[l]) {
         free(w);
-        return cr_error_set(c->err, "%s: %s has %zu %s (inputs) but layers[%d] has %zu outputs",
+        return cr_fail(CR_ERR_FORMAT, "%s: %s has %zu %s (inputs) but layers[%d] has %zu outputs",
                             c->name, what, din, W ? "rows" : "columns", l - 1, dims[l]);
     }
     dims[l] = din;
@@ -255,7 +255,7 @@ static int json_layer(const jctx *c, const cJSON *ly, int l, int L, size_t *dims
         double *t = malloc(din * dout * sizeof *t);
         if (!t) {
             free(w);
-            return cr_error_set(c->err, "%s: out of memory", c->name);
+            return cr_fail(CR_ERR_NOMEM, "%s: out of memory", c->name);
         }
         for (size_t i = 0; i < din; i++)
             for (size_t j = 0; j < dout; j++) t[j * din + i] = w[i * dout + j];
@@ -270,12 +270,12 @@ static int json_layer(const jctx *c, const cJSON *ly, int l, int L, size_t *dims
     }
     if (nb != dout) {
         free(w), free(bv);
-        return cr_error_set(c->err, "%s: %s has %zu values but the layer has %zu outputs", c->name,
+        return cr_fail(CR_ERR_FORMAT, "%s: %s has %zu values but the layer has %zu outputs", c->name,
                             what, nb, dout);
     }
     if (!bv && !(bv = calloc(dout, sizeof *bv))) {
         free(w);
-        return cr_error_set(c->err, "%s: out of memory", c->name);
+        return cr_fail(CR_ERR_NOMEM, "%s: out of memory", c->name);
     }
     snprintf(tn, sizeof tn, "fc%d.weight", l + 1);
     int rc = st_add(c, st, tn, w, dout, din);
@@ -289,7 +289,7 @@ static int json_layer(const jctx *c, const cJSON *ly, int l, int L, size_t *dims
 static int json_input(const jctx *c, const cJSON *in, size_t D, cr_safetensors *st) {
     static const char *const keys[] = {"mean", "std", NULL};
     if (!cJSON_IsObject(in))
-        return cr_error_set(c->err, "%s: \"input\" must be an object {\"mean\": [...], \"std\": "
+        return cr_fail(CR_ERR_FORMAT, "%s: \"input\" must be an object {\"mean\": [...], \"std\": "
                                     "[...]}", c->name);
     if (json_keys(c, in, "input", keys, "mean, std")) return -1;
     const char *nm[2] = {"mean", "std"};
@@ -297,17 +297,17 @@ static int json_input(const jctx *c, const cJSON *in, size_t D, cr_safetensors *
         const cJSON *a = cJSON_GetObjectItemCaseSensitive(in, nm[k]);
         char what[32], tn[32];
         snprintf(what, sizeof what, "input.%s", nm[k]);
-        if (!a) return cr_error_set(c->err, "%s: \"input\" needs both \"mean\" and \"std\"", c->name);
+        if (!a) return cr_fail(CR_ERR_FORMAT, "%s: \"input\" needs both \"mean\" and \"std\"", c->name);
         size_t n;
         double *v;
         if (json_vector(c, a, what, &n, &v)) return -1;
         int rc = 0;
         if (n != D)
-            rc = cr_error_set(c->err, "%s: %s has %zu values but the model has %zu inputs",
+            rc = cr_fail(CR_ERR_FORMAT, "%s: %s has %zu values but the model has %zu inputs",
                               c->name, what, n, D);
         for (size_t i = 0; !rc && k == 1 && i < n; i++)
             if (!(v[i] > 0))
-                rc = cr_error_set(c->err, "%s: input.std[%zu] is %g; a standard deviation must "
+                rc = cr_fail(CR_ERR_FORMAT, "%s: input.std[%zu] is %g; a standard deviation must "
                                           "be > 0", c->name, i, v[i]);
         snprintf(tn, sizeof tn, "input.%s", nm[k]);
         if (!rc) rc = st_add(c, st, tn, v, n, 0);
@@ -321,22 +321,22 @@ static int json_input(const jctx *c, const cJSON *in, size_t D, cr_safetensors *
 static int json_to_st(jctx *c, const cJSON *root, cr_safetensors *st) {
     static const char *const keys[] = {"layers", "head", "loss", "dtype", "input", NULL};
     if (!cJSON_IsObject(root))
-        return cr_error_set(c->err, "%s: a JSON model is an object {\"layers\": [...]}", c->name);
+        return cr_fail(CR_ERR_FORMAT, "%s: a JSON model is an object {\"layers\": [...]}", c->name);
     if (json_keys(c, root, "the model", keys, "layers, head (or loss), dtype, input")) return -1;
     const cJSON *dt = cJSON_GetObjectItemCaseSensitive(root, "dtype");
     if (dt) {
         if (cJSON_IsString(dt) && !strcmp(dt->valuestring, "float32")) c->f32 = 1;
         else if (!cJSON_IsString(dt) || strcmp(dt->valuestring, "float64") != 0)
-            return cr_error_set(c->err, "%s: \"dtype\" must be \"float64\" (the default) or "
+            return cr_fail(CR_ERR_FORMAT, "%s: \"dtype\" must be \"float64\" (the default) or "
                                         "\"float32\"", c->name);
     }
     const cJSON *layers = cJSON_GetObjectItemCaseSensitive(root, "layers");
     if (!cJSON_IsArray(layers) || !layers->child)
-        return cr_error_set(c->err, "%s: \"layers\" must be a non-empty array of layers {\"W\": "
+        return cr_fail(CR_ERR_FORMAT, "%s: \"layers\" must be a non-empty array of layers {\"W\": "
                                     "[[...]], \"b\": [...], \"activation\": \"sigmoid\"}", c->name);
     int L = cJSON_GetArraySize(layers);
     if (L > CR_MAX_LAYERS)
-        return cr_error_set(c->err, "%s: %d layers (at most %d)", c->name, L, CR_MAX_LAYERS);
+        return cr_fail(CR_ERR_FORMAT, "%s: %d layers (at most %d)", c->name, L, CR_MAX_LAYERS);
     size_t dims[CR_MAX_LAYERS + 1] = {0};
     char acts[CR_MAX_LAYERS * 24] = "", act[24];
     size_t used = 0;
@@ -346,12 +346,12 @@ static int json_to_st(jctx *c, const cJSON *root, cr_safetensors *st) {
         if (!strcmp(act, "identity") || !strcmp(act, "linear")) strcpy(act, "none");
         cr_activation a;
         const int last = l + 1 == L,
-                  ok = cr_activation_parse(act, &a) ||
+                  ok = cr_activation_parse(act, &a) == CR_OK ||
                        (last && (!strcmp(act, "softmax") || !strcmp(act, "none")));
         if (!ok) {
             char names[256], pb[CR_IO_NAME_MAX + 1];
             cr_activation_list_names(names, sizeof names, ", ", last ? ", " : " or ");
-            return cr_error_set(c->err, "%s: layers[%d].activation \"%s\" is not %s (%s%s)",
+            return cr_fail(CR_ERR_FORMAT, "%s: layers[%d].activation \"%s\" is not %s (%s%s)",
                                 c->name, l, printable(string_of(ly, "activation"), pb, sizeof pb),
                                 last ? "an output activation" : "a hidden layer's activation",
                                 names, last ? ", softmax or none" : "");
@@ -360,60 +360,59 @@ static int json_to_st(jctx *c, const cJSON *root, cr_safetensors *st) {
     }
     const cJSON *h = cJSON_GetObjectItemCaseSensitive(root, "head"),
                 *ls = cJSON_GetObjectItemCaseSensitive(root, "loss");
-    if (h && ls) return cr_error_set(c->err, "%s: both \"head\" and \"loss\" (give one)", c->name);
+    if (h && ls) return cr_fail(CR_ERR_FORMAT, "%s: both \"head\" and \"loss\" (give one)", c->name);
     if (!h) h = ls;
     cr_head head = CR_HEAD_SQUARED_ERROR;
-    if (h && (!cJSON_IsString(h) || !cr_head_parse(h->valuestring, &head)))
-        return cr_error_set(c->err, "%s: \"%s\" must be \"squared-error\" or "
+    if (h && (!cJSON_IsString(h) || cr_head_parse(h->valuestring, &head) != CR_OK))
+        return cr_fail(CR_ERR_FORMAT, "%s: \"%s\" must be \"squared-error\" or "
                                     "\"softmax-cross-entropy\"", c->name, ls ? "loss" : "head");
     const int softmax = !strcmp(act, "softmax");
     if (softmax && h && head != CR_HEAD_SOFTMAX_CE)
-        return cr_error_set(c->err, "%s: the last activation \"softmax\" makes a classifier "
+        return cr_fail(CR_ERR_FORMAT, "%s: the last activation \"softmax\" makes a classifier "
                                     "(softmax + cross-entropy); for squared error give the "
                                     "output activation (\"sigmoid\", \"none\", ...)", c->name);
-    if (cr_safetensors_set_meta(st, "format", "chainrule/1", c->err) ||
-        cr_safetensors_set_meta(st, "activations", acts, c->err) ||
-        (!softmax && cr_safetensors_set_meta(st, "head", cr_head_name(head), c->err)))
-        return cr_error_set(c->err, "%s: out of memory", c->name);
+    if (cr_safetensors_set_meta(st, "format", "chainrule/1") ||
+        cr_safetensors_set_meta(st, "activations", acts) ||
+        (!softmax && cr_safetensors_set_meta(st, "head", cr_head_name(head))))
+        return cr_fail(CR_ERR_NOMEM, "%s: out of memory", c->name);
     const cJSON *in = cJSON_GetObjectItemCaseSensitive(root, "input");
     return in ? json_input(c, in, dims[0], st) : 0;
 }
 
-int cr_model_json_parse(const char *name, const unsigned char *buf, size_t len, cr_model *out,
-                        cr_error *err) {
+cr_status cr_model_json_parse(const char *name, const unsigned char *buf, size_t len, cr_model *out) {
     if (!name) name = "(model)";
-    if (!out) return cr_error_set(err, "%s: invalid argument", name);
+    if (!out) return cr_fail(CR_ERR_ARG, "%s: invalid argument", name);
     memset(out, 0, sizeof *out);
-    if (!buf && len) return cr_error_set(err, "%s: invalid argument", name);
+    if (!buf && len) return cr_fail(CR_ERR_ARG, "%s: invalid argument", name);
     if (len > CR_MODEL_JSON_MAX_BYTES)
-        return cr_error_set(err, "%s: a JSON model of %zu bytes (at most %u: save larger models as "
+        return cr_fail(CR_ERR_FORMAT, "%s: a JSON model of %zu bytes (at most %u: save larger models as "
                                  "safetensors or ONNX)", name, len, CR_MODEL_JSON_MAX_BYTES);
     if (!cr_model_json_looks_like(buf, len))
-        return cr_error_set(err, "%s: not a JSON model (expected an object {\"layers\": [...]})",
+        return cr_fail(CR_ERR_FORMAT, "%s: not a JSON model (expected an object {\"layers\": [...]})",
                             name);
-    if (json_scan(name, buf, len, err)) return -1;
+    if (json_scan(name, buf, len)) return cr_io_status(-1);
     const char *end = NULL;
     cJSON *root = cJSON_ParseWithLengthOpts((const char *)buf, len, &end, 0);
     if (!root) {
         size_t pos = end && end >= (const char *)buf && end <= (const char *)buf + len
                          ? (size_t)(end - (const char *)buf) : 0;
-        return cr_error_set(err, "%s: line %zu: JSON syntax error", name, line_of(buf, pos));
+        return cr_fail(CR_ERR_FORMAT, "%s: line %zu: JSON syntax error", name, line_of(buf, pos));
     }
     size_t pos = (size_t)(end - (const char *)buf);
     while (pos < len && (buf[pos] == ' ' || buf[pos] == '\t' || buf[pos] == '\n' || buf[pos] == '\r'))
         pos++;
     if (pos < len) {
         cJSON_Delete(root);
-        return cr_error_set(err, "%s: line %zu: text after the JSON object", name,
+        return cr_fail(CR_ERR_FORMAT, "%s: line %zu: text after the JSON object", name,
                             line_of(buf, pos));
     }
     cr_safetensors st = {0};
-    jctx c = {name, 0, err};
+    jctx c = {name, 0};
     int rc = json_to_st(&c, root, &st);
     cJSON_Delete(root);
-    if (!rc) rc = cr_io_model_build(name, &st, out, 0, err);
+    if (!rc) rc = cr_io_model_build(name, &st, out, 0);
     cr_safetensors_free(&st);
-    return rc;
+    return cr_io_status(rc);
 }
 
 /* ------------------------------------------------------------ writing */
@@ -474,91 +473,90 @@ static void jb_vector(jbuf *b, cr_dtype t, const void *p, size_t off, size_t n) 
     jb_put(b, "]");
 }
 
-int cr_model_json_encode(const char *name, const cr_model *model, char **buf, size_t *len,
-                         cr_error *err) {
+cr_status cr_model_json_encode(const char *name, const cr_model *model, char **buf, size_t *len) {
     if (!name) name = "(model)";
-    if (!buf || !len) return cr_error_set(err, "%s: invalid argument", name);
+    if (!buf || !len) return cr_fail(CR_ERR_ARG, "%s: invalid argument", name);
     *buf = NULL;
     *len = 0;
     const cr_net *net = model ? model->net : NULL;
-    if (!net || net->n_layers < 1 || !net->params)
-        return cr_error_set(err, "%s: no network to save", name);
-    const cr_dtype t = net->dtype;
-    const size_t es = cr_dtype_size(t);
-    for (int l = 1; l <= net->n_layers; l++)
-        if (net->link_form[l] != CR_AFFINE_NONE)
-            return cr_error_set(err, "%s: the %s after layer %d has no JSON form (save the model "
+    if (!net || cr_net_n_layers(net) < 1 || !cr_net_params_const(net))
+        return cr_fail(CR_ERR_ARG, "%s: no network to save", name);
+    const cr_dtype t = cr_net_dtype(net);
+    for (int l = 1; l <= cr_net_n_layers(net); l++)
+        if (cr_net_affine_form(net, l) != CR_AFFINE_NONE)
+            return cr_fail(CR_ERR_FORMAT, "%s: the %s after layer %d has no JSON form (save the model "
                                      "as safetensors or ONNX)", name,
-                                cr_affine_form_name(net->link_form[l]), l);
+                                cr_affine_form_name(cr_net_affine_form(net, l)), l);
     const void *mean = NULL, *sd = NULL;
-    if (net->link_form[0] == CR_AFFINE_SUB_DIV) {
-        mean = (const char *)net->link_params + net->link_offset[0] * es;
-        sd = (const char *)mean + net->dims[0] * es;
-    } else if (net->link_form[0] != CR_AFFINE_NONE) {
-        return cr_error_set(err, "%s: the network's input link is %s; a JSON model stores only "
+    if (cr_net_affine_form(net, 0) == CR_AFFINE_SUB_DIV) {
+        mean = cr_net_link_vector(net, 0, 0);
+        sd = cr_net_link_vector(net, 0, 1);
+    } else if (cr_net_affine_form(net, 0) != CR_AFFINE_NONE) {
+        return cr_fail(CR_ERR_FORMAT, "%s: the network's input link is %s; a JSON model stores only "
                                  "(x − mean) / std (save it as ONNX)", name,
-                            cr_affine_form_name(net->link_form[0]));
+                            cr_affine_form_name(cr_net_affine_form(net, 0)));
     } else if (model->input_mean.data && model->input_std.data) {
-        return cr_error_set(err, "%s: the model's input.mean/input.std are not its network's "
+        return cr_fail(CR_ERR_FORMAT, "%s: the model's input.mean/input.std are not its network's "
                                  "input link (save it as safetensors)", name);
     }
-    for (size_t i = 0; i < net->n_params; i++)
-        if (!isfinite(real_of(t, net->params, i)))
-            return cr_error_set(err, "%s: refusing to save a network whose parameter %zu is not "
+    const void *params = cr_net_params_const(net);
+    for (size_t i = 0, n_params = cr_net_n_params(net); i < n_params; i++)
+        if (!isfinite(real_of(t, params, i)))
+            return cr_fail(CR_ERR_FORMAT, "%s: refusing to save a network whose parameter %zu is not "
                                      "finite", name, i);
     jbuf b = {0};
     jb_put(&b, "{\n");
     if (t == CR_F32) jb_put(&b, "  \"dtype\": \"float32\",\n");
     jb_put(&b, "  \"layers\": [\n");
-    const int L = net->n_layers, plain = cr_net_is_plain_classifier(net);
+    const int L = cr_net_n_layers(net), plain = cr_net_is_plain_classifier(net);
     for (int l = 0; l < L; l++) {
-        size_t din = net->dims[l], dout = net->dims[l + 1];
+        size_t din = cr_net_width(net, l), dout = cr_net_width(net, l + 1);
         jb_put(&b, "    {\"W\": [");
         for (size_t i = 0; i < din; i++) {
             jb_put(&b, "%s", i ? ",\n           " : "");
-            jb_vector(&b, t, net->params, net->w_offset[l] + i * dout, dout);
+            jb_vector(&b, t, cr_net_weight_const(net, l), i * dout, dout);
         }
         jb_put(&b, "],\n     \"b\": ");
-        jb_vector(&b, t, net->params, net->b_offset[l], dout);
-        const char *a = l + 1 < L ? cr_activation_name(net->act[l])
+        jb_vector(&b, t, cr_net_bias_const(net, l), 0, dout);
+        const char *a = l + 1 < L ? cr_activation_name(cr_net_activation(net, l))
                         : plain   ? "softmax"
-                        : net->has_out_act ? cr_activation_name(net->out_act) : "none";
+                        : cr_net_output_activation(net, NULL) ? cr_activation_name(cr_net_activation(net, cr_net_n_layers(net) - 1)) : "none";
         jb_put(&b, ",\n     \"activation\": \"%s\"}%s\n", a, l + 1 < L ? "," : "");
     }
     jb_put(&b, "  ]");
-    if (!plain) jb_put(&b, ",\n  \"head\": \"%s\"", cr_head_name(net->head));
+    if (!plain) jb_put(&b, ",\n  \"head\": \"%s\"", cr_head_name(cr_net_head(net)));
     if (mean) {
         jb_put(&b, ",\n  \"input\": {\"mean\": ");
-        jb_vector(&b, t, mean, 0, net->dims[0]);
+        jb_vector(&b, t, mean, 0, cr_net_width(net, 0));
         jb_put(&b, ",\n            \"std\": ");
-        jb_vector(&b, t, sd, 0, net->dims[0]);
+        jb_vector(&b, t, sd, 0, cr_net_width(net, 0));
         jb_put(&b, "}");
     }
     jb_put(&b, "\n}\n");
     if (b.oom) {
         free(b.p);
-        return cr_error_set(err, "%s: out of memory", name);
+        return cr_fail(CR_ERR_NOMEM, "%s: out of memory", name);
     }
     *buf = b.p;
     *len = b.len;
-    return 0;
+    return CR_OK;
 }
 
-int cr_model_json_write(const char *path, const cr_model *model, cr_error *err) {
-    if (!path) return cr_error_set(err, "(null): invalid output path");
+cr_status cr_model_json_write(const char *path, const cr_model *model) {
+    if (!path) return cr_fail(CR_ERR_ARG, "(null): invalid output path");
     char *buf;
     size_t len;
-    if (cr_model_json_encode(path, model, &buf, &len, err)) return -1;
+    if (cr_model_json_encode(path, model, &buf, &len)) return cr_io_status(-1);
     cr_atomic_file af;
-    if (cr_atomic_open(&af, path, err)) {
+    if (cr_atomic_open(&af, path)) {
         free(buf);
-        return -1;
+        return cr_io_status(-1);
     }
     if (fwrite(buf, 1, len, (FILE *)af.fp) != len) {
         cr_atomic_abort(&af);
         free(buf);
-        return cr_error_set(err, "%s: write failed", path);
+        return cr_fail(CR_ERR_IO, "%s: write failed", path);
     }
     free(buf);
-    return cr_atomic_commit(&af, err);
+    return cr_io_status(cr_atomic_commit(&af));
 }

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "chainrule_typed.h"
 #include "io_internal.h"
 
 static const unsigned char npy_magic[6] = {0x93, 'N', 'U', 'M', 'P', 'Y'};
@@ -43,7 +44,6 @@ static const char *npy_descr(cr_array_dtype dtype) {
 typedef struct {
     const char *start, *p, *end;
     const char *name;
-    cr_error *err;
 } dict_parser;
 
 static int is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
@@ -53,7 +53,7 @@ static void skip_ws(dict_parser *d) {
 }
 
 static int bad_dict(dict_parser *d, const char *what) {
-    return cr_error_set(d->err, "%s: bad header dict: %s (at byte %td of the header)", d->name,
+    return cr_fail(CR_ERR_FORMAT, "%s: bad header dict: %s (at byte %td of the header)", d->name,
                         what, d->p - d->start);
 }
 
@@ -121,21 +121,21 @@ static int parse_shape(dict_parser *d, npy_info *info) {
             uintmax_t v = 0;
             while (s < d->end && *s >= '0' && *s <= '9' && v < UINTMAX_MAX / 10)
                 v = v * 10 + (uintmax_t)(*s++ - '0');
-            return cr_error_set(d->err, "%s: negative dimension -%ju in shape", d->name, v);
+            return cr_fail(CR_ERR_FORMAT, "%s: negative dimension -%ju in shape", d->name, v);
         }
         if (*d->p < '0' || *d->p > '9') return bad_dict(d, "shape entries must be integers");
         size_t v = 0;
         while (d->p < d->end && *d->p >= '0' && *d->p <= '9') {
             size_t digit = (size_t)(*d->p - '0');
             if (v > (SIZE_MAX - digit) / 10)
-                return cr_error_set(d->err, "%s: shape dimension too large (overflows size_t)",
+                return cr_fail(CR_ERR_FORMAT, "%s: shape dimension too large (overflows size_t)",
                                     d->name);
             v = v * 10 + digit;
             d->p++;
         }
         if (d->p < d->end && *d->p == 'L') d->p++; /* Python 2 long literal */
         if (n >= CR_ARRAY_MAX_DIMS)
-            return cr_error_set(d->err, "%s: more than %d dimensions are not supported", d->name,
+            return cr_fail(CR_ERR_FORMAT, "%s: more than %d dimensions are not supported", d->name,
                                 CR_ARRAY_MAX_DIMS);
         info->shape[n++] = v;
         skip_ws(d);
@@ -150,9 +150,8 @@ static int parse_shape(dict_parser *d, npy_info *info) {
     return 0;
 }
 
-static int parse_header_dict(const char *name, const char *text, size_t len, npy_info *info,
-                             cr_error *err) {
-    dict_parser d = {text, text, text + len, name, err};
+static int parse_header_dict(const char *name, const char *text, size_t len, npy_info *info) {
+    dict_parser d = {text, text, text + len, name};
     char descr[32] = {0}, key[32];
     int fortran = 0, have_descr = 0, have_fortran = 0, have_shape = 0;
     skip_ws(&d);
@@ -172,7 +171,7 @@ static int parse_header_dict(const char *name, const char *text, size_t len, npy
             if (have_descr++) return bad_dict(&d, "duplicate key 'descr'");
             skip_ws(&d);
             if (d.p < d.end && (*d.p == '[' || *d.p == '{'))
-                return cr_error_set(err, "%s: structured dtypes are not supported", name);
+                return cr_fail(CR_ERR_FORMAT, "%s: structured dtypes are not supported", name);
             if (parse_str(&d, descr, sizeof descr, "'descr'")) return -1;
         } else if (strcmp(key, "fortran_order") == 0) {
             if (have_fortran++) return bad_dict(&d, "duplicate key 'fortran_order'");
@@ -181,7 +180,7 @@ static int parse_header_dict(const char *name, const char *text, size_t len, npy
             if (have_shape++) return bad_dict(&d, "duplicate key 'shape'");
             if (parse_shape(&d, info)) return -1;
         } else {
-            return cr_error_set(err, "%s: bad header dict: unexpected key '%s'", name, key);
+            return cr_fail(CR_ERR_FORMAT, "%s: bad header dict: unexpected key '%s'", name, key);
         }
         skip_ws(&d);
         if (d.p < d.end && *d.p == ',') {
@@ -205,58 +204,58 @@ static int parse_header_dict(const char *name, const char *text, size_t len, npy
         if (strcmp(descr, npy_dtypes[i].descr) == 0) break;
     if (i == n) {
         if (descr[0] == '>')
-            return cr_error_set(err, "%s: unsupported dtype '%s' (big-endian; expected one of "
+            return cr_fail(CR_ERR_FORMAT, "%s: unsupported dtype '%s' (big-endian; expected one of "
                                      "<f4 <f8 |u1 <i4 <i8)", name, descr);
-        return cr_error_set(err, "%s: unsupported dtype '%s' (expected one of <f4 <f8 |u1 <i4 <i8)",
+        return cr_fail(CR_ERR_FORMAT, "%s: unsupported dtype '%s' (expected one of <f4 <f8 |u1 <i4 <i8)",
                             name, descr);
     }
     info->dtype = npy_dtypes[i].dtype;
-    if (fortran) return cr_error_set(err, "%s: Fortran order not supported", name);
+    if (fortran) return cr_fail(CR_ERR_FORMAT, "%s: Fortran order not supported", name);
     return 0;
 }
 
 /* Validates magic, version, header dict and data size; fills info. Allocates nothing. */
 static int npy_parse_header(const char *name, const unsigned char *buf, size_t len,
-                            npy_info *info, cr_error *err) {
+                            npy_info *info) {
     memset(info, 0, sizeof *info);
     size_t m = len < 6 ? len : 6;
     if (memcmp(buf, npy_magic, m) != 0)
-        return cr_error_set(err, "%s: not a .npy file (bad magic)", name);
-    if (len < 10) return cr_error_set(err, "%s: truncated header (file is %zu bytes)", name, len);
+        return cr_fail(CR_ERR_FORMAT, "%s: not a .npy file (bad magic)", name);
+    if (len < 10) return cr_fail(CR_ERR_FORMAT, "%s: truncated header (file is %zu bytes)", name, len);
     unsigned major = buf[6], minor = buf[7];
     if (!((major == 1 || major == 2 || major == 3) && minor == 0))
-        return cr_error_set(err, "%s: unsupported .npy version %u.%u", name, major, minor);
+        return cr_fail(CR_ERR_FORMAT, "%s: unsupported .npy version %u.%u", name, major, minor);
     size_t start, hlen;
     if (major == 1) {
         start = 10;
         hlen = (size_t)buf[8] | (size_t)buf[9] << 8;
     } else {
         if (len < 12)
-            return cr_error_set(err, "%s: truncated header (file is %zu bytes)", name, len);
+            return cr_fail(CR_ERR_FORMAT, "%s: truncated header (file is %zu bytes)", name, len);
         start = 12;
         hlen = cr_io_le32(buf + 8);
     }
     if (hlen > len - start)
-        return cr_error_set(err, "%s: truncated header: header length %zu exceeds the %zu bytes "
+        return cr_fail(CR_ERR_FORMAT, "%s: truncated header: header length %zu exceeds the %zu bytes "
                                  "left in the file", name, hlen, len - start);
-    if (parse_header_dict(name, (const char *)buf + start, hlen, info, err)) return -1;
+    if (parse_header_dict(name, (const char *)buf + start, hlen, info)) return -1;
 
     char shp[160];
     size_t count = 1, bytes, es = cr_array_dtype_size(info->dtype);
     for (int i = 0; i < info->ndim; i++)
-        if (!cr_mul_size(count, info->shape[i], &count))
-            return cr_error_set(err, "%s: shape %s overflows the address space", name,
+        if (cr_mul_size(count, info->shape[i], &count) != CR_OK)
+            return cr_fail(CR_ERR_FORMAT, "%s: shape %s overflows the address space", name,
                                 cr_io_shape_str(info->shape, info->ndim, shp, sizeof shp));
-    if (!cr_mul_size(count, es, &bytes))
-        return cr_error_set(err, "%s: shape %s overflows the address space", name,
+    if (cr_mul_size(count, es, &bytes) != CR_OK)
+        return cr_fail(CR_ERR_FORMAT, "%s: shape %s overflows the address space", name,
                             cr_io_shape_str(info->shape, info->ndim, shp, sizeof shp));
     size_t left = len - start - hlen;
     if (bytes > left)
-        return cr_error_set(err, "%s: truncated data: shape %s %s needs %zu bytes, the file has %zu",
+        return cr_fail(CR_ERR_FORMAT, "%s: truncated data: shape %s %s needs %zu bytes, the file has %zu",
                             name, cr_io_shape_str(info->shape, info->ndim, shp, sizeof shp),
                             npy_descr(info->dtype), bytes, left);
     if (bytes < left)
-        return cr_error_set(err, "%s: trailing data: %zu bytes after the header but shape %s %s "
+        return cr_fail(CR_ERR_FORMAT, "%s: trailing data: %zu bytes after the header but shape %s %s "
                                  "needs %zu", name, left,
                             cr_io_shape_str(info->shape, info->ndim, shp, sizeof shp),
                             npy_descr(info->dtype), bytes);
@@ -276,46 +275,45 @@ static void npy_fill(cr_array *out, const npy_info *info, void *data) {
     if (!cr_io_host_is_le()) cr_io_swap_bytes(data, info->count, cr_array_dtype_size(info->dtype));
 }
 
-int cr_npy_parse(const char *name, const unsigned char *buf, size_t len, cr_array *out,
-                 cr_error *err) {
+cr_status cr_npy_parse(const char *name, const unsigned char *buf, size_t len, cr_array *out) {
     if (!name) name = "(npy)";
-    if (!out) return cr_error_set(err, "%s: invalid argument", name);
+    if (!out) return cr_fail(CR_ERR_ARG, "%s: invalid argument", name);
     memset(out, 0, sizeof *out);
-    if (!buf && len) return cr_error_set(err, "%s: invalid argument", name);
+    if (!buf && len) return cr_fail(CR_ERR_ARG, "%s: invalid argument", name);
     if (!buf) buf = (const unsigned char *)"";
     npy_info info;
-    if (npy_parse_header(name, buf, len, &info, err)) return -1;
+    if (npy_parse_header(name, buf, len, &info)) return cr_io_status(-1);
     void *data = malloc(info.bytes ? info.bytes : 1);
-    if (!data) return cr_error_set(err, "%s: out of memory allocating %zu bytes", name, info.bytes);
+    if (!data) return cr_fail(CR_ERR_NOMEM, "%s: out of memory allocating %zu bytes", name, info.bytes);
     if (info.bytes) memcpy(data, buf + info.offset, info.bytes);
     npy_fill(out, &info, data);
-    return 0;
+    return CR_OK;
 }
 
-int cr_npy_read(const char *path, cr_array *out, cr_error *err) {
-    if (!out) return cr_error_set(err, "%s: invalid argument", path ? path : "(null)");
+cr_status cr_npy_read(const char *path, cr_array *out) {
+    if (!out) return cr_fail(CR_ERR_ARG, "%s: invalid argument", path ? path : "(null)");
     memset(out, 0, sizeof *out);
     unsigned char *buf;
     size_t len;
-    if (cr_read_file(path, SIZE_MAX, &buf, &len, err)) return -1;
+    if (cr_read_file(path, SIZE_MAX, &buf, &len)) return cr_io_status(-1);
     npy_info info;
-    if (npy_parse_header(path, buf, len, &info, err)) {
+    if (npy_parse_header(path, buf, len, &info)) {
         free(buf);
-        return -1;
+        return cr_io_status(-1);
     }
     /* Reuse the file buffer: move the data to its front and shrink it. */
     if (info.bytes) memmove(buf, buf + info.offset, info.bytes);
     unsigned char *data = realloc(buf, info.bytes ? info.bytes : 1);
     npy_fill(out, &info, data ? data : buf);
-    return 0;
+    return CR_OK;
 }
 
-int cr_npy_write(const char *path, const cr_array *a, cr_error *err) {
-    if (!path) return cr_error_set(err, "(null): invalid output path");
+cr_status cr_npy_write(const char *path, const cr_array *a) {
+    if (!path) return cr_fail(CR_ERR_ARG, "(null): invalid output path");
     size_t bytes;
     const char *descr = a ? npy_descr(a->dtype) : NULL;
     if (!a || !descr || !cr_io_array_bytes(a, &bytes) || (bytes && !a->data))
-        return cr_error_set(err, "%s: invalid array (dtype, shape or data)", path);
+        return cr_fail(CR_ERR_FORMAT, "%s: invalid array (dtype, shape or data)", path);
 
     char dict[512];
     int n = snprintf(dict, sizeof dict, "{'descr': '%s', 'fortran_order': False, 'shape': (",
@@ -332,7 +330,7 @@ int cr_npy_write(const char *path, const cr_array *a, cr_error *err) {
     }
     size_t hlen = total - pre;
     unsigned char head[12 + 576];
-    if (total > sizeof head) return cr_error_set(err, "%s: header too long", path);
+    if (total > sizeof head) return cr_fail(CR_ERR_FORMAT, "%s: header too long", path);
     memcpy(head, npy_magic, 6);
     head[6] = pre == 10 ? 1 : 2;
     head[7] = 0;
@@ -347,13 +345,13 @@ int cr_npy_write(const char *path, const cr_array *a, cr_error *err) {
     head[total - 1] = '\n';
 
     cr_atomic_file af;
-    if (cr_atomic_open(&af, path, err)) return -1;
+    if (cr_atomic_open(&af, path)) return cr_io_status(-1);
     FILE *fp = af.fp;
     if (fwrite(head, 1, total, fp) != total ||
         cr_io_write_le(fp, a->data, a->count, cr_array_dtype_size(a->dtype)) != 0) {
-        cr_error_set(err, "%s: write failed: %s", path, strerror(errno));
+        cr_fail(CR_ERR_IO, "%s: write failed: %s", path, strerror(errno));
         cr_atomic_abort(&af);
-        return -1;
+        return cr_io_status(-1);
     }
-    return cr_atomic_commit(&af, err);
+    return cr_io_status(cr_atomic_commit(&af));
 }

@@ -10,6 +10,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "chainrule_typed.h"
 #include "onnx_internal.h"
 
 int cr_onnx_supported(cr_activation act) {
@@ -22,7 +23,7 @@ int cr_onnx_supported(cr_activation act) {
 int ox_op_activation(ox_chain *ch, const ox_node *n, size_t i, cr_activation act) {
     ox_ctx *c = ch->c;
     if (ch->stage != ST_LINEAR)
-        return cr_error_set(c->err, "%s: %s is not right after a linear layer (only one "
+        return cr_fail(CR_ERR_FORMAT, "%s: %s is not right after a linear layer (only one "
                                     "activation follows each Gemm or MatMul)", c->file,
                             where(n, i).s);
     ch->layer[ch->L - 1].act = (int)act;
@@ -53,18 +54,18 @@ int ox_op_act_node(ox_chain *ch, const ox_node *n, size_t i, int act) {
     ox_ctx *c = ch->c;
     const cr_activation_info *in = cr_activation_info_get((cr_activation)act);
     if (n->n_in != 1 || strcmp(n->in[0], ch->cur))
-        return cr_error_set(c->err, "%s: %s: its one input must be the chain's value '%s'",
+        return cr_fail(CR_ERR_FORMAT, "%s: %s: its one input must be the chain's value '%s'",
                             c->file, where(n, i).s, pn(ch->cur).s);
     if (!isnan(in->onnx_alpha)) { /* LeakyRelu: alpha (default 0.01) must be the row's */
         double alpha = attr_f(n, "alpha", 0.01);
         if ((float)alpha != (float)in->onnx_alpha)
-            return cr_error_set(c->err, "%s: %s: alpha %g is not %s's slope %g below zero (only "
+            return cr_fail(CR_ERR_FORMAT, "%s: %s: alpha %g is not %s's slope %g below zero (only "
                                         "alpha = %g is read)", c->file, where(n, i).s, alpha,
                                 in->name, in->onnx_alpha, in->onnx_alpha);
     }
     const ox_attr *ap = find_attr(n, "approximate"); /* Gelu: only "none" is chainrule's */
     if (is_op(n, "Gelu") && ap && (!ap->s || strcmp(ap->s, "none")))
-        return cr_error_set(c->err, "%s: %s: approximate = '%s': the tanh approximation of GELU "
+        return cr_fail(CR_ERR_FORMAT, "%s: %s: approximate = '%s': the tanh approximation of GELU "
                                     "is not chainrule's gelu (the exact form r Φ(r))", c->file,
                             where(n, i).s, pn(ap->s ? ap->s : "").s);
     return ox_op_activation(ch, n, i, (cr_activation)act);
@@ -181,7 +182,7 @@ int ox_gelu_erf(ox_chain *ch, size_t i, size_t *last) {
     ch->cur = nd[j[4]].out[0];
     return 0;
 refuse:
-    return cr_error_set(c->err, "%s: %s: arithmetic on the chain after the linear layer of node "
+    return cr_fail(CR_ERR_FORMAT, "%s: %s: arithmetic on the chain after the linear layer of node "
                                 "%zu is read only as GELU's erf pattern (Div √2, Erf, Add 1, Mul "
                                 "x, Mul 0.5), and %s", c->file, where(&nd[i], i).s,
                         ch->layer[ch->L - 1].node, why);

@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "chainrule_typed.h"
 #include "onnx_internal.h"
 #include "protobuf.h"
 
@@ -30,7 +31,7 @@ static int get_string(ox_ctx *c, const cr_pb_field *f, const char *where, char *
     if (f->s.len > OX_MAX_NAME) return bad(c, where, "string longer than 4096 bytes");
     if (memchr(f->s.p, 0, f->s.len)) return bad(c, where, "string contains a NUL byte");
     char *s = malloc(f->s.len + 1);
-    if (!s) return cr_error_set(c->err, "%s: out of memory", c->file);
+    if (!s) return cr_fail(CR_ERR_NOMEM, "%s: out of memory", c->file);
     memcpy(s, f->s.p, f->s.len);
     s[f->s.len] = '\0';
     free(*out); /* protobuf: the last occurrence wins */
@@ -96,7 +97,7 @@ static int decode_external_entry(ox_ctx *c, const cr_pb_reader *parent, const cr
     } else if (!strcmp(key, "offset") || !strcmp(key, "length")) {
         int off = key[0] == 'o';
         if (!parse_u64(value, off ? &x->offset : &x->length)) {
-            cr_error_set(c->err, "%s: tensor '%s': external data %s '%s' is not a byte count",
+            cr_fail(CR_ERR_FORMAT, "%s: tensor '%s': external data %s '%s' is not a byte count",
                          c->file, pn(tensor).s, key, pn(value).s);
             goto done;
         }
@@ -142,7 +143,7 @@ static int decode_tensor(ox_ctx *c, const cr_pb_reader *parent, const cr_pb_fiel
             data_type = f.v;
             break;
         case 3:
-            cr_error_set(c->err, "%s: segmented tensors are not supported", c->file);
+            cr_fail(CR_ERR_FORMAT, "%s: segmented tensors are not supported", c->file);
             goto fail;
         case 4: k = 0, ew = CR_PB_FIXED32; break;
         case 5: k = 1; break;
@@ -178,7 +179,7 @@ static int decode_tensor(ox_ctx *c, const cr_pb_reader *parent, const cr_pb_fiel
     }
     if (rc < 0) goto malformed;
     if (n_dims > OX_MAX_DIMS) {
-        cr_error_set(c->err, "%s: tensor '%s' has %zu dimensions (at most %d)", c->file,
+        cr_fail(CR_ERR_FORMAT, "%s: tensor '%s' has %zu dimensions (at most %d)", c->file,
                      pn(t->name).s, n_dims, OX_MAX_DIMS);
         goto fail;
     }
@@ -192,7 +193,7 @@ static int decode_tensor(ox_ctx *c, const cr_pb_reader *parent, const cr_pb_fiel
     case OX_FLOAT16:
     case OX_BFLOAT16: k = 1, es = 2, store = sizeof(float); break; /* bits in int32_data */
     default:
-        cr_error_set(c->err, "%s: tensor '%s' has data type %llu; supported: float (1), double "
+        cr_fail(CR_ERR_FORMAT, "%s: tensor '%s' has data type %llu; supported: float (1), double "
                              "(11), float16 (10), bfloat16 (16), int32 (6), int64 (7)", c->file,
                      pn(t->name).s, (unsigned long long)data_type);
         goto fail;
@@ -213,32 +214,32 @@ static int decode_tensor(ox_ctx *c, const cr_pb_reader *parent, const cr_pb_fiel
     size_t count = 1;
     for (size_t i = 0; i < nd; i++) {
         if (t->dims[i] < 0) {
-            cr_error_set(c->err, "%s: tensor '%s' has a negative dimension %lld", c->file,
+            cr_fail(CR_ERR_FORMAT, "%s: tensor '%s' has a negative dimension %lld", c->file,
                          pn(t->name).s, (long long)t->dims[i]);
             goto fail;
         }
-        if ((uint64_t)t->dims[i] > SIZE_MAX || !cr_mul_size(count, (size_t)t->dims[i], &count)) {
-            cr_error_set(c->err, "%s: tensor '%s': the element count overflows", c->file,
+        if ((uint64_t)t->dims[i] > SIZE_MAX || cr_mul_size(count, (size_t)t->dims[i], &count) != CR_OK) {
+            cr_fail(CR_ERR_FORMAT, "%s: tensor '%s': the element count overflows", c->file,
                          pn(t->name).s);
             goto fail;
         }
     }
     t->count = count;
     if (location > 1) {
-        cr_error_set(c->err, "%s: tensor '%s': data_location %llu is neither DEFAULT (0) nor "
+        cr_fail(CR_ERR_FORMAT, "%s: tensor '%s': data_location %llu is neither DEFAULT (0) nor "
                              "EXTERNAL (1)", c->file, pn(t->name).s, (unsigned long long)location);
         goto fail;
     }
     if (location == 1) { /* the data is raw_data kept in another file */
         size_t need;
         if (have_raw || n_typed[0] || n_typed[1] || n_typed[2] || n_typed[3] || !ext.location) {
-            cr_error_set(c->err, "%s: tensor '%s' is marked external but %s", c->file,
+            cr_fail(CR_ERR_FORMAT, "%s: tensor '%s' is marked external but %s", c->file,
                          pn(t->name).s, ext.location ? "also holds data in the file"
                                                      : "names no location");
             goto fail;
         }
-        if (!cr_mul_size(count, es, &need)) {
-            cr_error_set(c->err, "%s: tensor '%s': the byte count overflows", c->file,
+        if (cr_mul_size(count, es, &need) != CR_OK) {
+            cr_fail(CR_ERR_FORMAT, "%s: tensor '%s': the byte count overflows", c->file,
                          pn(t->name).s);
             goto fail;
         }
@@ -252,7 +253,7 @@ static int decode_tensor(ox_ctx *c, const cr_pb_reader *parent, const cr_pb_fiel
         char shp[160];
         size_t sh[OX_MAX_DIMS];
         for (size_t i = 0; i < nd; i++) sh[i] = (size_t)t->dims[i];
-        cr_error_set(c->err, "%s: tensor '%s' of shape %s needs %zu values but holds %s%zu%s",
+        cr_fail(CR_ERR_FORMAT, "%s: tensor '%s' of shape %s needs %zu values but holds %s%zu%s",
                      c->file, pn(t->name).s, cr_io_shape_str(sh, (int)nd, shp, sizeof shp), count,
                      have_raw ? "" : "", have_raw ? raw.len : have,
                      have_raw ? " bytes of raw_data" : "");
@@ -261,7 +262,7 @@ static int decode_tensor(ox_ctx *c, const cr_pb_reader *parent, const cr_pb_fiel
     /* count <= bytes present, so this allocation is bounded by the file */
     t->data = malloc(count ? count * store : 1);
     if (!t->data) {
-        cr_error_set(c->err, "%s: out of memory", c->file);
+        cr_fail(CR_ERR_NOMEM, "%s: out of memory", c->file);
         goto fail;
     }
     if (have_raw) {
@@ -281,7 +282,7 @@ static int decode_tensor(ox_ctx *c, const cr_pb_reader *parent, const cr_pb_fiel
         static const int wires[4] = {CR_PB_FIXED32, CR_PB_VARINT, CR_PB_VARINT, CR_PB_FIXED64};
         uint64_t *vals = malloc(count * sizeof *vals);
         if (!vals) {
-            cr_error_set(c->err, "%s: out of memory", c->file);
+            cr_fail(CR_ERR_NOMEM, "%s: out of memory", c->file);
             goto fail;
         }
         size_t got = 0;
@@ -301,7 +302,7 @@ static int decode_tensor(ox_ctx *c, const cr_pb_reader *parent, const cr_pb_fiel
             else if (dt == OX_INT32) ((int64_t *)t->data)[i] = (int32_t)(uint32_t)vals[i];
             else if (dt == OX_INT64) ((int64_t *)t->data)[i] = (int64_t)vals[i];
             else if (vals[i] > 0xffff) { /* int32_data holds a 16-bit pattern per value */
-                cr_error_set(c->err, "%s: tensor '%s': int32_data value %llu at index %zu is not "
+                cr_fail(CR_ERR_FORMAT, "%s: tensor '%s': int32_data value %llu at index %zu is not "
                                      "a 16-bit %s", c->file, pn(t->name).s,
                              (unsigned long long)vals[i], i,
                              dt == OX_FLOAT16 ? "float16" : "bfloat16");
@@ -366,7 +367,7 @@ static int decode_attr(ox_ctx *c, const cr_pb_reader *parent, const cr_pb_field 
             a->s = NULL;
             if (f.wire == CR_PB_LEN && f.s.len <= 64 && !memchr(f.s.p, 0, f.s.len)) {
                 if (!(a->s = malloc(f.s.len + 1)))
-                    return cr_error_set(c->err, "%s: out of memory", c->file);
+                    return cr_fail(CR_ERR_NOMEM, "%s: out of memory", c->file);
                 memcpy(a->s, f.s.p, f.s.len);
                 a->s[f.s.len] = '\0';
             }
@@ -374,7 +375,7 @@ static int decode_attr(ox_ctx *c, const cr_pb_reader *parent, const cr_pb_field 
         case 5:
             if (a->t) return bad(c, W, "more than one tensor");
             if (!(a->t = malloc(sizeof *a->t)))
-                return cr_error_set(c->err, "%s: out of memory", c->file);
+                return cr_fail(CR_ERR_NOMEM, "%s: out of memory", c->file);
             if (decode_tensor(c, &r, &f, a->t)) {
                 free(a->t);
                 a->t = NULL;
@@ -404,7 +405,7 @@ static int decode_attr(ox_ctx *c, const cr_pb_reader *parent, const cr_pb_field 
         uint64_t *tmp = malloc((n_ints + n_floats) * sizeof *tmp);
         if (!a->ints || !a->floats || !tmp) {
             free(tmp);
-            return cr_error_set(c->err, "%s: out of memory", c->file);
+            return cr_fail(CR_ERR_NOMEM, "%s: out of memory", c->file);
         }
         r = r0;
         while (cr_pb_next(&r, &f, &why) == 1) {
@@ -466,7 +467,7 @@ static int decode_node(ox_ctx *c, const cr_pb_reader *parent, const cr_pb_field 
     if (!n->op) return bad(c, W, "node without op_type");
     if (n_attr) {
         if (!(n->attr = calloc(n_attr, sizeof *n->attr)))
-            return cr_error_set(c->err, "%s: out of memory", c->file);
+            return cr_fail(CR_ERR_NOMEM, "%s: out of memory", c->file);
         r = r0;
         while (cr_pb_next(&r, &f, &why) == 1)
             if (f.field == 5) {
@@ -505,7 +506,7 @@ static int decode_value(ox_ctx *c, const cr_pb_reader *parent, const cr_pb_field
                 while ((rc = cr_pb_next(&sr, &k, &why)) == 1) {
                     if (k.field != 1) continue;
                     if (v->ndim >= OX_MAX_DIMS)
-                        return cr_error_set(c->err, "%s: value '%s' has more than %d dimensions",
+                        return cr_fail(CR_ERR_FORMAT, "%s: value '%s' has more than %d dimensions",
                                             c->file, pn(v->name).s, OX_MAX_DIMS);
                     if (cr_pb_open(&sr, &k, &dr, &why)) return bad(c, "Dimension", why);
                     int64_t val = -1;
@@ -553,11 +554,11 @@ static int decode_graph(ox_ctx *c, const cr_pb_reader *parent, const cr_pb_field
         else if (f.field == 11) nin++;
         else if (f.field == 12) nout++;
         else if (f.field == 15)
-            return cr_error_set(c->err, "%s: sparse initializers are not supported", c->file);
+            return cr_fail(CR_ERR_FORMAT, "%s: sparse initializers are not supported", c->file);
     }
     if (rc < 0) return bad(c, W, why);
     if (nn > OX_MAX_NODES || ni > OX_MAX_TENSORS || nin > OX_MAX_VALUES || nout > OX_MAX_VALUES)
-        return cr_error_set(c->err, "%s: graph too large (%zu nodes, %zu initializers, %zu "
+        return cr_fail(CR_ERR_FORMAT, "%s: graph too large (%zu nodes, %zu initializers, %zu "
                                     "inputs, %zu outputs; at most %d, %d, %d, %d)", c->file, nn,
                             ni, nin, nout, OX_MAX_NODES, OX_MAX_TENSORS, OX_MAX_VALUES,
                             OX_MAX_VALUES);
@@ -566,7 +567,7 @@ static int decode_graph(ox_ctx *c, const cr_pb_reader *parent, const cr_pb_field
     m->inputs = calloc(nin ? nin : 1, sizeof *m->inputs);
     m->outputs = calloc(nout ? nout : 1, sizeof *m->outputs);
     if (!m->nodes || !m->inits || !m->inputs || !m->outputs)
-        return cr_error_set(c->err, "%s: out of memory", c->file);
+        return cr_fail(CR_ERR_NOMEM, "%s: out of memory", c->file);
     r = r0;
     while (cr_pb_next(&r, &f, &why) == 1) {
         int e = 0;
@@ -629,8 +630,8 @@ int ox_decode_model(ox_ctx *c, const unsigned char *buf, size_t len, ox_model *m
                 cr_head h;
                 if (value.len && value.len < sizeof v) /* value.p is NULL when absent */
                     memcpy(v, value.p, value.len), v[value.len] = '\0';
-                if (!cr_head_parse(v, &h))
-                    return cr_error_set(c->err, "%s: metadata_props chainrule.head is not "
+                if (cr_head_parse(v, &h) != CR_OK)
+                    return cr_fail(CR_ERR_FORMAT, "%s: metadata_props chainrule.head is not "
                                                 "softmax-cross-entropy or squared-error", c->file);
                 m->head = (int)h;
             }
@@ -639,10 +640,10 @@ int ox_decode_model(ox_ctx *c, const unsigned char *buf, size_t len, ox_model *m
     if (rc < 0) return bad(c, W, why);
     if (!have_graph) return bad(c, W, "no graph");
     if (m->opset < 0)
-        return cr_error_set(c->err, "%s: the model imports no opset of the default ONNX domain",
+        return cr_fail(CR_ERR_FORMAT, "%s: the model imports no opset of the default ONNX domain",
                             c->file);
     if (m->opset < OX_MIN_OPSET || m->opset > OX_MAX_OPSET)
-        return cr_error_set(c->err, "%s: opset %lld is not supported (opsets %d to %d are)",
+        return cr_fail(CR_ERR_FORMAT, "%s: opset %lld is not supported (opsets %d to %d are)",
                             c->file, (long long)m->opset, OX_MIN_OPSET, OX_MAX_OPSET);
     return decode_graph(c, &r, &graph, m);
 }

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "chainrule_typed.h"
 #include "onnx_internal.h"
 #include "protobuf.h"
 
@@ -151,52 +152,51 @@ static void put_value(cr_pb_writer *g, uint32_t field, const char *name, cr_dtyp
     cr_pb_writer_free(&d1);
 }
 
-int cr_onnx_encode(const char *path, const cr_model *model, unsigned char **out, size_t *out_len,
-                   cr_error *err) {
+cr_status cr_onnx_encode(const char *path, const cr_model *model, unsigned char **out, size_t *out_len) {
     if (!path) path = "(onnx)";
-    if (!out || !out_len) return cr_error_set(err, "%s: invalid argument", path);
+    if (!out || !out_len) return cr_fail(CR_ERR_ARG, "%s: invalid argument", path);
     *out = NULL;
     *out_len = 0;
-    if (!model || !model->net) return cr_error_set(err, "%s: no network to save", path);
+    if (!model || !model->net) return cr_fail(CR_ERR_ARG, "%s: no network to save", path);
     const cr_net *net = model->net;
-    int L = net->n_layers;
-    if (L < 1 || L > CR_MAX_LAYERS || (net->dtype != CR_F32 && net->dtype != CR_F64))
-        return cr_error_set(err, "%s: invalid network", path);
+    int L = cr_net_n_layers(net);
+    if (L < 1 || L > CR_MAX_LAYERS || (cr_net_dtype(net) != CR_F32 && cr_net_dtype(net) != CR_F64))
+        return cr_fail(CR_ERR_FORMAT, "%s: invalid network", path);
     char written[256] = ""; /* the activations the writer writes, from the op table */
     for (int a = 0, n = 0; a < CR_ACT_COUNT; a++)
         if (cr_onnx_supported((cr_activation)a) && strlen(written) + 16 < sizeof written)
             n += snprintf(written + n, sizeof written - (size_t)n, "%s%s", n ? ", " : "",
                           cr_activation_name((cr_activation)a));
     for (int l = 0; l + 1 < L; l++)
-        if (!cr_onnx_supported(net->act[l]))
-            return cr_error_set(err, "%s: hidden layer %d's activation %s is not written to ONNX "
-                                     "(%s are)", path, l + 1, cr_activation_name(net->act[l]),
+        if (!cr_onnx_supported(cr_net_activation(net, l)))
+            return cr_fail(CR_ERR_FORMAT, "%s: hidden layer %d's activation %s is not written to ONNX "
+                                     "(%s are)", path, l + 1, cr_activation_name(cr_net_activation(net, l)),
                                 written);
     for (int l = 0; l < L; l++) {
-        cr_affine_form f = net->link_form[l + 1];
+        cr_affine_form f = cr_net_affine_form(net, l + 1);
         if (f != CR_AFFINE_NONE && f != CR_AFFINE_BATCHNORM)
-            return cr_error_set(err, "%s: the affine link after layer %d (%s) is not written to "
+            return cr_fail(CR_ERR_FORMAT, "%s: the affine link after layer %d (%s) is not written to "
                                      "ONNX", path, l + 1, cr_affine_form_name(f));
-        if (f == CR_AFFINE_BATCHNORM && net->dtype == CR_F64 && /* float32 nets add (float)ε */
-            (double)(float)net->link_eps[l + 1] != net->link_eps[l + 1])
-            return cr_error_set(err, "%s: the BatchNorm after layer %d has epsilon %.17g, which "
+        if (f == CR_AFFINE_BATCHNORM && cr_net_dtype(net) == CR_F64 && /* float32 nets add (float)ε */
+            (double)(float)cr_net_link_eps(net, l + 1) != cr_net_link_eps(net, l + 1))
+            return cr_fail(CR_ERR_FORMAT, "%s: the BatchNorm after layer %d has epsilon %.17g, which "
                                      "ONNX's float attribute cannot hold exactly", path, l + 1,
-                                net->link_eps[l + 1]);
+                                cr_net_link_eps(net, l + 1));
     }
-    cr_dtype dt = net->dtype;
-    size_t es = cr_dtype_size(dt), D = net->dims[0];
+    cr_dtype dt = cr_net_dtype(net);
+    size_t es = cr_dtype_size(dt), D = cr_net_width(net, 0);
     /* the input link: the net's link 0 (its stored form, written back as the same two
        nodes), else a model's input.mean/input.std arrays */
-    const cr_affine_form form = net->link_form[0];
+    const cr_affine_form form = cr_net_affine_form(net, 0);
     int norm = form != CR_AFFINE_NONE || (model->input_mean.data && model->input_std.data);
     if (form == CR_AFFINE_BATCHNORM)
-        return cr_error_set(err, "%s: the input link is a batch normalisation (not written)", path);
+        return cr_fail(CR_ERR_FORMAT, "%s: the input link is a batch normalisation (not written)", path);
     if (form == CR_AFFINE_NONE && norm && (model->input_mean.count != D || model->input_std.count != D))
-        return cr_error_set(err, "%s: input.mean/std do not have %zu entries", path, D);
+        return cr_fail(CR_ERR_FORMAT, "%s: input.mean/std do not have %zu entries", path, D);
     const int plain = cr_net_is_plain_classifier(net);
-    if (net->has_out_act && !cr_onnx_supported(net->out_act))
-        return cr_error_set(err, "%s: the output activation %s has no ONNX op in opset 13", path,
-                            cr_activation_name(net->out_act));
+    if (cr_net_output_activation(net, NULL) && !cr_onnx_supported(cr_net_activation(net, cr_net_n_layers(net) - 1)))
+        return cr_fail(CR_ERR_FORMAT, "%s: the output activation %s has no ONNX op in opset 13", path,
+                            cr_activation_name(cr_net_activation(net, cr_net_n_layers(net) - 1)));
     const char *out_name = plain ? "logits" : "output";
     cr_pb_writer g = {0}, m = {0}, ops = {0};
     char prev[32] = "input", cur[32], wn[32], bn[32], nm[32];
@@ -213,9 +213,8 @@ int cr_onnx_encode(const char *path, const cr_model *model, unsigned char **out,
         sd = malloc(D * es);
         if (!mean || !sd) g.oom = 1;
         if (mean && sd && form != CR_AFFINE_NONE) { /* the stored values, bit for bit */
-            const char *v = (const char *)net->link_params + net->link_offset[0] * es;
-            memcpy(mean, v, D * es);
-            memcpy(sd, v + D * es, D * es);
+            memcpy(mean, cr_net_link_vector(net, 0, 0), D * es);
+            memcpy(sd, cr_net_link_vector(net, 0, 1), D * es);
         }
         for (size_t f = 0; form == CR_AFFINE_NONE && mean && sd && f < D; f++) {
             double mv = model->input_mean.dtype == CR_ARRAY_F64
@@ -245,50 +244,48 @@ int cr_onnx_encode(const char *path, const cr_model *model, unsigned char **out,
         snprintf(wn, sizeof wn, "fc%d.weight", l + 1);
         snprintf(bn, sizeof bn, "fc%d.bias", l + 1);
         snprintf(nm, sizeof nm, "fc%d", l + 1);
-        snprintf(cur, sizeof cur, "%s", l + 1 < L ? nm : net->has_out_act ? "theta" : out_name);
-        const int has_bn = net->link_form[l + 1] == CR_AFFINE_BATCHNORM;
+        snprintf(cur, sizeof cur, "%s", l + 1 < L ? nm : cr_net_output_activation(net, NULL) ? "theta" : out_name);
+        const int has_bn = cr_net_affine_form(net, l + 1) == CR_AFFINE_BATCHNORM;
         const char *in[3] = {prev, wn, bn};
         put_node(&g, "Gemm", nm, in, 3, has_bn ? nm : cur, "transB", 1);
         if (has_bn) { /* z = (r − μ)/√(v + ε)·γ + β, then the activation */
             char bo[32];
             snprintf(bo, sizeof bo, "bn%d", l + 1);
             if (l + 1 < L) snprintf(cur, sizeof cur, "%s", bo);
-            put_batchnorm(&g, l + 1, nm, cur, (float)net->link_eps[l + 1]);
+            put_batchnorm(&g, l + 1, nm, cur, (float)cr_net_link_eps(net, l + 1));
         }
         strcpy(prev, cur);
         if (l + 1 < L) {
-            snprintf(cur, sizeof cur, "%s%d", cr_activation_name(net->act[l]), l + 1);
-            put_activation(&g, net->act[l], cur, prev, cur);
+            snprintf(cur, sizeof cur, "%s%d", cr_activation_name(cr_net_activation(net, l)), l + 1);
+            put_activation(&g, cr_net_activation(net, l), cur, prev, cur);
             strcpy(prev, cur);
         }
     }
-    if (net->has_out_act) { /* o = a_out(θ) */
-        put_activation(&g, net->out_act, "output_activation", "theta", out_name);
+    if (cr_net_output_activation(net, NULL)) { /* o = a_out(θ) */
+        put_activation(&g, cr_net_activation(net, cr_net_n_layers(net) - 1), "output_activation", "theta", out_name);
     }
     /* initializers: the weights [out, in] (transposed back from the net's [in, out]) */
     for (int l = 0; l < L && !g.oom; l++) {
-        size_t din = net->dims[l], dout = net->dims[l + 1], shape[2] = {dout, din};
+        size_t din = cr_net_width(net, l), dout = cr_net_width(net, l + 1), shape[2] = {dout, din};
         unsigned char *wt = malloc(din * dout * es);
         if (!wt) {
             g.oom = 1;
             break;
         }
-        const unsigned char *p = (const unsigned char *)net->params + net->w_offset[l] * es;
+        const unsigned char *p = cr_net_weight_const(net, l);
         for (size_t j = 0; j < dout; j++)
             for (size_t i = 0; i < din; i++) memcpy(wt + (j * din + i) * es, p + (i * dout + j) * es, es);
         snprintf(wn, sizeof wn, "fc%d.weight", l + 1);
         snprintf(bn, sizeof bn, "fc%d.bias", l + 1);
         put_tensor(&g, wn, 2, shape, dt, wt, din * dout);
         free(wt);
-        put_tensor(&g, bn, 1, &dout, dt, (const unsigned char *)net->params + net->b_offset[l] * es,
+        put_tensor(&g, bn, 1, &dout, dt, cr_net_bias_const(net, l),
                    dout);
-        if (net->link_form[l + 1] == CR_AFFINE_BATCHNORM) { /* the link's μ v γ β as stored */
+        if (cr_net_affine_form(net, l + 1) == CR_AFFINE_BATCHNORM) { /* the link's μ v γ β as stored */
             static const char *const key[4] = {"running_mean", "running_var", "weight", "bias"};
-            const unsigned char *v = (const unsigned char *)net->link_params +
-                                     net->link_offset[l + 1] * es;
             for (int k = 0; k < 4; k++) {
                 snprintf(bn, sizeof bn, "bn%d.%s", l + 1, key[k]);
-                put_tensor(&g, bn, 1, &dout, dt, v + (size_t)k * dout * es, dout);
+                put_tensor(&g, bn, 1, &dout, dt, cr_net_link_vector(net, l + 1, k), dout);
             }
         }
     }
@@ -299,7 +296,7 @@ int cr_onnx_encode(const char *path, const cr_model *model, unsigned char **out,
     free(mean);
     free(sd);
     put_value(&g, 11, "input", dt, D);
-    put_value(&g, 12, out_name, dt, net->dims[L]);
+    put_value(&g, 12, out_name, dt, cr_net_width(net, L));
     cr_pb_put_varint(&m, 1, 7); /* ir_version 7 (opset 13) */
     cr_pb_put_string(&m, 2, "chainrule");
     cr_pb_put_string(&m, 3, CR_VERSION_STRING);
@@ -310,13 +307,13 @@ int cr_onnx_encode(const char *path, const cr_model *model, unsigned char **out,
     cr_pb_writer meta = {0};
     if (!plain) { /* metadata_props: StringStringEntryProto {key 1, value 2} */
         cr_pb_put_string(&meta, 1, "chainrule.head");
-        cr_pb_put_string(&meta, 2, cr_head_name(net->head));
+        cr_pb_put_string(&meta, 2, cr_head_name(cr_net_head(net)));
         cr_pb_put_message(&m, 14, &meta);
     }
     cr_pb_writer_free(&meta);
     int rc = -1;
     if (m.oom) {
-        cr_error_set(err, "%s: out of memory", path);
+        cr_fail(CR_ERR_NOMEM, "%s: out of memory", path);
     } else {
         *out = m.p;
         *out_len = m.len;
@@ -326,24 +323,24 @@ int cr_onnx_encode(const char *path, const cr_model *model, unsigned char **out,
     cr_pb_writer_free(&g);
     cr_pb_writer_free(&m);
     cr_pb_writer_free(&ops);
-    return rc;
+    return cr_io_status(rc);
 }
 
-int cr_onnx_write(const char *path, const cr_model *model, cr_error *err) {
-    if (!path) return cr_error_set(err, "(null): invalid output path");
+cr_status cr_onnx_write(const char *path, const cr_model *model) {
+    if (!path) return cr_fail(CR_ERR_ARG, "(null): invalid output path");
     unsigned char *buf;
     size_t len;
-    if (cr_onnx_encode(path, model, &buf, &len, err)) return -1;
+    if (cr_onnx_encode(path, model, &buf, &len)) return cr_io_status(-1);
     cr_atomic_file af;
     int rc = -1;
-    if (cr_atomic_open(&af, path, err) == 0) {
+    if (cr_atomic_open(&af, path) == 0) {
         if (fwrite(buf, 1, len, (FILE *)af.fp) != len) {
             cr_atomic_abort(&af);
-            cr_error_set(err, "%s: write error", path);
+            cr_fail(CR_ERR_FORMAT, "%s: write error", path);
         } else {
-            rc = cr_atomic_commit(&af, err);
+            rc = cr_atomic_commit(&af);
         }
     }
     free(buf);
-    return rc;
+    return cr_io_status(rc);
 }

@@ -26,21 +26,21 @@ int ox_read_external(ox_ctx *c, const char *tensor, const ox_external *x, size_t
     const char *loc = x->location;
     *out = NULL;
     if (!c->dir)
-        return cr_error_set(c->err, "%s: tensor '%s' keeps its data in the external file '%s', "
+        return cr_fail(CR_ERR_FORMAT, "%s: tensor '%s' keeps its data in the external file '%s', "
                                     "which is read only when the model is loaded from its file",
                             c->file, pn(tensor).s, pn(loc).s);
     if (!loc[0] || strchr(loc, '/') || strchr(loc, '\\') || !strcmp(loc, ".") ||
         !strcmp(loc, ".."))
-        return cr_error_set(c->err, "%s: tensor '%s': external data location '%s' is not a plain "
+        return cr_fail(CR_ERR_FORMAT, "%s: tensor '%s': external data location '%s' is not a plain "
                                     "file name in the model's folder (no folders, no absolute "
                                     "path, no '..')", c->file, pn(tensor).s, pn(loc).s);
     if (x->has_length && x->length != need)
-        return cr_error_set(c->err, "%s: tensor '%s': external data length %llu in '%s', but the "
+        return cr_fail(CR_ERR_FORMAT, "%s: tensor '%s': external data length %llu in '%s', but the "
                                     "tensor needs %zu bytes", c->file, pn(tensor).s,
                             (unsigned long long)x->length, pn(loc).s, need);
     size_t dl = strlen(c->dir), ll = strlen(loc);
     char *path = malloc(dl + ll + 2);
-    if (!path) return cr_error_set(c->err, "%s: out of memory", c->file);
+    if (!path) return cr_fail(CR_ERR_NOMEM, "%s: out of memory", c->file);
     if (dl) memcpy(path, c->dir, dl), path[dl++] = '/';
     memcpy(path + dl, loc, ll + 1);
     /* O_NONBLOCK: a FIFO in a hostile folder must not block the open (fstat then refuses it);
@@ -54,14 +54,14 @@ int ox_read_external(ox_ctx *c, const char *tensor, const ox_external *x, size_t
     else if (!S_ISREG(st.st_mode)) problem = "is not a regular file";
     else if (st.st_size < 0 || (uint64_t)st.st_size < x->offset ||
              (uint64_t)st.st_size - x->offset < need) {
-        cr_error_set(c->err, "%s: tensor '%s': external data at offset %llu, %zu bytes, lies "
+        cr_fail(CR_ERR_FORMAT, "%s: tensor '%s': external data at offset %llu, %zu bytes, lies "
                              "beyond the end of '%s' (%lld bytes)", c->file, pn(tensor).s,
                      (unsigned long long)x->offset, need, pn(loc).s, (long long)st.st_size);
         close(fd);
         return -1;
     } else if (!x->has_length && (uint64_t)st.st_size - x->offset != need) {
         /* onnx reads to the end of the file when no length is given */
-        cr_error_set(c->err, "%s: tensor '%s': external data file '%s' holds %llu bytes after "
+        cr_fail(CR_ERR_FORMAT, "%s: tensor '%s': external data file '%s' holds %llu bytes after "
                              "offset %llu, but the tensor needs %zu (and no length is given)",
                      c->file, pn(tensor).s, pn(loc).s,
                      (unsigned long long)((uint64_t)st.st_size - x->offset),
@@ -80,7 +80,7 @@ int ox_read_external(ox_ctx *c, const char *tensor, const ox_external *x, size_t
     if (fd >= 0) close(fd);
     if (problem) {
         free(buf);
-        return cr_error_set(c->err, "%s: tensor '%s': external data file '%s': %s", c->file,
+        return cr_fail(CR_ERR_FORMAT, "%s: tensor '%s': external data file '%s': %s", c->file,
                             pn(tensor).s, pn(loc).s, problem);
     }
     *out = buf;

@@ -36,6 +36,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "chainrule_typed.h"
 #include "onnx_internal.h"
 
 static const char *dtype_name(int t) {
@@ -52,13 +53,13 @@ static int op_flatten(ox_chain *ch, const ox_node *n, size_t i) {
         int64_t axis = attr_i(n, "axis", 1);
         if (axis < 0 && ch->rank > 0) axis += ch->rank;
         if (axis != 1)
-            return cr_error_set(c->err, "%s: %s: axis %lld would mix examples (only axis 1, "
+            return cr_fail(CR_ERR_FORMAT, "%s: %s: axis %lld would mix examples (only axis 1, "
                                         "[N, D], is supported)", c->file, where(n, i).s,
                                 (long long)attr_i(n, "axis", 1));
     } else {
         ox_shapeval s; /* OX_BATCH entries only when computed from the chain's shape */
         if (n->n_in != 2 || !ox_shapeval_input(ch, n->in[1], &s) || s.rank != 1 || s.n != 2)
-            return cr_error_set(c->err, "%s: %s: the shape must be a constant [2] of int64, or "
+            return cr_fail(CR_ERR_FORMAT, "%s: %s: the shape must be a constant [2] of int64, or "
                                         "[N, -1] computed from the input's shape (a reshape to "
                                         "[N, D])", c->file, where(n, i).s);
         int64_t a = s.v[0], b = s.v[1];
@@ -70,7 +71,7 @@ static int op_flatten(ox_chain *ch, const ox_node *n, size_t i) {
             char as[24], bs[24];
             snprintf(as, sizeof as, a == OX_BATCH ? "N" : "%lld", (long long)a);
             snprintf(bs, sizeof bs, b == OX_BATCH ? "N" : "%lld", (long long)b);
-            return cr_error_set(c->err, "%s: %s: reshape to [%s, %s] is not [N, %zu] (N the "
+            return cr_fail(CR_ERR_FORMAT, "%s: %s: reshape to [%s, %s] is not [N, %zu] (N the "
                                         "batch)", c->file, where(n, i).s, as, bs, ch->feat);
         }
     }
@@ -86,35 +87,35 @@ static int op_linear(ox_chain *ch, const ox_node *n, size_t i) {
     ox_ctx *c = ch->c;
     int gemm = !strcmp(n->op, "Gemm");
     if (ch->stage == ST_LINEAR)
-        return cr_error_set(c->err, "%s: %s follows node %zu, a linear layer, without an "
+        return cr_fail(CR_ERR_FORMAT, "%s: %s follows node %zu, a linear layer, without an "
                                     "activation between them (not supported)", c->file,
                             where(n, i).s, ch->layer[ch->L - 1].node);
     if (ch->stage == ST_SOFTMAX)
-        return cr_error_set(c->err, "%s: %s comes after the output softmax", c->file,
+        return cr_fail(CR_ERR_FORMAT, "%s: %s comes after the output softmax", c->file,
                             where(n, i).s);
     if (ch->L >= CR_MAX_LAYERS)
-        return cr_error_set(c->err, "%s: %s: more than %d linear layers", c->file, where(n, i).s,
+        return cr_fail(CR_ERR_FORMAT, "%s: %s: more than %d linear layers", c->file, where(n, i).s,
                             CR_MAX_LAYERS);
     if (n->n_in < 2 || n->n_in > (gemm ? 3u : 2u) || strcmp(n->in[0], ch->cur))
-        return cr_error_set(c->err, "%s: %s: its first input must be the chain's value '%s' and "
+        return cr_fail(CR_ERR_FORMAT, "%s: %s: its first input must be the chain's value '%s' and "
                                     "then the weight%s", c->file, where(n, i).s, pn(ch->cur).s,
                             gemm ? " (and the bias)" : "");
     const ox_tensor *w = find_const(ch, n->in[1]);
     const ox_tensor *b = gemm && n->n_in == 3 && n->in[2][0] ? find_const(ch, n->in[2]) : NULL;
     if (!w || w->ndim != 2 || (w->dtype != OX_FLOAT && w->dtype != OX_DOUBLE))
-        return cr_error_set(c->err, "%s: %s: the weight '%s' must be a 2-D float or double "
+        return cr_fail(CR_ERR_FORMAT, "%s: %s: the weight '%s' must be a 2-D float or double "
                                     "constant", c->file, where(n, i).s, pn(n->in[1]).s);
     if (gemm && n->n_in == 3 && n->in[2][0] && !b)
-        return cr_error_set(c->err, "%s: %s: the bias '%s' must be a constant", c->file,
+        return cr_fail(CR_ERR_FORMAT, "%s: %s: the bias '%s' must be a constant", c->file,
                             where(n, i).s, pn(n->in[2]).s);
     if (ch->dtype && w->dtype != ch->dtype)
-        return cr_error_set(c->err, "%s: %s: weight '%s' is %s but the network is %s", c->file,
+        return cr_fail(CR_ERR_FORMAT, "%s: %s: weight '%s' is %s but the network is %s", c->file,
                             where(n, i).s, pn(w->name).s, w->dtype == OX_FLOAT ? "float" : "double",
                             ch->dtype == OX_FLOAT ? "float" : "double");
     ch->dtype = w->dtype;
     if (!ch->file_dtype) ch->file_dtype = w->file_dtype;
     if (gemm && attr_i(n, "transA", 0) != 0)
-        return cr_error_set(c->err, "%s: %s: transA = 1 (the batch transposed) is not supported",
+        return cr_fail(CR_ERR_FORMAT, "%s: %s: transA = 1 (the batch transposed) is not supported",
                             c->file, where(n, i).s);
     ox_layer *ly = &ch->layer[ch->L];
     memset(ly, 0, sizeof *ly);
@@ -128,26 +129,26 @@ static int op_linear(ox_chain *ch, const ox_node *n, size_t i) {
     ly->node = i;
     ly->from_matmul = !gemm;
     if (ly->din == 0 || ly->dout == 0)
-        return cr_error_set(c->err, "%s: %s: weight '%s' is empty", c->file, where(n, i).s,
+        return cr_fail(CR_ERR_FORMAT, "%s: %s: weight '%s' is empty", c->file, where(n, i).s,
                             pn(w->name).s);
     if (!isfinite(ly->alpha) || !isfinite(ly->beta))
-        return cr_error_set(c->err, "%s: %s: alpha or beta is not finite", c->file, where(n, i).s);
+        return cr_fail(CR_ERR_FORMAT, "%s: %s: alpha or beta is not finite", c->file, where(n, i).s);
     if (ch->rank > 2)
-        return cr_error_set(c->err, "%s: %s: its input has %d dimensions; add a Flatten to [N, "
+        return cr_fail(CR_ERR_FORMAT, "%s: %s: its input has %d dimensions; add a Flatten to [N, "
                                     "D] before it", c->file, where(n, i).s, ch->rank);
     if (ch->feat && ly->din != ch->feat)
-        return cr_error_set(c->err, "%s: %s: weight '%s' of shape [%lld, %lld] (%s) takes %zu "
+        return cr_fail(CR_ERR_FORMAT, "%s: %s: weight '%s' of shape [%lld, %lld] (%s) takes %zu "
                                     "inputs but the chain has %zu features here", c->file,
                             where(n, i).s, pn(w->name).s, (long long)w->dims[0],
                             (long long)w->dims[1], ly->w_out_in ? "[out, in], transB = 1"
                                                                 : "[in, out]",
                             ly->din, ch->feat);
     if (b && b->count != ly->dout && b->count != 1)
-        return cr_error_set(c->err, "%s: %s: bias '%s' has %zu values but the layer has %zu "
+        return cr_fail(CR_ERR_FORMAT, "%s: %s: bias '%s' has %zu values but the layer has %zu "
                                     "outputs", c->file, where(n, i).s, pn(b->name).s, b->count,
                             ly->dout);
     if (b && b->dtype != OX_FLOAT && b->dtype != OX_DOUBLE)
-        return cr_error_set(c->err, "%s: %s: bias '%s' is not float", c->file, where(n, i).s,
+        return cr_fail(CR_ERR_FORMAT, "%s: %s: bias '%s' is not float", c->file, where(n, i).s,
                             pn(b->name).s);
     ly->b = b;
     ch->L++;
@@ -168,7 +169,7 @@ static int op_bias(ox_chain *ch, const ox_node *n, size_t i) {
     ox_layer *ly = &ch->layer[ch->L - 1];
     if (k->count != ly->dout || (k->dtype != OX_FLOAT && k->dtype != OX_DOUBLE) ||
         (k->ndim == 2 && k->dims[0] != 1) || k->ndim > 2)
-        return cr_error_set(c->err, "%s: %s: the bias '%s' must be %zu float values ([%zu] or "
+        return cr_fail(CR_ERR_FORMAT, "%s: %s: the bias '%s' must be %zu float values ([%zu] or "
                                     "[1, %zu]) for the MatMul of node %zu", c->file,
                             where(n, i).s, pn(k->name).s, ly->dout, ly->dout, ly->dout, ly->node);
     ly->b = k;
@@ -180,11 +181,11 @@ static int op_bias(ox_chain *ch, const ox_node *n, size_t i) {
 static int op_softmax(ox_chain *ch, const ox_node *n, size_t i) {
     ox_ctx *c = ch->c;
     if (ch->stage != ST_LINEAR && ch->stage != ST_ACT)
-        return cr_error_set(c->err, "%s: %s must follow the last linear layer or its activation",
+        return cr_fail(CR_ERR_FORMAT, "%s: %s must follow the last linear layer or its activation",
                             c->file, where(n, i).s);
     int64_t axis = attr_i(n, "axis", ch->m->opset >= 13 ? -1 : 1);
     if (axis != 1 && axis != -1)
-        return cr_error_set(c->err, "%s: %s: axis %lld is not the class axis of [N, K]", c->file,
+        return cr_fail(CR_ERR_FORMAT, "%s: %s: axis %lld is not the class axis of [N, K]", c->file,
                             where(n, i).s, (long long)axis);
     ch->layer[ch->L - 1].from_matmul = 0;
     ch->stage = ST_SOFTMAX;
@@ -199,7 +200,7 @@ static int walk_node(ox_chain *ch, size_t *pi) {
     const size_t i = *pi;
     const ox_node *n = &ch->m->nodes[i];
     if (n->domain && n->domain[0] && strcmp(n->domain, "ai.onnx"))
-        return cr_error_set(c->err, "%s: unsupported op '%s.%s' (node %zu '%s')", c->file,
+        return cr_fail(CR_ERR_FORMAT, "%s: unsupported op '%s.%s' (node %zu '%s')", c->file,
                             pn(n->domain).s, pn(n->op).s, i, pn(n->name).s);
     if (is_op(n, "Constant")) return ox_op_constant(ch, n, i);
     if (ox_is_shape_op(n)) return ox_op_shapeval(ch, n, i);
@@ -218,7 +219,7 @@ static int walk_node(ox_chain *ch, size_t *pi) {
             if (in->onnx_op && al + strlen(in->onnx_op) + 3 < sizeof acts)
                 al += (size_t)snprintf(acts + al, sizeof acts - al, "%s, ", in->onnx_op);
         }
-        return cr_error_set(c->err, "%s: unsupported op '%s' (node %zu '%s'); chainrule reads "
+        return cr_fail(CR_ERR_FORMAT, "%s: unsupported op '%s' (node %zu '%s'); chainrule reads "
                                     "MLPs: Gemm, MatMul, Add, Sub, Mul, Div, %sSoftmax, "
                                     "LogSoftmax, Flatten, Reshape, Identity, Dropout, "
                                     "BatchNormalization, Constant "
@@ -231,14 +232,14 @@ static int walk_node(ox_chain *ch, size_t *pi) {
                                 : "");
     }
     if (n->n_out < 1 || !n->out[0][0])
-        return cr_error_set(c->err, "%s: %s has no output", c->file, where(n, i).s);
+        return cr_fail(CR_ERR_FORMAT, "%s: %s has no output", c->file, where(n, i).s);
     /* every input is the chain's value or a constant (or omitted: "") */
     int uses_chain = 0;
     for (size_t q = 0; q < n->n_in; q++) {
         if (!n->in[q][0]) continue;
         if (!strcmp(n->in[q], ch->cur)) uses_chain = 1;
         else if (!find_const(ch, n->in[q]) && !ox_find_shapeval(ch, n->in[q]))
-            return cr_error_set(c->err, "%s: %s: input '%s' is neither the chain's current value "
+            return cr_fail(CR_ERR_FORMAT, "%s: %s: input '%s' is neither the chain's current value "
                                         "'%s' nor a constant (the graph must be one chain from "
                                         "its input to its output)", c->file, where(n, i).s,
                                 pn(n->in[q]).s, pn(ch->cur).s);
@@ -246,22 +247,22 @@ static int walk_node(ox_chain *ch, size_t *pi) {
     for (size_t q = 0; q < n->n_out; q++)
         if (n->out[q][0] && (find_const(ch, n->out[q]) || ox_find_shapeval(ch, n->out[q]) ||
                              !strcmp(n->out[q], ch->cur)))
-            return cr_error_set(c->err, "%s: %s: output '%s' redefines an existing value",
+            return cr_fail(CR_ERR_FORMAT, "%s: %s: output '%s' redefines an existing value",
                                 c->file, where(n, i).s, pn(n->out[q]).s);
     if (!uses_chain && is_op(n, "Identity") && n->n_in == 1 && n->n_out == 1 &&
         find_const(ch, n->in[0]))
         return ox_op_const_alias(ch, n, find_const(ch, n->in[0]));
     if (!uses_chain)
-        return cr_error_set(c->err, "%s: %s computes on constants only (not supported)", c->file,
+        return cr_fail(CR_ERR_FORMAT, "%s: %s computes on constants only (not supported)", c->file,
                             where(n, i).s);
     if (is_op(n, "Identity") || is_op(n, "Dropout")) {
         if (strcmp(n->in[0], ch->cur))
-            return cr_error_set(c->err, "%s: %s: its first input must be the chain's value",
+            return cr_fail(CR_ERR_FORMAT, "%s: %s: its first input must be the chain's value",
                                 c->file, where(n, i).s);
         if (is_op(n, "Dropout") && n->n_in == 3 && n->in[2][0]) {
             const ox_tensor *tm = find_const(ch, n->in[2]);
             if (!tm || tm->count != 1 || tval(tm, 0) != 0)
-                return cr_error_set(c->err, "%s: %s: training_mode must be false", c->file,
+                return cr_fail(CR_ERR_FORMAT, "%s: %s: training_mode must be false", c->file,
                                     where(n, i).s);
         }
         ch->cur = n->out[0];
@@ -269,7 +270,7 @@ static int walk_node(ox_chain *ch, size_t *pi) {
     }
     if (is_op(n, "Flatten") || is_op(n, "Reshape")) {
         if (strcmp(n->in[0], ch->cur))
-            return cr_error_set(c->err, "%s: %s: its first input must be the chain's value",
+            return cr_fail(CR_ERR_FORMAT, "%s: %s: its first input must be the chain's value",
                                 c->file, where(n, i).s);
         return op_flatten(ch, n, i);
     }
@@ -293,14 +294,14 @@ static int walk_node(ox_chain *ch, size_t *pi) {
     if (ch->stage == ST_LINEAR && ch->layer[ch->L - 1].from_matmul && is_op(n, "Add"))
         return op_bias(ch, n, i);
     if (ch->stage == ST_LINEAR && is_op(n, "Mul") && ox_tanh_gelu_ahead(ch, i))
-        return cr_error_set(c->err, "%s: %s: a Mul and then a Tanh after a linear layer: this "
+        return cr_fail(CR_ERR_FORMAT, "%s: %s: a Mul and then a Tanh after a linear layer: this "
                                     "looks like the tanh approximation of GELU, which is not "
                                     "chainrule's gelu (the exact form r Φ(r)); export the exact "
                                     "GELU (approximate='none')", c->file, where(n, i).s);
     if (ch->stage == ST_LINEAR && (is_op(n, "Div") || is_op(n, "Mul")) &&
         ox_act_of_pattern(CR_ACT_ONNX_ERF) >= 0)
         return ox_gelu_erf(ch, i, pi);
-    return cr_error_set(c->err, "%s: %s: arithmetic on the chain is supported only before the "
+    return cr_fail(CR_ERR_FORMAT, "%s: %s: arithmetic on the chain is supported only before the "
                                 "first layer (folded into the input standardisation) and as the "
                                 "bias right after a MatMul", c->file, where(n, i).s);
 }
@@ -321,7 +322,7 @@ static int build_model(ox_chain *ch, cr_model *out) {
         for (int q = 0; q < 2; q++)
             for (size_t e = 0; ts[q] && e < ts[q]->count; e++)
                 if (!isfinite(tval(ts[q], e)))
-                    return cr_error_set(c->err, "%s: tensor '%s' contains %s at index %zu",
+                    return cr_fail(CR_ERR_FORMAT, "%s: tensor '%s' contains %s at index %zu",
                                         c->file, pn(ts[q]->name).s,
                                         isnan(tval(ts[q], e)) ? "NaN" : "Inf", e);
     }
@@ -335,34 +336,36 @@ static int build_model(ox_chain *ch, cr_model *out) {
                                ch->m->head >= 0 ? (cr_head)ch->m->head : CR_HEAD_SOFTMAX_CE)) != CR_OK)
         cr_net_free(net);
     if (s != CR_OK)
-        return cr_error_set(c->err, "%s: cannot create the network: %s", c->file,
+        return cr_fail(CR_ERR_IO, "%s: cannot create the network: %s", c->file,
                             cr_status_string(s));
     for (int l = 0; l < L; l++) {
         const ox_layer *ly = &ch->layer[l];
         size_t din = ly->din, dout = ly->dout;
+        void *pw = cr_net_weight(net, l), *pb = cr_net_bias(net, l);
         for (size_t a = 0; a < din; a++)
             for (size_t b = 0; b < dout; b++) {
-                size_t src = ly->w_out_in ? b * din + a : a * dout + b, dst = net->w_offset[l] + a * dout + b;
+                size_t src = ly->w_out_in ? b * din + a : a * dout + b, dst = a * dout + b;
                 if (dt == CR_F64) {
                     double v = ((const double *)ly->w->data)[src];
-                    ((double *)net->params)[dst] = ly->alpha == 1.0 ? v : ly->alpha * v;
+                    ((double *)pw)[dst] = ly->alpha == 1.0 ? v : ly->alpha * v;
                 } else {
                     float v = ((const float *)ly->w->data)[src];
-                    ((float *)net->params)[dst] = ly->alpha == 1.0 ? v : (float)ly->alpha * v;
+                    ((float *)pw)[dst] = ly->alpha == 1.0 ? v : (float)ly->alpha * v;
                 }
             }
         for (size_t b = 0; b < dout; b++) {
             double v = ly->b ? tval(ly->b, ly->b->count == 1 ? 0 : b) : 0.0;
             if (ly->b && ly->beta != 1.0) v *= ly->beta;
-            if (dt == CR_F64) ((double *)net->params)[net->b_offset[l] + b] = v;
-            else ((float *)net->params)[net->b_offset[l] + b] = (float)v;
+            if (dt == CR_F64) ((double *)pb)[b] = v;
+            else ((float *)pb)[b] = (float)v;
         }
     }
-    for (size_t p = 0; p < net->n_params; p++) {
-        double v = dt == CR_F64 ? ((double *)net->params)[p] : ((float *)net->params)[p];
+    const void *params = cr_net_params_const(net);
+    for (size_t p = 0, n_params = cr_net_n_params(net); p < n_params; p++) {
+        double v = dt == CR_F64 ? ((const double *)params)[p] : ((const float *)params)[p];
         if (!isfinite(v)) {
             cr_net_free(net);
-            return cr_error_set(c->err, "%s: a weight times alpha (or a bias times beta) "
+            return cr_fail(CR_ERR_FORMAT, "%s: a weight times alpha (or a bias times beta) "
                                         "overflows", c->file);
         }
     }
@@ -375,10 +378,10 @@ static int build_model(ox_chain *ch, cr_model *out) {
     if (ch->mean) {
         cr_array_dtype adt = dt == CR_F64 ? CR_ARRAY_F64 : CR_ARRAY_F32;
         size_t shape[1] = {dims[0]};
-        if (cr_array_alloc(&out->input_mean, adt, 1, shape, c->err) ||
-            cr_array_alloc(&out->input_std, adt, 1, shape, c->err)) {
+        if (cr_array_alloc(&out->input_mean, adt, 1, shape) ||
+            cr_array_alloc(&out->input_std, adt, 1, shape)) {
             cr_model_free(out);
-            return cr_error_set(c->err, "%s: out of memory", c->file);
+            return cr_fail(CR_ERR_NOMEM, "%s: out of memory", c->file);
         }
         for (size_t f = 0; f < dims[0]; f++) {
             if (dt == CR_F64) {
@@ -388,7 +391,7 @@ static int build_model(ox_chain *ch, cr_model *out) {
                 float sd = (float)ch->std[f];
                 if (sd == 0 || !isfinite(sd) || !isfinite((float)ch->mean[f])) {
                     cr_model_free(out);
-                    return cr_error_set(c->err, "%s: the input standardisation does not fit "
+                    return cr_fail(CR_ERR_FORMAT, "%s: the input standardisation does not fit "
                                                 "float32", c->file);
                 }
                 ((float *)out->input_mean.data)[f] = (float)ch->mean[f];
@@ -398,7 +401,7 @@ static int build_model(ox_chain *ch, cr_model *out) {
         cr_status ls = ox_input_link(ch, net, out, dims[0]);
         if (ls != CR_OK) {
             cr_model_free(out);
-            return cr_error_set(c->err, "%s: the input standardisation: %s", c->file, cr_status_string(ls));
+            return cr_fail(CR_ERR_FORMAT, "%s: the input standardisation: %s", c->file, cr_status_string(ls));
         }
     }
     return 0;
@@ -413,7 +416,7 @@ static int walk_graph(ox_ctx *c, ox_model *m, cr_model *out) {
     int rc = -1;
     for (size_t t = 0; t < m->n_inits; t++)
         if (!m->inits[t].name || !m->inits[t].name[0]) {
-            cr_error_set(c->err, "%s: initializer %zu has no name", c->file, t);
+            cr_fail(CR_ERR_FORMAT, "%s: initializer %zu has no name", c->file, t);
             goto done;
         } else if (add_const(&ch, &m->inits[t]))
             goto done;
@@ -422,7 +425,7 @@ static int walk_graph(ox_ctx *c, ox_model *m, cr_model *out) {
     for (size_t v = 0; v < m->n_inputs; v++) {
         if (find_const(&ch, m->inputs[v].name)) continue;
         if (in) {
-            cr_error_set(c->err, "%s: the graph has more than one input that is not an "
+            cr_fail(CR_ERR_FORMAT, "%s: the graph has more than one input that is not an "
                                  "initializer ('%s', '%s'); chainrule networks take one", c->file,
                          pn(in->name).s, pn(m->inputs[v].name).s);
             goto done;
@@ -430,17 +433,17 @@ static int walk_graph(ox_ctx *c, ox_model *m, cr_model *out) {
         in = &m->inputs[v];
     }
     if (!in) {
-        cr_error_set(c->err, "%s: the graph has no input (besides initializers)", c->file);
+        cr_fail(CR_ERR_FORMAT, "%s: the graph has no input (besides initializers)", c->file);
         goto done;
     }
     if (m->n_outputs != 1) {
-        cr_error_set(c->err, "%s: the graph has %zu outputs; chainrule networks have one",
+        cr_fail(CR_ERR_FORMAT, "%s: the graph has %zu outputs; chainrule networks have one",
                      c->file, m->n_outputs);
         goto done;
     }
     if (in->elem_type && in->elem_type != OX_FLOAT && in->elem_type != OX_DOUBLE &&
         in->elem_type != OX_FLOAT16 && in->elem_type != OX_BFLOAT16) {
-        cr_error_set(c->err, "%s: input '%s' has element type %d; float (1), double (11), "
+        cr_fail(CR_ERR_FORMAT, "%s: input '%s' has element type %d; float (1), double (11), "
                              "float16 (10) or bfloat16 (16) expected", c->file, pn(in->name).s,
                      in->elem_type);
         goto done;
@@ -448,7 +451,7 @@ static int walk_graph(ox_ctx *c, ox_model *m, cr_model *out) {
     ch.cur = in->name;
     if (in->ndim >= 0) {
         if (in->ndim < 2) {
-            cr_error_set(c->err, "%s: input '%s' has %d dimension%s; expected [N, D] or [N, C, "
+            cr_fail(CR_ERR_FORMAT, "%s: input '%s' has %d dimension%s; expected [N, D] or [N, C, "
                                  "H, W] (N the batch)", c->file, pn(in->name).s, in->ndim,
                          in->ndim == 1 ? "" : "s");
             goto done;
@@ -457,8 +460,8 @@ static int walk_graph(ox_ctx *c, ox_model *m, cr_model *out) {
         ch.feat = 1;
         ch.shape[0] = in->dims[0];
         for (int d = 1; d < in->ndim; d++) {
-            if (in->dims[d] <= 0 || !cr_mul_size(ch.feat, (size_t)in->dims[d], &ch.feat)) {
-                cr_error_set(c->err, "%s: input '%s': dimension %d is not a fixed size (only the "
+            if (in->dims[d] <= 0 || cr_mul_size(ch.feat, (size_t)in->dims[d], &ch.feat) != CR_OK) {
+                cr_fail(CR_ERR_FORMAT, "%s: input '%s': dimension %d is not a fixed size (only the "
                                      "batch may be symbolic)", c->file, pn(in->name).s, d);
                 goto done;
             }
@@ -475,7 +478,7 @@ static int walk_graph(ox_ctx *c, ox_model *m, cr_model *out) {
                 if (m->nodes[i].attr[a].t && m->nodes[i].attr[a].t->count > most)
                     most = m->nodes[i].attr[a].t->count;
         if (ch.feat > most) {
-            cr_error_set(c->err, "%s: input '%s' claims %zu features per example, more values "
+            cr_fail(CR_ERR_FORMAT, "%s: input '%s' claims %zu features per example, more values "
                                  "than any weight in the file holds (%zu)", c->file,
                          pn(in->name).s, ch.feat, most);
             goto done;
@@ -484,21 +487,21 @@ static int walk_graph(ox_ctx *c, ox_model *m, cr_model *out) {
     for (size_t i = 0; i < m->n_nodes; i++)
         if (walk_node(&ch, &i)) goto done;
     if (ch.L == 0) {
-        cr_error_set(c->err, "%s: the graph has no linear layer (Gemm or MatMul)", c->file);
+        cr_fail(CR_ERR_FORMAT, "%s: the graph has no linear layer (Gemm or MatMul)", c->file);
         goto done;
     }
     if (strcmp(m->outputs[0].name, ch.cur)) {
-        cr_error_set(c->err, "%s: the graph's output '%s' is not the end of the chain ('%s')",
+        cr_fail(CR_ERR_FORMAT, "%s: the graph's output '%s' is not the end of the chain ('%s')",
                      c->file, pn(m->outputs[0].name).s, pn(ch.cur).s);
         goto done;
     }
     if (ch.stage == ST_SOFTMAX && m->head == CR_HEAD_SQUARED_ERROR) {
-        cr_error_set(c->err, "%s: the graph ends in a softmax but its metadata_props say "
+        cr_fail(CR_ERR_FORMAT, "%s: the graph ends in a softmax but its metadata_props say "
                              "chainrule.head = squared-error", c->file);
         goto done;
     }
     if (in->elem_type && in->elem_type != ch.file_dtype) {
-        cr_error_set(c->err, "%s: input '%s' is %s but the weights are %s", c->file,
+        cr_fail(CR_ERR_FORMAT, "%s: input '%s' is %s but the weights are %s", c->file,
                      pn(in->name).s, dtype_name(in->elem_type), dtype_name(ch.file_dtype));
         goto done;
     }
@@ -525,11 +528,11 @@ done:
 
 /* dir: where external data files are (NULL: refused). */
 static int onnx_parse(const char *name, const char *dir, const unsigned char *buf, size_t len,
-                      cr_model *out, cr_error *err) {
-    if (!out) return cr_error_set(err, "%s: invalid argument", name);
+                      cr_model *out) {
+    if (!out) return cr_fail(CR_ERR_ARG, "%s: invalid argument", name);
     memset(out, 0, sizeof *out);
-    if (!buf && len) return cr_error_set(err, "%s: invalid argument", name);
-    ox_ctx c = {name, dir, err};
+    if (!buf && len) return cr_fail(CR_ERR_ARG, "%s: invalid argument", name);
+    ox_ctx c = {name, dir};
     ox_model m;
     int rc = ox_decode_model(&c, buf, len, &m);
     if (rc == 0) rc = walk_graph(&c, &m, out);
@@ -538,26 +541,24 @@ static int onnx_parse(const char *name, const char *dir, const unsigned char *bu
     return rc;
 }
 
-int cr_onnx_parse(const char *name, const unsigned char *buf, size_t len, cr_model *out,
-                  cr_error *err) {
-    return onnx_parse(name ? name : "(onnx)", NULL, buf, len, out, err);
+cr_status cr_onnx_parse(const char *name, const unsigned char *buf, size_t len, cr_model *out) {
+    return cr_io_status(onnx_parse(name ? name : "(onnx)", NULL, buf, len, out));
 }
 
-int cr_onnx_parse_file(const char *path, const unsigned char *buf, size_t len, cr_model *out,
-                       cr_error *err) {
-    if (!path) return cr_onnx_parse(NULL, buf, len, out, err);
+cr_status cr_onnx_parse_file(const char *path, const unsigned char *buf, size_t len, cr_model *out) {
+    if (!path) return cr_io_status(cr_onnx_parse(NULL, buf, len, out));
     const char *slash = strrchr(path, '/');
     size_t n = slash ? (size_t)(slash - path) + (slash == path) : 0; /* "/m.onnx": "/" */
     char *dir = malloc(n + 1);
     if (!dir) {
         if (out) memset(out, 0, sizeof *out);
-        return cr_error_set(err, "%s: out of memory", path);
+        return cr_fail(CR_ERR_NOMEM, "%s: out of memory", path);
     }
     memcpy(dir, path, n);
     dir[n] = '\0';
-    int rc = onnx_parse(path, dir, buf, len, out, err);
+    int rc = onnx_parse(path, dir, buf, len, out);
     free(dir);
-    return rc;
+    return cr_io_status(rc);
 }
 
 int cr_onnx_looks_like(const unsigned char *buf, size_t len) {

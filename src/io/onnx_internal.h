@@ -28,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "chainrule_typed.h"
 #include "io_internal.h"
 
 #define OX_MAX_NODES 4096
@@ -94,7 +95,6 @@ typedef struct {
 typedef struct {
     const char *file;
     const char *dir; /* the model file's folder ("" for the current one), NULL for a buffer */
-    cr_error *err;
 } ox_ctx;
 
 /* An untrusted name fit for a one-line message: control bytes become '?',
@@ -116,7 +116,7 @@ static inline ox_pname pn(const char *name) {
 }
 
 static inline int bad(ox_ctx *c, const char *where, const char *why) {
-    return cr_error_set(c->err, "%s: not a valid ONNX file: %s: %s", c->file, where, why);
+    return cr_fail(CR_ERR_FORMAT, "%s: not a valid ONNX file: %s: %s", c->file, where, why);
 }
 
 /* ------------------------------------------------------------ decoding (onnx_decode.c) */
@@ -230,7 +230,7 @@ static inline ox_where where(const ox_node *n, size_t i) {
 
 static inline int add_const(ox_chain *ch, const ox_tensor *t) {
     const ox_tensor **p = realloc(ch->consts, (ch->n_consts + 1) * sizeof *p);
-    if (!p) return cr_error_set(ch->c->err, "%s: out of memory", ch->c->file);
+    if (!p) return cr_fail(CR_ERR_NOMEM, "%s: out of memory", ch->c->file);
     ch->consts = p;
     p[ch->n_consts++] = t;
     return 0;

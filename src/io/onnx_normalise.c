@@ -23,20 +23,20 @@ int ox_op_normalise(ox_chain *ch, const ox_node *n, size_t i) {
     if (ox_binary_operands(ch, n, i, &k, &first)) return -1;
     int op = n->op[0]; /* 'S'ub, 'A'dd, 'M'ul, 'D'iv */
     if (!first && (op == 'S' || op == 'D'))
-        return cr_error_set(c->err, "%s: %s: a constant %s the input is not an input "
+        return cr_fail(CR_ERR_FORMAT, "%s: %s: a constant %s the input is not an input "
                                     "standardisation (only x - c and x / c are)", c->file,
                             where(n, i).s, op == 'S' ? "minus" : "divided by");
     if (ch->rank < 2)
-        return cr_error_set(c->err, "%s: %s: the graph input's shape is not given, so the "
+        return cr_fail(CR_ERR_FORMAT, "%s: %s: the graph input's shape is not given, so the "
                                     "constant '%s' cannot be broadcast onto it", c->file,
                             where(n, i).s, pn(k->name).s);
     if (k->dtype != OX_FLOAT && k->dtype != OX_DOUBLE)
-        return cr_error_set(c->err, "%s: %s: constant '%s' is not float", c->file, where(n, i).s,
+        return cr_fail(CR_ERR_FORMAT, "%s: %s: constant '%s' is not float", c->file, where(n, i).s,
                             pn(k->name).s);
     /* numpy broadcasting of k onto the chain's shape; the batch axis must be 1 in k */
     int r = ch->rank;
     if (k->ndim > r)
-        return cr_error_set(c->err, "%s: %s: constant '%s' has more dimensions than the input",
+        return cr_fail(CR_ERR_FORMAT, "%s: %s: constant '%s' has more dimensions than the input",
                             c->file, where(n, i).s, pn(k->name).s);
     size_t kstride[OX_MAX_DIMS] = {0}; /* k's stride along each axis of the chain (0: broadcast) */
     size_t s = 1;
@@ -47,7 +47,7 @@ int ox_op_normalise(ox_chain *ch, const ox_node *n, size_t i) {
             char shp[160];
             size_t sh[OX_MAX_DIMS];
             for (int q = 0; q < k->ndim; q++) sh[q] = (size_t)k->dims[q];
-            return cr_error_set(c->err, "%s: %s: constant '%s' of shape %s does not broadcast "
+            return cr_fail(CR_ERR_FORMAT, "%s: %s: constant '%s' of shape %s does not broadcast "
                                         "per example onto the input (%zu features)", c->file,
                                 where(n, i).s, pn(k->name).s,
                                 cr_io_shape_str(sh, k->ndim, shp, sizeof shp), ch->feat);
@@ -58,13 +58,13 @@ int ox_op_normalise(ox_chain *ch, const ox_node *n, size_t i) {
     if (!ch->mean) {
         ch->mean = calloc(ch->feat, sizeof *ch->mean);
         ch->std = malloc(ch->feat * sizeof *ch->std);
-        if (!ch->mean || !ch->std) return cr_error_set(c->err, "%s: out of memory", c->file);
+        if (!ch->mean || !ch->std) return cr_fail(CR_ERR_NOMEM, "%s: out of memory", c->file);
         for (size_t f = 0; f < ch->feat; f++) ch->std[f] = 1.0;
     }
     double *kept = NULL;
     if (ch->n_norm < 2) {
         kept = ch->norm_k[ch->n_norm] = malloc(ch->feat * sizeof *kept);
-        if (!kept) return cr_error_set(c->err, "%s: out of memory", c->file);
+        if (!kept) return cr_fail(CR_ERR_NOMEM, "%s: out of memory", c->file);
         ch->norm_op[ch->n_norm] = (char)op;
     }
     ch->n_norm++;
@@ -77,11 +77,11 @@ int ox_op_normalise(ox_chain *ch, const ox_node *n, size_t i) {
         }
         double v = tval(k, ki);
         if (!isfinite(v))
-            return cr_error_set(c->err, "%s: %s: constant '%s' is not finite at index %zu",
+            return cr_fail(CR_ERR_FORMAT, "%s: %s: constant '%s' is not finite at index %zu",
                                 c->file, where(n, i).s, pn(k->name).s, ki);
         if (kept) kept[f] = v;
         if ((op == 'M' || op == 'D') && v == 0)
-            return cr_error_set(c->err, "%s: %s: scaling by 0 (constant '%s', index %zu): a zero "
+            return cr_fail(CR_ERR_FORMAT, "%s: %s: scaling by 0 (constant '%s', index %zu): a zero "
                                         "scale is not an input normalisation", c->file,
                                 where(n, i).s, pn(k->name).s, ki);
         if (op == 'S') ch->mean[f] += v * ch->std[f];
@@ -89,7 +89,7 @@ int ox_op_normalise(ox_chain *ch, const ox_node *n, size_t i) {
         else if (op == 'D') ch->std[f] *= v;
         else ch->std[f] /= v;
         if (!isfinite(ch->mean[f]) || ch->std[f] == 0 || !isfinite(ch->std[f]))
-            return cr_error_set(c->err, "%s: %s: the folded standardisation overflows", c->file,
+            return cr_fail(CR_ERR_FORMAT, "%s: %s: the folded standardisation overflows", c->file,
                                 where(n, i).s);
     }
     ch->cur = n->out[0];
@@ -136,7 +136,7 @@ cr_status ox_input_link(const ox_chain *ch, cr_net *net, cr_model *out, size_t d
         p[f] = P, q[f] = Q;
     }
     const int exact = form != CR_AFFINE_NONE;
-    if (st == CR_OK && exact && net->dtype == CR_F32) /* float constants stay exact; else refuse */
+    if (st == CR_OK && exact && cr_net_dtype(net) == CR_F32) /* float constants stay exact; else refuse */
         for (size_t f = 0; f < d; f++)
             if ((double)(float)p[f] != p[f] || (double)(float)q[f] != q[f]) {
                 form = CR_AFFINE_NONE;
@@ -146,7 +146,7 @@ cr_status ox_input_link(const ox_chain *ch, cr_net *net, cr_model *out, size_t d
         st = cr_net_set_input_affine(net, form, p, q);
         if (st == CR_OK && form == CR_AFFINE_SUB_DIV) /* the arrays: the same values */
             for (size_t f = 0; f < d; f++) {
-                if (net->dtype == CR_F64) {
+                if (cr_net_dtype(net) == CR_F64) {
                     ((double *)out->input_mean.data)[f] = p[f];
                     ((double *)out->input_std.data)[f] = q[f];
                 } else {
@@ -156,8 +156,8 @@ cr_status ox_input_link(const ox_chain *ch, cr_net *net, cr_model *out, size_t d
             }
     } else if (st == CR_OK) { /* the folded standardisation of the arrays, rounded */
         for (size_t f = 0; f < d; f++) {
-            p[f] = net->dtype == CR_F64 ? ((double *)out->input_mean.data)[f] : ((float *)out->input_mean.data)[f];
-            q[f] = net->dtype == CR_F64 ? ((double *)out->input_std.data)[f] : ((float *)out->input_std.data)[f];
+            p[f] = cr_net_dtype(net) == CR_F64 ? ((double *)out->input_mean.data)[f] : ((float *)out->input_mean.data)[f];
+            q[f] = cr_net_dtype(net) == CR_F64 ? ((double *)out->input_std.data)[f] : ((float *)out->input_std.data)[f];
         }
         st = cr_net_set_input_affine(net, CR_AFFINE_SUB_DIV, p, q);
     }

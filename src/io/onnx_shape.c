@@ -68,10 +68,10 @@ int ox_op_shapeval(ox_chain *ch, const ox_node *n, size_t i) {
     memset(&r, 0, sizeof r);
     const char *why = NULL;
     if (n->n_out != 1 || !n->out[0][0] || n->n_in < 1)
-        return cr_error_set(c->err, "%s: %s needs an input and one output", c->file,
+        return cr_fail(CR_ERR_FORMAT, "%s: %s needs an input and one output", c->file,
                             where(n, i).s);
     if (find_const(ch, n->out[0]) || ox_find_shapeval(ch, n->out[0]) || !strcmp(n->out[0], ch->cur))
-        return cr_error_set(c->err, "%s: %s: output '%s' redefines an existing value", c->file,
+        return cr_fail(CR_ERR_FORMAT, "%s: %s: output '%s' redefines an existing value", c->file,
                             where(n, i).s, pn(n->out[0]).s);
     if (is_op(n, "Shape")) {
         if (n->n_in != 1 || strcmp(n->in[0], ch->cur))
@@ -134,10 +134,10 @@ int ox_op_shapeval(ox_chain *ch, const ox_node *n, size_t i) {
         r = a;
     }
     if (why)
-        return cr_error_set(c->err, "%s: %s: %s (shape arithmetic is read only as in "
+        return cr_fail(CR_ERR_FORMAT, "%s: %s: %s (shape arithmetic is read only as in "
                                     "x.view(x.size(0), -1))", c->file, where(n, i).s, why);
     ox_shapeval *p = realloc(ch->svals, (ch->n_svals + 1) * sizeof *p);
-    if (!p) return cr_error_set(c->err, "%s: out of memory", c->file);
+    if (!p) return cr_fail(CR_ERR_NOMEM, "%s: out of memory", c->file);
     ch->svals = p;
     r.name = n->out[0];
     p[ch->n_svals++] = r;

@@ -6,6 +6,7 @@
  * `attack --png-curve`; the CLI writes them with cr_image_write_png.
  */
 #include "chainrule_data.h"
+#include "io_internal.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -17,10 +18,10 @@ static const uint8_t BLACK[3] = {0, 0, 0}, GREY[3] = {200, 200, 200}, DARK[3] = 
 static const uint8_t SERIES[6][3] = {{0, 114, 178}, {230, 159, 0}, {0, 158, 115},
                                      {213, 94, 0},  {204, 121, 167}, {86, 180, 233}};
 
-static int canvas(cr_image *img, size_t w, size_t h, cr_error *err) {
+static int canvas(cr_image *img, size_t w, size_t h) {
     img->width = w, img->height = h;
     img->rgb = malloc(w * h * 3);
-    if (!img->rgb) return cr_error_set(err, "plot: out of memory (%zu x %zu)", w, h);
+    if (!img->rgb) return cr_fail(CR_ERR_NOMEM, "plot: out of memory (%zu x %zu)", w, h);
     memset(img->rgb, 255, w * h * 3);
     return 0;
 }
@@ -169,18 +170,17 @@ static void panel(cr_image *img, long ox, long oy, const cr_plot_panel *p) {
     }
 }
 
-int cr_plot_panels(const cr_plot_panel *panels, size_t n_panels, const char *title, cr_image *out,
-                   cr_error *err) {
+cr_status cr_plot_panels(const cr_plot_panel *panels, size_t n_panels, const char *title, cr_image *out) {
     memset(out, 0, sizeof *out);
-    if (!panels || n_panels == 0 || n_panels > 8) return cr_error_set(err, "plot: 1 to 8 panels");
+    if (!panels || n_panels == 0 || n_panels > 8) return cr_fail(CR_ERR_FORMAT, "plot: 1 to 8 panels");
     for (size_t k = 0; k < n_panels; k++)
         for (size_t s = 0; s < panels[k].n_series; s++)
             if (!panels[k].series || !panels[k].series[s].x || !panels[k].series[s].y)
-                return cr_error_set(err, "plot: panel %zu, series %zu: no data", k, s);
+                return cr_fail(CR_ERR_FORMAT, "plot: panel %zu, series %zu: no data", k, s);
     size_t lines = 0;
     for (const char *c = title; c && *c; c++) lines += *c == '\n';
     const size_t th = title && *title ? (lines + 1) * 2 * (CR_FONT_HEIGHT + 3) + 8 : 0;
-    if (canvas(out, n_panels * PANEL_W + 10, PANEL_H + th + 6, err)) return -1;
+    if (canvas(out, n_panels * PANEL_W + 10, PANEL_H + th + 6)) return cr_io_status(-1);
     if (th) { /* the title, line by line, at twice the size */
         char buf[256];
         const char *p = title;
@@ -194,7 +194,7 @@ int cr_plot_panels(const cr_plot_panel *panels, size_t n_panels, const char *tit
         }
     }
     for (size_t k = 0; k < n_panels; k++) panel(out, 5 + (long)(k * PANEL_W), (long)th, &panels[k]);
-    return 0;
+    return CR_OK;
 }
 
 /* White -> dark blue. */
@@ -204,10 +204,10 @@ static void blues(double t, uint8_t c[3]) {
     for (int i = 0; i < 3; i++) c[i] = (uint8_t)lround(a[i] + (b[i] - a[i]) * t);
 }
 
-int cr_plot_heatmap(const cr_heatmap *h, cr_image *out, cr_error *err) {
+cr_status cr_plot_heatmap(const cr_heatmap *h, cr_image *out) {
     memset(out, 0, sizeof *out);
     if (!h || !h->values || h->rows == 0 || h->cols == 0 || h->rows > 1000 || h->cols > 1000)
-        return cr_error_set(err, "heatmap: 1 to 1000 rows and columns");
+        return cr_fail(CR_ERR_FORMAT, "heatmap: 1 to 1000 rows and columns");
     const size_t R = h->rows, C = h->cols, big = R > C ? R : C;
     const long cell = big <= 12 ? 36 : big <= 30 ? 18 : big <= 100 ? 8 : 3;
     size_t nw = 0; /* the longest row name */
@@ -241,7 +241,7 @@ int cr_plot_heatmap(const cr_heatmap *h, cr_image *out, cr_error *err) {
             p = e ? e + 1 : p + n;
         }
     }
-    if (canvas(out, (size_t)width, (size_t)(top + gh + 44), err)) return -1;
+    if (canvas(out, (size_t)width, (size_t)(top + gh + 44))) return cr_io_status(-1);
     if (h->title) {
         const char *p = h->title;
         for (size_t l = 0; l <= lines; l++) {
@@ -284,5 +284,5 @@ int cr_plot_heatmap(const cr_heatmap *h, cr_image *out, cr_error *err) {
     if (h->col_axis) text(out, left + gw / 2 - (long)cr_text_width(h->col_axis, 1) / 2, th + 4, h->col_axis, 1, DARK);
     if (h->row_axis) text_up(out, 6, top + gh / 2 + (long)cr_text_width(h->row_axis, 1) / 2, h->row_axis, DARK);
     if (h->legend) text(out, 10, top + gh + 14, h->legend, 1, DARK);
-    return 0;
+    return CR_OK;
 }

@@ -4,6 +4,7 @@
  * a cr_image with the built-in 5x7 font; y is a fraction shown as 0..100 %.
  */
 #include "chainrule_data.h"
+#include "io_internal.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -65,16 +66,16 @@ static double at(const cr_plot_band *p, const double *y, double x) {
     return y[p->n - 1];
 }
 
-int cr_plot_band_png(const char *path, const cr_plot_band *p, cr_error *err) {
+cr_status cr_plot_band_png(const char *path, const cr_plot_band *p) {
     if (!p || p->n == 0 || !p->x || !p->upper || !p->lower)
-        return cr_error_set(err, "%s: nothing to plot", path);
+        return cr_fail(CR_ERR_FORMAT, "%s: nothing to plot", path);
     for (size_t i = 0; i < p->n; i++)
         if (!isfinite(p->x[i]) || (i && p->x[i] < p->x[i - 1]) || !(p->upper[i] >= 0 && p->upper[i] <= 1) ||
             !(p->lower[i] >= 0 && p->lower[i] <= 1))
-            return cr_error_set(err, "%s: point %zu is not plottable (x increasing, y fractions in [0, 1])", path,
+            return cr_fail(CR_ERR_FORMAT, "%s: point %zu is not plottable (x increasing, y fractions in [0, 1])", path,
                                 i);
     cr_image im = {PW, PH, malloc((size_t)PW * PH * 3)};
-    if (!im.rgb) return cr_error_set(err, "%s: out of memory", path);
+    if (!im.rgb) return cr_fail(CR_ERR_NOMEM, "%s: out of memory", path);
     memset(im.rgb, 255, (size_t)PW * PH * 3);
     const long x0 = ML, x1 = PW - MR, y0 = PH - MB, y1 = MT; /* plot area: x0..x1 left to right, y0 bottom */
     double xlo = p->x[0], xhi = p->x[p->n - 1];
@@ -137,7 +138,7 @@ int cr_plot_band_png(const char *path, const cr_plot_band *p, cr_error *err) {
     }
 #undef PX
 #undef PY
-    const int rc = cr_image_write_png(path, &im, err);
+    const int rc = cr_image_write_png(path, &im);
     cr_image_free(&im);
-    return rc;
+    return cr_io_status(rc);
 }

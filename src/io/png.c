@@ -3,7 +3,9 @@
  * a built-in 5x7 bitmap font and the image-grid renderer used by
  * `chainrule attribute/attack --png`.
  */
+#include "chainrule_typed.h"
 #include "chainrule_data.h"
+#include "io_internal.h"
 
 #include <errno.h>
 #include <math.h>
@@ -19,12 +21,12 @@
 /* ---------------------------------------------------------------- writing */
 
 static int png_write(const char *path, const uint8_t *pixels, size_t width, size_t height,
-                     int rgb, cr_error *err) {
+                     int rgb) {
     if (!pixels || width == 0 || height == 0)
-        return cr_error_set(err, "%s: cannot write an empty picture (%zu x %zu)", path, width,
+        return cr_fail(CR_ERR_IO, "%s: cannot write an empty picture (%zu x %zu)", path, width,
                             height);
     if (width > CR_PNG_MAX_SIDE || height > CR_PNG_MAX_SIDE)
-        return cr_error_set(err, "%s: picture %zu x %zu exceeds the limit of %u pixels a side", path,
+        return cr_fail(CR_ERR_FORMAT, "%s: picture %zu x %zu exceeds the limit of %u pixels a side", path,
                             width, height, CR_PNG_MAX_SIDE);
     png_image img;
     memset(&img, 0, sizeof img);
@@ -33,64 +35,62 @@ static int png_write(const char *path, const uint8_t *pixels, size_t width, size
     img.height = (png_uint_32)height;
     img.format = rgb ? PNG_FORMAT_RGB : PNG_FORMAT_GRAY;
     cr_atomic_file af;
-    if (cr_atomic_open(&af, path, err)) return -1;
+    if (cr_atomic_open(&af, path)) return -1;
     if (!png_image_write_to_stdio(&img, (FILE *)af.fp, 0, pixels, 0, NULL)) {
         char msg[sizeof img.message];
         memcpy(msg, img.message, sizeof msg);
         msg[sizeof msg - 1] = 0;
         png_image_free(&img);
         cr_atomic_abort(&af);
-        return cr_error_set(err, "%s: cannot write PNG: %s", path, msg);
+        return cr_fail(CR_ERR_IO, "%s: cannot write PNG: %s", path, msg);
     }
-    return cr_atomic_commit(&af, err);
+    return cr_atomic_commit(&af);
 }
 
-int cr_png_write_gray(const char *path, const uint8_t *pixels, size_t width, size_t height,
-                      cr_error *err) {
-    return png_write(path, pixels, width, height, 0, err);
+cr_status cr_png_write_gray(const char *path, const uint8_t *pixels, size_t width, size_t height) {
+    return cr_io_status(png_write(path, pixels, width, height, 0));
 }
 
-int cr_png_write_rgb(const char *path, const uint8_t *pixels, size_t width, size_t height,
-                     cr_error *err) {
-    return png_write(path, pixels, width, height, 1, err);
+cr_status cr_png_write_rgb(const char *path, const uint8_t *pixels, size_t width, size_t height) {
+    return cr_io_status(png_write(path, pixels, width, height, 1));
 }
 
 /* ---------------------------------------------------------------- reading */
 
-int cr_png_read(const char *path, uint8_t **pixels, size_t *width, size_t *height,
-                int *channels, cr_error *err) {
+cr_status cr_png_read(const char *path, uint8_t **pixels, size_t *width, size_t *height,
+                int *channels) {
     *pixels = NULL;
     *width = *height = 0;
     *channels = 0;
     struct stat st;
-    if (stat(path, &st) != 0) return cr_error_set(err, "%s: %s", path, strerror(errno));
-    if (S_ISDIR(st.st_mode)) return cr_error_set(err, "%s: is a directory, not a PNG file", path);
+    if (stat(path, &st) != 0) return cr_fail(CR_ERR_IO, "%s: %s", path, strerror(errno));
+    if (S_ISDIR(st.st_mode)) return cr_fail(CR_ERR_IO, "%s: is a directory, not a PNG file", path);
     FILE *fp = fopen(path, "rb");
-    if (!fp) return cr_error_set(err, "%s: %s", path, strerror(errno));
+    if (!fp) return cr_fail(CR_ERR_IO, "%s: %s", path, strerror(errno));
     png_image img;
     memset(&img, 0, sizeof img);
     img.version = PNG_IMAGE_VERSION;
     uint8_t *buf = NULL;
     if (!png_image_begin_read_from_stdio(&img, fp)) {
-        cr_error_set(err, "%s: not a readable PNG: %s", path, img.message);
+        cr_fail(CR_ERR_FORMAT, "%s: not a readable PNG: %s", path, img.message);
         goto fail;
     }
     img.format &= ~(png_uint_32)(PNG_FORMAT_FLAG_LINEAR | PNG_FORMAT_FLAG_COLORMAP);
     int ch = (int)PNG_IMAGE_SAMPLE_CHANNELS(img.format);
     size_t w = img.width, h = img.height, bytes;
     if (w == 0 || h == 0 || w > CR_PNG_MAX_SIDE || h > CR_PNG_MAX_SIDE ||
-        !cr_mul_size(w, h, &bytes) || !cr_mul_size(bytes, (size_t)ch, &bytes) ||
+        cr_mul_size(w, h, &bytes) != CR_OK || cr_mul_size(bytes, (size_t)ch, &bytes) != CR_OK ||
         bytes > CR_PNG_MAX_BYTES) {
-        cr_error_set(err, "%s: PNG of %zu x %zu pixels is too large", path, w, h);
+        cr_fail(CR_ERR_FORMAT, "%s: PNG of %zu x %zu pixels is too large", path, w, h);
         goto fail;
     }
     buf = malloc(bytes);
     if (!buf) {
-        cr_error_set(err, "%s: out of memory for a %zu x %zu PNG", path, w, h);
+        cr_fail(CR_ERR_NOMEM, "%s: out of memory for a %zu x %zu PNG", path, w, h);
         goto fail;
     }
     if (!png_image_finish_read(&img, NULL, buf, 0, NULL)) {
-        cr_error_set(err, "%s: corrupt PNG: %s", path, img.message);
+        cr_fail(CR_ERR_FORMAT, "%s: corrupt PNG: %s", path, img.message);
         goto fail;
     }
     fclose(fp);
@@ -98,12 +98,12 @@ int cr_png_read(const char *path, uint8_t **pixels, size_t *width, size_t *heigh
     *width = w;
     *height = h;
     *channels = ch;
-    return 0;
+    return CR_OK;
 fail:
     png_image_free(&img);
     free(buf);
     fclose(fp);
-    return -1;
+    return cr_io_status(-1);
 }
 
 /* ---------------------------------------------------------------- colormaps */
@@ -257,8 +257,8 @@ void cr_image_free(cr_image *img) {
     memset(img, 0, sizeof *img);
 }
 
-int cr_image_write_png(const char *path, const cr_image *img, cr_error *err) {
-    return cr_png_write_rgb(path, img->rgb, img->width, img->height, err);
+cr_status cr_image_write_png(const char *path, const cr_image *img) {
+    return cr_io_status(cr_png_write_rgb(path, img->rgb, img->width, img->height));
 }
 
 /* Range of a tile's values mapped onto its colormap. */
@@ -294,16 +294,16 @@ static size_t add_ok(size_t a, size_t b, int *ok) {
 }
 static size_t mul_ok(size_t a, size_t b, int *ok) {
     size_t r = 0;
-    if (!cr_mul_size(a, b, &r)) *ok = 0;
+    if (cr_mul_size(a, b, &r) != CR_OK) *ok = 0;
     return r;
 }
 
-int cr_image_grid(const cr_image_tile *tiles, size_t n_tiles, const cr_grid_options *opt,
-                  cr_image *out, cr_error *err) {
+cr_status cr_image_grid(const cr_image_tile *tiles, size_t n_tiles, const cr_grid_options *opt,
+                  cr_image *out) {
     memset(out, 0, sizeof *out);
     cr_grid_options defaults = CR_GRID_OPTIONS_INIT;
     if (!opt) opt = &defaults;
-    if (!tiles || n_tiles == 0) return cr_error_set(err, "image grid: no tiles");
+    if (!tiles || n_tiles == 0) return cr_fail(CR_ERR_FORMAT, "image grid: no tiles");
     size_t cols = opt->cols && opt->cols < n_tiles ? opt->cols : n_tiles;
     size_t rows = (n_tiles + cols - 1) / cols;
     size_t scale = opt->scale ? opt->scale : 1, ts = opt->text_scale ? opt->text_scale : 1;
@@ -313,11 +313,11 @@ int cr_image_grid(const cr_image_tile *tiles, size_t n_tiles, const cr_grid_opti
     for (size_t i = 0; i < n_tiles; i++) {
         const cr_image_tile *t = &tiles[i];
         if (!t->values || t->width == 0 || t->height == 0)
-            return cr_error_set(err, "image grid: tile %zu is empty", i);
+            return cr_fail(CR_ERR_FORMAT, "image grid: tile %zu is empty", i);
         if (t->channels > 1 && t->channels != 3)
-            return cr_error_set(err, "image grid: tile %zu has %zu channels (1 or 3)", i, t->channels);
+            return cr_fail(CR_ERR_FORMAT, "image grid: tile %zu has %zu channels (1 or 3)", i, t->channels);
         if (t->width > CR_PNG_MAX_SIDE || t->height > CR_PNG_MAX_SIDE)
-            return cr_error_set(err, "image grid: tile %zu is too large", i);
+            return cr_fail(CR_ERR_FORMAT, "image grid: tile %zu is too large", i);
         size_t w = mul_ok(t->width, scale, &ok), h = mul_ok(t->height, scale, &ok);
         size_t lw = t->label && *t->label ? cr_text_width(t->label, ts) : 0;
         if (t->label && *t->label) any_label = 1;
@@ -331,9 +331,9 @@ int cr_image_grid(const cr_image_tile *tiles, size_t n_tiles, const cr_grid_opti
     size_t H = add_ok(mul_ok(rows, row_h, &ok), mul_ok(rows + 1, pad, &ok), &ok);
     size_t bytes = mul_ok(mul_ok(W, H, &ok), 3, &ok);
     if (!ok || W > CR_PNG_MAX_SIDE || H > CR_PNG_MAX_SIDE || bytes > CR_PNG_MAX_BYTES)
-        return cr_error_set(err, "image grid: canvas too large");
+        return cr_fail(CR_ERR_FORMAT, "image grid: canvas too large");
     out->rgb = malloc(bytes);
-    if (!out->rgb) return cr_error_set(err, "image grid: out of memory for %zu x %zu", W, H);
+    if (!out->rgb) return cr_fail(CR_ERR_NOMEM, "image grid: out of memory for %zu x %zu", W, H);
     memset(out->rgb, 255, bytes);
     out->width = W;
     out->height = H;
@@ -379,5 +379,5 @@ int cr_image_grid(const cr_image_tile *tiles, size_t n_tiles, const cr_grid_opti
                 }
             }
     }
-    return 0;
+    return CR_OK;
 }

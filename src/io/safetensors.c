@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "chainrule_typed.h"
 #include "io_internal.h"
 
 /* The reference implementation refuses headers over 100 MB; so do we. */
@@ -79,7 +80,7 @@ static size_t st_capacity(size_t n) {
 static int st_grow(void **arr, size_t n, size_t elem) {
     if (n < st_capacity(n)) return 0;
     size_t cap = n ? 2 * n : 1, bytes;
-    if (!cr_mul_size(cap, elem, &bytes)) return -1;
+    if (cr_mul_size(cap, elem, &bytes) != CR_OK) return -1;
     void *p = realloc(*arr, bytes);
     if (!p) return -1;
     *arr = p;
@@ -122,20 +123,19 @@ const char *cr_safetensors_meta(const cr_safetensors *st, const char *key) {
     return NULL;
 }
 
-int cr_safetensors_add(cr_safetensors *st, const char *name, const cr_array *array,
-                       cr_error *err) {
+cr_status cr_safetensors_add(cr_safetensors *st, const char *name, const cr_array *array) {
     size_t bytes;
-    if (!st || !name || !array) return cr_error_set(err, "safetensors: invalid argument");
+    if (!st || !name || !array) return cr_fail(CR_ERR_ARG, "safetensors: invalid argument");
     if (strcmp(name, "__metadata__") == 0)
-        return cr_error_set(err, "safetensors: '__metadata__' cannot name a tensor");
+        return cr_fail(CR_ERR_FORMAT, "safetensors: '__metadata__' cannot name a tensor");
     if (!utf8_valid((const unsigned char *)name, strlen(name)))
-        return cr_error_set(err, "safetensors: tensor name is not valid UTF-8");
+        return cr_fail(CR_ERR_FORMAT, "safetensors: tensor name is not valid UTF-8");
     if (!cr_io_array_bytes(array, &bytes) || (bytes && !array->data))
-        return cr_error_set(err, "safetensors: tensor '%.*s': invalid array", CR_IO_NAME_MAX, name);
+        return cr_fail(CR_ERR_ARG, "safetensors: tensor '%.*s': invalid array", CR_IO_NAME_MAX, name);
     if (cr_safetensors_find(st, name))
-        return cr_error_set(err, "safetensors: duplicate tensor name '%.*s'", CR_IO_NAME_MAX, name);
+        return cr_fail(CR_ERR_FORMAT, "safetensors: duplicate tensor name '%.*s'", CR_IO_NAME_MAX, name);
     if (st_grow((void **)&st->tensors, st->n_tensors, sizeof *st->tensors))
-        return cr_error_set(err, "safetensors: out of memory");
+        return cr_fail(CR_ERR_NOMEM, "safetensors: out of memory");
     cr_tensor *t = &st->tensors[st->n_tensors];
     memset(t, 0, sizeof *t);
     t->name = st_strdup(name);
@@ -145,37 +145,36 @@ int cr_safetensors_add(cr_safetensors *st, const char *name, const cr_array *arr
         free(t->name);
         free(t->array.data);
         memset(t, 0, sizeof *t);
-        return cr_error_set(err, "safetensors: out of memory");
+        return cr_fail(CR_ERR_NOMEM, "safetensors: out of memory");
     }
     if (bytes) memcpy(t->array.data, array->data, bytes);
     st->n_tensors++;
-    return 0;
+    return CR_OK;
 }
 
-int cr_safetensors_set_meta(cr_safetensors *st, const char *key, const char *value,
-                            cr_error *err) {
-    if (!st || !key || !value) return cr_error_set(err, "safetensors: invalid argument");
+cr_status cr_safetensors_set_meta(cr_safetensors *st, const char *key, const char *value) {
+    if (!st || !key || !value) return cr_fail(CR_ERR_ARG, "safetensors: invalid argument");
     if (!utf8_valid((const unsigned char *)key, strlen(key)) ||
         !utf8_valid((const unsigned char *)value, strlen(value)))
-        return cr_error_set(err, "safetensors: metadata is not valid UTF-8");
+        return cr_fail(CR_ERR_FORMAT, "safetensors: metadata is not valid UTF-8");
     char *v = st_strdup(value);
-    if (!v) return cr_error_set(err, "safetensors: out of memory");
+    if (!v) return cr_fail(CR_ERR_NOMEM, "safetensors: out of memory");
     for (size_t i = 0; i < st->n_meta; i++)
         if (strcmp(st->meta[i].key, key) == 0) {
             free(st->meta[i].value);
             st->meta[i].value = v;
-            return 0;
+            return CR_OK;
         }
     char *k = st_strdup(key);
     if (!k || st_grow((void **)&st->meta, st->n_meta, sizeof *st->meta)) {
         free(k);
         free(v);
-        return cr_error_set(err, "safetensors: out of memory");
+        return cr_fail(CR_ERR_NOMEM, "safetensors: out of memory");
     }
     st->meta[st->n_meta].key = k;
     st->meta[st->n_meta].value = v;
     st->n_meta++;
-    return 0;
+    return CR_OK;
 }
 
 /* ------------------------------------------------------------ reading */
@@ -217,34 +216,34 @@ static int json_uint(const cJSON *item, uint64_t *out) {
 
 #define TN CR_IO_NAME_MAX, e->name
 
-static int parse_entry(const char *name, const cJSON *item, st_entry *e, cr_error *err) {
+static int parse_entry(const char *name, const cJSON *item, st_entry *e) {
     if (!cJSON_IsObject(item))
-        return cr_error_set(err, "%s: tensor '%.*s': entry is not a JSON object", name, TN);
+        return cr_fail(CR_ERR_FORMAT, "%s: tensor '%.*s': entry is not a JSON object", name, TN);
     const cJSON *dt = cJSON_GetObjectItemCaseSensitive(item, "dtype");
     const cJSON *shape = cJSON_GetObjectItemCaseSensitive(item, "shape");
     const cJSON *offs = cJSON_GetObjectItemCaseSensitive(item, "data_offsets");
     if (!cJSON_IsString(dt))
-        return cr_error_set(err, "%s: tensor '%.*s': missing or non-string \"dtype\"", name, TN);
+        return cr_fail(CR_ERR_FORMAT, "%s: tensor '%.*s': missing or non-string \"dtype\"", name, TN);
     size_t i;
     for (i = 0; i < ST_N_DTYPES; i++)
         if (strcmp(dt->valuestring, st_dtypes[i].name) == 0) break;
     if (i == ST_N_DTYPES)
-        return cr_error_set(err, "%s: tensor '%.*s': unsupported dtype '%.*s' (expected F32, F64, "
+        return cr_fail(CR_ERR_FORMAT, "%s: tensor '%.*s': unsupported dtype '%.*s' (expected F32, F64, "
                                  "U8, I32 or I64)", name, TN, 16, dt->valuestring);
     e->dtype = st_dtypes[i].dtype;
 
     if (!cJSON_IsArray(shape))
-        return cr_error_set(err, "%s: tensor '%.*s': missing or non-array \"shape\"", name, TN);
+        return cr_fail(CR_ERR_FORMAT, "%s: tensor '%.*s': missing or non-array \"shape\"", name, TN);
     int nd = cJSON_GetArraySize(shape);
     if (nd > CR_ARRAY_MAX_DIMS)
-        return cr_error_set(err, "%s: tensor '%.*s': %d dimensions (at most %d supported)", name,
+        return cr_fail(CR_ERR_FORMAT, "%s: tensor '%.*s': %d dimensions (at most %d supported)", name,
                             TN, nd, CR_ARRAY_MAX_DIMS);
     e->ndim = 0;
     const cJSON *dim;
     cJSON_ArrayForEach(dim, shape) {
         uint64_t v;
         if (!json_uint(dim, &v) || v > SIZE_MAX)
-            return cr_error_set(err, "%s: tensor '%.*s': shape entries must be non-negative "
+            return cr_fail(CR_ERR_FORMAT, "%s: tensor '%.*s': shape entries must be non-negative "
                                      "integers", name, TN);
         e->shape[e->ndim++] = (size_t)v;
     }
@@ -252,21 +251,21 @@ static int parse_entry(const char *name, const cJSON *item, st_entry *e, cr_erro
     if (!cJSON_IsArray(offs) || cJSON_GetArraySize(offs) != 2 ||
         !json_uint(cJSON_GetArrayItem(offs, 0), &e->begin) ||
         !json_uint(cJSON_GetArrayItem(offs, 1), &e->end))
-        return cr_error_set(err, "%s: tensor '%.*s': \"data_offsets\" must be two non-negative "
+        return cr_fail(CR_ERR_FORMAT, "%s: tensor '%.*s': \"data_offsets\" must be two non-negative "
                                  "integers [begin, end]", name, TN);
     if (e->begin > e->end)
-        return cr_error_set(err, "%s: tensor '%.*s': data_offsets [%ju, %ju] end before they "
+        return cr_fail(CR_ERR_FORMAT, "%s: tensor '%.*s': data_offsets [%ju, %ju] end before they "
                                  "begin", name, TN, (uintmax_t)e->begin, (uintmax_t)e->end);
 
     char shp[160];
     size_t count = 1, bytes;
     int ok = 1;
-    for (int d = 0; d < e->ndim && ok; d++) ok = cr_mul_size(count, e->shape[d], &count);
-    if (!ok || !cr_mul_size(count, cr_array_dtype_size(e->dtype), &bytes))
-        return cr_error_set(err, "%s: tensor '%.*s': shape %s overflows the address space", name,
+    for (int d = 0; d < e->ndim && ok; d++) ok = cr_mul_size(count, e->shape[d], &count) == CR_OK;
+    if (!ok || cr_mul_size(count, cr_array_dtype_size(e->dtype), &bytes) != CR_OK)
+        return cr_fail(CR_ERR_FORMAT, "%s: tensor '%.*s': shape %s overflows the address space", name,
                             TN, cr_io_shape_str(e->shape, e->ndim, shp, sizeof shp));
     if ((uint64_t)bytes != e->end - e->begin)
-        return cr_error_set(err, "%s: tensor '%.*s': shape %s %s needs %zu bytes but "
+        return cr_fail(CR_ERR_FORMAT, "%s: tensor '%.*s': shape %s %s needs %zu bytes but "
                                  "data_offsets [%ju, %ju] span %ju", name, TN,
                             cr_io_shape_str(e->shape, e->ndim, shp, sizeof shp),
                             st_dtypes[i].name, bytes, (uintmax_t)e->begin, (uintmax_t)e->end,
@@ -275,24 +274,23 @@ static int parse_entry(const char *name, const cJSON *item, st_entry *e, cr_erro
     return 0;
 }
 
-static int parse_metadata(const char *name, const cJSON *md, cr_safetensors *out,
-                          cr_error *err) {
+static int parse_metadata(const char *name, const cJSON *md, cr_safetensors *out) {
     if (!cJSON_IsObject(md))
-        return cr_error_set(err, "%s: \"__metadata__\" is not a JSON object", name);
+        return cr_fail(CR_ERR_FORMAT, "%s: \"__metadata__\" is not a JSON object", name);
     size_t n = (size_t)cJSON_GetArraySize(md);
     if (n == 0) return 0;
     out->meta = calloc(st_capacity(n), sizeof *out->meta);
     const char **keys = malloc(n * sizeof *keys);
     if (!out->meta || !keys) {
         free(keys);
-        return cr_error_set(err, "%s: out of memory", name);
+        return cr_fail(CR_ERR_NOMEM, "%s: out of memory", name);
     }
     const cJSON *kv;
     size_t i = 0;
     cJSON_ArrayForEach(kv, md) {
         if (!cJSON_IsString(kv)) {
             free(keys);
-            return cr_error_set(err, "%s: \"__metadata__\" value of '%.*s' is not a string", name,
+            return cr_fail(CR_ERR_FORMAT, "%s: \"__metadata__\" value of '%.*s' is not a string", name,
                                 CR_IO_NAME_MAX, kv->string);
         }
         keys[i++] = kv->string;
@@ -300,7 +298,7 @@ static int parse_metadata(const char *name, const cJSON *md, cr_safetensors *out
     qsort(keys, n, sizeof *keys, cmp_str);
     for (i = 1; i < n; i++)
         if (strcmp(keys[i - 1], keys[i]) == 0) {
-            int rc = cr_error_set(err, "%s: duplicate \"__metadata__\" key '%.*s'", name,
+            int rc = cr_fail(CR_ERR_FORMAT, "%s: duplicate \"__metadata__\" key '%.*s'", name,
                                   CR_IO_NAME_MAX, keys[i]);
             free(keys);
             return rc;
@@ -311,27 +309,27 @@ static int parse_metadata(const char *name, const cJSON *md, cr_safetensors *out
         m->key = st_strdup(kv->string);
         m->value = st_strdup(kv->valuestring);
         out->n_meta++;
-        if (!m->key || !m->value) return cr_error_set(err, "%s: out of memory", name);
+        if (!m->key || !m->value) return cr_fail(CR_ERR_NOMEM, "%s: out of memory", name);
     }
     return 0;
 }
 
 static int parse_tree(const char *name, const cJSON *root, const unsigned char *data,
-                      size_t dsize, cr_safetensors *out, cr_error *err) {
+                      size_t dsize, cr_safetensors *out) {
     const cJSON *item, *md = NULL;
     size_t n = 0;
     cJSON_ArrayForEach(item, root) {
         if (strcmp(item->string, "__metadata__") == 0) {
-            if (md) return cr_error_set(err, "%s: duplicate key \"__metadata__\"", name);
+            if (md) return cr_fail(CR_ERR_FORMAT, "%s: duplicate key \"__metadata__\"", name);
             md = item;
         } else {
             n++;
         }
     }
-    if (md && parse_metadata(name, md, out, err)) return -1;
+    if (md && parse_metadata(name, md, out)) return -1;
     if (n == 0) {
         if (dsize != 0)
-            return cr_error_set(err, "%s: data section has %zu bytes but no tensors", name, dsize);
+            return cr_fail(CR_ERR_FORMAT, "%s: data section has %zu bytes but no tensors", name, dsize);
         return 0;
     }
 
@@ -339,7 +337,7 @@ static int parse_tree(const char *name, const cJSON *root, const unsigned char *
     st_entry *ents = calloc(n, sizeof *ents);
     st_entry **idx = malloc(n * sizeof *idx);
     if (!ents || !idx) {
-        cr_error_set(err, "%s: out of memory", name);
+        cr_fail(CR_ERR_NOMEM, "%s: out of memory", name);
         goto done;
     }
     size_t k = 0;
@@ -347,9 +345,9 @@ static int parse_tree(const char *name, const cJSON *root, const unsigned char *
         if (item == md) continue;
         st_entry *e = &ents[k];
         e->name = item->string;
-        if (parse_entry(name, item, e, err)) goto done;
+        if (parse_entry(name, item, e)) goto done;
         if (e->end > dsize) {
-            cr_error_set(err, "%s: tensor '%.*s' data_offsets [%ju, %ju] exceed data size %zu",
+            cr_fail(CR_ERR_FORMAT, "%s: tensor '%.*s' data_offsets [%ju, %ju] exceed data size %zu",
                          name, TN, (uintmax_t)e->begin, (uintmax_t)e->end, dsize);
             goto done;
         }
@@ -359,7 +357,7 @@ static int parse_tree(const char *name, const cJSON *root, const unsigned char *
     qsort(idx, n, sizeof *idx, cmp_entry_name);
     for (k = 1; k < n; k++)
         if (strcmp(idx[k - 1]->name, idx[k]->name) == 0) {
-            cr_error_set(err, "%s: duplicate tensor name '%.*s'", name, CR_IO_NAME_MAX,
+            cr_fail(CR_ERR_FORMAT, "%s: duplicate tensor name '%.*s'", name, CR_IO_NAME_MAX,
                          idx[k]->name);
             goto done;
         }
@@ -370,20 +368,20 @@ static int parse_tree(const char *name, const cJSON *root, const unsigned char *
         const st_entry *e = idx[k];
         if (e->begin < pos) {
             const st_entry *p = idx[k - 1];
-            cr_error_set(err, "%s: tensors '%.*s' [%ju, %ju] and '%.*s' [%ju, %ju] overlap", name,
+            cr_fail(CR_ERR_FORMAT, "%s: tensors '%.*s' [%ju, %ju] and '%.*s' [%ju, %ju] overlap", name,
                          CR_IO_NAME_MAX, p->name, (uintmax_t)p->begin, (uintmax_t)p->end, TN,
                          (uintmax_t)e->begin, (uintmax_t)e->end);
             goto done;
         }
         if (e->begin > pos) {
-            cr_error_set(err, "%s: hole in the data section: bytes [%ju, %ju) before tensor '%.*s' "
+            cr_fail(CR_ERR_FORMAT, "%s: hole in the data section: bytes [%ju, %ju) before tensor '%.*s' "
                               "belong to no tensor", name, (uintmax_t)pos, (uintmax_t)e->begin, TN);
             goto done;
         }
         pos = e->end;
     }
     if (pos != dsize) {
-        cr_error_set(err, "%s: hole in the data section: bytes [%ju, %zu) after the last tensor "
+        cr_fail(CR_ERR_FORMAT, "%s: hole in the data section: bytes [%ju, %zu) after the last tensor "
                           "belong to no tensor", name, (uintmax_t)pos, dsize);
         goto done;
     }
@@ -391,7 +389,7 @@ static int parse_tree(const char *name, const cJSON *root, const unsigned char *
     /* Checked: the tensors together hold exactly dsize bytes. Copy them out. */
     out->tensors = calloc(st_capacity(n), sizeof *out->tensors);
     if (!out->tensors) {
-        cr_error_set(err, "%s: out of memory", name);
+        cr_fail(CR_ERR_NOMEM, "%s: out of memory", name);
         goto done;
     }
     for (k = 0; k < n; k++) {
@@ -402,7 +400,7 @@ static int parse_tree(const char *name, const cJSON *root, const unsigned char *
         t->array.data = malloc(bytes ? bytes : 1);
         out->n_tensors++;
         if (!t->name || !t->array.data) {
-            cr_error_set(err, "%s: out of memory", name);
+            cr_fail(CR_ERR_NOMEM, "%s: out of memory", name);
             goto done;
         }
         t->array.dtype = e->dtype;
@@ -422,63 +420,63 @@ done:
 
 #undef TN
 
-int cr_safetensors_parse(const char *name, const unsigned char *buf, size_t len,
-                         cr_safetensors *out, cr_error *err) {
+cr_status cr_safetensors_parse(const char *name, const unsigned char *buf, size_t len,
+                         cr_safetensors *out) {
     if (!name) name = "(safetensors)";
-    if (!out) return cr_error_set(err, "%s: invalid argument", name);
+    if (!out) return cr_fail(CR_ERR_ARG, "%s: invalid argument", name);
     memset(out, 0, sizeof *out);
-    if (!buf && len) return cr_error_set(err, "%s: invalid argument", name);
+    if (!buf && len) return cr_fail(CR_ERR_ARG, "%s: invalid argument", name);
     if (len < 8)
-        return cr_error_set(err, "%s: file too short for a safetensors header (%zu bytes, need "
+        return cr_fail(CR_ERR_FORMAT, "%s: file too short for a safetensors header (%zu bytes, need "
                                  "at least 8)", name, len);
     uint64_t n = cr_io_le64(buf);
     if (n > (uint64_t)(len - 8))
-        return cr_error_set(err, "%s: header length %ju exceeds file size %zu", name,
+        return cr_fail(CR_ERR_FORMAT, "%s: header length %ju exceeds file size %zu", name,
                             (uintmax_t)n, len);
     if (n > ST_MAX_HEADER)
-        return cr_error_set(err, "%s: header length %ju exceeds the limit of %u bytes", name,
+        return cr_fail(CR_ERR_FORMAT, "%s: header length %ju exceeds the limit of %u bytes", name,
                             (uintmax_t)n, ST_MAX_HEADER);
     const char *hdr = (const char *)buf + 8;
     size_t hlen = (size_t)n;
     if (!utf8_valid((const unsigned char *)hdr, hlen))
-        return cr_error_set(err, "%s: header is not valid UTF-8", name);
+        return cr_fail(CR_ERR_FORMAT, "%s: header is not valid UTF-8", name);
     for (size_t i = 0; i < hlen; i++)
-        if (hdr[i] == '\0') return cr_error_set(err, "%s: header is not valid JSON (NUL byte at "
+        if (hdr[i] == '\0') return cr_fail(CR_ERR_FORMAT, "%s: header is not valid JSON (NUL byte at "
                                                      "%zu)", name, i);
     const char *end = NULL;
     cJSON *root = hlen ? cJSON_ParseWithLengthOpts(hdr, hlen, &end, 0) : NULL;
     if (!root) {
         size_t at = end && end >= hdr && end <= hdr + hlen ? (size_t)(end - hdr) : 0;
-        return cr_error_set(err, "%s: header is not valid JSON (error near byte %zu of %zu)", name,
+        return cr_fail(CR_ERR_FORMAT, "%s: header is not valid JSON (error near byte %zu of %zu)", name,
                             at, hlen);
     }
     int rc = -1;
     for (const char *p = end; p < hdr + hlen; p++)
         if (*p != ' ' && *p != '\t' && *p != '\n' && *p != '\r') {
-            cr_error_set(err, "%s: header is not valid JSON (unexpected text at byte %td)", name,
+            cr_fail(CR_ERR_FORMAT, "%s: header is not valid JSON (unexpected text at byte %td)", name,
                          p - hdr);
             goto done;
         }
     if (!cJSON_IsObject(root)) {
-        cr_error_set(err, "%s: header is not a JSON object", name);
+        cr_fail(CR_ERR_FORMAT, "%s: header is not a JSON object", name);
         goto done;
     }
-    rc = parse_tree(name, root, buf + 8 + hlen, len - 8 - hlen, out, err);
+    rc = parse_tree(name, root, buf + 8 + hlen, len - 8 - hlen, out);
 done:
     cJSON_Delete(root);
     if (rc) cr_safetensors_free(out);
-    return rc;
+    return cr_io_status(rc);
 }
 
-int cr_safetensors_read(const char *path, cr_safetensors *out, cr_error *err) {
-    if (!out) return cr_error_set(err, "%s: invalid argument", path ? path : "(null)");
+cr_status cr_safetensors_read(const char *path, cr_safetensors *out) {
+    if (!out) return cr_fail(CR_ERR_ARG, "%s: invalid argument", path ? path : "(null)");
     memset(out, 0, sizeof *out);
     unsigned char *buf;
     size_t len;
-    if (cr_read_file(path, SIZE_MAX, &buf, &len, err)) return -1;
-    int rc = cr_safetensors_parse(path, buf, len, out, err);
+    if (cr_read_file(path, SIZE_MAX, &buf, &len)) return cr_io_status(-1);
+    int rc = cr_safetensors_parse(path, buf, len, out);
     free(buf);
-    return rc;
+    return cr_io_status(rc);
 }
 
 /* ------------------------------------------------------------ writing */
@@ -538,29 +536,28 @@ static void sb_json_str(strbuf *b, const char *s) {
     sb_put(b, "\"", 1);
 }
 
-int cr_io_safetensors_write_views(const char *path, size_t n_tensors, const char *const *names,
+cr_status cr_io_safetensors_write_views(const char *path, size_t n_tensors, const char *const *names,
                                   const cr_array *const *arrays, size_t n_meta,
-                                  const char *const *keys, const char *const *values,
-                                  cr_error *err) {
-    if (!path) return cr_error_set(err, "(null): invalid output path");
+                                  const char *const *keys, const char *const *values) {
+    if (!path) return cr_fail(CR_ERR_ARG, "(null): invalid output path");
     if ((n_tensors && (!names || !arrays)) || (n_meta && (!keys || !values)))
-        return cr_error_set(err, "%s: invalid argument", path);
+        return cr_fail(CR_ERR_ARG, "%s: invalid argument", path);
     int rc = -1;
     strbuf hb = {0};
     const char **sorted = NULL;
     size_t n_sorted = n_tensors > n_meta ? n_tensors : n_meta;
     if (n_sorted && !(sorted = malloc(n_sorted * sizeof *sorted)))
-        return cr_error_set(err, "%s: out of memory", path);
+        return cr_fail(CR_ERR_NOMEM, "%s: out of memory", path);
 
     /* Validate everything before touching the file system. */
     for (size_t i = 0; i < n_meta; i++) {
         if (!keys[i] || !values[i]) {
-            cr_error_set(err, "%s: metadata entry %zu is NULL", path, i);
+            cr_fail(CR_ERR_FORMAT, "%s: metadata entry %zu is NULL", path, i);
             goto done;
         }
         if (!utf8_valid((const unsigned char *)keys[i], strlen(keys[i])) ||
             !utf8_valid((const unsigned char *)values[i], strlen(values[i]))) {
-            cr_error_set(err, "%s: metadata '%.*s' is not valid UTF-8", path, CR_IO_NAME_MAX,
+            cr_fail(CR_ERR_FORMAT, "%s: metadata '%.*s' is not valid UTF-8", path, CR_IO_NAME_MAX,
                          keys[i]);
             goto done;
         }
@@ -569,23 +566,23 @@ int cr_io_safetensors_write_views(const char *path, size_t n_tensors, const char
     if (n_meta) qsort(sorted, n_meta, sizeof *sorted, cmp_str);
     for (size_t i = 1; i < n_meta; i++)
         if (strcmp(sorted[i - 1], sorted[i]) == 0) {
-            cr_error_set(err, "%s: duplicate metadata key '%.*s'", path, CR_IO_NAME_MAX, sorted[i]);
+            cr_fail(CR_ERR_FORMAT, "%s: duplicate metadata key '%.*s'", path, CR_IO_NAME_MAX, sorted[i]);
             goto done;
         }
     for (size_t i = 0; i < n_tensors; i++) {
         size_t bytes;
         if (!names[i] || !arrays[i]) {
-            cr_error_set(err, "%s: tensor %zu is NULL", path, i);
+            cr_fail(CR_ERR_FORMAT, "%s: tensor %zu is NULL", path, i);
             goto done;
         }
         if (strcmp(names[i], "__metadata__") == 0 ||
             !utf8_valid((const unsigned char *)names[i], strlen(names[i]))) {
-            cr_error_set(err, "%s: invalid tensor name '%.*s'", path, CR_IO_NAME_MAX, names[i]);
+            cr_fail(CR_ERR_FORMAT, "%s: invalid tensor name '%.*s'", path, CR_IO_NAME_MAX, names[i]);
             goto done;
         }
         if (!st_dtype_name(arrays[i]->dtype) || !cr_io_array_bytes(arrays[i], &bytes) ||
             (bytes && !arrays[i]->data)) {
-            cr_error_set(err, "%s: tensor '%.*s': invalid array (dtype, shape or data)", path,
+            cr_fail(CR_ERR_FORMAT, "%s: tensor '%.*s': invalid array (dtype, shape or data)", path,
                          CR_IO_NAME_MAX, names[i]);
             goto done;
         }
@@ -594,7 +591,7 @@ int cr_io_safetensors_write_views(const char *path, size_t n_tensors, const char
     if (n_tensors) qsort(sorted, n_tensors, sizeof *sorted, cmp_str);
     for (size_t i = 1; i < n_tensors; i++)
         if (strcmp(sorted[i - 1], sorted[i]) == 0) {
-            cr_error_set(err, "%s: duplicate tensor name '%.*s'", path, CR_IO_NAME_MAX, sorted[i]);
+            cr_fail(CR_ERR_FORMAT, "%s: duplicate tensor name '%.*s'", path, CR_IO_NAME_MAX, sorted[i]);
             goto done;
         }
 
@@ -626,7 +623,7 @@ int cr_io_safetensors_write_views(const char *path, size_t n_tensors, const char
             sb_puts(&hb, num);
         }
         if ((uint64_t)bytes > UINT64_MAX - off) {
-            cr_error_set(err, "%s: total tensor size overflows", path);
+            cr_fail(CR_ERR_FORMAT, "%s: total tensor size overflows", path);
             goto done;
         }
         snprintf(num, sizeof num, "],\"data_offsets\":[%ju,%ju]}", (uintmax_t)off,
@@ -637,12 +634,12 @@ int cr_io_safetensors_write_views(const char *path, size_t n_tensors, const char
     sb_puts(&hb, "}");
     while (!hb.oom && hb.len % 8 != 0) sb_puts(&hb, " "); /* data starts 8-byte aligned */
     if (hb.oom) {
-        cr_error_set(err, "%s: out of memory building the header", path);
+        cr_fail(CR_ERR_NOMEM, "%s: out of memory building the header", path);
         goto done;
     }
 
     cr_atomic_file af;
-    if (cr_atomic_open(&af, path, err)) goto done;
+    if (cr_atomic_open(&af, path)) goto done;
     unsigned char lenbuf[8];
     cr_io_put_le64(lenbuf, (uint64_t)hb.len);
     int ok = fwrite(lenbuf, 1, 8, af.fp) == 8 && fwrite(hb.p, 1, hb.len, af.fp) == hb.len;
@@ -650,19 +647,19 @@ int cr_io_safetensors_write_views(const char *path, size_t n_tensors, const char
         ok = cr_io_write_le(af.fp, arrays[i]->data, arrays[i]->count,
                             cr_array_dtype_size(arrays[i]->dtype)) == 0;
     if (!ok) {
-        cr_error_set(err, "%s: write failed: %s", path, strerror(errno));
+        cr_fail(CR_ERR_IO, "%s: write failed: %s", path, strerror(errno));
         cr_atomic_abort(&af);
         goto done;
     }
-    rc = cr_atomic_commit(&af, err);
+    rc = cr_atomic_commit(&af);
 done:
     free(sorted);
     free(hb.p);
-    return rc;
+    return cr_io_status(rc);
 }
 
-int cr_safetensors_write(const char *path, const cr_safetensors *st, cr_error *err) {
-    if (!st) return cr_error_set(err, "%s: invalid argument", path ? path : "(null)");
+cr_status cr_safetensors_write(const char *path, const cr_safetensors *st) {
+    if (!st) return cr_fail(CR_ERR_ARG, "%s: invalid argument", path ? path : "(null)");
     const char **names = NULL, **keys = NULL, **values = NULL;
     const cr_array **arrays = NULL;
     int rc = -1;
@@ -675,7 +672,7 @@ int cr_safetensors_write(const char *path, const cr_safetensors *st, cr_error *e
         values = malloc(st->n_meta * sizeof *values);
     }
     if ((st->n_tensors && (!names || !arrays)) || (st->n_meta && (!keys || !values))) {
-        cr_error_set(err, "%s: out of memory", path ? path : "(null)");
+        cr_fail(CR_ERR_NOMEM, "%s: out of memory", path ? path : "(null)");
         goto done;
     }
     for (size_t i = 0; i < st->n_tensors; i++) {
@@ -687,11 +684,11 @@ int cr_safetensors_write(const char *path, const cr_safetensors *st, cr_error *e
         values[i] = st->meta[i].value;
     }
     rc = cr_io_safetensors_write_views(path, st->n_tensors, names, arrays, st->n_meta, keys,
-                                       values, err);
+                                       values);
 done:
     free(names);
     free(arrays);
     free(keys);
     free(values);
-    return rc;
+    return cr_io_status(rc);
 }

@@ -71,13 +71,13 @@ static const char *layer_list(const sd_layer *ly, int n, char *buf, size_t size)
     return buf;
 }
 
-int cr_model_from_state_dict(const char *name, const cr_safetensors *st, int n_act,
-                             const cr_activation *act, cr_model *out, cr_error *err) {
+cr_status cr_model_from_state_dict(const char *name, const cr_safetensors *st, int n_act,
+                             const cr_activation *act, cr_model *out) {
     if (!name) name = "(state dict)";
-    if (!out) return cr_error_set(err, "%s: invalid argument", name);
+    if (!out) return cr_fail(CR_ERR_ARG, "%s: invalid argument", name);
     memset(out, 0, sizeof *out);
     if (!st || n_act < 0 || (n_act > 0 && !act))
-        return cr_error_set(err, "%s: invalid argument", name);
+        return cr_fail(CR_ERR_ARG, "%s: invalid argument", name);
     sd_layer ly[CR_MAX_LAYERS];
     int L = 0;
     const cr_tensor *mean = NULL, *sd = NULL;
@@ -93,7 +93,7 @@ int cr_model_from_state_dict(const char *name, const cr_safetensors *st, int n_a
         size_t len = strlen(nm);
         if ((len > 13 && !strcmp(nm + len - 13, ".running_mean")) ||
             (len > 12 && !strcmp(nm + len - 12, ".running_var")))
-            return cr_error_set(err, "%s: tensor %s belongs to a BatchNorm layer, which a state "
+            return cr_fail(CR_ERR_FORMAT, "%s: tensor %s belongs to a BatchNorm layer, which a state "
                                      "dict does not describe fully (its epsilon is not stored): "
                                      "export the model with torch.onnx.export after .eval() and "
                                      "convert the .onnx (BatchNormalization is read)", name,
@@ -101,18 +101,18 @@ int cr_model_from_state_dict(const char *name, const cr_safetensors *st, int n_a
         int is_w = len > 7 && !strcmp(nm + len - 7, ".weight");
         int is_b = len > 5 && !strcmp(nm + len - 5, ".bias");
         if (!is_w && !is_b)
-            return cr_error_set(err, "%s: tensor %s is not a layer's weight or bias (expected the "
+            return cr_fail(CR_ERR_FORMAT, "%s: tensor %s is not a layer's weight or bias (expected the "
                                      "state dict of nn.Linear layers: '0.weight', '0.bias', "
                                      "'2.weight', ... or 'fc1.weight', ...)", name,
                                 tdesc(tn, d1, sizeof d1));
         size_t plen = len - (is_w ? 7 : 5);
         if (plen > CR_IO_NAME_MAX)
-            return cr_error_set(err, "%s: tensor name '%.60s...' is too long", name, nm);
+            return cr_fail(CR_ERR_FORMAT, "%s: tensor name '%.60s...' is too long", name, nm);
         int l = 0;
         while (l < L && (strlen(ly[l].prefix) != plen || strncmp(ly[l].prefix, nm, plen))) l++;
         if (l == L) {
             if (L == CR_MAX_LAYERS)
-                return cr_error_set(err, "%s: more than %d layers", name, CR_MAX_LAYERS);
+                return cr_fail(CR_ERR_FORMAT, "%s: more than %d layers", name, CR_MAX_LAYERS);
             memcpy(ly[L].prefix, nm, plen);
             ly[L].prefix[plen] = '\0';
             ly[L].w = ly[L].b = NULL;
@@ -122,14 +122,14 @@ int cr_model_from_state_dict(const char *name, const cr_safetensors *st, int n_a
         else ly[l].b = tn;
     }
     if (L == 0)
-        return cr_error_set(err, "%s: no layers: expected nn.Linear weights such as '0.weight' "
+        return cr_fail(CR_ERR_FORMAT, "%s: no layers: expected nn.Linear weights such as '0.weight' "
                                  "or 'fc1.weight' [out, in]", name);
     for (int l = 0; l < L; l++) {
         if (!ly[l].w)
-            return cr_error_set(err, "%s: tensor %s has no weight '%.60s.weight'", name,
+            return cr_fail(CR_ERR_FORMAT, "%s: tensor %s has no weight '%.60s.weight'", name,
                                 tdesc(ly[l].b, d1, sizeof d1), ly[l].prefix);
         if (ly[l].w->array.ndim != 2)
-            return cr_error_set(err, "%s: tensor %s is not a linear layer's weight [out, in] "
+            return cr_fail(CR_ERR_FORMAT, "%s: tensor %s is not a linear layer's weight [out, in] "
                                      "(only nn.Linear layers are read; BatchNorm, LayerNorm, "
                                      "convolutions are not)", name,
                                 tdesc(ly[l].w, d1, sizeof d1));
@@ -141,7 +141,7 @@ int cr_model_from_state_dict(const char *name, const cr_safetensors *st, int n_a
         if (l > 0) {
             size_t prev = ly[l - 1].w->array.shape[0];
             if (w->shape[1] != prev)
-                return cr_error_set(err, "%s: the layers do not chain: %s (as [out, in]) takes %zu "
+                return cr_fail(CR_ERR_FORMAT, "%s: the layers do not chain: %s (as [out, in]) takes %zu "
                                          "inputs but the layer before it, %s, has %zu outputs%s; "
                                          "layers in order: %s", name,
                                     tdesc(ly[l].w, d1, sizeof d1), w->shape[1],
@@ -152,12 +152,12 @@ int cr_model_from_state_dict(const char *name, const cr_safetensors *st, int n_a
         }
         const cr_tensor *b = ly[l].b;
         if (b && (b->array.ndim != 1 || b->array.shape[0] != w->shape[0]))
-            return cr_error_set(err, "%s: bias %s does not fit weight %s, which has %zu outputs "
+            return cr_fail(CR_ERR_FORMAT, "%s: bias %s does not fit weight %s, which has %zu outputs "
                                      "(expected [%zu])", name, tdesc(b, d1, sizeof d1),
                                 tdesc(ly[l].w, d2, sizeof d2), w->shape[0], w->shape[0]);
         if (ly[l].w->array.dtype != ly[0].w->array.dtype ||
             (b && b->array.dtype != ly[0].w->array.dtype))
-            return cr_error_set(err, "%s: mixed dtypes: %s is %s but %s is %s", name,
+            return cr_fail(CR_ERR_FORMAT, "%s: mixed dtypes: %s is %s but %s is %s", name,
                                 tdesc(b && b->array.dtype != ly[0].w->array.dtype ? b : ly[l].w,
                                       d1, sizeof d1),
                                 cr_array_dtype_name((b && b->array.dtype != ly[0].w->array.dtype
@@ -167,10 +167,10 @@ int cr_model_from_state_dict(const char *name, const cr_safetensors *st, int n_a
     }
     cr_array_dtype adt = ly[0].w->array.dtype;
     if (adt != CR_ARRAY_F32 && adt != CR_ARRAY_F64)
-        return cr_error_set(err, "%s: weights are %s; float32 or float64 expected", name,
+        return cr_fail(CR_ERR_FORMAT, "%s: weights are %s; float32 or float64 expected", name,
                             cr_array_dtype_name(adt));
     if (L > 1 && n_act != 1 && n_act != L - 1)
-        return cr_error_set(err, "%s: %d activation%s given for %d hidden layer%s (%d linear "
+        return cr_fail(CR_ERR_FORMAT, "%s: %d activation%s given for %d hidden layer%s (%d linear "
                                  "layers: %s); give one for all or one per hidden layer", name,
                             n_act, n_act == 1 ? "" : "s", L - 1, L - 1 == 1 ? "" : "s", L,
                             layer_list(ly, L, list, sizeof list));
@@ -183,31 +183,30 @@ int cr_model_from_state_dict(const char *name, const cr_safetensors *st, int n_a
     size_t used = 0;
     for (int l = 0; l < L; l++) {
         snprintf(tname, sizeof tname, "fc%d.weight", l + 1);
-        if (cr_safetensors_add(&m, tname, &ly[l].w->array, err)) goto done;
+        if (cr_safetensors_add(&m, tname, &ly[l].w->array)) goto done;
         const cr_array *b = ly[l].b ? &ly[l].b->array : NULL;
         if (!b) {
             size_t shape[1] = {ly[l].w->array.shape[0]};
-            if (cr_array_alloc(&zeros[l], adt, 1, shape, err)) goto done;
+            if (cr_array_alloc(&zeros[l], adt, 1, shape)) goto done;
             b = &zeros[l];
         }
         snprintf(tname, sizeof tname, "fc%d.bias", l + 1);
-        if (cr_safetensors_add(&m, tname, b, err)) goto done;
+        if (cr_safetensors_add(&m, tname, b)) goto done;
         used += (size_t)snprintf(acts + used, sizeof acts - used, "%s%s", l ? "," : "",
                                  l + 1 == L ? "softmax"
                                             : cr_activation_name(act[n_act == 1 ? 0 : l]));
     }
-    if ((mean && cr_safetensors_add(&m, "input.mean", &mean->array, err)) ||
-        (sd && cr_safetensors_add(&m, "input.std", &sd->array, err)) ||
-        cr_safetensors_set_meta(&m, "format", "chainrule/1", err) ||
-        cr_safetensors_set_meta(&m, "activations", acts, err))
+    if ((mean && cr_safetensors_add(&m, "input.mean", &mean->array)) ||
+        (sd && cr_safetensors_add(&m, "input.std", &sd->array)) ||
+        cr_safetensors_set_meta(&m, "format", "chainrule/1") ||
+        cr_safetensors_set_meta(&m, "activations", acts))
         goto done;
-    rc = cr_model_from_safetensors(name, &m, out, err);
+    rc = cr_model_from_safetensors(name, &m, out);
 done:
-    if (rc && err && strncmp(err->msg, name, strlen(name)) != 0) {
-        cr_error e2 = *err;
-        cr_error_set(err, "%s: %s", name, e2.msg);
+    if (rc && strncmp(cr_last_error(), name, strlen(name)) != 0) {
+        cr_fail(cr_last_status(), "%s: %s", name, cr_last_error());
     }
     for (int l = 0; l < L; l++) cr_array_free(&zeros[l]);
     cr_safetensors_free(&m);
-    return rc;
+    return cr_io_status(rc);
 }

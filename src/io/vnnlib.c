@@ -34,6 +34,7 @@
 #include <string.h>
 
 #include "chainrule_io.h"
+#include "io_internal.h"
 
 #define VN_MAX_BYTES ((size_t)256 << 20)
 #define VN_MAX_TOKEN 256
@@ -57,7 +58,6 @@ typedef struct {
     const char *name;
     const char *text;
     size_t len, pos, line;
-    cr_error *err;
     vn_node *nodes;
     size_t n_nodes, cap_nodes;
 } vn_parser;
@@ -83,7 +83,7 @@ static size_t vn_new_node(vn_parser *p) {
         size_t cap = p->cap_nodes ? 2 * p->cap_nodes : 64;
         vn_node *n = realloc(p->nodes, cap * sizeof *n);
         if (!n) {
-            cr_error_set(p->err, "%s: out of memory", p->name);
+            cr_fail(CR_ERR_NOMEM, "%s: out of memory", p->name);
             return VN_NONE;
         }
         p->nodes = n;
@@ -102,17 +102,17 @@ static int vn_atom_char(unsigned char c) { return c > 0x20 && c < 0x7f && c != '
 static size_t vn_parse_expr(vn_parser *p, int depth) {
     vn_skip(p);
     if (p->pos >= p->len) {
-        cr_error_set(p->err, "%s:%zu: unexpected end of file", p->name, p->line);
+        cr_fail(CR_ERR_FORMAT, "%s:%zu: unexpected end of file", p->name, p->line);
         return VN_NONE;
     }
     unsigned char c = (unsigned char)p->text[p->pos];
     if (c == ')') {
-        cr_error_set(p->err, "%s:%zu: unbalanced ')'", p->name, p->line);
+        cr_fail(CR_ERR_FORMAT, "%s:%zu: unbalanced ')'", p->name, p->line);
         return VN_NONE;
     }
     if (c == '(') {
         if (depth >= VN_MAX_DEPTH) {
-            cr_error_set(p->err, "%s:%zu: expressions nested deeper than %d", p->name, p->line, VN_MAX_DEPTH);
+            cr_fail(CR_ERR_FORMAT, "%s:%zu: expressions nested deeper than %d", p->name, p->line, VN_MAX_DEPTH);
             return VN_NONE;
         }
         size_t open_line = p->line;
@@ -124,7 +124,7 @@ static size_t vn_parse_expr(vn_parser *p, int depth) {
         for (;;) {
             vn_skip(p);
             if (p->pos >= p->len) {
-                cr_error_set(p->err, "%s:%zu: unbalanced parentheses: the '(' of line %zu is not closed", p->name,
+                cr_fail(CR_ERR_FORMAT, "%s:%zu: unbalanced parentheses: the '(' of line %zu is not closed", p->name,
                              p->line, open_line);
                 return VN_NONE;
             }
@@ -140,13 +140,13 @@ static size_t vn_parse_expr(vn_parser *p, int depth) {
         }
     }
     if (!vn_atom_char(c)) {
-        cr_error_set(p->err, "%s:%zu: unexpected byte 0x%02x", p->name, p->line, c);
+        cr_fail(CR_ERR_FORMAT, "%s:%zu: unexpected byte 0x%02x", p->name, p->line, c);
         return VN_NONE;
     }
     size_t start = p->pos;
     while (p->pos < p->len && vn_atom_char((unsigned char)p->text[p->pos])) {
         if (p->pos - start >= VN_MAX_TOKEN) {
-            cr_error_set(p->err, "%s:%zu: a token longer than %d characters", p->name, p->line, VN_MAX_TOKEN);
+            cr_fail(CR_ERR_FORMAT, "%s:%zu: a token longer than %d characters", p->name, p->line, VN_MAX_TOKEN);
             return VN_NONE;
         }
         p->pos++;
@@ -155,7 +155,7 @@ static size_t vn_parse_expr(vn_parser *p, int depth) {
         unsigned char e = (unsigned char)p->text[p->pos];
         if (!vn_atom_char(e) && e != '(' && e != ')' && e != ';' && e != ' ' && e != '\t' && e != '\n' &&
             e != '\r' && e != '\f' && e != '\v') {
-            cr_error_set(p->err, "%s:%zu: unexpected byte 0x%02x", p->name, p->line, e);
+            cr_fail(CR_ERR_FORMAT, "%s:%zu: unexpected byte 0x%02x", p->name, p->line, e);
             return VN_NONE;
         }
     }
@@ -233,7 +233,7 @@ static int vn_number(vn_parser *p, const vn_node *a, double *down, double *up) {
         *up = nextafter(v, INFINITY);
     }
     if (!isfinite(*down) || !isfinite(*up) || !(*down <= *up))
-        return cr_error_set(p->err, "%s:%zu: number %s out of range", p->name, a->line, buf);
+        return cr_fail(CR_ERR_FORMAT, "%s:%zu: number %s out of range", p->name, a->line, buf);
     return 0;
 }
 
@@ -284,7 +284,7 @@ static int vn_var_name(const vn_node *n, int *kind, size_t *index) {
 static int vn_term_of(vn_reader *r, const vn_node *n, vn_term *t) {
     vn_parser *p = &r->p;
     if (n->list)
-        return cr_error_set(p->err, "%s:%zu: an expression where a variable or a number belongs "
+        return cr_fail(CR_ERR_FORMAT, "%s:%zu: an expression where a variable or a number belongs "
                                     "(linear combinations are not supported)", p->name, n->line);
     int kind;
     size_t index;
@@ -292,7 +292,7 @@ static int vn_term_of(vn_reader *r, const vn_node *n, vn_term *t) {
         const unsigned char *decl = kind == 'X' ? r->x_decl : r->y_decl;
         size_t lim = kind == 'X' ? r->d : r->k;
         if (index >= lim || !decl[index])
-            return cr_error_set(p->err, "%s:%zu: undeclared variable %.*s", p->name, n->line, (int)n->len, n->s);
+            return cr_fail(CR_ERR_FORMAT, "%s:%zu: undeclared variable %.*s", p->name, n->line, (int)n->len, n->s);
         t->kind = kind;
         t->index = index;
         return 0;
@@ -301,7 +301,7 @@ static int vn_term_of(vn_reader *r, const vn_node *n, vn_term *t) {
         t->kind = 'N';
         return vn_number(p, n, &t->down, &t->up);
     }
-    return cr_error_set(p->err, "%s:%zu: '%.*s' is neither a declared variable nor a decimal number", p->name,
+    return cr_fail(CR_ERR_FORMAT, "%s:%zu: '%.*s' is neither a declared variable nor a decimal number", p->name,
                         n->line, (int)n->len, n->s);
 }
 
@@ -309,28 +309,28 @@ static int vn_term_of(vn_reader *r, const vn_node *n, vn_term *t) {
 static int vn_comparison(vn_reader *r, const vn_node *n, vn_term *a, vn_term *b) {
     vn_parser *p = &r->p;
     if (!n->list || n->first == VN_NONE)
-        return cr_error_set(p->err, "%s:%zu: expected a comparison (<= A B) or (>= A B)", p->name, n->line);
+        return cr_fail(CR_ERR_FORMAT, "%s:%zu: expected a comparison (<= A B) or (>= A B)", p->name, n->line);
     const vn_node *op = &p->nodes[n->first];
     int ge;
     if (vn_atom_is(op, "<=") || vn_atom_is(op, "<")) ge = 0;
     else if (vn_atom_is(op, ">=") || vn_atom_is(op, ">")) ge = 1;
     else if (op->list)
-        return cr_error_set(p->err, "%s:%zu: expected a comparison (<= A B) or (>= A B)", p->name, n->line);
+        return cr_fail(CR_ERR_FORMAT, "%s:%zu: expected a comparison (<= A B) or (>= A B)", p->name, n->line);
     else
-        return cr_error_set(p->err, "%s:%zu: unsupported operator '%.*s' (expected <= or >=)", p->name, op->line,
+        return cr_fail(CR_ERR_FORMAT, "%s:%zu: unsupported operator '%.*s' (expected <= or >=)", p->name, op->line,
                             (int)op->len, op->s);
     size_t ia = op->next, ib = ia == VN_NONE ? VN_NONE : p->nodes[ia].next;
     if (ia == VN_NONE || ib == VN_NONE || p->nodes[ib].next != VN_NONE)
-        return cr_error_set(p->err, "%s:%zu: a comparison takes two operands", p->name, n->line);
+        return cr_fail(CR_ERR_FORMAT, "%s:%zu: a comparison takes two operands", p->name, n->line);
     vn_term ta, tb;
     if (vn_term_of(r, &p->nodes[ia], &ta) || vn_term_of(r, &p->nodes[ib], &tb)) return -1;
     *a = ge ? tb : ta;
     *b = ge ? ta : tb;
     int xs = (a->kind == 'X') + (b->kind == 'X'), ys = (a->kind == 'Y') + (b->kind == 'Y');
     if (xs && (xs == 2 || ys))
-        return cr_error_set(p->err, "%s:%zu: an input may only be compared with a number (input constraints "
+        return cr_fail(CR_ERR_FORMAT, "%s:%zu: an input may only be compared with a number (input constraints "
                                     "are a box)", p->name, n->line);
-    if (!xs && !ys) return cr_error_set(p->err, "%s:%zu: a comparison of two numbers", p->name, n->line);
+    if (!xs && !ys) return cr_fail(CR_ERR_FORMAT, "%s:%zu: a comparison of two numbers", p->name, n->line);
     if (ys) r->have_y = 1;
     return 0;
 }
@@ -349,7 +349,7 @@ static int vn_apply(vn_reader *r, vn_disjunct *q, const vn_term *a, const vn_ter
         return 0;
     }
     if (r->total_rows >= VN_MAX_ROWS || (r->total_rows + 1) * (k + 2) + r->n_dis * 4 * d > VN_MAX_DOUBLES)
-        return cr_error_set(r->p.err, "%s: more output constraints than %zu", r->p.name,
+        return cr_fail(CR_ERR_FORMAT, "%s: more output constraints than %zu", r->p.name,
                             VN_MAX_DOUBLES / (k + 2) < VN_MAX_ROWS ? VN_MAX_DOUBLES / (k + 2) : VN_MAX_ROWS);
     if (q->n_rows == q->cap_rows) {
         size_t cap = q->cap_rows ? 2 * q->cap_rows : 4;
@@ -359,7 +359,7 @@ static int vn_apply(vn_reader *r, vn_disjunct *q, const vn_term *a, const vn_ter
         if (rhs) q->rhs = rhs;
         double *rhs_in = realloc(q->rhs_in, cap * sizeof(double));
         if (rhs_in) q->rhs_in = rhs_in;
-        if (!c || !rhs || !rhs_in) return cr_error_set(r->p.err, "%s: out of memory", r->p.name);
+        if (!c || !rhs || !rhs_in) return cr_fail(CR_ERR_NOMEM, "%s: out of memory", r->p.name);
         q->cap_rows = cap;
     }
     double *row = q->c + q->n_rows * k;
@@ -401,7 +401,7 @@ static int vn_disjunct_copy(vn_reader *r, vn_disjunct *dst, const vn_disjunct *s
     }
     if (!dst->box || (m && (!dst->c || !dst->rhs || !dst->rhs_in))) {
         vn_disjunct_free(dst);
-        return cr_error_set(r->p.err, "%s: out of memory", r->p.name);
+        return cr_fail(CR_ERR_NOMEM, "%s: out of memory", r->p.name);
     }
     memcpy(dst->box, src->box, 4 * d * sizeof(double));
     if (m) {
@@ -420,7 +420,7 @@ static int vn_apply_conj(vn_reader *r, vn_disjunct *q, const vn_node *n) {
     vn_term a, b;
     if (n->list && n->first != VN_NONE && vn_atom_is(&p->nodes[n->first], "and")) {
         size_t c = p->nodes[n->first].next;
-        if (c == VN_NONE) return cr_error_set(p->err, "%s:%zu: an empty (and)", p->name, n->line);
+        if (c == VN_NONE) return cr_fail(CR_ERR_FORMAT, "%s:%zu: an empty (and)", p->name, n->line);
         for (; c != VN_NONE; c = p->nodes[c].next)
             if (vn_comparison(r, &p->nodes[c], &a, &b) || vn_apply(r, q, &a, &b)) return -1;
         return 0;
@@ -434,17 +434,17 @@ static int vn_assert_or(vn_reader *r, const vn_node *orn) {
     vn_parser *p = &r->p;
     size_t n_cl = 0;
     for (size_t c = p->nodes[orn->first].next; c != VN_NONE; c = p->nodes[c].next) n_cl++;
-    if (n_cl == 0) return cr_error_set(p->err, "%s:%zu: an empty (or)", p->name, orn->line);
+    if (n_cl == 0) return cr_fail(CR_ERR_FORMAT, "%s:%zu: an empty (or)", p->name, orn->line);
     if (n_cl > VN_MAX_DISJUNCTS || r->n_dis > VN_MAX_DISJUNCTS / n_cl)
-        return cr_error_set(p->err, "%s:%zu: more than %d disjuncts", p->name, orn->line, VN_MAX_DISJUNCTS);
+        return cr_fail(CR_ERR_FORMAT, "%s:%zu: more than %d disjuncts", p->name, orn->line, VN_MAX_DISJUNCTS);
     size_t n_new = r->n_dis * n_cl;
     size_t rows_new = 0;
     for (size_t i = 0; i < r->n_dis; i++) rows_new += r->dis[i].n_rows * n_cl;
     if (n_new * 4 * r->d + rows_new * (r->k + 2) > VN_MAX_DOUBLES)
-        return cr_error_set(p->err, "%s:%zu: the disjunction needs more than %zu numbers", p->name, orn->line,
+        return cr_fail(CR_ERR_FORMAT, "%s:%zu: the disjunction needs more than %zu numbers", p->name, orn->line,
                             VN_MAX_DOUBLES);
     vn_disjunct *nd = calloc(n_new, sizeof *nd);
-    if (!nd) return cr_error_set(p->err, "%s: out of memory", p->name);
+    if (!nd) return cr_fail(CR_ERR_NOMEM, "%s: out of memory", p->name);
     size_t done = 0;
     int rc = 0;
     for (size_t i = 0; i < r->n_dis && !rc; i++)
@@ -465,27 +465,27 @@ static int vn_assert_or(vn_reader *r, const vn_node *orn) {
 
 static int vn_statement(vn_reader *r, const vn_node *n) {
     vn_parser *p = &r->p;
-    if (!n->list) return cr_error_set(p->err, "%s:%zu: expected '(' to start a statement", p->name, n->line);
-    if (n->first == VN_NONE) return cr_error_set(p->err, "%s:%zu: an empty statement ()", p->name, n->line);
+    if (!n->list) return cr_fail(CR_ERR_FORMAT, "%s:%zu: expected '(' to start a statement", p->name, n->line);
+    if (n->first == VN_NONE) return cr_fail(CR_ERR_FORMAT, "%s:%zu: an empty statement ()", p->name, n->line);
     const vn_node *head = &p->nodes[n->first];
     if (vn_atom_is(head, "declare-const")) {
         size_t iv = head->next, it = iv == VN_NONE ? VN_NONE : p->nodes[iv].next;
         if (iv == VN_NONE || it == VN_NONE || p->nodes[it].next != VN_NONE || !vn_atom_is(&p->nodes[it], "Real"))
-            return cr_error_set(p->err, "%s:%zu: expected (declare-const NAME Real)", p->name, n->line);
+            return cr_fail(CR_ERR_FORMAT, "%s:%zu: expected (declare-const NAME Real)", p->name, n->line);
         const vn_node *v = &p->nodes[iv];
         int kind;
         size_t index;
         if (!vn_var_name(v, &kind, &index)) {
-            if (v->list) return cr_error_set(p->err, "%s:%zu: expected (declare-const NAME Real)", p->name, n->line);
-            return cr_error_set(p->err, "%s:%zu: unsupported variable name '%.*s' (expected X_i or Y_j)", p->name,
+            if (v->list) return cr_fail(CR_ERR_FORMAT, "%s:%zu: expected (declare-const NAME Real)", p->name, n->line);
+            return cr_fail(CR_ERR_FORMAT, "%s:%zu: unsupported variable name '%.*s' (expected X_i or Y_j)", p->name,
                                 v->line, (int)v->len, v->s);
         }
         size_t lim = kind == 'X' ? r->d : r->k;
         if (index >= lim)
-            return cr_error_set(p->err, "%s:%zu: %.*s is out of range: the model has %zu %s", p->name, v->line,
+            return cr_fail(CR_ERR_FORMAT, "%s:%zu: %.*s is out of range: the model has %zu %s", p->name, v->line,
                                 (int)v->len, v->s, lim, kind == 'X' ? "inputs" : "outputs");
         unsigned char *decl = kind == 'X' ? r->x_decl : r->y_decl;
-        if (decl[index]) return cr_error_set(p->err, "%s:%zu: %.*s declared twice", p->name, v->line, (int)v->len, v->s);
+        if (decl[index]) return cr_fail(CR_ERR_FORMAT, "%s:%zu: %.*s declared twice", p->name, v->line, (int)v->len, v->s);
         decl[index] = 1;
         if (kind == 'X') r->n_x++;
         else r->n_y++;
@@ -494,15 +494,15 @@ static int vn_statement(vn_reader *r, const vn_node *n) {
     if (vn_atom_is(head, "assert")) {
         size_t ie = head->next;
         if (ie == VN_NONE || p->nodes[ie].next != VN_NONE)
-            return cr_error_set(p->err, "%s:%zu: assert takes one expression", p->name, n->line);
+            return cr_fail(CR_ERR_FORMAT, "%s:%zu: assert takes one expression", p->name, n->line);
         const vn_node *e = &p->nodes[ie];
         if (e->list && e->first != VN_NONE && vn_atom_is(&p->nodes[e->first], "or")) return vn_assert_or(r, e);
         for (size_t i = 0; i < r->n_dis; i++)
             if (vn_apply_conj(r, &r->dis[i], e)) return -1;
         return 0;
     }
-    if (head->list) return cr_error_set(p->err, "%s:%zu: a statement must start with a keyword", p->name, n->line);
-    return cr_error_set(p->err, "%s:%zu: unsupported statement '%.*s' (expected declare-const or assert)", p->name,
+    if (head->list) return cr_fail(CR_ERR_FORMAT, "%s:%zu: a statement must start with a keyword", p->name, n->line);
+    return cr_fail(CR_ERR_FORMAT, "%s:%zu: unsupported statement '%.*s' (expected declare-const or assert)", p->name,
                         head->line, (int)head->len, head->s);
 }
 
@@ -522,17 +522,17 @@ static int vn_build(vn_reader *r, cr_spec *out) {
         const double *lo = q->box, *hi = q->box + d;
         for (size_t j = 0; j < d; j++) {
             if (lo[j] == -INFINITY)
-                return cr_error_set(p->err, "%s: input X_%zu has no lower bound (every input must be bounded)",
+                return cr_fail(CR_ERR_FORMAT, "%s: input X_%zu has no lower bound (every input must be bounded)",
                                     p->name, j);
             if (hi[j] == INFINITY)
-                return cr_error_set(p->err, "%s: input X_%zu has no upper bound (every input must be bounded)",
+                return cr_fail(CR_ERR_FORMAT, "%s: input X_%zu has no upper bound (every input must be bounded)",
                                     p->name, j);
             if (lo[j] > hi[j])
-                return cr_error_set(p->err, "%s: input X_%zu has an empty range [%.17g, %.17g]", p->name, j, lo[j],
+                return cr_fail(CR_ERR_FORMAT, "%s: input X_%zu has an empty range [%.17g, %.17g]", p->name, j, lo[j],
                                     hi[j]);
         }
         if (q->n_rows == 0)
-            return cr_error_set(p->err, "%s: %s has no output constraint (assert on Y)", p->name,
+            return cr_fail(CR_ERR_FORMAT, "%s: %s has no output constraint (assert on Y)", p->name,
                                 r->n_dis > 1 ? "a disjunct" : "the file");
         for (size_t j = 0; j < 4 * d; j++) q->box[j] += 0.0; /* −0 as +0: equal boxes are equal bits */
         for (size_t j = 0; j < q->n_rows; j++) q->rhs[j] += 0.0, q->rhs_in[j] += 0.0;
@@ -544,7 +544,7 @@ static int vn_build(vn_reader *r, cr_spec *out) {
     if (!part || !first) {
         free(part);
         free(first);
-        return cr_error_set(p->err, "%s: out of memory", p->name);
+        return cr_fail(CR_ERR_NOMEM, "%s: out of memory", p->name);
     }
     size_t n_parts = 0;
     for (size_t i = 0; i < r->n_dis; i++) {
@@ -558,7 +558,7 @@ static int vn_build(vn_reader *r, cr_spec *out) {
     }
     int rc = 0;
     out->parts = calloc(n_parts, sizeof *out->parts);
-    if (!out->parts) rc = cr_error_set(p->err, "%s: out of memory", p->name);
+    if (!out->parts) rc = cr_fail(CR_ERR_NOMEM, "%s: out of memory", p->name);
     else out->n_parts = n_parts;
     for (size_t j = 0; j < n_parts && !rc; j++) {
         cr_spec_part *sp = &out->parts[j];
@@ -578,7 +578,7 @@ static int vn_build(vn_reader *r, cr_spec *out) {
         sp->rhs_in = malloc(rows * sizeof(double));
         sp->clause = malloc((cls + 1) * sizeof(size_t));
         if (!sp->lo || !sp->hi || !sp->lo_in || !sp->hi_in || !sp->c || !sp->rhs || !sp->rhs_in || !sp->clause) {
-            rc = cr_error_set(p->err, "%s: out of memory", p->name);
+            rc = cr_fail(CR_ERR_NOMEM, "%s: out of memory", p->name);
             break;
         }
         const double *box = r->dis[first[j]].box;
@@ -604,18 +604,17 @@ static int vn_build(vn_reader *r, cr_spec *out) {
     return rc;
 }
 
-int cr_vnnlib_parse(const char *name, const char *text, size_t len, size_t d, size_t k, cr_spec *out,
-                    cr_error *err) {
+cr_status cr_vnnlib_parse(const char *name, const char *text, size_t len, size_t d, size_t k, cr_spec *out) {
     if (!name) name = "(vnnlib)";
-    if (!out) return cr_error_set(err, "%s: invalid argument", name);
+    if (!out) return cr_fail(CR_ERR_ARG, "%s: invalid argument", name);
     memset(out, 0, sizeof *out);
-    if (!text && len) return cr_error_set(err, "%s: invalid argument", name);
-    if (d == 0 || k == 0) return cr_error_set(err, "%s: the model has no %s", name, d == 0 ? "inputs" : "outputs");
+    if (!text && len) return cr_fail(CR_ERR_ARG, "%s: invalid argument", name);
+    if (d == 0 || k == 0) return cr_fail(CR_ERR_FORMAT, "%s: the model has no %s", name, d == 0 ? "inputs" : "outputs");
     if (d > VN_MAX_DOUBLES / 4 || k > VN_MAX_DOUBLES / 4)
-        return cr_error_set(err, "%s: the model's %zu inputs and %zu outputs exceed the reader's limit of %zu each",
+        return cr_fail(CR_ERR_FORMAT, "%s: the model's %zu inputs and %zu outputs exceed the reader's limit of %zu each",
                             name, d, k, VN_MAX_DOUBLES / 4);
     if (d > len / 16 || k > len / 16)
-        return cr_error_set(err, "%s: %zu bytes cannot declare the model's %zu inputs and %zu outputs", name, len, d,
+        return cr_fail(CR_ERR_FORMAT, "%s: %zu bytes cannot declare the model's %zu inputs and %zu outputs", name, len, d,
                             k);
     vn_reader r;
     memset(&r, 0, sizeof r);
@@ -623,7 +622,6 @@ int cr_vnnlib_parse(const char *name, const char *text, size_t len, size_t d, si
     r.p.text = text;
     r.p.len = len;
     r.p.line = 1;
-    r.p.err = err;
     r.d = d;
     r.k = k;
     int rc = 0;
@@ -631,7 +629,7 @@ int cr_vnnlib_parse(const char *name, const char *text, size_t len, size_t d, si
     r.y_decl = calloc(k, 1);
     r.dis = calloc(1, sizeof *r.dis);
     if (r.dis) r.dis[0].box = malloc(4 * d * sizeof(double));
-    if (!r.x_decl || !r.y_decl || !r.dis || !r.dis[0].box) rc = cr_error_set(err, "%s: out of memory", name);
+    if (!r.x_decl || !r.y_decl || !r.dis || !r.dis[0].box) rc = cr_fail(CR_ERR_NOMEM, "%s: out of memory", name);
     else {
         r.n_dis = 1;
         for (size_t i = 0; i < d; i++) {
@@ -649,12 +647,12 @@ int cr_vnnlib_parse(const char *name, const char *text, size_t len, size_t d, si
         else rc = vn_statement(&r, &r.p.nodes[id]);
         n_statements++;
     }
-    if (!rc && n_statements == 0) rc = cr_error_set(err, "%s: no statements", name);
+    if (!rc && n_statements == 0) rc = cr_fail(CR_ERR_FORMAT, "%s: no statements", name);
     if (!rc && r.n_x != d)
-        rc = cr_error_set(err, "%s: declares %zu inputs X_i, the model has %zu", name, r.n_x, d);
+        rc = cr_fail(CR_ERR_FORMAT, "%s: declares %zu inputs X_i, the model has %zu", name, r.n_x, d);
     if (!rc && r.n_y != k)
-        rc = cr_error_set(err, "%s: declares %zu outputs Y_j, the model has %zu", name, r.n_y, k);
-    if (!rc && !r.have_y) rc = cr_error_set(err, "%s: no output constraint (assert on Y)", name);
+        rc = cr_fail(CR_ERR_FORMAT, "%s: declares %zu outputs Y_j, the model has %zu", name, r.n_y, k);
+    if (!rc && !r.have_y) rc = cr_fail(CR_ERR_FORMAT, "%s: no output constraint (assert on Y)", name);
     if (!rc) rc = vn_build(&r, out);
     for (size_t i = 0; r.dis && i < r.n_dis; i++) vn_disjunct_free(&r.dis[i]);
     if (r.dis && r.n_dis == 0) free(r.dis[0].box);
@@ -663,50 +661,50 @@ int cr_vnnlib_parse(const char *name, const char *text, size_t len, size_t d, si
     free(r.y_decl);
     free(r.p.nodes);
     if (rc) memset(out, 0, sizeof *out);
-    return rc ? -1 : 0;
+    return cr_io_status(rc ? -1 : 0);
 }
 
-int cr_vnnlib_load(const char *path, size_t d, size_t k, cr_spec *out, cr_error *err) {
+cr_status cr_vnnlib_load(const char *path, size_t d, size_t k, cr_spec *out) {
     if (out) memset(out, 0, sizeof *out);
     unsigned char *buf = NULL;
     size_t len = 0;
-    if (cr_read_file(path, VN_MAX_BYTES, &buf, &len, err)) return -1;
-    int rc = cr_vnnlib_parse(path, (const char *)buf, len, d, k, out, err);
+    if (cr_read_file(path, VN_MAX_BYTES, &buf, &len)) return cr_io_status(-1);
+    int rc = cr_vnnlib_parse(path, (const char *)buf, len, d, k, out);
     free(buf);
-    return rc;
+    return cr_io_status(rc);
 }
 
 /* ------------------------------------------------------------------ results */
 
-int cr_vnnlib_print_result(FILE *f, const char *name, cr_verdict verdict, size_t d, const double *x, size_t k,
-                           const double *y, cr_error *err) {
+cr_status cr_vnnlib_print_result(FILE *f, const char *name, cr_verdict verdict, size_t d, const double *x, size_t k,
+                           const double *y) {
     if (!name) name = "(result)";
-    if (!f) return cr_error_set(err, "%s: invalid argument", name);
-    if ((unsigned)verdict > CR_VERDICT_TIMEOUT) return cr_error_set(err, "%s: invalid verdict %d", name, (int)verdict);
+    if (!f) return cr_fail(CR_ERR_ARG, "%s: invalid argument", name);
+    if ((unsigned)verdict > CR_VERDICT_TIMEOUT) return cr_fail(CR_ERR_FORMAT, "%s: invalid verdict %d", name, (int)verdict);
     if (verdict == CR_VERDICT_SAT) {
         if (!x || !y || d == 0 || k == 0)
-            return cr_error_set(err, "%s: a sat result needs the witness and its outputs", name);
+            return cr_fail(CR_ERR_FORMAT, "%s: a sat result needs the witness and its outputs", name);
         for (size_t i = 0; i < d; i++)
-            if (!isfinite(x[i])) return cr_error_set(err, "%s: witness X_%zu is not finite", name, i);
+            if (!isfinite(x[i])) return cr_fail(CR_ERR_FORMAT, "%s: witness X_%zu is not finite", name, i);
         for (size_t j = 0; j < k; j++)
-            if (!isfinite(y[j])) return cr_error_set(err, "%s: output Y_%zu is not finite", name, j);
+            if (!isfinite(y[j])) return cr_fail(CR_ERR_FORMAT, "%s: output Y_%zu is not finite", name, j);
     }
     int bad = fprintf(f, "%s\n", cr_verdict_name(verdict)) < 0;
     if (verdict == CR_VERDICT_SAT) {
         for (size_t i = 0; i < d && !bad; i++) bad = fprintf(f, "%s(X_%zu %.17g)\n", i ? "" : "(", i, x[i]) < 0;
         for (size_t j = 0; j < k && !bad; j++) bad = fprintf(f, "(Y_%zu %.17g)%s\n", j, y[j], j + 1 < k ? "" : ")") < 0;
     }
-    if (bad || ferror(f)) return cr_error_set(err, "%s: write failed: %s", name, strerror(errno));
-    return 0;
+    if (bad || ferror(f)) return cr_fail(CR_ERR_IO, "%s: write failed: %s", name, strerror(errno));
+    return CR_OK;
 }
 
-int cr_vnnlib_write_result(const char *path, cr_verdict verdict, size_t d, const double *x, size_t k,
-                           const double *y, cr_error *err) {
+cr_status cr_vnnlib_write_result(const char *path, cr_verdict verdict, size_t d, const double *x, size_t k,
+                           const double *y) {
     cr_atomic_file af;
-    if (cr_atomic_open(&af, path, err)) return -1;
-    if (cr_vnnlib_print_result((FILE *)af.fp, path, verdict, d, x, k, y, err)) {
+    if (cr_atomic_open(&af, path)) return cr_io_status(-1);
+    if (cr_vnnlib_print_result((FILE *)af.fp, path, verdict, d, x, k, y)) {
         cr_atomic_abort(&af);
-        return -1;
+        return cr_io_status(-1);
     }
-    return cr_atomic_commit(&af, err);
+    return cr_io_status(cr_atomic_commit(&af));
 }

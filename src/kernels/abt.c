@@ -1,4 +1,6 @@
 /* C = A Bᵀ with B packed once: see kernels/abt.h. */
+#include "core/fail.h"
+#include "chainrule_typed.h"
 #include "kernels/abt.h"
 
 #include <stdint.h>
@@ -19,16 +21,16 @@ size_t cr_abt_shift_for(const float *c, size_t ldc) {
 cr_status cr_abt_pack(size_t n, size_t k, const float *b, size_t ldb, int trans, size_t shift,
                       cr_abt_packed *out) {
     memset(out, 0, sizeof *out);
-    if (n == 0 || k == 0 || shift >= 16) return CR_ERR_SHAPE;
-    if (n > SIZE_MAX - CR_ABT_PANEL - shift) return CR_ERR_OVERFLOW;
+    if (n == 0 || k == 0 || shift >= 16) return CR_FAIL(CR_ERR_SHAPE);
+    if (n > SIZE_MAX - CR_ABT_PANEL - shift) return CR_FAIL(CR_ERR_OVERFLOW);
     const size_t panels = (n + shift + CR_ABT_PANEL - 1) / CR_ABT_PANEL;
     size_t count;
-    if (!cr_mul_size(panels * CR_ABT_PANEL, k, &count) || count > SIZE_MAX / sizeof(float) - 64)
-        return CR_ERR_OVERFLOW;
+    if (cr_mul_size(panels * CR_ABT_PANEL, k, &count) != CR_OK || count > SIZE_MAX / sizeof(float) - 64)
+        return CR_FAIL(CR_ERR_OVERFLOW);
     /* aligned_alloc wants a multiple of the alignment */
     size_t bytes = (count * sizeof(float) + 63) / 64 * 64;
     float *d = aligned_alloc(64, bytes);
-    if (!d) return CR_ERR_NOMEM;
+    if (!d) return CR_FAIL(CR_ERR_NOMEM);
     /* zero, then copy each column of C's panel, reading B along its rows (or, from
        Bᵀ, along h) so that the reads are contiguous */
     memset(d, 0, bytes);
@@ -57,7 +59,7 @@ void cr_abt_free(cr_abt_packed *p) {
 static cr_abt_gemm_fn abt_replaced;
 
 cr_status cr_abt_replace(cr_abt_gemm_fn kernel) {
-    if (!kernel) return CR_ERR_ARG;
+    if (!kernel) return CR_FAIL(CR_ERR_ARG);
     abt_replaced = kernel;
     return CR_OK;
 }

@@ -13,7 +13,7 @@
  * stores when C is large; B is packed once per call of the
  * Jacobian and shared by the workers. Blocks for AVX-512 (14 rows × 32 columns
  * in registers) and AVX2 (up to 13 rows × 8 columns), chosen by the kernel set
- * (chainrule.h, cr_isa); under the portable set cr_abt_available() is 0 and
+ * (chainrule_typed.h, cr_isa); under the portable set cr_abt_available() is 0 and
  * the caller uses cr_gemm_f32. Each element is one fused multiply-add chain
  * over k in order, so AVX2 and AVX-512 give the same bits, and sgemm's values
  * up to rounding.

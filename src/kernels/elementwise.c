@@ -1,5 +1,5 @@
 /*
- * The element-wise kernels (elementwise.h), once per kernel set (chainrule.h,
+ * The element-wise kernels (elementwise.h), once per kernel set (chainrule_typed.h,
  * cr_isa): the portable C loops below are the reference, and
  * elementwise_simd.tmpl.h instantiates the same loops for AVX2 and AVX-512.
  * Every variant performs, for every element, the same operations in the same
@@ -13,7 +13,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "chainrule.h"
+#include "chainrule_typed.h"
 
 #ifdef __clang__
 #pragma STDC FP_CONTRACT OFF /* a*b + c stays two roundings, as in the reference */

@@ -2,7 +2,7 @@
  * Float32 element-wise kernels: the sigmoid's forward and VJP, which the
  * sigmoid op's float32 row runs as its backends (src/ops/act_table.c), and
  * the finiteness scan of the training step. The set in use is
- * cr_isa_current() (chainrule.h, cr_isa). σ and the scan exist in every
+ * cr_isa_current() (chainrule_typed.h, cr_isa). σ and the scan exist in every
  * kernel set: the portable C reference (elementwise.c) and its AVX2 and
  * AVX-512 instantiations (elementwise_simd.tmpl.h), which give the same bits
  * as the reference. The VJP exists only as AVX2 and AVX-512 variants: its

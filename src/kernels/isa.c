@@ -1,10 +1,11 @@
-/* The kernel set in use (chainrule.h, "kernel sets"): CHAINRULE_ISA or the
+/* The kernel set in use (chainrule_typed.h, "kernel sets"): CHAINRULE_ISA or the
    best set the CPU runs, chosen once. */
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "chainrule.h"
+#include "chainrule_typed.h"
+#include "core/fail.h"
 
 static const char *const isa_names[CR_ISA_COUNT] = {"portable", "avx2", "avx512"};
 
@@ -12,13 +13,13 @@ const char *cr_isa_name(cr_isa isa) {
     return (unsigned)isa < CR_ISA_COUNT ? isa_names[isa] : "unknown";
 }
 
-int cr_isa_from_name(const char *name, cr_isa *out) {
+cr_status cr_isa_from_name(const char *name, cr_isa *out) {
     for (int i = 0; name && i < CR_ISA_COUNT; i++)
         if (!strcmp(name, isa_names[i])) {
             if (out) *out = (cr_isa)i;
-            return 1;
+            return CR_OK;
         }
-    return 0;
+    return cr_fail(CR_ERR_ARG, "%s: unknown instruction set '%s'", __func__, name ? name : "(null)");
 }
 
 int cr_isa_supported(cr_isa isa) {
@@ -52,7 +53,7 @@ cr_isa cr_isa_current(void) {
     if (c < 0) {
         const char *env = getenv("CHAINRULE_ISA");
         cr_isa isa;
-        if (!env || !cr_isa_from_name(env, &isa) || !cr_isa_supported(isa)) isa = cr_isa_best();
+        if (!env || cr_isa_from_name(env, &isa) != CR_OK || !cr_isa_supported(isa)) isa = cr_isa_best();
         c = (int)isa;
         atomic_store_explicit(&current, c, memory_order_relaxed);
     }
@@ -60,7 +61,7 @@ cr_isa cr_isa_current(void) {
 }
 
 cr_status cr_isa_select(cr_isa isa) {
-    if (!cr_isa_supported(isa)) return CR_ERR_ARG;
+    if (!cr_isa_supported(isa)) return CR_FAIL(CR_ERR_ARG);
     atomic_store_explicit(&current, (int)isa, memory_order_relaxed);
     return CR_OK;
 }

@@ -12,7 +12,7 @@
 
 #include <stdint.h>
 
-#include "chainrule.h"
+#include "chainrule_typed.h"
 
 #ifdef __clang__
 #pragma STDC FP_CONTRACT OFF /* a*b + c stays two roundings, as in the reference */

@@ -11,7 +11,7 @@
 #include <math.h>
 #include <stdint.h>
 
-#include "chainrule.h"
+#include "chainrule_typed.h"
 
 #ifdef __clang__
 #pragma STDC FP_CONTRACT OFF /* a*b + c stays two roundings, as in the reference */

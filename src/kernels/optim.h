@@ -1,7 +1,7 @@
 /*
  * Float32 optimiser updates over n parameters (see chainrule.h for the
  * formulas; wd is the L2 coefficient), which src/net/optim.c runs. Each
- * exists in every kernel set (chainrule.h, cr_isa): the portable C reference
+ * exists in every kernel set (chainrule_typed.h, cr_isa): the portable C reference
  * (optim.c) and its AVX2 and AVX-512 instantiations (optim_simd.tmpl.h),
  * which give the same bits as the reference; the set in use is
  * cr_isa_current(). Private to the library (src/kernels, below src/ops).

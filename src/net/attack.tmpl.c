@@ -24,6 +24,7 @@
  * the output activation's diagonal), the same steps. There is no class to flip:
  * PGD keeps the iterate with the largest J, and the stats hold no accuracy.
  */
+#include "core/fail.h"
 #include "core/parallel.h"
 #include "input_util.tmpl.h"
 
@@ -205,7 +206,7 @@ typedef struct {
     const cr_net *net;
     size_t n, chunk; /* chunk: examples per task (cr_even_chunk of n, at most ATTACK_ROWS) */
     const real *x;
-    const int64_t *labels, *target;
+    const cr_label *labels, *target;
     const real *treg; /* a regressor's targets (n x K), else NULL */
     const cr_attack_options *opt;
     real *x_adv;
@@ -238,7 +239,7 @@ static cr_status FN(attack_scratch_init)(const cr_net *net, FN(attack_scratch) *
     s->best_loss = malloc(rows * sizeof(real));
     if (!s->y || !s->g || !s->best || !s->best_key || !s->best_ok || !s->g_theta ||
         !s->best_pred || !s->best_loss)
-        return CR_ERR_NOMEM;
+        return CR_FAIL(CR_ERR_NOMEM);
     return cr_tape_create(net, rows, &s->tape);
 }
 
@@ -267,7 +268,7 @@ static cr_status FN(attack_task)(void *ctx, size_t t, int w) {
     FN(attack_job) *job = ctx;
     const cr_net *net = job->net;
     const cr_attack_options *opt = job->opt;
-    const int64_t *labels = job->labels, *target = job->target;
+    const cr_label *labels = job->labels, *target = job->target;
     FN(attack_scratch) *sc = &job->s[w];
     if (!sc->tape) {
         cr_status st = FN(attack_scratch_init)(net, sc);
@@ -409,18 +410,25 @@ static cr_status FN(attack_task)(void *ctx, size_t t, int w) {
     return CR_OK;
 }
 
-static cr_status FN(attack_run)(cr_ctx *cx, const cr_net *net, size_t n, const real *x, const int64_t *labels,
-                                const int64_t *target, const real *treg,
+static cr_status FN(attack_run)(cr_ctx *cx, const cr_net *net, size_t n, const real *x, const cr_label *labels,
+                                const cr_label *target, const real *treg,
                                 const cr_attack_options *opt, real *x_adv, cr_attack_stats *stats) {
-    if (!(opt->eps >= 0) || !(opt->lo < opt->hi) || !(opt->step_size >= 0) ||
-        (opt->norm != CR_NORM_LINF && opt->norm != CR_NORM_L2) ||
-        (opt->method != CR_ATTACK_FGSM && opt->method != CR_ATTACK_PGD))
-        return CR_ERR_ARG;
+    const char *who = treg ? "cr_attack_regress" : "cr_attack";
+    if (!(opt->eps >= 0)) return cr_fail(CR_ERR_ARG, "%s: opt->eps = %g is not >= 0", who, opt->eps);
+    if (!(opt->lo < opt->hi))
+        return cr_fail(CR_ERR_ARG, "%s: opt->lo = %g is not below opt->hi = %g", who, opt->lo, opt->hi);
+    if (!(opt->step_size >= 0))
+        return cr_fail(CR_ERR_ARG, "%s: opt->step_size = %g is not >= 0", who, opt->step_size);
+    if (opt->norm != CR_NORM_LINF && opt->norm != CR_NORM_L2)
+        return cr_fail(CR_ERR_ARG, "%s: opt->norm = %d is not CR_NORM_LINF or CR_NORM_L2", who, (int)opt->norm);
+    if (opt->method != CR_ATTACK_FGSM && opt->method != CR_ATTACK_PGD)
+        return cr_fail(CR_ERR_ARG, "%s: opt->method = %d is not CR_ATTACK_FGSM or CR_ATTACK_PGD", who,
+                       (int)opt->method);
     const size_t k = net->dims[net->n_layers];
-    for (size_t i = 0; !treg && i < n; i++) /* all labels first: no task starts on bad input */
-        if (labels[i] < 0 || (uint64_t)labels[i] >= k ||
-            (target && (target[i] < 0 || (uint64_t)target[i] >= k)))
-            return CR_ERR_ARG;
+    /* all labels first: no task starts on bad input */
+    if (!treg && (cr_check_labels(who, "labels", n, labels, k) != CR_OK ||
+                  (target && cr_check_labels(who, "target", n, target, k) != CR_OK)))
+        return CR_ERR_ARG;
     const size_t chunk = cr_even_chunk(n, ATTACK_ROWS);
     const size_t tasks = (n + chunk - 1) / chunk;
     FN(attack_job) *job = calloc(1, sizeof *job);
@@ -468,19 +476,19 @@ static cr_status FN(attack_run)(cr_ctx *cx, const cr_net *net, size_t n, const r
 }
 
 cr_status CR_TYPED(cr_attack_f32, cr_attack_f64)(
-    cr_ctx *cx, const cr_net *net, size_t n, const real *x, const int64_t *labels, const int64_t *target,
+    cr_ctx *cx, const cr_net *net, size_t n, const real *x, const cr_label *labels, const cr_label *target,
     const cr_attack_options *opt, real *x_adv, cr_attack_stats *stats) {
-    if (!net || !x || !labels || !opt || !x_adv || n == 0) return CR_ERR_ARG;
-    if (net->dtype != R_DTYPE) return CR_ERR_DTYPE;
-    if (net->head != CR_HEAD_SOFTMAX_CE) return CR_ERR_ARG; /* the attack loss is CE */
+    if (!net || !x || !labels || !opt || !x_adv || n == 0) return CR_FAIL(CR_ERR_ARG);
+    if (net->dtype != R_DTYPE) return CR_FAIL(CR_ERR_DTYPE);
+    if (net->head != CR_HEAD_SOFTMAX_CE) return CR_FAIL(CR_ERR_ARG); /* the attack loss is CE */
     return FN(attack_run)(cx, net, n, x, labels, target, NULL, opt, x_adv, stats);
 }
 
 cr_status CR_TYPED(cr_attack_regress_f32, cr_attack_regress_f64)(
     cr_ctx *cx, const cr_net *net, size_t n, const real *x, const real *t, const cr_attack_options *opt,
     real *x_adv, cr_attack_stats *stats) {
-    if (!net || !x || !t || !opt || !x_adv || n == 0) return CR_ERR_ARG;
-    if (net->dtype != R_DTYPE) return CR_ERR_DTYPE;
-    if (net->head != CR_HEAD_SQUARED_ERROR) return CR_ERR_ARG; /* the attack loss is ½‖o − t‖² */
+    if (!net || !x || !t || !opt || !x_adv || n == 0) return CR_FAIL(CR_ERR_ARG);
+    if (net->dtype != R_DTYPE) return CR_FAIL(CR_ERR_DTYPE);
+    if (net->head != CR_HEAD_SQUARED_ERROR) return CR_FAIL(CR_ERR_ARG); /* the attack loss is ½‖o − t‖² */
     return FN(attack_run)(cx, net, n, x, NULL, NULL, t, opt, x_adv, stats);
 }

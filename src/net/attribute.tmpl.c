@@ -15,6 +15,7 @@
  *                       quadrature error; the gap is reported.
  *   SmoothGrad          mean over samples of ∂f/∂x (x + ε), ε ~ N(0, σ²)
  */
+#include "core/fail.h"
 #include "core/parallel.h"
 #include "input_util.tmpl.h"
 
@@ -41,7 +42,7 @@ static cr_status FN(attr_work_init)(const cr_net *net, FN(attr_work) *w) {
     w->pts = malloc(ATTR_ROWS * d * sizeof(real));
     w->grad = malloc(ATTR_ROWS * d * sizeof(real));
     w->cls = malloc(ATTR_ROWS * sizeof(int64_t));
-    if (!w->g || !w->pts || !w->grad || !w->cls) return CR_ERR_NOMEM;
+    if (!w->g || !w->pts || !w->grad || !w->cls) return CR_FAIL(CR_ERR_NOMEM);
     return cr_tape_create(net, ATTR_ROWS, &w->tape);
 }
 
@@ -60,7 +61,7 @@ typedef struct {
     cr_ctx *cx;
     const cr_net *net;
     const real *x;
-    const int64_t *cls;
+    const cr_label *cls;
     const cr_attr_options *opt;
     const size_t *idx;
     size_t cnt, steps, per_task; /* steps: IG steps or SmoothGrad samples; examples per task */
@@ -143,20 +144,21 @@ static cr_status FN(path_pass)(FN(path_job) *job, const size_t *idx, size_t cnt,
 }
 
 cr_status CR_TYPED(cr_attribute_f32, cr_attribute_f64)(
-    cr_ctx *cx, const cr_net *net, size_t n, const real *x, const int64_t *cls, const cr_attr_options *opt,
+    cr_ctx *cx, const cr_net *net, size_t n, const real *x, const cr_label *cls, const cr_attr_options *opt,
     real *attr, cr_attr_report *report) {
-    if (!net || !x || !cls || !opt || !attr || n == 0) return CR_ERR_ARG;
-    if (net->dtype != R_DTYPE) return CR_ERR_DTYPE;
+    if (!net || !x || !cls || !opt || !attr || n == 0) return CR_FAIL(CR_ERR_ARG);
+    if (net->dtype != R_DTYPE) return CR_FAIL(CR_ERR_DTYPE);
     const size_t d = net->dims[0], k = net->dims[net->n_layers];
     for (size_t i = 0; i < n; i++)
-        if (cls[i] < 0 || (uint64_t)cls[i] >= k) return CR_ERR_ARG;
+        if (cr_check_labels("cr_attribute", "cls", 1, cls + i, k) != CR_OK)
+            return cr_fail(CR_ERR_ARG, "cr_attribute: cls[%zu] = %lld is not in [0, %zu)", i, (long long)cls[i], k);
     cr_attr_report none = {0};
     if (!report) report = &none;
     const int probs = opt->of_probs;
 
     /* f(x) for every method, and the plain gradient for saliency / input × gradient */
     real *score = malloc(n * sizeof(real));
-    if (!score) return CR_ERR_NOMEM;
+    if (!score) return CR_FAIL(CR_ERR_NOMEM);
     cr_status st = FN(net_class_grad)(cx, net, n, x, cls, probs, attr, score);
     if (st != CR_OK) {
         free(score);
@@ -177,7 +179,7 @@ cr_status CR_TYPED(cr_attribute_f32, cr_attribute_f64)(
     }
     if (opt->method != CR_ATTR_IG && opt->method != CR_ATTR_SMOOTHGRAD) {
         free(score);
-        return CR_ERR_ARG;
+        return CR_FAIL(CR_ERR_ARG);
     }
 
     size_t *idx = malloc(n * sizeof(size_t));

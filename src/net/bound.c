@@ -28,6 +28,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "chainrule_typed.h"
+#include "net_internal.h"
+#include "core/fail.h"
 #include "chainrule_certify.h"
 #include "net/bound.h"
 #include "ops/act_table.h"
@@ -155,22 +158,22 @@ void cr_bound_rows_of_interval(const cr_bound_ctx *b, size_t m, size_t k, const 
 cr_status cr_bound_prepare(const cr_net *net, const double *lo, const double *hi, size_t m,
                            const double *c, const cr_bound_options *opt, cr_bound_ctx *b) {
     memset(b, 0, sizeof *b);
-    if (!net || !lo || !hi || !c || m == 0) return CR_ERR_ARG;
+    if (!net || !lo || !hi || !c || m == 0) return CR_FAIL(CR_ERR_ARG);
     const cr_bound_method method = opt ? opt->method : CR_BOUND_IBP;
     if (method != CR_BOUND_IBP && method != CR_BOUND_CROWN_IBP && method != CR_BOUND_CROWN &&
         method != CR_BOUND_ALPHA)
-        return CR_ERR_ARG;
+        return CR_FAIL(CR_ERR_ARG);
     const int L = net->n_layers;
     for (int l = 0; l + 1 < L; l++)
-        if (!cr_bound_act_supported(net->act[l])) return CR_ERR_ARG;
-    if (net->has_out_act && !cr_bound_act_supported(net->out_act)) return CR_ERR_ARG;
+        if (!cr_bound_act_supported(net->act[l])) return CR_FAIL(CR_ERR_ARG);
+    if (net->has_out_act && !cr_bound_act_supported(net->out_act)) return CR_FAIL(CR_ERR_ARG);
     const size_t d = net->dims[0], k = net->dims[L];
     for (size_t j = 0; j < d; j++) {
-        if (!isfinite(lo[j]) || !isfinite(hi[j])) return CR_ERR_NONFINITE;
-        if (lo[j] > hi[j]) return CR_ERR_ARG;
+        if (!isfinite(lo[j]) || !isfinite(hi[j])) return CR_FAIL(CR_ERR_NONFINITE);
+        if (lo[j] > hi[j]) return CR_FAIL(CR_ERR_ARG);
     }
     for (size_t i = 0; i < m * k; i++)
-        if (!isfinite(c[i])) return CR_ERR_NONFINITE;
+        if (!isfinite(c[i])) return CR_FAIL(CR_ERR_NONFINITE);
     b->no_slack = opt ? opt->no_slack : 0;
     b->mode = (cr_relax_mode){b->no_slack, net->dtype, 0};
     b->no_intersect = opt ? opt->no_intersect : 0;
@@ -196,7 +199,7 @@ cr_status cr_bound_prepare(const cr_net *net, const double *lo, const double *hi
     b->mem = malloc((2 * total + link_total) * sizeof(double));
     if (!b->mem) {
         cr_bound_release(b);
-        return CR_ERR_NOMEM;
+        return CR_FAIL(CR_ERR_NOMEM);
     }
     double *p = b->mem;
     for (int l = 0; l <= L; l++) {
@@ -255,7 +258,7 @@ int cr_bound_finite(const double *v, size_t n) {
 cr_status cr_bound_ibp_layers(cr_bound_ctx *b, int upto) {
     const cr_net *net = b->net;
     double *scratch = malloc(4 * b->maxdim * sizeof(double));
-    if (!scratch) return CR_ERR_NOMEM;
+    if (!scratch) return CR_FAIL(CR_ERR_NOMEM);
     double *hl = scratch + 2 * b->maxdim, *hu = hl + b->maxdim;
     for (int l = 0; l <= upto; l++) {
         const size_t din = net->dims[l], dout = net->dims[l + 1];
@@ -274,7 +277,7 @@ cr_status cr_bound_ibp_layers(cr_bound_ctx *b, int upto) {
         cr_bound_link_interval(b, &b->link[l + 1], dout, b->zl[l + 1], b->zu[l + 1]);
         if (!cr_bound_finite(b->zl[l + 1], dout) || !cr_bound_finite(b->zu[l + 1], dout)) {
             free(scratch);
-            return CR_ERR_NONFINITE;
+            return CR_FAIL(CR_ERR_NONFINITE);
         }
         if (cr_bound_clamp(b, l)) break; /* an empty subdomain: nothing further to bound */
     }
@@ -293,7 +296,7 @@ static cr_status ibp_rows(cr_bound_ctx *b, size_t m, const double *c, double *lb
         st = cr_bound_ibp_layers(b, L - 1);
         if (st != CR_OK || (b->split && b->split->empty)) return st;
         double *ol = malloc(2 * k * sizeof(double));
-        if (!ol) return CR_ERR_NOMEM;
+        if (!ol) return CR_FAIL(CR_ERR_NOMEM);
         double *oh = ol + k;
         for (size_t q = 0; q < k; q++) {
             ol[q] = net->has_out_act ? cr_bound_act_lo(b, net->out_act, b->zl[L][q]) : b->zl[L][q];
@@ -311,7 +314,7 @@ static cr_status ibp_rows(cr_bound_ctx *b, size_t m, const double *c, double *lb
        charged as γ_K Σ_k |C_ik| (M |W|_{:,k} + |b_k|), M = max(|hl|, |hu|) */
     const double *w = cr_bound_w(b, L - 1), *bias = cr_bound_b(b, L - 1);
     double *wp = malloc((din * m + m + 4 * b->maxdim + 2 * din + k) * sizeof(double));
-    if (!wp) return CR_ERR_NOMEM;
+    if (!wp) return CR_FAIL(CR_ERR_NOMEM);
     double *bp = wp + din * m, *scratch = bp + m, *hl = scratch + 2 * b->maxdim, *hu = hl + din,
            *v = hu + din;
     for (size_t i = 0; i < din; i++) {
@@ -379,7 +382,7 @@ cr_status cr_net_bound_split(cr_ctx *cx, const cr_net *net, const double *lo, co
     double *tmp = malloc(4 * m * sizeof(double));
     if (!tmp) {
         cr_bound_release(&b);
-        return CR_ERR_NOMEM;
+        return CR_FAIL(CR_ERR_NOMEM);
     }
     double *l = tmp, *u = tmp + m, *cl = tmp + 2 * m, *cu = tmp + 3 * m;
     st = ibp_rows(&b, m, c, l, u);

@@ -38,11 +38,14 @@
  * the tighter intermediates. Buffers are allocated once per call; an iteration
  * allocates nothing.
  */
+#include "core/fail.h"
+#include "chainrule_typed.h"
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define CR_REAL_F64
+#include "net_internal.h"
 #include "ops/real.h"
 
 #include "core/parallel.h"
@@ -93,7 +96,7 @@ static cr_status problem_init(cr_bound_ctx *b, cr_crown_run *run, int top, int t
                               const double *g, cr_alpha_problem **out) {
     const cr_net *net = b->net;
     cr_alpha_problem *p = calloc(1, sizeof *p);
-    if (!p) return CR_ERR_NOMEM;
+    if (!p) return CR_FAIL(CR_ERR_NOMEM);
     p->b = b, p->run = run, p->top = top, p->thr = thr, p->n = n, p->g = g;
     p->R = thr ? top : top - 1;
     size_t need = 2 * n * b->maxdim + n * net->dims[0] + 2 * n;
@@ -107,7 +110,7 @@ static cr_status problem_init(cr_bound_ctx *b, cr_crown_run *run, int top, int t
     p->mem = calloc(need ? need : 1, sizeof(double));
     if (!p->mem) {
         free(p);
-        return CR_ERR_NOMEM;
+        return CR_FAIL(CR_ERR_NOMEM);
     }
     double *q = p->mem;
     p->v = q, q += n * b->maxdim;
@@ -342,7 +345,7 @@ cr_status cr_alpha_problem_visit(const cr_net *net, const double *lo, const doub
     double *tmp = malloc(2 * m * sizeof(double));
     if (!tmp) {
         cr_bound_release(&b);
-        return CR_ERR_NOMEM;
+        return CR_FAIL(CR_ERR_NOMEM);
     }
     b.alpha_visit = fn;
     b.alpha_visit_ctx = ctx;

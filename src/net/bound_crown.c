@@ -38,12 +38,15 @@
  * whatever the worker count (test_bound_workers). M_h|W_l| (the gemm residual's
  * weights) is computed once per layer per call, when z_l's bounds are final.
  */
+#include "core/fail.h"
+#include "chainrule_typed.h"
 #include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define CR_REAL_F64
+#include "net_internal.h"
 #include "ops/real.h"
 
 #include "core/parallel.h"
@@ -397,7 +400,7 @@ static cr_status job_init(crown_job *j, const crown_run *proto, const cr_net *vi
         if (!p || !j->dx[w] || cr_tape_create(view, R, &j->tape[w]) != CR_OK) {
             j->workers = w + 1;
             job_free(j);
-            return CR_ERR_NOMEM;
+            return CR_FAIL(CR_ERR_NOMEM);
         }
         r->abs_sum = p + R;
         r->slack = p + 2 * R;
@@ -422,7 +425,7 @@ static cr_status split_pass(cr_bound_ctx *b, crown_job *job, size_t m, const dou
     for (int l = 0; l + 1 < L; l++)
         if (sp->score[l]) need += 2 * m * net->dims[l + 1];
     double *mem = malloc(need * sizeof(double)), *p = mem;
-    if (!mem) return CR_ERR_NOMEM;
+    if (!mem) return CR_FAIL(CR_ERR_NOMEM);
     double *rows = out ? out : p, *dx = p + 2 * m;
     p += 2 * m + 2 * m * D;
     for (int l = 0; l + 1 < L; l++)
@@ -458,7 +461,7 @@ cr_status cr_bound_crown_rows(cr_bound_ctx *b, size_t m, const double *c, double
     }
     for (int l = 0; l <= last_relaxed; l++) {
         const cr_activation act = l < L - 1 ? net->act[l] : net->out_act;
-        if (!cr_bound_act_supported(act)) return CR_ERR_ARG;
+        if (!cr_bound_act_supported(act)) return CR_FAIL(CR_ERR_ARG);
     }
     size_t wmax = 0; /* the widest relaxed layer: its ±I rows are the most of an intermediate pass */
     for (int l = 1; l <= last_relaxed; l++) wmax = net->dims[l + 1] > wmax ? net->dims[l + 1] : wmax;
@@ -468,7 +471,7 @@ cr_status cr_bound_crown_rows(cr_bound_ctx *b, size_t m, const double *c, double
     for (int l = 0; l < L; l++) need += net->dims[l + 1]; /* vl */
     for (int l = 0; l <= last_relaxed; l++) need += 5 * net->dims[l + 1];
     double *mem = malloc(need * sizeof(double));
-    if (!mem) return CR_ERR_NOMEM;
+    if (!mem) return CR_FAIL(CR_ERR_NOMEM);
     double *p = mem;
     double *out = p;
     p += rows;
@@ -491,7 +494,7 @@ cr_status cr_bound_crown_rows(cr_bound_ctx *b, size_t m, const double *c, double
     if (!job || (st = job_init(job, &proto, &view)) != CR_OK) {
         free(job);
         free(mem);
-        return CR_ERR_NOMEM;
+        return CR_FAIL(CR_ERR_NOMEM);
     }
     /* intermediates and relaxations, layer by layer */
     for (int l = 0; l <= last_relaxed && st == CR_OK; l++) {

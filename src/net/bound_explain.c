@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "net_internal.h"
+#include "core/fail.h"
 #include "net/bound.h"
 
 void cr_bound_explanation_free(cr_bound_explanation *e) {
@@ -29,9 +31,9 @@ static int alloc(double **p, size_t n, int ok) {
 
 cr_status cr_bound_explain(const cr_net *net, const double *lo, const double *hi, size_t m, const double *c,
                            cr_bound_explanation *out) {
-    if (!out) return CR_ERR_ARG;
+    if (!out) return CR_FAIL(CR_ERR_ARG);
     memset(out, 0, sizeof *out);
-    if (!net || m == 0 || m > ((size_t)1 << 24)) return CR_ERR_ARG;
+    if (!net || m == 0 || m > ((size_t)1 << 24)) return CR_FAIL(CR_ERR_ARG);
     const int L = net->n_layers;
     const size_t D = net->dims[0];
     out->m = m;

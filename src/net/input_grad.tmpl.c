@@ -15,6 +15,7 @@
  * x W_0 forward and (G_h ∘ a'(r_0)) W_0ᵀ at the end of the chain, are passes
  * of kernels/abt.h with W_0 packed once per call (iu_pack).
  */
+#include "core/fail.h"
 #include "core/parallel.h"
 #include "input_util.tmpl.h"
 
@@ -26,7 +27,7 @@ typedef struct {
     size_t n, chunk; /* chunk: rows per task (cr_even_chunk of n, at most GRAD_ROWS) */
     const real *x;
     const real *y;      /* input_grad: targets (n x K) */
-    const int64_t *cls; /* class_grad: classes (n) */
+    const cr_label *cls; /* class_grad: classes (n) */
     int of_probs;
     real *grad, *out; /* n x D; n losses (input_grad) or scores (class_grad), may be NULL */
     iu_packs pk;      /* W_0 packed for the kernel (iu_pack) */
@@ -72,7 +73,7 @@ static cr_status FN(grad_task)(void *ctx, size_t t, int w) {
 /* Runs the job described by `spec` (its scratch slots empty) on the workers. */
 static cr_status FN(grad_run)(const FN(grad_job) *spec) {
     FN(grad_job) *job = malloc(sizeof *job); /* large (per-worker slots): on the heap */
-    if (!job) return CR_ERR_NOMEM;
+    if (!job) return CR_FAIL(CR_ERR_NOMEM);
     *job = *spec;
     job->chunk = cr_even_chunk(job->n, GRAD_ROWS);
     const size_t tasks = (job->n + job->chunk - 1) / job->chunk;
@@ -89,16 +90,17 @@ static cr_status FN(grad_run)(const FN(grad_job) *spec) {
 
 cr_status CR_TYPED(cr_net_input_grad_f32, cr_net_input_grad_f64)(
     cr_ctx *cx, const cr_net *net, size_t n, const real *x, const real *y, real *dx, real *loss) {
-    if (!net || !x || !y || !dx || n == 0) return CR_ERR_ARG;
-    if (net->dtype != R_DTYPE) return CR_ERR_DTYPE;
+    if (!net || !x || !y || !dx || n == 0) return CR_FAIL(CR_ERR_ARG);
+    if (net->dtype != R_DTYPE) return CR_FAIL(CR_ERR_DTYPE);
     return FN(grad_run)(&(FN(grad_job)){.cx = cx, .net = net, .n = n, .x = x, .y = y, .grad = dx, .out = loss});
 }
 
 cr_status CR_TYPED(cr_net_class_grad_f32, cr_net_class_grad_f64)(
-    cr_ctx *cx, const cr_net *net, size_t n, const real *x, const int64_t *cls, int of_probs, real *grad,
+    cr_ctx *cx, const cr_net *net, size_t n, const real *x, const cr_label *cls, int of_probs, real *grad,
     real *score) {
-    if (!net || !x || !cls || !grad || n == 0) return CR_ERR_ARG;
-    if (net->dtype != R_DTYPE) return CR_ERR_DTYPE;
+    if (!net || !x || !cls || !grad || n == 0) return CR_FAIL(CR_ERR_ARG);
+    if (net->dtype != R_DTYPE) return CR_FAIL(CR_ERR_DTYPE);
+    if (cr_check_labels("cr_net_class_grad", "cls", n, cls, net->dims[net->n_layers]) != CR_OK) return CR_ERR_ARG;
     return FN(grad_run)(&(FN(grad_job)){.cx = cx, .net = net, .n = n, .x = x, .cls = cls,
                                         .of_probs = of_probs, .grad = grad, .out = score});
 }

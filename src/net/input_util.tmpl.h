@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "net_internal.h"
+#include "core/fail.h"
 #include "kernels/abt.h"
 #include "net_private.tmpl.h"
 
@@ -91,7 +93,7 @@ static inline cr_status FN(iu_forward)(const cr_net *net, cr_tape *tape, size_t 
  */
 static inline cr_status FN(iu_vjp_input)(const cr_net *net, cr_tape *tape, const real *g_theta,
                                          real *dx, const iu_packs *pk) {
-    if (tape->n == 0) return CR_ERR_ARG;
+    if (tape->n == 0) return CR_FAIL(CR_ERR_ARG);
     FN(net_reverse_walk)(net, tape, tape->n, g_theta,
                          &(FN(reverse_opts)){.dx = dx, .w0 = pk && pk->w0.data ? &pk->w0 : NULL});
     return CR_OK;
@@ -101,16 +103,16 @@ static inline cr_status FN(iu_vjp_input)(const cr_net *net, cr_tape *tape, const
    class cls[r] of each row (score may be NULL). g is scratch of m × K; pk as
    iu_vjp_input (NULL: the plain chain). */
 static inline cr_status FN(iu_grad_rows)(const cr_net *net, cr_tape *tape, real *g, size_t m,
-                                         const real *pts, const int64_t *cls, int of_probs,
+                                         const real *pts, const cr_label *cls, int of_probs,
                                          real *grad, real *score, const iu_packs *pk) {
     const int L = net->n_layers;
     const size_t k = net->dims[L];
-    if (of_probs && net->head != CR_HEAD_SOFTMAX_CE) return CR_ERR_ARG; /* no probabilities */
+    if (of_probs && net->head != CR_HEAD_SOFTMAX_CE) return CR_FAIL(CR_ERR_ARG); /* no probabilities */
     cr_status st = FN(iu_forward)(net, tape, m, pts, pk);
     if (st != CR_OK) return st;
     const real *logits = tape->out, *yhat = tape->post[L - 1]; /* o (θ or a_out(θ)), S(o) */
     for (size_t r = 0; r < m; r++) {
-        if (cls[r] < 0 || (uint64_t)cls[r] >= k) return CR_ERR_ARG;
+        if (cls[r] < 0 || (uint64_t)cls[r] >= k) return CR_FAIL(CR_ERR_ARG);
         size_t c = (size_t)cls[r];
         FN(iu_class_cotangent)(k, c, yhat + r * k, of_probs, g + r * k);
         if (score) score[r] = of_probs ? yhat[r * k + c] : logits[r * k + c];

@@ -31,6 +31,7 @@
  * ~ D·(Σ d_l d_{l+1}); for D = 784, K = 10 reverse is ~80× cheaper, which is
  * what `auto` decides from K and D.
  */
+#include "core/fail.h"
 #include "kernels/abt.h"
 #include "core/parallel.h"
 #include "input_util.tmpl.h"
@@ -260,24 +261,24 @@ static cr_status FN(jac_task)(void *ctx, size_t t, int w) {
 
 cr_status CR_TYPED(cr_net_input_jacobian_f32, cr_net_input_jacobian_f64)(
     cr_ctx *cx, const cr_net *net, size_t n, const real *x, int of_probs, cr_jac_mode mode, real *jac) {
-    if (!net || !x || !jac || n == 0) return CR_ERR_ARG;
-    if (net->dtype != R_DTYPE) return CR_ERR_DTYPE;
-    if (of_probs && net->head != CR_HEAD_SOFTMAX_CE) return CR_ERR_ARG; /* no probabilities */
+    if (!net || !x || !jac || n == 0) return CR_FAIL(CR_ERR_ARG);
+    if (net->dtype != R_DTYPE) return CR_FAIL(CR_ERR_DTYPE);
+    if (of_probs && net->head != CR_HEAD_SOFTMAX_CE) return CR_FAIL(CR_ERR_ARG); /* no probabilities */
     const size_t d = net->dims[0], k = net->dims[net->n_layers];
     size_t tmp;
-    if (!cr_mul_size(n, k, &tmp) || !cr_mul_size(tmp, d, &tmp)) return CR_ERR_OVERFLOW;
+    if (cr_mul_size(n, k, &tmp) != CR_OK || cr_mul_size(tmp, d, &tmp) != CR_OK) return CR_FAIL(CR_ERR_OVERFLOW);
     mode = cr_jac_mode_resolve(mode, k, d);
     size_t chunk;
     switch (mode) {
     case CR_JAC_REV: chunk = JAC_REV_ROWS / k; break;
     case CR_JAC_FWD: chunk = JAC_FWD_ROWS / d; break;
     case CR_JAC_CLOSED: chunk = JAC_CLOSED_CHUNK; break;
-    default: return CR_ERR_ARG;
+    default: return CR_FAIL(CR_ERR_ARG);
     }
     chunk = cr_even_chunk(n, chunk == 0 ? 1 : chunk);
     /* the job is large (per-worker scratch slots): on the heap */
     FN(jac_job) *job = calloc(1, sizeof *job);
-    if (!job) return CR_ERR_NOMEM;
+    if (!job) return CR_FAIL(CR_ERR_NOMEM);
     *job = (FN(jac_job)){.net = net, .x = x, .of_probs = of_probs, .jac = jac, .n = n,
                          .chunk = chunk, .mode = mode};
     const size_t tasks = (n + chunk - 1) / chunk;

@@ -7,7 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "chainrule.h"
+#include "net_internal.h"
+#include "chainrule_typed.h"
+#include "core/fail.h"
 #include "ops/act_table.h"
 
 /* Names and default initialisations come from the activation op table. */
@@ -16,13 +18,13 @@ const char *cr_activation_name(cr_activation act) {
     return e ? e->name : "unknown";
 }
 
-int cr_activation_parse(const char *name, cr_activation *out) {
+cr_status cr_activation_parse(const char *name, cr_activation *out) {
     for (int i = 0; i < CR_ACT_COUNT; i++)
         if (name && strcmp(name, cr_act_running((cr_activation)i)->name) == 0) {
             *out = (cr_activation)i;
-            return 1;
+            return CR_OK;
         }
-    return 0;
+    return cr_fail(CR_ERR_ARG, "%s: unknown activation '%s'", __func__, name ? name : "(null)");
 }
 
 const char *cr_head_name(cr_head head) {
@@ -33,18 +35,18 @@ const char *cr_head_name(cr_head head) {
     }
 }
 
-int cr_head_parse(const char *name, cr_head *out) {
+cr_status cr_head_parse(const char *name, cr_head *out) {
     for (int i = 0; i < CR_HEAD_COUNT; i++)
         if (name && strcmp(name, cr_head_name((cr_head)i)) == 0) {
             *out = (cr_head)i;
-            return 1;
+            return CR_OK;
         }
-    return 0;
+    return cr_fail(CR_ERR_ARG, "%s: unknown head '%s'", __func__, name ? name : "(null)");
 }
 
 cr_status cr_net_set_output(cr_net *net, int has_act, cr_activation act, cr_head head) {
     if (!net || (has_act && (unsigned)act >= CR_ACT_COUNT) || (unsigned)head >= CR_HEAD_COUNT)
-        return CR_ERR_ARG;
+        return CR_FAIL(CR_ERR_ARG);
     net->has_out_act = has_act ? 1 : 0;
     net->out_act = has_act ? act : (cr_activation)0;
     net->head = head;
@@ -65,39 +67,39 @@ static int align_up(size_t n, size_t align, size_t *out) {
 cr_status cr_net_create(cr_net **out, cr_dtype dtype, int n_layers, const size_t *dims,
                         const cr_activation *act) {
     *out = NULL;
-    if (n_layers < 1 || n_layers > CR_MAX_LAYERS || !dims) return CR_ERR_ARG;
-    if (dtype != CR_F32 && dtype != CR_F64) return CR_ERR_DTYPE;
+    if (n_layers < 1 || n_layers > CR_MAX_LAYERS || !dims) return CR_FAIL(CR_ERR_ARG);
+    if (dtype != CR_F32 && dtype != CR_F64) return CR_FAIL(CR_ERR_DTYPE);
     for (int l = 0; l <= n_layers; l++)
-        if (dims[l] == 0) return CR_ERR_ARG;
+        if (dims[l] == 0) return CR_FAIL(CR_ERR_ARG);
     for (int l = 0; l + 1 < n_layers; l++)
-        if (!act || (unsigned)act[l] >= CR_ACT_COUNT) return CR_ERR_ARG;
+        if (!act || (unsigned)act[l] >= CR_ACT_COUNT) return CR_FAIL(CR_ERR_ARG);
 
     size_t n_params = 0, w_offset[CR_MAX_LAYERS], b_offset[CR_MAX_LAYERS];
     for (int l = 0; l < n_layers; l++) {
         size_t wn;
-        if (!cr_mul_size(dims[l], dims[l + 1], &wn)) return CR_ERR_OVERFLOW;
+        if (cr_mul_size(dims[l], dims[l + 1], &wn) != CR_OK) return CR_FAIL(CR_ERR_OVERFLOW);
         w_offset[l] = n_params;
-        if (n_params > SIZE_MAX - wn) return CR_ERR_OVERFLOW;
+        if (n_params > SIZE_MAX - wn) return CR_FAIL(CR_ERR_OVERFLOW);
         n_params += wn;
         b_offset[l] = n_params;
-        if (n_params > SIZE_MAX - dims[l + 1]) return CR_ERR_OVERFLOW;
+        if (n_params > SIZE_MAX - dims[l + 1]) return CR_FAIL(CR_ERR_OVERFLOW);
         n_params += dims[l + 1];
     }
     /* the affine links' vectors after the parameters: 4 of each link's width */
     size_t n_link = 0, link_offset[CR_MAX_LAYERS + 1];
     for (int k = 0; k <= n_layers; k++) {
         link_offset[k] = n_link;
-        if (dims[k] > (SIZE_MAX - n_link) / 4) return CR_ERR_OVERFLOW;
+        if (dims[k] > (SIZE_MAX - n_link) / 4) return CR_FAIL(CR_ERR_OVERFLOW);
         n_link += 4 * dims[k];
     }
     size_t header, bytes, lbytes, total;
-    if (!align_up(sizeof(cr_net), 64, &header) || !cr_mul_size(n_params, cr_dtype_size(dtype), &bytes) ||
-        !cr_mul_size(n_link, cr_dtype_size(dtype), &lbytes) || bytes > SIZE_MAX - header ||
+    if (!align_up(sizeof(cr_net), 64, &header) || cr_mul_size(n_params, cr_dtype_size(dtype), &bytes) != CR_OK ||
+        cr_mul_size(n_link, cr_dtype_size(dtype), &lbytes) != CR_OK || bytes > SIZE_MAX - header ||
         lbytes > SIZE_MAX - header - bytes)
-        return CR_ERR_OVERFLOW;
+        return CR_FAIL(CR_ERR_OVERFLOW);
     total = header + bytes + lbytes;
     cr_net *net = calloc(1, total);
-    if (!net) return CR_ERR_NOMEM;
+    if (!net) return CR_FAIL(CR_ERR_NOMEM);
     net->dtype = dtype;
     net->n_layers = n_layers;
     for (int l = 0; l <= n_layers; l++) net->dims[l] = dims[l];
@@ -201,18 +203,18 @@ static int form_vectors(cr_affine_form form) {
 cr_status cr_net_set_affine(cr_net *net, int link, cr_affine_form form, const double *p,
                             const double *q, const double *s, const double *t, double eps) {
     if (!net || link < 0 || link > net->n_layers || (unsigned)form >= CR_AFFINE_FORM_COUNT)
-        return CR_ERR_ARG;
+        return CR_FAIL(CR_ERR_ARG);
     const size_t d = net->dims[link];
     const double *vec[4] = {p, q, s, t};
     const int nv = form_vectors(form);
-    if (form == CR_AFFINE_BATCHNORM && !(isfinite(eps) && eps >= 0)) return CR_ERR_ARG;
+    if (form == CR_AFFINE_BATCHNORM && !(isfinite(eps) && eps >= 0)) return CR_FAIL(CR_ERR_ARG);
     for (int k = 0; k < nv; k++) {
-        if (!vec[k]) return CR_ERR_ARG;
+        if (!vec[k]) return CR_FAIL(CR_ERR_ARG);
         for (size_t j = 0; j < d; j++) {
             double v = vec[k][j];
-            if (!isfinite(v)) return CR_ERR_ARG;
-            if (k == 1 && form == CR_AFFINE_SUB_DIV && v == 0) return CR_ERR_ARG;
-            if (k == 1 && form == CR_AFFINE_BATCHNORM && !(v + eps > 0)) return CR_ERR_ARG;
+            if (!isfinite(v)) return CR_FAIL(CR_ERR_ARG);
+            if (k == 1 && form == CR_AFFINE_SUB_DIV && v == 0) return CR_FAIL(CR_ERR_ARG);
+            if (k == 1 && form == CR_AFFINE_BATCHNORM && !(v + eps > 0)) return CR_FAIL(CR_ERR_ARG);
         }
     }
     for (int k = 0; k < 4; k++)
@@ -229,7 +231,7 @@ cr_status cr_net_set_affine(cr_net *net, int link, cr_affine_form form, const do
 
 cr_status cr_net_set_input_affine(cr_net *net, cr_affine_form form, const double *p,
                                   const double *q) {
-    if (form == CR_AFFINE_BATCHNORM) return CR_ERR_ARG;
+    if (form == CR_AFFINE_BATCHNORM) return CR_FAIL(CR_ERR_ARG);
     return cr_net_set_affine(net, 0, form, p, q, NULL, NULL, 0);
 }
 
@@ -240,7 +242,7 @@ cr_affine_form cr_net_affine_form(const cr_net *net, int link) {
 
 cr_status cr_net_get_affine(const cr_net *net, int link, cr_affine_form *form, double *p,
                             double *q, double *s, double *t, double *eps) {
-    if (!net || link < 0 || link > net->n_layers) return CR_ERR_ARG;
+    if (!net || link < 0 || link > net->n_layers) return CR_FAIL(CR_ERR_ARG);
     const size_t d = net->dims[link];
     double *vec[4] = {p, q, s, t};
     for (int k = 0; k < 4; k++)
@@ -255,8 +257,8 @@ cr_status cr_net_get_affine(const cr_net *net, int link, cr_affine_form *form, d
 }
 
 cr_status cr_net_affine_f32(const cr_net *net, int link, cr_affine_f32 *view) {
-    if (!net || !view || link < 0 || link > net->n_layers) return CR_ERR_ARG;
-    if (net->dtype != CR_F32) return CR_ERR_DTYPE;
+    if (!net || !view || link < 0 || link > net->n_layers) return CR_FAIL(CR_ERR_ARG);
+    if (net->dtype != CR_F32) return CR_FAIL(CR_ERR_DTYPE);
     const size_t d = net->dims[link];
     const float *v = (const float *)net->link_params + net->link_offset[link];
     *view = (cr_affine_f32){net->link_form[link], v, v + d, v + 2 * d, v + 3 * d,
@@ -265,8 +267,8 @@ cr_status cr_net_affine_f32(const cr_net *net, int link, cr_affine_f32 *view) {
 }
 
 cr_status cr_net_affine_f64(const cr_net *net, int link, cr_affine_f64 *view) {
-    if (!net || !view || link < 0 || link > net->n_layers) return CR_ERR_ARG;
-    if (net->dtype != CR_F64) return CR_ERR_DTYPE;
+    if (!net || !view || link < 0 || link > net->n_layers) return CR_FAIL(CR_ERR_ARG);
+    if (net->dtype != CR_F64) return CR_FAIL(CR_ERR_DTYPE);
     const size_t d = net->dims[link];
     const double *v = (const double *)net->link_params + net->link_offset[link];
     *view = (cr_affine_f64){net->link_form[link], v, v + d, v + 2 * d, v + 3 * d,
@@ -275,23 +277,25 @@ cr_status cr_net_affine_f64(const cr_net *net, int link, cr_affine_f64 *view) {
 }
 
 cr_status cr_tape_create(const cr_net *net, size_t max_batch, cr_tape **out) {
+    if (!out) return cr_fail(CR_ERR_ARG, "cr_tape_create: out is NULL");
     *out = NULL;
-    if (!net || max_batch == 0) return CR_ERR_ARG;
+    if (!net || max_batch == 0)
+        return cr_fail(CR_ERR_ARG, "cr_tape_create: %s", !net ? "net is NULL" : "max_batch = 0");
     size_t es = cr_dtype_size(net->dtype), maxdim = 0;
     for (int l = 0; l <= net->n_layers; l++) maxdim = net->dims[l] > maxdim ? net->dims[l] : maxdim;
 
     /* layout: header | pre[0] post[0] ... | grad_a | grad_b | loss, each 64-byte aligned */
     size_t off, total;
-    if (!align_up(sizeof(cr_tape), 64, &off)) return CR_ERR_OVERFLOW;
+    if (!align_up(sizeof(cr_tape), 64, &off)) return CR_FAIL(CR_ERR_OVERFLOW);
     size_t offsets[2 * CR_MAX_LAYERS + 5], k = 0;
     /* the output o gets a block of its own when it is neither θ nor the prediction */
     const int own_out = net->has_out_act && net->head == CR_HEAD_SOFTMAX_CE;
     for (int l = 0; l < net->n_layers; l++) {
         for (int twice = 0; twice < 2; twice++) {
             size_t bytes;
-            if (!cr_mul_size(max_batch, net->dims[l + 1], &bytes) || !cr_mul_size(bytes, es, &bytes) ||
+            if (cr_mul_size(max_batch, net->dims[l + 1], &bytes) != CR_OK || cr_mul_size(bytes, es, &bytes) != CR_OK ||
                 !align_up(bytes, 64, &bytes) || off > SIZE_MAX - bytes)
-                return CR_ERR_OVERFLOW;
+                return CR_FAIL(CR_ERR_OVERFLOW);
             offsets[k++] = off;
             off += bytes;
         }
@@ -299,15 +303,15 @@ cr_status cr_tape_create(const cr_net *net, size_t max_batch, cr_tape **out) {
     const int own_z = net->link_form[0] != CR_AFFINE_NONE;
     for (int i = 0; i < 3 + own_out + own_z; i++) {
         size_t bytes;
-        if (!cr_mul_size(max_batch, i < 2 ? maxdim : i == 2 ? 1 : i == 3 && own_out ? net->dims[net->n_layers] : net->dims[0], &bytes) || !cr_mul_size(bytes, es, &bytes) ||
+        if (cr_mul_size(max_batch, i < 2 ? maxdim : i == 2 ? 1 : i == 3 && own_out ? net->dims[net->n_layers] : net->dims[0], &bytes) != CR_OK || cr_mul_size(bytes, es, &bytes) != CR_OK ||
             !align_up(bytes, 64, &bytes) || off > SIZE_MAX - bytes)
-            return CR_ERR_OVERFLOW;
+            return CR_FAIL(CR_ERR_OVERFLOW);
         offsets[k++] = off;
         off += bytes;
     }
     total = off;
     char *mem = aligned_alloc(64, total);
-    if (!mem) return CR_ERR_NOMEM;
+    if (!mem) return CR_FAIL(CR_ERR_NOMEM);
     memset(mem, 0, total);
     cr_tape *tape = (cr_tape *)mem;
     tape->dtype = net->dtype;

@@ -21,6 +21,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "net_internal.h"
+#include "core/fail.h"
 #include "net_private.tmpl.h"
 
 static const real *FN(net_w)(const cr_net *net, int l) {
@@ -60,13 +62,17 @@ void CR_TYPED(cr_net_link_apply_f32, cr_net_link_apply_f64)(const cr_net *net, i
    CR_ERR_ARG for NULL or a tape of other widths, CR_ERR_DTYPE when the net or the
    tape is not of this function's dtype (an _f32 call on a float64 net). */
 static cr_status FN(tape_check)(const cr_net *net, const cr_tape *tape) {
-    if (!net || !tape) return CR_ERR_ARG;
-    if (net->dtype != R_DTYPE || tape->dtype != R_DTYPE) return CR_ERR_DTYPE;
-    if (tape->n_layers != net->n_layers) return CR_ERR_ARG;
-    if (tape->has_out_act != net->has_out_act || tape->head != net->head) return CR_ERR_ARG;
+    if (!net || !tape) return CR_FAIL(CR_ERR_ARG);
+    if (net->dtype != R_DTYPE || tape->dtype != R_DTYPE) return CR_FAIL(CR_ERR_DTYPE);
+    if (tape->n_layers != net->n_layers)
+        return cr_fail(CR_ERR_ARG, "the tape has %d layers, the net %d: a tape of another net", tape->n_layers,
+                       net->n_layers);
+    if (tape->has_out_act != net->has_out_act || tape->head != net->head) return CR_FAIL(CR_ERR_ARG);
     for (int l = 0; l <= net->n_layers; l++)
-        if (tape->dims[l] != net->dims[l]) return CR_ERR_ARG;
-    if (!cr_tape_fits_links(net, tape)) return CR_ERR_ARG;
+        if (tape->dims[l] != net->dims[l])
+            return cr_fail(CR_ERR_ARG, "the tape's width %d is %zu, the net's %zu: a tape of another net", l,
+                           tape->dims[l], net->dims[l]);
+    if (!cr_tape_fits_links(net, tape)) return CR_FAIL(CR_ERR_ARG);
     return CR_OK;
 }
 
@@ -137,8 +143,9 @@ cr_status CR_TYPED(cr_net_forward_packed_f32, cr_net_forward_packed_f64)(
     const cr_net *net, cr_tape *tape, size_t n, const real *x, const cr_abt_packed *w0t) {
     cr_status st = FN(tape_check)(net, tape);
     if (st != CR_OK) return st;
-    if (!x || n == 0) return CR_ERR_ARG;
-    if (n > tape->max_batch) return CR_ERR_SHAPE;
+    if (!x || n == 0) return cr_fail(CR_ERR_ARG, "cr_net_forward: %s", n == 0 ? "n = 0 rows" : "x is NULL");
+    if (n > tape->max_batch)
+        return cr_fail(CR_ERR_SHAPE, "cr_net_forward: n = %zu rows exceed the tape's max_batch %zu", n, tape->max_batch);
     FN(net_forward_walk)(net, tape, n, x, w0t);
     tape->n = n;
     tape->input = x;
@@ -217,7 +224,7 @@ cr_status CR_TYPED(cr_net_backward_f32, cr_net_backward_f64)(const cr_net *net, 
                                                              const real *y, real *dx, real *grads) {
     cr_status st = FN(tape_check)(net, tape);
     if (st != CR_OK) return st;
-    if (!y || tape->n == 0) return CR_ERR_ARG;
+    if (!y || tape->n == 0) return CR_FAIL(CR_ERR_ARG);
     const int L = net->n_layers;
     /* G_o <- ŷ − y (the fused softmax + cross-entropy VJP) or o − t, one row per example */
     (void)L;
@@ -232,7 +239,7 @@ cr_status CR_TYPED(cr_net_vjp_f32, cr_net_vjp_f64)(const cr_net *net, cr_tape *t
                                                    const real *g_logits, real *dx) {
     cr_status st = FN(tape_check)(net, tape);
     if (st != CR_OK) return st;
-    if (!g_logits || !dx || tape->n == 0) return CR_ERR_ARG;
+    if (!g_logits || !dx || tape->n == 0) return CR_FAIL(CR_ERR_ARG);
     FN(net_reverse_walk)(net, tape, tape->n, g_logits, &(FN(reverse_opts)){.dx = dx});
     return CR_OK;
 }
@@ -241,8 +248,8 @@ cr_status CR_TYPED(cr_net_jvp_f32, cr_net_jvp_f64)(const cr_net *net, cr_tape *t
                                                    real *logits_dot, real *probs_dot) {
     cr_status st = FN(tape_check)(net, tape);
     if (st != CR_OK) return st;
-    if (!xd || tape->n == 0) return CR_ERR_ARG;
-    if (probs_dot && net->head != CR_HEAD_SOFTMAX_CE) return CR_ERR_ARG; /* no probabilities */
+    if (!xd || tape->n == 0) return CR_FAIL(CR_ERR_ARG);
+    if (probs_dot && net->head != CR_HEAD_SOFTMAX_CE) return CR_FAIL(CR_ERR_ARG); /* no probabilities */
     const int L = net->n_layers;
     const size_t n = tape->n, k = net->dims[L];
     const real *t = xd;
@@ -277,9 +284,9 @@ cr_status CR_TYPED(cr_net_input_jacobian_chain_f32, cr_net_input_jacobian_chain_
     const cr_net *net, const cr_tape *tape, size_t i, int of_probs, real *jac) {
     cr_status st = FN(tape_check)(net, tape);
     if (st != CR_OK) return st;
-    if (!jac) return CR_ERR_ARG;
-    if (i >= tape->n) return CR_ERR_SHAPE;
-    if (of_probs && net->head != CR_HEAD_SOFTMAX_CE) return CR_ERR_ARG; /* no probabilities */
+    if (!jac) return CR_FAIL(CR_ERR_ARG);
+    if (i >= tape->n) return CR_FAIL(CR_ERR_SHAPE);
+    if (of_probs && net->head != CR_HEAD_SOFTMAX_CE) return CR_FAIL(CR_ERR_ARG); /* no probabilities */
     const int L = net->n_layers;
     const size_t k = net->dims[L];
     size_t maxdim = 0;
@@ -292,7 +299,7 @@ cr_status CR_TYPED(cr_net_input_jacobian_chain_f32, cr_net_input_jacobian_chain_
         free(m);
         free(m_next);
         free(op_jac);
-        return CR_ERR_NOMEM;
+        return CR_FAIL(CR_ERR_NOMEM);
     }
     /* M <- ∂ŷ/∂θ = diag(ŷ) − ŷᵀŷ, or the identity for the logits */
     const real *yhat = (const real *)tape->post[L - 1] + i * k;
@@ -357,10 +364,11 @@ cr_status CR_TYPED(cr_net_input_jacobian_chain_f32, cr_net_input_jacobian_chain_
     return CR_OK;
 }
 
-cr_status CR_TYPED(cr_onehot_f32, cr_onehot_f64)(size_t n, size_t k, const int64_t *labels,
+cr_status CR_TYPED(cr_onehot_f32, cr_onehot_f64)(size_t n, size_t k, const cr_label *labels,
                                                  real *y) {
     for (size_t i = 0; i < n; i++) {
-        if (labels[i] < 0 || (uint64_t)labels[i] >= k) return CR_ERR_ARG;
+        if (cr_check_labels("cr_onehot", "labels", 1, labels + i, k) != CR_OK)
+            return cr_fail(CR_ERR_ARG, "cr_onehot: labels[%zu] = %lld is not in [0, %zu)", i, (long long)labels[i], k);
         for (size_t j = 0; j < k; j++) y[i * k + j] = 0;
         y[i * k + (size_t)labels[i]] = 1;
     }

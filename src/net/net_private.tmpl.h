@@ -72,11 +72,14 @@ typedef struct {
    share is whole, else row by row). ctx is unused. */
 void CR_TYPED(cr_net_diag_vjp_f32, cr_net_diag_vjp_f64)(void *ctx, const FN(diag_link) *link);
 
+#ifdef CR_NET_INTERNAL_H /* the handles' fields: only for the net layer's own files */
 /* A tape has the block for z (tape->input_z) exactly when its net has an input link
    (cr_tape_create decides from the net; a link set later needs a new tape). */
 static inline int cr_tape_fits_links(const cr_net *net, const cr_tape *tape) {
     return (net->link_form[0] != CR_AFFINE_NONE) == (tape->input_z != NULL);
 }
+
+#endif
 
 /* Link 0, the input's affine link (ops/affine.tmpl.c), on rows [i0, i1) of x:
    z = link_0(x) into the same rows of tape->input_z; returns z (all rows), or x
@@ -86,12 +89,14 @@ const real *CR_TYPED(cr_net_input_link_f32, cr_net_input_link_f64)(const cr_net 
                                                                    cr_tape *tape, size_t i0,
                                                                    size_t i1, const real *x);
 
+#ifdef CR_NET_INTERNAL_H
 /* What linear layer 0 reads: z = link_0(x) of the last forward pass with an input
    link, else x itself. */
 static inline const real *FN(net_layer0_input)(const cr_net *net, const cr_tape *tape) {
     return net->link_form[0] != CR_AFFINE_NONE ? (const real *)tape->input_z
                                                : (const real *)tape->input;
 }
+#endif
 
 /*
  * The forward walk over rows [0, n) of the tape: r_l = h_{l−1} W_l + b_l

@@ -7,7 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "chainrule.h"
+#include "net_internal.h"
+#include "chainrule_typed.h"
+#include "core/fail.h"
 #include "kernels/optim.h"
 
 static const char *const opt_names[CR_OPT_COUNT] = {"sgd", "momentum", "nesterov", "adam"};
@@ -17,26 +19,26 @@ const char *cr_optimizer_name(cr_optimizer kind) {
     return (unsigned)kind < CR_OPT_COUNT ? opt_names[kind] : "unknown";
 }
 
-int cr_optimizer_parse(const char *name, cr_optimizer *out) {
+cr_status cr_optimizer_parse(const char *name, cr_optimizer *out) {
     for (int i = 0; i < CR_OPT_COUNT; i++)
         if (name && strcmp(name, opt_names[i]) == 0) {
             *out = (cr_optimizer)i;
-            return 1;
+            return CR_OK;
         }
-    return 0;
+    return cr_fail(CR_ERR_ARG, "%s: unknown optimizer '%s'", __func__, name ? name : "(null)");
 }
 
 const char *cr_schedule_name(cr_schedule s) {
     return (unsigned)s < CR_SCHED_COUNT ? sched_names[s] : "unknown";
 }
 
-int cr_schedule_parse(const char *name, cr_schedule *out) {
+cr_status cr_schedule_parse(const char *name, cr_schedule *out) {
     for (int i = 0; i < CR_SCHED_COUNT; i++)
         if (name && strcmp(name, sched_names[i]) == 0) {
             *out = (cr_schedule)i;
-            return 1;
+            return CR_OK;
         }
-    return 0;
+    return cr_fail(CR_ERR_ARG, "%s: unknown schedule '%s'", __func__, name ? name : "(null)");
 }
 
 cr_optim_config cr_optim_config_default(void) {
@@ -59,17 +61,21 @@ cr_optim_config cr_optim_config_default(void) {
 
 cr_status cr_optim_config_check(const cr_optim_config *c) {
     if (!c || (unsigned)c->kind >= CR_OPT_COUNT || (unsigned)c->schedule >= CR_SCHED_COUNT)
-        return CR_ERR_ARG;
-    if (!(c->lr > 0) || !isfinite(c->lr)) return CR_ERR_ARG;
-    if (!(c->momentum >= 0 && c->momentum < 1)) return CR_ERR_ARG;
-    if (!(c->beta1 >= 0 && c->beta1 < 1) || !(c->beta2 >= 0 && c->beta2 < 1)) return CR_ERR_ARG;
-    if (!(c->eps > 0) || !isfinite(c->eps)) return CR_ERR_ARG;
-    if (!(c->weight_decay >= 0) || !isfinite(c->weight_decay)) return CR_ERR_ARG;
+        return CR_FAIL(CR_ERR_ARG);
+    const char *w = "cr_optim_config";
+    if (!(c->lr > 0) || !isfinite(c->lr)) return cr_fail(CR_ERR_ARG, "%s: lr = %g is not a finite number > 0", w, c->lr);
+    if (!(c->momentum >= 0 && c->momentum < 1))
+        return cr_fail(CR_ERR_ARG, "%s: momentum = %g is not in [0, 1)", w, c->momentum);
+    if (!(c->beta1 >= 0 && c->beta1 < 1) || !(c->beta2 >= 0 && c->beta2 < 1))
+        return cr_fail(CR_ERR_ARG, "%s: beta1 = %g or beta2 = %g is not in [0, 1)", w, c->beta1, c->beta2);
+    if (!(c->eps > 0) || !isfinite(c->eps)) return cr_fail(CR_ERR_ARG, "%s: eps = %g is not a finite number > 0", w, c->eps);
+    if (!(c->weight_decay >= 0) || !isfinite(c->weight_decay))
+        return cr_fail(CR_ERR_ARG, "%s: weight_decay = %g is not a finite number >= 0", w, c->weight_decay);
     if (c->schedule == CR_SCHED_STEP && (c->step_size == 0 || !(c->gamma > 0 && c->gamma <= 1)))
-        return CR_ERR_ARG;
+        return CR_FAIL(CR_ERR_ARG);
     if (c->schedule == CR_SCHED_COSINE &&
         (c->total_steps == 0 || !(c->lr_min >= 0 && c->lr_min <= c->lr)))
-        return CR_ERR_ARG;
+        return CR_FAIL(CR_ERR_ARG);
     return CR_OK;
 }
 
@@ -96,19 +102,19 @@ int cr_optim_n_state(cr_optimizer kind) {
 
 cr_status cr_optim_create(const cr_net *net, const cr_optim_config *cfg, cr_optim **out) {
     *out = NULL;
-    if (!net || !cfg) return CR_ERR_ARG;
+    if (!net || !cfg) return CR_FAIL(CR_ERR_ARG);
     cr_status st = cr_optim_config_check(cfg);
     if (st != CR_OK) return st;
     int ns = cr_optim_n_state(cfg->kind);
     size_t es = cr_dtype_size(net->dtype), bytes, total;
     size_t header = (sizeof(cr_optim) + 63) / 64 * 64;
-    if (!cr_mul_size(net->n_params, es, &bytes) || !cr_mul_size(bytes, (size_t)ns, &total) ||
+    if (cr_mul_size(net->n_params, es, &bytes) != CR_OK || cr_mul_size(bytes, (size_t)ns, &total) != CR_OK ||
         total > SIZE_MAX - header - 64)
-        return CR_ERR_OVERFLOW;
+        return CR_FAIL(CR_ERR_OVERFLOW);
     bytes = (bytes + 63) / 64 * 64;
     total = header + (size_t)ns * bytes;
     char *mem = aligned_alloc(64, (total + 63) / 64 * 64);
-    if (!mem) return CR_ERR_NOMEM;
+    if (!mem) return CR_FAIL(CR_ERR_NOMEM);
     memset(mem, 0, total);
     cr_optim *o = (cr_optim *)mem;
     o->cfg = *cfg;
@@ -125,8 +131,8 @@ void cr_optim_free(cr_optim *opt) { free(opt); }
 
 /* float32: the same formulas through the vectorised loops of kernels/optim.c */
 cr_status cr_optim_step_f32(cr_optim *opt, float *p, const float *grad) {
-    if (!opt || !p || !grad) return CR_ERR_ARG;
-    if (opt->dtype != CR_F32) return CR_ERR_DTYPE;
+    if (!opt || !p || !grad) return CR_FAIL(CR_ERR_ARG);
+    if (opt->dtype != CR_F32) return CR_FAIL(CR_ERR_DTYPE);
     const cr_optim_config *c = &opt->cfg;
     const float lr = (float)cr_optim_lr(c, opt->step), wd = (float)c->weight_decay;
     switch (c->kind) {
@@ -144,7 +150,7 @@ cr_status cr_optim_step_f32(cr_optim *opt, float *p, const float *grad) {
                         opt->v);
         break;
     }
-    default: return CR_ERR_ARG;
+    default: return CR_FAIL(CR_ERR_ARG);
     }
     opt->step++;
     return CR_OK;
@@ -152,8 +158,8 @@ cr_status cr_optim_step_f32(cr_optim *opt, float *p, const float *grad) {
 
 /* float64: the same formulas (chainrule.h, training), plain loops */
 cr_status cr_optim_step_f64(cr_optim *opt, double *p, const double *grad) {
-    if (!opt || !p || !grad) return CR_ERR_ARG;
-    if (opt->dtype != CR_F64) return CR_ERR_DTYPE;
+    if (!opt || !p || !grad) return CR_FAIL(CR_ERR_ARG);
+    if (opt->dtype != CR_F64) return CR_FAIL(CR_ERR_DTYPE);
     const cr_optim_config *c = &opt->cfg;
     const size_t np = opt->n_params;
     const double lr = cr_optim_lr(c, opt->step), wd = c->weight_decay;
@@ -186,7 +192,7 @@ cr_status cr_optim_step_f64(cr_optim *opt, double *p, const double *grad) {
         }
         break;
     }
-    default: return CR_ERR_ARG;
+    default: return CR_FAIL(CR_ERR_ARG);
     }
     opt->step++;
     return CR_OK;

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/fail.h"
 #include "chainrule_certify.h"
 
 void cr_spec_free(cr_spec *spec) {
@@ -49,19 +50,23 @@ static double sum_rounded(double a, double b, int dir) {
     return s;
 }
 
-cr_status cr_spec_linf(size_t d, size_t k, const double *x, double eps, double lo, double hi, int64_t label,
+cr_status cr_spec_linf(size_t d, size_t k, const double *x, double eps, double lo, double hi, cr_label label,
                        cr_spec *out) {
-    if (!out) return CR_ERR_ARG;
+    if (!out) return CR_FAIL(CR_ERR_ARG);
     memset(out, 0, sizeof *out);
-    if (!x || d == 0 || k < 2 || label < 0 || (uint64_t)label >= k) return CR_ERR_ARG;
-    if (!isfinite(eps) || isnan(lo) || isnan(hi)) return CR_ERR_NONFINITE;
-    if (eps < 0 || lo > hi) return CR_ERR_ARG;
+    if (!x || d == 0 || k < 2) return cr_fail(CR_ERR_ARG, "cr_spec_linf: x NULL, d = %zu or k = %zu < 2", d, k);
+    if (cr_check_labels("cr_spec_linf", "label", 1, &label, k) != CR_OK) return CR_ERR_ARG;
+    if (!isfinite(eps) || isnan(lo) || isnan(hi))
+        return cr_fail(CR_ERR_NONFINITE, "cr_spec_linf: eps = %g, lo = %g, hi = %g (eps must be finite, lo and hi not NaN)",
+                       eps, lo, hi);
+    if (eps < 0 || lo > hi)
+        return cr_fail(CR_ERR_ARG, "cr_spec_linf: eps = %g < 0 or lo = %g > hi = %g", eps, lo, hi);
     for (size_t i = 0; i < d; i++)
-        if (!isfinite(x[i])) return CR_ERR_NONFINITE;
-    if (d > SIZE_MAX / sizeof(double) / k) return CR_ERR_OVERFLOW;
+        if (!isfinite(x[i])) return cr_fail(CR_ERR_NONFINITE, "cr_spec_linf: x[%zu] = %g is not finite", i, x[i]);
+    if (d > SIZE_MAX / sizeof(double) / k) return CR_FAIL(CR_ERR_OVERFLOW);
 
     cr_spec_part *p = calloc(1, sizeof *p);
-    if (!p) return CR_ERR_NOMEM;
+    if (!p) return CR_FAIL(CR_ERR_NOMEM);
     out->parts = p;
     out->n_parts = 1;
     size_t m = k - 1;
@@ -79,7 +84,7 @@ cr_status cr_spec_linf(size_t d, size_t k, const double *x, double eps, double l
     p->clause = malloc((m + 1) * sizeof(size_t));
     if (!p->lo || !p->hi || !p->lo_in || !p->hi_in || !p->c || !p->rhs || !p->rhs_in || !p->clause) {
         cr_spec_free(out);
-        return CR_ERR_NOMEM;
+        return CR_FAIL(CR_ERR_NOMEM);
     }
     cr_status st = CR_OK;
     for (size_t i = 0; i < d && st == CR_OK; i++) {

@@ -6,6 +6,8 @@
  * so one step size serves boxes of any widths: the step is take_step's L∞ step on ∂m/∂u = ∂m/∂x ∘ (hi − lo).
  */
 #define CR_REAL_F64
+#include "core/fail.h"
+#include "chainrule_typed.h"
 #include "ops/real.h"
 
 #include <string.h>
@@ -39,10 +41,10 @@ static double clause_value(const cr_spec_part *p, size_t qc, const double *o, si
 cr_status cr_spec_attack_f64(const cr_net *net, const cr_spec_part *p, size_t restarts, size_t steps,
                              uint64_t seed, cr_spec_attack_cb cb, void *ctx, double *best_x, double *best,
                              int *stopped) {
-    if (!net || !p || !best_x || !best || !stopped || p->n_clauses == 0) return CR_ERR_ARG;
-    if (net->dtype != CR_F64) return CR_ERR_DTYPE;
+    if (!net || !p || !best_x || !best || !stopped || p->n_clauses == 0) return CR_FAIL(CR_ERR_ARG);
+    if (net->dtype != CR_F64) return CR_FAIL(CR_ERR_DTYPE);
     const size_t d = net->dims[0], k = net->dims[net->n_layers];
-    if (p->d != d || p->k != k) return CR_ERR_SHAPE;
+    if (p->d != d || p->k != k) return CR_FAIL(CR_ERR_SHAPE);
     if (!restarts) restarts = 10;
     if (!steps) steps = 50;
     const size_t nc = p->n_clauses;

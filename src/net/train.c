@@ -18,7 +18,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "chainrule.h"
+#include "net_internal.h"
+#include "core/fail.h"
+#include "chainrule_typed.h"
 #include "core/parallel.h"
 #include "kernels/elementwise.h"
 #include "train_pool.h"
@@ -35,19 +37,19 @@ static size_t align64(size_t bytes) { return (bytes + 63) / 64 * 64; }
 cr_status cr_train_ws_create(const cr_net *net, size_t max_batch, size_t n_examples,
                              cr_train_ws **out) {
     *out = NULL;
-    if (!net || max_batch == 0 || !cr_net_is_plain_classifier(net)) return CR_ERR_ARG;
+    if (!net || max_batch == 0 || !cr_net_is_plain_classifier(net)) return CR_FAIL(CR_ERR_ARG);
     for (int l = 0; l < net->n_layers; l++) /* BatchNorm links: not trained (docs/batchnorm.md) */
-        if (net->link_form[l + 1] != CR_AFFINE_NONE) return CR_ERR_ARG;
-    if (net->dtype != CR_F32) return CR_ERR_DTYPE;
-    if (n_examples > UINT32_MAX) return CR_ERR_OVERFLOW;
+        if (net->link_form[l + 1] != CR_AFFINE_NONE) return CR_FAIL(CR_ERR_ARG);
+    if (net->dtype != CR_F32) return CR_FAIL(CR_ERR_DTYPE);
+    if (n_examples > UINT32_MAX) return CR_FAIL(CR_ERR_OVERFLOW);
     size_t d = net->dims[0], xb, gb, yb, pb, zb, maxdim = 0; /* maxdim: Σ input widths */
     for (int l = 0; l < net->n_layers; l++) maxdim += net->dims[l];
-    if (!cr_mul_size(max_batch, d, &xb) || !cr_mul_size(xb, sizeof(float), &xb) ||
-        !cr_mul_size(net->n_params, sizeof(float), &gb) ||
-        !cr_mul_size(max_batch, sizeof(int32_t), &yb) ||
-        !cr_mul_size(n_examples, sizeof(uint32_t), &pb) ||
-        !cr_mul_size(maxdim, sizeof(uint32_t), &zb))
-        return CR_ERR_OVERFLOW;
+    if (cr_mul_size(max_batch, d, &xb) != CR_OK || cr_mul_size(xb, sizeof(float), &xb) != CR_OK ||
+        cr_mul_size(net->n_params, sizeof(float), &gb) != CR_OK ||
+        cr_mul_size(max_batch, sizeof(cr_label), &yb) != CR_OK ||
+        cr_mul_size(n_examples, sizeof(uint32_t), &pb) != CR_OK ||
+        cr_mul_size(maxdim, sizeof(uint32_t), &zb) != CR_OK)
+        return CR_FAIL(CR_ERR_OVERFLOW);
     size_t header = align64(sizeof(cr_train_ws));
     xb = align64(xb);
     gb = align64(gb);
@@ -55,17 +57,17 @@ cr_status cr_train_ws_create(const cr_net *net, size_t max_batch, size_t n_examp
     pb = align64(pb);
     zb = align64(zb);
     if (xb > SIZE_MAX / 8 || gb > SIZE_MAX / 8 || pb > SIZE_MAX / 8 || zb > SIZE_MAX / 8)
-        return CR_ERR_OVERFLOW;
+        return CR_FAIL(CR_ERR_OVERFLOW);
     size_t total = header + xb + gb + yb + pb + zb;
     char *mem = aligned_alloc(64, total);
-    if (!mem) return CR_ERR_NOMEM;
+    if (!mem) return CR_FAIL(CR_ERR_NOMEM);
     memset(mem, 0, total);
     cr_train_ws *ws = (cr_train_ws *)mem;
     ws->max_batch = max_batch;
     ws->n_examples = n_examples;
     ws->grads = (float *)(mem + header);
     ws->xb = (float *)(mem + header + gb);
-    ws->yb = (int32_t *)(mem + header + gb + xb);
+    ws->yb = (cr_label *)(mem + header + gb + xb);
     ws->perm = (uint32_t *)(mem + header + gb + xb + yb);
     ws->nz = (uint32_t *)(mem + header + gb + xb + yb + pb);
     ws->workers = 1;
@@ -87,7 +89,7 @@ void cr_train_ws_free(cr_train_ws *ws) {
 
 /* Per-row loss lse(θ) − θ_label (in double: finite for every finite θ) and
    argmax of θ; returns 0 if the loss is not finite. */
-static int row_loss(size_t k, const float *theta, int32_t label, double *loss_sum,
+static int row_loss(size_t k, const float *theta, cr_label label, double *loss_sum,
                     size_t *correct) {
     float m = theta[0];
     size_t am = 0;
@@ -106,7 +108,7 @@ static int row_loss(size_t k, const float *theta, int32_t label, double *loss_su
 
 /* The training loss of a row from the softmax already computed: −log ŷ_label
    (float, one log); when ŷ_label is tiny or not finite, the exact form above. */
-static int row_loss_fast(size_t k, const float *theta, const float *probs, int32_t label,
+static int row_loss_fast(size_t k, const float *theta, const float *probs, cr_label label,
                          double *loss_sum, size_t *correct) {
     float p = probs[label];
     if (!(p > 1e-30f)) return row_loss(k, theta, label, loss_sum, correct);
@@ -137,7 +139,7 @@ static int first_bad_params(cr_net *net) {
 
 /* The loss rows of a forward pass (train_pool.h). */
 int cr_train_forward_loss_f32(const cr_net *net, cr_tape *tape, size_t i0, size_t i1,
-                              const int32_t *labels, double *loss_sum, size_t *correct) {
+                              const cr_label *labels, double *loss_sum, size_t *correct) {
     const int L = net->n_layers;
     const size_t k = net->dims[L];
     /* NaN/Inf anywhere in the forward pass, including parameters that the
@@ -161,17 +163,19 @@ int cr_train_forward_loss_f32(const cr_net *net, cr_tape *tape, size_t i0, size_
 }
 
 static cr_status step_args(const cr_net *net, const cr_optim *opt, const cr_train_ws *ws,
-                           size_t n, const float *x, const int32_t *labels) {
-    if (!net || !opt || !ws || !x || !labels || n == 0) return CR_ERR_ARG;
-    if (net->dtype != CR_F32 || opt->dtype != CR_F32) return CR_ERR_DTYPE;
+                           size_t n, const float *x, const cr_label *labels) {
+    if (!net || !opt || !ws || !x || !labels || n == 0)
+        return cr_fail(CR_ERR_ARG, "cr_train_step: %s", n == 0 ? "n = 0 rows" : "a NULL argument");
+    if (net->dtype != CR_F32 || opt->dtype != CR_F32)
+        return cr_fail(CR_ERR_DTYPE, "cr_train_step: training needs a float32 net and optimiser");
     if (opt->n_params != net->n_params || ws->tape->n_layers != net->n_layers ||
         !cr_net_is_plain_classifier(net) || !cr_tape_fits_links(net, ws->tape))
-        return CR_ERR_ARG;
-    if (n > ws->max_batch) return CR_ERR_SHAPE;
-    const size_t k = net->dims[net->n_layers];
-    for (size_t i = 0; i < n; i++)
-        if (labels[i] < 0 || (size_t)labels[i] >= k) return CR_ERR_ARG;
-    return CR_OK;
+        return cr_fail(CR_ERR_ARG, "cr_train_step: the optimiser or workspace was made for another net, or the "
+                                   "net is not a plain classifier (softmax + cross-entropy, no links)");
+    if (n > ws->max_batch)
+        return cr_fail(CR_ERR_SHAPE, "cr_train_step: n = %zu rows exceed the workspace's max_batch %zu", n,
+                       ws->max_batch);
+    return cr_check_labels("cr_train_step", "labels", n, labels, net->dims[net->n_layers]);
 }
 
 /* The BLAS hold of a training call: serial for the workspace's two workers, else the context's. */
@@ -190,14 +194,14 @@ static void train_release(int token) {
 
 /* cr_train_step_f32 on one worker, its checks done, under the caller's hold */
 static cr_status step1(cr_net *net, cr_optim *opt, cr_train_ws *ws, size_t n, const float *x,
-                       const int32_t *labels, double *loss_sum, size_t *correct) {
+                       const cr_label *labels, double *loss_sum, size_t *correct) {
     cr_tape *tape = ws->tape;
     cr_net_forward_walk_f32(net, tape, n, x, NULL);
     tape->n = n;
     tape->input = x;
     ws->fault_layer = 0;
     if ((ws->fault_layer = cr_train_forward_loss_f32(net, tape, 0, n, labels, loss_sum, correct)) != 0)
-        return CR_ERR_NONFINITE;
+        return cr_fail(CR_ERR_NONFINITE, "cr_train_step: a NaN or Inf in layer %d's forward pass", ws->fault_layer);
     /* backward, with the update fused into the gemms for plain SGD:
          W <- (1 − lr wd) W − (lr/N) Hᵀ G,  b <- (1 − lr wd) b − (lr/N) Σ G
        else the mean loss's gradients into ws->grads for the optimiser */
@@ -222,7 +226,7 @@ static cr_status step1(cr_net *net, cr_optim *opt, cr_train_ws *ws, size_t n, co
 }
 
 cr_status cr_train_step_f32(cr_ctx *ctx, cr_net *net, cr_optim *opt, cr_train_ws *ws, size_t n,
-                            const float *x, const int32_t *labels, double *loss_sum,
+                            const float *x, const cr_label *labels, double *loss_sum,
                             size_t *correct) {
     cr_status st = step_args(net, opt, ws, n, x, labels);
     if (st != CR_OK) return st;
@@ -236,16 +240,16 @@ cr_status cr_train_step_f32(cr_ctx *ctx, cr_net *net, cr_optim *opt, cr_train_ws
 }
 
 cr_status cr_train_sgd1_f32(cr_net *net, cr_optim *opt, cr_train_ws *ws, const float *x,
-                            int32_t label, double *loss_sum, size_t *correct) {
-    if (!net || !opt || !ws || !x) return CR_ERR_ARG;
-    if (net->dtype != CR_F32 || opt->dtype != CR_F32) return CR_ERR_DTYPE;
+                            cr_label label, double *loss_sum, size_t *correct) {
+    if (!net || !opt || !ws || !x) return CR_FAIL(CR_ERR_ARG);
+    if (net->dtype != CR_F32 || opt->dtype != CR_F32) return CR_FAIL(CR_ERR_DTYPE);
     if (opt->cfg.kind != CR_OPT_SGD || opt->cfg.weight_decay != 0 ||
         ws->tape->n_layers != net->n_layers || !cr_net_is_plain_classifier(net) ||
         !cr_tape_fits_links(net, ws->tape))
-        return CR_ERR_ARG;
+        return CR_FAIL(CR_ERR_ARG);
     const int L = net->n_layers;
     const size_t k = net->dims[L];
-    if (label < 0 || (size_t)label >= k) return CR_ERR_ARG;
+    if (cr_check_labels("cr_train_sgd1", "label", 1, &label, k) != CR_OK) return CR_ERR_ARG;
     cr_tape *tape = ws->tape;
 
     /* forward: r = b + Σ_{i: h_i ≠ 0} h_i W[i,:] (skips zero pixels / dead units), the
@@ -269,7 +273,7 @@ cr_status cr_train_sgd1_f32(cr_net *net, cr_optim *opt, cr_train_ws *ws, const f
     ws->fault_layer = 0;
     if (!row_loss_fast(k, tape->pre[L - 1], tape->post[L - 1], label, loss_sum, correct)) {
         ws->fault_layer = first_bad_output(net, tape, 1);
-        return CR_ERR_NONFINITE;
+        return CR_FAIL(CR_ERR_NONFINITE);
     }
     float *g = tape->grad_a;
     memcpy(g, tape->post[L - 1], k * sizeof(float));
@@ -296,13 +300,13 @@ cr_status cr_train_sgd1_f32(cr_net *net, cr_optim *opt, cr_train_ws *ws, const f
         g = gh;
         gh = t;
     }
-    if (ws->fault_layer) return CR_ERR_NONFINITE; /* not counted, as above */
+    if (ws->fault_layer) return CR_FAIL(CR_ERR_NONFINITE); /* not counted, as above */
     opt->step++;
     return CR_OK;
 }
 
 static cr_status epoch(cr_net *net, cr_optim *opt, cr_train_ws *ws, size_t n, const float *x,
-                       const int32_t *labels, size_t batch, cr_rng *rng, cr_train_stats *stats,
+                       const cr_label *labels, size_t batch, cr_rng *rng, cr_train_stats *stats,
                        cr_train_progress_fn progress, size_t every, void *user) {
     memset(stats, 0, sizeof *stats);
     const size_t d = net->dims[0];
@@ -351,20 +355,24 @@ static cr_status epoch(cr_net *net, cr_optim *opt, cr_train_ws *ws, size_t n, co
     /* the last update of the epoch has no next forward pass to reveal it */
     if ((ws->fault_layer = first_bad_params(net)) != 0) {
         opt->step--; /* not counted: opt->step + 1 names the step */
-        return CR_ERR_NONFINITE;
+        return CR_FAIL(CR_ERR_NONFINITE);
     }
     if (progress) progress(user, stats, n);
     return CR_OK;
 }
 
 cr_status cr_train_epoch_f32(cr_ctx *ctx, cr_net *net, cr_optim *opt, cr_train_ws *ws, size_t n,
-                             const float *x, const int32_t *labels, size_t batch, cr_rng *rng,
+                             const float *x, const cr_label *labels, size_t batch, cr_rng *rng,
                              cr_train_stats *stats, cr_train_progress_fn progress,
                              size_t every, void *user) {
     if (!net || !opt || !ws || !x || !labels || !rng || !stats || n == 0 || batch == 0)
+        return CR_FAIL(CR_ERR_ARG);
+    if (net->dtype != CR_F32) return CR_FAIL(CR_ERR_DTYPE);
+    if (n > ws->n_examples || batch > ws->max_batch)
+        return cr_fail(CR_ERR_SHAPE, "cr_train_epoch: n = %zu examples or batch = %zu exceed the workspace (%zu, %zu)",
+                       n, batch, ws->n_examples, ws->max_batch);
+    if (cr_check_labels("cr_train_epoch", "labels", n, labels, net->dims[net->n_layers]) != CR_OK)
         return CR_ERR_ARG;
-    if (net->dtype != CR_F32) return CR_ERR_DTYPE;
-    if (n > ws->n_examples || batch > ws->max_batch) return CR_ERR_SHAPE;
     const int hold = train_hold(ctx, ws);
     const cr_status st = epoch(net, opt, ws, n, x, labels, batch, rng, stats, progress, every, user);
     train_release(hold);
@@ -372,15 +380,13 @@ cr_status cr_train_epoch_f32(cr_ctx *ctx, cr_net *net, cr_optim *opt, cr_train_w
 }
 
 static cr_status evaluate(const cr_net *net, cr_tape *tape, size_t n, const float *x,
-                          const int32_t *labels, double *loss_sum, size_t *correct,
+                          const cr_label *labels, double *loss_sum, size_t *correct,
                           uint64_t *confusion, float *probs) {
-    if (!net || !tape || !x || net->head != CR_HEAD_SOFTMAX_CE) return CR_ERR_ARG;
-    if (net->dtype != CR_F32 || tape->dtype != CR_F32) return CR_ERR_DTYPE;
+    if (!net || !tape || !x || net->head != CR_HEAD_SOFTMAX_CE) return CR_FAIL(CR_ERR_ARG);
+    if (net->dtype != CR_F32 || tape->dtype != CR_F32) return CR_FAIL(CR_ERR_DTYPE);
     const int L = net->n_layers;
     const size_t d = net->dims[0], k = net->dims[L];
-    if (labels)
-        for (size_t i = 0; i < n; i++)
-            if (labels[i] < 0 || (size_t)labels[i] >= k) return CR_ERR_ARG;
+    if (labels && cr_check_labels("cr_evaluate", "labels", n, labels, k) != CR_OK) return CR_ERR_ARG;
     for (size_t start = 0; start < n; start += tape->max_batch) {
         size_t nb = n - start < tape->max_batch ? n - start : tape->max_batch;
         cr_status st = cr_net_forward_f32(net, tape, nb, x + start * d);
@@ -401,7 +407,7 @@ static cr_status evaluate(const cr_net *net, cr_tape *tape, size_t n, const floa
 }
 
 cr_status cr_evaluate_f32(cr_ctx *ctx, const cr_net *net, cr_tape *tape, size_t n, const float *x,
-                          const int32_t *labels, double *loss_sum, size_t *correct,
+                          const cr_label *labels, double *loss_sum, size_t *correct,
                           uint64_t *confusion, float *probs) {
     const int hold = cr_blas_enter(ctx);
     const cr_status st = evaluate(net, tape, n, x, labels, loss_sum, correct, confusion, probs);

@@ -16,7 +16,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "chainrule.h"
+#include "net_internal.h"
+#include "core/fail.h"
+#include "chainrule_typed.h"
 #include "core/parallel.h"
 #include "train_pool.h"
 /* the chain's steps, float32 (net_private.tmpl.h) */
@@ -57,7 +59,7 @@ typedef struct {
     size_t n;
     int fused, quit;
     float decay, a, inv_n;
-    const int32_t *labels;
+    const cr_label *labels;
     const float *src;        /* if not NULL: gather rows idx[0..n) of src into x first */
     const uint32_t *idx;
     const uint32_t *next_idx; /* the next batch's rows (next_n), to prefetch */
@@ -378,10 +380,10 @@ static void pool_run(struct cr_train_pool *p, pool_job job) {
 }
 
 cr_status cr_train_ws_set_threads(cr_train_ws *ws, int n) {
-    if (!ws) return CR_ERR_ARG;
+    if (!ws) return CR_FAIL(CR_ERR_ARG);
     if (n >= 2 && !ws->pool) {
         struct cr_train_pool *p = calloc(1, sizeof *p);
-        if (!p) return CR_ERR_NOMEM;
+        if (!p) return CR_FAIL(CR_ERR_NOMEM);
         atomic_init(&p->published, 0);
         atomic_init(&p->sleepers, 0);
         atomic_init(&p->mode, CR_POOL_OWN_FIRST);
@@ -393,18 +395,18 @@ cr_status cr_train_ws_set_threads(cr_train_ws *ws, int n) {
         }
         if (pthread_mutex_init(&p->mu, NULL) != 0) {
             free(p);
-            return CR_ERR_NOMEM;
+            return CR_FAIL(CR_ERR_NOMEM);
         }
         if (pthread_cond_init(&p->cv, NULL) != 0) {
             pthread_mutex_destroy(&p->mu);
             free(p);
-            return CR_ERR_NOMEM;
+            return CR_FAIL(CR_ERR_NOMEM);
         }
         if (pthread_create(&p->thread, NULL, worker_main, p) != 0) {
             pthread_cond_destroy(&p->cv);
             pthread_mutex_destroy(&p->mu);
             free(p);
-            return CR_ERR_NOMEM;
+            return CR_FAIL(CR_ERR_NOMEM);
         }
         ws->pool = p;
         ws->workers = 2;
@@ -422,13 +424,13 @@ cr_status cr_train_ws_set_threads(cr_train_ws *ws, int n) {
 }
 
 cr_status cr_train_ws_pool_mode(cr_train_ws *ws, cr_pool_mode mode) {
-    if (!ws || !ws->pool || (unsigned)mode > CR_POOL_SWAPPED) return CR_ERR_ARG;
+    if (!ws || !ws->pool || (unsigned)mode > CR_POOL_SWAPPED) return CR_FAIL(CR_ERR_ARG);
     atomic_store_explicit(&ws->pool->mode, (int)mode, memory_order_relaxed);
     return CR_OK;
 }
 
 cr_status cr_train_ws_pool_halves(const cr_train_ws *ws, uint64_t halves[2]) {
-    if (!ws || !ws->pool || !halves) return CR_ERR_ARG;
+    if (!ws || !ws->pool || !halves) return CR_FAIL(CR_ERR_ARG);
     for (int w = 0; w < 2; w++)
         halves[w] = atomic_load_explicit(&ws->pool->halves[w], memory_order_relaxed);
     return CR_OK;
@@ -437,7 +439,7 @@ cr_status cr_train_ws_pool_halves(const cr_train_ws *ws, uint64_t halves[2]) {
 /* The step on two workers; the checks of cr_train_step_f32 are done. With
    src, x is ws->xb and the workers first gather its rows src[idx[i]]. */
 cr_status cr_train_step2_f32(cr_net *net, cr_optim *opt, cr_train_ws *ws, size_t n,
-                             const float *x, const int32_t *labels, double *loss_sum,
+                             const float *x, const cr_label *labels, double *loss_sum,
                              size_t *correct, const float *src, const uint32_t *idx,
                              const uint32_t *next_idx, size_t next_n) {
     struct cr_train_pool *p = ws->pool;
@@ -457,7 +459,7 @@ cr_status cr_train_step2_f32(cr_net *net, cr_optim *opt, cr_train_ws *ws, size_t
     int f1 = atomic_load_explicit(&p->fault[1], memory_order_relaxed);
     if (f0 || f1) {
         ws->fault_layer = !f0 ? f1 : !f1 ? f0 : f0 < f1 ? f0 : f1;
-        return CR_ERR_NONFINITE;
+        return CR_FAIL(CR_ERR_NONFINITE);
     }
     if (fused) {
         opt->step++;

@@ -30,7 +30,7 @@ cr_status cr_train_ws_pool_halves(const cr_train_ws *ws, uint64_t halves[2]);
    With src, x is ws->xb and the workers first gather its rows src[idx[i]]
    (and prefetch the next batch's next_idx[0..next_n)). */
 cr_status cr_train_step2_f32(cr_net *net, cr_optim *opt, cr_train_ws *ws, size_t n,
-                             const float *x, const int32_t *labels, double *loss_sum,
+                             const float *x, const cr_label *labels, double *loss_sum,
                              size_t *correct, const float *src, const uint32_t *idx,
                              const uint32_t *next_idx, size_t next_n);
 
@@ -39,7 +39,7 @@ cr_status cr_train_step2_f32(cr_net *net, cr_optim *opt, cr_train_ws *ws, size_t
    tape->grad_a. Returns 0, or the 1-based layer where NaN/Inf appeared first
    (see cr_train_ws.fault_layer). */
 int cr_train_forward_loss_f32(const cr_net *net, cr_tape *tape, size_t i0, size_t i1,
-                              const int32_t *labels, double *loss_sum, size_t *correct);
+                              const cr_label *labels, double *loss_sum, size_t *correct);
 
 /* Asks for a row of d floats to be brought into the cache. */
 static inline void cr_train_prefetch_row(const float *row, size_t d) {

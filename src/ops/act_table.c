@@ -10,6 +10,8 @@
  * runs the op's own cr_sigmoid_vjp_f32. The other functions of the row stay
  * the op file's.
  */
+#include "core/fail.h"
+#include "chainrule_typed.h"
 #include "act_table.h"
 #include "ops/relax.h"
 
@@ -49,7 +51,7 @@ static const cr_act_ops_f32 sigmoid_fast_f32 = {
      : (e) == CR_ACT_LEAKY_RELU ? &cr_leaky_relu_relax                                             \
                                 : NULL)
 
-/* What a user sees of a row (chainrule.h's cr_activation_info), from its X(...). */
+/* What a user sees of a row (chainrule_typed.h's cr_activation_info), from its X(...). */
 #define CR_ACT_INFO(name, init, op, opset, alpha, pattern, st, sm, dt, dm) \
     {name, init, op, opset, alpha, pattern, st, sm, dt, dm}
 #define CR_ACT_RUN_ROW(e, fn, name, init, op, opset, alpha, pattern, st, sm, dt, dm, oh, od) \
@@ -91,19 +93,19 @@ size_t cr_activation_list_names(char *buf, size_t size, const char *sep, const c
 }
 
 cr_status cr_act_replace(cr_activation act, cr_dtype dtype, const void *ops) {
-    if ((unsigned)act >= CR_ACT_COUNT || !ops) return CR_ERR_ARG;
+    if ((unsigned)act >= CR_ACT_COUNT || !ops) return CR_FAIL(CR_ERR_ARG);
     if (dtype == CR_F32) {
         const cr_act_ops_f32 *o = ops;
         if (!o->forward || !o->deriv || !o->vjp || !o->jvp || !o->jacobian || !o->deriv2)
-            return CR_ERR_ARG;
+            return CR_FAIL(CR_ERR_ARG);
         cr_act_table[act].f32 = o;
     } else if (dtype == CR_F64) {
         const cr_act_ops_f64 *o = ops;
         if (!o->forward || !o->deriv || !o->vjp || !o->jvp || !o->jacobian || !o->deriv2)
-            return CR_ERR_ARG;
+            return CR_FAIL(CR_ERR_ARG);
         cr_act_table[act].f64 = o;
     } else {
-        return CR_ERR_ARG;
+        return CR_FAIL(CR_ERR_ARG);
     }
     return CR_OK;
 }
@@ -114,7 +116,7 @@ void cr_act_restore(cr_activation act, cr_dtype dtype) {
     if (dtype == CR_F64) cr_act_table[act].f64 = selected[act].f64;
 }
 
-/* The public element-wise activation functions (chainrule.h): the running rows. */
+/* The public element-wise activation functions (chainrule_typed.h): the running rows. */
 void cr_activation_forward_f32(cr_activation act, size_t count, const float *r, float *h) {
     cr_act_f32(act)->forward(count, r, h);
 }
@@ -155,7 +157,7 @@ void cr_activation_jacobian_f64(cr_activation act, size_t d, const double *r, co
 }
 
 cr_status cr_act_replace_relax(cr_activation act, const struct cr_act_relax *relax) {
-    if ((unsigned)act >= CR_ACT_COUNT || !relax) return CR_ERR_ARG;
+    if ((unsigned)act >= CR_ACT_COUNT || !relax) return CR_FAIL(CR_ERR_ARG);
     cr_act_table[act].relax = relax;
     return CR_OK;
 }

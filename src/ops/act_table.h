@@ -29,7 +29,7 @@
  * To add an activation: write src/ops/NAME.tmpl.c with the six functions
  * (copy tanh.tmpl.c) and include it in act_table.tmpl.c; add its row here,
  * its enum value to cr_activation and its twelve prototypes to
- * include/chainrule.h (test_act_table checks every row has them). Every
+ * include/chainrule_typed.h (test_act_table checks every row has them). Every
  * walk, command, check, name list, explain and ONNX import/export then has
  * it (see docs/chain.md).
  */
@@ -39,7 +39,7 @@
 #include <math.h>
 #include <stddef.h>
 
-#include "chainrule.h"
+#include "chainrule_typed.h"
 
 /*
  * The rows. Everything a user sees of an activation is in its row:
@@ -59,7 +59,7 @@
  *             first opset that has it; onnx_alpha the value its `alpha`
  *             attribute must have (LeakyRelu), NAN when it has none.
  * onnx_pattern  how exporters write it as several nodes (cr_act_onnx_pattern
- *             in chainrule.h: PyTorch's GELU as Div, Erf, Add, Mul, Mul; SiLU
+ *             in chainrule_typed.h: PyTorch's GELU as Div, Erf, Add, Mul, Mul; SiLU
  *             as Sigmoid then Mul), imported by the ONNX reader and, for
  *             CR_ACT_ONNX_SIGMOID_MUL, written by the writer.
  * symbol_*    explain's symbol, in text and LaTeX.
@@ -142,7 +142,7 @@ typedef struct {
     cr_init init; /* CR_INIT_XAVIER or CR_INIT_HE */
     const cr_act_ops_f32 *f32;
     const cr_act_ops_f64 *f64;
-    cr_activation_info info;           /* ONNX form and explain notation (chainrule.h) */
+    cr_activation_info info;           /* ONNX form and explain notation (chainrule_typed.h) */
     const struct cr_act_relax *relax; /* NULL: no bound relaxation (ops/relax.h) */
 } cr_act_entry;
 

@@ -9,7 +9,7 @@
 #ifndef CR_OPS_AFFINE_H
 #define CR_OPS_AFFINE_H
 
-#include "chainrule.h"
+#include "chainrule_typed.h"
 
 typedef void (*cr_affine_vjp_fn_f32)(const cr_affine_f32 *a, size_t n, size_t d, const float *g,
                                      float *gx);

@@ -6,7 +6,7 @@
  *   JVP        ṙ   = ẋ W                  (N×D)(D×H) -> N×H
  *   params     ∂W  = xᵀ g  (D×H)   ∂b = Σ_n g_n  (1×H)
  *
- * The first five functions are the op's plain forms (public, chainrule.h). The
+ * The first five functions are the op's plain forms (public, chainrule_typed.h). The
  * walks run the forms below them (linear.tmpl.h): the forward and the VJP on a
  * share of the columns, and the parameter step W <- βW + α xᵀG, b <- βb + α ΣG
  * on a block of W. Their float32 backends sit beneath them, as the sigmoid's

@@ -21,7 +21,7 @@
 #include <math.h>
 #include <stddef.h>
 
-#include "chainrule.h"
+#include "chainrule_typed.h"
 #include "ops/act_table.h"
 
 #if defined(CR_REAL_F32)

@@ -1,0 +1,23 @@
+/* Failing with a detail (cr_last_error) inside libchainrule. Not installed. */
+#ifndef CR_CORE_FAIL_H
+#define CR_CORE_FAIL_H
+
+#include "chainrule.h"
+
+/* Sets the calling thread's detail line (printf-style; made one printable line)
+   and returns status. Declared for the layers above the core in chainrule_io.h. */
+cr_status cr_fail(cr_status status, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+
+/* A failure with no more to say than the function's name and the status:
+   "cr_tape_create: invalid argument". */
+#define CR_FAIL(status) cr_fail((status), "%s: %s", __func__, cr_status_string(status))
+
+/* CR_OK when every labels[i] (i < n) is in [0, k); else CR_ERR_ARG with the first
+   one out of range named: "WHO: NAME[5] = 12 is not in [0, 10)". */
+cr_status cr_check_labels(const char *who, const char *name, size_t n, const cr_label *labels, size_t k);
+
+#endif
