@@ -351,17 +351,23 @@ static cr_status crown_task(void *ctx, size_t t, int worker) {
     return CR_OK;
 }
 
-/* Lower bounds of the n rows G (n x d_{top+1}, on z_top; top = L−1: the output θ)
-   over the box, in fixed chunks on the workers. rows_out: n values. */
-static cr_status crown_pass(crown_job *j, int top, int through_out_act, size_t n, const double *g,
-                            double *rows_out) {
-    const cr_net *net = j->run[0].b->net;
-    j->view = *net;
+/* The net the walks of a pass see: layers 0..top, link 0 cleared (the walk ends at z_0,
+   concretised over z_0's box), the output activation only when the pass goes through it. */
+static void pass_setup(crown_job *j, int top, int through_out_act) {
+    j->view = *j->run[0].b->net;
     j->view.link_form[0] = CR_AFFINE_NONE;
     j->view.n_layers = top + 1;
     j->view.has_out_act = through_out_act;
     j->top = top;
     j->through_out_act = through_out_act;
+}
+
+/* Lower bounds of the n rows G (n x d_{top+1}, on z_top; top = L−1: the output θ)
+   over the box, in fixed chunks on the workers. rows_out: n values. */
+static cr_status crown_pass(crown_job *j, int top, int through_out_act, size_t n, const double *g,
+                            double *rows_out) {
+    const cr_net *net = j->run[0].b->net;
+    pass_setup(j, top, through_out_act);
     j->n = n;
     j->chunk = cr_even_chunk(n, CR_BOUND_CROWN_ROWS);
     j->width = net->dims[top + 1];
@@ -387,13 +393,7 @@ cr_status cr_bound_crown_pass(cr_crown_run *j, int top, int through_out_act, siz
    n_tasks on the run's workers; inside, cr_bound_crown_walk runs one walk on the task's worker. */
 cr_status cr_bound_crown_for(cr_crown_run *j, int top, int through_out_act, size_t n_tasks, cr_task_fn task,
                              void *ctx) {
-    const cr_net *net = j->run[0].b->net;
-    j->view = *net;
-    j->view.link_form[0] = CR_AFFINE_NONE;
-    j->view.n_layers = top + 1;
-    j->view.has_out_act = through_out_act;
-    j->top = top;
-    j->through_out_act = through_out_act;
+    pass_setup(j, top, through_out_act);
     return cr_parallel_for(j->run[0].b->cx, n_tasks, task, ctx); /* at most j->workers workers, as crown_pass */
 }
 
