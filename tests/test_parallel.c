@@ -4,6 +4,9 @@
  *   - cr_parallel_for runs every task exactly once on workers in range, stops
  *     at a failure and returns the lowest failed task's status, and gives the
  *     BLAS its thread count back;
+ *   - a task's failure on a worker thread reaches the calling thread: its detail
+ *     line (cr_last_error) and status, the lowest failed task's, and a line
+ *     naming the task when the task wrote none;
  *   - cr_net_input_grad equals the tape API's forward + backward (dx per
  *     example and the losses) and central finite differences, in float64, for
  *     batches that are not a multiple of the chunk;
@@ -22,10 +25,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 
+#include "chainrule_io.h"
 #include "chainrule_typed.h"
+#include "core/fail.h"
 #include "core/parallel.h"
 #include "testutil.h"
 
@@ -136,6 +142,71 @@ static void onehot64(size_t n, size_t k, const int64_t *lab, double *y) {
 }
 
 /* ------------------------------------------------------------ input gradient */
+
+/* Two tasks that run at once on the two workers of a two-thread context: each waits
+   (at most ~10 s) until the other has started, then the task on worker 1 (a thread
+   the loop started) or both fail. */
+typedef struct {
+    atomic_int started;
+    atomic_int on_worker1_failed; /* the task that failed on worker 1 + 1 (0: none) */
+    int mode; /* 0: the task on worker 1 fails with a line; 1: both fail with lines; 2: worker 1's fails without */
+} pair_ctx;
+
+static cr_status pair_task(void *arg, size_t t, int w) {
+    pair_ctx *c = arg;
+    atomic_fetch_add(&c->started, 1);
+    const time_t t0 = time(NULL);
+    while (atomic_load(&c->started) < 2 && time(NULL) - t0 < 10) {
+    }
+    if (w == 1 || c->mode == 1) {
+        if (w == 1) atomic_store(&c->on_worker1_failed, (int)t + 1);
+        if (c->mode == 2) return CR_ERR_NOMEM;
+        return cr_fail(t == 0 ? CR_ERR_NONFINITE : CR_ERR_SHAPE, "pair_task: task %zu on worker %d failed", t, w);
+    }
+    return CR_OK;
+}
+
+static void test_worker_detail_reaches_caller(void **state) {
+    (void)state;
+    cr_ctx *ctx = NULL;
+    assert_int_equal(cr_ctx_create(&ctx, 2), CR_OK);
+    assert_int_equal(cr_parallel_workers(ctx, 2), 2);
+    char want[128];
+    for (int mode = 0; mode < 3; mode++) {
+        pair_ctx c = {.mode = mode};
+        atomic_init(&c.started, 0);
+        atomic_init(&c.on_worker1_failed, 0);
+        cr_fail(CR_ERR_IO, "a stale line from an earlier failure");
+        cr_status st = cr_parallel_for(ctx, 2, pair_task, &c);
+        const int t1 = atomic_load(&c.on_worker1_failed) - 1; /* the task worker 1 ran */
+        assert_int_equal(atomic_load(&c.started), 2);
+        assert_true(t1 == 0 || t1 == 1); /* the guard: a task failed on the second thread */
+        if (mode == 0) { /* only worker 1's task failed: its line and status on the caller's thread */
+            snprintf(want, sizeof want, "pair_task: task %d on worker 1 failed", t1);
+            assert_int_equal(st, t1 == 0 ? CR_ERR_NONFINITE : CR_ERR_SHAPE);
+        } else if (mode == 1) { /* both failed: task 0's line and status, whichever thread ran it */
+            snprintf(want, sizeof want, "pair_task: task 0 on worker %d failed", t1 == 0 ? 1 : 0);
+            assert_int_equal(st, CR_ERR_NONFINITE);
+        } else { /* a failure without a line of its own: a line naming the task, never the stale one */
+            snprintf(want, sizeof want, "cr_parallel_for: task %d of 2: %s", t1, cr_status_string(CR_ERR_NOMEM));
+            assert_int_equal(st, CR_ERR_NOMEM);
+        }
+        assert_string_equal(cr_last_error(), want);
+        assert_int_equal(cr_last_status(), st);
+    }
+    cr_ctx_free(ctx);
+    /* one worker: a task's failure without a line gets one too */
+    loop_ctx *c = calloc(1, sizeof *c);
+    assert_non_null(c);
+    c->workers = 1;
+    c->fail_a = 5;
+    c->fail_b = TASKS;
+    cr_fail(CR_ERR_IO, "a stale line from an earlier failure");
+    assert_int_equal(cr_parallel_for(NULL, TASKS, count_task, c), CR_ERR_SHAPE);
+    snprintf(want, sizeof want, "cr_parallel_for: task 5 of %d: %s", TASKS, cr_status_string(CR_ERR_SHAPE));
+    assert_string_equal(cr_last_error(), want);
+    free(c);
+}
 
 static void test_input_grad_matches_tape_and_fd(void **state) {
     (void)state;
@@ -369,6 +440,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_loop_runs_each_task_once),
         cmocka_unit_test(test_loop_reports_lowest_failure),
+        cmocka_unit_test(test_worker_detail_reaches_caller),
         cmocka_unit_test(test_input_grad_matches_tape_and_fd),
         cmocka_unit_test(test_input_grad_f32_at_seed_shape),
         cmocka_unit_test(test_results_do_not_depend_on_workers),

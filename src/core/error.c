@@ -7,14 +7,15 @@
 #include "chainrule_io.h"
 #include "fail.h"
 
-#define CR_DETAIL_MAX 512
-
 static _Thread_local char cr_detail[CR_DETAIL_MAX];
 static _Thread_local cr_status cr_detail_status;
+static _Thread_local unsigned long cr_detail_count; /* failures recorded on this thread */
 
 const char *cr_last_error(void) { return cr_detail; }
 
 cr_status cr_last_status(void) { return cr_detail_status; }
+
+unsigned long cr_fail_count(void) { return cr_detail_count; }
 
 static cr_status cr_failv(cr_status status, const char *fmt, va_list ap) {
     /* Formatted apart first: an argument may be cr_last_error() itself (a caller
@@ -29,6 +30,7 @@ static cr_status cr_failv(cr_status status, const char *fmt, va_list ap) {
     }
     memcpy(cr_detail, line, sizeof line);
     cr_detail_status = status;
+    cr_detail_count++;
     return status;
 }
 

@@ -12,6 +12,13 @@ cr_status cr_fail(cr_status status, const char *fmt, ...)
 #endif
     ;
 
+/* The longest detail line kept, with its terminating NUL. */
+enum { CR_DETAIL_MAX = 512 };
+
+/* How many failures the calling thread has recorded (every cr_fail counts one):
+   two readings around a call tell whether it wrote a detail of its own. */
+unsigned long cr_fail_count(void);
+
 /* A failure with no more to say than the function's name and the status:
    "cr_tape_create: invalid argument". */
 #define CR_FAIL(status) cr_fail((status), "%s: %s", __func__, cr_status_string(status))

@@ -3,9 +3,12 @@
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "core/cpu_budget.h"
+#include "core/fail.h"
 
 /* ------------------------------------------------------------ the context */
 
@@ -141,6 +144,11 @@ typedef struct {
     /* the task a worker failed on (n_tasks: none) and its status; a worker stops at its first failure */
     size_t failed_task[CR_MAX_WORKERS];
     cr_status status[CR_MAX_WORKERS];
+    /* the detail line (cr_last_error) of the lowest failed task, copied on its worker's
+       thread so that the caller's thread can have it; guarded by detail_mu */
+    pthread_mutex_t detail_mu;
+    size_t detail_task; /* n_tasks: none yet */
+    char detail[CR_DETAIL_MAX];
 } loop_state;
 
 typedef struct {
@@ -148,12 +156,28 @@ typedef struct {
     int worker;
 } worker_arg;
 
+/* The detail of a task that failed with st on this thread: the line it wrote, or one
+   saying which task when it wrote none (count: cr_fail_count before the task). */
+static void task_detail(char *out, size_t t, size_t n_tasks, cr_status st, unsigned long count) {
+    if (cr_fail_count() != count)
+        snprintf(out, CR_DETAIL_MAX, "%s", cr_last_error());
+    else
+        snprintf(out, CR_DETAIL_MAX, "cr_parallel_for: task %zu of %zu: %s", t, n_tasks, cr_status_string(st));
+}
+
 static void run_worker(loop_state *s, int w) {
     for (;;) {
         size_t t = atomic_fetch_add_explicit(&s->next, 1, memory_order_relaxed);
         if (t >= s->n_tasks || t > atomic_load_explicit(&s->failed, memory_order_acquire)) return;
+        const unsigned long count = cr_fail_count();
         cr_status st = s->task(s->arg, t, w);
         if (st != CR_OK) {
+            pthread_mutex_lock(&s->detail_mu);
+            if (t < s->detail_task) {
+                s->detail_task = t;
+                task_detail(s->detail, t, s->n_tasks, st, count);
+            }
+            pthread_mutex_unlock(&s->detail_mu);
             s->failed_task[w] = t;
             s->status[w] = st;
             /* lower the bound: tasks after the lowest failure do not start */
@@ -181,11 +205,19 @@ cr_status cr_parallel_for(const cr_ctx *ctx, size_t n_tasks, cr_task_fn task, vo
            rounds differently from its serial one on some CPUs) */
         cr_status st = CR_OK;
         cr_blas_serial_enter();
-        for (size_t t = 0; t < n_tasks && st == CR_OK; t++) st = task(arg, t, 0);
+        for (size_t t = 0; t < n_tasks; t++) {
+            const unsigned long count = cr_fail_count();
+            if ((st = task(arg, t, 0)) != CR_OK) {
+                if (cr_fail_count() == count) /* a failure without a line of its own */
+                    cr_fail(st, "cr_parallel_for: task %zu of %zu: %s", t, n_tasks, cr_status_string(st));
+                break;
+            }
+        }
         cr_blas_serial_leave();
         return st;
     }
-    loop_state s = {.task = task, .arg = arg, .n_tasks = n_tasks};
+    loop_state s = {.task = task, .arg = arg, .n_tasks = n_tasks, .detail_mu = PTHREAD_MUTEX_INITIALIZER,
+                    .detail_task = n_tasks};
     atomic_init(&s.next, 0);
     atomic_init(&s.failed, n_tasks);
     for (int w = 0; w < workers; w++) {
@@ -211,5 +243,8 @@ cr_status cr_parallel_for(const cr_ctx *ctx, size_t n_tasks, cr_task_fn task, vo
             lowest = s.failed_task[w];
             st = s.status[w];
         }
+    /* the failed task's line on the caller's thread, whichever thread ran it (the
+       status and the line are the lowest failed task's, as with one worker) */
+    if (st != CR_OK) cr_fail(st, "%s", s.detail);
     return st;
 }

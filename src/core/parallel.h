@@ -63,7 +63,9 @@ size_t cr_even_chunk(size_t n, size_t max_chunk);
    threads: the caller is worker 0, the others are started for the call and
    joined before it returns. Tasks are claimed in increasing order; once a task
    fails no new task starts, and the status of the lowest-numbered failed task
-   is returned. A serial hold is taken meanwhile, with one worker too, so that
+   is returned, with its detail line (cr_last_error) set on the calling thread
+   whichever worker's thread wrote it (a task that failed without writing one
+   gets "cr_parallel_for: task T of N: STATUS"). A serial hold is taken meanwhile, with one worker too, so that
    a task's numbers depend on its chunk only, never on the BLAS thread count.
    If a thread cannot be started, the tasks run on the threads there are. */
 cr_status cr_parallel_for(const cr_ctx *ctx, size_t n_tasks, cr_task_fn task, void *arg);
