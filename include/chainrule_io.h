@@ -148,7 +148,7 @@ cr_status cr_model_save_full(const char *path, const cr_model *model);
    same function only up to that rounding), and clears net's link 0. net is
    model->net or a network of the same input width, e.g. a copy of it in another
    dtype (cr_net_convert). Without a standardisation net is unchanged.
-   0, or -1 (err set) when the widths differ. */
+   CR_ERR_FORMAT (the line names both widths) when the widths differ. */
 cr_status cr_model_fold_standardization(const cr_model *model, cr_net *net);
 /* Builds a model from an already-parsed safetensors (used by the fuzzer). */
 cr_status cr_model_from_safetensors(const char *name, const cr_safetensors *st, cr_model *out);
@@ -325,9 +325,10 @@ cr_status cr_labels_to_targets(const char *name, const cr_array *labels, size_t 
  * Plain pointers instead of caller-allocated structs (src/io/handle.c), so that a
  * binding (python/chainrule) mirrors no struct: cr_model_open loads a model file into
  * *out, a new cr_model, with the head named (NULL: the file's); cr_model_close frees it;
- * cr_model_net its network; cr_model_standardization copies the file's input.mean and
- * input.std (D values each, as double; either may be NULL) and returns 1, or 0 when the
- * model has none; cr_labels_to_targets_buffer is cr_labels_to_targets on a borrowed
+ * cr_model_net its network; cr_model_standardization, a predicate (it cannot fail and
+ * writes no cr_last_error line), copies the file's input.mean and input.std (D values
+ * each, as double; either may be NULL) and returns 1, or returns 0 with nothing copied
+ * when the model has none or is NULL; cr_labels_to_targets_buffer is cr_labels_to_targets on a borrowed
  * buffer of ndim dimensions. The message of an error: cr_last_error().
  */
 cr_status cr_model_open(const char *path, const char *head, cr_model **out);

@@ -579,9 +579,12 @@ int cr_optim_n_state(cr_optimizer kind);
 /* 1 when the net is today's classifier: no output activation, the softmax + CE head
    (what training, attacks and cr_evaluate_f32 take). */
 int cr_net_is_plain_classifier(const cr_net *net);
-/* The activation after hidden layer l (0 <= l < n_layers - 1) into *act: 1, or 0 for another l. */
+/* Predicates (docs/api.md, "Errors": they cannot fail and write no cr_last_error line).
+   cr_net_hidden_activation: 1 and the activation after hidden layer l in *act when
+   0 <= l < n_layers - 1; 0 for another l, a NULL net or a NULL act (*act untouched).
+   cr_net_output_activation: 1 and *act (act may be NULL) when the output is o = a_out(θ);
+   0 when o = θ or net is NULL. */
 int cr_net_hidden_activation(const cr_net *net, int l, cr_activation *act);
-/* 1 and *act (may be NULL) when the output is o = a_out(θ); 0 when o = θ. */
 int cr_net_output_activation(const cr_net *net, cr_activation *act);
 /*
  * The affine links (see cr_net). link 0: the input link; link l + 1: after

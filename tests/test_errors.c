@@ -9,6 +9,9 @@
  *     failure overwrites the previous failure's line, also a failure that has nothing
  *     more to say than its function and status; the line is the calling thread's own
  *     (another thread's failure does not touch it);
+ *   - the predicates that return 1/0 with an out parameter (cr_net_hidden_activation,
+ *     cr_net_output_activation, cr_model_standardization) cannot fail: a NULL or an
+ *     index out of range is answered 0, no line is written and the out is untouched;
  *   - every status has its own cr_status_string.
  * Each failing call is paired with the same call corrected, which succeeds: the error
  * comes from the one argument that was changed.
@@ -267,6 +270,53 @@ static void test_input_grad_labels(void **state) {
     cr_net_free(n64);
 }
 
+/* The three 1/0 queries with an out parameter are predicates (docs/api.md, "Errors"): they
+   answer 0 for a NULL or an index out of range, write no detail line and leave the out
+   untouched; they answer 1 with the out written for a question that has the answer yes. */
+static void test_predicates_cannot_fail(void **state) {
+    (void)state;
+    const char *mark = "test_predicates: the line before the queries";
+    cr_fail(CR_ERR_IO, "%s", mark);
+    cr_net *net = make_net(CR_F64);
+    cr_activation act = CR_ACT_COUNT;
+    assert_int_equal(cr_net_hidden_activation(net, 0, &act), 1);
+    assert_int_equal(act, CR_ACT_TANH);
+    act = CR_ACT_COUNT;
+    assert_int_equal(cr_net_hidden_activation(net, 1, &act), 0); /* layer 1 is the output layer */
+    assert_int_equal(cr_net_hidden_activation(net, -1, &act), 0);
+    assert_int_equal(cr_net_hidden_activation(NULL, 0, &act), 0);
+    assert_int_equal(cr_net_hidden_activation(net, 0, NULL), 0);
+    assert_int_equal(act, CR_ACT_COUNT);
+    assert_int_equal(cr_net_output_activation(net, &act), 0); /* o = θ */
+    assert_int_equal(cr_net_output_activation(NULL, &act), 0);
+    assert_int_equal(act, CR_ACT_COUNT);
+    assert_int_equal(cr_net_set_output(net, 1, CR_ACT_SIGMOID, CR_HEAD_SQUARED_ERROR), CR_OK);
+    assert_int_equal(cr_net_output_activation(net, NULL), 1);
+    assert_int_equal(cr_net_output_activation(net, &act), 1);
+    assert_int_equal(act, CR_ACT_SIGMOID);
+    /* a model without and with input.mean/input.std */
+    double mean[D], sd[D];
+    for (int i = 0; i < D; i++) mean[i] = sd[i] = -7;
+    const char *path = tu_path("predicates.safetensors");
+    cr_model *model = NULL;
+    assert_int_equal(cr_model_save(path, net), CR_OK);
+    assert_int_equal(cr_model_open(path, NULL, &model), CR_OK);
+    assert_int_equal(cr_model_standardization(model, mean, sd), 0);
+    assert_true(mean[0] == -7 && sd[D - 1] == -7);
+    cr_model_close(model);
+    assert_int_equal(cr_model_standardization(NULL, mean, sd), 0);
+    const double p[D] = {0.5, 1, 2, 3}, q[D] = {2, 4, 8, 16};
+    assert_int_equal(cr_net_set_input_affine(net, CR_AFFINE_SUB_DIV, p, q), CR_OK);
+    assert_int_equal(cr_model_save(path, net), CR_OK);
+    assert_int_equal(cr_model_open(path, NULL, &model), CR_OK);
+    assert_int_equal(cr_model_standardization(model, NULL, NULL), 1);
+    assert_int_equal(cr_model_standardization(model, mean, sd), 1);
+    for (int i = 0; i < D; i++) assert_true(mean[i] == p[i] && sd[i] == q[i]);
+    cr_model_close(model);
+    cr_net_free(net);
+    assert_string_equal(cr_last_error(), mark); /* no query wrote a line */
+}
+
 static void test_status_strings(void **state) {
     (void)state;
     const cr_status all[] = {CR_OK, CR_ERR_NOMEM, CR_ERR_ARG, CR_ERR_SHAPE, CR_ERR_OVERFLOW,
@@ -294,6 +344,7 @@ int main(void) {
         cmocka_unit_test(test_no_stale_detail),
         cmocka_unit_test(test_thread_own_line),
         cmocka_unit_test(test_input_grad_labels),
+        cmocka_unit_test(test_predicates_cannot_fail),
         cmocka_unit_test(test_status_strings),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
