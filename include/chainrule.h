@@ -258,8 +258,9 @@ void cr_tape_free(cr_tape *tape);
  * functions return CR_ERR_DTYPE for a float64 net or optimiser state, CR_ERR_ARG
  * for a NULL argument or a zero count (n = 0, batch 0, max_batch 0), and CR_ERR_ARG
  * for a net that is not a plain classifier (cr_net_is_plain_classifier: an output
- * activation or the squared-error head), which they do not train. cr_evaluate_f32
- * takes any net with the softmax head (loss and argmax on its output o).
+ * activation or the squared-error head), which they do not train. Evaluation
+ * (cr_evaluate_f32/_f64) takes any net with the softmax head (loss and argmax on its
+ * output o), float32 or float64.
  *
  * Optimiser state is kept as flat arrays parallel to cr_net_params(net), so a step
  * is one loop over n_params. The semantics follow PyTorch's torch.optim:
@@ -535,7 +536,7 @@ cr_status cr_attack_regress(cr_ctx *ctx, const cr_net *net, size_t n, const void
 
 /*
  * Training (float32 nets: a float64 net is CR_ERR_DTYPE; cr_net_convert makes a
- * float32 copy). optim_step: params <- update(params, grads) in the optimiser's
+ * float32 copy; evaluation runs in either dtype). optim_step: params <- update(params, grads) in the optimiser's
  * dtype. train_step: one optimiser step on the batch x (n x D) with class labels
  * (forward, softmax + CE, backward, update), adding the batch's summed loss and
  * correct count to *loss_sum and *correct (either may be NULL). train_epoch: one

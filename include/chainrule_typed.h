@@ -477,14 +477,20 @@ cr_status cr_train_epoch_f32(cr_ctx *ctx, cr_net *net, cr_optim *opt, cr_train_w
                              size_t every, void *user);
 
 /*
- * Evaluation in batches of the tape's max_batch: mean loss, correct count, and
- * (if confusion != NULL) the K x K confusion matrix [true][predicted]
- * accumulated (not zeroed); probs (n x K, may be NULL) receives the
- * probabilities.
+ * Evaluation in batches of the tape's max_batch: the summed loss and the correct
+ * count added to *loss_sum and *correct (either may be NULL), and (if confusion !=
+ * NULL) the K x K confusion matrix [true][predicted] accumulated (not zeroed); probs
+ * (n x K, may be NULL) receives the probabilities. labels may be NULL (probabilities
+ * only). The net must have the softmax + CE head (CR_ERR_ARG), net and tape the
+ * function's dtype (CR_ERR_DTYPE). cr_evaluate_f64 (added after 0.2.0) evaluates a float64
+ * net in double from the same source.
  */
 cr_status cr_evaluate_f32(cr_ctx *ctx, const cr_net *net, cr_tape *tape, size_t n, const float *x,
                           const cr_label *labels, double *loss_sum, size_t *correct,
                           uint64_t *confusion, float *probs);
+cr_status cr_evaluate_f64(cr_ctx *ctx, const cr_net *net, cr_tape *tape, size_t n, const double *x,
+                          const cr_label *labels, double *loss_sum, size_t *correct,
+                          uint64_t *confusion, double *probs);
 
 /* ---------------------------------------------------------------- input derivatives, typed */
 

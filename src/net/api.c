@@ -106,9 +106,9 @@ cr_status cr_optim_step(cr_optim *opt, void *params, const void *grads) {
                                 : cr_optim_step_f32(opt, params, grads);
 }
 
-/* Training and evaluation exist for float32 nets (docs/training.md): the float32
-   functions are the only twins, and a float64 net is CR_ERR_DTYPE (convert it with
-   cr_net_convert first). */
+/* Training exists for float32 nets (docs/training.md): the float32 functions are the
+   only twins, and a float64 net is CR_ERR_DTYPE (convert it with cr_net_convert
+   first). Evaluation runs in the net's dtype. */
 cr_status cr_train_step(cr_ctx *ctx, cr_net *net, cr_optim *opt, cr_train_ws *ws, size_t n, const void *x,
                         const cr_label *labels, double *loss_sum, size_t *correct) {
     return cr_train_step_f32(ctx, net, opt, ws, n, x, labels, loss_sum, correct);
@@ -125,5 +125,6 @@ cr_status cr_train_epoch(cr_ctx *ctx, cr_net *net, cr_optim *opt, cr_train_ws *w
 cr_status cr_evaluate(cr_ctx *ctx, const cr_net *net, cr_tape *tape, size_t n, const void *x,
                       const cr_label *labels, double *loss_sum, size_t *correct,
                       uint64_t *confusion, void *probs) {
-    return cr_evaluate_f32(ctx, net, tape, n, x, labels, loss_sum, correct, confusion, probs);
+    if (!net) return CR_FAIL(CR_ERR_ARG);
+    return CR_DISPATCH(net, cr_evaluate, ctx, net, tape, n, x, labels, loss_sum, correct, confusion, probs);
 }
