@@ -79,8 +79,11 @@ cr_status cr_check_explain(const cr_net *net, const double *x, const double *y,
     cr_tape *tape = NULL;
     chk_oracle orc;
     memset(&orc, 0, sizeof orc);
-    cr_status st = CR_ERR_NOMEM;
-    if (!jp || !gce || !jsm || !err || !g || !gn) goto done;
+    cr_status st = CR_OK;
+    if (!jp || !gce || !jsm || !err || !g || !gn) {
+        st = cr_fail_nomem("cr_check_explain", (K * D + K + K * K + D + 2 * maxw) * sizeof(double));
+        goto done;
+    }
     if ((st = cr_tape_create(net, 1, &tape)) || (st = cr_net_forward_f64(net, tape, 1, x))) goto done;
     out->loss = cr_net_loss_f64(net, tape, y);
     const double *yhat = tape->post[L - 1];

@@ -195,8 +195,8 @@ cr_status cr_check_net_input(const cr_net *net, size_t n, const void *x, const v
     }
     st = CR_OK;
     goto done;
-nomem:
-    st = CR_ERR_NOMEM;
+nomem: /* st: chk_oracle_make's failure (its own line), else CR_OK */
+    if (st == CR_OK) st = cr_fail_nomem(__func__, 0);
 done:
     chk_oracle_free(&o);
     cr_tape_free(tape);
@@ -249,7 +249,7 @@ static cr_status analytic_param_grads(const cr_net *net, size_t n, const void *x
     void *g = malloc(net->n_params * cr_dtype_size(net->dtype));
     if (!g || (st = cr_tape_create(net, n, &tape)) != CR_OK) {
         free(g);
-        return st ? st : CR_ERR_NOMEM;
+        return st ? st : cr_fail_nomem("cr_check_net_params: the gradient block", net->n_params * cr_dtype_size(net->dtype));
     }
     if (net->dtype == CR_F32) {
         if (!(st = cr_net_forward_f32(net, tape, n, x))) st = cr_net_backward_f32(net, tape, y, NULL, g);
@@ -321,8 +321,8 @@ cr_status cr_check_net_params(const cr_net *net, size_t n, const void *x, const 
     }
     st = CR_OK;
     goto done;
-nomem:
-    st = CR_ERR_NOMEM;
+nomem: /* st: chk_oracle_make's failure (its own line), else CR_OK */
+    if (st == CR_OK) st = cr_fail_nomem(__func__, 0);
 done:
     chk_oracle_free(&o);
     free(grads), free(r), free(an), free(fd), free(err), free(scl);
@@ -339,8 +339,9 @@ cr_status cr_check_net_adjoint(const cr_net *net, size_t n, const void *x,
     const size_t D = net->dims[0], K = net->dims[net->n_layers], es = cr_dtype_size(t);
     void *u = malloc(n * D * es), *v = malloc(n * K * es), *ju = malloc(n * K * es), *jtv = malloc(n * D * es);
     cr_tape *tape = NULL;
-    cr_status st = CR_ERR_NOMEM;
-    if (!u || !v || !ju || !jtv || cr_tape_create(net, n, &tape) != CR_OK) goto done;
+    cr_status st = !u || !v || !ju || !jtv ? cr_fail_nomem("cr_check_net_adjoint", 2 * n * (D + K) * es)
+                                           : cr_tape_create(net, n, &tape);
+    if (st != CR_OK) goto done;
     cr_rng rng;
     cr_rng_seed(&rng, op.seed ^ 0xad70);
     for (size_t i = 0; i < n * D; i++) chk_set(t, u, i, 2 * cr_rng_uniform(&rng) - 1);

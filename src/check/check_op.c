@@ -91,10 +91,13 @@ cr_status cr_check_op_run(const cr_check_op *op, const double *in, const cr_chec
     double *scl = malloc(mx * sizeof *scl), *va = malloc(mx * sizeof *va), *vjp = malloc(din * sizeof *vjp);
     void *tin = chk_to_dtype(t, in, din), *tjac = malloc(din * dout * es), *tv = malloc(mx * es);
     void *tr = malloc(mx * es);
-    cr_status st = CR_ERR_NOMEM;
+    cr_status st = CR_OK;
     if (!jfd || !jerr || !jan || !g || !u || !ref || !rerr || !scl || !va || !vjp || !tin || !tjac ||
-        !tv || !tr)
+        !tv || !tr) {
+        st = cr_fail_nomem("cr_check_op_run", (3 * din * dout + dout + 2 * din + 4 * mx) * sizeof(double) +
+                                                  (din + din * dout + 2 * mx) * es);
         goto done;
+    }
     if ((st = fd_jacobian(op, in, jfd, jerr)) != CR_OK) goto done;
     cr_rng rng;
     cr_rng_seed(&rng, o.seed ^ (0x9e3779b97f4a7c15ull * (uint64_t)(op->layer + 1)));
@@ -408,8 +411,10 @@ cr_status cr_check_net_ops(const cr_net *net, size_t n, const void *x, const voi
     double *y64 = chk_to_f64(t, (const char *)y + e * K * cr_dtype_size(t), K);
     double *in = malloc(maxw * sizeof *in), *r = malloc(maxw * sizeof *r);
     double *work = malloc(2 * maxw * sizeof *work);
-    cr_status st = CR_ERR_NOMEM;
-    if (!x64 || !y64 || !in || !r || !work || cr_net_convert(net, CR_F64, &net64) != CR_OK) goto done;
+    cr_status st = !x64 || !y64 || !in || !r || !work
+                       ? cr_fail_nomem("cr_check_net_ops", (D + K + 4 * maxw) * sizeof(double))
+                       : cr_net_convert(net, CR_F64, &net64);
+    if (st != CR_OK) goto done;
     const void *ty = (const char *)y + e * K * cr_dtype_size(t);
     int pos = 0;
     char name[32];
@@ -477,7 +482,7 @@ cr_status cr_check_net_ops(const cr_net *net, size_t n, const void *x, const voi
             double *un = malloc(K * sizeof *un), *fu = malloc(K * sizeof *fu);
             if (!jsm || !jce || !un || !fu) {
                 free(jsm), free(jce), free(un), free(fu);
-                st = CR_ERR_NOMEM;
+                st = cr_fail_nomem("cr_check_net_ops: the unfused head", (K * K + 3 * K) * sizeof(double));
                 goto done;
             }
             cr_softmax_forward_f64(1, K, r, yh);

@@ -42,6 +42,11 @@ cr_status cr_fail(cr_status status, const char *fmt, ...) {
     return status;
 }
 
+cr_status cr_fail_nomem(const char *who, size_t bytes) {
+    if (bytes) return cr_fail(CR_ERR_NOMEM, "%s: out of memory for %zu bytes", who, bytes);
+    return cr_fail(CR_ERR_NOMEM, "%s: out of memory", who);
+}
+
 cr_status cr_check_labels(const char *who, const char *name, size_t n, const cr_label *labels, size_t k) {
     for (size_t i = 0; i < n; i++)
         if (labels[i] < 0 || (uint64_t)labels[i] >= k)

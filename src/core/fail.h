@@ -18,6 +18,12 @@ enum { CR_DETAIL_MAX = 512 };
 /* How many failures the calling thread has recorded (every cr_fail counts one):
    two readings around a call tell whether it wrote a detail of its own. */
 unsigned long cr_fail_count(void);
+/* The status of the thread's last failure (also declared in chainrule_io.h). */
+cr_status cr_last_status(void);
+
+/* An allocation failure: CR_ERR_NOMEM with the line "WHO: out of memory for BYTES bytes"
+   ("WHO: out of memory" when bytes is 0, not known). */
+cr_status cr_fail_nomem(const char *who, size_t bytes);
 
 /* A failure with no more to say than the function's name and the status:
    "cr_tape_create: invalid argument". */

@@ -17,11 +17,11 @@ static const cr_ctx default_ctx = {.threads = 1};
 const cr_ctx *cr_ctx_or_default(const cr_ctx *ctx) { return ctx ? ctx : &default_ctx; }
 
 cr_status cr_ctx_create(cr_ctx **out, int threads) {
-    if (!out) return CR_ERR_ARG;
+    if (!out) return cr_fail(CR_ERR_ARG, "cr_ctx_create: out is NULL");
     *out = NULL;
-    if (threads < 0) return CR_ERR_ARG;
+    if (threads < 0) return cr_fail(CR_ERR_ARG, "cr_ctx_create: threads = %d is not >= 0 (0: the cores available)", threads);
     cr_ctx *c = malloc(sizeof *c);
-    if (!c) return CR_ERR_NOMEM;
+    if (!c) return cr_fail_nomem("cr_ctx_create", sizeof *c);
     c->threads = threads ? threads : cr_cpu_budget();
     *out = c;
     return CR_OK;

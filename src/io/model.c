@@ -309,6 +309,8 @@ cr_status cr_io_model_build(const char *name, const cr_safetensors *st, cr_model
     cr_status s = cr_net_create(&net, dt, L, dims, act);
     if (s == CR_OK && (s = cr_net_set_output(net, has_out_act, out_act, head)) != CR_OK)
         cr_net_free(net);
+    if (s == CR_ERR_NOMEM) /* cr_net_create's line says how much */
+        return cr_fail(CR_ERR_NOMEM, "%s: cannot create the network %s: %s", name, ds, cr_last_error());
     if (s != CR_OK)
         return cr_fail(CR_ERR_IO, "%s: cannot create the network %s: %s", name, ds,
                             cr_status_string(s));
@@ -340,7 +342,12 @@ cr_status cr_io_model_build(const char *name, const cr_safetensors *st, cr_model
     }
     if (mean && sd) { /* link 0 of the chain: z = (x − mean) ⊘ std, the stored values */
         double *mv = malloc(dims[0] * sizeof *mv), *sv = malloc(dims[0] * sizeof *sv);
-        cr_status ls = mv && sv ? CR_OK : CR_ERR_NOMEM;
+        if (!mv || !sv) {
+            free(mv), free(sv);
+            cr_model_free(out);
+            return cr_fail(CR_ERR_NOMEM, "%s: input.mean/input.std: out of memory for 2 x %zu doubles", name, dims[0]);
+        }
+        cr_status ls = CR_OK;
         for (size_t j = 0; ls == CR_OK && j < dims[0]; j++) {
             mv[j] = real_get(dt, mean->array.data, j);
             sv[j] = real_get(dt, sd->array.data, j);

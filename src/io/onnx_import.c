@@ -335,6 +335,8 @@ static int build_model(ox_chain *ch, cr_model *out) {
         (s = cr_net_set_output(net, out_act >= 0, out_act >= 0 ? (cr_activation)out_act : CR_ACT_SIGMOID,
                                ch->m->head >= 0 ? (cr_head)ch->m->head : CR_HEAD_SOFTMAX_CE)) != CR_OK)
         cr_net_free(net);
+    if (s == CR_ERR_NOMEM) /* cr_net_create's line says how much */
+        return cr_fail(CR_ERR_NOMEM, "%s: cannot create the network: %s", c->file, cr_last_error());
     if (s != CR_OK)
         return cr_fail(CR_ERR_IO, "%s: cannot create the network: %s", c->file,
                             cr_status_string(s));

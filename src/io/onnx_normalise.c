@@ -110,7 +110,7 @@ int ox_op_normalise(ox_chain *ch, const ox_node *n, size_t i) {
 cr_status ox_input_link(const ox_chain *ch, cr_net *net, cr_model *out, size_t d) {
     cr_affine_form form = CR_AFFINE_NONE;
     double *p = malloc(d * sizeof *p), *q = malloc(d * sizeof *q);
-    cr_status st = p && q ? CR_OK : CR_ERR_NOMEM;
+    cr_status st = p && q ? CR_OK : cr_fail(CR_ERR_NOMEM, "%s: the input link: out of memory for 2 x %zu doubles", ch->c->file, d);
     const double *k0 = ch->norm_k[0], *k1 = ch->norm_k[1];
     const char a = ch->norm_op[0], b = ch->n_norm == 2 ? ch->norm_op[1] : 0;
     for (size_t f = 0; st == CR_OK && f < d; f++) {

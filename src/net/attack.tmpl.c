@@ -433,7 +433,7 @@ static cr_status FN(attack_run)(cr_ctx *cx, const cr_net *net, size_t n, const r
     const size_t tasks = (n + chunk - 1) / chunk;
     FN(attack_job) *job = calloc(1, sizeof *job);
     cr_attack_stats *cs = calloc(tasks, sizeof *cs);
-    cr_status st = CR_ERR_NOMEM;
+    cr_status st = job && cs ? CR_OK : cr_fail_nomem(who, sizeof *job + tasks * sizeof *cs);
     if (job && cs) {
         job->net = net;
         job->n = n;

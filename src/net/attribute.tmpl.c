@@ -42,7 +42,8 @@ static cr_status FN(attr_work_init)(const cr_net *net, FN(attr_work) *w) {
     w->pts = malloc(ATTR_ROWS * d * sizeof(real));
     w->grad = malloc(ATTR_ROWS * d * sizeof(real));
     w->cls = malloc(ATTR_ROWS * sizeof(int64_t));
-    if (!w->g || !w->pts || !w->grad || !w->cls) return CR_FAIL(CR_ERR_NOMEM);
+    if (!w->g || !w->pts || !w->grad || !w->cls)
+        return cr_fail_nomem("cr_attribute: a worker's scratch", ATTR_ROWS * ((k + 2 * d) * sizeof(real) + sizeof(int64_t)));
     return cr_tape_create(net, ATTR_ROWS, &w->tape);
 }
 
@@ -186,8 +187,10 @@ cr_status CR_TYPED(cr_attribute_f32, cr_attribute_f64)(
     real *score_b = malloc(n * sizeof(real)), *bx = NULL;
     double *gap = malloc(n * sizeof(double));
     FN(path_job) *job = calloc(1, sizeof *job);
-    st = CR_ERR_NOMEM;
-    if (!idx || !score_b || !gap || !job) goto done;
+    if (!idx || !score_b || !gap || !job) {
+        st = cr_fail_nomem("cr_attribute", n * (sizeof(size_t) + sizeof(real) + sizeof(double)) + sizeof *job);
+        goto done;
+    }
     job->cx = cx;
     job->net = net;
     job->x = x;
@@ -207,7 +210,7 @@ cr_status CR_TYPED(cr_attribute_f32, cr_attribute_f64)(
         const real *base = opt->baseline;
         bx = malloc(n * d * sizeof(real));
         if (!bx) {
-            st = CR_ERR_NOMEM;
+            st = cr_fail_nomem("cr_attribute: the baselines", n * d * sizeof(real));
             goto done;
         }
         for (size_t i = 0; i < n; i++)

@@ -24,7 +24,9 @@ void cr_bound_explanation_free(cr_bound_explanation *e) {
     memset(e, 0, sizeof *e);
 }
 
-static int alloc(double **p, size_t n, int ok) {
+/* *p <- n doubles (one when n is 0); *want counts the doubles asked for. */
+static int alloc(double **p, size_t n, int ok, size_t *want) {
+    *want += n ? n : 1;
     *p = malloc((n ? n : 1) * sizeof **p);
     return ok && *p;
 }
@@ -38,22 +40,23 @@ cr_status cr_bound_explain(const cr_net *net, const double *lo, const double *hi
     const size_t D = net->dims[0];
     out->m = m;
     out->n_relaxed = net->has_out_act ? L : L - 1;
-    int ok = alloc(&out->zl[0], D, 1);
-    ok = alloc(&out->zu[0], D, ok);
+    size_t want = 0;
+    int ok = alloc(&out->zl[0], D, 1, &want);
+    ok = alloc(&out->zu[0], D, ok, &want);
     for (int l = 0; l < L; l++) {
         const size_t w = net->dims[l + 1];
-        ok = alloc(&out->cst[l], m, ok);
+        ok = alloc(&out->cst[l], m, ok, &want);
         if (l >= out->n_relaxed) continue;
-        ok = alloc(&out->zl[l + 1], w, ok), ok = alloc(&out->zu[l + 1], w, ok);
-        ok = alloc(&out->sl[l], w, ok), ok = alloc(&out->tl[l], w, ok);
-        ok = alloc(&out->su[l], w, ok), ok = alloc(&out->tu[l], w, ok);
-        ok = alloc(&out->a[l], m * w, ok), ok = alloc(&out->g[l], m * w, ok);
-        ok = alloc(&out->icpt[l], m, ok);
+        ok = alloc(&out->zl[l + 1], w, ok, &want), ok = alloc(&out->zu[l + 1], w, ok, &want);
+        ok = alloc(&out->sl[l], w, ok, &want), ok = alloc(&out->tl[l], w, ok, &want);
+        ok = alloc(&out->su[l], w, ok, &want), ok = alloc(&out->tu[l], w, ok, &want);
+        ok = alloc(&out->a[l], m * w, ok, &want), ok = alloc(&out->g[l], m * w, ok, &want);
+        ok = alloc(&out->icpt[l], m, ok, &want);
     }
-    ok = alloc(&out->dx, m * D, ok);
-    ok = alloc(&out->box, m, ok), ok = alloc(&out->slack, m, ok);
-    ok = alloc(&out->crown, m, ok), ok = alloc(&out->lb, m, ok);
-    cr_status st = CR_ERR_NOMEM;
+    ok = alloc(&out->dx, m * D, ok, &want);
+    ok = alloc(&out->box, m, ok, &want), ok = alloc(&out->slack, m, ok, &want);
+    ok = alloc(&out->crown, m, ok, &want), ok = alloc(&out->lb, m, ok, &want);
+    cr_status st = ok ? CR_OK : cr_fail_nomem("cr_bound_explain", want * sizeof(double));
     if (ok) {
         const cr_bound_options o = {.method = CR_BOUND_CROWN};
         cr_bound_recorder = out;

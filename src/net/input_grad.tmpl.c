@@ -42,8 +42,9 @@ static cr_status FN(grad_job_scratch)(FN(grad_job) *job, int w) {
     const cr_net *net = job->net;
     cr_status st = cr_tape_create(net, GRAD_ROWS, &job->ws[w].tape);
     if (st != CR_OK) return st;
-    job->ws[w].g = malloc(GRAD_ROWS * net->dims[net->n_layers] * sizeof(real));
-    return job->ws[w].g ? CR_OK : CR_ERR_NOMEM;
+    const size_t bytes = GRAD_ROWS * net->dims[net->n_layers] * sizeof(real);
+    job->ws[w].g = malloc(bytes);
+    return job->ws[w].g ? CR_OK : cr_fail_nomem("cr_net_input_grad: a worker's cotangents", bytes);
 }
 
 static cr_status FN(grad_task)(void *ctx, size_t t, int w) {

@@ -83,6 +83,7 @@ static size_t FN(jac_widest)(const cr_net *net) { /* widest factor left of W_1�
 static cr_status FN(jac_scratch_init)(const cr_net *net, cr_jac_mode mode, size_t chunk,
                                       int packed, FN(jac_scratch) *s) {
     const size_t d = net->dims[0], k = net->dims[net->n_layers], r = sizeof(real);
+    const unsigned long fails = cr_fail_count(); /* a tape's own failure line is kept */
     int ok = cr_tape_create(net, chunk, &s->t1) == CR_OK;
     switch (mode) {
     case CR_JAC_REV: /* a: the K cotangents of each example */
@@ -104,7 +105,8 @@ static cr_status FN(jac_scratch_init)(const cr_net *net, cr_jac_mode mode, size_
     }
     }
     s->ready = 1; /* freed by the caller even when incomplete */
-    return ok ? CR_OK : CR_ERR_NOMEM;
+    if (ok) return CR_OK;
+    return cr_fail_count() != fails ? cr_last_status() : cr_fail_nomem("cr_net_input_jacobian: a worker's scratch", 0);
 }
 
 /* rev: K VJPs for each of the m examples of x, all in one (m·K)-row chain
@@ -289,13 +291,14 @@ cr_status CR_TYPED(cr_net_input_jacobian_f32, cr_net_input_jacobian_f64)(
         const int L = net->n_layers;
         const size_t top = net->dims[L - 1];
         const real *w = FN(iu_w)(net, L - 1); /* top × K */
-        if (!(job->w_last_t = malloc(k * top * sizeof(real)))) st = CR_ERR_NOMEM;
+        if (!(job->w_last_t = malloc(k * top * sizeof(real))))
+            st = cr_fail_nomem("cr_net_input_jacobian: W_L transposed", k * top * sizeof(real));
         for (size_t c = 0; st == CR_OK && c < k; c++)
             for (size_t j = 0; j < top; j++) job->w_last_t[c * top + j] = w[j * k + c];
         FN(affine) a; /* an affine link after the last layer (BatchNorm): ∂θ/∂h = diag(a) W_{L−1}ᵀ */
         if (st == CR_OK && net->link_form[L] != CR_AFFINE_NONE && FN(net_affine)(net, L, &a) == CR_OK) {
             real *diag = malloc(k * sizeof(real));
-            if (!diag) st = CR_ERR_NOMEM;
+            if (!diag) st = cr_fail_nomem("cr_net_input_jacobian: the last link's diagonal", k * sizeof(real));
             else FN(affine_diag)(&a, k, diag);
             for (size_t c = 0; st == CR_OK && c < k; c++)
                 for (size_t j = 0; j < top; j++) job->w_last_t[c * top + j] *= diag[c];

@@ -99,7 +99,7 @@ cr_status cr_net_create(cr_net **out, cr_dtype dtype, int n_layers, const size_t
         return CR_FAIL(CR_ERR_OVERFLOW);
     total = header + bytes + lbytes;
     cr_net *net = calloc(1, total);
-    if (!net) return CR_FAIL(CR_ERR_NOMEM);
+    if (!net) return cr_fail_nomem("cr_net_create", total);
     net->dtype = dtype;
     net->n_layers = n_layers;
     for (int l = 0; l <= n_layers; l++) net->dims[l] = dims[l];
@@ -311,7 +311,7 @@ cr_status cr_tape_create(const cr_net *net, size_t max_batch, cr_tape **out) {
     }
     total = off;
     char *mem = aligned_alloc(64, total);
-    if (!mem) return CR_FAIL(CR_ERR_NOMEM);
+    if (!mem) return cr_fail_nomem("cr_tape_create", total);
     memset(mem, 0, total);
     cr_tape *tape = (cr_tape *)mem;
     tape->dtype = net->dtype;

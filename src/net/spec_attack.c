@@ -58,8 +58,10 @@ cr_status cr_spec_attack_f64(const cr_net *net, const cr_spec_part *p, size_t re
     double *u = malloc(cap * d * sizeof *u), *x = malloc(cap * d * sizeof *x);
     double *g = malloc(cap * k * sizeof *g), *gx = malloc(cap * d * sizeof *gx);
     double *w = malloc(d * sizeof *w);
-    cr_status st = CR_ERR_NOMEM;
-    if (!u || !x || !g || !gx || !w || (st = cr_tape_create(net, cap, &tape)) != CR_OK) goto done;
+    cr_status st = !u || !x || !g || !gx || !w
+                       ? cr_fail_nomem("cr_certify: the attack", (cap * (3 * d + k) + d) * sizeof(double))
+                       : cr_tape_create(net, cap, &tape);
+    if (st != CR_OK) goto done;
     for (size_t q = 0; q < d; q++) w[q] = p->hi_in[q] - p->lo_in[q];
     for (size_t r0 = 0; r0 < restarts && !*stopped; r0 += per) {
         const size_t nr = restarts - r0 < per ? restarts - r0 : per, m = nr * nc;
