@@ -42,9 +42,9 @@ CC=clang run clang-release -DCMAKE_BUILD_TYPE=Release
 run portable-gemm -DCMAKE_BUILD_TYPE=Release -DCR_USE_CBLAS=OFF
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   run asan-ubsan -DCMAKE_BUILD_TYPE=Debug -DCR_SANITIZE=ON
-# 5. the worker pools (input derivatives, two-worker training) and two contexts at once under ThreadSanitizer
+# 5. the worker pools (input derivatives, two-worker training), two contexts at once and failing allocations on the workers under ThreadSanitizer
 TSAN_OPTIONS="halt_on_error=1 suppressions=$PWD/tests/tsan.supp" \
-  CTEST_ARGS="-R ^(test_parallel|test_jacobian|test_attack|test_attribute|test_train|test_input_cli|test_bound_workers|test_bab|test_ctx)$" \
+  CTEST_ARGS="-R ^(test_parallel|test_jacobian|test_attack|test_attribute|test_train|test_input_cli|test_bound_workers|test_bab|test_ctx|test_nomem)$" \
   run tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_FLAGS=-fsanitize=thread \
   -DCMAKE_EXE_LINKER_FLAGS=-fsanitize=thread
 # 6. the whole suite once under valgrind memcheck (zero errors, zero leaks)

@@ -98,6 +98,9 @@ typedef struct {
     double x[N * D], y[N * K], lo[D], hi[D];
     float xf[N * D];
     cr_label labels[N];
+    cr_label pred0;                /* the net's class at x[0] */
+    const char *proved_by[3];      /* s_certify's evidence, per configuration (when nothing failed) */
+    size_t domains;                /* branch and bound's subdomains in the last configuration */
 } fixture;
 
 static void fixture_init(fixture *f) {
@@ -113,6 +116,10 @@ static void fixture_init(fixture *f) {
         f->labels[i] = i % K;
         for (int j = 0; j < K; j++) f->y[i * K + j] = j == i % K;
     }
+    double o[K];
+    assert_int_equal(cr_net_predict(NULL, f->net, 1, f->x, 0, o), CR_OK);
+    for (int j = 1; j < K; j++)
+        if (o[j] > o[f->pred0]) f->pred0 = j;
     for (int q = 0; q < D; q++) {
         f->lo[q] = f->x[q] - 0.05;
         f->hi[q] = f->x[q] + 0.05;
@@ -240,10 +247,10 @@ static cr_status s_bounds(void *arg) {
     fixture *f = arg;
     double c[2 * K] = {1, -1, 0, 0, 1, -1}, lb[2], ub[2];
     cr_status st = CR_OK;
-    for (int m = 0; st == CR_OK && m < 2; m++) {
+    for (int m = 0; st == CR_OK && m < 3; m++) {
         cr_bound_options o;
         memset(&o, 0, sizeof o);
-        o.method = m ? CR_BOUND_CROWN : CR_BOUND_IBP;
+        o.method = m == 2 ? CR_BOUND_ALPHA : m ? CR_BOUND_CROWN : CR_BOUND_IBP;
         st = cr_net_bound(f->ctx, f->net, f->lo, f->hi, 2, c, &o, lb, ub);
     }
     cr_bound_explanation ex;
@@ -262,6 +269,26 @@ static cr_status s_model(void *arg) {
     return st;
 }
 
+static cr_status s_certify(void *arg) {
+    fixture *f = arg;
+    cr_status st = CR_OK;
+    for (int m = 0; st == CR_OK && m < 3; m++) {
+        cr_certify_options o;
+        memset(&o, 0, sizeof o);
+        o.bound.method = m == 0 ? CR_BOUND_CROWN : CR_BOUND_ALPHA;
+        o.bab = m == 2;
+        o.bab_max_domains = 20;
+        o.attack_restarts = 2;
+        o.attack_steps = 3;
+        cr_certify_result res;
+        memset(&res, 0, sizeof res);
+        st = cr_certify_linf(f->ctx, f->net, f->x, m == 0 ? 0.01 : 0.3, -2, 2, f->pred0, &o, &res);
+        f->proved_by[m] = res.proved_by;
+        f->domains = res.domains;
+    }
+    return st;
+}
+
 static void run_all(fixture *f) {
     every_allocation_fails("cr_ctx_create", s_ctx, f);
     every_allocation_fails("cr_net_convert, tape", s_net_tape, f);
@@ -271,6 +298,9 @@ static void run_all(fixture *f) {
     every_allocation_fails("attacks", s_attack, f);
     every_allocation_fails("predict, evaluate", s_predict_evaluate, f);
     every_allocation_fails("bounds, bound explanation", s_bounds, f);
+    every_allocation_fails("cr_certify_linf", s_certify, f);
+    printf("  (certify's evidence: %s, %s, %s; %zu subdomains)\n", f->proved_by[0] ? f->proved_by[0] : "none",
+           f->proved_by[1] ? f->proved_by[1] : "none", f->proved_by[2] ? f->proved_by[2] : "none", f->domains);
 }
 
 static void test_one_thread(void **state) {

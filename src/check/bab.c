@@ -151,7 +151,7 @@ cr_status chk_bab_part(const cr_net *net, const cr_spec_part *p, const char *ref
     res->margin = INFINITY;
     res->domains = 0;
     if (!mem || !idx) {
-        st = CR_ERR_NOMEM;
+        st = cr_fail_nomem("cr_certify: branch and bound", 0);
         goto done;
     }
     double *cur = mem, *child = cur + s.block, *c = child + s.block, *lb = c + mrows * k, *corner = lb + mrows,

@@ -184,7 +184,7 @@ cr_status chk_certify_prior_run(cr_ctx *cx, const cr_net *net, const cr_spec *sp
     const char *proved_by = NULL;
     double margin = INFINITY;
     if (!out || !lb || !c || !idx || !refuted || !crown_lb) {
-        st = CR_ERR_NOMEM;
+        st = cr_fail_nomem("cr_certify", 0);
         goto done;
     }
     zi = crown_lb + max_rows, zo = zi + 2 * h;

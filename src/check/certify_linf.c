@@ -51,7 +51,10 @@ static int bounds_prove(cr_ctx *cx, const cr_net *net, const cr_spec_part *p, co
     size_t *idx = malloc(m * sizeof *idx);
     int proved = -1;
     *st = CR_ERR_NOMEM;
-    if (!lb || !c || !refuted || !idx) goto done;
+    if (!lb || !c || !refuted || !idx) {
+        *st = cr_fail_nomem("cr_certify_linf: the bounds", 0);
+        goto done;
+    }
     *st = CR_OK;
     double gap_min = INFINITY;
     const cr_bound_method methods[2] = {CR_BOUND_IBP, cheap ? cheap_method(bo_in->method) : bo_in->method};
@@ -132,7 +135,7 @@ cr_status cr_certify_linf(cr_ctx *cx, const cr_net *net, const double *x, double
     chk_certify_prior prior;
     int have_prior = 0;
     if (!out) {
-        st = CR_ERR_NOMEM;
+        st = cr_fail_nomem("cr_certify_linf", k * sizeof *out);
         goto done;
     }
     /* 1. the centre (inside the inward box: x lies in [x - eps, x + eps] ∩ [lo, hi] exactly) */
@@ -152,7 +155,7 @@ cr_status cr_certify_linf(cr_ctx *cx, const cr_net *net, const double *x, double
     for (int l = 0; l + 1 < net->n_layers; l++) h += net->dims[l + 1];
     pbuf = malloc((p->n_rows + 2 * h) * sizeof *pbuf + p->n_clauses + 1);
     if (!pbuf) {
-        st = CR_ERR_NOMEM;
+        st = cr_fail_nomem("cr_certify_linf", (p->n_rows + 2 * h) * sizeof *pbuf + p->n_clauses + 1);
         goto done;
     }
     prior = (chk_certify_prior){.lb = pbuf, .zl = h ? pbuf + p->n_rows : NULL, .zu = h ? pbuf + p->n_rows + h : NULL,

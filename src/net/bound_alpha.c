@@ -490,7 +490,7 @@ cr_status cr_bound_alpha_rows(cr_bound_ctx *b, cr_crown_run *run, int top, int t
     double *tgt = targets ? malloc(n * sizeof *tgt) : NULL;
     size_t *act = malloc((n ? n : 1) * sizeof *act);
     if (!act || (targets && !tgt)) {
-        st = CR_ERR_NOMEM;
+        st = cr_fail_nomem("cr_net_bound: alpha-CROWN", 0);
         goto out;
     }
     for (size_t i = 0; tgt && i < n; i++) tgt[i] = relu_rows ? 0 : i < b->n_target ? b->target[i] : NAN;
