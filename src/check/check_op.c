@@ -174,6 +174,8 @@ typedef struct {
     cr_activation act;
     const double *y;   /* head: targets (K, float64) */
     const void *ty;    /* head: targets in dtype */
+    void *scratch;     /* 2 x the widest layer, in dtype: the callbacks' h, ŷ and rows (they
+                          return nothing, so they must not allocate: a failure would go unseen) */
 } op_ctx;
 
 static const void *wptr(const cr_net *net, int l) {
@@ -321,28 +323,24 @@ static void act_fwd64(const void *c, const double *in, double *out) {
     const op_ctx *o = c;
     for (size_t i = 0; i < o->net->dims[o->l + 1]; i++) out[i] = chk_act64(o->act, in[i]);
 }
-/* h = a(r) by the running backend, then its derivative; scratch for h on the stack
-   of the caller's width (at most the widest layer: malloc'd). */
+/* h = a(r) by the running backend, then its derivative; h in the context's scratch
+   (the layer's width, at most the widest layer). */
 #define ACT_WRAP(NAME, CALL)                                                         \
     static void NAME(const void *c, const void *in, const void *v, void *out) {      \
         const op_ctx *o = c;                                                         \
         size_t d = o->net->dims[o->l + 1];                                           \
-        void *h = malloc(d * cr_dtype_size(o->net->dtype));                          \
-        if (!h) return;                                                              \
+        void *h = o->scratch;                                                        \
         chk_act_forward(o->net->dtype, o->act, d, in, h);                            \
         CALL;                                                                        \
-        free(h);                                                                     \
     }
 ACT_WRAP(act_vjp, chk_act_vjp(o->net->dtype, o->act, d, in, h, v, out))
 ACT_WRAP(act_jvp, chk_act_jvp(o->net->dtype, o->act, d, in, h, v, out))
 static void act_jac(const void *c, const void *in, void *jac) {
     const op_ctx *o = c;
     size_t d = o->net->dims[o->l + 1];
-    void *h = malloc(d * cr_dtype_size(o->net->dtype));
-    if (!h) return;
+    void *h = o->scratch;
     chk_act_forward(o->net->dtype, o->act, d, in, h);
     chk_act_jacobian(o->net->dtype, o->act, d, in, h, jac);
-    free(h);
 }
 
 /* The head as an op R^K -> R: J(θ) = softmax + cross-entropy, fused. */
@@ -353,8 +351,7 @@ static void head_fwd64(const void *c, const double *in, double *out) {
 static void head_vjp(const void *c, const void *in, const void *g, void *gin) {
     const op_ctx *o = c;
     size_t k = o->net->dims[o->net->n_layers];
-    void *yh = malloc(k * cr_dtype_size(o->net->dtype));
-    if (!yh) return;
+    void *yh = o->scratch; /* ŷ: the first K values */
     if (o->net->dtype == CR_F32) {
         float loss;
         cr_softmax_ce_forward_f32(1, k, in, o->ty, yh, &loss);
@@ -364,13 +361,11 @@ static void head_vjp(const void *c, const void *in, const void *g, void *gin) {
         cr_softmax_ce_forward_f64(1, k, in, o->ty, yh, &loss);
         cr_softmax_ce_vjp_f64(1, k, yh, o->ty, g, gin);
     }
-    free(yh);
 }
 static void head_jac(const void *c, const void *in, void *jac) {
     const op_ctx *o = c;
     size_t k = o->net->dims[o->net->n_layers];
-    void *yh = malloc(k * cr_dtype_size(o->net->dtype));
-    if (!yh) return;
+    void *yh = o->scratch; /* ŷ: the first K values */
     if (o->net->dtype == CR_F32) {
         float loss;
         cr_softmax_ce_forward_f32(1, k, in, o->ty, yh, &loss);
@@ -380,20 +375,17 @@ static void head_jac(const void *c, const void *in, void *jac) {
         cr_softmax_ce_forward_f64(1, k, in, o->ty, yh, &loss);
         cr_softmax_ce_jacobian_f64(k, yh, o->ty, jac);
     }
-    free(yh);
 }
 /* JVP of the head: J'(θ) u = <ŷ − y, u>, from the Jacobian row */
 static void head_jvp(const void *c, const void *in, const void *u, void *out) {
     const op_ctx *o = c;
     size_t k = o->net->dims[o->net->n_layers];
     cr_dtype t = o->net->dtype;
-    void *row = malloc(k * cr_dtype_size(t));
-    if (!row) return;
+    void *row = (char *)o->scratch + k * cr_dtype_size(t); /* after head_jac's ŷ */
     head_jac(c, in, row);
     double s = 0;
     for (size_t i = 0; i < k; i++) s += chk_get(t, row, i) * chk_get(t, u, i);
     chk_set(t, out, 0, s);
-    free(row);
 }
 
 cr_status cr_check_net_ops(const cr_net *net, size_t n, const void *x, const void *y,
@@ -411,15 +403,17 @@ cr_status cr_check_net_ops(const cr_net *net, size_t n, const void *x, const voi
     double *y64 = chk_to_f64(t, (const char *)y + e * K * cr_dtype_size(t), K);
     double *in = malloc(maxw * sizeof *in), *r = malloc(maxw * sizeof *r);
     double *work = malloc(2 * maxw * sizeof *work);
-    cr_status st = !x64 || !y64 || !in || !r || !work
-                       ? cr_fail_nomem("cr_check_net_ops", (D + K + 4 * maxw) * sizeof(double))
+    void *scratch = malloc(2 * maxw * cr_dtype_size(t)); /* the ops' callbacks' (op_ctx) */
+    cr_status st = !x64 || !y64 || !in || !r || !work || !scratch
+                       ? cr_fail_nomem("cr_check_net_ops", (D + K + 4 * maxw) * sizeof(double) +
+                                                               2 * maxw * cr_dtype_size(t))
                        : cr_net_convert(net, CR_F64, &net64);
     if (st != CR_OK) goto done;
     const void *ty = (const char *)y + e * K * cr_dtype_size(t);
     int pos = 0;
     char name[32];
     if (net->link_form[0] != CR_AFFINE_NONE) { /* link 0 at the raw x */
-        op_ctx c = {net, net64, 0, CR_ACT_SIGMOID, y64, ty};
+        op_ctx c = {net, net64, 0, CR_ACT_SIGMOID, y64, ty, scratch};
         snprintf(name, sizeof name, "affine %s (input)", cr_affine_form_name(net->link_form[0]));
         cr_check_op op = {name, ++pos, t, D, D, &c, link_fwd64, link_jac, link_vjp, link_jvp, 0};
         if ((st = cr_check_op_run(&op, x64, &o, rep))) goto done;
@@ -427,7 +421,7 @@ cr_status cr_check_net_ops(const cr_net *net, size_t n, const void *x, const voi
     for (int l = 0; l < L; l++) {
         /* the operating point of example e: the input of layer l and its r, float64 */
         chk_forward_to64(net64, l, x64, in, r, work);
-        op_ctx c = {net, net64, l, CR_ACT_SIGMOID, y64, ty};
+        op_ctx c = {net, net64, l, CR_ACT_SIGMOID, y64, ty, scratch};
         cr_check_op op = {"linear", ++pos, t, net->dims[l], net->dims[l + 1], &c,
                           linear_fwd64, linear_jac, linear_vjp, linear_jvp, 0};
         if ((st = cr_check_op_run(&op, in, &o, rep))) goto done;
@@ -505,6 +499,6 @@ cr_status cr_check_net_ops(const cr_net *net, size_t n, const void *x, const voi
     st = CR_OK;
 done:
     cr_net_free(net64);
-    free(x64), free(y64), free(in), free(r), free(work);
+    free(x64), free(y64), free(in), free(r), free(work), free(scratch);
     return st;
 }
