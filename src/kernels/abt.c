@@ -45,7 +45,10 @@ cr_status cr_abt_pack(size_t n, size_t k, const float *b, size_t ldb, int trans,
                 for (size_t h = 0; h < k; h++) panel[h * CR_ABT_PANEL + c] = b[j * ldb + h];
         }
     }
-    *out = (cr_abt_packed){.n = n, .k = k, .shift = shift, .panels = panels, .data = d};
+    float chk = 0; /* v · 0 is ±0 for finite v, NaN for NaN and ±inf */
+    for (size_t i = 0; i < panels * CR_ABT_PANEL * k; i++) chk += d[i] * 0.0f;
+    *out = (cr_abt_packed){
+        .n = n, .k = k, .shift = shift, .panels = panels, .data = d, .finite = chk == 0};
     return CR_OK;
 }
 

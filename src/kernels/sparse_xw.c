@@ -1,0 +1,113 @@
+/*
+ * The first layer's forward product over the nonzero inputs (sparse_xw.h):
+ * the portable reference below, one row at a time with fmaf, and the AVX2 and
+ * AVX-512 variants of sparse_xw_simd.tmpl.h, three rows at a time over the
+ * union of their nonzero inputs. All three give, for every value, the bits of the
+ * dense chain fma(x_ik, W[k, j], c) over k in order from +0, then + b_j, which
+ * is what the packed kernel (abt.c) and the forward's bias loop compute
+ * (tests/test_sparse_xw.c compares them byte for byte).
+ */
+#include "kernels/sparse_xw.h"
+
+#include <math.h>
+#include <stdint.h>
+
+#include "chainrule_typed.h"
+
+/* the test switches cr_sparse_xw_plant_fault and cr_sparse_xw_disable */
+static int xw_fault, xw_off;
+
+void cr_sparse_xw_plant_fault(int skip) { xw_fault = skip != 0; }
+void cr_sparse_xw_disable(int off) { xw_off = off != 0; }
+
+int cr_sparse_xw_finite(size_t d, size_t h, const float *w, size_t ldw) {
+    float chk = 0; /* w · 0 is ±0 for finite w, NaN for NaN and ±inf */
+    for (size_t k = 0; k < d; k++)
+        for (size_t j = 0; j < h; j++) chk += w[k * ldw + j] * 0.0f;
+    return chk == 0;
+}
+
+/* r_j of one row by the dense chain over every input: where the sum over the
+   nonzero inputs and the bias are both zeros, the sign of the zero is the
+   dense chain's (the chains agree in value, not always in the sign of a zero). */
+static float xw_dense_value(size_t d, const float *x, const float *w, size_t ldw, const float *b,
+                            size_t j) {
+    float c = 0;
+    for (size_t k = 0; k < d; k++) c = fmaf(x[k], w[k * ldw + j], c);
+    return b ? c + b[j] : c;
+}
+
+/* ------------------------------------------------------------ portable reference */
+
+static void sparse_xw_portable(size_t n, size_t d, size_t h, const float *x, size_t ldx,
+                               const float *w, size_t ldw, const float *b, float *r, size_t ldr) {
+    for (size_t i = 0; i < n; i++) {
+        const float *xi = x + i * ldx;
+        float *ri = r + i * ldr;
+        size_t end = d; /* planted fault: the last nonzero input left out */
+        if (xw_fault)
+            while (end > 0 && xi[end - 1] == 0) end--;
+        if (xw_fault && end > 0) end--;
+        for (size_t j = 0; j < h; j++) ri[j] = 0;
+        for (size_t k = 0; k < end; k++) {
+            if (xi[k] == 0) continue;
+            const float *wr = w + k * ldw;
+            for (size_t j = 0; j < h; j++) ri[j] = fmaf(xi[k], wr[j], ri[j]);
+        }
+        for (size_t j = 0; j < h; j++) {
+            if (ri[j] == 0 && (!b || b[j] == 0))
+                ri[j] = xw_dense_value(d, xi, w, ldw, b, j);
+            else if (b)
+                ri[j] = ri[j] + b[j];
+        }
+    }
+}
+
+/* ------------------------------------------------------------ the sets */
+
+typedef void (*xw_fn)(size_t, size_t, size_t, const float *, size_t, const float *, size_t,
+                      const float *, float *, size_t);
+typedef size_t (*xw_sample_fn)(size_t, size_t, const float *, size_t, size_t);
+
+#if defined(__GNUC__) && defined(__x86_64__)
+#include <immintrin.h>
+
+#define CR_SIMD_AVX2 1
+#include "sparse_xw_simd.tmpl.h"
+#undef CR_SIMD_AVX2
+
+#define CR_SIMD_AVX512 1
+#include "sparse_xw_simd.tmpl.h"
+#undef CR_SIMD_AVX512
+
+static const xw_fn sets[CR_ISA_COUNT] = {sparse_xw_portable, sparse_xw_avx2, sparse_xw_avx512};
+static const xw_sample_fn samplers[CR_ISA_COUNT] = {NULL, xw_sample_avx2, xw_sample_avx512};
+#else
+static const xw_fn sets[CR_ISA_COUNT] = {sparse_xw_portable, NULL, NULL};
+static const xw_sample_fn samplers[CR_ISA_COUNT] = {NULL, NULL, NULL};
+#endif
+
+/* The groups of rows sampled, and per set the largest share of d (‰) the
+   inputs listed for a group may have for the kernel to beat the packed one:
+   measured on the Zen 4 here (docs/benchmarks.md, "zero inputs in the batched
+   first layer"), random inputs at every density, 10,000 rows × 784 × 128:
+   AVX-512 breaks even at ~95% (900 leaves a margin), AVX2 at ~65%. */
+enum { XW_SAMPLE_GROUPS = 8 };
+static const size_t pays_permille[CR_ISA_COUNT] = {0, 600, 900};
+
+int cr_sparse_xw_pays(size_t n, size_t d, const float *x, size_t ldx) {
+    const cr_isa isa = cr_isa_current();
+    const xw_sample_fn f = samplers[isa];
+    if (!f || xw_off || d == 0 || d > CR_SPARSE_XW_MAX_D) return 0;
+    return f(n, d, x, ldx, XW_SAMPLE_GROUPS) <= pays_permille[isa];
+}
+
+void cr_sparse_xw_f32(size_t n, size_t d, size_t h, const float *x, size_t ldx, const float *w,
+                      size_t ldw, const float *b, float *r, size_t ldr) {
+    if (n == 0 || h == 0) return;
+    if (d > CR_SPARSE_XW_MAX_D) { /* the vector variants' index list would not fit */
+        sparse_xw_portable(n, d, h, x, ldx, w, ldw, b, r, ldr);
+        return;
+    }
+    sets[cr_isa_current()](n, d, h, x, ldx, w, ldw, b, r, ldr);
+}
