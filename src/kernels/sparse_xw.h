@@ -36,8 +36,9 @@ int cr_sparse_xw_finite(size_t d, size_t h, const float *w, size_t ldw);
 
 /* 1 if the kernel set in use has the fast variant (AVX2 or AVX-512) and the
    n rows of x (row stride ldx) are sparse enough for it to beat the dense
-   packed kernel: measured on the first rows (up to 8 groups of 3), whose
-   unions of nonzero inputs must be small enough for the set (sparse_xw.c). */
+   packed kernel: measured on the first rows (up to 48, grouped as the kernel
+   groups them), whose unions of nonzero inputs must be small enough for the
+   set (sparse_xw.c). */
 int cr_sparse_xw_pays(size_t n, size_t d, const float *x, size_t ldx);
 
 /* r (n × h, row stride ldr) <- x W + b over the nonzero x_ik, b NULL: no

@@ -87,6 +87,37 @@ TARGET static size_t S(xw_union)(size_t d, const float *const *xs, uint32_t *u) 
 }
 #endif
 
+/* The lanes of x[k, k + VL) that are nonzero (NaN counts), those past d off */
+TARGET static inline unsigned S(xw_nz)(const float *x, size_t k, size_t d) {
+#if defined(CR_SIMD_AVX2)
+    if (k + VL <= d)
+        return (unsigned)_mm256_movemask_ps(_mm256_cmp_ps(VLOAD(x + k), VZERO(), _CMP_NEQ_UQ));
+    unsigned m = 0;
+    for (size_t l = 0; k + l < d; l++) m |= (unsigned)(x[k + l] != 0) << l;
+    return m;
+#else
+    const __mmask16 t = k + VL <= d ? (__mmask16)0xffff : VMASK_N(d - k);
+    return (unsigned)_mm512_mask_cmp_ps_mask(t, VLOAD_M(x + k, t), VZERO(), _CMP_NEQ_UQ);
+#endif
+}
+
+/* The sort key of a row (xw_order): the span from its first to its last
+   nonzero input (scanned from both ends), scaled to 20 bits; all-zero rows 0. */
+TARGET static uint32_t S(xw_key)(size_t d, const float *x) {
+    size_t k = 0;
+    unsigned m = 0;
+    for (; k < d; k += VL)
+        if ((m = S(xw_nz)(x, k, d))) break;
+    if (!m) return 0;
+    const size_t first = k + (unsigned)__builtin_ctz(m);
+    for (k = (d - 1) / VL * VL;; k -= VL) /* stops at the register of `first` at the latest */
+        if ((m = S(xw_nz)(x, k, d))) break;
+    const size_t last = k + 31 - (unsigned)__builtin_clz(m);
+    unsigned sh = 0;
+    while ((d >> sh) >= (1u << 20)) sh++;
+    return (uint32_t)((last - first) >> sh);
+}
+
 /* Row r's columns [j0, j0 + NV·VL) from its accumulators: + b, and the lanes
    whose sum and bias are both zeros recomputed over every input (the sign of
    a zero sum). */
@@ -146,18 +177,30 @@ __attribute__((always_inline)) TARGET static inline void S(xw_cols)(
 
 TARGET static void S(sparse_xw)(size_t n, size_t d, size_t h, const float *x, size_t ldx,
                                 const float *w, size_t ldw, const float *b, float *r, size_t ldr) {
-    uint32_t u[CR_SPARSE_XW_MAX_D + 16];
+    uint32_t u[CR_SPARSE_XW_MAX_D + 16], key[XW_BLOCK];
+    uint16_t order[XW_BLOCK];
     enum { R = XW_R };
-    for (size_t i0 = 0; i0 < n; i0 += R) {
-        const size_t rows = n - i0 < R ? n - i0 : R;
+    for (size_t b0 = 0; b0 < n; b0 += XW_BLOCK) {
+    const size_t nb = n - b0 < XW_BLOCK ? n - b0 : XW_BLOCK;
+    /* the block's rows in order of their keys: similar rows share a group */
+    for (size_t i = 0; i < nb; i++) key[i] = S(xw_key)(d, x + (b0 + i) * ldx);
+    xw_order(nb, key, order);
+    for (size_t i0 = 0; i0 < nb; i0 += R) {
+        const size_t rows = nb - i0 < R ? nb - i0 : R;
         const float *xs[XW_R];
         float *rs[XW_R];
         for (size_t i = 0; i < R; i++) {
-            xs[i] = x + (i0 + (i < rows ? i : 0)) * ldx;
-            rs[i] = r + (i0 + (i < rows ? i : 0)) * ldr;
+            const size_t row = b0 + order[i0 + (i < rows ? i : 0)];
+            xs[i] = x + row * ldx;
+            rs[i] = r + row * ldr;
         }
         size_t c = S(xw_union)(d, xs, u);
         if (xw_fault && c > 0) c--; /* planted: the last nonzero input left out */
+        /* the next group's rows into L2 while this one computes: in the key's
+           order they are not the hardware prefetcher's next lines */
+        for (size_t i = i0 + R; i < i0 + 2 * R && i < nb; i++)
+            for (size_t k = 0; k < d; k += 16)
+                _mm_prefetch((const char *)(x + (b0 + order[i]) * ldx + k), _MM_HINT_T1);
         for (size_t j0 = 0; j0 < h; j0 += XW_NV * VL) {
             const size_t cols = h - j0 < XW_NV * VL ? h - j0 : XW_NV * VL;
             const size_t last = cols % VL;
@@ -188,19 +231,26 @@ TARGET static void S(sparse_xw)(size_t n, size_t d, size_t h, const float *x, si
 #undef CR_XW_CASE
         }
     }
+    }
 }
 
-/* The share (‰ of d) of the inputs listed for groups of R rows, over up to
-   `groups` groups of the first rows; 1000 when n < R (cr_sparse_xw_pays). */
-TARGET static size_t S(xw_sample)(size_t n, size_t d, const float *x, size_t ldx, size_t groups) {
-    uint32_t u[CR_SPARSE_XW_MAX_D + 16];
-    size_t total = 0, g = 0;
-    for (; g < groups && (g + 1) * XW_R <= n; g++) {
+/* The share (‰ of d) of the inputs listed for the groups of R of the first
+   rows (up to XW_SAMPLE of them, in the kernel's order); 1000 when n < R
+   (cr_sparse_xw_pays). */
+TARGET static size_t S(xw_sample)(size_t n, size_t d, const float *x, size_t ldx) {
+    uint32_t u[CR_SPARSE_XW_MAX_D + 16], key[XW_SAMPLE];
+    uint16_t order[XW_SAMPLE];
+    const size_t m = n < XW_SAMPLE ? n : XW_SAMPLE, groups = m / XW_R;
+    if (!groups) return 1000;
+    for (size_t i = 0; i < m; i++) key[i] = S(xw_key)(d, x + i * ldx);
+    xw_order(m, key, order);
+    size_t total = 0;
+    for (size_t g = 0; g < groups; g++) {
         const float *xs[XW_R];
-        for (size_t i = 0; i < XW_R; i++) xs[i] = x + (g * XW_R + i) * ldx;
+        for (size_t i = 0; i < XW_R; i++) xs[i] = x + order[g * XW_R + i] * ldx;
         total += S(xw_union)(d, xs, u);
     }
-    return g ? total * 1000 / (g * d) : 1000;
+    return total * 1000 / (groups * d);
 }
 
 #undef XW_NV
