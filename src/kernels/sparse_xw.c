@@ -22,10 +22,14 @@ void cr_sparse_xw_plant_fault(int skip) { xw_fault = skip != 0; }
 void cr_sparse_xw_disable(int off) { xw_off = off != 0; }
 
 int cr_sparse_xw_finite(size_t d, size_t h, const float *w, size_t ldw) {
-    float chk = 0; /* w · 0 is ±0 for finite w, NaN for NaN and ±inf */
+    uint32_t bad = 0; /* a value with an all-ones exponent: NaN or ±inf */
     for (size_t k = 0; k < d; k++)
-        for (size_t j = 0; j < h; j++) chk += w[k * ldw + j] * 0.0f;
-    return chk == 0;
+        for (size_t j = 0; j < h; j++) {
+            uint32_t u;
+            memcpy(&u, &w[k * ldw + j], sizeof u);
+            bad |= (uint32_t)((u & 0x7f800000u) == 0x7f800000u);
+        }
+    return !bad;
 }
 
 /* r_j of one row by the dense chain over every input: where the sum over the
@@ -46,6 +50,7 @@ static float xw_dense_value(size_t d, const float *x, const float *w, size_t ldw
    reads every input, and 512 rows of x do not stay in L2 for the kernel). A row's values do not depend on the rows it is grouped with
    (the inputs zero in it add fma(0, w, c) = c), so the order changes no bit. */
 enum { XW_BLOCK = 128, XW_SAMPLE = 96 };
+_Static_assert(XW_SAMPLE <= XW_BLOCK, "xw_order sorts at most a block");
 
 /* order <- 0..n−1 sorted by key (< 2^20), stable: two passes of a counting
    sort on 10-bit digits. */
