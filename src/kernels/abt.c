@@ -45,7 +45,16 @@ cr_status cr_abt_pack(size_t n, size_t k, const float *b, size_t ldb, int trans,
                 for (size_t h = 0; h < k; h++) panel[h * CR_ABT_PANEL + c] = b[j * ldb + h];
         }
     }
-    *out = (cr_abt_packed){.n = n, .k = k, .shift = shift, .panels = panels, .data = d};
+    /* finite: no value with an all-ones exponent (NaN, ±inf); an integer OR
+       over the bits, which the compiler vectorises */
+    uint32_t bad = 0;
+    for (size_t i = 0; i < panels * CR_ABT_PANEL * k; i++) {
+        uint32_t u;
+        memcpy(&u, &d[i], sizeof u);
+        bad |= (uint32_t)((u & 0x7f800000u) == 0x7f800000u);
+    }
+    *out = (cr_abt_packed){
+        .n = n, .k = k, .shift = shift, .panels = panels, .data = d, .finite = !bad};
     return CR_OK;
 }
 

@@ -36,6 +36,8 @@ typedef struct {
     size_t shift;  /* panel p holds the columns j = 32 p + c − shift, c < 32 */
     size_t panels; /* ceil((n + shift) / 32) */
     float *data;   /* panel p, row h: 32 values B[j][h], 0 where j is outside [0, n) (owned) */
+    int finite;    /* every value of B is finite: with B = W_1ᵀ, the forward product may skip
+                      zero inputs (kernels/sparse_xw.h) */
 } cr_abt_packed;
 
 /* 1 if the kernel set in use has the kernel (AVX2 or AVX-512). */

@@ -20,7 +20,8 @@
 
 #include "linear.tmpl.h"
 #if defined(CR_REAL_F32)
-#include "kernels/linear.h" /* the column sum and the one-row kernels */
+#include "kernels/linear.h"    /* the column sum and the one-row kernels */
+#include "kernels/sparse_xw.h" /* x W + b over the nonzero inputs */
 #endif
 
 void CR_TYPED(cr_linear_forward_f32, cr_linear_forward_f64)(
@@ -64,7 +65,13 @@ void CR_TYPED(cr_linear_forward_share_f32, cr_linear_forward_share_f64)(
     size_t c1, real *r, const cr_abt_packed *wt_packed) {
     if (c0 == 0 && c1 == dout) {
 #if defined(CR_REAL_F32)
-        if (wt_packed && wt_packed->data) { /* R <- X W by the packed kernel, then + b */
+        if (wt_packed && wt_packed->data) {
+            /* the same bits over the nonzero inputs, where they are few enough */
+            if (wt_packed->finite && cr_sparse_xw_pays(n, din, x, din)) {
+                cr_sparse_xw_f32(n, din, dout, x, din, w, dout, b, r, dout);
+                return;
+            }
+            /* R <- X W by the packed kernel, then + b */
             cr_abt_gemm(n, 1, x, din, NULL, wt_packed, r, dout);
             for (size_t i = 0; i < n; i++)
                 for (size_t j = 0; j < dout; j++) r[i * dout + j] += b[j];
