@@ -328,9 +328,8 @@ static void step2(pool_worker *c) {
                 const size_t d0 = net->dims[0], h0 = net->dims[1];
                 size_t c0, c1;
                 half_share(h, h0, &c0, &c1);
-                cr_linear_param_step_f32(n, d0, h0, link ? tape->input_z : tape->input, g0, alpha, beta,
-                                         dst + net->w_offset[0], dst + net->b_offset[0], 0, d0, c0,
-                                         c1);
+                cr_train_step0_f32(n, d0, h0, link ? tape->input_z : tape->input, g0, alpha, beta,
+                                   dst + net->w_offset[0], dst + net->b_offset[0], c0, c1);
             }
         }
         if (l <= 1) break; /* layer 0 went with layer 1 (or was the only one) */

@@ -41,6 +41,14 @@ cr_status cr_train_step2_f32(cr_net *net, cr_optim *opt, cr_train_ws *ws, size_t
 int cr_train_forward_loss_f32(const cr_net *net, cr_tape *tape, size_t i0, size_t i1,
                               const cr_label *labels, double *loss_sum, size_t *correct);
 
+/* Layer 0's parameter step on its columns [c0, c1) (train.c):
+       W[:, c0:c1) <- β W[:, c0:c1) + α Xᵀ G[:, c0:c1),  b[c0:c1) likewise from Σ G (b NULL: not)
+   X: n × din, G: n × dout. The product skips the zero inputs (kernels/sparse_xtg.h) where
+   the kernel set has a fast kernel, else it is cr_linear_param_step's gemm: the same bits
+   as OpenBLAS's AVX-512 sgemm (the native set on Zen 4). */
+void cr_train_step0_f32(size_t n, size_t din, size_t dout, const float *x, const float *g,
+                        float alpha, float beta, float *w, float *b, size_t c0, size_t c1);
+
 /* Asks for a row of d floats to be brought into the cache. */
 static inline void cr_train_prefetch_row(const float *row, size_t d) {
 #if defined(__GNUC__)
