@@ -36,6 +36,15 @@
         if (NV > 7) BODY(7)                                                                    \
     } while (0)
 
+/* G's register is loaded once for both inputs of a pair: without this the
+   compiler folds the load into each of the two FMAs (two loads per register of
+   G, and the loop is bound by loads instead of FMAs) */
+#if defined(__GNUC__)
+#define XTG_IN_REGISTER(v) __asm__("" : "+v"(v))
+#else
+#define XTG_IN_REGISTER(v) ((void)0)
+#endif
+
 /* R[i] for rows [0, n) of inputs [k0, k0 + npx) (npx <= 16), zero up to nblk·64 rows */
 TARGET static void S(xtg_row_bits)(size_t n, const float *x, size_t ldx, size_t k0, size_t npx,
                                   uint32_t *R, size_t nblk) {
@@ -98,7 +107,8 @@ __attribute__((always_inline)) TARGET static inline void S(xtg_pair)(
             const VF x1 = two ? VSET1(xr[1]) : VZERO();
 #define XTG_ROW(v)                                                                             \
     {                                                                                          \
-        const VF gv = masked && (v) == NV - 1 ? VLOAD_M(gr + (v) * VL, m) : VLOAD(gr + (v) * VL); \
+        VF gv = masked && (v) == NV - 1 ? VLOAD_M(gr + (v) * VL, m) : VLOAD(gr + (v) * VL);   \
+        if (two) XTG_IN_REGISTER(gv);                                                          \
         a0[v] = VFMA(x0, gv, a0[v]);                                                           \
         if (two) a1[v] = VFMA(x1, gv, a1[v]);                                                  \
     }
@@ -190,5 +200,6 @@ TARGET static void S(sparse_xtg)(size_t n, size_t r0, size_t r1, size_t c0, size
 
 #undef NVMAX
 #undef XTG_FOR_V
+#undef XTG_IN_REGISTER
 #undef VFMA
 #include "simd_end.tmpl.h"

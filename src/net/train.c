@@ -163,21 +163,24 @@ int cr_train_forward_loss_f32(const cr_net *net, cr_tape *tape, size_t i0, size_
     return finite ? 0 : L;
 }
 
+int cr_train_step0_sparse(size_t n) { return cr_sparse_xtg_pays() && n <= CR_SPARSE_XTG_MAX_ROWS; }
+
 void cr_train_step0_f32(size_t n, size_t din, size_t dout, const float *x, const float *g,
-                        float alpha, float beta, float *w, float *b, size_t c0, size_t c1) {
+                        float alpha, float beta, float *w, float *b, size_t r0, size_t r1,
+                        size_t c0, size_t c1) {
     if (c1 <= c0) return;
-    if (cr_sparse_xtg_pays() &&
-        cr_sparse_xtg_f32(n, 0, din, c0, c1, x, din, g, dout, alpha, beta, w, dout)) {
-        cr_linear_param_step_f32(n, din, dout, x, g, alpha, beta, w, b, 0, 0, c0, c1); /* b only */
+    if (cr_train_step0_sparse(n) &&
+        cr_sparse_xtg_f32(n, r0, r1, c0, c1, x, din, g, dout, alpha, beta, w, dout)) {
+        if (b) cr_linear_param_step_f32(n, din, dout, x, g, alpha, beta, w, b, 0, 0, c0, c1);
         return;
     }
-    cr_linear_param_step_f32(n, din, dout, x, g, alpha, beta, w, b, 0, din, c0, c1);
+    cr_linear_param_step_f32(n, din, dout, x, g, alpha, beta, w, b, r0, r1, c0, c1);
 }
 
 /* The reverse walk's step0 (net_private.tmpl.h): the whole of layer 0. */
 static void step0_walk(size_t n, size_t din, size_t dout, const float *x, const float *g,
                        float alpha, float beta, float *w, float *b) {
-    cr_train_step0_f32(n, din, dout, x, g, alpha, beta, w, b, 0, dout);
+    cr_train_step0_f32(n, din, dout, x, g, alpha, beta, w, b, 0, din, 0, dout);
 }
 
 static cr_status step_args(const cr_net *net, const cr_optim *opt, const cr_train_ws *ws,
