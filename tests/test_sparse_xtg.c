@@ -12,7 +12,9 @@
  *     differ from the loop (the comparison catches one skipped row);
  *   - training with it (plain SGD with and without weight decay, Adam; one and
  *     two workers) on inputs with 60% zeros: the avx2 and avx512 sets give the
- *     same model bits, the portable set (the gemm) the same up to rounding.
+ *     same model bits, the portable set (the gemm) the same up to rounding, and
+ *     the same bits where the gemm is probed to sum as the kernel does (OpenBLAS's
+ *     AVX-512 kernels, Zen 4's native run).
  */
 #include <math.h>
 #include <setjmp.h>
@@ -121,13 +123,15 @@ static size_t run_case(size_t n, size_t din, size_t dout, size_t r0, size_t r1, 
 
 static void test_kernel_matches_loop(void **state) {
     (void)state;
+    /* CR_TEST_QUICK (valgrind, sanitizers): up to 130 rows, not the seed network's shape */
+    const int quick = getenv("CR_TEST_QUICK") != NULL;
     const size_t rows[] = {1, 7, 64, 65, 130, 300};
     const size_t dims[][2] = {{1, 1}, {2, 17}, {15, 16}, {16, 64}, {17, 100}, {33, 128},
                               {40, 130}, {31, 257}, {3, 7}};
     const double zeros[] = {0.0, 0.5, 0.97, 1.0};
     const float betas[] = {1.0f, 0.0f, 0.999f};
     uint64_t seed = 1;
-    for (size_t a = 0; a < sizeof rows / sizeof rows[0]; a++)
+    for (size_t a = 0; a < sizeof rows / sizeof rows[0] - (quick ? 1 : 0); a++)
         for (size_t b = 0; b < sizeof dims / sizeof dims[0]; b++)
             for (size_t z = 0; z < 4; z++) {
                 const size_t n = rows[a], din = dims[b][0], dout = dims[b][1];
@@ -139,6 +143,7 @@ static void test_kernel_matches_loop(void **state) {
                                               z == 1, 0, seed++),
                                      0);
             }
+    if (quick) return;
     /* the seed network's shape: 64 rows, 784 inputs, a half of 128 columns */
     assert_int_equal(run_case(64, 784, 128, 0, 784, 0, 128, 0.5, 1.0f, 0, 0, seed++), 0);
     assert_int_equal(run_case(64, 784, 128, 0, 784, 64, 128, 0.5, 1.0f, 0, 0, seed++), 0);
@@ -185,15 +190,17 @@ static void test_declines_many_rows(void **state) {
     free(g);
 }
 
-/* Training through the kernel: a 60-24-4 sigmoid net on inputs with 60% zeros. */
-static void train(cr_isa isa, cr_optimizer kind, double wd, int workers, float *out, size_t *np) {
-    const size_t n = 200, d = 60, k = 4, batch = 16;
+/* Training through the kernel: a d-hidden-4 sigmoid net on n inputs with 60% zeros. */
+static void train_net(size_t d, size_t hidden, size_t n, size_t batch, cr_isa isa,
+                      cr_optimizer kind, double wd, int workers, float *out, size_t *np) {
+    const size_t k = 4;
     float *x = sparse_floats(n * d, 0.6, 21);
     for (size_t i = 0; i < n * d; i++) x[i] = fabsf(x[i]);
-    cr_label lab[200];
+    cr_label lab[256];
+    assert_true(n <= 256);
     for (size_t i = 0; i < n; i++) lab[i] = (cr_label)((x[i * d] > 0.3f) + 2 * (x[i * d + 7] > 0.3f));
     assert_int_equal(cr_isa_select(isa), CR_OK);
-    size_t dims[3] = {d, 24, k};
+    size_t dims[3] = {d, hidden, k};
     cr_activation act[1] = {CR_ACT_SIGMOID};
     cr_net *net;
     cr_optim *o;
@@ -223,6 +230,10 @@ static void train(cr_isa isa, cr_optimizer kind, double wd, int workers, float *
     free(x);
 }
 
+static void train(cr_isa isa, cr_optimizer kind, double wd, int workers, float *out, size_t *np) {
+    train_net(60, 24, 200, 16, isa, kind, wd, workers, out, np);
+}
+
 static void test_training_through_kernel(void **state) {
     (void)state;
     static float ref[4096], got[4096];
@@ -250,6 +261,51 @@ static void test_training_through_kernel(void **state) {
         }
 }
 
+/* 1 if the gemm (cr_gemm_f32: OpenBLAS, or the portable one) computes W <- W + α XᵀG
+   on a din × dout × n step as the kernel does (one fma chain per element, rows in
+   order, then fma(α, acc, W)); probed with random inputs. OpenBLAS 0.3.21's
+   Cooperlake/SkylakeX sgemm does on large shapes; its small-matrix path (below about
+   100³ multiply-adds) rounds α·acc before adding W. */
+static int gemm_sums_like_kernel(size_t din, size_t dout, size_t n) {
+    float *x = sparse_floats(n * din, 0.6, 31), *g = sparse_floats(n * dout, 0, 32),
+          *a = sparse_floats(din * dout, 0, 33);
+    float *b = malloc(din * dout * sizeof(float));
+    assert_non_null(b);
+    memcpy(b, a, din * dout * sizeof(float));
+    cr_gemm_f32(1, 0, din, dout, n, -0.0125f, x, din, g, dout, 1.0f, a, dout);
+    plain_xtg(n, 0, din, 0, dout, x, din, g, dout, -0.0125f, 1.0f, b, dout);
+    const int same = memcmp(a, b, din * dout * sizeof(float)) == 0;
+    free(x);
+    free(g);
+    free(a);
+    free(b);
+    return same;
+}
+
+/* Where the gemm sums as the kernel does (Zen 4's native run, OpenBLAS's AVX-512
+   kernels, on the shapes of the seed network's steps), training through the sparse
+   step gives the gemm's bits exactly, one worker and two: the weights of before the
+   kernel. A 600-64-4 net, batches of 64: the gemm's shapes 600 × 64 × 64 (one worker)
+   and 600 × 32 × 64 (a half of the columns, two workers) are past its small path. */
+static void test_training_same_bits_as_gemm(void **state) {
+    (void)state;
+    if (!gemm_sums_like_kernel(600, 64, 64) || !gemm_sums_like_kernel(600, 32, 64)) {
+        print_message("the gemm sums in another order (not OpenBLAS's AVX-512 kernels): "
+                      "only the values are compared (test_training_through_kernel)\n");
+        return;
+    }
+    static float ref[65536], got[65536];
+    size_t nr, ng;
+    for (int workers = 1; workers <= 2; workers++)
+        for (int s = CR_ISA_AVX2; s < CR_ISA_COUNT; s++) {
+            if (!cr_isa_supported((cr_isa)s)) continue;
+            train_net(600, 64, 256, 64, CR_ISA_PORTABLE, CR_OPT_SGD, 0, workers, ref, &nr);
+            train_net(600, 64, 256, 64, (cr_isa)s, CR_OPT_SGD, 0, workers, got, &ng);
+            assert_int_equal(nr, ng);
+            assert_memory_equal(ref, got, nr * sizeof(float));
+        }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_kernel_matches_loop),
@@ -257,6 +313,7 @@ int main(void) {
         cmocka_unit_test(test_planted_skip_fails),
         cmocka_unit_test(test_declines_many_rows),
         cmocka_unit_test(test_training_through_kernel),
+        cmocka_unit_test(test_training_same_bits_as_gemm),
     };
     return cmocka_run_group_tests(tests, save_isa, restore_isa);
 }
