@@ -163,6 +163,11 @@ int cr_train_forward_loss_f32(const cr_net *net, cr_tape *tape, size_t i0, size_
     return finite ? 0 : L;
 }
 
+void cr_train_forward0_f32(size_t n, size_t din, size_t dout, const float *x, const float *w,
+                           const float *b, size_t c0, size_t c1, float *r) {
+    cr_linear_forward_share_f32(n, din, dout, x, w, b, c0, c1, r, NULL);
+}
+
 int cr_train_step0_sparse(size_t n) { return cr_sparse_xtg_pays() && n <= CR_SPARSE_XTG_MAX_ROWS; }
 
 void cr_train_step0_f32(size_t n, size_t din, size_t dout, const float *x, const float *g,

@@ -275,7 +275,11 @@ static void step2(pool_worker *c) {
         for (int h = pool_claim(c, -1); h >= 0; h = pool_claim(c, h)) {
             size_t c0, c1;
             half_share(h, dout, &c0, &c1);
-            cr_linear_forward_share_f32(n, din, dout, in, wptr(net, l), bptr(net, l), c0, c1, r, NULL);
+            if (l == 0) /* training's forward product x W_1 (train.c) */
+                cr_train_forward0_f32(n, din, dout, in, wptr(net, 0), bptr(net, 0), c0, c1, r);
+            else
+                cr_linear_forward_share_f32(n, din, dout, in, wptr(net, l), bptr(net, l), c0, c1, r,
+                                            NULL);
             if (c0 == 0 && c1 == dout)
                 act->forward(n * dout, r, hl);
             else
