@@ -207,7 +207,10 @@ void CR_TYPED(cr_net_reverse_walk_f32, cr_net_reverse_walk_f64)(
         if (gh) /* G_h <- G W_lᵀ, with the W_l of the forward pass */
             FN(linear_vjp_share)(n, 1, din, dout, FN(net_w)(net, l), g, 0, din, gh, din,
                                  l == 0 ? o->w0 : NULL, NULL);
-        if (o->step.dst) /* W_l <- β W_l + α H_{l−1}ᵀ G,  b_l <- β b_l + α Σ_n G_n */
+        if (o->step.dst && l == 0 && o->step0)
+            o->step0(n, din, dout, FN(net_layer0_input)(net, tape), g, o->step.alpha, o->step.beta,
+                     o->step.dst + net->w_offset[0], o->step.dst + net->b_offset[0]);
+        else if (o->step.dst) /* W_l <- β W_l + α H_{l−1}ᵀ G,  b_l <- β b_l + α Σ_n G_n */
             FN(linear_param_step)(n, din, dout, l > 0 ? tape->post[l - 1] : FN(net_layer0_input)(net, tape), g,
                                   o->step.alpha, o->step.beta, o->step.dst + net->w_offset[l],
                                   o->step.dst + net->b_offset[l], 0, din, 0, dout);

@@ -140,6 +140,7 @@ cr_status CR_TYPED(cr_net_forward_packed_f32, cr_net_forward_packed_f64)(
  *           (the fused SGD update, α −lr/N, β 1 − lr·wd): each layer's G Wᵀ is
  *           taken first, with the old W.
  *   diag    the diagonal step (see diag_link); .fn NULL: cr_net_diag_vjp.
+ *   step0   layer 0's parameter step instead of cr_linear_param_step, or NULL.
  */
 typedef struct {
     real *dx;
@@ -149,6 +150,10 @@ typedef struct {
         real alpha, beta;
     } step;
     FN(diag_step) diag;
+    /* layer 0's parameter step in place of cr_linear_param_step on the whole of W_0
+       (same arguments; training's sparse step, train.c), or NULL */
+    void (*step0)(size_t n, size_t din, size_t dout, const real *x, const real *g, real alpha,
+                  real beta, real *w, real *b);
 } FN(reverse_opts);
 
 /*

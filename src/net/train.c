@@ -23,6 +23,7 @@
 #include "chainrule_typed.h"
 #include "core/parallel.h"
 #include "kernels/elementwise.h"
+#include "kernels/sparse_xtg.h"
 #include "train_pool.h"
 /* the forward and reverse walks and the linear op's steps, float32 (net_private.tmpl.h) */
 #define CR_REAL_F32
@@ -162,6 +163,31 @@ int cr_train_forward_loss_f32(const cr_net *net, cr_tape *tape, size_t i0, size_
     return finite ? 0 : L;
 }
 
+void cr_train_forward0_f32(size_t n, size_t din, size_t dout, const float *x, const float *w,
+                           const float *b, size_t c0, size_t c1, float *r) {
+    cr_linear_forward_share_f32(n, din, dout, x, w, b, c0, c1, r, NULL);
+}
+
+int cr_train_step0_sparse(size_t n) { return cr_sparse_xtg_pays() && n <= CR_SPARSE_XTG_MAX_ROWS; }
+
+void cr_train_step0_f32(size_t n, size_t din, size_t dout, const float *x, const float *g,
+                        float alpha, float beta, float *w, float *b, size_t r0, size_t r1,
+                        size_t c0, size_t c1) {
+    if (c1 <= c0) return;
+    if (cr_train_step0_sparse(n) &&
+        cr_sparse_xtg_f32(n, r0, r1, c0, c1, x, din, g, dout, alpha, beta, w, dout)) {
+        if (b) cr_linear_param_step_f32(n, din, dout, x, g, alpha, beta, w, b, 0, 0, c0, c1);
+        return;
+    }
+    cr_linear_param_step_f32(n, din, dout, x, g, alpha, beta, w, b, r0, r1, c0, c1);
+}
+
+/* The reverse walk's step0 (net_private.tmpl.h): the whole of layer 0. */
+static void step0_walk(size_t n, size_t din, size_t dout, const float *x, const float *g,
+                       float alpha, float beta, float *w, float *b) {
+    cr_train_step0_f32(n, din, dout, x, g, alpha, beta, w, b, 0, din, 0, dout);
+}
+
 static cr_status step_args(const cr_net *net, const cr_optim *opt, const cr_train_ws *ws,
                            size_t n, const float *x, const cr_label *labels) {
     if (!net || !opt || !ws || !x || !labels || n == 0)
@@ -213,7 +239,8 @@ static cr_status step1(cr_net *net, cr_optim *opt, cr_train_ws *ws, size_t n, co
         net, tape, n, tape->grad_a,
         &(cr_reverse_opts_f32){.step = {fused ? (float *)net->params : ws->grads,
                                         fused ? -lr * inv_n : inv_n,
-                                        fused ? 1.0f - lr * (float)c->weight_decay : 0.0f}});
+                                        fused ? 1.0f - lr * (float)c->weight_decay : 0.0f},
+                                .step0 = step0_walk});
     if (fused) {
         opt->step++;
     } else {

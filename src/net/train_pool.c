@@ -58,6 +58,7 @@ typedef struct {
     const float *x;
     size_t n;
     int fused, quit;
+    int rows0; /* layer 0's step by rows in a phase of its own (the sparse step) */
     float decay, a, inv_n;
     const cr_label *labels;
     const float *src;        /* if not NULL: gather rows idx[0..n) of src into x first */
@@ -225,7 +226,11 @@ static void half_rows(int h, size_t n, size_t *i0, size_t *i1) {
  *   backward l >= 2:  G_in[:, R_h] = G W_l[R_h, :]ᵀ ∘ act', then W_l[R_h, :] (or
  *                     dW_l[R_h, :]); b_l with half 0
  *   backward l = 1, 0: the same for layer 1, then W_0[:, C_h] and b_0[C_h] from
- *                     G[:, C_h], which is half h's R_h of layer 1: one phase.
+ *                     G[:, C_h], which is half h's R_h of layer 1: one phase;
+ *                     or, when layer 0's step is the sparse one (job.rows0), layer 1
+ *                     alone, then a phase of its own for W_0[R_h, :] (b_0 with half 0):
+ *                     the sparse step walks G's whole rows, and a barrier costs
+ *                     less than the halves of columns lose (docs/benchmarks.md).
  * C_h and R_h are half_share of dims[l+1] and dims[l]; every block of W_l is
  * read and written by one half within a step, and every block a half reads
  * that another half wrote was written in an earlier phase.
@@ -270,7 +275,11 @@ static void step2(pool_worker *c) {
         for (int h = pool_claim(c, -1); h >= 0; h = pool_claim(c, h)) {
             size_t c0, c1;
             half_share(h, dout, &c0, &c1);
-            cr_linear_forward_share_f32(n, din, dout, in, wptr(net, l), bptr(net, l), c0, c1, r, NULL);
+            if (l == 0) /* training's forward product x W_1 (train.c) */
+                cr_train_forward0_f32(n, din, dout, in, wptr(net, 0), bptr(net, 0), c0, c1, r);
+            else
+                cr_linear_forward_share_f32(n, din, dout, in, wptr(net, l), bptr(net, l), c0, c1, r,
+                                            NULL);
             if (c0 == 0 && c1 == dout)
                 act->forward(n * dout, r, hl);
             else
@@ -323,17 +332,22 @@ static void step2(pool_worker *c) {
                                          dst + net->w_offset[l],
                                          h == 0 ? dst + net->b_offset[l] : NULL, lo, hi, 0, dout);
             }
-            if (l <= 1) { /* layer 0's columns C_h: its G is G_h[:, R_h] of layer 1, just made */
+            const float *x0 = link ? tape->input_z : tape->input;
+            if (l == 0 && j->rows0) { /* W_0[R_h, :] by the sparse step; b_0 with half 0 */
+                cr_train_step0_f32(n, din, dout, x0, g, alpha, beta, dst + net->w_offset[0],
+                                   h == 0 ? dst + net->b_offset[0] : NULL, lo, hi, 0, dout);
+            } else if (l <= 1 && !j->rows0) {
+                /* layer 0's columns C_h: its G is G_h[:, R_h] of layer 1, just made */
                 const float *g0 = l == 1 ? gh : g;
                 const size_t d0 = net->dims[0], h0 = net->dims[1];
                 size_t c0, c1;
                 half_share(h, h0, &c0, &c1);
-                cr_linear_param_step_f32(n, d0, h0, link ? tape->input_z : tape->input, g0, alpha, beta,
-                                         dst + net->w_offset[0], dst + net->b_offset[0], 0, d0, c0,
-                                         c1);
+                cr_train_step0_f32(n, d0, h0, x0, g0, alpha, beta, dst + net->w_offset[0],
+                                   dst + net->b_offset[0], 0, d0, c0, c1);
             }
         }
-        if (l <= 1) break; /* layer 0 went with layer 1 (or was the only one) */
+        /* layer 0 went with layer 1 (or was the only one), or had its own phase */
+        if (l == 0 || (l == 1 && !j->rows0)) break;
         pool_barrier(c);
         g = gh;
     }
@@ -450,6 +464,7 @@ cr_status cr_train_step2_f32(cr_net *net, cr_optim *opt, cr_train_ws *ws, size_t
     ws->tape->input = x;
     ws->fault_layer = 0;
     pool_run(p, (pool_job){.net = *net, .ws = ws, .x = x, .n = n, .fused = fused,
+                           .rows0 = cr_train_step0_sparse(n),
                            .decay = 1.0f - lr * (float)c->weight_decay, .a = -lr * inv_n,
                            .inv_n = inv_n, .labels = labels, .src = src, .idx = idx,
                            .next_idx = next_idx, .next_n = next_n});

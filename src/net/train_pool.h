@@ -41,6 +41,25 @@ cr_status cr_train_step2_f32(cr_net *net, cr_optim *opt, cr_train_ws *ws, size_t
 int cr_train_forward_loss_f32(const cr_net *net, cr_tape *tape, size_t i0, size_t i1,
                               const cr_label *labels, double *loss_sum, size_t *correct);
 
+/* Layer 0's forward product on its columns [c0, c1) for the two workers (train.c):
+   r[:, c0:c1) <- b[c0:c1) + X W[:, c0:c1) (cr_linear_forward_share). The one place to put
+   a faster x W_1 for training's two workers; the one worker's step runs the forward walk
+   (cr_net_forward_walk_f32 in step1, train.c), whose layer 0 takes cr_linear_forward_share. */
+void cr_train_forward0_f32(size_t n, size_t din, size_t dout, const float *x, const float *w,
+                           const float *b, size_t c0, size_t c1, float *r);
+
+/* Layer 0's parameter step on the block rows [r0, r1) x columns [c0, c1) of W (train.c):
+       W[r0:r1, c0:c1) <- β W + α X[:, r0:r1)ᵀ G[:, c0:c1),  b[c0:c1) likewise from Σ G
+   (b NULL: not stepped); X: n × din, G: n × dout. The product skips the zero inputs
+   (kernels/sparse_xtg.h) when cr_train_step0_sparse(n), else it is cr_linear_param_step's
+   gemm; the two give the same bits where OpenBLAS's AVX-512 sgemm runs its main kernels
+   (the native set on Zen 4; its small-matrix path rounds differently: docs/kernels.md). */
+void cr_train_step0_f32(size_t n, size_t din, size_t dout, const float *x, const float *g,
+                        float alpha, float beta, float *w, float *b, size_t r0, size_t r1,
+                        size_t c0, size_t c1);
+/* 1 if cr_train_step0_f32 takes the sparse step for n rows (the kernel set has a fast one) */
+int cr_train_step0_sparse(size_t n);
+
 /* Asks for a row of d floats to be brought into the cache. */
 static inline void cr_train_prefetch_row(const float *row, size_t d) {
 #if defined(__GNUC__)
