@@ -250,8 +250,8 @@ int cmd_grad(int argc, char **argv) {
             printf("wrote %s: gradient of the mean loss (%.6g over %zu examples) w.r.t. %zu parameters\n",
                    out, loss, n, cr_net_n_params(net));
         else
-            printf("wrote %s: dJ_n/dx_n, shape %s %s (mean loss %.6g)\n", out, shape_text(shape, nd).s,
-                   cr_dtype_name(cr_net_dtype(net)), loss);
+            printf("wrote %s: dJ_n/dx_n, shape %s %s (mean loss %.6g)\n%s%s%s", out, shape_text(shape, nd).s,
+                   cr_dtype_name(cr_net_dtype(net)), loss, png ? "picture -> " : "", png ? png : "", png ? "\n" : "");
     }
 done:
     cli_examples_free(&ex);
