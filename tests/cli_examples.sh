@@ -54,6 +54,11 @@ one_line_error "--labels goes with --inputs" "--labels with --data"
 expect 2 "--index and --limit" -- "$CR" grad --model "$M" --data "$T/d.csv" --index 1 --limit 2 --out "$T/g8.npy"
 one_line_error "not both" "--index and --limit"
 
+# a mistyped dataset name says what --data takes
+expect 2 "train --data fashion" -- "$CR" train --data fashion --epochs 1 --out "$T/typo.safetensors"
+one_line_error "fashion: No such file or directory (a dataset is fashion-mnist[:train|:test], a folder of IDX files, FILE.csv or X.npy,y.npy)" "train --data fashion"
+no_file "$T/typo.safetensors" "train --data fashion"
+
 # ---------------------------------------------------------------- out of range: exit 2 on every command
 for sel in "--index 7" "--index 3:8" "--index 9:" "--limit 8"; do
   # shellcheck disable=SC2086
