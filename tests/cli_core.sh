@@ -16,6 +16,10 @@ for cmd in explain init grad gradcheck; do
   grep -q "usage: chainrule $cmd" "$T/out" && ok || bad "$cmd --help prints usage"
 done
 grep -q "dJ_n/dx_n" <("$CR" grad --help) && ok || bad "grad --help says per-example gradient"
+# explain derives one example: its --help offers --index I, not the shared "A:B ... default all"
+grep -qE '^  --index I +the example explained \(0-based; default 0\)$' <("$CR" explain --help) && ok ||
+  bad "explain --help: --index is one example (I), default 0"
+grep -q "default all" <("$CR" explain --help) && bad "explain --help says 'default all' of its one example" || ok
 expect 2 "unknown option" -- "$CR" explain --bogus
 one_line_error "unknown option '--bogus'" "unknown option"
 expect 2 "bad layers" -- "$CR" explain --layers 4,x,3

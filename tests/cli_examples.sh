@@ -43,12 +43,21 @@ expect 0 "grad --index 2:5" -- "$CR" grad --model "$M" --data "$T/d.csv" --index
 expect 0 "grad --limit 3" -- "$CR" grad --model "$M" --inputs "$T/X.npy" --labels "$T/y.npy" --limit 3 --out "$T/g5.npy"
 expect 0 "grad --index :3" -- "$CR" grad --model "$M" --inputs "$T/X.npy" --labels "$T/y.npy" --index :3 --out "$T/g6.npy"
 cmp -s "$T/g5.npy" "$T/g6.npy" && ok || bad "--limit 3 is --index :3"
+# the message names the shape of the file written, the inputs' shape ([N, 784] was printed for [N, 28, 28])
+expect 0 "grad on [N, 28, 28] inputs" -- "$CR" grad --model "$T/img.safetensors" --inputs "$T/img.npy" --labels "$T/imgy.npy" --out "$T/gi.npy"
+grep -qF "wrote $T/gi.npy: dJ_n/dx_n, shape [4, 28, 28] float32" "$T/out" && ok || bad "grad: the message does not name the file's shape [4, 28, 28]: $(cat "$T/out")"
+/usr/bin/python3 -c 'import sys, numpy as np; assert np.load(sys.argv[1]).shape == (4, 28, 28)' "$T/gi.npy" && ok || bad "grad: the file is not [4, 28, 28]"
 expect 2 "grad without labels" -- "$CR" grad --model "$M" --inputs "$T/X.npy" --out "$T/g7.npy"
 one_line_error "needs labels" "grad without labels"; no_file "$T/g7.npy" "grad without labels"
 expect 2 "--labels with --data" -- "$CR" grad --model "$M" --data "$T/d.csv" --labels "$T/y.npy" --out "$T/g8.npy"
 one_line_error "--labels goes with --inputs" "--labels with --data"
 expect 2 "--index and --limit" -- "$CR" grad --model "$M" --data "$T/d.csv" --index 1 --limit 2 --out "$T/g8.npy"
 one_line_error "not both" "--index and --limit"
+
+# a mistyped dataset name says what --data takes
+expect 2 "train --data fashion" -- "$CR" train --data fashion --epochs 1 --out "$T/typo.safetensors"
+one_line_error "fashion: No such file or directory (a dataset is fashion-mnist[:train|:test], a folder of IDX files, FILE.csv or X.npy,y.npy)" "train --data fashion"
+no_file "$T/typo.safetensors" "train --data fashion"
 
 # ---------------------------------------------------------------- out of range: exit 2 on every command
 for sel in "--index 7" "--index 3:8" "--index 9:" "--limit 8"; do

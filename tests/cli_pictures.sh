@@ -125,6 +125,7 @@ x[:, 2, :, 3:] = 1      # right half blue
 np.save('cx.npy', x); np.save('cy.npy', np.array([0, 1, 2]))"
 "$CR" init --layers 108,5,3 --seed 2 --out c.safetensors >/dev/null
 expect 0 "grad --png, colour" -- "$CR" grad --model c.safetensors --inputs cx.npy --labels cy.npy --out cg.npy --png cgrad.png
+grep -qxF "picture -> cgrad.png" "$T/out" && ok || bad "grad --png does not say where the picture went (as jacobian, attack and attribute do)"
 expect 0 "jacobian --png, colour" -- "$CR" jacobian --model c.safetensors --inputs cx.npy --out cj.npy --png cjac.png
 /usr/bin/python3 - <<'PY' && ok || bad "grad/jacobian --png: the colour input is not drawn in its colours, or the maps are missing"
 import sys; sys.path.insert(0, ".")

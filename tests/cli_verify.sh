@@ -26,6 +26,9 @@ while IFS= read -r line; do
   nfail=$((nfail + 1))
 done < <(grep "^FAIL: " "$T/err")
 [ "$nfail" = 2 ] && ok || bad "inject-fault 2:vjp: expected 2 FAIL lines, got $nfail"
+# and it says that the fault was planted on purpose, naming it
+grep -qxF "(--inject-fault 2:vjp: op 2's analytic VJP was perturbed by 1% on purpose; the checks that use it should FAIL)" "$T/out" &&
+  ok || bad "inject-fault 2:vjp: no line saying the fault was injected"
 expect 0 "init a model" -- "$CR" init --layers 6,5,3 --seed 3 --out "$T/m.safetensors"
 expect 2 "--layers with --model is rejected" -- "$CR" gradcheck --model "$T/m.safetensors" --layers 5,4,3
 expect 2 "--activation with --model is rejected" -- "$CR" gradcheck --model "$T/m.safetensors" --activation relu

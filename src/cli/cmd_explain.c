@@ -104,6 +104,9 @@ int cmd_explain(int argc, char **argv) {
              cli_activation_names(", "));
     cli_opt examples[CLI_EXAMPLES_TABLE_SIZE];
     cli_examples_table(&eo, examples);
+    for (cli_opt *e = examples; e->name; e++) /* explain derives one example, not a range */
+        if (!strcmp(e->name, "--index")) e->arg = "I", e->help = "the example explained (0-based; default 0)";
+        else if (!strcmp(e->name, "--limit")) e->help = "refused: explain takes one example (--index I)";
     const cli_opt opts[] = {
         CLI_STR("--layers", &layers, "D,H,...,K", "network widths (default 4,5,3: the seed network, small, every\nwidth distinct so that every shape can be told apart)"),
         CLI_STR("--activation", &activation, "NAME", act_help),
@@ -114,7 +117,7 @@ int cmd_explain(int argc, char **argv) {
         CLI_STR("--output-activation", &out_act_s, "NAME",
                 "the random regressor's output o = NAME(theta), or none (o = theta)"),
         CLI_MODEL(&model_path, 0, "explain a saved model instead (computed in float64)"),
-        CLI_HEADING("the example (random when absent; --index I: which one, default 0)"),
+        CLI_HEADING("the example (random when absent)"),
         CLI_INCLUDE(examples),
         CLI_STR("--targets", &targets, "T.npy", "a regressor's targets [N, K] (float), with --inputs"),
         CLI_HEADING("output"),

@@ -61,6 +61,19 @@ static int check_finite_pass(const char *model_path, const char *inputs, const c
 }
 
 /* Does path end with ext? */
+/* "[N, 1, 28, 28]": an array's shape as the messages print it */
+typedef struct {
+    char s[CR_ARRAY_MAX_DIMS * 22 + 3];
+} shape_str;
+static shape_str shape_text(const size_t *shape, int nd) {
+    shape_str t = {"["};
+    size_t at = 1;
+    for (int i = 0; i < nd; i++)
+        at += (size_t)snprintf(t.s + at, sizeof t.s - at, i ? ", %zu" : "%zu", shape[i]);
+    snprintf(t.s + at, sizeof t.s - at, "]");
+    return t;
+}
+
 static int has_ext(const char *path, const char *ext) {
     size_t n = strlen(path), e = strlen(ext);
     return n > e && !strcmp(path + n - e, ext);
@@ -133,6 +146,8 @@ int cmd_grad(int argc, char **argv) {
     cli_examples ex = {0};
     void *result = NULL, *t = NULL;
     cr_tape *tape = NULL;
+    size_t shape[CR_ARRAY_MAX_DIMS]; /* --wrt input: the file's, the inputs' shape */
+    int nd = 0;
     rc = cli_load_model_head(me.model, me.head, &model);
     if (rc) return rc;
     const cr_net *net = model.net;
@@ -223,8 +238,8 @@ int cmd_grad(int argc, char **argv) {
         cr_safetensors_free(&gm.extra);
         cr_net_free(grads_net);
     } else {
-        size_t shape[CR_ARRAY_MAX_DIMS]; /* --inputs' shape */
-        rc = cli_write_real_npy(out, cr_net_dtype(net), cli_shape_result(&ex.shape, n, d, 0, shape), shape, result);
+        nd = cli_shape_result(&ex.shape, n, d, 0, shape);
+        rc = cli_write_real_npy(out, cr_net_dtype(net), nd, shape, result);
         if (rc == CLI_OK && png) rc = grad_png(png, &ex, cr_net_dtype(net), result, regress);
     }
     if (rc == CLI_OK) {
@@ -235,8 +250,8 @@ int cmd_grad(int argc, char **argv) {
             printf("wrote %s: gradient of the mean loss (%.6g over %zu examples) w.r.t. %zu parameters\n",
                    out, loss, n, cr_net_n_params(net));
         else
-            printf("wrote %s: dJ_n/dx_n, shape [%zu, %zu] %s (mean loss %.6g)\n", out, n, d,
-                   cr_dtype_name(cr_net_dtype(net)), loss);
+            printf("wrote %s: dJ_n/dx_n, shape %s %s (mean loss %.6g)\n%s%s%s", out, shape_text(shape, nd).s,
+                   cr_dtype_name(cr_net_dtype(net)), loss, png ? "picture -> " : "", png ? png : "", png ? "\n" : "");
     }
 done:
     cli_examples_free(&ex);

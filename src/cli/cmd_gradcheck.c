@@ -232,6 +232,9 @@ static int run_checks(const gc_args *a, const cr_net *net, const gc_examples *g,
                  !g->owned ? g->ex.source : regress ? "random inputs and targets in [-1,1]"
                                                     : "random inputs in [-1,1] and labels",
                  g->n, a->json);
+    if (!a->json && opt->inject_layer) /* the testing aid says what it did: these FAILs are wanted */
+        printf("(--inject-fault %s: op %d's analytic %s was perturbed by 1%% on purpose; the checks "
+               "that use it should FAIL)\n", a->fault_s, opt->inject_layer, cr_check_kind_name(opt->inject_kind));
     if (!a->json) print_failures(&rep);
     int rc = rep.failures ? CLI_FAIL : CLI_OK;
     cr_check_report_free(&rep);

@@ -120,8 +120,9 @@ cr_status cr_dataset_load(const char *spec, cr_dataset *out, const cr_dataset_op
     }
     if (!is_dir(dir)) {
         struct stat st;
-        if (stat(dir, &st) != 0)
-            return cr_fail(CR_ERR_IO, "%s: %s", dir, strerror(errno));
+        if (stat(dir, &st) != 0) /* a mistyped name, e.g. "fashion": say what a dataset is */
+            return cr_fail(CR_ERR_IO, "%s: %s (a dataset is fashion-mnist[:train|:test], a folder of IDX files, "
+                                      "FILE.csv or X.npy,y.npy)", dir, strerror(errno));
         return cr_fail(CR_ERR_FORMAT, "%s: not a dataset: expected a folder of IDX files, a .csv file or "
                             "X,Y (.npy or IDX files)",
                             spec);
