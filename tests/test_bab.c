@@ -461,6 +461,89 @@ static void test_timeout_inside_phases(void **state) {
     cr_net_free(net);
 }
 
+/* The deadline inside one bound (cr_bound_split.deadline): α-CROWN with optimised intermediates on a net where one
+   root bound takes T (measured here, ~0.5 s in Release). Before, the deadline was checked only between subdomains
+   and phases, so a timeout came one whole root bound late (26 s under load on the 9x200 net). Now:
+   - a deadline already passed: timed_out, every lb −inf, the intermediates' outputs not written;
+   - a deadline a quarter into the bound: timed_out within a quarter of T after it (a check at every α iteration
+     and between intermediate layers);
+   - at any deadline the result is either the full bound, bit for bit, or void (−inf): never a partial one;
+   - cr_certify with α and a timeout inside the root bound answers timeout promptly. */
+static void test_timeout_inside_one_bound(void **state) {
+    (void)state;
+    const size_t w = quick() ? 24 : 60, D = quick() ? 30 : 100;
+    size_t dims[6] = {D, w, w, w, w, 10};
+    cr_activation acts[4] = {CR_ACT_RELU, CR_ACT_RELU, CR_ACT_RELU, CR_ACT_RELU};
+    cr_net *net;
+    assert_int_equal(cr_net_create(&net, CR_F64, 5, dims, acts), CR_OK);
+    cr_net_init(net, CR_INIT_AUTO, 11);
+    double lo[100], hi[100], c[9 * 10] = {0}, lb[9], lb_full[9], zl[4 * 60], zu[4 * 60];
+    for (size_t q = 0; q < D; q++) lo[q] = -0.3 + 0.001 * (double)q, hi[q] = lo[q] + 0.5;
+    for (size_t r = 0; r < 9; r++) c[r * 10] = 1, c[r * 10 + r + 1] = -1; /* o_0 − o_j */
+    cr_bound_options bo = {.method = CR_BOUND_ALPHA, .alpha_iters = quick() ? 40 : 300};
+    cr_bound_split sp = {0};
+    for (int l = 0; l < 4; l++) sp.zl_out[l] = zl + l * w, sp.zu_out[l] = zu + l * w;
+    double t = cr_bound_now_s();
+    assert_int_equal(cr_net_bound_split(NULL, net, lo, hi, 9, c, &bo, &sp, lb_full, NULL), CR_OK);
+    const double T = cr_bound_now_s() - t;
+    assert_false(sp.timed_out);
+    for (size_t r = 0; r < 9; r++) assert_true(isfinite(lb_full[r]));
+    print_message("one α bound with intermediates: %.3f s\n", T);
+    /* a deadline already passed */
+    for (size_t i = 0; i < 4 * w; i++) zl[i] = zu[i] = NAN;
+    sp.deadline = cr_bound_now_s();
+    t = cr_bound_now_s();
+    assert_int_equal(cr_net_bound_split(NULL, net, lo, hi, 9, c, &bo, &sp, lb, NULL), CR_OK);
+    assert_true(sp.timed_out);
+    assert_true(cr_bound_now_s() - t < 0.25 * T);
+    for (size_t r = 0; r < 9; r++) assert_true(lb[r] == -INFINITY);
+    for (size_t i = 0; i < 4 * w; i++) assert_true(isnan(zl[i]) && isnan(zu[i]));
+    /* a quarter into it */
+    t = cr_bound_now_s();
+    sp.deadline = t + 0.25 * T;
+    assert_int_equal(cr_net_bound_split(NULL, net, lo, hi, 9, c, &bo, &sp, lb, NULL), CR_OK);
+    const double late = cr_bound_now_s() - sp.deadline;
+    print_message("deadline at T/4: timed_out %d, answered %.4f s after it\n", sp.timed_out, late);
+    assert_true(sp.timed_out);
+    assert_true(late < 0.25 * T);
+    for (size_t r = 0; r < 9; r++) assert_true(lb[r] == -INFINITY);
+    /* anywhere: the full bound or none */
+    int full = 0, none = 0;
+    for (int k = 1; k <= 8; k++) {
+        sp.deadline = cr_bound_now_s() + (double)k * 0.15 * T;
+        assert_int_equal(cr_net_bound_split(NULL, net, lo, hi, 9, c, &bo, &sp, lb, NULL), CR_OK);
+        for (size_t r = 0; r < 9; r++)
+            assert_true(sp.timed_out ? lb[r] == -INFINITY : lb[r] == lb_full[r]);
+        full += !sp.timed_out, none += sp.timed_out;
+    }
+    print_message("deadlines 0.15T..1.2T: %d full, %d void\n", full, none);
+    assert_true(none >= 1); /* guard: some were interrupted */
+    /* cr_certify: a timeout inside the root α bound (rhs just under α's bound: not falsifiable, and left open by IBP
+       and CROWN, checked below, so that α runs and proves it without a timeout) */
+    double rhs[9];
+    size_t clause[10];
+    for (size_t r = 0; r < 9; r++) rhs[r] = lb_full[r] - 1e-6 * fabs(lb_full[r]), clause[r] = r;
+    clause[9] = 9;
+    cr_spec_part part = {.d = D, .k = 10, .n_rows = 9, .n_clauses = 9, .lo = lo, .hi = hi, .lo_in = lo,
+                         .hi_in = hi, .c = c, .rhs = rhs, .rhs_in = rhs, .clause = clause};
+    cr_spec spec = {.n_parts = 1, .parts = &part};
+    cr_certify_options opt = {.timeout_s = 0.1 * T, .seed = 1, .attack_restarts = 1, .attack_steps = 1};
+    opt.bound = bo;
+    cr_certify_result res = {0};
+    assert_int_equal(cr_certify(NULL, net, &spec, &opt, &res), CR_OK);
+    print_message("cr_certify, α, timeout %.3f s: %s after %.3f s\n", opt.timeout_s, cr_verdict_name(res.verdict),
+                  res.seconds);
+    assert_int_equal(res.verdict, CR_VERDICT_TIMEOUT);
+    assert_true(res.seconds < 0.1 * T + 0.25 * T);
+    opt.timeout_s = 0; /* guard: without the timeout α decides it, after CROWN could not */
+    assert_int_equal(cr_certify(NULL, net, &spec, &opt, &res), CR_OK);
+    print_message("without a timeout: %s by %s after %.3f s\n", cr_verdict_name(res.verdict),
+                  res.proved_by ? res.proved_by : "-", res.seconds);
+    assert_int_equal(res.verdict, CR_VERDICT_UNSAT);
+    assert_string_equal(res.proved_by, "alpha");
+    cr_net_free(net);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_relu_splits_oracle),
@@ -471,6 +554,7 @@ int main(void) {
         cmocka_unit_test(test_sampling_every_activation),
         cmocka_unit_test(test_sampling_unit_splits),
         cmocka_unit_test(test_timeout_inside_phases),
+        cmocka_unit_test(test_timeout_inside_one_bound),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

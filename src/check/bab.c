@@ -15,7 +15,8 @@
  * A ReLU-split subdomain with no unstable unit left (its margin is linear there, but bounded over the box, not over
  * the polytope the clamps cut out) goes on with input splits. Children inherit their parent's intermediates as
  * clamps (the child is a subset). Depth first. unsat when every subdomain is closed; unknown when a leaf cannot be
- * split further (no double strictly between a dimension's ends) or the budget ends first; timeout at the deadline, checked before each subdomain.
+ * split further (no double strictly between a dimension's ends) or the budget ends first; timeout at the deadline,
+ * checked before each subdomain and inside its bound (cr_bound_split.deadline: an interrupted bound is discarded).
  */
 #include <math.h>
 #include <stdlib.h>
@@ -196,7 +197,8 @@ cr_status chk_bab_part(const cr_net *net, const cr_spec_part *p, const char *ref
            11, for 3.5x the time */
         cr_bound_split sp = {.corner = corner, .target = tg, .lower_only = 1,
                              .reuse = chk_bab_reuse && *relu_child != 0 && o->bound.method == CR_BOUND_ALPHA &&
-                                      cr_bound_beta_on};
+                                      cr_bound_beta_on,
+                             .deadline = o->deadline};
         for (int l = 0; l + 1 < L; l++) {
             sp.zlo[l] = zlo + s.off[l];
             sp.zhi[l] = zhi + s.off[l];
@@ -205,6 +207,10 @@ cr_status chk_bab_part(const cr_net *net, const cr_spec_part *p, const char *ref
             sp.score[l] = chk_bab_test_score ? score + s.off[l] : NULL;
         }
         st = cr_net_bound_split(o->cx, net, lo, hi, m, c, &o->bound, &sp, lb, NULL);
+        if (st == CR_OK && sp.timed_out) { /* interrupted inside the bound: void, the answer is timeout */
+            res->verdict = CR_VERDICT_TIMEOUT;
+            goto done;
+        }
         int bounded = st == CR_OK;
         if (st == CR_ERR_NONFINITE) st = CR_OK; /* no proof here; an input split may still help */
         if (st != CR_OK) goto done;

@@ -44,7 +44,14 @@ typedef struct {
                              rigorous lower bound exceeds target[i] (cr_bound_split.target) */
     size_t n_target;
     int no_ub;            /* the rows' upper bounds are not wanted: the spec pass bounds C only, not [C; −C] */
+    double deadline;      /* cr_bound_now_s() seconds, 0: none (cr_bound_split.deadline) */
+    int timed_out;        /* set when a check point found the deadline passed: the call's results are void */
 } cr_bound_ctx;
+
+/* CLOCK_MONOTONIC seconds (the deadlines' clock; check/bab.c's chk_now_s is the same clock) */
+double cr_bound_now_s(void);
+/* 1 (and b->timed_out set) when b has a deadline and it has passed */
+int cr_bound_late(cr_bound_ctx *b);
 
 double cr_bound_gamma(size_t n); /* γ_n = nε/(1 − nε), ε = 2^-53 */
 cr_status cr_bound_prepare(const cr_net *net, const double *lo, const double *hi, size_t m,
@@ -188,6 +195,12 @@ typedef struct cr_bound_split {
        split's effect on later layers then comes through β (bound_beta.c) instead. 0: recomputed. */
     int reuse;
     int lower_only; /* 1: the rows' lower bounds only (ub: IBP's); the rows C alone, not [C; −C], in every pass */
+    /* cr_bound_now_s() seconds, 0: none. Checked inside the call (after IBP, before every intermediate layer, at
+       every α-CROWN iteration of every block, before the spec pass); once it has passed the call stops with
+       timed_out = 1 and CR_OK, and its results are void: lb = −inf, ub = +inf, zl_out / zu_out, corner and score
+       not written. An interrupted bound is never a verdict's. */
+    double deadline;
+    int timed_out; /* out */
 } cr_bound_split;
 cr_status cr_net_bound_split(cr_ctx *cx, const cr_net *net, const double *lo, const double *hi, size_t m, const double *c,
                              const cr_bound_options *opt, cr_bound_split *split, double *lb, double *ub);

@@ -79,6 +79,8 @@ typedef struct {
     size_t iters;
     double lr, decay;
     struct cr_alpha_problem *blk[CR_MAX_WORKERS]; /* each worker's block, allocated by its first task */
+    double deadline;                 /* the ctx's (0: none), checked by each block at every iteration */
+    unsigned char late[CR_MAX_WORKERS]; /* worker w found it passed (each writes its own) */
 } alpha_shared;
 
 /* A block of rows: at most CR_BOUND_CROWN_ROWS searched together on one worker (one walk per evaluation), or every
@@ -371,6 +373,8 @@ static cr_status search_task(void *ctx, size_t t, int worker) {
     if (p->beta) cr_beta_reset(p->beta); /* β = 0: CROWN's (α's) bound */
     const size_t iters = s->iters;
     double lr = s->lr;
+    if (s->deadline > 0 && cr_bound_now_s() > s->deadline) s->late[worker] = 1;
+    if (s->late[worker]) return CR_OK; /* the pass's results are void (cr_bound_alpha_rows) */
     /* the first evaluation: CROWN's lines, rigorous (the result never goes below it) */
     p->mode.heuristic = 0;
     st = evaluate(p, p->val, iters > 0);
@@ -384,6 +388,10 @@ static cr_status search_task(void *ctx, size_t t, int worker) {
     const double b1 = 0.9, b2 = 0.999;
     double b1t = 1, b2t = 1;
     for (size_t it = 1; it <= iters && p->n > 0; it++) {
+        if (s->deadline > 0 && cr_bound_now_s() > s->deadline) {
+            s->late[worker] = 1;
+            return CR_OK;
+        }
         b1t *= b1, b2t *= b2;
         for (int l = 0; l <= s->R; l++) { /* Adam ascent, projected on each unit's range */
             const size_t w2 = 2 * s->w[l];
@@ -510,7 +518,14 @@ cr_status cr_bound_alpha_rows(cr_bound_ctx *b, cr_crown_run *run, int top, int t
     if (s.n_act > 0) {
         s.act = act;
         s.chunk = cr_even_chunk(s.n_act, CR_BOUND_CROWN_ROWS);
+        s.deadline = b->deadline;
         st = cr_bound_crown_for(run, top, through_out_act, (s.n_act + s.chunk - 1) / s.chunk, search_task, &s);
+        int late = 0;
+        for (int w = 0; w < CR_MAX_WORKERS; w++) late |= s.late[w];
+        if (late) { /* a block stopped at the deadline: no row of this pass is a bound (bound.h) */
+            b->timed_out = 1;
+            for (size_t i = 0; i < n; i++) rows_out[i] = -INFINITY;
+        }
     }
 out:
     free(act);
