@@ -393,6 +393,7 @@ cr_status cr_net_bound_split(cr_ctx *cx, const cr_net *net, const double *lo, co
     b.split = split;
     if (split) split->empty = 0, split->timed_out = 0;
     b.deadline = split ? split->deadline : 0;
+    b.n_warm = split && (split->warm_in || split->warm_out) && split->lower_only ? m : 0;
     b.target = split ? split->target : NULL;
     b.n_target = b.target ? m : 0;
     b.no_ub = ub == NULL;
