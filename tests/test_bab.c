@@ -444,13 +444,16 @@ static void test_timeout_inside_phases(void **state) {
     assert_int_equal(cr_spec_attack_f64(net, &part, 30, 200, 7, NULL, NULL, x, &best, &stopped), CR_OK);
     rhs = best - 0.05 * fabs(best); /* below the smallest margin a strong attack finds */
     const double slack = quick() ? 1.5 : 0.3; /* valgrind and the sanitizers run 10-50x slower */
-    cr_certify_options opt = {.timeout_s = 0.2, .bab = 1, .seed = 1, .attack_restarts = 1, .attack_steps = 1};
+    /* under valgrind the phases before branch and bound can take 0.2 s, and the deadline now also stops them
+       inside a bound: 1 s there, so that the time still goes into branch and bound */
+    const double tmo = quick() ? 1.0 : 0.2;
+    cr_certify_options opt = {.timeout_s = tmo, .bab = 1, .seed = 1, .attack_restarts = 1, .attack_steps = 1};
     opt.bound.method = CR_BOUND_CROWN;
     cr_certify_result res = {0};
     assert_int_equal(cr_certify(NULL, net, &spec, &opt, &res), CR_OK);
     print_message("BaB: %s after %.3f s, %zu subdomains\n", cr_verdict_name(res.verdict), res.seconds, res.domains);
     assert_int_equal(res.verdict, CR_VERDICT_TIMEOUT);
-    assert_true(res.seconds >= 0.2 && res.seconds < 0.2 + slack);
+    assert_true(res.seconds >= tmo && res.seconds < tmo + slack);
     assert_true(res.domains >= (quick() ? 1u : 10u)); /* guard: the time went into branch and bound */
     /* the attack phase: a million steps per restart, stopped at the deadline */
     cr_certify_options att = {.timeout_s = 0.2, .attack_steps = 1000000, .seed = 1};
@@ -482,17 +485,22 @@ static void test_timeout_inside_one_bound(void **state) {
     double lo[100], hi[100], c[9 * 10] = {0}, lb[9], lb_full[9], zl[4 * 60], zu[4 * 60];
     for (size_t q = 0; q < D; q++) lo[q] = -0.3 + 0.001 * (double)q, hi[q] = lo[q] + 0.5;
     for (size_t r = 0; r < 9; r++) c[r * 10] = 1, c[r * 10 + r + 1] = -1; /* o_0 − o_j */
-    cr_bound_options bo = {.method = CR_BOUND_ALPHA, .alpha_iters = quick() ? 40 : 150};
+    /* the steps sized so that one bound takes ~0.3 s whatever the build (valgrind, TSan: 20 steps) */
+    cr_bound_options bo = {.method = CR_BOUND_ALPHA, .alpha_iters = 10};
+    double t = cr_bound_now_s();
+    assert_int_equal(cr_net_bound_split(NULL, net, lo, hi, 9, c, &bo, NULL, lb_full, NULL), CR_OK);
+    const double t10 = cr_bound_now_s() - t, want = 10 * 0.3 / (t10 > 1e-6 ? t10 : 1e-6);
+    bo.alpha_iters = want > 150 ? 150 : want < 20 ? 20 : (size_t)want;
     cr_ctx *cx; /* three workers: each α block checks the deadline on its own (per-worker flags, TSan) */
     assert_int_equal(cr_ctx_create(&cx, 3), CR_OK);
     cr_bound_split sp = {0};
     for (int l = 0; l < 4; l++) sp.zl_out[l] = zl + l * w, sp.zu_out[l] = zu + l * w;
-    double t = cr_bound_now_s();
+    t = cr_bound_now_s();
     assert_int_equal(cr_net_bound_split(NULL, net, lo, hi, 9, c, &bo, &sp, lb_full, NULL), CR_OK);
     const double T = cr_bound_now_s() - t, allow = fmax(0.25 * T, 0.1); /* how late an answer may come */
     assert_false(sp.timed_out);
     for (size_t r = 0; r < 9; r++) assert_true(isfinite(lb_full[r]));
-    print_message("one α bound with intermediates: %.3f s\n", T);
+    print_message("one α bound with intermediates, %zu steps: %.3f s\n", bo.alpha_iters, T);
     /* a deadline already passed */
     for (size_t i = 0; i < 4 * w; i++) zl[i] = zu[i] = NAN;
     sp.deadline = cr_bound_now_s();
