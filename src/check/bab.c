@@ -15,7 +15,8 @@
  * A ReLU-split subdomain with no unstable unit left (its margin is linear there, but bounded over the box, not over
  * the polytope the clamps cut out) goes on with input splits. Children inherit their parent's intermediates as
  * clamps (the child is a subset). Depth first. unsat when every subdomain is closed; unknown when a leaf cannot be
- * split further (no double strictly between a dimension's ends) or the budget ends first; timeout at the deadline, checked before each subdomain.
+ * split further (no double strictly between a dimension's ends) or the budget ends first; timeout at the deadline,
+ * checked before each subdomain and inside its bound (cr_bound_split.deadline: an interrupted bound is discarded).
  */
 #include <math.h>
 #include <stdlib.h>
@@ -30,6 +31,7 @@
 int chk_bab_test_fault = 0;
 int chk_bab_test_score = 1;
 int chk_bab_reuse = 1;
+int chk_bab_warm = 1;
 
 double chk_now_s(void) {
     struct timespec ts;
@@ -38,7 +40,8 @@ double chk_now_s(void) {
 }
 
 typedef struct {
-    size_t d, k, h, nq, block; /* a domain: lo, hi (d), zlo, zhi (h), alive (nq), relu_child (1) */
+    size_t d, k, h, nq, block; /* a domain: lo, hi (d), zlo, zhi (h), alive (nq), relu_child (1), warm (nw·ws) */
+    size_t nw, ws;              /* warm start: rows (the part's, 0: none) and values per row (cr_bound_warm_stride) */
     size_t off[CR_MAX_LAYERS];  /* offset of layer l's units among the h hidden ones */
     double *stack;
     size_t n, cap;
@@ -142,9 +145,12 @@ cr_status chk_bab_part(const cr_net *net, const cr_spec_part *p, const char *ref
         s.off[l] = s.h;
         s.h += net->dims[l + 1];
     }
-    s.block = 2 * s.d + 2 * s.h + s.nq + 1; /* the last: 1 for a child of a ReLU split */
+    /* α/β warm start: each subdomain carries its parent's optimised values per spec row (NaN: none) */
+    if (chk_bab_warm && o->bound.method == CR_BOUND_ALPHA) s.nw = p->n_rows, s.ws = cr_bound_warm_stride(net);
+    const size_t wbase = 2 * s.d + 2 * s.h + s.nq + 1; /* the warm values' offset in a block */
+    s.block = wbase + s.nw * s.ws; /* wbase − 1: 1 for a child of a ReLU split */
     const size_t d = s.d, h = s.h, k = s.k, mrows = p->n_rows;
-    double *mem = malloc((2 * s.block + mrows * (k + 2 + d) + 3 * h + d) * sizeof *mem);
+    double *mem = malloc((2 * s.block + mrows * (k + 2 + d) + 3 * h + d + 2 * s.nw * s.ws) * sizeof *mem);
     size_t *idx = malloc((mrows + 1) * sizeof *idx);
     cr_status st = CR_OK;
     res->verdict = CR_VERDICT_UNKNOWN;
@@ -155,7 +161,8 @@ cr_status chk_bab_part(const cr_net *net, const cr_spec_part *p, const char *ref
         goto done;
     }
     double *cur = mem, *child = cur + s.block, *c = child + s.block, *lb = c + mrows * k, *corner = lb + mrows,
-           *nzl = corner + mrows * d, *nzu = nzl + h, *x = nzu + h, *score = x + d, *tg = score + h;
+           *nzl = corner + mrows * d, *nzu = nzl + h, *x = nzu + h, *score = x + d, *tg = score + h,
+           *win = tg + mrows, *wnext = win + s.nw * s.ws; /* the m rows' warm values in and out */
     /* the root */
     memcpy(cur, p->lo, d * sizeof *cur);
     memcpy(cur + d, p->hi, d * sizeof *cur);
@@ -165,6 +172,7 @@ cr_status chk_bab_part(const cr_net *net, const cr_spec_part *p, const char *ref
     }
     for (size_t q = 0; q < s.nq; q++) cur[2 * d + 2 * h + q] = refuted[q] ? 0 : 1;
     cur[2 * d + 2 * h + s.nq] = 0;
+    for (size_t i = 0; i < s.nw * s.ws; i++) cur[wbase + i] = NAN; /* the root: CROWN's start */
     int incomplete = 0;
     if ((st = push(&s, cur)) != CR_OK) goto done;
     while (s.n > 0) {
@@ -179,7 +187,8 @@ cr_status chk_bab_part(const cr_net *net, const cr_spec_part *p, const char *ref
         s.n--;
         memcpy(cur, s.stack + s.n * s.block, s.block * sizeof *cur);
         res->domains++;
-        double *lo = cur, *hi = cur + d, *zlo = cur + 2 * d, *zhi = zlo + h, *alive = zhi + h, *relu_child = alive + s.nq;
+        double *lo = cur, *hi = cur + d, *zlo = cur + 2 * d, *zhi = zlo + h, *alive = zhi + h, *relu_child = alive + s.nq,
+               *warm = cur + wbase;
         size_t m = 0; /* the rows of the clauses alive here */
         for (size_t q = 0; q < s.nq; q++)
             if (alive[q] != 0)
@@ -190,13 +199,20 @@ cr_status chk_bab_part(const cr_net *net, const cr_spec_part *p, const char *ref
                     m++;
                 }
         if (m == 0) continue;
+        for (size_t a = 0; a < m && s.nw; a++) { /* row a is the part's row idx[a] */
+            memcpy(win + a * s.ws, warm + idx[a] * s.ws, s.ws * sizeof *win);
+            wnext[a * s.ws] = NAN; /* not written: a row CROWN proves is not searched */
+        }
         /* a child of a ReLU split bounded by α with β: its clamps are its parent's final intermediates, kept as they
            are (β-CROWN: the split constraints enter through β, no intermediate pass per subdomain). Not after a split
            of a smooth unit: on the sigmoid 6x200 net, recomputed intermediates closed 104 of 300 subdomains against
            11, for 3.5x the time */
         cr_bound_split sp = {.corner = corner, .target = tg, .lower_only = 1,
                              .reuse = chk_bab_reuse && *relu_child != 0 && o->bound.method == CR_BOUND_ALPHA &&
-                                      cr_bound_beta_on};
+                                      cr_bound_beta_on,
+                             .deadline = o->deadline,
+                             .warm_in = s.nw ? win : NULL,
+                             .warm_out = s.nw ? wnext : NULL};
         for (int l = 0; l + 1 < L; l++) {
             sp.zlo[l] = zlo + s.off[l];
             sp.zhi[l] = zhi + s.off[l];
@@ -205,10 +221,16 @@ cr_status chk_bab_part(const cr_net *net, const cr_spec_part *p, const char *ref
             sp.score[l] = chk_bab_test_score ? score + s.off[l] : NULL;
         }
         st = cr_net_bound_split(o->cx, net, lo, hi, m, c, &o->bound, &sp, lb, NULL);
+        if (st == CR_OK && sp.timed_out) { /* interrupted inside the bound: void, the answer is timeout */
+            res->verdict = CR_VERDICT_TIMEOUT;
+            goto done;
+        }
         int bounded = st == CR_OK;
         if (st == CR_ERR_NONFINITE) st = CR_OK; /* no proof here; an input split may still help */
         if (st != CR_OK) goto done;
         if (bounded && sp.empty) continue; /* the clamps leave no point */
+        for (size_t a = 0; bounded && a < m && s.nw; a++) /* the children start where this search ended */
+            if (!isnan(wnext[a * s.ws])) memcpy(warm + idx[a] * s.ws, wnext + a * s.ws, s.ws * sizeof *warm);
         if (bounded) {
             double gap_min = INFINITY;
             for (size_t a = 0; a < m; a++) {
@@ -270,7 +292,7 @@ cr_status chk_bab_part(const cr_net *net, const cr_spec_part *p, const char *ref
             }
             const double mid = 0.5 * lo[q] + 0.5 * hi[q];
             memcpy(child, cur, s.block * sizeof *child);
-            child[s.block - 1] = 0;
+            child[wbase - 1] = 0;
             if (bounded) { /* the parent's intermediates: valid on each half */
                 memcpy(child + 2 * d, nzl, h * sizeof *child);
                 memcpy(child + 2 * d + h, nzu, h * sizeof *child);
@@ -287,7 +309,7 @@ cr_status chk_bab_part(const cr_net *net, const cr_spec_part *p, const char *ref
             int lj = 0;
             while (lj + 2 < L && j >= s.off[lj + 1]) lj++;
             const double at = splittable(net->act[lj]) ? 0 : smooth_point(nzl[j], nzu[j]); /* a double inside */
-            child[s.block - 1] = splittable(net->act[lj]);
+            child[wbase - 1] = splittable(net->act[lj]);
             child[2 * d + h + j] = at; /* z <= at */
             if (chk_bab_test_fault == CHK_BAB_FAULT_SAME_SIDE) {
                 child[2 * d + h + j] = nzu[j];

@@ -53,5 +53,7 @@ extern int chk_bab_test_fault;
 extern int chk_bab_test_score; /* 1 (default): split by the score; 0: by the intercept alone */
 extern int chk_bab_reuse;      /* 1 (default): ReLU-split children under α with β keep their parent's intermediates
                                   (cr_bound_split.reuse); 0: recomputed in every subdomain */
+extern int chk_bab_warm;       /* 1 (default): with α, a subdomain's α/β search starts from its parent's best values
+                                  (cr_bound_split.warm_in); 0: from CROWN's and β = 0 in every subdomain */
 
 #endif

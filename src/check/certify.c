@@ -12,7 +12,8 @@
  *   3. With opt->bab, branch and bound (bab.c) on each part's clauses the bounds left, its root clamped by the last
  *      method's intermediates: sat with a checked witness, unsat when every subdomain is closed (proved_by "bab").
  *   4. Else unknown; timeout whenever opt->timeout_s has passed at a check point: every attack step, before each
- *      bound method, before each subdomain of branch and bound.
+ *      bound method, before each subdomain of branch and bound, and inside every bound (cr_bound_split.deadline:
+ *      between intermediate layers and at every α/β iteration; an interrupted bound is discarded).
  */
 #include <math.h>
 #include <stdint.h>
@@ -273,7 +274,7 @@ cr_status chk_certify_prior_run(cr_ctx *cx, const cr_net *net, const cr_spec *sp
                 bo.method = methods[mi];
                 /* bounds of the caller's net, not of net64: a float32 net's semantics (its leaky-ReLU slope is
                    the float nearest 0.01) are its own dtype's, which cr_net_bound widens exactly */
-                cr_bound_split stop = {.target = tg};
+                cr_bound_split stop = {.target = tg, .deadline = deadline};
                 /* CROWN once: α starts from CROWN's intermediates (clamps: sound on this box, so α's are never
                    looser), and its rows are intersected with CROWN's here instead of by a second CROWN run */
                 const int alpha = bo.method == CR_BOUND_ALPHA, keep_z = bo.method != CR_BOUND_IBP && h;
@@ -283,6 +284,11 @@ cr_status chk_certify_prior_run(cr_ctx *cx, const cr_net *net, const cr_spec *sp
                 }
                 stop.crown_known = alpha && have_crown;
                 st = cr_net_bound_split(cx, net, p->lo, p->hi, m, c, &bo, &stop, lb, NULL);
+                if (st == CR_OK && stop.timed_out) { /* interrupted at the deadline: no bound, nothing kept */
+                    verdict = CR_VERDICT_TIMEOUT;
+                    all = 0;
+                    break;
+                }
                 if (st == CR_OK && stop.empty) st = CR_ERR_NONFINITE; /* cannot be (the clamps hold on the box) */
                 if (st == CR_ERR_NONFINITE) { /* a bound overflowed: no proof from this method */
                     st = CR_OK;

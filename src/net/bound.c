@@ -27,6 +27,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "chainrule_typed.h"
 #include "net_internal.h"
@@ -352,6 +353,18 @@ static cr_status ibp_rows(cr_bound_ctx *b, size_t m, const double *c, double *lb
     return CR_OK;
 }
 
+double cr_bound_now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+int cr_bound_late(cr_bound_ctx *b) {
+    if (b->timed_out) return 1;
+    if (b->deadline > 0 && cr_bound_now_s() > b->deadline) b->timed_out = 1;
+    return b->timed_out;
+}
+
 int cr_bound_clamp(cr_bound_ctx *b, int l) {
     cr_bound_split *sp = b->split;
     if (!sp || l + 1 >= b->net->n_layers) return 0;
@@ -378,7 +391,9 @@ cr_status cr_net_bound_split(cr_ctx *cx, const cr_net *net, const double *lo, co
     if (st != CR_OK) return st;
     b.cx = cx;
     b.split = split;
-    if (split) split->empty = 0;
+    if (split) split->empty = 0, split->timed_out = 0;
+    b.deadline = split ? split->deadline : 0;
+    b.n_warm = split && (split->warm_in || split->warm_out) && split->lower_only ? m : 0;
     b.target = split ? split->target : NULL;
     b.n_target = b.target ? m : 0;
     b.no_ub = ub == NULL;
@@ -390,10 +405,11 @@ cr_status cr_net_bound_split(cr_ctx *cx, const cr_net *net, const double *lo, co
     double *l = tmp, *u = tmp + m, *cl = tmp + 2 * m, *cu = tmp + 3 * m;
     st = ibp_rows(&b, m, c, l, u);
     if (split && split->empty) goto out; /* no point: no rows to bound */
-    if (st == CR_OK && b.method != CR_BOUND_IBP) {
+    if (st == CR_OK && b.method != CR_BOUND_IBP && !cr_bound_late(&b)) {
         /* CROWN's rows, intersected with IBP's: both are sound, and CROWN alone can be
            looser on a row (a lower line α = 1 of a unit whose coefficient is negative) */
         st = cr_bound_crown_rows(&b, m, c, cl, cu);
+        if (st == CR_OK && b.timed_out) goto late;
         if (split && split->empty) goto out;
         if (b.no_intersect) {
             memcpy(l, cl, m * sizeof(double));
@@ -413,14 +429,18 @@ cr_status cr_net_bound_split(cr_ctx *cx, const cr_net *net, const double *lo, co
             st = cr_bound_prepare(net, lo, hi, m, c, &co, &b2);
             b2.cx = cx;
             b2.no_ub = b.no_ub;
-            if (st == CR_OK) st = cr_bound_crown_rows(&b2, m, c, cl, cu);
+            b2.deadline = b.deadline;
+            if (st == CR_OK && !cr_bound_late(&b)) st = cr_bound_crown_rows(&b2, m, c, cl, cu);
+            if (b2.timed_out) b.timed_out = 1;
             cr_bound_release(&b2);
+            if (st == CR_OK && b.timed_out) goto late;
             for (size_t i = 0; st == CR_OK && i < m; i++) {
                 if (cl[i] > l[i]) l[i] = cl[i];
                 if (cu[i] < u[i]) u[i] = cu[i];
             }
         }
     }
+    if (st == CR_OK && b.timed_out) goto late;
     if (st == CR_OK && (!cr_bound_finite(l, m) || (ub && !cr_bound_finite(u, m)))) st = CR_ERR_NONFINITE;
     if (st == CR_OK) {
         if (lb) memcpy(lb, l, m * sizeof(double));
@@ -431,6 +451,13 @@ cr_status cr_net_bound_split(cr_ctx *cx, const cr_net *net, const double *lo, co
         if (split->zl_out[k]) memcpy(split->zl_out[k], b.zl[k + 1], w);
         if (split->zu_out[k]) memcpy(split->zu_out[k], b.zu[k + 1], w);
     }
+    goto out;
+late: /* the deadline passed inside: no bound (bound.h), only the trivial one, never a verdict's */
+    for (size_t i = 0; i < m; i++) {
+        if (lb) lb[i] = -INFINITY;
+        if (ub) ub[i] = INFINITY;
+    }
+    if (split) split->timed_out = 1;
 out:
     free(tmp);
     cr_bound_release(&b);

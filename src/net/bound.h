@@ -44,7 +44,15 @@ typedef struct {
                              rigorous lower bound exceeds target[i] (cr_bound_split.target) */
     size_t n_target;
     int no_ub;            /* the rows' upper bounds are not wanted: the spec pass bounds C only, not [C; −C] */
+    double deadline;      /* cr_bound_now_s() seconds, 0: none (cr_bound_split.deadline) */
+    size_t n_warm;        /* the spec rows with a warm start or out (cr_bound_split.warm_in / warm_out), or 0 */
+    int timed_out;        /* set when a check point found the deadline passed: the call's results are void */
 } cr_bound_ctx;
+
+/* CLOCK_MONOTONIC seconds (the deadlines' clock; check/bab.c's chk_now_s is the same clock) */
+double cr_bound_now_s(void);
+/* 1 (and b->timed_out set) when b has a deadline and it has passed */
+int cr_bound_late(cr_bound_ctx *b);
 
 double cr_bound_gamma(size_t n); /* γ_n = nε/(1 − nε), ε = 2^-53 */
 cr_status cr_bound_prepare(const cr_net *net, const double *lo, const double *hi, size_t m,
@@ -130,6 +138,9 @@ void cr_beta_set(cr_beta *bt, size_t i, const double *val);              /* proj
 void cr_beta_rows(cr_beta *bt, size_t n);
 void cr_beta_reset(cr_beta *bt);
 void cr_beta_move_row(cr_beta *bt, size_t dst, size_t src);
+/* warm start (cr_bound_split.warm_in): row i's β from / to dense values per hidden unit (off[l]: layer l's first) */
+void cr_beta_warm_in(cr_beta *bt, size_t i, const double *dense, const size_t *off);
+void cr_beta_warm_out(const cr_beta *bt, size_t i, double *dense, const size_t *off);
 
 /* α-CROWN's objective with its closed-form gradient, for the check library's finite
    differences (bound_alpha.c): visit calls fn once with the spec rows [C; −C] of
@@ -188,7 +199,24 @@ typedef struct cr_bound_split {
        split's effect on later layers then comes through β (bound_beta.c) instead. 0: recomputed. */
     int reuse;
     int lower_only; /* 1: the rows' lower bounds only (ub: IBP's); the rows C alone, not [C; −C], in every pass */
+    /* cr_bound_now_s() seconds, 0: none. Checked inside the call (after IBP, before every intermediate layer, at
+       every α-CROWN iteration of every block, before the spec pass); once it has passed the call stops with
+       timed_out = 1 and CR_OK, and its results are void: lb = −inf, ub = +inf, zl_out / zu_out, corner and score
+       not written. An interrupted bound is never a verdict's. */
+    double deadline;
+    int timed_out; /* out */
+    /* α/β warm start (branch and bound: a child starts its search from its parent's optimised values), for the spec
+       rows of α-CROWN (CR_BOUND_ALPHA), m rows of cr_bound_warm_stride(net) values each, or NULL. A row: each
+       relaxed layer's α parameters (2 w: the lower line's, the upper line's), then β per hidden unit. warm_in: the
+       search starts there, α projected on this box's ranges and β on >= 0 (any such values give a sound bound: a
+       start changes tightness only; the result is still the rigorous pass at the best values met, never below
+       CROWN's when targets are set); a NaN first value: no start (CROWN's). warm_out: receives each searched row's
+       best values (the rows CROWN proves first are not written). Only with lower_only. */
+    const double *warm_in;
+    double *warm_out;
 } cr_bound_split;
+/* the values per row of cr_bound_split.warm_in / warm_out */
+size_t cr_bound_warm_stride(const cr_net *net);
 cr_status cr_net_bound_split(cr_ctx *cx, const cr_net *net, const double *lo, const double *hi, size_t m, const double *c,
                              const cr_bound_options *opt, cr_bound_split *split, double *lb, double *ub);
 /* Intersects zl/zu[l + 1] with the split's clamps of layer l; 1 when an interval became empty (then b->split->empty

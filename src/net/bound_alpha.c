@@ -79,6 +79,11 @@ typedef struct {
     size_t iters;
     double lr, decay;
     struct cr_alpha_problem *blk[CR_MAX_WORKERS]; /* each worker's block, allocated by its first task */
+    double deadline;                 /* the ctx's (0: none), checked by each block at every iteration */
+    const double *warm_in;           /* cr_bound_split.warm_in / warm_out for rows < n_warm, or NULL */
+    double *warm_out;
+    size_t n_warm, wstride, hoff[CR_MAX_LAYERS]; /* hoff: hidden layer l's first unit in a row's β part */
+    unsigned char late[CR_MAX_WORKERS]; /* worker w found it passed (each writes its own) */
 } alpha_shared;
 
 /* A block of rows: at most CR_BOUND_CROWN_ROWS searched together on one worker (one walk per evaluation), or every
@@ -113,6 +118,14 @@ static const struct cr_act_relax *relax_of(const cr_net *net, int l) {
 }
 
 static void block_free(struct cr_alpha_problem *p);
+
+size_t cr_bound_warm_stride(const cr_net *net) {
+    const int L = net->n_layers, R = net->has_out_act ? L - 1 : L - 2;
+    size_t n = 0;
+    for (int l = 0; l <= R; l++) n += 2 * net->dims[l + 1];
+    for (int l = 0; l + 1 < L; l++) n += net->dims[l + 1];
+    return n;
+}
 
 static void shared_free(alpha_shared *s) {
     for (int w = 0; w < CR_MAX_WORKERS; w++) block_free(s->blk[w]);
@@ -246,6 +259,36 @@ static void block_load_row(cr_alpha_problem *p, size_t i, size_t row) {
         memcpy(p->rl.su[l] + i * w, s->su[l], w * sizeof(double));
         memcpy(p->rl.tu[l] + i * w, s->tu[l], w * sizeof(double));
     }
+    const double *wi = s->warm_in && row < s->n_warm ? s->warm_in + row * s->wstride : NULL;
+    if (wi && !isnan(wi[0])) /* the parent's values, projected on this box's ranges (any value there is sound) */
+        for (int l = 0; l <= s->R; l++) {
+            const size_t w2 = 2 * s->w[l];
+            for (size_t k = 0; k < w2; k++) {
+                const double lo = s->rlo[l][k], hi = s->rhi[l][k], v = wi[s->off[l] + k];
+                if (!(lo <= hi) || !isfinite(v)) continue;
+                p->par[l][i * w2 + k] = p->bpar[l][i * w2 + k] = v < lo ? lo : v > hi ? hi : v;
+            }
+        }
+}
+
+/* Row i's warm start of β (after cr_beta_reset), and its best values out (cr_bound_split.warm_out). */
+static void block_warm_beta(cr_alpha_problem *p, size_t i) {
+    const alpha_shared *s = p->s;
+    const size_t row = p->orig[i];
+    const double *wi = s->warm_in && row < s->n_warm ? s->warm_in + row * s->wstride : NULL;
+    if (p->beta && wi && !isnan(wi[0])) cr_beta_warm_in(p->beta, i, wi + s->off[s->R + 1], s->hoff);
+}
+
+static void block_warm_out(cr_alpha_problem *p, size_t i) {
+    const alpha_shared *s = p->s;
+    const size_t row = p->orig[i];
+    if (!s->warm_out || row >= s->n_warm) return;
+    double *wo = s->warm_out + row * s->wstride; /* this row's alone: no other block writes it */
+    for (int l = 0; l <= s->R; l++)
+        memcpy(wo + s->off[l], p->bpar[l] + i * 2 * s->w[l], 2 * s->w[l] * sizeof(double));
+    double *bo = wo + s->off[s->R + 1];
+    memset(bo, 0, (s->wstride - s->off[s->R + 1]) * sizeof(double));
+    if (p->beta) cr_beta_warm_out(p->beta, i, bo, s->hoff);
 }
 
 /* Row src of the block moves to dst (a row that is done leaves the block): what the next iteration reads. */
@@ -351,6 +394,7 @@ static void block_retire(cr_alpha_problem *p) {
     for (size_t i = 0; i < p->n; i++) {
         if (p->res[i] > p->tgt[i]) { /* NaN (no target) never */
             p->s->rows_out[p->orig[i]] = p->res[i];
+            block_warm_out(p, i);
             continue;
         }
         if (k != i) block_move_row(p, k, i);
@@ -369,8 +413,14 @@ static cr_status search_task(void *ctx, size_t t, int worker) {
     p->n = n;
     for (size_t i = 0; i < n; i++) block_load_row(p, i, s->act[r0 + i]);
     if (p->beta) cr_beta_reset(p->beta); /* β = 0: CROWN's (α's) bound */
+    if (p->beta) {
+        cr_beta_rows(p->beta, n);
+        for (size_t i = 0; i < n; i++) block_warm_beta(p, i); /* or the parent's */
+    }
     const size_t iters = s->iters;
     double lr = s->lr;
+    if (s->deadline > 0 && cr_bound_now_s() > s->deadline) s->late[worker] = 1;
+    if (s->late[worker]) return CR_OK; /* the pass's results are void (cr_bound_alpha_rows) */
     /* the first evaluation: CROWN's lines, rigorous (the result never goes below it) */
     p->mode.heuristic = 0;
     st = evaluate(p, p->val, iters > 0);
@@ -384,6 +434,10 @@ static cr_status search_task(void *ctx, size_t t, int worker) {
     const double b1 = 0.9, b2 = 0.999;
     double b1t = 1, b2t = 1;
     for (size_t it = 1; it <= iters && p->n > 0; it++) {
+        if (s->deadline > 0 && cr_bound_now_s() > s->deadline) {
+            s->late[worker] = 1;
+            return CR_OK;
+        }
         b1t *= b1, b2t *= b2;
         for (int l = 0; l <= s->R; l++) { /* Adam ascent, projected on each unit's range */
             const size_t w2 = 2 * s->w[l];
@@ -447,7 +501,10 @@ static cr_status search_task(void *ctx, size_t t, int worker) {
         for (size_t i = 0; i < p->n; i++)
             if (p->val[i] > p->res[i]) p->res[i] = p->val[i];
     }
-    for (size_t i = 0; i < p->n; i++) s->rows_out[p->orig[i]] = p->res[i];
+    for (size_t i = 0; i < p->n; i++) {
+        s->rows_out[p->orig[i]] = p->res[i];
+        block_warm_out(p, i);
+    }
     return CR_OK;
 }
 
@@ -510,7 +567,22 @@ cr_status cr_bound_alpha_rows(cr_bound_ctx *b, cr_crown_run *run, int top, int t
     if (s.n_act > 0) {
         s.act = act;
         s.chunk = cr_even_chunk(s.n_act, CR_BOUND_CROWN_ROWS);
+        s.deadline = b->deadline;
+        if (top == b->net->n_layers - 1 && b->n_warm && b->split) { /* α/β warm start (bound.h) */
+            s.warm_in = b->split->warm_in;
+            s.warm_out = b->split->warm_out;
+            s.n_warm = b->n_warm;
+            s.wstride = cr_bound_warm_stride(b->net);
+            size_t h = 0;
+            for (int l = 0; l + 1 < b->net->n_layers; l++) s.hoff[l] = h, h += b->net->dims[l + 1];
+        }
         st = cr_bound_crown_for(run, top, through_out_act, (s.n_act + s.chunk - 1) / s.chunk, search_task, &s);
+        int late = 0;
+        for (int w = 0; w < CR_MAX_WORKERS; w++) late |= s.late[w];
+        if (late) { /* a block stopped at the deadline: no row of this pass is a bound (bound.h) */
+            b->timed_out = 1;
+            for (size_t i = 0; i < n; i++) rows_out[i] = -INFINITY;
+        }
     }
 out:
     free(act);

@@ -189,3 +189,17 @@ void cr_beta_move_row(cr_beta *bt, size_t dst, size_t src) {
     for (size_t k = 0; k < sizeof a / sizeof *a; k++)
         memcpy(a[k] + dst * bt->nb, a[k] + src * bt->nb, bt->nb * sizeof(double));
 }
+
+/* Warm start (cr_bound_split.warm_in / warm_out): row i's β from / to dense per-hidden-unit values (off[l]: layer l's
+   offset among the hidden units). In: NaN or negative values give 0 (projected on β >= 0, as any β is sound); the
+   row's best is set to it too. Out: the row's best β on the constrained units, 0 elsewhere. */
+void cr_beta_warm_in(cr_beta *bt, size_t i, const double *dense, const size_t *off) {
+    for (size_t k = 0; k < bt->nb; k++) {
+        const double v = dense[off[bt->layer[k]] + bt->unit[k]];
+        bt->val[i * bt->nb + k] = bt->best[i * bt->nb + k] = v > 0 && isfinite(v) ? v : 0;
+    }
+}
+
+void cr_beta_warm_out(const cr_beta *bt, size_t i, double *dense, const size_t *off) {
+    for (size_t k = 0; k < bt->nb; k++) dense[off[bt->layer[k]] + bt->unit[k]] = bt->best[i * bt->nb + k];
+}

@@ -550,6 +550,7 @@ cr_status cr_bound_crown_rows(cr_bound_ctx *b, size_t m, const double *c, double
         layer_weights(&job->run[0], l, job->run[0].ml); /* z_l's bounds (what layer l reads) are final */
         if ((b->method == CR_BOUND_CROWN || b->method == CR_BOUND_ALPHA) && l > 0 &&
             !(b->split && b->split->reuse)) { /* rows ±I on z_l */
+            if (cr_bound_late(b)) break; /* the deadline (bound.h): no bound */
             memset(gi, 0, 2 * w * w * sizeof(double));
             for (size_t j = 0; j < w; j++) {
                 gi[j * w + j] = 1;
@@ -559,7 +560,7 @@ cr_status cr_bound_crown_rows(cr_bound_ctx *b, size_t m, const double *c, double
                 st = cr_bound_alpha_rows(b, job, l, 0, 2 * w, gi, out);
             else
                 st = crown_pass(job, l, 0, 2 * w, gi, out);
-            if (st != CR_OK) break;
+            if (st != CR_OK || b->timed_out) break; /* an interrupted α search: its rows are void */
             for (size_t j = 0; j < w; j++) {
                 const double lo = out[j], hi = -out[w + j];
                 if (b->no_intersect || (isfinite(lo) && lo > b->zl[l + 1][j])) b->zl[l + 1][j] = lo;
@@ -588,7 +589,7 @@ cr_status cr_bound_crown_rows(cr_bound_ctx *b, size_t m, const double *c, double
             memcpy(e->tu[l], proto.tu[l], w * sizeof(double));
         }
     }
-    if (st == CR_OK && !(b->split && b->split->empty)) { /* the spec rows: [C; −C] on o */
+    if (st == CR_OK && !(b->split && b->split->empty) && !cr_bound_late(b)) { /* the spec rows: [C; −C] on o */
         for (int l = last_relaxed + 1; l < L; l++) layer_weights(&job->run[0], l, job->run[0].ml);
         /* the spec pass's rows: [C; −C], or C alone (no upper bound wanted) */
         const size_t ms = b->no_ub || (b->split && b->split->lower_only) ? m : 2 * m;
@@ -609,7 +610,7 @@ cr_status cr_bound_crown_rows(cr_bound_ctx *b, size_t m, const double *c, double
             st = cr_bound_alpha_rows(b, job, L - 1, net->has_out_act, ms, gc, out);
         else if (!split_rows)
             st = crown_pass(job, L - 1, net->has_out_act, ms, gc, out);
-        if (st == CR_OK && split_rows) /* CROWN's own pass, or one more after α's */
+        if (st == CR_OK && split_rows && !b->timed_out) /* CROWN's own pass, or one more after α's */
             st = split_pass(b, job, m, ms, gc, b->method == CR_BOUND_ALPHA ? NULL : out);
         job->record = 0;
         if (st == CR_OK)
