@@ -542,7 +542,8 @@ static int run_plot_epoch(train_run *r) {
         loss[nl] = (cr_plot_series){names[k], col, col + (size_t)(1 + 2 * k) * n, n};
         acc[nl++] = (cr_plot_series){names[k], col, col + (size_t)(2 + 2 * k) * n, n};
     }
-    const double x0 = col[0] - 1 < 0 ? 0 : col[0] - 1, x1 = col[n - 1] > x0 + 1 ? col[n - 1] : x0 + 1;
+    /* the axis from the first epoch plotted (epoch 1, or the one after a resumed checkpoint's) */
+    const double x0 = col[0], x1 = col[n - 1] > x0 + 1 ? col[n - 1] : x0 + 1;
     cr_plot_panel pn[2] = {{"loss (cross-entropy)", "epoch", "mean loss", loss, nl, x0, x1, 0, 0, 1, 0},
                            {"accuracy (%)", "epoch", "accuracy %", acc, nl, x0, x1, 0, 0, 1, 1}};
     char title[512];
