@@ -310,6 +310,16 @@ def check_errors(tmp):
         a3 = m3.attack(Xb, yb, eps=0.1, method="pgd", steps=3)
         assert np.array_equal(a1, a3) and not np.array_equal(a1, Xb)
         checks += 2
+    # bounds of a net with an activation without a relaxation: the reason, naming it
+    for act in ("gelu", "silu"):
+        gpath = os.path.join(tmp, f"err_{act}.safetensors")
+        write_model(gpath, [rng.normal(size=(4, 5)), rng.normal(size=(3, 4))],
+                    [rng.normal(size=4), rng.normal(size=3)], [act], np.float64)
+        with chainrule.load(gpath) as g:
+            for method in ("ibp", "crown"):
+                e = raises(chainrule.Error, lambda: g.bounds(-np.ones(5), np.ones(5), method=method),
+                           act, "no relaxation yet")
+                assert e.status == "CR_ERR_ARG", e.status
     m.close()
     raises(ValueError, lambda: m.predict(X), "close")
     print("ok   errors: chainrule.Error carries the library's messages; threads= gives the same bits")

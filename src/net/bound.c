@@ -164,9 +164,12 @@ cr_status cr_bound_prepare(const cr_net *net, const double *lo, const double *hi
         method != CR_BOUND_ALPHA)
         return CR_FAIL(CR_ERR_ARG);
     const int L = net->n_layers;
-    for (int l = 0; l + 1 < L; l++)
-        if (!cr_bound_act_supported(net->act[l])) return CR_FAIL(CR_ERR_ARG);
-    if (net->has_out_act && !cr_bound_act_supported(net->out_act)) return CR_FAIL(CR_ERR_ARG);
+    for (int l = 0; l <= L - 1; l++) {
+        const cr_activation act = l + 1 < L ? net->act[l] : net->out_act;
+        if ((l + 1 < L || net->has_out_act) && !cr_bound_act_supported(act))
+            return cr_fail(CR_ERR_ARG, "cr_net_bound: layer %d's activation %s has no relaxation yet: "
+                           "its output cannot be bounded", l + 1, cr_activation_name(act));
+    }
     const size_t d = net->dims[0], k = net->dims[L];
     for (size_t j = 0; j < d; j++) {
         if (!isfinite(lo[j]) || !isfinite(hi[j])) return CR_FAIL(CR_ERR_NONFINITE);
