@@ -162,8 +162,8 @@ void explain_section_symbols(const explain_format *f, const explain_example *ex,
              D, cr_net_width(net, 1), cr_net_width(net, 1), L > 1 ? "; $W_2, b_2, \\ldots$ likewise" : "");
     symbol(f, "W1, b1", t, "$W_1, b_1$", m);
     if (L > 1) {
-        snprintf(nt, sizeof nt, "%s, %s%s", N->pre_t[0], N->post_t[0], L > 2 ? ", ..." : "");
-        snprintf(nm, sizeof nm, "$%s, %s%s$", N->pre_m[0], N->post_m[0], L > 2 ? ", \\ldots" : "");
+        snprintf(nt, sizeof nt, "%s, %s%s", N->lin_t[0], N->post_t[0], L > 2 ? ", ..." : "");
+        snprintf(nm, sizeof nm, "$%s, %s%s$", N->lin_m[0], N->post_m[0], L > 2 ? ", \\ldots" : "");
         symbol(f, nt, L > 2 ? "each hidden layer's pre-activations r_l and activations h_l" : "the hidden layer's pre-activations and activations",
                nm, L > 2 ? "each hidden layer's pre-activations $r_l$ and activations $h_l$" : "the hidden layer's pre-activations and activations");
     }
