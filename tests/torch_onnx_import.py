@@ -385,6 +385,13 @@ def test_activations(d):
     refused(["predict", "--model", path, "--inputs", os.path.join(d, "x6.npy"), "--out",
              os.path.join(d, "never.npy")],
             ["tanh approximation of GELU"], "tanh-approximate GELU")
+    # PyTorch's Softplus with beta != 1 (Mul, Softplus, Div) is not chainrule's softplus: refused by name
+    net = torch.nn.Sequential(torch.nn.Linear(6, 8), torch.nn.Softplus(beta=2), torch.nn.Linear(8, 3))
+    path = os.path.join(d, "softplus_beta.onnx")
+    torch.onnx.export(net, torch.zeros(2, 6), path, opset_version=13)
+    refused(["predict", "--model", path, "--inputs", os.path.join(d, "x6.npy"), "--out",
+             os.path.join(d, "never.npy")],
+            ["Softplus with beta != 1", "softplus_beta.onnx"], "Softplus(beta=2)")
 
 
 def main():

@@ -195,3 +195,12 @@ int ox_tanh_gelu_ahead(const ox_chain *ch, size_t i) {
         if (is_op(&ch->m->nodes[j], "Tanh")) return 1;
     return 0;
 }
+
+/* Whether node i (a Mul after a linear layer) feeds a Softplus: PyTorch's Softplus with
+   beta != 1, softplus(βx)/β written as Mul(x, β), Softplus, Div(·, β). */
+int ox_softplus_beta_ahead(const ox_chain *ch, size_t i) {
+    const ox_node *n = &ch->m->nodes[i];
+    size_t j = next_op(ch, i);
+    return n->n_out >= 1 && j < ch->m->n_nodes && is_op(&ch->m->nodes[j], "Softplus") &&
+           ch->m->nodes[j].n_in >= 1 && !strcmp(ch->m->nodes[j].in[0], n->out[0]);
+}

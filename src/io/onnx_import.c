@@ -298,6 +298,11 @@ static int walk_node(ox_chain *ch, size_t *pi) {
                                     "looks like the tanh approximation of GELU, which is not "
                                     "chainrule's gelu (the exact form r Φ(r)); export the exact "
                                     "GELU (approximate='none')", c->file, where(n, i).s);
+    if (ch->stage == ST_LINEAR && is_op(n, "Mul") && ox_softplus_beta_ahead(ch, i))
+        return cr_fail(CR_ERR_FORMAT, "%s: %s: a Mul and then a Softplus after a linear layer: this "
+                                    "looks like PyTorch's Softplus with beta != 1 (softplus(beta x) / "
+                                    "beta), which is not chainrule's softplus (beta = 1); export "
+                                    "nn.Softplus() with beta = 1", c->file, where(n, i).s);
     if (ch->stage == ST_LINEAR && (is_op(n, "Div") || is_op(n, "Mul")) &&
         ox_act_of_pattern(CR_ACT_ONNX_ERF) >= 0)
         return ox_gelu_erf(ch, i, pi);

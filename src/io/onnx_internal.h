@@ -274,6 +274,9 @@ size_t ox_silu_mul(const ox_chain *ch, size_t i);
 int ox_gelu_erf(ox_chain *ch, size_t i, size_t *last);
 /* Whether a Tanh follows within the few nodes after i (tanh-approximate GELU). */
 int ox_tanh_gelu_ahead(const ox_chain *ch, size_t i);
+/* Whether node i (a Mul after a linear layer) feeds a Softplus: PyTorch's Softplus with
+   beta != 1, Mul(x, β), Softplus, Div(·, β). */
+int ox_softplus_beta_ahead(const ox_chain *ch, size_t i);
 
 /* ------------------------------------------------------------ BatchNormalization (onnx_batchnorm.c) */
 
