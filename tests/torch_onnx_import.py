@@ -28,6 +28,7 @@
 
 Run as:  /usr/bin/python3 tests/torch_onnx_import.py path/to/chainrule
 """
+import json
 import os
 import shutil
 import subprocess
@@ -102,6 +103,17 @@ def test_view(d):
                 print(f"  {tag} [{seq}]: {ep:.1e}, {eg:.1e}")
             except RuntimeError as e:
                 check(False, f"{tag}: {e}")
+            # info shows the graph's input shape, [N, 3, 4] (dynamic) or [5, 3, 4], besides its 12 values;
+            # a safetensors copy is the [N, 12] model and says nothing of it
+            want = "[N, 3, 4]" if dynamic else "[5, 3, 4]"
+            txt = t1.run("info", "--model", path).stdout
+            js = json.loads(t1.run("info", "--model", path, "--json").stdout)
+            check(f"the ONNX graph's input is {want}" in txt and js.get("onnx_input_shape") == want,
+                  f"{tag}: info does not show the input {want}: {txt!r}, {js.get('onnx_input_shape')!r}")
+            if opset == 13 and dynamic:
+                st = os.path.join(d, "view_copy.safetensors")
+                t1.run("convert", "--model", path, "--out", st)
+                check("ONNX graph's input" not in t1.run("info", "--model", st).stdout, "info: the safetensors copy")
     layers = om.random_layers([12, 7, 3], np.float32, 21)
     xs = np.random.default_rng(4).uniform(-1, 1, (6, 3, 4)).astype(np.float32)
     for opset in (9, 13):

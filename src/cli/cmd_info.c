@@ -65,6 +65,8 @@ static void print_text(const char *path, cr_model_file_kind kind, const cr_model
     size_t links = 0;
     printf("%s: %s, %s\n", path, kind_name(kind), cr_dtype_name(cr_net_dtype(net)));
     printf("  input       x: %zu values per example (inputs [N, %zu], or any [N, ...] of %zu values)\n", d, d, d);
+    const char *shape = cr_safetensors_meta(&m->extra, "onnx.input_shape"); /* an ONNX graph's [N, C, H, W] */
+    if (shape) printf("              the ONNX graph's input is %s\n", shape);
     if (cr_net_affine_form(net, 0) != CR_AFFINE_NONE) {
         printf("  link 0      input standardisation %s (%s), %zu values; every derivative is\n"
                "              with respect to the raw x\n",
@@ -101,8 +103,11 @@ static void print_json(const char *path, cr_model_file_kind kind, const cr_model
     const int L = cr_net_n_layers(net);
     printf("{\"file\": ");
     cli_json_string(stdout, path);
-    printf(", \"format\": \"%s\", \"dtype\": \"%s\", \"input\": %zu, \"input_link\": ", kind_name(kind),
+    printf(", \"format\": \"%s\", \"dtype\": \"%s\", \"input\": %zu, ", kind_name(kind),
            cr_dtype_name(cr_net_dtype(net)), cr_net_width(net, 0));
+    const char *shape = cr_safetensors_meta(&m->extra, "onnx.input_shape");
+    if (shape) printf("\"onnx_input_shape\": \"%s\", ", shape);
+    printf("\"input_link\": ");
     cr_affine_form f0 = cr_net_affine_form(net, 0);
     if (f0 == CR_AFFINE_NONE) printf("null");
     else printf("\"%s\"", cr_affine_form_name(f0));

@@ -646,11 +646,10 @@ static int model_write_checked(const char *path, const cr_net *net, const cr_arr
     }
     for (int l = 0; l < L; l++)
         if (cr_net_affine_form(net, l + 1) == CR_AFFINE_BATCHNORM) keys[nk] = bn_key[l], values[nk++] = bn_value[l];
-    for (size_t m = 0; m < n_extra_m; m++) {
-        keys[nk + m] = extra->meta[m].key;
-        values[nk + m] = extra->meta[m].value;
-    }
-    rc = cr_io_safetensors_write_views(path, k, names, views, nm, keys, values);
+    for (size_t m = 0; m < n_extra_m; m++) /* the ONNX import's note of its graph's input shape is not written */
+        if (strcmp(extra->meta[m].key, CR_IO_ONNX_INPUT_SHAPE))
+            keys[nk] = extra->meta[m].key, values[nk++] = extra->meta[m].value;
+    rc = cr_io_safetensors_write_views(path, k, names, views, nk, keys, values);
 done:
     if (arrs)
         for (int l = 0; l < L; l++) free(arrs[2 * l].data); /* biases are views */

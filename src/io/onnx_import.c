@@ -516,6 +516,20 @@ static int walk_graph(ox_ctx *c, ox_model *m, cr_model *out) {
     int log_softmax = 0; /* at most one (Log)Softmax passes the walk: the last stage */
     for (size_t i = 0; i < m->n_nodes; i++) log_softmax |= is_op(&m->nodes[i], "LogSoftmax");
     if (!rc && ch.stage == ST_SOFTMAX) out->graph_output = log_softmax ? 2 : 1;
+    if (!rc && in->ndim > 2) { /* the graph's input shape, for `chainrule info` */
+        char shape[160];
+        size_t at = (size_t)snprintf(shape, sizeof shape, "[");
+        for (int d = 0; d < in->ndim && at < sizeof shape; d++)
+            at += (size_t)(d == 0 && in->dims[0] <= 0
+                               ? snprintf(shape + at, sizeof shape - at, "N")
+                               : snprintf(shape + at, sizeof shape - at, "%s%lld", d ? ", " : "",
+                                          (long long)in->dims[d]));
+        if (at < sizeof shape) snprintf(shape + at, sizeof shape - at, "]");
+        if (cr_safetensors_set_meta(&out->extra, CR_IO_ONNX_INPUT_SHAPE, shape)) {
+            cr_model_free(out);
+            rc = cr_fail(CR_ERR_NOMEM, "%s: out of memory", c->file);
+        }
+    }
 done:
     free(ch.consts);
     free(ch.svals);
