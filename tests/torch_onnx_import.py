@@ -397,6 +397,27 @@ def test_activations(d):
     refused(["predict", "--model", path, "--inputs", os.path.join(d, "x6.npy"), "--out",
              os.path.join(d, "never.npy")],
             ["tanh approximation of GELU"], "tanh-approximate GELU")
+    # a float64 graph's GELU pattern with √2 rounded to float (1.4142135381698608) is another function than
+    # gelu in double (by ~1e-8 relative): refused, naming the constant; the double √2 loads (test_activations)
+    net = torch.nn.Sequential(torch.nn.Linear(6, 8), torch.nn.GELU(), torch.nn.Linear(8, 3)).double()
+    path = os.path.join(d, "gelu64_f32sqrt2.onnx")
+    torch.onnx.export(net, torch.zeros(2, 6, dtype=torch.float64), path, opset_version=13)
+    mo = onnx.load(path)
+    planted = 0
+    for nd in mo.graph.node:
+        if nd.op_type == "Constant":
+            v = onnx.numpy_helper.to_array(nd.attribute[0].t)
+            if v.size == 1 and float(v) == np.sqrt(2.0):
+                nd.attribute[0].t.CopyFrom(onnx.numpy_helper.from_array(
+                    np.array(np.float32(np.sqrt(2.0)), np.float64).reshape(v.shape)))
+                planted += 1
+    check(planted == 1, f"gelu64: the double √2 constant not found ({planted})")
+    onnx.save(mo, path)
+    np.save(os.path.join(d, "x6d.npy"), np.zeros((2, 6), np.float64))
+    refused(["predict", "--model", path, "--inputs", os.path.join(d, "x6d.npy"), "--out",
+             os.path.join(d, "never_gelu64.npy")],
+            ["divides x by 1.4142135381698608, not by √2 rounded to double", "gelu64_f32sqrt2.onnx"],
+            "float64 GELU with a float √2")
     # PyTorch's Softplus with beta != 1 (Mul, Softplus, Div) is not chainrule's softplus: refused by name
     net = torch.nn.Sequential(torch.nn.Linear(6, 8), torch.nn.Softplus(beta=2), torch.nn.Linear(8, 3))
     path = os.path.join(d, "softplus_beta.onnx")

@@ -133,13 +133,16 @@ size_t ox_silu_mul(const ox_chain *ch, size_t i) {
 
 /* The exact GELU as PyTorch writes it, from node i (a Div or Mul of the chain
    right after a linear layer): t = x / √2 (or x · 1/√2), Erf(t), Add 1,
-   then Mul x and Mul 0.5 in either order. The constants must be those values
-   in float (√2 to its float rounding). Sets *last to the pattern's last node. */
+   then Mul x and Mul 0.5 in either order. The constants must be those values in
+   the graph's precision: √2 (or 1/√2) rounded to float in a float graph, to double
+   in a double graph (a float √2 there is another function, by ~1e-8 relative, and
+   refused). Sets *last to the pattern's last node. */
 int ox_gelu_erf(ox_chain *ch, size_t i, size_t *last) {
     ox_ctx *c = ch->c;
     const ox_node *nd = ch->m->nodes;
     const char *x = ch->cur;
-    const double rt2 = 1.41421356237309504880, tol = 1.2e-7; /* √2 and float's rounding */
+    const double rt2 = 1.41421356237309504880, rrt2 = 0.70710678118654752440; /* √2, 1/√2 */
+    const int dbl = ch->file_dtype == OX_DOUBLE;
     const int act = ox_act_of_pattern(CR_ACT_ONNX_ERF);
     const char *why = NULL;
     double k;
@@ -154,10 +157,21 @@ int ox_gelu_erf(ox_chain *ch, size_t i, size_t *last) {
         why = "its nodes do not each have one new output";
         goto refuse;
     }
-    if (!(with_constant(ch, &nd[j[0]], "Div", x, &k) && fabs(k - rt2) <= tol * rt2) &&
-        !(with_constant(ch, &nd[j[0]], "Mul", x, &k) && fabs(k * rt2 - 1) <= tol)) {
+    int div = with_constant(ch, &nd[j[0]], "Div", x, &k), mul = !div && with_constant(ch, &nd[j[0]], "Mul", x, &k);
+    if (!div && !mul) {
         why = "the first node is not x / √2";
         goto refuse;
+    }
+    const double want = div ? rt2 : rrt2;
+    if (dbl ? k != want : (float)k != (float)want) {
+        char buf[160];
+        snprintf(buf, sizeof buf, "the first node %s x by %.17g, not by %s rounded to %s (%.17g)",
+                 div ? "divides" : "multiplies", k, div ? "√2" : "1/√2", dbl ? "double" : "float",
+                 dbl ? want : (double)(float)want);
+        return cr_fail(CR_ERR_FORMAT, "%s: %s: arithmetic on the chain after the linear layer of node %zu is read "
+                                    "only as GELU's erf pattern (Div √2, Erf, Add 1, Mul x, Mul 0.5), and %s: "
+                                    "another function than gelu in the graph's precision", c->file,
+                       where(&nd[i], i).s, ch->layer[ch->L - 1].node, buf);
     }
     if (!is_op(&nd[j[1]], "Erf") || nd[j[1]].n_in != 1 || strcmp(nd[j[1]].in[0], nd[j[0]].out[0])) {
         why = "x / √2 does not go to an Erf";
