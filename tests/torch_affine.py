@@ -165,6 +165,26 @@ def case(d, form, dtype, seed):
         check(eg <= GRAD_TOL[dtype], f"{tag} ({which}): grad vs torch.autograd {eg:.2e}")
         check(ej <= GRAD_TOL[dtype], f"{tag} ({which}): jacobian vs torch.autograd {ej:.2e}")
         print(f"  {tag} ({which}): predict {ep:.1e}, grad {eg:.1e}, jacobian {ej:.1e}")
+    # explain: the standardisation's std is s (σ is the sigmoid); a Sub/Mul or Mul/Add link is said to be the
+    # file's form, the same map with folded μ, s, which section 5 prints
+    txt = run("explain", "--model", src, "--inputs", xp, "--labels", yp, "--index", "0").stdout
+    md = run("explain", "--model", src, "--inputs", xp, "--labels", yp, "--index", "0", "--format", "markdown").stdout
+    check("⊘ σ" not in txt and "1/σ" not in txt and "μ, σ" not in txt and "\\oslash \\sigma" not in md and
+          "1/\\sigma" not in md and "diag(1/s)" in txt and "\\mathrm{diag}(1/s)" in md,
+          f"{tag}: explain writes the input's std as σ (the sigmoid's symbol)")
+    states = {"sub-div": None, "sub-mul": "z = (x − p) ∘ q (Sub, then Mul)", "mul-add": "z = x ∘ p + q (Mul, then Add)"}
+    check(states[form] is None and "The file states this link" not in txt or
+          states[form] is not None and f"The file states this link as {states[form]}" in txt,
+          f"{tag}: explain does not say which form the file states")
+    pd, qd = p.astype(np.float64), q.astype(np.float64)
+    mu, sd = {"sub-div": (pd, qd), "sub-mul": (pd, 1 / qd), "mul-add": (-qd / pd, 1 / pd)}[form]
+
+    def row(name):
+        m = __import__("re").search(r"^    " + name + r" \(1×7\) = \[([^\]]*)\]", txt, __import__("re").M)
+        return np.array([float(v) for v in m.group(1).split()]) if m else None
+    pm, ps = row("μ"), row("s")
+    check(pm is not None and ps is not None and np.allclose(pm, mu, rtol=1e-4, atol=1e-5) and
+          np.allclose(ps, sd, rtol=1e-4, atol=1e-5), f"{tag}: explain's μ, s are not the folded {mu}, {sd}: {pm}, {ps}")
     if chainrule is None:  # gradcheck by the CLI instead
         run("gradcheck", "--model", src, "--inputs", xp, "--labels", yp)
     else:

@@ -155,7 +155,7 @@ int explain_certify(const explain_format *f, const cr_net *net, const double *x,
     heading(f, "1. The box");
     block(f, 1);
     vec(f, "x", x, D);
-    if (standardized) printf("    z0 = (x − μ) ⊘ σ, the chain's first link: its box, feature by feature:\n");
+    if (standardized) printf("    z0 = (x − μ) ⊘ s, the chain's first link: its box, feature by feature:\n");
     else printf("    z0 = x: the box x ± ε (rounded outward)\n");
     vec(f, "lo(z0)", e.zl[0], D);
     vec(f, "hi(z0)", e.zu[0], D);

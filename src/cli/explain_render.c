@@ -60,10 +60,20 @@ void explain_section_title(const explain_format *f, const explain_example *ex) {
     }
     explain_out("%sNetwork %s (%s), one example, computed in float64.%s\n", f->md ? "" : "\n", arch, desc,
             ex->from_model ? " Weights from the model file." : " Random weights (seeded).");
-    if (ex->sd)
-        explain_out("%s", EXPLAIN_TM(f, "The model standardises its input: z = (x − μ) ⊘ σ (⊘: element-wise division) is the\n"
-                                "first link of the chain, with the diagonal Jacobian ∂z/∂x = diag(1/σ).\n",
-                             "The model standardises its input: $z = (x - \\mu) \\oslash \\sigma$ ($\\oslash$: element-wise division) is the first link of the chain, with the diagonal Jacobian $\\partial z/\\partial x = \\mathrm{diag}(1/\\sigma)$.\n\n"));
+    if (ex->sd) {
+        explain_out("%s", EXPLAIN_TM(f, "The model standardises its input: z = (x − μ) ⊘ s (⊘: element-wise division) is the\n"
+                                "first link of the chain, with the diagonal Jacobian ∂z/∂x = diag(1/s).\n",
+                             "The model standardises its input: $z = (x - \\mu) \\oslash s$ ($\\oslash$: element-wise division) is the first link of the chain, with the diagonal Jacobian $\\partial z/\\partial x = \\mathrm{diag}(1/s)$.\n\n"));
+        const cr_affine_form form = cr_net_affine_form(net, 0);
+        if (form == CR_AFFINE_SUB_MUL)
+            explain_out("%s", EXPLAIN_TM(f, "The file states this link as z = (x − p) ∘ q (Sub, then Mul): the same map with μ = p and\n"
+                                    "s = 1 ⊘ q, rounded; section 5 prints the μ and s shown here, the checks run the file's form.\n",
+                                 "The file states this link as $z = (x - p) \\circ q$ (Sub, then Mul): the same map with $\\mu = p$ and $s = 1 \\oslash q$, rounded; section 5 prints the $\\mu$ and $s$ shown here, the checks run the file's form.\n\n"));
+        else if (form == CR_AFFINE_MUL_ADD)
+            explain_out("%s", EXPLAIN_TM(f, "The file states this link as z = x ∘ p + q (Mul, then Add): the same map with μ = −q ⊘ p and\n"
+                                    "s = 1 ⊘ p, rounded; section 5 prints the μ and s shown here, the checks run the file's form.\n",
+                                 "The file states this link as $z = x \\circ p + q$ (Mul, then Add): the same map with $\\mu = -q \\oslash p$ and $s = 1 \\oslash p$, rounded; section 5 prints the $\\mu$ and $s$ shown here, the checks run the file's form.\n\n"));
+    }
     for (int l = 0; l < L; l++)
         if (cr_net_affine_form(net, l + 1) == CR_AFFINE_BATCHNORM) {
             double eps = 0;
@@ -154,8 +164,8 @@ void explain_section_symbols(const explain_format *f, const explain_example *ex,
     }
     symbol(f, "x", t, "$x$", m);
     if (ex->sd)
-        symbol(f, "μ, σ", "the input's stored mean and standard deviation (vectors; this σ is not the sigmoid)",
-               "$\\mu, \\sigma$", "the input's stored mean and standard deviation (vectors; this $\\sigma$ is not the sigmoid)");
+        symbol(f, "μ, s", "the input's stored mean and standard deviation (vectors)",
+               "$\\mu, s$", "the input's stored mean and standard deviation (vectors)");
     snprintf(t, sizeof t, "layer 1's weights (%zu×%zu) and biases (1×%zu): W1[i,j] joins input i to unit j%s", D,
              cr_net_width(net, 1), cr_net_width(net, 1), L > 1 ? "; W2, b2, ... likewise" : "");
     snprintf(m, sizeof m, "layer 1's weights ($%zu\\times %zu$) and biases ($1\\times %zu$): $W_1[i,j]$ joins input $i$ to unit $j$%s",
@@ -418,8 +428,8 @@ void explain_section_chain(const explain_format *f, const explain_example *ex, c
     }
     if (ex->sd)
         jacobian_row(f, explain_sym(f, SYM_DZ_DX), explain_sym(f, SYM_STD_JACOBIAN), shape(sh, sizeof sh, D, D),
-                     "DIAGONAL: z_i = (x_i − μ_i)/σ_i -> element-wise ⊘ σ",
-                     "**diagonal**: $z_i = (x_i - \\mu_i)/\\sigma_i$", "element-wise: $\\oslash\\, \\sigma$");
+                     "DIAGONAL: z_i = (x_i − μ_i)/s_i -> element-wise ⊘ s",
+                     "**diagonal**: $z_i = (x_i - \\mu_i)/s_i$", "element-wise: $\\oslash\\, s$");
 
     int has_sigmoid = 0;
     const int out_sigmoid = N->regress && cr_net_output_activation(net, NULL) && cr_net_activation(net, cr_net_n_layers(net) - 1) == CR_ACT_SIGMOID;

@@ -109,6 +109,10 @@ cr_status explain_section_numbers(const explain_format *f, const explain_example
     const double *P = cr_net_params_const(net);
     explain_heading(f, "5. The numbers for this example");
     explain_matrix(f, "x", ex->x, 1, D, ex->sd ? "the raw input (before standardisation)" : "the input");
+    if (ex->sd) { /* link 0's μ and s, as the text's z = (x − μ) ⊘ s uses them */
+        explain_matrix(f, f->md ? "\\mu" : "μ", ex->mean, 1, D, "the input's stored mean");
+        explain_matrix(f, "s", ex->sd, 1, D, "the input's stored standard deviation");
+    }
     explain_matrix(f, ex->regress ? "t" : "y", ex->y, 1, K, ex->regress ? "the target" : "the label");
     for (int l = 0; l < L; l++) {
         char name[48];
