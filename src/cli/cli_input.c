@@ -319,7 +319,8 @@ int cli_input_load(const cli_model_examples *me, const char *dtype_opt, const ch
     int rc = cli_input_model_head(me->model, dtype_opt, me->head, in);
     if (!rc) rc = cli_input_data(in, &me->examples);
     if (!rc && png && (!in->height || !in->width))
-        rc = cli_error("%s: a picture needs image inputs ([N, H, W], [N, C, H, W] with C = 1 or 3, a dataset of images, or 784 "
+        rc = cli_error("%s: a picture needs image inputs ([N, H, W], [N, C, H, W] with C = 1 or 3, a dataset of "
+                       "images, or 784 "
                        "features), but %s has %zu features per example",
                        png, in->source, in->d);
     if (rc) cli_input_free(in);

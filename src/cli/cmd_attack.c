@@ -296,8 +296,10 @@ static void png_triple(const attack_run *r, size_t i, int64_t clean, float *tx, 
     snprintf(tl[2], 48, "change");
     float pmax = (float)(o->norm == CR_NORM_LINF ? o->eps : 0);
     cli_sum_channels(dl, in->channels, in->height * in->width); /* a colour image: the change summed */
-    tiles[0] = (cr_image_tile){xo, in->height, in->width, CR_CMAP_GRAY, (float)o->lo, (float)o->hi, tl[0], in->channels};
-    tiles[1] = (cr_image_tile){xa, in->height, in->width, CR_CMAP_GRAY, (float)o->lo, (float)o->hi, tl[1], in->channels};
+    tiles[0] =
+        (cr_image_tile){xo, in->height, in->width, CR_CMAP_GRAY, (float)o->lo, (float)o->hi, tl[0], in->channels};
+    tiles[1] =
+        (cr_image_tile){xa, in->height, in->width, CR_CMAP_GRAY, (float)o->lo, (float)o->hi, tl[1], in->channels};
     tiles[2] = (cr_image_tile){dl, in->height, in->width, CR_CMAP_DIVERGING, pmax > 0 ? -pmax : 0, pmax, tl[2], 0};
 }
 
@@ -321,10 +323,11 @@ static int write_png(attack_run *r) {
         char title[600];
         if (r->regress)
             snprintf(title, sizeof title,
-                     "%s %s attack on a regressor, eps %g: mean squared error / 2 rises from %.4g to %.4g (%zu inputs)\n"
+                     "%s %s attack on a regressor, eps %g: mean squared error / 2 rises from %.4g to %.4g (%zu "
+                     "inputs)\n"
                      "each triple: original / adversarial input / change made (red brighter, blue darker%s)",
-                     o->method == CR_ATTACK_FGSM ? "FGSM" : "PGD", o->norm == CR_NORM_LINF ? "L-inf" : "L2",
-                     o->eps, r->last.loss_clean / (double)n, r->last.loss_adv / (double)n, n,
+                     o->method == CR_ATTACK_FGSM ? "FGSM" : "PGD", o->norm == CR_NORM_LINF ? "L-inf" : "L2", o->eps,
+                     r->last.loss_clean / (double)n, r->last.loss_adv / (double)n, n,
                      o->norm == CR_NORM_LINF ? "; full color = eps" : "; each scaled to its max");
         else
         snprintf(title, sizeof title,
@@ -360,17 +363,19 @@ static int write_curve(const attack_run *r) {
     snprintf(name, sizeof name, "%s %s%s", meth, norm, r->target ? " targeted" : "");
     snprintf(xl, sizeof xl, "eps (%s radius)", norm);
     cr_plot_series sa = {name, eps, acc, m}, sl = {name, eps, loss, m};
-    cr_plot_panel pn[2] = {
-        {"accuracy under attack (%)", xl, "accuracy %", &sa, 1, 0, 0, 0, 100, 0, 0},
-        {r->regress ? "mean J = 1/2 |o - t|^2" : r->target ? "mean cross-entropy of the target" : "mean cross-entropy of the label",
-         xl, "mean J", &sl, 1, 0, 0, 0, 0, 0, 0}};
+    cr_plot_panel pn[2] = {{"accuracy under attack (%)", xl, "accuracy %", &sa, 1, 0, 0, 0, 100, 0, 0},
+                           {r->regress    ? "mean J = 1/2 |o - t|^2" :
+                                r->target ? "mean cross-entropy of the target" :
+                                            "mean cross-entropy of the label",
+                            xl, "mean J", &sl, 1, 0, 0, 0, 0, 0, 0}};
     char title[512];
     const char *base = strrchr(a->me.model, '/');
     if (r->regress)
         snprintf(title, sizeof title, "%s %s attack on %.60s: the squared error against eps\n%zu examples of %.60s",
                  meth, norm, base ? base + 1 : a->me.model, r->in.n, r->in.source);
     else
-        snprintf(title, sizeof title, "%s %s attack on %.60s: robust accuracy against eps\n%zu examples of %.60s, clean accuracy %.2f%%",
+        snprintf(title, sizeof title,
+                 "%s %s attack on %.60s: robust accuracy against eps\n%zu examples of %.60s, clean accuracy %.2f%%",
                  meth, norm, base ? base + 1 : a->me.model, r->in.n, r->in.source, clean);
     cr_image img;
     int rc = cr_plot_panels(r->regress ? pn + 1 : pn, r->regress ? 1 : 2, title, &img) ||

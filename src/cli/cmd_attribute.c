@@ -60,7 +60,8 @@ static int parse_method(attr_run *r) {
                          "integrated-gradients or smoothgrad", a->method_s);
     if (!cli_parse_of("attribute", a->of, &o->of_probs)) return CLI_USAGE;
     if (!strcmp(a->rule, "trapezoid")) o->trapezoid = 1;
-    else if (strcmp(a->rule, "riemann")) return cli_error("attribute: --rule: '%s' is not riemann or trapezoid", a->rule);
+    else if (strcmp(a->rule, "riemann"))
+        return cli_error("attribute: --rule: '%s' is not riemann or trapezoid", a->rule);
     o->absolute = a->absolute;
     o->steps = (size_t)a->steps;
     o->max_steps = (size_t)a->max_steps;
@@ -342,8 +343,8 @@ int cmd_attribute(int argc, char **argv) {
     if (rc == CLI_OK && a.out) {
         const cli_input *in = &r.in;
         size_t shape[CR_ARRAY_MAX_DIMS]; /* --inputs' shape */
-        rc = cli_write_real_npy(a.out, cr_net_dtype(in->net), cli_shape_result(&in->shape, in->n, in->d, 0, shape), shape,
-                                r.attr);
+        rc = cli_write_real_npy(a.out, cr_net_dtype(in->net), cli_shape_result(&in->shape, in->n, in->d, 0, shape),
+                                shape, r.attr);
     }
     if (rc == CLI_OK) print_summary(&r);
     if (rc == CLI_OK && a.png) rc = write_png(&r);

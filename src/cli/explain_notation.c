@@ -80,9 +80,12 @@ void explain_names_head(explain_names *nm, const cr_net *net) {
     const int L = nm->L;
     nm->regress = cr_net_head(net) == CR_HEAD_SQUARED_ERROR;
     if (!nm->regress) {
-        snprintf(nm->dJ_t, sizeof nm->dJ_t, "∂J/∂ŷ"), snprintf(nm->dJ_m, sizeof nm->dJ_m, "\\partial J/\\partial \\hat{y}");
-        snprintf(nm->dy_t, sizeof nm->dy_t, "∂ŷ/∂θ"), snprintf(nm->dy_m, sizeof nm->dy_m, "\\partial \\hat{y}/\\partial \\theta");
-        snprintf(nm->row_t, sizeof nm->row_t, "−(y ⊘ ŷ)"), snprintf(nm->row_m, sizeof nm->row_m, "-(y \\oslash \\hat{y})");
+        snprintf(nm->dJ_t, sizeof nm->dJ_t, "∂J/∂ŷ"),
+            snprintf(nm->dJ_m, sizeof nm->dJ_m, "\\partial J/\\partial \\hat{y}");
+        snprintf(nm->dy_t, sizeof nm->dy_t, "∂ŷ/∂θ"),
+            snprintf(nm->dy_m, sizeof nm->dy_m, "\\partial \\hat{y}/\\partial \\theta");
+        snprintf(nm->row_t, sizeof nm->row_t, "−(y ⊘ ŷ)"),
+            snprintf(nm->row_m, sizeof nm->row_m, "-(y \\oslash \\hat{y})");
         snprintf(nm->jac_t, sizeof nm->jac_t, "diag(ŷ) − ŷᵀŷ");
         snprintf(nm->jac_m, sizeof nm->jac_m, "\\mathrm{diag}(\\hat{y}) - \\hat{y}^\\top \\hat{y}");
         snprintf(nm->g_t, sizeof nm->g_t, "ŷ − y"), snprintf(nm->g_m, sizeof nm->g_m, "\\hat{y} - y");

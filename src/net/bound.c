@@ -374,8 +374,9 @@ cr_status cr_net_bound(cr_ctx *cx, const cr_net *net, const double *lo, const do
     return cr_net_bound_split(cx, net, lo, hi, m, c, opt, NULL, lb, ub);
 }
 
-cr_status cr_net_bound_split(cr_ctx *cx, const cr_net *net, const double *lo, const double *hi, size_t m, const double *c,
-                             const cr_bound_options *opt, cr_bound_split *split, double *lb, double *ub) {
+cr_status cr_net_bound_split(cr_ctx *cx, const cr_net *net, const double *lo, const double *hi, size_t m,
+                             const double *c, const cr_bound_options *opt, cr_bound_split *split, double *lb,
+                             double *ub) {
     cr_bound_ctx b;
     cr_status st = cr_bound_prepare(net, lo, hi, m, c, opt, &b);
     if (st != CR_OK) return st;

@@ -189,8 +189,9 @@ typedef struct cr_bound_split {
     int reuse;
     int lower_only; /* 1: the rows' lower bounds only (ub: IBP's); the rows C alone, not [C; −C], in every pass */
 } cr_bound_split;
-cr_status cr_net_bound_split(cr_ctx *cx, const cr_net *net, const double *lo, const double *hi, size_t m, const double *c,
-                             const cr_bound_options *opt, cr_bound_split *split, double *lb, double *ub);
+cr_status cr_net_bound_split(cr_ctx *cx, const cr_net *net, const double *lo, const double *hi, size_t m,
+                             const double *c, const cr_bound_options *opt, cr_bound_split *split, double *lb,
+                             double *ub);
 /* Intersects zl/zu[l + 1] with the split's clamps of layer l; 1 when an interval became empty (then b->split->empty
    is set). No-op without a split. */
 int cr_bound_clamp(cr_bound_ctx *b, int l);
