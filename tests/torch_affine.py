@@ -32,6 +32,8 @@ sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "python"))
 import onnx  # noqa: E402
 from onnx import numpy_helper  # noqa: E402
+import torchutil  # noqa: E402  (check, relerr and the tally, shared)
+from torchutil import check, relerr  # noqa: E402
 
 CR = os.path.abspath(sys.argv[1])
 os.environ.setdefault("CHAINRULE_LIBRARY", os.path.dirname(CR))
@@ -46,20 +48,6 @@ else:
 
 GRAD_TOL = {np.float32: 1e-5, np.float64: 1e-10}
 PRED_TOL = {np.float32: 1e-5, np.float64: 1e-12}
-failures, checks = [], 0
-
-
-def check(ok, what):
-    global checks
-    checks += 1
-    if not ok:
-        failures.append(what)
-        print("FAIL:", what)
-
-
-def relerr(a, b):
-    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
-    return float(np.max(np.abs(a - b)) / max(np.max(np.abs(b)), 1e-300))
 
 
 def run(*args):
@@ -214,8 +202,7 @@ def main():
         for i, form in enumerate(("sub-div", "sub-mul", "mul-add")):
             for dtype in (np.float64, np.float32):
                 case(d, form, dtype, 11 + i)
-    print(f"{checks - len(failures)} passed, {len(failures)} failed")
-    sys.exit(1 if failures else 0)
+    torchutil.report()
 
 
 if __name__ == "__main__":

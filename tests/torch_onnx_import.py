@@ -47,6 +47,7 @@ sys.path.insert(0, HERE)
 import onnx  # noqa: E402
 import onnx_models as om  # noqa: E402
 import torch_onnx as t1  # noqa: E402  (compare_cli, check, run, load_safetensors)
+import torchutil  # noqa: E402  (the tally)
 from activations import chainrule_activations, torch_module  # noqa: E402
 
 CR = os.path.abspath(sys.argv[1])
@@ -436,8 +437,7 @@ def main():
         test_float16(d)
         test_external(d)
         test_out_format(d)
-    print(f"{t1.checks - len(t1.failures)} passed, {len(t1.failures)} failed")
-    sys.exit(1 if t1.failures else 0)
+    torchutil.report()
 
 
 if __name__ == "__main__":
