@@ -393,6 +393,54 @@ static void jacobian_row(const explain_format *f, const char *name, const char *
                     structure_t);
 }
 
+/* Section 2's notes under the table: ⊘ (a classifier), σ′ derived where a sigmoid is. */
+static void sigmoid_notes(const explain_format *f, const cr_net *net, const explain_names *N) {
+    const int L = cr_net_n_layers(net);
+    int has_sigmoid = 0;
+    const int out_sigmoid = N->regress && cr_net_output_activation(net, NULL) &&
+        cr_net_activation(net, cr_net_n_layers(net) - 1) == CR_ACT_SIGMOID;
+    for (int l = 0; l + 1 < L; l++) has_sigmoid |= cr_net_activation(net, l) == CR_ACT_SIGMOID;
+    if (!N->regress)
+        explain_out("%s",
+                    EXPLAIN_TM(f, "\n    ⊘ is element-wise division: (y ⊘ ŷ)_i = y_i / ŷ_i.\n",
+                               "\n$\\oslash$ is element-wise division: $(y \\oslash \\hat{y})_i = y_i / "
+                               "\\hat{y}_i$.\n"));
+    else if (out_sigmoid && !has_sigmoid) /* the textbook regressor's output: σ′ derived for o */
+        explain_out("%s",
+                    EXPLAIN_TM(f,
+                               "\n    The sigmoid's derivative: σ(θ) = 1/(1 + e^−θ), so σ′(θ) = e^−θ/(1 + e^−θ)² = "
+                               "σ(θ) · (1 − σ(θ)),\n"
+                               "    because 1 − σ(θ) = e^−θ/(1 + e^−θ). With o = σ(θ): ∂o_i/∂θ_i = o_i (1 − o_i), i.e. "
+                               "diag(o∘(1−o)).\n",
+                               "\nThe sigmoid's derivative: $\\sigma(\\theta) = 1/(1 + e^{-\\theta})$, so "
+                               "$\\sigma'(\\theta) = e^{-\\theta}/(1 + e^{-\\theta})^2 = \\sigma(\\theta)\\,(1 - "
+                               "\\sigma(\\theta))$, "
+                               "because $1 - \\sigma(\\theta) = e^{-\\theta}/(1 + e^{-\\theta})$. With $o = "
+                               "\\sigma(\\theta)$: $\\partial o_i/\\partial \\theta_i = o_i (1 - o_i)$, i.e. "
+                               "$\\mathrm{diag}(o \\circ (1 - o))$.\n"));
+    else
+        explain_out("\n");
+    if (has_sigmoid)
+        explain_out("%s",
+                    EXPLAIN_TM(f,
+                               "    The sigmoid's derivative: σ(r) = 1/(1 + e^−r), so σ′(r) = e^−r/(1 + e^−r)² = σ(r) "
+                               "· (1 − σ(r)),\n"
+                               "    because 1 − σ(r) = e^−r/(1 + e^−r). With h = σ(r): ∂h_i/∂r_i = h_i (1 − h_i), i.e. "
+                               "diag(h∘(1−h)).\n",
+                               "\nThe sigmoid's derivative: $\\sigma(r) = 1/(1 + e^{-r})$, so $\\sigma'(r) = e^{-r}/(1 "
+                               "+ e^{-r})^2 = \\sigma(r)\\,(1 - \\sigma(r))$, "
+                               "because $1 - \\sigma(r) = e^{-r}/(1 + e^{-r})$. With $h = \\sigma(r)$: $\\partial "
+                               "h_i/\\partial r_i = h_i (1 - h_i)$, i.e. $\\mathrm{diag}(h \\circ (1 - h))$.\n"));
+    if (has_sigmoid && out_sigmoid)
+        explain_out("%s",
+                    EXPLAIN_TM(f,
+                               "    Likewise at the output: with o = σ(θ), ∂o_i/∂θ_i = o_i (1 − o_i), i.e. ∂o/∂θ = "
+                               "diag(o∘(1−o)).\n",
+                               "Likewise at the output: with $o = \\sigma(\\theta)$, $\\partial o_i/\\partial "
+                               "\\theta_i = o_i (1 - o_i)$, i.e. $\\partial o/\\partial \\theta = \\mathrm{diag}(o "
+                               "\\circ (1 - o))$.\n"));
+}
+
 void explain_section_chain(const explain_format *f, const explain_example *ex, const explain_names *N) {
     const cr_net *net = ex->net;
     const int L = cr_net_n_layers(net);
@@ -488,49 +536,7 @@ void explain_section_chain(const explain_format *f, const explain_example *ex, c
                      "DIAGONAL: z_i = (x_i − μ_i)/s_i -> element-wise ⊘ s",
                      "**diagonal**: $z_i = (x_i - \\mu_i)/s_i$", "element-wise: $\\oslash\\, s$");
 
-    int has_sigmoid = 0;
-    const int out_sigmoid = N->regress && cr_net_output_activation(net, NULL) &&
-        cr_net_activation(net, cr_net_n_layers(net) - 1) == CR_ACT_SIGMOID;
-    for (int l = 0; l + 1 < L; l++) has_sigmoid |= cr_net_activation(net, l) == CR_ACT_SIGMOID;
-    if (!N->regress)
-        explain_out("%s",
-                    EXPLAIN_TM(f, "\n    ⊘ is element-wise division: (y ⊘ ŷ)_i = y_i / ŷ_i.\n",
-                               "\n$\\oslash$ is element-wise division: $(y \\oslash \\hat{y})_i = y_i / "
-                               "\\hat{y}_i$.\n"));
-    else if (out_sigmoid && !has_sigmoid) /* the textbook regressor's output: σ′ derived for o */
-        explain_out("%s",
-                    EXPLAIN_TM(f,
-                               "\n    The sigmoid's derivative: σ(θ) = 1/(1 + e^−θ), so σ′(θ) = e^−θ/(1 + e^−θ)² = "
-                               "σ(θ) · (1 − σ(θ)),\n"
-                               "    because 1 − σ(θ) = e^−θ/(1 + e^−θ). With o = σ(θ): ∂o_i/∂θ_i = o_i (1 − o_i), i.e. "
-                               "diag(o∘(1−o)).\n",
-                               "\nThe sigmoid's derivative: $\\sigma(\\theta) = 1/(1 + e^{-\\theta})$, so "
-                               "$\\sigma'(\\theta) = e^{-\\theta}/(1 + e^{-\\theta})^2 = \\sigma(\\theta)\\,(1 - "
-                               "\\sigma(\\theta))$, "
-                               "because $1 - \\sigma(\\theta) = e^{-\\theta}/(1 + e^{-\\theta})$. With $o = "
-                               "\\sigma(\\theta)$: $\\partial o_i/\\partial \\theta_i = o_i (1 - o_i)$, i.e. "
-                               "$\\mathrm{diag}(o \\circ (1 - o))$.\n"));
-    else
-        explain_out("\n");
-    if (has_sigmoid)
-        explain_out("%s",
-                    EXPLAIN_TM(f,
-                               "    The sigmoid's derivative: σ(r) = 1/(1 + e^−r), so σ′(r) = e^−r/(1 + e^−r)² = σ(r) "
-                               "· (1 − σ(r)),\n"
-                               "    because 1 − σ(r) = e^−r/(1 + e^−r). With h = σ(r): ∂h_i/∂r_i = h_i (1 − h_i), i.e. "
-                               "diag(h∘(1−h)).\n",
-                               "\nThe sigmoid's derivative: $\\sigma(r) = 1/(1 + e^{-r})$, so $\\sigma'(r) = e^{-r}/(1 "
-                               "+ e^{-r})^2 = \\sigma(r)\\,(1 - \\sigma(r))$, "
-                               "because $1 - \\sigma(r) = e^{-r}/(1 + e^{-r})$. With $h = \\sigma(r)$: $\\partial "
-                               "h_i/\\partial r_i = h_i (1 - h_i)$, i.e. $\\mathrm{diag}(h \\circ (1 - h))$.\n"));
-    if (has_sigmoid && out_sigmoid)
-        explain_out("%s",
-                    EXPLAIN_TM(f,
-                               "    Likewise at the output: with o = σ(θ), ∂o_i/∂θ_i = o_i (1 − o_i), i.e. ∂o/∂θ = "
-                               "diag(o∘(1−o)).\n",
-                               "Likewise at the output: with $o = \\sigma(\\theta)$, $\\partial o_i/\\partial "
-                               "\\theta_i = o_i (1 - o_i)$, i.e. $\\partial o/\\partial \\theta = \\mathrm{diag}(o "
-                               "\\circ (1 - o))$.\n"));
+    sigmoid_notes(f, net, N);
     if (N->regress) { /* the squared error's row, and the output's diagonal link */
         char bt[512], bm[600];
         explain_out("\n%s\n",
