@@ -58,6 +58,13 @@ int ox_op_act_node(ox_chain *ch, const ox_node *n, size_t i, int act) {
                             c->file, where(n, i).s, pn(ch->cur).s);
     if (!isnan(in->onnx_alpha)) { /* LeakyRelu: alpha (default 0.01) must be the row's */
         double alpha = attr_f(n, "alpha", 0.01);
+        if (ch->file_dtype == OX_DOUBLE && alpha != in->onnx_alpha) /* a float attribute: never 0.01 */
+            return cr_fail(CR_ERR_FORMAT, "%s: %s: alpha is a float attribute, %.17g in this float64 graph's "
+                                        "arithmetic, not %s's slope %g in float64: another function (by %.1e "
+                                        "relative below zero); chainrule reads (and writes) a float64 %s as "
+                                        "Max(x, Mul(x, %g)) with a double constant", c->file, where(n, i).s,
+                           alpha, in->name, in->onnx_alpha, fabs(alpha - in->onnx_alpha) / in->onnx_alpha,
+                           in->name, in->onnx_alpha);
         if ((float)alpha != (float)in->onnx_alpha)
             return cr_fail(CR_ERR_FORMAT, "%s: %s: alpha %g is not %s's slope %g below zero (only "
                                         "alpha = %g is read)", c->file, where(n, i).s, alpha,
@@ -217,4 +224,36 @@ int ox_softplus_beta_ahead(const ox_chain *ch, size_t i) {
     size_t j = next_op(ch, i);
     return n->n_out >= 1 && j < ch->m->n_nodes && is_op(&ch->m->nodes[j], "Softplus") &&
            ch->m->nodes[j].n_in >= 1 && !strcmp(ch->m->nodes[j].in[0], n->out[0]);
+}
+
+/* A leaky ReLU as Max(x, Mul(x, α)) from the Mul node i (chainrule's float64 form: a LeakyRelu's
+   float alpha is not 0.01 in double): α must be the row's slope in the graph's precision. Returns
+   0 with *last the Max when it is; 1 when node i is not such a Mul; -1 on a refusal. */
+int ox_leaky_max(ox_chain *ch, size_t i, size_t *last) {
+    ox_ctx *c = ch->c;
+    const ox_node *nd = ch->m->nodes;
+    const char *x = ch->cur;
+    const size_t j = next_op(ch, i);
+    int row = -1; /* the row with an ONNX alpha: leaky-relu */
+    for (int a = 0; a < CR_ACT_COUNT; a++)
+        if (!isnan(cr_activation_info_get((cr_activation)a)->onnx_alpha)) row = a;
+    double k;
+    if (row < 0 || j >= ch->m->n_nodes || !with_constant(ch, &nd[i], "Mul", x, &k) || !is_op(&nd[j], "Max") ||
+        !inputs_are(&nd[j], x, nd[i].out[0]))
+        return 1;
+    const size_t at[2] = {i, j};
+    if (!fresh_outputs(ch, at, 2)) return 1;
+    const double slope = cr_activation_info_get((cr_activation)row)->onnx_alpha;
+    const int dbl = ch->file_dtype == OX_DOUBLE;
+    if (dbl ? k != slope : (float)k != (float)slope) {
+        cr_fail(CR_ERR_FORMAT, "%s: %s: Max(x, Mul(x, %.17g)) after a linear layer is read only as %s, "
+                                    "whose slope is %g rounded to %s (%.17g)", c->file, where(&nd[i], i).s, k,
+                       cr_activation_info_get((cr_activation)row)->name, slope, dbl ? "double" : "float",
+                       dbl ? slope : (double)(float)slope);
+        return -1;
+    }
+    if (ox_take_constants(ch, i, j) || ox_op_activation(ch, &nd[i], i, (cr_activation)row)) return -1;
+    ch->cur = nd[j].out[0];
+    *last = j;
+    return 0;
 }

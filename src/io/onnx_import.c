@@ -293,6 +293,10 @@ static int walk_node(ox_chain *ch, size_t *pi) {
     if (ch->stage == ST_INPUT && !is_op(n, "Erf")) return ox_op_normalise(ch, n, i);
     if (ch->stage == ST_LINEAR && ch->layer[ch->L - 1].from_matmul && is_op(n, "Add"))
         return op_bias(ch, n, i);
+    if (ch->stage == ST_LINEAR && is_op(n, "Mul")) { /* a float64 leaky ReLU: Max(x, Mul(x, 0.01)) */
+        const int lk = ox_leaky_max(ch, i, pi);
+        if (lk <= 0) return lk;
+    }
     if (ch->stage == ST_LINEAR && is_op(n, "Mul") && ox_tanh_gelu_ahead(ch, i))
         return cr_fail(CR_ERR_FORMAT, "%s: %s: a Mul and then a Tanh after a linear layer: this "
                                     "looks like the tanh approximation of GELU, which is not "
