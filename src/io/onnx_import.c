@@ -521,7 +521,7 @@ static int walk_graph(ox_ctx *c, ox_model *m, cr_model *out) {
     for (size_t i = 0; i < m->n_nodes; i++) log_softmax |= is_op(&m->nodes[i], "LogSoftmax");
     if (!rc && ch.stage == ST_SOFTMAX) out->graph_output = log_softmax ? 2 : 1;
     if (!rc && in->ndim > 2) { /* the graph's input shape, for `chainrule info` */
-        char shape[160];
+        char shape[256]; /* 8 dimensions of up to 19 digits */
         size_t at = (size_t)snprintf(shape, sizeof shape, "[");
         for (int d = 0; d < in->ndim && at < sizeof shape; d++)
             at += (size_t)(d == 0 && in->dims[0] <= 0
