@@ -183,5 +183,36 @@ err "convert a state dict with BatchNorm" sd_bn.safetensors "belongs to a BatchN
   "$CR" convert --model sd_bn.safetensors --activations relu --out "$T/sd.safetensors"
 err "train --resume BN model" bn.safetensors "train does not train models with BatchNorm" "$T/r.safetensors" -- \
   "$CR" train --resume bn.safetensors --data X.npy,y.npy --epochs 1 --out "$T/r.safetensors"
+
+# docs/batchnorm.md's explain excerpt (a 4-5-4-3 net, BatchNorm after layer 1) is what explain prints
+# (whitespace aside): the BN output's name n1 and the symbols line ("r1, h1, ...", not "n1, h1, ...")
+/usr/bin/python3 - <<'PY' || bad "cannot write bn3.onnx"
+import numpy as np
+import onnx
+from onnx import helper, numpy_helper
+rng = np.random.default_rng(5)
+t = lambda a, n: numpy_helper.from_array(np.asarray(a, np.float32), n)
+inits = [t(rng.standard_normal((4, 5)), "W1"), t(rng.standard_normal(5), "b1"), t(rng.uniform(0.5, 2, 5), "g"),
+         t(rng.standard_normal(5), "be"), t(rng.standard_normal(5), "mu"), t(rng.uniform(0.5, 2, 5), "v"),
+         t(rng.standard_normal((5, 4)), "W2"), t(rng.standard_normal(4), "b2"), t(rng.standard_normal((4, 3)), "W3"),
+         t(rng.standard_normal(3), "b3")]
+nodes = [helper.make_node("Gemm", ["x", "W1", "b1"], ["r1"]),
+         helper.make_node("BatchNormalization", ["r1", "g", "be", "mu", "v"], ["n1"], epsilon=1e-5),
+         helper.make_node("Relu", ["n1"], ["h1"]), helper.make_node("Gemm", ["h1", "W2", "b2"], ["r2"]),
+         helper.make_node("Tanh", ["r2"], ["h2"]), helper.make_node("Gemm", ["h2", "W3", "b3"], ["o"])]
+g = helper.make_graph(nodes, "bn3", [helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, ["N", 4])],
+                      [helper.make_tensor_value_info("o", onnx.TensorProto.FLOAT, ["N", 3])], inits)
+onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)]), "bn3.onnx")
+PY
+"$CR" explain --model bn3.onnx --inputs X.npy --labels y.npy >ex3.txt 2>&1 && ok || bad "explain bn3.onnx: $(tail -2 ex3.txt)"
+norm() { sed 's/^ *//; s/ *$//; s/  */ /g'; }
+doc="$(dirname "${BASH_SOURCE[0]}")/../docs/batchnorm.md"
+sed -n '/^## explain/,/^## Training/p' "$doc" | grep -E '^        [^ ]' | norm >doc_lines.txt
+[ "$(wc -l <doc_lines.txt)" -ge 6 ] && ok || bad "docs/batchnorm.md: no explain excerpt found"
+norm <ex3.txt >ex3n.txt
+while IFS= read -r line; do
+  grep -qxF -- "$line" ex3n.txt && ok || bad "docs/batchnorm.md's explain line is not what explain prints: '$line'"
+done <doc_lines.txt
+grep -qF "r1, h1, ... each hidden layer's pre-activations" ex3.txt && ok || bad "explain's symbols name the BN output n1 as the pre-activations"
 echo "cli_batchnorm: $pass passed, $fail failed"
 [ "$fail" = 0 ] && [ "$pass" -ge 40 ]

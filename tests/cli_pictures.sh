@@ -113,6 +113,10 @@ import png
 W, H, rows = png.read("train.png")
 assert W == 850, W
 assert png.count(rows, (0, 114, 178)) > 100 and png.count(rows, (230, 159, 0)) > 100  # training, test
+# the epoch axis starts at the first point, epoch 1: its dot (5 x 5) sits on the left axis at x = 5 + 62
+# (the panel's offset and left margin); an axis from 0 puts it a third of the way across
+left = min(x for y in range(H) for x in range(W // 2) if png.px(rows, x, y) == (0, 114, 178))
+assert 65 <= left <= 67, left
 PY
 
 # ---- grad --png and jacobian --png on colour images [N, 3, H, W]: the input drawn in colour

@@ -75,7 +75,7 @@ if [ -d /usr/share/datasets/fashion-mnist ]; then
   expect 0 "explain a standardised model" -- "$CR" explain --model "$T/std.safetensors" --data fashion-mnist:test --index 7 --json
   cp "$T/out" "$T/explain.json"
   expect 0 "explain text shows the standardisation link" -- "$CR" explain --model "$T/std.safetensors" --data fashion-mnist:test --index 7
-  grep -q "∂z/∂x     = diag(1/σ)" "$T/out" && ok || bad "standardisation as the first link"
+  grep -q "∂z/∂x     = diag(1/s)" "$T/out" && ok || bad "standardisation as the first link"
   expect 0 "grad of the same example" -- "$CR" grad --model "$T/std.safetensors" --data fashion-mnist:test --index 7 --out "$T/g.npy"
   $PY - "$T/explain.json" "$T/g.npy" <<'PYEOF' && ok || bad "explain's dJ/dx equals grad's for a standardised model"
 import json, sys, numpy as np

@@ -36,6 +36,8 @@ import chainrule
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from activations import chainrule_activations, torch_fn  # noqa: E402
+from torchutil import raises, write_model  # noqa: E402
+import torchutil  # noqa: E402
 
 torch.set_num_threads(1)
 CLI = sys.argv[1]
@@ -59,32 +61,6 @@ def expect(name, got, ref, tol):
     checks += 1
     worst[got.dtype.name] = max(worst.get(got.dtype.name, 0.0), e)
     return e
-
-
-def write_model(path, weights, biases, acts, dtype, mean=None, std=None, last="softmax", head=None):
-    """A chainrule safetensors model: fc{i}.weight [out, in], fc{i}.bias [out]; last: the
-    output activation ("softmax": none, today's classifier) and head the metadata "head"."""
-    tensors = {}
-    for i, (w, b) in enumerate(zip(weights, biases), start=1):
-        tensors[f"fc{i}.weight"], tensors[f"fc{i}.bias"] = w, b
-    if mean is not None:
-        tensors["input.mean"], tensors["input.std"] = mean, std
-    code = {np.float32: "F32", np.float64: "F64"}[dtype]
-    header, blobs, off = {}, [], 0
-    for k, v in tensors.items():
-        raw = np.ascontiguousarray(v, dtype=dtype).tobytes()
-        header[k] = {"dtype": code, "shape": list(v.shape), "data_offsets": [off, off + len(raw)]}
-        blobs.append(raw)
-        off += len(raw)
-    dims = [weights[0].shape[1]] + [w.shape[0] for w in weights]
-    header["__metadata__"] = {"format": "chainrule/1", "activations": ",".join(acts + [last]),
-                              "layers": ",".join(map(str, dims))}
-    if head:
-        header["__metadata__"]["head"] = head
-    h = json.dumps(header).encode()
-    h += b" " * (-len(h) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(h)) + h + b"".join(blobs))
 
 
 def torch_net(weights, biases, acts, dtype, mean=None, std=None):
@@ -269,17 +245,6 @@ def check_errors(tmp):
     m = chainrule.load(path)
     X = rng.normal(size=(3, 5))
 
-    def raises(exc, fn, *words):
-        global checks
-        try:
-            fn()
-        except exc as e:
-            for w in words:
-                assert w in str(e), f"{exc.__name__} message {str(e)!r} lacks {w!r}"
-            checks += 1
-            return e
-        raise AssertionError(f"no {exc.__name__} raised (expected {words})")
-
     missing = os.path.join(tmp, "missing.safetensors")
     raises(chainrule.Error, lambda: chainrule.load(missing), missing)
     junk = os.path.join(tmp, "junk.safetensors")
@@ -310,6 +275,16 @@ def check_errors(tmp):
         a3 = m3.attack(Xb, yb, eps=0.1, method="pgd", steps=3)
         assert np.array_equal(a1, a3) and not np.array_equal(a1, Xb)
         checks += 2
+    # bounds of a net with an activation without a relaxation: the reason, naming it
+    for act in ("gelu", "silu"):
+        gpath = os.path.join(tmp, f"err_{act}.safetensors")
+        write_model(gpath, [rng.normal(size=(4, 5)), rng.normal(size=(3, 4))],
+                    [rng.normal(size=4), rng.normal(size=3)], [act], np.float64)
+        with chainrule.load(gpath) as g:
+            for method in ("ibp", "crown"):
+                e = raises(chainrule.Error, lambda: g.bounds(-np.ones(5), np.ones(5), method=method),
+                           act, "no relaxation yet")
+                assert e.status == "CR_ERR_ARG", e.status
     m.close()
     raises(ValueError, lambda: m.predict(X), "close")
     print("ok   errors: chainrule.Error carries the library's messages; threads= gives the same bits")
@@ -460,7 +435,7 @@ def main():
         check_heads(tmp)
         check_errors(tmp)
         check_certify(tmp)
-    print(f"python_chainrule: {checks} comparisons and error checks passed "
+    print(f"python_chainrule: {checks + torchutil.checks} comparisons and error checks passed "
           f"({chainrule.library_paths()[0]}); largest relative errors against PyTorch: "
           + ", ".join(f"{k} {v:.2e}" for k, v in sorted(worst.items())))
 

@@ -36,6 +36,10 @@ except ImportError:
 
 import chainrule
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from torchutil import raises, write_model  # noqa: E402
+import torchutil  # noqa: E402
+
 torch.set_num_threads(1)
 checks = 0
 
@@ -49,41 +53,6 @@ def expect(name, got, ref, tol=1e-11):
     e = float(np.max(np.abs(got - ref))) / scale
     assert e <= tol, f"{name}: relative error {e:.3g} > {tol:g}"
     checks += 1
-
-
-def raises(exc, fn, *words):
-    global checks
-    try:
-        fn()
-    except exc as e:
-        for w in words:
-            assert w in str(e), f"{exc.__name__} message {str(e)!r} lacks {w!r}"
-        checks += 1
-        return e
-    raise AssertionError(f"no {exc.__name__} raised (expected {words})")
-
-
-def write_model(path, weights, biases, acts, dtype=np.float64, head=None):
-    """A chainrule safetensors model: fc{i}.weight [out, in], fc{i}.bias [out]."""
-    tensors = {}
-    for i, (w, b) in enumerate(zip(weights, biases), start=1):
-        tensors[f"fc{i}.weight"], tensors[f"fc{i}.bias"] = w, b
-    code = {np.float32: "F32", np.float64: "F64"}[dtype]
-    header, blobs, off = {}, [], 0
-    for k, v in tensors.items():
-        raw = np.ascontiguousarray(v, dtype=dtype).tobytes()
-        header[k] = {"dtype": code, "shape": list(v.shape), "data_offsets": [off, off + len(raw)]}
-        blobs.append(raw)
-        off += len(raw)
-    dims = [weights[0].shape[1]] + [w.shape[0] for w in weights]
-    header["__metadata__"] = {"format": "chainrule/1", "activations": ",".join(acts + ["softmax"]),
-                              "layers": ",".join(map(str, dims))}
-    if head:
-        header["__metadata__"]["head"] = head
-    h = json.dumps(header).encode()
-    h += b" " * (-len(h) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(h)) + h + b"".join(blobs))
 
 
 def main():
@@ -261,7 +230,7 @@ def main():
         assert not mirrors, f"the module mirrors C structs: {mirrors}"
         checks += 1
         m.close()
-    print(f"python_verbs: {checks} comparisons and checks passed ({chainrule.__file__}, "
+    print(f"python_verbs: {checks + torchutil.checks} comparisons and checks passed ({chainrule.__file__}, "
           f"{chainrule.library_paths()[0]})")
 
 

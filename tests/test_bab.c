@@ -51,27 +51,9 @@ static void tspec_init(tspec *s, size_t d, size_t n_clauses) {
 
 /* c·o(x) by plain loops in long double (independent of the library's passes) */
 static long double row_ld(const cr_net *net, const double *c, const long double *x) {
-    const double *p = cr_net_params_const(net);
-    long double h[64], t[64]; /* widths up to 64 */
-    size_t din = cr_net_width(net, 0);
-    for (size_t i = 0; i < din; i++) h[i] = x[i];
-    for (int l = 0; l < cr_net_n_layers(net); l++) {
-        const size_t dout = cr_net_width(net, l + 1);
-        const double *w = p + cr_net_weight_offset(net, l), *b = p + cr_net_bias_offset(net, l);
-        for (size_t j = 0; j < dout; j++) {
-            long double s = b[j];
-            for (size_t i = 0; i < din; i++) s += h[i] * w[i * dout + j];
-            if (l + 1 < cr_net_n_layers(net)) switch (cr_net_activation(net, l)) {
-                case CR_ACT_SIGMOID: s = 1 / (1 + expl(-s)); break;
-                case CR_ACT_TANH: s = tanhl(s); break;
-                default: s = s < 0 ? 0 : s;
-                }
-            t[j] = s;
-        }
-        memcpy(h, t, dout * sizeof *h);
-        din = dout;
-    }
-    return c[0] * h[0] + c[1] * h[1];
+    long double o[64];
+    tu_forward_ld(net, x, NULL, 0, o);
+    return c[0] * o[0] + c[1] * o[1];
 }
 
 /* Solves the d x d system a x = b (row-major) by Gaussian elimination with partial pivoting; 0 when singular. */

@@ -28,6 +28,7 @@
 #include "chainrule_check.h"
 #include "check/bab.h"
 #include "net/bound.h"
+#include "testutil.h"
 
 #define MAXW 16
 
@@ -44,30 +45,6 @@ static cr_net *random_net(cr_rng *rng, size_t d, size_t w1, size_t w2, size_t k)
     double *p = cr_net_params_f64(net);
     for (size_t i = 0; i < cr_net_n_params(net); i++) p[i] = 2 * cr_rng_uniform(rng) - 1;
     return net;
-}
-
-/* the net's output at x in long double by plain loops; z[l][j]: the pre-activations of the hidden layers */
-static void forward_ld(const cr_net *net, const long double *x, long double z[2][MAXW], long double *o) {
-    const double *p = cr_net_params_const(net);
-    long double h[MAXW], t[MAXW];
-    size_t din = cr_net_width(net, 0);
-    for (size_t i = 0; i < din; i++) h[i] = x[i];
-    for (int l = 0; l < cr_net_n_layers(net); l++) {
-        const size_t dout = cr_net_width(net, l + 1);
-        const double *w = p + cr_net_weight_offset(net, l), *b = p + cr_net_bias_offset(net, l);
-        for (size_t j = 0; j < dout; j++) {
-            long double s = b[j];
-            for (size_t i = 0; i < din; i++) s += h[i] * w[i * dout + j];
-            if (l + 1 < cr_net_n_layers(net)) {
-                z[l][j] = s;
-                s = s < 0 ? 0 : s;
-            }
-            t[j] = s;
-        }
-        memcpy(h, t, dout * sizeof *h);
-        din = dout;
-    }
-    memcpy(o, h, cr_net_width(net, cr_net_n_layers(net)) * sizeof *o);
 }
 
 /* Clamps for a random subdomain: 1 to 4 of the root's unstable units split to a random side. The root's
@@ -152,7 +129,7 @@ static long double sampled_min(cr_rng *rng, const cr_net *net, const double *lo,
             const double u = s < 4096 ? (double)((s >> (6 * q)) & 63) / 63 : cr_rng_uniform(rng);
             x[q] = lo[q] + (long double)u * (hi[q] - lo[q]);
         }
-        forward_ld(net, x, z, o);
+        tu_forward_ld(net, x, &z[0][0], MAXW, o); /* z[l][j]: the hidden layers' pre-activations */
         int ok = 1;
         for (int l = 0; l < 2 && ok; l++)
             for (size_t j = 0; j < cr_net_width(net, l + 1) && ok; j++) ok = z[l][j] >= zlo[l][j] && z[l][j] <= zhi[l][j];

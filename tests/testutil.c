@@ -133,3 +133,31 @@ unsigned char *tu_slurp(const char *path, size_t *len) {
     }
     return buf;
 }
+
+void tu_forward_ld(const cr_net *net, const long double *x, long double *pre, size_t stride, long double *out) {
+    const double *p = cr_net_params_const(net);
+    const int L = cr_net_n_layers(net);
+    long double h[64], t[64];
+    size_t din = cr_net_width(net, 0);
+    for (size_t i = 0; i < din; i++) h[i] = x[i];
+    for (int l = 0; l < L; l++) {
+        const size_t dout = cr_net_width(net, l + 1);
+        const double *w = p + cr_net_weight_offset(net, l), *b = p + cr_net_bias_offset(net, l);
+        for (size_t j = 0; j < dout; j++) {
+            long double s = b[j];
+            for (size_t i = 0; i < din; i++) s += h[i] * w[i * dout + j];
+            if (l + 1 < L) {
+                if (pre) pre[(size_t)l * stride + j] = s;
+                switch (cr_net_activation(net, l)) {
+                case CR_ACT_SIGMOID: s = 1 / (1 + expl(-s)); break;
+                case CR_ACT_TANH: s = tanhl(s); break;
+                default: s = s < 0 ? 0 : s;
+                }
+            }
+            t[j] = s;
+        }
+        memcpy(h, t, dout * sizeof *h);
+        din = dout;
+    }
+    memcpy(out, h, cr_net_width(net, L) * sizeof *out);
+}

@@ -38,4 +38,10 @@ int tu_count_tmp_files(void);
 /* A whole file read with cr_read_file (fails the test on error); caller frees. */
 unsigned char *tu_slurp(const char *path, size_t *len);
 
+/* A float64 net's outputs at x by plain loops in long double, independent of the library's
+   passes (an oracle for the bounds' tests): hidden activations sigmoid, tanh, else relu;
+   pre (or NULL): the hidden layers' pre-activations, layer l's at pre + l * stride. Widths
+   up to 64. */
+void tu_forward_ld(const cr_net *net, const long double *x, long double *pre, size_t stride, long double *out);
+
 #endif

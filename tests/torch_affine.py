@@ -32,6 +32,8 @@ sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "python"))
 import onnx  # noqa: E402
 from onnx import numpy_helper  # noqa: E402
+import torchutil  # noqa: E402  (check, relerr and the tally, shared)
+from torchutil import check, relerr  # noqa: E402
 
 CR = os.path.abspath(sys.argv[1])
 os.environ.setdefault("CHAINRULE_LIBRARY", os.path.dirname(CR))
@@ -46,20 +48,6 @@ else:
 
 GRAD_TOL = {np.float32: 1e-5, np.float64: 1e-10}
 PRED_TOL = {np.float32: 1e-5, np.float64: 1e-12}
-failures, checks = [], 0
-
-
-def check(ok, what):
-    global checks
-    checks += 1
-    if not ok:
-        failures.append(what)
-        print("FAIL:", what)
-
-
-def relerr(a, b):
-    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
-    return float(np.max(np.abs(a - b)) / max(np.max(np.abs(b)), 1e-300))
 
 
 def run(*args):
@@ -165,6 +153,26 @@ def case(d, form, dtype, seed):
         check(eg <= GRAD_TOL[dtype], f"{tag} ({which}): grad vs torch.autograd {eg:.2e}")
         check(ej <= GRAD_TOL[dtype], f"{tag} ({which}): jacobian vs torch.autograd {ej:.2e}")
         print(f"  {tag} ({which}): predict {ep:.1e}, grad {eg:.1e}, jacobian {ej:.1e}")
+    # explain: the standardisation's std is s (σ is the sigmoid); a Sub/Mul or Mul/Add link is said to be the
+    # file's form, the same map with folded μ, s, which section 5 prints
+    txt = run("explain", "--model", src, "--inputs", xp, "--labels", yp, "--index", "0").stdout
+    md = run("explain", "--model", src, "--inputs", xp, "--labels", yp, "--index", "0", "--format", "markdown").stdout
+    check("⊘ σ" not in txt and "1/σ" not in txt and "μ, σ" not in txt and "\\oslash \\sigma" not in md and
+          "1/\\sigma" not in md and "diag(1/s)" in txt and "\\mathrm{diag}(1/s)" in md,
+          f"{tag}: explain writes the input's std as σ (the sigmoid's symbol)")
+    states = {"sub-div": None, "sub-mul": "z = (x − p) ∘ q (Sub, then Mul)", "mul-add": "z = x ∘ p + q (Mul, then Add)"}
+    check(states[form] is None and "The file states this link" not in txt or
+          states[form] is not None and f"The file states this link as {states[form]}" in txt,
+          f"{tag}: explain does not say which form the file states")
+    pd, qd = p.astype(np.float64), q.astype(np.float64)
+    mu, sd = {"sub-div": (pd, qd), "sub-mul": (pd, 1 / qd), "mul-add": (-qd / pd, 1 / pd)}[form]
+
+    def row(name):
+        m = __import__("re").search(r"^    " + name + r" \(1×7\) = \[([^\]]*)\]", txt, __import__("re").M)
+        return np.array([float(v) for v in m.group(1).split()]) if m else None
+    pm, ps = row("μ"), row("s")
+    check(pm is not None and ps is not None and np.allclose(pm, mu, rtol=1e-4, atol=1e-5) and
+          np.allclose(ps, sd, rtol=1e-4, atol=1e-5), f"{tag}: explain's μ, s are not the folded {mu}, {sd}: {pm}, {ps}")
     if chainrule is None:  # gradcheck by the CLI instead
         run("gradcheck", "--model", src, "--inputs", xp, "--labels", yp)
     else:
@@ -194,8 +202,7 @@ def main():
         for i, form in enumerate(("sub-div", "sub-mul", "mul-add")):
             for dtype in (np.float64, np.float32):
                 case(d, form, dtype, 11 + i)
-    print(f"{checks - len(failures)} passed, {len(failures)} failed")
-    sys.exit(1 if failures else 0)
+    torchutil.report()
 
 
 if __name__ == "__main__":

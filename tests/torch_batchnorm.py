@@ -47,25 +47,12 @@ from onnx import numpy_helper  # noqa: E402
 from torch_grad import load_chainrule_model_raw as load_safetensors  # noqa: E402
 from torch_grad import load_chainrule_model  # noqa: E402  (the README's loader)
 import torch_onnx as t1  # noqa: E402  (ort_run: onnxruntime from the venv)
+import torchutil  # noqa: E402  (check, relerr and the tally, shared)
+from torchutil import check, relerr  # noqa: E402
 
 warnings.filterwarnings("ignore")
 CR = os.path.abspath(sys.argv[1])
 TOL = {np.float32: 1e-5, np.float64: 1e-10}
-failures = []
-checks = 0
-
-
-def check(ok, what):
-    global checks
-    checks += 1
-    if not ok:
-        failures.append(what)
-        print("FAIL:", what)
-
-
-def relerr(a, b):
-    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
-    return float(np.max(np.abs(a - b)) / max(np.max(np.abs(b)), 1e-300))
 
 
 def run(*args):
@@ -283,8 +270,7 @@ def main():
         test_exports(d)
         test_round_trip(d)
         test_refusals(d)
-    print(f"{checks - len(failures)} passed, {len(failures)} failed")
-    sys.exit(1 if failures else 0)
+    torchutil.report()
 
 
 if __name__ == "__main__":

@@ -40,6 +40,7 @@ import onnx  # noqa: E402
 import onnx_models as om  # noqa: E402
 import torch_onnx as to  # noqa: E402  (its check/run/relerr/onnxruntime helpers; no test runs on import)
 from torch_onnx import CR, TOL, check, relerr, run  # noqa: E402
+import torchutil  # noqa: E402  (the tally)
 
 ACT = {"relu": torch.relu, "sigmoid": torch.sigmoid, "tanh": torch.tanh, None: lambda t: t}
 FASHION = os.environ.get("CR_FASHION_MNIST_DIR", "/usr/share/datasets/fashion-mnist")
@@ -298,8 +299,7 @@ def main():
         test_fashion(d)
         print("refusals:")
         test_refusals(d)
-    print(f"{to.checks - len(to.failures)} passed, {len(to.failures)} failed")
-    sys.exit(1 if to.failures else 0)
+    torchutil.report()
 
 
 if __name__ == "__main__":

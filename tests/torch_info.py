@@ -28,15 +28,9 @@ except ImportError:
     sys.exit(77)
 
 CR = os.path.abspath(sys.argv[1])
-checks, failures = 0, []
-
-
-def check(ok, what):
-    global checks
-    checks += 1
-    if not ok:
-        failures.append(what)
-        print("FAIL:", what)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import torchutil  # noqa: E402  (check and the tally, shared)
+from torchutil import check  # noqa: E402
 
 
 class Standardise(torch.nn.Module):
@@ -163,9 +157,8 @@ def main():
             test_net(d, name, mods)
             n += 1
         test_refusals(d)
-    check(n == 3 and checks > 30, f"only {checks} checks")
-    print(f"torch_info: {checks - len(failures)} passed, {len(failures)} failed")
-    sys.exit(1 if failures else 0)
+    check(n == 3 and torchutil.checks > 30, f"only {torchutil.checks} checks")
+    torchutil.report("torch_info: ")
 
 
 if __name__ == "__main__":

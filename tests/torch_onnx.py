@@ -39,25 +39,12 @@ ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
 import onnx  # noqa: E402  (python3-onnx; an ImportError fails the test)
 import onnx_models as om  # noqa: E402
+import torchutil  # noqa: E402  (check, relerr and the tally, shared)
+from torchutil import check, relerr  # noqa: E402
 from torch_grad import load_chainrule_model_raw as load_safetensors  # noqa: E402
 
 CR = sys.argv[1]
 TOL = {np.float32: 1e-5, np.float64: 1e-12}
-failures = []
-checks = 0
-
-
-def check(ok, what):
-    global checks
-    checks += 1
-    if not ok:
-        failures.append(what)
-        print("FAIL:", what)
-
-
-def relerr(a, b):
-    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
-    return float(np.max(np.abs(a - b)) / max(np.max(np.abs(b)), 1e-300))
 
 
 def run(*args, expect=0):
@@ -452,8 +439,7 @@ def main():
         test_export(d)
         test_state_dicts(d)
         test_refusals(d)
-    print(f"{checks - len(failures)} passed, {len(failures)} failed")
-    sys.exit(1 if failures else 0)
+    torchutil.report()
 
 
 if __name__ == "__main__":

@@ -28,6 +28,7 @@
 
 Run as:  /usr/bin/python3 tests/torch_onnx_import.py path/to/chainrule
 """
+import json
 import os
 import shutil
 import subprocess
@@ -46,6 +47,7 @@ sys.path.insert(0, HERE)
 import onnx  # noqa: E402
 import onnx_models as om  # noqa: E402
 import torch_onnx as t1  # noqa: E402  (compare_cli, check, run, load_safetensors)
+import torchutil  # noqa: E402  (the tally)
 from activations import chainrule_activations, torch_module  # noqa: E402
 
 CR = os.path.abspath(sys.argv[1])
@@ -102,6 +104,17 @@ def test_view(d):
                 print(f"  {tag} [{seq}]: {ep:.1e}, {eg:.1e}")
             except RuntimeError as e:
                 check(False, f"{tag}: {e}")
+            # info shows the graph's input shape, [N, 3, 4] (dynamic) or [5, 3, 4], besides its 12 values;
+            # a safetensors copy is the [N, 12] model and says nothing of it
+            want = "[N, 3, 4]" if dynamic else "[5, 3, 4]"
+            txt = t1.run("info", "--model", path).stdout
+            js = json.loads(t1.run("info", "--model", path, "--json").stdout)
+            check(f"the ONNX graph's input is {want}" in txt and js.get("onnx_input_shape") == want,
+                  f"{tag}: info does not show the input {want}: {txt!r}, {js.get('onnx_input_shape')!r}")
+            if opset == 13 and dynamic:
+                st = os.path.join(d, "view_copy.safetensors")
+                t1.run("convert", "--model", path, "--out", st)
+                check("ONNX graph's input" not in t1.run("info", "--model", st).stdout, "info: the safetensors copy")
     layers = om.random_layers([12, 7, 3], np.float32, 21)
     xs = np.random.default_rng(4).uniform(-1, 1, (6, 3, 4)).astype(np.float32)
     for opset in (9, 13):
@@ -329,6 +342,13 @@ def test_activations(d):
                 x = rng.uniform(-2, 2, (7, 6)).astype(dt)
                 y = rng.integers(0, 3, 7)
                 tag = f"{name}: torch.onnx.export opset {opset} {np.dtype(dt).name} ({','.join(ops(path))})"
+                if ":alpha=" in form and dt == np.float64:  # a float attribute: not the float64 slope, refused
+                    np.save(os.path.join(d, "xa64.npy"), x)
+                    refused(["predict", "--model", path, "--inputs", os.path.join(d, "xa64.npy"), "--out",
+                             os.path.join(d, "never_alpha64.npy")],
+                            ["alpha is a float attribute", "float64 graph", "Max(x, Mul(x, "], tag)
+                    print(f"  {tag}: refused (the float alpha in a float64 graph)")
+                    continue
                 ep, eg, _ = t1.compare_cli(d, path, x, y, lambda v: net(v), dt, tag)
                 print(f"  {tag}: predict {ep:.1e}, grad {eg:.1e}")
         if ":alpha=" in form:  # the op with another alpha is another function: refused by name
@@ -373,11 +393,22 @@ def test_activations(d):
                    os.path.join(d, "pa.npy"))
             lt = torch.from_numpy(logits.astype(np.float64))
             e = t1.relerr(np.load(os.path.join(d, "pa.npy")), torch.softmax(lt, 1).numpy())
-            # an ONNX alpha is a float attribute: onnxruntime's float64 LeakyRelu multiplies by
-            # float(0.01), chainrule (and PyTorch) by 0.01 (import reads the row's exact value)
-            tol = 1e-7 if ":alpha=" in form and dt == np.float64 else t1.TOL[dt]
+            # a float64 leaky-relu is written Max(x, Mul(x, 0.01)), the slope a double: exact in
+            # onnxruntime too (a LeakyRelu's float alpha would be 0.0099999998 there)
+            tol = t1.TOL[dt]
             t1.check(e <= tol, f"{name}: chainrule's ONNX in onnxruntime {dts}: {e:.2e} > {tol:g}")
             print(f"  {name}: chainrule's ONNX ({','.join(ops(path))}) in onnxruntime, {dts}: {e:.1e}")
+            if ":alpha=" in form and dt == np.float64:  # its Max(x, Mul(x, slope)) with another slope: refused
+                mo = onnx.load(path)
+                t = [t for t in mo.graph.initializer if t.name == "leaky_relu_slope"]
+                check(len(t) == 1, f"{name}: no leaky_relu_slope initializer in chainrule's float64 ONNX")
+                t[0].CopyFrom(onnx.numpy_helper.from_array(np.array(np.float32(0.01), np.float64), t[0].name))
+                bad = os.path.join(d, "leaky64_f32slope.onnx")
+                onnx.save(mo, bad)
+                refused(["predict", "--model", bad, "--inputs", os.path.join(d, "xa.npy"), "--out",
+                         os.path.join(d, "never_slope.npy")],
+                        ["Max(x, Mul(x, 0.0099999997764825821))", "slope is 0.01 rounded to double"],
+                        f"{name}: float64 Max/Mul with a float slope")
     # PyTorch's tanh-approximate GELU is not chainrule's gelu: refused by name
     net = torch.nn.Sequential(torch.nn.Linear(6, 8), torch.nn.GELU(approximate="tanh"), torch.nn.Linear(8, 3))
     path = os.path.join(d, "gelu_tanh.onnx")
@@ -385,6 +416,34 @@ def test_activations(d):
     refused(["predict", "--model", path, "--inputs", os.path.join(d, "x6.npy"), "--out",
              os.path.join(d, "never.npy")],
             ["tanh approximation of GELU"], "tanh-approximate GELU")
+    # a float64 graph's GELU pattern with √2 rounded to float (1.4142135381698608) is another function than
+    # gelu in double (by ~1e-8 relative): refused, naming the constant; the double √2 loads (test_activations)
+    net = torch.nn.Sequential(torch.nn.Linear(6, 8), torch.nn.GELU(), torch.nn.Linear(8, 3)).double()
+    path = os.path.join(d, "gelu64_f32sqrt2.onnx")
+    torch.onnx.export(net, torch.zeros(2, 6, dtype=torch.float64), path, opset_version=13)
+    mo = onnx.load(path)
+    planted = 0
+    for nd in mo.graph.node:
+        if nd.op_type == "Constant":
+            v = onnx.numpy_helper.to_array(nd.attribute[0].t)
+            if v.size == 1 and float(v) == np.sqrt(2.0):
+                nd.attribute[0].t.CopyFrom(onnx.numpy_helper.from_array(
+                    np.array(np.float32(np.sqrt(2.0)), np.float64).reshape(v.shape)))
+                planted += 1
+    check(planted == 1, f"gelu64: the double √2 constant not found ({planted})")
+    onnx.save(mo, path)
+    np.save(os.path.join(d, "x6d.npy"), np.zeros((2, 6), np.float64))
+    refused(["predict", "--model", path, "--inputs", os.path.join(d, "x6d.npy"), "--out",
+             os.path.join(d, "never_gelu64.npy")],
+            ["divides x by 1.4142135381698608, not by √2 rounded to double", "gelu64_f32sqrt2.onnx"],
+            "float64 GELU with a float √2")
+    # PyTorch's Softplus with beta != 1 (Mul, Softplus, Div) is not chainrule's softplus: refused by name
+    net = torch.nn.Sequential(torch.nn.Linear(6, 8), torch.nn.Softplus(beta=2), torch.nn.Linear(8, 3))
+    path = os.path.join(d, "softplus_beta.onnx")
+    torch.onnx.export(net, torch.zeros(2, 6), path, opset_version=13)
+    refused(["predict", "--model", path, "--inputs", os.path.join(d, "x6.npy"), "--out",
+             os.path.join(d, "never.npy")],
+            ["Softplus with beta != 1", "softplus_beta.onnx"], "Softplus(beta=2)")
 
 
 def main():
@@ -396,8 +455,7 @@ def main():
         test_float16(d)
         test_external(d)
         test_out_format(d)
-    print(f"{t1.checks - len(t1.failures)} passed, {len(t1.failures)} failed")
-    sys.exit(1 if t1.failures else 0)
+    torchutil.report()
 
 
 if __name__ == "__main__":

@@ -8,8 +8,8 @@
  *            (Higham, Accuracy and Stability of Numerical Algorithms, §3.1), the bound itself computed in double
  *            from non-negative terms and inflated by (1 + 2γ_{n+2}), plus an absolute (n+2)·1e-300 for underflow;
  *   affine   z = a x + c per feature (link 0, BatchNorm links): e_z = |a| e (1 + γ_4) + γ_8 (size of the terms);
- *   act      monotone f (ReLU, leaky ReLU, sigmoid, tanh, softplus): [f(m − e), f(m + e)] with the endpoints rounded outward and libm's
- *            error taken as 8 ulp of the result (glibc documents ≤ 2 ulp for exp and tanh), then re-centred.
+ *   act      monotone f (ReLU, leaky ReLU, sigmoid, tanh, softplus): [f(m − e), f(m + e)] with the endpoints rounded
+ * outward and libm's error taken as 8 ulp of the result (glibc documents ≤ 2 ulp for exp and tanh), then re-centred.
  *
  * u = 2^-53, γ_n = n u / (1 − n u) ≤ 1.01 n u for the sizes here. Activations without a monotone form with a known
  * error (GELU, SiLU) are refused: CR_ERR_ARG.

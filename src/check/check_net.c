@@ -154,7 +154,8 @@ cr_status cr_check_net_input(const cr_net *net, size_t n, const void *x, const v
     for (size_t i = 0; i < n; i++)
         if ((st = chk_fd_input(&o, i, fd + i * D, err + i * D, NULL, NULL))) goto done;
     /* 1. cr_net_input_grad: what `grad`, attacks and attributions run */
-    st = t == CR_F32 ? cr_net_input_grad_targets_f32(NULL, net, n, x, y, dx, NULL) : cr_net_input_grad_targets_f64(NULL, net, n, x, y, dx, NULL);
+    st = t == CR_F32 ? cr_net_input_grad_targets_f32(NULL, net, n, x, y, dx, NULL) :
+                       cr_net_input_grad_targets_f64(NULL, net, n, x, y, dx, NULL);
     if (st) goto done;
     if (!(an = chk_to_f64(t, dx, n * D))) goto nomem;
     snprintf(what, sizeof what, "dJ/dx [%zu, %zu] (cr_net_input_grad)", n, D);
@@ -163,7 +164,8 @@ cr_status cr_check_net_input(const cr_net *net, size_t n, const void *x, const v
     /* 2. cr_net_backward's dx */
     if ((st = cr_tape_create(net, n, &tape))) goto done;
     st = t == CR_F32 ? cr_net_forward_f32(net, tape, n, x) : cr_net_forward_f64(net, tape, n, x);
-    if (!st) st = t == CR_F32 ? cr_net_backward_f32(net, tape, y, dx, NULL) : cr_net_backward_f64(net, tape, y, dx, NULL);
+    if (!st)
+        st = t == CR_F32 ? cr_net_backward_f32(net, tape, y, dx, NULL) : cr_net_backward_f64(net, tape, y, dx, NULL);
     if (st) goto done;
     for (size_t i = 0; i < n * D; i++) an[i] = chk_get(t, dx, i);
     snprintf(what, sizeof what, "dJ/dx [%zu, %zu] (cr_net_backward)", n, D);

@@ -109,7 +109,8 @@ typedef struct cli_opt {
 #define CLI_INCLUDE(table) {NULL, CLI_OPT_INCLUDE, (void *)(table), NULL, NULL, 0, 0, 0, CLI_FILE_NONE}
 #define CLI_END {NULL, CLI_OPT_END, NULL, NULL, NULL, 0, 0, 0, CLI_FILE_NONE}
 /* --threads N, as every command that splits examples over workers takes it. */
-#define CLI_THREADS(dest) CLI_STR("--threads", dest, "N", "workers the examples are split over (default: the number of cores)")
+#define CLI_THREADS(dest)                                                                                              \
+    CLI_STR("--threads", dest, "N", "workers the examples are split over (default: the number of cores)")
 
 /*
  * Parses argv[1..] (argv[0] is the command's name) with the table. Returns 1

@@ -232,7 +232,8 @@ cr_status cli_model_write(const char *path, const cr_model *model) {
 
 void cli_output_text(const cr_net *net, char *buf, size_t size) {
     char o[48];
-    if (cr_net_output_activation(net, NULL)) snprintf(o, sizeof o, "%s(θ)", cr_activation_name(cr_net_activation(net, cr_net_n_layers(net) - 1)));
+    if (cr_net_output_activation(net, NULL))
+        snprintf(o, sizeof o, "%s(θ)", cr_activation_name(cr_net_activation(net, cr_net_n_layers(net) - 1)));
     else snprintf(o, sizeof o, "θ");
     if (cr_net_head(net) == CR_HEAD_SQUARED_ERROR)
         snprintf(buf, size, "output o = %s; loss ½‖o − t‖² (squared error), the prediction is o", o);

@@ -319,7 +319,8 @@ int cli_input_load(const cli_model_examples *me, const char *dtype_opt, const ch
     int rc = cli_input_model_head(me->model, dtype_opt, me->head, in);
     if (!rc) rc = cli_input_data(in, &me->examples);
     if (!rc && png && (!in->height || !in->width))
-        rc = cli_error("%s: a picture needs image inputs ([N, H, W], [N, C, H, W] with C = 1 or 3, a dataset of images, or 784 "
+        rc = cli_error("%s: a picture needs image inputs ([N, H, W], [N, C, H, W] with C = 1 or 3, a dataset of "
+                       "images, or 784 "
                        "features), but %s has %zu features per example",
                        png, in->source, in->d);
     if (rc) cli_input_free(in);
@@ -359,6 +360,39 @@ int cli_predict(const cli_input *in, const void *x, size_t n, int64_t *pred) {
 void cli_sum_channels(float *v, size_t channels, size_t hw) {
     for (size_t c = 1; c < channels; c++)
         for (size_t j = 0; j < hw; j++) v[j] += v[c * hw + j];
+}
+
+int cli_tiles_alloc(cli_tiles *t, size_t n_tiles, size_t d, const char *png) {
+    t->n_tiles = n_tiles, t->d = d;
+    t->px = calloc(n_tiles * d, sizeof *t->px);
+    t->tiles = calloc(n_tiles, sizeof *t->tiles);
+    t->labels = calloc(n_tiles, sizeof *t->labels);
+    if (t->px && t->tiles && t->labels) return CLI_OK;
+    cli_tiles_free(t);
+    return cli_error("%s: out of memory", png);
+}
+
+void cli_tiles_free(cli_tiles *t) {
+    free(t->px), free(t->tiles), free(t->labels);
+    t->px = NULL, t->tiles = NULL, t->labels = NULL;
+}
+
+float *cli_tile_values(cli_tiles *t, size_t k, cr_dtype dt, const void *x, size_t i) {
+    float *v = t->px + k * t->d;
+    for (size_t j = 0; j < t->d; j++) v[j] = (float)cli_get(dt, x, i * t->d + j);
+    return v;
+}
+
+void cli_tile_set(cli_tiles *t, size_t k, const cli_input *in, const float *v, cr_colormap cmap, float lo, float hi,
+                  size_t channels) {
+    t->tiles[k] = (cr_image_tile){v, in->height, in->width, cmap, lo, hi, t->labels[k], channels};
+}
+
+int cli_tiles_write(const cli_tiles *t, const char *png, size_t cols, size_t scale, const char *title,
+                    size_t examples, int quiet) {
+    int rc = cli_write_grid_png(png, t->tiles, t->n_tiles, cols, scale, title);
+    if (rc == CLI_OK && !quiet) printf("  picture of %zu examples -> %s\n", examples, png);
+    return rc;
 }
 
 int cli_write_grid_png(const char *path, const cr_image_tile *tiles, size_t n_tiles,

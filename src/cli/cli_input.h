@@ -129,4 +129,25 @@ void cli_sum_channels(float *v, size_t channels, size_t hw);
 int cli_write_grid_png(const char *path, const cr_image_tile *tiles, size_t n_tiles,
                        size_t cols, size_t scale, const char *title);
 
+/* A picture's tiles (attack --png, attribute --png): n_tiles tiles of d values each, their
+   value buffers (px, n_tiles x d floats) and their labels (48 bytes each). */
+typedef struct {
+    float *px;
+    cr_image_tile *tiles;
+    char (*labels)[48];
+    size_t n_tiles, d;
+} cli_tiles;
+/* Allocates them (zeroed); CLI_OK, or an out-of-memory error naming png (printed, *t freed). */
+int cli_tiles_alloc(cli_tiles *t, size_t n_tiles, size_t d, const char *png);
+void cli_tiles_free(cli_tiles *t);
+/* Tile k's buffer filled with example i of x (the net's dtype dt, d values a row); returns it. */
+float *cli_tile_values(cli_tiles *t, size_t k, cr_dtype dt, const void *x, size_t i);
+/* Tile k: values v of in's image shape through cmap over [lo, hi], with its label. */
+void cli_tile_set(cli_tiles *t, size_t k, const cli_input *in, const float *v, cr_colormap cmap, float lo, float hi,
+                  size_t channels);
+/* The grid (cols tiles a row, scale pixels a value) with its title, written to png; then
+   "  picture of N examples -> png" unless quiet. */
+int cli_tiles_write(const cli_tiles *t, const char *png, size_t cols, size_t scale, const char *title,
+                    size_t examples, int quiet);
+
 #endif

@@ -135,7 +135,8 @@ int cli_parse(int argc, char **argv, const cli_opt *table, const char *usage, in
 const char *cli_file_text(cli_file_kind kind) {
     switch (kind) {
     case CLI_FILE_MODEL: return "safetensors, ONNX or JSON"; /* every loader: cr_model_load_full */
-    case CLI_FILE_MODEL_OUT: return "ONNX for a name ending in .onnx, JSON for .json, else safetensors"; /* cli_model_write */
+    case CLI_FILE_MODEL_OUT:
+        return "ONNX for a name ending in .onnx, JSON for .json, else safetensors"; /* cli_model_write */
     case CLI_FILE_CHECKPOINT: return "a chainrule checkpoint (safetensors)";
     default: return NULL;
     }

@@ -269,20 +269,16 @@ static int attack_all(attack_run *r) {
     return CLI_OK;
 }
 
-/* The tiles of example i: original, adversarial, change (tx: 3 d floats). */
-static void png_triple(const attack_run *r, size_t i, int64_t clean, float *tx, cr_image_tile *tiles,
-                       char (*tl)[48]) {
+/* The tiles of example i: original, adversarial, change (tiles 3i, 3i + 1, 3i + 2). */
+static void png_triple(const attack_run *r, size_t i, int64_t clean, cli_tiles *t) {
     const cli_input *in = &r->in;
     const cr_attack_options *o = &r->o;
-    const size_t d = in->d;
-    const cr_dtype t = cr_net_dtype(in->net);
-    char b1[24], b2[24];
-    float *xo = tx, *xa = xo + d, *dl = xa + d;
-    for (size_t j = 0; j < d; j++) {
-        xo[j] = (float)cli_get(t, in->x, i * d + j);
-        xa[j] = (float)cli_get(t, r->xadv, i * d + j);
-        dl[j] = xa[j] - xo[j];
-    }
+    const size_t d = in->d, k = 3 * i;
+    const cr_dtype dt = cr_net_dtype(in->net);
+    char b1[24], b2[24], (*tl)[48] = t->labels + k;
+    float *xo = cli_tile_values(t, k, dt, in->x, i), *xa = cli_tile_values(t, k + 1, dt, r->xadv, i);
+    float *dl = t->px + (k + 2) * d;
+    for (size_t j = 0; j < d; j++) dl[j] = xa[j] - xo[j];
     const cr_label *labels = r->labels, *pred = r->pred;
     if (r->regress) {
         snprintf(tl[0], 48, "#%zu", in->first + i);
@@ -296,9 +292,9 @@ static void png_triple(const attack_run *r, size_t i, int64_t clean, float *tx, 
     snprintf(tl[2], 48, "change");
     float pmax = (float)(o->norm == CR_NORM_LINF ? o->eps : 0);
     cli_sum_channels(dl, in->channels, in->height * in->width); /* a colour image: the change summed */
-    tiles[0] = (cr_image_tile){xo, in->height, in->width, CR_CMAP_GRAY, (float)o->lo, (float)o->hi, tl[0], in->channels};
-    tiles[1] = (cr_image_tile){xa, in->height, in->width, CR_CMAP_GRAY, (float)o->lo, (float)o->hi, tl[1], in->channels};
-    tiles[2] = (cr_image_tile){dl, in->height, in->width, CR_CMAP_DIVERGING, pmax > 0 ? -pmax : 0, pmax, tl[2], 0};
+    cli_tile_set(t, k, in, xo, CR_CMAP_GRAY, (float)o->lo, (float)o->hi, in->channels);
+    cli_tile_set(t, k + 1, in, xa, CR_CMAP_GRAY, (float)o->lo, (float)o->hi, in->channels);
+    cli_tile_set(t, k + 2, in, dl, CR_CMAP_DIVERGING, pmax > 0 ? -pmax : 0, pmax, 0);
 }
 
 /* --png: original, adversarial and change of the first --grid examples. */
@@ -310,21 +306,21 @@ static int write_png(attack_run *r) {
     int rc;
     if ((rc = cli_predict(in, r->xadv, n, r->pred))) return rc;
     size_t g = n < (size_t)a->grid ? n : (size_t)a->grid;
-    float *tx = malloc(3 * g * d * sizeof(float));
-    cr_image_tile *tiles = calloc(3 * g, sizeof *tiles);
-    char(*tl)[48] = calloc(3 * g, sizeof *tl);
+    cli_tiles t;
+    if ((rc = cli_tiles_alloc(&t, 3 * g, d, a->png))) return rc;
     int64_t *clean = malloc(g * sizeof(int64_t));
-    if (!tx || !tiles || !tl || !clean || cli_predict(in, in->x, g, clean)) {
+    if (!clean || cli_predict(in, in->x, g, clean)) {
         rc = cli_error("%s: out of memory", a->png);
     } else {
-        for (size_t i = 0; i < g; i++) png_triple(r, i, clean[i], tx + 3 * i * d, tiles + 3 * i, tl + 3 * i);
+        for (size_t i = 0; i < g; i++) png_triple(r, i, clean[i], &t);
         char title[600];
         if (r->regress)
             snprintf(title, sizeof title,
-                     "%s %s attack on a regressor, eps %g: mean squared error / 2 rises from %.4g to %.4g (%zu inputs)\n"
+                     "%s %s attack on a regressor, eps %g: mean squared error / 2 rises from %.4g to %.4g (%zu "
+                     "inputs)\n"
                      "each triple: original / adversarial input / change made (red brighter, blue darker%s)",
-                     o->method == CR_ATTACK_FGSM ? "FGSM" : "PGD", o->norm == CR_NORM_LINF ? "L-inf" : "L2",
-                     o->eps, r->last.loss_clean / (double)n, r->last.loss_adv / (double)n, n,
+                     o->method == CR_ATTACK_FGSM ? "FGSM" : "PGD", o->norm == CR_NORM_LINF ? "L-inf" : "L2", o->eps,
+                     r->last.loss_clean / (double)n, r->last.loss_adv / (double)n, n,
                      o->norm == CR_NORM_LINF ? "; full color = eps" : "; each scaled to its max");
         else
         snprintf(title, sizeof title,
@@ -335,13 +331,10 @@ static int write_png(attack_run *r) {
                  o->eps, r->target ? " targeted" : "", 100.0 * r->last.correct_clean / (double)n,
                  100.0 * r->last.correct_adv / (double)n, n,
                  o->norm == CR_NORM_LINF ? "; full color = eps" : "; each scaled to its max");
-        rc = cli_write_grid_png(a->png, tiles, 3 * g, 3 * (size_t)a->cols, (size_t)a->scale, title);
-        if (rc == CLI_OK && !a->json) printf("  picture of %zu examples -> %s\n", g, a->png);
+        rc = cli_tiles_write(&t, a->png, 3 * (size_t)a->cols, (size_t)a->scale, title, g, a->json);
     }
     free(clean);
-    free(tx);
-    free(tiles);
-    free(tl);
+    cli_tiles_free(&t);
     return rc;
 }
 
@@ -360,17 +353,19 @@ static int write_curve(const attack_run *r) {
     snprintf(name, sizeof name, "%s %s%s", meth, norm, r->target ? " targeted" : "");
     snprintf(xl, sizeof xl, "eps (%s radius)", norm);
     cr_plot_series sa = {name, eps, acc, m}, sl = {name, eps, loss, m};
-    cr_plot_panel pn[2] = {
-        {"accuracy under attack (%)", xl, "accuracy %", &sa, 1, 0, 0, 0, 100, 0, 0},
-        {r->regress ? "mean J = 1/2 |o - t|^2" : r->target ? "mean cross-entropy of the target" : "mean cross-entropy of the label",
-         xl, "mean J", &sl, 1, 0, 0, 0, 0, 0, 0}};
+    cr_plot_panel pn[2] = {{"accuracy under attack (%)", xl, "accuracy %", &sa, 1, 0, 0, 0, 100, 0, 0},
+                           {r->regress    ? "mean J = 1/2 |o - t|^2" :
+                                r->target ? "mean cross-entropy of the target" :
+                                            "mean cross-entropy of the label",
+                            xl, "mean J", &sl, 1, 0, 0, 0, 0, 0, 0}};
     char title[512];
     const char *base = strrchr(a->me.model, '/');
     if (r->regress)
         snprintf(title, sizeof title, "%s %s attack on %.60s: the squared error against eps\n%zu examples of %.60s",
                  meth, norm, base ? base + 1 : a->me.model, r->in.n, r->in.source);
     else
-        snprintf(title, sizeof title, "%s %s attack on %.60s: robust accuracy against eps\n%zu examples of %.60s, clean accuracy %.2f%%",
+        snprintf(title, sizeof title,
+                 "%s %s attack on %.60s: robust accuracy against eps\n%zu examples of %.60s, clean accuracy %.2f%%",
                  meth, norm, base ? base + 1 : a->me.model, r->in.n, r->in.source, clean);
     cr_image img;
     int rc = cr_plot_panels(r->regress ? pn + 1 : pn, r->regress ? 1 : 2, title, &img) ||

@@ -60,7 +60,8 @@ static int parse_method(attr_run *r) {
                          "integrated-gradients or smoothgrad", a->method_s);
     if (!cli_parse_of("attribute", a->of, &o->of_probs)) return CLI_USAGE;
     if (!strcmp(a->rule, "trapezoid")) o->trapezoid = 1;
-    else if (strcmp(a->rule, "riemann")) return cli_error("attribute: --rule: '%s' is not riemann or trapezoid", a->rule);
+    else if (strcmp(a->rule, "riemann"))
+        return cli_error("attribute: --rule: '%s' is not riemann or trapezoid", a->rule);
     o->absolute = a->absolute;
     o->steps = (size_t)a->steps;
     o->max_steps = (size_t)a->max_steps;
@@ -244,19 +245,16 @@ static int write_png(const attr_run *r) {
     const size_t n = in->n, d = in->d;
     const cr_dtype t = cr_net_dtype(in->net);
     size_t g = n < (size_t)a->grid ? n : (size_t)a->grid;
-    float *tiles_x = malloc(g * d * sizeof(float)), *tiles_a = malloc(g * d * sizeof(float));
-    cr_image_tile *tiles = calloc(2 * g, sizeof(cr_image_tile));
-    char(*labels)[48] = calloc(2 * g, sizeof *labels);
-    int rc = CLI_OK;
-    if (!tiles_x || !tiles_a || !tiles || !labels) rc = cli_error("%s: out of memory", a->png);
+    cli_tiles ts;
+    int rc = cli_tiles_alloc(&ts, 2 * g, d, a->png);
+    if (rc) return rc;
+    char(*labels)[48] = ts.labels;
     const int signed_map =
         !(r->o.absolute && (r->o.method == CR_ATTR_SALIENCY || r->o.method == CR_ATTR_SMOOTHGRAD));
-    for (size_t i = 0; rc == CLI_OK && i < g; i++) {
+    for (size_t i = 0; i < g; i++) {
         char b1[24], b2[24];
-        for (size_t j = 0; j < d; j++) {
-            tiles_x[i * d + j] = (float)cli_get(t, in->x, i * d + j);
-            tiles_a[i * d + j] = (float)cli_get(t, r->attr, i * d + j);
-        }
+        const float *xi = cli_tile_values(&ts, 2 * i, t, in->x, i);
+        float *ai = cli_tile_values(&ts, 2 * i + 1, t, r->attr, i);
         if (in->labels && !r->regress)
             snprintf(labels[2 * i], 48, "#%zu %s", in->first + i, cli_class_name(in, (size_t)in->labels[i], b1));
         else
@@ -266,23 +264,14 @@ static int write_png(const attr_run *r) {
         else
             snprintf(labels[2 * i + 1], 48, "%s %s", in->labels && r->pred[i] != in->labels[i] ? "wrong:" : "pred",
                      cli_class_name(in, (size_t)r->pred[i], b2));
-        cli_sum_channels(tiles_a + i * d, in->channels, in->height * in->width); /* colour: summed */
-        tiles[2 * i] = (cr_image_tile){tiles_x + i * d, in->height, in->width, CR_CMAP_GRAY,
-                                       (float)in->lo, (float)in->hi, labels[2 * i], in->channels};
-        tiles[2 * i + 1] = (cr_image_tile){tiles_a + i * d, in->height, in->width,
-                                           signed_map ? CR_CMAP_DIVERGING : CR_CMAP_HOT, 0, 0,
-                                           labels[2 * i + 1], 0};
+        cli_sum_channels(ai, in->channels, in->height * in->width); /* colour: summed */
+        cli_tile_set(&ts, 2 * i, in, xi, CR_CMAP_GRAY, (float)in->lo, (float)in->hi, in->channels);
+        cli_tile_set(&ts, 2 * i + 1, in, ai, signed_map ? CR_CMAP_DIVERGING : CR_CMAP_HOT, 0, 0, 0);
     }
-    if (rc == CLI_OK) {
-        char title[512];
-        png_title(r, signed_map, title, sizeof title);
-        rc = cli_write_grid_png(a->png, tiles, 2 * g, 2 * (size_t)a->cols, (size_t)a->scale, title);
-        if (rc == CLI_OK && !a->json) printf("  picture of %zu examples -> %s\n", g, a->png);
-    }
-    free(tiles_x);
-    free(tiles_a);
-    free(tiles);
-    free(labels);
+    char title[512];
+    png_title(r, signed_map, title, sizeof title);
+    rc = cli_tiles_write(&ts, a->png, 2 * (size_t)a->cols, (size_t)a->scale, title, g, a->json);
+    cli_tiles_free(&ts);
     return rc;
 }
 
@@ -342,8 +331,8 @@ int cmd_attribute(int argc, char **argv) {
     if (rc == CLI_OK && a.out) {
         const cli_input *in = &r.in;
         size_t shape[CR_ARRAY_MAX_DIMS]; /* --inputs' shape */
-        rc = cli_write_real_npy(a.out, cr_net_dtype(in->net), cli_shape_result(&in->shape, in->n, in->d, 0, shape), shape,
-                                r.attr);
+        rc = cli_write_real_npy(a.out, cr_net_dtype(in->net), cli_shape_result(&in->shape, in->n, in->d, 0, shape),
+                                shape, r.attr);
     }
     if (rc == CLI_OK) print_summary(&r);
     if (rc == CLI_OK && a.png) rc = write_png(&r);

@@ -72,7 +72,8 @@ static int refuse_unbounded(const cr_net *net, const char *model) {
    0.01 (an ONNX LeakyRelu's alpha attribute is that float), which cr_certify bounds exactly; the copy's is 0.01. */
 static const cr_net *certified_net(const cli_input *in) { return in->model.net ? in->model.net : in->net; }
 
-static int vnncomp(const char *model, const char *head, const char *vnnlib, const char *result, const cr_certify_options *o) {
+static int vnncomp(const char *model, const char *head, const char *vnnlib, const char *result,
+                   const cr_certify_options *o) {
     cli_input in;
     memset(&in, 0, sizeof in);
     int rc = cli_input_model_head(model, "float64", head, &in);
@@ -235,7 +236,8 @@ static void radius_report(const dataset *ds, const double *rad, double rmax, dou
         for (int c = 0; c < 4; c++) {
             printf("], \"%s\": [", names[c]);
             const size_t m = c < 2 ? N_Q : n;
-            for (size_t j = 0; j < m; j++) json_num(j ? ", " : "", c == 0 ? qc[j] : c == 1 ? qa[j] : rad[2 * j + c - 2]);
+            for (size_t j = 0; j < m; j++)
+                json_num(j ? ", " : "", c == 0 ? qc[j] : c == 1 ? qa[j] : rad[2 * j + c - 2]);
         }
         printf("]}\n");
         return;
@@ -368,8 +370,10 @@ static int dataset_run(const dataset_args *a, const cli_model_examples *me, cons
     double eps[MAX_EPS];
     size_t n_eps = 0;
     int rc;
-    if (a->radius && a->eps_s) return cli_error("certify: --radius brackets each radius on [0, --radius-max]: no --eps");
-    if (!a->radius && (a->rmax > 0 || a->tol > 0)) return cli_error("certify: --radius-max and --radius-tol need --radius");
+    if (a->radius && a->eps_s)
+        return cli_error("certify: --radius brackets each radius on [0, --radius-max]: no --eps");
+    if (!a->radius && (a->rmax > 0 || a->tol > 0))
+        return cli_error("certify: --radius-max and --radius-tol need --radius");
     if (!a->radius && (rc = parse_eps(a->eps_s, eps, &n_eps))) return rc;
     if (a->out && a->png && !strcmp(a->out, a->png)) return cli_error("certify: --out and --png name the same file");
     if ((a->out && (rc = check_dest("--out", a->out))) || (a->png && (rc = check_dest("--png", a->png)))) return rc;
@@ -509,7 +513,8 @@ int cmd_certify(int argc, char **argv) {
         return vnncomp(me.model, me.head, vnnlib, result, &o);
     }
     if (result) return cli_error("certify: --result needs --vnnlib");
-    if (!a.eps_s && !a.radius) return cli_error("certify: give --vnnlib SPEC, or --eps (or --radius) with data (see --help)");
+    if (!a.eps_s && !a.radius)
+        return cli_error("certify: give --vnnlib SPEC, or --eps (or --radius) with data (see --help)");
     a.restarts = restarts ? (size_t)restarts : 10;
     a.steps = steps ? (size_t)steps : 50;
     return dataset_run(&a, &me, &o);

@@ -43,7 +43,8 @@ static int random_net(const char *layers, const char *activation, const char *he
     size_t dims[CR_MAX_LAYERS + 1];
     int nl;
     cr_activation act[CR_MAX_LAYERS];
-    if (!cli_parse_layers("--layers", layers, dims, &nl) || !cli_parse_activations("--activation", activation, nl - 1, act))
+    if (!cli_parse_layers("--layers", layers, dims, &nl) ||
+        !cli_parse_activations("--activation", activation, nl - 1, act))
         return CLI_USAGE;
     cr_head head = CR_HEAD_SOFTMAX_CE;
     cr_activation out_act = CR_ACT_SIGMOID;
@@ -108,7 +109,9 @@ int cmd_explain(int argc, char **argv) {
         if (!strcmp(e->name, "--index")) e->arg = "I", e->help = "the example explained (0-based; default 0)";
         else if (!strcmp(e->name, "--limit")) e->help = "refused: explain takes one example (--index I)";
     const cli_opt opts[] = {
-        CLI_STR("--layers", &layers, "D,H,...,K", "network widths (default 4,5,3: the seed network, small, every\nwidth distinct so that every shape can be told apart)"),
+        CLI_STR("--layers", &layers, "D,H,...,K",
+                "network widths (default 4,5,3: the seed network, small, every\nwidth distinct so that every shape can "
+                "be told apart)"),
         CLI_STR("--activation", &activation, "NAME", act_help),
         CLI_STR("--seed", &seed_s, "N", "seed of the random weights, input and label (default 1)"),
         CLI_STR("--head", &head_s, "HEAD",
@@ -135,10 +138,12 @@ int cmd_explain(int argc, char **argv) {
     if (!cli_parse(argc, argv, opts, explain_help, &rc)) return rc;
     explain_format f = {0, 64};
     if (!strcmp(format, "markdown") || !strcmp(format, "md")) f.md = 1;
-    else if (strcmp(format, "text") != 0) return cli_error("explain: --format must be text or markdown, not '%s'", format);
+    else if (strcmp(format, "text") != 0)
+        return cli_error("explain: --format must be text or markdown, not '%s'", format);
     const int have_data = eo.inputs || eo.data;
     if (have_data && !model_path) return cli_error("explain: --inputs and --data need --model");
-    if ((eo.index || eo.limit) && !have_data) return cli_error("explain: --index selects an example of --inputs or --data");
+    if ((eo.index || eo.limit) && !have_data)
+        return cli_error("explain: --index selects an example of --inputs or --data");
     if (eo.limit) return cli_error("explain: explains one example: choose it with --index I");
     uint64_t seed;
     long maxp;

@@ -19,7 +19,8 @@ static const char *const grad_help =
     "  --wrt input   (default) OUT.npy holds dJ_n/dx_n for every example n: row n is\n"
     "                the gradient of example n's OWN loss with respect to its input\n"
     "                (equivalently: the gradient of the SUMMED loss). In the shape of\n"
-    "                --inputs ([N, D], [N, 1, 28, 28], ...), in the model's dtype. If the model standardises its inputs, the\n"
+    "                --inputs ([N, D], [N, 1, 28, 28], ...), in the model's dtype. If the model standardises its "
+    "inputs, the\n"
     "                gradient is with respect to the raw input you passed.\n"
     "  --wrt params  OUT.safetensors holds the gradient of the MEAN batch loss\n"
     "                (1/N) sum_n J_n with respect to every parameter, under the model's\n"
@@ -91,12 +92,14 @@ static int grad_png(const char *png, const cli_examples *ex, cr_dtype t, const v
     if (!v || !tiles || !lab) rc = cli_error("%s: out of memory", png);
     for (size_t i = 0; rc == CLI_OK && i < n; i++) {
         float *xi = v + 2 * i * d, *gi = xi + d;
-        for (size_t j = 0; j < d; j++) xi[j] = (float)cli_get(t, ex->x, i * d + j), gi[j] = (float)cli_get(t, g, i * d + j);
+        for (size_t j = 0; j < d; j++)
+            xi[j] = (float)cli_get(t, ex->x, i * d + j), gi[j] = (float)cli_get(t, g, i * d + j);
         cli_sum_channels(gi, ex->channels, hw);
         if (ex->labels) snprintf(lab[2 * i], 48, "#%zu class %lld", ex->first + i, (long long)ex->labels[i]);
         else snprintf(lab[2 * i], 48, "#%zu", ex->first + i);
         snprintf(lab[2 * i + 1], 48, "dJ/dx");
-        tiles[2 * i] = (cr_image_tile){xi, ex->height, ex->width, CR_CMAP_GRAY, (float)ex->lo, (float)ex->hi, lab[2 * i], ex->channels};
+        tiles[2 * i] = (cr_image_tile){xi,         ex->height,  ex->width, CR_CMAP_GRAY, (float)ex->lo, (float)ex->hi,
+                                       lab[2 * i], ex->channels};
         tiles[2 * i + 1] = (cr_image_tile){gi, ex->height, ex->width, CR_CMAP_DIVERGING, 0, 0, lab[2 * i + 1], 0};
     }
     char title[400];

@@ -65,6 +65,8 @@ static void print_text(const char *path, cr_model_file_kind kind, const cr_model
     size_t links = 0;
     printf("%s: %s, %s\n", path, kind_name(kind), cr_dtype_name(cr_net_dtype(net)));
     printf("  input       x: %zu values per example (inputs [N, %zu], or any [N, ...] of %zu values)\n", d, d, d);
+    const char *shape = cr_safetensors_meta(&m->extra, "onnx.input_shape"); /* an ONNX graph's [N, C, H, W] */
+    if (shape) printf("              the ONNX graph's input is %s\n", shape);
     if (cr_net_affine_form(net, 0) != CR_AFFINE_NONE) {
         printf("  link 0      input standardisation %s (%s), %zu values; every derivative is\n"
                "              with respect to the raw x\n",
@@ -74,8 +76,9 @@ static void print_text(const char *path, cr_model_file_kind kind, const cr_model
     for (int l = 0; l < L; l++) {
         char name[24];
         snprintf(name, sizeof name, "layer %d", l + 1);
-        printf("  %-11s linear %zu -> %zu (W%d [%zu, %zu], b%d [%zu])", name, cr_net_width(net, l), cr_net_width(net, l + 1),
-               l + 1, cr_net_width(net, l), cr_net_width(net, l + 1), l + 1, cr_net_width(net, l + 1));
+        printf("  %-11s linear %zu -> %zu (W%d [%zu, %zu], b%d [%zu])", name, cr_net_width(net, l),
+               cr_net_width(net, l + 1), l + 1, cr_net_width(net, l), cr_net_width(net, l + 1), l + 1,
+               cr_net_width(net, l + 1));
         cr_affine_form f = cr_net_affine_form(net, l + 1);
         if (f == CR_AFFINE_BATCHNORM) printf(", BatchNorm (eps %g)", link_eps(net, l + 1));
         else if (f != CR_AFFINE_NONE) printf(", then %s (%s)", link_formula(f, 0), cr_affine_form_name(f));
@@ -101,8 +104,11 @@ static void print_json(const char *path, cr_model_file_kind kind, const cr_model
     const int L = cr_net_n_layers(net);
     printf("{\"file\": ");
     cli_json_string(stdout, path);
-    printf(", \"format\": \"%s\", \"dtype\": \"%s\", \"input\": %zu, \"input_link\": ", kind_name(kind),
+    printf(", \"format\": \"%s\", \"dtype\": \"%s\", \"input\": %zu, ", kind_name(kind),
            cr_dtype_name(cr_net_dtype(net)), cr_net_width(net, 0));
+    const char *shape = cr_safetensors_meta(&m->extra, "onnx.input_shape");
+    if (shape) printf("\"onnx_input_shape\": \"%s\", ", shape);
+    printf("\"input_link\": ");
     cr_affine_form f0 = cr_net_affine_form(net, 0);
     if (f0 == CR_AFFINE_NONE) printf("null");
     else printf("\"%s\"", cr_affine_form_name(f0));
@@ -110,7 +116,8 @@ static void print_json(const char *path, cr_model_file_kind kind, const cr_model
     size_t links = link_values(net, 0);
     for (int l = 0; l < L; l++) {
         cr_affine_form f = cr_net_affine_form(net, l + 1);
-        printf("%s{\"in\": %zu, \"out\": %zu, \"link\": ", l ? ", " : "", cr_net_width(net, l), cr_net_width(net, l + 1));
+        printf("%s{\"in\": %zu, \"out\": %zu, \"link\": ", l ? ", " : "", cr_net_width(net, l),
+               cr_net_width(net, l + 1));
         if (f == CR_AFFINE_NONE) printf("null");
         else printf("\"%s\"", cr_affine_form_name(f));
         if (f == CR_AFFINE_BATCHNORM) printf(", \"eps\": %.17g", link_eps(net, l + 1));
@@ -120,11 +127,13 @@ static void print_json(const char *path, cr_model_file_kind kind, const cr_model
         links += link_values(net, l + 1);
     }
     printf("], \"output_activation\": ");
-    if (cr_net_output_activation(net, NULL)) printf("\"%s\"", cr_activation_name(cr_net_activation(net, cr_net_n_layers(net) - 1)));
+    if (cr_net_output_activation(net, NULL))
+        printf("\"%s\"", cr_activation_name(cr_net_activation(net, cr_net_n_layers(net) - 1)));
     else printf("null");
     printf(", \"outputs\": %zu, \"head\": \"%s\", \"graph_output\": \"%s\", \"parameters\": %zu, "
            "\"link_values\": %zu}\n",
-           cr_net_width(net, L), cr_head_name(cr_net_head(net)), graph_output_name(m->graph_output), cr_net_n_params(net), links);
+           cr_net_width(net, L), cr_head_name(cr_net_head(net)), graph_output_name(m->graph_output),
+           cr_net_n_params(net), links);
 }
 
 int cmd_info(int argc, char **argv) {

@@ -37,7 +37,8 @@ static int jacobian_png(const char *png, const cli_input *in, const void *jac, i
         char b[24];
         float *xi = v + i * (1 + k) * d;
         for (size_t j = 0; j < d; j++) xi[j] = (float)cli_get(t, in->x, i * d + j);
-        if (in->labels) snprintf(lab[i * (1 + k)], 48, "#%zu %s", in->first + i, cli_class_name(in, (size_t)in->labels[i], b));
+        if (in->labels)
+            snprintf(lab[i * (1 + k)], 48, "#%zu %s", in->first + i, cli_class_name(in, (size_t)in->labels[i], b));
         else snprintf(lab[i * (1 + k)], 48, "#%zu", in->first + i);
         tiles[i * (1 + k)] = (cr_image_tile){xi, in->height, in->width, CR_CMAP_GRAY, (float)in->lo, (float)in->hi,
                                              lab[i * (1 + k)], in->channels};
@@ -59,7 +60,8 @@ static int jacobian_png(const char *png, const cli_input *in, const void *jac, i
              "(each map scaled to its own largest absolute value)",
              probs ? "class probability" : cr_net_head(in->net) == CR_HEAD_SQUARED_ERROR ? "output" : "logit",
              k < in->k ? " (the first 16)" : "", in->channels == 3 ? " (R, G and B summed)" : "");
-    if (rc == CLI_OK) rc = cli_write_grid_png(png, tiles, n * (1 + k), 1 + k, side >= 112 ? 1 : side >= 56 ? 2 : 3, title);
+    if (rc == CLI_OK)
+        rc = cli_write_grid_png(png, tiles, n * (1 + k), 1 + k, side >= 112 ? 1 : side >= 56 ? 2 : 3, title);
     free(v), free(tiles), free(lab);
     return rc;
 }
@@ -112,7 +114,8 @@ int cmd_jacobian(int argc, char **argv) {
     }
     cli_say_output("jacobian", in.net);
     size_t n = in.n, k = in.k, d = in.d, bytes;
-    if (cr_mul_size(n * k, d, &bytes) != CR_OK || cr_mul_size(bytes, cr_dtype_size(cr_net_dtype(in.net)), &bytes) != CR_OK) {
+    if (cr_mul_size(n * k, d, &bytes) != CR_OK ||
+        cr_mul_size(bytes, cr_dtype_size(cr_net_dtype(in.net)), &bytes) != CR_OK) {
         cli_input_free(&in);
         return cli_error("%s: %zu examples x %zu x %zu is too large", out, n, k, d);
     }
@@ -137,14 +140,20 @@ int cmd_jacobian(int argc, char **argv) {
         if (json)
             printf("{\"examples\": %zu, \"outputs\": %zu, \"inputs\": %zu, \"of\": \"%s\", "
                    "\"mode\": \"%s\", \"dtype\": \"%s\", \"seconds\": %.6f, \"out\": \"%s\"}\n",
-                   n, k, d, probs ? "probs" : cr_net_is_plain_classifier(in.net) ? "logits" : "outputs", cr_jac_mode_name(used),
-                   cr_dtype_name(cr_net_dtype(in.net)), secs, out);
+                   n, k, d,
+                   probs                                  ? "probs" :
+                       cr_net_is_plain_classifier(in.net) ? "logits" :
+                                                            "outputs",
+                   cr_jac_mode_name(used), cr_dtype_name(cr_net_dtype(in.net)), secs, out);
         else
             printf("jacobian: %zu examples, d %s / d x of shape %zu x %zu each, mode %s%s, "
                    "%s, %.2f ms (%.2f us per example) -> %s\n",
-                   n, probs ? "probs" : cr_net_is_plain_classifier(in.net) ? "logits" : "outputs", k, d, cr_jac_mode_name(used),
-                   mode == CR_JAC_AUTO ? " (auto)" : "", cr_dtype_name(cr_net_dtype(in.net)),
-                   secs * 1e3, secs * 1e6 / (double)n, out);
+                   n,
+                   probs                                  ? "probs" :
+                       cr_net_is_plain_classifier(in.net) ? "logits" :
+                                                            "outputs",
+                   k, d, cr_jac_mode_name(used), mode == CR_JAC_AUTO ? " (auto)" : "",
+                   cr_dtype_name(cr_net_dtype(in.net)), secs * 1e3, secs * 1e6 / (double)n, out);
         if (png && !json) printf("picture -> %s\n", png);
     }
     free(jac);

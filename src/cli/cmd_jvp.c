@@ -81,7 +81,10 @@ int cmd_jvp(int argc, char **argv) {
     rc = cli_write_real_npy(out, t, 2, shape, res);
     if (!rc)
         printf("jvp: %zu examples, d %s in the given direction%s -> %s [%zu, %zu]\n", n,
-               probs ? "probs" : cr_net_is_plain_classifier(in.net) ? "logits" : "outputs", per_row ? "s" : " (shared)", out, n, k);
+               probs                                  ? "probs" :
+                   cr_net_is_plain_classifier(in.net) ? "logits" :
+                                                        "outputs",
+               per_row ? "s" : " (shared)", out, n, k);
 done:
     cr_array_free(&va);
     free(v);

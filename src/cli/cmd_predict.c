@@ -28,7 +28,8 @@ int cmd_predict(int argc, char **argv) {
     const cli_opt opts[] = {
         CLI_INCLUDE(me.table),
         CLI_STR("--out", &out, "PATH", "write the probabilities [N, K] (a regressor: the outputs) as .npy"),
-        CLI_LONG("--top", &top, 1, 1000000, "N", "print the N most probable classes of every example\n(at most the number of classes)"),
+        CLI_LONG("--top", &top, 1, 1000000, "N",
+                 "print the N most probable classes of every example\n(at most the number of classes)"),
         CLI_STR("--names", &names_s, "LIST", "class names for --top: a comma list or 'fashion-mnist'"),
         CLI_LONG("--batch", &batch, 1, 1L << 20, "N", "rows per forward pass (default 1024)"),
         CLI_STR("--threads", &threads, "N", "BLAS threads (default: the BLAS default)"),
@@ -44,7 +45,8 @@ int cmd_predict(int argc, char **argv) {
     const cr_net *net = model.net;
     const int regress = cr_net_head(net) == CR_HEAD_SQUARED_ERROR;
     cli_say_output("predict", net);
-    const size_t d = cr_net_width(net, 0), k = cr_net_width(net, cr_net_n_layers(net)), es = cr_dtype_size(cr_net_dtype(net));
+    const size_t d = cr_net_width(net, 0), k = cr_net_width(net, cr_net_n_layers(net)),
+                 es = cr_dtype_size(cr_net_dtype(net));
     rc = CLI_USAGE;
     void *probs = NULL;
     char *names_buf = NULL;

@@ -542,7 +542,8 @@ static int run_plot_epoch(train_run *r) {
         loss[nl] = (cr_plot_series){names[k], col, col + (size_t)(1 + 2 * k) * n, n};
         acc[nl++] = (cr_plot_series){names[k], col, col + (size_t)(2 + 2 * k) * n, n};
     }
-    const double x0 = col[0] - 1 < 0 ? 0 : col[0] - 1, x1 = col[n - 1] > x0 + 1 ? col[n - 1] : x0 + 1;
+    /* the axis from the first epoch plotted (epoch 1, or the one after a resumed checkpoint's) */
+    const double x0 = col[0], x1 = col[n - 1] > x0 + 1 ? col[n - 1] : x0 + 1;
     cr_plot_panel pn[2] = {{"loss (cross-entropy)", "epoch", "mean loss", loss, nl, x0, x1, 0, 0, 1, 0},
                            {"accuracy (%)", "epoch", "accuracy %", acc, nl, x0, x1, 0, 0, 1, 1}};
     char title[512];
@@ -645,7 +646,8 @@ int cmd_train(int argc, char **argv) {
         CLI_STR("--epochs", &tp->epochs, "N", "epochs (default 10; with --resume, the new total)"),
         CLI_STR("--batch", &tp->batch, "N", "minibatch size (default 64; 1 = per-example SGD)"),
         CLI_STR("--optimizer", &tp->optimizer, "NAME", "sgd, momentum, nesterov, adam (default " DEFAULT_OPTIMIZER ")"),
-        CLI_STR("--lr", &tp->lr, "X", "learning rate (default " DEFAULT_LR_ADAM " for adam, " DEFAULT_LR_SGD " otherwise)"),
+        CLI_STR("--lr", &tp->lr, "X",
+                "learning rate (default " DEFAULT_LR_ADAM " for adam, " DEFAULT_LR_SGD " otherwise)"),
         CLI_STR("--momentum", &tp->momentum, "X", "momentum/nesterov coefficient (default 0.9)"),
         CLI_STR("--beta1", &tp->beta1, "X", "Adam beta1 (default 0.9)"),
         CLI_STR("--beta2", &tp->beta2, "X", "Adam beta2 (default 0.999)"),
@@ -669,9 +671,9 @@ int cmd_train(int argc, char **argv) {
                 "(default model.safetensors; with --resume, the resumed file);\n"
                 "PATH.onnx: the model as ONNX, without the training state"),
         CLI_FILE("--resume", &tp->resume, "PATH", 0, CLI_FILE_CHECKPOINT,
-                "continue the run saved in PATH (its hyperparameters, data\n"
-                "and state) and write it back to PATH (or to --out);\n"
-                "--epochs may raise the total"),
+                 "continue the run saved in PATH (its hyperparameters, data\n"
+                 "and state) and write it back to PATH (or to --out);\n"
+                 "--epochs may raise the total"),
         CLI_STR("--stop-after", &tp->stop_after, "N", "stop after N epochs of this invocation (as if interrupted)"),
         CLI_STR("--log", &tp->log, "PATH", "append one JSON object per epoch (JSON lines)"),
         CLI_STR("--plot", &tp->plot, "FILE",

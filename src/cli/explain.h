@@ -32,7 +32,7 @@ typedef struct {
     int from_model;           /* weights from a model file, else random (seeded) */
     cr_check_explain_out ways; /* the four ways to ∂J/∂x and the head (owned buffers) */
     cr_check_report rep;      /* jacobian product, finite differences, closed form, head */
-    cr_tape *tape;            /* the forward pass on z = (x − μ) ⊘ σ (or x) */
+    cr_tape *tape;            /* the forward pass on z = (x − μ) ⊘ s (or x) */
     double loss;              /* J at the example */
     const double *yhat;       /* K: the probabilities (in tape); a regressor's outputs o */
     int regress;              /* the squared-error head: y holds the targets t, J = ½‖o − t‖² */

@@ -45,7 +45,9 @@ static void block(const explain_format *f, int open) {
 static void print_units(const explain_format *f, const cr_net *net, const cr_bound_explanation *e) {
     for (int l = 0; l < e->n_relaxed; l++) {
         const size_t w = cr_net_width(net, l + 1);
-        const char *act = cr_activation_name(l < cr_net_n_layers(net) - 1 ? cr_net_activation(net, l) : cr_net_activation(net, cr_net_n_layers(net) - 1));
+        const char *act =
+            cr_activation_name(l < cr_net_n_layers(net) - 1 ? cr_net_activation(net, l) :
+                                                              cr_net_activation(net, cr_net_n_layers(net) - 1));
         char in[16] = "z0";
         if (l) snprintf(in, sizeof in, "h%d", l);
         printf("%sLayer %d: r%d = %s W%d + b%d, then h%d = %s(r%d)%s\n", f->md ? "**" : "", l + 1, l + 1, in, l + 1,
@@ -111,7 +113,8 @@ int explain_certify(const explain_format *f, const cr_net *net, const double *x,
                     int standardized, int from_model, double eps) {
     const int L = cr_net_n_layers(net);
     const size_t D = cr_net_width(net, 0), K = cr_net_width(net, L);
-    if (cr_net_output_activation(net, NULL)) return cli_error("explain: --certify explains nets without an output activation");
+    if (cr_net_output_activation(net, NULL))
+        return cli_error("explain: --certify explains nets without an output activation");
     for (int l = 0; l + 1 < L; l++)
         if (!cr_activation_has_relaxation(cr_net_activation(net, l)))
             return cli_error("explain: --certify: activation %s (layer %d) has no bound relaxation yet",
@@ -150,12 +153,12 @@ int explain_certify(const explain_format *f, const cr_net *net, const double *x,
            "Claim: every x' in the ball keeps the label: each margin θ_label − θ_j (j ≠ label) stays > 0.\n"
            "The bounds are cr_net_bound's (CROWN, float64 with its rounding slack); this page prints what it "
            "computed.\n",
-           L > 1 ? cr_activation_name(cr_net_activation(net, 0)) : "linear", from_model ? "the model's" : "random (seeded)",
-           theta ? "the predicted class" : "label", label, eps);
+           L > 1 ? cr_activation_name(cr_net_activation(net, 0)) : "linear",
+           from_model ? "the model's" : "random (seeded)", theta ? "the predicted class" : "label", label, eps);
     heading(f, "1. The box");
     block(f, 1);
     vec(f, "x", x, D);
-    if (standardized) printf("    z0 = (x − μ) ⊘ σ, the chain's first link: its box, feature by feature:\n");
+    if (standardized) printf("    z0 = (x − μ) ⊘ s, the chain's first link: its box, feature by feature:\n");
     else printf("    z0 = x: the box x ± ε (rounded outward)\n");
     vec(f, "lo(z0)", e.zl[0], D);
     vec(f, "hi(z0)", e.zu[0], D);

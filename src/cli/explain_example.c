@@ -63,7 +63,8 @@ cr_status explain_example_compute(const cr_net *net, const double *x, const doub
     if (ex->regress) { /* ∂J/∂o = o − t; ∂o/∂θ = diag(a′(θ)), or the identity */
         for (size_t j = 0; j < K; j++) ex->dJ_dyhat[j] = ex->yhat[j] - y[j];
         if (cr_net_output_activation(net, NULL))
-            cr_activation_jacobian_f64(cr_net_activation(net, cr_net_n_layers(net) - 1), K, cr_tape_pre(ex->tape, L - 1), ex->yhat, ex->dyhat_dtheta);
+            cr_activation_jacobian_f64(cr_net_activation(net, cr_net_n_layers(net) - 1), K,
+                                       cr_tape_pre(ex->tape, L - 1), ex->yhat, ex->dyhat_dtheta);
         else
             for (size_t j = 0; j < K * K; j++) ex->dyhat_dtheta[j] = j % (K + 1) == 0;
     } else {

@@ -19,8 +19,8 @@ const explain_notation explain_notation_table[EXPLAIN_SYM_COUNT] = {
     [SYM_SOFTMAX_JACOBIAN] = {"diag(ŷ) − ŷᵀŷ", "\\mathrm{diag}(\\hat{y}) - \\hat{y}^\\top \\hat{y}"},
     [SYM_YHAT_MINUS_Y] = {"ŷ − y", "\\hat{y} - y"},
     [SYM_G_THETA] = {"g_θ", "g_\\theta"},
-    [SYM_STD_JACOBIAN] = {"diag(1/σ)", "\\mathrm{diag}(1/\\sigma)"},
-    [SYM_G_OSLASH_SIGMA] = {"g_z ⊘ σ", "g_z \\oslash \\sigma"},
+    [SYM_STD_JACOBIAN] = {"diag(1/s)", "\\mathrm{diag}(1/s)"},
+    [SYM_G_OSLASH_SIGMA] = {"g_z ⊘ s", "g_z \\oslash s"},
     [SYM_W_T] = {"Wᵀ", "W^\\top"},
     [SYM_G_W_T] = {"g Wᵀ", "g W^\\top"},
     [SYM_ACT_JACOBIAN] = {"diag(a′(r))", "\\mathrm{diag}(a'(r))"},
@@ -69,7 +69,7 @@ void explain_names_make(explain_names *nm, int L, int standardized) {
         else
             strcpy(nm->in_t[l], nm->post_t[l - 1]), strcpy(nm->in_m[l], nm->post_m[l - 1]);
     }
-    if (standardized) strcpy(nm->in_t[0], "z"), strcpy(nm->in_m[0], "z"); /* z = (x − μ) ⊘ σ feeds layer 1 */
+    if (standardized) strcpy(nm->in_t[0], "z"), strcpy(nm->in_m[0], "z"); /* z = (x − μ) ⊘ s feeds layer 1 */
     for (int l = 0; l < L; l++) {
         nm->bn[l] = 0;
         strcpy(nm->lin_t[l], nm->pre_t[l]), strcpy(nm->lin_m[l], nm->pre_m[l]);
@@ -80,9 +80,12 @@ void explain_names_head(explain_names *nm, const cr_net *net) {
     const int L = nm->L;
     nm->regress = cr_net_head(net) == CR_HEAD_SQUARED_ERROR;
     if (!nm->regress) {
-        snprintf(nm->dJ_t, sizeof nm->dJ_t, "∂J/∂ŷ"), snprintf(nm->dJ_m, sizeof nm->dJ_m, "\\partial J/\\partial \\hat{y}");
-        snprintf(nm->dy_t, sizeof nm->dy_t, "∂ŷ/∂θ"), snprintf(nm->dy_m, sizeof nm->dy_m, "\\partial \\hat{y}/\\partial \\theta");
-        snprintf(nm->row_t, sizeof nm->row_t, "−(y ⊘ ŷ)"), snprintf(nm->row_m, sizeof nm->row_m, "-(y \\oslash \\hat{y})");
+        snprintf(nm->dJ_t, sizeof nm->dJ_t, "∂J/∂ŷ"),
+            snprintf(nm->dJ_m, sizeof nm->dJ_m, "\\partial J/\\partial \\hat{y}");
+        snprintf(nm->dy_t, sizeof nm->dy_t, "∂ŷ/∂θ"),
+            snprintf(nm->dy_m, sizeof nm->dy_m, "\\partial \\hat{y}/\\partial \\theta");
+        snprintf(nm->row_t, sizeof nm->row_t, "−(y ⊘ ŷ)"),
+            snprintf(nm->row_m, sizeof nm->row_m, "-(y \\oslash \\hat{y})");
         snprintf(nm->jac_t, sizeof nm->jac_t, "diag(ŷ) − ŷᵀŷ");
         snprintf(nm->jac_m, sizeof nm->jac_m, "\\mathrm{diag}(\\hat{y}) - \\hat{y}^\\top \\hat{y}");
         snprintf(nm->g_t, sizeof nm->g_t, "ŷ − y"), snprintf(nm->g_m, sizeof nm->g_m, "\\hat{y} - y");
@@ -204,8 +207,8 @@ void explain_closed_form(const cr_net *net, const explain_names *nm, int standar
     }
     if (standardized) {
         char t2[1024], m2[1024];
-        snprintf(t2, sizeof t2, "(%.1000s) ⊘ σ", ct);
-        snprintf(m2, sizeof m2, "\\left(%.990s\\right) \\oslash \\sigma", cm);
+        snprintf(t2, sizeof t2, "(%.1000s) ⊘ s", ct);
+        snprintf(m2, sizeof m2, "\\left(%.990s\\right) \\oslash s", cm);
         snprintf(ct, size, "%s", t2);
         snprintf(cm, size, "%s", m2);
     }

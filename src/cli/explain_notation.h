@@ -28,8 +28,8 @@ typedef enum {
     SYM_SOFTMAX_JACOBIAN, /* diag(ŷ) − ŷᵀŷ */
     SYM_YHAT_MINUS_Y,    /* ŷ − y */
     SYM_G_THETA,         /* g_θ */
-    SYM_STD_JACOBIAN,    /* diag(1/σ) */
-    SYM_G_OSLASH_SIGMA,  /* g_z ⊘ σ */
+    SYM_STD_JACOBIAN,    /* diag(1/s) */
+    SYM_G_OSLASH_SIGMA,  /* g_z ⊘ s */
     SYM_W_T,             /* Wᵀ */
     SYM_G_W_T,           /* g Wᵀ */
     SYM_ACT_JACOBIAN,    /* diag(a′(r)) */
@@ -71,7 +71,7 @@ typedef struct {
 } explain_names;
 
 /* r, h for one hidden layer, r1, h1, r2, ... for more; θ, ŷ for the last.
-   standardized: layer 1's input is z = (x − μ) ⊘ σ. */
+   standardized: layer 1's input is z = (x − μ) ⊘ s. */
 void explain_names_make(explain_names *nm, int L, int standardized);
 
 /* The head of net (explain_names_make first): the strings above, o for a regressor. */
@@ -88,7 +88,7 @@ const char *explain_act_symbol(const explain_format *f, cr_activation act);
    without a formula gives SYMBOL′(r). */
 void explain_act_diag(const explain_format *f, cr_activation act, const explain_names *nm, int l,
                   char *buf, size_t size);
-/* The closed form of ∂J/∂x, ((ŷ − y) W2ᵀ ∘ h∘(1−h)) W1ᵀ (then ⊘ σ when
+/* The closed form of ∂J/∂x, ((ŷ − y) W2ᵀ ∘ h∘(1−h)) W1ᵀ (then ⊘ s when
    standardized), in text (t) and markdown (m); too long a nesting is cut. */
 void explain_closed_form(const cr_net *net, const explain_names *nm, int standardized, char *t,
                      char *m, size_t size);

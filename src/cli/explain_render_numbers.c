@@ -64,7 +64,8 @@ static cr_status print_vjp_steps(const explain_format *f, const explain_example 
     if (ex->regress) { /* g_θ = (o − t) ∘ a′(θ) by the output activation's VJP, or o − t */
         for (size_t j = 0; j < K; j++) g[j] = ex->yhat[j] - ex->y[j];
         if (cr_net_output_activation(net, NULL))
-            cr_activation_vjp_f64(cr_net_activation(net, cr_net_n_layers(net) - 1), K, cr_tape_logits(ex->tape), ex->yhat, g, g);
+            cr_activation_vjp_f64(cr_net_activation(net, cr_net_n_layers(net) - 1), K, cr_tape_logits(ex->tape),
+                                  ex->yhat, g, g);
         char formula[256];
         snprintf(name, sizeof name, "%s = %s", explain_sym(f, SYM_G_THETA), EXPLAIN_TM(f, N->g_t, N->g_m));
         snprintf(formula, sizeof formula, EXPLAIN_TM(f, "%s", "$%s$"), EXPLAIN_TM(f, N->g_t, N->g_m));
@@ -109,25 +110,34 @@ cr_status explain_section_numbers(const explain_format *f, const explain_example
     const double *P = cr_net_params_const(net);
     explain_heading(f, "5. The numbers for this example");
     explain_matrix(f, "x", ex->x, 1, D, ex->sd ? "the raw input (before standardisation)" : "the input");
+    if (ex->sd) { /* link 0's μ and s, as the text's z = (x − μ) ⊘ s uses them */
+        explain_matrix(f, f->md ? "\\mu" : "μ", ex->mean, 1, D, "the input's stored mean");
+        explain_matrix(f, "s", ex->sd, 1, D, "the input's stored standard deviation");
+    }
     explain_matrix(f, ex->regress ? "t" : "y", ex->y, 1, K, ex->regress ? "the target" : "the label");
     for (int l = 0; l < L; l++) {
         char name[48];
         snprintf(name, sizeof name, explain_sym(f, SYM_WEIGHT), l + 1);
-        explain_matrix(f, name, P + cr_net_weight_offset(net, l), cr_net_width(net, l), cr_net_width(net, l + 1), "weights");
+        explain_matrix(f, name, P + cr_net_weight_offset(net, l), cr_net_width(net, l), cr_net_width(net, l + 1),
+                       "weights");
         snprintf(name, sizeof name, explain_sym(f, SYM_BIAS), l + 1);
         explain_matrix(f, name, P + cr_net_bias_offset(net, l), 1, cr_net_width(net, l + 1), "bias");
         cr_affine_f64 a;
         if (N->bn[l] && cr_net_affine_f64(net, l + 1, &a) == CR_OK) {
             /* the linear layer's output r (the tape keeps the BatchNorm's output), then μ v γ β */
             const size_t din = cr_net_width(net, l), dout = cr_net_width(net, l + 1);
-            const double *in = l ? (const double *)cr_tape_post(ex->tape, l - 1) : (const double *)cr_tape_input(ex->tape);
+            const double *in =
+                l ? (const double *)cr_tape_post(ex->tape, l - 1) : (const double *)cr_tape_input(ex->tape);
             double *r = malloc(dout * sizeof *r);
             if (!r) return CR_ERR_NOMEM;
-            cr_linear_forward_f64(1, din, dout, in, P + cr_net_weight_offset(net, l), P + cr_net_bias_offset(net, l), r);
+            cr_linear_forward_f64(1, din, dout, in, P + cr_net_weight_offset(net, l), P + cr_net_bias_offset(net, l),
+                                  r);
             explain_matrix(f, EXPLAIN_TM(f, N->lin_t[l], N->lin_m[l]), r, 1, dout, "the linear layer's output");
             free(r);
-            static const char *const vt[4] = {"μ%d", "v%d", "γ%d", "β%d"}, *const vm[4] = {"\\mu_{%d}", "v_{%d}", "\\gamma_{%d}", "\\beta_{%d}"};
-            static const char *const what[4] = {"running mean", "running variance", "BatchNorm weight", "BatchNorm bias"};
+            static const char *const vt[4] = {"μ%d", "v%d", "γ%d", "β%d"},
+                                     *const vm[4] = {"\\mu_{%d}", "v_{%d}", "\\gamma_{%d}", "\\beta_{%d}"};
+            static const char *const what[4] = {"running mean", "running variance", "BatchNorm weight",
+                                                "BatchNorm bias"};
             const double *vec[4] = {a.p, a.q, a.s, a.t};
             for (int k = 0; k < 4; k++) {
                 snprintf(name, sizeof name, f->md ? vm[k] : vt[k], l + 1);
@@ -136,9 +146,13 @@ cr_status explain_section_numbers(const explain_format *f, const explain_example
             explain_matrix(f, EXPLAIN_TM(f, N->pre_t[l], N->pre_m[l]), cr_tape_pre(ex->tape, l), 1, dout,
                            l + 1 < L ? "BatchNorm output, the activation's input" : "BatchNorm output, the logits");
         } else
-            explain_matrix(f, EXPLAIN_TM(f, N->pre_t[l], N->pre_m[l]), cr_tape_pre(ex->tape, l), 1, cr_net_width(net, l + 1), "pre-activation");
-        explain_matrix(f, EXPLAIN_TM(f, N->post_t[l], N->post_m[l]), cr_tape_post(ex->tape, l), 1, cr_net_width(net, l + 1),
-                   l + 1 < L ? "activation" : ex->regress ? "the output o" : "probabilities");
+            explain_matrix(f, EXPLAIN_TM(f, N->pre_t[l], N->pre_m[l]), cr_tape_pre(ex->tape, l), 1,
+                           cr_net_width(net, l + 1), "pre-activation");
+        explain_matrix(f, EXPLAIN_TM(f, N->post_t[l], N->post_m[l]), cr_tape_post(ex->tape, l), 1,
+                       cr_net_width(net, l + 1),
+                       l + 1 < L       ? "activation" :
+                           ex->regress ? "the output o" :
+                                         "probabilities");
     }
     if (ex->regress && f->md) explain_out("\nLoss: $J = \\tfrac12 \\lVert o - t\\rVert^2 = %.10g$\n\n", ex->loss);
     else if (ex->regress) explain_out("    J = ½‖o − t‖² = %.10g\n", ex->loss);
@@ -153,7 +167,8 @@ cr_status explain_section_numbers(const explain_format *f, const explain_example
         explain_matrix(f, EXPLAIN_TM(f, N->dy_t, N->dy_m), ex->dyhat_dtheta, K, K, jac);
     } else {
         explain_matrix(f, explain_sym(f, SYM_DJ_DYHAT), ex->dJ_dyhat, 1, K, explain_sym_inline(f, SYM_CE_JACOBIAN));
-        explain_matrix(f, explain_sym(f, SYM_DYHAT_DTHETA), ex->dyhat_dtheta, K, K, explain_sym_inline(f, SYM_SOFTMAX_JACOBIAN));
+        explain_matrix(f, explain_sym(f, SYM_DYHAT_DTHETA), ex->dyhat_dtheta, K, K,
+                       explain_sym_inline(f, SYM_SOFTMAX_JACOBIAN));
     }
     size_t maxdim = 0;
     for (int l = 0; l <= L; l++) maxdim = cr_net_width(net, l) > maxdim ? cr_net_width(net, l) : maxdim;
@@ -182,10 +197,12 @@ static void zero_gradient_note(const explain_format *f, const explain_example *e
         snprintf(why, sizeof why, " (%zu of %zu ReLU units have r < 0, inactive, and %zu sit at the kink r = 0, "
                  "where relu' is taken as 0)", ex->relu_off, ex->relu_units, ex->relu_kink);
     const char *how = ex->from_model ? "--index (or --inputs)" : "--seed (or a --model with --index)";
-    explain_out(EXPLAIN_TM(f, "    note: ∂J/∂x is zero within the checks' tolerance at this example%s,\n"
-                      "    so agreement proves little here; choose another example with %s\n",
-                   "Note: $\\partial J/\\partial x$ is zero within the checks' tolerance at this example%s, so agreement proves little here; choose another example with `%s`.\n\n"),
-            why, how);
+    explain_out(EXPLAIN_TM(f,
+                           "    note: ∂J/∂x is zero within the checks' tolerance at this example%s,\n"
+                           "    so agreement proves little here; choose another example with %s\n",
+                           "Note: $\\partial J/\\partial x$ is zero within the checks' tolerance at this example%s, so "
+                           "agreement proves little here; choose another example with `%s`.\n\n"),
+                why, how);
 }
 
 void explain_section_checks(const explain_format *f, const explain_example *ex, const char *closed_t,
@@ -194,16 +211,20 @@ void explain_section_checks(const explain_format *f, const explain_example *ex, 
     const cr_check_report *rep = &ex->rep;
     const char *const *labels = ex->regress ? check_labels_regress : check_labels;
     explain_heading(f, "6. Checks: four ways to the same ∂J/∂x, and the head");
-    explain_matrix(f, EXPLAIN_TM(f, "∂J/∂x (VJP chain)", "\\partial J/\\partial x"), ex->ways.vjp, 1, D, "the VJP chain");
+    explain_matrix(f, EXPLAIN_TM(f, "∂J/∂x (VJP chain)", "\\partial J/\\partial x"), ex->ways.vjp, 1, D,
+                   "the VJP chain");
     if (!ex->nonzero) zero_gradient_note(f, ex);
     if (f->md)
-        explain_out("Each way is compared with the VJP chain (`cr_net_input_grad`, what `grad` runs); the head compares "
-                "$\\partial J/\\partial \\theta$. Relative error = max |a − b| / max |b|; the tolerance allows the "
-                "finite differences' truncation and rounding error and float64 rounding (docs/verification.md).\n\n"
-                "| check | max relative error | tolerance | result |\n|---|---|---|---|\n");
+        explain_out(
+            "Each way is compared with the VJP chain (`cr_net_input_grad`, what `grad` runs); the head compares "
+            "$\\partial J/\\partial \\theta$. Relative error = max |a − b| / max |b|; the tolerance allows the "
+            "finite differences' truncation and rounding error and float64 rounding (docs/verification.md).\n\n"
+            "| check | max relative error | tolerance | result |\n|---|---|---|---|\n");
     else
-        explain_out("\n    reference: the VJP chain (cr_net_input_grad, what `grad` runs); relative error = max|a − b| / max|b|;\n"
-                "    the tolerance allows the finite differences' truncation and rounding error and float64 rounding\n\n");
+        explain_out(
+            "\n    reference: the VJP chain (cr_net_input_grad, what `grad` runs); relative error = max|a − b| / "
+            "max|b|;\n"
+            "    the tolerance allows the finite differences' truncation and rounding error and float64 rounding\n\n");
     for (size_t i = 0; i < rep->n && i < 4; i++) {
         const cr_check_result *r = &rep->items[i];
         const char *verdict = !r->pass ? "FAIL" : r->trivial ? "PASS (zero within tolerance)" : "PASS";
@@ -220,7 +241,9 @@ void explain_section_checks(const explain_format *f, const explain_example *ex, 
     if (ex->pass && f->md && !ex->nonzero)
         explain_out("\n**Result:** PASS, but only trivially: $\\partial J/\\partial x$ is zero at this example.\n");
     else if (ex->pass && f->md)
-        explain_out("\n**Result:** all four ways agree, so for this network\n\n$$\n\\frac{\\partial J}{\\partial x} = %s\n$$\n", closed_m);
+        explain_out("\n**Result:** all four ways agree, so for this network\n\n$$\n\\frac{\\partial J}{\\partial x} = "
+                    "%s\n$$\n",
+                    closed_m);
     else if (ex->pass && !ex->nonzero)
         explain_out("\nexplain: PASS, but only trivially: ∂J/∂x is zero at this example\n");
     else if (ex->pass)

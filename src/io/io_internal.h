@@ -20,6 +20,11 @@ static inline cr_status cr_io_status(int rc) {
 /* Longest untrusted name (tensor name, metadata key) quoted in an error. */
 #define CR_IO_NAME_MAX 120
 
+/* The metadata key of a model's `extra` under which the ONNX import notes its graph's
+   input shape when it is not [N, D] ("[N, 3, 32, 32]"; `chainrule info` shows it). The
+   safetensors writer leaves it out: the model file's input is D values per example. */
+#define CR_IO_ONNX_INPUT_SHAPE "onnx.input_shape"
+
 /* Little-endian loads/stores, independent of the host's byte order. */
 static inline uint64_t cr_io_le64(const unsigned char *p) {
     uint64_t v = 0;

@@ -443,7 +443,8 @@ static int check_net(const char *path, const cr_net *net) {
     for (int l = 0; l + 1 < cr_net_n_layers(net); l++)
         if ((unsigned)cr_net_activation(net, l) >= CR_ACT_COUNT)
             return cr_fail(CR_ERR_FORMAT, "%s: network has an unknown activation", path);
-    if ((cr_net_output_activation(net, NULL) && (unsigned)cr_net_activation(net, cr_net_n_layers(net) - 1) >= CR_ACT_COUNT) ||
+    if ((cr_net_output_activation(net, NULL) &&
+         (unsigned)cr_net_activation(net, cr_net_n_layers(net) - 1) >= CR_ACT_COUNT) ||
         (unsigned)cr_net_head(net) >= CR_HEAD_COUNT)
         return cr_fail(CR_ERR_FORMAT, "%s: network has an unknown output activation or head", path);
     if (!cr_net_params_const(net)) return cr_fail(CR_ERR_FORMAT, "%s: network has no parameters", path);
@@ -636,7 +637,10 @@ static int model_write_checked(const char *path, const cr_net *net, const cr_arr
                                  cr_activation_name(cr_net_activation(net, l)));
     const int plain = cr_net_is_plain_classifier(net);
     snprintf(acts + used, sizeof acts - used, "%s",
-             plain ? "softmax" : cr_net_output_activation(net, NULL) ? cr_activation_name(cr_net_activation(net, cr_net_n_layers(net) - 1)) : "none");
+             plain ? "softmax" :
+                 cr_net_output_activation(net, NULL) ?
+                     cr_activation_name(cr_net_activation(net, cr_net_n_layers(net) - 1)) :
+                     "none");
     size_t dims[CR_MAX_LAYERS + 1];
     for (int l = 0; l <= L; l++) dims[l] = cr_net_width(net, l);
     dims_str(dims, L, ds, sizeof ds);
@@ -653,11 +657,10 @@ static int model_write_checked(const char *path, const cr_net *net, const cr_arr
     }
     for (int l = 0; l < L; l++)
         if (cr_net_affine_form(net, l + 1) == CR_AFFINE_BATCHNORM) keys[nk] = bn_key[l], values[nk++] = bn_value[l];
-    for (size_t m = 0; m < n_extra_m; m++) {
-        keys[nk + m] = extra->meta[m].key;
-        values[nk + m] = extra->meta[m].value;
-    }
-    rc = cr_io_safetensors_write_views(path, k, names, views, nm, keys, values);
+    for (size_t m = 0; m < n_extra_m; m++) /* the ONNX import's note of its graph's input shape is not written */
+        if (strcmp(extra->meta[m].key, CR_IO_ONNX_INPUT_SHAPE))
+            keys[nk] = extra->meta[m].key, values[nk++] = extra->meta[m].value;
+    rc = cr_io_safetensors_write_views(path, k, names, views, nk, keys, values);
 done:
     if (arrs)
         for (int l = 0; l < L; l++) free(arrs[2 * l].data); /* biases are views */

@@ -518,9 +518,10 @@ cr_status cr_model_json_encode(const char *name, const cr_model *model, char **b
         }
         jb_put(&b, "],\n     \"b\": ");
         jb_vector(&b, t, cr_net_bias_const(net, l), 0, dout);
-        const char *a = l + 1 < L ? cr_activation_name(cr_net_activation(net, l))
-                        : plain   ? "softmax"
-                        : cr_net_output_activation(net, NULL) ? cr_activation_name(cr_net_activation(net, cr_net_n_layers(net) - 1)) : "none";
+        const char *a = l + 1 < L               ? cr_activation_name(cr_net_activation(net, l)) :
+            plain                               ? "softmax" :
+            cr_net_output_activation(net, NULL) ? cr_activation_name(cr_net_activation(net, cr_net_n_layers(net) - 1)) :
+                                                  "none";
         jb_put(&b, ",\n     \"activation\": \"%s\"}%s\n", a, l + 1 < L ? "," : "");
     }
     jb_put(&b, "  ]");

@@ -58,6 +58,13 @@ int ox_op_act_node(ox_chain *ch, const ox_node *n, size_t i, int act) {
                             c->file, where(n, i).s, pn(ch->cur).s);
     if (!isnan(in->onnx_alpha)) { /* LeakyRelu: alpha (default 0.01) must be the row's */
         double alpha = attr_f(n, "alpha", 0.01);
+        if (ch->file_dtype == OX_DOUBLE && alpha != in->onnx_alpha) /* a float attribute: never 0.01 */
+            return cr_fail(CR_ERR_FORMAT, "%s: %s: alpha is a float attribute, %.17g in this float64 graph's "
+                                        "arithmetic, not %s's slope %g in float64: another function (by %.1e "
+                                        "relative below zero); chainrule reads (and writes) a float64 %s as "
+                                        "Max(x, Mul(x, %g)) with a double constant", c->file, where(n, i).s,
+                           alpha, in->name, in->onnx_alpha, fabs(alpha - in->onnx_alpha) / in->onnx_alpha,
+                           in->name, in->onnx_alpha);
         if ((float)alpha != (float)in->onnx_alpha)
             return cr_fail(CR_ERR_FORMAT, "%s: %s: alpha %g is not %s's slope %g below zero (only "
                                         "alpha = %g is read)", c->file, where(n, i).s, alpha,
@@ -133,13 +140,16 @@ size_t ox_silu_mul(const ox_chain *ch, size_t i) {
 
 /* The exact GELU as PyTorch writes it, from node i (a Div or Mul of the chain
    right after a linear layer): t = x / √2 (or x · 1/√2), Erf(t), Add 1,
-   then Mul x and Mul 0.5 in either order. The constants must be those values
-   in float (√2 to its float rounding). Sets *last to the pattern's last node. */
+   then Mul x and Mul 0.5 in either order. The constants must be those values in
+   the graph's precision: √2 (or 1/√2) rounded to float in a float graph, to double
+   in a double graph (a float √2 there is another function, by ~1e-8 relative, and
+   refused). Sets *last to the pattern's last node. */
 int ox_gelu_erf(ox_chain *ch, size_t i, size_t *last) {
     ox_ctx *c = ch->c;
     const ox_node *nd = ch->m->nodes;
     const char *x = ch->cur;
-    const double rt2 = 1.41421356237309504880, tol = 1.2e-7; /* √2 and float's rounding */
+    const double rt2 = 1.41421356237309504880, rrt2 = 0.70710678118654752440; /* √2, 1/√2 */
+    const int dbl = ch->file_dtype == OX_DOUBLE;
     const int act = ox_act_of_pattern(CR_ACT_ONNX_ERF);
     const char *why = NULL;
     double k;
@@ -154,10 +164,21 @@ int ox_gelu_erf(ox_chain *ch, size_t i, size_t *last) {
         why = "its nodes do not each have one new output";
         goto refuse;
     }
-    if (!(with_constant(ch, &nd[j[0]], "Div", x, &k) && fabs(k - rt2) <= tol * rt2) &&
-        !(with_constant(ch, &nd[j[0]], "Mul", x, &k) && fabs(k * rt2 - 1) <= tol)) {
+    int div = with_constant(ch, &nd[j[0]], "Div", x, &k), mul = !div && with_constant(ch, &nd[j[0]], "Mul", x, &k);
+    if (!div && !mul) {
         why = "the first node is not x / √2";
         goto refuse;
+    }
+    const double want = div ? rt2 : rrt2;
+    if (dbl ? k != want : (float)k != (float)want) {
+        char buf[160];
+        snprintf(buf, sizeof buf, "the first node %s x by %.17g, not by %s rounded to %s (%.17g)",
+                 div ? "divides" : "multiplies", k, div ? "√2" : "1/√2", dbl ? "double" : "float",
+                 dbl ? want : (double)(float)want);
+        return cr_fail(CR_ERR_FORMAT, "%s: %s: arithmetic on the chain after the linear layer of node %zu is read "
+                                    "only as GELU's erf pattern (Div √2, Erf, Add 1, Mul x, Mul 0.5), and %s: "
+                                    "another function than gelu in the graph's precision", c->file,
+                       where(&nd[i], i).s, ch->layer[ch->L - 1].node, buf);
     }
     if (!is_op(&nd[j[1]], "Erf") || nd[j[1]].n_in != 1 || strcmp(nd[j[1]].in[0], nd[j[0]].out[0])) {
         why = "x / √2 does not go to an Erf";
@@ -193,5 +214,46 @@ refuse:
 int ox_tanh_gelu_ahead(const ox_chain *ch, size_t i) {
     for (size_t j = i + 1, q = 0; j < ch->m->n_nodes && q < 12; j++, q++)
         if (is_op(&ch->m->nodes[j], "Tanh")) return 1;
+    return 0;
+}
+
+/* Whether node i (a Mul after a linear layer) feeds a Softplus: PyTorch's Softplus with
+   beta != 1, softplus(βx)/β written as Mul(x, β), Softplus, Div(·, β). */
+int ox_softplus_beta_ahead(const ox_chain *ch, size_t i) {
+    const ox_node *n = &ch->m->nodes[i];
+    size_t j = next_op(ch, i);
+    return n->n_out >= 1 && j < ch->m->n_nodes && is_op(&ch->m->nodes[j], "Softplus") &&
+           ch->m->nodes[j].n_in >= 1 && !strcmp(ch->m->nodes[j].in[0], n->out[0]);
+}
+
+/* A leaky ReLU as Max(x, Mul(x, α)) from the Mul node i (chainrule's float64 form: a LeakyRelu's
+   float alpha is not 0.01 in double): α must be the row's slope in the graph's precision. Returns
+   0 with *last the Max when it is; 1 when node i is not such a Mul; -1 on a refusal. */
+int ox_leaky_max(ox_chain *ch, size_t i, size_t *last) {
+    ox_ctx *c = ch->c;
+    const ox_node *nd = ch->m->nodes;
+    const char *x = ch->cur;
+    const size_t j = next_op(ch, i);
+    int row = -1; /* the row with an ONNX alpha: leaky-relu */
+    for (int a = 0; a < CR_ACT_COUNT; a++)
+        if (!isnan(cr_activation_info_get((cr_activation)a)->onnx_alpha)) row = a;
+    double k;
+    if (row < 0 || j >= ch->m->n_nodes || !with_constant(ch, &nd[i], "Mul", x, &k) || !is_op(&nd[j], "Max") ||
+        !inputs_are(&nd[j], x, nd[i].out[0]))
+        return 1;
+    const size_t at[2] = {i, j};
+    if (!fresh_outputs(ch, at, 2)) return 1;
+    const double slope = cr_activation_info_get((cr_activation)row)->onnx_alpha;
+    const int dbl = ch->file_dtype == OX_DOUBLE;
+    if (dbl ? k != slope : (float)k != (float)slope) {
+        cr_fail(CR_ERR_FORMAT, "%s: %s: Max(x, Mul(x, %.17g)) after a linear layer is read only as %s, "
+                                    "whose slope is %g rounded to %s (%.17g)", c->file, where(&nd[i], i).s, k,
+                       cr_activation_info_get((cr_activation)row)->name, slope, dbl ? "double" : "float",
+                       dbl ? slope : (double)(float)slope);
+        return -1;
+    }
+    if (ox_take_constants(ch, i, j) || ox_op_activation(ch, &nd[i], i, (cr_activation)row)) return -1;
+    ch->cur = nd[j].out[0];
+    *last = j;
     return 0;
 }

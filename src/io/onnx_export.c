@@ -97,10 +97,26 @@ static void put_batchnorm(cr_pb_writer *g, int l, const char *in, const char *ou
 /* Activation act of the value `in` as its row's ONNX form, named name, output
    out: one node (with the row's float alpha when it has one), or Sigmoid then
    Mul(in, σ(in)) for CR_ACT_ONNX_SIGMOID_MUL. act must be cr_onnx_supported. */
+/* The scalar initializer of a float64 net's leaky-relu slope (put_activation). */
+#define LEAKY_SLOPE_NAME "leaky_relu_slope"
+
+/* An activation's nodes. A float64 net's LeakyRelu would state the slope as a float attribute
+   (0.0099999998 in double arithmetic, another function): it is written Max(x, Mul(x, slope)) with
+   the slope a double initializer (*need_slope set; equal for a slope in (0, 1)). */
 static void put_activation(cr_pb_writer *g, cr_activation act, const char *name, const char *in,
-                           const char *out) {
+                           const char *out, cr_dtype dt, int *need_slope) {
     const cr_activation_info *a = cr_activation_info_get(act);
     const char *ain[2] = {in, NULL};
+    if (dt == CR_F64 && !isnan(a->onnx_alpha)) {
+        char sc[48];
+        snprintf(sc, sizeof sc, "%s_scaled", name);
+        ain[1] = LEAKY_SLOPE_NAME;
+        put_node(g, "Mul", sc, ain, 2, sc, NULL, 0);
+        ain[1] = sc;
+        put_node(g, "Max", name, ain, 2, out, NULL, 0);
+        *need_slope = 1;
+        return;
+    }
     if (!(a->onnx_op && a->onnx_opset <= CR_ONNX_OPSET) &&
         a->onnx_pattern == CR_ACT_ONNX_SIGMOID_MUL) {
         char sig[48];
@@ -184,6 +200,7 @@ cr_status cr_onnx_encode(const char *path, const cr_model *model, unsigned char 
                                 cr_net_link_eps(net, l + 1));
     }
     cr_dtype dt = cr_net_dtype(net);
+    int need_slope = 0; /* a float64 leaky-relu: its slope initializer (put_activation) */
     size_t es = cr_dtype_size(dt), D = cr_net_width(net, 0);
     /* the input link: the net's link 0 (its stored form, written back as the same two
        nodes), else a model's input.mean/input.std arrays */
@@ -257,12 +274,13 @@ cr_status cr_onnx_encode(const char *path, const cr_model *model, unsigned char 
         strcpy(prev, cur);
         if (l + 1 < L) {
             snprintf(cur, sizeof cur, "%s%d", cr_activation_name(cr_net_activation(net, l)), l + 1);
-            put_activation(&g, cr_net_activation(net, l), cur, prev, cur);
+            put_activation(&g, cr_net_activation(net, l), cur, prev, cur, dt, &need_slope);
             strcpy(prev, cur);
         }
     }
     if (cr_net_output_activation(net, NULL)) { /* o = a_out(θ) */
-        put_activation(&g, cr_net_activation(net, cr_net_n_layers(net) - 1), "output_activation", "theta", out_name);
+        put_activation(&g, cr_net_activation(net, cr_net_n_layers(net) - 1), "output_activation", "theta", out_name,
+                       dt, &need_slope);
     }
     /* initializers: the weights [out, in] (transposed back from the net's [in, out]) */
     for (int l = 0; l < L && !g.oom; l++) {
@@ -288,6 +306,10 @@ cr_status cr_onnx_encode(const char *path, const cr_model *model, unsigned char 
                 put_tensor(&g, bn, 1, &dout, dt, cr_net_link_vector(net, l + 1, k), dout);
             }
         }
+    }
+    if (need_slope) { /* the leaky-relu slope, a double scalar */
+        const double slope = cr_activation_info_get(CR_ACT_LEAKY_RELU)->onnx_alpha;
+        put_tensor(&g, LEAKY_SLOPE_NAME, 0, NULL, CR_F64, &slope, 1);
     }
     if (norm && mean && sd) {
         put_tensor(&g, pname, 1, &D, dt, mean, D);

@@ -293,11 +293,20 @@ static int walk_node(ox_chain *ch, size_t *pi) {
     if (ch->stage == ST_INPUT && !is_op(n, "Erf")) return ox_op_normalise(ch, n, i);
     if (ch->stage == ST_LINEAR && ch->layer[ch->L - 1].from_matmul && is_op(n, "Add"))
         return op_bias(ch, n, i);
+    if (ch->stage == ST_LINEAR && is_op(n, "Mul")) { /* a float64 leaky ReLU: Max(x, Mul(x, 0.01)) */
+        const int lk = ox_leaky_max(ch, i, pi);
+        if (lk <= 0) return lk;
+    }
     if (ch->stage == ST_LINEAR && is_op(n, "Mul") && ox_tanh_gelu_ahead(ch, i))
         return cr_fail(CR_ERR_FORMAT, "%s: %s: a Mul and then a Tanh after a linear layer: this "
                                     "looks like the tanh approximation of GELU, which is not "
                                     "chainrule's gelu (the exact form r Φ(r)); export the exact "
                                     "GELU (approximate='none')", c->file, where(n, i).s);
+    if (ch->stage == ST_LINEAR && is_op(n, "Mul") && ox_softplus_beta_ahead(ch, i))
+        return cr_fail(CR_ERR_FORMAT, "%s: %s: a Mul and then a Softplus after a linear layer: this "
+                                    "looks like PyTorch's Softplus with beta != 1 (softplus(beta x) / "
+                                    "beta), which is not chainrule's softplus (beta = 1); export "
+                                    "nn.Softplus() with beta = 1", c->file, where(n, i).s);
     if (ch->stage == ST_LINEAR && (is_op(n, "Div") || is_op(n, "Mul")) &&
         ox_act_of_pattern(CR_ACT_ONNX_ERF) >= 0)
         return ox_gelu_erf(ch, i, pi);
@@ -513,6 +522,20 @@ static int walk_graph(ox_ctx *c, ox_model *m, cr_model *out) {
     int log_softmax = 0; /* at most one (Log)Softmax passes the walk: the last stage */
     for (size_t i = 0; i < m->n_nodes; i++) log_softmax |= is_op(&m->nodes[i], "LogSoftmax");
     if (!rc && ch.stage == ST_SOFTMAX) out->graph_output = log_softmax ? 2 : 1;
+    if (!rc && in->ndim > 2) { /* the graph's input shape, for `chainrule info` */
+        char shape[256]; /* 8 dimensions of up to 19 digits */
+        size_t at = (size_t)snprintf(shape, sizeof shape, "[");
+        for (int d = 0; d < in->ndim && at < sizeof shape; d++)
+            at += (size_t)(d == 0 && in->dims[0] <= 0
+                               ? snprintf(shape + at, sizeof shape - at, "N")
+                               : snprintf(shape + at, sizeof shape - at, "%s%lld", d ? ", " : "",
+                                          (long long)in->dims[d]));
+        if (at < sizeof shape) snprintf(shape + at, sizeof shape - at, "]");
+        if (cr_safetensors_set_meta(&out->extra, CR_IO_ONNX_INPUT_SHAPE, shape)) {
+            cr_model_free(out);
+            rc = cr_fail(CR_ERR_NOMEM, "%s: out of memory", c->file);
+        }
+    }
 done:
     free(ch.consts);
     free(ch.svals);

@@ -274,6 +274,12 @@ size_t ox_silu_mul(const ox_chain *ch, size_t i);
 int ox_gelu_erf(ox_chain *ch, size_t i, size_t *last);
 /* Whether a Tanh follows within the few nodes after i (tanh-approximate GELU). */
 int ox_tanh_gelu_ahead(const ox_chain *ch, size_t i);
+/* Whether node i (a Mul after a linear layer) feeds a Softplus: PyTorch's Softplus with
+   beta != 1, Mul(x, β), Softplus, Div(·, β). */
+int ox_softplus_beta_ahead(const ox_chain *ch, size_t i);
+/* A leaky ReLU written Max(x, Mul(x, slope)) from the Mul node i: 0 (read, *last the Max),
+   1 (not that pattern), -1 (refused: another slope). */
+int ox_leaky_max(ox_chain *ch, size_t i, size_t *last);
 
 /* ------------------------------------------------------------ BatchNormalization (onnx_batchnorm.c) */
 

@@ -156,7 +156,8 @@ cr_status ox_input_link(const ox_chain *ch, cr_net *net, cr_model *out, size_t d
             }
     } else if (st == CR_OK) { /* the folded standardisation of the arrays, rounded */
         for (size_t f = 0; f < d; f++) {
-            p[f] = cr_net_dtype(net) == CR_F64 ? ((double *)out->input_mean.data)[f] : ((float *)out->input_mean.data)[f];
+            p[f] =
+                cr_net_dtype(net) == CR_F64 ? ((double *)out->input_mean.data)[f] : ((float *)out->input_mean.data)[f];
             q[f] = cr_net_dtype(net) == CR_F64 ? ((double *)out->input_std.data)[f] : ((float *)out->input_std.data)[f];
         }
         st = cr_net_set_input_affine(net, CR_AFFINE_SUB_DIV, p, q);

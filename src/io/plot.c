@@ -275,8 +275,8 @@ cr_status cr_plot_heatmap(const cr_heatmap *h, cr_image *out) {
             }
         }
         if (h->row_names && h->row_names[i])
-            text(out, left - 6 - (long)cr_text_width(h->row_names[i], 1), top + (long)i * cell + (cell - CR_FONT_HEIGHT) / 2,
-                 h->row_names[i], 1, BLACK);
+            text(out, left - 6 - (long)cr_text_width(h->row_names[i], 1),
+                 top + (long)i * cell + (cell - CR_FONT_HEIGHT) / 2, h->row_names[i], 1, BLACK);
     }
     for (size_t j = 0; j < C; j++)
         if (h->col_names && h->col_names[j])

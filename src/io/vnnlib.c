@@ -485,7 +485,8 @@ static int vn_statement(vn_reader *r, const vn_node *n) {
             return cr_fail(CR_ERR_FORMAT, "%s:%zu: %.*s is out of range: the model has %zu %s", p->name, v->line,
                                 (int)v->len, v->s, lim, kind == 'X' ? "inputs" : "outputs");
         unsigned char *decl = kind == 'X' ? r->x_decl : r->y_decl;
-        if (decl[index]) return cr_fail(CR_ERR_FORMAT, "%s:%zu: %.*s declared twice", p->name, v->line, (int)v->len, v->s);
+        if (decl[index])
+            return cr_fail(CR_ERR_FORMAT, "%s:%zu: %.*s declared twice", p->name, v->line, (int)v->len, v->s);
         decl[index] = 1;
         if (kind == 'X') r->n_x++;
         else r->n_y++;
@@ -611,11 +612,12 @@ cr_status cr_vnnlib_parse(const char *name, const char *text, size_t len, size_t
     if (!text && len) return cr_fail(CR_ERR_ARG, "%s: invalid argument", name);
     if (d == 0 || k == 0) return cr_fail(CR_ERR_FORMAT, "%s: the model has no %s", name, d == 0 ? "inputs" : "outputs");
     if (d > VN_MAX_DOUBLES / 4 || k > VN_MAX_DOUBLES / 4)
-        return cr_fail(CR_ERR_FORMAT, "%s: the model's %zu inputs and %zu outputs exceed the reader's limit of %zu each",
-                            name, d, k, VN_MAX_DOUBLES / 4);
+        return cr_fail(CR_ERR_FORMAT,
+                       "%s: the model's %zu inputs and %zu outputs exceed the reader's limit of %zu each", name, d, k,
+                       VN_MAX_DOUBLES / 4);
     if (d > len / 16 || k > len / 16)
-        return cr_fail(CR_ERR_FORMAT, "%s: %zu bytes cannot declare the model's %zu inputs and %zu outputs", name, len, d,
-                            k);
+        return cr_fail(CR_ERR_FORMAT, "%s: %zu bytes cannot declare the model's %zu inputs and %zu outputs", name, len,
+                       d, k);
     vn_reader r;
     memset(&r, 0, sizeof r);
     r.p.name = name;
@@ -680,7 +682,8 @@ cr_status cr_vnnlib_print_result(FILE *f, const char *name, cr_verdict verdict, 
                            const double *y) {
     if (!name) name = "(result)";
     if (!f) return cr_fail(CR_ERR_ARG, "%s: invalid argument", name);
-    if ((unsigned)verdict > CR_VERDICT_TIMEOUT) return cr_fail(CR_ERR_FORMAT, "%s: invalid verdict %d", name, (int)verdict);
+    if ((unsigned)verdict > CR_VERDICT_TIMEOUT)
+        return cr_fail(CR_ERR_FORMAT, "%s: invalid verdict %d", name, (int)verdict);
     if (verdict == CR_VERDICT_SAT) {
         if (!x || !y || d == 0 || k == 0)
             return cr_fail(CR_ERR_FORMAT, "%s: a sat result needs the witness and its outputs", name);

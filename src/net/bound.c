@@ -165,9 +165,12 @@ cr_status cr_bound_prepare(const cr_net *net, const double *lo, const double *hi
         method != CR_BOUND_ALPHA)
         return CR_FAIL(CR_ERR_ARG);
     const int L = net->n_layers;
-    for (int l = 0; l + 1 < L; l++)
-        if (!cr_bound_act_supported(net->act[l])) return CR_FAIL(CR_ERR_ARG);
-    if (net->has_out_act && !cr_bound_act_supported(net->out_act)) return CR_FAIL(CR_ERR_ARG);
+    for (int l = 0; l <= L - 1; l++) {
+        const cr_activation act = l + 1 < L ? net->act[l] : net->out_act;
+        if ((l + 1 < L || net->has_out_act) && !cr_bound_act_supported(act))
+            return cr_fail(CR_ERR_ARG, "cr_net_bound: layer %d's activation %s has no relaxation yet: "
+                           "its output cannot be bounded", l + 1, cr_activation_name(act));
+    }
     const size_t d = net->dims[0], k = net->dims[L];
     for (size_t j = 0; j < d; j++) {
         if (!isfinite(lo[j]) || !isfinite(hi[j])) return CR_FAIL(CR_ERR_NONFINITE);
@@ -384,8 +387,9 @@ cr_status cr_net_bound(cr_ctx *cx, const cr_net *net, const double *lo, const do
     return cr_net_bound_split(cx, net, lo, hi, m, c, opt, NULL, lb, ub);
 }
 
-cr_status cr_net_bound_split(cr_ctx *cx, const cr_net *net, const double *lo, const double *hi, size_t m, const double *c,
-                             const cr_bound_options *opt, cr_bound_split *split, double *lb, double *ub) {
+cr_status cr_net_bound_split(cr_ctx *cx, const cr_net *net, const double *lo, const double *hi, size_t m,
+                             const double *c, const cr_bound_options *opt, cr_bound_split *split, double *lb,
+                             double *ub) {
     cr_bound_ctx b;
     cr_status st = cr_bound_prepare(net, lo, hi, m, c, opt, &b);
     if (st != CR_OK) return st;

@@ -217,8 +217,9 @@ typedef struct cr_bound_split {
 } cr_bound_split;
 /* the values per row of cr_bound_split.warm_in / warm_out */
 size_t cr_bound_warm_stride(const cr_net *net);
-cr_status cr_net_bound_split(cr_ctx *cx, const cr_net *net, const double *lo, const double *hi, size_t m, const double *c,
-                             const cr_bound_options *opt, cr_bound_split *split, double *lb, double *ub);
+cr_status cr_net_bound_split(cr_ctx *cx, const cr_net *net, const double *lo, const double *hi, size_t m,
+                             const double *c, const cr_bound_options *opt, cr_bound_split *split, double *lb,
+                             double *ub);
 /* Intersects zl/zu[l + 1] with the split's clamps of layer l; 1 when an interval became empty (then b->split->empty
    is set). No-op without a split. */
 int cr_bound_clamp(cr_bound_ctx *b, int l);

@@ -303,8 +303,13 @@ cr_status cr_tape_create(const cr_net *net, size_t max_batch, cr_tape **out) {
     const int own_z = net->link_form[0] != CR_AFFINE_NONE;
     for (int i = 0; i < 3 + own_out + own_z; i++) {
         size_t bytes;
-        if (cr_mul_size(max_batch, i < 2 ? maxdim : i == 2 ? 1 : i == 3 && own_out ? net->dims[net->n_layers] : net->dims[0], &bytes) != CR_OK || cr_mul_size(bytes, es, &bytes) != CR_OK ||
-            !align_up(bytes, 64, &bytes) || off > SIZE_MAX - bytes)
+        if (cr_mul_size(max_batch,
+                        i < 2                 ? maxdim :
+                            i == 2            ? 1 :
+                            i == 3 && own_out ? net->dims[net->n_layers] :
+                                                net->dims[0],
+                        &bytes) != CR_OK ||
+            cr_mul_size(bytes, es, &bytes) != CR_OK || !align_up(bytes, 64, &bytes) || off > SIZE_MAX - bytes)
             return CR_FAIL(CR_ERR_OVERFLOW);
         offsets[k++] = off;
         off += bytes;

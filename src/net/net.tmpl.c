@@ -145,7 +145,8 @@ cr_status CR_TYPED(cr_net_forward_packed_f32, cr_net_forward_packed_f64)(
     if (st != CR_OK) return st;
     if (!x || n == 0) return cr_fail(CR_ERR_ARG, "cr_net_forward: %s", n == 0 ? "n = 0 rows" : "x is NULL");
     if (n > tape->max_batch)
-        return cr_fail(CR_ERR_SHAPE, "cr_net_forward: n = %zu rows exceed the tape's max_batch %zu", n, tape->max_batch);
+        return cr_fail(CR_ERR_SHAPE, "cr_net_forward: n = %zu rows exceed the tape's max_batch %zu", n,
+                       tape->max_batch);
     FN(net_forward_walk)(net, tape, n, x, w0t);
     tape->n = n;
     tape->input = x;

@@ -63,12 +63,14 @@ cr_status cr_optim_config_check(const cr_optim_config *c) {
     if (!c || (unsigned)c->kind >= CR_OPT_COUNT || (unsigned)c->schedule >= CR_SCHED_COUNT)
         return CR_FAIL(CR_ERR_ARG);
     const char *w = "cr_optim_config";
-    if (!(c->lr > 0) || !isfinite(c->lr)) return cr_fail(CR_ERR_ARG, "%s: lr = %g is not a finite number > 0", w, c->lr);
+    if (!(c->lr > 0) || !isfinite(c->lr))
+        return cr_fail(CR_ERR_ARG, "%s: lr = %g is not a finite number > 0", w, c->lr);
     if (!(c->momentum >= 0 && c->momentum < 1))
         return cr_fail(CR_ERR_ARG, "%s: momentum = %g is not in [0, 1)", w, c->momentum);
     if (!(c->beta1 >= 0 && c->beta1 < 1) || !(c->beta2 >= 0 && c->beta2 < 1))
         return cr_fail(CR_ERR_ARG, "%s: beta1 = %g or beta2 = %g is not in [0, 1)", w, c->beta1, c->beta2);
-    if (!(c->eps > 0) || !isfinite(c->eps)) return cr_fail(CR_ERR_ARG, "%s: eps = %g is not a finite number > 0", w, c->eps);
+    if (!(c->eps > 0) || !isfinite(c->eps))
+        return cr_fail(CR_ERR_ARG, "%s: eps = %g is not a finite number > 0", w, c->eps);
     if (!(c->weight_decay >= 0) || !isfinite(c->weight_decay))
         return cr_fail(CR_ERR_ARG, "%s: weight_decay = %g is not a finite number >= 0", w, c->weight_decay);
     if (c->schedule == CR_SCHED_STEP && (c->step_size == 0 || !(c->gamma > 0 && c->gamma <= 1)))

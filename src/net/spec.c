@@ -57,8 +57,8 @@ cr_status cr_spec_linf(size_t d, size_t k, const double *x, double eps, double l
     if (!x || d == 0 || k < 2) return cr_fail(CR_ERR_ARG, "cr_spec_linf: x NULL, d = %zu or k = %zu < 2", d, k);
     if (cr_check_labels("cr_spec_linf", "label", 1, &label, k) != CR_OK) return CR_ERR_ARG;
     if (!isfinite(eps) || isnan(lo) || isnan(hi))
-        return cr_fail(CR_ERR_NONFINITE, "cr_spec_linf: eps = %g, lo = %g, hi = %g (eps must be finite, lo and hi not NaN)",
-                       eps, lo, hi);
+        return cr_fail(CR_ERR_NONFINITE,
+                       "cr_spec_linf: eps = %g, lo = %g, hi = %g (eps must be finite, lo and hi not NaN)", eps, lo, hi);
     if (eps < 0 || lo > hi)
         return cr_fail(CR_ERR_ARG, "cr_spec_linf: eps = %g < 0 or lo = %g > hi = %g", eps, lo, hi);
     for (size_t i = 0; i < d; i++)

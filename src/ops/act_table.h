@@ -72,39 +72,27 @@
  *             so a row is never checked against its own op file. (NAN) for
  *             a row without one: the check then reports it and fails.
  */
-#define CR_ACT_ROWS(X)                                                                                     \
-    X(CR_ACT_SIGMOID, sigmoid, "sigmoid", CR_INIT_XAVIER,                                                  \
-      "Sigmoid", 1, NAN, CR_ACT_ONNX_NODE,                                                                 \
-      "σ", "\\sigma", "{h}∘(1−{h})", "{h} \\circ (1 - {h})",                                               \
-      (r >= 0 ? 1 / (1 + exp(-r)) : exp(r) / (1 + exp(r))), (h * (1 - h)))                                 \
-    X(CR_ACT_TANH, tanh, "tanh", CR_INIT_XAVIER,                                                           \
-      "Tanh", 1, NAN, CR_ACT_ONNX_NODE,                                                                    \
-      "tanh", "\\tanh", "(1−{h}∘{h})", "(1 - {h} \\circ {h})",                                             \
-      (tanh(r)), (1 - h * h))                                                                              \
-    X(CR_ACT_RELU, relu, "relu", CR_INIT_HE,                                                               \
-      "Relu", 1, NAN, CR_ACT_ONNX_NODE,                                                                    \
-      "relu", "\\mathrm{relu}", "1[{r}>0]", "\\mathbb{1}[{r} > 0]",                                        \
-      (r > 0 ? r : 0), (r > 0 ? 1 : 0))                                                                    \
-    X(CR_ACT_GELU, gelu, "gelu", CR_INIT_HE,                                                               \
-      "Gelu", 20, NAN, CR_ACT_ONNX_ERF,                                                                    \
-      "gelu", "\\mathrm{gelu}", "(Φ({r})+{r}∘φ({r}))", "(\\Phi({r}) + {r} \\circ \\varphi({r}))",          \
-      (0.5 * r * (1 + erf(r / sqrt(2.0)))),                                                                \
-      (0.5 * (1 + erf(r / sqrt(2.0))) + r * exp(-0.5 * r * r) / sqrt(2 * 3.14159265358979323846)))         \
-    X(CR_ACT_SOFTPLUS, softplus, "softplus", CR_INIT_HE,                                                   \
-      "Softplus", 1, NAN, CR_ACT_ONNX_NODE,                                                                \
-      "softplus", "\\mathrm{softplus}", "σ({r})", "\\sigma({r})",                                          \
-      (r > 0 ? r + log1p(exp(-r)) : log1p(exp(r))), (1 / (1 + exp(-r))))                                   \
-    X(CR_ACT_LEAKY_RELU, leaky_relu, "leaky-relu", CR_INIT_HE,                                             \
-      "LeakyRelu", 1, 0.01, CR_ACT_ONNX_NODE,                                                              \
-      "lrelu", "\\mathrm{lrelu}", "(1[{r}>0]+0.01·1[{r}≤0])", "(\\mathbb{1}[{r} > 0] + 0.01\\,\\mathbb{1}[{r} \\le 0])", \
-      (r > 0 ? r : r / 100), (r > 0 ? 1 : 1 / 100.0))                                                      \
-    X(CR_ACT_SILU, silu, "silu", CR_INIT_HE,                                                               \
-      NULL, 0, NAN, CR_ACT_ONNX_SIGMOID_MUL,                                                               \
-      "silu", "\\mathrm{silu}", "(σ({r})∘(1+{r}∘(1−σ({r}))))",                                             \
-      "(\\sigma({r}) \\circ (1 + {r} \\circ (1 - \\sigma({r}))))",                                         \
-      (r >= 0 ? r / (1 + exp(-r)) : r * exp(r) / (1 + exp(r))),                                            \
-      (r >= 0 ? (1 + exp(-r) + r * exp(-r)) / ((1 + exp(-r)) * (1 + exp(-r)))                              \
-              : exp(r) * (1 + exp(r) + r) / ((1 + exp(r)) * (1 + exp(r)))))
+#define CR_ACT_ROWS(X)                                                                                                 \
+    X(CR_ACT_SIGMOID, sigmoid, "sigmoid", CR_INIT_XAVIER, "Sigmoid", 1, NAN, CR_ACT_ONNX_NODE, "σ", "\\sigma",         \
+      "{h}∘(1−{h})", "{h} \\circ (1 - {h})", (r >= 0 ? 1 / (1 + exp(-r)) : exp(r) / (1 + exp(r))), (h * (1 - h)))      \
+    X(CR_ACT_TANH, tanh, "tanh", CR_INIT_XAVIER, "Tanh", 1, NAN, CR_ACT_ONNX_NODE, "tanh", "\\tanh", "(1−{h}∘{h})",    \
+      "(1 - {h} \\circ {h})", (tanh(r)), (1 - h * h))                                                                  \
+    X(CR_ACT_RELU, relu, "relu", CR_INIT_HE, "Relu", 1, NAN, CR_ACT_ONNX_NODE, "relu", "\\mathrm{relu}", "1[{r}>0]",   \
+      "\\mathbb{1}[{r} > 0]", (r > 0 ? r : 0), (r > 0 ? 1 : 0))                                                        \
+    X(CR_ACT_GELU, gelu, "gelu", CR_INIT_HE, "Gelu", 20, NAN, CR_ACT_ONNX_ERF, "gelu", "\\mathrm{gelu}",               \
+      "(Φ({r})+{r}∘φ({r}))", "(\\Phi({r}) + {r} \\circ \\varphi({r}))", (0.5 * r * (1 + erf(r / sqrt(2.0)))),          \
+      (0.5 * (1 + erf(r / sqrt(2.0))) + r * exp(-0.5 * r * r) / sqrt(2 * 3.14159265358979323846)))                     \
+    X(CR_ACT_SOFTPLUS, softplus, "softplus", CR_INIT_HE, "Softplus", 1, NAN, CR_ACT_ONNX_NODE, "softplus",             \
+      "\\mathrm{softplus}", "σ({r})", "\\sigma({r})", (r > 0 ? r + log1p(exp(-r)) : log1p(exp(r))),                    \
+      (1 / (1 + exp(-r))))                                                                                             \
+    X(CR_ACT_LEAKY_RELU, leaky_relu, "leaky-relu", CR_INIT_HE, "LeakyRelu", 1, 0.01, CR_ACT_ONNX_NODE, "lrelu",        \
+      "\\mathrm{lrelu}", "(1[{r}>0]+0.01·1[{r}≤0])", "(\\mathbb{1}[{r} > 0] + 0.01\\,\\mathbb{1}[{r} \\le 0])",        \
+      (r > 0 ? r : r / 100), (r > 0 ? 1 : 1 / 100.0))                                                                  \
+    X(CR_ACT_SILU, silu, "silu", CR_INIT_HE, NULL, 0, NAN, CR_ACT_ONNX_SIGMOID_MUL, "silu", "\\mathrm{silu}",          \
+      "(σ({r})∘(1+{r}∘(1−σ({r}))))", "(\\sigma({r}) \\circ (1 + {r} \\circ (1 - \\sigma({r}))))",                      \
+      (r >= 0 ? r / (1 + exp(-r)) : r * exp(r) / (1 + exp(r))),                                                        \
+      (r >= 0 ? (1 + exp(-r) + r * exp(-r)) / ((1 + exp(-r)) * (1 + exp(-r))) :                                        \
+                exp(r) * (1 + exp(r) + r) / ((1 + exp(r)) * (1 + exp(r)))))
 
 /* The functions of one activation for one scalar type (see above). */
 typedef struct {
