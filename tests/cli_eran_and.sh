@@ -15,6 +15,10 @@ for a in relu sigmoid; do
       --timeout 20 --result u.txt
     [ "$(cat u.txt)" = unsat ] && ok || bad "$a: the AND spec that holds is unsat by $m ($(head -c 40 u.txt))"
   done
+  # a 9-row AND clause through branch and bound's per-clause bookkeeping and per-row warm starts
+  expect 0 "$a and_bab" -- "$CR" certify --model $a.onnx --vnnlib ${a}_and_bab.vnnlib --method bab --timeout 60 \
+    --result b.txt
+  [ "$(cat b.txt)" = unsat ] && grep -q 'proved by bab' out && ok || bad "$a: the wider AND spec is proved by bab"
   expect 0 "$a or_sat" -- "$CR" certify --model $a.onnx --vnnlib ${a}_or_sat.vnnlib --timeout 20 --result o.txt
   /usr/bin/python3 "$HERE/eran_like.py" check o.txt ${a}_or_sat && ok || bad "$a: the OR twin is sat with a witness"
   /usr/bin/python3 "$HERE/eran_like.py" check o.txt ${a}_and_unsat 2>/dev/null \

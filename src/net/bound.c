@@ -434,11 +434,15 @@ cr_status cr_net_bound_split(cr_ctx *cx, const cr_net *net, const double *lo, co
             b2.cx = cx;
             b2.no_ub = b.no_ub;
             b2.deadline = b.deadline;
-            if (st == CR_OK && !cr_bound_late(&b)) st = cr_bound_crown_rows(&b2, m, c, cl, cu);
-            if (b2.timed_out) b.timed_out = 1;
+            /* this pass only tightens: when the deadline comes before or inside it, α's rows (complete and
+               sound, their corners and scores written) stand alone and the call is not void */
+            int ran = 0;
+            if (st == CR_OK && !(b.deadline > 0 && cr_bound_now_s() > b.deadline)) {
+                st = cr_bound_crown_rows(&b2, m, c, cl, cu);
+                ran = !b2.timed_out;
+            }
             cr_bound_release(&b2);
-            if (st == CR_OK && b.timed_out) goto late;
-            for (size_t i = 0; st == CR_OK && i < m; i++) {
+            for (size_t i = 0; st == CR_OK && ran && i < m; i++) {
                 if (cl[i] > l[i]) l[i] = cl[i];
                 if (cu[i] < u[i]) u[i] = cu[i];
             }

@@ -202,7 +202,8 @@ typedef struct cr_bound_split {
     /* cr_bound_now_s() seconds, 0: none. Checked inside the call (after IBP, before every intermediate layer, at
        every α-CROWN iteration of every block, before the spec pass); once it has passed the call stops with
        timed_out = 1 and CR_OK, and its results are void: lb = −inf, ub = +inf, zl_out / zu_out, corner and score
-       not written. An interrupted bound is never a verdict's. */
+       not written. An interrupted bound is never a verdict's. (α-CROWN's optional last pass, CROWN's rows to
+       intersect with, is skipped instead when the deadline comes before or inside it: α's rows stand, not void.) */
     double deadline;
     int timed_out; /* out */
     /* α/β warm start (branch and bound: a child starts its search from its parent's optimised values), for the spec
