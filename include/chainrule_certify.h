@@ -180,7 +180,8 @@ typedef struct {
  * α-CROWN; each on the clauses the previous left; proved_by names the last that ran) : a clause is
  * refuted when one of its rows has lb(c·o) > rhs; unsat iff every clause of every part is refuted, sat with a
  * checked witness, else (with opt->bab) branch and bound on the clauses left, else unknown (timeout once
- * opt->timeout_s has passed: checked at every attack step and before every bound and subdomain). opt may be NULL (defaults). Errors:
+ * opt->timeout_s has passed: checked at every attack step, before every subdomain and inside every bound, whose
+ * interrupted result is never used). opt may be NULL (defaults). Errors:
  * CR_ERR_ARG for a bad spec (shapes, empty box), a probability threshold (outputs_are_probs), or an activation
  * without a relaxation when no witness was found; *res is then untouched except seconds.
  */

@@ -129,8 +129,44 @@ static void test_no_intermediates_handed_over(void **state) {
     cr_net_free(net);
 }
 
+/* Dataset mode has one deadline per example (found by review): cr_certify_linf's cheap bounds ran without one and
+   cr_certify then started the clock again, so an example could take its CROWN bound plus the whole timeout. Now the
+   cheap bounds get the deadline (a bound it interrupts is void: no verdict from it) and cr_certify what is left: an
+   example the cheap bounds prove is unsat without a timeout and a timeout with one that has passed before they end
+   (the old code: unsat, after the timeout). */
+static void test_one_deadline(void **state) {
+    (void)state;
+    cr_net *net = make_net(CR_ACT_RELU);
+    int checked = 0;
+    for (int n = 0; n < N && !checked; n++) {
+        double x[D], o[K];
+        for (size_t j = 0; j < D; j++) x[j] = 0.5 + 0.5 * urand();
+        cr_tape *tape = NULL;
+        assert_int_equal(cr_tape_create(net, 1, &tape), CR_OK);
+        assert_int_equal(cr_net_forward_f64(net, tape, 1, x), CR_OK);
+        memcpy(o, cr_tape_output(tape), sizeof o);
+        cr_tape_free(tape);
+        int64_t label = 0;
+        for (int c = 1; c < K; c++) label = o[c] > o[label] ? c : label;
+        cr_certify_options opt = {.bound = {.method = CR_BOUND_CROWN}, .attack_restarts = 2, .attack_steps = 10,
+                                  .seed = 7, .timeout_s = 60};
+        cr_certify_result r = {0};
+        assert_int_equal(cr_certify_linf(NULL, net, x, 0.03, 0, 1, label, &opt, &r), CR_OK);
+        if (r.verdict != CR_VERDICT_UNSAT || !r.proved_by || !strcmp(r.proved_by, "attack")) continue;
+        opt.timeout_s = 1e-9; /* passed by the first check point inside the bounds */
+        cr_certify_result t = {0};
+        assert_int_equal(cr_certify_linf(NULL, net, x, 0.03, 0, 1, label, &opt, &t), CR_OK);
+        assert_int_equal(t.verdict, CR_VERDICT_TIMEOUT);
+        assert_null(t.proved_by);
+        checked = 1;
+    }
+    assert_true(checked); /* not vacuous: an example the cheap bounds prove */
+    cr_net_free(net);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {cmocka_unit_test(test_escalation_reuse),
-                                       cmocka_unit_test(test_no_intermediates_handed_over)};
+                                       cmocka_unit_test(test_no_intermediates_handed_over),
+                                       cmocka_unit_test(test_one_deadline)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -36,10 +36,10 @@ static cr_bound_method cheap_method(cr_bound_method m) {
 }
 
 /* 1 when the bounds refute every clause of the one-part spec (margin: the smallest refuting gap), 0 when not,
-   -1 on an error (*st). pr (or NULL; its refuted, lb and zl/zu buffers the caller's) receives what they computed,
+   -1 on an error (*st), -2 when the deadline (cr_bound_now_s() seconds, 0: none) passed inside a bound. pr (or NULL; its refuted, lb and zl/zu buffers the caller's) receives what they computed,
    for cr_certify (certify_prior.h). */
 static int bounds_prove(cr_ctx *cx, const cr_net *net, const cr_spec_part *p, const cr_bound_options *bo_in, int cheap,
-                        double *margin, const char **by, cr_status *st, chk_certify_prior *pr) {
+                        double deadline, double *margin, const char **by, cr_status *st, chk_certify_prior *pr) {
     const size_t k = p->k, m = p->n_rows;
     double *lb = malloc(2 * m * sizeof *lb), *c = malloc(m * k * sizeof *c), *tg = lb + m;
     char *refuted = pr ? pr->refuted : calloc(p->n_clauses, 1);
@@ -72,7 +72,7 @@ static int bounds_prove(cr_ctx *cx, const cr_net *net, const cr_spec_part *p, co
                 }
         cr_bound_options bo = *bo_in;
         bo.method = methods[mi];
-        cr_bound_split stop = {.target = tg};
+        cr_bound_split stop = {.target = tg, .deadline = deadline};
         size_t h = 0;
         for (int l = 0; pr && pr->zl && mi == 1 && l + 1 < net->n_layers; l++) {
             stop.zl_out[l] = pr->zl + h, stop.zu_out[l] = pr->zu + h;
@@ -83,6 +83,10 @@ static int bounds_prove(cr_ctx *cx, const cr_net *net, const cr_spec_part *p, co
         if (s != CR_OK) {
             *st = s;
             proved = -1;
+            goto done;
+        }
+        if (stop.timed_out) { /* a void bound: nothing of it is used or handed over */
+            proved = -2;
             goto done;
         }
         if (pr) {
@@ -126,6 +130,8 @@ cr_status cr_certify_linf(cr_ctx *cx, const cr_net *net, const double *x, double
     if (!net || !x || !res) return CR_FAIL(CR_ERR_ARG);
     const cr_certify_options opt = opt_in ? *opt_in : (cr_certify_options){0};
     if (opt.outputs_are_probs) return CR_FAIL(CR_ERR_ARG); /* dataset mode reads rows on o */
+    /* one deadline for the whole example: the cheap bounds, the attack and the bounds after it */
+    const double deadline = opt.timeout_s > 0 ? cr_bound_now_s() + opt.timeout_s : 0;
     const size_t d = net->dims[0], k = net->dims[net->n_layers];
     cr_spec spec;
     cr_status st = cr_spec_linf(d, k, x, eps, lo, hi, label, &spec);
@@ -163,8 +169,14 @@ cr_status cr_certify_linf(cr_ctx *cx, const cr_net *net, const double *x, double
     if (centre == 0) {
         double margin;
         const char *by = NULL;
-        const int proved = bounds_prove(cx, net, p, &opt.bound, 1, &margin, &by, &st, &prior);
+        const int proved = bounds_prove(cx, net, p, &opt.bound, 1, deadline, &margin, &by, &st, &prior);
         have_prior = proved == 0;
+        if (proved == -2) {
+            res->verdict = CR_VERDICT_TIMEOUT;
+            res->proved_by = NULL;
+            res->domains = 0;
+            goto done;
+        }
         if (proved < 0) {
             if (st == CR_ERR_ARG) st = CR_OK; /* e.g. no relaxation: cr_certify answers as it always did */
             else goto done;
@@ -175,8 +187,18 @@ cr_status cr_certify_linf(cr_ctx *cx, const cr_net *net, const double *x, double
             goto done;
         }
     }
-    /* 3. the attack, then the bounds (from where step 2 ended) */
-    st = chk_certify_prior_run(cx, net, &spec, &opt, res, have_prior ? &prior : NULL);
+    /* 3. the attack, then the bounds (from where step 2 ended), within what is left of the one timeout */
+    cr_certify_options rest = opt;
+    if (deadline > 0) {
+        rest.timeout_s = deadline - cr_bound_now_s();
+        if (!(rest.timeout_s > 0)) {
+            res->verdict = CR_VERDICT_TIMEOUT;
+            res->proved_by = NULL;
+            res->domains = 0;
+            goto done;
+        }
+    }
+    st = chk_certify_prior_run(cx, net, &spec, &rest, res, have_prior ? &prior : NULL);
 done:
     free(pbuf);
     free(out);
@@ -209,7 +231,7 @@ cr_status cr_certify_radius_linf(cr_ctx *cx, const cr_net *net, const double *x,
             if ((st = cr_spec_linf(d, k, x, m, lo, hi, label, &spec)) != CR_OK) return st;
             double margin;
             const char *by = NULL;
-            const int proved = bounds_prove(cx, net, &spec.parts[0], &opt.bound, 0, &margin, &by, &st, NULL);
+            const int proved = bounds_prove(cx, net, &spec.parts[0], &opt.bound, 0, 0, &margin, &by, &st, NULL);
             cr_spec_free(&spec);
             if (proved < 0 && st != CR_ERR_ARG) return st;
             if (proved > 0) c = m;
