@@ -46,6 +46,20 @@ static cr_net *make_net(cr_activation act) {
 
 static int same(double a, double b) { return (isnan(a) && isnan(b)) || memcmp(&a, &b, sizeof a) == 0; }
 
+/* A random centre in [0, 1]^D and the class the net gives it. */
+static int64_t centre_label(const cr_net *net, double *x) {
+    double o[K];
+    for (size_t j = 0; j < D; j++) x[j] = 0.5 + 0.5 * urand();
+    cr_tape *tape = NULL;
+    assert_int_equal(cr_tape_create(net, 1, &tape), CR_OK);
+    assert_int_equal(cr_net_forward_f64(net, tape, 1, x), CR_OK);
+    memcpy(o, cr_tape_output(tape), sizeof o);
+    cr_tape_free(tape);
+    int64_t label = 0;
+    for (int c = 1; c < K; c++) label = o[c] > o[label] ? c : label;
+    return label;
+}
+
 static void test_escalation_reuse(void **state) {
     (void)state;
     const cr_activation acts[] = {CR_ACT_RELU, CR_ACT_SIGMOID};
@@ -54,15 +68,8 @@ static void test_escalation_reuse(void **state) {
     for (size_t a = 0; a < sizeof acts / sizeof *acts; a++) {
         cr_net *net = make_net(acts[a]);
         for (int n = 0; n < N; n++) {
-            double x[D], o[K];
-            for (size_t j = 0; j < D; j++) x[j] = 0.5 + 0.5 * urand();
-            cr_tape *tape = NULL;
-            assert_int_equal(cr_tape_create(net, 1, &tape), CR_OK);
-            assert_int_equal(cr_net_forward_f64(net, tape, 1, x), CR_OK);
-            memcpy(o, cr_tape_output(tape), sizeof o);
-            cr_tape_free(tape);
-            int64_t label = 0;
-            for (int c = 1; c < K; c++) label = o[c] > o[label] ? c : label;
+            double x[D];
+            const int64_t label = centre_label(net, x);
             for (size_t e = 0; e < sizeof eps / sizeof *eps; e++) {
                 for (cr_bound_method m = CR_BOUND_CROWN; m <= CR_BOUND_ALPHA; m++) {
                     cr_certify_options opt = {.bound = {.method = m, .alpha_iters = 6}, .attack_restarts = 2,
@@ -139,15 +146,8 @@ static void test_one_deadline(void **state) {
     cr_net *net = make_net(CR_ACT_RELU);
     int checked = 0;
     for (int n = 0; n < N && !checked; n++) {
-        double x[D], o[K];
-        for (size_t j = 0; j < D; j++) x[j] = 0.5 + 0.5 * urand();
-        cr_tape *tape = NULL;
-        assert_int_equal(cr_tape_create(net, 1, &tape), CR_OK);
-        assert_int_equal(cr_net_forward_f64(net, tape, 1, x), CR_OK);
-        memcpy(o, cr_tape_output(tape), sizeof o);
-        cr_tape_free(tape);
-        int64_t label = 0;
-        for (int c = 1; c < K; c++) label = o[c] > o[label] ? c : label;
+        double x[D];
+        const int64_t label = centre_label(net, x);
         cr_certify_options opt = {.bound = {.method = CR_BOUND_CROWN}, .attack_restarts = 2, .attack_steps = 10,
                                   .seed = 7, .timeout_s = 60};
         cr_certify_result r = {0};

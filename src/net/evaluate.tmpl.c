@@ -5,11 +5,7 @@
  * (the first largest θ_j is the prediction), the K x K confusion matrix
  * [true][predicted] accumulated, and the probabilities ŷ = S(θ) (n x K).
  *
- * Instantiated for float64 (evaluate_f64.c). The float32 function is still train.c's
- * evaluate()/row_loss()/cr_evaluate_f32: the same statements with float for real
- * (train.c was another branch's file when this was written). Moving it here means
- * deleting evaluate() and cr_evaluate_f32 from train.c and adding evaluate_f32.c
- * (CR_REAL_F32): the float32 numbers stay the same, as the statements are the same.
+ * Instantiated for float32 (evaluate_f32.c) and float64 (evaluate_f64.c).
  */
 #include <math.h>
 #include <string.h>

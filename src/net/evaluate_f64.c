@@ -1,4 +1,4 @@
-/* The double instantiation of evaluation (one source: evaluate.tmpl.c; float32's is train.c's). */
+/* The double instantiation of evaluation (one source: evaluate.tmpl.c). */
 #define CR_REAL_F64
 #include "ops/real.h"
 

@@ -406,38 +406,3 @@ cr_status cr_train_epoch_f32(cr_ctx *ctx, cr_net *net, cr_optim *opt, cr_train_w
     return st;
 }
 
-static cr_status evaluate(const cr_net *net, cr_tape *tape, size_t n, const float *x,
-                          const cr_label *labels, double *loss_sum, size_t *correct,
-                          uint64_t *confusion, float *probs) {
-    if (!net || !tape || !x || net->head != CR_HEAD_SOFTMAX_CE) return CR_FAIL(CR_ERR_ARG);
-    if (net->dtype != CR_F32 || tape->dtype != CR_F32) return CR_FAIL(CR_ERR_DTYPE);
-    const int L = net->n_layers;
-    const size_t d = net->dims[0], k = net->dims[L];
-    if (labels && cr_check_labels("cr_evaluate", "labels", n, labels, k) != CR_OK) return CR_ERR_ARG;
-    for (size_t start = 0; start < n; start += tape->max_batch) {
-        size_t nb = n - start < tape->max_batch ? n - start : tape->max_batch;
-        cr_status st = cr_net_forward_f32(net, tape, nb, x + start * d);
-        if (st != CR_OK) return st;
-        const float *theta = tape->out; /* o: θ, or a_out(θ) with an output activation */
-        if (probs) memcpy(probs + start * k, tape->post[L - 1], nb * k * sizeof(float));
-        if (!labels) continue;
-        for (size_t i = 0; i < nb; i++) {
-            const float *t = theta + i * k;
-            size_t am = 0;
-            for (size_t j = 1; j < k; j++)
-                if (t[j] > t[am]) am = j;
-            row_loss(k, t, labels[start + i], loss_sum, correct);
-            if (confusion) confusion[(size_t)labels[start + i] * k + am]++;
-        }
-    }
-    return CR_OK;
-}
-
-cr_status cr_evaluate_f32(cr_ctx *ctx, const cr_net *net, cr_tape *tape, size_t n, const float *x,
-                          const cr_label *labels, double *loss_sum, size_t *correct,
-                          uint64_t *confusion, float *probs) {
-    const int hold = cr_blas_enter(ctx);
-    const cr_status st = evaluate(net, tape, n, x, labels, loss_sum, correct, confusion, probs);
-    cr_blas_leave(hold);
-    return st;
-}
